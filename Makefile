@@ -1,0 +1,58 @@
+# Passerelle - thin wrapper over CMake. `make demo` and `make test` do all
+# the set-up on a fresh Debian 12 machine (as root they install what is
+# missing).
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CLANG      := $(shell command -v clang 2>/dev/null)
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build asan test test-normal test-asan demo fuzz fuzz-build bench soak clean
+
+all: build
+
+deps:
+	@sh scripts/deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug \
+	      -DPL_SANITIZE=address,undefined >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+test-normal: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: asan
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+# every test, in a normal and a sanitizer build, then a short fuzz run
+test: test-normal test-asan
+	@if [ -n "$(CLANG)" ]; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30; \
+	 else echo "fuzz: clang not found, skipped (corpus replay ran above)"; fi
+
+fuzz-build: deps
+	@test -n "$(CLANG)" || { echo "fuzz: clang is needed" >&2; exit 1; }
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug \
+	  -DPL_FUZZ=ON -DPL_SANITIZE=address,undefined >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_packet
+
+fuzz: fuzz-build
+	mkdir -p $(FUZZ_BUILD)/corpus
+	$(FUZZ_BUILD)/fuzz_packet -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
+	  -print_final_stats=1 $(FUZZ_BUILD)/corpus tests/fuzz/corpus/packet
+
+bench: build
+	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b || exit 1; done
+
+demo: build
+	@bash scripts/demo.sh $(if $(ONCE),--once)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,51 @@
+// cli - the `passerelle` command line: shared context and command entry
+// points. Layer: adapters.
+//
+// main.c parses the global options (--home DIR, --as NAME, --json, --help)
+// up to the command word, then calls the command's function with argv
+// starting at the command word (argv[0] = "whoami", "authority", ...).
+// Each command parses its own options with getopt_long (optind reset to 0),
+// prints --help text on stdout with exit 0, errors on stderr as
+// "passerelle: <command>: <reason>" and returns the process exit code
+// (0 ok, 1 failure, 2 usage error). Read commands honour --json: exactly one
+// JSON document on stdout, built with jansson.
+#ifndef PL_CLI_H
+#define PL_CLI_H
+
+#include <stdbool.h>
+
+typedef struct {
+    const char *home;  // --home DIR as given (NULL if absent)
+    const char *as;    // --as NAME: staff member acting (NULL if absent)
+    bool json;         // --json given globally or by the command
+    const char *prog;  // "passerelle"
+} cli_t;
+
+typedef int (*cli_fn)(cli_t *cli, int argc, char **argv);
+
+// Prints "passerelle: <cmd>: <message>" on stderr. Returns 1.
+int cli_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+// Usage error: prints the message and "try 'passerelle CMD --help'"; returns 2.
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+// Reports what getopt_long (opterr = 0, option string starting with ':')
+// refused: 'opt' is its return value, '?' or ':'. Returns 2.
+int cli_bad_option(const char *cmd, int opt, char **argv);
+// The home folder: the command's --home (stored into cli->home), else the
+// global one. Prints a usage error and returns NULL when neither was given.
+const char *cli_need_home(const cli_t *cli, const char *cmd);
+
+// Prints 'doc' (a jansson json_t, reference stolen; NULL means out of
+// memory) on stdout as one indented JSON document and a newline.
+// Returns 0, or 1 after an error message.
+struct json_t;
+int cli_print_json(struct json_t *doc);
+
+// ---- commands (one function per top-level word)
+int cli_cmd_init(cli_t *cli, int argc, char **argv);      // cmd_keys.c
+int cli_cmd_whoami(cli_t *cli, int argc, char **argv);    // cmd_keys.c
+int cli_cmd_authority(cli_t *cli, int argc, char **argv); // cmd_authority.c
+
+#endif

@@ -1,0 +1,228 @@
+// main - the `passerelle` command line: global options and dispatch.
+// Layer: adapters.
+//
+// Global options (--home, --as, --json, --help, --version) are parsed up to
+// the command word ("+" in the option string stops getopt_long there); the
+// command's function then parses its own options from argv[0] = command
+// word. To add a command: write cli_cmd_<name>() in its own cmd_<name>.c,
+// declare it in cli.h and add one row to s_commands below.
+#include <getopt.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "adapters/cli/cli.h"
+
+#ifndef PL_VERSION
+#define PL_VERSION "0.0.0" // set by CMake from project(VERSION)
+#endif
+
+static int s_cmd_help(cli_t *cli, int argc, char **argv);
+
+// One row per top-level command word, in the order --help lists them.
+static const struct command {
+    const char *name;    // command word
+    cli_fn fn;           // entry point; argv[0] is the command word
+    const char *summary; // one line for `passerelle --help`
+} s_commands[] = {
+    {"init", cli_cmd_init, "make this node's keys in --home DIR"},
+    {"whoami", cli_cmd_whoami,
+     "address, sector, keys, serial and validity of this node"},
+    {"authority", cli_cmd_authority,
+     "network authority: init, enroll, revoke, list (offline machine)"},
+    {"help", s_cmd_help, "help on a command: passerelle help COMMAND"},
+};
+
+#define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
+
+// ---- errors shared by every command
+
+static void
+s_vreport(const char *cmd, const char *fmt, va_list ap)
+{
+    fflush(stdout); // keep the order of stdout and stderr on a terminal
+    if (cmd)
+        fprintf(stderr, "passerelle: %s: ", cmd);
+    else
+        fputs("passerelle: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+int
+cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_vreport(cmd, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+int
+cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_vreport(cmd, fmt, ap);
+    va_end(ap);
+    if (cmd)
+        fprintf(stderr, "try 'passerelle %s --help'\n", cmd);
+    else
+        fputs("try 'passerelle --help'\n", stderr);
+    return 2;
+}
+
+int
+cli_bad_option(const char *cmd, int opt, char **argv)
+{
+    // opterr is 0 and getopt_long has moved optind past the faulty word
+    // (within a cluster of short options "-xy" it may not have: then the
+    // character in optopt is the better name)
+    const char *word = optind > 0 ? argv[optind - 1] : NULL;
+    bool long_word = word && strncmp(word, "--", 2) == 0;
+    if (opt == ':') {
+        if (long_word || !optopt)
+            return cli_usage_error(cmd, "option '%s' needs a value",
+                                   word ? word : "?");
+        return cli_usage_error(cmd, "option '-%c' needs a value", optopt);
+    }
+    if (!long_word && optopt)
+        return cli_usage_error(cmd, "unknown option '-%c'", optopt);
+    return cli_usage_error(cmd, "unknown option '%s'", word ? word : "?");
+}
+
+const char *
+cli_need_home(const cli_t *cli, const char *cmd)
+{
+    if (cli->home && cli->home[0])
+        return cli->home;
+    cli_usage_error(cmd, "--home DIR is required");
+    return NULL;
+}
+
+int
+cli_print_json(json_t *doc)
+{
+    if (!doc)
+        return cli_error(NULL, "out of memory building the JSON output");
+    int rc = json_dumpf(doc, stdout, JSON_INDENT(2));
+    json_decref(doc);
+    if (rc != 0 || fputc('\n', stdout) == EOF)
+        return cli_error(NULL, "cannot write the JSON output");
+    return 0;
+}
+
+// ---- global help
+
+static void
+s_usage(FILE *out)
+{
+    fputs("usage: passerelle [--home DIR] [--as NAME] [--json] COMMAND "
+          "[OPTIONS]\n"
+          "       passerelle --help | --version\n"
+          "\n"
+          "Passerelle: referrals between the organisations that help "
+          "returning\nmigrants, over a broker that cannot read them.\n"
+          "\n"
+          "global options:\n"
+          "  --home DIR   this node's (or authority's) home folder; "
+          "commands accept it too\n"
+          "  --as NAME    staff member acting (recorded in history and "
+          "audit)\n"
+          "  --json       read commands print one JSON document on stdout\n"
+          "  -h, --help   this help; 'passerelle COMMAND --help' for a "
+          "command\n"
+          "  --version    print the version\n"
+          "\n"
+          "commands:\n",
+          out);
+    for (size_t i = 0; i < S_NCOMMANDS; i++)
+        fprintf(out, "  %-12s %s\n", s_commands[i].name, s_commands[i].summary);
+    fputs("\nexit status: 0 ok, 1 failure, 2 usage error\n", out);
+}
+
+static const struct command *
+s_find(const char *name)
+{
+    for (size_t i = 0; i < S_NCOMMANDS; i++)
+        if (strcmp(s_commands[i].name, name) == 0)
+            return &s_commands[i];
+    return NULL;
+}
+
+// `passerelle help [COMMAND [SUB]]`: same as `passerelle COMMAND [SUB] --help`.
+static int
+s_cmd_help(cli_t *cli, int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0
+        || strcmp(argv[1], "-h") == 0) {
+        s_usage(stdout);
+        return 0;
+    }
+    const struct command *c = s_find(argv[1]);
+    if (!c || c->fn == s_cmd_help)
+        return cli_usage_error("help", "unknown command '%s'", argv[1]);
+    char *sub[4] = {argv[1], NULL, NULL, NULL};
+    int n = 1;
+    if (argc > 2 && argv[2][0] != '-')
+        sub[n++] = argv[2];
+    sub[n++] = "--help";
+    optind = 0;
+    return c->fn(cli, n, sub);
+}
+
+int
+main(int argc, char **argv)
+{
+    cli_t cli = {.prog = "passerelle"};
+    enum { OPT_VERSION = 256, OPT_AS };
+    static const struct option longopts[] = {
+        {"home", required_argument, NULL, 'H'},
+        {"as", required_argument, NULL, OPT_AS},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    opterr = 0; // we word the errors ourselves
+    int c;
+    while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'H':
+            cli.home = optarg;
+            break;
+        case OPT_AS:
+            if (!optarg[0])
+                return cli_usage_error(NULL, "--as needs a staff name");
+            cli.as = optarg;
+            break;
+        case 'j':
+            cli.json = true;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        case OPT_VERSION:
+            printf("passerelle %s\n", PL_VERSION);
+            return 0;
+        default:
+            return cli_bad_option(NULL, c, argv);
+        }
+    }
+    if (optind >= argc) {
+        s_usage(stderr);
+        return 2;
+    }
+    const struct command *cmd = s_find(argv[optind]);
+    if (!cmd)
+        return cli_usage_error(NULL, "unknown command '%s'", argv[optind]);
+    int cargc = argc - optind;
+    char **cargv = argv + optind;
+    optind = 0; // full re-initialisation of getopt for the command
+    int rc = cmd->fn(&cli, cargc, cargv);
+    if (fflush(stdout) != 0 && rc == 0)
+        rc = cli_error(NULL, "cannot write the output");
+    return rc;
+}

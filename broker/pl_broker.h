@@ -1,0 +1,45 @@
+// pl_broker - the broker: CurveZMQ door, enrolment checks on every packet,
+// durable store-and-forward routing, presence and status. Layer: broker.
+// Owns: the broker's ZeroMQ sockets.
+//
+// One thread, one zmq_poll loop: the ZAP handler socket, the ROUTER facing
+// the nodes and the operator's control socket (ipc://HOME/control). Each
+// loop pass drains every ready packet (up to a bound) inside one LMDB write
+// transaction, each packet in its own nested transaction, commits once (one
+// fsync) and only then sends the replies of that pass.
+#ifndef PL_BROKER_H
+#define PL_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/pl_log.h"
+
+typedef struct pl_broker pl_broker_t;
+
+typedef struct {
+    const char *home;          // broker home folder (resolved path)
+    const char *listen;        // endpoint, e.g. tcp://127.0.0.1:7700
+    size_t map_bytes;          // LMDB map size (default 1 GiB)
+    unsigned window;           // unconfirmed deliveries per node (default 64)
+    unsigned redeliver_ms;     // redeliver unconfirmed after (default 30 s)
+    unsigned session_ms;       // node offline after silence (default 20 s)
+    bool verify_outer;         // also verify outer signatures (~38 µs each)
+    bool no_zap;               // TEST ONLY: do not start the ZAP handler
+    pl_log_t *log;             // borrowed
+} pl_broker_config_t;
+
+// Opens the store, loads the registry, starts the ZAP handler and binds
+// (in that order: no handler means no entry). NULL on failure, reason
+// logged.
+pl_broker_t *pl_broker_new(const pl_broker_config_t *config);
+// Runs the loop until *stop becomes non-zero (a signal flag) or an
+// unrecoverable error. Returns PL_OK or a PL_E* code.
+int pl_broker_run(pl_broker_t *self, volatile int *stop);
+// Asks for a registry reload at the next loop pass (signal-safe).
+void pl_broker_request_reload(pl_broker_t *self);
+// Commits and closes everything; NULL-safe.
+void pl_broker_destroy(pl_broker_t **self_p);
+
+#endif

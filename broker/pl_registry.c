@@ -1,0 +1,209 @@
+// pl_registry - enrolment registry. Layer: broker.
+#include "broker/pl_registry.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+struct pl_registry {
+    char home[4096];             // broker home
+    uint8_t authority_pk[32];    // network authority
+    pl_reg_entry_t *entries;     // enrolled certificates
+    size_t count;                // entries used
+    pl_revlist_t revoked;        // current list (number 0 = none)
+    pl_log_t *log;               // borrowed
+};
+
+pl_registry_t *
+pl_registry_open(const char *home, pl_log_t *log)
+{
+    pl_registry_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->log = log;
+    snprintf(self->home, sizeof self->home, "%s", home);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/authority.pub", home);
+    int rc = pl_authority_pub_load(path, self->authority_pk);
+    if (rc != PL_OK) {
+        pl_log_error(log, "registry_open_failed file=%s reason=\"%s\"", path,
+                     pl_strerror(rc));
+        free(self);
+        return NULL;
+    }
+    rc = pl_registry_reload(self);
+    if (rc < 0) {
+        pl_registry_close(&self);
+        return NULL;
+    }
+    return self;
+}
+
+static void
+s_free_entries(pl_reg_entry_t *entries, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        pl_buf_free(&entries[i].raw);
+    free(entries);
+}
+
+void
+pl_registry_close(pl_registry_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    pl_registry_t *self = *self_p;
+    s_free_entries(self->entries, self->count);
+    pl_revlist_free(&self->revoked);
+    free(self);
+    *self_p = NULL;
+}
+
+static int
+s_by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+int
+pl_registry_reload(pl_registry_t *self)
+{
+    char path[4200];
+    // the revocation list first, so the log can say which certs it revokes
+    snprintf(path, sizeof path, "%s/revoked", self->home);
+    pl_revlist_t list = {0};
+    int rc = pl_revlist_load(path, self->authority_pk, &list);
+    if (rc == PL_OK) {
+        uint64_t old = self->revoked.number;
+        if (pl_revlist_replace(&self->revoked, &list) == PL_OK)
+            pl_log_info(self->log, "revocation_list_loaded number=%llu "
+                        "serials=%zu previous=%llu",
+                        (unsigned long long) self->revoked.number,
+                        self->revoked.count, (unsigned long long) old);
+        else if (list.number < self->revoked.number)
+            pl_log_warn(self->log, "revocation_list_ignored number=%llu "
+                        "reason=older_than_current current=%llu",
+                        (unsigned long long) list.number,
+                        (unsigned long long) self->revoked.number);
+        pl_revlist_free(&list);
+    } else if (rc != PL_ENOTFOUND) {
+        pl_log_error(self->log, "revocation_list_refused file=%s reason=\"%s\"",
+                     path, pl_strerror(rc));
+    }
+
+    snprintf(path, sizeof path, "%s/certs", self->home);
+    struct dirent **names = NULL;
+    int n = scandir(path, &names, NULL, s_by_name);
+    if (n < 0) {
+        pl_log_warn(self->log, "registry_no_certs_folder path=%s", path);
+        n = 0;
+    }
+    pl_reg_entry_t *fresh = calloc((size_t) n + 1, sizeof *fresh);
+    if (!fresh) {
+        for (int i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+        return PL_ENOMEM;
+    }
+    size_t count = 0;
+    uint64_t now = pl_now();
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        size_t len = strlen(name);
+        if (len > 5 && strcmp(name + len - 5, ".cert") == 0) {
+            char file[4500];
+            snprintf(file, sizeof file, "%s/%s", path, name);
+            pl_reg_entry_t *e = &fresh[count];
+            rc = pl_cert_load(file, self->authority_pk, &e->cert, &e->raw);
+            if (rc != PL_OK) {
+                pl_log_warn(self->log, "cert_refused file=%s reason=\"%s\"",
+                            name, pl_strerror(rc));
+            } else {
+                int valid = pl_cert_check(&e->cert, now, &self->revoked);
+                if (valid != PL_OK)
+                    pl_log_warn(self->log, "cert_not_valid address=%s "
+                                "serial=%llu reason=\"%s\"", e->cert.address,
+                                (unsigned long long) e->cert.serial,
+                                pl_strerror(valid));
+                else if (e->cert.not_after - now
+                         < (uint64_t) PL_CERT_WARN_DAYS * 86400)
+                    pl_log_warn(self->log, "cert_expiring address=%s "
+                                "serial=%llu days_left=%llu", e->cert.address,
+                                (unsigned long long) e->cert.serial,
+                                (unsigned long long) (e->cert.not_after - now)
+                                    / 86400);
+                count++;
+            }
+        }
+        free(names[i]);
+    }
+    free(names);
+    s_free_entries(self->entries, self->count);
+    self->entries = fresh;
+    self->count = count;
+    pl_log_info(self->log, "registry_loaded certificates=%zu revocation=%llu",
+                count, (unsigned long long) self->revoked.number);
+    return (int) count;
+}
+
+const pl_reg_entry_t *
+pl_registry_by_curve(const pl_registry_t *self, const uint8_t curve_pk[32])
+{
+    const pl_reg_entry_t *best = NULL;
+    for (size_t i = 0; i < self->count; i++) {
+        const pl_reg_entry_t *e = &self->entries[i];
+        if (sodium_memcmp(e->cert.keys.curve, curve_pk, 32) == 0
+            && (!best || e->cert.serial > best->cert.serial))
+            best = e;
+    }
+    return best;
+}
+
+const pl_reg_entry_t *
+pl_registry_by_address(const pl_registry_t *self, const char *address,
+                       uint64_t now)
+{
+    const pl_reg_entry_t *best = NULL;
+    for (size_t i = 0; i < self->count; i++) {
+        const pl_reg_entry_t *e = &self->entries[i];
+        if (strcmp(e->cert.address, address) != 0
+            || pl_cert_check(&e->cert, now, &self->revoked) != PL_OK)
+            continue;
+        if (!best || e->cert.serial > best->cert.serial)
+            best = e;
+    }
+    return best;
+}
+
+int
+pl_registry_check(const pl_registry_t *self, const pl_reg_entry_t *entry,
+                  uint64_t now)
+{
+    return pl_cert_check(&entry->cert, now, &self->revoked);
+}
+
+size_t
+pl_registry_count(const pl_registry_t *self)
+{
+    return self->count;
+}
+
+const pl_reg_entry_t *
+pl_registry_at(const pl_registry_t *self, size_t i)
+{
+    return i < self->count ? &self->entries[i] : NULL;
+}
+
+const pl_revlist_t *
+pl_registry_revoked(const pl_registry_t *self)
+{
+    return &self->revoked;
+}
+
+const uint8_t *
+pl_registry_authority(const pl_registry_t *self)
+{
+    return self->authority_pk;
+}

@@ -1,0 +1,108 @@
+// pl_spool - the broker's durable store-and-forward queues. Layer: broker.
+// Owns: LMDB for the broker.
+//
+// One LMDB environment in BROKERDIR/store with four databases:
+//   queue    recipient NUL seq(u64 BE) -> accepted_ms, expires, id, packet
+//   ids      message id -> state, expiry, seq, digest, recipient, sender
+//            (dedupe; kept until expires + 1 day, also after taken)
+//   notices  sender NUL id -> recipient (expired notices not yet told)
+//   meta     "seq" -> next queue sequence number
+// Writes happen inside one write transaction per event-loop pass (group
+// commit: one fsync per pass), each packet in its own nested transaction.
+// The environment never uses MDB_NOSYNC, MDB_MAPASYNC or MDB_NOMETASYNC:
+// an `accepted` is sent only after pl_spool_commit() returned PL_OK.
+#ifndef PL_SPOOL_H
+#define PL_SPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/pl_envelope.h"
+#include "proto/pl_log.h"
+
+typedef struct pl_spool pl_spool_t;
+
+// State of a message id in the dedupe table.
+typedef enum {
+    PL_SPOOL_QUEUED = 1,  // waiting for its recipient's taken
+    PL_SPOOL_TAKEN = 2,   // delivered and committed by the recipient
+    PL_SPOOL_EXPIRED = 3, // expired in the queue
+    PL_SPOOL_REFUSED = 4, // the recipient refused it for good
+} pl_spool_state_t;
+
+// One queued envelope, as read for delivery.
+typedef struct {
+    uint64_t seq;                 // position in the recipient's queue
+    uint64_t accepted_ms;         // when it was committed
+    uint64_t expires_at;          // from its header
+    uint8_t id[PL_MSG_ID_BYTES];  // message id
+    const uint8_t *packet;        // borrowed: valid until the txn ends
+    size_t packet_len;            // bytes
+} pl_spool_item_t;
+
+// Opens or creates the store in 'dir' with a map of 'map_bytes'. Runs
+// mdb_reader_check. NULL on failure, reason logged.
+pl_spool_t *pl_spool_open(const char *dir, size_t map_bytes, pl_log_t *log);
+void pl_spool_close(pl_spool_t **self_p);
+// The environment's flags (tests check no no-sync flag is set).
+unsigned pl_spool_env_flags(pl_spool_t *self);
+// Percent of the map in use (last page used / map pages).
+unsigned pl_spool_usage_pct(pl_spool_t *self);
+// Bytes of the data file on disk.
+uint64_t pl_spool_file_bytes(pl_spool_t *self);
+// Clears readers left by dead processes; returns how many.
+int pl_spool_reader_check(pl_spool_t *self);
+
+// ---- the pass transaction (one per event-loop pass)
+PL_MUST_CHECK int pl_spool_begin(pl_spool_t *self);
+// Commits the pass: one fsync. On failure nothing of the pass is durable
+// and nothing may be acknowledged. The pass is over either way.
+PL_MUST_CHECK int pl_spool_commit(pl_spool_t *self);
+void pl_spool_abort(pl_spool_t *self);
+bool pl_spool_in_pass(const pl_spool_t *self);
+// Nested transaction for one packet, inside the pass.
+PL_MUST_CHECK int pl_spool_nest(pl_spool_t *self);
+PL_MUST_CHECK int pl_spool_nest_commit(pl_spool_t *self);
+void pl_spool_nest_abort(pl_spool_t *self);
+
+// ---- operations (inside a nested transaction of the pass)
+// Queues an envelope for hdr->to. PL_OK: stored. PL_EEXIST with *dup set:
+// the same id with the same bytes is known already (answer accepted again,
+// store nothing). PL_EAUTH: the same id with other bytes (an attack).
+// PL_EFULL: the map is at its threshold. PL_EIO on LMDB errors.
+PL_MUST_CHECK int pl_spool_put(pl_spool_t *self, const pl_header_t *hdr,
+                               const uint8_t *packet, size_t len,
+                               uint64_t now_ms, bool *dup);
+// Removes id's envelope from the queue because its recipient 'by' took it
+// (state TAKEN) or refused it (state REFUSED). PL_ENOTFOUND if not queued
+// (already taken: harmless), PL_EPERM if 'by' is not its recipient.
+// *latency_ms gets now - accepted (may be NULL).
+PL_MUST_CHECK int pl_spool_take(pl_spool_t *self, const uint8_t *id,
+                                const char *by, pl_spool_state_t state,
+                                uint64_t now_ms, uint64_t *latency_ms);
+// Drops envelopes whose expiry has passed (adding a notice for each
+// sender) and forgets ids kept past expires + 1 day. 'on_expired' (may be
+// NULL) is called per expired envelope with its recipient. Returns the
+// number expired, or a negative PL_E*.
+int pl_spool_sweep(pl_spool_t *self, uint64_t now,
+                   void (*on_expired)(void *arg, const char *to), void *arg);
+
+// ---- reads (inside the pass or in their own read transaction)
+// Calls 'fn' for each queued envelope of 'to' with seq > after, oldest
+// first, until fn returns false or 'max' were seen. Returns how many were
+// passed to fn, or a negative PL_E*.
+int pl_spool_scan(pl_spool_t *self, const char *to, uint64_t after,
+                  size_t max, bool (*fn)(void *arg, const pl_spool_item_t *),
+                  void *arg);
+// Number of envelopes queued for 'to' and the accepted time of the oldest
+// (0 if none).
+int pl_spool_depth(pl_spool_t *self, const char *to, uint64_t *count,
+                   uint64_t *oldest_ms);
+// Pops up to 'max' expired notices for 'sender' into ids/tos (tos entries
+// of PL_ADDRESS_MAX+1 bytes). Inside the pass. Returns how many.
+int pl_spool_notices_pop(pl_spool_t *self, const char *sender, size_t max,
+                         uint8_t (*ids)[PL_MSG_ID_BYTES],
+                         char (*tos)[PL_ADDRESS_MAX + 1]);
+
+#endif

@@ -1,0 +1,67 @@
+// pl_node - the node daemon (passerelle-node): its link to the broker, the
+// durable two-way delivery of envelopes, and the control socket of the CLI.
+// Layer: nodes. Owns: <zmq.h> for the node (the DEALER to the broker and
+// the REP control socket).
+//
+// One thread, one zmq_poll loop. Each pass of the loop drains every packet
+// that is ready (up to a bound) and at most one control request, handles
+// each in its own nested LMDB transaction under the pass's write
+// transaction, commits once (one fsync), and only then sends what depends
+// on that commit (taken, rejected, receipts, new envelopes, the control
+// reply). A failed commit acknowledges nothing. Timers (heartbeat,
+// liveness, resends, directory refresh, reader check, pruning) run between
+// passes; nothing busy-waits.
+//
+// Broker protocol (DESIGN.md §3-4): hello -> welcome (the broker's time and
+// our address; a welcome at any moment means "resynchronise": resend every
+// pending outbox envelope and refresh the directory); heartbeats both ways;
+// envelope -> accepted | rejected; delivery of an envelope to us -> taken
+// (after our commit) | rejected (refused for good); expired; directory and
+// status requests.
+#ifndef PL_NODE_H
+#define PL_NODE_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "proto/pl_err.h"
+#include "proto/pl_log.h"
+
+#define PL_NODE_HEARTBEAT_MS 5000 // default heartbeat interval
+#define PL_IPC_PATH_MAX      107  // "ipc://" + DIR + "/control", at most
+
+typedef struct pl_node pl_node_t;
+
+// Options of a node daemon.
+typedef struct {
+    const char *home;       // --home DIR as given (resolved with realpath)
+    const char *broker;     // --broker ENDPOINT, e.g. tcp://127.0.0.1:7700
+    int heartbeat_ms;       // 0 = PL_NODE_HEARTBEAT_MS
+    size_t map_bytes;       // store map size; 0 = 1 GiB
+    const char *passphrase; // store passphrase (Argon2id) or NULL: key file
+    size_t passphrase_len;  // its length
+    pl_log_t *log;          // borrowed; must outlive the node
+} pl_node_opts_t;
+
+// Prepares a node: resolves the home, checks the control path length,
+// takes DIR/daemon.lock (PL_EEXIST when another daemon holds it), refuses
+// secret files readable by others (PL_EPERM), loads keys, certificates and
+// the store, binds ipc://DIR/control and connects to the broker.
+// On failure 'err' gets one clear line and nothing is left open.
+PL_MUST_CHECK int pl_node_new(const pl_node_opts_t *opts, pl_node_t **out,
+                              char *err, size_t err_size);
+// Runs the loop until *stop becomes non-zero. 'wake_fd' (or -1) is the
+// read end of a self-pipe a signal handler writes to; *reload non-zero asks
+// for DIR/revoked to be read again (SIGHUP). Returns PL_OK on a clean stop.
+PL_MUST_CHECK int pl_node_run(pl_node_t *self, int wake_fd,
+                              volatile sig_atomic_t *stop,
+                              volatile sig_atomic_t *reload);
+// Closes sockets and the store, releases the lock. NULL-safe.
+void pl_node_destroy(pl_node_t **self_p);
+
+// The control endpoint of a resolved home, "ipc://DIR/control".
+// PL_ETOOBIG when longer than PL_IPC_PATH_MAX bytes.
+PL_MUST_CHECK int pl_node_control_endpoint(const char *home, char *out,
+                                           size_t size);
+
+#endif

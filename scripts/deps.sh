@@ -1,0 +1,37 @@
+#!/bin/sh
+# scripts/deps.sh - install the Debian packages Passerelle needs, if missing.
+# As root: apt-get update once, then a non-interactive install. Otherwise:
+# print the exact command and fail.
+set -eu
+PKGS="build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev
+protobuf-c-compiler protobuf-compiler liblmdb-dev lmdb-utils libsodium-dev
+libjansson-dev libcmocka-dev"
+# clang and its runtime are optional (fuzzing); asked for, not required
+OPTIONAL="clang libclang-rt-14-dev"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+        || missing="$missing $p"
+done
+opt_missing=""
+for p in $OPTIONAL; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+        || opt_missing="$opt_missing $p"
+done
+[ -z "$missing" ] && [ -z "$opt_missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+    if [ -n "$missing" ]; then
+        echo "deps: missing packages; run as root:" >&2
+        echo "  apt-get update && apt-get install -y$missing$opt_missing" >&2
+        exit 1
+    fi
+    exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+echo "deps: installing$missing$opt_missing" >&2
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >&2
+if [ -n "$opt_missing" ]; then
+    apt-get install -y -qq --no-install-recommends $opt_missing >&2 \
+        || echo "deps: optional packages not installed:$opt_missing (fuzzing skipped)" >&2
+fi

@@ -1,0 +1,646 @@
+// test_broker - the real passerelle-broker process on 127.0.0.1: the door,
+// identity on every packet, durable queues, kill -9, a full map, garbage.
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <lmdb.h>
+#include <sodium.h>
+#include <zmq.h>
+
+#include "broker/pl_spool.h"
+#include "tests/lib/pl_rawclient.h"
+#include "tests/lib/pl_test.h"
+
+static const char *const s_specs[] = {"agency:agency", "clinic:health"};
+
+static void
+s_net(pl_test_net_t *net, const char *tag)
+{
+    pl_test_net_init(net, tag, s_specs, 2);
+}
+
+static void
+s_broker(pl_test_net_t *net, const char *extra)
+{
+    char log[600], bin[1024];
+    snprintf(log, sizeof log, "%s/broker.log", net->root);
+    snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-broker"));
+    const char *argv[8] = {bin, "--home", net->broker, "--listen",
+                           net->endpoint, NULL, NULL, NULL};
+    if (extra)
+        argv[5] = extra;
+    net->broker_pid = pl_test_spawn(argv, log, NULL);
+    // wait until it listens: a raw TCP connect
+    char cmd[256];
+    snprintf(cmd, sizeof cmd,
+             "for i in $(seq 1 300); do (exec 3<>/dev/tcp/127.0.0.1/%d) "
+             "2>/dev/null && exit 0; sleep 0.05; done; exit 1",
+             net->port);
+    assert_int_equal(pl_test_sh(NULL, "bash -c '%s'", cmd), 0);
+}
+
+static long
+s_log_count(pl_test_net_t *net, const char *needle)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/broker.log", net->root);
+    char *out = NULL;
+    pl_test_sh(&out, "grep -c -- '%s' '%s' || true", needle, path);
+    long n = strtol(out, NULL, 10);
+    free(out);
+    return n;
+}
+
+// waits for a packet of 'kind', skipping others; returns it or NULL
+static pl_packet_t *
+s_expect(pl_rawclient_t *c, Passerelle__V1__Packet__KindCase kind, int ms)
+{
+    uint64_t deadline = pl_mono_ms() + (uint64_t) ms;
+    while (pl_mono_ms() < deadline) {
+        pl_packet_t *p = NULL;
+        if (pl_rawclient_recv(c, &p, (int) (deadline - pl_mono_ms()) + 1)
+            != PL_OK)
+            continue;
+        if (p->kind_case == kind)
+            return p;
+        pl_wire_free(&p);
+    }
+    return NULL;
+}
+
+static void
+s_send_taken(pl_rawclient_t *c, const uint8_t *id)
+{
+    pl_buf_t out = {0};
+    assert_int_equal(
+        pl_wire_id_packet(PASSERELLE__V1__PACKET__KIND_TAKEN, id, &out), 0);
+    assert_int_equal(pl_rawclient_send(c, out.data, out.len), 0);
+    pl_buf_free(&out);
+}
+
+// ---- the door
+
+static bool
+s_handshake_refused(pl_rawclient_t *c)
+{
+    // a refused CURVE handshake never lets a packet through either way
+    Passerelle__V1__Hello h = PASSERELLE__V1__HELLO__INIT;
+    h.version = 1;
+    h.time = pl_now();
+    Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
+    p.kind_case = PASSERELLE__V1__PACKET__KIND_HELLO;
+    p.hello = &h;
+    pl_buf_t out = {0};
+    assert_int_equal(pl_wire_encode(&p, &out), 0);
+    pl_rawclient_send(c, out.data, out.len);
+    pl_buf_free(&out);
+    pl_packet_t *reply = NULL;
+    int rc = pl_rawclient_recv(c, &reply, 1500);
+    pl_wire_free(&reply);
+    return rc == PL_ETIMEOUT;
+}
+
+static void
+s_door_checks(pl_test_net_t *net, bool with_zap)
+{
+    pl_cert_t bc;
+    uint8_t apk[32];
+    char path[600];
+    snprintf(path, sizeof path, "%s/authority.pub", net->broker);
+    assert_int_equal(pl_authority_pub_load(path, apk), 0);
+    snprintf(path, sizeof path, "%s/node.cert", net->broker);
+    assert_int_equal(pl_cert_load(path, apk, &bc, NULL), 0);
+
+    // a random CURVE key
+    uint8_t pk[32], sk[32];
+    crypto_box_keypair(pk, sk);
+    pl_rawclient_t *c = pl_rawclient_open_keys(net->endpoint, bc.keys.curve,
+                                               pk, sk);
+    assert_non_null(c);
+    assert_true(s_handshake_refused(c));
+    pl_rawclient_close(&c);
+
+    // the NULL mechanism
+    c = pl_rawclient_open_keys(net->endpoint, NULL, NULL, NULL);
+    assert_non_null(c);
+    assert_true(s_handshake_refused(c));
+    pl_rawclient_close(&c);
+
+    // enrolled by the authority, not at the broker; expired; revoked
+    const char *who[] = {"outsider", "expired", "revoked"};
+    for (int i = 0; i < 3; i++) {
+        char home[600];
+        snprintf(home, sizeof home, "%s/%s", net->root, who[i]);
+        c = pl_rawclient_open(home, net->endpoint);
+        assert_non_null(c);
+        assert_true(s_handshake_refused(c));
+        pl_rawclient_close(&c);
+    }
+    // and an enrolled, valid node gets in only when a handler runs
+    c = pl_rawclient_open(net->home[0], net->endpoint);
+    assert_non_null(c);
+    if (with_zap)
+        assert_int_equal(pl_rawclient_hello(c, 5000), PL_OK);
+    else
+        assert_true(s_handshake_refused(c));
+    pl_rawclient_close(&c);
+}
+
+static void
+test_door(void **state)
+{
+    (void) state;
+    pl_test_net_t net;
+    s_net(&net, "door");
+    const char *cli = pl_test_bin("passerelle");
+    char clip[1024];
+    snprintf(clip, sizeof clip, "%s", cli);
+    // three more homes: not at the broker, expired, revoked
+    assert_int_equal(pl_test_sh(NULL, "'%s' authority enroll --home '%s' "
+                                "--node '%s/outsider' --name outsider "
+                                "--sector health --country SN >/dev/null 2>&1",
+                                clip, net.auth, net.root), 0);
+    assert_int_equal(pl_test_sh(NULL, "'%s' authority enroll --home '%s' "
+                                "--node '%s/expired' --name expired "
+                                "--sector health --country SN --days 1 "
+                                "--not-before 2020-01-01 >/dev/null 2>&1",
+                                clip, net.auth, net.root), 0);
+    char *serial = NULL;
+    assert_int_equal(pl_test_sh(&serial, "'%s' authority enroll --home '%s' "
+                                "--node '%s/revoked' --name revoked "
+                                "--sector health --country SN 2>/dev/null",
+                                clip, net.auth, net.root), 0);
+    assert_int_equal(pl_test_sh(NULL, "'%s' authority revoke --home '%s' "
+                                "--serial %ld >/dev/null 2>&1", clip,
+                                net.auth, strtol(serial, NULL, 10)), 0);
+    free(serial);
+    assert_int_equal(pl_test_sh(NULL, "cp '%s/expired/node.cert' "
+                                "'%s/certs/expired.cert' && cp "
+                                "'%s/revoked/node.cert' '%s/certs/revoked.cert'"
+                                " && cp '%s/revoked' '%s/revoked' && cp "
+                                "'%s/broker.cert' '%s/outsider/' && cp "
+                                "'%s/broker.cert' '%s/expired/' && cp "
+                                "'%s/broker.cert' '%s/revoked/'",
+                                net.root, net.broker, net.root, net.broker,
+                                net.auth, net.broker, net.home[0], net.root,
+                                net.home[0], net.root, net.home[0], net.root),
+                     0);
+    s_broker(&net, NULL);
+    s_door_checks(&net, true);
+    // the NULL mechanism is refused by CURVE itself, before ZAP: 4 here
+    assert_true(s_log_count(&net, "door_refused") >= 4);
+    assert_true(s_log_count(&net, "reason=\"unknown key\"") >= 2);
+    assert_true(s_log_count(&net, "reason=\"revoked\"") >= 1);
+    assert_true(s_log_count(&net, "reason=\"expired or not yet valid\"") >= 1);
+    // nothing got in: the queue is empty and no node was ever online
+    assert_int_equal(s_log_count(&net, "accepted id="), 0);
+    pl_test_net_stop_broker(&net, false);
+
+    // the same with no ZAP handler at all: ZAP_ENFORCE_DOMAIN refuses all
+    s_broker(&net, "--test-no-zap");
+    s_door_checks(&net, false);
+    pl_test_net_destroy(&net);
+}
+
+// ---- identity on every packet
+
+static void
+test_identity_and_taken(void **state)
+{
+    (void) state;
+    pl_test_net_t net;
+    s_net(&net, "ident");
+    s_broker(&net, "--log-level=debug");
+    pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
+    pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
+    assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
+
+    // spoofed from: agency claims to be the clinic
+    uint8_t id[16];
+    pl_buf_t pkt = {0};
+    assert_int_equal(pl_rawclient_seal(a, net.home[0], net.address[1], "x", 1,
+                                       0, id, &pkt), 0);
+    pl_rawclient_send(a, pkt.data, pkt.len);
+    pl_buf_free(&pkt);
+    pl_packet_t *r = s_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 5000);
+    assert_non_null(r);
+    assert_int_equal(r->rejected->reason,
+                     PASSERELLE__V1__REJECT_REASON__REJECT_SPOOFED);
+    pl_wire_free(&r);
+
+    // a real envelope agency -> clinic
+    assert_int_equal(pl_rawclient_seal(a, net.home[1], NULL, "hello", 5, 0,
+                                       id, &pkt), 0);
+    pl_rawclient_send(a, pkt.data, pkt.len);
+    r = s_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
+    assert_non_null(r);
+    assert_memory_equal(r->accepted->message_id.data, id, 16);
+    pl_wire_free(&r);
+    // the same id with other bytes: refused as an attack
+    pl_buf_t other = {0};
+    assert_int_equal(pkt.len > 40, 1);
+    assert_int_equal(pl_buf_append(&other, pkt.data, pkt.len), 0);
+    other.data[other.len - 1] ^= 1; // last byte of the outer signature
+    pl_rawclient_send(a, other.data, other.len);
+    pl_buf_free(&other);
+    r = s_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 5000);
+    assert_non_null(r);
+    assert_int_equal(r->rejected->reason,
+                     PASSERELLE__V1__REJECT_REASON__REJECT_DUPLICATE_CONFLICT);
+    pl_wire_free(&r);
+    // the same bytes again: accepted again, stored once
+    pl_rawclient_send(a, pkt.data, pkt.len);
+    r = s_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
+    assert_non_null(r);
+    pl_wire_free(&r);
+    pl_buf_free(&pkt);
+
+    // the clinic receives it; the agency may not take it
+    r = s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 5000);
+    assert_non_null(r);
+    pl_wire_free(&r);
+    s_send_taken(a, id);
+    r = s_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 5000);
+    assert_non_null(r);
+    assert_int_equal(r->rejected->reason,
+                     PASSERELLE__V1__REJECT_REASON__REJECT_NOT_RECIPIENT);
+    pl_wire_free(&r);
+    s_send_taken(b, id);
+    assert_true(s_log_count(&net, "attack_same_id_other_bytes") == 1);
+
+    // revoked while connected: the next packet is refused
+    char *serial = NULL;
+    assert_int_equal(pl_test_sh(&serial, "'%s' --json whoami --home '%s' | "
+                                "python3 -c 'import json,sys; "
+                                "print(json.load(sys.stdin)[\"serial\"])'",
+                                pl_test_bin("passerelle"), net.home[0]), 0);
+    assert_int_equal(pl_test_sh(NULL, "'%s' authority revoke --home '%s' "
+                                "--serial %ld >/dev/null && cp '%s/revoked' "
+                                "'%s/revoked'", pl_test_bin("passerelle"),
+                                net.auth, strtol(serial, NULL, 10), net.auth,
+                                net.broker), 0);
+    free(serial);
+    kill(net.broker_pid, SIGHUP);
+    assert_true(pl_test_wait_file(net.broker, 10)); // (no-op, keeps order)
+    // the broker pushes a rejection on reload; in any case the next
+    // packet is refused
+    uint64_t deadline = pl_mono_ms() + 10000;
+    bool refused = false;
+    while (!refused && pl_mono_ms() < deadline) {
+        assert_int_equal(pl_rawclient_seal(a, net.home[1], NULL, "y", 1, 0, id,
+                                           &pkt), 0);
+        pl_rawclient_send(a, pkt.data, pkt.len);
+        pl_buf_free(&pkt);
+        r = s_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 1000);
+        if (r) {
+            refused = r->rejected->reason
+                      == PASSERELLE__V1__REJECT_REASON__REJECT_REVOKED;
+            pl_wire_free(&r);
+        }
+    }
+    assert_true(refused);
+    pl_rawclient_close(&a);
+    pl_rawclient_close(&b);
+    pl_test_net_destroy(&net);
+}
+
+// ---- offline delivery across a broker restart
+
+static void
+test_offline_restart(void **state)
+{
+    (void) state;
+    pl_test_net_t net;
+    s_net(&net, "offline");
+    s_broker(&net, NULL);
+    pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
+    uint8_t id[16];
+    pl_buf_t pkt = {0};
+    assert_int_equal(pl_rawclient_seal(a, net.home[1], NULL, "later", 5, 0, id,
+                                       &pkt), 0);
+    pl_rawclient_send(a, pkt.data, pkt.len);
+    pl_buf_free(&pkt);
+    pl_packet_t *r = s_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
+    assert_non_null(r);
+    pl_wire_free(&r);
+    pl_rawclient_close(&a);
+    pl_test_net_stop_broker(&net, false);
+    s_broker(&net, NULL);
+    pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
+    r = s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 5000);
+    assert_non_null(r);
+    pl_header_t h;
+    pl_envelope_t v;
+    pl_envelope_view(r->envelope, &v);
+    assert_int_equal(pl_header_decode(v.header, v.header_len, &h), 0);
+    assert_memory_equal(h.id, id, 16);
+    pl_wire_free(&r);
+    // nothing else arrives; after taken and a restart, nothing comes back
+    r = s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 700);
+    assert_null(r);
+    s_send_taken(b, id);
+    // give the taken a moment to be committed: ask for status (a reply
+    // comes after the pass that handled the taken)
+    Passerelle__V1__StatusRequest sr = PASSERELLE__V1__STATUS_REQUEST__INIT;
+    Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
+    p.kind_case = PASSERELLE__V1__PACKET__KIND_STATUS_REQUEST;
+    p.status_request = &sr;
+    assert_int_equal(pl_wire_encode(&p, &pkt), 0);
+    pl_rawclient_send(b, pkt.data, pkt.len);
+    pl_buf_free(&pkt);
+    r = s_expect(b, PASSERELLE__V1__PACKET__KIND_STATUS_RESPONSE, 5000);
+    assert_non_null(r);
+    pl_wire_free(&r);
+    pl_rawclient_close(&b);
+    pl_test_net_stop_broker(&net, false);
+    s_broker(&net, NULL);
+    b = pl_rawclient_open(net.home[1], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
+    r = s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 1500);
+    assert_null(r);
+    pl_rawclient_close(&b);
+    pl_test_net_destroy(&net);
+}
+
+// ---- kill -9 at random moments while a client streams
+
+#define S_STREAM 2000
+#define S_KILLS 20
+
+typedef struct {
+    uint8_t id[16];
+    pl_buf_t pkt;
+    bool accepted;
+} s_item_t;
+
+static int
+s_cmp_id(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+
+static void
+test_kill9_stream(void **state)
+{
+    (void) state;
+    pl_test_net_t net;
+    s_net(&net, "kill9");
+    uint64_t seed = pl_test_seed();
+    s_item_t *items = calloc(S_STREAM, sizeof *items);
+    assert_non_null(items);
+    s_broker(&net, NULL);
+    pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
+    for (int i = 0; i < S_STREAM; i++) {
+        char payload[64];
+        snprintf(payload, sizeof payload, "stream-%d", i);
+        assert_int_equal(pl_rawclient_seal(a, net.home[1], NULL, payload,
+                                           strlen(payload), 0, items[i].id,
+                                           &items[i].pkt), 0);
+    }
+    int kills = 0, accepted = 0;
+    uint64_t next_kill = pl_test_rand(&seed) % 300 + 20;
+    uint64_t deadline = pl_mono_ms() + 240000;
+    while (accepted < S_STREAM && pl_mono_ms() < deadline) {
+        // (re)send everything not accepted yet, in bounded bursts
+        int sent = 0;
+        for (int i = 0; i < S_STREAM && sent < 200; i++)
+            if (!items[i].accepted) {
+                pl_rawclient_send(a, items[i].pkt.data, items[i].pkt.len);
+                sent++;
+            }
+        uint64_t until = pl_mono_ms() + 300;
+        while (pl_mono_ms() < until) {
+            pl_packet_t *r = NULL;
+            if (pl_rawclient_recv(a, &r, 50) != PL_OK)
+                continue;
+            if (r->kind_case == PASSERELLE__V1__PACKET__KIND_ACCEPTED) {
+                s_item_t *it = bsearch(r->accepted->message_id.data, items,
+                                       0, sizeof *items, s_cmp_id);
+                (void) it;
+                for (int i = 0; i < S_STREAM; i++)
+                    if (!items[i].accepted
+                        && memcmp(items[i].id, r->accepted->message_id.data,
+                                  16) == 0) {
+                        items[i].accepted = true;
+                        accepted++;
+                        break;
+                    }
+                if (kills < S_KILLS && (uint64_t) accepted >= next_kill) {
+                    // kill at a random moment: mid-pass or between passes
+                    pl_test_net_stop_broker(&net, true);
+                    kills++;
+                    next_kill = (uint64_t) accepted
+                                + pl_test_rand(&seed) % 150 + 1;
+                    s_broker(&net, NULL);
+                }
+            }
+            pl_wire_free(&r);
+        }
+    }
+    fprintf(stderr, "kill9: accepted=%d kills=%d\n", accepted, kills);
+    assert_int_equal(accepted, S_STREAM);
+    assert_int_equal(kills, S_KILLS);
+    pl_rawclient_close(&a);
+
+    // the recipient drains its queue; each accepted id exactly once after
+    // dedupe, and nothing else
+    pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
+    uint8_t (*got)[16] = calloc(S_STREAM * 2, 16);
+    int ngot = 0, dups = 0;
+    deadline = pl_mono_ms() + 120000;
+    while (ngot < S_STREAM && pl_mono_ms() < deadline) {
+        pl_packet_t *r = NULL;
+        if (pl_rawclient_recv(b, &r, 500) != PL_OK)
+            continue;
+        if (r->kind_case == PASSERELLE__V1__PACKET__KIND_ENVELOPE) {
+            pl_envelope_t v;
+            pl_header_t h;
+            pl_envelope_view(r->envelope, &v);
+            assert_int_equal(pl_header_decode(v.header, v.header_len, &h), 0);
+            bool seen = false;
+            for (int i = 0; i < ngot && !seen; i++)
+                seen = memcmp(got[i], h.id, 16) == 0;
+            if (seen)
+                dups++;
+            else
+                memcpy(got[ngot++], h.id, 16);
+            s_send_taken(b, h.id);
+        }
+        pl_wire_free(&r);
+    }
+    fprintf(stderr, "kill9: delivered unique=%d duplicates=%d\n", ngot, dups);
+    assert_int_equal(ngot, S_STREAM);
+    for (int i = 0; i < S_STREAM; i++) {
+        bool found = false;
+        for (int j = 0; j < ngot && !found; j++)
+            found = memcmp(got[j], items[i].id, 16) == 0;
+        assert_true(found);
+        pl_buf_free(&items[i].pkt);
+    }
+    free(got);
+    free(items);
+    pl_rawclient_close(&b);
+    pl_test_net_destroy(&net);
+}
+
+// ---- a small map filled to the threshold
+
+static void
+test_map_full(void **state)
+{
+    (void) state;
+    pl_test_net_t net;
+    s_net(&net, "mapfull");
+    s_broker(&net, "--map-size=2");
+    pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
+    static uint8_t big[60000];
+    randombytes_buf(big, sizeof big);
+    uint8_t ids[64][16];
+    int accepted = 0;
+    bool full = false;
+    for (int i = 0; i < 64 && !full; i++) {
+        pl_buf_t pkt = {0};
+        assert_int_equal(pl_rawclient_seal(a, net.home[1], NULL, big,
+                                           sizeof big, 0, ids[accepted],
+                                           &pkt), 0);
+        pl_rawclient_send(a, pkt.data, pkt.len);
+        pl_buf_free(&pkt);
+        pl_packet_t *r = NULL;
+        assert_int_equal(pl_rawclient_recv(a, &r, 5000), PL_OK);
+        if (r->kind_case == PASSERELLE__V1__PACKET__KIND_ACCEPTED)
+            accepted++;
+        else if (r->kind_case == PASSERELLE__V1__PACKET__KIND_REJECTED) {
+            assert_int_equal(r->rejected->reason,
+                             PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL);
+            full = true;
+        }
+        pl_wire_free(&r);
+    }
+    fprintf(stderr, "map_full: accepted=%d before the threshold\n", accepted);
+    assert_true(full);
+    assert_true(accepted > 3);
+    // queued ones are still delivered, and taking them frees room
+    pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
+    int delivered = 0;
+    uint64_t deadline = pl_mono_ms() + 30000;
+    while (delivered < accepted && pl_mono_ms() < deadline) {
+        pl_packet_t *r = s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE,
+                                  1000);
+        if (!r)
+            continue;
+        pl_envelope_t v;
+        pl_header_t h;
+        pl_envelope_view(r->envelope, &v);
+        assert_int_equal(pl_header_decode(v.header, v.header_len, &h), 0);
+        s_send_taken(b, h.id);
+        delivered++;
+        pl_wire_free(&r);
+    }
+    assert_int_equal(delivered, accepted);
+    pl_rawclient_close(&a);
+    pl_rawclient_close(&b);
+    pl_test_net_destroy(&net);
+}
+
+// ---- malformed and oversized packets from an enrolled client
+
+static void
+test_garbage(void **state)
+{
+    (void) state;
+    pl_test_net_t net;
+    s_net(&net, "garbage");
+    s_broker(&net, NULL);
+    pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
+    uint64_t seed = pl_test_seed();
+    int rejected = 0;
+    for (int i = 0; i < 500; i++) {
+        uint8_t junk[256];
+        size_t n = pl_test_rand(&seed) % sizeof junk + 1;
+        for (size_t j = 0; j < n; j++)
+            junk[j] = (uint8_t) pl_test_rand(&seed);
+        pl_rawclient_send(a, junk, n);
+    }
+    uint64_t deadline = pl_mono_ms() + 20000;
+    while (rejected < 400 && pl_mono_ms() < deadline) {
+        pl_packet_t *r = NULL;
+        if (pl_rawclient_recv(a, &r, 500) != PL_OK)
+            continue;
+        if (r->kind_case == PASSERELLE__V1__PACKET__KIND_REJECTED)
+            rejected++;
+        pl_wire_free(&r);
+    }
+    // some random bytes are valid packets (a heartbeat, say); most are not
+    fprintf(stderr, "garbage: rejected=%d of 500\n", rejected);
+    assert_true(rejected >= 400);
+    // oversized: ZMQ_MAXMSGSIZE drops the connection; the broker survives
+    size_t big = PL_PACKET_MAX + 1;
+    uint8_t *huge = calloc(1, big);
+    pl_rawclient_send(a, huge, big);
+    free(huge);
+    pl_rawclient_close(&a);
+    // others are still served
+    pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
+    uint8_t id[16];
+    pl_buf_t pkt = {0};
+    assert_int_equal(pl_rawclient_seal(b, net.home[0], NULL, "ok", 2, 0, id,
+                                       &pkt), 0);
+    pl_rawclient_send(b, pkt.data, pkt.len);
+    pl_buf_free(&pkt);
+    pl_packet_t *r = s_expect(b, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
+    assert_non_null(r);
+    pl_wire_free(&r);
+    assert_true(pl_test_alive(net.broker_pid));
+    pl_rawclient_close(&b);
+    pl_test_net_destroy(&net);
+}
+
+// ---- store flags: never a no-sync flag behind an acknowledgement
+
+static void
+test_store_flags(void **state)
+{
+    (void) state;
+    char *dir = pl_test_tmpdir("flags");
+    pl_spool_t *sp = pl_spool_open(dir, 1 << 20, NULL);
+    assert_non_null(sp);
+    unsigned flags = pl_spool_env_flags(sp);
+    assert_int_equal(flags & (MDB_NOSYNC | MDB_MAPASYNC | MDB_NOMETASYNC), 0);
+    pl_spool_close(&sp);
+    pl_test_rmrf(dir);
+    free(dir);
+}
+
+int
+main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    assert_int_equal(pl_crypto_init(), 0);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_store_flags),
+        cmocka_unit_test(test_door),
+        cmocka_unit_test(test_identity_and_taken),
+        cmocka_unit_test(test_offline_restart),
+        cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_map_full),
+        cmocka_unit_test(test_kill9_stream),
+    };
+    if (getenv("PL_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("PL_TEST_FILTER"));
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

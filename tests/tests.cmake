@@ -1,0 +1,77 @@
+# tests/tests.cmake - every tests/<area>/test_*.c is one cmocka program and
+# one ctest "<area>/<name>" labelled <area>; every tests/<area>/test_*.sh is
+# a script test run by bash with the build's executables on PATH.
+pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+
+# shared helpers for C tests (temp folders, process start/stop, test client)
+file(GLOB PL_TESTLIB_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/lib/*.c)
+add_library(pl_testlib STATIC ${PL_TESTLIB_SRC})
+target_include_directories(pl_testlib PUBLIC ${CMAKE_SOURCE_DIR})
+target_link_libraries(pl_testlib PUBLIC pl_proto PkgConfig::CMOCKA
+                      PkgConfig::ZMQ PkgConfig::LMDB PkgConfig::JANSSON)
+target_compile_definitions(pl_testlib PUBLIC
+  PL_BIN_DIR="${CMAKE_BINARY_DIR}" PL_SRC_DIR="${CMAKE_SOURCE_DIR}")
+
+set(PL_TEST_ENV
+  "PL_BIN_DIR=${CMAKE_BINARY_DIR}"
+  "PL_SRC_DIR=${CMAKE_SOURCE_DIR}"
+  "PATH=${CMAKE_BINARY_DIR}:$ENV{PATH}")
+
+foreach(area proto broker nodes adapters integration)
+  if(area STREQUAL "proto" OR area STREQUAL "adapters"
+     OR area STREQUAL "integration")
+    set(lib pl_proto)
+  else()
+    set(lib pl_${area})
+  endif()
+  file(GLOB csrcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/${area}/test_*.c)
+  foreach(src ${csrcs})
+    get_filename_component(name ${src} NAME_WE)
+    if(TARGET ${lib})
+      add_executable(${name} ${src})
+      target_link_libraries(${name} PRIVATE ${lib} pl_testlib)
+      add_test(NAME ${area}/${name} COMMAND ${name})
+      set_tests_properties(${area}/${name} PROPERTIES LABELS ${area}
+        TIMEOUT 600 ENVIRONMENT "${PL_TEST_ENV}")
+    endif()
+  endforeach()
+  file(GLOB shsrcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/${area}/test_*.sh)
+  foreach(src ${shsrcs})
+    get_filename_component(name ${src} NAME_WE)
+    add_test(NAME ${area}/${name} COMMAND bash ${src})
+    set_tests_properties(${area}/${name} PROPERTIES LABELS ${area}
+      TIMEOUT 600 ENVIRONMENT "${PL_TEST_ENV}")
+  endforeach()
+endforeach()
+
+# fuzz corpus replay: an ordinary test in every build
+add_executable(fuzz_packet_replay tests/fuzz/fuzz_packet.c tests/fuzz/replay.c)
+target_link_libraries(fuzz_packet_replay PRIVATE pl_proto)
+add_test(NAME fuzz/packet_replay
+  COMMAND fuzz_packet_replay ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/packet)
+set_tests_properties(fuzz/packet_replay PROPERTIES LABELS fuzz TIMEOUT 300)
+
+if(PL_FUZZ)
+  add_executable(fuzz_packet tests/fuzz/fuzz_packet.c)
+  target_compile_options(fuzz_packet PRIVATE -fsanitize=fuzzer)
+  target_link_options(fuzz_packet PRIVATE -fsanitize=fuzzer)
+  target_link_libraries(fuzz_packet PRIVATE pl_proto)
+endif()
+
+# benchmarks: built always, run by hand (make bench), never by ctest
+file(GLOB PL_BENCH_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/bench/bench_*.c)
+foreach(src ${PL_BENCH_SRC})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  target_link_libraries(${name} PRIVATE pl_testlib PkgConfig::LMDB)
+endforeach()
+
+# test-only tools (tests/tools/<name>.c -> executable <name> with '_' -> '-'),
+# not installed, not part of the public CLI
+file(GLOB PL_TOOL_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/tools/*.c)
+foreach(src ${PL_TOOL_SRC})
+  get_filename_component(name ${src} NAME_WE)
+  string(REPLACE "_" "-" exe ${name})
+  add_executable(${exe} ${src})
+  target_link_libraries(${exe} PRIVATE pl_testlib)
+endforeach()
