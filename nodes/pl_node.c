@@ -1,0 +1,852 @@
+// pl_node - the node daemon: lifecycle, event loop, link to the broker.
+// Layer: nodes. Owns: <zmq.h> for the node.
+#include "nodes/pl_node.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "nodes/pl_node_int.h"
+
+static void s_err(char *err, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+s_err(char *err, size_t n, const char *fmt, ...)
+{
+    if (!err || n == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+}
+
+int
+pl_node_control_endpoint(const char *home, char *out, size_t size)
+{
+    int n = snprintf(out, size, "ipc://%s/control", home);
+    if (n < 0 || (size_t) n >= size || n > PL_IPC_PATH_MAX)
+        return PL_ETOOBIG;
+    return PL_OK;
+}
+
+bool
+pl_node_store_full(const pl_node_t *self)
+{
+    return self->usage_pct >= PL_STORE_FULL_PCT;
+}
+
+// ---- sending
+
+int
+pl_node_send_now(pl_node_t *self, const uint8_t *data, size_t len)
+{
+    if (zmq_send(self->dealer, data, len, ZMQ_DONTWAIT) >= 0)
+        return PL_OK;
+    if (errno == EAGAIN)
+        return PL_EFULL; // not connected, or the pipe is full
+    pl_log_warn(self->log, "send_failed err=\"%s\"", zmq_strerror(errno));
+    return PL_EIO;
+}
+
+int
+pl_node_send_after(pl_node_t *self, const uint8_t *data, size_t len)
+{
+    if (self->nafter == self->capafter) {
+        size_t cap = self->capafter ? self->capafter * 2 : 64;
+        pl_buf_t *p = realloc(self->after, cap * sizeof *p);
+        if (!p)
+            return PL_ENOMEM;
+        self->after = p;
+        self->capafter = cap;
+    }
+    pl_buf_t *b = &self->after[self->nafter];
+    memset(b, 0, sizeof *b);
+    int rc = pl_buf_append(b, data, len);
+    if (rc != PL_OK)
+        return rc;
+    self->nafter++;
+    return PL_OK;
+}
+
+size_t
+pl_node_after_mark(const pl_node_t *self)
+{
+    return self->nafter;
+}
+
+void
+pl_node_after_truncate(pl_node_t *self, size_t from)
+{
+    while (self->nafter > from)
+        pl_buf_free(&self->after[--self->nafter]);
+}
+
+// Sends the queued packets (the pass committed) or drops them.
+static void
+s_after_flush(pl_node_t *self, bool send)
+{
+    for (size_t i = 0; i < self->nafter; i++) {
+        if (send) {
+            int rc = pl_node_send_now(self, self->after[i].data,
+                                      self->after[i].len);
+            // an unsent acknowledgement or envelope is not lost: the broker
+            // redelivers, and the outbox is resent on the next welcome
+            if (rc != PL_OK)
+                pl_log_debug(self->log, "send_deferred err=%s",
+                             pl_strerror(rc));
+        }
+        pl_buf_free(&self->after[i]);
+    }
+    self->nafter = 0;
+}
+
+// Encodes and sends a control packet now.
+static void
+s_send_packet(pl_node_t *self, const pl_packet_t *pkt)
+{
+    pl_buf_t buf = {0};
+    if (pl_wire_encode(pkt, &buf) == PL_OK)
+        (void) pl_node_send_now(self, buf.data, buf.len);
+    pl_buf_free(&buf);
+}
+
+static void
+s_send_hello(pl_node_t *self)
+{
+    Passerelle__V1__Packet pkt = PASSERELLE__V1__PACKET__INIT;
+    Passerelle__V1__Hello hello = PASSERELLE__V1__HELLO__INIT;
+    hello.version = PL_PROTO_VERSION;
+    hello.time = pl_now();
+    hello.agent = "passerelle-node/" PL_VERSION;
+    pkt.kind_case = PASSERELLE__V1__PACKET__KIND_HELLO;
+    pkt.hello = &hello;
+    s_send_packet(self, &pkt);
+    pl_log_debug(self->log, "hello_sent");
+}
+
+static void
+s_send_heartbeat(pl_node_t *self)
+{
+    Passerelle__V1__Packet pkt = PASSERELLE__V1__PACKET__INIT;
+    Passerelle__V1__Heartbeat hb = PASSERELLE__V1__HEARTBEAT__INIT;
+    hb.time = pl_now();
+    pkt.kind_case = PASSERELLE__V1__PACKET__KIND_HEARTBEAT;
+    pkt.heartbeat = &hb;
+    s_send_packet(self, &pkt);
+}
+
+void
+pl_node_ask_directory(pl_node_t *self, bool force)
+{
+    uint64_t now = pl_mono_ms();
+    if (!force && self->dir_asked_ms
+        && now - self->dir_asked_ms < S_DIR_MIN_GAP_MS)
+        return;
+    Passerelle__V1__Packet pkt = PASSERELLE__V1__PACKET__INIT;
+    Passerelle__V1__DirectoryRequest req = PASSERELLE__V1__DIRECTORY_REQUEST__INIT;
+    pkt.kind_case = PASSERELLE__V1__PACKET__KIND_DIRECTORY_REQUEST;
+    pkt.directory_request = &req;
+    s_send_packet(self, &pkt);
+    self->dir_asked_ms = now;
+    self->dir_next_ms = now + S_DIR_REFRESH_MS;
+}
+
+// ---- clock
+
+// Checks the broker's clock against ours; loud on every bad reading.
+static void
+s_clock(pl_node_t *self, uint64_t broker_time)
+{
+    int64_t skew = (int64_t) broker_time - (int64_t) pl_now();
+    bool bad = skew > S_CLOCK_SKEW_MAX || skew < -S_CLOCK_SKEW_MAX;
+    self->skew = skew;
+    if (bad)
+        pl_log_error(self->log,
+                     "clock_skew skew_s=%lld max_s=%d: this machine's clock "
+                     "is off; sealing new envelopes is refused until it is "
+                     "fixed",
+                     (long long) skew, S_CLOCK_SKEW_MAX);
+    else if (self->skewed)
+        pl_log_warn(self->log, "clock_ok skew_s=%lld: sealing resumes",
+                    (long long) skew);
+    self->skewed = bad;
+}
+
+// ---- packets that need no transaction
+
+// Handles the link-level kinds; returns true when 'pkt' was one of them.
+static bool
+s_on_link_packet(pl_node_t *self, const pl_packet_t *pkt)
+{
+    switch (pkt->kind_case) {
+    case PASSERELLE__V1__PACKET__KIND_WELCOME: {
+        const Passerelle__V1__Welcome *w = pkt->welcome;
+        if (strcmp(w->address, self->me.address) != 0)
+            pl_log_error(self->log,
+                         "welcome_address_mismatch broker_says=%s we_are=%s",
+                         w->address, self->me.address);
+        bool was = self->session;
+        self->session = true;
+        self->welcomed = true;
+        self->hello_backoff_ms = 0;
+        s_clock(self, w->time);
+        self->resync = true; // after this pass: resend everything pending
+        pl_node_ask_directory(self, true);
+        pl_log_info(self->log,
+                    "session_up broker=%s skew_s=%lld revocation=%llu "
+                    "resumed=%d",
+                    self->broker.address, (long long) self->skew,
+                    (unsigned long long) (w->has_revocation_number
+                                              ? w->revocation_number
+                                              : 0),
+                    was ? 1 : 0);
+        return true;
+    }
+    case PASSERELLE__V1__PACKET__KIND_HEARTBEAT:
+        if (self->session)
+            s_clock(self, pkt->heartbeat->time);
+        return true;
+    case PASSERELLE__V1__PACKET__KIND_STATUS_RESPONSE:
+        if (self->ctl_parked)
+            pl_node_ctl_status(self, pkt->status_response);
+        return true;
+    case PASSERELLE__V1__PACKET__KIND_HELLO:
+    case PASSERELLE__V1__PACKET__KIND_TAKEN:
+    case PASSERELLE__V1__PACKET__KIND_DIRECTORY_REQUEST:
+    case PASSERELLE__V1__PACKET__KIND_STATUS_REQUEST:
+        pl_log_warn(self->log, "packet_unexpected kind=%s",
+                    pl_wire_kind_name(pkt->kind_case));
+        return true;
+    default:
+        return false;
+    }
+}
+
+// ---- the pass
+
+// Begins the pass transaction on first need.
+static pl_txn_t *
+s_pass_txn(pl_node_t *self, pl_txn_t **pass)
+{
+    if (!*pass && pl_store_begin(self->store, NULL, true, pass) != PL_OK)
+        *pass = NULL;
+    return *pass;
+}
+
+// Handles one raw packet from the broker.
+static void
+s_handle(pl_node_t *self, pl_txn_t **pass, const uint8_t *data, size_t len,
+         bool replayed)
+{
+    pl_packet_t *pkt = NULL;
+    int rc = pl_wire_decode(data, len, &pkt);
+    if (rc != PL_OK) {
+        pl_log_warn(self->log, "packet_dropped bytes=%zu reason=%s", len,
+                    pl_strerror(rc));
+        return;
+    }
+    if (s_on_link_packet(self, pkt)) {
+        pl_wire_free(&pkt);
+        return;
+    }
+    if (s_pass_txn(self, pass))
+        pl_node_on_packet(self, *pass, pkt, data, len, replayed);
+    else
+        // nothing is acknowledged: the broker redelivers, and "accepted"
+        // comes again for a resent envelope
+        pl_log_error(self->log, "packet_deferred reason=store_unavailable");
+    pl_wire_free(&pkt);
+}
+
+// Receives one control request if there is one and handles it.
+static void
+s_ctl_recv(pl_node_t *self, pl_txn_t **pass)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, self->ctl, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        return;
+    }
+    // a request is one frame; drain any further ones
+    bool multi = zmq_msg_more(&m);
+    while (zmq_msg_more(&m)) {
+        zmq_msg_t x;
+        zmq_msg_init(&x);
+        zmq_msg_recv(&x, self->ctl, 0);
+        bool more = zmq_msg_more(&x);
+        zmq_msg_close(&x);
+        if (!more)
+            break;
+    }
+    if (multi) {
+        self->ctl_reply = pl_node_ctl_error(PL_EPROTO,
+                                            "a request is one JSON frame");
+    } else if (!s_pass_txn(self, pass)) {
+        self->ctl_reply = pl_node_ctl_error(
+            PL_EIO, "the node's store cannot begin a transaction");
+    } else {
+        pl_node_ctl_request(self, *pass, zmq_msg_data(&m), zmq_msg_size(&m));
+    }
+    zmq_msg_close(&m);
+}
+
+// Sends the pending control reply, if any.
+static void
+s_ctl_reply_send(pl_node_t *self)
+{
+    if (!self->ctl_reply)
+        return;
+    if (zmq_send(self->ctl, self->ctl_reply, strlen(self->ctl_reply), 0) < 0)
+        pl_log_warn(self->log, "control_reply_failed err=\"%s\"",
+                    zmq_strerror(errno));
+    free(self->ctl_reply);
+    self->ctl_reply = NULL;
+}
+
+// One pass: drain the broker socket (bounded), replay parked envelopes,
+// take one control request, commit once, then send what depends on it.
+static void
+s_pass(pl_node_t *self, bool dealer_in, bool ctl_in)
+{
+    pl_txn_t *pass = NULL;
+    if (self->park_replay) {
+        self->park_replay = false;
+        size_t n = self->npark;
+        pl_parked_t held[S_PARK_MAX];
+        memcpy(held, self->park, n * sizeof *held);
+        self->npark = 0;
+        for (size_t i = 0; i < n; i++) {
+            s_handle(self, &pass, held[i].packet.data, held[i].packet.len,
+                     held[i].dir_gen < self->dir_gen);
+            pl_buf_free(&held[i].packet);
+        }
+    }
+    for (int i = 0; dealer_in && i < S_PASS_MAX; i++) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, self->dealer, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        self->last_rx_ms = pl_mono_ms();
+        if (zmq_msg_more(&m)) {
+            // each ZeroMQ message is exactly one frame: drop the rest
+            pl_log_warn(self->log, "packet_dropped reason=multipart");
+            while (zmq_msg_more(&m)) {
+                zmq_msg_close(&m);
+                zmq_msg_init(&m);
+                if (zmq_msg_recv(&m, self->dealer, 0) < 0)
+                    break;
+            }
+            zmq_msg_close(&m);
+            continue;
+        }
+        s_handle(self, &pass, zmq_msg_data(&m), zmq_msg_size(&m), false);
+        zmq_msg_close(&m);
+    }
+    if (ctl_in && !self->ctl_parked && !self->ctl_reply)
+        s_ctl_recv(self, &pass);
+    if (pass) {
+        int rc = pl_store_commit(&pass);
+        if (rc == PL_OK) {
+            self->n.commits++;
+            s_after_flush(self, true);
+        } else {
+            // a failed commit acknowledges nothing and answers nothing good
+            self->n.commit_failures++;
+            pl_log_error(self->log, "pass_commit_failed err=%s dropped=%zu",
+                         pl_strerror(rc), self->nafter);
+            s_after_flush(self, false);
+            if (self->ctl_reply) {
+                free(self->ctl_reply);
+                self->ctl_reply = pl_node_ctl_error(
+                    rc, "the node could not commit to its store (%s); "
+                        "nothing was done",
+                    pl_strerror(rc));
+            }
+            if (self->ctl_parked) {
+                // the status request itself changed nothing: keep waiting
+            }
+        }
+    } else {
+        s_after_flush(self, true);
+    }
+    s_ctl_reply_send(self);
+    if (self->resync) {
+        self->resync = false;
+        pl_node_resync(self);
+    }
+}
+
+// ---- timers
+
+static void
+s_timers(pl_node_t *self)
+{
+    uint64_t now = pl_mono_ms();
+    uint64_t silence = (uint64_t) self->heartbeat_ms * 3;
+    if (self->session && now - self->last_rx_ms > silence) {
+        self->session = false;
+        self->hello_next_ms = now;
+        self->hello_backoff_ms = 0;
+        pl_log_warn(self->log, "session_down silence_ms=%llu",
+                    (unsigned long long) (now - self->last_rx_ms));
+    }
+    if (!self->session && now >= self->hello_next_ms) {
+        s_send_hello(self);
+        uint32_t b = self->hello_backoff_ms ? self->hello_backoff_ms * 2
+                                            : 1000;
+        self->hello_backoff_ms = b > S_HELLO_MAX_MS ? S_HELLO_MAX_MS : b;
+        self->hello_next_ms = now + self->hello_backoff_ms;
+    }
+    if (self->session && now >= self->hb_next_ms) {
+        s_send_heartbeat(self);
+        self->hb_next_ms = now + (uint64_t) self->heartbeat_ms;
+    }
+    if (self->session && now >= self->dir_next_ms)
+        pl_node_ask_directory(self, true);
+    if (self->session && now >= self->rs_next_ms) {
+        pl_node_resend_due(self);
+        self->rs_next_ms = now + 500;
+    }
+    if (self->ctl_parked && now >= self->ctl_deadline_ms) {
+        pl_node_ctl_status(self, NULL);
+        s_ctl_reply_send(self);
+    }
+    if (now >= self->usage_next_ms) {
+        unsigned pct;
+        if (pl_store_usage(self->store, &pct) == PL_OK) {
+            if (pct >= PL_STORE_FULL_PCT && self->usage_pct < PL_STORE_FULL_PCT)
+                pl_log_error(self->log,
+                             "store_near_full use_pct=%u: new messages are "
+                             "refused until space is freed",
+                             pct);
+            self->usage_pct = pct;
+        }
+        self->usage_next_ms = now + S_USAGE_MS;
+    }
+    if (now >= self->reader_next_ms) {
+        (void) pl_store_reader_check(self->store, NULL);
+        self->reader_next_ms = now + S_READER_CHECK_MS;
+    }
+    if (now >= self->prune_next_ms) {
+        pl_node_prune(self);
+        self->prune_next_ms = now + S_PRUNE_MS;
+    }
+    if (self->npark)
+        pl_node_park_expire(self);
+}
+
+// Milliseconds until the next timer, capped at one second.
+static long
+s_poll_timeout(const pl_node_t *self)
+{
+    uint64_t now = pl_mono_ms();
+    uint64_t next = now + 1000;
+#define S_MIN(t)                                                               \
+    do {                                                                       \
+        if ((t) < next)                                                        \
+            next = (t);                                                        \
+    } while (0)
+    if (self->session) {
+        S_MIN(self->hb_next_ms);
+        S_MIN(self->rs_next_ms);
+        S_MIN(self->last_rx_ms + (uint64_t) self->heartbeat_ms * 3 + 1);
+    } else {
+        S_MIN(self->hello_next_ms);
+    }
+    if (self->ctl_parked)
+        S_MIN(self->ctl_deadline_ms);
+    if (self->park_replay)
+        next = now;
+#undef S_MIN
+    return next > now ? (long) (next - now) : 0;
+}
+
+int
+pl_node_run(pl_node_t *self, int wake_fd, volatile sig_atomic_t *stop,
+            volatile sig_atomic_t *reload)
+{
+    self->hello_next_ms = pl_mono_ms();
+    pl_log_info(self->log,
+                "node_started home=%s address=%s broker=%s heartbeat_ms=%d",
+                self->home, self->me.address, self->broker_ep,
+                self->heartbeat_ms);
+    while (!*stop) {
+        s_timers(self);
+        zmq_pollitem_t items[3] = {
+            {self->dealer, 0, ZMQ_POLLIN, 0},
+            {self->ctl, 0, ZMQ_POLLIN, 0},
+            {NULL, wake_fd, ZMQ_POLLIN, 0},
+        };
+        int nitems = wake_fd >= 0 ? 3 : 2;
+        // a parked control request must be answered before the next one
+        // is read (REP): do not poll the control socket meanwhile
+        if (self->ctl_parked)
+            items[1].events = 0;
+        int r = zmq_poll(items, nitems, s_poll_timeout(self));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            pl_log_error(self->log, "poll_failed err=\"%s\"",
+                         zmq_strerror(errno));
+            return PL_EIO;
+        }
+        if (nitems == 3 && (items[2].revents & ZMQ_POLLIN)) {
+            char drain[64];
+            while (read(wake_fd, drain, sizeof drain) > 0) {
+            }
+        }
+        if (*reload) {
+            *reload = 0;
+            pl_node_reload_revoked(self);
+        }
+        bool din = items[0].revents & ZMQ_POLLIN;
+        bool cin = items[1].revents & ZMQ_POLLIN;
+        if (din || cin || self->park_replay)
+            s_pass(self, din, cin);
+    }
+    pl_log_info(self->log, "node_stopping");
+    return PL_OK;
+}
+
+// ---- lifecycle
+
+// Refuses to go on if any DIR/keys/**/*.secret is readable by others.
+static int
+s_check_secrets(const char *dir, char *err, size_t n)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return PL_OK; // missing keys are reported by pl_keys_load
+    int rc = PL_OK;
+    struct dirent *e;
+    while (rc == PL_OK && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[PATH_MAX + 256];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            rc = s_check_secrets(path, err, n);
+            continue;
+        }
+        size_t len = strlen(e->d_name);
+        if (len > 7 && strcmp(e->d_name + len - 7, ".secret") == 0
+            && (st.st_mode & 077)) {
+            s_err(err, n,
+                  "%s is readable by group or others (mode %04o): refusing "
+                  "to start; run chmod 600 on it",
+                  path, (unsigned) (st.st_mode & 07777));
+            rc = PL_EPERM;
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+// Sets the DEALER's options: CURVE client, limits, heartbeats, backoff.
+static int
+s_dealer_setup(pl_node_t *self)
+{
+    void *s = self->dealer;
+    int linger = 1000, hwm = 10000, immediate = 1;
+    int hb_ivl = 2000, hb_timeout = 6000, hb_ttl = 6000, handshake = 5000;
+    int reconnect = 100, reconnect_max = 3000;
+    int64_t maxmsg = PL_PACKET_MAX;
+    int rc = 0;
+    rc |= zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, self->broker.keys.curve, 32);
+    rc |= zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, self->keys->pub.curve, 32);
+    rc |= zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, self->keys->sec->curve, 32);
+    rc |= zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    rc |= zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    rc |= zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    // no pipe until connected: while offline a send fails (EAGAIN) rather
+    // than piling stale packets in memory; the outbox is the buffer
+    rc |= zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
+    rc |= zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    rc |= zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl);
+    rc |= zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout,
+                         sizeof hb_timeout);
+    rc |= zmq_setsockopt(s, ZMQ_HEARTBEAT_TTL, &hb_ttl, sizeof hb_ttl);
+    rc |= zmq_setsockopt(s, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake);
+    rc |= zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &reconnect, sizeof reconnect);
+    rc |= zmq_setsockopt(s, ZMQ_RECONNECT_IVL_MAX, &reconnect_max,
+                         sizeof reconnect_max);
+    return rc == 0 ? PL_OK : PL_EIO;
+}
+
+static int
+s_control_setup(pl_node_t *self)
+{
+    int linger = 0, maxmsg_i = 0;
+    int64_t maxmsg = 1024 * 1024; // a request is small JSON
+    (void) maxmsg_i;
+    int rc = 0;
+    rc |= zmq_setsockopt(self->ctl, ZMQ_LINGER, &linger, sizeof linger);
+    rc |= zmq_setsockopt(self->ctl, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (rc != 0)
+        return PL_EIO;
+    // a control socket file left by a killed daemon: we hold the lock, so
+    // it cannot belong to a live one
+    unlink(self->ctl_path);
+    // the socket file is created 0600-ish by our umask; the CLI runs as
+    // the same user
+    mode_t old = umask(077);
+    rc = zmq_bind(self->ctl, self->ctl_ep);
+    umask(old);
+    return rc == 0 ? PL_OK : PL_EIO;
+}
+
+// Reads the certificates: ours, the broker's, the authority's key.
+static int
+s_load_certs(pl_node_t *self, char *err, size_t n)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/authority.pub", self->home);
+    int rc = pl_authority_pub_load(path, self->authority_pk);
+    if (rc != PL_OK) {
+        s_err(err, n, "cannot read %s: %s (enrol this node first)", path,
+              pl_strerror(rc));
+        return rc;
+    }
+    snprintf(path, sizeof path, "%s/node.cert", self->home);
+    rc = pl_cert_load(path, self->authority_pk, &self->me, NULL);
+    if (rc != PL_OK) {
+        s_err(err, n, "cannot load %s: %s (enrol this node first)", path,
+              pl_strerror(rc));
+        return rc;
+    }
+    if (memcmp(self->me.keys.sign, self->keys->pub.sign, 32) != 0
+        || memcmp(self->me.keys.curve, self->keys->pub.curve, 32) != 0) {
+        s_err(err, n,
+              "%s does not match the keys in %s/keys: re-enrol this node",
+              path, self->home);
+        return PL_EAUTH;
+    }
+    if (memcmp(self->me.keys.box, self->keys->pub.box, 32) != 0)
+        pl_log_warn(self->log,
+                    "box_key_not_certified: the box key was rotated; senders "
+                    "use the certified one until the node is re-enrolled");
+    int crc = pl_cert_check(&self->me, pl_now(), NULL);
+    if (crc != PL_OK)
+        pl_log_error(self->log, "own_certificate_invalid reason=%s",
+                     pl_strerror(crc));
+    else if (self->me.not_after < pl_now() + PL_CERT_WARN_DAYS * 86400ULL)
+        pl_log_warn(self->log, "own_certificate_expires_soon not_after=%llu",
+                    (unsigned long long) self->me.not_after);
+    snprintf(path, sizeof path, "%s/broker.cert", self->home);
+    rc = pl_cert_load(path, self->authority_pk, &self->broker, NULL);
+    if (rc != PL_OK) {
+        s_err(err, n, "cannot load %s: %s (copy the broker's node.cert here)",
+              path, pl_strerror(rc));
+        return rc;
+    }
+    return PL_OK;
+}
+
+// Loads the newest revocation list: the store's, then DIR/revoked.
+static void
+s_load_revoked(pl_node_t *self)
+{
+    pl_txn_t *t = NULL;
+    if (pl_store_begin(self->store, NULL, false, &t) == PL_OK) {
+        const uint8_t *v;
+        size_t vlen;
+        if (pl_store_get(t, PL_DB_SETTINGS, "revlist", 7, &v, &vlen) == PL_OK) {
+            pl_revlist_t cand;
+            if (pl_revlist_decode(v, vlen, self->authority_pk, &cand) == PL_OK)
+                (void) pl_revlist_replace(&self->revoked, &cand);
+            pl_revlist_free(&cand);
+        }
+        pl_store_abort(&t);
+    }
+    pl_node_reload_revoked(self);
+}
+
+int
+pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
+            size_t err_size)
+{
+    *out = NULL;
+    s_err(err, err_size, "unknown error");
+    pl_node_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        s_err(err, err_size, "out of memory");
+        return PL_ENOMEM;
+    }
+    self->lock_fd = -1;
+    self->log = opts->log;
+    self->heartbeat_ms = opts->heartbeat_ms > 0 ? opts->heartbeat_ms
+                                                : PL_NODE_HEARTBEAT_MS;
+    self->started_ms = pl_mono_ms();
+    int rc = PL_OK;
+    if (!realpath(opts->home, self->home)) {
+        s_err(err, err_size, "cannot resolve the home folder %s: %s",
+              opts->home, strerror(errno));
+        rc = PL_ENOTFOUND;
+        goto fail;
+    }
+    if (pl_node_control_endpoint(self->home, self->ctl_ep, sizeof self->ctl_ep)
+        != PL_OK) {
+        s_err(err, err_size,
+              "the home folder path is too long: ipc://%s/control would be "
+              "%zu bytes, the limit for an ipc socket is %d; use a shorter "
+              "path",
+              self->home, strlen(self->home) + 14, PL_IPC_PATH_MAX);
+        rc = PL_ETOOBIG;
+        goto fail;
+    }
+    snprintf(self->ctl_path, sizeof self->ctl_path, "%s/control", self->home);
+    if (snprintf(self->broker_ep, sizeof self->broker_ep, "%s", opts->broker)
+        >= (int) sizeof self->broker_ep) {
+        s_err(err, err_size, "the broker endpoint is too long");
+        rc = PL_EINVAL;
+        goto fail;
+    }
+
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/daemon.lock", self->home);
+    self->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (self->lock_fd < 0) {
+        s_err(err, err_size, "cannot open %s: %s", path, strerror(errno));
+        rc = PL_EIO;
+        goto fail;
+    }
+    if (flock(self->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            s_err(err, err_size,
+                  "another passerelle-node is already running on %s (it "
+                  "holds %s)",
+                  self->home, path);
+        else
+            s_err(err, err_size, "cannot lock %s: %s", path,
+                  strerror(errno));
+        rc = PL_EEXIST;
+        goto fail;
+    }
+
+    snprintf(path, sizeof path, "%s/keys", self->home);
+    rc = s_check_secrets(path, err, err_size);
+    if (rc != PL_OK)
+        goto fail;
+    rc = pl_keys_load(self->home, &self->keys);
+    if (rc != PL_OK) {
+        s_err(err, err_size, "cannot load the keys in %s/keys: %s%s",
+              self->home, pl_strerror(rc),
+              rc == PL_ENOTFOUND ? " (run passerelle init first)" : "");
+        goto fail;
+    }
+    rc = s_load_certs(self, err, err_size);
+    if (rc != PL_OK)
+        goto fail;
+
+    char store_dir[PATH_MAX + 32], master[PATH_MAX + 32], serr[512];
+    snprintf(store_dir, sizeof store_dir, "%s/store", self->home);
+    snprintf(master, sizeof master, "%s/keys/master.secret", self->home);
+    pl_store_opts_t so = {
+        .map_bytes = opts->map_bytes,
+        .master_path = master,
+        .passphrase = opts->passphrase,
+        .passphrase_len = opts->passphrase_len,
+        .log = self->log,
+    };
+    rc = pl_store_open(store_dir, &so, &self->store, serr, sizeof serr);
+    if (rc != PL_OK) {
+        s_err(err, err_size, "cannot open the store: %s", serr);
+        goto fail;
+    }
+    s_load_revoked(self);
+    rc = pl_node_dir_load(self);
+    if (rc != PL_OK) {
+        s_err(err, err_size, "cannot read the directory from the store: %s",
+              pl_strerror(rc));
+        goto fail;
+    }
+    (void) pl_store_usage(self->store, &self->usage_pct);
+
+    self->zctx = zmq_ctx_new();
+    if (!self->zctx) {
+        s_err(err, err_size, "cannot start ZeroMQ");
+        rc = PL_EIO;
+        goto fail;
+    }
+    self->dealer = zmq_socket(self->zctx, ZMQ_DEALER);
+    self->ctl = zmq_socket(self->zctx, ZMQ_REP);
+    if (!self->dealer || !self->ctl || s_dealer_setup(self) != PL_OK) {
+        s_err(err, err_size, "cannot set up the broker socket: %s",
+              zmq_strerror(errno));
+        rc = PL_EIO;
+        goto fail;
+    }
+    if (zmq_connect(self->dealer, self->broker_ep) != 0) {
+        s_err(err, err_size, "bad broker endpoint %s: %s", self->broker_ep,
+              zmq_strerror(errno));
+        rc = PL_EINVAL;
+        goto fail;
+    }
+    // the control socket last: its file appearing means "ready"
+    if (s_control_setup(self) != PL_OK) {
+        s_err(err, err_size, "cannot bind %s: %s", self->ctl_ep,
+              zmq_strerror(errno));
+        rc = PL_EIO;
+        goto fail;
+    }
+    uint64_t now = pl_mono_ms();
+    self->reader_next_ms = now + S_READER_CHECK_MS;
+    self->usage_next_ms = now + S_USAGE_MS;
+    self->prune_next_ms = now + 5000; // soon after start, then periodically
+    *out = self;
+    return PL_OK;
+fail:
+    pl_node_destroy(&self);
+    return rc;
+}
+
+void
+pl_node_destroy(pl_node_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    pl_node_t *self = *self_p;
+    if (self->ctl_parked) {
+        pl_node_ctl_status(self, NULL);
+        s_ctl_reply_send(self);
+    }
+    free(self->ctl_reply);
+    s_after_flush(self, false);
+    free(self->after);
+    for (size_t i = 0; i < self->npark; i++)
+        pl_buf_free(&self->park[i].packet);
+    free(self->rs);
+    if (self->ctl) {
+        zmq_close(self->ctl);
+        unlink(self->ctl_path);
+    }
+    if (self->dealer)
+        zmq_close(self->dealer);
+    if (self->zctx)
+        zmq_ctx_term(self->zctx);
+    pl_store_close(&self->store);
+    pl_keys_destroy(&self->keys);
+    pl_revlist_free(&self->revoked);
+    free(self->dir);
+    if (self->lock_fd >= 0)
+        close(self->lock_fd); // releases the flock
+    free(self);
+    *self_p = NULL;
+}
