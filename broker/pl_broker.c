@@ -63,6 +63,7 @@ struct pl_broker {
     pl_broker_config_t cfg;        // copy; strings borrowed
     char home[4096];               // broker home
     char address[PL_ADDRESS_MAX + 1]; // own address
+    pl_cert_t own;                 // own certificate (listed by `nodes`)
     void *ctx;                     // ZeroMQ context
     void *zap;                     // ZAP handler (REP)
     void *router;                  // the door (ROUTER, CURVE server)
@@ -945,45 +946,63 @@ s_figures_json(pl_broker_t *self)
     return arr;
 }
 
+// One certificate for the operator's `broker nodes` listing.
+static json_t *
+s_cert_json(pl_broker_t *self, const pl_cert_t *c, bool online, uint64_t now)
+{
+    const pl_revlist_t *rl = pl_registry_revoked(self->reg);
+    char t[32], kid[17];
+    json_t *o = json_object();
+    json_object_set_new(o, "address", json_string(c->address));
+    json_object_set_new(o, "display_name", json_string(c->display_name));
+    json_object_set_new(o, "sector", json_string(c->sector));
+    json_object_set_new(o, "region", json_string(c->region));
+    json_object_set_new(o, "serial", json_integer((json_int_t) c->serial));
+    pl_time_fmt(t, c->not_after);
+    json_object_set_new(o, "valid_until", json_string(t));
+    bool revoked = pl_revlist_contains(rl, c->serial);
+    json_object_set_new(o, "revoked", json_boolean(revoked));
+    int64_t left = (int64_t) c->not_after - (int64_t) now;
+    json_object_set_new(o, "days_left",
+                        json_integer((json_int_t) (left / 86400)));
+    const char *status = "valid";
+    if (revoked)
+        status = "revoked";
+    else if (now < c->not_before)
+        status = "not-yet-valid";
+    else if (left <= 0)
+        status = "expired";
+    else if (left < (int64_t) PL_CERT_WARN_DAYS * 86400)
+        status = "expiring-soon";
+    json_object_set_new(o, "status", json_string(status));
+    json_object_set_new(o, "expiring_soon",
+                        json_boolean(strcmp(status, "expiring-soon") == 0));
+    pl_hex(kid, c->box_key_id, PL_KEY_ID_BYTES);
+    json_object_set_new(o, "box_key_id", json_string(kid));
+    json_object_set_new(o, "online", json_boolean(online));
+    return o;
+}
+
+// Every certificate the operator must watch: the broker's own first (its
+// expiry stops the whole network, and DESIGN.md §9 does not put it in
+// certs/), then the enrolled ones; no serial twice.
 static json_t *
 s_nodes_json(pl_broker_t *self)
 {
     json_t *arr = json_array();
     uint64_t now = pl_now();
-    const pl_revlist_t *rl = pl_registry_revoked(self->reg);
-    char t[32], kid[17];
+    bool own_listed = false;
+    for (size_t i = 0; i < pl_registry_count(self->reg); i++)
+        own_listed = own_listed
+                     || pl_registry_at(self->reg, i)->cert.serial
+                            == self->own.serial;
+    if (!own_listed)
+        json_array_append_new(arr, s_cert_json(self, &self->own, true, now));
     for (size_t i = 0; i < pl_registry_count(self->reg); i++) {
         const pl_cert_t *c = &pl_registry_at(self->reg, i)->cert;
-        json_t *o = json_object();
-        json_object_set_new(o, "address", json_string(c->address));
-        json_object_set_new(o, "display_name", json_string(c->display_name));
-        json_object_set_new(o, "sector", json_string(c->sector));
-        json_object_set_new(o, "region", json_string(c->region));
-        json_object_set_new(o, "serial", json_integer((json_int_t) c->serial));
-        pl_time_fmt(t, c->not_after);
-        json_object_set_new(o, "valid_until", json_string(t));
-        bool revoked = pl_revlist_contains(rl, c->serial);
-        json_object_set_new(o, "revoked", json_boolean(revoked));
-        int64_t left = (int64_t) c->not_after - (int64_t) now;
-        json_object_set_new(o, "days_left",
-                            json_integer((json_int_t) (left / 86400)));
-        const char *status = "valid";
-        if (revoked)
-            status = "revoked";
-        else if (now < c->not_before)
-            status = "not-yet-valid";
-        else if (left <= 0)
-            status = "expired";
-        else if (left < (int64_t) PL_CERT_WARN_DAYS * 86400)
-            status = "expiring-soon";
-        json_object_set_new(o, "status", json_string(status));
-        json_object_set_new(o, "expiring_soon",
-                            json_boolean(strcmp(status, "expiring-soon") == 0));
-        pl_hex(kid, c->box_key_id, PL_KEY_ID_BYTES);
-        json_object_set_new(o, "box_key_id", json_string(kid));
-        json_object_set_new(o, "online", json_boolean(
-                            s_session_by_address(self, c->address) != NULL));
-        json_array_append_new(arr, o);
+        bool online = c->serial == self->own.serial
+                      || s_session_by_address(self, c->address) != NULL;
+        json_array_append_new(arr, s_cert_json(self, c, online, now));
     }
     return arr;
 }
@@ -1153,6 +1172,7 @@ pl_broker_new(const pl_broker_config_t *config)
         goto fail;
     }
     snprintf(self->address, sizeof self->address, "%s", own.address);
+    self->own = own;
     self->reg = pl_registry_open(self->home, log);
     if (!self->reg)
         goto fail;

@@ -117,11 +117,11 @@ s_send_packet(pl_node_t *self, const pl_packet_t *pkt)
 {
     pl_buf_t buf = {0};
     if (pl_wire_encode(pkt, &buf) == PL_OK)
-        (void) pl_node_send_now(self, buf.data, buf.len);
+        PL_IGNORE(pl_node_send_now(self, buf.data, buf.len));
     pl_buf_free(&buf);
 }
 
-static void
+static int
 s_send_hello(pl_node_t *self)
 {
     Passerelle__V1__Packet pkt = PASSERELLE__V1__PACKET__INIT;
@@ -131,8 +131,13 @@ s_send_hello(pl_node_t *self)
     hello.agent = "passerelle-node/" PL_VERSION;
     pkt.kind_case = PASSERELLE__V1__PACKET__KIND_HELLO;
     pkt.hello = &hello;
-    s_send_packet(self, &pkt);
-    pl_log_debug(self->log, "hello_sent");
+    pl_buf_t buf = {0};
+    int rc = pl_wire_encode(&pkt, &buf);
+    if (rc == PL_OK)
+        rc = pl_node_send_now(self, buf.data, buf.len);
+    pl_buf_free(&buf);
+    pl_log_debug(self->log, "hello_sent rc=%d", rc);
+    return rc;
 }
 
 static void
@@ -164,14 +169,20 @@ pl_node_ask_directory(pl_node_t *self, bool force)
 
 // ---- clock
 
-// Checks the broker's clock against ours; loud on every bad reading.
+// Checks the broker's clock against ours; loud when it goes bad, on every
+// welcome while bad, and once a minute in between.
 static void
-s_clock(pl_node_t *self, uint64_t broker_time)
+s_clock(pl_node_t *self, uint64_t broker_time, bool welcome)
 {
     int64_t skew = (int64_t) broker_time - (int64_t) pl_now();
     bool bad = skew > S_CLOCK_SKEW_MAX || skew < -S_CLOCK_SKEW_MAX;
+    uint64_t now = pl_mono_ms();
     self->skew = skew;
-    if (bad)
+    bool say = bad && (!self->skewed || welcome
+                       || now - self->skew_logged_ms >= 60000);
+    if (say)
+        self->skew_logged_ms = now;
+    if (say)
         pl_log_error(self->log,
                      "clock_skew skew_s=%lld max_s=%d: this machine's clock "
                      "is off; sealing new envelopes is refused until it is "
@@ -200,7 +211,7 @@ s_on_link_packet(pl_node_t *self, const pl_packet_t *pkt)
         self->session = true;
         self->welcomed = true;
         self->hello_backoff_ms = 0;
-        s_clock(self, w->time);
+        s_clock(self, w->time, true);
         self->resync = true; // after this pass: resend everything pending
         pl_node_ask_directory(self, true);
         pl_log_info(self->log,
@@ -215,7 +226,7 @@ s_on_link_packet(pl_node_t *self, const pl_packet_t *pkt)
     }
     case PASSERELLE__V1__PACKET__KIND_HEARTBEAT:
         if (self->session)
-            s_clock(self, pkt->heartbeat->time);
+            s_clock(self, pkt->heartbeat->time, false);
         return true;
     case PASSERELLE__V1__PACKET__KIND_STATUS_RESPONSE:
         if (self->ctl_parked)
@@ -405,11 +416,16 @@ s_timers(pl_node_t *self)
                     (unsigned long long) (now - self->last_rx_ms));
     }
     if (!self->session && now >= self->hello_next_ms) {
-        s_send_hello(self);
-        uint32_t b = self->hello_backoff_ms ? self->hello_backoff_ms * 2
-                                            : 1000;
-        self->hello_backoff_ms = b > S_HELLO_MAX_MS ? S_HELLO_MAX_MS : b;
-        self->hello_next_ms = now + self->hello_backoff_ms;
+        if (s_send_hello(self) == PL_EFULL) {
+            // no connection yet (ZMQ_IMMEDIATE): try again shortly; ZeroMQ
+            // itself reconnects with its own backoff
+            self->hello_next_ms = now + 100;
+        } else {
+            uint32_t b = self->hello_backoff_ms ? self->hello_backoff_ms * 2
+                                                : 1000;
+            self->hello_backoff_ms = b > S_HELLO_MAX_MS ? S_HELLO_MAX_MS : b;
+            self->hello_next_ms = now + self->hello_backoff_ms;
+        }
     }
     if (self->session && now >= self->hb_next_ms) {
         s_send_heartbeat(self);
@@ -438,7 +454,7 @@ s_timers(pl_node_t *self)
         self->usage_next_ms = now + S_USAGE_MS;
     }
     if (now >= self->reader_next_ms) {
-        (void) pl_store_reader_check(self->store, NULL);
+        PL_IGNORE(pl_store_reader_check(self->store, NULL));
         self->reader_next_ms = now + S_READER_CHECK_MS;
     }
     if (now >= self->prune_next_ms) {
@@ -670,7 +686,7 @@ s_load_revoked(pl_node_t *self)
         if (pl_store_get(t, PL_DB_SETTINGS, "revlist", 7, &v, &vlen) == PL_OK) {
             pl_revlist_t cand;
             if (pl_revlist_decode(v, vlen, self->authority_pk, &cand) == PL_OK)
-                (void) pl_revlist_replace(&self->revoked, &cand);
+                PL_IGNORE(pl_revlist_replace(&self->revoked, &cand));
             pl_revlist_free(&cand);
         }
         pl_store_abort(&t);
@@ -739,6 +755,14 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
         rc = PL_EEXIST;
         goto fail;
     }
+    // the holder's pid, so that a CLI waiting for an answer can tell that
+    // the daemon it asked has been replaced by another one
+    if (ftruncate(self->lock_fd, 0) == 0) {
+        char pid[32];
+        int n = snprintf(pid, sizeof pid, "%ld\n", (long) getpid());
+        if (pwrite(self->lock_fd, pid, (size_t) n, 0) != n)
+            pl_log_warn(self->log, "lock_pid_not_written");
+    }
 
     snprintf(path, sizeof path, "%s/keys", self->home);
     rc = s_check_secrets(path, err, err_size);
@@ -777,7 +801,7 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
               pl_strerror(rc));
         goto fail;
     }
-    (void) pl_store_usage(self->store, &self->usage_pct);
+    PL_IGNORE(pl_store_usage(self->store, &self->usage_pct));
 
     self->zctx = zmq_ctx_new();
     if (!self->zctx) {

@@ -17,6 +17,13 @@
 #include "proto/pl_util.h"
 #include "proto/pl_wire.h"
 
+// Drops a must-check result on purpose (a cast to void does not, in gcc).
+#define PL_IGNORE(expr)                                                        \
+    do {                                                                       \
+        if (expr) {                                                            \
+        }                                                                      \
+    } while (0)
+
 #define S_PASS_MAX         256            // packets handled per loop pass
 #define S_CLOCK_SKEW_MAX   300            // seconds of skew tolerated
 #define S_RESEND_FIRST_MS  10000          // first resend after this
@@ -105,7 +112,7 @@ struct pl_node {
     char home[PATH_MAX];              // resolved home
     char broker_ep[256];              // broker endpoint
     char ctl_ep[PL_IPC_PATH_MAX + 1]; // ipc://DIR/control
-    char ctl_path[PATH_MAX];          // DIR/control
+    char ctl_path[PATH_MAX + 16];          // DIR/control
     int lock_fd;                      // DIR/daemon.lock, flock'd
     int heartbeat_ms;                 // heartbeat interval
 
@@ -134,6 +141,7 @@ struct pl_node {
     uint32_t hello_backoff_ms; // current hello backoff
     int64_t skew;          // broker time - our time, seconds
     bool skewed;           // |skew| > S_CLOCK_SKEW_MAX: no sealing
+    uint64_t skew_logged_ms; // last clock_skew error line
     bool resync;           // resend all pending after this pass
 
     pl_resend_t *rs;  // resend schedule

@@ -47,5 +47,8 @@ int cli_print_json(struct json_t *doc);
 int cli_cmd_init(cli_t *cli, int argc, char **argv);      // cmd_keys.c
 int cli_cmd_whoami(cli_t *cli, int argc, char **argv);    // cmd_keys.c
 int cli_cmd_authority(cli_t *cli, int argc, char **argv); // cmd_authority.c
+int cli_cmd_directory(cli_t *cli, int argc, char **argv); // cmd_node.c
+int cli_cmd_network(cli_t *cli, int argc, char **argv);   // cmd_node.c
+int cli_cmd_broker(cli_t *cli, int argc, char **argv);    // cmd_broker.c
 
 #endif

@@ -31,6 +31,12 @@ static const struct command {
      "address, sector, keys, serial and validity of this node"},
     {"authority", cli_cmd_authority,
      "network authority: init, enroll, revoke, list (offline machine)"},
+    {"broker", cli_cmd_broker,
+     "operator: broker status, nodes, reload --home BROKERDIR"},
+    {"directory", cli_cmd_directory,
+     "nodes of the network, from the running daemon's directory"},
+    {"network", cli_cmd_network,
+     "the broker's transport status, through the running daemon"},
     {"help", s_cmd_help, "help on a command: passerelle help COMMAND"},
 };
 

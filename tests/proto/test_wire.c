@@ -885,6 +885,27 @@ test_no_kind(void **state)
     assert_int_equal(pl_buf_append(&buf, unknown, sizeof unknown), PL_OK);
     s_expect_decode(&buf, PL_OK);
     pl_buf_free(&buf);
+    // but not an unknown field numbered 0 written as a non-minimal tag
+    // (82 00: protobuf-c 1.4.1 only checks the first byte for field 0),
+    // nor one above 2^29-1 (a 5-byte tag): both would re-encode to bytes
+    // that no longer decode (found by fuzz_packet; corpus seed
+    // regress_unknown_field0.bin)
+    static const uint8_t field0[] = {0x82, 0x00, 0x01, 0x00};
+    static const uint8_t field_big[] = {0xf8, 0xff, 0xff, 0xff, 0x7f, 0x01};
+    buf = s_encode_kind(PASSERELLE__V1__PACKET__KIND_HEARTBEAT);
+    assert_int_equal(pl_buf_append(&buf, field0, sizeof field0), PL_OK);
+    s_expect_decode(&buf, PL_EPROTO);
+    pl_buf_free(&buf);
+    buf = s_encode_kind(PASSERELLE__V1__PACKET__KIND_HEARTBEAT);
+    assert_int_equal(pl_buf_append(&buf, field_big, sizeof field_big), PL_OK);
+    s_expect_decode(&buf, PL_EPROTO);
+    pl_buf_free(&buf);
+    // the largest valid number (2^29-1, tag f8 ff ff ff 0f) is kept
+    static const uint8_t field_max[] = {0xf8, 0xff, 0xff, 0xff, 0x0f, 0x01};
+    buf = s_encode_kind(PASSERELLE__V1__PACKET__KIND_HEARTBEAT);
+    assert_int_equal(pl_buf_append(&buf, field_max, sizeof field_max), PL_OK);
+    s_expect_decode(&buf, PL_OK);
+    pl_buf_free(&buf);
     // an encode with no kind is refused
     pl_packet_t none = PASSERELLE__V1__PACKET__INIT;
     assert_int_equal(pl_wire_encode(&none, &buf), PL_EINVAL);

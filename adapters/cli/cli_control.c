@@ -1,0 +1,223 @@
+// cli_control - the CLI's link to the node daemon. Layer: adapters.
+#include "adapters/cli/cli_control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <zmq.h>
+
+#define S_IPC_MAX   107 // "ipc://DIR/control" at most (sun_path limit)
+#define S_SLICE_MS  250 // how often the lock is checked while waiting
+
+static void s_err(char *err, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+s_err(char *err, size_t n, const char *fmt, ...)
+{
+    if (!err || n == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+}
+
+void
+cli_control_request_id(char out[CLI_REQUEST_ID_HEX + 1])
+{
+    static const char d[] = "0123456789abcdef";
+    uint8_t id[CLI_REQUEST_ID_HEX / 2];
+    if (sodium_init() < 0) {
+        // libsodium cannot fail to start on Linux; be safe anyway
+        FILE *f = fopen("/dev/urandom", "rb");
+        if (!f || fread(id, 1, sizeof id, f) != sizeof id)
+            memset(id, 0, sizeof id);
+        if (f)
+            fclose(f);
+    } else {
+        randombytes_buf(id, sizeof id);
+    }
+    for (size_t i = 0; i < sizeof id; i++) {
+        out[2 * i] = d[id[i] >> 4];
+        out[2 * i + 1] = d[id[i] & 15];
+    }
+    out[CLI_REQUEST_ID_HEX] = 0;
+}
+
+// The pid written in DIR/daemon.lock while some process holds its flock
+// (the daemon), -1 when nobody holds it. 0 when held but no pid is written
+// (yet).
+static long
+s_daemon_pid(const char *home)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/daemon.lock", home);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1; // no lock file: never started here
+    long pid = -1;
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK) {
+            char buf[32] = {0};
+            ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+            pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+        }
+    } else {
+        flock(fd, LOCK_UN);
+    }
+    close(fd);
+    return pid;
+}
+
+int
+cli_control_call_id(const char *home, const char *request_id,
+                    const char *cmd, json_t *args, const char *as,
+                    int timeout_ms, json_t **result, char *err,
+                    size_t err_size, char *code, size_t code_size)
+{
+    *result = NULL;
+    if (code && code_size)
+        code[0] = 0;
+    char dir[PATH_MAX];
+    if (!home || !realpath(home, dir)) {
+        s_err(err, err_size, "cannot resolve the home folder %s: %s",
+              home ? home : "(none)", strerror(errno));
+        return CLI_CONTROL_FAILED;
+    }
+    char ep[PATH_MAX + 32];
+    int n = snprintf(ep, sizeof ep, "ipc://%s/control", dir);
+    if (n < 0 || n > S_IPC_MAX) {
+        s_err(err, err_size,
+              "the home folder path is too long for the control socket "
+              "(%d bytes, the limit is %d)",
+              n, S_IPC_MAX);
+        return CLI_CONTROL_FAILED;
+    }
+    long pid = s_daemon_pid(dir);
+    if (pid < 0) {
+        s_err(err, err_size,
+              "the node is not running (no daemon holds %s/daemon.lock)",
+              dir);
+        return CLI_CONTROL_NOT_RUNNING;
+    }
+    if (timeout_ms <= 0)
+        timeout_ms = CLI_CONTROL_TIMEOUT_MS;
+
+    char rid[CLI_REQUEST_ID_HEX + 1];
+    if (request_id)
+        snprintf(rid, sizeof rid, "%s", request_id);
+    else
+        cli_control_request_id(rid);
+    json_t *req = json_pack("{s:s, s:s, s:O?, s:s?}", "req", rid, "cmd", cmd,
+                            "args", args, "as", as);
+    char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    if (!text) {
+        s_err(err, err_size, "out of memory");
+        return CLI_CONTROL_FAILED;
+    }
+
+    int rc = CLI_CONTROL_FAILED;
+    void *ctx = zmq_ctx_new();
+    void *s = ctx ? zmq_socket(ctx, ZMQ_REQ) : NULL;
+    int linger = 0;
+    if (!s || zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0
+        || zmq_connect(s, ep) != 0) {
+        s_err(err, err_size, "cannot connect to %s: %s", ep,
+              zmq_strerror(errno));
+        goto done;
+    }
+    if (zmq_send(s, text, strlen(text), 0) < 0) {
+        s_err(err, err_size, "cannot send to the node daemon: %s",
+              zmq_strerror(errno));
+        goto done;
+    }
+    // wait in slices: give up at the deadline, or early when the daemon
+    // asked is gone (its lock is free, or held by another process now)
+    int waited = 0;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    for (;;) {
+        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+        int slice = timeout_ms - waited < S_SLICE_MS ? timeout_ms - waited
+                                                     : S_SLICE_MS;
+        int r = zmq_poll(&it, 1, slice);
+        if (r > 0 && zmq_msg_recv(&m, s, 0) >= 0)
+            break;
+        if (r < 0 && errno != EINTR) {
+            s_err(err, err_size, "control socket error: %s",
+                  zmq_strerror(errno));
+            zmq_msg_close(&m);
+            goto done;
+        }
+        waited += slice;
+        if (waited >= timeout_ms) {
+            s_err(err, err_size,
+                  "the node daemon did not answer within %d s",
+                  timeout_ms / 1000);
+            rc = CLI_CONTROL_TIMEOUT;
+            zmq_msg_close(&m);
+            goto done;
+        }
+        long now_pid = s_daemon_pid(dir);
+        if (now_pid < 0 || (pid > 0 && now_pid != pid)) {
+            s_err(err, err_size,
+                  "the node daemon stopped before answering (request %s "
+                  "may or may not have been carried out; a retry with the "
+                  "same request id is safe)",
+                  rid);
+            rc = CLI_CONTROL_TIMEOUT;
+            zmq_msg_close(&m);
+            goto done;
+        }
+    }
+    json_error_t jerr;
+    json_t *reply = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, &jerr);
+    zmq_msg_close(&m);
+    json_t *ok = json_object_get(reply, "ok");
+    if (!json_is_object(reply) || !json_is_boolean(ok)) {
+        s_err(err, err_size, "the node daemon sent a malformed reply");
+        json_decref(reply);
+        goto done;
+    }
+    if (json_is_true(ok)) {
+        json_t *res = json_object_get(reply, "result");
+        *result = res ? json_incref(res) : json_null();
+        rc = CLI_CONTROL_OK;
+    } else {
+        const char *e = json_string_value(json_object_get(reply, "error"));
+        const char *c = json_string_value(json_object_get(reply, "code"));
+        s_err(err, err_size, "%s", e ? e : "the node daemon refused");
+        if (code && code_size && c)
+            snprintf(code, code_size, "%s", c);
+        rc = CLI_CONTROL_ERROR;
+    }
+    json_decref(reply);
+done:
+    if (s)
+        zmq_close(s);
+    if (ctx)
+        zmq_ctx_term(ctx);
+    free(text);
+    return rc;
+}
+
+int
+cli_control_call(const char *home, const char *cmd, json_t *args,
+                 const char *as, int timeout_ms, json_t **result, char *err,
+                 size_t err_size)
+{
+    return cli_control_call_id(home, NULL, cmd, args, as, timeout_ms, result,
+                               err, err_size, NULL, 0);
+}

@@ -1,0 +1,484 @@
+// cmd_broker - `passerelle broker status|nodes|reload --home BROKERDIR`:
+// the operator's commands, through the broker's own control socket
+// ipc://BROKERDIR/control. Layer: adapters.
+//
+// No node identity is involved: the control socket lives in the broker's
+// home (mode 0700), so whoever may read that folder may ask. One request
+// {"cmd": "status"|"nodes"|"reload"} on a REQ socket, one answer
+// {"ok": true, "result": ...} or {"ok": false, "error": "..."}. Before
+// connecting, the broker's daemon.lock tells whether a broker runs at all
+// (a REQ socket would otherwise wait for a peer that never comes).
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "adapters/cli/cli.h"
+
+#define S_TIMEOUT_MS 10000      // the CLI waits at most 10 s (DESIGN §9)
+#define S_IPC_MAX    107        // longest ipc endpoint path
+#define S_REPLY_MAX  (64 << 20) // largest answer we accept from the broker
+#define S_WARN_DAYS  30         // certificates expiring within: warn
+
+static const char s_broker_help[] =
+    "usage: passerelle broker status|nodes|reload --home BROKERDIR [--json]\n"
+    "\n"
+    "Operator commands for a running passerelle-broker, through its control\n"
+    "socket BROKERDIR/control (no node identity needed; access is the\n"
+    "access to BROKERDIR).\n"
+    "\n"
+    "  status   uptime, store size and map use, envelopes routed in the\n"
+    "           last minute, revocation list number, and per node: online,\n"
+    "           last seen, queued envelopes and the oldest one's age,\n"
+    "           accepted/delivered/taken/expired/rejected counters, and the\n"
+    "           median and 95th percentile time from accepted to taken\n"
+    "  nodes    enrolled certificates: address, sector, serial, valid until,\n"
+    "           days left, status, revoked, online; warns about certificates\n"
+    "           expiring within 30 days\n"
+    "  reload   re-read BROKERDIR/certs/ and BROKERDIR/revoked (as SIGHUP);\n"
+    "           an older revocation list never replaces a newer one\n"
+    "\n"
+    "  --home BROKERDIR  the broker's home folder\n"
+    "  --json            print the broker's answer as one JSON document\n"
+    "  --help            this text ('passerelle broker COMMAND --help' too)\n"
+    "\n"
+    "exit status: 0 ok, 1 failure (broker not running, no answer within\n"
+    "10 s, refused), 2 usage error\n";
+
+static const char s_status_help[] =
+    "usage: passerelle broker status --home BROKERDIR [--json]\n"
+    "\n"
+    "The broker's transport figures (metadata only: the broker never reads\n"
+    "an envelope). Per node:\n"
+    "  online     connected now (a node goes offline after 20 s of silence)\n"
+    "  last seen  when the broker last received a packet from it\n"
+    "  queued     envelopes waiting for it; oldest = age of the oldest one\n"
+    "  acc/dlv/tkn/exp/rej  envelopes it sent that were accepted, envelopes\n"
+    "             delivered to it, taken (committed) by it, expired in its\n"
+    "             queue, and packets of its that were rejected\n"
+    "  p50/p95    median and 95th percentile time from accepted to taken\n"
+    "Counters and latencies count since the broker started.\n"
+    "\n"
+    "--json prints the broker's object: address, time, uptime_s,\n"
+    "store_bytes, map_use_pct, routed_per_minute, online,\n"
+    "revocation_number, nodes [{address, sector, online, connected_since,\n"
+    "last_seen, queued, oldest_queued_age_s, accepted, delivered, taken,\n"
+    "expired, rejected, latency_p50_ms, latency_p95_ms}].\n";
+
+static const char s_nodes_help[] =
+    "usage: passerelle broker nodes --home BROKERDIR [--json]\n"
+    "\n"
+    "The certificates enrolled at the broker (BROKERDIR/certs/, including\n"
+    "the broker's own): address, sector, serial, valid until, days left,\n"
+    "status (valid | expiring-soon | expired | not-yet-valid | revoked),\n"
+    "revoked, online. A WARNING line follows for every certificate that\n"
+    "expires within 30 days: ask the authority to enroll that node again.\n"
+    "\n"
+    "--json prints the broker's array: [{address, display_name, sector,\n"
+    "region, serial, valid_until, revoked, days_left, status,\n"
+    "expiring_soon, box_key_id, online}].\n";
+
+static const char s_reload_help[] =
+    "usage: passerelle broker reload --home BROKERDIR [--json]\n"
+    "\n"
+    "Makes the broker re-read BROKERDIR/certs/*.cert and BROKERDIR/revoked,\n"
+    "the same as sending it SIGHUP, and waits for it to finish. A\n"
+    "revocation list replaces the current one only if its number is higher.\n"
+    "Connected nodes whose certificate is no longer valid are refused at\n"
+    "once; every connected node is sent the current revocation list.\n"
+    "\n"
+    "--json prints {certificates, revocation_number}.\n";
+
+// One subcommand.
+typedef struct {
+    const char *name;              // status, nodes, reload
+    const char *help;              // its --help text
+    void (*print)(json_t *result); // human output of the result
+} s_sub_t;
+
+// ---- small formatting helpers
+
+static const char *
+s_str(json_t *o, const char *key, const char *dflt)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v ? v : dflt;
+}
+
+static long long
+s_int(json_t *o, const char *key)
+{
+    return (long long) json_integer_value(json_object_get(o, key));
+}
+
+// "3d 04h", "2h 05m", "4m 07s", "12s"
+static void
+s_duration(char *out, size_t n, long long s)
+{
+    if (s < 0)
+        s = 0;
+    if (s >= 86400)
+        snprintf(out, n, "%lldd %02lldh", s / 86400, s % 86400 / 3600);
+    else if (s >= 3600)
+        snprintf(out, n, "%lldh %02lldm", s / 3600, s % 3600 / 60);
+    else if (s >= 60)
+        snprintf(out, n, "%lldm %02llds", s / 60, s % 60);
+    else
+        snprintf(out, n, "%llds", s);
+}
+
+// Parses the broker's "YYYY-MM-DDTHH:MM:SSZ"; false on anything else.
+static bool
+s_time_parse(const char *text, long long *t)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    char z = 0;
+    if (!text
+        || sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon,
+                  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z)
+               != 7
+        || z != 'Z')
+        return false;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *t = (long long) timegm(&tm);
+    return true;
+}
+
+// Width of the widest "address" in an array (at least 'min').
+static int
+s_address_width(json_t *arr, int min)
+{
+    size_t i;
+    json_t *o;
+    int w = min;
+    json_array_foreach(arr, i, o)
+    {
+        int len = (int) strlen(s_str(o, "address", ""));
+        if (len > w)
+            w = len;
+    }
+    return w;
+}
+
+// ---- status
+
+static void
+s_print_status(json_t *r)
+{
+    char up[32];
+    s_duration(up, sizeof up, s_int(r, "uptime_s"));
+    json_t *nodes = json_object_get(r, "nodes");
+    long long store = s_int(r, "store_bytes");
+    printf("broker %s at %s\n", s_str(r, "address", "?"),
+           s_str(r, "time", "?"));
+    printf("  uptime              %s\n", up);
+    printf("  store               %lld bytes (%.1f MiB), map %lld %% used\n",
+           store, (double) store / (1024.0 * 1024.0), s_int(r, "map_use_pct"));
+    printf("  routed              %lld envelopes in the last minute\n",
+           s_int(r, "routed_per_minute"));
+    printf("  online              %lld of %zu nodes\n", s_int(r, "online"),
+           json_array_size(nodes));
+    long long rev = s_int(r, "revocation_number");
+    if (rev > 0)
+        printf("  revocation list     number %lld\n", rev);
+    else
+        printf("  revocation list     none\n");
+    if (json_array_size(nodes) == 0) {
+        printf("\nno nodes enrolled (put certificates in certs/ and run "
+               "'passerelle broker reload')\n");
+        return;
+    }
+    long long now = 0;
+    bool have_now = s_time_parse(s_str(r, "time", NULL), &now);
+    int aw = s_address_width(nodes, 7);
+    printf("\n%-*s  %-6s  %-10s  %6s  %-8s  %8s  %9s  %8s  %7s  %8s  %7s  "
+           "%7s\n",
+           aw, "ADDRESS", "ONLINE", "LAST SEEN", "QUEUED", "OLDEST", "ACCEPTED",
+           "DELIVERED", "TAKEN", "EXPIRED", "REJECTED", "P50 ms", "P95 ms");
+    size_t i;
+    json_t *o;
+    json_array_foreach(nodes, i, o)
+    {
+        char seen[32] = "never", oldest[32] = "-";
+        long long t;
+        if (s_time_parse(s_str(o, "last_seen", NULL), &t)) {
+            if (have_now) {
+                char d[24];
+                s_duration(d, sizeof d, now - t);
+                snprintf(seen, sizeof seen, "%s ago", d);
+            } else {
+                snprintf(seen, sizeof seen, "%s", s_str(o, "last_seen", "?"));
+            }
+        }
+        if (s_int(o, "queued") > 0)
+            s_duration(oldest, sizeof oldest, s_int(o, "oldest_queued_age_s"));
+        // no envelope taken yet: no latency to show (not "0 ms")
+        char p50[24] = "-", p95[24] = "-";
+        if (s_int(o, "taken") > 0) {
+            snprintf(p50, sizeof p50, "%lld", s_int(o, "latency_p50_ms"));
+            snprintf(p95, sizeof p95, "%lld", s_int(o, "latency_p95_ms"));
+        }
+        printf("%-*s  %-6s  %-10s  %6lld  %-8s  %8lld  %9lld  %8lld  %7lld  "
+               "%8lld  %7s  %7s\n",
+               aw, s_str(o, "address", "?"),
+               json_is_true(json_object_get(o, "online")) ? "yes" : "no", seen,
+               s_int(o, "queued"), oldest, s_int(o, "accepted"),
+               s_int(o, "delivered"), s_int(o, "taken"), s_int(o, "expired"),
+               s_int(o, "rejected"), p50, p95);
+    }
+}
+
+// ---- nodes
+
+static void
+s_print_nodes(json_t *arr)
+{
+    if (json_array_size(arr) == 0) {
+        printf("no certificates enrolled\n");
+        return;
+    }
+    int aw = s_address_width(arr, 7);
+    printf("%-*s  %-17s  %6s  %-20s  %9s  %-13s  %-7s  %s\n", aw, "ADDRESS",
+           "SECTOR", "SERIAL", "VALID UNTIL", "DAYS LEFT", "STATUS", "REVOKED",
+           "ONLINE");
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o)
+    {
+        printf("%-*s  %-17s  %6lld  %-20s  %9lld  %-13s  %-7s  %s\n", aw,
+               s_str(o, "address", "?"), s_str(o, "sector", "?"),
+               s_int(o, "serial"), s_str(o, "valid_until", "?"),
+               s_int(o, "days_left"), s_str(o, "status", "?"),
+               json_is_true(json_object_get(o, "revoked")) ? "yes" : "no",
+               json_is_true(json_object_get(o, "online")) ? "yes" : "no");
+    }
+    // the warnings come last, where an operator's eye ends
+    json_array_foreach(arr, i, o)
+    {
+        const char *status = s_str(o, "status", "");
+        long long left = s_int(o, "days_left");
+        if (json_is_true(json_object_get(o, "expiring_soon"))
+            || strcmp(status, "expiring-soon") == 0)
+            printf("WARNING: the certificate of %s (serial %lld) expires in "
+                   "%lld day%s, on %s (less than %d days): ask the authority "
+                   "to enroll it again\n",
+                   s_str(o, "address", "?"), s_int(o, "serial"), left,
+                   left == 1 ? "" : "s", s_str(o, "valid_until", "?"),
+                   S_WARN_DAYS);
+        else if (strcmp(status, "expired") == 0)
+            printf("WARNING: the certificate of %s (serial %lld) expired on "
+                   "%s: that node cannot connect\n",
+                   s_str(o, "address", "?"), s_int(o, "serial"),
+                   s_str(o, "valid_until", "?"));
+    }
+}
+
+// ---- reload
+
+static void
+s_print_reload(json_t *r)
+{
+    long long rev = s_int(r, "revocation_number");
+    printf("reloaded: %lld certificate%s, ", s_int(r, "certificates"),
+           s_int(r, "certificates") == 1 ? "" : "s");
+    if (rev > 0)
+        printf("revocation list number %lld\n", rev);
+    else
+        printf("no revocation list\n");
+}
+
+static const s_sub_t s_subs[] = {
+    {"status", s_status_help, s_print_status},
+    {"nodes", s_nodes_help, s_print_nodes},
+    {"reload", s_reload_help, s_print_reload},
+};
+
+// ---- the control socket
+
+// Is a daemon holding HOME/daemon.lock? 1 yes, 0 no, -1 cannot tell
+// (errno set).
+static int
+s_lock_held(const char *lock_path)
+{
+    int fd = open(lock_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    int held;
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        flock(fd, LOCK_UN); // nobody holds it: let go at once
+        held = 0;
+    } else {
+        held = errno == EWOULDBLOCK ? 1 : -1;
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return held;
+}
+
+// Sends {"cmd": sub} and returns the broker's "result" (new reference) or
+// NULL after an error message.
+static json_t *
+s_ask(const char *cmd, const char *endpoint, const char *sub)
+{
+    json_t *req = json_pack("{s:s}", "cmd", sub);
+    char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    if (!text) {
+        cli_error(cmd, "out of memory");
+        return NULL;
+    }
+    json_t *result = NULL;
+    void *ctx = zmq_ctx_new();
+    void *sock = ctx ? zmq_socket(ctx, ZMQ_REQ) : NULL;
+    zmq_msg_t reply;
+    zmq_msg_init(&reply);
+    if (!sock) {
+        cli_error(cmd, "cannot make a ZeroMQ socket: %s", zmq_strerror(errno));
+        goto done;
+    }
+    int timeout = S_TIMEOUT_MS, linger = 0;
+    int64_t maxsize = S_REPLY_MAX;
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    zmq_setsockopt(sock, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
+    if (zmq_connect(sock, endpoint) != 0) {
+        cli_error(cmd, "cannot connect to %s: %s", endpoint,
+                  zmq_strerror(errno));
+        goto done;
+    }
+    if (zmq_send(sock, text, strlen(text), 0) < 0
+        || zmq_msg_recv(&reply, sock, 0) < 0) {
+        if (errno == EAGAIN)
+            cli_error(cmd, "the broker did not answer within %d s",
+                      S_TIMEOUT_MS / 1000);
+        else
+            cli_error(cmd, "talking to the broker at %s: %s", endpoint,
+                      zmq_strerror(errno));
+        goto done;
+    }
+    json_error_t jerr;
+    json_t *rep =
+        json_loadb(zmq_msg_data(&reply), zmq_msg_size(&reply), 0, &jerr);
+    if (!json_is_object(rep)) {
+        cli_error(cmd, "the broker's answer is not a JSON object (%s)",
+                  rep ? "wrong type" : jerr.text);
+    } else if (!json_is_true(json_object_get(rep, "ok"))) {
+        cli_error(cmd, "the broker refused: %s",
+                  s_str(rep, "error", "no reason given"));
+    } else if (!json_object_get(rep, "result")) {
+        cli_error(cmd, "the broker's answer has no result");
+    } else {
+        result = json_incref(json_object_get(rep, "result"));
+    }
+    json_decref(rep);
+done:
+    zmq_msg_close(&reply);
+    if (sock)
+        zmq_close(sock);
+    if (ctx)
+        zmq_ctx_term(ctx);
+    free(text);
+    return result;
+}
+
+int
+cli_cmd_broker(cli_t *cli, int argc, char **argv)
+{
+    enum { OPT_HOME = 'H', OPT_JSON = 'j', OPT_HELP = 'h' };
+    static const struct option opts[] = {
+        {"home", required_argument, NULL, OPT_HOME},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    bool help = false;
+    int c;
+    optind = 0;
+    opterr = 0;
+    // GNU getopt moves the subcommand word behind the options, so both
+    // "broker status --home B" and "broker --home B status" work
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_HOME:
+            cli->home = optarg;
+            break;
+        case OPT_JSON:
+            cli->json = true;
+            break;
+        case OPT_HELP:
+            help = true;
+            break;
+        default:
+            return cli_bad_option("broker", c, argv);
+        }
+    }
+    const s_sub_t *sub = NULL;
+    if (optind < argc) {
+        for (size_t i = 0; i < sizeof s_subs / sizeof s_subs[0]; i++)
+            if (strcmp(argv[optind], s_subs[i].name) == 0)
+                sub = &s_subs[i];
+        if (!sub)
+            return cli_usage_error("broker",
+                                   "unknown command '%s' (status, "
+                                   "nodes or reload)",
+                                   argv[optind]);
+    }
+    if (help) {
+        fputs(sub ? sub->help : s_broker_help, stdout);
+        return 0;
+    }
+    if (!sub)
+        return cli_usage_error("broker", "which command: status, nodes or "
+                                         "reload?");
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "broker %s", sub->name);
+    if (optind + 1 < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'",
+                               argv[optind + 1]);
+    const char *home = cli_need_home(cli, cmd);
+    if (!home)
+        return 2;
+
+    char real[PATH_MAX];
+    if (!realpath(home, real))
+        return cli_error(cmd, "broker home %s: %s", home, strerror(errno));
+    char endpoint[PATH_MAX + 32], lock_path[PATH_MAX + 32];
+    snprintf(endpoint, sizeof endpoint, "ipc://%s/control", real);
+    snprintf(lock_path, sizeof lock_path, "%s/daemon.lock", real);
+    if (strlen(endpoint) > S_IPC_MAX)
+        return cli_error(cmd,
+                         "home path %s is too long for its ipc control "
+                         "socket (%d bytes at most)",
+                         real, S_IPC_MAX);
+    int held = s_lock_held(lock_path);
+    if (held < 0)
+        return cli_error(cmd, "cannot check %s: %s", lock_path,
+                         strerror(errno));
+    if (held == 0)
+        return cli_error(cmd,
+                         "the broker is not running (no daemon holds "
+                         "%s)",
+                         lock_path);
+
+    json_t *result = s_ask(cmd, endpoint, sub->name);
+    if (!result)
+        return 1;
+    if (cli->json)
+        return cli_print_json(result); // exactly the broker's result
+    sub->print(result);
+    json_decref(result);
+    return 0;
+}

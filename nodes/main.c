@@ -1,0 +1,272 @@
+// main - passerelle-node: the node daemon's command line. Layer: nodes.
+//
+//   passerelle-node --home DIR --broker ENDPOINT [--log-level L]
+//                   [--heartbeat-ms N] [--map-mib N] [--passphrase-fd N]
+//
+// Runs in the foreground, logs one line per event to stderr, stops cleanly
+// on SIGTERM/SIGINT (exit 0) and reloads DIR/revoked on SIGHUP. Core dumps
+// are off: the process holds secret keys.
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "nodes/pl_node.h"
+
+#define S_PASSPHRASE_MAX 1024
+
+// The only process-wide state: what the signal handlers set.
+static volatile sig_atomic_t s_stop;
+static volatile sig_atomic_t s_reload;
+static int s_wake_fd = -1; // write end of the self-pipe
+
+static void
+s_on_signal(int sig)
+{
+    int saved = errno;
+    if (sig == SIGHUP)
+        s_reload = 1;
+    else
+        s_stop = 1;
+    if (s_wake_fd >= 0) {
+        char c = 1;
+        ssize_t n = write(s_wake_fd, &c, 1);
+        (void) n;
+    }
+    errno = saved;
+}
+
+static void
+s_usage(FILE *out)
+{
+    fputs("usage: passerelle-node --home DIR --broker ENDPOINT [options]\n"
+          "\n"
+          "The Passerelle node daemon: keeps this organisation's store, "
+          "talks to\nits broker, delivers and receives signed, encrypted "
+          "envelopes, and\nanswers the `passerelle` CLI on ipc://DIR/control.\n"
+          "\n"
+          "options:\n"
+          "  --home DIR          the node's home folder (keys, certificates, "
+          "store)\n"
+          "  --broker ENDPOINT   the home broker, e.g. tcp://127.0.0.1:7700\n"
+          "  --log-level L       error|warn|info|debug (default info)\n"
+          "  --heartbeat-ms N    heartbeat interval (default 5000; silence "
+          "for 3x\n"
+          "                      that means the broker is gone)\n"
+          "  --map-mib N         store map size in MiB (default 1024)\n"
+          "  --passphrase-fd N   read the store passphrase from file "
+          "descriptor N\n"
+          "                      (else PASSERELLE_PASSPHRASE, else "
+          "DIR/keys/master.secret)\n"
+          "  -h, --help          this help\n"
+          "\n"
+          "signals: SIGTERM/SIGINT stop cleanly; SIGHUP reloads "
+          "DIR/revoked.\n",
+          out);
+}
+
+// Reads a passphrase (up to a newline or end of file) from 'fd' into
+// guarded memory.
+static char *
+s_read_passphrase(int fd, size_t *len)
+{
+    char *p = sodium_malloc(S_PASSPHRASE_MAX + 1);
+    if (!p)
+        return NULL;
+    size_t n = 0;
+    while (n < S_PASSPHRASE_MAX) {
+        ssize_t r = read(fd, p + n, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || p[n] == '\n')
+            break;
+        n++;
+    }
+    p[n] = 0;
+    *len = n;
+    if (n == 0) {
+        sodium_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+// Takes PASSERELLE_PASSPHRASE into guarded memory and wipes the variable.
+static char *
+s_env_passphrase(size_t *len)
+{
+    char *v = getenv("PASSERELLE_PASSPHRASE");
+    if (!v || !*v)
+        return NULL;
+    size_t n = strlen(v);
+    if (n > S_PASSPHRASE_MAX)
+        n = S_PASSPHRASE_MAX;
+    char *p = sodium_malloc(n + 1);
+    if (p) {
+        memcpy(p, v, n);
+        p[n] = 0;
+        *len = n;
+    }
+    sodium_memzero(v, strlen(v));
+    unsetenv("PASSERELLE_PASSPHRASE");
+    return p;
+}
+
+static long
+s_number(const char *text, long min, long max)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max)
+        return -1;
+    return v;
+}
+
+int
+main(int argc, char **argv)
+{
+    // secrets live in this process: no core files, no ptrace by others
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    prctl(PR_SET_DUMPABLE, 0);
+    if (sodium_init() < 0) {
+        fputs("passerelle-node: libsodium cannot start\n", stderr);
+        return 1;
+    }
+
+    const char *home = NULL, *broker = NULL, *level = "info";
+    long heartbeat = 0, map_mib = 0, pass_fd = -1;
+    static const struct option opts[] = {
+        {"home", required_argument, NULL, 'H'},
+        {"broker", required_argument, NULL, 'b'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"heartbeat-ms", required_argument, NULL, 'B'},
+        {"map-mib", required_argument, NULL, 'm'},
+        {"passphrase-fd", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'H': home = optarg; break;
+        case 'b': broker = optarg; break;
+        case 'l': level = optarg; break;
+        case 'B':
+            heartbeat = s_number(optarg, 100, 600000);
+            if (heartbeat < 0) {
+                fputs("passerelle-node: --heartbeat-ms must be 100..600000\n",
+                      stderr);
+                return 2;
+            }
+            break;
+        case 'm':
+            map_mib = s_number(optarg, 1, 1024 * 1024);
+            if (map_mib < 0) {
+                fputs("passerelle-node: --map-mib must be 1..1048576\n",
+                      stderr);
+                return 2;
+            }
+            break;
+        case 'p':
+            pass_fd = s_number(optarg, 0, 1 << 20);
+            if (pass_fd < 0) {
+                fputs("passerelle-node: --passphrase-fd needs a file "
+                      "descriptor number\n",
+                      stderr);
+                return 2;
+            }
+            break;
+        case 'h': s_usage(stdout); return 0;
+        case ':':
+            fprintf(stderr, "passerelle-node: option '%s' needs a value\n",
+                    argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "passerelle-node: unknown option '%s'\n",
+                    argv[optind - 1]);
+            s_usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "passerelle-node: unexpected argument '%s'\n",
+                argv[optind]);
+        return 2;
+    }
+    if (!home || !broker) {
+        fputs("passerelle-node: --home DIR and --broker ENDPOINT are "
+              "required (try --help)\n",
+              stderr);
+        return 2;
+    }
+
+    size_t pass_len = 0;
+    char *pass = NULL;
+    if (pass_fd >= 0) {
+        pass = s_read_passphrase((int) pass_fd, &pass_len);
+        if (!pass) {
+            fprintf(stderr,
+                    "passerelle-node: no passphrase could be read from file "
+                    "descriptor %ld\n",
+                    pass_fd);
+            return 1;
+        }
+        close((int) pass_fd);
+    } else {
+        pass = s_env_passphrase(&pass_len);
+    }
+
+    pl_log_t log = {stderr, pl_log_level_parse(level), "node"};
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) != 0) {
+        fprintf(stderr, "passerelle-node: pipe: %s\n", strerror(errno));
+        return 1;
+    }
+    s_wake_fd = pipefd[1];
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    pl_node_opts_t o = {
+        .home = home,
+        .broker = broker,
+        .heartbeat_ms = (int) heartbeat,
+        .map_bytes = (size_t) map_mib << 20,
+        .passphrase = pass,
+        .passphrase_len = pass_len,
+        .log = &log,
+    };
+    char err[1024];
+    pl_node_t *node = NULL;
+    int rc = pl_node_new(&o, &node, err, sizeof err);
+    if (pass)
+        sodium_free(pass); // the store derived its key: wipe the passphrase
+    if (rc != PL_OK) {
+        fprintf(stderr, "passerelle-node: %s\n", err);
+        return 1;
+    }
+    rc = pl_node_run(node, pipefd[0], &s_stop, &s_reload);
+    pl_node_destroy(&node);
+    s_wake_fd = -1;
+    close(pipefd[0]);
+    close(pipefd[1]);
+    if (rc == PL_OK)
+        pl_log_info(&log, "node_stopped");
+    return rc == PL_OK ? 0 : 1;
+}

@@ -1,0 +1,216 @@
+// bench_node - end-to-end throughput of node-to-node delivery with
+// receipts on loopback (one broker, two node daemons, 1 KiB payloads), the
+// CPU time the three processes spend per message, and the same run's cost
+// of the protocol library's cryptography for one message and its receipt
+// (seal, verify+open, receipt sign, receipt seal, verify+open, receipt
+// verify), printed as a ratio. Layer: tests (run by hand: make bench).
+//
+//   bench_node [messages]      default 4000
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto/pl_envelope.h"
+#include "tests/lib/pl_test.h"
+#include "tests/lib/pl_testnode.h"
+
+#define S_PAYLOAD 1024
+#define S_BATCH   500
+
+// CPU seconds (user + system) of a live process, from /proc/PID/stat.
+static double
+s_cpu(pid_t pid)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    // fields after the command name, which is in parentheses
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return 0;
+    unsigned long utime = 0, stime = 0;
+    // state ppid pgrp session tty tpgid flags minflt cminflt majflt
+    // cmajflt utime stime
+    if (sscanf(p + 2,
+               "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+               &stime)
+        != 2)
+        return 0;
+    return (double) (utime + stime) / (double) sysconf(_SC_CLK_TCK);
+}
+
+static double
+s_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
+}
+
+// Polls A's receipted count every 20 ms until it reaches 'want'.
+static bool
+s_wait_receipted(const char *home, long want, double timeout_s)
+{
+    double t0 = s_now();
+    while (s_now() - t0 < timeout_s) {
+        if (pl_testnode_stat(home, "outbox.receipted") >= want)
+            return true;
+        struct timespec d = {0, 20 * 1000 * 1000};
+        nanosleep(&d, NULL);
+    }
+    return false;
+}
+
+// The protocol floor for one message and its receipt, in seconds.
+static double
+s_protocol_cost(int iters)
+{
+    pl_keys_t *a = NULL, *b = NULL;
+    PL_CHECK(pl_keys_generate(&a) == PL_OK && pl_keys_generate(&b) == PL_OK);
+    uint8_t payload[S_PAYLOAD];
+    memset(payload, 'x', sizeof payload);
+    Passerelle__V1__TestMessage t = PASSERELLE__V1__TEST_MESSAGE__INIT;
+    t.payload.data = payload;
+    t.payload.len = sizeof payload;
+    Passerelle__V1__Message m = PASSERELLE__V1__MESSAGE__INIT;
+    m.body_case = PASSERELLE__V1__MESSAGE__BODY_TEST;
+    m.test = &t;
+    pl_buf_t msg = {0};
+    PL_CHECK(pl_message_encode(&m, &msg) == PL_OK);
+    double t0 = s_now();
+    for (int i = 0; i < iters; i++) {
+        // A seals to B
+        pl_seal_args_t sa = {a, "sn/a", "sn/b", b->pub.box, NULL, pl_now(),
+                             0};
+        pl_buf_t pkt = {0}, plain = {0};
+        uint8_t id[PL_MSG_ID_BYTES];
+        PL_CHECK(pl_envelope_seal(&sa, msg.data, msg.len, id, &pkt) == PL_OK);
+        // B verifies, opens, digests, signs the receipt and seals it
+        pl_packet_t *p = NULL;
+        PL_CHECK(pl_wire_decode(pkt.data, pkt.len, &p) == PL_OK);
+        pl_envelope_t v;
+        pl_envelope_view(p->envelope, &v);
+        PL_CHECK(pl_envelope_verify(&v, a->pub.sign) == PL_OK);
+        PL_CHECK(pl_envelope_open(&v, "sn/b", b->pub.box, b->sec->box,
+                                  a->pub.sign, NULL, &plain)
+                 == PL_OK);
+        uint8_t dg[PL_DIGEST_BYTES], sig[PL_SIG_BYTES];
+        pl_envelope_digest(&v, dg);
+        pl_receipt_sign(b, id, dg, 1, sig);
+        Passerelle__V1__Receipt r = PASSERELLE__V1__RECEIPT__INIT;
+        r.message_id.data = id;
+        r.message_id.len = sizeof id;
+        r.digest.data = dg;
+        r.digest.len = sizeof dg;
+        r.received_at = 1;
+        r.signature.data = sig;
+        r.signature.len = sizeof sig;
+        Passerelle__V1__Message rm = PASSERELLE__V1__MESSAGE__INIT;
+        rm.body_case = PASSERELLE__V1__MESSAGE__BODY_RECEIPT;
+        rm.receipt = &r;
+        pl_buf_t renc = {0}, rpkt = {0}, rplain = {0};
+        PL_CHECK(pl_message_encode(&rm, &renc) == PL_OK);
+        pl_seal_args_t rb = {b, "sn/b", "sn/a", a->pub.box, NULL, pl_now(),
+                             0};
+        uint8_t rid[PL_MSG_ID_BYTES];
+        PL_CHECK(pl_envelope_seal(&rb, renc.data, renc.len, rid, &rpkt)
+                 == PL_OK);
+        // A verifies, opens, checks the receipt
+        pl_packet_t *q = NULL;
+        PL_CHECK(pl_wire_decode(rpkt.data, rpkt.len, &q) == PL_OK);
+        pl_envelope_t rv;
+        pl_envelope_view(q->envelope, &rv);
+        PL_CHECK(pl_envelope_verify(&rv, b->pub.sign) == PL_OK);
+        PL_CHECK(pl_envelope_open(&rv, "sn/a", a->pub.box, a->sec->box,
+                                  b->pub.sign, NULL, &rplain)
+                 == PL_OK);
+        PL_CHECK(pl_receipt_verify(b->pub.sign, id, dg, 1, sig) == PL_OK);
+        pl_wire_free(&p);
+        pl_wire_free(&q);
+        pl_buf_free(&pkt);
+        pl_buf_free(&rpkt);
+        pl_buf_free(&renc);
+        pl_buf_wipe(&plain);
+        pl_buf_wipe(&rplain);
+    }
+    double per = (s_now() - t0) / iters;
+    pl_buf_free(&msg);
+    pl_keys_destroy(&a);
+    pl_keys_destroy(&b);
+    return per;
+}
+
+int
+main(int argc, char **argv)
+{
+    long n = argc > 1 ? strtol(argv[1], NULL, 10) : 4000;
+    if (n < S_BATCH)
+        n = S_BATCH;
+    n -= n % S_BATCH;
+    const char *specs[] = {"agency:agency", "clinic:health"};
+    pl_test_net_t net;
+    pl_test_net_init(&net, "bench", specs, 2);
+    pl_test_net_start_broker(&net, NULL);
+    pl_testnode_start(&net, 0, NULL, NULL);
+    pl_testnode_start(&net, 1, NULL, NULL);
+    PL_CHECK(pl_testnode_wait_log(pl_testnode_log(&net, 0),
+                                  "directory_updated certs=2", 1, 20000));
+    char payload[S_PAYLOAD + 1];
+    memset(payload, 'p', S_PAYLOAD);
+    payload[S_PAYLOAD] = 0;
+    // warm-up
+    PL_CHECK(pl_testnode_tool(NULL, NULL, net.home[0],
+                              "send --to '%s' --payload '%s' --count 50",
+                              net.address[1], payload)
+             == 0);
+    PL_CHECK(s_wait_receipted(net.home[0], 50, 60));
+
+    pid_t pids[3] = {net.broker_pid, net.node_pid[0], net.node_pid[1]};
+    double cpu0[3];
+    for (int i = 0; i < 3; i++)
+        cpu0[i] = s_cpu(pids[i]);
+    double t0 = s_now();
+    for (long sent = 0; sent < n; sent += S_BATCH)
+        PL_CHECK(pl_testnode_tool(NULL, NULL, net.home[0],
+                                  "send --to '%s' --payload '%s' --count %d",
+                                  net.address[1], payload, S_BATCH)
+                 == 0);
+    double t_sent = s_now() - t0;
+    PL_CHECK(s_wait_receipted(net.home[0], 50 + n, 600));
+    double wall = s_now() - t0;
+    double cpu[3], total = 0;
+    for (int i = 0; i < 3; i++) {
+        cpu[i] = s_cpu(pids[i]) - cpu0[i];
+        total += cpu[i];
+    }
+    double proto = s_protocol_cost(500);
+    double per_msg = total / (double) n;
+    printf("bench_node: %ld messages of %d bytes, A -> broker -> B, with "
+           "receipts B -> broker -> A\n",
+           n, S_PAYLOAD);
+    printf("  committed to A's outbox in  %.2f s\n", t_sent);
+    printf("  all receipted at A after    %.2f s: %.0f messages/s "
+           "delivered and receipted\n",
+           wall, (double) n / wall);
+    printf("  CPU per message: %.1f us (broker %.1f, sender %.1f, "
+           "recipient %.1f)\n",
+           per_msg * 1e6, cpu[0] / (double) n * 1e6,
+           cpu[1] / (double) n * 1e6, cpu[2] / (double) n * 1e6);
+    printf("  protocol floor (same run): seal+verify+open+receipt "
+           "sign+seal+verify+open+check = %.1f us per message\n",
+           proto * 1e6);
+    printf("  ratio CPU per message / protocol floor = %.2f\n",
+           per_msg / proto);
+    printf("  ratio wall per message / protocol floor = %.2f\n",
+           wall / (double) n / proto);
+    pl_test_net_destroy(&net);
+    return 0;
+}

@@ -1,0 +1,147 @@
+// pl_testnode - node daemon test helpers. Layer: tests.
+#include "tests/lib/pl_testnode.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void
+pl_testnode_start(pl_test_net_t *net, int i, const char *const extra[],
+                  const char *const env[])
+{
+    char log[700], ctl[600], bin[1024];
+    snprintf(log, sizeof log, "%s/%s.log", net->root, net->name[i]);
+    snprintf(ctl, sizeof ctl, "%s/control", net->home[i]);
+    snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-node"));
+    unlink(ctl); // a socket file left by a kill -9 must not fool the wait
+    const char *argv[32] = {bin, "--home", net->home[i], "--broker",
+                            net->endpoint};
+    int n = 5;
+    for (int k = 0; extra && extra[k] && n < 31; k++)
+        argv[n++] = extra[k];
+    argv[n] = NULL;
+    net->node_pid[i] = pl_test_spawn(argv, log, env);
+    PL_CHECK(pl_test_wait_file(ctl, 20000));
+}
+
+int
+pl_testnode_tool(json_t **out, const char *err_path, const char *home,
+                 const char *fmt, ...)
+{
+    char args[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    PL_CHECK(n > 0 && (size_t) n < sizeof args);
+    char tool[1024];
+    snprintf(tool, sizeof tool, "%s", pl_test_bin("pl-testmsg"));
+    char redirect[700] = "";
+    if (err_path)
+        snprintf(redirect, sizeof redirect, "2>>'%s'", err_path);
+    char *text = NULL;
+    int rc = pl_test_sh(&text, "'%s' --home '%s' %s %s", tool, home, args,
+                        redirect);
+    if (out) {
+        json_error_t jerr;
+        *out = text ? json_loads(text, 0, &jerr) : NULL;
+    }
+    free(text);
+    return rc;
+}
+
+json_t *
+pl_testnode_stats(const char *home)
+{
+    json_t *s = NULL;
+    if (pl_testnode_tool(&s, "/dev/null", home, "stats") != 0) {
+        json_decref(s);
+        return NULL;
+    }
+    return s;
+}
+
+long
+pl_testnode_stat(const char *home, const char *path)
+{
+    json_t *s = pl_testnode_stats(home);
+    if (!s)
+        return -1;
+    json_t *v = s;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *tok = strtok(buf, "."); v && tok; tok = strtok(NULL, "."))
+        v = json_object_get(v, tok);
+    long r = json_is_integer(v) ? (long) json_integer_value(v) : -1;
+    json_decref(s);
+    return r;
+}
+
+long
+pl_testnode_wait_stat(const char *home, const char *path, long want,
+                      int timeout_ms)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long v = -1;
+    for (;;) {
+        v = pl_testnode_stat(home, path);
+        if (v == want)
+            return v;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long ms = (t.tv_sec - t0.tv_sec) * 1000
+                  + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (ms > timeout_ms)
+            return v;
+        struct timespec d = {0, 200 * 1000 * 1000};
+        nanosleep(&d, NULL);
+    }
+}
+
+long
+pl_testnode_count_in_file(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    long hits = 0;
+    char line[8192];
+    while (fgets(line, sizeof line, f))
+        for (char *p = line; (p = strstr(p, needle)); p += strlen(needle))
+            hits++;
+    fclose(f);
+    return hits;
+}
+
+typedef struct {
+    const char *path, *needle;
+    long n;
+} s_logwait_t;
+
+static bool
+s_log_has(void *arg)
+{
+    s_logwait_t *w = arg;
+    return pl_testnode_count_in_file(w->path, w->needle) >= w->n;
+}
+
+bool
+pl_testnode_wait_log(const char *path, const char *needle, long n,
+                     int timeout_ms)
+{
+    s_logwait_t w = {path, needle, n};
+    return pl_test_wait(s_log_has, &w, timeout_ms);
+}
+
+const char *
+pl_testnode_log(const pl_test_net_t *net, int i)
+{
+    static char slots[4][700];
+    static int next;
+    char *out = slots[next++ % 4];
+    snprintf(out, 700, "%s/%s.log", net->root, net->name[i]);
+    return out;
+}

@@ -1,0 +1,42 @@
+// pl_testnode - helpers for tests of node daemons: start a node with extra
+// options, drive it with the pl-testmsg tool, read its counters, wait for
+// counts, count lines in logs. Layer: tests.
+//
+// Every wait has a deadline; every process is stopped by its PID (the
+// pl_test_net_* functions own the PIDs).
+#ifndef PL_TESTNODE_H
+#define PL_TESTNODE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "tests/lib/pl_test.h"
+
+// Starts node i of 'net' like pl_test_net_start_node, with 'extra'
+// arguments (NULL-ended, may be NULL; e.g. "--heartbeat-ms", "1000").
+void pl_testnode_start(pl_test_net_t *net, int i, const char *const extra[],
+                       const char *const env[]);
+// Runs `pl-testmsg --home HOME ARGS...` (ARGS is a printf format, already
+// shell-quoted by the caller) and parses its stdout as JSON into *out
+// (NULL when the output is not JSON). Returns the tool's exit code; its
+// stderr goes to 'err_path' (NULL: the test's stderr).
+int pl_testnode_tool(json_t **out, const char *err_path, const char *home,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+// The node's stats object (pl-testmsg stats), or NULL if it did not answer.
+json_t *pl_testnode_stats(const char *home);
+// A number in the stats by dotted path ("inbox", "outbox.receipted");
+// -1 when the node did not answer.
+long pl_testnode_stat(const char *home, const char *path);
+// Polls pl_testnode_stat every 200 ms until it equals 'want' or the
+// deadline passes; returns the last value seen.
+long pl_testnode_wait_stat(const char *home, const char *path, long want,
+                           int timeout_ms);
+// Occurrences of 'needle' in a file (0 if missing).
+long pl_testnode_count_in_file(const char *path, const char *needle);
+// Polls until 'needle' occurs at least 'n' times in the file.
+bool pl_testnode_wait_log(const char *path, const char *needle, long n,
+                          int timeout_ms);
+// Path of node i's log (root/<name>.log), in a static buffer.
+const char *pl_testnode_log(const pl_test_net_t *net, int i);
+
+#endif
