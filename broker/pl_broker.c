@@ -440,7 +440,7 @@ s_handle_envelope(pl_broker_t *self, s_session_t *s,
             pl_log_debug(self->log, "accepted id=%s from=%s to=%s bytes=%zu",
                          hex, hdr.from, hdr.to, raw_len);
         } else {
-            pl_log_info(self->log, "duplicate id=%s from=%s", hex, hdr.from);
+            pl_log_debug(self->log, "duplicate id=%s from=%s", hex, hdr.from);
         }
         pl_buf_t out = {0};
         if (pl_wire_id_packet(PASSERELLE__V1__PACKET__KIND_ACCEPTED, hdr.id,

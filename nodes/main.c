@@ -10,14 +10,13 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
-
-#include <sodium.h>
 
 #include "nodes/pl_node.h"
 
@@ -159,9 +158,15 @@ main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
-        case 'H': home = optarg; break;
-        case 'b': broker = optarg; break;
-        case 'l': level = optarg; break;
+        case 'H':
+            home = optarg;
+            break;
+        case 'b':
+            broker = optarg;
+            break;
+        case 'l':
+            level = optarg;
+            break;
         case 'B':
             heartbeat = s_number(optarg, 100, 600000);
             if (heartbeat < 0) {
@@ -187,7 +192,9 @@ main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'h': s_usage(stdout); return 0;
+        case 'h':
+            s_usage(stdout);
+            return 0;
         case ':':
             fprintf(stderr, "passerelle-node: option '%s' needs a value\n",
                     argv[optind - 1]);

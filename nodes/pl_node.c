@@ -12,7 +12,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
 #include <zmq.h>
 
 #include "nodes/pl_node_int.h"
@@ -98,8 +97,8 @@ s_after_flush(pl_node_t *self, bool send)
 {
     for (size_t i = 0; i < self->nafter; i++) {
         if (send) {
-            int rc = pl_node_send_now(self, self->after[i].data,
-                                      self->after[i].len);
+            int rc =
+                pl_node_send_now(self, self->after[i].data, self->after[i].len);
             // an unsent acknowledgement or envelope is not lost: the broker
             // redelivers, and the outbox is resent on the next welcome
             if (rc != PL_OK)
@@ -159,7 +158,8 @@ pl_node_ask_directory(pl_node_t *self, bool force)
         && now - self->dir_asked_ms < S_DIR_MIN_GAP_MS)
         return;
     Passerelle__V1__Packet pkt = PASSERELLE__V1__PACKET__INIT;
-    Passerelle__V1__DirectoryRequest req = PASSERELLE__V1__DIRECTORY_REQUEST__INIT;
+    Passerelle__V1__DirectoryRequest req =
+        PASSERELLE__V1__DIRECTORY_REQUEST__INIT;
     pkt.kind_case = PASSERELLE__V1__PACKET__KIND_DIRECTORY_REQUEST;
     pkt.directory_request = &req;
     s_send_packet(self, &pkt);
@@ -178,8 +178,9 @@ s_clock(pl_node_t *self, uint64_t broker_time, bool welcome)
     bool bad = skew > S_CLOCK_SKEW_MAX || skew < -S_CLOCK_SKEW_MAX;
     uint64_t now = pl_mono_ms();
     self->skew = skew;
-    bool say = bad && (!self->skewed || welcome
-                       || now - self->skew_logged_ms >= 60000);
+    bool say =
+        bad
+        && (!self->skewed || welcome || now - self->skew_logged_ms >= 60000);
     if (say)
         self->skew_logged_ms = now;
     if (say)
@@ -302,8 +303,8 @@ s_ctl_recv(pl_node_t *self, pl_txn_t **pass)
             break;
     }
     if (multi) {
-        self->ctl_reply = pl_node_ctl_error(PL_EPROTO,
-                                            "a request is one JSON frame");
+        self->ctl_reply =
+            pl_node_ctl_error(PL_EPROTO, "a request is one JSON frame");
     } else if (!s_pass_txn(self, pass)) {
         self->ctl_reply = pl_node_ctl_error(
             PL_EIO, "the node's store cannot begin a transaction");
@@ -332,6 +333,13 @@ static void
 s_pass(pl_node_t *self, bool dealer_in, bool ctl_in)
 {
     pl_txn_t *pass = NULL;
+    // a request may add work: measure the map first (no transaction may be
+    // open for this), so that "full" is decided on a fresh figure
+    if (ctl_in && !self->ctl_parked) {
+        unsigned pct;
+        if (pl_store_usage(self->store, &pct) == PL_OK)
+            self->usage_pct = pct;
+    }
     if (self->park_replay) {
         self->park_replay = false;
         size_t n = self->npark;
@@ -383,8 +391,9 @@ s_pass(pl_node_t *self, bool dealer_in, bool ctl_in)
             if (self->ctl_reply) {
                 free(self->ctl_reply);
                 self->ctl_reply = pl_node_ctl_error(
-                    rc, "the node could not commit to its store (%s); "
-                        "nothing was done",
+                    rc,
+                    "the node could not commit to its store (%s); "
+                    "nothing was done",
                     pl_strerror(rc));
             }
             if (self->ctl_parked) {
@@ -421,8 +430,8 @@ s_timers(pl_node_t *self)
             // itself reconnects with its own backoff
             self->hello_next_ms = now + 100;
         } else {
-            uint32_t b = self->hello_backoff_ms ? self->hello_backoff_ms * 2
-                                                : 1000;
+            uint32_t b =
+                self->hello_backoff_ms ? self->hello_backoff_ms * 2 : 1000;
             self->hello_backoff_ms = b > S_HELLO_MAX_MS ? S_HELLO_MAX_MS : b;
             self->hello_next_ms = now + self->hello_backoff_ms;
         }
@@ -496,10 +505,9 @@ pl_node_run(pl_node_t *self, int wake_fd, volatile sig_atomic_t *stop,
             volatile sig_atomic_t *reload)
 {
     self->hello_next_ms = pl_mono_ms();
-    pl_log_info(self->log,
-                "node_started home=%s address=%s broker=%s heartbeat_ms=%d",
-                self->home, self->me.address, self->broker_ep,
-                self->heartbeat_ms);
+    pl_log_info(
+        self->log, "node_started home=%s address=%s broker=%s heartbeat_ms=%d",
+        self->home, self->me.address, self->broker_ep, self->heartbeat_ms);
     while (!*stop) {
         s_timers(self);
         zmq_pollitem_t items[3] = {
@@ -650,8 +658,8 @@ s_load_certs(pl_node_t *self, char *err, size_t n)
     if (memcmp(self->me.keys.sign, self->keys->pub.sign, 32) != 0
         || memcmp(self->me.keys.curve, self->keys->pub.curve, 32) != 0) {
         s_err(err, n,
-              "%s does not match the keys in %s/keys: re-enrol this node",
-              path, self->home);
+              "%s does not match the keys in %s/keys: re-enrol this node", path,
+              self->home);
         return PL_EAUTH;
     }
     if (memcmp(self->me.keys.box, self->keys->pub.box, 32) != 0)
@@ -707,8 +715,8 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
     }
     self->lock_fd = -1;
     self->log = opts->log;
-    self->heartbeat_ms = opts->heartbeat_ms > 0 ? opts->heartbeat_ms
-                                                : PL_NODE_HEARTBEAT_MS;
+    self->heartbeat_ms =
+        opts->heartbeat_ms > 0 ? opts->heartbeat_ms : PL_NODE_HEARTBEAT_MS;
     self->started_ms = pl_mono_ms();
     int rc = PL_OK;
     if (!realpath(opts->home, self->home)) {
@@ -750,8 +758,7 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
                   "holds %s)",
                   self->home, path);
         else
-            s_err(err, err_size, "cannot lock %s: %s", path,
-                  strerror(errno));
+            s_err(err, err_size, "cannot lock %s: %s", path, strerror(errno));
         rc = PL_EEXIST;
         goto fail;
     }

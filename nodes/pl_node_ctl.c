@@ -16,27 +16,43 @@
 #include <string.h>
 
 #include "nodes/pl_node_int.h"
+#include "nodes/pl_node_case.h"
 
 // Names of the error codes, for the "code" field.
 static const char *
 s_code_name(int code)
 {
     switch (code) {
-    case PL_ENOMEM: return "PL_ENOMEM";
-    case PL_EINVAL: return "PL_EINVAL";
-    case PL_ENOTFOUND: return "PL_ENOTFOUND";
-    case PL_EFULL: return "PL_EFULL";
-    case PL_EAUTH: return "PL_EAUTH";
-    case PL_EPROTO: return "PL_EPROTO";
-    case PL_EIO: return "PL_EIO";
-    case PL_EPERM: return "PL_EPERM";
-    case PL_EEXPIRED: return "PL_EEXPIRED";
-    case PL_EREVOKED: return "PL_EREVOKED";
-    case PL_EEXIST: return "PL_EEXIST";
-    case PL_ESTATE: return "PL_ESTATE";
-    case PL_ETIMEOUT: return "PL_ETIMEOUT";
-    case PL_ETOOBIG: return "PL_ETOOBIG";
-    default: return "PL_EUNKNOWN";
+    case PL_ENOMEM:
+        return "PL_ENOMEM";
+    case PL_EINVAL:
+        return "PL_EINVAL";
+    case PL_ENOTFOUND:
+        return "PL_ENOTFOUND";
+    case PL_EFULL:
+        return "PL_EFULL";
+    case PL_EAUTH:
+        return "PL_EAUTH";
+    case PL_EPROTO:
+        return "PL_EPROTO";
+    case PL_EIO:
+        return "PL_EIO";
+    case PL_EPERM:
+        return "PL_EPERM";
+    case PL_EEXPIRED:
+        return "PL_EEXPIRED";
+    case PL_EREVOKED:
+        return "PL_EREVOKED";
+    case PL_EEXIST:
+        return "PL_EEXIST";
+    case PL_ESTATE:
+        return "PL_ESTATE";
+    case PL_ETIMEOUT:
+        return "PL_ETIMEOUT";
+    case PL_ETOOBIG:
+        return "PL_ETOOBIG";
+    default:
+        return "PL_EUNKNOWN";
     }
 }
 
@@ -129,8 +145,7 @@ s_whoami(pl_node_t *self)
     json_t *o = s_cert_json(&self->me);
     json_object_set_new(o, "home", json_string(self->home));
     json_object_set_new(o, "broker", json_string(self->broker_ep));
-    json_object_set_new(o, "broker_address",
-                        json_string(self->broker.address));
+    json_object_set_new(o, "broker_address", json_string(self->broker.address));
     json_object_set_new(o, "online", json_boolean(self->session));
     json_object_set_new(o, "clock_skew_s", json_integer(self->skew));
     json_object_set_new(o, "clock_ok", json_boolean(!self->skewed));
@@ -189,18 +204,18 @@ s_network(pl_node_t *self)
     } while (0)
 
 void
-pl_node_ctl_status(pl_node_t *self,
-                   const Passerelle__V1__StatusResponse *resp)
+pl_node_ctl_status(pl_node_t *self, const Passerelle__V1__StatusResponse *resp)
 {
     if (!self->ctl_parked)
         return;
     self->ctl_parked = false;
     free(self->ctl_reply);
     if (!resp) {
-        self->ctl_reply = pl_node_ctl_error(
-            PL_ETIMEOUT, "the broker did not answer the status request "
-                         "within %d s",
-            S_NETWORK_WAIT_MS / 1000);
+        self->ctl_reply =
+            pl_node_ctl_error(PL_ETIMEOUT,
+                              "the broker did not answer the status request "
+                              "within %d s",
+                              S_NETWORK_WAIT_MS / 1000);
         return;
     }
     json_t *o = json_object();
@@ -251,12 +266,14 @@ s_test_send(pl_node_t *self, pl_txn_t *txn, json_t *args, int *rc_out)
     if (!to || !json_is_string(jp))
         return pl_node_ctl_error(PL_EINVAL,
                                  "test.send needs args.to and args.payload");
-    if (jc && (!json_is_integer(jc) || json_integer_value(jc) < 1
-               || json_integer_value(jc) > S_SEND_COUNT_MAX))
+    if (jc
+        && (!json_is_integer(jc) || json_integer_value(jc) < 1
+            || json_integer_value(jc) > S_SEND_COUNT_MAX))
         return pl_node_ctl_error(PL_EINVAL, "args.count must be 1..%d",
                                  S_SEND_COUNT_MAX);
-    if (jt && (!json_is_integer(jt) || json_integer_value(jt) < 1
-               || json_integer_value(jt) > PL_TTL_MAX))
+    if (jt
+        && (!json_is_integer(jt) || json_integer_value(jt) < 1
+            || json_integer_value(jt) > PL_TTL_MAX))
         return pl_node_ctl_error(PL_EINVAL, "args.ttl must be 1..%d seconds",
                                  PL_TTL_MAX);
     if (!pl_address_valid(to))
@@ -314,10 +331,11 @@ s_test_send(pl_node_t *self, pl_txn_t *txn, json_t *args, int *rc_out)
                 (long long) -self->skew, S_CLOCK_SKEW_MAX);
         case PL_EFULL:
             return pl_node_ctl_error(rc,
-                                     "the node's store is %u%% full: new "
+                                     "the node's store is full (map use "
+                                     "%u%%, new work stops at %d%%): new "
                                      "messages are refused until space is "
                                      "freed",
-                                     self->usage_pct);
+                                     self->usage_pct, PL_STORE_FULL_PCT);
         case PL_ETOOBIG:
             return pl_node_ctl_error(rc, "the payload is too large");
         default:
@@ -328,9 +346,9 @@ s_test_send(pl_node_t *self, pl_txn_t *txn, json_t *args, int *rc_out)
 }
 
 typedef struct {
-    pl_node_t *node; // owner
-    pl_txn_t *txn;   // read in this transaction
-    json_t *out;     // array being filled
+    pl_node_t *node;          // owner
+    pl_txn_t *txn;            // read in this transaction
+    json_t *out;              // array being filled
     const char *kind, *state; // filters (NULL: all)
     size_t counts[2][6];      // [receipt?][state] for stats
 } s_walk_t;
@@ -409,17 +427,15 @@ s_outbox_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
     if (r.state == S_OUT_RECEIPTED)
         json_object_set_new(o, "received_at", s_time(r.receipt_at));
     if (r.state == S_OUT_REJECTED)
-        json_object_set_new(
-            o, "reason",
-            json_string(pl_wire_reason_name(
-                (Passerelle__V1__RejectReason) r.reason)));
+        json_object_set_new(o, "reason",
+                            json_string(pl_wire_reason_name(
+                                (Passerelle__V1__RejectReason) r.reason)));
     json_array_append_new(w->out, o);
     return PL_STORE_NEXT;
 }
 
 static int
-s_count_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
-            void *arg)
+s_count_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
 {
     (void) k;
     (void) kl;
@@ -484,7 +500,8 @@ s_stats(pl_node_t *self, pl_txn_t *txn)
     json_object_set_new(o, "online", json_boolean(self->session));
     json_object_set_new(o, "clock_ok", json_boolean(!self->skewed));
     json_object_set_new(o, "map_use_pct", json_integer(self->usage_pct));
-    json_object_set_new(o, "resend_queue", json_integer((json_int_t) self->nrs));
+    json_object_set_new(o, "resend_queue",
+                        json_integer((json_int_t) self->nrs));
     json_object_set_new(o, "parked", json_integer((json_int_t) self->npark));
     json_t *n = json_object();
     const pl_node_counters_t *c = &self->n;
@@ -510,7 +527,7 @@ s_stats(pl_node_t *self, pl_txn_t *txn)
 static bool
 s_changes_state(const char *cmd)
 {
-    return strcmp(cmd, "test.send") == 0;
+    return strcmp(cmd, "test.send") == 0 || pl_node_case_changes_state(cmd);
 }
 
 void
@@ -523,8 +540,8 @@ pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
     const char *rid_hex = json_string_value(json_object_get(req, "req"));
     json_t *args = json_object_get(req, "args");
     json_t *as = json_object_get(req, "as");
-    if (!json_is_object(req) || !cmd || (args && !json_is_object(args)
-                                         && !json_is_null(args))
+    if (!json_is_object(req) || !cmd
+        || (args && !json_is_object(args) && !json_is_null(args))
         || (as && !json_is_string(as) && !json_is_null(as))) {
         self->ctl_reply = pl_node_ctl_error(
             PL_EPROTO, "a request is {\"req\", \"cmd\", \"args\", \"as\"}");
@@ -566,8 +583,8 @@ pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
             reply = strdup((const char *) stored.data);
             pl_buf_free(&stored);
             pl_store_abort(&c);
-            self->ctl_reply = reply ? reply
-                                    : pl_node_ctl_error(PL_ENOMEM, "no memory");
+            self->ctl_reply =
+                reply ? reply : pl_node_ctl_error(PL_ENOMEM, "no memory");
             json_decref(req);
             return;
         }
@@ -587,6 +604,9 @@ pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
         reply = s_walk(self, c, PL_DB_OUTBOX, s_outbox_one, args);
     else if (strcmp(cmd, "stats") == 0)
         reply = s_stats(self, c);
+    else if (pl_node_case_handles(cmd)) // cases, consent, referrals
+        reply = pl_node_case_ctl(self, c, cmd, args, json_string_value(as),
+                                 &arc);
     else
         reply = pl_node_ctl_error(PL_EINVAL, "unknown command '%s'", cmd);
 

@@ -24,23 +24,23 @@
         }                                                                      \
     } while (0)
 
-#define S_PASS_MAX         256            // packets handled per loop pass
-#define S_CLOCK_SKEW_MAX   300            // seconds of skew tolerated
-#define S_RESEND_FIRST_MS  10000          // first resend after this
-#define S_RESEND_MAX_MS    120000         // resend backoff ceiling
-#define S_RETRY_FULL_MS    5000           // broker store full: retry after
-#define S_HELLO_MAX_MS     10000          // hello backoff ceiling
-#define S_DIR_REFRESH_MS   (10 * 60000)   // directory refresh period
-#define S_DIR_MIN_GAP_MS   3000           // at most one request this often
-#define S_READER_CHECK_MS  60000          // mdb_reader_check period
-#define S_PRUNE_MS         (10 * 60000)   // pruning period
-#define S_USAGE_MS         2000           // map use recomputed this often
-#define S_NETWORK_WAIT_MS  5000           // status request deadline
-#define S_PARK_MAX         256            // envelopes from unknown senders
-#define S_PARK_MS          60000          // dropped from the park after
-#define S_SEEN_GRACE       86400          // seen ids kept past expires_at
-#define S_OUTBOX_KEEP      (30 * 86400)   // final outbox records kept
-#define S_SEND_COUNT_MAX   10000          // test.send count limit
+#define S_PASS_MAX        256          // packets handled per loop pass
+#define S_CLOCK_SKEW_MAX  300          // seconds of skew tolerated
+#define S_RESEND_FIRST_MS 10000        // first resend after this
+#define S_RESEND_MAX_MS   120000       // resend backoff ceiling
+#define S_RETRY_FULL_MS   5000         // broker store full: retry after
+#define S_HELLO_MAX_MS    10000        // hello backoff ceiling
+#define S_DIR_REFRESH_MS  (10 * 60000) // directory refresh period
+#define S_DIR_MIN_GAP_MS  3000         // at most one request this often
+#define S_READER_CHECK_MS 60000        // mdb_reader_check period
+#define S_PRUNE_MS        (10 * 60000) // pruning period
+#define S_USAGE_MS        2000         // map use recomputed this often
+#define S_NETWORK_WAIT_MS 5000         // status request deadline
+#define S_PARK_MAX        256          // envelopes from unknown senders
+#define S_PARK_MS         60000        // dropped from the park after
+#define S_SEEN_GRACE      86400        // seen ids kept past expires_at
+#define S_OUTBOX_KEEP     (30 * 86400) // final outbox records kept
+#define S_SEND_COUNT_MAX  10000        // test.send count limit
 
 // Outbox entry states (stored: never renumber).
 enum {
@@ -61,19 +61,19 @@ enum {
 
 // A decoded outbox record. 'packet' is borrowed from LMDB (or NULL).
 typedef struct {
-    uint8_t state;                   // S_OUT_*
-    uint8_t kind;                    // S_KIND_*
-    uint8_t reason;                  // reject reason when rejected
-    uint64_t created_at;             // when sealed
-    uint64_t updated_at;             // last state change
-    uint64_t expires_at;             // envelope expiry
-    uint32_t attempts;               // sends so far (informative)
-    uint8_t digest[PL_DIGEST_BYTES]; // pl_envelope_digest of the envelope
-    uint64_t receipt_at;             // the recipient's received_at
+    uint8_t state;                     // S_OUT_*
+    uint8_t kind;                      // S_KIND_*
+    uint8_t reason;                    // reject reason when rejected
+    uint64_t created_at;               // when sealed
+    uint64_t updated_at;               // last state change
+    uint64_t expires_at;               // envelope expiry
+    uint32_t attempts;                 // sends so far (informative)
+    uint8_t digest[PL_DIGEST_BYTES];   // pl_envelope_digest of the envelope
+    uint64_t receipt_at;               // the recipient's received_at
     uint8_t receipt_sig[PL_SIG_BYTES]; // the recipient's receipt signature
-    char to[PL_ADDRESS_MAX + 1];     // recipient address
-    const uint8_t *packet;           // encoded Packet, until receipted
-    size_t packet_len;               // its length
+    char to[PL_ADDRESS_MAX + 1];       // recipient address
+    const uint8_t *packet;             // encoded Packet, until receipted
+    size_t packet_len;                 // its length
 } pl_outrec_t;
 
 // One entry of the in-memory resend schedule (outbox ids not yet
@@ -95,15 +95,15 @@ typedef struct {
 
 // Per-process counters, for stats and logs.
 typedef struct {
-    uint64_t in_envelopes;  // envelopes received from the broker
-    uint64_t in_stored;     // new messages committed to the inbox
-    uint64_t in_duplicates; // duplicates answered with the stored receipt
-    uint64_t in_refused;    // envelopes refused for good
-    uint64_t in_deferred;   // not answered (retry later)
-    uint64_t receipts_ok;   // receipts verified
-    uint64_t sent;          // envelope sends (incl. resends)
-    uint64_t resent;        // resends
-    uint64_t commits;       // pass commits
+    uint64_t in_envelopes;    // envelopes received from the broker
+    uint64_t in_stored;       // new messages committed to the inbox
+    uint64_t in_duplicates;   // duplicates answered with the stored receipt
+    uint64_t in_refused;      // envelopes refused for good
+    uint64_t in_deferred;     // not answered (retry later)
+    uint64_t receipts_ok;     // receipts verified
+    uint64_t sent;            // envelope sends (incl. resends)
+    uint64_t resent;          // resends
+    uint64_t commits;         // pass commits
     uint64_t commit_failures; // failed pass commits
 } pl_node_counters_t;
 
@@ -112,20 +112,20 @@ struct pl_node {
     char home[PATH_MAX];              // resolved home
     char broker_ep[256];              // broker endpoint
     char ctl_ep[PL_IPC_PATH_MAX + 1]; // ipc://DIR/control
-    char ctl_path[PATH_MAX + 16];          // DIR/control
+    char ctl_path[PATH_MAX + 16];     // DIR/control
     int lock_fd;                      // DIR/daemon.lock, flock'd
     int heartbeat_ms;                 // heartbeat interval
 
-    pl_keys_t *keys;                       // this node's keys
-    pl_cert_t me;                          // this node's certificate
+    pl_keys_t *keys;                        // this node's keys
+    pl_cert_t me;                           // this node's certificate
     uint8_t authority_pk[PL_SIGN_PK_BYTES]; // network authority
-    pl_cert_t broker;                      // home broker's certificate
-    pl_store_t *store;                     // DIR/store
-    pl_revlist_t revoked;                  // newest revocation list
+    pl_cert_t broker;                       // home broker's certificate
+    pl_store_t *store;                      // DIR/store
+    pl_revlist_t revoked;                   // newest revocation list
 
-    pl_cert_t *dir;     // directory cache, sorted by address
-    size_t ndir;        // entries
-    uint64_t dir_gen;   // directory responses handled
+    pl_cert_t *dir;        // directory cache, sorted by address
+    size_t ndir;           // entries
+    uint64_t dir_gen;      // directory responses handled
     uint64_t dir_next_ms;  // next periodic refresh
     uint64_t dir_asked_ms; // last request sent
 
@@ -133,34 +133,34 @@ struct pl_node {
     void *dealer; // to the broker (CURVE client)
     void *ctl;    // REP, ipc://DIR/control
 
-    bool session;          // a welcome was seen and the broker is alive
-    bool welcomed;         // at least one welcome since start
-    uint64_t last_rx_ms;   // last packet from the broker
-    uint64_t hb_next_ms;   // next heartbeat
-    uint64_t hello_next_ms; // next hello while offline
+    bool session;              // a welcome was seen and the broker is alive
+    bool welcomed;             // at least one welcome since start
+    uint64_t last_rx_ms;       // last packet from the broker
+    uint64_t hb_next_ms;       // next heartbeat
+    uint64_t hello_next_ms;    // next hello while offline
     uint32_t hello_backoff_ms; // current hello backoff
-    int64_t skew;          // broker time - our time, seconds
-    bool skewed;           // |skew| > S_CLOCK_SKEW_MAX: no sealing
-    uint64_t skew_logged_ms; // last clock_skew error line
-    bool resync;           // resend all pending after this pass
+    int64_t skew;              // broker time - our time, seconds
+    bool skewed;               // |skew| > S_CLOCK_SKEW_MAX: no sealing
+    uint64_t skew_logged_ms;   // last clock_skew error line
+    bool resync;               // resend all pending after this pass
 
-    pl_resend_t *rs;  // resend schedule
-    size_t nrs, caprs; // used, allocated
+    pl_resend_t *rs;     // resend schedule
+    size_t nrs, caprs;   // used, allocated
     uint64_t rs_next_ms; // next resend scan
 
-    pl_buf_t *after;       // packets to send after the pass commits
+    pl_buf_t *after;         // packets to send after the pass commits
     size_t nafter, capafter; // used, allocated
 
     pl_parked_t park[S_PARK_MAX]; // envelopes from unknown senders
     size_t npark;                 // used
     bool park_replay;             // replay the park in the next pass
 
-    char *ctl_reply;        // reply to send after this pass (malloc'd)
-    bool ctl_parked;        // a request waits for a status response
+    char *ctl_reply;          // reply to send after this pass (malloc'd)
+    bool ctl_parked;          // a request waits for a status response
     uint64_t ctl_deadline_ms; // when the parked request gives up
 
-    unsigned usage_pct;     // store map use
-    uint64_t usage_next_ms; // next recomputation
+    unsigned usage_pct;      // store map use
+    uint64_t usage_next_ms;  // next recomputation
     uint64_t reader_next_ms; // next reader check
     uint64_t prune_next_ms;  // next pruning
     uint64_t started_ms;     // monotonic start time
@@ -189,9 +189,8 @@ bool pl_node_store_full(const pl_node_t *self);
 // the pass transaction 'pass' (each in a nested transaction of its own).
 // 'replayed' marks a parked envelope handled again after a directory
 // refresh.
-void pl_node_on_packet(pl_node_t *self, pl_txn_t *pass,
-                       const pl_packet_t *pkt, const uint8_t *data,
-                       size_t len, bool replayed);
+void pl_node_on_packet(pl_node_t *self, pl_txn_t *pass, const pl_packet_t *pkt,
+                       const uint8_t *data, size_t len, bool replayed);
 // Seals 'msg' (an encoded Message of 'kind') to 'to' and commits it to the
 // outbox in 'txn'; the send happens after the pass commits. 'id' gets the
 // message id. Errors: PL_ENOTFOUND (unknown recipient), PL_EREVOKED,
@@ -199,8 +198,7 @@ void pl_node_on_packet(pl_node_t *self, pl_txn_t *pass,
 PL_MUST_CHECK int pl_node_outbox_add(pl_node_t *self, pl_txn_t *txn,
                                      const char *to, int kind,
                                      const uint8_t *msg, size_t msg_len,
-                                     uint64_t ttl,
-                                     uint8_t id[PL_MSG_ID_BYTES]);
+                                     uint64_t ttl, uint8_t id[PL_MSG_ID_BYTES]);
 // Resends every pending outbox entry (after a welcome) and rebuilds the
 // resend schedule. No transaction may be open.
 void pl_node_resync(pl_node_t *self);
@@ -230,13 +228,13 @@ const char *pl_outrec_state_name(int state);
 const char *pl_kind_name(int kind);
 // Inbox record: decoded view.
 typedef struct {
-    uint8_t kind;                          // S_KIND_*
-    uint64_t received_at;                  // when committed
-    const uint8_t *header;                 // header bytes (borrowed)
-    size_t header_len;                     // their length
-    uint8_t dkid[PL_DATAKEY_ID_BYTES];     // data key of the content
-    const uint8_t *sealed;                 // sealed content (borrowed)
-    size_t sealed_len;                     // its length
+    uint8_t kind;                      // S_KIND_*
+    uint64_t received_at;              // when committed
+    const uint8_t *header;             // header bytes (borrowed)
+    size_t header_len;                 // their length
+    uint8_t dkid[PL_DATAKEY_ID_BYTES]; // data key of the content
+    const uint8_t *sealed;             // sealed content (borrowed)
+    size_t sealed_len;                 // its length
 } pl_inrec_t;
 PL_MUST_CHECK int pl_inrec_decode(const uint8_t *v, size_t len,
                                   pl_inrec_t *out);

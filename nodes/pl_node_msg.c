@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "nodes/pl_node_int.h"
+#include "nodes/pl_node_case.h"
 
 #define S_OUTREC_FIXED 144 // bytes before 'to' in an outbox record
 #define S_INREC_FIXED  128 // bytes before the header in an inbox record
@@ -55,12 +56,18 @@ const char *
 pl_outrec_state_name(int state)
 {
     switch (state) {
-    case S_OUT_PENDING: return "pending";
-    case S_OUT_ACCEPTED: return "accepted";
-    case S_OUT_RECEIPTED: return "receipted";
-    case S_OUT_REJECTED: return "rejected";
-    case S_OUT_EXPIRED: return "expired";
-    default: return "unknown";
+    case S_OUT_PENDING:
+        return "pending";
+    case S_OUT_ACCEPTED:
+        return "accepted";
+    case S_OUT_RECEIPTED:
+        return "receipted";
+    case S_OUT_REJECTED:
+        return "rejected";
+    case S_OUT_EXPIRED:
+        return "expired";
+    default:
+        return "unknown";
     }
 }
 
@@ -68,11 +75,16 @@ const char *
 pl_kind_name(int kind)
 {
     switch (kind) {
-    case S_KIND_TEST: return "test";
-    case S_KIND_REFERRAL: return "referral";
-    case S_KIND_STATUS: return "status-update";
-    case S_KIND_RECEIPT: return "receipt";
-    default: return "unknown";
+    case S_KIND_TEST:
+        return "test";
+    case S_KIND_REFERRAL:
+        return "referral";
+    case S_KIND_STATUS:
+        return "status-update";
+    case S_KIND_RECEIPT:
+        return "receipt";
+    default:
+        return "unknown";
     }
 }
 
@@ -159,8 +171,8 @@ s_outrec_put(pl_txn_t *txn, const uint8_t id[PL_MSG_ID_BYTES],
     pl_buf_t v = {0};
     int rc = pl_outrec_encode(r, &v);
     if (rc == PL_OK)
-        rc = pl_store_put(txn, PL_DB_OUTBOX, id, PL_MSG_ID_BYTES, v.data,
-                          v.len);
+        rc =
+            pl_store_put(txn, PL_DB_OUTBOX, id, PL_MSG_ID_BYTES, v.data, v.len);
     pl_buf_free(&v);
     return rc;
 }
@@ -274,8 +286,8 @@ typedef struct {
 } s_dirload_t;
 
 static int
-s_dir_load_one(const uint8_t *key, size_t klen, const uint8_t *val,
-               size_t vlen, void *arg)
+s_dir_load_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+               void *arg)
 {
     (void) key;
     (void) klen;
@@ -289,8 +301,7 @@ s_dir_load_one(const uint8_t *key, size_t klen, const uint8_t *val,
         d->cap = cap;
     }
     // certificates are verified again: the store is not a trust anchor
-    if (pl_cert_decode(val, vlen, d->node->authority_pk, &d->v[d->n])
-        == PL_OK)
+    if (pl_cert_decode(val, vlen, d->node->authority_pk, &d->v[d->n]) == PL_OK)
         d->n++;
     return PL_STORE_NEXT;
 }
@@ -350,8 +361,8 @@ pl_node_reload_revoked(pl_node_t *self)
     if (rc == PL_ENOTFOUND)
         return;
     if (rc != PL_OK) {
-        pl_log_warn(self->log, "revoked_file_refused path=%s reason=%s",
-                    path, pl_strerror(rc));
+        pl_log_warn(self->log, "revoked_file_refused path=%s reason=%s", path,
+                    pl_strerror(rc));
         return;
     }
     if (!s_take_revlist(self, &cand, "file"))
@@ -381,8 +392,7 @@ s_cert_bytes(const Passerelle__V1__Certificate *c, pl_buf_t *out)
 }
 
 static int
-s_clear_dir(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
-            void *arg)
+s_clear_dir(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
 {
     (void) k;
     (void) kl;
@@ -403,11 +413,11 @@ s_on_directory(pl_node_t *self, pl_txn_t *txn,
         pl_buf_t raw = {0};
         rc = pl_buf_reserve(&raw, n + 1);
         if (rc == PL_OK) {
-            raw.len = passerelle__v1__revocation_list__pack(r->revoked,
-                                                            raw.data);
+            raw.len =
+                passerelle__v1__revocation_list__pack(r->revoked, raw.data);
             pl_revlist_t cand;
-            int drc = pl_revlist_decode(raw.data, raw.len, self->authority_pk,
-                                        &cand);
+            int drc =
+                pl_revlist_decode(raw.data, raw.len, self->authority_pk, &cand);
             if (drc != PL_OK)
                 pl_log_warn(self->log, "revocation_refused reason=%s",
                             pl_strerror(drc));
@@ -418,12 +428,11 @@ s_on_directory(pl_node_t *self, pl_txn_t *txn,
         if (rc != PL_OK)
             return rc;
     }
-    pl_cert_t *v = calloc(r->n_certificates ? r->n_certificates : 1,
-                          sizeof *v);
+    pl_cert_t *v = calloc(r->n_certificates ? r->n_certificates : 1, sizeof *v);
     if (!v)
         return PL_ENOMEM;
-    pl_buf_t *raws = calloc(r->n_certificates ? r->n_certificates : 1,
-                            sizeof *raws);
+    pl_buf_t *raws =
+        calloc(r->n_certificates ? r->n_certificates : 1, sizeof *raws);
     if (!raws) {
         free(v);
         return PL_ENOMEM;
@@ -479,8 +488,7 @@ s_on_directory(pl_node_t *self, pl_txn_t *txn,
         self->park_replay = true;
     pl_log_info(self->log,
                 "directory_updated certs=%zu dropped=%zu revocation=%llu",
-                self->ndir, dropped,
-                (unsigned long long) self->revoked.number);
+                self->ndir, dropped, (unsigned long long) self->revoked.number);
     return PL_OK;
 }
 
@@ -501,8 +509,7 @@ pl_node_resend_add(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES],
     pl_resend_t *e = &self->rs[self->nrs++];
     memcpy(e->id, id, PL_MSG_ID_BYTES);
     e->due_ms = pl_mono_ms() + delay_ms;
-    e->backoff_ms = delay_ms < S_RESEND_FIRST_MS ? S_RESEND_FIRST_MS
-                                                 : delay_ms;
+    e->backoff_ms = delay_ms < S_RESEND_FIRST_MS ? S_RESEND_FIRST_MS : delay_ms;
 }
 
 // Seals an encoded message to 'cert' and writes it to the outbox.
@@ -571,8 +578,8 @@ pl_node_outbox_add(pl_node_t *self, pl_txn_t *txn, const char *to, int kind,
 }
 
 typedef struct {
-    pl_node_t *node;  // owner
-    bool blocked;     // a send hit EAGAIN: stop sending, schedule the rest
+    pl_node_t *node;     // owner
+    bool blocked;        // a send hit EAGAIN: stop sending, schedule the rest
     size_t sent, queued; // counts for the log line
 } s_resync_t;
 
@@ -609,8 +616,7 @@ pl_node_resync(pl_node_t *self)
     PL_IGNORE(pl_store_each(t, PL_DB_OUTBOX, s_resync_one, &s));
     pl_store_abort(&t);
     if (s.queued)
-        pl_log_info(self->log, "resync pending=%zu sent=%zu", s.queued,
-                    s.sent);
+        pl_log_info(self->log, "resync pending=%zu sent=%zu", s.queued, s.sent);
 }
 
 void
@@ -643,7 +649,8 @@ pl_node_resend_due(pl_node_t *self)
             self->rs[i] = self->rs[--self->nrs]; // settled: forget it
             continue;
         }
-        if (blocked || pl_node_send_now(self, r.packet, r.packet_len) != PL_OK) {
+        if (blocked
+            || pl_node_send_now(self, r.packet, r.packet_len) != PL_OK) {
             blocked = true;
             e->due_ms = now + 1000;
         } else {
@@ -766,8 +773,8 @@ s_box_key(pl_node_t *self, const uint8_t kid[PL_KEY_ID_BYTES], uint8_t pk[32],
 
 // Parks an envelope from an unknown sender until the directory is fresh.
 static void
-s_park(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES],
-       const uint8_t *data, size_t len)
+s_park(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES], const uint8_t *data,
+       size_t len)
 {
     for (size_t i = 0; i < self->npark; i++)
         if (memcmp(self->park[i].id, id, PL_MSG_ID_BYTES) == 0)
@@ -845,8 +852,8 @@ s_on_receipt(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
     if (r.state != S_OUT_RECEIPTED
         && memcmp(rc_msg->digest.data, r.digest, PL_DIGEST_BYTES) != 0) {
         pl_log_error(self->log,
-                     "attack reason=receipt_digest_mismatch id=%s from=%s",
-                     hex, h->from);
+                     "attack reason=receipt_digest_mismatch id=%s from=%s", hex,
+                     h->from);
         s_refuse(self, h->id, h->from,
                  PASSERELLE__V1__REJECT_REASON__REJECT_UNKNOWN,
                  "receipt digest differs from the envelope sent");
@@ -855,6 +862,13 @@ s_on_receipt(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
     }
     if (r.state == S_OUT_RECEIPTED)
         return PL_OK; // a second receipt for the same message: nothing new
+    if (r.kind == S_KIND_REFERRAL) {
+        // the referral becomes `received` at the sender (pl_node_case.c)
+        int crc = pl_node_case_on_receipt(self, txn, rid, h->from,
+                                          rc_msg->received_at);
+        if (crc != PL_OK)
+            return crc;
+    }
     // keep a small record: the evidence, not the envelope
     r.state = S_OUT_RECEIPTED;
     r.updated_at = pl_now();
@@ -886,9 +900,8 @@ s_seen_put(pl_txn_t *txn, const pl_header_t *h,
 // data key; the ciphertext is not kept), receipt to the sender, seen id.
 static int
 s_store_message(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
-                const pl_envelope_t *env,
-                const uint8_t digest[PL_DIGEST_BYTES], int kind,
-                const pl_buf_t *msg, const pl_cert_t *sender)
+                const pl_envelope_t *env, const uint8_t digest[PL_DIGEST_BYTES],
+                int kind, const pl_buf_t *msg, const pl_cert_t *sender)
 {
     uint64_t now = pl_now();
     uint8_t dkid[PL_DATAKEY_ID_BYTES], dk[PL_DATAKEY_BYTES];
@@ -935,8 +948,8 @@ s_store_message(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
     if (rc == PL_OK)
         rc = pl_message_encode(&m, &enc);
     if (rc == PL_OK)
-        rc = s_seal_store(self, txn, sender, S_KIND_RECEIPT, enc.data,
-                          enc.len, 0, rid);
+        rc = s_seal_store(self, txn, sender, S_KIND_RECEIPT, enc.data, enc.len,
+                          0, rid);
     pl_buf_free(&enc);
     if (rc == PL_OK)
         rc = s_seen_put(txn, h, digest, rid);
@@ -970,11 +983,16 @@ static int
 s_kind(const pl_message_t *m)
 {
     switch (m->body_case) {
-    case PASSERELLE__V1__MESSAGE__BODY_TEST: return S_KIND_TEST;
-    case PASSERELLE__V1__MESSAGE__BODY_REFERRAL: return S_KIND_REFERRAL;
-    case PASSERELLE__V1__MESSAGE__BODY_STATUS_UPDATE: return S_KIND_STATUS;
-    case PASSERELLE__V1__MESSAGE__BODY_RECEIPT: return S_KIND_RECEIPT;
-    default: return 0;
+    case PASSERELLE__V1__MESSAGE__BODY_TEST:
+        return S_KIND_TEST;
+    case PASSERELLE__V1__MESSAGE__BODY_REFERRAL:
+        return S_KIND_REFERRAL;
+    case PASSERELLE__V1__MESSAGE__BODY_STATUS_UPDATE:
+        return S_KIND_STATUS;
+    case PASSERELLE__V1__MESSAGE__BODY_RECEIPT:
+        return S_KIND_RECEIPT;
+    default:
+        return 0;
     }
 }
 
@@ -1040,8 +1058,8 @@ s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
     pl_envelope_digest(&env, digest);
     const uint8_t *seen;
     size_t seen_len;
-    int rc = pl_store_get(txn, PL_DB_SEEN, h.id, PL_MSG_ID_BYTES, &seen,
-                          &seen_len);
+    int rc =
+        pl_store_get(txn, PL_DB_SEEN, h.id, PL_MSG_ID_BYTES, &seen, &seen_len);
     if (rc == PL_OK && seen_len == S_SEEN_BYTES) {
         if (memcmp(seen + 16, digest, PL_DIGEST_BYTES) == 0) {
             s_duplicate(self, txn, &h, seen);
@@ -1078,8 +1096,8 @@ s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
         return PL_OK;
     }
     pl_buf_t msg = {0};
-    rc = pl_envelope_open(&env, self->me.address, pk, sk, cert->keys.sign,
-                          NULL, &msg);
+    rc = pl_envelope_open(&env, self->me.address, pk, sk, cert->keys.sign, NULL,
+                          &msg);
     pl_store_wipe(sk_old, sizeof sk_old);
     if (rc != PL_OK) {
         pl_buf_wipe(&msg);
@@ -1120,6 +1138,12 @@ s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
         return PL_OK;
     } else {
         rc = s_store_message(self, txn, &h, &env, digest, kind, &msg, cert);
+        // the referral's effect, in the same nested transaction
+        if (rc == PL_OK && kind == S_KIND_REFERRAL)
+            rc = pl_node_case_on_referral(self, txn, &h, digest, m->referral);
+        else if (rc == PL_OK && kind == S_KIND_STATUS)
+            rc = pl_node_case_on_status(self, txn, &h, digest,
+                                        m->status_update);
         if (rc == PL_OK) {
             self->n.in_stored++;
             pl_log_debug(self->log, "envelope_stored id=%s from=%s kind=%s",
@@ -1238,8 +1262,8 @@ pl_node_prune(pl_node_t *self)
     // seen id of what it receipts
     for (size_t i = 0; rc == PL_OK && i < p.receipts.len;
          i += PL_MSG_ID_BYTES) {
-        int d = pl_store_del(t, PL_DB_OUTBOX, p.receipts.data + i,
-                             PL_MSG_ID_BYTES);
+        int d =
+            pl_store_del(t, PL_DB_OUTBOX, p.receipts.data + i, PL_MSG_ID_BYTES);
         if (d != PL_OK && d != PL_ENOTFOUND)
             rc = d;
     }

@@ -6,14 +6,13 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <lmdb.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include <lmdb.h>
-#include <sodium.h>
 
 #include "proto/pl_keys.h"
 
@@ -36,6 +35,7 @@ static const char *const s_db_names[PL_DB_COUNT] = {
     [PL_DB_SEEN] = "seen",           [PL_DB_KEYS] = "keys",
     [PL_DB_REQUESTS] = "requests",   [PL_DB_CASES] = "cases",
     [PL_DB_REFERRALS] = "referrals", [PL_DB_AUDIT] = "audit",
+    [PL_DB_CONSENTS] = "consents",
 };
 
 // Settings keys.
@@ -61,14 +61,19 @@ static int
 s_rc(int mrc)
 {
     switch (mrc) {
-    case MDB_SUCCESS: return PL_OK;
-    case MDB_NOTFOUND: return PL_ENOTFOUND;
+    case MDB_SUCCESS:
+        return PL_OK;
+    case MDB_NOTFOUND:
+        return PL_ENOTFOUND;
     case MDB_MAP_FULL:
     case MDB_TXN_FULL:
     case MDB_READERS_FULL:
-    case MDB_DBS_FULL: return PL_EFULL;
-    case ENOMEM: return PL_ENOMEM;
-    default: return PL_EIO;
+    case MDB_DBS_FULL:
+        return PL_EFULL;
+    case ENOMEM:
+        return PL_ENOMEM;
+    default:
+        return PL_EIO;
     }
 }
 
@@ -119,9 +124,8 @@ s_ad(uint8_t *ad, size_t *adlen, pl_db_t db, const void *rkey, size_t rklen)
 }
 
 int
-pl_store_seal(const uint8_t key[PL_DATAKEY_BYTES], pl_db_t db,
-              const void *rkey, size_t rklen, const void *pt, size_t ptlen,
-              pl_buf_t *out)
+pl_store_seal(const uint8_t key[PL_DATAKEY_BYTES], pl_db_t db, const void *rkey,
+              size_t rklen, const void *pt, size_t ptlen, pl_buf_t *out)
 {
     uint8_t ad[S_AD_MAX];
     size_t adlen;
@@ -144,8 +148,8 @@ pl_store_seal(const uint8_t key[PL_DATAKEY_BYTES], pl_db_t db,
 
 int
 pl_store_unseal(const uint8_t key[PL_DATAKEY_BYTES], pl_db_t db,
-                const void *rkey, size_t rklen, const uint8_t *in,
-                size_t inlen, pl_buf_t *out)
+                const void *rkey, size_t rklen, const uint8_t *in, size_t inlen,
+                pl_buf_t *out)
 {
     if (inlen < PL_SEAL_OVERHEAD)
         return PL_EAUTH;
@@ -359,8 +363,8 @@ pl_store_datakey_new(pl_txn_t *txn, uint8_t id[PL_DATAKEY_ID_BYTES],
 {
     randombytes_buf(id, PL_DATAKEY_ID_BYTES);
     crypto_aead_xchacha20poly1305_ietf_keygen(key);
-    int rc = pl_store_put_secret(txn, PL_DB_KEYS, id, PL_DATAKEY_ID_BYTES,
-                                 key, PL_DATAKEY_BYTES);
+    int rc = pl_store_put_secret(txn, PL_DB_KEYS, id, PL_DATAKEY_ID_BYTES, key,
+                                 PL_DATAKEY_BYTES);
     if (rc != PL_OK)
         sodium_memzero(key, PL_DATAKEY_BYTES);
     return rc;
@@ -394,15 +398,15 @@ pl_store_request_get(pl_txn_t *txn, const uint8_t id[PL_REQUEST_ID_BYTES],
 {
     const uint8_t *v;
     size_t vlen;
-    int rc = pl_store_get(txn, PL_DB_REQUESTS, id, PL_REQUEST_ID_BYTES, &v,
-                          &vlen);
+    int rc =
+        pl_store_get(txn, PL_DB_REQUESTS, id, PL_REQUEST_ID_BYTES, &v, &vlen);
     if (rc != PL_OK)
         return rc;
     if (vlen < 8 + PL_SEAL_OVERHEAD)
         return PL_EPROTO;
     // value: u64 stored_at (clear, so pruning needs no key) || sealed reply
-    return s_unseal_master(txn->store, PL_DB_REQUESTS, id,
-                           PL_REQUEST_ID_BYTES, v + 8, vlen - 8, reply);
+    return s_unseal_master(txn->store, PL_DB_REQUESTS, id, PL_REQUEST_ID_BYTES,
+                           v + 8, vlen - 8, reply);
 }
 
 int
@@ -412,11 +416,11 @@ pl_store_request_put(pl_txn_t *txn, const uint8_t id[PL_REQUEST_ID_BYTES],
     pl_buf_t v = {0};
     int rc = pl_buf_append(&v, &now, 8);
     if (rc == PL_OK)
-        rc = s_seal_master(txn->store, PL_DB_REQUESTS, id,
-                           PL_REQUEST_ID_BYTES, reply, len, &v);
+        rc = s_seal_master(txn->store, PL_DB_REQUESTS, id, PL_REQUEST_ID_BYTES,
+                           reply, len, &v);
     if (rc == PL_OK)
-        rc = pl_store_put(txn, PL_DB_REQUESTS, id, PL_REQUEST_ID_BYTES,
-                          v.data, v.len);
+        rc = pl_store_put(txn, PL_DB_REQUESTS, id, PL_REQUEST_ID_BYTES, v.data,
+                          v.len);
     pl_buf_free(&v);
     return rc;
 }
@@ -579,8 +583,8 @@ s_master_from_file(pl_store_t *self, MDB_txn *txn, const pl_store_opts_t *opts,
         s_err(err, n, "no master key file and no passphrase");
         return PL_EINVAL;
     }
-    int rc = pl_keyfile_read(opts->master_path, self->master, S_MASTER_BYTES,
-                             true);
+    int rc =
+        pl_keyfile_read(opts->master_path, self->master, S_MASTER_BYTES, true);
     if (rc == PL_ENOTFOUND && fresh) {
         randombytes_buf(self->master, S_MASTER_BYTES);
         rc = pl_keyfile_write(opts->master_path, self->master, S_MASTER_BYTES,
@@ -590,8 +594,7 @@ s_master_from_file(pl_store_t *self, MDB_txn *txn, const pl_store_opts_t *opts,
                   pl_strerror(rc));
             return rc;
         }
-        pl_log_info(self->log, "master_key_created path=%s",
-                    opts->master_path);
+        pl_log_info(self->log, "master_key_created path=%s", opts->master_path);
         return PL_OK;
     }
     if (rc == PL_ENOTFOUND) {
@@ -609,8 +612,7 @@ s_master_from_file(pl_store_t *self, MDB_txn *txn, const pl_store_opts_t *opts,
         return PL_EPERM;
     }
     if (rc != PL_OK) {
-        s_err(err, n, "cannot read %s: %s", opts->master_path,
-              pl_strerror(rc));
+        s_err(err, n, "cannot read %s: %s", opts->master_path, pl_strerror(rc));
         return rc;
     }
     return PL_OK;
@@ -650,13 +652,12 @@ s_master_setup(pl_store_t *self, const pl_store_opts_t *opts, char *err,
             mrc = mdb_put(txn, self->dbi[PL_DB_SETTINGS], &k, &v, 0);
             rc = s_rc(mrc);
             if (rc != PL_OK)
-                s_err(err, n, "cannot write the store: %s",
-                      mdb_strerror(mrc));
+                s_err(err, n, "cannot write the store: %s", mdb_strerror(mrc));
         }
     } else if (rc == PL_OK) {
-        rc = s_unseal_master(self, PL_DB_SETTINGS, s_set_check,
-                             sizeof s_set_check - 1, v.mv_data, v.mv_size,
-                             &buf);
+        rc =
+            s_unseal_master(self, PL_DB_SETTINGS, s_set_check,
+                            sizeof s_set_check - 1, v.mv_data, v.mv_size, &buf);
         if (rc != PL_OK || buf.len != sizeof s_check_text - 1
             || memcmp(buf.data, s_check_text, buf.len) != 0) {
             s_err(err, n,

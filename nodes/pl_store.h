@@ -58,9 +58,11 @@ typedef enum {
     PL_DB_SEEN,         // "seen": message id -> dedupe record
     PL_DB_KEYS,         // "keys": data key id -> wrapped data key
     PL_DB_REQUESTS,     // "requests": CLI request id -> sealed reply
-    PL_DB_CASES,        // "cases": later issue
-    PL_DB_REFERRALS,    // "referrals": later issue
-    PL_DB_AUDIT,        // "audit": later issue
+    PL_DB_CASES,        // "cases": case id -> sealed case (pl_node_case.c)
+    PL_DB_REFERRALS,    // "referrals": referral id -> sealed referral with
+                        // its history; envelope id -> referral id
+    PL_DB_AUDIT,        // "audit": seq -> audit entry (nodes/pl_audit.h)
+    PL_DB_CONSENTS,     // "consents": consent id -> sealed consent record
     PL_DB_COUNT
 } pl_db_t;
 
@@ -99,8 +101,8 @@ PL_MUST_CHECK int pl_store_usage(pl_store_t *self, unsigned *pct);
 // ---- transactions
 // Begins a transaction. With 'parent' (a write transaction) it is nested
 // and 'write' must be true. Caller ends it with commit or abort.
-PL_MUST_CHECK int pl_store_begin(pl_store_t *self, pl_txn_t *parent,
-                                 bool write, pl_txn_t **out);
+PL_MUST_CHECK int pl_store_begin(pl_store_t *self, pl_txn_t *parent, bool write,
+                                 pl_txn_t **out);
 // Commits and frees the transaction; *txn_p is NULL afterwards, also on
 // failure (the transaction is then aborted). A top-level commit is durable
 // (fsync) when it returns PL_OK. PL_EFULL when the map is full.
@@ -131,15 +133,15 @@ typedef int (*pl_store_each_fn)(const uint8_t *key, size_t klen,
                                 const uint8_t *val, size_t vlen, void *arg);
 // Visits every record of 'db' in key order. Do not change 'db' from the
 // callback other than by returning PL_STORE_DELETE.
-PL_MUST_CHECK int pl_store_each(pl_txn_t *txn, pl_db_t db,
-                                pl_store_each_fn fn, void *arg);
+PL_MUST_CHECK int pl_store_each(pl_txn_t *txn, pl_db_t db, pl_store_each_fn fn,
+                                void *arg);
 
 // ---- record encryption
 // Seals 'pt' under 'key' for record ('db', 'rkey'): appends nonce || ct
 // (ptlen + PL_SEAL_OVERHEAD bytes) to 'out'.
 PL_MUST_CHECK int pl_store_seal(const uint8_t key[PL_DATAKEY_BYTES], pl_db_t db,
-                                const void *rkey, size_t rklen,
-                                const void *pt, size_t ptlen, pl_buf_t *out);
+                                const void *rkey, size_t rklen, const void *pt,
+                                size_t ptlen, pl_buf_t *out);
 // Opens what pl_store_seal made for the same ('db', 'rkey'); appends the
 // plaintext to 'out' (caller wipes it with pl_buf_wipe). PL_EAUTH if the
 // value was altered, moved or sealed under another key.
@@ -166,8 +168,8 @@ PL_MUST_CHECK int pl_store_datakey_get(pl_txn_t *txn,
                                        const uint8_t id[PL_DATAKEY_ID_BYTES],
                                        uint8_t key[PL_DATAKEY_BYTES]);
 // Destroys data key 'id': what it sealed can no longer be read.
-PL_MUST_CHECK int pl_store_datakey_destroy(pl_txn_t *txn,
-                                           const uint8_t id[PL_DATAKEY_ID_BYTES]);
+PL_MUST_CHECK int
+pl_store_datakey_destroy(pl_txn_t *txn, const uint8_t id[PL_DATAKEY_ID_BYTES]);
 // Wipes 'len' bytes (sodium_memzero), for callers holding a data key.
 void pl_store_wipe(void *p, size_t len);
 

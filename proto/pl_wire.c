@@ -21,18 +21,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_STR_MAX       4096  // any string field, bytes
-#define S_STR_LIST_MAX  256   // entries of any repeated string field
-#define S_DETAIL_MAX    256   // Rejected.detail, bytes
-#define S_STATUS_MAX    32    // StatusUpdate.status, bytes (a FHIR code)
-#define S_CERTS_MAX     10000 // certificates in one DirectoryResponse
-#define S_NODES_MAX     10000 // nodes in one StatusResponse
-#define S_CERT_BODY_MAX 16384 // one serialized CertificateBody
-#define S_SIG_BYTES     64    // Ed25519 signature (PL_SIG_BYTES)
-#define S_DIGEST_BYTES  32    // BLAKE2b-256 (PL_DIGEST_BYTES)
-#define S_AEAD_TAG      16    // smallest ciphertext: the Poly1305 tag
-#define S_VERSION       1     // protocol version (PL_PROTO_VERSION)
-#define S_DEPTH_MAX     8     // nesting; the schema is not recursive
+#define S_STR_MAX       4096      // any string field, bytes
+#define S_STR_LIST_MAX  256       // entries of any repeated string field
+#define S_DETAIL_MAX    256       // Rejected.detail, bytes
+#define S_STATUS_MAX    32        // StatusUpdate.status, bytes (a FHIR code)
+#define S_CERTS_MAX     10000     // certificates in one DirectoryResponse
+#define S_NODES_MAX     10000     // nodes in one StatusResponse
+#define S_CERT_BODY_MAX 16384     // one serialized CertificateBody
+#define S_SIG_BYTES     64        // Ed25519 signature (PL_SIG_BYTES)
+#define S_DIGEST_BYTES  32        // BLAKE2b-256 (PL_DIGEST_BYTES)
+#define S_AEAD_TAG      16        // smallest ciphertext: the Poly1305 tag
+#define S_VERSION       1         // protocol version (PL_PROTO_VERSION)
+#define S_DEPTH_MAX     8         // nesting; the schema is not recursive
 #define S_FIELD_MAX     536870911 // largest protobuf field number, 2^29-1
 
 // ---------------------------------------------------------------- allocator
@@ -122,7 +122,7 @@ s_utf8_valid(const uint8_t *s, size_t len)
             i++;
             continue;
         }
-        size_t n;        // continuation bytes
+        size_t n;                     // continuation bytes
         uint8_t lo = 0x80, hi = 0xbf; // range of the first continuation
         if (c >= 0xc2 && c <= 0xdf)
             n = 1;
@@ -503,8 +503,8 @@ pl_wire_decode(const uint8_t *data, size_t len, pl_packet_t **out)
     if (len == 0)
         return PL_EPROTO; // a Packet always holds one kind
     ProtobufCMessage *msg = NULL;
-    int rc = pl_wire_unpack(&passerelle__v1__packet__descriptor, data, len,
-                            &msg);
+    int rc =
+        pl_wire_unpack(&passerelle__v1__packet__descriptor, data, len, &msg);
     if (rc != PL_OK)
         return rc;
     pl_packet_t *pkt = (pl_packet_t *) msg;
@@ -535,8 +535,8 @@ pl_message_decode(const uint8_t *data, size_t len, pl_message_t **out)
     if (len == 0)
         return PL_EPROTO; // a Message always holds one body
     ProtobufCMessage *msg = NULL;
-    int rc = pl_wire_unpack(&passerelle__v1__message__descriptor, data, len,
-                            &msg);
+    int rc =
+        pl_wire_unpack(&passerelle__v1__message__descriptor, data, len, &msg);
     if (rc != PL_OK)
         return rc;
     pl_message_t *m = (pl_message_t *) msg;
@@ -664,23 +664,34 @@ const char *
 pl_wire_kind_name(Passerelle__V1__Packet__KindCase kind)
 {
     switch (kind) {
-    case PASSERELLE__V1__PACKET__KIND__NOT_SET: return "none";
-    case PASSERELLE__V1__PACKET__KIND_ENVELOPE: return "envelope";
-    case PASSERELLE__V1__PACKET__KIND_HELLO: return "hello";
-    case PASSERELLE__V1__PACKET__KIND_WELCOME: return "welcome";
-    case PASSERELLE__V1__PACKET__KIND_HEARTBEAT: return "heartbeat";
-    case PASSERELLE__V1__PACKET__KIND_ACCEPTED: return "accepted";
-    case PASSERELLE__V1__PACKET__KIND_TAKEN: return "taken";
-    case PASSERELLE__V1__PACKET__KIND_REJECTED: return "rejected";
-    case PASSERELLE__V1__PACKET__KIND_EXPIRED: return "expired";
+    case PASSERELLE__V1__PACKET__KIND__NOT_SET:
+        return "none";
+    case PASSERELLE__V1__PACKET__KIND_ENVELOPE:
+        return "envelope";
+    case PASSERELLE__V1__PACKET__KIND_HELLO:
+        return "hello";
+    case PASSERELLE__V1__PACKET__KIND_WELCOME:
+        return "welcome";
+    case PASSERELLE__V1__PACKET__KIND_HEARTBEAT:
+        return "heartbeat";
+    case PASSERELLE__V1__PACKET__KIND_ACCEPTED:
+        return "accepted";
+    case PASSERELLE__V1__PACKET__KIND_TAKEN:
+        return "taken";
+    case PASSERELLE__V1__PACKET__KIND_REJECTED:
+        return "rejected";
+    case PASSERELLE__V1__PACKET__KIND_EXPIRED:
+        return "expired";
     case PASSERELLE__V1__PACKET__KIND_DIRECTORY_REQUEST:
         return "directory_request";
     case PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE:
         return "directory_response";
-    case PASSERELLE__V1__PACKET__KIND_STATUS_REQUEST: return "status_request";
+    case PASSERELLE__V1__PACKET__KIND_STATUS_REQUEST:
+        return "status_request";
     case PASSERELLE__V1__PACKET__KIND_STATUS_RESPONSE:
         return "status_response";
-    default: return "unknown";
+    default:
+        return "unknown";
     }
 }
 
@@ -688,25 +699,33 @@ const char *
 pl_wire_reason_name(Passerelle__V1__RejectReason reason)
 {
     switch (reason) {
-    case PASSERELLE__V1__REJECT_REASON__REJECT_UNKNOWN: return "unknown";
-    case PASSERELLE__V1__REJECT_REASON__REJECT_MALFORMED: return "malformed";
-    case PASSERELLE__V1__REJECT_REASON__REJECT_TOO_LARGE: return "too_large";
+    case PASSERELLE__V1__REJECT_REASON__REJECT_UNKNOWN:
+        return "unknown";
+    case PASSERELLE__V1__REJECT_REASON__REJECT_MALFORMED:
+        return "malformed";
+    case PASSERELLE__V1__REJECT_REASON__REJECT_TOO_LARGE:
+        return "too_large";
     case PASSERELLE__V1__REJECT_REASON__REJECT_NOT_ENROLLED:
         return "not_enrolled";
-    case PASSERELLE__V1__REJECT_REASON__REJECT_SPOOFED: return "spoofed";
+    case PASSERELLE__V1__REJECT_REASON__REJECT_SPOOFED:
+        return "spoofed";
     case PASSERELLE__V1__REJECT_REASON__REJECT_UNKNOWN_RECIPIENT:
         return "unknown_recipient";
-    case PASSERELLE__V1__REJECT_REASON__REJECT_EXPIRED: return "expired";
+    case PASSERELLE__V1__REJECT_REASON__REJECT_EXPIRED:
+        return "expired";
     case PASSERELLE__V1__REJECT_REASON__REJECT_DUPLICATE_CONFLICT:
         return "duplicate_conflict";
-    case PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL: return "store_full";
+    case PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL:
+        return "store_full";
     case PASSERELLE__V1__REJECT_REASON__REJECT_NOT_RECIPIENT:
         return "not_recipient";
     case PASSERELLE__V1__REJECT_REASON__REJECT_BAD_SIGNATURE:
         return "bad_signature";
-    case PASSERELLE__V1__REJECT_REASON__REJECT_REVOKED: return "revoked";
+    case PASSERELLE__V1__REJECT_REASON__REJECT_REVOKED:
+        return "revoked";
     case PASSERELLE__V1__REJECT_REASON__REJECT_STORE_ERROR:
         return "store_error";
-    default: return "other";
+    default:
+        return "other";
     }
 }

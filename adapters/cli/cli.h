@@ -50,5 +50,14 @@ int cli_cmd_authority(cli_t *cli, int argc, char **argv); // cmd_authority.c
 int cli_cmd_directory(cli_t *cli, int argc, char **argv); // cmd_node.c
 int cli_cmd_network(cli_t *cli, int argc, char **argv);   // cmd_node.c
 int cli_cmd_broker(cli_t *cli, int argc, char **argv);    // cmd_broker.c
+// cmd_case.c: cases, consent, referrals (act = accept, start, resume, hold,
+// reject, cancel, complete: argv[0] names the event), audit verify
+int cli_cmd_case(cli_t *cli, int argc, char **argv);
+int cli_cmd_consent(cli_t *cli, int argc, char **argv);
+int cli_cmd_refer(cli_t *cli, int argc, char **argv);
+int cli_cmd_referrals(cli_t *cli, int argc, char **argv);
+int cli_cmd_show(cli_t *cli, int argc, char **argv);
+int cli_cmd_act(cli_t *cli, int argc, char **argv);
+int cli_cmd_audit(cli_t *cli, int argc, char **argv);
 
 #endif

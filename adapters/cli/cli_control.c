@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -12,12 +13,10 @@
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
-
-#include <sodium.h>
 #include <zmq.h>
 
-#define S_IPC_MAX   107 // "ipc://DIR/control" at most (sun_path limit)
-#define S_SLICE_MS  250 // how often the lock is checked while waiting
+#define S_IPC_MAX  107 // "ipc://DIR/control" at most (sun_path limit)
+#define S_SLICE_MS 250 // how often the lock is checked while waiting
 
 static void s_err(char *err, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -81,10 +80,10 @@ s_daemon_pid(const char *home)
 }
 
 int
-cli_control_call_id(const char *home, const char *request_id,
-                    const char *cmd, json_t *args, const char *as,
-                    int timeout_ms, json_t **result, char *err,
-                    size_t err_size, char *code, size_t code_size)
+cli_control_call_id(const char *home, const char *request_id, const char *cmd,
+                    json_t *args, const char *as, int timeout_ms,
+                    json_t **result, char *err, size_t err_size, char *code,
+                    size_t code_size)
 {
     *result = NULL;
     if (code && code_size)
@@ -107,8 +106,7 @@ cli_control_call_id(const char *home, const char *request_id,
     long pid = s_daemon_pid(dir);
     if (pid < 0) {
         s_err(err, err_size,
-              "the node is not running (no daemon holds %s/daemon.lock)",
-              dir);
+              "the node is not running (no daemon holds %s/daemon.lock)", dir);
         return CLI_CONTROL_NOT_RUNNING;
     }
     if (timeout_ms <= 0)
@@ -150,8 +148,8 @@ cli_control_call_id(const char *home, const char *request_id,
     zmq_msg_init(&m);
     for (;;) {
         zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-        int slice = timeout_ms - waited < S_SLICE_MS ? timeout_ms - waited
-                                                     : S_SLICE_MS;
+        int slice =
+            timeout_ms - waited < S_SLICE_MS ? timeout_ms - waited : S_SLICE_MS;
         int r = zmq_poll(&it, 1, slice);
         if (r > 0 && zmq_msg_recv(&m, s, 0) >= 0)
             break;
@@ -163,8 +161,7 @@ cli_control_call_id(const char *home, const char *request_id,
         }
         waited += slice;
         if (waited >= timeout_ms) {
-            s_err(err, err_size,
-                  "the node daemon did not answer within %d s",
+            s_err(err, err_size, "the node daemon did not answer within %d s",
                   timeout_ms / 1000);
             rc = CLI_CONTROL_TIMEOUT;
             zmq_msg_close(&m);

@@ -35,8 +35,8 @@ enum {
 // one clear line (the daemon's "error" text for CLI_CONTROL_ERROR) and
 // 'code' (may be NULL, size >= 32) the daemon's "code".
 int cli_control_call(const char *home, const char *cmd, json_t *args,
-                     const char *as, int timeout_ms, json_t **result,
-                     char *err, size_t err_size);
+                     const char *as, int timeout_ms, json_t **result, char *err,
+                     size_t err_size);
 // Same with a given request id (32 hex digits, e.g. from a failed attempt
 // of the same command): the daemon returns the stored reply of a request
 // it already carried out.

@@ -32,15 +32,22 @@ s_parse(cli_t *cli, const char *cmd, const char *help, const char **sector,
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", s_opts, NULL)) != -1) {
         switch (c) {
-        case OPT_HOME: cli->home = optarg; break;
-        case OPT_JSON: cli->json = true; break;
+        case OPT_HOME:
+            cli->home = optarg;
+            break;
+        case OPT_JSON:
+            cli->json = true;
+            break;
         case OPT_SECTOR:
             if (!sector)
                 return cli_usage_error(cmd, "unknown option '--sector'");
             *sector = optarg;
             break;
-        case OPT_HELP: fputs(help, stdout); return 0;
-        default: return cli_bad_option(cmd, c, argv);
+        case OPT_HELP:
+            fputs(help, stdout);
+            return 0;
+        default:
+            return cli_bad_option(cmd, c, argv);
         }
     }
     if (optind < argc)

@@ -37,6 +37,23 @@ static const struct command {
      "nodes of the network, from the running daemon's directory"},
     {"network", cli_cmd_network,
      "the broker's transport status, through the running daemon"},
+    {"case", cli_cmd_case, "cases: add, show, list, close (personal data, "
+                           "encrypted)"},
+    {"consent", cli_cmd_consent, "consent of a case: add, withdraw"},
+    {"refer", cli_cmd_refer,
+     "refer a case to a provider (consent gate, minimum data)"},
+    {"referrals", cli_cmd_referrals,
+     "referrals sent and received, with FHIR status and overdue flag"},
+    {"show", cli_cmd_show, "one referral: person as far as visible, history"},
+    {"accept", cli_cmd_act, "recipient: accept a received referral"},
+    {"reject", cli_cmd_act, "recipient: reject a referral --reason CODE"},
+    {"start", cli_cmd_act, "recipient: start an accepted referral"},
+    {"hold", cli_cmd_act, "recipient: put in-progress on hold --reason CODE"},
+    {"resume", cli_cmd_act, "recipient: resume a referral on hold"},
+    {"complete", cli_cmd_act,
+     "recipient: complete --outcome successful|not-successful"},
+    {"cancel", cli_cmd_act, "sender: cancel an open referral --reason CODE"},
+    {"audit", cli_cmd_audit, "audit verify: recompute and check the chain"},
     {"help", s_cmd_help, "help on a command: passerelle help COMMAND"},
 };
 

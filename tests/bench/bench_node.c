@@ -39,9 +39,8 @@ s_cpu(pid_t pid)
     unsigned long utime = 0, stime = 0;
     // state ppid pgrp session tty tpgid flags minflt cminflt majflt
     // cmajflt utime stime
-    if (sscanf(p + 2,
-               "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
-               &stime)
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+               &utime, &stime)
         != 2)
         return 0;
     return (double) (utime + stime) / (double) sysconf(_SC_CLK_TCK);
@@ -88,8 +87,7 @@ s_protocol_cost(int iters)
     double t0 = s_now();
     for (int i = 0; i < iters; i++) {
         // A seals to B
-        pl_seal_args_t sa = {a, "sn/a", "sn/b", b->pub.box, NULL, pl_now(),
-                             0};
+        pl_seal_args_t sa = {a, "sn/a", "sn/b", b->pub.box, NULL, pl_now(), 0};
         pl_buf_t pkt = {0}, plain = {0};
         uint8_t id[PL_MSG_ID_BYTES];
         PL_CHECK(pl_envelope_seal(&sa, msg.data, msg.len, id, &pkt) == PL_OK);
@@ -118,8 +116,7 @@ s_protocol_cost(int iters)
         rm.receipt = &r;
         pl_buf_t renc = {0}, rpkt = {0}, rplain = {0};
         PL_CHECK(pl_message_encode(&rm, &renc) == PL_OK);
-        pl_seal_args_t rb = {b, "sn/b", "sn/a", a->pub.box, NULL, pl_now(),
-                             0};
+        pl_seal_args_t rb = {b, "sn/b", "sn/a", a->pub.box, NULL, pl_now(), 0};
         uint8_t rid[PL_MSG_ID_BYTES];
         PL_CHECK(pl_envelope_seal(&rb, renc.data, renc.len, rid, &rpkt)
                  == PL_OK);
@@ -202,8 +199,8 @@ main(int argc, char **argv)
            wall, (double) n / wall);
     printf("  CPU per message: %.1f us (broker %.1f, sender %.1f, "
            "recipient %.1f)\n",
-           per_msg * 1e6, cpu[0] / (double) n * 1e6,
-           cpu[1] / (double) n * 1e6, cpu[2] / (double) n * 1e6);
+           per_msg * 1e6, cpu[0] / (double) n * 1e6, cpu[1] / (double) n * 1e6,
+           cpu[2] / (double) n * 1e6);
     printf("  protocol floor (same run): seal+verify+open+receipt "
            "sign+seal+verify+open+check = %.1f us per message\n",
            proto * 1e6);

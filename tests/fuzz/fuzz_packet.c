@@ -14,12 +14,11 @@
 // Fixed keys: a sender (sign) and the recipient "sn/fuzz" (box), derived
 // from constant seeds, so the committed seeds in corpus/packet can be real
 // sealed envelopes that reach the decrypt path.
+#include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <sodium.h>
 
 #include "proto/pl_envelope.h"
 #include "proto/pl_keys.h"

@@ -43,8 +43,8 @@ pl_testnode_tool(json_t **out, const char *err_path, const char *home,
     if (err_path)
         snprintf(redirect, sizeof redirect, "2>>'%s'", err_path);
     char *text = NULL;
-    int rc = pl_test_sh(&text, "'%s' --home '%s' %s %s", tool, home, args,
-                        redirect);
+    int rc =
+        pl_test_sh(&text, "'%s' --home '%s' %s %s", tool, home, args, redirect);
     if (out) {
         json_error_t jerr;
         *out = text ? json_loads(text, 0, &jerr) : NULL;
@@ -92,8 +92,8 @@ pl_testnode_wait_stat(const char *home, const char *path, long want,
         if (v == want)
             return v;
         clock_gettime(CLOCK_MONOTONIC, &t);
-        long ms = (t.tv_sec - t0.tv_sec) * 1000
-                  + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        long ms =
+            (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
         if (ms > timeout_ms)
             return v;
         struct timespec d = {0, 200 * 1000 * 1000};

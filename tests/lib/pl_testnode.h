@@ -21,7 +21,8 @@ void pl_testnode_start(pl_test_net_t *net, int i, const char *const extra[],
 // (NULL when the output is not JSON). Returns the tool's exit code; its
 // stderr goes to 'err_path' (NULL: the test's stderr).
 int pl_testnode_tool(json_t **out, const char *err_path, const char *home,
-                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                     const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 // The node's stats object (pl-testmsg stats), or NULL if it did not answer.
 json_t *pl_testnode_stats(const char *home);
 // A number in the stats by dotted path ("inbox", "outbox.receipted");

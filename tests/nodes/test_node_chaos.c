@@ -142,8 +142,7 @@ main(void)
     long got = pl_testnode_wait_stat(net.home[1], "inbox", total, S_WAIT_MS);
     long rcv = pl_testnode_wait_stat(net.home[0], "outbox.receipted", total,
                                      S_WAIT_MS);
-    fprintf(stderr, "chaos: inbox=%ld receipted=%ld of %ld\n", got, rcv,
-            total);
+    fprintf(stderr, "chaos: inbox=%ld receipted=%ld of %ld\n", got, rcv, total);
     PL_CHECK(got == total && rcv == total);
     json_t *list = NULL;
     PL_CHECK(pl_testnode_tool(&list, NULL, net.home[1], "list --json") == 0);

@@ -32,8 +32,7 @@ s_ms_since(const struct timespec *t0)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return (t.tv_sec - t0->tv_sec) * 1000
-           + (t.tv_nsec - t0->tv_nsec) / 1000000;
+    return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 // Runs a daemon that must refuse to start: returns its exit code, its
@@ -137,16 +136,16 @@ main(void)
     const char *alog_tmp = pl_testnode_log(&net, A);
     char alog[700];
     snprintf(alog, sizeof alog, "%s", alog_tmp);
-    PL_CHECK(pl_testnode_wait_log(alog, "directory_updated certs=2", 1,
-                                  20000));
+    PL_CHECK(pl_testnode_wait_log(alog, "directory_updated certs=2", 1, 20000));
     const char *cli = pl_test_bin("passerelle");
     char cli_path[1024];
     snprintf(cli_path, sizeof cli_path, "%s", cli);
     char *out = NULL;
 
     // directory and network answer through the daemon
-    PL_CHECK(pl_test_sh(&out, "'%s' --home '%s' directory --sector health "
-                              "--json",
+    PL_CHECK(pl_test_sh(&out,
+                        "'%s' --home '%s' directory --sector health "
+                        "--json",
                         cli_path, net.home[A])
              == 0);
     json_error_t jerr;
@@ -157,8 +156,8 @@ main(void)
     PL_CHECK(strcmp(json_string_value(json_object_get(e0, "address")),
                     net.address[B])
              == 0);
-    PL_CHECK(strcmp(json_string_value(json_object_get(e0, "dimension")),
-                    "") != 0);
+    PL_CHECK(strcmp(json_string_value(json_object_get(e0, "dimension")), "")
+             != 0);
     PL_CHECK(json_string_length(json_object_get(e0, "box_key_id")) == 16);
     json_decref(dir);
     PL_CHECK(pl_test_sh(&out, "'%s' --home '%s' network --json", cli_path,
@@ -168,8 +167,7 @@ main(void)
     free(out);
     PL_CHECK(json_array_size(json_object_get(netw, "nodes")) == 2);
     json_decref(netw);
-    PL_CHECK(pl_test_sh(&out, "'%s' --home '%s' network", cli_path,
-                        net.home[A])
+    PL_CHECK(pl_test_sh(&out, "'%s' --home '%s' network", cli_path, net.home[A])
              == 0);
     PL_CHECK(strstr(out, net.address[B]) != NULL);
     free(out);
@@ -239,8 +237,8 @@ main(void)
     PL_CHECK(s_refused_start(longhome, net.endpoint, &out, NULL) == 1);
     PL_CHECK(strstr(out, "too long") != NULL);
     free(out);
-    rc = pl_test_sh(&out, "'%s' --home '%s' directory 2>&1", cli_path,
-                    longhome);
+    rc =
+        pl_test_sh(&out, "'%s' --home '%s' directory 2>&1", cli_path, longhome);
     PL_CHECK(rc != 0 && strstr(out, "too long") != NULL);
     free(out);
 
@@ -280,8 +278,7 @@ main(void)
     char errf[700];
     snprintf(errf, sizeof errf, "%s/skew.err", net.root);
     PL_CHECK(pl_testnode_tool(NULL, errf, net.home[A],
-                              "send --to '%s' --payload skewed",
-                              net.address[B])
+                              "send --to '%s' --payload skewed", net.address[B])
              == 1);
     PL_CHECK(pl_testnode_count_in_file(errf, "clock") >= 1);
     pl_test_net_stop_node(&net, A, false);
@@ -289,9 +286,28 @@ main(void)
     pl_testnode_start(&net, A, s_fast, NULL);
     PL_CHECK(pl_testnode_wait_log(alog, "session_up", ups + 1, 20000));
     PL_CHECK(pl_testnode_tool(NULL, NULL, net.home[A],
-                              "send --to '%s' --payload fixed",
-                              net.address[B])
+                              "send --to '%s' --payload fixed", net.address[B])
              == 0);
+    pl_test_net_stop_node(&net, A, false);
+
+    // a small map fills up: new messages are refused clearly, the daemon
+    // goes on answering (and settling what it has)
+    const char *small[] = {"--heartbeat-ms", "1000", "--map-mib", "1", NULL};
+    pl_testnode_start(&net, A, small, NULL);
+    char big[2100];
+    memset(big, 'f', 2048);
+    big[2048] = 0;
+    snprintf(errf, sizeof errf, "%s/full.err", net.root);
+    int full = 0;
+    for (int k = 0; k < 40 && !full; k++)
+        full = pl_testnode_tool(NULL, errf, net.home[A],
+                                "send --to '%s' --payload '%s' --count 50",
+                                net.address[B], big)
+               != 0;
+    PL_CHECK(full);
+    PL_CHECK(pl_testnode_count_in_file(errf, "full") >= 1);
+    PL_CHECK(pl_testnode_stat(net.home[A], "inbox") >= 0); // still answers
+    PL_CHECK(pl_test_alive(net.node_pid[A]));
     pl_test_net_stop_node(&net, A, false);
 
     // a passphrase store (B): made at the first start, required after
@@ -325,8 +341,7 @@ main(void)
     snprintf(shcmd, sizeof shcmd,
              "exec '%s' --home '%s' --broker '%s' --passphrase-fd 7 "
              "7<'%s'",
-             pl_test_bin("passerelle-node"), net.home[B], net.endpoint,
-             pwfile);
+             pl_test_bin("passerelle-node"), net.home[B], net.endpoint, pwfile);
     const char *argv[] = {"/bin/sh", "-c", shcmd, NULL};
     char ctl[600];
     snprintf(ctl, sizeof ctl, "%s/control", net.home[B]);

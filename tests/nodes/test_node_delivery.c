@@ -132,9 +132,9 @@ main(void)
     PL_CHECK(total == S_OFFLINE + 3 + S_BULK);
     PL_CHECK(pl_testnode_wait_stat(net.home[1], "inbox", total, S_WAIT_MS)
              == total);
-    PL_CHECK(pl_testnode_wait_stat(net.home[0], "outbox.receipted", total,
-                                   S_WAIT_MS)
-             == total);
+    PL_CHECK(
+        pl_testnode_wait_stat(net.home[0], "outbox.receipted", total, S_WAIT_MS)
+        == total);
     s_check_received(net.home[1], ids, marker);
     // every receipt B sent was accepted by the broker; none was receipted
     PL_CHECK(pl_testnode_wait_stat(net.home[1], "receipts_out.accepted", total,
@@ -143,19 +143,17 @@ main(void)
     PL_CHECK(pl_testnode_stat(net.home[1], "receipts_out.receipted") == 0);
     // A's outbox entries: all receipted, by id
     json_t *out = NULL;
-    PL_CHECK(pl_testnode_tool(&out, NULL, net.home[0],
-                              "outbox --kind test --json")
-             == 0);
+    PL_CHECK(
+        pl_testnode_tool(&out, NULL, net.home[0], "outbox --kind test --json")
+        == 0);
     PL_CHECK((long) json_array_size(out) == total);
     size_t i;
     json_t *e;
-    json_array_foreach(out, i, e)
-        PL_CHECK(strcmp(json_string_value(json_object_get(e, "state")),
-                        "receipted")
-                 == 0);
+    json_array_foreach(out, i, e) PL_CHECK(
+        strcmp(json_string_value(json_object_get(e, "state")), "receipted")
+        == 0);
     json_decref(out);
-    fprintf(stderr, "bulk delivery: %ld delivered once and receipted\n",
-            total);
+    fprintf(stderr, "bulk delivery: %ld delivered once and receipted\n", total);
 
     // (e) the marker is in no file: stop everything first (logs flushed,
     // stores closed), then scan every file under the network's root

@@ -20,9 +20,9 @@ enum { A = 0, B = 1, C = 2 };
 static const char *const s_fast[] = {"--heartbeat-ms", "1000", NULL};
 
 typedef struct {
-    pl_rawclient_t *raw;  // connected as A
-    pl_test_net_t *net;   // the network
-    const char *blog;     // B's log
+    pl_rawclient_t *raw; // connected as A
+    pl_test_net_t *net;  // the network
+    const char *blog;    // B's log
 } s_ctx_t;
 
 // Waits for the broker's answer (accepted / rejected) about 'id'; other
@@ -42,8 +42,7 @@ s_answer(s_ctx_t *x, const uint8_t id[PL_MSG_ID_BYTES], int *reason)
             kind = p->kind_case;
         if (p->kind_case == PASSERELLE__V1__PACKET__KIND_REJECTED
             && p->rejected->has_message_id
-            && memcmp(p->rejected->message_id.data, id, PL_MSG_ID_BYTES)
-                   == 0) {
+            && memcmp(p->rejected->message_id.data, id, PL_MSG_ID_BYTES) == 0) {
             kind = p->kind_case;
             *reason = p->rejected->reason;
         }
@@ -85,8 +84,7 @@ s_seal(s_ctx_t *x, const pl_keys_t *signer, const uint8_t *box_pk,
         .id = id,
         .now = pl_now(),
     };
-    PL_CHECK(pl_envelope_seal(&a, msg.data, msg.len, id_out, packet)
-             == PL_OK);
+    PL_CHECK(pl_envelope_seal(&a, msg.data, msg.len, id_out, packet) == PL_OK);
     pl_buf_free(&msg);
 }
 
@@ -152,7 +150,8 @@ int
 main(void)
 {
     PL_CHECK(sodium_init() >= 0);
-    const char *specs[] = {"agency:agency", "clinic:health", "school:education"};
+    const char *specs[] = {"agency:agency", "clinic:health",
+                           "school:education"};
     pl_test_net_t net;
     pl_test_net_init(&net, "refuse", specs, 3);
     pl_test_net_start_broker(&net, NULL);
@@ -160,10 +159,9 @@ main(void)
     const char *blog = pl_testnode_log(&net, B);
     char blog_copy[700];
     snprintf(blog_copy, sizeof blog_copy, "%s", blog);
-    PL_CHECK(pl_testnode_wait_log(blog_copy, "directory_updated certs=3", 1,
-                                  20000));
-    s_ctx_t x = {pl_rawclient_open(net.home[A], net.endpoint), &net,
-                 blog_copy};
+    PL_CHECK(
+        pl_testnode_wait_log(blog_copy, "directory_updated certs=3", 1, 20000));
+    s_ctx_t x = {pl_rawclient_open(net.home[A], net.endpoint), &net, blog_copy};
     PL_CHECK(x.raw != NULL);
     PL_CHECK(pl_rawclient_hello(x.raw, 10000) == PL_OK);
     const pl_keys_t *ka = pl_rawclient_keys(x.raw);
@@ -190,8 +188,8 @@ main(void)
     int reason = -1;
     int kind = s_answer(&x, id, &reason);
     if (kind == PASSERELLE__V1__PACKET__KIND_ACCEPTED)
-        PL_CHECK(pl_testnode_wait_log(blog_copy, "reason=bad_signature", 1,
-                                      15000));
+        PL_CHECK(
+            pl_testnode_wait_log(blog_copy, "reason=bad_signature", 1, 15000));
     else // a broker that checks outer signatures refuses it at the door
         PL_CHECK(kind == PASSERELLE__V1__PACKET__KIND_REJECTED);
     pl_buf_free(&p);
@@ -214,8 +212,7 @@ main(void)
     PL_CHECK(pl_keys_load_public(net.home[C], &pc) == PL_OK);
     s_seal(&x, ka, pc.box, NULL, "wrong-recipient", id, &p);
     s_inject(&x, &p, id);
-    PL_CHECK(pl_testnode_wait_log(blog_copy, "reason=not_recipient", 1,
-                                  15000));
+    PL_CHECK(pl_testnode_wait_log(blog_copy, "reason=not_recipient", 1, 15000));
     pl_buf_free(&p);
     s_nothing_stored(&x, 1, seen0);
     fprintf(stderr, "wrong recipient: refused\n");
@@ -240,9 +237,9 @@ main(void)
     if (kind == PASSERELLE__V1__PACKET__KIND_ACCEPTED) {
         PL_CHECK(pl_testnode_wait_log(
             blog_copy, "attack reason=same_id_other_bytes", 1, 15000));
-        PL_CHECK(pl_testnode_count_in_file(blog_copy,
-                                           "reason=duplicate_conflict")
-                 >= 1);
+        PL_CHECK(
+            pl_testnode_count_in_file(blog_copy, "reason=duplicate_conflict")
+            >= 1);
         fprintf(stderr, "same id other bytes: refused by B as an attack\n");
     } else {
         PL_CHECK(reason
@@ -265,11 +262,10 @@ main(void)
     s_seal(&x, ka, pb.box, id0, "other-bytes-2", id, &p);
     s_forget_broker(&x);
     s_inject(&x, &p, id0);
-    PL_CHECK(pl_testnode_wait_log(blog_copy,
-                                  "attack reason=same_id_other_bytes", 1,
-                                  15000));
-    PL_CHECK(pl_testnode_wait_log(blog_copy, "reason=duplicate_conflict", 1,
-                                  15000));
+    PL_CHECK(pl_testnode_wait_log(
+        blog_copy, "attack reason=same_id_other_bytes", 1, 15000));
+    PL_CHECK(
+        pl_testnode_wait_log(blog_copy, "reason=duplicate_conflict", 1, 15000));
     pl_buf_free(&p);
     s_nothing_stored(&x, 1, seen0);
     fprintf(stderr, "same id other bytes through a forgetful broker: "
@@ -290,8 +286,8 @@ main(void)
     PL_CHECK(pl_test_sh(NULL,
                         "'%s' authority revoke --home '%s' --serial %lld "
                         ">/dev/null && cp '%s/revoked' '%s/revoked'",
-                        pl_test_bin("passerelle"), net.auth,
-                        (long long) serial, net.auth, net.home[B])
+                        pl_test_bin("passerelle"), net.auth, (long long) serial,
+                        net.auth, net.home[B])
              == 0);
     PL_CHECK(kill(net.node_pid[B], SIGHUP) == 0);
     PL_CHECK(pl_testnode_wait_log(blog_copy, "revocation_updated", 1, 10000));
@@ -309,10 +305,9 @@ main(void)
     free(out);
     size_t i;
     json_t *e;
-    json_array_foreach(dir, i, e)
-        PL_CHECK(strcmp(json_string_value(json_object_get(e, "address")),
-                        net.address[A])
-                 != 0);
+    json_array_foreach(dir, i, e) PL_CHECK(
+        strcmp(json_string_value(json_object_get(e, "address")), net.address[A])
+        != 0);
     json_decref(dir);
     fprintf(stderr, "revoked sender: refused\n");
 

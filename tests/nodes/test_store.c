@@ -41,8 +41,7 @@ test_roundtrip_and_ad(void)
              == PL_OK);
     PL_CHECK(out.len == sizeof pt && memcmp(out.data, pt, out.len) == 0);
     pl_buf_wipe(&out);
-    PL_CHECK(pl_store_seal(key, PL_DB_INBOX, "k2", 2, "other", 5, &b)
-             == PL_OK);
+    PL_CHECK(pl_store_seal(key, PL_DB_INBOX, "k2", 2, "other", 5, &b) == PL_OK);
     // swapped values: each opens only under its own record key
     PL_CHECK(pl_store_unseal(key, PL_DB_INBOX, "k1", 2, b.data, b.len, &out)
              == PL_EAUTH);
@@ -84,8 +83,7 @@ test_store_records(void)
     PL_CHECK(pl_store_seal(key, PL_DB_INBOX, "r2", 2, "two", 3, &v2) == PL_OK);
     PL_CHECK(pl_store_put(t, PL_DB_INBOX, "r1", 2, v2.data, v2.len) == PL_OK);
     PL_CHECK(pl_store_put(t, PL_DB_INBOX, "r2", 2, v1.data, v1.len) == PL_OK);
-    PL_CHECK(pl_store_put_secret(t, PL_DB_CASES, "c", 1, "secret", 6)
-             == PL_OK);
+    PL_CHECK(pl_store_put_secret(t, PL_DB_CASES, "c", 1, "secret", 6) == PL_OK);
     PL_CHECK(pl_store_commit(&t) == PL_OK && t == NULL);
     pl_store_wipe(key, sizeof key);
     pl_buf_free(&v1);

@@ -4,15 +4,18 @@
 // prefix of a valid packet and 10,000 random byte strings fail cleanly (or
 // decode validly); each limit of pl_wire.c is hit once from each side; and
 // protoc itself decodes what we encode, so the bytes are plain protobuf.
+// cmocka.h needs these first, in this order
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cmocka.h>
+// clang-format on
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <cmocka.h>
 
 #include "proto/pl_wire.h"
 #include "tests/lib/pl_test.h"
@@ -21,30 +24,30 @@ typedef Passerelle__V1__Packet__KindCase kind_t;
 
 // Every sub-message a packet of any kind needs, on the caller's stack.
 typedef struct {
-    pl_packet_t pkt;                           // the packet built
-    Passerelle__V1__Envelope env;              // kind envelope
-    Passerelle__V1__Hello hello;               // kind hello
-    Passerelle__V1__Welcome welcome;           // kind welcome
-    Passerelle__V1__Heartbeat heartbeat;       // kind heartbeat
-    Passerelle__V1__Accepted accepted;         // kind accepted
-    Passerelle__V1__Taken taken;               // kind taken
-    Passerelle__V1__Rejected rejected;         // kind rejected
-    Passerelle__V1__Expired expired;           // kind expired
-    Passerelle__V1__DirectoryRequest dreq;     // kind directory_request
-    Passerelle__V1__DirectoryResponse dresp;   // kind directory_response
-    Passerelle__V1__Certificate certs[2];      // its certificates
-    Passerelle__V1__Certificate *certp[2];     // pointers to them
-    Passerelle__V1__RevocationList revoked;    // its revocation list
-    Passerelle__V1__StatusRequest sreq;        // kind status_request
-    Passerelle__V1__StatusResponse sresp;      // kind status_response
-    Passerelle__V1__NodeStatus nodes[2];       // its nodes
-    Passerelle__V1__NodeStatus *nodep[2];      // pointers to them
-    uint8_t id[PL_MSG_ID_BYTES];               // a message id
-    uint8_t nonce[PL_NONCE_BYTES];             // an envelope nonce
-    uint8_t sig[64];                           // a signature
-    uint8_t header[40];                        // envelope header bytes
-    uint8_t ct[48];                            // envelope ciphertext
-    uint8_t body[20];                          // certificate body bytes
+    pl_packet_t pkt;                         // the packet built
+    Passerelle__V1__Envelope env;            // kind envelope
+    Passerelle__V1__Hello hello;             // kind hello
+    Passerelle__V1__Welcome welcome;         // kind welcome
+    Passerelle__V1__Heartbeat heartbeat;     // kind heartbeat
+    Passerelle__V1__Accepted accepted;       // kind accepted
+    Passerelle__V1__Taken taken;             // kind taken
+    Passerelle__V1__Rejected rejected;       // kind rejected
+    Passerelle__V1__Expired expired;         // kind expired
+    Passerelle__V1__DirectoryRequest dreq;   // kind directory_request
+    Passerelle__V1__DirectoryResponse dresp; // kind directory_response
+    Passerelle__V1__Certificate certs[2];    // its certificates
+    Passerelle__V1__Certificate *certp[2];   // pointers to them
+    Passerelle__V1__RevocationList revoked;  // its revocation list
+    Passerelle__V1__StatusRequest sreq;      // kind status_request
+    Passerelle__V1__StatusResponse sresp;    // kind status_response
+    Passerelle__V1__NodeStatus nodes[2];     // its nodes
+    Passerelle__V1__NodeStatus *nodep[2];    // pointers to them
+    uint8_t id[PL_MSG_ID_BYTES];             // a message id
+    uint8_t nonce[PL_NONCE_BYTES];           // an envelope nonce
+    uint8_t sig[64];                         // a signature
+    uint8_t header[40];                      // envelope header bytes
+    uint8_t ct[48];                          // envelope ciphertext
+    uint8_t body[20];                        // certificate body bytes
 } fixture_t;
 
 static const kind_t s_kinds[] = {
@@ -318,8 +321,8 @@ test_packet_roundtrip_every_kind(void **state)
             break;
         case PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE:
             assert_int_equal(pkt->directory_response->n_certificates, 2);
-            assert_int_equal(
-                pkt->directory_response->certificates[1]->body.len, 19);
+            assert_int_equal(pkt->directory_response->certificates[1]->body.len,
+                             19);
             assert_non_null(pkt->directory_response->revoked);
             break;
         case PASSERELLE__V1__PACKET__KIND_STATUS_RESPONSE:
@@ -355,8 +358,8 @@ test_helpers(void **state)
         assert_int_equal(pl_wire_id_packet(kinds[i], id, &buf), PL_OK);
         assert_int_equal(pl_wire_decode(buf.data, buf.len, &pkt), PL_OK);
         assert_int_equal(pkt->kind_case, kinds[i]);
-        const ProtobufCBinaryData *got = i ? &pkt->taken->message_id
-                                           : &pkt->accepted->message_id;
+        const ProtobufCBinaryData *got =
+            i ? &pkt->taken->message_id : &pkt->accepted->message_id;
         assert_int_equal(got->len, PL_MSG_ID_BYTES);
         assert_memory_equal(got->data, id, PL_MSG_ID_BYTES);
         pl_wire_free(&pkt);
@@ -671,8 +674,8 @@ test_random_bytes(void **state)
             pl_wire_free(&pkt);
         } else {
             if (rc != PL_EPROTO)
-                fail_msg("seed %llu input %d: rc %d",
-                         (unsigned long long) seed, i, rc);
+                fail_msg("seed %llu input %d: rc %d", (unsigned long long) seed,
+                         i, rc);
             proto++;
         }
         pl_message_t *msg = NULL;
@@ -712,8 +715,8 @@ test_oversize(void **state)
     assert_int_equal(pl_wire_encode(&f.pkt, &buf), PL_ETOOBIG);
     assert_int_equal(buf.len, 0);
     // the largest ciphertext that fits is accepted both ways
-    size_t overhead = protobuf_c_message_get_packed_size(&f.pkt.base)
-                      - PL_PACKET_MAX;
+    size_t overhead =
+        protobuf_c_message_get_packed_size(&f.pkt.base) - PL_PACKET_MAX;
     f.env.ciphertext.len = PL_PACKET_MAX - overhead - 8;
     assert_int_equal(pl_wire_encode(&f.pkt, &buf), PL_OK);
     assert_true(buf.len <= PL_PACKET_MAX);
@@ -745,25 +748,83 @@ s_expect_invalid(kind_t kind, void (*mutate)(fixture_t *), const char *what)
     pl_buf_free(&raw);
 }
 
-static void m_nonce23(fixture_t *f) { f->env.nonce.len = 23; }
-static void m_nonce25(fixture_t *f) { f->env.nonce.len = 25; }
-static void m_sig63(fixture_t *f) { f->env.signature.len = 63; }
-static void m_header0(fixture_t *f) { f->env.header.len = 0; }
-static void m_ct15(fixture_t *f) { f->env.ciphertext.len = 15; }
-static void m_acc_id15(fixture_t *f) { f->accepted.message_id.len = 15; }
-static void m_taken_id17(fixture_t *f) { f->taken.message_id.len = 17; }
-static void m_rej_id0(fixture_t *f) { f->rejected.message_id.len = 0; }
-static void m_exp_id15(fixture_t *f) { f->expired.message_id.len = 15; }
-static void m_hello_v2(fixture_t *f) { f->hello.version = 2; }
-static void m_hello_v0(fixture_t *f) { f->hello.version = 0; }
-static void m_cert_sig(fixture_t *f) { f->certs[1].signature.len = 32; }
-static void m_cert_body(fixture_t *f) { f->certs[0].body.len = 0; }
-static void m_rev_sig(fixture_t *f) { f->revoked.signature.len = 0; }
-static void m_reason(fixture_t *f)
+static void
+m_nonce23(fixture_t *f)
+{
+    f->env.nonce.len = 23;
+}
+static void
+m_nonce25(fixture_t *f)
+{
+    f->env.nonce.len = 25;
+}
+static void
+m_sig63(fixture_t *f)
+{
+    f->env.signature.len = 63;
+}
+static void
+m_header0(fixture_t *f)
+{
+    f->env.header.len = 0;
+}
+static void
+m_ct15(fixture_t *f)
+{
+    f->env.ciphertext.len = 15;
+}
+static void
+m_acc_id15(fixture_t *f)
+{
+    f->accepted.message_id.len = 15;
+}
+static void
+m_taken_id17(fixture_t *f)
+{
+    f->taken.message_id.len = 17;
+}
+static void
+m_rej_id0(fixture_t *f)
+{
+    f->rejected.message_id.len = 0;
+}
+static void
+m_exp_id15(fixture_t *f)
+{
+    f->expired.message_id.len = 15;
+}
+static void
+m_hello_v2(fixture_t *f)
+{
+    f->hello.version = 2;
+}
+static void
+m_hello_v0(fixture_t *f)
+{
+    f->hello.version = 0;
+}
+static void
+m_cert_sig(fixture_t *f)
+{
+    f->certs[1].signature.len = 32;
+}
+static void
+m_cert_body(fixture_t *f)
+{
+    f->certs[0].body.len = 0;
+}
+static void
+m_rev_sig(fixture_t *f)
+{
+    f->revoked.signature.len = 0;
+}
+static void
+m_reason(fixture_t *f)
 {
     f->rejected.reason = (Passerelle__V1__RejectReason) 99;
 }
-static void m_no_kind(fixture_t *f)
+static void
+m_no_kind(fixture_t *f)
 {
     f->pkt.kind_case = PASSERELLE__V1__PACKET__KIND__NOT_SET;
 }
@@ -845,8 +906,8 @@ test_wrong_lengths_and_values(void **state)
                      m_cert_sig, "certificate signature 32");
     s_expect_invalid(PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE,
                      m_cert_body, "empty certificate body");
-    s_expect_invalid(PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE,
-                     m_rev_sig, "revocation signature 0");
+    s_expect_invalid(PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE, m_rev_sig,
+                     "revocation signature 0");
     s_expect_invalid(PASSERELLE__V1__PACKET__KIND_HEARTBEAT, m_no_kind,
                      "no kind");
 
@@ -945,6 +1006,19 @@ test_strings_from_the_wire(void **state)
     s_expect_decode(&buf, PL_EPROTO);
     pl_buf_free(&buf);
 
+    // a oneof member sent twice: protobuf-c 1.4.1 keeps only the last one
+    // (no merge), so the first piece's NUL is gone with it
+    // Rejected{reason 1, detail "a\0b"} then Rejected{reason 2}
+    static const uint8_t twice[] = {0x3a, 7,   0x10, 1, 0x1a, 3, 'a',
+                                    0,    'b', 0x3a, 2, 0x10, 2};
+    assert_int_equal(pl_buf_append(&buf, twice, sizeof twice), PL_OK);
+    pl_packet_t *last = NULL;
+    assert_int_equal(pl_wire_decode(buf.data, buf.len, &last), PL_OK);
+    assert_int_equal(last->rejected->reason, 2);
+    assert_null(last->rejected->detail);
+    pl_wire_free(&last);
+    pl_buf_free(&buf);
+
     // a string inside a nested, generic message (pl_wire_unpack): Header
     // with a NUL in 'from'
     Passerelle__V1__Header h = PASSERELLE__V1__HEADER__INIT;
@@ -958,20 +1032,18 @@ test_strings_from_the_wire(void **state)
     h.ephemeral_pk = s_bin(eph, 32);
     pl_buf_t raw = s_pack_raw(&h.base);
     ProtobufCMessage *any = NULL;
-    assert_int_equal(
-        pl_wire_unpack(&passerelle__v1__header__descriptor, raw.data, raw.len,
-                       &any),
-        PL_OK);
+    assert_int_equal(pl_wire_unpack(&passerelle__v1__header__descriptor,
+                                    raw.data, raw.len, &any),
+                     PL_OK);
     assert_string_equal(((Passerelle__V1__Header *) any)->from, "sn/aXb");
     pl_wire_unpacked_free(any);
     pl_wire_unpacked_free(NULL);
     uint8_t *x = memchr(raw.data, 'X', raw.len);
     assert_non_null(x);
     *x = 0;
-    assert_int_equal(
-        pl_wire_unpack(&passerelle__v1__header__descriptor, raw.data, raw.len,
-                       &any),
-        PL_EPROTO);
+    assert_int_equal(pl_wire_unpack(&passerelle__v1__header__descriptor,
+                                    raw.data, raw.len, &any),
+                     PL_EPROTO);
     assert_null(any);
     // a required field missing: protobuf-c refuses it
     assert_int_equal(
@@ -1008,6 +1080,67 @@ s_directory(size_t n, const uint8_t *cert, size_t cert_len)
     assert_int_equal(pl_buf_append(&pkt, inner.data, inner.len), PL_OK);
     pl_buf_free(&inner);
     return pkt;
+}
+
+// Referral{..., consent A, consent B}: a repeated non-oneof sub-message is
+// merged by protobuf-c (fields of B over A, moved by pointer). A string from
+// A that carries a NUL must still be refused after the merge.
+static void
+s_check_merge(const char *guardian_name, int want)
+{
+    uint8_t id[16] = {0};
+    char *sectors[] = {"health"};
+    Passerelle__V1__ConsentRef a = PASSERELLE__V1__CONSENT_REF__INIT;
+    a.consent_id = s_bin(id, 8);
+    a.given_by = "guardian";
+    a.purpose = "services";
+    a.expires_at = 1;
+    a.guardian_name = (char *) guardian_name; // an X becomes a NUL below
+    Passerelle__V1__ConsentRef b = a;
+    b.guardian_name = NULL;
+    b.n_sectors = 1;
+    b.sectors = sectors;
+    Passerelle__V1__Referral r = PASSERELLE__V1__REFERRAL__INIT;
+    r.referral_id = s_bin(id, 16);
+    r.pseudonym = "p";
+    r.legal_basis = "consent";
+    r.purpose = "services";
+    r.sector = "health";
+    r.service = "s";
+    r.priority = "normal";
+    r.consent = &a;
+    pl_buf_t ref = s_pack_raw(&r.base);
+    // a marker 'X' in A's guardian name becomes the NUL on the wire
+    uint8_t *x = memchr(ref.data, 'X', ref.len);
+    if (x)
+        *x = 0;
+    pl_buf_t cb = s_pack_raw(&b.base);
+    assert_int_equal(pl_buf_append(&ref, "\x22", 1), PL_OK); // consent
+    s_varint(&ref, cb.len);
+    assert_int_equal(pl_buf_append(&ref, cb.data, cb.len), PL_OK);
+    pl_buf_t msg = {0};
+    assert_int_equal(pl_buf_append(&msg, "\x12", 1), PL_OK); // referral
+    s_varint(&msg, ref.len);
+    assert_int_equal(pl_buf_append(&msg, ref.data, ref.len), PL_OK);
+    pl_message_t *m = NULL;
+    assert_int_equal(pl_message_decode(msg.data, msg.len, &m), want);
+    if (want == PL_OK) {
+        // merged: A's guardian name and B's sectors
+        assert_string_equal(m->referral->consent->guardian_name, guardian_name);
+        assert_int_equal(m->referral->consent->n_sectors, 1);
+    }
+    pl_message_free(&m);
+    pl_buf_free(&ref);
+    pl_buf_free(&cb);
+    pl_buf_free(&msg);
+}
+
+static void
+test_merged_sub_messages(void **state)
+{
+    (void) state;
+    s_check_merge("Awa Diop", PL_OK);
+    s_check_merge("AwaXDiop", PL_EPROTO);
 }
 
 static void
@@ -1114,6 +1247,7 @@ main(void)
         cmocka_unit_test(test_wrong_lengths_and_values),
         cmocka_unit_test(test_no_kind),
         cmocka_unit_test(test_strings_from_the_wire),
+        cmocka_unit_test(test_merged_sub_messages),
         cmocka_unit_test(test_budget),
         cmocka_unit_test(test_protoc_decodes_our_bytes),
     };

@@ -68,17 +68,37 @@ main(int argc, char **argv)
     // options may come before or after the command word
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'H': home = optarg; break;
-        case 't': to = optarg; break;
-        case 'p': payload = optarg; break;
-        case 'n': count = strtol(optarg, NULL, 10); break;
-        case 'T': ttl = strtol(optarg, NULL, 10); break;
-        case 'r': rid = optarg; break;
-        case 'k': kind = optarg; break;
-        case 's': state = optarg; break;
-        case 'j': json = true; break;
-        case 'h': return s_usage(stdout, 0);
-        default: return s_usage(stderr, 2);
+        case 'H':
+            home = optarg;
+            break;
+        case 't':
+            to = optarg;
+            break;
+        case 'p':
+            payload = optarg;
+            break;
+        case 'n':
+            count = strtol(optarg, NULL, 10);
+            break;
+        case 'T':
+            ttl = strtol(optarg, NULL, 10);
+            break;
+        case 'r':
+            rid = optarg;
+            break;
+        case 'k':
+            kind = optarg;
+            break;
+        case 's':
+            state = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            return s_usage(stdout, 0);
+        default:
+            return s_usage(stderr, 2);
         }
     }
     if (!home || optind != argc - 1)
@@ -112,14 +132,14 @@ main(int argc, char **argv)
     }
     char err[512], code[32];
     json_t *res = NULL;
-    int rc = cli_control_call_id(home, rid, ctl, args, NULL,
-                                 CLI_CONTROL_TIMEOUT_MS, &res, err,
-                                 sizeof err, code, sizeof code);
+    int rc =
+        cli_control_call_id(home, rid, ctl, args, NULL, CLI_CONTROL_TIMEOUT_MS,
+                            &res, err, sizeof err, code, sizeof code);
     json_decref(args);
     if (rc != CLI_CONTROL_OK) {
         fprintf(stderr, "pl-testmsg: %s: %s%s%s\n", cmd, err,
                 code[0] ? " " : "", code);
-        return rc == CLI_CONTROL_ERROR       ? 1
+        return rc == CLI_CONTROL_ERROR         ? 1
                : rc == CLI_CONTROL_NOT_RUNNING ? 3
                : rc == CLI_CONTROL_TIMEOUT     ? 4
                                                : 1;
@@ -138,12 +158,11 @@ main(int argc, char **argv)
                    json_string_value(json_object_get(e, "received_at")),
                    json_string_value(json_object_get(e, "payload")));
     } else {
-        json_array_foreach(res, i, e)
-            printf("%s %-9s %-8s %s\n",
-                   json_string_value(json_object_get(e, "id")),
-                   json_string_value(json_object_get(e, "state")),
-                   json_string_value(json_object_get(e, "kind")),
-                   json_string_value(json_object_get(e, "to")));
+        json_array_foreach(res, i, e) printf(
+            "%s %-9s %-8s %s\n", json_string_value(json_object_get(e, "id")),
+            json_string_value(json_object_get(e, "state")),
+            json_string_value(json_object_get(e, "kind")),
+            json_string_value(json_object_get(e, "to")));
     }
     json_decref(res);
     return 0;

@@ -1,0 +1,702 @@
+// cmd_case - cases, consent and referrals from the command line
+// (DESIGN.md §6, §9): `case`, `consent`, `refer`, `referrals`, `show`,
+// `accept|start|resume|hold|reject|cancel|complete` and `audit verify`.
+// Layer: adapters.
+//
+// Everything goes through the running daemon (cli_control): the CLI never
+// opens the store. Personal data can come on stdin (`case add --stdin`) so
+// that it never shows in `ps`. The global --as NAME travels with every
+// request and is recorded in the referral history and the audit chain.
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapters/cli/cli.h"
+#include "adapters/cli/cli_control.h"
+
+// Option codes shared by every command of this file.
+enum {
+    O_HOME = 256,
+    O_JSON,
+    O_HELP,
+    O_GIVEN,
+    O_FAMILY,
+    O_BIRTH,
+    O_SEX,
+    O_PHONE,
+    O_LANGUAGE,
+    O_UASC,
+    O_NEEDS,
+    O_FLAGS,
+    O_STDIN,
+    O_SEARCH,
+    O_REASON,
+    O_CASE,
+    O_SECTORS,
+    O_PURPOSE,
+    O_GIVEN_BY,
+    O_GUARDIAN,
+    O_VIEWS,
+    O_EXPIRES,
+    O_TO,
+    O_SERVICE,
+    O_PRIORITY,
+    O_DUE,
+    O_NOTE,
+    O_OVERRIDE,
+    O_APPROVED,
+    O_STATUS,
+    O_OVERDUE,
+    O_DIRECTION,
+    O_OUTCOME,
+};
+
+// Which args key an option fills (NULL: handled in code).
+static const struct {
+    int code;
+    const char *key;
+} s_keys[] = {
+    {O_GIVEN, "given"},       {O_FAMILY, "family"},
+    {O_BIRTH, "birth"},       {O_SEX, "sex"},
+    {O_PHONE, "phone"},       {O_LANGUAGE, "language"},
+    {O_UASC, "uasc"},         {O_NEEDS, "needs"},
+    {O_FLAGS, "flags"},       {O_SEARCH, "search"},
+    {O_REASON, "reason"},     {O_CASE, "case"},
+    {O_SECTORS, "sectors"},   {O_PURPOSE, "purpose"},
+    {O_GIVEN_BY, "given_by"}, {O_GUARDIAN, "guardian_name"},
+    {O_VIEWS, "child_views"}, {O_EXPIRES, "expires"},
+    {O_TO, "to"},             {O_SERVICE, "service"},
+    {O_PRIORITY, "priority"}, {O_DUE, "due"},
+    {O_NOTE, "note"},         {O_OVERRIDE, "override_justification"},
+    {O_APPROVED, "approved_by"}, {O_STATUS, "status"},
+    {O_DIRECTION, "direction"},  {O_OUTCOME, "outcome"},
+};
+
+static const struct option s_all[] = {
+    {"home", required_argument, NULL, O_HOME},
+    {"json", no_argument, NULL, O_JSON},
+    {"help", no_argument, NULL, O_HELP},
+    {"given", required_argument, NULL, O_GIVEN},
+    {"family", required_argument, NULL, O_FAMILY},
+    {"birth", required_argument, NULL, O_BIRTH},
+    {"sex", required_argument, NULL, O_SEX},
+    {"phone", required_argument, NULL, O_PHONE},
+    {"language", required_argument, NULL, O_LANGUAGE},
+    {"uasc", required_argument, NULL, O_UASC},
+    {"needs", required_argument, NULL, O_NEEDS},
+    {"flags", required_argument, NULL, O_FLAGS},
+    {"stdin", no_argument, NULL, O_STDIN},
+    {"search", required_argument, NULL, O_SEARCH},
+    {"reason", required_argument, NULL, O_REASON},
+    {"case", required_argument, NULL, O_CASE},
+    {"sectors", required_argument, NULL, O_SECTORS},
+    {"purpose", required_argument, NULL, O_PURPOSE},
+    {"given-by", required_argument, NULL, O_GIVEN_BY},
+    {"guardian-name", required_argument, NULL, O_GUARDIAN},
+    {"child-views", required_argument, NULL, O_VIEWS},
+    {"expires", required_argument, NULL, O_EXPIRES},
+    {"to", required_argument, NULL, O_TO},
+    {"service", required_argument, NULL, O_SERVICE},
+    {"priority", required_argument, NULL, O_PRIORITY},
+    {"due", required_argument, NULL, O_DUE},
+    {"note", required_argument, NULL, O_NOTE},
+    {"override-justification", required_argument, NULL, O_OVERRIDE},
+    {"approved-by", required_argument, NULL, O_APPROVED},
+    {"status", required_argument, NULL, O_STATUS},
+    {"overdue", no_argument, NULL, O_OVERDUE},
+    {"direction", required_argument, NULL, O_DIRECTION},
+    {"outcome", required_argument, NULL, O_OUTCOME},
+    {NULL, 0, NULL, 0},
+};
+
+// Parsed options of one command.
+typedef struct {
+    json_t *args;     // control request args
+    bool stdin_json;  // --stdin
+    const char *pos;  // the one positional argument, if any
+    int npos;         // positional arguments seen
+} s_opts_t;
+
+// Parses argv with the options listed in 'allowed' (codes, 0-ended) into
+// o->args. Returns -1 to go on, else the exit code (help printed: 0).
+static int
+s_parse(cli_t *cli, const char *cmd, const char *help, const int *allowed,
+        int argc, char **argv, s_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->args = json_object();
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", s_all, NULL)) != -1) {
+        if (c == 'h' || c == O_HELP) {
+            fputs(help, stdout);
+            return 0;
+        }
+        if (c == O_HOME) {
+            cli->home = optarg;
+            continue;
+        }
+        if (c == O_JSON) {
+            cli->json = true;
+            continue;
+        }
+        if (c == '?' || c == ':')
+            return cli_bad_option(cmd, c, argv);
+        bool ok = false;
+        for (const int *a = allowed; *a; a++)
+            ok = ok || *a == c;
+        if (!ok)
+            return cli_usage_error(cmd, "option '%s' does not apply here",
+                                   argv[optind - 1]);
+        if (c == O_STDIN) {
+            o->stdin_json = true;
+            continue;
+        }
+        if (c == O_OVERDUE) {
+            json_object_set_new(o->args, "overdue", json_true());
+            continue;
+        }
+        for (size_t i = 0; i < sizeof s_keys / sizeof *s_keys; i++)
+            if (s_keys[i].code == c)
+                json_object_set_new(o->args, s_keys[i].key,
+                                    json_string(optarg));
+    }
+    for (int i = optind; i < argc; i++) {
+        if (o->npos++ == 0)
+            o->pos = argv[i];
+    }
+    return -1;
+}
+
+// Calls the daemon. Returns -1 with *res set, else the exit code.
+static int
+s_call(cli_t *cli, const char *cmd, const char *ctl, json_t *args,
+       json_t **res)
+{
+    const char *home = cli_need_home(cli, cmd);
+    if (!home)
+        return 2;
+    char err[640];
+    int rc = cli_control_call(home, ctl, args, cli->as, CLI_CONTROL_TIMEOUT_MS,
+                              res, err, sizeof err);
+    if (rc != CLI_CONTROL_OK)
+        return cli_error(cmd, "%s", err);
+    return -1;
+}
+
+static const char *
+s_s(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s && *s ? s : "-";
+}
+
+// Prints {"id": ...} (--json) or the id alone.
+static int
+s_print_id(cli_t *cli, json_t *res)
+{
+    if (cli->json)
+        return cli_print_json(json_pack("{s:O}", "id",
+                                        json_object_get(res, "id")));
+    printf("%s\n", s_s(res, "id"));
+    json_decref(res);
+    return 0;
+}
+
+static void
+s_free(s_opts_t *o)
+{
+    json_decref(o->args);
+    o->args = NULL;
+}
+
+// ---- case
+
+static const char s_case_help[] =
+    "usage: passerelle --home DIR case add --given G --family F --birth "
+    "YYYY-MM-DD\n"
+    "           [--sex S] [--phone P] [--language L] "
+    "[--uasc unaccompanied|separated]\n"
+    "           [--needs economic,social,psychosocial] [--flags a,b] "
+    "[--stdin] [--json]\n"
+    "       passerelle --home DIR case show CASE [--json]\n"
+    "       passerelle --home DIR case list [--search TEXT] [--json]\n"
+    "       passerelle --home DIR case close CASE --reason CODE\n"
+    "\n"
+    "Cases hold a returnee's personal data, encrypted under the case's own\n"
+    "key in this node's store. 'case add' prints the new case's random id.\n"
+    "With --stdin the fields come as one JSON object on stdin (keys given,\n"
+    "family, birth, sex, phone, language, uasc, needs, flags), so personal\n"
+    "data never shows in 'ps'. 'case list --search' matches given and\n"
+    "family names inside the daemon (nothing searchable is stored in clear).\n"
+    "'case close' is refused while the case has open referrals. CASE is the\n"
+    "id or a unique prefix of it (at least 6 hex digits).\n";
+
+static int
+s_case_add(cli_t *cli, s_opts_t *o)
+{
+    if (o->npos)
+        return cli_usage_error("case add", "unexpected argument '%s'",
+                               o->pos);
+    if (o->stdin_json) {
+        json_error_t jerr;
+        json_t *in = json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr);
+        if (!json_is_object(in)) {
+            json_decref(in);
+            return cli_usage_error("case add",
+                                   "--stdin needs one JSON object (line %d: "
+                                   "%s)",
+                                   jerr.line, jerr.text);
+        }
+        json_object_update_missing(o->args, in);
+        json_decref(in);
+    }
+    static const char *const need[] = {"given", "family", "birth"};
+    for (size_t i = 0; i < 3; i++)
+        if (!json_is_string(json_object_get(o->args, need[i])))
+            return cli_usage_error("case add", "--%s is required", need[i]);
+    json_t *res = NULL;
+    int rc = s_call(cli, "case add", "case.add", o->args, &res);
+    return rc >= 0 ? rc : s_print_id(cli, res);
+}
+
+static void
+s_print_case(json_t *c)
+{
+    printf("case %s (%s)\n", s_s(c, "id"), s_s(c, "status"));
+    printf("  name      %s %s\n", s_s(c, "given"), s_s(c, "family"));
+    printf("  birth     %s   sex %s   language %s\n", s_s(c, "birth"),
+           s_s(c, "sex"), s_s(c, "language"));
+    printf("  phone     %s\n", s_s(c, "phone"));
+    if (json_object_get(c, "uasc"))
+        printf("  uasc      %s\n", s_s(c, "uasc"));
+    printf("  created   %s by %s\n", s_s(c, "created"), s_s(c, "by"));
+    if (json_object_get(c, "closed"))
+        printf("  closed    %s (%s) by %s\n", s_s(c, "closed"),
+               s_s(c, "close_reason"), s_s(c, "closed_by"));
+    size_t i;
+    json_t *e;
+    printf("consents:\n");
+    json_array_foreach(json_object_get(c, "consents"), i, e)
+    {
+        char *sect = json_dumps(json_object_get(e, "sectors"), JSON_COMPACT);
+        printf("  %.12s given by %s%s%s, sectors %s, expires %s%s\n",
+               s_s(e, "id"), s_s(e, "given_by"),
+               json_object_get(e, "guardian_name") ? " " : "",
+               json_object_get(e, "guardian_name") ? s_s(e, "guardian_name")
+                                                   : "",
+               sect ? sect : "?", s_s(e, "expires"),
+               json_is_true(json_object_get(e, "valid")) ? ""
+                                                         : " (not valid)");
+        free(sect);
+    }
+    if (!json_array_size(json_object_get(c, "consents")))
+        printf("  (none)\n");
+    printf("referrals:\n");
+    json_array_foreach(json_object_get(c, "referrals"), i, e)
+        printf("  %.12s  %-12s to %-20s %s\n", s_s(e, "id"),
+               s_s(e, "status"), s_s(e, "peer"), s_s(e, "service"));
+    if (!json_array_size(json_object_get(c, "referrals")))
+        printf("  (none)\n");
+}
+
+int
+cli_cmd_case(cli_t *cli, int argc, char **argv)
+{
+    static const int allowed[] = {O_GIVEN, O_FAMILY, O_BIRTH,  O_SEX,
+                                  O_PHONE, O_LANGUAGE, O_UASC, O_NEEDS,
+                                  O_FLAGS, O_STDIN, O_SEARCH, O_REASON, 0};
+    if (argc < 2 || argv[1][0] == '-') {
+        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+            fputs(s_case_help, stdout);
+            return 0;
+        }
+        return cli_usage_error("case", "which one: add, show, list, close?");
+    }
+    const char *sub = argv[1];
+    char name[32];
+    snprintf(name, sizeof name, "case %s", sub);
+    s_opts_t o;
+    int rc = s_parse(cli, name, s_case_help, allowed, argc - 1, argv + 1, &o);
+    if (rc >= 0) {
+        s_free(&o);
+        return rc;
+    }
+    json_t *res = NULL;
+    if (!strcmp(sub, "add")) {
+        rc = s_case_add(cli, &o);
+    } else if (!strcmp(sub, "show") || !strcmp(sub, "close")) {
+        if (o.npos != 1) {
+            s_free(&o);
+            return cli_usage_error(name, "give one CASE id");
+        }
+        json_object_set_new(o.args, "id", json_string(o.pos));
+        bool show = !strcmp(sub, "show");
+        if (!show && !json_object_get(o.args, "reason")) {
+            s_free(&o);
+            return cli_usage_error(name, "--reason CODE is required");
+        }
+        rc = s_call(cli, name, show ? "case.show" : "case.close", o.args,
+                    &res);
+        if (rc < 0 && show && !cli->json) {
+            s_print_case(res);
+            json_decref(res);
+            rc = 0;
+        } else if (rc < 0 && (show || cli->json)) {
+            rc = cli_print_json(res);
+        } else if (rc < 0) {
+            printf("case %s closed\n", s_s(res, "id"));
+            json_decref(res);
+            rc = 0;
+        }
+    } else if (!strcmp(sub, "list")) {
+        rc = s_call(cli, name, "case.list", o.args, &res);
+        if (rc < 0 && cli->json) {
+            rc = cli_print_json(res);
+        } else if (rc < 0) {
+            size_t i;
+            json_t *e;
+            printf("%-32s %-7s %-10s %s\n", "CASE", "STATUS", "BIRTH",
+                   "NAME");
+            json_array_foreach(res, i, e)
+                printf("%-32s %-7s %-10s %s %s\n", s_s(e, "id"),
+                       s_s(e, "status"), s_s(e, "birth"), s_s(e, "given"),
+                       s_s(e, "family"));
+            json_decref(res);
+            rc = 0;
+        }
+    } else {
+        rc = cli_usage_error("case", "unknown subcommand '%s'", sub);
+    }
+    s_free(&o);
+    return rc;
+}
+
+// ---- consent
+
+static const char s_consent_help[] =
+    "usage: passerelle --home DIR consent add --case CASE --sectors "
+    "health,housing\n"
+    "           [--purpose services] --given-by returnee|guardian\n"
+    "           [--guardian-name N] [--child-views T] --expires YYYY-MM-DD "
+    "[--json]\n"
+    "       passerelle --home DIR consent withdraw --case CASE\n"
+    "\n"
+    "Records the returnee's (or, for a child, the guardian's) consent to\n"
+    "share the case with the listed sectors for a purpose (default\n"
+    "services), valid through the expiry day. A referral is refused unless\n"
+    "a valid consent covers the recipient's sector. The record is stored\n"
+    "encrypted under the case key. 'withdraw' marks every consent of the\n"
+    "case withdrawn (new referrals are refused from then on).\n";
+
+int
+cli_cmd_consent(cli_t *cli, int argc, char **argv)
+{
+    static const int allowed[] = {O_CASE,     O_SECTORS, O_PURPOSE, O_GIVEN_BY,
+                                  O_GUARDIAN, O_VIEWS,   O_EXPIRES, 0};
+    if (argc < 2 || argv[1][0] == '-') {
+        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+            fputs(s_consent_help, stdout);
+            return 0;
+        }
+        return cli_usage_error("consent", "which one: add or withdraw?");
+    }
+    const char *sub = argv[1];
+    char name[32];
+    snprintf(name, sizeof name, "consent %s", sub);
+    s_opts_t o;
+    int rc =
+        s_parse(cli, name, s_consent_help, allowed, argc - 1, argv + 1, &o);
+    if (rc >= 0) {
+        s_free(&o);
+        return rc;
+    }
+    json_t *res = NULL;
+    if (!json_object_get(o.args, "case")) {
+        rc = cli_usage_error(name, "--case CASE is required");
+    } else if (!strcmp(sub, "add")) {
+        static const char *const need[] = {"sectors", "given_by", "expires"};
+        static const char *const flag[] = {"--sectors", "--given-by",
+                                           "--expires"};
+        for (size_t i = 0; i < 3 && rc < 0; i++)
+            if (!json_object_get(o.args, need[i]))
+                rc = cli_usage_error(name, "%s is required", flag[i]);
+        if (rc < 0)
+            rc = s_call(cli, name, "consent.add", o.args, &res);
+        if (rc < 0)
+            rc = s_print_id(cli, res);
+    } else if (!strcmp(sub, "withdraw")) {
+        rc = s_call(cli, name, "consent.withdraw", o.args, &res);
+        if (rc < 0 && cli->json) {
+            rc = cli_print_json(res);
+        } else if (rc < 0) {
+            printf("%lld consent record(s) withdrawn\n",
+                   (long long) json_integer_value(
+                       json_object_get(res, "withdrawn")));
+            json_decref(res);
+            rc = 0;
+        }
+    } else {
+        rc = cli_usage_error("consent", "unknown subcommand '%s'", sub);
+    }
+    s_free(&o);
+    return rc;
+}
+
+// ---- refer
+
+static const char s_refer_help[] =
+    "usage: passerelle --home DIR [--as NAME] refer --case CASE --to ADDRESS "
+    "--service CODE\n"
+    "           [--purpose services] [--priority emergency|urgent|normal] "
+    "[--due YYYY-MM-DD]\n"
+    "           [--note T] [--override-justification T --approved-by NAME] "
+    "[--json]\n"
+    "\n"
+    "Refers the case to another node (ADDRESS is network/name, or name in\n"
+    "this network). The consent gate runs first: unless a valid consent of\n"
+    "the case covers the recipient's sector, the purpose and the data the\n"
+    "sector receives, the referral is refused before anything is encrypted\n"
+    "(an override needs both --override-justification and --approved-by,\n"
+    "and is audited). Only the sector table's personal fields travel, under\n"
+    "a referral-scoped pseudonym:\n"
+    "  every service sector   given, family, birth, sex, language\n"
+    "  health, mhpss, housing, child-protection, gbv   + phone\n"
+    "  coordination           nothing identifying\n"
+    "Prints the referral id as soon as the referral is committed to the\n"
+    "outbox (it never waits for the broker). Priority windows for the next\n"
+    "step: emergency 24 h, urgent 72 h, normal 14 days (or --due).\n";
+
+int
+cli_cmd_refer(cli_t *cli, int argc, char **argv)
+{
+    static const int allowed[] = {O_CASE, O_TO,   O_SERVICE,  O_PURPOSE,
+                                  O_PRIORITY, O_DUE, O_NOTE, O_OVERRIDE,
+                                  O_APPROVED, 0};
+    s_opts_t o;
+    int rc = s_parse(cli, "refer", s_refer_help, allowed, argc, argv, &o);
+    if (rc < 0 && o.npos)
+        rc = cli_usage_error("refer", "unexpected argument '%s'", o.pos);
+    static const char *const need[] = {"case", "to", "service"};
+    for (size_t i = 0; i < 3 && rc < 0; i++)
+        if (!json_object_get(o.args, need[i]))
+            rc = cli_usage_error("refer", "--%s is required", need[i]);
+    if (rc < 0 && (!json_object_get(o.args, "override_justification"))
+                      != (!json_object_get(o.args, "approved_by")))
+        rc = cli_error("refer",
+                       "consent: an override needs both "
+                       "--override-justification and --approved-by");
+    json_t *res = NULL;
+    if (rc < 0)
+        rc = s_call(cli, "refer", "refer", o.args, &res);
+    if (rc < 0)
+        rc = s_print_id(cli, res);
+    s_free(&o);
+    return rc;
+}
+
+// ---- referrals, show
+
+static const char s_referrals_help[] =
+    "usage: passerelle --home DIR referrals [--status S] [--overdue] "
+    "[--direction in|out] [--json]\n"
+    "\n"
+    "Lists the referrals this node sent (out) and received (in), with their\n"
+    "status as a FHIR Task.status code (requested, received, accepted,\n"
+    "rejected, in-progress, on-hold, completed, cancelled). A referral is\n"
+    "overdue when its next step is late for its priority (24 h / 72 h /\n"
+    "14 days) or its due date.\n"
+    "  --json   an array of {id, status, overdue, direction, peer, priority,\n"
+    "           created, updated, service, sector, ...}\n";
+
+int
+cli_cmd_referrals(cli_t *cli, int argc, char **argv)
+{
+    static const int allowed[] = {O_STATUS, O_OVERDUE, O_DIRECTION, 0};
+    s_opts_t o;
+    int rc =
+        s_parse(cli, "referrals", s_referrals_help, allowed, argc, argv, &o);
+    if (rc < 0 && o.npos)
+        rc = cli_usage_error("referrals", "unexpected argument '%s'", o.pos);
+    json_t *res = NULL;
+    if (rc < 0)
+        rc = s_call(cli, "referrals", "referrals", o.args, &res);
+    s_free(&o);
+    if (rc >= 0)
+        return rc;
+    if (cli->json)
+        return cli_print_json(res);
+    printf("%-32s %-12s %-3s %-20s %-9s %-20s %s\n", "REFERRAL", "STATUS",
+           "DIR", "PEER", "PRIORITY", "UPDATED", "SERVICE");
+    size_t i;
+    json_t *e;
+    json_array_foreach(res, i, e)
+        printf("%-32s %-12s %-3s %-20s %-9s %-20s %s%s\n", s_s(e, "id"),
+               s_s(e, "status"), s_s(e, "direction"), s_s(e, "peer"),
+               s_s(e, "priority"), s_s(e, "updated"), s_s(e, "service"),
+               json_is_true(json_object_get(e, "overdue")) ? "  OVERDUE"
+                                                           : "");
+    if (!json_array_size(res))
+        printf("(no referrals)\n");
+    json_decref(res);
+    return 0;
+}
+
+static const char s_show_help[] =
+    "usage: passerelle --home DIR show REFERRAL [--json]\n"
+    "\n"
+    "One referral: its status (FHIR code), whether it is overdue, the\n"
+    "person as far as this node may see them (the sector table's fields),\n"
+    "the service and the history of every status with when and by whom.\n"
+    "REFERRAL is the id or a unique prefix (at least 6 hex digits).\n";
+
+int
+cli_cmd_show(cli_t *cli, int argc, char **argv)
+{
+    static const int allowed[] = {0};
+    s_opts_t o;
+    int rc = s_parse(cli, "show", s_show_help, allowed, argc, argv, &o);
+    if (rc < 0 && o.npos != 1)
+        rc = cli_usage_error("show", "give one REFERRAL id");
+    json_t *res = NULL;
+    if (rc < 0) {
+        json_object_set_new(o.args, "id", json_string(o.pos));
+        rc = s_call(cli, "show", "referral.show", o.args, &res);
+    }
+    s_free(&o);
+    if (rc >= 0)
+        return rc;
+    if (cli->json)
+        return cli_print_json(res);
+    bool out = !strcmp(s_s(res, "direction"), "out");
+    printf("referral %s  %s%s\n", s_s(res, "id"), s_s(res, "status"),
+           json_is_true(json_object_get(res, "overdue")) ? "  (OVERDUE)" : "");
+    printf("  %s %s   service %s (%s)   priority %s\n",
+           out ? "to  " : "from", s_s(res, "peer"), s_s(res, "service"),
+           s_s(res, "sector"), s_s(res, "priority"));
+    json_t *p = json_object_get(res, "person");
+    printf("  person    %s %s (%s), born %s, sex %s, language %s, phone %s\n",
+           s_s(p, "given"), s_s(p, "family"), s_s(res, "pseudonym"),
+           s_s(p, "birth"), s_s(p, "sex"), s_s(p, "language"),
+           s_s(p, "phone"));
+    if (json_object_get(res, "note"))
+        printf("  note      %s\n", s_s(res, "note"));
+    printf("  created   %s   updated %s\n", s_s(res, "created"),
+           s_s(res, "updated"));
+    printf("history:\n");
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(res, "history"), i, e)
+    {
+        printf("  %-20s %-12s by %s", s_s(e, "at"), s_s(e, "status"),
+               s_s(e, "by"));
+        if (json_object_get(e, "outcome"))
+            printf("  outcome %s", s_s(e, "outcome"));
+        if (json_object_get(e, "reason"))
+            printf("  reason %s", s_s(e, "reason"));
+        if (json_object_get(e, "result"))
+            printf("  (%s)", s_s(e, "result"));
+        if (json_object_get(e, "note"))
+            printf("  \"%s\"", s_s(e, "note"));
+        printf("\n");
+    }
+    json_decref(res);
+    return 0;
+}
+
+// ---- accept | start | resume | hold | reject | cancel | complete
+
+static const char s_act_help[] =
+    "usage: passerelle --home DIR [--as NAME] accept|start|resume REFERRAL "
+    "[--note T]\n"
+    "       passerelle --home DIR [--as NAME] hold|reject|cancel REFERRAL "
+    "--reason CODE [--note T]\n"
+    "       passerelle --home DIR [--as NAME] complete REFERRAL --outcome "
+    "successful|not-successful\n"
+    "           [--reason CODE] [--note T]\n"
+    "\n"
+    "Moves a referral along its lifecycle (FHIR Task.status):\n"
+    "  recipient: received -> accepted | rejected;  accepted -> in-progress\n"
+    "             (start);  in-progress <-> on-hold (hold, resume);\n"
+    "             accepted | in-progress -> completed\n"
+    "  sender:    any open status -> cancelled\n"
+    "Terminal states (rejected, completed, cancelled) never reopen. Each\n"
+    "step is a signed envelope to the other node and an audit entry on\n"
+    "both sides; the wrong side or the wrong state is refused.\n";
+
+int
+cli_cmd_act(cli_t *cli, int argc, char **argv)
+{
+    static const int allowed[] = {O_REASON, O_NOTE, O_OUTCOME, 0};
+    const char *ev = argv[0];
+    s_opts_t o;
+    int rc = s_parse(cli, ev, s_act_help, allowed, argc, argv, &o);
+    bool needs_reason = !strcmp(ev, "hold") || !strcmp(ev, "reject")
+                        || !strcmp(ev, "cancel");
+    if (rc < 0 && o.npos != 1)
+        rc = cli_usage_error(ev, "give one REFERRAL id");
+    if (rc < 0 && needs_reason && !json_object_get(o.args, "reason"))
+        rc = cli_usage_error(ev, "--reason CODE is required");
+    if (rc < 0 && !strcmp(ev, "complete") && !json_object_get(o.args, "outcome"))
+        rc = cli_usage_error(ev,
+                             "--outcome successful|not-successful is "
+                             "required");
+    if (rc < 0 && strcmp(ev, "complete") && json_object_get(o.args, "outcome"))
+        rc = cli_usage_error(ev, "only complete takes --outcome");
+    json_t *res = NULL;
+    if (rc < 0) {
+        json_object_set_new(o.args, "id", json_string(o.pos));
+        json_object_set_new(o.args, "event", json_string(ev));
+        rc = s_call(cli, ev, "referral.act", o.args, &res);
+    }
+    s_free(&o);
+    if (rc >= 0)
+        return rc;
+    if (cli->json)
+        return cli_print_json(res);
+    printf("referral %s: %s\n", s_s(res, "id"), s_s(res, "status"));
+    json_decref(res);
+    return 0;
+}
+
+// ---- audit verify
+
+static const char s_audit_help[] =
+    "usage: passerelle --home DIR audit verify [--json]\n"
+    "\n"
+    "Recomputes this node's audit chain (BLAKE2b, each entry chained to the\n"
+    "previous one) and checks the signed head, through the running daemon.\n"
+    "Exits 1 when the chain does not verify.\n";
+
+int
+cli_cmd_audit(cli_t *cli, int argc, char **argv)
+{
+    static const int allowed[] = {0};
+    if (argc < 2 || (strcmp(argv[1], "verify") && argv[1][0] != '-'))
+        return cli_usage_error("audit", "which one: verify?");
+    s_opts_t o;
+    int rc = s_parse(cli, "audit verify", s_audit_help, allowed,
+                     argv[1][0] == '-' ? argc : argc - 1,
+                     argv[1][0] == '-' ? argv : argv + 1, &o);
+    json_t *res = NULL;
+    if (rc < 0)
+        rc = s_call(cli, "audit verify", "audit.verify", o.args, &res);
+    s_free(&o);
+    if (rc >= 0)
+        return rc;
+    bool ok = json_is_true(json_object_get(res, "ok"));
+    if (cli->json) {
+        rc = cli_print_json(res);
+        return rc ? rc : (ok ? 0 : 1);
+    }
+    if (ok)
+        printf("audit chain verifies: %lld entries\n",
+               (long long) json_integer_value(json_object_get(res, "entries")));
+    else
+        cli_error("audit verify", "%s", s_s(res, "error"));
+    json_decref(res);
+    return ok ? 0 : 1;
+}

@@ -1,0 +1,250 @@
+// pl_audit - the node's append-only audit chain (see pl_audit.h).
+// Layer: nodes. Uses libsodium directly for BLAKE2b and Ed25519 (like
+// pl_store.c does for the at-rest cryptography): the chain is a store
+// format of this layer, not a protocol-library concern.
+#include "nodes/pl_audit.h"
+
+#include <assert.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/pl_util.h"
+
+static const char s_tag[] = "passerelle-audit-v1";
+static const char s_head_tag[] = "passerelle-audit-head-v1";
+static const char s_head_key[] = "audit.head";
+#define S_HEAD_BYTES (8 + PL_AUDIT_HASH_BYTES + PL_SIG_BYTES)
+
+static void
+s_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t) v;
+        v >>= 8;
+    }
+}
+
+static uint64_t
+s_get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void
+s_chain(const uint8_t prev[PL_AUDIT_HASH_BYTES], const uint8_t *bytes,
+        size_t len, uint8_t out[PL_AUDIT_HASH_BYTES])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, PL_AUDIT_HASH_BYTES);
+    crypto_generichash_update(&st, (const uint8_t *) s_tag, sizeof s_tag - 1);
+    crypto_generichash_update(&st, prev, PL_AUDIT_HASH_BYTES);
+    crypto_generichash_update(&st, bytes, len);
+    crypto_generichash_final(&st, out, PL_AUDIT_HASH_BYTES);
+}
+
+static void
+s_head_input(uint8_t *m, uint64_t count, const uint8_t hash[32])
+{
+    memcpy(m, s_head_tag, sizeof s_head_tag - 1);
+    s_be64(m + sizeof s_head_tag - 1, count);
+    memcpy(m + sizeof s_head_tag - 1 + 8, hash, PL_AUDIT_HASH_BYTES);
+}
+#define S_HEAD_INPUT (sizeof s_head_tag - 1 + 8 + PL_AUDIT_HASH_BYTES)
+
+// Reads the head: count and hash (zeros when the chain is empty).
+static int
+s_head_get(pl_txn_t *txn, uint64_t *count, uint8_t hash[32], uint8_t *sig)
+{
+    const uint8_t *v;
+    size_t vlen;
+    int rc = pl_store_get(txn, PL_DB_SETTINGS, s_head_key,
+                          sizeof s_head_key - 1, &v, &vlen);
+    if (rc == PL_ENOTFOUND) {
+        *count = 0;
+        memset(hash, 0, PL_AUDIT_HASH_BYTES);
+        if (sig)
+            memset(sig, 0, PL_SIG_BYTES);
+        return PL_OK;
+    }
+    if (rc != PL_OK)
+        return rc;
+    if (vlen != S_HEAD_BYTES)
+        return PL_EPROTO;
+    *count = s_get_be64(v);
+    memcpy(hash, v + 8, PL_AUDIT_HASH_BYTES);
+    if (sig)
+        memcpy(sig, v + 8 + PL_AUDIT_HASH_BYTES, PL_SIG_BYTES);
+    return PL_OK;
+}
+
+static void
+s_set_hex(json_t *o, const char *key, const uint8_t *p, size_t n)
+{
+    char hex[2 * 32 + 1];
+    assert(n <= 32);
+    pl_hex(hex, p, n);
+    json_object_set_new(o, key, json_string(hex));
+}
+
+static void
+s_set_str(json_t *o, const char *key, const char *s)
+{
+    if (s)
+        json_object_set_new(o, key, json_string(s));
+}
+
+int
+pl_audit_append(pl_txn_t *txn, const pl_keys_t *keys,
+                const pl_audit_entry_t *e, uint64_t now, uint64_t *seq)
+{
+    assert(txn && keys && e);
+    uint64_t count;
+    uint8_t prev[PL_AUDIT_HASH_BYTES];
+    int rc = s_head_get(txn, &count, prev, NULL);
+    if (rc != PL_OK)
+        return rc;
+    static const char *const dirs[] = {"in", "out", "local"};
+    char at[32];
+    pl_time_fmt(at, now);
+    json_t *o = json_object();
+    if (!o)
+        return PL_ENOMEM;
+    json_object_set_new(o, "seq", json_integer((json_int_t) (count + 1)));
+    json_object_set_new(o, "at", json_string(at));
+    json_object_set_new(o, "dir", json_string(dirs[e->dir]));
+    s_set_str(o, "peer", e->peer);
+    if (e->msg_id)
+        s_set_hex(o, "msg", e->msg_id, 16);
+    s_set_str(o, "kind", e->kind);
+    if (e->digest)
+        s_set_hex(o, "digest", e->digest, 32);
+    s_set_str(o, "by", e->by);
+    if (e->ref)
+        s_set_hex(o, "ref", e->ref, 16);
+    s_set_str(o, "event", e->event);
+    s_set_str(o, "result", e->result);
+    s_set_str(o, "detail", e->detail);
+    s_set_hex(o, "prev", prev, PL_AUDIT_HASH_BYTES);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    if (!text)
+        return PL_ENOMEM;
+    size_t len = strlen(text);
+    uint8_t key[8], hash[PL_AUDIT_HASH_BYTES];
+    s_be64(key, count + 1);
+    s_chain(prev, (const uint8_t *) text, len, hash);
+    rc = pl_store_put(txn, PL_DB_AUDIT, key, sizeof key, text, len);
+    free(text);
+    if (rc != PL_OK)
+        return rc;
+    uint8_t head[S_HEAD_BYTES], m[S_HEAD_INPUT];
+    s_be64(head, count + 1);
+    memcpy(head + 8, hash, PL_AUDIT_HASH_BYTES);
+    s_head_input(m, count + 1, hash);
+    crypto_sign_detached(head + 8 + PL_AUDIT_HASH_BYTES, NULL, m, sizeof m,
+                         keys->sec->sign);
+    rc = pl_store_put(txn, PL_DB_SETTINGS, s_head_key, sizeof s_head_key - 1,
+                      head, sizeof head);
+    if (rc == PL_OK && seq)
+        *seq = count + 1;
+    return rc;
+}
+
+typedef struct {
+    uint64_t n;                          // entries seen
+    uint8_t prev[PL_AUDIT_HASH_BYTES];   // hash of the previous entry
+    pl_audit_report_t *r;                // where failures go
+} s_verify_t;
+
+static int
+s_verify_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+             void *arg)
+{
+    s_verify_t *s = arg;
+    uint64_t want = s->n + 1;
+    if (kl != 8 || s_get_be64(k) != want) {
+        s->r->bad_seq = want;
+        snprintf(s->r->error, sizeof s->r->error,
+                 "audit: entry %llu is missing or out of place",
+                 (unsigned long long) want);
+        return PL_EAUTH;
+    }
+    json_error_t jerr;
+    json_t *o = json_loadb((const char *) v, vl, 0, &jerr);
+    const char *prev = json_string_value(json_object_get(o, "prev"));
+    json_int_t seq = json_integer_value(json_object_get(o, "seq"));
+    uint8_t p[PL_AUDIT_HASH_BYTES];
+    bool ok = prev && pl_unhex(p, sizeof p, prev) == PL_OK
+              && memcmp(p, s->prev, sizeof p) == 0 && seq == (json_int_t) want;
+    json_decref(o);
+    if (!ok) {
+        s->r->bad_seq = want;
+        snprintf(s->r->error, sizeof s->r->error,
+                 "audit: entry %llu does not chain to entry %llu",
+                 (unsigned long long) want, (unsigned long long) s->n);
+        return PL_EAUTH;
+    }
+    s_chain(s->prev, v, vl, s->prev);
+    s->n = want;
+    return PL_STORE_NEXT;
+}
+
+int
+pl_audit_verify_txn(pl_txn_t *txn, const uint8_t sign_pk[PL_SIGN_PK_BYTES],
+                    pl_audit_report_t *report)
+{
+    assert(txn && sign_pk && report);
+    memset(report, 0, sizeof *report);
+    s_verify_t s = {.r = report};
+    int rc = pl_store_each(txn, PL_DB_AUDIT, s_verify_one, &s);
+    report->count = s.n;
+    if (rc != PL_OK)
+        return rc;
+    uint64_t count;
+    uint8_t hash[PL_AUDIT_HASH_BYTES], sig[PL_SIG_BYTES];
+    rc = s_head_get(txn, &count, hash, sig);
+    if (rc == PL_EPROTO) {
+        snprintf(report->error, sizeof report->error,
+                 "audit: the signed head is malformed");
+        return PL_EAUTH;
+    }
+    if (rc != PL_OK)
+        return rc;
+    if (count == 0 && s.n == 0)
+        return PL_OK; // an empty chain
+    uint8_t m[S_HEAD_INPUT];
+    s_head_input(m, count, hash);
+    if (crypto_sign_verify_detached(sig, m, sizeof m, sign_pk) != 0) {
+        snprintf(report->error, sizeof report->error,
+                 "audit: the head signature does not verify");
+        return PL_EAUTH;
+    }
+    if (count != s.n || memcmp(hash, s.prev, sizeof hash) != 0) {
+        report->bad_seq = s.n < count ? s.n + 1 : count;
+        snprintf(report->error, sizeof report->error,
+                 "audit: the signed head (%llu entries) does not match the "
+                 "chain (%llu entries)",
+                 (unsigned long long) count, (unsigned long long) s.n);
+        return PL_EAUTH;
+    }
+    return PL_OK;
+}
+
+int
+pl_audit_verify(pl_store_t *store, const uint8_t sign_pk[PL_SIGN_PK_BYTES],
+                pl_audit_report_t *report)
+{
+    pl_txn_t *t = NULL;
+    int rc = pl_store_begin(store, NULL, false, &t);
+    if (rc != PL_OK)
+        return rc;
+    rc = pl_audit_verify_txn(t, sign_pk, report);
+    pl_store_abort(&t);
+    return rc;
+}

@@ -1,0 +1,76 @@
+// pl_audit - the node's append-only audit chain (DESIGN.md §5). Layer:
+// nodes.
+//
+// Each entry is one compact JSON object (keys sorted, so its bytes are
+// fixed) stored under its sequence number (8 bytes, big-endian) in the
+// "audit" database:
+//   {"seq", "at", "dir": in|out|local, "peer", "msg" (envelope id hex),
+//    "kind", "digest" (envelope digest hex), "by" (staff), "ref" (random id
+//    of the referral or case), "event", "result", "prev" (hash hex)}
+// Only ids, codes, addresses, times and staff names: never a person's data
+// nor a hash of a low-entropy personal field.
+//
+// hash(entry n) = BLAKE2b-256("passerelle-audit-v1" || hash(n-1) || bytes);
+// hash(entry 0's predecessor) is 32 zero bytes. After each append the head
+// (count, hash of the last entry) is signed with the node's sign key
+// (Ed25519 over "passerelle-audit-head-v1" || u64be(count) || hash) and
+// stored in "settings" under "audit.head", in the same transaction as the
+// entry, so removing or changing the last entry is detected too.
+#ifndef PL_AUDIT_H
+#define PL_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nodes/pl_store.h"
+#include "proto/pl_err.h"
+#include "proto/pl_keys.h"
+
+#define PL_AUDIT_HASH_BYTES 32
+
+typedef enum {
+    PL_AUDIT_IN = 0,    // "in": an envelope received
+    PL_AUDIT_OUT = 1,   // "out": an envelope sent (committed to the outbox)
+    PL_AUDIT_LOCAL = 2, // "local": a local action or refusal
+} pl_audit_dir_t;
+
+// One entry as the caller gives it; every pointer may be NULL (left out).
+typedef struct {
+    pl_audit_dir_t dir;    // direction
+    const char *peer;      // other node's address
+    const uint8_t *msg_id; // envelope id (16 bytes)
+    const char *kind;      // "referral", "status-update", "case", "consent"
+    const uint8_t *digest; // envelope digest (32 bytes)
+    const char *by;        // staff member (--as) or "system"
+    const uint8_t *ref;    // referral / case id (16 bytes)
+    const char *event;     // "refer", "accept", "received", ...
+    const char *result;    // "applied", "refused-state", ...
+    const char *detail;    // a code (e.g. "no-consent"), never free text
+} pl_audit_entry_t;
+
+// Appends 'e' at time 'now' inside 'txn' and re-signs the head with
+// 'keys' (sign key). 'seq' (may be NULL) gets the entry's number (from 1).
+PL_MUST_CHECK int pl_audit_append(pl_txn_t *txn, const pl_keys_t *keys,
+                                  const pl_audit_entry_t *e, uint64_t now,
+                                  uint64_t *seq);
+
+// The result of a verification.
+typedef struct {
+    uint64_t count;   // entries checked
+    uint64_t bad_seq; // first bad entry (0: none)
+    char error[160];  // what failed, "" when the chain verifies
+} pl_audit_report_t;
+
+// Recomputes the whole chain in 'txn' and checks the signed head against
+// 'sign_pk'. PL_OK when it verifies; PL_EAUTH (report->error says why) when
+// an entry, the chain or the head does not; other codes for store errors.
+PL_MUST_CHECK int pl_audit_verify_txn(pl_txn_t *txn,
+                                      const uint8_t sign_pk[PL_SIGN_PK_BYTES],
+                                      pl_audit_report_t *report);
+// Same in a read transaction of its own (no transaction may be open in
+// this thread).
+PL_MUST_CHECK int pl_audit_verify(pl_store_t *store,
+                                  const uint8_t sign_pk[PL_SIGN_PK_BYTES],
+                                  pl_audit_report_t *report);
+
+#endif

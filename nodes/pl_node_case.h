@@ -1,0 +1,62 @@
+// pl_node_case - cases, consent records and referrals inside the node
+// daemon (DESIGN.md §5, §6; issue 7). Layer: nodes. Internal to the
+// daemon: included by pl_node_ctl.c (control commands) and pl_node_msg.c
+// (inbound referral, status update and receipt hooks) only.
+//
+// Store layout (every personal value sealed, DESIGN.md §5):
+//   cases      case id (16 random bytes) -> 0x01 || data key id || seal(
+//              case JSON) under the case's own data key
+//   consents   consent id (16) -> 0x01 || case id || seal(consent JSON)
+//              under the case's data key
+//   referrals  'r' || referral id (16) -> 0x01 || data key id || seal(
+//              referral JSON: view, track, pending update details, history)
+//              under the case's key (sender) or the referral's own key
+//              (recipient, which has no case)
+//              'm' || envelope id (16) -> referral id (to settle a receipt)
+//   audit      see pl_audit.h; one entry per state change and per referral
+//              envelope sent or received, in the same transaction
+// The associated data of each seal is "db name" || 0 || record key, so a
+// record cannot be moved to another key. Index keys are random ids only.
+#ifndef PL_NODE_CASE_H
+#define PL_NODE_CASE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "nodes/pl_node_int.h"
+
+// true for the control commands this module serves ("case.add", "refer",
+// ...), and for those of them that change state (they need a request id).
+bool pl_node_case_handles(const char *cmd);
+bool pl_node_case_changes_state(const char *cmd);
+
+// Runs control command 'cmd' with 'args' (may be NULL) as staff member
+// 'as' (may be NULL) inside the request's nested transaction 'txn'.
+// Returns the reply (malloc'd JSON text). *rc_out is PL_OK when the
+// transaction must be kept (the action happened, or a refusal was audited:
+// the reply is then an error that is stored under the request id too), or
+// the error code when nothing may be kept.
+char *pl_node_case_ctl(pl_node_t *self, pl_txn_t *txn, const char *cmd,
+                       json_t *args, const char *as, int *rc_out);
+
+// Inbound hooks, called by pl_node_msg.c in the nested transaction that
+// stores the envelope (after its inbox record and receipt are written).
+// They return PL_OK for every business outcome (a refused referral is
+// answered with a `rejected` status update and audited) and an error only
+// when the store fails, so that the envelope is retried then.
+PL_MUST_CHECK int pl_node_case_on_referral(pl_node_t *self, pl_txn_t *txn,
+                                           const pl_header_t *h,
+                                           const uint8_t digest[32],
+                                           const Passerelle__V1__Referral *r);
+PL_MUST_CHECK int
+pl_node_case_on_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+                       const uint8_t digest[32],
+                       const Passerelle__V1__StatusUpdate *u);
+// A verified receipt for our envelope 'msg_id' from 'from', received at
+// 'received_at': when it is a referral, the referral becomes `received`.
+PL_MUST_CHECK int pl_node_case_on_receipt(pl_node_t *self, pl_txn_t *txn,
+                                          const uint8_t msg_id[16],
+                                          const char *from,
+                                          uint64_t received_at);
+
+#endif

@@ -1,0 +1,149 @@
+# scripts/demo-scenario.sh - the referral scenario of `make demo` (issue 7),
+# sourced by scripts/demo.sh once the network runs. Uses $DEMO (node homes
+# are $DEMO/<name>), $ONCE and the functions say and run.
+#
+# A returning family (two adults, two children) at the agency: consent,
+# referrals to health, education and housing; the providers accept, start
+# and complete; housing rejects for lack of capacity and the agency
+# re-refers to a second housing office; one referral is cancelled. Every
+# wait polls with a deadline (no blind sleeps). With ONCE=1 the final
+# statuses are checked and the script fails if one is wrong.
+
+AG="$DEMO/agency"
+CM="Fatou Sarr"          # the agency's case manager
+EXP=$(date -u -d '+1 year' +%Y-%m-%d)
+
+# p HOME [--as NAME] ARGS...: the CLI on a node
+p() { local h="$1"; shift; passerelle --home "$h" "$@"; }
+
+# status HOME REFERRAL: the FHIR status this node shows
+status() {
+    p "$1" --json show "$2" 2>/dev/null \
+        | sed -n 's/^  "status": "\([a-z-]*\)".*/\1/p' | head -n 1
+}
+
+# wait_status HOME REFERRAL STATUS: polls (at most ~30 s)
+wait_status() {
+    local s="" i
+    for ((i = 0; i < 300; i++)); do
+        s=$(status "$1" "$2")
+        [ "$s" = "$3" ] && return 0
+        sleep 0.1
+    done
+    echo "!! referral ${2:0:12} at $(basename "$1") is '$s', expected '$3'" >&2
+    return 1
+}
+
+# line WHO WHAT: a step as a case manager reads it
+line() { printf '  %-34s %s\n' "$1" "$2"; }
+
+say "6. A returning family arrives at the agency ($CM, case manager)"
+echo "  (personal data goes through --stdin, so it never shows in 'ps')"
+C_MOTHER=$(printf '%s' '{"given":"Aminata","family":"Diallo","birth":"1988-04-12","sex":"female","phone":"+221 77 000 11 22","language":"wo","needs":"economic,social,psychosocial"}' \
+    | p "$AG" --as "$CM" case add --stdin)
+C_FATHER=$(printf '%s' '{"given":"Moussa","family":"Diallo","birth":"1985-09-30","sex":"male","phone":"+221 77 000 33 44","language":"wo","needs":"economic,social"}' \
+    | p "$AG" --as "$CM" case add --stdin)
+C_GIRL=$(printf '%s' '{"given":"Awa","family":"Diallo","birth":"2014-02-03","sex":"female","language":"fr","needs":"social"}' \
+    | p "$AG" --as "$CM" case add --stdin)
+C_BOY=$(printf '%s' '{"given":"Ibrahima","family":"Diallo","birth":"2017-11-20","sex":"male","language":"fr","needs":"social"}' \
+    | p "$AG" --as "$CM" case add --stdin)
+line "agency: case Aminata (mother)" "$C_MOTHER"
+line "agency: case Moussa (father)" "$C_FATHER"
+line "agency: case Awa (girl)" "$C_GIRL"
+line "agency: case Ibrahima (boy)" "$C_BOY"
+run passerelle --home "$AG" case list --search diallo
+
+say "7. Consent: the adults for themselves, the mother as guardian for the children"
+for c in "$C_MOTHER" "$C_FATHER"; do
+    p "$AG" --as "$CM" consent add --case "$c" --sectors health,education,housing \
+        --given-by returnee --expires "$EXP" >/dev/null
+done
+for c in "$C_GIRL" "$C_BOY"; do
+    p "$AG" --as "$CM" consent add --case "$c" --sectors health,education \
+        --given-by guardian --guardian-name "Aminata Diallo" \
+        --child-views "wants to go back to school with friends" \
+        --expires "$EXP" >/dev/null
+done
+line "consent (returnee)" "Aminata, Moussa: health, education, housing until $EXP"
+line "consent (guardian + child's views)" "Awa, Ibrahima: health, education until $EXP"
+echo "  without consent a referral is refused before anything is encrypted:"
+C_NONE=$(printf '%s' '{"given":"Test","family":"Sans-Consentement","birth":"1990-01-01"}' \
+    | p "$AG" --as "$CM" case add --stdin)
+if p "$AG" refer --case "$C_NONE" --to clinic --service primary-care 2>&1 | sed 's/^/  /'; then
+    echo "!! a referral without consent was accepted" >&2; exit 1
+fi
+
+say "8. Referrals: health, education, housing"
+R_HEALTH=$(p "$AG" --as "$CM" refer --case "$C_MOTHER" --to clinic --service primary-care \
+    --priority urgent --note "follow-up of a chronic condition")
+R_SCHOOL=$(p "$AG" --as "$CM" refer --case "$C_GIRL" --to school --service school-enrolment)
+R_HOUSING=$(p "$AG" --as "$CM" refer --case "$C_FATHER" --to housing --service temporary-shelter \
+    --priority emergency)
+R_VACC=$(p "$AG" --as "$CM" refer --case "$C_BOY" --to clinic --service vaccination)
+line "agency -> sn/clinic  (Aminata)" "primary-care       ${R_HEALTH:0:12}  requested"
+line "agency -> sn/school  (Awa)" "school-enrolment   ${R_SCHOOL:0:12}  requested"
+line "agency -> sn/housing (Moussa)" "temporary-shelter  ${R_HOUSING:0:12}  requested"
+line "agency -> sn/clinic  (Ibrahima)" "vaccination        ${R_VACC:0:12}  requested"
+for r in "$R_HEALTH" "$R_SCHOOL" "$R_HOUSING" "$R_VACC"; do
+    wait_status "$AG" "$r" received
+done
+echo "  each provider's node stored its referral and sent the signed receipt:"
+run passerelle --home "$AG" referrals --direction out
+
+say "9. What each provider sees (only its sector's fields: the school gets no phone)"
+run passerelle --home "$DEMO/clinic" show "$R_HEALTH"
+run passerelle --home "$DEMO/school" show "$R_SCHOOL"
+
+say "10. The providers act"
+p "$DEMO/clinic" --as "Dr Ndiaye" accept "$R_HEALTH" >/dev/null
+line "clinic (Dr Ndiaye)" "accepts primary-care for Aminata -> accepted"
+p "$DEMO/school" --as "Mme Ba" accept "$R_SCHOOL" >/dev/null
+line "school (Mme Ba)" "accepts school-enrolment for Awa -> accepted"
+p "$DEMO/housing" --as "M. Faye" reject "$R_HOUSING" --reason no-capacity \
+    --note "no free unit this month" >/dev/null
+line "housing (M. Faye)" "rejects temporary-shelter: no-capacity -> rejected"
+wait_status "$AG" "$R_HOUSING" rejected
+line "agency ($CM)" "sees rejected (no-capacity); re-refers to sn/housing2"
+R_HOUSING2=$(p "$AG" --as "$CM" refer --case "$C_FATHER" --to housing2 \
+    --service temporary-shelter --priority emergency)
+wait_status "$AG" "$R_VACC" received
+p "$AG" --as "$CM" cancel "$R_VACC" --reason duplicate \
+    --note "vaccination already done at the border health post" >/dev/null
+line "agency ($CM)" "cancels vaccination for Ibrahima: duplicate -> cancelled"
+p "$DEMO/clinic" --as "Dr Ndiaye" start "$R_HEALTH" >/dev/null
+line "clinic (Dr Ndiaye)" "starts care -> in-progress"
+p "$DEMO/school" --as "Mme Ba" start "$R_SCHOOL" >/dev/null
+line "school (Mme Ba)" "Awa starts classes -> in-progress"
+wait_status "$DEMO/housing2" "$R_HOUSING2" received
+p "$DEMO/housing2" --as "Mme Sow" accept "$R_HOUSING2" >/dev/null
+line "housing2 (Mme Sow)" "accepts temporary-shelter for Moussa -> accepted"
+p "$DEMO/housing2" --as "Mme Sow" start "$R_HOUSING2" >/dev/null
+line "housing2 (Mme Sow)" "family moves in -> in-progress"
+p "$DEMO/clinic" --as "Dr Ndiaye" complete "$R_HEALTH" --outcome successful >/dev/null
+line "clinic (Dr Ndiaye)" "care plan done -> completed (successful)"
+p "$DEMO/school" --as "Mme Ba" complete "$R_SCHOOL" --outcome successful >/dev/null
+line "school (Mme Ba)" "enrolled for the year -> completed (successful)"
+p "$DEMO/housing2" --as "Mme Sow" complete "$R_HOUSING2" --outcome successful >/dev/null
+line "housing2 (Mme Sow)" "shelter provided -> completed (successful)"
+
+say "11. The loop closes at the agency"
+FAIL=0
+for pair in "$R_HEALTH:completed" "$R_SCHOOL:completed" "$R_HOUSING:rejected" \
+            "$R_HOUSING2:completed" "$R_VACC:cancelled"; do
+    wait_status "$AG" "${pair%%:*}" "${pair##*:}" || FAIL=1
+done
+run passerelle --home "$AG" referrals
+run passerelle --home "$AG" show "$R_HOUSING"
+run passerelle --home "$AG" case show "$C_FATHER"
+run passerelle --home "$AG" audit verify
+run passerelle --home "$DEMO/clinic" audit verify
+if [ "$ONCE" = 1 ]; then
+    for pair in "$R_HEALTH:completed" "$R_SCHOOL:completed" "$R_HOUSING:rejected" \
+                "$R_HOUSING2:completed" "$R_VACC:cancelled"; do
+        got=$(status "$AG" "${pair%%:*}")
+        printf 'final %s %s expected=%s\n' "${pair%%:*}" "$got" "${pair##*:}"
+        [ "$got" = "${pair##*:}" ] || FAIL=1
+    done
+    [ "$FAIL" = 0 ] || { echo "demo: FINAL STATUSES WRONG" >&2; exit 1; }
+    echo "demo: all final statuses as expected"
+fi
