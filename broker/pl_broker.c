@@ -40,6 +40,7 @@ typedef struct {
     uint64_t oldest_inflight_ms;    // monotonic ms of the oldest delivery
     unsigned inflight;              // deliveries awaiting taken
     bool blocked;                   // EAGAIN this pass: stop delivering
+    bool gone;                      // EHOSTUNREACH: drop the session
 } s_session_t;
 
 // Transport figures per address (kept in memory since start).
@@ -485,6 +486,9 @@ s_handle_take(pl_broker_t *self, s_session_t *s, const uint8_t *id,
     if (rc == PL_OK) {
         if (s->inflight)
             s->inflight--;
+        // progress: the redelivery timer means "no taken for redeliver_ms",
+        // not "the window never emptied" (steady traffic never empties it)
+        s->oldest_inflight_ms = pl_mono_ms();
         s_stats_t *st = s_stats(self, s->address);
         if (st && state == PL_SPOOL_TAKEN) {
             st->taken++;
@@ -827,6 +831,7 @@ s_deliver_one(void *arg, const pl_spool_item_t *item)
     }
     if (err != 0) {
         s->blocked = true;
+        s->gone = err == EHOSTUNREACH; // the connection is gone
         return false;
     }
     if (s->inflight == 0)
@@ -859,6 +864,13 @@ s_deliver(pl_broker_t *self)
         s_deliver_ctx_t c = {self, s, pl_now()};
         pl_spool_scan(self->spool, s->address, s->next_seq,
                       self->cfg.window - s->inflight, s_deliver_one, &c);
+    }
+    for (size_t i = 0; i < self->nsessions;) {
+        if (self->sessions[i].gone) {
+            s_session_drop(self, &self->sessions[i], "unreachable");
+            continue;
+        }
+        i++;
     }
 }
 
