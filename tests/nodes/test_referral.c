@@ -585,9 +585,9 @@ static void
 test_out_of_order(void **state)
 {
     (void) state;
-    pl_referral_update_t u[8];
+    pl_referral_update_t u[8] = {0};
     int n = s_recipient_life(u);
-    int order[8];
+    int order[8] = {0};
     // in order
     for (int i = 0; i < n; i++)
         order[i] = i;
@@ -786,7 +786,7 @@ static void
 test_pack(void **state)
 {
     (void) state;
-    pl_referral_update_t u[8];
+    pl_referral_update_t u[8] = {0};
     int n = s_recipient_life(u);
     pl_referral_track_t t, back;
     pl_referral_track_init(&t, PL_SIDE_SENDER);
