@@ -50,6 +50,7 @@ s_usage(FILE *out)
             "  --window N           unconfirmed deliveries per node (default 64)\n"
             "  --redeliver-ms MS    redeliver unconfirmed after MS (default 30000)\n"
             "  --verify-signatures  also verify each envelope's outer signature\n"
+            "  --session-ms MS      a silent node is offline after MS (default 20000)\n"
             "  --log-level LEVEL    error|warn|info|debug (default info)\n"
             "  --help               this text\n"
             "\n"
@@ -67,6 +68,7 @@ main(int argc, char **argv)
         {"window", required_argument, NULL, 'w'},
         {"redeliver-ms", required_argument, NULL, 'r'},
         {"verify-signatures", no_argument, NULL, 'v'},
+        {"session-ms", required_argument, NULL, 's'},
         {"log-level", required_argument, NULL, 'L'},
         {"test-no-zap", no_argument, NULL, 'Z'},
         {"help", no_argument, NULL, 'h'},
@@ -102,6 +104,13 @@ main(int argc, char **argv)
             }
             break;
         case 'v': cfg.verify_outer = true; break;
+        case 's':
+            cfg.session_ms = (unsigned) strtoul(optarg, &end, 10);
+            if (!end || *end || cfg.session_ms < 1000) {
+                fprintf(stderr, "passerelle-broker: --session-ms >= 1000\n");
+                return 2;
+            }
+            break;
         case 'L': level = optarg; break;
         case 'Z': cfg.no_zap = true; break;
         case 'h': s_usage(stdout); return 0;

@@ -525,6 +525,10 @@ s_directory(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
         const pl_reg_entry_t *e = pl_registry_at(self->reg, i);
         if (pl_registry_check(self->reg, e, now) != PL_OK)
             continue;
+        // only the newest valid certificate of each address (a re-enrolled
+        // node, e.g. after a box key rotation, has two in certs/)
+        if (pl_registry_by_address(self->reg, e->cert.address, now) != e)
+            continue;
         if (sector && *sector && strcmp(e->cert.sector, sector) != 0)
             continue;
         ProtobufCMessage *m = NULL;
@@ -937,7 +941,7 @@ s_figures_json(pl_broker_t *self)
             json_object_set_new(o, "last_seen", json_null());
         }
         json_object_set_new(o, "queued", json_integer((json_int_t) f[i].queued));
-        json_object_set_new(o, "oldest_queued_age_s",
+        json_object_set_new(o, "oldest_queued_age",
                             json_integer((json_int_t) f[i].oldest_age));
         json_object_set_new(o, "accepted",
                             json_integer((json_int_t) f[i].accepted));

@@ -71,7 +71,7 @@ static const char s_status_help[] =
     "--json prints the broker's object: address, time, uptime_s,\n"
     "store_bytes, map_use_pct, routed_per_minute, online,\n"
     "revocation_number, nodes [{address, sector, online, connected_since,\n"
-    "last_seen, queued, oldest_queued_age_s, accepted, delivered, taken,\n"
+    "last_seen, queued, oldest_queued_age, accepted, delivered, taken,\n"
     "expired, rejected, latency_p50_ms, latency_p95_ms}].\n";
 
 static const char s_nodes_help[] =
@@ -222,7 +222,7 @@ s_print_status(json_t *r)
             }
         }
         if (s_int(o, "queued") > 0)
-            s_duration(oldest, sizeof oldest, s_int(o, "oldest_queued_age_s"));
+            s_duration(oldest, sizeof oldest, s_int(o, "oldest_queued_age"));
         // no envelope taken yet: no latency to show (not "0 ms")
         char p50[24] = "-", p95[24] = "-";
         if (s_int(o, "taken") > 0) {
