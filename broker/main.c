@@ -37,25 +37,28 @@ s_on_hup(int sig)
 static void
 s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: passerelle-broker --home DIR --listen ENDPOINT [options]\n"
-            "\n"
-            "Routes signed, end-to-end encrypted envelopes between the nodes\n"
-            "enrolled in DIR/certs/ (certificates signed by DIR/authority.pub),\n"
-            "keeping a durable queue per node in DIR/store/.\n"
-            "\n"
-            "  --home DIR           broker home folder (keys/, node.cert, certs/)\n"
-            "  --listen ENDPOINT    e.g. tcp://127.0.0.1:7700\n"
-            "  --map-size MIB       LMDB map size in MiB (default 1024)\n"
-            "  --window N           unconfirmed deliveries per node (default 64)\n"
-            "  --redeliver-ms MS    redeliver unconfirmed after MS (default 30000)\n"
-            "  --verify-signatures  also verify each envelope's outer signature\n"
-            "  --session-ms MS      a silent node is offline after MS (default 20000)\n"
-            "  --log-level LEVEL    error|warn|info|debug (default info)\n"
-            "  --help               this text\n"
-            "\n"
-            "Signals: SIGTERM/SIGINT stop cleanly; SIGHUP reloads certs/ and\n"
-            "revoked (also: passerelle broker reload --home DIR).\n");
+    fprintf(
+        out,
+        "usage: passerelle-broker --home DIR --listen ENDPOINT [options]\n"
+        "\n"
+        "Routes signed, end-to-end encrypted envelopes between the nodes\n"
+        "enrolled in DIR/certs/ (certificates signed by DIR/authority.pub),\n"
+        "keeping a durable queue per node in DIR/store/.\n"
+        "\n"
+        "  --home DIR           broker home folder (keys/, node.cert, certs/)\n"
+        "  --listen ENDPOINT    e.g. tcp://127.0.0.1:7700\n"
+        "  --map-size MIB       LMDB map size in MiB (default 1024)\n"
+        "  --window N           unconfirmed deliveries per node (default 64)\n"
+        "  --redeliver-ms MS    redeliver unconfirmed after MS (default "
+        "30000)\n"
+        "  --verify-signatures  also verify each envelope's outer signature\n"
+        "  --session-ms MS      a silent node is offline after MS (default "
+        "20000)\n"
+        "  --log-level LEVEL    error|warn|info|debug (default info)\n"
+        "  --help               this text\n"
+        "\n"
+        "Signals: SIGTERM/SIGINT stop cleanly; SIGHUP reloads certs/ and\n"
+        "revoked (also: passerelle broker reload --home DIR).\n");
 }
 
 int
@@ -80,8 +83,12 @@ main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
-        case 'H': home = optarg; break;
-        case 'l': listen = optarg; break;
+        case 'H':
+            home = optarg;
+            break;
+        case 'l':
+            listen = optarg;
+            break;
         case 'm':
             cfg.map_bytes = (size_t) strtoull(optarg, &end, 10) << 20;
             if (!end || *end || cfg.map_bytes == 0) {
@@ -103,7 +110,9 @@ main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'v': cfg.verify_outer = true; break;
+        case 'v':
+            cfg.verify_outer = true;
+            break;
         case 's':
             cfg.session_ms = (unsigned) strtoul(optarg, &end, 10);
             if (!end || *end || cfg.session_ms < 1000) {
@@ -111,9 +120,15 @@ main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'L': level = optarg; break;
-        case 'Z': cfg.no_zap = true; break;
-        case 'h': s_usage(stdout); return 0;
+        case 'L':
+            level = optarg;
+            break;
+        case 'Z':
+            cfg.no_zap = true;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
         default:
             fprintf(stderr, "try 'passerelle-broker --help'\n");
             return 2;
@@ -131,9 +146,11 @@ main(int argc, char **argv)
         return 1;
     }
     if (strlen("ipc://") + strlen(real) + strlen("/control") > 107) {
-        fprintf(stderr, "passerelle-broker: home path %s is too long for its "
-                        "ipc control socket (107 bytes at most); use a "
-                        "shorter path\n", real);
+        fprintf(stderr,
+                "passerelle-broker: home path %s is too long for its "
+                "ipc control socket (107 bytes at most); use a "
+                "shorter path\n",
+                real);
         return 1;
     }
     // no core dumps: secret keys live in this process
@@ -145,8 +162,10 @@ main(int argc, char **argv)
     snprintf(lock_path, sizeof lock_path, "%s/daemon.lock", real);
     int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0) {
-        fprintf(stderr, "passerelle-broker: another daemon is running on %s "
-                        "(%s is locked)\n", real, lock_path);
+        fprintf(stderr,
+                "passerelle-broker: another daemon is running on %s "
+                "(%s is locked)\n",
+                real, lock_path);
         return 1;
     }
     pl_log_t log = {stderr, pl_log_level_parse(level), "broker"};

@@ -2,13 +2,12 @@
 #include "broker/pl_broker.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <jansson.h>
-#include <sodium.h>
 #include <zmq.h>
 
 #include "broker/pl_registry.h"
@@ -22,68 +21,68 @@
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93 // draft option in libzmq 4.3.x headers
 #endif
 
-#define S_ZAP_DOMAIN   "passerelle"
-#define S_PASS_MAX     256   // packets handled per loop pass
-#define S_RID_MAX      64    // routing id bytes
-#define S_LAT_SAMPLES  512   // latency samples kept per node
-#define S_SWEEP_MS     5000  // expiry sweep period
-#define S_NOTICES_MAX  32    // expired notices told per pass
+#define S_ZAP_DOMAIN  "passerelle"
+#define S_PASS_MAX    256  // packets handled per loop pass
+#define S_RID_MAX     64   // routing id bytes
+#define S_LAT_SAMPLES 512  // latency samples kept per node
+#define S_SWEEP_MS    5000 // expiry sweep period
+#define S_NOTICES_MAX 32   // expired notices told per pass
 
 // A connected node (one CurveZMQ connection that said something).
 typedef struct {
-    uint8_t rid[S_RID_MAX];         // ROUTER routing id
-    size_t rid_len;                 // bytes of rid
+    uint8_t rid[S_RID_MAX];           // ROUTER routing id
+    size_t rid_len;                   // bytes of rid
     char address[PL_ADDRESS_MAX + 1]; // authenticated address
-    uint64_t connected_since;       // Unix seconds
-    uint64_t last_seen_ms;          // wall ms of the last packet
-    uint64_t next_seq;              // deliver queue items with seq > this
-    uint64_t oldest_inflight_ms;    // monotonic ms of the oldest delivery
-    unsigned inflight;              // deliveries awaiting taken
-    bool blocked;                   // EAGAIN this pass: stop delivering
-    bool gone;                      // EHOSTUNREACH: drop the session
+    uint64_t connected_since;         // Unix seconds
+    uint64_t last_seen_ms;            // wall ms of the last packet
+    uint64_t next_seq;                // deliver queue items with seq > this
+    uint64_t oldest_inflight_ms;      // monotonic ms of the oldest delivery
+    unsigned inflight;                // deliveries awaiting taken
+    bool blocked;                     // EAGAIN this pass: stop delivering
+    bool gone;                        // EHOSTUNREACH: drop the session
 } s_session_t;
 
 // Transport figures per address (kept in memory since start).
 typedef struct {
-    char address[PL_ADDRESS_MAX + 1]; // node address
-    uint64_t last_seen;             // Unix seconds
+    char address[PL_ADDRESS_MAX + 1];                       // node address
+    uint64_t last_seen;                                     // Unix seconds
     uint64_t accepted, delivered, taken, expired, rejected; // counters
-    uint32_t lat[S_LAT_SAMPLES];    // accepted -> taken, ms (ring)
-    size_t nlat;                    // samples written
+    uint32_t lat[S_LAT_SAMPLES]; // accepted -> taken, ms (ring)
+    size_t nlat;                 // samples written
 } s_stats_t;
 
 // A reply waiting for the pass's commit.
 typedef struct {
-    uint8_t rid[S_RID_MAX];  // to whom
-    size_t rid_len;          // bytes of rid
-    pl_buf_t packet;         // encoded Packet
-    bool durable;            // sent only if the commit succeeded
+    uint8_t rid[S_RID_MAX]; // to whom
+    size_t rid_len;         // bytes of rid
+    pl_buf_t packet;        // encoded Packet
+    bool durable;           // sent only if the commit succeeded
 } s_reply_t;
 
 struct pl_broker {
-    pl_broker_config_t cfg;        // copy; strings borrowed
-    char home[4096];               // broker home
+    pl_broker_config_t cfg;           // copy; strings borrowed
+    char home[4096];                  // broker home
     char address[PL_ADDRESS_MAX + 1]; // own address
-    pl_cert_t own;                 // own certificate (listed by `nodes`)
-    void *ctx;                     // ZeroMQ context
-    void *zap;                     // ZAP handler (REP)
-    void *router;                  // the door (ROUTER, CURVE server)
-    void *control;                 // operator socket (REP, ipc)
-    pl_registry_t *reg;            // enrolment registry
-    pl_spool_t *spool;             // durable queues
-    pl_keys_t *keys;               // own keys
-    s_session_t *sessions;         // connected nodes
-    size_t nsessions, capsessions; // used / allocated
-    s_stats_t *stats;              // per address
-    size_t nstats, capstats;       // used / allocated
-    s_reply_t *replies;            // pending replies of this pass
-    size_t nreplies, capreplies;   // used / allocated
-    uint64_t started;              // Unix seconds
-    uint64_t last_sweep_ms;        // monotonic
-    uint64_t routed_minute[60];    // envelopes accepted per second slot
-    uint64_t routed_slot;          // second of the last slot written
-    volatile sig_atomic_t reload;  // reload requested
-    pl_log_t *log;                 // borrowed
+    pl_cert_t own;                    // own certificate (listed by `nodes`)
+    void *ctx;                        // ZeroMQ context
+    void *zap;                        // ZAP handler (REP)
+    void *router;                     // the door (ROUTER, CURVE server)
+    void *control;                    // operator socket (REP, ipc)
+    pl_registry_t *reg;               // enrolment registry
+    pl_spool_t *spool;                // durable queues
+    pl_keys_t *keys;                  // own keys
+    s_session_t *sessions;            // connected nodes
+    size_t nsessions, capsessions;    // used / allocated
+    s_stats_t *stats;                 // per address
+    size_t nstats, capstats;          // used / allocated
+    s_reply_t *replies;               // pending replies of this pass
+    size_t nreplies, capreplies;      // used / allocated
+    uint64_t started;                 // Unix seconds
+    uint64_t last_sweep_ms;           // monotonic
+    uint64_t routed_minute[60];       // envelopes accepted per second slot
+    uint64_t routed_slot;             // second of the last slot written
+    volatile sig_atomic_t reload;     // reload requested
+    pl_log_t *log;                    // borrowed
 };
 
 // ------------------------------------------------------------ helpers
@@ -383,8 +382,8 @@ s_handle_envelope(pl_broker_t *self, s_session_t *s,
     pl_header_t hdr;
     if (pl_header_decode(view.header, view.header_len, &hdr) != PL_OK) {
         s_reject(self, s->rid, s->rid_len, NULL,
-                 PASSERELLE__V1__REJECT_REASON__REJECT_MALFORMED,
-                 "bad header", s->address);
+                 PASSERELLE__V1__REJECT_REASON__REJECT_MALFORMED, "bad header",
+                 s->address);
         return;
     }
     if (strcmp(hdr.from, s->address) != 0) {
@@ -394,8 +393,7 @@ s_handle_envelope(pl_broker_t *self, s_session_t *s,
         return;
     }
     uint64_t now = pl_now();
-    if (hdr.expires_at <= now
-        || hdr.expires_at > now + PL_TTL_MAX + 300) {
+    if (hdr.expires_at <= now || hdr.expires_at > now + PL_TTL_MAX + 300) {
         s_reject(self, s->rid, s->rid_len, hdr.id,
                  PASSERELLE__V1__REJECT_REASON__REJECT_EXPIRED,
                  "expired or ttl over 90 days", s->address);
@@ -451,8 +449,8 @@ s_handle_envelope(pl_broker_t *self, s_session_t *s,
         else
             pl_buf_free(&out);
     } else if (rc == PL_EAUTH) {
-        pl_log_error(self->log, "attack_same_id_other_bytes id=%s from=%s",
-                     hex, hdr.from);
+        pl_log_error(self->log, "attack_same_id_other_bytes id=%s from=%s", hex,
+                     hdr.from);
         s_reject(self, s->rid, s->rid_len, hdr.id,
                  PASSERELLE__V1__REJECT_REASON__REJECT_DUPLICATE_CONFLICT,
                  "same id, other bytes", s->address);
@@ -748,8 +746,9 @@ s_handle_packet(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
     if (!s)
         return;
     s->last_seen_ms = pl_now_ms();
-    if (fresh && !(rc == PL_OK && pkt->kind_case
-                                      == PASSERELLE__V1__PACKET__KIND_HELLO))
+    if (fresh
+        && !(rc == PL_OK
+             && pkt->kind_case == PASSERELLE__V1__PACKET__KIND_HELLO))
         s_welcome(self, s); // unknown session: tell the node to resync
     if (rc != PL_OK) {
         s_reject(self, rid, rid_len, NULL,
@@ -793,8 +792,7 @@ s_handle_packet(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
         break;
     }
     case PASSERELLE__V1__PACKET__KIND_DIRECTORY_REQUEST:
-        s_directory(self, rid, rid_len,
-                    pkt->directory_request->sector);
+        s_directory(self, rid, rid_len, pkt->directory_request->sector);
         break;
     case PASSERELLE__V1__PACKET__KIND_STATUS_REQUEST:
         s_status(self, rid, rid_len);
@@ -827,8 +825,8 @@ s_deliver_one(void *arg, const pl_spool_item_t *item)
         s->next_seq = item->seq; // the sweep will drop it
         return true;
     }
-    int err = s_send(c->self, s->rid, s->rid_len, item->packet,
-                     item->packet_len);
+    int err =
+        s_send(c->self, s->rid, s->rid_len, item->packet, item->packet_len);
     if (err == EAGAIN) {
         s->blocked = true; // the LMDB queue keeps it; try next pass
         return false;
@@ -940,7 +938,8 @@ s_figures_json(pl_broker_t *self)
         } else {
             json_object_set_new(o, "last_seen", json_null());
         }
-        json_object_set_new(o, "queued", json_integer((json_int_t) f[i].queued));
+        json_object_set_new(o, "queued",
+                            json_integer((json_int_t) f[i].queued));
         json_object_set_new(o, "oldest_queued_age",
                             json_integer((json_int_t) f[i].oldest_age));
         json_object_set_new(o, "accepted",
@@ -1009,9 +1008,9 @@ s_nodes_json(pl_broker_t *self)
     uint64_t now = pl_now();
     bool own_listed = false;
     for (size_t i = 0; i < pl_registry_count(self->reg); i++)
-        own_listed = own_listed
-                     || pl_registry_at(self->reg, i)->cert.serial
-                            == self->own.serial;
+        own_listed =
+            own_listed
+            || pl_registry_at(self->reg, i)->cert.serial == self->own.serial;
     if (!own_listed)
         json_array_append_new(arr, s_cert_json(self, &self->own, true, now));
     for (size_t i = 0; i < pl_registry_count(self->reg); i++) {
@@ -1078,8 +1077,8 @@ s_control(pl_broker_t *self)
     json_error_t jerr;
     json_t *req = json_loads(buf, 0, &jerr);
     json_t *rep = json_object();
-    const char *cmd = req ? json_string_value(json_object_get(req, "cmd"))
-                          : NULL;
+    const char *cmd =
+        req ? json_string_value(json_object_get(req, "cmd")) : NULL;
     if (!cmd) {
         json_object_set_new(rep, "ok", json_false());
         json_object_set_new(rep, "error", json_string("malformed request"));
@@ -1089,19 +1088,23 @@ s_control(pl_broker_t *self)
         pl_time_fmt(t, pl_now());
         json_object_set_new(r, "address", json_string(self->address));
         json_object_set_new(r, "time", json_string(t));
-        json_object_set_new(r, "uptime_s",
-                            json_integer((json_int_t) (pl_now()
-                                                       - self->started)));
-        json_object_set_new(r, "store_bytes", json_integer((json_int_t)
-                            pl_spool_file_bytes(self->spool)));
-        json_object_set_new(r, "map_use_pct", json_integer((json_int_t)
-                            pl_spool_usage_pct(self->spool)));
-        json_object_set_new(r, "routed_per_minute", json_integer((json_int_t)
-                            s_routed_per_minute(self)));
-        json_object_set_new(r, "online", json_integer((json_int_t)
-                            self->nsessions));
-        json_object_set_new(r, "revocation_number", json_integer((json_int_t)
-                            pl_registry_revoked(self->reg)->number));
+        json_object_set_new(
+            r, "uptime_s",
+            json_integer((json_int_t) (pl_now() - self->started)));
+        json_object_set_new(
+            r, "store_bytes",
+            json_integer((json_int_t) pl_spool_file_bytes(self->spool)));
+        json_object_set_new(
+            r, "map_use_pct",
+            json_integer((json_int_t) pl_spool_usage_pct(self->spool)));
+        json_object_set_new(
+            r, "routed_per_minute",
+            json_integer((json_int_t) s_routed_per_minute(self)));
+        json_object_set_new(r, "online",
+                            json_integer((json_int_t) self->nsessions));
+        json_object_set_new(
+            r, "revocation_number",
+            json_integer((json_int_t) pl_registry_revoked(self->reg)->number));
         json_object_set_new(r, "nodes", s_figures_json(self));
         json_object_set_new(rep, "ok", json_true());
         json_object_set_new(rep, "result", r);
@@ -1111,10 +1114,12 @@ s_control(pl_broker_t *self)
     } else if (strcmp(cmd, "reload") == 0) {
         s_reload(self);
         json_t *r = json_object();
-        json_object_set_new(r, "certificates", json_integer((json_int_t)
-                            pl_registry_count(self->reg)));
-        json_object_set_new(r, "revocation_number", json_integer((json_int_t)
-                            pl_registry_revoked(self->reg)->number));
+        json_object_set_new(
+            r, "certificates",
+            json_integer((json_int_t) pl_registry_count(self->reg)));
+        json_object_set_new(
+            r, "revocation_number",
+            json_integer((json_int_t) pl_registry_revoked(self->reg)->number));
         json_object_set_new(rep, "ok", json_true());
         json_object_set_new(rep, "result", r);
     } else {
@@ -1184,7 +1189,7 @@ pl_broker_new(const pl_broker_config_t *config)
     }
     if (sodium_memcmp(own.keys.curve, self->keys->pub.curve, 32) != 0) {
         pl_log_error(log, "start_failed reason=\"node.cert does not match "
-                     "keys/curve.public\"");
+                          "keys/curve.public\"");
         goto fail;
     }
     snprintf(self->address, sizeof self->address, "%s", own.address);
@@ -1204,8 +1209,7 @@ pl_broker_new(const pl_broker_config_t *config)
     // ZMQ_ZAP_ENFORCE_DOMAIN a missing handler then refuses everyone
     if (!self->cfg.no_zap) {
         self->zap = zmq_socket(self->ctx, ZMQ_REP);
-        if (!self->zap
-            || zmq_bind(self->zap, "inproc://zeromq.zap.01") != 0) {
+        if (!self->zap || zmq_bind(self->zap, "inproc://zeromq.zap.01") != 0) {
             pl_log_error(log, "start_failed reason=\"zap: %s\"",
                          zmq_strerror(errno));
             goto fail;
@@ -1223,8 +1227,8 @@ pl_broker_new(const pl_broker_config_t *config)
                          strlen(S_ZAP_DOMAIN));
     rc |= s_setopt_int(self->router, ZMQ_ZAP_ENFORCE_DOMAIN, 1);
     rc |= s_setopt_int(self->router, ZMQ_ROUTER_MANDATORY, 1);
-    rc |= zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxsize,
-                         sizeof maxsize);
+    rc |=
+        zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
     rc |= s_setopt_int(self->router, ZMQ_LINGER, 2000);
     rc |= s_setopt_int(self->router, ZMQ_HANDSHAKE_IVL, 10000);
     rc |= s_setopt_int(self->router, ZMQ_HEARTBEAT_IVL, 5000);
@@ -1238,8 +1242,8 @@ pl_broker_new(const pl_broker_config_t *config)
         goto fail;
     }
     if (zmq_bind(self->router, config->listen) != 0) {
-        pl_log_error(log, "start_failed reason=\"bind %s: %s\"",
-                     config->listen, zmq_strerror(errno));
+        pl_log_error(log, "start_failed reason=\"bind %s: %s\"", config->listen,
+                     zmq_strerror(errno));
         goto fail;
     }
     // operator control socket; the folder is the broker home (0700)
@@ -1252,9 +1256,11 @@ pl_broker_new(const pl_broker_config_t *config)
                      zmq_strerror(errno));
         goto fail;
     }
-    pl_log_info(log, "broker_started address=%s listen=%s certificates=%zu "
-                "verify_outer=%d", self->address, config->listen,
-                pl_registry_count(self->reg), self->cfg.verify_outer);
+    pl_log_info(log,
+                "broker_started address=%s listen=%s certificates=%zu "
+                "verify_outer=%d",
+                self->address, config->listen, pl_registry_count(self->reg),
+                self->cfg.verify_outer);
     return self;
 fail:
     pl_broker_destroy(&self);
@@ -1349,16 +1355,16 @@ pl_broker_run(pl_broker_t *self, volatile int *stop)
             else if (got >= 0 && zmq_msg_size(&rid) <= S_RID_MAX)
                 s_reject(self, zmq_msg_data(&rid), zmq_msg_size(&rid), NULL,
                          PASSERELLE__V1__REJECT_REASON__REJECT_MALFORMED,
-                         "one frame per packet", zmq_msg_gets(&body,
-                                                              "User-Id"));
+                         "one frame per packet",
+                         zmq_msg_gets(&body, "User-Id"));
             zmq_msg_close(&body);
             zmq_msg_close(&rid);
         }
         if (sweep) {
             self->last_sweep_ms = mono;
             if (pl_spool_nest(self->spool) == PL_OK) {
-                int n = pl_spool_sweep(self->spool, pl_now(), s_on_expired,
-                                       self);
+                int n =
+                    pl_spool_sweep(self->spool, pl_now(), s_on_expired, self);
                 if (n >= 0 && pl_spool_nest_commit(self->spool) == PL_OK) {
                     if (n > 0)
                         pl_log_info(self->log, "expired count=%d", n);
@@ -1374,16 +1380,17 @@ pl_broker_run(pl_broker_t *self, volatile int *stop)
         }
         bool durable = pl_spool_commit(self->spool) == PL_OK;
         if (!durable)
-            pl_log_error(self->log, "commit_failed acknowledged=0 "
-                         "replies_dropped=%zu", self->nreplies);
+            pl_log_error(self->log,
+                         "commit_failed acknowledged=0 "
+                         "replies_dropped=%zu",
+                         self->nreplies);
         for (size_t i = 0; i < self->nreplies; i++) {
             s_reply_t *r = &self->replies[i];
             if (durable || !r->durable) {
                 int err = s_send(self, r->rid, r->rid_len, r->packet.data,
                                  r->packet.len);
                 if (err == EHOSTUNREACH) {
-                    s_session_t *s = s_session_by_rid(self, r->rid,
-                                                      r->rid_len);
+                    s_session_t *s = s_session_by_rid(self, r->rid, r->rid_len);
                     if (s)
                         s_session_drop(self, s, "unreachable");
                 }

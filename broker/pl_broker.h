@@ -19,15 +19,15 @@
 typedef struct pl_broker pl_broker_t;
 
 typedef struct {
-    const char *home;          // broker home folder (resolved path)
-    const char *listen;        // endpoint, e.g. tcp://127.0.0.1:7700
-    size_t map_bytes;          // LMDB map size (default 1 GiB)
-    unsigned window;           // unconfirmed deliveries per node (default 64)
-    unsigned redeliver_ms;     // redeliver unconfirmed after (default 30 s)
-    unsigned session_ms;       // node offline after silence (default 20 s)
-    bool verify_outer;         // also verify outer signatures (~38 µs each)
-    bool no_zap;               // TEST ONLY: do not start the ZAP handler
-    pl_log_t *log;             // borrowed
+    const char *home;      // broker home folder (resolved path)
+    const char *listen;    // endpoint, e.g. tcp://127.0.0.1:7700
+    size_t map_bytes;      // LMDB map size (default 1 GiB)
+    unsigned window;       // unconfirmed deliveries per node (default 64)
+    unsigned redeliver_ms; // redeliver unconfirmed after (default 30 s)
+    unsigned session_ms;   // node offline after silence (default 20 s)
+    bool verify_outer;     // also verify outer signatures (~38 µs each)
+    bool no_zap;           // TEST ONLY: do not start the ZAP handler
+    pl_log_t *log;         // borrowed
 } pl_broker_config_t;
 
 // Opens the store, loads the registry, starts the ZAP handler and binds

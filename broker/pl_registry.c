@@ -2,18 +2,17 @@
 #include "broker/pl_registry.h"
 
 #include <dirent.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 struct pl_registry {
-    char home[4096];             // broker home
-    uint8_t authority_pk[32];    // network authority
-    pl_reg_entry_t *entries;     // enrolled certificates
-    size_t count;                // entries used
-    pl_revlist_t revoked;        // current list (number 0 = none)
-    pl_log_t *log;               // borrowed
+    char home[4096];          // broker home
+    uint8_t authority_pk[32]; // network authority
+    pl_reg_entry_t *entries;  // enrolled certificates
+    size_t count;             // entries used
+    pl_revlist_t revoked;     // current list (number 0 = none)
+    pl_log_t *log;            // borrowed
 };
 
 pl_registry_t *
@@ -78,12 +77,14 @@ pl_registry_reload(pl_registry_t *self)
     if (rc == PL_OK) {
         uint64_t old = self->revoked.number;
         if (pl_revlist_replace(&self->revoked, &list) == PL_OK)
-            pl_log_info(self->log, "revocation_list_loaded number=%llu "
+            pl_log_info(self->log,
+                        "revocation_list_loaded number=%llu "
                         "serials=%zu previous=%llu",
                         (unsigned long long) self->revoked.number,
                         self->revoked.count, (unsigned long long) old);
         else if (list.number < self->revoked.number)
-            pl_log_warn(self->log, "revocation_list_ignored number=%llu "
+            pl_log_warn(self->log,
+                        "revocation_list_ignored number=%llu "
                         "reason=older_than_current current=%llu",
                         (unsigned long long) list.number,
                         (unsigned long long) self->revoked.number);
@@ -123,17 +124,20 @@ pl_registry_reload(pl_registry_t *self)
             } else {
                 int valid = pl_cert_check(&e->cert, now, &self->revoked);
                 if (valid != PL_OK)
-                    pl_log_warn(self->log, "cert_not_valid address=%s "
-                                "serial=%llu reason=\"%s\"", e->cert.address,
+                    pl_log_warn(self->log,
+                                "cert_not_valid address=%s "
+                                "serial=%llu reason=\"%s\"",
+                                e->cert.address,
                                 (unsigned long long) e->cert.serial,
                                 pl_strerror(valid));
                 else if (e->cert.not_after - now
                          < (uint64_t) PL_CERT_WARN_DAYS * 86400)
-                    pl_log_warn(self->log, "cert_expiring address=%s "
-                                "serial=%llu days_left=%llu", e->cert.address,
-                                (unsigned long long) e->cert.serial,
-                                (unsigned long long) (e->cert.not_after - now)
-                                    / 86400);
+                    pl_log_warn(
+                        self->log,
+                        "cert_expiring address=%s "
+                        "serial=%llu days_left=%llu",
+                        e->cert.address, (unsigned long long) e->cert.serial,
+                        (unsigned long long) (e->cert.not_after - now) / 86400);
                 count++;
             }
         }

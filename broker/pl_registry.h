@@ -35,8 +35,7 @@ const pl_reg_entry_t *pl_registry_by_curve(const pl_registry_t *self,
                                            const uint8_t curve_pk[32]);
 // Newest valid (at 'now', not revoked) entry for 'address'; NULL if none.
 const pl_reg_entry_t *pl_registry_by_address(const pl_registry_t *self,
-                                             const char *address,
-                                             uint64_t now);
+                                             const char *address, uint64_t now);
 // PL_OK, PL_EEXPIRED or PL_EREVOKED for 'entry' at 'now'.
 int pl_registry_check(const pl_registry_t *self, const pl_reg_entry_t *entry,
                       uint64_t now);

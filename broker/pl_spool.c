@@ -2,39 +2,38 @@
 #include "broker/pl_spool.h"
 
 #include <errno.h>
+#include <lmdb.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include <lmdb.h>
-#include <sodium.h>
-
 #define S_QUEUE_HDR (8 + 8 + PL_MSG_ID_BYTES) // accepted_ms, expires, id
-#define S_KEEP_IDS  86400                      // seen ids kept past expiry
-#define S_FULL_PCT  90                         // refuse new envelopes above
+#define S_KEEP_IDS  86400                     // seen ids kept past expiry
+#define S_FULL_PCT  90                        // refuse new envelopes above
 
 // Value of the ids database (fixed size, native endianness: local file).
 typedef struct {
-    uint8_t state;                      // pl_spool_state_t
-    uint8_t pad[7];                     // zero
-    uint64_t expires_at;                // from the header
-    uint64_t seq;                       // queue position while queued
-    uint64_t accepted_ms;               // when accepted
-    uint8_t digest[32];                 // BLAKE2b of the packet bytes
-    char to[PL_ADDRESS_MAX + 1];        // recipient
-    char from[PL_ADDRESS_MAX + 1];      // sender
+    uint8_t state;                 // pl_spool_state_t
+    uint8_t pad[7];                // zero
+    uint64_t expires_at;           // from the header
+    uint64_t seq;                  // queue position while queued
+    uint64_t accepted_ms;          // when accepted
+    uint8_t digest[32];            // BLAKE2b of the packet bytes
+    char to[PL_ADDRESS_MAX + 1];   // recipient
+    char from[PL_ADDRESS_MAX + 1]; // sender
 } s_idrec_t;
 
 struct pl_spool {
-    MDB_env *env;     // one environment
-    MDB_dbi queue;    // recipient NUL seq -> item
-    MDB_dbi ids;      // id -> s_idrec_t
-    MDB_dbi notices;  // sender NUL id -> recipient
-    MDB_dbi meta;     // "seq" -> u64
-    MDB_txn *pass;    // the pass transaction, or NULL
-    MDB_txn *nest;    // the current nested transaction, or NULL
-    char path[4096];  // store folder
-    pl_log_t *log;    // borrowed
+    MDB_env *env;    // one environment
+    MDB_dbi queue;   // recipient NUL seq -> item
+    MDB_dbi ids;     // id -> s_idrec_t
+    MDB_dbi notices; // sender NUL id -> recipient
+    MDB_dbi meta;    // "seq" -> u64
+    MDB_txn *pass;   // the pass transaction, or NULL
+    MDB_txn *nest;   // the current nested transaction, or NULL
+    char path[4096]; // store folder
+    pl_log_t *log;   // borrowed
 };
 
 static int
@@ -376,7 +375,7 @@ pl_spool_sweep(pl_spool_t *self, uint64_t now,
         return s_err(self, "cursor", rc);
     int expired = 0;
     // ids to forget, deleted after the walk (bounded per sweep)
-    uint8_t (*forget)[PL_MSG_ID_BYTES] = malloc(4096 * PL_MSG_ID_BYTES);
+    uint8_t(*forget)[PL_MSG_ID_BYTES] = malloc(4096 * PL_MSG_ID_BYTES);
     size_t nforget = 0;
     if (!forget) {
         mdb_cursor_close(cur);

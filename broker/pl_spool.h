@@ -33,12 +33,12 @@ typedef enum {
 
 // One queued envelope, as read for delivery.
 typedef struct {
-    uint64_t seq;                 // position in the recipient's queue
-    uint64_t accepted_ms;         // when it was committed
-    uint64_t expires_at;          // from its header
-    uint8_t id[PL_MSG_ID_BYTES];  // message id
-    const uint8_t *packet;        // borrowed: valid until the txn ends
-    size_t packet_len;            // bytes
+    uint64_t seq;                // position in the recipient's queue
+    uint64_t accepted_ms;        // when it was committed
+    uint64_t expires_at;         // from its header
+    uint8_t id[PL_MSG_ID_BYTES]; // message id
+    const uint8_t *packet;       // borrowed: valid until the txn ends
+    size_t packet_len;           // bytes
 } pl_spool_item_t;
 
 // Opens or creates the store in 'dir' with a map of 'map_bytes'. Runs
@@ -92,9 +92,8 @@ int pl_spool_sweep(pl_spool_t *self, uint64_t now,
 // Calls 'fn' for each queued envelope of 'to' with seq > after, oldest
 // first, until fn returns false or 'max' were seen. Returns how many were
 // passed to fn, or a negative PL_E*.
-int pl_spool_scan(pl_spool_t *self, const char *to, uint64_t after,
-                  size_t max, bool (*fn)(void *arg, const pl_spool_item_t *),
-                  void *arg);
+int pl_spool_scan(pl_spool_t *self, const char *to, uint64_t after, size_t max,
+                  bool (*fn)(void *arg, const pl_spool_item_t *), void *arg);
 // Number of envelopes queued for 'to' and the accepted time of the oldest
 // (0 if none).
 int pl_spool_depth(pl_spool_t *self, const char *to, uint64_t *count,

@@ -24,42 +24,42 @@
 #include "proto/pl_keys.h"
 #include "proto/pl_util.h"
 
-#define PL_CERT_MAX         8192 // bytes of one encoded certificate
-#define PL_CERT_DAYS        365  // default validity
-#define PL_CERT_WARN_DAYS   30   // warn this long before expiry
-#define PL_REVLIST_MAX      (1024 * 1024)
-#define PL_TEXT_MAX         127  // display name, organisation, region, ...
-#define PL_SERVICES_MAX     255  // comma-joined service codes
+#define PL_CERT_MAX       8192 // bytes of one encoded certificate
+#define PL_CERT_DAYS      365  // default validity
+#define PL_CERT_WARN_DAYS 30   // warn this long before expiry
+#define PL_REVLIST_MAX    (1024 * 1024)
+#define PL_TEXT_MAX       127 // display name, organisation, region, ...
+#define PL_SERVICES_MAX   255 // comma-joined service codes
 
 // The fields of a certificate, decoded.
 typedef struct {
-    uint64_t serial;                    // unique per authority
-    char network[PL_NAME_MAX + 1];      // e.g. "sn"
-    char name[PL_NAME_MAX + 1];         // e.g. "hopital-fann"
-    char address[PL_ADDRESS_MAX + 1];   // network/name (derived)
-    char display_name[PL_TEXT_MAX + 1]; // human name
-    char organisation[PL_TEXT_MAX + 1]; // may be empty
-    char sector[32];                    // contract sector code
-    char country[3];                    // ISO 3166-1 alpha-2
-    char region[PL_NAME_MAX + 1];       // region slug, may be empty
-    char services[PL_SERVICES_MAX + 1]; // comma-joined, may be empty
-    pl_pubkeys_t keys;                  // the node's public keys
-    uint8_t box_key_id[PL_KEY_ID_BYTES]; // pl_key_id(keys.box) (derived)
-    char home_broker[PL_ADDRESS_MAX + 1]; // may be empty
-    uint64_t not_before;                // validity start
-    uint64_t not_after;                 // validity end
+    uint64_t serial;                        // unique per authority
+    char network[PL_NAME_MAX + 1];          // e.g. "sn"
+    char name[PL_NAME_MAX + 1];             // e.g. "hopital-fann"
+    char address[PL_ADDRESS_MAX + 1];       // network/name (derived)
+    char display_name[PL_TEXT_MAX + 1];     // human name
+    char organisation[PL_TEXT_MAX + 1];     // may be empty
+    char sector[32];                        // contract sector code
+    char country[3];                        // ISO 3166-1 alpha-2
+    char region[PL_NAME_MAX + 1];           // region slug, may be empty
+    char services[PL_SERVICES_MAX + 1];     // comma-joined, may be empty
+    pl_pubkeys_t keys;                      // the node's public keys
+    uint8_t box_key_id[PL_KEY_ID_BYTES];    // pl_key_id(keys.box) (derived)
+    char home_broker[PL_ADDRESS_MAX + 1];   // may be empty
+    uint64_t not_before;                    // validity start
+    uint64_t not_after;                     // validity end
     uint8_t authority_pk[PL_SIGN_PK_BYTES]; // who signed it
 } pl_cert_t;
 
 // A decoded revocation list. 'serials' is malloc'd; free with
 // pl_revlist_free(). 'raw' keeps the exact signed bytes for forwarding.
 typedef struct {
-    uint64_t number;                // only grows
-    uint64_t issued_at;             // when signed
-    char network[PL_NAME_MAX + 1];  // network code
-    size_t count;                   // number of serials
-    uint64_t *serials;              // sorted ascending
-    pl_buf_t raw;                   // encoded RevocationList
+    uint64_t number;               // only grows
+    uint64_t issued_at;            // when signed
+    char network[PL_NAME_MAX + 1]; // network code
+    size_t count;                  // number of serials
+    uint64_t *serials;             // sorted ascending
+    pl_buf_t raw;                  // encoded RevocationList
 } pl_revlist_t;
 
 typedef struct pl_authority pl_authority_t;
@@ -112,9 +112,10 @@ PL_MUST_CHECK int pl_cert_load(const char *path,
                                pl_cert_t *out, pl_buf_t *raw);
 
 // ---- revocation lists
-PL_MUST_CHECK int pl_revlist_decode(const uint8_t *data, size_t len,
-                                    const uint8_t authority_pk[PL_SIGN_PK_BYTES],
-                                    pl_revlist_t *out);
+PL_MUST_CHECK int
+pl_revlist_decode(const uint8_t *data, size_t len,
+                  const uint8_t authority_pk[PL_SIGN_PK_BYTES],
+                  pl_revlist_t *out);
 PL_MUST_CHECK int pl_revlist_load(const char *path,
                                   const uint8_t authority_pk[PL_SIGN_PK_BYTES],
                                   pl_revlist_t *out);

@@ -23,24 +23,24 @@
 #include "proto/pl_util.h"
 #include "proto/pl_wire.h"
 
-#define PL_PROTO_VERSION  1
-#define PL_SUITE_SODIUM   1
-#define PL_DIGEST_BYTES   32                  // BLAKE2b-256
-#define PL_MESSAGE_MAX    (1024 * 1024 - 128) // largest inner message
-#define PL_TTL_DEFAULT    (30 * 86400)        // 30 days
-#define PL_TTL_MAX        (90 * 86400)        // broker maximum
+#define PL_PROTO_VERSION 1
+#define PL_SUITE_SODIUM  1
+#define PL_DIGEST_BYTES  32                  // BLAKE2b-256
+#define PL_MESSAGE_MAX   (1024 * 1024 - 128) // largest inner message
+#define PL_TTL_DEFAULT   (30 * 86400)        // 30 days
+#define PL_TTL_MAX       (90 * 86400)        // broker maximum
 
 // The decoded header of an envelope.
 typedef struct {
-    uint32_t version;                        // PL_PROTO_VERSION
-    uint32_t suite;                          // PL_SUITE_SODIUM
-    uint8_t id[PL_MSG_ID_BYTES];             // message id
-    char from[PL_ADDRESS_MAX + 1];           // sender address
-    char to[PL_ADDRESS_MAX + 1];             // recipient address
-    uint8_t key_id[PL_KEY_ID_BYTES];         // recipient box key id
-    uint64_t created_at;                     // when sealed
-    uint64_t expires_at;                     // not delivered after
-    uint8_t eph_pk[PL_BOX_PK_BYTES];         // ephemeral X25519 key
+    uint32_t version;                // PL_PROTO_VERSION
+    uint32_t suite;                  // PL_SUITE_SODIUM
+    uint8_t id[PL_MSG_ID_BYTES];     // message id
+    char from[PL_ADDRESS_MAX + 1];   // sender address
+    char to[PL_ADDRESS_MAX + 1];     // recipient address
+    uint8_t key_id[PL_KEY_ID_BYTES]; // recipient box key id
+    uint64_t created_at;             // when sealed
+    uint64_t expires_at;             // not delivered after
+    uint8_t eph_pk[PL_BOX_PK_BYTES]; // ephemeral X25519 key
 } pl_header_t;
 
 // A borrowed view of a sealed envelope (e.g. pointing into a decoded
@@ -48,21 +48,21 @@ typedef struct {
 typedef struct {
     const uint8_t *header; // serialized Header
     size_t header_len;
-    const uint8_t *nonce;  // PL_NONCE_BYTES
-    const uint8_t *ct;     // ciphertext
+    const uint8_t *nonce; // PL_NONCE_BYTES
+    const uint8_t *ct;    // ciphertext
     size_t ct_len;
-    const uint8_t *sig;    // PL_SIG_BYTES
+    const uint8_t *sig; // PL_SIG_BYTES
 } pl_envelope_t;
 
 // Parameters of a seal.
 typedef struct {
-    const pl_keys_t *sender;       // sender's keys (sign secret used)
-    const char *from;              // sender address
-    const char *to;                // recipient address
-    const uint8_t *to_box_pk;      // recipient's box key (32 bytes)
-    const uint8_t *id;             // message id; NULL = random
-    uint64_t now;                  // created_at
-    uint64_t ttl;                  // seconds; 0 = PL_TTL_DEFAULT
+    const pl_keys_t *sender;  // sender's keys (sign secret used)
+    const char *from;         // sender address
+    const char *to;           // recipient address
+    const uint8_t *to_box_pk; // recipient's box key (32 bytes)
+    const uint8_t *id;        // message id; NULL = random
+    uint64_t now;             // created_at
+    uint64_t ttl;             // seconds; 0 = PL_TTL_DEFAULT
 } pl_seal_args_t;
 
 // Seals 'msg' (an encoded pl_message_t) into an encoded Packet holding the
@@ -98,8 +98,7 @@ PL_MUST_CHECK int pl_envelope_open(const pl_envelope_t *env, const char *me,
                                    pl_header_t *hdr, pl_buf_t *msg);
 
 // BLAKE2b-256(header || nonce || ciphertext): what a receipt covers.
-void pl_envelope_digest(const pl_envelope_t *env,
-                        uint8_t out[PL_DIGEST_BYTES]);
+void pl_envelope_digest(const pl_envelope_t *env, uint8_t out[PL_DIGEST_BYTES]);
 
 // Receipt signature: Ed25519 over "passerelle-receipt-v1" || id || digest
 // || u64be(received_at), by the recipient's sign key.

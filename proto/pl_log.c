@@ -20,8 +20,8 @@ pl_log_write(pl_log_t *log, pl_log_level_t level, const char *fmt, ...)
     int n = snprintf(line, sizeof line,
                      "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-                     s_names[level], log->component ? log->component : "-");
+                     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, s_names[level],
+                     log->component ? log->component : "-");
     if (n < 0 || (size_t) n >= sizeof line)
         n = 0;
     va_list ap;

@@ -1,17 +1,21 @@
 // test_broker - the real passerelle-broker process on 127.0.0.1: the door,
 // identity on every packet, durable queues, kill -9, a full map, garbage.
-#include <setjmp.h>
-#include <signal.h>
+// cmocka.h needs these first, in this order
+// clang-format off
 #include <stdarg.h>
 #include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+// clang-format on
+
+#include <lmdb.h>
+#include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <cmocka.h>
-#include <lmdb.h>
-#include <sodium.h>
 #include <zmq.h>
 
 #include "broker/pl_spool.h"
@@ -32,8 +36,8 @@ s_broker(pl_test_net_t *net, const char *extra)
     char log[600], bin[1024];
     snprintf(log, sizeof log, "%s/broker.log", net->root);
     snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-broker"));
-    const char *argv[8] = {bin, "--home", net->broker, "--listen",
-                           net->endpoint, NULL, NULL, NULL};
+    const char *argv[8] = {bin,           "--home", net->broker, "--listen",
+                           net->endpoint, NULL,     NULL,        NULL};
     if (extra)
         argv[5] = extra;
     net->broker_pid = pl_test_spawn(argv, log, NULL);
@@ -121,8 +125,8 @@ s_door_checks(pl_test_net_t *net, bool with_zap)
     // a random CURVE key
     uint8_t pk[32], sk[32];
     crypto_box_keypair(pk, sk);
-    pl_rawclient_t *c = pl_rawclient_open_keys(net->endpoint, bc.keys.curve,
-                                               pk, sk);
+    pl_rawclient_t *c =
+        pl_rawclient_open_keys(net->endpoint, bc.keys.curve, pk, sk);
     assert_non_null(c);
     assert_true(s_handshake_refused(c));
     pl_rawclient_close(&c);
@@ -163,25 +167,34 @@ test_door(void **state)
     char clip[1024];
     snprintf(clip, sizeof clip, "%s", cli);
     // three more homes: not at the broker, expired, revoked
-    assert_int_equal(pl_test_sh(NULL, "'%s' authority enroll --home '%s' "
+    assert_int_equal(pl_test_sh(NULL,
+                                "'%s' authority enroll --home '%s' "
                                 "--node '%s/outsider' --name outsider "
                                 "--sector health --country SN >/dev/null 2>&1",
-                                clip, net.auth, net.root), 0);
-    assert_int_equal(pl_test_sh(NULL, "'%s' authority enroll --home '%s' "
+                                clip, net.auth, net.root),
+                     0);
+    assert_int_equal(pl_test_sh(NULL,
+                                "'%s' authority enroll --home '%s' "
                                 "--node '%s/expired' --name expired "
                                 "--sector health --country SN --days 1 "
                                 "--not-before 2020-01-01 >/dev/null 2>&1",
-                                clip, net.auth, net.root), 0);
+                                clip, net.auth, net.root),
+                     0);
     char *serial = NULL;
-    assert_int_equal(pl_test_sh(&serial, "'%s' authority enroll --home '%s' "
+    assert_int_equal(pl_test_sh(&serial,
+                                "'%s' authority enroll --home '%s' "
                                 "--node '%s/revoked' --name revoked "
                                 "--sector health --country SN 2>/dev/null",
-                                clip, net.auth, net.root), 0);
-    assert_int_equal(pl_test_sh(NULL, "'%s' authority revoke --home '%s' "
-                                "--serial %ld >/dev/null 2>&1", clip,
-                                net.auth, strtol(serial, NULL, 10)), 0);
+                                clip, net.auth, net.root),
+                     0);
+    assert_int_equal(pl_test_sh(NULL,
+                                "'%s' authority revoke --home '%s' "
+                                "--serial %ld >/dev/null 2>&1",
+                                clip, net.auth, strtol(serial, NULL, 10)),
+                     0);
     free(serial);
-    assert_int_equal(pl_test_sh(NULL, "cp '%s/expired/node.cert' "
+    assert_int_equal(pl_test_sh(NULL,
+                                "cp '%s/expired/node.cert' "
                                 "'%s/certs/expired.cert' && cp "
                                 "'%s/revoked/node.cert' '%s/certs/revoked.cert'"
                                 " && cp '%s/revoked' '%s/revoked' && cp "
@@ -226,8 +239,9 @@ test_identity_and_taken(void **state)
     // spoofed from: agency claims to be the clinic
     uint8_t id[16];
     pl_buf_t pkt = {0};
-    assert_int_equal(pl_rawclient_seal(a, net.home[0], net.address[1], "x", 1,
-                                       0, id, &pkt), 0);
+    assert_int_equal(
+        pl_rawclient_seal(a, net.home[0], net.address[1], "x", 1, 0, id, &pkt),
+        0);
     pl_rawclient_send(a, pkt.data, pkt.len);
     pl_buf_free(&pkt);
     pl_packet_t *r = s_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 5000);
@@ -237,8 +251,8 @@ test_identity_and_taken(void **state)
     pl_wire_free(&r);
 
     // a real envelope agency -> clinic
-    assert_int_equal(pl_rawclient_seal(a, net.home[1], NULL, "hello", 5, 0,
-                                       id, &pkt), 0);
+    assert_int_equal(
+        pl_rawclient_seal(a, net.home[1], NULL, "hello", 5, 0, id, &pkt), 0);
     pl_rawclient_send(a, pkt.data, pkt.len);
     r = s_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
     assert_non_null(r);
@@ -278,15 +292,19 @@ test_identity_and_taken(void **state)
 
     // revoked while connected: the next packet is refused
     char *serial = NULL;
-    assert_int_equal(pl_test_sh(&serial, "'%s' --json whoami --home '%s' | "
+    assert_int_equal(pl_test_sh(&serial,
+                                "'%s' --json whoami --home '%s' | "
                                 "python3 -c 'import json,sys; "
                                 "print(json.load(sys.stdin)[\"serial\"])'",
-                                pl_test_bin("passerelle"), net.home[0]), 0);
-    assert_int_equal(pl_test_sh(NULL, "'%s' authority revoke --home '%s' "
+                                pl_test_bin("passerelle"), net.home[0]),
+                     0);
+    assert_int_equal(pl_test_sh(NULL,
+                                "'%s' authority revoke --home '%s' "
                                 "--serial %ld >/dev/null && cp '%s/revoked' "
-                                "'%s/revoked'", pl_test_bin("passerelle"),
-                                net.auth, strtol(serial, NULL, 10), net.auth,
-                                net.broker), 0);
+                                "'%s/revoked'",
+                                pl_test_bin("passerelle"), net.auth,
+                                strtol(serial, NULL, 10), net.auth, net.broker),
+                     0);
     free(serial);
     kill(net.broker_pid, SIGHUP);
     assert_true(pl_test_wait_file(net.broker, 10)); // (no-op, keeps order)
@@ -295,8 +313,8 @@ test_identity_and_taken(void **state)
     uint64_t deadline = pl_mono_ms() + 10000;
     bool refused = false;
     while (!refused && pl_mono_ms() < deadline) {
-        assert_int_equal(pl_rawclient_seal(a, net.home[1], NULL, "y", 1, 0, id,
-                                           &pkt), 0);
+        assert_int_equal(
+            pl_rawclient_seal(a, net.home[1], NULL, "y", 1, 0, id, &pkt), 0);
         pl_rawclient_send(a, pkt.data, pkt.len);
         pl_buf_free(&pkt);
         r = s_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 1000);
@@ -325,8 +343,8 @@ test_offline_restart(void **state)
     assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
     uint8_t id[16];
     pl_buf_t pkt = {0};
-    assert_int_equal(pl_rawclient_seal(a, net.home[1], NULL, "later", 5, 0, id,
-                                       &pkt), 0);
+    assert_int_equal(
+        pl_rawclient_seal(a, net.home[1], NULL, "later", 5, 0, id, &pkt), 0);
     pl_rawclient_send(a, pkt.data, pkt.len);
     pl_buf_free(&pkt);
     pl_packet_t *r = s_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
@@ -375,7 +393,7 @@ test_offline_restart(void **state)
 // ---- kill -9 at random moments while a client streams
 
 #define S_STREAM 2000
-#define S_KILLS 20
+#define S_KILLS  20
 
 typedef struct {
     uint8_t id[16];
@@ -405,7 +423,8 @@ test_kill9_stream(void **state)
         snprintf(payload, sizeof payload, "stream-%d", i);
         assert_int_equal(pl_rawclient_seal(a, net.home[1], NULL, payload,
                                            strlen(payload), 0, items[i].id,
-                                           &items[i].pkt), 0);
+                                           &items[i].pkt),
+                         0);
     }
     int kills = 0, accepted = 0;
     uint64_t next_kill = pl_test_rand(&seed) % 300 + 20;
@@ -424,13 +443,13 @@ test_kill9_stream(void **state)
             if (pl_rawclient_recv(a, &r, 50) != PL_OK)
                 continue;
             if (r->kind_case == PASSERELLE__V1__PACKET__KIND_ACCEPTED) {
-                s_item_t *it = bsearch(r->accepted->message_id.data, items,
-                                       0, sizeof *items, s_cmp_id);
+                s_item_t *it = bsearch(r->accepted->message_id.data, items, 0,
+                                       sizeof *items, s_cmp_id);
                 (void) it;
                 for (int i = 0; i < S_STREAM; i++)
                     if (!items[i].accepted
-                        && memcmp(items[i].id, r->accepted->message_id.data,
-                                  16) == 0) {
+                        && memcmp(items[i].id, r->accepted->message_id.data, 16)
+                               == 0) {
                         items[i].accepted = true;
                         accepted++;
                         break;
@@ -439,8 +458,8 @@ test_kill9_stream(void **state)
                     // kill at a random moment: mid-pass or between passes
                     pl_test_net_stop_broker(&net, true);
                     kills++;
-                    next_kill = (uint64_t) accepted
-                                + pl_test_rand(&seed) % 150 + 1;
+                    next_kill =
+                        (uint64_t) accepted + pl_test_rand(&seed) % 150 + 1;
                     s_broker(&net, NULL);
                 }
             }
@@ -456,7 +475,7 @@ test_kill9_stream(void **state)
     // dedupe, and nothing else
     pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
     assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
-    uint8_t (*got)[16] = calloc(S_STREAM * 2, 16);
+    uint8_t(*got)[16] = calloc(S_STREAM * 2, 16);
     int ngot = 0, dups = 0;
     deadline = pl_mono_ms() + 120000;
     while (ngot < S_STREAM && pl_mono_ms() < deadline) {
@@ -513,8 +532,8 @@ test_map_full(void **state)
     for (int i = 0; i < 64 && !full; i++) {
         pl_buf_t pkt = {0};
         assert_int_equal(pl_rawclient_seal(a, net.home[1], NULL, big,
-                                           sizeof big, 0, ids[accepted],
-                                           &pkt), 0);
+                                           sizeof big, 0, ids[accepted], &pkt),
+                         0);
         pl_rawclient_send(a, pkt.data, pkt.len);
         pl_buf_free(&pkt);
         pl_packet_t *r = NULL;
@@ -537,8 +556,8 @@ test_map_full(void **state)
     int delivered = 0;
     uint64_t deadline = pl_mono_ms() + 30000;
     while (delivered < accepted && pl_mono_ms() < deadline) {
-        pl_packet_t *r = s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE,
-                                  1000);
+        pl_packet_t *r =
+            s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 1000);
         if (!r)
             continue;
         pl_envelope_t v;
@@ -598,8 +617,8 @@ test_garbage(void **state)
     assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
     uint8_t id[16];
     pl_buf_t pkt = {0};
-    assert_int_equal(pl_rawclient_seal(b, net.home[0], NULL, "ok", 2, 0, id,
-                                       &pkt), 0);
+    assert_int_equal(
+        pl_rawclient_seal(b, net.home[0], NULL, "ok", 2, 0, id, &pkt), 0);
     pl_rawclient_send(b, pkt.data, pkt.len);
     pl_buf_free(&pkt);
     pl_packet_t *r = s_expect(b, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);

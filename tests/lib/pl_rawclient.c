@@ -4,14 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <zmq.h>
 
 struct pl_rawclient {
-    void *ctx;      // own context
-    void *sock;     // DEALER
+    void *ctx;       // own context
+    void *sock;      // DEALER
     pl_keys_t *keys; // when opened from a home
-    pl_cert_t cert; // own certificate, when opened from a home
+    pl_cert_t cert;  // own certificate, when opened from a home
     uint8_t apk[32]; // authority key
 };
 
@@ -125,8 +124,8 @@ pl_rawclient_hello(pl_rawclient_t *self, int timeout_ms)
     uint64_t deadline = pl_mono_ms() + (uint64_t) timeout_ms;
     while (pl_mono_ms() < deadline) {
         pl_packet_t *pkt = NULL;
-        int rc = pl_rawclient_recv(self, &pkt,
-                                   (int) (deadline - pl_mono_ms()) + 1);
+        int rc =
+            pl_rawclient_recv(self, &pkt, (int) (deadline - pl_mono_ms()) + 1);
         if (rc != PL_OK)
             continue;
         bool welcome = pkt->kind_case == PASSERELLE__V1__PACKET__KIND_WELCOME;

@@ -41,7 +41,6 @@ const pl_cert_t *pl_rawclient_cert(const pl_rawclient_t *self);
 // 0 = default. Appends the packet to 'out'.
 int pl_rawclient_seal(pl_rawclient_t *self, const char *to_home,
                       const char *from, const void *payload, size_t len,
-                      uint64_t ttl, uint8_t id[PL_MSG_ID_BYTES],
-                      pl_buf_t *out);
+                      uint64_t ttl, uint8_t id[PL_MSG_ID_BYTES], pl_buf_t *out);
 
 #endif

@@ -264,8 +264,8 @@ pl_test_grep_tree(const char *dir, const void *needle, size_t len)
 // ---- local network
 
 void
-pl_test_net_init(pl_test_net_t *net, const char *tag,
-                 const char *const specs[], int n)
+pl_test_net_init(pl_test_net_t *net, const char *tag, const char *const specs[],
+                 int n)
 {
     memset(net, 0, sizeof *net);
     PL_CHECK(n <= PL_TEST_MAX_NODES);
@@ -303,8 +303,8 @@ pl_test_net_init(pl_test_net_t *net, const char *tag,
         snprintf(net->name[i], sizeof net->name[i], "%.60s", spec);
         snprintf(net->home[i], sizeof net->home[i], "%s/%s", net->root, spec);
         snprintf(net->address[i], sizeof net->address[i], "sn/%.60s", spec);
-        PL_CHECK(pl_test_sh(NULL, "'%s' init --home '%s' >/dev/null",
-                            cli_path, net->home[i])
+        PL_CHECK(pl_test_sh(NULL, "'%s' init --home '%s' >/dev/null", cli_path,
+                            net->home[i])
                  == 0);
         PL_CHECK(pl_test_sh(NULL,
                             "'%s' authority enroll --home '%s' --node '%s' "
@@ -347,8 +347,8 @@ pl_test_net_start_broker(pl_test_net_t *net, const char *const env[])
     snprintf(log, sizeof log, "%s/broker.log", net->root);
     char bin[1024];
     snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-broker"));
-    const char *argv[] = {bin, "--home", net->broker, "--listen",
-                          net->endpoint, NULL};
+    const char *argv[] = {bin,        "--home",      net->broker,
+                          "--listen", net->endpoint, NULL};
     net->broker_pid = pl_test_spawn(argv, log, env);
     PL_CHECK(pl_test_wait(s_port_open, &net->port, 15000));
 }
@@ -361,8 +361,8 @@ pl_test_net_start_node(pl_test_net_t *net, int i, const char *const env[])
     snprintf(ctl, sizeof ctl, "%s/control", net->home[i]);
     snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-node"));
     unlink(ctl); // a stale socket file from a kill -9 must not fool the wait
-    const char *argv[] = {bin, "--home", net->home[i], "--broker",
-                          net->endpoint, NULL};
+    const char *argv[] = {bin,        "--home",      net->home[i],
+                          "--broker", net->endpoint, NULL};
     net->node_pid[i] = pl_test_spawn(argv, log, env);
     PL_CHECK(pl_test_wait_file(ctl, 15000));
 }

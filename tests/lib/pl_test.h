@@ -61,17 +61,17 @@ long pl_test_grep_tree(const char *dir, const void *needle, size_t len);
 // ---- a local network (DESIGN.md §9 by hand, through the real CLI)
 #define PL_TEST_MAX_NODES 16
 typedef struct {
-    char *root;                  // temp folder holding everything
-    char auth[512];              // authority home
-    char broker[512];            // broker home
-    char endpoint[64];           // tcp://127.0.0.1:PORT
-    int port;                    // broker port
-    int n;                       // number of nodes
-    char name[PL_TEST_MAX_NODES][64];    // node names
-    char home[PL_TEST_MAX_NODES][512];   // node homes
+    char *root;                           // temp folder holding everything
+    char auth[512];                       // authority home
+    char broker[512];                     // broker home
+    char endpoint[64];                    // tcp://127.0.0.1:PORT
+    int port;                             // broker port
+    int n;                                // number of nodes
+    char name[PL_TEST_MAX_NODES][64];     // node names
+    char home[PL_TEST_MAX_NODES][512];    // node homes
     char address[PL_TEST_MAX_NODES][128]; // network/name
-    pid_t broker_pid;            // 0 when stopped
-    pid_t node_pid[PL_TEST_MAX_NODES];   // 0 when stopped
+    pid_t broker_pid;                     // 0 when stopped
+    pid_t node_pid[PL_TEST_MAX_NODES];    // 0 when stopped
 } pl_test_net_t;
 
 // Creates the authority (network "sn"), the broker home and one home per
