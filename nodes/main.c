@@ -1,7 +1,8 @@
 // main - passerelle-node: the node daemon's command line. Layer: nodes.
 //
 //   passerelle-node --home DIR --broker ENDPOINT [--log-level L]
-//                   [--heartbeat-ms N] [--map-mib N] [--passphrase-fd N]
+//                   [--heartbeat-ms N] [--map-mib N] [--map-max-mib N]
+//                   [--box-grace-days N] [--passphrase-fd N]
 //
 // Runs in the foreground, logs one line per event to stderr, stops cleanly
 // on SIGTERM/SIGINT (exit 0) and reloads DIR/revoked on SIGHUP. Core dumps
@@ -61,6 +62,15 @@ s_usage(FILE *out)
           "for 3x\n"
           "                      that means the broker is gone)\n"
           "  --map-mib N         store map size in MiB (default 1024)\n"
+          "  --map-max-mib N     the map grows (doubling) when 75% full, up "
+          "to N MiB\n"
+          "                      (default 8192); past 90% new work is "
+          "refused\n"
+          "  --box-grace-days N  old box secrets (keys/box-old/) are wiped "
+          "N days\n"
+          "                      after a rotation (default 14), never while "
+          "node.cert\n"
+          "                      still names them\n"
           "  --passphrase-fd N   read the store passphrase from file "
           "descriptor N\n"
           "                      (else PASSERELLE_PASSPHRASE, else "
@@ -144,6 +154,7 @@ main(int argc, char **argv)
 
     const char *home = NULL, *broker = NULL, *level = "info";
     long heartbeat = 0, map_mib = 0, pass_fd = -1;
+    long grace_days = -1, map_max_mib = 0;
     static const struct option opts[] = {
         {"home", required_argument, NULL, 'H'},
         {"broker", required_argument, NULL, 'b'},
@@ -151,6 +162,8 @@ main(int argc, char **argv)
         {"heartbeat-ms", required_argument, NULL, 'B'},
         {"map-mib", required_argument, NULL, 'm'},
         {"passphrase-fd", required_argument, NULL, 'p'},
+        {"box-grace-days", required_argument, NULL, 'g'},
+        {"map-max-mib", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -188,6 +201,22 @@ main(int argc, char **argv)
             if (pass_fd < 0) {
                 fputs("passerelle-node: --passphrase-fd needs a file "
                       "descriptor number\n",
+                      stderr);
+                return 2;
+            }
+            break;
+        case 'g':
+            grace_days = s_number(optarg, 0, 3650);
+            if (grace_days < 0) {
+                fputs("passerelle-node: --box-grace-days must be 0..3650\n",
+                      stderr);
+                return 2;
+            }
+            break;
+        case 'M':
+            map_max_mib = s_number(optarg, 1, 1024 * 1024);
+            if (map_max_mib < 0) {
+                fputs("passerelle-node: --map-max-mib must be 1..1048576\n",
                       stderr);
                 return 2;
             }
@@ -258,6 +287,10 @@ main(int argc, char **argv)
         .passphrase = pass,
         .passphrase_len = pass_len,
         .log = &log,
+        .box_grace_days = grace_days < 0    ? 0
+                          : grace_days == 0 ? -1
+                                            : (int) grace_days,
+        .map_max_bytes = (size_t) map_max_mib << 20,
     };
     char err[1024];
     pl_node_t *node = NULL;

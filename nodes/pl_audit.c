@@ -100,8 +100,8 @@ s_set_str(json_t *o, const char *key, const char *s)
 }
 
 int
-pl_audit_append(pl_txn_t *txn, const pl_keys_t *keys,
-                const pl_audit_entry_t *e, uint64_t now, uint64_t *seq)
+pl_audit_append(pl_txn_t *txn, const pl_keys_t *keys, const pl_audit_entry_t *e,
+                uint64_t now, uint64_t *seq)
 {
     assert(txn && keys && e);
     uint64_t count;
@@ -157,9 +157,9 @@ pl_audit_append(pl_txn_t *txn, const pl_keys_t *keys,
 }
 
 typedef struct {
-    uint64_t n;                          // entries seen
-    uint8_t prev[PL_AUDIT_HASH_BYTES];   // hash of the previous entry
-    pl_audit_report_t *r;                // where failures go
+    uint64_t n;                        // entries seen
+    uint8_t prev[PL_AUDIT_HASH_BYTES]; // hash of the previous entry
+    pl_audit_report_t *r;              // where failures go
 } s_verify_t;
 
 static int

@@ -403,6 +403,7 @@ s_pass(pl_node_t *self, bool dealer_in, bool ctl_in)
     } else {
         s_after_flush(self, true);
     }
+    pl_node_ops_run_deferred(self); // backup, rotation: no txn open now
     s_ctl_reply_send(self);
     if (self->resync) {
         self->resync = false;
@@ -472,6 +473,7 @@ s_timers(pl_node_t *self)
     }
     if (self->npark)
         pl_node_park_expire(self);
+    pl_node_ops_timers(self); // old box keys, map growth
 }
 
 // Milliseconds until the next timer, capped at one second.
@@ -837,6 +839,15 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
         rc = PL_EIO;
         goto fail;
     }
+    self->box_grace_days = opts->box_grace_days < 0 ? 0
+                           : opts->box_grace_days == 0
+                               ? PL_NODE_BOX_GRACE_DAYS
+                               : (uint32_t) opts->box_grace_days;
+    self->map_max_bytes = opts->map_max_bytes ? opts->map_max_bytes
+                                              : PL_NODE_MAP_MAX_DEFAULT;
+    if (self->map_max_bytes < pl_store_map_size(self->store))
+        self->map_max_bytes = pl_store_map_size(self->store);
+    pl_node_ops_start(self);
     uint64_t now = pl_mono_ms();
     self->reader_next_ms = now + S_READER_CHECK_MS;
     self->usage_next_ms = now + S_USAGE_MS;
@@ -859,6 +870,7 @@ pl_node_destroy(pl_node_t **self_p)
         s_ctl_reply_send(self);
     }
     free(self->ctl_reply);
+    free(self->ctl_deferred);
     s_after_flush(self, false);
     free(self->after);
     for (size_t i = 0; i < self->npark; i++)

@@ -21,10 +21,10 @@
 #include "nodes/pl_referral.h"
 #include "nodes/pl_sector_data.h"
 
-#define S_ID   16 // case, consent, referral ids
-#define S_VER  1  // record version
-#define S_HDR  (1 + S_ID)
-#define S_TEXT 2000 // longest free text accepted (notes, reasons, views)
+#define S_ID     16 // case, consent, referral ids
+#define S_VER    1  // record version
+#define S_HDR    (1 + S_ID)
+#define S_TEXT   2000 // longest free text accepted (notes, reasons, views)
 #define S_SYSTEM "system"
 
 // ---- small helpers
@@ -91,8 +91,8 @@ s_list_arg(const json_t *v)
     if (json_is_array(v)) {
         size_t i;
         json_t *e;
-        json_array_foreach(v, i, e) if (json_is_string(e)
-                                        && json_string_length(e))
+        json_array_foreach(v, i,
+                           e) if (json_is_string(e) && json_string_length(e))
             json_array_append(a, e);
         return a;
     }
@@ -201,8 +201,7 @@ s_ref_get(pl_txn_t *txn, const uint8_t id[S_ID], uint8_t hdr[S_HDR],
 {
     uint8_t k[1 + S_ID];
     s_rkey(k, 'r', id);
-    return s_get_sealed(txn, PL_DB_REFERRALS, k, sizeof k, NULL, hdr, dk,
-                        doc);
+    return s_get_sealed(txn, PL_DB_REFERRALS, k, sizeof k, NULL, hdr, dk, doc);
 }
 
 static int
@@ -225,8 +224,7 @@ typedef struct {
 } s_find_t;
 
 static int
-s_find_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
-           void *arg)
+s_find_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
 {
     (void) v;
     (void) vl;
@@ -278,8 +276,8 @@ s_resolve(pl_txn_t *txn, pl_db_t db, char tag, const char *what,
     }
     if (f.found == 0) {
         *rc = PL_ENOTFOUND;
-        return pl_node_ctl_error(PL_ENOTFOUND, "no %s '%s' on this node",
-                                 what, text);
+        return pl_node_ctl_error(PL_ENOTFOUND, "no %s '%s' on this node", what,
+                                 text);
     }
     if (f.found > 1) {
         *rc = PL_EINVAL;
@@ -300,8 +298,8 @@ s_audit(pl_node_t *self, pl_txn_t *txn, pl_audit_dir_t dir, const char *peer,
         const char *by, const uint8_t *ref, const char *event,
         const char *result, const char *detail)
 {
-    pl_audit_entry_t e = {dir,   peer, msg,   kind,   digest,
-                          by,    ref,  event, result, detail};
+    pl_audit_entry_t e = {dir, peer, msg,   kind,   digest,
+                          by,  ref,  event, result, detail};
     return pl_audit_append(txn, self->keys, &e, pl_now(), NULL);
 }
 
@@ -374,8 +372,7 @@ s_case_add(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
         return pl_node_ctl_error(PL_EINVAL,
                                  "uasc must be unaccompanied or separated");
     json_t *doc = json_object();
-    for (size_t i = 0; i < sizeof s_person_keys / sizeof *s_person_keys;
-         i++) {
+    for (size_t i = 0; i < sizeof s_person_keys / sizeof *s_person_keys; i++) {
         const char *v = s_arg(args, s_person_keys[i]);
         if (v && strlen(v) > 200) {
             json_decref(doc);
@@ -387,8 +384,10 @@ s_case_add(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     }
     if (uasc)
         json_object_set_new(doc, "uasc", json_string(uasc));
-    json_object_set_new(doc, "needs", s_list_arg(json_object_get(args, "needs")));
-    json_object_set_new(doc, "flags", s_list_arg(json_object_get(args, "flags")));
+    json_object_set_new(doc, "needs",
+                        s_list_arg(json_object_get(args, "needs")));
+    json_object_set_new(doc, "flags",
+                        s_list_arg(json_object_get(args, "flags")));
     uint64_t now = pl_now();
     json_object_set_new(doc, "created", json_integer((json_int_t) now));
     if (s_by(as))
@@ -415,9 +414,9 @@ s_case_add(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
 typedef struct {
     pl_txn_t *txn;
     const uint8_t *case_id;
-    const uint8_t *dk;      // case key
-    pl_consent_t *recs;     // grown array
-    json_t *docs;           // JSON array, same order
+    const uint8_t *dk;  // case key
+    pl_consent_t *recs; // grown array
+    json_t *docs;       // JSON array, same order
     size_t n, cap;
     int err;
 } s_consents_t;
@@ -466,8 +465,8 @@ s_consent_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
     uint8_t hdr[S_HDR];
     json_t *doc = NULL;
     // the value pointer stays valid: only reads happen in this walk
-    int rc = s_get_sealed(c->txn, PL_DB_CONSENTS, k, kl, c->dk, hdr, NULL,
-                          &doc);
+    int rc =
+        s_get_sealed(c->txn, PL_DB_CONSENTS, k, kl, c->dk, hdr, NULL, &doc);
     if (rc != PL_OK) {
         c->err = rc;
         return PL_STORE_NEXT; // an unreadable record covers nothing
@@ -533,8 +532,8 @@ s_consent_add(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
 {
     uint8_t case_id[S_ID], hdr[S_HDR], dk[PL_DATAKEY_BYTES];
     json_t *cdoc = NULL;
-    char *err = s_case_load(txn, s_arg(args, "case"), case_id, hdr, dk, &cdoc,
-                            rc_out);
+    char *err =
+        s_case_load(txn, s_arg(args, "case"), case_id, hdr, dk, &cdoc, rc_out);
     if (err)
         return err;
     json_decref(cdoc);
@@ -563,9 +562,8 @@ s_consent_add(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
                                   "consent: given-by must be returnee or "
                                   "guardian");
     else if (pl_consent_expiry_parse(expires, &rec.expires_at) != PL_OK)
-        reply = pl_node_ctl_error(PL_EINVAL,
-                                  "consent: expires must be a date "
-                                  "YYYY-MM-DD");
+        reply = pl_node_ctl_error(PL_EINVAL, "consent: expires must be a date "
+                                             "YYYY-MM-DD");
     else if ((gname && strlen(gname) > PL_CONSENT_NAME_MAX)
              || (views && strlen(views) > PL_CONSENT_VIEWS_MAX))
         reply = pl_node_ctl_error(PL_EINVAL,
@@ -612,8 +610,8 @@ s_consent_add(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     pl_store_wipe(&rec, sizeof rec);
     json_decref(doc);
     if (rc == PL_OK)
-        rc = s_audit(self, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "consent",
-                     as, case_id, "consent-add", "applied", NULL);
+        rc = s_audit(self, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "consent", as,
+                     case_id, "consent-add", "applied", NULL);
     *rc_out = rc;
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot store the consent: %s",
@@ -624,13 +622,13 @@ s_consent_add(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
 // consent.withdraw: records the withdrawal of every consent of the case
 // (issue 8 adds cancelling referrals and the withdrawal messages).
 static char *
-s_consent_withdraw(pl_node_t *self, pl_txn_t *txn, json_t *args,
-                   const char *as, int *rc_out)
+s_consent_withdraw(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
+                   int *rc_out)
 {
     uint8_t case_id[S_ID], hdr[S_HDR], dk[PL_DATAKEY_BYTES];
     json_t *cdoc = NULL;
-    char *err = s_case_load(txn, s_arg(args, "case"), case_id, hdr, dk, &cdoc,
-                            rc_out);
+    char *err =
+        s_case_load(txn, s_arg(args, "case"), case_id, hdr, dk, &cdoc, rc_out);
     if (err)
         return err;
     json_decref(cdoc);
@@ -655,8 +653,8 @@ s_consent_withdraw(pl_node_t *self, pl_txn_t *txn, json_t *args,
     s_consents_free(&c);
     pl_store_wipe(dk, sizeof dk);
     if (rc == PL_OK)
-        rc = s_audit(self, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "consent",
-                     as, case_id, "consent-withdraw", "applied", NULL);
+        rc = s_audit(self, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "consent", as,
+                     case_id, "consent-withdraw", "applied", NULL);
     *rc_out = rc;
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot withdraw: %s", pl_strerror(rc));
@@ -672,8 +670,7 @@ s_track_get(const json_t *doc, pl_referral_track_t *t)
     const char *hex = s_str(doc, "track");
     uint8_t buf[PL_REFERRAL_TRACK_PACKED_MAX];
     size_t n = hex ? strlen(hex) : 0;
-    if (!n || n % 2 || n / 2 > sizeof buf
-        || pl_unhex(buf, n / 2, hex) != PL_OK)
+    if (!n || n % 2 || n / 2 > sizeof buf || pl_unhex(buf, n / 2, hex) != PL_OK)
         return PL_EPROTO;
     return pl_referral_track_unpack(t, buf, n / 2);
 }
@@ -687,9 +684,9 @@ s_track_set(json_t *doc, const pl_referral_track_t *t)
     pl_referral_track_pack(t, buf, &n);
     pl_hex(hex, buf, n);
     json_object_set_new(doc, "track", json_string(hex));
-    json_object_set_new(doc, "status",
-                        json_string(pl_referral_state_name(
-                            pl_referral_track_state(t))));
+    json_object_set_new(
+        doc, "status",
+        json_string(pl_referral_state_name(pl_referral_track_state(t))));
 }
 
 // Appends {status, at, by, ...} to the document's history.
@@ -769,8 +766,7 @@ struct s_rwalk {
 };
 
 static int
-s_rwalk_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
-            void *arg)
+s_rwalk_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
 {
     (void) v;
     (void) vl;
@@ -857,8 +853,9 @@ s_referral_show(pl_node_t *self, pl_txn_t *txn, json_t *args)
         json_object_set_new(o, late ? "overdue_since" : "next_step_due",
                             s_time_json(since));
     static const char *const copy[] = {
-        "person", "pseudonym", "purpose", "note",     "history", "consent",
-        "legal_basis", "override", "needs", "uasc", "child", "referred_by"};
+        "person",  "pseudonym", "purpose",     "note",
+        "history", "consent",   "legal_basis", "override",
+        "needs",   "uasc",      "child",       "referred_by"};
     for (size_t i = 0; i < sizeof copy / sizeof *copy; i++) {
         json_t *v = json_object_get(doc, copy[i]);
         if (v)
@@ -905,9 +902,8 @@ s_case_show(pl_node_t *self, pl_txn_t *txn, json_t *args)
     json_array_foreach(c.docs, i, e)
     {
         const pl_consent_t *r = &c.recs[i];
-        json_object_set_new(e, "valid",
-                            json_boolean(!r->withdrawn_at
-                                         && r->expires_at > now));
+        json_object_set_new(
+            e, "valid", json_boolean(!r->withdrawn_at && r->expires_at > now));
         json_object_set_new(e, "expires", s_time_json(r->expires_at));
         json_object_set_new(e, "created", s_time_json(r->created_at));
         if (r->withdrawn_at)
@@ -966,8 +962,7 @@ s_case_list_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
         json_object_set_new(o, "birth", json_string(b ? b : ""));
         json_object_set_new(o, "created", s_time_json(s_u64(doc, "created")));
         json_object_set_new(
-            o, "status",
-            json_string(s_u64(doc, "closed") ? "closed" : "open"));
+            o, "status", json_string(s_u64(doc, "closed") ? "closed" : "open"));
         json_array_append_new(w->out, o);
     }
     json_decref(doc);
@@ -995,8 +990,7 @@ s_case_close(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     uint8_t id[S_ID], hdr[S_HDR], dk[PL_DATAKEY_BYTES];
     json_t *doc = NULL;
     const char *reason = s_arg(args, "reason");
-    char *err = s_case_load(txn, s_arg(args, "id"), id, hdr, dk, &doc,
-                            rc_out);
+    char *err = s_case_load(txn, s_arg(args, "id"), id, hdr, dk, &doc, rc_out);
     if (err)
         return err;
     char hex[2 * S_ID + 1];
@@ -1011,8 +1005,7 @@ s_case_close(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
         reply = pl_node_ctl_error(PL_EINVAL, "case close needs --reason CODE "
                                              "(a-z, 0-9, -)");
     else if (s_u64(doc, "closed"))
-        reply = pl_node_ctl_error(PL_ESTATE, "case %s is already closed",
-                                  hex);
+        reply = pl_node_ctl_error(PL_ESTATE, "case %s is already closed", hex);
     else if (w.open)
         reply = pl_node_ctl_error(PL_ESTATE,
                                   "case %s has %zu open referral%s: cancel "
@@ -1038,8 +1031,8 @@ s_case_close(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     *rc_out = rc;
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot close: %s", pl_strerror(rc));
-    return s_ok(json_pack("{s:o, s:s}", "id", json_string(hex), "status",
-                          "closed"));
+    return s_ok(
+        json_pack("{s:o, s:s}", "id", json_string(hex), "status", "closed"));
 }
 
 // ---- refer (sender)
@@ -1050,8 +1043,8 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
 {
     uint8_t case_id[S_ID], chdr[S_HDR], dk[PL_DATAKEY_BYTES];
     json_t *cdoc = NULL;
-    char *reply = s_case_load(txn, s_arg(args, "case"), case_id, chdr, dk,
-                              &cdoc, rc_out);
+    char *reply =
+        s_case_load(txn, s_arg(args, "case"), case_id, chdr, dk, &cdoc, rc_out);
     if (reply)
         return reply;
     *rc_out = PL_EINVAL;
@@ -1107,8 +1100,7 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     }
     // the consent gate: before anything is sealed
     const char *sector = cert->sector;
-    pl_consent_person_t person = {s_str(cdoc, "birth"), PL_UASC_NONE, NULL,
-                                  0};
+    pl_consent_person_t person = {s_str(cdoc, "birth"), PL_UASC_NONE, NULL, 0};
     const char *uasc = s_str(cdoc, "uasc");
     if (uasc)
         PL_IGNORE(pl_uasc_parse(uasc, &person.uasc));
@@ -1125,17 +1117,16 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     uint8_t rid[S_ID];
     randombytes_buf(rid, sizeof rid);
     if (pl_consent_gate(&req, &v) != PL_CONSENT_OK) {
-        int rc = s_audit(self, txn, PL_AUDIT_LOCAL, addr, NULL, NULL,
-                         "referral", as, rid, "refer", "refused",
-                         pl_consent_reason_name(v.reason));
+        int rc =
+            s_audit(self, txn, PL_AUDIT_LOCAL, addr, NULL, NULL, "referral", as,
+                    rid, "refer", "refused", pl_consent_reason_name(v.reason));
         *rc_out = rc; // keep the audit entry of the refusal
         pl_log_info(self->log, "refer_refused to=%s reason=%s", addr,
                     pl_consent_reason_name(v.reason));
         s_consents_free(&c);
         pl_store_wipe(dk, sizeof dk);
         json_decref(cdoc);
-        return pl_node_ctl_error(pl_consent_reason_err(v.reason), "%s",
-                                 v.text);
+        return pl_node_ctl_error(pl_consent_reason_err(v.reason), "%s", v.text);
     }
     // the message: only the sector table's fields, a referral-scoped
     // pseudonym, the consent reference
@@ -1177,10 +1168,10 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     r.needs = needv;
     uint32_t fields = pl_sector_data_fields(sector);
     json_t *sent = json_object();
-    char **slot[] = {&p.given, &p.family, &p.birth,
+    char **slot[] = {&p.given, &p.family,   &p.birth,
                      &p.sex,   &p.language, &p.phone};
-    static const uint32_t bits[] = {PL_FIELD_GIVEN, PL_FIELD_FAMILY,
-                                    PL_FIELD_BIRTH, PL_FIELD_SEX,
+    static const uint32_t bits[] = {PL_FIELD_GIVEN,    PL_FIELD_FAMILY,
+                                    PL_FIELD_BIRTH,    PL_FIELD_SEX,
                                     PL_FIELD_LANGUAGE, PL_FIELD_PHONE};
     for (size_t k = 0; k < 6; k++) {
         const char *name = pl_sector_data_field_name(bits[k]);
@@ -1218,6 +1209,13 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
         co.approved_by = (char *) ab;
         r.override = &co;
     }
+    // test-only: send without the consent reference, to prove that the
+    // recipient refuses it (honoured only with PASSERELLE_TEST_HOOKS=1 in
+    // the daemon's environment)
+    if (json_is_true(json_object_get(args, "test_omit_consent"))
+        && getenv("PASSERELLE_TEST_HOOKS")
+        && strcmp(getenv("PASSERELLE_TEST_HOOKS"), "1") == 0)
+        r.consent = NULL;
     m.body_case = PASSERELLE__V1__MESSAGE__BODY_REFERRAL;
     m.referral = &r;
     pl_buf_t enc = {0};
@@ -1291,12 +1289,12 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     if (rc == PL_OK)
         rc = s_out_digest(txn, msgid, digest);
     if (rc == PL_OK)
-        rc = s_audit(self, txn, PL_AUDIT_OUT, addr, msgid, digest,
-                     "referral", as, rid, "refer", "applied",
+        rc = s_audit(self, txn, PL_AUDIT_OUT, addr, msgid, digest, "referral",
+                     as, rid, "refer", "applied",
                      v.override ? "override" : NULL);
     if (rc == PL_OK && v.override)
-        rc = s_audit(self, txn, PL_AUDIT_LOCAL, addr, NULL, NULL, "consent",
-                     ab, rid, "consent-override", "approved",
+        rc = s_audit(self, txn, PL_AUDIT_LOCAL, addr, NULL, NULL, "consent", ab,
+                     rid, "consent-override", "approved",
                      pl_consent_reason_name(v.overridden));
     *rc_out = rc;
     if (rc != PL_OK)
@@ -1314,8 +1312,8 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
 static int
 s_send_status(pl_node_t *self, pl_txn_t *txn, const json_t *doc,
               const uint8_t rid[S_ID], const pl_referral_update_t *u,
-              const char *reason, const char *note, const char *by,
-              uint64_t at, uint8_t msgid[PL_MSG_ID_BYTES])
+              const char *reason, const char *note, const char *by, uint64_t at,
+              uint8_t msgid[PL_MSG_ID_BYTES])
 {
     Passerelle__V1__Message m = PASSERELLE__V1__MESSAGE__INIT;
     Passerelle__V1__StatusUpdate su = PASSERELLE__V1__STATUS_UPDATE__INIT;
@@ -1341,8 +1339,7 @@ s_send_status(pl_node_t *self, pl_txn_t *txn, const json_t *doc,
 }
 
 static char *
-s_act(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
-      int *rc_out)
+s_act(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as, int *rc_out)
 {
     *rc_out = PL_EINVAL;
     const char *evs = s_arg(args, "event"), *reason = s_arg(args, "reason");
@@ -1451,10 +1448,9 @@ s_recheck(pl_node_t *self, const Passerelle__V1__Referral *r, uint64_t now,
     if (cr) {
         pl_consent_t rec;
         memset(&rec, 0, sizeof rec);
-        for (size_t i = 0; i < cr->n_sectors && i < PL_CONSENT_SECTORS_MAX;
-             i++)
-            snprintf(rec.sectors[rec.nsectors++], PL_CONSENT_CODE_MAX + 1,
-                     "%s", cr->sectors[i]);
+        for (size_t i = 0; i < cr->n_sectors && i < PL_CONSENT_SECTORS_MAX; i++)
+            snprintf(rec.sectors[rec.nsectors++], PL_CONSENT_CODE_MAX + 1, "%s",
+                     cr->sectors[i]);
         snprintf(rec.purposes[0], PL_CONSENT_CODE_MAX + 1, "%s", cr->purpose);
         rec.npurposes = 1;
         if (pl_consent_giver_parse(cr->given_by, &rec.given_by) != PL_OK) {
@@ -1463,10 +1459,9 @@ s_recheck(pl_node_t *self, const Passerelle__V1__Referral *r, uint64_t now,
             return "no-consent";
         }
         rec.expires_at = cr->expires_at;
-        pl_consent_reason_t cre =
-            pl_consent_covers(&rec, self->me.sector, r->purpose,
-                              pl_sector_data_categories(self->me.sector), now,
-                              why, why_size);
+        pl_consent_reason_t cre = pl_consent_covers(
+            &rec, self->me.sector, r->purpose,
+            pl_sector_data_categories(self->me.sector), now, why, why_size);
         if (cre == PL_CONSENT_OK && r->has_child && r->child
             && (rec.given_by != PL_GIVEN_BY_GUARDIAN || !cr->guardian_name)) {
             snprintf(why, why_size,
@@ -1480,8 +1475,9 @@ s_recheck(pl_node_t *self, const Passerelle__V1__Referral *r, uint64_t now,
         if (cre == PL_CONSENT_EXPIRED)
             return "consent-expired";
     } else {
-        snprintf(why, why_size, "consent: the referral carries no consent "
-                                "reference");
+        snprintf(why, why_size,
+                 "consent: the referral carries no consent "
+                 "reference");
     }
     const Passerelle__V1__ConsentOverride *ov = r->override;
     if (ov && ov->justification[0] && ov->approved_by[0]) {
@@ -1570,8 +1566,7 @@ pl_node_case_on_referral(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
         json_object_set_new(doc, "referred_by", json_string(r->by));
     json_object_set_new(doc, "legal_basis", json_string(r->legal_basis));
     json_object_set_new(doc, "msg", s_hex_json(h->id, PL_MSG_ID_BYTES));
-    json_object_set_new(doc, "child",
-                        json_boolean(r->has_child && r->child));
+    json_object_set_new(doc, "child", json_boolean(r->has_child && r->child));
     pl_referral_track_t t;
     pl_referral_track_init(&t, PL_SIDE_RECIPIENT);
     PL_IGNORE(pl_referral_track_received(&t, NULL));
@@ -1617,27 +1612,26 @@ pl_node_case_on_referral(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
             json_object_set_new(doc, "consent", cj);
         }
         if (override)
-            json_object_set_new(
-                doc, "override",
-                json_pack("{s:s, s:s}", "justification",
-                          r->override->justification, "approved_by",
-                          r->override->approved_by));
-        rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
-                     "referral", r->by, rid, "receive", "applied",
+            json_object_set_new(doc, "override",
+                                json_pack("{s:s, s:s}", "justification",
+                                          r->override->justification,
+                                          "approved_by",
+                                          r->override->approved_by));
+        rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest, "referral",
+                     r->by, rid, "receive", "applied",
                      override ? "override" : NULL);
         pl_log_info(self->log, "referral_received from=%s", h->from);
     } else {
         // refused: answered at once with `rejected`, nothing personal kept
         pl_referral_update_t u;
-        PL_IGNORE(pl_referral_track_act(&t, PL_RE_REJECT, PL_OUTCOME_NONE,
-                                        &u));
+        PL_IGNORE(pl_referral_track_act(&t, PL_RE_REJECT, PL_OUTCOME_NONE, &u));
         json_object_set_new(doc, "person", json_object());
         json_object_set_new(doc, "refused", json_string(why));
-        rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
-                     "referral", r->by, rid, "receive", "refused", refusal);
+        rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest, "referral",
+                     r->by, rid, "receive", "refused", refusal);
         if (rc == PL_OK)
-            rc = s_send_status(self, txn, doc, rid, &u, refusal, NULL,
-                               S_SYSTEM, now, msgid);
+            rc = s_send_status(self, txn, doc, rid, &u, refusal, NULL, S_SYSTEM,
+                               now, msgid);
         if (rc == PL_OK)
             rc = s_out_digest(txn, msgid, odig);
         if (rc == PL_OK)
@@ -1741,8 +1735,10 @@ pl_node_case_on_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
         rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
                      "status-update", su->by, rid, su->status,
                      pl_referral_result_name(res), NULL);
-        if (rc == PL_OK && res == PL_REF_BUFFERED)
+        if (rc == PL_OK && res == PL_REF_BUFFERED) {
+            s_track_set(doc, &t); // the track holds it until its turn
             rc = s_ref_put(txn, rid, hdr, dk, doc);
+        }
         free(steps);
         json_decref(doc);
         pl_store_wipe(dk, sizeof dk);
@@ -1762,8 +1758,7 @@ pl_node_case_on_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
         if (!d) {
             // this envelope's own update
             d_own = json_object();
-            json_object_set_new(d_own, "at",
-                                json_integer((json_int_t) su->at));
+            json_object_set_new(d_own, "at", json_integer((json_int_t) su->at));
             if (su->by)
                 json_object_set_new(d_own, "by", json_string(su->by));
             if (su->reason)
@@ -1771,8 +1766,7 @@ pl_node_case_on_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
             if (su->note)
                 json_object_set_new(d_own, "note", json_string(su->note));
             if (su->outcome)
-                json_object_set_new(d_own, "outcome",
-                                    json_string(su->outcome));
+                json_object_set_new(d_own, "outcome", json_string(su->outcome));
             json_object_set_new(d_own, "msg",
                                 s_hex_json(h->id, PL_MSG_ID_BYTES));
             json_object_set_new(d_own, "digest", s_hex_json(digest, 32));
@@ -1786,15 +1780,13 @@ pl_node_case_on_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
         bool have_d = s_str(d, "digest")
                       && pl_unhex(dd, sizeof dd, s_str(d, "digest")) == PL_OK;
         if (st->implied_received)
-            s_history(doc, "received", at, peer, NULL, NULL, NULL,
-                      "implied");
+            s_history(doc, "received", at, peer, NULL, NULL, NULL, "implied");
         bool kept = st->result == PL_REF_APPLIED
                     || st->result == PL_REF_AFTER_CANCEL
                     || st->result == PL_REF_CANCEL_TOO_LATE;
         if (kept) {
             s_history(doc, pl_referral_state_name(st->update.to), at, sby,
-                      s_str(d, "reason"), s_str(d, "note"),
-                      s_str(d, "outcome"),
+                      s_str(d, "reason"), s_str(d, "note"), s_str(d, "outcome"),
                       st->result == PL_REF_APPLIED
                           ? NULL
                           : pl_referral_result_name(st->result));
@@ -1803,8 +1795,7 @@ pl_node_case_on_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
         } else {
             pl_log_warn(self->log,
                         "status_refused from=%s seq=%u status=%s result=%s",
-                        h->from, seq,
-                        pl_referral_state_name(st->update.to),
+                        h->from, seq, pl_referral_state_name(st->update.to),
                         pl_referral_result_name(st->result));
         }
         rc = s_audit(self, txn, PL_AUDIT_IN, h->from, have_m ? dm : NULL,
@@ -1895,12 +1886,10 @@ static const struct {
     const char *name; // control command
     bool changes;     // needs a request id, reply stored
 } s_cmds[] = {
-    {"case.add", true},         {"case.show", false},
-    {"case.list", false},       {"case.close", true},
-    {"consent.add", true},      {"consent.withdraw", true},
-    {"refer", true},            {"referrals", false},
-    {"referral.show", false},   {"referral.act", true},
-    {"audit.verify", false},
+    {"case.add", true},     {"case.show", false},    {"case.list", false},
+    {"case.close", true},   {"consent.add", true},   {"consent.withdraw", true},
+    {"refer", true},        {"referrals", false},    {"referral.show", false},
+    {"referral.act", true}, {"audit.verify", false},
 };
 
 bool
@@ -1922,8 +1911,8 @@ pl_node_case_changes_state(const char *cmd)
 }
 
 char *
-pl_node_case_ctl(pl_node_t *self, pl_txn_t *txn, const char *cmd,
-                 json_t *args, const char *as, int *rc_out)
+pl_node_case_ctl(pl_node_t *self, pl_txn_t *txn, const char *cmd, json_t *args,
+                 const char *as, int *rc_out)
 {
     *rc_out = PL_OK;
     if (as && strlen(as) > 127) {

@@ -48,10 +48,10 @@ PL_MUST_CHECK int pl_node_case_on_referral(pl_node_t *self, pl_txn_t *txn,
                                            const pl_header_t *h,
                                            const uint8_t digest[32],
                                            const Passerelle__V1__Referral *r);
-PL_MUST_CHECK int
-pl_node_case_on_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
-                       const uint8_t digest[32],
-                       const Passerelle__V1__StatusUpdate *u);
+PL_MUST_CHECK int pl_node_case_on_status(pl_node_t *self, pl_txn_t *txn,
+                                         const pl_header_t *h,
+                                         const uint8_t digest[32],
+                                         const Passerelle__V1__StatusUpdate *u);
 // A verified receipt for our envelope 'msg_id' from 'from', received at
 // 'received_at': when it is a referral, the referral becomes `received`.
 PL_MUST_CHECK int pl_node_case_on_receipt(pl_node_t *self, pl_txn_t *txn,

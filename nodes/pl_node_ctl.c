@@ -548,6 +548,16 @@ pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
         json_decref(req);
         return;
     }
+    if (pl_node_ops_deferred(cmd)) {
+        // backup, rotate-box-key, audit.export: run after this pass commits,
+        // with no transaction open (pl_node_ops.c)
+        free(self->ctl_deferred);
+        self->ctl_deferred = strndup(text, len);
+        if (!self->ctl_deferred)
+            self->ctl_reply = pl_node_ctl_error(PL_ENOMEM, "out of memory");
+        json_decref(req);
+        return;
+    }
     uint8_t rid[PL_REQUEST_ID_BYTES];
     bool has_rid = rid_hex && pl_unhex(rid, sizeof rid, rid_hex) == PL_OK;
     if (rid_hex && !has_rid) {

@@ -165,6 +165,14 @@ struct pl_node {
     uint64_t prune_next_ms;  // next pruning
     uint64_t started_ms;     // monotonic start time
     pl_node_counters_t n;    // counters
+
+    // ---- pl_node_ops.c (issue 6): keys, backups, map growth
+    char *ctl_deferred;       // a request run between passes (malloc'd)
+    uint32_t box_grace_days;  // old box secrets kept this long
+    size_t map_max_bytes;     // the map grows up to this
+    uint64_t ops_next_ms;     // next hourly sweep (old box keys)
+    uint64_t ops_failures;    // commit_failures seen by the last check
+    bool map_at_max_logged;   // "at its maximum" said once
 };
 
 // ---- pl_node.c: the link
@@ -238,6 +246,20 @@ typedef struct {
 } pl_inrec_t;
 PL_MUST_CHECK int pl_inrec_decode(const uint8_t *v, size_t len,
                                   pl_inrec_t *out);
+
+// ---- pl_node_ops.c: maintenance (issue 6)
+// Control commands run between passes, with no transaction open: "backup"
+// (mdb_env_copy2 takes a read transaction of its own), "rotate-box-key"
+// (writes key files, then audits in a transaction of its own) and
+// "audit.export". true when 'cmd' is one of them.
+bool pl_node_ops_deferred(const char *cmd);
+// Runs self->ctl_deferred (if any) and sets self->ctl_reply. No
+// transaction may be open.
+void pl_node_ops_run_deferred(pl_node_t *self);
+// At start and from the timers (no transaction open): deletes old box
+// secrets past their grace period, grows the map when it nears full.
+void pl_node_ops_start(pl_node_t *self);
+void pl_node_ops_timers(pl_node_t *self);
 
 // ---- pl_node_ctl.c: control requests
 // Handles one control request (JSON text) inside 'pass'. Sets

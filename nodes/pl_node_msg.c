@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "nodes/pl_node_int.h"
+#include "nodes/pl_audit.h"
 #include "nodes/pl_node_case.h"
 
 #define S_OUTREC_FIXED 144 // bytes before 'to' in an outbox record
@@ -512,6 +513,24 @@ pl_node_resend_add(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES],
     e->backoff_ms = delay_ms < S_RESEND_FIRST_MS ? S_RESEND_FIRST_MS : delay_ms;
 }
 
+// Audits an envelope sent or received (no personal data: ids, kind,
+// digest and the peer's address only).
+static int
+s_audit_env(pl_node_t *self, pl_txn_t *txn, pl_audit_dir_t dir,
+            const char *peer, const uint8_t *id, int kind,
+            const uint8_t *digest, const char *event)
+{
+    pl_audit_entry_t e = {.dir = dir,
+                          .peer = peer,
+                          .msg_id = id,
+                          .kind = pl_kind_name(kind),
+                          .digest = digest,
+                          .by = "system",
+                          .event = event,
+                          .result = "applied"};
+    return pl_audit_append(txn, self->keys, &e, pl_now(), NULL);
+}
+
 // Seals an encoded message to 'cert' and writes it to the outbox.
 static int
 s_seal_store(pl_node_t *self, pl_txn_t *txn, const pl_cert_t *cert, int kind,
@@ -553,6 +572,11 @@ s_seal_store(pl_node_t *self, pl_txn_t *txn, const pl_cert_t *cert, int kind,
         r.packet_len = packet.len;
         rc = s_outrec_put(txn, id, &r);
     }
+    // every envelope sent is audited in the same transaction (referrals
+    // and status updates by pl_node_case.c, which knows their referral)
+    if (rc == PL_OK && (kind == S_KIND_TEST || kind == S_KIND_RECEIPT))
+        rc = s_audit_env(self, txn, PL_AUDIT_OUT, cert->address, id, kind,
+                         r.digest, "sent");
     if (rc == PL_OK)
         rc = pl_node_send_after(self, packet.data, packet.len);
     if (rc == PL_OK)
@@ -862,6 +886,14 @@ s_on_receipt(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
     }
     if (r.state == S_OUT_RECEIPTED)
         return PL_OK; // a second receipt for the same message: nothing new
+    if (r.kind != S_KIND_REFERRAL) {
+        // a receipt for a test (or status) envelope: audited here; a
+        // referral's is audited by pl_node_case.c
+        rc = s_audit_env(self, txn, PL_AUDIT_IN, h->from, h->id,
+                         S_KIND_RECEIPT, rc_msg->digest.data, "receipted");
+        if (rc != PL_OK)
+            return rc;
+    }
     if (r.kind == S_KIND_REFERRAL) {
         // the referral becomes `received` at the sender (pl_node_case.c)
         int crc = pl_node_case_on_receipt(self, txn, rid, h->from,
@@ -1138,6 +1170,9 @@ s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
         return PL_OK;
     } else {
         rc = s_store_message(self, txn, &h, &env, digest, kind, &msg, cert);
+        if (rc == PL_OK && kind == S_KIND_TEST)
+            rc = s_audit_env(self, txn, PL_AUDIT_IN, h.from, h.id, kind,
+                             digest, "received");
         // the referral's effect, in the same nested transaction
         if (rc == PL_OK && kind == S_KIND_REFERRAL)
             rc = pl_node_case_on_referral(self, txn, &h, digest, m->referral);

@@ -682,6 +682,75 @@ s_master_setup(pl_store_t *self, const pl_store_opts_t *opts, char *err,
     return PL_OK;
 }
 
+// Read-only open: no database is created, the master key is not read
+// (records sealed under it cannot be opened; the audit chain, counts and
+// copies need no key). A missing database is an error: the store was not
+// made by this version.
+static int
+s_open_readonly(pl_store_t *self, const char *dir, size_t map, char *err,
+                size_t err_size)
+{
+    int mrc = mdb_env_create(&self->env);
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_env_set_maxdbs(self->env, PL_DB_COUNT + 4);
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_env_set_mapsize(self->env, map);
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_env_open(self->env, dir, MDB_NOTLS | MDB_RDONLY, 0600);
+    if (mrc != MDB_SUCCESS) {
+        s_err(err, err_size, "cannot open the store in %s: %s", dir,
+              mdb_strerror(mrc));
+        return s_rc(mrc);
+    }
+    MDB_txn *txn;
+    mrc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    for (int i = 0; mrc == MDB_SUCCESS && i < PL_DB_COUNT; i++) {
+        mrc = mdb_dbi_open(txn, s_db_names[i], 0, &self->dbi[i]);
+        if (mrc != MDB_SUCCESS)
+            s_err(err, err_size, "the store in %s has no '%s' database: %s",
+                  dir, s_db_names[i], mdb_strerror(mrc));
+    }
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_txn_commit(txn); // keeps the dbi handles
+    else
+        mdb_txn_abort(txn);
+    if (mrc != MDB_SUCCESS)
+        return s_rc(mrc);
+    s_err(err, err_size, "ok");
+    return PL_OK;
+}
+
+int
+pl_store_copy(pl_store_t *self, const char *dir, bool compact)
+{
+    int mrc = mdb_env_copy2(self->env, dir, compact ? MDB_CP_COMPACT : 0);
+    if (mrc != MDB_SUCCESS) {
+        pl_log_error(self->log, "store_copy_failed dir=%s err=\"%s\"", dir,
+                     mdb_strerror(mrc));
+        return mrc == ENOENT ? PL_ENOTFOUND : PL_EIO;
+    }
+    return PL_OK;
+}
+
+size_t
+pl_store_map_size(pl_store_t *self)
+{
+    MDB_envinfo info;
+    if (mdb_env_info(self->env, &info) != MDB_SUCCESS)
+        return 0;
+    return info.me_mapsize;
+}
+
+int
+pl_store_map_set(pl_store_t *self, size_t bytes)
+{
+    int mrc = mdb_env_set_mapsize(self->env, bytes);
+    if (mrc != MDB_SUCCESS)
+        pl_log_error(self->log, "store_map_set_failed bytes=%zu err=\"%s\"",
+                     bytes, mdb_strerror(mrc));
+    return s_rc(mrc);
+}
+
 int
 pl_store_open(const char *dir, const pl_store_opts_t *opts, pl_store_t **out,
               char *err, size_t err_size)
@@ -692,7 +761,7 @@ pl_store_open(const char *dir, const pl_store_opts_t *opts, pl_store_t **out,
         s_err(err, err_size, "libsodium cannot start");
         return PL_EIO;
     }
-    if (pl_mkdirs(dir, 0700) != PL_OK) {
+    if (!opts->read_only && pl_mkdirs(dir, 0700) != PL_OK) {
         s_err(err, err_size, "cannot create %s: %s", dir, strerror(errno));
         return PL_EIO;
     }
@@ -709,6 +778,15 @@ pl_store_open(const char *dir, const pl_store_opts_t *opts, pl_store_t **out,
     sodium_mprotect_noaccess(self->master);
 
     size_t map = opts->map_bytes ? opts->map_bytes : PL_STORE_MAP_DEFAULT;
+    if (opts->read_only) {
+        int rrc = s_open_readonly(self, dir, map, err, err_size);
+        if (rrc != PL_OK) {
+            pl_store_close(&self);
+            return rrc;
+        }
+        *out = self;
+        return PL_OK;
+    }
     int mrc = mdb_env_create(&self->env);
     if (mrc == MDB_SUCCESS)
         mrc = mdb_env_set_maxdbs(self->env, PL_DB_COUNT + 4);

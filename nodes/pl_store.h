@@ -73,6 +73,10 @@ typedef struct {
     const char *passphrase;  // Argon2id passphrase, or NULL
     size_t passphrase_len;   // its length in bytes
     pl_log_t *log;           // borrowed; may be NULL
+    bool read_only;          // open read-only (MDB_RDONLY): no master key
+                             // is read, no database is created; for the
+                             // CLI's audit verify/export and backups while
+                             // no daemon runs (pl_store_open_readonly)
 } pl_store_opts_t;
 
 // Opens (creating if needed) the environment in 'dir' (created 0700) and
@@ -97,6 +101,20 @@ PL_MUST_CHECK int pl_store_reader_check(pl_store_t *self, int *dead);
 // Map use in percent: (pages in use - free pages) / map pages. Needs no
 // open transaction in this thread.
 PL_MUST_CHECK int pl_store_usage(pl_store_t *self, unsigned *pct);
+
+// ---- environment maintenance (issue 6). None of these may be called
+// while a transaction of this process is open on the store.
+// Writes a consistent copy of the environment into the existing, empty
+// folder 'dir' (DIR/data.mdb); with 'compact' free pages are left out
+// (mdb_env_copy2 with MDB_CP_COMPACT). Takes a read transaction of its own
+// for the duration of the copy. PL_EIO with a log line on failure.
+PL_MUST_CHECK int pl_store_copy(pl_store_t *self, const char *dir,
+                                bool compact);
+// Current map size in bytes.
+size_t pl_store_map_size(pl_store_t *self);
+// Sets the map size to 'bytes' (mdb_env_set_mapsize): grows the map of an
+// open environment. No transaction may be open in this process.
+PL_MUST_CHECK int pl_store_map_set(pl_store_t *self, size_t bytes);
 
 // ---- transactions
 // Begins a transaction. With 'parent' (a write transaction) it is nested

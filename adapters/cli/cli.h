@@ -59,5 +59,10 @@ int cli_cmd_referrals(cli_t *cli, int argc, char **argv);
 int cli_cmd_show(cli_t *cli, int argc, char **argv);
 int cli_cmd_act(cli_t *cli, int argc, char **argv);
 int cli_cmd_audit(cli_t *cli, int argc, char **argv);
+// cmd_ops.c: keeping a node for years (issue 6); `audit` verify (running
+// or stopped), export and check
+int cli_cmd_backup(cli_t *cli, int argc, char **argv);
+int cli_cmd_rotate_box_key(cli_t *cli, int argc, char **argv);
+int cli_cmd_audit_ops(cli_t *cli, int argc, char **argv);
 
 #endif

@@ -58,20 +58,34 @@ static const struct {
     int code;
     const char *key;
 } s_keys[] = {
-    {O_GIVEN, "given"},       {O_FAMILY, "family"},
-    {O_BIRTH, "birth"},       {O_SEX, "sex"},
-    {O_PHONE, "phone"},       {O_LANGUAGE, "language"},
-    {O_UASC, "uasc"},         {O_NEEDS, "needs"},
-    {O_FLAGS, "flags"},       {O_SEARCH, "search"},
-    {O_REASON, "reason"},     {O_CASE, "case"},
-    {O_SECTORS, "sectors"},   {O_PURPOSE, "purpose"},
-    {O_GIVEN_BY, "given_by"}, {O_GUARDIAN, "guardian_name"},
-    {O_VIEWS, "child_views"}, {O_EXPIRES, "expires"},
-    {O_TO, "to"},             {O_SERVICE, "service"},
-    {O_PRIORITY, "priority"}, {O_DUE, "due"},
-    {O_NOTE, "note"},         {O_OVERRIDE, "override_justification"},
-    {O_APPROVED, "approved_by"}, {O_STATUS, "status"},
-    {O_DIRECTION, "direction"},  {O_OUTCOME, "outcome"},
+    {O_GIVEN, "given"},
+    {O_FAMILY, "family"},
+    {O_BIRTH, "birth"},
+    {O_SEX, "sex"},
+    {O_PHONE, "phone"},
+    {O_LANGUAGE, "language"},
+    {O_UASC, "uasc"},
+    {O_NEEDS, "needs"},
+    {O_FLAGS, "flags"},
+    {O_SEARCH, "search"},
+    {O_REASON, "reason"},
+    {O_CASE, "case"},
+    {O_SECTORS, "sectors"},
+    {O_PURPOSE, "purpose"},
+    {O_GIVEN_BY, "given_by"},
+    {O_GUARDIAN, "guardian_name"},
+    {O_VIEWS, "child_views"},
+    {O_EXPIRES, "expires"},
+    {O_TO, "to"},
+    {O_SERVICE, "service"},
+    {O_PRIORITY, "priority"},
+    {O_DUE, "due"},
+    {O_NOTE, "note"},
+    {O_OVERRIDE, "override_justification"},
+    {O_APPROVED, "approved_by"},
+    {O_STATUS, "status"},
+    {O_DIRECTION, "direction"},
+    {O_OUTCOME, "outcome"},
 };
 
 static const struct option s_all[] = {
@@ -113,10 +127,10 @@ static const struct option s_all[] = {
 
 // Parsed options of one command.
 typedef struct {
-    json_t *args;     // control request args
-    bool stdin_json;  // --stdin
-    const char *pos;  // the one positional argument, if any
-    int npos;         // positional arguments seen
+    json_t *args;    // control request args
+    bool stdin_json; // --stdin
+    const char *pos; // the one positional argument, if any
+    int npos;        // positional arguments seen
 } s_opts_t;
 
 // Parses argv with the options listed in 'allowed' (codes, 0-ended) into
@@ -173,8 +187,7 @@ s_parse(cli_t *cli, const char *cmd, const char *help, const int *allowed,
 
 // Calls the daemon. Returns -1 with *res set, else the exit code.
 static int
-s_call(cli_t *cli, const char *cmd, const char *ctl, json_t *args,
-       json_t **res)
+s_call(cli_t *cli, const char *cmd, const char *ctl, json_t *args, json_t **res)
 {
     const char *home = cli_need_home(cli, cmd);
     if (!home)
@@ -199,8 +212,8 @@ static int
 s_print_id(cli_t *cli, json_t *res)
 {
     if (cli->json)
-        return cli_print_json(json_pack("{s:O}", "id",
-                                        json_object_get(res, "id")));
+        return cli_print_json(
+            json_pack("{s:O}", "id", json_object_get(res, "id")));
     printf("%s\n", s_s(res, "id"));
     json_decref(res);
     return 0;
@@ -239,8 +252,7 @@ static int
 s_case_add(cli_t *cli, s_opts_t *o)
 {
     if (o->npos)
-        return cli_usage_error("case add", "unexpected argument '%s'",
-                               o->pos);
+        return cli_usage_error("case add", "unexpected argument '%s'", o->pos);
     if (o->stdin_json) {
         json_error_t jerr;
         json_t *in = json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr);
@@ -283,22 +295,20 @@ s_print_case(json_t *c)
     json_array_foreach(json_object_get(c, "consents"), i, e)
     {
         char *sect = json_dumps(json_object_get(e, "sectors"), JSON_COMPACT);
-        printf("  %.12s given by %s%s%s, sectors %s, expires %s%s\n",
-               s_s(e, "id"), s_s(e, "given_by"),
-               json_object_get(e, "guardian_name") ? " " : "",
-               json_object_get(e, "guardian_name") ? s_s(e, "guardian_name")
-                                                   : "",
-               sect ? sect : "?", s_s(e, "expires"),
-               json_is_true(json_object_get(e, "valid")) ? ""
-                                                         : " (not valid)");
+        printf(
+            "  %.12s given by %s%s%s, sectors %s, expires %s%s\n", s_s(e, "id"),
+            s_s(e, "given_by"), json_object_get(e, "guardian_name") ? " " : "",
+            json_object_get(e, "guardian_name") ? s_s(e, "guardian_name") : "",
+            sect ? sect : "?", s_s(e, "expires"),
+            json_is_true(json_object_get(e, "valid")) ? "" : " (not valid)");
         free(sect);
     }
     if (!json_array_size(json_object_get(c, "consents")))
         printf("  (none)\n");
     printf("referrals:\n");
     json_array_foreach(json_object_get(c, "referrals"), i, e)
-        printf("  %.12s  %-12s to %-20s %s\n", s_s(e, "id"),
-               s_s(e, "status"), s_s(e, "peer"), s_s(e, "service"));
+        printf("  %.12s  %-12s to %-20s %s\n", s_s(e, "id"), s_s(e, "status"),
+               s_s(e, "peer"), s_s(e, "service"));
     if (!json_array_size(json_object_get(c, "referrals")))
         printf("  (none)\n");
 }
@@ -306,11 +316,12 @@ s_print_case(json_t *c)
 int
 cli_cmd_case(cli_t *cli, int argc, char **argv)
 {
-    static const int allowed[] = {O_GIVEN, O_FAMILY, O_BIRTH,  O_SEX,
-                                  O_PHONE, O_LANGUAGE, O_UASC, O_NEEDS,
-                                  O_FLAGS, O_STDIN, O_SEARCH, O_REASON, 0};
+    static const int allowed[] = {
+        O_GIVEN, O_FAMILY, O_BIRTH, O_SEX,    O_PHONE,  O_LANGUAGE, O_UASC,
+        O_NEEDS, O_FLAGS,  O_STDIN, O_SEARCH, O_REASON, 0};
     if (argc < 2 || argv[1][0] == '-') {
-        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        if (argc >= 2
+            && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
             fputs(s_case_help, stdout);
             return 0;
         }
@@ -339,8 +350,7 @@ cli_cmd_case(cli_t *cli, int argc, char **argv)
             s_free(&o);
             return cli_usage_error(name, "--reason CODE is required");
         }
-        rc = s_call(cli, name, show ? "case.show" : "case.close", o.args,
-                    &res);
+        rc = s_call(cli, name, show ? "case.show" : "case.close", o.args, &res);
         if (rc < 0 && show && !cli->json) {
             s_print_case(res);
             json_decref(res);
@@ -359,12 +369,10 @@ cli_cmd_case(cli_t *cli, int argc, char **argv)
         } else if (rc < 0) {
             size_t i;
             json_t *e;
-            printf("%-32s %-7s %-10s %s\n", "CASE", "STATUS", "BIRTH",
-                   "NAME");
-            json_array_foreach(res, i, e)
-                printf("%-32s %-7s %-10s %s %s\n", s_s(e, "id"),
-                       s_s(e, "status"), s_s(e, "birth"), s_s(e, "given"),
-                       s_s(e, "family"));
+            printf("%-32s %-7s %-10s %s\n", "CASE", "STATUS", "BIRTH", "NAME");
+            json_array_foreach(res, i, e) printf(
+                "%-32s %-7s %-10s %s %s\n", s_s(e, "id"), s_s(e, "status"),
+                s_s(e, "birth"), s_s(e, "given"), s_s(e, "family"));
             json_decref(res);
             rc = 0;
         }
@@ -398,7 +406,8 @@ cli_cmd_consent(cli_t *cli, int argc, char **argv)
     static const int allowed[] = {O_CASE,     O_SECTORS, O_PURPOSE, O_GIVEN_BY,
                                   O_GUARDIAN, O_VIEWS,   O_EXPIRES, 0};
     if (argc < 2 || argv[1][0] == '-') {
-        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        if (argc >= 2
+            && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
             fputs(s_consent_help, stdout);
             return 0;
         }
@@ -473,8 +482,8 @@ static const char s_refer_help[] =
 int
 cli_cmd_refer(cli_t *cli, int argc, char **argv)
 {
-    static const int allowed[] = {O_CASE, O_TO,   O_SERVICE,  O_PURPOSE,
-                                  O_PRIORITY, O_DUE, O_NOTE, O_OVERRIDE,
+    static const int allowed[] = {O_CASE,     O_TO,  O_SERVICE, O_PURPOSE,
+                                  O_PRIORITY, O_DUE, O_NOTE,    O_OVERRIDE,
                                   O_APPROVED, 0};
     s_opts_t o;
     int rc = s_parse(cli, "refer", s_refer_help, allowed, argc, argv, &o);
@@ -484,11 +493,11 @@ cli_cmd_refer(cli_t *cli, int argc, char **argv)
     for (size_t i = 0; i < 3 && rc < 0; i++)
         if (!json_object_get(o.args, need[i]))
             rc = cli_usage_error("refer", "--%s is required", need[i]);
-    if (rc < 0 && (!json_object_get(o.args, "override_justification"))
-                      != (!json_object_get(o.args, "approved_by")))
-        rc = cli_error("refer",
-                       "consent: an override needs both "
-                       "--override-justification and --approved-by");
+    if (rc < 0
+        && (!json_object_get(o.args, "override_justification"))
+               != (!json_object_get(o.args, "approved_by")))
+        rc = cli_error("refer", "consent: an override needs both "
+                                "--override-justification and --approved-by");
     json_t *res = NULL;
     if (rc < 0)
         rc = s_call(cli, "refer", "refer", o.args, &res);
@@ -537,8 +546,7 @@ cli_cmd_referrals(cli_t *cli, int argc, char **argv)
         printf("%-32s %-12s %-3s %-20s %-9s %-20s %s%s\n", s_s(e, "id"),
                s_s(e, "status"), s_s(e, "direction"), s_s(e, "peer"),
                s_s(e, "priority"), s_s(e, "updated"), s_s(e, "service"),
-               json_is_true(json_object_get(e, "overdue")) ? "  OVERDUE"
-                                                           : "");
+               json_is_true(json_object_get(e, "overdue")) ? "  OVERDUE" : "");
     if (!json_array_size(res))
         printf("(no referrals)\n");
     json_decref(res);
@@ -574,14 +582,13 @@ cli_cmd_show(cli_t *cli, int argc, char **argv)
     bool out = !strcmp(s_s(res, "direction"), "out");
     printf("referral %s  %s%s\n", s_s(res, "id"), s_s(res, "status"),
            json_is_true(json_object_get(res, "overdue")) ? "  (OVERDUE)" : "");
-    printf("  %s %s   service %s (%s)   priority %s\n",
-           out ? "to  " : "from", s_s(res, "peer"), s_s(res, "service"),
-           s_s(res, "sector"), s_s(res, "priority"));
+    printf("  %s %s   service %s (%s)   priority %s\n", out ? "to  " : "from",
+           s_s(res, "peer"), s_s(res, "service"), s_s(res, "sector"),
+           s_s(res, "priority"));
     json_t *p = json_object_get(res, "person");
     printf("  person    %s %s (%s), born %s, sex %s, language %s, phone %s\n",
            s_s(p, "given"), s_s(p, "family"), s_s(res, "pseudonym"),
-           s_s(p, "birth"), s_s(p, "sex"), s_s(p, "language"),
-           s_s(p, "phone"));
+           s_s(p, "birth"), s_s(p, "sex"), s_s(p, "language"), s_s(p, "phone"));
     if (json_object_get(res, "note"))
         printf("  note      %s\n", s_s(res, "note"));
     printf("  created   %s   updated %s\n", s_s(res, "created"),
@@ -634,16 +641,16 @@ cli_cmd_act(cli_t *cli, int argc, char **argv)
     const char *ev = argv[0];
     s_opts_t o;
     int rc = s_parse(cli, ev, s_act_help, allowed, argc, argv, &o);
-    bool needs_reason = !strcmp(ev, "hold") || !strcmp(ev, "reject")
-                        || !strcmp(ev, "cancel");
+    bool needs_reason =
+        !strcmp(ev, "hold") || !strcmp(ev, "reject") || !strcmp(ev, "cancel");
     if (rc < 0 && o.npos != 1)
         rc = cli_usage_error(ev, "give one REFERRAL id");
     if (rc < 0 && needs_reason && !json_object_get(o.args, "reason"))
         rc = cli_usage_error(ev, "--reason CODE is required");
-    if (rc < 0 && !strcmp(ev, "complete") && !json_object_get(o.args, "outcome"))
-        rc = cli_usage_error(ev,
-                             "--outcome successful|not-successful is "
-                             "required");
+    if (rc < 0 && !strcmp(ev, "complete")
+        && !json_object_get(o.args, "outcome"))
+        rc = cli_usage_error(ev, "--outcome successful|not-successful is "
+                                 "required");
     if (rc < 0 && strcmp(ev, "complete") && json_object_get(o.args, "outcome"))
         rc = cli_usage_error(ev, "only complete takes --outcome");
     json_t *res = NULL;

@@ -53,7 +53,12 @@ static const struct command {
     {"complete", cli_cmd_act,
      "recipient: complete --outcome successful|not-successful"},
     {"cancel", cli_cmd_act, "sender: cancel an open referral --reason CODE"},
-    {"audit", cli_cmd_audit, "audit verify: recompute and check the chain"},
+    {"audit", cli_cmd_audit_ops,
+     "audit verify|export|check: the chain, running or stopped"},
+    {"backup", cli_cmd_backup,
+     "backup --to DIR2: compact copy of the store (never the master key)"},
+    {"rotate-box-key", cli_cmd_rotate_box_key,
+     "new box (encryption) key; the old one kept for a grace period"},
     {"help", s_cmd_help, "help on a command: passerelle help COMMAND"},
 };
 
