@@ -51,6 +51,8 @@ enum {
     O_OVERDUE,
     O_DIRECTION,
     O_OUTCOME,
+    O_REF,
+    O_DATE,
 };
 
 // Which args key an option fills (NULL: handled in code).
@@ -86,6 +88,8 @@ static const struct {
     {O_STATUS, "status"},
     {O_DIRECTION, "direction"},
     {O_OUTCOME, "outcome"},
+    {O_REF, "ref"},
+    {O_DATE, "date"},
 };
 
 static const struct option s_all[] = {
@@ -122,6 +126,8 @@ static const struct option s_all[] = {
     {"overdue", no_argument, NULL, O_OVERDUE},
     {"direction", required_argument, NULL, O_DIRECTION},
     {"outcome", required_argument, NULL, O_OUTCOME},
+    {"ref", required_argument, NULL, O_REF},
+    {"date", required_argument, NULL, O_DATE},
     {NULL, 0, NULL, 0},
 };
 
@@ -211,9 +217,11 @@ s_s(const json_t *o, const char *key)
 static int
 s_print_id(cli_t *cli, json_t *res)
 {
-    if (cli->json)
-        return cli_print_json(
-            json_pack("{s:O}", "id", json_object_get(res, "id")));
+    if (cli->json) {
+        json_t *doc = json_pack("{s:O}", "id", json_object_get(res, "id"));
+        json_decref(res);
+        return cli_print_json(doc);
+    }
     printf("%s\n", s_s(res, "id"));
     json_decref(res);
     return 0;
@@ -238,6 +246,8 @@ static const char s_case_help[] =
     "       passerelle --home DIR case show CASE [--json]\n"
     "       passerelle --home DIR case list [--search TEXT] [--json]\n"
     "       passerelle --home DIR case close CASE --reason CODE\n"
+    "       passerelle --home DIR case bia --case CASE --ref REF --date "
+    "YYYY-MM-DD\n"
     "\n"
     "Cases hold a returnee's personal data, encrypted under the case's own\n"
     "key in this node's store. 'case add' prints the new case's random id.\n"
@@ -245,8 +255,10 @@ static const char s_case_help[] =
     "family, birth, sex, phone, language, uasc, needs, flags), so personal\n"
     "data never shows in 'ps'. 'case list --search' matches given and\n"
     "family names inside the daemon (nothing searchable is stored in clear).\n"
-    "'case close' is refused while the case has open referrals. CASE is the\n"
-    "id or a unique prefix of it (at least 6 hex digits).\n";
+    "'case close' is refused while the case has open referrals. 'case bia'\n"
+    "records a best-interests assessment (reference and date), required to\n"
+    "refer an unaccompanied or separated child. CASE is the id or a unique\n"
+    "prefix of it (at least 6 hex digits).\n";
 
 static int
 s_case_add(cli_t *cli, s_opts_t *o)
@@ -279,6 +291,12 @@ static void
 s_print_case(json_t *c)
 {
     printf("case %s (%s)\n", s_s(c, "id"), s_s(c, "status"));
+    if (!strcmp(s_s(c, "status"), "erased")) {
+        printf("  erased    %s by %s\n", s_s(c, "erased"), s_s(c, "erased_by"));
+        printf("  (its key was destroyed: nothing of it can be read any more)"
+               "\n");
+        return;
+    }
     printf("  name      %s %s\n", s_s(c, "given"), s_s(c, "family"));
     printf("  birth     %s   sex %s   language %s\n", s_s(c, "birth"),
            s_s(c, "sex"), s_s(c, "language"));
@@ -289,6 +307,9 @@ s_print_case(json_t *c)
     if (json_object_get(c, "closed"))
         printf("  closed    %s (%s) by %s\n", s_s(c, "closed"),
                s_s(c, "close_reason"), s_s(c, "closed_by"));
+    json_t *bia = json_object_get(c, "bia");
+    if (bia)
+        printf("  bia       %s of %.10s\n", s_s(bia, "ref"), s_s(bia, "date"));
     size_t i;
     json_t *e;
     printf("consents:\n");
@@ -311,21 +332,37 @@ s_print_case(json_t *c)
                s_s(e, "peer"), s_s(e, "service"));
     if (!json_array_size(json_object_get(c, "referrals")))
         printf("  (none)\n");
+    json_array_foreach(json_object_get(c, "withdrawals"), i, e)
+    {
+        printf("consent withdrawn %s by %s; erasure at the holders:\n",
+               s_s(e, "at"), s_s(e, "by"));
+        const char *k;
+        json_t *h;
+        json_object_foreach(json_object_get(e, "holders"), k, h)
+        {
+            if (!strcmp(s_s(h, "status"), "confirmed"))
+                printf("  %-28s confirmed %s\n", k, s_s(h, "confirmed"));
+            else
+                printf("  %-28s pending\n", k);
+        }
+    }
 }
 
 int
 cli_cmd_case(cli_t *cli, int argc, char **argv)
 {
-    static const int allowed[] = {
-        O_GIVEN, O_FAMILY, O_BIRTH, O_SEX,    O_PHONE,  O_LANGUAGE, O_UASC,
-        O_NEEDS, O_FLAGS,  O_STDIN, O_SEARCH, O_REASON, 0};
+    static const int allowed[] = {O_GIVEN, O_FAMILY,   O_BIRTH,  O_SEX,
+                                  O_PHONE, O_LANGUAGE, O_UASC,   O_NEEDS,
+                                  O_FLAGS, O_STDIN,    O_SEARCH, O_REASON,
+                                  O_CASE,  O_REF,      O_DATE,   0};
     if (argc < 2 || argv[1][0] == '-') {
         if (argc >= 2
             && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
             fputs(s_case_help, stdout);
             return 0;
         }
-        return cli_usage_error("case", "which one: add, show, list, close?");
+        return cli_usage_error("case",
+                               "which one: add, show, list, close, bia?");
     }
     const char *sub = argv[1];
     char name[32];
@@ -376,6 +413,21 @@ cli_cmd_case(cli_t *cli, int argc, char **argv)
             json_decref(res);
             rc = 0;
         }
+    } else if (!strcmp(sub, "bia")) {
+        static const char *const need[] = {"case", "ref", "date"};
+        for (size_t i = 0; i < 3 && rc < 0; i++)
+            if (!json_object_get(o.args, need[i]))
+                rc = cli_usage_error(name, "--%s is required", need[i]);
+        if (rc < 0)
+            rc = s_call(cli, name, "case.bia", o.args, &res);
+        if (rc < 0 && cli->json) {
+            rc = cli_print_json(res);
+        } else if (rc < 0) {
+            printf("best-interests assessment recorded for case %s\n",
+                   s_s(res, "id"));
+            json_decref(res);
+            rc = 0;
+        }
     } else {
         rc = cli_usage_error("case", "unknown subcommand '%s'", sub);
     }
@@ -398,7 +450,10 @@ static const char s_consent_help[] =
     "services), valid through the expiry day. A referral is refused unless\n"
     "a valid consent covers the recipient's sector. The record is stored\n"
     "encrypted under the case key. 'withdraw' marks every consent of the\n"
-    "case withdrawn (new referrals are refused from then on).\n";
+    "case withdrawn (new referrals are refused from then on), cancels the\n"
+    "open referrals made under consent (reason consent-withdrawn) and asks\n"
+    "every node that received the case's data to erase it; 'case show'\n"
+    "lists which of them confirmed and which are pending.\n";
 
 int
 cli_cmd_consent(cli_t *cli, int argc, char **argv)
@@ -442,9 +497,13 @@ cli_cmd_consent(cli_t *cli, int argc, char **argv)
         if (rc < 0 && cli->json) {
             rc = cli_print_json(res);
         } else if (rc < 0) {
-            printf("%lld consent record(s) withdrawn\n",
+            printf("%lld consent record(s) withdrawn, %lld referral(s) "
+                   "cancelled, erasure asked of %zu node(s)\n",
                    (long long) json_integer_value(
-                       json_object_get(res, "withdrawn")));
+                       json_object_get(res, "withdrawn")),
+                   (long long) json_integer_value(
+                       json_object_get(res, "cancelled")),
+                   json_array_size(json_object_get(res, "holders")));
             json_decref(res);
             rc = 0;
         }
@@ -706,4 +765,85 @@ cli_cmd_audit(cli_t *cli, int argc, char **argv)
         cli_error("audit verify", "%s", s_s(res, "error"));
     json_decref(res);
     return ok ? 0 : 1;
+}
+
+// ---- erase, notifications (issue 8)
+
+static const char s_erase_help[] =
+    "usage: passerelle --home DIR erase --case CASE\n"
+    "\n"
+    "Erases a case: destroys its key (crypto-shredding: every copy of its\n"
+    "records, in old store pages and in backups, becomes unreadable),\n"
+    "removes its records, consents and referral records, and commits with\n"
+    "an fsync. Refused while the case has open referrals (cancel them or\n"
+    "wait until they are completed). The audit chain keeps its entries and\n"
+    "still verifies; 'case show CASE' then says when and by whom the case\n"
+    "was erased.\n";
+
+int
+cli_cmd_erase(cli_t *cli, int argc, char **argv)
+{
+    static const int allowed[] = {O_CASE, 0};
+    s_opts_t o;
+    int rc = s_parse(cli, "erase", s_erase_help, allowed, argc, argv, &o);
+    json_t *res = NULL;
+    if (rc < 0 && o.npos)
+        rc = cli_usage_error("erase", "unexpected argument '%s'", o.pos);
+    if (rc < 0 && !json_object_get(o.args, "case"))
+        rc = cli_usage_error("erase", "--case CASE is required");
+    if (rc < 0)
+        rc = s_call(cli, "erase", "erase", o.args, &res);
+    if (rc < 0 && cli->json) {
+        rc = cli_print_json(res);
+    } else if (rc < 0) {
+        printf(
+            "case %s erased (%lld referral record(s) removed)\n",
+            s_s(res, "id"),
+            (long long) json_integer_value(json_object_get(res, "referrals")));
+        json_decref(res);
+        rc = 0;
+    }
+    s_free(&o);
+    return rc;
+}
+
+static const char s_notif_help[] =
+    "usage: passerelle --home DIR notifications [--json]\n"
+    "\n"
+    "Child-protection notifications received by this node: one per referral\n"
+    "of an unaccompanied or separated child made by a node of its region.\n"
+    "Each gives the kind (unaccompanied or separated), the sending node,\n"
+    "the sender's referral id, the region and the time; no name or birth\n"
+    "date (ask the sending node, quoting the referral id).\n";
+
+int
+cli_cmd_notifications(cli_t *cli, int argc, char **argv)
+{
+    static const int allowed[] = {0};
+    s_opts_t o;
+    int rc =
+        s_parse(cli, "notifications", s_notif_help, allowed, argc, argv, &o);
+    json_t *res = NULL;
+    if (rc < 0 && o.npos)
+        rc =
+            cli_usage_error("notifications", "unexpected argument '%s'", o.pos);
+    if (rc < 0)
+        rc = s_call(cli, "notifications", "notifications", o.args, &res);
+    if (rc < 0 && cli->json) {
+        rc = cli_print_json(res);
+    } else if (rc < 0) {
+        size_t i;
+        json_t *e;
+        printf("%-20s %-14s %-24s %-12s %s\n", "AT", "KIND", "FROM", "REGION",
+               "REFERRAL");
+        json_array_foreach(res, i, e)
+            printf("%-20s %-14s %-24s %-12s %s\n", s_s(e, "at"), s_s(e, "kind"),
+                   s_s(e, "from"), s_s(e, "region"), s_s(e, "referral"));
+        if (!json_array_size(res))
+            printf("(none)\n");
+        json_decref(res);
+        rc = 0;
+    }
+    s_free(&o);
+    return rc;
 }
