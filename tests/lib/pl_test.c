@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -69,9 +70,15 @@ pl_test_spawn(const char *const argv[], const char *log_path,
 {
     fflush(stdout);
     fflush(stderr);
+    pid_t parent = getpid();
     pid_t pid = fork();
     PL_CHECK(pid >= 0);
     if (pid == 0) {
+        // if the test dies (abort, failed check), its daemons die with it:
+        // nothing a test starts outlives it
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127); // the parent died before prctl took effect
         int fd = open(log_path ? log_path : "/dev/null",
                       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd >= 0) {
