@@ -238,8 +238,8 @@ pl_audit_check_export(const json_t *doc, pl_audit_report_t *report)
         const char *p = json_string_value(json_object_get(o, "prev"));
         json_int_t s = json_integer_value(json_object_get(o, "seq"));
         uint8_t pv[PL_AUDIT_HASH_BYTES];
-        bool ok = p && pl_unhex(pv, sizeof pv, p) == PL_OK
-                  && s == (json_int_t) seq;
+        bool ok =
+            p && pl_unhex(pv, sizeof pv, p) == PL_OK && s == (json_int_t) seq;
         json_decref(o);
         if (!ok)
             return s_bad(report, seq, "is malformed");
@@ -256,7 +256,8 @@ pl_audit_check_export(const json_t *doc, pl_audit_report_t *report)
         report->count++;
         want = seq + 1;
     }
-    uint64_t count = (uint64_t) json_integer_value(json_object_get(head, "count"));
+    uint64_t count =
+        (uint64_t) json_integer_value(json_object_get(head, "count"));
     uint8_t hash[PL_AUDIT_HASH_BYTES], sig[PL_SIG_BYTES];
     const char *hh = json_string_value(json_object_get(head, "hash"));
     const char *hs = json_string_value(json_object_get(head, "signature"));
@@ -286,5 +287,118 @@ pl_audit_check_export(const json_t *doc, pl_audit_report_t *report)
                  (unsigned long long) count);
         return PL_EAUTH;
     }
+    return PL_OK;
+}
+
+typedef struct {
+    uint64_t n;                        // entries seen
+    uint8_t prev[PL_AUDIT_HASH_BYTES]; // chain hash of the previous entry
+    pl_audit_report_t *r;              // where a failure goes
+} s_verify_t;
+
+static int
+s_verify_fail(s_verify_t *s, uint64_t seq, const char *fmt, uint64_t a,
+              uint64_t b)
+{
+    s->r->bad_seq = seq;
+    // 'fmt' is always one of this file's literals with two %llu
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    snprintf(s->r->error, sizeof s->r->error, fmt, (unsigned long long) a,
+             (unsigned long long) b);
+#pragma GCC diagnostic pop
+    return PL_EAUTH;
+}
+
+static int
+s_verify_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+             void *arg)
+{
+    s_verify_t *s = arg;
+    uint64_t want = s->n + 1;
+    if (kl != 8 || s_get_be64(k) != want)
+        return s_verify_fail(s, want,
+                             "audit: entry %llu is missing or out of place "
+                             "(after entry %llu)",
+                             want, s->n);
+    json_error_t jerr;
+    json_t *o = json_loadb((const char *) v, vl, 0, &jerr);
+    const char *prev = json_string_value(json_object_get(o, "prev"));
+    json_int_t seq = json_integer_value(json_object_get(o, "seq"));
+    uint8_t p[PL_AUDIT_HASH_BYTES];
+    bool parsed = o && prev && pl_unhex(p, sizeof p, prev) == PL_OK
+                  && seq == (json_int_t) want;
+    json_decref(o);
+    if (!parsed)
+        return s_verify_fail(s, want,
+                             "audit: entry %llu is malformed or altered "
+                             "(entries before it verify: %llu)",
+                             want, s->n);
+    if (memcmp(p, s->prev, sizeof p) != 0) {
+        if (want == 1)
+            return s_verify_fail(s, 1,
+                                 "audit: entry %llu does not start the chain "
+                                 "(%llu entries before it)",
+                                 1, 0);
+        // entry want-1 no longer hashes to the link entry 'want' recorded:
+        // it is the first entry that may have changed
+        return s_verify_fail(s, want - 1,
+                             "audit: entry %llu was changed: it no longer "
+                             "matches the hash recorded in entry %llu",
+                             want - 1, want);
+    }
+    s_chain(s->prev, v, vl, s->prev);
+    s->n = want;
+    return PL_STORE_NEXT;
+}
+
+int
+pl_audit_verify_named(pl_txn_t *txn, const uint8_t sign_pk[PL_SIGN_PK_BYTES],
+                      pl_audit_report_t *report)
+{
+    memset(report, 0, sizeof *report);
+    s_verify_t s = {.r = report};
+    int rc = pl_store_each(txn, PL_DB_AUDIT, s_verify_one, &s);
+    report->count = s.n;
+    if (rc != PL_OK)
+        return rc;
+    uint64_t count;
+    uint8_t hash[PL_AUDIT_HASH_BYTES], sig[PL_SIG_BYTES];
+    rc = pl_audit_head(txn, &count, hash, sig);
+    if (rc == PL_EPROTO)
+        return s_verify_fail(&s, s.n,
+                             "audit: the signed head is malformed "
+                             "(%llu entries, %llu)",
+                             s.n, 0);
+    if (rc != PL_OK)
+        return rc;
+    if (count == 0 && s.n == 0)
+        return PL_OK; // an empty chain
+    uint8_t m[S_HEAD_INPUT];
+    memcpy(m, s_head_tag, sizeof s_head_tag - 1);
+    s_be64(m + sizeof s_head_tag - 1, count);
+    memcpy(m + sizeof s_head_tag - 1 + 8, hash, PL_AUDIT_HASH_BYTES);
+    if (crypto_sign_verify_detached(sig, m, sizeof m, sign_pk) != 0)
+        return s_verify_fail(&s, count ? count : s.n,
+                             "audit: the signed head does not verify with "
+                             "the node's sign key: entry %llu (the last "
+                             "signed) or the head was changed without the "
+                             "key (%llu entries in the chain)",
+                             count ? count : s.n, s.n);
+    if (s.n < count)
+        return s_verify_fail(&s, s.n + 1,
+                             "audit: entry %llu is missing: the signed head "
+                             "covers %llu entries",
+                             s.n + 1, count);
+    if (s.n > count)
+        return s_verify_fail(&s, count + 1,
+                             "audit: entry %llu and later were added after "
+                             "the signed head (%llu entries)",
+                             count + 1, count);
+    if (memcmp(hash, s.prev, sizeof hash) != 0)
+        return s_verify_fail(&s, count,
+                             "audit: entry %llu (the last) was changed: it "
+                             "does not match the signed head (%llu entries)",
+                             count, count);
     return PL_OK;
 }

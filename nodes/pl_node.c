@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
 
 static void s_err(char *err, size_t n, const char *fmt, ...)
@@ -474,6 +475,10 @@ s_timers(pl_node_t *self)
     if (self->npark)
         pl_node_park_expire(self);
     pl_node_ops_timers(self); // old box keys, map growth
+    if (now >= self->overdue_next_ms) {
+        pl_node_case_overdue_sweep(self); // issue 8: log newly overdue
+        self->overdue_next_ms = now + S_OVERDUE_MS;
+    }
 }
 
 // Milliseconds until the next timer, capped at one second.
@@ -843,8 +848,8 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
                            : opts->box_grace_days == 0
                                ? PL_NODE_BOX_GRACE_DAYS
                                : (uint32_t) opts->box_grace_days;
-    self->map_max_bytes = opts->map_max_bytes ? opts->map_max_bytes
-                                              : PL_NODE_MAP_MAX_DEFAULT;
+    self->map_max_bytes =
+        opts->map_max_bytes ? opts->map_max_bytes : PL_NODE_MAP_MAX_DEFAULT;
     if (self->map_max_bytes < pl_store_map_size(self->store))
         self->map_max_bytes = pl_store_map_size(self->store);
     pl_node_ops_start(self);

@@ -46,8 +46,8 @@ typedef struct {
     size_t map_max_bytes;   // map growth limit; 0 = max(map, 8 GiB)
 } pl_node_opts_t;
 
-#define PL_NODE_BOX_GRACE_DAYS 14                    // default grace period
-#define PL_NODE_MAP_MAX_DEFAULT ((size_t) 8 << 30)    // default growth limit
+#define PL_NODE_BOX_GRACE_DAYS  14                 // default grace period
+#define PL_NODE_MAP_MAX_DEFAULT ((size_t) 8 << 30) // default growth limit
 
 // Prepares a node: resolves the home, checks the control path length,
 // takes DIR/daemon.lock (PL_EEXIST when another daemon holds it), refuses

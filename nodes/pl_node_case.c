@@ -619,8 +619,16 @@ s_consent_add(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     return s_ok(json_pack("{s:o}", "id", s_hex_json(id, S_ID)));
 }
 
-// consent.withdraw: records the withdrawal of every consent of the case
-// (issue 8 adds cancelling referrals and the withdrawal messages).
+static int s_withdraw_referrals(pl_node_t *self, pl_txn_t *txn,
+                                const uint8_t case_id[S_ID], json_t *cdoc,
+                                const char *as, size_t *ncancelled,
+                                json_t *holders);
+static char *s_case_erased(pl_txn_t *txn, const char *text);
+
+// consent.withdraw: records the withdrawal of every consent of the case;
+// when one was still in force, cancels the open referrals made under
+// consent and sends a consent-withdrawal to every node that received the
+// case's data (each erases it and confirms; `case show` lists them).
 static char *
 s_consent_withdraw(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
                    int *rc_out)
@@ -631,7 +639,6 @@ s_consent_withdraw(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
         s_case_load(txn, s_arg(args, "case"), case_id, hdr, dk, &cdoc, rc_out);
     if (err)
         return err;
-    json_decref(cdoc);
     s_consents_t c;
     int rc = s_consents_load(txn, case_id, dk, &c);
     uint64_t now = pl_now();
@@ -651,14 +658,27 @@ s_consent_withdraw(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
         n++;
     }
     s_consents_free(&c);
-    pl_store_wipe(dk, sizeof dk);
     if (rc == PL_OK)
         rc = s_audit(self, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "consent", as,
                      case_id, "consent-withdraw", "applied", NULL);
+    size_t ncancelled = 0;
+    json_t *holders = json_array();
+    if (rc == PL_OK && n) {
+        rc = s_withdraw_referrals(self, txn, case_id, cdoc, as, &ncancelled,
+                                  holders);
+        if (rc == PL_OK)
+            rc = s_put_sealed(txn, PL_DB_CASES, case_id, S_ID, hdr, dk, cdoc);
+    }
+    pl_store_wipe(dk, sizeof dk);
+    json_decref(cdoc);
     *rc_out = rc;
-    if (rc != PL_OK)
+    if (rc != PL_OK) {
+        json_decref(holders);
         return pl_node_ctl_error(rc, "cannot withdraw: %s", pl_strerror(rc));
-    return s_ok(json_pack("{s:I}", "withdrawn", (json_int_t) n));
+    }
+    return s_ok(json_pack("{s:I, s:I, s:o}", "withdrawn", (json_int_t) n,
+                          "cancelled", (json_int_t) ncancelled, "holders",
+                          holders));
 }
 
 // ---- referral records
@@ -763,6 +783,7 @@ struct s_rwalk {
     bool overdue;
     json_t *out;
     size_t open;
+    void *user; // issue 8 walks: their own accumulator
 };
 
 static int
@@ -877,6 +898,13 @@ s_case_show(pl_node_t *self, pl_txn_t *txn, json_t *args)
     json_t *doc = NULL;
     int rc;
     char *err = s_case_load(txn, s_arg(args, "id"), id, hdr, dk, &doc, &rc);
+    if (err && rc == PL_ENOTFOUND) {
+        char *erased = s_case_erased(txn, s_arg(args, "id"));
+        if (erased) {
+            free(err);
+            return erased;
+        }
+    }
     if (err)
         return err;
     s_consents_t c;
@@ -917,6 +945,24 @@ s_case_show(pl_node_t *self, pl_txn_t *txn, json_t *args)
                         json_string(s_u64(doc, "closed") ? "closed" : "open"));
     json_object_set(doc, "consents", c.docs);
     json_object_set_new(doc, "referrals", w.out);
+    json_t *bia = json_object_get(doc, "bia");
+    if (bia) {
+        json_object_set_new(bia, "date", s_time_json(s_u64(bia, "date")));
+        json_object_set_new(bia, "recorded",
+                            s_time_json(s_u64(bia, "recorded")));
+    }
+    json_array_foreach(json_object_get(doc, "withdrawals"), i, e)
+    {
+        json_object_set_new(e, "at", s_time_json(s_u64(e, "at")));
+        const char *hk;
+        json_t *hv;
+        json_object_foreach(json_object_get(e, "holders"), hk, hv)
+        {
+            if (s_u64(hv, "confirmed"))
+                json_object_set_new(hv, "confirmed",
+                                    s_time_json(s_u64(hv, "confirmed")));
+        }
+    }
     s_consents_free(&c);
     return s_ok(doc);
 }
@@ -1035,6 +1081,66 @@ s_case_close(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
         json_pack("{s:o, s:s}", "id", json_string(hex), "status", "closed"));
 }
 
+// ---- child protection (issue 8)
+
+// The child-protection node of this node's region (certificate region),
+// other than this node, valid in the directory: its address into 'out'.
+// PL_ENOTFOUND when there is none (or this node's region is empty).
+static int
+s_cp_find(pl_node_t *self, char out[PL_ADDRESS_MAX + 1])
+{
+    if (!self->me.region[0])
+        return PL_ENOTFOUND;
+    for (size_t i = 0; i < self->ndir; i++) {
+        const pl_cert_t *c = &self->dir[i];
+        if (strcmp(c->sector, "child-protection") != 0
+            || strcmp(c->region, self->me.region) != 0
+            || strcmp(c->address, self->me.address) == 0)
+            continue;
+        char addr[PL_ADDRESS_MAX + 1];
+        snprintf(addr, sizeof addr, "%s", c->address);
+        if (pl_node_dir_find(self, addr, NULL)) { // valid, not revoked
+            snprintf(out, PL_ADDRESS_MAX + 1, "%s", addr);
+            return PL_OK;
+        }
+    }
+    return PL_ENOTFOUND;
+}
+
+// Seals a cp-notification about referral 'rid' to 'cp' and audits it.
+// It carries the minimum (kind, region, referral id, time; the sender is
+// the envelope's sender): no name, birth date or pseudonym.
+static int
+s_cp_notify(pl_node_t *self, pl_txn_t *txn, const char *cp,
+            const uint8_t rid[S_ID], const char *kind, uint64_t at,
+            const char *as, uint8_t msgid[PL_MSG_ID_BYTES])
+{
+    Passerelle__V1__Message m = PASSERELLE__V1__MESSAGE__INIT;
+    Passerelle__V1__CpNotification n = PASSERELLE__V1__CP_NOTIFICATION__INIT;
+    n.referral_id.data = (uint8_t *) rid;
+    n.referral_id.len = S_ID;
+    n.kind = (char *) kind;
+    n.region = self->me.region;
+    n.at = at;
+    m.body_case = PASSERELLE__V1__MESSAGE__BODY_CP_NOTIFICATION;
+    m.cp_notification = &n;
+    pl_buf_t enc = {0};
+    uint8_t digest[PL_DIGEST_BYTES];
+    int rc = pl_message_encode(&m, &enc);
+    if (rc == PL_OK)
+        rc = pl_node_outbox_add(self, txn, cp, S_KIND_CP, enc.data, enc.len, 0,
+                                msgid);
+    pl_buf_free(&enc);
+    if (rc == PL_OK)
+        rc = s_out_digest(txn, msgid, digest);
+    if (rc == PL_OK)
+        rc = s_audit(self, txn, PL_AUDIT_OUT, cp, msgid, digest,
+                     "cp-notification", as, rid, "cp-notify", "applied", kind);
+    if (rc == PL_OK)
+        pl_log_info(self->log, "cp_notification_sent to=%s kind=%s", cp, kind);
+    return rc;
+}
+
 // ---- refer (sender)
 
 static char *
@@ -1100,7 +1206,9 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     }
     // the consent gate: before anything is sealed
     const char *sector = cert->sector;
-    pl_consent_person_t person = {s_str(cdoc, "birth"), PL_UASC_NONE, NULL, 0};
+    const json_t *bia = json_object_get(cdoc, "bia");
+    pl_consent_person_t person = {s_str(cdoc, "birth"), PL_UASC_NONE,
+                                  s_str(bia, "ref"), s_u64(bia, "date")};
     const char *uasc = s_str(cdoc, "uasc");
     if (uasc)
         PL_IGNORE(pl_uasc_parse(uasc, &person.uasc));
@@ -1127,6 +1235,30 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
         pl_store_wipe(dk, sizeof dk);
         json_decref(cdoc);
         return pl_node_ctl_error(pl_consent_reason_err(v.reason), "%s", v.text);
+    }
+    // an unaccompanied or separated child: the child-protection node of
+    // this node's region must be notified, or the referral is refused
+    char cp_addr[PL_ADDRESS_MAX + 1] = "";
+    bool notify_cp = v.child && person.uasc != PL_UASC_NONE
+                     && strcmp(self->me.sector, "child-protection") != 0;
+    if (notify_cp && s_cp_find(self, cp_addr) != PL_OK) {
+        int rc = s_audit(self, txn, PL_AUDIT_LOCAL, addr, NULL, NULL,
+                         "referral", as, rid, "refer", "refused", "no-cp-node");
+        *rc_out = rc; // keep the audit entry of the refusal
+        pl_log_info(self->log,
+                    "refer_refused to=%s reason=no-cp-node region=%s", addr,
+                    self->me.region);
+        s_consents_free(&c);
+        pl_store_wipe(dk, sizeof dk);
+        json_decref(cdoc);
+        pl_node_ask_directory(self, false);
+        return pl_node_ctl_error(
+            PL_ENOTFOUND,
+            "child protection: no child-protection node of region '%s' is in "
+            "this node's directory; every referral of an unaccompanied or "
+            "separated child is notified to one, so this referral is refused "
+            "(the case is unchanged)",
+            self->me.region[0] ? self->me.region : "(none)");
     }
     // the message: only the sector table's fields, a referral-scoped
     // pseudonym, the consent reference
@@ -1158,6 +1290,8 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     r.has_child = true;
     r.child = v.child;
     r.uasc = (char *) uasc;
+    if (v.child && person.uasc != PL_UASC_NONE)
+        r.bia_ref = (char *) person.bia_ref; // the gate required it
     json_t *needs = json_object_get(cdoc, "needs");
     char *needv[8];
     size_t nn = 0, i;
@@ -1225,6 +1359,9 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
         rc = pl_node_outbox_add(self, txn, addr, S_KIND_REFERRAL, enc.data,
                                 enc.len, 0, msgid);
     pl_buf_wipe(&enc);
+    uint8_t cp_msg[PL_MSG_ID_BYTES];
+    if (rc == PL_OK && notify_cp)
+        rc = s_cp_notify(self, txn, cp_addr, rid, uasc, now, as, cp_msg);
     if (rc != PL_OK) {
         *rc_out = rc;
         json_decref(sent);
@@ -1268,6 +1405,10 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
                                       pl_consent_reason_name(v.overridden)));
     json_object_set_new(doc, "person", sent);
     json_object_set_new(doc, "child", json_boolean(v.child));
+    if (v.child && uasc)
+        json_object_set_new(doc, "uasc", json_string(uasc));
+    if (notify_cp)
+        json_object_set_new(doc, "cp_notified", json_string(cp_addr));
     json_object_set_new(doc, "msg", s_hex_json(msgid, PL_MSG_ID_BYTES));
     pl_referral_track_t t;
     pl_referral_track_init(&t, PL_SIDE_SENDER);
@@ -1462,11 +1603,21 @@ s_recheck(pl_node_t *self, const Passerelle__V1__Referral *r, uint64_t now,
         pl_consent_reason_t cre = pl_consent_covers(
             &rec, self->me.sector, r->purpose,
             pl_sector_data_categories(self->me.sector), now, why, why_size);
-        if (cre == PL_CONSENT_OK && r->has_child && r->child
-            && (rec.given_by != PL_GIVEN_BY_GUARDIAN || !cr->guardian_name)) {
+        bool child = r->has_child && r->child;
+        if (cre == PL_CONSENT_OK && child && r->uasc && r->uasc[0]) {
+            // unaccompanied or separated: a best-interests assessment
+            if (!r->bia_ref || !r->bia_ref[0]) {
+                snprintf(why, why_size,
+                         "consent: an unaccompanied or separated child's "
+                         "referral without a best-interests assessment");
+                cre = PL_CONSENT_BIA;
+            }
+        } else if (cre == PL_CONSENT_OK && child
+                   && (rec.given_by != PL_GIVEN_BY_GUARDIAN
+                       || !cr->guardian_name || !cr->child_views)) {
             snprintf(why, why_size,
                      "consent: a child's referral without a guardian's "
-                     "consent");
+                     "consent and the child's views");
             cre = PL_CONSENT_CHILD_GIVER;
         }
         pl_store_wipe(&rec, sizeof rec);
@@ -1533,6 +1684,20 @@ pl_node_case_on_referral(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
         return s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
                        "referral", NULL, rid, "receive", "refused",
                        "duplicate-id");
+    }
+    if (rc != PL_ENOTFOUND)
+        return rc;
+    s_rkey(rk, 'x', rid); // its consent was withdrawn before it arrived
+    rc = pl_store_get(txn, PL_DB_REFERRALS, rk, sizeof rk, &v, &vlen);
+    if (rc == PL_OK) {
+        pl_log_warn(self->log, "referral_refused from=%s reason=withdrawn",
+                    h->from);
+        rc = s_shred_inbox(txn, h->id);
+        if (rc == PL_OK)
+            rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                         "referral", NULL, rid, "receive", "refused",
+                         "consent-withdrawn");
+        return rc;
     }
     if (rc != PL_ENOTFOUND)
         return rc;
@@ -1860,6 +2025,931 @@ pl_node_case_on_receipt(pl_node_t *self, pl_txn_t *txn,
     return rc;
 }
 
+// ---- issue 8: best-interests assessments, notifications, withdrawal,
+// erasure, overdue follow-up
+
+// case.bia: records a best-interests assessment (reference and date) in
+// the case, sealed under the case key like the rest of it.
+static char *
+s_case_bia(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
+           int *rc_out)
+{
+    uint8_t id[S_ID], hdr[S_HDR], dk[PL_DATAKEY_BYTES];
+    json_t *doc = NULL;
+    char *reply =
+        s_case_load(txn, s_arg(args, "case"), id, hdr, dk, &doc, rc_out);
+    if (reply)
+        return reply;
+    const char *ref = s_arg(args, "ref"), *date = s_arg(args, "date");
+    uint64_t t = 0, now = pl_now();
+    if (!ref || strlen(ref) > 128)
+        reply = pl_node_ctl_error(PL_EINVAL, "case bia needs --ref REF (at "
+                                             "most 128 bytes)");
+    else if (!date || pl_date_parse(date, &t) != PL_OK || t > now)
+        reply = pl_node_ctl_error(PL_EINVAL,
+                                  "case bia needs --date YYYY-MM-DD, not in "
+                                  "the future");
+    else if (s_u64(doc, "closed"))
+        reply = pl_node_ctl_error(PL_ESTATE, "the case is closed");
+    if (reply) {
+        *rc_out = PL_EINVAL;
+        pl_store_wipe(dk, sizeof dk);
+        json_decref(doc);
+        return reply;
+    }
+    json_t *b = json_pack("{s:s, s:I, s:I}", "ref", ref, "date", (json_int_t) t,
+                          "recorded", (json_int_t) now);
+    if (b && s_by(as))
+        json_object_set_new(b, "by", json_string(as));
+    json_object_set_new(doc, "bia", b);
+    int rc = s_put_sealed(txn, PL_DB_CASES, id, S_ID, hdr, dk, doc);
+    pl_store_wipe(dk, sizeof dk);
+    json_decref(doc);
+    if (rc == PL_OK)
+        rc = s_audit(self, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case", as,
+                     id, "case-bia", "applied", NULL);
+    *rc_out = rc;
+    if (rc != PL_OK)
+        return pl_node_ctl_error(rc, "cannot store the assessment: %s",
+                                 pl_strerror(rc));
+    return s_ok(json_pack("{s:o, s:o}", "id", s_hex_json(id, S_ID), "date",
+                          s_time_json(t)));
+}
+
+// ---- the referrals of one case (sender side)
+
+typedef struct {
+    uint8_t id[S_ID];              // referral id
+    char peer[PL_ADDRESS_MAX + 1]; // recipient
+    uint8_t msg[PL_MSG_ID_BYTES];  // the referral envelope's id
+    bool has_msg;                  // msg is set
+    bool open;                     // not terminal
+    bool consent;                  // legal basis: consent (no override)
+    char priority[16];             // emergency | urgent | normal
+    uint64_t since;                // overdue walk: the deadline
+} s_cref_t;
+
+typedef struct {
+    s_cref_t *v;   // grown array
+    size_t n, cap; // used, allocated
+} s_crefs_t;
+
+static int
+s_crefs_push(s_crefs_t *c, const uint8_t id[S_ID], const json_t *doc)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 8;
+        s_cref_t *v = realloc(c->v, cap * sizeof *v);
+        if (!v)
+            return PL_ENOMEM;
+        c->v = v;
+        c->cap = cap;
+    }
+    s_cref_t *e = &c->v[c->n++];
+    memset(e, 0, sizeof *e);
+    memcpy(e->id, id, S_ID);
+    const char *peer = s_str(doc, "peer"), *msg = s_str(doc, "msg");
+    snprintf(e->peer, sizeof e->peer, "%s", peer ? peer : "");
+    e->has_msg = msg && pl_unhex(e->msg, sizeof e->msg, msg) == PL_OK;
+    pl_referral_state_t st;
+    e->open = pl_referral_state_parse(s_str(doc, "status"), &st) == PL_OK
+              && pl_referral_is_open(st);
+    const char *lb = s_str(doc, "legal_basis");
+    e->consent = lb && strcmp(lb, "consent") == 0;
+    const char *pr = s_str(doc, "priority");
+    snprintf(e->priority, sizeof e->priority, "%s", pr ? pr : "");
+    return PL_OK;
+}
+
+static int
+s_collect_one(s_rwalk_t *w, const uint8_t id[S_ID], json_t *doc)
+{
+    const char *dir = s_str(doc, "dir"), *c = s_str(doc, "case");
+    if (!dir || strcmp(dir, "out") != 0 || !c || strcmp(c, w->case_hex) != 0)
+        return PL_STORE_NEXT;
+    return s_crefs_push(w->user, id, doc) == PL_OK ? PL_STORE_NEXT : PL_ENOMEM;
+}
+
+static int
+s_case_refs(pl_txn_t *txn, const uint8_t case_id[S_ID], s_crefs_t *out)
+{
+    char hex[2 * S_ID + 1];
+    pl_hex(hex, case_id, S_ID);
+    memset(out, 0, sizeof *out);
+    s_rwalk_t w = {.txn = txn, .now = pl_now(), .fn = s_collect_one};
+    w.case_hex = hex;
+    w.user = out;
+    return pl_store_each(txn, PL_DB_REFERRALS, s_rwalk_one, &w);
+}
+
+// ---- crypto-shredding of inbox copies
+
+typedef struct {
+    pl_txn_t *txn;
+    const uint8_t *ids;                   // referral ids, S_ID each
+    size_t nids;                          // how many
+    uint8_t (*kill)[PL_DATAKEY_ID_BYTES]; // data keys to destroy
+    size_t nkill, cap;
+} s_ishred_t;
+
+static bool
+s_id_in(const uint8_t *ids, size_t n, const uint8_t *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(ids + i * S_ID, id, S_ID) == 0)
+            return true;
+    return false;
+}
+
+static int
+s_ishred_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+             void *arg)
+{
+    s_ishred_t *s = arg;
+    pl_inrec_t in;
+    if (kl != PL_MSG_ID_BYTES || pl_inrec_decode(v, vl, &in) != PL_OK
+        || (in.kind != S_KIND_REFERRAL && in.kind != S_KIND_STATUS))
+        return PL_STORE_NEXT;
+    uint8_t dk[PL_DATAKEY_BYTES];
+    if (pl_store_datakey_get(s->txn, in.dkid, dk) != PL_OK)
+        return PL_STORE_NEXT; // already shredded
+    pl_buf_t plain = {0};
+    int rc = pl_store_unseal(dk, PL_DB_INBOX, k, kl, in.sealed, in.sealed_len,
+                             &plain);
+    pl_store_wipe(dk, sizeof dk);
+    pl_message_t *m = NULL;
+    if (rc == PL_OK)
+        rc = pl_message_decode(plain.data, plain.len, &m);
+    pl_buf_wipe(&plain);
+    if (rc != PL_OK)
+        return PL_STORE_NEXT;
+    const ProtobufCBinaryData *rid = NULL;
+    if (m->body_case == PASSERELLE__V1__MESSAGE__BODY_REFERRAL)
+        rid = &m->referral->referral_id;
+    else if (m->body_case == PASSERELLE__V1__MESSAGE__BODY_STATUS_UPDATE)
+        rid = &m->status_update->referral_id;
+    bool hit = rid && rid->len == S_ID && s_id_in(s->ids, s->nids, rid->data);
+    pl_message_free(&m);
+    if (!hit)
+        return PL_STORE_NEXT;
+    if (s->nkill == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 8;
+        void *p = realloc(s->kill, cap * PL_DATAKEY_ID_BYTES);
+        if (!p)
+            return PL_ENOMEM;
+        s->kill = p;
+        s->cap = cap;
+    }
+    memcpy(s->kill[s->nkill++], in.dkid, PL_DATAKEY_ID_BYTES);
+    return PL_STORE_NEXT;
+}
+
+// Destroys the data keys of every inbox copy (referral or status update)
+// about one of the referrals 'ids'; 'n' (may be NULL) gets how many.
+static int
+s_shred_inbox_refs(pl_txn_t *txn, const uint8_t *ids, size_t nids, size_t *n)
+{
+    s_ishred_t s = {txn, ids, nids, NULL, 0, 0};
+    int rc = nids ? pl_store_each(txn, PL_DB_INBOX, s_ishred_one, &s) : PL_OK;
+    for (size_t i = 0; rc == PL_OK && i < s.nkill; i++) {
+        rc = pl_store_datakey_destroy(txn, s.kill[i]);
+        if (rc == PL_ENOTFOUND)
+            rc = PL_OK;
+    }
+    if (n)
+        *n = s.nkill;
+    free(s.kill);
+    return rc;
+}
+
+// ---- consent withdrawal (owner)
+
+// Cancels open referral 'rid' (sender side) with 'reason'. PL_OK also
+// when it can no longer be cancelled.
+static int
+s_cancel_one(pl_node_t *self, pl_txn_t *txn, const uint8_t rid[S_ID],
+             const char *as, const char *reason, bool *cancelled)
+{
+    uint8_t hdr[S_HDR], dk[PL_DATAKEY_BYTES];
+    json_t *doc = NULL;
+    pl_referral_track_t t;
+    *cancelled = false;
+    int rc = s_ref_get(txn, rid, hdr, dk, &doc);
+    if (rc == PL_OK)
+        rc = s_track_get(doc, &t);
+    pl_referral_update_t u;
+    if (rc != PL_OK
+        || pl_referral_track_act(&t, PL_RE_CANCEL, PL_OUTCOME_NONE, &u)
+               != PL_REF_APPLIED) {
+        json_decref(doc);
+        pl_store_wipe(dk, sizeof dk);
+        return rc == PL_ENOMEM || rc == PL_EIO ? rc : PL_OK;
+    }
+    uint64_t now = pl_now();
+    uint8_t msgid[PL_MSG_ID_BYTES], digest[PL_DIGEST_BYTES];
+    rc = s_send_status(self, txn, doc, rid, &u, reason, NULL, s_by(as), now,
+                       msgid);
+    if (rc == PL_OK) {
+        s_track_set(doc, &t);
+        s_history(doc, "cancelled", now, s_by(as), reason, NULL, NULL, NULL);
+        json_object_set_new(doc, "last_change", json_integer((json_int_t) now));
+        rc = s_out_digest(txn, msgid, digest);
+    }
+    if (rc == PL_OK)
+        rc = s_audit(self, txn, PL_AUDIT_OUT, s_str(doc, "peer"), msgid, digest,
+                     "status-update", as, rid, "cancel", "applied", reason);
+    if (rc == PL_OK)
+        rc = s_ref_put(txn, rid, hdr, dk, doc);
+    json_decref(doc);
+    pl_store_wipe(dk, sizeof dk);
+    *cancelled = rc == PL_OK;
+    return rc;
+}
+
+// After the consents of a case were withdrawn: cancels its open referrals
+// made under consent (reason consent-withdrawn) and sends one
+// consent-withdrawal to every node that received any of them. The
+// withdrawal, with its holders as "pending", is added to 'cdoc' (the case
+// document; the caller stores it). 'holders' gets their addresses.
+static int
+s_withdraw_referrals(pl_node_t *self, pl_txn_t *txn,
+                     const uint8_t case_id[S_ID], json_t *cdoc, const char *as,
+                     size_t *ncancelled, json_t *holders)
+{
+    s_crefs_t refs;
+    int rc = s_case_refs(txn, case_id, &refs);
+    *ncancelled = 0;
+    for (size_t i = 0; rc == PL_OK && i < refs.n; i++) {
+        bool done = false;
+        if (refs.v[i].consent && refs.v[i].open)
+            rc = s_cancel_one(self, txn, refs.v[i].id, as, "consent-withdrawn",
+                              &done);
+        *ncancelled += done;
+    }
+    uint8_t wid[S_ID];
+    randombytes_buf(wid, sizeof wid);
+    uint64_t now = pl_now();
+    json_t *hold = json_object();
+    uint8_t *ids = malloc(refs.n ? refs.n * S_ID : 1);
+    ProtobufCBinaryData *bins = calloc(refs.n ? refs.n : 1, sizeof *bins);
+    if (!ids || !bins)
+        rc = rc == PL_OK ? PL_ENOMEM : rc;
+    // one message per holder, listing its referrals of this case
+    for (size_t i = 0; rc == PL_OK && i < refs.n; i++) {
+        const char *peer = refs.v[i].peer;
+        if (!refs.v[i].consent || json_object_get(hold, peer))
+            continue;
+        size_t nb = 0;
+        for (size_t j = i; j < refs.n; j++)
+            if (refs.v[j].consent && strcmp(refs.v[j].peer, peer) == 0) {
+                memcpy(ids + nb * S_ID, refs.v[j].id, S_ID);
+                bins[nb].data = ids + nb * S_ID;
+                bins[nb].len = S_ID;
+                nb++;
+            }
+        Passerelle__V1__Message m = PASSERELLE__V1__MESSAGE__INIT;
+        Passerelle__V1__ConsentWithdrawal cw =
+            PASSERELLE__V1__CONSENT_WITHDRAWAL__INIT;
+        cw.withdrawal_id.data = wid;
+        cw.withdrawal_id.len = S_ID;
+        cw.n_referral_ids = nb;
+        cw.referral_ids = bins;
+        cw.withdrawn_at = now;
+        m.body_case = PASSERELLE__V1__MESSAGE__BODY_CONSENT_WITHDRAWAL;
+        m.consent_withdrawal = &cw;
+        pl_buf_t enc = {0};
+        uint8_t msgid[PL_MSG_ID_BYTES], digest[PL_DIGEST_BYTES];
+        rc = pl_message_encode(&m, &enc);
+        if (rc == PL_OK)
+            rc = pl_node_outbox_add(self, txn, peer, S_KIND_WITHDRAWAL,
+                                    enc.data, enc.len, 0, msgid);
+        pl_buf_free(&enc);
+        if (rc == PL_OK)
+            rc = s_out_digest(txn, msgid, digest);
+        if (rc == PL_OK)
+            rc = s_audit(self, txn, PL_AUDIT_OUT, peer, msgid, digest,
+                         "consent-withdrawal", as, case_id, "withdraw",
+                         "applied", NULL);
+        json_object_set_new(hold, peer,
+                            json_pack("{s:s, s:I}", "status", "pending",
+                                      "referrals", (json_int_t) nb));
+        json_array_append_new(holders, json_string(peer));
+        pl_log_info(self->log, "consent_withdrawal_sent to=%s referrals=%zu",
+                    peer, nb);
+    }
+    free(bins);
+    free(ids);
+    free(refs.v);
+    if (rc == PL_OK && json_object_size(hold)) {
+        uint8_t wk[1 + S_ID];
+        s_rkey(wk, 'w', wid);
+        rc = pl_store_put(txn, PL_DB_REFERRALS, wk, sizeof wk, case_id, S_ID);
+        json_t *ws = json_object_get(cdoc, "withdrawals");
+        if (!ws) {
+            ws = json_array();
+            json_object_set_new(cdoc, "withdrawals", ws);
+        }
+        json_t *e = json_pack("{s:o, s:I, s:O}", "id", s_hex_json(wid, S_ID),
+                              "at", (json_int_t) now, "holders", hold);
+        if (s_by(as))
+            json_object_set_new(e, "by", json_string(as));
+        json_array_append_new(ws, e);
+    }
+    json_decref(hold);
+    return rc;
+}
+
+// ---- inbound: cp-notification, consent-withdrawal, erasure-confirmation
+
+static int
+s_on_cp(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+        const uint8_t digest[32], const Passerelle__V1__CpNotification *n)
+{
+    const uint8_t *rid = n->referral_id.data;
+    if (strcmp(self->me.sector, "child-protection") != 0) {
+        pl_log_warn(self->log,
+                    "cp_notification_refused from=%s reason=not-child-"
+                    "protection",
+                    h->from);
+        int rc = s_shred_inbox(txn, h->id);
+        if (rc == PL_OK)
+            rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                         "cp-notification", NULL, rid, "cp-notify", "refused",
+                         "not-child-protection");
+        return rc;
+    }
+    uint64_t now = pl_now();
+    json_t *doc = json_pack("{s:s, s:s, s:o, s:s, s:o, s:o}", "kind", n->kind,
+                            "from", h->from, "referral", s_hex_json(rid, S_ID),
+                            "region", n->region, "at", s_time_json(n->at),
+                            "received", s_time_json(now));
+    char *text = doc ? s_dump(doc) : NULL;
+    json_decref(doc);
+    if (!text)
+        return PL_ENOMEM;
+    uint8_t k[1 + PL_MSG_ID_BYTES];
+    k[0] = 'n';
+    memcpy(k + 1, h->id, PL_MSG_ID_BYTES);
+    int rc = pl_store_put_secret(txn, PL_DB_REFERRALS, k, sizeof k, text,
+                                 strlen(text));
+    s_wipe_free(text);
+    if (rc == PL_OK)
+        rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                     "cp-notification", NULL, rid, "cp-notify", "applied",
+                     n->kind);
+    pl_log_info(self->log, "cp_notification from=%s kind=%s region=%s", h->from,
+                n->kind, n->region);
+    return rc;
+}
+
+static int
+s_on_withdrawal(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+                const uint8_t digest[32],
+                const Passerelle__V1__ConsentWithdrawal *w)
+{
+    size_t n = w->n_referral_ids, nd = 0;
+    uint8_t *ids = malloc(n ? n * S_ID : 1);
+    uint8_t *done = malloc(n ? n * S_ID : 1);
+    ProtobufCBinaryData *bins = calloc(n ? n : 1, sizeof *bins);
+    int rc = ids && done && bins ? PL_OK : PL_ENOMEM;
+    for (size_t i = 0; rc == PL_OK && i < n; i++) {
+        const uint8_t *rid = w->referral_ids[i].data;
+        memcpy(ids + i * S_ID, rid, S_ID);
+        uint8_t hdr[S_HDR], rk[1 + S_ID], xk[1 + S_ID];
+        json_t *doc = NULL;
+        s_rkey(rk, 'r', rid);
+        s_rkey(xk, 'x', rid);
+        int grc = s_ref_get(txn, rid, hdr, NULL, &doc);
+        if (grc == PL_ENOMEM || grc == PL_EIO) {
+            rc = grc;
+            break;
+        }
+        const char *peer = doc ? s_str(doc, "peer") : NULL;
+        const char *dir = doc ? s_str(doc, "dir") : NULL;
+        if (grc == PL_OK
+            && (!peer || strcmp(peer, h->from) != 0 || !dir
+                || strcmp(dir, "in") != 0)) {
+            json_decref(doc); // not this sender's referral: left alone
+            rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                         "consent-withdrawal", NULL, rid, "erase", "refused",
+                         "wrong-peer");
+            continue;
+        }
+        if (grc == PL_OK) {
+            uint8_t msg[PL_MSG_ID_BYTES];
+            const char *mh = s_str(doc, "msg");
+            if (mh && pl_unhex(msg, sizeof msg, mh) == PL_OK)
+                rc = s_shred_inbox(txn, msg);
+            if (rc == PL_OK) {
+                rc = pl_store_datakey_destroy(txn, hdr + 1);
+                rc = rc == PL_ENOTFOUND ? PL_OK : rc;
+            }
+            if (rc == PL_OK)
+                rc = pl_store_del(txn, PL_DB_REFERRALS, rk, sizeof rk);
+            memcpy(done + nd * S_ID, rid, S_ID);
+            bins[nd].data = done + nd * S_ID;
+            bins[nd].len = S_ID;
+            nd++;
+        }
+        json_decref(doc);
+        // a tombstone: this referral, should it arrive later, is refused
+        if (rc == PL_OK)
+            rc = pl_store_put(txn, PL_DB_REFERRALS, xk, sizeof xk, h->from,
+                              strlen(h->from));
+    }
+    size_t nshred = 0;
+    if (rc == PL_OK)
+        rc = s_shred_inbox_refs(txn, ids, n, &nshred);
+    uint64_t now = pl_now();
+    uint8_t msgid[PL_MSG_ID_BYTES], odig[PL_DIGEST_BYTES];
+    if (rc == PL_OK) {
+        Passerelle__V1__Message m = PASSERELLE__V1__MESSAGE__INIT;
+        Passerelle__V1__ErasureConfirmation ec =
+            PASSERELLE__V1__ERASURE_CONFIRMATION__INIT;
+        ec.withdrawal_id = w->withdrawal_id;
+        ec.n_referral_ids = nd;
+        ec.referral_ids = bins;
+        ec.erased_at = now;
+        m.body_case = PASSERELLE__V1__MESSAGE__BODY_ERASURE_CONFIRMATION;
+        m.erasure_confirmation = &ec;
+        pl_buf_t enc = {0};
+        rc = pl_message_encode(&m, &enc);
+        if (rc == PL_OK)
+            rc = pl_node_outbox_add(self, txn, h->from, S_KIND_ERASURE,
+                                    enc.data, enc.len, 0, msgid);
+        pl_buf_free(&enc);
+    }
+    if (rc == PL_OK)
+        rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                     "consent-withdrawal", NULL, w->withdrawal_id.data, "erase",
+                     "applied", NULL);
+    if (rc == PL_OK)
+        rc = s_out_digest(txn, msgid, odig);
+    if (rc == PL_OK)
+        rc = s_audit(self, txn, PL_AUDIT_OUT, h->from, msgid, odig,
+                     "erasure-confirmation", S_SYSTEM, w->withdrawal_id.data,
+                     "erase-confirm", "applied", NULL);
+    if (rc == PL_OK)
+        pl_log_info(self->log,
+                    "consent_withdrawal from=%s referrals=%zu erased=%zu "
+                    "inbox_copies=%zu",
+                    h->from, n, nd, nshred);
+    free(bins);
+    free(done);
+    free(ids);
+    return rc;
+}
+
+static int
+s_on_erasure(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+             const uint8_t digest[32],
+             const Passerelle__V1__ErasureConfirmation *e)
+{
+    const uint8_t *wid = e->withdrawal_id.data;
+    uint8_t wk[1 + S_ID], case_id[S_ID], hdr[S_HDR], dk[PL_DATAKEY_BYTES];
+    s_rkey(wk, 'w', wid);
+    const uint8_t *v;
+    size_t vlen;
+    int rc = pl_store_get(txn, PL_DB_REFERRALS, wk, sizeof wk, &v, &vlen);
+    if (rc == PL_ENOMEM || rc == PL_EIO)
+        return rc;
+    const char *detail = NULL;
+    json_t *doc = NULL;
+    if (rc != PL_OK || vlen != S_ID) {
+        detail = "unknown-withdrawal";
+    } else {
+        memcpy(case_id, v, S_ID);
+        rc = s_case_get(txn, case_id, hdr, dk, &doc);
+        if (rc == PL_ENOMEM || rc == PL_EIO)
+            return rc;
+        if (rc != PL_OK)
+            detail = "case-erased";
+    }
+    json_t *holder = NULL;
+    char whex[2 * S_ID + 1];
+    pl_hex(whex, wid, S_ID);
+    size_t i;
+    json_t *we;
+    json_array_foreach(json_object_get(doc, "withdrawals"), i, we)
+    {
+        const char *id = s_str(we, "id");
+        if (id && strcmp(id, whex) == 0)
+            holder = json_object_get(json_object_get(we, "holders"), h->from);
+    }
+    if (!detail && !holder)
+        detail = "wrong-peer";
+    rc = PL_OK;
+    if (!detail) {
+        json_object_set_new(holder, "status", json_string("confirmed"));
+        json_object_set_new(holder, "confirmed",
+                            json_integer((json_int_t) e->erased_at));
+        json_object_set_new(holder, "erased",
+                            json_integer((json_int_t) e->n_referral_ids));
+        rc = s_put_sealed(txn, PL_DB_CASES, case_id, S_ID, hdr, dk, doc);
+    }
+    pl_store_wipe(dk, sizeof dk);
+    json_decref(doc);
+    if (rc == PL_OK)
+        rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                     "erasure-confirmation", NULL, wid, "erase-confirmed",
+                     detail ? "refused" : "applied", detail);
+    pl_log_info(self->log, "erasure_confirmation from=%s result=%s", h->from,
+                detail ? detail : "confirmed");
+    return rc;
+}
+
+int
+pl_node_case_on_other(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+                      const uint8_t digest[32], const pl_message_t *m)
+{
+    switch (m->body_case) {
+    case PASSERELLE__V1__MESSAGE__BODY_CP_NOTIFICATION:
+        return s_on_cp(self, txn, h, digest, m->cp_notification);
+    case PASSERELLE__V1__MESSAGE__BODY_CONSENT_WITHDRAWAL:
+        return s_on_withdrawal(self, txn, h, digest, m->consent_withdrawal);
+    case PASSERELLE__V1__MESSAGE__BODY_ERASURE_CONFIRMATION:
+        return s_on_erasure(self, txn, h, digest, m->erasure_confirmation);
+    default:
+        return PL_OK;
+    }
+}
+
+// ---- notifications (child-protection node)
+
+typedef struct {
+    pl_txn_t *txn;
+    json_t *out; // sorted by "at"
+} s_nwalk_t;
+
+static int
+s_notif_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
+{
+    (void) v;
+    (void) vl;
+    s_nwalk_t *w = arg;
+    if (kl != 1 + PL_MSG_ID_BYTES || k[0] != 'n')
+        return PL_STORE_NEXT;
+    pl_buf_t b = {0};
+    json_t *doc = NULL;
+    json_error_t jerr;
+    if (pl_store_get_secret(w->txn, PL_DB_REFERRALS, k, kl, &b) == PL_OK)
+        doc = json_loadb((const char *) b.data, b.len, 0, &jerr);
+    pl_buf_wipe(&b);
+    if (!doc)
+        return PL_STORE_NEXT;
+    const char *at = s_str(doc, "at");
+    size_t i = 0;
+    for (; i < json_array_size(w->out); i++) {
+        const char *o = s_str(json_array_get(w->out, i), "at");
+        if (at && o && strcmp(o, at) > 0)
+            break;
+    }
+    json_array_insert_new(w->out, i, doc);
+    return PL_STORE_NEXT;
+}
+
+static char *
+s_notifications(pl_node_t *self, pl_txn_t *txn)
+{
+    (void) self;
+    s_nwalk_t w = {txn, json_array()};
+    int rc = pl_store_each(txn, PL_DB_REFERRALS, s_notif_one, &w);
+    if (rc != PL_OK) {
+        json_decref(w.out);
+        return pl_node_ctl_error(rc, "cannot read the store: %s",
+                                 pl_strerror(rc));
+    }
+    return s_ok(w.out);
+}
+
+// ---- erase (owner)
+
+typedef struct {
+    const uint8_t *case_id; // match
+    uint8_t tag;            // key tag ('w' in referrals) or 0 (consents)
+    uint8_t (*keys)[1 + S_ID];
+    size_t n, cap;
+} s_keys_t;
+
+static int
+s_keys_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
+{
+    s_keys_t *s = arg;
+    if (s->tag) {
+        if (kl != 1 + S_ID || k[0] != s->tag || vl != S_ID
+            || memcmp(v, s->case_id, S_ID) != 0)
+            return PL_STORE_NEXT;
+    } else if (kl != S_ID || vl < S_HDR
+               || memcmp(v + 1, s->case_id, S_ID) != 0) {
+        return PL_STORE_NEXT;
+    }
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 8;
+        void *p = realloc(s->keys, cap * sizeof *s->keys);
+        if (!p)
+            return PL_ENOMEM;
+        s->keys = p;
+        s->cap = cap;
+    }
+    memcpy(s->keys[s->n++], k, kl);
+    return PL_STORE_NEXT;
+}
+
+// Deletes the records of 'db' that belong to the case (see s_keys_one).
+static int
+s_del_case_keys(pl_txn_t *txn, pl_db_t db, uint8_t tag,
+                const uint8_t case_id[S_ID])
+{
+    s_keys_t s = {case_id, tag, NULL, 0, 0};
+    int rc = pl_store_each(txn, db, s_keys_one, &s);
+    size_t kl = tag ? 1 + S_ID : S_ID;
+    for (size_t i = 0; rc == PL_OK && i < s.n; i++)
+        rc = pl_store_del(txn, db, s.keys[i], kl);
+    free(s.keys);
+    return rc;
+}
+
+static char *
+s_erase(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
+        int *rc_out)
+{
+    uint8_t id[S_ID], hdr[S_HDR], dk[PL_DATAKEY_BYTES];
+    json_t *doc = NULL;
+    char *reply =
+        s_case_load(txn, s_arg(args, "case"), id, hdr, dk, &doc, rc_out);
+    if (reply)
+        return reply;
+    pl_store_wipe(dk, sizeof dk); // the key itself is not needed
+    json_decref(doc);
+    char hex[2 * S_ID + 1];
+    pl_hex(hex, id, S_ID);
+    s_crefs_t refs;
+    int rc = s_case_refs(txn, id, &refs);
+    size_t open = 0;
+    for (size_t i = 0; rc == PL_OK && i < refs.n; i++)
+        open += refs.v[i].open;
+    if (rc != PL_OK || open) {
+        free(refs.v);
+        *rc_out = rc != PL_OK ? rc : PL_ESTATE;
+        if (rc != PL_OK)
+            return pl_node_ctl_error(rc, "cannot read the store: %s",
+                                     pl_strerror(rc));
+        return pl_node_ctl_error(PL_ESTATE,
+                                 "case %s has %zu open referral%s: cancel "
+                                 "them (or wait until they are completed) "
+                                 "before erasing it; nothing was erased",
+                                 hex, open, open == 1 ? "" : "s");
+    }
+    uint8_t *ids = malloc(refs.n ? refs.n * S_ID : 1);
+    if (!ids)
+        rc = PL_ENOMEM;
+    for (size_t i = 0; rc == PL_OK && i < refs.n; i++) {
+        uint8_t rk[1 + S_ID];
+        memcpy(ids + i * S_ID, refs.v[i].id, S_ID);
+        s_rkey(rk, 'r', refs.v[i].id);
+        rc = pl_store_del(txn, PL_DB_REFERRALS, rk, sizeof rk);
+        if (rc == PL_OK && refs.v[i].has_msg) {
+            s_rkey(rk, 'm', refs.v[i].msg);
+            rc = pl_store_del(txn, PL_DB_REFERRALS, rk, sizeof rk);
+            rc = rc == PL_ENOTFOUND ? PL_OK : rc;
+        }
+    }
+    size_t nshred = 0;
+    if (rc == PL_OK) // status updates received about them
+        rc = s_shred_inbox_refs(txn, ids, refs.n, &nshred);
+    if (rc == PL_OK)
+        rc = s_del_case_keys(txn, PL_DB_CONSENTS, 0, id);
+    if (rc == PL_OK)
+        rc = s_del_case_keys(txn, PL_DB_REFERRALS, 'w', id);
+    if (rc == PL_OK) { // crypto-shredding: the case key
+        rc = pl_store_datakey_destroy(txn, hdr + 1);
+        rc = rc == PL_ENOTFOUND ? PL_OK : rc;
+    }
+    if (rc == PL_OK)
+        rc = pl_store_del(txn, PL_DB_CASES, id, S_ID);
+    uint64_t now = pl_now();
+    if (rc == PL_OK) { // what `case show` says afterwards
+        json_t *t = json_pack("{s:I}", "erased", (json_int_t) now);
+        if (s_by(as))
+            json_object_set_new(t, "by", json_string(as));
+        char *text = s_dump(t);
+        json_decref(t);
+        uint8_t ek[1 + S_ID];
+        s_rkey(ek, 'e', id);
+        rc = text ? pl_store_put_secret(txn, PL_DB_CASES, ek, sizeof ek, text,
+                                        strlen(text))
+                  : PL_ENOMEM;
+        free(text);
+    }
+    if (rc == PL_OK)
+        rc = s_audit(self, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case", as,
+                     id, "case-erase", "applied", NULL);
+    size_t nrefs = refs.n;
+    free(ids);
+    free(refs.v);
+    *rc_out = rc;
+    if (rc != PL_OK)
+        return pl_node_ctl_error(rc, "cannot erase: %s", pl_strerror(rc));
+    pl_log_info(self->log, "case_erased referrals=%zu inbox_copies=%zu", nrefs,
+                nshred);
+    return s_ok(json_pack("{s:s, s:s, s:o, s:I}", "id", hex, "status", "erased",
+                          "erased", s_time_json(now), "referrals",
+                          (json_int_t) nrefs));
+}
+
+// `case show` of an erased case: the tombstone, or NULL (not erased).
+static char *
+s_case_erased(pl_txn_t *txn, const char *text)
+{
+    uint8_t id[S_ID];
+    int rc;
+    char *err = s_resolve(txn, PL_DB_CASES, 'e', "case", text, id, &rc);
+    if (err) {
+        free(err);
+        return NULL;
+    }
+    uint8_t ek[1 + S_ID];
+    s_rkey(ek, 'e', id);
+    pl_buf_t b = {0};
+    json_error_t jerr;
+    json_t *t = NULL;
+    if (pl_store_get_secret(txn, PL_DB_CASES, ek, sizeof ek, &b) == PL_OK)
+        t = json_loadb((const char *) b.data, b.len, 0, &jerr);
+    pl_buf_wipe(&b);
+    if (!t)
+        return NULL;
+    json_t *o =
+        json_pack("{s:o, s:s, s:o}", "id", s_hex_json(id, S_ID), "status",
+                  "erased", "erased", s_time_json(s_u64(t, "erased")));
+    if (s_str(t, "by"))
+        json_object_set_new(o, "erased_by", json_string(s_str(t, "by")));
+    json_decref(t);
+    return s_ok(o);
+}
+
+// ---- overdue follow-up (sender)
+
+static int
+s_overdue_one(s_rwalk_t *w, const uint8_t id[S_ID], json_t *doc)
+{
+    uint64_t since = 0;
+    const char *dir = s_str(doc, "dir");
+    if (!dir || strcmp(dir, "out") != 0 || !s_overdue(doc, w->now, &since)
+        || s_u64(doc, "overdue_logged") == since)
+        return PL_STORE_NEXT;
+    s_crefs_t *c = w->user;
+    if (s_crefs_push(c, id, doc) != PL_OK)
+        return PL_ENOMEM;
+    c->v[c->n - 1].since = since;
+    return PL_STORE_NEXT;
+}
+
+void
+pl_node_case_overdue_sweep(pl_node_t *self)
+{
+    pl_txn_t *txn = NULL;
+    if (pl_store_begin(self->store, NULL, true, &txn) != PL_OK)
+        return;
+    s_crefs_t c = {0};
+    s_rwalk_t w = {.txn = txn, .now = pl_now(), .fn = s_overdue_one};
+    w.user = &c;
+    int rc = pl_store_each(txn, PL_DB_REFERRALS, s_rwalk_one, &w);
+    for (size_t i = 0; rc == PL_OK && i < c.n; i++) {
+        uint8_t hdr[S_HDR], dk[PL_DATAKEY_BYTES];
+        json_t *doc = NULL;
+        rc = s_ref_get(txn, c.v[i].id, hdr, dk, &doc);
+        if (rc == PL_OK) {
+            json_object_set_new(doc, "overdue_logged",
+                                json_integer((json_int_t) c.v[i].since));
+            rc = s_ref_put(txn, c.v[i].id, hdr, dk, doc);
+        }
+        json_decref(doc);
+        pl_store_wipe(dk, sizeof dk);
+    }
+    if (rc == PL_OK && c.n)
+        rc = pl_store_commit(&txn);
+    else
+        pl_store_abort(&txn);
+    // logged once the store remembers it, so a restart does not log again
+    for (size_t i = 0; rc == PL_OK && i < c.n; i++) {
+        char hex[2 * S_ID + 1], since[32];
+        pl_hex(hex, c.v[i].id, S_ID);
+        pl_time_fmt(since, c.v[i].since);
+        pl_log_warn(self->log, "referral_overdue id=%s priority=%s since=%s",
+                    hex, c.v[i].priority, since);
+    }
+    free(c.v);
+}
+
+// ---- test hook: which sealed records still open (PASSERELLE_TEST_HOOKS=1)
+
+typedef struct {
+    pl_txn_t *txn;
+    uint8_t (*keys)[PL_DATAKEY_BYTES]; // every data key still in the store
+    size_t nkeys, cap;
+    pl_db_t db;            // the database walked
+    const json_t *needles; // strings searched in what opens
+    size_t records, opened, matches;
+} s_probe_t;
+
+static int
+s_probe_key(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
+{
+    (void) v;
+    (void) vl;
+    s_probe_t *p = arg;
+    if (kl != PL_DATAKEY_ID_BYTES)
+        return PL_STORE_NEXT;
+    if (p->nkeys == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 16;
+        void *n = realloc(p->keys, cap * PL_DATAKEY_BYTES);
+        if (!n)
+            return PL_ENOMEM;
+        p->keys = n;
+        p->cap = cap;
+    }
+    if (pl_store_datakey_get(p->txn, k, p->keys[p->nkeys]) == PL_OK)
+        p->nkeys++;
+    return PL_STORE_NEXT;
+}
+
+static void
+s_probe_plain(s_probe_t *p, const pl_buf_t *b)
+{
+    p->opened++;
+    size_t i;
+    json_t *e;
+    json_array_foreach(p->needles, i, e)
+    {
+        const char *s = json_string_value(e);
+        if (s && *s && memmem(b->data, b->len, s, strlen(s)))
+            p->matches++;
+    }
+}
+
+static int
+s_probe_rec(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
+{
+    s_probe_t *p = arg;
+    p->records++;
+    const uint8_t *sealed = NULL;
+    size_t slen = 0;
+    pl_inrec_t in;
+    if (p->db == PL_DB_INBOX && pl_inrec_decode(v, vl, &in) == PL_OK) {
+        sealed = in.sealed;
+        slen = in.sealed_len;
+    } else if (vl > S_HDR + PL_SEAL_OVERHEAD) {
+        sealed = v + S_HDR;
+        slen = vl - S_HDR;
+    }
+    for (size_t i = 0; sealed && i < p->nkeys; i++) {
+        pl_buf_t b = {0};
+        if (pl_store_unseal(p->keys[i], p->db, k, kl, sealed, slen, &b)
+            == PL_OK)
+            s_probe_plain(p, &b);
+        pl_buf_wipe(&b);
+    }
+    pl_buf_t b = {0};
+    if (p->db == PL_DB_REQUESTS && kl == PL_REQUEST_ID_BYTES) {
+        if (pl_store_request_get(p->txn, k, &b) == PL_OK)
+            s_probe_plain(p, &b);
+    } else if (pl_store_get_secret(p->txn, p->db, k, kl, &b) == PL_OK) {
+        s_probe_plain(p, &b);
+    }
+    pl_buf_wipe(&b);
+    return PL_STORE_NEXT;
+}
+
+static char *
+s_test_probe(pl_node_t *self, pl_txn_t *txn, json_t *args)
+{
+    (void) self;
+    s_probe_t p = {.txn = txn, .needles = json_object_get(args, "needles")};
+    int rc = pl_store_each(txn, PL_DB_KEYS, s_probe_key, &p);
+    static const pl_db_t dbs[] = {PL_DB_CASES, PL_DB_CONSENTS, PL_DB_REFERRALS,
+                                  PL_DB_INBOX, PL_DB_REQUESTS};
+    for (size_t i = 0; rc == PL_OK && i < sizeof dbs / sizeof *dbs; i++) {
+        p.db = dbs[i];
+        rc = pl_store_each(txn, dbs[i], s_probe_rec, &p);
+    }
+    if (p.keys)
+        pl_store_wipe(p.keys, p.cap * PL_DATAKEY_BYTES);
+    free(p.keys);
+    if (rc != PL_OK)
+        return pl_node_ctl_error(rc, "probe: %s", pl_strerror(rc));
+    return s_ok(json_pack("{s:I, s:I, s:I, s:I}", "keys", (json_int_t) p.nkeys,
+                          "records", (json_int_t) p.records, "opened",
+                          (json_int_t) p.opened, "matches",
+                          (json_int_t) p.matches));
+}
+
+static bool
+s_test_hooks(void)
+{
+    const char *v = getenv("PASSERELLE_TEST_HOOKS");
+    return v && strcmp(v, "1") == 0;
+}
+
 // ---- audit verify
 
 static char *
@@ -1886,10 +2976,14 @@ static const struct {
     const char *name; // control command
     bool changes;     // needs a request id, reply stored
 } s_cmds[] = {
-    {"case.add", true},     {"case.show", false},    {"case.list", false},
-    {"case.close", true},   {"consent.add", true},   {"consent.withdraw", true},
-    {"refer", true},        {"referrals", false},    {"referral.show", false},
-    {"referral.act", true}, {"audit.verify", false},
+    {"case.add", true},       {"case.show", false},
+    {"case.list", false},     {"case.close", true},
+    {"consent.add", true},    {"consent.withdraw", true},
+    {"refer", true},          {"referrals", false},
+    {"referral.show", false}, {"referral.act", true},
+    {"audit.verify", false},  {"case.bia", true},
+    {"erase", true},          {"notifications", false},
+    {"test.probe", false},
 };
 
 bool
@@ -1941,6 +3035,14 @@ pl_node_case_ctl(pl_node_t *self, pl_txn_t *txn, const char *cmd, json_t *args,
         return s_act(self, txn, args, as, rc_out);
     if (strcmp(cmd, "audit.verify") == 0)
         return s_audit_verify(self, txn);
+    if (strcmp(cmd, "case.bia") == 0)
+        return s_case_bia(self, txn, args, as, rc_out);
+    if (strcmp(cmd, "erase") == 0)
+        return s_erase(self, txn, args, as, rc_out);
+    if (strcmp(cmd, "notifications") == 0)
+        return s_notifications(self, txn);
+    if (strcmp(cmd, "test.probe") == 0 && s_test_hooks())
+        return s_test_probe(self, txn, args);
     *rc_out = PL_EINVAL;
     return pl_node_ctl_error(PL_EINVAL, "unknown command '%s'", cmd);
 }

@@ -59,4 +59,18 @@ PL_MUST_CHECK int pl_node_case_on_receipt(pl_node_t *self, pl_txn_t *txn,
                                           const char *from,
                                           uint64_t received_at);
 
+// issue 8: a consent-withdrawal (erase what this node holds of the named
+// referrals, confirm), an erasure-confirmation (the owner records it) or a
+// cp-notification (a child-protection node lists it), in the nested
+// transaction that stores the envelope. Other bodies: PL_OK, nothing done.
+PL_MUST_CHECK int pl_node_case_on_other(pl_node_t *self, pl_txn_t *txn,
+                                        const pl_header_t *h,
+                                        const uint8_t digest[32],
+                                        const pl_message_t *m);
+// Logs each newly overdue referral sent by this node once
+// (`referral_overdue id=... priority=... since=...`) and remembers it in
+// the referral record, so a restart does not log it again. Own
+// transaction: none may be open.
+void pl_node_case_overdue_sweep(pl_node_t *self);
+
 #endif

@@ -41,6 +41,7 @@
 #define S_SEEN_GRACE      86400        // seen ids kept past expires_at
 #define S_OUTBOX_KEEP     (30 * 86400) // final outbox records kept
 #define S_SEND_COUNT_MAX  10000        // test.send count limit
+#define S_OVERDUE_MS      10000        // overdue sweep period
 
 // Outbox entry states (stored: never renumber).
 enum {
@@ -57,6 +58,9 @@ enum {
     S_KIND_REFERRAL = 2,
     S_KIND_STATUS = 3,
     S_KIND_RECEIPT = 4,
+    S_KIND_WITHDRAWAL = 6, // consent-withdrawal (issue 8)
+    S_KIND_ERASURE = 7,    // erasure-confirmation (issue 8)
+    S_KIND_CP = 8,         // cp-notification (issue 8)
 };
 
 // A decoded outbox record. 'packet' is borrowed from LMDB (or NULL).
@@ -167,12 +171,14 @@ struct pl_node {
     pl_node_counters_t n;    // counters
 
     // ---- pl_node_ops.c (issue 6): keys, backups, map growth
-    char *ctl_deferred;       // a request run between passes (malloc'd)
-    uint32_t box_grace_days;  // old box secrets kept this long
-    size_t map_max_bytes;     // the map grows up to this
-    uint64_t ops_next_ms;     // next hourly sweep (old box keys)
-    uint64_t ops_failures;    // commit_failures seen by the last check
-    bool map_at_max_logged;   // "at its maximum" said once
+    char *ctl_deferred;      // a request run between passes (malloc'd)
+    uint32_t box_grace_days; // old box secrets kept this long
+    size_t map_max_bytes;    // the map grows up to this
+    uint64_t ops_next_ms;    // next hourly sweep (old box keys)
+    uint64_t ops_failures;   // commit_failures seen by the last check
+    bool map_at_max_logged;  // "at its maximum" said once
+
+    uint64_t overdue_next_ms; // next overdue sweep (issue 8; 0: at start)
 };
 
 // ---- pl_node.c: the link
@@ -251,7 +257,8 @@ PL_MUST_CHECK int pl_inrec_decode(const uint8_t *v, size_t len,
 // Control commands run between passes, with no transaction open: "backup"
 // (mdb_env_copy2 takes a read transaction of its own), "rotate-box-key"
 // (writes key files, then audits in a transaction of its own) and
-// "audit.export". true when 'cmd' is one of them.
+// "audit.export", "audit.verify" (naming the first bad entry, see
+// pl_audit_tools.h). true when 'cmd' is one of them.
 bool pl_node_ops_deferred(const char *cmd);
 // Runs self->ctl_deferred (if any) and sets self->ctl_reply. No
 // transaction may be open.

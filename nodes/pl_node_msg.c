@@ -84,6 +84,12 @@ pl_kind_name(int kind)
         return "status-update";
     case S_KIND_RECEIPT:
         return "receipt";
+    case S_KIND_WITHDRAWAL:
+        return "consent-withdrawal";
+    case S_KIND_ERASURE:
+        return "erasure-confirmation";
+    case S_KIND_CP:
+        return "cp-notification";
     default:
         return "unknown";
     }
@@ -889,8 +895,8 @@ s_on_receipt(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
     if (r.kind != S_KIND_REFERRAL) {
         // a receipt for a test (or status) envelope: audited here; a
         // referral's is audited by pl_node_case.c
-        rc = s_audit_env(self, txn, PL_AUDIT_IN, h->from, h->id,
-                         S_KIND_RECEIPT, rc_msg->digest.data, "receipted");
+        rc = s_audit_env(self, txn, PL_AUDIT_IN, h->from, h->id, S_KIND_RECEIPT,
+                         rc_msg->digest.data, "receipted");
         if (rc != PL_OK)
             return rc;
     }
@@ -1023,6 +1029,12 @@ s_kind(const pl_message_t *m)
         return S_KIND_STATUS;
     case PASSERELLE__V1__MESSAGE__BODY_RECEIPT:
         return S_KIND_RECEIPT;
+    case PASSERELLE__V1__MESSAGE__BODY_CONSENT_WITHDRAWAL:
+        return S_KIND_WITHDRAWAL;
+    case PASSERELLE__V1__MESSAGE__BODY_ERASURE_CONFIRMATION:
+        return S_KIND_ERASURE;
+    case PASSERELLE__V1__MESSAGE__BODY_CP_NOTIFICATION:
+        return S_KIND_CP;
     default:
         return 0;
     }
@@ -1171,14 +1183,16 @@ s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
     } else {
         rc = s_store_message(self, txn, &h, &env, digest, kind, &msg, cert);
         if (rc == PL_OK && kind == S_KIND_TEST)
-            rc = s_audit_env(self, txn, PL_AUDIT_IN, h.from, h.id, kind,
-                             digest, "received");
+            rc = s_audit_env(self, txn, PL_AUDIT_IN, h.from, h.id, kind, digest,
+                             "received");
         // the referral's effect, in the same nested transaction
         if (rc == PL_OK && kind == S_KIND_REFERRAL)
             rc = pl_node_case_on_referral(self, txn, &h, digest, m->referral);
         else if (rc == PL_OK && kind == S_KIND_STATUS)
             rc = pl_node_case_on_status(self, txn, &h, digest,
                                         m->status_update);
+        else if (rc == PL_OK) // issue 8: withdrawal, erasure, cp-notification
+            rc = pl_node_case_on_other(self, txn, &h, digest, m);
         if (rc == PL_OK) {
             self->n.in_stored++;
             pl_log_debug(self->log, "envelope_stored id=%s from=%s kind=%s",

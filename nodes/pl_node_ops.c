@@ -28,7 +28,8 @@ bool
 pl_node_ops_deferred(const char *cmd)
 {
     return strcmp(cmd, "backup") == 0 || strcmp(cmd, "rotate-box-key") == 0
-           || strcmp(cmd, "audit.export") == 0;
+           || strcmp(cmd, "audit.export") == 0
+           || strcmp(cmd, "audit.verify") == 0;
 }
 
 static char *
@@ -111,8 +112,10 @@ s_backup(pl_node_t *self, json_t *args)
     rc = pl_store_copy(self->store, store, true);
     uint64_t us = s_mono_us() - t0;
     if (rc != PL_OK)
-        return pl_node_ctl_error(rc, "the copy into %s failed (see the "
-                                     "node's log)", store);
+        return pl_node_ctl_error(rc,
+                                 "the copy into %s failed (see the "
+                                 "node's log)",
+                                 store);
     char data[PATH_MAX + 32];
     snprintf(data, sizeof data, "%s/data.mdb", store);
     struct stat st;
@@ -153,8 +156,10 @@ s_rotate(pl_node_t *self, const char *rid_hex)
     rc = pl_keys_rotate_box(self->keys, self->home);
     if (rc != PL_OK) {
         pl_store_abort(&t);
-        return pl_node_ctl_error(rc, "cannot write the new box key in %s/keys: "
-                                     "%s", self->home, pl_strerror(rc));
+        return pl_node_ctl_error(rc,
+                                 "cannot write the new box key in %s/keys: "
+                                 "%s",
+                                 self->home, pl_strerror(rc));
     }
     pl_key_id(self->keys->pub.box, new_id);
     char oh[2 * PL_KEY_ID_BYTES + 1], nh[2 * PL_KEY_ID_BYTES + 1];
@@ -162,9 +167,9 @@ s_rotate(pl_node_t *self, const char *rid_hex)
     pl_hex(nh, new_id, sizeof new_id);
     pl_log_info(self->log, "box_key_rotated old=%s new=%s grace_days=%u", oh,
                 nh, self->box_grace_days);
-    char *reply = s_ok(json_pack(
-        "{s:s, s:s, s:i, s:b}", "new_key_id", nh, "old_key_id", oh,
-        "grace_days", (int) self->box_grace_days, "certified", 0));
+    char *reply = s_ok(json_pack("{s:s, s:s, s:i, s:b}", "new_key_id", nh,
+                                 "old_key_id", oh, "grace_days",
+                                 (int) self->box_grace_days, "certified", 0));
     pl_audit_entry_t e = {.dir = PL_AUDIT_LOCAL,
                           .kind = "key",
                           .by = "system",
@@ -275,7 +280,8 @@ s_box_sweep(pl_node_t *self)
 static char *
 s_export(pl_node_t *self, json_t *args)
 {
-    json_t *jf = json_object_get(args, "from"), *jt = json_object_get(args, "to");
+    json_t *jf = json_object_get(args, "from"),
+           *jt = json_object_get(args, "to");
     json_int_t from = jf ? json_integer_value(jf) : 1;
     json_int_t to = jt ? json_integer_value(jt) : 0;
     if (from < 1 || to < 0)
@@ -301,6 +307,31 @@ s_export(pl_node_t *self, json_t *args)
     return s_ok(doc);
 }
 
+// The chain checked in a read transaction of its own, naming the first bad
+// entry (pl_audit_verify_named); same reply as the CLI's offline verify.
+static char *
+s_verify(pl_node_t *self)
+{
+    pl_txn_t *t = NULL;
+    int rc = pl_store_begin(self->store, NULL, false, &t);
+    if (rc != PL_OK)
+        return pl_node_ctl_error(rc, "the store is unavailable");
+    pl_audit_report_t rep;
+    rc = pl_audit_verify_named(t, self->keys->pub.sign, &rep);
+    pl_store_abort(&t);
+    if (rc != PL_OK && rc != PL_EAUTH)
+        return pl_node_ctl_error(rc, "cannot read the audit chain: %s",
+                                 pl_strerror(rc));
+    json_t *o = json_pack("{s:b, s:I}", "ok", rc == PL_OK, "entries",
+                          (json_int_t) rep.count);
+    if (rc != PL_OK) {
+        json_object_set_new(o, "error", json_string(rep.error));
+        json_object_set_new(o, "bad_entry",
+                            json_integer((json_int_t) rep.bad_seq));
+    }
+    return s_ok(o);
+}
+
 void
 pl_node_ops_run_deferred(pl_node_t *self)
 {
@@ -317,6 +348,8 @@ pl_node_ops_run_deferred(pl_node_t *self)
         reply = pl_node_ctl_error(PL_EPROTO, "bad request");
     else if (strcmp(cmd, "backup") == 0)
         reply = s_backup(self, args);
+    else if (strcmp(cmd, "audit.verify") == 0)
+        reply = s_verify(self);
     else if (strcmp(cmd, "rotate-box-key") == 0)
         reply = s_rotate(self, json_string_value(json_object_get(req, "req")));
     else
@@ -336,7 +369,8 @@ s_map_check(pl_node_t *self)
         return;
     self->usage_pct = pct;
     size_t map = pl_store_map_size(self->store);
-    if (pct < S_GROW_PCT || map == 0)
+    unsigned hwm = pl_store_highwater(self->store);
+    if ((pct < S_GROW_PCT && hwm < S_GROW_PCT) || map == 0)
         return;
     if (map >= self->map_max_bytes) {
         if (!self->map_at_max_logged && pct >= PL_STORE_FULL_PCT)
@@ -348,14 +382,14 @@ s_map_check(pl_node_t *self)
         self->map_at_max_logged = pct >= PL_STORE_FULL_PCT;
         return;
     }
-    size_t grown = map > self->map_max_bytes / 2 ? self->map_max_bytes
-                                                 : map * 2;
+    size_t grown =
+        map > self->map_max_bytes / 2 ? self->map_max_bytes : map * 2;
     if (pl_store_map_set(self->store, grown) != PL_OK)
         return;
     pl_log_warn(self->log,
-                "store_map_grown use_pct=%u from_mib=%zu to_mib=%zu "
-                "max_mib=%zu",
-                pct, map >> 20, grown >> 20, self->map_max_bytes >> 20);
+                "store_map_grown use_pct=%u highwater_pct=%u from_mib=%zu "
+                "to_mib=%zu max_mib=%zu",
+                pct, hwm, map >> 20, grown >> 20, self->map_max_bytes >> 20);
     if (pl_store_usage(self->store, &pct) == PL_OK)
         self->usage_pct = pct;
 }
@@ -382,7 +416,10 @@ pl_node_ops_timers(pl_node_t *self)
     bool failed = self->ops_failures != self->n.commit_failures;
     self->ops_failures = self->n.commit_failures;
     bool can_grow = pl_store_map_size(self->store) < self->map_max_bytes;
-    if (failed || (can_grow && self->usage_pct >= S_GROW_PCT)
+    // the high-water mark is cheap to read: watched on every loop turn
+    bool high = self->usage_pct >= S_GROW_PCT
+                || pl_store_highwater(self->store) >= S_GROW_PCT;
+    if (failed || (can_grow && high)
         || (!can_grow && self->usage_pct >= PL_STORE_FULL_PCT
             && !self->map_at_max_logged))
         s_map_check(self);

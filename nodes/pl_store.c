@@ -741,6 +741,18 @@ pl_store_map_size(pl_store_t *self)
     return info.me_mapsize;
 }
 
+unsigned
+pl_store_highwater(pl_store_t *self)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(self->env, &info) != MDB_SUCCESS
+        || mdb_env_stat(self->env, &st) != MDB_SUCCESS || st.ms_psize == 0)
+        return 100;
+    size_t pages = info.me_mapsize / st.ms_psize;
+    return pages ? (unsigned) ((info.me_last_pgno + 1) * 100 / pages) : 100;
+}
+
 int
 pl_store_map_set(pl_store_t *self, size_t bytes)
 {

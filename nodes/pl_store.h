@@ -112,6 +112,11 @@ PL_MUST_CHECK int pl_store_copy(pl_store_t *self, const char *dir,
                                 bool compact);
 // Current map size in bytes.
 size_t pl_store_map_size(pl_store_t *self);
+// High-water mark of the data file in percent of the map: (last page used
+// + 1) / map pages. A transaction that needs pages past the map fails
+// with MDB_MAP_FULL even when the free list holds pages still in use by
+// readers, so growth watches this figure too. Cheap (no transaction).
+unsigned pl_store_highwater(pl_store_t *self);
 // Sets the map size to 'bytes' (mdb_env_set_mapsize): grows the map of an
 // open environment. No transaction may be open in this process.
 PL_MUST_CHECK int pl_store_map_set(pl_store_t *self, size_t bytes);

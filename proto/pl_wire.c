@@ -26,6 +26,7 @@
 #define S_DETAIL_MAX    256       // Rejected.detail, bytes
 #define S_STATUS_MAX    32        // StatusUpdate.status, bytes (a FHIR code)
 #define S_CERTS_MAX     10000     // certificates in one DirectoryResponse
+#define S_IDS_MAX       1024      // referral ids in one withdrawal/confirmation
 #define S_NODES_MAX     10000     // nodes in one StatusResponse
 #define S_CERT_BODY_MAX 16384     // one serialized CertificateBody
 #define S_SIG_BYTES     64        // Ed25519 signature (PL_SIG_BYTES)
@@ -428,6 +429,18 @@ s_check_referral(const Passerelle__V1__Referral *r)
            && s_text_ok(r->priority, S_STATUS_MAX, false);
 }
 
+// A list of referral ids: each exactly 16 bytes, at most S_IDS_MAX.
+static bool
+s_ids_ok(const ProtobufCBinaryData *ids, size_t n)
+{
+    if (n > S_IDS_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!s_bytes_ok(&ids[i], PL_MSG_ID_BYTES, PL_MSG_ID_BYTES))
+            return false;
+    return true;
+}
+
 // Per-body rules of a Message that passed the generic gate.
 static bool
 s_check_message(const pl_message_t *m)
@@ -447,6 +460,23 @@ s_check_message(const pl_message_t *m)
         return s_bytes_ok(&r->message_id, PL_MSG_ID_BYTES, PL_MSG_ID_BYTES)
                && s_bytes_ok(&r->digest, S_DIGEST_BYTES, S_DIGEST_BYTES)
                && s_bytes_ok(&r->signature, S_SIG_BYTES, S_SIG_BYTES);
+    }
+    case PASSERELLE__V1__MESSAGE__BODY_CONSENT_WITHDRAWAL: {
+        const Passerelle__V1__ConsentWithdrawal *w = m->consent_withdrawal;
+        return s_bytes_ok(&w->withdrawal_id, PL_MSG_ID_BYTES, PL_MSG_ID_BYTES)
+               && s_ids_ok(w->referral_ids, w->n_referral_ids);
+    }
+    case PASSERELLE__V1__MESSAGE__BODY_ERASURE_CONFIRMATION: {
+        const Passerelle__V1__ErasureConfirmation *e = m->erasure_confirmation;
+        return s_bytes_ok(&e->withdrawal_id, PL_MSG_ID_BYTES, PL_MSG_ID_BYTES)
+               && s_ids_ok(e->referral_ids, e->n_referral_ids);
+    }
+    case PASSERELLE__V1__MESSAGE__BODY_CP_NOTIFICATION: {
+        const Passerelle__V1__CpNotification *n = m->cp_notification;
+        return s_bytes_ok(&n->referral_id, PL_MSG_ID_BYTES, PL_MSG_ID_BYTES)
+               && (strcmp(n->kind, "unaccompanied") == 0
+                   || strcmp(n->kind, "separated") == 0)
+               && s_text_ok(n->region, PL_NAME_MAX, false);
     }
     default:
         return false; // NOT_SET, or a reserved number

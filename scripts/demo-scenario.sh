@@ -126,10 +126,34 @@ line "school (Mme Ba)" "enrolled for the year -> completed (successful)"
 p "$DEMO/housing2" --as "Mme Sow" complete "$R_HOUSING2" --outcome successful >/dev/null
 line "housing2 (Mme Sow)" "shelter provided -> completed (successful)"
 
-say "11. The loop closes at the agency"
+say "11. An unaccompanied child: best-interests assessment, child protection told"
+C_UASC=$(printf '%s' '{"given":"Lamine","family":"Sy","birth":"2010-06-14","sex":"male","language":"wo","uasc":"unaccompanied","needs":"psychosocial"}' \
+    | p "$AG" --as "$CM" case add --stdin)
+line "agency: case Lamine (a minor, alone)" "$C_UASC"
+p "$AG" --as "$CM" consent add --case "$C_UASC" --sectors health \
+    --given-by returnee --expires "$EXP" >/dev/null
+echo "  no parent is there to consent; without a best-interests assessment:"
+if p "$AG" refer --case "$C_UASC" --to clinic --service mhpss-first-aid 2>&1 | sed 's/^/  /'; then
+    echo "!! an unaccompanied child was referred without a BIA" >&2; exit 1
+fi
+p "$AG" --as "$CM" case bia --case "$C_UASC" --ref BIA-DKR-2025-031 \
+    --date "$(date -u -d '-2 days' +%Y-%m-%d)" >/dev/null
+line "agency ($CM)" "records best-interests assessment BIA-DKR-2025-031"
+R_UASC=$(p "$AG" --as "$CM" refer --case "$C_UASC" --to clinic \
+    --service mhpss-first-aid --priority urgent)
+line "agency -> sn/clinic  (Lamine)" "mhpss-first-aid    ${R_UASC:0:12}  requested"
+wait_status "$AG" "$R_UASC" received
+echo "  the child-protection unit of the region is notified (no name, no birth date):"
+for ((i = 0; i < 300; i++)); do
+    p "$DEMO/cpu" --json notifications 2>/dev/null | grep -q "$R_UASC" && break
+    sleep 0.1
+done
+run passerelle --home "$DEMO/cpu" notifications
+
+say "12. The loop closes at the agency"
 FAIL=0
 for pair in "$R_HEALTH:completed" "$R_SCHOOL:completed" "$R_HOUSING:rejected" \
-            "$R_HOUSING2:completed" "$R_VACC:cancelled"; do
+            "$R_HOUSING2:completed" "$R_VACC:cancelled" "$R_UASC:received"; do
     wait_status "$AG" "${pair%%:*}" "${pair##*:}" || FAIL=1
 done
 run passerelle --home "$AG" referrals
@@ -139,7 +163,7 @@ run passerelle --home "$AG" audit verify
 run passerelle --home "$DEMO/clinic" audit verify
 if [ "$ONCE" = 1 ]; then
     for pair in "$R_HEALTH:completed" "$R_SCHOOL:completed" "$R_HOUSING:rejected" \
-                "$R_HOUSING2:completed" "$R_VACC:cancelled"; do
+                "$R_HOUSING2:completed" "$R_VACC:cancelled" "$R_UASC:received"; do
         got=$(status "$AG" "${pair%%:*}")
         printf 'final %s %s expected=%s\n' "${pair%%:*}" "$got" "${pair##*:}"
         [ "$got" = "${pair##*:}" ] || FAIL=1

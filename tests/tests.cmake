@@ -64,6 +64,9 @@ foreach(src ${PL_BENCH_SRC})
   get_filename_component(name ${src} NAME_WE)
   add_executable(${name} ${src})
   target_link_libraries(${name} PRIVATE pl_testlib PkgConfig::LMDB)
+  if(TARGET pl_nodes)
+    target_link_libraries(${name} PRIVATE pl_nodes) # bench_audit: the store
+  endif()
 endforeach()
 
 # test-only tools (tests/tools/<name>.c -> executable <name> with '_' -> '-'),

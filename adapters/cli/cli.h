@@ -58,6 +58,8 @@ int cli_cmd_refer(cli_t *cli, int argc, char **argv);
 int cli_cmd_referrals(cli_t *cli, int argc, char **argv);
 int cli_cmd_show(cli_t *cli, int argc, char **argv);
 int cli_cmd_act(cli_t *cli, int argc, char **argv);
+int cli_cmd_erase(cli_t *cli, int argc, char **argv);         // issue 8
+int cli_cmd_notifications(cli_t *cli, int argc, char **argv); // issue 8
 int cli_cmd_audit(cli_t *cli, int argc, char **argv);
 // cmd_ops.c: keeping a node for years (issue 6); `audit` verify (running
 // or stopped), export and check

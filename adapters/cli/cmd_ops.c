@@ -70,7 +70,7 @@ s_unlock(int *fd)
 static pl_store_t *
 s_open_ro(const char *cmd, const char *dir)
 {
-    char data[PATH_MAX + 16];
+    char data[PATH_MAX + 64];
     snprintf(data, sizeof data, "%s/data.mdb", dir);
     if (access(data, R_OK) != 0) {
         cli_error(cmd, "there is no store in %s", dir);
@@ -135,8 +135,8 @@ static const char s_backup_help[] =
 
 // Writes DIR2/manifest.json from the copy itself (opened read-only).
 static json_t *
-s_manifest(const char *cmd, const char *home, const char *to,
-           const char *store, long long ms, bool online)
+s_manifest(const char *cmd, const char *home, const char *to, const char *store,
+           long long ms, bool online)
 {
     pl_store_t *s = s_open_ro(cmd, store);
     if (!s)
@@ -152,8 +152,8 @@ s_manifest(const char *cmd, const char *home, const char *to,
     s_address(home, addr, sizeof addr);
     const uint8_t *v;
     size_t vlen;
-    bool passphrase = pl_store_get(t, PL_DB_SETTINGS, "kdf", 3, &v, &vlen)
-                      == PL_OK;
+    bool passphrase =
+        pl_store_get(t, PL_DB_SETTINGS, "kdf", 3, &v, &vlen) == PL_OK;
     char abs[PATH_MAX];
     snprintf(master, sizeof master, "%s/keys/master.secret",
              realpath(home, abs) ? abs : home);
@@ -161,10 +161,10 @@ s_manifest(const char *cmd, const char *home, const char *to,
     json_t *verified = json_null();
     if (pl_keys_load_public(home, &pub) == PL_OK) {
         pl_audit_report_t rep;
-        int rc = pl_audit_verify_txn(t, pub.sign, &rep);
+        int rc = pl_audit_verify_named(t, pub.sign, &rep);
         verified = json_boolean(rc == PL_OK);
     }
-    char data[PATH_MAX + 16];
+    char data[PATH_MAX + 64];
     snprintf(data, sizeof data, "%s/data.mdb", store);
     struct stat st;
     json_t *m = json_pack(
@@ -184,14 +184,14 @@ s_manifest(const char *cmd, const char *home, const char *to,
         "is not in this backup: keep it separately and safely");
     pl_store_abort(&t);
     pl_store_close(&s);
-    char lock[PATH_MAX + 16];
+    char lock[PATH_MAX + 64];
     snprintf(lock, sizeof lock, "%s/lock.mdb", store);
     unlink(lock); // made by the read-only open; not part of a backup
     char *text = m ? json_dumps(m, JSON_INDENT(2)) : NULL;
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/manifest.json", to);
-    int rc = text ? pl_file_write(path, text, strlen(text), 0600, true)
-                  : PL_ENOMEM;
+    int rc =
+        text ? pl_file_write(path, text, strlen(text), 0600, true) : PL_ENOMEM;
     free(text);
     if (rc != PL_OK) {
         json_decref(m);
@@ -258,10 +258,9 @@ cli_cmd_backup(cli_t *cli, int argc, char **argv)
         return 2;
     if (!to || !to[0])
         return cli_usage_error("backup", "--to DIR2 is required");
-    char abs[PATH_MAX], store[PATH_MAX + 16], data[PATH_MAX + 32];
+    char abs[PATH_MAX], store[PATH_MAX + 16], data[PATH_MAX + 64];
     if (pl_mkdirs(to, 0700) != PL_OK || !realpath(to, abs))
-        return cli_error("backup", "cannot create %s: %s", to,
-                         strerror(errno));
+        return cli_error("backup", "cannot create %s: %s", to, strerror(errno));
     snprintf(store, sizeof store, "%s/store", abs);
     snprintf(data, sizeof data, "%s/data.mdb", store);
     if (access(data, F_OK) == 0)
@@ -294,8 +293,7 @@ cli_cmd_backup(cli_t *cli, int argc, char **argv)
         return cli_print_json(m);
     printf("backup written to %s (store/data.mdb %lld bytes in %lld ms, "
            "%s; audit head %lld entries%s)\n",
-           abs,
-           (long long) json_integer_value(json_object_get(m, "bytes")), ms,
+           abs, (long long) json_integer_value(json_object_get(m, "bytes")), ms,
            running ? "taken from the running node" : "node stopped",
            (long long) json_integer_value(
                json_object_get(json_object_get(m, "audit_head"), "count")),
@@ -334,7 +332,7 @@ s_rotate_audit(const char *home, const pl_keys_t *keys, const char *nh)
     char store[PATH_MAX + 16], master[PATH_MAX + 32], err[512];
     snprintf(store, sizeof store, "%s/store", home);
     snprintf(master, sizeof master, "%s/keys/master.secret", home);
-    char data[PATH_MAX + 32];
+    char data[PATH_MAX + 64];
     snprintf(data, sizeof data, "%s/data.mdb", store);
     if (access(data, F_OK) != 0)
         return; // never started: nothing to audit into
@@ -402,8 +400,8 @@ cli_cmd_rotate_box_key(cli_t *cli, int argc, char **argv)
         rc = pl_keys_load(home, &keys);
         if (rc != PL_OK) {
             s_unlock(&fd);
-            return cli_error("rotate-box-key", "cannot load %s/keys: %s",
-                             home, pl_strerror(rc));
+            return cli_error("rotate-box-key", "cannot load %s/keys: %s", home,
+                             pl_strerror(rc));
         }
         uint8_t id[PL_KEY_ID_BYTES];
         char oh[2 * PL_KEY_ID_BYTES + 1], nh[2 * PL_KEY_ID_BYTES + 1];
@@ -464,10 +462,10 @@ s_verify_print(const cli_t *cli, json_t *r)
     if (ok)
         printf("audit chain verifies: %lld entries, signed head matches\n", n);
     else
-        cli_error("audit verify", "%s (first bad entry: %lld)",
-                  json_string_value(json_object_get(r, "error")),
-                  (long long) json_integer_value(
-                      json_object_get(r, "bad_entry")));
+        cli_error(
+            "audit verify", "%s (first bad entry: %lld)",
+            json_string_value(json_object_get(r, "error")),
+            (long long) json_integer_value(json_object_get(r, "bad_entry")));
     json_decref(r);
     return ok ? 0 : 1;
 }
@@ -478,9 +476,9 @@ s_report_json(int rc, const pl_audit_report_t *rep)
     json_t *o = json_pack("{s:b, s:I}", "ok", rc == PL_OK, "entries",
                           (json_int_t) rep->count);
     if (rc != PL_OK) {
-        json_object_set_new(o, "error",
-                            json_string(rep->error[0] ? rep->error
-                                                      : pl_strerror(rc)));
+        json_object_set_new(
+            o, "error",
+            json_string(rep->error[0] ? rep->error : pl_strerror(rc)));
         json_object_set_new(o, "bad_entry",
                             json_integer((json_int_t) rep->bad_seq));
     }
@@ -488,8 +486,8 @@ s_report_json(int rc, const pl_audit_report_t *rep)
 }
 
 static int
-s_audit_offline(const cli_t *cli, const char *home, bool export_,
-                uint64_t from, uint64_t to)
+s_audit_offline(const cli_t *cli, const char *home, bool export_, uint64_t from,
+                uint64_t to)
 {
     const char *cmd = export_ ? "audit export" : "audit verify";
     pl_pubkeys_t pub;
@@ -510,7 +508,7 @@ s_audit_offline(const cli_t *cli, const char *home, bool export_,
         rc = pl_audit_export(t, addr, pub.sign, from, to, &out);
     } else if (rc == PL_OK) {
         pl_audit_report_t rep;
-        int vrc = pl_audit_verify_txn(t, pub.sign, &rep);
+        int vrc = pl_audit_verify_named(t, pub.sign, &rep);
         if (vrc == PL_OK || vrc == PL_EAUTH)
             out = s_report_json(vrc, &rep);
         else
@@ -559,7 +557,8 @@ cli_cmd_audit_ops(cli_t *cli, int argc, char **argv)
         return cli_usage_error("audit", "which one: verify, export or check?");
     }
     const char *sub = argv[1];
-    bool verify = strcmp(sub, "verify") == 0, export_ = strcmp(sub, "export") == 0;
+    bool verify = strcmp(sub, "verify") == 0,
+         export_ = strcmp(sub, "export") == 0;
     bool check = strcmp(sub, "check") == 0;
     if (!verify && !export_ && !check)
         return cli_usage_error("audit", "unknown subcommand '%s'", sub);

@@ -23,8 +23,8 @@ enum { AG = 0, CL = 1 };
 
 static const char *const s_fast[] = {"--heartbeat-ms", "1000", NULL};
 
-static int
-s_cli(json_t **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int s_cli(json_t **out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static int
 s_cli(json_t **out, const char *fmt, ...)

@@ -26,8 +26,8 @@ static const char *const s_later[] = {"PASSERELLE_TEST_CLOCK_OFFSET=1296000",
                                       NULL}; // 15 days
 
 // Runs the passerelle CLI; stdout as JSON into *out (may be NULL).
-static int
-s_cli(json_t **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int s_cli(json_t **out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static int
 s_cli(json_t **out, const char *fmt, ...)
@@ -116,9 +116,9 @@ main(void)
     // m2: still sealed to the old key, queued at the broker
     pl_test_net_stop_node(&net, CL, false);
     s_send(&net, "m2-old-key-late");
-    PL_CHECK(pl_testnode_wait_stat(net.home[AG], "outbox.accepted", 1,
-                                   S_WAIT_MS)
-             == 1);
+    PL_CHECK(
+        pl_testnode_wait_stat(net.home[AG], "outbox.accepted", 1, S_WAIT_MS)
+        == 1);
 
     // re-enrol: a new certificate (new serial, same address, new key) next
     // to the old one in the broker's certs/, then a reload
@@ -140,14 +140,13 @@ main(void)
     int n = 0;
     json_t *e = s_dir_entry(&net, &n);
     PL_CHECK(n == 1); // only the newest certificate of the address
-    PL_CHECK(strcmp(json_string_value(json_object_get(e, "box_key_id")),
-                    new_id)
+    PL_CHECK(strcmp(json_string_value(json_object_get(e, "box_key_id")), new_id)
              == 0);
     json_decref(e);
     s_send(&net, "m3-new-key");
-    PL_CHECK(pl_testnode_wait_stat(net.home[AG], "outbox.accepted", 2,
-                                   S_WAIT_MS)
-             == 2);
+    PL_CHECK(
+        pl_testnode_wait_stat(net.home[AG], "outbox.accepted", 2, S_WAIT_MS)
+        == 2);
     fprintf(stderr, "rotation: old key %s opened m1; directory serves %s\n",
             old_id, new_id);
 
@@ -156,13 +155,13 @@ main(void)
     pl_test_net_stop_broker(&net, false);
     pl_test_net_start_broker(&net, s_later);
     pl_testnode_start(&net, CL, s_fast, s_later);
-    PL_CHECK(pl_testnode_wait_log(pl_testnode_log(&net, CL),
-                                  "box_key_deleted", 1, S_WAIT_MS));
+    PL_CHECK(pl_testnode_wait_log(pl_testnode_log(&net, CL), "box_key_deleted",
+                                  1, S_WAIT_MS));
     PL_CHECK(access(old_secret, F_OK) != 0);
     PL_CHECK(pl_testnode_wait_stat(net.home[CL], "inbox", 2, S_WAIT_MS) == 2);
-    PL_CHECK(pl_testnode_wait_stat(net.home[CL], "counters.in_refused", 1,
-                                   S_WAIT_MS)
-             == 1);
+    PL_CHECK(
+        pl_testnode_wait_stat(net.home[CL], "counters.in_refused", 1, S_WAIT_MS)
+        == 1);
     json_t *list = NULL;
     PL_CHECK(pl_testnode_tool(&list, NULL, net.home[CL], "list --json") == 0);
     size_t i;

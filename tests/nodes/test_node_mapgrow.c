@@ -1,0 +1,74 @@
+// test_node_mapgrow - the store's map grows instead of failing (issue 6):
+//   a sender started with --map-mib 2 --map-max-mib 4 sends 3 KB messages
+//   to a stopped recipient (so its outbox keeps every envelope) until it
+//   refuses; the map grew exactly once (2 -> 4 MiB, between passes), the
+//   refusal is a clear "store is full" error, and every message the node
+//   acknowledged (returned an id for) reaches the recipient once it
+//   starts, and is receipted. Layer: tests.
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/lib/pl_test.h"
+#include "tests/lib/pl_testnode.h"
+
+#define S_WAIT_MS 120000
+#define S_BATCH   10
+#define S_MAX     400 // batches: bounded even if the limit never came
+enum { AG = 0, CL = 1 };
+
+int
+main(void)
+{
+    static const char *const small[] = {
+        "--heartbeat-ms", "1000", "--map-mib", "2", "--map-max-mib", "4", NULL};
+    static const char *const fast[] = {"--heartbeat-ms", "1000", NULL};
+    const char *specs[] = {"agency:agency", "clinic:health"};
+    pl_test_net_t net;
+    pl_test_net_init(&net, "mapgrow", specs, 2);
+    pl_test_net_start_broker(&net, NULL);
+    pl_testnode_start(&net, AG, small, NULL);
+    PL_CHECK(pl_testnode_wait_log(pl_testnode_log(&net, AG),
+                                  "directory_updated certs=2", 1, 30000));
+    char pad[3001];
+    memset(pad, 'x', sizeof pad - 1);
+    pad[sizeof pad - 1] = 0;
+    char err[700];
+    snprintf(err, sizeof err, "%s/send.err", net.root);
+    long acked = 0;
+    int refused = 0;
+    for (int b = 0; b < S_MAX && !refused; b++) {
+        json_t *r = NULL;
+        int rc = pl_testnode_tool(&r, err, net.home[AG],
+                                  "send --to '%s' --payload 'fill-%d-%s' "
+                                  "--count %d --json",
+                                  net.address[CL], b, pad, S_BATCH);
+        if (rc == 0)
+            acked += (long) json_array_size(json_object_get(r, "ids"));
+        else
+            refused = 1;
+        json_decref(r);
+    }
+    PL_CHECK(refused);
+    PL_CHECK(pl_testnode_count_in_file(err, "store is full") >= 1);
+    PL_CHECK(
+        pl_testnode_count_in_file(pl_testnode_log(&net, AG), "store_map_grown")
+        == 1);
+    PL_CHECK(pl_testnode_count_in_file(pl_testnode_log(&net, AG), "to_mib=4")
+             == 1);
+    fprintf(stderr,
+            "map grew once (2 -> 4 MiB); %ld acknowledged before "
+            "the refusal\n",
+            acked);
+    // nothing acknowledged is lost
+    pl_testnode_start(&net, CL, fast, NULL);
+    PL_CHECK(pl_testnode_wait_stat(net.home[CL], "inbox", acked, S_WAIT_MS)
+             == acked);
+    PL_CHECK(pl_testnode_wait_stat(net.home[AG], "outbox.receipted", acked,
+                                   S_WAIT_MS)
+             == acked);
+    pl_test_net_destroy(&net);
+    printf("test_node_mapgrow: ok\n");
+    return 0;
+}
