@@ -50,6 +50,7 @@ fuzz: fuzz-build
 
 bench: build
 	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b || exit 1; done
+	@for s in tests/bench/bench_*.sh; do echo "== $$s"; PL_BIN_DIR=$(CURDIR)/$(BUILD) bash $$s || exit 1; done
 
 demo: build
 	@bash scripts/demo.sh $(if $(ONCE),--once)
