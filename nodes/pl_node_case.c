@@ -2950,40 +2950,17 @@ s_test_hooks(void)
     return v && strcmp(v, "1") == 0;
 }
 
-// ---- audit verify
-
-static char *
-s_audit_verify(pl_node_t *self, pl_txn_t *txn)
-{
-    pl_audit_report_t rep;
-    int rc = pl_audit_verify_txn(txn, self->keys->pub.sign, &rep);
-    if (rc != PL_OK && rc != PL_EAUTH)
-        return pl_node_ctl_error(rc, "cannot read the audit chain: %s",
-                                 pl_strerror(rc));
-    json_t *o = json_pack("{s:b, s:I}", "ok", rc == PL_OK, "entries",
-                          (json_int_t) rep.count);
-    if (rc != PL_OK) {
-        json_object_set_new(o, "error", json_string(rep.error));
-        json_object_set_new(o, "bad_entry",
-                            json_integer((json_int_t) rep.bad_seq));
-    }
-    return s_ok(o);
-}
-
 // ---- dispatch
 
 static const struct {
     const char *name; // control command
     bool changes;     // needs a request id, reply stored
 } s_cmds[] = {
-    {"case.add", true},       {"case.show", false},
-    {"case.list", false},     {"case.close", true},
-    {"consent.add", true},    {"consent.withdraw", true},
-    {"refer", true},          {"referrals", false},
-    {"referral.show", false}, {"referral.act", true},
-    {"audit.verify", false},  {"case.bia", true},
-    {"erase", true},          {"notifications", false},
-    {"test.probe", false},
+    {"case.add", true},       {"case.show", false},  {"case.list", false},
+    {"case.close", true},     {"consent.add", true}, {"consent.withdraw", true},
+    {"refer", true},          {"referrals", false},  {"referral.show", false},
+    {"referral.act", true},   {"case.bia", true},    {"erase", true},
+    {"notifications", false}, {"test.probe", false},
 };
 
 bool
@@ -3033,8 +3010,6 @@ pl_node_case_ctl(pl_node_t *self, pl_txn_t *txn, const char *cmd, json_t *args,
         return s_referral_show(self, txn, args);
     if (strcmp(cmd, "referral.act") == 0)
         return s_act(self, txn, args, as, rc_out);
-    if (strcmp(cmd, "audit.verify") == 0)
-        return s_audit_verify(self, txn);
     if (strcmp(cmd, "case.bia") == 0)
         return s_case_bia(self, txn, args, as, rc_out);
     if (strcmp(cmd, "erase") == 0)

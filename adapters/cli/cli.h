@@ -15,10 +15,10 @@
 #include <stdbool.h>
 
 typedef struct {
-    const char *home;  // --home DIR as given (NULL if absent)
-    const char *as;    // --as NAME: staff member acting (NULL if absent)
-    bool json;         // --json given globally or by the command
-    const char *prog;  // "passerelle"
+    const char *home; // --home DIR as given (NULL if absent)
+    const char *as;   // --as NAME: staff member acting (NULL if absent)
+    bool json;        // --json given globally or by the command
+    const char *prog; // "passerelle"
 } cli_t;
 
 typedef int (*cli_fn)(cli_t *cli, int argc, char **argv);
@@ -51,7 +51,7 @@ int cli_cmd_directory(cli_t *cli, int argc, char **argv); // cmd_node.c
 int cli_cmd_network(cli_t *cli, int argc, char **argv);   // cmd_node.c
 int cli_cmd_broker(cli_t *cli, int argc, char **argv);    // cmd_broker.c
 // cmd_case.c: cases, consent, referrals (act = accept, start, resume, hold,
-// reject, cancel, complete: argv[0] names the event), audit verify
+// reject, cancel, complete: argv[0] names the event)
 int cli_cmd_case(cli_t *cli, int argc, char **argv);
 int cli_cmd_consent(cli_t *cli, int argc, char **argv);
 int cli_cmd_refer(cli_t *cli, int argc, char **argv);
@@ -60,7 +60,6 @@ int cli_cmd_show(cli_t *cli, int argc, char **argv);
 int cli_cmd_act(cli_t *cli, int argc, char **argv);
 int cli_cmd_erase(cli_t *cli, int argc, char **argv);         // issue 8
 int cli_cmd_notifications(cli_t *cli, int argc, char **argv); // issue 8
-int cli_cmd_audit(cli_t *cli, int argc, char **argv);
 // cmd_ops.c: keeping a node for years (issue 6); `audit` verify (running
 // or stopped), export and check
 int cli_cmd_backup(cli_t *cli, int argc, char **argv);

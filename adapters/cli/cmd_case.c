@@ -728,45 +728,6 @@ cli_cmd_act(cli_t *cli, int argc, char **argv)
     return 0;
 }
 
-// ---- audit verify
-
-static const char s_audit_help[] =
-    "usage: passerelle --home DIR audit verify [--json]\n"
-    "\n"
-    "Recomputes this node's audit chain (BLAKE2b, each entry chained to the\n"
-    "previous one) and checks the signed head, through the running daemon.\n"
-    "Exits 1 when the chain does not verify.\n";
-
-int
-cli_cmd_audit(cli_t *cli, int argc, char **argv)
-{
-    static const int allowed[] = {0};
-    if (argc < 2 || (strcmp(argv[1], "verify") && argv[1][0] != '-'))
-        return cli_usage_error("audit", "which one: verify?");
-    s_opts_t o;
-    int rc = s_parse(cli, "audit verify", s_audit_help, allowed,
-                     argv[1][0] == '-' ? argc : argc - 1,
-                     argv[1][0] == '-' ? argv : argv + 1, &o);
-    json_t *res = NULL;
-    if (rc < 0)
-        rc = s_call(cli, "audit verify", "audit.verify", o.args, &res);
-    s_free(&o);
-    if (rc >= 0)
-        return rc;
-    bool ok = json_is_true(json_object_get(res, "ok"));
-    if (cli->json) {
-        rc = cli_print_json(res);
-        return rc ? rc : (ok ? 0 : 1);
-    }
-    if (ok)
-        printf("audit chain verifies: %lld entries\n",
-               (long long) json_integer_value(json_object_get(res, "entries")));
-    else
-        cli_error("audit verify", "%s", s_s(res, "error"));
-    json_decref(res);
-    return ok ? 0 : 1;
-}
-
 // ---- erase, notifications (issue 8)
 
 static const char s_erase_help[] =
