@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nodes/pl_node_int.h"
 #include "nodes/pl_node_case.h"
+#include "nodes/pl_node_int.h"
 
 // Names of the error codes, for the "code" field.
 static const char *
@@ -615,8 +615,8 @@ pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
     else if (strcmp(cmd, "stats") == 0)
         reply = s_stats(self, c);
     else if (pl_node_case_handles(cmd)) // cases, consent, referrals
-        reply = pl_node_case_ctl(self, c, cmd, args, json_string_value(as),
-                                 &arc);
+        reply =
+            pl_node_case_ctl(self, c, cmd, args, json_string_value(as), &arc);
     else
         reply = pl_node_ctl_error(PL_EINVAL, "unknown command '%s'", cmd);
 

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nodes/pl_node_int.h"
 #include "nodes/pl_audit.h"
 #include "nodes/pl_node_case.h"
+#include "nodes/pl_node_int.h"
 
 #define S_OUTREC_FIXED 144 // bytes before 'to' in an outbox record
 #define S_INREC_FIXED  128 // bytes before the header in an inbox record
@@ -1189,8 +1189,8 @@ s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
         if (rc == PL_OK && kind == S_KIND_REFERRAL)
             rc = pl_node_case_on_referral(self, txn, &h, digest, m->referral);
         else if (rc == PL_OK && kind == S_KIND_STATUS)
-            rc = pl_node_case_on_status(self, txn, &h, digest,
-                                        m->status_update);
+            rc =
+                pl_node_case_on_status(self, txn, &h, digest, m->status_update);
         else if (rc == PL_OK) // issue 8: withdrawal, erasure, cp-notification
             rc = pl_node_case_on_other(self, txn, &h, digest, m);
         if (rc == PL_OK) {

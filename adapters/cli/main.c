@@ -37,8 +37,9 @@ static const struct command {
      "nodes of the network, from the running daemon's directory"},
     {"network", cli_cmd_network,
      "the broker's transport status, through the running daemon"},
-    {"case", cli_cmd_case, "cases: add, show, list, close (personal data, "
-                           "encrypted)"},
+    {"case", cli_cmd_case,
+     "cases: add, show, list, close (personal data, "
+     "encrypted)"},
     {"consent", cli_cmd_consent, "consent of a case: add, withdraw"},
     {"refer", cli_cmd_refer,
      "refer a case to a provider (consent gate, minimum data)"},

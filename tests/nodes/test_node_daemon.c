@@ -294,7 +294,7 @@ main(void)
     // goes on answering (and settling what it has)
     // (--map-max-mib 1: no growth; growth is test_node_mapgrow's)
     const char *small[] = {"--heartbeat-ms", "1000", "--map-mib", "1",
-                           "--map-max-mib", "1", NULL};
+                           "--map-max-mib",  "1",    NULL};
     pl_testnode_start(&net, A, small, NULL);
     char big[2100];
     memset(big, 'f', 2048);
