@@ -14,9 +14,9 @@
 #include "proto/pl_util.h"
 
 static const char s_tag[] = "passerelle-audit-v1";
-static const char s_head_tag[] = "passerelle-audit-head-v1";
-static const char s_head_key[] = "audit.head";
-#define S_HEAD_BYTES (8 + PL_AUDIT_HASH_BYTES + PL_SIG_BYTES)
+static const char s_head_tag[] = PL_AUDIT_HEAD_TAG;
+static const char s_head_key[] = PL_AUDIT_HEAD_KEY;
+#define S_HEAD_BYTES PL_AUDIT_HEAD_BYTES
 
 static void
 s_be64(uint8_t *p, uint64_t v)
@@ -36,9 +36,10 @@ s_get_be64(const uint8_t *p)
     return v;
 }
 
-static void
-s_chain(const uint8_t prev[PL_AUDIT_HASH_BYTES], const uint8_t *bytes,
-        size_t len, uint8_t out[PL_AUDIT_HASH_BYTES])
+void
+pl_audit_chain_hash(const uint8_t prev[PL_AUDIT_HASH_BYTES],
+                    const uint8_t *bytes, size_t len,
+                    uint8_t out[PL_AUDIT_HASH_BYTES])
 {
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, PL_AUDIT_HASH_BYTES);
@@ -138,7 +139,7 @@ pl_audit_append(pl_txn_t *txn, const pl_keys_t *keys, const pl_audit_entry_t *e,
     size_t len = strlen(text);
     uint8_t key[8], hash[PL_AUDIT_HASH_BYTES];
     s_be64(key, count + 1);
-    s_chain(prev, (const uint8_t *) text, len, hash);
+    pl_audit_chain_hash(prev, (const uint8_t *) text, len, hash);
     rc = pl_store_put(txn, PL_DB_AUDIT, key, sizeof key, text, len);
     free(text);
     if (rc != PL_OK)
@@ -190,7 +191,7 @@ s_verify_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
                  (unsigned long long) want, (unsigned long long) s->n);
         return PL_EAUTH;
     }
-    s_chain(s->prev, v, vl, s->prev);
+    pl_audit_chain_hash(s->prev, v, vl, s->prev);
     s->n = want;
     return PL_STORE_NEXT;
 }

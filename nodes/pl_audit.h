@@ -27,6 +27,12 @@
 #include "proto/pl_keys.h"
 
 #define PL_AUDIT_HASH_BYTES 32
+// The signed head: settings key PL_AUDIT_HEAD_KEY holds u64be(count) ||
+// hash of the last entry || Ed25519 over PL_AUDIT_HEAD_TAG || u64be(count)
+// || hash. Shared with pl_audit_tools.c (export, offline check).
+#define PL_AUDIT_HEAD_TAG   "passerelle-audit-head-v1"
+#define PL_AUDIT_HEAD_KEY   "audit.head"
+#define PL_AUDIT_HEAD_BYTES (8 + PL_AUDIT_HASH_BYTES + PL_SIG_BYTES)
 
 typedef enum {
     PL_AUDIT_IN = 0,    // "in": an envelope received
@@ -72,5 +78,11 @@ PL_MUST_CHECK int pl_audit_verify_txn(pl_txn_t *txn,
 PL_MUST_CHECK int pl_audit_verify(pl_store_t *store,
                                   const uint8_t sign_pk[PL_SIGN_PK_BYTES],
                                   pl_audit_report_t *report);
+
+// hash(entry) = BLAKE2b-256("passerelle-audit-v1" || prev || bytes): the
+// chaining rule, for tools that recompute the chain outside this module.
+void pl_audit_chain_hash(const uint8_t prev[PL_AUDIT_HASH_BYTES],
+                         const uint8_t *bytes, size_t len,
+                         uint8_t out[PL_AUDIT_HASH_BYTES]);
 
 #endif

@@ -11,10 +11,9 @@
 
 #include "proto/pl_util.h"
 
-static const char s_tag[] = "passerelle-audit-v1";
-static const char s_head_tag[] = "passerelle-audit-head-v1";
-static const char s_head_key[] = "audit.head";
-#define S_HEAD_BYTES (8 + PL_AUDIT_HASH_BYTES + PL_SIG_BYTES)
+static const char s_head_tag[] = PL_AUDIT_HEAD_TAG;
+static const char s_head_key[] = PL_AUDIT_HEAD_KEY;
+#define S_HEAD_BYTES PL_AUDIT_HEAD_BYTES
 #define S_HEAD_INPUT (sizeof s_head_tag - 1 + 8 + PL_AUDIT_HASH_BYTES)
 
 static void
@@ -33,19 +32,6 @@ s_get_be64(const uint8_t *p)
     for (int i = 0; i < 8; i++)
         v = (v << 8) | p[i];
     return v;
-}
-
-// hash(entry) = BLAKE2b-256(tag || prev || bytes), as pl_audit.c chains.
-static void
-s_chain(const uint8_t prev[PL_AUDIT_HASH_BYTES], const uint8_t *bytes,
-        size_t len, uint8_t out[PL_AUDIT_HASH_BYTES])
-{
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, PL_AUDIT_HASH_BYTES);
-    crypto_generichash_update(&st, (const uint8_t *) s_tag, sizeof s_tag - 1);
-    crypto_generichash_update(&st, prev, PL_AUDIT_HASH_BYTES);
-    crypto_generichash_update(&st, bytes, len);
-    crypto_generichash_final(&st, out, PL_AUDIT_HASH_BYTES);
 }
 
 static json_t *
@@ -123,7 +109,7 @@ s_export_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
         return PL_STORE_NEXT;
     uint64_t seq = s_get_be64(k);
     uint8_t h[PL_AUDIT_HASH_BYTES];
-    s_chain(x->prev, v, vl, h);
+    pl_audit_chain_hash(x->prev, v, vl, h);
     memcpy(x->prev, h, sizeof h);
     x->n++;
     if (seq < x->from)
@@ -247,7 +233,7 @@ pl_audit_check_export(const json_t *doc, pl_audit_report_t *report)
             memcpy(prev, pv, sizeof prev); // the range starts from here
         else if (memcmp(pv, prev, sizeof pv) != 0)
             return s_bad(report, seq, "does not chain to the one before");
-        s_chain(prev, (const uint8_t *) text, len, prev);
+        pl_audit_chain_hash(prev, (const uint8_t *) text, len, prev);
         uint8_t claimed[PL_AUDIT_HASH_BYTES];
         const char *hh = json_string_value(json_object_get(e, "hash"));
         if (!hh || pl_unhex(claimed, sizeof claimed, hh) != PL_OK
@@ -347,7 +333,7 @@ s_verify_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
                              "matches the hash recorded in entry %llu",
                              want - 1, want);
     }
-    s_chain(s->prev, v, vl, s->prev);
+    pl_audit_chain_hash(s->prev, v, vl, s->prev);
     s->n = want;
     return PL_STORE_NEXT;
 }
