@@ -190,7 +190,7 @@ s_clock(pl_node_t *self, uint64_t broker_time, bool welcome)
                      "is off; sealing new envelopes is refused until it is "
                      "fixed",
                      (long long) skew, S_CLOCK_SKEW_MAX);
-    else if (self->skewed)
+    else if (self->skewed && !bad)
         pl_log_warn(self->log, "clock_ok skew_s=%lld: sealing resumes",
                     (long long) skew);
     self->skewed = bad;
