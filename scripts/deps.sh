@@ -5,7 +5,7 @@
 set -eu
 PKGS="build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev
 protobuf-c-compiler protobuf-compiler liblmdb-dev lmdb-utils libsodium-dev
-libjansson-dev libcmocka-dev"
+libjansson-dev libcmocka-dev python3"
 # clang and its runtime are optional (fuzzing); asked for, not required
 OPTIONAL="clang libclang-rt-14-dev"
 missing=""
