@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "proto/pl_envelope.h"
+#include "tests/lib/pl_bench.h"
 #include "tests/lib/pl_test.h"
 #include "tests/lib/pl_testnode.h"
 
@@ -68,83 +69,6 @@ s_wait_receipted(const char *home, long want, double timeout_s)
     return false;
 }
 
-// The protocol floor for one message and its receipt, in seconds.
-static double
-s_protocol_cost(int iters)
-{
-    pl_keys_t *a = NULL, *b = NULL;
-    PL_CHECK(pl_keys_generate(&a) == PL_OK && pl_keys_generate(&b) == PL_OK);
-    uint8_t payload[S_PAYLOAD];
-    memset(payload, 'x', sizeof payload);
-    Passerelle__V1__TestMessage t = PASSERELLE__V1__TEST_MESSAGE__INIT;
-    t.payload.data = payload;
-    t.payload.len = sizeof payload;
-    Passerelle__V1__Message m = PASSERELLE__V1__MESSAGE__INIT;
-    m.body_case = PASSERELLE__V1__MESSAGE__BODY_TEST;
-    m.test = &t;
-    pl_buf_t msg = {0};
-    PL_CHECK(pl_message_encode(&m, &msg) == PL_OK);
-    double t0 = s_now();
-    for (int i = 0; i < iters; i++) {
-        // A seals to B
-        pl_seal_args_t sa = {a, "sn/a", "sn/b", b->pub.box, NULL, pl_now(), 0};
-        pl_buf_t pkt = {0}, plain = {0};
-        uint8_t id[PL_MSG_ID_BYTES];
-        PL_CHECK(pl_envelope_seal(&sa, msg.data, msg.len, id, &pkt) == PL_OK);
-        // B verifies, opens, digests, signs the receipt and seals it
-        pl_packet_t *p = NULL;
-        PL_CHECK(pl_wire_decode(pkt.data, pkt.len, &p) == PL_OK);
-        pl_envelope_t v;
-        pl_envelope_view(p->envelope, &v);
-        PL_CHECK(pl_envelope_verify(&v, a->pub.sign) == PL_OK);
-        PL_CHECK(pl_envelope_open(&v, "sn/b", b->pub.box, b->sec->box,
-                                  a->pub.sign, NULL, &plain)
-                 == PL_OK);
-        uint8_t dg[PL_DIGEST_BYTES], sig[PL_SIG_BYTES];
-        pl_envelope_digest(&v, dg);
-        pl_receipt_sign(b, id, dg, 1, sig);
-        Passerelle__V1__Receipt r = PASSERELLE__V1__RECEIPT__INIT;
-        r.message_id.data = id;
-        r.message_id.len = sizeof id;
-        r.digest.data = dg;
-        r.digest.len = sizeof dg;
-        r.received_at = 1;
-        r.signature.data = sig;
-        r.signature.len = sizeof sig;
-        Passerelle__V1__Message rm = PASSERELLE__V1__MESSAGE__INIT;
-        rm.body_case = PASSERELLE__V1__MESSAGE__BODY_RECEIPT;
-        rm.receipt = &r;
-        pl_buf_t renc = {0}, rpkt = {0}, rplain = {0};
-        PL_CHECK(pl_message_encode(&rm, &renc) == PL_OK);
-        pl_seal_args_t rb = {b, "sn/b", "sn/a", a->pub.box, NULL, pl_now(), 0};
-        uint8_t rid[PL_MSG_ID_BYTES];
-        PL_CHECK(pl_envelope_seal(&rb, renc.data, renc.len, rid, &rpkt)
-                 == PL_OK);
-        // A verifies, opens, checks the receipt
-        pl_packet_t *q = NULL;
-        PL_CHECK(pl_wire_decode(rpkt.data, rpkt.len, &q) == PL_OK);
-        pl_envelope_t rv;
-        pl_envelope_view(q->envelope, &rv);
-        PL_CHECK(pl_envelope_verify(&rv, b->pub.sign) == PL_OK);
-        PL_CHECK(pl_envelope_open(&rv, "sn/a", a->pub.box, a->sec->box,
-                                  b->pub.sign, NULL, &rplain)
-                 == PL_OK);
-        PL_CHECK(pl_receipt_verify(b->pub.sign, id, dg, 1, sig) == PL_OK);
-        pl_wire_free(&p);
-        pl_wire_free(&q);
-        pl_buf_free(&pkt);
-        pl_buf_free(&rpkt);
-        pl_buf_free(&renc);
-        pl_buf_wipe(&plain);
-        pl_buf_wipe(&rplain);
-    }
-    double per = (s_now() - t0) / iters;
-    pl_buf_free(&msg);
-    pl_keys_destroy(&a);
-    pl_keys_destroy(&b);
-    return per;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -188,7 +112,7 @@ main(int argc, char **argv)
         cpu[i] = s_cpu(pids[i]) - cpu0[i];
         total += cpu[i];
     }
-    double proto = s_protocol_cost(500);
+    double proto = pl_bench_floor(S_PAYLOAD, 500, false);
     double per_msg = total / (double) n;
     printf("bench_node: %ld messages of %d bytes, A -> broker -> B, with "
            "receipts B -> broker -> A\n",

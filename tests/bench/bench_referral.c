@@ -31,6 +31,7 @@
 
 #include "adapters/cli/cli_control.c"
 #include "proto/pl_envelope.h"
+#include "tests/lib/pl_bench.h"
 #include "tests/lib/pl_test.h"
 #include "tests/lib/pl_testnode.h"
 
@@ -93,15 +94,6 @@ s_now(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
-}
-
-// CPU seconds of the calling thread (the floor: immune to other load).
-static double
-s_thread_cpu(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
 }
 
@@ -386,84 +378,6 @@ s_run(pl_test_net_t *net, const char *case_id, bool cli, long n, int conc,
     free(r.lat);
 }
 
-// The protocol floor for one message and its receipt, in CPU seconds (the
-// same steps as bench_node's).
-static double
-s_protocol_cost(int iters)
-{
-    pl_keys_t *a = NULL, *b = NULL;
-    PL_CHECK(pl_keys_generate(&a) == PL_OK && pl_keys_generate(&b) == PL_OK);
-    uint8_t payload[S_PAYLOAD];
-    memset(payload, 'x', sizeof payload);
-    Passerelle__V1__TestMessage t = PASSERELLE__V1__TEST_MESSAGE__INIT;
-    t.payload.data = payload;
-    t.payload.len = sizeof payload;
-    Passerelle__V1__Message m = PASSERELLE__V1__MESSAGE__INIT;
-    m.body_case = PASSERELLE__V1__MESSAGE__BODY_TEST;
-    m.test = &t;
-    pl_buf_t msg = {0};
-    PL_CHECK(pl_message_encode(&m, &msg) == PL_OK);
-    double t0 = s_thread_cpu();
-    for (int i = 0; i < iters; i++) {
-        // A seals to B
-        pl_seal_args_t sa = {a, "sn/a", "sn/b", b->pub.box, NULL, pl_now(), 0};
-        pl_buf_t pkt = {0}, plain = {0};
-        uint8_t id[PL_MSG_ID_BYTES];
-        PL_CHECK(pl_envelope_seal(&sa, msg.data, msg.len, id, &pkt) == PL_OK);
-        // B verifies, opens, digests, signs the receipt and seals it
-        pl_packet_t *p = NULL;
-        PL_CHECK(pl_wire_decode(pkt.data, pkt.len, &p) == PL_OK);
-        pl_envelope_t v;
-        pl_envelope_view(p->envelope, &v);
-        PL_CHECK(pl_envelope_verify(&v, a->pub.sign) == PL_OK);
-        PL_CHECK(pl_envelope_open(&v, "sn/b", b->pub.box, b->sec->box,
-                                  a->pub.sign, NULL, &plain)
-                 == PL_OK);
-        uint8_t dg[PL_DIGEST_BYTES], sig[PL_SIG_BYTES];
-        pl_envelope_digest(&v, dg);
-        pl_receipt_sign(b, id, dg, 1, sig);
-        Passerelle__V1__Receipt rc = PASSERELLE__V1__RECEIPT__INIT;
-        rc.message_id.data = id;
-        rc.message_id.len = sizeof id;
-        rc.digest.data = dg;
-        rc.digest.len = sizeof dg;
-        rc.received_at = 1;
-        rc.signature.data = sig;
-        rc.signature.len = sizeof sig;
-        Passerelle__V1__Message rm = PASSERELLE__V1__MESSAGE__INIT;
-        rm.body_case = PASSERELLE__V1__MESSAGE__BODY_RECEIPT;
-        rm.receipt = &rc;
-        pl_buf_t renc = {0}, rpkt = {0}, rplain = {0};
-        PL_CHECK(pl_message_encode(&rm, &renc) == PL_OK);
-        pl_seal_args_t rb = {b, "sn/b", "sn/a", a->pub.box, NULL, pl_now(), 0};
-        uint8_t rid[PL_MSG_ID_BYTES];
-        PL_CHECK(pl_envelope_seal(&rb, renc.data, renc.len, rid, &rpkt)
-                 == PL_OK);
-        // A verifies, opens, checks the receipt
-        pl_packet_t *q = NULL;
-        PL_CHECK(pl_wire_decode(rpkt.data, rpkt.len, &q) == PL_OK);
-        pl_envelope_t rv;
-        pl_envelope_view(q->envelope, &rv);
-        PL_CHECK(pl_envelope_verify(&rv, b->pub.sign) == PL_OK);
-        PL_CHECK(pl_envelope_open(&rv, "sn/a", a->pub.box, a->sec->box,
-                                  b->pub.sign, NULL, &rplain)
-                 == PL_OK);
-        PL_CHECK(pl_receipt_verify(b->pub.sign, id, dg, 1, sig) == PL_OK);
-        pl_wire_free(&p);
-        pl_wire_free(&q);
-        pl_buf_free(&pkt);
-        pl_buf_free(&rpkt);
-        pl_buf_free(&renc);
-        pl_buf_wipe(&plain);
-        pl_buf_wipe(&rplain);
-    }
-    double per = (s_thread_cpu() - t0) / iters;
-    pl_buf_free(&msg);
-    pl_keys_destroy(&a);
-    pl_keys_destroy(&b);
-    return per;
-}
-
 static void
 s_print(const char *name, const char *client, long n, int conc,
         const s_result_t *x, double floor1)
@@ -543,7 +457,7 @@ main(int argc, char **argv)
 
     s_run(&net, case_id, true, n, conc, &cli);
     s_run(&net, case_id, false, n, conc, &ctl);
-    double floor1 = s_protocol_cost(500);
+    double floor1 = pl_bench_floor(S_PAYLOAD, 500, true);
 
     printf("bench_referral: agency -> broker -> clinic on 127.0.0.1; a loop "
            "is refer -> received -> accepted -> completed, each step seen at "

@@ -1,0 +1,15 @@
+// pl_bench - shared pieces of the benchmarks. Layer: tests.
+#ifndef PL_BENCH_H
+#define PL_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+// The protocol library's floor for one message and its receipt, in seconds
+// per message: A seals a TestMessage of 'payload_len' bytes to B; B
+// verifies, opens, digests, signs the receipt and seals it back; A
+// verifies, opens and checks the receipt. Wall time, or this thread's CPU
+// time when 'cpu_time' (immune to other processes' load).
+double pl_bench_floor(size_t payload_len, int iters, bool cpu_time);
+
+#endif
