@@ -29,33 +29,6 @@
 
 // ---- small helpers
 
-static char *
-s_ok(json_t *result)
-{
-    if (!result)
-        return pl_node_ctl_error(PL_ENOMEM, "out of memory");
-    json_t *r = json_pack("{s:b, s:o}", "ok", 1, "result", result);
-    char *out = r ? json_dumps(r, JSON_COMPACT) : NULL;
-    json_decref(r);
-    return out ? out : pl_node_ctl_error(PL_ENOMEM, "out of memory");
-}
-
-static json_t *
-s_hex_json(const uint8_t *id, size_t n)
-{
-    char hex[2 * 32 + 1];
-    pl_hex(hex, id, n);
-    return json_string(hex);
-}
-
-static json_t *
-s_time_json(uint64_t t)
-{
-    char buf[32];
-    pl_time_fmt(buf, t);
-    return json_string(buf);
-}
-
 static const char *
 s_str(const json_t *o, const char *key)
 {
@@ -407,7 +380,7 @@ s_case_add(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot store the case: %s",
                                  pl_strerror(rc));
-    return s_ok(json_pack("{s:o}", "id", s_hex_json(id, S_ID)));
+    return pl_node_ctl_ok(json_pack("{s:o}", "id", pl_node_json_hex(id, S_ID)));
 }
 
 // Every consent record of a case, decoded, with its JSON.
@@ -482,7 +455,7 @@ s_consent_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
         c->cap = cap;
     }
     s_consent_from_json(k, c->case_id, doc, &c->recs[c->n++]);
-    json_object_set_new(doc, "id", s_hex_json(k, S_ID));
+    json_object_set_new(doc, "id", pl_node_json_hex(k, S_ID));
     json_array_append_new(c->docs, doc);
     return PL_STORE_NEXT;
 }
@@ -616,7 +589,7 @@ s_consent_add(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot store the consent: %s",
                                  pl_strerror(rc));
-    return s_ok(json_pack("{s:o}", "id", s_hex_json(id, S_ID)));
+    return pl_node_ctl_ok(json_pack("{s:o}", "id", pl_node_json_hex(id, S_ID)));
 }
 
 static int s_withdraw_referrals(pl_node_t *self, pl_txn_t *txn,
@@ -676,9 +649,9 @@ s_consent_withdraw(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
         json_decref(holders);
         return pl_node_ctl_error(rc, "cannot withdraw: %s", pl_strerror(rc));
     }
-    return s_ok(json_pack("{s:I, s:I, s:o}", "withdrawn", (json_int_t) n,
-                          "cancelled", (json_int_t) ncancelled, "holders",
-                          holders));
+    return pl_node_ctl_ok(
+        json_pack("{s:I, s:I, s:o}", "withdrawn", (json_int_t) n, "cancelled",
+                  (json_int_t) ncancelled, "holders", holders));
 }
 
 // ---- referral records
@@ -722,7 +695,7 @@ s_history(json_t *doc, const char *status, uint64_t at, const char *by,
     }
     json_t *e = json_object();
     json_object_set_new(e, "status", json_string(status));
-    json_object_set_new(e, "at", s_time_json(at));
+    json_object_set_new(e, "at", pl_node_json_time(at));
     json_object_set_new(e, "by", by ? json_string(by) : json_null());
     if (reason)
         json_object_set_new(e, "reason", json_string(reason));
@@ -755,18 +728,18 @@ static json_t *
 s_summary(const uint8_t id[S_ID], const json_t *doc, uint64_t now)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "id", s_hex_json(id, S_ID));
+    json_object_set_new(o, "id", pl_node_json_hex(id, S_ID));
     json_object_set_new(o, "status", json_string(s_str(doc, "status")));
     json_object_set_new(o, "overdue", json_boolean(s_overdue(doc, now, NULL)));
     json_object_set_new(o, "direction", json_string(s_str(doc, "dir")));
     json_object_set_new(o, "peer", json_string(s_str(doc, "peer")));
     json_object_set_new(o, "priority", json_string(s_str(doc, "priority")));
-    json_object_set_new(o, "created", s_time_json(s_u64(doc, "created")));
-    json_object_set_new(o, "updated", s_time_json(s_u64(doc, "updated")));
+    json_object_set_new(o, "created", pl_node_json_time(s_u64(doc, "created")));
+    json_object_set_new(o, "updated", pl_node_json_time(s_u64(doc, "updated")));
     json_object_set_new(o, "service", json_string(s_str(doc, "service")));
     json_object_set_new(o, "sector", json_string(s_str(doc, "sector")));
     if (s_u64(doc, "due"))
-        json_object_set_new(o, "due", s_time_json(s_u64(doc, "due")));
+        json_object_set_new(o, "due", pl_node_json_time(s_u64(doc, "due")));
     if (s_str(doc, "case"))
         json_object_set_new(o, "case", json_string(s_str(doc, "case")));
     return o;
@@ -849,7 +822,7 @@ s_referrals(pl_node_t *self, pl_txn_t *txn, json_t *args)
         return pl_node_ctl_error(rc, "cannot read the store: %s",
                                  pl_strerror(rc));
     }
-    return s_ok(w.out);
+    return pl_node_ctl_ok(w.out);
 }
 
 static char *
@@ -872,7 +845,7 @@ s_referral_show(pl_node_t *self, pl_txn_t *txn, json_t *args)
     bool late = s_overdue(doc, now, &since);
     if (since)
         json_object_set_new(o, late ? "overdue_since" : "next_step_due",
-                            s_time_json(since));
+                            pl_node_json_time(since));
     static const char *const copy[] = {
         "person",  "pseudonym", "purpose",     "note",
         "history", "consent",   "legal_basis", "override",
@@ -885,7 +858,7 @@ s_referral_show(pl_node_t *self, pl_txn_t *txn, json_t *args)
     if (!json_object_get(o, "person"))
         json_object_set_new(o, "person", json_object());
     json_decref(doc);
-    return s_ok(o);
+    return pl_node_ctl_ok(o);
 }
 
 // ---- case show / list / close
@@ -932,39 +905,42 @@ s_case_show(pl_node_t *self, pl_txn_t *txn, json_t *args)
         const pl_consent_t *r = &c.recs[i];
         json_object_set_new(
             e, "valid", json_boolean(!r->withdrawn_at && r->expires_at > now));
-        json_object_set_new(e, "expires", s_time_json(r->expires_at));
-        json_object_set_new(e, "created", s_time_json(r->created_at));
+        json_object_set_new(e, "expires", pl_node_json_time(r->expires_at));
+        json_object_set_new(e, "created", pl_node_json_time(r->created_at));
         if (r->withdrawn_at)
-            json_object_set_new(e, "withdrawn", s_time_json(r->withdrawn_at));
+            json_object_set_new(e, "withdrawn",
+                                pl_node_json_time(r->withdrawn_at));
     }
     json_object_set_new(doc, "id", json_string(hex));
-    json_object_set_new(doc, "created", s_time_json(s_u64(doc, "created")));
+    json_object_set_new(doc, "created",
+                        pl_node_json_time(s_u64(doc, "created")));
     if (s_u64(doc, "closed"))
-        json_object_set_new(doc, "closed", s_time_json(s_u64(doc, "closed")));
+        json_object_set_new(doc, "closed",
+                            pl_node_json_time(s_u64(doc, "closed")));
     json_object_set_new(doc, "status",
                         json_string(s_u64(doc, "closed") ? "closed" : "open"));
     json_object_set(doc, "consents", c.docs);
     json_object_set_new(doc, "referrals", w.out);
     json_t *bia = json_object_get(doc, "bia");
     if (bia) {
-        json_object_set_new(bia, "date", s_time_json(s_u64(bia, "date")));
+        json_object_set_new(bia, "date", pl_node_json_time(s_u64(bia, "date")));
         json_object_set_new(bia, "recorded",
-                            s_time_json(s_u64(bia, "recorded")));
+                            pl_node_json_time(s_u64(bia, "recorded")));
     }
     json_array_foreach(json_object_get(doc, "withdrawals"), i, e)
     {
-        json_object_set_new(e, "at", s_time_json(s_u64(e, "at")));
+        json_object_set_new(e, "at", pl_node_json_time(s_u64(e, "at")));
         const char *hk;
         json_t *hv;
         json_object_foreach(json_object_get(e, "holders"), hk, hv)
         {
             if (s_u64(hv, "confirmed"))
                 json_object_set_new(hv, "confirmed",
-                                    s_time_json(s_u64(hv, "confirmed")));
+                                    pl_node_json_time(s_u64(hv, "confirmed")));
         }
     }
     s_consents_free(&c);
-    return s_ok(doc);
+    return pl_node_ctl_ok(doc);
 }
 
 typedef struct {
@@ -1001,12 +977,13 @@ s_case_list_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
     const char *g = s_str(doc, "given"), *f = s_str(doc, "family");
     if (!w->search || s_contains(g, w->search) || s_contains(f, w->search)) {
         json_t *o = json_object();
-        json_object_set_new(o, "id", s_hex_json(k, S_ID));
+        json_object_set_new(o, "id", pl_node_json_hex(k, S_ID));
         json_object_set_new(o, "given", json_string(g ? g : ""));
         json_object_set_new(o, "family", json_string(f ? f : ""));
         const char *b = s_str(doc, "birth");
         json_object_set_new(o, "birth", json_string(b ? b : ""));
-        json_object_set_new(o, "created", s_time_json(s_u64(doc, "created")));
+        json_object_set_new(o, "created",
+                            pl_node_json_time(s_u64(doc, "created")));
         json_object_set_new(
             o, "status", json_string(s_u64(doc, "closed") ? "closed" : "open"));
         json_array_append_new(w->out, o);
@@ -1026,7 +1003,7 @@ s_case_list(pl_node_t *self, pl_txn_t *txn, json_t *args)
         return pl_node_ctl_error(rc, "cannot read the store: %s",
                                  pl_strerror(rc));
     }
-    return s_ok(w.out);
+    return pl_node_ctl_ok(w.out);
 }
 
 static char *
@@ -1077,7 +1054,7 @@ s_case_close(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     *rc_out = rc;
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot close: %s", pl_strerror(rc));
-    return s_ok(
+    return pl_node_ctl_ok(
         json_pack("{s:o, s:s}", "id", json_string(hex), "status", "closed"));
 }
 
@@ -1393,9 +1370,9 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     json_object_set_new(doc, "legal_basis", json_string(r.legal_basis));
     if (v.record) {
         json_t *cj = json_object();
-        json_object_set_new(cj, "id", s_hex_json(v.record->id, S_ID));
+        json_object_set_new(cj, "id", pl_node_json_hex(v.record->id, S_ID));
         json_object_set_new(cj, "given_by", json_string(cr.given_by));
-        json_object_set_new(cj, "expires", s_time_json(cr.expires_at));
+        json_object_set_new(cj, "expires", pl_node_json_time(cr.expires_at));
         json_object_set_new(doc, "consent", cj);
     }
     if (v.override)
@@ -1409,7 +1386,7 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
         json_object_set_new(doc, "uasc", json_string(uasc));
     if (notify_cp)
         json_object_set_new(doc, "cp_notified", json_string(cp_addr));
-    json_object_set_new(doc, "msg", s_hex_json(msgid, PL_MSG_ID_BYTES));
+    json_object_set_new(doc, "msg", pl_node_json_hex(msgid, PL_MSG_ID_BYTES));
     pl_referral_track_t t;
     pl_referral_track_init(&t, PL_SIDE_SENDER);
     s_track_set(doc, &t);
@@ -1442,9 +1419,9 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
         return pl_node_ctl_error(rc, "cannot store the referral: %s",
                                  pl_strerror(rc));
     pl_log_info(self->log, "referral_sent to=%s sector=%s", addr, sector);
-    return s_ok(json_pack("{s:o, s:s, s:s, s:s}", "id", s_hex_json(rid, S_ID),
-                          "to", addr, "status", "requested", "pseudonym",
-                          pseudonym));
+    return pl_node_ctl_ok(
+        json_pack("{s:o, s:s, s:s, s:s}", "id", pl_node_json_hex(rid, S_ID),
+                  "to", addr, "status", "requested", "pseudonym", pseudonym));
 }
 
 // ---- status updates made here (accept, ..., cancel)
@@ -1566,8 +1543,9 @@ s_act(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as, int *rc_out)
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot store the update: %s",
                                  pl_strerror(rc));
-    return s_ok(json_pack("{s:o, s:s, s:I}", "id", s_hex_json(rid, S_ID),
-                          "status", status, "seq", (json_int_t) u.seq));
+    return pl_node_ctl_ok(json_pack("{s:o, s:s, s:I}", "id",
+                                    pl_node_json_hex(rid, S_ID), "status",
+                                    status, "seq", (json_int_t) u.seq));
 }
 
 // ---- inbound (recipient of a referral, or sender receiving updates)
@@ -1730,7 +1708,7 @@ pl_node_case_on_referral(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
     if (r->by)
         json_object_set_new(doc, "referred_by", json_string(r->by));
     json_object_set_new(doc, "legal_basis", json_string(r->legal_basis));
-    json_object_set_new(doc, "msg", s_hex_json(h->id, PL_MSG_ID_BYTES));
+    json_object_set_new(doc, "msg", pl_node_json_hex(h->id, PL_MSG_ID_BYTES));
     json_object_set_new(doc, "child", json_boolean(r->has_child && r->child));
     pl_referral_track_t t;
     pl_referral_track_init(&t, PL_SIDE_RECIPIENT);
@@ -1767,7 +1745,7 @@ pl_node_case_on_referral(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
             json_object_set_new(cj, "given_by",
                                 json_string(r->consent->given_by));
             json_object_set_new(cj, "expires",
-                                s_time_json(r->consent->expires_at));
+                                pl_node_json_time(r->consent->expires_at));
             if (r->consent->guardian_name)
                 json_object_set_new(cj, "guardian_name",
                                     json_string(r->consent->guardian_name));
@@ -1887,8 +1865,8 @@ pl_node_case_on_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
         json_object_set_new(det, "note", json_string(su->note));
     if (su->outcome)
         json_object_set_new(det, "outcome", json_string(su->outcome));
-    json_object_set_new(det, "msg", s_hex_json(h->id, PL_MSG_ID_BYTES));
-    json_object_set_new(det, "digest", s_hex_json(digest, 32));
+    json_object_set_new(det, "msg", pl_node_json_hex(h->id, PL_MSG_ID_BYTES));
+    json_object_set_new(det, "digest", pl_node_json_hex(digest, 32));
     if (res == PL_REF_BUFFERED)
         json_object_set_new(pend, pk, det);
     else
@@ -1933,8 +1911,8 @@ pl_node_case_on_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
             if (su->outcome)
                 json_object_set_new(d_own, "outcome", json_string(su->outcome));
             json_object_set_new(d_own, "msg",
-                                s_hex_json(h->id, PL_MSG_ID_BYTES));
-            json_object_set_new(d_own, "digest", s_hex_json(digest, 32));
+                                pl_node_json_hex(h->id, PL_MSG_ID_BYTES));
+            json_object_set_new(d_own, "digest", pl_node_json_hex(digest, 32));
             d = d_own;
         }
         uint64_t at = s_u64(d, "at") ? s_u64(d, "at") : now;
@@ -2072,8 +2050,9 @@ s_case_bia(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot store the assessment: %s",
                                  pl_strerror(rc));
-    return s_ok(json_pack("{s:o, s:o}", "id", s_hex_json(id, S_ID), "date",
-                          s_time_json(t)));
+    return pl_node_ctl_ok(json_pack("{s:o, s:o}", "id",
+                                    pl_node_json_hex(id, S_ID), "date",
+                                    pl_node_json_time(t)));
 }
 
 // ---- the referrals of one case (sender side)
@@ -2349,8 +2328,9 @@ s_withdraw_referrals(pl_node_t *self, pl_txn_t *txn,
             ws = json_array();
             json_object_set_new(cdoc, "withdrawals", ws);
         }
-        json_t *e = json_pack("{s:o, s:I, s:O}", "id", s_hex_json(wid, S_ID),
-                              "at", (json_int_t) now, "holders", hold);
+        json_t *e =
+            json_pack("{s:o, s:I, s:O}", "id", pl_node_json_hex(wid, S_ID),
+                      "at", (json_int_t) now, "holders", hold);
         if (s_by(as))
             json_object_set_new(e, "by", json_string(as));
         json_array_append_new(ws, e);
@@ -2379,10 +2359,10 @@ s_on_cp(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
         return rc;
     }
     uint64_t now = pl_now();
-    json_t *doc = json_pack("{s:s, s:s, s:o, s:s, s:o, s:o}", "kind", n->kind,
-                            "from", h->from, "referral", s_hex_json(rid, S_ID),
-                            "region", n->region, "at", s_time_json(n->at),
-                            "received", s_time_json(now));
+    json_t *doc = json_pack(
+        "{s:s, s:s, s:o, s:s, s:o, s:o}", "kind", n->kind, "from", h->from,
+        "referral", pl_node_json_hex(rid, S_ID), "region", n->region, "at",
+        pl_node_json_time(n->at), "received", pl_node_json_time(now));
     char *text = doc ? s_dump(doc) : NULL;
     json_decref(doc);
     if (!text)
@@ -2619,7 +2599,7 @@ s_notifications(pl_node_t *self, pl_txn_t *txn)
         return pl_node_ctl_error(rc, "cannot read the store: %s",
                                  pl_strerror(rc));
     }
-    return s_ok(w.out);
+    return pl_node_ctl_ok(w.out);
 }
 
 // ---- erase (owner)
@@ -2752,9 +2732,9 @@ s_erase(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
         return pl_node_ctl_error(rc, "cannot erase: %s", pl_strerror(rc));
     pl_log_info(self->log, "case_erased referrals=%zu inbox_copies=%zu", nrefs,
                 nshred);
-    return s_ok(json_pack("{s:s, s:s, s:o, s:I}", "id", hex, "status", "erased",
-                          "erased", s_time_json(now), "referrals",
-                          (json_int_t) nrefs));
+    return pl_node_ctl_ok(json_pack("{s:s, s:s, s:o, s:I}", "id", hex, "status",
+                                    "erased", "erased", pl_node_json_time(now),
+                                    "referrals", (json_int_t) nrefs));
 }
 
 // `case show` of an erased case: the tombstone, or NULL (not erased).
@@ -2779,12 +2759,12 @@ s_case_erased(pl_txn_t *txn, const char *text)
     if (!t)
         return NULL;
     json_t *o =
-        json_pack("{s:o, s:s, s:o}", "id", s_hex_json(id, S_ID), "status",
-                  "erased", "erased", s_time_json(s_u64(t, "erased")));
+        json_pack("{s:o, s:s, s:o}", "id", pl_node_json_hex(id, S_ID), "status",
+                  "erased", "erased", pl_node_json_time(s_u64(t, "erased")));
     if (s_str(t, "by"))
         json_object_set_new(o, "erased_by", json_string(s_str(t, "by")));
     json_decref(t);
-    return s_ok(o);
+    return pl_node_ctl_ok(o);
 }
 
 // ---- overdue follow-up (sender)
@@ -2937,10 +2917,10 @@ s_test_probe(pl_node_t *self, pl_txn_t *txn, json_t *args)
     free(p.keys);
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "probe: %s", pl_strerror(rc));
-    return s_ok(json_pack("{s:I, s:I, s:I, s:I}", "keys", (json_int_t) p.nkeys,
-                          "records", (json_int_t) p.records, "opened",
-                          (json_int_t) p.opened, "matches",
-                          (json_int_t) p.matches));
+    return pl_node_ctl_ok(
+        json_pack("{s:I, s:I, s:I, s:I}", "keys", (json_int_t) p.nkeys,
+                  "records", (json_int_t) p.records, "opened",
+                  (json_int_t) p.opened, "matches", (json_int_t) p.matches));
 }
 
 static bool

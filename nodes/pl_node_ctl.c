@@ -9,6 +9,7 @@
 // A state-changing command stores its reply under its request id in the
 // same nested transaction as its effect; a retry with the same id gets the
 // stored reply and changes nothing.
+#include <assert.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -71,9 +72,8 @@ pl_node_ctl_error(int code, const char *fmt, ...)
     return out ? out : strdup("{\"ok\":false,\"error\":\"out of memory\"}");
 }
 
-// Wraps a result (reference stolen) into an ok reply.
-static char *
-s_ok(json_t *result)
+char *
+pl_node_ctl_ok(json_t *result)
 {
     if (!result)
         return pl_node_ctl_error(PL_ENOMEM, "out of memory");
@@ -83,18 +83,19 @@ s_ok(json_t *result)
     return out ? out : pl_node_ctl_error(PL_ENOMEM, "out of memory");
 }
 
-static json_t *
-s_time(uint64_t t)
+json_t *
+pl_node_json_time(uint64_t t)
 {
     char buf[32];
     pl_time_fmt(buf, t);
     return json_string(buf);
 }
 
-static json_t *
-s_hexid(const uint8_t *id, size_t n)
+json_t *
+pl_node_json_hex(const uint8_t *id, size_t n)
 {
     char hex[2 * 64 + 1];
+    assert(n <= 64); // ids and keys only
     pl_hex(hex, id, n);
     return json_string(hex);
 }
@@ -130,9 +131,9 @@ s_cert_json(const pl_cert_t *c)
     json_object_set_new(o, "region", json_string(c->region));
     json_object_set_new(o, "services", s_list(c->services));
     json_object_set_new(o, "serial", json_integer((json_int_t) c->serial));
-    json_object_set_new(o, "not_after", s_time(c->not_after));
+    json_object_set_new(o, "not_after", pl_node_json_time(c->not_after));
     json_object_set_new(o, "box_key_id",
-                        s_hexid(c->box_key_id, PL_KEY_ID_BYTES));
+                        pl_node_json_hex(c->box_key_id, PL_KEY_ID_BYTES));
     return o;
 }
 
@@ -153,7 +154,7 @@ s_whoami(pl_node_t *self)
     json_object_set_new(o, "sign_key", json_string(fp));
     json_object_set_new(o, "revocation_number",
                         json_integer((json_int_t) self->revoked.number));
-    return s_ok(o);
+    return pl_node_ctl_ok(o);
 }
 
 static char *
@@ -170,7 +171,7 @@ s_directory(pl_node_t *self, json_t *args)
             continue;
         json_array_append_new(a, s_cert_json(c));
     }
-    return s_ok(a);
+    return pl_node_ctl_ok(a);
 }
 
 static char *
@@ -219,7 +220,7 @@ pl_node_ctl_status(pl_node_t *self, const Passerelle__V1__StatusResponse *resp)
         return;
     }
     json_t *o = json_object();
-    json_object_set_new(o, "time", s_time(resp->time));
+    json_object_set_new(o, "time", pl_node_json_time(resp->time));
     json_object_set_new(o, "uptime", json_integer((json_int_t) resp->uptime));
     if (resp->address)
         json_object_set_new(o, "address", json_string(resp->address));
@@ -236,9 +237,10 @@ pl_node_ctl_status(pl_node_t *self, const Passerelle__V1__StatusResponse *resp)
             json_object_set_new(e, "sector", json_string(n->sector));
         if (n->has_connected_since)
             json_object_set_new(e, "connected_since",
-                                s_time(n->connected_since));
+                                pl_node_json_time(n->connected_since));
         if (n->has_last_seen)
-            json_object_set_new(e, "last_seen", s_time(n->last_seen));
+            json_object_set_new(e, "last_seen",
+                                pl_node_json_time(n->last_seen));
         S_OPT_U64(e, "queued", n, queued);
         S_OPT_U64(e, "oldest_queued_age", n, oldest_queued_age);
         S_OPT_U64(e, "accepted", n, accepted);
@@ -251,7 +253,7 @@ pl_node_ctl_status(pl_node_t *self, const Passerelle__V1__StatusResponse *resp)
         json_array_append_new(nodes, e);
     }
     json_object_set_new(o, "nodes", nodes);
-    self->ctl_reply = s_ok(o);
+    self->ctl_reply = pl_node_ctl_ok(o);
 }
 
 // test.send: seals Message{test{payload}} 'count' times to 'to'.
@@ -301,7 +303,7 @@ s_test_send(pl_node_t *self, pl_txn_t *txn, json_t *args, int *rc_out)
         rc = pl_node_outbox_add(self, txn, to, S_KIND_TEST, enc.data, enc.len,
                                 ttl, id);
         if (rc == PL_OK)
-            json_array_append_new(ids, s_hexid(id, PL_MSG_ID_BYTES));
+            json_array_append_new(ids, pl_node_json_hex(id, PL_MSG_ID_BYTES));
     }
     pl_buf_wipe(&enc);
     *rc_out = rc;
@@ -342,7 +344,7 @@ s_test_send(pl_node_t *self, pl_txn_t *txn, json_t *args, int *rc_out)
             return pl_node_ctl_error(rc, "cannot send: %s", pl_strerror(rc));
         }
     }
-    return s_ok(json_pack("{s:o}", "ids", ids));
+    return pl_node_ctl_ok(json_pack("{s:o}", "ids", ids));
 }
 
 typedef struct {
@@ -376,9 +378,9 @@ s_test_list_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
     if (rc == PL_OK)
         rc = pl_message_decode(plain.data, plain.len, &m);
     json_t *o = json_object();
-    json_object_set_new(o, "id", s_hexid(k, kl));
+    json_object_set_new(o, "id", pl_node_json_hex(k, kl));
     json_object_set_new(o, "from", json_string(rc == PL_OK ? h.from : "?"));
-    json_object_set_new(o, "received_at", s_time(r.received_at));
+    json_object_set_new(o, "received_at", pl_node_json_time(r.received_at));
     if (rc == PL_OK && m->body_case == PASSERELLE__V1__MESSAGE__BODY_TEST) {
         const ProtobufCBinaryData *p = &m->test->payload;
         json_t *s = json_stringn((const char *) p->data, p->len);
@@ -417,15 +419,15 @@ s_outbox_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
     if (w->state && strcmp(w->state, state) != 0)
         return PL_STORE_NEXT;
     json_t *o = json_object();
-    json_object_set_new(o, "id", s_hexid(k, kl));
+    json_object_set_new(o, "id", pl_node_json_hex(k, kl));
     json_object_set_new(o, "to", json_string(r.to));
     json_object_set_new(o, "kind", json_string(kind));
     json_object_set_new(o, "state", json_string(state));
-    json_object_set_new(o, "created", s_time(r.created_at));
-    json_object_set_new(o, "updated", s_time(r.updated_at));
-    json_object_set_new(o, "expires", s_time(r.expires_at));
+    json_object_set_new(o, "created", pl_node_json_time(r.created_at));
+    json_object_set_new(o, "updated", pl_node_json_time(r.updated_at));
+    json_object_set_new(o, "expires", pl_node_json_time(r.expires_at));
     if (r.state == S_OUT_RECEIPTED)
-        json_object_set_new(o, "received_at", s_time(r.receipt_at));
+        json_object_set_new(o, "received_at", pl_node_json_time(r.receipt_at));
     if (r.state == S_OUT_REJECTED)
         json_object_set_new(o, "reason",
                             json_string(pl_wire_reason_name(
@@ -460,7 +462,7 @@ s_walk(pl_node_t *self, pl_txn_t *txn, pl_db_t db, pl_store_each_fn fn,
         return pl_node_ctl_error(rc, "cannot read the store: %s",
                                  pl_strerror(rc));
     }
-    return s_ok(w.out);
+    return pl_node_ctl_ok(w.out);
 }
 
 static json_t *
@@ -518,7 +520,7 @@ s_stats(pl_node_t *self, pl_txn_t *txn)
     S_C(commit_failures);
 #undef S_C
     json_object_set_new(o, "counters", n);
-    return s_ok(o);
+    return pl_node_ctl_ok(o);
 }
 
 // ---- dispatch

@@ -277,6 +277,12 @@ void pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
 // parked request.
 void pl_node_ctl_status(pl_node_t *self,
                         const Passerelle__V1__StatusResponse *resp);
+// Wraps 'result' (reference stolen) into {"ok": true, "result": ...};
+// malloc'd JSON text (an error reply if memory runs out).
+char *pl_node_ctl_ok(struct json_t *result);
+// RFC 3339 UTC text of 't' / lower-case hex of 'n' bytes, as JSON strings.
+struct json_t *pl_node_json_time(uint64_t t);
+struct json_t *pl_node_json_hex(const uint8_t *id, size_t n);
 // Builds an error reply {"ok": false, ...}; malloc'd JSON text.
 char *pl_node_ctl_error(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

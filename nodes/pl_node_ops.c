@@ -32,17 +32,6 @@ pl_node_ops_deferred(const char *cmd)
            || strcmp(cmd, "audit.verify") == 0;
 }
 
-static char *
-s_ok(json_t *result)
-{
-    if (!result)
-        return pl_node_ctl_error(PL_ENOMEM, "out of memory");
-    json_t *r = json_pack("{s:b, s:o}", "ok", 1, "result", result);
-    char *out = r ? json_dumps(r, JSON_COMPACT) : NULL;
-    json_decref(r);
-    return out ? out : pl_node_ctl_error(PL_ENOMEM, "out of memory");
-}
-
 static uint64_t
 s_mono_us(void)
 {
@@ -122,9 +111,9 @@ s_backup(pl_node_t *self, json_t *args)
     long long bytes = stat(data, &st) == 0 ? (long long) st.st_size : -1;
     pl_log_info(self->log, "backup_done dir=%s bytes=%lld ms=%llu", store,
                 bytes, (unsigned long long) (us / 1000));
-    return s_ok(json_pack("{s:s, s:I, s:I, s:b}", "store", store, "bytes",
-                          (json_int_t) bytes, "ms", (json_int_t) (us / 1000),
-                          "online", 1));
+    return pl_node_ctl_ok(json_pack("{s:s, s:I, s:I, s:b}", "store", store,
+                                    "bytes", (json_int_t) bytes, "ms",
+                                    (json_int_t) (us / 1000), "online", 1));
 }
 
 // ---- box keys
@@ -167,9 +156,9 @@ s_rotate(pl_node_t *self, const char *rid_hex)
     pl_hex(nh, new_id, sizeof new_id);
     pl_log_info(self->log, "box_key_rotated old=%s new=%s grace_days=%u", oh,
                 nh, self->box_grace_days);
-    char *reply = s_ok(json_pack("{s:s, s:s, s:i, s:b}", "new_key_id", nh,
-                                 "old_key_id", oh, "grace_days",
-                                 (int) self->box_grace_days, "certified", 0));
+    char *reply = pl_node_ctl_ok(
+        json_pack("{s:s, s:s, s:i, s:b}", "new_key_id", nh, "old_key_id", oh,
+                  "grace_days", (int) self->box_grace_days, "certified", 0));
     pl_audit_entry_t e = {.dir = PL_AUDIT_LOCAL,
                           .kind = "key",
                           .by = "system",
@@ -304,7 +293,7 @@ s_export(pl_node_t *self, json_t *args)
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot read the audit chain: %s",
                                  pl_strerror(rc));
-    return s_ok(doc);
+    return pl_node_ctl_ok(doc);
 }
 
 // The chain checked in a read transaction of its own, naming the first bad
@@ -329,7 +318,7 @@ s_verify(pl_node_t *self)
         json_object_set_new(o, "bad_entry",
                             json_integer((json_int_t) rep.bad_seq));
     }
-    return s_ok(o);
+    return pl_node_ctl_ok(o);
 }
 
 void
