@@ -241,8 +241,7 @@ s_qkey(uint8_t *key, const char *to, uint64_t seq)
     size_t n = strlen(to);
     memcpy(key, to, n);
     key[n] = 0;
-    for (int i = 0; i < 8; i++)
-        key[n + 1 + i] = (uint8_t) (seq >> (56 - 8 * i));
+    pl_be64_put(key + n + 1, seq);
     return n + 9;
 }
 
@@ -479,9 +478,7 @@ pl_spool_scan(pl_spool_t *self, const char *to, uint64_t after, size_t max,
         }
         const uint8_t *kp = k.mv_data, *vp = v.mv_data;
         pl_spool_item_t item;
-        item.seq = 0;
-        for (int i = 0; i < 8; i++)
-            item.seq = item.seq << 8 | kp[plen + (size_t) i];
+        item.seq = pl_be64_get(kp + plen);
         item.accepted_ms = s_u64(vp);
         item.expires_at = s_u64(vp + 8);
         memcpy(item.id, vp + 16, PL_MSG_ID_BYTES);

@@ -18,24 +18,6 @@ static const char s_head_tag[] = PL_AUDIT_HEAD_TAG;
 static const char s_head_key[] = PL_AUDIT_HEAD_KEY;
 #define S_HEAD_BYTES PL_AUDIT_HEAD_BYTES
 
-static void
-s_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t) v;
-        v >>= 8;
-    }
-}
-
-static uint64_t
-s_get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 void
 pl_audit_chain_hash(const uint8_t prev[PL_AUDIT_HASH_BYTES],
                     const uint8_t *bytes, size_t len,
@@ -49,18 +31,18 @@ pl_audit_chain_hash(const uint8_t prev[PL_AUDIT_HASH_BYTES],
     crypto_generichash_final(&st, out, PL_AUDIT_HASH_BYTES);
 }
 
-static void
-s_head_input(uint8_t *m, uint64_t count, const uint8_t hash[32])
+void
+pl_audit_head_input(uint8_t m[PL_AUDIT_HEAD_INPUT_BYTES], uint64_t count,
+                    const uint8_t hash[PL_AUDIT_HASH_BYTES])
 {
     memcpy(m, s_head_tag, sizeof s_head_tag - 1);
-    s_be64(m + sizeof s_head_tag - 1, count);
+    pl_be64_put(m + sizeof s_head_tag - 1, count);
     memcpy(m + sizeof s_head_tag - 1 + 8, hash, PL_AUDIT_HASH_BYTES);
 }
-#define S_HEAD_INPUT (sizeof s_head_tag - 1 + 8 + PL_AUDIT_HASH_BYTES)
 
-// Reads the head: count and hash (zeros when the chain is empty).
-static int
-s_head_get(pl_txn_t *txn, uint64_t *count, uint8_t hash[32], uint8_t *sig)
+int
+pl_audit_head(pl_txn_t *txn, uint64_t *count, uint8_t hash[PL_AUDIT_HASH_BYTES],
+              uint8_t *sig)
 {
     const uint8_t *v;
     size_t vlen;
@@ -77,7 +59,7 @@ s_head_get(pl_txn_t *txn, uint64_t *count, uint8_t hash[32], uint8_t *sig)
         return rc;
     if (vlen != S_HEAD_BYTES)
         return PL_EPROTO;
-    *count = s_get_be64(v);
+    *count = pl_be64_get(v);
     memcpy(hash, v + 8, PL_AUDIT_HASH_BYTES);
     if (sig)
         memcpy(sig, v + 8 + PL_AUDIT_HASH_BYTES, PL_SIG_BYTES);
@@ -107,7 +89,7 @@ pl_audit_append(pl_txn_t *txn, const pl_keys_t *keys, const pl_audit_entry_t *e,
     assert(txn && keys && e);
     uint64_t count;
     uint8_t prev[PL_AUDIT_HASH_BYTES];
-    int rc = s_head_get(txn, &count, prev, NULL);
+    int rc = pl_audit_head(txn, &count, prev, NULL);
     if (rc != PL_OK)
         return rc;
     static const char *const dirs[] = {"in", "out", "local"};
@@ -138,16 +120,16 @@ pl_audit_append(pl_txn_t *txn, const pl_keys_t *keys, const pl_audit_entry_t *e,
         return PL_ENOMEM;
     size_t len = strlen(text);
     uint8_t key[8], hash[PL_AUDIT_HASH_BYTES];
-    s_be64(key, count + 1);
+    pl_be64_put(key, count + 1);
     pl_audit_chain_hash(prev, (const uint8_t *) text, len, hash);
     rc = pl_store_put(txn, PL_DB_AUDIT, key, sizeof key, text, len);
     free(text);
     if (rc != PL_OK)
         return rc;
-    uint8_t head[S_HEAD_BYTES], m[S_HEAD_INPUT];
-    s_be64(head, count + 1);
+    uint8_t head[S_HEAD_BYTES], m[PL_AUDIT_HEAD_INPUT_BYTES];
+    pl_be64_put(head, count + 1);
     memcpy(head + 8, hash, PL_AUDIT_HASH_BYTES);
-    s_head_input(m, count + 1, hash);
+    pl_audit_head_input(m, count + 1, hash);
     crypto_sign_detached(head + 8 + PL_AUDIT_HASH_BYTES, NULL, m, sizeof m,
                          keys->sec->sign);
     rc = pl_store_put(txn, PL_DB_SETTINGS, s_head_key, sizeof s_head_key - 1,
@@ -169,7 +151,7 @@ s_verify_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
 {
     s_verify_t *s = arg;
     uint64_t want = s->n + 1;
-    if (kl != 8 || s_get_be64(k) != want) {
+    if (kl != 8 || pl_be64_get(k) != want) {
         s->r->bad_seq = want;
         snprintf(s->r->error, sizeof s->r->error,
                  "audit: entry %llu is missing or out of place",
@@ -209,7 +191,7 @@ pl_audit_verify_txn(pl_txn_t *txn, const uint8_t sign_pk[PL_SIGN_PK_BYTES],
         return rc;
     uint64_t count;
     uint8_t hash[PL_AUDIT_HASH_BYTES], sig[PL_SIG_BYTES];
-    rc = s_head_get(txn, &count, hash, sig);
+    rc = pl_audit_head(txn, &count, hash, sig);
     if (rc == PL_EPROTO) {
         snprintf(report->error, sizeof report->error,
                  "audit: the signed head is malformed");
@@ -219,8 +201,8 @@ pl_audit_verify_txn(pl_txn_t *txn, const uint8_t sign_pk[PL_SIGN_PK_BYTES],
         return rc;
     if (count == 0 && s.n == 0)
         return PL_OK; // an empty chain
-    uint8_t m[S_HEAD_INPUT];
-    s_head_input(m, count, hash);
+    uint8_t m[PL_AUDIT_HEAD_INPUT_BYTES];
+    pl_audit_head_input(m, count, hash);
     if (crypto_sign_verify_detached(sig, m, sizeof m, sign_pk) != 0) {
         snprintf(report->error, sizeof report->error,
                  "audit: the head signature does not verify");

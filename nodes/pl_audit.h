@@ -33,6 +33,9 @@
 #define PL_AUDIT_HEAD_TAG   "passerelle-audit-head-v1"
 #define PL_AUDIT_HEAD_KEY   "audit.head"
 #define PL_AUDIT_HEAD_BYTES (8 + PL_AUDIT_HASH_BYTES + PL_SIG_BYTES)
+// bytes the head signature covers: tag || u64be(count) || hash
+#define PL_AUDIT_HEAD_INPUT_BYTES                                              \
+    (sizeof PL_AUDIT_HEAD_TAG - 1 + 8 + PL_AUDIT_HASH_BYTES)
 
 typedef enum {
     PL_AUDIT_IN = 0,    // "in": an envelope received
@@ -84,5 +87,14 @@ PL_MUST_CHECK int pl_audit_verify(pl_store_t *store,
 void pl_audit_chain_hash(const uint8_t prev[PL_AUDIT_HASH_BYTES],
                          const uint8_t *bytes, size_t len,
                          uint8_t out[PL_AUDIT_HASH_BYTES]);
+
+// Reads the head: count, hash of the last entry and its signature ('sig'
+// may be NULL); zeros for an empty chain. PL_EPROTO if malformed.
+PL_MUST_CHECK int pl_audit_head(pl_txn_t *txn, uint64_t *count,
+                                uint8_t hash[PL_AUDIT_HASH_BYTES],
+                                uint8_t *sig);
+// The bytes the head signature covers.
+void pl_audit_head_input(uint8_t m[PL_AUDIT_HEAD_INPUT_BYTES], uint64_t count,
+                         const uint8_t hash[PL_AUDIT_HASH_BYTES]);
 
 #endif

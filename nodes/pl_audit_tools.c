@@ -11,29 +11,6 @@
 
 #include "proto/pl_util.h"
 
-static const char s_head_tag[] = PL_AUDIT_HEAD_TAG;
-static const char s_head_key[] = PL_AUDIT_HEAD_KEY;
-#define S_HEAD_BYTES PL_AUDIT_HEAD_BYTES
-#define S_HEAD_INPUT (sizeof s_head_tag - 1 + 8 + PL_AUDIT_HASH_BYTES)
-
-static void
-s_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t) v;
-        v >>= 8;
-    }
-}
-
-static uint64_t
-s_get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static json_t *
 s_hex(const uint8_t *p, size_t n)
 {
@@ -41,30 +18,6 @@ s_hex(const uint8_t *p, size_t n)
     assert(n <= PL_SIG_BYTES);
     pl_hex(hex, p, n);
     return json_string(hex);
-}
-
-int
-pl_audit_head(pl_txn_t *txn, uint64_t *count, uint8_t hash[PL_AUDIT_HASH_BYTES],
-              uint8_t sig[PL_SIG_BYTES])
-{
-    const uint8_t *v;
-    size_t vlen;
-    int rc = pl_store_get(txn, PL_DB_SETTINGS, s_head_key,
-                          sizeof s_head_key - 1, &v, &vlen);
-    if (rc == PL_ENOTFOUND) {
-        *count = 0;
-        memset(hash, 0, PL_AUDIT_HASH_BYTES);
-        memset(sig, 0, PL_SIG_BYTES);
-        return PL_OK;
-    }
-    if (rc != PL_OK)
-        return rc;
-    if (vlen != S_HEAD_BYTES)
-        return PL_EPROTO;
-    *count = s_get_be64(v);
-    memcpy(hash, v + 8, PL_AUDIT_HASH_BYTES);
-    memcpy(sig, v + 8 + PL_AUDIT_HASH_BYTES, PL_SIG_BYTES);
-    return PL_OK;
 }
 
 json_t *
@@ -107,7 +60,7 @@ s_export_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
     s_export_t *x = arg;
     if (kl != 8)
         return PL_STORE_NEXT;
-    uint64_t seq = s_get_be64(k);
+    uint64_t seq = pl_be64_get(k);
     uint8_t h[PL_AUDIT_HASH_BYTES];
     pl_audit_chain_hash(x->prev, v, vl, h);
     memcpy(x->prev, h, sizeof h);
@@ -253,10 +206,8 @@ pl_audit_check_export(const json_t *doc, pl_audit_report_t *report)
                  "audit export: the head is malformed");
         return PL_EPROTO;
     }
-    uint8_t m[S_HEAD_INPUT];
-    memcpy(m, s_head_tag, sizeof s_head_tag - 1);
-    s_be64(m + sizeof s_head_tag - 1, count);
-    memcpy(m + sizeof s_head_tag - 1 + 8, hash, PL_AUDIT_HASH_BYTES);
+    uint8_t m[PL_AUDIT_HEAD_INPUT_BYTES];
+    pl_audit_head_input(m, count, hash);
     if (count > 0 && crypto_sign_verify_detached(sig, m, sizeof m, pk) != 0) {
         snprintf(report->error, sizeof report->error,
                  "audit export: the head signature does not verify with the "
@@ -302,7 +253,7 @@ s_verify_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
 {
     s_verify_t *s = arg;
     uint64_t want = s->n + 1;
-    if (kl != 8 || s_get_be64(k) != want)
+    if (kl != 8 || pl_be64_get(k) != want)
         return s_verify_fail(s, want,
                              "audit: entry %llu is missing or out of place "
                              "(after entry %llu)",
@@ -360,10 +311,8 @@ pl_audit_verify_named(pl_txn_t *txn, const uint8_t sign_pk[PL_SIGN_PK_BYTES],
         return rc;
     if (count == 0 && s.n == 0)
         return PL_OK; // an empty chain
-    uint8_t m[S_HEAD_INPUT];
-    memcpy(m, s_head_tag, sizeof s_head_tag - 1);
-    s_be64(m + sizeof s_head_tag - 1, count);
-    memcpy(m + sizeof s_head_tag - 1 + 8, hash, PL_AUDIT_HASH_BYTES);
+    uint8_t m[PL_AUDIT_HEAD_INPUT_BYTES];
+    pl_audit_head_input(m, count, hash);
     if (crypto_sign_verify_detached(sig, m, sizeof m, sign_pk) != 0)
         return s_verify_fail(&s, count ? count : s.n,
                              "audit: the signed head does not verify with "

@@ -27,12 +27,6 @@
 
 #define PL_AUDIT_EXPORT_MAX 100000 // entries per export call
 
-// The signed head as stored ("settings"/"audit.head"); an empty chain
-// gives count 0 and zeros. PL_EPROTO when malformed.
-PL_MUST_CHECK int pl_audit_head(pl_txn_t *txn, uint64_t *count,
-                                uint8_t hash[PL_AUDIT_HASH_BYTES],
-                                uint8_t sig[PL_SIG_BYTES]);
-
 // Builds the export document of entries from..to (1-based, inclusive;
 // 'to' 0 or past the end means up to the last entry). 'address' and
 // 'sign_pk' name the node. *out is a new reference (json_decref it).

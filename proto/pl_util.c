@@ -294,6 +294,24 @@ pl_date_parse(const char *text, uint64_t *t)
     return PL_OK;
 }
 
+void
+pl_be64_put(uint8_t out[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t) v;
+        v >>= 8;
+    }
+}
+
+uint64_t
+pl_be64_get(const uint8_t in[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | in[i];
+    return v;
+}
+
 bool
 pl_slug_valid(const char *s)
 {

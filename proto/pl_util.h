@@ -59,6 +59,10 @@ void pl_time_fmt(char *out, uint64_t t);
 // Parses "YYYY-MM-DD" (midnight UTC). PL_EINVAL when not a real date.
 PL_MUST_CHECK int pl_date_parse(const char *text, uint64_t *t);
 
+// ---- big-endian integers (stored keys sort by them; signed layouts)
+void pl_be64_put(uint8_t out[8], uint64_t v);
+uint64_t pl_be64_get(const uint8_t in[8]);
+
 // ---- names
 #define PL_NAME_MAX    63  // a network or node name
 #define PL_ADDRESS_MAX 127 // network/name
