@@ -145,3 +145,39 @@ pl_testnode_log(const pl_test_net_t *net, int i)
     snprintf(out, 700, "%s/%s.log", net->root, net->name[i]);
     return out;
 }
+
+int
+pl_testnode_cli(char **out, const pl_test_net_t *net, int i, const char *fmt,
+                ...)
+{
+    char args[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    char *o = NULL;
+    int rc = pl_test_sh(&o, "'%s' --home '%s' %s 2>&1",
+                        pl_test_bin("passerelle"), net->home[i], args);
+    if (out)
+        *out = o;
+    else
+        free(o);
+    return rc;
+}
+
+json_t *
+pl_testnode_json(const pl_test_net_t *net, int i, const char *fmt, ...)
+{
+    char args[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    char *o = NULL;
+    int rc = pl_test_sh(&o, "'%s' --home '%s' --json %s",
+                        pl_test_bin("passerelle"), net->home[i], args);
+    json_error_t jerr;
+    json_t *doc = rc == 0 && o ? json_loads(o, 0, &jerr) : NULL;
+    free(o);
+    return doc;
+}

@@ -37,6 +37,15 @@ long pl_testnode_count_in_file(const char *path, const char *needle);
 // Polls until 'needle' occurs at least 'n' times in the file.
 bool pl_testnode_wait_log(const char *path, const char *needle, long n,
                           int timeout_ms);
+// Runs `passerelle --home HOME(i) ARGS` (ARGS a printf format, already
+// shell-quoted by the caller) with stderr merged into *out (malloc'd; may
+// pass NULL). Returns the exit code.
+int pl_testnode_cli(char **out, const pl_test_net_t *net, int i,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+// The same with --json; returns the parsed document, or NULL when the
+// command failed or printed no JSON.
+json_t *pl_testnode_json(const pl_test_net_t *net, int i, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 // Path of node i's log (root/<name>.log), in a static buffer.
 const char *pl_testnode_log(const pl_test_net_t *net, int i);
 

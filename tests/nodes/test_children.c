@@ -30,43 +30,6 @@ static pl_test_net_t s_net;
 static const char *const s_fast[] = {"--heartbeat-ms", "1000", NULL};
 static const char *const s_hooks[] = {"PASSERELLE_TEST_HOOKS=1", NULL};
 
-// Runs the CLI on node i (stderr merged into *out). Returns the exit code.
-static int
-s_cli(char **out, int i, const char *fmt, ...)
-{
-    char args[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char *o = NULL;
-    int rc = pl_test_sh(&o, "'%s' --home '%s' %s 2>&1",
-                        pl_test_bin("passerelle"), s_net.home[i], args);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    return rc;
-}
-
-// Runs a CLI command expected to print one JSON document.
-static json_t *
-s_json(int i, const char *fmt, ...)
-{
-    char args[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char *o = NULL;
-    int rc = pl_test_sh(&o, "'%s' --home '%s' --json %s",
-                        pl_test_bin("passerelle"), s_net.home[i], args);
-    json_error_t jerr;
-    json_t *doc = rc == 0 && o ? json_loads(o, 0, &jerr) : NULL;
-    free(o);
-    return doc;
-}
-
 // The first line of a successful command's output (malloc'd), or NULL
 // with *err (malloc'd) set to the output.
 static char *
@@ -78,7 +41,7 @@ s_line(char **err, int i, const char *fmt, ...)
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
     char *o = NULL;
-    int rc = s_cli(&o, i, "%s", args);
+    int rc = pl_testnode_cli(&o, &s_net, i, "%s", args);
     if (rc != 0) {
         if (err)
             *err = o;
@@ -95,7 +58,7 @@ s_wait_status(int i, const char *id, const char *want)
 {
     char got[32] = "";
     for (int k = 0; k < 300; k++) {
-        json_t *d = s_json(i, "show %s", id);
+        json_t *d = pl_testnode_json(&s_net, i, "show %s", id);
         const char *s = json_string_value(json_object_get(d, "status"));
         snprintf(got, sizeof got, "%s", s ? s : "");
         json_decref(d);
@@ -113,7 +76,7 @@ s_wait_directory(int i)
 {
     size_t n = 0;
     for (int k = 0; k < 300 && n < N; k++) {
-        json_t *d = s_json(i, "directory");
+        json_t *d = pl_testnode_json(&s_net, i, "directory");
         n = json_array_size(d);
         json_decref(d);
         if (n < N)
@@ -125,7 +88,7 @@ s_wait_directory(int i)
 static bool
 s_audit_ok(int i, long *entries)
 {
-    json_t *d = s_json(i, "audit verify");
+    json_t *d = pl_testnode_json(&s_net, i, "audit verify");
     bool ok = d && json_is_true(json_object_get(d, "ok"));
     if (entries)
         *entries = (long) json_integer_value(json_object_get(d, "entries"));
@@ -183,35 +146,38 @@ s_children(const char *m1, const char *m2, char **uasc_case, char **r_cl,
     // ---- a child with an accompanied status: the guardian decides
     snprintf(fam, sizeof fam, "Ba%s", m1);
     char *c1 = s_case(AG, "Moussa", fam, "2015-03-01", NULL);
-    PL_CHECK(s_cli(NULL, AG,
-                   "consent add --case %s --sectors health --given-by "
-                   "returnee --expires 2099-12-31",
-                   c1)
-             == 0);
+    PL_CHECK(
+        pl_testnode_cli(NULL, &s_net, AG,
+                        "consent add --case %s --sectors health --given-by "
+                        "returnee --expires 2099-12-31",
+                        c1)
+        == 0);
     PL_CHECK(!s_line(&err, AG, "refer --case %s --to clinic --service svc", c1)
              && strstr(err, "consent") && strstr(err, "guardian"));
     free(err);
-    PL_CHECK(s_cli(NULL, AG,
-                   "consent add --case %s --sectors health --given-by "
-                   "guardian --guardian-name 'Awa Ba' --expires 2099-12-31",
-                   c1)
+    PL_CHECK(pl_testnode_cli(
+                 NULL, &s_net, AG,
+                 "consent add --case %s --sectors health --given-by "
+                 "guardian --guardian-name 'Awa Ba' --expires 2099-12-31",
+                 c1)
              == 0);
     PL_CHECK(!s_line(&err, AG, "refer --case %s --to clinic --service svc", c1)
              && strstr(err, "consent") && strstr(err, "views"));
     free(err);
-    PL_CHECK(s_cli(NULL, AG,
-                   "consent add --case %s --sectors health --given-by "
-                   "guardian --guardian-name 'Awa Ba' --child-views "
-                   "'wants to see a doctor' --expires 2099-12-31",
-                   c1)
-             == 0);
+    PL_CHECK(
+        pl_testnode_cli(NULL, &s_net, AG,
+                        "consent add --case %s --sectors health --given-by "
+                        "guardian --guardian-name 'Awa Ba' --child-views "
+                        "'wants to see a doctor' --expires 2099-12-31",
+                        c1)
+        == 0);
     char *r1 =
         s_line(&err, AG, "refer --case %s --to clinic --service svc", c1);
     if (!r1)
         fprintf(stderr, "guardian referral: %s\n", err);
     PL_CHECK(r1);
     s_wait_status(AG, r1, "received");
-    json_t *d = s_json(CL, "show %s", r1);
+    json_t *d = pl_testnode_json(&s_net, CL, "show %s", r1);
     const char *views = json_string_value(
         json_object_get(json_object_get(d, "consent"), "child_views"));
     PL_CHECK(views && strcmp(views, "wants to see a doctor") == 0);
@@ -221,18 +187,18 @@ s_children(const char *m1, const char *m2, char **uasc_case, char **r_cl,
     // ---- a separated child: a best-interests assessment is required
     snprintf(fam, sizeof fam, "Sow%s", m2);
     char *c2 = s_case(AG, "Ibrahima", fam, "2011-07-15", "separated");
-    PL_CHECK(s_cli(NULL, AG,
-                   "consent add --case %s --sectors health,education "
-                   "--given-by returnee --expires 2099-12-31",
-                   c2)
+    PL_CHECK(pl_testnode_cli(NULL, &s_net, AG,
+                             "consent add --case %s --sectors health,education "
+                             "--given-by returnee --expires 2099-12-31",
+                             c2)
              == 0);
     PL_CHECK(!s_line(&err, AG, "refer --case %s --to clinic --service svc", c2)
              && strstr(err, "best-interests"));
     free(err);
-    PL_CHECK(s_cli(NULL, AG,
-                   "case bia --case %s --ref BIA-2025-017 --date "
-                   "2025-01-10",
-                   c2)
+    PL_CHECK(pl_testnode_cli(NULL, &s_net, AG,
+                             "case bia --case %s --ref BIA-2025-017 --date "
+                             "2025-01-10",
+                             c2)
              == 0);
     *r_cl = s_line(&err, AG,
                    "refer --case %s --to clinic --service svc "
@@ -245,7 +211,7 @@ s_children(const char *m1, const char *m2, char **uasc_case, char **r_cl,
     PL_CHECK(*r_sc);
     s_wait_status(AG, *r_cl, "received");
     s_wait_status(AG, *r_sc, "received");
-    json_t *cshow = s_json(CL, "show %s", *r_cl);
+    json_t *cshow = pl_testnode_json(&s_net, CL, "show %s", *r_cl);
     PL_CHECK(cshow
              && strcmp(json_string_value(json_object_get(cshow, "uasc")),
                        "separated")
@@ -256,7 +222,7 @@ s_children(const char *m1, const char *m2, char **uasc_case, char **r_cl,
     json_t *n = NULL;
     for (int k = 0; k < 300; k++) {
         json_decref(n);
-        n = s_json(CP, "notifications");
+        n = pl_testnode_json(&s_net, CP, "notifications");
         if (json_array_size(n) >= 2)
             break;
         pl_test_sh(NULL, "sleep 0.1");
@@ -285,20 +251,23 @@ s_children(const char *m1, const char *m2, char **uasc_case, char **r_cl,
     free(text);
     json_decref(n);
     char *o = NULL;
-    PL_CHECK(s_cli(&o, CP, "notifications") == 0 && strstr(o, "separated"));
+    PL_CHECK(pl_testnode_cli(&o, &s_net, CP, "notifications") == 0
+             && strstr(o, "separated"));
     free(o);
 
     // ---- a region without a child-protection node: refused, case kept
     char *c3 = s_case(TH, "Khady", "Ndiaye", "2012-02-02", "unaccompanied");
-    PL_CHECK(s_cli(NULL, TH,
-                   "consent add --case %s --sectors health --given-by "
-                   "returnee --expires 2099-12-31",
-                   c3)
-             == 0);
     PL_CHECK(
-        s_cli(NULL, TH, "case bia --case %s --ref BIA-9 --date 2025-02-01", c3)
+        pl_testnode_cli(NULL, &s_net, TH,
+                        "consent add --case %s --sectors health --given-by "
+                        "returnee --expires 2099-12-31",
+                        c3)
         == 0);
-    json_t *before = s_json(TH, "case show %s", c3);
+    PL_CHECK(pl_testnode_cli(NULL, &s_net, TH,
+                             "case bia --case %s --ref BIA-9 --date 2025-02-01",
+                             c3)
+             == 0);
+    json_t *before = pl_testnode_json(&s_net, TH, "case show %s", c3);
     long a0 = 0, a1 = 0;
     PL_CHECK(s_audit_ok(TH, &a0));
     PL_CHECK(!s_line(&err, TH, "refer --case %s --to clinic --service svc", c3)
@@ -306,7 +275,7 @@ s_children(const char *m1, const char *m2, char **uasc_case, char **r_cl,
              && strstr(err, "case is unchanged"));
     free(err);
     PL_CHECK(s_audit_ok(TH, &a1) && a1 == a0 + 1); // the refusal is audited
-    json_t *after = s_json(TH, "case show %s", c3);
+    json_t *after = pl_testnode_json(&s_net, TH, "case show %s", c3);
     PL_CHECK(before && after && json_equal(before, after));
     PL_CHECK(json_array_size(json_object_get(after, "referrals")) == 0);
     json_decref(before);
@@ -339,12 +308,13 @@ main(void)
     s_children(m1, m2, &c2, &r_cl, &r_sc, &c1);
 
     // ---- withdrawal: the clinic has accepted; both holders hold the data
-    PL_CHECK(s_cli(NULL, CL, "accept %s", r_cl) == 0);
+    PL_CHECK(pl_testnode_cli(NULL, &s_net, CL, "accept %s", r_cl) == 0);
     s_wait_status(AG, r_cl, "accepted");
     PL_CHECK(s_probe(CL, m2, NULL) > 0); // the probe does see the data
     PL_CHECK(s_probe(SC, m2, NULL) > 0);
     char *o = NULL;
-    PL_CHECK(s_cli(&o, AG, "--as 'Fatou Sarr' consent withdraw --case %s", c2)
+    PL_CHECK(pl_testnode_cli(&o, &s_net, AG,
+                             "--as 'Fatou Sarr' consent withdraw --case %s", c2)
                  == 0
              && strstr(o, "2 referral(s) cancelled")
              && strstr(o, "erasure asked of 2 node(s)"));
@@ -354,7 +324,7 @@ main(void)
     size_t confirmed = 0;
     for (int k = 0; k < 300 && confirmed < 2; k++) {
         json_decref(cs);
-        cs = s_json(AG, "case show %s", c2);
+        cs = pl_testnode_json(&s_net, AG, "case show %s", c2);
         json_t *w = json_array_get(json_object_get(cs, "withdrawals"), 0);
         const char *hk;
         json_t *hv;
@@ -367,31 +337,35 @@ main(void)
     }
     PL_CHECK(confirmed == 2);
     json_decref(cs);
-    PL_CHECK(s_cli(&o, AG, "case show %s", c2) == 0 && strstr(o, "confirmed")
-             && strstr(o, s_net.address[CL]));
+    PL_CHECK(pl_testnode_cli(&o, &s_net, AG, "case show %s", c2) == 0
+             && strstr(o, "confirmed") && strstr(o, s_net.address[CL]));
     free(o);
     for (int i = CL; i <= SC; i++) {
         long opened = 0;
         PL_CHECK(s_probe(i, m2, &opened) == 0);
         PL_CHECK(opened > 0); // other records still open: the probe works
-        PL_CHECK(s_cli(&o, i, "show %s", i == CL ? r_cl : r_sc) != 0);
+        PL_CHECK(
+            pl_testnode_cli(&o, &s_net, i, "show %s", i == CL ? r_cl : r_sc)
+            != 0);
         free(o);
         PL_CHECK(s_audit_ok(i, NULL));
     }
     PL_CHECK(s_probe(CP, m2, NULL) == 0);
 
     // ---- erase: refused while a referral is open, then done
-    PL_CHECK(s_cli(&o, AG, "erase --case %s", c1) == 1
+    PL_CHECK(pl_testnode_cli(&o, &s_net, AG, "erase --case %s", c1) == 1
              && strstr(o, "open referral"));
     free(o);
     PL_CHECK(s_probe(AG, m2, NULL) > 0);
-    PL_CHECK(s_cli(&o, AG, "--as 'Fatou Sarr' erase --case %s", c2) == 0
-             && strstr(o, "erased"));
+    PL_CHECK(
+        pl_testnode_cli(&o, &s_net, AG, "--as 'Fatou Sarr' erase --case %s", c2)
+            == 0
+        && strstr(o, "erased"));
     free(o);
     PL_CHECK(s_probe(AG, m2, NULL) == 0);
     PL_CHECK(s_probe(AG, m1, NULL) > 0); // the other case is intact
     PL_CHECK(s_audit_ok(AG, NULL));
-    json_t *er = s_json(AG, "case show %s", c2);
+    json_t *er = pl_testnode_json(&s_net, AG, "case show %s", c2);
     PL_CHECK(
         er
         && !strcmp(json_string_value(json_object_get(er, "status")), "erased"));
@@ -399,9 +373,10 @@ main(void)
                      "Fatou Sarr"));
     PL_CHECK(json_object_get(er, "erased"));
     json_decref(er);
-    PL_CHECK(s_cli(&o, AG, "case show %s", c2) == 0 && strstr(o, "erased"));
+    PL_CHECK(pl_testnode_cli(&o, &s_net, AG, "case show %s", c2) == 0
+             && strstr(o, "erased"));
     free(o);
-    PL_CHECK(s_cli(&o, AG, "show %s", r_cl) != 0);
+    PL_CHECK(pl_testnode_cli(&o, &s_net, AG, "show %s", r_cl) != 0);
     free(o);
 
     // ---- the markers: in no file under any home, no log

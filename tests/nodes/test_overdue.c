@@ -19,23 +19,6 @@ enum { AG = 0, CL = 1 };
 static pl_test_net_t s_net;
 static const char *const s_fast[] = {"--heartbeat-ms", "1000", NULL};
 
-static json_t *
-s_json(int i, const char *fmt, ...)
-{
-    char args[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char *o = NULL;
-    int rc = pl_test_sh(&o, "'%s' --home '%s' --json %s",
-                        pl_test_bin("passerelle"), s_net.home[i], args);
-    json_error_t jerr;
-    json_t *doc = rc == 0 && o ? json_loads(o, 0, &jerr) : NULL;
-    free(o);
-    return doc;
-}
-
 static char *
 s_refer(const char *case_id, const char *prio)
 {
@@ -54,7 +37,7 @@ static void
 s_wait_received(const char *id)
 {
     for (int k = 0; k < 300; k++) {
-        json_t *d = s_json(AG, "show %s", id);
+        json_t *d = pl_testnode_json(&s_net, AG, "show %s", id);
         const char *s = json_string_value(json_object_get(d, "status"));
         bool ok = s && strcmp(s, "received") == 0;
         json_decref(d);
@@ -78,7 +61,7 @@ s_at(long offset, const char *const want[], long logged)
     pl_testnode_start(&s_net, AG, s_fast, e);
     const char *log = pl_testnode_log(&s_net, AG);
     PL_CHECK(pl_testnode_wait_log(log, "referral_overdue", logged, 20000));
-    json_t *l = s_json(AG, "referrals --overdue");
+    json_t *l = pl_testnode_json(&s_net, AG, "referrals --overdue");
     size_t n = 0;
     while (want[n])
         n++;
@@ -95,7 +78,7 @@ s_at(long offset, const char *const want[], long logged)
             || !strcmp(json_string_value(json_object_get(x, "id")), want[i]);
         PL_CHECK(found);
         PL_CHECK(pl_testnode_count_in_file(log, want[i]) == 1);
-        json_t *d = s_json(AG, "show %s", want[i]);
+        json_t *d = pl_testnode_json(&s_net, AG, "show %s", want[i]);
         PL_CHECK(json_is_true(json_object_get(d, "overdue")));
         PL_CHECK(json_is_string(json_object_get(d, "overdue_since")));
         json_decref(d);
@@ -115,7 +98,7 @@ main(void)
     pl_testnode_start(&s_net, AG, s_fast, NULL);
     pl_testnode_start(&s_net, CL, s_fast, NULL);
     for (int k = 0; k < 300; k++) {
-        json_t *d = s_json(AG, "directory");
+        json_t *d = pl_testnode_json(&s_net, AG, "directory");
         size_t n = json_array_size(d);
         json_decref(d);
         if (n >= 2)
@@ -139,7 +122,7 @@ main(void)
     s_wait_received(re);
     s_wait_received(ru);
     s_wait_received(rn);
-    json_t *l = s_json(AG, "referrals --overdue");
+    json_t *l = pl_testnode_json(&s_net, AG, "referrals --overdue");
     PL_CHECK(l && json_array_size(l) == 0);
     json_decref(l);
 

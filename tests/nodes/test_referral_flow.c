@@ -31,47 +31,10 @@ static pl_test_net_t s_net;
 static const char *const s_fast[] = {"--heartbeat-ms", "1000", NULL};
 static const char *const s_hooks[] = {"PASSERELLE_TEST_HOOKS=1", NULL};
 
-// Runs the CLI on node i (stderr merged into *out). Returns the exit code.
-static int
-s_cli(char **out, int i, const char *fmt, ...)
-{
-    char args[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char *o = NULL;
-    int rc = pl_test_sh(&o, "'%s' --home '%s' %s 2>&1",
-                        pl_test_bin("passerelle"), s_net.home[i], args);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    return rc;
-}
-
-// Runs a CLI command expected to print one JSON document.
-static json_t *
-s_json(int i, const char *fmt, ...)
-{
-    char args[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char *o = NULL;
-    int rc = pl_test_sh(&o, "'%s' --home '%s' --json %s",
-                        pl_test_bin("passerelle"), s_net.home[i], args);
-    json_error_t jerr;
-    json_t *doc = rc == 0 && o ? json_loads(o, 0, &jerr) : NULL;
-    free(o);
-    return doc;
-}
-
 static char *
 s_status(int i, const char *id)
 {
-    json_t *d = s_json(i, "show %s", id);
+    json_t *d = pl_testnode_json(&s_net, i, "show %s", id);
     const char *s = json_string_value(json_object_get(d, "status"));
     char *r = strdup(s ? s : "");
     json_decref(d);
@@ -99,7 +62,7 @@ s_wait_status(int i, const char *id, const char *want)
 static long
 s_audit_count(int i)
 {
-    json_t *d = s_json(i, "audit verify");
+    json_t *d = pl_testnode_json(&s_net, i, "audit verify");
     PL_CHECK(d && json_is_true(json_object_get(d, "ok")));
     long n = (long) json_integer_value(json_object_get(d, "entries"));
     json_decref(d);
@@ -113,7 +76,7 @@ static long
 s_refusal_count(int i)
 {
     char *o = NULL;
-    PL_CHECK(s_cli(&o, i, "audit export --json") == 0 && o);
+    PL_CHECK(pl_testnode_cli(&o, &s_net, i, "audit export --json") == 0 && o);
     long n = 0;
     for (const char *p = o; (p = strstr(p, "refused-")); p++)
         n++;
@@ -136,7 +99,7 @@ s_wait_directory(int i)
 {
     size_t n = 0;
     for (int k = 0; k < 300 && n < 3; k++) {
-        json_t *d = s_json(i, "directory");
+        json_t *d = pl_testnode_json(&s_net, i, "directory");
         n = json_array_size(d);
         json_decref(d);
         if (n < 3)
@@ -164,10 +127,10 @@ static char *
 s_refer(int to, const char *case_id, const char *extra, char **err)
 {
     char *o = NULL;
-    int rc = s_cli(&o, AG,
-                   "--as 'Fatou Sarr' refer --case %s --to %s "
-                   "--service svc %s",
-                   case_id, s_net.name[to], extra ? extra : "");
+    int rc = pl_testnode_cli(&o, &s_net, AG,
+                             "--as 'Fatou Sarr' refer --case %s --to %s "
+                             "--service svc %s",
+                             case_id, s_net.name[to], extra ? extra : "");
     if (rc != 0) {
         if (err)
             *err = o;
@@ -195,7 +158,7 @@ s_ok(int i, const char *fmt, const char *id)
     char cmd[512];
     s_fill(cmd, sizeof cmd, fmt, id);
     char *o = NULL;
-    int rc = s_cli(&o, i, "--as staff%d %s", i, cmd);
+    int rc = pl_testnode_cli(&o, &s_net, i, "--as staff%d %s", i, cmd);
     if (rc != 0)
         fprintf(stderr, "'%s' failed: %s\n", cmd, o ? o : "");
     PL_CHECK(rc == 0);
@@ -209,7 +172,7 @@ s_refused(int i, const char *fmt, const char *id, const char *needle)
     s_fill(cmd, sizeof cmd, fmt, id);
     long before = s_audit_count(i), refusals = s_refusal_count(i);
     char *o = NULL;
-    int rc = s_cli(&o, i, "--as staff%d %s", i, cmd);
+    int rc = pl_testnode_cli(&o, &s_net, i, "--as staff%d %s", i, cmd);
     if (rc != 1 || !o || !strstr(o, needle))
         fprintf(stderr, "'%s': rc=%d out=%s (want '%s')\n", cmd, rc, o ? o : "",
                 needle);
@@ -252,7 +215,8 @@ main(void)
     snprintf(case_id, sizeof case_id, "%s", o);
     free(o);
     PL_CHECK(strlen(case_id) == 32);
-    json_t *l = s_json(AG, "case list --search %.12s", marker);
+    json_t *l =
+        pl_testnode_json(&s_net, AG, "case list --search %.12s", marker);
     PL_CHECK(json_array_size(l) == 1);
     json_decref(l);
 
@@ -260,10 +224,11 @@ main(void)
     char *err = NULL;
     PL_CHECK(!s_refer(CL, case_id, NULL, &err) && strstr(err, "consent"));
     free(err);
-    PL_CHECK(s_cli(NULL, AG,
-                   "consent add --case %s --sectors education --given-by "
-                   "returnee --expires $(date -u -d '+1 day' +%%Y-%%m-%%d)",
-                   case_id)
+    PL_CHECK(pl_testnode_cli(
+                 NULL, &s_net, AG,
+                 "consent add --case %s --sectors education --given-by "
+                 "returnee --expires $(date -u -d '+1 day' +%%Y-%%m-%%d)",
+                 case_id)
              == 0);
     PL_CHECK(!s_refer(CL, case_id, NULL, &err) && strstr(err, "consent")
              && strstr(err, "health"));
@@ -287,10 +252,10 @@ main(void)
     pl_testnode_start(&s_net, AG, s_fast, s_hooks);
     s_wait_directory(AG);
     PL_CHECK(s_outbox_empty(AG));
-    PL_CHECK(s_cli(NULL, AG,
-                   "consent add --case %s --sectors health,education "
-                   "--given-by returnee --expires 2099-12-31",
-                   case_id)
+    PL_CHECK(pl_testnode_cli(NULL, &s_net, AG,
+                             "consent add --case %s --sectors health,education "
+                             "--given-by returnee --expires 2099-12-31",
+                             case_id)
              == 0);
 
     // ---- the recipient re-checks: no consent reference -> refused
@@ -309,9 +274,9 @@ main(void)
         json_decref(res);
         json_decref(args);
         s_wait_status(AG, nc, "rejected");
-        json_t *d = s_json(CL, "show %s", nc);
+        json_t *d = pl_testnode_json(&s_net, CL, "show %s", nc);
         PL_CHECK(json_object_size(json_object_get(d, "person")) == 0);
-        json_t *a = s_json(AG, "show %s", nc);
+        json_t *a = pl_testnode_json(&s_net, AG, "show %s", nc);
         char *hs = json_dumps(json_object_get(a, "history"), 0);
         PL_CHECK(hs && strstr(hs, "no-consent"));
         free(hs);
@@ -323,12 +288,15 @@ main(void)
     char *r1 = s_refer(CL, case_id, "--priority urgent", NULL);
     char *r2 = s_refer(SC, case_id, NULL, NULL);
     PL_CHECK(r1 && r2);
-    PL_CHECK(s_cli(&o, AG, "case close %s --reason done", case_id) == 1
-             && strstr(o, "open referral"));
+    PL_CHECK(
+        pl_testnode_cli(&o, &s_net, AG, "case close %s --reason done", case_id)
+            == 1
+        && strstr(o, "open referral"));
     free(o);
     s_wait_status(AG, r1, "received");
     s_wait_status(AG, r2, "received");
-    json_t *v1 = s_json(CL, "show %s", r1), *v2 = s_json(SC, "show %s", r2);
+    json_t *v1 = pl_testnode_json(&s_net, CL, "show %s", r1),
+           *v2 = pl_testnode_json(&s_net, SC, "show %s", r2);
     json_t *p1 = json_object_get(v1, "person"),
            *p2 = json_object_get(v2, "person");
     PL_CHECK(json_object_get(p1, "phone") && !json_object_get(p2, "phone"));
@@ -386,7 +354,7 @@ main(void)
     s_ok(CL, "complete %s --outcome successful", r5);
     pl_test_net_start_broker(&s_net, NULL);
     s_wait_status(AG, r5, "completed");
-    json_t *d5 = s_json(AG, "show %s", r5);
+    json_t *d5 = pl_testnode_json(&s_net, AG, "show %s", r5);
     PL_CHECK(json_array_size(json_object_get(d5, "history")) == 7);
     json_decref(d5);
     fprintf(stderr, "out of order: %ld updates were buffered at the agency\n",
@@ -394,8 +362,9 @@ main(void)
                                       "result=buffered"));
 
     // ---- the case closes once nothing is open; audit chains verify
-    PL_CHECK(s_cli(NULL, AG, "--as 'Fatou Sarr' case close %s --reason done",
-                   case_id)
+    PL_CHECK(pl_testnode_cli(NULL, &s_net, AG,
+                             "--as 'Fatou Sarr' case close %s --reason done",
+                             case_id)
              == 0);
     for (int i = 0; i < 3; i++)
         PL_CHECK(s_audit_count(i) > 0);
