@@ -21,46 +21,12 @@
 #define S_PAYLOAD 1024
 #define S_BATCH   500
 
-// CPU seconds (user + system) of a live process, from /proc/PID/stat.
-static double
-s_cpu(pid_t pid)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    // fields after the command name, which is in parentheses
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return 0;
-    unsigned long utime = 0, stime = 0;
-    // state ppid pgrp session tty tpgid flags minflt cminflt majflt
-    // cmajflt utime stime
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-               &utime, &stime)
-        != 2)
-        return 0;
-    return (double) (utime + stime) / (double) sysconf(_SC_CLK_TCK);
-}
-
-static double
-s_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
-}
-
 // Polls A's receipted count every 20 ms until it reaches 'want'.
 static bool
 s_wait_receipted(const char *home, long want, double timeout_s)
 {
-    double t0 = s_now();
-    while (s_now() - t0 < timeout_s) {
+    double t0 = pl_bench_now();
+    while (pl_bench_now() - t0 < timeout_s) {
         if (pl_testnode_stat(home, "outbox.receipted") >= want)
             return true;
         struct timespec d = {0, 20 * 1000 * 1000};
@@ -97,19 +63,19 @@ main(int argc, char **argv)
     pid_t pids[3] = {net.broker_pid, net.node_pid[0], net.node_pid[1]};
     double cpu0[3];
     for (int i = 0; i < 3; i++)
-        cpu0[i] = s_cpu(pids[i]);
-    double t0 = s_now();
+        cpu0[i] = pl_bench_proc_cpu(pids[i]);
+    double t0 = pl_bench_now();
     for (long sent = 0; sent < n; sent += S_BATCH)
         PL_CHECK(pl_testnode_tool(NULL, NULL, net.home[0],
                                   "send --to '%s' --payload '%s' --count %d",
                                   net.address[1], payload, S_BATCH)
                  == 0);
-    double t_sent = s_now() - t0;
+    double t_sent = pl_bench_now() - t0;
     PL_CHECK(s_wait_receipted(net.home[0], 50 + n, 600));
-    double wall = s_now() - t0;
+    double wall = pl_bench_now() - t0;
     double cpu[3], total = 0;
     for (int i = 0; i < 3; i++) {
-        cpu[i] = s_cpu(pids[i]) - cpu0[i];
+        cpu[i] = pl_bench_proc_cpu(pids[i]) - cpu0[i];
         total += cpu[i];
     }
     double proto = pl_bench_floor(S_PAYLOAD, 500, false);

@@ -54,31 +54,6 @@ typedef struct {
     char bin[1024];    // the passerelle CLI
 } s_run_t;
 
-// CPU seconds (user + system) of a live process, from /proc/PID/stat.
-static double
-s_cpu(pid_t pid)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return 0;
-    unsigned long utime = 0, stime = 0;
-    // state ppid pgrp session tty tpgid flags minflt cminflt majflt
-    // cmajflt utime stime
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-               &utime, &stime)
-        != 2)
-        return 0;
-    return (double) (utime + stime) / (double) sysconf(_SC_CLK_TCK);
-}
-
 // CPU seconds of this process (self) or of its reaped children.
 static double
 s_rusage(int who)
@@ -87,14 +62,6 @@ s_rusage(int who)
     getrusage(who, &u);
     return (double) u.ru_utime.tv_sec + (double) u.ru_utime.tv_usec / 1e6
            + (double) u.ru_stime.tv_sec + (double) u.ru_stime.tv_usec / 1e6;
-}
-
-static double
-s_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
 }
 
 static void
@@ -190,7 +157,7 @@ s_do(s_run_t *r, int i, const char *const words[], const char *ctl,
 static json_t *
 s_wait_status(s_run_t *r, const char *id, const char *want)
 {
-    double t0 = s_now();
+    double t0 = pl_bench_now();
     long us = 500;
     for (;;) {
         const char *w[] = {"show", id, NULL};
@@ -200,7 +167,7 @@ s_wait_status(s_run_t *r, const char *id, const char *want)
         const char *s = json_string_value(json_object_get(d, "status"));
         if (s && strcmp(s, want) == 0)
             return d;
-        if (s_now() - t0 > S_STEP_WAIT) {
+        if (pl_bench_now() - t0 > S_STEP_WAIT) {
             fprintf(stderr, "bench_referral: %s stays '%s', want '%s'\n", id,
                     s ? s : "?", want);
             PL_CHECK(false);
@@ -232,7 +199,7 @@ s_history_ok(json_t *doc)
 static double
 s_loop(s_run_t *r)
 {
-    double t0 = s_now();
+    double t0 = pl_bench_now();
     const char *to = r->cli ? r->net->name[CL] : r->net->address[CL];
     const char *wr[] = {"refer", "--case",    r->case_id,     "--to",
                         to,      "--service", "primary-care", NULL};
@@ -254,7 +221,7 @@ s_loop(s_run_t *r)
                      json_pack("{s:s, s:s, s:s}", "id", id, "event", "complete",
                                "outcome", "successful")));
     json_t *d = s_wait_status(r, id, "completed");
-    double lat = s_now() - t0;
+    double lat = pl_bench_now() - t0;
     PL_CHECK(s_history_ok(d));
     json_decref(d);
     return lat;
@@ -344,15 +311,15 @@ s_run(pl_test_net_t *net, const char *case_id, bool cli, long n, int conc,
     pid_t pids[3] = {net->broker_pid, net->node_pid[AG], net->node_pid[CL]};
     double cpu0[3];
     for (int i = 0; i < 3; i++)
-        cpu0[i] = s_cpu(pids[i]);
+        cpu0[i] = pl_bench_proc_cpu(pids[i]);
     double self0 = s_rusage(RUSAGE_SELF), kids0 = s_rusage(RUSAGE_CHILDREN);
-    double t0 = s_now();
+    double t0 = pl_bench_now();
     pthread_t th[S_MAX_CONC];
     for (int i = 0; i < conc; i++)
         PL_CHECK(pthread_create(&th[i], NULL, s_worker, &r) == 0);
     for (int i = 0; i < conc; i++)
         pthread_join(th[i], NULL);
-    out->wall = s_now() - t0;
+    out->wall = pl_bench_now() - t0;
     double client =
         s_rusage(RUSAGE_SELF) - self0 + s_rusage(RUSAGE_CHILDREN) - kids0;
     // the last receipts (of the completed updates) still count
@@ -361,7 +328,7 @@ s_run(pl_test_net_t *net, const char *case_id, bool cli, long n, int conc,
          k++)
         s_sleep_us(10000);
     for (int i = 0; i < 3; i++)
-        out->cpu[i] = (s_cpu(pids[i]) - cpu0[i]) / (double) n;
+        out->cpu[i] = (pl_bench_proc_cpu(pids[i]) - cpu0[i]) / (double) n;
     for (int i = 0; i < 2; i++)
         s_outbox_totals(net->home[i], &env1[i], &rc1[i]);
     out->per_env =

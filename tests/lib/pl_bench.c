@@ -1,9 +1,11 @@
 // pl_bench - shared pieces of the benchmarks. Layer: tests.
 #include "tests/lib/pl_bench.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "proto/pl_envelope.h"
 #include "proto/pl_keys.h"
@@ -102,4 +104,35 @@ pl_bench_floor(size_t payload_len, int iters, bool cpu_time)
     pl_keys_destroy(&a);
     pl_keys_destroy(&b);
     return per;
+}
+
+double
+pl_bench_proc_cpu(pid_t pid)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    // the fields after the command name, which is in parentheses
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return 0;
+    unsigned long utime = 0, stime = 0;
+    // state ppid pgrp session tty tpgid flags minflt cminflt majflt
+    // cmajflt utime stime
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+               &utime, &stime)
+        != 2)
+        return 0;
+    return (double) (utime + stime) / (double) sysconf(_SC_CLK_TCK);
+}
+
+double
+pl_bench_now(void)
+{
+    return s_wall();
 }

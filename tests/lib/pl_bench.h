@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 // The protocol library's floor for one message and its receipt, in seconds
 // per message: A seals a TestMessage of 'payload_len' bytes to B; B
@@ -11,5 +12,11 @@
 // verifies, opens and checks the receipt. Wall time, or this thread's CPU
 // time when 'cpu_time' (immune to other processes' load).
 double pl_bench_floor(size_t payload_len, int iters, bool cpu_time);
+
+// CPU seconds (user + system) of a live process, from /proc/PID/stat; 0
+// when it cannot be read.
+double pl_bench_proc_cpu(pid_t pid);
+// Monotonic seconds.
+double pl_bench_now(void);
 
 #endif
