@@ -473,8 +473,9 @@ s_handle_take(pl_broker_t *self, s_session_t *s, const uint8_t *id,
     if (pl_spool_nest(self->spool) != PL_OK)
         return;
     uint64_t latency = 0;
+    uint64_t seq = 0;
     int rc = pl_spool_take(self->spool, id, s->address, state, pl_now_ms(),
-                           &latency);
+                           &latency, &seq);
     if (rc == PL_OK)
         rc = pl_spool_nest_commit(self->spool);
     else
@@ -482,7 +483,9 @@ s_handle_take(pl_broker_t *self, s_session_t *s, const uint8_t *id,
     char hex[33];
     pl_hex(hex, id, PL_MSG_ID_BYTES);
     if (rc == PL_OK) {
-        if (s->inflight)
+        // only what this delivery round sent counts against the window: a
+        // taken for a delivery from before a redelivery reset does not
+        if (s->inflight && seq <= s->next_seq)
             s->inflight--;
         // progress: the redelivery timer means "no taken for redeliver_ms",
         // not "the window never emptied" (steady traffic never empties it)
@@ -1052,16 +1055,19 @@ s_reload(pl_broker_t *self)
 static void
 s_push_directory(pl_broker_t *self)
 {
-    // every connected node gets the current directory and revocation list
+    // every connected node gets the current directory and revocation list;
+    // sent now, and only these: replies of a pass (if any were pending)
+    // still wait for their commit
+    size_t mark = self->nreplies;
     for (size_t i = 0; i < self->nsessions; i++)
         s_directory(self, self->sessions[i].rid, self->sessions[i].rid_len,
                     NULL);
-    for (size_t i = 0; i < self->nreplies; i++)
+    for (size_t i = mark; i < self->nreplies; i++) {
         s_send(self, self->replies[i].rid, self->replies[i].rid_len,
                self->replies[i].packet.data, self->replies[i].packet.len);
-    for (size_t i = 0; i < self->nreplies; i++)
         pl_buf_free(&self->replies[i].packet);
-    self->nreplies = 0;
+    }
+    self->nreplies = mark;
 }
 
 static void

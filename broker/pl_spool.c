@@ -326,7 +326,8 @@ pl_spool_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
 
 int
 pl_spool_take(pl_spool_t *self, const uint8_t *id, const char *by,
-              pl_spool_state_t state, uint64_t now_ms, uint64_t *latency_ms)
+              pl_spool_state_t state, uint64_t now_ms, uint64_t *latency_ms,
+              uint64_t *seq)
 {
     MDB_txn *txn = s_txn(self);
     if (!txn)
@@ -358,6 +359,8 @@ pl_spool_take(pl_spool_t *self, const uint8_t *id, const char *by,
         return s_err(self, "put_id", rc);
     if (latency_ms)
         *latency_ms = now_ms > rec.accepted_ms ? now_ms - rec.accepted_ms : 0;
+    if (seq)
+        *seq = rec.seq;
     return PL_OK;
 }
 

@@ -77,10 +77,12 @@ PL_MUST_CHECK int pl_spool_put(pl_spool_t *self, const pl_header_t *hdr,
 // Removes id's envelope from the queue because its recipient 'by' took it
 // (state TAKEN) or refused it (state REFUSED). PL_ENOTFOUND if not queued
 // (already taken: harmless), PL_EPERM if 'by' is not its recipient.
-// *latency_ms gets now - accepted (may be NULL).
+// *latency_ms gets now - accepted and *seq its queue position (either
+// may be NULL).
 PL_MUST_CHECK int pl_spool_take(pl_spool_t *self, const uint8_t *id,
                                 const char *by, pl_spool_state_t state,
-                                uint64_t now_ms, uint64_t *latency_ms);
+                                uint64_t now_ms, uint64_t *latency_ms,
+                                uint64_t *seq);
 // Drops envelopes whose expiry has passed (adding a notice for each
 // sender) and forgets ids kept past expires + 1 day. 'on_expired' (may be
 // NULL) is called per expired envelope with its recipient. Returns the

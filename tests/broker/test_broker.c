@@ -390,6 +390,70 @@ test_offline_restart(void **state)
     pl_test_net_destroy(&net);
 }
 
+// ---- steady traffic is not "unconfirmed": no redelivery while takens flow
+
+static void
+test_redelivery_progress(void **state)
+{
+    (void) state;
+    pl_test_net_t net;
+    s_net(&net, "progress");
+    s_broker(&net, "--redeliver-ms=300");
+    pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
+    enum { N = 400 };
+    int accepted = 0;
+    for (int i = 0; i < N; i++) {
+        uint8_t id[16];
+        pl_buf_t pkt = {0};
+        assert_int_equal(
+            pl_rawclient_seal(a, net.home[1], NULL, "p", 1, 0, id, &pkt), 0);
+        pl_rawclient_send(a, pkt.data, pkt.len);
+        pl_buf_free(&pkt);
+    }
+    while (accepted < N) {
+        pl_packet_t *r =
+            s_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 10000);
+        assert_non_null(r);
+        accepted++;
+        pl_wire_free(&r);
+    }
+    // the recipient takes each envelope 5 ms after it arrives: the drain
+    // lasts ~2 s, far past --redeliver-ms, yet progress never stops
+    pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
+    uint8_t(*got)[16] = calloc(N * 2, 16);
+    int ngot = 0, dups = 0;
+    uint64_t deadline = pl_mono_ms() + 60000;
+    while (ngot < N && pl_mono_ms() < deadline) {
+        pl_packet_t *r =
+            s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 1000);
+        if (!r)
+            continue;
+        pl_envelope_t v;
+        pl_header_t h;
+        pl_envelope_view(r->envelope, &v);
+        assert_int_equal(pl_header_decode(v.header, v.header_len, &h), 0);
+        bool seen = false;
+        for (int i = 0; i < ngot && !seen; i++)
+            seen = memcmp(got[i], h.id, 16) == 0;
+        if (seen)
+            dups++;
+        else
+            memcpy(got[ngot++], h.id, 16);
+        pl_test_sh(NULL, "sleep 0.005");
+        s_send_taken(b, h.id);
+        pl_wire_free(&r);
+    }
+    fprintf(stderr, "progress: unique=%d duplicates=%d\n", ngot, dups);
+    assert_int_equal(ngot, N);
+    assert_int_equal(dups, 0);
+    free(got);
+    pl_rawclient_close(&a);
+    pl_rawclient_close(&b);
+    pl_test_net_destroy(&net);
+}
+
 // ---- kill -9 at random moments while a client streams
 
 #define S_STREAM 2000
@@ -655,6 +719,7 @@ main(void)
         cmocka_unit_test(test_door),
         cmocka_unit_test(test_identity_and_taken),
         cmocka_unit_test(test_offline_restart),
+        cmocka_unit_test(test_redelivery_progress),
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_map_full),
         cmocka_unit_test(test_kill9_stream),
