@@ -15,6 +15,9 @@
 
 #include "adapters/cli/cli.h"
 #include "adapters/cli/cli_control.h"
+#include "nodes/pl_consent.h"
+#include "nodes/pl_referral.h"
+#include "proto/pl_util.h"
 
 // Option codes shared by every command of this file.
 enum {
@@ -141,6 +144,52 @@ typedef struct {
 
 // Parses argv with the options listed in 'allowed' (codes, 0-ended) into
 // o->args. Returns -1 to go on, else the exit code (help printed: 0).
+
+// Checks an option value the daemon would refuse anyway, so that a typo is
+// a usage error (exit 2) even when the node is not running. Returns a
+// static description of what is expected, or NULL when 'v' is fine.
+static const char *
+s_check_value(int code, const char *v)
+{
+    uint64_t t;
+    pl_referral_state_t st;
+    pl_referral_priority_t pr;
+    pl_referral_outcome_t oc;
+    pl_consent_giver_t gv;
+    pl_uasc_t ua;
+    switch (code) {
+    case O_BIRTH:
+    case O_EXPIRES:
+    case O_DUE:
+    case O_DATE:
+        return pl_date_parse(v, &t) == PL_OK ? NULL : "a date YYYY-MM-DD";
+    case O_STATUS:
+        return pl_referral_state_parse(v, &st) == PL_OK
+                   ? NULL
+                   : "a FHIR status: requested, received, accepted, "
+                     "rejected, in-progress, on-hold, completed, cancelled";
+    case O_PRIORITY:
+        return pl_referral_priority_parse(v, &pr) == PL_OK
+                   ? NULL
+                   : "emergency, urgent or normal";
+    case O_OUTCOME:
+        return pl_referral_outcome_parse(v, &oc) == PL_OK
+                   ? NULL
+                   : "successful or not-successful";
+    case O_GIVEN_BY:
+        return pl_consent_giver_parse(v, &gv) == PL_OK ? NULL
+                                                       : "returnee or guardian";
+    case O_UASC:
+        return pl_uasc_parse(v, &ua) == PL_OK ? NULL
+                                              : "unaccompanied or separated";
+    case O_DIRECTION:
+        return strcmp(v, "in") == 0 || strcmp(v, "out") == 0 ? NULL
+                                                             : "in or out";
+    default:
+        return NULL;
+    }
+}
+
 static int
 s_parse(cli_t *cli, const char *cmd, const char *help, const int *allowed,
         int argc, char **argv, s_opts_t *o)
@@ -178,6 +227,15 @@ s_parse(cli_t *cli, const char *cmd, const char *help, const int *allowed,
         if (c == O_OVERDUE) {
             json_object_set_new(o->args, "overdue", json_true());
             continue;
+        }
+        const char *want = s_check_value(c, optarg);
+        if (want) {
+            const char *name = "?";
+            for (const struct option *op = s_all; op->name; op++)
+                if (op->val == c)
+                    name = op->name;
+            return cli_usage_error(cmd, "--%s '%s': expected %s", name, optarg,
+                                   want);
         }
         for (size_t i = 0; i < sizeof s_keys / sizeof *s_keys; i++)
             if (s_keys[i].code == c)

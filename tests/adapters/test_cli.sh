@@ -296,4 +296,27 @@ json_is 'd["days_left"] < 0' true
 PASSERELLE_TEST_CLOCK_OFFSET=$((400 * 86400)) expect 0 --home N2 whoami --json
 json_is 'd["status"]' expired
 
+# ---- every command of the table answers --help (exit 0, text on stdout)
+for c in $(passerelle --help | awk '/^commands:/ {on=1; next} on && /^  [a-z]/ {print $1}'); do
+    expect 0 "$c" --help
+    [ -s "$T/out" ] || fail "passerelle $c --help printed nothing"
+done
+
+# ---- values the daemon would refuse are usage errors before any daemon
+# is asked (N1 has no daemon running)
+usage --home N1 refer --case abcdef --to clinic --service s --priority soon
+err_has "emergency, urgent or normal"
+usage --home N1 consent add --case abcdef --sectors health --given-by nobody --expires 2027-01-01
+usage --home N1 consent add --case abcdef --sectors health --given-by returnee --expires 2027-02-30
+usage --home N1 complete abcdef --outcome maybe
+usage --home N1 case add --given A --family B --birth 2020-02-31
+usage --home N1 case add --given A --family B --birth 2010-01-01 --uasc alone
+usage --home N1 referrals --status nope
+usage --home N1 referrals --direction sideways
+usage --home N1 hold abcdef
+usage --home N1 refer --case abcdef
+# well-formed values reach the daemon check: "not running", exit 1
+expect 1 --home N1 refer --case abcdef --to clinic --service s --priority urgent
+err_has "not running"
+
 echo "test_cli: ok ($CHECKS checks)"
