@@ -19,55 +19,9 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/test_cli.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T"
 
-CHECKS=0
-fail() {
-    echo "test_cli: FAIL: $*" >&2
-    [ -s "$T/out" ] && { echo "--- stdout:" >&2; cat "$T/out" >&2; }
-    [ -s "$T/err" ] && { echo "--- stderr:" >&2; cat "$T/err" >&2; }
-    exit 1
-}
-ok() { CHECKS=$((CHECKS + 1)); }
-
-# run CMD...: runs passerelle, stdout in $T/out, stderr in $T/err, exit code
-# in RC; never stops the script.
-run() {
-    RC=0
-    passerelle "$@" >"$T/out" 2>"$T/err" || RC=$?
-}
-# expect CODE CMD...: the command must exit with CODE.
-expect() {
-    local want=$1
-    shift
-    run "$@"
-    [ "$RC" -eq "$want" ] || fail "passerelle $* exited $RC, wanted $want"
-    ok
-}
-# usage ARGS...: exit 2, a message on stderr and nothing on stdout.
-usage() {
-    expect 2 "$@"
-    [ -s "$T/err" ] || fail "passerelle $*: no message on stderr"
-    [ ! -s "$T/out" ] || fail "passerelle $*: usage error wrote to stdout"
-    ok
-}
-# err_has TEXT: stderr of the last run mentions TEXT (case-insensitive).
-err_has() { grep -qi -- "$1" "$T/err" || fail "stderr lacks '$1'"; ok; }
-out_has() { grep -q -- "$1" "$T/out" || fail "stdout lacks '$1'"; ok; }
-# json EXPR: evaluates a python expression over the last stdout parsed as
-# JSON (bound to d) and prints it.
-json() {
-    python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-v = eval(sys.argv[2])
-print(json.dumps(v) if not isinstance(v, str) else v)' "$T/out" "$1" \
-        || fail "stdout is not the JSON expected for $1"
-}
-# json_is EXPR WANT
-json_is() {
-    local got
-    got=$(json "$1")
-    [ "$got" = "$2" ] || fail "JSON $1 = '$got', wanted '$2'"
-    ok
-}
+TEST_NAME=test_cli
+# shellcheck source=../lib/cli_assert.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/cli_assert.sh"
 mode() { stat -c %a "$1"; }
 
 # ---- init

@@ -45,51 +45,10 @@ cleanup() {
 trap cleanup EXIT
 cd "$T"
 
-CHECKS=0
-fail() {
-    echo "test_broker_ops: FAIL: $*" >&2
-    [ -s "$T/out" ] && { echo "--- stdout:" >&2; cat "$T/out" >&2; }
-    [ -s "$T/err" ] && { echo "--- stderr:" >&2; cat "$T/err" >&2; }
-    [ -s "$T/broker.log" ] && { echo "--- broker.log (tail):" >&2; tail -n 30 "$T/broker.log" >&2; }
-    exit 1
-}
-ok() { CHECKS=$((CHECKS + 1)); }
-
-# run CMD...: runs passerelle; stdout in $T/out, stderr in $T/err, exit
-# code in RC; never stops the script.
-run() {
-    RC=0
-    passerelle "$@" >"$T/out" 2>"$T/err" || RC=$?
-}
-expect() {
-    local want=$1
-    shift
-    run "$@"
-    [ "$RC" -eq "$want" ] || fail "passerelle $* exited $RC, wanted $want"
-    ok
-}
-usage() {
-    expect 2 "$@"
-    [ -s "$T/err" ] || fail "passerelle $*: no message on stderr"
-    [ ! -s "$T/out" ] || fail "passerelle $*: usage error wrote to stdout"
-    ok
-}
-err_has() { grep -qi -- "$1" "$T/err" || fail "stderr lacks '$1'"; ok; }
-out_has() { grep -q -- "$1" "$T/out" || fail "stdout lacks '$1'"; ok; }
-# json EXPR: a python expression over the last stdout parsed as JSON (d).
-json() {
-    python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-v = eval(sys.argv[2])
-print(json.dumps(v) if not isinstance(v, str) else v)' "$T/out" "$1" \
-        || fail "stdout is not the JSON expected for $1"
-}
-json_is() {
-    local got
-    got=$(json "$1")
-    [ "$got" = "$2" ] || fail "JSON $1 = '$got', wanted '$2'"
-    ok
-}
+TEST_NAME=test_broker_ops
+FAIL_LOG="$T/broker.log"
+# shellcheck source=../lib/cli_assert.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/cli_assert.sh"
 
 # ---- a network by hand (DESIGN.md §9)
 passerelle authority init --home A --network sn >/dev/null
