@@ -5,6 +5,8 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,32 @@ s_on_hup(int sig)
         pl_broker_request_reload(s_broker);
 }
 
+#define S_MAP_MIB_MAX ((uint64_t) 1 << 24)  // 16 TiB: MiB << 20 stays exact
+#define S_MS_MAX      ((uint64_t) 86400000) // one day, fits unsigned
+
+// Parses a decimal number for 'flag' in [min, max]: digits only (no sign,
+// no space, no suffix), no overflow. Prints a usage error and returns
+// false otherwise.
+static bool
+s_number(const char *flag, const char *text, uint64_t min, uint64_t max,
+         uint64_t *out)
+{
+    bool ok = text[0] >= '0' && text[0] <= '9';
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = ok ? strtoull(text, &end, 10) : 0;
+    ok = ok && errno == 0 && end && *end == 0 && n >= min && n <= max;
+    if (!ok) {
+        fprintf(stderr,
+                "passerelle-broker: %s wants a whole number from %llu to "
+                "%llu, not '%s'\n",
+                flag, (unsigned long long) min, (unsigned long long) max, text);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
 static void
 s_usage(FILE *out)
 {
@@ -48,14 +76,27 @@ s_usage(FILE *out)
         "  --home DIR           broker home folder (keys/, node.cert, certs/)\n"
         "  --listen ENDPOINT    e.g. tcp://127.0.0.1:7700\n"
         "  --map-size MIB       LMDB map size in MiB (default 1024)\n"
+        "  --sender-quota MIB   bytes queued from one sender at most\n"
+        "                       (default a quarter of the map)\n"
+        "  --recipient-quota MIB  bytes queued for one recipient at most\n"
+        "                       (default a quarter of the map)\n"
         "  --window N           unconfirmed deliveries per node (default 64)\n"
         "  --redeliver-ms MS    redeliver unconfirmed after MS (default "
-        "30000)\n"
+        "30000,\n"
+        "                       100..86400000)\n"
         "  --verify-signatures  also verify each envelope's outer signature\n"
         "  --session-ms MS      a silent node is offline after MS (default "
-        "20000)\n"
+        "20000,\n"
+        "                       1000..86400000)\n"
         "  --log-level LEVEL    error|warn|info|debug (default info)\n"
         "  --help               this text\n"
+        "\n"
+        "Store: new envelopes are refused (store-full, the sender retries\n"
+        "later) above 90 %% of the map in use (small ones, such as receipts,\n"
+        "up to 95 %%), or when their sender or recipient is over its quota;\n"
+        "takens always fit. A store that cannot be written safely (an I/O\n"
+        "error, a failed sync) stops the broker with status 74 (EX_IOERR),\n"
+        "nothing of that pass acknowledged: restart it.\n"
         "\n"
         "Signals: SIGTERM/SIGINT stop cleanly; SIGHUP reloads certs/ and\n"
         "revoked (also: passerelle broker reload --home DIR).\n");
@@ -68,6 +109,8 @@ main(int argc, char **argv)
         {"home", required_argument, NULL, 'H'},
         {"listen", required_argument, NULL, 'l'},
         {"map-size", required_argument, NULL, 'm'},
+        {"sender-quota", required_argument, NULL, 'S'},
+        {"recipient-quota", required_argument, NULL, 'R'},
         {"window", required_argument, NULL, 'w'},
         {"redeliver-ms", required_argument, NULL, 'r'},
         {"verify-signatures", no_argument, NULL, 'v'},
@@ -79,9 +122,9 @@ main(int argc, char **argv)
     };
     const char *home = NULL, *listen = NULL, *level = "info";
     pl_broker_config_t cfg = {0};
+    uint64_t v = 0;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        char *end = NULL;
         switch (c) {
         case 'H':
             home = optarg;
@@ -90,37 +133,49 @@ main(int argc, char **argv)
             listen = optarg;
             break;
         case 'm':
-            cfg.map_bytes = (size_t) strtoull(optarg, &end, 10) << 20;
-            if (!end || *end || cfg.map_bytes == 0) {
-                fprintf(stderr, "passerelle-broker: --map-size wants MiB\n");
+            // MiB, shifted by 20 below: the bound keeps the shift exact
+            if (!s_number("--map-size", optarg, 1, S_MAP_MIB_MAX, &v))
                 return 2;
-            }
+            cfg.map_bytes = (size_t) v << 20;
+            break;
+        case 'S':
+            if (!s_number("--sender-quota", optarg, 1, S_MAP_MIB_MAX, &v))
+                return 2;
+            cfg.sender_quota = (size_t) v << 20;
+            break;
+        case 'R':
+            if (!s_number("--recipient-quota", optarg, 1, S_MAP_MIB_MAX, &v))
+                return 2;
+            cfg.recipient_quota = (size_t) v << 20;
             break;
         case 'w':
-            cfg.window = (unsigned) strtoul(optarg, &end, 10);
-            if (!end || *end || cfg.window == 0 || cfg.window > 10000) {
-                fprintf(stderr, "passerelle-broker: --window wants 1..10000\n");
+            if (!s_number("--window", optarg, 1, 10000, &v))
                 return 2;
-            }
+            cfg.window = (unsigned) v;
             break;
         case 'r':
-            cfg.redeliver_ms = (unsigned) strtoul(optarg, &end, 10);
-            if (!end || *end || cfg.redeliver_ms < 100) {
-                fprintf(stderr, "passerelle-broker: --redeliver-ms >= 100\n");
+            if (!s_number("--redeliver-ms", optarg, 100, S_MS_MAX, &v))
                 return 2;
-            }
+            cfg.redeliver_ms = (unsigned) v;
             break;
         case 'v':
             cfg.verify_outer = true;
             break;
         case 's':
-            cfg.session_ms = (unsigned) strtoul(optarg, &end, 10);
-            if (!end || *end || cfg.session_ms < 1000) {
-                fprintf(stderr, "passerelle-broker: --session-ms >= 1000\n");
+            if (!s_number("--session-ms", optarg, 1000, S_MS_MAX, &v))
                 return 2;
-            }
+            cfg.session_ms = (unsigned) v;
             break;
         case 'L':
+            if (strcmp(optarg, "error") != 0 && strcmp(optarg, "warn") != 0
+                && strcmp(optarg, "info") != 0
+                && strcmp(optarg, "debug") != 0) {
+                fprintf(stderr,
+                        "passerelle-broker: --log-level wants "
+                        "error|warn|info|debug, not '%s'\n",
+                        optarg);
+                return 2;
+            }
             level = optarg;
             break;
         case 'Z':
@@ -133,6 +188,13 @@ main(int argc, char **argv)
             fprintf(stderr, "try 'passerelle-broker --help'\n");
             return 2;
         }
+    }
+    if (cfg.map_bytes
+        && (cfg.sender_quota > cfg.map_bytes
+            || cfg.recipient_quota > cfg.map_bytes)) {
+        fprintf(stderr, "passerelle-broker: a quota cannot exceed "
+                        "--map-size\n");
+        return 2;
     }
     if (!home || !listen || optind != argc) {
         fprintf(stderr, "passerelle-broker: --home and --listen are required\n"
@@ -192,10 +254,13 @@ main(int argc, char **argv)
     s_broker = broker;
     int rc = pl_broker_run(broker, &s_interrupted);
     s_broker = NULL;
+    bool store_failed = pl_broker_store_failed(broker);
     pl_broker_destroy(&broker);
     char ctl[PATH_MAX + 32];
     snprintf(ctl, sizeof ctl, "%s/control", real);
     unlink(ctl);
     close(lock);
+    if (store_failed)
+        return 74; // EX_IOERR: a supervisor restarts on a clean environment
     return rc == PL_OK ? 0 : 1;
 }

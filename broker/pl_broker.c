@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <lmdb.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -49,14 +50,19 @@ typedef struct {
     uint64_t accepted, delivered, taken, expired, rejected; // counters
     uint32_t lat[S_LAT_SAMPLES]; // accepted -> taken, ms (ring)
     size_t nlat;                 // samples written
+    uint64_t quota_log_ms;       // monotonic ms of the last quota line
+    uint64_t quota_quiet;        // quota refusals not logged since
 } s_stats_t;
 
 // A reply waiting for the pass's commit.
 typedef struct {
-    uint8_t rid[S_RID_MAX]; // to whom
-    size_t rid_len;         // bytes of rid
-    pl_buf_t packet;        // encoded Packet
-    bool durable;           // sent only if the commit succeeded
+    uint8_t rid[S_RID_MAX];      // to whom
+    size_t rid_len;              // bytes of rid
+    pl_buf_t packet;             // encoded Packet
+    bool durable;                // sent only if the commit succeeded
+    bool accepted;               // an `accepted` for id: store-full if the
+                                 // commit found the map or the disk full
+    uint8_t id[PL_MSG_ID_BYTES]; // the envelope id of an `accepted`
 } s_reply_t;
 
 struct pl_broker {
@@ -82,6 +88,9 @@ struct pl_broker {
     uint64_t routed_minute[60];       // envelopes accepted per second slot
     uint64_t routed_slot;             // second of the last slot written
     volatile sig_atomic_t reload;     // reload requested
+    uint64_t full_log_ms;             // monotonic ms of the last store_full
+    uint64_t full_quiet;              // store-full refusals not logged since
+    bool store_failed;                // the store failed for good
     pl_log_t *log;                    // borrowed
 };
 
@@ -169,6 +178,7 @@ s_reply(pl_broker_t *self, const uint8_t *rid, size_t rid_len, pl_buf_t *pkt,
     r->rid_len = rid_len;
     r->packet = *pkt;
     r->durable = durable;
+    r->accepted = false;
     memset(pkt, 0, sizeof *pkt);
 }
 
@@ -192,9 +202,12 @@ s_reject(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
     char hex[2 * PL_MSG_ID_BYTES + 1] = "-";
     if (id)
         pl_hex(hex, id, PL_MSG_ID_BYTES);
-    pl_log_warn(self->log, "rejected from=%s id=%s reason=%s detail=\"%s\"",
-                from ? from : "-", hex, pl_wire_reason_name(reason),
-                detail ? detail : "");
+    // store-full refusals have their own rate-limited lines (store_full,
+    // quota_exceeded): a refusal storm must not become a log storm
+    if (reason != PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL)
+        pl_log_warn(self->log, "rejected from=%s id=%s reason=%s detail=\"%s\"",
+                    from ? from : "-", hex, pl_wire_reason_name(reason),
+                    detail ? detail : "");
     if (from) {
         s_stats_t *st = s_stats(self, from);
         if (st)
@@ -372,6 +385,23 @@ s_session(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
     return s;
 }
 
+// store_full at most once per 10 s, with how many refusals it stands for
+static void
+s_store_full_log(pl_broker_t *self, const char *why)
+{
+    uint64_t mono = pl_mono_ms();
+    if (self->full_log_ms && mono - self->full_log_ms < 10000) {
+        self->full_quiet++;
+        return;
+    }
+    pl_log_warn(self->log,
+                "store_full reason=%s map_use_pct=%u refused_since_last=%llu",
+                why, pl_spool_usage_pct(self->spool),
+                (unsigned long long) self->full_quiet);
+    self->full_log_ms = mono;
+    self->full_quiet = 0;
+}
+
 static void
 s_handle_envelope(pl_broker_t *self, s_session_t *s,
                   const Passerelle__V1__Envelope *env, const uint8_t *raw,
@@ -423,7 +453,9 @@ s_handle_envelope(pl_broker_t *self, s_session_t *s,
         return;
     }
     bool dup = false;
-    int rc = pl_spool_put(self->spool, &hdr, raw, raw_len, pl_now_ms(), &dup);
+    pl_spool_refusal_t why = PL_SPOOL_ROOM;
+    int rc =
+        pl_spool_put(self->spool, &hdr, raw, raw_len, pl_now_ms(), &dup, &why);
     if (rc == PL_OK)
         rc = pl_spool_nest_commit(self->spool);
     else
@@ -444,17 +476,52 @@ s_handle_envelope(pl_broker_t *self, s_session_t *s,
         pl_buf_t out = {0};
         if (pl_wire_id_packet(PASSERELLE__V1__PACKET__KIND_ACCEPTED, hdr.id,
                               &out)
-            == PL_OK)
+            == PL_OK) {
             s_reply(self, s->rid, s->rid_len, &out, true);
-        else
+            if (self->nreplies
+                && self->replies[self->nreplies - 1].packet.data) {
+                s_reply_t *r = &self->replies[self->nreplies - 1];
+                r->accepted = true;
+                memcpy(r->id, hdr.id, PL_MSG_ID_BYTES);
+            }
+        } else {
             pl_buf_free(&out);
+        }
     } else if (rc == PL_EAUTH) {
         pl_log_error(self->log, "attack_same_id_other_bytes id=%s from=%s", hex,
                      hdr.from);
         s_reject(self, s->rid, s->rid_len, hdr.id,
                  PASSERELLE__V1__REJECT_REASON__REJECT_DUPLICATE_CONFLICT,
                  "same id, other bytes", s->address);
+    } else if (rc == PL_EFULL && why != PL_SPOOL_MAP_FULL) {
+        // one node over its share: refused, the rest of the network served
+        const char *who = why == PL_SPOOL_SENDER_OVER ? hdr.from : hdr.to;
+        s_stats_t *st = s_stats(self, who);
+        uint64_t mono = pl_mono_ms();
+        if (st && (st->quota_log_ms == 0 || mono - st->quota_log_ms >= 10000)) {
+            uint64_t from_b = 0, to_b = 0;
+            (void) pl_spool_quota_get(self->spool, who, &from_b, &to_b);
+            pl_log_warn(
+                self->log,
+                "quota_exceeded address=%s role=%s queued_bytes=%llu "
+                "refused_since_last=%llu",
+                who, why == PL_SPOOL_SENDER_OVER ? "sender" : "recipient",
+                (unsigned long long) (why == PL_SPOOL_SENDER_OVER ? from_b
+                                                                  : to_b),
+                (unsigned long long) st->quota_quiet);
+            st->quota_log_ms = mono;
+            st->quota_quiet = 0;
+        } else if (st) {
+            st->quota_quiet++;
+        }
+        s_reject(self, s->rid, s->rid_len, hdr.id,
+                 PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL,
+                 why == PL_SPOOL_SENDER_OVER
+                     ? "sender over its broker quota; retry later"
+                     : "recipient over its broker quota; retry later",
+                 s->address);
     } else if (rc == PL_EFULL) {
+        s_store_full_log(self, "map_threshold");
         s_reject(self, s->rid, s->rid_len, hdr.id,
                  PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL,
                  "broker store full; retry later", s->address);
@@ -1207,6 +1274,8 @@ pl_broker_new(const pl_broker_config_t *config)
     self->spool = pl_spool_open(path, self->cfg.map_bytes, log);
     if (!self->spool)
         goto fail;
+    pl_spool_set_quotas(self->spool, self->cfg.sender_quota,
+                        self->cfg.recipient_quota);
 
     self->ctx = zmq_ctx_new();
     if (!self->ctx)
@@ -1293,6 +1362,35 @@ s_session_timeouts(pl_broker_t *self)
     }
 }
 
+// The store failed for good (a failed begin, sync or commit, MDB_PANIC):
+// nothing of this pass is acknowledged (every pending reply dropped), one
+// line is logged, and the loop ends so that the process exits 74 and a
+// supervisor restarts it on a clean environment. The last committed state
+// is intact on disk: a restart loses nothing acknowledged.
+static int
+s_store_failed(pl_broker_t *self, const char *op)
+{
+    int code = pl_spool_fatal(self->spool);
+    for (size_t i = 0; i < self->nreplies; i++)
+        pl_buf_free(&self->replies[i].packet);
+    pl_log_error(self->log,
+                 "store_failed op=%s code=%d reason=\"%s\" "
+                 "replies_dropped=%zu exit=74",
+                 op, code, code ? mdb_strerror(code) : "unknown",
+                 self->nreplies);
+    self->nreplies = 0;
+    self->store_failed = true;
+    // nothing queued for sending may go out: drop it on close
+    s_setopt_int(self->router, ZMQ_LINGER, 0);
+    return PL_EIO;
+}
+
+bool
+pl_broker_store_failed(const pl_broker_t *self)
+{
+    return self->store_failed;
+}
+
 int
 pl_broker_run(pl_broker_t *self, volatile int *stop)
 {
@@ -1333,10 +1431,8 @@ pl_broker_run(pl_broker_t *self, volatile int *stop)
             continue;
         }
         // ---- one pass: one write transaction, one commit, then replies
-        if (pl_spool_begin(self->spool) != PL_OK) {
-            pl_log_error(self->log, "pass_skipped reason=store_begin");
-            continue;
-        }
+        if (pl_spool_begin(self->spool) != PL_OK)
+            return s_store_failed(self, "begin");
         for (int k = 0; k < S_PASS_MAX; k++) {
             zmq_msg_t rid, body;
             zmq_msg_init(&rid);
@@ -1384,15 +1480,31 @@ pl_broker_run(pl_broker_t *self, volatile int *stop)
                     pl_spool_nest_abort(self->spool);
             }
         }
-        bool durable = pl_spool_commit(self->spool) == PL_OK;
+        int crc = pl_spool_commit(self->spool);
+        if (crc != PL_OK && crc != PL_EFULL)
+            return s_store_failed(self, "commit");
+        if (pl_spool_fatal(self->spool))
+            return s_store_failed(self, "pass");
+        bool durable = crc == PL_OK;
         if (!durable)
-            pl_log_error(self->log,
-                         "commit_failed acknowledged=0 "
-                         "replies_dropped=%zu",
-                         self->nreplies);
+            s_store_full_log(self, "commit");
         for (size_t i = 0; i < self->nreplies; i++) {
             s_reply_t *r = &self->replies[i];
-            if (durable || !r->durable) {
+            if (!durable && r->accepted) {
+                // the map or the disk was full at commit: nothing of the
+                // pass is stored, its senders are told to retry later
+                pl_buf_t out = {0};
+                pl_buf_free(&r->packet);
+                if (pl_wire_rejected(
+                        r->id, PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL,
+                        "broker store full; retry later", &out)
+                    == PL_OK)
+                    r->packet = out;
+                else
+                    pl_buf_free(&out);
+                r->durable = false;
+            }
+            if ((durable || !r->durable) && r->packet.data) {
                 int err = s_send(self, r->rid, r->rid_len, r->packet.data,
                                  r->packet.len);
                 if (err == EHOSTUNREACH) {

@@ -19,15 +19,17 @@
 typedef struct pl_broker pl_broker_t;
 
 typedef struct {
-    const char *home;      // broker home folder (resolved path)
-    const char *listen;    // endpoint, e.g. tcp://127.0.0.1:7700
-    size_t map_bytes;      // LMDB map size (default 1 GiB)
-    unsigned window;       // unconfirmed deliveries per node (default 64)
-    unsigned redeliver_ms; // redeliver unconfirmed after (default 30 s)
-    unsigned session_ms;   // node offline after silence (default 20 s)
-    bool verify_outer;     // also verify outer signatures (~38 µs each)
-    bool no_zap;           // TEST ONLY: do not start the ZAP handler
-    pl_log_t *log;         // borrowed
+    const char *home;       // broker home folder (resolved path)
+    const char *listen;     // endpoint, e.g. tcp://127.0.0.1:7700
+    size_t map_bytes;       // LMDB map size (default 1 GiB)
+    size_t sender_quota;    // bytes queued from one sender (0: map / 4)
+    size_t recipient_quota; // bytes queued for one recipient (0: map / 4)
+    unsigned window;        // unconfirmed deliveries per node (default 64)
+    unsigned redeliver_ms;  // redeliver unconfirmed after (default 30 s)
+    unsigned session_ms;    // node offline after silence (default 20 s)
+    bool verify_outer;      // also verify outer signatures (~38 µs each)
+    bool no_zap;            // TEST ONLY: do not start the ZAP handler
+    pl_log_t *log;          // borrowed
 } pl_broker_config_t;
 
 // Opens the store, loads the registry, starts the ZAP handler and binds
@@ -35,8 +37,13 @@ typedef struct {
 // logged.
 pl_broker_t *pl_broker_new(const pl_broker_config_t *config);
 // Runs the loop until *stop becomes non-zero (a signal flag) or an
-// unrecoverable error. Returns PL_OK or a PL_E* code.
+// unrecoverable error. Returns PL_OK or a PL_E* code; PL_EIO with
+// pl_broker_store_failed() true when the store failed for good (one
+// `store_failed` line logged, nothing of that pass acknowledged): the
+// process should exit 74 (EX_IOERR) and be restarted.
 int pl_broker_run(pl_broker_t *self, volatile int *stop);
+// True once the store failed for good (see pl_broker_run).
+bool pl_broker_store_failed(const pl_broker_t *self);
 // Asks for a registry reload at the next loop pass (signal-safe).
 void pl_broker_request_reload(pl_broker_t *self);
 // Commits and closes everything; NULL-safe.

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,6 +12,12 @@
 #define S_QUEUE_HDR (8 + 8 + PL_MSG_ID_BYTES) // accepted_ms, expires, id
 #define S_KEEP_IDS  86400                     // seen ids kept past expiry
 #define S_FULL_PCT  90                        // refuse new envelopes above
+#define S_SMALL_PCT 95                        // ... small ones above this
+#define S_SEEN_ID   12                        // id bytes kept in `seen`
+#define S_SEEN_DIG  4                         // digest bytes kept in `seen`
+#define S_SEEN_REC  (S_SEEN_ID + S_SEEN_DIG)  // one `seen` record
+#define S_FORMAT    2                         // store layout (see header)
+#define S_REC_SLACK 256 // tree bytes per put on top of its value (estimate)
 
 // Value of the ids database (fixed size, native endianness: local file).
 typedef struct {
@@ -25,25 +32,300 @@ typedef struct {
 } s_idrec_t;
 
 struct pl_spool {
-    MDB_env *env;    // one environment
-    MDB_dbi queue;   // recipient NUL seq -> item
-    MDB_dbi ids;     // id -> s_idrec_t
-    MDB_dbi notices; // sender NUL id -> recipient
-    MDB_dbi meta;    // "seq" -> u64
-    MDB_txn *pass;   // the pass transaction, or NULL
-    MDB_txn *nest;   // the current nested transaction, or NULL
-    char path[4096]; // store folder
-    pl_log_t *log;   // borrowed
+    MDB_env *env;             // one environment
+    MDB_dbi queue;            // recipient NUL seq -> item
+    MDB_dbi ids;              // id -> s_idrec_t (queued ids only)
+    MDB_dbi seen;             // day -> id prefix | digest prefix (dedupe)
+    MDB_dbi quota;            // 'f'/'t' address -> u64 bytes queued
+    MDB_dbi notices;          // sender NUL id -> recipient
+    MDB_dbi meta;             // "seq" -> u64, "format" -> u32
+    MDB_txn *pass;            // the pass transaction, or NULL
+    MDB_txn *nest;            // the current nested transaction, or NULL
+    uint64_t map_bytes;       // map size
+    uint64_t live_bytes;      // live pages x page size at the pass start
+    uint64_t pass_bytes;      // estimated bytes added by this pass
+    uint64_t nest_bytes;      // ... by the open nested transaction
+    uint64_t quota_sender;    // bytes one sender may have queued
+    uint64_t quota_recipient; // bytes one recipient may have queued
+    int fatal;                // LMDB/errno code once failed for good
+    char path[4096];          // store folder
+    pl_log_t *log;            // borrowed
 };
 
+static bool
+s_is_full(int rc)
+{
+    return rc == MDB_MAP_FULL || rc == MDB_TXN_FULL || rc == ENOSPC
+           || rc == EDQUOT;
+}
+
+// Maps an LMDB/errno code to PL_E*. MDB_PANIC (the environment is marked
+// broken after a failed meta-page write) is fatal wherever it shows up;
+// full is never fatal. The caller decides what else is fatal (a failed
+// begin or commit of the pass).
 static int
 s_err(pl_spool_t *self, const char *what, int rc)
 {
-    pl_log_error(self->log, "store_error op=%s reason=\"%s\"", what,
-                 mdb_strerror(rc));
-    if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL)
+    if (s_is_full(rc))
         return PL_EFULL;
+    if (rc == MDB_PANIC) {
+        if (!self->fatal)
+            self->fatal = rc;
+        return PL_EIO;
+    }
+    if (!self->fatal)
+        pl_log_error(self->log, "store_error op=%s code=%d reason=\"%s\"", what,
+                     rc, mdb_strerror(rc));
     return PL_EIO;
+}
+
+static uint64_t
+s_u64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static void
+s_day_key(uint8_t key[4], uint64_t expires_at)
+{
+    uint64_t day = expires_at / 86400;
+    uint32_t d = day > UINT32_MAX ? UINT32_MAX : (uint32_t) day;
+    key[0] = (uint8_t) (d >> 24);
+    key[1] = (uint8_t) (d >> 16);
+    key[2] = (uint8_t) (d >> 8);
+    key[3] = (uint8_t) d;
+}
+
+static uint32_t
+s_day_get(const uint8_t *key)
+{
+    return (uint32_t) key[0] << 24 | (uint32_t) key[1] << 16
+           | (uint32_t) key[2] << 8 | key[3];
+}
+
+// records id/digest as seen, under its expiry day
+static int
+s_seen_put(pl_spool_t *self, MDB_txn *txn, const uint8_t *id,
+           const uint8_t *digest, uint64_t expires_at)
+{
+    uint8_t dk[4], rec[S_SEEN_REC];
+    s_day_key(dk, expires_at);
+    memcpy(rec, id, S_SEEN_ID);
+    memcpy(rec + S_SEEN_ID, digest, S_SEEN_DIG);
+    MDB_val k = {4, dk}, v = {S_SEEN_REC, rec};
+    int rc = mdb_put(txn, self->seen, &k, &v, MDB_NODUPDATA);
+    if (rc == MDB_KEYEXIST)
+        return PL_OK;
+    return rc == 0 ? PL_OK : s_err(self, "put_seen", rc);
+}
+
+// Looks 'id' up in every live day of `seen`. PL_OK with *found and
+// 'digest_prefix' filled, or a negative PL_E*.
+static int
+s_seen_find(pl_spool_t *self, MDB_txn *txn, const uint8_t *id, bool *found,
+            uint8_t digest_prefix[S_SEEN_DIG])
+{
+    *found = false;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, self->seen, &cur);
+    if (rc != 0)
+        return s_err(self, "cursor", rc);
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    // at most one key per day: <= 92 live days (TTL 90 days + 1 + slack)
+    for (int days = 0; rc == 0 && days < 4096 && !*found; days++) {
+        uint8_t probe[S_SEEN_REC];
+        memcpy(probe, id, S_SEEN_ID);
+        memset(probe + S_SEEN_ID, 0, S_SEEN_DIG);
+        MDB_val pk = k, pv = {S_SEEN_REC, probe};
+        int r = mdb_cursor_get(cur, &pk, &pv, MDB_GET_BOTH_RANGE);
+        if (r == 0 && pv.mv_size == S_SEEN_REC
+            && memcmp(pv.mv_data, id, S_SEEN_ID) == 0) {
+            memcpy(digest_prefix, (uint8_t *) pv.mv_data + S_SEEN_ID,
+                   S_SEEN_DIG);
+            *found = true;
+            break;
+        }
+        if (r != 0 && r != MDB_NOTFOUND) {
+            rc = r;
+            break;
+        }
+        // back to this day's key, then on to the next day
+        MDB_val dk = k;
+        r = mdb_cursor_get(cur, &dk, &v, MDB_SET);
+        if (r != 0) {
+            rc = r;
+            break;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP);
+    }
+    mdb_cursor_close(cur);
+    if (*found || rc == MDB_NOTFOUND || rc == 0)
+        return PL_OK;
+    return s_err(self, "get_seen", rc);
+}
+
+// adds 'delta' (may be negative) to the quota figure 'kind' of 'address'
+static int
+s_quota_add(pl_spool_t *self, MDB_txn *txn, char kind, const char *address,
+            int64_t delta)
+{
+    uint8_t key[PL_ADDRESS_MAX + 2];
+    size_t n = strnlen(address, PL_ADDRESS_MAX);
+    key[0] = (uint8_t) kind;
+    memcpy(key + 1, address, n);
+    MDB_val k = {n + 1, key}, v;
+    uint64_t cur = 0;
+    int rc = mdb_get(txn, self->quota, &k, &v);
+    if (rc == 0 && v.mv_size == 8)
+        cur = s_u64(v.mv_data);
+    else if (rc != 0 && rc != MDB_NOTFOUND)
+        return s_err(self, "get_quota", rc);
+    if (delta < 0)
+        cur = cur > (uint64_t) -delta ? cur - (uint64_t) -delta : 0;
+    else
+        cur += (uint64_t) delta;
+    if (cur == 0) {
+        rc = mdb_del(txn, self->quota, &k, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    } else {
+        v.mv_size = 8;
+        v.mv_data = &cur;
+        rc = mdb_put(txn, self->quota, &k, &v, 0);
+    }
+    return rc == 0 ? PL_OK : s_err(self, "put_quota", rc);
+}
+
+static uint64_t
+s_quota_read(pl_spool_t *self, MDB_txn *txn, char kind, const char *address)
+{
+    uint8_t key[PL_ADDRESS_MAX + 2];
+    size_t n = strnlen(address, PL_ADDRESS_MAX);
+    key[0] = (uint8_t) kind;
+    memcpy(key + 1, address, n);
+    MDB_val k = {n + 1, key}, v;
+    if (mdb_get(txn, self->quota, &k, &v) == 0 && v.mv_size == 8)
+        return s_u64(v.mv_data);
+    return 0;
+}
+
+static size_t
+s_qkey(uint8_t *key, const char *to, uint64_t seq)
+{
+    size_t n = strlen(to);
+    memcpy(key, to, n);
+    key[n] = 0;
+    pl_be64_put(key + n + 1, seq);
+    return n + 9;
+}
+
+// Format 1 -> 2 (see the header): inside the opening transaction.
+static int
+s_migrate(pl_spool_t *self, MDB_txn *txn)
+{
+    MDB_val fk = {6, "format"}, fv;
+    int rc = mdb_get(txn, self->meta, &fk, &fv);
+    if (rc == 0 && fv.mv_size == 4) {
+        uint32_t f;
+        memcpy(&f, fv.mv_data, 4);
+        if (f == S_FORMAT)
+            return 0;
+        pl_log_error(self->log,
+                     "store_open_failed reason=\"unknown format "
+                     "%u\"",
+                     f);
+        return MDB_INCOMPATIBLE;
+    }
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    size_t moved = 0, kept = 0;
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(txn, self->ids, &cur);
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        s_idrec_t rec;
+        if (k.mv_size != PL_MSG_ID_BYTES || v.mv_size != sizeof rec) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            continue;
+        }
+        memcpy(&rec, v.mv_data, sizeof rec);
+        int r = s_seen_put(self, txn, k.mv_data, rec.digest, rec.expires_at);
+        if (r != PL_OK) {
+            mdb_cursor_close(cur);
+            return EIO;
+        }
+        if (rec.state != PL_SPOOL_QUEUED) {
+            uint8_t idk[PL_MSG_ID_BYTES];
+            memcpy(idk, k.mv_data, sizeof idk);
+            r = mdb_cursor_del(cur, 0);
+            if (r != 0) {
+                mdb_cursor_close(cur);
+                return r;
+            }
+            moved++;
+            // re-seek rather than rely on the cursor position after a delete
+            k.mv_size = sizeof idk;
+            k.mv_data = idk;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+            continue;
+        }
+        kept++;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    // the quota figures, from what is queued
+    rc = mdb_drop(txn, self->quota, 0);
+    if (rc != 0)
+        return rc;
+    rc = mdb_cursor_open(txn, self->queue, &cur);
+    if (rc != 0)
+        return rc;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        if (v.mv_size >= S_QUEUE_HDR && k.mv_size > 9) {
+            MDB_val ik = {PL_MSG_ID_BYTES, (uint8_t *) v.mv_data + 16}, iv;
+            char to[PL_ADDRESS_MAX + 1];
+            size_t tl =
+                k.mv_size - 9 < PL_ADDRESS_MAX ? k.mv_size - 9 : PL_ADDRESS_MAX;
+            memcpy(to, k.mv_data, tl);
+            to[tl] = 0;
+            int64_t bytes = (int64_t) v.mv_size;
+            int r = s_quota_add(self, txn, 't', to, bytes);
+            if (r == PL_OK && mdb_get(txn, self->ids, &ik, &iv) == 0
+                && iv.mv_size == sizeof(s_idrec_t)) {
+                s_idrec_t rec;
+                memcpy(&rec, iv.mv_data, sizeof rec);
+                rec.from[PL_ADDRESS_MAX] = 0;
+                r = s_quota_add(self, txn, 'f', rec.from, bytes);
+            }
+            if (r != PL_OK) {
+                mdb_cursor_close(cur);
+                return EIO;
+            }
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    uint32_t f = S_FORMAT;
+    fv.mv_size = 4;
+    fv.mv_data = &f;
+    rc = mdb_put(txn, self->meta, &fk, &fv, 0);
+    if (rc == 0 && (moved || kept))
+        pl_log_info(self->log,
+                    "store_migrated format=%d ids_to_seen=%zu "
+                    "queued_kept=%zu",
+                    S_FORMAT, moved, kept);
+    return rc;
 }
 
 pl_spool_t *
@@ -53,6 +335,8 @@ pl_spool_open(const char *dir, size_t map_bytes, pl_log_t *log)
     if (!self)
         return NULL;
     self->log = log;
+    self->map_bytes = map_bytes;
+    pl_spool_set_quotas(self, 0, 0);
     snprintf(self->path, sizeof self->path, "%s", dir);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         pl_log_error(log, "store_open_failed path=%s reason=\"%s\"", dir,
@@ -88,9 +372,16 @@ pl_spool_open(const char *dir, size_t map_bytes, pl_log_t *log)
     if (rc == 0)
         rc = mdb_dbi_open(txn, "ids", MDB_CREATE, &self->ids);
     if (rc == 0)
+        rc = mdb_dbi_open(txn, "seen", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
+                          &self->seen);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "quota", MDB_CREATE, &self->quota);
+    if (rc == 0)
         rc = mdb_dbi_open(txn, "notices", MDB_CREATE, &self->notices);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &self->meta);
+    if (rc == 0)
+        rc = s_migrate(self, txn);
     if (rc == 0)
         rc = mdb_txn_commit(txn);
     else
@@ -126,17 +417,84 @@ pl_spool_env_flags(pl_spool_t *self)
     return flags;
 }
 
-unsigned
-pl_spool_usage_pct(pl_spool_t *self)
+// live bytes of the last committed state: (high-water page + 1 - pages on
+// the free list) x page size; the free list is dbi 0, each record an IDL
+// whose first word is its count of page numbers (as `mdb_stat -f` counts)
+static int
+s_live_bytes(pl_spool_t *self, uint64_t *live, uint64_t *map)
 {
     MDB_envinfo info;
     MDB_stat st;
-    if (mdb_env_info(self->env, &info) != 0 || mdb_env_stat(self->env, &st))
+    int rc = mdb_env_info(self->env, &info);
+    if (rc == 0)
+        rc = mdb_env_stat(self->env, &st);
+    if (rc != 0)
+        return rc;
+    MDB_txn *txn;
+    rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return rc;
+    uint64_t free_pages = 0;
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(txn, 0, &cur);
+    if (rc == 0) {
+        MDB_val k, v;
+        while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0)
+            if (v.mv_size >= sizeof(size_t)) {
+                size_t cnt;
+                memcpy(&cnt, v.mv_data, sizeof cnt);
+                free_pages += cnt;
+            }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    uint64_t used = (uint64_t) info.me_last_pgno + 1;
+    used = used > free_pages ? used - free_pages : 0;
+    *live = used * st.ms_psize;
+    *map = info.me_mapsize;
+    return rc;
+}
+
+unsigned
+pl_spool_usage_pct(pl_spool_t *self)
+{
+    uint64_t live = 0, map = 0;
+    if (s_live_bytes(self, &live, &map) != 0 || map == 0)
         return 100;
-    size_t pages = info.me_mapsize / st.ms_psize;
-    if (pages == 0)
-        return 100;
-    return (unsigned) ((info.me_last_pgno + 1) * 100 / pages);
+    return (unsigned) (live * 100 / map);
+}
+
+void
+pl_spool_set_quotas(pl_spool_t *self, uint64_t sender_bytes,
+                    uint64_t recipient_bytes)
+{
+    self->quota_sender = sender_bytes ? sender_bytes : self->map_bytes / 4;
+    self->quota_recipient =
+        recipient_bytes ? recipient_bytes : self->map_bytes / 4;
+}
+
+int
+pl_spool_quota_get(pl_spool_t *self, const char *address, uint64_t *from,
+                   uint64_t *to)
+{
+    MDB_txn *txn = self->nest ? self->nest : self->pass, *own = NULL;
+    if (!txn) {
+        int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &own);
+        if (rc != 0)
+            return s_err(self, "read_begin", rc);
+        txn = own;
+    }
+    *from = s_quota_read(self, txn, 'f', address);
+    *to = s_quota_read(self, txn, 't', address);
+    if (own)
+        mdb_txn_abort(own);
+    return PL_OK;
+}
+
+int
+pl_spool_fatal(const pl_spool_t *self)
+{
+    return self->fatal;
 }
 
 uint64_t
@@ -161,11 +519,22 @@ pl_spool_begin(pl_spool_t *self)
 {
     if (self->pass)
         return PL_ESTATE;
-    int rc = mdb_txn_begin(self->env, NULL, 0, &self->pass);
+    if (self->fatal)
+        return PL_EIO;
+    // the usage the pass starts from; its own puts are added as it goes
+    uint64_t map = 0;
+    int rc = s_live_bytes(self, &self->live_bytes, &map);
+    if (rc == 0)
+        rc = mdb_txn_begin(self->env, NULL, 0, &self->pass);
     if (rc != 0) {
+        // a write transaction that cannot even start (MDB_PANIC, a bad
+        // lock file, no memory): nothing can be acknowledged from here
         self->pass = NULL;
-        return s_err(self, "begin", rc);
+        if (!self->fatal)
+            self->fatal = rc;
+        return PL_EIO;
     }
+    self->pass_bytes = 0;
     return PL_OK;
 }
 
@@ -178,7 +547,17 @@ pl_spool_commit(pl_spool_t *self)
         pl_spool_nest_abort(self);
     int rc = mdb_txn_commit(self->pass); // the pass's one fsync
     self->pass = NULL;
-    return rc == 0 ? PL_OK : s_err(self, "commit", rc);
+    self->pass_bytes = 0;
+    if (rc == 0)
+        return PL_OK;
+    if (s_is_full(rc))
+        return PL_EFULL; // nothing written for good; space may come back
+    // a failed write, sync or meta-page write (EIO, ...): LMDB may have
+    // marked the environment broken, and the page cache may have dropped
+    // what the failed sync could not write: never trust it again
+    if (!self->fatal)
+        self->fatal = rc;
+    return PL_EIO;
 }
 
 void
@@ -207,6 +586,7 @@ pl_spool_nest(pl_spool_t *self)
         self->nest = NULL;
         return s_err(self, "nest", rc);
     }
+    self->nest_bytes = 0;
     return PL_OK;
 }
 
@@ -217,6 +597,9 @@ pl_spool_nest_commit(pl_spool_t *self)
         return PL_ESTATE;
     int rc = mdb_txn_commit(self->nest);
     self->nest = NULL;
+    if (rc == 0)
+        self->pass_bytes += self->nest_bytes;
+    self->nest_bytes = 0;
     return rc == 0 ? PL_OK : s_err(self, "nest_commit", rc);
 }
 
@@ -226,6 +609,7 @@ pl_spool_nest_abort(pl_spool_t *self)
     if (self->nest)
         mdb_txn_abort(self->nest);
     self->nest = NULL;
+    self->nest_bytes = 0;
 }
 
 // the transaction operations run in: the nested one, else the pass
@@ -235,35 +619,19 @@ s_txn(pl_spool_t *self)
     return self->nest ? self->nest : self->pass;
 }
 
-static size_t
-s_qkey(uint8_t *key, const char *to, uint64_t seq)
-{
-    size_t n = strlen(to);
-    memcpy(key, to, n);
-    key[n] = 0;
-    pl_be64_put(key + n + 1, seq);
-    return n + 9;
-}
-
-static uint64_t
-s_u64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 int
 pl_spool_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
-             size_t len, uint64_t now_ms, bool *dup)
+             size_t len, uint64_t now_ms, bool *dup, pl_spool_refusal_t *why)
 {
     MDB_txn *txn = s_txn(self);
     if (!txn)
         return PL_ESTATE;
     *dup = false;
+    *why = PL_SPOOL_ROOM;
     uint8_t digest[32];
     crypto_generichash(digest, sizeof digest, packet, len, NULL, 0);
 
+    // still queued: the live record has the whole digest
     MDB_val k = {PL_MSG_ID_BYTES, (void *) hdr->id}, v;
     int rc = mdb_get(txn, self->ids, &k, &v);
     if (rc == 0) {
@@ -278,8 +646,41 @@ pl_spool_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
     }
     if (rc != MDB_NOTFOUND)
         return s_err(self, "get_id", rc);
-    if (pl_spool_usage_pct(self) >= S_FULL_PCT)
+    // taken, refused or expired: the seen prefix (12 id bytes: a false
+    // match among 27 M ids a month is ~1e-14 likely)
+    bool found = false;
+    uint8_t dp[S_SEEN_DIG];
+    rc = s_seen_find(self, txn, hdr->id, &found, dp);
+    if (rc != PL_OK)
+        return rc;
+    if (found) {
+        if (sodium_memcmp(dp, digest, S_SEEN_DIG) != 0)
+            return PL_EAUTH;
+        *dup = true;
+        return PL_EEXIST;
+    }
+
+    // room: the whole map, then the sender's and the recipient's share
+    uint64_t bytes = S_QUEUE_HDR + len;
+    bool small = len <= PL_SPOOL_SMALL;
+    uint64_t est = self->live_bytes + self->pass_bytes + self->nest_bytes
+                   + bytes + S_REC_SLACK;
+    uint64_t limit_pct = small ? S_SMALL_PCT : S_FULL_PCT;
+    if (self->map_bytes == 0 || est * 100 >= self->map_bytes * limit_pct) {
+        *why = PL_SPOOL_MAP_FULL;
         return PL_EFULL;
+    }
+    uint64_t qs = self->quota_sender + (small ? self->quota_sender / 8 : 0);
+    uint64_t qr =
+        self->quota_recipient + (small ? self->quota_recipient / 8 : 0);
+    if (s_quota_read(self, txn, 'f', hdr->from) + bytes > qs) {
+        *why = PL_SPOOL_SENDER_OVER;
+        return PL_EFULL;
+    }
+    if (s_quota_read(self, txn, 't', hdr->to) + bytes > qr) {
+        *why = PL_SPOOL_RECIPIENT_OVER;
+        return PL_EFULL;
+    }
 
     uint64_t seq = 1;
     MDB_val mk = {3, "seq"}, mv;
@@ -293,14 +694,14 @@ pl_spool_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
     mv.mv_data = &next;
     rc = mdb_put(txn, self->meta, &mk, &mv, 0);
     if (rc != 0)
-        return s_err(self, "put_seq", rc);
+        goto lmdb_fail;
 
     uint8_t key[PL_ADDRESS_MAX + 10];
     MDB_val qk = {s_qkey(key, hdr->to, seq), key};
-    MDB_val qv = {S_QUEUE_HDR + len, NULL};
+    MDB_val qv = {bytes, NULL};
     rc = mdb_put(txn, self->queue, &qk, &qv, MDB_RESERVE | MDB_NOOVERWRITE);
     if (rc != 0)
-        return s_err(self, "put_queue", rc);
+        goto lmdb_fail;
     uint8_t *p = qv.mv_data;
     memcpy(p, &now_ms, 8);
     memcpy(p + 8, &hdr->expires_at, 8);
@@ -320,7 +721,55 @@ pl_spool_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
     v.mv_data = &rec;
     rc = mdb_put(txn, self->ids, &k, &v, 0);
     if (rc != 0)
-        return s_err(self, "put_id", rc);
+        goto lmdb_fail;
+    int r = s_seen_put(self, txn, hdr->id, digest, hdr->expires_at);
+    if (r == PL_OK)
+        r = s_quota_add(self, txn, 'f', hdr->from, (int64_t) bytes);
+    if (r == PL_OK)
+        r = s_quota_add(self, txn, 't', hdr->to, (int64_t) bytes);
+    if (r != PL_OK) {
+        if (r == PL_EFULL)
+            *why = PL_SPOOL_MAP_FULL;
+        return r;
+    }
+    self->nest_bytes += bytes + S_REC_SLACK;
+    return PL_OK;
+lmdb_fail:
+    r = s_err(self, "put", rc);
+    if (r == PL_EFULL)
+        *why = PL_SPOOL_MAP_FULL; // MDB_MAP_FULL before the threshold
+    return r;
+}
+
+// Drops the queued envelope of live record 'rec' (id 'id'): its queue item,
+// its quota bytes and the live record itself.
+static int
+s_unqueue(pl_spool_t *self, MDB_txn *txn, const uint8_t *id,
+          const s_idrec_t *rec)
+{
+    uint8_t key[PL_ADDRESS_MAX + 10];
+    char to[PL_ADDRESS_MAX + 1], from[PL_ADDRESS_MAX + 1];
+    snprintf(to, sizeof to, "%.*s", PL_ADDRESS_MAX, rec->to);
+    snprintf(from, sizeof from, "%.*s", PL_ADDRESS_MAX, rec->from);
+    MDB_val qk = {s_qkey(key, to, rec->seq), key}, qv;
+    int rc = mdb_get(txn, self->queue, &qk, &qv);
+    int64_t bytes = rc == 0 ? (int64_t) qv.mv_size : 0;
+    if (rc == 0)
+        rc = mdb_del(txn, self->queue, &qk, NULL);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return s_err(self, "del_queue", rc);
+    int r = PL_OK;
+    if (bytes) {
+        r = s_quota_add(self, txn, 'f', from, -bytes);
+        if (r == PL_OK)
+            r = s_quota_add(self, txn, 't', to, -bytes);
+    }
+    if (r != PL_OK)
+        return r;
+    MDB_val k = {PL_MSG_ID_BYTES, (void *) id};
+    rc = mdb_del(txn, self->ids, &k, NULL);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return s_err(self, "del_id", rc);
     return PL_OK;
 }
 
@@ -332,6 +781,8 @@ pl_spool_take(pl_spool_t *self, const uint8_t *id, const char *by,
     MDB_txn *txn = s_txn(self);
     if (!txn)
         return PL_ESTATE;
+    (void) state; // taken or refused: either way it leaves the queue; the
+                  // seen record keeps answering duplicates
     MDB_val k = {PL_MSG_ID_BYTES, (void *) id}, v;
     int rc = mdb_get(txn, self->ids, &k, &v);
     if (rc == MDB_NOTFOUND)
@@ -342,27 +793,23 @@ pl_spool_take(pl_spool_t *self, const uint8_t *id, const char *by,
         return PL_EIO;
     s_idrec_t rec;
     memcpy(&rec, v.mv_data, sizeof rec);
+    rec.to[PL_ADDRESS_MAX] = 0;
+    rec.from[PL_ADDRESS_MAX] = 0;
     if (strcmp(rec.to, by) != 0)
         return PL_EPERM; // only the recipient may take it
     if (rec.state != PL_SPOOL_QUEUED)
         return PL_ENOTFOUND;
-    uint8_t key[PL_ADDRESS_MAX + 10];
-    MDB_val qk = {s_qkey(key, rec.to, rec.seq), key};
-    rc = mdb_del(txn, self->queue, &qk, NULL);
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return s_err(self, "del_queue", rc);
-    rec.state = (uint8_t) state;
-    v.mv_size = sizeof rec;
-    v.mv_data = &rec;
-    rc = mdb_put(txn, self->ids, &k, &v, 0);
-    if (rc != 0)
-        return s_err(self, "put_id", rc);
+    rc = s_unqueue(self, txn, id, &rec);
+    if (rc != PL_OK)
+        return rc;
     if (latency_ms)
         *latency_ms = now_ms > rec.accepted_ms ? now_ms - rec.accepted_ms : 0;
     if (seq)
         *seq = rec.seq;
     return PL_OK;
 }
+
+#define S_SWEEP_BATCH 4096 // expired envelopes handled per sweep
 
 int
 pl_spool_sweep(pl_spool_t *self, uint64_t now,
@@ -371,81 +818,86 @@ pl_spool_sweep(pl_spool_t *self, uint64_t now,
     MDB_txn *txn = s_txn(self);
     if (!txn)
         return PL_ESTATE;
+    // 1. seen days past expires + 1 day: one delete per day
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, self->ids, &cur);
+    int rc = mdb_cursor_open(txn, self->seen, &cur);
     if (rc != 0)
         return s_err(self, "cursor", rc);
-    int expired = 0;
-    // ids to forget, deleted after the walk (bounded per sweep)
-    uint8_t(*forget)[PL_MSG_ID_BYTES] = malloc(4096 * PL_MSG_ID_BYTES);
-    size_t nforget = 0;
-    if (!forget) {
+    MDB_val k, v;
+    for (int days = 0; days < 64; days++) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        if (rc != 0 || k.mv_size != 4)
+            break;
+        uint64_t day = s_day_get(k.mv_data);
+        // every record of the day expires before (day + 1) * 86400
+        if ((day + 1) * 86400 + S_KEEP_IDS > now)
+            break;
+        rc = mdb_cursor_del(cur, MDB_NODUPDATA);
+        if (rc != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return s_err(self, "sweep_seen", rc);
+
+    // 2. queued envelopes past their expiry: collected, then dropped
+    rc = mdb_cursor_open(txn, self->ids, &cur);
+    if (rc != 0)
+        return s_err(self, "cursor", rc);
+    uint8_t(*gone)[PL_MSG_ID_BYTES] = malloc(S_SWEEP_BATCH * PL_MSG_ID_BYTES);
+    size_t ngone = 0;
+    if (!gone) {
         mdb_cursor_close(cur);
         return PL_ENOMEM;
     }
-    MDB_val k, v;
     rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    while (rc == 0) {
+    while (rc == 0 && ngone < S_SWEEP_BATCH) {
         s_idrec_t rec;
-        if (v.mv_size != sizeof rec) {
-            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-            continue;
-        }
-        memcpy(&rec, v.mv_data, sizeof rec);
-        if (rec.state == PL_SPOOL_QUEUED && rec.expires_at <= now) {
-            uint8_t key[PL_ADDRESS_MAX + 10];
-            MDB_val qk = {s_qkey(key, rec.to, rec.seq), key};
-            int r = mdb_del(txn, self->queue, &qk, NULL);
-            if (r != 0 && r != MDB_NOTFOUND) {
-                mdb_cursor_close(cur);
-                free(forget);
-                return s_err(self, "del_queue", r);
-            }
-            // a notice for the sender, told when it is next connected
-            uint8_t nk[PL_ADDRESS_MAX + 1 + PL_MSG_ID_BYTES];
-            size_t fl = strlen(rec.from);
-            memcpy(nk, rec.from, fl);
-            nk[fl] = 0;
-            memcpy(nk + fl + 1, k.mv_data, PL_MSG_ID_BYTES);
-            MDB_val nkv = {fl + 1 + PL_MSG_ID_BYTES, nk};
-            MDB_val nvv = {strlen(rec.to) + 1, rec.to};
-            r = mdb_put(txn, self->notices, &nkv, &nvv, 0);
-            if (r != 0) {
-                mdb_cursor_close(cur);
-                free(forget);
-                return s_err(self, "put_notice", r);
-            }
-            if (on_expired)
-                on_expired(arg, rec.to);
-            rec.state = PL_SPOOL_EXPIRED;
-            MDB_val nv = {sizeof rec, &rec};
-            r = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT);
-            if (r != 0) {
-                mdb_cursor_close(cur);
-                free(forget);
-                return s_err(self, "put_id", r);
-            }
-            expired++;
-        } else if (rec.state != PL_SPOOL_QUEUED
-                   && rec.expires_at + S_KEEP_IDS <= now && nforget < 4096) {
-            memcpy(forget[nforget++], k.mv_data, PL_MSG_ID_BYTES);
+        if (k.mv_size == PL_MSG_ID_BYTES && v.mv_size == sizeof rec) {
+            memcpy(&rec, v.mv_data, sizeof rec);
+            if (rec.expires_at <= now)
+                memcpy(gone[ngone++], k.mv_data, PL_MSG_ID_BYTES);
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
-    if (rc != MDB_NOTFOUND) {
-        free(forget);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        free(gone);
         return s_err(self, "sweep", rc);
     }
-    for (size_t i = 0; i < nforget; i++) {
-        MDB_val fk = {PL_MSG_ID_BYTES, forget[i]};
-        int r = mdb_del(txn, self->ids, &fk, NULL);
-        if (r != 0 && r != MDB_NOTFOUND) {
-            free(forget);
-            return s_err(self, "del_id", r);
+    int expired = 0;
+    for (size_t i = 0; i < ngone; i++) {
+        MDB_val ik = {PL_MSG_ID_BYTES, gone[i]}, iv;
+        if (mdb_get(txn, self->ids, &ik, &iv) != 0
+            || iv.mv_size != sizeof(s_idrec_t))
+            continue;
+        s_idrec_t rec;
+        memcpy(&rec, iv.mv_data, sizeof rec);
+        rec.to[PL_ADDRESS_MAX] = 0;
+        rec.from[PL_ADDRESS_MAX] = 0;
+        int r = s_unqueue(self, txn, gone[i], &rec);
+        if (r != PL_OK) {
+            free(gone);
+            return r;
         }
+        // a notice for the sender, told when it is next connected
+        uint8_t nk[PL_ADDRESS_MAX + 1 + PL_MSG_ID_BYTES];
+        size_t fl = strlen(rec.from);
+        memcpy(nk, rec.from, fl);
+        nk[fl] = 0;
+        memcpy(nk + fl + 1, gone[i], PL_MSG_ID_BYTES);
+        MDB_val nkv = {fl + 1 + PL_MSG_ID_BYTES, nk};
+        MDB_val nvv = {strlen(rec.to) + 1, rec.to};
+        rc = mdb_put(txn, self->notices, &nkv, &nvv, 0);
+        if (rc != 0) {
+            free(gone);
+            return s_err(self, "put_notice", rc);
+        }
+        if (on_expired)
+            on_expired(arg, rec.to);
+        expired++;
     }
-    free(forget);
+    free(gone);
     return expired;
 }
 

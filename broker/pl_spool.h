@@ -1,12 +1,21 @@
 // pl_spool - the broker's durable store-and-forward queues. Layer: broker.
 // Owns: LMDB for the broker.
 //
-// One LMDB environment in BROKERDIR/store with four databases:
+// One LMDB environment in BROKERDIR/store with these databases:
 //   queue    recipient NUL seq(u64 BE) -> accepted_ms, expires, id, packet
 //   ids      message id -> state, expiry, seq, digest, recipient, sender
-//            (dedupe; kept until expires + 1 day, also after taken)
+//            (the live index: only ids still queued)
+//   seen     expiry day (u32 BE) -> { id[0..12) | BLAKE2b(packet)[0..4) }
+//            (dedupe, MDB_DUPSORT|MDB_DUPFIXED: 16 bytes a record, kept
+//            until expires + 1 day; the sweep drops a whole day at once)
+//   quota    'f' address / 't' address -> bytes queued from / for it
+//            (kept in the same transactions as the queue)
 //   notices  sender NUL id -> recipient (expired notices not yet told)
-//   meta     "seq" -> next queue sequence number
+//   meta     "seq" -> next queue sequence number, "format" -> 2
+// A store of format 1 (every id kept in `ids` with its full record, no
+// `seen`, no `quota`) is migrated in place when opened: taken, expired and
+// refused ids move to `seen`, the quota figures are counted from the
+// queue; nothing queued changes.
 // Writes happen inside one write transaction per event-loop pass (group
 // commit: one fsync per pass), each packet in its own nested transaction.
 // The environment never uses MDB_NOSYNC, MDB_MAPASYNC or MDB_NOMETASYNC:
@@ -47,8 +56,20 @@ pl_spool_t *pl_spool_open(const char *dir, size_t map_bytes, pl_log_t *log);
 void pl_spool_close(pl_spool_t **self_p);
 // The environment's flags (tests check no no-sync flag is set).
 unsigned pl_spool_env_flags(pl_spool_t *self);
-// Percent of the map in use (last page used / map pages).
+// Percent of the map in use: live pages (high-water page minus the pages
+// on LMDB's free list) / map pages, so it falls again when queues drain.
 unsigned pl_spool_usage_pct(pl_spool_t *self);
+// Most bytes one sender / one recipient may have queued (0: a quarter of
+// the map each).
+void pl_spool_set_quotas(pl_spool_t *self, uint64_t sender_bytes,
+                         uint64_t recipient_bytes);
+// Bytes queued from 'address' (sender) and for it (recipient).
+int pl_spool_quota_get(pl_spool_t *self, const char *address, uint64_t *from,
+                       uint64_t *to);
+// Non-zero (the LMDB or errno code) once the store failed for good: a
+// failed sync, an I/O error on commit, MDB_PANIC. Nothing may be
+// acknowledged any more; the process must exit and be restarted.
+int pl_spool_fatal(const pl_spool_t *self);
 // Bytes of the data file on disk.
 uint64_t pl_spool_file_bytes(pl_spool_t *self);
 // Clears readers left by dead processes; returns how many.
@@ -57,7 +78,9 @@ int pl_spool_reader_check(pl_spool_t *self);
 // ---- the pass transaction (one per event-loop pass)
 PL_MUST_CHECK int pl_spool_begin(pl_spool_t *self);
 // Commits the pass: one fsync. On failure nothing of the pass is durable
-// and nothing may be acknowledged. The pass is over either way.
+// and nothing may be acknowledged. The pass is over either way. PL_EFULL:
+// the map or the disk is full (ENOSPC, MDB_MAP_FULL), not fatal; PL_EIO
+// with pl_spool_fatal() set: the store can no longer be trusted.
 PL_MUST_CHECK int pl_spool_commit(pl_spool_t *self);
 void pl_spool_abort(pl_spool_t *self);
 bool pl_spool_in_pass(const pl_spool_t *self);
@@ -66,14 +89,28 @@ PL_MUST_CHECK int pl_spool_nest(pl_spool_t *self);
 PL_MUST_CHECK int pl_spool_nest_commit(pl_spool_t *self);
 void pl_spool_nest_abort(pl_spool_t *self);
 
+// Why pl_spool_put refused with PL_EFULL.
+typedef enum {
+    PL_SPOOL_ROOM = 0,       // not refused
+    PL_SPOOL_MAP_FULL,       // the map is at its threshold (or disk full)
+    PL_SPOOL_SENDER_OVER,    // its sender has its quota queued
+    PL_SPOOL_RECIPIENT_OVER, // its recipient has its quota queued
+} pl_spool_refusal_t;
+
+// Envelopes up to this size (receipts, takens' kin) may use a reserve:
+// the map up to 95 % instead of 90 %, quotas plus an eighth.
+#define PL_SPOOL_SMALL 4096
+
 // ---- operations (inside a nested transaction of the pass)
 // Queues an envelope for hdr->to. PL_OK: stored. PL_EEXIST with *dup set:
 // the same id with the same bytes is known already (answer accepted again,
 // store nothing). PL_EAUTH: the same id with other bytes (an attack).
-// PL_EFULL: the map is at its threshold. PL_EIO on LMDB errors.
+// PL_EFULL: the map is at its threshold or a quota is reached (*why says
+// which). PL_EIO on LMDB errors.
 PL_MUST_CHECK int pl_spool_put(pl_spool_t *self, const pl_header_t *hdr,
                                const uint8_t *packet, size_t len,
-                               uint64_t now_ms, bool *dup);
+                               uint64_t now_ms, bool *dup,
+                               pl_spool_refusal_t *why);
 // Removes id's envelope from the queue because its recipient 'by' took it
 // (state TAKEN) or refused it (state REFUSED). PL_ENOTFOUND if not queued
 // (already taken: harmless), PL_EPERM if 'by' is not its recipient.
@@ -84,9 +121,9 @@ PL_MUST_CHECK int pl_spool_take(pl_spool_t *self, const uint8_t *id,
                                 uint64_t now_ms, uint64_t *latency_ms,
                                 uint64_t *seq);
 // Drops envelopes whose expiry has passed (adding a notice for each
-// sender) and forgets ids kept past expires + 1 day. 'on_expired' (may be
-// NULL) is called per expired envelope with its recipient. Returns the
-// number expired, or a negative PL_E*.
+// sender) and forgets the seen ids of every day past expires + 1 day.
+// 'on_expired' (may be NULL) is called per expired envelope with its recipient.
+// Returns the number expired, or a negative PL_E*.
 int pl_spool_sweep(pl_spool_t *self, uint64_t now,
                    void (*on_expired)(void *arg, const char *to), void *arg);
 

@@ -1,0 +1,307 @@
+// test_broker_store - the broker's store under pressure, on the real
+// passerelle-broker process: a map filled to refusal and drained serves
+// again without a restart; quotas keep one node from filling the broker
+// (a sender over its share, or an envelope for a recipient over its
+// share, is refused store-full while the others are served); a store of
+// the previous format (every id in `ids`) opens and keeps its meaning.
+// cmocka.h needs these first, in this order
+// clang-format off
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+// clang-format on
+
+#include <lmdb.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/lib/pl_rawclient.h"
+#include "tests/lib/pl_test.h"
+
+static const char *const s_specs[] = {"agency:agency", "clinic:health",
+                                      "school:education"};
+
+static void
+s_broker(pl_test_net_t *net, const char *const extra[])
+{
+    char log[600], bin[1024];
+    snprintf(log, sizeof log, "%s/broker.log", net->root);
+    snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-broker"));
+    const char *argv[16] = {bin, "--home", net->broker, "--listen",
+                            net->endpoint};
+    int n = 5;
+    for (int i = 0; extra && extra[i] && n < 15; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    net->broker_pid = pl_test_spawn(argv, log, NULL);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd,
+             "for i in $(seq 1 300); do (exec 3<>/dev/tcp/127.0.0.1/%d) "
+             "2>/dev/null && exit 0; sleep 0.05; done; exit 1",
+             net->port);
+    assert_int_equal(pl_test_sh(NULL, "bash -c '%s'", cmd), 0);
+}
+
+static long
+s_log_count(pl_test_net_t *net, const char *needle)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/broker.log", net->root);
+    char *out = NULL;
+    pl_test_sh(&out, "grep -c -- '%s' '%s' || true", needle, path);
+    long n = strtol(out, NULL, 10);
+    free(out);
+    return n;
+}
+
+// waits for a packet of 'kind', skipping others; returns it or NULL
+static pl_packet_t *
+s_expect(pl_rawclient_t *c, Passerelle__V1__Packet__KindCase kind, int ms)
+{
+    uint64_t deadline = pl_mono_ms() + (uint64_t) ms;
+    while (pl_mono_ms() < deadline) {
+        pl_packet_t *p = NULL;
+        if (pl_rawclient_recv(c, &p, (int) (deadline - pl_mono_ms()) + 1)
+            != PL_OK)
+            continue;
+        if (p->kind_case == kind)
+            return p;
+        pl_wire_free(&p);
+    }
+    return NULL;
+}
+
+// Sends one envelope of 'len' random bytes to 'to_home'; returns 1 if
+// accepted, 0 if refused store-full (any other answer fails the test).
+static int
+s_offer(pl_rawclient_t *c, const char *to_home, size_t len)
+{
+    static uint8_t body[60000];
+    assert_true(len <= sizeof body);
+    randombytes_buf(body, len);
+    uint8_t id[16];
+    pl_buf_t pkt = {0};
+    assert_int_equal(
+        pl_rawclient_seal(c, to_home, NULL, body, len, 0, id, &pkt), 0);
+    assert_int_equal(pl_rawclient_send(c, pkt.data, pkt.len), 0);
+    pl_buf_free(&pkt);
+    uint64_t deadline = pl_mono_ms() + 10000;
+    while (pl_mono_ms() < deadline) {
+        pl_packet_t *r = NULL;
+        if (pl_rawclient_recv(c, &r, 1000) != PL_OK)
+            continue;
+        int got = -1;
+        if (r->kind_case == PASSERELLE__V1__PACKET__KIND_ACCEPTED
+            && memcmp(r->accepted->message_id.data, id, 16) == 0)
+            got = 1;
+        else if (r->kind_case == PASSERELLE__V1__PACKET__KIND_REJECTED
+                 && r->rejected->has_message_id
+                 && memcmp(r->rejected->message_id.data, id, 16) == 0) {
+            assert_int_equal(r->rejected->reason,
+                             PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL);
+            got = 0;
+        }
+        pl_wire_free(&r);
+        if (got >= 0)
+            return got;
+    }
+    fail_msg("no answer to an envelope within 10 s");
+    return -1;
+}
+
+// sends until the first store-full refusal (at most 'max'); returns how
+// many were accepted before it, or -1 if none was refused
+static int
+s_fill(pl_rawclient_t *c, const char *to_home, int max)
+{
+    for (int i = 0; i < max; i++)
+        if (s_offer(c, to_home, 60000) == 0)
+            return i;
+    return -1;
+}
+
+// 'b' takes every envelope delivered to it until 'want' were taken
+static int
+s_drain(pl_rawclient_t *b, int want)
+{
+    int taken = 0;
+    uint64_t deadline = pl_mono_ms() + 60000;
+    while (taken < want && pl_mono_ms() < deadline) {
+        pl_packet_t *r =
+            s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 1000);
+        if (!r)
+            continue;
+        pl_envelope_t v;
+        pl_header_t h;
+        pl_envelope_view(r->envelope, &v);
+        assert_int_equal(pl_header_decode(v.header, v.header_len, &h), 0);
+        pl_buf_t out = {0};
+        assert_int_equal(
+            pl_wire_id_packet(PASSERELLE__V1__PACKET__KIND_TAKEN, h.id, &out),
+            0);
+        assert_int_equal(pl_rawclient_send(b, out.data, out.len), 0);
+        pl_buf_free(&out);
+        taken++;
+        pl_wire_free(&r);
+    }
+    return taken;
+}
+
+// retries an offer every 300 ms until accepted or 15 s pass (the takens
+// of the drain are committed a pass or two later)
+static bool
+s_accepted_within(pl_rawclient_t *c, const char *to_home, size_t len)
+{
+    uint64_t deadline = pl_mono_ms() + 15000;
+    while (pl_mono_ms() < deadline) {
+        if (s_offer(c, to_home, len) == 1)
+            return true;
+        pl_test_sh(NULL, "sleep 0.3");
+    }
+    return false;
+}
+
+// ---- a full map, drained, serves every sender again without a restart
+
+static void
+test_drain_serves_again(void **state)
+{
+    (void) state;
+    pl_test_net_t net;
+    pl_test_net_init(&net, "drain", s_specs, 3);
+    // quotas as large as the map: only the map threshold refuses here
+    const char *const args[] = {"--map-size=4", "--sender-quota=4",
+                                "--recipient-quota=4", NULL};
+    s_broker(&net, args);
+    pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
+    int accepted = s_fill(a, net.home[1], 200);
+    fprintf(stderr, "drain: accepted=%d before the map threshold\n", accepted);
+    assert_true(accepted > 10);
+    // the recipient takes everything: the queue is empty again
+    pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
+    assert_int_equal(s_drain(b, accepted), accepted);
+    // every sender is served again, big envelopes included, same process
+    assert_true(s_accepted_within(a, net.home[1], 60000));
+    assert_true(s_accepted_within(b, net.home[0], 60000));
+    pl_rawclient_t *c = pl_rawclient_open(net.home[2], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(c, 5000), PL_OK);
+    assert_true(s_accepted_within(c, net.home[0], 60000));
+    // and the map can be filled and drained again: a second round takes
+    // about as many as the first (it does not shrink with every round)
+    int more = s_fill(a, net.home[2], 200);
+    fprintf(stderr, "drain: second round accepted=%d\n", more);
+    assert_true(more >= accepted / 2);
+    assert_true(pl_test_alive(net.broker_pid));
+    assert_true(s_log_count(&net, "store_full") >= 1);
+    pl_rawclient_close(&a);
+    pl_rawclient_close(&b);
+    pl_rawclient_close(&c);
+    pl_test_net_destroy(&net);
+}
+
+// ---- one sender over its quota; the others are still served
+
+static void
+test_sender_quota(void **state)
+{
+    (void) state;
+    pl_test_net_t net;
+    pl_test_net_init(&net, "squota", s_specs, 3);
+    const char *const args[] = {"--map-size=32", "--sender-quota=2", NULL};
+    s_broker(&net, args);
+    pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
+    pl_rawclient_t *c = pl_rawclient_open(net.home[2], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
+    assert_int_equal(pl_rawclient_hello(c, 5000), PL_OK);
+    // 2 MiB at 60 kB an envelope: about 34, far below the map's 90 %
+    int accepted = s_fill(a, net.home[1], 120);
+    fprintf(stderr, "sender_quota: accepted=%d before the quota\n", accepted);
+    assert_true(accepted >= 30 && accepted <= 35);
+    // the agency is over its share for every recipient ...
+    assert_int_equal(s_offer(a, net.home[2], 60000), 0);
+    char needle[200];
+    snprintf(needle, sizeof needle, "quota_exceeded address=%s role=sender",
+             net.address[0]);
+    assert_true(s_log_count(&net, needle) >= 1);
+    // ... while the school is served, to the same recipient too
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(s_offer(c, net.home[1], 60000), 1);
+    assert_int_equal(s_offer(c, net.home[0], 60000), 1);
+    // the clinic takes its queue: the agency is served again
+    pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
+    assert_int_equal(s_drain(b, accepted + 5), accepted + 5);
+    assert_true(s_accepted_within(a, net.home[1], 60000));
+    // a refusal storm is not a log storm: 200 more refusals, few lines
+    pl_rawclient_t *d = pl_rawclient_open(net.home[0], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(d, 5000), PL_OK);
+    (void) s_fill(d, net.home[2], 120); // over its quota again
+    for (int i = 0; i < 300 && s_offer(d, net.home[2], 8000) == 1; i++)
+        ; // and up to the byte
+    long before = s_log_count(&net, "quota_exceeded");
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(s_offer(d, net.home[2], 8000), 0);
+    long lines = s_log_count(&net, "quota_exceeded") - before;
+    fprintf(stderr, "sender_quota: 200 refusals, %ld quota lines\n", lines);
+    assert_true(lines <= 3);
+    assert_true(pl_test_alive(net.broker_pid));
+    pl_rawclient_close(&a);
+    pl_rawclient_close(&b);
+    pl_rawclient_close(&c);
+    pl_rawclient_close(&d);
+    pl_test_net_destroy(&net);
+}
+
+// ---- envelopes for one recipient over its quota; others still flow
+
+static void
+test_recipient_quota(void **state)
+{
+    (void) state;
+    pl_test_net_t net;
+    pl_test_net_init(&net, "rquota", s_specs, 3);
+    const char *const args[] = {"--map-size=32", "--recipient-quota=2", NULL};
+    s_broker(&net, args);
+    pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
+    pl_rawclient_t *c = pl_rawclient_open(net.home[2], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
+    assert_int_equal(pl_rawclient_hello(c, 5000), PL_OK);
+    int accepted = s_fill(a, net.home[1], 120);
+    fprintf(stderr, "recipient_quota: accepted=%d\n", accepted);
+    assert_true(accepted >= 30 && accepted <= 35);
+    // for the clinic: refused from anyone; to others: served
+    assert_int_equal(s_offer(c, net.home[1], 60000), 0);
+    assert_int_equal(s_offer(c, net.home[0], 60000), 1);
+    assert_int_equal(s_offer(a, net.home[2], 60000), 1);
+    char needle[200];
+    snprintf(needle, sizeof needle, "quota_exceeded address=%s role=recipient",
+             net.address[1]);
+    assert_true(s_log_count(&net, needle) >= 1);
+    pl_rawclient_close(&a);
+    pl_rawclient_close(&c);
+    pl_test_net_destroy(&net);
+}
+
+int
+main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    assert_int_equal(pl_crypto_init(), 0);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_drain_serves_again),
+        cmocka_unit_test(test_sender_quota),
+        cmocka_unit_test(test_recipient_quota),
+    };
+    if (getenv("PL_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("PL_TEST_FILTER"));
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
