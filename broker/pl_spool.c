@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #define S_QUEUE_HDR (8 + 8 + PL_MSG_ID_BYTES) // accepted_ms, expires, id
 #define S_KEEP_IDS  86400                     // seen ids kept past expiry
@@ -538,6 +539,18 @@ pl_spool_begin(pl_spool_t *self)
     return PL_OK;
 }
 
+// true when the store's file system has no room left for a pass of
+// 'pass_bytes' (plus a MiB of slack)
+static bool
+s_disk_full(pl_spool_t *self, uint64_t pass_bytes)
+{
+    struct statvfs vfs;
+    if (statvfs(self->path, &vfs) != 0)
+        return false;
+    uint64_t avail = (uint64_t) vfs.f_bavail * vfs.f_frsize;
+    return avail < pass_bytes + ((uint64_t) 1 << 20);
+}
+
 int
 pl_spool_commit(pl_spool_t *self)
 {
@@ -547,9 +560,15 @@ pl_spool_commit(pl_spool_t *self)
         pl_spool_nest_abort(self);
     int rc = mdb_txn_commit(self->pass); // the pass's one fsync
     self->pass = NULL;
+    uint64_t pass_bytes = self->pass_bytes;
     self->pass_bytes = 0;
     if (rc == 0)
         return PL_OK;
+    // LMDB reports a short page write as EIO (mdb_page_flush: "wres !=
+    // wsize" -> EIO), which is what a full file system gives: tell it from
+    // a broken disk by the free space left
+    if (rc == EIO && s_disk_full(self, pass_bytes))
+        rc = ENOSPC;
     if (s_is_full(rc))
         return PL_EFULL; // nothing written for good; space may come back
     // a failed write, sync or meta-page write (EIO, ...): LMDB may have

@@ -1,0 +1,384 @@
+// test_broker_iofault - the real passerelle-broker when its disk fails:
+// real fdatasync / meta-page write / page write calls on data.mdb fail
+// (tests/broker/iofault_preload.c, LD_PRELOAD) or a real small tmpfs fills
+// up. A failed sync or meta-page write: nothing of that pass is
+// acknowledged, one `store_failed` line, exit 74 within seconds, and after
+// a restart every acknowledged envelope is delivered once. A full disk:
+// store-full refusals, the broker stays up and serves again once the
+// recipient drained its queue.
+// cmocka.h needs these first, in this order
+// clang-format off
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+// clang-format on
+
+#include <errno.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/lib/pl_rawclient.h"
+#include "tests/lib/pl_test.h"
+
+static const char *const s_specs[] = {"agency:agency", "clinic:health"};
+
+static char s_so[700]; // the preload library, built once
+static char s_ctl[700];
+static char s_mounted[700]; // a tmpfs to unmount even if a check failed
+
+static int
+s_teardown(void **state)
+{
+    (void) state;
+    if (s_mounted[0] && umount(s_mounted) == 0)
+        s_mounted[0] = 0;
+    return 0;
+}
+
+static void
+s_build_preload(pl_test_net_t *net)
+{
+    snprintf(s_so, sizeof s_so, "%s/iofault.so", net->root);
+    snprintf(s_ctl, sizeof s_ctl, "%s/iofault.ctl", net->root);
+    assert_int_equal(pl_test_sh(NULL,
+                                "cc -shared -fPIC -O1 -o '%s' "
+                                "'%s/tests/broker/iofault_preload.c' -ldl",
+                                s_so, PL_SRC_DIR),
+                     0);
+}
+
+static void
+s_fault(const char *mode)
+{
+    FILE *f = fopen(s_ctl, "w");
+    assert_non_null(f);
+    fputs(mode, f);
+    fclose(f);
+}
+
+static void
+s_broker(pl_test_net_t *net, const char *extra, bool preload)
+{
+    char log[600], bin[1024], pre[800], ctl[800];
+    snprintf(log, sizeof log, "%s/broker.log", net->root);
+    snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-broker"));
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", s_so);
+    snprintf(ctl, sizeof ctl, "PL_IOFAULT_CTL=%s", s_ctl);
+    const char *argv[8] = {bin,           "--home", net->broker, "--listen",
+                           net->endpoint, extra,    NULL};
+    // an ASan build checks that its runtime comes first; ours is a plain
+    // interposer below it
+    const char *env[] = {pre, ctl,
+                         "ASAN_OPTIONS=verify_asan_link_order=0:"
+                         "detect_leaks=1:abort_on_error=1",
+                         NULL};
+    net->broker_pid = pl_test_spawn(argv, log, preload ? env : NULL);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd,
+             "for i in $(seq 1 300); do (exec 3<>/dev/tcp/127.0.0.1/%d) "
+             "2>/dev/null && exit 0; sleep 0.05; done; exit 1",
+             net->port);
+    assert_int_equal(pl_test_sh(NULL, "bash -c '%s'", cmd), 0);
+}
+
+static long
+s_log_count(pl_test_net_t *net, const char *needle)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/broker.log", net->root);
+    char *out = NULL;
+    pl_test_sh(&out, "grep -c -- '%s' '%s' || true", needle, path);
+    long n = strtol(out, NULL, 10);
+    free(out);
+    return n;
+}
+
+// waits up to 'ms' for our child to exit; its status, or -1
+static int
+s_wait_exit(pid_t pid, int ms)
+{
+    int status = 0;
+    for (int waited = 0; waited <= ms; waited += 20) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return status;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+// sends an envelope; 1 accepted, 0 refused store-full, -1 no answer in
+// 'ms' (any other answer fails)
+static int
+s_offer(pl_rawclient_t *c, const char *to_home, size_t len, uint8_t id[16],
+        int ms)
+{
+    static uint8_t body[60000];
+    assert_true(len <= sizeof body);
+    randombytes_buf(body, len);
+    pl_buf_t pkt = {0};
+    assert_int_equal(
+        pl_rawclient_seal(c, to_home, NULL, body, len, 0, id, &pkt), 0);
+    assert_int_equal(pl_rawclient_send(c, pkt.data, pkt.len), 0);
+    pl_buf_free(&pkt);
+    uint64_t deadline = pl_mono_ms() + (uint64_t) ms;
+    while (pl_mono_ms() < deadline) {
+        pl_packet_t *r = NULL;
+        if (pl_rawclient_recv(c, &r, 200) != PL_OK)
+            continue;
+        int got = -2;
+        if (r->kind_case == PASSERELLE__V1__PACKET__KIND_ACCEPTED
+            && memcmp(r->accepted->message_id.data, id, 16) == 0)
+            got = 1;
+        else if (r->kind_case == PASSERELLE__V1__PACKET__KIND_REJECTED
+                 && r->rejected->has_message_id
+                 && memcmp(r->rejected->message_id.data, id, 16) == 0) {
+            assert_int_equal(r->rejected->reason,
+                             PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL);
+            got = 0;
+        }
+        pl_wire_free(&r);
+        if (got >= 0)
+            return got;
+    }
+    return -1;
+}
+
+// 'b' takes what arrives until 'want' distinct ids of 'acked' were seen
+// (or 20 s pass, then 1 s more of quiet); counts each id's deliveries
+static void
+s_drain_check(pl_rawclient_t *b, uint8_t (*acked)[16], int nacked)
+{
+    int *times = calloc((size_t) nacked + 1, sizeof *times);
+    int distinct = 0, others = 0;
+    uint64_t deadline = pl_mono_ms() + 20000;
+    while (pl_mono_ms() < deadline) {
+        pl_packet_t *r = NULL;
+        int wait = distinct == nacked ? 1000 : 500;
+        if (pl_rawclient_recv(b, &r, wait) != PL_OK) {
+            if (distinct == nacked)
+                break; // all there, and a quiet second after
+            continue;
+        }
+        if (r->kind_case != PASSERELLE__V1__PACKET__KIND_ENVELOPE) {
+            pl_wire_free(&r);
+            continue;
+        }
+        pl_envelope_t v;
+        pl_header_t h;
+        pl_envelope_view(r->envelope, &v);
+        assert_int_equal(pl_header_decode(v.header, v.header_len, &h), 0);
+        int k = -1;
+        for (int i = 0; i < nacked && k < 0; i++)
+            if (memcmp(acked[i], h.id, 16) == 0)
+                k = i;
+        if (k >= 0) {
+            if (times[k]++ == 0)
+                distinct++;
+        } else {
+            others++;
+        }
+        pl_buf_t out = {0};
+        assert_int_equal(
+            pl_wire_id_packet(PASSERELLE__V1__PACKET__KIND_TAKEN, h.id, &out),
+            0);
+        assert_int_equal(pl_rawclient_send(b, out.data, out.len), 0);
+        pl_buf_free(&out);
+        pl_wire_free(&r);
+    }
+    int twice = 0;
+    for (int i = 0; i < nacked; i++)
+        twice += times[i] > 1;
+    fprintf(stderr,
+            "iofault: acknowledged=%d delivered=%d twice=%d "
+            "unacknowledged_delivered=%d\n",
+            nacked, distinct, twice, others);
+    assert_int_equal(distinct, nacked); // nothing acknowledged is lost
+    assert_int_equal(twice, 0);
+    free(times);
+}
+
+// A fault that must stop the broker: acknowledged before, silence after,
+// exit 74, one line; a restart on the same store delivers each
+// acknowledged envelope once.
+static void
+s_fatal_case(const char *tag, const char *mode)
+{
+    pl_test_net_t net;
+    pl_test_net_init(&net, tag, s_specs, 2);
+    s_build_preload(&net);
+    s_fault("");
+    s_broker(&net, "--map-size=64", true);
+    pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
+    enum { N = 20 };
+    uint8_t acked[N + 8][16];
+    int nacked = 0;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(s_offer(a, net.home[1], 2000, acked[nacked], 5000), 1);
+        nacked++;
+    }
+    s_fault(mode);
+    // from now on nothing may be acknowledged
+    for (int i = 0; i < 5; i++) {
+        uint8_t id[16];
+        int got = s_offer(a, net.home[1], 2000, id, 600);
+        assert_true(got < 0); // neither accepted nor refused: silence
+    }
+    int status = s_wait_exit(net.broker_pid, 10000);
+    assert_true(status != -1); // exited within seconds, not spinning
+    net.broker_pid = 0;
+    assert_true(WIFEXITED(status));
+    fprintf(stderr, "iofault %s: exit status %d\n", mode, WEXITSTATUS(status));
+    assert_int_equal(WEXITSTATUS(status), 74);
+    assert_int_equal(s_log_count(&net, "store_failed"), 1);
+    assert_int_equal(s_log_count(&net, "pass_skipped"), 0);
+    pl_rawclient_close(&a);
+    // a restart on the same store, faults off
+    s_fault("");
+    s_broker(&net, "--map-size=64", false);
+    pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
+    s_drain_check(b, acked, nacked);
+    pl_rawclient_close(&b);
+    pl_test_net_destroy(&net);
+}
+
+static void
+test_sync_error_exits(void **state)
+{
+    (void) state;
+    s_fatal_case("fsync", "sync-eio");
+}
+
+static void
+test_meta_write_error_exits(void **state)
+{
+    (void) state;
+    s_fatal_case("metaeio", "meta-eio");
+}
+
+// ENOSPC on the page writes: refused store-full, not fatal, recovers
+static void
+test_write_enospc_recovers(void **state)
+{
+    (void) state;
+    pl_test_net_t net;
+    pl_test_net_init(&net, "enospc", s_specs, 2);
+    s_build_preload(&net);
+    s_fault("");
+    s_broker(&net, "--map-size=64", true);
+    pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
+    uint8_t acked[64][16];
+    int nacked = 0;
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(s_offer(a, net.home[1], 2000, acked[nacked++], 5000),
+                         1);
+    s_fault("write-enospc");
+    for (int i = 0; i < 30; i++) {
+        uint8_t id[16];
+        assert_int_equal(s_offer(a, net.home[1], 2000, id, 5000), 0);
+    }
+    assert_true(pl_test_alive(net.broker_pid));
+    long lines = s_log_count(&net, "store_full");
+    fprintf(stderr, "enospc: 30 refusals, %ld store_full lines\n", lines);
+    assert_true(lines >= 1 && lines <= 3);
+    assert_int_equal(s_log_count(&net, "store_failed"), 0);
+    // space is back: served again, same process
+    s_fault("");
+    uint64_t deadline = pl_mono_ms() + 10000;
+    int got = 0;
+    while (got != 1 && pl_mono_ms() < deadline)
+        got = s_offer(a, net.home[1], 2000, acked[nacked], 5000);
+    assert_int_equal(got, 1);
+    nacked++;
+    pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
+    s_drain_check(b, acked, nacked);
+    pl_rawclient_close(&a);
+    pl_rawclient_close(&b);
+    pl_test_net_destroy(&net);
+}
+
+// a real full file system: the store on a 6 MiB tmpfs, a 64 MiB map
+static void
+test_disk_full_tmpfs(void **state)
+{
+    (void) state;
+    pl_test_net_t net;
+    pl_test_net_init(&net, "diskfull", s_specs, 2);
+    char store[700];
+    snprintf(store, sizeof store, "%s/store", net.broker);
+    assert_int_equal(mkdir(store, 0700), 0);
+    if (mount("tmpfs", store, "tmpfs", 0, "size=6m,mode=0700") != 0) {
+        fprintf(stderr, "disk_full: cannot mount a tmpfs (%s): skipped\n",
+                strerror(errno));
+        pl_test_net_destroy(&net);
+        skip();
+    }
+    snprintf(s_mounted, sizeof s_mounted, "%s", store);
+    const char *args[] = {"--map-size=64", NULL};
+    s_broker(&net, args[0], false);
+    pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
+    uint8_t acked[200][16];
+    int nacked = 0, refused = 0;
+    for (int i = 0; i < 200 && refused == 0; i++) {
+        int got = s_offer(a, net.home[1], 60000, acked[nacked], 5000);
+        assert_true(got >= 0);
+        if (got == 1)
+            nacked++;
+        else
+            refused++;
+    }
+    fprintf(stderr, "disk_full: accepted=%d before the disk was full\n",
+            nacked);
+    assert_int_equal(refused, 1);
+    assert_true(nacked > 10);
+    assert_true(pl_test_alive(net.broker_pid));
+    assert_true(s_log_count(&net, "store_full") >= 1);
+    assert_int_equal(s_log_count(&net, "store_failed"), 0);
+    // the recipient drains: every acknowledged one once, then room again
+    pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
+    s_drain_check(b, acked, nacked);
+    uint64_t deadline = pl_mono_ms() + 15000;
+    int got = 0;
+    uint8_t id[16];
+    while (got != 1 && pl_mono_ms() < deadline)
+        got = s_offer(a, net.home[1], 60000, id, 5000);
+    assert_int_equal(got, 1);
+    pl_rawclient_close(&a);
+    pl_rawclient_close(&b);
+    pl_test_net_stop_broker(&net, false);
+    assert_int_equal(umount(store), 0);
+    s_mounted[0] = 0;
+    pl_test_net_destroy(&net);
+}
+
+int
+main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    assert_int_equal(pl_crypto_init(), 0);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sync_error_exits),
+        cmocka_unit_test(test_meta_write_error_exits),
+        cmocka_unit_test(test_write_enospc_recovers),
+        cmocka_unit_test_teardown(test_disk_full_tmpfs, s_teardown),
+    };
+    if (getenv("PL_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("PL_TEST_FILTER"));
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
