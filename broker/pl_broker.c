@@ -1137,24 +1137,92 @@ s_push_directory(pl_broker_t *self)
     self->nreplies = mark;
 }
 
-static void
+#define S_CONTROL_MAX    65536 // bytes of one control request (ZMQ_MAXMSGSIZE)
+#define S_CONTROL_FRAMES 8     // frames read of one control message at most
+
+static void s_control_answer(pl_broker_t *self, const char *buf, size_t n,
+                             json_t *rep);
+
+// One message on the control ROUTER: [routing id][""][request] from a REQ
+// peer. Anything else (no delimiter, several body frames, bytes that are
+// not JSON) gets an error reply to its own peer only; a ROUTER routes each
+// reply by the peer's id, so a bad peer can never take or lose another's.
+// Returns false when no message was waiting.
+static bool
 s_control(pl_broker_t *self)
 {
-    char buf[4096];
-    int n = zmq_recv(self->control, buf, sizeof buf - 1, ZMQ_DONTWAIT);
-    if (n < 0)
-        return;
-    if (n > (int) sizeof buf - 1)
-        n = (int) sizeof buf - 1;
-    buf[n] = 0;
-    json_error_t jerr;
-    json_t *req = json_loads(buf, 0, &jerr);
+    zmq_msg_t fr[S_CONTROL_FRAMES];
+    int n = 0, more = 1;
+    while (more && n < S_CONTROL_FRAMES) {
+        zmq_msg_init(&fr[n]);
+        if (zmq_msg_recv(&fr[n], self->control, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&fr[n]);
+            break;
+        }
+        more = zmq_msg_more(&fr[n]);
+        n++;
+    }
+    while (more) { // over the frame bound: drain the rest of the message
+        zmq_msg_t extra;
+        zmq_msg_init(&extra);
+        more = zmq_msg_recv(&extra, self->control, ZMQ_DONTWAIT) >= 0
+               && zmq_msg_more(&extra);
+        zmq_msg_close(&extra);
+        n = S_CONTROL_FRAMES + 1; // malformed
+    }
+    if (n == 0)
+        return false;
+    bool delim = n >= 2 && n <= S_CONTROL_FRAMES && zmq_msg_size(&fr[1]) == 0;
     json_t *rep = json_object();
-    const char *cmd =
-        req ? json_string_value(json_object_get(req, "cmd")) : NULL;
-    if (!cmd) {
+    if (!delim || n != 3) {
         json_object_set_new(rep, "ok", json_false());
-        json_object_set_new(rep, "error", json_string("malformed request"));
+        json_object_set_new(
+            rep, "error",
+            json_string("malformed request: one JSON frame after the "
+                        "empty delimiter (a REQ socket) is expected"));
+        s_control_answer(self, NULL, 0, rep);
+    } else {
+        s_control_answer(self, zmq_msg_data(&fr[2]), zmq_msg_size(&fr[2]), rep);
+    }
+    char *text = json_dumps(rep, JSON_COMPACT);
+    json_decref(rep);
+    if (n >= 1 && n <= S_CONTROL_FRAMES) {
+        zmq_send(self->control, zmq_msg_data(&fr[0]), zmq_msg_size(&fr[0]),
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        if (delim)
+            zmq_send(self->control, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        if (text)
+            zmq_send(self->control, text, strlen(text), ZMQ_DONTWAIT);
+        else
+            zmq_send(self->control, "{\"ok\":false}", 12, ZMQ_DONTWAIT);
+    }
+    free(text);
+    for (int i = 0; i < n && i < S_CONTROL_FRAMES; i++)
+        zmq_msg_close(&fr[i]);
+    return true;
+}
+
+// Fills 'rep' for the request text buf[0..n) (NULL: already answered).
+static void
+s_control_answer(pl_broker_t *self, const char *buf, size_t n, json_t *rep)
+{
+    if (!buf)
+        return;
+    json_error_t jerr;
+    json_t *req = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &jerr);
+    const char *cmd = json_is_object(req)
+                          ? json_string_value(json_object_get(req, "cmd"))
+                          : NULL;
+    if (!req) {
+        json_object_set_new(rep, "ok", json_false());
+        json_object_set_new(rep, "error",
+                            json_string("malformed request: not JSON"));
+    } else if (!cmd) {
+        json_object_set_new(rep, "ok", json_false());
+        json_object_set_new(
+            rep, "error",
+            json_string("malformed request: an object with a string "
+                        "\"cmd\" is expected"));
     } else if (strcmp(cmd, "status") == 0) {
         json_t *r = json_object();
         char t[32];
@@ -1199,14 +1267,6 @@ s_control(pl_broker_t *self)
         json_object_set_new(rep, "ok", json_false());
         json_object_set_new(rep, "error", json_string("unknown command"));
     }
-    char *text = json_dumps(rep, JSON_COMPACT);
-    if (text) {
-        zmq_send(self->control, text, strlen(text), 0);
-        free(text);
-    } else {
-        zmq_send(self->control, "{\"ok\":false}", 12, 0);
-    }
-    json_decref(rep);
     json_decref(req);
 }
 
@@ -1322,10 +1382,17 @@ pl_broker_new(const pl_broker_config_t *config)
         goto fail;
     }
     // operator control socket; the folder is the broker home (0700)
-    self->control = zmq_socket(self->ctx, ZMQ_REP);
+    // a ROUTER (the CLI's REQ talks to it as to a REP): replies are routed
+    // by peer, so a bad peer cannot disturb another's exchange; requests
+    // over S_CONTROL_MAX drop their connection before any allocation
+    self->control = zmq_socket(self->ctx, ZMQ_ROUTER);
     char ep[4200];
     snprintf(ep, sizeof ep, "ipc://%s/control", self->home);
-    s_setopt_int(self->control, ZMQ_LINGER, 0);
+    int64_t ctl_max = S_CONTROL_MAX;
+    if (self->control) {
+        s_setopt_int(self->control, ZMQ_LINGER, 0);
+        zmq_setsockopt(self->control, ZMQ_MAXMSGSIZE, &ctl_max, sizeof ctl_max);
+    }
     if (!self->control || zmq_bind(self->control, ep) != 0) {
         pl_log_error(log, "start_failed reason=\"control %s: %s\"", ep,
                      zmq_strerror(errno));
@@ -1421,7 +1488,8 @@ pl_broker_run(pl_broker_t *self, volatile int *stop)
                 s_zap_handle(self);
         }
         if (items[1].revents & ZMQ_POLLIN)
-            s_control(self);
+            for (int k = 0; k < 32 && s_control(self); k++)
+                ;
 
         uint64_t mono = pl_mono_ms();
         bool sweep = mono - self->last_sweep_ms >= S_SWEEP_MS;
