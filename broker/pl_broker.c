@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "broker/pl_door.h"
 #include "broker/pl_registry.h"
 #include "broker/pl_spool.h"
 #include "proto/pl_cert.h"
@@ -75,6 +76,7 @@ struct pl_broker {
     void *router;                     // the door (ROUTER, CURVE server)
     void *control;                    // operator socket (REP, ipc)
     pl_registry_t *reg;               // enrolment registry
+    pl_door_t *door;                  // descriptor budget of the door
     pl_spool_t *spool;                // durable queues
     pl_keys_t *keys;                  // own keys
     s_session_t *sessions;            // connected nodes
@@ -91,6 +93,7 @@ struct pl_broker {
     uint64_t full_log_ms;             // monotonic ms of the last store_full
     uint64_t full_quiet;              // store-full refusals not logged since
     bool store_failed;                // the store failed for good
+    bool reload_failed;               // the last reload kept the registry
     pl_log_t *log;                    // borrowed
 };
 
@@ -1098,7 +1101,14 @@ static void
 s_reload(pl_broker_t *self)
 {
     int n = pl_registry_reload(self->reg);
+    if (n < 0) {
+        // certs/ unreadable now: the registry stays as it was (logged)
+        self->reload_failed = true;
+        return;
+    }
+    self->reload_failed = false;
     pl_log_info(self->log, "reloaded certificates=%d", n);
+    pl_door_check_registry(self->door, pl_registry_count(self->reg));
     // connected nodes whose certificate is no longer valid: refuse them now
     uint64_t now = pl_now();
     for (size_t i = 0; i < self->nsessions;) {
@@ -1244,6 +1254,14 @@ s_control_answer(pl_broker_t *self, const char *buf, size_t n, json_t *rep)
         json_object_set_new(r, "online",
                             json_integer((json_int_t) self->nsessions));
         json_object_set_new(
+            r, "fd_limit",
+            json_integer((json_int_t) pl_door_limit(self->door)));
+        json_object_set_new(
+            r, "open_fds",
+            json_integer((json_int_t) pl_door_open_fds(self->door)));
+        json_object_set_new(r, "door_closed",
+                            json_boolean(pl_door_is_closed(self->door)));
+        json_object_set_new(
             r, "revocation_number",
             json_integer((json_int_t) pl_registry_revoked(self->reg)->number));
         json_object_set_new(r, "nodes", s_figures_json(self));
@@ -1254,15 +1272,24 @@ s_control_answer(pl_broker_t *self, const char *buf, size_t n, json_t *rep)
         json_object_set_new(rep, "result", s_nodes_json(self));
     } else if (strcmp(cmd, "reload") == 0) {
         s_reload(self);
-        json_t *r = json_object();
-        json_object_set_new(
-            r, "certificates",
-            json_integer((json_int_t) pl_registry_count(self->reg)));
-        json_object_set_new(
-            r, "revocation_number",
-            json_integer((json_int_t) pl_registry_revoked(self->reg)->number));
-        json_object_set_new(rep, "ok", json_true());
-        json_object_set_new(rep, "result", r);
+        if (self->reload_failed) {
+            json_object_set_new(rep, "ok", json_false());
+            json_object_set_new(
+                rep, "error",
+                json_string("could not read certs/ now; the registry was "
+                            "kept as it was (see the broker log)"));
+        } else {
+            json_t *r = json_object();
+            json_object_set_new(
+                r, "certificates",
+                json_integer((json_int_t) pl_registry_count(self->reg)));
+            json_object_set_new(
+                r, "revocation_number",
+                json_integer(
+                    (json_int_t) pl_registry_revoked(self->reg)->number));
+            json_object_set_new(rep, "ok", json_true());
+            json_object_set_new(rep, "result", r);
+        }
     } else {
         json_object_set_new(rep, "ok", json_false());
         json_object_set_new(rep, "error", json_string("unknown command"));
@@ -1376,11 +1403,12 @@ pl_broker_new(const pl_broker_config_t *config)
                      zmq_strerror(errno));
         goto fail;
     }
-    if (zmq_bind(self->router, config->listen) != 0) {
-        pl_log_error(log, "start_failed reason=\"bind %s: %s\"", config->listen,
-                     zmq_strerror(errno));
+    // the door: bound through pl_door, which keeps TCP peers from using
+    // up the descriptors the control socket, LMDB and reloads need
+    self->door = pl_door_open(self->ctx, self->router, config->listen,
+                              pl_registry_count(self->reg), log);
+    if (!self->door)
         goto fail;
-    }
     // operator control socket; the folder is the broker home (0700)
     // a ROUTER (the CLI's REQ talks to it as to a REP): replies are routed
     // by peer, so a bad peer cannot disturb another's exchange; requests
@@ -1461,12 +1489,18 @@ pl_broker_store_failed(const pl_broker_t *self)
 int
 pl_broker_run(pl_broker_t *self, volatile int *stop)
 {
-    zmq_pollitem_t items[3];
+    zmq_pollitem_t items[4];
     int nitems = 0;
     items[nitems++] = (zmq_pollitem_t){self->router, 0, ZMQ_POLLIN, 0};
     items[nitems++] = (zmq_pollitem_t){self->control, 0, ZMQ_POLLIN, 0};
-    if (self->zap)
+    int zap_at = -1;
+    if (self->zap) {
+        zap_at = nitems;
         items[nitems++] = (zmq_pollitem_t){self->zap, 0, ZMQ_POLLIN, 0};
+    }
+    void *mon = pl_door_monitor(self->door);
+    if (mon) // wakes the loop as connections come: pl_door_tick reads it
+        items[nitems++] = (zmq_pollitem_t){mon, 0, ZMQ_POLLIN, 0};
     uint64_t last_reader_check = pl_mono_ms();
     while (!*stop) {
         int rc = zmq_poll(items, nitems, 500);
@@ -1477,14 +1511,17 @@ pl_broker_run(pl_broker_t *self, volatile int *stop)
                          zmq_strerror(errno));
             return PL_EIO;
         }
+        // descriptors first: close the door before a flood takes the
+        // ones the control socket and the store need
+        pl_door_tick(self->door);
         if (self->reload) {
             self->reload = 0;
             s_reload(self);
         }
         if (self->zap) {
             // answer every pending ZAP request before anything else
-            while (zmq_poll(&items[2], 1, 0) > 0
-                   && (items[2].revents & ZMQ_POLLIN))
+            while (zmq_poll(&items[zap_at], 1, 0) > 0
+                   && (items[zap_at].revents & ZMQ_POLLIN))
                 s_zap_handle(self);
         }
         if (items[1].revents & ZMQ_POLLIN)
@@ -1608,6 +1645,7 @@ pl_broker_destroy(pl_broker_t **self_p)
     free(self->replies);
     if (self->control)
         zmq_close(self->control);
+    pl_door_close(&self->door);
     if (self->router)
         zmq_close(self->router);
     if (self->zap)

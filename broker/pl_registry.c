@@ -2,7 +2,9 @@
 #include "broker/pl_registry.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,7 @@ struct pl_registry {
     pl_reg_entry_t *entries;  // enrolled certificates
     size_t count;             // entries used
     pl_revlist_t revoked;     // current list (number 0 = none)
+    bool loaded;              // certs/ was read once
     pl_log_t *log;            // borrowed
 };
 
@@ -96,8 +99,19 @@ pl_registry_reload(pl_registry_t *self)
 
     snprintf(path, sizeof path, "%s/certs", self->home);
     struct dirent **names = NULL;
+    errno = 0;
     int n = scandir(path, &names, NULL, s_by_name);
     if (n < 0) {
+        int err = errno;
+        if (err != ENOENT || self->loaded) {
+            // certs/ could not be read (no descriptor left, an I/O error,
+            // or it vanished): keep every node enrolled as it was
+            pl_log_error(self->log,
+                         "registry_reload_failed path=%s reason=\"%s\" "
+                         "kept=%zu",
+                         path, strerror(err), self->count);
+            return PL_EIO;
+        }
         pl_log_warn(self->log, "registry_no_certs_folder path=%s", path);
         n = 0;
     }
@@ -117,7 +131,24 @@ pl_registry_reload(pl_registry_t *self)
             char file[4500];
             snprintf(file, sizeof file, "%s/%s", path, name);
             pl_reg_entry_t *e = &fresh[count];
+            errno = 0;
             rc = pl_cert_load(file, self->authority_pk, &e->cert, &e->raw);
+            int err = errno;
+            if (rc == PL_EIO
+                && (err == EMFILE || err == ENFILE || err == ENOMEM
+                    || err == EIO)) {
+                // the file exists but could not be read now: a partial
+                // registry would de-enrol nodes, so keep the one we have
+                pl_log_error(self->log,
+                             "registry_reload_failed file=%s reason=\"%s\" "
+                             "kept=%zu",
+                             name, strerror(err), self->count);
+                for (int j = i; j < n; j++)
+                    free(names[j]);
+                free(names);
+                s_free_entries(fresh, count);
+                return PL_EIO;
+            }
             if (rc != PL_OK) {
                 pl_log_warn(self->log, "cert_refused file=%s reason=\"%s\"",
                             name, pl_strerror(rc));
@@ -147,6 +178,7 @@ pl_registry_reload(pl_registry_t *self)
     s_free_entries(self->entries, self->count);
     self->entries = fresh;
     self->count = count;
+    self->loaded = true;
     pl_log_info(self->log, "registry_loaded certificates=%zu revocation=%llu",
                 count, (unsigned long long) self->revoked.number);
     return (int) count;

@@ -27,7 +27,8 @@ typedef struct {
 pl_registry_t *pl_registry_open(const char *home, pl_log_t *log);
 void pl_registry_close(pl_registry_t **self_p);
 // Re-reads certs/ and revoked. Certificates that no longer verify are
-// dropped; the previous set stays if the folder cannot be read at all.
+// dropped; the previous set stays (PL_EIO, logged registry_reload_failed)
+// if the folder or one of its files cannot be read now (EMFILE, EIO...).
 // Returns the number of certificates loaded, or a negative PL_E* code.
 int pl_registry_reload(pl_registry_t *self);
 // Entry whose CurveZMQ key is 'curve_pk', newest serial first; NULL if none.
