@@ -18,6 +18,7 @@
 #define S_SEEN_DIG  4                         // digest bytes kept in `seen`
 #define S_SEEN_REC  (S_SEEN_ID + S_SEEN_DIG)  // one `seen` record
 #define S_FORMAT    2                         // store layout (see header)
+#define S_DAYS_MAX  512 // day keys of `seen` tracked (92 live at most)
 #define S_REC_SLACK 256 // tree bytes per put on top of its value (estimate)
 
 // Value of the ids database (fixed size, native endianness: local file).
@@ -33,24 +34,27 @@ typedef struct {
 } s_idrec_t;
 
 struct pl_spool {
-    MDB_env *env;             // one environment
-    MDB_dbi queue;            // recipient NUL seq -> item
-    MDB_dbi ids;              // id -> s_idrec_t (queued ids only)
-    MDB_dbi seen;             // day -> id prefix | digest prefix (dedupe)
-    MDB_dbi quota;            // 'f'/'t' address -> u64 bytes queued
-    MDB_dbi notices;          // sender NUL id -> recipient
-    MDB_dbi meta;             // "seq" -> u64, "format" -> u32
-    MDB_txn *pass;            // the pass transaction, or NULL
-    MDB_txn *nest;            // the current nested transaction, or NULL
-    uint64_t map_bytes;       // map size
-    uint64_t live_bytes;      // live pages x page size at the pass start
-    uint64_t pass_bytes;      // estimated bytes added by this pass
-    uint64_t nest_bytes;      // ... by the open nested transaction
-    uint64_t quota_sender;    // bytes one sender may have queued
-    uint64_t quota_recipient; // bytes one recipient may have queued
-    int fatal;                // LMDB/errno code once failed for good
-    char path[4096];          // store folder
-    pl_log_t *log;            // borrowed
+    MDB_env *env;              // one environment
+    MDB_dbi queue;             // recipient NUL seq -> item
+    MDB_dbi ids;               // id -> s_idrec_t (queued ids only)
+    MDB_dbi seen;              // day -> id prefix | digest prefix (dedupe)
+    MDB_dbi quota;             // 'f'/'t' address -> u64 bytes queued
+    MDB_dbi notices;           // sender NUL id -> recipient
+    MDB_dbi meta;              // "seq" -> u64, "format" -> u32
+    MDB_txn *pass;             // the pass transaction, or NULL
+    MDB_txn *nest;             // the current nested transaction, or NULL
+    uint64_t map_bytes;        // map size
+    uint64_t live_bytes;       // live pages x page size at the pass start
+    uint64_t pass_bytes;       // estimated bytes added by this pass
+    uint64_t nest_bytes;       // ... by the open nested transaction
+    uint64_t quota_sender;     // bytes one sender may have queued
+    uint64_t quota_recipient;  // bytes one recipient may have queued
+    uint32_t days[S_DAYS_MAX]; // the day keys of `seen`, ascending
+    size_t ndays;              // days[] used
+    bool days_ok;              // days[] read in this pass
+    int fatal;                 // LMDB/errno code once failed for good
+    char path[4096];           // store folder
+    pl_log_t *log;             // borrowed
 };
 
 static bool
@@ -106,6 +110,8 @@ s_day_get(const uint8_t *key)
            | (uint32_t) key[2] << 8 | key[3];
 }
 
+static void s_days_add(pl_spool_t *self, uint32_t d);
+
 // records id/digest as seen, under its expiry day
 static int
 s_seen_put(pl_spool_t *self, MDB_txn *txn, const uint8_t *id,
@@ -117,53 +123,102 @@ s_seen_put(pl_spool_t *self, MDB_txn *txn, const uint8_t *id,
     memcpy(rec + S_SEEN_ID, digest, S_SEEN_DIG);
     MDB_val k = {4, dk}, v = {S_SEEN_REC, rec};
     int rc = mdb_put(txn, self->seen, &k, &v, MDB_NODUPDATA);
+    if (rc == 0 || rc == MDB_KEYEXIST)
+        s_days_add(self, s_day_get(dk));
     if (rc == MDB_KEYEXIST)
         return PL_OK;
     return rc == 0 ? PL_OK : s_err(self, "put_seen", rc);
 }
 
-// Looks 'id' up in every live day of `seen`. PL_OK with *found and
-// 'digest_prefix' filled, or a negative PL_E*.
+// Reads the day keys of `seen` into days[] (once per pass, and after a
+// sweep dropped some): the lookups then cost one cursor operation a day.
 static int
-s_seen_find(pl_spool_t *self, MDB_txn *txn, const uint8_t *id, bool *found,
-            uint8_t digest_prefix[S_SEEN_DIG])
+s_days_load(pl_spool_t *self, MDB_txn *txn)
 {
-    *found = false;
+    self->ndays = 0;
+    self->days_ok = false;
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, self->seen, &cur);
     if (rc != 0)
         return s_err(self, "cursor", rc);
     MDB_val k, v;
     rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    // at most one key per day: <= 92 live days (TTL 90 days + 1 + slack)
-    for (int days = 0; rc == 0 && days < 4096 && !*found; days++) {
-        uint8_t probe[S_SEEN_REC];
-        memcpy(probe, id, S_SEEN_ID);
-        memset(probe + S_SEEN_ID, 0, S_SEEN_DIG);
-        MDB_val pk = k, pv = {S_SEEN_REC, probe};
-        int r = mdb_cursor_get(cur, &pk, &pv, MDB_GET_BOTH_RANGE);
-        if (r == 0 && pv.mv_size == S_SEEN_REC
-            && memcmp(pv.mv_data, id, S_SEEN_ID) == 0) {
-            memcpy(digest_prefix, (uint8_t *) pv.mv_data + S_SEEN_ID,
-                   S_SEEN_DIG);
-            *found = true;
-            break;
-        }
-        if (r != 0 && r != MDB_NOTFOUND) {
-            rc = r;
-            break;
-        }
-        // back to this day's key, then on to the next day
-        MDB_val dk = k;
-        r = mdb_cursor_get(cur, &dk, &v, MDB_SET);
-        if (r != 0) {
-            rc = r;
-            break;
-        }
+    while (rc == 0 && self->ndays < S_DAYS_MAX) {
+        if (k.mv_size == 4)
+            self->days[self->ndays++] = s_day_get(k.mv_data);
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP);
     }
     mdb_cursor_close(cur);
-    if (*found || rc == MDB_NOTFOUND || rc == 0)
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return s_err(self, "days", rc);
+    self->days_ok = true;
+    return PL_OK;
+}
+
+// notes day 'd' in days[] (kept sorted)
+static void
+s_days_add(pl_spool_t *self, uint32_t d)
+{
+    size_t i = 0;
+    while (i < self->ndays && self->days[i] < d)
+        i++;
+    if (i < self->ndays && self->days[i] == d)
+        return;
+    if (self->ndays == S_DAYS_MAX) {
+        self->days_ok = false; // more days than tracked: reload next time
+        return;
+    }
+    memmove(&self->days[i + 1], &self->days[i],
+            (self->ndays - i) * sizeof self->days[0]);
+    self->days[i] = d;
+    self->ndays++;
+}
+
+// Looks 'id' up in every live day of `seen` (its own expiry day first: a
+// resend of the same bytes is there). PL_OK with *found and
+// 'digest_prefix' filled, or a negative PL_E*.
+static int
+s_seen_find(pl_spool_t *self, MDB_txn *txn, const uint8_t *id,
+            uint64_t expires_at, bool *found, uint8_t digest_prefix[S_SEEN_DIG])
+{
+    *found = false;
+    if (!self->days_ok || self->ndays == S_DAYS_MAX) {
+        int r = s_days_load(self, txn);
+        if (r != PL_OK)
+            return r;
+    }
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, self->seen, &cur);
+    if (rc != 0)
+        return s_err(self, "cursor", rc);
+    uint8_t own[4];
+    s_day_key(own, expires_at);
+    uint32_t own_day = s_day_get(own);
+    rc = MDB_NOTFOUND;
+    // i == -1: the envelope's own day; then every other tracked day
+    for (long i = -1; i < (long) self->ndays && !*found; i++) {
+        uint32_t d = i < 0 ? own_day : self->days[i];
+        if (i >= 0 && d == own_day)
+            continue;
+        uint8_t dk[4] = {(uint8_t) (d >> 24), (uint8_t) (d >> 16),
+                         (uint8_t) (d >> 8), (uint8_t) d};
+        uint8_t probe[S_SEEN_REC];
+        memcpy(probe, id, S_SEEN_ID);
+        memset(probe + S_SEEN_ID, 0, S_SEEN_DIG);
+        MDB_val k = {4, dk}, v = {S_SEEN_REC, probe};
+        rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
+        if (rc == 0 && v.mv_size == S_SEEN_REC
+            && memcmp(v.mv_data, id, S_SEEN_ID) == 0) {
+            memcpy(digest_prefix, (uint8_t *) v.mv_data + S_SEEN_ID,
+                   S_SEEN_DIG);
+            *found = true;
+        } else if (rc != 0 && rc != MDB_NOTFOUND) {
+            break;
+        }
+        rc = 0;
+    }
+    mdb_cursor_close(cur);
+    if (*found || rc == 0 || rc == MDB_NOTFOUND)
         return PL_OK;
     return s_err(self, "get_seen", rc);
 }
@@ -536,6 +591,7 @@ pl_spool_begin(pl_spool_t *self)
         return PL_EIO;
     }
     self->pass_bytes = 0;
+    self->days_ok = false; // days[] is read again inside this pass
     return PL_OK;
 }
 
@@ -669,7 +725,7 @@ pl_spool_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
     // match among 27 M ids a month is ~1e-14 likely)
     bool found = false;
     uint8_t dp[S_SEEN_DIG];
-    rc = s_seen_find(self, txn, hdr->id, &found, dp);
+    rc = s_seen_find(self, txn, hdr->id, hdr->expires_at, &found, dp);
     if (rc != PL_OK)
         return rc;
     if (found) {
@@ -854,6 +910,7 @@ pl_spool_sweep(pl_spool_t *self, uint64_t now,
         rc = mdb_cursor_del(cur, MDB_NODUPDATA);
         if (rc != 0)
             break;
+        self->days_ok = false;
     }
     mdb_cursor_close(cur);
     if (rc != 0 && rc != MDB_NOTFOUND)

@@ -67,6 +67,9 @@ foreach(src ${PL_BENCH_SRC})
   if(TARGET pl_nodes)
     target_link_libraries(${name} PRIVATE pl_nodes) # bench_audit: the store
   endif()
+  if(TARGET pl_broker)
+    target_link_libraries(${name} PRIVATE pl_broker) # bench_dedupe: the spool
+  endif()
 endforeach()
 
 # test-only tools (tests/tools/<name>.c -> executable <name> with '_' -> '-'),
