@@ -1167,24 +1167,27 @@ s_control(pl_broker_t *self)
         zmq_msg_init(&fr[n]);
         if (zmq_msg_recv(&fr[n], self->control, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&fr[n]);
+            more = 0;
             break;
         }
         more = zmq_msg_more(&fr[n]);
         n++;
     }
+    if (n == 0)
+        return false;
+    bool toolong = false;
     while (more) { // over the frame bound: drain the rest of the message
         zmq_msg_t extra;
         zmq_msg_init(&extra);
         more = zmq_msg_recv(&extra, self->control, ZMQ_DONTWAIT) >= 0
                && zmq_msg_more(&extra);
         zmq_msg_close(&extra);
-        n = S_CONTROL_FRAMES + 1; // malformed
+        toolong = true;
     }
-    if (n == 0)
-        return false;
-    bool delim = n >= 2 && n <= S_CONTROL_FRAMES && zmq_msg_size(&fr[1]) == 0;
+    // n frames were received into fr[0..n) (n >= 1)
+    bool delim = n >= 2 && zmq_msg_size(&fr[1]) == 0;
     json_t *rep = json_object();
-    if (!delim || n != 3) {
+    if (!delim || n != 3 || toolong) {
         json_object_set_new(rep, "ok", json_false());
         json_object_set_new(
             rep, "error",
@@ -1196,18 +1199,16 @@ s_control(pl_broker_t *self)
     }
     char *text = json_dumps(rep, JSON_COMPACT);
     json_decref(rep);
-    if (n >= 1 && n <= S_CONTROL_FRAMES) {
-        zmq_send(self->control, zmq_msg_data(&fr[0]), zmq_msg_size(&fr[0]),
-                 ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        if (delim)
-            zmq_send(self->control, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        if (text)
-            zmq_send(self->control, text, strlen(text), ZMQ_DONTWAIT);
-        else
-            zmq_send(self->control, "{\"ok\":false}", 12, ZMQ_DONTWAIT);
-    }
+    zmq_send(self->control, zmq_msg_data(&fr[0]), zmq_msg_size(&fr[0]),
+             ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (delim)
+        zmq_send(self->control, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (text)
+        zmq_send(self->control, text, strlen(text), ZMQ_DONTWAIT);
+    else
+        zmq_send(self->control, "{\"ok\":false}", 12, ZMQ_DONTWAIT);
     free(text);
-    for (int i = 0; i < n && i < S_CONTROL_FRAMES; i++)
+    for (int i = 0; i < n; i++)
         zmq_msg_close(&fr[i]);
     return true;
 }
