@@ -55,6 +55,15 @@ typedef struct {
     uint64_t quota_quiet;        // quota refusals not logged since
 } s_stats_t;
 
+// A taken (or a recipient's refusal) of this pass, redone on its own when
+// the pass could not commit for want of space: takens free space, so
+// they must get through even when new envelopes cannot.
+typedef struct {
+    uint8_t id[PL_MSG_ID_BYTES]; // envelope id
+    char by[PL_ADDRESS_MAX + 1]; // the recipient that took it
+    pl_spool_state_t state;      // TAKEN or REFUSED
+} s_take_t;
+
 // A reply waiting for the pass's commit.
 typedef struct {
     uint8_t rid[S_RID_MAX];      // to whom
@@ -85,6 +94,8 @@ struct pl_broker {
     size_t nstats, capstats;          // used / allocated
     s_reply_t *replies;               // pending replies of this pass
     size_t nreplies, capreplies;      // used / allocated
+    s_take_t *takes;                  // takens of this pass
+    size_t ntakes, captakes;          // used / allocated
     uint64_t started;                 // Unix seconds
     uint64_t last_sweep_ms;           // monotonic
     uint64_t routed_minute[60];       // envelopes accepted per second slot
@@ -553,6 +564,20 @@ s_handle_take(pl_broker_t *self, s_session_t *s, const uint8_t *id,
     char hex[33];
     pl_hex(hex, id, PL_MSG_ID_BYTES);
     if (rc == PL_OK) {
+        if (self->ntakes == self->captakes) {
+            size_t cap = self->captakes ? self->captakes * 2 : 64;
+            s_take_t *p = realloc(self->takes, cap * sizeof *p);
+            if (p) {
+                self->takes = p;
+                self->captakes = cap;
+            }
+        }
+        if (self->ntakes < self->captakes) {
+            s_take_t *t = &self->takes[self->ntakes++];
+            memcpy(t->id, id, PL_MSG_ID_BYTES);
+            snprintf(t->by, sizeof t->by, "%s", s->address);
+            t->state = state;
+        }
         // only what this delivery round sent counts against the window: a
         // taken for a delivery from before a redelivery reset does not
         if (s->inflight && seq <= s->next_seq)
@@ -1458,6 +1483,39 @@ s_session_timeouts(pl_broker_t *self)
     }
 }
 
+// The pass could not commit for want of space: its takens again, alone
+// (they free space). PL_OK, or PL_EIO when the store failed for good.
+static int
+s_retake(pl_broker_t *self)
+{
+    if (self->ntakes == 0)
+        return PL_OK;
+    if (pl_spool_begin(self->spool) != PL_OK)
+        return PL_EIO;
+    for (size_t i = 0; i < self->ntakes; i++) {
+        s_take_t *t = &self->takes[i];
+        // each in its own nested transaction: one that finds no page
+        // leaves the others (and the pass) committable
+        if (pl_spool_nest(self->spool) != PL_OK)
+            break;
+        int r = pl_spool_take(self->spool, t->id, t->by, t->state, pl_now_ms(),
+                              NULL, NULL);
+        if (r == PL_OK)
+            r = pl_spool_nest_commit(self->spool);
+        else
+            pl_spool_nest_abort(self->spool);
+        (void) r; // not found or not the recipient: nothing to redo
+    }
+    int rc = pl_spool_commit(self->spool);
+    if (rc == PL_EFULL)
+        s_store_full_log(self, "takens_alone");
+    else if (rc == PL_OK)
+        pl_log_debug(self->log, "takens_committed_alone count=%zu",
+                     self->ntakes);
+    self->ntakes = 0;
+    return rc == PL_EFULL ? PL_OK : rc;
+}
+
 // The store failed for good (a failed begin, sync or commit, MDB_PANIC):
 // nothing of this pass is acknowledged (every pending reply dropped), one
 // line is logged, and the loop ends so that the process exits 74 and a
@@ -1592,8 +1650,12 @@ pl_broker_run(pl_broker_t *self, volatile int *stop)
         if (pl_spool_fatal(self->spool))
             return s_store_failed(self, "pass");
         bool durable = crc == PL_OK;
-        if (!durable)
+        if (!durable) {
             s_store_full_log(self, "commit");
+            if (s_retake(self) != PL_OK)
+                return s_store_failed(self, "commit");
+        }
+        self->ntakes = 0;
         for (size_t i = 0; i < self->nreplies; i++) {
             s_reply_t *r = &self->replies[i];
             if (!durable && r->accepted) {
@@ -1644,6 +1706,7 @@ pl_broker_destroy(pl_broker_t **self_p)
     for (size_t i = 0; i < self->nreplies; i++)
         pl_buf_free(&self->replies[i].packet);
     free(self->replies);
+    free(self->takes);
     if (self->control)
         zmq_close(self->control);
     pl_door_close(&self->door);

@@ -2,6 +2,7 @@
 #include "broker/pl_spool.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #define S_QUEUE_HDR (8 + 8 + PL_MSG_ID_BYTES) // accepted_ms, expires, id
 #define S_KEEP_IDS  86400                     // seen ids kept past expiry
@@ -18,6 +20,7 @@
 #define S_SEEN_DIG  4                         // digest bytes kept in `seen`
 #define S_SEEN_REC  (S_SEEN_ID + S_SEEN_DIG)  // one `seen` record
 #define S_FORMAT    2                         // store layout (see header)
+#define S_DISK_KEEP ((uint64_t) 2 << 20)      // disk left free by new envelopes
 #define S_DAYS_MAX  512 // day keys of `seen` tracked (92 live at most)
 #define S_REC_SLACK 256 // tree bytes per put on top of its value (estimate)
 
@@ -47,12 +50,15 @@ struct pl_spool {
     uint64_t live_bytes;       // live pages x page size at the pass start
     uint64_t pass_bytes;       // estimated bytes added by this pass
     uint64_t nest_bytes;       // ... by the open nested transaction
+    uint64_t file_bytes;       // data.mdb size at the pass start
+    uint64_t disk_avail;       // free bytes of its file system then
     uint64_t quota_sender;     // bytes one sender may have queued
     uint64_t quota_recipient;  // bytes one recipient may have queued
     uint32_t days[S_DAYS_MAX]; // the day keys of `seen`, ascending
     size_t ndays;              // days[] used
     bool days_ok;              // days[] read in this pass
     int fatal;                 // LMDB/errno code once failed for good
+    int data_fd;               // data.mdb, for preallocation only
     char path[4096];           // store folder
     pl_log_t *log;             // borrowed
 };
@@ -392,6 +398,7 @@ pl_spool_open(const char *dir, size_t map_bytes, pl_log_t *log)
         return NULL;
     self->log = log;
     self->map_bytes = map_bytes;
+    self->data_fd = -1;
     pl_spool_set_quotas(self, 0, 0);
     snprintf(self->path, sizeof self->path, "%s", dir);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -449,6 +456,9 @@ pl_spool_open(const char *dir, size_t map_bytes, pl_log_t *log)
         free(self);
         return NULL;
     }
+    char file[4200];
+    snprintf(file, sizeof file, "%s/data.mdb", dir);
+    self->data_fd = open(file, O_WRONLY | O_CLOEXEC);
     return self;
 }
 
@@ -461,6 +471,8 @@ pl_spool_close(pl_spool_t **self_p)
     if (self->pass)
         pl_spool_abort(self);
     mdb_env_close(self->env);
+    if (self->data_fd >= 0)
+        close(self->data_fd);
     free(self);
     *self_p = NULL;
 }
@@ -570,6 +582,28 @@ pl_spool_reader_check(pl_spool_t *self)
     return dead;
 }
 
+// Allocates real blocks up to the high-water page + S_DISK_KEEP (within
+// the map); best effort: on ENOSPC the store-full logic refuses anyway.
+static void
+s_prealloc(pl_spool_t *self)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (self->data_fd < 0 || mdb_env_info(self->env, &info) != 0
+        || mdb_env_stat(self->env, &st) != 0)
+        return;
+    uint64_t high = ((uint64_t) info.me_last_pgno + 1) * st.ms_psize;
+    uint64_t want = high + S_DISK_KEEP;
+    if (want > self->map_bytes)
+        want = self->map_bytes;
+    struct stat fs;
+    if (fstat(self->data_fd, &fs) != 0 || (uint64_t) fs.st_size >= want)
+        return;
+    // never over LMDB's own pages: only the region past its end
+    (void) posix_fallocate(self->data_fd, fs.st_size,
+                           (off_t) (want - (uint64_t) fs.st_size));
+}
+
 int
 pl_spool_begin(pl_spool_t *self)
 {
@@ -592,6 +626,17 @@ pl_spool_begin(pl_spool_t *self)
     }
     self->pass_bytes = 0;
     self->days_ok = false; // days[] is read again inside this pass
+    // takens must commit even on a full disk: keep S_DISK_KEEP of real
+    // blocks allocated in data.mdb past its high-water page, so a commit
+    // that finds no reusable page (LMDB reuses freed pages two commits
+    // later) writes into the file, never past its end
+    s_prealloc(self);
+    // the file system's room, for envelopes that would grow the file
+    struct statvfs vfs;
+    self->file_bytes = pl_spool_file_bytes(self);
+    self->disk_avail = statvfs(self->path, &vfs) == 0
+                           ? (uint64_t) vfs.f_bavail * vfs.f_frsize
+                           : UINT64_MAX;
     return PL_OK;
 }
 
@@ -742,6 +787,17 @@ pl_spool_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
                    + bytes + S_REC_SLACK;
     uint64_t limit_pct = small ? S_SMALL_PCT : S_FULL_PCT;
     if (self->map_bytes == 0 || est * 100 >= self->map_bytes * limit_pct) {
+        *why = PL_SPOOL_MAP_FULL;
+        return PL_EFULL;
+    }
+    // a full disk: what data.mdb holds plus what its file system has left
+    // must keep S_DISK_KEEP (half for small ones) for takens, which free
+    // space (the preallocated tail of data.mdb is that reserve)
+    uint64_t keep = small ? S_DISK_KEEP / 2 : S_DISK_KEEP;
+    uint64_t room = self->disk_avail == UINT64_MAX
+                        ? UINT64_MAX
+                        : self->file_bytes + self->disk_avail;
+    if (room != UINT64_MAX && est + keep > room) {
         *why = PL_SPOOL_MAP_FULL;
         return PL_EFULL;
     }
