@@ -1592,6 +1592,9 @@ pl_broker_run(pl_broker_t *self, volatile int *stop)
         if (!(items[0].revents & ZMQ_POLLIN) && !sweep) {
             s_session_timeouts(self);
             s_deliver(self);
+            // a read that found the environment broken (MDB_PANIC)
+            if (pl_spool_fatal(self->spool))
+                return s_store_failed(self, "read");
             continue;
         }
         // ---- one pass: one write transaction, one commit, then replies

@@ -107,7 +107,8 @@ s_listen(const char *endpoint)
     }
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
+    // as libzmq without ZMQ_IPV6: IPv4, unless the host is an IPv6 literal
+    hints.ai_family = strchr(h, ':') ? AF_INET6 : AF_INET;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     bool any = strcmp(h, "*") == 0;
