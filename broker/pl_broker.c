@@ -1419,9 +1419,18 @@ pl_broker_new(const pl_broker_config_t *config)
         zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
     rc |= s_setopt_int(self->router, ZMQ_LINGER, 2000);
     rc |= s_setopt_int(self->router, ZMQ_HANDSHAKE_IVL, 10000);
-    rc |= s_setopt_int(self->router, ZMQ_HEARTBEAT_IVL, 5000);
-    rc |= s_setopt_int(self->router, ZMQ_HEARTBEAT_TIMEOUT, 15000);
-    rc |= s_setopt_int(self->router, ZMQ_HEARTBEAT_TTL, 20000);
+    // No ZMTP heartbeats on the door (ZMQ_HEARTBEAT_IVL/TIMEOUT/TTL): in
+    // libzmq 4.3.4 the heartbeat timer writes to a connection whose input
+    // was stopped (our receive side behind) and then dropped by its peer,
+    // and aborts the process ('Assertion failed: !_io_error',
+    // src/stream_engine_base.cpp:331; zeromq/libzmq #4364, #4767, #3937,
+    // test_flood_then_vanish). Liveness is the application's: nodes send
+    // heartbeat packets and a silent session ends after --session-ms;
+    // dead TCP peers are closed by the kernel's keepalive.
+    rc |= s_setopt_int(self->router, ZMQ_TCP_KEEPALIVE, 1);
+    rc |= s_setopt_int(self->router, ZMQ_TCP_KEEPALIVE_IDLE, 30);
+    rc |= s_setopt_int(self->router, ZMQ_TCP_KEEPALIVE_INTVL, 10);
+    rc |= s_setopt_int(self->router, ZMQ_TCP_KEEPALIVE_CNT, 3);
     rc |= s_setopt_int(self->router, ZMQ_SNDHWM, 10000);
     rc |= s_setopt_int(self->router, ZMQ_RCVHWM, 10000);
     if (rc != 0) {

@@ -13,6 +13,9 @@
 //                 LMDB then marks the environment MDB_PANIC
 //   write-enospc  page writes (write/writev/pwrite/pwritev) on the other
 //                 data.mdb descriptors fail with ENOSPC
+//   sync-slow     fdatasync/fsync on data.mdb take one second more (a slow
+//                 disk: the broker's passes slow down, its receive side
+//                 falls behind)
 // Only descriptors whose /proc/self/fd link ends in "/data.mdb" are
 // touched: logs, sockets and the lock file never fail.
 #define _GNU_SOURCE
@@ -25,9 +28,16 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
-typedef enum { S_NONE, S_SYNC_EIO, S_META_EIO, S_WRITE_ENOSPC } s_mode_t;
+typedef enum {
+    S_NONE,
+    S_SYNC_EIO,
+    S_META_EIO,
+    S_WRITE_ENOSPC,
+    S_SYNC_SLOW
+} s_mode_t;
 
 static s_mode_t
 s_mode(void)
@@ -50,6 +60,8 @@ s_mode(void)
         return S_META_EIO;
     if (strncmp(buf, "write-enospc", 12) == 0)
         return S_WRITE_ENOSPC;
+    if (strncmp(buf, "sync-slow", 9) == 0)
+        return S_SYNC_SLOW;
     return S_NONE;
 }
 
@@ -77,7 +89,7 @@ static int
 s_write_fault(int fd)
 {
     s_mode_t m = s_mode();
-    if (m == S_NONE || m == S_SYNC_EIO || !s_is_data(fd))
+    if (m == S_NONE || m == S_SYNC_EIO || m == S_SYNC_SLOW || !s_is_data(fd))
         return 0;
     bool meta = s_is_dsync(fd);
     if (m == S_META_EIO && meta) {
@@ -144,9 +156,14 @@ pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 static int
 s_sync_fault(int fd)
 {
-    if (s_mode() == S_SYNC_EIO && s_is_data(fd)) {
+    s_mode_t m = s_mode();
+    if (m == S_SYNC_EIO && s_is_data(fd)) {
         errno = EIO;
         return -1;
+    }
+    if (m == S_SYNC_SLOW && s_is_data(fd)) {
+        struct timespec ts = {1, 0};
+        nanosleep(&ts, NULL);
     }
     return 0;
 }

@@ -397,6 +397,54 @@ test_disk_full_tmpfs(void **state)
     pl_test_net_destroy(&net);
 }
 
+// A node floods a broker whose disk is slow (its receive pipe fills, libzmq
+// stops reading that connection), then vanishes. With ZMTP heartbeats on
+// the broker's ROUTER, the next heartbeat timer wrote to the dead
+// connection: 'Assertion failed: !_io_error (src/stream_engine_base.cpp)'
+// and the broker aborted (libzmq 4.3.4; zeromq/libzmq #4364, #4767,
+// #3937). The broker must stay up and serve the others.
+static void
+test_flood_then_vanish(void **state)
+{
+    (void) state;
+    pl_test_net_t net;
+    pl_test_net_init(&net, "vanish", s_specs, 2);
+    s_build_preload(&net);
+    s_fault("sync-slow");
+    s_broker(&net, "--map-size=256", true);
+    pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
+    // 20,000 distinct envelopes: far more than the broker's receive pipe
+    // (10,000) and the socket buffers hold while it takes 1 s a pass
+    enum { N = 20000 };
+    int sent = 0;
+    for (int i = 0; i < N; i++) {
+        uint8_t id[16];
+        pl_buf_t pkt = {0};
+        assert_int_equal(
+            pl_rawclient_seal(a, net.home[1], NULL, "flood", 5, 0, id, &pkt),
+            0);
+        sent += pl_rawclient_send(a, pkt.data, pkt.len) == 0;
+        pl_buf_free(&pkt);
+    }
+    pl_test_sh(NULL, "sleep 2"); // let the pipe fill up
+    pl_rawclient_close(&a);      // gone, with its pipe at the broker full
+    fprintf(stderr, "vanish: sent=%d, the sender closed\n", sent);
+    // three heartbeat intervals of the old setting (5 s) and more
+    for (int i = 0; i < 16 && pl_test_alive(net.broker_pid); i++)
+        pl_test_sh(NULL, "sleep 1");
+    assert_true(pl_test_alive(net.broker_pid));
+    // and it still serves
+    s_fault("");
+    pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(b, 30000), PL_OK);
+    uint8_t id[16];
+    assert_int_equal(s_offer(b, net.home[0], 100, id, 30000), 1);
+    assert_true(pl_test_alive(net.broker_pid));
+    pl_rawclient_close(&b);
+    pl_test_net_destroy(&net);
+}
+
 int
 main(void)
 {
@@ -406,6 +454,7 @@ main(void)
         cmocka_unit_test(test_sync_error_exits),
         cmocka_unit_test(test_meta_write_error_exits),
         cmocka_unit_test(test_write_enospc_recovers),
+        cmocka_unit_test(test_flood_then_vanish),
         cmocka_unit_test_teardown(test_disk_full_tmpfs, s_teardown),
     };
     if (getenv("PL_TEST_FILTER"))
