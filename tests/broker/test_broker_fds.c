@@ -149,9 +149,13 @@ test_fd_flood(void **state)
     }
     fprintf(stderr, "fd_flood: %d connects open, %d refused at once\n", opened,
             refused);
-    // the operator is answered while the flood is still open
+    // the operator is answered while the flood is still open, and sees
+    // the descriptor figures
     json_t *st = s_broker_cmd(&net, "status");
     assert_non_null(st);
+    assert_int_equal(json_integer_value(json_object_get(st, "fd_limit")), 1024);
+    assert_true(json_integer_value(json_object_get(st, "open_fds")) < 1024);
+    assert_true(json_is_boolean(json_object_get(st, "door_closed")));
     json_decref(st);
     assert_true(pl_test_alive(net.broker_pid));
     // the node connected before the flood is still served
@@ -232,6 +236,38 @@ test_reload_unreadable_certs(void **state)
     pl_test_net_destroy(&net);
 }
 
+// a limit too low for the enrolled nodes is said at start
+static void
+test_fd_limit_low_warned(void **state)
+{
+    (void) state;
+    pl_test_net_t net;
+    pl_test_net_init(&net, "fdlow", s_specs, 2);
+    char log[600], bin[1024];
+    snprintf(log, sizeof log, "%s/broker.log", net.root);
+    snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-broker"));
+    // 200 descriptors: less than 2 nodes + the reserve the door keeps
+    const char *argv[] = {
+        "/usr/bin/prlimit", "--nofile=200:200", bin,          "--home",
+        net.broker,         "--listen",         net.endpoint, NULL};
+    net.broker_pid = pl_test_spawn(argv, log, NULL);
+    uint64_t deadline = pl_mono_ms() + 10000;
+    while (s_log_count(&net, "fd_limit_low") < 1 && pl_mono_ms() < deadline)
+        pl_test_sh(NULL, "sleep 0.1");
+    assert_int_equal(s_log_count(&net, "fd_limit_low limit=200 enrolled=2"), 1);
+    // and it still serves what it can
+    pl_rawclient_t *a = NULL;
+    for (int i = 0; i < 50 && !a; i++) {
+        a = pl_rawclient_open(net.home[0], net.endpoint);
+        if (a && pl_rawclient_hello(a, 500) != PL_OK)
+            pl_rawclient_close(&a);
+    }
+    assert_non_null(a);
+    assert_true(s_served(a, net.home[1], 5000));
+    pl_rawclient_close(&a);
+    pl_test_net_destroy(&net);
+}
+
 int
 main(void)
 {
@@ -240,6 +276,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fd_flood),
         cmocka_unit_test(test_reload_unreadable_certs),
+        cmocka_unit_test(test_fd_limit_low_warned),
     };
     if (getenv("PL_TEST_FILTER"))
         cmocka_set_test_filter(getenv("PL_TEST_FILTER"));
