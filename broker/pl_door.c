@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <linux/filter.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,23 +20,29 @@
 
 #define S_MONITOR_EP  "inproc://pl-door-monitor"
 #define S_BACKLOG     64   // listen backlog: below the reserve
-#define S_RESERVE_MIN 128  // descriptors kept for control, LMDB, reload
+#define S_RESERVE_MIN 256  // descriptors kept for control, LMDB, reload
 #define S_RESERVE_MAX 4096 // (limit / 8 between these bounds)
 #define S_COUNT_MS    100  // recount at least this often
 #define S_EVENTS_MAX  4096 // monitor events read per tick
 
 struct pl_door {
-    void *router;     // borrowed
-    void *monitor;    // PAIR reading the router's socket events
-    int listen_fd;    // our listening socket (owned by libzmq once bound)
-    size_t limit;     // soft RLIMIT_NOFILE after raising it
-    size_t reserve;   // descriptors never given to TCP peers
-    size_t fds;       // open descriptors at the last count
-    uint64_t counted; // monotonic ms of the last count
-    bool closed;      // the drop-everything filter is attached
-    uint64_t refused; // door closings since start
-    pl_log_t *log;    // borrowed
+    void *router;        // borrowed
+    void *monitor;       // PAIR reading the router's socket events (the
+                         // watcher thread's only, once it runs)
+    int listen_fd;       // our listening socket (owned by libzmq once bound)
+    size_t limit;        // soft RLIMIT_NOFILE after raising it
+    size_t reserve;      // descriptors never given to TCP peers
+    _Atomic size_t fds;  // open descriptors at the last count
+    uint64_t counted;    // monotonic ms of the last count (watcher's)
+    size_t since;        // connections accepted since that count
+    _Atomic bool closed; // the drop-everything filter is attached
+    _Atomic bool stop;   // asks the watcher to end
+    pthread_t watcher;   // reacts to every accept as it happens
+    bool watching;       // the watcher was started
+    pl_log_t *log;       // borrowed (stdio locks each line)
 };
+
+static void *s_watch(void *arg);
 
 // open descriptors of this process (the directory's own one not counted);
 // SIZE_MAX when they cannot be counted (e.g. no descriptor left for it)
@@ -72,9 +80,11 @@ s_raise_limit(pl_door_t *self)
                                                 : (uint64_t) rl.rlim_cur;
     self->limit = (size_t) lim;
     size_t r = self->limit / 8;
-    self->reserve = r < S_RESERVE_MIN   ? S_RESERVE_MIN
-                    : r > S_RESERVE_MAX ? S_RESERVE_MAX
-                                        : r;
+    r = r < S_RESERVE_MIN   ? S_RESERVE_MIN
+        : r > S_RESERVE_MAX ? S_RESERVE_MAX
+                            : r;
+    // a tiny limit: a quarter of it, so the door can still open
+    self->reserve = r > self->limit / 4 ? self->limit / 4 : r;
     pl_log_info(self->log,
                 "fd_limit soft_before=%llu soft=%zu hard=%llu reserve=%zu",
                 (unsigned long long) before, self->limit,
@@ -198,6 +208,15 @@ pl_door_open(void *ctx, void *router, const char *endpoint, size_t enrolled,
     self->fds = s_count_fds();
     self->counted = pl_mono_ms();
     pl_door_check_registry(self, enrolled);
+    // the main loop can be inside a pass (an fsync) while a flood is being
+    // accepted by libzmq's I/O thread: a thread of its own closes the door
+    // within microseconds of the accept that crosses the mark
+    if (self->monitor) {
+        if (pthread_create(&self->watcher, NULL, s_watch, self) == 0)
+            self->watching = true;
+        else
+            pl_log_warn(log, "door_watcher_failed (counted every pass)");
+    }
     return self;
 }
 
@@ -207,6 +226,10 @@ pl_door_close(pl_door_t **self_p)
     if (!self_p || !*self_p)
         return;
     pl_door_t *self = *self_p;
+    if (self->watching) {
+        atomic_store(&self->stop, true);
+        pthread_join(self->watcher, NULL);
+    }
     if (self->monitor) {
         zmq_socket_monitor(self->router, NULL, 0);
         zmq_close(self->monitor);
@@ -218,7 +241,8 @@ pl_door_close(pl_door_t **self_p)
 void *
 pl_door_monitor(pl_door_t *self)
 {
-    return self->monitor;
+    // read by the watcher thread when it runs: not for the main loop
+    return self->watching ? NULL : self->monitor;
 }
 
 void
@@ -226,7 +250,9 @@ pl_door_check_registry(pl_door_t *self, size_t enrolled)
 {
     // each enrolled node holds one connection; the reserve and what the
     // broker itself opens (~32) come on top
-    size_t needed = enrolled + 2 * self->reserve + 32;
+    size_t reserve =
+        self->reserve > S_RESERVE_MIN ? self->reserve : S_RESERVE_MIN;
+    size_t needed = enrolled + 2 * reserve + 32;
     if (needed > self->limit)
         pl_log_warn(self->log,
                     "fd_limit_low limit=%zu enrolled=%zu needed=%zu "
@@ -237,7 +263,7 @@ pl_door_check_registry(pl_door_t *self, size_t enrolled)
 static void
 s_set_closed(pl_door_t *self, bool closed)
 {
-    if (self->listen_fd < 0 || closed == self->closed)
+    if (self->listen_fd < 0 || closed == atomic_load(&self->closed))
         return;
     int rc;
     if (closed) {
@@ -258,63 +284,89 @@ s_set_closed(pl_door_t *self, bool closed)
                      closed ? "close" : "open", strerror(errno));
         return;
     }
-    self->closed = closed;
+    atomic_store(&self->closed, closed);
     if (closed) {
-        self->refused++;
         pl_log_warn(self->log,
                     "door_closed open_fds=%zu limit=%zu reserve=%zu "
                     "(new connections wait until descriptors free up)",
-                    self->fds, self->limit, self->reserve);
+                    atomic_load(&self->fds), self->limit, self->reserve);
     } else {
         pl_log_info(self->log, "door_reopened open_fds=%zu limit=%zu",
-                    self->fds, self->limit);
+                    atomic_load(&self->fds), self->limit);
     }
+}
+
+// Reads the monitor's events (waiting up to 'wait_ms') and closes or
+// opens the door. The count of open descriptors is taken again when
+// connections were accepted and the last count plus them reaches the mark,
+// and at least every S_COUNT_MS.
+static void
+s_step(pl_door_t *self, int wait_ms)
+{
+    size_t accepted = 0;
+    zmq_pollitem_t it = {self->monitor, 0, ZMQ_POLLIN, 0};
+    if (self->monitor && zmq_poll(&it, 1, wait_ms) > 0)
+        for (int i = 0; i < S_EVENTS_MAX; i++) {
+            zmq_msg_t ev, addr;
+            zmq_msg_init(&ev);
+            if (zmq_msg_recv(&ev, self->monitor, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&ev);
+                break;
+            }
+            if (zmq_msg_size(&ev) >= 2) {
+                uint16_t id;
+                memcpy(&id, zmq_msg_data(&ev), 2);
+                accepted += id == ZMQ_EVENT_ACCEPTED;
+            }
+            bool more = zmq_msg_more(&ev);
+            zmq_msg_close(&ev);
+            if (more) { // the endpoint frame
+                zmq_msg_init(&addr);
+                zmq_msg_recv(&addr, self->monitor, ZMQ_DONTWAIT);
+                zmq_msg_close(&addr);
+            }
+        }
+    size_t high = self->limit > self->reserve ? self->limit - self->reserve : 0;
+    size_t low =
+        self->limit > 2 * self->reserve ? self->limit - 2 * self->reserve : 0;
+    self->since += accepted;
+    uint64_t now = pl_mono_ms();
+    size_t fds = atomic_load(&self->fds);
+    bool recount = now - self->counted >= S_COUNT_MS
+                   || (accepted && fds + self->since >= high);
+    if (recount) {
+        fds = s_count_fds();
+        atomic_store(&self->fds, fds);
+        self->counted = now;
+        self->since = 0;
+    }
+    if (!atomic_load(&self->closed) && fds >= high)
+        s_set_closed(self, true);
+    else if (atomic_load(&self->closed) && fds <= low)
+        s_set_closed(self, false);
+}
+
+static void *
+s_watch(void *arg)
+{
+    pl_door_t *self = arg;
+    while (!atomic_load(&self->stop))
+        s_step(self, 50);
+    return NULL;
 }
 
 void
 pl_door_tick(pl_door_t *self)
 {
-    if (self->listen_fd < 0)
-        return;
-    size_t accepted = 0;
-    for (int i = 0; self->monitor && i < S_EVENTS_MAX; i++) {
-        zmq_msg_t ev, addr;
-        zmq_msg_init(&ev);
-        if (zmq_msg_recv(&ev, self->monitor, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&ev);
-            break;
-        }
-        if (zmq_msg_size(&ev) >= 2) {
-            uint16_t id;
-            memcpy(&id, zmq_msg_data(&ev), 2);
-            accepted += id == ZMQ_EVENT_ACCEPTED;
-        }
-        bool more = zmq_msg_more(&ev);
-        zmq_msg_close(&ev);
-        if (more) { // the endpoint frame
-            zmq_msg_init(&addr);
-            zmq_msg_recv(&addr, self->monitor, ZMQ_DONTWAIT);
-            zmq_msg_close(&addr);
-        }
-    }
-    uint64_t now = pl_mono_ms();
-    if (accepted || now - self->counted >= S_COUNT_MS) {
-        self->fds = s_count_fds();
-        self->counted = now;
-    }
-    size_t high = self->limit > self->reserve ? self->limit - self->reserve : 0;
-    size_t low =
-        self->limit > 2 * self->reserve ? self->limit - 2 * self->reserve : 0;
-    if (!self->closed && self->fds >= high)
-        s_set_closed(self, true);
-    else if (self->closed && self->fds <= low)
-        s_set_closed(self, false);
+    // without the watcher thread, the main loop does its work each pass
+    if (self->listen_fd >= 0 && !self->watching)
+        s_step(self, 0);
 }
 
 bool
 pl_door_is_closed(const pl_door_t *self)
 {
-    return self->closed;
+    return atomic_load(&((pl_door_t *) self)->closed);
 }
 
 size_t
@@ -326,5 +378,5 @@ pl_door_limit(const pl_door_t *self)
 size_t
 pl_door_open_fds(const pl_door_t *self)
 {
-    return self->fds;
+    return atomic_load(&((pl_door_t *) self)->fds);
 }

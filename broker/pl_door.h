@@ -16,7 +16,7 @@
 //   - a socket monitor on the ROUTER (ZMQ_EVENT_ACCEPTED/DISCONNECTED)
 //     wakes the loop as connections come and go, and the open descriptors
 //     are counted (/proc/self/fd): the door closes at limit - reserve and
-//     opens again at limit - 2 x reserve, the reserve (limit / 8, 128 ..
+//     opens again at limit - 2 x reserve, the reserve (limit / 8 in 256 ..
 //     4096) staying for the control socket, LMDB and reloads.
 #ifndef PL_DOOR_H
 #define PL_DOOR_H
