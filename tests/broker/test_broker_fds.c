@@ -23,8 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/lib/pl_rawclient.h"
@@ -32,7 +34,8 @@
 
 static const char *const s_specs[] = {"agency:agency", "clinic:health"};
 
-#define S_FLOOD 6000
+#define S_FLOOD    6000
+#define S_FLOODERS 3
 
 static long
 s_log_count(pl_test_net_t *net, const char *needle)
@@ -99,12 +102,12 @@ test_fd_flood(void **state)
     // this process holds the flood's client ends: it needs the room
     struct rlimit rl;
     assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
-    if (rl.rlim_cur < S_FLOOD + 256) {
+    if (rl.rlim_cur < S_FLOOD / S_FLOODERS + 256) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
         getrlimit(RLIMIT_NOFILE, &rl);
     }
-    if (rl.rlim_cur < S_FLOOD + 256) {
+    if (rl.rlim_cur < S_FLOOD / S_FLOODERS + 256) {
         fprintf(stderr, "fd_flood: open-files limit %llu too low: skipped\n",
                 (unsigned long long) rl.rlim_cur);
         skip();
@@ -128,27 +131,54 @@ test_fd_flood(void **state)
     assert_non_null(a);
     assert_true(s_served(a, net.home[1], 5000));
 
-    // the flood: non-blocking connects that never send a byte
-    int *fds = malloc(S_FLOOD * sizeof *fds);
-    int opened = 0, refused = 0;
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t) net.port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    for (int i = 0; i < S_FLOOD; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        assert_true(fd >= 0);
-        int rc = connect(fd, (struct sockaddr *) &sa, sizeof sa);
-        if (rc == 0 || errno == EINPROGRESS) {
-            fds[opened++] = fd;
-        } else {
-            refused++;
-            close(fd);
+    // the flood: S_FLOODERS processes at once (a burst faster than the
+    // broker's loop), each with its share of non-blocking connects that
+    // never send a byte, held open until told to go
+    int ready[2], quit[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(quit), 0);
+    pid_t kids[S_FLOODERS];
+    for (int k = 0; k < S_FLOODERS; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            close(ready[0]);
+            close(quit[1]);
+            struct sockaddr_in sa = {.sin_family = AF_INET,
+                                     .sin_port = htons((uint16_t) net.port)};
+            sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            int open_n = 0;
+            for (int i = 0; i < S_FLOOD / S_FLOODERS; i++) {
+                int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+                if (fd < 0)
+                    break;
+                if (connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0
+                    || errno == EINPROGRESS)
+                    open_n++;
+                else
+                    close(fd);
+            }
+            char c = (char) (open_n > 0);
+            ssize_t w = write(ready[1], &c, 1);
+            (void) w;
+            char q;
+            ssize_t r = read(quit[0], &q, 1); // until the parent closes it
+            (void) r;
+            _exit(0);
         }
-        if (i == S_FLOOD / 2)
+    }
+    close(ready[1]);
+    close(quit[0]);
+    for (int k = 0; k < S_FLOODERS; k++) {
+        char c = 0;
+        assert_int_equal(read(ready[0], &c, 1), 1);
+        if (k == 0)
             kill(net.broker_pid, SIGHUP); // a reload during the flood
     }
-    fprintf(stderr, "fd_flood: %d connects open, %d refused at once\n", opened,
-            refused);
+    close(ready[0]);
+    fprintf(stderr, "fd_flood: %d connects from %d processes\n", S_FLOOD,
+            S_FLOODERS);
     // the operator is answered while the flood is still open, and sees
     // the descriptor figures
     json_t *st = s_broker_cmd(&net, "status");
@@ -170,9 +200,9 @@ test_fd_flood(void **state)
     assert_true(json_integer_value(certs) >= 2);
     json_decref(rl_j);
     // the flood goes away; a new node connection gets in again
-    for (int i = 0; i < opened; i++)
-        close(fds[i]);
-    free(fds);
+    close(quit[1]);
+    for (int k = 0; k < S_FLOODERS; k++)
+        waitpid(kids[k], NULL, 0);
     pl_rawclient_t *b = NULL;
     uint64_t deadline = pl_mono_ms() + 30000;
     while (!b && pl_mono_ms() < deadline) {
