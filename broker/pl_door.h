@@ -1,8 +1,8 @@
 // pl_door - keeps the broker's TCP door from exhausting the process's file
 // descriptors. Layer: broker.
 //
-// libzmq gives every accepted TCP connection a descriptor, from the first
-// SYN on, long before CURVE/ZAP decide who it is; at the open-files limit
+// libzmq gives every TCP connection a descriptor as soon as it accepts it,
+// long before CURVE/ZAP decide who it is; at the open-files limit
 // its ipc listener (the operator's control socket) aborts the process
 // (libzmq 4.3.4, src/ipc_listener.cpp: accept's EMFILE is an errno_assert),
 // and LMDB or a reload of certs/ fail too. So:
@@ -13,11 +13,13 @@
 //     sessions): closing attaches a drop-everything socket filter to the
 //     listening socket, new SYNs are dropped (peers retry later), the
 //     connections already accepted are untouched;
-//   - a socket monitor on the ROUTER (ZMQ_EVENT_ACCEPTED/DISCONNECTED)
-//     wakes the loop as connections come and go, and the open descriptors
-//     are counted (/proc/self/fd): the door closes at limit - reserve and
-//     opens again at limit - 2 x reserve, the reserve (limit / 8 in 256 ..
-//     4096) staying for the control socket, LMDB and reloads.
+//   - a socket monitor on the ROUTER (ZMQ_EVENT_ACCEPTED/DISCONNECTED) is
+//     read by a watcher thread of its own, which counts the open
+//     descriptors (/proc/self/fd) as soon as the accepted connections could
+//     reach the mark: the door closes at limit - reserve and opens again at
+//     limit - 2 x reserve, the reserve (limit / 8 in 256 .. 4096, at most a
+//     quarter of the limit) staying for the control socket, LMDB, reloads
+//     and the listen backlog still accepted after the close.
 #ifndef PL_DOOR_H
 #define PL_DOOR_H
 
@@ -36,12 +38,11 @@ typedef struct pl_door pl_door_t;
 pl_door_t *pl_door_open(void *ctx, void *router, const char *endpoint,
                         size_t enrolled, pl_log_t *log);
 void pl_door_close(pl_door_t **self_p);
-// The monitor socket to poll for ZMQ_POLLIN (NULL without door control).
+// The monitor socket for the main loop to poll, or NULL (no door control,
+// or the watcher thread reads it).
 void *pl_door_monitor(pl_door_t *self);
-// Reads the monitor's events and closes or opens the door as the count of
-// open descriptors asks. Call when the monitor is readable and once per
-// loop pass (cheap: it recounts at most every 100 ms unless connections
-// were accepted).
+// Without a watcher thread: reads the monitor's events and closes or opens
+// the door; call once per loop pass. With one: does nothing.
 void pl_door_tick(pl_door_t *self);
 // True while new connections are refused.
 bool pl_door_is_closed(const pl_door_t *self);
