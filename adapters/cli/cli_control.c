@@ -15,7 +15,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define S_IPC_MAX  107 // "ipc://DIR/control" at most (sun_path limit)
+#include "proto/pl_home.h"
+
 #define S_SLICE_MS 250 // how often the lock is checked while waiting
 
 static void s_err(char *err, size_t n, const char *fmt, ...)
@@ -55,8 +56,9 @@ cli_control_request_id(char out[CLI_REQUEST_ID_HEX + 1])
 }
 
 // The pid written in DIR/daemon.lock while some process holds its flock
-// (the daemon), -1 when nobody holds it. 0 when held but no pid is written
-// (yet).
+// (the daemon), -1 when nobody holds it, -2 when the lock file cannot be
+// opened (permission denied, with errno set). 0 when held but no pid is
+// written (yet).
 static long
 s_daemon_pid(const char *home)
 {
@@ -64,7 +66,7 @@ s_daemon_pid(const char *home)
     snprintf(path, sizeof path, "%s/daemon.lock", home);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return -1; // no lock file: never started here
+        return errno == ENOENT ? -1 : -2; // -1: never started here
     long pid = -1;
     if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
         if (errno == EWOULDBLOCK) {
@@ -96,14 +98,24 @@ cli_control_call_id(const char *home, const char *request_id, const char *cmd,
     }
     char ep[PATH_MAX + 32];
     int n = snprintf(ep, sizeof ep, "ipc://%s/control", dir);
-    if (n < 0 || n > S_IPC_MAX) {
+    if (n < 0 || n > PL_HOME_IPC_MAX) {
         s_err(err, err_size,
               "the home folder path is too long for the control socket "
               "(%d bytes, the limit is %d)",
-              n, S_IPC_MAX);
+              n, PL_HOME_IPC_MAX);
         return CLI_CONTROL_FAILED;
     }
+    // never talk to a control socket in a home this user would refuse: its
+    // owner or anyone who can write there could have put their own socket
+    // (issue 11, item 9)
+    if (pl_home_check(dir, err, err_size) != PL_OK)
+        return CLI_CONTROL_FAILED;
     long pid = s_daemon_pid(dir);
+    if (pid == -2) {
+        s_err(err, err_size, "cannot open %s/daemon.lock: %s", dir,
+              strerror(errno));
+        return CLI_CONTROL_FAILED;
+    }
     if (pid < 0) {
         s_err(err, err_size,
               "the node is not running (no daemon holds %s/daemon.lock)", dir);

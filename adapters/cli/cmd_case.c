@@ -253,9 +253,10 @@ s_parse(cli_t *cli, const char *cmd, const char *help, const int *allowed,
 static int
 s_call(cli_t *cli, const char *cmd, const char *ctl, json_t *args, json_t **res)
 {
-    const char *home = cli_need_home(cli, cmd);
+    int home_rc;
+    const char *home = cli_need_home(cli, cmd, &home_rc);
     if (!home)
-        return 2;
+        return home_rc;
     char err[640];
     int rc = cli_control_call(home, ctl, args, cli->as, CLI_CONTROL_TIMEOUT_MS,
                               res, err, sizeof err);

@@ -60,9 +60,10 @@ static int
 s_call(cli_t *cli, const char *cmd, const char *ctl_cmd, json_t *args,
        json_t **result)
 {
-    const char *home = cli_need_home(cli, cmd);
+    int home_rc;
+    const char *home = cli_need_home(cli, cmd, &home_rc);
     if (!home)
-        return 2;
+        return home_rc;
     char err[512];
     int rc = cli_control_call(home, ctl_cmd, args, cli->as,
                               CLI_CONTROL_TIMEOUT_MS, result, err, sizeof err);

@@ -253,9 +253,10 @@ cli_cmd_backup(cli_t *cli, int argc, char **argv)
         else
             return cli_bad_option("backup", c, argv);
     }
-    const char *home = cli_need_home(cli, "backup");
+    int home_rc;
+    const char *home = cli_need_home(cli, "backup", &home_rc);
     if (!home)
-        return 2;
+        return home_rc;
     if (!to || !to[0])
         return cli_usage_error("backup", "--to DIR2 is required");
     char abs[PATH_MAX], store[PATH_MAX + 16], data[PATH_MAX + 64];
@@ -383,9 +384,10 @@ cli_cmd_rotate_box_key(cli_t *cli, int argc, char **argv)
         else
             return cli_bad_option("rotate-box-key", c, argv);
     }
-    const char *home = cli_need_home(cli, "rotate-box-key");
+    int home_rc;
+    const char *home = cli_need_home(cli, "rotate-box-key", &home_rc);
     if (!home)
-        return 2;
+        return home_rc;
     json_t *res = NULL;
     bool running;
     int rc = s_call("rotate-box-key", cli, home, "rotate-box-key", NULL, 0,
@@ -613,9 +615,10 @@ cli_cmd_audit_ops(cli_t *cli, int argc, char **argv)
             return cli_usage_error("audit", "check needs --file EXPORT.json");
         return s_audit_check(cli, file);
     }
-    const char *home = cli_need_home(cli, "audit");
+    int home_rc;
+    const char *home = cli_need_home(cli, "audit", &home_rc);
     if (!home)
-        return 2;
+        return home_rc;
     if (export_ && !cli->json)
         return cli_usage_error("audit", "export prints JSON: add --json");
     if (to && from > to)

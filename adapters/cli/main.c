@@ -8,11 +8,13 @@
 // declare it in cli.h and add one row to s_commands below.
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "adapters/cli/cli.h"
+#include "proto/pl_home.h"
 
 #ifndef PL_VERSION
 #define PL_VERSION "0.0.0" // set by CMake from project(VERSION)
@@ -127,12 +129,22 @@ cli_bad_option(const char *cmd, int opt, char **argv)
 }
 
 const char *
-cli_need_home(const cli_t *cli, const char *cmd)
+cli_need_home(const cli_t *cli, const char *cmd, int *rc)
 {
-    if (cli->home && cli->home[0])
-        return cli->home;
-    cli_usage_error(cmd, "--home DIR is required");
-    return NULL;
+    if (!cli->home || !cli->home[0]) {
+        *rc = cli_usage_error(cmd, "--home DIR is required");
+        return NULL;
+    }
+    // a home another user owns or can write is never used (issue 11,
+    // item 9); a home that does not exist yet is the command's business
+    char err[PATH_MAX + 256];
+    int hrc = pl_home_check(cli->home, err, sizeof err);
+    if (hrc != PL_OK && hrc != PL_ENOTFOUND) {
+        *rc = cli_error(cmd, "%s", err);
+        return NULL;
+    }
+    *rc = 0;
+    return cli->home;
 }
 
 int
