@@ -19,6 +19,9 @@ typedef struct {
     const char *as;   // --as NAME: staff member acting (NULL if absent)
     bool json;        // --json given globally or by the command
     const char *prog; // "passerelle"
+    // --request-id HEX: the id of an earlier attempt that timed out, so
+    // that running the command again cannot act twice (NULL: a fresh one)
+    const char *request_id;
 } cli_t;
 
 typedef int (*cli_fn)(cli_t *cli, int argc, char **argv);

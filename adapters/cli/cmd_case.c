@@ -361,8 +361,9 @@ s_call(cli_t *cli, const char *cmd, const char *ctl, json_t *args, json_t **res)
     if (!home)
         return home_rc;
     char err[640];
-    int rc = cli_control_call(home, ctl, args, cli->as, CLI_CONTROL_TIMEOUT_MS,
-                              res, err, sizeof err);
+    int rc = cli_control_call_id(home, cli->request_id, ctl, args, cli->as,
+                                 CLI_CONTROL_TIMEOUT_MS, res, err, sizeof err,
+                                 NULL, 0);
     if (rc != CLI_CONTROL_OK)
         return cli_error(cmd, "%s", err);
     return -1;

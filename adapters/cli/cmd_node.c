@@ -65,8 +65,9 @@ s_call(cli_t *cli, const char *cmd, const char *ctl_cmd, json_t *args,
     if (!home)
         return home_rc;
     char err[512];
-    int rc = cli_control_call(home, ctl_cmd, args, cli->as,
-                              CLI_CONTROL_TIMEOUT_MS, result, err, sizeof err);
+    int rc = cli_control_call_id(home, cli->request_id, ctl_cmd, args, cli->as,
+                                 CLI_CONTROL_TIMEOUT_MS, result, err,
+                                 sizeof err, NULL, 0);
     if (rc != CLI_CONTROL_OK)
         return cli_error(cmd, "%s", err);
     return -1;

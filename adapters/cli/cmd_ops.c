@@ -109,8 +109,8 @@ s_call(const char *cmd, const cli_t *cli, const char *home, const char *ccmd,
 {
     char err[512];
     *running = true;
-    int r = cli_control_call(home, ccmd, args, cli->as, timeout_ms, res, err,
-                             sizeof err);
+    int r = cli_control_call_id(home, cli->request_id, ccmd, args, cli->as,
+                                timeout_ms, res, err, sizeof err, NULL, 0);
     if (r == CLI_CONTROL_NOT_RUNNING) {
         *running = false;
         return 0;
