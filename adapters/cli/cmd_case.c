@@ -255,19 +255,19 @@ s_parse(cli_t *cli, const char *cmd, const char *help, const int *allowed,
             json_object_set_new(o->args, "overdue", json_true());
             continue;
         }
+        const char *name = "?";
+        for (const struct option *op = s_all; op->name; op++)
+            if (op->val == c)
+                name = op->name;
+        json_t *val = json_string(optarg); // NULL: not UTF-8
+        if (!val)
+            return cli_usage_error(cmd, "invalid UTF-8 in --%s", name);
         const char *want = s_check_value(c, optarg);
         if (want) {
-            const char *name = "?";
-            for (const struct option *op = s_all; op->name; op++)
-                if (op->val == c)
-                    name = op->name;
+            json_decref(val);
             return cli_usage_error(cmd, "--%s '%s': expected %s", name, optarg,
                                    want);
         }
-        json_t *val = json_string(optarg); // NULL: not UTF-8
-        if (!val)
-            return cli_usage_error(cmd, "invalid UTF-8 in %s",
-                                   argv[optind - 1]);
         for (size_t i = 0; i < sizeof s_keys / sizeof *s_keys; i++)
             if (s_keys[i].code == c)
                 json_object_set(o->args, s_keys[i].key, val);

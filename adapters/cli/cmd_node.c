@@ -10,6 +10,7 @@
 
 #include "adapters/cli/cli.h"
 #include "adapters/cli/cli_control.h"
+#include "proto/pl_cert.h"
 
 enum { OPT_HOME = 'H', OPT_JSON = 'j', OPT_SECTOR = 's', OPT_HELP = 'h' };
 
@@ -41,6 +42,11 @@ s_parse(cli_t *cli, const char *cmd, const char *help, const char **sector,
         case OPT_SECTOR:
             if (!sector)
                 return cli_usage_error(cmd, "unknown option '--sector'");
+            if (!pl_sector_valid(optarg))
+                return cli_usage_error(cmd,
+                                       "--sector '%s' is not a sector (one "
+                                       "of %s)",
+                                       optarg, pl_sector_list());
             *sector = optarg;
             break;
         case OPT_HELP:
