@@ -296,13 +296,24 @@ s_code_of(const char *key)
 // command line, an unknown key, a bad value or a document over 64 KiB is a
 // usage error. Returns -1 to go on, else the exit code.
 static int
-s_stdin(const char *cmd, s_opts_t *o, const char *const *keys)
+s_stdin(cli_t *cli, const char *cmd, s_opts_t *o, const char *const *keys)
 {
     if (!o->stdin_json)
         return -1;
     if (!keys)
         return cli_usage_error(cmd, "--stdin does not apply here");
     static const char *const lists[] = {"needs", "flags", NULL};
+    // every document may also carry "as", the staff member acting (a
+    // person's name too)
+    const char *all[24];
+    size_t na = 0;
+    while (keys[na] && na < 22) {
+        all[na] = keys[na];
+        na++;
+    }
+    all[na++] = "as";
+    all[na] = NULL;
+    keys = all;
     char err[768];
     char *text = NULL;
     size_t len = 0;
@@ -316,6 +327,20 @@ s_stdin(const char *cmd, s_opts_t *o, const char *const *keys)
     }
     sodium_memzero(text, len); // personal data: wipe the raw copy
     free(text);
+    json_t *jas = json_object_get(in, "as");
+    if (jas && (cli->as || json_string_length(jas) > 200)) {
+        json_decref(in);
+        return cli_usage_error(cmd, cli->as ? "\"as\" is given both as --as "
+                                              "and in --stdin"
+                                            : "\"as\" is longer than 200 "
+                                              "bytes");
+    }
+    if (jas) {
+        static char as_buf[201]; // lives until the process ends
+        snprintf(as_buf, sizeof as_buf, "%s", json_string_value(jas));
+        cli->as = as_buf;
+        json_object_del(in, "as");
+    }
     const char *k;
     json_t *v;
     int rc = -1;
@@ -424,9 +449,10 @@ static const char s_case_help[] =
     "  case close  reason\n"
     "  case bia    case, ref, date\n"
     "Values are strings; an unknown key, a key also given as an option, or\n"
-    "a document over 64 KiB is refused. 'case list --search' matches given "
-    "and\n"
-    "family names inside the daemon (nothing searchable is stored in clear).\n"
+    "a document over 64 KiB is refused; every document may also carry \"as\"\n"
+    "(the staff member acting) instead of --as. 'case list --search'\n"
+    "matches given and family names inside the daemon (nothing searchable\n"
+    "is stored in clear).\n"
     "'case close' is refused while the case has open referrals. 'case bia'\n"
     "records a best-interests assessment (reference and date), required to\n"
     "refer an unaccompanied or separated child. CASE is the id or a unique\n"
@@ -540,7 +566,7 @@ cli_cmd_case(cli_t *cli, int argc, char **argv)
     s_opts_t o;
     int rc = s_parse(cli, name, s_case_help, allowed, argc - 1, argv + 1, &o);
     if (rc < 0)
-        rc = s_stdin(name, &o, keys);
+        rc = s_stdin(cli, name, &o, keys);
     if (rc >= 0) {
         s_free(&o);
         return rc;
@@ -630,7 +656,8 @@ static const char s_consent_help[] =
     "guardian's name or a child's views never show in 'ps': keys case,\n"
     "sectors, purpose, given_by, guardian_name, child_views, expires (for\n"
     "withdraw: case). Values are strings; an unknown key, a key also given\n"
-    "as an option, or a document over 64 KiB is refused.\n";
+    "as an option, or a document over 64 KiB is refused; \"as\" (the staff\n"
+    "member acting) may come this way too, instead of --as.\n";
 
 int
 cli_cmd_consent(cli_t *cli, int argc, char **argv)
@@ -657,7 +684,7 @@ cli_cmd_consent(cli_t *cli, int argc, char **argv)
     int rc =
         s_parse(cli, name, s_consent_help, allowed, argc - 1, argv + 1, &o);
     if (rc < 0)
-        rc = s_stdin(name, &o,
+        rc = s_stdin(cli, name, &o,
                      !strcmp(sub, "add")        ? add_keys
                      : !strcmp(sub, "withdraw") ? withdraw_keys
                                                 : NULL);
@@ -728,7 +755,8 @@ static const char s_refer_help[] =
     "note or a justification never shows in 'ps': keys case, to, service,\n"
     "purpose, priority, due, note, override_justification, approved_by.\n"
     "Values are strings; an unknown key, a key also given as an option, or\n"
-    "a document over 64 KiB is refused.\n";
+    "a document over 64 KiB is refused; \"as\" (the staff member acting)\n"
+    "may come this way too, instead of --as.\n";
 
 int
 cli_cmd_refer(cli_t *cli, int argc, char **argv)
@@ -743,7 +771,7 @@ cli_cmd_refer(cli_t *cli, int argc, char **argv)
     s_opts_t o;
     int rc = s_parse(cli, "refer", s_refer_help, allowed, argc, argv, &o);
     if (rc < 0)
-        rc = s_stdin("refer", &o, keys);
+        rc = s_stdin(cli, "refer", &o, keys);
     if (rc < 0 && o.npos)
         rc = cli_usage_error("refer", "unexpected argument '%s'", o.pos);
     static const char *const need[] = {"case", "to", "service"};
@@ -893,7 +921,8 @@ static const char s_act_help[] =
     "With --stdin the options come as one JSON object on stdin, so that a\n"
     "note never shows in 'ps': keys reason, note, outcome (REFERRAL stays\n"
     "an argument). Values are strings; an unknown key, a key also given as\n"
-    "an option, or a document over 64 KiB is refused.\n";
+    "an option, or a document over 64 KiB is refused; \"as\" (the staff\n"
+    "member acting) may come this way too, instead of --as.\n";
 
 int
 cli_cmd_act(cli_t *cli, int argc, char **argv)
@@ -904,7 +933,7 @@ cli_cmd_act(cli_t *cli, int argc, char **argv)
     s_opts_t o;
     int rc = s_parse(cli, ev, s_act_help, allowed, argc, argv, &o);
     if (rc < 0)
-        rc = s_stdin(ev, &o, keys);
+        rc = s_stdin(cli, ev, &o, keys);
     bool needs_reason =
         !strcmp(ev, "hold") || !strcmp(ev, "reject") || !strcmp(ev, "cancel");
     if (rc < 0 && o.npos != 1)

@@ -43,7 +43,7 @@ trap cleanup EXIT
 R=$(python3 -c 'import secrets; print(secrets.token_hex(4))')
 declare -A C
 for k in given family phone search ref guardian views note oj ab acc start \
-    hold resume done cancel reject neg_given neg_note neg_search; do
+    hold resume done cancel reject staff neg_given neg_note neg_search; do
     C[$k]="Cnry${k}${R}"
 done
 for k in "${!C[@]}"; do echo "${C[$k]}"; done >"$T/canaries"
@@ -134,10 +134,11 @@ shows "${C[guardian]}" "${AG[@]}" case show "$CASE1" --json
 shows "${C[views]}" "${AG[@]}" case show "$CASE1" --json
 
 # ---- referrals: a note, an override, then the recipient's steps
-sexpect 0 "{\"to\": \"sn/clinic\", \"service\": \"primary-care\", \"note\": \"${C[note]}\"}" \
+sexpect 0 "{\"to\": \"sn/clinic\", \"service\": \"primary-care\", \"note\": \"${C[note]}\", \"as\": \"${C[staff]}\"}" \
     "${AG[@]}" refer --case "$CASE1" --stdin
 R1=$(cat "$T/out")
 shows "${C[note]}" "${AG[@]}" show "$R1" --json
+shows "${C[staff]}" "${AG[@]}" show "$R1" --json # history: by the staff member
 expect 0 "${AG[@]}" case add --given Adult --family Person --birth 1980-01-01
 CASE2=$(cat "$T/out")
 sexpect 0 "{\"case\": \"$CASE2\", \"to\": \"sn/clinic\", \"service\": \"primary-care\", \"override_justification\": \"${C[oj]}\", \"approved_by\": \"${C[ab]}\"}" \
@@ -183,6 +184,8 @@ sexpect 2 '["given"]' "${AG[@]}" case add --stdin
 err_has 'JSON object'
 sexpect 2 '{"note": "x", "given": "y"}' "${AG[@]}" accept "$R1" --stdin
 err_has 'unknown key "given"'
+sexpect 2 '{"reason": "x", "as": "someone"}' --as other "${AG[@]}" cancel "$R1" --stdin
+err_has '"as" is given both'
 sexpect 2 '{}' "${AG[@]}" case show "$CASE1" --stdin
 err_has 'does not apply'
 printf '{"given": "\xff\xfe", "family": "B", "birth": "1990-01-01"}' >"$T/bad.json"
@@ -220,7 +223,7 @@ leaks=$(grep -v -e "^${C[neg_search]}	" -e "^${C[neg_given]}	" -e "^${C[neg_note
 ok
 # nor in the daemons' logs
 for f in "$T"/*.log; do
-    for k in given family phone guardian views note oj ab acc hold done cancel reject; do
+    for k in given family phone guardian views note oj ab acc hold done cancel reject staff; do
         if grep -q -- "${C[$k]}" "$f"; then fail "${C[$k]} in $f"; fi
     done
 done
