@@ -64,6 +64,13 @@ if [ $ROOT = 1 ]; then
     [ ! -e "$T/theirs/keys" ] || fail "init made keys in a foreign home"
     ok
 fi
+mkdir -m 0700 "$T/openkeys"
+mkdir -m 0777 "$T/openkeys/keys"
+chmod 0777 "$T/openkeys/keys"
+expect 1 init --home "$T/openkeys"
+err_has "openkeys/keys"
+[ -z "$(ls -A "$T/openkeys/keys")" ] || fail "init wrote keys into a world-writable keys/"
+ok
 expect 0 init --home "$T/fresh" # the good case
 [ -f "$T/fresh/keys/sign.secret" ] || fail "init made no keys"
 ok
@@ -163,6 +170,9 @@ daemon_refuses "0777 broker home" passerelle-broker --home "$T/B" --listen "$NET
 expect 1 broker status --home "$T/B"
 err_has "writable by"
 chmod 0700 "$T/B"
+chmod 0757 "$T/B/keys"
+daemon_refuses "broker keys/ writable by others" passerelle-broker --home "$T/B" --listen "$NET_EP"
+chmod 0700 "$T/B/keys"
 chmod 0777 "$T/B/certs"
 daemon_refuses "certs/ writable by others" passerelle-broker --home "$T/B" --listen "$NET_EP"
 chmod 0755 "$T/B/certs"
