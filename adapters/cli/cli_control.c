@@ -81,14 +81,19 @@ s_daemon_pid(const char *home)
 }
 
 // Whether a command may be sent again under the same request id while the
-// first attempt is unanswered: everything the daemon either only reads or
-// records under its request id; not the commands it runs after the pass
-// without that record (backup, audit.export) nor the parked network query.
+// first attempt is unanswered: everything the daemon either only reads
+// cheaply or records under its request id; not the long commands it runs
+// after the pass without that record (backup, audit.export, audit.verify:
+// each copy would run again in full) nor the parked network query.
 static bool
 s_resendable(const char *cmd)
 {
-    return strcmp(cmd, "backup") != 0 && strcmp(cmd, "audit.export") != 0
-           && strcmp(cmd, "network") != 0;
+    static const char *const once[] = {"backup", "audit.export", "audit.verify",
+                                       "network"};
+    for (size_t i = 0; i < sizeof once / sizeof *once; i++)
+        if (!strcmp(cmd, once[i]))
+            return false;
+    return true;
 }
 
 // A REQ socket connected to 'ep' that has sent 'text'; NULL after a
