@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -115,6 +116,54 @@ s_check_tree(const char *dir, const char *name, const char *sub, char *err,
     return rc;
 }
 
+// Every folder above 'home' (realpath) must be owned by root or by us and,
+// when group or others may write to it, carry the sticky bit (as /tmp
+// does): otherwise another user could rename the home away and put her
+// own in its place (the rule ssh applies to ~/.ssh with StrictModes).
+static int
+s_check_parents(const char *home, char *err, size_t n)
+{
+    char p[PATH_MAX];
+    if (!realpath(home, p)) {
+        s_err(err, n, "%s: %s", home, strerror(errno));
+        return PL_EIO;
+    }
+    uid_t me = geteuid();
+    for (;;) {
+        char *slash = strrchr(p, '/');
+        if (!slash)
+            return PL_OK;
+        if (slash == p) {
+            if (!p[1])
+                return PL_OK; // "/" done
+            p[1] = 0;         // the root folder itself, last
+        } else {
+            *slash = 0;
+        }
+        struct stat st;
+        if (stat(p, &st) != 0) {
+            s_err(err, n, "%s: %s", p, strerror(errno));
+            return PL_EIO;
+        }
+        if (st.st_uid != 0 && st.st_uid != me) {
+            s_err(err, n,
+                  "refusing %s: the folder %s above it belongs to uid %u "
+                  "(neither root nor this user, uid %u), who could replace "
+                  "the home; move the home elsewhere",
+                  home, p, (unsigned) st.st_uid, (unsigned) me);
+            return PL_EPERM;
+        }
+        if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+            s_err(err, n,
+                  "refusing %s: the folder %s above it is writable by "
+                  "others without the sticky bit (mode %04o), so another "
+                  "user could replace the home; run chmod go-w %s",
+                  home, p, (unsigned) (st.st_mode & 07777), p);
+            return PL_EPERM;
+        }
+    }
+}
+
 int
 pl_home_check(const char *home, char *err, size_t err_size)
 {
@@ -130,6 +179,9 @@ pl_home_check(const char *home, char *err, size_t err_size)
         s_err(err, err_size, "%s is not a folder", home);
         return PL_EINVAL;
     }
+    rc = s_check_parents(home, err, err_size);
+    if (rc != PL_OK)
+        return rc;
     static const char *const files[] = {
         "node.cert",   "authority.pub", "broker.cert", "revoked",
         "daemon.lock", "control",       "certs",

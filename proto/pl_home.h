@@ -8,8 +8,9 @@
 // refused, with one line naming the path, what is wrong and the fix:
 //   - owned by a uid other than the effective uid, or
 //   - group- or other-writable (mode & 022).
+// Every folder above the home must be owned by root or the effective uid,
+// and if group- or other-writable carry the sticky bit (/tmp is fine).
 // Readability of *.secret files stays the daemons' own check (0600).
-// Parents of the home are not checked (a sticky /tmp is fine).
 #ifndef PL_HOME_H
 #define PL_HOME_H
 
@@ -27,11 +28,11 @@
 PL_MUST_CHECK int pl_home_check_path(const char *path, char *err,
                                      size_t err_size);
 
-// Checks the home folder 'home' and, when present, keys/ (and every file
-// in it, keys/box-old/ too), store/ (and its files), certs/, node.cert,
-// authority.pub, broker.cert, revoked, daemon.lock and control. PL_OK, or
-// the first problem as pl_home_check_path returns it. A missing home is
-// PL_ENOTFOUND.
+// Checks the home folder 'home', the folders above it and, when present,
+// keys/ (and every file in it, keys/box-old/ too), store/ (and its files),
+// certs/, node.cert, authority.pub, broker.cert, revoked, daemon.lock and
+// control. PL_OK, or the first problem as pl_home_check_path returns it.
+// A missing home is PL_ENOTFOUND.
 PL_MUST_CHECK int pl_home_check(const char *home, char *err, size_t err_size);
 
 // Whether "ipc://<dir>/control" fits PL_HOME_IPC_MAX; 'dir' should be the

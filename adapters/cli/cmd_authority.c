@@ -351,6 +351,8 @@ s_node_keys(const char *cmd, const char *node, pl_pubkeys_t *pub)
         if (pl_mkdirs(node, 0700) != PL_OK)
             return cli_error(cmd, "cannot create %s: %s", node,
                              strerror(errno));
+        if (pl_home_check(node, herr, sizeof herr) != PL_OK)
+            return cli_error(cmd, "%s", herr);
         rc = pl_keys_generate(&keys);
         if (rc == PL_OK)
             rc = pl_keys_save(keys, node);

@@ -134,6 +134,12 @@ cli_cmd_init(cli_t *cli, int argc, char **argv)
                          "limit is %d; use a shorter path",
                          home, iplen, PL_HOME_IPC_MAX);
     }
+    char herr[PATH_MAX + 256]; // the folders above a new home count too
+    if (pl_home_check(home, herr, sizeof herr) != PL_OK) {
+        if (made)
+            rmdir(home);
+        return cli_error("init", "%s", herr);
+    }
     pl_keys_t *keys = NULL;
     rc = pl_keys_generate(&keys);
     if (rc != PL_OK)

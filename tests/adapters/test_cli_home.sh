@@ -71,6 +71,14 @@ expect 1 init --home "$T/openkeys"
 err_has "openkeys/keys"
 [ -z "$(ls -A "$T/openkeys/keys")" ] || fail "init wrote keys into a world-writable keys/"
 ok
+mkdir -m 0777 "$T/shared"
+chmod 0777 "$T/shared" # no sticky bit: anyone may rename what is inside
+expect 1 init --home "$T/shared/home"
+err_has "sticky"
+[ ! -e "$T/shared/home" ] || fail "init made a home under a world-writable folder"
+ok
+chmod 1777 "$T/shared" # like /tmp: fine
+expect 0 init --home "$T/shared/home"
 expect 0 init --home "$T/fresh" # the good case
 [ -f "$T/fresh/keys/sign.secret" ] || fail "init made no keys"
 ok

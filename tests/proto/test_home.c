@@ -192,6 +192,29 @@ t_foreign(void **state)
     }
 }
 
+// A folder above the home that others may write (without the sticky bit)
+// or that another user owns lets them swap the whole home.
+static void
+t_parent(void **state)
+{
+    fx_t *f = *state;
+    assert_int_equal(chmod(f->dir, 0777), 0);
+    assert_int_equal(pl_home_check(f->home, f->err, sizeof f->err), PL_EPERM);
+    assert_non_null(strstr(f->err, f->dir));
+    assert_non_null(strstr(f->err, "sticky"));
+    assert_int_equal(chmod(f->dir, 01777), 0); // like /tmp: fine
+    assert_int_equal(pl_home_check(f->home, f->err, sizeof f->err), PL_OK);
+    assert_int_equal(chmod(f->dir, 0700), 0);
+    if (geteuid() == 0) {
+        assert_int_equal(chown(f->dir, S_NOBODY, (gid_t) -1), 0);
+        assert_int_equal(pl_home_check(f->home, f->err, sizeof f->err),
+                         PL_EPERM);
+        assert_non_null(strstr(f->err, "belongs to uid 65534"));
+        assert_int_equal(chown(f->dir, 0, (gid_t) -1), 0);
+    }
+    assert_int_equal(pl_home_check(f->home, f->err, sizeof f->err), PL_OK);
+}
+
 static void
 t_ipc_fits(void **state)
 {
@@ -219,6 +242,7 @@ main(void)
         cmocka_unit_test_setup_teardown(t_writable, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(t_socket, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(t_foreign, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(t_parent, s_setup, s_teardown),
         cmocka_unit_test(t_ipc_fits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
