@@ -156,7 +156,7 @@ main(int argc, char **argv)
     }
     char home_err[PATH_MAX + 256]; // a home others can write: refused (pl_home)
     if (pl_home_check(real, home_err, sizeof home_err) != PL_OK) {
-        fprintf(stderr, "passerelle-broker: %s\n", home_err);
+        fprintf(stderr, "passerelle-broker: refusing to start: %s\n", home_err);
         return 1;
     }
     // no core dumps: secret keys live in this process

@@ -250,7 +250,7 @@ main(int argc, char **argv)
 
     char home_err[4352]; // a home others can write: refused (pl_home)
     if (pl_home_check(home, home_err, sizeof home_err) != PL_OK) {
-        fprintf(stderr, "passerelle-node: %s\n", home_err);
+        fprintf(stderr, "passerelle-node: refusing to start: %s\n", home_err);
         return 1;
     }
     size_t pass_len = 0;

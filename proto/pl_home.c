@@ -46,22 +46,17 @@ pl_home_check_path(const char *path, char *err, size_t err_size)
         bool denied =
             access(path, S_ISDIR(st.st_mode) ? R_OK | X_OK : R_OK) != 0;
         s_err(err, err_size,
-              "refusing %s: it belongs to uid %u, not to this user (uid "
-              "%u)%s; run the command as its owner (or chown it)",
+              "refusing %s: it is owned by another user (uid %u; this user "
+              "is uid %u)%s; run the command as its owner (or chown it)",
               path, (unsigned) st.st_uid, (unsigned) me,
               denied ? ", permission denied" : "");
         return PL_EPERM;
     }
     if (!S_ISSOCK(st.st_mode) && (st.st_mode & (S_IWGRP | S_IWOTH))) {
         s_err(err, err_size,
-              "refusing %s: it is writable by %s (mode %04o): another user "
-              "could replace what it holds; run chmod go-w %s",
-              path,
-              (st.st_mode & S_IWGRP) && (st.st_mode & S_IWOTH) ? "group and "
-                                                                 "others"
-              : (st.st_mode & S_IWGRP)                         ? "its group"
-                                                               : "others",
-              (unsigned) (st.st_mode & 07777), path);
+              "refusing %s: it is writable by group or others (mode %04o): "
+              "another user could replace what it holds; run chmod go-w %s",
+              path, (unsigned) (st.st_mode & 07777), path);
         return PL_EPERM;
     }
     return PL_OK;
@@ -147,16 +142,16 @@ s_check_parents(const char *home, char *err, size_t n)
         }
         if (st.st_uid != 0 && st.st_uid != me) {
             s_err(err, n,
-                  "refusing %s: the folder %s above it belongs to uid %u "
-                  "(neither root nor this user, uid %u), who could replace "
-                  "the home; move the home elsewhere",
+                  "refusing %s: the folder %s above it is owned by another "
+                  "user (uid %u; neither root nor this user, uid %u), who "
+                  "could replace the home; move the home elsewhere",
                   home, p, (unsigned) st.st_uid, (unsigned) me);
             return PL_EPERM;
         }
         if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
             s_err(err, n,
-                  "refusing %s: the folder %s above it is writable by "
-                  "others without the sticky bit (mode %04o), so another "
+                  "refusing %s: the folder %s above it is writable by group "
+                  "or others without the sticky bit (mode %04o), so another "
                   "user could replace the home; run chmod go-w %s",
                   home, p, (unsigned) (st.st_mode & 07777), p);
             return PL_EPERM;

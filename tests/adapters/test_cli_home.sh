@@ -55,12 +55,12 @@ err_has "$T/open"
 ok
 mkdir -m 0770 "$T/grp"
 expect 1 init --home "$T/grp"
-err_has "writable by its group"
+err_has "writable by group or others"
 if [ $ROOT = 1 ]; then
     mkdir -m 0700 "$T/theirs"
     chown nobody "$T/theirs"
     expect 1 init --home "$T/theirs"
-    err_has "belongs to uid $(id -u nobody)"
+    err_has "owned by another user (uid $(id -u nobody)"
     [ ! -e "$T/theirs/keys" ] || fail "init made keys in a foreign home"
     ok
 fi
@@ -144,7 +144,7 @@ if [ $ROOT = 1 ]; then
     chown -R nobody "$T/agency"
     daemon_refuses "home owned by nobody" passerelle-node --home "$T/agency" --broker "$NET_EP"
     expect 1 --home "$T/agency" case list
-    err_has "belongs to uid $(id -u nobody)"
+    err_has "owned by another user (uid $(id -u nobody)"
     chown -R root "$T/agency"
     chown nobody "$T/agency/keys/curve.secret"
     daemon_refuses "curve.secret owned by nobody" passerelle-node --home "$T/agency" --broker "$NET_EP"

@@ -122,9 +122,9 @@ t_writable(void **state)
         mode_t bad, good;
         const char *says;
     } cases[] = {
-        {".", 0777, 0700, "group and others"},
-        {".", 0770, 0700, "its group"},
-        {".", 0702, 0700, "others"},
+        {".", 0777, 0700, "mode 0777"},
+        {".", 0770, 0700, "mode 0770"},
+        {".", 0702, 0700, "mode 0702"},
         {"keys", 0720, 0700, "keys"},
         {"keys/sign.secret", 0620, 0600, "sign.secret"},
         {"keys/sign.public", 0646, 0644, "sign.public"},
@@ -167,7 +167,7 @@ t_socket(void **state)
         assert_int_equal(pl_home_check(f->home, f->err, sizeof f->err),
                          PL_EPERM);
         assert_non_null(strstr(f->err, "control"));
-        assert_non_null(strstr(f->err, "belongs to uid 65534"));
+        assert_non_null(strstr(f->err, "owned by another user (uid 65534"));
     }
     close(s);
 }
@@ -185,7 +185,8 @@ t_foreign(void **state)
         snprintf(p, sizeof p, "%s/%s", f->home, names[i]);
         assert_int_equal(chown(p, S_NOBODY, (gid_t) -1), 0);
         int rc = pl_home_check(f->home, f->err, sizeof f->err);
-        if (rc != PL_EPERM || !strstr(f->err, "belongs to uid 65534"))
+        if (rc != PL_EPERM
+            || !strstr(f->err, "owned by another user (uid 65534"))
             fail_msg("%s owned by nobody: rc %d, '%s'", names[i], rc, f->err);
         assert_int_equal(chown(p, 0, (gid_t) -1), 0);
         assert_int_equal(pl_home_check(f->home, f->err, sizeof f->err), PL_OK);
@@ -209,7 +210,7 @@ t_parent(void **state)
         assert_int_equal(chown(f->dir, S_NOBODY, (gid_t) -1), 0);
         assert_int_equal(pl_home_check(f->home, f->err, sizeof f->err),
                          PL_EPERM);
-        assert_non_null(strstr(f->err, "belongs to uid 65534"));
+        assert_non_null(strstr(f->err, "owned by another user (uid 65534"));
         assert_int_equal(chown(f->dir, 0, (gid_t) -1), 0);
     }
     assert_int_equal(pl_home_check(f->home, f->err, sizeof f->err), PL_OK);
