@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "broker/pl_broker.h"
+#include "proto/pl_home.h"
 #include "proto/pl_util.h"
 
 static volatile int s_interrupted; // set by SIGTERM/SIGINT
@@ -213,6 +214,11 @@ main(int argc, char **argv)
                 "ipc control socket (107 bytes at most); use a "
                 "shorter path\n",
                 real);
+        return 1;
+    }
+    char home_err[PATH_MAX + 256]; // a home others can write: refused (pl_home)
+    if (pl_home_check(real, home_err, sizeof home_err) != PL_OK) {
+        fprintf(stderr, "passerelle-broker: refusing to start: %s\n", home_err);
         return 1;
     }
     // no core dumps: secret keys live in this process

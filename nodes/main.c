@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "nodes/pl_node.h"
+#include "proto/pl_home.h"
 
 #define S_PASSPHRASE_MAX 1024
 
@@ -247,6 +248,11 @@ main(int argc, char **argv)
         return 2;
     }
 
+    char home_err[4352]; // a home others can write: refused (pl_home)
+    if (pl_home_check(home, home_err, sizeof home_err) != PL_OK) {
+        fprintf(stderr, "passerelle-node: refusing to start: %s\n", home_err);
+        return 1;
+    }
     size_t pass_len = 0;
     char *pass = NULL;
     if (pass_fd >= 0) {

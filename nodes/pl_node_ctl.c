@@ -9,6 +9,8 @@
 // A state-changing command stores its reply under its request id in the
 // same nested transaction as its effect; a retry with the same id gets the
 // stored reply and changes nothing.
+#include "nodes/pl_node_ctl.h"
+
 #include <assert.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -532,24 +534,92 @@ s_changes_state(const char *cmd)
     return strcmp(cmd, "test.send") == 0 || pl_node_case_changes_state(cmd);
 }
 
+int
+pl_node_ctl_parse(const char *text, size_t len,
+                  bool (*changes)(const char *cmd), pl_ctl_req_t *out,
+                  char **reply)
+{
+    memset(out, 0, sizeof *out);
+    *reply = NULL;
+    json_error_t jerr;
+    json_t *req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *jcmd = json_object_get(req, "cmd");
+    json_t *jrid = json_object_get(req, "req");
+    json_t *args = json_object_get(req, "args");
+    json_t *as = json_object_get(req, "as");
+    if (!json_is_object(req) || !json_is_string(jcmd)
+        || (jrid && !json_is_string(jrid) && !json_is_null(jrid))
+        || (args && !json_is_object(args) && !json_is_null(args))
+        || (as && !json_is_string(as) && !json_is_null(as))) {
+        *reply = pl_node_ctl_error(
+            PL_EPROTO, "a request is {\"req\", \"cmd\", \"args\", \"as\"}");
+        json_decref(req);
+        return -1;
+    }
+    const char *cmd = json_string_value(jcmd);
+    if (json_string_length(jcmd) == 0
+        || json_string_length(jcmd) > PL_CTL_CMD_MAX) {
+        *reply = pl_node_ctl_error(PL_EPROTO,
+                                   "the command name is 1 to %d "
+                                   "bytes",
+                                   PL_CTL_CMD_MAX);
+        json_decref(req);
+        return -1;
+    }
+    if (json_is_string(as) && json_string_length(as) > PL_CTL_AS_MAX) {
+        *reply = pl_node_ctl_error(PL_EINVAL,
+                                   "the staff name (as) is longer than %d "
+                                   "bytes",
+                                   PL_CTL_AS_MAX);
+        json_decref(req);
+        return -1;
+    }
+    const char *rid_hex = json_string_value(jrid);
+    if (rid_hex
+        && (json_string_length(jrid) != 2 * PL_CTL_RID_BYTES
+            || pl_unhex(out->rid_bin, sizeof out->rid_bin, rid_hex) != PL_OK)) {
+        *reply = pl_node_ctl_error(PL_EINVAL,
+                                   "the request id must be 32 hex digits");
+        json_decref(req);
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    bool ch = changes && changes(cmd);
+    if (ch && !rid_hex) {
+        *reply = pl_node_ctl_error(
+            PL_EINVAL, "'%s' changes state: it needs a request id", cmd);
+        json_decref(req);
+        return -1;
+    }
+    out->doc = req;
+    out->cmd = cmd;
+    out->rid = rid_hex;
+    out->args = json_is_object(args) ? args : NULL;
+    out->as = json_string_value(as);
+    out->changes = ch;
+    return 0;
+}
+
+void
+pl_node_ctl_req_free(pl_ctl_req_t *req)
+{
+    json_decref(req->doc);
+    memset(req, 0, sizeof *req);
+}
+
 void
 pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
                     size_t len)
 {
-    json_error_t jerr;
-    json_t *req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    const char *cmd = json_string_value(json_object_get(req, "cmd"));
-    const char *rid_hex = json_string_value(json_object_get(req, "req"));
-    json_t *args = json_object_get(req, "args");
-    json_t *as = json_object_get(req, "as");
-    if (!json_is_object(req) || !cmd
-        || (args && !json_is_object(args) && !json_is_null(args))
-        || (as && !json_is_string(as) && !json_is_null(as))) {
-        self->ctl_reply = pl_node_ctl_error(
-            PL_EPROTO, "a request is {\"req\", \"cmd\", \"args\", \"as\"}");
-        json_decref(req);
+    pl_ctl_req_t pr;
+    if (pl_node_ctl_parse(text, len, s_changes_state, &pr, &self->ctl_reply)
+        != 0)
         return;
-    }
+    json_t *req = pr.doc;
+    const char *cmd = pr.cmd;
+    const char *rid_hex = pr.rid;
+    json_t *args = pr.args;
+    const char *as_name = pr.as;
     if (pl_node_ops_deferred(cmd)) {
         // backup, rotate-box-key, audit.export: run after this pass commits,
         // with no transaction open (pl_node_ops.c)
@@ -560,21 +630,8 @@ pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
         json_decref(req);
         return;
     }
-    uint8_t rid[PL_REQUEST_ID_BYTES];
-    bool has_rid = rid_hex && pl_unhex(rid, sizeof rid, rid_hex) == PL_OK;
-    if (rid_hex && !has_rid) {
-        self->ctl_reply = pl_node_ctl_error(
-            PL_EINVAL, "the request id must be 32 hex digits");
-        json_decref(req);
-        return;
-    }
-    bool changes = s_changes_state(cmd);
-    if (changes && !has_rid) {
-        self->ctl_reply = pl_node_ctl_error(
-            PL_EINVAL, "'%s' changes state: it needs a request id", cmd);
-        json_decref(req);
-        return;
-    }
+    const uint8_t *rid = pr.rid_bin;
+    bool changes = pr.changes;
     pl_txn_t *c = NULL;
     size_t mark = pl_node_after_mark(self);
     int rc = pl_store_begin(self->store, pass, true, &c);
@@ -617,8 +674,7 @@ pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
     else if (strcmp(cmd, "stats") == 0)
         reply = s_stats(self, c);
     else if (pl_node_case_handles(cmd)) // cases, consent, referrals
-        reply =
-            pl_node_case_ctl(self, c, cmd, args, json_string_value(as), &arc);
+        reply = pl_node_case_ctl(self, c, cmd, args, as_name, &arc);
     else
         reply = pl_node_ctl_error(PL_EINVAL, "unknown command '%s'", cmd);
 

@@ -98,7 +98,11 @@ s_backup(pl_node_t *self, json_t *args)
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "%s", err);
     uint64_t t0 = s_mono_us();
+    // LMDB creates the copy with mode 0666 less the umask (0644 under the
+    // usual 022): a backup is as private as the store, so 0600
+    mode_t old_mask = umask(077);
     rc = pl_store_copy(self->store, store, true);
+    umask(old_mask);
     uint64_t us = s_mono_us() - t0;
     if (rc != PL_OK)
         return pl_node_ctl_error(rc,

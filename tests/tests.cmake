@@ -72,6 +72,9 @@ foreach(src ${PL_BENCH_SRC})
   endif()
 endforeach()
 
+# issue 11: the control-request and --stdin fuzz targets need pl_nodes
+include(${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_cli.cmake)
+
 # test-only tools (tests/tools/<name>.c -> executable <name> with '_' -> '-'),
 # not installed, not part of the public CLI
 file(GLOB PL_TOOL_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/tools/*.c)

@@ -19,6 +19,9 @@ typedef struct {
     const char *as;   // --as NAME: staff member acting (NULL if absent)
     bool json;        // --json given globally or by the command
     const char *prog; // "passerelle"
+    // --request-id HEX: the id of an earlier attempt that timed out, so
+    // that running the command again cannot act twice (NULL: a fresh one)
+    const char *request_id;
 } cli_t;
 
 typedef int (*cli_fn)(cli_t *cli, int argc, char **argv);
@@ -34,8 +37,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 // refused: 'opt' is its return value, '?' or ':'. Returns 2.
 int cli_bad_option(const char *cmd, int opt, char **argv);
 // The home folder: the command's --home (stored into cli->home), else the
-// global one. Prints a usage error and returns NULL when neither was given.
-const char *cli_need_home(const cli_t *cli, const char *cmd);
+// global one. Returns NULL with *rc the exit code after a message: 2 when
+// neither was given, 1 when the home exists but another user owns it or
+// can write to it (pl_home_check). A home that does not exist is returned.
+const char *cli_need_home(const cli_t *cli, const char *cmd, int *rc);
 
 // Prints 'doc' (a jansson json_t, reference stolen; NULL means out of
 // memory) on stdout as one indented JSON document and a newline.

@@ -15,8 +15,10 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define S_IPC_MAX  107 // "ipc://DIR/control" at most (sun_path limit)
-#define S_SLICE_MS 250 // how often the lock is checked while waiting
+#include "proto/pl_home.h"
+
+#define S_SLICE_MS  250  // how often the lock is checked while waiting
+#define S_RESEND_MS 2500 // an unanswered request is sent again this often
 
 static void s_err(char *err, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -37,16 +39,14 @@ cli_control_request_id(char out[CLI_REQUEST_ID_HEX + 1])
 {
     static const char d[] = "0123456789abcdef";
     uint8_t id[CLI_REQUEST_ID_HEX / 2];
+    // a request id must be unpredictable and never all zero (two failed
+    // draws would collide and replay each other's reply): no fallback
     if (sodium_init() < 0) {
-        // libsodium cannot fail to start on Linux; be safe anyway
-        FILE *f = fopen("/dev/urandom", "rb");
-        if (!f || fread(id, 1, sizeof id, f) != sizeof id)
-            memset(id, 0, sizeof id);
-        if (f)
-            fclose(f);
-    } else {
-        randombytes_buf(id, sizeof id);
+        fputs("passerelle: libsodium cannot start: no random request id\n",
+              stderr);
+        abort();
     }
+    randombytes_buf(id, sizeof id);
     for (size_t i = 0; i < sizeof id; i++) {
         out[2 * i] = d[id[i] >> 4];
         out[2 * i + 1] = d[id[i] & 15];
@@ -55,8 +55,9 @@ cli_control_request_id(char out[CLI_REQUEST_ID_HEX + 1])
 }
 
 // The pid written in DIR/daemon.lock while some process holds its flock
-// (the daemon), -1 when nobody holds it. 0 when held but no pid is written
-// (yet).
+// (the daemon), -1 when nobody holds it, -2 when the lock file cannot be
+// opened (permission denied, with errno set). 0 when held but no pid is
+// written (yet).
 static long
 s_daemon_pid(const char *home)
 {
@@ -64,7 +65,7 @@ s_daemon_pid(const char *home)
     snprintf(path, sizeof path, "%s/daemon.lock", home);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return -1; // no lock file: never started here
+        return errno == ENOENT ? -1 : -2; // -1: never started here
     long pid = -1;
     if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
         if (errno == EWOULDBLOCK) {
@@ -77,6 +78,46 @@ s_daemon_pid(const char *home)
     }
     close(fd);
     return pid;
+}
+
+// Whether a command may be sent again under the same request id while the
+// first attempt is unanswered: everything the daemon either only reads
+// cheaply or records under its request id; not the long commands it runs
+// after the pass without that record (backup, audit.export, audit.verify:
+// each copy would run again in full) nor the parked network query.
+static bool
+s_resendable(const char *cmd)
+{
+    static const char *const once[] = {"backup", "audit.export", "audit.verify",
+                                       "network"};
+    for (size_t i = 0; i < sizeof once / sizeof *once; i++)
+        if (!strcmp(cmd, once[i]))
+            return false;
+    return true;
+}
+
+// A REQ socket connected to 'ep' that has sent 'text'; NULL after a
+// message in 'err'.
+static void *
+s_open(void *ctx, const char *ep, const char *text, char *err, size_t err_size)
+{
+    void *s = zmq_socket(ctx, ZMQ_REQ);
+    int linger = 0;
+    if (!s || zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0
+        || zmq_connect(s, ep) != 0) {
+        s_err(err, err_size, "cannot connect to %s: %s", ep,
+              zmq_strerror(errno));
+        if (s)
+            zmq_close(s);
+        return NULL;
+    }
+    if (zmq_send(s, text, strlen(text), 0) < 0) {
+        s_err(err, err_size, "cannot send to the node daemon: %s",
+              zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
 }
 
 int
@@ -96,14 +137,24 @@ cli_control_call_id(const char *home, const char *request_id, const char *cmd,
     }
     char ep[PATH_MAX + 32];
     int n = snprintf(ep, sizeof ep, "ipc://%s/control", dir);
-    if (n < 0 || n > S_IPC_MAX) {
+    if (n < 0 || n > PL_HOME_IPC_MAX) {
         s_err(err, err_size,
               "the home folder path is too long for the control socket "
               "(%d bytes, the limit is %d)",
-              n, S_IPC_MAX);
+              n, PL_HOME_IPC_MAX);
         return CLI_CONTROL_FAILED;
     }
+    // never talk to a control socket in a home this user would refuse: its
+    // owner or anyone who can write there could have put their own socket
+    // (issue 11, item 9)
+    if (pl_home_check(dir, err, err_size) != PL_OK)
+        return CLI_CONTROL_FAILED;
     long pid = s_daemon_pid(dir);
+    if (pid == -2) {
+        s_err(err, err_size, "cannot open %s/daemon.lock: %s", dir,
+              strerror(errno));
+        return CLI_CONTROL_FAILED;
+    }
     if (pid < 0) {
         s_err(err, err_size,
               "the node is not running (no daemon holds %s/daemon.lock)", dir);
@@ -128,25 +179,21 @@ cli_control_call_id(const char *home, const char *request_id, const char *cmd,
 
     int rc = CLI_CONTROL_FAILED;
     void *ctx = zmq_ctx_new();
-    void *s = ctx ? zmq_socket(ctx, ZMQ_REQ) : NULL;
-    int linger = 0;
-    if (!s || zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0
-        || zmq_connect(s, ep) != 0) {
-        s_err(err, err_size, "cannot connect to %s: %s", ep,
-              zmq_strerror(errno));
-        goto done;
-    }
-    if (zmq_send(s, text, strlen(text), 0) < 0) {
-        s_err(err, err_size, "cannot send to the node daemon: %s",
-              zmq_strerror(errno));
-        goto done;
-    }
-    // wait in slices: give up at the deadline, or early when the daemon
-    // asked is gone (its lock is free, or held by another process now)
-    int waited = 0;
+    void *s = NULL;
+    bool resend = s_resendable(cmd);
+    int waited = 0, sent_at = 0;
     zmq_msg_t m;
     zmq_msg_init(&m);
     for (;;) {
+        if (!s) {
+            // a fresh REQ socket per attempt, the same request text (and
+            // so the same request id): the daemon carries a request out
+            // once and replays its stored reply to a retry
+            s = ctx ? s_open(ctx, ep, text, err, err_size) : NULL;
+            if (!s)
+                goto done;
+            sent_at = waited;
+        }
         zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
         int slice =
             timeout_ms - waited < S_SLICE_MS ? timeout_ms - waited : S_SLICE_MS;
@@ -156,32 +203,39 @@ cli_control_call_id(const char *home, const char *request_id, const char *cmd,
         if (r < 0 && errno != EINTR) {
             s_err(err, err_size, "control socket error: %s",
                   zmq_strerror(errno));
-            zmq_msg_close(&m);
             goto done;
         }
         waited += slice;
         if (waited >= timeout_ms) {
-            s_err(err, err_size, "the node daemon did not answer within %d s",
-                  timeout_ms / 1000);
+            s_err(err, err_size,
+                  "the node daemon did not answer within %d s (request %s "
+                  "may or may not have been carried out; to retry without "
+                  "acting twice, run the same command with --request-id "
+                  "%s)",
+                  timeout_ms / 1000, rid, rid);
             rc = CLI_CONTROL_TIMEOUT;
-            zmq_msg_close(&m);
             goto done;
         }
         long now_pid = s_daemon_pid(dir);
         if (now_pid < 0 || (pid > 0 && now_pid != pid)) {
             s_err(err, err_size,
                   "the node daemon stopped before answering (request %s "
-                  "may or may not have been carried out; a retry with the "
-                  "same request id is safe)",
-                  rid);
+                  "may or may not have been carried out; to retry without "
+                  "acting twice, run the same command with --request-id "
+                  "%s)",
+                  rid, rid);
             rc = CLI_CONTROL_TIMEOUT;
-            zmq_msg_close(&m);
             goto done;
+        }
+        if (resend && waited - sent_at >= S_RESEND_MS) {
+            // no answer yet: the reply may have been lost on the way (a
+            // peer's garbage, a restart of the daemon's socket); ask again
+            zmq_close(s);
+            s = NULL;
         }
     }
     json_error_t jerr;
     json_t *reply = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, &jerr);
-    zmq_msg_close(&m);
     json_t *ok = json_object_get(reply, "ok");
     if (!json_is_object(reply) || !json_is_boolean(ok)) {
         s_err(err, err_size, "the node daemon sent a malformed reply");
@@ -202,6 +256,7 @@ cli_control_call_id(const char *home, const char *request_id, const char *cmd,
     }
     json_decref(reply);
 done:
+    zmq_msg_close(&m);
     if (s)
         zmq_close(s);
     if (ctx)

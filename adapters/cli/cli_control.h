@@ -5,12 +5,19 @@
 // needs the store goes through here. A call:
 //   1. resolves the home with realpath and refuses a control path longer
 //      than the ipc limit (107 bytes for "ipc://DIR/control");
-//   2. says "the node is not running" when nobody holds DIR/daemon.lock;
-//   3. sends {"req", "cmd", "args", "as"} on a fresh ZMQ_REQ socket
+//   2. refuses a home another user owns or can write (pl_home_check): a
+//      control socket there may not be the daemon's;
+//   3. says "the node is not running" when nobody holds DIR/daemon.lock
+//      (and "permission denied" when the lock cannot be opened);
+//   4. sends {"req", "cmd", "args", "as"} on a fresh ZMQ_REQ socket
 //      (ZMQ_LINGER 0) and waits at most 'timeout_ms' (10 s by default) for
-//      the reply, giving up early if the daemon stops meanwhile.
+//      the reply, giving up early if the daemon stops meanwhile; while
+//      unanswered the same request (same id) goes again every 2.5 s on a
+//      fresh socket, except for backup, audit.export, audit.verify and
+//      network, which the daemon does not replay from a stored reply.
 // Every call carries a random request id (or the caller's, to retry a
-// state-changing command without acting twice).
+// state-changing command without acting twice); a timeout's message names
+// it, for `passerelle --request-id ID ...`.
 #ifndef CLI_CONTROL_H
 #define CLI_CONTROL_H
 

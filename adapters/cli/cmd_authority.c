@@ -18,6 +18,7 @@
 
 #include "adapters/cli/cli.h"
 #include "proto/pl_cert.h"
+#include "proto/pl_home.h"
 #include "proto/pl_keys.h"
 #include "proto/pl_util.h"
 
@@ -140,9 +141,10 @@ s_init(cli_t *cli, int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    const char *home = cli_need_home(cli, cmd);
+    int home_rc;
+    const char *home = cli_need_home(cli, cmd, &home_rc);
     if (!home)
-        return 2;
+        return home_rc;
     if (!network)
         return cli_usage_error(cmd, "--network CODE is required");
     if (!pl_slug_valid(network))
@@ -340,11 +342,17 @@ static int
 s_node_keys(const char *cmd, const char *node, pl_pubkeys_t *pub)
 {
     int rc;
+    char herr[PATH_MAX + 256]; // the node's home must be safe too (pl_home)
+    rc = pl_home_check(node, herr, sizeof herr);
+    if (rc != PL_OK && rc != PL_ENOTFOUND)
+        return cli_error(cmd, "%s", herr);
     if (!pl_keys_exist(node)) {
         pl_keys_t *keys = NULL;
         if (pl_mkdirs(node, 0700) != PL_OK)
             return cli_error(cmd, "cannot create %s: %s", node,
                              strerror(errno));
+        if (pl_home_check(node, herr, sizeof herr) != PL_OK)
+            return cli_error(cmd, "%s", herr);
         rc = pl_keys_generate(&keys);
         if (rc == PL_OK)
             rc = pl_keys_save(keys, node);
@@ -474,9 +482,10 @@ s_enroll(cli_t *cli, int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    const char *home = cli_need_home(cli, cmd);
+    int home_rc;
+    const char *home = cli_need_home(cli, cmd, &home_rc);
     if (!home)
-        return 2;
+        return home_rc;
     int rc = s_enroll_check(cmd, &e, country, days, not_before);
     if (rc >= 0)
         return rc;
@@ -582,9 +591,10 @@ s_revoke(cli_t *cli, int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    const char *home = cli_need_home(cli, cmd);
+    int home_rc;
+    const char *home = cli_need_home(cli, cmd, &home_rc);
     if (!home)
-        return 2;
+        return home_rc;
     uint64_t serial;
     if (!serial_text)
         return cli_usage_error(cmd, "--serial N is required");
@@ -766,9 +776,10 @@ s_list(cli_t *cli, int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    const char *home = cli_need_home(cli, cmd);
+    int home_rc;
+    const char *home = cli_need_home(cli, cmd, &home_rc);
     if (!home)
-        return 2;
+        return home_rc;
     if (pl_crypto_init() != PL_OK)
         return cli_error(cmd, "cannot initialise libsodium");
     char path[S_PATH_MAX];

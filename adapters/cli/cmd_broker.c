@@ -448,9 +448,10 @@ cli_cmd_broker(cli_t *cli, int argc, char **argv)
     if (optind + 1 < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'",
                                argv[optind + 1]);
-    const char *home = cli_need_home(cli, cmd);
+    int home_rc;
+    const char *home = cli_need_home(cli, cmd, &home_rc);
     if (!home)
-        return 2;
+        return home_rc;
 
     char real[PATH_MAX];
     if (!realpath(home, real))

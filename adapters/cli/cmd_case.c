@@ -9,12 +9,14 @@
 // request and is recorded in the referral history and the audit chain.
 #include <getopt.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "adapters/cli/cli.h"
 #include "adapters/cli/cli_control.h"
+#include "adapters/cli/cli_stdin.h"
 #include "nodes/pl_consent.h"
 #include "nodes/pl_referral.h"
 #include "proto/pl_util.h"
@@ -145,6 +147,27 @@ typedef struct {
 // Parses argv with the options listed in 'allowed' (codes, 0-ended) into
 // o->args. Returns -1 to go on, else the exit code (help printed: 0).
 
+// Whether 'v' is a comma-separated list of reintegration needs (the three
+// dimensions of DESIGN.md §6), at least one.
+static bool
+s_needs_ok(const char *v)
+{
+    static const char *const dims[] = {"economic", "social", "psychosocial"};
+    if (!*v)
+        return false;
+    for (const char *p = v; p;) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t) (c - p) : strlen(p);
+        bool ok = false;
+        for (size_t i = 0; i < 3; i++)
+            ok = ok || (strlen(dims[i]) == n && !strncmp(dims[i], p, n));
+        if (!ok)
+            return false;
+        p = c ? c + 1 : NULL;
+    }
+    return true;
+}
+
 // Checks an option value the daemon would refuse anyway, so that a typo is
 // a usage error (exit 2) even when the node is not running. Returns a
 // static description of what is expected, or NULL when 'v' is fine.
@@ -185,6 +208,10 @@ s_check_value(int code, const char *v)
     case O_DIRECTION:
         return strcmp(v, "in") == 0 || strcmp(v, "out") == 0 ? NULL
                                                              : "in or out";
+    case O_NEEDS:
+        return s_needs_ok(v) ? NULL
+                             : "a comma-separated list of economic, social, "
+                               "psychosocial";
     default:
         return NULL;
     }
@@ -228,19 +255,23 @@ s_parse(cli_t *cli, const char *cmd, const char *help, const int *allowed,
             json_object_set_new(o->args, "overdue", json_true());
             continue;
         }
+        const char *name = "?";
+        for (const struct option *op = s_all; op->name; op++)
+            if (op->val == c)
+                name = op->name;
+        json_t *val = json_string(optarg); // NULL: not UTF-8
+        if (!val)
+            return cli_usage_error(cmd, "invalid UTF-8 in --%s", name);
         const char *want = s_check_value(c, optarg);
         if (want) {
-            const char *name = "?";
-            for (const struct option *op = s_all; op->name; op++)
-                if (op->val == c)
-                    name = op->name;
+            json_decref(val);
             return cli_usage_error(cmd, "--%s '%s': expected %s", name, optarg,
                                    want);
         }
         for (size_t i = 0; i < sizeof s_keys / sizeof *s_keys; i++)
             if (s_keys[i].code == c)
-                json_object_set_new(o->args, s_keys[i].key,
-                                    json_string(optarg));
+                json_object_set(o->args, s_keys[i].key, val);
+        json_decref(val);
     }
     for (int i = optind; i < argc; i++) {
         if (o->npos++ == 0)
@@ -249,16 +280,115 @@ s_parse(cli_t *cli, const char *cmd, const char *help, const int *allowed,
     return -1;
 }
 
+// The option code that fills args key 'key' (0 if none).
+static int
+s_code_of(const char *key)
+{
+    for (size_t i = 0; i < sizeof s_keys / sizeof *s_keys; i++)
+        if (!strcmp(s_keys[i].key, key))
+            return s_keys[i].code;
+    return 0;
+}
+
+// With --stdin: reads the JSON object on standard input (cli_stdin) and
+// adds its fields to o->args. 'keys' (NULL-ended; NULL: this command
+// takes no --stdin) are those the command takes. A key also given on the
+// command line, an unknown key, a bad value or a document over 64 KiB is a
+// usage error. Returns -1 to go on, else the exit code.
+static int
+s_stdin(cli_t *cli, const char *cmd, s_opts_t *o, const char *const *keys)
+{
+    if (!o->stdin_json)
+        return -1;
+    if (!keys)
+        return cli_usage_error(cmd, "--stdin does not apply here");
+    static const char *const lists[] = {"needs", "flags", NULL};
+    // every document may also carry "as", the staff member acting (a
+    // person's name too)
+    const char *all[24];
+    size_t na = 0;
+    while (keys[na] && na < 22) {
+        all[na] = keys[na];
+        na++;
+    }
+    all[na++] = "as";
+    all[na] = NULL;
+    keys = all;
+    char err[768];
+    char *text = NULL;
+    size_t len = 0;
+    json_t *in = NULL;
+    if (cli_stdin_read(0, &text, &len, err, sizeof err) != 0
+        || cli_stdin_parse(text, len, keys, lists, &in, err, sizeof err) != 0) {
+        if (text)
+            sodium_memzero(text, len);
+        free(text);
+        return cli_usage_error(cmd, "%s", err);
+    }
+    sodium_memzero(text, len); // personal data: wipe the raw copy
+    free(text);
+    json_t *jas = json_object_get(in, "as");
+    if (jas && (cli->as || json_string_length(jas) > 200)) {
+        json_decref(in);
+        return cli_usage_error(cmd, cli->as ? "\"as\" is given both as --as "
+                                              "and in --stdin"
+                                            : "\"as\" is longer than 200 "
+                                              "bytes");
+    }
+    if (jas) {
+        static char as_buf[201]; // lives until the process ends
+        snprintf(as_buf, sizeof as_buf, "%s", json_string_value(jas));
+        cli->as = as_buf;
+        json_object_del(in, "as");
+    }
+    const char *k;
+    json_t *v;
+    int rc = -1;
+    json_object_foreach(in, k, v)
+    {
+        if (json_object_get(o->args, k)) {
+            rc = cli_usage_error(cmd,
+                                 "\"%s\" is given both on the command line "
+                                 "and in --stdin",
+                                 k);
+            break;
+        }
+        int code = s_code_of(k);
+        const char *want = json_is_string(v) && code
+                               ? s_check_value(code, json_string_value(v))
+                               : NULL;
+        if (want) {
+            rc = cli_usage_error(cmd, "--stdin: \"%s\": expected %s", k, want);
+            break;
+        }
+        if (!strcmp(k, "needs") && json_is_array(v)) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(
+                v, i, e) if (rc < 0 && !s_needs_ok(json_string_value(e))) rc =
+                cli_usage_error(cmd, "--stdin: \"needs\": expected economic, "
+                                     "social or psychosocial");
+            if (rc >= 0)
+                break;
+        }
+        json_object_set(o->args, k, v);
+    }
+    json_decref(in);
+    return rc;
+}
+
 // Calls the daemon. Returns -1 with *res set, else the exit code.
 static int
 s_call(cli_t *cli, const char *cmd, const char *ctl, json_t *args, json_t **res)
 {
-    const char *home = cli_need_home(cli, cmd);
+    int home_rc;
+    const char *home = cli_need_home(cli, cmd, &home_rc);
     if (!home)
-        return 2;
+        return home_rc;
     char err[640];
-    int rc = cli_control_call(home, ctl, args, cli->as, CLI_CONTROL_TIMEOUT_MS,
-                              res, err, sizeof err);
+    int rc = cli_control_call_id(home, cli->request_id, ctl, args, cli->as,
+                                 CLI_CONTROL_TIMEOUT_MS, res, err, sizeof err,
+                                 NULL, 0);
     if (rc != CLI_CONTROL_OK)
         return cli_error(cmd, "%s", err);
     return -1;
@@ -302,7 +432,8 @@ static const char s_case_help[] =
     "           [--needs economic,social,psychosocial] [--flags a,b] "
     "[--stdin] [--json]\n"
     "       passerelle --home DIR case show CASE [--json]\n"
-    "       passerelle --home DIR case list [--search TEXT] [--json]\n"
+    "       passerelle --home DIR case list [--search TEXT] [--stdin] "
+    "[--json]\n"
     "       passerelle --home DIR case close CASE --reason CODE\n"
     "       passerelle --home DIR case bia --case CASE --ref REF --date "
     "YYYY-MM-DD\n"
@@ -311,8 +442,17 @@ static const char s_case_help[] =
     "key in this node's store. 'case add' prints the new case's random id.\n"
     "With --stdin the fields come as one JSON object on stdin (keys given,\n"
     "family, birth, sex, phone, language, uasc, needs, flags), so personal\n"
-    "data never shows in 'ps'. 'case list --search' matches given and\n"
-    "family names inside the daemon (nothing searchable is stored in clear).\n"
+    "data never shows in 'ps'. Every subcommand with text takes --stdin:\n"
+    "  case add    given, family, birth, sex, phone, language, uasc, needs,\n"
+    "              flags (needs and flags: \"a,b\" or [\"a\", \"b\"])\n"
+    "  case list   search\n"
+    "  case close  reason\n"
+    "  case bia    case, ref, date\n"
+    "Values are strings; an unknown key, a key also given as an option, or\n"
+    "a document over 64 KiB is refused; every document may also carry \"as\"\n"
+    "(the staff member acting) instead of --as. 'case list --search'\n"
+    "matches given and family names inside the daemon (nothing searchable\n"
+    "is stored in clear).\n"
     "'case close' is refused while the case has open referrals. 'case bia'\n"
     "records a best-interests assessment (reference and date), required to\n"
     "refer an unaccompanied or separated child. CASE is the id or a unique\n"
@@ -323,19 +463,6 @@ s_case_add(cli_t *cli, s_opts_t *o)
 {
     if (o->npos)
         return cli_usage_error("case add", "unexpected argument '%s'", o->pos);
-    if (o->stdin_json) {
-        json_error_t jerr;
-        json_t *in = json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr);
-        if (!json_is_object(in)) {
-            json_decref(in);
-            return cli_usage_error("case add",
-                                   "--stdin needs one JSON object (line %d: "
-                                   "%s)",
-                                   jerr.line, jerr.text);
-        }
-        json_object_update_missing(o->args, in);
-        json_decref(in);
-    }
     static const char *const need[] = {"given", "family", "birth"};
     for (size_t i = 0; i < 3; i++)
         if (!json_is_string(json_object_get(o->args, need[i])))
@@ -425,8 +552,21 @@ cli_cmd_case(cli_t *cli, int argc, char **argv)
     const char *sub = argv[1];
     char name[32];
     snprintf(name, sizeof name, "case %s", sub);
+    static const char *const add_keys[] = {
+        "given",    "family", "birth", "sex",   "phone",
+        "language", "uasc",   "needs", "flags", NULL};
+    static const char *const list_keys[] = {"search", NULL};
+    static const char *const close_keys[] = {"reason", NULL};
+    static const char *const bia_keys[] = {"case", "ref", "date", NULL};
+    const char *const *keys = !strcmp(sub, "add")     ? add_keys
+                              : !strcmp(sub, "list")  ? list_keys
+                              : !strcmp(sub, "close") ? close_keys
+                              : !strcmp(sub, "bia")   ? bia_keys
+                                                      : NULL;
     s_opts_t o;
     int rc = s_parse(cli, name, s_case_help, allowed, argc - 1, argv + 1, &o);
+    if (rc < 0)
+        rc = s_stdin(cli, name, &o, keys);
     if (rc >= 0) {
         s_free(&o);
         return rc;
@@ -500,7 +640,7 @@ static const char s_consent_help[] =
     "health,housing\n"
     "           [--purpose services] --given-by returnee|guardian\n"
     "           [--guardian-name N] [--child-views T] --expires YYYY-MM-DD "
-    "[--json]\n"
+    "[--stdin] [--json]\n"
     "       passerelle --home DIR consent withdraw --case CASE\n"
     "\n"
     "Records the returnee's (or, for a child, the guardian's) consent to\n"
@@ -511,13 +651,24 @@ static const char s_consent_help[] =
     "case withdrawn (new referrals are refused from then on), cancels the\n"
     "open referrals made under consent (reason consent-withdrawn) and asks\n"
     "every node that received the case's data to erase it; 'case show'\n"
-    "lists which of them confirmed and which are pending.\n";
+    "lists which of them confirmed and which are pending.\n"
+    "With --stdin the options come as one JSON object on stdin, so that a\n"
+    "guardian's name or a child's views never show in 'ps': keys case,\n"
+    "sectors, purpose, given_by, guardian_name, child_views, expires (for\n"
+    "withdraw: case). Values are strings; an unknown key, a key also given\n"
+    "as an option, or a document over 64 KiB is refused; \"as\" (the staff\n"
+    "member acting) may come this way too, instead of --as.\n";
 
 int
 cli_cmd_consent(cli_t *cli, int argc, char **argv)
 {
-    static const int allowed[] = {O_CASE,     O_SECTORS, O_PURPOSE, O_GIVEN_BY,
-                                  O_GUARDIAN, O_VIEWS,   O_EXPIRES, 0};
+    static const int allowed[] = {O_CASE,     O_SECTORS,  O_PURPOSE,
+                                  O_GIVEN_BY, O_GUARDIAN, O_VIEWS,
+                                  O_EXPIRES,  O_STDIN,    0};
+    static const char *const add_keys[] = {
+        "case",          "sectors",     "purpose", "given_by",
+        "guardian_name", "child_views", "expires", NULL};
+    static const char *const withdraw_keys[] = {"case", NULL};
     if (argc < 2 || argv[1][0] == '-') {
         if (argc >= 2
             && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -532,6 +683,11 @@ cli_cmd_consent(cli_t *cli, int argc, char **argv)
     s_opts_t o;
     int rc =
         s_parse(cli, name, s_consent_help, allowed, argc - 1, argv + 1, &o);
+    if (rc < 0)
+        rc = s_stdin(cli, name, &o,
+                     !strcmp(sub, "add")        ? add_keys
+                     : !strcmp(sub, "withdraw") ? withdraw_keys
+                                                : NULL);
     if (rc >= 0) {
         s_free(&o);
         return rc;
@@ -580,7 +736,7 @@ static const char s_refer_help[] =
     "           [--purpose services] [--priority emergency|urgent|normal] "
     "[--due YYYY-MM-DD]\n"
     "           [--note T] [--override-justification T --approved-by NAME] "
-    "[--json]\n"
+    "[--stdin] [--json]\n"
     "\n"
     "Refers the case to another node (ADDRESS is network/name, or name in\n"
     "this network). The consent gate runs first: unless a valid consent of\n"
@@ -594,16 +750,28 @@ static const char s_refer_help[] =
     "  coordination           nothing identifying\n"
     "Prints the referral id as soon as the referral is committed to the\n"
     "outbox (it never waits for the broker). Priority windows for the next\n"
-    "step: emergency 24 h, urgent 72 h, normal 14 days (or --due).\n";
+    "step: emergency 24 h, urgent 72 h, normal 14 days (or --due).\n"
+    "With --stdin the options come as one JSON object on stdin, so that a\n"
+    "note or a justification never shows in 'ps': keys case, to, service,\n"
+    "purpose, priority, due, note, override_justification, approved_by.\n"
+    "Values are strings; an unknown key, a key also given as an option, or\n"
+    "a document over 64 KiB is refused; \"as\" (the staff member acting)\n"
+    "may come this way too, instead of --as.\n";
 
 int
 cli_cmd_refer(cli_t *cli, int argc, char **argv)
 {
-    static const int allowed[] = {O_CASE,     O_TO,  O_SERVICE, O_PURPOSE,
-                                  O_PRIORITY, O_DUE, O_NOTE,    O_OVERRIDE,
-                                  O_APPROVED, 0};
+    static const int allowed[] = {O_CASE,     O_TO,    O_SERVICE, O_PURPOSE,
+                                  O_PRIORITY, O_DUE,   O_NOTE,    O_OVERRIDE,
+                                  O_APPROVED, O_STDIN, 0};
+    static const char *const keys[] = {
+        "case",        "to",  "service", "purpose",
+        "priority",    "due", "note",    "override_justification",
+        "approved_by", NULL};
     s_opts_t o;
     int rc = s_parse(cli, "refer", s_refer_help, allowed, argc, argv, &o);
+    if (rc < 0)
+        rc = s_stdin(cli, "refer", &o, keys);
     if (rc < 0 && o.npos)
         rc = cli_usage_error("refer", "unexpected argument '%s'", o.pos);
     static const char *const need[] = {"case", "to", "service"};
@@ -735,9 +903,9 @@ cli_cmd_show(cli_t *cli, int argc, char **argv)
 
 static const char s_act_help[] =
     "usage: passerelle --home DIR [--as NAME] accept|start|resume REFERRAL "
-    "[--note T]\n"
+    "[--note T] [--stdin]\n"
     "       passerelle --home DIR [--as NAME] hold|reject|cancel REFERRAL "
-    "--reason CODE [--note T]\n"
+    "--reason CODE [--note T] [--stdin]\n"
     "       passerelle --home DIR [--as NAME] complete REFERRAL --outcome "
     "successful|not-successful\n"
     "           [--reason CODE] [--note T]\n"
@@ -749,15 +917,23 @@ static const char s_act_help[] =
     "  sender:    any open status -> cancelled\n"
     "Terminal states (rejected, completed, cancelled) never reopen. Each\n"
     "step is a signed envelope to the other node and an audit entry on\n"
-    "both sides; the wrong side or the wrong state is refused.\n";
+    "both sides; the wrong side or the wrong state is refused.\n"
+    "With --stdin the options come as one JSON object on stdin, so that a\n"
+    "note never shows in 'ps': keys reason, note, outcome (REFERRAL stays\n"
+    "an argument). Values are strings; an unknown key, a key also given as\n"
+    "an option, or a document over 64 KiB is refused; \"as\" (the staff\n"
+    "member acting) may come this way too, instead of --as.\n";
 
 int
 cli_cmd_act(cli_t *cli, int argc, char **argv)
 {
-    static const int allowed[] = {O_REASON, O_NOTE, O_OUTCOME, 0};
+    static const int allowed[] = {O_REASON, O_NOTE, O_OUTCOME, O_STDIN, 0};
+    static const char *const keys[] = {"reason", "note", "outcome", NULL};
     const char *ev = argv[0];
     s_opts_t o;
     int rc = s_parse(cli, ev, s_act_help, allowed, argc, argv, &o);
+    if (rc < 0)
+        rc = s_stdin(cli, ev, &o, keys);
     bool needs_reason =
         !strcmp(ev, "hold") || !strcmp(ev, "reject") || !strcmp(ev, "cancel");
     if (rc < 0 && o.npos != 1)

@@ -7,13 +7,16 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "adapters/cli/cli.h"
 #include "proto/pl_cert.h"
+#include "proto/pl_home.h"
 #include "proto/pl_keys.h"
 #include "proto/pl_util.h"
 
@@ -104,16 +107,39 @@ cli_cmd_init(cli_t *cli, int argc, char **argv)
     int rc = s_parse_home_json(cli, "init", s_init_help, argc, argv);
     if (rc >= 0)
         return rc;
-    const char *home = cli_need_home(cli, "init");
+    int home_rc;
+    const char *home = cli_need_home(cli, "init", &home_rc);
     if (!home)
-        return 2;
+        return home_rc;
     if (pl_keys_exist(home))
         return cli_error("init",
                          "keys exist already in %s/keys; refusing to "
                          "overwrite them",
                          home);
+    bool made = !pl_exists(home);
     if (pl_mkdirs(home, 0700) != PL_OK)
         return cli_error("init", "cannot create %s: %m", home);
+    // the daemon binds ipc://DIR/control: a home whose path is too long for
+    // it could never run, so say so now (and leave nothing behind)
+    char real[PATH_MAX];
+    int iplen = 0;
+    if (!realpath(home, real))
+        return cli_error("init", "cannot resolve %s: %m", home);
+    if (!pl_home_ipc_fits(real, &iplen)) {
+        if (made)
+            rmdir(home);
+        return cli_error("init",
+                         "the home folder path %s is too long: its control "
+                         "socket ipc://.../control would take %d bytes, the "
+                         "limit is %d; use a shorter path",
+                         home, iplen, PL_HOME_IPC_MAX);
+    }
+    char herr[PATH_MAX + 256]; // the folders above a new home count too
+    if (pl_home_check(home, herr, sizeof herr) != PL_OK) {
+        if (made)
+            rmdir(home);
+        return cli_error("init", "%s", herr);
+    }
     pl_keys_t *keys = NULL;
     rc = pl_keys_generate(&keys);
     if (rc != PL_OK)
@@ -393,9 +419,10 @@ cli_cmd_whoami(cli_t *cli, int argc, char **argv)
     int rc = s_parse_home_json(cli, "whoami", s_whoami_help, argc, argv);
     if (rc >= 0)
         return rc;
-    const char *home = cli_need_home(cli, "whoami");
+    int home_rc;
+    const char *home = cli_need_home(cli, "whoami", &home_rc);
     if (!home)
-        return 2;
+        return home_rc;
     if (pl_crypto_init() != PL_OK)
         return cli_error("whoami", "cannot initialise libsodium");
     char cert_path[S_PATH_MAX], pub_path[S_PATH_MAX], rev_path[S_PATH_MAX];

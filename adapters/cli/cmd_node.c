@@ -10,6 +10,7 @@
 
 #include "adapters/cli/cli.h"
 #include "adapters/cli/cli_control.h"
+#include "proto/pl_cert.h"
 
 enum { OPT_HOME = 'H', OPT_JSON = 'j', OPT_SECTOR = 's', OPT_HELP = 'h' };
 
@@ -41,6 +42,11 @@ s_parse(cli_t *cli, const char *cmd, const char *help, const char **sector,
         case OPT_SECTOR:
             if (!sector)
                 return cli_usage_error(cmd, "unknown option '--sector'");
+            if (!pl_sector_valid(optarg))
+                return cli_usage_error(cmd,
+                                       "--sector '%s' is not a sector (one "
+                                       "of %s)",
+                                       optarg, pl_sector_list());
             *sector = optarg;
             break;
         case OPT_HELP:
@@ -60,12 +66,14 @@ static int
 s_call(cli_t *cli, const char *cmd, const char *ctl_cmd, json_t *args,
        json_t **result)
 {
-    const char *home = cli_need_home(cli, cmd);
+    int home_rc;
+    const char *home = cli_need_home(cli, cmd, &home_rc);
     if (!home)
-        return 2;
+        return home_rc;
     char err[512];
-    int rc = cli_control_call(home, ctl_cmd, args, cli->as,
-                              CLI_CONTROL_TIMEOUT_MS, result, err, sizeof err);
+    int rc = cli_control_call_id(home, cli->request_id, ctl_cmd, args, cli->as,
+                                 CLI_CONTROL_TIMEOUT_MS, result, err,
+                                 sizeof err, NULL, 0);
     if (rc != CLI_CONTROL_OK)
         return cli_error(cmd, "%s", err);
     return -1;

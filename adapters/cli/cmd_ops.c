@@ -109,8 +109,8 @@ s_call(const char *cmd, const cli_t *cli, const char *home, const char *ccmd,
 {
     char err[512];
     *running = true;
-    int r = cli_control_call(home, ccmd, args, cli->as, timeout_ms, res, err,
-                             sizeof err);
+    int r = cli_control_call_id(home, cli->request_id, ccmd, args, cli->as,
+                                timeout_ms, res, err, sizeof err, NULL, 0);
     if (r == CLI_CONTROL_NOT_RUNNING) {
         *running = false;
         return 0;
@@ -215,7 +215,11 @@ s_backup_offline(const char *home, const char *store, long long *ms)
     if (s) {
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        if (pl_store_copy(s, store, true) == PL_OK)
+        // LMDB creates the copy 0666 less the umask: make it 0600
+        mode_t old_mask = umask(077);
+        int crc = pl_store_copy(s, store, true);
+        umask(old_mask);
+        if (crc == PL_OK)
             rc = 0;
         else
             cli_error("backup", "the copy into %s failed", store);
@@ -253,9 +257,10 @@ cli_cmd_backup(cli_t *cli, int argc, char **argv)
         else
             return cli_bad_option("backup", c, argv);
     }
-    const char *home = cli_need_home(cli, "backup");
+    int home_rc;
+    const char *home = cli_need_home(cli, "backup", &home_rc);
     if (!home)
-        return 2;
+        return home_rc;
     if (!to || !to[0])
         return cli_usage_error("backup", "--to DIR2 is required");
     char abs[PATH_MAX], store[PATH_MAX + 16], data[PATH_MAX + 64];
@@ -383,9 +388,10 @@ cli_cmd_rotate_box_key(cli_t *cli, int argc, char **argv)
         else
             return cli_bad_option("rotate-box-key", c, argv);
     }
-    const char *home = cli_need_home(cli, "rotate-box-key");
+    int home_rc;
+    const char *home = cli_need_home(cli, "rotate-box-key", &home_rc);
     if (!home)
-        return 2;
+        return home_rc;
     json_t *res = NULL;
     bool running;
     int rc = s_call("rotate-box-key", cli, home, "rotate-box-key", NULL, 0,
@@ -446,8 +452,8 @@ static const char s_audit_help[] =
     "to the one before), checks the signed head (count and hash, Ed25519 by\n"
     "the node's sign key) and names the first bad entry. Works while the\n"
     "daemon runs and when it is stopped.\n"
-    "export: entries N..M (default all) with the signed head and the node's\n"
-    "sign public key, for an auditor.\n"
+    "export: entries N..M (both >= 1; default: from the first, to the last)\n"
+    "with the signed head and the node's sign public key, for an auditor.\n"
     "check: what the auditor runs on an export, offline, with no store.\n";
 
 static int
@@ -586,10 +592,11 @@ cli_cmd_audit_ops(cli_t *cli, int argc, char **argv)
         case 't': {
             errno = 0;
             long long v = strtoll(optarg, &end, 10);
-            if (errno || !end || *end || v < (c == 'f' ? 1 : 0))
-                return cli_usage_error("audit", "--%s needs a number%s",
-                                       c == 'f' ? "from" : "to",
-                                       c == 'f' ? " >= 1" : "");
+            if (errno || !end || *end || v < 1)
+                return cli_usage_error("audit",
+                                       "--%s needs an entry number >= 1 "
+                                       "(entries are numbered from 1)",
+                                       c == 'f' ? "from" : "to");
             if (c == 'f')
                 from = v;
             else
@@ -608,14 +615,20 @@ cli_cmd_audit_ops(cli_t *cli, int argc, char **argv)
             return cli_bad_option("audit", c, argv + 1);
         }
     }
+    if (optind < argc - 1)
+        return cli_usage_error("audit", "unexpected argument '%s'",
+                               argv[1 + optind]);
+    if (!export_ && (from != 1 || to != 0))
+        return cli_usage_error("audit", "--from and --to apply to export");
     if (check) {
         if (!file)
             return cli_usage_error("audit", "check needs --file EXPORT.json");
         return s_audit_check(cli, file);
     }
-    const char *home = cli_need_home(cli, "audit");
+    int home_rc;
+    const char *home = cli_need_home(cli, "audit", &home_rc);
     if (!home)
-        return 2;
+        return home_rc;
     if (export_ && !cli->json)
         return cli_usage_error("audit", "export prints JSON: add --json");
     if (to && from > to)

@@ -8,11 +8,13 @@
 // declare it in cli.h and add one row to s_commands below.
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "adapters/cli/cli.h"
+#include "proto/pl_home.h"
 
 #ifndef PL_VERSION
 #define PL_VERSION "0.0.0" // set by CMake from project(VERSION)
@@ -127,12 +129,22 @@ cli_bad_option(const char *cmd, int opt, char **argv)
 }
 
 const char *
-cli_need_home(const cli_t *cli, const char *cmd)
+cli_need_home(const cli_t *cli, const char *cmd, int *rc)
 {
-    if (cli->home && cli->home[0])
-        return cli->home;
-    cli_usage_error(cmd, "--home DIR is required");
-    return NULL;
+    if (!cli->home || !cli->home[0]) {
+        *rc = cli_usage_error(cmd, "--home DIR is required");
+        return NULL;
+    }
+    // a home another user owns or can write is never used (issue 11,
+    // item 9); a home that does not exist yet is the command's business
+    char err[PATH_MAX + 256];
+    int hrc = pl_home_check(cli->home, err, sizeof err);
+    if (hrc != PL_OK && hrc != PL_ENOTFOUND) {
+        *rc = cli_error(cmd, "%s", err);
+        return NULL;
+    }
+    *rc = 0;
+    return cli->home;
 }
 
 int
@@ -145,6 +157,15 @@ cli_print_json(json_t *doc)
     if (rc != 0 || fputc('\n', stdout) == EOF)
         return cli_error(NULL, "cannot write the JSON output");
     return 0;
+}
+
+// Whether 's' is valid UTF-8 (jansson's own check: it refuses the rest).
+static bool
+s_utf8(const char *s)
+{
+    json_t *j = json_string(s);
+    json_decref(j);
+    return j != NULL;
 }
 
 // ---- global help
@@ -165,6 +186,11 @@ s_usage(FILE *out)
           "  --as NAME    staff member acting (recorded in history and "
           "audit)\n"
           "  --json       read commands print one JSON document on stdout\n"
+          "  --request-id HEX  the request id of an attempt that timed out "
+          "(the\n"
+          "               daemon carries a request id out once: a retry with "
+          "it is\n"
+          "               safe)\n"
           "  -h, --help   this help; 'passerelle COMMAND --help' for a "
           "command\n"
           "  --version    print the version\n"
@@ -210,10 +236,11 @@ int
 main(int argc, char **argv)
 {
     cli_t cli = {.prog = "passerelle"};
-    enum { OPT_VERSION = 256, OPT_AS };
+    enum { OPT_VERSION = 256, OPT_AS, OPT_REQUEST_ID };
     static const struct option longopts[] = {
         {"home", required_argument, NULL, 'H'},
         {"as", required_argument, NULL, OPT_AS},
+        {"request-id", required_argument, NULL, OPT_REQUEST_ID},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -229,7 +256,17 @@ main(int argc, char **argv)
         case OPT_AS:
             if (!optarg[0])
                 return cli_usage_error(NULL, "--as needs a staff name");
+            if (!s_utf8(optarg))
+                return cli_usage_error(NULL, "invalid UTF-8 in --as");
             cli.as = optarg;
+            break;
+        case OPT_REQUEST_ID:
+            if (strlen(optarg) != 32
+                || strspn(optarg, "0123456789abcdef") != 32)
+                return cli_usage_error(NULL, "--request-id needs the 32 "
+                                             "lower-case hex digits of an "
+                                             "earlier attempt");
+            cli.request_id = optarg;
             break;
         case 'j':
             cli.json = true;

@@ -184,7 +184,7 @@ main(void)
     snprintf(exp, sizeof exp, "%s/export.json", net.root);
     snprintf(bad_exp, sizeof bad_exp, "%s/export-bad.json", net.root);
     PL_CHECK(pl_test_sh(NULL,
-                        "'%s' --home '%s' audit export --from 1 --to 0 --json "
+                        "'%s' --home '%s' audit export --from 1 --json "
                         "> '%s'",
                         pl_test_bin("passerelle"), net.home[CL], exp)
              == 0);
