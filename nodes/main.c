@@ -302,11 +302,14 @@ main(int argc, char **argv)
         return 1;
     }
     rc = pl_node_run(node, pipefd[0], &s_stop, &s_reload);
+    bool store_failed = pl_node_store_failed(node);
     pl_node_destroy(&node);
     s_wake_fd = -1;
     close(pipefd[0]);
     close(pipefd[1]);
     if (rc == PL_OK)
         pl_log_info(&log, "node_stopped");
+    if (rc != PL_OK && store_failed)
+        return PL_NODE_EXIT_STORE; // a supervisor restarts us
     return rc == PL_OK ? 0 : 1;
 }

@@ -9,6 +9,7 @@
 // the message. The effect (inbox record), the seen id and the receipt
 // (outbox) are written in one nested transaction; "taken" and the receipt
 // go out only after the pass commits.
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -501,22 +502,135 @@ s_on_directory(pl_node_t *self, pl_txn_t *txn,
 
 // ---- outbox
 
-void
-pl_node_resend_add(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES],
-                   uint32_t delay_ms)
+// ---- the resend schedule: one entry per outbox id, sorted by id, so that
+// every path that (re)schedules an id replaces its entry (a second entry
+// for the same id would send it twice as often, and each store-full answer
+// to those sends would add more: the retry storm of issue 11)
+
+// Index of the first entry whose id is >= 'id'.
+static size_t
+s_rs_lower(const pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES])
 {
+    size_t lo = 0, hi = self->nrs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (memcmp(self->rs[mid].id, id, PL_MSG_ID_BYTES) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+// 'backoff_ms' less a random part of up to a quarter of it: senders that
+// were refused together do not come back together.
+static uint64_t
+s_jitter(uint32_t backoff_ms)
+{
+    uint32_t spread = backoff_ms / 4;
+    return backoff_ms - (spread ? randombytes_uniform(spread + 1) : 0);
+}
+
+// The entry of 'id', inserted (due now, no backoff yet) when absent; NULL
+// when memory runs out (the next welcome rebuilds the schedule).
+static pl_resend_t *
+s_rs_get(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES])
+{
+    size_t i = s_rs_lower(self, id);
+    if (i < self->nrs && memcmp(self->rs[i].id, id, PL_MSG_ID_BYTES) == 0)
+        return &self->rs[i];
     if (self->nrs == self->caprs) {
         size_t cap = self->caprs ? self->caprs * 2 : 256;
         pl_resend_t *p = realloc(self->rs, cap * sizeof *p);
         if (!p)
-            return; // the next welcome rebuilds the schedule from the store
+            return NULL;
         self->rs = p;
         self->caprs = cap;
     }
-    pl_resend_t *e = &self->rs[self->nrs++];
+    memmove(&self->rs[i + 1], &self->rs[i], (self->nrs - i) * sizeof *self->rs);
+    self->nrs++;
+    pl_resend_t *e = &self->rs[i];
     memcpy(e->id, id, PL_MSG_ID_BYTES);
-    e->due_ms = pl_mono_ms() + delay_ms;
+    e->due_ms = pl_mono_ms();
+    e->backoff_ms = 0;
+    return e;
+}
+
+void
+pl_node_resend_add(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES],
+                   uint32_t delay_ms)
+{
+    pl_resend_t *e = s_rs_get(self, id);
+    if (!e)
+        return;
     e->backoff_ms = delay_ms < S_RESEND_FIRST_MS ? S_RESEND_FIRST_MS : delay_ms;
+    e->due_ms = pl_mono_ms() + delay_ms;
+}
+
+size_t
+pl_node_resend_count(const pl_node_t *self)
+{
+    return self->nrs;
+}
+
+// 'id' left "pending" in this pass: its entry goes once the pass commits.
+static void
+s_rs_settled(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES])
+{
+    // no memory: the entry is dropped lazily when it comes due
+    PL_IGNORE(pl_buf_append(&self->settled, id, PL_MSG_ID_BYTES));
+}
+
+void
+pl_node_resend_settle(pl_node_t *self, bool committed)
+{
+    for (size_t o = 0; committed && o + PL_MSG_ID_BYTES <= self->settled.len;
+         o += PL_MSG_ID_BYTES) {
+        const uint8_t *id = self->settled.data + o;
+        size_t i = s_rs_lower(self, id);
+        if (i < self->nrs && memcmp(self->rs[i].id, id, PL_MSG_ID_BYTES) == 0) {
+            memmove(&self->rs[i], &self->rs[i + 1],
+                    (self->nrs - i - 1) * sizeof *self->rs);
+            self->nrs--;
+        }
+    }
+    self->settled.len = 0;
+}
+
+// The broker could not take 'id' now (store full or store error): the
+// entry's next send moves out by its backoff (at least S_RETRY_FULL_MS, at
+// most S_RETRY_FULL_MAX_MS, jittered). Never a second entry.
+static void
+s_rs_refused(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES])
+{
+    pl_resend_t *e = s_rs_get(self, id);
+    if (!e)
+        return;
+    uint32_t b =
+        e->backoff_ms < S_RETRY_FULL_MS ? S_RETRY_FULL_MS : e->backoff_ms;
+    if (b > S_RETRY_FULL_MAX_MS)
+        b = S_RETRY_FULL_MAX_MS;
+    e->backoff_ms = b;
+    e->due_ms = pl_mono_ms() + s_jitter(b);
+}
+
+// One line per S_LOG_GAP_MS at most for the broker's "retry later"
+// answers, however many there are: a full broker answers every resend.
+static void
+s_refused_log(pl_node_t *self, int reason)
+{
+    self->refused_n++;
+    uint64_t now = pl_mono_ms();
+    if (self->refused_logged_ms && now - self->refused_logged_ms < S_LOG_GAP_MS)
+        return;
+    pl_log_warn(self->log,
+                "outbox_retry_later reason=%s refusals=%llu pending=%zu: the "
+                "broker cannot take envelopes now; they are resent with "
+                "backoff",
+                pl_wire_reason_name(reason),
+                (unsigned long long) self->refused_n, self->nrs);
+    self->refused_logged_ms = now;
+    self->refused_n = 0;
 }
 
 // Audits an envelope sent or received (no personal data: ids, kind,
@@ -608,9 +722,11 @@ pl_node_outbox_add(pl_node_t *self, pl_txn_t *txn, const char *to, int kind,
 }
 
 typedef struct {
-    pl_node_t *node;     // owner
-    bool blocked;        // a send hit EAGAIN: stop sending, schedule the rest
-    size_t sent, queued; // counts for the log line
+    pl_node_t *node;  // owner
+    pl_resend_t *old; // the schedule before the rebuild (sorted)
+    size_t nold;      // its entries
+    size_t queued;    // pending entries found
+    uint64_t now;     // when the rebuild started
 } s_resync_t;
 
 static int
@@ -622,15 +738,25 @@ s_resync_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
     if (klen != PL_MSG_ID_BYTES || pl_outrec_decode(val, vlen, &r) != PL_OK
         || r.state != S_OUT_PENDING || !r.packet)
         return PL_STORE_NEXT;
-    if (!s->blocked) {
-        if (pl_node_send_now(s->node, r.packet, r.packet_len) == PL_OK) {
-            s->sent++;
-            s->node->n.sent++;
-        } else {
-            s->blocked = true;
+    // the outbox is walked in key order, the schedule is sorted the same
+    // way: appending keeps it sorted; a known id keeps its backoff
+    pl_resend_t *e = s_rs_get(s->node, key);
+    if (!e)
+        return PL_STORE_NEXT;
+    e->backoff_ms = 0;
+    for (size_t lo = 0, hi = s->nold; lo < hi;) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(s->old[mid].id, key, PL_MSG_ID_BYTES);
+        if (c == 0) {
+            e->backoff_ms = s->old[mid].backoff_ms;
+            break;
         }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    pl_node_resend_add(s->node, key, s->blocked ? 1000 : S_RESEND_FIRST_MS);
+    e->due_ms = s->now; // sent by pl_node_resend_due, a batch per pass
     s->queued++;
     return PL_STORE_NEXT;
 }
@@ -641,15 +767,22 @@ pl_node_resync(pl_node_t *self)
     pl_txn_t *t = NULL;
     if (pl_store_begin(self->store, NULL, false, &t) != PL_OK)
         return;
-    self->nrs = 0; // rebuilt from the store, the source of truth
-    s_resync_t s = {self, false, 0, 0};
+    // rebuilt from the store, the source of truth
+    s_resync_t s = {self, self->rs, self->nrs, 0, pl_mono_ms()};
+    self->rs = NULL;
+    self->nrs = self->caprs = 0;
     PL_IGNORE(pl_store_each(t, PL_DB_OUTBOX, s_resync_one, &s));
     pl_store_abort(&t);
+    free(s.old);
     if (s.queued)
-        pl_log_info(self->log, "resync pending=%zu sent=%zu", s.queued, s.sent);
+        pl_log_info(self->log, "resync pending=%zu", s.queued);
+    if (pl_node_resend_due(self))
+        self->rs_next_ms = 0; // more is due: the next pass goes on
+    else
+        self->rs_next_ms = pl_mono_ms() + 500;
 }
 
-void
+bool
 pl_node_resend_due(pl_node_t *self)
 {
     uint64_t now = pl_mono_ms();
@@ -657,47 +790,54 @@ pl_node_resend_due(pl_node_t *self)
     for (size_t i = 0; i < self->nrs && !any; i++)
         any = self->rs[i].due_ms <= now;
     if (!any)
-        return;
+        return false;
     pl_txn_t *t = NULL;
     if (pl_store_begin(self->store, NULL, false, &t) != PL_OK)
-        return;
-    bool blocked = false;
-    size_t i = 0;
-    while (i < self->nrs) {
-        pl_resend_t *e = &self->rs[i];
-        if (e->due_ms > now) {
-            i++;
+        return false;
+    bool blocked = false, more = false;
+    size_t sent = 0, w = 0;
+    for (size_t i = 0; i < self->nrs; i++) {
+        pl_resend_t e = self->rs[i];
+        if (e.due_ms > now || more) {
+            self->rs[w++] = e;
             continue;
         }
         const uint8_t *v;
         size_t vlen;
         pl_outrec_t r;
-        if (pl_store_get(t, PL_DB_OUTBOX, e->id, PL_MSG_ID_BYTES, &v, &vlen)
+        if (pl_store_get(t, PL_DB_OUTBOX, e.id, PL_MSG_ID_BYTES, &v, &vlen)
                 != PL_OK
             || pl_outrec_decode(v, vlen, &r) != PL_OK
-            || r.state != S_OUT_PENDING || !r.packet) {
-            self->rs[i] = self->rs[--self->nrs]; // settled: forget it
+            || r.state != S_OUT_PENDING || !r.packet)
+            continue; // settled: forget it (the order of the rest is kept)
+        if (sent >= S_RESEND_BATCH) {
+            // bounded work per pass: the rest waits for the next pass, after
+            // the broker socket has been read again
+            more = true;
+            self->rs[w++] = e;
             continue;
         }
         if (blocked
             || pl_node_send_now(self, r.packet, r.packet_len) != PL_OK) {
-            blocked = true;
-            e->due_ms = now + 1000;
+            blocked = true; // not connected or the pipe is full
+            e.due_ms = now + 1000;
         } else {
+            sent++;
             self->n.sent++;
             self->n.resent++;
             char hex[33];
-            s_hexid(hex, e->id);
+            s_hexid(hex, e.id);
             pl_log_debug(self->log, "resend id=%s backoff_ms=%u", hex,
-                         e->backoff_ms);
-            e->backoff_ms = e->backoff_ms * 2 > S_RESEND_MAX_MS
-                                ? S_RESEND_MAX_MS
-                                : e->backoff_ms * 2;
-            e->due_ms = now + e->backoff_ms;
+                         e.backoff_ms);
+            uint32_t b = e.backoff_ms ? e.backoff_ms * 2 : S_RESEND_FIRST_MS;
+            e.backoff_ms = b > S_RESEND_MAX_MS ? S_RESEND_MAX_MS : b;
+            e.due_ms = now + s_jitter(e.backoff_ms);
         }
-        i++;
+        self->rs[w++] = e;
     }
+    self->nrs = w;
     pl_store_abort(&t);
+    return more;
 }
 
 // Changes the state of an outbox entry after a broker answer.
@@ -735,11 +875,13 @@ s_out_answer(pl_node_t *self, pl_txn_t *txn, const uint8_t *id, int kind,
     case PASSERELLE__V1__PACKET__KIND_REJECTED:
         if (reason == PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL
             || reason == PASSERELLE__V1__REJECT_REASON__REJECT_STORE_ERROR) {
-            // the broker could not take it now: try again later
-            pl_log_warn(self->log, "outbox_retry_later id=%s reason=%s", hex,
-                        pl_wire_reason_name(reason));
+            // the broker could not take it now: try again later (the entry
+            // of this id moves; one summary line per interval)
+            s_refused_log(self, reason);
+            pl_log_debug(self->log, "outbox_retry_later id=%s reason=%s", hex,
+                         pl_wire_reason_name(reason));
             if (r.state == S_OUT_PENDING)
-                pl_node_resend_add(self, id, S_RETRY_FULL_MS);
+                s_rs_refused(self, id);
             return PL_OK;
         }
         if (r.state == S_OUT_PENDING || r.state == S_OUT_ACCEPTED) {
@@ -756,6 +898,8 @@ s_out_answer(pl_node_t *self, pl_txn_t *txn, const uint8_t *id, int kind,
     }
     if (next == r.state)
         return PL_OK;
+    if (r.state == S_OUT_PENDING)
+        s_rs_settled(self, id);
     r.state = next;
     r.updated_at = pl_now();
     // a refused or expired test/referral envelope will never be receipted:
@@ -908,6 +1052,8 @@ s_on_receipt(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
             return crc;
     }
     // keep a small record: the evidence, not the envelope
+    if (r.state == S_OUT_PENDING)
+        s_rs_settled(self, rid);
     r.state = S_OUT_RECEIPTED;
     r.updated_at = pl_now();
     r.receipt_at = rc_msg->received_at;
