@@ -487,14 +487,14 @@ s_relink(pl_node_t *self, const char *reason, uint64_t now)
 }
 
 // How long a link may stay silent before it is re-created: three
-// heartbeats in session; offline (hellos unanswered) a little longer, so a
-// broker that is down is not re-dialled in a tight loop.
+// heartbeats in session; offline (hellos unanswered) at least
+// S_RELINK_MIN_MS, so a broker that is down is not re-dialled in a tight
+// loop.
 static uint64_t
 s_relink_after(const pl_node_t *self)
 {
     uint64_t t = (uint64_t) self->heartbeat_ms * 3;
-    return self->session ? t
-                         : (t * 2 > S_RELINK_MIN_MS ? t * 2 : S_RELINK_MIN_MS);
+    return self->session || t > S_RELINK_MIN_MS ? t : S_RELINK_MIN_MS;
 }
 
 // ---- timers
@@ -669,7 +669,68 @@ pl_node_run(pl_node_t *self, int wake_fd, volatile sig_atomic_t *stop,
 
 // ---- lifecycle
 
-// Refuses to go on if any DIR/keys/**/*.secret is readable by others.
+// Refuses a path that another user could change: owned by another user,
+// or writable by group or others (for a folder: another user could
+// replace what is in it, e.g. the control socket or a key file). A
+// missing path is fine (it is created later, or reported by its reader).
+static int
+s_check_owner(const char *path, char *err, size_t n)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return PL_OK;
+    if (S_ISLNK(st.st_mode)) {
+        s_err(err, n, "%s is a symbolic link: refusing to start", path);
+        return PL_EPERM;
+    }
+    if (st.st_uid != geteuid()) {
+        s_err(err, n,
+              "%s is owned by another user (uid %u, we are uid %u): "
+              "refusing to start; the home, its keys and its store must "
+              "belong to the user that runs the node",
+              path, (unsigned) st.st_uid, (unsigned) geteuid());
+        return PL_EPERM;
+    }
+    if (st.st_mode & 022) {
+        s_err(err, n,
+              "%s is writable by group or others (mode %04o): refusing to "
+              "start; run chmod go-w on it (chmod 700 for a folder)",
+              path, (unsigned) (st.st_mode & 07777));
+        return PL_EPERM;
+    }
+    return PL_OK;
+}
+
+// The home, the files in it the node trusts and its store: none may be
+// changeable by another user (issue 11 item 9: a 0777 home let another
+// user replace the control socket and read what the CLI sent).
+static int
+s_check_home(const char *home, char *err, size_t n)
+{
+    static const char *const names[] = {
+        "",
+        "/keys",
+        "/store",
+        "/store/data.mdb",
+        "/store/lock.mdb",
+        "/node.cert",
+        "/broker.cert",
+        "/authority.pub",
+        "/revoked",
+        "/daemon.lock",
+    };
+    char path[PATH_MAX + 32];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s%s", home, names[i]);
+        int rc = s_check_owner(path, err, n);
+        if (rc != PL_OK)
+            return rc;
+    }
+    return PL_OK;
+}
+
+// Refuses to go on if any DIR/keys/**/*.secret is readable by others, or
+// any file or folder under DIR/keys can be changed by another user.
 static int
 s_check_secrets(const char *dir, char *err, size_t n)
 {
@@ -686,6 +747,9 @@ s_check_secrets(const char *dir, char *err, size_t n)
         struct stat st;
         if (lstat(path, &st) != 0)
             continue;
+        rc = s_check_owner(path, err, n);
+        if (rc != PL_OK)
+            break;
         if (S_ISDIR(st.st_mode)) {
             rc = s_check_secrets(path, err, n);
             continue;
@@ -859,6 +923,9 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
         rc = PL_ETOOBIG;
         goto fail;
     }
+    rc = s_check_home(self->home, err, err_size);
+    if (rc != PL_OK)
+        goto fail;
     snprintf(self->ctl_path, sizeof self->ctl_path, "%s/control", self->home);
     if (snprintf(self->broker_ep, sizeof self->broker_ep, "%s", opts->broker)
         >= (int) sizeof self->broker_ep) {

@@ -266,17 +266,31 @@ pl_node_dir_find(pl_node_t *self, const char *address, int *why)
     return rc == PL_OK ? c : NULL;
 }
 
-// Sorts a fresh array, keeping the highest serial per address.
+// Is 'a' a better certificate for its address than 'b'? One valid now
+// wins over one that is not (yet), then the higher serial: a renewal that
+// starts tomorrow does not hide today's certificate.
+static bool
+s_cert_better(const pl_cert_t *a, const pl_cert_t *b, uint64_t now)
+{
+    bool va = now >= a->not_before && now <= a->not_after;
+    bool vb = now >= b->not_before && now <= b->not_after;
+    if (va != vb)
+        return va;
+    return a->serial > b->serial;
+}
+
+// Sorts a fresh array, keeping the best certificate per address.
 static size_t
 s_dir_sort(pl_cert_t *v, size_t n)
 {
     if (n == 0)
         return 0;
     qsort(v, n, sizeof *v, s_cert_cmp);
+    uint64_t now = pl_now();
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
         if (w > 0 && strcmp(v[w - 1].address, v[i].address) == 0) {
-            if (v[i].serial > v[w - 1].serial)
+            if (s_cert_better(&v[i], &v[w - 1], now))
                 v[w - 1] = v[i];
             continue;
         }
@@ -462,6 +476,17 @@ s_on_directory(pl_node_t *self, pl_txn_t *txn,
         int crc = pl_cert_decode(raw.data, raw.len, self->authority_pk, &v[n]);
         if (crc == PL_OK)
             crc = pl_cert_check(&v[n], now, &self->revoked);
+        if (crc == PL_EEXPIRED && now < v[n].not_before) {
+            // not valid yet by our clock: kept, so that a send says so
+            // (the clock may be behind) rather than "unknown recipient"
+            pl_log_warn(self->log,
+                        "certificate_not_yet_valid address=%s serial=%llu "
+                        "starts_in_s=%llu: if it was issued just now, this "
+                        "node's clock is behind",
+                        v[n].address, (unsigned long long) v[n].serial,
+                        (unsigned long long) (v[n].not_before - now));
+            crc = PL_OK;
+        }
         if (crc != PL_OK) {
             pl_log_warn(self->log,
                         "certificate_dropped address=%s serial=%llu reason=%s",
@@ -478,9 +503,17 @@ s_on_directory(pl_node_t *self, pl_txn_t *txn,
     // the response is the broker's whole directory: replace ours
     if (rc == PL_OK)
         rc = pl_store_each(txn, PL_DB_DIRECTORY, s_clear_dir, NULL);
-    for (size_t i = 0; rc == PL_OK && i < n; i++)
-        rc = pl_store_put(txn, PL_DB_DIRECTORY, v[i].address,
-                          strlen(v[i].address), raws[i].data, raws[i].len);
+    for (size_t i = 0; rc == PL_OK && i < n; i++) {
+        // one record per address: the one s_dir_sort keeps
+        bool skip = false;
+        for (size_t j = 0; !skip && j < n; j++)
+            skip = j != i && strcmp(v[i].address, v[j].address) == 0
+                   && (s_cert_better(&v[j], &v[i], now)
+                       || (j > i && !s_cert_better(&v[i], &v[j], now)));
+        if (!skip)
+            rc = pl_store_put(txn, PL_DB_DIRECTORY, v[i].address,
+                              strlen(v[i].address), raws[i].data, raws[i].len);
+    }
     for (size_t i = 0; i < n; i++)
         pl_buf_free(&raws[i]);
     free(raws);
