@@ -46,11 +46,12 @@ pl_node_store_full(const pl_node_t *self)
     return self->usage_pct >= PL_STORE_FULL_PCT;
 }
 
-// A commit found no space (ENOSPC, EDQUOT or a full map): nothing of it is
+// No space (a commit failed with ENOSPC, EDQUOT or a full map, or an
+// envelope was deferred because the map is near full): nothing of it is
 // acknowledged, the node goes on and recovers by itself when space comes
 // back. One line per S_LOG_GAP_MS at most, with the count in between.
-static void
-s_store_full_log(pl_node_t *self, const char *what)
+void
+pl_node_full_log(pl_node_t *self, const char *what)
 {
     self->full_n++;
     uint64_t now = pl_mono_ms();
@@ -421,7 +422,7 @@ s_pass(pl_node_t *self, bool dealer_in, bool ctl_in)
                 why = "the node's store failed (an I/O error); the daemon "
                       "stops and must be restarted";
             } else if (rc == PL_EFULL) {
-                s_store_full_log(self, "commit");
+                pl_node_full_log(self, "commit");
                 why = "the node's store is full (no space on the disk or in "
                       "the map); retry once space is freed";
             } else {

@@ -208,6 +208,9 @@ void pl_node_after_truncate(pl_node_t *self, size_t mark);
 void pl_node_ask_directory(pl_node_t *self, bool force);
 // Map use is at or above PL_STORE_FULL_PCT.
 bool pl_node_store_full(const pl_node_t *self);
+// The store has no room for 'what' ("commit", "envelope"): one
+// "store_full" line per S_LOG_GAP_MS at most, with the count in between.
+void pl_node_full_log(pl_node_t *self, const char *what);
 
 // ---- pl_node_msg.c: delivery
 // Handles one decoded packet from the broker ('data' its raw bytes) inside

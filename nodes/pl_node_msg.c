@@ -906,8 +906,11 @@ s_out_answer(pl_node_t *self, pl_txn_t *txn, const uint8_t *id, int kind,
         }
         break;
     case PASSERELLE__V1__PACKET__KIND_REJECTED:
+        // a reason newer than this code (e.g. a per-node quota) is taken
+        // as "not now": retrying loses nothing, dropping would
         if (reason == PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL
-            || reason == PASSERELLE__V1__REJECT_REASON__REJECT_STORE_ERROR) {
+            || reason == PASSERELLE__V1__REJECT_REASON__REJECT_STORE_ERROR
+            || reason > PASSERELLE__V1__REJECT_REASON__REJECT_STORE_ERROR) {
             // the broker could not take it now: try again later (the entry
             // of this id moves; one summary line per interval)
             s_refused_log(self, reason);
@@ -1352,9 +1355,12 @@ s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
         if (rc == PL_OK && !refused)
             rc = s_seen_put(txn, &h, digest, NULL);
     } else if (pl_node_store_full(self)) {
-        pl_log_warn(self->log,
-                    "envelope_deferred id=%s from=%s reason=store_full", hex,
-                    h.from);
+        // not taken: the broker keeps it and redelivers; said once per
+        // interval, not once per redelivery
+        pl_node_full_log(self, "envelope");
+        pl_log_debug(self->log,
+                     "envelope_deferred id=%s from=%s reason=store_full", hex,
+                     h.from);
         self->n.in_deferred++;
         pl_message_free(&m);
         pl_buf_wipe(&msg);
