@@ -1433,7 +1433,9 @@ pl_node_on_packet(pl_node_t *self, pl_txn_t *pass, const pl_packet_t *pkt,
                     pl_wire_kind_name(pkt->kind_case));
         break;
     }
-    if (rc != PL_OK)
+    if (rc == PL_EFULL) // no room: nothing of it is acknowledged
+        pl_node_full_log(self, pl_wire_kind_name(pkt->kind_case));
+    else if (rc != PL_OK)
         pl_log_error(self->log, "packet_failed kind=%s err=%s",
                      pl_wire_kind_name(pkt->kind_case), pl_strerror(rc));
     (void) s_child_end(self, &c, mark, rc);
