@@ -6,6 +6,8 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <lmdb.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "proto/pl_keys.h"
 
@@ -786,7 +789,30 @@ s_open_readonly(pl_store_t *self, const char *dir, size_t map, char *err,
 int
 pl_store_copy(pl_store_t *self, const char *dir, bool compact)
 {
-    int mrc = mdb_env_copy2(self->env, dir, compact ? MDB_CP_COMPACT : 0);
+    // the file is made here, 0600 from the start (mdb_env_copy2 creates it
+    // 0666 less the umask: 0644, readable by every user), and synced
+    // before the copy counts as done
+    char path[PATH_MAX + 16];
+    if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int) sizeof path)
+        return PL_ETOOBIG;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int mrc = fd < 0 ? errno : MDB_SUCCESS;
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_env_copyfd2(self->env, fd, compact ? MDB_CP_COMPACT : 0);
+    if (mrc == MDB_SUCCESS && fsync(fd) != 0)
+        mrc = errno;
+    if (fd >= 0 && close(fd) != 0 && mrc == MDB_SUCCESS)
+        mrc = errno;
+    if (fd >= 0 && mrc != MDB_SUCCESS)
+        unlink(path); // no half copy left behind
+    if (mrc == MDB_SUCCESS) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            if (fsync(dfd) != 0)
+                mrc = errno;
+            close(dfd);
+        }
+    }
     if (mrc != MDB_SUCCESS) {
         pl_log_error(self->log, "store_copy_failed dir=%s err=\"%s\"", dir,
                      mdb_strerror(mrc));
