@@ -85,11 +85,13 @@ typedef struct {
 } pl_outrec_t;
 
 // One entry of the in-memory resend schedule (outbox ids not yet
-// accepted). Stale entries are dropped lazily when they come due.
+// accepted): one per id. Ids that leave "pending" are dropped once their
+// pass commits, or when they come due.
 typedef struct {
     uint8_t id[PL_MSG_ID_BYTES]; // outbox id
     uint64_t due_ms;             // monotonic time of the next send
     uint32_t backoff_ms;         // current backoff
+    bool dead;                   // settled: dropped by the next compaction
 } pl_resend_t;
 
 // An envelope from a sender not (yet) in the directory, held in memory
@@ -156,8 +158,9 @@ struct pl_node {
     uint64_t skew_logged_ms;   // last clock_skew error line
     bool resync;               // resend all pending after this pass
 
-    pl_resend_t *rs;            // resend schedule, sorted by id
+    pl_resend_t *rs;            // resend schedule (pl_node_msg.c)
     size_t nrs, caprs;          // used, allocated
+    size_t rs_sorted;           // rs[0..rs_sorted) is sorted by id
     uint64_t rs_next_ms;        // next resend scan
     pl_buf_t settled;           // ids that left "pending" in this pass
     uint64_t refused_n;         // "retry later" answers since the last line

@@ -535,24 +535,57 @@ s_on_directory(pl_node_t *self, pl_txn_t *txn,
 
 // ---- outbox
 
-// ---- the resend schedule: one entry per outbox id, sorted by id, so that
-// every path that (re)schedules an id replaces its entry (a second entry
-// for the same id would send it twice as often, and each store-full answer
-// to those sends would add more: the retry storm of issue 11)
+// ---- the resend schedule: one entry per outbox id, so that every path
+// that (re)schedules an id replaces its entry (a second entry for the same
+// id would send it twice as often, and each store-full answer to those
+// sends would add more: the retry storm of issue 11). The array is sorted
+// by id up to rs_sorted; new ids go to a short unsorted tail, sorted in
+// when it grows past a sixteenth of the rest, so neither an insert nor a
+// lookup costs more than a search and a short scan.
 
-// Index of the first entry whose id is >= 'id'.
-static size_t
-s_rs_lower(const pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES])
+static int
+s_rs_cmp(const void *a, const void *b)
 {
-    size_t lo = 0, hi = self->nrs;
+    return memcmp(((const pl_resend_t *) a)->id, ((const pl_resend_t *) b)->id,
+                  PL_MSG_ID_BYTES);
+}
+
+// Index of the entry of 'id', or SIZE_MAX.
+static size_t
+s_rs_index(const pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES])
+{
+    size_t lo = 0, hi = self->rs_sorted;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (memcmp(self->rs[mid].id, id, PL_MSG_ID_BYTES) < 0)
+        int c = memcmp(self->rs[mid].id, id, PL_MSG_ID_BYTES);
+        if (c == 0)
+            return mid;
+        if (c < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo;
+    for (size_t i = self->rs_sorted; i < self->nrs; i++)
+        if (memcmp(self->rs[i].id, id, PL_MSG_ID_BYTES) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+// Keeps the entries whose 'dead' flag is clear, in order (what was in the
+// sorted part stays sorted).
+static void
+s_rs_compact(pl_node_t *self)
+{
+    size_t w = 0, sorted = 0;
+    for (size_t i = 0; i < self->nrs; i++) {
+        if (self->rs[i].dead)
+            continue;
+        if (i < self->rs_sorted)
+            sorted++;
+        self->rs[w++] = self->rs[i];
+    }
+    self->nrs = w;
+    self->rs_sorted = sorted;
 }
 
 // 'backoff_ms' less a random part of up to a quarter of it: senders that
@@ -565,13 +598,19 @@ s_jitter(uint32_t backoff_ms)
 }
 
 // The entry of 'id', inserted (due now, no backoff yet) when absent; NULL
-// when memory runs out (the next welcome rebuilds the schedule).
+// when memory runs out (the next welcome rebuilds the schedule). The
+// pointer is valid until the next insert or compaction.
 static pl_resend_t *
 s_rs_get(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES])
 {
-    size_t i = s_rs_lower(self, id);
-    if (i < self->nrs && memcmp(self->rs[i].id, id, PL_MSG_ID_BYTES) == 0)
+    size_t i = s_rs_index(self, id);
+    if (i != SIZE_MAX)
         return &self->rs[i];
+    size_t tail = self->nrs - self->rs_sorted;
+    if (tail >= 64 && tail > self->rs_sorted / 16) {
+        qsort(self->rs, self->nrs, sizeof *self->rs, s_rs_cmp);
+        self->rs_sorted = self->nrs;
+    }
     if (self->nrs == self->caprs) {
         size_t cap = self->caprs ? self->caprs * 2 : 256;
         pl_resend_t *p = realloc(self->rs, cap * sizeof *p);
@@ -580,12 +619,10 @@ s_rs_get(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES])
         self->rs = p;
         self->caprs = cap;
     }
-    memmove(&self->rs[i + 1], &self->rs[i], (self->nrs - i) * sizeof *self->rs);
-    self->nrs++;
-    pl_resend_t *e = &self->rs[i];
+    pl_resend_t *e = &self->rs[self->nrs++];
+    memset(e, 0, sizeof *e);
     memcpy(e->id, id, PL_MSG_ID_BYTES);
     e->due_ms = pl_mono_ms();
-    e->backoff_ms = 0;
     return e;
 }
 
@@ -617,16 +654,17 @@ s_rs_settled(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES])
 void
 pl_node_resend_settle(pl_node_t *self, bool committed)
 {
+    bool any = false;
     for (size_t o = 0; committed && o + PL_MSG_ID_BYTES <= self->settled.len;
          o += PL_MSG_ID_BYTES) {
-        const uint8_t *id = self->settled.data + o;
-        size_t i = s_rs_lower(self, id);
-        if (i < self->nrs && memcmp(self->rs[i].id, id, PL_MSG_ID_BYTES) == 0) {
-            memmove(&self->rs[i], &self->rs[i + 1],
-                    (self->nrs - i - 1) * sizeof *self->rs);
-            self->nrs--;
+        size_t i = s_rs_index(self, self->settled.data + o);
+        if (i != SIZE_MAX) {
+            self->rs[i].dead = true;
+            any = true;
         }
     }
+    if (any)
+        s_rs_compact(self);
     self->settled.len = 0;
 }
 
@@ -771,11 +809,21 @@ s_resync_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
     if (klen != PL_MSG_ID_BYTES || pl_outrec_decode(val, vlen, &r) != PL_OK
         || r.state != S_OUT_PENDING || !r.packet)
         return PL_STORE_NEXT;
-    // the outbox is walked in key order, the schedule is sorted the same
-    // way: appending keeps it sorted; a known id keeps its backoff
-    pl_resend_t *e = s_rs_get(s->node, key);
-    if (!e)
-        return PL_STORE_NEXT;
+    // the outbox is walked in key order and each key once: appending keeps
+    // the new schedule sorted; a known id keeps its backoff
+    pl_node_t *self = s->node;
+    if (self->nrs == self->caprs) {
+        size_t cap = self->caprs ? self->caprs * 2 : 256;
+        pl_resend_t *p = realloc(self->rs, cap * sizeof *p);
+        if (!p)
+            return PL_STORE_NEXT; // the next welcome tries again
+        self->rs = p;
+        self->caprs = cap;
+    }
+    pl_resend_t *e = &self->rs[self->nrs++];
+    self->rs_sorted = self->nrs;
+    memset(e, 0, sizeof *e);
+    memcpy(e->id, key, PL_MSG_ID_BYTES);
     e->backoff_ms = 0;
     for (size_t lo = 0, hi = s->nold; lo < hi;) {
         size_t mid = lo + (hi - lo) / 2;
@@ -802,8 +850,10 @@ pl_node_resync(pl_node_t *self)
         return;
     // rebuilt from the store, the source of truth
     s_resync_t s = {self, self->rs, self->nrs, 0, pl_mono_ms()};
+    if (s.nold) // searched below (qsort wants a non-NULL array)
+        qsort(s.old, s.nold, sizeof *s.old, s_rs_cmp);
     self->rs = NULL;
-    self->nrs = self->caprs = 0;
+    self->nrs = self->caprs = self->rs_sorted = 0;
     PL_IGNORE(pl_store_each(t, PL_DB_OUTBOX, s_resync_one, &s));
     pl_store_abort(&t);
     free(s.old);
@@ -828,47 +878,45 @@ pl_node_resend_due(pl_node_t *self)
     if (pl_store_begin(self->store, NULL, false, &t) != PL_OK)
         return false;
     bool blocked = false, more = false;
-    size_t sent = 0, w = 0;
+    size_t sent = 0;
     for (size_t i = 0; i < self->nrs; i++) {
-        pl_resend_t e = self->rs[i];
-        if (e.due_ms > now || more) {
-            self->rs[w++] = e;
+        pl_resend_t *e = &self->rs[i];
+        if (e->due_ms > now || more)
             continue;
-        }
         const uint8_t *v;
         size_t vlen;
         pl_outrec_t r;
-        if (pl_store_get(t, PL_DB_OUTBOX, e.id, PL_MSG_ID_BYTES, &v, &vlen)
+        if (pl_store_get(t, PL_DB_OUTBOX, e->id, PL_MSG_ID_BYTES, &v, &vlen)
                 != PL_OK
             || pl_outrec_decode(v, vlen, &r) != PL_OK
-            || r.state != S_OUT_PENDING || !r.packet)
-            continue; // settled: forget it (the order of the rest is kept)
+            || r.state != S_OUT_PENDING || !r.packet) {
+            e->dead = true; // settled: forget it
+            continue;
+        }
         if (sent >= S_RESEND_BATCH) {
             // bounded work per pass: the rest waits for the next pass, after
             // the broker socket has been read again
             more = true;
-            self->rs[w++] = e;
             continue;
         }
         if (blocked
             || pl_node_send_now(self, r.packet, r.packet_len) != PL_OK) {
             blocked = true; // not connected or the pipe is full
-            e.due_ms = now + 1000;
+            e->due_ms = now + 1000;
         } else {
             sent++;
             self->n.sent++;
             self->n.resent++;
             char hex[33];
-            s_hexid(hex, e.id);
+            s_hexid(hex, e->id);
             pl_log_debug(self->log, "resend id=%s backoff_ms=%u", hex,
-                         e.backoff_ms);
-            uint32_t b = e.backoff_ms ? e.backoff_ms * 2 : S_RESEND_FIRST_MS;
-            e.backoff_ms = b > S_RESEND_MAX_MS ? S_RESEND_MAX_MS : b;
-            e.due_ms = now + s_jitter(e.backoff_ms);
+                         e->backoff_ms);
+            uint32_t b = e->backoff_ms ? e->backoff_ms * 2 : S_RESEND_FIRST_MS;
+            e->backoff_ms = b > S_RESEND_MAX_MS ? S_RESEND_MAX_MS : b;
+            e->due_ms = now + s_jitter(e->backoff_ms);
         }
-        self->rs[w++] = e;
     }
-    self->nrs = w;
+    s_rs_compact(self);
     pl_store_abort(&t);
     return more;
 }
