@@ -12,9 +12,11 @@
 #include <getopt.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -59,9 +61,10 @@ s_usage(FILE *out)
           "store)\n"
           "  --broker ENDPOINT   the home broker, e.g. tcp://127.0.0.1:7700\n"
           "  --log-level L       error|warn|info|debug (default info)\n"
-          "  --heartbeat-ms N    heartbeat interval (default 5000; silence "
-          "for 3x\n"
-          "                      that means the broker is gone)\n"
+          "  --heartbeat-ms N    heartbeat interval, 100..600000 (default "
+          "5000); 3x that\n"
+          "                      without an answer: the link is dead and "
+          "is re-created\n"
           "  --map-mib N         store map size in MiB (default 1024)\n"
           "  --map-max-mib N     the map grows (doubling) when 75% full, up "
           "to N MiB\n"
@@ -79,7 +82,10 @@ s_usage(FILE *out)
           "  -h, --help          this help\n"
           "\n"
           "signals: SIGTERM/SIGINT stop cleanly; SIGHUP reloads "
-          "DIR/revoked.\n",
+          "DIR/revoked.\n"
+          "exit status: 0 stopped, 1 could not start, 2 usage, 74 the store "
+          "failed (an\nI/O error): restart the node; nothing acknowledged "
+          "is lost.\n",
           out);
 }
 
@@ -130,15 +136,52 @@ s_env_passphrase(size_t *len)
     return p;
 }
 
+// A decimal number in min..max, digits only (no sign, no spaces, no
+// suffix); -1 otherwise.
 static long
 s_number(const char *text, long min, long max)
 {
+    if (!text || *text < '0' || *text > '9')
+        return -1;
     char *end;
     errno = 0;
     long v = strtol(text, &end, 10);
     if (errno || end == text || *end || v < min || v > max)
         return -1;
     return v;
+}
+
+// One of the log levels pl_log_level_parse knows (it falls back to "info"
+// for anything else, which must not pass silently).
+static bool
+s_level_ok(const char *text)
+{
+    static const char *const ok[] = {"error", "warn", "warning", "info",
+                                     "debug"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strcasecmp(text, ok[i]) == 0)
+            return true;
+    return false;
+}
+
+// A ZeroMQ endpoint the node can connect to: tcp://HOST:PORT or
+// ipc://PATH, with a printable, non-empty rest.
+static bool
+s_endpoint_ok(const char *text)
+{
+    size_t n = strlen(text);
+    if (n < 7 || n >= 256
+        || (strncmp(text, "tcp://", 6) != 0 && strncmp(text, "ipc://", 6) != 0))
+        return false;
+    for (size_t i = 6; i < n; i++)
+        if ((unsigned char) text[i] <= ' ' || (unsigned char) text[i] >= 127)
+            return false;
+    if (strncmp(text, "tcp://", 6) == 0) {
+        const char *colon = strrchr(text + 6, ':');
+        if (!colon || colon == text + 6 || s_number(colon + 1, 1, 65535) < 0)
+            return false;
+    }
+    return true;
 }
 
 int
@@ -180,6 +223,13 @@ main(int argc, char **argv)
             break;
         case 'l':
             level = optarg;
+            if (!s_level_ok(level)) {
+                fprintf(stderr,
+                        "passerelle-node: --log-level must be "
+                        "error|warn|info|debug, not '%s'\n",
+                        level);
+                return 2;
+            }
             break;
         case 'B':
             heartbeat = s_number(optarg, 100, 600000);
@@ -241,9 +291,15 @@ main(int argc, char **argv)
                 argv[optind]);
         return 2;
     }
-    if (!home || !broker) {
+    if (!home || !broker || !*home) {
         fputs("passerelle-node: --home DIR and --broker ENDPOINT are "
               "required (try --help)\n",
+              stderr);
+        return 2;
+    }
+    if (!s_endpoint_ok(broker)) {
+        fputs("passerelle-node: --broker must be tcp://HOST:PORT or "
+              "ipc://PATH\n",
               stderr);
         return 2;
     }
@@ -308,11 +364,14 @@ main(int argc, char **argv)
         return 1;
     }
     rc = pl_node_run(node, pipefd[0], &s_stop, &s_reload);
+    bool store_failed = pl_node_store_failed(node);
     pl_node_destroy(&node);
     s_wake_fd = -1;
     close(pipefd[0]);
     close(pipefd[1]);
     if (rc == PL_OK)
         pl_log_info(&log, "node_stopped");
+    if (rc != PL_OK && store_failed)
+        return PL_NODE_EXIT_STORE; // a supervisor restarts us
     return rc == PL_OK ? 0 : 1;
 }

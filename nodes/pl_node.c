@@ -46,6 +46,32 @@ pl_node_store_full(const pl_node_t *self)
     return self->usage_pct >= PL_STORE_FULL_PCT;
 }
 
+// No space (a commit failed with ENOSPC, EDQUOT or a full map, or an
+// envelope was deferred because the map is near full): nothing of it is
+// acknowledged, the node goes on and recovers by itself when space comes
+// back. One line per S_LOG_GAP_MS at most, with the count in between.
+void
+pl_node_full_log(pl_node_t *self, const char *what)
+{
+    self->full_n++;
+    uint64_t now = pl_mono_ms();
+    if (self->full_logged_ms && now - self->full_logged_ms < S_LOG_GAP_MS)
+        return;
+    pl_log_error(self->log,
+                 "store_full what=%s count=%llu use_pct=%u: the node's store "
+                 "(disk or map) has no room; nothing of it was acknowledged; "
+                 "it goes on when space is freed",
+                 what, (unsigned long long) self->full_n, self->usage_pct);
+    self->full_logged_ms = now;
+    self->full_n = 0;
+}
+
+bool
+pl_node_store_failed(const pl_node_t *self)
+{
+    return self && pl_store_failed(self->store) != 0;
+}
+
 // ---- sending
 
 int
@@ -275,9 +301,10 @@ s_handle(pl_node_t *self, pl_txn_t **pass, const uint8_t *data, size_t len,
     }
     if (s_pass_txn(self, pass))
         pl_node_on_packet(self, *pass, pkt, data, len, replayed);
-    else
+    else if (!pl_store_failed(self->store))
         // nothing is acknowledged: the broker redelivers, and "accepted"
-        // comes again for a resent envelope
+        // comes again for a resent envelope (a failed store is said once,
+        // by pl_node_run)
         pl_log_error(self->log, "packet_deferred reason=store_unavailable");
     pl_wire_free(&pkt);
 }
@@ -383,22 +410,34 @@ s_pass(pl_node_t *self, bool dealer_in, bool ctl_in)
         if (rc == PL_OK) {
             self->n.commits++;
             s_after_flush(self, true);
+            pl_node_resend_settle(self, true);
         } else {
+            pl_node_resend_settle(self, false);
             // a failed commit acknowledges nothing and answers nothing good
+            // (a parked status request changed nothing: it keeps waiting)
             self->n.commit_failures++;
-            pl_log_error(self->log, "pass_commit_failed err=%s dropped=%zu",
-                         pl_strerror(rc), self->nafter);
             s_after_flush(self, false);
+            const char *why;
+            if (pl_store_failed(self->store)) {
+                why = "the node's store failed (an I/O error); the daemon "
+                      "stops and must be restarted";
+            } else if (rc == PL_EFULL) {
+                pl_node_full_log(self, "commit");
+                why = "the node's store is full (no space on the disk or in "
+                      "the map); retry once space is freed";
+            } else {
+                pl_log_error(self->log, "pass_commit_failed err=%s",
+                             pl_strerror(rc));
+                why = "the node could not commit to its store";
+            }
             if (self->ctl_reply) {
                 free(self->ctl_reply);
                 self->ctl_reply = pl_node_ctl_error(
-                    rc,
-                    "the node could not commit to its store (%s); "
-                    "nothing was done",
-                    pl_strerror(rc));
+                    rc, "%s (%s); nothing was done", why, pl_strerror(rc));
             }
-            if (self->ctl_parked) {
-                // the status request itself changed nothing: keep waiting
+            if (pl_store_failed(self->store)) {
+                s_ctl_reply_send(self); // the CLI is told at once; no more
+                return;
             }
         }
     } else {
@@ -410,6 +449,53 @@ s_pass(pl_node_t *self, bool dealer_in, bool ctl_in)
         self->resync = false;
         pl_node_resync(self);
     }
+}
+
+// ---- the link
+
+static int s_dealer_setup(void *s, const pl_node_t *self);
+
+// Drops the DEALER and connects a fresh one. The dead link is detected
+// here, from our own heartbeats going unanswered, rather than by ZMTP
+// heartbeat timeouts: with libzmq 4.3.4 a ZMTP heartbeat timeout that
+// resets a connection whose receiver is behind can abort the process
+// (Assertion failed: !_io_error, src/stream_engine_base.cpp:331; zeromq/
+// libzmq issues #4364, #4767, #3937), so the node leaves them off. What
+// the old socket still held is dropped: envelopes are resent from the
+// outbox, and the broker redelivers what we did not confirm.
+static void
+s_relink(pl_node_t *self, const char *reason, uint64_t now)
+{
+    void *d = zmq_socket(self->zctx, ZMQ_DEALER);
+    if (!d || s_dealer_setup(d, self) != PL_OK
+        || zmq_connect(d, self->broker_ep) != 0) {
+        pl_log_error(self->log, "link_reset_failed err=\"%s\"",
+                     zmq_strerror(errno));
+        if (d)
+            zmq_close(d);
+        self->link_since_ms = now; // the old socket stays; try again later
+        return;
+    }
+    zmq_close(self->dealer);
+    self->dealer = d;
+    self->link_since_ms = now;
+    self->relinks++;
+    self->hello_next_ms = now;
+    self->hello_backoff_ms = 0;
+    pl_log_warn(self->log, "link_reset reason=%s silence_ms=%llu resets=%llu",
+                reason, (unsigned long long) (now - self->last_rx_ms),
+                (unsigned long long) self->relinks);
+}
+
+// How long a link may stay silent before it is re-created: three
+// heartbeats in session; offline (hellos unanswered) at least
+// S_RELINK_MIN_MS, so a broker that is down is not re-dialled in a tight
+// loop.
+static uint64_t
+s_relink_after(const pl_node_t *self)
+{
+    uint64_t t = (uint64_t) self->heartbeat_ms * 3;
+    return self->session || t > S_RELINK_MIN_MS ? t : S_RELINK_MIN_MS;
 }
 
 // ---- timers
@@ -425,6 +511,11 @@ s_timers(pl_node_t *self)
         self->hello_backoff_ms = 0;
         pl_log_warn(self->log, "session_down silence_ms=%llu",
                     (unsigned long long) (now - self->last_rx_ms));
+        s_relink(self, "silent", now);
+    } else if (!self->session
+               && now - self->link_since_ms > s_relink_after(self)
+               && now - self->last_rx_ms > s_relink_after(self)) {
+        s_relink(self, "no_welcome", now);
     }
     if (!self->session && now >= self->hello_next_ms) {
         if (s_send_hello(self) == PL_EFULL) {
@@ -445,8 +536,9 @@ s_timers(pl_node_t *self)
     if (self->session && now >= self->dir_next_ms)
         pl_node_ask_directory(self, true);
     if (self->session && now >= self->rs_next_ms) {
-        pl_node_resend_due(self);
-        self->rs_next_ms = now + 500;
+        // bounded: a batch per pass, the broker socket is read in between
+        bool more = pl_node_resend_due(self);
+        self->rs_next_ms = more ? now : now + 500;
     }
     if (self->ctl_parked && now >= self->ctl_deadline_ms) {
         pl_node_ctl_status(self, NULL);
@@ -507,6 +599,25 @@ s_poll_timeout(const pl_node_t *self)
     return next > now ? (long) (next - now) : 0;
 }
 
+// The store failed for good (pl_store_failed): says so once and tells the
+// loop to stop. Nothing of the failed commit was acknowledged, and nothing
+// is from now on: the process exits (PL_NODE_EXIT_STORE) so that a
+// supervisor restarts it on a clean environment.
+static bool
+s_failed(pl_node_t *self)
+{
+    int code = pl_store_failed(self->store);
+    if (!code)
+        return false;
+    pl_log_error(self->log,
+                 "store_failed code=%d err=\"%s\": the store cannot be "
+                 "trusted after this error; nothing more is acknowledged; "
+                 "exiting with status %d (restart the node: what was "
+                 "acknowledged is on disk)",
+                 code, pl_store_strerror(code), PL_NODE_EXIT_STORE);
+    return true;
+}
+
 int
 pl_node_run(pl_node_t *self, int wake_fd, volatile sig_atomic_t *stop,
             volatile sig_atomic_t *reload)
@@ -517,6 +628,8 @@ pl_node_run(pl_node_t *self, int wake_fd, volatile sig_atomic_t *stop,
         self->home, self->me.address, self->broker_ep, self->heartbeat_ms);
     while (!*stop) {
         s_timers(self);
+        if (s_failed(self))
+            return PL_EIO;
         zmq_pollitem_t items[3] = {
             {self->dealer, 0, ZMQ_POLLIN, 0},
             {self->ctl, 0, ZMQ_POLLIN, 0},
@@ -548,6 +661,8 @@ pl_node_run(pl_node_t *self, int wake_fd, volatile sig_atomic_t *stop,
         bool cin = items[1].revents & ZMQ_POLLIN;
         if (din || cin || self->park_replay)
             s_pass(self, din, cin);
+        if (s_failed(self))
+            return PL_EIO;
     }
     pl_log_info(self->log, "node_stopping");
     return PL_OK;
@@ -555,7 +670,68 @@ pl_node_run(pl_node_t *self, int wake_fd, volatile sig_atomic_t *stop,
 
 // ---- lifecycle
 
-// Refuses to go on if any DIR/keys/**/*.secret is readable by others.
+// Refuses a path that another user could change: owned by another user,
+// or writable by group or others (for a folder: another user could
+// replace what is in it, e.g. the control socket or a key file). A
+// missing path is fine (it is created later, or reported by its reader).
+static int
+s_check_owner(const char *path, char *err, size_t n)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return PL_OK;
+    if (S_ISLNK(st.st_mode)) {
+        s_err(err, n, "%s is a symbolic link: refusing to start", path);
+        return PL_EPERM;
+    }
+    if (st.st_uid != geteuid()) {
+        s_err(err, n,
+              "%s is owned by another user (uid %u, we are uid %u): "
+              "refusing to start; the home, its keys and its store must "
+              "belong to the user that runs the node",
+              path, (unsigned) st.st_uid, (unsigned) geteuid());
+        return PL_EPERM;
+    }
+    if (st.st_mode & 022) {
+        s_err(err, n,
+              "%s is writable by group or others (mode %04o): refusing to "
+              "start; run chmod go-w on it (chmod 700 for a folder)",
+              path, (unsigned) (st.st_mode & 07777));
+        return PL_EPERM;
+    }
+    return PL_OK;
+}
+
+// The home, the files in it the node trusts and its store: none may be
+// changeable by another user (issue 11 item 9: a 0777 home let another
+// user replace the control socket and read what the CLI sent).
+static int
+s_check_home(const char *home, char *err, size_t n)
+{
+    static const char *const names[] = {
+        "",
+        "/keys",
+        "/store",
+        "/store/data.mdb",
+        "/store/lock.mdb",
+        "/node.cert",
+        "/broker.cert",
+        "/authority.pub",
+        "/revoked",
+        "/daemon.lock",
+    };
+    char path[PATH_MAX + 32];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s%s", home, names[i]);
+        int rc = s_check_owner(path, err, n);
+        if (rc != PL_OK)
+            return rc;
+    }
+    return PL_OK;
+}
+
+// Refuses to go on if any DIR/keys/**/*.secret is readable by others, or
+// any file or folder under DIR/keys can be changed by another user.
 static int
 s_check_secrets(const char *dir, char *err, size_t n)
 {
@@ -572,6 +748,9 @@ s_check_secrets(const char *dir, char *err, size_t n)
         struct stat st;
         if (lstat(path, &st) != 0)
             continue;
+        rc = s_check_owner(path, err, n);
+        if (rc != PL_OK)
+            break;
         if (S_ISDIR(st.st_mode)) {
             rc = s_check_secrets(path, err, n);
             continue;
@@ -590,14 +769,18 @@ s_check_secrets(const char *dir, char *err, size_t n)
     return rc;
 }
 
-// Sets the DEALER's options: CURVE client, limits, heartbeats, backoff.
+// Sets a DEALER's options: CURVE client, limits, backoff. No ZMTP
+// heartbeats (ZMQ_HEARTBEAT_IVL 0 arms no heartbeat timeout): the link's
+// liveness is ours (s_relink). ZMQ_CONNECT_TIMEOUT bounds one connect
+// attempt, so that a connect started during a long cut does not wait out
+// the kernel's SYN backoff (about 2 min) once the link is back; with the
+// reconnect interval capped at 2 s a reconnect follows within seconds.
 static int
-s_dealer_setup(pl_node_t *self)
+s_dealer_setup(void *s, const pl_node_t *self)
 {
-    void *s = self->dealer;
     int linger = 1000, hwm = 10000, immediate = 1;
-    int hb_ivl = 2000, hb_timeout = 6000, hb_ttl = 6000, handshake = 5000;
-    int reconnect = 100, reconnect_max = 3000;
+    int hb_ivl = 0, handshake = 5000, connect_timeout = 2000;
+    int reconnect = 100, reconnect_max = 2000;
     int64_t maxmsg = PL_PACKET_MAX;
     int rc = 0;
     rc |= zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, self->broker.keys.curve, 32);
@@ -611,10 +794,9 @@ s_dealer_setup(pl_node_t *self)
     rc |= zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
     rc |= zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     rc |= zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl);
-    rc |= zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout,
-                         sizeof hb_timeout);
-    rc |= zmq_setsockopt(s, ZMQ_HEARTBEAT_TTL, &hb_ttl, sizeof hb_ttl);
     rc |= zmq_setsockopt(s, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake);
+    rc |= zmq_setsockopt(s, ZMQ_CONNECT_TIMEOUT, &connect_timeout,
+                         sizeof connect_timeout);
     rc |= zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &reconnect, sizeof reconnect);
     rc |= zmq_setsockopt(s, ZMQ_RECONNECT_IVL_MAX, &reconnect_max,
                          sizeof reconnect_max);
@@ -742,6 +924,9 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
         rc = PL_ETOOBIG;
         goto fail;
     }
+    rc = s_check_home(self->home, err, err_size);
+    if (rc != PL_OK)
+        goto fail;
     snprintf(self->ctl_path, sizeof self->ctl_path, "%s/control", self->home);
     if (snprintf(self->broker_ep, sizeof self->broker_ep, "%s", opts->broker)
         >= (int) sizeof self->broker_ep) {
@@ -825,7 +1010,8 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
     }
     self->dealer = zmq_socket(self->zctx, ZMQ_DEALER);
     self->ctl = zmq_socket(self->zctx, ZMQ_REP);
-    if (!self->dealer || !self->ctl || s_dealer_setup(self) != PL_OK) {
+    if (!self->dealer || !self->ctl
+        || s_dealer_setup(self->dealer, self) != PL_OK) {
         s_err(err, err_size, "cannot set up the broker socket: %s",
               zmq_strerror(errno));
         rc = PL_EIO;
@@ -854,6 +1040,7 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
         self->map_max_bytes = pl_store_map_size(self->store);
     pl_node_ops_start(self);
     uint64_t now = pl_mono_ms();
+    self->link_since_ms = now;
     self->reader_next_ms = now + S_READER_CHECK_MS;
     self->usage_next_ms = now + S_USAGE_MS;
     self->prune_next_ms = now + 5000; // soon after start, then periodically
@@ -881,6 +1068,7 @@ pl_node_destroy(pl_node_t **self_p)
     for (size_t i = 0; i < self->npark; i++)
         pl_buf_free(&self->park[i].packet);
     free(self->rs);
+    pl_buf_free(&self->settled);
     if (self->ctl) {
         zmq_close(self->ctl);
         unlink(self->ctl_path);

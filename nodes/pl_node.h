@@ -22,6 +22,7 @@
 #define PL_NODE_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "proto/pl_err.h"
@@ -58,10 +59,18 @@ PL_MUST_CHECK int pl_node_new(const pl_node_opts_t *opts, pl_node_t **out,
                               char *err, size_t err_size);
 // Runs the loop until *stop becomes non-zero. 'wake_fd' (or -1) is the
 // read end of a self-pipe a signal handler writes to; *reload non-zero asks
-// for DIR/revoked to be read again (SIGHUP). Returns PL_OK on a clean stop.
+// for DIR/revoked to be read again (SIGHUP). Returns PL_OK on a clean stop,
+// PL_EIO when the store failed for good (pl_store_failed: a failed sync,
+// data or meta-page write, MDB_PANIC): nothing more was acknowledged, one
+// "store_failed" line was logged, and the process should exit with
+// PL_NODE_EXIT_STORE so that a supervisor restarts it on a clean
+// environment (a restart loses nothing that was acknowledged).
+#define PL_NODE_EXIT_STORE 74 // EX_IOERR of sysexits.h
 PL_MUST_CHECK int pl_node_run(pl_node_t *self, int wake_fd,
                               volatile sig_atomic_t *stop,
                               volatile sig_atomic_t *reload);
+// true once the store failed for good (see pl_node_run).
+bool pl_node_store_failed(const pl_node_t *self);
 // Closes sockets and the store, releases the lock. NULL-safe.
 void pl_node_destroy(pl_node_t **self_p);
 

@@ -307,7 +307,11 @@ s_outbox_error(pl_node_t *self, int rc, const char *to)
     case PL_EREVOKED:
         return pl_node_ctl_error(rc, "%s's certificate is revoked", to);
     case PL_EEXPIRED:
-        return pl_node_ctl_error(rc, "%s's certificate has expired", to);
+        return pl_node_ctl_error(
+            rc,
+            "%s's certificate has expired or is not valid yet (if it was just "
+            "issued, this node's clock is behind)",
+            to);
     case PL_ESTATE:
         return pl_node_ctl_error(rc,
                                  "this machine's clock is off from the "

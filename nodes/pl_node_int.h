@@ -24,24 +24,28 @@
         }                                                                      \
     } while (0)
 
-#define S_PASS_MAX        256          // packets handled per loop pass
-#define S_CLOCK_SKEW_MAX  300          // seconds of skew tolerated
-#define S_RESEND_FIRST_MS 10000        // first resend after this
-#define S_RESEND_MAX_MS   120000       // resend backoff ceiling
-#define S_RETRY_FULL_MS   5000         // broker store full: retry after
-#define S_HELLO_MAX_MS    10000        // hello backoff ceiling
-#define S_DIR_REFRESH_MS  (10 * 60000) // directory refresh period
-#define S_DIR_MIN_GAP_MS  3000         // at most one request this often
-#define S_READER_CHECK_MS 60000        // mdb_reader_check period
-#define S_PRUNE_MS        (10 * 60000) // pruning period
-#define S_USAGE_MS        2000         // map use recomputed this often
-#define S_NETWORK_WAIT_MS 5000         // status request deadline
-#define S_PARK_MAX        256          // envelopes from unknown senders
-#define S_PARK_MS         60000        // dropped from the park after
-#define S_SEEN_GRACE      86400        // seen ids kept past expires_at
-#define S_OUTBOX_KEEP     (30 * 86400) // final outbox records kept
-#define S_SEND_COUNT_MAX  10000        // test.send count limit
-#define S_OVERDUE_MS      10000        // overdue sweep period
+#define S_PASS_MAX          256          // packets handled per loop pass
+#define S_CLOCK_SKEW_MAX    300          // seconds of skew tolerated
+#define S_RESEND_FIRST_MS   10000        // first resend after this
+#define S_RESEND_MAX_MS     120000       // resend backoff ceiling
+#define S_RETRY_FULL_MS     5000         // broker store full: retry after
+#define S_RETRY_FULL_MAX_MS 30000        // ... backoff ceiling while full
+#define S_RESEND_BATCH      64           // resends per loop pass at most
+#define S_LOG_GAP_MS        10000        // a repeated condition: one line per
+#define S_HELLO_MAX_MS      10000        // hello backoff ceiling
+#define S_RELINK_MIN_MS     10000        // offline: re-create the link after
+#define S_DIR_REFRESH_MS    (10 * 60000) // directory refresh period
+#define S_DIR_MIN_GAP_MS    3000         // at most one request this often
+#define S_READER_CHECK_MS   60000        // mdb_reader_check period
+#define S_PRUNE_MS          (10 * 60000) // pruning period
+#define S_USAGE_MS          2000         // map use recomputed this often
+#define S_NETWORK_WAIT_MS   5000         // status request deadline
+#define S_PARK_MAX          256          // envelopes from unknown senders
+#define S_PARK_MS           60000        // dropped from the park after
+#define S_SEEN_GRACE        86400        // seen ids kept past expires_at
+#define S_OUTBOX_KEEP       (30 * 86400) // final outbox records kept
+#define S_SEND_COUNT_MAX    10000        // test.send count limit
+#define S_OVERDUE_MS        10000        // overdue sweep period
 
 // Outbox entry states (stored: never renumber).
 enum {
@@ -81,11 +85,13 @@ typedef struct {
 } pl_outrec_t;
 
 // One entry of the in-memory resend schedule (outbox ids not yet
-// accepted). Stale entries are dropped lazily when they come due.
+// accepted): one per id. Ids that leave "pending" are dropped once their
+// pass commits, or when they come due.
 typedef struct {
     uint8_t id[PL_MSG_ID_BYTES]; // outbox id
     uint64_t due_ms;             // monotonic time of the next send
     uint32_t backoff_ms;         // current backoff
+    bool dead;                   // settled: dropped by the next compaction
 } pl_resend_t;
 
 // An envelope from a sender not (yet) in the directory, held in memory
@@ -133,9 +139,13 @@ struct pl_node {
     uint64_t dir_next_ms;  // next periodic refresh
     uint64_t dir_asked_ms; // last request sent
 
-    void *zctx;   // ZeroMQ context
-    void *dealer; // to the broker (CURVE client)
-    void *ctl;    // REP, ipc://DIR/control
+    void *zctx;              // ZeroMQ context
+    void *dealer;            // to the broker (CURVE client)
+    void *ctl;               // REP, ipc://DIR/control
+    uint64_t link_since_ms;  // when the DEALER was (re)created
+    uint64_t relinks;        // DEALERs re-created after a silent link
+    uint64_t full_logged_ms; // last "store_full" line (own store)
+    uint64_t full_n;         // full commits/refusals since that line
 
     bool session;              // a welcome was seen and the broker is alive
     bool welcomed;             // at least one welcome since start
@@ -148,9 +158,13 @@ struct pl_node {
     uint64_t skew_logged_ms;   // last clock_skew error line
     bool resync;               // resend all pending after this pass
 
-    pl_resend_t *rs;     // resend schedule
-    size_t nrs, caprs;   // used, allocated
-    uint64_t rs_next_ms; // next resend scan
+    pl_resend_t *rs;            // resend schedule (pl_node_msg.c)
+    size_t nrs, caprs;          // used, allocated
+    size_t rs_sorted;           // rs[0..rs_sorted) is sorted by id
+    uint64_t rs_next_ms;        // next resend scan
+    pl_buf_t settled;           // ids that left "pending" in this pass
+    uint64_t refused_n;         // "retry later" answers since the last line
+    uint64_t refused_logged_ms; // when that line was written
 
     pl_buf_t *after;         // packets to send after the pass commits
     size_t nafter, capafter; // used, allocated
@@ -197,6 +211,9 @@ void pl_node_after_truncate(pl_node_t *self, size_t mark);
 void pl_node_ask_directory(pl_node_t *self, bool force);
 // Map use is at or above PL_STORE_FULL_PCT.
 bool pl_node_store_full(const pl_node_t *self);
+// The store has no room for 'what' ("commit", "envelope"): one
+// "store_full" line per S_LOG_GAP_MS at most, with the count in between.
+void pl_node_full_log(pl_node_t *self, const char *what);
 
 // ---- pl_node_msg.c: delivery
 // Handles one decoded packet from the broker ('data' its raw bytes) inside
@@ -216,11 +233,18 @@ PL_MUST_CHECK int pl_node_outbox_add(pl_node_t *self, pl_txn_t *txn,
 // Resends every pending outbox entry (after a welcome) and rebuilds the
 // resend schedule. No transaction may be open.
 void pl_node_resync(pl_node_t *self);
-// Resends what is due. No transaction may be open.
-void pl_node_resend_due(pl_node_t *self);
-// Adds an id to the resend schedule, due after 'delay_ms'.
+// Resends what is due, S_RESEND_BATCH at most; true when more is due (the
+// caller comes back after reading its sockets). No transaction may be open.
+bool pl_node_resend_due(pl_node_t *self);
+// Schedules an id for a resend after 'delay_ms' (its backoff starts there).
+// One entry per id: an id already scheduled has its entry replaced.
 void pl_node_resend_add(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES],
                         uint32_t delay_ms);
+// Ids that left "pending" in this pass leave the schedule when the pass
+// committed ('committed'), else they stay.
+void pl_node_resend_settle(pl_node_t *self, bool committed);
+// Entries in the resend schedule (at most one per pending outbox id).
+size_t pl_node_resend_count(const pl_node_t *self);
 // Loads the directory cache from the store. No transaction may be open.
 PL_MUST_CHECK int pl_node_dir_load(pl_node_t *self);
 // The valid certificate of 'address' (borrowed from the cache) or NULL;

@@ -9,6 +9,7 @@
 // the message. The effect (inbox record), the seen id and the receipt
 // (outbox) are written in one nested transaction; "taken" and the receipt
 // go out only after the pass commits.
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,17 +266,31 @@ pl_node_dir_find(pl_node_t *self, const char *address, int *why)
     return rc == PL_OK ? c : NULL;
 }
 
-// Sorts a fresh array, keeping the highest serial per address.
+// Is 'a' a better certificate for its address than 'b'? One valid now
+// wins over one that is not (yet), then the higher serial: a renewal that
+// starts tomorrow does not hide today's certificate.
+static bool
+s_cert_better(const pl_cert_t *a, const pl_cert_t *b, uint64_t now)
+{
+    bool va = now >= a->not_before && now <= a->not_after;
+    bool vb = now >= b->not_before && now <= b->not_after;
+    if (va != vb)
+        return va;
+    return a->serial > b->serial;
+}
+
+// Sorts a fresh array, keeping the best certificate per address.
 static size_t
 s_dir_sort(pl_cert_t *v, size_t n)
 {
     if (n == 0)
         return 0;
     qsort(v, n, sizeof *v, s_cert_cmp);
+    uint64_t now = pl_now();
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
         if (w > 0 && strcmp(v[w - 1].address, v[i].address) == 0) {
-            if (v[i].serial > v[w - 1].serial)
+            if (s_cert_better(&v[i], &v[w - 1], now))
                 v[w - 1] = v[i];
             continue;
         }
@@ -461,6 +476,17 @@ s_on_directory(pl_node_t *self, pl_txn_t *txn,
         int crc = pl_cert_decode(raw.data, raw.len, self->authority_pk, &v[n]);
         if (crc == PL_OK)
             crc = pl_cert_check(&v[n], now, &self->revoked);
+        if (crc == PL_EEXPIRED && now < v[n].not_before) {
+            // not valid yet by our clock: kept, so that a send says so
+            // (the clock may be behind) rather than "unknown recipient"
+            pl_log_warn(self->log,
+                        "certificate_not_yet_valid address=%s serial=%llu "
+                        "starts_in_s=%llu: if it was issued just now, this "
+                        "node's clock is behind",
+                        v[n].address, (unsigned long long) v[n].serial,
+                        (unsigned long long) (v[n].not_before - now));
+            crc = PL_OK;
+        }
         if (crc != PL_OK) {
             pl_log_warn(self->log,
                         "certificate_dropped address=%s serial=%llu reason=%s",
@@ -477,9 +503,17 @@ s_on_directory(pl_node_t *self, pl_txn_t *txn,
     // the response is the broker's whole directory: replace ours
     if (rc == PL_OK)
         rc = pl_store_each(txn, PL_DB_DIRECTORY, s_clear_dir, NULL);
-    for (size_t i = 0; rc == PL_OK && i < n; i++)
-        rc = pl_store_put(txn, PL_DB_DIRECTORY, v[i].address,
-                          strlen(v[i].address), raws[i].data, raws[i].len);
+    for (size_t i = 0; rc == PL_OK && i < n; i++) {
+        // one record per address: the one s_dir_sort keeps
+        bool skip = false;
+        for (size_t j = 0; !skip && j < n; j++)
+            skip = j != i && strcmp(v[i].address, v[j].address) == 0
+                   && (s_cert_better(&v[j], &v[i], now)
+                       || (j > i && !s_cert_better(&v[i], &v[j], now)));
+        if (!skip)
+            rc = pl_store_put(txn, PL_DB_DIRECTORY, v[i].address,
+                              strlen(v[i].address), raws[i].data, raws[i].len);
+    }
     for (size_t i = 0; i < n; i++)
         pl_buf_free(&raws[i]);
     free(raws);
@@ -501,22 +535,173 @@ s_on_directory(pl_node_t *self, pl_txn_t *txn,
 
 // ---- outbox
 
-void
-pl_node_resend_add(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES],
-                   uint32_t delay_ms)
+// ---- the resend schedule: one entry per outbox id, so that every path
+// that (re)schedules an id replaces its entry (a second entry for the same
+// id would send it twice as often, and each store-full answer to those
+// sends would add more: the retry storm of issue 11). The array is sorted
+// by id up to rs_sorted; new ids go to a short unsorted tail, sorted in
+// when it grows past a sixteenth of the rest, so neither an insert nor a
+// lookup costs more than a search and a short scan.
+
+static int
+s_rs_cmp(const void *a, const void *b)
 {
+    return memcmp(((const pl_resend_t *) a)->id, ((const pl_resend_t *) b)->id,
+                  PL_MSG_ID_BYTES);
+}
+
+// Index of the entry of 'id', or SIZE_MAX.
+static size_t
+s_rs_index(const pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES])
+{
+    size_t lo = 0, hi = self->rs_sorted;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(self->rs[mid].id, id, PL_MSG_ID_BYTES);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = self->rs_sorted; i < self->nrs; i++)
+        if (memcmp(self->rs[i].id, id, PL_MSG_ID_BYTES) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+// Keeps the entries whose 'dead' flag is clear, in order (what was in the
+// sorted part stays sorted).
+static void
+s_rs_compact(pl_node_t *self)
+{
+    size_t w = 0, sorted = 0;
+    for (size_t i = 0; i < self->nrs; i++) {
+        if (self->rs[i].dead)
+            continue;
+        if (i < self->rs_sorted)
+            sorted++;
+        self->rs[w++] = self->rs[i];
+    }
+    self->nrs = w;
+    self->rs_sorted = sorted;
+}
+
+// 'backoff_ms' less a random part of up to a quarter of it: senders that
+// were refused together do not come back together.
+static uint64_t
+s_jitter(uint32_t backoff_ms)
+{
+    uint32_t spread = backoff_ms / 4;
+    return backoff_ms - (spread ? randombytes_uniform(spread + 1) : 0);
+}
+
+// The entry of 'id', inserted (due now, no backoff yet) when absent; NULL
+// when memory runs out (the next welcome rebuilds the schedule). The
+// pointer is valid until the next insert or compaction.
+static pl_resend_t *
+s_rs_get(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES])
+{
+    size_t i = s_rs_index(self, id);
+    if (i != SIZE_MAX)
+        return &self->rs[i];
+    size_t tail = self->nrs - self->rs_sorted;
+    if (tail >= 64 && tail > self->rs_sorted / 16) {
+        qsort(self->rs, self->nrs, sizeof *self->rs, s_rs_cmp);
+        self->rs_sorted = self->nrs;
+    }
     if (self->nrs == self->caprs) {
         size_t cap = self->caprs ? self->caprs * 2 : 256;
         pl_resend_t *p = realloc(self->rs, cap * sizeof *p);
         if (!p)
-            return; // the next welcome rebuilds the schedule from the store
+            return NULL;
         self->rs = p;
         self->caprs = cap;
     }
     pl_resend_t *e = &self->rs[self->nrs++];
+    memset(e, 0, sizeof *e);
     memcpy(e->id, id, PL_MSG_ID_BYTES);
-    e->due_ms = pl_mono_ms() + delay_ms;
+    e->due_ms = pl_mono_ms();
+    return e;
+}
+
+void
+pl_node_resend_add(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES],
+                   uint32_t delay_ms)
+{
+    pl_resend_t *e = s_rs_get(self, id);
+    if (!e)
+        return;
     e->backoff_ms = delay_ms < S_RESEND_FIRST_MS ? S_RESEND_FIRST_MS : delay_ms;
+    e->due_ms = pl_mono_ms() + delay_ms;
+}
+
+size_t
+pl_node_resend_count(const pl_node_t *self)
+{
+    return self->nrs;
+}
+
+// 'id' left "pending" in this pass: its entry goes once the pass commits.
+static void
+s_rs_settled(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES])
+{
+    // no memory: the entry is dropped lazily when it comes due
+    PL_IGNORE(pl_buf_append(&self->settled, id, PL_MSG_ID_BYTES));
+}
+
+void
+pl_node_resend_settle(pl_node_t *self, bool committed)
+{
+    bool any = false;
+    for (size_t o = 0; committed && o + PL_MSG_ID_BYTES <= self->settled.len;
+         o += PL_MSG_ID_BYTES) {
+        size_t i = s_rs_index(self, self->settled.data + o);
+        if (i != SIZE_MAX) {
+            self->rs[i].dead = true;
+            any = true;
+        }
+    }
+    if (any)
+        s_rs_compact(self);
+    self->settled.len = 0;
+}
+
+// The broker could not take 'id' now (store full or store error): the
+// entry's next send moves out by its backoff (at least S_RETRY_FULL_MS, at
+// most S_RETRY_FULL_MAX_MS, jittered). Never a second entry.
+static void
+s_rs_refused(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES])
+{
+    pl_resend_t *e = s_rs_get(self, id);
+    if (!e)
+        return;
+    uint32_t b =
+        e->backoff_ms < S_RETRY_FULL_MS ? S_RETRY_FULL_MS : e->backoff_ms;
+    if (b > S_RETRY_FULL_MAX_MS)
+        b = S_RETRY_FULL_MAX_MS;
+    e->backoff_ms = b;
+    e->due_ms = pl_mono_ms() + s_jitter(b);
+}
+
+// One line per S_LOG_GAP_MS at most for the broker's "retry later"
+// answers, however many there are: a full broker answers every resend.
+static void
+s_refused_log(pl_node_t *self, int reason)
+{
+    self->refused_n++;
+    uint64_t now = pl_mono_ms();
+    if (self->refused_logged_ms && now - self->refused_logged_ms < S_LOG_GAP_MS)
+        return;
+    pl_log_warn(self->log,
+                "outbox_retry_later reason=%s refusals=%llu pending=%zu: the "
+                "broker cannot take envelopes now; they are resent with "
+                "backoff",
+                pl_wire_reason_name(reason),
+                (unsigned long long) self->refused_n, self->nrs);
+    self->refused_logged_ms = now;
+    self->refused_n = 0;
 }
 
 // Audits an envelope sent or received (no personal data: ids, kind,
@@ -608,9 +793,11 @@ pl_node_outbox_add(pl_node_t *self, pl_txn_t *txn, const char *to, int kind,
 }
 
 typedef struct {
-    pl_node_t *node;     // owner
-    bool blocked;        // a send hit EAGAIN: stop sending, schedule the rest
-    size_t sent, queued; // counts for the log line
+    pl_node_t *node;  // owner
+    pl_resend_t *old; // the schedule before the rebuild (sorted)
+    size_t nold;      // its entries
+    size_t queued;    // pending entries found
+    uint64_t now;     // when the rebuild started
 } s_resync_t;
 
 static int
@@ -622,15 +809,35 @@ s_resync_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
     if (klen != PL_MSG_ID_BYTES || pl_outrec_decode(val, vlen, &r) != PL_OK
         || r.state != S_OUT_PENDING || !r.packet)
         return PL_STORE_NEXT;
-    if (!s->blocked) {
-        if (pl_node_send_now(s->node, r.packet, r.packet_len) == PL_OK) {
-            s->sent++;
-            s->node->n.sent++;
-        } else {
-            s->blocked = true;
-        }
+    // the outbox is walked in key order and each key once: appending keeps
+    // the new schedule sorted; a known id keeps its backoff
+    pl_node_t *self = s->node;
+    if (self->nrs == self->caprs) {
+        size_t cap = self->caprs ? self->caprs * 2 : 256;
+        pl_resend_t *p = realloc(self->rs, cap * sizeof *p);
+        if (!p)
+            return PL_STORE_NEXT; // the next welcome tries again
+        self->rs = p;
+        self->caprs = cap;
     }
-    pl_node_resend_add(s->node, key, s->blocked ? 1000 : S_RESEND_FIRST_MS);
+    pl_resend_t *e = &self->rs[self->nrs++];
+    self->rs_sorted = self->nrs;
+    memset(e, 0, sizeof *e);
+    memcpy(e->id, key, PL_MSG_ID_BYTES);
+    e->backoff_ms = 0;
+    for (size_t lo = 0, hi = s->nold; lo < hi;) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(s->old[mid].id, key, PL_MSG_ID_BYTES);
+        if (c == 0) {
+            e->backoff_ms = s->old[mid].backoff_ms;
+            break;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    e->due_ms = s->now; // sent by pl_node_resend_due, a batch per pass
     s->queued++;
     return PL_STORE_NEXT;
 }
@@ -641,15 +848,24 @@ pl_node_resync(pl_node_t *self)
     pl_txn_t *t = NULL;
     if (pl_store_begin(self->store, NULL, false, &t) != PL_OK)
         return;
-    self->nrs = 0; // rebuilt from the store, the source of truth
-    s_resync_t s = {self, false, 0, 0};
+    // rebuilt from the store, the source of truth
+    s_resync_t s = {self, self->rs, self->nrs, 0, pl_mono_ms()};
+    if (s.nold) // searched below (qsort wants a non-NULL array)
+        qsort(s.old, s.nold, sizeof *s.old, s_rs_cmp);
+    self->rs = NULL;
+    self->nrs = self->caprs = self->rs_sorted = 0;
     PL_IGNORE(pl_store_each(t, PL_DB_OUTBOX, s_resync_one, &s));
     pl_store_abort(&t);
+    free(s.old);
     if (s.queued)
-        pl_log_info(self->log, "resync pending=%zu sent=%zu", s.queued, s.sent);
+        pl_log_info(self->log, "resync pending=%zu", s.queued);
+    if (pl_node_resend_due(self))
+        self->rs_next_ms = 0; // more is due: the next pass goes on
+    else
+        self->rs_next_ms = pl_mono_ms() + 500;
 }
 
-void
+bool
 pl_node_resend_due(pl_node_t *self)
 {
     uint64_t now = pl_mono_ms();
@@ -657,18 +873,16 @@ pl_node_resend_due(pl_node_t *self)
     for (size_t i = 0; i < self->nrs && !any; i++)
         any = self->rs[i].due_ms <= now;
     if (!any)
-        return;
+        return false;
     pl_txn_t *t = NULL;
     if (pl_store_begin(self->store, NULL, false, &t) != PL_OK)
-        return;
-    bool blocked = false;
-    size_t i = 0;
-    while (i < self->nrs) {
+        return false;
+    bool blocked = false, more = false;
+    size_t sent = 0;
+    for (size_t i = 0; i < self->nrs; i++) {
         pl_resend_t *e = &self->rs[i];
-        if (e->due_ms > now) {
-            i++;
+        if (e->due_ms > now || more)
             continue;
-        }
         const uint8_t *v;
         size_t vlen;
         pl_outrec_t r;
@@ -676,28 +890,35 @@ pl_node_resend_due(pl_node_t *self)
                 != PL_OK
             || pl_outrec_decode(v, vlen, &r) != PL_OK
             || r.state != S_OUT_PENDING || !r.packet) {
-            self->rs[i] = self->rs[--self->nrs]; // settled: forget it
+            e->dead = true; // settled: forget it
+            continue;
+        }
+        if (sent >= S_RESEND_BATCH) {
+            // bounded work per pass: the rest waits for the next pass, after
+            // the broker socket has been read again
+            more = true;
             continue;
         }
         if (blocked
             || pl_node_send_now(self, r.packet, r.packet_len) != PL_OK) {
-            blocked = true;
+            blocked = true; // not connected or the pipe is full
             e->due_ms = now + 1000;
         } else {
+            sent++;
             self->n.sent++;
             self->n.resent++;
             char hex[33];
             s_hexid(hex, e->id);
             pl_log_debug(self->log, "resend id=%s backoff_ms=%u", hex,
                          e->backoff_ms);
-            e->backoff_ms = e->backoff_ms * 2 > S_RESEND_MAX_MS
-                                ? S_RESEND_MAX_MS
-                                : e->backoff_ms * 2;
-            e->due_ms = now + e->backoff_ms;
+            uint32_t b = e->backoff_ms ? e->backoff_ms * 2 : S_RESEND_FIRST_MS;
+            e->backoff_ms = b > S_RESEND_MAX_MS ? S_RESEND_MAX_MS : b;
+            e->due_ms = now + s_jitter(e->backoff_ms);
         }
-        i++;
     }
+    s_rs_compact(self);
     pl_store_abort(&t);
+    return more;
 }
 
 // Changes the state of an outbox entry after a broker answer.
@@ -733,13 +954,18 @@ s_out_answer(pl_node_t *self, pl_txn_t *txn, const uint8_t *id, int kind,
         }
         break;
     case PASSERELLE__V1__PACKET__KIND_REJECTED:
+        // a reason newer than this code (e.g. a per-node quota) is taken
+        // as "not now": retrying loses nothing, dropping would
         if (reason == PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL
-            || reason == PASSERELLE__V1__REJECT_REASON__REJECT_STORE_ERROR) {
-            // the broker could not take it now: try again later
-            pl_log_warn(self->log, "outbox_retry_later id=%s reason=%s", hex,
-                        pl_wire_reason_name(reason));
+            || reason == PASSERELLE__V1__REJECT_REASON__REJECT_STORE_ERROR
+            || reason > PASSERELLE__V1__REJECT_REASON__REJECT_STORE_ERROR) {
+            // the broker could not take it now: try again later (the entry
+            // of this id moves; one summary line per interval)
+            s_refused_log(self, reason);
+            pl_log_debug(self->log, "outbox_retry_later id=%s reason=%s", hex,
+                         pl_wire_reason_name(reason));
             if (r.state == S_OUT_PENDING)
-                pl_node_resend_add(self, id, S_RETRY_FULL_MS);
+                s_rs_refused(self, id);
             return PL_OK;
         }
         if (r.state == S_OUT_PENDING || r.state == S_OUT_ACCEPTED) {
@@ -756,6 +982,8 @@ s_out_answer(pl_node_t *self, pl_txn_t *txn, const uint8_t *id, int kind,
     }
     if (next == r.state)
         return PL_OK;
+    if (r.state == S_OUT_PENDING)
+        s_rs_settled(self, id);
     r.state = next;
     r.updated_at = pl_now();
     // a refused or expired test/referral envelope will never be receipted:
@@ -908,6 +1136,8 @@ s_on_receipt(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
             return crc;
     }
     // keep a small record: the evidence, not the envelope
+    if (r.state == S_OUT_PENDING)
+        s_rs_settled(self, rid);
     r.state = S_OUT_RECEIPTED;
     r.updated_at = pl_now();
     r.receipt_at = rc_msg->received_at;
@@ -1173,9 +1403,12 @@ s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
         if (rc == PL_OK && !refused)
             rc = s_seen_put(txn, &h, digest, NULL);
     } else if (pl_node_store_full(self)) {
-        pl_log_warn(self->log,
-                    "envelope_deferred id=%s from=%s reason=store_full", hex,
-                    h.from);
+        // not taken: the broker keeps it and redelivers; said once per
+        // interval, not once per redelivery
+        pl_node_full_log(self, "envelope");
+        pl_log_debug(self->log,
+                     "envelope_deferred id=%s from=%s reason=store_full", hex,
+                     h.from);
         self->n.in_deferred++;
         pl_message_free(&m);
         pl_buf_wipe(&msg);
@@ -1248,7 +1481,9 @@ pl_node_on_packet(pl_node_t *self, pl_txn_t *pass, const pl_packet_t *pkt,
                     pl_wire_kind_name(pkt->kind_case));
         break;
     }
-    if (rc != PL_OK)
+    if (rc == PL_EFULL) // no room: nothing of it is acknowledged
+        pl_node_full_log(self, pl_wire_kind_name(pkt->kind_case));
+    else if (rc != PL_OK)
         pl_log_error(self->log, "packet_failed kind=%s err=%s",
                      pl_wire_kind_name(pkt->kind_case), pl_strerror(rc));
     (void) s_child_end(self, &c, mark, rc);

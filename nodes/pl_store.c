@@ -6,6 +6,8 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <lmdb.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "proto/pl_keys.h"
 
@@ -48,12 +51,14 @@ struct pl_store {
     MDB_dbi dbi[PL_DB_COUNT]; // named databases
     uint8_t *master;          // sodium_malloc'd, read-only when idle
     pl_log_t *log;            // borrowed
+    int failed;               // 0, or the code that made the store unusable
 };
 
 struct pl_txn {
     pl_store_t *store; // owner
     MDB_txn *txn;      // LMDB transaction
     bool write;        // a write (or nested) transaction
+    bool nested;       // has a parent: its commit does no I/O
 };
 
 // Maps an LMDB result to a PL_E* code.
@@ -69,11 +74,40 @@ s_rc(int mrc)
     case MDB_TXN_FULL:
     case MDB_READERS_FULL:
     case MDB_DBS_FULL:
+    case ENOSPC: // the file system is full: not fatal, space may come back
+    case EDQUOT:
         return PL_EFULL;
     case ENOMEM:
         return PL_ENOMEM;
     default:
         return PL_EIO;
+    }
+}
+
+// Is 'mrc', returned by the commit of a top-level transaction, a failure
+// after which the environment cannot be trusted? A commit writes the
+// dirty pages, syncs the data file, then writes the meta page (LMDB 0.9
+// mdb_txn_commit). A failed sync or meta write leaves pages in the page
+// cache that the disk may not hold, and a later sync can succeed without
+// them (the "fsyncgate" behaviour of Linux: a reported writeback error is
+// cleared once reported); a failed meta write also sets MDB_FATAL_ERROR, so
+// every later begin returns MDB_PANIC. Only "no space" (ENOSPC, EDQUOT, a
+// full map) and ENOMEM leave the environment as it was: the transaction
+// is aborted and the previous meta page is still the current one.
+static bool
+s_commit_fatal(int mrc)
+{
+    switch (mrc) {
+    case MDB_SUCCESS:
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+    case MDB_BAD_TXN: // an earlier operation of the transaction failed
+    case ENOSPC:
+    case EDQUOT:
+    case ENOMEM:
+        return false;
+    default:
+        return true;
     }
 }
 
@@ -211,13 +245,21 @@ pl_store_begin(pl_store_t *self, pl_txn_t *parent, bool write, pl_txn_t **out)
     int mrc = mdb_txn_begin(self->env, parent ? parent->txn : NULL,
                             write ? 0 : MDB_RDONLY, &t->txn);
     if (mrc != MDB_SUCCESS) {
+        free(t);
+        if (mrc == MDB_PANIC) {
+            // a failed meta-page write or sync marked the environment
+            // unusable (MDB_FATAL_ERROR): said once, by the owner
+            if (!self->failed)
+                self->failed = mrc;
+            return PL_EIO;
+        }
         pl_log_error(self->log, "store_txn_begin_failed err=\"%s\"",
                      mdb_strerror(mrc));
-        free(t);
         return s_rc(mrc);
     }
     t->store = self;
     t->write = write;
+    t->nested = parent != NULL;
     *out = t;
     return PL_OK;
 }
@@ -228,12 +270,24 @@ pl_store_commit(pl_txn_t **txn_p)
     assert(txn_p && *txn_p);
     pl_txn_t *t = *txn_p;
     *txn_p = NULL;
+    bool top = !t->nested;
     int mrc = mdb_txn_commit(t->txn); // frees the txn also on failure
-    if (mrc != MDB_SUCCESS)
-        pl_log_error(t->store->log, "store_commit_failed err=\"%s\"",
-                     mdb_strerror(mrc));
+    pl_store_t *store = t->store;
     free(t);
-    return s_rc(mrc);
+    if (mrc == MDB_SUCCESS)
+        return PL_OK;
+    if ((top && s_commit_fatal(mrc)) || mrc == MDB_PANIC) {
+        // the one place that decides: the owner polls pl_store_failed,
+        // logs one line and stops
+        if (!store->failed)
+            store->failed = mrc;
+        return PL_EIO;
+    }
+    int rc = s_rc(mrc);
+    if (rc != PL_EFULL) // "full" is reported by the caller, rate limited
+        pl_log_error(store->log, "store_commit_failed err=\"%s\"",
+                     mdb_strerror(mrc));
+    return rc;
 }
 
 void
@@ -475,6 +529,18 @@ pl_store_reader_check(pl_store_t *self, int *dead)
     if (dead)
         *dead = d;
     return s_rc(mrc);
+}
+
+int
+pl_store_failed(const pl_store_t *self)
+{
+    return self ? self->failed : 0;
+}
+
+const char *
+pl_store_strerror(int code)
+{
+    return mdb_strerror(code);
 }
 
 int
@@ -723,7 +789,30 @@ s_open_readonly(pl_store_t *self, const char *dir, size_t map, char *err,
 int
 pl_store_copy(pl_store_t *self, const char *dir, bool compact)
 {
-    int mrc = mdb_env_copy2(self->env, dir, compact ? MDB_CP_COMPACT : 0);
+    // the file is made here, 0600 from the start (mdb_env_copy2 creates it
+    // 0666 less the umask: 0644, readable by every user), and synced
+    // before the copy counts as done
+    char path[PATH_MAX + 16];
+    if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int) sizeof path)
+        return PL_ETOOBIG;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int mrc = fd < 0 ? errno : MDB_SUCCESS;
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_env_copyfd2(self->env, fd, compact ? MDB_CP_COMPACT : 0);
+    if (mrc == MDB_SUCCESS && fsync(fd) != 0)
+        mrc = errno;
+    if (fd >= 0 && close(fd) != 0 && mrc == MDB_SUCCESS)
+        mrc = errno;
+    if (fd >= 0 && mrc != MDB_SUCCESS)
+        unlink(path); // no half copy left behind
+    if (mrc == MDB_SUCCESS) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            if (fsync(dfd) != 0)
+                mrc = errno;
+            close(dfd);
+        }
+    }
     if (mrc != MDB_SUCCESS) {
         pl_log_error(self->log, "store_copy_failed dir=%s err=\"%s\"", dir,
                      mdb_strerror(mrc));

@@ -128,8 +128,18 @@ PL_MUST_CHECK int pl_store_begin(pl_store_t *self, pl_txn_t *parent, bool write,
                                  pl_txn_t **out);
 // Commits and frees the transaction; *txn_p is NULL afterwards, also on
 // failure (the transaction is then aborted). A top-level commit is durable
-// (fsync) when it returns PL_OK. PL_EFULL when the map is full.
+// (fsync) when it returns PL_OK. PL_EFULL when the map or the file system
+// is full (ENOSPC, EDQUOT): nothing changed, a later commit may succeed.
+// PL_EIO when the store failed for good (see pl_store_failed).
 PL_MUST_CHECK int pl_store_commit(pl_txn_t **txn_p);
+// 0 while the store is usable; else the LMDB or errno code of the failure
+// that made it unusable for this process: a failed sync, data or meta-page
+// write of a top-level commit (EIO, ...), or MDB_PANIC from a begin. Once
+// set it stays set: nothing may be acknowledged any more, and the owner
+// must stop and be restarted on a fresh environment (RELIABILITY.md).
+int pl_store_failed(const pl_store_t *self);
+// Text of such a code (mdb_strerror: LMDB codes and errno values).
+const char *pl_store_strerror(int code);
 // Aborts and frees; NULL-safe.
 void pl_store_abort(pl_txn_t **txn_p);
 // The store a transaction belongs to.
