@@ -58,6 +58,10 @@ if(PL_FUZZ)
   target_link_libraries(fuzz_packet PRIVATE pl_proto)
 endif()
 
+# the fault suite: power-loss simulator, I/O errors, link faults (short form
+# under ctest, long form with `make faults`)
+include(${CMAKE_SOURCE_DIR}/tests/faults/faults.cmake)
+
 # benchmarks: built always, run by hand (make bench), never by ctest
 file(GLOB PL_BENCH_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/bench/bench_*.c)
 foreach(src ${PL_BENCH_SRC})
