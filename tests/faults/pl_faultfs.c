@@ -35,6 +35,7 @@
 //                           O_DSYNC fd)
 //   PL_FAULT_ERR_AT=N       which one (1-based, counted after the arm)
 //   PL_FAULT_ERR_ERRNO=EIO|ENOSPC   (default EIO)
+//   PL_FAULT_ERR_COUNT=K    fail K in a row from the Nth on (default 1)
 //   PL_FAULT_ERR_PERSIST=1  fail every one from the Nth on (a dead disk)
 //
 // Not modelled (see README "What Passerelle survives"): torn sectors inside
@@ -98,8 +99,13 @@ typedef struct {
     uint64_t saved_total;
 } ff_file_t;
 
-typedef enum { FF_CRASH_NONE, FF_CRASH_SYNC, FF_CRASH_WRITE, FF_CRASH_MS,
-               FF_CRASH_TRIGGER } ff_crash_t;
+typedef enum {
+    FF_CRASH_NONE,
+    FF_CRASH_SYNC,
+    FF_CRASH_WRITE,
+    FF_CRASH_MS,
+    FF_CRASH_TRIGGER
+} ff_crash_t;
 typedef enum { FF_ERR_NONE, FF_ERR_SYNC, FF_ERR_WRITE, FF_ERR_META } ff_err_t;
 
 static struct {
@@ -123,7 +129,7 @@ static struct {
     ff_crash_t crash;
     long crash_n;
     ff_err_t err;
-    long err_at;
+    long err_at, err_count;
     int err_errno;
     bool err_persist;
     atomic_bool armed;
@@ -198,6 +204,10 @@ s_init(void)
         S.err = FF_ERR_META;
     v = getenv("PL_FAULT_ERR_AT");
     S.err_at = v ? strtol(v, NULL, 10) : 1;
+    v = getenv("PL_FAULT_ERR_COUNT");
+    S.err_count = v ? strtol(v, NULL, 10) : 1;
+    if (S.err_count < 1)
+        S.err_count = 1;
     v = getenv("PL_FAULT_ERR_ERRNO");
     S.err_errno = v && strcmp(v, "ENOSPC") == 0 ? ENOSPC : EIO;
     v = getenv("PL_FAULT_ERR_PERSIST");
@@ -215,8 +225,7 @@ s_ensure(void)
 }
 
 // One line to PL_FAULT_LOG (never to the process's own stderr).
-static void
-s_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void s_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void
 s_log(const char *fmt, ...)
 {
@@ -442,6 +451,15 @@ s_start_watcher(void)
 
 // ---- writes
 
+// Is the nth operation of the injected kind one that fails?
+static bool
+s_err_due(long n)
+{
+    if (n < S.err_at)
+        return false;
+    return S.err_persist || n < S.err_at + S.err_count;
+}
+
 // Saves the pre-image of every page of [off, off+len) below the synced size
 // that is not saved yet.
 static void
@@ -515,8 +533,7 @@ s_write_tracked(int fd, ff_file_t *f, const struct iovec *iov, int cnt,
     if (n && S.crash == FF_CRASH_WRITE && (dsync ? 0 : n) == S.crash_n)
         s_power_loss("write");
     ff_err_t kind = dsync ? FF_ERR_META : FF_ERR_WRITE;
-    if (n && S.err == kind
-        && (n == S.err_at || (S.err_persist && n > S.err_at))) {
+    if (n && S.err == kind && s_err_due(n)) {
         s_log("event=inject op=%s n=%ld errno=%s", dsync ? "meta" : "write", n,
               S.err_errno == ENOSPC ? "ENOSPC" : "EIO");
         pthread_mutex_unlock(&S.lock);
@@ -605,8 +622,7 @@ s_sync(int fd, bool data_only)
     long n = atomic_load(&S.armed) ? ++S.syncs : 0;
     if (n && S.crash == FF_CRASH_SYNC && n == S.crash_n)
         s_power_loss("sync");
-    if (n && S.err == FF_ERR_SYNC
-        && (n == S.err_at || (S.err_persist && n > S.err_at))) {
+    if (n && S.err == FF_ERR_SYNC && s_err_due(n)) {
         s_log("event=inject op=%s n=%ld errno=%s",
               data_only ? "fdatasync" : "fsync", n,
               S.err_errno == ENOSPC ? "ENOSPC" : "EIO");

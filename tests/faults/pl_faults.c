@@ -124,8 +124,8 @@ pl_faults_wait_exit(pid_t pid, int timeout_ms, int *status)
 // ---- streaming sender
 
 void
-pl_faults_stream_open(pl_faults_stream_t *s, const pl_test_net_t *net,
-                      int from, int to, int n, size_t payload)
+pl_faults_stream_open(pl_faults_stream_t *s, const pl_test_net_t *net, int from,
+                      int to, int n, size_t payload)
 {
     memset(s, 0, sizeof *s);
     s->c = pl_rawclient_open(net->home[from], net->endpoint);

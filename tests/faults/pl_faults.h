@@ -76,8 +76,8 @@ long pl_faults_lines(const char *path);
 // One result line on stdout, read by `make faults` for its table:
 // FAULT-RESULT fault=NAME runs=R acknowledged=A lost=L duplicated=D
 //   control_lost=C   (C = -1 when the fault has no negative control)
-void pl_faults_result(const char *fault, int runs, long acknowledged,
-                      long lost, long duplicated, long control_lost);
+void pl_faults_result(const char *fault, int runs, long acknowledged, long lost,
+                      long duplicated, long control_lost);
 
 // Sleeps ms milliseconds.
 void pl_faults_sleep_ms(long ms);

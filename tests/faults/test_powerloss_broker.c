@@ -57,8 +57,16 @@ s_campaign(const char *tag, int runs, bool nosync, uint64_t *rng)
         pl_faults_env_t env;
         pl_faults_env_init(&env, true);
         pl_faults_env_add(&env, "PL_FAULT_MATCH=%s", store);
-        pl_faults_env_add(&env, "PL_FAULT_CRASH=trigger");
-        pl_faults_env_add(&env, "PL_FAULT_TRIGGER=%s", trig);
+        // every other loss lands exactly on a sync: the pages of the commit
+        // being made are written and not yet durable (the worst moment)
+        if (pl_test_rand(rng) % 2) {
+            pl_faults_env_add(&env, "PL_FAULT_CRASH=trigger");
+            pl_faults_env_add(&env, "PL_FAULT_TRIGGER=%s", trig);
+        } else {
+            pl_faults_env_add(&env, "PL_FAULT_CRASH=sync:%d",
+                              1 + (int) (pl_test_rand(rng) % 4));
+            pl_faults_env_add(&env, "PL_FAULT_ARM=%s", trig);
+        }
         pl_faults_env_add(&env, "PL_FAULT_LOG=%s", flog);
         if (nosync)
             pl_faults_env_add(&env, "PL_FAULT_NOSYNC=1");
@@ -90,8 +98,8 @@ s_campaign(const char *tag, int runs, bool nosync, uint64_t *rng)
     fprintf(stderr,
             "powerloss_broker%s: losses=%d acknowledged=%d delivered=%d "
             "lost=%d duplicated=%d\n",
-            nosync ? " (control, no sync)" : "", runs, s.accepted, unique,
-            lost, dups);
+            nosync ? " (control, no sync)" : "", runs, s.accepted, unique, lost,
+            dups);
     s_outcome_t o = {runs, s.accepted, lost, dups};
     pl_faults_stream_close(&s);
     pl_test_net_destroy(&net);
