@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/lib/pl_testnode.h"
+
 bool
 pl_faults_long(void)
 {
@@ -310,4 +312,64 @@ pl_faults_result(const char *fault, int runs, long acknowledged, long lost,
            "duplicated=%ld control_lost=%ld\n",
            fault, runs, acknowledged, lost, duplicated, control_lost);
     fflush(stdout);
+}
+
+// ---- through node daemons (pl-testmsg)
+
+// One batch from A to B; appends the ids A committed. false if A refused.
+bool
+pl_faults_node_send(pl_test_net_t *net, json_t *ids, int count)
+{
+    json_t *out = NULL;
+    char err[700];
+    snprintf(err, sizeof err, "%s/tool.log", net->root);
+    int rc = pl_testnode_tool(&out, err, net->home[0],
+                              "send --to '%s' --payload f --count %d --json",
+                              net->address[1], count);
+    json_t *a = json_object_get(out, "ids");
+    bool ok = rc == 0 && json_is_array(a);
+    if (ok)
+        json_array_extend(ids, a);
+    json_decref(out);
+    return ok;
+}
+
+// B's store once everything settled: unique ids, duplicates, and the ids
+// sent that are missing. Waits until B holds 'want' or stops changing.
+void
+pl_faults_node_settle(pl_test_net_t *net, json_t *ids, int stable_ms,
+                      long *lost, long *dups)
+{
+    long want = (long) json_array_size(ids), last = -2;
+    uint64_t changed = pl_mono_ms(), hard = changed + 120000;
+    for (;;) {
+        long n = pl_testnode_stat(net->home[1], "inbox");
+        if (n != last) {
+            last = n;
+            changed = pl_mono_ms();
+        }
+        if (n >= want || pl_mono_ms() - changed > (uint64_t) stable_ms
+            || pl_mono_ms() > hard)
+            break;
+        pl_faults_sleep_ms(200);
+    }
+    json_t *list = NULL;
+    PL_CHECK(pl_testnode_tool(&list, NULL, net->home[1], "list --json") == 0);
+    json_t *seen = json_object();
+    size_t i;
+    json_t *e;
+    *dups = 0;
+    json_array_foreach(list, i, e)
+    {
+        const char *id = json_string_value(json_object_get(e, "id"));
+        if (id && json_object_get(seen, id))
+            (*dups)++;
+        else if (id)
+            json_object_set_new(seen, id, json_true());
+    }
+    *lost = 0;
+    json_array_foreach(
+        ids, i, e) if (!json_object_get(seen, json_string_value(e)))(*lost)++;
+    json_decref(seen);
+    json_decref(list);
 }

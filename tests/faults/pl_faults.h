@@ -6,6 +6,7 @@
 #ifndef PL_FAULTS_H
 #define PL_FAULTS_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +68,18 @@ int pl_faults_stream_pump(pl_faults_stream_t *s, int burst, int ms);
 void pl_faults_drain(const pl_test_net_t *net, int to,
                      const pl_faults_stream_t *s, int want, int idle_ms,
                      int *unique, int *dups, int *lost);
+
+// ---- node daemons of 'net' (node 0 sends, node 1 receives)
+// One batch of 'count' test messages from node 0 to node 1 through
+// pl-testmsg; appends the ids node 0 committed to 'ids' (a JSON array).
+// false when the node refused or did not answer.
+
+bool pl_faults_node_send(pl_test_net_t *net, json_t *ids, int count);
+// Waits until node 1 holds every id of 'ids' or its inbox did not change
+// for stable_ms (at most 120 s), then counts the ids missing from its store
+// (*lost) and the ids it holds twice (*dups).
+void pl_faults_node_settle(pl_test_net_t *net, json_t *ids, int stable_ms,
+                           long *lost, long *dups);
 
 // Occurrences of 'needle' in a file (0 if missing).
 long pl_faults_count(const char *path, const char *needle);

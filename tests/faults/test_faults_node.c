@@ -33,63 +33,6 @@ s_touch(const char *path)
     fclose(f);
 }
 
-// One batch from A to B; appends the ids A committed. false if A refused.
-static bool
-s_send(pl_test_net_t *net, json_t *ids, int count)
-{
-    json_t *out = NULL;
-    char err[700];
-    snprintf(err, sizeof err, "%s/tool.log", net->root);
-    int rc = pl_testnode_tool(&out, err, net->home[0],
-                              "send --to '%s' --payload f --count %d --json",
-                              net->address[1], count);
-    json_t *a = json_object_get(out, "ids");
-    bool ok = rc == 0 && json_is_array(a);
-    if (ok)
-        json_array_extend(ids, a);
-    json_decref(out);
-    return ok;
-}
-
-// B's store once everything settled: unique ids, duplicates, and the ids
-// sent that are missing. Waits until B holds 'want' or stops changing.
-static void
-s_settle(pl_test_net_t *net, json_t *ids, int stable_ms, long *lost, long *dups)
-{
-    long want = (long) json_array_size(ids), last = -2;
-    uint64_t changed = pl_mono_ms(), hard = changed + 120000;
-    for (;;) {
-        long n = pl_testnode_stat(net->home[1], "inbox");
-        if (n != last) {
-            last = n;
-            changed = pl_mono_ms();
-        }
-        if (n >= want || pl_mono_ms() - changed > (uint64_t) stable_ms
-            || pl_mono_ms() > hard)
-            break;
-        pl_faults_sleep_ms(200);
-    }
-    json_t *list = NULL;
-    PL_CHECK(pl_testnode_tool(&list, NULL, net->home[1], "list --json") == 0);
-    json_t *seen = json_object();
-    size_t i;
-    json_t *e;
-    *dups = 0;
-    json_array_foreach(list, i, e)
-    {
-        const char *id = json_string_value(json_object_get(e, "id"));
-        if (id && json_object_get(seen, id))
-            (*dups)++;
-        else if (id)
-            json_object_set_new(seen, id, json_true());
-    }
-    *lost = 0;
-    json_array_foreach(
-        ids, i, e) if (!json_object_get(seen, json_string_value(e)))(*lost)++;
-    json_decref(seen);
-    json_decref(list);
-}
-
 static pl_test_net_t *
 s_net(const char *tag)
 {
@@ -115,7 +58,7 @@ s_powerloss(int runs, bool nosync, uint64_t *rng, long *acked, long *lost,
     snprintf(store, sizeof store, "%s/store/data.mdb", net->home[1]);
     json_t *ids = json_array();
     // some traffic before any loss, through a clean B
-    PL_CHECK(s_send(net, ids, 20));
+    PL_CHECK(pl_faults_node_send(net, ids, 20));
     PL_CHECK(pl_testnode_wait_stat(net->home[1], "inbox", 20, 30000) == 20);
     for (int r = 0; r < runs; r++) {
         pl_test_net_stop_node(net, 1, false);
@@ -136,14 +79,14 @@ s_powerloss(int runs, bool nosync, uint64_t *rng, long *acked, long *lost,
         if (nosync)
             pl_faults_env_add(&env, "PL_FAULT_NOSYNC=1");
         pl_testnode_start(net, 1, s_fast, env.v);
-        PL_CHECK(s_send(net, ids, 10));
+        PL_CHECK(pl_faults_node_send(net, ids, 10));
         s_touch(arm);
         uint64_t t0 = pl_mono_ms();
         int st = 0;
         bool dead = false;
         while (!(dead = pl_faults_wait_exit(net->node_pid[1], 0, &st))
                && pl_mono_ms() - t0 < 20000)
-            PL_CHECK(s_send(net, ids, 10));
+            PL_CHECK(pl_faults_node_send(net, ids, 10));
         PL_CHECK(dead);
         net->node_pid[1] = 0;
         if (pl_faults_count(flog, "event=power_loss") != r + 1)
@@ -153,7 +96,7 @@ s_powerloss(int runs, bool nosync, uint64_t *rng, long *acked, long *lost,
         PL_CHECK(pl_faults_count(flog, "event=power_loss") == r + 1);
     }
     pl_testnode_start(net, 1, s_fast, NULL);
-    s_settle(net, ids, nosync ? 8000 : 30000, lost, dups);
+    pl_faults_node_settle(net, ids, nosync ? 8000 : 30000, lost, dups);
     *acked = (long) json_array_size(ids);
     fprintf(stderr,
             "node power loss%s: losses=%d sent=%ld lost=%ld duplicated=%ld\n",
@@ -186,11 +129,11 @@ s_ioerr(const char *err, bool persist, int at, long *acked, long *lost,
         pl_faults_env_add(&env, "PL_FAULT_ERR_PERSIST=1");
     pl_testnode_start(net, 1, s_fast, env.v);
     json_t *ids = json_array();
-    PL_CHECK(s_send(net, ids, 10));
+    PL_CHECK(pl_faults_node_send(net, ids, 10));
     s_touch(arm);
     uint64_t t0 = pl_mono_ms();
     while (!pl_faults_count(flog, "event=inject") && pl_mono_ms() - t0 < 20000)
-        PL_CHECK(s_send(net, ids, 5));
+        PL_CHECK(pl_faults_node_send(net, ids, 5));
     PL_CHECK(pl_faults_count(flog, "event=inject") >= 1);
     uint64_t tf = pl_mono_ms();
     int status = 0;
@@ -210,8 +153,8 @@ s_ioerr(const char *err, bool persist, int at, long *acked, long *lost,
         pl_test_stop(net->node_pid[1], SIGKILL, 5000);
     net->node_pid[1] = 0;
     pl_testnode_start(net, 1, s_fast, NULL);
-    PL_CHECK(s_send(net, ids, 10));
-    s_settle(net, ids, 30000, lost, dups);
+    PL_CHECK(pl_faults_node_send(net, ids, 10));
+    pl_faults_node_settle(net, ids, 30000, lost, dups);
     *acked = (long) json_array_size(ids);
     fprintf(stderr, "node %s EIO: sent=%ld lost=%ld duplicated=%ld\n", err,
             *acked, *lost, *dups);
