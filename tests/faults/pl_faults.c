@@ -221,7 +221,7 @@ s_taken(pl_rawclient_t *c, const uint8_t *id)
 }
 
 void
-pl_faults_drain(const pl_test_net_t *net, int to, const pl_faults_stream_t *s,
+pl_faults_drain(const pl_test_net_t *net, int to, pl_faults_stream_t *s,
                 int want, int idle_ms, int *unique, int *dups, int *lost)
 {
     pl_rawclient_t *b = pl_rawclient_open(net->home[to], net->endpoint);
@@ -261,10 +261,10 @@ pl_faults_drain(const pl_test_net_t *net, int to, const pl_faults_stream_t *s,
     for (int i = 0; i < s->n; i++) {
         if (!s->items[i].accepted)
             continue;
-        bool found = false;
-        for (int j = 0; j < ngot && !found; j++)
-            found = memcmp(got[j], s->items[i].id, PL_MSG_ID_BYTES) == 0;
-        if (!found)
+        for (int j = 0; j < ngot && !s->items[i].delivered; j++)
+            s->items[i].delivered =
+                memcmp(got[j], s->items[i].id, PL_MSG_ID_BYTES) == 0;
+        if (!s->items[i].delivered)
             nlost++;
     }
     free(got);

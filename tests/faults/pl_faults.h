@@ -47,7 +47,8 @@ typedef struct {
     uint8_t id[PL_MSG_ID_BYTES];
     pl_buf_t pkt;
     bool accepted;
-    bool refused; // rejected store-full at least once
+    bool refused;   // rejected store-full at least once
+    bool delivered; // seen by a pl_faults_drain
 } pl_faults_item_t;
 typedef struct {
     pl_rawclient_t *c;
@@ -64,10 +65,10 @@ int pl_faults_stream_pump(pl_faults_stream_t *s, int burst, int ms);
 // The recipient drains its queue at the broker (a fresh raw client for
 // node 'to'), taking each envelope; counts unique ids and duplicates, then
 // compares with the acknowledged ones of 's': *lost = acknowledged ids never
-// delivered. Stops when 'want' unique arrived or after idle_ms of silence.
-void pl_faults_drain(const pl_test_net_t *net, int to,
-                     const pl_faults_stream_t *s, int want, int idle_ms,
-                     int *unique, int *dups, int *lost);
+// delivered (by this drain or an earlier one; marks them delivered). Stops when
+// 'want' unique arrived or after idle_ms of silence.
+void pl_faults_drain(const pl_test_net_t *net, int to, pl_faults_stream_t *s,
+                     int want, int idle_ms, int *unique, int *dups, int *lost);
 
 // ---- node daemons of 'net' (node 0 sends, node 1 receives)
 // One batch of 'count' test messages from node 0 to node 1 through
