@@ -362,36 +362,58 @@ s_tracked(int fd)
     return S.fd_file[fd];
 }
 
+// A thread of the process that touches the mapped file after the truncation
+// below gets SIGBUS before our SIGKILL lands: it waits here for the kill.
+static void
+s_hold(int sig)
+{
+    (void) sig;
+    for (;;)
+        pause();
+}
+
 // ---- the power loss: every pre-image back, truncate, SIGKILL. Called with
 // the lock held; never returns.
 static void
 s_power_loss(const char *why)
 {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_hold;
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGSEGV, &sa, NULL);
     long pages = 0;
+    int fds[FF_FILES];
     for (int i = 0; i < FF_FILES; i++) {
         ff_file_t *f = &S.files[i];
+        fds[i] = -1;
         if (!f->used)
             continue;
-        int fd = S.open(f->path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
+        fds[i] = S.open(f->path, O_WRONLY | O_CLOEXEC);
+        if (fds[i] < 0)
             continue;
         for (size_t k = 0; k < f->cap; k++) {
             ff_slot_t *s = &f->slots[k];
             if (s->page == UINT64_MAX)
                 continue;
-            if (S.pwrite(fd, s->bytes, s->len, (off_t) (s->page * FF_PAGE))
+            if (S.pwrite(fds[i], s->bytes, s->len, (off_t) (s->page * FF_PAGE))
                 != (ssize_t) s->len)
                 s_log("event=restore_failed errno=%d", errno);
             pages++;
         }
-        if (ftruncate(fd, f->synced_size) != 0)
-            s_log("event=truncate_failed errno=%d", errno);
-        S.fsync(fd);
-        S.close(fd);
     }
     s_log("event=power_loss why=%s restored_pages=%ld syncs=%ld writes=%ld "
           "metas=%ld nosync=%d",
           why, pages, S.syncs, S.writes, S.metas, S.nosync ? 1 : 0);
+    // last: the size back to the last sync (readers of the map may fault)
+    for (int i = 0; i < FF_FILES; i++) {
+        if (fds[i] < 0)
+            continue;
+        if (ftruncate(fds[i], S.files[i].synced_size) != 0)
+            s_log("event=truncate_failed errno=%d", errno);
+        S.fsync(fds[i]);
+        S.close(fds[i]);
+    }
     kill(getpid(), SIGKILL);
     for (;;)
         pause();
