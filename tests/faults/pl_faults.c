@@ -306,11 +306,26 @@ pl_faults_lines(const char *path)
 
 void
 pl_faults_result(const char *fault, int runs, long acknowledged, long lost,
-                 long duplicated, long control_lost)
+                 long duplicated, long control_lost, int failed_checks)
 {
+    char checks[32] = "ok";
+    if (failed_checks)
+        snprintf(checks, sizeof checks, "failed:%d", failed_checks);
     printf("FAULT-RESULT fault=%s runs=%d acknowledged=%ld lost=%ld "
-           "duplicated=%ld control_lost=%ld\n",
-           fault, runs, acknowledged, lost, duplicated, control_lost);
+           "duplicated=%ld control_lost=%ld checks=%s\n",
+           fault, runs, acknowledged, lost, duplicated, control_lost, checks);
+    fflush(stdout);
+}
+
+void
+pl_faults_note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("FAULT-NOTE ", stdout);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fputc('\n', stdout);
     fflush(stdout);
 }
 

@@ -87,11 +87,16 @@ long pl_faults_count(const char *path, const char *needle);
 // Lines in a file (0 if missing).
 long pl_faults_lines(const char *path);
 
-// One result line on stdout, read by `make faults` for its table:
+// One result line on stdout (flushed), read by `make faults` for its table:
 // FAULT-RESULT fault=NAME runs=R acknowledged=A lost=L duplicated=D
-//   control_lost=C   (C = -1 when the fault has no negative control)
+//   control_lost=C checks=ok|failed:N
+// (-1 = not measured, e.g. C when the fault has no negative control;
+// N = behaviour checks of the test that did not hold: exit status, answers,
+// bounds)
 void pl_faults_result(const char *fault, int runs, long acknowledged, long lost,
-                      long duplicated, long control_lost);
+                      long duplicated, long control_lost, int failed_checks);
+// A "FAULT-NOTE ..." line on stdout (flushed): a measurement for the table.
+void pl_faults_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 // Sleeps ms milliseconds.
 void pl_faults_sleep_ms(long ms);

@@ -106,11 +106,13 @@ main(void)
         if (a.accepted < a0 + 20)
             failures++;
         pl_faults_drain(&net, 1, &a, a.accepted, 5000, &unique, &dups, &lost);
-        pl_faults_result("broker-disk-full", 1, a.accepted, lost, dups, -1);
+        pl_faults_result("broker-disk-full", 1, a.accepted, lost, dups, -1,
+                         failures + (lost || dups));
         if (lost || dups)
             failures++;
     } else {
-        pl_faults_result("broker-disk-full", 1, a.accepted, -1, -1, -1);
+        pl_faults_result("broker-disk-full", 1, a.accepted, -1, -1, -1,
+                         failures);
     }
     pl_faults_stream_close(&a);
     pl_test_net_stop_broker(&net, false);

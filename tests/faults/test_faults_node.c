@@ -175,7 +175,8 @@ main(void)
         long ca, cl, cd, a, l, d;
         s_powerloss(lng ? 5 : 2, true, &rng, &ca, &cl, &cd);
         s_powerloss(lng ? 20 : 3, false, &rng, &a, &l, &d);
-        pl_faults_result("node-power-loss", lng ? 20 : 3, a, l, d, cl);
+        pl_faults_result("node-power-loss", lng ? 20 : 3, a, l, d, cl,
+                         (cl <= 0) + (l || d));
         if (cl <= 0 || l || d) {
             fprintf(stderr,
                     "FAIL node power loss: control lost %ld (must "
@@ -195,7 +196,7 @@ main(void)
         long a, l, d;
         int f = s_ioerr(io[k].err, io[k].persist,
                         1 + (int) (pl_test_rand(&rng) % 3), &a, &l, &d);
-        pl_faults_result(io[k].name, 1, a, l, d, -1);
+        pl_faults_result(io[k].name, 1, a, l, d, -1, f + (l || d));
         if (f || l || d) {
             fprintf(stderr,
                     "FAIL %s: %d behaviour checks failed, lost=%ld "

@@ -112,9 +112,9 @@ main(void)
     free(fds);
     pl_rawclient_close(&a);
     pl_rawclient_close(&b);
-    printf("FAULT-NOTE fault=broker-fd-flood connects=%d limit=1024 "
-           "survived=%d\n",
-           opened, alive);
+    pl_faults_result("broker-fd-flood", 1, -1, -1, -1, -1, failures);
+    pl_faults_note("fault=broker-fd-flood connects=%d limit=1024 survived=%d",
+                   opened, alive);
     pl_test_net_destroy(&net);
     PL_CHECK(failures == 0);
     printf("test_fdflood_broker: ok\n");

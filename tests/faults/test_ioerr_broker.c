@@ -172,7 +172,8 @@ main(void)
             sum.dups += o.dups;
             sum.failures += o.failures;
         }
-        pl_faults_result(c->name, reps, sum.acked, sum.lost, sum.dups, -1);
+        pl_faults_result(c->name, reps, sum.acked, sum.lost, sum.dups, -1,
+                         sum.failures + (sum.lost || sum.dups));
         if (sum.failures || sum.lost || sum.dups) {
             fprintf(stderr,
                     "FAIL %s: %d behaviour checks failed, lost=%ld "

@@ -134,9 +134,15 @@ main(void)
             "link: sent=%ld lost=%ld duplicated=%ld receipted=%ld; "
             "reconnect after down %ld ms, after stall %ld ms\n",
             sent, lost, dups, rcv, down, stall);
-    pl_faults_result("link-cut-stall-slow", lng ? 5 : 4, sent, lost, dups, -1);
-    printf("FAULT-NOTE fault=link-reconnect down_s=%d reconnect_ms=%ld\n",
-           lng ? 45 : 22, down);
+    int failed = (lost || dups || rcv != sent) + (down < 0 || down >= 10000)
+                 + (lng && (stall < 0 || stall >= 10000));
+    pl_faults_result("link-cut-stall-slow", lng ? 5 : 4, sent, lost, dups, -1,
+                     failed);
+    pl_faults_note("fault=link-reconnect down_s=%d reconnect_ms=%ld",
+                   lng ? 45 : 22, down);
+    if (lng)
+        pl_faults_note("fault=link-reconnect stall_s=45 reconnect_ms=%ld",
+                       stall);
     json_decref(ids);
     pl_test_stop(proxy, SIGTERM, 5000);
     pl_test_net_destroy(&net);

@@ -95,7 +95,7 @@ main(void)
     dups_total += dups;
     PL_CHECK(pl_test_alive(net.broker_pid));
     pl_faults_result("broker-map-full", 1, a.accepted + c.accepted, lost_total,
-                     dups_total, -1);
+                     dups_total, -1, failures + (lost_total || dups_total));
     pl_faults_stream_close(&a);
     pl_faults_stream_close(&c);
     pl_test_net_destroy(&net);

@@ -86,10 +86,11 @@ main(void)
         pl_testnode_wait_stat(net.home[0], "outbox.receipted", S_TOTAL, 30000);
     fprintf(stderr, "storefull: lost=%ld duplicated=%ld receipted=%ld\n", lost,
             dups, rcv);
-    pl_faults_result("node-store-full-retries", 1, S_TOTAL, lost, dups, -1);
-    printf("FAULT-NOTE fault=node-store-full-retries window_s=%ld "
-           "resend_queue_max=%ld\n",
-           window, max_rs);
+    pl_faults_result("node-store-full-retries", 1, S_TOTAL, lost, dups, -1,
+                     failures + (lost || dups || rcv != S_TOTAL));
+    pl_faults_note("fault=node-store-full-retries window_s=%ld "
+                   "resend_queue_max=%ld log_lines_sender=%ld",
+                   window, max_rs, a_lines);
     json_decref(ids);
     pl_test_net_destroy(&net);
     PL_CHECK(failures == 0 && lost == 0 && dups == 0 && rcv == S_TOTAL);
