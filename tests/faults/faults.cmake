@@ -32,7 +32,7 @@ foreach(src ${PL_FAULT_C})
   add_executable(${name} ${src})
   target_link_libraries(${name} PRIVATE pl_faults)
   add_dependencies(${name} pl_faultfs passerelle-broker passerelle-node
-                   passerelle)
+                   passerelle pl-testmsg pl-tcpproxy)
   add_test(NAME faults/${name} COMMAND ${name})
   # exit 77: skipped (a test that needs root to mount a tmpfs, say)
   set_tests_properties(faults/${name} PROPERTIES LABELS faults

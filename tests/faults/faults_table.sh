@@ -12,7 +12,8 @@ function v(x) { return x == "-1" || x == "" ? "-" : x }
 /FAULT-RESULT/ {
     delete f
     for (i = 1; i <= NF; i++) if (split($i, kv, "=") == 2) f[kv[1]] = kv[2]
-    b = f["checks"] == "ok" ? "ok" : f["checks"] " checks"
+    b = f["checks"]
+    if (b != "ok") { sub(/^failed:/, "", b); b = b " checks failed" }
     rows[++n] = sprintf("| %-26s | %4s | %12s | %5s | %10s | %12s | %-17s |",
         f["fault"], v(f["runs"]), v(f["acknowledged"]), v(f["lost"]),
         v(f["duplicated"]), v(f["control_lost"]), b)
