@@ -49,13 +49,15 @@ fuzz: fuzz-build
 	$(FUZZ_BUILD)/fuzz_packet -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
 	  -print_final_stats=1 $(FUZZ_BUILD)/corpus tests/fuzz/corpus/packet
 
-# every fuzz target for FUZZ_SECONDS each, from its committed corpus
+# every fuzz target for FUZZ_SECONDS each, from its committed corpus; a
+# crash (its input is written to crash-*) fails the run after the others ran
 fuzz-all: fuzz-build
-	@for t in $(FUZZ_TARGETS); do n=$${t#fuzz_}; \
+	@bad=""; for t in $(FUZZ_TARGETS); do n=$${t#fuzz_}; \
 	  mkdir -p $(FUZZ_BUILD)/corpus-$$n; echo "== $$t ($(FUZZ_SECONDS) s)"; \
 	  $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
 	    -print_final_stats=1 $(FUZZ_BUILD)/corpus-$$n tests/fuzz/corpus/$$n \
-	    || exit 1; done
+	    || bad="$$bad $$t"; done; \
+	 if [ -n "$$bad" ]; then echo "fuzz-all: failed:$$bad" >&2; exit 1; fi
 
 # the long form of the fault suite (tests/faults), then its table
 faults: build
