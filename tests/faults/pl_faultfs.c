@@ -24,7 +24,8 @@
 //   PL_FAULT_LOG=path       one line per fault event (appended)
 //   PL_FAULT_ARM=path       counting starts once this file exists
 //   PL_FAULT_CRASH=sync:N   power loss at the Nth sync (before it happens)
-//   PL_FAULT_CRASH=write:N  power loss at the Nth write (before it happens)
+//   PL_FAULT_CRASH=write:N  power loss at the Nth data write (not through
+//                           the O_DSYNC fd; before it happens)
 //   PL_FAULT_CRASH=ms:T     power loss T ms after the arm (or the start)
 //   PL_FAULT_CRASH=trigger  power loss when the file PL_FAULT_TRIGGER exists
 //   PL_FAULT_NOSYNC=1       negative control: fsync/fdatasync/O_DSYNC do

@@ -6,7 +6,8 @@
 //     once (B says `taken` only after its own commit, so a loss after a
 //     taken would lose it for good); the negative control (no sync at B)
 //     must lose some;
-//   * EIO on B's meta-page write and a persistent EIO on its fdatasync: B
+//   * EIO on B's meta-page write, a persistent EIO on its fdatasync, and
+//     EIO on one of its data-page writes (a failed commit): B
 //     logs one `store_failed`, exits 74 within seconds; restarted without
 //     the fault it receives everything, once.
 // Short form: 3 losses (+2 control) and each I/O error once; long form
@@ -189,8 +190,9 @@ main(void)
         const char *name, *err;
         bool persist;
     } io[] = {{"node-eio-meta-write", "meta", false},
-              {"node-eio-fdatasync", "sync", true}};
-    for (size_t k = 0; k < 2; k++) {
+              {"node-eio-fdatasync", "sync", true},
+              {"node-eio-data-write", "write", false}};
+    for (size_t k = 0; k < sizeof io / sizeof io[0]; k++) {
         if (only && !strstr(io[k].name, only))
             continue;
         long a, l, d;
