@@ -356,7 +356,8 @@ pl_faults_node_settle(pl_test_net_t *net, json_t *ids, int stable_ms,
                       long *lost, long *dups)
 {
     long want = (long) json_array_size(ids), last = -2;
-    uint64_t changed = pl_mono_ms(), hard = changed + 120000;
+    uint64_t changed = pl_mono_ms();
+    uint64_t hard = changed + 120000 + (uint64_t) stable_ms;
     for (;;) {
         long n = pl_testnode_stat(net->home[1], "inbox");
         if (n != last) {

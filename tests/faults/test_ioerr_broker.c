@@ -37,7 +37,7 @@ static const s_case_t s_cases[] = {
     {"broker-eio-meta-write", "meta", "EIO", false, 1, true},
     {"broker-eio-fdatasync", "sync", "EIO", true, 1, true},
     {"broker-eio-data-write", "write", "EIO", false, 1, true},
-    {"broker-enospc-data-write", "write", "ENOSPC", false, 25, false},
+    {"broker-enospc-data-write", "write", "ENOSPC", false, 5, false},
 };
 
 static void
@@ -124,7 +124,7 @@ s_run(const s_case_t *c, int at, uint64_t *rng)
         int refused = s.refused_full - before;
         bool alive = pl_test_alive(net.broker_pid);
         int acked_before = s.accepted;
-        for (int t = 0; t < 100 && s.accepted < acked_before + 50; t++)
+        for (int t = 0; t < 300 && s.accepted < acked_before + 50; t++)
             pl_faults_stream_pump(&s, 50, 100);
         long full_logs = pl_faults_count(blog, "store_full");
         fprintf(stderr,

@@ -89,7 +89,8 @@ main(void)
     // the recipient comes online; everything arrives once
     pl_testnode_start(&net, 1, s_fast, NULL);
     long lost = 0, dups = 0;
-    pl_faults_node_settle(&net, ids, 30000, &lost, &dups);
+    // the sender's backoff may have grown during the window: wait long
+    pl_faults_node_settle(&net, ids, 150000, &lost, &dups);
     long rcv =
         pl_testnode_wait_stat(net.home[0], "outbox.receipted", S_TOTAL, 30000);
     fprintf(stderr, "storefull: lost=%ld duplicated=%ld receipted=%ld\n", lost,
