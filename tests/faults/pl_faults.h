@@ -77,9 +77,8 @@ void pl_faults_drain(const pl_test_net_t *net, int to, pl_faults_stream_t *s,
 
 bool pl_faults_node_send(pl_test_net_t *net, json_t *ids, int count);
 // Waits until node 1 holds every id of 'ids' or its inbox did not change
-// for stable_ms (at most 120 s + stable_ms), then counts the ids missing from
-// its store
-// (*lost) and the ids it holds twice (*dups).
+// for stable_ms (at most 120 s + stable_ms in all), then counts the ids
+// missing from its store (*lost) and the ids it holds twice (*dups).
 void pl_faults_node_settle(pl_test_net_t *net, json_t *ids, int stable_ms,
                            long *lost, long *dups);
 
