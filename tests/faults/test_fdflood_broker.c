@@ -1,13 +1,15 @@
 // test_fdflood_broker - file-descriptor exhaustion (issue 11 item 4): the
 // broker runs under a 1,024 open-files limit (soft and hard, a common
 // service default); 6,000 TCP connections that never handshake arrive;
-// then its operator asks `passerelle broker status`, an enrolled node says
-// hello, and a SIGHUP reloads the registry during the flood. Required: the
+// then, during the flood, its operator asks `passerelle broker status`, a
+// SIGHUP reloads the registry and a node connected before the flood sends
+// an envelope; after the flood a new connection says hello. Required: the
 // broker survives (main aborted in libzmq: "Too many open files
-// (src/ipc_listener.cpp:325)"), still answers its operator and the
-// enrolled node, and a reload that cannot read certs/ keeps the registry
-// it has (main logged `registry_loaded certificates=0` and de-enrolled
-// every node). Short and long form are the same. Layer: tests (faults).
+// (src/ipc_listener.cpp:325)"), still answers its operator and serves the
+// connected node, lets a node in once the flood is gone, and a reload that
+// cannot read certs/ keeps the registry it has (main logged `registry_loaded
+// certificates=0` and de-enrolled every node). Short and long form are the
+// same. Layer: tests (faults).
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -93,23 +95,43 @@ main(void)
     long zero = pl_faults_count(log, "registry_loaded certificates=0");
     if (zero)
         failures++;
-    // an enrolled node, during the flood
-    pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
-    int hello = b ? pl_rawclient_hello(b, 15000) : PL_EIO;
-    fprintf(stderr,
-            "fdflood: hello of an enrolled node during the flood: %s, "
-            "registry emptied by the reload: %s\n",
-            hello == PL_OK ? "welcome" : "no answer", zero ? "yes" : "no");
-    if (hello != PL_OK)
-        failures++;
+    // the node connected before the flood is still served during it
+    uint8_t id[PL_MSG_ID_BYTES];
+    pl_buf_t pkt = {0};
+    PL_CHECK(pl_rawclient_seal(a, net.home[1], NULL, "flood", 5, 0, id, &pkt)
+             == PL_OK);
+    pl_rawclient_send(a, pkt.data, pkt.len);
+    pl_buf_free(&pkt);
+    bool served = false;
+    uint64_t until = pl_mono_ms() + 15000;
+    while (!served && pl_mono_ms() < until) {
+        pl_packet_t *r = NULL;
+        if (pl_rawclient_recv(a, &r, 200) != PL_OK)
+            continue;
+        served = r->kind_case == PASSERELLE__V1__PACKET__KIND_ACCEPTED;
+        pl_wire_free(&r);
+    }
     bool alive = pl_test_alive(net.broker_pid);
-    fprintf(stderr, "fdflood: broker alive after the flood: %d\n", alive);
+    fprintf(stderr,
+            "fdflood: during the flood: connected node served=%d, registry "
+            "emptied by the reload=%d, broker alive=%d\n",
+            served, zero > 0, alive);
+    if (!served)
+        failures++;
     if (!alive)
         failures++;
     for (int i = 0; i < S_FLOOD; i++)
         if (fds[i] >= 0)
             close(fds[i]);
     free(fds);
+    // after the flood: a node that connects now gets in
+    pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
+    int hello = b ? pl_rawclient_hello(b, 20000) : PL_EIO;
+    fprintf(stderr, "fdflood: a new connection after the flood: %s\n",
+            hello == PL_OK ? "welcome" : "no answer");
+    if (hello != PL_OK)
+        failures++;
+    alive = pl_test_alive(net.broker_pid);
     pl_rawclient_close(&a);
     pl_rawclient_close(&b);
     pl_faults_result("broker-fd-flood", 1, -1, -1, -1, -1, failures);
