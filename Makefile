@@ -7,8 +7,9 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CLANG      := $(shell command -v clang 2>/dev/null)
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps build asan test test-normal test-asan demo fuzz fuzz-build bench soak clean
+.PHONY: all deps build asan test test-normal test-asan demo fuzz fuzz-build fuzz-all faults bench soak clean
 
 all: build
 
@@ -41,12 +42,28 @@ fuzz-build: deps
 	@test -n "$(CLANG)" || { echo "fuzz: clang is needed" >&2; exit 1; }
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug \
 	  -DPL_FUZZ=ON -DPL_SANITIZE=address,undefined >/dev/null
-	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_packet
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
 
 fuzz: fuzz-build
 	mkdir -p $(FUZZ_BUILD)/corpus
 	$(FUZZ_BUILD)/fuzz_packet -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
 	  -print_final_stats=1 $(FUZZ_BUILD)/corpus tests/fuzz/corpus/packet
+
+# every fuzz target for FUZZ_SECONDS each, from its committed corpus; a
+# crash (its input is written to crash-*) fails the run after the others ran
+fuzz-all: fuzz-build
+	@bad=""; for t in $(FUZZ_TARGETS); do n=$${t#fuzz_}; \
+	  mkdir -p $(FUZZ_BUILD)/corpus-$$n; echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	  $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
+	    -print_final_stats=1 $(FUZZ_BUILD)/corpus-$$n tests/fuzz/corpus/$$n \
+	    || bad="$$bad $$t"; done; \
+	 if [ -n "$$bad" ]; then echo "fuzz-all: failed:$$bad" >&2; exit 1; fi
+
+# the long form of the fault suite (tests/faults), then its table
+faults: build
+	@cd $(BUILD) && PL_FAULTS_LONG=1 ctest -L faults -V >faults-long.log 2>&1; \
+	 rc=$$?; cd $(CURDIR) && bash tests/faults/faults_table.sh $(BUILD)/faults-long.log; \
+	 exit $$rc
 
 bench: build
 	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b || exit 1; done

@@ -44,19 +44,31 @@ foreach(area proto broker nodes adapters integration)
   endforeach()
 endforeach()
 
-# fuzz corpus replay: an ordinary test in every build
-add_executable(fuzz_packet_replay tests/fuzz/fuzz_packet.c tests/fuzz/replay.c)
-target_link_libraries(fuzz_packet_replay PRIVATE pl_proto)
-add_test(NAME fuzz/packet_replay
-  COMMAND fuzz_packet_replay ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/packet)
-set_tests_properties(fuzz/packet_replay PROPERTIES LABELS fuzz TIMEOUT 300)
+# fuzz targets: every tests/fuzz/fuzz_<name>.c defines LLVMFuzzerTestOneInput
+# and has its committed seeds in tests/fuzz/corpus/<name>/. In every build
+# each is linked with replay.c into fuzz_<name>_replay, run by the ctest
+# fuzz/<name>_replay over its corpus; with -DPL_FUZZ=ON (clang) each is also
+# a libFuzzer binary fuzz_<name> (`make fuzz-all FUZZ_SECONDS=N` runs them).
+file(GLOB PL_FUZZ_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_*.c)
+foreach(src ${PL_FUZZ_SRC})
+  get_filename_component(target ${src} NAME_WE)
+  string(REGEX REPLACE "^fuzz_" "" fname ${target})
+  add_executable(${target}_replay ${src} ${CMAKE_SOURCE_DIR}/tests/fuzz/replay.c)
+  target_link_libraries(${target}_replay PRIVATE pl_proto)
+  add_test(NAME fuzz/${fname}_replay
+    COMMAND ${target}_replay ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${fname})
+  set_tests_properties(fuzz/${fname}_replay PROPERTIES LABELS fuzz TIMEOUT 300)
+  if(PL_FUZZ)
+    add_executable(${target} ${src})
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer)
+    target_link_options(${target} PRIVATE -fsanitize=fuzzer)
+    target_link_libraries(${target} PRIVATE pl_proto)
+  endif()
+endforeach()
 
-if(PL_FUZZ)
-  add_executable(fuzz_packet tests/fuzz/fuzz_packet.c)
-  target_compile_options(fuzz_packet PRIVATE -fsanitize=fuzzer)
-  target_link_options(fuzz_packet PRIVATE -fsanitize=fuzzer)
-  target_link_libraries(fuzz_packet PRIVATE pl_proto)
-endif()
+# the fault suite: power-loss simulator, I/O errors, link faults (short form
+# under ctest, long form with `make faults`)
+include(${CMAKE_SOURCE_DIR}/tests/faults/faults.cmake)
 
 # benchmarks: built always, run by hand (make bench), never by ctest
 file(GLOB PL_BENCH_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/bench/bench_*.c)
