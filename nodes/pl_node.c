@@ -16,6 +16,7 @@
 
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
+#include "proto/pl_home.h"
 
 static void s_err(char *err, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -670,66 +671,6 @@ pl_node_run(pl_node_t *self, int wake_fd, volatile sig_atomic_t *stop,
 
 // ---- lifecycle
 
-// Refuses a path that another user could change: owned by another user,
-// or writable by group or others (for a folder: another user could
-// replace what is in it, e.g. the control socket or a key file). A
-// missing path is fine (it is created later, or reported by its reader).
-static int
-s_check_owner(const char *path, char *err, size_t n)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return PL_OK;
-    if (S_ISLNK(st.st_mode)) {
-        s_err(err, n, "%s is a symbolic link: refusing to start", path);
-        return PL_EPERM;
-    }
-    if (st.st_uid != geteuid()) {
-        s_err(err, n,
-              "%s is owned by another user (uid %u, we are uid %u): "
-              "refusing to start; the home, its keys and its store must "
-              "belong to the user that runs the node",
-              path, (unsigned) st.st_uid, (unsigned) geteuid());
-        return PL_EPERM;
-    }
-    if (st.st_mode & 022) {
-        s_err(err, n,
-              "%s is writable by group or others (mode %04o): refusing to "
-              "start; run chmod go-w on it (chmod 700 for a folder)",
-              path, (unsigned) (st.st_mode & 07777));
-        return PL_EPERM;
-    }
-    return PL_OK;
-}
-
-// The home, the files in it the node trusts and its store: none may be
-// changeable by another user (issue 11 item 9: a 0777 home let another
-// user replace the control socket and read what the CLI sent).
-static int
-s_check_home(const char *home, char *err, size_t n)
-{
-    static const char *const names[] = {
-        "",
-        "/keys",
-        "/store",
-        "/store/data.mdb",
-        "/store/lock.mdb",
-        "/node.cert",
-        "/broker.cert",
-        "/authority.pub",
-        "/revoked",
-        "/daemon.lock",
-    };
-    char path[PATH_MAX + 32];
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        snprintf(path, sizeof path, "%s%s", home, names[i]);
-        int rc = s_check_owner(path, err, n);
-        if (rc != PL_OK)
-            return rc;
-    }
-    return PL_OK;
-}
-
 // Refuses to go on if any DIR/keys/**/*.secret is readable by others, or
 // any file or folder under DIR/keys can be changed by another user.
 static int
@@ -748,7 +689,7 @@ s_check_secrets(const char *dir, char *err, size_t n)
         struct stat st;
         if (lstat(path, &st) != 0)
             continue;
-        rc = s_check_owner(path, err, n);
+        rc = pl_home_check_path(path, err, n);
         if (rc != PL_OK)
             break;
         if (S_ISDIR(st.st_mode)) {
@@ -924,7 +865,7 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
         rc = PL_ETOOBIG;
         goto fail;
     }
-    rc = s_check_home(self->home, err, err_size);
+    rc = pl_home_check(self->home, err, err_size); // one check (pl_home)
     if (rc != PL_OK)
         goto fail;
     snprintf(self->ctl_path, sizeof self->ctl_path, "%s/control", self->home);
