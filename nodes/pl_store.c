@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "proto/pl_keys.h"
@@ -109,6 +110,23 @@ s_commit_fatal(int mrc)
     default:
         return true;
     }
+}
+
+// LMDB reports a short page write as EIO (mdb_page_flush: a write that
+// wrote less than asked), which is what a full file system gives. Told
+// from a broken disk by the room left: a commit that failed with EIO while
+// less than S_DISK_SLACK is free is taken as "full". Nothing was written
+// for good then (the meta page comes last), so the store stays usable.
+#define S_DISK_SLACK ((uint64_t) 4 << 20)
+
+static bool
+s_disk_full(MDB_env *env)
+{
+    const char *path = NULL;
+    struct statvfs vfs;
+    if (mdb_env_get_path(env, &path) != 0 || !path || statvfs(path, &vfs) != 0)
+        return false;
+    return (uint64_t) vfs.f_bavail * vfs.f_frsize < S_DISK_SLACK;
 }
 
 static void s_err(char *err, size_t n, const char *fmt, ...)
@@ -276,6 +294,8 @@ pl_store_commit(pl_txn_t **txn_p)
     free(t);
     if (mrc == MDB_SUCCESS)
         return PL_OK;
+    if (top && mrc == EIO && s_disk_full(store->env))
+        mrc = ENOSPC; // a short page write on a full disk, not a bad disk
     if ((top && s_commit_fatal(mrc)) || mrc == MDB_PANIC) {
         // the one place that decides: the owner polls pl_store_failed,
         // logs one line and stops
