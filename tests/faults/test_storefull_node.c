@@ -56,8 +56,16 @@ main(void)
     // the broker refuses once full; watch the sender's retries
     char blog[700];
     snprintf(blog, sizeof blog, "%s/broker.log", net.root);
-    PL_CHECK(pl_testnode_wait_log(blog, "store-full", 1, 30000)
-             || pl_testnode_wait_log(blog, "store_full", 1, 1));
+    // refused for the map (store_full) or for the sender's or recipient's
+    // quota (quota_exceeded): both answer the sender store-full
+    bool refusing = false;
+    for (int i = 0; i < 150 && !refusing; i++) {
+        refusing = pl_testnode_wait_log(blog, "store_full", 1, 1)
+                   || pl_testnode_wait_log(blog, "quota_exceeded", 1, 1);
+        if (!refusing)
+            pl_faults_sleep_ms(200);
+    }
+    PL_CHECK(refusing);
     long a0 = pl_faults_lines(pl_testnode_log(&net, 0));
     long b0 = pl_faults_lines(blog);
     long window = lng ? 60 : 20, max_rs = 0;
