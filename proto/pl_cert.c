@@ -170,7 +170,8 @@ s_verify(const char *tag, size_t tag_len, const uint8_t *body, size_t len,
     if (!m)
         return PL_ENOMEM;
     memcpy(m, tag, tag_len);
-    memcpy(m + tag_len, body, len);
+    if (len) // an empty signed body comes as NULL (memcpy's NULL is UB)
+        memcpy(m + tag_len, body, len);
     int rc = crypto_sign_verify_detached(sig, m, tag_len + len, pk) == 0
                  ? PL_OK
                  : PL_EAUTH;
