@@ -9,12 +9,10 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "adapters/cli/cli.h"
-#include "proto/pl_home.h"
 
 #ifndef PL_VERSION
 #define PL_VERSION "0.0.0" // set by CMake from project(VERSION)
@@ -70,94 +68,6 @@ static const struct command {
 };
 
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
-
-// ---- errors shared by every command
-
-static void
-s_vreport(const char *cmd, const char *fmt, va_list ap)
-{
-    fflush(stdout); // keep the order of stdout and stderr on a terminal
-    if (cmd)
-        fprintf(stderr, "passerelle: %s: ", cmd);
-    else
-        fputs("passerelle: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-}
-
-int
-cli_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    s_vreport(cmd, fmt, ap);
-    va_end(ap);
-    return 1;
-}
-
-int
-cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    s_vreport(cmd, fmt, ap);
-    va_end(ap);
-    if (cmd)
-        fprintf(stderr, "try 'passerelle %s --help'\n", cmd);
-    else
-        fputs("try 'passerelle --help'\n", stderr);
-    return 2;
-}
-
-int
-cli_bad_option(const char *cmd, int opt, char **argv)
-{
-    // opterr is 0 and getopt_long has moved optind past the faulty word
-    // (within a cluster of short options "-xy" it may not have: then the
-    // character in optopt is the better name)
-    const char *word = optind > 0 ? argv[optind - 1] : NULL;
-    bool long_word = word && strncmp(word, "--", 2) == 0;
-    if (opt == ':') {
-        if (long_word || !optopt)
-            return cli_usage_error(cmd, "option '%s' needs a value",
-                                   word ? word : "?");
-        return cli_usage_error(cmd, "option '-%c' needs a value", optopt);
-    }
-    if (!long_word && optopt)
-        return cli_usage_error(cmd, "unknown option '-%c'", optopt);
-    return cli_usage_error(cmd, "unknown option '%s'", word ? word : "?");
-}
-
-const char *
-cli_need_home(const cli_t *cli, const char *cmd, int *rc)
-{
-    if (!cli->home || !cli->home[0]) {
-        *rc = cli_usage_error(cmd, "--home DIR is required");
-        return NULL;
-    }
-    // a home another user owns or can write is never used (issue 11,
-    // item 9); a home that does not exist yet is the command's business
-    char err[PATH_MAX + 256];
-    int hrc = pl_home_check(cli->home, err, sizeof err);
-    if (hrc != PL_OK && hrc != PL_ENOTFOUND) {
-        *rc = cli_error(cmd, "%s", err);
-        return NULL;
-    }
-    *rc = 0;
-    return cli->home;
-}
-
-int
-cli_print_json(json_t *doc)
-{
-    if (!doc)
-        return cli_error(NULL, "out of memory building the JSON output");
-    int rc = json_dumpf(doc, stdout, JSON_INDENT(2));
-    json_decref(doc);
-    if (rc != 0 || fputc('\n', stdout) == EOF)
-        return cli_error(NULL, "cannot write the JSON output");
-    return 0;
-}
 
 // Whether 's' is valid UTF-8 (jansson's own check: it refuses the rest).
 static bool
