@@ -1,4 +1,5 @@
-// cli_control - the CLI's link to the node daemon. Layer: adapters.
+// cli_control - the CLI's one control-socket client, for the node daemon
+// and for the broker. Layer: adapters.
 #include "adapters/cli/cli_control.h"
 
 #include <errno.h>
@@ -19,6 +20,26 @@
 
 #define S_SLICE_MS  250  // how often the lock is checked while waiting
 #define S_RESEND_MS 2500 // an unanswered request is sent again this often
+
+// What differs between the two control sockets the CLI talks to.
+typedef struct {
+    const char *who;     // "node daemon", "broker": in messages
+    const char *running; // "node", "broker": "the %s is not running"
+    bool request_id;     // requests carry "req", "args", "as" (node)
+    bool resend;         // an unanswered request goes again (same id)
+    bool need_result;    // an answer without "result" is an error
+    const char *refused; // the error text when a refusal gives none
+    int64_t reply_max;   // ZMQ_MAXMSGSIZE of the socket (-1: no limit)
+} s_peer_t;
+
+static const s_peer_t s_peers[] = {
+    [CLI_PEER_NODE] = {"node daemon", "node", true, true, false,
+                       "the node daemon refused", -1},
+    // the broker's control socket keeps no request record: one send, one
+    // answer; its status can be large but not unbounded
+    [CLI_PEER_BROKER] = {"broker", "broker", false, false, true,
+                         "no reason given", (int64_t) 64 << 20},
+};
 
 static void s_err(char *err, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -99,11 +120,15 @@ s_resendable(const char *cmd)
 // A REQ socket connected to 'ep' that has sent 'text'; NULL after a
 // message in 'err'.
 static void *
-s_open(void *ctx, const char *ep, const char *text, char *err, size_t err_size)
+s_open(void *ctx, const s_peer_t *peer, const char *ep, const char *text,
+       char *err, size_t err_size)
 {
     void *s = zmq_socket(ctx, ZMQ_REQ);
     int linger = 0;
     if (!s || zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0
+        || zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &peer->reply_max,
+                          sizeof peer->reply_max)
+               != 0
         || zmq_connect(s, ep) != 0) {
         s_err(err, err_size, "cannot connect to %s: %s", ep,
               zmq_strerror(errno));
@@ -112,7 +137,7 @@ s_open(void *ctx, const char *ep, const char *text, char *err, size_t err_size)
         return NULL;
     }
     if (zmq_send(s, text, strlen(text), 0) < 0) {
-        s_err(err, err_size, "cannot send to the node daemon: %s",
+        s_err(err, err_size, "cannot send to the %s: %s", peer->who,
               zmq_strerror(errno));
         zmq_close(s);
         return NULL;
@@ -121,11 +146,12 @@ s_open(void *ctx, const char *ep, const char *text, char *err, size_t err_size)
 }
 
 int
-cli_control_call_id(const char *home, const char *request_id, const char *cmd,
-                    json_t *args, const char *as, int timeout_ms,
-                    json_t **result, char *err, size_t err_size, char *code,
-                    size_t code_size)
+cli_control_request(cli_peer_t which, const char *home, const char *request_id,
+                    const char *cmd, json_t *args, const char *as,
+                    int timeout_ms, json_t **result, char *err, size_t err_size,
+                    char *code, size_t code_size)
 {
+    const s_peer_t *peer = &s_peers[which];
     *result = NULL;
     if (code && code_size)
         code[0] = 0;
@@ -157,19 +183,26 @@ cli_control_call_id(const char *home, const char *request_id, const char *cmd,
     }
     if (pid < 0) {
         s_err(err, err_size,
-              "the node is not running (no daemon holds %s/daemon.lock)", dir);
+              "the %s is not running (no daemon holds %s/daemon.lock)",
+              peer->running, dir);
         return CLI_CONTROL_NOT_RUNNING;
     }
     if (timeout_ms <= 0)
         timeout_ms = CLI_CONTROL_TIMEOUT_MS;
 
     char rid[CLI_REQUEST_ID_HEX + 1];
-    if (request_id)
-        snprintf(rid, sizeof rid, "%s", request_id);
-    else
-        cli_control_request_id(rid);
-    json_t *req = json_pack("{s:s, s:s, s:O?, s:s?}", "req", rid, "cmd", cmd,
-                            "args", args, "as", as);
+    json_t *req;
+    if (peer->request_id) {
+        if (request_id)
+            snprintf(rid, sizeof rid, "%s", request_id);
+        else
+            cli_control_request_id(rid);
+        req = json_pack("{s:s, s:s, s:O?, s:s?}", "req", rid, "cmd", cmd,
+                        "args", args, "as", as);
+    } else {
+        rid[0] = 0;
+        req = json_pack("{s:s}", "cmd", cmd);
+    }
     char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     if (!text) {
@@ -180,7 +213,7 @@ cli_control_call_id(const char *home, const char *request_id, const char *cmd,
     int rc = CLI_CONTROL_FAILED;
     void *ctx = zmq_ctx_new();
     void *s = NULL;
-    bool resend = s_resendable(cmd);
+    bool resend = peer->resend && s_resendable(cmd);
     int waited = 0, sent_at = 0;
     zmq_msg_t m;
     zmq_msg_init(&m);
@@ -189,7 +222,7 @@ cli_control_call_id(const char *home, const char *request_id, const char *cmd,
             // a fresh REQ socket per attempt, the same request text (and
             // so the same request id): the daemon carries a request out
             // once and replays its stored reply to a retry
-            s = ctx ? s_open(ctx, ep, text, err, err_size) : NULL;
+            s = ctx ? s_open(ctx, peer, ep, text, err, err_size) : NULL;
             if (!s)
                 goto done;
             sent_at = waited;
@@ -207,23 +240,31 @@ cli_control_call_id(const char *home, const char *request_id, const char *cmd,
         }
         waited += slice;
         if (waited >= timeout_ms) {
-            s_err(err, err_size,
-                  "the node daemon did not answer within %d s (request %s "
-                  "may or may not have been carried out; to retry without "
-                  "acting twice, run the same command with --request-id "
-                  "%s)",
-                  timeout_ms / 1000, rid, rid);
+            if (peer->request_id)
+                s_err(err, err_size,
+                      "the %s did not answer within %d s (request %s "
+                      "may or may not have been carried out; to retry "
+                      "without acting twice, run the same command with "
+                      "--request-id %s)",
+                      peer->who, timeout_ms / 1000, rid, rid);
+            else
+                s_err(err, err_size, "the %s did not answer within %d s",
+                      peer->who, timeout_ms / 1000);
             rc = CLI_CONTROL_TIMEOUT;
             goto done;
         }
         long now_pid = s_daemon_pid(dir);
         if (now_pid < 0 || (pid > 0 && now_pid != pid)) {
-            s_err(err, err_size,
-                  "the node daemon stopped before answering (request %s "
-                  "may or may not have been carried out; to retry without "
-                  "acting twice, run the same command with --request-id "
-                  "%s)",
-                  rid, rid);
+            if (peer->request_id)
+                s_err(err, err_size,
+                      "the %s stopped before answering (request %s "
+                      "may or may not have been carried out; to retry "
+                      "without acting twice, run the same command with "
+                      "--request-id %s)",
+                      peer->who, rid, rid);
+            else
+                s_err(err, err_size, "the %s stopped before answering",
+                      peer->who);
             rc = CLI_CONTROL_TIMEOUT;
             goto done;
         }
@@ -237,19 +278,20 @@ cli_control_call_id(const char *home, const char *request_id, const char *cmd,
     json_error_t jerr;
     json_t *reply = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, &jerr);
     json_t *ok = json_object_get(reply, "ok");
-    if (!json_is_object(reply) || !json_is_boolean(ok)) {
-        s_err(err, err_size, "the node daemon sent a malformed reply");
+    json_t *res = json_object_get(reply, "result");
+    if (!json_is_object(reply) || !json_is_boolean(ok)
+        || (json_is_true(ok) && !res && peer->need_result)) {
+        s_err(err, err_size, "the %s sent a malformed reply", peer->who);
         json_decref(reply);
         goto done;
     }
     if (json_is_true(ok)) {
-        json_t *res = json_object_get(reply, "result");
         *result = res ? json_incref(res) : json_null();
         rc = CLI_CONTROL_OK;
     } else {
         const char *e = json_string_value(json_object_get(reply, "error"));
         const char *c = json_string_value(json_object_get(reply, "code"));
-        s_err(err, err_size, "%s", e ? e : "the node daemon refused");
+        s_err(err, err_size, "%s", e ? e : peer->refused);
         if (code && code_size && c)
             snprintf(code, code_size, "%s", c);
         rc = CLI_CONTROL_ERROR;
@@ -263,6 +305,17 @@ done:
         zmq_ctx_term(ctx);
     free(text);
     return rc;
+}
+
+int
+cli_control_call_id(const char *home, const char *request_id, const char *cmd,
+                    json_t *args, const char *as, int timeout_ms,
+                    json_t **result, char *err, size_t err_size, char *code,
+                    size_t code_size)
+{
+    return cli_control_request(CLI_PEER_NODE, home, request_id, cmd, args, as,
+                               timeout_ms, result, err, err_size, code,
+                               code_size);
 }
 
 int
