@@ -9,7 +9,6 @@
 // connecting, the broker's daemon.lock tells whether a broker runs at all
 // (a REQ socket would otherwise wait for a peer that never comes).
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
@@ -21,6 +20,7 @@
 
 #include "adapters/cli/cli.h"
 #include "adapters/cli/cli_control.h"
+#include "adapters/cli/cli_opts.h"
 
 #define S_WARN_DAYS 30 // certificates expiring within: warn
 
@@ -302,44 +302,25 @@ static const s_sub_t s_subs[] = {
 int
 cli_cmd_broker(cli_t *cli, int argc, char **argv)
 {
-    enum { OPT_HOME = 'H', OPT_JSON = 'j', OPT_HELP = 'h' };
-    static const struct option opts[] = {
-        {"home", required_argument, NULL, OPT_HOME},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0},
-    };
-    bool help = false;
-    int c;
-    optind = 0;
-    opterr = 0;
     // GNU getopt moves the subcommand word behind the options, so both
     // "broker status --home B" and "broker --home B status" work
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_HOME:
-            cli->home = optarg;
-            break;
-        case OPT_JSON:
-            cli->json = true;
-            break;
-        case OPT_HELP:
-            help = true;
-            break;
-        default:
-            return cli_bad_option("broker", c, argv);
-        }
-    }
+    cli_opts_t o;
+    int prc =
+        cli_opts_parse(cli, "broker", NULL, 0, NULL, NULL, 0, argc, argv, &o);
+    cli_opts_free(&o);
+    if (prc >= 0)
+        return prc;
+    bool help = o.help;
     const s_sub_t *sub = NULL;
-    if (optind < argc) {
+    if (o.noperands > 0) {
         for (size_t i = 0; i < sizeof s_subs / sizeof s_subs[0]; i++)
-            if (strcmp(argv[optind], s_subs[i].name) == 0)
+            if (strcmp(o.operands[0], s_subs[i].name) == 0)
                 sub = &s_subs[i];
         if (!sub)
             return cli_usage_error("broker",
                                    "unknown command '%s' (status, "
                                    "nodes or reload)",
-                                   argv[optind]);
+                                   o.operands[0]);
     }
     if (help) {
         fputs(sub ? sub->help : s_broker_help, stdout);
@@ -350,9 +331,8 @@ cli_cmd_broker(cli_t *cli, int argc, char **argv)
                                          "reload?");
     char cmd[32];
     snprintf(cmd, sizeof cmd, "broker %s", sub->name);
-    if (optind + 1 < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'",
-                               argv[optind + 1]);
+    if (o.noperands > 1)
+        return cli_usage_error(cmd, "unexpected argument '%s'", o.operands[1]);
     int home_rc;
     const char *home = cli_need_home(cli, cmd, &home_rc);
     if (!home)
