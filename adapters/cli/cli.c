@@ -2,7 +2,6 @@
 // and usage messages, the home folder, JSON output. Layer: adapters.
 #include "adapters/cli/cli.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -48,25 +47,6 @@ cli_usage_error(const char *cmd, const char *fmt, ...)
     else
         fputs("try 'passerelle --help'\n", stderr);
     return 2;
-}
-
-int
-cli_bad_option(const char *cmd, int opt, char **argv)
-{
-    // opterr is 0 and getopt_long has moved optind past the faulty word
-    // (within a cluster of short options "-xy" it may not have: then the
-    // character in optopt is the better name)
-    const char *word = optind > 0 ? argv[optind - 1] : NULL;
-    bool long_word = word && strncmp(word, "--", 2) == 0;
-    if (opt == ':') {
-        if (long_word || !optopt)
-            return cli_usage_error(cmd, "option '%s' needs a value",
-                                   word ? word : "?");
-        return cli_usage_error(cmd, "option '-%c' needs a value", optopt);
-    }
-    if (!long_word && optopt)
-        return cli_usage_error(cmd, "unknown option '-%c'", optopt);
-    return cli_usage_error(cmd, "unknown option '%s'", word ? word : "?");
 }
 
 const char *

@@ -4,8 +4,8 @@
 // main.c parses the global options (--home DIR, --as NAME, --json, --help)
 // up to the command word, then calls the command's function with argv
 // starting at the command word (argv[0] = "whoami", "authority", ...).
-// Each command parses its own options with getopt_long (optind reset to 0),
-// prints --help text on stdout with exit 0, errors on stderr as
+// Each command parses its options with cli_opts_parse (an option table,
+// cli_opts.h), prints --help text on stdout with exit 0, errors on stderr as
 // "passerelle: <command>: <reason>" and returns the process exit code
 // (0 ok, 1 failure, 2 usage error). Read commands honour --json: exactly one
 // JSON document on stdout, built with jansson.
@@ -33,9 +33,6 @@ int cli_error(const char *cmd, const char *fmt, ...)
 int cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-// Reports what getopt_long (opterr = 0, option string starting with ':')
-// refused: 'opt' is its return value, '?' or ':'. Returns 2.
-int cli_bad_option(const char *cmd, int opt, char **argv);
 // The home folder: the command's --home (stored into cli->home), else the
 // global one. Returns NULL with *rc the exit code after a message: 2 when
 // neither was given, 1 when the home exists but another user owns it or

@@ -90,6 +90,27 @@ cli_opt_check(const cli_opt_t *opt, const char *value, uint64_t *num)
     return bad;
 }
 
+// Reports what getopt_long (opterr = 0, option string starting with ':')
+// refused: 'opt' is its return value, '?' or ':'. Returns 2.
+static int
+s_bad_option(const char *cmd, int opt, char **argv)
+{
+    // opterr is 0 and getopt_long has moved optind past the faulty word
+    // (within a cluster of short options "-xy" it may not have: then the
+    // character in optopt is the better name)
+    const char *word = optind > 0 ? argv[optind - 1] : NULL;
+    bool long_word = word && strncmp(word, "--", 2) == 0;
+    if (opt == ':') {
+        if (long_word || !optopt)
+            return cli_usage_error(cmd, "option '%s' needs a value",
+                                   word ? word : "?");
+        return cli_usage_error(cmd, "option '-%c' needs a value", optopt);
+    }
+    if (!long_word && optopt)
+        return cli_usage_error(cmd, "unknown option '-%c'", optopt);
+    return cli_usage_error(cmd, "unknown option '%s'", word ? word : "?");
+}
+
 // Whether row 'i' is one this command takes.
 static bool
 s_allowed(const int *allowed, size_t i)
@@ -113,16 +134,27 @@ cli_opts_parse(cli_t *cli, const char *cmd, const cli_opt_t *table, size_t n,
         return cli_error(cmd, "out of memory");
     if (n > CLI_OPTS_MAX)
         return cli_error(cmd, "internal: option table too long");
-    struct option lo[CLI_OPTS_MAX + 4];
+    struct option lo[2 * CLI_OPTS_MAX + 4];
+    char alias[CLI_OPTS_MAX][64]; // the first spelling of an "a|b" row
     size_t k = 0;
     lo[k++] = (struct option){"home", required_argument, NULL, S_HOME};
     lo[k++] = (struct option){"json", no_argument, NULL, S_JSON};
     lo[k++] = (struct option){"help", no_argument, NULL, S_HELP};
-    for (size_t i = 0; i < n; i++)
-        lo[k++] = (struct option){
-            table[i].name,
-            table[i].type == CLI_OPT_FLAG ? no_argument : required_argument,
-            NULL, S_ROW + (int) i};
+    for (size_t i = 0; i < n; i++) {
+        int has =
+            table[i].type == CLI_OPT_FLAG ? no_argument : required_argument;
+        const char *bar = strchr(table[i].name, '|');
+        const char *first = table[i].name;
+        if (bar) {
+            // same flag and val: getopt_long takes an abbreviation that
+            // fits both as the one option
+            snprintf(alias[i], sizeof alias[i], "%.*s",
+                     (int) (bar - table[i].name), table[i].name);
+            first = alias[i];
+            lo[k++] = (struct option){bar + 1, has, NULL, S_ROW + (int) i};
+        }
+        lo[k++] = (struct option){first, has, NULL, S_ROW + (int) i};
+    }
     lo[k] = (struct option){NULL, 0, NULL, 0};
 
     optind = 0; // full re-initialisation (GNU getopt)
@@ -147,7 +179,7 @@ cli_opts_parse(cli_t *cli, const char *cmd, const cli_opt_t *table, size_t n,
             continue;
         }
         if (c < S_ROW || c >= S_ROW + (int) n)
-            return cli_bad_option(cmd, c, argv);
+            return s_bad_option(cmd, c, argv);
         size_t i = (size_t) (c - S_ROW);
         const cli_opt_t *opt = &table[i];
         if (!s_allowed(allowed, i))
@@ -162,10 +194,12 @@ cli_opts_parse(cli_t *cli, const char *cmd, const cli_opt_t *table, size_t n,
         }
         v->text = optarg;
         if ((opt->type != CLI_OPT_WORD || opt->key) && !cli_utf8_valid(optarg))
-            return cli_usage_error(cmd, "invalid UTF-8 in --%s", opt->name);
+            return cli_usage_error(cmd, "invalid UTF-8 in --%.*s",
+                                   (int) strcspn(opt->name, "|"), opt->name);
         const char *want = cli_opt_check(opt, optarg, &v->num);
         if (want)
-            return cli_usage_error(cmd, "--%s '%s': expected %s", opt->name,
+            return cli_usage_error(cmd, "--%.*s '%s': expected %s",
+                                   (int) strcspn(opt->name, "|"), opt->name,
                                    optarg, want);
         if (opt->key) {
             json_t *j = opt->type == CLI_OPT_UINT

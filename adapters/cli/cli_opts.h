@@ -43,7 +43,8 @@ typedef const char *(*cli_check_fn)(const char *value);
 
 // One option.
 typedef struct {
-    const char *name;           // long name without "--", e.g. "given-by"
+    const char *name;           // long name without "--", e.g. "given-by";
+                                // "a|b": two spellings of one option
     cli_opt_type_t type;        // its checker
     const char *key;            // args key it fills (NULL: none)
     uint64_t min, max;          // CLI_OPT_UINT: the range

@@ -2,17 +2,19 @@
 // Layer: adapters.
 //
 // Global options (--home, --as, --json, --help, --version) are parsed up to
-// the command word ("+" in the option string stops getopt_long there); the
+// the command word (cli_opts_parse with CLI_OPTS_STOP); the
 // command's function then parses its own options from argv[0] = command
-// word. To add a command: write cli_cmd_<name>() in its own cmd_<name>.c,
+// word, with its own option table. To add a command: write
+// cli_cmd_<name>() (an option table + a handler) in its own cmd_<name>.c,
 // declare it in cli.h and add one row to s_commands below.
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "adapters/cli/cli.h"
+#include "adapters/cli/cli_opts.h"
 
 #ifndef PL_VERSION
 #define PL_VERSION "0.0.0" // set by CMake from project(VERSION)
@@ -68,15 +70,6 @@ static const struct command {
 };
 
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
-
-// Whether 's' is valid UTF-8 (jansson's own check: it refuses the rest).
-static bool
-s_utf8(const char *s)
-{
-    json_t *j = json_string(s);
-    json_decref(j);
-    return j != NULL;
-}
 
 // ---- global help
 
@@ -138,7 +131,6 @@ s_cmd_help(cli_t *cli, int argc, char **argv)
     if (argc > 2 && argv[2][0] != '-')
         sub[n++] = argv[2];
     sub[n++] = "--help";
-    optind = 0;
     return c->fn(cli, n, sub);
 }
 
@@ -146,61 +138,56 @@ int
 main(int argc, char **argv)
 {
     cli_t cli = {.prog = "passerelle"};
-    enum { OPT_VERSION = 256, OPT_AS, OPT_REQUEST_ID };
-    static const struct option longopts[] = {
-        {"home", required_argument, NULL, 'H'},
-        {"as", required_argument, NULL, OPT_AS},
-        {"request-id", required_argument, NULL, OPT_REQUEST_ID},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
+    enum { G_AS, G_REQUEST_ID, G_VERSION, G_COUNT };
+    static const cli_opt_t opts[G_COUNT] = {
+        [G_AS] = {"as", CLI_OPT_TEXT, NULL, 0, 0, NULL, NULL, NULL},
+        [G_REQUEST_ID] = {"request-id", CLI_OPT_WORD, NULL, 0, 0, NULL, NULL,
+                          NULL},
+        [G_VERSION] = {"version", CLI_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL},
     };
-    opterr = 0; // we word the errors ourselves
-    int c;
-    while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'H':
-            cli.home = optarg;
-            break;
-        case OPT_AS:
-            if (!optarg[0])
-                return cli_usage_error(NULL, "--as needs a staff name");
-            if (!s_utf8(optarg))
-                return cli_usage_error(NULL, "invalid UTF-8 in --as");
-            cli.as = optarg;
-            break;
-        case OPT_REQUEST_ID:
-            if (strlen(optarg) != 32
-                || strspn(optarg, "0123456789abcdef") != 32)
-                return cli_usage_error(NULL, "--request-id needs the 32 "
-                                             "lower-case hex digits of an "
-                                             "earlier attempt");
-            cli.request_id = optarg;
-            break;
-        case 'j':
-            cli.json = true;
-            break;
-        case 'h':
-            s_usage(stdout);
-            return 0;
-        case OPT_VERSION:
-            printf("passerelle %s\n", PL_VERSION);
-            return 0;
-        default:
-            return cli_bad_option(NULL, c, argv);
-        }
+    // the usage text lists the command table
+    char *help = NULL;
+    size_t help_len = 0;
+    FILE *mem = open_memstream(&help, &help_len);
+    if (!mem)
+        return cli_error(NULL, "out of memory");
+    s_usage(mem);
+    fclose(mem);
+    // global options up to the command word (CLI_OPTS_STOP)
+    cli_opts_t o;
+    int prc = cli_opts_parse(&cli, NULL, opts, G_COUNT, NULL, help,
+                             CLI_OPTS_STOP, argc, argv, &o);
+    cli_opts_free(&o);
+    free(help);
+    if (prc >= 0)
+        return prc;
+    if (o.val[G_VERSION].given) {
+        printf("passerelle %s\n", PL_VERSION);
+        return 0;
     }
-    if (optind >= argc) {
+    if (o.val[G_AS].given) {
+        if (!o.val[G_AS].text[0])
+            return cli_usage_error(NULL, "--as needs a staff name");
+        cli.as = o.val[G_AS].text;
+    }
+    if (o.val[G_REQUEST_ID].given) {
+        const char *rid = o.val[G_REQUEST_ID].text;
+        if (strlen(rid) != 32 || strspn(rid, "0123456789abcdef") != 32)
+            return cli_usage_error(NULL, "--request-id needs the 32 "
+                                         "lower-case hex digits of an "
+                                         "earlier attempt");
+        cli.request_id = rid;
+    }
+    if (o.noperands == 0) {
         s_usage(stderr);
         return 2;
     }
-    const struct command *cmd = s_find(argv[optind]);
+    int w = argc - o.noperands; // the command word
+    const struct command *cmd = s_find(argv[w]);
     if (!cmd)
-        return cli_usage_error(NULL, "unknown command '%s'", argv[optind]);
-    int cargc = argc - optind;
-    char **cargv = argv + optind;
-    optind = 0; // full re-initialisation of getopt for the command
+        return cli_usage_error(NULL, "unknown command '%s'", argv[w]);
+    int cargc = argc - w;
+    char **cargv = argv + w;
     int rc = cmd->fn(&cli, cargc, cargv);
     if (fflush(stdout) != 0 && rc == 0)
         rc = cli_error(NULL, "cannot write the output");
