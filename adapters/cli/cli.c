@@ -7,8 +7,10 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "adapters/cli/cli_control.h"
 #include "proto/pl_home.h"
 
 // ---- errors shared by every command
@@ -23,6 +25,50 @@ s_vreport(const char *cmd, const char *fmt, va_list ap)
         fputs("passerelle: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+}
+
+void
+cli_fmt(char *buf, size_t n, const char *fmt, ...)
+{
+    if (!buf || n == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, n, fmt, ap);
+    va_end(ap);
+}
+
+char *
+cli_help_text(void (*print)(FILE *out))
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem)
+        return NULL;
+    print(mem);
+    if (fclose(mem) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+int
+cli_node_call(cli_t *cli, const char *cmd, const char *ctl, json_t *args,
+              json_t **res)
+{
+    int home_rc;
+    const char *home = cli_need_home(cli, cmd, &home_rc);
+    if (!home)
+        return home_rc;
+    char err[PATH_MAX + 256];
+    int rc = cli_control_call_id(home, cli->request_id, ctl, args, cli->as,
+                                 CLI_CONTROL_TIMEOUT_MS, res, err, sizeof err,
+                                 NULL, 0);
+    if (rc != CLI_CONTROL_OK)
+        return cli_error(cmd, "%s", err);
+    return -1;
 }
 
 int

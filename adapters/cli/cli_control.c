@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "adapters/cli/cli.h"
 #include "proto/pl_home.h"
 
 #define S_SLICE_MS  250  // how often the lock is checked while waiting
@@ -40,20 +41,6 @@ static const s_peer_t s_peers[] = {
     [CLI_PEER_BROKER] = {"broker", "broker", false, false, true,
                          "no reason given", (int64_t) 64 << 20},
 };
-
-static void s_err(char *err, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-s_err(char *err, size_t n, const char *fmt, ...)
-{
-    if (!err || n == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-}
 
 void
 cli_control_request_id(char out[CLI_REQUEST_ID_HEX + 1])
@@ -130,15 +117,15 @@ s_open(void *ctx, const s_peer_t *peer, const char *ep, const char *text,
                           sizeof peer->reply_max)
                != 0
         || zmq_connect(s, ep) != 0) {
-        s_err(err, err_size, "cannot connect to %s: %s", ep,
-              zmq_strerror(errno));
+        cli_fmt(err, err_size, "cannot connect to %s: %s", ep,
+                zmq_strerror(errno));
         if (s)
             zmq_close(s);
         return NULL;
     }
     if (zmq_send(s, text, strlen(text), 0) < 0) {
-        s_err(err, err_size, "cannot send to the %s: %s", peer->who,
-              zmq_strerror(errno));
+        cli_fmt(err, err_size, "cannot send to the %s: %s", peer->who,
+                zmq_strerror(errno));
         zmq_close(s);
         return NULL;
     }
@@ -157,17 +144,17 @@ cli_control_request(cli_peer_t which, const char *home, const char *request_id,
         code[0] = 0;
     char dir[PATH_MAX];
     if (!home || !realpath(home, dir)) {
-        s_err(err, err_size, "cannot resolve the home folder %s: %s",
-              home ? home : "(none)", strerror(errno));
+        cli_fmt(err, err_size, "cannot resolve the home folder %s: %s",
+                home ? home : "(none)", strerror(errno));
         return CLI_CONTROL_FAILED;
     }
     char ep[PATH_MAX + 32];
     int n = snprintf(ep, sizeof ep, "ipc://%s/control", dir);
     if (n < 0 || n > PL_HOME_IPC_MAX) {
-        s_err(err, err_size,
-              "the home folder path is too long for the control socket "
-              "(%d bytes, the limit is %d)",
-              n, PL_HOME_IPC_MAX);
+        cli_fmt(err, err_size,
+                "the home folder path is too long for the control socket "
+                "(%d bytes, the limit is %d)",
+                n, PL_HOME_IPC_MAX);
         return CLI_CONTROL_FAILED;
     }
     // never talk to a control socket in a home this user would refuse: its
@@ -177,14 +164,14 @@ cli_control_request(cli_peer_t which, const char *home, const char *request_id,
         return CLI_CONTROL_FAILED;
     long pid = s_daemon_pid(dir);
     if (pid == -2) {
-        s_err(err, err_size, "cannot open %s/daemon.lock: %s", dir,
-              strerror(errno));
+        cli_fmt(err, err_size, "cannot open %s/daemon.lock: %s", dir,
+                strerror(errno));
         return CLI_CONTROL_FAILED;
     }
     if (pid < 0) {
-        s_err(err, err_size,
-              "the %s is not running (no daemon holds %s/daemon.lock)",
-              peer->running, dir);
+        cli_fmt(err, err_size,
+                "the %s is not running (no daemon holds %s/daemon.lock)",
+                peer->running, dir);
         return CLI_CONTROL_NOT_RUNNING;
     }
     if (timeout_ms <= 0)
@@ -206,7 +193,7 @@ cli_control_request(cli_peer_t which, const char *home, const char *request_id,
     char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     if (!text) {
-        s_err(err, err_size, "out of memory");
+        cli_fmt(err, err_size, "out of memory");
         return CLI_CONTROL_FAILED;
     }
 
@@ -234,37 +221,37 @@ cli_control_request(cli_peer_t which, const char *home, const char *request_id,
         if (r > 0 && zmq_msg_recv(&m, s, 0) >= 0)
             break;
         if (r < 0 && errno != EINTR) {
-            s_err(err, err_size, "control socket error: %s",
-                  zmq_strerror(errno));
+            cli_fmt(err, err_size, "control socket error: %s",
+                    zmq_strerror(errno));
             goto done;
         }
         waited += slice;
         if (waited >= timeout_ms) {
             if (peer->request_id)
-                s_err(err, err_size,
-                      "the %s did not answer within %d s (request %s "
-                      "may or may not have been carried out; to retry "
-                      "without acting twice, run the same command with "
-                      "--request-id %s)",
-                      peer->who, timeout_ms / 1000, rid, rid);
+                cli_fmt(err, err_size,
+                        "the %s did not answer within %d s (request %s "
+                        "may or may not have been carried out; to retry "
+                        "without acting twice, run the same command with "
+                        "--request-id %s)",
+                        peer->who, timeout_ms / 1000, rid, rid);
             else
-                s_err(err, err_size, "the %s did not answer within %d s",
-                      peer->who, timeout_ms / 1000);
+                cli_fmt(err, err_size, "the %s did not answer within %d s",
+                        peer->who, timeout_ms / 1000);
             rc = CLI_CONTROL_TIMEOUT;
             goto done;
         }
         long now_pid = s_daemon_pid(dir);
         if (now_pid < 0 || (pid > 0 && now_pid != pid)) {
             if (peer->request_id)
-                s_err(err, err_size,
-                      "the %s stopped before answering (request %s "
-                      "may or may not have been carried out; to retry "
-                      "without acting twice, run the same command with "
-                      "--request-id %s)",
-                      peer->who, rid, rid);
+                cli_fmt(err, err_size,
+                        "the %s stopped before answering (request %s "
+                        "may or may not have been carried out; to retry "
+                        "without acting twice, run the same command with "
+                        "--request-id %s)",
+                        peer->who, rid, rid);
             else
-                s_err(err, err_size, "the %s stopped before answering",
-                      peer->who);
+                cli_fmt(err, err_size, "the %s stopped before answering",
+                        peer->who);
             rc = CLI_CONTROL_TIMEOUT;
             goto done;
         }
@@ -281,7 +268,7 @@ cli_control_request(cli_peer_t which, const char *home, const char *request_id,
     json_t *res = json_object_get(reply, "result");
     if (!json_is_object(reply) || !json_is_boolean(ok)
         || (json_is_true(ok) && !res && peer->need_result)) {
-        s_err(err, err_size, "the %s sent a malformed reply", peer->who);
+        cli_fmt(err, err_size, "the %s sent a malformed reply", peer->who);
         json_decref(reply);
         goto done;
     }
@@ -291,7 +278,7 @@ cli_control_request(cli_peer_t which, const char *home, const char *request_id,
     } else {
         const char *e = json_string_value(json_object_get(reply, "error"));
         const char *c = json_string_value(json_object_get(reply, "code"));
-        s_err(err, err_size, "%s", e ? e : peer->refused);
+        cli_fmt(err, err_size, "%s", e ? e : peer->refused);
         if (code && code_size && c)
             snprintf(code, code_size, "%s", c);
         rc = CLI_CONTROL_ERROR;

@@ -769,13 +769,9 @@ int
 cli_cmd_authority(cli_t *cli, int argc, char **argv)
 {
     // the usage text lists the subcommand table
-    char *help = NULL;
-    size_t help_len = 0;
-    FILE *mem = open_memstream(&help, &help_len);
-    if (!mem)
+    char *help = cli_help_text(s_authority_usage);
+    if (!help)
         return cli_error("authority", "out of memory");
-    s_authority_usage(mem);
-    fclose(mem);
     // options before the sub-command word (CLI_OPTS_STOP: stop at it)
     cli_opts_t o;
     int rc = cli_opts_parse(cli, "authority", NULL, 0, NULL, help,

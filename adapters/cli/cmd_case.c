@@ -309,23 +309,6 @@ s_stdin(cli_t *cli, const char *cmd, s_opts_t *o, const char *const *keys)
     return rc;
 }
 
-// Calls the daemon. Returns -1 with *res set, else the exit code.
-static int
-s_call(cli_t *cli, const char *cmd, const char *ctl, json_t *args, json_t **res)
-{
-    int home_rc;
-    const char *home = cli_need_home(cli, cmd, &home_rc);
-    if (!home)
-        return home_rc;
-    char err[640];
-    int rc = cli_control_call_id(home, cli->request_id, ctl, args, cli->as,
-                                 CLI_CONTROL_TIMEOUT_MS, res, err, sizeof err,
-                                 NULL, 0);
-    if (rc != CLI_CONTROL_OK)
-        return cli_error(cmd, "%s", err);
-    return -1;
-}
-
 static const char *
 s_s(const json_t *o, const char *key)
 {
@@ -400,7 +383,7 @@ s_case_add(cli_t *cli, s_opts_t *o)
         if (!json_is_string(json_object_get(o->args, need[i])))
             return cli_usage_error("case add", "--%s is required", need[i]);
     json_t *res = NULL;
-    int rc = s_call(cli, "case add", "case.add", o->args, &res);
+    int rc = cli_node_call(cli, "case add", "case.add", o->args, &res);
     return rc >= 0 ? rc : s_print_id(cli, res);
 }
 
@@ -517,7 +500,8 @@ cli_cmd_case(cli_t *cli, int argc, char **argv)
             s_free(&o);
             return cli_usage_error(name, "--reason CODE is required");
         }
-        rc = s_call(cli, name, show ? "case.show" : "case.close", o.args, &res);
+        rc = cli_node_call(cli, name, show ? "case.show" : "case.close", o.args,
+                           &res);
         if (rc < 0 && show && !cli->json) {
             s_print_case(res);
             json_decref(res);
@@ -530,7 +514,7 @@ cli_cmd_case(cli_t *cli, int argc, char **argv)
             rc = 0;
         }
     } else if (!strcmp(sub, "list")) {
-        rc = s_call(cli, name, "case.list", o.args, &res);
+        rc = cli_node_call(cli, name, "case.list", o.args, &res);
         if (rc < 0 && cli->json) {
             rc = cli_print_json(res);
         } else if (rc < 0) {
@@ -549,7 +533,7 @@ cli_cmd_case(cli_t *cli, int argc, char **argv)
             if (!json_object_get(o.args, need[i]))
                 rc = cli_usage_error(name, "--%s is required", need[i]);
         if (rc < 0)
-            rc = s_call(cli, name, "case.bia", o.args, &res);
+            rc = cli_node_call(cli, name, "case.bia", o.args, &res);
         if (rc < 0 && cli->json) {
             rc = cli_print_json(res);
         } else if (rc < 0) {
@@ -635,11 +619,11 @@ cli_cmd_consent(cli_t *cli, int argc, char **argv)
             if (!json_object_get(o.args, need[i]))
                 rc = cli_usage_error(name, "%s is required", flag[i]);
         if (rc < 0)
-            rc = s_call(cli, name, "consent.add", o.args, &res);
+            rc = cli_node_call(cli, name, "consent.add", o.args, &res);
         if (rc < 0)
             rc = s_print_id(cli, res);
     } else if (!strcmp(sub, "withdraw")) {
-        rc = s_call(cli, name, "consent.withdraw", o.args, &res);
+        rc = cli_node_call(cli, name, "consent.withdraw", o.args, &res);
         if (rc < 0 && cli->json) {
             rc = cli_print_json(res);
         } else if (rc < 0) {
@@ -717,7 +701,7 @@ cli_cmd_refer(cli_t *cli, int argc, char **argv)
                                 "--override-justification and --approved-by");
     json_t *res = NULL;
     if (rc < 0)
-        rc = s_call(cli, "refer", "refer", o.args, &res);
+        rc = cli_node_call(cli, "refer", "refer", o.args, &res);
     if (rc < 0)
         rc = s_print_id(cli, res);
     s_free(&o);
@@ -749,7 +733,7 @@ cli_cmd_referrals(cli_t *cli, int argc, char **argv)
         rc = cli_usage_error("referrals", "unexpected argument '%s'", o.pos);
     json_t *res = NULL;
     if (rc < 0)
-        rc = s_call(cli, "referrals", "referrals", o.args, &res);
+        rc = cli_node_call(cli, "referrals", "referrals", o.args, &res);
     s_free(&o);
     if (rc >= 0)
         return rc;
@@ -789,7 +773,7 @@ cli_cmd_show(cli_t *cli, int argc, char **argv)
     json_t *res = NULL;
     if (rc < 0) {
         json_object_set_new(o.args, "id", json_string(o.pos));
-        rc = s_call(cli, "show", "referral.show", o.args, &res);
+        rc = cli_node_call(cli, "show", "referral.show", o.args, &res);
     }
     s_free(&o);
     if (rc >= 0)
@@ -882,7 +866,7 @@ cli_cmd_act(cli_t *cli, int argc, char **argv)
     if (rc < 0) {
         json_object_set_new(o.args, "id", json_string(o.pos));
         json_object_set_new(o.args, "event", json_string(ev));
-        rc = s_call(cli, ev, "referral.act", o.args, &res);
+        rc = cli_node_call(cli, ev, "referral.act", o.args, &res);
     }
     s_free(&o);
     if (rc >= 0)
@@ -919,7 +903,7 @@ cli_cmd_erase(cli_t *cli, int argc, char **argv)
     if (rc < 0 && !json_object_get(o.args, "case"))
         rc = cli_usage_error("erase", "--case CASE is required");
     if (rc < 0)
-        rc = s_call(cli, "erase", "erase", o.args, &res);
+        rc = cli_node_call(cli, "erase", "erase", o.args, &res);
     if (rc < 0 && cli->json) {
         rc = cli_print_json(res);
     } else if (rc < 0) {
@@ -955,7 +939,7 @@ cli_cmd_notifications(cli_t *cli, int argc, char **argv)
         rc =
             cli_usage_error("notifications", "unexpected argument '%s'", o.pos);
     if (rc < 0)
-        rc = s_call(cli, "notifications", "notifications", o.args, &res);
+        rc = cli_node_call(cli, "notifications", "notifications", o.args, &res);
     if (rc < 0 && cli->json) {
         rc = cli_print_json(res);
     } else if (rc < 0) {

@@ -38,24 +38,6 @@ s_parse(cli_t *cli, const char *cmd, const char *help, const char **sector,
     return -1;
 }
 
-// Calls the daemon; prints the error and returns the exit code on failure.
-static int
-s_call(cli_t *cli, const char *cmd, const char *ctl_cmd, json_t *args,
-       json_t **result)
-{
-    int home_rc;
-    const char *home = cli_need_home(cli, cmd, &home_rc);
-    if (!home)
-        return home_rc;
-    char err[512];
-    int rc = cli_control_call_id(home, cli->request_id, ctl_cmd, args, cli->as,
-                                 CLI_CONTROL_TIMEOUT_MS, result, err,
-                                 sizeof err, NULL, 0);
-    if (rc != CLI_CONTROL_OK)
-        return cli_error(cmd, "%s", err);
-    return -1;
-}
-
 static const char *
 s_str(json_t *o, const char *key)
 {
@@ -89,7 +71,7 @@ cli_cmd_directory(cli_t *cli, int argc, char **argv)
     if (sector)
         json_object_set_new(args, "sector", json_string(sector));
     json_t *res = NULL;
-    rc = s_call(cli, "directory", "directory", args, &res);
+    rc = cli_node_call(cli, "directory", "directory", args, &res);
     json_decref(args);
     if (rc >= 0)
         return rc;
@@ -133,7 +115,7 @@ cli_cmd_network(cli_t *cli, int argc, char **argv)
     if (rc >= 0)
         return rc;
     json_t *res = NULL;
-    rc = s_call(cli, "network", "network", NULL, &res);
+    rc = cli_node_call(cli, "network", "network", NULL, &res);
     if (rc >= 0)
         return rc;
     if (cli->json)

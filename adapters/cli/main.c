@@ -146,13 +146,9 @@ main(int argc, char **argv)
         [G_VERSION] = {"version", CLI_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL},
     };
     // the usage text lists the command table
-    char *help = NULL;
-    size_t help_len = 0;
-    FILE *mem = open_memstream(&help, &help_len);
-    if (!mem)
+    char *help = cli_help_text(s_usage);
+    if (!help)
         return cli_error(NULL, "out of memory");
-    s_usage(mem);
-    fclose(mem);
     // global options up to the command word (CLI_OPTS_STOP)
     cli_opts_t o;
     int prc = cli_opts_parse(&cli, NULL, opts, G_COUNT, NULL, help,
