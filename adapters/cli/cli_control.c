@@ -132,24 +132,19 @@ s_open(void *ctx, const s_peer_t *peer, const char *ep, const char *text,
     return s;
 }
 
-int
-cli_control_request(cli_peer_t which, const char *home, const char *request_id,
-                    const char *cmd, json_t *args, const char *as,
-                    int timeout_ms, json_t **result, char *err, size_t err_size,
-                    char *code, size_t code_size)
+// Steps 1-3 of a call: the realpath of 'home' in 'dir', its endpoint in
+// 'ep', the home check and the daemon's pid in '*pid'. Returns CLI_CONTROL_OK
+// or the result to give up with (after a message in 'err').
+static int
+s_reach(const s_peer_t *peer, const char *home, char dir[PATH_MAX],
+        char ep[PATH_MAX + 32], long *pid, char *err, size_t err_size)
 {
-    const s_peer_t *peer = &s_peers[which];
-    *result = NULL;
-    if (code && code_size)
-        code[0] = 0;
-    char dir[PATH_MAX];
     if (!home || !realpath(home, dir)) {
         cli_fmt(err, err_size, "cannot resolve the home folder %s: %s",
                 home ? home : "(none)", strerror(errno));
         return CLI_CONTROL_FAILED;
     }
-    char ep[PATH_MAX + 32];
-    int n = snprintf(ep, sizeof ep, "ipc://%s/control", dir);
+    int n = snprintf(ep, PATH_MAX + 32, "ipc://%s/control", dir);
     if (n < 0 || n > PL_HOME_IPC_MAX) {
         cli_fmt(err, err_size,
                 "the home folder path is too long for the control socket "
@@ -162,26 +157,31 @@ cli_control_request(cli_peer_t which, const char *home, const char *request_id,
     // (issue 11, item 9)
     if (pl_home_check(dir, err, err_size) != PL_OK)
         return CLI_CONTROL_FAILED;
-    long pid = s_daemon_pid(dir);
-    if (pid == -2) {
+    *pid = s_daemon_pid(dir);
+    if (*pid == -2) {
         cli_fmt(err, err_size, "cannot open %s/daemon.lock: %s", dir,
                 strerror(errno));
         return CLI_CONTROL_FAILED;
     }
-    if (pid < 0) {
+    if (*pid < 0) {
         cli_fmt(err, err_size,
                 "the %s is not running (no daemon holds %s/daemon.lock)",
                 peer->running, dir);
         return CLI_CONTROL_NOT_RUNNING;
     }
-    if (timeout_ms <= 0)
-        timeout_ms = CLI_CONTROL_TIMEOUT_MS;
+    return CLI_CONTROL_OK;
+}
 
-    char rid[CLI_REQUEST_ID_HEX + 1];
+// The request text (caller frees), its request id in 'rid' ("" for the
+// broker); NULL when out of memory.
+static char *
+s_request_text(const s_peer_t *peer, const char *request_id, const char *cmd,
+               json_t *args, const char *as, char rid[CLI_REQUEST_ID_HEX + 1])
+{
     json_t *req;
     if (peer->request_id) {
         if (request_id)
-            snprintf(rid, sizeof rid, "%s", request_id);
+            snprintf(rid, CLI_REQUEST_ID_HEX + 1, "%s", request_id);
         else
             cli_control_request_id(rid);
         req = json_pack("{s:s, s:s, s:O?, s:s?}", "req", rid, "cmd", cmd,
@@ -192,12 +192,80 @@ cli_control_request(cli_peer_t which, const char *home, const char *request_id,
     }
     char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
+    return text;
+}
+
+// The message of a request given up on: 'what' is "did not answer within
+// N s" or "stopped before answering"; a node's names the request id for
+// --request-id.
+static void
+s_gave_up(const s_peer_t *peer, const char *what, const char *rid, char *err,
+          size_t err_size)
+{
+    if (peer->request_id)
+        cli_fmt(err, err_size,
+                "the %s %s (request %s may or may not have been carried out; "
+                "to retry without acting twice, run the same command with "
+                "--request-id %s)",
+                peer->who, what, rid, rid);
+    else
+        cli_fmt(err, err_size, "the %s %s", peer->who, what);
+}
+
+// Reads the reply {"ok", "result" | "error", "code"} of 'size' bytes.
+static int
+s_reply(const s_peer_t *peer, const void *data, size_t size, json_t **result,
+        char *err, size_t err_size, char *code, size_t code_size)
+{
+    json_error_t jerr;
+    json_t *reply = json_loadb(data, size, 0, &jerr);
+    json_t *ok = json_object_get(reply, "ok");
+    json_t *res = json_object_get(reply, "result");
+    int rc;
+    if (!json_is_object(reply) || !json_is_boolean(ok)
+        || (json_is_true(ok) && !res && peer->need_result)) {
+        cli_fmt(err, err_size, "the %s sent a malformed reply", peer->who);
+        rc = CLI_CONTROL_FAILED;
+    } else if (json_is_true(ok)) {
+        *result = res ? json_incref(res) : json_null();
+        rc = CLI_CONTROL_OK;
+    } else {
+        const char *e = json_string_value(json_object_get(reply, "error"));
+        const char *c = json_string_value(json_object_get(reply, "code"));
+        cli_fmt(err, err_size, "%s", e ? e : peer->refused);
+        if (code && code_size && c)
+            snprintf(code, code_size, "%s", c);
+        rc = CLI_CONTROL_ERROR;
+    }
+    json_decref(reply);
+    return rc;
+}
+
+int
+cli_control_request(cli_peer_t which, const char *home, const char *request_id,
+                    const char *cmd, json_t *args, const char *as,
+                    int timeout_ms, json_t **result, char *err, size_t err_size,
+                    char *code, size_t code_size)
+{
+    const s_peer_t *peer = &s_peers[which];
+    *result = NULL;
+    if (code && code_size)
+        code[0] = 0;
+    char dir[PATH_MAX], ep[PATH_MAX + 32];
+    long pid = -1;
+    int rc = s_reach(peer, home, dir, ep, &pid, err, err_size);
+    if (rc != CLI_CONTROL_OK)
+        return rc;
+    if (timeout_ms <= 0)
+        timeout_ms = CLI_CONTROL_TIMEOUT_MS;
+    char rid[CLI_REQUEST_ID_HEX + 1];
+    char *text = s_request_text(peer, request_id, cmd, args, as, rid);
     if (!text) {
         cli_fmt(err, err_size, "out of memory");
         return CLI_CONTROL_FAILED;
     }
 
-    int rc = CLI_CONTROL_FAILED;
+    rc = CLI_CONTROL_FAILED;
     void *ctx = zmq_ctx_new();
     void *s = NULL;
     bool resend = peer->resend && s_resendable(cmd);
@@ -218,8 +286,11 @@ cli_control_request(cli_peer_t which, const char *home, const char *request_id,
         int slice =
             timeout_ms - waited < S_SLICE_MS ? timeout_ms - waited : S_SLICE_MS;
         int r = zmq_poll(&it, 1, slice);
-        if (r > 0 && zmq_msg_recv(&m, s, 0) >= 0)
-            break;
+        if (r > 0 && zmq_msg_recv(&m, s, 0) >= 0) {
+            rc = s_reply(peer, zmq_msg_data(&m), zmq_msg_size(&m), result, err,
+                         err_size, code, code_size);
+            goto done;
+        }
         if (r < 0 && errno != EINTR) {
             cli_fmt(err, err_size, "control socket error: %s",
                     zmq_strerror(errno));
@@ -227,31 +298,16 @@ cli_control_request(cli_peer_t which, const char *home, const char *request_id,
         }
         waited += slice;
         if (waited >= timeout_ms) {
-            if (peer->request_id)
-                cli_fmt(err, err_size,
-                        "the %s did not answer within %d s (request %s "
-                        "may or may not have been carried out; to retry "
-                        "without acting twice, run the same command with "
-                        "--request-id %s)",
-                        peer->who, timeout_ms / 1000, rid, rid);
-            else
-                cli_fmt(err, err_size, "the %s did not answer within %d s",
-                        peer->who, timeout_ms / 1000);
+            char what[64];
+            snprintf(what, sizeof what, "did not answer within %d s",
+                     timeout_ms / 1000);
+            s_gave_up(peer, what, rid, err, err_size);
             rc = CLI_CONTROL_TIMEOUT;
             goto done;
         }
         long now_pid = s_daemon_pid(dir);
         if (now_pid < 0 || (pid > 0 && now_pid != pid)) {
-            if (peer->request_id)
-                cli_fmt(err, err_size,
-                        "the %s stopped before answering (request %s "
-                        "may or may not have been carried out; to retry "
-                        "without acting twice, run the same command with "
-                        "--request-id %s)",
-                        peer->who, rid, rid);
-            else
-                cli_fmt(err, err_size, "the %s stopped before answering",
-                        peer->who);
+            s_gave_up(peer, "stopped before answering", rid, err, err_size);
             rc = CLI_CONTROL_TIMEOUT;
             goto done;
         }
@@ -262,28 +318,6 @@ cli_control_request(cli_peer_t which, const char *home, const char *request_id,
             s = NULL;
         }
     }
-    json_error_t jerr;
-    json_t *reply = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, &jerr);
-    json_t *ok = json_object_get(reply, "ok");
-    json_t *res = json_object_get(reply, "result");
-    if (!json_is_object(reply) || !json_is_boolean(ok)
-        || (json_is_true(ok) && !res && peer->need_result)) {
-        cli_fmt(err, err_size, "the %s sent a malformed reply", peer->who);
-        json_decref(reply);
-        goto done;
-    }
-    if (json_is_true(ok)) {
-        *result = res ? json_incref(res) : json_null();
-        rc = CLI_CONTROL_OK;
-    } else {
-        const char *e = json_string_value(json_object_get(reply, "error"));
-        const char *c = json_string_value(json_object_get(reply, "code"));
-        cli_fmt(err, err_size, "%s", e ? e : peer->refused);
-        if (code && code_size && c)
-            snprintf(code, code_size, "%s", c);
-        rc = CLI_CONTROL_ERROR;
-    }
-    json_decref(reply);
 done:
     zmq_msg_close(&m);
     if (s)
