@@ -104,3 +104,12 @@ target_link_libraries(pl_iofail_node PRIVATE dl)
 if(TARGET test_node_iofail)
   add_dependencies(test_node_iofail pl_iofail_node)
 endif()
+
+# issue 12: tests and tools that use the CLI's code link the pl_cli library
+# (no test includes a .c file of the CLI)
+foreach(t test_children test_referral_flow bench_referral pl-testmsg
+          fuzz_stdin_replay fuzz_stdin test_cli_opts)
+  if(TARGET ${t} AND TARGET pl_cli)
+    target_link_libraries(${t} PRIVATE pl_cli)
+  endif()
+endforeach()

@@ -4,8 +4,8 @@
 // main.c parses the global options (--home DIR, --as NAME, --json, --help)
 // up to the command word, then calls the command's function with argv
 // starting at the command word (argv[0] = "whoami", "authority", ...).
-// Each command parses its own options with getopt_long (optind reset to 0),
-// prints --help text on stdout with exit 0, errors on stderr as
+// Each command parses its options with cli_opts_parse (an option table,
+// cli_opts.h), prints --help text on stdout with exit 0, errors on stderr as
 // "passerelle: <command>: <reason>" and returns the process exit code
 // (0 ok, 1 failure, 2 usage error). Read commands honour --json: exactly one
 // JSON document on stdout, built with jansson.
@@ -13,6 +13,8 @@
 #define PL_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 
 typedef struct {
     const char *home; // --home DIR as given (NULL if absent)
@@ -33,19 +35,30 @@ int cli_error(const char *cmd, const char *fmt, ...)
 int cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-// Reports what getopt_long (opterr = 0, option string starting with ':')
-// refused: 'opt' is its return value, '?' or ':'. Returns 2.
-int cli_bad_option(const char *cmd, int opt, char **argv);
 // The home folder: the command's --home (stored into cli->home), else the
 // global one. Returns NULL with *rc the exit code after a message: 2 when
 // neither was given, 1 when the home exists but another user owns it or
 // can write to it (pl_home_check). A home that does not exist is returned.
 const char *cli_need_home(const cli_t *cli, const char *cmd, int *rc);
 
+// snprintf into 'buf' of 'n' bytes (nothing when buf is NULL or n is 0):
+// the one-line error messages of cli_control and cli_stdin.
+void cli_fmt(char *buf, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+// What 'print' writes, as a string (caller frees), for a --help text made
+// by a function (it lists a table); NULL when out of memory.
+char *cli_help_text(void (*print)(FILE *out));
+struct json_t;
+// Sends control command 'ctl' with 'args' (borrowed, may be NULL) to the
+// node daemon of the home (cli_need_home) as cli->as, with cli->request_id.
+// Returns -1 with '*res' the result (json_decref it), else the exit code
+// after "passerelle: CMD: <reason>" (2: no home, 1: any failure).
+int cli_node_call(cli_t *cli, const char *cmd, const char *ctl,
+                  struct json_t *args, struct json_t **res);
+
 // Prints 'doc' (a jansson json_t, reference stolen; NULL means out of
 // memory) on stdout as one indented JSON document and a newline.
 // Returns 0, or 1 after an error message.
-struct json_t;
 int cli_print_json(struct json_t *doc);
 
 // ---- commands (one function per top-level word)

@@ -1,5 +1,6 @@
-// cli_control - the CLI's link to the node daemon: one request, one reply
-// over ipc://DIR/control (DESIGN.md §9). Layer: adapters.
+// cli_control - the CLI's one control-socket client: one request, one reply
+// over ipc://DIR/control (DESIGN.md §9), to the node daemon of DIR or to
+// the broker of DIR (`passerelle broker ...`). Layer: adapters.
 //
 // The CLI never opens the store while the daemon runs: everything that
 // needs the store goes through here. A call:
@@ -15,7 +16,10 @@
 //      unanswered the same request (same id) goes again every 2.5 s on a
 //      fresh socket, except for backup, audit.export, audit.verify and
 //      network, which the daemon does not replay from a stored reply.
-// Every call carries a random request id (or the caller's, to retry a
+// The broker's control socket differs in three points: a request is
+// {"cmd"} only (no request id, no replay: it is sent once), an answer
+// must carry "result", and an answer may be at most 64 MiB.
+// Every call to a node carries a random request id (or the caller's, to retry a
 // state-changing command without acting twice); a timeout's message names
 // it, for `passerelle --request-id ID ...`.
 #ifndef CLI_CONTROL_H
@@ -35,6 +39,21 @@ enum {
     CLI_CONTROL_TIMEOUT = 3,     // no answer in time (or daemon stopped)
     CLI_CONTROL_FAILED = 4,      // bad home, path too long, transport error
 };
+
+// The two control sockets.
+typedef enum {
+    CLI_PEER_NODE = 0, // passerelle-node: {"req", "cmd", "args", "as"}
+    CLI_PEER_BROKER,   // passerelle-broker: {"cmd"}
+} cli_peer_t;
+
+// Calls 'cmd' on the control socket of 'home' held by 'peer', with the
+// steps above. For the broker, 'request_id', 'args' and 'as' are ignored.
+// Results and out-parameters as cli_control_call_id below.
+int cli_control_request(cli_peer_t peer, const char *home,
+                        const char *request_id, const char *cmd, json_t *args,
+                        const char *as, int timeout_ms, json_t **result,
+                        char *err, size_t err_size, char *code,
+                        size_t code_size);
 
 // Calls 'cmd' with 'args' (borrowed, may be NULL) on the daemon of 'home'
 // as staff member 'as' (may be NULL). On CLI_CONTROL_OK '*result' is the

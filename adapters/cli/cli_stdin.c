@@ -9,19 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static void s_err(char *err, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-s_err(char *err, size_t n, const char *fmt, ...)
-{
-    if (!err || n == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-}
+#include "adapters/cli/cli.h"
 
 int
 cli_stdin_read(int fd, char **text, size_t *len, char *err, size_t n)
@@ -31,7 +19,7 @@ cli_stdin_read(int fd, char **text, size_t *len, char *err, size_t n)
     // one byte more than allowed tells "too large" without reading on
     char *buf = malloc(CLI_STDIN_MAX + 2);
     if (!buf) {
-        s_err(err, n, "out of memory");
+        cli_fmt(err, n, "out of memory");
         return -1;
     }
     size_t got = 0;
@@ -40,7 +28,7 @@ cli_stdin_read(int fd, char **text, size_t *len, char *err, size_t n)
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            s_err(err, n, "cannot read standard input: %s", strerror(errno));
+            cli_fmt(err, n, "cannot read standard input: %s", strerror(errno));
             free(buf);
             return -1;
         }
@@ -49,10 +37,10 @@ cli_stdin_read(int fd, char **text, size_t *len, char *err, size_t n)
         got += (size_t) r;
     }
     if (got > CLI_STDIN_MAX) {
-        s_err(err, n,
-              "the --stdin document is larger than %d KiB: refused (it "
-              "holds a few fields, not files)",
-              CLI_STDIN_MAX / 1024);
+        cli_fmt(err, n,
+                "the --stdin document is larger than %d KiB: refused (it "
+                "holds a few fields, not files)",
+                CLI_STDIN_MAX / 1024);
         free(buf);
         return -1;
     }
@@ -80,13 +68,13 @@ cli_stdin_parse(const char *text, size_t len, const char *const *keys,
     // jansson refuses invalid UTF-8 and \u0000 (no JSON_ALLOW_NUL)
     json_t *in = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!in) {
-        s_err(err, n, "--stdin needs one JSON object (line %d: %s)", jerr.line,
-              jerr.text);
+        cli_fmt(err, n, "--stdin needs one JSON object (line %d: %s)",
+                jerr.line, jerr.text);
         return -1;
     }
     if (!json_is_object(in)) {
-        s_err(err, n, "--stdin needs one JSON object, not %s",
-              json_is_array(in) ? "an array" : "a single value");
+        cli_fmt(err, n, "--stdin needs one JSON object, not %s",
+                json_is_array(in) ? "an array" : "a single value");
         json_decref(in);
         return -1;
     }
@@ -105,9 +93,9 @@ cli_stdin_parse(const char *text, size_t len, const char *const *keys,
                     break;
                 used += (size_t) w;
             }
-            s_err(err, n,
-                  "--stdin: unknown key \"%.64s\" (this command takes: %s)", k,
-                  list);
+            cli_fmt(err, n,
+                    "--stdin: unknown key \"%.64s\" (this command takes: %s)",
+                    k, list);
             json_decref(in);
             return -1;
         }
@@ -120,9 +108,9 @@ cli_stdin_parse(const char *text, size_t len, const char *const *keys,
                 ok && json_is_string(e) && json_string_length(e) > 0;
         }
         if (!ok) {
-            s_err(err, n, "--stdin: \"%s\" must be %s", k,
-                  s_in(lists, k) ? "a non-empty string or an array of them"
-                                 : "a non-empty string");
+            cli_fmt(err, n, "--stdin: \"%s\" must be %s", k,
+                    s_in(lists, k) ? "a non-empty string or an array of them"
+                                   : "a non-empty string");
             json_decref(in);
             return -1;
         }

@@ -8,7 +8,6 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "adapters/cli/cli.h"
+#include "adapters/cli/cli_opts.h"
 #include "proto/pl_cert.h"
 #include "proto/pl_home.h"
 #include "proto/pl_keys.h"
@@ -26,39 +26,22 @@
 #define S_DAY      86400
 #define S_DAYS_MAX 3653 // ten years: longer certificates are a mistake
 
-enum {
-    OPT_HOME = 'H',
-    OPT_JSON = 'j',
-    OPT_HELP = 'h',
-    OPT_NETWORK = 256,
-    OPT_NODE,
-    OPT_NAME,
-    OPT_SECTOR,
-    OPT_COUNTRY,
-    OPT_REGION,
-    OPT_DISPLAY,
-    OPT_ORG,
-    OPT_SERVICES,
-    OPT_BROKER,
-    OPT_DAYS,
-    OPT_NOT_BEFORE,
-    OPT_SERIAL,
-};
-
-// Parses a whole decimal number in [min, max]; false on anything else.
-static bool
-s_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
+// Parses the options of 'cmd' with 'table' of 'n' rows, no operands
+// (cli_opts). Returns -1 to go on, else the exit code.
+static int
+s_parse(cli_t *cli, const char *cmd, const cli_opt_t *table, size_t n,
+        const char *help, int argc, char **argv, cli_opts_t *o)
 {
-    if (!text || !isdigit((unsigned char) text[0]))
-        return false; // no sign, no space, no empty string
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno || *end || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
+    int rc = cli_opts_parse(cli, cmd, table, n, NULL, help,
+                            CLI_OPTS_NO_OPERANDS, argc, argv, o);
+    cli_opts_free(o); // the values are in o->val
+    return rc;
 }
+
+#define S_WORD(name)                                                           \
+    {                                                                          \
+        name, CLI_OPT_WORD, NULL, 0, 0, NULL, NULL, NULL                       \
+    }
 
 // Explains a failure to open the authority in 'home' and returns 1.
 static int
@@ -110,37 +93,13 @@ static const char s_init_help[] =
 static int
 s_init(cli_t *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"home", required_argument, NULL, OPT_HOME},
-        {"network", required_argument, NULL, OPT_NETWORK},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0},
-    };
-    const char *cmd = "authority init", *network = NULL;
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_HOME:
-            cli->home = optarg;
-            break;
-        case OPT_NETWORK:
-            network = optarg;
-            break;
-        case OPT_JSON:
-            cli->json = true;
-            break;
-        case OPT_HELP:
-            fputs(s_init_help, stdout);
-            return 0;
-        default:
-            return cli_bad_option(cmd, c, argv);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    static const cli_opt_t opts[] = {S_WORD("network")};
+    const char *cmd = "authority init";
+    cli_opts_t o;
+    int prc = s_parse(cli, cmd, opts, 1, s_init_help, argc, argv, &o);
+    if (prc >= 0)
+        return prc;
+    const char *network = o.val[0].text;
     int home_rc;
     const char *home = cli_need_home(cli, cmd, &home_rc);
     if (!home)
@@ -322,7 +281,7 @@ s_enroll_check(const char *cmd, s_enroll_t *e, const char *country,
                                "NAME",
                                e->home_broker);
     e->days = PL_CERT_DAYS;
-    if (days && !s_parse_u64(days, 1, S_DAYS_MAX, &e->days))
+    if (days && !cli_parse_uint(days, 1, S_DAYS_MAX, &e->days))
         return cli_usage_error(cmd,
                                "bad --days '%s': a whole number from 1 to %d",
                                days, S_DAYS_MAX);
@@ -408,80 +367,54 @@ s_enroll_fields(const s_enroll_t *e, const char *network,
 static int
 s_enroll(cli_t *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"home", required_argument, NULL, OPT_HOME},
-        {"node", required_argument, NULL, OPT_NODE},
-        {"name", required_argument, NULL, OPT_NAME},
-        {"sector", required_argument, NULL, OPT_SECTOR},
-        {"country", required_argument, NULL, OPT_COUNTRY},
-        {"region", required_argument, NULL, OPT_REGION},
-        {"display-name", required_argument, NULL, OPT_DISPLAY},
-        {"organisation", required_argument, NULL, OPT_ORG},
-        {"organization", required_argument, NULL, OPT_ORG},
-        {"services", required_argument, NULL, OPT_SERVICES},
-        {"home-broker", required_argument, NULL, OPT_BROKER},
-        {"days", required_argument, NULL, OPT_DAYS},
-        {"not-before", required_argument, NULL, OPT_NOT_BEFORE},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0},
+    enum {
+        E_NODE,
+        E_NAME,
+        E_SECTOR,
+        E_COUNTRY,
+        E_REGION,
+        E_DISPLAY,
+        E_ORG,
+        E_SERVICES,
+        E_BROKER,
+        E_DAYS,
+        E_NOT_BEFORE,
+        E_COUNT
     };
+    static const cli_opt_t opts[E_COUNT] = {
+        [E_NODE] = S_WORD("node"),
+        [E_NAME] = S_WORD("name"),
+        [E_SECTOR] = S_WORD("sector"),
+        [E_COUNTRY] = S_WORD("country"),
+        [E_REGION] = S_WORD("region"),
+        [E_DISPLAY] = S_WORD("display-name"),
+        [E_ORG] = S_WORD("organisation|organization"),
+        [E_SERVICES] = S_WORD("services"),
+        [E_BROKER] = S_WORD("home-broker"),
+        [E_DAYS] = S_WORD("days"),
+        [E_NOT_BEFORE] = S_WORD("not-before"),
+    };
+    // the help text names the sectors and the day limits
+    static char help[sizeof S_ENROLL_HELP + 512];
+    snprintf(help, sizeof help, S_ENROLL_HELP, pl_sector_list(), S_DAYS_MAX,
+             PL_CERT_DAYS);
     const char *cmd = "authority enroll";
-    const char *country = NULL, *days = NULL, *not_before = NULL;
+    cli_opts_t o;
+    int prc = s_parse(cli, cmd, opts, E_COUNT, help, argc, argv, &o);
+    if (prc >= 0)
+        return prc;
     s_enroll_t e = {0};
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_HOME:
-            cli->home = optarg;
-            break;
-        case OPT_NODE:
-            e.node = optarg;
-            break;
-        case OPT_NAME:
-            e.name = optarg;
-            break;
-        case OPT_SECTOR:
-            e.sector = optarg;
-            break;
-        case OPT_COUNTRY:
-            country = optarg;
-            break;
-        case OPT_REGION:
-            e.region = optarg;
-            break;
-        case OPT_DISPLAY:
-            e.display_name = optarg;
-            break;
-        case OPT_ORG:
-            e.organisation = optarg;
-            break;
-        case OPT_SERVICES:
-            e.services = optarg;
-            break;
-        case OPT_BROKER:
-            e.home_broker = optarg;
-            break;
-        case OPT_DAYS:
-            days = optarg;
-            break;
-        case OPT_NOT_BEFORE:
-            not_before = optarg;
-            break;
-        case OPT_JSON:
-            cli->json = true;
-            break;
-        case OPT_HELP:
-            printf(S_ENROLL_HELP, pl_sector_list(), S_DAYS_MAX, PL_CERT_DAYS);
-            return 0;
-        default:
-            return cli_bad_option(cmd, c, argv);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    e.node = o.val[E_NODE].text;
+    e.name = o.val[E_NAME].text;
+    e.sector = o.val[E_SECTOR].text;
+    e.region = o.val[E_REGION].text;
+    e.display_name = o.val[E_DISPLAY].text;
+    e.organisation = o.val[E_ORG].text;
+    e.services = o.val[E_SERVICES].text;
+    e.home_broker = o.val[E_BROKER].text;
+    const char *country = o.val[E_COUNTRY].text;
+    const char *days = o.val[E_DAYS].text;
+    const char *not_before = o.val[E_NOT_BEFORE].text;
     int home_rc;
     const char *home = cli_need_home(cli, cmd, &home_rc);
     if (!home)
@@ -560,37 +493,13 @@ static const char s_revoke_help[] =
 static int
 s_revoke(cli_t *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"home", required_argument, NULL, OPT_HOME},
-        {"serial", required_argument, NULL, OPT_SERIAL},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0},
-    };
-    const char *cmd = "authority revoke", *serial_text = NULL;
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_HOME:
-            cli->home = optarg;
-            break;
-        case OPT_SERIAL:
-            serial_text = optarg;
-            break;
-        case OPT_JSON:
-            cli->json = true;
-            break;
-        case OPT_HELP:
-            fputs(s_revoke_help, stdout);
-            return 0;
-        default:
-            return cli_bad_option(cmd, c, argv);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    static const cli_opt_t opts[] = {S_WORD("serial")};
+    const char *cmd = "authority revoke";
+    cli_opts_t o;
+    int prc = s_parse(cli, cmd, opts, 1, s_revoke_help, argc, argv, &o);
+    if (prc >= 0)
+        return prc;
+    const char *serial_text = o.val[0].text;
     int home_rc;
     const char *home = cli_need_home(cli, cmd, &home_rc);
     if (!home)
@@ -598,7 +507,7 @@ s_revoke(cli_t *cli, int argc, char **argv)
     uint64_t serial;
     if (!serial_text)
         return cli_usage_error(cmd, "--serial N is required");
-    if (!s_parse_u64(serial_text, 1, UINT64_MAX, &serial))
+    if (!cli_parse_uint(serial_text, 1, UINT64_MAX, &serial))
         return cli_usage_error(cmd, "bad serial '%s': a number from 1",
                                serial_text);
 
@@ -750,32 +659,10 @@ static int
 s_list(cli_t *cli, int argc, char **argv)
 {
     const char *cmd = "authority list";
-    static const struct option opts[] = {
-        {"home", required_argument, NULL, OPT_HOME},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_HOME:
-            cli->home = optarg;
-            break;
-        case OPT_JSON:
-            cli->json = true;
-            break;
-        case OPT_HELP:
-            fputs(s_list_help, stdout);
-            return 0;
-        default:
-            return cli_bad_option(cmd, c, argv);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    cli_opts_t o;
+    int prc = s_parse(cli, cmd, NULL, 0, s_list_help, argc, argv, &o);
+    if (prc >= 0)
+        return prc;
     int home_rc;
     const char *home = cli_need_home(cli, cmd, &home_rc);
     if (!home)
@@ -881,43 +768,27 @@ s_authority_usage(FILE *out)
 int
 cli_cmd_authority(cli_t *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"home", required_argument, NULL, OPT_HOME},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    optind = 0;
-    opterr = 0;
-    // options before the sub-command word ("+": stop at it)
-    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_HOME:
-            cli->home = optarg;
-            break;
-        case OPT_JSON:
-            cli->json = true;
-            break;
-        case OPT_HELP:
-            s_authority_usage(stdout);
-            return 0;
-        default:
-            return cli_bad_option("authority", c, argv);
-        }
-    }
-    if (optind >= argc)
+    // the usage text lists the subcommand table
+    char *help = cli_help_text(s_authority_usage);
+    if (!help)
+        return cli_error("authority", "out of memory");
+    // options before the sub-command word (CLI_OPTS_STOP: stop at it)
+    cli_opts_t o;
+    int rc = cli_opts_parse(cli, "authority", NULL, 0, NULL, help,
+                            CLI_OPTS_STOP, argc, argv, &o);
+    cli_opts_free(&o);
+    free(help);
+    if (rc >= 0)
+        return rc;
+    int w = argc - o.noperands; // the sub-command word
+    if (w >= argc)
         return cli_usage_error("authority",
                                "missing subcommand: init, enroll, revoke or "
                                "list");
     for (size_t i = 0; i < S_NSUBS; i++) {
-        if (strcmp(argv[optind], s_subs[i].name) != 0)
+        if (strcmp(argv[w], s_subs[i].name) != 0)
             continue;
-        int sargc = argc - optind;
-        char **sargv = argv + optind;
-        optind = 0;
-        return s_subs[i].fn(cli, sargc, sargv);
+        return s_subs[i].fn(cli, argc - w, argv + w);
     }
-    return cli_usage_error("authority", "unknown subcommand '%s'",
-                           argv[optind]);
+    return cli_usage_error("authority", "unknown subcommand '%s'", argv[w]);
 }

@@ -9,25 +9,20 @@
 // connecting, the broker's daemon.lock tells whether a broker runs at all
 // (a REQ socket would otherwise wait for a peer that never comes).
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include "adapters/cli/cli.h"
+#include "adapters/cli/cli_control.h"
+#include "adapters/cli/cli_opts.h"
 
-#define S_TIMEOUT_MS 10000      // the CLI waits at most 10 s (DESIGN §9)
-#define S_IPC_MAX    107        // longest ipc endpoint path
-#define S_REPLY_MAX  (64 << 20) // largest answer we accept from the broker
-#define S_WARN_DAYS  30         // certificates expiring within: warn
+#define S_WARN_DAYS 30 // certificates expiring within: warn
 
 static const char s_broker_help[] =
     "usage: passerelle broker status|nodes|reload --home BROKERDIR [--json]\n"
@@ -304,137 +299,28 @@ static const s_sub_t s_subs[] = {
     {"reload", s_reload_help, s_print_reload},
 };
 
-// ---- the control socket
-
-// Is a daemon holding HOME/daemon.lock? 1 yes, 0 no, -1 cannot tell
-// (errno set).
-static int
-s_lock_held(const char *lock_path)
-{
-    int fd = open(lock_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -1;
-    int held;
-    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-        flock(fd, LOCK_UN); // nobody holds it: let go at once
-        held = 0;
-    } else {
-        held = errno == EWOULDBLOCK ? 1 : -1;
-    }
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return held;
-}
-
-// Sends {"cmd": sub} and returns the broker's "result" (new reference) or
-// NULL after an error message.
-static json_t *
-s_ask(const char *cmd, const char *endpoint, const char *sub)
-{
-    json_t *req = json_pack("{s:s}", "cmd", sub);
-    char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
-    json_decref(req);
-    if (!text) {
-        cli_error(cmd, "out of memory");
-        return NULL;
-    }
-    json_t *result = NULL;
-    void *ctx = zmq_ctx_new();
-    void *sock = ctx ? zmq_socket(ctx, ZMQ_REQ) : NULL;
-    zmq_msg_t reply;
-    zmq_msg_init(&reply);
-    if (!sock) {
-        cli_error(cmd, "cannot make a ZeroMQ socket: %s", zmq_strerror(errno));
-        goto done;
-    }
-    int timeout = S_TIMEOUT_MS, linger = 0;
-    int64_t maxsize = S_REPLY_MAX;
-    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
-    zmq_setsockopt(sock, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
-    if (zmq_connect(sock, endpoint) != 0) {
-        cli_error(cmd, "cannot connect to %s: %s", endpoint,
-                  zmq_strerror(errno));
-        goto done;
-    }
-    if (zmq_send(sock, text, strlen(text), 0) < 0
-        || zmq_msg_recv(&reply, sock, 0) < 0) {
-        if (errno == EAGAIN)
-            cli_error(cmd, "the broker did not answer within %d s",
-                      S_TIMEOUT_MS / 1000);
-        else
-            cli_error(cmd, "talking to the broker at %s: %s", endpoint,
-                      zmq_strerror(errno));
-        goto done;
-    }
-    json_error_t jerr;
-    json_t *rep =
-        json_loadb(zmq_msg_data(&reply), zmq_msg_size(&reply), 0, &jerr);
-    if (!json_is_object(rep)) {
-        cli_error(cmd, "the broker's answer is not a JSON object (%s)",
-                  rep ? "wrong type" : jerr.text);
-    } else if (!json_is_true(json_object_get(rep, "ok"))) {
-        cli_error(cmd, "the broker refused: %s",
-                  s_str(rep, "error", "no reason given"));
-    } else if (!json_object_get(rep, "result")) {
-        cli_error(cmd, "the broker's answer has no result");
-    } else {
-        result = json_incref(json_object_get(rep, "result"));
-    }
-    json_decref(rep);
-done:
-    zmq_msg_close(&reply);
-    if (sock)
-        zmq_close(sock);
-    if (ctx)
-        zmq_ctx_term(ctx);
-    free(text);
-    return result;
-}
-
 int
 cli_cmd_broker(cli_t *cli, int argc, char **argv)
 {
-    enum { OPT_HOME = 'H', OPT_JSON = 'j', OPT_HELP = 'h' };
-    static const struct option opts[] = {
-        {"home", required_argument, NULL, OPT_HOME},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0},
-    };
-    bool help = false;
-    int c;
-    optind = 0;
-    opterr = 0;
     // GNU getopt moves the subcommand word behind the options, so both
     // "broker status --home B" and "broker --home B status" work
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_HOME:
-            cli->home = optarg;
-            break;
-        case OPT_JSON:
-            cli->json = true;
-            break;
-        case OPT_HELP:
-            help = true;
-            break;
-        default:
-            return cli_bad_option("broker", c, argv);
-        }
-    }
+    cli_opts_t o;
+    int prc =
+        cli_opts_parse(cli, "broker", NULL, 0, NULL, NULL, 0, argc, argv, &o);
+    cli_opts_free(&o);
+    if (prc >= 0)
+        return prc;
+    bool help = o.help;
     const s_sub_t *sub = NULL;
-    if (optind < argc) {
+    if (o.noperands > 0) {
         for (size_t i = 0; i < sizeof s_subs / sizeof s_subs[0]; i++)
-            if (strcmp(argv[optind], s_subs[i].name) == 0)
+            if (strcmp(o.operands[0], s_subs[i].name) == 0)
                 sub = &s_subs[i];
         if (!sub)
             return cli_usage_error("broker",
                                    "unknown command '%s' (status, "
                                    "nodes or reload)",
-                                   argv[optind]);
+                                   o.operands[0]);
     }
     if (help) {
         fputs(sub ? sub->help : s_broker_help, stdout);
@@ -445,38 +331,23 @@ cli_cmd_broker(cli_t *cli, int argc, char **argv)
                                          "reload?");
     char cmd[32];
     snprintf(cmd, sizeof cmd, "broker %s", sub->name);
-    if (optind + 1 < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'",
-                               argv[optind + 1]);
+    if (o.noperands > 1)
+        return cli_usage_error(cmd, "unexpected argument '%s'", o.operands[1]);
     int home_rc;
     const char *home = cli_need_home(cli, cmd, &home_rc);
     if (!home)
         return home_rc;
 
-    char real[PATH_MAX];
-    if (!realpath(home, real))
-        return cli_error(cmd, "broker home %s: %s", home, strerror(errno));
-    char endpoint[PATH_MAX + 32], lock_path[PATH_MAX + 32];
-    snprintf(endpoint, sizeof endpoint, "ipc://%s/control", real);
-    snprintf(lock_path, sizeof lock_path, "%s/daemon.lock", real);
-    if (strlen(endpoint) > S_IPC_MAX)
-        return cli_error(cmd,
-                         "home path %s is too long for its ipc control "
-                         "socket (%d bytes at most)",
-                         real, S_IPC_MAX);
-    int held = s_lock_held(lock_path);
-    if (held < 0)
-        return cli_error(cmd, "cannot check %s: %s", lock_path,
-                         strerror(errno));
-    if (held == 0)
-        return cli_error(cmd,
-                         "the broker is not running (no daemon holds "
-                         "%s)",
-                         lock_path);
-
-    json_t *result = s_ask(cmd, endpoint, sub->name);
-    if (!result)
-        return 1;
+    // the one control client (cli_control): home checks, daemon.lock,
+    // the 10 s limit, as for the node
+    json_t *result = NULL;
+    char err[PATH_MAX + 256];
+    int rc = cli_control_request(CLI_PEER_BROKER, home, NULL, sub->name, NULL,
+                                 NULL, 0, &result, err, sizeof err, NULL, 0);
+    if (rc == CLI_CONTROL_ERROR)
+        return cli_error(cmd, "the broker refused: %s", err);
+    if (rc != CLI_CONTROL_OK)
+        return cli_error(cmd, "%s", err);
     if (cli->json)
         return cli_print_json(result); // exactly the broker's result
     sub->print(result);

@@ -7,7 +7,6 @@
 // opens the store. Personal data can come on stdin (`case add --stdin`) so
 // that it never shows in `ps`. The global --as NAME travels with every
 // request and is recorded in the referral history and the audit chain.
-#include <getopt.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -16,16 +15,15 @@
 
 #include "adapters/cli/cli.h"
 #include "adapters/cli/cli_control.h"
+#include "adapters/cli/cli_opts.h"
 #include "adapters/cli/cli_stdin.h"
 #include "nodes/pl_consent.h"
 #include "nodes/pl_referral.h"
 #include "proto/pl_util.h"
 
-// Option codes shared by every command of this file.
+// Options of the commands of this file: the row indexes of s_table.
 enum {
-    O_HOME = 256,
-    O_JSON,
-    O_HELP,
+    O_END = -1, // ends an allowed list
     O_GIVEN,
     O_FAMILY,
     O_BIRTH,
@@ -58,82 +56,7 @@ enum {
     O_OUTCOME,
     O_REF,
     O_DATE,
-};
-
-// Which args key an option fills (NULL: handled in code).
-static const struct {
-    int code;
-    const char *key;
-} s_keys[] = {
-    {O_GIVEN, "given"},
-    {O_FAMILY, "family"},
-    {O_BIRTH, "birth"},
-    {O_SEX, "sex"},
-    {O_PHONE, "phone"},
-    {O_LANGUAGE, "language"},
-    {O_UASC, "uasc"},
-    {O_NEEDS, "needs"},
-    {O_FLAGS, "flags"},
-    {O_SEARCH, "search"},
-    {O_REASON, "reason"},
-    {O_CASE, "case"},
-    {O_SECTORS, "sectors"},
-    {O_PURPOSE, "purpose"},
-    {O_GIVEN_BY, "given_by"},
-    {O_GUARDIAN, "guardian_name"},
-    {O_VIEWS, "child_views"},
-    {O_EXPIRES, "expires"},
-    {O_TO, "to"},
-    {O_SERVICE, "service"},
-    {O_PRIORITY, "priority"},
-    {O_DUE, "due"},
-    {O_NOTE, "note"},
-    {O_OVERRIDE, "override_justification"},
-    {O_APPROVED, "approved_by"},
-    {O_STATUS, "status"},
-    {O_DIRECTION, "direction"},
-    {O_OUTCOME, "outcome"},
-    {O_REF, "ref"},
-    {O_DATE, "date"},
-};
-
-static const struct option s_all[] = {
-    {"home", required_argument, NULL, O_HOME},
-    {"json", no_argument, NULL, O_JSON},
-    {"help", no_argument, NULL, O_HELP},
-    {"given", required_argument, NULL, O_GIVEN},
-    {"family", required_argument, NULL, O_FAMILY},
-    {"birth", required_argument, NULL, O_BIRTH},
-    {"sex", required_argument, NULL, O_SEX},
-    {"phone", required_argument, NULL, O_PHONE},
-    {"language", required_argument, NULL, O_LANGUAGE},
-    {"uasc", required_argument, NULL, O_UASC},
-    {"needs", required_argument, NULL, O_NEEDS},
-    {"flags", required_argument, NULL, O_FLAGS},
-    {"stdin", no_argument, NULL, O_STDIN},
-    {"search", required_argument, NULL, O_SEARCH},
-    {"reason", required_argument, NULL, O_REASON},
-    {"case", required_argument, NULL, O_CASE},
-    {"sectors", required_argument, NULL, O_SECTORS},
-    {"purpose", required_argument, NULL, O_PURPOSE},
-    {"given-by", required_argument, NULL, O_GIVEN_BY},
-    {"guardian-name", required_argument, NULL, O_GUARDIAN},
-    {"child-views", required_argument, NULL, O_VIEWS},
-    {"expires", required_argument, NULL, O_EXPIRES},
-    {"to", required_argument, NULL, O_TO},
-    {"service", required_argument, NULL, O_SERVICE},
-    {"priority", required_argument, NULL, O_PRIORITY},
-    {"due", required_argument, NULL, O_DUE},
-    {"note", required_argument, NULL, O_NOTE},
-    {"override-justification", required_argument, NULL, O_OVERRIDE},
-    {"approved-by", required_argument, NULL, O_APPROVED},
-    {"status", required_argument, NULL, O_STATUS},
-    {"overdue", no_argument, NULL, O_OVERDUE},
-    {"direction", required_argument, NULL, O_DIRECTION},
-    {"outcome", required_argument, NULL, O_OUTCOME},
-    {"ref", required_argument, NULL, O_REF},
-    {"date", required_argument, NULL, O_DATE},
-    {NULL, 0, NULL, 0},
+    O_COUNT
 };
 
 // Parsed options of one command.
@@ -143,9 +66,6 @@ typedef struct {
     const char *pos; // the one positional argument, if any
     int npos;        // positional arguments seen
 } s_opts_t;
-
-// Parses argv with the options listed in 'allowed' (codes, 0-ended) into
-// o->args. Returns -1 to go on, else the exit code (help printed: 0).
 
 // Whether 'v' is a comma-separated list of reintegration needs (the three
 // dimensions of DESIGN.md §6), at least one.
@@ -168,126 +88,138 @@ s_needs_ok(const char *v)
     return true;
 }
 
-// Checks an option value the daemon would refuse anyway, so that a typo is
-// a usage error (exit 2) even when the node is not running. Returns a
-// static description of what is expected, or NULL when 'v' is fine.
+// Checks of the values the daemon would refuse anyway, so that a typo is
+// a usage error (exit 2) even when the node is not running: NULL when 'v'
+// is fine, else what is expected.
 static const char *
-s_check_value(int code, const char *v)
+s_status_check(const char *v)
 {
-    uint64_t t;
     pl_referral_state_t st;
-    pl_referral_priority_t pr;
-    pl_referral_outcome_t oc;
-    pl_consent_giver_t gv;
-    pl_uasc_t ua;
-    switch (code) {
-    case O_BIRTH:
-    case O_EXPIRES:
-    case O_DUE:
-    case O_DATE:
-        return pl_date_parse(v, &t) == PL_OK ? NULL : "a date YYYY-MM-DD";
-    case O_STATUS:
-        return pl_referral_state_parse(v, &st) == PL_OK
-                   ? NULL
-                   : "a FHIR status: requested, received, accepted, "
-                     "rejected, in-progress, on-hold, completed, cancelled";
-    case O_PRIORITY:
-        return pl_referral_priority_parse(v, &pr) == PL_OK
-                   ? NULL
-                   : "emergency, urgent or normal";
-    case O_OUTCOME:
-        return pl_referral_outcome_parse(v, &oc) == PL_OK
-                   ? NULL
-                   : "successful or not-successful";
-    case O_GIVEN_BY:
-        return pl_consent_giver_parse(v, &gv) == PL_OK ? NULL
-                                                       : "returnee or guardian";
-    case O_UASC:
-        return pl_uasc_parse(v, &ua) == PL_OK ? NULL
-                                              : "unaccompanied or separated";
-    case O_DIRECTION:
-        return strcmp(v, "in") == 0 || strcmp(v, "out") == 0 ? NULL
-                                                             : "in or out";
-    case O_NEEDS:
-        return s_needs_ok(v) ? NULL
-                             : "a comma-separated list of economic, social, "
-                               "psychosocial";
-    default:
-        return NULL;
-    }
+    return pl_referral_state_parse(v, &st) == PL_OK
+               ? NULL
+               : "a FHIR status: requested, received, accepted, "
+                 "rejected, in-progress, on-hold, completed, cancelled";
 }
 
+static const char *
+s_priority_check(const char *v)
+{
+    pl_referral_priority_t pr;
+    return pl_referral_priority_parse(v, &pr) == PL_OK
+               ? NULL
+               : "emergency, urgent or normal";
+}
+
+static const char *
+s_outcome_check(const char *v)
+{
+    pl_referral_outcome_t oc;
+    return pl_referral_outcome_parse(v, &oc) == PL_OK
+               ? NULL
+               : "successful or not-successful";
+}
+
+static const char *
+s_giver_check(const char *v)
+{
+    pl_consent_giver_t gv;
+    return pl_consent_giver_parse(v, &gv) == PL_OK ? NULL
+                                                   : "returnee or guardian";
+}
+
+static const char *
+s_uasc_check(const char *v)
+{
+    pl_uasc_t ua;
+    return pl_uasc_parse(v, &ua) == PL_OK ? NULL : "unaccompanied or separated";
+}
+
+static const char *
+s_needs_check(const char *v)
+{
+    return s_needs_ok(v) ? NULL
+                         : "a comma-separated list of economic, social, "
+                           "psychosocial";
+}
+
+static const char *const s_directions[] = {"in", "out", NULL};
+
+#define S_TEXT(name, key)                                                      \
+    {                                                                          \
+        name, CLI_OPT_TEXT, key, 0, 0, NULL, NULL, NULL                        \
+    }
+#define S_DATE(name, key)                                                      \
+    {                                                                          \
+        name, CLI_OPT_DATE, key, 0, 0, NULL, NULL, NULL                        \
+    }
+#define S_CHECK(name, key, fn)                                                 \
+    {                                                                          \
+        name, CLI_OPT_TEXT, key, 0, 0, NULL, fn, NULL                          \
+    }
+
+// Every option of this file, by O_ row; each command lists those it takes.
+static const cli_opt_t s_table[O_COUNT] = {
+    [O_GIVEN] = S_TEXT("given", "given"),
+    [O_FAMILY] = S_TEXT("family", "family"),
+    [O_BIRTH] = S_DATE("birth", "birth"),
+    [O_SEX] = S_TEXT("sex", "sex"),
+    [O_PHONE] = S_TEXT("phone", "phone"),
+    [O_LANGUAGE] = S_TEXT("language", "language"),
+    [O_UASC] = S_CHECK("uasc", "uasc", s_uasc_check),
+    [O_NEEDS] = S_CHECK("needs", "needs", s_needs_check),
+    [O_FLAGS] = S_TEXT("flags", "flags"),
+    [O_STDIN] = {"stdin", CLI_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL},
+    [O_SEARCH] = S_TEXT("search", "search"),
+    [O_REASON] = S_TEXT("reason", "reason"),
+    [O_CASE] = S_TEXT("case", "case"),
+    [O_SECTORS] = S_TEXT("sectors", "sectors"),
+    [O_PURPOSE] = S_TEXT("purpose", "purpose"),
+    [O_GIVEN_BY] = S_CHECK("given-by", "given_by", s_giver_check),
+    [O_GUARDIAN] = S_TEXT("guardian-name", "guardian_name"),
+    [O_VIEWS] = S_TEXT("child-views", "child_views"),
+    [O_EXPIRES] = S_DATE("expires", "expires"),
+    [O_TO] = S_TEXT("to", "to"),
+    [O_SERVICE] = S_TEXT("service", "service"),
+    [O_PRIORITY] = S_CHECK("priority", "priority", s_priority_check),
+    [O_DUE] = S_DATE("due", "due"),
+    [O_NOTE] = S_TEXT("note", "note"),
+    [O_OVERRIDE] = S_TEXT("override-justification", "override_justification"),
+    [O_APPROVED] = S_TEXT("approved-by", "approved_by"),
+    [O_STATUS] = S_CHECK("status", "status", s_status_check),
+    [O_OVERDUE] = {"overdue", CLI_OPT_FLAG, "overdue", 0, 0, NULL, NULL, NULL},
+    [O_DIRECTION] = {"direction", CLI_OPT_ENUM, "direction", 0, 0, s_directions,
+                     NULL, "in or out"},
+    [O_OUTCOME] = S_CHECK("outcome", "outcome", s_outcome_check),
+    [O_REF] = S_TEXT("ref", "ref"),
+    [O_DATE] = S_DATE("date", "date"),
+};
+
+// Parses argv with the options listed in 'allowed' (O_END-ended) into
+// o->args (cli_opts). Returns -1 to go on, else the exit code (help
+// printed: 0).
 static int
 s_parse(cli_t *cli, const char *cmd, const char *help, const int *allowed,
         int argc, char **argv, s_opts_t *o)
 {
     memset(o, 0, sizeof *o);
-    o->args = json_object();
-    optind = 0;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", s_all, NULL)) != -1) {
-        if (c == 'h' || c == O_HELP) {
-            fputs(help, stdout);
-            return 0;
-        }
-        if (c == O_HOME) {
-            cli->home = optarg;
-            continue;
-        }
-        if (c == O_JSON) {
-            cli->json = true;
-            continue;
-        }
-        if (c == '?' || c == ':')
-            return cli_bad_option(cmd, c, argv);
-        bool ok = false;
-        for (const int *a = allowed; *a; a++)
-            ok = ok || *a == c;
-        if (!ok)
-            return cli_usage_error(cmd, "option '%s' does not apply here",
-                                   argv[optind - 1]);
-        if (c == O_STDIN) {
-            o->stdin_json = true;
-            continue;
-        }
-        if (c == O_OVERDUE) {
-            json_object_set_new(o->args, "overdue", json_true());
-            continue;
-        }
-        const char *name = "?";
-        for (const struct option *op = s_all; op->name; op++)
-            if (op->val == c)
-                name = op->name;
-        json_t *val = json_string(optarg); // NULL: not UTF-8
-        if (!val)
-            return cli_usage_error(cmd, "invalid UTF-8 in --%s", name);
-        const char *want = s_check_value(c, optarg);
-        if (want) {
-            json_decref(val);
-            return cli_usage_error(cmd, "--%s '%s': expected %s", name, optarg,
-                                   want);
-        }
-        for (size_t i = 0; i < sizeof s_keys / sizeof *s_keys; i++)
-            if (s_keys[i].code == c)
-                json_object_set(o->args, s_keys[i].key, val);
-        json_decref(val);
-    }
-    for (int i = optind; i < argc; i++) {
-        if (o->npos++ == 0)
-            o->pos = argv[i];
-    }
-    return -1;
+    cli_opts_t p;
+    int rc = cli_opts_parse(cli, cmd, s_table, O_COUNT, allowed, help, 0, argc,
+                            argv, &p);
+    o->args = p.args;
+    o->stdin_json = p.val[O_STDIN].given;
+    o->npos = p.noperands;
+    o->pos = p.noperands ? p.operands[0] : NULL;
+    return rc;
 }
 
-// The option code that fills args key 'key' (0 if none).
-static int
-s_code_of(const char *key)
+// The option that fills args key 'key' (NULL if none).
+static const cli_opt_t *
+s_row_of(const char *key)
 {
-    for (size_t i = 0; i < sizeof s_keys / sizeof *s_keys; i++)
-        if (!strcmp(s_keys[i].key, key))
-            return s_keys[i].code;
-    return 0;
+    for (size_t i = 0; i < O_COUNT; i++)
+        if (s_table[i].key && !strcmp(s_table[i].key, key))
+            return &s_table[i];
+    return NULL;
 }
 
 // With --stdin: reads the JSON object on standard input (cli_stdin) and
@@ -353,9 +285,9 @@ s_stdin(cli_t *cli, const char *cmd, s_opts_t *o, const char *const *keys)
                                  k);
             break;
         }
-        int code = s_code_of(k);
-        const char *want = json_is_string(v) && code
-                               ? s_check_value(code, json_string_value(v))
+        const cli_opt_t *row = s_row_of(k);
+        const char *want = json_is_string(v) && row
+                               ? cli_opt_check(row, json_string_value(v), NULL)
                                : NULL;
         if (want) {
             rc = cli_usage_error(cmd, "--stdin: \"%s\": expected %s", k, want);
@@ -375,23 +307,6 @@ s_stdin(cli_t *cli, const char *cmd, s_opts_t *o, const char *const *keys)
     }
     json_decref(in);
     return rc;
-}
-
-// Calls the daemon. Returns -1 with *res set, else the exit code.
-static int
-s_call(cli_t *cli, const char *cmd, const char *ctl, json_t *args, json_t **res)
-{
-    int home_rc;
-    const char *home = cli_need_home(cli, cmd, &home_rc);
-    if (!home)
-        return home_rc;
-    char err[640];
-    int rc = cli_control_call_id(home, cli->request_id, ctl, args, cli->as,
-                                 CLI_CONTROL_TIMEOUT_MS, res, err, sizeof err,
-                                 NULL, 0);
-    if (rc != CLI_CONTROL_OK)
-        return cli_error(cmd, "%s", err);
-    return -1;
 }
 
 static const char *
@@ -468,7 +383,7 @@ s_case_add(cli_t *cli, s_opts_t *o)
         if (!json_is_string(json_object_get(o->args, need[i])))
             return cli_usage_error("case add", "--%s is required", need[i]);
     json_t *res = NULL;
-    int rc = s_call(cli, "case add", "case.add", o->args, &res);
+    int rc = cli_node_call(cli, "case add", "case.add", o->args, &res);
     return rc >= 0 ? rc : s_print_id(cli, res);
 }
 
@@ -539,7 +454,7 @@ cli_cmd_case(cli_t *cli, int argc, char **argv)
     static const int allowed[] = {O_GIVEN, O_FAMILY,   O_BIRTH,  O_SEX,
                                   O_PHONE, O_LANGUAGE, O_UASC,   O_NEEDS,
                                   O_FLAGS, O_STDIN,    O_SEARCH, O_REASON,
-                                  O_CASE,  O_REF,      O_DATE,   0};
+                                  O_CASE,  O_REF,      O_DATE,   O_END};
     if (argc < 2 || argv[1][0] == '-') {
         if (argc >= 2
             && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -585,7 +500,8 @@ cli_cmd_case(cli_t *cli, int argc, char **argv)
             s_free(&o);
             return cli_usage_error(name, "--reason CODE is required");
         }
-        rc = s_call(cli, name, show ? "case.show" : "case.close", o.args, &res);
+        rc = cli_node_call(cli, name, show ? "case.show" : "case.close", o.args,
+                           &res);
         if (rc < 0 && show && !cli->json) {
             s_print_case(res);
             json_decref(res);
@@ -598,7 +514,7 @@ cli_cmd_case(cli_t *cli, int argc, char **argv)
             rc = 0;
         }
     } else if (!strcmp(sub, "list")) {
-        rc = s_call(cli, name, "case.list", o.args, &res);
+        rc = cli_node_call(cli, name, "case.list", o.args, &res);
         if (rc < 0 && cli->json) {
             rc = cli_print_json(res);
         } else if (rc < 0) {
@@ -617,7 +533,7 @@ cli_cmd_case(cli_t *cli, int argc, char **argv)
             if (!json_object_get(o.args, need[i]))
                 rc = cli_usage_error(name, "--%s is required", need[i]);
         if (rc < 0)
-            rc = s_call(cli, name, "case.bia", o.args, &res);
+            rc = cli_node_call(cli, name, "case.bia", o.args, &res);
         if (rc < 0 && cli->json) {
             rc = cli_print_json(res);
         } else if (rc < 0) {
@@ -664,7 +580,7 @@ cli_cmd_consent(cli_t *cli, int argc, char **argv)
 {
     static const int allowed[] = {O_CASE,     O_SECTORS,  O_PURPOSE,
                                   O_GIVEN_BY, O_GUARDIAN, O_VIEWS,
-                                  O_EXPIRES,  O_STDIN,    0};
+                                  O_EXPIRES,  O_STDIN,    O_END};
     static const char *const add_keys[] = {
         "case",          "sectors",     "purpose", "given_by",
         "guardian_name", "child_views", "expires", NULL};
@@ -703,11 +619,11 @@ cli_cmd_consent(cli_t *cli, int argc, char **argv)
             if (!json_object_get(o.args, need[i]))
                 rc = cli_usage_error(name, "%s is required", flag[i]);
         if (rc < 0)
-            rc = s_call(cli, name, "consent.add", o.args, &res);
+            rc = cli_node_call(cli, name, "consent.add", o.args, &res);
         if (rc < 0)
             rc = s_print_id(cli, res);
     } else if (!strcmp(sub, "withdraw")) {
-        rc = s_call(cli, name, "consent.withdraw", o.args, &res);
+        rc = cli_node_call(cli, name, "consent.withdraw", o.args, &res);
         if (rc < 0 && cli->json) {
             rc = cli_print_json(res);
         } else if (rc < 0) {
@@ -763,7 +679,7 @@ cli_cmd_refer(cli_t *cli, int argc, char **argv)
 {
     static const int allowed[] = {O_CASE,     O_TO,    O_SERVICE, O_PURPOSE,
                                   O_PRIORITY, O_DUE,   O_NOTE,    O_OVERRIDE,
-                                  O_APPROVED, O_STDIN, 0};
+                                  O_APPROVED, O_STDIN, O_END};
     static const char *const keys[] = {
         "case",        "to",  "service", "purpose",
         "priority",    "due", "note",    "override_justification",
@@ -785,7 +701,7 @@ cli_cmd_refer(cli_t *cli, int argc, char **argv)
                                 "--override-justification and --approved-by");
     json_t *res = NULL;
     if (rc < 0)
-        rc = s_call(cli, "refer", "refer", o.args, &res);
+        rc = cli_node_call(cli, "refer", "refer", o.args, &res);
     if (rc < 0)
         rc = s_print_id(cli, res);
     s_free(&o);
@@ -809,7 +725,7 @@ static const char s_referrals_help[] =
 int
 cli_cmd_referrals(cli_t *cli, int argc, char **argv)
 {
-    static const int allowed[] = {O_STATUS, O_OVERDUE, O_DIRECTION, 0};
+    static const int allowed[] = {O_STATUS, O_OVERDUE, O_DIRECTION, O_END};
     s_opts_t o;
     int rc =
         s_parse(cli, "referrals", s_referrals_help, allowed, argc, argv, &o);
@@ -817,7 +733,7 @@ cli_cmd_referrals(cli_t *cli, int argc, char **argv)
         rc = cli_usage_error("referrals", "unexpected argument '%s'", o.pos);
     json_t *res = NULL;
     if (rc < 0)
-        rc = s_call(cli, "referrals", "referrals", o.args, &res);
+        rc = cli_node_call(cli, "referrals", "referrals", o.args, &res);
     s_free(&o);
     if (rc >= 0)
         return rc;
@@ -849,7 +765,7 @@ static const char s_show_help[] =
 int
 cli_cmd_show(cli_t *cli, int argc, char **argv)
 {
-    static const int allowed[] = {0};
+    static const int allowed[] = {O_END};
     s_opts_t o;
     int rc = s_parse(cli, "show", s_show_help, allowed, argc, argv, &o);
     if (rc < 0 && o.npos != 1)
@@ -857,7 +773,7 @@ cli_cmd_show(cli_t *cli, int argc, char **argv)
     json_t *res = NULL;
     if (rc < 0) {
         json_object_set_new(o.args, "id", json_string(o.pos));
-        rc = s_call(cli, "show", "referral.show", o.args, &res);
+        rc = cli_node_call(cli, "show", "referral.show", o.args, &res);
     }
     s_free(&o);
     if (rc >= 0)
@@ -927,7 +843,7 @@ static const char s_act_help[] =
 int
 cli_cmd_act(cli_t *cli, int argc, char **argv)
 {
-    static const int allowed[] = {O_REASON, O_NOTE, O_OUTCOME, O_STDIN, 0};
+    static const int allowed[] = {O_REASON, O_NOTE, O_OUTCOME, O_STDIN, O_END};
     static const char *const keys[] = {"reason", "note", "outcome", NULL};
     const char *ev = argv[0];
     s_opts_t o;
@@ -950,7 +866,7 @@ cli_cmd_act(cli_t *cli, int argc, char **argv)
     if (rc < 0) {
         json_object_set_new(o.args, "id", json_string(o.pos));
         json_object_set_new(o.args, "event", json_string(ev));
-        rc = s_call(cli, ev, "referral.act", o.args, &res);
+        rc = cli_node_call(cli, ev, "referral.act", o.args, &res);
     }
     s_free(&o);
     if (rc >= 0)
@@ -978,7 +894,7 @@ static const char s_erase_help[] =
 int
 cli_cmd_erase(cli_t *cli, int argc, char **argv)
 {
-    static const int allowed[] = {O_CASE, 0};
+    static const int allowed[] = {O_CASE, O_END};
     s_opts_t o;
     int rc = s_parse(cli, "erase", s_erase_help, allowed, argc, argv, &o);
     json_t *res = NULL;
@@ -987,7 +903,7 @@ cli_cmd_erase(cli_t *cli, int argc, char **argv)
     if (rc < 0 && !json_object_get(o.args, "case"))
         rc = cli_usage_error("erase", "--case CASE is required");
     if (rc < 0)
-        rc = s_call(cli, "erase", "erase", o.args, &res);
+        rc = cli_node_call(cli, "erase", "erase", o.args, &res);
     if (rc < 0 && cli->json) {
         rc = cli_print_json(res);
     } else if (rc < 0) {
@@ -1014,7 +930,7 @@ static const char s_notif_help[] =
 int
 cli_cmd_notifications(cli_t *cli, int argc, char **argv)
 {
-    static const int allowed[] = {0};
+    static const int allowed[] = {O_END};
     s_opts_t o;
     int rc =
         s_parse(cli, "notifications", s_notif_help, allowed, argc, argv, &o);
@@ -1023,7 +939,7 @@ cli_cmd_notifications(cli_t *cli, int argc, char **argv)
         rc =
             cli_usage_error("notifications", "unexpected argument '%s'", o.pos);
     if (rc < 0)
-        rc = s_call(cli, "notifications", "notifications", o.args, &res);
+        rc = cli_node_call(cli, "notifications", "notifications", o.args, &res);
     if (rc < 0 && cli->json) {
         rc = cli_print_json(res);
     } else if (rc < 0) {

@@ -4,7 +4,6 @@
 // Both only touch files: whoami reads public files (node.cert,
 // authority.pub, revoked, keys/*.public) and never opens the LMDB store or
 // talks to the daemon, so it works whether or not the daemon runs.
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "adapters/cli/cli.h"
+#include "adapters/cli/cli_opts.h"
 #include "proto/pl_cert.h"
 #include "proto/pl_home.h"
 #include "proto/pl_keys.h"
@@ -23,43 +23,18 @@
 #define S_PATH_MAX 4096
 #define S_DAY      86400
 
-// Options every command of this file takes.
-enum { OPT_HOME = 'H', OPT_JSON = 'j', OPT_HELP = 'h' };
-
-static const struct option s_home_json_opts[] = {
-    {"home", required_argument, NULL, OPT_HOME},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
-};
-
-// Parses [--home DIR] [--json] [--help] for 'cmd'. Returns -1 to go on,
-// else the exit code (0 after --help, 2 after a usage error).
+// Parses [--home DIR] [--json] [--help] for 'cmd' (cli_opts: no options of
+// its own, no operands). Returns -1 to go on, else the exit code (0 after
+// --help, 2 after a usage error).
 static int
 s_parse_home_json(cli_t *cli, const char *cmd, const char *help, int argc,
                   char **argv)
 {
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", s_home_json_opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_HOME:
-            cli->home = optarg;
-            break;
-        case OPT_JSON:
-            cli->json = true;
-            break;
-        case OPT_HELP:
-            fputs(help, stdout);
-            return 0;
-        default:
-            return cli_bad_option(cmd, c, argv);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    return -1;
+    cli_opts_t o;
+    int rc = cli_opts_parse(cli, cmd, NULL, 0, NULL, help, CLI_OPTS_NO_OPERANDS,
+                            argc, argv, &o);
+    cli_opts_free(&o);
+    return rc;
 }
 
 // Z85 text of a 32-byte public key.

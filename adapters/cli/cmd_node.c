@@ -3,23 +3,18 @@
 //
 // Both ask the daemon over its control socket (cli_control): the CLI never
 // opens the store while the daemon runs.
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "adapters/cli/cli.h"
 #include "adapters/cli/cli_control.h"
+#include "adapters/cli/cli_opts.h"
 #include "proto/pl_cert.h"
 
-enum { OPT_HOME = 'H', OPT_JSON = 'j', OPT_SECTOR = 's', OPT_HELP = 'h' };
-
-static const struct option s_opts[] = {
-    {"home", required_argument, NULL, OPT_HOME},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"sector", required_argument, NULL, OPT_SECTOR},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
+// --sector of `directory` (`network` takes no option of its own).
+static const cli_opt_t s_sector_opt[] = {
+    {"sector", CLI_OPT_WORD, NULL, 0, 0, NULL, NULL, NULL},
 };
 
 // Parses the options of 'cmd'; 'sector' is NULL when the command has no
@@ -28,54 +23,18 @@ static int
 s_parse(cli_t *cli, const char *cmd, const char *help, const char **sector,
         int argc, char **argv)
 {
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", s_opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_HOME:
-            cli->home = optarg;
-            break;
-        case OPT_JSON:
-            cli->json = true;
-            break;
-        case OPT_SECTOR:
-            if (!sector)
-                return cli_usage_error(cmd, "unknown option '--sector'");
-            if (!pl_sector_valid(optarg))
-                return cli_usage_error(cmd,
-                                       "--sector '%s' is not a sector (one "
-                                       "of %s)",
-                                       optarg, pl_sector_list());
-            *sector = optarg;
-            break;
-        case OPT_HELP:
-            fputs(help, stdout);
-            return 0;
-        default:
-            return cli_bad_option(cmd, c, argv);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    return -1;
-}
-
-// Calls the daemon; prints the error and returns the exit code on failure.
-static int
-s_call(cli_t *cli, const char *cmd, const char *ctl_cmd, json_t *args,
-       json_t **result)
-{
-    int home_rc;
-    const char *home = cli_need_home(cli, cmd, &home_rc);
-    if (!home)
-        return home_rc;
-    char err[512];
-    int rc = cli_control_call_id(home, cli->request_id, ctl_cmd, args, cli->as,
-                                 CLI_CONTROL_TIMEOUT_MS, result, err,
-                                 sizeof err, NULL, 0);
-    if (rc != CLI_CONTROL_OK)
-        return cli_error(cmd, "%s", err);
+    cli_opts_t o;
+    int rc = cli_opts_parse(cli, cmd, s_sector_opt, sector ? 1 : 0, NULL, help,
+                            CLI_OPTS_NO_OPERANDS, argc, argv, &o);
+    cli_opts_free(&o);
+    if (rc >= 0 || !sector || !o.val[0].given)
+        return rc;
+    // the sector names come from the certificate code: its own message
+    // lists them
+    if (!pl_sector_valid(o.val[0].text))
+        return cli_usage_error(cmd, "--sector '%s' is not a sector (one of %s)",
+                               o.val[0].text, pl_sector_list());
+    *sector = o.val[0].text;
     return -1;
 }
 
@@ -112,7 +71,7 @@ cli_cmd_directory(cli_t *cli, int argc, char **argv)
     if (sector)
         json_object_set_new(args, "sector", json_string(sector));
     json_t *res = NULL;
-    rc = s_call(cli, "directory", "directory", args, &res);
+    rc = cli_node_call(cli, "directory", "directory", args, &res);
     json_decref(args);
     if (rc >= 0)
         return rc;
@@ -156,7 +115,7 @@ cli_cmd_network(cli_t *cli, int argc, char **argv)
     if (rc >= 0)
         return rc;
     json_t *res = NULL;
-    rc = s_call(cli, "network", "network", NULL, &res);
+    rc = cli_node_call(cli, "network", "network", NULL, &res);
     if (rc >= 0)
         return rc;
     if (cli->json)

@@ -9,7 +9,6 @@
 // (its audit entry), with the master key file.
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 
 #include "adapters/cli/cli.h"
 #include "adapters/cli/cli_control.h"
+#include "adapters/cli/cli_opts.h"
 #include "nodes/pl_audit.h"
 #include "nodes/pl_audit_tools.h"
 #include "nodes/pl_store.h"
@@ -235,28 +235,16 @@ s_backup_offline(const char *home, const char *store, long long *ms)
 int
 cli_cmd_backup(cli_t *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"home", required_argument, NULL, 'H'},
-        {"to", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    static const cli_opt_t opts[] = {
+        {"to", CLI_OPT_WORD, NULL, 0, 0, NULL, NULL, NULL},
     };
-    const char *to = NULL;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'H')
-            cli->home = optarg;
-        else if (c == 't')
-            to = optarg;
-        else if (c == 'j')
-            cli->json = true;
-        else if (c == 'h')
-            return fputs(s_backup_help, stdout), 0;
-        else
-            return cli_bad_option("backup", c, argv);
-    }
+    cli_opts_t o;
+    int prc = cli_opts_parse(cli, "backup", opts, 1, NULL, s_backup_help, 0,
+                             argc, argv, &o);
+    cli_opts_free(&o);
+    if (prc >= 0)
+        return prc;
+    const char *to = o.val[0].text;
     int home_rc;
     const char *home = cli_need_home(cli, "backup", &home_rc);
     if (!home)
@@ -370,24 +358,12 @@ s_rotate_audit(const char *home, const pl_keys_t *keys, const char *nh)
 int
 cli_cmd_rotate_box_key(cli_t *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"home", required_argument, NULL, 'H'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'H')
-            cli->home = optarg;
-        else if (c == 'j')
-            cli->json = true;
-        else if (c == 'h')
-            return fputs(s_rotate_help, stdout), 0;
-        else
-            return cli_bad_option("rotate-box-key", c, argv);
-    }
+    cli_opts_t o;
+    int prc = cli_opts_parse(cli, "rotate-box-key", NULL, 0, NULL,
+                             s_rotate_help, 0, argc, argv, &o);
+    cli_opts_free(&o);
+    if (prc >= 0)
+        return prc;
     int home_rc;
     const char *home = cli_need_home(cli, "rotate-box-key", &home_rc);
     if (!home)
@@ -568,56 +544,23 @@ cli_cmd_audit_ops(cli_t *cli, int argc, char **argv)
     bool check = strcmp(sub, "check") == 0;
     if (!verify && !export_ && !check)
         return cli_usage_error("audit", "unknown subcommand '%s'", sub);
-    static const struct option opts[] = {
-        {"home", required_argument, NULL, 'H'},
-        {"from", required_argument, NULL, 'f'},
-        {"to", required_argument, NULL, 't'},
-        {"file", required_argument, NULL, 'F'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    enum { A_FROM, A_TO, A_FILE, A_COUNT };
+    static const cli_opt_t opts[A_COUNT] = {
+        [A_FROM] = {"from", CLI_OPT_UINT, NULL, 1, INT64_MAX, NULL, NULL,
+                    "an entry number >= 1 (entries are numbered from 1)"},
+        [A_TO] = {"to", CLI_OPT_UINT, NULL, 1, INT64_MAX, NULL, NULL,
+                  "an entry number >= 1 (entries are numbered from 1)"},
+        [A_FILE] = {"file", CLI_OPT_WORD, NULL, 0, 0, NULL, NULL, NULL},
     };
-    long long from = 1, to = 0;
-    const char *file = NULL;
-    opterr = 0;
-    optind = 0;
-    int c;
-    while ((c = getopt_long(argc - 1, argv + 1, ":h", opts, NULL)) != -1) {
-        char *end = NULL;
-        switch (c) {
-        case 'H':
-            cli->home = optarg;
-            break;
-        case 'f':
-        case 't': {
-            errno = 0;
-            long long v = strtoll(optarg, &end, 10);
-            if (errno || !end || *end || v < 1)
-                return cli_usage_error("audit",
-                                       "--%s needs an entry number >= 1 "
-                                       "(entries are numbered from 1)",
-                                       c == 'f' ? "from" : "to");
-            if (c == 'f')
-                from = v;
-            else
-                to = v;
-            break;
-        }
-        case 'F':
-            file = optarg;
-            break;
-        case 'j':
-            cli->json = true;
-            break;
-        case 'h':
-            return fputs(s_audit_help, stdout), 0;
-        default:
-            return cli_bad_option("audit", c, argv + 1);
-        }
-    }
-    if (optind < argc - 1)
-        return cli_usage_error("audit", "unexpected argument '%s'",
-                               argv[1 + optind]);
+    cli_opts_t o;
+    int prc = cli_opts_parse(cli, "audit", opts, A_COUNT, NULL, s_audit_help,
+                             CLI_OPTS_NO_OPERANDS, argc - 1, argv + 1, &o);
+    cli_opts_free(&o);
+    if (prc >= 0)
+        return prc;
+    long long from = o.val[A_FROM].given ? (long long) o.val[A_FROM].num : 1;
+    long long to = o.val[A_TO].given ? (long long) o.val[A_TO].num : 0;
+    const char *file = o.val[A_FILE].text;
     if (!export_ && (from != 1 || to != 0))
         return cli_usage_error("audit", "--from and --to apply to export");
     if (check) {

@@ -2,19 +2,19 @@
 // Layer: adapters.
 //
 // Global options (--home, --as, --json, --help, --version) are parsed up to
-// the command word ("+" in the option string stops getopt_long there); the
+// the command word (cli_opts_parse with CLI_OPTS_STOP); the
 // command's function then parses its own options from argv[0] = command
-// word. To add a command: write cli_cmd_<name>() in its own cmd_<name>.c,
+// word, with its own option table. To add a command: write
+// cli_cmd_<name>() (an option table + a handler) in its own cmd_<name>.c,
 // declare it in cli.h and add one row to s_commands below.
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "adapters/cli/cli.h"
-#include "proto/pl_home.h"
+#include "adapters/cli/cli_opts.h"
 
 #ifndef PL_VERSION
 #define PL_VERSION "0.0.0" // set by CMake from project(VERSION)
@@ -70,103 +70,6 @@ static const struct command {
 };
 
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
-
-// ---- errors shared by every command
-
-static void
-s_vreport(const char *cmd, const char *fmt, va_list ap)
-{
-    fflush(stdout); // keep the order of stdout and stderr on a terminal
-    if (cmd)
-        fprintf(stderr, "passerelle: %s: ", cmd);
-    else
-        fputs("passerelle: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-}
-
-int
-cli_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    s_vreport(cmd, fmt, ap);
-    va_end(ap);
-    return 1;
-}
-
-int
-cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    s_vreport(cmd, fmt, ap);
-    va_end(ap);
-    if (cmd)
-        fprintf(stderr, "try 'passerelle %s --help'\n", cmd);
-    else
-        fputs("try 'passerelle --help'\n", stderr);
-    return 2;
-}
-
-int
-cli_bad_option(const char *cmd, int opt, char **argv)
-{
-    // opterr is 0 and getopt_long has moved optind past the faulty word
-    // (within a cluster of short options "-xy" it may not have: then the
-    // character in optopt is the better name)
-    const char *word = optind > 0 ? argv[optind - 1] : NULL;
-    bool long_word = word && strncmp(word, "--", 2) == 0;
-    if (opt == ':') {
-        if (long_word || !optopt)
-            return cli_usage_error(cmd, "option '%s' needs a value",
-                                   word ? word : "?");
-        return cli_usage_error(cmd, "option '-%c' needs a value", optopt);
-    }
-    if (!long_word && optopt)
-        return cli_usage_error(cmd, "unknown option '-%c'", optopt);
-    return cli_usage_error(cmd, "unknown option '%s'", word ? word : "?");
-}
-
-const char *
-cli_need_home(const cli_t *cli, const char *cmd, int *rc)
-{
-    if (!cli->home || !cli->home[0]) {
-        *rc = cli_usage_error(cmd, "--home DIR is required");
-        return NULL;
-    }
-    // a home another user owns or can write is never used (issue 11,
-    // item 9); a home that does not exist yet is the command's business
-    char err[PATH_MAX + 256];
-    int hrc = pl_home_check(cli->home, err, sizeof err);
-    if (hrc != PL_OK && hrc != PL_ENOTFOUND) {
-        *rc = cli_error(cmd, "%s", err);
-        return NULL;
-    }
-    *rc = 0;
-    return cli->home;
-}
-
-int
-cli_print_json(json_t *doc)
-{
-    if (!doc)
-        return cli_error(NULL, "out of memory building the JSON output");
-    int rc = json_dumpf(doc, stdout, JSON_INDENT(2));
-    json_decref(doc);
-    if (rc != 0 || fputc('\n', stdout) == EOF)
-        return cli_error(NULL, "cannot write the JSON output");
-    return 0;
-}
-
-// Whether 's' is valid UTF-8 (jansson's own check: it refuses the rest).
-static bool
-s_utf8(const char *s)
-{
-    json_t *j = json_string(s);
-    json_decref(j);
-    return j != NULL;
-}
 
 // ---- global help
 
@@ -228,7 +131,6 @@ s_cmd_help(cli_t *cli, int argc, char **argv)
     if (argc > 2 && argv[2][0] != '-')
         sub[n++] = argv[2];
     sub[n++] = "--help";
-    optind = 0;
     return c->fn(cli, n, sub);
 }
 
@@ -236,61 +138,52 @@ int
 main(int argc, char **argv)
 {
     cli_t cli = {.prog = "passerelle"};
-    enum { OPT_VERSION = 256, OPT_AS, OPT_REQUEST_ID };
-    static const struct option longopts[] = {
-        {"home", required_argument, NULL, 'H'},
-        {"as", required_argument, NULL, OPT_AS},
-        {"request-id", required_argument, NULL, OPT_REQUEST_ID},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
+    enum { G_AS, G_REQUEST_ID, G_VERSION, G_COUNT };
+    static const cli_opt_t opts[G_COUNT] = {
+        [G_AS] = {"as", CLI_OPT_TEXT, NULL, 0, 0, NULL, NULL, NULL},
+        [G_REQUEST_ID] = {"request-id", CLI_OPT_WORD, NULL, 0, 0, NULL, NULL,
+                          NULL},
+        [G_VERSION] = {"version", CLI_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL},
     };
-    opterr = 0; // we word the errors ourselves
-    int c;
-    while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'H':
-            cli.home = optarg;
-            break;
-        case OPT_AS:
-            if (!optarg[0])
-                return cli_usage_error(NULL, "--as needs a staff name");
-            if (!s_utf8(optarg))
-                return cli_usage_error(NULL, "invalid UTF-8 in --as");
-            cli.as = optarg;
-            break;
-        case OPT_REQUEST_ID:
-            if (strlen(optarg) != 32
-                || strspn(optarg, "0123456789abcdef") != 32)
-                return cli_usage_error(NULL, "--request-id needs the 32 "
-                                             "lower-case hex digits of an "
-                                             "earlier attempt");
-            cli.request_id = optarg;
-            break;
-        case 'j':
-            cli.json = true;
-            break;
-        case 'h':
-            s_usage(stdout);
-            return 0;
-        case OPT_VERSION:
-            printf("passerelle %s\n", PL_VERSION);
-            return 0;
-        default:
-            return cli_bad_option(NULL, c, argv);
-        }
+    // the usage text lists the command table
+    char *help = cli_help_text(s_usage);
+    if (!help)
+        return cli_error(NULL, "out of memory");
+    // global options up to the command word (CLI_OPTS_STOP)
+    cli_opts_t o;
+    int prc = cli_opts_parse(&cli, NULL, opts, G_COUNT, NULL, help,
+                             CLI_OPTS_STOP, argc, argv, &o);
+    cli_opts_free(&o);
+    free(help);
+    if (prc >= 0)
+        return prc;
+    if (o.val[G_VERSION].given) {
+        printf("passerelle %s\n", PL_VERSION);
+        return 0;
     }
-    if (optind >= argc) {
+    if (o.val[G_AS].given) {
+        if (!o.val[G_AS].text[0])
+            return cli_usage_error(NULL, "--as needs a staff name");
+        cli.as = o.val[G_AS].text;
+    }
+    if (o.val[G_REQUEST_ID].given) {
+        const char *rid = o.val[G_REQUEST_ID].text;
+        if (strlen(rid) != 32 || strspn(rid, "0123456789abcdef") != 32)
+            return cli_usage_error(NULL, "--request-id needs the 32 "
+                                         "lower-case hex digits of an "
+                                         "earlier attempt");
+        cli.request_id = rid;
+    }
+    if (o.noperands == 0) {
         s_usage(stderr);
         return 2;
     }
-    const struct command *cmd = s_find(argv[optind]);
+    int w = argc - o.noperands; // the command word
+    const struct command *cmd = s_find(argv[w]);
     if (!cmd)
-        return cli_usage_error(NULL, "unknown command '%s'", argv[optind]);
-    int cargc = argc - optind;
-    char **cargv = argv + optind;
-    optind = 0; // full re-initialisation of getopt for the command
+        return cli_usage_error(NULL, "unknown command '%s'", argv[w]);
+    int cargc = argc - w;
+    char **cargv = argv + w;
     int rc = cmd->fn(&cli, cargc, cargv);
     if (fflush(stdout) != 0 && rc == 0)
         rc = cli_error(NULL, "cannot write the output");

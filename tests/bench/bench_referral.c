@@ -17,6 +17,8 @@
 // (run by hand: make bench; never by ctest).
 //
 //   bench_referral [referrals] [concurrency]     default 200 4
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <spawn.h>
@@ -29,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "adapters/cli/cli_control.c"
+#include "adapters/cli/cli_control.h"
 #include "proto/pl_envelope.h"
 #include "tests/lib/pl_bench.h"
 #include "tests/lib/pl_test.h"

@@ -1,6 +1,6 @@
 // fuzz_stdin - libFuzzer target for the CLI's --stdin document parser
-// (cli_stdin_parse, adapters/cli/cli_stdin.c, compiled in here so that
-// the target needs only jansson). Layer: tests (fuzz). Built with
+// (cli_stdin_parse, adapters/cli/cli_stdin.c, linked from the pl_cli
+// library). Layer: tests (fuzz). Built with
 // -fsanitize=fuzzer under PL_FUZZ=ON and replayed over corpus/stdin in
 // every build (fuzz/stdin_replay).
 //
@@ -8,11 +8,22 @@
 // must give an object whose every key is allowed and whose every value is
 // a non-empty string (or, for a list key, an array of them); a failure
 // must leave an error message and no document. Anything else aborts.
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapters/cli/cli_stdin.c"
+#include "adapters/cli/cli_stdin.h"
+
+// Whether 'key' is in the NULL-terminated 'set'.
+static bool
+s_in(const char *const *set, const char *key)
+{
+    for (; set && *set; set++)
+        if (!strcmp(*set, key))
+            return true;
+    return false;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapters/cli/cli_control.c"
+#include "adapters/cli/cli_control.h"
 #include "tests/lib/pl_test.h"
 #include "tests/lib/pl_testnode.h"
 

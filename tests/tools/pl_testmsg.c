@@ -9,15 +9,16 @@
 //   pl-testmsg --home DIR stats
 //
 // Everything goes through the control socket (cli_control), exactly as the
-// CLI does; the store is never opened here. The client code is compiled in
-// directly (a test tool links only pl_testlib).
+// CLI does; the store is never opened here. The client comes from the
+// pl_cli library.
 #include <getopt.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapters/cli/cli_control.c"
+#include "adapters/cli/cli_control.h"
 
 static int
 s_usage(FILE *out, int rc)
