@@ -97,14 +97,6 @@ foreach(src ${PL_TOOL_SRC})
   target_link_libraries(${exe} PRIVATE pl_testlib)
 endforeach()
 
-# issue 11: the node tests' I/O fault injector (LD_PRELOAD; see
-# tests/nodes/preload_iofail.c). test_node_iofail finds it next to itself.
-add_library(pl_iofail_node SHARED tests/nodes/preload_iofail.c)
-target_link_libraries(pl_iofail_node PRIVATE dl)
-if(TARGET test_node_iofail)
-  add_dependencies(test_node_iofail pl_iofail_node)
-endif()
-
 # issue 12: tests and tools that use the CLI's code link the pl_cli library
 # (no test includes a .c file of the CLI)
 foreach(t test_children test_referral_flow bench_referral pl-testmsg

@@ -23,6 +23,9 @@
 //   PL_FAULT_MATCH=a:b      which files are tracked (substring of the path)
 //   PL_FAULT_LOG=path       one line per fault event (appended)
 //   PL_FAULT_ARM=path       counting starts once this file exists
+//   PL_FAULT_DISARM=path    once this file exists (after the arm), no more
+//                           counting, injection or slowing: the disk is
+//                           healthy again, in the same process
 //   PL_FAULT_CRASH=sync:N   power loss at the Nth sync (before it happens)
 //   PL_FAULT_CRASH=write:N  power loss at the Nth data write (not through
 //                           the O_DSYNC fd; before it happens)
@@ -38,6 +41,11 @@
 //   PL_FAULT_ERR_ERRNO=EIO|ENOSPC   (default EIO)
 //   PL_FAULT_ERR_COUNT=K    fail K in a row from the Nth on (default 1)
 //   PL_FAULT_ERR_PERSIST=1  fail every one from the Nth on (a dead disk)
+//   PL_FAULT_SLOW_SYNC_MS=T every fsync/fdatasync of a tracked file, once
+//                           armed, takes T ms more (a slow disk)
+// The arm and disarm files are looked at by a watcher thread and also on
+// every tracked write or sync, so a fault switched on or off by a test
+// applies to the very next store operation.
 //
 // Not modelled (see README "What Passerelle survives"): torn sectors inside
 // a page, reordering inside the device cache, file-system metadata and the
@@ -125,6 +133,7 @@ static struct {
     int npatterns;
     char log[PATH_MAX];
     char arm[PATH_MAX];
+    char disarm[PATH_MAX];
     char trigger[PATH_MAX];
     bool nosync;
     ff_crash_t crash;
@@ -133,7 +142,9 @@ static struct {
     long err_at, err_count;
     int err_errno;
     bool err_persist;
+    long slow_sync_ms;
     atomic_bool armed;
+    atomic_bool disarmed;      // for good
     long syncs, writes, metas; // counted after the arm
     ff_file_t files[FF_FILES];
     ff_file_t *fd_file[FF_MAXFD];
@@ -180,6 +191,7 @@ s_init(void)
         snprintf(S.patterns[S.npatterns++], sizeof S.patterns[0], "%s", t);
     s_copy_env(S.log, sizeof S.log, "PL_FAULT_LOG");
     s_copy_env(S.arm, sizeof S.arm, "PL_FAULT_ARM");
+    s_copy_env(S.disarm, sizeof S.disarm, "PL_FAULT_DISARM");
     s_copy_env(S.trigger, sizeof S.trigger, "PL_FAULT_TRIGGER");
     const char *v = getenv("PL_FAULT_NOSYNC");
     S.nosync = v && strcmp(v, "1") == 0;
@@ -213,9 +225,12 @@ s_init(void)
     S.err_errno = v && strcmp(v, "ENOSPC") == 0 ? ENOSPC : EIO;
     v = getenv("PL_FAULT_ERR_PERSIST");
     S.err_persist = v && strcmp(v, "1") == 0;
+    v = getenv("PL_FAULT_SLOW_SYNC_MS");
+    S.slow_sync_ms = v ? strtol(v, NULL, 10) : 0;
     atomic_store(&S.armed, S.arm[0] == 0);
     S.ready = true;
-    if (S.arm[0] || S.crash == FF_CRASH_MS || S.crash == FF_CRASH_TRIGGER)
+    if (S.arm[0] || S.disarm[0] || S.crash == FF_CRASH_MS
+        || S.crash == FF_CRASH_TRIGGER)
         s_start_watcher();
 }
 
@@ -420,7 +435,36 @@ s_power_loss(const char *why)
         pause();
 }
 
-// ---- the watcher thread: arm file, trigger file, timer
+// ---- arming and disarming (called with the lock held)
+
+static void
+s_disarm(void)
+{
+    if (atomic_load(&S.disarmed))
+        return;
+    atomic_store(&S.disarmed, true);
+    atomic_store(&S.armed, false);
+    s_log("event=disarmed");
+}
+
+// Brings the armed state up to date with the arm and disarm files, so that
+// a file a test just created counts for this operation already (the
+// watcher alone may see it a few milliseconds late). True when armed.
+static bool
+s_armed_now(void)
+{
+    if (atomic_load(&S.disarmed))
+        return false;
+    if (!atomic_load(&S.armed) && S.arm[0] && access(S.arm, F_OK) == 0) {
+        atomic_store(&S.armed, true);
+        s_log("event=armed");
+    }
+    if (atomic_load(&S.armed) && S.disarm[0] && access(S.disarm, F_OK) == 0)
+        s_disarm();
+    return atomic_load(&S.armed);
+}
+
+// ---- the watcher thread: arm file, disarm file, trigger file, timer
 
 static uint64_t
 s_ms(void)
@@ -434,19 +478,19 @@ static void *
 s_watch(void *arg)
 {
     (void) arg;
-    uint64_t armed_at = atomic_load(&S.armed) ? s_ms() : 0;
+    uint64_t armed_at = 0; // when the watcher first saw the process armed
     for (;;) {
         struct timespec d = {0, 2 * 1000 * 1000};
         nanosleep(&d, NULL);
-        if (!atomic_load(&S.armed) && access(S.arm, F_OK) == 0) {
-            pthread_mutex_lock(&S.lock);
-            atomic_store(&S.armed, true);
-            s_log("event=armed");
-            pthread_mutex_unlock(&S.lock);
-            armed_at = s_ms();
-        }
-        if (!atomic_load(&S.armed))
+        pthread_mutex_lock(&S.lock);
+        bool armed = s_armed_now();
+        pthread_mutex_unlock(&S.lock);
+        if (atomic_load(&S.disarmed))
+            return NULL; // nothing more to watch
+        if (!armed)
             continue;
+        if (!armed_at)
+            armed_at = s_ms();
         bool fire = false;
         if (S.crash == FF_CRASH_TRIGGER)
             fire = access(S.trigger, F_OK) == 0;
@@ -551,7 +595,7 @@ s_write_tracked(int fd, ff_file_t *f, const struct iovec *iov, int cnt,
     pthread_mutex_lock(&S.lock);
     bool dsync = S.fd_dsync[fd];
     long n = 0;
-    if (atomic_load(&S.armed))
+    if (s_armed_now())
         n = dsync ? ++S.metas : ++S.writes;
     if (n && S.crash == FF_CRASH_WRITE && (dsync ? 0 : n) == S.crash_n)
         s_power_loss("write");
@@ -642,9 +686,18 @@ s_sync(int fd, bool data_only)
     if (!f)
         return data_only ? S.fdatasync(fd) : S.fsync(fd);
     pthread_mutex_lock(&S.lock);
-    long n = atomic_load(&S.armed) ? ++S.syncs : 0;
+    long n = s_armed_now() ? ++S.syncs : 0;
     if (n && S.crash == FF_CRASH_SYNC && n == S.crash_n)
         s_power_loss("sync");
+    if (n && S.slow_sync_ms > 0) {
+        // a slow disk: the sync itself waits, the lock is not held
+        s_log("event=slow_sync n=%ld ms=%ld", n, S.slow_sync_ms);
+        pthread_mutex_unlock(&S.lock);
+        struct timespec d = {S.slow_sync_ms / 1000,
+                             (S.slow_sync_ms % 1000) * 1000000L};
+        nanosleep(&d, NULL);
+        pthread_mutex_lock(&S.lock);
+    }
     if (n && S.err == FF_ERR_SYNC && s_err_due(n)) {
         s_log("event=inject op=%s n=%ld errno=%s",
               data_only ? "fdatasync" : "fsync", n,

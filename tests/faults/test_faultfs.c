@@ -8,7 +8,10 @@
 //   no page 2 or 3 (appended after the sync: truncated away)
 // With PL_FAULT_NOSYNC=1 (the negative control) the file is back to what
 // it was before the child started: empty. Then the injector: EIO on the
-// 1st fsync, ENOSPC on the 2nd data write. Layer: tests (faults).
+// 1st fsync, ENOSPC on the 2nd data write; a persistent EIO switched on by
+// the arm file and off by the disarm file, each for the very next write;
+// the slow disk (PL_FAULT_SLOW_SYNC_MS) until the disarm. Layer: tests
+// (faults).
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -18,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/faults/pl_faults.h"
@@ -28,6 +32,63 @@ static void
 s_page(char *buf, char c)
 {
     memset(buf, c, S_PAGE);
+}
+
+static int
+s_touch(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    return fd >= 0 ? close(fd) : -1;
+}
+
+static long
+s_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long) t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
+
+// The arm and disarm files, each for the very next write (no waiting for
+// the watcher thread): 10 when all held, 20 + the step that did not.
+static int
+s_child_switch(int fd, const char *a)
+{
+    const char *arm = getenv("PL_FAULT_ARM");
+    const char *disarm = getenv("PL_FAULT_DISARM");
+    if (!arm || !disarm)
+        return 3;
+    if (pwrite(fd, a, S_PAGE, 0) != S_PAGE) // not armed yet
+        return 21;
+    if (s_touch(arm) != 0)
+        return 3;
+    for (int i = 0; i < 3; i++) // armed, persistent
+        if (pwrite(fd, a, S_PAGE, 0) != -1 || errno != EIO)
+            return 22;
+    if (s_touch(disarm) != 0)
+        return 3;
+    for (int i = 0; i < 3; i++) // healthy again
+        if (pwrite(fd, a, S_PAGE, 0) != S_PAGE)
+            return 23;
+    return 10;
+}
+
+// The slow disk: a sync takes at least PL_FAULT_SLOW_SYNC_MS (300) until
+// the disarm: 10, or 20 + the step that did not hold.
+static int
+s_child_slow(int fd, const char *a)
+{
+    const char *disarm = getenv("PL_FAULT_DISARM");
+    if (!disarm || pwrite(fd, a, S_PAGE, 0) != S_PAGE)
+        return 3;
+    long t0 = s_now_ms();
+    if (fsync(fd) != 0)
+        return 3;
+    if (s_now_ms() - t0 < 300)
+        return 21;
+    if (s_touch(disarm) != 0)
+        return 3;
+    return fdatasync(fd) == 0 ? 10 : 3;
 }
 
 // The child's writes; exits 0 if it was never killed (a simulator that did
@@ -49,6 +110,10 @@ s_child(const char *path, const char *mode)
             return 3;
         return fsync(fd) == -1 && errno == EIO ? 10 : 11;
     }
+    if (strcmp(mode, "switch") == 0)
+        return s_child_switch(fd, a);
+    if (strcmp(mode, "slow") == 0)
+        return s_child_slow(fd, a);
     if (strcmp(mode, "inject-write") == 0) {
         if (pwrite(fd, a, S_PAGE, 0) != S_PAGE)
             return 3;
@@ -145,6 +210,38 @@ main(int argc, char **argv)
                             "PL_FAULT_ERR_ERRNO=ENOSPC", NULL};
     st = s_run(self, path, "inject-write", ewrite);
     PL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 10);
+    unlink(path);
+
+    // armed and disarmed by files, while the process runs
+    char arm[1200], disarm[1200], flog[1200], a1[1300], a2[1300], a3[1300];
+    snprintf(arm, sizeof arm, "%s/arm", dir);
+    snprintf(disarm, sizeof disarm, "%s/disarm", dir);
+    snprintf(flog, sizeof flog, "%s/faultfs.log", dir);
+    snprintf(a1, sizeof a1, "PL_FAULT_ARM=%s", arm);
+    snprintf(a2, sizeof a2, "PL_FAULT_DISARM=%s", disarm);
+    snprintf(a3, sizeof a3, "PL_FAULT_LOG=%s", flog);
+    const char *eswitch[] = {
+        "PL_FAULT_ERR=write", "PL_FAULT_ERR_PERSIST=1", a1, a2, a3, NULL};
+    st = s_run(self, path, "switch", eswitch);
+    fprintf(stderr, "faultfs: arm/disarm child status %d, %ld injections\n",
+            WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+            pl_faults_count(flog, "event=inject"));
+    PL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 10);
+    PL_CHECK(pl_faults_count(flog, "event=inject") == 3);
+    PL_CHECK(pl_faults_count(flog, "event=disarmed") == 1);
+    unlink(path);
+    unlink(arm);
+    unlink(disarm);
+    unlink(flog);
+
+    // the slow disk, until the disarm (armed from the start: no arm file)
+    const char *eslow[] = {"PL_FAULT_SLOW_SYNC_MS=300", a2, a3, NULL};
+    st = s_run(self, path, "slow", eslow);
+    fprintf(stderr, "faultfs: slow-sync child status %d, %ld slow syncs\n",
+            WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+            pl_faults_count(flog, "event=slow_sync"));
+    PL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 10);
+    PL_CHECK(pl_faults_count(flog, "event=slow_sync") == 1);
     pl_test_rmrf(dir);
     free(dir);
     printf("test_faultfs: ok\n");

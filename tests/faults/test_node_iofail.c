@@ -1,6 +1,6 @@
 // test_node_iofail - I/O faults under a real node's store (issue 11, items
-// 3 and 7, node side), injected by tests/nodes/preload_iofail.c
-// (LD_PRELOAD) at a chosen moment:
+// 3 and 7, node side), injected by pl_faultfs (tests/faults/pl_faultfs.c,
+// LD_PRELOAD), armed and disarmed by trigger files at a chosen moment:
 //   - a failed meta-page write, a failed fdatasync or a failed data-page
 //     write (EIO) in the recipient or the sender: the node acknowledges
 //     nothing of that commit, logs one "store_failed" line and exits with
@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "proto/pl_util.h"
+#include "tests/faults/pl_faults.h"
 #include "tests/lib/pl_test.h"
 #include "tests/lib/pl_testnode.h"
 
@@ -37,53 +38,62 @@ s_sleep_ms(long ms)
     nanosleep(&t, NULL);
 }
 
-// The environment of a node under the fault injector.
-typedef struct {
-    char preload[1100], trigger[700], mode[64], asan[1024];
-    const char *env[5];
-} s_env_t;
-
+// The environment of a node under the fault injector, in one of the modes
+// (each one fails every such call of the node's data.mdb from the arm on,
+// until the disarm):
+//   meta    EIO on the writes through the O_DSYNC fd: LMDB's meta-page
+//           write at the end of a commit
+//   sync    EIO on fdatasync/fsync
+//   data    EIO on the page writes (the other fds: pwrite, lseek+writev)
+//   enospc  ENOSPC on the page writes (a full disk: LMDB aborts the
+//           commit, the environment stays usable)
 static void
-s_env(s_env_t *e, const pl_test_net_t *net, const char *mode)
+s_env(pl_faults_env_t *e, const pl_test_net_t *net, int who, const char *mode)
 {
-    snprintf(e->preload, sizeof e->preload, "LD_PRELOAD=%s",
-             pl_test_bin("libpl_iofail_node.so"));
-    snprintf(e->trigger, sizeof e->trigger, "PL_IOFAIL_TRIGGER=%s/fault.on",
-             net->root);
-    snprintf(e->mode, sizeof e->mode, "PL_IOFAIL_MODE=%s", mode);
+    memset(e, 0, sizeof *e);
     // an ASan build wants its runtime first; the injector comes before it
     const char *old = getenv("ASAN_OPTIONS");
-    snprintf(e->asan, sizeof e->asan,
-             "ASAN_OPTIONS=%s%sverify_asan_link_order=0", old ? old : "",
-             old && *old ? ":" : "");
-    e->env[0] = e->preload;
-    e->env[1] = e->trigger;
-    e->env[2] = e->mode;
-    e->env[3] = e->asan;
-    e->env[4] = NULL;
+    pl_faults_env_add(e, "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
+                      old ? old : "", old && *old ? ":" : "");
+    pl_faults_env_add(e, "LD_PRELOAD=%s", pl_faults_lib());
+    pl_faults_env_add(e, "PL_FAULT_MATCH=%s/store/data.mdb", net->home[who]);
+    pl_faults_env_add(e, "PL_FAULT_LOG=%s/faultfs.log", net->root);
+    pl_faults_env_add(e, "PL_FAULT_ARM=%s/fault.on", net->root);
+    pl_faults_env_add(e, "PL_FAULT_DISARM=%s/fault.off", net->root);
+    pl_faults_env_add(e, "PL_FAULT_ERR_AT=1");
+    pl_faults_env_add(e, "PL_FAULT_ERR_PERSIST=1");
+    if (strcmp(mode, "meta") == 0) {
+        pl_faults_env_add(e, "PL_FAULT_ERR=meta");
+    } else if (strcmp(mode, "sync") == 0) {
+        pl_faults_env_add(e, "PL_FAULT_ERR=sync");
+    } else if (strcmp(mode, "data") == 0) {
+        pl_faults_env_add(e, "PL_FAULT_ERR=write");
+    } else {
+        PL_CHECK(strcmp(mode, "enospc") == 0);
+        pl_faults_env_add(e, "PL_FAULT_ERR=write");
+        pl_faults_env_add(e, "PL_FAULT_ERR_ERRNO=ENOSPC");
+    }
 }
 
+// The fault on (the arm file) or off for good (the disarm file).
 static void
 s_fault(const pl_test_net_t *net, bool on)
 {
     char path[700];
-    snprintf(path, sizeof path, "%s/fault.on", net->root);
-    if (on) {
-        FILE *f = fopen(path, "w");
-        PL_CHECK(f);
-        fclose(f);
-    } else {
-        unlink(path);
-    }
+    snprintf(path, sizeof path, "%s/%s", net->root,
+             on ? "fault.on" : "fault.off");
+    FILE *f = fopen(path, "w");
+    PL_CHECK(f);
+    fclose(f);
 }
 
+// Faults injected so far (pl_faultfs logs one line each).
 static long
 s_hits(const pl_test_net_t *net)
 {
     char path[700];
-    snprintf(path, sizeof path, "%s/fault.on.hits", net->root);
-    struct stat st;
-    return stat(path, &st) == 0 ? (long) st.st_size : 0;
+    snprintf(path, sizeof path, "%s/faultfs.log", net->root);
+    return pl_faults_count(path, "event=inject");
 }
 
 // Waits (bounded) for our child 'pid' to exit by itself; its exit code, or
@@ -164,10 +174,10 @@ s_fatal(const char *mode, int who)
     pl_test_net_t net;
     pl_test_net_init(&net, "iofail", specs, 2);
     pl_test_net_start_broker(&net, NULL);
-    s_env_t env;
-    s_env(&env, &net, mode);
-    pl_testnode_start(&net, AG, s_fast, who == AG ? env.env : NULL);
-    pl_testnode_start(&net, CL, s_fast, who == CL ? env.env : NULL);
+    pl_faults_env_t env;
+    s_env(&env, &net, who, mode);
+    pl_testnode_start(&net, AG, s_fast, who == AG ? env.v : NULL);
+    pl_testnode_start(&net, CL, s_fast, who == CL ? env.v : NULL);
     const char *log = pl_testnode_log(&net, who);
     PL_CHECK(pl_testnode_wait_log(pl_testnode_log(&net, AG),
                                   "directory_updated certs=2", 1, 30000));
@@ -214,9 +224,9 @@ s_nospace(void)
     pl_test_net_t net;
     pl_test_net_init(&net, "nospace", specs, 2);
     pl_test_net_start_broker(&net, NULL);
-    s_env_t env;
-    s_env(&env, &net, "enospc");
-    pl_testnode_start(&net, AG, s_fast, env.env);
+    pl_faults_env_t env;
+    s_env(&env, &net, AG, "enospc");
+    pl_testnode_start(&net, AG, s_fast, env.v);
     pl_testnode_start(&net, CL, s_fast, NULL);
     const char *log = pl_testnode_log(&net, AG);
     PL_CHECK(pl_testnode_wait_log(log, "directory_updated certs=2", 1, 30000));

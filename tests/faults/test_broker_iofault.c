@@ -1,12 +1,13 @@
 // test_broker_iofault - the real passerelle-broker when its disk fails:
 // real fdatasync / meta-page write / page write calls on data.mdb fail
-// (tests/broker/iofault_preload.c, LD_PRELOAD) or a real small tmpfs fills
-// up. A failed sync or meta-page write: nothing of that pass is
-// acknowledged, one `store_failed` line, exit 74 within seconds, and after
-// a restart every acknowledged envelope is delivered once. A full disk:
-// store-full refusals, the broker stays up and serves again once the
-// recipient drained its queue.
-// cmocka.h needs these first, in this order
+// (pl_faultfs, LD_PRELOAD: tests/faults/pl_faultfs.c, armed and disarmed by
+// trigger files while the broker runs) or a real small tmpfs fills up. A failed
+// sync or meta-page write: nothing of that pass is acknowledged, one
+// `store_failed` line, exit 74 within seconds, and after a restart every
+// acknowledged envelope is delivered once. A full disk: store-full refusals,
+// the broker stays up and serves again once the recipient drained its queue. A
+// slow disk under a flood from a node that then vanishes: the broker stays up.
+// Layer: tests (faults). cmocka.h needs these first, in this order
 // clang-format off
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,13 +28,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/faults/pl_faults.h"
 #include "tests/lib/pl_rawclient.h"
 #include "tests/lib/pl_test.h"
 
 static const char *const s_specs[] = {"agency:agency", "clinic:health"};
 
-static char s_so[700]; // the preload library, built once
-static char s_ctl[700];
+// the fault injector's trigger files and log, under the net's root
+static char s_arm[700], s_disarm[700], s_flog[700];
 static char s_mounted[700]; // a tmpfs to unmount even if a check failed
 
 static int
@@ -45,44 +47,76 @@ s_teardown(void **state)
     return 0;
 }
 
+// The fault modes of this test, as pl_faultfs settings (each one from the
+// arm on, until the disarm):
+//   sync-eio      fdatasync/fsync of data.mdb fail with EIO
+//   meta-eio      writes through the O_DSYNC fd of data.mdb (LMDB's
+//                 meta-page write, after the data sync) fail with EIO:
+//                 LMDB then marks the environment MDB_FATAL_ERROR
+//   write-enospc  page writes through the other fds fail with ENOSPC
+//   sync-slow     fdatasync/fsync of data.mdb take one second more, from
+//                 the start (no arm file)
 static void
-s_build_preload(pl_test_net_t *net)
+s_mode_env(pl_test_net_t *net, const char *mode, pl_faults_env_t *env)
 {
-    snprintf(s_so, sizeof s_so, "%s/iofault.so", net->root);
-    snprintf(s_ctl, sizeof s_ctl, "%s/iofault.ctl", net->root);
-    assert_int_equal(pl_test_sh(NULL,
-                                "cc -shared -fPIC -O1 -o '%s' "
-                                "'%s/tests/broker/iofault_preload.c' -ldl",
-                                s_so, PL_SRC_DIR),
-                     0);
+    snprintf(s_arm, sizeof s_arm, "%s/fault.on", net->root);
+    snprintf(s_disarm, sizeof s_disarm, "%s/fault.off", net->root);
+    snprintf(s_flog, sizeof s_flog, "%s/faultfs.log", net->root);
+    memset(env, 0, sizeof *env);
+    // an ASan build checks that its runtime comes first; ours is a plain
+    // interposer below it
+    pl_faults_env_add(env, "ASAN_OPTIONS=verify_asan_link_order=0:"
+                           "detect_leaks=1:abort_on_error=1");
+    pl_faults_env_add(env, "LD_PRELOAD=%s", pl_faults_lib());
+    pl_faults_env_add(env, "PL_FAULT_MATCH=%s/store/data.mdb", net->broker);
+    pl_faults_env_add(env, "PL_FAULT_LOG=%s", s_flog);
+    pl_faults_env_add(env, "PL_FAULT_DISARM=%s", s_disarm);
+    if (strcmp(mode, "sync-slow") == 0) {
+        pl_faults_env_add(env, "PL_FAULT_SLOW_SYNC_MS=1000");
+        return;
+    }
+    pl_faults_env_add(env, "PL_FAULT_ARM=%s", s_arm);
+    pl_faults_env_add(env, "PL_FAULT_ERR_AT=1");
+    pl_faults_env_add(env, "PL_FAULT_ERR_PERSIST=1");
+    if (strcmp(mode, "sync-eio") == 0) {
+        pl_faults_env_add(env, "PL_FAULT_ERR=sync");
+    } else if (strcmp(mode, "meta-eio") == 0) {
+        pl_faults_env_add(env, "PL_FAULT_ERR=meta");
+    } else {
+        assert_string_equal(mode, "write-enospc");
+        pl_faults_env_add(env, "PL_FAULT_ERR=write");
+        pl_faults_env_add(env, "PL_FAULT_ERR_ERRNO=ENOSPC");
+    }
 }
 
 static void
-s_fault(const char *mode)
+s_touch(const char *path)
 {
-    FILE *f = fopen(s_ctl, "w");
+    FILE *f = fopen(path, "w");
     assert_non_null(f);
-    fputs(mode, f);
     fclose(f);
 }
 
+// the fault on (the arm file) or off for good (the disarm file)
 static void
-s_broker(pl_test_net_t *net, const char *extra, bool preload)
+s_fault(bool on)
 {
-    char log[600], bin[1024], pre[800], ctl[800];
+    s_touch(on ? s_arm : s_disarm);
+}
+
+// starts the broker; under the fault injector in 'mode' if not NULL
+static void
+s_broker(pl_test_net_t *net, const char *extra, const char *mode)
+{
+    char log[600], bin[1024];
     snprintf(log, sizeof log, "%s/broker.log", net->root);
     snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-broker"));
-    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", s_so);
-    snprintf(ctl, sizeof ctl, "PL_IOFAULT_CTL=%s", s_ctl);
     const char *argv[8] = {bin,           "--home", net->broker, "--listen",
                            net->endpoint, extra,    NULL};
-    // an ASan build checks that its runtime comes first; ours is a plain
-    // interposer below it
-    const char *env[] = {pre, ctl,
-                         "ASAN_OPTIONS=verify_asan_link_order=0:"
-                         "detect_leaks=1:abort_on_error=1",
-                         NULL};
-    net->broker_pid = pl_test_spawn(argv, log, preload ? env : NULL);
+    pl_faults_env_t env;
+    if (mode)
+        s_mode_env(net, mode, &env);
+    net->broker_pid = pl_test_spawn(argv, log, mode ? env.v : NULL);
     char cmd[256];
     snprintf(cmd, sizeof cmd,
              "for i in $(seq 1 300); do (exec 3<>/dev/tcp/127.0.0.1/%d) "
@@ -216,9 +250,7 @@ s_fatal_case(const char *tag, const char *mode)
 {
     pl_test_net_t net;
     pl_test_net_init(&net, tag, s_specs, 2);
-    s_build_preload(&net);
-    s_fault("");
-    s_broker(&net, "--map-size=64", true);
+    s_broker(&net, "--map-size=64", mode);
     pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
     assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
     enum { N = 20 };
@@ -228,7 +260,7 @@ s_fatal_case(const char *tag, const char *mode)
         assert_int_equal(s_offer(a, net.home[1], 2000, acked[nacked], 5000), 1);
         nacked++;
     }
-    s_fault(mode);
+    s_fault(true);
     // from now on nothing may be acknowledged
     for (int i = 0; i < 5; i++) {
         uint8_t id[16];
@@ -243,10 +275,11 @@ s_fatal_case(const char *tag, const char *mode)
     assert_int_equal(WEXITSTATUS(status), 74);
     assert_int_equal(s_log_count(&net, "store_failed"), 1);
     assert_int_equal(s_log_count(&net, "pass_skipped"), 0);
+    // the fault really was injected
+    assert_true(pl_faults_count(s_flog, "event=inject") >= 1);
     pl_rawclient_close(&a);
     // a restart on the same store, faults off
-    s_fault("");
-    s_broker(&net, "--map-size=64", false);
+    s_broker(&net, "--map-size=64", NULL);
     pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
     assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
     s_drain_check(b, acked, nacked);
@@ -275,9 +308,7 @@ test_write_enospc_recovers(void **state)
     (void) state;
     pl_test_net_t net;
     pl_test_net_init(&net, "enospc", s_specs, 2);
-    s_build_preload(&net);
-    s_fault("");
-    s_broker(&net, "--map-size=64", true);
+    s_broker(&net, "--map-size=64", "write-enospc");
     pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
     assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
     uint8_t acked[64][16];
@@ -285,7 +316,7 @@ test_write_enospc_recovers(void **state)
     for (int i = 0; i < 10; i++)
         assert_int_equal(s_offer(a, net.home[1], 2000, acked[nacked++], 5000),
                          1);
-    s_fault("write-enospc");
+    s_fault(true);
     for (int i = 0; i < 30; i++) {
         uint8_t id[16];
         assert_int_equal(s_offer(a, net.home[1], 2000, id, 5000), 0);
@@ -295,8 +326,9 @@ test_write_enospc_recovers(void **state)
     fprintf(stderr, "enospc: 30 refusals, %ld store_full lines\n", lines);
     assert_true(lines >= 1 && lines <= 3);
     assert_int_equal(s_log_count(&net, "store_failed"), 0);
+    assert_true(pl_faults_count(s_flog, "event=inject") >= 1);
     // space is back: served again, same process
-    s_fault("");
+    s_fault(false);
     uint64_t deadline = pl_mono_ms() + 10000;
     int got = 0;
     while (got != 1 && pl_mono_ms() < deadline)
@@ -329,7 +361,7 @@ test_disk_full_tmpfs(void **state)
     }
     snprintf(s_mounted, sizeof s_mounted, "%s", store);
     const char *args[] = {"--map-size=64", NULL};
-    s_broker(&net, args[0], false);
+    s_broker(&net, args[0], NULL);
     pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
     assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
     uint8_t acked[200][16];
@@ -409,9 +441,7 @@ test_flood_then_vanish(void **state)
     (void) state;
     pl_test_net_t net;
     pl_test_net_init(&net, "vanish", s_specs, 2);
-    s_build_preload(&net);
-    s_fault("sync-slow");
-    s_broker(&net, "--map-size=256", true);
+    s_broker(&net, "--map-size=256", "sync-slow");
     pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
     assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
     // 20,000 distinct envelopes: far more than the broker's receive pipe
@@ -434,8 +464,9 @@ test_flood_then_vanish(void **state)
     for (int i = 0; i < 16 && pl_test_alive(net.broker_pid); i++)
         pl_test_sh(NULL, "sleep 1");
     assert_true(pl_test_alive(net.broker_pid));
+    assert_true(pl_faults_count(s_flog, "event=slow_sync") >= 1);
     // and it still serves
-    s_fault("");
+    s_fault(false);
     pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
     assert_int_equal(pl_rawclient_hello(b, 30000), PL_OK);
     uint8_t id[16];
