@@ -5,7 +5,6 @@
 #include <jansson.h>
 #include <lmdb.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include "broker/pl_registry.h"
 #include "broker/pl_spool.h"
 #include "proto/pl_cert.h"
+#include "proto/pl_crypto.h"
 #include "proto/pl_envelope.h"
 #include "proto/pl_keys.h"
 #include "proto/pl_wire.h"
@@ -1373,7 +1373,7 @@ pl_broker_new(const pl_broker_config_t *config)
                      pl_strerror(rc));
         goto fail;
     }
-    if (sodium_memcmp(own.keys.curve, self->keys->pub.curve, 32) != 0) {
+    if (!pl_ct_equal(own.keys.curve, self->keys->pub.curve, 32)) {
         pl_log_error(log, "start_failed reason=\"node.cert does not match "
                           "keys/curve.public\"");
         goto fail;

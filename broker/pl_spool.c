@@ -4,13 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+
+#include "proto/pl_crypto.h"
 
 #define S_QUEUE_HDR (8 + 8 + PL_MSG_ID_BYTES) // accepted_ms, expires, id
 #define S_KEEP_IDS  86400                     // seen ids kept past expiry
@@ -749,7 +750,7 @@ pl_spool_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
     *dup = false;
     *why = PL_SPOOL_ROOM;
     uint8_t digest[32];
-    crypto_generichash(digest, sizeof digest, packet, len, NULL, 0);
+    pl_hash(digest, sizeof digest, packet, len, NULL, 0);
 
     // still queued: the live record has the whole digest
     MDB_val k = {PL_MSG_ID_BYTES, (void *) hdr->id}, v;
@@ -759,7 +760,7 @@ pl_spool_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
             return PL_EIO;
         s_idrec_t old;
         memcpy(&old, v.mv_data, sizeof old);
-        if (sodium_memcmp(old.digest, digest, 32) != 0)
+        if (!pl_ct_equal(old.digest, digest, 32))
             return PL_EAUTH; // same id, other bytes
         *dup = true;
         return PL_EEXIST;
@@ -774,7 +775,7 @@ pl_spool_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
     if (rc != PL_OK)
         return rc;
     if (found) {
-        if (sodium_memcmp(dp, digest, S_SEEN_DIG) != 0)
+        if (!pl_ct_equal(dp, digest, S_SEEN_DIG))
             return PL_EAUTH;
         *dup = true;
         return PL_EEXIST;

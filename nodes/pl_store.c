@@ -1,7 +1,7 @@
 // pl_store - the node's LMDB store, master key and record encryption.
-// Layer: nodes. Owns: <lmdb.h>; the at-rest cryptography (libsodium's AEAD
-// and Argon2id), which is storage policy and so lives beside the storage
-// rather than in the wire protocol library.
+// Layer: nodes. Owns: <lmdb.h>; the at-rest record format (associated data,
+// master key handling); the primitives (XChaCha20-Poly1305, Argon2id) come
+// from proto/pl_crypto.h.
 #include "nodes/pl_store.h"
 
 #include <assert.h>
@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <lmdb.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,19 +17,19 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "proto/pl_crypto.h"
 #include "proto/pl_keys.h"
 
 #define S_MASTER_BYTES 32
-#define S_NONCE_BYTES  crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define S_MAC_BYTES    crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define S_NONCE_BYTES  PL_AEAD_NONCE_BYTES
+#define S_MAC_BYTES    PL_AEAD_MAC_BYTES
 #define S_AD_MAX       (16 + 1 + 512) // db name, separator, record key
-#define S_SALT_BYTES   crypto_pwhash_SALTBYTES
+#define S_SALT_BYTES   PL_KDF_SALT_BYTES
 #define S_KDF_BYTES    (S_SALT_BYTES + 8 + 8) // salt || ops || mem
 
 _Static_assert(S_NONCE_BYTES + S_MAC_BYTES == PL_SEAL_OVERHEAD,
                "seal overhead");
-_Static_assert(crypto_aead_xchacha20poly1305_ietf_KEYBYTES == PL_DATAKEY_BYTES,
-               "data key size");
+_Static_assert(PL_AEAD_KEY_BYTES == PL_DATAKEY_BYTES, "data key size");
 
 // Names of the databases; part of every sealed record's associated data.
 static const char *const s_db_names[PL_DB_COUNT] = {
@@ -50,7 +49,7 @@ static const char s_check_text[] = "passerelle-master-check-v1";
 struct pl_store {
     MDB_env *env;             // the environment of DIR/store/
     MDB_dbi dbi[PL_DB_COUNT]; // named databases
-    uint8_t *master;          // sodium_malloc'd, read-only when idle
+    uint8_t *master;          // pl_secure_alloc'd, read-only when idle
     pl_log_t *log;            // borrowed
     int failed;               // 0, or the code that made the store unusable
 };
@@ -153,7 +152,7 @@ pl_store_db_name(pl_db_t db)
 void
 pl_store_wipe(void *p, size_t len)
 {
-    sodium_memzero(p, len);
+    pl_wipe(p, len);
 }
 
 // ---- record encryption
@@ -188,12 +187,8 @@ pl_store_seal(const uint8_t key[PL_DATAKEY_BYTES], pl_db_t db, const void *rkey,
     rc = pl_buf_reserve(out, start + PL_SEAL_OVERHEAD + ptlen + 1);
     if (rc != PL_OK)
         return rc;
-    uint8_t *nonce = out->data + start;
-    randombytes_buf(nonce, S_NONCE_BYTES);
-    unsigned long long clen = 0;
-    crypto_aead_xchacha20poly1305_ietf_encrypt(
-        nonce + S_NONCE_BYTES, &clen, pt, ptlen, ad, adlen, NULL, nonce, key);
-    out->len = start + S_NONCE_BYTES + (size_t) clen;
+    pl_aead_seal(out->data + start, pt, ptlen, ad, adlen, key);
+    out->len = start + PL_SEAL_OVERHEAD + ptlen;
     out->data[out->len] = 0;
     return PL_OK;
 }
@@ -215,15 +210,9 @@ pl_store_unseal(const uint8_t key[PL_DATAKEY_BYTES], pl_db_t db,
     rc = pl_buf_reserve(out, start + ptmax + 1);
     if (rc != PL_OK)
         return rc;
-    unsigned long long mlen = 0;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-            out->data + start, &mlen, NULL, in + S_NONCE_BYTES,
-            inlen - S_NONCE_BYTES, ad, adlen, in, key)
-        != 0) {
-        sodium_memzero(out->data + start, ptmax);
-        return PL_EAUTH;
-    }
-    out->len = start + (size_t) mlen;
+    if (pl_aead_open(out->data + start, in, inlen, ad, adlen, key) != PL_OK)
+        return PL_EAUTH; // pl_aead_open wiped what it wrote
+    out->len = start + ptmax;
     out->data[out->len] = 0;
     return PL_OK;
 }
@@ -233,9 +222,9 @@ static int
 s_seal_master(pl_store_t *self, pl_db_t db, const void *rkey, size_t rklen,
               const void *pt, size_t ptlen, pl_buf_t *out)
 {
-    sodium_mprotect_readonly(self->master);
+    pl_secure_readonly(self->master);
     int rc = pl_store_seal(self->master, db, rkey, rklen, pt, ptlen, out);
-    sodium_mprotect_noaccess(self->master);
+    pl_secure_noaccess(self->master);
     return rc;
 }
 
@@ -243,9 +232,9 @@ static int
 s_unseal_master(pl_store_t *self, pl_db_t db, const void *rkey, size_t rklen,
                 const uint8_t *in, size_t inlen, pl_buf_t *out)
 {
-    sodium_mprotect_readonly(self->master);
+    pl_secure_readonly(self->master);
     int rc = pl_store_unseal(self->master, db, rkey, rklen, in, inlen, out);
-    sodium_mprotect_noaccess(self->master);
+    pl_secure_noaccess(self->master);
     return rc;
 }
 
@@ -435,12 +424,12 @@ int
 pl_store_datakey_new(pl_txn_t *txn, uint8_t id[PL_DATAKEY_ID_BYTES],
                      uint8_t key[PL_DATAKEY_BYTES])
 {
-    randombytes_buf(id, PL_DATAKEY_ID_BYTES);
-    crypto_aead_xchacha20poly1305_ietf_keygen(key);
+    pl_random(id, PL_DATAKEY_ID_BYTES);
+    pl_random(key, PL_DATAKEY_BYTES);
     int rc = pl_store_put_secret(txn, PL_DB_KEYS, id, PL_DATAKEY_ID_BYTES, key,
                                  PL_DATAKEY_BYTES);
     if (rc != PL_OK)
-        sodium_memzero(key, PL_DATAKEY_BYTES);
+        pl_wipe(key, PL_DATAKEY_BYTES);
     return rc;
 }
 
@@ -617,9 +606,9 @@ s_master_from_passphrase(pl_store_t *self, MDB_txn *txn,
                   "(keys/master.secret), not a passphrase");
             return PL_ESTATE;
         }
-        uint64_t ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
-        uint64_t mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
-        randombytes_buf(kdf, S_SALT_BYTES);
+        uint64_t ops = PL_KDF_OPS_INTERACTIVE;
+        uint64_t mem = PL_KDF_MEM_INTERACTIVE;
+        pl_random(kdf, S_SALT_BYTES);
         memcpy(kdf + S_SALT_BYTES, &ops, 8);
         memcpy(kdf + S_SALT_BYTES + 8, &mem, 8);
         v.mv_size = sizeof kdf;
@@ -638,15 +627,14 @@ s_master_from_passphrase(pl_store_t *self, MDB_txn *txn,
     uint64_t ops, mem;
     memcpy(&ops, kdf + S_SALT_BYTES, 8);
     memcpy(&mem, kdf + S_SALT_BYTES + 8, 8);
-    if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > crypto_pwhash_OPSLIMIT_MAX
-        || mem < crypto_pwhash_MEMLIMIT_MIN || mem > ((uint64_t) 1 << 32)) {
+    if (ops < PL_KDF_OPS_MIN || ops > PL_KDF_OPS_MAX || mem < PL_KDF_MEM_MIN
+        || mem > ((uint64_t) 1 << 32)) {
         s_err(err, n, "the store's key derivation settings are invalid");
         return PL_EPROTO;
     }
-    if (crypto_pwhash(self->master, S_MASTER_BYTES, opts->passphrase,
-                      opts->passphrase_len, kdf, ops, (size_t) mem,
-                      crypto_pwhash_ALG_ARGON2ID13)
-        != 0) {
+    if (pl_kdf_argon2id(self->master, S_MASTER_BYTES, opts->passphrase,
+                        opts->passphrase_len, kdf, ops, mem)
+        != PL_OK) {
         s_err(err, n, "Argon2id failed (out of memory?)");
         return PL_ENOMEM;
     }
@@ -672,7 +660,7 @@ s_master_from_file(pl_store_t *self, MDB_txn *txn, const pl_store_opts_t *opts,
     int rc =
         pl_keyfile_read(opts->master_path, self->master, S_MASTER_BYTES, true);
     if (rc == PL_ENOTFOUND && fresh) {
-        randombytes_buf(self->master, S_MASTER_BYTES);
+        pl_random(self->master, S_MASTER_BYTES);
         rc = pl_keyfile_write(opts->master_path, self->master, S_MASTER_BYTES,
                               true, false);
         if (rc != PL_OK) {
@@ -721,12 +709,12 @@ s_master_setup(pl_store_t *self, const pl_store_opts_t *opts, char *err,
     mrc = mdb_get(txn, self->dbi[PL_DB_SETTINGS], &k, &v);
     bool fresh = mrc == MDB_NOTFOUND;
     int rc = PL_OK;
-    sodium_mprotect_readwrite(self->master);
+    pl_secure_readwrite(self->master);
     if (opts->passphrase)
         rc = s_master_from_passphrase(self, txn, opts, fresh, err, n);
     else
         rc = s_master_from_file(self, txn, opts, fresh, err, n);
-    sodium_mprotect_noaccess(self->master);
+    pl_secure_noaccess(self->master);
     pl_buf_t buf = {0};
     if (rc == PL_OK && fresh) {
         rc = s_seal_master(self, PL_DB_SETTINGS, s_set_check,
@@ -878,7 +866,7 @@ pl_store_open(const char *dir, const pl_store_opts_t *opts, pl_store_t **out,
 {
     *out = NULL;
     s_err(err, err_size, "unknown error");
-    if (sodium_init() < 0) {
+    if (pl_crypto_init() != PL_OK) {
         s_err(err, err_size, "libsodium cannot start");
         return PL_EIO;
     }
@@ -890,13 +878,13 @@ pl_store_open(const char *dir, const pl_store_opts_t *opts, pl_store_t **out,
     if (!self)
         return PL_ENOMEM;
     self->log = opts->log;
-    self->master = sodium_malloc(S_MASTER_BYTES);
+    self->master = pl_secure_alloc(S_MASTER_BYTES);
     if (!self->master) {
         free(self);
         return PL_ENOMEM;
     }
-    sodium_memzero(self->master, S_MASTER_BYTES);
-    sodium_mprotect_noaccess(self->master);
+    pl_wipe(self->master, S_MASTER_BYTES);
+    pl_secure_noaccess(self->master);
 
     size_t map = opts->map_bytes ? opts->map_bytes : PL_STORE_MAP_DEFAULT;
     if (opts->read_only) {
@@ -961,7 +949,7 @@ pl_store_close(pl_store_t **self_p)
     pl_store_t *self = *self_p;
     if (self->env)
         mdb_env_close(self->env);
-    sodium_free(self->master); // wipes whatever the page protection
+    pl_secure_free(self->master); // wipes whatever the page protection
     free(self);
     *self_p = NULL;
 }
