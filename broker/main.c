@@ -117,7 +117,9 @@ main(int argc, char **argv)
         {"verify-signatures", no_argument, NULL, 'v'},
         {"session-ms", required_argument, NULL, 's'},
         {"log-level", required_argument, NULL, 'L'},
-        {"test-no-zap", no_argument, NULL, 'Z'},
+#ifdef PL_TEST_BUILD
+        {"test-no-zap", no_argument, NULL, 'Z'}, // test builds only
+#endif
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -179,9 +181,11 @@ main(int argc, char **argv)
             }
             level = optarg;
             break;
+#ifdef PL_TEST_BUILD
         case 'Z':
             cfg.no_zap = true;
             break;
+#endif
         case 'h':
             s_usage(stdout);
             return 0;

@@ -28,8 +28,10 @@ typedef struct {
     unsigned redeliver_ms;  // redeliver unconfirmed after (default 30 s)
     unsigned session_ms;    // node offline after silence (default 20 s)
     bool verify_outer;      // also verify outer signatures (~38 µs each)
-    bool no_zap;            // TEST ONLY: do not start the ZAP handler
-    pl_log_t *log;          // borrowed
+#ifdef PL_TEST_BUILD
+    bool no_zap; // test builds only (--test-no-zap): no ZAP handler
+#endif
+    pl_log_t *log; // borrowed
 } pl_broker_config_t;
 
 // Opens the store, loads the registry, starts the ZAP handler and binds
