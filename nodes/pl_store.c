@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "proto/pl_crypto.h"
 #include "proto/pl_keys.h"
+#include "proto/pl_lmdb.h"
 
 #define S_MASTER_BYTES 32
 #define S_NONCE_BYTES  PL_AEAD_NONCE_BYTES
@@ -61,72 +61,11 @@ struct pl_txn {
     bool nested;       // has a parent: its commit does no I/O
 };
 
-// Maps an LMDB result to a PL_E* code.
-static int
-s_rc(int mrc)
-{
-    switch (mrc) {
-    case MDB_SUCCESS:
-        return PL_OK;
-    case MDB_NOTFOUND:
-        return PL_ENOTFOUND;
-    case MDB_MAP_FULL:
-    case MDB_TXN_FULL:
-    case MDB_READERS_FULL:
-    case MDB_DBS_FULL:
-    case ENOSPC: // the file system is full: not fatal, space may come back
-    case EDQUOT:
-        return PL_EFULL;
-    case ENOMEM:
-        return PL_ENOMEM;
-    default:
-        return PL_EIO;
-    }
-}
-
-// Is 'mrc', returned by the commit of a top-level transaction, a failure
-// after which the environment cannot be trusted? A commit writes the
-// dirty pages, syncs the data file, then writes the meta page (LMDB 0.9
-// mdb_txn_commit). A failed sync or meta write leaves pages in the page
-// cache that the disk may not hold, and a later sync can succeed without
-// them (the "fsyncgate" behaviour of Linux: a reported writeback error is
-// cleared once reported); a failed meta write also sets MDB_FATAL_ERROR, so
-// every later begin returns MDB_PANIC. Only "no space" (ENOSPC, EDQUOT, a
-// full map) and ENOMEM leave the environment as it was: the transaction
-// is aborted and the previous meta page is still the current one.
-static bool
-s_commit_fatal(int mrc)
-{
-    switch (mrc) {
-    case MDB_SUCCESS:
-    case MDB_MAP_FULL:
-    case MDB_TXN_FULL:
-    case MDB_BAD_TXN: // an earlier operation of the transaction failed
-    case ENOSPC:
-    case EDQUOT:
-    case ENOMEM:
-        return false;
-    default:
-        return true;
-    }
-}
-
-// LMDB reports a short page write as EIO (mdb_page_flush: a write that
-// wrote less than asked), which is what a full file system gives. Told
-// from a broken disk by the room left: a commit that failed with EIO while
-// less than S_DISK_SLACK is free is taken as "full". Nothing was written
-// for good then (the meta page comes last), so the store stays usable.
+// LMDB reports a short page write as EIO; a commit that failed with EIO
+// while less than S_DISK_SLACK is free is taken as "full" (pl_lmdb.h).
+// Nothing was written for good then (the meta page comes last), so the
+// store stays usable.
 #define S_DISK_SLACK ((uint64_t) 4 << 20)
-
-static bool
-s_disk_full(MDB_env *env)
-{
-    const char *path = NULL;
-    struct statvfs vfs;
-    if (mdb_env_get_path(env, &path) != 0 || !path || statvfs(path, &vfs) != 0)
-        return false;
-    return (uint64_t) vfs.f_bavail * vfs.f_frsize < S_DISK_SLACK;
-}
 
 static void s_err(char *err, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -262,7 +201,7 @@ pl_store_begin(pl_store_t *self, pl_txn_t *parent, bool write, pl_txn_t **out)
         }
         pl_log_error(self->log, "store_txn_begin_failed err=\"%s\"",
                      mdb_strerror(mrc));
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     }
     t->store = self;
     t->write = write;
@@ -283,16 +222,19 @@ pl_store_commit(pl_txn_t **txn_p)
     free(t);
     if (mrc == MDB_SUCCESS)
         return PL_OK;
-    if (top && mrc == EIO && s_disk_full(store->env))
-        mrc = ENOSPC; // a short page write on a full disk, not a bad disk
-    if ((top && s_commit_fatal(mrc)) || mrc == MDB_PANIC) {
+    if (top) { // a short page write on a full disk is "full", not broken
+        const char *path = NULL;
+        if (mdb_env_get_path(store->env, &path) == 0)
+            mrc = pl_lmdb_commit_rc(mrc, path, S_DISK_SLACK);
+    }
+    if ((top && pl_lmdb_commit_fatal(mrc)) || mrc == MDB_PANIC) {
         // the one place that decides: the owner polls pl_store_failed,
         // logs one line and stops
         if (!store->failed)
             store->failed = mrc;
         return PL_EIO;
     }
-    int rc = s_rc(mrc);
+    int rc = pl_lmdb_err(mrc);
     if (rc != PL_EFULL) // "full" is reported by the caller, rate limited
         pl_log_error(store->log, "store_commit_failed err=\"%s\"",
                      mdb_strerror(mrc));
@@ -321,8 +263,10 @@ pl_store_get(pl_txn_t *txn, pl_db_t db, const void *key, size_t klen,
 {
     MDB_val k = {klen, (void *) key}, v;
     int mrc = mdb_get(txn->txn, txn->store->dbi[db], &k, &v);
-    if (mrc != MDB_SUCCESS)
-        return s_rc(mrc);
+    if (mrc != MDB_SUCCESS) {
+        int rc = pl_lmdb_err(mrc);
+        return rc != PL_OK ? rc : PL_EIO; // never PL_OK: tells the compiler
+    }
     *val = v.mv_data;
     *vlen = v.mv_size;
     return PL_OK;
@@ -338,7 +282,7 @@ pl_store_put(pl_txn_t *txn, pl_db_t db, const void *key, size_t klen,
     if (mrc != MDB_SUCCESS && mrc != MDB_MAP_FULL)
         pl_log_error(txn->store->log, "store_put_failed db=%s err=\"%s\"",
                      s_db_names[db], mdb_strerror(mrc));
-    return s_rc(mrc);
+    return pl_lmdb_err(mrc);
 }
 
 int
@@ -346,7 +290,7 @@ pl_store_del(pl_txn_t *txn, pl_db_t db, const void *key, size_t klen)
 {
     assert(txn->write);
     MDB_val k = {klen, (void *) key};
-    return s_rc(mdb_del(txn->txn, txn->store->dbi[db], &k, NULL));
+    return pl_lmdb_err(mdb_del(txn->txn, txn->store->dbi[db], &k, NULL));
 }
 
 int
@@ -355,7 +299,7 @@ pl_store_count(pl_txn_t *txn, pl_db_t db, size_t *n)
     MDB_stat st;
     int mrc = mdb_stat(txn->txn, txn->store->dbi[db], &st);
     if (mrc != MDB_SUCCESS)
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     *n = st.ms_entries;
     return PL_OK;
 }
@@ -366,7 +310,7 @@ pl_store_each(pl_txn_t *txn, pl_db_t db, pl_store_each_fn fn, void *arg)
     MDB_cursor *cur;
     int mrc = mdb_cursor_open(txn->txn, txn->store->dbi[db], &cur);
     if (mrc != MDB_SUCCESS)
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     MDB_val k, v;
     int rc = PL_OK;
     mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
@@ -389,7 +333,7 @@ pl_store_each(pl_txn_t *txn, pl_db_t db, pl_store_each_fn fn, void *arg)
         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     if (rc == PL_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
-        rc = s_rc(mrc);
+        rc = pl_lmdb_err(mrc);
     mdb_cursor_close(cur);
     return rc;
 }
@@ -525,7 +469,7 @@ pl_store_request_prune(pl_txn_t *txn, uint64_t now, size_t *n)
 int
 pl_store_flags(pl_store_t *self, unsigned *flags)
 {
-    return s_rc(mdb_env_get_flags(self->env, flags));
+    return pl_lmdb_err(mdb_env_get_flags(self->env, flags));
 }
 
 int
@@ -537,7 +481,7 @@ pl_store_reader_check(pl_store_t *self, int *dead)
         pl_log_warn(self->log, "store_stale_readers cleared=%d", d);
     if (dead)
         *dead = d;
-    return s_rc(mrc);
+    return pl_lmdb_err(mrc);
 }
 
 int
@@ -561,13 +505,13 @@ pl_store_usage(pl_store_t *self, unsigned *pct)
     if (mrc == MDB_SUCCESS)
         mrc = mdb_env_stat(self->env, &st);
     if (mrc != MDB_SUCCESS)
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     // pages in use = high-water mark minus pages on the free list (as
     // mdb_stat -f counts them), so deletions bring the figure down again
     MDB_txn *txn;
     mrc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
     if (mrc != MDB_SUCCESS)
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     size_t free_pages = 0;
     MDB_cursor *cur;
     mrc = mdb_cursor_open(txn, 0, &cur); // dbi 0 is the free list
@@ -616,7 +560,7 @@ s_master_from_passphrase(pl_store_t *self, MDB_txn *txn,
         mrc = mdb_put(txn, self->dbi[PL_DB_SETTINGS], &k, &v, 0);
         if (mrc != MDB_SUCCESS) {
             s_err(err, n, "cannot write the store: %s", mdb_strerror(mrc));
-            return s_rc(mrc);
+            return pl_lmdb_err(mrc);
         }
     } else if (mrc != MDB_SUCCESS || v.mv_size != S_KDF_BYTES) {
         s_err(err, n, "the store's key derivation settings are unreadable");
@@ -703,7 +647,7 @@ s_master_setup(pl_store_t *self, const pl_store_opts_t *opts, char *err,
     if (mrc != MDB_SUCCESS) {
         s_err(err, n, "cannot begin a store transaction: %s",
               mdb_strerror(mrc));
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     }
     MDB_val k = {sizeof s_set_check - 1, (void *) s_set_check}, v;
     mrc = mdb_get(txn, self->dbi[PL_DB_SETTINGS], &k, &v);
@@ -724,7 +668,7 @@ s_master_setup(pl_store_t *self, const pl_store_opts_t *opts, char *err,
             v.mv_size = buf.len;
             v.mv_data = buf.data;
             mrc = mdb_put(txn, self->dbi[PL_DB_SETTINGS], &k, &v, 0);
-            rc = s_rc(mrc);
+            rc = pl_lmdb_err(mrc);
             if (rc != PL_OK)
                 s_err(err, n, "cannot write the store: %s", mdb_strerror(mrc));
         }
@@ -751,7 +695,7 @@ s_master_setup(pl_store_t *self, const pl_store_opts_t *opts, char *err,
     mrc = mdb_txn_commit(txn);
     if (mrc != MDB_SUCCESS) {
         s_err(err, n, "cannot commit to the store: %s", mdb_strerror(mrc));
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     }
     return PL_OK;
 }
@@ -774,7 +718,7 @@ s_open_readonly(pl_store_t *self, const char *dir, size_t map, char *err,
     if (mrc != MDB_SUCCESS) {
         s_err(err, err_size, "cannot open the store in %s: %s", dir,
               mdb_strerror(mrc));
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     }
     MDB_txn *txn;
     mrc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
@@ -789,7 +733,7 @@ s_open_readonly(pl_store_t *self, const char *dir, size_t map, char *err,
     else
         mdb_txn_abort(txn);
     if (mrc != MDB_SUCCESS)
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     s_err(err, err_size, "ok");
     return PL_OK;
 }
@@ -857,7 +801,7 @@ pl_store_map_set(pl_store_t *self, size_t bytes)
     if (mrc != MDB_SUCCESS)
         pl_log_error(self->log, "store_map_set_failed bytes=%zu err=\"%s\"",
                      bytes, mdb_strerror(mrc));
-    return s_rc(mrc);
+    return pl_lmdb_err(mrc);
 }
 
 int
@@ -910,7 +854,7 @@ pl_store_open(const char *dir, const pl_store_opts_t *opts, pl_store_t **out,
         s_err(err, err_size, "cannot open the store in %s: %s", dir,
               mdb_strerror(mrc));
         pl_store_close(&self);
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     }
     int dead = 0;
     mdb_reader_check(self->env, &dead);
@@ -929,7 +873,7 @@ pl_store_open(const char *dir, const pl_store_opts_t *opts, pl_store_t **out,
         s_err(err, err_size, "cannot open the store's databases: %s",
               mdb_strerror(mrc));
         pl_store_close(&self);
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     }
     int rc = s_master_setup(self, opts, err, err_size);
     if (rc != PL_OK) {
