@@ -17,12 +17,13 @@ deps:
 	@sh scripts/deps.sh
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	      -DPL_TEST_BUILD=ON >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug \
-	      -DPL_SANITIZE=address,undefined >/dev/null
+	      -DPL_SANITIZE=address,undefined -DPL_TEST_BUILD=ON >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 test-normal: build
@@ -41,7 +42,7 @@ test: test-normal test-asan
 fuzz-build: deps
 	@test -n "$(CLANG)" || { echo "fuzz: clang is needed" >&2; exit 1; }
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug \
-	  -DPL_FUZZ=ON -DPL_SANITIZE=address,undefined >/dev/null
+	  -DPL_FUZZ=ON -DPL_SANITIZE=address,undefined -DPL_TEST_BUILD=ON >/dev/null
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
 
 fuzz: fuzz-build

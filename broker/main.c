@@ -13,29 +13,12 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "broker/pl_broker.h"
 #include "proto/pl_home.h"
 #include "proto/pl_util.h"
-
-static volatile int s_interrupted; // set by SIGTERM/SIGINT
-static pl_broker_t *s_broker;      // for SIGHUP only
-
-static void
-s_on_stop(int sig)
-{
-    (void) sig;
-    s_interrupted = 1;
-}
-
-static void
-s_on_hup(int sig)
-{
-    (void) sig;
-    if (s_broker)
-        pl_broker_request_reload(s_broker);
-}
 
 #define S_MAP_MIB_MAX ((uint64_t) 1 << 24)  // 16 TiB: MiB << 20 stays exact
 #define S_MS_MAX      ((uint64_t) 86400000) // one day, fits unsigned
@@ -117,7 +100,9 @@ main(int argc, char **argv)
         {"verify-signatures", no_argument, NULL, 'v'},
         {"session-ms", required_argument, NULL, 's'},
         {"log-level", required_argument, NULL, 'L'},
-        {"test-no-zap", no_argument, NULL, 'Z'},
+#ifdef PL_TEST_BUILD
+        {"test-no-zap", no_argument, NULL, 'Z'}, // test builds only
+#endif
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -179,9 +164,11 @@ main(int argc, char **argv)
             }
             level = optarg;
             break;
+#ifdef PL_TEST_BUILD
         case 'Z':
             cfg.no_zap = true;
             break;
+#endif
         case 'h':
             s_usage(stdout);
             return 0;
@@ -241,25 +228,35 @@ main(int argc, char **argv)
     cfg.listen = listen;
     cfg.log = &log;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_stop;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = s_on_hup;
-    sigaction(SIGHUP, &sa, NULL);
+    // Signals reach the loop as a readable fd, not through a handler: no
+    // global, nothing async-signal-unsafe. signalfd(2) is the kernel's
+    // self-pipe; the signals are blocked before the ZeroMQ context exists
+    // so that its I/O threads inherit the mask and never take them.
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    int sig_fd = -1;
+    if (sigprocmask(SIG_BLOCK, &sigs, NULL) != 0
+        || (sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+        fprintf(stderr, "passerelle-broker: cannot take signals: %s\n",
+                strerror(errno));
+        close(lock);
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
 
     pl_broker_t *broker = pl_broker_new(&cfg);
     if (!broker) {
         fprintf(stderr, "passerelle-broker: could not start (see the log "
                         "line above)\n");
+        close(sig_fd);
         close(lock);
         return 1;
     }
-    s_broker = broker;
-    int rc = pl_broker_run(broker, &s_interrupted);
-    s_broker = NULL;
+    int rc = pl_broker_run(broker, sig_fd);
+    close(sig_fd);
     bool store_failed = pl_broker_store_failed(broker);
     pl_broker_destroy(&broker);
     char ctl[PATH_MAX + 32];

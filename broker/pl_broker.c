@@ -5,9 +5,9 @@
 #include <jansson.h>
 #include <lmdb.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -15,6 +15,7 @@
 #include "broker/pl_registry.h"
 #include "broker/pl_spool.h"
 #include "proto/pl_cert.h"
+#include "proto/pl_crypto.h"
 #include "proto/pl_envelope.h"
 #include "proto/pl_keys.h"
 #include "proto/pl_wire.h"
@@ -100,7 +101,6 @@ struct pl_broker {
     uint64_t last_sweep_ms;           // monotonic
     uint64_t routed_minute[60];       // envelopes accepted per second slot
     uint64_t routed_slot;             // second of the last slot written
-    volatile sig_atomic_t reload;     // reload requested
     uint64_t full_log_ms;             // monotonic ms of the last store_full
     uint64_t full_quiet;              // store-full refusals not logged since
     bool store_failed;                // the store failed for good
@@ -1373,7 +1373,7 @@ pl_broker_new(const pl_broker_config_t *config)
                      pl_strerror(rc));
         goto fail;
     }
-    if (sodium_memcmp(own.keys.curve, self->keys->pub.curve, 32) != 0) {
+    if (!pl_ct_equal(own.keys.curve, self->keys->pub.curve, 32)) {
         pl_log_error(log, "start_failed reason=\"node.cert does not match "
                           "keys/curve.public\"");
         goto fail;
@@ -1395,7 +1395,11 @@ pl_broker_new(const pl_broker_config_t *config)
         goto fail;
     // the ZAP handler must exist before the door binds: with
     // ZMQ_ZAP_ENFORCE_DOMAIN a missing handler then refuses everyone
-    if (!self->cfg.no_zap) {
+    bool zap = true;
+#ifdef PL_TEST_BUILD
+    zap = !self->cfg.no_zap; // --test-no-zap: test builds only
+#endif
+    if (zap) {
         self->zap = zmq_socket(self->ctx, ZMQ_REP);
         if (!self->zap || zmq_bind(self->zap, "inproc://zeromq.zap.01") != 0) {
             pl_log_error(log, "start_failed reason=\"zap: %s\"",
@@ -1472,10 +1476,24 @@ fail:
     return NULL;
 }
 
-void
-pl_broker_request_reload(pl_broker_t *self)
+// Reads every pending signal of the signalfd 'fd' (SIGHUP: reload now).
+// True when SIGTERM or SIGINT came: the loop stops.
+static bool
+s_signals(pl_broker_t *self, int fd)
 {
-    self->reload = 1;
+    bool stop = false;
+    struct signalfd_siginfo si;
+    // bounded: the fd is non-blocking and holds one entry per pending signal
+    for (int k = 0; k < 64; k++) {
+        ssize_t n = read(fd, &si, sizeof si);
+        if (n != (ssize_t) sizeof si)
+            break; // EAGAIN: drained (EINTR cannot happen: all blocked)
+        if (si.ssi_signo == SIGHUP)
+            s_reload(self);
+        else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+            stop = true;
+    }
+    return stop;
 }
 
 static void
@@ -1555,9 +1573,9 @@ pl_broker_store_failed(const pl_broker_t *self)
 }
 
 int
-pl_broker_run(pl_broker_t *self, volatile int *stop)
+pl_broker_run(pl_broker_t *self, int signal_fd)
 {
-    zmq_pollitem_t items[4];
+    zmq_pollitem_t items[5];
     int nitems = 0;
     items[nitems++] = (zmq_pollitem_t){self->router, 0, ZMQ_POLLIN, 0};
     items[nitems++] = (zmq_pollitem_t){self->control, 0, ZMQ_POLLIN, 0};
@@ -1569,8 +1587,13 @@ pl_broker_run(pl_broker_t *self, volatile int *stop)
     void *mon = pl_door_monitor(self->door);
     if (mon) // wakes the loop as connections come: pl_door_tick reads it
         items[nitems++] = (zmq_pollitem_t){mon, 0, ZMQ_POLLIN, 0};
+    int sig_at = -1;
+    if (signal_fd >= 0) {
+        sig_at = nitems;
+        items[nitems++] = (zmq_pollitem_t){NULL, signal_fd, ZMQ_POLLIN, 0};
+    }
     uint64_t last_reader_check = pl_mono_ms();
-    while (!*stop) {
+    for (;;) {
         int rc = zmq_poll(items, nitems, 500);
         if (rc < 0) {
             if (errno == EINTR)
@@ -1579,13 +1602,13 @@ pl_broker_run(pl_broker_t *self, volatile int *stop)
                          zmq_strerror(errno));
             return PL_EIO;
         }
+        // signals first: a stop ends the loop before another pass starts
+        if (sig_at >= 0 && (items[sig_at].revents & ZMQ_POLLIN)
+            && s_signals(self, signal_fd))
+            break;
         // descriptors first: close the door before a flood takes the
         // ones the control socket and the store need
         pl_door_tick(self->door);
-        if (self->reload) {
-            self->reload = 0;
-            s_reload(self);
-        }
         if (self->zap) {
             // answer every pending ZAP request before anything else
             while (zmq_poll(&items[zap_at], 1, 0) > 0

@@ -28,24 +28,26 @@ typedef struct {
     unsigned redeliver_ms;  // redeliver unconfirmed after (default 30 s)
     unsigned session_ms;    // node offline after silence (default 20 s)
     bool verify_outer;      // also verify outer signatures (~38 µs each)
-    bool no_zap;            // TEST ONLY: do not start the ZAP handler
-    pl_log_t *log;          // borrowed
+#ifdef PL_TEST_BUILD
+    bool no_zap; // test builds only (--test-no-zap): no ZAP handler
+#endif
+    pl_log_t *log; // borrowed
 } pl_broker_config_t;
 
 // Opens the store, loads the registry, starts the ZAP handler and binds
 // (in that order: no handler means no entry). NULL on failure, reason
 // logged.
 pl_broker_t *pl_broker_new(const pl_broker_config_t *config);
-// Runs the loop until *stop becomes non-zero (a signal flag) or an
-// unrecoverable error. Returns PL_OK or a PL_E* code; PL_EIO with
+// Runs the loop until SIGTERM or SIGINT arrives on 'signal_fd' (a
+// non-blocking signalfd(2) of SIGTERM, SIGINT and SIGHUP, those signals
+// blocked in every thread; SIGHUP reloads the registry) or an unrecoverable
+// error; signal_fd -1: no signals. Returns PL_OK or a PL_E* code; PL_EIO with
 // pl_broker_store_failed() true when the store failed for good (one
 // `store_failed` line logged, nothing of that pass acknowledged): the
 // process should exit 74 (EX_IOERR) and be restarted.
-int pl_broker_run(pl_broker_t *self, volatile int *stop);
+int pl_broker_run(pl_broker_t *self, int signal_fd);
 // True once the store failed for good (see pl_broker_run).
 bool pl_broker_store_failed(const pl_broker_t *self);
-// Asks for a registry reload at the next loop pass (signal-safe).
-void pl_broker_request_reload(pl_broker_t *self);
 // Commits and closes everything; NULL-safe.
 void pl_broker_destroy(pl_broker_t **self_p);
 

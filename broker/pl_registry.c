@@ -3,10 +3,11 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <sodium.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "proto/pl_crypto.h"
 
 struct pl_registry {
     char home[4096];          // broker home
@@ -190,7 +191,7 @@ pl_registry_by_curve(const pl_registry_t *self, const uint8_t curve_pk[32])
     const pl_reg_entry_t *best = NULL;
     for (size_t i = 0; i < self->count; i++) {
         const pl_reg_entry_t *e = &self->entries[i];
-        if (sodium_memcmp(e->cert.keys.curve, curve_pk, 32) == 0
+        if (pl_ct_equal(e->cert.keys.curve, curve_pk, 32)
             && (!best || e->cert.serial > best->cert.serial))
             best = e;
     }

@@ -4,13 +4,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+
+#include "proto/pl_crypto.h"
+#include "proto/pl_lmdb.h"
 
 #define S_QUEUE_HDR (8 + 8 + PL_MSG_ID_BYTES) // accepted_ms, expires, id
 #define S_KEEP_IDS  86400                     // seen ids kept past expiry
@@ -63,21 +65,15 @@ struct pl_spool {
     pl_log_t *log;             // borrowed
 };
 
-static bool
-s_is_full(int rc)
-{
-    return rc == MDB_MAP_FULL || rc == MDB_TXN_FULL || rc == ENOSPC
-           || rc == EDQUOT;
-}
-
-// Maps an LMDB/errno code to PL_E*. MDB_PANIC (the environment is marked
-// broken after a failed meta-page write) is fatal wherever it shows up;
-// full is never fatal. The caller decides what else is fatal (a failed
-// begin or commit of the pass).
+// Maps an LMDB/errno code to PL_E* (pl_lmdb_err, the map the node's store
+// uses too). MDB_PANIC (the environment is marked broken after a failed
+// meta-page write) is fatal wherever it shows up; full is never fatal. The
+// caller decides what else is fatal (a failed begin or commit of the pass).
 static int
 s_err(pl_spool_t *self, const char *what, int rc)
 {
-    if (s_is_full(rc))
+    int code = pl_lmdb_err(rc);
+    if (code == PL_EFULL)
         return PL_EFULL;
     if (rc == MDB_PANIC) {
         if (!self->fatal)
@@ -87,7 +83,7 @@ s_err(pl_spool_t *self, const char *what, int rc)
     if (!self->fatal)
         pl_log_error(self->log, "store_error op=%s code=%d reason=\"%s\"", what,
                      rc, mdb_strerror(rc));
-    return PL_EIO;
+    return code;
 }
 
 static uint64_t
@@ -640,18 +636,6 @@ pl_spool_begin(pl_spool_t *self)
     return PL_OK;
 }
 
-// true when the store's file system has no room left for a pass of
-// 'pass_bytes' (plus a MiB of slack)
-static bool
-s_disk_full(pl_spool_t *self, uint64_t pass_bytes)
-{
-    struct statvfs vfs;
-    if (statvfs(self->path, &vfs) != 0)
-        return false;
-    uint64_t avail = (uint64_t) vfs.f_bavail * vfs.f_frsize;
-    return avail < pass_bytes + ((uint64_t) 1 << 20);
-}
-
 int
 pl_spool_commit(pl_spool_t *self)
 {
@@ -665,16 +649,17 @@ pl_spool_commit(pl_spool_t *self)
     self->pass_bytes = 0;
     if (rc == 0)
         return PL_OK;
-    // LMDB reports a short page write as EIO (mdb_page_flush: "wres !=
-    // wsize" -> EIO), which is what a full file system gives: tell it from
-    // a broken disk by the free space left
-    if (rc == EIO && s_disk_full(self, pass_bytes))
-        rc = ENOSPC;
-    if (s_is_full(rc))
+    // a short page write (EIO) while the file system has no room for the
+    // pass (plus a MiB of slack) is "full", not a broken disk (pl_lmdb.h)
+    rc = pl_lmdb_commit_rc(rc, self->path, pass_bytes + ((uint64_t) 1 << 20));
+    if (pl_lmdb_is_full(rc))
         return PL_EFULL; // nothing written for good; space may come back
     // a failed write, sync or meta-page write (EIO, ...): LMDB may have
     // marked the environment broken, and the page cache may have dropped
-    // what the failed sync could not write: never trust it again
+    // what the failed sync could not write: never trust it again. The
+    // broker cannot redo a pass, so it also ends on the commit failures
+    // that leave the environment usable (pl_lmdb_commit_fatal false:
+    // ENOMEM, MDB_BAD_TXN), as it always did.
     if (!self->fatal)
         self->fatal = rc;
     return PL_EIO;
@@ -749,7 +734,7 @@ pl_spool_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
     *dup = false;
     *why = PL_SPOOL_ROOM;
     uint8_t digest[32];
-    crypto_generichash(digest, sizeof digest, packet, len, NULL, 0);
+    pl_hash(digest, sizeof digest, packet, len, NULL, 0);
 
     // still queued: the live record has the whole digest
     MDB_val k = {PL_MSG_ID_BYTES, (void *) hdr->id}, v;
@@ -759,7 +744,7 @@ pl_spool_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
             return PL_EIO;
         s_idrec_t old;
         memcpy(&old, v.mv_data, sizeof old);
-        if (sodium_memcmp(old.digest, digest, 32) != 0)
+        if (!pl_ct_equal(old.digest, digest, 32))
             return PL_EAUTH; // same id, other bytes
         *dup = true;
         return PL_EEXIST;
@@ -774,7 +759,7 @@ pl_spool_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
     if (rc != PL_OK)
         return rc;
     if (found) {
-        if (sodium_memcmp(dp, digest, S_SEEN_DIG) != 0)
+        if (!pl_ct_equal(dp, digest, S_SEEN_DIG))
             return PL_EAUTH;
         *dup = true;
         return PL_EEXIST;

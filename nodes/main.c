@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "nodes/pl_node.h"
+#include "proto/pl_crypto.h"
 #include "proto/pl_home.h"
 
 #define S_PASSPHRASE_MAX 1024
@@ -94,7 +94,7 @@ s_usage(FILE *out)
 static char *
 s_read_passphrase(int fd, size_t *len)
 {
-    char *p = sodium_malloc(S_PASSPHRASE_MAX + 1);
+    char *p = pl_secure_alloc(S_PASSPHRASE_MAX + 1);
     if (!p)
         return NULL;
     size_t n = 0;
@@ -109,7 +109,7 @@ s_read_passphrase(int fd, size_t *len)
     p[n] = 0;
     *len = n;
     if (n == 0) {
-        sodium_free(p);
+        pl_secure_free(p);
         return NULL;
     }
     return p;
@@ -125,13 +125,13 @@ s_env_passphrase(size_t *len)
     size_t n = strlen(v);
     if (n > S_PASSPHRASE_MAX)
         n = S_PASSPHRASE_MAX;
-    char *p = sodium_malloc(n + 1);
+    char *p = pl_secure_alloc(n + 1);
     if (p) {
         memcpy(p, v, n);
         p[n] = 0;
         *len = n;
     }
-    sodium_memzero(v, strlen(v));
+    pl_wipe(v, strlen(v));
     unsetenv("PASSERELLE_PASSPHRASE");
     return p;
 }
@@ -191,7 +191,7 @@ main(int argc, char **argv)
     struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
     prctl(PR_SET_DUMPABLE, 0);
-    if (sodium_init() < 0) {
+    if (pl_crypto_init() != PL_OK) {
         fputs("passerelle-node: libsodium cannot start\n", stderr);
         return 1;
     }
@@ -358,7 +358,7 @@ main(int argc, char **argv)
     pl_node_t *node = NULL;
     int rc = pl_node_new(&o, &node, err, sizeof err);
     if (pass)
-        sodium_free(pass); // the store derived its key: wipe the passphrase
+        pl_secure_free(pass); // the store derived its key: wipe the passphrase
     if (rc != PL_OK) {
         fprintf(stderr, "passerelle-node: %s\n", err);
         return 1;

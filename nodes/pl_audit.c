@@ -1,16 +1,15 @@
 // pl_audit - the node's append-only audit chain (see pl_audit.h).
-// Layer: nodes. Uses libsodium directly for BLAKE2b and Ed25519 (like
-// pl_store.c does for the at-rest cryptography): the chain is a store
-// format of this layer, not a protocol-library concern.
+// Layer: nodes. BLAKE2b and Ed25519 through proto/pl_crypto.h; the chain
+// itself is a store format of this layer.
 #include "nodes/pl_audit.h"
 
 #include <assert.h>
 #include <jansson.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/pl_crypto.h"
 #include "proto/pl_util.h"
 
 static const char s_tag[] = "passerelle-audit-v1";
@@ -23,12 +22,12 @@ pl_audit_chain_hash(const uint8_t prev[PL_AUDIT_HASH_BYTES],
                     const uint8_t *bytes, size_t len,
                     uint8_t out[PL_AUDIT_HASH_BYTES])
 {
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, PL_AUDIT_HASH_BYTES);
-    crypto_generichash_update(&st, (const uint8_t *) s_tag, sizeof s_tag - 1);
-    crypto_generichash_update(&st, prev, PL_AUDIT_HASH_BYTES);
-    crypto_generichash_update(&st, bytes, len);
-    crypto_generichash_final(&st, out, PL_AUDIT_HASH_BYTES);
+    pl_hash_state_t st;
+    pl_hash_init(&st, PL_AUDIT_HASH_BYTES);
+    pl_hash_update(&st, s_tag, sizeof s_tag - 1);
+    pl_hash_update(&st, prev, PL_AUDIT_HASH_BYTES);
+    pl_hash_update(&st, bytes, len);
+    pl_hash_final(&st, out);
 }
 
 void
@@ -130,8 +129,7 @@ pl_audit_append(pl_txn_t *txn, const pl_keys_t *keys, const pl_audit_entry_t *e,
     pl_be64_put(head, count + 1);
     memcpy(head + 8, hash, PL_AUDIT_HASH_BYTES);
     pl_audit_head_input(m, count + 1, hash);
-    crypto_sign_detached(head + 8 + PL_AUDIT_HASH_BYTES, NULL, m, sizeof m,
-                         keys->sec->sign);
+    pl_sign(head + 8 + PL_AUDIT_HASH_BYTES, m, sizeof m, keys);
     rc = pl_store_put(txn, PL_DB_SETTINGS, s_head_key, sizeof s_head_key - 1,
                       head, sizeof head);
     if (rc == PL_OK && seq)
@@ -203,7 +201,7 @@ pl_audit_verify_txn(pl_txn_t *txn, const uint8_t sign_pk[PL_SIGN_PK_BYTES],
         return PL_OK; // an empty chain
     uint8_t m[PL_AUDIT_HEAD_INPUT_BYTES];
     pl_audit_head_input(m, count, hash);
-    if (crypto_sign_verify_detached(sig, m, sizeof m, sign_pk) != 0) {
+    if (pl_verify(sig, m, sizeof m, sign_pk) != PL_OK) {
         snprintf(report->error, sizeof report->error,
                  "audit: the head signature does not verify");
         return PL_EAUTH;

@@ -1,14 +1,14 @@
 // pl_audit_tools - signed head, export and offline check of the audit
-// chain (see pl_audit_tools.h). Layer: nodes. Uses libsodium directly for
-// BLAKE2b and Ed25519, as pl_audit.c does.
+// chain (see pl_audit_tools.h). Layer: nodes. Ed25519 through
+// proto/pl_crypto.h, as pl_audit.c does.
 #include "nodes/pl_audit_tools.h"
 
 #include <assert.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/pl_crypto.h"
 #include "proto/pl_util.h"
 
 static json_t *
@@ -208,7 +208,7 @@ pl_audit_check_export(const json_t *doc, pl_audit_report_t *report)
     }
     uint8_t m[PL_AUDIT_HEAD_INPUT_BYTES];
     pl_audit_head_input(m, count, hash);
-    if (count > 0 && crypto_sign_verify_detached(sig, m, sizeof m, pk) != 0) {
+    if (count > 0 && pl_verify(sig, m, sizeof m, pk) != PL_OK) {
         snprintf(report->error, sizeof report->error,
                  "audit export: the head signature does not verify with the "
                  "node's sign key");
@@ -313,7 +313,7 @@ pl_audit_verify_named(pl_txn_t *txn, const uint8_t sign_pk[PL_SIGN_PK_BYTES],
         return PL_OK; // an empty chain
     uint8_t m[PL_AUDIT_HEAD_INPUT_BYTES];
     pl_audit_head_input(m, count, hash);
-    if (crypto_sign_verify_detached(sig, m, sizeof m, sign_pk) != 0)
+    if (pl_verify(sig, m, sizeof m, sign_pk) != PL_OK)
         return s_verify_fail(&s, count ? count : s.n,
                              "audit: the signed head does not verify with "
                              "the node's sign key: entry %llu (the last "

@@ -1,7 +1,7 @@
 // pl_store - the node's LMDB store, master key and record encryption.
-// Layer: nodes. Owns: <lmdb.h>; the at-rest cryptography (libsodium's AEAD
-// and Argon2id), which is storage policy and so lives beside the storage
-// rather than in the wire protocol library.
+// Layer: nodes. Owns: <lmdb.h>; the at-rest record format (associated data,
+// master key handling); the primitives (XChaCha20-Poly1305, Argon2id) come
+// from proto/pl_crypto.h.
 #include "nodes/pl_store.h"
 
 #include <assert.h>
@@ -9,28 +9,27 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <lmdb.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "proto/pl_crypto.h"
 #include "proto/pl_keys.h"
+#include "proto/pl_lmdb.h"
 
 #define S_MASTER_BYTES 32
-#define S_NONCE_BYTES  crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define S_MAC_BYTES    crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define S_NONCE_BYTES  PL_AEAD_NONCE_BYTES
+#define S_MAC_BYTES    PL_AEAD_MAC_BYTES
 #define S_AD_MAX       (16 + 1 + 512) // db name, separator, record key
-#define S_SALT_BYTES   crypto_pwhash_SALTBYTES
+#define S_SALT_BYTES   PL_KDF_SALT_BYTES
 #define S_KDF_BYTES    (S_SALT_BYTES + 8 + 8) // salt || ops || mem
 
 _Static_assert(S_NONCE_BYTES + S_MAC_BYTES == PL_SEAL_OVERHEAD,
                "seal overhead");
-_Static_assert(crypto_aead_xchacha20poly1305_ietf_KEYBYTES == PL_DATAKEY_BYTES,
-               "data key size");
+_Static_assert(PL_AEAD_KEY_BYTES == PL_DATAKEY_BYTES, "data key size");
 
 // Names of the databases; part of every sealed record's associated data.
 static const char *const s_db_names[PL_DB_COUNT] = {
@@ -50,7 +49,7 @@ static const char s_check_text[] = "passerelle-master-check-v1";
 struct pl_store {
     MDB_env *env;             // the environment of DIR/store/
     MDB_dbi dbi[PL_DB_COUNT]; // named databases
-    uint8_t *master;          // sodium_malloc'd, read-only when idle
+    uint8_t *master;          // pl_secure_alloc'd, read-only when idle
     pl_log_t *log;            // borrowed
     int failed;               // 0, or the code that made the store unusable
 };
@@ -62,72 +61,11 @@ struct pl_txn {
     bool nested;       // has a parent: its commit does no I/O
 };
 
-// Maps an LMDB result to a PL_E* code.
-static int
-s_rc(int mrc)
-{
-    switch (mrc) {
-    case MDB_SUCCESS:
-        return PL_OK;
-    case MDB_NOTFOUND:
-        return PL_ENOTFOUND;
-    case MDB_MAP_FULL:
-    case MDB_TXN_FULL:
-    case MDB_READERS_FULL:
-    case MDB_DBS_FULL:
-    case ENOSPC: // the file system is full: not fatal, space may come back
-    case EDQUOT:
-        return PL_EFULL;
-    case ENOMEM:
-        return PL_ENOMEM;
-    default:
-        return PL_EIO;
-    }
-}
-
-// Is 'mrc', returned by the commit of a top-level transaction, a failure
-// after which the environment cannot be trusted? A commit writes the
-// dirty pages, syncs the data file, then writes the meta page (LMDB 0.9
-// mdb_txn_commit). A failed sync or meta write leaves pages in the page
-// cache that the disk may not hold, and a later sync can succeed without
-// them (the "fsyncgate" behaviour of Linux: a reported writeback error is
-// cleared once reported); a failed meta write also sets MDB_FATAL_ERROR, so
-// every later begin returns MDB_PANIC. Only "no space" (ENOSPC, EDQUOT, a
-// full map) and ENOMEM leave the environment as it was: the transaction
-// is aborted and the previous meta page is still the current one.
-static bool
-s_commit_fatal(int mrc)
-{
-    switch (mrc) {
-    case MDB_SUCCESS:
-    case MDB_MAP_FULL:
-    case MDB_TXN_FULL:
-    case MDB_BAD_TXN: // an earlier operation of the transaction failed
-    case ENOSPC:
-    case EDQUOT:
-    case ENOMEM:
-        return false;
-    default:
-        return true;
-    }
-}
-
-// LMDB reports a short page write as EIO (mdb_page_flush: a write that
-// wrote less than asked), which is what a full file system gives. Told
-// from a broken disk by the room left: a commit that failed with EIO while
-// less than S_DISK_SLACK is free is taken as "full". Nothing was written
-// for good then (the meta page comes last), so the store stays usable.
+// LMDB reports a short page write as EIO; a commit that failed with EIO
+// while less than S_DISK_SLACK is free is taken as "full" (pl_lmdb.h).
+// Nothing was written for good then (the meta page comes last), so the
+// store stays usable.
 #define S_DISK_SLACK ((uint64_t) 4 << 20)
-
-static bool
-s_disk_full(MDB_env *env)
-{
-    const char *path = NULL;
-    struct statvfs vfs;
-    if (mdb_env_get_path(env, &path) != 0 || !path || statvfs(path, &vfs) != 0)
-        return false;
-    return (uint64_t) vfs.f_bavail * vfs.f_frsize < S_DISK_SLACK;
-}
 
 static void s_err(char *err, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -153,7 +91,7 @@ pl_store_db_name(pl_db_t db)
 void
 pl_store_wipe(void *p, size_t len)
 {
-    sodium_memzero(p, len);
+    pl_wipe(p, len);
 }
 
 // ---- record encryption
@@ -188,12 +126,8 @@ pl_store_seal(const uint8_t key[PL_DATAKEY_BYTES], pl_db_t db, const void *rkey,
     rc = pl_buf_reserve(out, start + PL_SEAL_OVERHEAD + ptlen + 1);
     if (rc != PL_OK)
         return rc;
-    uint8_t *nonce = out->data + start;
-    randombytes_buf(nonce, S_NONCE_BYTES);
-    unsigned long long clen = 0;
-    crypto_aead_xchacha20poly1305_ietf_encrypt(
-        nonce + S_NONCE_BYTES, &clen, pt, ptlen, ad, adlen, NULL, nonce, key);
-    out->len = start + S_NONCE_BYTES + (size_t) clen;
+    pl_aead_seal(out->data + start, pt, ptlen, ad, adlen, key);
+    out->len = start + PL_SEAL_OVERHEAD + ptlen;
     out->data[out->len] = 0;
     return PL_OK;
 }
@@ -215,15 +149,9 @@ pl_store_unseal(const uint8_t key[PL_DATAKEY_BYTES], pl_db_t db,
     rc = pl_buf_reserve(out, start + ptmax + 1);
     if (rc != PL_OK)
         return rc;
-    unsigned long long mlen = 0;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-            out->data + start, &mlen, NULL, in + S_NONCE_BYTES,
-            inlen - S_NONCE_BYTES, ad, adlen, in, key)
-        != 0) {
-        sodium_memzero(out->data + start, ptmax);
-        return PL_EAUTH;
-    }
-    out->len = start + (size_t) mlen;
+    if (pl_aead_open(out->data + start, in, inlen, ad, adlen, key) != PL_OK)
+        return PL_EAUTH; // pl_aead_open wiped what it wrote
+    out->len = start + ptmax;
     out->data[out->len] = 0;
     return PL_OK;
 }
@@ -233,9 +161,9 @@ static int
 s_seal_master(pl_store_t *self, pl_db_t db, const void *rkey, size_t rklen,
               const void *pt, size_t ptlen, pl_buf_t *out)
 {
-    sodium_mprotect_readonly(self->master);
+    pl_secure_readonly(self->master);
     int rc = pl_store_seal(self->master, db, rkey, rklen, pt, ptlen, out);
-    sodium_mprotect_noaccess(self->master);
+    pl_secure_noaccess(self->master);
     return rc;
 }
 
@@ -243,9 +171,9 @@ static int
 s_unseal_master(pl_store_t *self, pl_db_t db, const void *rkey, size_t rklen,
                 const uint8_t *in, size_t inlen, pl_buf_t *out)
 {
-    sodium_mprotect_readonly(self->master);
+    pl_secure_readonly(self->master);
     int rc = pl_store_unseal(self->master, db, rkey, rklen, in, inlen, out);
-    sodium_mprotect_noaccess(self->master);
+    pl_secure_noaccess(self->master);
     return rc;
 }
 
@@ -273,7 +201,7 @@ pl_store_begin(pl_store_t *self, pl_txn_t *parent, bool write, pl_txn_t **out)
         }
         pl_log_error(self->log, "store_txn_begin_failed err=\"%s\"",
                      mdb_strerror(mrc));
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     }
     t->store = self;
     t->write = write;
@@ -294,16 +222,19 @@ pl_store_commit(pl_txn_t **txn_p)
     free(t);
     if (mrc == MDB_SUCCESS)
         return PL_OK;
-    if (top && mrc == EIO && s_disk_full(store->env))
-        mrc = ENOSPC; // a short page write on a full disk, not a bad disk
-    if ((top && s_commit_fatal(mrc)) || mrc == MDB_PANIC) {
+    if (top) { // a short page write on a full disk is "full", not broken
+        const char *path = NULL;
+        if (mdb_env_get_path(store->env, &path) == 0)
+            mrc = pl_lmdb_commit_rc(mrc, path, S_DISK_SLACK);
+    }
+    if ((top && pl_lmdb_commit_fatal(mrc)) || mrc == MDB_PANIC) {
         // the one place that decides: the owner polls pl_store_failed,
         // logs one line and stops
         if (!store->failed)
             store->failed = mrc;
         return PL_EIO;
     }
-    int rc = s_rc(mrc);
+    int rc = pl_lmdb_err(mrc);
     if (rc != PL_EFULL) // "full" is reported by the caller, rate limited
         pl_log_error(store->log, "store_commit_failed err=\"%s\"",
                      mdb_strerror(mrc));
@@ -332,8 +263,10 @@ pl_store_get(pl_txn_t *txn, pl_db_t db, const void *key, size_t klen,
 {
     MDB_val k = {klen, (void *) key}, v;
     int mrc = mdb_get(txn->txn, txn->store->dbi[db], &k, &v);
-    if (mrc != MDB_SUCCESS)
-        return s_rc(mrc);
+    if (mrc != MDB_SUCCESS) {
+        int rc = pl_lmdb_err(mrc);
+        return rc != PL_OK ? rc : PL_EIO; // never PL_OK: tells the compiler
+    }
     *val = v.mv_data;
     *vlen = v.mv_size;
     return PL_OK;
@@ -349,7 +282,7 @@ pl_store_put(pl_txn_t *txn, pl_db_t db, const void *key, size_t klen,
     if (mrc != MDB_SUCCESS && mrc != MDB_MAP_FULL)
         pl_log_error(txn->store->log, "store_put_failed db=%s err=\"%s\"",
                      s_db_names[db], mdb_strerror(mrc));
-    return s_rc(mrc);
+    return pl_lmdb_err(mrc);
 }
 
 int
@@ -357,7 +290,7 @@ pl_store_del(pl_txn_t *txn, pl_db_t db, const void *key, size_t klen)
 {
     assert(txn->write);
     MDB_val k = {klen, (void *) key};
-    return s_rc(mdb_del(txn->txn, txn->store->dbi[db], &k, NULL));
+    return pl_lmdb_err(mdb_del(txn->txn, txn->store->dbi[db], &k, NULL));
 }
 
 int
@@ -366,7 +299,7 @@ pl_store_count(pl_txn_t *txn, pl_db_t db, size_t *n)
     MDB_stat st;
     int mrc = mdb_stat(txn->txn, txn->store->dbi[db], &st);
     if (mrc != MDB_SUCCESS)
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     *n = st.ms_entries;
     return PL_OK;
 }
@@ -377,7 +310,7 @@ pl_store_each(pl_txn_t *txn, pl_db_t db, pl_store_each_fn fn, void *arg)
     MDB_cursor *cur;
     int mrc = mdb_cursor_open(txn->txn, txn->store->dbi[db], &cur);
     if (mrc != MDB_SUCCESS)
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     MDB_val k, v;
     int rc = PL_OK;
     mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
@@ -400,7 +333,7 @@ pl_store_each(pl_txn_t *txn, pl_db_t db, pl_store_each_fn fn, void *arg)
         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     if (rc == PL_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
-        rc = s_rc(mrc);
+        rc = pl_lmdb_err(mrc);
     mdb_cursor_close(cur);
     return rc;
 }
@@ -435,12 +368,12 @@ int
 pl_store_datakey_new(pl_txn_t *txn, uint8_t id[PL_DATAKEY_ID_BYTES],
                      uint8_t key[PL_DATAKEY_BYTES])
 {
-    randombytes_buf(id, PL_DATAKEY_ID_BYTES);
-    crypto_aead_xchacha20poly1305_ietf_keygen(key);
+    pl_random(id, PL_DATAKEY_ID_BYTES);
+    pl_random(key, PL_DATAKEY_BYTES);
     int rc = pl_store_put_secret(txn, PL_DB_KEYS, id, PL_DATAKEY_ID_BYTES, key,
                                  PL_DATAKEY_BYTES);
     if (rc != PL_OK)
-        sodium_memzero(key, PL_DATAKEY_BYTES);
+        pl_wipe(key, PL_DATAKEY_BYTES);
     return rc;
 }
 
@@ -536,7 +469,7 @@ pl_store_request_prune(pl_txn_t *txn, uint64_t now, size_t *n)
 int
 pl_store_flags(pl_store_t *self, unsigned *flags)
 {
-    return s_rc(mdb_env_get_flags(self->env, flags));
+    return pl_lmdb_err(mdb_env_get_flags(self->env, flags));
 }
 
 int
@@ -548,7 +481,7 @@ pl_store_reader_check(pl_store_t *self, int *dead)
         pl_log_warn(self->log, "store_stale_readers cleared=%d", d);
     if (dead)
         *dead = d;
-    return s_rc(mrc);
+    return pl_lmdb_err(mrc);
 }
 
 int
@@ -572,13 +505,13 @@ pl_store_usage(pl_store_t *self, unsigned *pct)
     if (mrc == MDB_SUCCESS)
         mrc = mdb_env_stat(self->env, &st);
     if (mrc != MDB_SUCCESS)
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     // pages in use = high-water mark minus pages on the free list (as
     // mdb_stat -f counts them), so deletions bring the figure down again
     MDB_txn *txn;
     mrc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
     if (mrc != MDB_SUCCESS)
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     size_t free_pages = 0;
     MDB_cursor *cur;
     mrc = mdb_cursor_open(txn, 0, &cur); // dbi 0 is the free list
@@ -617,9 +550,9 @@ s_master_from_passphrase(pl_store_t *self, MDB_txn *txn,
                   "(keys/master.secret), not a passphrase");
             return PL_ESTATE;
         }
-        uint64_t ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
-        uint64_t mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
-        randombytes_buf(kdf, S_SALT_BYTES);
+        uint64_t ops = PL_KDF_OPS_INTERACTIVE;
+        uint64_t mem = PL_KDF_MEM_INTERACTIVE;
+        pl_random(kdf, S_SALT_BYTES);
         memcpy(kdf + S_SALT_BYTES, &ops, 8);
         memcpy(kdf + S_SALT_BYTES + 8, &mem, 8);
         v.mv_size = sizeof kdf;
@@ -627,7 +560,7 @@ s_master_from_passphrase(pl_store_t *self, MDB_txn *txn,
         mrc = mdb_put(txn, self->dbi[PL_DB_SETTINGS], &k, &v, 0);
         if (mrc != MDB_SUCCESS) {
             s_err(err, n, "cannot write the store: %s", mdb_strerror(mrc));
-            return s_rc(mrc);
+            return pl_lmdb_err(mrc);
         }
     } else if (mrc != MDB_SUCCESS || v.mv_size != S_KDF_BYTES) {
         s_err(err, n, "the store's key derivation settings are unreadable");
@@ -638,15 +571,14 @@ s_master_from_passphrase(pl_store_t *self, MDB_txn *txn,
     uint64_t ops, mem;
     memcpy(&ops, kdf + S_SALT_BYTES, 8);
     memcpy(&mem, kdf + S_SALT_BYTES + 8, 8);
-    if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > crypto_pwhash_OPSLIMIT_MAX
-        || mem < crypto_pwhash_MEMLIMIT_MIN || mem > ((uint64_t) 1 << 32)) {
+    if (ops < PL_KDF_OPS_MIN || ops > PL_KDF_OPS_MAX || mem < PL_KDF_MEM_MIN
+        || mem > ((uint64_t) 1 << 32)) {
         s_err(err, n, "the store's key derivation settings are invalid");
         return PL_EPROTO;
     }
-    if (crypto_pwhash(self->master, S_MASTER_BYTES, opts->passphrase,
-                      opts->passphrase_len, kdf, ops, (size_t) mem,
-                      crypto_pwhash_ALG_ARGON2ID13)
-        != 0) {
+    if (pl_kdf_argon2id(self->master, S_MASTER_BYTES, opts->passphrase,
+                        opts->passphrase_len, kdf, ops, mem)
+        != PL_OK) {
         s_err(err, n, "Argon2id failed (out of memory?)");
         return PL_ENOMEM;
     }
@@ -672,7 +604,7 @@ s_master_from_file(pl_store_t *self, MDB_txn *txn, const pl_store_opts_t *opts,
     int rc =
         pl_keyfile_read(opts->master_path, self->master, S_MASTER_BYTES, true);
     if (rc == PL_ENOTFOUND && fresh) {
-        randombytes_buf(self->master, S_MASTER_BYTES);
+        pl_random(self->master, S_MASTER_BYTES);
         rc = pl_keyfile_write(opts->master_path, self->master, S_MASTER_BYTES,
                               true, false);
         if (rc != PL_OK) {
@@ -715,18 +647,18 @@ s_master_setup(pl_store_t *self, const pl_store_opts_t *opts, char *err,
     if (mrc != MDB_SUCCESS) {
         s_err(err, n, "cannot begin a store transaction: %s",
               mdb_strerror(mrc));
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     }
     MDB_val k = {sizeof s_set_check - 1, (void *) s_set_check}, v;
     mrc = mdb_get(txn, self->dbi[PL_DB_SETTINGS], &k, &v);
     bool fresh = mrc == MDB_NOTFOUND;
     int rc = PL_OK;
-    sodium_mprotect_readwrite(self->master);
+    pl_secure_readwrite(self->master);
     if (opts->passphrase)
         rc = s_master_from_passphrase(self, txn, opts, fresh, err, n);
     else
         rc = s_master_from_file(self, txn, opts, fresh, err, n);
-    sodium_mprotect_noaccess(self->master);
+    pl_secure_noaccess(self->master);
     pl_buf_t buf = {0};
     if (rc == PL_OK && fresh) {
         rc = s_seal_master(self, PL_DB_SETTINGS, s_set_check,
@@ -736,7 +668,7 @@ s_master_setup(pl_store_t *self, const pl_store_opts_t *opts, char *err,
             v.mv_size = buf.len;
             v.mv_data = buf.data;
             mrc = mdb_put(txn, self->dbi[PL_DB_SETTINGS], &k, &v, 0);
-            rc = s_rc(mrc);
+            rc = pl_lmdb_err(mrc);
             if (rc != PL_OK)
                 s_err(err, n, "cannot write the store: %s", mdb_strerror(mrc));
         }
@@ -763,7 +695,7 @@ s_master_setup(pl_store_t *self, const pl_store_opts_t *opts, char *err,
     mrc = mdb_txn_commit(txn);
     if (mrc != MDB_SUCCESS) {
         s_err(err, n, "cannot commit to the store: %s", mdb_strerror(mrc));
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     }
     return PL_OK;
 }
@@ -786,7 +718,7 @@ s_open_readonly(pl_store_t *self, const char *dir, size_t map, char *err,
     if (mrc != MDB_SUCCESS) {
         s_err(err, err_size, "cannot open the store in %s: %s", dir,
               mdb_strerror(mrc));
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     }
     MDB_txn *txn;
     mrc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
@@ -801,7 +733,7 @@ s_open_readonly(pl_store_t *self, const char *dir, size_t map, char *err,
     else
         mdb_txn_abort(txn);
     if (mrc != MDB_SUCCESS)
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     s_err(err, err_size, "ok");
     return PL_OK;
 }
@@ -869,7 +801,7 @@ pl_store_map_set(pl_store_t *self, size_t bytes)
     if (mrc != MDB_SUCCESS)
         pl_log_error(self->log, "store_map_set_failed bytes=%zu err=\"%s\"",
                      bytes, mdb_strerror(mrc));
-    return s_rc(mrc);
+    return pl_lmdb_err(mrc);
 }
 
 int
@@ -878,7 +810,7 @@ pl_store_open(const char *dir, const pl_store_opts_t *opts, pl_store_t **out,
 {
     *out = NULL;
     s_err(err, err_size, "unknown error");
-    if (sodium_init() < 0) {
+    if (pl_crypto_init() != PL_OK) {
         s_err(err, err_size, "libsodium cannot start");
         return PL_EIO;
     }
@@ -890,13 +822,13 @@ pl_store_open(const char *dir, const pl_store_opts_t *opts, pl_store_t **out,
     if (!self)
         return PL_ENOMEM;
     self->log = opts->log;
-    self->master = sodium_malloc(S_MASTER_BYTES);
+    self->master = pl_secure_alloc(S_MASTER_BYTES);
     if (!self->master) {
         free(self);
         return PL_ENOMEM;
     }
-    sodium_memzero(self->master, S_MASTER_BYTES);
-    sodium_mprotect_noaccess(self->master);
+    pl_wipe(self->master, S_MASTER_BYTES);
+    pl_secure_noaccess(self->master);
 
     size_t map = opts->map_bytes ? opts->map_bytes : PL_STORE_MAP_DEFAULT;
     if (opts->read_only) {
@@ -922,7 +854,7 @@ pl_store_open(const char *dir, const pl_store_opts_t *opts, pl_store_t **out,
         s_err(err, err_size, "cannot open the store in %s: %s", dir,
               mdb_strerror(mrc));
         pl_store_close(&self);
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     }
     int dead = 0;
     mdb_reader_check(self->env, &dead);
@@ -941,7 +873,7 @@ pl_store_open(const char *dir, const pl_store_opts_t *opts, pl_store_t **out,
         s_err(err, err_size, "cannot open the store's databases: %s",
               mdb_strerror(mrc));
         pl_store_close(&self);
-        return s_rc(mrc);
+        return pl_lmdb_err(mrc);
     }
     int rc = s_master_setup(self, opts, err, err_size);
     if (rc != PL_OK) {
@@ -961,7 +893,7 @@ pl_store_close(pl_store_t **self_p)
     pl_store_t *self = *self_p;
     if (self->env)
         mdb_env_close(self->env);
-    sodium_free(self->master); // wipes whatever the page protection
+    pl_secure_free(self->master); // wipes whatever the page protection
     free(self);
     *self_p = NULL;
 }

@@ -20,13 +20,6 @@
 // Domain tag of key ids; changing it changes every id on the network.
 static const char s_kid_tag[] = "passerelle-kid-v1";
 
-int
-pl_crypto_init(void)
-{
-    // sodium_init is idempotent and thread safe: 0 first time, 1 after
-    return sodium_init() < 0 ? PL_EIO : PL_OK;
-}
-
 // ---- Z85
 
 int

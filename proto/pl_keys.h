@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/pl_crypto.h" // pl_crypto_init, sign/verify, wipe
 #include "proto/pl_err.h"
 
 #define PL_SIGN_PK_BYTES  32 // Ed25519 public key
@@ -47,10 +48,6 @@ typedef struct pl_keys {
     pl_pubkeys_t pub;  // public keys
     pl_seckeys_t *sec; // sodium_malloc'd, read-only when not in use
 } pl_keys_t;
-
-// Initialises libsodium once; PL_EIO if it cannot. Every entry point of the
-// protocol library calls it, so callers need not.
-PL_MUST_CHECK int pl_crypto_init(void);
 
 // Fresh random key pairs. Caller frees with pl_keys_destroy().
 PL_MUST_CHECK int pl_keys_generate(pl_keys_t **out);

@@ -13,7 +13,8 @@
 // Unix seconds now. Tests move the clock with the environment variable
 // PASSERELLE_TEST_CLOCK_OFFSET (signed seconds added to the real clock),
 // read once per process; it exists so that expiry, grace periods and
-// overdue rules are tested without sleeping.
+// overdue rules are tested without sleeping. Only a test build
+// (-DPL_TEST_BUILD=ON) reads it; a product build ignores it.
 uint64_t pl_now(void);
 // Milliseconds now (same offset), for latencies.
 uint64_t pl_now_ms(void);

@@ -15,6 +15,7 @@ target_compile_definitions(pl_testlib PUBLIC
 set(PL_TEST_ENV
   "PL_BIN_DIR=${CMAKE_BINARY_DIR}"
   "PL_SRC_DIR=${CMAKE_SOURCE_DIR}"
+  "PL_TEST_BUILD=${PL_TEST_BUILD}"
   "PATH=${CMAKE_BINARY_DIR}:$ENV{PATH}")
 
 foreach(area proto broker nodes adapters integration)

@@ -1,0 +1,307 @@
+// test_spool - the broker's durable queues (broker/pl_spool) as a unit, on
+// a temp store, no daemon: put, scan, depth, take (only by the recipient,
+// once), dedupe, what a commit keeps and an abort drops across a reopen,
+// expiry with its notice to the sender, quotas and their release, usage.
+// cmocka.h needs these first, in this order
+// clang-format off
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+// clang-format on
+
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/pl_spool.h"
+#include "proto/pl_crypto.h"
+#include "proto/pl_util.h"
+#include "tests/lib/pl_test.h"
+
+#define MAP (16u << 20)
+
+typedef struct {
+    char *dir;
+    pl_spool_t *sp;
+    uint64_t now; // seconds
+} fx_t;
+
+static int
+s_setup(void **state)
+{
+    fx_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    f->dir = pl_test_tmpdir("spool-unit");
+    f->sp = pl_spool_open(f->dir, MAP, NULL);
+    f->now = pl_now();
+    *state = f;
+    return f->sp ? 0 : -1;
+}
+
+static int
+s_teardown(void **state)
+{
+    fx_t *f = *state;
+    pl_spool_close(&f->sp);
+    pl_test_rmrf(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static void
+s_hdr(pl_header_t *h, const char *from, const char *to, uint64_t expires)
+{
+    memset(h, 0, sizeof *h);
+    snprintf(h->from, sizeof h->from, "%s", from);
+    snprintf(h->to, sizeof h->to, "%s", to);
+    pl_random(h->id, sizeof h->id);
+    h->expires_at = expires;
+}
+
+// puts one envelope in its own nested transaction of the open pass
+static int
+s_put(fx_t *f, const pl_header_t *h, const uint8_t *pkt, size_t len,
+      pl_spool_refusal_t *why)
+{
+    bool dup = false;
+    pl_spool_refusal_t w = PL_SPOOL_ROOM;
+    assert_int_equal(pl_spool_nest(f->sp), PL_OK);
+    int rc = pl_spool_put(f->sp, h, pkt, len, f->now * 1000, &dup, &w);
+    if (rc == PL_OK)
+        assert_int_equal(pl_spool_nest_commit(f->sp), PL_OK);
+    else
+        pl_spool_nest_abort(f->sp);
+    if (why)
+        *why = w;
+    return rc;
+}
+
+typedef struct {
+    int n;
+    uint8_t first[PL_MSG_ID_BYTES];
+    size_t first_len;
+} scan_t;
+
+static bool
+s_scan_fn(void *arg, const pl_spool_item_t *it)
+{
+    scan_t *s = arg;
+    if (s->n++ == 0) {
+        memcpy(s->first, it->id, PL_MSG_ID_BYTES);
+        s->first_len = it->packet_len;
+    }
+    return true;
+}
+
+static void
+test_put_scan_take(void **state)
+{
+    fx_t *f = *state;
+    uint8_t pkt[200];
+    pl_random(pkt, sizeof pkt);
+    pl_header_t a, b;
+    s_hdr(&a, "sn/agency", "sn/clinic", f->now + 3600);
+    s_hdr(&b, "sn/agency", "sn/clinic", f->now + 3600);
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(s_put(f, &a, pkt, sizeof pkt, NULL), PL_OK);
+    assert_int_equal(s_put(f, &b, pkt, 100, NULL), PL_OK);
+    // the same id and bytes again: a duplicate, nothing stored
+    bool dup = false;
+    pl_spool_refusal_t why;
+    assert_int_equal(
+        pl_spool_put(f->sp, &a, pkt, sizeof pkt, f->now * 1000, &dup, &why),
+        PL_EEXIST);
+    assert_true(dup);
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+
+    uint64_t count = 0, oldest = 0;
+    assert_int_equal(pl_spool_depth(f->sp, "sn/clinic", &count, &oldest),
+                     PL_OK);
+    assert_int_equal(count, 2);
+    assert_int_equal(oldest, f->now * 1000);
+    scan_t s = {0};
+    assert_int_equal(pl_spool_scan(f->sp, "sn/clinic", 0, 10, s_scan_fn, &s),
+                     2);
+    assert_memory_equal(s.first, a.id, PL_MSG_ID_BYTES); // oldest first
+    assert_int_equal(s.first_len, sizeof pkt);
+    assert_int_equal(pl_spool_depth(f->sp, "sn/school", &count, &oldest),
+                     PL_OK);
+    assert_int_equal(count, 0);
+
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    // only its recipient takes it
+    assert_int_equal(pl_spool_take(f->sp, a.id, "sn/school", PL_SPOOL_TAKEN,
+                                   f->now * 1000, NULL, NULL),
+                     PL_EPERM);
+    uint64_t lat = 99, seq = 0;
+    assert_int_equal(pl_spool_take(f->sp, a.id, "sn/clinic", PL_SPOOL_TAKEN,
+                                   f->now * 1000 + 5, &lat, &seq),
+                     PL_OK);
+    assert_int_equal(lat, 5);
+    assert_int_equal(pl_spool_take(f->sp, a.id, "sn/clinic", PL_SPOOL_TAKEN,
+                                   f->now * 1000, NULL, NULL),
+                     PL_ENOTFOUND); // already taken: harmless
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+    assert_int_equal(pl_spool_depth(f->sp, "sn/clinic", &count, &oldest),
+                     PL_OK);
+    assert_int_equal(count, 1);
+    // taken: the same bytes are still a duplicate, other bytes a conflict
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(
+        pl_spool_put(f->sp, &a, pkt, sizeof pkt, f->now * 1000, &dup, &why),
+        PL_EEXIST);
+    pkt[0] ^= 1;
+    assert_int_equal(
+        pl_spool_put(f->sp, &a, pkt, sizeof pkt, f->now * 1000, &dup, &why),
+        PL_EAUTH);
+    pl_spool_abort(f->sp);
+}
+
+static void
+test_commit_kept_abort_dropped(void **state)
+{
+    fx_t *f = *state;
+    uint8_t pkt[64];
+    pl_random(pkt, sizeof pkt);
+    pl_header_t kept, dropped;
+    s_hdr(&kept, "sn/agency", "sn/clinic", f->now + 3600);
+    s_hdr(&dropped, "sn/agency", "sn/clinic", f->now + 3600);
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(s_put(f, &kept, pkt, sizeof pkt, NULL), PL_OK);
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(s_put(f, &dropped, pkt, sizeof pkt, NULL), PL_OK);
+    pl_spool_abort(f->sp);
+    // a nested transaction aborted inside a committed pass is dropped too
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(pl_spool_nest(f->sp), PL_OK);
+    bool dup;
+    pl_spool_refusal_t why;
+    assert_int_equal(pl_spool_put(f->sp, &dropped, pkt, sizeof pkt,
+                                  f->now * 1000, &dup, &why),
+                     PL_OK);
+    pl_spool_nest_abort(f->sp);
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+
+    pl_spool_close(&f->sp);
+    f->sp = pl_spool_open(f->dir, MAP, NULL);
+    assert_non_null(f->sp);
+    // synchronous: no no-sync flag on the environment
+    unsigned flags = pl_spool_env_flags(f->sp);
+    assert_int_equal(flags & (MDB_NOSYNC | MDB_MAPASYNC | MDB_NOMETASYNC), 0);
+    scan_t s = {0};
+    assert_int_equal(pl_spool_scan(f->sp, "sn/clinic", 0, 10, s_scan_fn, &s),
+                     1);
+    assert_memory_equal(s.first, kept.id, PL_MSG_ID_BYTES);
+}
+
+typedef struct {
+    int calls;
+    char to[PL_ADDRESS_MAX + 1];
+} expired_t;
+
+static void
+s_on_expired(void *arg, const char *to)
+{
+    expired_t *e = arg;
+    e->calls++;
+    snprintf(e->to, sizeof e->to, "%s", to);
+}
+
+static void
+test_expiry_and_notice(void **state)
+{
+    fx_t *f = *state;
+    uint8_t pkt[64];
+    pl_random(pkt, sizeof pkt);
+    pl_header_t soon, later;
+    s_hdr(&soon, "sn/agency", "sn/clinic", f->now + 60);
+    s_hdr(&later, "sn/agency", "sn/clinic", f->now + 10 * 86400);
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(s_put(f, &soon, pkt, sizeof pkt, NULL), PL_OK);
+    assert_int_equal(s_put(f, &later, pkt, sizeof pkt, NULL), PL_OK);
+    expired_t e = {0};
+    // before its expiry nothing goes
+    assert_int_equal(pl_spool_sweep(f->sp, f->now, s_on_expired, &e), 0);
+    assert_int_equal(pl_spool_sweep(f->sp, f->now + 120, s_on_expired, &e), 1);
+    assert_int_equal(e.calls, 1);
+    assert_string_equal(e.to, "sn/clinic");
+    uint8_t ids[4][PL_MSG_ID_BYTES];
+    char tos[4][PL_ADDRESS_MAX + 1];
+    assert_int_equal(pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos), 1);
+    assert_memory_equal(ids[0], soon.id, PL_MSG_ID_BYTES);
+    assert_string_equal(tos[0], "sn/clinic");
+    assert_int_equal(pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos), 0);
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+    uint64_t count = 0, oldest = 0;
+    assert_int_equal(pl_spool_depth(f->sp, "sn/clinic", &count, &oldest),
+                     PL_OK);
+    assert_int_equal(count, 1);
+}
+
+static void
+test_quota_and_usage(void **state)
+{
+    fx_t *f = *state;
+    // a sender may queue 64 KiB, recipients the default
+    pl_spool_set_quotas(f->sp, 64 << 10, 0);
+    static uint8_t pkt[20000];
+    pl_random(pkt, sizeof pkt);
+    pl_header_t h[4];
+    pl_spool_refusal_t why = PL_SPOOL_ROOM;
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    int stored = 0;
+    for (int i = 0; i < 4; i++) {
+        s_hdr(&h[i], "sn/agency", "sn/clinic", f->now + 3600);
+        int rc = s_put(f, &h[i], pkt, sizeof pkt, &why);
+        if (rc == PL_OK)
+            stored++;
+        else
+            assert_int_equal(rc, PL_EFULL);
+    }
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+    assert_int_equal(stored, 3); // 3 x 20000 fit in 64 KiB, a 4th does not
+    assert_int_equal(why, PL_SPOOL_SENDER_OVER);
+    uint64_t from = 0, to = 0;
+    assert_int_equal(pl_spool_quota_get(f->sp, "sn/agency", &from, &to), PL_OK);
+    assert_true(from >= 3 * sizeof pkt && from <= 64 << 10);
+    assert_int_equal(to, 0);
+    assert_int_equal(pl_spool_quota_get(f->sp, "sn/clinic", &from, &to), PL_OK);
+    assert_true(to >= 3 * sizeof pkt);
+    unsigned pct = pl_spool_usage_pct(f->sp);
+    assert_true(pct <= 100);
+    // another sender is served meanwhile
+    pl_header_t other;
+    s_hdr(&other, "sn/school", "sn/clinic", f->now + 3600);
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(s_put(f, &other, pkt, sizeof pkt, NULL), PL_OK);
+    // a take releases the sender's share: the 4th fits now
+    assert_int_equal(pl_spool_take(f->sp, h[0].id, "sn/clinic", PL_SPOOL_TAKEN,
+                                   f->now * 1000, NULL, NULL),
+                     PL_OK);
+    assert_int_equal(s_put(f, &h[3], pkt, sizeof pkt, NULL), PL_OK);
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+    assert_int_equal(pl_spool_quota_get(f->sp, "sn/agency", &from, &to), PL_OK);
+    assert_true(from >= 3 * sizeof pkt && from <= 64 << 10);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_put_scan_take, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_commit_kept_abort_dropped, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_and_notice, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_quota_and_usage, s_setup,
+                                        s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
