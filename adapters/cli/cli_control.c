@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,6 +16,7 @@
 #include <zmq.h>
 
 #include "adapters/cli/cli.h"
+#include "proto/pl_crypto.h"
 #include "proto/pl_home.h"
 
 #define S_SLICE_MS  250  // how often the lock is checked while waiting
@@ -48,13 +48,9 @@ cli_control_request_id(char out[CLI_REQUEST_ID_HEX + 1])
     static const char d[] = "0123456789abcdef";
     uint8_t id[CLI_REQUEST_ID_HEX / 2];
     // a request id must be unpredictable and never all zero (two failed
-    // draws would collide and replay each other's reply): no fallback
-    if (sodium_init() < 0) {
-        fputs("passerelle: libsodium cannot start: no random request id\n",
-              stderr);
-        abort();
-    }
-    randombytes_buf(id, sizeof id);
+    // draws would collide and replay each other's reply): pl_random aborts
+    // when it cannot draw, it has no fallback
+    pl_random(id, sizeof id);
     for (size_t i = 0; i < sizeof id; i++) {
         out[2 * i] = d[id[i] >> 4];
         out[2 * i + 1] = d[id[i] & 15];

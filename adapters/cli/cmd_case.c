@@ -8,7 +8,6 @@
 // that it never shows in `ps`. The global --as NAME travels with every
 // request and is recorded in the referral history and the audit chain.
 #include <jansson.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "adapters/cli/cli_stdin.h"
 #include "nodes/pl_consent.h"
 #include "nodes/pl_referral.h"
+#include "proto/pl_crypto.h"
 #include "proto/pl_util.h"
 
 // Options of the commands of this file: the row indexes of s_table.
@@ -253,11 +253,11 @@ s_stdin(cli_t *cli, const char *cmd, s_opts_t *o, const char *const *keys)
     if (cli_stdin_read(0, &text, &len, err, sizeof err) != 0
         || cli_stdin_parse(text, len, keys, lists, &in, err, sizeof err) != 0) {
         if (text)
-            sodium_memzero(text, len);
+            pl_wipe(text, len);
         free(text);
         return cli_usage_error(cmd, "%s", err);
     }
-    sodium_memzero(text, len); // personal data: wipe the raw copy
+    pl_wipe(text, len); // personal data: wipe the raw copy
     free(text);
     json_t *jas = json_object_get(in, "as");
     if (jas && (cli->as || json_string_length(jas) > 200)) {
