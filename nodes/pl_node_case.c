@@ -95,6 +95,20 @@ s_wipe_free(char *text)
     }
 }
 
+// Test builds only: PASSERELLE_TEST_HOOKS=1 in the daemon's environment
+// turns on the test.* commands and test-only arguments. Release builds
+// have neither (issue 12).
+static bool
+s_test_hooks(void)
+{
+#ifdef PL_TEST_BUILD
+    const char *v = getenv("PASSERELLE_TEST_HOOKS");
+    return v && strcmp(v, "1") == 0;
+#else
+    return false;
+#endif
+}
+
 // ---- sealed JSON records
 
 // Writes key -> hdr || seal(json) under 'dk', AD = db || key.
@@ -266,14 +280,14 @@ s_resolve(pl_txn_t *txn, pl_db_t db, char tag, const char *what,
 // ---- audit
 
 static int
-s_audit(pl_node_t *self, pl_txn_t *txn, pl_audit_dir_t dir, const char *peer,
+s_audit(pl_node_ctx_t *ctx, pl_txn_t *txn, pl_audit_dir_t dir, const char *peer,
         const uint8_t *msg, const uint8_t *digest, const char *kind,
         const char *by, const uint8_t *ref, const char *event,
         const char *result, const char *detail)
 {
     pl_audit_entry_t e = {dir, peer, msg,   kind,   digest,
                           by,  ref,  event, result, detail};
-    return pl_audit_append(txn, self->keys, &e, pl_now(), NULL);
+    return pl_audit_append(txn, ctx->keys, &e, pl_now(), NULL);
 }
 
 // Digest of an envelope we committed to the outbox.
@@ -294,11 +308,11 @@ s_out_digest(pl_txn_t *txn, const uint8_t id[PL_MSG_ID_BYTES],
 
 // The reply for a failed pl_node_outbox_add.
 static char *
-s_outbox_error(pl_node_t *self, int rc, const char *to)
+s_outbox_error(pl_node_ctx_t *ctx, int rc, const char *to)
 {
     switch (rc) {
     case PL_ENOTFOUND:
-        pl_node_ask_directory(self, false);
+        pl_ctx_ask_directory(ctx, false);
         return pl_node_ctl_error(rc,
                                  "%s is not in this node's directory (unknown "
                                  "recipient; the directory is being "
@@ -331,7 +345,7 @@ static const char *const s_person_keys[] = {"given", "family", "birth",
                                             "sex",   "phone",  "language"};
 
 static char *
-s_case_add(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
+s_case_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
            int *rc_out)
 {
     *rc_out = PL_EINVAL;
@@ -378,8 +392,8 @@ s_case_add(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     pl_store_wipe(dk, sizeof dk);
     json_decref(doc);
     if (rc == PL_OK)
-        rc = s_audit(self, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case", as,
-                     id, "case-add", "applied", NULL);
+        rc = s_audit(ctx, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case", as, id,
+                     "case-add", "applied", NULL);
     *rc_out = rc;
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot store the case: %s",
@@ -504,7 +518,7 @@ s_case_load(pl_txn_t *txn, const char *text, uint8_t id[S_ID],
 }
 
 static char *
-s_consent_add(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
+s_consent_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
               int *rc_out)
 {
     uint8_t case_id[S_ID], hdr[S_HDR], dk[PL_DATAKEY_BYTES];
@@ -587,7 +601,7 @@ s_consent_add(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     pl_store_wipe(&rec, sizeof rec);
     json_decref(doc);
     if (rc == PL_OK)
-        rc = s_audit(self, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "consent", as,
+        rc = s_audit(ctx, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "consent", as,
                      case_id, "consent-add", "applied", NULL);
     *rc_out = rc;
     if (rc != PL_OK)
@@ -596,7 +610,7 @@ s_consent_add(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     return pl_node_ctl_ok(json_pack("{s:o}", "id", pl_node_json_hex(id, S_ID)));
 }
 
-static int s_withdraw_referrals(pl_node_t *self, pl_txn_t *txn,
+static int s_withdraw_referrals(pl_node_ctx_t *ctx, pl_txn_t *txn,
                                 const uint8_t case_id[S_ID], json_t *cdoc,
                                 const char *as, size_t *ncancelled,
                                 json_t *holders);
@@ -607,8 +621,8 @@ static char *s_case_erased(pl_txn_t *txn, const char *text);
 // consent and sends a consent-withdrawal to every node that received the
 // case's data (each erases it and confirms; `case show` lists them).
 static char *
-s_consent_withdraw(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
-                   int *rc_out)
+s_consent_withdraw(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
+                   const char *as, int *rc_out)
 {
     uint8_t case_id[S_ID], hdr[S_HDR], dk[PL_DATAKEY_BYTES];
     json_t *cdoc = NULL;
@@ -636,12 +650,12 @@ s_consent_withdraw(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     }
     s_consents_free(&c);
     if (rc == PL_OK)
-        rc = s_audit(self, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "consent", as,
+        rc = s_audit(ctx, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "consent", as,
                      case_id, "consent-withdraw", "applied", NULL);
     size_t ncancelled = 0;
     json_t *holders = json_array();
     if (rc == PL_OK && n) {
-        rc = s_withdraw_referrals(self, txn, case_id, cdoc, as, &ncancelled,
+        rc = s_withdraw_referrals(ctx, txn, case_id, cdoc, as, &ncancelled,
                                   holders);
         if (rc == PL_OK)
             rc = s_put_sealed(txn, PL_DB_CASES, case_id, S_ID, hdr, dk, cdoc);
@@ -803,9 +817,12 @@ s_list_one(s_rwalk_t *w, const uint8_t id[S_ID], json_t *doc)
 }
 
 static char *
-s_referrals(pl_node_t *self, pl_txn_t *txn, json_t *args)
+s_referrals(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+            int *rc_out)
 {
-    (void) self;
+    (void) as;
+    (void) rc_out;
+    (void) ctx;
     s_rwalk_t w = {.txn = txn, .now = pl_now(), .fn = s_list_one};
     w.status = s_arg(args, "status");
     w.direction = s_arg(args, "direction");
@@ -830,9 +847,12 @@ s_referrals(pl_node_t *self, pl_txn_t *txn, json_t *args)
 }
 
 static char *
-s_referral_show(pl_node_t *self, pl_txn_t *txn, json_t *args)
+s_referral_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+                int *rc_out)
 {
-    (void) self;
+    (void) as;
+    (void) rc_out;
+    (void) ctx;
     uint8_t id[S_ID], hdr[S_HDR];
     int rc;
     char *err = s_resolve(txn, PL_DB_REFERRALS, 'r', "referral",
@@ -868,9 +888,12 @@ s_referral_show(pl_node_t *self, pl_txn_t *txn, json_t *args)
 // ---- case show / list / close
 
 static char *
-s_case_show(pl_node_t *self, pl_txn_t *txn, json_t *args)
+s_case_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+            int *rc_out)
 {
-    (void) self;
+    (void) as;
+    (void) rc_out;
+    (void) ctx;
     uint8_t id[S_ID], hdr[S_HDR], dk[PL_DATAKEY_BYTES];
     json_t *doc = NULL;
     int rc;
@@ -997,9 +1020,12 @@ s_case_list_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
 }
 
 static char *
-s_case_list(pl_node_t *self, pl_txn_t *txn, json_t *args)
+s_case_list(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+            int *rc_out)
 {
-    (void) self;
+    (void) as;
+    (void) rc_out;
+    (void) ctx;
     s_cwalk_t w = {txn, s_arg(args, "search"), json_array()};
     int rc = pl_store_each(txn, PL_DB_CASES, s_case_list_one, &w);
     if (rc != PL_OK) {
@@ -1011,7 +1037,7 @@ s_case_list(pl_node_t *self, pl_txn_t *txn, json_t *args)
 }
 
 static char *
-s_case_close(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
+s_case_close(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
              int *rc_out)
 {
     uint8_t id[S_ID], hdr[S_HDR], dk[PL_DATAKEY_BYTES];
@@ -1026,20 +1052,23 @@ s_case_close(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     w.case_hex = hex;
     int rc = pl_store_each(txn, PL_DB_REFERRALS, s_rwalk_one, &w);
     char *reply = NULL;
+    int code = rc; // a refusal: the code of its reply (issue 12)
     if (rc != PL_OK)
         reply = pl_node_ctl_error(rc, "cannot read the store");
     else if (!reason || !pl_slug_valid(reason))
-        reply = pl_node_ctl_error(PL_EINVAL, "case close needs --reason CODE "
-                                             "(a-z, 0-9, -)");
+        reply = pl_node_ctl_error(code = PL_EINVAL,
+                                  "case close needs --reason CODE "
+                                  "(a-z, 0-9, -)");
     else if (s_u64(doc, "closed"))
-        reply = pl_node_ctl_error(PL_ESTATE, "case %s is already closed", hex);
+        reply = pl_node_ctl_error(code = PL_ESTATE, "case %s is already closed",
+                                  hex);
     else if (w.open)
-        reply = pl_node_ctl_error(PL_ESTATE,
+        reply = pl_node_ctl_error(code = PL_ESTATE,
                                   "case %s has %zu open referral%s: cancel "
                                   "or complete them before closing it",
                                   hex, w.open, w.open == 1 ? "" : "s");
     if (reply) {
-        *rc_out = rc != PL_OK ? rc : PL_ESTATE;
+        *rc_out = code;
         pl_store_wipe(dk, sizeof dk);
         json_decref(doc);
         return reply;
@@ -1053,8 +1082,8 @@ s_case_close(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     pl_store_wipe(dk, sizeof dk);
     json_decref(doc);
     if (rc == PL_OK)
-        rc = s_audit(self, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case", as,
-                     id, "case-close", "applied", reason);
+        rc = s_audit(ctx, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case", as, id,
+                     "case-close", "applied", reason);
     *rc_out = rc;
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot close: %s", pl_strerror(rc));
@@ -1068,19 +1097,19 @@ s_case_close(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
 // other than this node, valid in the directory: its address into 'out'.
 // PL_ENOTFOUND when there is none (or this node's region is empty).
 static int
-s_cp_find(pl_node_t *self, char out[PL_ADDRESS_MAX + 1])
+s_cp_find(pl_node_ctx_t *ctx, char out[PL_ADDRESS_MAX + 1])
 {
-    if (!self->me.region[0])
+    if (!ctx->me->region[0])
         return PL_ENOTFOUND;
-    for (size_t i = 0; i < self->ndir; i++) {
-        const pl_cert_t *c = &self->dir[i];
+    for (size_t i = 0; i < ctx->ndir; i++) {
+        const pl_cert_t *c = &ctx->dir[i];
         if (strcmp(c->sector, "child-protection") != 0
-            || strcmp(c->region, self->me.region) != 0
-            || strcmp(c->address, self->me.address) == 0)
+            || strcmp(c->region, ctx->me->region) != 0
+            || strcmp(c->address, ctx->me->address) == 0)
             continue;
         char addr[PL_ADDRESS_MAX + 1];
         snprintf(addr, sizeof addr, "%s", c->address);
-        if (pl_node_dir_find(self, addr, NULL)) { // valid, not revoked
+        if (pl_ctx_dir_find(ctx, addr, NULL)) { // valid, not revoked
             snprintf(out, PL_ADDRESS_MAX + 1, "%s", addr);
             return PL_OK;
         }
@@ -1092,7 +1121,7 @@ s_cp_find(pl_node_t *self, char out[PL_ADDRESS_MAX + 1])
 // It carries the minimum (kind, region, referral id, time; the sender is
 // the envelope's sender): no name, birth date or pseudonym.
 static int
-s_cp_notify(pl_node_t *self, pl_txn_t *txn, const char *cp,
+s_cp_notify(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *cp,
             const uint8_t rid[S_ID], const char *kind, uint64_t at,
             const char *as, uint8_t msgid[PL_MSG_ID_BYTES])
 {
@@ -1101,7 +1130,7 @@ s_cp_notify(pl_node_t *self, pl_txn_t *txn, const char *cp,
     n.referral_id.data = (uint8_t *) rid;
     n.referral_id.len = S_ID;
     n.kind = (char *) kind;
-    n.region = self->me.region;
+    n.region = (char *) ctx->me->region;
     n.at = at;
     m.body_case = PASSERELLE__V1__MESSAGE__BODY_CP_NOTIFICATION;
     m.cp_notification = &n;
@@ -1109,23 +1138,23 @@ s_cp_notify(pl_node_t *self, pl_txn_t *txn, const char *cp,
     uint8_t digest[PL_DIGEST_BYTES];
     int rc = pl_message_encode(&m, &enc);
     if (rc == PL_OK)
-        rc = pl_node_outbox_add(self, txn, cp, S_KIND_CP, enc.data, enc.len, 0,
-                                msgid);
+        rc = pl_ctx_outbox_add(ctx, txn, cp, S_KIND_CP, enc.data, enc.len, 0,
+                               msgid);
     pl_buf_free(&enc);
     if (rc == PL_OK)
         rc = s_out_digest(txn, msgid, digest);
     if (rc == PL_OK)
-        rc = s_audit(self, txn, PL_AUDIT_OUT, cp, msgid, digest,
+        rc = s_audit(ctx, txn, PL_AUDIT_OUT, cp, msgid, digest,
                      "cp-notification", as, rid, "cp-notify", "applied", kind);
     if (rc == PL_OK)
-        pl_log_info(self->log, "cp_notification_sent to=%s kind=%s", cp, kind);
+        pl_log_info(ctx->log, "cp_notification_sent to=%s kind=%s", cp, kind);
     return rc;
 }
 
 // ---- refer (sender)
 
 static char *
-s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
+s_refer(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         int *rc_out)
 {
     uint8_t case_id[S_ID], chdr[S_HDR], dk[PL_DATAKEY_BYTES];
@@ -1145,7 +1174,7 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     prio = prio ? prio : "normal";
     char addr[PL_ADDRESS_MAX + 1] = "";
     if (to && !strchr(to, '/'))
-        snprintf(addr, sizeof addr, "%s/%s", self->me.network, to);
+        snprintf(addr, sizeof addr, "%s/%s", ctx->me->network, to);
     else if (to)
         snprintf(addr, sizeof addr, "%s", to);
     pl_referral_priority_t pr;
@@ -1171,10 +1200,10 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
         reply = pl_node_ctl_error(PL_EINVAL, "the note is too long");
     else if (s_u64(cdoc, "closed"))
         reply = pl_node_ctl_error(PL_ESTATE, "the case is closed");
-    else if (strcmp(addr, self->me.address) == 0)
+    else if (strcmp(addr, ctx->me->address) == 0)
         reply = pl_node_ctl_error(PL_EINVAL, "a node cannot refer to itself");
-    else if (!(cert = pl_node_dir_find(self, addr, &why)))
-        reply = s_outbox_error(self, why, addr);
+    else if (!(cert = pl_ctx_dir_find(ctx, addr, &why)))
+        reply = s_outbox_error(ctx, why, addr);
     else if ((*rc_out = s_consents_load(txn, case_id, dk, &c)) != PL_OK)
         reply = pl_node_ctl_error(*rc_out, "cannot read the consents");
     if (reply) {
@@ -1207,10 +1236,10 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     randombytes_buf(rid, sizeof rid);
     if (pl_consent_gate(&req, &v) != PL_CONSENT_OK) {
         int rc =
-            s_audit(self, txn, PL_AUDIT_LOCAL, addr, NULL, NULL, "referral", as,
+            s_audit(ctx, txn, PL_AUDIT_LOCAL, addr, NULL, NULL, "referral", as,
                     rid, "refer", "refused", pl_consent_reason_name(v.reason));
         *rc_out = rc; // keep the audit entry of the refusal
-        pl_log_info(self->log, "refer_refused to=%s reason=%s", addr,
+        pl_log_info(ctx->log, "refer_refused to=%s reason=%s", addr,
                     pl_consent_reason_name(v.reason));
         s_consents_free(&c);
         pl_store_wipe(dk, sizeof dk);
@@ -1221,25 +1250,24 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     // this node's region must be notified, or the referral is refused
     char cp_addr[PL_ADDRESS_MAX + 1] = "";
     bool notify_cp = v.child && person.uasc != PL_UASC_NONE
-                     && strcmp(self->me.sector, "child-protection") != 0;
-    if (notify_cp && s_cp_find(self, cp_addr) != PL_OK) {
-        int rc = s_audit(self, txn, PL_AUDIT_LOCAL, addr, NULL, NULL,
-                         "referral", as, rid, "refer", "refused", "no-cp-node");
+                     && strcmp(ctx->me->sector, "child-protection") != 0;
+    if (notify_cp && s_cp_find(ctx, cp_addr) != PL_OK) {
+        int rc = s_audit(ctx, txn, PL_AUDIT_LOCAL, addr, NULL, NULL, "referral",
+                         as, rid, "refer", "refused", "no-cp-node");
         *rc_out = rc; // keep the audit entry of the refusal
-        pl_log_info(self->log,
-                    "refer_refused to=%s reason=no-cp-node region=%s", addr,
-                    self->me.region);
+        pl_log_info(ctx->log, "refer_refused to=%s reason=no-cp-node region=%s",
+                    addr, ctx->me->region);
         s_consents_free(&c);
         pl_store_wipe(dk, sizeof dk);
         json_decref(cdoc);
-        pl_node_ask_directory(self, false);
+        pl_ctx_ask_directory(ctx, false);
         return pl_node_ctl_error(
             PL_ENOTFOUND,
             "child protection: no child-protection node of region '%s' is in "
             "this node's directory; every referral of an unaccompanied or "
             "separated child is notified to one, so this referral is refused "
             "(the case is unchanged)",
-            self->me.region[0] ? self->me.region : "(none)");
+            ctx->me->region[0] ? ctx->me->region : "(none)");
     }
     // the message: only the sector table's fields, a referral-scoped
     // pseudonym, the consent reference
@@ -1328,8 +1356,7 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     // recipient refuses it (honoured only with PASSERELLE_TEST_HOOKS=1 in
     // the daemon's environment)
     if (json_is_true(json_object_get(args, "test_omit_consent"))
-        && getenv("PASSERELLE_TEST_HOOKS")
-        && strcmp(getenv("PASSERELLE_TEST_HOOKS"), "1") == 0)
+        && s_test_hooks())
         r.consent = NULL;
     m.body_case = PASSERELLE__V1__MESSAGE__BODY_REFERRAL;
     m.referral = &r;
@@ -1337,19 +1364,19 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     uint8_t msgid[PL_MSG_ID_BYTES], digest[PL_DIGEST_BYTES];
     int rc = pl_message_encode(&m, &enc);
     if (rc == PL_OK)
-        rc = pl_node_outbox_add(self, txn, addr, S_KIND_REFERRAL, enc.data,
-                                enc.len, 0, msgid);
+        rc = pl_ctx_outbox_add(ctx, txn, addr, S_KIND_REFERRAL, enc.data,
+                               enc.len, 0, msgid);
     pl_buf_wipe(&enc);
     uint8_t cp_msg[PL_MSG_ID_BYTES];
     if (rc == PL_OK && notify_cp)
-        rc = s_cp_notify(self, txn, cp_addr, rid, uasc, now, as, cp_msg);
+        rc = s_cp_notify(ctx, txn, cp_addr, rid, uasc, now, as, cp_msg);
     if (rc != PL_OK) {
         *rc_out = rc;
         json_decref(sent);
         s_consents_free(&c);
         pl_store_wipe(dk, sizeof dk);
         json_decref(cdoc);
-        return s_outbox_error(self, rc, addr);
+        return s_outbox_error(ctx, rc, addr);
     }
     // the sender's record, sealed under the case key
     char case_hex[2 * S_ID + 1];
@@ -1411,18 +1438,18 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     if (rc == PL_OK)
         rc = s_out_digest(txn, msgid, digest);
     if (rc == PL_OK)
-        rc = s_audit(self, txn, PL_AUDIT_OUT, addr, msgid, digest, "referral",
-                     as, rid, "refer", "applied",
-                     v.override ? "override" : NULL);
+        rc =
+            s_audit(ctx, txn, PL_AUDIT_OUT, addr, msgid, digest, "referral", as,
+                    rid, "refer", "applied", v.override ? "override" : NULL);
     if (rc == PL_OK && v.override)
-        rc = s_audit(self, txn, PL_AUDIT_LOCAL, addr, NULL, NULL, "consent", ab,
+        rc = s_audit(ctx, txn, PL_AUDIT_LOCAL, addr, NULL, NULL, "consent", ab,
                      rid, "consent-override", "approved",
                      pl_consent_reason_name(v.overridden));
     *rc_out = rc;
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot store the referral: %s",
                                  pl_strerror(rc));
-    pl_log_info(self->log, "referral_sent to=%s sector=%s", addr, sector);
+    pl_log_info(ctx->log, "referral_sent to=%s sector=%s", addr, sector);
     return pl_node_ctl_ok(
         json_pack("{s:o, s:s, s:s, s:s}", "id", pl_node_json_hex(rid, S_ID),
                   "to", addr, "status", "requested", "pseudonym", pseudonym));
@@ -1432,7 +1459,7 @@ s_refer(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
 
 // Seals a StatusUpdate to the peer of 'doc'; 'msgid' gets its id.
 static int
-s_send_status(pl_node_t *self, pl_txn_t *txn, const json_t *doc,
+s_send_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const json_t *doc,
               const uint8_t rid[S_ID], const pl_referral_update_t *u,
               const char *reason, const char *note, const char *by, uint64_t at,
               uint8_t msgid[PL_MSG_ID_BYTES])
@@ -1454,14 +1481,15 @@ s_send_status(pl_node_t *self, pl_txn_t *txn, const json_t *doc,
     pl_buf_t enc = {0};
     int rc = pl_message_encode(&m, &enc);
     if (rc == PL_OK)
-        rc = pl_node_outbox_add(self, txn, s_str(doc, "peer"), S_KIND_STATUS,
-                                enc.data, enc.len, 0, msgid);
+        rc = pl_ctx_outbox_add(ctx, txn, s_str(doc, "peer"), S_KIND_STATUS,
+                               enc.data, enc.len, 0, msgid);
     pl_buf_wipe(&enc);
     return rc;
 }
 
 static char *
-s_act(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as, int *rc_out)
+s_act(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+      int *rc_out)
 {
     *rc_out = PL_EINVAL;
     const char *evs = s_arg(args, "event"), *reason = s_arg(args, "reason");
@@ -1511,8 +1539,8 @@ s_act(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as, int *rc_out)
         char text[256];
         pl_referral_refusal_text(text, sizeof text, res,
                                  pl_referral_track_state(&t), ev, t.me);
-        rc = s_audit(self, txn, PL_AUDIT_LOCAL, peer, NULL, NULL, "referral",
-                     as, rid, evs, pl_referral_result_name(res), NULL);
+        rc = s_audit(ctx, txn, PL_AUDIT_LOCAL, peer, NULL, NULL, "referral", as,
+                     rid, evs, pl_referral_result_name(res), NULL);
         json_decref(doc);
         pl_store_wipe(dk, sizeof dk);
         *rc_out = rc; // the refusal is audited
@@ -1520,7 +1548,7 @@ s_act(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as, int *rc_out)
     }
     uint64_t now = pl_now();
     uint8_t msgid[PL_MSG_ID_BYTES], digest[PL_DIGEST_BYTES];
-    rc = s_send_status(self, txn, doc, rid, &u, reason, note, s_by(as), now,
+    rc = s_send_status(ctx, txn, doc, rid, &u, reason, note, s_by(as), now,
                        msgid);
     if (rc != PL_OK) {
         char peer_copy[PL_ADDRESS_MAX + 1];
@@ -1528,7 +1556,7 @@ s_act(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as, int *rc_out)
         json_decref(doc);
         pl_store_wipe(dk, sizeof dk);
         *rc_out = rc;
-        return s_outbox_error(self, rc, peer_copy);
+        return s_outbox_error(ctx, rc, peer_copy);
     }
     s_track_set(doc, &t);
     s_history(doc, pl_referral_state_name(u.to), now, s_by(as), reason, note,
@@ -1536,7 +1564,7 @@ s_act(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as, int *rc_out)
     json_object_set_new(doc, "last_change", json_integer((json_int_t) now));
     rc = s_out_digest(txn, msgid, digest);
     if (rc == PL_OK)
-        rc = s_audit(self, txn, PL_AUDIT_OUT, peer, msgid, digest,
+        rc = s_audit(ctx, txn, PL_AUDIT_OUT, peer, msgid, digest,
                      "status-update", as, rid, evs, "applied", reason);
     if (rc == PL_OK)
         rc = s_ref_put(txn, rid, hdr, dk, doc);
@@ -1558,13 +1586,13 @@ s_act(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as, int *rc_out)
 // Returns NULL when it may be stored, else the refusal code; 'why' gets
 // the line for the log.
 static const char *
-s_recheck(pl_node_t *self, const Passerelle__V1__Referral *r, uint64_t now,
+s_recheck(pl_node_ctx_t *ctx, const Passerelle__V1__Referral *r, uint64_t now,
           bool *override, char *why, size_t why_size)
 {
     *override = false;
-    if (strcmp(r->sector, self->me.sector) != 0) {
+    if (strcmp(r->sector, ctx->me->sector) != 0) {
         snprintf(why, why_size, "referral for sector '%s', this node is '%s'",
-                 r->sector, self->me.sector);
+                 r->sector, ctx->me->sector);
         return "wrong-sector";
     }
     const Passerelle__V1__ConsentRef *cr = r->consent;
@@ -1583,8 +1611,8 @@ s_recheck(pl_node_t *self, const Passerelle__V1__Referral *r, uint64_t now,
         }
         rec.expires_at = cr->expires_at;
         pl_consent_reason_t cre = pl_consent_covers(
-            &rec, self->me.sector, r->purpose,
-            pl_sector_data_categories(self->me.sector), now, why, why_size);
+            &rec, ctx->me->sector, r->purpose,
+            pl_sector_data_categories(ctx->me->sector), now, why, why_size);
         bool child = r->has_child && r->child;
         if (cre == PL_CONSENT_OK && child && r->uasc && r->uasc[0]) {
             // unaccompanied or separated: a best-interests assessment
@@ -1642,14 +1670,13 @@ s_shred_inbox(pl_txn_t *txn, const uint8_t id[PL_MSG_ID_BYTES])
 }
 
 int
-pl_node_case_on_referral(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
-                         const uint8_t digest[32],
-                         const Passerelle__V1__Referral *r)
+pl_case_on_referral(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
+                    const uint8_t digest[32], const Passerelle__V1__Referral *r)
 {
     if (r->referral_id.len != S_ID) {
-        pl_log_warn(self->log, "referral_refused from=%s reason=malformed",
+        pl_log_warn(ctx->log, "referral_refused from=%s reason=malformed",
                     h->from);
-        return s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
+        return s_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
                        "referral", NULL, NULL, "receive", "refused",
                        "malformed");
     }
@@ -1660,10 +1687,10 @@ pl_node_case_on_referral(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
     size_t vlen;
     int rc = pl_store_get(txn, PL_DB_REFERRALS, rk, sizeof rk, &v, &vlen);
     if (rc == PL_OK) {
-        pl_log_error(self->log,
+        pl_log_error(ctx->log,
                      "referral_refused from=%s reason=referral_id_in_use",
                      h->from);
-        return s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
+        return s_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
                        "referral", NULL, rid, "receive", "refused",
                        "duplicate-id");
     }
@@ -1672,11 +1699,11 @@ pl_node_case_on_referral(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
     s_rkey(rk, 'x', rid); // its consent was withdrawn before it arrived
     rc = pl_store_get(txn, PL_DB_REFERRALS, rk, sizeof rk, &v, &vlen);
     if (rc == PL_OK) {
-        pl_log_warn(self->log, "referral_refused from=%s reason=withdrawn",
+        pl_log_warn(ctx->log, "referral_refused from=%s reason=withdrawn",
                     h->from);
         rc = s_shred_inbox(txn, h->id);
         if (rc == PL_OK)
-            rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
+            rc = s_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
                          "referral", NULL, rid, "receive", "refused",
                          "consent-withdrawn");
         return rc;
@@ -1686,7 +1713,7 @@ pl_node_case_on_referral(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
     uint64_t now = pl_now();
     bool override = false;
     char why[PL_CONSENT_TEXT_MAX] = "";
-    const char *refusal = s_recheck(self, r, now, &override, why, sizeof why);
+    const char *refusal = s_recheck(ctx, r, now, &override, why, sizeof why);
     pl_referral_priority_t pr;
     if (pl_referral_priority_parse(r->priority, &pr) != PL_OK)
         pr = PL_PRIORITY_NORMAL;
@@ -1718,11 +1745,11 @@ pl_node_case_on_referral(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
     pl_referral_track_init(&t, PL_SIDE_RECIPIENT);
     PL_IGNORE(pl_referral_track_received(&t, NULL));
     s_history(doc, "requested", created, r->by, NULL, NULL, NULL, NULL);
-    s_history(doc, "received", now, self->me.address, NULL, NULL, NULL, NULL);
+    s_history(doc, "received", now, ctx->me->address, NULL, NULL, NULL, NULL);
     uint8_t msgid[PL_MSG_ID_BYTES], odig[PL_DIGEST_BYTES];
     if (!refusal) {
         // what this node may see: the sector table's fields, no more
-        uint32_t fields = pl_sector_data_fields(self->me.sector);
+        uint32_t fields = pl_sector_data_fields(ctx->me->sector);
         json_t *pj = json_object();
         const Passerelle__V1__Person *p = r->person;
         const char *vals[] = {p ? p->given : NULL,    p ? p->family : NULL,
@@ -1764,31 +1791,31 @@ pl_node_case_on_referral(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
                                           r->override->justification,
                                           "approved_by",
                                           r->override->approved_by));
-        rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest, "referral",
+        rc = s_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest, "referral",
                      r->by, rid, "receive", "applied",
                      override ? "override" : NULL);
-        pl_log_info(self->log, "referral_received from=%s", h->from);
+        pl_log_info(ctx->log, "referral_received from=%s", h->from);
     } else {
         // refused: answered at once with `rejected`, nothing personal kept
         pl_referral_update_t u;
         PL_IGNORE(pl_referral_track_act(&t, PL_RE_REJECT, PL_OUTCOME_NONE, &u));
         json_object_set_new(doc, "person", json_object());
         json_object_set_new(doc, "refused", json_string(why));
-        rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest, "referral",
+        rc = s_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest, "referral",
                      r->by, rid, "receive", "refused", refusal);
         if (rc == PL_OK)
-            rc = s_send_status(self, txn, doc, rid, &u, refusal, NULL, S_SYSTEM,
+            rc = s_send_status(ctx, txn, doc, rid, &u, refusal, NULL, S_SYSTEM,
                                now, msgid);
         if (rc == PL_OK)
             rc = s_out_digest(txn, msgid, odig);
         if (rc == PL_OK)
-            rc = s_audit(self, txn, PL_AUDIT_OUT, h->from, msgid, odig,
+            rc = s_audit(ctx, txn, PL_AUDIT_OUT, h->from, msgid, odig,
                          "status-update", S_SYSTEM, rid, "reject", "applied",
                          refusal);
         if (rc == PL_OK)
             rc = s_shred_inbox(txn, h->id);
         s_history(doc, "rejected", now, S_SYSTEM, refusal, NULL, NULL, NULL);
-        pl_log_warn(self->log, "referral_refused from=%s reason=%s (%s)",
+        pl_log_warn(ctx->log, "referral_refused from=%s reason=%s (%s)",
                     h->from, refusal, why);
     }
     s_track_set(doc, &t);
@@ -1807,9 +1834,9 @@ s_pending_key(char out[24], pl_referral_side_t side, uint32_t seq)
 }
 
 int
-pl_node_case_on_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
-                       const uint8_t digest[32],
-                       const Passerelle__V1__StatusUpdate *su)
+pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
+                  const uint8_t digest[32],
+                  const Passerelle__V1__StatusUpdate *su)
 {
     const uint8_t *rid =
         su->referral_id.len == S_ID ? su->referral_id.data : NULL;
@@ -1824,11 +1851,11 @@ pl_node_case_on_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
         const char *detail = rc == PL_ENOTFOUND ? "unknown-referral"
                              : rc != PL_OK      ? "unreadable-referral"
                                                 : "wrong-peer";
-        pl_log_warn(self->log, "status_refused from=%s reason=%s", h->from,
+        pl_log_warn(ctx->log, "status_refused from=%s reason=%s", h->from,
                     detail);
         json_decref(doc);
         pl_store_wipe(dk, sizeof dk);
-        return s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
+        return s_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
                        "status-update", su->by, rid, su->status, "refused",
                        detail);
     }
@@ -1877,9 +1904,9 @@ pl_node_case_on_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
         json_decref(det);
     if (res == PL_REF_BUFFERED || res == PL_REF_DUPLICATE || !valid
         || res == PL_REF_REFUSED_INVALID || res == PL_REF_REFUSED_TOO_EARLY) {
-        pl_log_info(self->log, "status_update from=%s seq=%u result=%s",
-                    h->from, su->seq, pl_referral_result_name(res));
-        rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
+        pl_log_info(ctx->log, "status_update from=%s seq=%u result=%s", h->from,
+                    su->seq, pl_referral_result_name(res));
+        rc = s_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
                      "status-update", su->by, rid, su->status,
                      pl_referral_result_name(res), NULL);
         if (rc == PL_OK && res == PL_REF_BUFFERED) {
@@ -1940,12 +1967,12 @@ pl_node_case_on_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
             json_object_set_new(doc, "last_change",
                                 json_integer((json_int_t) now));
         } else {
-            pl_log_warn(self->log,
+            pl_log_warn(ctx->log,
                         "status_refused from=%s seq=%u status=%s result=%s",
                         h->from, seq, pl_referral_state_name(st->update.to),
                         pl_referral_result_name(st->result));
         }
-        rc = s_audit(self, txn, PL_AUDIT_IN, h->from, have_m ? dm : NULL,
+        rc = s_audit(ctx, txn, PL_AUDIT_IN, h->from, have_m ? dm : NULL,
                      have_d ? dd : NULL, "status-update", sby, rid,
                      pl_referral_event_name(st->event),
                      pl_referral_result_name(st->result), s_str(d, "reason"));
@@ -1953,7 +1980,7 @@ pl_node_case_on_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
         json_object_del(pend, k);
     }
     s_track_set(doc, &t);
-    pl_log_info(self->log, "status_update from=%s seq=%u status=%s now=%s",
+    pl_log_info(ctx->log, "status_update from=%s seq=%u status=%s now=%s",
                 h->from, su->seq, su->status, s_str(doc, "status"));
     if (rc == PL_OK)
         rc = s_ref_put(txn, rid, hdr, dk, doc);
@@ -1964,9 +1991,8 @@ pl_node_case_on_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
 }
 
 int
-pl_node_case_on_receipt(pl_node_t *self, pl_txn_t *txn,
-                        const uint8_t msg_id[16], const char *from,
-                        uint64_t received_at)
+pl_case_on_receipt(pl_node_ctx_t *ctx, pl_txn_t *txn, const uint8_t msg_id[16],
+                   const char *from, uint64_t received_at)
 {
     uint8_t mk[1 + S_ID];
     s_rkey(mk, 'm', msg_id);
@@ -1998,7 +2024,7 @@ pl_node_case_on_receipt(pl_node_t *self, pl_txn_t *txn,
                             json_integer((json_int_t) pl_now()));
     }
     s_track_set(doc, &t);
-    rc = s_audit(self, txn, PL_AUDIT_IN, from, msg_id, NULL, "receipt", NULL,
+    rc = s_audit(ctx, txn, PL_AUDIT_IN, from, msg_id, NULL, "receipt", NULL,
                  rid, "receive", pl_referral_result_name(res), NULL);
     if (rc == PL_OK)
         rc = s_ref_put(txn, rid, hdr, dk, doc);
@@ -2013,7 +2039,7 @@ pl_node_case_on_receipt(pl_node_t *self, pl_txn_t *txn,
 // case.bia: records a best-interests assessment (reference and date) in
 // the case, sealed under the case key like the rest of it.
 static char *
-s_case_bia(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
+s_case_bia(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
            int *rc_out)
 {
     uint8_t id[S_ID], hdr[S_HDR], dk[PL_DATAKEY_BYTES];
@@ -2024,17 +2050,18 @@ s_case_bia(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
         return reply;
     const char *ref = s_arg(args, "ref"), *date = s_arg(args, "date");
     uint64_t t = 0, now = pl_now();
+    int code = PL_EINVAL; // a refusal: the code of its reply (issue 12)
     if (!ref || strlen(ref) > 128)
-        reply = pl_node_ctl_error(PL_EINVAL, "case bia needs --ref REF (at "
-                                             "most 128 bytes)");
+        reply = pl_node_ctl_error(code, "case bia needs --ref REF (at "
+                                        "most 128 bytes)");
     else if (!date || pl_date_parse(date, &t) != PL_OK || t > now)
-        reply = pl_node_ctl_error(PL_EINVAL,
-                                  "case bia needs --date YYYY-MM-DD, not in "
-                                  "the future");
+        reply =
+            pl_node_ctl_error(code, "case bia needs --date YYYY-MM-DD, not in "
+                                    "the future");
     else if (s_u64(doc, "closed"))
-        reply = pl_node_ctl_error(PL_ESTATE, "the case is closed");
+        reply = pl_node_ctl_error(code = PL_ESTATE, "the case is closed");
     if (reply) {
-        *rc_out = PL_EINVAL;
+        *rc_out = code;
         pl_store_wipe(dk, sizeof dk);
         json_decref(doc);
         return reply;
@@ -2048,8 +2075,8 @@ s_case_bia(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
     pl_store_wipe(dk, sizeof dk);
     json_decref(doc);
     if (rc == PL_OK)
-        rc = s_audit(self, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case", as,
-                     id, "case-bia", "applied", NULL);
+        rc = s_audit(ctx, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case", as, id,
+                     "case-bia", "applied", NULL);
     *rc_out = rc;
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot store the assessment: %s",
@@ -2210,7 +2237,7 @@ s_shred_inbox_refs(pl_txn_t *txn, const uint8_t *ids, size_t nids, size_t *n)
 // Cancels open referral 'rid' (sender side) with 'reason'. PL_OK also
 // when it can no longer be cancelled.
 static int
-s_cancel_one(pl_node_t *self, pl_txn_t *txn, const uint8_t rid[S_ID],
+s_cancel_one(pl_node_ctx_t *ctx, pl_txn_t *txn, const uint8_t rid[S_ID],
              const char *as, const char *reason, bool *cancelled)
 {
     uint8_t hdr[S_HDR], dk[PL_DATAKEY_BYTES];
@@ -2230,7 +2257,7 @@ s_cancel_one(pl_node_t *self, pl_txn_t *txn, const uint8_t rid[S_ID],
     }
     uint64_t now = pl_now();
     uint8_t msgid[PL_MSG_ID_BYTES], digest[PL_DIGEST_BYTES];
-    rc = s_send_status(self, txn, doc, rid, &u, reason, NULL, s_by(as), now,
+    rc = s_send_status(ctx, txn, doc, rid, &u, reason, NULL, s_by(as), now,
                        msgid);
     if (rc == PL_OK) {
         s_track_set(doc, &t);
@@ -2239,7 +2266,7 @@ s_cancel_one(pl_node_t *self, pl_txn_t *txn, const uint8_t rid[S_ID],
         rc = s_out_digest(txn, msgid, digest);
     }
     if (rc == PL_OK)
-        rc = s_audit(self, txn, PL_AUDIT_OUT, s_str(doc, "peer"), msgid, digest,
+        rc = s_audit(ctx, txn, PL_AUDIT_OUT, s_str(doc, "peer"), msgid, digest,
                      "status-update", as, rid, "cancel", "applied", reason);
     if (rc == PL_OK)
         rc = s_ref_put(txn, rid, hdr, dk, doc);
@@ -2255,7 +2282,7 @@ s_cancel_one(pl_node_t *self, pl_txn_t *txn, const uint8_t rid[S_ID],
 // withdrawal, with its holders as "pending", is added to 'cdoc' (the case
 // document; the caller stores it). 'holders' gets their addresses.
 static int
-s_withdraw_referrals(pl_node_t *self, pl_txn_t *txn,
+s_withdraw_referrals(pl_node_ctx_t *ctx, pl_txn_t *txn,
                      const uint8_t case_id[S_ID], json_t *cdoc, const char *as,
                      size_t *ncancelled, json_t *holders)
 {
@@ -2265,7 +2292,7 @@ s_withdraw_referrals(pl_node_t *self, pl_txn_t *txn,
     for (size_t i = 0; rc == PL_OK && i < refs.n; i++) {
         bool done = false;
         if (refs.v[i].consent && refs.v[i].open)
-            rc = s_cancel_one(self, txn, refs.v[i].id, as, "consent-withdrawn",
+            rc = s_cancel_one(ctx, txn, refs.v[i].id, as, "consent-withdrawn",
                               &done);
         *ncancelled += done;
     }
@@ -2304,20 +2331,20 @@ s_withdraw_referrals(pl_node_t *self, pl_txn_t *txn,
         uint8_t msgid[PL_MSG_ID_BYTES], digest[PL_DIGEST_BYTES];
         rc = pl_message_encode(&m, &enc);
         if (rc == PL_OK)
-            rc = pl_node_outbox_add(self, txn, peer, S_KIND_WITHDRAWAL,
-                                    enc.data, enc.len, 0, msgid);
+            rc = pl_ctx_outbox_add(ctx, txn, peer, S_KIND_WITHDRAWAL, enc.data,
+                                   enc.len, 0, msgid);
         pl_buf_free(&enc);
         if (rc == PL_OK)
             rc = s_out_digest(txn, msgid, digest);
         if (rc == PL_OK)
-            rc = s_audit(self, txn, PL_AUDIT_OUT, peer, msgid, digest,
+            rc = s_audit(ctx, txn, PL_AUDIT_OUT, peer, msgid, digest,
                          "consent-withdrawal", as, case_id, "withdraw",
                          "applied", NULL);
         json_object_set_new(hold, peer,
                             json_pack("{s:s, s:I}", "status", "pending",
                                       "referrals", (json_int_t) nb));
         json_array_append_new(holders, json_string(peer));
-        pl_log_info(self->log, "consent_withdrawal_sent to=%s referrals=%zu",
+        pl_log_info(ctx->log, "consent_withdrawal_sent to=%s referrals=%zu",
                     peer, nb);
     }
     free(bins);
@@ -2346,18 +2373,18 @@ s_withdraw_referrals(pl_node_t *self, pl_txn_t *txn,
 // ---- inbound: cp-notification, consent-withdrawal, erasure-confirmation
 
 static int
-s_on_cp(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+s_on_cp(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
         const uint8_t digest[32], const Passerelle__V1__CpNotification *n)
 {
     const uint8_t *rid = n->referral_id.data;
-    if (strcmp(self->me.sector, "child-protection") != 0) {
-        pl_log_warn(self->log,
+    if (strcmp(ctx->me->sector, "child-protection") != 0) {
+        pl_log_warn(ctx->log,
                     "cp_notification_refused from=%s reason=not-child-"
                     "protection",
                     h->from);
         int rc = s_shred_inbox(txn, h->id);
         if (rc == PL_OK)
-            rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
+            rc = s_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
                          "cp-notification", NULL, rid, "cp-notify", "refused",
                          "not-child-protection");
         return rc;
@@ -2378,16 +2405,16 @@ s_on_cp(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
                                  strlen(text));
     s_wipe_free(text);
     if (rc == PL_OK)
-        rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
+        rc = s_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
                      "cp-notification", NULL, rid, "cp-notify", "applied",
                      n->kind);
-    pl_log_info(self->log, "cp_notification from=%s kind=%s region=%s", h->from,
+    pl_log_info(ctx->log, "cp_notification from=%s kind=%s region=%s", h->from,
                 n->kind, n->region);
     return rc;
 }
 
 static int
-s_on_withdrawal(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+s_on_withdrawal(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
                 const uint8_t digest[32],
                 const Passerelle__V1__ConsentWithdrawal *w)
 {
@@ -2414,7 +2441,7 @@ s_on_withdrawal(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
             && (!peer || strcmp(peer, h->from) != 0 || !dir
                 || strcmp(dir, "in") != 0)) {
             json_decref(doc); // not this sender's referral: left alone
-            rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
+            rc = s_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
                          "consent-withdrawal", NULL, rid, "erase", "refused",
                          "wrong-peer");
             continue;
@@ -2459,22 +2486,22 @@ s_on_withdrawal(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
         pl_buf_t enc = {0};
         rc = pl_message_encode(&m, &enc);
         if (rc == PL_OK)
-            rc = pl_node_outbox_add(self, txn, h->from, S_KIND_ERASURE,
-                                    enc.data, enc.len, 0, msgid);
+            rc = pl_ctx_outbox_add(ctx, txn, h->from, S_KIND_ERASURE, enc.data,
+                                   enc.len, 0, msgid);
         pl_buf_free(&enc);
     }
     if (rc == PL_OK)
-        rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
+        rc = s_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
                      "consent-withdrawal", NULL, w->withdrawal_id.data, "erase",
                      "applied", NULL);
     if (rc == PL_OK)
         rc = s_out_digest(txn, msgid, odig);
     if (rc == PL_OK)
-        rc = s_audit(self, txn, PL_AUDIT_OUT, h->from, msgid, odig,
+        rc = s_audit(ctx, txn, PL_AUDIT_OUT, h->from, msgid, odig,
                      "erasure-confirmation", S_SYSTEM, w->withdrawal_id.data,
                      "erase-confirm", "applied", NULL);
     if (rc == PL_OK)
-        pl_log_info(self->log,
+        pl_log_info(ctx->log,
                     "consent_withdrawal from=%s referrals=%zu erased=%zu "
                     "inbox_copies=%zu",
                     h->from, n, nd, nshred);
@@ -2485,7 +2512,7 @@ s_on_withdrawal(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
 }
 
 static int
-s_on_erasure(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+s_on_erasure(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
              const uint8_t digest[32],
              const Passerelle__V1__ErasureConfirmation *e)
 {
@@ -2534,25 +2561,25 @@ s_on_erasure(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
     pl_store_wipe(dk, sizeof dk);
     json_decref(doc);
     if (rc == PL_OK)
-        rc = s_audit(self, txn, PL_AUDIT_IN, h->from, h->id, digest,
+        rc = s_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
                      "erasure-confirmation", NULL, wid, "erase-confirmed",
                      detail ? "refused" : "applied", detail);
-    pl_log_info(self->log, "erasure_confirmation from=%s result=%s", h->from,
+    pl_log_info(ctx->log, "erasure_confirmation from=%s result=%s", h->from,
                 detail ? detail : "confirmed");
     return rc;
 }
 
 int
-pl_node_case_on_other(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
-                      const uint8_t digest[32], const pl_message_t *m)
+pl_case_on_other(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
+                 const uint8_t digest[32], const pl_message_t *m)
 {
     switch (m->body_case) {
     case PASSERELLE__V1__MESSAGE__BODY_CP_NOTIFICATION:
-        return s_on_cp(self, txn, h, digest, m->cp_notification);
+        return s_on_cp(ctx, txn, h, digest, m->cp_notification);
     case PASSERELLE__V1__MESSAGE__BODY_CONSENT_WITHDRAWAL:
-        return s_on_withdrawal(self, txn, h, digest, m->consent_withdrawal);
+        return s_on_withdrawal(ctx, txn, h, digest, m->consent_withdrawal);
     case PASSERELLE__V1__MESSAGE__BODY_ERASURE_CONFIRMATION:
-        return s_on_erasure(self, txn, h, digest, m->erasure_confirmation);
+        return s_on_erasure(ctx, txn, h, digest, m->erasure_confirmation);
     default:
         return PL_OK;
     }
@@ -2593,9 +2620,13 @@ s_notif_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
 }
 
 static char *
-s_notifications(pl_node_t *self, pl_txn_t *txn)
+s_notifications(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+                int *rc_out)
 {
-    (void) self;
+    (void) args;
+    (void) as;
+    (void) rc_out;
+    (void) ctx;
     s_nwalk_t w = {txn, json_array()};
     int rc = pl_store_each(txn, PL_DB_REFERRALS, s_notif_one, &w);
     if (rc != PL_OK) {
@@ -2654,7 +2685,7 @@ s_del_case_keys(pl_txn_t *txn, pl_db_t db, uint8_t tag,
 }
 
 static char *
-s_erase(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
+s_erase(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         int *rc_out)
 {
     uint8_t id[S_ID], hdr[S_HDR], dk[PL_DATAKEY_BYTES];
@@ -2726,15 +2757,15 @@ s_erase(pl_node_t *self, pl_txn_t *txn, json_t *args, const char *as,
         free(text);
     }
     if (rc == PL_OK)
-        rc = s_audit(self, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case", as,
-                     id, "case-erase", "applied", NULL);
+        rc = s_audit(ctx, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case", as, id,
+                     "case-erase", "applied", NULL);
     size_t nrefs = refs.n;
     free(ids);
     free(refs.v);
     *rc_out = rc;
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot erase: %s", pl_strerror(rc));
-    pl_log_info(self->log, "case_erased referrals=%zu inbox_copies=%zu", nrefs,
+    pl_log_info(ctx->log, "case_erased referrals=%zu inbox_copies=%zu", nrefs,
                 nshred);
     return pl_node_ctl_ok(json_pack("{s:s, s:s, s:o, s:I}", "id", hex, "status",
                                     "erased", "erased", pl_node_json_time(now),
@@ -2789,10 +2820,10 @@ s_overdue_one(s_rwalk_t *w, const uint8_t id[S_ID], json_t *doc)
 }
 
 void
-pl_node_case_overdue_sweep(pl_node_t *self)
+pl_case_overdue_sweep(pl_node_ctx_t *ctx)
 {
     pl_txn_t *txn = NULL;
-    if (pl_store_begin(self->store, NULL, true, &txn) != PL_OK)
+    if (pl_store_begin(ctx->store, NULL, true, &txn) != PL_OK)
         return;
     s_crefs_t c = {0};
     s_rwalk_t w = {.txn = txn, .now = pl_now(), .fn = s_overdue_one};
@@ -2819,12 +2850,13 @@ pl_node_case_overdue_sweep(pl_node_t *self)
         char hex[2 * S_ID + 1], since[32];
         pl_hex(hex, c.v[i].id, S_ID);
         pl_time_fmt(since, c.v[i].since);
-        pl_log_warn(self->log, "referral_overdue id=%s priority=%s since=%s",
+        pl_log_warn(ctx->log, "referral_overdue id=%s priority=%s since=%s",
                     hex, c.v[i].priority, since);
     }
     free(c.v);
 }
 
+#ifdef PL_TEST_BUILD
 // ---- test hook: which sealed records still open (PASSERELLE_TEST_HOOKS=1)
 
 typedef struct {
@@ -2905,9 +2937,12 @@ s_probe_rec(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
 }
 
 static char *
-s_test_probe(pl_node_t *self, pl_txn_t *txn, json_t *args)
+s_test_probe(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+             int *rc_out)
 {
-    (void) self;
+    (void) as;
+    (void) rc_out;
+    (void) ctx;
     s_probe_t p = {.txn = txn, .needles = json_object_get(args, "needles")};
     int rc = pl_store_each(txn, PL_DB_KEYS, s_probe_key, &p);
     static const pl_db_t dbs[] = {PL_DB_CASES, PL_DB_CONSENTS, PL_DB_REFERRALS,
@@ -2927,31 +2962,78 @@ s_test_probe(pl_node_t *self, pl_txn_t *txn, json_t *args)
                   (json_int_t) p.opened, "matches", (json_int_t) p.matches));
 }
 
-static bool
-s_test_hooks(void)
+#endif // PL_TEST_BUILD
+
+// ---- the command rows
+
+const pl_ctl_cmd_t pl_case_cmds[] = {
+    {"case.add", PL_CTL_CHANGES, s_case_add},
+    {"case.show", 0, s_case_show},
+    {"case.list", 0, s_case_list},
+    {"case.close", PL_CTL_CHANGES, s_case_close},
+    {"consent.add", PL_CTL_CHANGES, s_consent_add},
+    {"consent.withdraw", PL_CTL_CHANGES, s_consent_withdraw},
+    {"refer", PL_CTL_CHANGES, s_refer},
+    {"referrals", 0, s_referrals},
+    {"referral.show", 0, s_referral_show},
+    {"referral.act", PL_CTL_CHANGES, s_act},
+    {"case.bia", PL_CTL_CHANGES, s_case_bia},
+    {"erase", PL_CTL_CHANGES, s_erase},
+    {"notifications", 0, s_notifications},
+#ifdef PL_TEST_BUILD
+    {"test.probe", PL_CTL_TEST, s_test_probe},
+#endif
+    {NULL, 0, NULL},
+};
+
+// ---- the adapter: pl_node_t -> pl_node_ctx_t
+
+static int
+s_svc_outbox_add(void *arg, pl_txn_t *txn, const char *to, int kind,
+                 const uint8_t *msg, size_t msg_len, uint64_t ttl,
+                 uint8_t id[PL_MSG_ID_BYTES])
 {
-    const char *v = getenv("PASSERELLE_TEST_HOOKS");
-    return v && strcmp(v, "1") == 0;
+    return pl_node_outbox_add(arg, txn, to, kind, msg, msg_len, ttl, id);
 }
 
-// ---- dispatch
+static const pl_cert_t *
+s_svc_dir_find(void *arg, const char *address, int *why)
+{
+    return pl_node_dir_find(arg, address, why);
+}
 
-static const struct {
-    const char *name; // control command
-    bool changes;     // needs a request id, reply stored
-} s_cmds[] = {
-    {"case.add", true},       {"case.show", false},  {"case.list", false},
-    {"case.close", true},     {"consent.add", true}, {"consent.withdraw", true},
-    {"refer", true},          {"referrals", false},  {"referral.show", false},
-    {"referral.act", true},   {"case.bia", true},    {"erase", true},
-    {"notifications", false}, {"test.probe", false},
-};
+static void
+s_svc_ask_directory(void *arg, bool force)
+{
+    pl_node_ask_directory(arg, force);
+}
+
+static const pl_node_svc_t s_svc = {s_svc_outbox_add, s_svc_dir_find,
+                                    s_svc_ask_directory};
+
+static pl_node_ctx_t
+s_ctx(pl_node_t *self)
+{
+    pl_node_ctx_t ctx = {self->log, self->keys, &self->me, self->store,
+                         self->dir, self->ndir, &s_svc,    self};
+    return ctx;
+}
+
+// The row of 'cmd', or NULL (test rows only with PASSERELLE_TEST_HOOKS=1).
+static const pl_ctl_cmd_t *
+s_row(const char *cmd)
+{
+    for (const pl_ctl_cmd_t *c = pl_case_cmds; c->name; c++)
+        if (strcmp(cmd, c->name) == 0)
+            return (c->flags & PL_CTL_TEST) && !s_test_hooks() ? NULL : c;
+    return NULL;
+}
 
 bool
 pl_node_case_handles(const char *cmd)
 {
-    for (size_t i = 0; i < sizeof s_cmds / sizeof *s_cmds; i++)
-        if (strcmp(cmd, s_cmds[i].name) == 0)
+    for (const pl_ctl_cmd_t *c = pl_case_cmds; c->name; c++)
+        if (strcmp(cmd, c->name) == 0)
             return true;
     return false;
 }
@@ -2959,49 +3041,72 @@ pl_node_case_handles(const char *cmd)
 bool
 pl_node_case_changes_state(const char *cmd)
 {
-    for (size_t i = 0; i < sizeof s_cmds / sizeof *s_cmds; i++)
-        if (strcmp(cmd, s_cmds[i].name) == 0)
-            return s_cmds[i].changes;
-    return false;
+    const pl_ctl_cmd_t *c = s_row(cmd);
+    return c && (c->flags & PL_CTL_CHANGES);
 }
 
 char *
-pl_node_case_ctl(pl_node_t *self, pl_txn_t *txn, const char *cmd, json_t *args,
-                 const char *as, int *rc_out)
+pl_case_ctl(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *cmd, json_t *args,
+            const char *as, int *rc_out)
 {
     *rc_out = PL_OK;
     if (as && strlen(as) > 127) {
         *rc_out = PL_EINVAL;
         return pl_node_ctl_error(PL_EINVAL, "--as is too long");
     }
-    if (strcmp(cmd, "case.add") == 0)
-        return s_case_add(self, txn, args, as, rc_out);
-    if (strcmp(cmd, "case.show") == 0)
-        return s_case_show(self, txn, args);
-    if (strcmp(cmd, "case.list") == 0)
-        return s_case_list(self, txn, args);
-    if (strcmp(cmd, "case.close") == 0)
-        return s_case_close(self, txn, args, as, rc_out);
-    if (strcmp(cmd, "consent.add") == 0)
-        return s_consent_add(self, txn, args, as, rc_out);
-    if (strcmp(cmd, "consent.withdraw") == 0)
-        return s_consent_withdraw(self, txn, args, as, rc_out);
-    if (strcmp(cmd, "refer") == 0)
-        return s_refer(self, txn, args, as, rc_out);
-    if (strcmp(cmd, "referrals") == 0)
-        return s_referrals(self, txn, args);
-    if (strcmp(cmd, "referral.show") == 0)
-        return s_referral_show(self, txn, args);
-    if (strcmp(cmd, "referral.act") == 0)
-        return s_act(self, txn, args, as, rc_out);
-    if (strcmp(cmd, "case.bia") == 0)
-        return s_case_bia(self, txn, args, as, rc_out);
-    if (strcmp(cmd, "erase") == 0)
-        return s_erase(self, txn, args, as, rc_out);
-    if (strcmp(cmd, "notifications") == 0)
-        return s_notifications(self, txn);
-    if (strcmp(cmd, "test.probe") == 0 && s_test_hooks())
-        return s_test_probe(self, txn, args);
+    const pl_ctl_cmd_t *c = s_row(cmd);
+    if (c)
+        return c->fn(ctx, txn, args, as, rc_out);
     *rc_out = PL_EINVAL;
     return pl_node_ctl_error(PL_EINVAL, "unknown command '%s'", cmd);
+}
+
+char *
+pl_node_case_ctl(pl_node_t *self, pl_txn_t *txn, const char *cmd, json_t *args,
+                 const char *as, int *rc_out)
+{
+    pl_node_ctx_t ctx = s_ctx(self);
+    return pl_case_ctl(&ctx, txn, cmd, args, as, rc_out);
+}
+
+int
+pl_node_case_on_referral(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+                         const uint8_t digest[32],
+                         const Passerelle__V1__Referral *r)
+{
+    pl_node_ctx_t ctx = s_ctx(self);
+    return pl_case_on_referral(&ctx, txn, h, digest, r);
+}
+
+int
+pl_node_case_on_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+                       const uint8_t digest[32],
+                       const Passerelle__V1__StatusUpdate *u)
+{
+    pl_node_ctx_t ctx = s_ctx(self);
+    return pl_case_on_status(&ctx, txn, h, digest, u);
+}
+
+int
+pl_node_case_on_receipt(pl_node_t *self, pl_txn_t *txn,
+                        const uint8_t msg_id[16], const char *from,
+                        uint64_t received_at)
+{
+    pl_node_ctx_t ctx = s_ctx(self);
+    return pl_case_on_receipt(&ctx, txn, msg_id, from, received_at);
+}
+
+int
+pl_node_case_on_other(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+                      const uint8_t digest[32], const pl_message_t *m)
+{
+    pl_node_ctx_t ctx = s_ctx(self);
+    return pl_case_on_other(&ctx, txn, h, digest, m);
+}
+
+void
+pl_node_case_overdue_sweep(pl_node_t *self)
+{
+    pl_node_ctx_t ctx = s_ctx(self);
+    pl_case_overdue_sweep(&ctx);
 }
