@@ -1,0 +1,1036 @@
+// pl_refer - the referral room: refer, lifecycle actions (referral.act),
+// inbound referral, status update and receipt, the overdue sweep
+// (DESIGN.md §6; issues 7, 8). Layer: nodes, handlers. The lifecycle
+// rules are pl_referral.c's state table; this file stores, seals, sends
+// and audits what it decides.
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "nodes/pl_case_int.h"
+
+char *
+pl_case_referrals(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
+                  const char *as, int *rc_out)
+{
+    (void) as;
+    (void) rc_out;
+    (void) ctx;
+    pl_case_rwalk_t w = {.txn = txn, .now = pl_now(), .fn = pl_case_list_one};
+    w.status = pl_case_arg(args, "status");
+    w.direction = pl_case_arg(args, "direction");
+    w.overdue = json_is_true(json_object_get(args, "overdue"));
+    pl_referral_state_t st;
+    if (w.status && pl_referral_state_parse(w.status, &st) != PL_OK)
+        return pl_node_ctl_error(PL_EINVAL,
+                                 "'%s' is not a status (requested, received, "
+                                 "accepted, rejected, in-progress, on-hold, "
+                                 "completed, cancelled)",
+                                 w.status);
+    if (w.direction && strcmp(w.direction, "in") && strcmp(w.direction, "out"))
+        return pl_node_ctl_error(PL_EINVAL, "direction is in or out");
+    w.out = json_array();
+    int rc = pl_store_each(txn, PL_DB_REFERRALS, pl_case_rwalk_one, &w);
+    if (rc != PL_OK) {
+        json_decref(w.out);
+        return pl_node_ctl_error(rc, "cannot read the store: %s",
+                                 pl_strerror(rc));
+    }
+    return pl_node_ctl_ok(w.out);
+}
+
+char *
+pl_case_referral_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
+                      const char *as, int *rc_out)
+{
+    (void) as;
+    (void) rc_out;
+    (void) ctx;
+    uint8_t id[PL_CASE_ID], hdr[PL_CASE_HDR];
+    int rc;
+    char *err = pl_case_resolve(txn, PL_DB_REFERRALS, 'r', "referral",
+                                pl_case_arg(args, "id"), id, &rc);
+    if (err)
+        return err;
+    json_t *doc = NULL;
+    rc = pl_case_ref_get(txn, id, hdr, NULL, &doc);
+    if (rc != PL_OK)
+        return pl_node_ctl_error(rc, "cannot read the referral: %s",
+                                 pl_strerror(rc));
+    uint64_t now = pl_now(), since = 0;
+    json_t *o = pl_case_summary(id, doc, now);
+    bool late = pl_case_overdue(doc, now, &since);
+    if (since)
+        json_object_set_new(o, late ? "overdue_since" : "next_step_due",
+                            pl_node_json_time(since));
+    static const char *const copy[] = {
+        "person",  "pseudonym", "purpose",     "note",
+        "history", "consent",   "legal_basis", "override",
+        "needs",   "uasc",      "child",       "referred_by"};
+    for (size_t i = 0; i < sizeof copy / sizeof *copy; i++) {
+        json_t *v = json_object_get(doc, copy[i]);
+        if (v)
+            json_object_set(o, copy[i], v);
+    }
+    if (!json_object_get(o, "person"))
+        json_object_set_new(o, "person", json_object());
+    json_decref(doc);
+    return pl_node_ctl_ok(o);
+}
+
+// ---- refer (sender)
+
+char *
+pl_case_refer(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+              int *rc_out)
+{
+    uint8_t case_id[PL_CASE_ID], chdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
+    json_t *cdoc = NULL;
+    char *reply = pl_case_load(txn, pl_case_arg(args, "case"), case_id, chdr,
+                               dk, &cdoc, rc_out);
+    if (reply)
+        return reply;
+    *rc_out = PL_EINVAL;
+    const char *to = pl_case_arg(args, "to"),
+               *service = pl_case_arg(args, "service");
+    const char *purpose = pl_case_arg(args, "purpose");
+    const char *prio = pl_case_arg(args, "priority"),
+               *due_s = pl_case_arg(args, "due");
+    const char *note = pl_case_arg(args, "note");
+    const char *oj = pl_case_arg(args, "override_justification");
+    const char *ab = pl_case_arg(args, "approved_by");
+    purpose = purpose ? purpose : "services";
+    prio = prio ? prio : "normal";
+    char addr[PL_ADDRESS_MAX + 1] = "";
+    if (to && !strchr(to, '/'))
+        snprintf(addr, sizeof addr, "%s/%s", ctx->me->network, to);
+    else if (to)
+        snprintf(addr, sizeof addr, "%s", to);
+    pl_referral_priority_t pr;
+    uint64_t due = 0, now = pl_now();
+    int why = PL_ENOTFOUND;
+    const pl_cert_t *cert = NULL;
+    pl_case_consents_t c;
+    memset(&c, 0, sizeof c);
+    if (!to || !pl_address_valid(addr))
+        reply = pl_node_ctl_error(PL_EINVAL,
+                                  "refer needs --to ADDRESS (network/name)");
+    else if (!service || !pl_slug_valid(service))
+        reply = pl_node_ctl_error(PL_EINVAL,
+                                  "refer needs --service CODE (a-z, 0-9, -)");
+    else if (!pl_slug_valid(purpose))
+        reply = pl_node_ctl_error(PL_EINVAL, "purpose must be a code");
+    else if (pl_referral_priority_parse(prio, &pr) != PL_OK)
+        reply = pl_node_ctl_error(PL_EINVAL,
+                                  "priority is emergency, urgent or normal");
+    else if (due_s && pl_referral_due_parse(due_s, &due) != PL_OK)
+        reply = pl_node_ctl_error(PL_EINVAL, "due must be a date YYYY-MM-DD");
+    else if (note && strlen(note) > PL_CASE_TEXT)
+        reply = pl_node_ctl_error(PL_EINVAL, "the note is too long");
+    else if (pl_case_u64(cdoc, "closed"))
+        reply = pl_node_ctl_error(PL_ESTATE, "the case is closed");
+    else if (strcmp(addr, ctx->me->address) == 0)
+        reply = pl_node_ctl_error(PL_EINVAL, "a node cannot refer to itself");
+    else if (!(cert = pl_ctx_dir_find(ctx, addr, &why)))
+        reply = pl_case_outbox_error(ctx, why, addr);
+    else if ((*rc_out = pl_case_consents_load(txn, case_id, dk, &c)) != PL_OK)
+        reply = pl_node_ctl_error(*rc_out, "cannot read the consents");
+    if (reply) {
+        if (*rc_out == PL_OK)
+            *rc_out = PL_EINVAL;
+        pl_case_consents_free(&c);
+        pl_store_wipe(dk, sizeof dk);
+        json_decref(cdoc);
+        return reply;
+    }
+    // the consent gate: before anything is sealed
+    const char *sector = cert->sector;
+    const json_t *bia = json_object_get(cdoc, "bia");
+    pl_consent_person_t person = {pl_case_str(cdoc, "birth"), PL_UASC_NONE,
+                                  pl_case_str(bia, "ref"),
+                                  pl_case_u64(bia, "date")};
+    const char *uasc = pl_case_str(cdoc, "uasc");
+    if (uasc)
+        PL_IGNORE(pl_uasc_parse(uasc, &person.uasc));
+    pl_consent_override_t ov = {oj, ab};
+    pl_consent_request_t req = {c.recs,
+                                c.n,
+                                sector,
+                                purpose,
+                                pl_sector_data_categories(sector),
+                                &person,
+                                (oj || ab) ? &ov : NULL,
+                                now};
+    pl_consent_verdict_t v;
+    uint8_t rid[PL_CASE_ID];
+    randombytes_buf(rid, sizeof rid);
+    if (pl_consent_gate(&req, &v) != PL_CONSENT_OK) {
+        int rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, addr, NULL, NULL,
+                               "referral", as, rid, "refer", "refused",
+                               pl_consent_reason_name(v.reason));
+        *rc_out = rc; // keep the audit entry of the refusal
+        pl_log_info(ctx->log, "refer_refused to=%s reason=%s", addr,
+                    pl_consent_reason_name(v.reason));
+        pl_case_consents_free(&c);
+        pl_store_wipe(dk, sizeof dk);
+        json_decref(cdoc);
+        return pl_node_ctl_error(pl_consent_reason_err(v.reason), "%s", v.text);
+    }
+    // an unaccompanied or separated child: the child-protection node of
+    // this node's region must be notified, or the referral is refused
+    char cp_addr[PL_ADDRESS_MAX + 1] = "";
+    bool notify_cp = v.child && person.uasc != PL_UASC_NONE
+                     && strcmp(ctx->me->sector, "child-protection") != 0;
+    if (notify_cp && pl_case_cp_find(ctx, cp_addr) != PL_OK) {
+        int rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, addr, NULL, NULL,
+                               "referral", as, rid, "refer", "refused",
+                               "no-cp-node");
+        *rc_out = rc; // keep the audit entry of the refusal
+        pl_log_info(ctx->log, "refer_refused to=%s reason=no-cp-node region=%s",
+                    addr, ctx->me->region);
+        pl_case_consents_free(&c);
+        pl_store_wipe(dk, sizeof dk);
+        json_decref(cdoc);
+        pl_ctx_ask_directory(ctx, false);
+        return pl_node_ctl_error(
+            PL_ENOTFOUND,
+            "child protection: no child-protection node of region '%s' is in "
+            "this node's directory; every referral of an unaccompanied or "
+            "separated child is notified to one, so this referral is refused "
+            "(the case is unchanged)",
+            ctx->me->region[0] ? ctx->me->region : "(none)");
+    }
+    // the message: only the sector table's fields, a referral-scoped
+    // pseudonym, the consent reference
+    uint8_t ps[5];
+    char pseudonym[16];
+    randombytes_buf(ps, sizeof ps);
+    pl_hex(pseudonym + 2, ps, sizeof ps);
+    pseudonym[0] = 'P';
+    pseudonym[1] = '-';
+    Passerelle__V1__Message m = PASSERELLE__V1__MESSAGE__INIT;
+    Passerelle__V1__Referral r = PASSERELLE__V1__REFERRAL__INIT;
+    Passerelle__V1__Person p = PASSERELLE__V1__PERSON__INIT;
+    Passerelle__V1__ConsentRef cr = PASSERELLE__V1__CONSENT_REF__INIT;
+    Passerelle__V1__ConsentOverride co = PASSERELLE__V1__CONSENT_OVERRIDE__INIT;
+    Passerelle__V1__Guardian g = PASSERELLE__V1__GUARDIAN__INIT;
+    r.referral_id.data = rid;
+    r.referral_id.len = PL_CASE_ID;
+    r.pseudonym = pseudonym;
+    r.legal_basis = v.override ? "override" : "consent";
+    r.purpose = (char *) purpose;
+    r.sector = (char *) sector;
+    r.service = (char *) service;
+    r.priority = (char *) pl_referral_priority_name(pr);
+    r.has_due = due != 0;
+    r.due = due;
+    r.note = (char *) note;
+    r.created_at = now;
+    r.by = (char *) pl_case_by(as);
+    r.has_child = true;
+    r.child = v.child;
+    r.uasc = (char *) uasc;
+    if (v.child && person.uasc != PL_UASC_NONE)
+        r.bia_ref = (char *) person.bia_ref; // the gate required it
+    json_t *needs = json_object_get(cdoc, "needs");
+    char *needv[8];
+    size_t nn = 0, i;
+    json_t *e;
+    json_array_foreach(needs, i, e) if (nn < 8 && json_is_string(e))
+        needv[nn++] = (char *) json_string_value(e);
+    r.n_needs = nn;
+    r.needs = needv;
+    uint32_t fields = pl_sector_data_fields(sector);
+    json_t *sent = json_object();
+    char **slot[] = {&p.given, &p.family,   &p.birth,
+                     &p.sex,   &p.language, &p.phone};
+    static const uint32_t bits[] = {PL_FIELD_GIVEN,    PL_FIELD_FAMILY,
+                                    PL_FIELD_BIRTH,    PL_FIELD_SEX,
+                                    PL_FIELD_LANGUAGE, PL_FIELD_PHONE};
+    for (size_t k = 0; k < 6; k++) {
+        const char *name = pl_sector_data_field_name(bits[k]);
+        const char *val = pl_case_str(cdoc, name);
+        if ((fields & bits[k]) && val) {
+            *slot[k] = (char *) val;
+            json_object_set_new(sent, name, json_string(val));
+        }
+    }
+    if (fields)
+        r.person = &p;
+    char *csect[PL_CONSENT_SECTORS_MAX];
+    if (v.record) {
+        for (size_t k = 0; k < v.record->nsectors; k++)
+            csect[k] = (char *) v.record->sectors[k];
+        cr.consent_id.data = (uint8_t *) v.record->id;
+        cr.consent_id.len = PL_CASE_ID;
+        cr.given_by = (char *) pl_consent_giver_name(v.record->given_by);
+        cr.n_sectors = v.record->nsectors;
+        cr.sectors = csect;
+        cr.purpose = (char *) purpose;
+        cr.expires_at = v.record->expires_at;
+        if (v.record->guardian_name[0])
+            cr.guardian_name = (char *) v.record->guardian_name;
+        if (v.child && v.record->child_views[0])
+            cr.child_views = (char *) v.record->child_views;
+        r.consent = &cr;
+        if (v.child && v.record->guardian_name[0]) {
+            g.name = (char *) v.record->guardian_name;
+            r.guardian = &g;
+        }
+    }
+    if (v.override) {
+        co.justification = (char *) oj;
+        co.approved_by = (char *) ab;
+        r.override = &co;
+    }
+    // test-only: send without the consent reference, to prove that the
+    // recipient refuses it (honoured only with PASSERELLE_TEST_HOOKS=1 in
+    // the daemon's environment)
+    if (json_is_true(json_object_get(args, "test_omit_consent"))
+        && pl_case_test_hooks())
+        r.consent = NULL;
+    m.body_case = PASSERELLE__V1__MESSAGE__BODY_REFERRAL;
+    m.referral = &r;
+    pl_buf_t enc = {0};
+    uint8_t msgid[PL_MSG_ID_BYTES], digest[PL_DIGEST_BYTES];
+    int rc = pl_message_encode(&m, &enc);
+    if (rc == PL_OK)
+        rc = pl_ctx_outbox_add(ctx, txn, addr, S_KIND_REFERRAL, enc.data,
+                               enc.len, 0, msgid);
+    pl_buf_wipe(&enc);
+    uint8_t cp_msg[PL_MSG_ID_BYTES];
+    if (rc == PL_OK && notify_cp)
+        rc = pl_case_cp_notify(ctx, txn, cp_addr, rid, uasc, now, as, cp_msg);
+    if (rc != PL_OK) {
+        *rc_out = rc;
+        json_decref(sent);
+        pl_case_consents_free(&c);
+        pl_store_wipe(dk, sizeof dk);
+        json_decref(cdoc);
+        return pl_case_outbox_error(ctx, rc, addr);
+    }
+    // the sender's record, sealed under the case key
+    char case_hex[2 * PL_CASE_ID + 1];
+    pl_hex(case_hex, case_id, PL_CASE_ID);
+    json_t *doc = json_object();
+    json_object_set_new(doc, "dir", json_string("out"));
+    json_object_set_new(doc, "peer", json_string(addr));
+    json_object_set_new(doc, "case", json_string(case_hex));
+    json_object_set_new(doc, "pseudonym", json_string(pseudonym));
+    json_object_set_new(doc, "sector", json_string(sector));
+    json_object_set_new(doc, "service", json_string(service));
+    json_object_set_new(doc, "purpose", json_string(purpose));
+    json_object_set_new(doc, "priority",
+                        json_string(pl_referral_priority_name(pr)));
+    json_object_set_new(doc, "due", json_integer((json_int_t) due));
+    if (note)
+        json_object_set_new(doc, "note", json_string(note));
+    json_object_set_new(doc, "created", json_integer((json_int_t) now));
+    json_object_set_new(doc, "last_change", json_integer((json_int_t) now));
+    if (pl_case_by(as))
+        json_object_set_new(doc, "referred_by", json_string(as));
+    json_object_set_new(doc, "legal_basis", json_string(r.legal_basis));
+    if (v.record) {
+        json_t *cj = json_object();
+        json_object_set_new(cj, "id",
+                            pl_node_json_hex(v.record->id, PL_CASE_ID));
+        json_object_set_new(cj, "given_by", json_string(cr.given_by));
+        json_object_set_new(cj, "expires", pl_node_json_time(cr.expires_at));
+        json_object_set_new(doc, "consent", cj);
+    }
+    if (v.override)
+        json_object_set_new(doc, "override",
+                            json_pack("{s:s, s:s, s:s}", "justification", oj,
+                                      "approved_by", ab, "overrode",
+                                      pl_consent_reason_name(v.overridden)));
+    json_object_set_new(doc, "person", sent);
+    json_object_set_new(doc, "child", json_boolean(v.child));
+    if (v.child && uasc)
+        json_object_set_new(doc, "uasc", json_string(uasc));
+    if (notify_cp)
+        json_object_set_new(doc, "cp_notified", json_string(cp_addr));
+    json_object_set_new(doc, "msg", pl_node_json_hex(msgid, PL_MSG_ID_BYTES));
+    pl_referral_track_t t;
+    pl_referral_track_init(&t, PL_SIDE_SENDER);
+    pl_case_track_set(doc, &t);
+    pl_case_history(doc, "requested", now, pl_case_by(as), NULL,
+                    note ? NULL : NULL, NULL, NULL);
+    uint8_t rhdr[PL_CASE_HDR];
+    rhdr[0] = PL_CASE_VER;
+    memcpy(rhdr + 1, chdr + 1, PL_DATAKEY_ID_BYTES); // the case key
+    rc = pl_case_ref_put(txn, rid, rhdr, dk, doc);
+    json_decref(doc);
+    pl_case_consents_free(&c);
+    pl_store_wipe(dk, sizeof dk);
+    json_decref(cdoc);
+    uint8_t mk[1 + PL_CASE_ID];
+    pl_case_rkey(mk, 'm', msgid);
+    if (rc == PL_OK)
+        rc = pl_store_put(txn, PL_DB_REFERRALS, mk, sizeof mk, rid, PL_CASE_ID);
+    if (rc == PL_OK)
+        rc = pl_case_out_digest(txn, msgid, digest);
+    if (rc == PL_OK)
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_OUT, addr, msgid, digest,
+                           "referral", as, rid, "refer", "applied",
+                           v.override ? "override" : NULL);
+    if (rc == PL_OK && v.override)
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, addr, NULL, NULL,
+                           "consent", ab, rid, "consent-override", "approved",
+                           pl_consent_reason_name(v.overridden));
+    *rc_out = rc;
+    if (rc != PL_OK)
+        return pl_node_ctl_error(rc, "cannot store the referral: %s",
+                                 pl_strerror(rc));
+    pl_log_info(ctx->log, "referral_sent to=%s sector=%s", addr, sector);
+    return pl_node_ctl_ok(json_pack(
+        "{s:o, s:s, s:s, s:s}", "id", pl_node_json_hex(rid, PL_CASE_ID), "to",
+        addr, "status", "requested", "pseudonym", pseudonym));
+}
+
+// ---- status updates made here (accept, ..., cancel)
+
+// Seals a StatusUpdate to the peer of 'doc'; 'msgid' gets its id.
+int
+pl_case_send_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const json_t *doc,
+                    const uint8_t rid[PL_CASE_ID],
+                    const pl_referral_update_t *u, const char *reason,
+                    const char *note, const char *by, uint64_t at,
+                    uint8_t msgid[PL_MSG_ID_BYTES])
+{
+    Passerelle__V1__Message m = PASSERELLE__V1__MESSAGE__INIT;
+    Passerelle__V1__StatusUpdate su = PASSERELLE__V1__STATUS_UPDATE__INIT;
+    su.referral_id.data = (uint8_t *) rid;
+    su.referral_id.len = PL_CASE_ID;
+    su.seq = u->seq;
+    su.status = (char *) pl_referral_state_name(u->to);
+    su.reason = (char *) reason;
+    su.note = (char *) note;
+    if (u->outcome != PL_OUTCOME_NONE)
+        su.outcome = (char *) pl_referral_outcome_name(u->outcome);
+    su.at = at;
+    su.by = (char *) by;
+    m.body_case = PASSERELLE__V1__MESSAGE__BODY_STATUS_UPDATE;
+    m.status_update = &su;
+    pl_buf_t enc = {0};
+    int rc = pl_message_encode(&m, &enc);
+    if (rc == PL_OK)
+        rc = pl_ctx_outbox_add(ctx, txn, pl_case_str(doc, "peer"),
+                               S_KIND_STATUS, enc.data, enc.len, 0, msgid);
+    pl_buf_wipe(&enc);
+    return rc;
+}
+
+char *
+pl_case_act(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+            int *rc_out)
+{
+    *rc_out = PL_EINVAL;
+    const char *evs = pl_case_arg(args, "event"),
+               *reason = pl_case_arg(args, "reason");
+    const char *note = pl_case_arg(args, "note"),
+               *outs = pl_case_arg(args, "outcome");
+    pl_referral_event_t ev;
+    pl_referral_outcome_t oc = PL_OUTCOME_NONE;
+    if (!evs || pl_referral_event_parse(evs, &ev) != PL_OK
+        || ev == PL_RE_RECEIVE)
+        return pl_node_ctl_error(PL_EINVAL,
+                                 "event is accept, reject, start, hold, "
+                                 "resume, complete or cancel");
+    if (pl_referral_event_needs_reason(ev) && !reason)
+        return pl_node_ctl_error(PL_EINVAL, "%s needs --reason CODE", evs);
+    if (reason && !pl_slug_valid(reason))
+        return pl_node_ctl_error(PL_EINVAL,
+                                 "the reason is a code (a-z, 0-9, -), e.g. "
+                                 "no-capacity; free text goes in --note");
+    if (note && strlen(note) > PL_CASE_TEXT)
+        return pl_node_ctl_error(PL_EINVAL, "the note is too long");
+    if (ev == PL_RE_COMPLETE
+        && (!outs || pl_referral_outcome_parse(outs, &oc) != PL_OK))
+        return pl_node_ctl_error(PL_EINVAL, "complete needs --outcome "
+                                            "successful|not-successful");
+    if (ev != PL_RE_COMPLETE && outs)
+        return pl_node_ctl_error(PL_EINVAL, "only complete takes --outcome");
+    uint8_t rid[PL_CASE_ID], hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
+    char *err = pl_case_resolve(txn, PL_DB_REFERRALS, 'r', "referral",
+                                pl_case_arg(args, "id"), rid, rc_out);
+    if (err)
+        return err;
+    json_t *doc = NULL;
+    pl_referral_track_t t;
+    int rc = pl_case_ref_get(txn, rid, hdr, dk, &doc);
+    if (rc == PL_OK)
+        rc = pl_case_track_get(doc, &t);
+    if (rc != PL_OK) {
+        *rc_out = rc;
+        json_decref(doc);
+        pl_store_wipe(dk, sizeof dk);
+        return pl_node_ctl_error(rc, "cannot read the referral: %s",
+                                 pl_strerror(rc));
+    }
+    pl_referral_update_t u;
+    pl_referral_result_t res = pl_referral_track_act(&t, ev, oc, &u);
+    const char *peer = pl_case_str(doc, "peer");
+    if (res != PL_REF_APPLIED) {
+        char text[256];
+        pl_referral_refusal_text(text, sizeof text, res,
+                                 pl_referral_track_state(&t), ev, t.me);
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, peer, NULL, NULL,
+                           "referral", as, rid, evs,
+                           pl_referral_result_name(res), NULL);
+        json_decref(doc);
+        pl_store_wipe(dk, sizeof dk);
+        *rc_out = rc; // the refusal is audited
+        return pl_node_ctl_error(pl_referral_result_err(res), "%s", text);
+    }
+    uint64_t now = pl_now();
+    uint8_t msgid[PL_MSG_ID_BYTES], digest[PL_DIGEST_BYTES];
+    rc = pl_case_send_status(ctx, txn, doc, rid, &u, reason, note,
+                             pl_case_by(as), now, msgid);
+    if (rc != PL_OK) {
+        char peer_copy[PL_ADDRESS_MAX + 1];
+        snprintf(peer_copy, sizeof peer_copy, "%s", peer ? peer : "?");
+        json_decref(doc);
+        pl_store_wipe(dk, sizeof dk);
+        *rc_out = rc;
+        return pl_case_outbox_error(ctx, rc, peer_copy);
+    }
+    pl_case_track_set(doc, &t);
+    pl_case_history(doc, pl_referral_state_name(u.to), now, pl_case_by(as),
+                    reason, note, oc ? pl_referral_outcome_name(oc) : NULL,
+                    NULL);
+    json_object_set_new(doc, "last_change", json_integer((json_int_t) now));
+    rc = pl_case_out_digest(txn, msgid, digest);
+    if (rc == PL_OK)
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_OUT, peer, msgid, digest,
+                           "status-update", as, rid, evs, "applied", reason);
+    if (rc == PL_OK)
+        rc = pl_case_ref_put(txn, rid, hdr, dk, doc);
+    const char *status = pl_referral_state_name(pl_referral_track_state(&t));
+    json_decref(doc);
+    pl_store_wipe(dk, sizeof dk);
+    *rc_out = rc;
+    if (rc != PL_OK)
+        return pl_node_ctl_error(rc, "cannot store the update: %s",
+                                 pl_strerror(rc));
+    return pl_node_ctl_ok(json_pack("{s:o, s:s, s:I}", "id",
+                                    pl_node_json_hex(rid, PL_CASE_ID), "status",
+                                    status, "seq", (json_int_t) u.seq));
+}
+
+// ---- inbound (recipient of a referral, or sender receiving updates)
+
+// Re-checks the consent a referral carries against this node's sector.
+// Returns NULL when it may be stored, else the refusal code; 'why' gets
+// the line for the log.
+static const char *
+s_recheck(pl_node_ctx_t *ctx, const Passerelle__V1__Referral *r, uint64_t now,
+          bool *override, char *why, size_t why_size)
+{
+    *override = false;
+    if (strcmp(r->sector, ctx->me->sector) != 0) {
+        snprintf(why, why_size, "referral for sector '%s', this node is '%s'",
+                 r->sector, ctx->me->sector);
+        return "wrong-sector";
+    }
+    const Passerelle__V1__ConsentRef *cr = r->consent;
+    if (cr) {
+        pl_consent_t rec;
+        memset(&rec, 0, sizeof rec);
+        for (size_t i = 0; i < cr->n_sectors && i < PL_CONSENT_SECTORS_MAX; i++)
+            snprintf(rec.sectors[rec.nsectors++], PL_CONSENT_CODE_MAX + 1, "%s",
+                     cr->sectors[i]);
+        snprintf(rec.purposes[0], PL_CONSENT_CODE_MAX + 1, "%s", cr->purpose);
+        rec.npurposes = 1;
+        if (pl_consent_giver_parse(cr->given_by, &rec.given_by) != PL_OK) {
+            snprintf(why, why_size, "consent: unknown giver '%s'",
+                     cr->given_by);
+            return "no-consent";
+        }
+        rec.expires_at = cr->expires_at;
+        pl_consent_reason_t cre = pl_consent_covers(
+            &rec, ctx->me->sector, r->purpose,
+            pl_sector_data_categories(ctx->me->sector), now, why, why_size);
+        bool child = r->has_child && r->child;
+        if (cre == PL_CONSENT_OK && child && r->uasc && r->uasc[0]) {
+            // unaccompanied or separated: a best-interests assessment
+            if (!r->bia_ref || !r->bia_ref[0]) {
+                snprintf(why, why_size,
+                         "consent: an unaccompanied or separated child's "
+                         "referral without a best-interests assessment");
+                cre = PL_CONSENT_BIA;
+            }
+        } else if (cre == PL_CONSENT_OK && child
+                   && (rec.given_by != PL_GIVEN_BY_GUARDIAN
+                       || !cr->guardian_name || !cr->child_views)) {
+            snprintf(why, why_size,
+                     "consent: a child's referral without a guardian's "
+                     "consent and the child's views");
+            cre = PL_CONSENT_CHILD_GIVER;
+        }
+        pl_store_wipe(&rec, sizeof rec);
+        if (cre == PL_CONSENT_OK)
+            return NULL;
+        if (cre == PL_CONSENT_EXPIRED)
+            return "consent-expired";
+    } else {
+        snprintf(why, why_size,
+                 "consent: the referral carries no consent "
+                 "reference");
+    }
+    const Passerelle__V1__ConsentOverride *ov = r->override;
+    if (ov && ov->justification[0] && ov->approved_by[0]) {
+        *override = true;
+        return NULL;
+    }
+    return "no-consent";
+}
+
+// Destroys the data key of our inbox copy of envelope 'id' (used when a
+// referral is refused: none of its personal data is kept).
+int
+pl_case_shred_inbox(pl_txn_t *txn, const uint8_t id[PL_MSG_ID_BYTES])
+{
+    const uint8_t *v;
+    size_t vlen;
+    pl_inrec_t in;
+    int rc = pl_store_get(txn, PL_DB_INBOX, id, PL_MSG_ID_BYTES, &v, &vlen);
+    if (rc == PL_ENOTFOUND)
+        return PL_OK;
+    if (rc == PL_OK)
+        rc = pl_inrec_decode(v, vlen, &in);
+    if (rc != PL_OK)
+        return rc == PL_EPROTO ? PL_OK : rc;
+    uint8_t dkid[PL_DATAKEY_ID_BYTES];
+    memcpy(dkid, in.dkid, sizeof dkid);
+    rc = pl_store_datakey_destroy(txn, dkid);
+    return rc == PL_ENOTFOUND ? PL_OK : rc;
+}
+
+int
+pl_case_on_referral(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
+                    const uint8_t digest[32], const Passerelle__V1__Referral *r)
+{
+    if (r->referral_id.len != PL_CASE_ID) {
+        pl_log_warn(ctx->log, "referral_refused from=%s reason=malformed",
+                    h->from);
+        return pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                             "referral", NULL, NULL, "receive", "refused",
+                             "malformed");
+    }
+    const uint8_t *rid = r->referral_id.data;
+    uint8_t rk[1 + PL_CASE_ID];
+    pl_case_rkey(rk, 'r', rid);
+    const uint8_t *v;
+    size_t vlen;
+    int rc = pl_store_get(txn, PL_DB_REFERRALS, rk, sizeof rk, &v, &vlen);
+    if (rc == PL_OK) {
+        pl_log_error(ctx->log,
+                     "referral_refused from=%s reason=referral_id_in_use",
+                     h->from);
+        return pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                             "referral", NULL, rid, "receive", "refused",
+                             "duplicate-id");
+    }
+    if (rc != PL_ENOTFOUND)
+        return rc;
+    pl_case_rkey(rk, 'x', rid); // its consent was withdrawn before it arrived
+    rc = pl_store_get(txn, PL_DB_REFERRALS, rk, sizeof rk, &v, &vlen);
+    if (rc == PL_OK) {
+        pl_log_warn(ctx->log, "referral_refused from=%s reason=withdrawn",
+                    h->from);
+        rc = pl_case_shred_inbox(txn, h->id);
+        if (rc == PL_OK)
+            rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                               "referral", NULL, rid, "receive", "refused",
+                               "consent-withdrawn");
+        return rc;
+    }
+    if (rc != PL_ENOTFOUND)
+        return rc;
+    uint64_t now = pl_now();
+    bool override = false;
+    char why[PL_CONSENT_TEXT_MAX] = "";
+    const char *refusal = s_recheck(ctx, r, now, &override, why, sizeof why);
+    pl_referral_priority_t pr;
+    if (pl_referral_priority_parse(r->priority, &pr) != PL_OK)
+        pr = PL_PRIORITY_NORMAL;
+    uint8_t hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
+    hdr[0] = PL_CASE_VER;
+    rc = pl_store_datakey_new(txn, hdr + 1, dk); // the referral's own key
+    if (rc != PL_OK)
+        return rc;
+    json_t *doc = json_object();
+    json_object_set_new(doc, "dir", json_string("in"));
+    json_object_set_new(doc, "peer", json_string(h->from));
+    json_object_set_new(doc, "pseudonym", json_string(r->pseudonym));
+    json_object_set_new(doc, "sector", json_string(r->sector));
+    json_object_set_new(doc, "service", json_string(r->service));
+    json_object_set_new(doc, "purpose", json_string(r->purpose));
+    json_object_set_new(doc, "priority",
+                        json_string(pl_referral_priority_name(pr)));
+    json_object_set_new(doc, "due",
+                        json_integer((json_int_t) (r->has_due ? r->due : 0)));
+    uint64_t created = r->created_at ? r->created_at : now;
+    json_object_set_new(doc, "created", json_integer((json_int_t) created));
+    json_object_set_new(doc, "last_change", json_integer((json_int_t) now));
+    if (r->by)
+        json_object_set_new(doc, "referred_by", json_string(r->by));
+    json_object_set_new(doc, "legal_basis", json_string(r->legal_basis));
+    json_object_set_new(doc, "msg", pl_node_json_hex(h->id, PL_MSG_ID_BYTES));
+    json_object_set_new(doc, "child", json_boolean(r->has_child && r->child));
+    pl_referral_track_t t;
+    pl_referral_track_init(&t, PL_SIDE_RECIPIENT);
+    PL_IGNORE(pl_referral_track_received(&t, NULL));
+    pl_case_history(doc, "requested", created, r->by, NULL, NULL, NULL, NULL);
+    pl_case_history(doc, "received", now, ctx->me->address, NULL, NULL, NULL,
+                    NULL);
+    uint8_t msgid[PL_MSG_ID_BYTES], odig[PL_DIGEST_BYTES];
+    if (!refusal) {
+        // what this node may see: the sector table's fields, no more
+        uint32_t fields = pl_sector_data_fields(ctx->me->sector);
+        json_t *pj = json_object();
+        const Passerelle__V1__Person *p = r->person;
+        const char *vals[] = {p ? p->given : NULL,    p ? p->family : NULL,
+                              p ? p->birth : NULL,    p ? p->sex : NULL,
+                              p ? p->language : NULL, p ? p->phone : NULL};
+        static const uint32_t bits[] = {PL_FIELD_GIVEN,    PL_FIELD_FAMILY,
+                                        PL_FIELD_BIRTH,    PL_FIELD_SEX,
+                                        PL_FIELD_LANGUAGE, PL_FIELD_PHONE};
+        for (size_t k = 0; k < 6; k++)
+            if ((fields & bits[k]) && vals[k])
+                json_object_set_new(pj, pl_sector_data_field_name(bits[k]),
+                                    json_string(vals[k]));
+        json_object_set_new(doc, "person", pj);
+        if (r->note)
+            json_object_set_new(doc, "note", json_string(r->note));
+        if (r->uasc)
+            json_object_set_new(doc, "uasc", json_string(r->uasc));
+        json_t *needs = json_array();
+        for (size_t k = 0; k < r->n_needs; k++)
+            json_array_append_new(needs, json_string(r->needs[k]));
+        json_object_set_new(doc, "needs", needs);
+        if (r->consent) {
+            json_t *cj = json_object();
+            json_object_set_new(cj, "given_by",
+                                json_string(r->consent->given_by));
+            json_object_set_new(cj, "expires",
+                                pl_node_json_time(r->consent->expires_at));
+            if (r->consent->guardian_name)
+                json_object_set_new(cj, "guardian_name",
+                                    json_string(r->consent->guardian_name));
+            if (r->consent->child_views)
+                json_object_set_new(cj, "child_views",
+                                    json_string(r->consent->child_views));
+            json_object_set_new(doc, "consent", cj);
+        }
+        if (override)
+            json_object_set_new(doc, "override",
+                                json_pack("{s:s, s:s}", "justification",
+                                          r->override->justification,
+                                          "approved_by",
+                                          r->override->approved_by));
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                           "referral", r->by, rid, "receive", "applied",
+                           override ? "override" : NULL);
+        pl_log_info(ctx->log, "referral_received from=%s", h->from);
+    } else {
+        // refused: answered at once with `rejected`, nothing personal kept
+        pl_referral_update_t u;
+        PL_IGNORE(pl_referral_track_act(&t, PL_RE_REJECT, PL_OUTCOME_NONE, &u));
+        json_object_set_new(doc, "person", json_object());
+        json_object_set_new(doc, "refused", json_string(why));
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                           "referral", r->by, rid, "receive", "refused",
+                           refusal);
+        if (rc == PL_OK)
+            rc = pl_case_send_status(ctx, txn, doc, rid, &u, refusal, NULL,
+                                     PL_CASE_SYSTEM, now, msgid);
+        if (rc == PL_OK)
+            rc = pl_case_out_digest(txn, msgid, odig);
+        if (rc == PL_OK)
+            rc = pl_case_audit(ctx, txn, PL_AUDIT_OUT, h->from, msgid, odig,
+                               "status-update", PL_CASE_SYSTEM, rid, "reject",
+                               "applied", refusal);
+        if (rc == PL_OK)
+            rc = pl_case_shred_inbox(txn, h->id);
+        pl_case_history(doc, "rejected", now, PL_CASE_SYSTEM, refusal, NULL,
+                        NULL, NULL);
+        pl_log_warn(ctx->log, "referral_refused from=%s reason=%s (%s)",
+                    h->from, refusal, why);
+    }
+    pl_case_track_set(doc, &t);
+    if (rc == PL_OK)
+        rc = pl_case_ref_put(txn, rid, hdr, dk, doc);
+    pl_store_wipe(dk, sizeof dk);
+    json_decref(doc);
+    return rc;
+}
+
+// Details of an update kept while it waits in the track's pending list.
+static void
+s_pending_key(char out[24], pl_referral_side_t side, uint32_t seq)
+{
+    snprintf(out, 24, "%d:%u", (int) side, seq);
+}
+
+int
+pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
+                  const uint8_t digest[32],
+                  const Passerelle__V1__StatusUpdate *su)
+{
+    const uint8_t *rid =
+        su->referral_id.len == PL_CASE_ID ? su->referral_id.data : NULL;
+    uint8_t hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
+    json_t *doc = NULL;
+    int rc = rid ? pl_case_ref_get(txn, rid, hdr, dk, &doc) : PL_EPROTO;
+    if (rc == PL_ENOMEM || rc == PL_EIO) {
+        return rc;
+    }
+    const char *peer = doc ? pl_case_str(doc, "peer") : NULL;
+    if (rc != PL_OK || !peer || strcmp(peer, h->from) != 0) {
+        const char *detail = rc == PL_ENOTFOUND ? "unknown-referral"
+                             : rc != PL_OK      ? "unreadable-referral"
+                                                : "wrong-peer";
+        pl_log_warn(ctx->log, "status_refused from=%s reason=%s", h->from,
+                    detail);
+        json_decref(doc);
+        pl_store_wipe(dk, sizeof dk);
+        return pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                             "status-update", su->by, rid, su->status,
+                             "refused", detail);
+    }
+    pl_referral_track_t t;
+    pl_referral_update_t u = {0};
+    pl_referral_result_t res = PL_REF_REFUSED_INVALID;
+    pl_referral_steps_t *steps = calloc(1, sizeof *steps);
+    if (!steps) {
+        json_decref(doc);
+        pl_store_wipe(dk, sizeof dk);
+        return PL_ENOMEM;
+    }
+    rc = pl_case_track_get(doc, &t);
+    u.by = t.me == PL_SIDE_SENDER ? PL_SIDE_RECIPIENT : PL_SIDE_SENDER;
+    u.seq = su->seq;
+    u.cookie = ((uint64_t) u.by << 32) | su->seq;
+    bool valid =
+        rc == PL_OK && pl_referral_state_parse(su->status, &u.to) == PL_OK
+        && (!su->outcome
+            || pl_referral_outcome_parse(su->outcome, &u.outcome) == PL_OK);
+    if (valid)
+        res = pl_referral_track_apply(&t, &u, steps);
+    // this update's details, for the history now or when its turn comes
+    json_t *pend = json_object_get(doc, "pending");
+    if (!pend) {
+        pend = json_object();
+        json_object_set_new(doc, "pending", pend);
+    }
+    char pk[24];
+    s_pending_key(pk, u.by, u.seq);
+    json_t *det = json_object();
+    json_object_set_new(det, "at", json_integer((json_int_t) su->at));
+    if (su->by)
+        json_object_set_new(det, "by", json_string(su->by));
+    if (su->reason)
+        json_object_set_new(det, "reason", json_string(su->reason));
+    if (su->note)
+        json_object_set_new(det, "note", json_string(su->note));
+    if (su->outcome)
+        json_object_set_new(det, "outcome", json_string(su->outcome));
+    json_object_set_new(det, "msg", pl_node_json_hex(h->id, PL_MSG_ID_BYTES));
+    json_object_set_new(det, "digest", pl_node_json_hex(digest, 32));
+    if (res == PL_REF_BUFFERED)
+        json_object_set_new(pend, pk, det);
+    else
+        json_decref(det);
+    if (res == PL_REF_BUFFERED || res == PL_REF_DUPLICATE || !valid
+        || res == PL_REF_REFUSED_INVALID || res == PL_REF_REFUSED_TOO_EARLY) {
+        pl_log_info(ctx->log, "status_update from=%s seq=%u result=%s", h->from,
+                    su->seq, pl_referral_result_name(res));
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                           "status-update", su->by, rid, su->status,
+                           pl_referral_result_name(res), NULL);
+        if (rc == PL_OK && res == PL_REF_BUFFERED) {
+            pl_case_track_set(doc, &t); // the track holds it until its turn
+            rc = pl_case_ref_put(txn, rid, hdr, dk, doc);
+        }
+        free(steps);
+        json_decref(doc);
+        pl_store_wipe(dk, sizeof dk);
+        return rc;
+    }
+    // every update processed, in order (this one and released ones)
+    uint64_t now = pl_now();
+    rc = PL_OK;
+    for (size_t i = 0; rc == PL_OK && i < steps->count; i++) {
+        const pl_referral_step_t *st = &steps->step[i];
+        pl_referral_side_t by = st->update.by;
+        uint32_t seq = (uint32_t) (st->update.cookie & 0xffffffffu);
+        char k[24];
+        s_pending_key(k, by, seq);
+        json_t *d = json_object_get(pend, k);
+        json_t *d_own = NULL;
+        if (!d) {
+            // this envelope's own update
+            d_own = json_object();
+            json_object_set_new(d_own, "at", json_integer((json_int_t) su->at));
+            if (su->by)
+                json_object_set_new(d_own, "by", json_string(su->by));
+            if (su->reason)
+                json_object_set_new(d_own, "reason", json_string(su->reason));
+            if (su->note)
+                json_object_set_new(d_own, "note", json_string(su->note));
+            if (su->outcome)
+                json_object_set_new(d_own, "outcome", json_string(su->outcome));
+            json_object_set_new(d_own, "msg",
+                                pl_node_json_hex(h->id, PL_MSG_ID_BYTES));
+            json_object_set_new(d_own, "digest", pl_node_json_hex(digest, 32));
+            d = d_own;
+        }
+        uint64_t at = pl_case_u64(d, "at") ? pl_case_u64(d, "at") : now;
+        const char *sby = pl_case_str(d, "by");
+        uint8_t dm[PL_MSG_ID_BYTES], dd[PL_DIGEST_BYTES];
+        bool have_m =
+            pl_case_str(d, "msg")
+            && pl_unhex(dm, sizeof dm, pl_case_str(d, "msg")) == PL_OK;
+        bool have_d =
+            pl_case_str(d, "digest")
+            && pl_unhex(dd, sizeof dd, pl_case_str(d, "digest")) == PL_OK;
+        if (st->implied_received)
+            pl_case_history(doc, "received", at, peer, NULL, NULL, NULL,
+                            "implied");
+        bool kept = st->result == PL_REF_APPLIED
+                    || st->result == PL_REF_AFTER_CANCEL
+                    || st->result == PL_REF_CANCEL_TOO_LATE;
+        if (kept) {
+            pl_case_history(doc, pl_referral_state_name(st->update.to), at, sby,
+                            pl_case_str(d, "reason"), pl_case_str(d, "note"),
+                            pl_case_str(d, "outcome"),
+                            st->result == PL_REF_APPLIED
+                                ? NULL
+                                : pl_referral_result_name(st->result));
+            json_object_set_new(doc, "last_change",
+                                json_integer((json_int_t) now));
+        } else {
+            pl_log_warn(ctx->log,
+                        "status_refused from=%s seq=%u status=%s result=%s",
+                        h->from, seq, pl_referral_state_name(st->update.to),
+                        pl_referral_result_name(st->result));
+        }
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, have_m ? dm : NULL,
+                           have_d ? dd : NULL, "status-update", sby, rid,
+                           pl_referral_event_name(st->event),
+                           pl_referral_result_name(st->result),
+                           pl_case_str(d, "reason"));
+        json_decref(d_own);
+        json_object_del(pend, k);
+    }
+    pl_case_track_set(doc, &t);
+    pl_log_info(ctx->log, "status_update from=%s seq=%u status=%s now=%s",
+                h->from, su->seq, su->status, pl_case_str(doc, "status"));
+    if (rc == PL_OK)
+        rc = pl_case_ref_put(txn, rid, hdr, dk, doc);
+    free(steps);
+    json_decref(doc);
+    pl_store_wipe(dk, sizeof dk);
+    return rc;
+}
+
+int
+pl_case_on_receipt(pl_node_ctx_t *ctx, pl_txn_t *txn, const uint8_t msg_id[16],
+                   const char *from, uint64_t received_at)
+{
+    uint8_t mk[1 + PL_CASE_ID];
+    pl_case_rkey(mk, 'm', msg_id);
+    const uint8_t *v;
+    size_t vlen;
+    int rc = pl_store_get(txn, PL_DB_REFERRALS, mk, sizeof mk, &v, &vlen);
+    if (rc == PL_ENOTFOUND || (rc == PL_OK && vlen != PL_CASE_ID))
+        return PL_OK; // not a referral of ours
+    if (rc != PL_OK)
+        return rc;
+    uint8_t rid[PL_CASE_ID], hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
+    memcpy(rid, v, PL_CASE_ID);
+    json_t *doc = NULL;
+    pl_referral_track_t t;
+    rc = pl_case_ref_get(txn, rid, hdr, dk, &doc);
+    if (rc == PL_OK)
+        rc = pl_case_track_get(doc, &t);
+    if (rc != PL_OK) {
+        json_decref(doc);
+        pl_store_wipe(dk, sizeof dk);
+        return rc == PL_ENOMEM || rc == PL_EIO ? rc : PL_OK;
+    }
+    pl_referral_step_t step;
+    pl_referral_result_t res = pl_referral_track_received(&t, &step);
+    if (res == PL_REF_APPLIED || res == PL_REF_AFTER_CANCEL) {
+        pl_case_history(doc, "received", received_at, from, NULL, NULL, NULL,
+                        res == PL_REF_APPLIED ? NULL : "after-cancel");
+        json_object_set_new(doc, "last_change",
+                            json_integer((json_int_t) pl_now()));
+    }
+    pl_case_track_set(doc, &t);
+    rc =
+        pl_case_audit(ctx, txn, PL_AUDIT_IN, from, msg_id, NULL, "receipt",
+                      NULL, rid, "receive", pl_referral_result_name(res), NULL);
+    if (rc == PL_OK)
+        rc = pl_case_ref_put(txn, rid, hdr, dk, doc);
+    json_decref(doc);
+    pl_store_wipe(dk, sizeof dk);
+    return rc;
+}
+
+// ---- overdue follow-up (sender)
+
+static int
+s_overdue_one(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID], json_t *doc)
+{
+    uint64_t since = 0;
+    const char *dir = pl_case_str(doc, "dir");
+    if (!dir || strcmp(dir, "out") != 0 || !pl_case_overdue(doc, w->now, &since)
+        || pl_case_u64(doc, "overdue_logged") == since)
+        return PL_STORE_NEXT;
+    pl_case_crefs_t *c = w->user;
+    if (pl_case_crefs_push(c, id, doc) != PL_OK)
+        return PL_ENOMEM;
+    c->v[c->n - 1].since = since;
+    return PL_STORE_NEXT;
+}
+
+void
+pl_case_overdue_sweep(pl_node_ctx_t *ctx)
+{
+    pl_txn_t *txn = NULL;
+    if (pl_store_begin(ctx->store, NULL, true, &txn) != PL_OK)
+        return;
+    pl_case_crefs_t c = {0};
+    pl_case_rwalk_t w = {.txn = txn, .now = pl_now(), .fn = s_overdue_one};
+    w.user = &c;
+    int rc = pl_store_each(txn, PL_DB_REFERRALS, pl_case_rwalk_one, &w);
+    for (size_t i = 0; rc == PL_OK && i < c.n; i++) {
+        uint8_t hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
+        json_t *doc = NULL;
+        rc = pl_case_ref_get(txn, c.v[i].id, hdr, dk, &doc);
+        if (rc == PL_OK) {
+            json_object_set_new(doc, "overdue_logged",
+                                json_integer((json_int_t) c.v[i].since));
+            rc = pl_case_ref_put(txn, c.v[i].id, hdr, dk, doc);
+        }
+        json_decref(doc);
+        pl_store_wipe(dk, sizeof dk);
+    }
+    if (rc == PL_OK && c.n)
+        rc = pl_store_commit(&txn);
+    else
+        pl_store_abort(&txn);
+    // logged once the store remembers it, so a restart does not log again
+    for (size_t i = 0; rc == PL_OK && i < c.n; i++) {
+        char hex[2 * PL_CASE_ID + 1], since[32];
+        pl_hex(hex, c.v[i].id, PL_CASE_ID);
+        pl_time_fmt(since, c.v[i].since);
+        pl_log_warn(ctx->log, "referral_overdue id=%s priority=%s since=%s",
+                    hex, c.v[i].priority, since);
+    }
+    free(c.v);
+}
