@@ -55,14 +55,13 @@ pl_case_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     json_object_set_new(doc, "created", json_integer((json_int_t) now));
     if (pl_case_by(as))
         json_object_set_new(doc, "by", json_string(as));
-    uint8_t id[PL_CASE_ID], hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
+    uint8_t id[PL_CASE_ID];
     randombytes_buf(id, sizeof id);
-    hdr[0] = PL_CASE_VER;
-    int rc = pl_store_datakey_new(txn, hdr + 1, dk);
+    pl_sealed_t cs = {.hdr = {PL_CASE_VER}, .doc = doc};
+    int rc = pl_store_datakey_new(txn, cs.hdr + 1, cs.dk);
     if (rc == PL_OK)
-        rc = pl_case_put_sealed(txn, PL_DB_CASES, id, PL_CASE_ID, hdr, dk, doc);
-    pl_store_wipe(dk, sizeof dk);
-    json_decref(doc);
+        rc = pl_sealed_save(&cs, txn, PL_DB_CASES, id, PL_CASE_ID);
+    pl_sealed_release(&cs);
     if (rc == PL_OK)
         rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case",
                            as, id, "case-add", "applied", NULL);
@@ -113,11 +112,10 @@ pl_case_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     (void) as;
     (void) rc_out;
     (void) ctx;
-    uint8_t id[PL_CASE_ID], hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
-    json_t *doc = NULL;
+    uint8_t id[PL_CASE_ID];
+    pl_sealed_t cs = PL_SEALED_INIT;
     int rc;
-    char *err =
-        pl_case_load(txn, pl_case_arg(args, "id"), id, hdr, dk, &doc, &rc);
+    char *err = pl_case_open(txn, pl_case_arg(args, "id"), id, &cs, &rc);
     if (err && rc == PL_ENOTFOUND) {
         char *erased = s_case_erased(txn, pl_case_arg(args, "id"));
         if (erased) {
@@ -128,8 +126,7 @@ pl_case_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     if (err)
         return err;
     pl_case_consents_t c;
-    rc = pl_case_consents_load(txn, id, dk, &c);
-    pl_store_wipe(dk, sizeof dk);
+    rc = pl_case_consents_load(txn, id, cs.dk, &c);
     char hex[2 * PL_CASE_ID + 1];
     pl_hex(hex, id, PL_CASE_ID);
     pl_case_rwalk_t w = {.txn = txn, .now = pl_now(), .fn = pl_case_list_one};
@@ -139,7 +136,7 @@ pl_case_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         rc = pl_store_each(txn, PL_DB_REFERRALS, pl_case_rwalk_one, &w);
     if (rc != PL_OK) {
         pl_case_consents_free(&c);
-        json_decref(doc);
+        pl_sealed_release(&cs);
         json_decref(w.out);
         return pl_node_ctl_error(rc, "cannot read the store: %s",
                                  pl_strerror(rc));
@@ -158,25 +155,25 @@ pl_case_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
             json_object_set_new(e, "withdrawn",
                                 pl_node_json_time(r->withdrawn_at));
     }
-    json_object_set_new(doc, "id", json_string(hex));
-    json_object_set_new(doc, "created",
-                        pl_node_json_time(pl_case_u64(doc, "created")));
-    if (pl_case_u64(doc, "closed"))
-        json_object_set_new(doc, "closed",
-                            pl_node_json_time(pl_case_u64(doc, "closed")));
+    json_object_set_new(cs.doc, "id", json_string(hex));
+    json_object_set_new(cs.doc, "created",
+                        pl_node_json_time(pl_case_u64(cs.doc, "created")));
+    if (pl_case_u64(cs.doc, "closed"))
+        json_object_set_new(cs.doc, "closed",
+                            pl_node_json_time(pl_case_u64(cs.doc, "closed")));
     json_object_set_new(
-        doc, "status",
-        json_string(pl_case_u64(doc, "closed") ? "closed" : "open"));
-    json_object_set(doc, "consents", c.docs);
-    json_object_set_new(doc, "referrals", w.out);
-    json_t *bia = json_object_get(doc, "bia");
+        cs.doc, "status",
+        json_string(pl_case_u64(cs.doc, "closed") ? "closed" : "open"));
+    json_object_set(cs.doc, "consents", c.docs);
+    json_object_set_new(cs.doc, "referrals", w.out);
+    json_t *bia = json_object_get(cs.doc, "bia");
     if (bia) {
         json_object_set_new(bia, "date",
                             pl_node_json_time(pl_case_u64(bia, "date")));
         json_object_set_new(bia, "recorded",
                             pl_node_json_time(pl_case_u64(bia, "recorded")));
     }
-    json_array_foreach(json_object_get(doc, "withdrawals"), i, e)
+    json_array_foreach(json_object_get(cs.doc, "withdrawals"), i, e)
     {
         json_object_set_new(e, "at", pl_node_json_time(pl_case_u64(e, "at")));
         const char *hk;
@@ -190,7 +187,7 @@ pl_case_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         }
     }
     pl_case_consents_free(&c);
-    return pl_node_ctl_ok(doc);
+    return pl_node_ctl_ok(pl_sealed_take(&cs));
 }
 
 typedef struct {
@@ -264,11 +261,10 @@ char *
 pl_case_close(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
               int *rc_out)
 {
-    uint8_t id[PL_CASE_ID], hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
-    json_t *doc = NULL;
+    uint8_t id[PL_CASE_ID];
+    pl_sealed_t cs = PL_SEALED_INIT;
     const char *reason = pl_case_arg(args, "reason");
-    char *err =
-        pl_case_load(txn, pl_case_arg(args, "id"), id, hdr, dk, &doc, rc_out);
+    char *err = pl_case_open(txn, pl_case_arg(args, "id"), id, &cs, rc_out);
     if (err)
         return err;
     char hex[2 * PL_CASE_ID + 1];
@@ -284,7 +280,7 @@ pl_case_close(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         reply = pl_node_ctl_error(code = PL_EINVAL,
                                   "case close needs --reason CODE "
                                   "(a-z, 0-9, -)");
-    else if (pl_case_u64(doc, "closed"))
+    else if (pl_case_u64(cs.doc, "closed"))
         reply = pl_node_ctl_error(code = PL_ESTATE, "case %s is already closed",
                                   hex);
     else if (w.open)
@@ -294,18 +290,16 @@ pl_case_close(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
                                   hex, w.open, w.open == 1 ? "" : "s");
     if (reply) {
         *rc_out = code;
-        pl_store_wipe(dk, sizeof dk);
-        json_decref(doc);
+        pl_sealed_release(&cs);
         return reply;
     }
     uint64_t now = pl_now();
-    json_object_set_new(doc, "closed", json_integer((json_int_t) now));
-    json_object_set_new(doc, "close_reason", json_string(reason));
+    json_object_set_new(cs.doc, "closed", json_integer((json_int_t) now));
+    json_object_set_new(cs.doc, "close_reason", json_string(reason));
     if (pl_case_by(as))
-        json_object_set_new(doc, "closed_by", json_string(as));
-    rc = pl_case_put_sealed(txn, PL_DB_CASES, id, PL_CASE_ID, hdr, dk, doc);
-    pl_store_wipe(dk, sizeof dk);
-    json_decref(doc);
+        json_object_set_new(cs.doc, "closed_by", json_string(as));
+    rc = pl_sealed_save(&cs, txn, PL_DB_CASES, id, PL_CASE_ID);
+    pl_sealed_release(&cs);
     if (rc == PL_OK)
         rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case",
                            as, id, "case-close", "applied", reason);
@@ -325,10 +319,9 @@ char *
 pl_case_bia(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
             int *rc_out)
 {
-    uint8_t id[PL_CASE_ID], hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
-    json_t *doc = NULL;
-    char *reply =
-        pl_case_load(txn, pl_case_arg(args, "case"), id, hdr, dk, &doc, rc_out);
+    uint8_t id[PL_CASE_ID];
+    pl_sealed_t cs = PL_SEALED_INIT;
+    char *reply = pl_case_open(txn, pl_case_arg(args, "case"), id, &cs, rc_out);
     if (reply)
         return reply;
     const char *ref = pl_case_arg(args, "ref"),
@@ -342,22 +335,20 @@ pl_case_bia(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         reply =
             pl_node_ctl_error(code, "case bia needs --date YYYY-MM-DD, not in "
                                     "the future");
-    else if (pl_case_u64(doc, "closed"))
+    else if (pl_case_u64(cs.doc, "closed"))
         reply = pl_node_ctl_error(code = PL_ESTATE, "the case is closed");
     if (reply) {
         *rc_out = code;
-        pl_store_wipe(dk, sizeof dk);
-        json_decref(doc);
+        pl_sealed_release(&cs);
         return reply;
     }
     json_t *b = json_pack("{s:s, s:I, s:I}", "ref", ref, "date", (json_int_t) t,
                           "recorded", (json_int_t) now);
     if (b && pl_case_by(as))
         json_object_set_new(b, "by", json_string(as));
-    json_object_set_new(doc, "bia", b);
-    int rc = pl_case_put_sealed(txn, PL_DB_CASES, id, PL_CASE_ID, hdr, dk, doc);
-    pl_store_wipe(dk, sizeof dk);
-    json_decref(doc);
+    json_object_set_new(cs.doc, "bia", b);
+    int rc = pl_sealed_save(&cs, txn, PL_DB_CASES, id, PL_CASE_ID);
+    pl_sealed_release(&cs);
     if (rc == PL_OK)
         rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case",
                            as, id, "case-bia", "applied", NULL);
@@ -421,14 +412,12 @@ char *
 pl_case_erase(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
               int *rc_out)
 {
-    uint8_t id[PL_CASE_ID], hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
-    json_t *doc = NULL;
-    char *reply =
-        pl_case_load(txn, pl_case_arg(args, "case"), id, hdr, dk, &doc, rc_out);
+    uint8_t id[PL_CASE_ID];
+    pl_sealed_t cs = PL_SEALED_INIT;
+    char *reply = pl_case_open(txn, pl_case_arg(args, "case"), id, &cs, rc_out);
     if (reply)
         return reply;
-    pl_store_wipe(dk, sizeof dk); // the key itself is not needed
-    json_decref(doc);
+    pl_sealed_release(&cs); // the key itself is not needed
     char hex[2 * PL_CASE_ID + 1];
     pl_hex(hex, id, PL_CASE_ID);
     pl_case_crefs_t refs;
@@ -470,7 +459,7 @@ pl_case_erase(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     if (rc == PL_OK)
         rc = s_del_case_keys(txn, PL_DB_REFERRALS, 'w', id);
     if (rc == PL_OK) { // crypto-shredding: the case key
-        rc = pl_store_datakey_destroy(txn, hdr + 1);
+        rc = pl_store_datakey_destroy(txn, cs.hdr + 1);
         rc = rc == PL_ENOTFOUND ? PL_OK : rc;
     }
     if (rc == PL_OK)

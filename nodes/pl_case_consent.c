@@ -94,8 +94,7 @@ pl_case_consent_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
     randombytes_buf(id, sizeof id);
     chdr[0] = PL_CASE_VER;
     memcpy(chdr + 1, case_id, PL_CASE_ID);
-    int rc =
-        pl_case_put_sealed(txn, PL_DB_CONSENTS, id, PL_CASE_ID, chdr, dk, doc);
+    int rc = pl_sealed_put(txn, PL_DB_CONSENTS, id, PL_CASE_ID, chdr, dk, doc);
     pl_store_wipe(dk, sizeof dk);
     pl_store_wipe(&rec, sizeof rec);
     json_decref(doc);
@@ -138,8 +137,8 @@ pl_case_consent_withdraw(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
         uint8_t chdr[PL_CASE_HDR];
         chdr[0] = PL_CASE_VER;
         memcpy(chdr + 1, case_id, PL_CASE_ID);
-        rc = pl_case_put_sealed(txn, PL_DB_CONSENTS, c.recs[i].id, PL_CASE_ID,
-                                chdr, dk, doc);
+        rc = pl_sealed_put(txn, PL_DB_CONSENTS, c.recs[i].id, PL_CASE_ID, chdr,
+                           dk, doc);
         json_decref(doc);
         n++;
     }
@@ -154,8 +153,8 @@ pl_case_consent_withdraw(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
         rc = s_withdraw_referrals(ctx, txn, case_id, cdoc, as, &ncancelled,
                                   holders);
         if (rc == PL_OK)
-            rc = pl_case_put_sealed(txn, PL_DB_CASES, case_id, PL_CASE_ID, hdr,
-                                    dk, cdoc);
+            rc = pl_sealed_put(txn, PL_DB_CASES, case_id, PL_CASE_ID, hdr, dk,
+                               cdoc);
     }
     pl_store_wipe(dk, sizeof dk);
     json_decref(cdoc);
@@ -692,8 +691,7 @@ s_on_erasure(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
                             json_integer((json_int_t) e->erased_at));
         json_object_set_new(holder, "erased",
                             json_integer((json_int_t) e->n_referral_ids));
-        rc = pl_case_put_sealed(txn, PL_DB_CASES, case_id, PL_CASE_ID, hdr, dk,
-                                doc);
+        rc = pl_sealed_put(txn, PL_DB_CASES, case_id, PL_CASE_ID, hdr, dk, doc);
     }
     pl_store_wipe(dk, sizeof dk);
     json_decref(doc);

@@ -13,11 +13,12 @@
 #include "nodes/pl_consent.h"
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_referral.h"
+#include "nodes/pl_sealed.h"
 #include "nodes/pl_sector_data.h"
 
-#define PL_CASE_ID     16 // case, consent, referral ids
-#define PL_CASE_VER    1  // record version
-#define PL_CASE_HDR    (1 + PL_CASE_ID)
+#define PL_CASE_ID     16            // case, consent, referral ids
+#define PL_CASE_VER    PL_SEALED_VER // record version
+#define PL_CASE_HDR    PL_SEALED_HDR
 #define PL_CASE_TEXT   2000 // longest free text accepted (notes, reasons, views)
 #define PL_CASE_SYSTEM "system"
 
@@ -92,11 +93,6 @@ void pl_case_wipe_free(char *text);
 // have neither (issue 12).
 bool pl_case_test_hooks(void);
 
-// Writes key -> hdr || seal(json) under 'dk', AD = db || key.
-int pl_case_put_sealed(pl_txn_t *txn, pl_db_t db, const uint8_t *key,
-                       size_t klen, const uint8_t hdr[PL_CASE_HDR],
-                       const uint8_t dk[PL_DATAKEY_BYTES], const json_t *doc);
-
 // A case: *doc, its header (data key id at hdr+1) and its key.
 int pl_case_get(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
                 uint8_t hdr[PL_CASE_HDR], uint8_t dk[PL_DATAKEY_BYTES],
@@ -162,6 +158,11 @@ int pl_case_rwalk_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
 
 int pl_case_list_one(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID],
                      json_t *doc);
+
+// Opens a case by id text into 'c' (the caller releases it); on failure
+// 'c' is left released and the reply is returned.
+char *pl_case_open(pl_txn_t *txn, const char *text, uint8_t id[PL_CASE_ID],
+                   pl_sealed_t *c, int *rc);
 
 // ---- pl_case.c
 

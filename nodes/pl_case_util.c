@@ -92,72 +92,13 @@ pl_case_test_hooks(void)
 #endif
 }
 
-// ---- sealed JSON records
-
-// Writes key -> hdr || seal(json) under 'dk', AD = db || key.
-int
-pl_case_put_sealed(pl_txn_t *txn, pl_db_t db, const uint8_t *key, size_t klen,
-                   const uint8_t hdr[PL_CASE_HDR],
-                   const uint8_t dk[PL_DATAKEY_BYTES], const json_t *doc)
-{
-    char *text = pl_case_dump(doc);
-    if (!text)
-        return PL_ENOMEM;
-    pl_buf_t v = {0};
-    int rc = pl_buf_append(&v, hdr, PL_CASE_HDR);
-    if (rc == PL_OK)
-        rc = pl_store_seal(dk, db, key, klen, text, strlen(text), &v);
-    pl_case_wipe_free(text);
-    if (rc == PL_OK)
-        rc = pl_store_put(txn, db, key, klen, v.data, v.len);
-    pl_buf_free(&v);
-    return rc;
-}
-
-// Reads a sealed record: hdr gets its header; the data key is the one
-// named in the header (hdr + 1) unless 'dk_in' is given. *doc is new.
-static int
-s_get_sealed(pl_txn_t *txn, pl_db_t db, const uint8_t *key, size_t klen,
-             const uint8_t *dk_in, uint8_t hdr[PL_CASE_HDR],
-             uint8_t dk_out[PL_DATAKEY_BYTES], json_t **doc)
-{
-    const uint8_t *v;
-    size_t vlen;
-    *doc = NULL;
-    int rc = pl_store_get(txn, db, key, klen, &v, &vlen);
-    if (rc != PL_OK)
-        return rc;
-    if (vlen < PL_CASE_HDR + PL_SEAL_OVERHEAD || v[0] != PL_CASE_VER)
-        return PL_EPROTO;
-    memcpy(hdr, v, PL_CASE_HDR);
-    uint8_t dk[PL_DATAKEY_BYTES];
-    if (dk_in)
-        memcpy(dk, dk_in, sizeof dk);
-    else if ((rc = pl_store_datakey_get(txn, hdr + 1, dk)) != PL_OK)
-        return rc;
-    pl_buf_t plain = {0};
-    rc = pl_store_unseal(dk, db, key, klen, v + PL_CASE_HDR, vlen - PL_CASE_HDR,
-                         &plain);
-    if (rc == PL_OK && dk_out)
-        memcpy(dk_out, dk, sizeof dk);
-    pl_store_wipe(dk, sizeof dk);
-    if (rc != PL_OK) {
-        pl_buf_wipe(&plain);
-        return rc;
-    }
-    json_error_t jerr;
-    *doc = json_loadb((const char *) plain.data, plain.len, 0, &jerr);
-    pl_buf_wipe(&plain);
-    return *doc ? PL_OK : PL_EPROTO;
-}
-
 // A case: *doc, its header (data key id at hdr+1) and its key.
 int
 pl_case_get(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
             uint8_t hdr[PL_CASE_HDR], uint8_t dk[PL_DATAKEY_BYTES],
             json_t **doc)
 {
-    return s_get_sealed(txn, PL_DB_CASES, id, PL_CASE_ID, NULL, hdr, dk, doc);
+    return pl_sealed_get(txn, PL_DB_CASES, id, PL_CASE_ID, NULL, hdr, dk, doc);
 }
 
 void
@@ -175,7 +116,7 @@ pl_case_ref_get(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
 {
     uint8_t k[1 + PL_CASE_ID];
     pl_case_rkey(k, 'r', id);
-    return s_get_sealed(txn, PL_DB_REFERRALS, k, sizeof k, NULL, hdr, dk, doc);
+    return pl_sealed_get(txn, PL_DB_REFERRALS, k, sizeof k, NULL, hdr, dk, doc);
 }
 
 int
@@ -185,7 +126,7 @@ pl_case_ref_put(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
 {
     uint8_t k[1 + PL_CASE_ID];
     pl_case_rkey(k, 'r', id);
-    return pl_case_put_sealed(txn, PL_DB_REFERRALS, k, sizeof k, hdr, dk, doc);
+    return pl_sealed_put(txn, PL_DB_REFERRALS, k, sizeof k, hdr, dk, doc);
 }
 
 // ---- id lookup: a full id or a unique prefix (at least 6 hex digits)
@@ -375,7 +316,7 @@ s_consent_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
     json_t *doc = NULL;
     // the value pointer stays valid: only reads happen in this walk
     int rc =
-        s_get_sealed(c->txn, PL_DB_CONSENTS, k, kl, c->dk, hdr, NULL, &doc);
+        pl_sealed_get(c->txn, PL_DB_CONSENTS, k, kl, c->dk, hdr, NULL, &doc);
     if (rc != PL_OK) {
         c->err = rc;
         return PL_STORE_NEXT; // an unreadable record covers nothing
@@ -433,6 +374,19 @@ pl_case_load(pl_txn_t *txn, const char *text, uint8_t id[PL_CASE_ID],
         return pl_node_ctl_error(*rc, "cannot read case %s: %s", text,
                                  pl_strerror(*rc));
     return NULL;
+}
+
+// Opens a case by id text into 'c' (the caller releases it); on failure
+// 'c' is left released and the reply is returned.
+char *
+pl_case_open(pl_txn_t *txn, const char *text, uint8_t id[PL_CASE_ID],
+             pl_sealed_t *c, int *rc)
+{
+    pl_sealed_release(c);
+    char *err = pl_case_load(txn, text, id, c->hdr, c->dk, &c->doc, rc);
+    if (err)
+        pl_sealed_release(c);
+    return err;
 }
 
 // ---- referral records
@@ -543,7 +497,7 @@ pl_case_rwalk_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
         return PL_STORE_NEXT;
     uint8_t hdr[PL_CASE_HDR];
     json_t *doc = NULL;
-    if (s_get_sealed(w->txn, PL_DB_REFERRALS, k, kl, NULL, hdr, NULL, &doc)
+    if (pl_sealed_get(w->txn, PL_DB_REFERRALS, k, kl, NULL, hdr, NULL, &doc)
         != PL_OK)
         return PL_STORE_NEXT; // unreadable (e.g. erased): not listed
     int rc = w->fn(w, k + 1, doc);
