@@ -19,13 +19,12 @@ char *
 pl_case_consent_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
                     const char *as, int *rc_out)
 {
-    uint8_t case_id[PL_CASE_ID], hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
-    json_t *cdoc = NULL;
-    char *err = pl_case_load(txn, pl_case_arg(args, "case"), case_id, hdr, dk,
-                             &cdoc, rc_out);
+    uint8_t case_id[PL_CASE_ID];
+    pl_sealed_t cs = PL_SEALED_INIT; // the case: its key seals the consent
+    char *err =
+        pl_case_open(txn, pl_case_arg(args, "case"), case_id, &cs, rc_out);
     if (err)
         return err;
-    json_decref(cdoc);
     *rc_out = PL_EINVAL;
     pl_consent_t rec;
     memset(&rec, 0, sizeof rec);
@@ -68,7 +67,7 @@ pl_case_consent_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
             reply = pl_node_ctl_error(PL_EINVAL, "%s", msg);
     }
     if (reply) {
-        pl_store_wipe(dk, sizeof dk);
+        pl_sealed_release(&cs);
         return reply;
     }
     json_t *doc = json_object();
@@ -94,8 +93,9 @@ pl_case_consent_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
     randombytes_buf(id, sizeof id);
     chdr[0] = PL_CASE_VER;
     memcpy(chdr + 1, case_id, PL_CASE_ID);
-    int rc = pl_sealed_put(txn, PL_DB_CONSENTS, id, PL_CASE_ID, chdr, dk, doc);
-    pl_store_wipe(dk, sizeof dk);
+    int rc =
+        pl_sealed_put(txn, PL_DB_CONSENTS, id, PL_CASE_ID, chdr, cs.dk, doc);
+    pl_sealed_release(&cs);
     pl_store_wipe(&rec, sizeof rec);
     json_decref(doc);
     if (rc == PL_OK)
@@ -118,14 +118,14 @@ char *
 pl_case_consent_withdraw(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
                          const char *as, int *rc_out)
 {
-    uint8_t case_id[PL_CASE_ID], hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
-    json_t *cdoc = NULL;
-    char *err = pl_case_load(txn, pl_case_arg(args, "case"), case_id, hdr, dk,
-                             &cdoc, rc_out);
+    uint8_t case_id[PL_CASE_ID];
+    pl_sealed_t cs = PL_SEALED_INIT;
+    char *err =
+        pl_case_open(txn, pl_case_arg(args, "case"), case_id, &cs, rc_out);
     if (err)
         return err;
     pl_case_consents_t c;
-    int rc = pl_case_consents_load(txn, case_id, dk, &c);
+    int rc = pl_case_consents_load(txn, case_id, cs.dk, &c);
     uint64_t now = pl_now();
     size_t n = 0;
     for (size_t i = 0; rc == PL_OK && i < c.n; i++) {
@@ -138,7 +138,7 @@ pl_case_consent_withdraw(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
         chdr[0] = PL_CASE_VER;
         memcpy(chdr + 1, case_id, PL_CASE_ID);
         rc = pl_sealed_put(txn, PL_DB_CONSENTS, c.recs[i].id, PL_CASE_ID, chdr,
-                           dk, doc);
+                           cs.dk, doc);
         json_decref(doc);
         n++;
     }
@@ -150,14 +150,12 @@ pl_case_consent_withdraw(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
     size_t ncancelled = 0;
     json_t *holders = json_array();
     if (rc == PL_OK && n) {
-        rc = s_withdraw_referrals(ctx, txn, case_id, cdoc, as, &ncancelled,
+        rc = s_withdraw_referrals(ctx, txn, case_id, cs.doc, as, &ncancelled,
                                   holders);
         if (rc == PL_OK)
-            rc = pl_sealed_put(txn, PL_DB_CASES, case_id, PL_CASE_ID, hdr, dk,
-                               cdoc);
+            rc = pl_sealed_save(&cs, txn, PL_DB_CASES, case_id, PL_CASE_ID);
     }
-    pl_store_wipe(dk, sizeof dk);
-    json_decref(cdoc);
+    pl_sealed_release(&cs);
     *rc_out = rc;
     if (rc != PL_OK) {
         json_decref(holders);
@@ -370,40 +368,38 @@ static int
 s_cancel_one(pl_node_ctx_t *ctx, pl_txn_t *txn, const uint8_t rid[PL_CASE_ID],
              const char *as, const char *reason, bool *cancelled)
 {
-    uint8_t hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
-    json_t *doc = NULL;
+    pl_sealed_t rs = PL_SEALED_INIT;
     pl_referral_track_t t;
     *cancelled = false;
-    int rc = pl_case_ref_get(txn, rid, hdr, dk, &doc);
+    int rc = pl_case_ref_open(txn, rid, &rs);
     if (rc == PL_OK)
-        rc = pl_case_track_get(doc, &t);
+        rc = pl_case_track_get(rs.doc, &t);
     pl_referral_update_t u;
     if (rc != PL_OK
         || pl_referral_track_act(&t, PL_RE_CANCEL, PL_OUTCOME_NONE, &u)
                != PL_REF_APPLIED) {
-        json_decref(doc);
-        pl_store_wipe(dk, sizeof dk);
+        pl_sealed_release(&rs);
         return rc == PL_ENOMEM || rc == PL_EIO ? rc : PL_OK;
     }
     uint64_t now = pl_now();
     uint8_t msgid[PL_MSG_ID_BYTES], digest[PL_DIGEST_BYTES];
-    rc = pl_case_send_status(ctx, txn, doc, rid, &u, reason, NULL,
+    rc = pl_case_send_status(ctx, txn, rs.doc, rid, &u, reason, NULL,
                              pl_case_by(as), now, msgid);
     if (rc == PL_OK) {
-        pl_case_track_set(doc, &t);
-        pl_case_history(doc, "cancelled", now, pl_case_by(as), reason, NULL,
+        pl_case_track_set(rs.doc, &t);
+        pl_case_history(rs.doc, "cancelled", now, pl_case_by(as), reason, NULL,
                         NULL, NULL);
-        json_object_set_new(doc, "last_change", json_integer((json_int_t) now));
+        json_object_set_new(rs.doc, "last_change",
+                            json_integer((json_int_t) now));
         rc = pl_case_out_digest(txn, msgid, digest);
     }
     if (rc == PL_OK)
-        rc = pl_case_audit(ctx, txn, PL_AUDIT_OUT, pl_case_str(doc, "peer"),
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_OUT, pl_case_str(rs.doc, "peer"),
                            msgid, digest, "status-update", as, rid, "cancel",
                            "applied", reason);
     if (rc == PL_OK)
-        rc = pl_case_ref_put(txn, rid, hdr, dk, doc);
-    json_decref(doc);
-    pl_store_wipe(dk, sizeof dk);
+        rc = pl_case_ref_save(txn, rid, &rs);
+    pl_sealed_release(&rs);
     *cancelled = rc == PL_OK;
     return rc;
 }
@@ -651,8 +647,8 @@ s_on_erasure(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
              const Passerelle__V1__ErasureConfirmation *e)
 {
     const uint8_t *wid = e->withdrawal_id.data;
-    uint8_t wk[1 + PL_CASE_ID], case_id[PL_CASE_ID], hdr[PL_CASE_HDR],
-        dk[PL_DATAKEY_BYTES];
+    uint8_t wk[1 + PL_CASE_ID], case_id[PL_CASE_ID];
+    pl_sealed_t cs = PL_SEALED_INIT;
     pl_case_rkey(wk, 'w', wid);
     const uint8_t *v;
     size_t vlen;
@@ -660,12 +656,11 @@ s_on_erasure(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
     if (rc == PL_ENOMEM || rc == PL_EIO)
         return rc;
     const char *detail = NULL;
-    json_t *doc = NULL;
     if (rc != PL_OK || vlen != PL_CASE_ID) {
         detail = "unknown-withdrawal";
     } else {
         memcpy(case_id, v, PL_CASE_ID);
-        rc = pl_case_get(txn, case_id, hdr, dk, &doc);
+        rc = pl_sealed_open(&cs, txn, PL_DB_CASES, case_id, PL_CASE_ID, NULL);
         if (rc == PL_ENOMEM || rc == PL_EIO)
             return rc;
         if (rc != PL_OK)
@@ -676,7 +671,7 @@ s_on_erasure(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
     pl_hex(whex, wid, PL_CASE_ID);
     size_t i;
     json_t *we;
-    json_array_foreach(json_object_get(doc, "withdrawals"), i, we)
+    json_array_foreach(json_object_get(cs.doc, "withdrawals"), i, we)
     {
         const char *id = pl_case_str(we, "id");
         if (id && strcmp(id, whex) == 0)
@@ -691,10 +686,9 @@ s_on_erasure(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
                             json_integer((json_int_t) e->erased_at));
         json_object_set_new(holder, "erased",
                             json_integer((json_int_t) e->n_referral_ids));
-        rc = pl_sealed_put(txn, PL_DB_CASES, case_id, PL_CASE_ID, hdr, dk, doc);
+        rc = pl_sealed_save(&cs, txn, PL_DB_CASES, case_id, PL_CASE_ID);
     }
-    pl_store_wipe(dk, sizeof dk);
-    json_decref(doc);
+    pl_sealed_release(&cs);
     if (rc == PL_OK)
         rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
                            "erasure-confirmation", NULL, wid, "erase-confirmed",

@@ -164,6 +164,13 @@ int pl_case_list_one(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID],
 char *pl_case_open(pl_txn_t *txn, const char *text, uint8_t id[PL_CASE_ID],
                    pl_sealed_t *c, int *rc);
 
+// Referral record 'id' ('r' || id) into 's' (as pl_sealed_open) / from
+// 's'.
+PL_MUST_CHECK int pl_case_ref_open(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
+                                   pl_sealed_t *s);
+PL_MUST_CHECK int pl_case_ref_save(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
+                                   const pl_sealed_t *s);
+
 // ---- pl_case.c
 
 char *pl_case_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,

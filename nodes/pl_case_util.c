@@ -389,6 +389,24 @@ pl_case_open(pl_txn_t *txn, const char *text, uint8_t id[PL_CASE_ID],
     return err;
 }
 
+// Referral record 'id' ('r' || id) into 's' / from 's'.
+int
+pl_case_ref_open(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], pl_sealed_t *s)
+{
+    uint8_t k[1 + PL_CASE_ID];
+    pl_case_rkey(k, 'r', id);
+    return pl_sealed_open(s, txn, PL_DB_REFERRALS, k, sizeof k, NULL);
+}
+
+int
+pl_case_ref_save(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
+                 const pl_sealed_t *s)
+{
+    uint8_t k[1 + PL_CASE_ID];
+    pl_case_rkey(k, 'r', id);
+    return pl_sealed_save(s, txn, PL_DB_REFERRALS, k, sizeof k);
+}
+
 // ---- referral records
 
 // The track stored in a referral document.

@@ -452,26 +452,25 @@ pl_case_act(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
                                             "successful|not-successful");
     if (ev != PL_RE_COMPLETE && outs)
         return pl_node_ctl_error(PL_EINVAL, "only complete takes --outcome");
-    uint8_t rid[PL_CASE_ID], hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
+    uint8_t rid[PL_CASE_ID];
+    pl_sealed_t rs = PL_SEALED_INIT;
     char *err = pl_case_resolve(txn, PL_DB_REFERRALS, 'r', "referral",
                                 pl_case_arg(args, "id"), rid, rc_out);
     if (err)
         return err;
-    json_t *doc = NULL;
     pl_referral_track_t t;
-    int rc = pl_case_ref_get(txn, rid, hdr, dk, &doc);
+    int rc = pl_case_ref_open(txn, rid, &rs);
     if (rc == PL_OK)
-        rc = pl_case_track_get(doc, &t);
+        rc = pl_case_track_get(rs.doc, &t);
     if (rc != PL_OK) {
         *rc_out = rc;
-        json_decref(doc);
-        pl_store_wipe(dk, sizeof dk);
+        pl_sealed_release(&rs);
         return pl_node_ctl_error(rc, "cannot read the referral: %s",
                                  pl_strerror(rc));
     }
     pl_referral_update_t u;
     pl_referral_result_t res = pl_referral_track_act(&t, ev, oc, &u);
-    const char *peer = pl_case_str(doc, "peer");
+    const char *peer = pl_case_str(rs.doc, "peer");
     if (res != PL_REF_APPLIED) {
         char text[256];
         pl_referral_refusal_text(text, sizeof text, res,
@@ -479,37 +478,34 @@ pl_case_act(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, peer, NULL, NULL,
                            "referral", as, rid, evs,
                            pl_referral_result_name(res), NULL);
-        json_decref(doc);
-        pl_store_wipe(dk, sizeof dk);
+        pl_sealed_release(&rs);
         *rc_out = rc; // the refusal is audited
         return pl_node_ctl_error(pl_referral_result_err(res), "%s", text);
     }
     uint64_t now = pl_now();
     uint8_t msgid[PL_MSG_ID_BYTES], digest[PL_DIGEST_BYTES];
-    rc = pl_case_send_status(ctx, txn, doc, rid, &u, reason, note,
+    rc = pl_case_send_status(ctx, txn, rs.doc, rid, &u, reason, note,
                              pl_case_by(as), now, msgid);
     if (rc != PL_OK) {
         char peer_copy[PL_ADDRESS_MAX + 1];
         snprintf(peer_copy, sizeof peer_copy, "%s", peer ? peer : "?");
-        json_decref(doc);
-        pl_store_wipe(dk, sizeof dk);
+        pl_sealed_release(&rs);
         *rc_out = rc;
         return pl_case_outbox_error(ctx, rc, peer_copy);
     }
-    pl_case_track_set(doc, &t);
-    pl_case_history(doc, pl_referral_state_name(u.to), now, pl_case_by(as),
+    pl_case_track_set(rs.doc, &t);
+    pl_case_history(rs.doc, pl_referral_state_name(u.to), now, pl_case_by(as),
                     reason, note, oc ? pl_referral_outcome_name(oc) : NULL,
                     NULL);
-    json_object_set_new(doc, "last_change", json_integer((json_int_t) now));
+    json_object_set_new(rs.doc, "last_change", json_integer((json_int_t) now));
     rc = pl_case_out_digest(txn, msgid, digest);
     if (rc == PL_OK)
         rc = pl_case_audit(ctx, txn, PL_AUDIT_OUT, peer, msgid, digest,
                            "status-update", as, rid, evs, "applied", reason);
     if (rc == PL_OK)
-        rc = pl_case_ref_put(txn, rid, hdr, dk, doc);
+        rc = pl_case_ref_save(txn, rid, &rs);
     const char *status = pl_referral_state_name(pl_referral_track_state(&t));
-    json_decref(doc);
-    pl_store_wipe(dk, sizeof dk);
+    pl_sealed_release(&rs);
     *rc_out = rc;
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot store the update: %s",
@@ -782,21 +778,19 @@ pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
 {
     const uint8_t *rid =
         su->referral_id.len == PL_CASE_ID ? su->referral_id.data : NULL;
-    uint8_t hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
-    json_t *doc = NULL;
-    int rc = rid ? pl_case_ref_get(txn, rid, hdr, dk, &doc) : PL_EPROTO;
+    pl_sealed_t rs = PL_SEALED_INIT;
+    int rc = rid ? pl_case_ref_open(txn, rid, &rs) : PL_EPROTO;
     if (rc == PL_ENOMEM || rc == PL_EIO) {
         return rc;
     }
-    const char *peer = doc ? pl_case_str(doc, "peer") : NULL;
+    const char *peer = rs.doc ? pl_case_str(rs.doc, "peer") : NULL;
     if (rc != PL_OK || !peer || strcmp(peer, h->from) != 0) {
         const char *detail = rc == PL_ENOTFOUND ? "unknown-referral"
                              : rc != PL_OK      ? "unreadable-referral"
                                                 : "wrong-peer";
         pl_log_warn(ctx->log, "status_refused from=%s reason=%s", h->from,
                     detail);
-        json_decref(doc);
-        pl_store_wipe(dk, sizeof dk);
+        pl_sealed_release(&rs);
         return pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
                              "status-update", su->by, rid, su->status,
                              "refused", detail);
@@ -806,11 +800,10 @@ pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
     pl_referral_result_t res = PL_REF_REFUSED_INVALID;
     pl_referral_steps_t *steps = calloc(1, sizeof *steps);
     if (!steps) {
-        json_decref(doc);
-        pl_store_wipe(dk, sizeof dk);
+        pl_sealed_release(&rs);
         return PL_ENOMEM;
     }
-    rc = pl_case_track_get(doc, &t);
+    rc = pl_case_track_get(rs.doc, &t);
     u.by = t.me == PL_SIDE_SENDER ? PL_SIDE_RECIPIENT : PL_SIDE_SENDER;
     u.seq = su->seq;
     u.cookie = ((uint64_t) u.by << 32) | su->seq;
@@ -821,10 +814,10 @@ pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
     if (valid)
         res = pl_referral_track_apply(&t, &u, steps);
     // this update's details, for the history now or when its turn comes
-    json_t *pend = json_object_get(doc, "pending");
+    json_t *pend = json_object_get(rs.doc, "pending");
     if (!pend) {
         pend = json_object();
-        json_object_set_new(doc, "pending", pend);
+        json_object_set_new(rs.doc, "pending", pend);
     }
     char pk[24];
     s_pending_key(pk, u.by, u.seq);
@@ -852,12 +845,11 @@ pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
                            "status-update", su->by, rid, su->status,
                            pl_referral_result_name(res), NULL);
         if (rc == PL_OK && res == PL_REF_BUFFERED) {
-            pl_case_track_set(doc, &t); // the track holds it until its turn
-            rc = pl_case_ref_put(txn, rid, hdr, dk, doc);
+            pl_case_track_set(rs.doc, &t); // the track holds it until its turn
+            rc = pl_case_ref_save(txn, rid, &rs);
         }
         free(steps);
-        json_decref(doc);
-        pl_store_wipe(dk, sizeof dk);
+        pl_sealed_release(&rs);
         return rc;
     }
     // every update processed, in order (this one and released ones)
@@ -898,19 +890,19 @@ pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
             pl_case_str(d, "digest")
             && pl_unhex(dd, sizeof dd, pl_case_str(d, "digest")) == PL_OK;
         if (st->implied_received)
-            pl_case_history(doc, "received", at, peer, NULL, NULL, NULL,
+            pl_case_history(rs.doc, "received", at, peer, NULL, NULL, NULL,
                             "implied");
         bool kept = st->result == PL_REF_APPLIED
                     || st->result == PL_REF_AFTER_CANCEL
                     || st->result == PL_REF_CANCEL_TOO_LATE;
         if (kept) {
-            pl_case_history(doc, pl_referral_state_name(st->update.to), at, sby,
-                            pl_case_str(d, "reason"), pl_case_str(d, "note"),
-                            pl_case_str(d, "outcome"),
+            pl_case_history(rs.doc, pl_referral_state_name(st->update.to), at,
+                            sby, pl_case_str(d, "reason"),
+                            pl_case_str(d, "note"), pl_case_str(d, "outcome"),
                             st->result == PL_REF_APPLIED
                                 ? NULL
                                 : pl_referral_result_name(st->result));
-            json_object_set_new(doc, "last_change",
+            json_object_set_new(rs.doc, "last_change",
                                 json_integer((json_int_t) now));
         } else {
             pl_log_warn(ctx->log,
@@ -926,14 +918,13 @@ pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
         json_decref(d_own);
         json_object_del(pend, k);
     }
-    pl_case_track_set(doc, &t);
+    pl_case_track_set(rs.doc, &t);
     pl_log_info(ctx->log, "status_update from=%s seq=%u status=%s now=%s",
-                h->from, su->seq, su->status, pl_case_str(doc, "status"));
+                h->from, su->seq, su->status, pl_case_str(rs.doc, "status"));
     if (rc == PL_OK)
-        rc = pl_case_ref_put(txn, rid, hdr, dk, doc);
+        rc = pl_case_ref_save(txn, rid, &rs);
     free(steps);
-    json_decref(doc);
-    pl_store_wipe(dk, sizeof dk);
+    pl_sealed_release(&rs);
     return rc;
 }
 
@@ -950,34 +941,32 @@ pl_case_on_receipt(pl_node_ctx_t *ctx, pl_txn_t *txn, const uint8_t msg_id[16],
         return PL_OK; // not a referral of ours
     if (rc != PL_OK)
         return rc;
-    uint8_t rid[PL_CASE_ID], hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
+    uint8_t rid[PL_CASE_ID];
+    pl_sealed_t rs = PL_SEALED_INIT;
     memcpy(rid, v, PL_CASE_ID);
-    json_t *doc = NULL;
     pl_referral_track_t t;
-    rc = pl_case_ref_get(txn, rid, hdr, dk, &doc);
+    rc = pl_case_ref_open(txn, rid, &rs);
     if (rc == PL_OK)
-        rc = pl_case_track_get(doc, &t);
+        rc = pl_case_track_get(rs.doc, &t);
     if (rc != PL_OK) {
-        json_decref(doc);
-        pl_store_wipe(dk, sizeof dk);
+        pl_sealed_release(&rs);
         return rc == PL_ENOMEM || rc == PL_EIO ? rc : PL_OK;
     }
     pl_referral_step_t step;
     pl_referral_result_t res = pl_referral_track_received(&t, &step);
     if (res == PL_REF_APPLIED || res == PL_REF_AFTER_CANCEL) {
-        pl_case_history(doc, "received", received_at, from, NULL, NULL, NULL,
+        pl_case_history(rs.doc, "received", received_at, from, NULL, NULL, NULL,
                         res == PL_REF_APPLIED ? NULL : "after-cancel");
-        json_object_set_new(doc, "last_change",
+        json_object_set_new(rs.doc, "last_change",
                             json_integer((json_int_t) pl_now()));
     }
-    pl_case_track_set(doc, &t);
+    pl_case_track_set(rs.doc, &t);
     rc =
         pl_case_audit(ctx, txn, PL_AUDIT_IN, from, msg_id, NULL, "receipt",
                       NULL, rid, "receive", pl_referral_result_name(res), NULL);
     if (rc == PL_OK)
-        rc = pl_case_ref_put(txn, rid, hdr, dk, doc);
-    json_decref(doc);
-    pl_store_wipe(dk, sizeof dk);
+        rc = pl_case_ref_save(txn, rid, &rs);
+    pl_sealed_release(&rs);
     return rc;
 }
 
@@ -1009,16 +998,14 @@ pl_case_overdue_sweep(pl_node_ctx_t *ctx)
     w.user = &c;
     int rc = pl_store_each(txn, PL_DB_REFERRALS, pl_case_rwalk_one, &w);
     for (size_t i = 0; rc == PL_OK && i < c.n; i++) {
-        uint8_t hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
-        json_t *doc = NULL;
-        rc = pl_case_ref_get(txn, c.v[i].id, hdr, dk, &doc);
+        pl_sealed_t rs = PL_SEALED_INIT;
+        rc = pl_case_ref_open(txn, c.v[i].id, &rs);
         if (rc == PL_OK) {
-            json_object_set_new(doc, "overdue_logged",
+            json_object_set_new(rs.doc, "overdue_logged",
                                 json_integer((json_int_t) c.v[i].since));
-            rc = pl_case_ref_put(txn, c.v[i].id, hdr, dk, doc);
+            rc = pl_case_ref_save(txn, c.v[i].id, &rs);
         }
-        json_decref(doc);
-        pl_store_wipe(dk, sizeof dk);
+        pl_sealed_release(&rs);
     }
     if (rc == PL_OK && c.n)
         rc = pl_store_commit(&txn);

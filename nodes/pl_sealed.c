@@ -64,7 +64,10 @@ pl_sealed_open(pl_sealed_t *s, pl_txn_t *txn, pl_db_t db, const uint8_t *key,
                size_t klen, const uint8_t *dk_in)
 {
     pl_sealed_release(s);
-    return pl_sealed_get(txn, db, key, klen, dk_in, s->hdr, s->dk, &s->doc);
+    int rc = pl_sealed_get(txn, db, key, klen, dk_in, s->hdr, s->dk, &s->doc);
+    if (rc != PL_OK)
+        pl_sealed_release(s);
+    return rc;
 }
 
 int

@@ -33,9 +33,9 @@ typedef struct {
         {0}, {0}, NULL                                                         \
     }
 
-// Opens record 'key' of 'db' into 's' (which must be released, also when
-// this fails). The data key is the one its header names, unless 'dk_in'
-// (may be NULL) is given. Errors: PL_ENOTFOUND, PL_EPROTO (not a sealed
+// Opens record 'key' of 'db' into 's' (the caller releases it; on failure
+// 's' is left released). The data key is the one its header names, unless
+// 'dk_in' (may be NULL) is given. Errors: PL_ENOTFOUND, PL_EPROTO (not a sealed
 // record of this version, or not JSON), PL_EAUTH (does not open), store
 // errors.
 PL_MUST_CHECK int pl_sealed_open(pl_sealed_t *s, pl_txn_t *txn, pl_db_t db,
