@@ -80,313 +80,414 @@ pl_case_referral_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
     return pl_node_ctl_ok(o);
 }
 
-// ---- refer (sender)
+// ---- refer (sender), in steps: arguments, consent gate, child
+// protection, the message (with minimisation), outbox, record and audit
 
-char *
-pl_case_refer(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
-              int *rc_out)
+// What the steps of a referral share. Released by s_refer_free.
+typedef struct {
+    uint8_t case_id[PL_CASE_ID];      // the case
+    pl_sealed_t cs;                   // its record and key
+    pl_case_consents_t c;             // its consents
+    const char *service, *purpose;    // arguments (borrowed from args)
+    const char *note, *oj, *ab;       // note, override justification, approver
+    const char *uasc;                 // the case's uasc (borrowed from cs.doc)
+    pl_referral_priority_t pr;        // priority
+    uint64_t due, now;                // due date (0: none), now
+    char addr[PL_ADDRESS_MAX + 1];    // the recipient
+    const pl_cert_t *cert;            // its certificate (borrowed)
+    pl_consent_person_t person;       // the gate's view of the person
+    pl_consent_verdict_t v;           // the gate's verdict
+    uint8_t rid[PL_CASE_ID];          // the new referral's id
+    bool notify_cp;                   // a cp-notification goes out
+    char cp_addr[PL_ADDRESS_MAX + 1]; // to this child-protection node
+    char pseudonym[16];               // "P-" and 10 hex digits
+    json_t *sent;                     // the person fields sent (minimum)
+    uint8_t msgid[PL_MSG_ID_BYTES];   // the referral envelope's id
+} s_refer_t;
+
+static void
+s_refer_free(s_refer_t *st)
 {
-    uint8_t case_id[PL_CASE_ID], chdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
-    json_t *cdoc = NULL;
-    char *reply = pl_case_load(txn, pl_case_arg(args, "case"), case_id, chdr,
-                               dk, &cdoc, rc_out);
-    if (reply)
-        return reply;
-    *rc_out = PL_EINVAL;
-    const char *to = pl_case_arg(args, "to"),
-               *service = pl_case_arg(args, "service");
-    const char *purpose = pl_case_arg(args, "purpose");
+    pl_case_consents_free(&st->c);
+    pl_sealed_release(&st->cs);
+    json_decref(st->sent);
+    st->sent = NULL;
+}
+
+// Argument checks, the recipient in the directory, the consents loaded.
+// NULL, or the reply of a refusal (nothing kept).
+static char *
+s_refer_args(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, s_refer_t *st,
+             int *rc_out)
+{
+    const char *to = pl_case_arg(args, "to");
     const char *prio = pl_case_arg(args, "priority"),
                *due_s = pl_case_arg(args, "due");
-    const char *note = pl_case_arg(args, "note");
-    const char *oj = pl_case_arg(args, "override_justification");
-    const char *ab = pl_case_arg(args, "approved_by");
-    purpose = purpose ? purpose : "services";
+    st->service = pl_case_arg(args, "service");
+    st->purpose = pl_case_arg(args, "purpose");
+    st->note = pl_case_arg(args, "note");
+    st->oj = pl_case_arg(args, "override_justification");
+    st->ab = pl_case_arg(args, "approved_by");
+    st->purpose = st->purpose ? st->purpose : "services";
     prio = prio ? prio : "normal";
-    char addr[PL_ADDRESS_MAX + 1] = "";
     if (to && !strchr(to, '/'))
-        snprintf(addr, sizeof addr, "%s/%s", ctx->me->network, to);
+        snprintf(st->addr, sizeof st->addr, "%s/%s", ctx->me->network, to);
     else if (to)
-        snprintf(addr, sizeof addr, "%s", to);
-    pl_referral_priority_t pr;
-    uint64_t due = 0, now = pl_now();
+        snprintf(st->addr, sizeof st->addr, "%s", to);
     int why = PL_ENOTFOUND;
-    const pl_cert_t *cert = NULL;
-    pl_case_consents_t c;
-    memset(&c, 0, sizeof c);
-    if (!to || !pl_address_valid(addr))
+    char *reply = NULL;
+    *rc_out = PL_EINVAL;
+    if (!to || !pl_address_valid(st->addr))
         reply = pl_node_ctl_error(PL_EINVAL,
                                   "refer needs --to ADDRESS (network/name)");
-    else if (!service || !pl_slug_valid(service))
+    else if (!st->service || !pl_slug_valid(st->service))
         reply = pl_node_ctl_error(PL_EINVAL,
                                   "refer needs --service CODE (a-z, 0-9, -)");
-    else if (!pl_slug_valid(purpose))
+    else if (!pl_slug_valid(st->purpose))
         reply = pl_node_ctl_error(PL_EINVAL, "purpose must be a code");
-    else if (pl_referral_priority_parse(prio, &pr) != PL_OK)
+    else if (pl_referral_priority_parse(prio, &st->pr) != PL_OK)
         reply = pl_node_ctl_error(PL_EINVAL,
                                   "priority is emergency, urgent or normal");
-    else if (due_s && pl_referral_due_parse(due_s, &due) != PL_OK)
+    else if (due_s && pl_referral_due_parse(due_s, &st->due) != PL_OK)
         reply = pl_node_ctl_error(PL_EINVAL, "due must be a date YYYY-MM-DD");
-    else if (note && strlen(note) > PL_CASE_TEXT)
+    else if (st->note && strlen(st->note) > PL_CASE_TEXT)
         reply = pl_node_ctl_error(PL_EINVAL, "the note is too long");
-    else if (pl_case_u64(cdoc, "closed"))
+    else if (pl_case_u64(st->cs.doc, "closed"))
         reply = pl_node_ctl_error(PL_ESTATE, "the case is closed");
-    else if (strcmp(addr, ctx->me->address) == 0)
+    else if (strcmp(st->addr, ctx->me->address) == 0)
         reply = pl_node_ctl_error(PL_EINVAL, "a node cannot refer to itself");
-    else if (!(cert = pl_ctx_dir_find(ctx, addr, &why)))
-        reply = pl_case_outbox_error(ctx, why, addr);
-    else if ((*rc_out = pl_case_consents_load(txn, case_id, dk, &c)) != PL_OK)
+    else if (!(st->cert = pl_ctx_dir_find(ctx, st->addr, &why)))
+        reply = pl_case_outbox_error(ctx, why, st->addr);
+    else if ((*rc_out =
+                  pl_case_consents_load(txn, st->case_id, st->cs.dk, &st->c))
+             != PL_OK)
         reply = pl_node_ctl_error(*rc_out, "cannot read the consents");
-    if (reply) {
-        if (*rc_out == PL_OK)
-            *rc_out = PL_EINVAL;
-        pl_case_consents_free(&c);
-        pl_store_wipe(dk, sizeof dk);
-        json_decref(cdoc);
-        return reply;
-    }
-    // the consent gate: before anything is sealed
-    const char *sector = cert->sector;
-    const json_t *bia = json_object_get(cdoc, "bia");
-    pl_consent_person_t person = {pl_case_str(cdoc, "birth"), PL_UASC_NONE,
-                                  pl_case_str(bia, "ref"),
-                                  pl_case_u64(bia, "date")};
-    const char *uasc = pl_case_str(cdoc, "uasc");
-    if (uasc)
-        PL_IGNORE(pl_uasc_parse(uasc, &person.uasc));
-    pl_consent_override_t ov = {oj, ab};
-    pl_consent_request_t req = {c.recs,
-                                c.n,
+    if (reply && *rc_out == PL_OK)
+        *rc_out = PL_EINVAL;
+    return reply;
+}
+
+// The consent gate, before anything is sealed. NULL, or the reply of a
+// refusal (audited: *rc_out PL_OK keeps the audit entry).
+static char *
+s_refer_gate(pl_node_ctx_t *ctx, pl_txn_t *txn, s_refer_t *st, const char *as,
+             int *rc_out)
+{
+    const char *sector = st->cert->sector;
+    const json_t *bia = json_object_get(st->cs.doc, "bia");
+    st->person = (pl_consent_person_t){pl_case_str(st->cs.doc, "birth"),
+                                       PL_UASC_NONE, pl_case_str(bia, "ref"),
+                                       pl_case_u64(bia, "date")};
+    st->uasc = pl_case_str(st->cs.doc, "uasc");
+    if (st->uasc)
+        PL_IGNORE(pl_uasc_parse(st->uasc, &st->person.uasc));
+    pl_consent_override_t ov = {st->oj, st->ab};
+    pl_consent_request_t req = {st->c.recs,
+                                st->c.n,
                                 sector,
-                                purpose,
+                                st->purpose,
                                 pl_sector_data_categories(sector),
-                                &person,
-                                (oj || ab) ? &ov : NULL,
-                                now};
-    pl_consent_verdict_t v;
-    uint8_t rid[PL_CASE_ID];
-    randombytes_buf(rid, sizeof rid);
-    if (pl_consent_gate(&req, &v) != PL_CONSENT_OK) {
-        int rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, addr, NULL, NULL,
-                               "referral", as, rid, "refer", "refused",
-                               pl_consent_reason_name(v.reason));
-        *rc_out = rc; // keep the audit entry of the refusal
-        pl_log_info(ctx->log, "refer_refused to=%s reason=%s", addr,
-                    pl_consent_reason_name(v.reason));
-        pl_case_consents_free(&c);
-        pl_store_wipe(dk, sizeof dk);
-        json_decref(cdoc);
-        return pl_node_ctl_error(pl_consent_reason_err(v.reason), "%s", v.text);
-    }
-    // an unaccompanied or separated child: the child-protection node of
-    // this node's region must be notified, or the referral is refused
-    char cp_addr[PL_ADDRESS_MAX + 1] = "";
-    bool notify_cp = v.child && person.uasc != PL_UASC_NONE
-                     && strcmp(ctx->me->sector, "child-protection") != 0;
-    if (notify_cp && pl_case_cp_find(ctx, cp_addr) != PL_OK) {
-        int rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, addr, NULL, NULL,
-                               "referral", as, rid, "refer", "refused",
-                               "no-cp-node");
-        *rc_out = rc; // keep the audit entry of the refusal
-        pl_log_info(ctx->log, "refer_refused to=%s reason=no-cp-node region=%s",
-                    addr, ctx->me->region);
-        pl_case_consents_free(&c);
-        pl_store_wipe(dk, sizeof dk);
-        json_decref(cdoc);
-        pl_ctx_ask_directory(ctx, false);
-        return pl_node_ctl_error(
-            PL_ENOTFOUND,
-            "child protection: no child-protection node of region '%s' is in "
-            "this node's directory; every referral of an unaccompanied or "
-            "separated child is notified to one, so this referral is refused "
-            "(the case is unchanged)",
-            ctx->me->region[0] ? ctx->me->region : "(none)");
-    }
-    // the message: only the sector table's fields, a referral-scoped
-    // pseudonym, the consent reference
-    uint8_t ps[5];
-    char pseudonym[16];
-    randombytes_buf(ps, sizeof ps);
-    pl_hex(pseudonym + 2, ps, sizeof ps);
-    pseudonym[0] = 'P';
-    pseudonym[1] = '-';
-    Passerelle__V1__Message m = PASSERELLE__V1__MESSAGE__INIT;
-    Passerelle__V1__Referral r = PASSERELLE__V1__REFERRAL__INIT;
-    Passerelle__V1__Person p = PASSERELLE__V1__PERSON__INIT;
-    Passerelle__V1__ConsentRef cr = PASSERELLE__V1__CONSENT_REF__INIT;
-    Passerelle__V1__ConsentOverride co = PASSERELLE__V1__CONSENT_OVERRIDE__INIT;
-    Passerelle__V1__Guardian g = PASSERELLE__V1__GUARDIAN__INIT;
-    r.referral_id.data = rid;
-    r.referral_id.len = PL_CASE_ID;
-    r.pseudonym = pseudonym;
-    r.legal_basis = v.override ? "override" : "consent";
-    r.purpose = (char *) purpose;
-    r.sector = (char *) sector;
-    r.service = (char *) service;
-    r.priority = (char *) pl_referral_priority_name(pr);
-    r.has_due = due != 0;
-    r.due = due;
-    r.note = (char *) note;
-    r.created_at = now;
-    r.by = (char *) pl_case_by(as);
-    r.has_child = true;
-    r.child = v.child;
-    r.uasc = (char *) uasc;
-    if (v.child && person.uasc != PL_UASC_NONE)
-        r.bia_ref = (char *) person.bia_ref; // the gate required it
-    json_t *needs = json_object_get(cdoc, "needs");
+                                &st->person,
+                                (st->oj || st->ab) ? &ov : NULL,
+                                st->now};
+    randombytes_buf(st->rid, sizeof st->rid);
+    if (pl_consent_gate(&req, &st->v) == PL_CONSENT_OK)
+        return NULL;
+    *rc_out = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, st->addr, NULL, NULL,
+                            "referral", as, st->rid, "refer", "refused",
+                            pl_consent_reason_name(st->v.reason));
+    pl_log_info(ctx->log, "refer_refused to=%s reason=%s", st->addr,
+                pl_consent_reason_name(st->v.reason));
+    return pl_node_ctl_error(pl_consent_reason_err(st->v.reason), "%s",
+                             st->v.text);
+}
+
+// An unaccompanied or separated child: the child-protection node of this
+// node's region must be notified, or the referral is refused (audited).
+static char *
+s_refer_cp(pl_node_ctx_t *ctx, pl_txn_t *txn, s_refer_t *st, const char *as,
+           int *rc_out)
+{
+    st->notify_cp = st->v.child && st->person.uasc != PL_UASC_NONE
+                    && strcmp(ctx->me->sector, "child-protection") != 0;
+    if (!st->notify_cp || pl_case_cp_find(ctx, st->cp_addr) == PL_OK)
+        return NULL;
+    *rc_out = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, st->addr, NULL, NULL,
+                            "referral", as, st->rid, "refer", "refused",
+                            "no-cp-node");
+    pl_log_info(ctx->log, "refer_refused to=%s reason=no-cp-node region=%s",
+                st->addr, ctx->me->region);
+    pl_ctx_ask_directory(ctx, false);
+    return pl_node_ctl_error(
+        PL_ENOTFOUND,
+        "child protection: no child-protection node of region '%s' is in "
+        "this node's directory; every referral of an unaccompanied or "
+        "separated child is notified to one, so this referral is refused "
+        "(the case is unchanged)",
+        ctx->me->region[0] ? ctx->me->region : "(none)");
+}
+
+// The protobuf Referral and the storage its pointers use.
+typedef struct {
+    Passerelle__V1__Message m;
+    Passerelle__V1__Referral r;
+    Passerelle__V1__Person p;
+    Passerelle__V1__ConsentRef cr;
+    Passerelle__V1__ConsentOverride co;
+    Passerelle__V1__Guardian g;
     char *needv[8];
-    size_t nn = 0, i;
-    json_t *e;
-    json_array_foreach(needs, i, e) if (nn < 8 && json_is_string(e))
-        needv[nn++] = (char *) json_string_value(e);
-    r.n_needs = nn;
-    r.needs = needv;
-    uint32_t fields = pl_sector_data_fields(sector);
-    json_t *sent = json_object();
-    char **slot[] = {&p.given, &p.family,   &p.birth,
-                     &p.sex,   &p.language, &p.phone};
+    char *csect[PL_CONSENT_SECTORS_MAX];
+} s_refer_msg_t;
+
+// Minimisation: only the sector table's fields of the person go out;
+// st->sent gets them (for the sender's record).
+static void
+s_refer_minimise(s_refer_t *st, s_refer_msg_t *b)
+{
+    uint32_t fields = pl_sector_data_fields(st->cert->sector);
+    st->sent = json_object();
+    char **slot[] = {&b->p.given, &b->p.family,   &b->p.birth,
+                     &b->p.sex,   &b->p.language, &b->p.phone};
     static const uint32_t bits[] = {PL_FIELD_GIVEN,    PL_FIELD_FAMILY,
                                     PL_FIELD_BIRTH,    PL_FIELD_SEX,
                                     PL_FIELD_LANGUAGE, PL_FIELD_PHONE};
     for (size_t k = 0; k < 6; k++) {
         const char *name = pl_sector_data_field_name(bits[k]);
-        const char *val = pl_case_str(cdoc, name);
+        const char *val = pl_case_str(st->cs.doc, name);
         if ((fields & bits[k]) && val) {
             *slot[k] = (char *) val;
-            json_object_set_new(sent, name, json_string(val));
+            json_object_set_new(st->sent, name, json_string(val));
         }
     }
     if (fields)
-        r.person = &p;
-    char *csect[PL_CONSENT_SECTORS_MAX];
-    if (v.record) {
-        for (size_t k = 0; k < v.record->nsectors; k++)
-            csect[k] = (char *) v.record->sectors[k];
-        cr.consent_id.data = (uint8_t *) v.record->id;
-        cr.consent_id.len = PL_CASE_ID;
-        cr.given_by = (char *) pl_consent_giver_name(v.record->given_by);
-        cr.n_sectors = v.record->nsectors;
-        cr.sectors = csect;
-        cr.purpose = (char *) purpose;
-        cr.expires_at = v.record->expires_at;
-        if (v.record->guardian_name[0])
-            cr.guardian_name = (char *) v.record->guardian_name;
-        if (v.child && v.record->child_views[0])
-            cr.child_views = (char *) v.record->child_views;
-        r.consent = &cr;
-        if (v.child && v.record->guardian_name[0]) {
-            g.name = (char *) v.record->guardian_name;
-            r.guardian = &g;
+        b->r.person = &b->p;
+}
+
+// The message: the minimum of the person, a referral-scoped pseudonym,
+// the consent reference (or the override).
+static void
+s_refer_message(s_refer_t *st, json_t *args, const char *as, s_refer_msg_t *b)
+{
+    *b = (s_refer_msg_t){
+        .m = PASSERELLE__V1__MESSAGE__INIT,
+        .r = PASSERELLE__V1__REFERRAL__INIT,
+        .p = PASSERELLE__V1__PERSON__INIT,
+        .cr = PASSERELLE__V1__CONSENT_REF__INIT,
+        .co = PASSERELLE__V1__CONSENT_OVERRIDE__INIT,
+        .g = PASSERELLE__V1__GUARDIAN__INIT,
+    };
+    uint8_t ps[5];
+    randombytes_buf(ps, sizeof ps);
+    pl_hex(st->pseudonym + 2, ps, sizeof ps);
+    st->pseudonym[0] = 'P';
+    st->pseudonym[1] = '-';
+    const pl_consent_verdict_t *v = &st->v;
+    Passerelle__V1__Referral *r = &b->r;
+    r->referral_id.data = st->rid;
+    r->referral_id.len = PL_CASE_ID;
+    r->pseudonym = st->pseudonym;
+    r->legal_basis = v->override ? "override" : "consent";
+    r->purpose = (char *) st->purpose;
+    r->sector = (char *) st->cert->sector;
+    r->service = (char *) st->service;
+    r->priority = (char *) pl_referral_priority_name(st->pr);
+    r->has_due = st->due != 0;
+    r->due = st->due;
+    r->note = (char *) st->note;
+    r->created_at = st->now;
+    r->by = (char *) pl_case_by(as);
+    r->has_child = true;
+    r->child = v->child;
+    r->uasc = (char *) st->uasc;
+    if (v->child && st->person.uasc != PL_UASC_NONE)
+        r->bia_ref = (char *) st->person.bia_ref; // the gate required it
+    size_t nn = 0, i;
+    json_t *e;
+    json_array_foreach(json_object_get(st->cs.doc, "needs"), i, e)
+    {
+        if (nn < 8 && json_is_string(e))
+            b->needv[nn++] = (char *) json_string_value(e);
+    }
+    r->n_needs = nn;
+    r->needs = b->needv;
+    s_refer_minimise(st, b);
+    if (v->record) {
+        for (size_t k = 0; k < v->record->nsectors; k++)
+            b->csect[k] = (char *) v->record->sectors[k];
+        b->cr.consent_id.data = (uint8_t *) v->record->id;
+        b->cr.consent_id.len = PL_CASE_ID;
+        b->cr.given_by = (char *) pl_consent_giver_name(v->record->given_by);
+        b->cr.n_sectors = v->record->nsectors;
+        b->cr.sectors = b->csect;
+        b->cr.purpose = (char *) st->purpose;
+        b->cr.expires_at = v->record->expires_at;
+        if (v->record->guardian_name[0])
+            b->cr.guardian_name = (char *) v->record->guardian_name;
+        if (v->child && v->record->child_views[0])
+            b->cr.child_views = (char *) v->record->child_views;
+        r->consent = &b->cr;
+        if (v->child && v->record->guardian_name[0]) {
+            b->g.name = (char *) v->record->guardian_name;
+            r->guardian = &b->g;
         }
     }
-    if (v.override) {
-        co.justification = (char *) oj;
-        co.approved_by = (char *) ab;
-        r.override = &co;
+    if (v->override) {
+        b->co.justification = (char *) st->oj;
+        b->co.approved_by = (char *) st->ab;
+        r->override = &b->co;
     }
     // test-only: send without the consent reference, to prove that the
-    // recipient refuses it (honoured only with PASSERELLE_TEST_HOOKS=1 in
-    // the daemon's environment)
+    // recipient refuses it (test builds, PASSERELLE_TEST_HOOKS=1 in the
+    // daemon's environment)
     if (json_is_true(json_object_get(args, "test_omit_consent"))
         && pl_case_test_hooks())
-        r.consent = NULL;
-    m.body_case = PASSERELLE__V1__MESSAGE__BODY_REFERRAL;
-    m.referral = &r;
+        r->consent = NULL;
+    b->m.body_case = PASSERELLE__V1__MESSAGE__BODY_REFERRAL;
+    b->m.referral = r;
+}
+
+// The referral and (for a child) the cp-notification into the outbox.
+static int
+s_refer_outbox(pl_node_ctx_t *ctx, pl_txn_t *txn, s_refer_t *st,
+               const s_refer_msg_t *b, const char *as)
+{
     pl_buf_t enc = {0};
-    uint8_t msgid[PL_MSG_ID_BYTES], digest[PL_DIGEST_BYTES];
-    int rc = pl_message_encode(&m, &enc);
+    int rc = pl_message_encode(&b->m, &enc);
     if (rc == PL_OK)
-        rc = pl_ctx_outbox_add(ctx, txn, addr, S_KIND_REFERRAL, enc.data,
-                               enc.len, 0, msgid);
+        rc = pl_ctx_outbox_add(ctx, txn, st->addr, S_KIND_REFERRAL, enc.data,
+                               enc.len, 0, st->msgid);
     pl_buf_wipe(&enc);
     uint8_t cp_msg[PL_MSG_ID_BYTES];
-    if (rc == PL_OK && notify_cp)
-        rc = pl_case_cp_notify(ctx, txn, cp_addr, rid, uasc, now, as, cp_msg);
-    if (rc != PL_OK) {
-        *rc_out = rc;
-        json_decref(sent);
-        pl_case_consents_free(&c);
-        pl_store_wipe(dk, sizeof dk);
-        json_decref(cdoc);
-        return pl_case_outbox_error(ctx, rc, addr);
-    }
-    // the sender's record, sealed under the case key
+    if (rc == PL_OK && st->notify_cp)
+        rc = pl_case_cp_notify(ctx, txn, st->cp_addr, st->rid, st->uasc,
+                               st->now, as, cp_msg);
+    return rc;
+}
+
+// The sender's record, sealed under the case key.
+static json_t *
+s_refer_doc(s_refer_t *st, const char *as)
+{
+    const pl_consent_verdict_t *v = &st->v;
     char case_hex[2 * PL_CASE_ID + 1];
-    pl_hex(case_hex, case_id, PL_CASE_ID);
+    pl_hex(case_hex, st->case_id, PL_CASE_ID);
     json_t *doc = json_object();
     json_object_set_new(doc, "dir", json_string("out"));
-    json_object_set_new(doc, "peer", json_string(addr));
+    json_object_set_new(doc, "peer", json_string(st->addr));
     json_object_set_new(doc, "case", json_string(case_hex));
-    json_object_set_new(doc, "pseudonym", json_string(pseudonym));
-    json_object_set_new(doc, "sector", json_string(sector));
-    json_object_set_new(doc, "service", json_string(service));
-    json_object_set_new(doc, "purpose", json_string(purpose));
+    json_object_set_new(doc, "pseudonym", json_string(st->pseudonym));
+    json_object_set_new(doc, "sector", json_string(st->cert->sector));
+    json_object_set_new(doc, "service", json_string(st->service));
+    json_object_set_new(doc, "purpose", json_string(st->purpose));
     json_object_set_new(doc, "priority",
-                        json_string(pl_referral_priority_name(pr)));
-    json_object_set_new(doc, "due", json_integer((json_int_t) due));
-    if (note)
-        json_object_set_new(doc, "note", json_string(note));
-    json_object_set_new(doc, "created", json_integer((json_int_t) now));
-    json_object_set_new(doc, "last_change", json_integer((json_int_t) now));
+                        json_string(pl_referral_priority_name(st->pr)));
+    json_object_set_new(doc, "due", json_integer((json_int_t) st->due));
+    if (st->note)
+        json_object_set_new(doc, "note", json_string(st->note));
+    json_object_set_new(doc, "created", json_integer((json_int_t) st->now));
+    json_object_set_new(doc, "last_change", json_integer((json_int_t) st->now));
     if (pl_case_by(as))
         json_object_set_new(doc, "referred_by", json_string(as));
-    json_object_set_new(doc, "legal_basis", json_string(r.legal_basis));
-    if (v.record) {
+    json_object_set_new(doc, "legal_basis",
+                        json_string(v->override ? "override" : "consent"));
+    if (v->record) {
         json_t *cj = json_object();
         json_object_set_new(cj, "id",
-                            pl_node_json_hex(v.record->id, PL_CASE_ID));
-        json_object_set_new(cj, "given_by", json_string(cr.given_by));
-        json_object_set_new(cj, "expires", pl_node_json_time(cr.expires_at));
+                            pl_node_json_hex(v->record->id, PL_CASE_ID));
+        json_object_set_new(
+            cj, "given_by",
+            json_string(pl_consent_giver_name(v->record->given_by)));
+        json_object_set_new(cj, "expires",
+                            pl_node_json_time(v->record->expires_at));
         json_object_set_new(doc, "consent", cj);
     }
-    if (v.override)
+    if (v->override)
         json_object_set_new(doc, "override",
-                            json_pack("{s:s, s:s, s:s}", "justification", oj,
-                                      "approved_by", ab, "overrode",
-                                      pl_consent_reason_name(v.overridden)));
-    json_object_set_new(doc, "person", sent);
-    json_object_set_new(doc, "child", json_boolean(v.child));
-    if (v.child && uasc)
-        json_object_set_new(doc, "uasc", json_string(uasc));
-    if (notify_cp)
-        json_object_set_new(doc, "cp_notified", json_string(cp_addr));
-    json_object_set_new(doc, "msg", pl_node_json_hex(msgid, PL_MSG_ID_BYTES));
+                            json_pack("{s:s, s:s, s:s}", "justification",
+                                      st->oj, "approved_by", st->ab, "overrode",
+                                      pl_consent_reason_name(v->overridden)));
+    json_object_set_new(doc, "person", st->sent);
+    st->sent = NULL;
+    json_object_set_new(doc, "child", json_boolean(v->child));
+    if (v->child && st->uasc)
+        json_object_set_new(doc, "uasc", json_string(st->uasc));
+    if (st->notify_cp)
+        json_object_set_new(doc, "cp_notified", json_string(st->cp_addr));
+    json_object_set_new(doc, "msg",
+                        pl_node_json_hex(st->msgid, PL_MSG_ID_BYTES));
     pl_referral_track_t t;
     pl_referral_track_init(&t, PL_SIDE_SENDER);
     pl_case_track_set(doc, &t);
-    pl_case_history(doc, "requested", now, pl_case_by(as), NULL,
-                    note ? NULL : NULL, NULL, NULL);
-    uint8_t rhdr[PL_CASE_HDR];
-    rhdr[0] = PL_CASE_VER;
-    memcpy(rhdr + 1, chdr + 1, PL_DATAKEY_ID_BYTES); // the case key
-    rc = pl_case_ref_put(txn, rid, rhdr, dk, doc);
-    json_decref(doc);
-    pl_case_consents_free(&c);
-    pl_store_wipe(dk, sizeof dk);
-    json_decref(cdoc);
-    uint8_t mk[1 + PL_CASE_ID];
-    pl_case_rkey(mk, 'm', msgid);
+    pl_case_history(doc, "requested", st->now, pl_case_by(as), NULL, NULL, NULL,
+                    NULL);
+    return doc;
+}
+
+// Stores the sender's record and the envelope index, audits the send
+// (and an override).
+static int
+s_refer_record(pl_node_ctx_t *ctx, pl_txn_t *txn, s_refer_t *st, const char *as)
+{
+    pl_sealed_t rs = {.hdr = {PL_CASE_VER}, .doc = s_refer_doc(st, as)};
+    memcpy(rs.hdr + 1, st->cs.hdr + 1, PL_DATAKEY_ID_BYTES); // the case key
+    memcpy(rs.dk, st->cs.dk, sizeof rs.dk);
+    int rc = pl_case_ref_save(txn, st->rid, &rs);
+    pl_sealed_release(&rs);
+    uint8_t mk[1 + PL_CASE_ID], digest[PL_DIGEST_BYTES];
+    pl_case_rkey(mk, 'm', st->msgid);
     if (rc == PL_OK)
-        rc = pl_store_put(txn, PL_DB_REFERRALS, mk, sizeof mk, rid, PL_CASE_ID);
+        rc = pl_store_put(txn, PL_DB_REFERRALS, mk, sizeof mk, st->rid,
+                          PL_CASE_ID);
     if (rc == PL_OK)
-        rc = pl_case_out_digest(txn, msgid, digest);
+        rc = pl_case_out_digest(txn, st->msgid, digest);
     if (rc == PL_OK)
-        rc = pl_case_audit(ctx, txn, PL_AUDIT_OUT, addr, msgid, digest,
-                           "referral", as, rid, "refer", "applied",
-                           v.override ? "override" : NULL);
-    if (rc == PL_OK && v.override)
-        rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, addr, NULL, NULL,
-                           "consent", ab, rid, "consent-override", "approved",
-                           pl_consent_reason_name(v.overridden));
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_OUT, st->addr, st->msgid, digest,
+                           "referral", as, st->rid, "refer", "applied",
+                           st->v.override ? "override" : NULL);
+    if (rc == PL_OK && st->v.override)
+        rc =
+            pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, st->addr, NULL, NULL,
+                          "consent", st->ab, st->rid, "consent-override",
+                          "approved", pl_consent_reason_name(st->v.overridden));
+    return rc;
+}
+
+char *
+pl_case_refer(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+              int *rc_out)
+{
+    s_refer_t st = {.cs = PL_SEALED_INIT, .now = pl_now()};
+    char *reply = pl_case_open(txn, pl_case_arg(args, "case"), st.case_id,
+                               &st.cs, rc_out);
+    if (!reply)
+        reply = s_refer_args(ctx, txn, args, &st, rc_out);
+    if (!reply)
+        reply = s_refer_gate(ctx, txn, &st, as, rc_out);
+    if (!reply)
+        reply = s_refer_cp(ctx, txn, &st, as, rc_out);
+    if (reply) {
+        s_refer_free(&st);
+        return reply;
+    }
+    s_refer_msg_t b;
+    s_refer_message(&st, args, as, &b);
+    int rc = s_refer_outbox(ctx, txn, &st, &b, as);
+    if (rc != PL_OK) {
+        *rc_out = rc;
+        s_refer_free(&st);
+        return pl_case_outbox_error(ctx, rc, st.addr);
+    }
+    rc = s_refer_record(ctx, txn, &st, as);
+    s_refer_free(&st);
     *rc_out = rc;
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot store the referral: %s",
                                  pl_strerror(rc));
-    pl_log_info(ctx->log, "referral_sent to=%s sector=%s", addr, sector);
+    pl_log_info(ctx->log, "referral_sent to=%s sector=%s", st.addr,
+                st.cert->sector);
     return pl_node_ctl_ok(json_pack(
-        "{s:o, s:s, s:s, s:s}", "id", pl_node_json_hex(rid, PL_CASE_ID), "to",
-        addr, "status", "requested", "pseudonym", pseudonym));
+        "{s:o, s:s, s:s, s:s}", "id", pl_node_json_hex(st.rid, PL_CASE_ID),
+        "to", st.addr, "status", "requested", "pseudonym", st.pseudonym));
 }
 
 // ---- status updates made here (accept, ..., cancel)
