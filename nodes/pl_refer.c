@@ -705,22 +705,17 @@ pl_case_shred_inbox(pl_txn_t *txn, const uint8_t id[PL_MSG_ID_BYTES])
     return rc == PL_ENOTFOUND ? PL_OK : rc;
 }
 
-int
-pl_case_on_referral(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
-                    const uint8_t digest[32], const Passerelle__V1__Referral *r)
+// An inbound referral whose id is taken, or whose consent was withdrawn
+// before it arrived: refused and audited (*done). Else PL_OK, !*done.
+static int
+s_in_taken(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
+           const uint8_t digest[32], const uint8_t *rid, bool *done)
 {
-    if (r->referral_id.len != PL_CASE_ID) {
-        pl_log_warn(ctx->log, "referral_refused from=%s reason=malformed",
-                    h->from);
-        return pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
-                             "referral", NULL, NULL, "receive", "refused",
-                             "malformed");
-    }
-    const uint8_t *rid = r->referral_id.data;
     uint8_t rk[1 + PL_CASE_ID];
     pl_case_rkey(rk, 'r', rid);
     const uint8_t *v;
     size_t vlen;
+    *done = true;
     int rc = pl_store_get(txn, PL_DB_REFERRALS, rk, sizeof rk, &v, &vlen);
     if (rc == PL_OK) {
         pl_log_error(ctx->log,
@@ -746,18 +741,19 @@ pl_case_on_referral(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
     }
     if (rc != PL_ENOTFOUND)
         return rc;
-    uint64_t now = pl_now();
-    bool override = false;
-    char why[PL_CONSENT_TEXT_MAX] = "";
-    const char *refusal = s_recheck(ctx, r, now, &override, why, sizeof why);
+    *done = false;
+    return PL_OK;
+}
+
+// The recipient's record of an inbound referral, before it is accepted
+// or refused.
+static json_t *
+s_in_doc(pl_node_ctx_t *ctx, const pl_header_t *h,
+         const Passerelle__V1__Referral *r, uint64_t now)
+{
     pl_referral_priority_t pr;
     if (pl_referral_priority_parse(r->priority, &pr) != PL_OK)
         pr = PL_PRIORITY_NORMAL;
-    uint8_t hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
-    hdr[0] = PL_CASE_VER;
-    rc = pl_store_datakey_new(txn, hdr + 1, dk); // the referral's own key
-    if (rc != PL_OK)
-        return rc;
     json_t *doc = json_object();
     json_object_set_new(doc, "dir", json_string("in"));
     json_object_set_new(doc, "peer", json_string(h->from));
@@ -777,91 +773,139 @@ pl_case_on_referral(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
     json_object_set_new(doc, "legal_basis", json_string(r->legal_basis));
     json_object_set_new(doc, "msg", pl_node_json_hex(h->id, PL_MSG_ID_BYTES));
     json_object_set_new(doc, "child", json_boolean(r->has_child && r->child));
-    pl_referral_track_t t;
-    pl_referral_track_init(&t, PL_SIDE_RECIPIENT);
-    PL_IGNORE(pl_referral_track_received(&t, NULL));
     pl_case_history(doc, "requested", created, r->by, NULL, NULL, NULL, NULL);
     pl_case_history(doc, "received", now, ctx->me->address, NULL, NULL, NULL,
                     NULL);
-    uint8_t msgid[PL_MSG_ID_BYTES], odig[PL_DIGEST_BYTES];
-    if (!refusal) {
-        // what this node may see: the sector table's fields, no more
-        uint32_t fields = pl_sector_data_fields(ctx->me->sector);
-        json_t *pj = json_object();
-        const Passerelle__V1__Person *p = r->person;
-        const char *vals[] = {p ? p->given : NULL,    p ? p->family : NULL,
-                              p ? p->birth : NULL,    p ? p->sex : NULL,
-                              p ? p->language : NULL, p ? p->phone : NULL};
-        static const uint32_t bits[] = {PL_FIELD_GIVEN,    PL_FIELD_FAMILY,
-                                        PL_FIELD_BIRTH,    PL_FIELD_SEX,
-                                        PL_FIELD_LANGUAGE, PL_FIELD_PHONE};
-        for (size_t k = 0; k < 6; k++)
-            if ((fields & bits[k]) && vals[k])
-                json_object_set_new(pj, pl_sector_data_field_name(bits[k]),
-                                    json_string(vals[k]));
-        json_object_set_new(doc, "person", pj);
-        if (r->note)
-            json_object_set_new(doc, "note", json_string(r->note));
-        if (r->uasc)
-            json_object_set_new(doc, "uasc", json_string(r->uasc));
-        json_t *needs = json_array();
-        for (size_t k = 0; k < r->n_needs; k++)
-            json_array_append_new(needs, json_string(r->needs[k]));
-        json_object_set_new(doc, "needs", needs);
-        if (r->consent) {
-            json_t *cj = json_object();
-            json_object_set_new(cj, "given_by",
-                                json_string(r->consent->given_by));
-            json_object_set_new(cj, "expires",
-                                pl_node_json_time(r->consent->expires_at));
-            if (r->consent->guardian_name)
-                json_object_set_new(cj, "guardian_name",
-                                    json_string(r->consent->guardian_name));
-            if (r->consent->child_views)
-                json_object_set_new(cj, "child_views",
-                                    json_string(r->consent->child_views));
-            json_object_set_new(doc, "consent", cj);
-        }
-        if (override)
-            json_object_set_new(doc, "override",
-                                json_pack("{s:s, s:s}", "justification",
-                                          r->override->justification,
-                                          "approved_by",
-                                          r->override->approved_by));
-        rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
-                           "referral", r->by, rid, "receive", "applied",
-                           override ? "override" : NULL);
-        pl_log_info(ctx->log, "referral_received from=%s", h->from);
-    } else {
-        // refused: answered at once with `rejected`, nothing personal kept
-        pl_referral_update_t u;
-        PL_IGNORE(pl_referral_track_act(&t, PL_RE_REJECT, PL_OUTCOME_NONE, &u));
-        json_object_set_new(doc, "person", json_object());
-        json_object_set_new(doc, "refused", json_string(why));
-        rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
-                           "referral", r->by, rid, "receive", "refused",
-                           refusal);
-        if (rc == PL_OK)
-            rc = pl_case_send_status(ctx, txn, doc, rid, &u, refusal, NULL,
-                                     PL_CASE_SYSTEM, now, msgid);
-        if (rc == PL_OK)
-            rc = pl_case_out_digest(txn, msgid, odig);
-        if (rc == PL_OK)
-            rc = pl_case_audit(ctx, txn, PL_AUDIT_OUT, h->from, msgid, odig,
-                               "status-update", PL_CASE_SYSTEM, rid, "reject",
-                               "applied", refusal);
-        if (rc == PL_OK)
-            rc = pl_case_shred_inbox(txn, h->id);
-        pl_case_history(doc, "rejected", now, PL_CASE_SYSTEM, refusal, NULL,
-                        NULL, NULL);
-        pl_log_warn(ctx->log, "referral_refused from=%s reason=%s (%s)",
-                    h->from, refusal, why);
+    return doc;
+}
+
+// Accepted: what this node may see (the sector table's fields, no more)
+// goes into 'doc'; audited.
+static int
+s_in_accept(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
+            const uint8_t digest[32], const Passerelle__V1__Referral *r,
+            bool override, json_t *doc)
+{
+    uint32_t fields = pl_sector_data_fields(ctx->me->sector);
+    json_t *pj = json_object();
+    const Passerelle__V1__Person *p = r->person;
+    const char *vals[] = {p ? p->given : NULL,    p ? p->family : NULL,
+                          p ? p->birth : NULL,    p ? p->sex : NULL,
+                          p ? p->language : NULL, p ? p->phone : NULL};
+    static const uint32_t bits[] = {PL_FIELD_GIVEN,    PL_FIELD_FAMILY,
+                                    PL_FIELD_BIRTH,    PL_FIELD_SEX,
+                                    PL_FIELD_LANGUAGE, PL_FIELD_PHONE};
+    for (size_t k = 0; k < 6; k++)
+        if ((fields & bits[k]) && vals[k])
+            json_object_set_new(pj, pl_sector_data_field_name(bits[k]),
+                                json_string(vals[k]));
+    json_object_set_new(doc, "person", pj);
+    if (r->note)
+        json_object_set_new(doc, "note", json_string(r->note));
+    if (r->uasc)
+        json_object_set_new(doc, "uasc", json_string(r->uasc));
+    json_t *needs = json_array();
+    for (size_t k = 0; k < r->n_needs; k++)
+        json_array_append_new(needs, json_string(r->needs[k]));
+    json_object_set_new(doc, "needs", needs);
+    if (r->consent) {
+        json_t *cj = json_object();
+        json_object_set_new(cj, "given_by", json_string(r->consent->given_by));
+        json_object_set_new(cj, "expires",
+                            pl_node_json_time(r->consent->expires_at));
+        if (r->consent->guardian_name)
+            json_object_set_new(cj, "guardian_name",
+                                json_string(r->consent->guardian_name));
+        if (r->consent->child_views)
+            json_object_set_new(cj, "child_views",
+                                json_string(r->consent->child_views));
+        json_object_set_new(doc, "consent", cj);
     }
-    pl_case_track_set(doc, &t);
+    if (override)
+        json_object_set_new(doc, "override",
+                            json_pack("{s:s, s:s}", "justification",
+                                      r->override->justification, "approved_by",
+                                      r->override->approved_by));
+    int rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                           "referral", r->by, r->referral_id.data, "receive",
+                           "applied", override ? "override" : NULL);
+    pl_log_info(ctx->log, "referral_received from=%s", h->from);
+    return rc;
+}
+
+// Refused: answered at once with `rejected`, nothing personal kept (the
+// inbox copy is shredded); audited both ways.
+static int
+s_in_refuse(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
+            const uint8_t digest[32], const Passerelle__V1__Referral *r,
+            const char *refusal, const char *why, uint64_t now,
+            pl_referral_track_t *t, json_t *doc)
+{
+    const uint8_t *rid = r->referral_id.data;
+    uint8_t msgid[PL_MSG_ID_BYTES], odig[PL_DIGEST_BYTES];
+    pl_referral_update_t u;
+    PL_IGNORE(pl_referral_track_act(t, PL_RE_REJECT, PL_OUTCOME_NONE, &u));
+    json_object_set_new(doc, "person", json_object());
+    json_object_set_new(doc, "refused", json_string(why));
+    int rc =
+        pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest, "referral",
+                      r->by, rid, "receive", "refused", refusal);
     if (rc == PL_OK)
-        rc = pl_case_ref_put(txn, rid, hdr, dk, doc);
-    pl_store_wipe(dk, sizeof dk);
-    json_decref(doc);
+        rc = pl_case_send_status(ctx, txn, doc, rid, &u, refusal, NULL,
+                                 PL_CASE_SYSTEM, now, msgid);
+    if (rc == PL_OK)
+        rc = pl_case_out_digest(txn, msgid, odig);
+    if (rc == PL_OK)
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_OUT, h->from, msgid, odig,
+                           "status-update", PL_CASE_SYSTEM, rid, "reject",
+                           "applied", refusal);
+    if (rc == PL_OK)
+        rc = pl_case_shred_inbox(txn, h->id);
+    pl_case_history(doc, "rejected", now, PL_CASE_SYSTEM, refusal, NULL, NULL,
+                    NULL);
+    pl_log_warn(ctx->log, "referral_refused from=%s reason=%s (%s)", h->from,
+                refusal, why);
+    return rc;
+}
+
+int
+pl_case_on_referral(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
+                    const uint8_t digest[32], const Passerelle__V1__Referral *r)
+{
+    if (r->referral_id.len != PL_CASE_ID) {
+        pl_log_warn(ctx->log, "referral_refused from=%s reason=malformed",
+                    h->from);
+        return pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                             "referral", NULL, NULL, "receive", "refused",
+                             "malformed");
+    }
+    const uint8_t *rid = r->referral_id.data;
+    bool done;
+    int rc = s_in_taken(ctx, txn, h, digest, rid, &done);
+    if (done)
+        return rc;
+    uint64_t now = pl_now();
+    bool override = false;
+    char why[PL_CONSENT_TEXT_MAX] = "";
+    const char *refusal = s_recheck(ctx, r, now, &override, why, sizeof why);
+    pl_sealed_t rs = {.hdr = {PL_CASE_VER}};
+    rc = pl_store_datakey_new(txn, rs.hdr + 1, rs.dk); // the referral's own key
+    if (rc != PL_OK) {
+        pl_sealed_release(&rs);
+        return rc;
+    }
+    rs.doc = s_in_doc(ctx, h, r, now);
+    pl_referral_track_t t;
+    pl_referral_track_init(&t, PL_SIDE_RECIPIENT);
+    PL_IGNORE(pl_referral_track_received(&t, NULL));
+    if (!refusal)
+        rc = s_in_accept(ctx, txn, h, digest, r, override, rs.doc);
+    else
+        rc = s_in_refuse(ctx, txn, h, digest, r, refusal, why, now, &t, rs.doc);
+    pl_case_track_set(rs.doc, &t);
+    if (rc == PL_OK)
+        rc = pl_case_ref_save(txn, rid, &rs);
+    pl_sealed_release(&rs);
     return rc;
 }
 
