@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "nodes/pl_case_int.h"
+#include "nodes/pl_records.h"
 
 static int s_withdraw_referrals(pl_node_ctx_t *ctx, pl_txn_t *txn,
                                 const uint8_t case_id[PL_CASE_ID], json_t *cdoc,
@@ -70,25 +71,7 @@ pl_case_consent_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
         pl_sealed_release(&cs);
         return reply;
     }
-    json_t *doc = json_object();
-    json_t *sa = json_array(), *pa = json_array();
-    for (size_t i = 0; i < rec.nsectors; i++)
-        json_array_append_new(sa, json_string(rec.sectors[i]));
-    for (size_t i = 0; i < rec.npurposes; i++)
-        json_array_append_new(pa, json_string(rec.purposes[i]));
-    json_object_set_new(doc, "sectors", sa);
-    json_object_set_new(doc, "purposes", pa);
-    json_object_set_new(doc, "given_by",
-                        json_string(pl_consent_giver_name(rec.given_by)));
-    if (gname)
-        json_object_set_new(doc, "guardian_name", json_string(gname));
-    if (views)
-        json_object_set_new(doc, "child_views", json_string(views));
-    json_object_set_new(doc, "created", json_integer((json_int_t) now));
-    json_object_set_new(doc, "expires",
-                        json_integer((json_int_t) rec.expires_at));
-    if (pl_case_by(as))
-        json_object_set_new(doc, "by", json_string(as));
+    json_t *doc = pl_consent_rec_encode(&rec, pl_case_by(as));
     uint8_t id[PL_CASE_ID], chdr[PL_CASE_HDR];
     randombytes_buf(id, sizeof id);
     chdr[0] = PL_CASE_VER;

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "nodes/pl_case_int.h"
+#include "nodes/pl_records.h"
 
 // ---- small helpers
 
@@ -268,42 +269,6 @@ pl_case_outbox_error(pl_node_ctx_t *ctx, int rc, const char *to)
     }
 }
 
-static void
-s_consent_from_json(const uint8_t id[PL_CASE_ID],
-                    const uint8_t case_id[PL_CASE_ID], const json_t *j,
-                    pl_consent_t *rec)
-{
-    memset(rec, 0, sizeof *rec);
-    memcpy(rec->id, id, PL_CASE_ID);
-    memcpy(rec->case_id, case_id, PL_CASE_ID);
-    size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(j, "sectors"), i, e)
-    {
-        if (rec->nsectors < PL_CONSENT_SECTORS_MAX && json_is_string(e))
-            snprintf(rec->sectors[rec->nsectors++], PL_CONSENT_CODE_MAX + 1,
-                     "%s", json_string_value(e));
-    }
-    json_array_foreach(json_object_get(j, "purposes"), i, e)
-    {
-        if (rec->npurposes < PL_CONSENT_PURPOSES_MAX && json_is_string(e))
-            snprintf(rec->purposes[rec->npurposes++], PL_CONSENT_CODE_MAX + 1,
-                     "%s", json_string_value(e));
-    }
-    const char *gb = pl_case_str(j, "given_by");
-    if (!gb || pl_consent_giver_parse(gb, &rec->given_by) != PL_OK)
-        rec->given_by = PL_GIVEN_BY_RETURNEE;
-    const char *gn = pl_case_str(j, "guardian_name"),
-               *cv = pl_case_str(j, "child_views");
-    if (gn)
-        snprintf(rec->guardian_name, sizeof rec->guardian_name, "%s", gn);
-    if (cv)
-        snprintf(rec->child_views, sizeof rec->child_views, "%s", cv);
-    rec->created_at = pl_case_u64(j, "created");
-    rec->expires_at = pl_case_u64(j, "expires");
-    rec->withdrawn_at = pl_case_u64(j, "withdrawn");
-}
-
 static int
 s_consent_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
               void *arg)
@@ -331,7 +296,7 @@ s_consent_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
         c->recs = r;
         c->cap = cap;
     }
-    s_consent_from_json(k, c->case_id, doc, &c->recs[c->n++]);
+    pl_consent_rec_decode(doc, k, c->case_id, &c->recs[c->n++]);
     json_object_set_new(doc, "id", pl_node_json_hex(k, PL_CASE_ID));
     json_array_append_new(c->docs, doc);
     return PL_STORE_NEXT;
