@@ -385,6 +385,91 @@ test_refer_gate_and_send(void **state)
     assert_int_equal(pl_test_grep_tree(f->home, "DialloXq7", 9), 0);
 }
 
+// An inbound referral at a clinic (this node: health), from the agency.
+static int
+s_inbound(s_fake_t *f, uint8_t rid_byte, bool with_consent, uint8_t env_byte)
+{
+    Passerelle__V1__Referral r = PASSERELLE__V1__REFERRAL__INIT;
+    Passerelle__V1__Person p = PASSERELLE__V1__PERSON__INIT;
+    Passerelle__V1__ConsentRef cr = PASSERELLE__V1__CONSENT_REF__INIT;
+    uint8_t rid[16] = {rid_byte, 0xee}, cid[16] = {0xc0};
+    char *sectors[] = {"health"};
+    r.referral_id.data = rid;
+    r.referral_id.len = sizeof rid;
+    r.pseudonym = "P-0123456789";
+    r.legal_basis = "consent";
+    r.purpose = "services";
+    r.sector = "health";
+    r.service = "svc";
+    r.priority = "urgent";
+    r.created_at = pl_now();
+    p.given = "Aminata";
+    p.family = "DialloXq7";
+    p.birth = "1988-04-12";
+    r.person = &p;
+    cr.consent_id.data = cid;
+    cr.consent_id.len = sizeof cid;
+    cr.given_by = "returnee";
+    cr.n_sectors = 1;
+    cr.sectors = sectors;
+    cr.purpose = "services";
+    cr.expires_at = pl_now() + 86400;
+    if (with_consent)
+        r.consent = &cr;
+    pl_header_t h;
+    memset(&h, 0, sizeof h);
+    memset(h.id, env_byte, sizeof h.id);
+    snprintf(h.from, sizeof h.from, "%s", f->peer.address);
+    uint8_t digest[32];
+    memset(digest, 0x44, sizeof digest);
+    pl_txn_t *txn = NULL;
+    assert_int_equal(pl_store_begin(f->store, NULL, true, &txn), PL_OK);
+    int rc = pl_case_on_referral(&f->ctx, txn, &h, digest, &r);
+    if (rc == PL_OK)
+        assert_int_equal(pl_store_commit(&txn), PL_OK);
+    else
+        pl_store_abort(&txn);
+    return rc;
+}
+
+static void
+test_inbound_referral(void **state)
+{
+    s_fake_t *f = *state;
+    // this node is the clinic; the agency is in its directory
+    pl_cert_t clinic = f->peer;
+    s_cert(&f->peer, "agency", "social");
+    f->me = clinic;
+    assert_int_equal(s_inbound(f, 1, true, 0x51), PL_OK);
+    assert_int_equal(f->sent, 0); // accepted: nothing goes back yet
+    int rc;
+    json_t *r = s_run(f, "referrals", NULL, NULL, &rc);
+    assert_int_equal(json_array_size(json_object_get(r, "result")), 1);
+    json_decref(r);
+    // the same referral id again: refused (audited), nothing added
+    assert_int_equal(s_inbound(f, 1, true, 0x52), PL_OK);
+    r = s_run(f, "referrals", NULL, NULL, &rc);
+    assert_int_equal(json_array_size(json_object_get(r, "result")), 1);
+    json_decref(r);
+    // no consent reference: refused at once with a `rejected` update,
+    // nothing personal kept
+    assert_int_equal(s_inbound(f, 2, false, 0x53), PL_OK);
+    assert_int_equal(f->sent, 1);
+    assert_int_equal(f->kinds[0], S_KIND_STATUS);
+    assert_string_equal(f->to[0], "sn/agency");
+    char hex[33];
+    uint8_t rid2[16] = {2, 0xee};
+    pl_hex(hex, rid2, sizeof rid2);
+    r = s_run(f, "referral.show", json_pack("{s:s}", "id", hex), NULL, &rc);
+    assert_true(s_ok(r));
+    char *t = json_dumps(r, 0);
+    assert_null(strstr(t, "DialloXq7"));
+    assert_non_null(strstr(t, "no-consent"));
+    free(t);
+    json_decref(r);
+    assert_int_equal(pl_test_grep_tree(f->home, "DialloXq7", 9), 0);
+}
+
 int
 main(void)
 {
@@ -396,6 +481,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_case_close_bia_codes, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_refer_gate_and_send, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_inbound_referral, s_setup,
                                         s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
