@@ -23,7 +23,14 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "nodes/pl_ctl_cmd.h"
+#include "nodes/pl_node_ctx.h"
 #include "nodes/pl_node_int.h"
+
+// The control commands of the case, consent and referral handlers, ended
+// by a row whose name is NULL (issue 12). The dispatch may walk them;
+// pl_node_case_handles/_changes_state/_ctl below are walkers over them.
+extern const pl_ctl_cmd_t pl_case_cmds[];
 
 // true for the control commands this module serves ("case.add", "refer",
 // ...), and for those of them that change state (they need a request id).
@@ -72,5 +79,27 @@ PL_MUST_CHECK int pl_node_case_on_other(pl_node_t *self, pl_txn_t *txn,
 // the referral record, so a restart does not log it again. Own
 // transaction: none may be open.
 void pl_node_case_overdue_sweep(pl_node_t *self);
+
+// The same entry points on a handler context (pl_node_ctx.h) instead of
+// the daemon: the pl_node_case_* functions above build the context from
+// pl_node_t and call these; unit tests call them with a fake context.
+char *pl_case_ctl(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *cmd,
+                  json_t *args, const char *as, int *rc_out);
+PL_MUST_CHECK int pl_case_on_referral(pl_node_ctx_t *ctx, pl_txn_t *txn,
+                                      const pl_header_t *h,
+                                      const uint8_t digest[32],
+                                      const Passerelle__V1__Referral *r);
+PL_MUST_CHECK int pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn,
+                                    const pl_header_t *h,
+                                    const uint8_t digest[32],
+                                    const Passerelle__V1__StatusUpdate *u);
+PL_MUST_CHECK int pl_case_on_receipt(pl_node_ctx_t *ctx, pl_txn_t *txn,
+                                     const uint8_t msg_id[16], const char *from,
+                                     uint64_t received_at);
+PL_MUST_CHECK int pl_case_on_other(pl_node_ctx_t *ctx, pl_txn_t *txn,
+                                   const pl_header_t *h,
+                                   const uint8_t digest[32],
+                                   const pl_message_t *m);
+void pl_case_overdue_sweep(pl_node_ctx_t *ctx);
 
 #endif

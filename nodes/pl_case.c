@@ -1,0 +1,495 @@
+// pl_case - the case room: case add, show, list, close, bia and erase
+// (DESIGN.md §5; issues 7, 8). Layer: nodes, handlers. Commands in
+// pl_case_cmds (pl_node_case.c); the helpers in pl_case_int.h.
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "nodes/pl_case_int.h"
+
+// ---- cases
+
+static const char *const s_person_keys[] = {"given", "family", "birth",
+                                            "sex",   "phone",  "language"};
+
+char *
+pl_case_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+            int *rc_out)
+{
+    *rc_out = PL_EINVAL;
+    const char *given = pl_case_arg(args, "given"),
+               *family = pl_case_arg(args, "family");
+    const char *birth = pl_case_arg(args, "birth"),
+               *uasc = pl_case_arg(args, "uasc");
+    uint64_t t;
+    if (!given || !family || !birth)
+        return pl_node_ctl_error(PL_EINVAL,
+                                 "a case needs given, family and birth");
+    if (pl_date_parse(birth, &t) != PL_OK || t > pl_now())
+        return pl_node_ctl_error(PL_EINVAL,
+                                 "birth must be a past date YYYY-MM-DD");
+    pl_uasc_t u;
+    if (uasc && pl_uasc_parse(uasc, &u) != PL_OK)
+        return pl_node_ctl_error(PL_EINVAL,
+                                 "uasc must be unaccompanied or separated");
+    json_t *doc = json_object();
+    for (size_t i = 0; i < sizeof s_person_keys / sizeof *s_person_keys; i++) {
+        const char *v = pl_case_arg(args, s_person_keys[i]);
+        if (v && strlen(v) > 200) {
+            json_decref(doc);
+            return pl_node_ctl_error(PL_EINVAL, "%s is too long",
+                                     s_person_keys[i]);
+        }
+        if (v)
+            json_object_set_new(doc, s_person_keys[i], json_string(v));
+    }
+    if (uasc)
+        json_object_set_new(doc, "uasc", json_string(uasc));
+    json_object_set_new(doc, "needs",
+                        pl_case_list_arg(json_object_get(args, "needs")));
+    json_object_set_new(doc, "flags",
+                        pl_case_list_arg(json_object_get(args, "flags")));
+    uint64_t now = pl_now();
+    json_object_set_new(doc, "created", json_integer((json_int_t) now));
+    if (pl_case_by(as))
+        json_object_set_new(doc, "by", json_string(as));
+    uint8_t id[PL_CASE_ID];
+    randombytes_buf(id, sizeof id);
+    pl_sealed_t cs = {.hdr = {PL_CASE_VER}, .doc = doc};
+    int rc = pl_store_datakey_new(txn, cs.hdr + 1, cs.dk);
+    if (rc == PL_OK)
+        rc = pl_sealed_save(&cs, txn, PL_DB_CASES, id, PL_CASE_ID);
+    pl_sealed_release(&cs);
+    if (rc == PL_OK)
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case",
+                           as, id, "case-add", "applied", NULL);
+    *rc_out = rc;
+    if (rc != PL_OK)
+        return pl_node_ctl_error(rc, "cannot store the case: %s",
+                                 pl_strerror(rc));
+    return pl_node_ctl_ok(
+        json_pack("{s:o}", "id", pl_node_json_hex(id, PL_CASE_ID)));
+}
+
+// ---- case show / list / close
+
+// `case show` of an erased case: the tombstone, or NULL (not erased).
+static char *
+s_case_erased(pl_txn_t *txn, const char *text)
+{
+    uint8_t id[PL_CASE_ID];
+    int rc;
+    char *err = pl_case_resolve(txn, PL_DB_CASES, 'e', "case", text, id, &rc);
+    if (err) {
+        free(err);
+        return NULL;
+    }
+    uint8_t ek[1 + PL_CASE_ID];
+    pl_case_rkey(ek, 'e', id);
+    pl_buf_t b = {0};
+    json_error_t jerr;
+    json_t *t = NULL;
+    if (pl_store_get_secret(txn, PL_DB_CASES, ek, sizeof ek, &b) == PL_OK)
+        t = json_loadb((const char *) b.data, b.len, 0, &jerr);
+    pl_buf_wipe(&b);
+    if (!t)
+        return NULL;
+    json_t *o = json_pack(
+        "{s:o, s:s, s:o}", "id", pl_node_json_hex(id, PL_CASE_ID), "status",
+        "erased", "erased", pl_node_json_time(pl_case_u64(t, "erased")));
+    if (pl_case_str(t, "by"))
+        json_object_set_new(o, "erased_by", json_string(pl_case_str(t, "by")));
+    json_decref(t);
+    return pl_node_ctl_ok(o);
+}
+
+char *
+pl_case_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+             int *rc_out)
+{
+    (void) as;
+    (void) rc_out;
+    (void) ctx;
+    uint8_t id[PL_CASE_ID];
+    pl_sealed_t cs = PL_SEALED_INIT;
+    int rc;
+    char *err = pl_case_open(txn, pl_case_arg(args, "id"), id, &cs, &rc);
+    if (err && rc == PL_ENOTFOUND) {
+        char *erased = s_case_erased(txn, pl_case_arg(args, "id"));
+        if (erased) {
+            free(err);
+            return erased;
+        }
+    }
+    if (err)
+        return err;
+    pl_case_consents_t c;
+    rc = pl_case_consents_load(txn, id, cs.dk, &c);
+    char hex[2 * PL_CASE_ID + 1];
+    pl_hex(hex, id, PL_CASE_ID);
+    pl_case_rwalk_t w = {.txn = txn, .now = pl_now(), .fn = pl_case_list_one};
+    w.case_hex = hex;
+    w.out = json_array();
+    if (rc == PL_OK)
+        rc = pl_store_each(txn, PL_DB_REFERRALS, pl_case_rwalk_one, &w);
+    if (rc != PL_OK) {
+        pl_case_consents_free(&c);
+        pl_sealed_release(&cs);
+        json_decref(w.out);
+        return pl_node_ctl_error(rc, "cannot read the store: %s",
+                                 pl_strerror(rc));
+    }
+    uint64_t now = pl_now();
+    size_t i;
+    json_t *e;
+    json_array_foreach(c.docs, i, e)
+    {
+        const pl_consent_t *r = &c.recs[i];
+        json_object_set_new(
+            e, "valid", json_boolean(!r->withdrawn_at && r->expires_at > now));
+        json_object_set_new(e, "expires", pl_node_json_time(r->expires_at));
+        json_object_set_new(e, "created", pl_node_json_time(r->created_at));
+        if (r->withdrawn_at)
+            json_object_set_new(e, "withdrawn",
+                                pl_node_json_time(r->withdrawn_at));
+    }
+    json_object_set_new(cs.doc, "id", json_string(hex));
+    json_object_set_new(cs.doc, "created",
+                        pl_node_json_time(pl_case_u64(cs.doc, "created")));
+    if (pl_case_u64(cs.doc, "closed"))
+        json_object_set_new(cs.doc, "closed",
+                            pl_node_json_time(pl_case_u64(cs.doc, "closed")));
+    json_object_set_new(
+        cs.doc, "status",
+        json_string(pl_case_u64(cs.doc, "closed") ? "closed" : "open"));
+    json_object_set(cs.doc, "consents", c.docs);
+    json_object_set_new(cs.doc, "referrals", w.out);
+    json_t *bia = json_object_get(cs.doc, "bia");
+    if (bia) {
+        json_object_set_new(bia, "date",
+                            pl_node_json_time(pl_case_u64(bia, "date")));
+        json_object_set_new(bia, "recorded",
+                            pl_node_json_time(pl_case_u64(bia, "recorded")));
+    }
+    json_array_foreach(json_object_get(cs.doc, "withdrawals"), i, e)
+    {
+        json_object_set_new(e, "at", pl_node_json_time(pl_case_u64(e, "at")));
+        const char *hk;
+        json_t *hv;
+        json_object_foreach(json_object_get(e, "holders"), hk, hv)
+        {
+            if (pl_case_u64(hv, "confirmed"))
+                json_object_set_new(
+                    hv, "confirmed",
+                    pl_node_json_time(pl_case_u64(hv, "confirmed")));
+        }
+    }
+    pl_case_consents_free(&c);
+    return pl_node_ctl_ok(pl_sealed_take(&cs));
+}
+
+typedef struct {
+    pl_txn_t *txn;
+    const char *search; // lower-case needle, or NULL
+    json_t *out;
+} s_cwalk_t;
+
+// Case-insensitive substring test (ASCII folding; UTF-8 bytes compare as
+// they are).
+static bool
+s_contains(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; hay && *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0)
+            return true;
+    return false;
+}
+
+static int
+s_case_list_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+                void *arg)
+{
+    (void) v;
+    (void) vl;
+    s_cwalk_t *w = arg;
+    if (kl != PL_CASE_ID)
+        return PL_STORE_NEXT;
+    uint8_t hdr[PL_CASE_HDR];
+    json_t *doc = NULL;
+    if (pl_case_get(w->txn, k, hdr, NULL, &doc) != PL_OK)
+        return PL_STORE_NEXT;
+    const char *g = pl_case_str(doc, "given"), *f = pl_case_str(doc, "family");
+    if (!w->search || s_contains(g, w->search) || s_contains(f, w->search)) {
+        json_t *o = json_object();
+        json_object_set_new(o, "id", pl_node_json_hex(k, PL_CASE_ID));
+        json_object_set_new(o, "given", json_string(g ? g : ""));
+        json_object_set_new(o, "family", json_string(f ? f : ""));
+        const char *b = pl_case_str(doc, "birth");
+        json_object_set_new(o, "birth", json_string(b ? b : ""));
+        json_object_set_new(o, "created",
+                            pl_node_json_time(pl_case_u64(doc, "created")));
+        json_object_set_new(
+            o, "status",
+            json_string(pl_case_u64(doc, "closed") ? "closed" : "open"));
+        json_array_append_new(w->out, o);
+    }
+    json_decref(doc);
+    return PL_STORE_NEXT;
+}
+
+char *
+pl_case_list(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+             int *rc_out)
+{
+    (void) as;
+    (void) rc_out;
+    (void) ctx;
+    s_cwalk_t w = {txn, pl_case_arg(args, "search"), json_array()};
+    int rc = pl_store_each(txn, PL_DB_CASES, s_case_list_one, &w);
+    if (rc != PL_OK) {
+        json_decref(w.out);
+        return pl_node_ctl_error(rc, "cannot read the store: %s",
+                                 pl_strerror(rc));
+    }
+    return pl_node_ctl_ok(w.out);
+}
+
+char *
+pl_case_close(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+              int *rc_out)
+{
+    uint8_t id[PL_CASE_ID];
+    pl_sealed_t cs = PL_SEALED_INIT;
+    const char *reason = pl_case_arg(args, "reason");
+    char *err = pl_case_open(txn, pl_case_arg(args, "id"), id, &cs, rc_out);
+    if (err)
+        return err;
+    char hex[2 * PL_CASE_ID + 1];
+    pl_hex(hex, id, PL_CASE_ID);
+    pl_case_rwalk_t w = {.txn = txn, .now = pl_now(), .fn = pl_case_list_one};
+    w.case_hex = hex;
+    int rc = pl_store_each(txn, PL_DB_REFERRALS, pl_case_rwalk_one, &w);
+    char *reply = NULL;
+    int code = rc; // a refusal: the code of its reply (issue 12)
+    if (rc != PL_OK)
+        reply = pl_node_ctl_error(rc, "cannot read the store");
+    else if (!reason || !pl_slug_valid(reason))
+        reply = pl_node_ctl_error(code = PL_EINVAL,
+                                  "case close needs --reason CODE "
+                                  "(a-z, 0-9, -)");
+    else if (pl_case_u64(cs.doc, "closed"))
+        reply = pl_node_ctl_error(code = PL_ESTATE, "case %s is already closed",
+                                  hex);
+    else if (w.open)
+        reply = pl_node_ctl_error(code = PL_ESTATE,
+                                  "case %s has %zu open referral%s: cancel "
+                                  "or complete them before closing it",
+                                  hex, w.open, w.open == 1 ? "" : "s");
+    if (reply) {
+        *rc_out = code;
+        pl_sealed_release(&cs);
+        return reply;
+    }
+    uint64_t now = pl_now();
+    json_object_set_new(cs.doc, "closed", json_integer((json_int_t) now));
+    json_object_set_new(cs.doc, "close_reason", json_string(reason));
+    if (pl_case_by(as))
+        json_object_set_new(cs.doc, "closed_by", json_string(as));
+    rc = pl_sealed_save(&cs, txn, PL_DB_CASES, id, PL_CASE_ID);
+    pl_sealed_release(&cs);
+    if (rc == PL_OK)
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case",
+                           as, id, "case-close", "applied", reason);
+    *rc_out = rc;
+    if (rc != PL_OK)
+        return pl_node_ctl_error(rc, "cannot close: %s", pl_strerror(rc));
+    return pl_node_ctl_ok(
+        json_pack("{s:o, s:s}", "id", json_string(hex), "status", "closed"));
+}
+
+// ---- issue 8: best-interests assessments, notifications, withdrawal,
+// erasure, overdue follow-up
+
+// case.bia: records a best-interests assessment (reference and date) in
+// the case, sealed under the case key like the rest of it.
+char *
+pl_case_bia(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+            int *rc_out)
+{
+    uint8_t id[PL_CASE_ID];
+    pl_sealed_t cs = PL_SEALED_INIT;
+    char *reply = pl_case_open(txn, pl_case_arg(args, "case"), id, &cs, rc_out);
+    if (reply)
+        return reply;
+    const char *ref = pl_case_arg(args, "ref"),
+               *date = pl_case_arg(args, "date");
+    uint64_t t = 0, now = pl_now();
+    int code = PL_EINVAL; // a refusal: the code of its reply (issue 12)
+    if (!ref || strlen(ref) > 128)
+        reply = pl_node_ctl_error(code, "case bia needs --ref REF (at "
+                                        "most 128 bytes)");
+    else if (!date || pl_date_parse(date, &t) != PL_OK || t > now)
+        reply =
+            pl_node_ctl_error(code, "case bia needs --date YYYY-MM-DD, not in "
+                                    "the future");
+    else if (pl_case_u64(cs.doc, "closed"))
+        reply = pl_node_ctl_error(code = PL_ESTATE, "the case is closed");
+    if (reply) {
+        *rc_out = code;
+        pl_sealed_release(&cs);
+        return reply;
+    }
+    json_t *b = json_pack("{s:s, s:I, s:I}", "ref", ref, "date", (json_int_t) t,
+                          "recorded", (json_int_t) now);
+    if (b && pl_case_by(as))
+        json_object_set_new(b, "by", json_string(as));
+    json_object_set_new(cs.doc, "bia", b);
+    int rc = pl_sealed_save(&cs, txn, PL_DB_CASES, id, PL_CASE_ID);
+    pl_sealed_release(&cs);
+    if (rc == PL_OK)
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case",
+                           as, id, "case-bia", "applied", NULL);
+    *rc_out = rc;
+    if (rc != PL_OK)
+        return pl_node_ctl_error(rc, "cannot store the assessment: %s",
+                                 pl_strerror(rc));
+    return pl_node_ctl_ok(json_pack("{s:o, s:o}", "id",
+                                    pl_node_json_hex(id, PL_CASE_ID), "date",
+                                    pl_node_json_time(t)));
+}
+
+// ---- erase (owner)
+
+typedef struct {
+    const uint8_t *case_id; // match
+    uint8_t tag;            // key tag ('w' in referrals) or 0 (consents)
+    uint8_t (*keys)[1 + PL_CASE_ID];
+    size_t n, cap;
+} s_keys_t;
+
+static int
+s_keys_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
+{
+    s_keys_t *s = arg;
+    if (s->tag) {
+        if (kl != 1 + PL_CASE_ID || k[0] != s->tag || vl != PL_CASE_ID
+            || memcmp(v, s->case_id, PL_CASE_ID) != 0)
+            return PL_STORE_NEXT;
+    } else if (kl != PL_CASE_ID || vl < PL_CASE_HDR
+               || memcmp(v + 1, s->case_id, PL_CASE_ID) != 0) {
+        return PL_STORE_NEXT;
+    }
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 8;
+        void *p = realloc(s->keys, cap * sizeof *s->keys);
+        if (!p)
+            return PL_ENOMEM;
+        s->keys = p;
+        s->cap = cap;
+    }
+    memcpy(s->keys[s->n++], k, kl);
+    return PL_STORE_NEXT;
+}
+
+// Deletes the records of 'db' that belong to the case (see s_keys_one).
+static int
+s_del_case_keys(pl_txn_t *txn, pl_db_t db, uint8_t tag,
+                const uint8_t case_id[PL_CASE_ID])
+{
+    s_keys_t s = {case_id, tag, NULL, 0, 0};
+    int rc = pl_store_each(txn, db, s_keys_one, &s);
+    size_t kl = tag ? 1 + PL_CASE_ID : PL_CASE_ID;
+    for (size_t i = 0; rc == PL_OK && i < s.n; i++)
+        rc = pl_store_del(txn, db, s.keys[i], kl);
+    free(s.keys);
+    return rc;
+}
+
+char *
+pl_case_erase(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+              int *rc_out)
+{
+    uint8_t id[PL_CASE_ID];
+    pl_sealed_t cs = PL_SEALED_INIT;
+    char *reply = pl_case_open(txn, pl_case_arg(args, "case"), id, &cs, rc_out);
+    if (reply)
+        return reply;
+    pl_sealed_release(&cs); // the key itself is not needed
+    char hex[2 * PL_CASE_ID + 1];
+    pl_hex(hex, id, PL_CASE_ID);
+    pl_case_crefs_t refs;
+    int rc = pl_case_refs(txn, id, &refs);
+    size_t open = 0;
+    for (size_t i = 0; rc == PL_OK && i < refs.n; i++)
+        open += refs.v[i].open;
+    if (rc != PL_OK || open) {
+        free(refs.v);
+        *rc_out = rc != PL_OK ? rc : PL_ESTATE;
+        if (rc != PL_OK)
+            return pl_node_ctl_error(rc, "cannot read the store: %s",
+                                     pl_strerror(rc));
+        return pl_node_ctl_error(PL_ESTATE,
+                                 "case %s has %zu open referral%s: cancel "
+                                 "them (or wait until they are completed) "
+                                 "before erasing it; nothing was erased",
+                                 hex, open, open == 1 ? "" : "s");
+    }
+    uint8_t *ids = malloc(refs.n ? refs.n * PL_CASE_ID : 1);
+    if (!ids)
+        rc = PL_ENOMEM;
+    for (size_t i = 0; rc == PL_OK && i < refs.n; i++) {
+        uint8_t rk[1 + PL_CASE_ID];
+        memcpy(ids + i * PL_CASE_ID, refs.v[i].id, PL_CASE_ID);
+        pl_case_rkey(rk, 'r', refs.v[i].id);
+        rc = pl_store_del(txn, PL_DB_REFERRALS, rk, sizeof rk);
+        if (rc == PL_OK && refs.v[i].has_msg) {
+            pl_case_rkey(rk, 'm', refs.v[i].msg);
+            rc = pl_store_del(txn, PL_DB_REFERRALS, rk, sizeof rk);
+            rc = rc == PL_ENOTFOUND ? PL_OK : rc;
+        }
+    }
+    size_t nshred = 0;
+    if (rc == PL_OK) // status updates received about them
+        rc = pl_case_shred_inbox_refs(txn, ids, refs.n, &nshred);
+    if (rc == PL_OK)
+        rc = s_del_case_keys(txn, PL_DB_CONSENTS, 0, id);
+    if (rc == PL_OK)
+        rc = s_del_case_keys(txn, PL_DB_REFERRALS, 'w', id);
+    if (rc == PL_OK) { // crypto-shredding: the case key
+        rc = pl_store_datakey_destroy(txn, cs.hdr + 1);
+        rc = rc == PL_ENOTFOUND ? PL_OK : rc;
+    }
+    if (rc == PL_OK)
+        rc = pl_store_del(txn, PL_DB_CASES, id, PL_CASE_ID);
+    uint64_t now = pl_now();
+    if (rc == PL_OK) { // what `case show` says afterwards
+        json_t *t = json_pack("{s:I}", "erased", (json_int_t) now);
+        if (pl_case_by(as))
+            json_object_set_new(t, "by", json_string(as));
+        char *text = pl_case_dump(t);
+        json_decref(t);
+        uint8_t ek[1 + PL_CASE_ID];
+        pl_case_rkey(ek, 'e', id);
+        rc = text ? pl_store_put_secret(txn, PL_DB_CASES, ek, sizeof ek, text,
+                                        strlen(text))
+                  : PL_ENOMEM;
+        free(text);
+    }
+    if (rc == PL_OK)
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case",
+                           as, id, "case-erase", "applied", NULL);
+    size_t nrefs = refs.n;
+    free(ids);
+    free(refs.v);
+    *rc_out = rc;
+    if (rc != PL_OK)
+        return pl_node_ctl_error(rc, "cannot erase: %s", pl_strerror(rc));
+    pl_log_info(ctx->log, "case_erased referrals=%zu inbox_copies=%zu", nrefs,
+                nshred);
+    return pl_node_ctl_ok(json_pack("{s:s, s:s, s:o, s:I}", "id", hex, "status",
+                                    "erased", "erased", pl_node_json_time(now),
+                                    "referrals", (json_int_t) nrefs));
+}

@@ -1,0 +1,37 @@
+// pl_ctl_cmd - one row of the node's table of control commands (issue 12),
+// in the manner of nginx's ngx_command_t. Layer: nodes, shared by the
+// handlers (which export their rows) and the control dispatch (which walks
+// them). Adding a command is one row and one function.
+#ifndef PL_CTL_CMD_H
+#define PL_CTL_CMD_H
+
+#include <jansson.h>
+
+#include "nodes/pl_node_ctx.h"
+#include "nodes/pl_store.h"
+
+// Flags of a row.
+enum {
+    PL_CTL_CHANGES = 1,  // changes state: needs a request id, reply stored
+    PL_CTL_TEST = 2,     // test builds only (PL_TEST_BUILD), and only with
+                         // PASSERELLE_TEST_HOOKS=1
+    PL_CTL_DEFERRED = 4, // run between passes, no transaction open
+};
+
+// A handler: runs with 'args' (may be NULL) as staff member 'as' (may be
+// NULL, at most 127 bytes: the walker checks) inside the request's nested
+// transaction 'txn'. Returns the reply (malloc'd JSON text). *rc_out is
+// PL_OK when the transaction must be kept (the action happened, or a
+// refusal was audited and its reply is stored under the request id too),
+// or the error code of the reply when nothing may be kept. The walker sets
+// *rc_out to PL_OK before the call.
+typedef char *(*pl_ctl_fn)(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
+                           const char *as, int *rc_out);
+
+typedef struct {
+    const char *name; // "case.add"
+    unsigned flags;   // PL_CTL_*
+    pl_ctl_fn fn;     // the handler
+} pl_ctl_cmd_t;
+
+#endif

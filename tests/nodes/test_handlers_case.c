@@ -1,0 +1,489 @@
+// test_handlers_case - the case and referral handlers run on a fake
+// handler context (nodes/pl_node_ctx.h): a temp store, fresh keys, a fake
+// outbox and directory; no daemon, no broker (issue 12, item 7).
+// cmocka.h needs these first, in this order
+// clang-format off
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+// clang-format on
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "nodes/pl_node_case.h"
+#include "proto/pl_keys.h"
+#include "tests/lib/pl_test.h"
+
+#define S_SENT_MAX 16
+
+// The fake: what the handlers sent, and the directory they see.
+typedef struct {
+    char *home;                              // temp folder
+    pl_store_t *store;                       // home/store
+    pl_keys_t *keys;                         // fresh keys
+    pl_cert_t me, peer;                      // this node, a health clinic
+    pl_node_svc_t svc;                       // the fake services
+    pl_node_ctx_t ctx;                       // what the handlers see
+    int outbox_rc;                           // what outbox_add returns
+    int sent;                                // envelopes committed
+    int kinds[S_SENT_MAX];                   // their kinds
+    char to[S_SENT_MAX][PL_ADDRESS_MAX + 1]; // their recipients
+    int asked;                               // directory requests
+} s_fake_t;
+
+static int
+s_outbox_add(void *arg, pl_txn_t *txn, const char *to, int kind,
+             const uint8_t *msg, size_t msg_len, uint64_t ttl,
+             uint8_t id[PL_MSG_ID_BYTES])
+{
+    (void) msg;
+    (void) ttl;
+    s_fake_t *f = arg;
+    if (f->outbox_rc != PL_OK)
+        return f->outbox_rc;
+    assert_true(msg_len > 0);
+    assert_true(f->sent < S_SENT_MAX);
+    // an outbox record as the daemon's would be (the handlers read its
+    // digest back for the audit entry)
+    pl_outrec_t r = {.state = S_OUT_PENDING, .kind = (uint8_t) kind};
+    snprintf(r.to, sizeof r.to, "%s", to);
+    memset(id, 0, PL_MSG_ID_BYTES);
+    id[0] = (uint8_t) (f->sent + 1);
+    memset(r.digest, 0xd0 + f->sent, sizeof r.digest);
+    pl_buf_t v = {0};
+    int rc = pl_outrec_encode(&r, &v);
+    if (rc == PL_OK)
+        rc =
+            pl_store_put(txn, PL_DB_OUTBOX, id, PL_MSG_ID_BYTES, v.data, v.len);
+    pl_buf_free(&v);
+    if (rc == PL_OK) {
+        f->kinds[f->sent] = kind;
+        snprintf(f->to[f->sent], sizeof f->to[f->sent], "%s", to);
+        f->sent++;
+    }
+    return rc;
+}
+
+static const pl_cert_t *
+s_dir_find(void *arg, const char *address, int *why)
+{
+    s_fake_t *f = arg;
+    if (strcmp(address, f->peer.address) == 0)
+        return &f->peer;
+    if (why)
+        *why = PL_ENOTFOUND;
+    return NULL;
+}
+
+static void
+s_ask_directory(void *arg, bool force)
+{
+    (void) force;
+    ((s_fake_t *) arg)->asked++;
+}
+
+static void
+s_cert(pl_cert_t *c, const char *name, const char *sector)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->network, sizeof c->network, "sn");
+    snprintf(c->name, sizeof c->name, "%s", name);
+    snprintf(c->address, sizeof c->address, "sn/%s", name);
+    snprintf(c->sector, sizeof c->sector, "%s", sector);
+    snprintf(c->country, sizeof c->country, "SN");
+    snprintf(c->region, sizeof c->region, "dakar");
+}
+
+static int
+s_setup(void **state)
+{
+    s_fake_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->home = pl_test_tmpdir("handlers");
+    char dir[600], key[600], keys[600], err[256];
+    snprintf(dir, sizeof dir, "%s/store", f->home);
+    snprintf(keys, sizeof keys, "%s/keys", f->home);
+    snprintf(key, sizeof key, "%s/keys/master.secret", f->home);
+    assert_int_equal(mkdir(keys, 0700), 0);
+    pl_store_opts_t o = {.map_bytes = 8u << 20, .master_path = key};
+    assert_int_equal(pl_store_open(dir, &o, &f->store, err, sizeof err), PL_OK);
+    assert_int_equal(pl_keys_generate(&f->keys), PL_OK);
+    s_cert(&f->me, "agency", "social");
+    s_cert(&f->peer, "clinic", "health");
+    f->svc = (pl_node_svc_t){s_outbox_add, s_dir_find, s_ask_directory};
+    f->ctx = (pl_node_ctx_t){NULL,     f->keys, &f->me,  f->store,
+                             &f->peer, 1,       &f->svc, f};
+    *state = f;
+    return 0;
+}
+
+static int
+s_teardown(void **state)
+{
+    s_fake_t *f = *state;
+    pl_store_close(&f->store);
+    pl_keys_destroy(&f->keys);
+    pl_test_rmrf(f->home);
+    free(f->home);
+    free(f);
+    return 0;
+}
+
+// Runs 'cmd' with 'args' (stolen) in a nested transaction that is kept
+// when the handler says so (as the daemon's control dispatch does).
+// Returns the parsed reply; *rc gets the handler's rc_out.
+static json_t *
+s_run(s_fake_t *f, const char *cmd, json_t *args, const char *as, int *rc)
+{
+    pl_txn_t *txn = NULL;
+    assert_int_equal(pl_store_begin(f->store, NULL, true, &txn), PL_OK);
+    int out = -12345;
+    char *text = pl_case_ctl(&f->ctx, txn, cmd, args, as, &out);
+    assert_non_null(text);
+    if (out == PL_OK)
+        assert_int_equal(pl_store_commit(&txn), PL_OK);
+    else
+        pl_store_abort(&txn);
+    json_decref(args);
+    json_error_t jerr;
+    json_t *reply = json_loads(text, 0, &jerr);
+    free(text);
+    assert_non_null(reply);
+    if (rc)
+        *rc = out;
+    return reply;
+}
+
+static bool
+s_ok(const json_t *reply)
+{
+    return json_is_true(json_object_get(reply, "ok"));
+}
+
+static const char *
+s_code(const json_t *reply)
+{
+    return json_string_value(json_object_get(reply, "code"));
+}
+
+// The name of an error code as the replies spell it.
+static const char *
+s_name(int rc)
+{
+    return rc == PL_EINVAL      ? "PL_EINVAL"
+           : rc == PL_ESTATE    ? "PL_ESTATE"
+           : rc == PL_ENOTFOUND ? "PL_ENOTFOUND"
+           : rc == PL_OK        ? "(ok)"
+                                : "(other)";
+}
+
+// Adds a case; its id (hex) into 'id'.
+static void
+s_case(s_fake_t *f, char id[33])
+{
+    int rc;
+    json_t *r = s_run(f, "case.add",
+                      json_pack("{s:s, s:s, s:s, s:s}", "given", "Aminata",
+                                "family", "DialloXq7", "birth", "1988-04-12",
+                                "phone", "+221770001122"),
+                      "Awa", &rc);
+    assert_int_equal(rc, PL_OK);
+    assert_true(s_ok(r));
+    const char *s =
+        json_string_value(json_object_get(json_object_get(r, "result"), "id"));
+    assert_non_null(s);
+    assert_int_equal(strlen(s), 32);
+    memcpy(id, s, 33);
+    json_decref(r);
+}
+
+static void
+test_case_add_show_list(void **state)
+{
+    s_fake_t *f = *state;
+    char id[33];
+    s_case(f, id);
+    json_t *r = s_run(f, "case.show", json_pack("{s:s}", "id", id), NULL, NULL);
+    assert_true(s_ok(r));
+    char *t = json_dumps(r, 0);
+    assert_non_null(strstr(t, "DialloXq7"));
+    free(t);
+    json_decref(r);
+    r = s_run(f, "case.list", json_pack("{s:s}", "search", "dialloxq"), NULL,
+              NULL);
+    assert_true(s_ok(r));
+    assert_int_equal(json_array_size(json_object_get(r, "result")), 1);
+    json_decref(r);
+    // a unique prefix names the case; nothing personal in plain at rest
+    char prefix[9];
+    memcpy(prefix, id, 8);
+    prefix[8] = 0;
+    r = s_run(f, "case.show", json_pack("{s:s}", "id", prefix), NULL, NULL);
+    assert_true(s_ok(r));
+    json_decref(r);
+    assert_int_equal(pl_test_grep_tree(f->home, "DialloXq7", 9), 0);
+    assert_int_equal(pl_test_grep_tree(f->home, "+221770001122", 13), 0);
+}
+
+static void
+test_case_add_refusals(void **state)
+{
+    s_fake_t *f = *state;
+    int rc;
+    json_t *r =
+        s_run(f, "case.add",
+              json_pack("{s:s, s:s}", "given", "A", "family", "B"), NULL, &rc);
+    assert_false(s_ok(r));
+    assert_string_equal(s_code(r), "PL_EINVAL");
+    assert_int_equal(rc, PL_EINVAL);
+    json_decref(r);
+    r = s_run(f, "case.show", json_pack("{s:s}", "id", "zz"), NULL, &rc);
+    assert_false(s_ok(r));
+    assert_string_equal(s_code(r), "PL_EINVAL");
+    json_decref(r);
+    r = s_run(f, "case.show", json_pack("{s:s}", "id", "abcdef01"), NULL, &rc);
+    assert_string_equal(s_code(r), "PL_ENOTFOUND");
+    json_decref(r);
+    r = s_run(f, "no.such", NULL, NULL, &rc);
+    assert_string_equal(s_code(r), "PL_EINVAL");
+    assert_int_equal(rc, PL_EINVAL);
+    json_decref(r);
+    char as[200];
+    memset(as, 'a', sizeof as - 1);
+    as[sizeof as - 1] = 0;
+    r = s_run(f, "case.list", NULL, as, &rc);
+    assert_int_equal(rc, PL_EINVAL);
+    json_decref(r);
+}
+
+// A refusal's rc_out is the code of the reply (issue 12: case.close
+// replied PL_EINVAL and returned PL_ESTATE; case.bia the reverse).
+static void
+test_case_close_bia_codes(void **state)
+{
+    s_fake_t *f = *state;
+    char id[33];
+    s_case(f, id);
+    int rc;
+    json_t *r = s_run(f, "case.close", json_pack("{s:s}", "id", id), NULL, &rc);
+    assert_false(s_ok(r));
+    assert_string_equal(s_code(r), "PL_EINVAL"); // no --reason
+    assert_string_equal(s_name(rc), s_code(r));
+    json_decref(r);
+    r = s_run(f, "case.bia", json_pack("{s:s, s:s}", "case", id, "ref", "B-1"),
+              NULL, &rc);
+    assert_string_equal(s_code(r), "PL_EINVAL"); // no --date
+    assert_string_equal(s_name(rc), s_code(r));
+    json_decref(r);
+    r = s_run(f, "case.close",
+              json_pack("{s:s, s:s}", "id", id, "reason", "done"), "Awa", &rc);
+    assert_true(s_ok(r));
+    assert_int_equal(rc, PL_OK);
+    json_decref(r);
+    r = s_run(f, "case.close",
+              json_pack("{s:s, s:s}", "id", id, "reason", "done"), "Awa", &rc);
+    assert_string_equal(s_code(r), "PL_ESTATE"); // already closed
+    assert_string_equal(s_name(rc), s_code(r));
+    json_decref(r);
+    r = s_run(f, "case.bia",
+              json_pack("{s:s, s:s, s:s}", "case", id, "ref", "B-1", "date",
+                        "2026-01-02"),
+              NULL, &rc);
+    assert_string_equal(s_code(r), "PL_ESTATE"); // the case is closed
+    assert_string_equal(s_name(rc), s_code(r));
+    json_decref(r);
+}
+
+static void
+test_refer_gate_and_send(void **state)
+{
+    s_fake_t *f = *state;
+    char id[33];
+    s_case(f, id);
+    int rc;
+    // no consent: refused, nothing sent
+    json_t *r = s_run(f, "refer",
+                      json_pack("{s:s, s:s, s:s}", "case", id, "to", "clinic",
+                                "service", "svc"),
+                      "Awa", &rc);
+    assert_false(s_ok(r));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(r, "error")), "consent"));
+    assert_int_equal(f->sent, 0);
+    json_decref(r);
+    // an unknown recipient: the directory is asked for
+    r = s_run(f, "consent.add",
+              json_pack("{s:s, s:s, s:s, s:s}", "case", id, "sectors", "health",
+                        "given_by", "returnee", "expires", "2099-12-31"),
+              "Awa", &rc);
+    assert_true(s_ok(r));
+    json_decref(r);
+    r = s_run(f, "refer",
+              json_pack("{s:s, s:s, s:s}", "case", id, "to", "nobody",
+                        "service", "svc"),
+              "Awa", &rc);
+    assert_string_equal(s_code(r), "PL_ENOTFOUND");
+    assert_true(f->asked > 0);
+    assert_int_equal(f->sent, 0);
+    json_decref(r);
+    // the outbox refuses (store full): the error goes back, nothing kept
+    f->outbox_rc = PL_EFULL;
+    r = s_run(f, "refer",
+              json_pack("{s:s, s:s, s:s}", "case", id, "to", "clinic",
+                        "service", "svc"),
+              "Awa", &rc);
+    assert_false(s_ok(r));
+    assert_int_not_equal(rc, PL_OK);
+    json_decref(r);
+    f->outbox_rc = PL_OK;
+    // consent given: one referral envelope to the clinic
+    r = s_run(f, "refer",
+              json_pack("{s:s, s:s, s:s}", "case", id, "to", "clinic",
+                        "service", "svc"),
+              "Awa", &rc);
+    assert_true(s_ok(r));
+    assert_int_equal(rc, PL_OK);
+    assert_int_equal(f->sent, 1);
+    assert_int_equal(f->kinds[0], S_KIND_REFERRAL);
+    assert_string_equal(f->to[0], "sn/clinic");
+    const char *rid =
+        json_string_value(json_object_get(json_object_get(r, "result"), "id"));
+    assert_non_null(rid);
+    char ref[33];
+    snprintf(ref, sizeof ref, "%s", rid);
+    json_decref(r);
+    r = s_run(f, "referrals", NULL, NULL, &rc);
+    assert_true(s_ok(r));
+    assert_int_equal(json_array_size(json_object_get(r, "result")), 1);
+    json_decref(r);
+    // the case cannot be closed while its referral is open
+    r = s_run(f, "case.close",
+              json_pack("{s:s, s:s}", "id", id, "reason", "done"), NULL, &rc);
+    assert_string_equal(s_code(r), "PL_ESTATE");
+    json_decref(r);
+    // the sender cancels: a status update goes to the clinic
+    r = s_run(f, "referral.act",
+              json_pack("{s:s, s:s, s:s}", "id", ref, "event", "cancel",
+                        "reason", "moved"),
+              "Awa", &rc);
+    assert_true(s_ok(r));
+    assert_int_equal(f->sent, 2);
+    assert_int_equal(f->kinds[1], S_KIND_STATUS);
+    json_decref(r);
+    r = s_run(f, "referral.show", json_pack("{s:s}", "id", ref), NULL, &rc);
+    assert_true(s_ok(r));
+    char *t = json_dumps(r, 0);
+    assert_non_null(strstr(t, "cancel"));
+    free(t);
+    json_decref(r);
+    assert_int_equal(pl_test_grep_tree(f->home, "DialloXq7", 9), 0);
+}
+
+// An inbound referral at a clinic (this node: health), from the agency.
+static int
+s_inbound(s_fake_t *f, uint8_t rid_byte, bool with_consent, uint8_t env_byte)
+{
+    Passerelle__V1__Referral r = PASSERELLE__V1__REFERRAL__INIT;
+    Passerelle__V1__Person p = PASSERELLE__V1__PERSON__INIT;
+    Passerelle__V1__ConsentRef cr = PASSERELLE__V1__CONSENT_REF__INIT;
+    uint8_t rid[16] = {rid_byte, 0xee}, cid[16] = {0xc0};
+    char *sectors[] = {"health"};
+    r.referral_id.data = rid;
+    r.referral_id.len = sizeof rid;
+    r.pseudonym = "P-0123456789";
+    r.legal_basis = "consent";
+    r.purpose = "services";
+    r.sector = "health";
+    r.service = "svc";
+    r.priority = "urgent";
+    r.created_at = pl_now();
+    p.given = "Aminata";
+    p.family = "DialloXq7";
+    p.birth = "1988-04-12";
+    r.person = &p;
+    cr.consent_id.data = cid;
+    cr.consent_id.len = sizeof cid;
+    cr.given_by = "returnee";
+    cr.n_sectors = 1;
+    cr.sectors = sectors;
+    cr.purpose = "services";
+    cr.expires_at = pl_now() + 86400;
+    if (with_consent)
+        r.consent = &cr;
+    pl_header_t h;
+    memset(&h, 0, sizeof h);
+    memset(h.id, env_byte, sizeof h.id);
+    snprintf(h.from, sizeof h.from, "%s", f->peer.address);
+    uint8_t digest[32];
+    memset(digest, 0x44, sizeof digest);
+    pl_txn_t *txn = NULL;
+    assert_int_equal(pl_store_begin(f->store, NULL, true, &txn), PL_OK);
+    int rc = pl_case_on_referral(&f->ctx, txn, &h, digest, &r);
+    if (rc == PL_OK)
+        assert_int_equal(pl_store_commit(&txn), PL_OK);
+    else
+        pl_store_abort(&txn);
+    return rc;
+}
+
+static void
+test_inbound_referral(void **state)
+{
+    s_fake_t *f = *state;
+    // this node is the clinic; the agency is in its directory
+    pl_cert_t clinic = f->peer;
+    s_cert(&f->peer, "agency", "social");
+    f->me = clinic;
+    assert_int_equal(s_inbound(f, 1, true, 0x51), PL_OK);
+    assert_int_equal(f->sent, 0); // accepted: nothing goes back yet
+    int rc;
+    json_t *r = s_run(f, "referrals", NULL, NULL, &rc);
+    assert_int_equal(json_array_size(json_object_get(r, "result")), 1);
+    json_decref(r);
+    // the same referral id again: refused (audited), nothing added
+    assert_int_equal(s_inbound(f, 1, true, 0x52), PL_OK);
+    r = s_run(f, "referrals", NULL, NULL, &rc);
+    assert_int_equal(json_array_size(json_object_get(r, "result")), 1);
+    json_decref(r);
+    // no consent reference: refused at once with a `rejected` update,
+    // nothing personal kept
+    assert_int_equal(s_inbound(f, 2, false, 0x53), PL_OK);
+    assert_int_equal(f->sent, 1);
+    assert_int_equal(f->kinds[0], S_KIND_STATUS);
+    assert_string_equal(f->to[0], "sn/agency");
+    char hex[33];
+    uint8_t rid2[16] = {2, 0xee};
+    pl_hex(hex, rid2, sizeof rid2);
+    r = s_run(f, "referral.show", json_pack("{s:s}", "id", hex), NULL, &rc);
+    assert_true(s_ok(r));
+    char *t = json_dumps(r, 0);
+    assert_null(strstr(t, "DialloXq7"));
+    assert_non_null(strstr(t, "no-consent"));
+    free(t);
+    json_decref(r);
+    assert_int_equal(pl_test_grep_tree(f->home, "DialloXq7", 9), 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_case_add_show_list, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_case_add_refusals, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_case_close_bia_codes, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_refer_gate_and_send, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_inbound_referral, s_setup,
+                                        s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
