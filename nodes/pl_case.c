@@ -1,13 +1,13 @@
 // pl_case - the case room: case add, show, list, close, bia and erase
 // (DESIGN.md §5; issues 7, 8). Layer: nodes, handlers. Commands in
 // pl_case_cmds (pl_node_case.c); the helpers in pl_case_int.h.
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "nodes/pl_case_int.h"
+#include "proto/pl_crypto.h"
 
 // ---- cases
 
@@ -56,7 +56,7 @@ pl_case_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     if (pl_case_by(as))
         json_object_set_new(doc, "by", json_string(as));
     uint8_t id[PL_CASE_ID];
-    randombytes_buf(id, sizeof id);
+    pl_random(id, sizeof id);
     pl_sealed_t cs = {.hdr = {PL_CASE_VER}, .doc = doc};
     int rc = pl_store_datakey_new(txn, cs.hdr + 1, cs.dk);
     if (rc == PL_OK)

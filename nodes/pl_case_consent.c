@@ -2,7 +2,6 @@
 // withdrawal fan-out to recipients, erasure confirmations, child-
 // protection notifications (DESIGN.md §6; issue 8). Layer: nodes,
 // handlers. The gate itself is pl_consent.c.
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 
 #include "nodes/pl_case_int.h"
 #include "nodes/pl_records.h"
+#include "proto/pl_crypto.h"
 
 static int s_withdraw_referrals(pl_node_ctx_t *ctx, pl_txn_t *txn,
                                 const uint8_t case_id[PL_CASE_ID], json_t *cdoc,
@@ -73,7 +73,7 @@ pl_case_consent_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
     }
     json_t *doc = pl_consent_rec_encode(&rec, pl_case_by(as));
     uint8_t id[PL_CASE_ID], chdr[PL_CASE_HDR];
-    randombytes_buf(id, sizeof id);
+    pl_random(id, sizeof id);
     chdr[0] = PL_CASE_VER;
     memcpy(chdr + 1, case_id, PL_CASE_ID);
     int rc =
@@ -408,7 +408,7 @@ s_withdraw_referrals(pl_node_ctx_t *ctx, pl_txn_t *txn,
         *ncancelled += done;
     }
     uint8_t wid[PL_CASE_ID];
-    randombytes_buf(wid, sizeof wid);
+    pl_random(wid, sizeof wid);
     uint64_t now = pl_now();
     json_t *hold = json_object();
     uint8_t *ids = malloc(refs.n ? refs.n * PL_CASE_ID : 1);

@@ -3,13 +3,13 @@
 // in what opens (crypto-shredding checks of the integration tests).
 // Layer: nodes, handlers.
 #ifdef PL_TEST_BUILD
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "nodes/pl_case_int.h"
+#include "proto/pl_crypto.h"
 
 // ---- test hook: which sealed records still open (PASSERELLE_TEST_HOOKS=1)
 

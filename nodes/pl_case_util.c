@@ -2,7 +2,6 @@
 // (see pl_case_int.h): arguments, sealed JSON records, id lookup, audit,
 // consent and referral record walks. Layer: nodes, domain helpers of the
 // handlers. No daemon state: everything goes through pl_node_ctx_t.
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 
 #include "nodes/pl_case_int.h"
 #include "nodes/pl_records.h"
+#include "proto/pl_crypto.h"
 
 // ---- small helpers
 

@@ -3,13 +3,13 @@
 // (DESIGN.md §6; issues 7, 8). Layer: nodes, handlers. The lifecycle
 // rules are pl_referral.c's state table; this file stores, seals, sends
 // and audits what it decides.
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "nodes/pl_case_int.h"
+#include "proto/pl_crypto.h"
 
 char *
 pl_case_referrals(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
@@ -190,7 +190,7 @@ s_refer_gate(pl_node_ctx_t *ctx, pl_txn_t *txn, s_refer_t *st, const char *as,
                                 &st->person,
                                 (st->oj || st->ab) ? &ov : NULL,
                                 st->now};
-    randombytes_buf(st->rid, sizeof st->rid);
+    pl_random(st->rid, sizeof st->rid);
     if (pl_consent_gate(&req, &st->v) == PL_CONSENT_OK)
         return NULL;
     *rc_out = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, st->addr, NULL, NULL,
@@ -277,7 +277,7 @@ s_refer_message(s_refer_t *st, json_t *args, const char *as, s_refer_msg_t *b)
         .g = PASSERELLE__V1__GUARDIAN__INIT,
     };
     uint8_t ps[5];
-    randombytes_buf(ps, sizeof ps);
+    pl_random(ps, sizeof ps);
     pl_hex(st->pseudonym + 2, ps, sizeof ps);
     st->pseudonym[0] = 'P';
     st->pseudonym[1] = '-';
