@@ -444,7 +444,7 @@ s_pass(pl_node_t *self, bool dealer_in, bool ctl_in)
     } else {
         s_after_flush(self, true);
     }
-    pl_node_ops_run_deferred(self); // backup, rotation: no txn open now
+    pl_node_ctl_run_deferred(self); // backup, rotation: no txn open now
     s_ctl_reply_send(self);
     if (self->resync) {
         self->resync = false;
@@ -1026,4 +1026,11 @@ pl_node_destroy(pl_node_t **self_p)
         close(self->lock_fd); // releases the flock
     free(self);
     *self_p = NULL;
+}
+
+pl_node_ctx_t
+pl_node_ctx(pl_node_t *self)
+{
+    pl_node_ctx_t ctx = {self->log, self->keys, &self->me, self->store, self};
+    return ctx;
 }

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "nodes/pl_ctl_cmd.h"
+#include "nodes/pl_ctl_reply.h"
 #include "nodes/pl_node.h"
 #include "nodes/pl_store.h"
 #include "proto/pl_cert.h"
@@ -193,7 +195,27 @@ struct pl_node {
     bool map_at_max_logged;  // "at its maximum" said once
 
     uint64_t overdue_next_ms; // next overdue sweep (issue 8; 0: at start)
+    const char *ctl_rid;      // request id of the deferred request being run
 };
+
+// What a control handler sees (pl_ctl_cmd.h), filled from the daemon for
+// each request: the log, keys, own certificate and store, and, until every
+// handler is on this narrow view, the daemon itself ('node').
+struct pl_node_ctx {
+    pl_log_t *log;       // borrowed
+    pl_keys_t *keys;     // this node's keys
+    const pl_cert_t *me; // this node's certificate
+    pl_store_t *store;   // DIR/store
+    pl_node_t *node;     // the daemon (handlers not yet on the narrow view)
+};
+
+// The context of the handlers, filled from 'self'.
+pl_node_ctx_t pl_node_ctx(pl_node_t *self);
+
+// Command rows exported by the handler files (a NULL name ends each).
+extern const pl_ctl_cmd_t pl_node_info_cmds[]; // pl_node_info.c
+extern const pl_ctl_cmd_t pl_node_ops_cmds[];  // pl_node_ops.c
+extern const pl_ctl_cmd_t pl_node_test_cmds[]; // pl_node_test.c (test builds)
 
 // ---- pl_node.c: the link
 // Sends one packet to the broker now (ZMQ_DONTWAIT). PL_EFULL on EAGAIN
@@ -278,15 +300,11 @@ PL_MUST_CHECK int pl_inrec_decode(const uint8_t *v, size_t len,
                                   pl_inrec_t *out);
 
 // ---- pl_node_ops.c: maintenance (issue 6)
-// Control commands run between passes, with no transaction open: "backup"
-// (mdb_env_copy2 takes a read transaction of its own), "rotate-box-key"
-// (writes key files, then audits in a transaction of its own) and
-// "audit.export", "audit.verify" (naming the first bad entry, see
-// pl_audit_tools.h). true when 'cmd' is one of them.
-bool pl_node_ops_deferred(const char *cmd);
-// Runs self->ctl_deferred (if any) and sets self->ctl_reply. No
-// transaction may be open.
-void pl_node_ops_run_deferred(pl_node_t *self);
+// Its control rows (pl_node_ops_cmds) are PL_CTL_DEFERRED: run between
+// passes, with no transaction open: "backup" (mdb_env_copy2 takes a read
+// transaction of its own), "rotate-box-key" (writes key files, then audits
+// in a transaction of its own) and "audit.export", "audit.verify" (naming
+// the first bad entry, see pl_audit_tools.h).
 // At start and from the timers (no transaction open): deletes old box
 // secrets past their grace period, grows the map when it nears full.
 void pl_node_ops_start(pl_node_t *self);
@@ -297,18 +315,12 @@ void pl_node_ops_timers(pl_node_t *self);
 // self->ctl_reply, or parks the request (self->ctl_parked).
 void pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
                          size_t len);
+// Runs self->ctl_deferred (if any) and sets self->ctl_reply. No
+// transaction may be open.
+void pl_node_ctl_run_deferred(pl_node_t *self);
+// ---- pl_node_info.c
 // A status response arrived (or NULL: the deadline passed): answers the
 // parked request.
 void pl_node_ctl_status(pl_node_t *self,
                         const Passerelle__V1__StatusResponse *resp);
-// Wraps 'result' (reference stolen) into {"ok": true, "result": ...};
-// malloc'd JSON text (an error reply if memory runs out).
-char *pl_node_ctl_ok(struct json_t *result);
-// RFC 3339 UTC text of 't' / lower-case hex of 'n' bytes, as JSON strings.
-struct json_t *pl_node_json_time(uint64_t t);
-struct json_t *pl_node_json_hex(const uint8_t *id, size_t n);
-// Builds an error reply {"ok": false, ...}; malloc'd JSON text.
-char *pl_node_ctl_error(int code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 #endif
