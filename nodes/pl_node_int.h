@@ -12,6 +12,7 @@
 #include "nodes/pl_ctl_cmd.h"
 #include "nodes/pl_ctl_reply.h"
 #include "nodes/pl_node.h"
+#include "nodes/pl_outbox_state.h"
 #include "nodes/pl_store.h"
 #include "proto/pl_cert.h"
 #include "proto/pl_envelope.h"
@@ -48,15 +49,6 @@
 #define S_OUTBOX_KEEP       (30 * 86400) // final outbox records kept
 #define S_SEND_COUNT_MAX    10000        // test.send count limit
 #define S_OVERDUE_MS        10000        // overdue sweep period
-
-// Outbox entry states (stored: never renumber).
-enum {
-    S_OUT_PENDING = 1,   // committed, not yet accepted by the broker
-    S_OUT_ACCEPTED = 2,  // the broker committed it; awaiting the receipt
-    S_OUT_RECEIPTED = 3, // verified receipt received (bytes dropped)
-    S_OUT_REJECTED = 4,  // refused for good by the broker or recipient
-    S_OUT_EXPIRED = 5,   // expired in the broker's queue
-};
 
 // Message kinds (stored; the numbers of the Message oneof).
 enum {
@@ -284,7 +276,6 @@ void pl_node_park_expire(pl_node_t *self);
 PL_MUST_CHECK int pl_outrec_decode(const uint8_t *v, size_t len,
                                    pl_outrec_t *out);
 PL_MUST_CHECK int pl_outrec_encode(const pl_outrec_t *rec, pl_buf_t *out);
-const char *pl_outrec_state_name(int state);
 const char *pl_kind_name(int kind);
 // Inbox record: decoded view.
 typedef struct {

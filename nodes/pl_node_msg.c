@@ -54,48 +54,6 @@ s_zero(const uint8_t *p, size_t n)
     return acc == 0;
 }
 
-const char *
-pl_outrec_state_name(int state)
-{
-    switch (state) {
-    case S_OUT_PENDING:
-        return "pending";
-    case S_OUT_ACCEPTED:
-        return "accepted";
-    case S_OUT_RECEIPTED:
-        return "receipted";
-    case S_OUT_REJECTED:
-        return "rejected";
-    case S_OUT_EXPIRED:
-        return "expired";
-    default:
-        return "unknown";
-    }
-}
-
-const char *
-pl_kind_name(int kind)
-{
-    switch (kind) {
-    case S_KIND_TEST:
-        return "test";
-    case S_KIND_REFERRAL:
-        return "referral";
-    case S_KIND_STATUS:
-        return "status-update";
-    case S_KIND_RECEIPT:
-        return "receipt";
-    case S_KIND_WITHDRAWAL:
-        return "consent-withdrawal";
-    case S_KIND_ERASURE:
-        return "erasure-confirmation";
-    case S_KIND_CP:
-        return "cp-notification";
-    default:
-        return "unknown";
-    }
-}
-
 // ---- record codecs (native byte order: the store never leaves the host)
 
 int
@@ -941,54 +899,49 @@ s_out_answer(pl_node_t *self, pl_txn_t *txn, const uint8_t *id, int kind,
         rc = pl_outrec_decode(v, vlen, &r);
     if (rc != PL_OK)
         return rc;
-    uint8_t next = r.state;
+    pl_out_event_t ev;
     switch (kind) {
     case PASSERELLE__V1__PACKET__KIND_ACCEPTED:
-        if (r.state == S_OUT_PENDING)
-            next = S_OUT_ACCEPTED;
+        ev = PL_OUT_EV_ACCEPTED;
         break;
     case PASSERELLE__V1__PACKET__KIND_EXPIRED:
-        if (r.state == S_OUT_PENDING || r.state == S_OUT_ACCEPTED) {
-            next = S_OUT_EXPIRED;
-            pl_log_warn(self->log, "outbox_expired id=%s to=%s", hex, r.to);
-        }
+        ev = PL_OUT_EV_EXPIRED;
         break;
     case PASSERELLE__V1__PACKET__KIND_REJECTED:
-        // a reason newer than this code (e.g. a per-node quota) is taken
-        // as "not now": retrying loses nothing, dropping would
-        if (reason == PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL
-            || reason == PASSERELLE__V1__REJECT_REASON__REJECT_STORE_ERROR
-            || reason > PASSERELLE__V1__REJECT_REASON__REJECT_STORE_ERROR) {
-            // the broker could not take it now: try again later (the entry
-            // of this id moves; one summary line per interval)
-            s_refused_log(self, reason);
-            pl_log_debug(self->log, "outbox_retry_later id=%s reason=%s", hex,
-                         pl_wire_reason_name(reason));
-            if (r.state == S_OUT_PENDING)
-                s_rs_refused(self, id);
-            return PL_OK;
-        }
-        if (r.state == S_OUT_PENDING || r.state == S_OUT_ACCEPTED) {
-            next = S_OUT_REJECTED;
-            r.reason = (uint8_t) reason;
-            pl_log_warn(self->log,
-                        "outbox_rejected id=%s to=%s reason=%s detail=\"%s\"",
-                        hex, r.to, pl_wire_reason_name(reason),
-                        detail ? detail : "");
-        }
+        ev = pl_outbox_reason_retry(reason) ? PL_OUT_EV_RETRY
+                                            : PL_OUT_EV_REJECTED;
         break;
     default:
         return PL_OK;
     }
-    if (next == r.state)
+    if (ev == PL_OUT_EV_RETRY) {
+        // the broker could not take it now: try again later (the entry
+        // of this id moves; one summary line per interval)
+        s_refused_log(self, reason);
+        pl_log_debug(self->log, "outbox_retry_later id=%s reason=%s", hex,
+                     pl_wire_reason_name(reason));
+        if (r.state == S_OUT_PENDING)
+            s_rs_refused(self, id);
         return PL_OK;
+    }
+    int next = pl_outbox_next(r.state, ev);
+    if (next == 0 || next == r.state)
+        return PL_OK; // a late or repeated answer
+    if (next == S_OUT_EXPIRED)
+        pl_log_warn(self->log, "outbox_expired id=%s to=%s", hex, r.to);
+    if (next == S_OUT_REJECTED) {
+        r.reason = (uint8_t) reason;
+        pl_log_warn(self->log,
+                    "outbox_rejected id=%s to=%s reason=%s detail=\"%s\"", hex,
+                    r.to, pl_wire_reason_name(reason), detail ? detail : "");
+    }
     if (r.state == S_OUT_PENDING)
         s_rs_settled(self, id);
-    r.state = next;
+    r.state = (uint8_t) next;
     r.updated_at = pl_now();
     // a refused or expired test/referral envelope will never be receipted:
     // its bytes are no longer needed
-    if (next == S_OUT_REJECTED || next == S_OUT_EXPIRED) {
+    if (!pl_outbox_keeps_packet(next)) {
         r.packet = NULL;
         r.packet_len = 0;
     }
@@ -1118,7 +1071,7 @@ s_on_receipt(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
         *refused = true;
         return PL_OK;
     }
-    if (r.state == S_OUT_RECEIPTED)
+    if (pl_outbox_next(r.state, PL_OUT_EV_RECEIPT) == r.state)
         return PL_OK; // a second receipt for the same message: nothing new
     if (r.kind != S_KIND_REFERRAL) {
         // a receipt for a test (or status) envelope: audited here; a
@@ -1246,28 +1199,114 @@ s_duplicate(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
     s_taken(self, h->id);
 }
 
-// Kind of a decoded message.
+// ---- the inbound body kinds
+
+// A body kind's effect, in the nested transaction that stores the envelope
+// (after its inbox record and receipt are written, when it is receipted).
+// PL_OK for every business outcome; an error only when the store fails.
+// *refused: the envelope was refused (rejected, no "taken").
+typedef int (*s_kind_fn)(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+                         const pl_cert_t *cert,
+                         const uint8_t digest[PL_DIGEST_BYTES],
+                         const pl_message_t *m, bool *refused);
+
 static int
-s_kind(const pl_message_t *m)
+s_in_test(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+          const pl_cert_t *cert, const uint8_t digest[PL_DIGEST_BYTES],
+          const pl_message_t *m, bool *refused)
 {
-    switch (m->body_case) {
-    case PASSERELLE__V1__MESSAGE__BODY_TEST:
-        return S_KIND_TEST;
-    case PASSERELLE__V1__MESSAGE__BODY_REFERRAL:
-        return S_KIND_REFERRAL;
-    case PASSERELLE__V1__MESSAGE__BODY_STATUS_UPDATE:
-        return S_KIND_STATUS;
-    case PASSERELLE__V1__MESSAGE__BODY_RECEIPT:
-        return S_KIND_RECEIPT;
-    case PASSERELLE__V1__MESSAGE__BODY_CONSENT_WITHDRAWAL:
-        return S_KIND_WITHDRAWAL;
-    case PASSERELLE__V1__MESSAGE__BODY_ERASURE_CONFIRMATION:
-        return S_KIND_ERASURE;
-    case PASSERELLE__V1__MESSAGE__BODY_CP_NOTIFICATION:
-        return S_KIND_CP;
-    default:
-        return 0;
-    }
+    (void) cert, (void) m, (void) refused;
+    return s_audit_env(self, txn, PL_AUDIT_IN, h->from, h->id, S_KIND_TEST,
+                       digest, "received");
+}
+
+static int
+s_in_referral(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+              const pl_cert_t *cert, const uint8_t digest[PL_DIGEST_BYTES],
+              const pl_message_t *m, bool *refused)
+{
+    (void) cert, (void) refused;
+    return pl_node_case_on_referral(self, txn, h, digest, m->referral);
+}
+
+static int
+s_in_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+            const pl_cert_t *cert, const uint8_t digest[PL_DIGEST_BYTES],
+            const pl_message_t *m, bool *refused)
+{
+    (void) cert, (void) refused;
+    return pl_node_case_on_status(self, txn, h, digest, m->status_update);
+}
+
+// A receipt is never receipted; it only settles our outbox.
+static int
+s_in_receipt(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+             const pl_cert_t *cert, const uint8_t digest[PL_DIGEST_BYTES],
+             const pl_message_t *m, bool *refused)
+{
+    int rc = s_on_receipt(self, txn, h, cert, m->receipt, refused);
+    if (rc == PL_OK && !*refused)
+        rc = s_seen_put(txn, h, digest, NULL);
+    return rc;
+}
+
+// issue 8: withdrawal, erasure, cp-notification (and unknown bodies, which
+// are stored and receipted, and do nothing more)
+static int
+s_in_other(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+           const pl_cert_t *cert, const uint8_t digest[PL_DIGEST_BYTES],
+           const pl_message_t *m, bool *refused)
+{
+    (void) cert, (void) refused;
+    return pl_node_case_on_other(self, txn, h, digest, m);
+}
+
+// The body kinds, named in this one place: the stored kind (S_KIND_*), the
+// Message oneof case, the name (outbox listing, logs), whether it is
+// receipted (stored in the inbox and receipted before its handler runs) and
+// the handler. The last row (kind 0) stands for any other body. Adding a
+// kind is one row and one function.
+static const struct {
+    int kind;         // S_KIND_*
+    int body;         // PASSERELLE__V1__MESSAGE__BODY_*
+    const char *name; // as listed and logged
+    bool receipted;   // stored + receipted, then handled
+    s_kind_fn fn;     // its effect
+} s_kinds[] = {
+    {S_KIND_TEST, PASSERELLE__V1__MESSAGE__BODY_TEST, "test", true, s_in_test},
+    {S_KIND_REFERRAL, PASSERELLE__V1__MESSAGE__BODY_REFERRAL, "referral", true,
+     s_in_referral},
+    {S_KIND_STATUS, PASSERELLE__V1__MESSAGE__BODY_STATUS_UPDATE,
+     "status-update", true, s_in_status},
+    {S_KIND_RECEIPT, PASSERELLE__V1__MESSAGE__BODY_RECEIPT, "receipt", false,
+     s_in_receipt},
+    {S_KIND_WITHDRAWAL, PASSERELLE__V1__MESSAGE__BODY_CONSENT_WITHDRAWAL,
+     "consent-withdrawal", true, s_in_other},
+    {S_KIND_ERASURE, PASSERELLE__V1__MESSAGE__BODY_ERASURE_CONFIRMATION,
+     "erasure-confirmation", true, s_in_other},
+    {S_KIND_CP, PASSERELLE__V1__MESSAGE__BODY_CP_NOTIFICATION,
+     "cp-notification", true, s_in_other},
+    {0, 0, "unknown", true, s_in_other},
+};
+#define S_NKINDS (sizeof s_kinds / sizeof s_kinds[0])
+
+// The row of a decoded message's body (the last row for an unknown one).
+static size_t
+s_kind_row(const pl_message_t *m)
+{
+    size_t i = 0;
+    while (i + 1 < S_NKINDS && s_kinds[i].body != (int) m->body_case)
+        i++;
+    return i;
+}
+
+const char *
+pl_kind_name(int kind)
+{
+    size_t i = 0;
+    while (i + 1 < S_NKINDS && s_kinds[i].kind != kind)
+        i++;
+    return s_kinds[i].name;
 }
 
 // One inbound envelope, in its own nested transaction 'txn'.
@@ -1395,13 +1434,11 @@ s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
                  "malformed message");
         return PL_OK;
     }
-    int kind = s_kind(m);
+    size_t row = s_kind_row(m);
+    int kind = s_kinds[row].kind;
     bool refused = false;
-    if (kind == S_KIND_RECEIPT) {
-        // a receipt is never receipted; it only settles our outbox
-        rc = s_on_receipt(self, txn, &h, cert, m->receipt, &refused);
-        if (rc == PL_OK && !refused)
-            rc = s_seen_put(txn, &h, digest, NULL);
+    if (!s_kinds[row].receipted) {
+        rc = s_kinds[row].fn(self, txn, &h, cert, digest, m, &refused);
     } else if (pl_node_store_full(self)) {
         // not taken: the broker keeps it and redelivers; said once per
         // interval, not once per redelivery
@@ -1415,21 +1452,13 @@ s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
         return PL_OK;
     } else {
         rc = s_store_message(self, txn, &h, &env, digest, kind, &msg, cert);
-        if (rc == PL_OK && kind == S_KIND_TEST)
-            rc = s_audit_env(self, txn, PL_AUDIT_IN, h.from, h.id, kind, digest,
-                             "received");
-        // the referral's effect, in the same nested transaction
-        if (rc == PL_OK && kind == S_KIND_REFERRAL)
-            rc = pl_node_case_on_referral(self, txn, &h, digest, m->referral);
-        else if (rc == PL_OK && kind == S_KIND_STATUS)
-            rc =
-                pl_node_case_on_status(self, txn, &h, digest, m->status_update);
-        else if (rc == PL_OK) // issue 8: withdrawal, erasure, cp-notification
-            rc = pl_node_case_on_other(self, txn, &h, digest, m);
+        // the kind's effect, in the same nested transaction
+        if (rc == PL_OK)
+            rc = s_kinds[row].fn(self, txn, &h, cert, digest, m, &refused);
         if (rc == PL_OK) {
             self->n.in_stored++;
             pl_log_debug(self->log, "envelope_stored id=%s from=%s kind=%s",
-                         hex, h.from, pl_kind_name(kind));
+                         hex, h.from, s_kinds[row].name);
         }
     }
     pl_message_free(&m);
@@ -1524,9 +1553,7 @@ s_prune_outbox(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
     pl_outrec_t r;
     if (pl_outrec_decode(v, vl, &r) != PL_OK)
         return PL_STORE_NEXT; // never delete what we cannot read
-    bool final = r.state == S_OUT_RECEIPTED || r.state == S_OUT_REJECTED
-                 || r.state == S_OUT_EXPIRED;
-    if (final && r.updated_at + S_OUTBOX_KEEP < p->now) {
+    if (pl_outbox_final(r.state) && r.updated_at + S_OUTBOX_KEEP < p->now) {
         p->outbox++;
         return PL_STORE_DELETE;
     }
