@@ -18,6 +18,13 @@
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
 
+pl_node_ctx_t
+pl_node_ctx(pl_node_t *self)
+{
+    pl_node_ctx_t ctx = {self->log, self->keys, &self->me, self->store, self};
+    return ctx;
+}
+
 // ---- the command table
 
 // Every control command is a row of one of these tables (pl_ctl_cmd.h);

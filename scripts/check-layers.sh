@@ -20,7 +20,7 @@ s_node_layer() {
     case "$1" in
     pl_store.* | pl_referral.* | pl_consent.* | pl_sector_data.* | \
         pl_audit.* | pl_audit_tools.* | pl_ctl_reply.* | pl_ctl_cmd.h | \
-        pl_records.* | pl_sealed.* | pl_outbox_state.*)
+        pl_records.* | pl_sealed.* | pl_outbox_state.* | pl_msg_kind.*)
         echo 0 ;;
     pl_node.h | pl_node_int.h | pl_link.* | pl_directory.* | pl_outbox.*)
         echo 1 ;;
