@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "nodes/pl_link_state.h"
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
 #include "proto/pl_home.h"
@@ -105,6 +106,37 @@ s_clock(pl_node_t *self, uint64_t broker_time, bool welcome)
     self->skewed = bad;
 }
 
+// ---- the session (the table of pl_link_state.h)
+
+static void s_relink(pl_node_t *self, const char *reason, uint64_t now);
+
+// Does what 'ev' does in the current state: 'broker_time' is the time in
+// a welcome or heartbeat (0 for the timer events), 'now' monotonic.
+static void
+s_link_event(pl_node_t *self, pl_link_event_t ev, uint64_t broker_time,
+             uint64_t now)
+{
+    pl_link_state_t st = self->session ? PL_LINK_SESSION : PL_LINK_OFFLINE;
+    pl_link_step_t step = pl_link_step(st, ev);
+    self->session = step.next == PL_LINK_SESSION;
+    if (step.actions & PL_LINK_A_RESYNC) {
+        self->welcomed = true;
+        self->hello_backoff_ms = 0;
+    }
+    if (step.actions & PL_LINK_A_CLOCK)
+        s_clock(self, broker_time, ev == PL_LINK_EV_WELCOME);
+    if (step.actions & PL_LINK_A_RESYNC) {
+        self->resync = true; // after this pass: resend everything pending
+        pl_node_ask_directory(self, true);
+    }
+    if (step.actions & PL_LINK_A_HELLO) {
+        self->hello_next_ms = now;
+        self->hello_backoff_ms = 0;
+    }
+    if (step.actions & PL_LINK_A_RELINK)
+        s_relink(self, pl_link_event_name(ev), now);
+}
+
 // ---- packets that need no transaction
 
 // Handles the link-level kinds; returns true when 'pkt' was one of them.
@@ -119,12 +151,7 @@ s_on_link_packet(pl_node_t *self, const pl_packet_t *pkt)
                          "welcome_address_mismatch broker_says=%s we_are=%s",
                          w->address, self->me.address);
         bool was = self->session;
-        self->session = true;
-        self->welcomed = true;
-        self->hello_backoff_ms = 0;
-        s_clock(self, w->time, true);
-        self->resync = true; // after this pass: resend everything pending
-        pl_node_ask_directory(self, true);
+        s_link_event(self, PL_LINK_EV_WELCOME, w->time, pl_mono_ms());
         pl_log_info(self->log,
                     "session_up broker=%s skew_s=%lld revocation=%llu "
                     "resumed=%d",
@@ -136,8 +163,8 @@ s_on_link_packet(pl_node_t *self, const pl_packet_t *pkt)
         return true;
     }
     case PASSERELLE__V1__PACKET__KIND_HEARTBEAT:
-        if (self->session)
-            s_clock(self, pkt->heartbeat->time, false);
+        s_link_event(self, PL_LINK_EV_HEARTBEAT, pkt->heartbeat->time,
+                     pl_mono_ms());
         return true;
     case PASSERELLE__V1__PACKET__KIND_STATUS_RESPONSE:
         if (self->ctl_parked)
@@ -389,16 +416,13 @@ s_timers(pl_node_t *self)
     uint64_t now = pl_mono_ms();
     uint64_t silence = (uint64_t) self->heartbeat_ms * 3;
     if (self->session && now - self->last_rx_ms > silence) {
-        self->session = false;
-        self->hello_next_ms = now;
-        self->hello_backoff_ms = 0;
         pl_log_warn(self->log, "session_down silence_ms=%llu",
                     (unsigned long long) (now - self->last_rx_ms));
-        s_relink(self, "silent", now);
+        s_link_event(self, PL_LINK_EV_SILENT, 0, now);
     } else if (!self->session
                && now - self->link_since_ms > s_relink_after(self)
                && now - self->last_rx_ms > s_relink_after(self)) {
-        s_relink(self, "no_welcome", now);
+        s_link_event(self, PL_LINK_EV_NO_WELCOME, 0, now);
     }
     if (!self->session && now >= self->hello_next_ms) {
         if (s_send_hello(self) == PL_EFULL) {

@@ -12,7 +12,18 @@
 #   4 loop      pl_node.c and main.c
 # A nodes/ file missing from the table is an error: place it when adding it.
 # Prints one line per violation and exits 1 if there is any.
+#
+# check-layers.sh --objects DIR [ROOT]: the same rule for calls, read with
+# nm from the compiled nodes/ objects in DIR (e.g. build/CMakeFiles/
+# pl_nodes.dir/nodes): a function defined in a higher layer's file and
+# used by a lower one is a violation (an include check cannot see a call
+# declared in pl_node_int.h).
 set -u
+objects=""
+if [ "${1:-}" = --objects ]; then
+    objects=${2:?usage: check-layers.sh --objects DIR [ROOT]}
+    shift 2
+fi
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 
 # layer of a nodes/ file (by its name, .c and .h alike unless listed)
@@ -20,7 +31,7 @@ s_node_layer() {
     case "$1" in
     pl_store.* | pl_referral.* | pl_consent.* | pl_sector_data.* | \
         pl_audit.* | pl_audit_tools.* | pl_ctl_reply.* | pl_ctl_cmd.h | \
-        pl_records.* | pl_sealed.* | pl_outbox_state.* | pl_msg_kind.*)
+        pl_records.* | pl_sealed.* | pl_outbox_state.* | pl_msg_kind.* | pl_link_state.*)
         echo 0 ;;
     pl_node.h | pl_node_int.h | pl_link.* | pl_directory.* | pl_outbox.*)
         echo 1 ;;
@@ -46,6 +57,30 @@ s_dir_rank() {
 }
 
 bad=0
+if [ -n "$objects" ]; then
+    defs=$(mktemp)
+    trap 'rm -f "$defs"' EXIT
+    for o in "$objects"/*.c.o; do
+        b=$(basename "$o" .c.o)
+        [ -f "$root/nodes/$b.c" ] || continue # a stale object
+        nm --defined-only -g "$o" | awk -v f="$b" '$2 ~ /[TDRB]/ {print $3, f}'
+    done >"$defs"
+    for o in "$objects"/*.c.o; do
+        b=$(basename "$o" .c.o)
+        [ -f "$root/nodes/$b.c" ] || continue
+        own=$(s_node_layer "$b.c")
+        for sym in $(nm -u "$o" | awk '{print $2}'); do
+            d=$(awk -v s="$sym" '$1 == s {print $2; exit}' "$defs")
+            [ -n "$d" ] && [ "$d" != "$b" ] || continue
+            dl=$(s_node_layer "$d.c")
+            if [ -z "$own" ] || [ -z "$dl" ] || [ "$dl" -gt "$own" ]; then
+                echo "check-layers: nodes/$b.c (layer ${own:-?}) calls $sym of nodes/$d.c (layer ${dl:-?})"
+                bad=1
+            fi
+        done
+    done
+    exit $bad
+fi
 cd "$root" || exit 2
 while IFS= read -r file; do
     dir=${file%%/*}

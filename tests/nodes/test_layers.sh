@@ -44,4 +44,12 @@ bad proto/pl_util.c '#include "nodes/pl_store.h"' "proto/pl_util.c includes node
 bad broker/pl_broker.c '#include "nodes/pl_store.h"' "broker/pl_broker.c includes nodes/pl_store.h"
 bad nodes/pl_node_int.h '  #  include "adapters/cli/cli.h"' "nodes/pl_node_int.h includes adapters/"
 bad nodes/pl_newroom.c '#include "proto/pl_err.h"' "nodes/pl_newroom.c has no layer"
+
+# the calls of the compiled objects point down too (when built)
+OBJ="${PL_BIN_DIR:-}/CMakeFiles/pl_nodes.dir/nodes"
+if [ -n "${PL_BIN_DIR:-}" ] && [ -d "$OBJ" ] && command -v nm >/dev/null; then
+    bash "$CHECK" --objects "$OBJ" "$SRC" >"$T/out" 2>&1 \
+        || fail "a nodes/ object calls up a layer"
+    echo "$TEST_NAME: object calls checked"
+fi
 echo "$TEST_NAME: ok ($n wrong includes caught)"
