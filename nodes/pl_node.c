@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "nodes/pl_link_state.h"
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
 #include "proto/pl_home.h"
@@ -42,110 +43,9 @@ pl_node_control_endpoint(const char *home, char *out, size_t size)
 }
 
 bool
-pl_node_store_full(const pl_node_t *self)
-{
-    return self->usage_pct >= PL_STORE_FULL_PCT;
-}
-
-// No space (a commit failed with ENOSPC, EDQUOT or a full map, or an
-// envelope was deferred because the map is near full): nothing of it is
-// acknowledged, the node goes on and recovers by itself when space comes
-// back. One line per S_LOG_GAP_MS at most, with the count in between.
-void
-pl_node_full_log(pl_node_t *self, const char *what)
-{
-    self->full_n++;
-    uint64_t now = pl_mono_ms();
-    if (self->full_logged_ms && now - self->full_logged_ms < S_LOG_GAP_MS)
-        return;
-    pl_log_error(self->log,
-                 "store_full what=%s count=%llu use_pct=%u: the node's store "
-                 "(disk or map) has no room; nothing of it was acknowledged; "
-                 "it goes on when space is freed",
-                 what, (unsigned long long) self->full_n, self->usage_pct);
-    self->full_logged_ms = now;
-    self->full_n = 0;
-}
-
-bool
 pl_node_store_failed(const pl_node_t *self)
 {
     return self && pl_store_failed(self->store) != 0;
-}
-
-// ---- sending
-
-int
-pl_node_send_now(pl_node_t *self, const uint8_t *data, size_t len)
-{
-    if (zmq_send(self->dealer, data, len, ZMQ_DONTWAIT) >= 0)
-        return PL_OK;
-    if (errno == EAGAIN)
-        return PL_EFULL; // not connected, or the pipe is full
-    pl_log_warn(self->log, "send_failed err=\"%s\"", zmq_strerror(errno));
-    return PL_EIO;
-}
-
-int
-pl_node_send_after(pl_node_t *self, const uint8_t *data, size_t len)
-{
-    if (self->nafter == self->capafter) {
-        size_t cap = self->capafter ? self->capafter * 2 : 64;
-        pl_buf_t *p = realloc(self->after, cap * sizeof *p);
-        if (!p)
-            return PL_ENOMEM;
-        self->after = p;
-        self->capafter = cap;
-    }
-    pl_buf_t *b = &self->after[self->nafter];
-    memset(b, 0, sizeof *b);
-    int rc = pl_buf_append(b, data, len);
-    if (rc != PL_OK)
-        return rc;
-    self->nafter++;
-    return PL_OK;
-}
-
-size_t
-pl_node_after_mark(const pl_node_t *self)
-{
-    return self->nafter;
-}
-
-void
-pl_node_after_truncate(pl_node_t *self, size_t from)
-{
-    while (self->nafter > from)
-        pl_buf_free(&self->after[--self->nafter]);
-}
-
-// Sends the queued packets (the pass committed) or drops them.
-static void
-s_after_flush(pl_node_t *self, bool send)
-{
-    for (size_t i = 0; i < self->nafter; i++) {
-        if (send) {
-            int rc =
-                pl_node_send_now(self, self->after[i].data, self->after[i].len);
-            // an unsent acknowledgement or envelope is not lost: the broker
-            // redelivers, and the outbox is resent on the next welcome
-            if (rc != PL_OK)
-                pl_log_debug(self->log, "send_deferred err=%s",
-                             pl_strerror(rc));
-        }
-        pl_buf_free(&self->after[i]);
-    }
-    self->nafter = 0;
-}
-
-// Encodes and sends a control packet now.
-static void
-s_send_packet(pl_node_t *self, const pl_packet_t *pkt)
-{
-    pl_buf_t buf = {0};
-    if (pl_wire_encode(pkt, &buf) == PL_OK)
-        PL_IGNORE(pl_node_send_now(self, buf.data, buf.len));
-    pl_buf_free(&buf);
 }
 
 static int
@@ -175,24 +75,7 @@ s_send_heartbeat(pl_node_t *self)
     hb.time = pl_now();
     pkt.kind_case = PASSERELLE__V1__PACKET__KIND_HEARTBEAT;
     pkt.heartbeat = &hb;
-    s_send_packet(self, &pkt);
-}
-
-void
-pl_node_ask_directory(pl_node_t *self, bool force)
-{
-    uint64_t now = pl_mono_ms();
-    if (!force && self->dir_asked_ms
-        && now - self->dir_asked_ms < S_DIR_MIN_GAP_MS)
-        return;
-    Passerelle__V1__Packet pkt = PASSERELLE__V1__PACKET__INIT;
-    Passerelle__V1__DirectoryRequest req =
-        PASSERELLE__V1__DIRECTORY_REQUEST__INIT;
-    pkt.kind_case = PASSERELLE__V1__PACKET__KIND_DIRECTORY_REQUEST;
-    pkt.directory_request = &req;
-    s_send_packet(self, &pkt);
-    self->dir_asked_ms = now;
-    self->dir_next_ms = now + S_DIR_REFRESH_MS;
+    pl_node_send_packet(self, &pkt);
 }
 
 // ---- clock
@@ -223,6 +106,37 @@ s_clock(pl_node_t *self, uint64_t broker_time, bool welcome)
     self->skewed = bad;
 }
 
+// ---- the session (the table of pl_link_state.h)
+
+static void s_relink(pl_node_t *self, const char *reason, uint64_t now);
+
+// Does what 'ev' does in the current state: 'broker_time' is the time in
+// a welcome or heartbeat (0 for the timer events), 'now' monotonic.
+static void
+s_link_event(pl_node_t *self, pl_link_event_t ev, uint64_t broker_time,
+             uint64_t now)
+{
+    pl_link_state_t st = self->session ? PL_LINK_SESSION : PL_LINK_OFFLINE;
+    pl_link_step_t step = pl_link_step(st, ev);
+    self->session = step.next == PL_LINK_SESSION;
+    if (step.actions & PL_LINK_A_RESYNC) {
+        self->welcomed = true;
+        self->hello_backoff_ms = 0;
+    }
+    if (step.actions & PL_LINK_A_CLOCK)
+        s_clock(self, broker_time, ev == PL_LINK_EV_WELCOME);
+    if (step.actions & PL_LINK_A_RESYNC) {
+        self->resync = true; // after this pass: resend everything pending
+        pl_node_ask_directory(self, true);
+    }
+    if (step.actions & PL_LINK_A_HELLO) {
+        self->hello_next_ms = now;
+        self->hello_backoff_ms = 0;
+    }
+    if (step.actions & PL_LINK_A_RELINK)
+        s_relink(self, pl_link_event_name(ev), now);
+}
+
 // ---- packets that need no transaction
 
 // Handles the link-level kinds; returns true when 'pkt' was one of them.
@@ -237,12 +151,7 @@ s_on_link_packet(pl_node_t *self, const pl_packet_t *pkt)
                          "welcome_address_mismatch broker_says=%s we_are=%s",
                          w->address, self->me.address);
         bool was = self->session;
-        self->session = true;
-        self->welcomed = true;
-        self->hello_backoff_ms = 0;
-        s_clock(self, w->time, true);
-        self->resync = true; // after this pass: resend everything pending
-        pl_node_ask_directory(self, true);
+        s_link_event(self, PL_LINK_EV_WELCOME, w->time, pl_mono_ms());
         pl_log_info(self->log,
                     "session_up broker=%s skew_s=%lld revocation=%llu "
                     "resumed=%d",
@@ -254,8 +163,8 @@ s_on_link_packet(pl_node_t *self, const pl_packet_t *pkt)
         return true;
     }
     case PASSERELLE__V1__PACKET__KIND_HEARTBEAT:
-        if (self->session)
-            s_clock(self, pkt->heartbeat->time, false);
+        s_link_event(self, PL_LINK_EV_HEARTBEAT, pkt->heartbeat->time,
+                     pl_mono_ms());
         return true;
     case PASSERELLE__V1__PACKET__KIND_STATUS_RESPONSE:
         if (self->ctl_parked)
@@ -410,14 +319,14 @@ s_pass(pl_node_t *self, bool dealer_in, bool ctl_in)
         int rc = pl_store_commit(&pass);
         if (rc == PL_OK) {
             self->n.commits++;
-            s_after_flush(self, true);
+            pl_node_after_flush(self, true);
             pl_node_resend_settle(self, true);
         } else {
             pl_node_resend_settle(self, false);
             // a failed commit acknowledges nothing and answers nothing good
             // (a parked status request changed nothing: it keeps waiting)
             self->n.commit_failures++;
-            s_after_flush(self, false);
+            pl_node_after_flush(self, false);
             const char *why;
             if (pl_store_failed(self->store)) {
                 why = "the node's store failed (an I/O error); the daemon "
@@ -442,9 +351,9 @@ s_pass(pl_node_t *self, bool dealer_in, bool ctl_in)
             }
         }
     } else {
-        s_after_flush(self, true);
+        pl_node_after_flush(self, true);
     }
-    pl_node_ops_run_deferred(self); // backup, rotation: no txn open now
+    pl_node_ctl_run_deferred(self); // backup, rotation: no txn open now
     s_ctl_reply_send(self);
     if (self->resync) {
         self->resync = false;
@@ -507,16 +416,13 @@ s_timers(pl_node_t *self)
     uint64_t now = pl_mono_ms();
     uint64_t silence = (uint64_t) self->heartbeat_ms * 3;
     if (self->session && now - self->last_rx_ms > silence) {
-        self->session = false;
-        self->hello_next_ms = now;
-        self->hello_backoff_ms = 0;
         pl_log_warn(self->log, "session_down silence_ms=%llu",
                     (unsigned long long) (now - self->last_rx_ms));
-        s_relink(self, "silent", now);
+        s_link_event(self, PL_LINK_EV_SILENT, 0, now);
     } else if (!self->session
                && now - self->link_since_ms > s_relink_after(self)
                && now - self->last_rx_ms > s_relink_after(self)) {
-        s_relink(self, "no_welcome", now);
+        s_link_event(self, PL_LINK_EV_NO_WELCOME, 0, now);
     }
     if (!self->session && now >= self->hello_next_ms) {
         if (s_send_hello(self) == PL_EFULL) {
@@ -1004,7 +910,7 @@ pl_node_destroy(pl_node_t **self_p)
     }
     free(self->ctl_reply);
     free(self->ctl_deferred);
-    s_after_flush(self, false);
+    pl_node_after_flush(self, false);
     free(self->after);
     for (size_t i = 0; i < self->npark; i++)
         pl_buf_free(&self->park[i].packet);

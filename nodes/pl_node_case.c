@@ -57,11 +57,12 @@ s_svc_ask_directory(void *arg, bool force)
 static const pl_node_svc_t s_svc = {s_svc_outbox_add, s_svc_dir_find,
                                     s_svc_ask_directory};
 
-static pl_node_ctx_t
-s_ctx(pl_node_t *self)
+pl_node_ctx_t
+pl_node_ctx(pl_node_t *self)
 {
-    pl_node_ctx_t ctx = {self->log, self->keys, &self->me, self->store,
-                         self->dir, self->ndir, &s_svc,    self};
+    pl_node_ctx_t ctx = {self->log,   self->keys, &self->me,
+                         self->store, self->dir,  self->ndir,
+                         &s_svc,      self,       self};
     return ctx;
 }
 
@@ -111,7 +112,7 @@ char *
 pl_node_case_ctl(pl_node_t *self, pl_txn_t *txn, const char *cmd, json_t *args,
                  const char *as, int *rc_out)
 {
-    pl_node_ctx_t ctx = s_ctx(self);
+    pl_node_ctx_t ctx = pl_node_ctx(self);
     return pl_case_ctl(&ctx, txn, cmd, args, as, rc_out);
 }
 
@@ -120,7 +121,7 @@ pl_node_case_on_referral(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
                          const uint8_t digest[32],
                          const Passerelle__V1__Referral *r)
 {
-    pl_node_ctx_t ctx = s_ctx(self);
+    pl_node_ctx_t ctx = pl_node_ctx(self);
     return pl_case_on_referral(&ctx, txn, h, digest, r);
 }
 
@@ -129,7 +130,7 @@ pl_node_case_on_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
                        const uint8_t digest[32],
                        const Passerelle__V1__StatusUpdate *u)
 {
-    pl_node_ctx_t ctx = s_ctx(self);
+    pl_node_ctx_t ctx = pl_node_ctx(self);
     return pl_case_on_status(&ctx, txn, h, digest, u);
 }
 
@@ -138,7 +139,7 @@ pl_node_case_on_receipt(pl_node_t *self, pl_txn_t *txn,
                         const uint8_t msg_id[16], const char *from,
                         uint64_t received_at)
 {
-    pl_node_ctx_t ctx = s_ctx(self);
+    pl_node_ctx_t ctx = pl_node_ctx(self);
     return pl_case_on_receipt(&ctx, txn, msg_id, from, received_at);
 }
 
@@ -146,13 +147,13 @@ int
 pl_node_case_on_other(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
                       const uint8_t digest[32], const pl_message_t *m)
 {
-    pl_node_ctx_t ctx = s_ctx(self);
+    pl_node_ctx_t ctx = pl_node_ctx(self);
     return pl_case_on_other(&ctx, txn, h, digest, m);
 }
 
 void
 pl_node_case_overdue_sweep(pl_node_t *self)
 {
-    pl_node_ctx_t ctx = s_ctx(self);
+    pl_node_ctx_t ctx = pl_node_ctx(self);
     pl_case_overdue_sweep(&ctx);
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nodes/pl_ctl_cmd.h"
+
 #define PL_CTL_RID_BYTES 16  // request id: 32 hex digits
 #define PL_CTL_CMD_MAX   64  // longest command name
 #define PL_CTL_AS_MAX    200 // longest staff name in "as"
@@ -37,5 +39,13 @@ int pl_node_ctl_parse(const char *text, size_t len,
                       char **reply);
 // Frees what pl_node_ctl_parse kept; safe on a zeroed request.
 void pl_node_ctl_req_free(pl_ctl_req_t *req);
+
+// The command table (pl_ctl_cmd.h): the row of 'cmd' or NULL (the case,
+// consent and referral commands are not rows yet: see pl_node_ctl_known).
+const pl_ctl_cmd_t *pl_node_ctl_find(const char *cmd);
+// 'cmd' changes state (it needs "req"): the 'changes' of pl_node_ctl_parse.
+bool pl_node_ctl_changes(const char *cmd);
+// 'cmd' is a command of this daemon (a row, or a case command).
+bool pl_node_ctl_known(const char *cmd);
 
 #endif

@@ -45,6 +45,8 @@ typedef struct pl_node_ctx {
     size_t ndir;              // its entries
     const pl_node_svc_t *svc; // services (never NULL)
     void *svc_arg;            // their first argument
+    struct pl_node *node;     // the daemon, for the info/ops/test handlers
+                              // not yet on this narrow view (NULL in a fake)
 } pl_node_ctx_t;
 
 static inline PL_MUST_CHECK int

@@ -1,21 +1,62 @@
-// pl_node_int - the node daemon's state, shared by its three files:
-// pl_node.c (lifecycle, loop, broker link), pl_node_msg.c (outbox, inbox,
-// receipts, directory) and pl_node_ctl.c (control commands). Layer: nodes.
-// Not a public header: nothing outside nodes/pl_node*.c includes it.
+// pl_node_int - the node daemon's state and its services, shared by the
+// files of the daemon: the loop (pl_node.c), the services (pl_outbox.c,
+// pl_directory.c), the dispatch (pl_node_ctl.c, pl_inbound.c) and the
+// handlers (pl_node_info.c, pl_node_ops.c, pl_node_test.c, pl_node_case.c).
+// Layer: services (scripts/check-layers.sh). Not a public header: nothing
+// outside nodes/ includes it.
 #ifndef PL_NODE_INT_H
 #define PL_NODE_INT_H
 
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "nodes/pl_audit.h"
+#include "nodes/pl_ctl_cmd.h"
+#include "nodes/pl_ctl_reply.h"
+#include "nodes/pl_msg_kind.h"
 #include "nodes/pl_node.h"
+#include "nodes/pl_outbox_state.h"
 #include "nodes/pl_store.h"
 #include "proto/pl_cert.h"
 #include "proto/pl_envelope.h"
 #include "proto/pl_keys.h"
 #include "proto/pl_util.h"
 #include "proto/pl_wire.h"
+
+// Stored record layouts (pl_outbox.c, pl_inbound.c)
+#define S_OUTREC_FIXED 144 // bytes before 'to' in an outbox record
+#define S_INREC_FIXED  128 // bytes before the header in an inbox record
+#define S_SEEN_BYTES   64  // a seen record
+#define S_REC_VERSION  1
+
+// Native byte order (the store never leaves the host) / hex of an id.
+static inline void
+pl_node_put64(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+static inline uint64_t
+pl_node_get64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+static inline bool
+pl_node_zero(const uint8_t *p, size_t n)
+{
+    uint8_t acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc |= p[i];
+    return acc == 0;
+}
+static inline void
+pl_node_hexid(char out[2 * PL_MSG_ID_BYTES + 1], const uint8_t *id)
+{
+    pl_hex(out, id, PL_MSG_ID_BYTES);
+}
 
 // Drops a must-check result on purpose (a cast to void does not, in gcc).
 #define PL_IGNORE(expr)                                                        \
@@ -46,26 +87,6 @@
 #define S_OUTBOX_KEEP       (30 * 86400) // final outbox records kept
 #define S_SEND_COUNT_MAX    10000        // test.send count limit
 #define S_OVERDUE_MS        10000        // overdue sweep period
-
-// Outbox entry states (stored: never renumber).
-enum {
-    S_OUT_PENDING = 1,   // committed, not yet accepted by the broker
-    S_OUT_ACCEPTED = 2,  // the broker committed it; awaiting the receipt
-    S_OUT_RECEIPTED = 3, // verified receipt received (bytes dropped)
-    S_OUT_REJECTED = 4,  // refused for good by the broker or recipient
-    S_OUT_EXPIRED = 5,   // expired in the broker's queue
-};
-
-// Message kinds (stored; the numbers of the Message oneof).
-enum {
-    S_KIND_TEST = 1,
-    S_KIND_REFERRAL = 2,
-    S_KIND_STATUS = 3,
-    S_KIND_RECEIPT = 4,
-    S_KIND_WITHDRAWAL = 6, // consent-withdrawal (issue 8)
-    S_KIND_ERASURE = 7,    // erasure-confirmation (issue 8)
-    S_KIND_CP = 8,         // cp-notification (issue 8)
-};
 
 // A decoded outbox record. 'packet' is borrowed from LMDB (or NULL).
 typedef struct {
@@ -158,7 +179,7 @@ struct pl_node {
     uint64_t skew_logged_ms;   // last clock_skew error line
     bool resync;               // resend all pending after this pass
 
-    pl_resend_t *rs;            // resend schedule (pl_node_msg.c)
+    pl_resend_t *rs;            // resend schedule (pl_outbox.c)
     size_t nrs, caprs;          // used, allocated
     size_t rs_sorted;           // rs[0..rs_sorted) is sorted by id
     uint64_t rs_next_ms;        // next resend scan
@@ -193,9 +214,19 @@ struct pl_node {
     bool map_at_max_logged;  // "at its maximum" said once
 
     uint64_t overdue_next_ms; // next overdue sweep (issue 8; 0: at start)
+    const char *ctl_rid;      // request id of the deferred request being run
 };
 
-// ---- pl_node.c: the link
+// The context of the handlers (pl_node_ctx.h), filled from 'self'
+// (pl_node_case.c, with the services the handler rooms call back into).
+pl_node_ctx_t pl_node_ctx(pl_node_t *self);
+
+// Command rows exported by the handler files (a NULL name ends each).
+extern const pl_ctl_cmd_t pl_node_info_cmds[]; // pl_node_info.c
+extern const pl_ctl_cmd_t pl_node_ops_cmds[];  // pl_node_ops.c
+extern const pl_ctl_cmd_t pl_node_test_cmds[]; // pl_node_test.c (test builds)
+
+// ---- pl_link.c: sending, and the after-commit queue
 // Sends one packet to the broker now (ZMQ_DONTWAIT). PL_EFULL on EAGAIN
 // (not connected or queue full), PL_EIO otherwise.
 PL_MUST_CHECK int pl_node_send_now(pl_node_t *self, const uint8_t *data,
@@ -207,21 +238,24 @@ PL_MUST_CHECK int pl_node_send_after(pl_node_t *self, const uint8_t *data,
 // before it starts and truncates back to it when it aborts.
 size_t pl_node_after_mark(const pl_node_t *self);
 void pl_node_after_truncate(pl_node_t *self, size_t mark);
-// Sends a directory request (rate limited unless 'force').
-void pl_node_ask_directory(pl_node_t *self, bool force);
-// Map use is at or above PL_STORE_FULL_PCT.
-bool pl_node_store_full(const pl_node_t *self);
-// The store has no room for 'what' ("commit", "envelope"): one
-// "store_full" line per S_LOG_GAP_MS at most, with the count in between.
-void pl_node_full_log(pl_node_t *self, const char *what);
-
-// ---- pl_node_msg.c: delivery
+// Sends the queued packets ('send': the pass committed) or drops them.
+void pl_node_after_flush(pl_node_t *self, bool send);
+// Encodes and sends a control packet now (a failure is not reported: the
+// link-level packets are repeated by their timers).
+void pl_node_send_packet(pl_node_t *self, const pl_packet_t *pkt);
+// ---- pl_inbound.c: the inbound dispatch
 // Handles one decoded packet from the broker ('data' its raw bytes) inside
 // the pass transaction 'pass' (each in a nested transaction of its own).
 // 'replayed' marks a parked envelope handled again after a directory
 // refresh.
 void pl_node_on_packet(pl_node_t *self, pl_txn_t *pass, const pl_packet_t *pkt,
                        const uint8_t *data, size_t len, bool replayed);
+// ---- pl_outbox.c: the outbox
+// Map use is at or above PL_STORE_FULL_PCT.
+bool pl_node_store_full(const pl_node_t *self);
+// The store has no room for 'what' ("commit", "envelope"): one
+// "store_full" line per S_LOG_GAP_MS at most, with the count in between.
+void pl_node_full_log(pl_node_t *self, const char *what);
 // Seals 'msg' (an encoded Message of 'kind') to 'to' and commits it to the
 // outbox in 'txn'; the send happens after the pass commits. 'id' gets the
 // message id. Errors: PL_ENOTFOUND (unknown recipient), PL_EREVOKED,
@@ -245,6 +279,37 @@ void pl_node_resend_add(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES],
 void pl_node_resend_settle(pl_node_t *self, bool committed);
 // Entries in the resend schedule (at most one per pending outbox id).
 size_t pl_node_resend_count(const pl_node_t *self);
+// Seals 'msg' to 'cert' (already checked) and writes it to the outbox in
+// 'txn', queued to be sent after the pass commits; test and receipt
+// envelopes are audited here.
+PL_MUST_CHECK int pl_node_outbox_seal(pl_node_t *self, pl_txn_t *txn,
+                                      const pl_cert_t *cert, int kind,
+                                      const uint8_t *msg, size_t msg_len,
+                                      uint64_t ttl,
+                                      uint8_t id[PL_MSG_ID_BYTES]);
+// A broker answer (packet kind accepted, expired or rejected with
+// 'reason' and 'detail') for outbox entry 'id', in 'txn': the entry moves
+// as pl_outbox_state.h says; "retry later" moves its resend.
+PL_MUST_CHECK int pl_node_outbox_answer(pl_node_t *self, pl_txn_t *txn,
+                                        const uint8_t *id, int kind, int reason,
+                                        const char *detail);
+// Writes outbox record 'rec' under 'id'.
+PL_MUST_CHECK int pl_node_outrec_put(pl_txn_t *txn,
+                                     const uint8_t id[PL_MSG_ID_BYTES],
+                                     const pl_outrec_t *rec);
+// An id left "pending" in this pass (see pl_node_resend_settle).
+void pl_node_resend_settled(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES]);
+// Audits an envelope sent or received ('event': "sent", "received",
+// "receipted") in 'txn'.
+PL_MUST_CHECK int pl_node_audit_env(pl_node_t *self, pl_txn_t *txn,
+                                    pl_audit_dir_t dir, const char *peer,
+                                    const uint8_t id[PL_MSG_ID_BYTES], int kind,
+                                    const uint8_t digest[PL_DIGEST_BYTES],
+                                    const char *event);
+
+// ---- pl_directory.c: directory, revocation, park
+// Sends a directory request (rate limited unless 'force').
+void pl_node_ask_directory(pl_node_t *self, bool force);
 // Loads the directory cache from the store. No transaction may be open.
 PL_MUST_CHECK int pl_node_dir_load(pl_node_t *self);
 // The valid certificate of 'address' (borrowed from the cache) or NULL;
@@ -257,13 +322,19 @@ void pl_node_prune(pl_node_t *self);
 void pl_node_reload_revoked(pl_node_t *self);
 // Drops parked envelopes older than S_PARK_MS.
 void pl_node_park_expire(pl_node_t *self);
+// Parks an envelope from a sender not in the directory (a copy of 'data').
+void pl_node_park_add(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES],
+                      const uint8_t *data, size_t len);
+// A directory response, in 'txn': the cache, the store copy and the
+// revocation list are replaced.
+PL_MUST_CHECK int
+pl_node_dir_on_response(pl_node_t *self, pl_txn_t *txn,
+                        const Passerelle__V1__DirectoryResponse *resp);
 
 // Outbox record codec.
 PL_MUST_CHECK int pl_outrec_decode(const uint8_t *v, size_t len,
                                    pl_outrec_t *out);
 PL_MUST_CHECK int pl_outrec_encode(const pl_outrec_t *rec, pl_buf_t *out);
-const char *pl_outrec_state_name(int state);
-const char *pl_kind_name(int kind);
 // Inbox record: decoded view.
 typedef struct {
     uint8_t kind;                      // S_KIND_*
@@ -278,15 +349,11 @@ PL_MUST_CHECK int pl_inrec_decode(const uint8_t *v, size_t len,
                                   pl_inrec_t *out);
 
 // ---- pl_node_ops.c: maintenance (issue 6)
-// Control commands run between passes, with no transaction open: "backup"
-// (mdb_env_copy2 takes a read transaction of its own), "rotate-box-key"
-// (writes key files, then audits in a transaction of its own) and
-// "audit.export", "audit.verify" (naming the first bad entry, see
-// pl_audit_tools.h). true when 'cmd' is one of them.
-bool pl_node_ops_deferred(const char *cmd);
-// Runs self->ctl_deferred (if any) and sets self->ctl_reply. No
-// transaction may be open.
-void pl_node_ops_run_deferred(pl_node_t *self);
+// Its control rows (pl_node_ops_cmds) are PL_CTL_DEFERRED: run between
+// passes, with no transaction open: "backup" (mdb_env_copy2 takes a read
+// transaction of its own), "rotate-box-key" (writes key files, then audits
+// in a transaction of its own) and "audit.export", "audit.verify" (naming
+// the first bad entry, see pl_audit_tools.h).
 // At start and from the timers (no transaction open): deletes old box
 // secrets past their grace period, grows the map when it nears full.
 void pl_node_ops_start(pl_node_t *self);
@@ -297,18 +364,12 @@ void pl_node_ops_timers(pl_node_t *self);
 // self->ctl_reply, or parks the request (self->ctl_parked).
 void pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
                          size_t len);
+// Runs self->ctl_deferred (if any) and sets self->ctl_reply. No
+// transaction may be open.
+void pl_node_ctl_run_deferred(pl_node_t *self);
+// ---- pl_node_info.c
 // A status response arrived (or NULL: the deadline passed): answers the
 // parked request.
 void pl_node_ctl_status(pl_node_t *self,
                         const Passerelle__V1__StatusResponse *resp);
-// Wraps 'result' (reference stolen) into {"ok": true, "result": ...};
-// malloc'd JSON text (an error reply if memory runs out).
-char *pl_node_ctl_ok(struct json_t *result);
-// RFC 3339 UTC text of 't' / lower-case hex of 'n' bytes, as JSON strings.
-struct json_t *pl_node_json_time(uint64_t t);
-struct json_t *pl_node_json_hex(const uint8_t *id, size_t n);
-// Builds an error reply {"ok": false, ...}; malloc'd JSON text.
-char *pl_node_ctl_error(int code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 #endif

@@ -24,14 +24,6 @@
 #define S_GROW_PCT   75            // the map grows at this use
 #define S_BACKUP_DIR "store"       // the copy goes into DIR2/store/
 
-bool
-pl_node_ops_deferred(const char *cmd)
-{
-    return strcmp(cmd, "backup") == 0 || strcmp(cmd, "rotate-box-key") == 0
-           || strcmp(cmd, "audit.export") == 0
-           || strcmp(cmd, "audit.verify") == 0;
-}
-
 static uint64_t
 s_mono_us(void)
 {
@@ -325,32 +317,47 @@ s_verify(pl_node_t *self)
     return pl_node_ctl_ok(o);
 }
 
-void
-pl_node_ops_run_deferred(pl_node_t *self)
+// The deferred commands (run by pl_node_ctl_run_deferred, no transaction
+// open: txn is NULL).
+static char *
+s_backup_cmd(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+             int *rc_out)
 {
-    if (!self->ctl_deferred)
-        return;
-    json_error_t jerr;
-    json_t *req = json_loads(self->ctl_deferred, 0, &jerr);
-    free(self->ctl_deferred);
-    self->ctl_deferred = NULL;
-    const char *cmd = json_string_value(json_object_get(req, "cmd"));
-    json_t *args = json_object_get(req, "args");
-    char *reply = NULL;
-    if (!cmd)
-        reply = pl_node_ctl_error(PL_EPROTO, "bad request");
-    else if (strcmp(cmd, "backup") == 0)
-        reply = s_backup(self, args);
-    else if (strcmp(cmd, "audit.verify") == 0)
-        reply = s_verify(self);
-    else if (strcmp(cmd, "rotate-box-key") == 0)
-        reply = s_rotate(self, json_string_value(json_object_get(req, "req")));
-    else
-        reply = s_export(self, args);
-    json_decref(req);
-    free(self->ctl_reply);
-    self->ctl_reply = reply;
+    (void) txn, (void) as, (void) rc_out;
+    return s_backup(ctx->node, args);
 }
+
+static char *
+s_rotate_cmd(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+             int *rc_out)
+{
+    (void) txn, (void) args, (void) as, (void) rc_out;
+    return s_rotate(ctx->node, ctx->node->ctl_rid);
+}
+
+static char *
+s_export_cmd(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+             int *rc_out)
+{
+    (void) txn, (void) as, (void) rc_out;
+    return s_export(ctx->node, args);
+}
+
+static char *
+s_verify_cmd(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+             int *rc_out)
+{
+    (void) txn, (void) args, (void) as, (void) rc_out;
+    return s_verify(ctx->node);
+}
+
+const pl_ctl_cmd_t pl_node_ops_cmds[] = {
+    {"backup", PL_CTL_DEFERRED, s_backup_cmd},
+    {"rotate-box-key", PL_CTL_DEFERRED, s_rotate_cmd},
+    {"audit.export", PL_CTL_DEFERRED, s_export_cmd},
+    {"audit.verify", PL_CTL_DEFERRED, s_verify_cmd},
+    {NULL, 0, NULL},
+};
 
 // ---- map growth
 

@@ -14,23 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nodes/pl_node_case.h"
 #include "nodes/pl_node_ctl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static bool
-s_changes(const char *cmd)
-{
-    return !strcmp(cmd, "test.send") || pl_node_case_changes_state(cmd);
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     pl_ctl_req_t r;
     char *reply = NULL;
-    if (pl_node_ctl_parse((const char *) data, size, s_changes, &r, &reply)
+    if (pl_node_ctl_parse((const char *) data, size, pl_node_ctl_changes, &r,
+                          &reply)
         == 0) {
         size_t n = strlen(r.cmd);
         if (reply || n == 0 || n > PL_CTL_CMD_MAX)

@@ -117,8 +117,8 @@ s_setup(void **state)
     s_cert(&f->me, "agency", "social");
     s_cert(&f->peer, "clinic", "health");
     f->svc = (pl_node_svc_t){s_outbox_add, s_dir_find, s_ask_directory};
-    f->ctx = (pl_node_ctx_t){NULL,     f->keys, &f->me,  f->store,
-                             &f->peer, 1,       &f->svc, f};
+    f->ctx = (pl_node_ctx_t){NULL, f->keys, &f->me, f->store, &f->peer,
+                             1,    &f->svc, f,      NULL};
     *state = f;
     return 0;
 }

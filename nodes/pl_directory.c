@@ -1,0 +1,353 @@
+// pl_directory - the node's directory cache (sorted by address, loaded from
+// and saved to the store), the revocation list (DIR/revoked and the
+// broker's), and the park of envelopes from senders not yet in the
+// directory. Layer: services.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nodes/pl_node_int.h"
+
+// ---- directory
+
+static int
+s_cert_cmp(const void *a, const void *b)
+{
+    return strcmp(((const pl_cert_t *) a)->address,
+                  ((const pl_cert_t *) b)->address);
+}
+
+const pl_cert_t *
+pl_node_dir_find(pl_node_t *self, const char *address, int *why)
+{
+    pl_cert_t key;
+    snprintf(key.address, sizeof key.address, "%s", address);
+    const pl_cert_t *c = self->ndir ? bsearch(&key, self->dir, self->ndir,
+                                              sizeof *self->dir, s_cert_cmp)
+                                    : NULL;
+    int rc = c ? pl_cert_check(c, pl_now(), &self->revoked) : PL_ENOTFOUND;
+    if (why)
+        *why = rc;
+    return rc == PL_OK ? c : NULL;
+}
+
+// Is 'a' a better certificate for its address than 'b'? One valid now
+// wins over one that is not (yet), then the higher serial: a renewal that
+// starts tomorrow does not hide today's certificate.
+static bool
+s_cert_better(const pl_cert_t *a, const pl_cert_t *b, uint64_t now)
+{
+    bool va = now >= a->not_before && now <= a->not_after;
+    bool vb = now >= b->not_before && now <= b->not_after;
+    if (va != vb)
+        return va;
+    return a->serial > b->serial;
+}
+
+// Sorts a fresh array, keeping the best certificate per address.
+static size_t
+s_dir_sort(pl_cert_t *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, n, sizeof *v, s_cert_cmp);
+    uint64_t now = pl_now();
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (w > 0 && strcmp(v[w - 1].address, v[i].address) == 0) {
+            if (s_cert_better(&v[i], &v[w - 1], now))
+                v[w - 1] = v[i];
+            continue;
+        }
+        if (w != i)
+            v[w] = v[i];
+        w++;
+    }
+    return w;
+}
+
+typedef struct {
+    pl_node_t *node; // owner
+    pl_cert_t *v;    // growing array
+    size_t n, cap;   // used, allocated
+} s_dirload_t;
+
+static int
+s_dir_load_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+               void *arg)
+{
+    (void) key;
+    (void) klen;
+    s_dirload_t *d = arg;
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 16;
+        pl_cert_t *p = realloc(d->v, cap * sizeof *p);
+        if (!p)
+            return PL_ENOMEM;
+        d->v = p;
+        d->cap = cap;
+    }
+    // certificates are verified again: the store is not a trust anchor
+    if (pl_cert_decode(val, vlen, d->node->authority_pk, &d->v[d->n]) == PL_OK)
+        d->n++;
+    return PL_STORE_NEXT;
+}
+
+int
+pl_node_dir_load(pl_node_t *self)
+{
+    pl_txn_t *t = NULL;
+    int rc = pl_store_begin(self->store, NULL, false, &t);
+    if (rc != PL_OK)
+        return rc;
+    s_dirload_t d = {self, NULL, 0, 0};
+    rc = pl_store_each(t, PL_DB_DIRECTORY, s_dir_load_one, &d);
+    pl_store_abort(&t);
+    if (rc != PL_OK) {
+        free(d.v);
+        return rc;
+    }
+    free(self->dir);
+    self->dir = d.v;
+    self->ndir = s_dir_sort(d.v, d.n);
+    pl_log_info(self->log, "directory_loaded certs=%zu", self->ndir);
+    return PL_OK;
+}
+
+// Stores a revocation list that was accepted as the newest.
+static int
+s_store_revlist(pl_node_t *self, pl_txn_t *txn)
+{
+    return pl_store_put(txn, PL_DB_SETTINGS, "revlist", 7,
+                        self->revoked.raw.data, self->revoked.raw.len);
+}
+
+// Takes a candidate list if it is newer; returns true when taken.
+static bool
+s_take_revlist(pl_node_t *self, pl_revlist_t *cand, const char *source)
+{
+    uint64_t old = self->revoked.number;
+    bool taken = pl_revlist_replace(&self->revoked, cand) == PL_OK;
+    if (taken)
+        pl_log_info(self->log,
+                    "revocation_updated number=%llu previous=%llu "
+                    "serials=%zu source=%s",
+                    (unsigned long long) self->revoked.number,
+                    (unsigned long long) old, self->revoked.count, source);
+    pl_revlist_free(cand);
+    return taken;
+}
+
+void
+pl_node_reload_revoked(pl_node_t *self)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/revoked", self->home);
+    pl_revlist_t cand;
+    int rc = pl_revlist_load(path, self->authority_pk, &cand);
+    if (rc == PL_ENOTFOUND)
+        return;
+    if (rc != PL_OK) {
+        pl_log_warn(self->log, "revoked_file_refused path=%s reason=%s", path,
+                    pl_strerror(rc));
+        return;
+    }
+    if (!s_take_revlist(self, &cand, "file"))
+        return;
+    pl_txn_t *t = NULL;
+    if (pl_store_begin(self->store, NULL, true, &t) != PL_OK)
+        return;
+    if (s_store_revlist(self, t) == PL_OK)
+        PL_IGNORE(pl_store_commit(&t));
+    else
+        pl_store_abort(&t);
+}
+
+// Re-encodes a Certificate message to the bytes pl_cert_decode reads (the
+// signature covers the body bytes, which travel untouched).
+static int
+s_cert_bytes(const Passerelle__V1__Certificate *c, pl_buf_t *out)
+{
+    size_t n = passerelle__v1__certificate__get_packed_size(c);
+    if (n > PL_CERT_MAX)
+        return PL_ETOOBIG;
+    int rc = pl_buf_reserve(out, n + 1);
+    if (rc != PL_OK)
+        return rc;
+    out->len = passerelle__v1__certificate__pack(c, out->data);
+    return PL_OK;
+}
+
+static int
+s_clear_dir(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
+{
+    (void) k;
+    (void) kl;
+    (void) v;
+    (void) vl;
+    (void) arg;
+    return PL_STORE_DELETE;
+}
+
+int
+pl_node_dir_on_response(pl_node_t *self, pl_txn_t *txn,
+                        const Passerelle__V1__DirectoryResponse *r)
+{
+    int rc = PL_OK;
+    uint64_t now = pl_now();
+    if (r->revoked) {
+        size_t n = passerelle__v1__revocation_list__get_packed_size(r->revoked);
+        pl_buf_t raw = {0};
+        rc = pl_buf_reserve(&raw, n + 1);
+        if (rc == PL_OK) {
+            raw.len =
+                passerelle__v1__revocation_list__pack(r->revoked, raw.data);
+            pl_revlist_t cand;
+            int drc =
+                pl_revlist_decode(raw.data, raw.len, self->authority_pk, &cand);
+            if (drc != PL_OK)
+                pl_log_warn(self->log, "revocation_refused reason=%s",
+                            pl_strerror(drc));
+            else if (s_take_revlist(self, &cand, "broker"))
+                rc = s_store_revlist(self, txn);
+        }
+        pl_buf_free(&raw);
+        if (rc != PL_OK)
+            return rc;
+    }
+    pl_cert_t *v = calloc(r->n_certificates ? r->n_certificates : 1, sizeof *v);
+    if (!v)
+        return PL_ENOMEM;
+    pl_buf_t *raws =
+        calloc(r->n_certificates ? r->n_certificates : 1, sizeof *raws);
+    if (!raws) {
+        free(v);
+        return PL_ENOMEM;
+    }
+    size_t n = 0, dropped = 0;
+    for (size_t i = 0; rc == PL_OK && i < r->n_certificates; i++) {
+        pl_buf_t raw = {0};
+        rc = s_cert_bytes(r->certificates[i], &raw);
+        if (rc == PL_ETOOBIG) {
+            rc = PL_OK;
+            dropped++;
+            pl_buf_free(&raw);
+            continue;
+        }
+        if (rc != PL_OK) {
+            pl_buf_free(&raw);
+            break;
+        }
+        int crc = pl_cert_decode(raw.data, raw.len, self->authority_pk, &v[n]);
+        if (crc == PL_OK)
+            crc = pl_cert_check(&v[n], now, &self->revoked);
+        if (crc == PL_EEXPIRED && now < v[n].not_before) {
+            // not valid yet by our clock: kept, so that a send says so
+            // (the clock may be behind) rather than "unknown recipient"
+            pl_log_warn(self->log,
+                        "certificate_not_yet_valid address=%s serial=%llu "
+                        "starts_in_s=%llu: if it was issued just now, this "
+                        "node's clock is behind",
+                        v[n].address, (unsigned long long) v[n].serial,
+                        (unsigned long long) (v[n].not_before - now));
+            crc = PL_OK;
+        }
+        if (crc != PL_OK) {
+            pl_log_warn(self->log,
+                        "certificate_dropped address=%s serial=%llu reason=%s",
+                        crc == PL_EAUTH || crc == PL_EPROTO ? "?"
+                                                            : v[n].address,
+                        (unsigned long long) v[n].serial, pl_strerror(crc));
+            dropped++;
+            pl_buf_free(&raw);
+            continue;
+        }
+        raws[n] = raw;
+        n++;
+    }
+    // the response is the broker's whole directory: replace ours
+    if (rc == PL_OK)
+        rc = pl_store_each(txn, PL_DB_DIRECTORY, s_clear_dir, NULL);
+    for (size_t i = 0; rc == PL_OK && i < n; i++) {
+        // one record per address: the one s_dir_sort keeps
+        bool skip = false;
+        for (size_t j = 0; !skip && j < n; j++)
+            skip = j != i && strcmp(v[i].address, v[j].address) == 0
+                   && (s_cert_better(&v[j], &v[i], now)
+                       || (j > i && !s_cert_better(&v[i], &v[j], now)));
+        if (!skip)
+            rc = pl_store_put(txn, PL_DB_DIRECTORY, v[i].address,
+                              strlen(v[i].address), raws[i].data, raws[i].len);
+    }
+    for (size_t i = 0; i < n; i++)
+        pl_buf_free(&raws[i]);
+    free(raws);
+    if (rc != PL_OK) {
+        free(v);
+        return rc;
+    }
+    free(self->dir);
+    self->dir = v;
+    self->ndir = s_dir_sort(v, n);
+    self->dir_gen++;
+    if (self->npark)
+        self->park_replay = true;
+    pl_log_info(self->log,
+                "directory_updated certs=%zu dropped=%zu revocation=%llu",
+                self->ndir, dropped, (unsigned long long) self->revoked.number);
+    return PL_OK;
+}
+
+// ---- the park of unknown senders
+
+void
+pl_node_park_add(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES],
+                 const uint8_t *data, size_t len)
+{
+    for (size_t i = 0; i < self->npark; i++)
+        if (memcmp(self->park[i].id, id, PL_MSG_ID_BYTES) == 0)
+            return; // already waiting
+    if (self->npark == S_PARK_MAX)
+        return; // the broker redelivers it later
+    pl_parked_t *p = &self->park[self->npark];
+    memset(p, 0, sizeof *p);
+    if (pl_buf_append(&p->packet, data, len) != PL_OK)
+        return;
+    memcpy(p->id, id, PL_MSG_ID_BYTES);
+    p->since_ms = pl_mono_ms();
+    p->dir_gen = self->dir_gen;
+    self->npark++;
+}
+
+void
+pl_node_park_expire(pl_node_t *self)
+{
+    uint64_t now = pl_mono_ms();
+    size_t w = 0;
+    for (size_t i = 0; i < self->npark; i++) {
+        if (now - self->park[i].since_ms > S_PARK_MS)
+            pl_buf_free(&self->park[i].packet);
+        else
+            self->park[w++] = self->park[i];
+    }
+    self->npark = w;
+}
+
+// ---- directory requests
+
+void
+pl_node_ask_directory(pl_node_t *self, bool force)
+{
+    uint64_t now = pl_mono_ms();
+    if (!force && self->dir_asked_ms
+        && now - self->dir_asked_ms < S_DIR_MIN_GAP_MS)
+        return;
+    Passerelle__V1__Packet pkt = PASSERELLE__V1__PACKET__INIT;
+    Passerelle__V1__DirectoryRequest req =
+        PASSERELLE__V1__DIRECTORY_REQUEST__INIT;
+    pkt.kind_case = PASSERELLE__V1__PACKET__KIND_DIRECTORY_REQUEST;
+    pkt.directory_request = &req;
+    pl_node_send_packet(self, &pkt);
+    self->dir_asked_ms = now;
+    self->dir_next_ms = now + S_DIR_REFRESH_MS;
+}

@@ -1,0 +1,597 @@
+// pl_inbound - the node's inbound dispatch (DESIGN.md §4): every packet
+// from the broker in its nested transaction; envelopes are verified,
+// opened, deduplicated, stored and receipted, then handed to the handler
+// of their body kind (one table). Layer: dispatch.
+//
+// Inbound order of checks: header, recipient, expiry, sender certificate
+// (known, valid, not revoked), outer signature (cheap, before any
+// decryption), dedupe by id (same id with other bytes = attack), then open
+// (inner signer == outer signer is checked inside pl_envelope_open), then
+// the message. The effect (inbox record), the seen id and the receipt
+// (outbox) are written in one nested transaction; "taken" and the receipt
+// go out only after the pass commits.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nodes/pl_audit.h"
+#include "nodes/pl_node_case.h"
+#include "nodes/pl_node_int.h"
+
+// ---- nested transactions
+
+// Begins the nested transaction of one packet; notes the after-send mark.
+static pl_txn_t *
+s_child(pl_node_t *self, pl_txn_t *pass, size_t *mark)
+{
+    pl_txn_t *c = NULL;
+    *mark = pl_node_after_mark(self);
+    if (pl_store_begin(self->store, pass, true, &c) != PL_OK)
+        return NULL;
+    return c;
+}
+
+// Ends it: commit into the pass, or abort and forget its sends.
+static int
+s_child_end(pl_node_t *self, pl_txn_t **c, size_t mark, int rc)
+{
+    if (rc == PL_OK) {
+        rc = pl_store_commit(c);
+        if (rc == PL_OK)
+            return PL_OK;
+    } else {
+        pl_store_abort(c);
+    }
+    pl_node_after_truncate(self, mark);
+    return rc;
+}
+
+// ---- replies to the broker (sent after the pass commits)
+
+static void
+s_taken(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES])
+{
+    pl_buf_t b = {0};
+    if (pl_wire_id_packet(PASSERELLE__V1__PACKET__KIND_TAKEN, id, &b) == PL_OK)
+        PL_IGNORE(pl_node_send_after(self, b.data, b.len));
+    pl_buf_free(&b);
+}
+
+// Refuses an envelope for good: logged, counted, answered "rejected" so the
+// broker drops it. Nothing is stored.
+static void
+s_refuse(pl_node_t *self, const uint8_t *id, const char *from,
+         Passerelle__V1__RejectReason reason, const char *detail)
+{
+    char hex[2 * PL_MSG_ID_BYTES + 1] = "-";
+    if (id)
+        pl_node_hexid(hex, id);
+    pl_log_warn(self->log,
+                "envelope_refused id=%s from=%s reason=%s detail=\"%s\"", hex,
+                from ? from : "-", pl_wire_reason_name(reason), detail);
+    self->n.in_refused++;
+    pl_buf_t b = {0};
+    if (pl_wire_rejected(id, reason, detail, &b) == PL_OK)
+        PL_IGNORE(pl_node_send_after(self, b.data, b.len));
+    pl_buf_free(&b);
+}
+
+// ---- inbound
+
+// Finds the box key pair named by a header's key id: the current one or a
+// rotated one kept in DIR/keys/box-old/. 'sk' is sodium-guarded memory of
+// the caller when an old key is loaded. Returns false when unknown.
+static bool
+s_box_key(pl_node_t *self, const uint8_t kid[PL_KEY_ID_BYTES], uint8_t pk[32],
+          uint8_t *sk_old, const uint8_t **sk)
+{
+    uint8_t cur[PL_KEY_ID_BYTES];
+    pl_key_id(self->keys->pub.box, cur);
+    if (memcmp(cur, kid, PL_KEY_ID_BYTES) == 0) {
+        memcpy(pk, self->keys->pub.box, 32);
+        *sk = self->keys->sec->box;
+        return true;
+    }
+    char hex[2 * PL_KEY_ID_BYTES + 1], path[PATH_MAX + 64];
+    pl_hex(hex, kid, PL_KEY_ID_BYTES);
+    snprintf(path, sizeof path, "%s/keys/box-old/%s.public", self->home, hex);
+    if (pl_keyfile_read(path, pk, 32, false) != PL_OK)
+        return false;
+    uint8_t check[PL_KEY_ID_BYTES];
+    pl_key_id(pk, check);
+    if (memcmp(check, kid, PL_KEY_ID_BYTES) != 0)
+        return false;
+    snprintf(path, sizeof path, "%s/keys/box-old/%s.secret", self->home, hex);
+    if (pl_keyfile_read(path, sk_old, 32, true) != PL_OK)
+        return false;
+    *sk = sk_old;
+    return true;
+}
+
+// Parks an envelope from an unknown sender until the directory is fresh.
+// A receipt for one of our envelopes: verify and settle the outbox entry.
+static int
+s_on_receipt(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+             const pl_cert_t *cert, const Passerelle__V1__Receipt *rc_msg,
+             bool *refused)
+{
+    const uint8_t *rid = rc_msg->message_id.data;
+    char hex[33];
+    pl_node_hexid(hex, rid);
+    const uint8_t *v;
+    size_t vlen;
+    int rc = pl_store_get(txn, PL_DB_OUTBOX, rid, PL_MSG_ID_BYTES, &v, &vlen);
+    pl_outrec_t r;
+    if (rc == PL_OK)
+        rc = pl_outrec_decode(v, vlen, &r);
+    if (rc == PL_ENOTFOUND || rc == PL_EPROTO) {
+        s_refuse(self, h->id, h->from,
+                 PASSERELLE__V1__REJECT_REASON__REJECT_UNKNOWN,
+                 "receipt for an unknown message");
+        *refused = true;
+        return PL_OK;
+    }
+    if (rc != PL_OK)
+        return rc;
+    if (strcmp(r.to, h->from) != 0 || r.kind == S_KIND_RECEIPT) {
+        pl_log_error(self->log,
+                     "attack reason=receipt_from_wrong_node id=%s from=%s "
+                     "to=%s",
+                     hex, h->from, r.to);
+        s_refuse(self, h->id, h->from,
+                 PASSERELLE__V1__REJECT_REASON__REJECT_UNKNOWN,
+                 "receipt from a node that was not the recipient");
+        *refused = true;
+        return PL_OK;
+    }
+    if (pl_receipt_verify(cert->keys.sign, rid, rc_msg->digest.data,
+                          rc_msg->received_at, rc_msg->signature.data)
+        != PL_OK) {
+        s_refuse(self, h->id, h->from,
+                 PASSERELLE__V1__REJECT_REASON__REJECT_BAD_SIGNATURE,
+                 "receipt signature does not verify");
+        *refused = true;
+        return PL_OK;
+    }
+    if (r.state != S_OUT_RECEIPTED
+        && memcmp(rc_msg->digest.data, r.digest, PL_DIGEST_BYTES) != 0) {
+        pl_log_error(self->log,
+                     "attack reason=receipt_digest_mismatch id=%s from=%s", hex,
+                     h->from);
+        s_refuse(self, h->id, h->from,
+                 PASSERELLE__V1__REJECT_REASON__REJECT_UNKNOWN,
+                 "receipt digest differs from the envelope sent");
+        *refused = true;
+        return PL_OK;
+    }
+    if (pl_outbox_next(r.state, PL_OUT_EV_RECEIPT) == r.state)
+        return PL_OK; // a second receipt for the same message: nothing new
+    if (r.kind != S_KIND_REFERRAL) {
+        // a receipt for a test (or status) envelope: audited here; a
+        // referral's is audited by pl_node_case.c
+        rc =
+            pl_node_audit_env(self, txn, PL_AUDIT_IN, h->from, h->id,
+                              S_KIND_RECEIPT, rc_msg->digest.data, "receipted");
+        if (rc != PL_OK)
+            return rc;
+    }
+    if (r.kind == S_KIND_REFERRAL) {
+        // the referral becomes `received` at the sender (pl_node_case.c)
+        int crc = pl_node_case_on_receipt(self, txn, rid, h->from,
+                                          rc_msg->received_at);
+        if (crc != PL_OK)
+            return crc;
+    }
+    // keep a small record: the evidence, not the envelope
+    if (r.state == S_OUT_PENDING)
+        pl_node_resend_settled(self, rid);
+    r.state = S_OUT_RECEIPTED;
+    r.updated_at = pl_now();
+    r.receipt_at = rc_msg->received_at;
+    memcpy(r.receipt_sig, rc_msg->signature.data, PL_SIG_BYTES);
+    r.packet = NULL;
+    r.packet_len = 0;
+    self->n.receipts_ok++;
+    pl_log_debug(self->log, "receipted id=%s by=%s", hex, h->from);
+    return pl_node_outrec_put(txn, rid, &r);
+}
+
+// Writes a seen record for 'h' (kept until expires_at + 1 day).
+static int
+s_seen_put(pl_txn_t *txn, const pl_header_t *h,
+           const uint8_t digest[PL_DIGEST_BYTES], const uint8_t *receipt_id)
+{
+    uint8_t rec[S_SEEN_BYTES] = {0};
+    rec[0] = S_REC_VERSION;
+    pl_node_put64(rec + 8, h->expires_at + S_SEEN_GRACE);
+    memcpy(rec + 16, digest, PL_DIGEST_BYTES);
+    if (receipt_id)
+        memcpy(rec + 48, receipt_id, PL_MSG_ID_BYTES);
+    return pl_store_put(txn, PL_DB_SEEN, h->id, PL_MSG_ID_BYTES, rec,
+                        sizeof rec);
+}
+
+// Stores a new message: inbox record (content re-encrypted under a fresh
+// data key; the ciphertext is not kept), receipt to the sender, seen id.
+static int
+s_store_message(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+                const pl_envelope_t *env, const uint8_t digest[PL_DIGEST_BYTES],
+                int kind, const pl_buf_t *msg, const pl_cert_t *sender)
+{
+    uint64_t now = pl_now();
+    uint8_t dkid[PL_DATAKEY_ID_BYTES], dk[PL_DATAKEY_BYTES];
+    int rc = pl_store_datakey_new(txn, dkid, dk);
+    if (rc != PL_OK)
+        return rc;
+    uint8_t fixed[S_INREC_FIXED] = {0};
+    fixed[0] = S_REC_VERSION;
+    fixed[1] = (uint8_t) kind;
+    uint16_t hlen = (uint16_t) env->header_len;
+    memcpy(fixed + 2, &hlen, 2);
+    pl_node_put64(fixed + 8, now);
+    memcpy(fixed + 16, env->sig, PL_SIG_BYTES);
+    memcpy(fixed + 80, digest, PL_DIGEST_BYTES);
+    memcpy(fixed + 112, dkid, PL_DATAKEY_ID_BYTES);
+    pl_buf_t rec = {0};
+    rc = pl_buf_append(&rec, fixed, sizeof fixed);
+    if (rc == PL_OK)
+        rc = pl_buf_append(&rec, env->header, env->header_len);
+    if (rc == PL_OK)
+        rc = pl_store_seal(dk, PL_DB_INBOX, h->id, PL_MSG_ID_BYTES, msg->data,
+                           msg->len, &rec);
+    pl_store_wipe(dk, sizeof dk);
+    if (rc == PL_OK)
+        rc = pl_store_put(txn, PL_DB_INBOX, h->id, PL_MSG_ID_BYTES, rec.data,
+                          rec.len);
+    pl_buf_free(&rec); // sealed content only: nothing to wipe
+
+    // the receipt: signed over the id and the digest as received
+    uint8_t sig[PL_SIG_BYTES], rid[PL_MSG_ID_BYTES];
+    pl_receipt_sign(self->keys, h->id, digest, now, sig);
+    Passerelle__V1__Message m = PASSERELLE__V1__MESSAGE__INIT;
+    Passerelle__V1__Receipt rcpt = PASSERELLE__V1__RECEIPT__INIT;
+    rcpt.message_id.data = (uint8_t *) h->id;
+    rcpt.message_id.len = PL_MSG_ID_BYTES;
+    rcpt.digest.data = (uint8_t *) digest;
+    rcpt.digest.len = PL_DIGEST_BYTES;
+    rcpt.received_at = now;
+    rcpt.signature.data = sig;
+    rcpt.signature.len = PL_SIG_BYTES;
+    m.body_case = PASSERELLE__V1__MESSAGE__BODY_RECEIPT;
+    m.receipt = &rcpt;
+    pl_buf_t enc = {0};
+    if (rc == PL_OK)
+        rc = pl_message_encode(&m, &enc);
+    if (rc == PL_OK)
+        rc = pl_node_outbox_seal(self, txn, sender, S_KIND_RECEIPT, enc.data,
+                                 enc.len, 0, rid);
+    pl_buf_free(&enc);
+    if (rc == PL_OK)
+        rc = s_seen_put(txn, h, digest, rid);
+    return rc;
+}
+
+// A duplicate: the stored receipt goes out again, then taken.
+static void
+s_duplicate(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+            const uint8_t *seen)
+{
+    char hex[33];
+    pl_node_hexid(hex, h->id);
+    self->n.in_duplicates++;
+    pl_log_info(self->log, "envelope_duplicate id=%s from=%s", hex, h->from);
+    const uint8_t *rid = seen + 48;
+    if (!pl_node_zero(rid, PL_MSG_ID_BYTES)) {
+        const uint8_t *v;
+        size_t vlen;
+        pl_outrec_t r;
+        if (pl_store_get(txn, PL_DB_OUTBOX, rid, PL_MSG_ID_BYTES, &v, &vlen)
+                == PL_OK
+            && pl_outrec_decode(v, vlen, &r) == PL_OK && r.packet)
+            PL_IGNORE(pl_node_send_after(self, r.packet, r.packet_len));
+    }
+    s_taken(self, h->id);
+}
+
+// ---- the inbound body kinds
+
+// A body kind's effect, in the nested transaction that stores the envelope
+// (after its inbox record and receipt are written, when it is receipted).
+// PL_OK for every business outcome; an error only when the store fails.
+// *refused: the envelope was refused (rejected, no "taken").
+typedef int (*s_kind_fn)(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+                         const pl_cert_t *cert,
+                         const uint8_t digest[PL_DIGEST_BYTES],
+                         const pl_message_t *m, bool *refused);
+
+static int
+s_in_test(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+          const pl_cert_t *cert, const uint8_t digest[PL_DIGEST_BYTES],
+          const pl_message_t *m, bool *refused)
+{
+    (void) cert, (void) m, (void) refused;
+    return pl_node_audit_env(self, txn, PL_AUDIT_IN, h->from, h->id,
+                             S_KIND_TEST, digest, "received");
+}
+
+static int
+s_in_referral(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+              const pl_cert_t *cert, const uint8_t digest[PL_DIGEST_BYTES],
+              const pl_message_t *m, bool *refused)
+{
+    (void) cert, (void) refused;
+    return pl_node_case_on_referral(self, txn, h, digest, m->referral);
+}
+
+static int
+s_in_status(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+            const pl_cert_t *cert, const uint8_t digest[PL_DIGEST_BYTES],
+            const pl_message_t *m, bool *refused)
+{
+    (void) cert, (void) refused;
+    return pl_node_case_on_status(self, txn, h, digest, m->status_update);
+}
+
+// A receipt is never receipted; it only settles our outbox.
+static int
+s_in_receipt(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+             const pl_cert_t *cert, const uint8_t digest[PL_DIGEST_BYTES],
+             const pl_message_t *m, bool *refused)
+{
+    int rc = s_on_receipt(self, txn, h, cert, m->receipt, refused);
+    if (rc == PL_OK && !*refused)
+        rc = s_seen_put(txn, h, digest, NULL);
+    return rc;
+}
+
+// issue 8: withdrawal, erasure, cp-notification (and unknown bodies, which
+// are stored and receipted, and do nothing more)
+static int
+s_in_other(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
+           const pl_cert_t *cert, const uint8_t digest[PL_DIGEST_BYTES],
+           const pl_message_t *m, bool *refused)
+{
+    (void) cert, (void) refused;
+    return pl_node_case_on_other(self, txn, h, digest, m);
+}
+
+// What each body kind does on arrival (its name and Message case are
+// pl_msg_kind.c's): whether it is receipted (stored in the inbox and
+// receipted before its handler runs) and the handler. The last row (kind
+// 0) stands for any other body. Adding a kind is one row here, one in
+// pl_msg_kind.c and one function.
+static const struct {
+    int kind;       // S_KIND_*
+    bool receipted; // stored + receipted, then handled
+    s_kind_fn fn;   // its effect
+} s_kinds[] = {
+    {S_KIND_TEST, true, s_in_test},
+    {S_KIND_REFERRAL, true, s_in_referral},
+    {S_KIND_STATUS, true, s_in_status},
+    {S_KIND_RECEIPT, false, s_in_receipt},
+    {S_KIND_WITHDRAWAL, true, s_in_other},
+    {S_KIND_ERASURE, true, s_in_other},
+    {S_KIND_CP, true, s_in_other},
+    {0, true, s_in_other},
+};
+#define S_NKINDS (sizeof s_kinds / sizeof s_kinds[0])
+
+// The row of a decoded message's body (the last row for an unknown one).
+static size_t
+s_kind_row(const pl_message_t *m)
+{
+    int kind = pl_kind_of_body((int) m->body_case);
+    size_t i = 0;
+    while (i + 1 < S_NKINDS && s_kinds[i].kind != kind)
+        i++;
+    return i;
+}
+
+// One inbound envelope, in its own nested transaction 'txn'.
+static int
+s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
+              const uint8_t *data, size_t len, bool replayed)
+{
+    self->n.in_envelopes++;
+    pl_envelope_t env;
+    pl_envelope_view(pkt->envelope, &env);
+    pl_header_t h;
+    if (pl_header_decode(env.header, env.header_len, &h) != PL_OK) {
+        s_refuse(self, NULL, NULL,
+                 PASSERELLE__V1__REJECT_REASON__REJECT_MALFORMED,
+                 "header does not decode");
+        return PL_OK;
+    }
+    char hex[33];
+    pl_node_hexid(hex, h.id);
+    if (strcmp(h.to, self->me.address) != 0) {
+        s_refuse(self, h.id, h.from,
+                 PASSERELLE__V1__REJECT_REASON__REJECT_NOT_RECIPIENT,
+                 "addressed to another node");
+        return PL_OK;
+    }
+    uint64_t now = pl_now();
+    if (h.expires_at < now) {
+        s_refuse(self, h.id, h.from,
+                 PASSERELLE__V1__REJECT_REASON__REJECT_EXPIRED,
+                 "envelope expired");
+        return PL_OK;
+    }
+    int why = PL_ENOTFOUND;
+    const pl_cert_t *cert = pl_node_dir_find(self, h.from, &why);
+    if (!cert && why == PL_ENOTFOUND && !replayed) {
+        // maybe enrolled since our last refresh: ask, answer nothing yet
+        pl_log_info(self->log,
+                    "envelope_deferred id=%s from=%s reason=unknown_sender",
+                    hex, h.from);
+        self->n.in_deferred++;
+        pl_node_park_add(self, h.id, data, len);
+        pl_node_ask_directory(self, false);
+        return PL_OK;
+    }
+    if (!cert) {
+        s_refuse(self, h.id, h.from,
+                 why == PL_EREVOKED
+                     ? PASSERELLE__V1__REJECT_REASON__REJECT_REVOKED
+                     : PASSERELLE__V1__REJECT_REASON__REJECT_NOT_ENROLLED,
+                 why == PL_EREVOKED   ? "sender certificate revoked"
+                 : why == PL_EEXPIRED ? "sender certificate expired"
+                                      : "sender not in the directory");
+        return PL_OK;
+    }
+    if (pl_envelope_verify(&env, cert->keys.sign) != PL_OK) {
+        s_refuse(self, h.id, h.from,
+                 PASSERELLE__V1__REJECT_REASON__REJECT_BAD_SIGNATURE,
+                 "outer signature does not verify");
+        return PL_OK;
+    }
+    uint8_t digest[PL_DIGEST_BYTES];
+    pl_envelope_digest(&env, digest);
+    const uint8_t *seen;
+    size_t seen_len;
+    int rc =
+        pl_store_get(txn, PL_DB_SEEN, h.id, PL_MSG_ID_BYTES, &seen, &seen_len);
+    if (rc == PL_OK && seen_len == S_SEEN_BYTES) {
+        if (memcmp(seen + 16, digest, PL_DIGEST_BYTES) == 0) {
+            s_duplicate(self, txn, &h, seen);
+            return PL_OK;
+        }
+        pl_log_error(self->log,
+                     "attack reason=same_id_other_bytes id=%s from=%s", hex,
+                     h.from);
+        s_refuse(self, h.id, h.from,
+                 PASSERELLE__V1__REJECT_REASON__REJECT_DUPLICATE_CONFLICT,
+                 "same id with other bytes");
+        return PL_OK;
+    }
+    if (rc != PL_OK && rc != PL_ENOTFOUND)
+        return rc;
+    if (self->skewed) {
+        // a receipt would carry a wrong time: wait for a good clock
+        pl_log_warn(self->log,
+                    "envelope_deferred id=%s from=%s reason=clock_skew", hex,
+                    h.from);
+        self->n.in_deferred++;
+        return PL_OK;
+    }
+    uint8_t pk[32];
+    const uint8_t *sk = NULL;
+    // a rotated key (rare) is read into this buffer and wiped at once; the
+    // current one stays in its guarded memory
+    uint8_t sk_old[32];
+    if (!s_box_key(self, h.key_id, pk, sk_old, &sk)) {
+        pl_store_wipe(sk_old, sizeof sk_old);
+        s_refuse(self, h.id, h.from,
+                 PASSERELLE__V1__REJECT_REASON__REJECT_NOT_RECIPIENT,
+                 "not sealed to a key of this node");
+        return PL_OK;
+    }
+    pl_buf_t msg = {0};
+    rc = pl_envelope_open(&env, self->me.address, pk, sk, cert->keys.sign, NULL,
+                          &msg);
+    pl_store_wipe(sk_old, sizeof sk_old);
+    if (rc != PL_OK) {
+        pl_buf_wipe(&msg);
+        s_refuse(self, h.id, h.from,
+                 rc == PL_EINVAL
+                     ? PASSERELLE__V1__REJECT_REASON__REJECT_NOT_RECIPIENT
+                 : rc == PL_EPROTO
+                     ? PASSERELLE__V1__REJECT_REASON__REJECT_MALFORMED
+                     : PASSERELLE__V1__REJECT_REASON__REJECT_BAD_SIGNATURE,
+                 rc == PL_EINVAL   ? "not sealed for this node"
+                 : rc == PL_EPROTO ? "malformed content"
+                                   : "decryption or inner signature failed");
+        return PL_OK;
+    }
+    pl_message_t *m = NULL;
+    rc = pl_message_decode(msg.data, msg.len, &m);
+    if (rc != PL_OK) {
+        pl_buf_wipe(&msg);
+        s_refuse(self, h.id, h.from,
+                 PASSERELLE__V1__REJECT_REASON__REJECT_MALFORMED,
+                 "malformed message");
+        return PL_OK;
+    }
+    size_t row = s_kind_row(m);
+    int kind = s_kinds[row].kind;
+    bool refused = false;
+    if (!s_kinds[row].receipted) {
+        rc = s_kinds[row].fn(self, txn, &h, cert, digest, m, &refused);
+    } else if (pl_node_store_full(self)) {
+        // not taken: the broker keeps it and redelivers; said once per
+        // interval, not once per redelivery
+        pl_node_full_log(self, "envelope");
+        pl_log_debug(self->log,
+                     "envelope_deferred id=%s from=%s reason=store_full", hex,
+                     h.from);
+        self->n.in_deferred++;
+        pl_message_free(&m);
+        pl_buf_wipe(&msg);
+        return PL_OK;
+    } else {
+        rc = s_store_message(self, txn, &h, &env, digest, kind, &msg, cert);
+        // the kind's effect, in the same nested transaction
+        if (rc == PL_OK)
+            rc = s_kinds[row].fn(self, txn, &h, cert, digest, m, &refused);
+        if (rc == PL_OK) {
+            self->n.in_stored++;
+            pl_log_debug(self->log, "envelope_stored id=%s from=%s kind=%s",
+                         hex, h.from, pl_kind_name(kind));
+        }
+    }
+    pl_message_free(&m);
+    pl_buf_wipe(&msg);
+    if (rc == PL_OK && !refused)
+        s_taken(self, h.id);
+    return rc;
+}
+
+void
+pl_node_on_packet(pl_node_t *self, pl_txn_t *pass, const pl_packet_t *pkt,
+                  const uint8_t *data, size_t len, bool replayed)
+{
+    size_t mark;
+    pl_txn_t *c = s_child(self, pass, &mark);
+    if (!c) {
+        pl_log_error(self->log, "packet_deferred reason=nested_txn_failed");
+        return;
+    }
+    int rc = PL_OK;
+    switch (pkt->kind_case) {
+    case PASSERELLE__V1__PACKET__KIND_ENVELOPE:
+        rc = s_on_envelope(self, c, pkt, data, len, replayed);
+        break;
+    case PASSERELLE__V1__PACKET__KIND_ACCEPTED:
+        rc = pl_node_outbox_answer(self, c, pkt->accepted->message_id.data,
+                                   pkt->kind_case, 0, NULL);
+        break;
+    case PASSERELLE__V1__PACKET__KIND_EXPIRED:
+        rc = pl_node_outbox_answer(self, c, pkt->expired->message_id.data,
+                                   pkt->kind_case, 0, NULL);
+        break;
+    case PASSERELLE__V1__PACKET__KIND_REJECTED: {
+        const Passerelle__V1__Rejected *r = pkt->rejected;
+        if (r->has_message_id)
+            rc = pl_node_outbox_answer(self, c, r->message_id.data,
+                                       pkt->kind_case, r->reason, r->detail);
+        else
+            pl_log_warn(self->log, "broker_rejected reason=%s detail=\"%s\"",
+                        pl_wire_reason_name(r->reason),
+                        r->detail ? r->detail : "");
+        break;
+    }
+    case PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE:
+        rc = pl_node_dir_on_response(self, c, pkt->directory_response);
+        break;
+    default:
+        pl_log_warn(self->log, "packet_unexpected kind=%s",
+                    pl_wire_kind_name(pkt->kind_case));
+        break;
+    }
+    if (rc == PL_EFULL) // no room: nothing of it is acknowledged
+        pl_node_full_log(self, pl_wire_kind_name(pkt->kind_case));
+    else if (rc != PL_OK)
+        pl_log_error(self->log, "packet_failed kind=%s err=%s",
+                     pl_wire_kind_name(pkt->kind_case), pl_strerror(rc));
+    (void) s_child_end(self, &c, mark, rc);
+}
