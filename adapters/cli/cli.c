@@ -15,6 +15,9 @@
 
 // ---- errors shared by every command
 
+static void s_vreport(const char *cmd, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 s_vreport(const char *cmd, const char *fmt, va_list ap)
 {

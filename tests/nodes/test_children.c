@@ -32,6 +32,9 @@ static const char *const s_hooks[] = {"PASSERELLE_TEST_HOOKS=1", NULL};
 
 // The first line of a successful command's output (malloc'd), or NULL
 // with *err (malloc'd) set to the output.
+static char *s_line(char **err, int i, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static char *
 s_line(char **err, int i, const char *fmt, ...)
 {
