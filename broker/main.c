@@ -195,7 +195,7 @@ main(int argc, char **argv)
                 strerror(errno));
         return 1;
     }
-    if (strlen("ipc://") + strlen(real) + strlen("/control") > 107) {
+    if (!pl_home_ipc_fits(real, NULL)) {
         fprintf(stderr,
                 "passerelle-broker: home path %s is too long for its "
                 "ipc control socket (107 bytes at most); use a "
@@ -213,14 +213,12 @@ main(int argc, char **argv)
     setrlimit(RLIMIT_CORE, &nocore);
     prctl(PR_SET_DUMPABLE, 0);
 
-    char lock_path[PATH_MAX + 32];
-    snprintf(lock_path, sizeof lock_path, "%s/daemon.lock", real);
-    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0) {
+    int lock = -1; // one lock take for node, broker and CLI (pl_home)
+    if (pl_home_lock_take(real, &lock, NULL, 0) != PL_OK) {
         fprintf(stderr,
                 "passerelle-broker: another daemon is running on %s "
-                "(%s is locked)\n",
-                real, lock_path);
+                "(%s/daemon.lock is locked)\n",
+                real, real);
         return 1;
     }
     pl_log_t log = {stderr, pl_log_level_parse(level), "broker"};
@@ -242,7 +240,7 @@ main(int argc, char **argv)
         || (sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
         fprintf(stderr, "passerelle-broker: cannot take signals: %s\n",
                 strerror(errno));
-        close(lock);
+        pl_home_lock_release(&lock);
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -252,7 +250,7 @@ main(int argc, char **argv)
         fprintf(stderr, "passerelle-broker: could not start (see the log "
                         "line above)\n");
         close(sig_fd);
-        close(lock);
+        pl_home_lock_release(&lock);
         return 1;
     }
     int rc = pl_broker_run(broker, sig_fd);
@@ -262,7 +260,7 @@ main(int argc, char **argv)
     char ctl[PATH_MAX + 32];
     snprintf(ctl, sizeof ctl, "%s/control", real);
     unlink(ctl);
-    close(lock);
+    pl_home_lock_release(&lock);
     if (store_failed)
         return 74; // EX_IOERR: a supervisor restarts on a clean environment
     return rc == PL_OK ? 0 : 1;

@@ -7,6 +7,7 @@
 
 #include "broker/pl_broker_int.h"
 #include "proto/pl_crypto.h"
+#include "proto/pl_home.h"
 
 // ------------------------------------------------------------ lifecycle
 
@@ -132,8 +133,11 @@ pl_broker_new(const pl_broker_config_t *config)
     // by peer, so a bad peer cannot disturb another's exchange; requests
     // over S_CONTROL_MAX drop their connection before any allocation
     self->control = zmq_socket(self->ctx, ZMQ_ROUTER);
-    char ep[4200];
-    snprintf(ep, sizeof ep, "ipc://%s/control", self->home);
+    char ep[PL_HOME_IPC_MAX + 1]; // main checked that it fits (pl_home)
+    if (pl_home_control_endpoint(self->home, ep, sizeof ep) != PL_OK) {
+        pl_log_error(log, "start_failed reason=\"control path too long\"");
+        goto fail;
+    }
     int64_t ctl_max = S_CONTROL_MAX;
     if (self->control) {
         pl_broker_setopt_int(self->control, ZMQ_LINGER, 0);

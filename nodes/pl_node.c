@@ -18,28 +18,12 @@
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
 #include "proto/pl_home.h"
-
-static void s_err(char *err, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-s_err(char *err, size_t n, const char *fmt, ...)
-{
-    if (!err || n == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-}
+#include "proto/pl_util.h"
 
 int
 pl_node_control_endpoint(const char *home, char *out, size_t size)
 {
-    int n = snprintf(out, size, "ipc://%s/control", home);
-    if (n < 0 || (size_t) n >= size || n > PL_IPC_PATH_MAX)
-        return PL_ETOOBIG;
-    return PL_OK;
+    return pl_home_control_endpoint(home, out, size); // one owner (pl_home)
 }
 
 bool
@@ -605,10 +589,10 @@ s_check_secrets(const char *dir, char *err, size_t n)
         size_t len = strlen(e->d_name);
         if (len > 7 && strcmp(e->d_name + len - 7, ".secret") == 0
             && (st.st_mode & 077)) {
-            s_err(err, n,
-                  "%s is readable by group or others (mode %04o): refusing "
-                  "to start; run chmod 600 on it",
-                  path, (unsigned) (st.st_mode & 07777));
+            pl_errf(err, n,
+                    "%s is readable by group or others (mode %04o): refusing "
+                    "to start; run chmod 600 on it",
+                    path, (unsigned) (st.st_mode & 07777));
             rc = PL_EPERM;
         }
     }
@@ -680,22 +664,22 @@ s_load_certs(pl_node_t *self, char *err, size_t n)
     snprintf(path, sizeof path, "%s/authority.pub", self->home);
     int rc = pl_authority_pub_load(path, self->authority_pk);
     if (rc != PL_OK) {
-        s_err(err, n, "cannot read %s: %s (enrol this node first)", path,
-              pl_strerror(rc));
+        pl_errf(err, n, "cannot read %s: %s (enrol this node first)", path,
+                pl_strerror(rc));
         return rc;
     }
     snprintf(path, sizeof path, "%s/node.cert", self->home);
     rc = pl_cert_load(path, self->authority_pk, &self->me, NULL);
     if (rc != PL_OK) {
-        s_err(err, n, "cannot load %s: %s (enrol this node first)", path,
-              pl_strerror(rc));
+        pl_errf(err, n, "cannot load %s: %s (enrol this node first)", path,
+                pl_strerror(rc));
         return rc;
     }
     if (memcmp(self->me.keys.sign, self->keys->pub.sign, 32) != 0
         || memcmp(self->me.keys.curve, self->keys->pub.curve, 32) != 0) {
-        s_err(err, n,
-              "%s does not match the keys in %s/keys: re-enrol this node", path,
-              self->home);
+        pl_errf(err, n,
+                "%s does not match the keys in %s/keys: re-enrol this node",
+                path, self->home);
         return PL_EAUTH;
     }
     if (memcmp(self->me.keys.box, self->keys->pub.box, 32) != 0)
@@ -712,8 +696,8 @@ s_load_certs(pl_node_t *self, char *err, size_t n)
     snprintf(path, sizeof path, "%s/broker.cert", self->home);
     rc = pl_cert_load(path, self->authority_pk, &self->broker, NULL);
     if (rc != PL_OK) {
-        s_err(err, n, "cannot load %s: %s (copy the broker's node.cert here)",
-              path, pl_strerror(rc));
+        pl_errf(err, n, "cannot load %s: %s (copy the broker's node.cert here)",
+                path, pl_strerror(rc));
         return rc;
     }
     return PL_OK;
@@ -743,10 +727,10 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
             size_t err_size)
 {
     *out = NULL;
-    s_err(err, err_size, "unknown error");
+    pl_errf(err, err_size, "unknown error");
     pl_node_t *self = calloc(1, sizeof *self);
     if (!self) {
-        s_err(err, err_size, "out of memory");
+        pl_errf(err, err_size, "out of memory");
         return PL_ENOMEM;
     }
     self->lock_fd = -1;
@@ -756,18 +740,18 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
     self->started_ms = pl_mono_ms();
     int rc = PL_OK;
     if (!realpath(opts->home, self->home)) {
-        s_err(err, err_size, "cannot resolve the home folder %s: %s",
-              opts->home, strerror(errno));
+        pl_errf(err, err_size, "cannot resolve the home folder %s: %s",
+                opts->home, strerror(errno));
         rc = PL_ENOTFOUND;
         goto fail;
     }
     if (pl_node_control_endpoint(self->home, self->ctl_ep, sizeof self->ctl_ep)
         != PL_OK) {
-        s_err(err, err_size,
-              "the home folder path is too long: ipc://%s/control would be "
-              "%zu bytes, the limit for an ipc socket is %d; use a shorter "
-              "path",
-              self->home, strlen(self->home) + 14, PL_IPC_PATH_MAX);
+        pl_errf(err, err_size,
+                "the home folder path is too long: ipc://%s/control would be "
+                "%zu bytes, the limit for an ipc socket is %d; use a shorter "
+                "path",
+                self->home, strlen(self->home) + 14, PL_IPC_PATH_MAX);
         rc = PL_ETOOBIG;
         goto fail;
     }
@@ -777,38 +761,25 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
     snprintf(self->ctl_path, sizeof self->ctl_path, "%s/control", self->home);
     if (snprintf(self->broker_ep, sizeof self->broker_ep, "%s", opts->broker)
         >= (int) sizeof self->broker_ep) {
-        s_err(err, err_size, "the broker endpoint is too long");
+        pl_errf(err, err_size, "the broker endpoint is too long");
         rc = PL_EINVAL;
         goto fail;
     }
 
     char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/daemon.lock", self->home);
-    self->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (self->lock_fd < 0) {
-        s_err(err, err_size, "cannot open %s: %s", path, strerror(errno));
-        rc = PL_EIO;
+    // one lock take for node, broker and CLI (pl_home)
+    rc = pl_home_lock_take(self->home, &self->lock_fd, err, err_size);
+    if (rc == PL_EEXIST && errno == EWOULDBLOCK)
+        pl_errf(err, err_size,
+                "another passerelle-node is already running on %s (it "
+                "holds %s/daemon.lock)",
+                self->home, self->home);
+    if (rc != PL_OK)
         goto fail;
-    }
-    if (flock(self->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno == EWOULDBLOCK)
-            s_err(err, err_size,
-                  "another passerelle-node is already running on %s (it "
-                  "holds %s)",
-                  self->home, path);
-        else
-            s_err(err, err_size, "cannot lock %s: %s", path, strerror(errno));
-        rc = PL_EEXIST;
-        goto fail;
-    }
     // the holder's pid, so that a CLI waiting for an answer can tell that
     // the daemon it asked has been replaced by another one
-    if (ftruncate(self->lock_fd, 0) == 0) {
-        char pid[32];
-        int n = snprintf(pid, sizeof pid, "%ld\n", (long) getpid());
-        if (pwrite(self->lock_fd, pid, (size_t) n, 0) != n)
-            pl_log_warn(self->log, "lock_pid_not_written");
-    }
+    if (pl_home_lock_write_pid(self->lock_fd) != PL_OK)
+        pl_log_warn(self->log, "lock_pid_not_written");
 
     snprintf(path, sizeof path, "%s/keys", self->home);
     rc = s_check_secrets(path, err, err_size);
@@ -816,9 +787,9 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
         goto fail;
     rc = pl_keys_load(self->home, &self->keys);
     if (rc != PL_OK) {
-        s_err(err, err_size, "cannot load the keys in %s/keys: %s%s",
-              self->home, pl_strerror(rc),
-              rc == PL_ENOTFOUND ? " (run passerelle init first)" : "");
+        pl_errf(err, err_size, "cannot load the keys in %s/keys: %s%s",
+                self->home, pl_strerror(rc),
+                rc == PL_ENOTFOUND ? " (run passerelle init first)" : "");
         goto fail;
     }
     rc = s_load_certs(self, err, err_size);
@@ -837,21 +808,21 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
     };
     rc = pl_store_open(store_dir, &so, &self->store, serr, sizeof serr);
     if (rc != PL_OK) {
-        s_err(err, err_size, "cannot open the store: %s", serr);
+        pl_errf(err, err_size, "cannot open the store: %s", serr);
         goto fail;
     }
     s_load_revoked(self);
     rc = pl_node_dir_load(self);
     if (rc != PL_OK) {
-        s_err(err, err_size, "cannot read the directory from the store: %s",
-              pl_strerror(rc));
+        pl_errf(err, err_size, "cannot read the directory from the store: %s",
+                pl_strerror(rc));
         goto fail;
     }
     PL_IGNORE(pl_store_usage(self->store, &self->usage_pct));
 
     self->zctx = zmq_ctx_new();
     if (!self->zctx) {
-        s_err(err, err_size, "cannot start ZeroMQ");
+        pl_errf(err, err_size, "cannot start ZeroMQ");
         rc = PL_EIO;
         goto fail;
     }
@@ -859,21 +830,21 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
     self->ctl = zmq_socket(self->zctx, ZMQ_REP);
     if (!self->dealer || !self->ctl
         || s_dealer_setup(self->dealer, self) != PL_OK) {
-        s_err(err, err_size, "cannot set up the broker socket: %s",
-              zmq_strerror(errno));
+        pl_errf(err, err_size, "cannot set up the broker socket: %s",
+                zmq_strerror(errno));
         rc = PL_EIO;
         goto fail;
     }
     if (zmq_connect(self->dealer, self->broker_ep) != 0) {
-        s_err(err, err_size, "bad broker endpoint %s: %s", self->broker_ep,
-              zmq_strerror(errno));
+        pl_errf(err, err_size, "bad broker endpoint %s: %s", self->broker_ep,
+                zmq_strerror(errno));
         rc = PL_EINVAL;
         goto fail;
     }
     // the control socket last: its file appearing means "ready"
     if (s_control_setup(self) != PL_OK) {
-        s_err(err, err_size, "cannot bind %s: %s", self->ctl_ep,
-              zmq_strerror(errno));
+        pl_errf(err, err_size, "cannot bind %s: %s", self->ctl_ep,
+                zmq_strerror(errno));
         rc = PL_EIO;
         goto fail;
     }
@@ -929,7 +900,7 @@ pl_node_destroy(pl_node_t **self_p)
     pl_revlist_free(&self->revoked);
     free(self->dir);
     if (self->lock_fd >= 0)
-        close(self->lock_fd); // releases the flock
+        pl_home_lock_release(&self->lock_fd);
     free(self);
     *self_p = NULL;
 }

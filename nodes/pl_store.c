@@ -19,6 +19,7 @@
 #include "proto/pl_crypto.h"
 #include "proto/pl_keys.h"
 #include "proto/pl_lmdb.h"
+#include "proto/pl_util.h"
 
 #define S_MASTER_BYTES 32
 #define S_NONCE_BYTES  PL_AEAD_NONCE_BYTES
@@ -66,20 +67,6 @@ struct pl_txn {
 // Nothing was written for good then (the meta page comes last), so the
 // store stays usable.
 #define S_DISK_SLACK ((uint64_t) 4 << 20)
-
-static void s_err(char *err, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-s_err(char *err, size_t n, const char *fmt, ...)
-{
-    if (!err || n == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-}
 
 const char *
 pl_store_db_name(pl_db_t db)
@@ -545,9 +532,9 @@ s_master_from_passphrase(pl_store_t *self, MDB_txn *txn,
     int mrc = mdb_get(txn, self->dbi[PL_DB_SETTINGS], &k, &v);
     if (mrc == MDB_NOTFOUND) {
         if (!fresh) {
-            s_err(err, n,
-                  "this store was created with a key file "
-                  "(keys/master.secret), not a passphrase");
+            pl_errf(err, n,
+                    "this store was created with a key file "
+                    "(keys/master.secret), not a passphrase");
             return PL_ESTATE;
         }
         uint64_t ops = PL_KDF_OPS_INTERACTIVE;
@@ -559,11 +546,11 @@ s_master_from_passphrase(pl_store_t *self, MDB_txn *txn,
         v.mv_data = kdf;
         mrc = mdb_put(txn, self->dbi[PL_DB_SETTINGS], &k, &v, 0);
         if (mrc != MDB_SUCCESS) {
-            s_err(err, n, "cannot write the store: %s", mdb_strerror(mrc));
+            pl_errf(err, n, "cannot write the store: %s", mdb_strerror(mrc));
             return pl_lmdb_err(mrc);
         }
     } else if (mrc != MDB_SUCCESS || v.mv_size != S_KDF_BYTES) {
-        s_err(err, n, "the store's key derivation settings are unreadable");
+        pl_errf(err, n, "the store's key derivation settings are unreadable");
         return PL_EPROTO;
     } else {
         memcpy(kdf, v.mv_data, sizeof kdf);
@@ -573,13 +560,13 @@ s_master_from_passphrase(pl_store_t *self, MDB_txn *txn,
     memcpy(&mem, kdf + S_SALT_BYTES + 8, 8);
     if (ops < PL_KDF_OPS_MIN || ops > PL_KDF_OPS_MAX || mem < PL_KDF_MEM_MIN
         || mem > ((uint64_t) 1 << 32)) {
-        s_err(err, n, "the store's key derivation settings are invalid");
+        pl_errf(err, n, "the store's key derivation settings are invalid");
         return PL_EPROTO;
     }
     if (pl_kdf_argon2id(self->master, S_MASTER_BYTES, opts->passphrase,
                         opts->passphrase_len, kdf, ops, mem)
         != PL_OK) {
-        s_err(err, n, "Argon2id failed (out of memory?)");
+        pl_errf(err, n, "Argon2id failed (out of memory?)");
         return PL_ENOMEM;
     }
     return PL_OK;
@@ -592,13 +579,13 @@ s_master_from_file(pl_store_t *self, MDB_txn *txn, const pl_store_opts_t *opts,
 {
     MDB_val k = {sizeof s_set_kdf - 1, (void *) s_set_kdf}, v;
     if (mdb_get(txn, self->dbi[PL_DB_SETTINGS], &k, &v) == MDB_SUCCESS) {
-        s_err(err, n,
-              "this store is protected by a passphrase: give it with "
-              "--passphrase-fd N or PASSERELLE_PASSPHRASE");
+        pl_errf(err, n,
+                "this store is protected by a passphrase: give it with "
+                "--passphrase-fd N or PASSERELLE_PASSPHRASE");
         return PL_ESTATE;
     }
     if (!opts->master_path) {
-        s_err(err, n, "no master key file and no passphrase");
+        pl_errf(err, n, "no master key file and no passphrase");
         return PL_EINVAL;
     }
     int rc =
@@ -608,29 +595,30 @@ s_master_from_file(pl_store_t *self, MDB_txn *txn, const pl_store_opts_t *opts,
         rc = pl_keyfile_write(opts->master_path, self->master, S_MASTER_BYTES,
                               true, false);
         if (rc != PL_OK) {
-            s_err(err, n, "cannot write %s: %s", opts->master_path,
-                  pl_strerror(rc));
+            pl_errf(err, n, "cannot write %s: %s", opts->master_path,
+                    pl_strerror(rc));
             return rc;
         }
         pl_log_info(self->log, "master_key_created path=%s", opts->master_path);
         return PL_OK;
     }
     if (rc == PL_ENOTFOUND) {
-        s_err(err, n,
-              "%s is missing: the store cannot be read without its master "
-              "key",
-              opts->master_path);
+        pl_errf(err, n,
+                "%s is missing: the store cannot be read without its master "
+                "key",
+                opts->master_path);
         return PL_ESTATE;
     }
     if (rc == PL_EPERM) {
-        s_err(err, n,
-              "%s is readable by group or others (or unreadable): "
-              "chmod 600 it",
-              opts->master_path);
+        pl_errf(err, n,
+                "%s is readable by group or others (or unreadable): "
+                "chmod 600 it",
+                opts->master_path);
         return PL_EPERM;
     }
     if (rc != PL_OK) {
-        s_err(err, n, "cannot read %s: %s", opts->master_path, pl_strerror(rc));
+        pl_errf(err, n, "cannot read %s: %s", opts->master_path,
+                pl_strerror(rc));
         return rc;
     }
     return PL_OK;
@@ -645,8 +633,8 @@ s_master_setup(pl_store_t *self, const pl_store_opts_t *opts, char *err,
     MDB_txn *txn;
     int mrc = mdb_txn_begin(self->env, NULL, 0, &txn);
     if (mrc != MDB_SUCCESS) {
-        s_err(err, n, "cannot begin a store transaction: %s",
-              mdb_strerror(mrc));
+        pl_errf(err, n, "cannot begin a store transaction: %s",
+                mdb_strerror(mrc));
         return pl_lmdb_err(mrc);
     }
     MDB_val k = {sizeof s_set_check - 1, (void *) s_set_check}, v;
@@ -670,7 +658,8 @@ s_master_setup(pl_store_t *self, const pl_store_opts_t *opts, char *err,
             mrc = mdb_put(txn, self->dbi[PL_DB_SETTINGS], &k, &v, 0);
             rc = pl_lmdb_err(mrc);
             if (rc != PL_OK)
-                s_err(err, n, "cannot write the store: %s", mdb_strerror(mrc));
+                pl_errf(err, n, "cannot write the store: %s",
+                        mdb_strerror(mrc));
         }
     } else if (rc == PL_OK) {
         rc =
@@ -678,12 +667,12 @@ s_master_setup(pl_store_t *self, const pl_store_opts_t *opts, char *err,
                             sizeof s_set_check - 1, v.mv_data, v.mv_size, &buf);
         if (rc != PL_OK || buf.len != sizeof s_check_text - 1
             || memcmp(buf.data, s_check_text, buf.len) != 0) {
-            s_err(err, n,
-                  opts->passphrase
-                      ? "wrong passphrase: the store's check record does "
-                        "not open"
-                      : "wrong master key: the store's check record does "
-                        "not open with keys/master.secret");
+            pl_errf(err, n,
+                    opts->passphrase
+                        ? "wrong passphrase: the store's check record does "
+                          "not open"
+                        : "wrong master key: the store's check record does "
+                          "not open with keys/master.secret");
             rc = PL_EAUTH;
         }
     }
@@ -694,7 +683,7 @@ s_master_setup(pl_store_t *self, const pl_store_opts_t *opts, char *err,
     }
     mrc = mdb_txn_commit(txn);
     if (mrc != MDB_SUCCESS) {
-        s_err(err, n, "cannot commit to the store: %s", mdb_strerror(mrc));
+        pl_errf(err, n, "cannot commit to the store: %s", mdb_strerror(mrc));
         return pl_lmdb_err(mrc);
     }
     return PL_OK;
@@ -716,8 +705,8 @@ s_open_readonly(pl_store_t *self, const char *dir, size_t map, char *err,
     if (mrc == MDB_SUCCESS)
         mrc = mdb_env_open(self->env, dir, MDB_NOTLS | MDB_RDONLY, 0600);
     if (mrc != MDB_SUCCESS) {
-        s_err(err, err_size, "cannot open the store in %s: %s", dir,
-              mdb_strerror(mrc));
+        pl_errf(err, err_size, "cannot open the store in %s: %s", dir,
+                mdb_strerror(mrc));
         return pl_lmdb_err(mrc);
     }
     MDB_txn *txn;
@@ -725,8 +714,8 @@ s_open_readonly(pl_store_t *self, const char *dir, size_t map, char *err,
     for (int i = 0; mrc == MDB_SUCCESS && i < PL_DB_COUNT; i++) {
         mrc = mdb_dbi_open(txn, s_db_names[i], 0, &self->dbi[i]);
         if (mrc != MDB_SUCCESS)
-            s_err(err, err_size, "the store in %s has no '%s' database: %s",
-                  dir, s_db_names[i], mdb_strerror(mrc));
+            pl_errf(err, err_size, "the store in %s has no '%s' database: %s",
+                    dir, s_db_names[i], mdb_strerror(mrc));
     }
     if (mrc == MDB_SUCCESS)
         mrc = mdb_txn_commit(txn); // keeps the dbi handles
@@ -734,7 +723,7 @@ s_open_readonly(pl_store_t *self, const char *dir, size_t map, char *err,
         mdb_txn_abort(txn);
     if (mrc != MDB_SUCCESS)
         return pl_lmdb_err(mrc);
-    s_err(err, err_size, "ok");
+    pl_errf(err, err_size, "ok");
     return PL_OK;
 }
 
@@ -809,13 +798,13 @@ pl_store_open(const char *dir, const pl_store_opts_t *opts, pl_store_t **out,
               char *err, size_t err_size)
 {
     *out = NULL;
-    s_err(err, err_size, "unknown error");
+    pl_errf(err, err_size, "unknown error");
     if (pl_crypto_init() != PL_OK) {
-        s_err(err, err_size, "libsodium cannot start");
+        pl_errf(err, err_size, "libsodium cannot start");
         return PL_EIO;
     }
     if (!opts->read_only && pl_mkdirs(dir, 0700) != PL_OK) {
-        s_err(err, err_size, "cannot create %s: %s", dir, strerror(errno));
+        pl_errf(err, err_size, "cannot create %s: %s", dir, strerror(errno));
         return PL_EIO;
     }
     pl_store_t *self = calloc(1, sizeof *self);
@@ -851,8 +840,8 @@ pl_store_open(const char *dir, const pl_store_opts_t *opts, pl_store_t **out,
     if (mrc == MDB_SUCCESS)
         mrc = mdb_env_open(self->env, dir, MDB_NOTLS, 0600);
     if (mrc != MDB_SUCCESS) {
-        s_err(err, err_size, "cannot open the store in %s: %s", dir,
-              mdb_strerror(mrc));
+        pl_errf(err, err_size, "cannot open the store in %s: %s", dir,
+                mdb_strerror(mrc));
         pl_store_close(&self);
         return pl_lmdb_err(mrc);
     }
@@ -870,8 +859,8 @@ pl_store_open(const char *dir, const pl_store_opts_t *opts, pl_store_t **out,
     else
         mdb_txn_abort(txn);
     if (mrc != MDB_SUCCESS) {
-        s_err(err, err_size, "cannot open the store's databases: %s",
-              mdb_strerror(mrc));
+        pl_errf(err, err_size, "cannot open the store's databases: %s",
+                mdb_strerror(mrc));
         pl_store_close(&self);
         return pl_lmdb_err(mrc);
     }
@@ -880,7 +869,7 @@ pl_store_open(const char *dir, const pl_store_opts_t *opts, pl_store_t **out,
         pl_store_close(&self);
         return rc;
     }
-    s_err(err, err_size, "ok");
+    pl_errf(err, err_size, "ok");
     *out = self;
     return PL_OK;
 }

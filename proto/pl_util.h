@@ -60,6 +60,11 @@ void pl_time_fmt(char *out, uint64_t t);
 // Parses "YYYY-MM-DD" (midnight UTC). PL_EINVAL when not a real date.
 PL_MUST_CHECK int pl_date_parse(const char *text, uint64_t *t);
 
+// Formats an error message into err (size n); does nothing when err is
+// NULL or n is 0. The one vsnprintf helper for "char *err, size_t n" APIs.
+void pl_errf(char *err, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 // ---- big-endian integers (stored keys sort by them; signed layouts)
 void pl_be64_put(uint8_t out[8], uint64_t v);
 uint64_t pl_be64_get(const uint8_t in[8]);

@@ -61,27 +61,15 @@ cli_control_request_id(char out[CLI_REQUEST_ID_HEX + 1])
 // The pid written in DIR/daemon.lock while some process holds its flock
 // (the daemon), -1 when nobody holds it, -2 when the lock file cannot be
 // opened (permission denied, with errno set). 0 when held but no pid is
-// written (yet).
+// written (yet). The probe itself is pl_home's.
 static long
 s_daemon_pid(const char *home)
 {
-    char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/daemon.lock", home);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? -1 : -2; // -1: never started here
+    bool held = false;
     long pid = -1;
-    if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
-        if (errno == EWOULDBLOCK) {
-            char buf[32] = {0};
-            ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-            pid = n > 0 ? strtol(buf, NULL, 10) : 0;
-        }
-    } else {
-        flock(fd, LOCK_UN);
-    }
-    close(fd);
-    return pid;
+    if (pl_home_lock_probe(home, &held, &pid, NULL, 0) != PL_OK)
+        return -2; // errno kept
+    return held ? pid : -1;
 }
 
 // Whether a command may be sent again under the same request id while the
@@ -140,12 +128,12 @@ s_reach(const s_peer_t *peer, const char *home, char dir[PATH_MAX],
                 home ? home : "(none)", strerror(errno));
         return CLI_CONTROL_FAILED;
     }
-    int n = snprintf(ep, PATH_MAX + 32, "ipc://%s/control", dir);
-    if (n < 0 || n > PL_HOME_IPC_MAX) {
+    if (pl_home_control_endpoint(dir, ep, PATH_MAX + 32) != PL_OK) {
         cli_fmt(err, err_size,
                 "the home folder path is too long for the control socket "
                 "(%d bytes, the limit is %d)",
-                n, PL_HOME_IPC_MAX);
+                (int) (strlen("ipc://") + strlen(dir) + strlen("/control")),
+                PL_HOME_IPC_MAX);
         return CLI_CONTROL_FAILED;
     }
     // never talk to a control socket in a home this user would refuse: its

@@ -26,6 +26,7 @@
 #include "nodes/pl_audit_tools.h"
 #include "nodes/pl_store.h"
 #include "proto/pl_cert.h"
+#include "proto/pl_home.h"
 #include "proto/pl_keys.h"
 #include "proto/pl_util.h"
 
@@ -39,18 +40,18 @@
 static int
 s_lock(const char *cmd, const char *home)
 {
-    char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/daemon.lock", home);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        cli_error(cmd, "cannot open %s: %s", path, strerror(errno));
+    int fd = -1;
+    char err[PATH_MAX + 64];
+    int rc = pl_home_lock_take(home, &fd, err, sizeof err); // one owner
+    if (rc == PL_EIO) {
+        cli_error(cmd, "%s", err); // "cannot open PATH: why"
         return -1;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (rc != PL_OK) {
         cli_error(cmd,
-                  "the node daemon started meanwhile (it holds %s): try again",
-                  path);
-        close(fd);
+                  "the node daemon started meanwhile (it holds "
+                  "%s/daemon.lock): try again",
+                  home);
         return -1;
     }
     return fd;
@@ -59,11 +60,7 @@ s_lock(const char *cmd, const char *home)
 static void
 s_unlock(int *fd)
 {
-    if (*fd >= 0) {
-        flock(*fd, LOCK_UN);
-        close(*fd);
-    }
-    *fd = -1;
+    pl_home_lock_release(fd);
 }
 
 // Opens 'dir' (a store folder) read-only.

@@ -14,6 +14,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +235,83 @@ t_ipc_fits(void **state)
     assert_int_equal(len, 108);
 }
 
+// daemon.lock: one holder at a time, its pid visible to a probe, and free
+// again once released (issue 12: one owner for the lock take/probe)
+static void
+t_lock(void **state)
+{
+    fx_t *f = *state;
+    bool held = true;
+    long pid = 0;
+    // no lock file yet: not held
+    assert_int_equal(
+        pl_home_lock_probe(f->home, &held, &pid, f->err, sizeof f->err), PL_OK);
+    assert_false(held);
+    assert_int_equal(pid, -1);
+
+    int fd = -1;
+    assert_int_equal(pl_home_lock_take(f->home, &fd, f->err, sizeof f->err),
+                     PL_OK);
+    assert_true(fd >= 0);
+    assert_int_equal(pl_home_lock_write_pid(fd), PL_OK);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/daemon.lock", f->home);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+
+    // a second take (another open file description) fails while held
+    int fd2 = -1;
+    assert_int_equal(pl_home_lock_take(f->home, &fd2, f->err, sizeof f->err),
+                     PL_EEXIST);
+    assert_int_equal(fd2, -1);
+    assert_non_null(strstr(f->err, "daemon.lock is locked"));
+
+    assert_int_equal(
+        pl_home_lock_probe(f->home, &held, &pid, f->err, sizeof f->err), PL_OK);
+    assert_true(held);
+    assert_int_equal(pid, (long) getpid());
+
+    pl_home_lock_release(&fd);
+    assert_int_equal(fd, -1);
+    assert_int_equal(
+        pl_home_lock_probe(f->home, &held, &pid, f->err, sizeof f->err), PL_OK);
+    assert_false(held);
+    assert_int_equal(pid, -1);
+
+    // free again: a new take succeeds; a holder that wrote no pid shows 0
+    assert_int_equal(truncate(path, 0), 0);
+    assert_int_equal(pl_home_lock_take(f->home, &fd2, f->err, sizeof f->err),
+                     PL_OK);
+    assert_int_equal(
+        pl_home_lock_probe(f->home, &held, &pid, f->err, sizeof f->err), PL_OK);
+    assert_true(held);
+    assert_int_equal(pid, 0);
+    pl_home_lock_release(&fd2);
+    pl_home_lock_release(&fd2); // safe on -1
+}
+
+static void
+t_control_endpoint(void **state)
+{
+    (void) state;
+    char dir[128];
+    memset(dir, 'a', sizeof dir);
+    dir[0] = '/';
+    dir[93] = 0;
+    char ep[PL_HOME_IPC_MAX + 1];
+    assert_int_equal(pl_home_control_endpoint(dir, ep, sizeof ep), PL_OK);
+    assert_int_equal(strlen(ep), 107);
+    assert_int_equal(strncmp(ep, "ipc:///aaa", 10), 0);
+    assert_string_equal(ep + 99, "/control");
+    dir[93] = 'a';
+    dir[94] = 0;
+    char big[256];
+    assert_int_equal(pl_home_control_endpoint(dir, big, sizeof big),
+                     PL_ETOOBIG);
+    assert_int_equal(pl_home_control_endpoint("/h", ep, 8), PL_ETOOBIG);
+}
+
 int
 main(void)
 {
@@ -245,6 +323,8 @@ main(void)
         cmocka_unit_test_setup_teardown(t_foreign, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(t_parent, s_setup, s_teardown),
         cmocka_unit_test(t_ipc_fits),
+        cmocka_unit_test_setup_teardown(t_lock, s_setup, s_teardown),
+        cmocka_unit_test(t_control_endpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
