@@ -137,11 +137,39 @@ pl_audit_append(pl_txn_t *txn, const pl_keys_t *keys, const pl_audit_entry_t *e,
     return rc;
 }
 
+int
+pl_audit_entry_link(const uint8_t *bytes, size_t len, uint64_t seq,
+                    uint8_t prev[PL_AUDIT_HASH_BYTES])
+{
+    json_error_t jerr;
+    json_t *o = json_loadb((const char *) bytes, len, 0, &jerr);
+    const char *p = json_string_value(json_object_get(o, "prev"));
+    json_int_t s = json_integer_value(json_object_get(o, "seq"));
+    bool ok = o && p && pl_unhex(prev, PL_AUDIT_HASH_BYTES, p) == PL_OK
+              && s == (json_int_t) seq;
+    json_decref(o);
+    return ok ? PL_OK : PL_EPROTO;
+}
+
 typedef struct {
     uint64_t n;                        // entries seen
-    uint8_t prev[PL_AUDIT_HASH_BYTES]; // hash of the previous entry
-    pl_audit_report_t *r;              // where failures go
+    uint8_t prev[PL_AUDIT_HASH_BYTES]; // chain hash of the previous entry
+    pl_audit_report_t *r;              // where a failure goes
 } s_verify_t;
+
+static int
+s_verify_fail(s_verify_t *s, uint64_t seq, const char *fmt, uint64_t a,
+              uint64_t b)
+{
+    s->r->bad_seq = seq;
+    // 'fmt' is always one of this file's literals with two %llu
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    snprintf(s->r->error, sizeof s->r->error, fmt, (unsigned long long) a,
+             (unsigned long long) b);
+#pragma GCC diagnostic pop
+    return PL_EAUTH;
+}
 
 static int
 s_verify_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
@@ -149,27 +177,29 @@ s_verify_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
 {
     s_verify_t *s = arg;
     uint64_t want = s->n + 1;
-    if (kl != 8 || pl_be64_get(k) != want) {
-        s->r->bad_seq = want;
-        snprintf(s->r->error, sizeof s->r->error,
-                 "audit: entry %llu is missing or out of place",
-                 (unsigned long long) want);
-        return PL_EAUTH;
-    }
-    json_error_t jerr;
-    json_t *o = json_loadb((const char *) v, vl, 0, &jerr);
-    const char *prev = json_string_value(json_object_get(o, "prev"));
-    json_int_t seq = json_integer_value(json_object_get(o, "seq"));
+    if (kl != 8 || pl_be64_get(k) != want)
+        return s_verify_fail(s, want,
+                             "audit: entry %llu is missing or out of place "
+                             "(after entry %llu)",
+                             want, s->n);
     uint8_t p[PL_AUDIT_HASH_BYTES];
-    bool ok = prev && pl_unhex(p, sizeof p, prev) == PL_OK
-              && memcmp(p, s->prev, sizeof p) == 0 && seq == (json_int_t) want;
-    json_decref(o);
-    if (!ok) {
-        s->r->bad_seq = want;
-        snprintf(s->r->error, sizeof s->r->error,
-                 "audit: entry %llu does not chain to entry %llu",
-                 (unsigned long long) want, (unsigned long long) s->n);
-        return PL_EAUTH;
+    if (pl_audit_entry_link(v, vl, want, p) != PL_OK)
+        return s_verify_fail(s, want,
+                             "audit: entry %llu is malformed or altered "
+                             "(entries before it verify: %llu)",
+                             want, s->n);
+    if (memcmp(p, s->prev, sizeof p) != 0) {
+        if (want == 1)
+            return s_verify_fail(s, 1,
+                                 "audit: entry %llu does not start the chain "
+                                 "(%llu entries before it)",
+                                 1, 0);
+        // entry want-1 no longer hashes to the link entry 'want' recorded:
+        // it is the first entry that may have changed
+        return s_verify_fail(s, want - 1,
+                             "audit: entry %llu was changed: it no longer "
+                             "matches the hash recorded in entry %llu",
+                             want - 1, want);
     }
     pl_audit_chain_hash(s->prev, v, vl, s->prev);
     s->n = want;
@@ -177,8 +207,8 @@ s_verify_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
 }
 
 int
-pl_audit_verify_txn(pl_txn_t *txn, const uint8_t sign_pk[PL_SIGN_PK_BYTES],
-                    pl_audit_report_t *report)
+pl_audit_verify(pl_txn_t *txn, const uint8_t sign_pk[PL_SIGN_PK_BYTES],
+                pl_audit_report_t *report)
 {
     assert(txn && sign_pk && report);
     memset(report, 0, sizeof *report);
@@ -190,42 +220,38 @@ pl_audit_verify_txn(pl_txn_t *txn, const uint8_t sign_pk[PL_SIGN_PK_BYTES],
     uint64_t count;
     uint8_t hash[PL_AUDIT_HASH_BYTES], sig[PL_SIG_BYTES];
     rc = pl_audit_head(txn, &count, hash, sig);
-    if (rc == PL_EPROTO) {
-        snprintf(report->error, sizeof report->error,
-                 "audit: the signed head is malformed");
-        return PL_EAUTH;
-    }
+    if (rc == PL_EPROTO)
+        return s_verify_fail(&s, s.n,
+                             "audit: the signed head is malformed "
+                             "(%llu entries, %llu)",
+                             s.n, 0);
     if (rc != PL_OK)
         return rc;
     if (count == 0 && s.n == 0)
         return PL_OK; // an empty chain
     uint8_t m[PL_AUDIT_HEAD_INPUT_BYTES];
     pl_audit_head_input(m, count, hash);
-    if (pl_verify(sig, m, sizeof m, sign_pk) != PL_OK) {
-        snprintf(report->error, sizeof report->error,
-                 "audit: the head signature does not verify");
-        return PL_EAUTH;
-    }
-    if (count != s.n || memcmp(hash, s.prev, sizeof hash) != 0) {
-        report->bad_seq = s.n < count ? s.n + 1 : count;
-        snprintf(report->error, sizeof report->error,
-                 "audit: the signed head (%llu entries) does not match the "
-                 "chain (%llu entries)",
-                 (unsigned long long) count, (unsigned long long) s.n);
-        return PL_EAUTH;
-    }
+    if (pl_verify(sig, m, sizeof m, sign_pk) != PL_OK)
+        return s_verify_fail(&s, count ? count : s.n,
+                             "audit: the signed head does not verify with "
+                             "the node's sign key: entry %llu (the last "
+                             "signed) or the head was changed without the "
+                             "key (%llu entries in the chain)",
+                             count ? count : s.n, s.n);
+    if (s.n < count)
+        return s_verify_fail(&s, s.n + 1,
+                             "audit: entry %llu is missing: the signed head "
+                             "covers %llu entries",
+                             s.n + 1, count);
+    if (s.n > count)
+        return s_verify_fail(&s, count + 1,
+                             "audit: entry %llu and later were added after "
+                             "the signed head (%llu entries)",
+                             count + 1, count);
+    if (memcmp(hash, s.prev, sizeof hash) != 0)
+        return s_verify_fail(&s, count,
+                             "audit: entry %llu (the last) was changed: it "
+                             "does not match the signed head (%llu entries)",
+                             count, count);
     return PL_OK;
-}
-
-int
-pl_audit_verify(pl_store_t *store, const uint8_t sign_pk[PL_SIGN_PK_BYTES],
-                pl_audit_report_t *report)
-{
-    pl_txn_t *t = NULL;
-    int rc = pl_store_begin(store, NULL, false, &t);
-    if (rc != PL_OK)
-        return rc;
-    rc = pl_audit_verify_txn(t, sign_pk, report);
-    pl_store_abort(&t);
-    return rc;
 }

@@ -70,17 +70,25 @@ typedef struct {
     char error[160];  // what failed, "" when the chain verifies
 } pl_audit_report_t;
 
-// Recomputes the whole chain in 'txn' and checks the signed head against
-// 'sign_pk'. PL_OK when it verifies; PL_EAUTH (report->error says why) when
-// an entry, the chain or the head does not; other codes for store errors.
-PL_MUST_CHECK int pl_audit_verify_txn(pl_txn_t *txn,
-                                      const uint8_t sign_pk[PL_SIGN_PK_BYTES],
-                                      pl_audit_report_t *report);
-// Same in a read transaction of its own (no transaction may be open in
-// this thread).
-PL_MUST_CHECK int pl_audit_verify(pl_store_t *store,
+// The node's one audit verifier (the daemon's ops handler, `audit
+// verify`, backups): recomputes the whole chain in 'txn' and checks the
+// signed head against 'sign_pk', naming the first entry that may have been
+// changed: a broken link from entry k to entry k+1 names k (entries before
+// it are proven by their links); a head whose signature fails names the
+// last signed entry; a missing last entry or entries appended after the
+// signed head are named too. PL_OK when it verifies; PL_EAUTH
+// (report->error and report->bad_seq say what and where) when an entry,
+// the chain or the head does not; other codes for store errors.
+PL_MUST_CHECK int pl_audit_verify(pl_txn_t *txn,
                                   const uint8_t sign_pk[PL_SIGN_PK_BYTES],
                                   pl_audit_report_t *report);
+
+// The entry check the verifier and the export check share: 'bytes' must
+// be an entry object whose "seq" is 'seq' and whose "prev" is a hash (put
+// in 'prev'). PL_OK, or PL_EPROTO when malformed.
+PL_MUST_CHECK int pl_audit_entry_link(const uint8_t *bytes, size_t len,
+                                      uint64_t seq,
+                                      uint8_t prev[PL_AUDIT_HASH_BYTES]);
 
 // hash(entry) = BLAKE2b-256("passerelle-audit-v1" || prev || bytes): the
 // chaining rule, for tools that recompute the chain outside this module.

@@ -43,16 +43,6 @@ PL_MUST_CHECK int pl_audit_export(pl_txn_t *txn, const char *address,
 PL_MUST_CHECK int pl_audit_check_export(const json_t *doc,
                                         pl_audit_report_t *report);
 
-// Recomputes the chain like pl_audit_verify_txn, naming the first entry
-// that may have been changed more precisely: a broken link from entry k to
-// entry k+1 names k (entries before it are proven by their links); a head
-// whose signature fails names the last signed entry; a missing last entry
-// or entries appended after the signed head are named too. PL_OK, PL_EAUTH
-// (report->error and report->bad_seq say what and where) or a store error.
-PL_MUST_CHECK int pl_audit_verify_named(pl_txn_t *txn,
-                                        const uint8_t sign_pk[PL_SIGN_PK_BYTES],
-                                        pl_audit_report_t *report);
-
 // Counts of the store's databases as a JSON object {"inbox": n, ...}, and
 // the head as {"count", "hash", "signature"} (for a backup manifest).
 json_t *pl_audit_store_counts(pl_txn_t *txn);

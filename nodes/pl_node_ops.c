@@ -293,7 +293,7 @@ s_export(pl_node_t *self, json_t *args)
 }
 
 // The chain checked in a read transaction of its own, naming the first bad
-// entry (pl_audit_verify_named); same reply as the CLI's offline verify.
+// entry (pl_audit_verify); same reply as the CLI's offline verify.
 static char *
 s_verify(pl_node_t *self)
 {
@@ -302,7 +302,7 @@ s_verify(pl_node_t *self)
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "the store is unavailable");
     pl_audit_report_t rep;
-    rc = pl_audit_verify_named(t, self->keys->pub.sign, &rep);
+    rc = pl_audit_verify(t, self->keys->pub.sign, &rep);
     pl_store_abort(&t);
     if (rc != PL_OK && rc != PL_EAUTH)
         return pl_node_ctl_error(rc, "cannot read the audit chain: %s",

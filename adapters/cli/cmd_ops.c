@@ -158,7 +158,7 @@ s_manifest(const char *cmd, const char *home, const char *to, const char *store,
     json_t *verified = json_null();
     if (pl_keys_load_public(home, &pub) == PL_OK) {
         pl_audit_report_t rep;
-        int rc = pl_audit_verify_named(t, pub.sign, &rep);
+        int rc = pl_audit_verify(t, pub.sign, &rep);
         verified = json_boolean(rc == PL_OK);
     }
     char data[PATH_MAX + 64];
@@ -487,7 +487,7 @@ s_audit_offline(const cli_t *cli, const char *home, bool export_, uint64_t from,
         rc = pl_audit_export(t, addr, pub.sign, from, to, &out);
     } else if (rc == PL_OK) {
         pl_audit_report_t rep;
-        int vrc = pl_audit_verify_named(t, pub.sign, &rep);
+        int vrc = pl_audit_verify(t, pub.sign, &rep);
         if (vrc == PL_OK || vrc == PL_EAUTH)
             out = s_report_json(vrc, &rep);
         else

@@ -95,7 +95,7 @@ main(int argc, char **argv)
     PL_CHECK(pl_store_each(t, PL_DB_AUDIT, s_sum, &audit_bytes) == PL_OK);
     double v0 = s_now();
     pl_audit_report_t rep;
-    PL_CHECK(pl_audit_verify_named(t, keys->pub.sign, &rep) == PL_OK);
+    PL_CHECK(pl_audit_verify(t, keys->pub.sign, &rep) == PL_OK);
     double verify_s = s_now() - v0;
     pl_store_abort(&t);
 
