@@ -751,7 +751,7 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
                 "the home folder path is too long: ipc://%s/control would be "
                 "%zu bytes, the limit for an ipc socket is %d; use a shorter "
                 "path",
-                self->home, strlen(self->home) + 14, PL_IPC_PATH_MAX);
+                self->home, strlen(self->home) + 14, PL_HOME_IPC_MAX);
         rc = PL_ETOOBIG;
         goto fail;
     }

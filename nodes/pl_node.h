@@ -26,10 +26,10 @@
 #include <stddef.h>
 
 #include "proto/pl_err.h"
+#include "proto/pl_home.h" // PL_HOME_IPC_MAX: the one ipc length limit
 #include "proto/pl_log.h"
 
 #define PL_NODE_HEARTBEAT_MS 5000 // default heartbeat interval
-#define PL_IPC_PATH_MAX      107  // "ipc://" + DIR + "/control", at most
 
 typedef struct pl_node pl_node_t;
 
@@ -75,7 +75,7 @@ bool pl_node_store_failed(const pl_node_t *self);
 void pl_node_destroy(pl_node_t **self_p);
 
 // The control endpoint of a resolved home, "ipc://DIR/control".
-// PL_ETOOBIG when longer than PL_IPC_PATH_MAX bytes.
+// PL_ETOOBIG when longer than PL_HOME_IPC_MAX bytes (proto/pl_home.h).
 PL_MUST_CHECK int pl_node_control_endpoint(const char *home, char *out,
                                            size_t size);
 

@@ -142,7 +142,7 @@ struct pl_node {
     pl_log_t *log;                    // borrowed
     char home[PATH_MAX];              // resolved home
     char broker_ep[256];              // broker endpoint
-    char ctl_ep[PL_IPC_PATH_MAX + 1]; // ipc://DIR/control
+    char ctl_ep[PL_HOME_IPC_MAX + 1]; // ipc://DIR/control
     char ctl_path[PATH_MAX + 16];     // DIR/control
     int lock_fd;                      // DIR/daemon.lock, flock'd
     int heartbeat_ms;                 // heartbeat interval
