@@ -12,6 +12,14 @@ target_link_libraries(pl_testlib PUBLIC pl_proto PkgConfig::CMOCKA
 target_compile_definitions(pl_testlib PUBLIC
   PL_BIN_DIR="${CMAKE_BINARY_DIR}" PL_SRC_DIR="${CMAKE_SOURCE_DIR}")
 
+# node fixtures (tests/lib/nodes: a temp store, the daemon state by hand),
+# linked by every tests/nodes program
+file(GLOB PL_TESTNODES_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/lib/nodes/*.c)
+if(PL_TESTNODES_SRC AND TARGET pl_nodes)
+  add_library(pl_testnodes STATIC ${PL_TESTNODES_SRC})
+  target_link_libraries(pl_testnodes PUBLIC pl_nodes pl_testlib)
+endif()
+
 set(PL_TEST_ENV
   "PL_BIN_DIR=${CMAKE_BINARY_DIR}"
   "PL_SRC_DIR=${CMAKE_SOURCE_DIR}"
@@ -31,6 +39,9 @@ foreach(area proto broker nodes adapters integration)
     if(TARGET ${lib})
       add_executable(${name} ${src})
       target_link_libraries(${name} PRIVATE ${lib} pl_testlib)
+      if(area STREQUAL "nodes" AND TARGET pl_testnodes)
+        target_link_libraries(${name} PRIVATE pl_testnodes)
+      endif()
       add_test(NAME ${area}/${name} COMMAND ${name})
       set_tests_properties(${area}/${name} PROPERTIES LABELS ${area}
         TIMEOUT 600 ENVIRONMENT "${PL_TEST_ENV}")

@@ -21,6 +21,7 @@
 #include "broker/pl_spool.h"
 #include "tests/lib/pl_rawclient.h"
 #include "tests/lib/pl_test.h"
+#include "tests/lib/pl_testnet.h"
 
 static const char *const s_specs[] = {"agency:agency", "clinic:health"};
 
@@ -33,50 +34,8 @@ s_net(pl_test_net_t *net, const char *tag)
 static void
 s_broker(pl_test_net_t *net, const char *extra)
 {
-    char log[600], bin[1024];
-    snprintf(log, sizeof log, "%s/broker.log", net->root);
-    snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-broker"));
-    const char *argv[8] = {bin,           "--home", net->broker, "--listen",
-                           net->endpoint, NULL,     NULL,        NULL};
-    if (extra)
-        argv[5] = extra;
-    net->broker_pid = pl_test_spawn(argv, log, NULL);
-    // wait until it listens: a raw TCP connect
-    char cmd[256];
-    snprintf(cmd, sizeof cmd,
-             "for i in $(seq 1 300); do (exec 3<>/dev/tcp/127.0.0.1/%d) "
-             "2>/dev/null && exit 0; sleep 0.05; done; exit 1",
-             net->port);
-    assert_int_equal(pl_test_sh(NULL, "bash -c '%s'", cmd), 0);
-}
-
-static long
-s_log_count(pl_test_net_t *net, const char *needle)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/broker.log", net->root);
-    char *out = NULL;
-    pl_test_sh(&out, "grep -c -- '%s' '%s' || true", needle, path);
-    long n = strtol(out, NULL, 10);
-    free(out);
-    return n;
-}
-
-// waits for a packet of 'kind', skipping others; returns it or NULL
-static pl_packet_t *
-s_expect(pl_rawclient_t *c, Passerelle__V1__Packet__KindCase kind, int ms)
-{
-    uint64_t deadline = pl_mono_ms() + (uint64_t) ms;
-    while (pl_mono_ms() < deadline) {
-        pl_packet_t *p = NULL;
-        if (pl_rawclient_recv(c, &p, (int) (deadline - pl_mono_ms()) + 1)
-            != PL_OK)
-            continue;
-        if (p->kind_case == kind)
-            return p;
-        pl_wire_free(&p);
-    }
-    return NULL;
+    const char *const args[] = {extra, NULL};
+    pl_testnet_start_broker(net, args, NULL);
 }
 
 static void
@@ -208,12 +167,13 @@ test_door(void **state)
     s_broker(&net, NULL);
     s_door_checks(&net, true);
     // the NULL mechanism is refused by CURVE itself, before ZAP: 4 here
-    assert_true(s_log_count(&net, "door_refused") >= 4);
-    assert_true(s_log_count(&net, "reason=\"unknown key\"") >= 2);
-    assert_true(s_log_count(&net, "reason=\"revoked\"") >= 1);
-    assert_true(s_log_count(&net, "reason=\"expired or not yet valid\"") >= 1);
+    assert_true(pl_testnet_log_count(&net, "door_refused") >= 4);
+    assert_true(pl_testnet_log_count(&net, "reason=\"unknown key\"") >= 2);
+    assert_true(pl_testnet_log_count(&net, "reason=\"revoked\"") >= 1);
+    assert_true(
+        pl_testnet_log_count(&net, "reason=\"expired or not yet valid\"") >= 1);
     // nothing got in: the queue is empty and no node was ever online
-    assert_int_equal(s_log_count(&net, "accepted id="), 0);
+    assert_int_equal(pl_testnet_log_count(&net, "accepted id="), 0);
     pl_test_net_stop_broker(&net, false);
 
     // the same with no ZAP handler at all: ZAP_ENFORCE_DOMAIN refuses all
@@ -244,7 +204,8 @@ test_identity_and_taken(void **state)
         0);
     pl_rawclient_send(a, pkt.data, pkt.len);
     pl_buf_free(&pkt);
-    pl_packet_t *r = s_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 5000);
+    pl_packet_t *r =
+        pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 5000);
     assert_non_null(r);
     assert_int_equal(r->rejected->reason,
                      PASSERELLE__V1__REJECT_REASON__REJECT_SPOOFED);
@@ -254,7 +215,7 @@ test_identity_and_taken(void **state)
     assert_int_equal(
         pl_rawclient_seal(a, net.home[1], NULL, "hello", 5, 0, id, &pkt), 0);
     pl_rawclient_send(a, pkt.data, pkt.len);
-    r = s_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
+    r = pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
     assert_non_null(r);
     assert_memory_equal(r->accepted->message_id.data, id, 16);
     pl_wire_free(&r);
@@ -265,30 +226,30 @@ test_identity_and_taken(void **state)
     other.data[other.len - 1] ^= 1; // last byte of the outer signature
     pl_rawclient_send(a, other.data, other.len);
     pl_buf_free(&other);
-    r = s_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 5000);
+    r = pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 5000);
     assert_non_null(r);
     assert_int_equal(r->rejected->reason,
                      PASSERELLE__V1__REJECT_REASON__REJECT_DUPLICATE_CONFLICT);
     pl_wire_free(&r);
     // the same bytes again: accepted again, stored once
     pl_rawclient_send(a, pkt.data, pkt.len);
-    r = s_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
+    r = pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
     assert_non_null(r);
     pl_wire_free(&r);
     pl_buf_free(&pkt);
 
     // the clinic receives it; the agency may not take it
-    r = s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 5000);
+    r = pl_testnet_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 5000);
     assert_non_null(r);
     pl_wire_free(&r);
     s_send_taken(a, id);
-    r = s_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 5000);
+    r = pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 5000);
     assert_non_null(r);
     assert_int_equal(r->rejected->reason,
                      PASSERELLE__V1__REJECT_REASON__REJECT_NOT_RECIPIENT);
     pl_wire_free(&r);
     s_send_taken(b, id);
-    assert_true(s_log_count(&net, "attack_same_id_other_bytes") == 1);
+    assert_true(pl_testnet_log_count(&net, "attack_same_id_other_bytes") == 1);
 
     // revoked while connected: the next packet is refused
     char *serial = NULL;
@@ -317,7 +278,7 @@ test_identity_and_taken(void **state)
             pl_rawclient_seal(a, net.home[1], NULL, "y", 1, 0, id, &pkt), 0);
         pl_rawclient_send(a, pkt.data, pkt.len);
         pl_buf_free(&pkt);
-        r = s_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 1000);
+        r = pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 1000);
         if (r) {
             refused = r->rejected->reason
                       == PASSERELLE__V1__REJECT_REASON__REJECT_REVOKED;
@@ -347,7 +308,8 @@ test_offline_restart(void **state)
         pl_rawclient_seal(a, net.home[1], NULL, "later", 5, 0, id, &pkt), 0);
     pl_rawclient_send(a, pkt.data, pkt.len);
     pl_buf_free(&pkt);
-    pl_packet_t *r = s_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
+    pl_packet_t *r =
+        pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
     assert_non_null(r);
     pl_wire_free(&r);
     pl_rawclient_close(&a);
@@ -355,7 +317,7 @@ test_offline_restart(void **state)
     s_broker(&net, NULL);
     pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
     assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
-    r = s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 5000);
+    r = pl_testnet_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 5000);
     assert_non_null(r);
     pl_header_t h;
     pl_envelope_t v;
@@ -364,7 +326,7 @@ test_offline_restart(void **state)
     assert_memory_equal(h.id, id, 16);
     pl_wire_free(&r);
     // nothing else arrives; after taken and a restart, nothing comes back
-    r = s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 700);
+    r = pl_testnet_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 700);
     assert_null(r);
     s_send_taken(b, id);
     // give the taken a moment to be committed: ask for status (a reply
@@ -376,7 +338,8 @@ test_offline_restart(void **state)
     assert_int_equal(pl_wire_encode(&p, &pkt), 0);
     pl_rawclient_send(b, pkt.data, pkt.len);
     pl_buf_free(&pkt);
-    r = s_expect(b, PASSERELLE__V1__PACKET__KIND_STATUS_RESPONSE, 5000);
+    r = pl_testnet_expect(b, PASSERELLE__V1__PACKET__KIND_STATUS_RESPONSE,
+                          5000);
     assert_non_null(r);
     pl_wire_free(&r);
     pl_rawclient_close(&b);
@@ -384,7 +347,7 @@ test_offline_restart(void **state)
     s_broker(&net, NULL);
     b = pl_rawclient_open(net.home[1], net.endpoint);
     assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
-    r = s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 1500);
+    r = pl_testnet_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 1500);
     assert_null(r);
     pl_rawclient_close(&b);
     pl_test_net_destroy(&net);
@@ -413,7 +376,7 @@ test_redelivery_progress(void **state)
     }
     while (accepted < N) {
         pl_packet_t *r =
-            s_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 10000);
+            pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 10000);
         assert_non_null(r);
         accepted++;
         pl_wire_free(&r);
@@ -427,7 +390,7 @@ test_redelivery_progress(void **state)
     uint64_t deadline = pl_mono_ms() + 60000;
     while (ngot < N && pl_mono_ms() < deadline) {
         pl_packet_t *r =
-            s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 1000);
+            pl_testnet_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 1000);
         if (!r)
             continue;
         pl_envelope_t v;
@@ -615,7 +578,7 @@ test_map_full(void **state)
     uint64_t deadline = pl_mono_ms() + 30000;
     while (delivered < accepted && pl_mono_ms() < deadline) {
         pl_packet_t *r =
-            s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 1000);
+            pl_testnet_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 1000);
         if (!r)
             continue;
         pl_envelope_t v;
@@ -679,7 +642,8 @@ test_garbage(void **state)
         pl_rawclient_seal(b, net.home[0], NULL, "ok", 2, 0, id, &pkt), 0);
     pl_rawclient_send(b, pkt.data, pkt.len);
     pl_buf_free(&pkt);
-    pl_packet_t *r = s_expect(b, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
+    pl_packet_t *r =
+        pl_testnet_expect(b, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
     assert_non_null(r);
     pl_wire_free(&r);
     assert_true(pl_test_alive(net.broker_pid));

@@ -31,39 +31,12 @@
 
 #include "tests/lib/pl_rawclient.h"
 #include "tests/lib/pl_test.h"
+#include "tests/lib/pl_testnet.h"
 
 static const char *const s_specs[] = {"agency:agency", "clinic:health"};
 
 #define S_FLOOD    6000
 #define S_FLOODERS 3
-
-static long
-s_log_count(pl_test_net_t *net, const char *needle)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/broker.log", net->root);
-    char *out = NULL;
-    pl_test_sh(&out, "grep -c -- '%s' '%s' || true", needle, path);
-    long n = strtol(out, NULL, 10);
-    free(out);
-    return n;
-}
-
-static pl_packet_t *
-s_expect(pl_rawclient_t *c, Passerelle__V1__Packet__KindCase kind, int ms)
-{
-    uint64_t deadline = pl_mono_ms() + (uint64_t) ms;
-    while (pl_mono_ms() < deadline) {
-        pl_packet_t *p = NULL;
-        if (pl_rawclient_recv(c, &p, (int) (deadline - pl_mono_ms()) + 1)
-            != PL_OK)
-            continue;
-        if (p->kind_case == kind)
-            return p;
-        pl_wire_free(&p);
-    }
-    return NULL;
-}
 
 // an envelope from 'c' to 'to_home' is accepted within 'ms'
 static bool
@@ -75,7 +48,8 @@ s_served(pl_rawclient_t *c, const char *to_home, int ms)
                      0);
     pl_rawclient_send(c, pkt.data, pkt.len);
     pl_buf_free(&pkt);
-    pl_packet_t *r = s_expect(c, PASSERELLE__V1__PACKET__KIND_ACCEPTED, ms);
+    pl_packet_t *r =
+        pl_testnet_expect(c, PASSERELLE__V1__PACKET__KIND_ACCEPTED, ms);
     bool ok = r && memcmp(r->accepted->message_id.data, id, 16) == 0;
     pl_wire_free(&r);
     return ok;
@@ -114,14 +88,9 @@ test_fd_flood(void **state)
     }
     pl_test_net_t net;
     pl_test_net_init(&net, "fds", s_specs, 2);
-    char log[600], bin[1024];
-    snprintf(log, sizeof log, "%s/broker.log", net.root);
-    snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-broker"));
     // prlimit execs the broker: its pid is the broker's
-    const char *argv[] = {
-        "/usr/bin/prlimit", "--nofile=1024:1024", bin,          "--home",
-        net.broker,         "--listen",           net.endpoint, NULL};
-    net.broker_pid = pl_test_spawn(argv, log, NULL);
+    const char *const pre[] = {"/usr/bin/prlimit", "--nofile=1024:1024", NULL};
+    pl_testnet_spawn_broker(&net, pre, NULL, NULL);
     pl_rawclient_t *a = NULL;
     for (int i = 0; i < 50 && !a; i++) {
         a = pl_rawclient_open(net.home[0], net.endpoint);
@@ -191,7 +160,8 @@ test_fd_flood(void **state)
     // the node connected before the flood is still served
     assert_true(s_served(a, net.home[1], 10000));
     // the reload kept the registry, and an explicit one still sees both
-    assert_int_equal(s_log_count(&net, "registry_loaded certificates=0"), 0);
+    assert_int_equal(
+        pl_testnet_log_count(&net, "registry_loaded certificates=0"), 0);
     json_t *rl_j = s_broker_cmd(&net, "reload");
     assert_non_null(rl_j);
     json_t *certs = json_object_get(rl_j, "certificates");
@@ -238,10 +208,10 @@ test_reload_unreadable_certs(void **state)
                      0);
     kill(net.broker_pid, SIGHUP);
     uint64_t deadline = pl_mono_ms() + 10000;
-    while (s_log_count(&net, "registry_reload_failed") < 1
+    while (pl_testnet_log_count(&net, "registry_reload_failed") < 1
            && pl_mono_ms() < deadline)
         pl_test_sh(NULL, "sleep 0.1");
-    assert_true(s_log_count(&net, "registry_reload_failed") >= 1);
+    assert_true(pl_testnet_log_count(&net, "registry_reload_failed") >= 1);
     // still enrolled: served, and the operator's reload says it failed
     assert_true(s_served(a, net.home[1], 5000));
     char *out = NULL;
@@ -251,7 +221,8 @@ test_reload_unreadable_certs(void **state)
             out ? out : "");
     assert_true(rc != 0);
     free(out);
-    assert_int_equal(s_log_count(&net, "registry_loaded certificates=0"), 0);
+    assert_int_equal(
+        pl_testnet_log_count(&net, "registry_loaded certificates=0"), 0);
     // back in place: a reload works again
     assert_int_equal(pl_test_sh(NULL,
                                 "cd '%s' && rm certs && "
@@ -273,18 +244,15 @@ test_fd_limit_low_warned(void **state)
     (void) state;
     pl_test_net_t net;
     pl_test_net_init(&net, "fdlow", s_specs, 2);
-    char log[600], bin[1024];
-    snprintf(log, sizeof log, "%s/broker.log", net.root);
-    snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-broker"));
     // 200 descriptors: less than 2 nodes + the reserve the door keeps
-    const char *argv[] = {
-        "/usr/bin/prlimit", "--nofile=200:200", bin,          "--home",
-        net.broker,         "--listen",         net.endpoint, NULL};
-    net.broker_pid = pl_test_spawn(argv, log, NULL);
+    const char *const pre[] = {"/usr/bin/prlimit", "--nofile=200:200", NULL};
+    pl_testnet_spawn_broker(&net, pre, NULL, NULL);
     uint64_t deadline = pl_mono_ms() + 10000;
-    while (s_log_count(&net, "fd_limit_low") < 1 && pl_mono_ms() < deadline)
+    while (pl_testnet_log_count(&net, "fd_limit_low") < 1
+           && pl_mono_ms() < deadline)
         pl_test_sh(NULL, "sleep 0.1");
-    assert_int_equal(s_log_count(&net, "fd_limit_low limit=200 enrolled=2"), 1);
+    assert_int_equal(
+        pl_testnet_log_count(&net, "fd_limit_low limit=200 enrolled=2"), 1);
     // and it still serves what it can
     pl_rawclient_t *a = NULL;
     for (int i = 0; i < 50 && !a; i++) {

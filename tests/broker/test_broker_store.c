@@ -25,6 +25,7 @@
 #include "broker/pl_spool.h"
 #include "tests/lib/pl_rawclient.h"
 #include "tests/lib/pl_test.h"
+#include "tests/lib/pl_testnet.h"
 
 static const char *const s_specs[] = {"agency:agency", "clinic:health",
                                       "school:education"};
@@ -32,51 +33,7 @@ static const char *const s_specs[] = {"agency:agency", "clinic:health",
 static void
 s_broker(pl_test_net_t *net, const char *const extra[])
 {
-    char log[600], bin[1024];
-    snprintf(log, sizeof log, "%s/broker.log", net->root);
-    snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-broker"));
-    const char *argv[16] = {bin, "--home", net->broker, "--listen",
-                            net->endpoint};
-    int n = 5;
-    for (int i = 0; extra && extra[i] && n < 15; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    net->broker_pid = pl_test_spawn(argv, log, NULL);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd,
-             "for i in $(seq 1 300); do (exec 3<>/dev/tcp/127.0.0.1/%d) "
-             "2>/dev/null && exit 0; sleep 0.05; done; exit 1",
-             net->port);
-    assert_int_equal(pl_test_sh(NULL, "bash -c '%s'", cmd), 0);
-}
-
-static long
-s_log_count(pl_test_net_t *net, const char *needle)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/broker.log", net->root);
-    char *out = NULL;
-    pl_test_sh(&out, "grep -c -- '%s' '%s' || true", needle, path);
-    long n = strtol(out, NULL, 10);
-    free(out);
-    return n;
-}
-
-// waits for a packet of 'kind', skipping others; returns it or NULL
-static pl_packet_t *
-s_expect(pl_rawclient_t *c, Passerelle__V1__Packet__KindCase kind, int ms)
-{
-    uint64_t deadline = pl_mono_ms() + (uint64_t) ms;
-    while (pl_mono_ms() < deadline) {
-        pl_packet_t *p = NULL;
-        if (pl_rawclient_recv(c, &p, (int) (deadline - pl_mono_ms()) + 1)
-            != PL_OK)
-            continue;
-        if (p->kind_case == kind)
-            return p;
-        pl_wire_free(&p);
-    }
-    return NULL;
+    pl_testnet_start_broker(net, extra, NULL);
 }
 
 // Sends one envelope of 'len' random bytes to 'to_home'; returns 1 if
@@ -136,7 +93,7 @@ s_drain(pl_rawclient_t *b, int want)
     uint64_t deadline = pl_mono_ms() + 60000;
     while (taken < want && pl_mono_ms() < deadline) {
         pl_packet_t *r =
-            s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 1000);
+            pl_testnet_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 1000);
         if (!r)
             continue;
         pl_envelope_t v;
@@ -202,7 +159,7 @@ test_drain_serves_again(void **state)
     fprintf(stderr, "drain: second round accepted=%d\n", more);
     assert_true(more >= accepted / 2);
     assert_true(pl_test_alive(net.broker_pid));
-    assert_true(s_log_count(&net, "store_full") >= 1);
+    assert_true(pl_testnet_log_count(&net, "store_full") >= 1);
     pl_rawclient_close(&a);
     pl_rawclient_close(&b);
     pl_rawclient_close(&c);
@@ -232,7 +189,7 @@ test_sender_quota(void **state)
     char needle[200];
     snprintf(needle, sizeof needle, "quota_exceeded address=%s role=sender",
              net.address[0]);
-    assert_true(s_log_count(&net, needle) >= 1);
+    assert_true(pl_testnet_log_count(&net, needle) >= 1);
     // ... while the school is served, to the same recipient too
     for (int i = 0; i < 5; i++)
         assert_int_equal(s_offer(c, net.home[1], 60000), 1);
@@ -248,10 +205,10 @@ test_sender_quota(void **state)
     (void) s_fill(d, net.home[2], 120); // over its quota again
     for (int i = 0; i < 300 && s_offer(d, net.home[2], 8000) == 1; i++)
         ; // and up to the byte
-    long before = s_log_count(&net, "quota_exceeded");
+    long before = pl_testnet_log_count(&net, "quota_exceeded");
     for (int i = 0; i < 200; i++)
         assert_int_equal(s_offer(d, net.home[2], 8000), 0);
-    long lines = s_log_count(&net, "quota_exceeded") - before;
+    long lines = pl_testnet_log_count(&net, "quota_exceeded") - before;
     fprintf(stderr, "sender_quota: 200 refusals, %ld quota lines\n", lines);
     assert_true(lines <= 3);
     assert_true(pl_test_alive(net.broker_pid));
@@ -286,7 +243,7 @@ test_recipient_quota(void **state)
     char needle[200];
     snprintf(needle, sizeof needle, "quota_exceeded address=%s role=recipient",
              net.address[1]);
-    assert_true(s_log_count(&net, needle) >= 1);
+    assert_true(pl_testnet_log_count(&net, needle) >= 1);
     pl_rawclient_close(&a);
     pl_rawclient_close(&c);
     pl_test_net_destroy(&net);
@@ -386,19 +343,20 @@ test_old_store_migrates(void **state)
     mdb_env_close(env);
 
     s_broker(&net, NULL);
-    assert_int_equal(s_log_count(&net, "store_migrated"), 1);
+    assert_int_equal(pl_testnet_log_count(&net, "store_migrated"), 1);
     a = pl_rawclient_open(net.home[0], net.endpoint);
     assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
     // the taken one sent again: a harmless duplicate, never redelivered
     assert_int_equal(pl_rawclient_send(a, p2.data, p2.len), 0);
-    pl_packet_t *r = s_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
+    pl_packet_t *r =
+        pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
     assert_non_null(r);
     assert_memory_equal(r->accepted->message_id.data, id2, 16);
     pl_wire_free(&r);
     // its id with other bytes: refused as an attack
     p2.data[p2.len - 1] ^= 1;
     assert_int_equal(pl_rawclient_send(a, p2.data, p2.len), 0);
-    r = s_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 5000);
+    r = pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 5000);
     assert_non_null(r);
     assert_int_equal(r->rejected->reason,
                      PASSERELLE__V1__REJECT_REASON__REJECT_DUPLICATE_CONFLICT);
@@ -406,7 +364,7 @@ test_old_store_migrates(void **state)
     // the queued one is delivered, once, and only it
     pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
     assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
-    r = s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 5000);
+    r = pl_testnet_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 5000);
     assert_non_null(r);
     pl_envelope_t v;
     pl_header_t h;
@@ -419,25 +377,25 @@ test_old_store_migrates(void **state)
         pl_wire_id_packet(PASSERELLE__V1__PACKET__KIND_TAKEN, id1, &tk), 0);
     assert_int_equal(pl_rawclient_send(b, tk.data, tk.len), 0);
     pl_buf_free(&tk);
-    r = s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 1500);
+    r = pl_testnet_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 1500);
     assert_null(r);
     // after its taken, the queued one's bytes again: a duplicate too
     assert_int_equal(pl_rawclient_send(a, p1.data, p1.len), 0);
-    r = s_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
+    r = pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
     assert_non_null(r);
     pl_wire_free(&r);
-    r = s_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 1500);
+    r = pl_testnet_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 1500);
     assert_null(r);
     // a restart does not migrate twice, and still knows both ids
     pl_rawclient_close(&a);
     pl_rawclient_close(&b);
     pl_test_net_stop_broker(&net, false);
     s_broker(&net, NULL);
-    assert_int_equal(s_log_count(&net, "store_migrated"), 1);
+    assert_int_equal(pl_testnet_log_count(&net, "store_migrated"), 1);
     a = pl_rawclient_open(net.home[0], net.endpoint);
     assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
     assert_int_equal(pl_rawclient_send(a, p2.data, p2.len), 0); // conflict
-    r = s_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 5000);
+    r = pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 5000);
     assert_non_null(r);
     assert_int_equal(r->rejected->reason,
                      PASSERELLE__V1__REJECT_REASON__REJECT_DUPLICATE_CONFLICT);

@@ -779,16 +779,6 @@ open(const char *path, int flags, ...)
 }
 
 int
-open64(const char *path, int flags, ...)
-{
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = s_mode(flags, ap);
-    va_end(ap);
-    return s_open_common(AT_FDCWD, path, flags, mode, false);
-}
-
-int
 openat(int dirfd, const char *path, int flags, ...)
 {
     va_list ap;
@@ -798,15 +788,13 @@ openat(int dirfd, const char *path, int flags, ...)
     return s_open_common(dirfd, path, flags, mode, true);
 }
 
-int
-openat64(int dirfd, const char *path, int flags, ...)
-{
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = s_mode(flags, ap);
-    va_end(ap);
-    return s_open_common(dirfd, path, flags, mode, true);
-}
+// The 64-bit names are the same functions: on a 64-bit glibc off_t is
+// already 64 bits and open64/openat64 take the very arguments of
+// open/openat (glibc's fcntl.h declares them alike), so one interposer
+// serves both names (GCC's and clang's alias attribute, same object file).
+int open64(const char *path, int flags, ...) __attribute__((alias("open")));
+int openat64(int dirfd, const char *path, int flags, ...)
+    __attribute__((alias("openat")));
 
 int
 close(int fd)

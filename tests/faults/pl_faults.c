@@ -1,18 +1,16 @@
 // pl_faults - fault test helpers. Layer: tests (faults).
 #include "tests/faults/pl_faults.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/lib/pl_testnet.h"
 #include "tests/lib/pl_testnode.h"
 
 bool
@@ -65,44 +63,12 @@ pl_faults_env_init(pl_faults_env_t *e, bool preload)
         pl_faults_env_add(e, "LD_PRELOAD=%s", pl_faults_lib());
 }
 
-static bool
-s_port_open(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return false;
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t) port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bool ok = connect(fd, (struct sockaddr *) &a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
 bool
 pl_faults_start_broker(pl_test_net_t *net, const char *const extra[],
                        const char *const env[])
 {
-    char log[600], bin[1024];
-    snprintf(log, sizeof log, "%s/broker.log", net->root);
-    snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-broker"));
-    const char *argv[24] = {bin, "--home", net->broker, "--listen",
-                            net->endpoint};
-    int n = 5;
-    for (int k = 0; extra && extra[k] && n < 23; k++)
-        argv[n++] = extra[k];
-    argv[n] = NULL;
-    net->broker_pid = pl_test_spawn(argv, log, env);
-    for (int i = 0; i < 750; i++) {
-        if (s_port_open(net->port))
-            return true;
-        if (!pl_test_alive(net->broker_pid)) {
-            net->broker_pid = 0;
-            return false;
-        }
-        pl_faults_sleep_ms(20);
-    }
-    return false;
+    pl_testnet_spawn_broker(net, NULL, extra, env); // tests/lib/pl_testnet
+    return pl_testnet_wait_broker(net, 15000);
 }
 
 bool

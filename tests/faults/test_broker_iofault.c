@@ -31,6 +31,7 @@
 #include "tests/faults/pl_faults.h"
 #include "tests/lib/pl_rawclient.h"
 #include "tests/lib/pl_test.h"
+#include "tests/lib/pl_testnet.h"
 
 static const char *const s_specs[] = {"agency:agency", "clinic:health"};
 
@@ -108,33 +109,11 @@ s_fault(bool on)
 static void
 s_broker(pl_test_net_t *net, const char *extra, const char *mode)
 {
-    char log[600], bin[1024];
-    snprintf(log, sizeof log, "%s/broker.log", net->root);
-    snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-broker"));
-    const char *argv[8] = {bin,           "--home", net->broker, "--listen",
-                           net->endpoint, extra,    NULL};
+    const char *const args[] = {extra, NULL};
     pl_faults_env_t env;
     if (mode)
         s_mode_env(net, mode, &env);
-    net->broker_pid = pl_test_spawn(argv, log, mode ? env.v : NULL);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd,
-             "for i in $(seq 1 300); do (exec 3<>/dev/tcp/127.0.0.1/%d) "
-             "2>/dev/null && exit 0; sleep 0.05; done; exit 1",
-             net->port);
-    assert_int_equal(pl_test_sh(NULL, "bash -c '%s'", cmd), 0);
-}
-
-static long
-s_log_count(pl_test_net_t *net, const char *needle)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/broker.log", net->root);
-    char *out = NULL;
-    pl_test_sh(&out, "grep -c -- '%s' '%s' || true", needle, path);
-    long n = strtol(out, NULL, 10);
-    free(out);
-    return n;
+    pl_testnet_start_broker(net, args, mode ? env.v : NULL);
 }
 
 // waits up to 'ms' for our child to exit; its status, or -1
@@ -273,8 +252,8 @@ s_fatal_case(const char *tag, const char *mode)
     assert_true(WIFEXITED(status));
     fprintf(stderr, "iofault %s: exit status %d\n", mode, WEXITSTATUS(status));
     assert_int_equal(WEXITSTATUS(status), 74);
-    assert_int_equal(s_log_count(&net, "store_failed"), 1);
-    assert_int_equal(s_log_count(&net, "pass_skipped"), 0);
+    assert_int_equal(pl_testnet_log_count(&net, "store_failed"), 1);
+    assert_int_equal(pl_testnet_log_count(&net, "pass_skipped"), 0);
     // the fault really was injected
     assert_true(pl_faults_count(s_flog, "event=inject") >= 1);
     pl_rawclient_close(&a);
@@ -322,10 +301,10 @@ test_write_enospc_recovers(void **state)
         assert_int_equal(s_offer(a, net.home[1], 2000, id, 5000), 0);
     }
     assert_true(pl_test_alive(net.broker_pid));
-    long lines = s_log_count(&net, "store_full");
+    long lines = pl_testnet_log_count(&net, "store_full");
     fprintf(stderr, "enospc: 30 refusals, %ld store_full lines\n", lines);
     assert_true(lines >= 1 && lines <= 3);
-    assert_int_equal(s_log_count(&net, "store_failed"), 0);
+    assert_int_equal(pl_testnet_log_count(&net, "store_failed"), 0);
     assert_true(pl_faults_count(s_flog, "event=inject") >= 1);
     // space is back: served again, same process
     s_fault(false);
@@ -391,9 +370,9 @@ test_disk_full_tmpfs(void **state)
         assert_int_equal(s_offer(a, net.home[1], 2000, id, 5000), 0);
     }
     assert_true(pl_test_alive(net.broker_pid));
-    long lines = s_log_count(&net, "store_full");
+    long lines = pl_testnet_log_count(&net, "store_full");
     assert_true(lines >= 1 && lines <= 4);
-    assert_int_equal(s_log_count(&net, "store_failed"), 0);
+    assert_int_equal(pl_testnet_log_count(&net, "store_failed"), 0);
     // the recipient drains on the full disk: every acknowledged one once
     // (takens free pages inside data.mdb; they commit without growing it)
     pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
@@ -420,7 +399,7 @@ test_disk_full_tmpfs(void **state)
             pl_test_sh(NULL, "sleep 0.2");
     }
     assert_int_equal(got, 1);
-    assert_int_equal(s_log_count(&net, "store_failed"), 0);
+    assert_int_equal(pl_testnet_log_count(&net, "store_failed"), 0);
     pl_rawclient_close(&a);
     pl_rawclient_close(&b);
     pl_test_net_stop_broker(&net, false);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "tests/faults/pl_faults.h"
+#include "tests/lib/pl_testnet.h"
 
 static const char *const s_specs[] = {"agency:agency", "clinic:health"};
 
@@ -45,15 +46,11 @@ main(void)
     PL_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
     pl_test_net_t net;
     pl_test_net_init(&net, "fdflood", s_specs, 2);
-    char log[600], bin[1024];
-    snprintf(log, sizeof log, "%s/broker.log", net.root);
-    snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-broker"));
-    const char *argv[] = {
-        "/usr/bin/prlimit", "--nofile=1024:1024", "--",         bin, "--home",
-        net.broker,         "--listen",           net.endpoint, NULL};
+    const char *const pre[] = {"/usr/bin/prlimit", "--nofile=1024:1024", "--",
+                               NULL};
     pl_faults_env_t env;
     pl_faults_env_init(&env, false);
-    net.broker_pid = pl_test_spawn(argv, log, env.v);
+    pl_testnet_spawn_broker(&net, pre, NULL, env.v);
     pl_faults_sleep_ms(1500); // it listens (a hello below proves it)
     PL_CHECK(pl_test_alive(net.broker_pid));
     pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
@@ -92,7 +89,7 @@ main(void)
     // a reload during the flood keeps (or reloads) the registry
     kill(net.broker_pid, SIGHUP);
     pl_faults_sleep_ms(1500);
-    long zero = pl_faults_count(log, "registry_loaded certificates=0");
+    long zero = pl_testnet_log_count(&net, "registry_loaded certificates=0");
     if (zero)
         failures++;
     // the node connected before the flood is still served during it

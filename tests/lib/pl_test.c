@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/lib/pl_testnet.h"
+
 void
 pl_test_fail(const char *file, int line, const char *expr)
 {
@@ -332,32 +334,10 @@ pl_test_net_init(pl_test_net_t *net, const char *tag, const char *const specs[],
              net->port);
 }
 
-static bool
-s_port_open(void *arg)
-{
-    int port = *(int *) arg;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return false;
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t) port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bool ok = connect(fd, (struct sockaddr *) &a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
 void
 pl_test_net_start_broker(pl_test_net_t *net, const char *const env[])
 {
-    char log[600];
-    snprintf(log, sizeof log, "%s/broker.log", net->root);
-    char bin[1024];
-    snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-broker"));
-    const char *argv[] = {bin,        "--home",      net->broker,
-                          "--listen", net->endpoint, NULL};
-    net->broker_pid = pl_test_spawn(argv, log, env);
-    PL_CHECK(pl_test_wait(s_port_open, &net->port, 15000));
+    pl_testnet_start_broker(net, NULL, env); // one start (pl_testnet.c)
 }
 
 void

@@ -13,14 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "nodes/pl_sealed.h"
+#include "tests/lib/nodes/pl_teststore.h"
 #include "tests/lib/pl_test.h"
 
 typedef struct {
-    char *home;
-    pl_store_t *store;
+    pl_teststore_t ts; // temp home and store (tests/lib/nodes)
     pl_txn_t *txn;
 } s_fix_t;
 
@@ -29,15 +28,8 @@ s_setup(void **state)
 {
     s_fix_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->home = pl_test_tmpdir("sealed");
-    char dir[600], key[600], keys[600], err[256];
-    snprintf(dir, sizeof dir, "%s/store", f->home);
-    snprintf(keys, sizeof keys, "%s/keys", f->home);
-    snprintf(key, sizeof key, "%s/keys/master.secret", f->home);
-    assert_int_equal(mkdir(keys, 0700), 0);
-    pl_store_opts_t o = {.map_bytes = 4u << 20, .master_path = key};
-    assert_int_equal(pl_store_open(dir, &o, &f->store, err, sizeof err), PL_OK);
-    assert_int_equal(pl_store_begin(f->store, NULL, true, &f->txn), PL_OK);
+    pl_teststore_open(&f->ts, "sealed", 4u << 20);
+    assert_int_equal(pl_store_begin(f->ts.store, NULL, true, &f->txn), PL_OK);
     *state = f;
     return 0;
 }
@@ -47,9 +39,7 @@ s_teardown(void **state)
 {
     s_fix_t *f = *state;
     pl_store_abort(&f->txn);
-    pl_store_close(&f->store);
-    pl_test_rmrf(f->home);
-    free(f->home);
+    pl_teststore_close(&f->ts);
     free(f);
     return 0;
 }
@@ -101,8 +91,8 @@ test_round_trip(void **state)
     json_decref(doc);
     // nothing in plain at rest
     assert_int_equal(pl_store_commit(&f->txn), PL_OK);
-    assert_int_equal(pl_test_grep_tree(f->home, "Diallo", 6), 0);
-    assert_int_equal(pl_store_begin(f->store, NULL, true, &f->txn), PL_OK);
+    assert_int_equal(pl_test_grep_tree(f->ts.home, "Diallo", 6), 0);
+    assert_int_equal(pl_store_begin(f->ts.store, NULL, true, &f->txn), PL_OK);
 }
 
 static void

@@ -1,0 +1,106 @@
+// pl_testnet - the broker of a test network. Layer: tests.
+#include "tests/lib/pl_testnet.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto/pl_util.h"
+
+#define S_ARGV_MAX 32
+
+void
+pl_testnet_spawn_broker(pl_test_net_t *net, const char *const pre[],
+                        const char *const extra[], const char *const env[])
+{
+    char log[600], bin[1024];
+    snprintf(log, sizeof log, "%s/broker.log", net->root);
+    snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-broker"));
+    const char *argv[S_ARGV_MAX];
+    int n = 0;
+    for (int i = 0; pre && pre[i]; i++) {
+        PL_CHECK(n < S_ARGV_MAX - 6);
+        argv[n++] = pre[i];
+    }
+    argv[n++] = bin;
+    argv[n++] = "--home";
+    argv[n++] = net->broker;
+    argv[n++] = "--listen";
+    argv[n++] = net->endpoint;
+    for (int i = 0; extra && extra[i]; i++) {
+        PL_CHECK(n < S_ARGV_MAX - 1);
+        argv[n++] = extra[i];
+    }
+    argv[n] = NULL;
+    net->broker_pid = pl_test_spawn(argv, log, env);
+}
+
+bool
+pl_testnet_port_open(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t) port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = connect(fd, (struct sockaddr *) &a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+bool
+pl_testnet_wait_broker(pl_test_net_t *net, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        if (pl_testnet_port_open(net->port))
+            return true;
+        if (!pl_test_alive(net->broker_pid)) {
+            net->broker_pid = 0;
+            return false;
+        }
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+void
+pl_testnet_start_broker(pl_test_net_t *net, const char *const extra[],
+                        const char *const env[])
+{
+    pl_testnet_spawn_broker(net, NULL, extra, env);
+    PL_CHECK(pl_testnet_wait_broker(net, 15000));
+}
+
+long
+pl_testnet_log_count(const pl_test_net_t *net, const char *needle)
+{
+    char *out = NULL;
+    pl_test_sh(&out, "grep -c -- '%s' '%s/broker.log' || true", needle,
+               net->root);
+    long n = out ? strtol(out, NULL, 10) : 0;
+    free(out);
+    return n;
+}
+
+pl_packet_t *
+pl_testnet_expect(pl_rawclient_t *c, Passerelle__V1__Packet__KindCase kind,
+                  int ms)
+{
+    uint64_t deadline = pl_mono_ms() + (uint64_t) ms;
+    while (pl_mono_ms() < deadline) {
+        pl_packet_t *p = NULL;
+        if (pl_rawclient_recv(c, &p, (int) (deadline - pl_mono_ms()) + 1)
+            != PL_OK)
+            continue;
+        if (p->kind_case == kind)
+            return p;
+        pl_wire_free(&p);
+    }
+    return NULL;
+}

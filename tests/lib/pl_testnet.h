@@ -1,0 +1,38 @@
+// pl_testnet - the broker of a test network (pl_test_net_t, pl_test.h) as
+// the broker and fault tests start and watch it: started with extra
+// arguments, under a wrapper (prlimit) or an environment of their own,
+// waited for until it listens, its log counted, its packets awaited.
+// Layer: tests.
+#ifndef PL_TESTNET_H
+#define PL_TESTNET_H
+
+#include <stdbool.h>
+
+#include "tests/lib/pl_rawclient.h"
+#include "tests/lib/pl_test.h"
+
+// Starts the broker of 'net' (log: root/broker.log, appended): 'pre'
+// (NULL-ended, may be NULL; a wrapper that execs the broker, so that the
+// pid is the broker's, e.g. {"/usr/bin/prlimit", "--nofile=200:200",
+// NULL}), then the broker with --home and --listen, then 'extra'
+// (NULL-ended, may be NULL); 'env' as pl_test_spawn. Does not wait.
+void pl_testnet_spawn_broker(pl_test_net_t *net, const char *const pre[],
+                             const char *const extra[],
+                             const char *const env[]);
+// true once something accepts a TCP connection on 127.0.0.1:'port'.
+bool pl_testnet_port_open(int port);
+// Waits up to 'timeout_ms' until the broker listens: true. false when the
+// time ran out, or when the broker exited (then broker_pid is set to 0).
+bool pl_testnet_wait_broker(pl_test_net_t *net, int timeout_ms);
+// Spawns (no wrapper) and waits up to 15 s; aborts the test when the
+// broker does not listen by then.
+void pl_testnet_start_broker(pl_test_net_t *net, const char *const extra[],
+                             const char *const env[]);
+// Lines of root/broker.log that 'needle' (a grep pattern) matches.
+long pl_testnet_log_count(const pl_test_net_t *net, const char *needle);
+// Waits up to 'ms' for a packet of 'kind' on 'c', dropping the others;
+// returns it (free with pl_wire_free) or NULL.
+pl_packet_t *pl_testnet_expect(pl_rawclient_t *c,
+                               Passerelle__V1__Packet__KindCase kind, int ms);
+
+#endif
