@@ -1,0 +1,329 @@
+// test_outbox_ctx - the outbox (nodes/pl_outbox.c) on the daemon's state
+// built by hand (tests/lib/nodes/pl_fakenode: a temp store, fresh keys, a
+// directory of one peer, an inproc pair for the DEALER), no daemon, no
+// broker (issue 12, item 7): an envelope is queued and committed, sent
+// only after its pass commits, refused (nothing written, nothing queued)
+// for an unknown recipient, a bad clock or a full store; the resend
+// schedule holds one entry per id and backs off; the broker's answers move
+// the entry as pl_outbox_state.h says (accepted, expired, rejected for
+// good, retry later keeps it pending and moves its resend).
+// cmocka.h needs these first, in this order
+// clang-format off
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+// clang-format on
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/lib/nodes/pl_fakenode.h"
+#include "tests/lib/pl_test.h"
+
+static int
+s_setup(void **state)
+{
+    pl_fakenode_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    pl_fakenode_init(f, "outbox", 8u << 20);
+    *state = f;
+    return 0;
+}
+
+static int
+s_teardown(void **state)
+{
+    pl_fakenode_t *f = *state;
+    pl_fakenode_fini(f);
+    free(f);
+    return 0;
+}
+
+// A TestMessage body, encoded.
+static void
+s_test_msg(pl_buf_t *out)
+{
+    Passerelle__V1__Message m = PASSERELLE__V1__MESSAGE__INIT;
+    Passerelle__V1__TestMessage t = PASSERELLE__V1__TEST_MESSAGE__INIT;
+    t.payload.data = (uint8_t *) "hello";
+    t.payload.len = 5;
+    m.body_case = PASSERELLE__V1__MESSAGE__BODY_TEST;
+    m.test = &t;
+    assert_int_equal(pl_message_encode(&m, out), PL_OK);
+}
+
+// pl_node_outbox_add to 'to' in a pass of its own: the pass commits when
+// the add succeeded (aborts otherwise) and the after-commit sends run as
+// the loop runs them. Returns the add's result.
+static int
+s_add(pl_fakenode_t *f, const char *to, uint8_t id[PL_MSG_ID_BYTES])
+{
+    pl_buf_t msg = {0};
+    s_test_msg(&msg);
+    pl_txn_t *pass = NULL;
+    assert_int_equal(pl_store_begin(f->node->store, NULL, true, &pass), PL_OK);
+    int rc = pl_node_outbox_add(f->node, pass, to, S_KIND_TEST, msg.data,
+                                msg.len, 0, id);
+    pl_buf_free(&msg);
+    if (rc == PL_OK) {
+        assert_int_equal(pl_store_commit(&pass), PL_OK);
+    } else {
+        pl_store_abort(&pass);
+    }
+    pl_node_after_flush(f->node, rc == PL_OK);
+    pl_node_resend_settle(f->node, rc == PL_OK);
+    return rc;
+}
+
+// The stored outbox record of 'id' (its packet pointer cleared): PL_OK or
+// PL_ENOTFOUND.
+static int
+s_rec(pl_fakenode_t *f, const uint8_t id[PL_MSG_ID_BYTES], pl_outrec_t *r)
+{
+    pl_txn_t *t = NULL;
+    assert_int_equal(pl_store_begin(f->node->store, NULL, false, &t), PL_OK);
+    const uint8_t *v;
+    size_t vlen;
+    int rc = pl_store_get(t, PL_DB_OUTBOX, id, PL_MSG_ID_BYTES, &v, &vlen);
+    if (rc == PL_OK)
+        assert_int_equal(pl_outrec_decode(v, vlen, r), PL_OK);
+    r->packet = NULL;
+    pl_store_abort(&t);
+    return rc;
+}
+
+// Counts the outbox records.
+static int
+s_count_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
+{
+    (void) k, (void) kl, (void) v, (void) vl;
+    (*(size_t *) arg)++;
+    return PL_STORE_NEXT;
+}
+static size_t
+s_outbox_n(pl_fakenode_t *f)
+{
+    pl_txn_t *t = NULL;
+    size_t n = 0;
+    assert_int_equal(pl_store_begin(f->node->store, NULL, false, &t), PL_OK);
+    assert_int_equal(pl_store_each(t, PL_DB_OUTBOX, s_count_one, &n), PL_OK);
+    pl_store_abort(&t);
+    return n;
+}
+
+// A broker answer for 'id' in a pass of its own.
+static void
+s_answer(pl_fakenode_t *f, const uint8_t *id, int kind, int reason)
+{
+    pl_txn_t *pass = NULL;
+    assert_int_equal(pl_store_begin(f->node->store, NULL, true, &pass), PL_OK);
+    assert_int_equal(
+        pl_node_outbox_answer(f->node, pass, id, kind, reason, "test"), PL_OK);
+    assert_int_equal(pl_store_commit(&pass), PL_OK);
+    pl_node_resend_settle(f->node, true);
+}
+
+// queued: one record, pending, sent once the pass committed, one resend
+// entry due after the first backoff
+static void
+test_queue(void **state)
+{
+    pl_fakenode_t *f = *state;
+    uint8_t id[PL_MSG_ID_BYTES];
+    uint64_t before = pl_mono_ms();
+    assert_int_equal(s_add(f, "sn/clinic", id), PL_OK);
+    pl_outrec_t r;
+    assert_int_equal(s_rec(f, id, &r), PL_OK);
+    assert_int_equal(r.state, S_OUT_PENDING);
+    assert_int_equal(r.kind, S_KIND_TEST);
+    assert_string_equal(r.to, "sn/clinic");
+    assert_true(r.packet_len > 0);
+    assert_true(r.expires_at > r.created_at);
+    // the envelope went out after the commit, with its id
+    pl_packet_t *p = pl_fakenode_sent(f, 2000);
+    assert_non_null(p);
+    assert_int_equal(p->kind_case, PASSERELLE__V1__PACKET__KIND_ENVELOPE);
+    pl_envelope_t env;
+    pl_envelope_view(p->envelope, &env);
+    pl_header_t h;
+    assert_int_equal(pl_header_decode(env.header, env.header_len, &h), PL_OK);
+    assert_memory_equal(h.id, id, PL_MSG_ID_BYTES);
+    assert_string_equal(h.to, "sn/clinic");
+    uint8_t digest[PL_DIGEST_BYTES];
+    pl_envelope_digest(&env, digest);
+    assert_memory_equal(digest, r.digest, PL_DIGEST_BYTES);
+    pl_wire_free(&p);
+    assert_int_equal(pl_fakenode_drain(f), 0);
+    assert_int_equal(pl_node_resend_count(f->node), 1);
+    assert_true(f->node->rs[0].due_ms >= before + S_RESEND_FIRST_MS);
+    // a second envelope: a second entry, never two for one id
+    uint8_t id2[PL_MSG_ID_BYTES];
+    assert_int_equal(s_add(f, "sn/clinic", id2), PL_OK);
+    assert_int_equal(pl_node_resend_count(f->node), 2);
+    pl_node_resend_add(f->node, id2, 20000);
+    assert_int_equal(pl_node_resend_count(f->node), 2);
+    assert_int_equal(s_outbox_n(f), 2);
+}
+
+// refused before anything is written or queued
+static void
+test_refusals(void **state)
+{
+    pl_fakenode_t *f = *state;
+    uint8_t id[PL_MSG_ID_BYTES];
+    assert_int_equal(s_add(f, "sn/nobody", id), PL_ENOTFOUND);
+    f->node->skewed = true;
+    assert_int_equal(s_add(f, "sn/clinic", id), PL_ESTATE);
+    f->node->skewed = false;
+    // the store-full path: at PL_STORE_FULL_PCT of the map, no new work
+    f->node->usage_pct = PL_STORE_FULL_PCT;
+    assert_true(pl_node_store_full(f->node));
+    assert_int_equal(s_add(f, "sn/clinic", id), PL_EFULL);
+    f->node->usage_pct = PL_STORE_FULL_PCT - 1;
+    assert_false(pl_node_store_full(f->node));
+    // a revoked or expired peer is refused with its reason
+    f->node->dir[0].not_after = pl_now() - 10;
+    assert_int_equal(s_add(f, "sn/clinic", id), PL_EEXPIRED);
+    f->node->dir[0].not_after = pl_now() + 86400;
+    assert_int_equal(s_outbox_n(f), 0);
+    assert_int_equal(pl_node_resend_count(f->node), 0);
+    assert_int_equal(pl_fakenode_drain(f), 0);
+    assert_int_equal(f->node->nafter, 0);
+    // and then it goes
+    assert_int_equal(s_add(f, "sn/clinic", id), PL_OK);
+    assert_int_equal(s_outbox_n(f), 1);
+}
+
+// a pass that does not commit sends nothing and keeps no resend
+static void
+test_abort_sends_nothing(void **state)
+{
+    pl_fakenode_t *f = *state;
+    pl_buf_t msg = {0};
+    s_test_msg(&msg);
+    uint8_t id[PL_MSG_ID_BYTES];
+    pl_txn_t *pass = NULL;
+    assert_int_equal(pl_store_begin(f->node->store, NULL, true, &pass), PL_OK);
+    assert_int_equal(pl_node_outbox_add(f->node, pass, "sn/clinic", S_KIND_TEST,
+                                        msg.data, msg.len, 0, id),
+                     PL_OK);
+    pl_buf_free(&msg);
+    assert_int_equal(f->node->nafter, 1);
+    pl_store_abort(&pass);
+    pl_node_after_flush(f->node, false);
+    assert_int_equal(pl_fakenode_drain(f), 0);
+    assert_int_equal(s_outbox_n(f), 0);
+    // the schedule entry of an id that was never committed finds no
+    // record when it comes due, and is dropped then
+    f->node->rs[0].due_ms = 0;
+    assert_false(pl_node_resend_due(f->node));
+    assert_int_equal(pl_node_resend_count(f->node), 0);
+    assert_int_equal(pl_fakenode_drain(f), 0);
+}
+
+// the resend schedule: nothing before due, then one send and a doubled
+// backoff; an entry settled in a committed pass leaves the schedule
+static void
+test_resend(void **state)
+{
+    pl_fakenode_t *f = *state;
+    uint8_t id[PL_MSG_ID_BYTES];
+    assert_int_equal(s_add(f, "sn/clinic", id), PL_OK);
+    assert_int_equal(pl_fakenode_drain(f), 1);
+    assert_false(pl_node_resend_due(f->node));
+    assert_int_equal(pl_fakenode_drain(f), 0);
+    f->node->rs[0].due_ms = 0; // comes due
+    uint64_t now = pl_mono_ms();
+    assert_false(pl_node_resend_due(f->node));
+    pl_packet_t *p = pl_fakenode_sent(f, 2000);
+    assert_non_null(p);
+    assert_int_equal(p->kind_case, PASSERELLE__V1__PACKET__KIND_ENVELOPE);
+    pl_wire_free(&p);
+    assert_int_equal(f->node->n.resent, 1);
+    assert_int_equal(f->node->rs[0].backoff_ms, 2 * S_RESEND_FIRST_MS);
+    // jittered by up to a quarter of the backoff, never more
+    assert_true(f->node->rs[0].due_ms >= now + S_RESEND_FIRST_MS * 3 / 2);
+    assert_true(f->node->rs[0].due_ms <= pl_mono_ms() + 2 * S_RESEND_FIRST_MS);
+    // the backoff stops at its ceiling
+    for (int i = 0; i < 8; i++) {
+        f->node->rs[0].due_ms = 0;
+        assert_false(pl_node_resend_due(f->node));
+    }
+    assert_int_equal(f->node->rs[0].backoff_ms, S_RESEND_MAX_MS);
+    assert_int_equal(pl_fakenode_drain(f), 8);
+    // accepted: the entry leaves the schedule once that pass committed
+    s_answer(f, id, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 0);
+    assert_int_equal(pl_node_resend_count(f->node), 0);
+}
+
+// the broker's answers, as the table of pl_outbox_state.h says
+static void
+test_answers(void **state)
+{
+    pl_fakenode_t *f = *state;
+    uint8_t a[PL_MSG_ID_BYTES], b[PL_MSG_ID_BYTES], c[PL_MSG_ID_BYTES];
+    assert_int_equal(s_add(f, "sn/clinic", a), PL_OK);
+    assert_int_equal(s_add(f, "sn/clinic", b), PL_OK);
+    assert_int_equal(s_add(f, "sn/clinic", c), PL_OK);
+    assert_int_equal(pl_node_resend_count(f->node), 3);
+    pl_outrec_t r;
+    // accepted, then expired in the broker's queue: bytes dropped
+    s_answer(f, a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 0);
+    assert_int_equal(s_rec(f, a, &r), PL_OK);
+    assert_int_equal(r.state, S_OUT_ACCEPTED);
+    assert_true(r.packet_len > 0);
+    s_answer(f, a, PASSERELLE__V1__PACKET__KIND_EXPIRED, 0);
+    assert_int_equal(s_rec(f, a, &r), PL_OK);
+    assert_int_equal(r.state, S_OUT_EXPIRED);
+    assert_int_equal(r.packet_len, 0);
+    // a late "accepted" changes nothing
+    s_answer(f, a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 0);
+    assert_int_equal(s_rec(f, a, &r), PL_OK);
+    assert_int_equal(r.state, S_OUT_EXPIRED);
+    // "retry later" (the broker's store is full): still pending, its one
+    // entry moved out by at least the store-full backoff less its jitter
+    uint64_t now = pl_mono_ms();
+    s_answer(f, b, PASSERELLE__V1__PACKET__KIND_REJECTED,
+             PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL);
+    assert_int_equal(s_rec(f, b, &r), PL_OK);
+    assert_int_equal(r.state, S_OUT_PENDING);
+    assert_int_equal(pl_node_resend_count(f->node), 2);
+    bool found = false;
+    for (size_t i = 0; i < f->node->nrs; i++)
+        if (memcmp(f->node->rs[i].id, b, PL_MSG_ID_BYTES) == 0) {
+            found = true;
+            assert_true(f->node->rs[i].backoff_ms >= S_RETRY_FULL_MS);
+            assert_true(f->node->rs[i].due_ms >= now + S_RETRY_FULL_MS * 3 / 4);
+        }
+    assert_true(found);
+    // rejected for good: the reason kept, bytes dropped, schedule left
+    s_answer(f, c, PASSERELLE__V1__PACKET__KIND_REJECTED,
+             PASSERELLE__V1__REJECT_REASON__REJECT_NOT_ENROLLED);
+    assert_int_equal(s_rec(f, c, &r), PL_OK);
+    assert_int_equal(r.state, S_OUT_REJECTED);
+    assert_int_equal(r.reason,
+                     PASSERELLE__V1__REJECT_REASON__REJECT_NOT_ENROLLED);
+    assert_int_equal(r.packet_len, 0);
+    assert_int_equal(pl_node_resend_count(f->node), 1);
+    // an answer for an id the outbox never had: nothing
+    uint8_t none[PL_MSG_ID_BYTES] = {9};
+    s_answer(f, none, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 0);
+    assert_int_equal(s_rec(f, none, &r), PL_ENOTFOUND);
+    assert_int_equal(s_outbox_n(f), 3);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_queue, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_refusals, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_abort_sends_nothing, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_resend, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_answers, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
