@@ -189,6 +189,78 @@ s_clear_dir(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
     return PL_STORE_DELETE;
 }
 
+// The revocation list of a directory response, when newer than ours: taken
+// and stored in 'txn'. An error only when the store fails.
+static int
+s_dir_revlist(pl_node_t *self, pl_txn_t *txn,
+              const Passerelle__V1__RevocationList *revoked)
+{
+    size_t n = passerelle__v1__revocation_list__get_packed_size(revoked);
+    pl_buf_t raw = {0};
+    int rc = pl_buf_reserve(&raw, n + 1);
+    if (rc == PL_OK) {
+        raw.len = passerelle__v1__revocation_list__pack(revoked, raw.data);
+        pl_revlist_t cand;
+        int drc =
+            pl_revlist_decode(raw.data, raw.len, self->authority_pk, &cand);
+        if (drc != PL_OK)
+            pl_log_warn(self->log, "revocation_refused reason=%s",
+                        pl_strerror(drc));
+        else if (s_take_revlist(self, &cand, "broker"))
+            rc = s_store_revlist(self, txn);
+    }
+    pl_buf_free(&raw);
+    return rc;
+}
+
+// Decodes and checks one certificate of a response into 'c': PL_OK when
+// it is kept (valid, or not valid yet by our clock), else why it is
+// dropped (logged).
+static int
+s_dir_cert(pl_node_t *self, const pl_buf_t *raw, uint64_t now, pl_cert_t *c)
+{
+    int crc = pl_cert_decode(raw->data, raw->len, self->authority_pk, c);
+    if (crc == PL_OK)
+        crc = pl_cert_check(c, now, &self->revoked);
+    if (crc == PL_EEXPIRED && now < c->not_before) {
+        // not valid yet by our clock: kept, so that a send says so
+        // (the clock may be behind) rather than "unknown recipient"
+        pl_log_warn(self->log,
+                    "certificate_not_yet_valid address=%s serial=%llu "
+                    "starts_in_s=%llu: if it was issued just now, this "
+                    "node's clock is behind",
+                    c->address, (unsigned long long) c->serial,
+                    (unsigned long long) (c->not_before - now));
+        crc = PL_OK;
+    }
+    if (crc != PL_OK)
+        pl_log_warn(self->log,
+                    "certificate_dropped address=%s serial=%llu reason=%s",
+                    crc == PL_EAUTH || crc == PL_EPROTO ? "?" : c->address,
+                    (unsigned long long) c->serial, pl_strerror(crc));
+    return crc;
+}
+
+// Replaces the store's directory with the kept certificates 'v' (their
+// bytes 'raws'), one record per address: the one s_dir_sort keeps.
+static int
+s_dir_save(pl_txn_t *txn, const pl_cert_t *v, const pl_buf_t *raws, size_t n,
+           uint64_t now)
+{
+    int rc = pl_store_each(txn, PL_DB_DIRECTORY, s_clear_dir, NULL);
+    for (size_t i = 0; rc == PL_OK && i < n; i++) {
+        bool skip = false;
+        for (size_t j = 0; !skip && j < n; j++)
+            skip = j != i && strcmp(v[i].address, v[j].address) == 0
+                   && (s_cert_better(&v[j], &v[i], now)
+                       || (j > i && !s_cert_better(&v[i], &v[j], now)));
+        if (!skip)
+            rc = pl_store_put(txn, PL_DB_DIRECTORY, v[i].address,
+                              strlen(v[i].address), raws[i].data, raws[i].len);
+    }
+    return rc;
+}
+
 int
 pl_node_dir_on_response(pl_node_t *self, pl_txn_t *txn,
                         const Passerelle__V1__DirectoryResponse *r)
@@ -196,22 +268,7 @@ pl_node_dir_on_response(pl_node_t *self, pl_txn_t *txn,
     int rc = PL_OK;
     uint64_t now = pl_now();
     if (r->revoked) {
-        size_t n = passerelle__v1__revocation_list__get_packed_size(r->revoked);
-        pl_buf_t raw = {0};
-        rc = pl_buf_reserve(&raw, n + 1);
-        if (rc == PL_OK) {
-            raw.len =
-                passerelle__v1__revocation_list__pack(r->revoked, raw.data);
-            pl_revlist_t cand;
-            int drc =
-                pl_revlist_decode(raw.data, raw.len, self->authority_pk, &cand);
-            if (drc != PL_OK)
-                pl_log_warn(self->log, "revocation_refused reason=%s",
-                            pl_strerror(drc));
-            else if (s_take_revlist(self, &cand, "broker"))
-                rc = s_store_revlist(self, txn);
-        }
-        pl_buf_free(&raw);
+        rc = s_dir_revlist(self, txn, r->revoked);
         if (rc != PL_OK)
             return rc;
     }
@@ -238,26 +295,7 @@ pl_node_dir_on_response(pl_node_t *self, pl_txn_t *txn,
             pl_buf_free(&raw);
             break;
         }
-        int crc = pl_cert_decode(raw.data, raw.len, self->authority_pk, &v[n]);
-        if (crc == PL_OK)
-            crc = pl_cert_check(&v[n], now, &self->revoked);
-        if (crc == PL_EEXPIRED && now < v[n].not_before) {
-            // not valid yet by our clock: kept, so that a send says so
-            // (the clock may be behind) rather than "unknown recipient"
-            pl_log_warn(self->log,
-                        "certificate_not_yet_valid address=%s serial=%llu "
-                        "starts_in_s=%llu: if it was issued just now, this "
-                        "node's clock is behind",
-                        v[n].address, (unsigned long long) v[n].serial,
-                        (unsigned long long) (v[n].not_before - now));
-            crc = PL_OK;
-        }
-        if (crc != PL_OK) {
-            pl_log_warn(self->log,
-                        "certificate_dropped address=%s serial=%llu reason=%s",
-                        crc == PL_EAUTH || crc == PL_EPROTO ? "?"
-                                                            : v[n].address,
-                        (unsigned long long) v[n].serial, pl_strerror(crc));
+        if (s_dir_cert(self, &raw, now, &v[n]) != PL_OK) {
             dropped++;
             pl_buf_free(&raw);
             continue;
@@ -267,18 +305,7 @@ pl_node_dir_on_response(pl_node_t *self, pl_txn_t *txn,
     }
     // the response is the broker's whole directory: replace ours
     if (rc == PL_OK)
-        rc = pl_store_each(txn, PL_DB_DIRECTORY, s_clear_dir, NULL);
-    for (size_t i = 0; rc == PL_OK && i < n; i++) {
-        // one record per address: the one s_dir_sort keeps
-        bool skip = false;
-        for (size_t j = 0; !skip && j < n; j++)
-            skip = j != i && strcmp(v[i].address, v[j].address) == 0
-                   && (s_cert_better(&v[j], &v[i], now)
-                       || (j > i && !s_cert_better(&v[i], &v[j], now)));
-        if (!skip)
-            rc = pl_store_put(txn, PL_DB_DIRECTORY, v[i].address,
-                              strlen(v[i].address), raws[i].data, raws[i].len);
-    }
+        rc = s_dir_save(txn, v, raws, n, now);
     for (size_t i = 0; i < n; i++)
         pl_buf_free(&raws[i]);
     free(raws);

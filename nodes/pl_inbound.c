@@ -387,112 +387,126 @@ s_kind_row(const pl_message_t *m)
     return i;
 }
 
-// One inbound envelope, in its own nested transaction 'txn'.
-static int
-s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
-              const uint8_t *data, size_t len, bool replayed)
+// One inbound envelope while it goes through the checks.
+typedef struct {
+    pl_envelope_t env;               // view into the packet
+    pl_header_t h;                   // its decoded header
+    char hex[33];                    // its id, for the logs
+    const pl_cert_t *cert;           // the sender's valid certificate
+    uint8_t digest[PL_DIGEST_BYTES]; // what a receipt covers
+} s_in_t;
+
+// Header, recipient, expiry, sender (known, valid, not revoked: an unknown
+// one is parked until the directory is fresh) and outer signature, before
+// any decryption. false when the envelope was refused or deferred.
+static bool
+s_env_check(pl_node_t *self, const pl_packet_t *pkt, const uint8_t *data,
+            size_t len, bool replayed, s_in_t *in)
 {
-    self->n.in_envelopes++;
-    pl_envelope_t env;
-    pl_envelope_view(pkt->envelope, &env);
-    pl_header_t h;
-    if (pl_header_decode(env.header, env.header_len, &h) != PL_OK) {
+    pl_envelope_view(pkt->envelope, &in->env);
+    pl_header_t *h = &in->h;
+    if (pl_header_decode(in->env.header, in->env.header_len, h) != PL_OK) {
         s_refuse(self, NULL, NULL,
                  PASSERELLE__V1__REJECT_REASON__REJECT_MALFORMED,
                  "header does not decode");
-        return PL_OK;
+        return false;
     }
-    char hex[33];
-    pl_node_hexid(hex, h.id);
-    if (strcmp(h.to, self->me.address) != 0) {
-        s_refuse(self, h.id, h.from,
+    pl_node_hexid(in->hex, h->id);
+    if (strcmp(h->to, self->me.address) != 0) {
+        s_refuse(self, h->id, h->from,
                  PASSERELLE__V1__REJECT_REASON__REJECT_NOT_RECIPIENT,
                  "addressed to another node");
-        return PL_OK;
+        return false;
     }
-    uint64_t now = pl_now();
-    if (h.expires_at < now) {
-        s_refuse(self, h.id, h.from,
+    if (h->expires_at < pl_now()) {
+        s_refuse(self, h->id, h->from,
                  PASSERELLE__V1__REJECT_REASON__REJECT_EXPIRED,
                  "envelope expired");
-        return PL_OK;
+        return false;
     }
     int why = PL_ENOTFOUND;
-    const pl_cert_t *cert = pl_node_dir_find(self, h.from, &why);
-    if (!cert && why == PL_ENOTFOUND && !replayed) {
+    in->cert = pl_node_dir_find(self, h->from, &why);
+    if (!in->cert && why == PL_ENOTFOUND && !replayed) {
         // maybe enrolled since our last refresh: ask, answer nothing yet
         pl_log_info(self->log,
                     "envelope_deferred id=%s from=%s reason=unknown_sender",
-                    hex, h.from);
+                    in->hex, h->from);
         self->n.in_deferred++;
-        pl_node_park_add(self, h.id, data, len);
+        pl_node_park_add(self, h->id, data, len);
         pl_node_ask_directory(self, false);
-        return PL_OK;
+        return false;
     }
-    if (!cert) {
-        s_refuse(self, h.id, h.from,
+    if (!in->cert) {
+        s_refuse(self, h->id, h->from,
                  why == PL_EREVOKED
                      ? PASSERELLE__V1__REJECT_REASON__REJECT_REVOKED
                      : PASSERELLE__V1__REJECT_REASON__REJECT_NOT_ENROLLED,
                  why == PL_EREVOKED   ? "sender certificate revoked"
                  : why == PL_EEXPIRED ? "sender certificate expired"
                                       : "sender not in the directory");
-        return PL_OK;
+        return false;
     }
-    if (pl_envelope_verify(&env, cert->keys.sign) != PL_OK) {
-        s_refuse(self, h.id, h.from,
+    if (pl_envelope_verify(&in->env, in->cert->keys.sign) != PL_OK) {
+        s_refuse(self, h->id, h->from,
                  PASSERELLE__V1__REJECT_REASON__REJECT_BAD_SIGNATURE,
                  "outer signature does not verify");
-        return PL_OK;
+        return false;
     }
-    uint8_t digest[PL_DIGEST_BYTES];
-    pl_envelope_digest(&env, digest);
+    pl_envelope_digest(&in->env, in->digest);
+    return true;
+}
+
+// Dedupe by id: a duplicate is answered again, the same id with other
+// bytes refused (an attack). *done when so; an error when the store fails.
+static int
+s_env_dedupe(pl_node_t *self, pl_txn_t *txn, const s_in_t *in, bool *done)
+{
+    const pl_header_t *h = &in->h;
     const uint8_t *seen;
     size_t seen_len;
     int rc =
-        pl_store_get(txn, PL_DB_SEEN, h.id, PL_MSG_ID_BYTES, &seen, &seen_len);
-    if (rc == PL_OK && seen_len == S_SEEN_BYTES) {
-        if (memcmp(seen + 16, digest, PL_DIGEST_BYTES) == 0) {
-            s_duplicate(self, txn, &h, seen);
+        pl_store_get(txn, PL_DB_SEEN, h->id, PL_MSG_ID_BYTES, &seen, &seen_len);
+    *done = rc == PL_OK && seen_len == S_SEEN_BYTES;
+    if (*done) {
+        if (memcmp(seen + 16, in->digest, PL_DIGEST_BYTES) == 0) {
+            s_duplicate(self, txn, h, seen);
             return PL_OK;
         }
         pl_log_error(self->log,
-                     "attack reason=same_id_other_bytes id=%s from=%s", hex,
-                     h.from);
-        s_refuse(self, h.id, h.from,
+                     "attack reason=same_id_other_bytes id=%s from=%s", in->hex,
+                     h->from);
+        s_refuse(self, h->id, h->from,
                  PASSERELLE__V1__REJECT_REASON__REJECT_DUPLICATE_CONFLICT,
                  "same id with other bytes");
         return PL_OK;
     }
-    if (rc != PL_OK && rc != PL_ENOTFOUND)
-        return rc;
-    if (self->skewed) {
-        // a receipt would carry a wrong time: wait for a good clock
-        pl_log_warn(self->log,
-                    "envelope_deferred id=%s from=%s reason=clock_skew", hex,
-                    h.from);
-        self->n.in_deferred++;
-        return PL_OK;
-    }
+    return rc == PL_ENOTFOUND ? PL_OK : rc;
+}
+
+// Opens the envelope with the box key it names (inner signer == outer
+// signer is checked inside pl_envelope_open) and decodes the message into
+// *m ('msg' the plaintext: the caller wipes it). false when refused.
+static bool
+s_env_open(pl_node_t *self, const s_in_t *in, pl_buf_t *msg, pl_message_t **m)
+{
+    const pl_header_t *h = &in->h;
     uint8_t pk[32];
     const uint8_t *sk = NULL;
     // a rotated key (rare) is read into this buffer and wiped at once; the
     // current one stays in its guarded memory
     uint8_t sk_old[32];
-    if (!s_box_key(self, h.key_id, pk, sk_old, &sk)) {
+    if (!s_box_key(self, h->key_id, pk, sk_old, &sk)) {
         pl_store_wipe(sk_old, sizeof sk_old);
-        s_refuse(self, h.id, h.from,
+        s_refuse(self, h->id, h->from,
                  PASSERELLE__V1__REJECT_REASON__REJECT_NOT_RECIPIENT,
                  "not sealed to a key of this node");
-        return PL_OK;
+        return false;
     }
-    pl_buf_t msg = {0};
-    rc = pl_envelope_open(&env, self->me.address, pk, sk, cert->keys.sign, NULL,
-                          &msg);
+    int rc = pl_envelope_open(&in->env, self->me.address, pk, sk,
+                              in->cert->keys.sign, NULL, msg);
     pl_store_wipe(sk_old, sizeof sk_old);
     if (rc != PL_OK) {
-        pl_buf_wipe(&msg);
-        s_refuse(self, h.id, h.from,
+        s_refuse(self, h->id, h->from,
                  rc == PL_EINVAL
                      ? PASSERELLE__V1__REJECT_REASON__REJECT_NOT_RECIPIENT
                  : rc == PL_EPROTO
@@ -501,48 +515,85 @@ s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
                  rc == PL_EINVAL   ? "not sealed for this node"
                  : rc == PL_EPROTO ? "malformed content"
                                    : "decryption or inner signature failed");
-        return PL_OK;
+        return false;
     }
-    pl_message_t *m = NULL;
-    rc = pl_message_decode(msg.data, msg.len, &m);
-    if (rc != PL_OK) {
-        pl_buf_wipe(&msg);
-        s_refuse(self, h.id, h.from,
+    if (pl_message_decode(msg->data, msg->len, m) != PL_OK) {
+        s_refuse(self, h->id, h->from,
                  PASSERELLE__V1__REJECT_REASON__REJECT_MALFORMED,
                  "malformed message");
-        return PL_OK;
+        return false;
     }
+    return true;
+}
+
+// The row of the kinds table: a receipted kind is stored and receipted
+// (unless the store is full: deferred, not answered), then its handler
+// runs in the same nested transaction; "taken" once all went well.
+static int
+s_env_dispatch(pl_node_t *self, pl_txn_t *txn, const s_in_t *in,
+               const pl_message_t *m, const pl_buf_t *msg)
+{
+    const pl_header_t *h = &in->h;
     size_t row = s_kind_row(m);
     int kind = s_kinds[row].kind;
     bool refused = false;
+    int rc;
     if (!s_kinds[row].receipted) {
-        rc = s_kinds[row].fn(self, txn, &h, cert, digest, m, &refused);
+        rc = s_kinds[row].fn(self, txn, h, in->cert, in->digest, m, &refused);
     } else if (pl_node_store_full(self)) {
         // not taken: the broker keeps it and redelivers; said once per
         // interval, not once per redelivery
         pl_node_full_log(self, "envelope");
         pl_log_debug(self->log,
-                     "envelope_deferred id=%s from=%s reason=store_full", hex,
-                     h.from);
+                     "envelope_deferred id=%s from=%s reason=store_full",
+                     in->hex, h->from);
         self->n.in_deferred++;
-        pl_message_free(&m);
-        pl_buf_wipe(&msg);
         return PL_OK;
     } else {
-        rc = s_store_message(self, txn, &h, &env, digest, kind, &msg, cert);
+        rc = s_store_message(self, txn, h, &in->env, in->digest, kind, msg,
+                             in->cert);
         // the kind's effect, in the same nested transaction
         if (rc == PL_OK)
-            rc = s_kinds[row].fn(self, txn, &h, cert, digest, m, &refused);
+            rc = s_kinds[row].fn(self, txn, h, in->cert, in->digest, m,
+                                 &refused);
         if (rc == PL_OK) {
             self->n.in_stored++;
             pl_log_debug(self->log, "envelope_stored id=%s from=%s kind=%s",
-                         hex, h.from, pl_kind_name(kind));
+                         in->hex, h->from, pl_kind_name(kind));
         }
     }
+    if (rc == PL_OK && !refused)
+        s_taken(self, h->id);
+    return rc;
+}
+
+// One inbound envelope, in its own nested transaction 'txn'.
+static int
+s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
+              const uint8_t *data, size_t len, bool replayed)
+{
+    self->n.in_envelopes++;
+    s_in_t in;
+    if (!s_env_check(self, pkt, data, len, replayed, &in))
+        return PL_OK;
+    bool done = false;
+    int rc = s_env_dedupe(self, txn, &in, &done);
+    if (rc != PL_OK || done)
+        return rc;
+    if (self->skewed) {
+        // a receipt would carry a wrong time: wait for a good clock
+        pl_log_warn(self->log,
+                    "envelope_deferred id=%s from=%s reason=clock_skew", in.hex,
+                    in.h.from);
+        self->n.in_deferred++;
+        return PL_OK;
+    }
+    pl_buf_t msg = {0};
+    pl_message_t *m = NULL;
+    if (s_env_open(self, &in, &msg, &m))
+        rc = s_env_dispatch(self, txn, &in, m, &msg);
     pl_message_free(&m);
     pl_buf_wipe(&msg);
-    if (rc == PL_OK && !refused)
-        s_taken(self, h.id);
     return rc;
 }
 

@@ -722,6 +722,154 @@ s_load_revoked(pl_node_t *self)
     pl_node_reload_revoked(self);
 }
 
+// The home: resolved, its control endpoint within the ipc limit, safe
+// (pl_home_check), the broker endpoint kept, and DIR/daemon.lock taken.
+static int
+s_open_home(pl_node_t *self, const pl_node_opts_t *opts, char *err,
+            size_t err_size)
+{
+    if (!realpath(opts->home, self->home)) {
+        pl_errf(err, err_size, "cannot resolve the home folder %s: %s",
+                opts->home, strerror(errno));
+        return PL_ENOTFOUND;
+    }
+    if (pl_node_control_endpoint(self->home, self->ctl_ep, sizeof self->ctl_ep)
+        != PL_OK) {
+        pl_errf(err, err_size,
+                "the home folder path is too long: ipc://%s/control would be "
+                "%zu bytes, the limit for an ipc socket is %d; use a shorter "
+                "path",
+                self->home, strlen(self->home) + 14, PL_HOME_IPC_MAX);
+        return PL_ETOOBIG;
+    }
+    int rc = pl_home_check(self->home, err, err_size); // one check (pl_home)
+    if (rc != PL_OK)
+        return rc;
+    snprintf(self->ctl_path, sizeof self->ctl_path, "%s/control", self->home);
+    if (snprintf(self->broker_ep, sizeof self->broker_ep, "%s", opts->broker)
+        >= (int) sizeof self->broker_ep) {
+        pl_errf(err, err_size, "the broker endpoint is too long");
+        return PL_EINVAL;
+    }
+    // one lock take for node, broker and CLI (pl_home)
+    rc = pl_home_lock_take(self->home, &self->lock_fd, err, err_size);
+    if (rc == PL_EEXIST && errno == EWOULDBLOCK)
+        pl_errf(err, err_size,
+                "another passerelle-node is already running on %s (it "
+                "holds %s/daemon.lock)",
+                self->home, self->home);
+    if (rc != PL_OK)
+        return rc;
+    // the holder's pid, so that a CLI waiting for an answer can tell that
+    // the daemon it asked has been replaced by another one
+    if (pl_home_lock_write_pid(self->lock_fd) != PL_OK)
+        pl_log_warn(self->log, "lock_pid_not_written");
+    return PL_OK;
+}
+
+// The keys (secret files checked first) and the certificates.
+static int
+s_open_keys(pl_node_t *self, char *err, size_t err_size)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/keys", self->home);
+    int rc = s_check_secrets(path, err, err_size);
+    if (rc != PL_OK)
+        return rc;
+    rc = pl_keys_load(self->home, &self->keys);
+    if (rc != PL_OK) {
+        pl_errf(err, err_size, "cannot load the keys in %s/keys: %s%s",
+                self->home, pl_strerror(rc),
+                rc == PL_ENOTFOUND ? " (run passerelle init first)" : "");
+        return rc;
+    }
+    return s_load_certs(self, err, err_size);
+}
+
+// The store, and what the node keeps in it: revocation list, directory,
+// the map's use.
+static int
+s_open_store(pl_node_t *self, const pl_node_opts_t *opts, char *err,
+             size_t err_size)
+{
+    char store_dir[PATH_MAX + 32], master[PATH_MAX + 32], serr[512];
+    snprintf(store_dir, sizeof store_dir, "%s/store", self->home);
+    snprintf(master, sizeof master, "%s/keys/master.secret", self->home);
+    pl_store_opts_t so = {
+        .map_bytes = opts->map_bytes,
+        .master_path = master,
+        .passphrase = opts->passphrase,
+        .passphrase_len = opts->passphrase_len,
+        .log = self->log,
+    };
+    int rc = pl_store_open(store_dir, &so, &self->store, serr, sizeof serr);
+    if (rc != PL_OK) {
+        pl_errf(err, err_size, "cannot open the store: %s", serr);
+        return rc;
+    }
+    s_load_revoked(self);
+    rc = pl_node_dir_load(self);
+    if (rc != PL_OK) {
+        pl_errf(err, err_size, "cannot read the directory from the store: %s",
+                pl_strerror(rc));
+        return rc;
+    }
+    PL_IGNORE(pl_store_usage(self->store, &self->usage_pct));
+    return PL_OK;
+}
+
+// ZeroMQ: the DEALER to the broker, then the control socket (its file
+// appearing means "ready").
+static int
+s_open_sockets(pl_node_t *self, char *err, size_t err_size)
+{
+    self->zctx = zmq_ctx_new();
+    if (!self->zctx) {
+        pl_errf(err, err_size, "cannot start ZeroMQ");
+        return PL_EIO;
+    }
+    self->dealer = zmq_socket(self->zctx, ZMQ_DEALER);
+    self->ctl = zmq_socket(self->zctx, ZMQ_REP);
+    if (!self->dealer || !self->ctl
+        || s_dealer_setup(self->dealer, self) != PL_OK) {
+        pl_errf(err, err_size, "cannot set up the broker socket: %s",
+                zmq_strerror(errno));
+        return PL_EIO;
+    }
+    if (zmq_connect(self->dealer, self->broker_ep) != 0) {
+        pl_errf(err, err_size, "bad broker endpoint %s: %s", self->broker_ep,
+                zmq_strerror(errno));
+        return PL_EINVAL;
+    }
+    // the control socket last: its file appearing means "ready"
+    if (s_control_setup(self) != PL_OK) {
+        pl_errf(err, err_size, "cannot bind %s: %s", self->ctl_ep,
+                zmq_strerror(errno));
+        return PL_EIO;
+    }
+    return PL_OK;
+}
+
+// Operations settings (box key grace, map growth) and the first timers.
+static void
+s_start(pl_node_t *self, const pl_node_opts_t *opts)
+{
+    self->box_grace_days = opts->box_grace_days < 0 ? 0
+                           : opts->box_grace_days == 0
+                               ? PL_NODE_BOX_GRACE_DAYS
+                               : (uint32_t) opts->box_grace_days;
+    self->map_max_bytes =
+        opts->map_max_bytes ? opts->map_max_bytes : PL_NODE_MAP_MAX_DEFAULT;
+    if (self->map_max_bytes < pl_store_map_size(self->store))
+        self->map_max_bytes = pl_store_map_size(self->store);
+    pl_node_ops_start(self);
+    uint64_t now = pl_mono_ms();
+    self->link_since_ms = now;
+    self->reader_next_ms = now + S_READER_CHECK_MS;
+    self->usage_next_ms = now + S_USAGE_MS;
+    self->prune_next_ms = now + 5000; // soon after start, then periodically
+}
+
 int
 pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
             size_t err_size)
@@ -738,135 +886,20 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
     self->heartbeat_ms =
         opts->heartbeat_ms > 0 ? opts->heartbeat_ms : PL_NODE_HEARTBEAT_MS;
     self->started_ms = pl_mono_ms();
-    int rc = PL_OK;
-    if (!realpath(opts->home, self->home)) {
-        pl_errf(err, err_size, "cannot resolve the home folder %s: %s",
-                opts->home, strerror(errno));
-        rc = PL_ENOTFOUND;
-        goto fail;
-    }
-    if (pl_node_control_endpoint(self->home, self->ctl_ep, sizeof self->ctl_ep)
-        != PL_OK) {
-        pl_errf(err, err_size,
-                "the home folder path is too long: ipc://%s/control would be "
-                "%zu bytes, the limit for an ipc socket is %d; use a shorter "
-                "path",
-                self->home, strlen(self->home) + 14, PL_HOME_IPC_MAX);
-        rc = PL_ETOOBIG;
-        goto fail;
-    }
-    rc = pl_home_check(self->home, err, err_size); // one check (pl_home)
-    if (rc != PL_OK)
-        goto fail;
-    snprintf(self->ctl_path, sizeof self->ctl_path, "%s/control", self->home);
-    if (snprintf(self->broker_ep, sizeof self->broker_ep, "%s", opts->broker)
-        >= (int) sizeof self->broker_ep) {
-        pl_errf(err, err_size, "the broker endpoint is too long");
-        rc = PL_EINVAL;
-        goto fail;
-    }
-
-    char path[PATH_MAX + 32];
-    // one lock take for node, broker and CLI (pl_home)
-    rc = pl_home_lock_take(self->home, &self->lock_fd, err, err_size);
-    if (rc == PL_EEXIST && errno == EWOULDBLOCK)
-        pl_errf(err, err_size,
-                "another passerelle-node is already running on %s (it "
-                "holds %s/daemon.lock)",
-                self->home, self->home);
-    if (rc != PL_OK)
-        goto fail;
-    // the holder's pid, so that a CLI waiting for an answer can tell that
-    // the daemon it asked has been replaced by another one
-    if (pl_home_lock_write_pid(self->lock_fd) != PL_OK)
-        pl_log_warn(self->log, "lock_pid_not_written");
-
-    snprintf(path, sizeof path, "%s/keys", self->home);
-    rc = s_check_secrets(path, err, err_size);
-    if (rc != PL_OK)
-        goto fail;
-    rc = pl_keys_load(self->home, &self->keys);
+    int rc = s_open_home(self, opts, err, err_size);
+    if (rc == PL_OK)
+        rc = s_open_keys(self, err, err_size);
+    if (rc == PL_OK)
+        rc = s_open_store(self, opts, err, err_size);
+    if (rc == PL_OK)
+        rc = s_open_sockets(self, err, err_size);
     if (rc != PL_OK) {
-        pl_errf(err, err_size, "cannot load the keys in %s/keys: %s%s",
-                self->home, pl_strerror(rc),
-                rc == PL_ENOTFOUND ? " (run passerelle init first)" : "");
-        goto fail;
+        pl_node_destroy(&self);
+        return rc;
     }
-    rc = s_load_certs(self, err, err_size);
-    if (rc != PL_OK)
-        goto fail;
-
-    char store_dir[PATH_MAX + 32], master[PATH_MAX + 32], serr[512];
-    snprintf(store_dir, sizeof store_dir, "%s/store", self->home);
-    snprintf(master, sizeof master, "%s/keys/master.secret", self->home);
-    pl_store_opts_t so = {
-        .map_bytes = opts->map_bytes,
-        .master_path = master,
-        .passphrase = opts->passphrase,
-        .passphrase_len = opts->passphrase_len,
-        .log = self->log,
-    };
-    rc = pl_store_open(store_dir, &so, &self->store, serr, sizeof serr);
-    if (rc != PL_OK) {
-        pl_errf(err, err_size, "cannot open the store: %s", serr);
-        goto fail;
-    }
-    s_load_revoked(self);
-    rc = pl_node_dir_load(self);
-    if (rc != PL_OK) {
-        pl_errf(err, err_size, "cannot read the directory from the store: %s",
-                pl_strerror(rc));
-        goto fail;
-    }
-    PL_IGNORE(pl_store_usage(self->store, &self->usage_pct));
-
-    self->zctx = zmq_ctx_new();
-    if (!self->zctx) {
-        pl_errf(err, err_size, "cannot start ZeroMQ");
-        rc = PL_EIO;
-        goto fail;
-    }
-    self->dealer = zmq_socket(self->zctx, ZMQ_DEALER);
-    self->ctl = zmq_socket(self->zctx, ZMQ_REP);
-    if (!self->dealer || !self->ctl
-        || s_dealer_setup(self->dealer, self) != PL_OK) {
-        pl_errf(err, err_size, "cannot set up the broker socket: %s",
-                zmq_strerror(errno));
-        rc = PL_EIO;
-        goto fail;
-    }
-    if (zmq_connect(self->dealer, self->broker_ep) != 0) {
-        pl_errf(err, err_size, "bad broker endpoint %s: %s", self->broker_ep,
-                zmq_strerror(errno));
-        rc = PL_EINVAL;
-        goto fail;
-    }
-    // the control socket last: its file appearing means "ready"
-    if (s_control_setup(self) != PL_OK) {
-        pl_errf(err, err_size, "cannot bind %s: %s", self->ctl_ep,
-                zmq_strerror(errno));
-        rc = PL_EIO;
-        goto fail;
-    }
-    self->box_grace_days = opts->box_grace_days < 0 ? 0
-                           : opts->box_grace_days == 0
-                               ? PL_NODE_BOX_GRACE_DAYS
-                               : (uint32_t) opts->box_grace_days;
-    self->map_max_bytes =
-        opts->map_max_bytes ? opts->map_max_bytes : PL_NODE_MAP_MAX_DEFAULT;
-    if (self->map_max_bytes < pl_store_map_size(self->store))
-        self->map_max_bytes = pl_store_map_size(self->store);
-    pl_node_ops_start(self);
-    uint64_t now = pl_mono_ms();
-    self->link_since_ms = now;
-    self->reader_next_ms = now + S_READER_CHECK_MS;
-    self->usage_next_ms = now + S_USAGE_MS;
-    self->prune_next_ms = now + 5000; // soon after start, then periodically
+    s_start(self, opts);
     *out = self;
     return PL_OK;
-fail:
-    pl_node_destroy(&self);
-    return rc;
 }
 
 void
