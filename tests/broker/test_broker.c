@@ -54,16 +54,7 @@ static bool
 s_handshake_refused(pl_rawclient_t *c)
 {
     // a refused CURVE handshake never lets a packet through either way
-    Passerelle__V1__Hello h = PASSERELLE__V1__HELLO__INIT;
-    h.version = 1;
-    h.time = pl_now();
-    Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
-    p.kind_case = PASSERELLE__V1__PACKET__KIND_HELLO;
-    p.hello = &h;
-    pl_buf_t out = {0};
-    assert_int_equal(pl_wire_encode(&p, &out), 0);
-    pl_rawclient_send(c, out.data, out.len);
-    pl_buf_free(&out);
+    assert_int_equal(pl_rawclient_send_hello(c), PL_OK);
     pl_packet_t *reply = NULL;
     int rc = pl_rawclient_recv(c, &reply, 1500);
     pl_wire_free(&reply);
@@ -670,8 +661,6 @@ test_store_flags(void **state)
 int
 main(void)
 {
-    signal(SIGPIPE, SIG_IGN);
-    assert_int_equal(pl_crypto_init(), 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_flags),
         cmocka_unit_test(test_door),
@@ -682,7 +671,5 @@ main(void)
         cmocka_unit_test(test_map_full),
         cmocka_unit_test(test_kill9_stream),
     };
-    if (getenv("PL_TEST_FILTER"))
-        cmocka_set_test_filter(getenv("PL_TEST_FILTER"));
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return PL_TESTNET_MAIN(tests); // SIGPIPE, crypto, PL_TEST_FILTER
 }

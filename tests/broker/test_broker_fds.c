@@ -91,12 +91,7 @@ test_fd_flood(void **state)
     // prlimit execs the broker: its pid is the broker's
     const char *const pre[] = {"/usr/bin/prlimit", "--nofile=1024:1024", NULL};
     pl_testnet_spawn_broker(&net, pre, NULL, NULL);
-    pl_rawclient_t *a = NULL;
-    for (int i = 0; i < 50 && !a; i++) {
-        a = pl_rawclient_open(net.home[0], net.endpoint);
-        if (a && pl_rawclient_hello(a, 500) != PL_OK)
-            pl_rawclient_close(&a);
-    }
+    pl_rawclient_t *a = pl_testnet_client(&net, 0, 50);
     assert_non_null(a);
     assert_true(s_served(a, net.home[1], 5000));
 
@@ -254,12 +249,7 @@ test_fd_limit_low_warned(void **state)
     assert_int_equal(
         pl_testnet_log_count(&net, "fd_limit_low limit=200 enrolled=2"), 1);
     // and it still serves what it can
-    pl_rawclient_t *a = NULL;
-    for (int i = 0; i < 50 && !a; i++) {
-        a = pl_rawclient_open(net.home[0], net.endpoint);
-        if (a && pl_rawclient_hello(a, 500) != PL_OK)
-            pl_rawclient_close(&a);
-    }
+    pl_rawclient_t *a = pl_testnet_client(&net, 0, 50);
     assert_non_null(a);
     assert_true(s_served(a, net.home[1], 5000));
     pl_rawclient_close(&a);
@@ -269,14 +259,10 @@ test_fd_limit_low_warned(void **state)
 int
 main(void)
 {
-    signal(SIGPIPE, SIG_IGN);
-    assert_int_equal(pl_crypto_init(), 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fd_flood),
         cmocka_unit_test(test_reload_unreadable_certs),
         cmocka_unit_test(test_fd_limit_low_warned),
     };
-    if (getenv("PL_TEST_FILTER"))
-        cmocka_set_test_filter(getenv("PL_TEST_FILTER"));
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return PL_TESTNET_MAIN(tests); // SIGPIPE, crypto, PL_TEST_FILTER
 }

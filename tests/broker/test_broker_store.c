@@ -41,37 +41,11 @@ s_broker(pl_test_net_t *net, const char *const extra[])
 static int
 s_offer(pl_rawclient_t *c, const char *to_home, size_t len)
 {
-    static uint8_t body[60000];
-    assert_true(len <= sizeof body);
-    randombytes_buf(body, len);
-    uint8_t id[16];
-    pl_buf_t pkt = {0};
-    assert_int_equal(
-        pl_rawclient_seal(c, to_home, NULL, body, len, 0, id, &pkt), 0);
-    assert_int_equal(pl_rawclient_send(c, pkt.data, pkt.len), 0);
-    pl_buf_free(&pkt);
-    uint64_t deadline = pl_mono_ms() + 10000;
-    while (pl_mono_ms() < deadline) {
-        pl_packet_t *r = NULL;
-        if (pl_rawclient_recv(c, &r, 1000) != PL_OK)
-            continue;
-        int got = -1;
-        if (r->kind_case == PASSERELLE__V1__PACKET__KIND_ACCEPTED
-            && memcmp(r->accepted->message_id.data, id, 16) == 0)
-            got = 1;
-        else if (r->kind_case == PASSERELLE__V1__PACKET__KIND_REJECTED
-                 && r->rejected->has_message_id
-                 && memcmp(r->rejected->message_id.data, id, 16) == 0) {
-            assert_int_equal(r->rejected->reason,
-                             PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL);
-            got = 0;
-        }
-        pl_wire_free(&r);
-        if (got >= 0)
-            return got;
-    }
-    fail_msg("no answer to an envelope within 10 s");
-    return -1;
+    uint8_t id[PL_MSG_ID_BYTES];
+    int got = pl_testnet_offer(c, to_home, len, id, 10000);
+    if (got < 0)
+        fail_msg("no answer to an envelope within 10 s");
+    return got;
 }
 
 // sends until the first store-full refusal (at most 'max'); returns how
@@ -495,8 +469,6 @@ test_spool_dedupe_days(void **state)
 int
 main(void)
 {
-    signal(SIGPIPE, SIG_IGN);
-    assert_int_equal(pl_crypto_init(), 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_drain_serves_again),
         cmocka_unit_test(test_sender_quota),
@@ -504,7 +476,5 @@ main(void)
         cmocka_unit_test(test_old_store_migrates),
         cmocka_unit_test(test_spool_dedupe_days),
     };
-    if (getenv("PL_TEST_FILTER"))
-        cmocka_set_test_filter(getenv("PL_TEST_FILTER"));
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return PL_TESTNET_MAIN(tests); // SIGPIPE, crypto, PL_TEST_FILTER
 }

@@ -243,16 +243,7 @@ pl_faults_drain(const pl_test_net_t *net, int to, pl_faults_stream_t *s,
 long
 pl_faults_count(const char *path, const char *needle)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    long hits = 0;
-    char line[8192];
-    while (fgets(line, sizeof line, f))
-        for (char *p = line; (p = strstr(p, needle)); p += strlen(needle))
-            hits++;
-    fclose(f);
-    return hits;
+    return pl_testnode_count_in_file(path, needle); // tests/lib/pl_testnode
 }
 
 long

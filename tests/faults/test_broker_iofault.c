@@ -130,43 +130,6 @@ s_wait_exit(pid_t pid, int ms)
     return -1;
 }
 
-// sends an envelope; 1 accepted, 0 refused store-full, -1 no answer in
-// 'ms' (any other answer fails)
-static int
-s_offer(pl_rawclient_t *c, const char *to_home, size_t len, uint8_t id[16],
-        int ms)
-{
-    static uint8_t body[60000];
-    assert_true(len <= sizeof body);
-    randombytes_buf(body, len);
-    pl_buf_t pkt = {0};
-    assert_int_equal(
-        pl_rawclient_seal(c, to_home, NULL, body, len, 0, id, &pkt), 0);
-    assert_int_equal(pl_rawclient_send(c, pkt.data, pkt.len), 0);
-    pl_buf_free(&pkt);
-    uint64_t deadline = pl_mono_ms() + (uint64_t) ms;
-    while (pl_mono_ms() < deadline) {
-        pl_packet_t *r = NULL;
-        if (pl_rawclient_recv(c, &r, 200) != PL_OK)
-            continue;
-        int got = -2;
-        if (r->kind_case == PASSERELLE__V1__PACKET__KIND_ACCEPTED
-            && memcmp(r->accepted->message_id.data, id, 16) == 0)
-            got = 1;
-        else if (r->kind_case == PASSERELLE__V1__PACKET__KIND_REJECTED
-                 && r->rejected->has_message_id
-                 && memcmp(r->rejected->message_id.data, id, 16) == 0) {
-            assert_int_equal(r->rejected->reason,
-                             PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL);
-            got = 0;
-        }
-        pl_wire_free(&r);
-        if (got >= 0)
-            return got;
-    }
-    return -1;
-}
-
 // 'b' takes what arrives until 'want' distinct ids of 'acked' were seen
 // (or 20 s pass, then 1 s more of quiet); counts each id's deliveries
 static void
@@ -236,14 +199,15 @@ s_fatal_case(const char *tag, const char *mode)
     uint8_t acked[N + 8][16];
     int nacked = 0;
     for (int i = 0; i < N; i++) {
-        assert_int_equal(s_offer(a, net.home[1], 2000, acked[nacked], 5000), 1);
+        assert_int_equal(
+            pl_testnet_offer(a, net.home[1], 2000, acked[nacked], 5000), 1);
         nacked++;
     }
     s_fault(true);
     // from now on nothing may be acknowledged
     for (int i = 0; i < 5; i++) {
         uint8_t id[16];
-        int got = s_offer(a, net.home[1], 2000, id, 600);
+        int got = pl_testnet_offer(a, net.home[1], 2000, id, 600);
         assert_true(got < 0); // neither accepted nor refused: silence
     }
     int status = s_wait_exit(net.broker_pid, 10000);
@@ -293,12 +257,12 @@ test_write_enospc_recovers(void **state)
     uint8_t acked[64][16];
     int nacked = 0;
     for (int i = 0; i < 10; i++)
-        assert_int_equal(s_offer(a, net.home[1], 2000, acked[nacked++], 5000),
-                         1);
+        assert_int_equal(
+            pl_testnet_offer(a, net.home[1], 2000, acked[nacked++], 5000), 1);
     s_fault(true);
     for (int i = 0; i < 30; i++) {
         uint8_t id[16];
-        assert_int_equal(s_offer(a, net.home[1], 2000, id, 5000), 0);
+        assert_int_equal(pl_testnet_offer(a, net.home[1], 2000, id, 5000), 0);
     }
     assert_true(pl_test_alive(net.broker_pid));
     long lines = pl_testnet_log_count(&net, "store_full");
@@ -311,7 +275,7 @@ test_write_enospc_recovers(void **state)
     uint64_t deadline = pl_mono_ms() + 10000;
     int got = 0;
     while (got != 1 && pl_mono_ms() < deadline)
-        got = s_offer(a, net.home[1], 2000, acked[nacked], 5000);
+        got = pl_testnet_offer(a, net.home[1], 2000, acked[nacked], 5000);
     assert_int_equal(got, 1);
     nacked++;
     pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
@@ -348,7 +312,7 @@ test_disk_full_tmpfs(void **state)
     // 60 kB each until the first store-full (the broker keeps 2 MiB of
     // the disk free for takens)
     for (int i = 0; i < 200 && refused == 0; i++) {
-        int got = s_offer(a, net.home[1], 60000, acked[nacked], 5000);
+        int got = pl_testnet_offer(a, net.home[1], 60000, acked[nacked], 5000);
         assert_true(got >= 0);
         if (got == 1)
             nacked++;
@@ -367,7 +331,7 @@ test_disk_full_tmpfs(void **state)
                      0);
     for (int i = 0; i < 10; i++) {
         uint8_t id[16];
-        assert_int_equal(s_offer(a, net.home[1], 2000, id, 5000), 0);
+        assert_int_equal(pl_testnet_offer(a, net.home[1], 2000, id, 5000), 0);
     }
     assert_true(pl_test_alive(net.broker_pid));
     long lines = pl_testnet_log_count(&net, "store_full");
@@ -384,7 +348,7 @@ test_disk_full_tmpfs(void **state)
     int got = 0;
     uint8_t id[16];
     while (got != 1 && pl_mono_ms() < deadline) {
-        got = s_offer(a, net.home[1], 2000, id, 5000);
+        got = pl_testnet_offer(a, net.home[1], 2000, id, 5000);
         if (got != 1)
             pl_test_sh(NULL, "sleep 0.2");
     }
@@ -394,7 +358,7 @@ test_disk_full_tmpfs(void **state)
     deadline = pl_mono_ms() + 15000;
     got = 0;
     while (got != 1 && pl_mono_ms() < deadline) {
-        got = s_offer(a, net.home[1], 60000, id, 5000);
+        got = pl_testnet_offer(a, net.home[1], 60000, id, 5000);
         if (got != 1)
             pl_test_sh(NULL, "sleep 0.2");
     }
@@ -449,7 +413,7 @@ test_flood_then_vanish(void **state)
     pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
     assert_int_equal(pl_rawclient_hello(b, 30000), PL_OK);
     uint8_t id[16];
-    assert_int_equal(s_offer(b, net.home[0], 100, id, 30000), 1);
+    assert_int_equal(pl_testnet_offer(b, net.home[0], 100, id, 30000), 1);
     assert_true(pl_test_alive(net.broker_pid));
     pl_rawclient_close(&b);
     pl_test_net_destroy(&net);
@@ -458,8 +422,6 @@ test_flood_then_vanish(void **state)
 int
 main(void)
 {
-    signal(SIGPIPE, SIG_IGN);
-    assert_int_equal(pl_crypto_init(), 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync_error_exits),
         cmocka_unit_test(test_meta_write_error_exits),
@@ -467,7 +429,5 @@ main(void)
         cmocka_unit_test(test_flood_then_vanish),
         cmocka_unit_test_teardown(test_disk_full_tmpfs, s_teardown),
     };
-    if (getenv("PL_TEST_FILTER"))
-        cmocka_set_test_filter(getenv("PL_TEST_FILTER"));
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return PL_TESTNET_MAIN(tests); // SIGPIPE, crypto, PL_TEST_FILTER
 }

@@ -108,7 +108,7 @@ pl_rawclient_recv(pl_rawclient_t *self, pl_packet_t **out, int timeout_ms)
 }
 
 int
-pl_rawclient_hello(pl_rawclient_t *self, int timeout_ms)
+pl_rawclient_send_hello(pl_rawclient_t *self)
 {
     Passerelle__V1__Hello h = PASSERELLE__V1__HELLO__INIT;
     h.version = 1;
@@ -121,6 +121,14 @@ pl_rawclient_hello(pl_rawclient_t *self, int timeout_ms)
         return PL_EINVAL;
     pl_rawclient_send(self, out.data, out.len);
     pl_buf_free(&out);
+    return PL_OK;
+}
+
+int
+pl_rawclient_hello(pl_rawclient_t *self, int timeout_ms)
+{
+    if (pl_rawclient_send_hello(self) != PL_OK)
+        return PL_EINVAL;
     uint64_t deadline = pl_mono_ms() + (uint64_t) timeout_ms;
     while (pl_mono_ms() < deadline) {
         pl_packet_t *pkt = NULL;

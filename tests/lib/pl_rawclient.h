@@ -30,6 +30,8 @@ int pl_rawclient_send(pl_rawclient_t *self, const void *data, size_t len);
 // Receives one packet within timeout_ms: PL_OK (decoded; free with
 // pl_wire_free), PL_ETIMEOUT, or a decode error.
 int pl_rawclient_recv(pl_rawclient_t *self, pl_packet_t **out, int timeout_ms);
+// Sends a hello (not waiting for anything). PL_OK or PL_EINVAL.
+int pl_rawclient_send_hello(pl_rawclient_t *self);
 // Sends a hello and waits for the welcome. PL_OK or PL_ETIMEOUT.
 int pl_rawclient_hello(pl_rawclient_t *self, int timeout_ms);
 // The node's keys and certificate (loaded by pl_rawclient_open).

@@ -1,14 +1,26 @@
 // pl_testnet - the broker of a test network. Layer: tests.
 #include "tests/lib/pl_testnet.h"
 
+// cmocka.h needs these first, in this order
+// clang-format off
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+// clang-format on
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "proto/pl_crypto.h"
 #include "proto/pl_util.h"
 
 #define S_ARGV_MAX 32
@@ -103,4 +115,68 @@ pl_testnet_expect(pl_rawclient_t *c, Passerelle__V1__Packet__KindCase kind,
         pl_wire_free(&p);
     }
     return NULL;
+}
+
+pl_rawclient_t *
+pl_testnet_client(const pl_test_net_t *net, int i, int tries)
+{
+    pl_rawclient_t *c = NULL;
+    for (int k = 0; k < tries && !c; k++) {
+        c = pl_rawclient_open(net->home[i], net->endpoint);
+        if (c && pl_rawclient_hello(c, 500) != PL_OK)
+            pl_rawclient_close(&c);
+    }
+    return c;
+}
+
+// The broker's answer to envelope 'id' in 'r': 1 accepted, 0 refused
+// store-full, -1 another packet.
+static int
+s_answer(const pl_packet_t *r, const uint8_t id[PL_MSG_ID_BYTES])
+{
+    if (r->kind_case == PASSERELLE__V1__PACKET__KIND_ACCEPTED
+        && memcmp(r->accepted->message_id.data, id, PL_MSG_ID_BYTES) == 0)
+        return 1;
+    if (r->kind_case == PASSERELLE__V1__PACKET__KIND_REJECTED
+        && r->rejected->has_message_id
+        && memcmp(r->rejected->message_id.data, id, PL_MSG_ID_BYTES) == 0) {
+        PL_CHECK(r->rejected->reason
+                 == PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL);
+        return 0;
+    }
+    return -1;
+}
+
+int
+pl_testnet_offer(pl_rawclient_t *c, const char *to_home, size_t len,
+                 uint8_t id[PL_MSG_ID_BYTES], int ms)
+{
+    static uint8_t body[60000];
+    PL_CHECK(len <= sizeof body);
+    pl_random(body, len);
+    pl_buf_t pkt = {0};
+    PL_CHECK(pl_rawclient_seal(c, to_home, NULL, body, len, 0, id, &pkt) == 0);
+    PL_CHECK(pl_rawclient_send(c, pkt.data, pkt.len) == 0);
+    pl_buf_free(&pkt);
+    uint64_t deadline = pl_mono_ms() + (uint64_t) ms;
+    while (pl_mono_ms() < deadline) {
+        pl_packet_t *r = NULL;
+        if (pl_rawclient_recv(c, &r, 200) != PL_OK)
+            continue;
+        int got = s_answer(r, id);
+        pl_wire_free(&r);
+        if (got >= 0)
+            return got;
+    }
+    return -1;
+}
+
+int
+pl_testnet_main(const struct CMUnitTest *tests, size_t n)
+{
+    signal(SIGPIPE, SIG_IGN);
+    PL_CHECK(pl_crypto_init() == 0);
+    if (getenv("PL_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("PL_TEST_FILTER"));
+    return _cmocka_run_group_tests("tests", tests, n, NULL, NULL);
 }

@@ -7,6 +7,8 @@
 #define PL_TESTNET_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "tests/lib/pl_rawclient.h"
 #include "tests/lib/pl_test.h"
@@ -34,5 +36,22 @@ long pl_testnet_log_count(const pl_test_net_t *net, const char *needle);
 // returns it (free with pl_wire_free) or NULL.
 pl_packet_t *pl_testnet_expect(pl_rawclient_t *c,
                                Passerelle__V1__Packet__KindCase kind, int ms);
+
+// A raw client of node 'i' of 'net' that the broker welcomed: up to
+// 'tries' connects with a hello each (500 ms); NULL if none was welcomed.
+pl_rawclient_t *pl_testnet_client(const pl_test_net_t *net, int i, int tries);
+// Sends an envelope of 'len' random bytes (at most 60,000) from 'c' to the
+// node of 'to_home' ('id' gets its id) and waits up to 'ms' for the
+// broker's answer: 1 accepted, 0 refused store-full, -1 no answer. Any
+// other answer to it fails the test.
+int pl_testnet_offer(pl_rawclient_t *c, const char *to_home, size_t len,
+                     uint8_t id[PL_MSG_ID_BYTES], int ms);
+
+// The main of a broker test: SIGPIPE ignored, the crypto library started,
+// PL_TEST_FILTER (a cmocka test filter) applied, then the tests run.
+struct CMUnitTest;
+int pl_testnet_main(const struct CMUnitTest *tests, size_t n);
+#define PL_TESTNET_MAIN(tests)                                                 \
+    pl_testnet_main(tests, sizeof(tests) / sizeof((tests)[0]))
 
 #endif

@@ -22,41 +22,19 @@
 #include "tests/lib/nodes/pl_fakenode.h"
 #include "tests/lib/pl_test.h"
 
-static int
-s_setup(void **state)
-{
-    pl_fakenode_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    pl_fakenode_init(f, "inbound", 8u << 20);
-    *state = f;
-    return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    pl_fakenode_t *f = *state;
-    pl_fakenode_fini(f);
-    free(f);
-    return 0;
-}
-
 // An envelope from the peer holding a TestMessage.
 static void
 s_test_env(pl_fakenode_t *f, uint8_t id[PL_MSG_ID_BYTES], pl_buf_t *pkt)
 {
-    Passerelle__V1__Message m = PASSERELLE__V1__MESSAGE__INIT;
-    Passerelle__V1__TestMessage t = PASSERELLE__V1__TEST_MESSAGE__INIT;
-    t.payload.data = (uint8_t *) "bonjour";
-    t.payload.len = 7;
-    m.body_case = PASSERELLE__V1__MESSAGE__BODY_TEST;
-    m.test = &t;
-    pl_fakenode_seal_msg(f, &m, id, pkt);
+    pl_buf_t enc = {0};
+    pl_fakenode_test_msg(&enc, "bonjour");
+    pl_fakenode_seal_in(f, enc.data, enc.len, id, pkt);
+    pl_buf_free(&enc);
 }
 
 // What the node sent after the pass, in order: their kinds into 'kinds'
-// (at most 'max'); returns how many. An envelope's recipient must be the
-// peer, a taken/rejected's id 'id'.
+// (at most 'max'); returns how many. A taken or rejected packet must
+// carry 'id'.
 static int
 s_sent(pl_fakenode_t *f, const uint8_t id[PL_MSG_ID_BYTES], int *kinds, int max)
 {
@@ -75,37 +53,6 @@ s_sent(pl_fakenode_t *f, const uint8_t id[PL_MSG_ID_BYTES], int *kinds, int max)
     return n;
 }
 
-// Whether 'db' holds 'key' (16 bytes).
-static bool
-s_has(pl_fakenode_t *f, pl_db_t db, const uint8_t key[PL_MSG_ID_BYTES])
-{
-    pl_txn_t *t = NULL;
-    assert_int_equal(pl_store_begin(f->node->store, NULL, false, &t), PL_OK);
-    const uint8_t *v;
-    size_t vlen;
-    bool has = pl_store_get(t, db, key, PL_MSG_ID_BYTES, &v, &vlen) == PL_OK;
-    pl_store_abort(&t);
-    return has;
-}
-
-static int
-s_count_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
-{
-    (void) k, (void) kl, (void) v, (void) vl;
-    (*(size_t *) arg)++;
-    return PL_STORE_NEXT;
-}
-static size_t
-s_count(pl_fakenode_t *f, pl_db_t db)
-{
-    pl_txn_t *t = NULL;
-    size_t n = 0;
-    assert_int_equal(pl_store_begin(f->node->store, NULL, false, &t), PL_OK);
-    assert_int_equal(pl_store_each(t, db, s_count_one, &n), PL_OK);
-    pl_store_abort(&t);
-    return n;
-}
-
 // a receipted kind: stored in the inbox, a receipt sealed to the sender
 // in the outbox, both sent after the commit, then "taken"; a duplicate is
 // answered with the same receipt again and taken, and stored once
@@ -121,13 +68,13 @@ test_receipted_kind(void **state)
     assert_int_equal(s_sent(f, id, kinds, 8), 2);
     assert_int_equal(kinds[0], PASSERELLE__V1__PACKET__KIND_ENVELOPE);
     assert_int_equal(kinds[1], PASSERELLE__V1__PACKET__KIND_TAKEN);
-    assert_true(s_has(f, PL_DB_INBOX, id));
-    assert_true(s_has(f, PL_DB_SEEN, id));
-    assert_int_equal(s_count(f, PL_DB_OUTBOX), 1); // the receipt
+    assert_true(pl_fakenode_has(f, PL_DB_INBOX, id));
+    assert_true(pl_fakenode_has(f, PL_DB_SEEN, id));
+    assert_int_equal(pl_fakenode_count(f, PL_DB_OUTBOX), 1); // the receipt
     assert_int_equal(f->node->n.in_envelopes, 1);
     assert_int_equal(f->node->n.in_stored, 1);
     assert_int_equal(f->node->n.in_refused, 0);
-    size_t audit = s_count(f, PL_DB_AUDIT);
+    size_t audit = pl_fakenode_count(f, PL_DB_AUDIT);
     assert_true(audit >= 2); // received, and the receipt sent
     // the same envelope again (the broker redelivers)
     assert_int_equal(pl_fakenode_pass(f, pkt.data, pkt.len), PL_OK);
@@ -136,9 +83,9 @@ test_receipted_kind(void **state)
     assert_int_equal(kinds[1], PASSERELLE__V1__PACKET__KIND_TAKEN);
     assert_int_equal(f->node->n.in_duplicates, 1);
     assert_int_equal(f->node->n.in_stored, 1);
-    assert_int_equal(s_count(f, PL_DB_INBOX), 1);
-    assert_int_equal(s_count(f, PL_DB_OUTBOX), 1);
-    assert_int_equal(s_count(f, PL_DB_AUDIT), audit);
+    assert_int_equal(pl_fakenode_count(f, PL_DB_INBOX), 1);
+    assert_int_equal(pl_fakenode_count(f, PL_DB_OUTBOX), 1);
+    assert_int_equal(pl_fakenode_count(f, PL_DB_AUDIT), audit);
     pl_buf_free(&pkt);
 }
 
@@ -149,21 +96,8 @@ test_receipt_kind(void **state)
 {
     pl_fakenode_t *f = *state;
     // our envelope to the peer, accepted by the broker
-    Passerelle__V1__Message tm = PASSERELLE__V1__MESSAGE__INIT;
-    Passerelle__V1__TestMessage t = PASSERELLE__V1__TEST_MESSAGE__INIT;
-    tm.body_case = PASSERELLE__V1__MESSAGE__BODY_TEST;
-    tm.test = &t;
-    pl_buf_t enc = {0};
-    assert_int_equal(pl_message_encode(&tm, &enc), PL_OK);
     uint8_t out_id[PL_MSG_ID_BYTES];
-    pl_txn_t *pass = NULL;
-    assert_int_equal(pl_store_begin(f->node->store, NULL, true, &pass), PL_OK);
-    assert_int_equal(pl_node_outbox_add(f->node, pass, "sn/clinic", S_KIND_TEST,
-                                        enc.data, enc.len, 0, out_id),
-                     PL_OK);
-    assert_int_equal(pl_store_commit(&pass), PL_OK);
-    pl_node_after_flush(f->node, true);
-    pl_buf_free(&enc);
+    assert_int_equal(pl_fakenode_outbox_add(f, "sn/clinic", out_id), PL_OK);
     assert_int_equal(pl_fakenode_drain(f), 1);
     const uint8_t *v;
     size_t vlen;
@@ -199,8 +133,8 @@ test_receipt_kind(void **state)
     int kinds[8];
     assert_int_equal(s_sent(f, id, kinds, 8), 1);
     assert_int_equal(kinds[0], PASSERELLE__V1__PACKET__KIND_TAKEN);
-    assert_false(s_has(f, PL_DB_INBOX, id)); // not stored
-    assert_true(s_has(f, PL_DB_SEEN, id));
+    assert_false(pl_fakenode_has(f, PL_DB_INBOX, id)); // not stored
+    assert_true(pl_fakenode_has(f, PL_DB_SEEN, id));
     assert_int_equal(f->node->n.receipts_ok, 1);
     assert_int_equal(f->node->n.in_stored, 0);
     assert_int_equal(pl_node_resend_count(f->node), 0);
@@ -213,7 +147,8 @@ test_receipt_kind(void **state)
     assert_int_equal(r.receipt_at, at);
     assert_null(r.packet);
     pl_store_abort(&rt);
-    assert_int_equal(s_count(f, PL_DB_OUTBOX), 1); // no receipt sent back
+    assert_int_equal(pl_fakenode_count(f, PL_DB_OUTBOX),
+                     1); // no receipt sent back
     pl_buf_free(&pkt);
     // a receipt for a message we never sent: refused, rejected
     uint8_t other[PL_MSG_ID_BYTES] = {7};
@@ -245,9 +180,9 @@ test_unknown_kind(void **state)
     assert_int_equal(kinds[0], PASSERELLE__V1__PACKET__KIND_REJECTED);
     assert_int_equal(f->node->n.in_refused, 1);
     assert_int_equal(f->node->n.in_stored, 0);
-    assert_false(s_has(f, PL_DB_INBOX, id));
-    assert_false(s_has(f, PL_DB_SEEN, id));
-    assert_int_equal(s_count(f, PL_DB_OUTBOX), 0);
+    assert_false(pl_fakenode_has(f, PL_DB_INBOX, id));
+    assert_false(pl_fakenode_has(f, PL_DB_SEEN, id));
+    assert_int_equal(pl_fakenode_count(f, PL_DB_OUTBOX), 0);
     pl_buf_free(&pkt);
 }
 
@@ -265,12 +200,12 @@ test_store_full(void **state)
     int kinds[8];
     assert_int_equal(s_sent(f, id, kinds, 8), 0);
     assert_int_equal(f->node->n.in_deferred, 1);
-    assert_false(s_has(f, PL_DB_INBOX, id));
-    assert_false(s_has(f, PL_DB_SEEN, id));
+    assert_false(pl_fakenode_has(f, PL_DB_INBOX, id));
+    assert_false(pl_fakenode_has(f, PL_DB_SEEN, id));
     f->node->usage_pct = 0;
     assert_int_equal(pl_fakenode_pass(f, pkt.data, pkt.len), PL_OK);
     assert_int_equal(s_sent(f, id, kinds, 8), 2);
-    assert_true(s_has(f, PL_DB_INBOX, id));
+    assert_true(pl_fakenode_has(f, PL_DB_INBOX, id));
     pl_buf_free(&pkt);
 }
 
@@ -308,9 +243,9 @@ test_store_error(void **state)
     int kinds[8];
     assert_int_equal(s_sent(f, id, kinds, 8), 0);
     assert_int_equal(f->node->nafter, 0);
-    assert_false(s_has(f, PL_DB_INBOX, id));
-    assert_false(s_has(f, PL_DB_SEEN, id));
-    assert_int_equal(s_count(f, PL_DB_OUTBOX), 0);
+    assert_false(pl_fakenode_has(f, PL_DB_INBOX, id));
+    assert_false(pl_fakenode_has(f, PL_DB_SEEN, id));
+    assert_int_equal(pl_fakenode_count(f, PL_DB_OUTBOX), 0);
     assert_int_equal(f->node->n.in_stored, 0);
     assert_true(f->node->full_logged_ms != 0); // one store_full line
     pl_buf_free(&pkt);
@@ -320,12 +255,16 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_receipted_kind, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_receipt_kind, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_kind, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_store_full, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_store_error, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_receipted_kind, pl_fakenode_setup,
+                                        pl_fakenode_teardown),
+        cmocka_unit_test_setup_teardown(test_receipt_kind, pl_fakenode_setup,
+                                        pl_fakenode_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_kind, pl_fakenode_setup,
+                                        pl_fakenode_teardown),
+        cmocka_unit_test_setup_teardown(test_store_full, pl_fakenode_setup,
+                                        pl_fakenode_teardown),
+        cmocka_unit_test_setup_teardown(test_store_error, pl_fakenode_setup,
+                                        pl_fakenode_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,61 +22,6 @@
 #include "tests/lib/nodes/pl_fakenode.h"
 #include "tests/lib/pl_test.h"
 
-static int
-s_setup(void **state)
-{
-    pl_fakenode_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    pl_fakenode_init(f, "outbox", 8u << 20);
-    *state = f;
-    return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    pl_fakenode_t *f = *state;
-    pl_fakenode_fini(f);
-    free(f);
-    return 0;
-}
-
-// A TestMessage body, encoded.
-static void
-s_test_msg(pl_buf_t *out)
-{
-    Passerelle__V1__Message m = PASSERELLE__V1__MESSAGE__INIT;
-    Passerelle__V1__TestMessage t = PASSERELLE__V1__TEST_MESSAGE__INIT;
-    t.payload.data = (uint8_t *) "hello";
-    t.payload.len = 5;
-    m.body_case = PASSERELLE__V1__MESSAGE__BODY_TEST;
-    m.test = &t;
-    assert_int_equal(pl_message_encode(&m, out), PL_OK);
-}
-
-// pl_node_outbox_add to 'to' in a pass of its own: the pass commits when
-// the add succeeded (aborts otherwise) and the after-commit sends run as
-// the loop runs them. Returns the add's result.
-static int
-s_add(pl_fakenode_t *f, const char *to, uint8_t id[PL_MSG_ID_BYTES])
-{
-    pl_buf_t msg = {0};
-    s_test_msg(&msg);
-    pl_txn_t *pass = NULL;
-    assert_int_equal(pl_store_begin(f->node->store, NULL, true, &pass), PL_OK);
-    int rc = pl_node_outbox_add(f->node, pass, to, S_KIND_TEST, msg.data,
-                                msg.len, 0, id);
-    pl_buf_free(&msg);
-    if (rc == PL_OK) {
-        assert_int_equal(pl_store_commit(&pass), PL_OK);
-    } else {
-        pl_store_abort(&pass);
-    }
-    pl_node_after_flush(f->node, rc == PL_OK);
-    pl_node_resend_settle(f->node, rc == PL_OK);
-    return rc;
-}
-
 // The stored outbox record of 'id' (its packet pointer cleared): PL_OK or
 // PL_ENOTFOUND.
 static int
@@ -92,25 +37,6 @@ s_rec(pl_fakenode_t *f, const uint8_t id[PL_MSG_ID_BYTES], pl_outrec_t *r)
     r->packet = NULL;
     pl_store_abort(&t);
     return rc;
-}
-
-// Counts the outbox records.
-static int
-s_count_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
-{
-    (void) k, (void) kl, (void) v, (void) vl;
-    (*(size_t *) arg)++;
-    return PL_STORE_NEXT;
-}
-static size_t
-s_outbox_n(pl_fakenode_t *f)
-{
-    pl_txn_t *t = NULL;
-    size_t n = 0;
-    assert_int_equal(pl_store_begin(f->node->store, NULL, false, &t), PL_OK);
-    assert_int_equal(pl_store_each(t, PL_DB_OUTBOX, s_count_one, &n), PL_OK);
-    pl_store_abort(&t);
-    return n;
 }
 
 // A broker answer for 'id' in a pass of its own.
@@ -133,7 +59,7 @@ test_queue(void **state)
     pl_fakenode_t *f = *state;
     uint8_t id[PL_MSG_ID_BYTES];
     uint64_t before = pl_mono_ms();
-    assert_int_equal(s_add(f, "sn/clinic", id), PL_OK);
+    assert_int_equal(pl_fakenode_outbox_add(f, "sn/clinic", id), PL_OK);
     pl_outrec_t r;
     assert_int_equal(s_rec(f, id, &r), PL_OK);
     assert_int_equal(r.state, S_OUT_PENDING);
@@ -160,11 +86,11 @@ test_queue(void **state)
     assert_true(f->node->rs[0].due_ms >= before + S_RESEND_FIRST_MS);
     // a second envelope: a second entry, never two for one id
     uint8_t id2[PL_MSG_ID_BYTES];
-    assert_int_equal(s_add(f, "sn/clinic", id2), PL_OK);
+    assert_int_equal(pl_fakenode_outbox_add(f, "sn/clinic", id2), PL_OK);
     assert_int_equal(pl_node_resend_count(f->node), 2);
     pl_node_resend_add(f->node, id2, 20000);
     assert_int_equal(pl_node_resend_count(f->node), 2);
-    assert_int_equal(s_outbox_n(f), 2);
+    assert_int_equal(pl_fakenode_count(f, PL_DB_OUTBOX), 2);
 }
 
 // refused before anything is written or queued
@@ -173,27 +99,27 @@ test_refusals(void **state)
 {
     pl_fakenode_t *f = *state;
     uint8_t id[PL_MSG_ID_BYTES];
-    assert_int_equal(s_add(f, "sn/nobody", id), PL_ENOTFOUND);
+    assert_int_equal(pl_fakenode_outbox_add(f, "sn/nobody", id), PL_ENOTFOUND);
     f->node->skewed = true;
-    assert_int_equal(s_add(f, "sn/clinic", id), PL_ESTATE);
+    assert_int_equal(pl_fakenode_outbox_add(f, "sn/clinic", id), PL_ESTATE);
     f->node->skewed = false;
     // the store-full path: at PL_STORE_FULL_PCT of the map, no new work
     f->node->usage_pct = PL_STORE_FULL_PCT;
     assert_true(pl_node_store_full(f->node));
-    assert_int_equal(s_add(f, "sn/clinic", id), PL_EFULL);
+    assert_int_equal(pl_fakenode_outbox_add(f, "sn/clinic", id), PL_EFULL);
     f->node->usage_pct = PL_STORE_FULL_PCT - 1;
     assert_false(pl_node_store_full(f->node));
     // a revoked or expired peer is refused with its reason
     f->node->dir[0].not_after = pl_now() - 10;
-    assert_int_equal(s_add(f, "sn/clinic", id), PL_EEXPIRED);
+    assert_int_equal(pl_fakenode_outbox_add(f, "sn/clinic", id), PL_EEXPIRED);
     f->node->dir[0].not_after = pl_now() + 86400;
-    assert_int_equal(s_outbox_n(f), 0);
+    assert_int_equal(pl_fakenode_count(f, PL_DB_OUTBOX), 0);
     assert_int_equal(pl_node_resend_count(f->node), 0);
     assert_int_equal(pl_fakenode_drain(f), 0);
     assert_int_equal(f->node->nafter, 0);
     // and then it goes
-    assert_int_equal(s_add(f, "sn/clinic", id), PL_OK);
-    assert_int_equal(s_outbox_n(f), 1);
+    assert_int_equal(pl_fakenode_outbox_add(f, "sn/clinic", id), PL_OK);
+    assert_int_equal(pl_fakenode_count(f, PL_DB_OUTBOX), 1);
 }
 
 // a pass that does not commit sends nothing and keeps no resend
@@ -202,7 +128,7 @@ test_abort_sends_nothing(void **state)
 {
     pl_fakenode_t *f = *state;
     pl_buf_t msg = {0};
-    s_test_msg(&msg);
+    pl_fakenode_test_msg(&msg, "hello");
     uint8_t id[PL_MSG_ID_BYTES];
     pl_txn_t *pass = NULL;
     assert_int_equal(pl_store_begin(f->node->store, NULL, true, &pass), PL_OK);
@@ -214,7 +140,7 @@ test_abort_sends_nothing(void **state)
     pl_store_abort(&pass);
     pl_node_after_flush(f->node, false);
     assert_int_equal(pl_fakenode_drain(f), 0);
-    assert_int_equal(s_outbox_n(f), 0);
+    assert_int_equal(pl_fakenode_count(f, PL_DB_OUTBOX), 0);
     // the schedule entry of an id that was never committed finds no
     // record when it comes due, and is dropped then
     f->node->rs[0].due_ms = 0;
@@ -230,7 +156,7 @@ test_resend(void **state)
 {
     pl_fakenode_t *f = *state;
     uint8_t id[PL_MSG_ID_BYTES];
-    assert_int_equal(s_add(f, "sn/clinic", id), PL_OK);
+    assert_int_equal(pl_fakenode_outbox_add(f, "sn/clinic", id), PL_OK);
     assert_int_equal(pl_fakenode_drain(f), 1);
     assert_false(pl_node_resend_due(f->node));
     assert_int_equal(pl_fakenode_drain(f), 0);
@@ -264,9 +190,9 @@ test_answers(void **state)
 {
     pl_fakenode_t *f = *state;
     uint8_t a[PL_MSG_ID_BYTES], b[PL_MSG_ID_BYTES], c[PL_MSG_ID_BYTES];
-    assert_int_equal(s_add(f, "sn/clinic", a), PL_OK);
-    assert_int_equal(s_add(f, "sn/clinic", b), PL_OK);
-    assert_int_equal(s_add(f, "sn/clinic", c), PL_OK);
+    assert_int_equal(pl_fakenode_outbox_add(f, "sn/clinic", a), PL_OK);
+    assert_int_equal(pl_fakenode_outbox_add(f, "sn/clinic", b), PL_OK);
+    assert_int_equal(pl_fakenode_outbox_add(f, "sn/clinic", c), PL_OK);
     assert_int_equal(pl_node_resend_count(f->node), 3);
     pl_outrec_t r;
     // accepted, then expired in the broker's queue: bytes dropped
@@ -311,19 +237,23 @@ test_answers(void **state)
     uint8_t none[PL_MSG_ID_BYTES] = {9};
     s_answer(f, none, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 0);
     assert_int_equal(s_rec(f, none, &r), PL_ENOTFOUND);
-    assert_int_equal(s_outbox_n(f), 3);
+    assert_int_equal(pl_fakenode_count(f, PL_DB_OUTBOX), 3);
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_queue, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_refusals, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_abort_sends_nothing, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_resend, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_answers, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_queue, pl_fakenode_setup,
+                                        pl_fakenode_teardown),
+        cmocka_unit_test_setup_teardown(test_refusals, pl_fakenode_setup,
+                                        pl_fakenode_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_abort_sends_nothing, pl_fakenode_setup, pl_fakenode_teardown),
+        cmocka_unit_test_setup_teardown(test_resend, pl_fakenode_setup,
+                                        pl_fakenode_teardown),
+        cmocka_unit_test_setup_teardown(test_answers, pl_fakenode_setup,
+                                        pl_fakenode_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -141,3 +141,86 @@ pl_fakenode_pass(pl_fakenode_t *f, const uint8_t *data, size_t len)
     pl_node_resend_settle(f->node, rc == PL_OK);
     return rc;
 }
+
+int
+pl_fakenode_setup(void **state)
+{
+    pl_fakenode_t *f = calloc(1, sizeof *f);
+    PL_CHECK(f != NULL);
+    pl_fakenode_init(f, "fakenode", 8u << 20);
+    *state = f;
+    return 0;
+}
+
+int
+pl_fakenode_teardown(void **state)
+{
+    pl_fakenode_fini(*state);
+    free(*state);
+    *state = NULL;
+    return 0;
+}
+
+static int
+s_count_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
+{
+    (void) k, (void) kl, (void) v, (void) vl;
+    (*(size_t *) arg)++;
+    return PL_STORE_NEXT;
+}
+
+size_t
+pl_fakenode_count(pl_fakenode_t *f, pl_db_t db)
+{
+    pl_txn_t *t = NULL;
+    size_t n = 0;
+    PL_CHECK(pl_store_begin(f->node->store, NULL, false, &t) == PL_OK);
+    PL_CHECK(pl_store_each(t, db, s_count_one, &n) == PL_OK);
+    pl_store_abort(&t);
+    return n;
+}
+
+bool
+pl_fakenode_has(pl_fakenode_t *f, pl_db_t db,
+                const uint8_t key[PL_MSG_ID_BYTES])
+{
+    pl_txn_t *t = NULL;
+    PL_CHECK(pl_store_begin(f->node->store, NULL, false, &t) == PL_OK);
+    const uint8_t *v;
+    size_t vlen;
+    bool has = pl_store_get(t, db, key, PL_MSG_ID_BYTES, &v, &vlen) == PL_OK;
+    pl_store_abort(&t);
+    return has;
+}
+
+void
+pl_fakenode_test_msg(pl_buf_t *out, const char *payload)
+{
+    Passerelle__V1__Message m = PASSERELLE__V1__MESSAGE__INIT;
+    Passerelle__V1__TestMessage t = PASSERELLE__V1__TEST_MESSAGE__INIT;
+    t.payload.data = (uint8_t *) payload;
+    t.payload.len = strlen(payload);
+    m.body_case = PASSERELLE__V1__MESSAGE__BODY_TEST;
+    m.test = &t;
+    PL_CHECK(pl_message_encode(&m, out) == PL_OK);
+}
+
+int
+pl_fakenode_outbox_add(pl_fakenode_t *f, const char *to,
+                       uint8_t id[PL_MSG_ID_BYTES])
+{
+    pl_buf_t msg = {0};
+    pl_fakenode_test_msg(&msg, "hello");
+    pl_txn_t *pass = NULL;
+    PL_CHECK(pl_store_begin(f->node->store, NULL, true, &pass) == PL_OK);
+    int rc = pl_node_outbox_add(f->node, pass, to, S_KIND_TEST, msg.data,
+                                msg.len, 0, id);
+    pl_buf_free(&msg);
+    if (rc == PL_OK)
+        PL_CHECK(pl_store_commit(&pass) == PL_OK);
+    else
+        pl_store_abort(&pass);
+    pl_node_after_flush(f->node, rc == PL_OK);
+    pl_node_resend_settle(f->node, rc == PL_OK);
+    return rc;
+}

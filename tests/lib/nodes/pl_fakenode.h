@@ -27,6 +27,21 @@ typedef struct {
 void pl_fakenode_init(pl_fakenode_t *f, const char *tag, size_t map_bytes);
 // Frees everything (pl_node_destroy) and removes the folder.
 void pl_fakenode_fini(pl_fakenode_t *f);
+// cmocka setup and teardown: *state becomes a pl_fakenode_t with an 8 MiB
+// map, and is freed.
+int pl_fakenode_setup(void **state);
+int pl_fakenode_teardown(void **state);
+// Records in 'db'; whether 'db' holds 'key' (16 bytes).
+size_t pl_fakenode_count(pl_fakenode_t *f, pl_db_t db);
+bool pl_fakenode_has(pl_fakenode_t *f, pl_db_t db,
+                     const uint8_t key[PL_MSG_ID_BYTES]);
+// An encoded Message holding a TestMessage with 'payload', into 'out'.
+void pl_fakenode_test_msg(pl_buf_t *out, const char *payload);
+// pl_node_outbox_add of a TestMessage to 'to' in a pass of its own, as
+// the loop runs one: committed when the add succeeded (aborted otherwise),
+// then the after-commit sends and the resend settling. The add's result.
+int pl_fakenode_outbox_add(pl_fakenode_t *f, const char *to,
+                           uint8_t id[PL_MSG_ID_BYTES]);
 // The next packet the node sent to the "broker" within 'ms', or NULL
 // (free with pl_wire_free).
 pl_packet_t *pl_fakenode_sent(pl_fakenode_t *f, int ms);
