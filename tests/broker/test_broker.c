@@ -294,15 +294,9 @@ test_offline_restart(void **state)
     pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
     assert_int_equal(pl_rawclient_hello(a, 5000), PL_OK);
     uint8_t id[16];
+    assert_true(pl_testnet_served(a, net.home[1], "later", id, 5000));
+    pl_packet_t *r = NULL;
     pl_buf_t pkt = {0};
-    assert_int_equal(
-        pl_rawclient_seal(a, net.home[1], NULL, "later", 5, 0, id, &pkt), 0);
-    pl_rawclient_send(a, pkt.data, pkt.len);
-    pl_buf_free(&pkt);
-    pl_packet_t *r =
-        pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
-    assert_non_null(r);
-    pl_wire_free(&r);
     pl_rawclient_close(&a);
     pl_test_net_stop_broker(&net, false);
     s_broker(&net, NULL);
@@ -627,16 +621,7 @@ test_garbage(void **state)
     // others are still served
     pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
     assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
-    uint8_t id[16];
-    pl_buf_t pkt = {0};
-    assert_int_equal(
-        pl_rawclient_seal(b, net.home[0], NULL, "ok", 2, 0, id, &pkt), 0);
-    pl_rawclient_send(b, pkt.data, pkt.len);
-    pl_buf_free(&pkt);
-    pl_packet_t *r =
-        pl_testnet_expect(b, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 5000);
-    assert_non_null(r);
-    pl_wire_free(&r);
+    assert_true(pl_testnet_served(b, net.home[0], "ok", NULL, 5000));
     assert_true(pl_test_alive(net.broker_pid));
     pl_rawclient_close(&b);
     pl_test_net_destroy(&net);

@@ -42,17 +42,7 @@ static const char *const s_specs[] = {"agency:agency", "clinic:health"};
 static bool
 s_served(pl_rawclient_t *c, const char *to_home, int ms)
 {
-    uint8_t id[16];
-    pl_buf_t pkt = {0};
-    assert_int_equal(pl_rawclient_seal(c, to_home, NULL, "fd", 2, 0, id, &pkt),
-                     0);
-    pl_rawclient_send(c, pkt.data, pkt.len);
-    pl_buf_free(&pkt);
-    pl_packet_t *r =
-        pl_testnet_expect(c, PASSERELLE__V1__PACKET__KIND_ACCEPTED, ms);
-    bool ok = r && memcmp(r->accepted->message_id.data, id, 16) == 0;
-    pl_wire_free(&r);
-    return ok;
+    return pl_testnet_served(c, to_home, "fd", NULL, ms);
 }
 
 // `passerelle broker CMD --json` answers; returns the parsed reply

@@ -129,6 +129,26 @@ pl_testnet_client(const pl_test_net_t *net, int i, int tries)
     return c;
 }
 
+bool
+pl_testnet_served(pl_rawclient_t *c, const char *to_home, const char *payload,
+                  uint8_t *id, int ms)
+{
+    uint8_t own[PL_MSG_ID_BYTES];
+    if (!id)
+        id = own;
+    pl_buf_t pkt = {0};
+    PL_CHECK(pl_rawclient_seal(c, to_home, NULL, payload, strlen(payload), 0,
+                               id, &pkt)
+             == 0);
+    pl_rawclient_send(c, pkt.data, pkt.len);
+    pl_buf_free(&pkt);
+    pl_packet_t *r =
+        pl_testnet_expect(c, PASSERELLE__V1__PACKET__KIND_ACCEPTED, ms);
+    bool ok = r && memcmp(r->accepted->message_id.data, id, 16) == 0;
+    pl_wire_free(&r);
+    return ok;
+}
+
 // The broker's answer to envelope 'id' in 'r': 1 accepted, 0 refused
 // store-full, -1 another packet.
 static int

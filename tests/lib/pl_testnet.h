@@ -40,6 +40,11 @@ pl_packet_t *pl_testnet_expect(pl_rawclient_t *c,
 // A raw client of node 'i' of 'net' that the broker welcomed: up to
 // 'tries' connects with a hello each (500 ms); NULL if none was welcomed.
 pl_rawclient_t *pl_testnet_client(const pl_test_net_t *net, int i, int tries);
+// Seals 'payload' from 'c' to the node of 'to_home', sends it and waits up
+// to 'ms' for the broker's "accepted" of it ('id', may be NULL, gets its
+// id): true when it came.
+bool pl_testnet_served(pl_rawclient_t *c, const char *to_home,
+                       const char *payload, uint8_t *id, int ms);
 // Sends an envelope of 'len' random bytes (at most 60,000) from 'c' to the
 // node of 'to_home' ('id' gets its id) and waits up to 'ms' for the
 // broker's answer: 1 accepted, 0 refused store-full, -1 no answer. Any
