@@ -249,6 +249,47 @@ s_ctl_reply_send(pl_node_t *self)
     self->ctl_reply = NULL;
 }
 
+// Commits the pass: then sends what depends on it. A failed commit
+// acknowledges nothing and answers nothing good (a parked status request
+// changed nothing: it keeps waiting). false when the store failed for good
+// (the CLI was told at once; the pass goes no further).
+static bool
+s_pass_commit(pl_node_t *self, pl_txn_t **pass)
+{
+    int rc = pl_store_commit(pass);
+    if (rc == PL_OK) {
+        self->n.commits++;
+        pl_node_after_flush(self, true);
+        pl_node_resend_settle(self, true);
+        return true;
+    }
+    pl_node_resend_settle(self, false);
+    self->n.commit_failures++;
+    pl_node_after_flush(self, false);
+    const char *why;
+    if (pl_store_failed(self->store)) {
+        why = "the node's store failed (an I/O error); the daemon "
+              "stops and must be restarted";
+    } else if (rc == PL_EFULL) {
+        pl_node_full_log(self, "commit");
+        why = "the node's store is full (no space on the disk or in "
+              "the map); retry once space is freed";
+    } else {
+        pl_log_error(self->log, "pass_commit_failed err=%s", pl_strerror(rc));
+        why = "the node could not commit to its store";
+    }
+    if (self->ctl_reply) {
+        free(self->ctl_reply);
+        self->ctl_reply = pl_node_ctl_error(rc, "%s (%s); nothing was done",
+                                            why, pl_strerror(rc));
+    }
+    if (pl_store_failed(self->store)) {
+        s_ctl_reply_send(self); // the CLI is told at once; no more
+        return false;
+    }
+    return true;
+}
+
 // One pass: drain the broker socket (bounded), replay parked envelopes,
 // take one control request, commit once, then send what depends on it.
 static void
@@ -299,44 +340,10 @@ s_pass(pl_node_t *self, bool dealer_in, bool ctl_in)
     }
     if (ctl_in && !self->ctl_parked && !self->ctl_reply)
         s_ctl_recv(self, &pass);
-    if (pass) {
-        int rc = pl_store_commit(&pass);
-        if (rc == PL_OK) {
-            self->n.commits++;
-            pl_node_after_flush(self, true);
-            pl_node_resend_settle(self, true);
-        } else {
-            pl_node_resend_settle(self, false);
-            // a failed commit acknowledges nothing and answers nothing good
-            // (a parked status request changed nothing: it keeps waiting)
-            self->n.commit_failures++;
-            pl_node_after_flush(self, false);
-            const char *why;
-            if (pl_store_failed(self->store)) {
-                why = "the node's store failed (an I/O error); the daemon "
-                      "stops and must be restarted";
-            } else if (rc == PL_EFULL) {
-                pl_node_full_log(self, "commit");
-                why = "the node's store is full (no space on the disk or in "
-                      "the map); retry once space is freed";
-            } else {
-                pl_log_error(self->log, "pass_commit_failed err=%s",
-                             pl_strerror(rc));
-                why = "the node could not commit to its store";
-            }
-            if (self->ctl_reply) {
-                free(self->ctl_reply);
-                self->ctl_reply = pl_node_ctl_error(
-                    rc, "%s (%s); nothing was done", why, pl_strerror(rc));
-            }
-            if (pl_store_failed(self->store)) {
-                s_ctl_reply_send(self); // the CLI is told at once; no more
-                return;
-            }
-        }
-    } else {
-        pl_node_after_flush(self, true);
-    }
+    if (!pass)
+        pl_node_after_flush(self, true); // nothing waits on a commit
+    else if (!s_pass_commit(self, &pass))
+        return;
     pl_node_ctl_run_deferred(self); // backup, rotation: no txn open now
     s_ctl_reply_send(self);
     if (self->resync) {
