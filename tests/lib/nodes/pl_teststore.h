@@ -1,5 +1,5 @@
 // pl_teststore - a node store in a temp folder for unit tests that run
-// node code without a daemon: /tmp/pl-<tag>-XXXXXX with keys/ (0700, the
+// node code without a daemon: /tmp/pl-<tag>-<random> with keys/ (0700, the
 // master key created there on open) and store/. Layer: tests (nodes): in
 // the library pl_testnodes, linked by the tests of tests/nodes/.
 #ifndef PL_TESTSTORE_H
