@@ -9,16 +9,22 @@
 # the measured rate x 86,400 s; a setting whose interval is longer than
 # the period is measured at a shorter interval of the same kind (the
 # pattern of one idle exchange does not depend on its interval once the
-# gap is longer than the kernel's RTO, 200 ms at least) and scaled by the
-# number of exchanges per day: both figures are printed.
-# Settings: the defaults, --heartbeat-ms 60000, --heartbeat-ms 600000, and
-# for comparison the old 5 s heartbeat and a TCP keepalive-only link (the
-# same DEALER pair, kernel probes every 60 s).
-# Usage: bench_idle.sh [SECONDS per setting] (default 40).
+# gap is longer than the kernel's RTO, 200 ms at least): the bytes and
+# segments of one exchange (pings counted in the node's debug log) times
+# the exchanges a day at the setting.
+# Settings: the defaults (160 s), --heartbeat-ms 60000 and 600000; for
+# comparison the old 5 s heartbeat (measured directly) and TCP keepalive
+# alone (kernel probes; no application ping: it cannot see a hung broker),
+# one probe a minute. Also printed: a session's start (CURVE handshake,
+# hello, welcome, directory), paid once per connection and, for the
+# directory, once a day.
+# Usage: bench_idle.sh [SECONDS per setting] (default 30);
+#        bench_idle.sh --long MINUTES: the defaults measured directly.
 set -euo pipefail
 BIN="${PL_BIN_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}"
 export PATH="$BIN:$PATH"
-SECS=${1:-40}
+LONG=
+if [ "${1:-}" = --long ]; then LONG=${2:-12}; SECS=$((LONG * 60)); else SECS=${1:-30}; fi
 T=$(mktemp -d /tmp/pl-idle-XXXXXX)
 PIDS=()
 cleanup() {
@@ -59,41 +65,74 @@ d = json.load(sys.stdin)
 sys.exit(0 if d.get("session") or any(n.get("online") for n in d.get("nodes", [])) else 1)' 2>/dev/null
 }
 
-# measure LABEL EXCHANGES_PER_DAY_SCALE BROKER_ARGS -- NODE_ARGS
-# EXCHANGES_PER_DAY_SCALE: empty for a direct measurement, else the ratio
-# (exchanges per day at the setting) / (exchanges per day measured)
-measure() {
-    local label=$1 scale=$2; shift 2
+# run BROKER_ARGS -- NODE_ARGS: starts both, waits for the session, reads
+# the counters (START: from connect to settled), waits SECS, reads them
+# again; sets D (payload bytes, segments) over the window, PINGS (pings
+# sent in it) and START (bytes with headers until settled)
+run() {
     local bargs=() nargs=()
     while [ $# -gt 0 ] && [ "$1" != -- ]; do bargs+=("$1"); shift; done
     shift
     nargs=("$@")
-    rm -f "$B/control" "$T/n/control"
+    rm -f "$B/control" "$T/n/control" "$T/node.log"
     passerelle-broker --home "$B" --listen "$EP" "${bargs[@]}" 2>>"$T/broker.log" &
     local bpid=$!; PIDS+=($bpid)
     for _ in $(seq 1 100); do [ -S "$B/control" ] && break; sleep 0.05; done
-    passerelle-node --home "$T/n" --broker "$EP" "${nargs[@]}" 2>>"$T/node.log" &
+    passerelle-node --home "$T/n" --broker "$EP" --log-level debug "${nargs[@]}" 2>"$T/node.log" &
     local npid=$!; PIDS+=($npid)
-    for _ in $(seq 1 100); do [ -S "$T/n/control" ] && break; sleep 0.05; done
-    # settle: the welcome, the directory, the first resends
-    sleep 3
-    local a b
-    a=($(counters))
+    for _ in $(seq 1 100); do grep -q directory_updated "$T/node.log" 2>/dev/null && break; sleep 0.1; done
+    sleep 1 # settled: the welcome, the directory, the first resends
+    local a b p0 p1
+    a=($(counters)); p0=$(grep -c ping_sent "$T/node.log" || true)
+    START=$(( a[0] + a[1] + (a[2] + a[3]) * HDR ))
     sleep "$SECS"
-    b=($(counters))
+    b=($(counters)); p1=$(grep -c ping_sent "$T/node.log" || true)
     kill -TERM "$npid" "$bpid"; wait "$npid" "$bpid" 2>/dev/null || true
-    python3 - "$label" "$SECS" "$HDR" "$scale" "${a[@]}" "${b[@]}" <<'EOF'
-import sys
-label, secs, hdr, scale = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-a = list(map(int, sys.argv[5:9])); b = list(map(int, sys.argv[9:13]))
-tx, rx, so, si = (b[i] - a[i] for i in range(4))
-k = 86400.0 / secs * (float(scale) if scale else 1.0)
-total = (tx + rx + (so + si) * hdr) * k
-how = "scaled x%s from a shorter interval" % scale if scale else "measured"
-print("%-34s %9.1f KB/day  payload %7.1f KB/day  segments %7.0f/day  (%s: %d B + %d segs in %.0f s)"
-      % (label, total / 1000, (tx + rx) * k / 1000, (so + si) * k, how, tx + rx, so + si, secs))
-EOF
+    D=($(( b[0] + b[1] - a[0] - a[1] )) $(( b[2] + b[3] - a[2] - a[3] )))
+    PINGS=$((p1 - p0))
 }
 
-echo "idle node, TCP/IP headers counted ($HDR bytes a segment), both directions, per day:"
-measure "defaults" "" --
+# report LABEL PER_DAY_FACTOR HOW: D x factor, with headers
+report() {
+    python3 - "$1" "$2" "$3" "$HDR" "${D[0]}" "${D[1]}" <<'EOF2'
+import sys
+label, k, how, hdr, pay, segs = sys.argv[1], float(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+total = (pay + segs * hdr) * k
+flag = "  <= 150 KB" if total <= 150000 else "  > 150 KB"
+print("%-44s %8.1f KB/day %7.0f segments/day%s  (%s)" % (label, total / 1000, segs * k, flag, how))
+EOF2
+}
+
+# per exchange, from a run at a short interval: factor = 1/pings x day/N
+scaled() {
+    local label=$1 n_ms=$2; shift 2
+    run "$@" -- --heartbeat-ms 2000 --heartbeat-timeout-ms 2000
+    [ "$PINGS" -gt 0 ] || { echo "$label: no ping measured" >&2; return 1; }
+    report "$label" "$(python3 -c "print(86400000.0 / $n_ms / $PINGS)")" \
+        "$PINGS exchanges at 2 s: $((D[0] / PINGS)) B payload, $((D[1] / PINGS)) segments each"
+}
+
+echo "idle node on 127.0.0.1, both directions, IP+TCP headers counted ($HDR bytes a segment):"
+if [ -n "$LONG" ]; then
+    run --
+    report "defaults (ping after 160 s), measured" "$(python3 -c "print(86400.0 / $SECS)")" \
+        "$SECS s: ${D[0]} B payload, ${D[1]} segments, $PINGS pings"
+    exit 0
+fi
+scaled "defaults: ping after 160 s quiet, wait 15 s" 160000
+echo "  a dead link is noticed within 160 + 15 + 1 = 176 s"
+scaled "--heartbeat-ms 60000 (dead link: <= 76 s)" 60000
+scaled "--heartbeat-ms 600000 (dead link: <= 616 s)" 600000
+run -- --heartbeat-ms 5000
+report "before: heartbeat every 5 s, measured" "$(python3 -c "print(86400.0 / $SECS)")" \
+    "$SECS s: ${D[0]} B payload, ${D[1]} segments"
+echo "  session start (handshake, hello, welcome, directory of 1 node): $START B"
+# keepalive alone: no application ping in the window (600 s), the
+# broker's kernel probes after 2 s idle (its keepalive idle is
+# --session-ms / 1000); each probe and its ACK are 2 bare segments
+run --session-ms 2000 -- --heartbeat-ms 600000
+PROBES=$(( D[1] / 2 ))
+if [ "$PROBES" -gt 0 ]; then
+    report "TCP keepalive alone, a probe a minute" "$(python3 -c "print(1440.0 / $PROBES)")" \
+        "$PROBES probes at 2 s: ${D[0]} B payload, ${D[1]} segments"
+fi
