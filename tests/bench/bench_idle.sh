@@ -122,7 +122,7 @@ fi
 scaled "defaults: ping after 160 s quiet, wait 15 s" 160000
 echo "  a dead link is noticed within 160 + 15 + 1 = 176 s"
 scaled "--heartbeat-ms 60000 (dead link: <= 76 s)" 60000
-scaled "--heartbeat-ms 600000 (dead link: <= 616 s)" 600000
+scaled "--heartbeat-ms 600000 (dead link: <= 616 s; broker --session-ms 1500000)" 600000
 run -- --heartbeat-ms 5000
 report "before: heartbeat every 5 s, measured" "$(python3 -c "print(86400.0 / $SECS)")" \
     "$SECS s: ${D[0]} B payload, ${D[1]} segments"
