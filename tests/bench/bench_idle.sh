@@ -109,7 +109,7 @@ scaled() {
     run "$@" -- --heartbeat-ms 2000 --heartbeat-timeout-ms 2000
     [ "$PINGS" -gt 0 ] || { echo "$label: no ping measured" >&2; return 1; }
     report "$label" "$(python3 -c "print(86400000.0 / $n_ms / $PINGS)")" \
-        "$PINGS exchanges at 2 s: $((D[0] / PINGS)) B payload, $((D[1] / PINGS)) segments each"
+        "$PINGS exchanges at 2 s, each $(python3 -c "print('%.0f B payload, %.1f segments' % (${D[0]} / $PINGS, ${D[1]} / $PINGS))")"
 }
 
 echo "idle node on 127.0.0.1, both directions, IP+TCP headers counted ($HDR bytes a segment):"
