@@ -116,7 +116,7 @@ main(int argc, char **argv)
     // lookups in a shuffled order, every one a hit
     long rounds = 200000;
     long found = 0;
-    char address[64];
+    char address[PL_ADDRESS_MAX + 1];
     uint64_t rng = 42;
     t0 = pl_bench_now();
     for (long k = 0; k < rounds; k++) {

@@ -121,7 +121,7 @@ test_every_entry_found(void **state)
             pl_registry_by_curve(reg, f->cert[i].keys.curve);
         assert_non_null(e);
         assert_int_equal(e->cert.serial, f->cert[i].serial);
-        char address[64];
+        char address[PL_ADDRESS_MAX + 1];
         snprintf(address, sizeof address, "sn/%s", f->cert[i].name);
         e = pl_registry_by_address(reg, address, now);
         assert_non_null(e);
@@ -187,7 +187,7 @@ test_revoked_and_removed(void **state)
     for (int i = 0; i < N; i++) {
         if (i == 7 || i == 100 || i == 200)
             continue;
-        char address[64];
+        char address[PL_ADDRESS_MAX + 1];
         snprintf(address, sizeof address, "sn/%s", f->cert[i].name);
         e = pl_registry_by_address(reg, address, now);
         assert_non_null(e);
