@@ -448,8 +448,10 @@ s_handle_packet(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
         return;
     }
     pl_stats_t *st = pl_broker_stats(self, address);
-    if (st)
+    if (st) {
         st->last_seen = pl_now();
+        st->lost = false;
+    }
     const uint8_t *data = zmq_msg_data(body);
     size_t len = zmq_msg_size(body);
     pl_packet_t *pkt = NULL;
@@ -652,6 +654,9 @@ s_session_timeouts(pl_broker_t *self)
     for (size_t i = 0; i < self->nsessions;) {
         pl_session_t *s = &self->sessions[i];
         if (now - s->last_seen_ms > self->cfg.session_ms) {
+            pl_stats_t *st = pl_broker_stats(self, s->address);
+            if (st)
+                st->lost = true; // presence "lost", not a clean "offline"
             pl_broker_session_drop(self, s, "silent");
             continue;
         }

@@ -18,6 +18,11 @@
 
 typedef struct pl_broker pl_broker_t;
 
+// A silent node's session ends after this by default: 2.5 idle ping
+// intervals of a node's defaults (PL_NODE_HEARTBEAT_MS, 160 s), so one
+// lost ping does not end it (issue 20).
+#define PL_BROKER_SESSION_MS 400000
+
 typedef struct {
     const char *home;       // broker home folder (resolved path)
     const char *listen;     // endpoint, e.g. tcp://127.0.0.1:7700
@@ -26,7 +31,7 @@ typedef struct {
     size_t recipient_quota; // bytes queued for one recipient (0: map / 4)
     unsigned window;        // unconfirmed deliveries per node (default 64)
     unsigned redeliver_ms;  // redeliver unconfirmed after (default 30 s)
-    unsigned session_ms;    // node offline after silence (default 20 s)
+    unsigned session_ms;    // node lost after silence (PL_BROKER_SESSION_MS)
     bool verify_outer;      // also verify outer signatures (~38 µs each)
 #ifdef PL_TEST_BUILD
     bool no_zap; // test builds only (--test-no-zap): no ZAP handler

@@ -101,12 +101,30 @@ s_routed_per_minute(pl_broker_t *self)
     return sum;
 }
 
+// Presence, honest about its granularity (issue 20): an idle node sends
+// nothing but a ping every few minutes (160 s by default), so "last_seen"
+// of a connected node may be that old and says nothing more.
+//   active   connected, a packet in the last S_ACTIVE_S seconds
+//   quiet    connected, idle: its last packet older than that (normal)
+//   lost     its session ended because it fell silent for --session-ms
+//   offline  not connected (never since start, or it left cleanly)
+#define S_ACTIVE_S 60
+
+static const char *
+s_presence(bool online, const pl_stats_t *st, uint64_t now)
+{
+    if (online)
+        return st && st->last_seen + S_ACTIVE_S >= now ? "active" : "quiet";
+    return st && st->lost ? "lost" : "offline";
+}
+
 // Figures for every enrolled address (unique), as one JSON array or into a
 // StatusResponse. Metadata only.
 typedef struct {
     char address[PL_ADDRESS_MAX + 1];
     char sector[32];
     bool online;
+    const char *presence; // see s_presence
     uint64_t connected_since, last_seen, queued, oldest_age;
     uint64_t accepted, delivered, taken, expired, rejected, p50, p95;
 } s_figures_t;
@@ -151,8 +169,8 @@ s_figures(pl_broker_t *self, s_figures_t **out)
             x->rejected = st->rejected;
             s_percentiles(st, &x->p50, &x->p95);
         }
+        x->presence = s_presence(x->online, st, now);
     }
-    (void) now;
     return k;
 }
 
@@ -232,6 +250,7 @@ s_figures_json(pl_broker_t *self)
         json_object_set_new(o, "address", json_string(f[i].address));
         json_object_set_new(o, "sector", json_string(f[i].sector));
         json_object_set_new(o, "online", json_boolean(f[i].online));
+        json_object_set_new(o, "presence", json_string(f[i].presence));
         if (f[i].online) {
             pl_time_fmt(t, f[i].connected_since);
             json_object_set_new(o, "connected_since", json_string(t));
@@ -486,6 +505,9 @@ s_control_answer(pl_broker_t *self, const char *buf, size_t n, json_t *rep)
             json_integer((json_int_t) s_routed_per_minute(self)));
         json_object_set_new(r, "online",
                             json_integer((json_int_t) self->nsessions));
+        json_object_set_new(
+            r, "session_timeout_s",
+            json_integer((json_int_t) (self->cfg.session_ms / 1000)));
         json_object_set_new(
             r, "fd_limit",
             json_integer((json_int_t) pl_door_limit(self->door)));

@@ -56,6 +56,7 @@ typedef struct {
     size_t nlat;                 // samples written
     uint64_t quota_log_ms;       // monotonic ms of the last quota line
     uint64_t quota_quiet;        // quota refusals not logged since
+    bool lost;                   // its session ended for silence
 } pl_stats_t;
 
 // A taken (or a recipient's refusal) of this pass, redone on its own when

@@ -28,7 +28,7 @@ pl_broker_new(const pl_broker_config_t *config)
     if (!self->cfg.redeliver_ms)
         self->cfg.redeliver_ms = 30000;
     if (!self->cfg.session_ms)
-        self->cfg.session_ms = 20000;
+        self->cfg.session_ms = PL_BROKER_SESSION_MS;
     snprintf(self->home, sizeof self->home, "%s", config->home);
     self->started = pl_now();
     pl_log_t *log = self->log;
@@ -110,9 +110,15 @@ pl_broker_new(const pl_broker_config_t *config)
     // src/stream_engine_base.cpp:331; zeromq/libzmq #4364, #4767, #3937,
     // test_flood_then_vanish). Liveness is the application's: nodes send
     // heartbeat packets and a silent session ends after --session-ms;
-    // dead TCP peers are closed by the kernel's keepalive.
+    // dead TCP peers are closed by the kernel's keepalive. Its first probe
+    // waits as long as a silent session (a live idle node pings well
+    // before: nodes/pl_link_state.h), so a live link carries no probe at
+    // all: at 30 s, probes and their ACKs cost an idle node ~300 KB a day
+    // (issue 20, tests/bench/bench_idle.sh).
+    int ka_idle = (int) (self->cfg.session_ms / 1000);
     rc |= pl_broker_setopt_int(self->router, ZMQ_TCP_KEEPALIVE, 1);
-    rc |= pl_broker_setopt_int(self->router, ZMQ_TCP_KEEPALIVE_IDLE, 30);
+    rc |= pl_broker_setopt_int(self->router, ZMQ_TCP_KEEPALIVE_IDLE,
+                               ka_idle > 0 ? ka_idle : 1);
     rc |= pl_broker_setopt_int(self->router, ZMQ_TCP_KEEPALIVE_INTVL, 10);
     rc |= pl_broker_setopt_int(self->router, ZMQ_TCP_KEEPALIVE_CNT, 3);
     rc |= pl_broker_setopt_int(self->router, ZMQ_SNDHWM, 10000);

@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/pl_crypto.h"
-
 struct pl_registry {
     char home[4096];          // broker home
     uint8_t authority_pk[32]; // network authority
     pl_reg_entry_t *entries;  // enrolled certificates
     size_t count;             // entries used
+    uint32_t *by_curve;       // entry indices sorted by curve key, serial desc
+    uint32_t *by_address;     // entry indices sorted by address, serial desc
     pl_revlist_t revoked;     // current list (number 0 = none)
     bool loaded;              // certs/ was read once
     pl_log_t *log;            // borrowed
@@ -59,9 +59,68 @@ pl_registry_close(pl_registry_t **self_p)
         return;
     pl_registry_t *self = *self_p;
     s_free_entries(self->entries, self->count);
+    free(self->by_curve);
+    free(self->by_address);
     pl_revlist_free(&self->revoked);
     free(self);
     *self_p = NULL;
+}
+
+// ---- the indexes: two sorted arrays of entry indices, built once per
+// reload, searched by bisection on every packet (was a linear scan of every
+// entry: issue 20). Ties sort newest serial first, so the first match of a
+// key is the newest certificate. The keys are public (a CurveZMQ public
+// key, an address): a comparison that is not constant-time leaks nothing.
+
+static const pl_reg_entry_t *s_sort_base; // qsort has no context argument
+
+static int
+s_serial_desc(const pl_reg_entry_t *a, const pl_reg_entry_t *b)
+{
+    return a->cert.serial > b->cert.serial   ? -1
+           : a->cert.serial < b->cert.serial ? 1
+                                             : 0;
+}
+
+static int
+s_cmp_curve(const void *x, const void *y)
+{
+    const pl_reg_entry_t *a = &s_sort_base[*(const uint32_t *) x];
+    const pl_reg_entry_t *b = &s_sort_base[*(const uint32_t *) y];
+    int c = memcmp(a->cert.keys.curve, b->cert.keys.curve, 32);
+    return c ? c : s_serial_desc(a, b);
+}
+
+static int
+s_cmp_address(const void *x, const void *y)
+{
+    const pl_reg_entry_t *a = &s_sort_base[*(const uint32_t *) x];
+    const pl_reg_entry_t *b = &s_sort_base[*(const uint32_t *) y];
+    int c = strcmp(a->cert.address, b->cert.address);
+    return c ? c : s_serial_desc(a, b);
+}
+
+// Builds both indexes of 'entries'; PL_ENOMEM leaves nothing allocated.
+static int
+s_index(const pl_reg_entry_t *entries, size_t count, uint32_t **curve_out,
+        uint32_t **address_out)
+{
+    uint32_t *c = malloc((count + 1) * sizeof *c);
+    uint32_t *a = malloc((count + 1) * sizeof *a);
+    if (!c || !a) {
+        free(c);
+        free(a);
+        return PL_ENOMEM;
+    }
+    for (size_t i = 0; i < count; i++)
+        c[i] = a[i] = (uint32_t) i;
+    s_sort_base = entries;
+    qsort(c, count, sizeof *c, s_cmp_curve);
+    qsort(a, count, sizeof *a, s_cmp_address);
+    s_sort_base = NULL;
+    *curve_out = c;
+    *address_out = a;
+    return PL_OK;
 }
 
 static int
@@ -176,42 +235,79 @@ pl_registry_reload(pl_registry_t *self)
         free(names[i]);
     }
     free(names);
+    uint32_t *by_curve, *by_address;
+    if (count > UINT32_MAX - 1
+        || s_index(fresh, count, &by_curve, &by_address) != PL_OK) {
+        s_free_entries(fresh, count);
+        return PL_ENOMEM;
+    }
     s_free_entries(self->entries, self->count);
+    free(self->by_curve);
+    free(self->by_address);
     self->entries = fresh;
     self->count = count;
+    self->by_curve = by_curve;
+    self->by_address = by_address;
     self->loaded = true;
     pl_log_info(self->log, "registry_loaded certificates=%zu revocation=%llu",
                 count, (unsigned long long) self->revoked.number);
     return (int) count;
 }
 
+// The first position in 'index' whose entry is not below the key, by
+// bisection ('cmp' compares the key with an entry).
+static size_t
+s_lower(const pl_registry_t *self, const uint32_t *index, const void *key,
+        int (*cmp)(const void *key, const pl_reg_entry_t *e))
+{
+    size_t lo = 0, hi = self->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp(key, &self->entries[index[mid]]) > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int
+s_key_curve(const void *key, const pl_reg_entry_t *e)
+{
+    return memcmp(key, e->cert.keys.curve, 32);
+}
+
+static int
+s_key_address(const void *key, const pl_reg_entry_t *e)
+{
+    return strcmp(key, e->cert.address);
+}
+
 const pl_reg_entry_t *
 pl_registry_by_curve(const pl_registry_t *self, const uint8_t curve_pk[32])
 {
-    const pl_reg_entry_t *best = NULL;
-    for (size_t i = 0; i < self->count; i++) {
-        const pl_reg_entry_t *e = &self->entries[i];
-        if (pl_ct_equal(e->cert.keys.curve, curve_pk, 32)
-            && (!best || e->cert.serial > best->cert.serial))
-            best = e;
-    }
-    return best;
+    size_t i = s_lower(self, self->by_curve, curve_pk, s_key_curve);
+    if (i == self->count)
+        return NULL;
+    const pl_reg_entry_t *e = &self->entries[self->by_curve[i]];
+    // the run of this key is newest serial first
+    return s_key_curve(curve_pk, e) == 0 ? e : NULL;
 }
 
 const pl_reg_entry_t *
 pl_registry_by_address(const pl_registry_t *self, const char *address,
                        uint64_t now)
 {
-    const pl_reg_entry_t *best = NULL;
-    for (size_t i = 0; i < self->count; i++) {
-        const pl_reg_entry_t *e = &self->entries[i];
-        if (strcmp(e->cert.address, address) != 0
-            || pl_cert_check(&e->cert, now, &self->revoked) != PL_OK)
-            continue;
-        if (!best || e->cert.serial > best->cert.serial)
-            best = e;
+    // the run of this address, newest serial first: the first valid one
+    for (size_t i = s_lower(self, self->by_address, address, s_key_address);
+         i < self->count; i++) {
+        const pl_reg_entry_t *e = &self->entries[self->by_address[i]];
+        if (strcmp(e->cert.address, address) != 0)
+            break;
+        if (pl_cert_check(&e->cert, now, &self->revoked) == PL_OK)
+            return e;
     }
-    return best;
+    return NULL;
 }
 
 int

@@ -1,7 +1,8 @@
 // main - passerelle-node: the node daemon's command line. Layer: nodes.
 //
 //   passerelle-node --home DIR --broker ENDPOINT [--log-level L]
-//                   [--heartbeat-ms N] [--map-mib N] [--map-max-mib N]
+//                   [--heartbeat-ms N] [--heartbeat-timeout-ms N]
+//                   [--map-mib N] [--map-max-mib N]
 //                   [--box-grace-days N] [--passphrase-fd N]
 //
 // Runs in the foreground, logs one line per event to stderr, stops cleanly
@@ -61,10 +62,10 @@ s_usage(FILE *out)
           "store)\n"
           "  --broker ENDPOINT   the home broker, e.g. tcp://127.0.0.1:7700\n"
           "  --log-level L       error|warn|info|debug (default info)\n"
-          "  --heartbeat-ms N    heartbeat interval, 100..600000 (default "
-          "5000); 3x that\n"
-          "                      without an answer: the link is dead and "
-          "is re-created\n"
+          "  --heartbeat-ms N    idle ping after N ms quiet, 100..600000 "
+          "(default 160000)\n"
+          "  --heartbeat-timeout-ms N  unanswered N ms: dead link "
+          "(default min(2N, 15000))\n"
           "  --map-mib N         store map size in MiB (default 1024)\n"
           "  --map-max-mib N     the map grows (doubling) when 75% full, up "
           "to N MiB\n"
@@ -197,13 +198,14 @@ main(int argc, char **argv)
     }
 
     const char *home = NULL, *broker = NULL, *level = "info";
-    long heartbeat = 0, map_mib = 0, pass_fd = -1;
+    long heartbeat = 0, hb_timeout = 0, map_mib = 0, pass_fd = -1;
     long grace_days = -1, map_max_mib = 0;
     static const struct option opts[] = {
         {"home", required_argument, NULL, 'H'},
         {"broker", required_argument, NULL, 'b'},
         {"log-level", required_argument, NULL, 'l'},
         {"heartbeat-ms", required_argument, NULL, 'B'},
+        {"heartbeat-timeout-ms", required_argument, NULL, 'T'},
         {"map-mib", required_argument, NULL, 'm'},
         {"passphrase-fd", required_argument, NULL, 'p'},
         {"box-grace-days", required_argument, NULL, 'g'},
@@ -235,6 +237,15 @@ main(int argc, char **argv)
             heartbeat = s_number(optarg, 100, 600000);
             if (heartbeat < 0) {
                 fputs("passerelle-node: --heartbeat-ms must be 100..600000\n",
+                      stderr);
+                return 2;
+            }
+            break;
+        case 'T':
+            hb_timeout = s_number(optarg, 100, 600000);
+            if (hb_timeout < 0) {
+                fputs("passerelle-node: --heartbeat-timeout-ms must be "
+                      "100..600000\n",
                       stderr);
                 return 2;
             }
@@ -345,6 +356,7 @@ main(int argc, char **argv)
         .home = home,
         .broker = broker,
         .heartbeat_ms = (int) heartbeat,
+        .hb_wait_ms = (int) hb_timeout,
         .map_bytes = (size_t) map_mib << 20,
         .passphrase = pass,
         .passphrase_len = pass_len,

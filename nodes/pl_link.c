@@ -14,8 +14,10 @@
 int
 pl_node_send_now(pl_node_t *self, const uint8_t *data, size_t len)
 {
-    if (zmq_send(self->dealer, data, len, ZMQ_DONTWAIT) >= 0)
+    if (zmq_send(self->dealer, data, len, ZMQ_DONTWAIT) >= 0) {
+        self->last_tx_ms = pl_mono_ms(); // traffic: no idle ping needed
         return PL_OK;
+    }
     if (errno == EAGAIN)
         return PL_EFULL; // not connected, or the pipe is full
     pl_log_warn(self->log, "send_failed err=\"%s\"", zmq_strerror(errno));

@@ -106,6 +106,7 @@ s_link_event(pl_node_t *self, pl_link_event_t ev, uint64_t broker_time,
     if (step.actions & PL_LINK_A_RESYNC) {
         self->welcomed = true;
         self->hello_backoff_ms = 0;
+        self->ping_ms = 0; // a new session: no ping outstanding
     }
     if (step.actions & PL_LINK_A_CLOCK)
         s_clock(self, broker_time, ev == PL_LINK_EV_WELCOME);
@@ -388,15 +389,25 @@ s_relink(pl_node_t *self, const char *reason, uint64_t now)
                 (unsigned long long) self->relinks);
 }
 
-// How long a link may stay silent before it is re-created: three
-// heartbeats in session; offline (hellos unanswered) at least
-// S_RELINK_MIN_MS, so a broker that is down is not re-dialled in a tight
-// loop.
+// How long hellos may go unanswered (offline) before the DEALER is
+// re-created: twice the ping timeout, at least S_RELINK_MIN_MS, so a broker
+// that is down is not re-dialled in a tight loop.
 static uint64_t
 s_relink_after(const pl_node_t *self)
 {
-    uint64_t t = (uint64_t) self->heartbeat_ms * 3;
-    return self->session || t > S_RELINK_MIN_MS ? t : S_RELINK_MIN_MS;
+    uint64_t t = (uint64_t) self->hb_wait_ms * 2;
+    return t > S_RELINK_MIN_MS ? t : S_RELINK_MIN_MS;
+}
+
+// The idle-ping timing of this node (pl_link_state.h).
+static void
+s_idle(const pl_node_t *self, pl_link_idle_cfg_t *cfg, pl_link_clock_t *clk)
+{
+    cfg->idle_ms = (uint64_t) self->heartbeat_ms;
+    cfg->timeout_ms = (uint64_t) self->hb_wait_ms;
+    clk->last_rx_ms = self->last_rx_ms;
+    clk->last_tx_ms = self->last_tx_ms;
+    clk->ping_ms = self->ping_ms;
 }
 
 // ---- timers
@@ -405,10 +416,15 @@ static void
 s_timers(pl_node_t *self)
 {
     uint64_t now = pl_mono_ms();
-    uint64_t silence = (uint64_t) self->heartbeat_ms * 3;
-    if (self->session && now - self->last_rx_ms > silence) {
-        pl_log_warn(self->log, "session_down silence_ms=%llu",
-                    (unsigned long long) (now - self->last_rx_ms));
+    pl_link_idle_cfg_t icfg;
+    pl_link_clock_t iclk;
+    s_idle(self, &icfg, &iclk);
+    pl_link_idle_t idle =
+        self->session ? pl_link_idle(&icfg, &iclk, now) : PL_LINK_IDLE_NOTHING;
+    if (idle == PL_LINK_IDLE_SILENT) {
+        pl_log_warn(self->log, "session_down silence_ms=%llu ping_ms_ago=%llu",
+                    (unsigned long long) (now - self->last_rx_ms),
+                    (unsigned long long) (now - self->ping_ms));
         s_link_event(self, PL_LINK_EV_SILENT, 0, now);
     } else if (!self->session
                && now - self->link_since_ms > s_relink_after(self)
@@ -427,9 +443,13 @@ s_timers(pl_node_t *self)
             self->hello_next_ms = now + self->hello_backoff_ms;
         }
     }
-    if (self->session && now >= self->hb_next_ms) {
+    if (idle == PL_LINK_IDLE_PING) {
+        // an unsent ping (no pipe) counts as unanswered: the link is
+        // re-created after the timeout, as for a silent broker
         s_send_heartbeat(self);
-        self->hb_next_ms = now + (uint64_t) self->heartbeat_ms;
+        self->ping_ms = now;
+        pl_log_debug(self->log, "ping_sent quiet_ms=%llu",
+                     (unsigned long long) (now - self->last_rx_ms));
     }
     if (self->session && now >= self->dir_next_ms)
         pl_node_ask_directory(self, true);
@@ -483,9 +503,11 @@ s_poll_timeout(const pl_node_t *self)
             next = (t);                                                        \
     } while (0)
     if (self->session) {
-        S_MIN(self->hb_next_ms);
+        pl_link_idle_cfg_t icfg;
+        pl_link_clock_t iclk;
+        s_idle(self, &icfg, &iclk);
+        S_MIN(pl_link_idle_next(&icfg, &iclk));
         S_MIN(self->rs_next_ms);
-        S_MIN(self->last_rx_ms + (uint64_t) self->heartbeat_ms * 3 + 1);
     } else {
         S_MIN(self->hello_next_ms);
     }
@@ -521,9 +543,11 @@ pl_node_run(pl_node_t *self, int wake_fd, volatile sig_atomic_t *stop,
             volatile sig_atomic_t *reload)
 {
     self->hello_next_ms = pl_mono_ms();
-    pl_log_info(
-        self->log, "node_started home=%s address=%s broker=%s heartbeat_ms=%d",
-        self->home, self->me.address, self->broker_ep, self->heartbeat_ms);
+    pl_log_info(self->log,
+                "node_started home=%s address=%s broker=%s heartbeat_ms=%d "
+                "heartbeat_timeout_ms=%d",
+                self->home, self->me.address, self->broker_ep,
+                self->heartbeat_ms, self->hb_wait_ms);
     while (!*stop) {
         s_timers(self);
         if (s_failed(self))
@@ -892,6 +916,10 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
     self->log = opts->log;
     self->heartbeat_ms =
         opts->heartbeat_ms > 0 ? opts->heartbeat_ms : PL_NODE_HEARTBEAT_MS;
+    self->hb_wait_ms = opts->hb_wait_ms > 0 ? opts->hb_wait_ms
+                       : self->heartbeat_ms < PL_NODE_HB_WAIT_MS / 2
+                           ? self->heartbeat_ms * 2
+                           : PL_NODE_HB_WAIT_MS;
     self->started_ms = pl_mono_ms();
     int rc = s_open_home(self, opts, err, err_size);
     if (rc == PL_OK)

@@ -29,7 +29,13 @@
 #include "proto/pl_home.h" // PL_HOME_IPC_MAX: the one ipc length limit
 #include "proto/pl_log.h"
 
-#define PL_NODE_HEARTBEAT_MS 5000 // default heartbeat interval
+// Idle pings (nodes/pl_link_state.h): a ping after this long without
+// traffic one way; one unanswered for the wait means a dead link (the
+// wait's default: 2 x the interval, at most PL_NODE_HB_WAIT_MS). The
+// defaults keep an idle node under 150 KB a day (IP/TCP headers counted)
+// and notice a dead link within 176 s (issue 20, docs/performance.md).
+#define PL_NODE_HEARTBEAT_MS 160000 // default idle ping interval
+#define PL_NODE_HB_WAIT_MS   15000  // default (and cap of the) ping wait
 
 typedef struct pl_node pl_node_t;
 
@@ -38,6 +44,7 @@ typedef struct {
     const char *home;       // --home DIR as given (resolved with realpath)
     const char *broker;     // --broker ENDPOINT, e.g. tcp://127.0.0.1:7700
     int heartbeat_ms;       // 0 = PL_NODE_HEARTBEAT_MS
+    int hb_wait_ms;         // 0 = min(2 x heartbeat_ms, PL_NODE_HB_WAIT_MS)
     size_t map_bytes;       // store map size; 0 = 1 GiB
     const char *passphrase; // store passphrase (Argon2id) or NULL: key file
     size_t passphrase_len;  // its length

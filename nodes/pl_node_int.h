@@ -75,7 +75,7 @@ pl_node_hexid(char out[2 * PL_MSG_ID_BYTES + 1], const uint8_t *id)
 #define S_LOG_GAP_MS        10000        // a repeated condition: one line per
 #define S_HELLO_MAX_MS      10000        // hello backoff ceiling
 #define S_RELINK_MIN_MS     10000        // offline: re-create the link after
-#define S_DIR_REFRESH_MS    (10 * 60000) // directory refresh period
+#define S_DIR_REFRESH_MS    86400000     // 1 day: safety net (reload pushes)
 #define S_DIR_MIN_GAP_MS    3000         // at most one request this often
 #define S_READER_CHECK_MS   60000        // mdb_reader_check period
 #define S_PRUNE_MS          (10 * 60000) // pruning period
@@ -145,7 +145,8 @@ struct pl_node {
     char ctl_ep[PL_HOME_IPC_MAX + 1]; // ipc://DIR/control
     char ctl_path[PATH_MAX + 16];     // DIR/control
     int lock_fd;                      // DIR/daemon.lock, flock'd
-    int heartbeat_ms;                 // heartbeat interval
+    int heartbeat_ms;                 // idle ping interval
+    int hb_wait_ms;                   // an unanswered ping: dead link
 
     pl_keys_t *keys;                        // this node's keys
     pl_cert_t me;                           // this node's certificate
@@ -171,7 +172,8 @@ struct pl_node {
     bool session;              // a welcome was seen and the broker is alive
     bool welcomed;             // at least one welcome since start
     uint64_t last_rx_ms;       // last packet from the broker
-    uint64_t hb_next_ms;       // next heartbeat
+    uint64_t last_tx_ms;       // last packet sent (pl_node_send_now)
+    uint64_t ping_ms;          // last idle ping (0: none this session)
     uint64_t hello_next_ms;    // next hello while offline
     uint32_t hello_backoff_ms; // current hello backoff
     int64_t skew;              // broker time - our time, seconds

@@ -54,7 +54,10 @@ static const char s_status_help[] =
     "\n"
     "The broker's transport figures (metadata only: the broker never reads\n"
     "an envelope). Per node:\n"
-    "  online     connected now (a node goes offline after 20 s of silence)\n"
+    "  presence   active (a packet in the last minute), quiet (connected\n"
+    "             and idle: idle nodes ping every 160 s by default), lost\n"
+    "             (silent for the broker's --session-ms, 400 s by default)\n"
+    "             or offline\n"
     "  last seen  when the broker last received a packet from it\n"
     "  queued     envelopes waiting for it; oldest = age of the oldest one\n"
     "  acc/dlv/tkn/exp/rej  envelopes it sent that were accepted, envelopes\n"
@@ -65,7 +68,8 @@ static const char s_status_help[] =
     "\n"
     "--json prints the broker's object: address, time, uptime_s,\n"
     "store_bytes, map_use_pct, routed_per_minute, online,\n"
-    "revocation_number, nodes [{address, sector, online, connected_since,\n"
+    "revocation_number, session_timeout_s, nodes [{address, sector,\n"
+    "online, presence, connected_since,\n"
     "last_seen, queued, oldest_queued_age, accepted, delivered, taken,\n"
     "expired, rejected, latency_p50_ms, latency_p95_ms}].\n";
 
@@ -197,10 +201,11 @@ s_print_status(json_t *r)
     long long now = 0;
     bool have_now = s_time_parse(s_str(r, "time", NULL), &now);
     int aw = s_address_width(nodes, 7);
-    printf("\n%-*s  %-6s  %-10s  %6s  %-8s  %8s  %9s  %8s  %7s  %8s  %7s  "
+    printf("\n%-*s  %-8s  %-10s  %6s  %-8s  %8s  %9s  %8s  %7s  %8s  %7s  "
            "%7s\n",
-           aw, "ADDRESS", "ONLINE", "LAST SEEN", "QUEUED", "OLDEST", "ACCEPTED",
-           "DELIVERED", "TAKEN", "EXPIRED", "REJECTED", "P50 ms", "P95 ms");
+           aw, "ADDRESS", "PRESENCE", "LAST SEEN", "QUEUED", "OLDEST",
+           "ACCEPTED", "DELIVERED", "TAKEN", "EXPIRED", "REJECTED", "P50 ms",
+           "P95 ms");
     size_t i;
     json_t *o;
     json_array_foreach(nodes, i, o)
@@ -224,11 +229,12 @@ s_print_status(json_t *r)
             snprintf(p50, sizeof p50, "%lld", s_int(o, "latency_p50_ms"));
             snprintf(p95, sizeof p95, "%lld", s_int(o, "latency_p95_ms"));
         }
-        printf("%-*s  %-6s  %-10s  %6lld  %-8s  %8lld  %9lld  %8lld  %7lld  "
+        printf("%-*s  %-8s  %-10s  %6lld  %-8s  %8lld  %9lld  %8lld  %7lld  "
                "%8lld  %7s  %7s\n",
                aw, s_str(o, "address", "?"),
-               json_is_true(json_object_get(o, "online")) ? "yes" : "no", seen,
-               s_int(o, "queued"), oldest, s_int(o, "accepted"),
+               s_str(o, "presence",
+                     json_is_true(json_object_get(o, "online")) ? "yes" : "no"),
+               seen, s_int(o, "queued"), oldest, s_int(o, "accepted"),
                s_int(o, "delivered"), s_int(o, "taken"), s_int(o, "expired"),
                s_int(o, "rejected"), p50, p95);
     }

@@ -99,7 +99,7 @@ expect 0 --home B broker status
 out_has "sn/agency"
 out_has "sn/clinic"
 out_has "uptime"
-out_has "ONLINE"
+out_has "PRESENCE"
 
 # ---- nodes: three certificates (broker + 2 nodes) with their serials
 expect 0 broker nodes --home B --json

@@ -50,6 +50,8 @@ usage --log-level --home "$H" --broker "$B" --log-level loud
 usage --log-level --home "$H" --broker "$B" --log-level ''
 usage --heartbeat-ms --home "$H" --broker "$B" --heartbeat-ms -5
 usage --heartbeat-ms --home "$H" --broker "$B" --heartbeat-ms 10x
+usage --heartbeat-timeout-ms --home "$H" --broker "$B" --heartbeat-timeout-ms 10x
+usage --heartbeat-timeout-ms --home "$H" --broker "$B" --heartbeat-timeout-ms 50
 usage --heartbeat-ms --home "$H" --broker "$B" --heartbeat-ms ' 1000'
 usage --heartbeat-ms --home "$H" --broker "$B" --heartbeat-ms +1000
 usage --heartbeat-ms --home "$H" --broker "$B" --heartbeat-ms 99999999999999999999
