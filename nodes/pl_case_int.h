@@ -88,11 +88,6 @@ char *pl_case_dump(const json_t *o);
 
 void pl_case_wipe_free(char *text);
 
-// Test builds only: PASSERELLE_TEST_HOOKS=1 in the daemon's environment
-// turns on the test.* commands and test-only arguments. Release builds
-// have neither (issue 12).
-bool pl_case_test_hooks(void);
-
 // A case: *doc, its header (data key id at hdr+1) and its key.
 int pl_case_get(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
                 uint8_t hdr[PL_CASE_HDR], uint8_t dk[PL_DATAKEY_BYTES],

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "nodes/pl_node_case.h"
+#include "nodes/pl_node_ctl.h"
 #include "proto/pl_keys.h"
 #include "tests/lib/pl_test.h"
 
@@ -136,7 +137,9 @@ s_teardown(void **state)
 }
 
 // Runs 'cmd' with 'args' (stolen) in a nested transaction that is kept
-// when the handler says so (as the daemon's control dispatch does).
+// when the handler says so (as the daemon's control dispatch does): its
+// row found and run by the one walker (pl_node_ctl_find, pl_node_ctl_run),
+// an unknown command answered as the dispatch answers it.
 // Returns the parsed reply; *rc gets the handler's rc_out.
 static json_t *
 s_run(s_fake_t *f, const char *cmd, json_t *args, const char *as, int *rc)
@@ -144,7 +147,11 @@ s_run(s_fake_t *f, const char *cmd, json_t *args, const char *as, int *rc)
     pl_txn_t *txn = NULL;
     assert_int_equal(pl_store_begin(f->store, NULL, true, &txn), PL_OK);
     int out = -12345;
-    char *text = pl_case_ctl(&f->ctx, txn, cmd, args, as, &out);
+    const pl_ctl_cmd_t *row = pl_node_ctl_find(cmd);
+    char *text = row ? pl_node_ctl_run(row, &f->ctx, txn, args, as, &out)
+                     : pl_node_ctl_error(PL_EINVAL, "unknown command");
+    if (!row)
+        out = PL_EINVAL;
     assert_non_null(text);
     if (out == PL_OK)
         assert_int_equal(pl_store_commit(&txn), PL_OK);
@@ -470,10 +477,61 @@ test_inbound_referral(void **state)
     assert_int_equal(pl_test_grep_tree(f->home, "DialloXq7", 9), 0);
 }
 
+// The one walker (issue 12, item 2): the case rows are in the daemon's
+// table; a staff name over 127 bytes is refused before a case handler
+// runs (nothing stored); test.probe is hidden without
+// PASSERELLE_TEST_HOOKS=1.
+static void
+test_one_table(void **state)
+{
+    s_fake_t *f = *state;
+    const char *cmds[] = {"case.add",     "case.show",   "case.list",
+                          "case.close",   "consent.add", "consent.withdraw",
+                          "refer",        "referrals",   "referral.show",
+                          "referral.act", "case.bia",    "erase",
+                          "notifications"};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        const pl_ctl_cmd_t *row = pl_node_ctl_find(cmds[i]);
+        assert_non_null(row);
+        assert_true(row->flags & PL_CTL_STAFF);
+    }
+    assert_true(pl_node_ctl_changes("refer"));
+    assert_false(pl_node_ctl_changes("referrals"));
+    assert_true(pl_node_ctl_known("whoami"));
+    assert_false(pl_node_ctl_known("no.such"));
+    char as[129];
+    memset(as, 'a', 128);
+    as[128] = 0;
+    int rc;
+    json_t *r = s_run(f, "case.add",
+                      json_pack("{s:s, s:s, s:s}", "given", "Aminata", "family",
+                                "DialloXq7", "birth", "1988-04-12"),
+                      as, &rc);
+    assert_false(s_ok(r));
+    assert_int_equal(rc, PL_EINVAL);
+    assert_non_null(strstr(json_string_value(json_object_get(r, "error")),
+                           "--as is too long"));
+    json_decref(r);
+    as[127] = 0; // 127 bytes: taken
+    r = s_run(f, "case.list", NULL, as, &rc);
+    assert_true(s_ok(r));
+    assert_int_equal(json_array_size(json_object_get(r, "result")), 0);
+    json_decref(r);
+#ifdef PL_TEST_BUILD
+    unsetenv("PASSERELLE_TEST_HOOKS");
+    assert_null(pl_node_ctl_find("test.probe"));
+    assert_non_null(pl_node_ctl_find("test.list")); // PL_CTL_TEST alone
+    setenv("PASSERELLE_TEST_HOOKS", "1", 1);
+    assert_non_null(pl_node_ctl_find("test.probe"));
+    unsetenv("PASSERELLE_TEST_HOOKS");
+#endif
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_one_table, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_case_add_show_list, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_case_add_refusals, s_setup,
