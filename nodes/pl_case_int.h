@@ -12,6 +12,7 @@
 #include "nodes/pl_audit.h"
 #include "nodes/pl_consent.h"
 #include "nodes/pl_node_case.h"
+#include "nodes/pl_records.h"
 #include "nodes/pl_referral.h"
 #include "nodes/pl_sealed.h"
 #include "nodes/pl_sector_data.h"
@@ -158,6 +159,31 @@ int pl_case_list_one(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID],
 // 'c' is left released and the reply is returned.
 char *pl_case_open(pl_txn_t *txn, const char *text, uint8_t id[PL_CASE_ID],
                    pl_sealed_t *c, int *rc);
+
+// A case: its sealed record (header, key, document) and the document
+// typed (pl_records.h). PL_CASE_INIT; released by pl_case_rec_release.
+typedef struct {
+    pl_sealed_t s;
+    pl_case_rec_t rec;
+} pl_case_t;
+
+#define PL_CASE_INIT                                                           \
+    {                                                                          \
+        PL_SEALED_INIT,                                                        \
+        {                                                                      \
+            0                                                                  \
+        }                                                                      \
+    }
+
+// Opens case 'text' (an id or a unique prefix) into 'c', decoded; on
+// failure 'c' is left released and the reply is returned (*rc its code).
+char *pl_case_rec_open(pl_txn_t *txn, const char *text, uint8_t id[PL_CASE_ID],
+                       pl_case_t *c, int *rc);
+// Encodes c->rec into c->s.doc and saves it under case 'id'.
+PL_MUST_CHECK int pl_case_rec_save(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
+                                   pl_case_t *c);
+// Wipes the key, frees the document and the record. NULL-safe, idempotent.
+void pl_case_rec_release(pl_case_t *c);
 
 // Referral record 'id' ('r' || id) into 's' (as pl_sealed_open) / from
 // 's'.

@@ -354,6 +354,45 @@ pl_case_open(pl_txn_t *txn, const char *text, uint8_t id[PL_CASE_ID],
     return err;
 }
 
+// ---- typed case records (pl_records.h) in their sealed record
+
+char *
+pl_case_rec_open(pl_txn_t *txn, const char *text, uint8_t id[PL_CASE_ID],
+                 pl_case_t *c, int *rc)
+{
+    pl_case_rec_release(c);
+    char *err = pl_case_open(txn, text, id, &c->s, rc);
+    if (err)
+        return err;
+    *rc = pl_case_rec_decode(c->s.doc, &c->rec);
+    if (*rc != PL_OK) {
+        pl_case_rec_release(c);
+        return pl_node_ctl_error(*rc, "cannot read case %s: %s", text,
+                                 pl_strerror(*rc));
+    }
+    return NULL;
+}
+
+int
+pl_case_rec_save(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], pl_case_t *c)
+{
+    json_t *doc = pl_case_rec_encode(&c->rec);
+    if (!doc)
+        return PL_ENOMEM;
+    json_decref(c->s.doc);
+    c->s.doc = doc;
+    return pl_sealed_save(&c->s, txn, PL_DB_CASES, id, PL_CASE_ID);
+}
+
+void
+pl_case_rec_release(pl_case_t *c)
+{
+    if (!c)
+        return;
+    pl_sealed_release(&c->s);
+    pl_case_rec_free(&c->rec);
+}
+
 // Referral record 'id' ('r' || id) into 's' / from 's'.
 int
 pl_case_ref_open(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], pl_sealed_t *s)

@@ -4,15 +4,8 @@
 // Times are Unix seconds (integers); ids in documents are lower-case hex.
 //
 // Case record (db "cases", key: case id, sealed under the case's key):
-//   given, family, birth, sex, phone, language   the person (strings,
-//                 birth YYYY-MM-DD; only given/family/birth required)
-//   uasc          "unaccompanied" | "separated" (absent: neither)
-//   needs, flags  arrays of codes
-//   created, by   when and by whom (staff name, optional)
-//   closed, close_reason, closed_by   once closed
-//   bia           {ref, date, recorded, by}: best-interests assessment
-//   withdrawals   [{id, at, by, holders: {address: {status, confirmed,
-//                 erased}}}]: consent withdrawals sent and their answers
+// typed as pl_case_rec_t below, read and written only by
+// pl_case_rec_decode / pl_case_rec_encode.
 //
 // Consent record (db "consents", key: consent id, header names the case,
 // sealed under the case's key): see pl_consent_rec_encode below.
@@ -45,6 +38,7 @@
 #define PL_RECORDS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "nodes/pl_consent.h"
@@ -63,5 +57,48 @@ json_t *pl_consent_rec_encode(const pl_consent_t *rec, const char *by);
 // Missing fields are empty/0; an unknown given_by reads as returnee.
 void pl_consent_rec_decode(const json_t *j, const uint8_t id[16],
                            const uint8_t case_id[16], pl_consent_t *rec);
+
+// ---- the case record
+
+// A case record. Every string is owned (malloc'd, wiped when freed), NULL
+// when the document does not have it; times are Unix seconds, 0: absent.
+typedef struct {
+    char *given, *family, *birth; // the person (birth YYYY-MM-DD): required
+    char *sex, *phone, *language; // the person: optional
+    char *uasc;                   // "unaccompanied" | "separated" | NULL
+    json_t *needs, *flags;        // arrays of codes (owned; NULL: absent)
+    uint64_t created;             // "created"
+    char *by;                     // "by": staff member who added it
+    uint64_t closed;              // "closed" (0: open)
+    char *close_reason;           // "close_reason": a code
+    char *closed_by;              // "closed_by"
+    bool has_bia;                 // "bia": a best-interests assessment
+    struct {
+        char *ref;         // its reference
+        uint64_t date;     // the assessment's date
+        uint64_t recorded; // when it was recorded
+        char *by;          // by whom (optional)
+        json_t *extra;     // keys of "bia" this codec does not know
+    } bia;
+    // "withdrawals": [{id, at, by, holders: {address: {status, confirmed,
+    // erased}}}], the consent withdrawals sent and their answers, walked
+    // by pl_case_consent.c (owned; NULL: none yet)
+    json_t *withdrawals;
+    // every other key of the document, and a known key whose value has
+    // another type than the one above: kept as found, written back by
+    // encode (a record made by another version survives a round trip)
+    json_t *extra;
+} pl_case_rec_t;
+
+// The document of 'rec': its keys in the order the node writes them,
+// then 'extra'. New reference, NULL when memory runs out.
+json_t *pl_case_rec_encode(const pl_case_rec_t *rec);
+// 'rec' from document 'j' (not changed). PL_EPROTO when 'j' is not an
+// object, PL_ENOMEM; on failure 'rec' is left freed.
+PL_MUST_CHECK int pl_case_rec_decode(const json_t *j, pl_case_rec_t *rec);
+// Wipes and frees what 'rec' owns, and zeroes it. NULL-safe, idempotent.
+void pl_case_rec_free(pl_case_rec_t *rec);
+// Replaces *field by a copy of 'v' (NULL: absent). PL_ENOMEM.
+PL_MUST_CHECK int pl_case_rec_set(char **field, const char *v);
 
 #endif

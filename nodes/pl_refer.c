@@ -265,6 +265,40 @@ s_refer_minimise(s_refer_t *st, s_refer_msg_t *b)
 
 // The message: the minimum of the person, a referral-scoped pseudonym,
 // the consent reference (or the override).
+// The legal basis of the referral in 'b': the consent reference (and, for
+// a child, the guardian) of the verdict's record, or the override.
+static void
+s_refer_basis(const s_refer_t *st, s_refer_msg_t *b)
+{
+    const pl_consent_verdict_t *v = &st->v;
+    Passerelle__V1__Referral *r = &b->r;
+    if (v->record) {
+        for (size_t k = 0; k < v->record->nsectors; k++)
+            b->csect[k] = (char *) v->record->sectors[k];
+        b->cr.consent_id.data = (uint8_t *) v->record->id;
+        b->cr.consent_id.len = PL_CASE_ID;
+        b->cr.given_by = (char *) pl_consent_giver_name(v->record->given_by);
+        b->cr.n_sectors = v->record->nsectors;
+        b->cr.sectors = b->csect;
+        b->cr.purpose = (char *) st->purpose;
+        b->cr.expires_at = v->record->expires_at;
+        if (v->record->guardian_name[0])
+            b->cr.guardian_name = (char *) v->record->guardian_name;
+        if (v->child && v->record->child_views[0])
+            b->cr.child_views = (char *) v->record->child_views;
+        r->consent = &b->cr;
+        if (v->child && v->record->guardian_name[0]) {
+            b->g.name = (char *) v->record->guardian_name;
+            r->guardian = &b->g;
+        }
+    }
+    if (v->override) {
+        b->co.justification = (char *) st->oj;
+        b->co.approved_by = (char *) st->ab;
+        r->override = &b->co;
+    }
+}
+
 static void
 s_refer_message(s_refer_t *st, json_t *args, const char *as, s_refer_msg_t *b)
 {
@@ -311,31 +345,7 @@ s_refer_message(s_refer_t *st, json_t *args, const char *as, s_refer_msg_t *b)
     r->n_needs = nn;
     r->needs = b->needv;
     s_refer_minimise(st, b);
-    if (v->record) {
-        for (size_t k = 0; k < v->record->nsectors; k++)
-            b->csect[k] = (char *) v->record->sectors[k];
-        b->cr.consent_id.data = (uint8_t *) v->record->id;
-        b->cr.consent_id.len = PL_CASE_ID;
-        b->cr.given_by = (char *) pl_consent_giver_name(v->record->given_by);
-        b->cr.n_sectors = v->record->nsectors;
-        b->cr.sectors = b->csect;
-        b->cr.purpose = (char *) st->purpose;
-        b->cr.expires_at = v->record->expires_at;
-        if (v->record->guardian_name[0])
-            b->cr.guardian_name = (char *) v->record->guardian_name;
-        if (v->child && v->record->child_views[0])
-            b->cr.child_views = (char *) v->record->child_views;
-        r->consent = &b->cr;
-        if (v->child && v->record->guardian_name[0]) {
-            b->g.name = (char *) v->record->guardian_name;
-            r->guardian = &b->g;
-        }
-    }
-    if (v->override) {
-        b->co.justification = (char *) st->oj;
-        b->co.approved_by = (char *) st->ab;
-        r->override = &b->co;
-    }
+    s_refer_basis(st, b);
     // test-only: send without the consent reference, to prove that the
     // recipient refuses it (test builds, PASSERELLE_TEST_HOOKS=1 in the
     // daemon's environment)
@@ -523,36 +533,56 @@ pl_case_send_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const json_t *doc,
     return rc;
 }
 
+// The arguments of referral.act: event, reason, note, outcome.
+typedef struct {
+    const char *evs, *reason, *note, *outs; // as given (may be NULL)
+    pl_referral_event_t ev;
+    pl_referral_outcome_t oc;
+} s_act_args_t;
+
+// Reads and checks them; NULL, or the error reply (PL_EINVAL).
+static char *
+s_act_args(const json_t *args, s_act_args_t *a)
+{
+    a->evs = pl_case_arg(args, "event");
+    a->reason = pl_case_arg(args, "reason");
+    a->note = pl_case_arg(args, "note");
+    a->outs = pl_case_arg(args, "outcome");
+    a->oc = PL_OUTCOME_NONE;
+    if (!a->evs || pl_referral_event_parse(a->evs, &a->ev) != PL_OK
+        || a->ev == PL_RE_RECEIVE)
+        return pl_node_ctl_error(PL_EINVAL,
+                                 "event is accept, reject, start, hold, "
+                                 "resume, complete or cancel");
+    if (pl_referral_event_needs_reason(a->ev) && !a->reason)
+        return pl_node_ctl_error(PL_EINVAL, "%s needs --reason CODE", a->evs);
+    if (a->reason && !pl_slug_valid(a->reason))
+        return pl_node_ctl_error(PL_EINVAL,
+                                 "the reason is a code (a-z, 0-9, -), e.g. "
+                                 "no-capacity; free text goes in --note");
+    if (a->note && strlen(a->note) > PL_CASE_TEXT)
+        return pl_node_ctl_error(PL_EINVAL, "the note is too long");
+    if (a->ev == PL_RE_COMPLETE
+        && (!a->outs || pl_referral_outcome_parse(a->outs, &a->oc) != PL_OK))
+        return pl_node_ctl_error(PL_EINVAL, "complete needs --outcome "
+                                            "successful|not-successful");
+    if (a->ev != PL_RE_COMPLETE && a->outs)
+        return pl_node_ctl_error(PL_EINVAL, "only complete takes --outcome");
+    return NULL;
+}
+
 char *
 pl_case_act(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
             int *rc_out)
 {
     *rc_out = PL_EINVAL;
-    const char *evs = pl_case_arg(args, "event"),
-               *reason = pl_case_arg(args, "reason");
-    const char *note = pl_case_arg(args, "note"),
-               *outs = pl_case_arg(args, "outcome");
-    pl_referral_event_t ev;
-    pl_referral_outcome_t oc = PL_OUTCOME_NONE;
-    if (!evs || pl_referral_event_parse(evs, &ev) != PL_OK
-        || ev == PL_RE_RECEIVE)
-        return pl_node_ctl_error(PL_EINVAL,
-                                 "event is accept, reject, start, hold, "
-                                 "resume, complete or cancel");
-    if (pl_referral_event_needs_reason(ev) && !reason)
-        return pl_node_ctl_error(PL_EINVAL, "%s needs --reason CODE", evs);
-    if (reason && !pl_slug_valid(reason))
-        return pl_node_ctl_error(PL_EINVAL,
-                                 "the reason is a code (a-z, 0-9, -), e.g. "
-                                 "no-capacity; free text goes in --note");
-    if (note && strlen(note) > PL_CASE_TEXT)
-        return pl_node_ctl_error(PL_EINVAL, "the note is too long");
-    if (ev == PL_RE_COMPLETE
-        && (!outs || pl_referral_outcome_parse(outs, &oc) != PL_OK))
-        return pl_node_ctl_error(PL_EINVAL, "complete needs --outcome "
-                                            "successful|not-successful");
-    if (ev != PL_RE_COMPLETE && outs)
-        return pl_node_ctl_error(PL_EINVAL, "only complete takes --outcome");
+    s_act_args_t aa;
+    char *bad = s_act_args(args, &aa);
+    if (bad)
+        return bad;
+    const char *evs = aa.evs, *reason = aa.reason, *note = aa.note;
+    pl_referral_event_t ev = aa.ev;
+    pl_referral_outcome_t oc = aa.oc;
     uint8_t rid[PL_CASE_ID];
     pl_sealed_t rs = PL_SEALED_INIT;
     char *err = pl_case_resolve(txn, PL_DB_REFERRALS, 'r', "referral",
@@ -916,56 +946,12 @@ s_pending_key(char out[24], pl_referral_side_t side, uint32_t seq)
     snprintf(out, 24, "%d:%u", (int) side, seq);
 }
 
-int
-pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
-                  const uint8_t digest[32],
-                  const Passerelle__V1__StatusUpdate *su)
+// The details of status update 'su' (envelope h->id, 'digest'), for the
+// history now or, kept under "pending", when its turn comes.
+static json_t *
+s_status_detail(const pl_header_t *h, const uint8_t digest[32],
+                const Passerelle__V1__StatusUpdate *su)
 {
-    const uint8_t *rid =
-        su->referral_id.len == PL_CASE_ID ? su->referral_id.data : NULL;
-    pl_sealed_t rs = PL_SEALED_INIT;
-    int rc = rid ? pl_case_ref_open(txn, rid, &rs) : PL_EPROTO;
-    if (rc == PL_ENOMEM || rc == PL_EIO) {
-        return rc;
-    }
-    const char *peer = rs.doc ? pl_case_str(rs.doc, "peer") : NULL;
-    if (rc != PL_OK || !peer || strcmp(peer, h->from) != 0) {
-        const char *detail = rc == PL_ENOTFOUND ? "unknown-referral"
-                             : rc != PL_OK      ? "unreadable-referral"
-                                                : "wrong-peer";
-        pl_log_warn(ctx->log, "status_refused from=%s reason=%s", h->from,
-                    detail);
-        pl_sealed_release(&rs);
-        return pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
-                             "status-update", su->by, rid, su->status,
-                             "refused", detail);
-    }
-    pl_referral_track_t t;
-    pl_referral_update_t u = {0};
-    pl_referral_result_t res = PL_REF_REFUSED_INVALID;
-    pl_referral_steps_t *steps = calloc(1, sizeof *steps);
-    if (!steps) {
-        pl_sealed_release(&rs);
-        return PL_ENOMEM;
-    }
-    rc = pl_case_track_get(rs.doc, &t);
-    u.by = t.me == PL_SIDE_SENDER ? PL_SIDE_RECIPIENT : PL_SIDE_SENDER;
-    u.seq = su->seq;
-    u.cookie = ((uint64_t) u.by << 32) | su->seq;
-    bool valid =
-        rc == PL_OK && pl_referral_state_parse(su->status, &u.to) == PL_OK
-        && (!su->outcome
-            || pl_referral_outcome_parse(su->outcome, &u.outcome) == PL_OK);
-    if (valid)
-        res = pl_referral_track_apply(&t, &u, steps);
-    // this update's details, for the history now or when its turn comes
-    json_t *pend = json_object_get(rs.doc, "pending");
-    if (!pend) {
-        pend = json_object();
-        json_object_set_new(rs.doc, "pending", pend);
-    }
-    char pk[24];
-    s_pending_key(pk, u.by, u.seq);
     json_t *det = json_object();
     json_object_set_new(det, "at", json_integer((json_int_t) su->at));
     if (su->by)
@@ -978,10 +964,147 @@ pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
         json_object_set_new(det, "outcome", json_string(su->outcome));
     json_object_set_new(det, "msg", pl_node_json_hex(h->id, PL_MSG_ID_BYTES));
     json_object_set_new(det, "digest", pl_node_json_hex(digest, 32));
-    if (res == PL_REF_BUFFERED)
-        json_object_set_new(pend, pk, det);
-    else
-        json_decref(det);
+    return det;
+}
+
+// Opens the referral that 'su' names into 'rs' and checks that it comes
+// from its peer. PL_OK: open, *peer set. Otherwise 'rs' is released and
+// *done tells whether the refusal was audited (its rc returned) or the
+// store failed.
+static int
+s_status_open(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
+              const uint8_t digest[32], const Passerelle__V1__StatusUpdate *su,
+              pl_sealed_t *rs, const char **peer, bool *done)
+{
+    const uint8_t *rid =
+        su->referral_id.len == PL_CASE_ID ? su->referral_id.data : NULL;
+    int rc = rid ? pl_case_ref_open(txn, rid, rs) : PL_EPROTO;
+    *done = true;
+    if (rc == PL_ENOMEM || rc == PL_EIO)
+        return rc;
+    *peer = rs->doc ? pl_case_str(rs->doc, "peer") : NULL;
+    if (rc == PL_OK && *peer && strcmp(*peer, h->from) == 0) {
+        *done = false;
+        return PL_OK;
+    }
+    const char *detail = rc == PL_ENOTFOUND ? "unknown-referral"
+                         : rc != PL_OK      ? "unreadable-referral"
+                                            : "wrong-peer";
+    pl_log_warn(ctx->log, "status_refused from=%s reason=%s", h->from, detail);
+    pl_sealed_release(rs);
+    return pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                         "status-update", su->by, rid, su->status, "refused",
+                         detail);
+}
+
+// One processed update 'st' of referral 'rid' (document 'doc', from
+// 'peer'): its history line, last_change, its audit entry; its details
+// from "pending" (then removed), or those of 'su' when it is this
+// envelope's own.
+static int
+s_status_step(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
+              const uint8_t digest[32], const Passerelle__V1__StatusUpdate *su,
+              json_t *doc, const char *peer, const pl_referral_step_t *st,
+              uint64_t now)
+{
+    const uint8_t *rid = su->referral_id.data;
+    json_t *pend = json_object_get(doc, "pending");
+    pl_referral_side_t by = st->update.by;
+    uint32_t seq = (uint32_t) (st->update.cookie & 0xffffffffu);
+    char k[24];
+    s_pending_key(k, by, seq);
+    json_t *d = json_object_get(pend, k);
+    json_t *d_own = NULL;
+    if (!d)
+        d = d_own = s_status_detail(h, digest, su); // this envelope's own
+    uint64_t at = pl_case_u64(d, "at") ? pl_case_u64(d, "at") : now;
+    const char *sby = pl_case_str(d, "by");
+    uint8_t dm[PL_MSG_ID_BYTES], dd[PL_DIGEST_BYTES];
+    bool have_m = pl_case_str(d, "msg")
+                  && pl_unhex(dm, sizeof dm, pl_case_str(d, "msg")) == PL_OK;
+    bool have_d = pl_case_str(d, "digest")
+                  && pl_unhex(dd, sizeof dd, pl_case_str(d, "digest")) == PL_OK;
+    if (st->implied_received)
+        pl_case_history(doc, "received", at, peer, NULL, NULL, NULL, "implied");
+    bool kept = st->result == PL_REF_APPLIED
+                || st->result == PL_REF_AFTER_CANCEL
+                || st->result == PL_REF_CANCEL_TOO_LATE;
+    if (kept) {
+        pl_case_history(doc, pl_referral_state_name(st->update.to), at, sby,
+                        pl_case_str(d, "reason"), pl_case_str(d, "note"),
+                        pl_case_str(d, "outcome"),
+                        st->result == PL_REF_APPLIED
+                            ? NULL
+                            : pl_referral_result_name(st->result));
+        json_object_set_new(doc, "last_change", json_integer((json_int_t) now));
+    } else {
+        pl_log_warn(ctx->log,
+                    "status_refused from=%s seq=%u status=%s result=%s",
+                    h->from, seq, pl_referral_state_name(st->update.to),
+                    pl_referral_result_name(st->result));
+    }
+    int rc = pl_case_audit(
+        ctx, txn, PL_AUDIT_IN, h->from, have_m ? dm : NULL, have_d ? dd : NULL,
+        "status-update", sby, rid, pl_referral_event_name(st->event),
+        pl_referral_result_name(st->result), pl_case_str(d, "reason"));
+    json_decref(d_own);
+    json_object_del(pend, k);
+    return rc;
+}
+
+// Applies 'su' to the track 't' of the open referral 'rs': *res gets the
+// result, 'steps' the updates now processed; a buffered update's details
+// are kept under "pending". false when the update does not parse.
+static bool
+s_status_apply(const pl_header_t *h, const uint8_t digest[32],
+               const Passerelle__V1__StatusUpdate *su, pl_sealed_t *rs,
+               pl_referral_track_t *t, pl_referral_result_t *res,
+               pl_referral_steps_t *steps)
+{
+    pl_referral_update_t u = {0};
+    int rc = pl_case_track_get(rs->doc, t);
+    u.by = t->me == PL_SIDE_SENDER ? PL_SIDE_RECIPIENT : PL_SIDE_SENDER;
+    u.seq = su->seq;
+    u.cookie = ((uint64_t) u.by << 32) | su->seq;
+    bool valid =
+        rc == PL_OK && pl_referral_state_parse(su->status, &u.to) == PL_OK
+        && (!su->outcome
+            || pl_referral_outcome_parse(su->outcome, &u.outcome) == PL_OK);
+    *res =
+        valid ? pl_referral_track_apply(t, &u, steps) : PL_REF_REFUSED_INVALID;
+    json_t *pend = json_object_get(rs->doc, "pending");
+    if (!pend) {
+        pend = json_object();
+        json_object_set_new(rs->doc, "pending", pend);
+    }
+    if (*res == PL_REF_BUFFERED) {
+        char pk[24];
+        s_pending_key(pk, u.by, u.seq);
+        json_object_set_new(pend, pk, s_status_detail(h, digest, su));
+    }
+    return valid;
+}
+
+int
+pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
+                  const uint8_t digest[32],
+                  const Passerelle__V1__StatusUpdate *su)
+{
+    pl_sealed_t rs = PL_SEALED_INIT;
+    const char *peer = NULL;
+    bool done;
+    int rc = s_status_open(ctx, txn, h, digest, su, &rs, &peer, &done);
+    if (done)
+        return rc;
+    const uint8_t *rid = su->referral_id.data;
+    pl_referral_track_t t;
+    pl_referral_result_t res;
+    pl_referral_steps_t *steps = calloc(1, sizeof *steps);
+    if (!steps) {
+        pl_sealed_release(&rs);
+        return PL_ENOMEM;
+    }
+    bool valid = s_status_apply(h, digest, su, &rs, &t, &res, steps);
     if (res == PL_REF_BUFFERED || res == PL_REF_DUPLICATE || !valid
         || res == PL_REF_REFUSED_INVALID || res == PL_REF_REFUSED_TOO_EARLY) {
         pl_log_info(ctx->log, "status_update from=%s seq=%u result=%s", h->from,
@@ -1000,69 +1123,9 @@ pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
     // every update processed, in order (this one and released ones)
     uint64_t now = pl_now();
     rc = PL_OK;
-    for (size_t i = 0; rc == PL_OK && i < steps->count; i++) {
-        const pl_referral_step_t *st = &steps->step[i];
-        pl_referral_side_t by = st->update.by;
-        uint32_t seq = (uint32_t) (st->update.cookie & 0xffffffffu);
-        char k[24];
-        s_pending_key(k, by, seq);
-        json_t *d = json_object_get(pend, k);
-        json_t *d_own = NULL;
-        if (!d) {
-            // this envelope's own update
-            d_own = json_object();
-            json_object_set_new(d_own, "at", json_integer((json_int_t) su->at));
-            if (su->by)
-                json_object_set_new(d_own, "by", json_string(su->by));
-            if (su->reason)
-                json_object_set_new(d_own, "reason", json_string(su->reason));
-            if (su->note)
-                json_object_set_new(d_own, "note", json_string(su->note));
-            if (su->outcome)
-                json_object_set_new(d_own, "outcome", json_string(su->outcome));
-            json_object_set_new(d_own, "msg",
-                                pl_node_json_hex(h->id, PL_MSG_ID_BYTES));
-            json_object_set_new(d_own, "digest", pl_node_json_hex(digest, 32));
-            d = d_own;
-        }
-        uint64_t at = pl_case_u64(d, "at") ? pl_case_u64(d, "at") : now;
-        const char *sby = pl_case_str(d, "by");
-        uint8_t dm[PL_MSG_ID_BYTES], dd[PL_DIGEST_BYTES];
-        bool have_m =
-            pl_case_str(d, "msg")
-            && pl_unhex(dm, sizeof dm, pl_case_str(d, "msg")) == PL_OK;
-        bool have_d =
-            pl_case_str(d, "digest")
-            && pl_unhex(dd, sizeof dd, pl_case_str(d, "digest")) == PL_OK;
-        if (st->implied_received)
-            pl_case_history(rs.doc, "received", at, peer, NULL, NULL, NULL,
-                            "implied");
-        bool kept = st->result == PL_REF_APPLIED
-                    || st->result == PL_REF_AFTER_CANCEL
-                    || st->result == PL_REF_CANCEL_TOO_LATE;
-        if (kept) {
-            pl_case_history(rs.doc, pl_referral_state_name(st->update.to), at,
-                            sby, pl_case_str(d, "reason"),
-                            pl_case_str(d, "note"), pl_case_str(d, "outcome"),
-                            st->result == PL_REF_APPLIED
-                                ? NULL
-                                : pl_referral_result_name(st->result));
-            json_object_set_new(rs.doc, "last_change",
-                                json_integer((json_int_t) now));
-        } else {
-            pl_log_warn(ctx->log,
-                        "status_refused from=%s seq=%u status=%s result=%s",
-                        h->from, seq, pl_referral_state_name(st->update.to),
-                        pl_referral_result_name(st->result));
-        }
-        rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, have_m ? dm : NULL,
-                           have_d ? dd : NULL, "status-update", sby, rid,
-                           pl_referral_event_name(st->event),
-                           pl_referral_result_name(st->result),
-                           pl_case_str(d, "reason"));
-        json_decref(d_own);
-        json_object_del(pend, k);
-    }
+    for (size_t i = 0; rc == PL_OK && i < steps->count; i++)
+        rc = s_status_step(ctx, txn, h, digest, su, rs.doc, peer,
+                           &steps->step[i], now);
     pl_case_track_set(rs.doc, &t);
     pl_log_info(ctx->log, "status_update from=%s seq=%u status=%s now=%s",
                 h->from, su->seq, su->status, pl_case_str(rs.doc, "status"));
