@@ -18,6 +18,7 @@
 
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_ctl.h"
+#include "nodes/pl_sealed.h"
 #include "proto/pl_keys.h"
 #include "tests/lib/pl_test.h"
 
@@ -307,6 +308,79 @@ test_case_close_bia_codes(void **state)
     json_decref(r);
 }
 
+// A case stored by the code before the typed record (issue 12, item 3):
+// its JSON text sealed as pl_sealed.h says, with a key this version does
+// not know. case.show reads it, case.bia and case.close change it through
+// the codec, and the key survives in the store.
+static void
+test_case_old_record(void **state)
+{
+    s_fake_t *f = *state;
+    static const char old[] =
+        "{\"given\":\"Aminata\",\"family\":\"DialloXq7\",\"birth\":"
+        "\"1988-04-12\",\"language\":\"wo\",\"needs\":[\"housing\"],"
+        "\"flags\":[],\"created\":1700000000,\"by\":\"Awa\","
+        "\"future_key\":{\"kept\":true}}";
+    json_error_t jerr;
+    json_t *doc = json_loads(old, 0, &jerr);
+    assert_non_null(doc);
+    uint8_t id[16] = {0x5a, 1, 2, 3}, hdr[PL_SEALED_HDR] = {PL_SEALED_VER};
+    uint8_t dk[PL_DATAKEY_BYTES];
+    pl_txn_t *txn = NULL;
+    assert_int_equal(pl_store_begin(f->store, NULL, true, &txn), PL_OK);
+    assert_int_equal(pl_store_datakey_new(txn, hdr + 1, dk), PL_OK);
+    assert_int_equal(pl_sealed_put(txn, PL_DB_CASES, id, 16, hdr, dk, doc),
+                     PL_OK);
+    assert_int_equal(pl_store_commit(&txn), PL_OK);
+    json_decref(doc);
+    char hex[33];
+    pl_hex(hex, id, 16);
+    int rc;
+    json_t *r = s_run(f, "case.show", json_pack("{s:s}", "id", hex), NULL, &rc);
+    assert_true(s_ok(r));
+    json_t *res = json_object_get(r, "result");
+    assert_string_equal(json_string_value(json_object_get(res, "language")),
+                        "wo");
+    assert_string_equal(json_string_value(json_object_get(res, "status")),
+                        "open");
+    json_decref(r);
+    r = s_run(f, "case.bia",
+              json_pack("{s:s, s:s, s:s}", "case", hex, "ref", "B-9", "date",
+                        "2026-01-02"),
+              "Moussa", &rc);
+    assert_true(s_ok(r));
+    json_decref(r);
+    r = s_run(f, "case.close",
+              json_pack("{s:s, s:s}", "id", hex, "reason", "moved"), "Moussa",
+              &rc);
+    assert_true(s_ok(r));
+    json_decref(r);
+    assert_int_equal(pl_store_begin(f->store, NULL, false, &txn), PL_OK);
+    uint8_t h2[PL_SEALED_HDR];
+    json_t *now = NULL;
+    assert_int_equal(
+        pl_sealed_get(txn, PL_DB_CASES, id, 16, NULL, h2, NULL, &now), PL_OK);
+    pl_store_abort(&txn);
+    assert_true(json_is_true(
+        json_object_get(json_object_get(now, "future_key"), "kept")));
+    assert_string_equal(json_string_value(json_object_get(now, "family")),
+                        "DialloXq7");
+    assert_int_equal(json_integer_value(json_object_get(now, "created")),
+                     1700000000);
+    assert_string_equal(json_string_value(json_object_get(now, "close_reason")),
+                        "moved");
+    assert_string_equal(json_string_value(json_object_get(now, "closed_by")),
+                        "Moussa");
+    assert_true(json_integer_value(json_object_get(now, "closed")) > 0);
+    json_t *bia = json_object_get(now, "bia");
+    assert_string_equal(json_string_value(json_object_get(bia, "ref")), "B-9");
+    assert_string_equal(json_string_value(json_object_get(bia, "by")),
+                        "Moussa");
+    assert_true(json_integer_value(json_object_get(bia, "recorded")) > 0);
+    json_decref(now);
+    memset(dk, 0, sizeof dk);
+}
+
 static void
 test_refer_gate_and_send(void **state)
 {
@@ -537,6 +611,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_case_add_refusals, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_case_close_bia_codes, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_case_old_record, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_refer_gate_and_send, s_setup,
                                         s_teardown),
