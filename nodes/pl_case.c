@@ -140,9 +140,9 @@ pl_case_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     (void) rc_out;
     (void) ctx;
     uint8_t id[PL_CASE_ID];
-    pl_sealed_t cs = PL_SEALED_INIT;
+    pl_case_t cs = PL_CASE_INIT;
     int rc;
-    char *err = pl_case_open(txn, pl_case_arg(args, "id"), id, &cs, &rc);
+    char *err = pl_case_rec_open(txn, pl_case_arg(args, "id"), id, &cs, &rc);
     if (err && rc == PL_ENOTFOUND) {
         char *erased = s_case_erased(txn, pl_case_arg(args, "id"));
         if (erased) {
@@ -153,7 +153,7 @@ pl_case_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     if (err)
         return err;
     pl_case_consents_t c;
-    rc = pl_case_consents_load(txn, id, cs.dk, &c);
+    rc = pl_case_consents_load(txn, id, cs.s.dk, &c);
     char hex[2 * PL_CASE_ID + 1];
     pl_hex(hex, id, PL_CASE_ID);
     pl_case_rwalk_t w = {.txn = txn, .now = pl_now(), .fn = pl_case_list_one};
@@ -163,7 +163,7 @@ pl_case_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         rc = pl_store_each(txn, PL_DB_REFERRALS, pl_case_rwalk_one, &w);
     if (rc != PL_OK) {
         pl_case_consents_free(&c);
-        pl_sealed_release(&cs);
+        pl_case_rec_release(&cs);
         json_decref(w.out);
         return pl_node_ctl_error(rc, "cannot read the store: %s",
                                  pl_strerror(rc));
@@ -182,25 +182,23 @@ pl_case_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
             json_object_set_new(e, "withdrawn",
                                 pl_node_json_time(r->withdrawn_at));
     }
-    json_object_set_new(cs.doc, "id", json_string(hex));
-    json_object_set_new(cs.doc, "created",
-                        pl_node_json_time(pl_case_u64(cs.doc, "created")));
-    if (pl_case_u64(cs.doc, "closed"))
-        json_object_set_new(cs.doc, "closed",
-                            pl_node_json_time(pl_case_u64(cs.doc, "closed")));
-    json_object_set_new(
-        cs.doc, "status",
-        json_string(pl_case_u64(cs.doc, "closed") ? "closed" : "open"));
-    json_object_set(cs.doc, "consents", c.docs);
-    json_object_set_new(cs.doc, "referrals", w.out);
-    json_t *bia = json_object_get(cs.doc, "bia");
+    // the reply: the record's document, times as text, and what is joined
+    json_t *o = pl_case_rec_encode(&cs.rec);
+    json_object_set_new(o, "id", json_string(hex));
+    json_object_set_new(o, "created", pl_node_json_time(cs.rec.created));
+    if (cs.rec.closed)
+        json_object_set_new(o, "closed", pl_node_json_time(cs.rec.closed));
+    json_object_set_new(o, "status",
+                        json_string(cs.rec.closed ? "closed" : "open"));
+    json_object_set(o, "consents", c.docs);
+    json_object_set_new(o, "referrals", w.out);
+    json_t *bia = json_object_get(o, "bia");
     if (bia) {
-        json_object_set_new(bia, "date",
-                            pl_node_json_time(pl_case_u64(bia, "date")));
+        json_object_set_new(bia, "date", pl_node_json_time(cs.rec.bia.date));
         json_object_set_new(bia, "recorded",
-                            pl_node_json_time(pl_case_u64(bia, "recorded")));
+                            pl_node_json_time(cs.rec.bia.recorded));
     }
-    json_array_foreach(json_object_get(cs.doc, "withdrawals"), i, e)
+    json_array_foreach(json_object_get(o, "withdrawals"), i, e)
     {
         json_object_set_new(e, "at", pl_node_json_time(pl_case_u64(e, "at")));
         const char *hk;
@@ -214,7 +212,8 @@ pl_case_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         }
     }
     pl_case_consents_free(&c);
-    return pl_node_ctl_ok(pl_sealed_take(&cs));
+    pl_case_rec_release(&cs);
+    return o ? pl_node_ctl_ok(o) : pl_node_ctl_error(PL_ENOMEM, "no memory");
 }
 
 typedef struct {

@@ -12,9 +12,9 @@
 #include "proto/pl_crypto.h"
 
 static int s_withdraw_referrals(pl_node_ctx_t *ctx, pl_txn_t *txn,
-                                const uint8_t case_id[PL_CASE_ID], json_t *cdoc,
-                                const char *as, size_t *ncancelled,
-                                json_t *holders);
+                                const uint8_t case_id[PL_CASE_ID],
+                                pl_case_rec_t *cr, const char *as,
+                                size_t *ncancelled, json_t *holders);
 
 char *
 pl_case_consent_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
@@ -102,13 +102,13 @@ pl_case_consent_withdraw(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
                          const char *as, int *rc_out)
 {
     uint8_t case_id[PL_CASE_ID];
-    pl_sealed_t cs = PL_SEALED_INIT;
+    pl_case_t cs = PL_CASE_INIT;
     char *err =
-        pl_case_open(txn, pl_case_arg(args, "case"), case_id, &cs, rc_out);
+        pl_case_rec_open(txn, pl_case_arg(args, "case"), case_id, &cs, rc_out);
     if (err)
         return err;
     pl_case_consents_t c;
-    int rc = pl_case_consents_load(txn, case_id, cs.dk, &c);
+    int rc = pl_case_consents_load(txn, case_id, cs.s.dk, &c);
     uint64_t now = pl_now();
     size_t n = 0;
     for (size_t i = 0; rc == PL_OK && i < c.n; i++) {
@@ -121,7 +121,7 @@ pl_case_consent_withdraw(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
         chdr[0] = PL_CASE_VER;
         memcpy(chdr + 1, case_id, PL_CASE_ID);
         rc = pl_sealed_put(txn, PL_DB_CONSENTS, c.recs[i].id, PL_CASE_ID, chdr,
-                           cs.dk, doc);
+                           cs.s.dk, doc);
         json_decref(doc);
         n++;
     }
@@ -133,12 +133,12 @@ pl_case_consent_withdraw(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
     size_t ncancelled = 0;
     json_t *holders = json_array();
     if (rc == PL_OK && n) {
-        rc = s_withdraw_referrals(ctx, txn, case_id, cs.doc, as, &ncancelled,
+        rc = s_withdraw_referrals(ctx, txn, case_id, &cs.rec, as, &ncancelled,
                                   holders);
         if (rc == PL_OK)
-            rc = pl_sealed_save(&cs, txn, PL_DB_CASES, case_id, PL_CASE_ID);
+            rc = pl_case_rec_save(txn, case_id, &cs);
     }
-    pl_sealed_release(&cs);
+    pl_case_rec_release(&cs);
     *rc_out = rc;
     if (rc != PL_OK) {
         json_decref(holders);
@@ -394,7 +394,7 @@ s_cancel_one(pl_node_ctx_t *ctx, pl_txn_t *txn, const uint8_t rid[PL_CASE_ID],
 // document; the caller stores it). 'holders' gets their addresses.
 static int
 s_withdraw_referrals(pl_node_ctx_t *ctx, pl_txn_t *txn,
-                     const uint8_t case_id[PL_CASE_ID], json_t *cdoc,
+                     const uint8_t case_id[PL_CASE_ID], pl_case_rec_t *cr,
                      const char *as, size_t *ncancelled, json_t *holders)
 {
     pl_case_crefs_t refs;
@@ -466,11 +466,9 @@ s_withdraw_referrals(pl_node_ctx_t *ctx, pl_txn_t *txn,
         pl_case_rkey(wk, 'w', wid);
         rc = pl_store_put(txn, PL_DB_REFERRALS, wk, sizeof wk, case_id,
                           PL_CASE_ID);
-        json_t *ws = json_object_get(cdoc, "withdrawals");
-        if (!ws) {
-            ws = json_array();
-            json_object_set_new(cdoc, "withdrawals", ws);
-        }
+        if (!cr->withdrawals)
+            cr->withdrawals = json_array();
+        json_t *ws = cr->withdrawals;
         json_t *e = json_pack("{s:o, s:I, s:O}", "id",
                               pl_node_json_hex(wid, PL_CASE_ID), "at",
                               (json_int_t) now, "holders", hold);
@@ -631,7 +629,7 @@ s_on_erasure(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
 {
     const uint8_t *wid = e->withdrawal_id.data;
     uint8_t wk[1 + PL_CASE_ID], case_id[PL_CASE_ID];
-    pl_sealed_t cs = PL_SEALED_INIT;
+    pl_case_t cs = PL_CASE_INIT;
     pl_case_rkey(wk, 'w', wid);
     const uint8_t *v;
     size_t vlen;
@@ -643,7 +641,7 @@ s_on_erasure(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
         detail = "unknown-withdrawal";
     } else {
         memcpy(case_id, v, PL_CASE_ID);
-        rc = pl_sealed_open(&cs, txn, PL_DB_CASES, case_id, PL_CASE_ID, NULL);
+        rc = pl_case_rec_load(txn, case_id, &cs);
         if (rc == PL_ENOMEM || rc == PL_EIO)
             return rc;
         if (rc != PL_OK)
@@ -654,7 +652,7 @@ s_on_erasure(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
     pl_hex(whex, wid, PL_CASE_ID);
     size_t i;
     json_t *we;
-    json_array_foreach(json_object_get(cs.doc, "withdrawals"), i, we)
+    json_array_foreach(cs.rec.withdrawals, i, we)
     {
         const char *id = pl_case_str(we, "id");
         if (id && strcmp(id, whex) == 0)
@@ -669,9 +667,9 @@ s_on_erasure(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
                             json_integer((json_int_t) e->erased_at));
         json_object_set_new(holder, "erased",
                             json_integer((json_int_t) e->n_referral_ids));
-        rc = pl_sealed_save(&cs, txn, PL_DB_CASES, case_id, PL_CASE_ID);
+        rc = pl_case_rec_save(txn, case_id, &cs);
     }
-    pl_sealed_release(&cs);
+    pl_case_rec_release(&cs);
     if (rc == PL_OK)
         rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
                            "erasure-confirmation", NULL, wid, "erase-confirmed",

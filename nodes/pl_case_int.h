@@ -179,6 +179,10 @@ typedef struct {
 // failure 'c' is left released and the reply is returned (*rc its code).
 char *pl_case_rec_open(pl_txn_t *txn, const char *text, uint8_t id[PL_CASE_ID],
                        pl_case_t *c, int *rc);
+// Opens case 'id' into 'c', decoded (as pl_sealed_open: on failure 'c'
+// is left released; PL_EPROTO also when the document is not an object).
+PL_MUST_CHECK int pl_case_rec_load(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
+                                   pl_case_t *c);
 // Encodes c->rec into c->s.doc and saves it under case 'id'.
 PL_MUST_CHECK int pl_case_rec_save(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
                                    pl_case_t *c);

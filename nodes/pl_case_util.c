@@ -374,6 +374,18 @@ pl_case_rec_open(pl_txn_t *txn, const char *text, uint8_t id[PL_CASE_ID],
 }
 
 int
+pl_case_rec_load(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], pl_case_t *c)
+{
+    pl_case_rec_release(c);
+    int rc = pl_sealed_open(&c->s, txn, PL_DB_CASES, id, PL_CASE_ID, NULL);
+    if (rc == PL_OK)
+        rc = pl_case_rec_decode(c->s.doc, &c->rec);
+    if (rc != PL_OK)
+        pl_case_rec_release(c);
+    return rc;
+}
+
+int
 pl_case_rec_save(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], pl_case_t *c)
 {
     json_t *doc = pl_case_rec_encode(&c->rec);

@@ -86,11 +86,11 @@ pl_case_referral_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
 // What the steps of a referral share. Released by s_refer_free.
 typedef struct {
     uint8_t case_id[PL_CASE_ID];      // the case
-    pl_sealed_t cs;                   // its record and key
+    pl_case_t cs;                     // its record (typed) and key
     pl_case_consents_t c;             // its consents
     const char *service, *purpose;    // arguments (borrowed from args)
     const char *note, *oj, *ab;       // note, override justification, approver
-    const char *uasc;                 // the case's uasc (borrowed from cs.doc)
+    const char *uasc;                 // the case's uasc (borrowed from cs.rec)
     pl_referral_priority_t pr;        // priority
     uint64_t due, now;                // due date (0: none), now
     char addr[PL_ADDRESS_MAX + 1];    // the recipient
@@ -109,7 +109,7 @@ static void
 s_refer_free(s_refer_t *st)
 {
     pl_case_consents_free(&st->c);
-    pl_sealed_release(&st->cs);
+    pl_case_rec_release(&st->cs);
     json_decref(st->sent);
     st->sent = NULL;
 }
@@ -152,14 +152,14 @@ s_refer_args(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, s_refer_t *st,
         reply = pl_node_ctl_error(PL_EINVAL, "due must be a date YYYY-MM-DD");
     else if (st->note && strlen(st->note) > PL_CASE_TEXT)
         reply = pl_node_ctl_error(PL_EINVAL, "the note is too long");
-    else if (pl_case_u64(st->cs.doc, "closed"))
+    else if (st->cs.rec.closed)
         reply = pl_node_ctl_error(PL_ESTATE, "the case is closed");
     else if (strcmp(st->addr, ctx->me->address) == 0)
         reply = pl_node_ctl_error(PL_EINVAL, "a node cannot refer to itself");
     else if (!(st->cert = pl_ctx_dir_find(ctx, st->addr, &why)))
         reply = pl_case_outbox_error(ctx, why, st->addr);
     else if ((*rc_out =
-                  pl_case_consents_load(txn, st->case_id, st->cs.dk, &st->c))
+                  pl_case_consents_load(txn, st->case_id, st->cs.s.dk, &st->c))
              != PL_OK)
         reply = pl_node_ctl_error(*rc_out, "cannot read the consents");
     if (reply && *rc_out == PL_OK)
@@ -174,11 +174,11 @@ s_refer_gate(pl_node_ctx_t *ctx, pl_txn_t *txn, s_refer_t *st, const char *as,
              int *rc_out)
 {
     const char *sector = st->cert->sector;
-    const json_t *bia = json_object_get(st->cs.doc, "bia");
-    st->person = (pl_consent_person_t){pl_case_str(st->cs.doc, "birth"),
-                                       PL_UASC_NONE, pl_case_str(bia, "ref"),
-                                       pl_case_u64(bia, "date")};
-    st->uasc = pl_case_str(st->cs.doc, "uasc");
+    const pl_case_rec_t *cr = &st->cs.rec;
+    st->person = (pl_consent_person_t){cr->birth, PL_UASC_NONE,
+                                       cr->has_bia ? cr->bia.ref : NULL,
+                                       cr->has_bia ? cr->bia.date : 0};
+    st->uasc = cr->uasc;
     if (st->uasc)
         PL_IGNORE(pl_uasc_parse(st->uasc, &st->person.uasc));
     pl_consent_override_t ov = {st->oj, st->ab};
@@ -251,9 +251,12 @@ s_refer_minimise(s_refer_t *st, s_refer_msg_t *b)
     static const uint32_t bits[] = {PL_FIELD_GIVEN,    PL_FIELD_FAMILY,
                                     PL_FIELD_BIRTH,    PL_FIELD_SEX,
                                     PL_FIELD_LANGUAGE, PL_FIELD_PHONE};
+    const pl_case_rec_t *cr = &st->cs.rec;
+    const char *vals[] = {cr->given, cr->family,   cr->birth,
+                          cr->sex,   cr->language, cr->phone};
     for (size_t k = 0; k < 6; k++) {
         const char *name = pl_sector_data_field_name(bits[k]);
-        const char *val = pl_case_str(st->cs.doc, name);
+        const char *val = vals[k];
         if ((fields & bits[k]) && val) {
             *slot[k] = (char *) val;
             json_object_set_new(st->sent, name, json_string(val));
@@ -337,7 +340,7 @@ s_refer_message(s_refer_t *st, json_t *args, const char *as, s_refer_msg_t *b)
         r->bia_ref = (char *) st->person.bia_ref; // the gate required it
     size_t nn = 0, i;
     json_t *e;
-    json_array_foreach(json_object_get(st->cs.doc, "needs"), i, e)
+    json_array_foreach(st->cs.rec.needs, i, e)
     {
         if (nn < 8 && json_is_string(e))
             b->needv[nn++] = (char *) json_string_value(e);
@@ -439,8 +442,8 @@ static int
 s_refer_record(pl_node_ctx_t *ctx, pl_txn_t *txn, s_refer_t *st, const char *as)
 {
     pl_sealed_t rs = {.hdr = {PL_CASE_VER}, .doc = s_refer_doc(st, as)};
-    memcpy(rs.hdr + 1, st->cs.hdr + 1, PL_DATAKEY_ID_BYTES); // the case key
-    memcpy(rs.dk, st->cs.dk, sizeof rs.dk);
+    memcpy(rs.hdr + 1, st->cs.s.hdr + 1, PL_DATAKEY_ID_BYTES); // case key
+    memcpy(rs.dk, st->cs.s.dk, sizeof rs.dk);
     int rc = pl_case_ref_save(txn, st->rid, &rs);
     pl_sealed_release(&rs);
     uint8_t mk[1 + PL_CASE_ID], digest[PL_DIGEST_BYTES];
@@ -466,9 +469,9 @@ char *
 pl_case_refer(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
               int *rc_out)
 {
-    s_refer_t st = {.cs = PL_SEALED_INIT, .now = pl_now()};
-    char *reply = pl_case_open(txn, pl_case_arg(args, "case"), st.case_id,
-                               &st.cs, rc_out);
+    s_refer_t st = {.cs = PL_CASE_INIT, .now = pl_now()};
+    char *reply = pl_case_rec_open(txn, pl_case_arg(args, "case"), st.case_id,
+                                   &st.cs, rc_out);
     if (!reply)
         reply = s_refer_args(ctx, txn, args, &st, rc_out);
     if (!reply)
