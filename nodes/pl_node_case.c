@@ -55,15 +55,62 @@ s_svc_ask_directory(void *arg, bool force)
     pl_node_ask_directory(arg, force);
 }
 
-static const pl_node_svc_t s_svc = {s_svc_outbox_add, s_svc_dir_find,
-                                    s_svc_ask_directory};
+static void
+s_svc_state(void *arg, pl_node_state_t *out)
+{
+    const pl_node_t *self = arg;
+    const pl_node_counters_t *c = &self->n;
+    *out = (pl_node_state_t){
+        .broker_ep = self->broker_ep,
+        .broker_address = self->broker.address,
+        .online = self->session,
+        .skew = self->skew,
+        .skewed = self->skewed,
+        .usage_pct = self->usage_pct,
+        .resend_queue = self->nrs,
+        .parked = self->npark,
+        .n = {c->in_envelopes, c->in_stored, c->in_duplicates, c->in_refused,
+              c->in_deferred, c->receipts_ok, c->sent, c->resent, c->commits,
+              c->commit_failures},
+    };
+}
+
+static int
+s_svc_send_now(void *arg, const uint8_t *data, size_t len)
+{
+    return pl_node_send_now(arg, data, len);
+}
+
+static void
+s_svc_park(void *arg, uint64_t deadline_ms)
+{
+    pl_node_t *self = arg;
+    self->ctl_parked = true;
+    self->ctl_deadline_ms = deadline_ms;
+}
+
+static const pl_node_svc_t s_svc = {
+    s_svc_outbox_add, s_svc_dir_find, s_svc_ask_directory,
+    s_svc_state,      s_svc_send_now, s_svc_park,
+};
 
 pl_node_ctx_t
 pl_node_ctx(pl_node_t *self)
 {
-    pl_node_ctx_t ctx = {self->log,   self->keys, &self->me,
-                         self->store, self->dir,  self->ndir,
-                         &s_svc,      self,       self};
+    pl_node_ctx_t ctx = {
+        .log = self->log,
+        .keys = self->keys,
+        .me = &self->me,
+        .store = self->store,
+        .dir = self->dir,
+        .ndir = self->ndir,
+        .svc = &s_svc,
+        .svc_arg = self,
+        .revoked = &self->revoked,
+        .home = self->home,
+        .box_grace_days = self->box_grace_days,
+        .rid = self->ctl_rid,
+    };
     return ctx;
 }
 

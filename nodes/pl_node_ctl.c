@@ -246,9 +246,9 @@ pl_node_ctl_run_deferred(pl_node_t *self)
     if (!row || !(row->flags & PL_CTL_DEFERRED)) {
         reply = pl_node_ctl_error(PL_EPROTO, "bad request");
     } else {
-        pl_node_ctx_t ctx = pl_node_ctx(self);
         int arc = PL_OK;
         self->ctl_rid = json_string_value(json_object_get(req, "req"));
+        pl_node_ctx_t ctx = pl_node_ctx(self); // ctx.rid: this request's
         reply = pl_node_ctl_run(row, &ctx, NULL, json_object_get(req, "args"),
                                 json_string_value(json_object_get(req, "as")),
                                 &arc);

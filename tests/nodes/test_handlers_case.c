@@ -90,6 +90,19 @@ s_ask_directory(void *arg, bool force)
     ((s_fake_t *) arg)->asked++;
 }
 
+// The daemon's state as the fake has it: offline, a skewed clock.
+static void
+s_state(void *arg, pl_node_state_t *out)
+{
+    (void) arg;
+    out->broker_ep = "tcp://127.0.0.1:1";
+    out->broker_address = "sn/broker";
+    out->skew = -400;
+    out->skewed = true;
+    out->usage_pct = 42;
+    out->n.sent = 7;
+}
+
 static void
 s_cert(pl_cert_t *c, const char *name, const char *sector)
 {
@@ -118,9 +131,18 @@ s_setup(void **state)
     assert_int_equal(pl_keys_generate(&f->keys), PL_OK);
     s_cert(&f->me, "agency", "social");
     s_cert(&f->peer, "clinic", "health");
-    f->svc = (pl_node_svc_t){s_outbox_add, s_dir_find, s_ask_directory};
-    f->ctx = (pl_node_ctx_t){NULL, f->keys, &f->me, f->store, &f->peer,
-                             1,    &f->svc, f,      NULL};
+    f->svc = (pl_node_svc_t){.outbox_add = s_outbox_add,
+                             .dir_find = s_dir_find,
+                             .ask_directory = s_ask_directory,
+                             .state = s_state};
+    f->ctx = (pl_node_ctx_t){.keys = f->keys,
+                             .me = &f->me,
+                             .store = f->store,
+                             .dir = &f->peer,
+                             .ndir = 1,
+                             .svc = &f->svc,
+                             .svc_arg = f,
+                             .home = f->home};
     *state = f;
     return 0;
 }
@@ -601,10 +623,73 @@ test_one_table(void **state)
 #endif
 }
 
+// The info and test handlers on the fake context too (issue 12, item 1):
+// no daemon, what they show comes from the context and its services.
+static void
+test_info_on_fake(void **state)
+{
+    s_fake_t *f = *state;
+    int rc;
+    json_t *r = s_run(f, "whoami", NULL, NULL, &rc);
+    assert_true(s_ok(r));
+    json_t *o = json_object_get(r, "result");
+    assert_string_equal(json_string_value(json_object_get(o, "address")),
+                        "sn/agency");
+    assert_string_equal(json_string_value(json_object_get(o, "home")), f->home);
+    assert_string_equal(json_string_value(json_object_get(o, "broker")),
+                        "tcp://127.0.0.1:1");
+    assert_int_equal(json_integer_value(json_object_get(o, "clock_skew_s")),
+                     -400);
+    assert_true(json_is_false(json_object_get(o, "clock_ok")));
+    json_decref(r);
+    // a 128-byte staff name is no concern of an info row (not PL_CTL_STAFF)
+    char as[129];
+    memset(as, 'a', 128);
+    as[128] = 0;
+    r = s_run(f, "directory", json_pack("{s:s}", "sector", "health"), as, &rc);
+    assert_true(s_ok(r));
+    o = json_object_get(r, "result");
+    assert_int_equal(json_array_size(o), 0); // the fake peer has no validity
+    json_decref(r);
+    r = s_run(f, "stats", NULL, NULL, &rc);
+    assert_true(s_ok(r));
+    o = json_object_get(r, "result");
+    assert_int_equal(json_integer_value(json_object_get(o, "map_use_pct")), 42);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(o, "counters"), "sent")),
+                     7);
+    json_decref(r);
+    // network: no broker to send to (the fake has no send_now)
+    r = s_run(f, "network", NULL, NULL, &rc);
+    assert_false(s_ok(r));
+    assert_non_null(strstr(json_string_value(json_object_get(r, "error")),
+                           "tcp://127.0.0.1:1"));
+    json_decref(r);
+#ifdef PL_TEST_BUILD
+    // test.send through the fake outbox; the skew in the refusal text
+    r = s_run(f, "test.send",
+              json_pack("{s:s, s:s, s:i}", "to", "sn/clinic", "payload", "hi",
+                        "count", 2),
+              NULL, &rc);
+    assert_true(s_ok(r));
+    assert_int_equal(f->sent, 2);
+    json_decref(r);
+    f->outbox_rc = PL_ESTATE;
+    r = s_run(f, "test.send",
+              json_pack("{s:s, s:s}", "to", "sn/clinic", "payload", "hi"), NULL,
+              &rc);
+    assert_false(s_ok(r));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(r, "error")), "off by 400 s"));
+    json_decref(r);
+#endif
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_info_on_fake, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_one_table, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_case_add_show_list, s_setup,
                                         s_teardown),
