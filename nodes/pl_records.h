@@ -12,28 +12,7 @@
 //
 // Referral record (db "referrals", key 'r' || referral id; the sender's
 // under the case key, the recipient's under the referral's own key):
-//   dir           "out" (this node referred) | "in" (this node received)
-//   peer          the other node's address
-//   case          (out) the case id
-//   pseudonym     the referral-scoped pseudonym "P-..." (no name)
-//   sector, service, purpose, priority, due   as sent (due 0: none)
-//   note          free text (in: only when accepted)
-//   created, last_change   times
-//   referred_by   staff name of the sender (optional)
-//   legal_basis   "consent" | "override"
-//   consent       {id (out only), given_by, expires, guardian_name (in),
-//                 child_views (in)}
-//   override      {justification, approved_by, overrode (out only)}
-//   person        the person fields sent / received: only the sector
-//                 table's (pl_sector_data.h); {} when refused
-//   child, uasc   a minor; unaccompanied or separated
-//   needs         (in) codes
-//   cp_notified   (out) the child-protection node notified
-//   msg           the referral envelope's id
-//   refused       (in) why the recipient refused it
-//   track, history, pending, overdue_logged   the lifecycle (pl_referral.h
-//                 track; [{status, at, by, reason, note, outcome, ...}];
-//                 updates that arrived early; the overdue line written)
+// typed as pl_ref_rec_t below (pl_ref_rec_decode / pl_ref_rec_encode).
 #ifndef PL_RECORDS_H
 #define PL_RECORDS_H
 
@@ -100,5 +79,60 @@ PL_MUST_CHECK int pl_case_rec_decode(const json_t *j, pl_case_rec_t *rec);
 void pl_case_rec_free(pl_case_rec_t *rec);
 // Replaces *field by a copy of 'v' (NULL: absent). PL_ENOMEM.
 PL_MUST_CHECK int pl_case_rec_set(char **field, const char *v);
+
+// ---- the referral record
+
+// A referral record. Strings owned (wiped when freed), NULL when absent;
+// times Unix seconds (0: absent, but "due" is always written: 0 is none);
+// JSON members owned, NULL when absent.
+typedef struct {
+    char *dir;            // "out" (this node referred) | "in" (it received)
+    char *peer;           // the other node's address
+    char *case_hex;       // "case": (out) the case id, hex
+    char *pseudonym;      // the referral-scoped pseudonym "P-..." (no name)
+    char *sector;         // the recipient's sector
+    char *service;        // the service code asked for
+    char *purpose;        // the purpose code
+    char *priority;       // "emergency" | "urgent" | "normal"
+    uint64_t due;         // due date (0: none)
+    char *note;           // free text (in: only when accepted)
+    uint64_t created;     // when it was made / received
+    uint64_t last_change; // the last status change
+    char *referred_by;    // staff name of the sender (optional)
+    char *legal_basis;    // "consent" | "override"
+    // {id (out only), given_by, expires (text time), guardian_name (in),
+    // child_views (in)}: the consent it was sent under
+    json_t *consent;
+    json_t *override;  // {justification, approved_by, overrode (out only)}
+    json_t *person;    // the person fields sent / received: only the sector
+                       // table's (pl_sector_data.h); {} when refused
+    bool has_child;    // "child" is present (must come just before it)
+    bool child;        // "child": a minor
+    char *uasc;        // "unaccompanied" | "separated"
+    json_t *needs;     // (in) array of need codes
+    char *cp_notified; // (out) the child-protection node notified
+    char *msg;         // the referral envelope's id, hex
+    char *refused;     // (in) why the recipient refused it
+    char *track;       // the lifecycle, packed, hex (pl_referral.h track)
+    char *status;      // its state's name (pl_referral.h), kept with track
+    // [{status, at (text time), by, reason, note, outcome, result}]
+    json_t *history;
+    uint64_t updated; // the last history line's time
+    // updates that arrived early, by "side:seq": {at, by, reason, note,
+    // outcome, msg, digest}
+    json_t *pending;
+    uint64_t overdue_logged; // the deadline whose overdue line was written
+    // every other key, and a known key of another type: kept as found
+    json_t *extra;
+} pl_ref_rec_t;
+
+// The document of 'rec' (known keys in the order above, then 'extra').
+// New reference, NULL when memory runs out.
+json_t *pl_ref_rec_encode(const pl_ref_rec_t *rec);
+// 'rec' from document 'j'. PL_EPROTO (not an object), PL_ENOMEM; on
+// failure 'rec' is left freed.
+PL_MUST_CHECK int pl_ref_rec_decode(const json_t *j, pl_ref_rec_t *rec);
+// Wipes and frees what 'rec' owns, and zeroes it. NULL-safe, idempotent.
+void pl_ref_rec_free(pl_ref_rec_t *rec);
 
 #endif

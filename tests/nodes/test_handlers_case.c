@@ -18,6 +18,7 @@
 
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_ctl.h"
+#include "nodes/pl_records.h"
 #include "nodes/pl_sealed.h"
 #include "proto/pl_keys.h"
 #include "tests/lib/pl_test.h"
@@ -403,6 +404,51 @@ test_case_old_record(void **state)
     memset(dk, 0, sizeof dk);
 }
 
+// Every referral record in the store decodes through the codec with no
+// key left over: the codec knows every key the handlers write (issue 12,
+// item 3). Returns how many records were checked.
+static int
+s_ref_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
+{
+    (void) v;
+    (void) vl;
+    void **a = arg;
+    if (kl != 17 || k[0] != 'r')
+        return PL_STORE_NEXT;
+    uint8_t hdr[PL_SEALED_HDR];
+    json_t *doc = NULL;
+    assert_int_equal(
+        pl_sealed_get(a[0], PL_DB_REFERRALS, k, kl, NULL, hdr, NULL, &doc),
+        PL_OK);
+    pl_ref_rec_t r;
+    assert_int_equal(pl_ref_rec_decode(doc, &r), PL_OK);
+    if (r.extra) {
+        char *t = json_dumps(r.extra, 0);
+        print_error("unknown referral keys: %s\n", t);
+        free(t);
+    }
+    assert_null(r.extra);
+    json_t *back = pl_ref_rec_encode(&r);
+    assert_true(json_equal(back, doc));
+    json_decref(back);
+    pl_ref_rec_free(&r);
+    json_decref(doc);
+    (*(int *) a[1])++;
+    return PL_STORE_NEXT;
+}
+
+static int
+s_refs_known(s_fake_t *f)
+{
+    pl_txn_t *txn = NULL;
+    assert_int_equal(pl_store_begin(f->store, NULL, false, &txn), PL_OK);
+    int n = 0;
+    void *a[2] = {txn, &n};
+    assert_int_equal(pl_store_each(txn, PL_DB_REFERRALS, s_ref_one, a), PL_OK);
+    pl_store_abort(&txn);
+    return n;
+}
+
 static void
 test_refer_gate_and_send(void **state)
 {
@@ -486,6 +532,7 @@ test_refer_gate_and_send(void **state)
     free(t);
     json_decref(r);
     assert_int_equal(pl_test_grep_tree(f->home, "DialloXq7", 9), 0);
+    assert_int_equal(s_refs_known(f), 1);
 }
 
 // An inbound referral at a clinic (this node: health), from the agency.
@@ -571,6 +618,7 @@ test_inbound_referral(void **state)
     free(t);
     json_decref(r);
     assert_int_equal(pl_test_grep_tree(f->home, "DialloXq7", 9), 0);
+    assert_int_equal(s_refs_known(f), 2); // accepted-in and refused-in
 }
 
 // The one walker (issue 12, item 2): the case rows are in the daemon's

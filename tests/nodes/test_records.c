@@ -165,10 +165,79 @@ test_case_odd_types(void **state)
     json_decref(a);
 }
 
+// The JSON text the code before pl_ref_rec_t wrote for a sent referral
+// (s_refer_doc's keys and order, after a status update and an overdue
+// line), plus a key no version writes.
+static const char s_old_ref[] =
+    "{\"dir\":\"out\",\"peer\":\"sn/clinic\",\"case\":\"0011\","
+    "\"pseudonym\":\"P-0a1b2c3d4e\",\"sector\":\"health\",\"service\":"
+    "\"primary-care\",\"purpose\":\"services\",\"priority\":\"urgent\","
+    "\"due\":0,\"note\":\"call first\",\"created\":1700000000,"
+    "\"last_change\":1700000100,\"referred_by\":\"Awa\",\"legal_basis\":"
+    "\"consent\",\"consent\":{\"id\":\"00ff\",\"given_by\":\"returnee\","
+    "\"expires\":\"2027-01-01T00:00:00Z\"},\"person\":{\"given\":\"Aminata\"},"
+    "\"child\":false,\"cp_notified\":\"sn/cp\",\"msg\":\"0102\",\"track\":"
+    "\"0a0b\",\"status\":\"accepted\",\"history\":[{\"status\":\"requested\","
+    "\"at\":\"2023-11-14T22:13:20Z\",\"by\":\"Awa\"}],\"updated\":1700000100,"
+    "\"pending\":{\"1:3\":{\"at\":5}},\"overdue_logged\":1700090000,"
+    "\"future\":[true]}";
+
+static void
+test_ref_old_text(void **state)
+{
+    (void) state;
+    json_error_t jerr;
+    json_t *old = json_loads(s_old_ref, 0, &jerr);
+    assert_non_null(old);
+    pl_ref_rec_t r;
+    assert_int_equal(pl_ref_rec_decode(old, &r), PL_OK);
+    assert_string_equal(r.dir, "out");
+    assert_string_equal(r.peer, "sn/clinic");
+    assert_string_equal(r.case_hex, "0011");
+    assert_string_equal(r.priority, "urgent");
+    assert_int_equal(r.due, 0);
+    assert_int_equal(r.created, 1700000000);
+    assert_int_equal(r.last_change, 1700000100);
+    assert_string_equal(r.legal_basis, "consent");
+    assert_string_equal(
+        json_string_value(json_object_get(r.consent, "expires")),
+        "2027-01-01T00:00:00Z");
+    assert_true(r.has_child);
+    assert_false(r.child);
+    assert_null(r.uasc);
+    assert_null(r.override);
+    assert_string_equal(r.cp_notified, "sn/cp");
+    assert_string_equal(r.status, "accepted");
+    assert_int_equal(json_array_size(r.history), 1);
+    assert_int_equal(r.updated, 1700000100);
+    assert_non_null(json_object_get(r.pending, "1:3"));
+    assert_int_equal(r.overdue_logged, 1700090000);
+    assert_int_equal(json_object_size(r.extra), 1); // "future"
+    json_t *back = pl_ref_rec_encode(&r);
+    assert_true(json_equal(back, old));
+    json_decref(back);
+    pl_ref_rec_free(&r);
+    pl_ref_rec_free(&r);
+    // an inbound one without "child": absent stays absent
+    json_t *in =
+        json_pack("{s:s, s:s, s:I, s:s}", "dir", "in", "peer", "sn/agency",
+                  "due", (json_int_t) 1800000000, "refused", "no-consent");
+    assert_int_equal(pl_ref_rec_decode(in, &r), PL_OK);
+    assert_false(r.has_child);
+    assert_int_equal(r.due, 1800000000);
+    back = pl_ref_rec_encode(&r);
+    assert_true(json_equal(back, in));
+    json_decref(back);
+    pl_ref_rec_free(&r);
+    json_decref(in);
+    json_decref(old);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ref_old_text),
         cmocka_unit_test(test_case_old_text),
         cmocka_unit_test(test_case_odd_types),
         cmocka_unit_test(test_consent_round_trip),
