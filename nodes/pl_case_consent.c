@@ -212,7 +212,7 @@ pl_case_cp_notify(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *cp,
 
 int
 pl_case_crefs_push(pl_case_crefs_t *c, const uint8_t id[PL_CASE_ID],
-                   const json_t *doc)
+                   const pl_ref_rec_t *r)
 {
     if (c->n == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 8;
@@ -225,27 +225,26 @@ pl_case_crefs_push(pl_case_crefs_t *c, const uint8_t id[PL_CASE_ID],
     pl_case_cref_t *e = &c->v[c->n++];
     memset(e, 0, sizeof *e);
     memcpy(e->id, id, PL_CASE_ID);
-    const char *peer = pl_case_str(doc, "peer"), *msg = pl_case_str(doc, "msg");
-    snprintf(e->peer, sizeof e->peer, "%s", peer ? peer : "");
-    e->has_msg = msg && pl_unhex(e->msg, sizeof e->msg, msg) == PL_OK;
+    snprintf(e->peer, sizeof e->peer, "%s", r->peer ? r->peer : "");
+    e->has_msg = r->msg && pl_unhex(e->msg, sizeof e->msg, r->msg) == PL_OK;
     pl_referral_state_t st;
-    e->open = pl_referral_state_parse(pl_case_str(doc, "status"), &st) == PL_OK
+    e->open = r->status && pl_referral_state_parse(r->status, &st) == PL_OK
               && pl_referral_is_open(st);
-    const char *lb = pl_case_str(doc, "legal_basis");
-    e->consent = lb && strcmp(lb, "consent") == 0;
-    const char *pr = pl_case_str(doc, "priority");
-    snprintf(e->priority, sizeof e->priority, "%s", pr ? pr : "");
+    e->consent = r->legal_basis && strcmp(r->legal_basis, "consent") == 0;
+    snprintf(e->priority, sizeof e->priority, "%s",
+             r->priority ? r->priority : "");
     return PL_OK;
 }
 
 static int
-s_collect_one(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID], json_t *doc)
+s_collect_one(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID],
+              const pl_ref_rec_t *r)
 {
-    const char *dir = pl_case_str(doc, "dir"), *c = pl_case_str(doc, "case");
+    const char *dir = r->dir, *c = r->case_hex;
     if (!dir || strcmp(dir, "out") != 0 || !c || strcmp(c, w->case_hex) != 0)
         return PL_STORE_NEXT;
-    return pl_case_crefs_push(w->user, id, doc) == PL_OK ? PL_STORE_NEXT
-                                                         : PL_ENOMEM;
+    return pl_case_crefs_push(w->user, id, r) == PL_OK ? PL_STORE_NEXT
+                                                       : PL_ENOMEM;
 }
 
 int

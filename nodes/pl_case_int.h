@@ -42,7 +42,8 @@ typedef struct pl_case_rwalk pl_case_rwalk_t;
 struct pl_case_rwalk {
     pl_txn_t *txn;
     uint64_t now;
-    int (*fn)(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID], json_t *doc);
+    int (*fn)(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID],
+              const pl_ref_rec_t *r);
     // filters and outputs of the callers
     const char *status, *direction, *case_hex;
     bool overdue;
@@ -142,18 +143,18 @@ void pl_case_history(json_t *doc, const char *status, uint64_t at,
                      const char *by, const char *reason, const char *note,
                      const char *outcome, const char *result);
 
-bool pl_case_overdue(const json_t *doc, uint64_t now, uint64_t *since);
+bool pl_case_overdue(const pl_ref_rec_t *r, uint64_t now, uint64_t *since);
 
 // The summary object of DESIGN.md §9 (id, status, overdue, direction,
 // peer, priority, created, updated) plus service and sector.
-json_t *pl_case_summary(const uint8_t id[PL_CASE_ID], const json_t *doc,
+json_t *pl_case_summary(const uint8_t id[PL_CASE_ID], const pl_ref_rec_t *r,
                         uint64_t now);
 
 int pl_case_rwalk_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
                       void *arg);
 
 int pl_case_list_one(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID],
-                     json_t *doc);
+                     const pl_ref_rec_t *r);
 
 // Opens a case by id text into 'c' (the caller releases it); on failure
 // 'c' is left released and the reply is returned.
@@ -188,6 +189,28 @@ PL_MUST_CHECK int pl_case_rec_save(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
                                    pl_case_t *c);
 // Wipes the key, frees the document and the record. NULL-safe, idempotent.
 void pl_case_rec_release(pl_case_t *c);
+
+// A referral: its sealed record and the document typed (pl_records.h).
+typedef struct {
+    pl_sealed_t s;
+    pl_ref_rec_t rec;
+} pl_ref_t;
+
+#define PL_REF_INIT                                                            \
+    {                                                                          \
+        PL_SEALED_INIT,                                                        \
+        {                                                                      \
+            0                                                                  \
+        }                                                                      \
+    }
+
+// Opens referral record 'id' into 'r', decoded (on failure 'r' is left
+// released); writes r->rec back; releases (wipes the key). NULL-safe.
+PL_MUST_CHECK int
+pl_case_refrec_open(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], pl_ref_t *r);
+PL_MUST_CHECK int
+pl_case_refrec_save(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], pl_ref_t *r);
+void pl_case_refrec_release(pl_ref_t *r);
 
 // Referral record 'id' ('r' || id) into 's' (as pl_sealed_open) / from
 // 's'.
@@ -244,7 +267,7 @@ int pl_case_cp_notify(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *cp,
                       uint8_t msgid[PL_MSG_ID_BYTES]);
 
 int pl_case_crefs_push(pl_case_crefs_t *c, const uint8_t id[PL_CASE_ID],
-                       const json_t *doc);
+                       const pl_ref_rec_t *r);
 
 int pl_case_refs(pl_txn_t *txn, const uint8_t case_id[PL_CASE_ID],
                  pl_case_crefs_t *out);

@@ -405,6 +405,38 @@ pl_case_rec_release(pl_case_t *c)
     pl_case_rec_free(&c->rec);
 }
 
+int
+pl_case_refrec_open(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], pl_ref_t *r)
+{
+    pl_case_refrec_release(r);
+    int rc = pl_case_ref_open(txn, id, &r->s);
+    if (rc == PL_OK)
+        rc = pl_ref_rec_decode(r->s.doc, &r->rec);
+    if (rc != PL_OK)
+        pl_case_refrec_release(r);
+    return rc;
+}
+
+int
+pl_case_refrec_save(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], pl_ref_t *r)
+{
+    json_t *doc = pl_ref_rec_encode(&r->rec);
+    if (!doc)
+        return PL_ENOMEM;
+    json_decref(r->s.doc);
+    r->s.doc = doc;
+    return pl_case_ref_save(txn, id, &r->s);
+}
+
+void
+pl_case_refrec_release(pl_ref_t *r)
+{
+    if (!r)
+        return;
+    pl_sealed_release(&r->s);
+    pl_ref_rec_free(&r->rec);
+}
+
 // Referral record 'id' ('r' || id) into 's' / from 's'.
 int
 pl_case_ref_open(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], pl_sealed_t *s)
@@ -479,44 +511,40 @@ pl_case_history(json_t *doc, const char *status, uint64_t at, const char *by,
 }
 
 bool
-pl_case_overdue(const json_t *doc, uint64_t now, uint64_t *since)
+pl_case_overdue(const pl_ref_rec_t *r, uint64_t now, uint64_t *since)
 {
     pl_referral_state_t st;
     pl_referral_priority_t pr;
-    if (pl_referral_state_parse(pl_case_str(doc, "status"), &st) != PL_OK
-        || pl_referral_priority_parse(pl_case_str(doc, "priority"), &pr)
-               != PL_OK)
+    if (!r->status || !r->priority
+        || pl_referral_state_parse(r->status, &st) != PL_OK
+        || pl_referral_priority_parse(r->priority, &pr) != PL_OK)
         return false;
-    return pl_referral_overdue(st, pr, pl_case_u64(doc, "created"),
-                               pl_case_u64(doc, "last_change"),
-                               pl_case_u64(doc, "due"), now, since);
+    return pl_referral_overdue(st, pr, r->created, r->last_change, r->due, now,
+                               since);
 }
 
 // The summary object of DESIGN.md §9 (id, status, overdue, direction,
 // peer, priority, created, updated) plus service and sector.
 json_t *
-pl_case_summary(const uint8_t id[PL_CASE_ID], const json_t *doc, uint64_t now)
+pl_case_summary(const uint8_t id[PL_CASE_ID], const pl_ref_rec_t *r,
+                uint64_t now)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", pl_node_json_hex(id, PL_CASE_ID));
-    json_object_set_new(o, "status", json_string(pl_case_str(doc, "status")));
+    json_object_set_new(o, "status", json_string(r->status));
     json_object_set_new(o, "overdue",
-                        json_boolean(pl_case_overdue(doc, now, NULL)));
-    json_object_set_new(o, "direction", json_string(pl_case_str(doc, "dir")));
-    json_object_set_new(o, "peer", json_string(pl_case_str(doc, "peer")));
-    json_object_set_new(o, "priority",
-                        json_string(pl_case_str(doc, "priority")));
-    json_object_set_new(o, "created",
-                        pl_node_json_time(pl_case_u64(doc, "created")));
-    json_object_set_new(o, "updated",
-                        pl_node_json_time(pl_case_u64(doc, "updated")));
-    json_object_set_new(o, "service", json_string(pl_case_str(doc, "service")));
-    json_object_set_new(o, "sector", json_string(pl_case_str(doc, "sector")));
-    if (pl_case_u64(doc, "due"))
-        json_object_set_new(o, "due",
-                            pl_node_json_time(pl_case_u64(doc, "due")));
-    if (pl_case_str(doc, "case"))
-        json_object_set_new(o, "case", json_string(pl_case_str(doc, "case")));
+                        json_boolean(pl_case_overdue(r, now, NULL)));
+    json_object_set_new(o, "direction", json_string(r->dir));
+    json_object_set_new(o, "peer", json_string(r->peer));
+    json_object_set_new(o, "priority", json_string(r->priority));
+    json_object_set_new(o, "created", pl_node_json_time(r->created));
+    json_object_set_new(o, "updated", pl_node_json_time(r->updated));
+    json_object_set_new(o, "service", json_string(r->service));
+    json_object_set_new(o, "sector", json_string(r->sector));
+    if (r->due)
+        json_object_set_new(o, "due", pl_node_json_time(r->due));
+    if (r->case_hex)
+        json_object_set_new(o, "case", json_string(r->case_hex));
     return o;
 }
 
@@ -534,29 +562,35 @@ pl_case_rwalk_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
     if (pl_sealed_get(w->txn, PL_DB_REFERRALS, k, kl, NULL, hdr, NULL, &doc)
         != PL_OK)
         return PL_STORE_NEXT; // unreadable (e.g. erased): not listed
-    int rc = w->fn(w, k + 1, doc);
+    pl_ref_rec_t r;
+    int rc = pl_ref_rec_decode(doc, &r);
     json_decref(doc);
+    if (rc == PL_ENOMEM)
+        return rc;
+    if (rc != PL_OK)
+        return PL_STORE_NEXT; // not a referral document: not listed
+    rc = w->fn(w, k + 1, &r);
+    pl_ref_rec_free(&r);
     return rc;
 }
 
 int
-pl_case_list_one(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID], json_t *doc)
+pl_case_list_one(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID],
+                 const pl_ref_rec_t *r)
 {
-    if (w->status && strcmp(w->status, pl_case_str(doc, "status")) != 0)
+    if (w->status && (!r->status || strcmp(w->status, r->status) != 0))
         return PL_STORE_NEXT;
-    if (w->direction && strcmp(w->direction, pl_case_str(doc, "dir")) != 0)
+    if (w->direction && (!r->dir || strcmp(w->direction, r->dir) != 0))
         return PL_STORE_NEXT;
-    if (w->case_hex
-        && (!pl_case_str(doc, "case")
-            || strcmp(w->case_hex, pl_case_str(doc, "case"))))
+    if (w->case_hex && (!r->case_hex || strcmp(w->case_hex, r->case_hex)))
         return PL_STORE_NEXT;
-    if (w->overdue && !pl_case_overdue(doc, w->now, NULL))
+    if (w->overdue && !pl_case_overdue(r, w->now, NULL))
         return PL_STORE_NEXT;
     pl_referral_state_t st;
-    if (pl_referral_state_parse(pl_case_str(doc, "status"), &st) == PL_OK
+    if (r->status && pl_referral_state_parse(r->status, &st) == PL_OK
         && pl_referral_is_open(st))
         w->open++;
     if (w->out)
-        json_array_append_new(w->out, pl_case_summary(id, doc, w->now));
+        json_array_append_new(w->out, pl_case_summary(id, r, w->now));
     return PL_STORE_NEXT;
 }

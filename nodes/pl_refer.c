@@ -55,13 +55,17 @@ pl_case_referral_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
     if (err)
         return err;
     json_t *doc = NULL;
+    pl_ref_rec_t r;
     rc = pl_case_ref_get(txn, id, hdr, NULL, &doc);
+    if (rc == PL_OK && (rc = pl_ref_rec_decode(doc, &r)) != PL_OK)
+        json_decref(doc);
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot read the referral: %s",
                                  pl_strerror(rc));
     uint64_t now = pl_now(), since = 0;
-    json_t *o = pl_case_summary(id, doc, now);
-    bool late = pl_case_overdue(doc, now, &since);
+    json_t *o = pl_case_summary(id, &r, now);
+    bool late = pl_case_overdue(&r, now, &since);
+    pl_ref_rec_free(&r);
     if (since)
         json_object_set_new(o, late ? "overdue_since" : "next_step_due",
                             pl_node_json_time(since));
@@ -1184,15 +1188,15 @@ pl_case_on_receipt(pl_node_ctx_t *ctx, pl_txn_t *txn, const uint8_t msg_id[16],
 // ---- overdue follow-up (sender)
 
 static int
-s_overdue_one(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID], json_t *doc)
+s_overdue_one(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID],
+              const pl_ref_rec_t *r)
 {
     uint64_t since = 0;
-    const char *dir = pl_case_str(doc, "dir");
-    if (!dir || strcmp(dir, "out") != 0 || !pl_case_overdue(doc, w->now, &since)
-        || pl_case_u64(doc, "overdue_logged") == since)
+    if (!r->dir || strcmp(r->dir, "out") != 0
+        || !pl_case_overdue(r, w->now, &since) || r->overdue_logged == since)
         return PL_STORE_NEXT;
     pl_case_crefs_t *c = w->user;
-    if (pl_case_crefs_push(c, id, doc) != PL_OK)
+    if (pl_case_crefs_push(c, id, r) != PL_OK)
         return PL_ENOMEM;
     c->v[c->n - 1].since = since;
     return PL_STORE_NEXT;
@@ -1209,14 +1213,13 @@ pl_case_overdue_sweep(pl_node_ctx_t *ctx)
     w.user = &c;
     int rc = pl_store_each(txn, PL_DB_REFERRALS, pl_case_rwalk_one, &w);
     for (size_t i = 0; rc == PL_OK && i < c.n; i++) {
-        pl_sealed_t rs = PL_SEALED_INIT;
-        rc = pl_case_ref_open(txn, c.v[i].id, &rs);
+        pl_ref_t rr = PL_REF_INIT;
+        rc = pl_case_refrec_open(txn, c.v[i].id, &rr);
         if (rc == PL_OK) {
-            json_object_set_new(rs.doc, "overdue_logged",
-                                json_integer((json_int_t) c.v[i].since));
-            rc = pl_case_ref_save(txn, c.v[i].id, &rs);
+            rr.rec.overdue_logged = c.v[i].since;
+            rc = pl_case_refrec_save(txn, c.v[i].id, &rr);
         }
-        pl_sealed_release(&rs);
+        pl_case_refrec_release(&rr);
     }
     if (rc == PL_OK && c.n)
         rc = pl_store_commit(&txn);
