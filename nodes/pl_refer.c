@@ -386,52 +386,57 @@ static json_t *
 s_refer_doc(s_refer_t *st, const char *as)
 {
     const pl_consent_verdict_t *v = &st->v;
-    char case_hex[2 * PL_CASE_ID + 1];
+    char case_hex[2 * PL_CASE_ID + 1], msg[2 * PL_MSG_ID_BYTES + 1];
     pl_hex(case_hex, st->case_id, PL_CASE_ID);
-    json_t *doc = json_object();
-    json_object_set_new(doc, "dir", json_string("out"));
-    json_object_set_new(doc, "peer", json_string(st->addr));
-    json_object_set_new(doc, "case", json_string(case_hex));
-    json_object_set_new(doc, "pseudonym", json_string(st->pseudonym));
-    json_object_set_new(doc, "sector", json_string(st->cert->sector));
-    json_object_set_new(doc, "service", json_string(st->service));
-    json_object_set_new(doc, "purpose", json_string(st->purpose));
-    json_object_set_new(doc, "priority",
-                        json_string(pl_referral_priority_name(st->pr)));
-    json_object_set_new(doc, "due", json_integer((json_int_t) st->due));
-    if (st->note)
-        json_object_set_new(doc, "note", json_string(st->note));
-    json_object_set_new(doc, "created", json_integer((json_int_t) st->now));
-    json_object_set_new(doc, "last_change", json_integer((json_int_t) st->now));
-    if (pl_case_by(as))
-        json_object_set_new(doc, "referred_by", json_string(as));
-    json_object_set_new(doc, "legal_basis",
-                        json_string(v->override ? "override" : "consent"));
+    pl_hex(msg, st->msgid, PL_MSG_ID_BYTES);
+    pl_ref_rec_t r = {0};
+    const char *uasc = v->child ? st->uasc : NULL;
+    const struct {
+        char **field;
+        const char *v;
+    } strs[] = {
+        {&r.dir, "out"},
+        {&r.peer, st->addr},
+        {&r.case_hex, case_hex},
+        {&r.pseudonym, st->pseudonym},
+        {&r.sector, st->cert->sector},
+        {&r.service, st->service},
+        {&r.purpose, st->purpose},
+        {&r.priority, pl_referral_priority_name(st->pr)},
+        {&r.note, st->note},
+        {&r.referred_by, pl_case_by(as)},
+        {&r.legal_basis, v->override ? "override" : "consent"},
+        {&r.uasc, uasc},
+        {&r.cp_notified, st->notify_cp ? st->cp_addr : NULL},
+        {&r.msg, msg},
+    };
+    int rc = PL_OK;
+    for (size_t i = 0; rc == PL_OK && i < sizeof strs / sizeof *strs; i++)
+        rc = pl_case_rec_set(strs[i].field, strs[i].v);
+    r.due = st->due;
+    r.created = r.last_change = st->now;
     if (v->record) {
-        json_t *cj = json_object();
-        json_object_set_new(cj, "id",
+        r.consent = json_object();
+        json_object_set_new(r.consent, "id",
                             pl_node_json_hex(v->record->id, PL_CASE_ID));
         json_object_set_new(
-            cj, "given_by",
+            r.consent, "given_by",
             json_string(pl_consent_giver_name(v->record->given_by)));
-        json_object_set_new(cj, "expires",
+        json_object_set_new(r.consent, "expires",
                             pl_node_json_time(v->record->expires_at));
-        json_object_set_new(doc, "consent", cj);
     }
     if (v->override)
-        json_object_set_new(doc, "override",
-                            json_pack("{s:s, s:s, s:s}", "justification",
-                                      st->oj, "approved_by", st->ab, "overrode",
-                                      pl_consent_reason_name(v->overridden)));
-    json_object_set_new(doc, "person", st->sent);
+        r.override = json_pack("{s:s, s:s, s:s}", "justification", st->oj,
+                               "approved_by", st->ab, "overrode",
+                               pl_consent_reason_name(v->overridden));
+    r.person = st->sent;
     st->sent = NULL;
-    json_object_set_new(doc, "child", json_boolean(v->child));
-    if (v->child && st->uasc)
-        json_object_set_new(doc, "uasc", json_string(st->uasc));
-    if (st->notify_cp)
-        json_object_set_new(doc, "cp_notified", json_string(st->cp_addr));
-    json_object_set_new(doc, "msg",
-                        pl_node_json_hex(st->msgid, PL_MSG_ID_BYTES));
+    r.has_child = true;
+    r.child = v->child;
+    json_t *doc = rc == PL_OK ? pl_ref_rec_encode(&r) : NULL;
+    pl_ref_rec_free(&r);
+    if (!doc)
+        return NULL;
     pl_referral_track_t t;
     pl_referral_track_init(&t, PL_SIDE_SENDER);
     pl_case_track_set(doc, &t);
