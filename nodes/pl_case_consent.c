@@ -350,38 +350,39 @@ static int
 s_cancel_one(pl_node_ctx_t *ctx, pl_txn_t *txn, const uint8_t rid[PL_CASE_ID],
              const char *as, const char *reason, bool *cancelled)
 {
-    pl_sealed_t rs = PL_SEALED_INIT;
+    pl_ref_t rs = PL_REF_INIT;
     pl_referral_track_t t;
     *cancelled = false;
-    int rc = pl_case_ref_open(txn, rid, &rs);
+    int rc = pl_case_refrec_open(txn, rid, &rs);
     if (rc == PL_OK)
-        rc = pl_case_track_get(rs.doc, &t);
+        rc = pl_case_track_get(&rs.rec, &t);
     pl_referral_update_t u;
     if (rc != PL_OK
         || pl_referral_track_act(&t, PL_RE_CANCEL, PL_OUTCOME_NONE, &u)
                != PL_REF_APPLIED) {
-        pl_sealed_release(&rs);
+        pl_case_refrec_release(&rs);
         return rc == PL_ENOMEM || rc == PL_EIO ? rc : PL_OK;
     }
     uint64_t now = pl_now();
     uint8_t msgid[PL_MSG_ID_BYTES], digest[PL_DIGEST_BYTES];
-    rc = pl_case_send_status(ctx, txn, rs.doc, rid, &u, reason, NULL,
+    rc = pl_case_send_status(ctx, txn, rs.rec.peer, rid, &u, reason, NULL,
                              pl_case_by(as), now, msgid);
     if (rc == PL_OK) {
-        pl_case_track_set(rs.doc, &t);
-        pl_case_history(rs.doc, "cancelled", now, pl_case_by(as), reason, NULL,
-                        NULL, NULL);
-        json_object_set_new(rs.doc, "last_change",
-                            json_integer((json_int_t) now));
-        rc = pl_case_out_digest(txn, msgid, digest);
+        rc = pl_case_track_set(&rs.rec, &t);
+        if (rc == PL_OK)
+            rc = pl_case_history(&rs.rec, "cancelled", now, pl_case_by(as),
+                                 reason, NULL, NULL, NULL);
+        rs.rec.last_change = now;
+        if (rc == PL_OK)
+            rc = pl_case_out_digest(txn, msgid, digest);
     }
     if (rc == PL_OK)
-        rc = pl_case_audit(ctx, txn, PL_AUDIT_OUT, pl_case_str(rs.doc, "peer"),
-                           msgid, digest, "status-update", as, rid, "cancel",
-                           "applied", reason);
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_OUT, rs.rec.peer, msgid, digest,
+                           "status-update", as, rid, "cancel", "applied",
+                           reason);
     if (rc == PL_OK)
-        rc = pl_case_ref_save(txn, rid, &rs);
-    pl_sealed_release(&rs);
+        rc = pl_case_refrec_save(txn, rid, &rs);
+    pl_case_refrec_release(&rs);
     *cancelled = rc == PL_OK;
     return rc;
 }

@@ -134,14 +134,18 @@ char *pl_case_load(pl_txn_t *txn, const char *text, uint8_t id[PL_CASE_ID],
                    json_t **doc, int *rc);
 
 // The track stored in a referral document.
-int pl_case_track_get(const json_t *doc, pl_referral_track_t *t);
+int pl_case_track_get(const pl_ref_rec_t *r, pl_referral_track_t *t);
 
-void pl_case_track_set(json_t *doc, const pl_referral_track_t *t);
+// Writes track 't' into 'r' (track and status). PL_ENOMEM.
+PL_MUST_CHECK int pl_case_track_set(pl_ref_rec_t *r,
+                                    const pl_referral_track_t *t);
 
 // Appends {status, at, by, ...} to the document's history.
-void pl_case_history(json_t *doc, const char *status, uint64_t at,
-                     const char *by, const char *reason, const char *note,
-                     const char *outcome, const char *result);
+// (and sets 'updated' to 'at'). PL_ENOMEM.
+PL_MUST_CHECK int pl_case_history(pl_ref_rec_t *r, const char *status,
+                                  uint64_t at, const char *by,
+                                  const char *reason, const char *note,
+                                  const char *outcome, const char *result);
 
 bool pl_case_overdue(const pl_ref_rec_t *r, uint64_t now, uint64_t *since);
 
@@ -291,8 +295,8 @@ char *pl_case_referral_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
 char *pl_case_refer(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
                     const char *as, int *rc_out);
 
-// Seals a StatusUpdate to the peer of 'doc'; 'msgid' gets its id.
-int pl_case_send_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const json_t *doc,
+// Seals a StatusUpdate to 'peer'; 'msgid' gets its id.
+int pl_case_send_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *peer,
                         const uint8_t rid[PL_CASE_ID],
                         const pl_referral_update_t *u, const char *reason,
                         const char *note, const char *by, uint64_t at,

@@ -459,9 +459,9 @@ pl_case_ref_save(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
 
 // The track stored in a referral document.
 int
-pl_case_track_get(const json_t *doc, pl_referral_track_t *t)
+pl_case_track_get(const pl_ref_rec_t *r, pl_referral_track_t *t)
 {
-    const char *hex = pl_case_str(doc, "track");
+    const char *hex = r->track;
     uint8_t buf[PL_REFERRAL_TRACK_PACKED_MAX];
     size_t n = hex ? strlen(hex) : 0;
     if (!n || n % 2 || n / 2 > sizeof buf || pl_unhex(buf, n / 2, hex) != PL_OK)
@@ -469,31 +469,30 @@ pl_case_track_get(const json_t *doc, pl_referral_track_t *t)
     return pl_referral_track_unpack(t, buf, n / 2);
 }
 
-void
-pl_case_track_set(json_t *doc, const pl_referral_track_t *t)
+int
+pl_case_track_set(pl_ref_rec_t *r, const pl_referral_track_t *t)
 {
     uint8_t buf[PL_REFERRAL_TRACK_PACKED_MAX];
     char hex[2 * PL_REFERRAL_TRACK_PACKED_MAX + 1];
     size_t n;
     pl_referral_track_pack(t, buf, &n);
     pl_hex(hex, buf, n);
-    json_object_set_new(doc, "track", json_string(hex));
-    json_object_set_new(
-        doc, "status",
-        json_string(pl_referral_state_name(pl_referral_track_state(t))));
+    int rc = pl_case_rec_set(&r->track, hex);
+    if (rc == PL_OK)
+        rc = pl_case_rec_set(
+            &r->status, pl_referral_state_name(pl_referral_track_state(t)));
+    return rc;
 }
 
 // Appends {status, at, by, ...} to the document's history.
-void
-pl_case_history(json_t *doc, const char *status, uint64_t at, const char *by,
-                const char *reason, const char *note, const char *outcome,
-                const char *result)
+int
+pl_case_history(pl_ref_rec_t *r, const char *status, uint64_t at,
+                const char *by, const char *reason, const char *note,
+                const char *outcome, const char *result)
 {
-    json_t *h = json_object_get(doc, "history");
-    if (!h) {
-        h = json_array();
-        json_object_set_new(doc, "history", h);
-    }
+    if (!r->history && !(r->history = json_array()))
+        return PL_ENOMEM;
+    json_t *h = r->history;
     json_t *e = json_object();
     json_object_set_new(e, "status", json_string(status));
     json_object_set_new(e, "at", pl_node_json_time(at));
@@ -506,8 +505,8 @@ pl_case_history(json_t *doc, const char *status, uint64_t at, const char *by,
         json_object_set_new(e, "outcome", json_string(outcome));
     if (result)
         json_object_set_new(e, "result", json_string(result));
-    json_array_append_new(h, e);
-    json_object_set_new(doc, "updated", json_integer((json_int_t) at));
+    r->updated = at;
+    return e && json_array_append_new(h, e) == 0 ? PL_OK : PL_ENOMEM;
 }
 
 bool

@@ -433,15 +433,15 @@ s_refer_doc(s_refer_t *st, const char *as)
     st->sent = NULL;
     r.has_child = true;
     r.child = v->child;
-    json_t *doc = rc == PL_OK ? pl_ref_rec_encode(&r) : NULL;
-    pl_ref_rec_free(&r);
-    if (!doc)
-        return NULL;
     pl_referral_track_t t;
     pl_referral_track_init(&t, PL_SIDE_SENDER);
-    pl_case_track_set(doc, &t);
-    pl_case_history(doc, "requested", st->now, pl_case_by(as), NULL, NULL, NULL,
-                    NULL);
+    if (rc == PL_OK)
+        rc = pl_case_track_set(&r, &t);
+    if (rc == PL_OK)
+        rc = pl_case_history(&r, "requested", st->now, pl_case_by(as), NULL,
+                             NULL, NULL, NULL);
+    json_t *doc = rc == PL_OK ? pl_ref_rec_encode(&r) : NULL;
+    pl_ref_rec_free(&r);
     return doc;
 }
 
@@ -514,9 +514,9 @@ pl_case_refer(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
 
 // ---- status updates made here (accept, ..., cancel)
 
-// Seals a StatusUpdate to the peer of 'doc'; 'msgid' gets its id.
+// Seals a StatusUpdate to 'peer'; 'msgid' gets its id.
 int
-pl_case_send_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const json_t *doc,
+pl_case_send_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *peer,
                     const uint8_t rid[PL_CASE_ID],
                     const pl_referral_update_t *u, const char *reason,
                     const char *note, const char *by, uint64_t at,
@@ -539,8 +539,8 @@ pl_case_send_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const json_t *doc,
     pl_buf_t enc = {0};
     int rc = pl_message_encode(&m, &enc);
     if (rc == PL_OK)
-        rc = pl_ctx_outbox_add(ctx, txn, pl_case_str(doc, "peer"),
-                               S_KIND_STATUS, enc.data, enc.len, 0, msgid);
+        rc = pl_ctx_outbox_add(ctx, txn, peer, S_KIND_STATUS, enc.data, enc.len,
+                               0, msgid);
     pl_buf_wipe(&enc);
     return rc;
 }
@@ -596,24 +596,24 @@ pl_case_act(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     pl_referral_event_t ev = aa.ev;
     pl_referral_outcome_t oc = aa.oc;
     uint8_t rid[PL_CASE_ID];
-    pl_sealed_t rs = PL_SEALED_INIT;
+    pl_ref_t rs = PL_REF_INIT;
     char *err = pl_case_resolve(txn, PL_DB_REFERRALS, 'r', "referral",
                                 pl_case_arg(args, "id"), rid, rc_out);
     if (err)
         return err;
     pl_referral_track_t t;
-    int rc = pl_case_ref_open(txn, rid, &rs);
+    int rc = pl_case_refrec_open(txn, rid, &rs);
     if (rc == PL_OK)
-        rc = pl_case_track_get(rs.doc, &t);
+        rc = pl_case_track_get(&rs.rec, &t);
     if (rc != PL_OK) {
         *rc_out = rc;
-        pl_sealed_release(&rs);
+        pl_case_refrec_release(&rs);
         return pl_node_ctl_error(rc, "cannot read the referral: %s",
                                  pl_strerror(rc));
     }
     pl_referral_update_t u;
     pl_referral_result_t res = pl_referral_track_act(&t, ev, oc, &u);
-    const char *peer = pl_case_str(rs.doc, "peer");
+    const char *peer = rs.rec.peer;
     if (res != PL_REF_APPLIED) {
         char text[256];
         pl_referral_refusal_text(text, sizeof text, res,
@@ -621,34 +621,36 @@ pl_case_act(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, peer, NULL, NULL,
                            "referral", as, rid, evs,
                            pl_referral_result_name(res), NULL);
-        pl_sealed_release(&rs);
+        pl_case_refrec_release(&rs);
         *rc_out = rc; // the refusal is audited
         return pl_node_ctl_error(pl_referral_result_err(res), "%s", text);
     }
     uint64_t now = pl_now();
     uint8_t msgid[PL_MSG_ID_BYTES], digest[PL_DIGEST_BYTES];
-    rc = pl_case_send_status(ctx, txn, rs.doc, rid, &u, reason, note,
+    rc = pl_case_send_status(ctx, txn, peer, rid, &u, reason, note,
                              pl_case_by(as), now, msgid);
     if (rc != PL_OK) {
         char peer_copy[PL_ADDRESS_MAX + 1];
         snprintf(peer_copy, sizeof peer_copy, "%s", peer ? peer : "?");
-        pl_sealed_release(&rs);
+        pl_case_refrec_release(&rs);
         *rc_out = rc;
         return pl_case_outbox_error(ctx, rc, peer_copy);
     }
-    pl_case_track_set(rs.doc, &t);
-    pl_case_history(rs.doc, pl_referral_state_name(u.to), now, pl_case_by(as),
-                    reason, note, oc ? pl_referral_outcome_name(oc) : NULL,
-                    NULL);
-    json_object_set_new(rs.doc, "last_change", json_integer((json_int_t) now));
-    rc = pl_case_out_digest(txn, msgid, digest);
+    rc = pl_case_track_set(&rs.rec, &t);
+    if (rc == PL_OK)
+        rc = pl_case_history(&rs.rec, pl_referral_state_name(u.to), now,
+                             pl_case_by(as), reason, note,
+                             oc ? pl_referral_outcome_name(oc) : NULL, NULL);
+    rs.rec.last_change = now;
+    if (rc == PL_OK)
+        rc = pl_case_out_digest(txn, msgid, digest);
     if (rc == PL_OK)
         rc = pl_case_audit(ctx, txn, PL_AUDIT_OUT, peer, msgid, digest,
                            "status-update", as, rid, evs, "applied", reason);
     if (rc == PL_OK)
-        rc = pl_case_ref_save(txn, rid, &rs);
+        rc = pl_case_refrec_save(txn, rid, &rs);
     const char *status = pl_referral_state_name(pl_referral_track_state(&t));
-    pl_sealed_release(&rs);
+    pl_case_refrec_release(&rs);
     *rc_out = rc;
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot store the update: %s",
@@ -789,36 +791,45 @@ s_in_taken(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
 
 // The recipient's record of an inbound referral, before it is accepted
 // or refused.
-static json_t *
+static int
 s_in_doc(pl_node_ctx_t *ctx, const pl_header_t *h,
-         const Passerelle__V1__Referral *r, uint64_t now)
+         const Passerelle__V1__Referral *r, uint64_t now, pl_ref_rec_t *d)
 {
     pl_referral_priority_t pr;
     if (pl_referral_priority_parse(r->priority, &pr) != PL_OK)
         pr = PL_PRIORITY_NORMAL;
-    json_t *doc = json_object();
-    json_object_set_new(doc, "dir", json_string("in"));
-    json_object_set_new(doc, "peer", json_string(h->from));
-    json_object_set_new(doc, "pseudonym", json_string(r->pseudonym));
-    json_object_set_new(doc, "sector", json_string(r->sector));
-    json_object_set_new(doc, "service", json_string(r->service));
-    json_object_set_new(doc, "purpose", json_string(r->purpose));
-    json_object_set_new(doc, "priority",
-                        json_string(pl_referral_priority_name(pr)));
-    json_object_set_new(doc, "due",
-                        json_integer((json_int_t) (r->has_due ? r->due : 0)));
-    uint64_t created = r->created_at ? r->created_at : now;
-    json_object_set_new(doc, "created", json_integer((json_int_t) created));
-    json_object_set_new(doc, "last_change", json_integer((json_int_t) now));
-    if (r->by)
-        json_object_set_new(doc, "referred_by", json_string(r->by));
-    json_object_set_new(doc, "legal_basis", json_string(r->legal_basis));
-    json_object_set_new(doc, "msg", pl_node_json_hex(h->id, PL_MSG_ID_BYTES));
-    json_object_set_new(doc, "child", json_boolean(r->has_child && r->child));
-    pl_case_history(doc, "requested", created, r->by, NULL, NULL, NULL, NULL);
-    pl_case_history(doc, "received", now, ctx->me->address, NULL, NULL, NULL,
-                    NULL);
-    return doc;
+    char msg[2 * PL_MSG_ID_BYTES + 1];
+    pl_hex(msg, h->id, PL_MSG_ID_BYTES);
+    const struct {
+        char **field;
+        const char *v;
+    } strs[] = {
+        {&d->dir, "in"},
+        {&d->peer, h->from},
+        {&d->pseudonym, r->pseudonym},
+        {&d->sector, r->sector},
+        {&d->service, r->service},
+        {&d->purpose, r->purpose},
+        {&d->priority, pl_referral_priority_name(pr)},
+        {&d->referred_by, r->by},
+        {&d->legal_basis, r->legal_basis},
+        {&d->msg, msg},
+    };
+    int rc = PL_OK;
+    for (size_t i = 0; rc == PL_OK && i < sizeof strs / sizeof *strs; i++)
+        rc = pl_case_rec_set(strs[i].field, strs[i].v);
+    d->due = r->has_due ? r->due : 0;
+    d->created = r->created_at ? r->created_at : now;
+    d->last_change = now;
+    d->has_child = true;
+    d->child = r->has_child && r->child;
+    if (rc == PL_OK)
+        rc = pl_case_history(d, "requested", d->created, r->by, NULL, NULL,
+                             NULL, NULL);
+    if (rc == PL_OK)
+        rc = pl_case_history(d, "received", now, ctx->me->address, NULL, NULL,
+                             NULL, NULL);
+    return rc;
 }
 
 // Accepted: what this node may see (the sector table's fields, no more)
@@ -826,7 +837,7 @@ s_in_doc(pl_node_ctx_t *ctx, const pl_header_t *h,
 static int
 s_in_accept(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
             const uint8_t digest[32], const Passerelle__V1__Referral *r,
-            bool override, json_t *doc)
+            bool override, pl_ref_rec_t *d)
 {
     uint32_t fields = pl_sector_data_fields(ctx->me->sector);
     json_t *pj = json_object();
@@ -841,15 +852,16 @@ s_in_accept(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
         if ((fields & bits[k]) && vals[k])
             json_object_set_new(pj, pl_sector_data_field_name(bits[k]),
                                 json_string(vals[k]));
-    json_object_set_new(doc, "person", pj);
-    if (r->note)
-        json_object_set_new(doc, "note", json_string(r->note));
-    if (r->uasc)
-        json_object_set_new(doc, "uasc", json_string(r->uasc));
+    d->person = pj;
+    int rc = pl_case_rec_set(&d->note, r->note);
+    if (rc == PL_OK)
+        rc = pl_case_rec_set(&d->uasc, r->uasc);
+    if (rc != PL_OK)
+        return rc;
     json_t *needs = json_array();
     for (size_t k = 0; k < r->n_needs; k++)
         json_array_append_new(needs, json_string(r->needs[k]));
-    json_object_set_new(doc, "needs", needs);
+    d->needs = needs;
     if (r->consent) {
         json_t *cj = json_object();
         json_object_set_new(cj, "given_by", json_string(r->consent->given_by));
@@ -861,16 +873,15 @@ s_in_accept(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
         if (r->consent->child_views)
             json_object_set_new(cj, "child_views",
                                 json_string(r->consent->child_views));
-        json_object_set_new(doc, "consent", cj);
+        d->consent = cj;
     }
     if (override)
-        json_object_set_new(doc, "override",
-                            json_pack("{s:s, s:s}", "justification",
-                                      r->override->justification, "approved_by",
-                                      r->override->approved_by));
-    int rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
-                           "referral", r->by, r->referral_id.data, "receive",
-                           "applied", override ? "override" : NULL);
+        d->override = (json_pack("{s:s, s:s}", "justification",
+                                 r->override->justification, "approved_by",
+                                 r->override->approved_by));
+    rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                       "referral", r->by, r->referral_id.data, "receive",
+                       "applied", override ? "override" : NULL);
     pl_log_info(ctx->log, "referral_received from=%s", h->from);
     return rc;
 }
@@ -881,19 +892,20 @@ static int
 s_in_refuse(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
             const uint8_t digest[32], const Passerelle__V1__Referral *r,
             const char *refusal, const char *why, uint64_t now,
-            pl_referral_track_t *t, json_t *doc)
+            pl_referral_track_t *t, pl_ref_rec_t *d)
 {
     const uint8_t *rid = r->referral_id.data;
     uint8_t msgid[PL_MSG_ID_BYTES], odig[PL_DIGEST_BYTES];
     pl_referral_update_t u;
     PL_IGNORE(pl_referral_track_act(t, PL_RE_REJECT, PL_OUTCOME_NONE, &u));
-    json_object_set_new(doc, "person", json_object());
-    json_object_set_new(doc, "refused", json_string(why));
-    int rc =
-        pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest, "referral",
-                      r->by, rid, "receive", "refused", refusal);
+    d->person = json_object();
+    int rc = pl_case_rec_set(&d->refused, why);
     if (rc == PL_OK)
-        rc = pl_case_send_status(ctx, txn, doc, rid, &u, refusal, NULL,
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                           "referral", r->by, rid, "receive", "refused",
+                           refusal);
+    if (rc == PL_OK)
+        rc = pl_case_send_status(ctx, txn, d->peer, rid, &u, refusal, NULL,
                                  PL_CASE_SYSTEM, now, msgid);
     if (rc == PL_OK)
         rc = pl_case_out_digest(txn, msgid, odig);
@@ -903,8 +915,9 @@ s_in_refuse(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
                            "applied", refusal);
     if (rc == PL_OK)
         rc = pl_case_shred_inbox(txn, h->id);
-    pl_case_history(doc, "rejected", now, PL_CASE_SYSTEM, refusal, NULL, NULL,
-                    NULL);
+    if (rc == PL_OK)
+        rc = pl_case_history(d, "rejected", now, PL_CASE_SYSTEM, refusal, NULL,
+                             NULL, NULL);
     pl_log_warn(ctx->log, "referral_refused from=%s reason=%s (%s)", h->from,
                 refusal, why);
     return rc;
@@ -930,24 +943,24 @@ pl_case_on_referral(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
     bool override = false;
     char why[PL_CONSENT_TEXT_MAX] = "";
     const char *refusal = s_recheck(ctx, r, now, &override, why, sizeof why);
-    pl_sealed_t rs = {.hdr = {PL_CASE_VER}};
-    rc = pl_store_datakey_new(txn, rs.hdr + 1, rs.dk); // the referral's own key
-    if (rc != PL_OK) {
-        pl_sealed_release(&rs);
-        return rc;
-    }
-    rs.doc = s_in_doc(ctx, h, r, now);
+    pl_ref_t rs = {.s = {.hdr = {PL_CASE_VER}}};
+    // the referral's own key
+    rc = pl_store_datakey_new(txn, rs.s.hdr + 1, rs.s.dk);
+    if (rc == PL_OK)
+        rc = s_in_doc(ctx, h, r, now, &rs.rec);
     pl_referral_track_t t;
     pl_referral_track_init(&t, PL_SIDE_RECIPIENT);
     PL_IGNORE(pl_referral_track_received(&t, NULL));
-    if (!refusal)
-        rc = s_in_accept(ctx, txn, h, digest, r, override, rs.doc);
-    else
-        rc = s_in_refuse(ctx, txn, h, digest, r, refusal, why, now, &t, rs.doc);
-    pl_case_track_set(rs.doc, &t);
+    if (rc == PL_OK && !refusal)
+        rc = s_in_accept(ctx, txn, h, digest, r, override, &rs.rec);
+    else if (rc == PL_OK)
+        rc =
+            s_in_refuse(ctx, txn, h, digest, r, refusal, why, now, &t, &rs.rec);
     if (rc == PL_OK)
-        rc = pl_case_ref_save(txn, rid, &rs);
-    pl_sealed_release(&rs);
+        rc = pl_case_track_set(&rs.rec, &t);
+    if (rc == PL_OK)
+        rc = pl_case_refrec_save(txn, rid, &rs);
+    pl_case_refrec_release(&rs);
     return rc;
 }
 
@@ -986,15 +999,15 @@ s_status_detail(const pl_header_t *h, const uint8_t digest[32],
 static int
 s_status_open(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
               const uint8_t digest[32], const Passerelle__V1__StatusUpdate *su,
-              pl_sealed_t *rs, const char **peer, bool *done)
+              pl_ref_t *rs, const char **peer, bool *done)
 {
     const uint8_t *rid =
         su->referral_id.len == PL_CASE_ID ? su->referral_id.data : NULL;
-    int rc = rid ? pl_case_ref_open(txn, rid, rs) : PL_EPROTO;
+    int rc = rid ? pl_case_refrec_open(txn, rid, rs) : PL_EPROTO;
     *done = true;
     if (rc == PL_ENOMEM || rc == PL_EIO)
         return rc;
-    *peer = rs->doc ? pl_case_str(rs->doc, "peer") : NULL;
+    *peer = rc == PL_OK ? rs->rec.peer : NULL;
     if (rc == PL_OK && *peer && strcmp(*peer, h->from) == 0) {
         *done = false;
         return PL_OK;
@@ -1003,7 +1016,7 @@ s_status_open(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
                          : rc != PL_OK      ? "unreadable-referral"
                                             : "wrong-peer";
     pl_log_warn(ctx->log, "status_refused from=%s reason=%s", h->from, detail);
-    pl_sealed_release(rs);
+    pl_case_refrec_release(rs);
     return pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
                          "status-update", su->by, rid, su->status, "refused",
                          detail);
@@ -1016,11 +1029,11 @@ s_status_open(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
 static int
 s_status_step(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
               const uint8_t digest[32], const Passerelle__V1__StatusUpdate *su,
-              json_t *doc, const char *peer, const pl_referral_step_t *st,
+              pl_ref_rec_t *doc, const char *peer, const pl_referral_step_t *st,
               uint64_t now)
 {
     const uint8_t *rid = su->referral_id.data;
-    json_t *pend = json_object_get(doc, "pending");
+    json_t *pend = doc->pending;
     pl_referral_side_t by = st->update.by;
     uint32_t seq = (uint32_t) (st->update.cookie & 0xffffffffu);
     char k[24];
@@ -1036,29 +1049,35 @@ s_status_step(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
                   && pl_unhex(dm, sizeof dm, pl_case_str(d, "msg")) == PL_OK;
     bool have_d = pl_case_str(d, "digest")
                   && pl_unhex(dd, sizeof dd, pl_case_str(d, "digest")) == PL_OK;
+    int rc = PL_OK;
     if (st->implied_received)
-        pl_case_history(doc, "received", at, peer, NULL, NULL, NULL, "implied");
+        rc = pl_case_history(doc, "received", at, peer, NULL, NULL, NULL,
+                             "implied");
     bool kept = st->result == PL_REF_APPLIED
                 || st->result == PL_REF_AFTER_CANCEL
                 || st->result == PL_REF_CANCEL_TOO_LATE;
     if (kept) {
-        pl_case_history(doc, pl_referral_state_name(st->update.to), at, sby,
-                        pl_case_str(d, "reason"), pl_case_str(d, "note"),
-                        pl_case_str(d, "outcome"),
-                        st->result == PL_REF_APPLIED
-                            ? NULL
-                            : pl_referral_result_name(st->result));
-        json_object_set_new(doc, "last_change", json_integer((json_int_t) now));
+        if (rc == PL_OK)
+            rc = pl_case_history(doc, pl_referral_state_name(st->update.to), at,
+                                 sby, pl_case_str(d, "reason"),
+                                 pl_case_str(d, "note"),
+                                 pl_case_str(d, "outcome"),
+                                 st->result == PL_REF_APPLIED
+                                     ? NULL
+                                     : pl_referral_result_name(st->result));
+        doc->last_change = now;
     } else {
         pl_log_warn(ctx->log,
                     "status_refused from=%s seq=%u status=%s result=%s",
                     h->from, seq, pl_referral_state_name(st->update.to),
                     pl_referral_result_name(st->result));
     }
-    int rc = pl_case_audit(
-        ctx, txn, PL_AUDIT_IN, h->from, have_m ? dm : NULL, have_d ? dd : NULL,
-        "status-update", sby, rid, pl_referral_event_name(st->event),
-        pl_referral_result_name(st->result), pl_case_str(d, "reason"));
+    if (rc == PL_OK)
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, have_m ? dm : NULL,
+                           have_d ? dd : NULL, "status-update", sby, rid,
+                           pl_referral_event_name(st->event),
+                           pl_referral_result_name(st->result),
+                           pl_case_str(d, "reason"));
     json_decref(d_own);
     json_object_del(pend, k);
     return rc;
@@ -1069,12 +1088,12 @@ s_status_step(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
 // are kept under "pending". false when the update does not parse.
 static bool
 s_status_apply(const pl_header_t *h, const uint8_t digest[32],
-               const Passerelle__V1__StatusUpdate *su, pl_sealed_t *rs,
+               const Passerelle__V1__StatusUpdate *su, pl_ref_t *rs,
                pl_referral_track_t *t, pl_referral_result_t *res,
                pl_referral_steps_t *steps)
 {
     pl_referral_update_t u = {0};
-    int rc = pl_case_track_get(rs->doc, t);
+    int rc = pl_case_track_get(&rs->rec, t);
     u.by = t->me == PL_SIDE_SENDER ? PL_SIDE_RECIPIENT : PL_SIDE_SENDER;
     u.seq = su->seq;
     u.cookie = ((uint64_t) u.by << 32) | su->seq;
@@ -1084,11 +1103,9 @@ s_status_apply(const pl_header_t *h, const uint8_t digest[32],
             || pl_referral_outcome_parse(su->outcome, &u.outcome) == PL_OK);
     *res =
         valid ? pl_referral_track_apply(t, &u, steps) : PL_REF_REFUSED_INVALID;
-    json_t *pend = json_object_get(rs->doc, "pending");
-    if (!pend) {
-        pend = json_object();
-        json_object_set_new(rs->doc, "pending", pend);
-    }
+    if (!rs->rec.pending)
+        rs->rec.pending = json_object();
+    json_t *pend = rs->rec.pending;
     if (*res == PL_REF_BUFFERED) {
         char pk[24];
         s_pending_key(pk, u.by, u.seq);
@@ -1102,7 +1119,7 @@ pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
                   const uint8_t digest[32],
                   const Passerelle__V1__StatusUpdate *su)
 {
-    pl_sealed_t rs = PL_SEALED_INIT;
+    pl_ref_t rs = PL_REF_INIT;
     const char *peer = NULL;
     bool done;
     int rc = s_status_open(ctx, txn, h, digest, su, &rs, &peer, &done);
@@ -1113,7 +1130,7 @@ pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
     pl_referral_result_t res;
     pl_referral_steps_t *steps = calloc(1, sizeof *steps);
     if (!steps) {
-        pl_sealed_release(&rs);
+        pl_case_refrec_release(&rs);
         return PL_ENOMEM;
     }
     bool valid = s_status_apply(h, digest, su, &rs, &t, &res, steps);
@@ -1125,26 +1142,30 @@ pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
                            "status-update", su->by, rid, su->status,
                            pl_referral_result_name(res), NULL);
         if (rc == PL_OK && res == PL_REF_BUFFERED) {
-            pl_case_track_set(rs.doc, &t); // the track holds it until its turn
-            rc = pl_case_ref_save(txn, rid, &rs);
+            // the track holds it until its turn
+            rc = pl_case_track_set(&rs.rec, &t);
+            if (rc == PL_OK)
+                rc = pl_case_refrec_save(txn, rid, &rs);
         }
         free(steps);
-        pl_sealed_release(&rs);
+        pl_case_refrec_release(&rs);
         return rc;
     }
     // every update processed, in order (this one and released ones)
     uint64_t now = pl_now();
     rc = PL_OK;
     for (size_t i = 0; rc == PL_OK && i < steps->count; i++)
-        rc = s_status_step(ctx, txn, h, digest, su, rs.doc, peer,
+        rc = s_status_step(ctx, txn, h, digest, su, &rs.rec, peer,
                            &steps->step[i], now);
-    pl_case_track_set(rs.doc, &t);
+    int trc = pl_case_track_set(&rs.rec, &t);
     pl_log_info(ctx->log, "status_update from=%s seq=%u status=%s now=%s",
-                h->from, su->seq, su->status, pl_case_str(rs.doc, "status"));
+                h->from, su->seq, su->status, rs.rec.status);
     if (rc == PL_OK)
-        rc = pl_case_ref_save(txn, rid, &rs);
+        rc = trc;
+    if (rc == PL_OK)
+        rc = pl_case_refrec_save(txn, rid, &rs);
     free(steps);
-    pl_sealed_release(&rs);
+    pl_case_refrec_release(&rs);
     return rc;
 }
 
@@ -1162,31 +1183,34 @@ pl_case_on_receipt(pl_node_ctx_t *ctx, pl_txn_t *txn, const uint8_t msg_id[16],
     if (rc != PL_OK)
         return rc;
     uint8_t rid[PL_CASE_ID];
-    pl_sealed_t rs = PL_SEALED_INIT;
+    pl_ref_t rs = PL_REF_INIT;
     memcpy(rid, v, PL_CASE_ID);
     pl_referral_track_t t;
-    rc = pl_case_ref_open(txn, rid, &rs);
+    rc = pl_case_refrec_open(txn, rid, &rs);
     if (rc == PL_OK)
-        rc = pl_case_track_get(rs.doc, &t);
+        rc = pl_case_track_get(&rs.rec, &t);
     if (rc != PL_OK) {
-        pl_sealed_release(&rs);
+        pl_case_refrec_release(&rs);
         return rc == PL_ENOMEM || rc == PL_EIO ? rc : PL_OK;
     }
     pl_referral_step_t step;
     pl_referral_result_t res = pl_referral_track_received(&t, &step);
+    rc = PL_OK;
     if (res == PL_REF_APPLIED || res == PL_REF_AFTER_CANCEL) {
-        pl_case_history(rs.doc, "received", received_at, from, NULL, NULL, NULL,
-                        res == PL_REF_APPLIED ? NULL : "after-cancel");
-        json_object_set_new(rs.doc, "last_change",
-                            json_integer((json_int_t) pl_now()));
+        rc = pl_case_history(&rs.rec, "received", received_at, from, NULL, NULL,
+                             NULL,
+                             res == PL_REF_APPLIED ? NULL : "after-cancel");
+        rs.rec.last_change = pl_now();
     }
-    pl_case_track_set(rs.doc, &t);
-    rc =
-        pl_case_audit(ctx, txn, PL_AUDIT_IN, from, msg_id, NULL, "receipt",
-                      NULL, rid, "receive", pl_referral_result_name(res), NULL);
     if (rc == PL_OK)
-        rc = pl_case_ref_save(txn, rid, &rs);
-    pl_sealed_release(&rs);
+        rc = pl_case_track_set(&rs.rec, &t);
+    if (rc == PL_OK)
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, from, msg_id, NULL, "receipt",
+                           NULL, rid, "receive", pl_referral_result_name(res),
+                           NULL);
+    if (rc == PL_OK)
+        rc = pl_case_refrec_save(txn, rid, &rs);
+    pl_case_refrec_release(&rs);
     return rc;
 }
 
