@@ -1,6 +1,7 @@
 // pl_case - the case room: case add, show, list, close, bia and erase
 // (DESIGN.md §5; issues 7, 8). Layer: nodes, handlers. Commands in
 // pl_case_cmds (pl_node_case.c); the helpers in pl_case_int.h.
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,19 +12,30 @@
 
 // ---- cases
 
-static const char *const s_person_keys[] = {"given", "family", "birth",
-                                            "sex",   "phone",  "language"};
+// The person fields of case.add: argument name and field of the record.
+static const struct {
+    const char *key;
+    size_t off; // of the char * in pl_case_rec_t
+} s_person_keys[] = {
+    {"given", offsetof(pl_case_rec_t, given)},
+    {"family", offsetof(pl_case_rec_t, family)},
+    {"birth", offsetof(pl_case_rec_t, birth)},
+    {"sex", offsetof(pl_case_rec_t, sex)},
+    {"phone", offsetof(pl_case_rec_t, phone)},
+    {"language", offsetof(pl_case_rec_t, language)},
+};
 
-char *
-pl_case_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
-            int *rc_out)
+// The record of a new case from the arguments of case.add; NULL or the
+// error reply (PL_EINVAL, or *rc another code).
+static char *
+s_case_new(const json_t *args, const char *as, pl_case_rec_t *rec, int *rc)
 {
-    *rc_out = PL_EINVAL;
     const char *given = pl_case_arg(args, "given"),
                *family = pl_case_arg(args, "family");
     const char *birth = pl_case_arg(args, "birth"),
                *uasc = pl_case_arg(args, "uasc");
     uint64_t t;
+    *rc = PL_EINVAL;
     if (!given || !family || !birth)
         return pl_node_ctl_error(PL_EINVAL,
                                  "a case needs given, family and birth");
@@ -34,34 +46,49 @@ pl_case_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     if (uasc && pl_uasc_parse(uasc, &u) != PL_OK)
         return pl_node_ctl_error(PL_EINVAL,
                                  "uasc must be unaccompanied or separated");
-    json_t *doc = json_object();
+    memset(rec, 0, sizeof *rec);
+    int r = PL_OK;
     for (size_t i = 0; i < sizeof s_person_keys / sizeof *s_person_keys; i++) {
-        const char *v = pl_case_arg(args, s_person_keys[i]);
+        const char *v = pl_case_arg(args, s_person_keys[i].key);
         if (v && strlen(v) > 200) {
-            json_decref(doc);
+            pl_case_rec_free(rec);
             return pl_node_ctl_error(PL_EINVAL, "%s is too long",
-                                     s_person_keys[i]);
+                                     s_person_keys[i].key);
         }
-        if (v)
-            json_object_set_new(doc, s_person_keys[i], json_string(v));
+        char **field = (char **) (void *) ((char *) rec + s_person_keys[i].off);
+        if (r == PL_OK)
+            r = pl_case_rec_set(field, v);
     }
-    if (uasc)
-        json_object_set_new(doc, "uasc", json_string(uasc));
-    json_object_set_new(doc, "needs",
-                        pl_case_list_arg(json_object_get(args, "needs")));
-    json_object_set_new(doc, "flags",
-                        pl_case_list_arg(json_object_get(args, "flags")));
-    uint64_t now = pl_now();
-    json_object_set_new(doc, "created", json_integer((json_int_t) now));
-    if (pl_case_by(as))
-        json_object_set_new(doc, "by", json_string(as));
+    if (r == PL_OK)
+        r = pl_case_rec_set(&rec->uasc, uasc);
+    rec->needs = pl_case_list_arg(json_object_get(args, "needs"));
+    rec->flags = pl_case_list_arg(json_object_get(args, "flags"));
+    rec->created = pl_now();
+    if (r == PL_OK)
+        r = pl_case_rec_set(&rec->by, pl_case_by(as));
+    if (r != PL_OK || !rec->needs || !rec->flags) {
+        pl_case_rec_free(rec);
+        *rc = PL_ENOMEM;
+        return pl_node_ctl_error(PL_ENOMEM, "out of memory");
+    }
+    return NULL;
+}
+
+char *
+pl_case_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+            int *rc_out)
+{
+    pl_case_t cs = PL_CASE_INIT;
+    char *err = s_case_new(args, as, &cs.rec, rc_out);
+    if (err)
+        return err;
     uint8_t id[PL_CASE_ID];
     pl_random(id, sizeof id);
-    pl_sealed_t cs = {.hdr = {PL_CASE_VER}, .doc = doc};
-    int rc = pl_store_datakey_new(txn, cs.hdr + 1, cs.dk);
+    cs.s.hdr[0] = PL_CASE_VER;
+    int rc = pl_store_datakey_new(txn, cs.s.hdr + 1, cs.s.dk);
     if (rc == PL_OK)
-        rc = pl_sealed_save(&cs, txn, PL_DB_CASES, id, PL_CASE_ID);
-    pl_sealed_release(&cs);
+        rc = pl_case_rec_save(txn, id, &cs);
+    pl_case_rec_release(&cs);
     if (rc == PL_OK)
         rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case",
                            as, id, "case-add", "applied", NULL);
@@ -113,9 +140,9 @@ pl_case_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     (void) rc_out;
     (void) ctx;
     uint8_t id[PL_CASE_ID];
-    pl_sealed_t cs = PL_SEALED_INIT;
+    pl_case_t cs = PL_CASE_INIT;
     int rc;
-    char *err = pl_case_open(txn, pl_case_arg(args, "id"), id, &cs, &rc);
+    char *err = pl_case_rec_open(txn, pl_case_arg(args, "id"), id, &cs, &rc);
     if (err && rc == PL_ENOTFOUND) {
         char *erased = s_case_erased(txn, pl_case_arg(args, "id"));
         if (erased) {
@@ -126,7 +153,7 @@ pl_case_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     if (err)
         return err;
     pl_case_consents_t c;
-    rc = pl_case_consents_load(txn, id, cs.dk, &c);
+    rc = pl_case_consents_load(txn, id, cs.s.dk, &c);
     char hex[2 * PL_CASE_ID + 1];
     pl_hex(hex, id, PL_CASE_ID);
     pl_case_rwalk_t w = {.txn = txn, .now = pl_now(), .fn = pl_case_list_one};
@@ -136,7 +163,7 @@ pl_case_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         rc = pl_store_each(txn, PL_DB_REFERRALS, pl_case_rwalk_one, &w);
     if (rc != PL_OK) {
         pl_case_consents_free(&c);
-        pl_sealed_release(&cs);
+        pl_case_rec_release(&cs);
         json_decref(w.out);
         return pl_node_ctl_error(rc, "cannot read the store: %s",
                                  pl_strerror(rc));
@@ -155,25 +182,23 @@ pl_case_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
             json_object_set_new(e, "withdrawn",
                                 pl_node_json_time(r->withdrawn_at));
     }
-    json_object_set_new(cs.doc, "id", json_string(hex));
-    json_object_set_new(cs.doc, "created",
-                        pl_node_json_time(pl_case_u64(cs.doc, "created")));
-    if (pl_case_u64(cs.doc, "closed"))
-        json_object_set_new(cs.doc, "closed",
-                            pl_node_json_time(pl_case_u64(cs.doc, "closed")));
-    json_object_set_new(
-        cs.doc, "status",
-        json_string(pl_case_u64(cs.doc, "closed") ? "closed" : "open"));
-    json_object_set(cs.doc, "consents", c.docs);
-    json_object_set_new(cs.doc, "referrals", w.out);
-    json_t *bia = json_object_get(cs.doc, "bia");
+    // the reply: the record's document, times as text, and what is joined
+    json_t *o = pl_case_rec_encode(&cs.rec);
+    json_object_set_new(o, "id", json_string(hex));
+    json_object_set_new(o, "created", pl_node_json_time(cs.rec.created));
+    if (cs.rec.closed)
+        json_object_set_new(o, "closed", pl_node_json_time(cs.rec.closed));
+    json_object_set_new(o, "status",
+                        json_string(cs.rec.closed ? "closed" : "open"));
+    json_object_set(o, "consents", c.docs);
+    json_object_set_new(o, "referrals", w.out);
+    json_t *bia = json_object_get(o, "bia");
     if (bia) {
-        json_object_set_new(bia, "date",
-                            pl_node_json_time(pl_case_u64(bia, "date")));
+        json_object_set_new(bia, "date", pl_node_json_time(cs.rec.bia.date));
         json_object_set_new(bia, "recorded",
-                            pl_node_json_time(pl_case_u64(bia, "recorded")));
+                            pl_node_json_time(cs.rec.bia.recorded));
     }
-    json_array_foreach(json_object_get(cs.doc, "withdrawals"), i, e)
+    json_array_foreach(json_object_get(o, "withdrawals"), i, e)
     {
         json_object_set_new(e, "at", pl_node_json_time(pl_case_u64(e, "at")));
         const char *hk;
@@ -187,7 +212,8 @@ pl_case_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         }
     }
     pl_case_consents_free(&c);
-    return pl_node_ctl_ok(pl_sealed_take(&cs));
+    pl_case_rec_release(&cs);
+    return o ? pl_node_ctl_ok(o) : pl_node_ctl_error(PL_ENOMEM, "no memory");
 }
 
 typedef struct {
@@ -262,9 +288,9 @@ pl_case_close(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
               int *rc_out)
 {
     uint8_t id[PL_CASE_ID];
-    pl_sealed_t cs = PL_SEALED_INIT;
+    pl_case_t cs = PL_CASE_INIT;
     const char *reason = pl_case_arg(args, "reason");
-    char *err = pl_case_open(txn, pl_case_arg(args, "id"), id, &cs, rc_out);
+    char *err = pl_case_rec_open(txn, pl_case_arg(args, "id"), id, &cs, rc_out);
     if (err)
         return err;
     char hex[2 * PL_CASE_ID + 1];
@@ -280,7 +306,7 @@ pl_case_close(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         reply = pl_node_ctl_error(code = PL_EINVAL,
                                   "case close needs --reason CODE "
                                   "(a-z, 0-9, -)");
-    else if (pl_case_u64(cs.doc, "closed"))
+    else if (cs.rec.closed)
         reply = pl_node_ctl_error(code = PL_ESTATE, "case %s is already closed",
                                   hex);
     else if (w.open)
@@ -290,16 +316,16 @@ pl_case_close(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
                                   hex, w.open, w.open == 1 ? "" : "s");
     if (reply) {
         *rc_out = code;
-        pl_sealed_release(&cs);
+        pl_case_rec_release(&cs);
         return reply;
     }
-    uint64_t now = pl_now();
-    json_object_set_new(cs.doc, "closed", json_integer((json_int_t) now));
-    json_object_set_new(cs.doc, "close_reason", json_string(reason));
-    if (pl_case_by(as))
-        json_object_set_new(cs.doc, "closed_by", json_string(as));
-    rc = pl_sealed_save(&cs, txn, PL_DB_CASES, id, PL_CASE_ID);
-    pl_sealed_release(&cs);
+    cs.rec.closed = pl_now();
+    rc = pl_case_rec_set(&cs.rec.close_reason, reason);
+    if (rc == PL_OK)
+        rc = pl_case_rec_set(&cs.rec.closed_by, pl_case_by(as));
+    if (rc == PL_OK)
+        rc = pl_case_rec_save(txn, id, &cs);
+    pl_case_rec_release(&cs);
     if (rc == PL_OK)
         rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case",
                            as, id, "case-close", "applied", reason);
@@ -320,8 +346,9 @@ pl_case_bia(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
             int *rc_out)
 {
     uint8_t id[PL_CASE_ID];
-    pl_sealed_t cs = PL_SEALED_INIT;
-    char *reply = pl_case_open(txn, pl_case_arg(args, "case"), id, &cs, rc_out);
+    pl_case_t cs = PL_CASE_INIT;
+    char *reply =
+        pl_case_rec_open(txn, pl_case_arg(args, "case"), id, &cs, rc_out);
     if (reply)
         return reply;
     const char *ref = pl_case_arg(args, "ref"),
@@ -335,20 +362,25 @@ pl_case_bia(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         reply =
             pl_node_ctl_error(code, "case bia needs --date YYYY-MM-DD, not in "
                                     "the future");
-    else if (pl_case_u64(cs.doc, "closed"))
+    else if (cs.rec.closed)
         reply = pl_node_ctl_error(code = PL_ESTATE, "the case is closed");
     if (reply) {
         *rc_out = code;
-        pl_sealed_release(&cs);
+        pl_case_rec_release(&cs);
         return reply;
     }
-    json_t *b = json_pack("{s:s, s:I, s:I}", "ref", ref, "date", (json_int_t) t,
-                          "recorded", (json_int_t) now);
-    if (b && pl_case_by(as))
-        json_object_set_new(b, "by", json_string(as));
-    json_object_set_new(cs.doc, "bia", b);
-    int rc = pl_sealed_save(&cs, txn, PL_DB_CASES, id, PL_CASE_ID);
-    pl_sealed_release(&cs);
+    // a new assessment replaces the last one, with all its keys
+    json_decref(cs.rec.bia.extra);
+    cs.rec.bia.extra = NULL;
+    cs.rec.has_bia = true;
+    cs.rec.bia.date = t;
+    cs.rec.bia.recorded = now;
+    int rc = pl_case_rec_set(&cs.rec.bia.ref, ref);
+    if (rc == PL_OK)
+        rc = pl_case_rec_set(&cs.rec.bia.by, pl_case_by(as));
+    if (rc == PL_OK)
+        rc = pl_case_rec_save(txn, id, &cs);
+    pl_case_rec_release(&cs);
     if (rc == PL_OK)
         rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case",
                            as, id, "case-bia", "applied", NULL);

@@ -12,9 +12,9 @@
 #include "proto/pl_crypto.h"
 
 static int s_withdraw_referrals(pl_node_ctx_t *ctx, pl_txn_t *txn,
-                                const uint8_t case_id[PL_CASE_ID], json_t *cdoc,
-                                const char *as, size_t *ncancelled,
-                                json_t *holders);
+                                const uint8_t case_id[PL_CASE_ID],
+                                pl_case_rec_t *cr, const char *as,
+                                size_t *ncancelled, json_t *holders);
 
 char *
 pl_case_consent_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
@@ -102,13 +102,13 @@ pl_case_consent_withdraw(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
                          const char *as, int *rc_out)
 {
     uint8_t case_id[PL_CASE_ID];
-    pl_sealed_t cs = PL_SEALED_INIT;
+    pl_case_t cs = PL_CASE_INIT;
     char *err =
-        pl_case_open(txn, pl_case_arg(args, "case"), case_id, &cs, rc_out);
+        pl_case_rec_open(txn, pl_case_arg(args, "case"), case_id, &cs, rc_out);
     if (err)
         return err;
     pl_case_consents_t c;
-    int rc = pl_case_consents_load(txn, case_id, cs.dk, &c);
+    int rc = pl_case_consents_load(txn, case_id, cs.s.dk, &c);
     uint64_t now = pl_now();
     size_t n = 0;
     for (size_t i = 0; rc == PL_OK && i < c.n; i++) {
@@ -121,7 +121,7 @@ pl_case_consent_withdraw(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
         chdr[0] = PL_CASE_VER;
         memcpy(chdr + 1, case_id, PL_CASE_ID);
         rc = pl_sealed_put(txn, PL_DB_CONSENTS, c.recs[i].id, PL_CASE_ID, chdr,
-                           cs.dk, doc);
+                           cs.s.dk, doc);
         json_decref(doc);
         n++;
     }
@@ -133,12 +133,12 @@ pl_case_consent_withdraw(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
     size_t ncancelled = 0;
     json_t *holders = json_array();
     if (rc == PL_OK && n) {
-        rc = s_withdraw_referrals(ctx, txn, case_id, cs.doc, as, &ncancelled,
+        rc = s_withdraw_referrals(ctx, txn, case_id, &cs.rec, as, &ncancelled,
                                   holders);
         if (rc == PL_OK)
-            rc = pl_sealed_save(&cs, txn, PL_DB_CASES, case_id, PL_CASE_ID);
+            rc = pl_case_rec_save(txn, case_id, &cs);
     }
-    pl_sealed_release(&cs);
+    pl_case_rec_release(&cs);
     *rc_out = rc;
     if (rc != PL_OK) {
         json_decref(holders);
@@ -212,7 +212,7 @@ pl_case_cp_notify(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *cp,
 
 int
 pl_case_crefs_push(pl_case_crefs_t *c, const uint8_t id[PL_CASE_ID],
-                   const json_t *doc)
+                   const pl_ref_rec_t *r)
 {
     if (c->n == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 8;
@@ -225,27 +225,26 @@ pl_case_crefs_push(pl_case_crefs_t *c, const uint8_t id[PL_CASE_ID],
     pl_case_cref_t *e = &c->v[c->n++];
     memset(e, 0, sizeof *e);
     memcpy(e->id, id, PL_CASE_ID);
-    const char *peer = pl_case_str(doc, "peer"), *msg = pl_case_str(doc, "msg");
-    snprintf(e->peer, sizeof e->peer, "%s", peer ? peer : "");
-    e->has_msg = msg && pl_unhex(e->msg, sizeof e->msg, msg) == PL_OK;
+    snprintf(e->peer, sizeof e->peer, "%s", r->peer ? r->peer : "");
+    e->has_msg = r->msg && pl_unhex(e->msg, sizeof e->msg, r->msg) == PL_OK;
     pl_referral_state_t st;
-    e->open = pl_referral_state_parse(pl_case_str(doc, "status"), &st) == PL_OK
+    e->open = r->status && pl_referral_state_parse(r->status, &st) == PL_OK
               && pl_referral_is_open(st);
-    const char *lb = pl_case_str(doc, "legal_basis");
-    e->consent = lb && strcmp(lb, "consent") == 0;
-    const char *pr = pl_case_str(doc, "priority");
-    snprintf(e->priority, sizeof e->priority, "%s", pr ? pr : "");
+    e->consent = r->legal_basis && strcmp(r->legal_basis, "consent") == 0;
+    snprintf(e->priority, sizeof e->priority, "%s",
+             r->priority ? r->priority : "");
     return PL_OK;
 }
 
 static int
-s_collect_one(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID], json_t *doc)
+s_collect_one(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID],
+              const pl_ref_rec_t *r)
 {
-    const char *dir = pl_case_str(doc, "dir"), *c = pl_case_str(doc, "case");
+    const char *dir = r->dir, *c = r->case_hex;
     if (!dir || strcmp(dir, "out") != 0 || !c || strcmp(c, w->case_hex) != 0)
         return PL_STORE_NEXT;
-    return pl_case_crefs_push(w->user, id, doc) == PL_OK ? PL_STORE_NEXT
-                                                         : PL_ENOMEM;
+    return pl_case_crefs_push(w->user, id, r) == PL_OK ? PL_STORE_NEXT
+                                                       : PL_ENOMEM;
 }
 
 int
@@ -351,38 +350,39 @@ static int
 s_cancel_one(pl_node_ctx_t *ctx, pl_txn_t *txn, const uint8_t rid[PL_CASE_ID],
              const char *as, const char *reason, bool *cancelled)
 {
-    pl_sealed_t rs = PL_SEALED_INIT;
+    pl_ref_t rs = PL_REF_INIT;
     pl_referral_track_t t;
     *cancelled = false;
-    int rc = pl_case_ref_open(txn, rid, &rs);
+    int rc = pl_case_refrec_open(txn, rid, &rs);
     if (rc == PL_OK)
-        rc = pl_case_track_get(rs.doc, &t);
+        rc = pl_case_track_get(&rs.rec, &t);
     pl_referral_update_t u;
     if (rc != PL_OK
         || pl_referral_track_act(&t, PL_RE_CANCEL, PL_OUTCOME_NONE, &u)
                != PL_REF_APPLIED) {
-        pl_sealed_release(&rs);
+        pl_case_refrec_release(&rs);
         return rc == PL_ENOMEM || rc == PL_EIO ? rc : PL_OK;
     }
     uint64_t now = pl_now();
     uint8_t msgid[PL_MSG_ID_BYTES], digest[PL_DIGEST_BYTES];
-    rc = pl_case_send_status(ctx, txn, rs.doc, rid, &u, reason, NULL,
+    rc = pl_case_send_status(ctx, txn, rs.rec.peer, rid, &u, reason, NULL,
                              pl_case_by(as), now, msgid);
     if (rc == PL_OK) {
-        pl_case_track_set(rs.doc, &t);
-        pl_case_history(rs.doc, "cancelled", now, pl_case_by(as), reason, NULL,
-                        NULL, NULL);
-        json_object_set_new(rs.doc, "last_change",
-                            json_integer((json_int_t) now));
-        rc = pl_case_out_digest(txn, msgid, digest);
+        rc = pl_case_track_set(&rs.rec, &t);
+        if (rc == PL_OK)
+            rc = pl_case_history(&rs.rec, "cancelled", now, pl_case_by(as),
+                                 reason, NULL, NULL, NULL);
+        rs.rec.last_change = now;
+        if (rc == PL_OK)
+            rc = pl_case_out_digest(txn, msgid, digest);
     }
     if (rc == PL_OK)
-        rc = pl_case_audit(ctx, txn, PL_AUDIT_OUT, pl_case_str(rs.doc, "peer"),
-                           msgid, digest, "status-update", as, rid, "cancel",
-                           "applied", reason);
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_OUT, rs.rec.peer, msgid, digest,
+                           "status-update", as, rid, "cancel", "applied",
+                           reason);
     if (rc == PL_OK)
-        rc = pl_case_ref_save(txn, rid, &rs);
-    pl_sealed_release(&rs);
+        rc = pl_case_refrec_save(txn, rid, &rs);
+    pl_case_refrec_release(&rs);
     *cancelled = rc == PL_OK;
     return rc;
 }
@@ -394,7 +394,7 @@ s_cancel_one(pl_node_ctx_t *ctx, pl_txn_t *txn, const uint8_t rid[PL_CASE_ID],
 // document; the caller stores it). 'holders' gets their addresses.
 static int
 s_withdraw_referrals(pl_node_ctx_t *ctx, pl_txn_t *txn,
-                     const uint8_t case_id[PL_CASE_ID], json_t *cdoc,
+                     const uint8_t case_id[PL_CASE_ID], pl_case_rec_t *cr,
                      const char *as, size_t *ncancelled, json_t *holders)
 {
     pl_case_crefs_t refs;
@@ -466,11 +466,9 @@ s_withdraw_referrals(pl_node_ctx_t *ctx, pl_txn_t *txn,
         pl_case_rkey(wk, 'w', wid);
         rc = pl_store_put(txn, PL_DB_REFERRALS, wk, sizeof wk, case_id,
                           PL_CASE_ID);
-        json_t *ws = json_object_get(cdoc, "withdrawals");
-        if (!ws) {
-            ws = json_array();
-            json_object_set_new(cdoc, "withdrawals", ws);
-        }
+        if (!cr->withdrawals)
+            cr->withdrawals = json_array();
+        json_t *ws = cr->withdrawals;
         json_t *e = json_pack("{s:o, s:I, s:O}", "id",
                               pl_node_json_hex(wid, PL_CASE_ID), "at",
                               (json_int_t) now, "holders", hold);
@@ -631,7 +629,7 @@ s_on_erasure(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
 {
     const uint8_t *wid = e->withdrawal_id.data;
     uint8_t wk[1 + PL_CASE_ID], case_id[PL_CASE_ID];
-    pl_sealed_t cs = PL_SEALED_INIT;
+    pl_case_t cs = PL_CASE_INIT;
     pl_case_rkey(wk, 'w', wid);
     const uint8_t *v;
     size_t vlen;
@@ -643,7 +641,7 @@ s_on_erasure(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
         detail = "unknown-withdrawal";
     } else {
         memcpy(case_id, v, PL_CASE_ID);
-        rc = pl_sealed_open(&cs, txn, PL_DB_CASES, case_id, PL_CASE_ID, NULL);
+        rc = pl_case_rec_load(txn, case_id, &cs);
         if (rc == PL_ENOMEM || rc == PL_EIO)
             return rc;
         if (rc != PL_OK)
@@ -654,7 +652,7 @@ s_on_erasure(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
     pl_hex(whex, wid, PL_CASE_ID);
     size_t i;
     json_t *we;
-    json_array_foreach(json_object_get(cs.doc, "withdrawals"), i, we)
+    json_array_foreach(cs.rec.withdrawals, i, we)
     {
         const char *id = pl_case_str(we, "id");
         if (id && strcmp(id, whex) == 0)
@@ -669,9 +667,9 @@ s_on_erasure(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
                             json_integer((json_int_t) e->erased_at));
         json_object_set_new(holder, "erased",
                             json_integer((json_int_t) e->n_referral_ids));
-        rc = pl_sealed_save(&cs, txn, PL_DB_CASES, case_id, PL_CASE_ID);
+        rc = pl_case_rec_save(txn, case_id, &cs);
     }
-    pl_sealed_release(&cs);
+    pl_case_rec_release(&cs);
     if (rc == PL_OK)
         rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
                            "erasure-confirmation", NULL, wid, "erase-confirmed",

@@ -12,6 +12,7 @@
 #include "nodes/pl_audit.h"
 #include "nodes/pl_consent.h"
 #include "nodes/pl_node_case.h"
+#include "nodes/pl_records.h"
 #include "nodes/pl_referral.h"
 #include "nodes/pl_sealed.h"
 #include "nodes/pl_sector_data.h"
@@ -41,7 +42,8 @@ typedef struct pl_case_rwalk pl_case_rwalk_t;
 struct pl_case_rwalk {
     pl_txn_t *txn;
     uint64_t now;
-    int (*fn)(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID], json_t *doc);
+    int (*fn)(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID],
+              const pl_ref_rec_t *r);
     // filters and outputs of the callers
     const char *status, *direction, *case_hex;
     bool overdue;
@@ -88,11 +90,6 @@ char *pl_case_dump(const json_t *o);
 
 void pl_case_wipe_free(char *text);
 
-// Test builds only: PASSERELLE_TEST_HOOKS=1 in the daemon's environment
-// turns on the test.* commands and test-only arguments. Release builds
-// have neither (issue 12).
-bool pl_case_test_hooks(void);
-
 // A case: *doc, its header (data key id at hdr+1) and its key.
 int pl_case_get(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
                 uint8_t hdr[PL_CASE_HDR], uint8_t dk[PL_DATAKEY_BYTES],
@@ -137,32 +134,87 @@ char *pl_case_load(pl_txn_t *txn, const char *text, uint8_t id[PL_CASE_ID],
                    json_t **doc, int *rc);
 
 // The track stored in a referral document.
-int pl_case_track_get(const json_t *doc, pl_referral_track_t *t);
+int pl_case_track_get(const pl_ref_rec_t *r, pl_referral_track_t *t);
 
-void pl_case_track_set(json_t *doc, const pl_referral_track_t *t);
+// Writes track 't' into 'r' (track and status). PL_ENOMEM.
+PL_MUST_CHECK int pl_case_track_set(pl_ref_rec_t *r,
+                                    const pl_referral_track_t *t);
 
 // Appends {status, at, by, ...} to the document's history.
-void pl_case_history(json_t *doc, const char *status, uint64_t at,
-                     const char *by, const char *reason, const char *note,
-                     const char *outcome, const char *result);
+// (and sets 'updated' to 'at'). PL_ENOMEM.
+PL_MUST_CHECK int pl_case_history(pl_ref_rec_t *r, const char *status,
+                                  uint64_t at, const char *by,
+                                  const char *reason, const char *note,
+                                  const char *outcome, const char *result);
 
-bool pl_case_overdue(const json_t *doc, uint64_t now, uint64_t *since);
+bool pl_case_overdue(const pl_ref_rec_t *r, uint64_t now, uint64_t *since);
 
 // The summary object of DESIGN.md §9 (id, status, overdue, direction,
 // peer, priority, created, updated) plus service and sector.
-json_t *pl_case_summary(const uint8_t id[PL_CASE_ID], const json_t *doc,
+json_t *pl_case_summary(const uint8_t id[PL_CASE_ID], const pl_ref_rec_t *r,
                         uint64_t now);
 
 int pl_case_rwalk_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
                       void *arg);
 
 int pl_case_list_one(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID],
-                     json_t *doc);
+                     const pl_ref_rec_t *r);
 
 // Opens a case by id text into 'c' (the caller releases it); on failure
 // 'c' is left released and the reply is returned.
 char *pl_case_open(pl_txn_t *txn, const char *text, uint8_t id[PL_CASE_ID],
                    pl_sealed_t *c, int *rc);
+
+// A case: its sealed record (header, key, document) and the document
+// typed (pl_records.h). PL_CASE_INIT; released by pl_case_rec_release.
+typedef struct {
+    pl_sealed_t s;
+    pl_case_rec_t rec;
+} pl_case_t;
+
+#define PL_CASE_INIT                                                           \
+    {                                                                          \
+        PL_SEALED_INIT,                                                        \
+        {                                                                      \
+            0                                                                  \
+        }                                                                      \
+    }
+
+// Opens case 'text' (an id or a unique prefix) into 'c', decoded; on
+// failure 'c' is left released and the reply is returned (*rc its code).
+char *pl_case_rec_open(pl_txn_t *txn, const char *text, uint8_t id[PL_CASE_ID],
+                       pl_case_t *c, int *rc);
+// Opens case 'id' into 'c', decoded (as pl_sealed_open: on failure 'c'
+// is left released; PL_EPROTO also when the document is not an object).
+PL_MUST_CHECK int pl_case_rec_load(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
+                                   pl_case_t *c);
+// Encodes c->rec into c->s.doc and saves it under case 'id'.
+PL_MUST_CHECK int pl_case_rec_save(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
+                                   pl_case_t *c);
+// Wipes the key, frees the document and the record. NULL-safe, idempotent.
+void pl_case_rec_release(pl_case_t *c);
+
+// A referral: its sealed record and the document typed (pl_records.h).
+typedef struct {
+    pl_sealed_t s;
+    pl_ref_rec_t rec;
+} pl_ref_t;
+
+#define PL_REF_INIT                                                            \
+    {                                                                          \
+        PL_SEALED_INIT,                                                        \
+        {                                                                      \
+            0                                                                  \
+        }                                                                      \
+    }
+
+// Opens referral record 'id' into 'r', decoded (on failure 'r' is left
+// released); writes r->rec back; releases (wipes the key). NULL-safe.
+PL_MUST_CHECK int
+pl_case_refrec_open(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], pl_ref_t *r);
+PL_MUST_CHECK int
+pl_case_refrec_save(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], pl_ref_t *r);
+void pl_case_refrec_release(pl_ref_t *r);
 
 // Referral record 'id' ('r' || id) into 's' (as pl_sealed_open) / from
 // 's'.
@@ -219,7 +271,7 @@ int pl_case_cp_notify(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *cp,
                       uint8_t msgid[PL_MSG_ID_BYTES]);
 
 int pl_case_crefs_push(pl_case_crefs_t *c, const uint8_t id[PL_CASE_ID],
-                       const json_t *doc);
+                       const pl_ref_rec_t *r);
 
 int pl_case_refs(pl_txn_t *txn, const uint8_t case_id[PL_CASE_ID],
                  pl_case_crefs_t *out);
@@ -243,8 +295,8 @@ char *pl_case_referral_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
 char *pl_case_refer(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
                     const char *as, int *rc_out);
 
-// Seals a StatusUpdate to the peer of 'doc'; 'msgid' gets its id.
-int pl_case_send_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const json_t *doc,
+// Seals a StatusUpdate to 'peer'; 'msgid' gets its id.
+int pl_case_send_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *peer,
                         const uint8_t rid[PL_CASE_ID],
                         const pl_referral_update_t *u, const char *reason,
                         const char *note, const char *by, uint64_t at,

@@ -354,6 +354,89 @@ pl_case_open(pl_txn_t *txn, const char *text, uint8_t id[PL_CASE_ID],
     return err;
 }
 
+// ---- typed case records (pl_records.h) in their sealed record
+
+char *
+pl_case_rec_open(pl_txn_t *txn, const char *text, uint8_t id[PL_CASE_ID],
+                 pl_case_t *c, int *rc)
+{
+    pl_case_rec_release(c);
+    char *err = pl_case_open(txn, text, id, &c->s, rc);
+    if (err)
+        return err;
+    *rc = pl_case_rec_decode(c->s.doc, &c->rec);
+    if (*rc != PL_OK) {
+        pl_case_rec_release(c);
+        return pl_node_ctl_error(*rc, "cannot read case %s: %s", text,
+                                 pl_strerror(*rc));
+    }
+    return NULL;
+}
+
+int
+pl_case_rec_load(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], pl_case_t *c)
+{
+    pl_case_rec_release(c);
+    int rc = pl_sealed_open(&c->s, txn, PL_DB_CASES, id, PL_CASE_ID, NULL);
+    if (rc == PL_OK)
+        rc = pl_case_rec_decode(c->s.doc, &c->rec);
+    if (rc != PL_OK)
+        pl_case_rec_release(c);
+    return rc;
+}
+
+int
+pl_case_rec_save(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], pl_case_t *c)
+{
+    json_t *doc = pl_case_rec_encode(&c->rec);
+    if (!doc)
+        return PL_ENOMEM;
+    json_decref(c->s.doc);
+    c->s.doc = doc;
+    return pl_sealed_save(&c->s, txn, PL_DB_CASES, id, PL_CASE_ID);
+}
+
+void
+pl_case_rec_release(pl_case_t *c)
+{
+    if (!c)
+        return;
+    pl_sealed_release(&c->s);
+    pl_case_rec_free(&c->rec);
+}
+
+int
+pl_case_refrec_open(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], pl_ref_t *r)
+{
+    pl_case_refrec_release(r);
+    int rc = pl_case_ref_open(txn, id, &r->s);
+    if (rc == PL_OK)
+        rc = pl_ref_rec_decode(r->s.doc, &r->rec);
+    if (rc != PL_OK)
+        pl_case_refrec_release(r);
+    return rc;
+}
+
+int
+pl_case_refrec_save(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], pl_ref_t *r)
+{
+    json_t *doc = pl_ref_rec_encode(&r->rec);
+    if (!doc)
+        return PL_ENOMEM;
+    json_decref(r->s.doc);
+    r->s.doc = doc;
+    return pl_case_ref_save(txn, id, &r->s);
+}
+
+void
+pl_case_refrec_release(pl_ref_t *r)
+{
+    if (!r)
+        return;
+    pl_sealed_release(&r->s);
+    pl_ref_rec_free(&r->rec);
+}
+
 // Referral record 'id' ('r' || id) into 's' / from 's'.
 int
 pl_case_ref_open(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], pl_sealed_t *s)
@@ -376,9 +459,9 @@ pl_case_ref_save(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
 
 // The track stored in a referral document.
 int
-pl_case_track_get(const json_t *doc, pl_referral_track_t *t)
+pl_case_track_get(const pl_ref_rec_t *r, pl_referral_track_t *t)
 {
-    const char *hex = pl_case_str(doc, "track");
+    const char *hex = r->track;
     uint8_t buf[PL_REFERRAL_TRACK_PACKED_MAX];
     size_t n = hex ? strlen(hex) : 0;
     if (!n || n % 2 || n / 2 > sizeof buf || pl_unhex(buf, n / 2, hex) != PL_OK)
@@ -386,31 +469,30 @@ pl_case_track_get(const json_t *doc, pl_referral_track_t *t)
     return pl_referral_track_unpack(t, buf, n / 2);
 }
 
-void
-pl_case_track_set(json_t *doc, const pl_referral_track_t *t)
+int
+pl_case_track_set(pl_ref_rec_t *r, const pl_referral_track_t *t)
 {
     uint8_t buf[PL_REFERRAL_TRACK_PACKED_MAX];
     char hex[2 * PL_REFERRAL_TRACK_PACKED_MAX + 1];
     size_t n;
     pl_referral_track_pack(t, buf, &n);
     pl_hex(hex, buf, n);
-    json_object_set_new(doc, "track", json_string(hex));
-    json_object_set_new(
-        doc, "status",
-        json_string(pl_referral_state_name(pl_referral_track_state(t))));
+    int rc = pl_case_rec_set(&r->track, hex);
+    if (rc == PL_OK)
+        rc = pl_case_rec_set(
+            &r->status, pl_referral_state_name(pl_referral_track_state(t)));
+    return rc;
 }
 
 // Appends {status, at, by, ...} to the document's history.
-void
-pl_case_history(json_t *doc, const char *status, uint64_t at, const char *by,
-                const char *reason, const char *note, const char *outcome,
-                const char *result)
+int
+pl_case_history(pl_ref_rec_t *r, const char *status, uint64_t at,
+                const char *by, const char *reason, const char *note,
+                const char *outcome, const char *result)
 {
-    json_t *h = json_object_get(doc, "history");
-    if (!h) {
-        h = json_array();
-        json_object_set_new(doc, "history", h);
-    }
+    if (!r->history && !(r->history = json_array()))
+        return PL_ENOMEM;
+    json_t *h = r->history;
     json_t *e = json_object();
     json_object_set_new(e, "status", json_string(status));
     json_object_set_new(e, "at", pl_node_json_time(at));
@@ -423,49 +505,45 @@ pl_case_history(json_t *doc, const char *status, uint64_t at, const char *by,
         json_object_set_new(e, "outcome", json_string(outcome));
     if (result)
         json_object_set_new(e, "result", json_string(result));
-    json_array_append_new(h, e);
-    json_object_set_new(doc, "updated", json_integer((json_int_t) at));
+    r->updated = at;
+    return e && json_array_append_new(h, e) == 0 ? PL_OK : PL_ENOMEM;
 }
 
 bool
-pl_case_overdue(const json_t *doc, uint64_t now, uint64_t *since)
+pl_case_overdue(const pl_ref_rec_t *r, uint64_t now, uint64_t *since)
 {
     pl_referral_state_t st;
     pl_referral_priority_t pr;
-    if (pl_referral_state_parse(pl_case_str(doc, "status"), &st) != PL_OK
-        || pl_referral_priority_parse(pl_case_str(doc, "priority"), &pr)
-               != PL_OK)
+    if (!r->status || !r->priority
+        || pl_referral_state_parse(r->status, &st) != PL_OK
+        || pl_referral_priority_parse(r->priority, &pr) != PL_OK)
         return false;
-    return pl_referral_overdue(st, pr, pl_case_u64(doc, "created"),
-                               pl_case_u64(doc, "last_change"),
-                               pl_case_u64(doc, "due"), now, since);
+    return pl_referral_overdue(st, pr, r->created, r->last_change, r->due, now,
+                               since);
 }
 
 // The summary object of DESIGN.md §9 (id, status, overdue, direction,
 // peer, priority, created, updated) plus service and sector.
 json_t *
-pl_case_summary(const uint8_t id[PL_CASE_ID], const json_t *doc, uint64_t now)
+pl_case_summary(const uint8_t id[PL_CASE_ID], const pl_ref_rec_t *r,
+                uint64_t now)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", pl_node_json_hex(id, PL_CASE_ID));
-    json_object_set_new(o, "status", json_string(pl_case_str(doc, "status")));
+    json_object_set_new(o, "status", json_string(r->status));
     json_object_set_new(o, "overdue",
-                        json_boolean(pl_case_overdue(doc, now, NULL)));
-    json_object_set_new(o, "direction", json_string(pl_case_str(doc, "dir")));
-    json_object_set_new(o, "peer", json_string(pl_case_str(doc, "peer")));
-    json_object_set_new(o, "priority",
-                        json_string(pl_case_str(doc, "priority")));
-    json_object_set_new(o, "created",
-                        pl_node_json_time(pl_case_u64(doc, "created")));
-    json_object_set_new(o, "updated",
-                        pl_node_json_time(pl_case_u64(doc, "updated")));
-    json_object_set_new(o, "service", json_string(pl_case_str(doc, "service")));
-    json_object_set_new(o, "sector", json_string(pl_case_str(doc, "sector")));
-    if (pl_case_u64(doc, "due"))
-        json_object_set_new(o, "due",
-                            pl_node_json_time(pl_case_u64(doc, "due")));
-    if (pl_case_str(doc, "case"))
-        json_object_set_new(o, "case", json_string(pl_case_str(doc, "case")));
+                        json_boolean(pl_case_overdue(r, now, NULL)));
+    json_object_set_new(o, "direction", json_string(r->dir));
+    json_object_set_new(o, "peer", json_string(r->peer));
+    json_object_set_new(o, "priority", json_string(r->priority));
+    json_object_set_new(o, "created", pl_node_json_time(r->created));
+    json_object_set_new(o, "updated", pl_node_json_time(r->updated));
+    json_object_set_new(o, "service", json_string(r->service));
+    json_object_set_new(o, "sector", json_string(r->sector));
+    if (r->due)
+        json_object_set_new(o, "due", pl_node_json_time(r->due));
+    if (r->case_hex)
+        json_object_set_new(o, "case", json_string(r->case_hex));
     return o;
 }
 
@@ -483,29 +561,35 @@ pl_case_rwalk_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
     if (pl_sealed_get(w->txn, PL_DB_REFERRALS, k, kl, NULL, hdr, NULL, &doc)
         != PL_OK)
         return PL_STORE_NEXT; // unreadable (e.g. erased): not listed
-    int rc = w->fn(w, k + 1, doc);
+    pl_ref_rec_t r;
+    int rc = pl_ref_rec_decode(doc, &r);
     json_decref(doc);
+    if (rc == PL_ENOMEM)
+        return rc;
+    if (rc != PL_OK)
+        return PL_STORE_NEXT; // not a referral document: not listed
+    rc = w->fn(w, k + 1, &r);
+    pl_ref_rec_free(&r);
     return rc;
 }
 
 int
-pl_case_list_one(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID], json_t *doc)
+pl_case_list_one(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID],
+                 const pl_ref_rec_t *r)
 {
-    if (w->status && strcmp(w->status, pl_case_str(doc, "status")) != 0)
+    if (w->status && (!r->status || strcmp(w->status, r->status) != 0))
         return PL_STORE_NEXT;
-    if (w->direction && strcmp(w->direction, pl_case_str(doc, "dir")) != 0)
+    if (w->direction && (!r->dir || strcmp(w->direction, r->dir) != 0))
         return PL_STORE_NEXT;
-    if (w->case_hex
-        && (!pl_case_str(doc, "case")
-            || strcmp(w->case_hex, pl_case_str(doc, "case"))))
+    if (w->case_hex && (!r->case_hex || strcmp(w->case_hex, r->case_hex)))
         return PL_STORE_NEXT;
-    if (w->overdue && !pl_case_overdue(doc, w->now, NULL))
+    if (w->overdue && !pl_case_overdue(r, w->now, NULL))
         return PL_STORE_NEXT;
     pl_referral_state_t st;
-    if (pl_referral_state_parse(pl_case_str(doc, "status"), &st) == PL_OK
+    if (r->status && pl_referral_state_parse(r->status, &st) == PL_OK
         && pl_referral_is_open(st))
         w->open++;
     if (w->out)
-        json_array_append_new(w->out, pl_case_summary(id, doc, w->now));
+        json_array_append_new(w->out, pl_case_summary(id, r, w->now));
     return PL_STORE_NEXT;
 }

@@ -13,13 +13,19 @@
 // Flags of a row.
 enum {
     PL_CTL_CHANGES = 1,  // changes state: needs a request id, reply stored
-    PL_CTL_TEST = 2,     // test builds only (PL_TEST_BUILD), and only with
-                         // PASSERELLE_TEST_HOOKS=1
+    PL_CTL_TEST = 2,     // test builds only (PL_TEST_BUILD)
     PL_CTL_DEFERRED = 4, // run between passes, no transaction open
+    PL_CTL_HOOKS = 8,    // test builds only, and only with
+                         // PASSERELLE_TEST_HOOKS=1 (else: unknown command)
+    PL_CTL_STAFF = 16,   // records 'as': the walker refuses a name over
+                         // PL_CTL_STAFF_MAX bytes before the handler runs
 };
 
+#define PL_CTL_STAFF_MAX 127 // longest staff name a PL_CTL_STAFF row takes
+
 // A handler: runs with 'args' (may be NULL) as staff member 'as' (may be
-// NULL, at most 127 bytes: the walker checks) inside the request's nested
+// NULL; at most PL_CTL_STAFF_MAX bytes in a PL_CTL_STAFF row: the walker
+// checks) inside the request's nested
 // transaction 'txn'. Returns the reply (malloc'd JSON text). *rc_out is
 // PL_OK when the transaction must be kept (the action happened, or a
 // refusal was audited and its reply is stored under the request id too),

@@ -6,28 +6,29 @@
 // pl_case_test.c (test builds), pl_case_util.c (what they share).
 #include "nodes/pl_node_case.h"
 
-#include <string.h>
-
 #include "nodes/pl_case_int.h"
 
-// ---- the command rows
+// ---- the command rows: registered in s_tables of pl_node_ctl.c, walked
+// by pl_node_ctl_find / pl_node_ctl_run (the --as length check, test rows)
 
 const pl_ctl_cmd_t pl_case_cmds[] = {
-    {"case.add", PL_CTL_CHANGES, pl_case_add},
-    {"case.show", 0, pl_case_show},
-    {"case.list", 0, pl_case_list},
-    {"case.close", PL_CTL_CHANGES, pl_case_close},
-    {"consent.add", PL_CTL_CHANGES, pl_case_consent_add},
-    {"consent.withdraw", PL_CTL_CHANGES, pl_case_consent_withdraw},
-    {"refer", PL_CTL_CHANGES, pl_case_refer},
-    {"referrals", 0, pl_case_referrals},
-    {"referral.show", 0, pl_case_referral_show},
-    {"referral.act", PL_CTL_CHANGES, pl_case_act},
-    {"case.bia", PL_CTL_CHANGES, pl_case_bia},
-    {"erase", PL_CTL_CHANGES, pl_case_erase},
-    {"notifications", 0, pl_case_notifications},
+    {"case.add", PL_CTL_CHANGES | PL_CTL_STAFF, pl_case_add},
+    {"case.show", PL_CTL_STAFF, pl_case_show},
+    {"case.list", PL_CTL_STAFF, pl_case_list},
+    {"case.close", PL_CTL_CHANGES | PL_CTL_STAFF, pl_case_close},
+    {"consent.add", PL_CTL_CHANGES | PL_CTL_STAFF, pl_case_consent_add},
+    {"consent.withdraw", PL_CTL_CHANGES | PL_CTL_STAFF,
+     pl_case_consent_withdraw},
+    {"refer", PL_CTL_CHANGES | PL_CTL_STAFF, pl_case_refer},
+    {"referrals", PL_CTL_STAFF, pl_case_referrals},
+    {"referral.show", PL_CTL_STAFF, pl_case_referral_show},
+    {"referral.act", PL_CTL_CHANGES | PL_CTL_STAFF, pl_case_act},
+    {"case.bia", PL_CTL_CHANGES | PL_CTL_STAFF, pl_case_bia},
+    {"erase", PL_CTL_CHANGES | PL_CTL_STAFF, pl_case_erase},
+    {"notifications", PL_CTL_STAFF, pl_case_notifications},
 #ifdef PL_TEST_BUILD
-    {"test.probe", PL_CTL_TEST, pl_case_test_probe},
+    {"test.probe", PL_CTL_TEST | PL_CTL_HOOKS | PL_CTL_STAFF,
+     pl_case_test_probe},
 #endif
     {NULL, 0, NULL},
 };
@@ -54,66 +55,63 @@ s_svc_ask_directory(void *arg, bool force)
     pl_node_ask_directory(arg, force);
 }
 
-static const pl_node_svc_t s_svc = {s_svc_outbox_add, s_svc_dir_find,
-                                    s_svc_ask_directory};
+static void
+s_svc_state(void *arg, pl_node_state_t *out)
+{
+    const pl_node_t *self = arg;
+    const pl_node_counters_t *c = &self->n;
+    *out = (pl_node_state_t){
+        .broker_ep = self->broker_ep,
+        .broker_address = self->broker.address,
+        .online = self->session,
+        .skew = self->skew,
+        .skewed = self->skewed,
+        .usage_pct = self->usage_pct,
+        .resend_queue = self->nrs,
+        .parked = self->npark,
+        .n = {c->in_envelopes, c->in_stored, c->in_duplicates, c->in_refused,
+              c->in_deferred, c->receipts_ok, c->sent, c->resent, c->commits,
+              c->commit_failures},
+    };
+}
+
+static int
+s_svc_send_now(void *arg, const uint8_t *data, size_t len)
+{
+    return pl_node_send_now(arg, data, len);
+}
+
+static void
+s_svc_park(void *arg, uint64_t deadline_ms)
+{
+    pl_node_t *self = arg;
+    self->ctl_parked = true;
+    self->ctl_deadline_ms = deadline_ms;
+}
+
+static const pl_node_svc_t s_svc = {
+    s_svc_outbox_add, s_svc_dir_find, s_svc_ask_directory,
+    s_svc_state,      s_svc_send_now, s_svc_park,
+};
 
 pl_node_ctx_t
 pl_node_ctx(pl_node_t *self)
 {
-    pl_node_ctx_t ctx = {self->log,   self->keys, &self->me,
-                         self->store, self->dir,  self->ndir,
-                         &s_svc,      self,       self};
+    pl_node_ctx_t ctx = {
+        .log = self->log,
+        .keys = self->keys,
+        .me = &self->me,
+        .store = self->store,
+        .dir = self->dir,
+        .ndir = self->ndir,
+        .svc = &s_svc,
+        .svc_arg = self,
+        .revoked = &self->revoked,
+        .home = self->home,
+        .box_grace_days = self->box_grace_days,
+        .rid = self->ctl_rid,
+    };
     return ctx;
-}
-
-// The row of 'cmd', or NULL (test rows only with PASSERELLE_TEST_HOOKS=1).
-static const pl_ctl_cmd_t *
-s_row(const char *cmd)
-{
-    for (const pl_ctl_cmd_t *c = pl_case_cmds; c->name; c++)
-        if (strcmp(cmd, c->name) == 0)
-            return (c->flags & PL_CTL_TEST) && !pl_case_test_hooks() ? NULL : c;
-    return NULL;
-}
-
-bool
-pl_node_case_handles(const char *cmd)
-{
-    for (const pl_ctl_cmd_t *c = pl_case_cmds; c->name; c++)
-        if (strcmp(cmd, c->name) == 0)
-            return true;
-    return false;
-}
-
-bool
-pl_node_case_changes_state(const char *cmd)
-{
-    const pl_ctl_cmd_t *c = s_row(cmd);
-    return c && (c->flags & PL_CTL_CHANGES);
-}
-
-char *
-pl_case_ctl(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *cmd, json_t *args,
-            const char *as, int *rc_out)
-{
-    *rc_out = PL_OK;
-    if (as && strlen(as) > 127) {
-        *rc_out = PL_EINVAL;
-        return pl_node_ctl_error(PL_EINVAL, "--as is too long");
-    }
-    const pl_ctl_cmd_t *c = s_row(cmd);
-    if (c)
-        return c->fn(ctx, txn, args, as, rc_out);
-    *rc_out = PL_EINVAL;
-    return pl_node_ctl_error(PL_EINVAL, "unknown command '%s'", cmd);
-}
-
-char *
-pl_node_case_ctl(pl_node_t *self, pl_txn_t *txn, const char *cmd, json_t *args,
-                 const char *as, int *rc_out)
-{
-    pl_node_ctx_t ctx = pl_node_ctx(self);
-    return pl_case_ctl(&ctx, txn, cmd, args, as, rc_out);
 }
 
 int

@@ -28,23 +28,14 @@
 #include "nodes/pl_node_int.h"
 
 // The control commands of the case, consent and referral handlers, ended
-// by a row whose name is NULL (issue 12). The dispatch may walk them;
-// pl_node_case_handles/_changes_state/_ctl below are walkers over them.
+// by a row whose name is NULL (issue 12): one of the tables the control
+// dispatch walks (s_tables of pl_node_ctl.c). Every row is PL_CTL_STAFF.
 extern const pl_ctl_cmd_t pl_case_cmds[];
 
-// true for the control commands this module serves ("case.add", "refer",
-// ...), and for those of them that change state (they need a request id).
-bool pl_node_case_handles(const char *cmd);
-bool pl_node_case_changes_state(const char *cmd);
-
-// Runs control command 'cmd' with 'args' (may be NULL) as staff member
-// 'as' (may be NULL) inside the request's nested transaction 'txn'.
-// Returns the reply (malloc'd JSON text). *rc_out is PL_OK when the
-// transaction must be kept (the action happened, or a refusal was audited:
-// the reply is then an error that is stored under the request id too), or
-// the error code when nothing may be kept.
-char *pl_node_case_ctl(pl_node_t *self, pl_txn_t *txn, const char *cmd,
-                       json_t *args, const char *as, int *rc_out);
+// Test builds only: PASSERELLE_TEST_HOOKS=1 in the daemon's environment
+// turns on the PL_CTL_HOOKS rows and test-only arguments. Release builds
+// have neither (issue 12). Defined in pl_case_util.c.
+bool pl_case_test_hooks(void);
 
 // Inbound hooks, called by pl_node_msg.c in the nested transaction that
 // stores the envelope (after its inbox record and receipt are written).
@@ -82,9 +73,8 @@ void pl_node_case_overdue_sweep(pl_node_t *self);
 
 // The same entry points on a handler context (pl_node_ctx.h) instead of
 // the daemon: the pl_node_case_* functions above build the context from
-// pl_node_t and call these; unit tests call them with a fake context.
-char *pl_case_ctl(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *cmd,
-                  json_t *args, const char *as, int *rc_out);
+// pl_node_t and call these; unit tests call them (and the rows of
+// pl_case_cmds) with a fake context.
 PL_MUST_CHECK int pl_case_on_referral(pl_node_ctx_t *ctx, pl_txn_t *txn,
                                       const pl_header_t *h,
                                       const uint8_t digest[32],

@@ -21,13 +21,12 @@
 // ---- the command table
 
 // Every control command is a row of one of these tables (pl_ctl_cmd.h);
-// each handler file exports its own. The case, consent and referral
-// commands of pl_node_case.c are still found through pl_node_case_handles
-// (its entry points are kept while it is split into rows of its own).
+// each handler file exports its own.
 static const pl_ctl_cmd_t *const s_tables[] = {
     pl_node_info_cmds,
     pl_node_ops_cmds,
     pl_node_test_cmds,
+    pl_case_cmds,
 };
 
 const pl_ctl_cmd_t *
@@ -36,7 +35,8 @@ pl_node_ctl_find(const char *cmd)
     for (size_t t = 0; t < sizeof s_tables / sizeof s_tables[0]; t++)
         for (const pl_ctl_cmd_t *c = s_tables[t]; c->name; c++)
             if (strcmp(c->name, cmd) == 0)
-                return c;
+                return (c->flags & PL_CTL_HOOKS) && !pl_case_test_hooks() ? NULL
+                                                                          : c;
     return NULL;
 }
 
@@ -44,15 +44,25 @@ bool
 pl_node_ctl_changes(const char *cmd)
 {
     const pl_ctl_cmd_t *c = pl_node_ctl_find(cmd);
-    if (c)
-        return (c->flags & PL_CTL_CHANGES) != 0;
-    return pl_node_case_changes_state(cmd);
+    return c && (c->flags & PL_CTL_CHANGES);
 }
 
 bool
 pl_node_ctl_known(const char *cmd)
 {
-    return pl_node_ctl_find(cmd) || pl_node_case_handles(cmd);
+    return pl_node_ctl_find(cmd) != NULL;
+}
+
+char *
+pl_node_ctl_run(const pl_ctl_cmd_t *row, pl_node_ctx_t *ctx, pl_txn_t *txn,
+                json_t *args, const char *as, int *rc_out)
+{
+    *rc_out = PL_OK;
+    if ((row->flags & PL_CTL_STAFF) && as && strlen(as) > PL_CTL_STAFF_MAX) {
+        *rc_out = PL_EINVAL;
+        return pl_node_ctl_error(PL_EINVAL, "--as is too long");
+    }
+    return row->fn(ctx, txn, args, as, rc_out);
 }
 
 int
@@ -183,9 +193,7 @@ pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
     }
     pl_node_ctx_t ctx = pl_node_ctx(self);
     if (row)
-        reply = row->fn(&ctx, c, args, as_name, &arc);
-    else if (pl_node_case_handles(cmd)) // cases, consent, referrals
-        reply = pl_node_case_ctl(self, c, cmd, args, as_name, &arc);
+        reply = pl_node_ctl_run(row, &ctx, c, args, as_name, &arc);
     else
         reply = pl_node_ctl_error(PL_EINVAL, "unknown command '%s'", cmd);
 
@@ -238,11 +246,12 @@ pl_node_ctl_run_deferred(pl_node_t *self)
     if (!row || !(row->flags & PL_CTL_DEFERRED)) {
         reply = pl_node_ctl_error(PL_EPROTO, "bad request");
     } else {
-        pl_node_ctx_t ctx = pl_node_ctx(self);
         int arc = PL_OK;
         self->ctl_rid = json_string_value(json_object_get(req, "req"));
-        reply = row->fn(&ctx, NULL, json_object_get(req, "args"),
-                        json_string_value(json_object_get(req, "as")), &arc);
+        pl_node_ctx_t ctx = pl_node_ctx(self); // ctx.rid: this request's
+        reply = pl_node_ctl_run(row, &ctx, NULL, json_object_get(req, "args"),
+                                json_string_value(json_object_get(req, "as")),
+                                &arc);
         self->ctl_rid = NULL;
         if (!reply)
             reply = pl_node_ctl_error(PL_ENOMEM, "out of memory");

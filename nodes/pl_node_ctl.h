@@ -40,12 +40,19 @@ int pl_node_ctl_parse(const char *text, size_t len,
 // Frees what pl_node_ctl_parse kept; safe on a zeroed request.
 void pl_node_ctl_req_free(pl_ctl_req_t *req);
 
-// The command table (pl_ctl_cmd.h): the row of 'cmd' or NULL (the case,
-// consent and referral commands are not rows yet: see pl_node_ctl_known).
+// The command table (pl_ctl_cmd.h): the row of 'cmd' or NULL. The one
+// walker over the tables of every handler file (info, ops, test, cases);
+// a PL_CTL_HOOKS row is found only with PASSERELLE_TEST_HOOKS=1.
 const pl_ctl_cmd_t *pl_node_ctl_find(const char *cmd);
 // 'cmd' changes state (it needs "req"): the 'changes' of pl_node_ctl_parse.
 bool pl_node_ctl_changes(const char *cmd);
-// 'cmd' is a command of this daemon (a row, or a case command).
+// 'cmd' is a command of this daemon (it has a row).
 bool pl_node_ctl_known(const char *cmd);
+// Runs 'row' (of pl_node_ctl_find) on 'ctx' as pl_ctl_fn says, after the
+// checks every row shares: a PL_CTL_STAFF row refuses an 'as' longer than
+// PL_CTL_STAFF_MAX bytes (PL_EINVAL, "--as is too long"). *rc_out is set
+// to PL_OK before the handler runs.
+char *pl_node_ctl_run(const pl_ctl_cmd_t *row, pl_node_ctx_t *ctx,
+                      pl_txn_t *txn, json_t *args, const char *as, int *rc_out);
 
 #endif

@@ -1,6 +1,7 @@
 // pl_node_ctx - what a handler sees of the node daemon (issue 12): the
 // log, the keys, this node's certificate, the store, the directory cache
-// and three services (outbox, directory lookup, directory refresh).
+// and revocation list, the home folder, and services (outbox, directory
+// lookup and refresh, a state snapshot, send now, park the request).
 // Layer: nodes, handlers. Handlers take a pl_node_ctx_t, never the daemon
 // struct (pl_node_t), so that a test can run them with a fake context: a
 // temp store, test keys, and service functions of its own.
@@ -18,6 +19,26 @@
 #include "proto/pl_util.h"
 #include "proto/pl_wire.h"
 
+// The daemon's per-process counters (pl_node_counters_t of pl_node_int.h).
+typedef struct {
+    uint64_t in_envelopes, in_stored, in_duplicates, in_refused, in_deferred,
+        receipts_ok, sent, resent, commits, commit_failures;
+} pl_ctx_counters_t;
+
+// What the info commands show of the daemon's state: a snapshot, filled
+// by the state service. Strings are borrowed until the handler returns.
+typedef struct {
+    const char *broker_ep;      // the broker's endpoint
+    const char *broker_address; // its address (certificate)
+    bool online;                // a session with the broker
+    int64_t skew;               // broker time - our time, seconds
+    bool skewed;                // the skew is too large: nothing is sealed
+    unsigned usage_pct;         // store map use
+    size_t resend_queue;        // envelopes waiting for a resend
+    size_t parked;              // envelopes of unknown senders parked
+    pl_ctx_counters_t n;        // the per-process counters
+} pl_node_state_t;
+
 // The services a handler calls back into the daemon for. 'arg' is the
 // context's svc_arg (the daemon, or a test's fake).
 typedef struct {
@@ -34,19 +55,30 @@ typedef struct {
     const pl_cert_t *(*dir_find)(void *arg, const char *address, int *why);
     // Asks the broker for the directory (rate limited unless 'force').
     void (*ask_directory)(void *arg, bool force);
+    // The daemon's state now, into 'out' (may be NULL in a fake: zeroes).
+    void (*state)(void *arg, pl_node_state_t *out);
+    // Sends an encoded packet to the broker now; an error when there is no
+    // session (may be NULL in a fake: PL_ESTATE).
+    int (*send_now)(void *arg, const uint8_t *data, size_t len);
+    // Parks the control request being run: its reply is given later (the
+    // broker's answer), or at 'deadline_ms' (monotonic). May be NULL.
+    void (*park)(void *arg, uint64_t deadline_ms);
 } pl_node_svc_t;
 
 typedef struct pl_node_ctx {
-    pl_log_t *log;            // borrowed
-    pl_keys_t *keys;          // this node's keys (audit signatures)
-    const pl_cert_t *me;      // this node's certificate
-    pl_store_t *store;        // the node's store (sweeps open their txn)
-    const pl_cert_t *dir;     // directory cache, sorted by address
-    size_t ndir;              // its entries
-    const pl_node_svc_t *svc; // services (never NULL)
-    void *svc_arg;            // their first argument
-    struct pl_node *node;     // the daemon, for the info/ops/test handlers
-                              // not yet on this narrow view (NULL in a fake)
+    pl_log_t *log;               // borrowed
+    pl_keys_t *keys;             // this node's keys (audit signatures)
+    const pl_cert_t *me;         // this node's certificate
+    pl_store_t *store;           // the node's store (sweeps open their txn)
+    const pl_cert_t *dir;        // directory cache, sorted by address
+    size_t ndir;                 // its entries
+    const pl_node_svc_t *svc;    // services (never NULL)
+    void *svc_arg;               // their first argument
+    const pl_revlist_t *revoked; // newest revocation list (may be NULL)
+    const char *home;            // the node's home folder (may be NULL)
+    unsigned box_grace_days;     // old box keys kept this long (rotate)
+    const char *rid; // request id (32 hex) of the deferred request being
+                     // run (PL_CTL_DEFERRED rows), else NULL
 } pl_node_ctx_t;
 
 static inline PL_MUST_CHECK int
@@ -68,6 +100,28 @@ static inline void
 pl_ctx_ask_directory(pl_node_ctx_t *ctx, bool force)
 {
     ctx->svc->ask_directory(ctx->svc_arg, force);
+}
+
+static inline void
+pl_ctx_state(pl_node_ctx_t *ctx, pl_node_state_t *out)
+{
+    *out = (pl_node_state_t){0};
+    if (ctx->svc->state)
+        ctx->svc->state(ctx->svc_arg, out);
+}
+
+static inline PL_MUST_CHECK int
+pl_ctx_send_now(pl_node_ctx_t *ctx, const uint8_t *data, size_t len)
+{
+    return ctx->svc->send_now ? ctx->svc->send_now(ctx->svc_arg, data, len)
+                              : PL_ESTATE;
+}
+
+static inline void
+pl_ctx_park(pl_node_ctx_t *ctx, uint64_t deadline_ms)
+{
+    if (ctx->svc->park)
+        ctx->svc->park(ctx->svc_arg, deadline_ms);
 }
 
 #endif

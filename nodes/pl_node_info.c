@@ -50,19 +50,21 @@ s_whoami(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
          int *rc_out)
 {
     (void) txn, (void) args, (void) as, (void) rc_out;
-    pl_node_t *self = ctx->node;
+    pl_node_state_t st;
+    pl_ctx_state(ctx, &st);
     char fp[17];
-    json_t *o = s_cert_json(&self->me);
-    json_object_set_new(o, "home", json_string(self->home));
-    json_object_set_new(o, "broker", json_string(self->broker_ep));
-    json_object_set_new(o, "broker_address", json_string(self->broker.address));
-    json_object_set_new(o, "online", json_boolean(self->session));
-    json_object_set_new(o, "clock_skew_s", json_integer(self->skew));
-    json_object_set_new(o, "clock_ok", json_boolean(!self->skewed));
-    pl_key_fingerprint(self->keys->pub.sign, fp);
+    json_t *o = s_cert_json(ctx->me);
+    json_object_set_new(o, "home", json_string(ctx->home));
+    json_object_set_new(o, "broker", json_string(st.broker_ep));
+    json_object_set_new(o, "broker_address", json_string(st.broker_address));
+    json_object_set_new(o, "online", json_boolean(st.online));
+    json_object_set_new(o, "clock_skew_s", json_integer(st.skew));
+    json_object_set_new(o, "clock_ok", json_boolean(!st.skewed));
+    pl_key_fingerprint(ctx->keys->pub.sign, fp);
     json_object_set_new(o, "sign_key", json_string(fp));
-    json_object_set_new(o, "revocation_number",
-                        json_integer((json_int_t) self->revoked.number));
+    json_object_set_new(
+        o, "revocation_number",
+        json_integer((json_int_t) (ctx->revoked ? ctx->revoked->number : 0)));
     return pl_node_ctl_ok(o);
 }
 
@@ -71,15 +73,14 @@ s_directory(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
             int *rc_out)
 {
     (void) txn, (void) as, (void) rc_out;
-    pl_node_t *self = ctx->node;
     const char *sector = json_string_value(json_object_get(args, "sector"));
     json_t *a = json_array();
     uint64_t now = pl_now();
-    for (size_t i = 0; a && i < self->ndir; i++) {
-        const pl_cert_t *c = &self->dir[i];
+    for (size_t i = 0; a && i < ctx->ndir; i++) {
+        const pl_cert_t *c = &ctx->dir[i];
         if (sector && strcmp(sector, c->sector) != 0)
             continue;
-        if (pl_cert_check(c, now, &self->revoked) != PL_OK)
+        if (pl_cert_check(c, now, ctx->revoked) != PL_OK)
             continue;
         json_array_append_new(a, s_cert_json(c));
     }
@@ -91,7 +92,6 @@ s_network(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
           int *rc_out)
 {
     (void) txn, (void) args, (void) as, (void) rc_out;
-    pl_node_t *self = ctx->node;
     Passerelle__V1__Packet pkt = PASSERELLE__V1__PACKET__INIT;
     Passerelle__V1__StatusRequest req = PASSERELLE__V1__STATUS_REQUEST__INIT;
     pkt.kind_case = PASSERELLE__V1__PACKET__KIND_STATUS_REQUEST;
@@ -99,16 +99,18 @@ s_network(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     pl_buf_t buf = {0};
     int rc = pl_wire_encode(&pkt, &buf);
     if (rc == PL_OK)
-        rc = pl_node_send_now(self, buf.data, buf.len);
+        rc = pl_ctx_send_now(ctx, buf.data, buf.len);
     pl_buf_free(&buf);
-    if (rc != PL_OK)
+    if (rc != PL_OK) {
+        pl_node_state_t st;
+        pl_ctx_state(ctx, &st);
         return pl_node_ctl_error(PL_ETIMEOUT,
                                  "the broker %s is not connected: no status",
-                                 self->broker_ep);
+                                 st.broker_ep ? st.broker_ep : "?");
+    }
     // answered when the status response arrives or the deadline passes;
     // the loop goes on meanwhile
-    self->ctl_parked = true;
-    self->ctl_deadline_ms = pl_mono_ms() + S_NETWORK_WAIT_MS;
+    pl_ctx_park(ctx, pl_mono_ms() + S_NETWORK_WAIT_MS);
     return NULL;
 }
 
@@ -172,7 +174,6 @@ pl_node_ctl_status(pl_node_t *self, const Passerelle__V1__StatusResponse *resp)
 }
 
 typedef struct {
-    pl_node_t *node;          // owner
     pl_txn_t *txn;            // read in this transaction
     json_t *out;              // array being filled
     const char *kind, *state; // filters (NULL: all)
@@ -225,10 +226,9 @@ s_count_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
 }
 
 static char *
-s_walk(pl_node_t *self, pl_txn_t *txn, pl_db_t db, pl_store_each_fn fn,
-       json_t *args)
+s_walk(pl_txn_t *txn, pl_db_t db, pl_store_each_fn fn, json_t *args)
 {
-    s_walk_t w = {self, txn, json_array(), NULL, NULL, {{0}}};
+    s_walk_t w = {txn, json_array(), NULL, NULL, {{0}}};
     w.kind = json_string_value(json_object_get(args, "kind"));
     w.state = json_string_value(json_object_get(args, "state"));
     int rc = pl_store_each(txn, db, fn, &w);
@@ -255,8 +255,9 @@ s_stats(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         int *rc_out)
 {
     (void) args, (void) as, (void) rc_out;
-    pl_node_t *self = ctx->node;
-    s_walk_t w = {self, txn, NULL, NULL, NULL, {{0}}};
+    pl_node_state_t st;
+    pl_ctx_state(ctx, &st);
+    s_walk_t w = {txn, NULL, NULL, NULL, {{0}}};
     int rc = pl_store_each(txn, PL_DB_OUTBOX, s_count_one, &w);
     size_t inbox = 0, seen = 0, dir = 0, reqs = 0;
     if (rc == PL_OK)
@@ -277,14 +278,14 @@ s_stats(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     json_object_set_new(o, "seen", json_integer((json_int_t) seen));
     json_object_set_new(o, "directory", json_integer((json_int_t) dir));
     json_object_set_new(o, "requests", json_integer((json_int_t) reqs));
-    json_object_set_new(o, "online", json_boolean(self->session));
-    json_object_set_new(o, "clock_ok", json_boolean(!self->skewed));
-    json_object_set_new(o, "map_use_pct", json_integer(self->usage_pct));
+    json_object_set_new(o, "online", json_boolean(st.online));
+    json_object_set_new(o, "clock_ok", json_boolean(!st.skewed));
+    json_object_set_new(o, "map_use_pct", json_integer(st.usage_pct));
     json_object_set_new(o, "resend_queue",
-                        json_integer((json_int_t) self->nrs));
-    json_object_set_new(o, "parked", json_integer((json_int_t) self->npark));
+                        json_integer((json_int_t) st.resend_queue));
+    json_object_set_new(o, "parked", json_integer((json_int_t) st.parked));
     json_t *n = json_object();
-    const pl_node_counters_t *c = &self->n;
+    const pl_ctx_counters_t *c = &st.n;
 #define S_C(f) json_object_set_new(n, #f, json_integer((json_int_t) c->f))
     S_C(in_envelopes);
     S_C(in_stored);
@@ -306,7 +307,8 @@ s_outbox(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
          int *rc_out)
 {
     (void) as, (void) rc_out;
-    return s_walk(ctx->node, txn, PL_DB_OUTBOX, s_outbox_one, args);
+    (void) ctx;
+    return s_walk(txn, PL_DB_OUTBOX, s_outbox_one, args);
 }
 
 const pl_ctl_cmd_t pl_node_info_cmds[] = {

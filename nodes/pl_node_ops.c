@@ -79,7 +79,7 @@ s_backup_dirs(const char *to, char *store, size_t n, char *err, size_t en)
 }
 
 static char *
-s_backup(pl_node_t *self, json_t *args)
+s_backup(pl_node_ctx_t *self, json_t *args)
 {
     const char *to = json_string_value(json_object_get(args, "to"));
     if (!to || to[0] != '/')
@@ -115,7 +115,7 @@ s_backup(pl_node_t *self, json_t *args)
 // ---- box keys
 
 static char *
-s_rotate(pl_node_t *self, const char *rid_hex)
+s_rotate(pl_node_ctx_t *self, const char *rid_hex)
 {
     uint8_t rid[PL_REQUEST_ID_BYTES];
     bool has_rid = rid_hex && pl_unhex(rid, sizeof rid, rid_hex) == PL_OK;
@@ -263,7 +263,7 @@ s_box_sweep(pl_node_t *self)
 // ---- audit export
 
 static char *
-s_export(pl_node_t *self, json_t *args)
+s_export(pl_node_ctx_t *self, json_t *args)
 {
     json_t *jf = json_object_get(args, "from"),
            *jt = json_object_get(args, "to");
@@ -277,7 +277,7 @@ s_export(pl_node_t *self, json_t *args)
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "the store is unavailable");
     json_t *doc = NULL;
-    rc = pl_audit_export(t, self->me.address, self->keys->pub.sign,
+    rc = pl_audit_export(t, self->me->address, self->keys->pub.sign,
                          (uint64_t) from, (uint64_t) to, &doc);
     pl_store_abort(&t);
     if (rc == PL_EINVAL)
@@ -295,7 +295,7 @@ s_export(pl_node_t *self, json_t *args)
 // The chain checked in a read transaction of its own, naming the first bad
 // entry (pl_audit_verify); same reply as the CLI's offline verify.
 static char *
-s_verify(pl_node_t *self)
+s_verify(pl_node_ctx_t *self)
 {
     pl_txn_t *t = NULL;
     int rc = pl_store_begin(self->store, NULL, false, &t);
@@ -324,7 +324,7 @@ s_backup_cmd(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
              int *rc_out)
 {
     (void) txn, (void) as, (void) rc_out;
-    return s_backup(ctx->node, args);
+    return s_backup(ctx, args);
 }
 
 static char *
@@ -332,7 +332,7 @@ s_rotate_cmd(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
              int *rc_out)
 {
     (void) txn, (void) args, (void) as, (void) rc_out;
-    return s_rotate(ctx->node, ctx->node->ctl_rid);
+    return s_rotate(ctx, ctx->rid);
 }
 
 static char *
@@ -340,7 +340,7 @@ s_export_cmd(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
              int *rc_out)
 {
     (void) txn, (void) as, (void) rc_out;
-    return s_export(ctx->node, args);
+    return s_export(ctx, args);
 }
 
 static char *
@@ -348,7 +348,7 @@ s_verify_cmd(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
              int *rc_out)
 {
     (void) txn, (void) args, (void) as, (void) rc_out;
-    return s_verify(ctx->node);
+    return s_verify(ctx);
 }
 
 const pl_ctl_cmd_t pl_node_ops_cmds[] = {

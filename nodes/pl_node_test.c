@@ -16,7 +16,6 @@ s_test_send(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
             int *rc_out)
 {
     (void) as;
-    pl_node_t *self = ctx->node;
     const char *to = json_string_value(json_object_get(args, "to"));
     json_t *jp = json_object_get(args, "payload");
     json_t *jc = json_object_get(args, "count");
@@ -57,8 +56,8 @@ s_test_send(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     json_t *ids = json_array();
     for (int i = 0; rc == PL_OK && i < count; i++) {
         uint8_t id[PL_MSG_ID_BYTES];
-        rc = pl_node_outbox_add(self, txn, to, S_KIND_TEST, enc.data, enc.len,
-                                ttl, id);
+        rc = pl_ctx_outbox_add(ctx, txn, to, S_KIND_TEST, enc.data, enc.len,
+                               ttl, id);
         if (rc == PL_OK)
             json_array_append_new(ids, pl_node_json_hex(id, PL_MSG_ID_BYTES));
     }
@@ -66,9 +65,11 @@ s_test_send(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     *rc_out = rc;
     if (rc != PL_OK) {
         json_decref(ids);
+        pl_node_state_t st;
+        pl_ctx_state(ctx, &st);
         switch (rc) {
         case PL_ENOTFOUND:
-            pl_node_ask_directory(self, false);
+            pl_ctx_ask_directory(ctx, false);
             return pl_node_ctl_error(rc,
                                      "%s is not in this node's directory "
                                      "(unknown recipient; the directory is "
@@ -87,14 +88,14 @@ s_test_send(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
                 "this machine's clock is off by %lld s from the broker's "
                 "(more than %d s): fix the clock; nothing is sealed until "
                 "then",
-                (long long) -self->skew, S_CLOCK_SKEW_MAX);
+                (long long) -st.skew, S_CLOCK_SKEW_MAX);
         case PL_EFULL:
             return pl_node_ctl_error(rc,
                                      "the node's store is full (map use "
                                      "%u%%, new work stops at %d%%): new "
                                      "messages are refused until space is "
                                      "freed",
-                                     self->usage_pct, PL_STORE_FULL_PCT);
+                                     st.usage_pct, PL_STORE_FULL_PCT);
         case PL_ETOOBIG:
             return pl_node_ctl_error(rc, "the payload is too large");
         default:

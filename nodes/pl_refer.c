@@ -55,13 +55,17 @@ pl_case_referral_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
     if (err)
         return err;
     json_t *doc = NULL;
+    pl_ref_rec_t r;
     rc = pl_case_ref_get(txn, id, hdr, NULL, &doc);
+    if (rc == PL_OK && (rc = pl_ref_rec_decode(doc, &r)) != PL_OK)
+        json_decref(doc);
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot read the referral: %s",
                                  pl_strerror(rc));
     uint64_t now = pl_now(), since = 0;
-    json_t *o = pl_case_summary(id, doc, now);
-    bool late = pl_case_overdue(doc, now, &since);
+    json_t *o = pl_case_summary(id, &r, now);
+    bool late = pl_case_overdue(&r, now, &since);
+    pl_ref_rec_free(&r);
     if (since)
         json_object_set_new(o, late ? "overdue_since" : "next_step_due",
                             pl_node_json_time(since));
@@ -86,11 +90,11 @@ pl_case_referral_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
 // What the steps of a referral share. Released by s_refer_free.
 typedef struct {
     uint8_t case_id[PL_CASE_ID];      // the case
-    pl_sealed_t cs;                   // its record and key
+    pl_case_t cs;                     // its record (typed) and key
     pl_case_consents_t c;             // its consents
     const char *service, *purpose;    // arguments (borrowed from args)
     const char *note, *oj, *ab;       // note, override justification, approver
-    const char *uasc;                 // the case's uasc (borrowed from cs.doc)
+    const char *uasc;                 // the case's uasc (borrowed from cs.rec)
     pl_referral_priority_t pr;        // priority
     uint64_t due, now;                // due date (0: none), now
     char addr[PL_ADDRESS_MAX + 1];    // the recipient
@@ -109,7 +113,7 @@ static void
 s_refer_free(s_refer_t *st)
 {
     pl_case_consents_free(&st->c);
-    pl_sealed_release(&st->cs);
+    pl_case_rec_release(&st->cs);
     json_decref(st->sent);
     st->sent = NULL;
 }
@@ -152,14 +156,14 @@ s_refer_args(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, s_refer_t *st,
         reply = pl_node_ctl_error(PL_EINVAL, "due must be a date YYYY-MM-DD");
     else if (st->note && strlen(st->note) > PL_CASE_TEXT)
         reply = pl_node_ctl_error(PL_EINVAL, "the note is too long");
-    else if (pl_case_u64(st->cs.doc, "closed"))
+    else if (st->cs.rec.closed)
         reply = pl_node_ctl_error(PL_ESTATE, "the case is closed");
     else if (strcmp(st->addr, ctx->me->address) == 0)
         reply = pl_node_ctl_error(PL_EINVAL, "a node cannot refer to itself");
     else if (!(st->cert = pl_ctx_dir_find(ctx, st->addr, &why)))
         reply = pl_case_outbox_error(ctx, why, st->addr);
     else if ((*rc_out =
-                  pl_case_consents_load(txn, st->case_id, st->cs.dk, &st->c))
+                  pl_case_consents_load(txn, st->case_id, st->cs.s.dk, &st->c))
              != PL_OK)
         reply = pl_node_ctl_error(*rc_out, "cannot read the consents");
     if (reply && *rc_out == PL_OK)
@@ -174,11 +178,11 @@ s_refer_gate(pl_node_ctx_t *ctx, pl_txn_t *txn, s_refer_t *st, const char *as,
              int *rc_out)
 {
     const char *sector = st->cert->sector;
-    const json_t *bia = json_object_get(st->cs.doc, "bia");
-    st->person = (pl_consent_person_t){pl_case_str(st->cs.doc, "birth"),
-                                       PL_UASC_NONE, pl_case_str(bia, "ref"),
-                                       pl_case_u64(bia, "date")};
-    st->uasc = pl_case_str(st->cs.doc, "uasc");
+    const pl_case_rec_t *cr = &st->cs.rec;
+    st->person = (pl_consent_person_t){cr->birth, PL_UASC_NONE,
+                                       cr->has_bia ? cr->bia.ref : NULL,
+                                       cr->has_bia ? cr->bia.date : 0};
+    st->uasc = cr->uasc;
     if (st->uasc)
         PL_IGNORE(pl_uasc_parse(st->uasc, &st->person.uasc));
     pl_consent_override_t ov = {st->oj, st->ab};
@@ -251,9 +255,12 @@ s_refer_minimise(s_refer_t *st, s_refer_msg_t *b)
     static const uint32_t bits[] = {PL_FIELD_GIVEN,    PL_FIELD_FAMILY,
                                     PL_FIELD_BIRTH,    PL_FIELD_SEX,
                                     PL_FIELD_LANGUAGE, PL_FIELD_PHONE};
+    const pl_case_rec_t *cr = &st->cs.rec;
+    const char *vals[] = {cr->given, cr->family,   cr->birth,
+                          cr->sex,   cr->language, cr->phone};
     for (size_t k = 0; k < 6; k++) {
         const char *name = pl_sector_data_field_name(bits[k]);
-        const char *val = pl_case_str(st->cs.doc, name);
+        const char *val = vals[k];
         if ((fields & bits[k]) && val) {
             *slot[k] = (char *) val;
             json_object_set_new(st->sent, name, json_string(val));
@@ -265,6 +272,40 @@ s_refer_minimise(s_refer_t *st, s_refer_msg_t *b)
 
 // The message: the minimum of the person, a referral-scoped pseudonym,
 // the consent reference (or the override).
+// The legal basis of the referral in 'b': the consent reference (and, for
+// a child, the guardian) of the verdict's record, or the override.
+static void
+s_refer_basis(const s_refer_t *st, s_refer_msg_t *b)
+{
+    const pl_consent_verdict_t *v = &st->v;
+    Passerelle__V1__Referral *r = &b->r;
+    if (v->record) {
+        for (size_t k = 0; k < v->record->nsectors; k++)
+            b->csect[k] = (char *) v->record->sectors[k];
+        b->cr.consent_id.data = (uint8_t *) v->record->id;
+        b->cr.consent_id.len = PL_CASE_ID;
+        b->cr.given_by = (char *) pl_consent_giver_name(v->record->given_by);
+        b->cr.n_sectors = v->record->nsectors;
+        b->cr.sectors = b->csect;
+        b->cr.purpose = (char *) st->purpose;
+        b->cr.expires_at = v->record->expires_at;
+        if (v->record->guardian_name[0])
+            b->cr.guardian_name = (char *) v->record->guardian_name;
+        if (v->child && v->record->child_views[0])
+            b->cr.child_views = (char *) v->record->child_views;
+        r->consent = &b->cr;
+        if (v->child && v->record->guardian_name[0]) {
+            b->g.name = (char *) v->record->guardian_name;
+            r->guardian = &b->g;
+        }
+    }
+    if (v->override) {
+        b->co.justification = (char *) st->oj;
+        b->co.approved_by = (char *) st->ab;
+        r->override = &b->co;
+    }
+}
+
 static void
 s_refer_message(s_refer_t *st, json_t *args, const char *as, s_refer_msg_t *b)
 {
@@ -303,7 +344,7 @@ s_refer_message(s_refer_t *st, json_t *args, const char *as, s_refer_msg_t *b)
         r->bia_ref = (char *) st->person.bia_ref; // the gate required it
     size_t nn = 0, i;
     json_t *e;
-    json_array_foreach(json_object_get(st->cs.doc, "needs"), i, e)
+    json_array_foreach(st->cs.rec.needs, i, e)
     {
         if (nn < 8 && json_is_string(e))
             b->needv[nn++] = (char *) json_string_value(e);
@@ -311,31 +352,7 @@ s_refer_message(s_refer_t *st, json_t *args, const char *as, s_refer_msg_t *b)
     r->n_needs = nn;
     r->needs = b->needv;
     s_refer_minimise(st, b);
-    if (v->record) {
-        for (size_t k = 0; k < v->record->nsectors; k++)
-            b->csect[k] = (char *) v->record->sectors[k];
-        b->cr.consent_id.data = (uint8_t *) v->record->id;
-        b->cr.consent_id.len = PL_CASE_ID;
-        b->cr.given_by = (char *) pl_consent_giver_name(v->record->given_by);
-        b->cr.n_sectors = v->record->nsectors;
-        b->cr.sectors = b->csect;
-        b->cr.purpose = (char *) st->purpose;
-        b->cr.expires_at = v->record->expires_at;
-        if (v->record->guardian_name[0])
-            b->cr.guardian_name = (char *) v->record->guardian_name;
-        if (v->child && v->record->child_views[0])
-            b->cr.child_views = (char *) v->record->child_views;
-        r->consent = &b->cr;
-        if (v->child && v->record->guardian_name[0]) {
-            b->g.name = (char *) v->record->guardian_name;
-            r->guardian = &b->g;
-        }
-    }
-    if (v->override) {
-        b->co.justification = (char *) st->oj;
-        b->co.approved_by = (char *) st->ab;
-        r->override = &b->co;
-    }
+    s_refer_basis(st, b);
     // test-only: send without the consent reference, to prove that the
     // recipient refuses it (test builds, PASSERELLE_TEST_HOOKS=1 in the
     // daemon's environment)
@@ -369,57 +386,62 @@ static json_t *
 s_refer_doc(s_refer_t *st, const char *as)
 {
     const pl_consent_verdict_t *v = &st->v;
-    char case_hex[2 * PL_CASE_ID + 1];
+    char case_hex[2 * PL_CASE_ID + 1], msg[2 * PL_MSG_ID_BYTES + 1];
     pl_hex(case_hex, st->case_id, PL_CASE_ID);
-    json_t *doc = json_object();
-    json_object_set_new(doc, "dir", json_string("out"));
-    json_object_set_new(doc, "peer", json_string(st->addr));
-    json_object_set_new(doc, "case", json_string(case_hex));
-    json_object_set_new(doc, "pseudonym", json_string(st->pseudonym));
-    json_object_set_new(doc, "sector", json_string(st->cert->sector));
-    json_object_set_new(doc, "service", json_string(st->service));
-    json_object_set_new(doc, "purpose", json_string(st->purpose));
-    json_object_set_new(doc, "priority",
-                        json_string(pl_referral_priority_name(st->pr)));
-    json_object_set_new(doc, "due", json_integer((json_int_t) st->due));
-    if (st->note)
-        json_object_set_new(doc, "note", json_string(st->note));
-    json_object_set_new(doc, "created", json_integer((json_int_t) st->now));
-    json_object_set_new(doc, "last_change", json_integer((json_int_t) st->now));
-    if (pl_case_by(as))
-        json_object_set_new(doc, "referred_by", json_string(as));
-    json_object_set_new(doc, "legal_basis",
-                        json_string(v->override ? "override" : "consent"));
+    pl_hex(msg, st->msgid, PL_MSG_ID_BYTES);
+    pl_ref_rec_t r = {0};
+    const char *uasc = v->child ? st->uasc : NULL;
+    const struct {
+        char **field;
+        const char *v;
+    } strs[] = {
+        {&r.dir, "out"},
+        {&r.peer, st->addr},
+        {&r.case_hex, case_hex},
+        {&r.pseudonym, st->pseudonym},
+        {&r.sector, st->cert->sector},
+        {&r.service, st->service},
+        {&r.purpose, st->purpose},
+        {&r.priority, pl_referral_priority_name(st->pr)},
+        {&r.note, st->note},
+        {&r.referred_by, pl_case_by(as)},
+        {&r.legal_basis, v->override ? "override" : "consent"},
+        {&r.uasc, uasc},
+        {&r.cp_notified, st->notify_cp ? st->cp_addr : NULL},
+        {&r.msg, msg},
+    };
+    int rc = PL_OK;
+    for (size_t i = 0; rc == PL_OK && i < sizeof strs / sizeof *strs; i++)
+        rc = pl_case_rec_set(strs[i].field, strs[i].v);
+    r.due = st->due;
+    r.created = r.last_change = st->now;
     if (v->record) {
-        json_t *cj = json_object();
-        json_object_set_new(cj, "id",
+        r.consent = json_object();
+        json_object_set_new(r.consent, "id",
                             pl_node_json_hex(v->record->id, PL_CASE_ID));
         json_object_set_new(
-            cj, "given_by",
+            r.consent, "given_by",
             json_string(pl_consent_giver_name(v->record->given_by)));
-        json_object_set_new(cj, "expires",
+        json_object_set_new(r.consent, "expires",
                             pl_node_json_time(v->record->expires_at));
-        json_object_set_new(doc, "consent", cj);
     }
     if (v->override)
-        json_object_set_new(doc, "override",
-                            json_pack("{s:s, s:s, s:s}", "justification",
-                                      st->oj, "approved_by", st->ab, "overrode",
-                                      pl_consent_reason_name(v->overridden)));
-    json_object_set_new(doc, "person", st->sent);
+        r.override = json_pack("{s:s, s:s, s:s}", "justification", st->oj,
+                               "approved_by", st->ab, "overrode",
+                               pl_consent_reason_name(v->overridden));
+    r.person = st->sent;
     st->sent = NULL;
-    json_object_set_new(doc, "child", json_boolean(v->child));
-    if (v->child && st->uasc)
-        json_object_set_new(doc, "uasc", json_string(st->uasc));
-    if (st->notify_cp)
-        json_object_set_new(doc, "cp_notified", json_string(st->cp_addr));
-    json_object_set_new(doc, "msg",
-                        pl_node_json_hex(st->msgid, PL_MSG_ID_BYTES));
+    r.has_child = true;
+    r.child = v->child;
     pl_referral_track_t t;
     pl_referral_track_init(&t, PL_SIDE_SENDER);
-    pl_case_track_set(doc, &t);
-    pl_case_history(doc, "requested", st->now, pl_case_by(as), NULL, NULL, NULL,
-                    NULL);
+    if (rc == PL_OK)
+        rc = pl_case_track_set(&r, &t);
+    if (rc == PL_OK)
+        rc = pl_case_history(&r, "requested", st->now, pl_case_by(as), NULL,
+                             NULL, NULL, NULL);
+    json_t *doc = rc == PL_OK ? pl_ref_rec_encode(&r) : NULL;
+    pl_ref_rec_free(&r);
     return doc;
 }
 
@@ -429,8 +451,8 @@ static int
 s_refer_record(pl_node_ctx_t *ctx, pl_txn_t *txn, s_refer_t *st, const char *as)
 {
     pl_sealed_t rs = {.hdr = {PL_CASE_VER}, .doc = s_refer_doc(st, as)};
-    memcpy(rs.hdr + 1, st->cs.hdr + 1, PL_DATAKEY_ID_BYTES); // the case key
-    memcpy(rs.dk, st->cs.dk, sizeof rs.dk);
+    memcpy(rs.hdr + 1, st->cs.s.hdr + 1, PL_DATAKEY_ID_BYTES); // case key
+    memcpy(rs.dk, st->cs.s.dk, sizeof rs.dk);
     int rc = pl_case_ref_save(txn, st->rid, &rs);
     pl_sealed_release(&rs);
     uint8_t mk[1 + PL_CASE_ID], digest[PL_DIGEST_BYTES];
@@ -456,9 +478,9 @@ char *
 pl_case_refer(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
               int *rc_out)
 {
-    s_refer_t st = {.cs = PL_SEALED_INIT, .now = pl_now()};
-    char *reply = pl_case_open(txn, pl_case_arg(args, "case"), st.case_id,
-                               &st.cs, rc_out);
+    s_refer_t st = {.cs = PL_CASE_INIT, .now = pl_now()};
+    char *reply = pl_case_rec_open(txn, pl_case_arg(args, "case"), st.case_id,
+                                   &st.cs, rc_out);
     if (!reply)
         reply = s_refer_args(ctx, txn, args, &st, rc_out);
     if (!reply)
@@ -492,9 +514,9 @@ pl_case_refer(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
 
 // ---- status updates made here (accept, ..., cancel)
 
-// Seals a StatusUpdate to the peer of 'doc'; 'msgid' gets its id.
+// Seals a StatusUpdate to 'peer'; 'msgid' gets its id.
 int
-pl_case_send_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const json_t *doc,
+pl_case_send_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *peer,
                     const uint8_t rid[PL_CASE_ID],
                     const pl_referral_update_t *u, const char *reason,
                     const char *note, const char *by, uint64_t at,
@@ -517,10 +539,48 @@ pl_case_send_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const json_t *doc,
     pl_buf_t enc = {0};
     int rc = pl_message_encode(&m, &enc);
     if (rc == PL_OK)
-        rc = pl_ctx_outbox_add(ctx, txn, pl_case_str(doc, "peer"),
-                               S_KIND_STATUS, enc.data, enc.len, 0, msgid);
+        rc = pl_ctx_outbox_add(ctx, txn, peer, S_KIND_STATUS, enc.data, enc.len,
+                               0, msgid);
     pl_buf_wipe(&enc);
     return rc;
+}
+
+// The arguments of referral.act: event, reason, note, outcome.
+typedef struct {
+    const char *evs, *reason, *note, *outs; // as given (may be NULL)
+    pl_referral_event_t ev;
+    pl_referral_outcome_t oc;
+} s_act_args_t;
+
+// Reads and checks them; NULL, or the error reply (PL_EINVAL).
+static char *
+s_act_args(const json_t *args, s_act_args_t *a)
+{
+    a->evs = pl_case_arg(args, "event");
+    a->reason = pl_case_arg(args, "reason");
+    a->note = pl_case_arg(args, "note");
+    a->outs = pl_case_arg(args, "outcome");
+    a->oc = PL_OUTCOME_NONE;
+    if (!a->evs || pl_referral_event_parse(a->evs, &a->ev) != PL_OK
+        || a->ev == PL_RE_RECEIVE)
+        return pl_node_ctl_error(PL_EINVAL,
+                                 "event is accept, reject, start, hold, "
+                                 "resume, complete or cancel");
+    if (pl_referral_event_needs_reason(a->ev) && !a->reason)
+        return pl_node_ctl_error(PL_EINVAL, "%s needs --reason CODE", a->evs);
+    if (a->reason && !pl_slug_valid(a->reason))
+        return pl_node_ctl_error(PL_EINVAL,
+                                 "the reason is a code (a-z, 0-9, -), e.g. "
+                                 "no-capacity; free text goes in --note");
+    if (a->note && strlen(a->note) > PL_CASE_TEXT)
+        return pl_node_ctl_error(PL_EINVAL, "the note is too long");
+    if (a->ev == PL_RE_COMPLETE
+        && (!a->outs || pl_referral_outcome_parse(a->outs, &a->oc) != PL_OK))
+        return pl_node_ctl_error(PL_EINVAL, "complete needs --outcome "
+                                            "successful|not-successful");
+    if (a->ev != PL_RE_COMPLETE && a->outs)
+        return pl_node_ctl_error(PL_EINVAL, "only complete takes --outcome");
+    return NULL;
 }
 
 char *
@@ -528,50 +588,32 @@ pl_case_act(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
             int *rc_out)
 {
     *rc_out = PL_EINVAL;
-    const char *evs = pl_case_arg(args, "event"),
-               *reason = pl_case_arg(args, "reason");
-    const char *note = pl_case_arg(args, "note"),
-               *outs = pl_case_arg(args, "outcome");
-    pl_referral_event_t ev;
-    pl_referral_outcome_t oc = PL_OUTCOME_NONE;
-    if (!evs || pl_referral_event_parse(evs, &ev) != PL_OK
-        || ev == PL_RE_RECEIVE)
-        return pl_node_ctl_error(PL_EINVAL,
-                                 "event is accept, reject, start, hold, "
-                                 "resume, complete or cancel");
-    if (pl_referral_event_needs_reason(ev) && !reason)
-        return pl_node_ctl_error(PL_EINVAL, "%s needs --reason CODE", evs);
-    if (reason && !pl_slug_valid(reason))
-        return pl_node_ctl_error(PL_EINVAL,
-                                 "the reason is a code (a-z, 0-9, -), e.g. "
-                                 "no-capacity; free text goes in --note");
-    if (note && strlen(note) > PL_CASE_TEXT)
-        return pl_node_ctl_error(PL_EINVAL, "the note is too long");
-    if (ev == PL_RE_COMPLETE
-        && (!outs || pl_referral_outcome_parse(outs, &oc) != PL_OK))
-        return pl_node_ctl_error(PL_EINVAL, "complete needs --outcome "
-                                            "successful|not-successful");
-    if (ev != PL_RE_COMPLETE && outs)
-        return pl_node_ctl_error(PL_EINVAL, "only complete takes --outcome");
+    s_act_args_t aa;
+    char *bad = s_act_args(args, &aa);
+    if (bad)
+        return bad;
+    const char *evs = aa.evs, *reason = aa.reason, *note = aa.note;
+    pl_referral_event_t ev = aa.ev;
+    pl_referral_outcome_t oc = aa.oc;
     uint8_t rid[PL_CASE_ID];
-    pl_sealed_t rs = PL_SEALED_INIT;
+    pl_ref_t rs = PL_REF_INIT;
     char *err = pl_case_resolve(txn, PL_DB_REFERRALS, 'r', "referral",
                                 pl_case_arg(args, "id"), rid, rc_out);
     if (err)
         return err;
     pl_referral_track_t t;
-    int rc = pl_case_ref_open(txn, rid, &rs);
+    int rc = pl_case_refrec_open(txn, rid, &rs);
     if (rc == PL_OK)
-        rc = pl_case_track_get(rs.doc, &t);
+        rc = pl_case_track_get(&rs.rec, &t);
     if (rc != PL_OK) {
         *rc_out = rc;
-        pl_sealed_release(&rs);
+        pl_case_refrec_release(&rs);
         return pl_node_ctl_error(rc, "cannot read the referral: %s",
                                  pl_strerror(rc));
     }
     pl_referral_update_t u;
     pl_referral_result_t res = pl_referral_track_act(&t, ev, oc, &u);
-    const char *peer = pl_case_str(rs.doc, "peer");
+    const char *peer = rs.rec.peer;
     if (res != PL_REF_APPLIED) {
         char text[256];
         pl_referral_refusal_text(text, sizeof text, res,
@@ -579,34 +621,36 @@ pl_case_act(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, peer, NULL, NULL,
                            "referral", as, rid, evs,
                            pl_referral_result_name(res), NULL);
-        pl_sealed_release(&rs);
+        pl_case_refrec_release(&rs);
         *rc_out = rc; // the refusal is audited
         return pl_node_ctl_error(pl_referral_result_err(res), "%s", text);
     }
     uint64_t now = pl_now();
     uint8_t msgid[PL_MSG_ID_BYTES], digest[PL_DIGEST_BYTES];
-    rc = pl_case_send_status(ctx, txn, rs.doc, rid, &u, reason, note,
+    rc = pl_case_send_status(ctx, txn, peer, rid, &u, reason, note,
                              pl_case_by(as), now, msgid);
     if (rc != PL_OK) {
         char peer_copy[PL_ADDRESS_MAX + 1];
         snprintf(peer_copy, sizeof peer_copy, "%s", peer ? peer : "?");
-        pl_sealed_release(&rs);
+        pl_case_refrec_release(&rs);
         *rc_out = rc;
         return pl_case_outbox_error(ctx, rc, peer_copy);
     }
-    pl_case_track_set(rs.doc, &t);
-    pl_case_history(rs.doc, pl_referral_state_name(u.to), now, pl_case_by(as),
-                    reason, note, oc ? pl_referral_outcome_name(oc) : NULL,
-                    NULL);
-    json_object_set_new(rs.doc, "last_change", json_integer((json_int_t) now));
-    rc = pl_case_out_digest(txn, msgid, digest);
+    rc = pl_case_track_set(&rs.rec, &t);
+    if (rc == PL_OK)
+        rc = pl_case_history(&rs.rec, pl_referral_state_name(u.to), now,
+                             pl_case_by(as), reason, note,
+                             oc ? pl_referral_outcome_name(oc) : NULL, NULL);
+    rs.rec.last_change = now;
+    if (rc == PL_OK)
+        rc = pl_case_out_digest(txn, msgid, digest);
     if (rc == PL_OK)
         rc = pl_case_audit(ctx, txn, PL_AUDIT_OUT, peer, msgid, digest,
                            "status-update", as, rid, evs, "applied", reason);
     if (rc == PL_OK)
-        rc = pl_case_ref_save(txn, rid, &rs);
+        rc = pl_case_refrec_save(txn, rid, &rs);
     const char *status = pl_referral_state_name(pl_referral_track_state(&t));
-    pl_sealed_release(&rs);
+    pl_case_refrec_release(&rs);
     *rc_out = rc;
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot store the update: %s",
@@ -747,36 +791,45 @@ s_in_taken(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
 
 // The recipient's record of an inbound referral, before it is accepted
 // or refused.
-static json_t *
+static int
 s_in_doc(pl_node_ctx_t *ctx, const pl_header_t *h,
-         const Passerelle__V1__Referral *r, uint64_t now)
+         const Passerelle__V1__Referral *r, uint64_t now, pl_ref_rec_t *d)
 {
     pl_referral_priority_t pr;
     if (pl_referral_priority_parse(r->priority, &pr) != PL_OK)
         pr = PL_PRIORITY_NORMAL;
-    json_t *doc = json_object();
-    json_object_set_new(doc, "dir", json_string("in"));
-    json_object_set_new(doc, "peer", json_string(h->from));
-    json_object_set_new(doc, "pseudonym", json_string(r->pseudonym));
-    json_object_set_new(doc, "sector", json_string(r->sector));
-    json_object_set_new(doc, "service", json_string(r->service));
-    json_object_set_new(doc, "purpose", json_string(r->purpose));
-    json_object_set_new(doc, "priority",
-                        json_string(pl_referral_priority_name(pr)));
-    json_object_set_new(doc, "due",
-                        json_integer((json_int_t) (r->has_due ? r->due : 0)));
-    uint64_t created = r->created_at ? r->created_at : now;
-    json_object_set_new(doc, "created", json_integer((json_int_t) created));
-    json_object_set_new(doc, "last_change", json_integer((json_int_t) now));
-    if (r->by)
-        json_object_set_new(doc, "referred_by", json_string(r->by));
-    json_object_set_new(doc, "legal_basis", json_string(r->legal_basis));
-    json_object_set_new(doc, "msg", pl_node_json_hex(h->id, PL_MSG_ID_BYTES));
-    json_object_set_new(doc, "child", json_boolean(r->has_child && r->child));
-    pl_case_history(doc, "requested", created, r->by, NULL, NULL, NULL, NULL);
-    pl_case_history(doc, "received", now, ctx->me->address, NULL, NULL, NULL,
-                    NULL);
-    return doc;
+    char msg[2 * PL_MSG_ID_BYTES + 1];
+    pl_hex(msg, h->id, PL_MSG_ID_BYTES);
+    const struct {
+        char **field;
+        const char *v;
+    } strs[] = {
+        {&d->dir, "in"},
+        {&d->peer, h->from},
+        {&d->pseudonym, r->pseudonym},
+        {&d->sector, r->sector},
+        {&d->service, r->service},
+        {&d->purpose, r->purpose},
+        {&d->priority, pl_referral_priority_name(pr)},
+        {&d->referred_by, r->by},
+        {&d->legal_basis, r->legal_basis},
+        {&d->msg, msg},
+    };
+    int rc = PL_OK;
+    for (size_t i = 0; rc == PL_OK && i < sizeof strs / sizeof *strs; i++)
+        rc = pl_case_rec_set(strs[i].field, strs[i].v);
+    d->due = r->has_due ? r->due : 0;
+    d->created = r->created_at ? r->created_at : now;
+    d->last_change = now;
+    d->has_child = true;
+    d->child = r->has_child && r->child;
+    if (rc == PL_OK)
+        rc = pl_case_history(d, "requested", d->created, r->by, NULL, NULL,
+                             NULL, NULL);
+    if (rc == PL_OK)
+        rc = pl_case_history(d, "received", now, ctx->me->address, NULL, NULL,
+                             NULL, NULL);
+    return rc;
 }
 
 // Accepted: what this node may see (the sector table's fields, no more)
@@ -784,7 +837,7 @@ s_in_doc(pl_node_ctx_t *ctx, const pl_header_t *h,
 static int
 s_in_accept(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
             const uint8_t digest[32], const Passerelle__V1__Referral *r,
-            bool override, json_t *doc)
+            bool override, pl_ref_rec_t *d)
 {
     uint32_t fields = pl_sector_data_fields(ctx->me->sector);
     json_t *pj = json_object();
@@ -799,15 +852,16 @@ s_in_accept(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
         if ((fields & bits[k]) && vals[k])
             json_object_set_new(pj, pl_sector_data_field_name(bits[k]),
                                 json_string(vals[k]));
-    json_object_set_new(doc, "person", pj);
-    if (r->note)
-        json_object_set_new(doc, "note", json_string(r->note));
-    if (r->uasc)
-        json_object_set_new(doc, "uasc", json_string(r->uasc));
+    d->person = pj;
+    int rc = pl_case_rec_set(&d->note, r->note);
+    if (rc == PL_OK)
+        rc = pl_case_rec_set(&d->uasc, r->uasc);
+    if (rc != PL_OK)
+        return rc;
     json_t *needs = json_array();
     for (size_t k = 0; k < r->n_needs; k++)
         json_array_append_new(needs, json_string(r->needs[k]));
-    json_object_set_new(doc, "needs", needs);
+    d->needs = needs;
     if (r->consent) {
         json_t *cj = json_object();
         json_object_set_new(cj, "given_by", json_string(r->consent->given_by));
@@ -819,16 +873,15 @@ s_in_accept(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
         if (r->consent->child_views)
             json_object_set_new(cj, "child_views",
                                 json_string(r->consent->child_views));
-        json_object_set_new(doc, "consent", cj);
+        d->consent = cj;
     }
     if (override)
-        json_object_set_new(doc, "override",
-                            json_pack("{s:s, s:s}", "justification",
-                                      r->override->justification, "approved_by",
-                                      r->override->approved_by));
-    int rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
-                           "referral", r->by, r->referral_id.data, "receive",
-                           "applied", override ? "override" : NULL);
+        d->override = (json_pack("{s:s, s:s}", "justification",
+                                 r->override->justification, "approved_by",
+                                 r->override->approved_by));
+    rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                       "referral", r->by, r->referral_id.data, "receive",
+                       "applied", override ? "override" : NULL);
     pl_log_info(ctx->log, "referral_received from=%s", h->from);
     return rc;
 }
@@ -839,19 +892,20 @@ static int
 s_in_refuse(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
             const uint8_t digest[32], const Passerelle__V1__Referral *r,
             const char *refusal, const char *why, uint64_t now,
-            pl_referral_track_t *t, json_t *doc)
+            pl_referral_track_t *t, pl_ref_rec_t *d)
 {
     const uint8_t *rid = r->referral_id.data;
     uint8_t msgid[PL_MSG_ID_BYTES], odig[PL_DIGEST_BYTES];
     pl_referral_update_t u;
     PL_IGNORE(pl_referral_track_act(t, PL_RE_REJECT, PL_OUTCOME_NONE, &u));
-    json_object_set_new(doc, "person", json_object());
-    json_object_set_new(doc, "refused", json_string(why));
-    int rc =
-        pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest, "referral",
-                      r->by, rid, "receive", "refused", refusal);
+    d->person = json_object();
+    int rc = pl_case_rec_set(&d->refused, why);
     if (rc == PL_OK)
-        rc = pl_case_send_status(ctx, txn, doc, rid, &u, refusal, NULL,
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                           "referral", r->by, rid, "receive", "refused",
+                           refusal);
+    if (rc == PL_OK)
+        rc = pl_case_send_status(ctx, txn, d->peer, rid, &u, refusal, NULL,
                                  PL_CASE_SYSTEM, now, msgid);
     if (rc == PL_OK)
         rc = pl_case_out_digest(txn, msgid, odig);
@@ -861,8 +915,9 @@ s_in_refuse(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
                            "applied", refusal);
     if (rc == PL_OK)
         rc = pl_case_shred_inbox(txn, h->id);
-    pl_case_history(doc, "rejected", now, PL_CASE_SYSTEM, refusal, NULL, NULL,
-                    NULL);
+    if (rc == PL_OK)
+        rc = pl_case_history(d, "rejected", now, PL_CASE_SYSTEM, refusal, NULL,
+                             NULL, NULL);
     pl_log_warn(ctx->log, "referral_refused from=%s reason=%s (%s)", h->from,
                 refusal, why);
     return rc;
@@ -888,24 +943,24 @@ pl_case_on_referral(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
     bool override = false;
     char why[PL_CONSENT_TEXT_MAX] = "";
     const char *refusal = s_recheck(ctx, r, now, &override, why, sizeof why);
-    pl_sealed_t rs = {.hdr = {PL_CASE_VER}};
-    rc = pl_store_datakey_new(txn, rs.hdr + 1, rs.dk); // the referral's own key
-    if (rc != PL_OK) {
-        pl_sealed_release(&rs);
-        return rc;
-    }
-    rs.doc = s_in_doc(ctx, h, r, now);
+    pl_ref_t rs = {.s = {.hdr = {PL_CASE_VER}}};
+    // the referral's own key
+    rc = pl_store_datakey_new(txn, rs.s.hdr + 1, rs.s.dk);
+    if (rc == PL_OK)
+        rc = s_in_doc(ctx, h, r, now, &rs.rec);
     pl_referral_track_t t;
     pl_referral_track_init(&t, PL_SIDE_RECIPIENT);
     PL_IGNORE(pl_referral_track_received(&t, NULL));
-    if (!refusal)
-        rc = s_in_accept(ctx, txn, h, digest, r, override, rs.doc);
-    else
-        rc = s_in_refuse(ctx, txn, h, digest, r, refusal, why, now, &t, rs.doc);
-    pl_case_track_set(rs.doc, &t);
+    if (rc == PL_OK && !refusal)
+        rc = s_in_accept(ctx, txn, h, digest, r, override, &rs.rec);
+    else if (rc == PL_OK)
+        rc =
+            s_in_refuse(ctx, txn, h, digest, r, refusal, why, now, &t, &rs.rec);
     if (rc == PL_OK)
-        rc = pl_case_ref_save(txn, rid, &rs);
-    pl_sealed_release(&rs);
+        rc = pl_case_track_set(&rs.rec, &t);
+    if (rc == PL_OK)
+        rc = pl_case_refrec_save(txn, rid, &rs);
+    pl_case_refrec_release(&rs);
     return rc;
 }
 
@@ -916,56 +971,12 @@ s_pending_key(char out[24], pl_referral_side_t side, uint32_t seq)
     snprintf(out, 24, "%d:%u", (int) side, seq);
 }
 
-int
-pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
-                  const uint8_t digest[32],
-                  const Passerelle__V1__StatusUpdate *su)
+// The details of status update 'su' (envelope h->id, 'digest'), for the
+// history now or, kept under "pending", when its turn comes.
+static json_t *
+s_status_detail(const pl_header_t *h, const uint8_t digest[32],
+                const Passerelle__V1__StatusUpdate *su)
 {
-    const uint8_t *rid =
-        su->referral_id.len == PL_CASE_ID ? su->referral_id.data : NULL;
-    pl_sealed_t rs = PL_SEALED_INIT;
-    int rc = rid ? pl_case_ref_open(txn, rid, &rs) : PL_EPROTO;
-    if (rc == PL_ENOMEM || rc == PL_EIO) {
-        return rc;
-    }
-    const char *peer = rs.doc ? pl_case_str(rs.doc, "peer") : NULL;
-    if (rc != PL_OK || !peer || strcmp(peer, h->from) != 0) {
-        const char *detail = rc == PL_ENOTFOUND ? "unknown-referral"
-                             : rc != PL_OK      ? "unreadable-referral"
-                                                : "wrong-peer";
-        pl_log_warn(ctx->log, "status_refused from=%s reason=%s", h->from,
-                    detail);
-        pl_sealed_release(&rs);
-        return pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
-                             "status-update", su->by, rid, su->status,
-                             "refused", detail);
-    }
-    pl_referral_track_t t;
-    pl_referral_update_t u = {0};
-    pl_referral_result_t res = PL_REF_REFUSED_INVALID;
-    pl_referral_steps_t *steps = calloc(1, sizeof *steps);
-    if (!steps) {
-        pl_sealed_release(&rs);
-        return PL_ENOMEM;
-    }
-    rc = pl_case_track_get(rs.doc, &t);
-    u.by = t.me == PL_SIDE_SENDER ? PL_SIDE_RECIPIENT : PL_SIDE_SENDER;
-    u.seq = su->seq;
-    u.cookie = ((uint64_t) u.by << 32) | su->seq;
-    bool valid =
-        rc == PL_OK && pl_referral_state_parse(su->status, &u.to) == PL_OK
-        && (!su->outcome
-            || pl_referral_outcome_parse(su->outcome, &u.outcome) == PL_OK);
-    if (valid)
-        res = pl_referral_track_apply(&t, &u, steps);
-    // this update's details, for the history now or when its turn comes
-    json_t *pend = json_object_get(rs.doc, "pending");
-    if (!pend) {
-        pend = json_object();
-        json_object_set_new(rs.doc, "pending", pend);
-    }
-    char pk[24];
-    s_pending_key(pk, u.by, u.seq);
     json_t *det = json_object();
     json_object_set_new(det, "at", json_integer((json_int_t) su->at));
     if (su->by)
@@ -978,10 +989,151 @@ pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
         json_object_set_new(det, "outcome", json_string(su->outcome));
     json_object_set_new(det, "msg", pl_node_json_hex(h->id, PL_MSG_ID_BYTES));
     json_object_set_new(det, "digest", pl_node_json_hex(digest, 32));
-    if (res == PL_REF_BUFFERED)
-        json_object_set_new(pend, pk, det);
-    else
-        json_decref(det);
+    return det;
+}
+
+// Opens the referral that 'su' names into 'rs' and checks that it comes
+// from its peer. PL_OK: open, *peer set. Otherwise 'rs' is released and
+// *done tells whether the refusal was audited (its rc returned) or the
+// store failed.
+static int
+s_status_open(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
+              const uint8_t digest[32], const Passerelle__V1__StatusUpdate *su,
+              pl_ref_t *rs, const char **peer, bool *done)
+{
+    const uint8_t *rid =
+        su->referral_id.len == PL_CASE_ID ? su->referral_id.data : NULL;
+    int rc = rid ? pl_case_refrec_open(txn, rid, rs) : PL_EPROTO;
+    *done = true;
+    if (rc == PL_ENOMEM || rc == PL_EIO)
+        return rc;
+    *peer = rc == PL_OK ? rs->rec.peer : NULL;
+    if (rc == PL_OK && *peer && strcmp(*peer, h->from) == 0) {
+        *done = false;
+        return PL_OK;
+    }
+    const char *detail = rc == PL_ENOTFOUND ? "unknown-referral"
+                         : rc != PL_OK      ? "unreadable-referral"
+                                            : "wrong-peer";
+    pl_log_warn(ctx->log, "status_refused from=%s reason=%s", h->from, detail);
+    pl_case_refrec_release(rs);
+    return pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                         "status-update", su->by, rid, su->status, "refused",
+                         detail);
+}
+
+// One processed update 'st' of referral 'rid' (document 'doc', from
+// 'peer'): its history line, last_change, its audit entry; its details
+// from "pending" (then removed), or those of 'su' when it is this
+// envelope's own.
+static int
+s_status_step(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
+              const uint8_t digest[32], const Passerelle__V1__StatusUpdate *su,
+              pl_ref_rec_t *doc, const char *peer, const pl_referral_step_t *st,
+              uint64_t now)
+{
+    const uint8_t *rid = su->referral_id.data;
+    json_t *pend = doc->pending;
+    pl_referral_side_t by = st->update.by;
+    uint32_t seq = (uint32_t) (st->update.cookie & 0xffffffffu);
+    char k[24];
+    s_pending_key(k, by, seq);
+    json_t *d = json_object_get(pend, k);
+    json_t *d_own = NULL;
+    if (!d)
+        d = d_own = s_status_detail(h, digest, su); // this envelope's own
+    uint64_t at = pl_case_u64(d, "at") ? pl_case_u64(d, "at") : now;
+    const char *sby = pl_case_str(d, "by");
+    uint8_t dm[PL_MSG_ID_BYTES], dd[PL_DIGEST_BYTES];
+    bool have_m = pl_case_str(d, "msg")
+                  && pl_unhex(dm, sizeof dm, pl_case_str(d, "msg")) == PL_OK;
+    bool have_d = pl_case_str(d, "digest")
+                  && pl_unhex(dd, sizeof dd, pl_case_str(d, "digest")) == PL_OK;
+    int rc = PL_OK;
+    if (st->implied_received)
+        rc = pl_case_history(doc, "received", at, peer, NULL, NULL, NULL,
+                             "implied");
+    bool kept = st->result == PL_REF_APPLIED
+                || st->result == PL_REF_AFTER_CANCEL
+                || st->result == PL_REF_CANCEL_TOO_LATE;
+    if (kept) {
+        if (rc == PL_OK)
+            rc = pl_case_history(doc, pl_referral_state_name(st->update.to), at,
+                                 sby, pl_case_str(d, "reason"),
+                                 pl_case_str(d, "note"),
+                                 pl_case_str(d, "outcome"),
+                                 st->result == PL_REF_APPLIED
+                                     ? NULL
+                                     : pl_referral_result_name(st->result));
+        doc->last_change = now;
+    } else {
+        pl_log_warn(ctx->log,
+                    "status_refused from=%s seq=%u status=%s result=%s",
+                    h->from, seq, pl_referral_state_name(st->update.to),
+                    pl_referral_result_name(st->result));
+    }
+    if (rc == PL_OK)
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, have_m ? dm : NULL,
+                           have_d ? dd : NULL, "status-update", sby, rid,
+                           pl_referral_event_name(st->event),
+                           pl_referral_result_name(st->result),
+                           pl_case_str(d, "reason"));
+    json_decref(d_own);
+    json_object_del(pend, k);
+    return rc;
+}
+
+// Applies 'su' to the track 't' of the open referral 'rs': *res gets the
+// result, 'steps' the updates now processed; a buffered update's details
+// are kept under "pending". false when the update does not parse.
+static bool
+s_status_apply(const pl_header_t *h, const uint8_t digest[32],
+               const Passerelle__V1__StatusUpdate *su, pl_ref_t *rs,
+               pl_referral_track_t *t, pl_referral_result_t *res,
+               pl_referral_steps_t *steps)
+{
+    pl_referral_update_t u = {0};
+    int rc = pl_case_track_get(&rs->rec, t);
+    u.by = t->me == PL_SIDE_SENDER ? PL_SIDE_RECIPIENT : PL_SIDE_SENDER;
+    u.seq = su->seq;
+    u.cookie = ((uint64_t) u.by << 32) | su->seq;
+    bool valid =
+        rc == PL_OK && pl_referral_state_parse(su->status, &u.to) == PL_OK
+        && (!su->outcome
+            || pl_referral_outcome_parse(su->outcome, &u.outcome) == PL_OK);
+    *res =
+        valid ? pl_referral_track_apply(t, &u, steps) : PL_REF_REFUSED_INVALID;
+    if (!rs->rec.pending)
+        rs->rec.pending = json_object();
+    json_t *pend = rs->rec.pending;
+    if (*res == PL_REF_BUFFERED) {
+        char pk[24];
+        s_pending_key(pk, u.by, u.seq);
+        json_object_set_new(pend, pk, s_status_detail(h, digest, su));
+    }
+    return valid;
+}
+
+int
+pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
+                  const uint8_t digest[32],
+                  const Passerelle__V1__StatusUpdate *su)
+{
+    pl_ref_t rs = PL_REF_INIT;
+    const char *peer = NULL;
+    bool done;
+    int rc = s_status_open(ctx, txn, h, digest, su, &rs, &peer, &done);
+    if (done)
+        return rc;
+    const uint8_t *rid = su->referral_id.data;
+    pl_referral_track_t t;
+    pl_referral_result_t res;
+    pl_referral_steps_t *steps = calloc(1, sizeof *steps);
+    if (!steps) {
+        pl_case_refrec_release(&rs);
+        return PL_ENOMEM;
+    }
+    bool valid = s_status_apply(h, digest, su, &rs, &t, &res, steps);
     if (res == PL_REF_BUFFERED || res == PL_REF_DUPLICATE || !valid
         || res == PL_REF_REFUSED_INVALID || res == PL_REF_REFUSED_TOO_EARLY) {
         pl_log_info(ctx->log, "status_update from=%s seq=%u result=%s", h->from,
@@ -990,86 +1142,30 @@ pl_case_on_status(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
                            "status-update", su->by, rid, su->status,
                            pl_referral_result_name(res), NULL);
         if (rc == PL_OK && res == PL_REF_BUFFERED) {
-            pl_case_track_set(rs.doc, &t); // the track holds it until its turn
-            rc = pl_case_ref_save(txn, rid, &rs);
+            // the track holds it until its turn
+            rc = pl_case_track_set(&rs.rec, &t);
+            if (rc == PL_OK)
+                rc = pl_case_refrec_save(txn, rid, &rs);
         }
         free(steps);
-        pl_sealed_release(&rs);
+        pl_case_refrec_release(&rs);
         return rc;
     }
     // every update processed, in order (this one and released ones)
     uint64_t now = pl_now();
     rc = PL_OK;
-    for (size_t i = 0; rc == PL_OK && i < steps->count; i++) {
-        const pl_referral_step_t *st = &steps->step[i];
-        pl_referral_side_t by = st->update.by;
-        uint32_t seq = (uint32_t) (st->update.cookie & 0xffffffffu);
-        char k[24];
-        s_pending_key(k, by, seq);
-        json_t *d = json_object_get(pend, k);
-        json_t *d_own = NULL;
-        if (!d) {
-            // this envelope's own update
-            d_own = json_object();
-            json_object_set_new(d_own, "at", json_integer((json_int_t) su->at));
-            if (su->by)
-                json_object_set_new(d_own, "by", json_string(su->by));
-            if (su->reason)
-                json_object_set_new(d_own, "reason", json_string(su->reason));
-            if (su->note)
-                json_object_set_new(d_own, "note", json_string(su->note));
-            if (su->outcome)
-                json_object_set_new(d_own, "outcome", json_string(su->outcome));
-            json_object_set_new(d_own, "msg",
-                                pl_node_json_hex(h->id, PL_MSG_ID_BYTES));
-            json_object_set_new(d_own, "digest", pl_node_json_hex(digest, 32));
-            d = d_own;
-        }
-        uint64_t at = pl_case_u64(d, "at") ? pl_case_u64(d, "at") : now;
-        const char *sby = pl_case_str(d, "by");
-        uint8_t dm[PL_MSG_ID_BYTES], dd[PL_DIGEST_BYTES];
-        bool have_m =
-            pl_case_str(d, "msg")
-            && pl_unhex(dm, sizeof dm, pl_case_str(d, "msg")) == PL_OK;
-        bool have_d =
-            pl_case_str(d, "digest")
-            && pl_unhex(dd, sizeof dd, pl_case_str(d, "digest")) == PL_OK;
-        if (st->implied_received)
-            pl_case_history(rs.doc, "received", at, peer, NULL, NULL, NULL,
-                            "implied");
-        bool kept = st->result == PL_REF_APPLIED
-                    || st->result == PL_REF_AFTER_CANCEL
-                    || st->result == PL_REF_CANCEL_TOO_LATE;
-        if (kept) {
-            pl_case_history(rs.doc, pl_referral_state_name(st->update.to), at,
-                            sby, pl_case_str(d, "reason"),
-                            pl_case_str(d, "note"), pl_case_str(d, "outcome"),
-                            st->result == PL_REF_APPLIED
-                                ? NULL
-                                : pl_referral_result_name(st->result));
-            json_object_set_new(rs.doc, "last_change",
-                                json_integer((json_int_t) now));
-        } else {
-            pl_log_warn(ctx->log,
-                        "status_refused from=%s seq=%u status=%s result=%s",
-                        h->from, seq, pl_referral_state_name(st->update.to),
-                        pl_referral_result_name(st->result));
-        }
-        rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, have_m ? dm : NULL,
-                           have_d ? dd : NULL, "status-update", sby, rid,
-                           pl_referral_event_name(st->event),
-                           pl_referral_result_name(st->result),
-                           pl_case_str(d, "reason"));
-        json_decref(d_own);
-        json_object_del(pend, k);
-    }
-    pl_case_track_set(rs.doc, &t);
+    for (size_t i = 0; rc == PL_OK && i < steps->count; i++)
+        rc = s_status_step(ctx, txn, h, digest, su, &rs.rec, peer,
+                           &steps->step[i], now);
+    int trc = pl_case_track_set(&rs.rec, &t);
     pl_log_info(ctx->log, "status_update from=%s seq=%u status=%s now=%s",
-                h->from, su->seq, su->status, pl_case_str(rs.doc, "status"));
+                h->from, su->seq, su->status, rs.rec.status);
     if (rc == PL_OK)
-        rc = pl_case_ref_save(txn, rid, &rs);
+        rc = trc;
+    if (rc == PL_OK)
+        rc = pl_case_refrec_save(txn, rid, &rs);
     free(steps);
-    pl_sealed_release(&rs);
+    pl_case_refrec_release(&rs);
     return rc;
 }
 
@@ -1087,46 +1183,49 @@ pl_case_on_receipt(pl_node_ctx_t *ctx, pl_txn_t *txn, const uint8_t msg_id[16],
     if (rc != PL_OK)
         return rc;
     uint8_t rid[PL_CASE_ID];
-    pl_sealed_t rs = PL_SEALED_INIT;
+    pl_ref_t rs = PL_REF_INIT;
     memcpy(rid, v, PL_CASE_ID);
     pl_referral_track_t t;
-    rc = pl_case_ref_open(txn, rid, &rs);
+    rc = pl_case_refrec_open(txn, rid, &rs);
     if (rc == PL_OK)
-        rc = pl_case_track_get(rs.doc, &t);
+        rc = pl_case_track_get(&rs.rec, &t);
     if (rc != PL_OK) {
-        pl_sealed_release(&rs);
+        pl_case_refrec_release(&rs);
         return rc == PL_ENOMEM || rc == PL_EIO ? rc : PL_OK;
     }
     pl_referral_step_t step;
     pl_referral_result_t res = pl_referral_track_received(&t, &step);
+    rc = PL_OK;
     if (res == PL_REF_APPLIED || res == PL_REF_AFTER_CANCEL) {
-        pl_case_history(rs.doc, "received", received_at, from, NULL, NULL, NULL,
-                        res == PL_REF_APPLIED ? NULL : "after-cancel");
-        json_object_set_new(rs.doc, "last_change",
-                            json_integer((json_int_t) pl_now()));
+        rc = pl_case_history(&rs.rec, "received", received_at, from, NULL, NULL,
+                             NULL,
+                             res == PL_REF_APPLIED ? NULL : "after-cancel");
+        rs.rec.last_change = pl_now();
     }
-    pl_case_track_set(rs.doc, &t);
-    rc =
-        pl_case_audit(ctx, txn, PL_AUDIT_IN, from, msg_id, NULL, "receipt",
-                      NULL, rid, "receive", pl_referral_result_name(res), NULL);
     if (rc == PL_OK)
-        rc = pl_case_ref_save(txn, rid, &rs);
-    pl_sealed_release(&rs);
+        rc = pl_case_track_set(&rs.rec, &t);
+    if (rc == PL_OK)
+        rc = pl_case_audit(ctx, txn, PL_AUDIT_IN, from, msg_id, NULL, "receipt",
+                           NULL, rid, "receive", pl_referral_result_name(res),
+                           NULL);
+    if (rc == PL_OK)
+        rc = pl_case_refrec_save(txn, rid, &rs);
+    pl_case_refrec_release(&rs);
     return rc;
 }
 
 // ---- overdue follow-up (sender)
 
 static int
-s_overdue_one(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID], json_t *doc)
+s_overdue_one(pl_case_rwalk_t *w, const uint8_t id[PL_CASE_ID],
+              const pl_ref_rec_t *r)
 {
     uint64_t since = 0;
-    const char *dir = pl_case_str(doc, "dir");
-    if (!dir || strcmp(dir, "out") != 0 || !pl_case_overdue(doc, w->now, &since)
-        || pl_case_u64(doc, "overdue_logged") == since)
+    if (!r->dir || strcmp(r->dir, "out") != 0
+        || !pl_case_overdue(r, w->now, &since) || r->overdue_logged == since)
         return PL_STORE_NEXT;
     pl_case_crefs_t *c = w->user;
-    if (pl_case_crefs_push(c, id, doc) != PL_OK)
+    if (pl_case_crefs_push(c, id, r) != PL_OK)
         return PL_ENOMEM;
     c->v[c->n - 1].since = since;
     return PL_STORE_NEXT;
@@ -1143,14 +1242,13 @@ pl_case_overdue_sweep(pl_node_ctx_t *ctx)
     w.user = &c;
     int rc = pl_store_each(txn, PL_DB_REFERRALS, pl_case_rwalk_one, &w);
     for (size_t i = 0; rc == PL_OK && i < c.n; i++) {
-        pl_sealed_t rs = PL_SEALED_INIT;
-        rc = pl_case_ref_open(txn, c.v[i].id, &rs);
+        pl_ref_t rr = PL_REF_INIT;
+        rc = pl_case_refrec_open(txn, c.v[i].id, &rr);
         if (rc == PL_OK) {
-            json_object_set_new(rs.doc, "overdue_logged",
-                                json_integer((json_int_t) c.v[i].since));
-            rc = pl_case_ref_save(txn, c.v[i].id, &rs);
+            rr.rec.overdue_logged = c.v[i].since;
+            rc = pl_case_refrec_save(txn, c.v[i].id, &rr);
         }
-        pl_sealed_release(&rs);
+        pl_case_refrec_release(&rr);
     }
     if (rc == PL_OK && c.n)
         rc = pl_store_commit(&txn);
