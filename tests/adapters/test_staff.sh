@@ -280,12 +280,43 @@ done
 grep -qF 'nobody' "$T/out" && fail "an unknown login name reached the audit"
 ok
 
-# ---- a restart logs everyone out (sessions live in memory only)
+# ---- a restart logs everyone out (sessions live in memory only); the
+# timeouts are the daemon's flags
+passerelle-node --session-idle-min 0 --home "$AG" --broker "$NET_EP" >"$T/out" 2>"$T/err" \
+    && fail "--session-idle-min 0 was taken"
+err_has "1..1440"
+passerelle-node --session-max-hours 169 --home "$AG" --broker "$NET_EP" >"$T/out" 2>"$T/err" \
+    && fail "--session-max-hours 169 was taken"
+err_has "1..168"
+passerelle-node --help >"$T/out" 2>&1
+out_has "--session-idle-min"
 net_stop_node agency
-net_start_node agency
+rm -f "$AG/control"
+setpriv --pdeathsig KILL passerelle-node --home "$AG" --broker "$NET_EP" --heartbeat-ms 500 \
+    --session-idle-min 2 --session-max-hours 1 2>>"$T/agency.log" &
+NET_PID[agency]=$!
+net_until 200 test -S "$AG/control" || fail "the agency did not restart"
 as "$TOK_CM" session.check '{}'
 json_is 'd["error"]' "session expired"
-login amina.k "$NEW_PW" >/dev/null
+TOK_CM=$(login amina.k "$NEW_PW")
+json_is 'd["result"]["idle_timeout_s"]' 120
+ctl_ok '{"cmd":"test.session-clock","args":{"advance_s":119}}'
+as "$TOK_CM" session.check '{}'
+[ "$RC" -eq 0 ] || fail "a session 119 s idle ended under --session-idle-min 2"
+ok
+ctl_ok '{"cmd":"test.session-clock","args":{"advance_s":120}}'
+as "$TOK_CM" session.check '{}'
+json_is 'd["error"]' "session expired"
+TOK_CM=$(login amina.k "$NEW_PW")
+for i in $(seq 1 35); do
+    ctl_ok '{"cmd":"test.session-clock","args":{"advance_s":100}}'
+    as "$TOK_CM" session.check '{}'
+    [ "$RC" -eq 0 ] || fail "session ended at step $i before 1 h"
+done
+ok
+ctl_ok '{"cmd":"test.session-clock","args":{"advance_s":100}}'
+as "$TOK_CM" session.check '{}'
+json_is 'd["error"]' "session expired"
 
 # ---- the password never in argv: `ps` while the CLI waits on its stdin
 mkfifo "$T/fifo"
@@ -378,6 +409,12 @@ as "$TOK_S2" override.approve "{\"id\":\"$OV3\"}" changes
 json_is 'd["code"]' PL_ENOTFOUND
 [ "$(n_out)" = "$OUT1" ] || fail "a rejected override sealed something"
 ok
+# a supervisor reads the audit (a deferred command, run as the account)
+as "$TOK_S1" audit.verify '{}'
+[ "$RC" -eq 0 ] || fail "a supervisor could not verify the audit"
+ok
+as "$TOK_CM" audit.verify '{}'
+json_is 'd["error"]' "your role (case-manager) may not do this"
 audit_lines
 for ev in "sup1 override-approve refused same-account" "sup2 override-approve applied" \
     "sup1 refer applied" "amina.k override-request pending" "sup2 override-reject applied not-justified"; do
