@@ -611,11 +611,10 @@ test_override_four_eyes(void **state)
     pl_txn_t *txn = NULL;
     assert_int_equal(pl_store_begin(f->store, NULL, true, &txn), PL_OK);
     int out = PL_OK;
-    char *text =
-        pl_case_ctl(&f->ctx, txn, "case.add",
-                    json_pack("{s:s, s:s, s:s}", "given", "Awa", "family",
-                              "Ndiaye", "birth", "1980-01-01"),
-                    "cm", &out);
+    json_t *cargs = json_pack("{s:s, s:s, s:s}", "given", "Awa", "family",
+                              "Ndiaye", "birth", "1980-01-01");
+    char *text = pl_case_ctl(&f->ctx, txn, "case.add", cargs, "cm", &out);
+    json_decref(cargs);
     assert_int_equal(pl_store_commit(&txn), PL_OK);
     json_error_t jerr;
     json_t *r = json_loads(text, 0, &jerr);
@@ -741,8 +740,9 @@ test_override_four_eyes(void **state)
     assert_int_equal(f->sent, 1);
     // the referral records the requester and the approver
     assert_int_equal(pl_store_begin(f->store, NULL, true, &txn), PL_OK);
-    text = pl_case_ctl(&f->ctx, txn, "referrals",
-                       json_pack("{s:s}", "direction", "out"), NULL, &out);
+    cargs = json_pack("{s:s}", "direction", "out");
+    text = pl_case_ctl(&f->ctx, txn, "referrals", cargs, NULL, &out);
+    json_decref(cargs);
     pl_store_abort(&txn);
     r = json_loads(text, 0, &jerr);
     free(text);
