@@ -19,7 +19,19 @@ enum {
                          // PASSERELLE_TEST_HOOKS=1 (else: unknown command)
     PL_CTL_STAFF = 16,   // records 'as': the walker refuses a name over
                          // PL_CTL_STAFF_MAX bytes before the handler runs
+    PL_CTL_COMMITS = 32, // keeps its changes (like PL_CTL_CHANGES) but its
+                         // reply holds a secret (a session token): it is
+                         // never stored under a request id, and the
+                         // command needs none (session.login)
 };
+// The roles (PL_ROLE_*, pl_roles.h) that may run a row's command through a
+// staff session ride in its flags, above the PL_CTL_* bits, so that a row
+// without them keeps its three-field form: {"x", PL_CTL_CHANGES |
+// PL_CTL_ROLES(PL_ROLE_ADMIN), s_x}. No roles (the default): the Unix owner
+// only, unless pl_roles.c's matrix names the command.
+#define PL_CTL_ROLE_SHIFT      8
+#define PL_CTL_ROLES(mask)     ((unsigned) (mask) << PL_CTL_ROLE_SHIFT)
+#define PL_CTL_ROLES_OF(flags) ((unsigned) (flags) >> PL_CTL_ROLE_SHIFT)
 
 #define PL_CTL_STAFF_MAX 127 // longest staff name a PL_CTL_STAFF row takes
 

@@ -17,6 +17,7 @@
 #include "nodes/pl_link_state.h"
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
+#include "proto/pl_crypto.h"
 #include "proto/pl_home.h"
 #include "proto/pl_util.h"
 
@@ -234,6 +235,8 @@ s_ctl_recv(pl_node_t *self, pl_txn_t **pass)
     } else {
         pl_node_ctl_request(self, *pass, zmq_msg_data(&m), zmq_msg_size(&m));
     }
+    // a request may carry a password (session.login, staff.add): gone now
+    pl_wipe(zmq_msg_data(&m), zmq_msg_size(&m));
     zmq_msg_close(&m);
 }
 
@@ -932,6 +935,12 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
         pl_node_destroy(&self);
         return rc;
     }
+    self->sessions = pl_sessions_new(opts->session_idle_s, opts->session_max_s);
+    if (!self->sessions) {
+        pl_errf(err, err_size, "out of memory");
+        pl_node_destroy(&self);
+        return PL_ENOMEM;
+    }
     s_start(self, opts);
     *out = self;
     return PL_OK;
@@ -949,6 +958,7 @@ pl_node_destroy(pl_node_t **self_p)
     }
     free(self->ctl_reply);
     free(self->ctl_deferred);
+    pl_sessions_destroy(&self->sessions);
     pl_node_after_flush(self, false);
     free(self->after);
     for (size_t i = 0; i < self->npark; i++)

@@ -110,6 +110,8 @@ pl_node_ctx(pl_node_t *self)
         .home = self->home,
         .box_grace_days = self->box_grace_days,
         .rid = self->ctl_rid,
+        .sessions = self->sessions,
+        .session = self->ctl_session,
     };
     return ctx;
 }

@@ -19,6 +19,8 @@
 #include "proto/pl_util.h"
 #include "proto/pl_wire.h"
 
+typedef struct pl_sessions pl_sessions_t; // staff sessions (pl_session.h)
+
 // The daemon's per-process counters (pl_node_counters_t of pl_node_int.h).
 typedef struct {
     uint64_t in_envelopes, in_stored, in_duplicates, in_refused, in_deferred,
@@ -79,6 +81,8 @@ typedef struct pl_node_ctx {
     unsigned box_grace_days;     // old box keys kept this long (rotate)
     const char *rid; // request id (32 hex) of the deferred request being
                      // run (PL_CTL_DEFERRED rows), else NULL
+    pl_sessions_t *sessions; // the staff session table (may be NULL)
+    const char *session;     // "session" token of the request, or NULL
 } pl_node_ctx_t;
 
 static inline PL_MUST_CHECK int
