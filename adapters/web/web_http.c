@@ -295,7 +295,13 @@ s_send(struct MHD_Connection *c, web_req_t *r, bool asset)
     return ok;
 }
 
-// The expected Origin of this server for the request's Host header.
+// Whether a POST comes from a page of this site. Sec-Fetch-Site (Fetch
+// Metadata, sent by every current browser) must be "same-origin"; it is
+// the reliable signal here, because under Referrer-Policy no-referrer a
+// browser sends "Origin: null" even for its own forms (Fetch standard,
+// "serializing a request origin"). Without Sec-Fetch-Site, an Origin
+// header must name this server. Without either (not a browser: curl, a
+// script), the CSRF token alone decides.
 static bool
 s_origin_ok(web_ctx_t *w, struct MHD_Connection *c)
 {
@@ -304,14 +310,13 @@ s_origin_ok(web_ctx_t *w, struct MHD_Connection *c)
     const char *site =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
-    if (site && strcmp(site, "same-origin") != 0)
-        return false;
+    if (site)
+        return strcmp(site, "same-origin") == 0;
     if (origin) {
         char want[320];
         snprintf(want, sizeof want, "%s://%s", w->tls ? "https" : "http",
                  host ? host : "");
-        if (!host || strcmp(origin, want) != 0)
-            return false;
+        return host && strcmp(origin, want) == 0;
     }
     return true;
 }
