@@ -3,6 +3,7 @@
 //   passerelle-node --home DIR --broker ENDPOINT [--log-level L]
 //                   [--heartbeat-ms N] [--map-mib N] [--map-max-mib N]
 //                   [--box-grace-days N] [--passphrase-fd N]
+//                   [--session-idle-min N] [--session-max-hours N]
 //
 // Runs in the foreground, logs one line per event to stderr, stops cleanly
 // on SIGTERM/SIGINT (exit 0) and reloads DIR/revoked on SIGHUP. Core dumps
@@ -75,6 +76,11 @@ s_usage(FILE *out)
           "                      after a rotation (default 14), never while "
           "node.cert\n"
           "                      still names them\n"
+          "  --session-idle-min N   a staff session ends after N minutes "
+          "unused,\n"
+          "                      1..1440 (default 15)\n"
+          "  --session-max-hours N  ... and N hours after its login, 1..168 "
+          "(default 12)\n"
           "  --passphrase-fd N   read the store passphrase from file "
           "descriptor N\n"
           "                      (else PASSERELLE_PASSPHRASE, else "
@@ -199,6 +205,7 @@ main(int argc, char **argv)
     const char *home = NULL, *broker = NULL, *level = "info";
     long heartbeat = 0, map_mib = 0, pass_fd = -1;
     long grace_days = -1, map_max_mib = 0;
+    long idle_min = 0, max_hours = 0;
     static const struct option opts[] = {
         {"home", required_argument, NULL, 'H'},
         {"broker", required_argument, NULL, 'b'},
@@ -208,6 +215,8 @@ main(int argc, char **argv)
         {"passphrase-fd", required_argument, NULL, 'p'},
         {"box-grace-days", required_argument, NULL, 'g'},
         {"map-max-mib", required_argument, NULL, 'M'},
+        {"session-idle-min", required_argument, NULL, 'I'},
+        {"session-max-hours", required_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -268,6 +277,22 @@ main(int argc, char **argv)
             map_max_mib = s_number(optarg, 1, 1024 * 1024);
             if (map_max_mib < 0) {
                 fputs("passerelle-node: --map-max-mib must be 1..1048576\n",
+                      stderr);
+                return 2;
+            }
+            break;
+        case 'I':
+            idle_min = s_number(optarg, 1, 1440);
+            if (idle_min < 0) {
+                fputs("passerelle-node: --session-idle-min must be 1..1440\n",
+                      stderr);
+                return 2;
+            }
+            break;
+        case 'X':
+            max_hours = s_number(optarg, 1, 168);
+            if (max_hours < 0) {
+                fputs("passerelle-node: --session-max-hours must be 1..168\n",
                       stderr);
                 return 2;
             }
@@ -353,6 +378,8 @@ main(int argc, char **argv)
                           : grace_days == 0 ? -1
                                             : (int) grace_days,
         .map_max_bytes = (size_t) map_max_mib << 20,
+        .session_idle_s = (uint64_t) idle_min * 60,
+        .session_max_s = (uint64_t) max_hours * 3600,
     };
     char err[1024];
     pl_node_t *node = NULL;

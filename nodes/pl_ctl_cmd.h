@@ -16,7 +16,19 @@ enum {
     PL_CTL_TEST = 2,     // test builds only (PL_TEST_BUILD), and only with
                          // PASSERELLE_TEST_HOOKS=1
     PL_CTL_DEFERRED = 4, // run between passes, no transaction open
+    PL_CTL_COMMITS = 8,  // keeps its changes (like PL_CTL_CHANGES) but its
+                         // reply holds a secret (a session token): it is
+                         // never stored under a request id, and the
+                         // command needs none (session.login)
 };
+// The roles (PL_ROLE_*, pl_roles.h) that may run a row's command through a
+// staff session ride in its flags, above the PL_CTL_* bits, so that a row
+// without them keeps its three-field form: {"x", PL_CTL_CHANGES |
+// PL_CTL_ROLES(PL_ROLE_ADMIN), s_x}. No roles (the default): the Unix owner
+// only, unless pl_roles.c's matrix names the command.
+#define PL_CTL_ROLE_SHIFT      8
+#define PL_CTL_ROLES(mask)     ((unsigned) (mask) << PL_CTL_ROLE_SHIFT)
+#define PL_CTL_ROLES_OF(flags) ((unsigned) (flags) >> PL_CTL_ROLE_SHIFT)
 
 // A handler: runs with 'args' (may be NULL) as staff member 'as' (may be
 // NULL, at most 127 bytes: the walker checks) inside the request's nested

@@ -856,6 +856,12 @@ pl_node_new(const pl_node_opts_t *opts, pl_node_t **out, char *err,
         opts->map_max_bytes ? opts->map_max_bytes : PL_NODE_MAP_MAX_DEFAULT;
     if (self->map_max_bytes < pl_store_map_size(self->store))
         self->map_max_bytes = pl_store_map_size(self->store);
+    self->sessions = pl_sessions_new(opts->session_idle_s, opts->session_max_s);
+    if (!self->sessions) {
+        pl_errf(err, err_size, "out of memory");
+        rc = PL_ENOMEM;
+        goto fail;
+    }
     pl_node_ops_start(self);
     uint64_t now = pl_mono_ms();
     self->link_since_ms = now;
@@ -881,6 +887,7 @@ pl_node_destroy(pl_node_t **self_p)
     }
     free(self->ctl_reply);
     free(self->ctl_deferred);
+    pl_sessions_destroy(&self->sessions);
     pl_node_after_flush(self, false);
     free(self->after);
     for (size_t i = 0; i < self->npark; i++)

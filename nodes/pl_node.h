@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "proto/pl_err.h"
 #include "proto/pl_log.h"
@@ -45,6 +46,9 @@ typedef struct {
     int box_grace_days;     // days old box secrets are kept: 0 = default
                             // (14), -1 = none (deleted once uncertified)
     size_t map_max_bytes;   // map growth limit; 0 = max(map, 8 GiB)
+
+    // staff sessions (issue 14, pl_session.h); 0: 15 min idle, 12 h in all
+    uint64_t session_idle_s, session_max_s;
 } pl_node_opts_t;
 
 #define PL_NODE_BOX_GRACE_DAYS  14                 // default grace period

@@ -2,7 +2,9 @@
 // Layer: nodes. Every request and reply is built and read with jansson.
 //
 // Request: {"req": "<32 hex request id>", "cmd": "...", "args": {...},
-//           "as": "staff name" | null}
+//           "as": "staff name" | null, "session": "<64 hex>" | null}
+// With "session" the request runs as the session's account, if its role
+// may run the command (pl_staff.h, pl_roles.h); without, as the Unix owner.
 // Reply:   {"ok": true, "result": ...}
 //        | {"ok": false, "error": "clear text", "code": "PL_E..."}
 //
@@ -17,6 +19,7 @@
 
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
+#include "nodes/pl_staff.h"
 
 // ---- the command table
 
@@ -28,6 +31,7 @@ static const pl_ctl_cmd_t *const s_tables[] = {
     pl_node_info_cmds,
     pl_node_ops_cmds,
     pl_node_test_cmds,
+    pl_staff_cmds,
 };
 
 const pl_ctl_cmd_t *
@@ -68,6 +72,16 @@ pl_node_ctl_parse(const char *text, size_t len,
     json_t *jrid = json_object_get(req, "req");
     json_t *args = json_object_get(req, "args");
     json_t *as = json_object_get(req, "as");
+    json_t *jses = json_object_get(req, "session");
+    if (jses && !json_is_null(jses)
+        && (!json_is_string(jses)
+            || json_string_length(jses) != PL_SESSION_TOKEN_HEX)) {
+        *reply = pl_node_ctl_error(PL_EPROTO,
+                                   "\"session\" is a token of %d hex digits",
+                                   PL_SESSION_TOKEN_HEX);
+        json_decref(req);
+        return -1;
+    }
     if (!json_is_object(req) || !json_is_string(jcmd)
         || (jrid && !json_is_string(jrid) && !json_is_null(jrid))
         || (args && !json_is_object(args) && !json_is_null(args))
@@ -117,6 +131,7 @@ pl_node_ctl_parse(const char *text, size_t len,
     out->rid = rid_hex;
     out->args = json_is_object(args) ? args : NULL;
     out->as = json_string_value(as);
+    out->session = json_string_value(jses);
     out->changes = ch;
     return 0;
 }
@@ -142,11 +157,29 @@ pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
     json_t *args = pr.args;
     const char *as_name = pr.as;
     const pl_ctl_cmd_t *row = pl_node_ctl_find(cmd);
+    if (pr.session) {
+        // a staff session: its account, if its role may run this command,
+        // is who acts ("as" from the client is ignored)
+        pl_session_info_t who;
+        char *refusal = pl_staff_gate(self->sessions, cmd, args,
+                                      row ? PL_CTL_ROLES_OF(row->flags) : 0,
+                                      pr.session, &who);
+        if (refusal) {
+            self->ctl_reply = refusal;
+            json_decref(req);
+            return;
+        }
+        if (who.name[0]) {
+            json_object_set_new(req, "as", json_string(who.name));
+            as_name = json_string_value(json_object_get(req, "as"));
+        }
+    }
     if (row && (row->flags & PL_CTL_DEFERRED)) {
         // backup, rotate-box-key, audit.export: run after this pass commits,
         // with no transaction open (pl_node_ops.c)
         free(self->ctl_deferred);
-        self->ctl_deferred = strndup(text, len);
+        self->ctl_deferred =
+            pr.session ? json_dumps(req, JSON_COMPACT) : strndup(text, len);
         if (!self->ctl_deferred)
             self->ctl_reply = pl_node_ctl_error(PL_ENOMEM, "out of memory");
         json_decref(req);
@@ -154,6 +187,8 @@ pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
     }
     const uint8_t *rid = pr.rid_bin;
     bool changes = pr.changes;
+    // kept like a change, never stored under a request id (session.login)
+    bool commits = changes || (row && (row->flags & PL_CTL_COMMITS));
     pl_txn_t *c = NULL;
     size_t mark = pl_node_after_mark(self);
     int rc = pl_store_begin(self->store, pass, true, &c);
@@ -182,12 +217,14 @@ pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
         pl_buf_free(&stored);
     }
     pl_node_ctx_t ctx = pl_node_ctx(self);
+    self->ctl_session = pr.session;
     if (row)
         reply = row->fn(&ctx, c, args, as_name, &arc);
     else if (pl_node_case_handles(cmd)) // cases, consent, referrals
         reply = pl_node_case_ctl(self, c, cmd, args, as_name, &arc);
     else
         reply = pl_node_ctl_error(PL_EINVAL, "unknown command '%s'", cmd);
+    self->ctl_session = NULL;
 
     if (changes && arc == PL_OK && reply) {
         arc = pl_store_request_put(c, rid, pl_now(), reply, strlen(reply));
@@ -199,7 +236,7 @@ pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
                                       pl_strerror(arc));
         }
     }
-    if (changes && arc == PL_OK) {
+    if (commits && arc == PL_OK) {
         rc = pl_store_commit(&c);
         if (rc != PL_OK) {
             pl_node_after_truncate(self, mark);

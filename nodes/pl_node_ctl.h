@@ -22,14 +22,15 @@ typedef struct {
     const char *cmd; // "cmd"
     const char *rid; // "req" as given (32 hex digits), NULL when absent
     uint8_t rid_bin[PL_CTL_RID_BYTES]; // "req" decoded (when rid)
-    json_t *args;   // "args" object, NULL when absent or null
-    const char *as; // "as", NULL when absent or null
-    bool changes;   // the command changes state (it needs "req")
+    json_t *args;        // "args" object, NULL when absent or null
+    const char *as;      // "as", NULL when absent or null
+    const char *session; // "session" (64 hex digits), NULL when absent
+    bool changes;        // the command changes state (it needs "req")
 } pl_ctl_req_t;
 
 // Parses 'text' (len bytes, not NUL-terminated) as
 //   {"req": "<32 hex>", "cmd": "...", "args": {...} | null,
-//    "as": "staff name" | null}
+//    "as": "staff name" | null, "session": "<64 hex>" | null}
 // Returns 0 with 'out' filled, or -1 with *reply a complete error reply
 // (malloc'd JSON text {"ok": false, ...}) and 'out' zeroed. 'changes' is
 // called with the command name to tell whether it changes state (NULL:

@@ -18,6 +18,7 @@
 #include "nodes/pl_msg_kind.h"
 #include "nodes/pl_node.h"
 #include "nodes/pl_outbox_state.h"
+#include "nodes/pl_session.h"
 #include "nodes/pl_store.h"
 #include "proto/pl_cert.h"
 #include "proto/pl_envelope.h"
@@ -215,6 +216,10 @@ struct pl_node {
 
     uint64_t overdue_next_ms; // next overdue sweep (issue 8; 0: at start)
     const char *ctl_rid;      // request id of the deferred request being run
+
+    // ---- staff sessions (issue 14, pl_staff.c)
+    pl_sessions_t *sessions; // the session table (pl_session.h)
+    const char *ctl_session; // "session" of the request being run, or NULL
 };
 
 // The context of the handlers (pl_node_ctx.h), filled from 'self'

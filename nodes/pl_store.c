@@ -39,7 +39,8 @@ static const char *const s_db_names[PL_DB_COUNT] = {
     [PL_DB_SEEN] = "seen",           [PL_DB_KEYS] = "keys",
     [PL_DB_REQUESTS] = "requests",   [PL_DB_CASES] = "cases",
     [PL_DB_REFERRALS] = "referrals", [PL_DB_AUDIT] = "audit",
-    [PL_DB_CONSENTS] = "consents",
+    [PL_DB_CONSENTS] = "consents",   [PL_DB_STAFF] = "staff",
+    [PL_DB_OVERRIDES] = "overrides",
 };
 
 // Settings keys.

@@ -63,6 +63,10 @@ typedef enum {
                         // its history; envelope id -> referral id
     PL_DB_AUDIT,        // "audit": seq -> audit entry (nodes/pl_audit.h)
     PL_DB_CONSENTS,     // "consents": consent id -> sealed consent record
+    PL_DB_STAFF,        // "staff": account name -> account sealed under the
+                        // master key (pl_staff.c)
+    PL_DB_OVERRIDES,    // "overrides": override id -> sealed pending
+                        // four-eyes override (pl_override.c)
     PL_DB_COUNT
 } pl_db_t;
 

@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "proto/pl_keys.h"
 
@@ -26,6 +27,7 @@ _Static_assert(crypto_pwhash_MEMLIMIT_INTERACTIVE == PL_KDF_MEM_INTERACTIVE,
 _Static_assert(crypto_pwhash_OPSLIMIT_MIN == PL_KDF_OPS_MIN, "kdf ops min");
 _Static_assert(crypto_pwhash_OPSLIMIT_MAX == PL_KDF_OPS_MAX, "kdf ops max");
 _Static_assert(crypto_pwhash_MEMLIMIT_MIN == PL_KDF_MEM_MIN, "kdf mem min");
+_Static_assert(crypto_pwhash_STRBYTES == PL_PWHASH_STR_BYTES, "pwhash str");
 _Static_assert(crypto_sign_BYTES == PL_SIGNATURE_BYTES, "signature");
 _Static_assert(crypto_generichash_BYTES_MIN == PL_HASH_MIN_BYTES, "hash min");
 _Static_assert(crypto_generichash_BYTES_MAX == PL_HASH_MAX_BYTES, "hash max");
@@ -201,4 +203,36 @@ pl_verify(const uint8_t sig[PL_SIGNATURE_BYTES], const void *m, size_t mlen,
         return PL_EIO;
     return crypto_sign_verify_detached(sig, m, mlen, pk) == 0 ? PL_OK
                                                               : PL_EAUTH;
+}
+
+int
+pl_pwhash_str(char out[PL_PWHASH_STR_BYTES], const char *pass, size_t passlen)
+{
+    if (pl_crypto_init() != PL_OK)
+        return PL_EIO;
+    // crypto_pwhash_str uses Argon2id (libsodium >= 1.0.15) and encodes the
+    // salt and limits in the string (libsodium documentation, "Password
+    // hashing": "Password storage")
+    if (crypto_pwhash_str(out, pass, passlen,
+                          crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE)
+        != 0)
+        return PL_ENOMEM;
+    return PL_OK;
+}
+
+int
+pl_pwhash_verify(const char *str, const char *pass, size_t passlen)
+{
+    if (pl_crypto_init() != PL_OK)
+        return PL_EIO;
+    char buf[PL_PWHASH_STR_BYTES];
+    size_t n = strnlen(str, sizeof buf);
+    if (n == sizeof buf)
+        return PL_EAUTH;
+    memcpy(buf, str, n + 1);
+    int rc =
+        crypto_pwhash_str_verify(buf, pass, passlen) == 0 ? PL_OK : PL_EAUTH;
+    pl_wipe(buf, sizeof buf);
+    return rc;
 }

@@ -101,6 +101,20 @@ PL_MUST_CHECK int pl_kdf_argon2id(uint8_t *out, size_t outlen, const char *pass,
                                   const uint8_t salt[PL_KDF_SALT_BYTES],
                                   uint64_t ops, uint64_t mem);
 
+// ---- Argon2id password strings (crypto_pwhash_str), for staff accounts
+
+#define PL_PWHASH_STR_BYTES 128 // crypto_pwhash_STRBYTES, NUL included
+
+// Writes the encoded Argon2id hash of 'pass' (salt and limits inside, NUL
+// terminated) to 'out', with OPSLIMIT_INTERACTIVE / MEMLIMIT_INTERACTIVE
+// (about 0.1 s and 64 MiB). PL_ENOMEM if Argon2id fails.
+PL_MUST_CHECK int pl_pwhash_str(char out[PL_PWHASH_STR_BYTES], const char *pass,
+                                size_t passlen);
+// PL_OK when 'pass' matches 'str' (from pl_pwhash_str), PL_EAUTH otherwise
+// (also for a malformed 'str'). Costs what the hash did.
+PL_MUST_CHECK int pl_pwhash_verify(const char *str, const char *pass,
+                                   size_t passlen);
+
 // ---- Ed25519 with a node's keys (proto/pl_keys.h)
 
 #define PL_SIGNATURE_BYTES 64

@@ -83,5 +83,6 @@ int cli_cmd_notifications(cli_t *cli, int argc, char **argv); // issue 8
 int cli_cmd_backup(cli_t *cli, int argc, char **argv);
 int cli_cmd_rotate_box_key(cli_t *cli, int argc, char **argv);
 int cli_cmd_audit_ops(cli_t *cli, int argc, char **argv);
+int cli_cmd_staff(cli_t *cli, int argc, char **argv); // cmd_staff.c, issue 14
 
 #endif

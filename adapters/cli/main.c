@@ -66,6 +66,8 @@ static const struct command {
      "backup --to DIR2: compact copy of the store (never the master key)"},
     {"rotate-box-key", cli_cmd_rotate_box_key,
      "new box (encryption) key; the old one kept for a grace period"},
+    {"staff", cli_cmd_staff,
+     "staff accounts: add, list, disable, enable, passwd"},
     {"help", s_cmd_help, "help on a command: passerelle help COMMAND"},
 };
 
