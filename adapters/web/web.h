@@ -27,7 +27,7 @@
 #define WEB_SESSIONS_MAX 1024        // sessions held by one process
 #define WEB_TOKEN_HEX    64          // 256-bit random ids, in hex
 #define WEB_RATE_IPS     256         // login rate-limit slots
-#define WEB_RATE_MAX     10          // login attempts per IP per window
+#define WEB_RATE_MAX     10          // failed logins per IP per window
 #define WEB_RATE_WINDOW  60          // seconds
 
 // ---- web_buf
@@ -118,8 +118,12 @@ int web_sess_new(web_ctx_t *w, const char *token, const char *name,
 bool web_sess_get(web_ctx_t *w, const char *id, web_session_t *out);
 // Forgets the session 'id' (logout, expiry): its cookie is useless after.
 void web_sess_drop(web_ctx_t *w, const char *id);
-// Counts one login attempt from 'ip'; false when over the limit.
+// Whether 'ip' may try to log in: fewer than WEB_RATE_MAX failed logins
+// in the current window (successful logins do not count: a shared office
+// PC or a NAT logs many people in).
 bool web_rate_ok(web_ctx_t *w, const char *ip);
+// Counts one failed login from 'ip'.
+void web_rate_fail(web_ctx_t *w, const char *ip);
 
 // ---- web_http: one request as the pages see it
 

@@ -133,6 +133,23 @@ web_status_badge(web_req_t *r, json_t *ref)
     }
 }
 
+// For a page that needs nothing else from the daemon: whether the session
+// is still alive there (disabled account, expiry); a failure page if not.
+static bool
+s_session_alive(web_req_t *r, const char *title)
+{
+    json_t *res = NULL;
+    char err[S_ERR], code[32];
+    if (web_call(r, "session.check", NULL, false, &res, err, sizeof err, code,
+                 sizeof code)
+        != 0) {
+        s_fail_page(r, title, err, code);
+        return false;
+    }
+    json_decref(res);
+    return true;
+}
+
 // ---- login, logout, home
 
 static void
@@ -204,6 +221,7 @@ web_pg_login_post(web_req_t *r)
                       code, sizeof code);
     json_decref(args); // jansson keeps its copy of the password until here
     if (rc != 0) {
+        web_rate_fail(r->w, r->ip);
         bool locked = strstr(err, "lock") != NULL;
         s_login_form(
             r,
@@ -247,6 +265,8 @@ void
 web_pg_home(web_req_t *r)
 {
     const char *role = r->s.role;
+    if (!s_session_alive(r, "home"))
+        return;
     if (!strcmp(role, "provider"))
         web_redirect(r, "/in");
     else if (!strcmp(role, "case-manager"))
@@ -603,6 +623,8 @@ s_cases_forms(web_req_t *r)
 void
 web_pg_cases(web_req_t *r)
 {
+    if (!s_session_alive(r, "cases"))
+        return;
     web_page_begin(r, "cases");
     s_cases_forms(r);
     web_page_end(r);

@@ -84,12 +84,11 @@ web_sess_drop(web_ctx_t *w, const char *id)
     pthread_mutex_unlock(&w->lock);
 }
 
-bool
-web_rate_ok(web_ctx_t *w, const char *ip)
+// The rate slot of 'ip' (a fresh or expired window reset). Caller holds
+// the lock.
+static web_rate_t *
+s_rate_slot(web_ctx_t *w, const char *ip, int64_t now)
 {
-    int64_t now = web_now();
-    bool ok = true;
-    pthread_mutex_lock(&w->lock);
     web_rate_t *slot = NULL, *oldest = &w->rate[0];
     for (size_t i = 0; i < WEB_RATE_IPS && !slot; i++) {
         web_rate_t *r = &w->rate[i];
@@ -110,10 +109,22 @@ web_rate_ok(web_ctx_t *w, const char *ip)
         slot->start = now;
         slot->count = 0;
     }
-    if (slot->count >= WEB_RATE_MAX)
-        ok = false;
-    else
-        slot->count++;
+    return slot;
+}
+
+bool
+web_rate_ok(web_ctx_t *w, const char *ip)
+{
+    pthread_mutex_lock(&w->lock);
+    bool ok = s_rate_slot(w, ip, web_now())->count < WEB_RATE_MAX;
     pthread_mutex_unlock(&w->lock);
     return ok;
+}
+
+void
+web_rate_fail(web_ctx_t *w, const char *ip)
+{
+    pthread_mutex_lock(&w->lock);
+    s_rate_slot(w, ip, web_now())->count++;
+    pthread_mutex_unlock(&w->lock);
 }

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# test_web_sessions - accounts and sessions through passerelle-web (issue
+# 14), against real processes: an expired session (the daemon's test clock
+# moved past the 15-minute idle timeout) sends the user back to the login
+# and its cookie stays useless; a locked account (5 wrong passwords) is
+# refused even with the right one, in words; an admin adds and disables
+# an account through the pages (CSRF token included) and the disabled
+# account can no longer log in; an account with lang fr gets French
+# screens; the supervisor's audit page shows the chain verified.
+set -euo pipefail
+
+if [ -n "${PL_BIN_DIR:-}" ] && [ -x "$PL_BIN_DIR/passerelle" ]; then
+    PATH="$PL_BIN_DIR:$PATH"
+fi
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+for exe in passerelle passerelle-node passerelle-broker passerelle-web \
+    pl-ctlraw python3 setpriv curl; do
+    command -v "$exe" >/dev/null 2>&1 || {
+        echo "test_web_sessions: FAIL: '$exe' not found on PATH" >&2
+        exit 1
+    }
+done
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/pl-websess.XXXXXX")
+TEST_NAME=test_web_sessions
+# shellcheck source=../lib/cli_assert.sh
+. "$HERE/../lib/cli_assert.sh"
+# shellcheck source=web_net.sh
+. "$HERE/web_net.sh"
+cleanup() {
+    web_stop_all
+    net_stop
+    if [ -n "${PL_TEST_KEEP:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+export PASSERELLE_TEST_HOOKS=1 # test.session-clock
+
+net_setup
+net_start_broker
+net_start_node agency
+net_start_node clinic
+web_accounts
+web_start agency agency
+web_start clinic clinic
+AU=${WEB_URL[agency]}
+CU=${WEB_URL[clinic]}
+FORM=(-H 'Content-Type: application/x-www-form-urlencoded')
+code() {
+    local m=$1 u=$2
+    shift 2
+    curl -s -o "$T/page" -w '%{http_code}' -X "$m" "$@" "$u"
+}
+is() { [ "$1" = "$2" ] || fail "$3: got $1, wanted $2"; ok; }
+has() { grep -qF -- "$1" "$T/page" || fail "$2: the page lacks '$1'"; ok; }
+
+# ---- French screens for an account with lang fr
+web_login agency awa "$T/jar-fr"
+is "$(code GET "$AU/cases" -b "$T/jar-fr")" 200 "awa's cases"
+has 'Ouvrir un dossier' "French screen"
+has 'lang="fr"' "French page language"
+
+# ---- an expired session: the daemon's clock past the idle timeout
+web_login agency amina "$T/jar"
+is "$(code GET "$AU/cases" -b "$T/jar")" 200 "a fresh session"
+printf '%s' '{"cmd":"test.session-clock","args":{"advance_s":901}}' \
+    | pl-ctlraw --home "$T/agency" >"$T/out" 2>"$T/err" || fail "test.session-clock"
+ok
+is "$(code GET "$AU/out" -b "$T/jar")" 401 "an expired session"
+has 'log in again' "expiry message"
+is "$(code GET "$AU/cases" -b "$T/jar")" 401 "the expired cookie afterwards"
+
+# ---- a locked account: 5 wrong passwords, then even the right one fails
+curl -s -c "$T/jar-l" -b "$T/jar-l" "$AU/login" >"$T/page"
+pre=$(web_form_token "$T/page")
+for i in 1 2 3 4 5; do
+    is "$(code POST "$AU/login" -b "$T/jar-l" "${FORM[@]}" \
+        --data-binary "name=moussa&password=wrong-$i&csrf=$pre")" 401 "wrong password $i"
+done
+printf 'name=moussa&password=%s&csrf=%s' "$WEB_PASS" "$pre" >"$T/body"
+is "$(code POST "$AU/login" -b "$T/jar-l" "${FORM[@]}" --data-binary @"$T/body")" 401 \
+    "a locked account with the right password"
+has 'locked' "lockout message"
+! grep -q "$WEB_PASS\|wrong-1" "$T/web-agency.log" "$T/agency.log" || fail "a password in a log"
+ok
+
+# ---- admin: add an account and disable another through the pages
+web_login agency root-admin "$T/jar-adm"
+is "$(code GET "$AU/staff" -b "$T/jar-adm")" 200 "the staff page"
+has 'amina' "staff list"
+printf 'do=add&name=binta&role=provider&lang=en&password=%s&csrf=%s' \
+    "another-long-password" "$CSRF" >"$T/body"
+is "$(code POST "$AU/staff" -b "$T/jar-adm" "${FORM[@]}" --data-binary @"$T/body")" 303 \
+    "add an account"
+expect 0 --home "$T/agency" staff list --json
+json_is '[a["role"] for a in d if a["name"] == "binta"][0]' provider
+is "$(code POST "$AU/staff" -b "$T/jar-adm" "${FORM[@]}" \
+    --data-binary "do=disable&name=awa&csrf=$CSRF")" 303 "disable awa"
+is "$(code GET "$AU/cases" -b "$T/jar-fr")" 401 "awa's session after disabling"
+curl -s -c "$T/jar-d" -b "$T/jar-d" "$AU/login" >"$T/page"
+pre=$(web_form_token "$T/page")
+printf 'name=awa&password=%s&csrf=%s' "$WEB_PASS" "$pre" >"$T/body"
+is "$(code POST "$AU/login" -b "$T/jar-d" "${FORM[@]}" --data-binary @"$T/body")" 401 \
+    "a disabled account logging in"
+is "$(code POST "$AU/staff" -b "$T/jar-adm" "${FORM[@]}" \
+    --data-binary "do=disable&name=awa")" 403 "admin POST without the token"
+
+# ---- supervisor: the audit chain's status
+web_login clinic fatou "$T/jar-c"
+is "$(code GET "$CU/audit" -b "$T/jar-c")" 403 "a provider on the audit page"
+staff_add agency sophie2 supervisor
+web_login agency sophie2 "$T/jar-s"
+is "$(code GET "$AU/audit" -b "$T/jar-s")" 200 "the supervisor's audit page"
+grep -qi 'ok\|entries\|verified' "$T/page" || fail "the audit page shows no status"
+ok
+echo "$TEST_NAME: ok ($CHECKS checks)"
