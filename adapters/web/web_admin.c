@@ -232,7 +232,9 @@ s_staff(web_req_t *r, json_t *list)
     s_t(r, "role");
     web_buf_add(b, "</th><th>");
     s_t(r, "state");
-    web_buf_add(b, "</th><th></th></tr></thead><tbody>");
+    web_buf_add(b, "</th><th>");
+    s_t(r, "action");
+    web_buf_add(b, "</th></tr></thead><tbody>");
     size_t i;
     json_t *e;
     json_array_foreach(arr, i, e)

@@ -225,6 +225,10 @@ static const s_msg_t s_msgs[] = {
     {"family-tracing", "family tracing", "recherche familiale"},
     // supervisor, notifications, admin
     {"approve", "Approve", "Approuver"},
+    {"ok", "Chain verified", "Chaîne vérifiée"},
+    {"entries", "Entries", "Entrées"},
+    {"first_bad", "First bad entry", "Première entrée fautive"},
+    {"action", "Action", "Action"},
     {"reject-override", "Refuse", "Refuser"},
     {"at", "At", "Le"},
     {"kind", "Kind", "Type"},

@@ -174,6 +174,25 @@ async function main() {
         await shot(a, 'outgoing-completed');
         await axe(a, 'outgoing');
 
+        // ---- the other roles' screens: supervisor, admin, notifications
+        await a.goto(`${agencyUrl}/notifications`);
+        await shot(a, 'notifications');
+        await axe(a, 'notifications');
+        const s = await browser.newContext({ viewport: { width: 900, height: 700 } });
+        s.on('request', (r) => urls.push(r.url()));
+        const sp = await s.newPage();
+        await login(sp, agencyUrl, 'moussa');
+        await shot(sp, 'overrides');
+        await axe(sp, 'overrides');
+        await sp.goto(`${agencyUrl}/audit`);
+        await shot(sp, 'audit');
+        await axe(sp, 'audit');
+        await login(sp, agencyUrl, 'root-admin');
+        await sp.goto(`${agencyUrl}/staff`);
+        await shot(sp, 'staff');
+        await axe(sp, 'staff');
+        await s.close();
+
         // nothing in browser storage
         for (const [p, base] of [[a, agencyUrl], [c, clinicUrl]]) {
             const n = await p.evaluate(() => localStorage.length + sessionStorage.length);
