@@ -85,4 +85,5 @@ if grep -rlq --exclude-dir=store "$CANARY" "$T" "$OUT" 2>/dev/null; then
     fail "the canary name is in $(grep -rl --exclude-dir=store "$CANARY" "$T" "$OUT" | head -3)"
 fi
 ok
+web_stop_checked
 echo "$TEST_NAME: ok ($CHECKS checks; screenshots in $OUT)"

@@ -212,4 +212,5 @@ curl -s -k -D "$T/h" -o /dev/null "${WEB_URL[tls]}/login" || fail "no HTTPS answ
 grep -i '^Set-Cookie: __Host-pl_session_login=' "$T/h" | grep -q 'Secure' \
     || fail "the TLS cookie is not __Host- and Secure: $(grep -i set-cookie "$T/h")"
 ok
+web_stop_checked
 echo "$TEST_NAME: ok ($CHECKS checks)"

@@ -112,4 +112,5 @@ web_login agency sophie2 "$T/jar-s"
 is "$(code GET "$AU/audit" -b "$T/jar-s")" 200 "the supervisor's audit page"
 grep -qi 'ok\|entries\|verified' "$T/page" || fail "the audit page shows no status"
 ok
+web_stop_checked
 echo "$TEST_NAME: ok ($CHECKS checks)"

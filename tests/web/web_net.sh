@@ -6,7 +6,8 @@
 #   web_accounts                 the demo accounts below, on both nodes
 #   web_start NAME NODE [ARGS]   passerelle-web for $T/NODE, log in
 #                                $T/web-NAME.log; sets WEB_URL[NAME]
-#   web_stop NAME
+#   web_stop NAME                SIGTERM (then SIGKILL); exit status in WEB_RC
+#   web_stop_checked             all of them; each must exit 0, no ASan report
 #   web_login NAME ACCOUNT JAR   logs ACCOUNT in with curl (cookie JAR);
 #                                sets CSRF (the session's form token)
 # shellcheck source=../adapters/cli_net.sh
@@ -56,15 +57,29 @@ web_start() {
 
 web_stop() {
     local p=${WEB_PID[$1]:-} i
+    WEB_RC=0
     [ -n "$p" ] || return 0
     kill -TERM "$p" 2>/dev/null || true
-    for i in $(seq 1 100); do
+    for i in $(seq 1 200); do
         kill -0 "$p" 2>/dev/null || break
         sleep 0.05
     done
     kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || WEB_RC=$?
     unset "WEB_PID[$1]"
+}
+
+# web_stop_checked: stops every web process; each must exit 0 on SIGTERM
+# with no sanitizer report in its log (the ASan build's leak check).
+web_stop_checked() {
+    local n
+    for n in "${!WEB_PID[@]}"; do
+        web_stop "$n"
+        [ "$WEB_RC" = 0 ] || FAIL_LOG=$T/web-$n.log fail "passerelle-web $n exited $WEB_RC on SIGTERM"
+        ! grep -q 'Sanitizer\|runtime error' "$T/web-$n.log" \
+            || FAIL_LOG=$T/web-$n.log fail "a sanitizer report in web-$n.log"
+        ok
+    done
 }
 
 web_stop_all() {
