@@ -17,6 +17,7 @@
 #include "nodes/pl_link_state.h"
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
+#include "proto/pl_crypto.h"
 #include "proto/pl_home.h"
 #include "proto/pl_util.h"
 
@@ -233,6 +234,8 @@ s_ctl_recv(pl_node_t *self, pl_txn_t **pass)
     } else {
         pl_node_ctl_request(self, *pass, zmq_msg_data(&m), zmq_msg_size(&m));
     }
+    // a request may carry a password (session.login, staff.add): gone now
+    pl_wipe(zmq_msg_data(&m), zmq_msg_size(&m));
     zmq_msg_close(&m);
 }
 

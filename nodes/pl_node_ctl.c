@@ -19,6 +19,7 @@
 
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
+#include "nodes/pl_override.h"
 #include "nodes/pl_staff.h"
 
 // ---- the command table
@@ -28,10 +29,8 @@
 // commands of pl_node_case.c are still found through pl_node_case_handles
 // (its entry points are kept while it is split into rows of its own).
 static const pl_ctl_cmd_t *const s_tables[] = {
-    pl_node_info_cmds,
-    pl_node_ops_cmds,
-    pl_node_test_cmds,
-    pl_staff_cmds,
+    pl_node_info_cmds, pl_node_ops_cmds, pl_node_test_cmds,
+    pl_staff_cmds,     pl_override_cmds,
 };
 
 const pl_ctl_cmd_t *

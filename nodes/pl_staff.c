@@ -575,6 +575,15 @@ pl_staff_gate(pl_sessions_t *ss, const char *cmd, const json_t *args,
     if (!(pl_roles_of(cmd, args, row_roles) & info->role))
         return pl_node_ctl_error(PL_EPERM, "your role (%s) may not do this",
                                  pl_role_name(info->role));
+    // four eyes: through a session an override is requested
+    // (override.request) and approved by another account, never given
+    // straight to refer
+    if (strcmp(cmd, "refer") == 0
+        && (json_object_get(args, "override_justification")
+            || json_object_get(args, "approved_by")))
+        return pl_node_ctl_error(PL_EPERM,
+                                 "an override goes through override.request "
+                                 "and another account's approval");
     return NULL;
 }
 

@@ -29,7 +29,9 @@
 // pl_staff_gate) resolves the token (unknown or expired: PL_EAUTH "session
 // expired"), checks the account's role against the command's roles
 // (pl_roles.h: PL_EPERM "your role (provider) may not do this") and runs
-// the command as the account ("as" from the client is ignored). Without
+// the command as the account ("as" from the client is ignored); `refer`
+// with an override is refused (PL_EPERM: four eyes go through
+// override.request / override.approve, pl_override.h). Without
 // "session" a request is the Unix owner's, exactly as before.
 //
 // Names are [a-z0-9._-]{1,64}; passwords 10 to 1024 bytes, kept only as

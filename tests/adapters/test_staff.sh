@@ -37,6 +37,7 @@ export PASSERELLE_TEST_HOOKS=1 # test.session-clock
 net_setup
 net_start_broker
 net_start_node agency
+net_start_node clinic
 AG=$T/agency
 FAIL_LOG=$T/agency.log
 PW_ADMIN='admin-Secret-1'
@@ -279,12 +280,43 @@ done
 grep -qF 'nobody' "$T/out" && fail "an unknown login name reached the audit"
 ok
 
-# ---- a restart logs everyone out (sessions live in memory only)
+# ---- a restart logs everyone out (sessions live in memory only); the
+# timeouts are the daemon's flags
+passerelle-node --session-idle-min 0 --home "$AG" --broker "$NET_EP" >"$T/out" 2>"$T/err" \
+    && fail "--session-idle-min 0 was taken"
+err_has "1..1440"
+passerelle-node --session-max-hours 169 --home "$AG" --broker "$NET_EP" >"$T/out" 2>"$T/err" \
+    && fail "--session-max-hours 169 was taken"
+err_has "1..168"
+passerelle-node --help >"$T/out" 2>&1
+out_has "--session-idle-min"
 net_stop_node agency
-net_start_node agency
+rm -f "$AG/control"
+setpriv --pdeathsig KILL passerelle-node --home "$AG" --broker "$NET_EP" --heartbeat-ms 500 \
+    --session-idle-min 2 --session-max-hours 1 2>>"$T/agency.log" &
+NET_PID[agency]=$!
+net_until 200 test -S "$AG/control" || fail "the agency did not restart"
 as "$TOK_CM" session.check '{}'
 json_is 'd["error"]' "session expired"
-login amina.k "$NEW_PW" >/dev/null
+TOK_CM=$(login amina.k "$NEW_PW")
+json_is 'd["result"]["idle_timeout_s"]' 120
+ctl_ok '{"cmd":"test.session-clock","args":{"advance_s":119}}'
+as "$TOK_CM" session.check '{}'
+[ "$RC" -eq 0 ] || fail "a session 119 s idle ended under --session-idle-min 2"
+ok
+ctl_ok '{"cmd":"test.session-clock","args":{"advance_s":120}}'
+as "$TOK_CM" session.check '{}'
+json_is 'd["error"]' "session expired"
+TOK_CM=$(login amina.k "$NEW_PW")
+for i in $(seq 1 35); do
+    ctl_ok '{"cmd":"test.session-clock","args":{"advance_s":100}}'
+    as "$TOK_CM" session.check '{}'
+    [ "$RC" -eq 0 ] || fail "session ended at step $i before 1 h"
+done
+ok
+ctl_ok '{"cmd":"test.session-clock","args":{"advance_s":100}}'
+as "$TOK_CM" session.check '{}'
+json_is 'd["error"]' "session expired"
 
 # ---- the password never in argv: `ps` while the CLI waits on its stdin
 mkfifo "$T/fifo"
@@ -299,5 +331,95 @@ wait "$W" || fail "staff add through a fifo"
 grep -q 'fifo-password-123' "$T/ps" && fail "a password in ps"
 grep -q 'staff add waiting' "$T/ps" || fail "ps did not see the CLI"
 ok
+
+# ---- four eyes: an override is requested, then approved by another account
+dir_full() { passerelle --home "$AG" directory --json 2>/dev/null | grep -q sn/clinic; }
+net_until 300 dir_full || fail "the agency never saw the clinic"
+for s in sup1 sup2; do
+    printf '%s\n' "pw-of-$s-0000" | passerelle --home "$AG" staff add "$s" --role supervisor \
+        >"$T/out" 2>"$T/err" || fail "staff add $s"
+done
+ok
+TOK_CM=$(login amina.k "$NEW_PW")
+TOK_S1=$(login sup1 pw-of-sup1-0000)
+TOK_S2=$(login sup2 pw-of-sup2-0000)
+as "$TOK_CM" case.add '{"given":"Moussa","family":"Ba","birth":"1980-01-01"}' changes
+CASE2=$(json 'd["result"]["id"]')
+JUST='canary-justification-5521'
+REFER="\"case\":\"$CASE2\",\"to\":\"sn/clinic\",\"service\":\"primary-care\""
+as "$TOK_CM" refer "{$REFER}" changes
+json_is 'd["code"]' PL_EPERM # no consent: the gate refuses
+as "$TOK_CM" refer "{$REFER,\"override_justification\":\"$JUST\",\"approved_by\":\"sup1\"}" changes
+json_is 'd["error"]' "an override goes through override.request and another account's approval"
+n_out() { ctl '{"cmd":"outbox"}'; json 'len(d["result"]["messages"]) if isinstance(d["result"], dict) else len(d["result"])'; }
+OUT0=$(n_out)
+as "$TOK_CM" override.request "{$REFER,\"override_justification\":\"$JUST\"}" changes
+[ "$RC" -eq 0 ] || fail "override.request"
+ok
+OV1=$(json 'd["result"]["id"]')
+[ "$(n_out)" = "$OUT0" ] || fail "something was sealed before the approval"
+ok
+grep -qa -- "$JUST" "$AG/store/data.mdb" && fail "the justification is in clear in the store"
+ok
+as "$TOK_CM" override.request "{$REFER,\"override_justification\":\"x\",\"approved_by\":\"sup1\"}" changes
+[ "$RC" -eq 1 ] || fail "a request naming its approver was taken"
+ok
+as "$TOK_S1" override.list '{}'
+json_is 'len(d["result"])' 1
+json_is 'd["result"][0]["requested_by"]' amina.k
+json_is 'd["result"][0]["args"]["override_justification"]' "$JUST"
+as "$TOK_CM" override.approve "{\"id\":\"$OV1\"}" changes
+json_is 'd["error"]' "your role (case-manager) may not do this"
+as "$TOK_CM" override.list '{}'
+json_is 'd["error"]' "your role (case-manager) may not do this"
+# a supervisor's own request: the same account may not approve it
+as "$TOK_S1" override.request "{$REFER,\"override_justification\":\"second one\"}" changes
+OV2=$(json 'd["result"]["id"]')
+as "$TOK_S1" override.approve "{\"id\":\"$OV2\"}" changes
+json_is 'd["code"]' PL_EPERM
+json_is 'd["error"]' "an override must be approved by another account"
+[ "$(n_out)" = "$OUT0" ] || fail "a refused approval sealed something"
+ok
+# another supervisor approves: the referral goes, approved by sup2
+as "$TOK_S2" override.approve "{\"id\":\"$OV2\"}" changes
+[ "$RC" -eq 0 ] || fail "sup2 could not approve sup1's override"
+ok
+R2=$(json 'd["result"]["id"] if isinstance(d["result"], dict) else d["result"]')
+[ "$(n_out)" != "$OUT0" ] || fail "the approved override sealed nothing"
+ok
+expect 0 --home "$AG" show "$R2" --json
+json_is 'd["override"]["approved_by"]' sup2
+received() { passerelle --home "$T/clinic" show "$1" >/dev/null 2>&1; }
+net_until 300 received "$R2" || FAIL_LOG=$T/clinic.log fail "the clinic never received $R2"
+ok
+# sup1 approves amina's request; then it is gone from the list
+as "$TOK_S1" override.approve "{\"id\":\"$OV1\"}" changes
+[ "$RC" -eq 0 ] || fail "sup1 could not approve amina's override"
+ok
+as "$TOK_S1" override.list '{}'
+json_is 'len(d["result"])' 0
+# a rejected request is gone, and sends nothing
+as "$TOK_CM" override.request "{$REFER,\"override_justification\":\"third\"}" changes
+OV3=$(json 'd["result"]["id"]')
+OUT1=$(n_out)
+as "$TOK_S2" override.reject "{\"id\":\"$OV3\",\"reason\":\"not-justified\"}" changes
+[ "$RC" -eq 0 ] || fail "reject"
+ok
+as "$TOK_S2" override.approve "{\"id\":\"$OV3\"}" changes
+json_is 'd["code"]' PL_ENOTFOUND
+[ "$(n_out)" = "$OUT1" ] || fail "a rejected override sealed something"
+ok
+# a supervisor reads the audit (a deferred command, run as the account)
+as "$TOK_S1" audit.verify '{}'
+[ "$RC" -eq 0 ] || fail "a supervisor could not verify the audit"
+ok
+as "$TOK_CM" audit.verify '{}'
+json_is 'd["error"]' "your role (case-manager) may not do this"
+audit_lines
+for ev in "sup1 override-approve refused same-account" "sup2 override-approve applied" \
+    "sup1 refer applied" "amina.k override-request pending" "sup2 override-reject applied not-justified"; do
+    grep -q "^$ev" "$T/audit" || fail "no '$ev' in the audit"
+    ok
+done
 
 echo "test_staff: ok ($CHECKS checks)"
