@@ -101,6 +101,7 @@ s_overrides(web_req_t *r, json_t *list)
     {
         web_buf_add(&r->body, "<section class=\"card\">");
         s_fields(r, e);
+        s_fields(r, json_object_get(e, "args")); // what would be sent
         const char *st = web_s(e, "status");
         if (sup && (!*st || !strcmp(st, "pending"))) {
             for (int k = 0; k < 2; k++) {

@@ -48,10 +48,10 @@ static const s_route_t s_routes[] = {
     {"POST", "/cases/new", R_CM, web_pg_case_new},
     {"GET", "/case/:id", R_CM, web_pg_case},
     {"POST", "/case/:id", R_CM, web_pg_case_post},
-    {"GET", "/overrides", R_SUP | R_CM, web_pg_overrides},
+    {"GET", "/overrides", R_SUP, web_pg_overrides},
     {"POST", "/overrides", R_SUP, web_pg_override_post},
     {"GET", "/audit", R_SUP, web_pg_audit},
-    {"GET", "/notifications", R_CM | R_PROV | R_SUP, web_pg_notifications},
+    {"GET", "/notifications", R_CM | R_PROV, web_pg_notifications},
     {"GET", "/staff", R_ADMIN, web_pg_staff},
     {"POST", "/staff", R_ADMIN, web_pg_staff_post},
 };
@@ -158,9 +158,9 @@ web_page_begin(web_req_t *r, const char *title)
             {R_PROV, "/in", "incoming"},
             {R_CM, "/cases", "cases"},
             {R_CM, "/out", "outgoing"},
-            {R_SUP | R_CM, "/overrides", "overrides"},
+            {R_SUP, "/overrides", "overrides"},
             {R_SUP, "/audit", "audit"},
-            {R_CM | R_PROV | R_SUP, "/notifications", "notifications"},
+            {R_CM | R_PROV, "/notifications", "notifications"},
             {R_ADMIN, "/staff", "staff"},
         };
         for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {

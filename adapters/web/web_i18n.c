@@ -225,6 +225,10 @@ static const s_msg_t s_msgs[] = {
     {"family-tracing", "family tracing", "recherche familiale"},
     // supervisor, notifications, admin
     {"approve", "Approve", "Approuver"},
+    {"id", "Request", "Demande"},
+    {"requested_by", "Requested by", "Demandée par"},
+    {"requested_at", "Requested at", "Demandée le"},
+    {"override_justification", "Justification", "Justification"},
     {"ok", "Chain verified", "Chaîne vérifiée"},
     {"entries", "Entries", "Entrées"},
     {"first_bad", "First bad entry", "Première entrée fautive"},

@@ -6,7 +6,9 @@
 # refused even with the right one, in words; an admin adds and disables
 # an account through the pages (CSRF token included) and the disabled
 # account can no longer log in; an account with lang fr gets French
-# screens; the supervisor's audit page shows the chain verified.
+# screens; the supervisor's audit page shows the chain verified; four
+# eyes: an override requested by a case manager is approved by a
+# supervisor, one a supervisor requested is refused to that supervisor.
 set -euo pipefail
 
 if [ -n "${PL_BIN_DIR:-}" ] && [ -x "$PL_BIN_DIR/passerelle" ]; then
@@ -68,6 +70,52 @@ ok
 is "$(code GET "$AU/out" -b "$T/jar")" 401 "an expired session"
 has 'log in again' "expiry message"
 is "$(code GET "$AU/cases" -b "$T/jar")" 401 "the expired cookie afterwards"
+
+# ---- four eyes: a referral the consent does not cover is refused in
+# plain words; an override requested by amina is approved by a supervisor;
+# one a supervisor requested himself he may not approve
+web_login agency amina "$T/jar"
+expect 0 --home "$T/agency" case add --given Four --family Eyes --birth 1980-02-02
+C4=$(cat "$T/out")
+is "$(code POST "$AU/case/$C4" -b "$T/jar" "${FORM[@]}" \
+    --data-binary "do=refer&to=sn/clinic&service=urgent-care&csrf=$CSRF")" 403 \
+    "a referral without consent"
+has "consent does not cover this referral" "the consent refusal in plain words"
+is "$(code POST "$AU/case/$C4" -b "$T/jar" "${FORM[@]}" \
+    --data-binary "do=refer&to=sn/clinic&service=urgent-care&override_justification=vital+interest&csrf=$CSRF")" \
+    200 "an override request"
+has "Override requested" "the override notice"
+expect 0 --home "$T/agency" referrals --json
+json_is 'len(d)' 0
+# moussa asks for one himself (through his own daemon session)
+rid() { python3 -c 'import secrets; print(secrets.token_hex(16))'; }
+printf '{"cmd":"session.login","args":{"name":"moussa","password":"%s"}}' "$WEB_PASS" \
+    | pl-ctlraw --home "$T/agency" >"$T/out" 2>"$T/err" || fail "moussa's login"
+TOK=$(json 'd["result"]["token"]')
+printf '{"req":"%s","cmd":"override.request","session":"%s","args":{"case":"%s","to":"sn/clinic","service":"self-approved","override_justification":"vital"}}' \
+    "$(rid)" "$TOK" "$C4" | pl-ctlraw --home "$T/agency" >"$T/out" 2>"$T/err" \
+    || fail "moussa's override request"
+OWN=$(json 'd["result"]["id"]')
+web_login agency moussa "$T/jar-m"
+is "$(code GET "$AU/overrides" -b "$T/jar-m")" 200 "the supervisor's overrides"
+has "vital interest" "the pending request's justification"
+has "self-approved" "moussa's own request listed"
+is "$(code POST "$AU/overrides" -b "$T/jar-m" "${FORM[@]}" \
+    --data-binary "do=approve&id=$OWN&csrf=$CSRF")" 403 "approving one's own override"
+has "another account" "the four-eyes refusal"
+is "$(code GET "$AU/overrides" -b "$T/jar-m")" 200 "the overrides again"
+ids=$(grep -o 'name="id" value="[0-9a-f]*"' "$T/page" | sed 's/.*value="//; s/"//' | sort -u)
+[ "$(echo "$ids" | wc -w)" = 2 ] || fail "wanted 2 pending overrides, got: $ids"
+ok
+for id in $ids; do
+    [ "$id" = "$OWN" ] && continue
+    is "$(code POST "$AU/overrides" -b "$T/jar-m" "${FORM[@]}" \
+        --data-binary "do=approve&id=$id&csrf=$CSRF")" 303 "approving amina's override"
+done
+expect 0 --home "$T/agency" referrals --json
+json_is 'len(d)' 1
+json_is 'd[0]["service"]' urgent-care
+is "$(code GET "$AU/overrides" -b "$T/jar")" 403 "a case manager on the overrides"
 
 # ---- a locked account: 5 wrong passwords, then even the right one fails
 curl -s -c "$T/jar-l" -b "$T/jar-l" "$AU/login" >"$T/page"
