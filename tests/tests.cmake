@@ -106,3 +106,6 @@ foreach(t test_children test_referral_flow bench_referral pl-testmsg
     target_link_libraries(${t} PRIVATE pl_cli)
   endif()
 endforeach()
+if(TARGET test_web_unit)
+  target_link_libraries(test_web_unit PRIVATE pl_web) # passerelle-web's pieces
+endif()
