@@ -320,6 +320,7 @@ done:
         zmq_close(s);
     if (ctx)
         zmq_ctx_term(ctx);
+    pl_wipe(text, strlen(text)); // a login or staff.add carries a password
     free(text);
     return rc;
 }

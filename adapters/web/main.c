@@ -6,7 +6,6 @@
 #include <limits.h>
 #include <microhttpd.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 
 #include "adapters/web/web.h"
 #include "adapters/web/web_http.h"
+#include "proto/pl_crypto.h"
 
 static const char s_help[] =
     "usage: passerelle-web --home DIR [--listen ADDR:PORT]\n"
@@ -208,7 +208,7 @@ main(int argc, char **argv)
                 listen);
         return 1;
     }
-    if (sodium_init() < 0) {
+    if (pl_crypto_init() != 0) {
         fprintf(stderr, "passerelle-web: libsodium failed to start\n");
         return 1;
     }
@@ -292,9 +292,9 @@ main(int argc, char **argv)
     sigwait(&set, &sig);
     fprintf(stderr, "passerelle-web: stopping (signal %d)\n", sig);
     MHD_stop_daemon(d);
-    sodium_memzero(w->sess, sizeof w->sess);
+    pl_wipe(w->sess, sizeof w->sess);
     if (tls_key)
-        sodium_memzero(tls_key, strlen(tls_key));
+        pl_wipe(tls_key, strlen(tls_key));
     free(tls_cert);
     free(tls_key);
     return 0;

@@ -66,6 +66,8 @@ void web_form_join(const web_form_t *f, const char *name, char *out,
                    size_t size);
 void web_form_free(web_form_t *f);
 
+// Wipes the string value of 'key' in 'o' (a password) before 'o' is freed.
+void web_json_wipe(json_t *o, const char *key);
 // 'hex' gets 2*bytes hex digits of fresh randomness + NUL.
 void web_random_hex(char *hex, size_t bytes);
 // Constant-time comparison of two NUL-terminated strings of equal length

@@ -322,6 +322,7 @@ web_pg_staff_post(web_req_t *r)
     char err[S_ERR], code[32];
     int rc =
         web_call(r, cmd, args, true, &res, err, sizeof err, code, sizeof code);
+    web_json_wipe(args, "password");
     json_decref(args);
     if (rc != 0) {
         web_page_begin(r, "staff");

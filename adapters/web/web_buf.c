@@ -1,6 +1,5 @@
 // web_buf - the text buffer of a page, the one HTML escaping function, the
 // bounded form parser and randomness (see web.h). Layer: adapters.
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,8 @@
 #include <time.h>
 
 #include "adapters/web/web.h"
+#include "proto/pl_crypto.h"
+#include "proto/pl_util.h"
 
 static void
 s_grow(web_buf_t *b, size_t more)
@@ -218,7 +219,7 @@ web_form_free(web_form_t *f)
     for (size_t i = 0; i < f->n; i++) {
         // form values may hold personal data: wipe before freeing
         if (f->value[i])
-            sodium_memzero(f->value[i], strlen(f->value[i]));
+            pl_wipe(f->value[i], strlen(f->value[i]));
         free(f->name[i]);
         free(f->value[i]);
     }
@@ -231,9 +232,9 @@ web_random_hex(char *hex, size_t bytes)
     unsigned char raw[64];
     if (bytes > sizeof raw)
         bytes = sizeof raw;
-    randombytes_buf(raw, bytes);
-    sodium_bin2hex(hex, 2 * bytes + 1, raw, bytes);
-    sodium_memzero(raw, sizeof raw);
+    pl_random(raw, bytes);
+    pl_hex(hex, raw, bytes);
+    pl_wipe(raw, sizeof raw);
 }
 
 bool
@@ -242,9 +243,7 @@ web_same(const char *a, const char *b)
     size_t n = strlen(a);
     if (!n || n != strlen(b))
         return false;
-    // sodium_memcmp runs in time independent of the contents (libsodium
-    // documentation, "Helpers: constant-time test for equality")
-    return sodium_memcmp(a, b, n) == 0;
+    return pl_ct_equal(a, b, n); // time independent of the contents
 }
 
 int64_t
@@ -253,4 +252,13 @@ web_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec;
+}
+
+void
+web_json_wipe(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    const char *s = json_string_value(v);
+    if (s) // the string is jansson's own copy, about to be freed
+        pl_wipe((char *) (uintptr_t) s, strlen(s));
 }

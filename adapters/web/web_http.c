@@ -7,7 +7,6 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 
 #include "adapters/cli/cli_control.h"
 #include "adapters/web/web.h"
+#include "proto/pl_crypto.h"
 
 // Roles as bits of a route's mask.
 enum {
@@ -536,7 +536,7 @@ s_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!cs)
         return;
     if (cs->body.data)
-        sodium_memzero(cs->body.data, cs->body.cap);
+        pl_wipe(cs->body.data, cs->body.cap);
     web_buf_free(&cs->body);
     free(cs);
     *con_cls = NULL;

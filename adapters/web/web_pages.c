@@ -219,7 +219,8 @@ web_pg_login_post(web_req_t *r)
     r->has_session = false;
     int rc = web_call(r, "session.login", args, true, &res, err, sizeof err,
                       code, sizeof code);
-    json_decref(args); // jansson keeps its copy of the password until here
+    web_json_wipe(args, "password"); // jansson's copy of the password
+    json_decref(args);
     if (rc != 0) {
         web_rate_fail(r->w, r->ip);
         bool locked = strstr(err, "lock") != NULL;

@@ -6,11 +6,11 @@
 // browser keeps (or a proxy logs) can be replayed against the control
 // socket, and a logout here makes the cookie useless at once even if the
 // daemon could not be told. Ids and tokens are compared in constant time.
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "adapters/web/web.h"
+#include "proto/pl_crypto.h"
 
 // The slot of 'id', or NULL. Caller holds the lock.
 static web_session_t *
@@ -35,7 +35,7 @@ web_sess_new(web_ctx_t *w, const char *token, const char *name,
     for (size_t i = 0; i < WEB_SESSIONS_MAX && !slot; i++) {
         web_session_t *s = &w->sess[i];
         if (s->used && now - s->last > w->idle_s)
-            sodium_memzero(s, sizeof *s); // idle: gone
+            pl_wipe(s, sizeof *s); // idle: gone
         if (!s->used)
             slot = s;
     }
@@ -63,7 +63,7 @@ web_sess_get(web_ctx_t *w, const char *id, web_session_t *out)
     pthread_mutex_lock(&w->lock);
     web_session_t *s = s_find(w, id);
     if (s && now - s->last > w->idle_s) {
-        sodium_memzero(s, sizeof *s);
+        pl_wipe(s, sizeof *s);
         s = NULL;
     }
     if (s) {
@@ -80,7 +80,7 @@ web_sess_drop(web_ctx_t *w, const char *id)
     pthread_mutex_lock(&w->lock);
     web_session_t *s = s_find(w, id);
     if (s)
-        sodium_memzero(s, sizeof *s);
+        pl_wipe(s, sizeof *s);
     pthread_mutex_unlock(&w->lock);
 }
 

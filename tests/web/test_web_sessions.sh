@@ -75,6 +75,7 @@ is "$(code GET "$AU/cases" -b "$T/jar")" 401 "the expired cookie afterwards"
 # plain words; an override requested by amina is approved by a supervisor;
 # one a supervisor requested himself he may not approve
 web_login agency amina "$T/jar"
+ACSRF=$CSRF
 expect 0 --home "$T/agency" case add --given Four --family Eyes --birth 1980-02-02
 C4=$(cat "$T/out")
 is "$(code POST "$AU/case/$C4" -b "$T/jar" "${FORM[@]}" \
@@ -116,6 +117,40 @@ expect 0 --home "$T/agency" referrals --json
 json_is 'len(d)' 1
 json_is 'd[0]["service"]' urgent-care
 is "$(code GET "$AU/overrides" -b "$T/jar")" 403 "a case manager on the overrides"
+
+# ---- consent withdrawal and erasure through the case page: a case with
+# consent and a referral to the clinic, all through the pages
+expect 0 --home "$T/agency" case add --given With --family Drawal --birth 1985-03-03
+C5=$(cat "$T/out")
+is "$(code POST "$AU/case/$C5" -b "$T/jar" "${FORM[@]}" --data-binary \
+    "do=consent&sectors=health&sectors=housing&purpose=services&given_by=returnee&expires=2031-01-01&csrf=$ACSRF")" \
+    303 "consent through the page"
+is "$(code POST "$AU/case/$C5" -b "$T/jar" "${FORM[@]}" \
+    --data-binary "do=refer&to=sn/clinic&service=dental&csrf=$ACSRF")" 303 "refer"
+for i in $(seq 1 100); do
+    passerelle --home "$T/clinic" referrals --json >"$T/out"
+    [ "$(json 'len([r for r in d if r["service"] == "dental"])')" = 1 ] && break
+    sleep 0.2
+done
+is "$(code POST "$AU/case/$C5" -b "$T/jar" "${FORM[@]}" \
+    --data-binary "do=erase&csrf=$ACSRF")" 400 "erase without the confirmation box"
+is "$(code POST "$AU/case/$C5" -b "$T/jar" "${FORM[@]}" \
+    --data-binary "do=withdraw&csrf=$ACSRF")" 303 "consent withdrawal"
+is "$(code GET "$AU/case/$C5" -b "$T/jar")" 200 "the case after withdrawal"
+has "Consent withdrawn" "the withdrawal on the case page"
+grep -q "sn/clinic: \(erasure confirmed\|waiting for confirmation\)" "$T/page" \
+    || fail "the clinic is not listed as a holder"
+ok
+for i in $(seq 1 100); do
+    code GET "$AU/case/$C5" -b "$T/jar" >/dev/null
+    grep -q "sn/clinic: erasure confirmed" "$T/page" && break
+    sleep 0.2
+done
+has "sn/clinic: erasure confirmed" "the clinic's erasure confirmation"
+is "$(code POST "$AU/case/$C5" -b "$T/jar" "${FORM[@]}" \
+    --data-binary "do=erase&confirm=yes&csrf=$ACSRF")" 303 "erase"
+is "$(code GET "$AU/case/$C5" -b "$T/jar")" 200 "the erased case"
+has "This case was erased." "the erased case page"
 
 # ---- a locked account: 5 wrong passwords, then even the right one fails
 curl -s -c "$T/jar-l" -b "$T/jar-l" "$AU/login" >"$T/page"

@@ -9,11 +9,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 // clang-format on
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "adapters/web/web.h"
+#include "proto/pl_crypto.h"
 
 static void
 test_escape(void **state)
@@ -166,7 +166,7 @@ test_i18n(void **state)
 int
 main(void)
 {
-    if (sodium_init() < 0)
+    if (pl_crypto_init() != 0)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escape), cmocka_unit_test(test_form),
