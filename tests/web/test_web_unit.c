@@ -72,7 +72,7 @@ test_form(void **state)
         strcat(many, "x=1&");
     assert_int_equal(web_form_parse(&f, many, strlen(many)), -1);
     // a body that is not NUL-terminated: only 'len' bytes are read
-    assert_int_equal(web_form_parse(&f, "k=vXXXX", 3), 0);
+    assert_int_equal(web_form_parse(&f, "k=v-rest", 3), 0);
     assert_string_equal(web_form_get(&f, "k"), "v");
     web_form_free(&f);
 }
