@@ -28,10 +28,15 @@
 // each handler file exports its own. The case, consent and referral
 // commands of pl_node_case.c are still found through pl_node_case_handles
 // (its entry points are kept while it is split into rows of its own).
+// clang-format off
 static const pl_ctl_cmd_t *const s_tables[] = {
-    pl_node_info_cmds, pl_node_ops_cmds, pl_node_test_cmds,
-    pl_staff_cmds,     pl_override_cmds,
+    pl_node_info_cmds,
+    pl_node_ops_cmds,
+    pl_node_test_cmds,
+    pl_staff_cmds,    // staff accounts and sessions (issue 14)
+    pl_override_cmds, // four-eyes overrides (issue 14)
 };
+// clang-format on
 
 const pl_ctl_cmd_t *
 pl_node_ctl_find(const char *cmd)

@@ -251,7 +251,8 @@ static void
 test_sessions_table(void **state)
 {
     (void) state;
-    pl_sessions_t *ss = pl_sessions_new(60, 3600);
+    // margins of 100 s at least: real seconds pass between the steps too
+    pl_sessions_t *ss = pl_sessions_new(600, 7200);
     assert_non_null(ss);
     char tok[PL_SESSION_TOKEN_HEX + 1], tok2[PL_SESSION_TOKEN_HEX + 1];
     pl_session_info_t info;
@@ -259,7 +260,7 @@ test_sessions_table(void **state)
         pl_sessions_open(ss, "amina", PL_ROLE_PROVIDER, "fr", tok, &info),
         PL_OK);
     assert_int_equal(strlen(tok), 64);
-    assert_int_equal(info.expires, info.created + 60);
+    assert_int_equal(info.expires, info.created + 600);
     assert_int_equal(pl_sessions_resolve(ss, tok, true, &info), PL_OK);
     assert_string_equal(info.name, "amina");
     assert_int_equal(info.role, PL_ROLE_PROVIDER);
@@ -273,23 +274,24 @@ test_sessions_table(void **state)
     assert_int_equal(pl_sessions_resolve(ss, other, true, &info), PL_EAUTH);
     memset(other, 'z', 64);
     assert_int_equal(pl_sessions_resolve(ss, other, true, &info), PL_EAUTH);
-    // idle: 59 s is fine and refreshes, 60 s unused ends it
-    pl_sessions_advance(ss, 59);
+    // idle: 500 s is fine and (touched) refreshes; an untouched look does
+    // not; 700 s unused ends it
+    pl_sessions_advance(ss, 500);
     assert_int_equal(pl_sessions_resolve(ss, tok, true, &info), PL_OK);
-    pl_sessions_advance(ss, 59);
+    pl_sessions_advance(ss, 400);
     assert_int_equal(pl_sessions_resolve(ss, tok, false, &info), PL_OK);
-    pl_sessions_advance(ss, 1);
+    pl_sessions_advance(ss, 300);
     assert_int_equal(pl_sessions_resolve(ss, tok, true, &info), PL_EAUTH);
     assert_int_equal(pl_sessions_count(ss), 0);
-    // absolute: used every 50 s, it still ends after an hour
+    // absolute: used every 500 s, it still ends after two hours
     assert_int_equal(
         pl_sessions_open(ss, "amina", PL_ROLE_PROVIDER, "en", tok, &info),
         PL_OK);
-    for (int i = 0; i < 71; i++) {
-        pl_sessions_advance(ss, 50);
+    for (int i = 0; i < 14; i++) {
+        pl_sessions_advance(ss, 500);
         assert_int_equal(pl_sessions_resolve(ss, tok, true, &info), PL_OK);
     }
-    pl_sessions_advance(ss, 50);
+    pl_sessions_advance(ss, 500);
     assert_int_equal(pl_sessions_resolve(ss, tok, true, &info), PL_EAUTH);
     // close, close by name
     assert_int_equal(pl_sessions_open(ss, "a", PL_ROLE_ADMIN, "en", tok, &info),
@@ -480,10 +482,10 @@ test_login_lockout_disable(void **state)
     assert_true(json_is_string(json_object_get(a, "locked_until")));
     json_decref(r);
     // 15 minutes later the right password works and the count restarts
-    pl_sessions_advance(f->node->sessions, PL_STAFF_LOCK_S - 60);
+    pl_sessions_advance(f->node->sessions, PL_STAFF_LOCK_S - 200);
     assert_string_equal(s_login(f, "prov", "provider-pass", NULL, err, 128),
                         "PL_EPERM");
-    pl_sessions_advance(f->node->sessions, 61);
+    pl_sessions_advance(f->node->sessions, 201);
     assert_string_equal(s_login(f, "prov", "provider-pass", tok, err, 128),
                         "(ok)");
     r = s_run(f, "staff.list", NULL, NULL, NULL);
