@@ -98,6 +98,8 @@ if [ -f "$ROOT_DIR/scripts/demo-scenario.sh" ]; then
     # shellcheck source=/dev/null
     . "$ROOT_DIR/scripts/demo-scenario.sh"
 fi
+# shellcheck source=demo-web.sh
+[ -f "$ROOT_DIR/scripts/demo-web.sh" ] && . "$ROOT_DIR/scripts/demo-web.sh"
 
 if [ "$ONCE" = 1 ]; then
     say "done: stopping every process"

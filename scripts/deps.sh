@@ -5,7 +5,8 @@
 set -eu
 PKGS="build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev
 protobuf-c-compiler protobuf-compiler liblmdb-dev lmdb-utils libsodium-dev
-libjansson-dev libcmocka-dev python3"
+libjansson-dev libcmocka-dev python3
+libmicrohttpd-dev chromium curl"
 # clang and its runtime are optional (fuzzing); asked for, not required
 OPTIONAL="clang libclang-rt-14-dev"
 missing=""
@@ -13,18 +14,30 @@ for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
         || missing="$missing $p"
 done
+# passerelle-web's browser tests: node and npm (Debian's, unless a node is
+# already installed), then tests/web's pinned packages (package-lock.json)
+command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
+web_npm() {
+    root="$(cd "$(dirname "$0")/.." && pwd)"
+    [ -d "$root/tests/web/node_modules/playwright-core" ] \
+        && [ -d "$root/tests/web/node_modules/axe-core" ] && return 0
+    command -v npm >/dev/null 2>&1 || return 0
+    echo "deps: npm ci --prefix tests/web (playwright-core, axe-core)" >&2
+    npm ci --prefix "$root/tests/web" --no-audit --no-fund >&2
+}
 opt_missing=""
 for p in $OPTIONAL; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
         || opt_missing="$opt_missing $p"
 done
-[ -z "$missing" ] && [ -z "$opt_missing" ] && exit 0
+[ -z "$missing" ] && [ -z "$opt_missing" ] && { web_npm; exit 0; }
 if [ "$(id -u)" != 0 ]; then
     if [ -n "$missing" ]; then
         echo "deps: missing packages; run as root:" >&2
         echo "  apt-get update && apt-get install -y$missing$opt_missing" >&2
         exit 1
     fi
+    web_npm
     exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
@@ -35,3 +48,4 @@ if [ -n "$opt_missing" ]; then
     apt-get install -y -qq --no-install-recommends $opt_missing >&2 \
         || echo "deps: optional packages not installed:$opt_missing (fuzzing skipped)" >&2
 fi
+web_npm

@@ -26,9 +26,9 @@ set(PL_TEST_ENV
   "PL_TEST_BUILD=${PL_TEST_BUILD}"
   "PATH=${CMAKE_BINARY_DIR}:$ENV{PATH}")
 
-foreach(area proto broker nodes adapters integration)
+foreach(area proto broker nodes adapters integration web)
   if(area STREQUAL "proto" OR area STREQUAL "adapters"
-     OR area STREQUAL "integration")
+     OR area STREQUAL "integration" OR area STREQUAL "web")
     set(lib pl_proto)
   else()
     set(lib pl_${area})
@@ -112,8 +112,11 @@ endforeach()
 # issue 12: tests and tools that use the CLI's code link the pl_cli library
 # (no test includes a .c file of the CLI)
 foreach(t test_children test_referral_flow bench_referral pl-testmsg
-          fuzz_stdin_replay fuzz_stdin test_cli_opts)
+          fuzz_stdin_replay fuzz_stdin test_cli_opts pl-ctlbench)
   if(TARGET ${t} AND TARGET pl_cli)
     target_link_libraries(${t} PRIVATE pl_cli)
   endif()
 endforeach()
+if(TARGET test_web_unit)
+  target_link_libraries(test_web_unit PRIVATE pl_web) # passerelle-web's pieces
+endif()

@@ -160,7 +160,8 @@ s_reach(const s_peer_t *peer, const char *home, char dir[PATH_MAX],
 // broker); NULL when out of memory.
 static char *
 s_request_text(const s_peer_t *peer, const char *request_id, const char *cmd,
-               json_t *args, const char *as, char rid[CLI_REQUEST_ID_HEX + 1])
+               json_t *args, const char *as, const char *session,
+               char rid[CLI_REQUEST_ID_HEX + 1])
 {
     json_t *req;
     if (peer->request_id) {
@@ -168,8 +169,8 @@ s_request_text(const s_peer_t *peer, const char *request_id, const char *cmd,
             snprintf(rid, CLI_REQUEST_ID_HEX + 1, "%s", request_id);
         else
             cli_control_request_id(rid);
-        req = json_pack("{s:s, s:s, s:O?, s:s?}", "req", rid, "cmd", cmd,
-                        "args", args, "as", as);
+        req = json_pack("{s:s, s:s, s:O?, s:s?, s:s?}", "req", rid, "cmd", cmd,
+                        "args", args, "as", as, "session", session);
     } else {
         rid[0] = 0;
         req = json_pack("{s:s}", "cmd", cmd);
@@ -231,6 +232,17 @@ cli_control_request(cli_peer_t which, const char *home, const char *request_id,
                     int timeout_ms, json_t **result, char *err, size_t err_size,
                     char *code, size_t code_size)
 {
+    return cli_control_session(which, home, request_id, cmd, args, as, NULL,
+                               timeout_ms, result, err, err_size, code,
+                               code_size);
+}
+
+int
+cli_control_session(cli_peer_t which, const char *home, const char *request_id,
+                    const char *cmd, json_t *args, const char *as,
+                    const char *session, int timeout_ms, json_t **result,
+                    char *err, size_t err_size, char *code, size_t code_size)
+{
     const s_peer_t *peer = &s_peers[which];
     *result = NULL;
     if (code && code_size)
@@ -243,7 +255,7 @@ cli_control_request(cli_peer_t which, const char *home, const char *request_id,
     if (timeout_ms <= 0)
         timeout_ms = CLI_CONTROL_TIMEOUT_MS;
     char rid[CLI_REQUEST_ID_HEX + 1];
-    char *text = s_request_text(peer, request_id, cmd, args, as, rid);
+    char *text = s_request_text(peer, request_id, cmd, args, as, session, rid);
     if (!text) {
         cli_fmt(err, err_size, "out of memory");
         return CLI_CONTROL_FAILED;
@@ -308,6 +320,7 @@ done:
         zmq_close(s);
     if (ctx)
         zmq_ctx_term(ctx);
+    pl_wipe(text, strlen(text)); // a login or staff.add carries a password
     free(text);
     return rc;
 }

@@ -55,6 +55,14 @@ int cli_control_request(cli_peer_t peer, const char *home,
                         char *err, size_t err_size, char *code,
                         size_t code_size);
 
+// Same, with a staff session token (the "session" field of the request,
+// issue 14; NULL for none): passerelle-web acts for a logged-in account.
+int cli_control_session(cli_peer_t peer, const char *home,
+                        const char *request_id, const char *cmd, json_t *args,
+                        const char *as, const char *session, int timeout_ms,
+                        json_t **result, char *err, size_t err_size, char *code,
+                        size_t code_size);
+
 // Calls 'cmd' with 'args' (borrowed, may be NULL) on the daemon of 'home'
 // as staff member 'as' (may be NULL). On CLI_CONTROL_OK '*result' is the
 // reply's "result" (new reference: json_decref it). Otherwise 'err' gets

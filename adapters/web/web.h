@@ -1,0 +1,203 @@
+// web - passerelle-web, the staff web application (issue 14, DESIGN.md
+// §12): a separate process that serves server-rendered pages and speaks to
+// the node daemon over its control socket, as the CLI does. Layer: adapters.
+//
+// Pieces:
+//   web_buf     growing text buffer, the one HTML escaping function, the
+//               bounded x-www-form-urlencoded parser, random hex
+//   web_i18n    the one message table (English, French), per account
+//   web_sess    the session table (cookie id -> daemon token, CSRF token,
+//               account) and the login rate limit per IP
+//   web_http    libmicrohttpd glue: limits, headers, checks, routing, log
+//   web_pages   the screens: login, provider, the case manager's lists
+//   web_case    the case manager's case page: consent, BIA, refer, erase
+//   web_admin   the screens of supervisor, child protection and admin
+//   main        options, TLS, start and stop
+#ifndef WEB_H
+#define WEB_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WEB_BODY_MAX     (64 * 1024) // request bodies above: 413
+#define WEB_FORM_FIELDS  64          // fields of one form, at most
+#define WEB_SESSIONS_MAX 1024        // sessions held by one process
+#define WEB_TOKEN_HEX    64          // 256-bit random ids, in hex
+#define WEB_RATE_IPS     256         // login rate-limit slots
+#define WEB_RATE_MAX     10          // failed logins per IP per window
+#define WEB_RATE_WINDOW  60          // seconds
+
+// ---- web_buf
+
+typedef struct {
+    char *data; // NUL-terminated (when len > 0 or after any append)
+    size_t len;
+    size_t cap;
+    bool oom; // an append failed: the page is dropped (500)
+} web_buf_t;
+
+void web_buf_add(web_buf_t *b, const char *s);
+void web_buf_addn(web_buf_t *b, const char *s, size_t n);
+void web_buf_addf(web_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+// Appends 's' HTML-escaped (& < > " ' become entities): the one escaping
+// function every value of every page goes through. NULL appends nothing.
+void web_buf_esc(web_buf_t *b, const char *s);
+void web_buf_free(web_buf_t *b);
+
+// One parsed form: names and values, decoded, NUL-terminated, owned.
+typedef struct {
+    size_t n;
+    char *name[WEB_FORM_FIELDS];
+    char *value[WEB_FORM_FIELDS];
+} web_form_t;
+
+// Parses an application/x-www-form-urlencoded body of 'len' bytes. Returns
+// 0, or -1 on a malformed body or more than WEB_FORM_FIELDS fields.
+int web_form_parse(web_form_t *f, const char *body, size_t len);
+// The first value of 'name', or NULL.
+const char *web_form_get(const web_form_t *f, const char *name);
+// Every value of 'name' joined with commas into 'out' (checkboxes); ""
+// when none.
+void web_form_join(const web_form_t *f, const char *name, char *out,
+                   size_t size);
+void web_form_free(web_form_t *f);
+
+// Wipes the string value of 'key' in 'o' (a password) before 'o' is freed.
+void web_json_wipe(json_t *o, const char *key);
+// 'hex' gets 2*bytes hex digits of fresh randomness + NUL.
+void web_random_hex(char *hex, size_t bytes);
+// Constant-time comparison of two NUL-terminated strings of equal length
+// (false when the lengths differ).
+bool web_same(const char *a, const char *b);
+
+// ---- web_i18n
+
+// The text of message 'key' in 'lang' ("fr" or anything else: English);
+// the key itself when the table has none (a missing entry shows, never
+// crashes).
+const char *web_t(const char *lang, const char *key);
+
+// ---- web_sess
+
+typedef struct {
+    bool used;
+    char id[WEB_TOKEN_HEX + 1];    // the cookie value
+    char csrf[WEB_TOKEN_HEX + 1];  // the CSRF token of its forms
+    char token[WEB_TOKEN_HEX + 1]; // the daemon's session token
+    char name[64];                 // the account
+    char role[32];
+    char lang[8];
+    int64_t last; // last use (monotonic seconds)
+} web_session_t;
+
+typedef struct {
+    char ip[64];
+    int64_t start; // window start
+    int count;
+} web_rate_t;
+
+typedef struct {
+    const char *home;   // the node's home
+    bool tls;           // serving HTTPS (Secure, __Host- cookie)
+    const char *cookie; // cookie name
+    pthread_mutex_t lock;
+    web_session_t sess[WEB_SESSIONS_MAX];
+    web_rate_t rate[WEB_RATE_IPS];
+    int idle_s; // local idle bound of a session (the daemon's own too)
+} web_ctx_t;
+
+int64_t web_now(void);
+// A new session for a daemon login; copies it to 'out'. Returns 0 or -1
+// (table full).
+int web_sess_new(web_ctx_t *w, const char *token, const char *name,
+                 const char *role, const char *lang, web_session_t *out);
+// Looks the cookie value 'id' up; on a hit copies the session to 'out',
+// refreshes its use time and returns true.
+bool web_sess_get(web_ctx_t *w, const char *id, web_session_t *out);
+// Forgets the session 'id' (logout, expiry): its cookie is useless after.
+void web_sess_drop(web_ctx_t *w, const char *id);
+// Whether 'ip' may try to log in: fewer than WEB_RATE_MAX failed logins
+// in the current window (successful logins do not count: a shared office
+// PC or a NAT logs many people in).
+bool web_rate_ok(web_ctx_t *w, const char *ip);
+// Counts one failed login from 'ip'.
+void web_rate_fail(web_ctx_t *w, const char *ip);
+
+// ---- web_http: one request as the pages see it
+
+typedef struct {
+    web_ctx_t *w;
+    const char *method;   // "GET" or "POST"
+    const char *path;     // the URL path, without query
+    const char *arg;      // the id in the path (/referral/ID), or NULL
+    const char *arg2;     // an action in the path, or NULL
+    const char *ip;       // the peer address
+    web_form_t form;      // a POST's fields
+    web_session_t s;      // the session, when has_session
+    bool has_session;     // a valid cookie came
+    const char *lang;     // the session's lang or "en"
+    const char *q_sector; // GET query values (not personal)
+    const char *q_region;
+    const char *q_lang;
+    // the answer
+    int status;
+    web_buf_t body;
+    char location[256];       // a redirect
+    char set_cookie[256];     // a Set-Cookie value
+    const char *content_type; // NULL: text/html
+    bool personal;            // Cache-Control: no-store (always set anyway)
+} web_req_t;
+
+// Calls 'cmd' on the daemon for the request's session (a request id is
+// added when 'changes'). Returns 0 with '*res' (caller decrefs) or -1 with
+// 'err' (the daemon's text) and 'code' ("PL_E…" or ""). A PL_EAUTH answer
+// drops the local session too.
+int web_call(web_req_t *r, const char *cmd, json_t *args, bool changes,
+             json_t **res, char *err, size_t err_size, char *code,
+             size_t code_size);
+
+// Page frame: header with the account and the role's menu, then the body
+// the caller adds, then web_page_end. 'title' is a message key.
+void web_page_begin(web_req_t *r, const char *title);
+void web_page_end(web_req_t *r);
+// <form method=post action=ACTION> with its CSRF field.
+void web_form_begin(web_req_t *r, const char *action);
+// An error box (escaped text) and the status.
+void web_error(web_req_t *r, int status, const char *msg);
+// A 303 redirect to 'path'.
+void web_redirect(web_req_t *r, const char *path);
+
+// A route handler.
+typedef void (*web_handler_t)(web_req_t *r);
+
+// ---- screens (web_pages.c, web_admin.c)
+
+void web_pg_login(web_req_t *r);
+void web_pg_login_post(web_req_t *r);
+void web_pg_logout(web_req_t *r);
+void web_pg_home(web_req_t *r);
+void web_pg_incoming(web_req_t *r);
+void web_pg_outgoing(web_req_t *r);
+void web_pg_referral(web_req_t *r);
+void web_pg_referral_act(web_req_t *r);
+void web_pg_cases(web_req_t *r);
+void web_pg_cases_search(web_req_t *r);
+void web_pg_case_new(web_req_t *r);
+void web_pg_case(web_req_t *r);
+void web_pg_case_post(web_req_t *r);
+void web_pg_overrides(web_req_t *r);
+void web_pg_override_post(web_req_t *r);
+void web_pg_audit(web_req_t *r);
+void web_pg_notifications(web_req_t *r);
+void web_pg_staff(web_req_t *r);
+void web_pg_staff_post(web_req_t *r);
+
+// Helpers the screens share (web_pages.c).
+const char *web_s(json_t *o, const char *key);
+void web_status_badge(web_req_t *r, json_t *ref);
+
+#endif

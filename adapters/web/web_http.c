@@ -1,0 +1,577 @@
+// web_http - libmicrohttpd glue of passerelle-web: bounded bodies, the
+// method, origin and CSRF checks, sessions, routing, the security headers
+// of every answer and the one log line per request (method, route
+// template, status, duration: never a path's values, a body or a cookie).
+// Layer: adapters.
+#include "adapters/web/web_http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "adapters/cli/cli_control.h"
+#include "adapters/web/web.h"
+#include "proto/pl_crypto.h"
+
+// Roles as bits of a route's mask.
+enum {
+    R_CM = 1,    // case-manager
+    R_PROV = 2,  // provider
+    R_SUP = 4,   // supervisor
+    R_COORD = 8, // coordinator
+    R_ADMIN = 16,
+    R_ANY = 31,
+    R_NONE = 0, // no login needed
+};
+
+typedef struct {
+    const char *method;
+    const char *tmpl; // "/referral/:id": ':' matches one path segment
+    int roles;        // R_NONE: public
+    web_handler_t fn;
+} s_route_t;
+
+static const s_route_t s_routes[] = {
+    {"GET", "/login", R_NONE, web_pg_login},
+    {"POST", "/login", R_NONE, web_pg_login_post},
+    {"POST", "/logout", R_ANY, web_pg_logout},
+    {"GET", "/", R_ANY, web_pg_home},
+    {"GET", "/in", R_PROV, web_pg_incoming},
+    {"GET", "/out", R_CM, web_pg_outgoing},
+    {"GET", "/referral/:id", R_PROV | R_CM | R_SUP, web_pg_referral},
+    {"POST", "/referral/:id", R_PROV | R_CM, web_pg_referral_act},
+    {"GET", "/cases", R_CM, web_pg_cases},
+    {"POST", "/cases/search", R_CM, web_pg_cases_search},
+    {"POST", "/cases/new", R_CM, web_pg_case_new},
+    {"GET", "/case/:id", R_CM, web_pg_case},
+    {"POST", "/case/:id", R_CM, web_pg_case_post},
+    {"GET", "/overrides", R_SUP, web_pg_overrides},
+    {"POST", "/overrides", R_SUP, web_pg_override_post},
+    {"GET", "/audit", R_SUP, web_pg_audit},
+    {"GET", "/notifications", R_CM | R_PROV, web_pg_notifications},
+    {"GET", "/staff", R_ADMIN, web_pg_staff},
+    {"POST", "/staff", R_ADMIN, web_pg_staff_post},
+};
+
+static int
+s_role_bit(const char *role)
+{
+    static const char *const names[] = {"case-manager", "provider",
+                                        "supervisor", "coordinator", "admin"};
+    for (int i = 0; i < 5; i++)
+        if (!strcmp(role, names[i]))
+            return 1 << i;
+    return 0;
+}
+
+// Whether 'seg' (n bytes) may stand for a ':' segment: an id or a code
+// (letters, digits, '-', '_', '.'), at most 64 bytes.
+static bool
+s_seg_ok(const char *seg, size_t n)
+{
+    if (!n || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = seg[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+// Matches 'path' against 'tmpl'; the ':' segment goes to 'arg'.
+static bool
+s_match(const char *tmpl, const char *path, char *arg, size_t arg_size)
+{
+    arg[0] = 0;
+    while (*tmpl && *path) {
+        if (*tmpl == ':') {
+            const char *end = strchr(path, '/');
+            size_t n = end ? (size_t) (end - path) : strlen(path);
+            if (!s_seg_ok(path, n) || n >= arg_size)
+                return false;
+            memcpy(arg, path, n);
+            arg[n] = 0;
+            path += n;
+            while (*tmpl && *tmpl != '/')
+                tmpl++;
+            continue;
+        }
+        if (*tmpl != *path)
+            return false;
+        tmpl++;
+        path++;
+    }
+    return !*tmpl && !*path;
+}
+
+int
+web_call(web_req_t *r, const char *cmd, json_t *args, bool changes,
+         json_t **res, char *err, size_t err_size, char *code, size_t code_size)
+{
+    (void) changes; // every call carries a request id (cli_control)
+    code[0] = 0;
+    int rc = cli_control_session(CLI_PEER_NODE, r->w->home, NULL, cmd, args,
+                                 NULL, r->has_session ? r->s.token : NULL,
+                                 CLI_CONTROL_TIMEOUT_MS, res, err, err_size,
+                                 code, code_size);
+    if (rc == CLI_CONTROL_OK)
+        return 0;
+    if (!strcmp(code, "PL_EAUTH") && r->has_session) {
+        web_sess_drop(r->w, r->s.id);
+        r->has_session = false;
+    }
+    return -1;
+}
+
+// ---- page frame
+
+void
+web_page_begin(web_req_t *r, const char *title)
+{
+    web_buf_t *b = &r->body;
+    web_buf_addf(b,
+                 "<!doctype html>\n<html lang=\"%s\"><head>"
+                 "<meta charset=\"utf-8\">"
+                 "<meta name=\"viewport\" content=\"width=device-width, "
+                 "initial-scale=1\">"
+                 "<title>",
+                 !strcmp(r->lang, "fr") ? "fr" : "en");
+    web_buf_esc(b, web_t(r->lang, title));
+    web_buf_add(b, " - Passerelle</title>"
+                   "<link rel=\"stylesheet\" href=\"/assets/style.css\">"
+                   "</head><body><header><span class=\"brand\">Passerelle"
+                   "</span>");
+    if (r->has_session) {
+        int bit = s_role_bit(r->s.role);
+        web_buf_add(b, "<nav aria-label=\"");
+        web_buf_esc(b, web_t(r->lang, "menu"));
+        web_buf_add(b, "\"><ul>");
+        static const struct {
+            int roles;
+            const char *href, *key;
+        } items[] = {
+            {R_PROV, "/in", "incoming"},
+            {R_CM, "/cases", "cases"},
+            {R_CM, "/out", "outgoing"},
+            {R_SUP, "/overrides", "overrides"},
+            {R_SUP, "/audit", "audit"},
+            {R_CM | R_PROV, "/notifications", "notifications"},
+            {R_ADMIN, "/staff", "staff"},
+        };
+        for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+            if (!(items[i].roles & bit))
+                continue;
+            web_buf_addf(b, "<li><a href=\"%s\">", items[i].href);
+            web_buf_esc(b, web_t(r->lang, items[i].key));
+            web_buf_add(b, "</a></li>");
+        }
+        web_buf_add(b, "</ul></nav><div class=\"who\">");
+        web_buf_esc(b, r->s.name);
+        web_buf_add(b, " (");
+        web_buf_esc(b, web_t(r->lang, r->s.role));
+        web_buf_add(b, ")");
+        web_form_begin(r, "/logout");
+        web_buf_add(b, "<button type=\"submit\">");
+        web_buf_esc(b, web_t(r->lang, "logout"));
+        web_buf_add(b, "</button></form></div>");
+    }
+    web_buf_add(b, "</header><main><h1>");
+    web_buf_esc(b, web_t(r->lang, title));
+    web_buf_add(b, "</h1>");
+}
+
+void
+web_page_end(web_req_t *r)
+{
+    web_buf_add(&r->body, "</main></body></html>\n");
+}
+
+void
+web_form_begin(web_req_t *r, const char *action)
+{
+    web_buf_add(&r->body, "<form method=\"post\" action=\"");
+    web_buf_esc(&r->body, action);
+    web_buf_add(&r->body, "\">");
+    if (r->has_session) {
+        web_buf_add(&r->body, "<input type=\"hidden\" name=\"csrf\" value=\"");
+        web_buf_esc(&r->body, r->s.csrf);
+        web_buf_add(&r->body, "\">");
+    }
+}
+
+void
+web_error(web_req_t *r, int status, const char *msg)
+{
+    r->status = status;
+    web_buf_add(&r->body, "<p class=\"error\" role=\"alert\">");
+    web_buf_esc(&r->body, msg);
+    web_buf_add(&r->body, "</p>");
+}
+
+void
+web_redirect(web_req_t *r, const char *path)
+{
+    r->status = 303;
+    snprintf(r->location, sizeof r->location, "%s", path);
+}
+
+// ---- one whole error page (no session frame needed)
+
+static void
+s_error_page(web_req_t *r, int status, const char *key)
+{
+    web_buf_free(&r->body);
+    web_page_begin(r, key);
+    r->status = status;
+    if (status == 401 || status == 403) {
+        web_buf_add(&r->body, "<p><a href=\"/login\">");
+        web_buf_esc(&r->body, web_t(r->lang, "login"));
+        web_buf_add(&r->body, "</a></p>");
+    }
+    web_page_end(r);
+}
+
+// ---- the connection state and the MHD callbacks
+
+typedef struct {
+    web_buf_t body;
+    bool too_big;
+    struct timespec start;
+} s_conn_t;
+
+static double
+s_ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double) (t1.tv_sec - t0->tv_sec) * 1e3
+           + (double) (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void
+s_log(const char *method, const char *route, int status, double ms)
+{
+    // the one log line: method, route template, status, duration
+    fprintf(stderr, "passerelle-web: %s %s %d %.1f ms\n", method, route, status,
+            ms);
+}
+
+static enum MHD_Result
+s_send(struct MHD_Connection *c, web_req_t *r, bool asset)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        r->body.len, r->body.data ? r->body.data : (char *) "",
+        MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(
+        resp, "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
+    MHD_add_response_header(resp, "Cross-Origin-Resource-Policy",
+                            "same-origin");
+    MHD_add_response_header(resp, "Content-Type",
+                            r->content_type ? r->content_type
+                                            : "text/html; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control",
+                            asset ? "public, max-age=3600" : "no-store");
+    if (r->location[0])
+        MHD_add_response_header(resp, "Location", r->location);
+    if (r->set_cookie[0])
+        MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
+    if (r->status == 405)
+        MHD_add_response_header(resp, "Allow", "GET, POST");
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned) r->status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+// Whether a POST comes from a page of this site. Sec-Fetch-Site (Fetch
+// Metadata, sent by every current browser) must be "same-origin"; it is
+// the reliable signal here, because under Referrer-Policy no-referrer a
+// browser sends "Origin: null" even for its own forms (Fetch standard,
+// "serializing a request origin"). Without Sec-Fetch-Site, an Origin
+// header must name this server. Without either (not a browser: curl, a
+// script), the CSRF token alone decides.
+static bool
+s_origin_ok(web_ctx_t *w, struct MHD_Connection *c)
+{
+    const char *origin =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    const char *site =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    if (site)
+        return strcmp(site, "same-origin") == 0;
+    if (origin) {
+        char want[320];
+        snprintf(want, sizeof want, "%s://%s", w->tls ? "https" : "http",
+                 host ? host : "");
+        return host && strcmp(origin, want) == 0;
+    }
+    return true;
+}
+
+// The value of cookie 'name' in the request, or NULL.
+static const char *
+s_cookie(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_COOKIE_KIND, name);
+}
+
+// The stylesheet, read once at start (web_http_init).
+static char *s_css;
+static size_t s_css_len;
+
+int
+web_http_init(const char *assets_dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/style.css", assets_dir);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    s_css = malloc(64 * 1024);
+    s_css_len = s_css ? fread(s_css, 1, 64 * 1024 - 1, f) : 0;
+    fclose(f);
+    return s_css && s_css_len ? 0 : -1;
+}
+
+static void
+s_peer_ip(struct MHD_Connection *c, char *ip, size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(ip, size, "?");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, ip,
+                  (socklen_t) size);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, ip,
+                  (socklen_t) size);
+}
+
+static enum MHD_Result
+s_handle(web_ctx_t *w, struct MHD_Connection *c, const char *url,
+         const char *method, s_conn_t *cs)
+{
+    web_req_t r = {.w = w, .method = method, .path = url, .lang = "en"};
+    r.status = 200;
+    char ip[64], arg[72];
+    s_peer_ip(c, ip, sizeof ip);
+    r.ip = ip;
+    const char *route = "(none)";
+    bool post = !strcmp(method, "POST");
+
+    // the session, if its cookie came and is known
+    const char *cid = s_cookie(c, w->cookie);
+    if (cid && web_sess_get(w, cid, &r.s)) {
+        r.has_session = true;
+        r.lang = r.s.lang;
+    }
+    r.q_sector =
+        MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sector");
+    r.q_region =
+        MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "region");
+    r.q_lang = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "lang");
+
+    if (!strcmp(url, "/assets/style.css") && !post) {
+        route = "/assets/style.css";
+        r.content_type = "text/css; charset=utf-8";
+        web_buf_addn(&r.body, s_css, s_css_len);
+        enum MHD_Result ok = s_send(c, &r, true);
+        s_log(method, route, r.status, s_ms_since(&cs->start));
+        web_buf_free(&r.body);
+        return ok;
+    }
+
+    const s_route_t *hit = NULL;
+    bool path_known = false;
+    for (size_t i = 0; i < sizeof s_routes / sizeof s_routes[0]; i++) {
+        if (!s_match(s_routes[i].tmpl, url, arg, sizeof arg))
+            continue;
+        path_known = true;
+        if (!strcmp(s_routes[i].method, method)) {
+            hit = &s_routes[i];
+            break;
+        }
+    }
+    if (!hit) {
+        s_error_page(&r, path_known ? 405 : 404,
+                     path_known ? "method-not-allowed" : "not-found");
+        goto out;
+    }
+    route = hit->tmpl;
+    r.arg = arg[0] ? arg : NULL;
+    if (cs->too_big) {
+        s_error_page(&r, 413, "too-big");
+        goto out;
+    }
+    if (post) {
+        if (!s_origin_ok(w, c)) {
+            s_error_page(&r, 403, "bad-origin");
+            goto out;
+        }
+        const char *ct =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+        if (!ct || strncmp(ct, "application/x-www-form-urlencoded", 33) != 0
+            || web_form_parse(&r.form, cs->body.data ? cs->body.data : "",
+                              cs->body.len)
+                   != 0) {
+            s_error_page(&r, 400, "bad-form");
+            goto out;
+        }
+    }
+    if (hit->roles != R_NONE) {
+        if (!r.has_session) {
+            if (post || strcmp(url, "/") != 0) {
+                s_error_page(&r, 401, "need-login");
+            } else {
+                web_redirect(&r, "/login");
+            }
+            goto out;
+        }
+        if (!(hit->roles & s_role_bit(r.s.role))) {
+            s_error_page(&r, 403, "forbidden");
+            goto out;
+        }
+        if (post) {
+            const char *tok = web_form_get(&r.form, "csrf");
+            if (!tok || !web_same(tok, r.s.csrf)) {
+                s_error_page(&r, 403, "bad-csrf");
+                goto out;
+            }
+        }
+    } else if (post) {
+        // the login form: a double-submit token in a pre-session cookie
+        char pre[80];
+        snprintf(pre, sizeof pre, "%s_login", w->cookie);
+        const char *want = s_cookie(c, pre);
+        const char *tok = web_form_get(&r.form, "csrf");
+        if (!want || !tok || !web_same(tok, want)) {
+            s_error_page(&r, 403, "bad-csrf");
+            goto out;
+        }
+    }
+    hit->fn(&r);
+    if (r.body.oom) {
+        web_buf_free(&r.body);
+        r.status = 500;
+        web_buf_add(&r.body, "out of memory\n");
+    }
+out:;
+    enum MHD_Result ok = s_send(c, &r, false);
+    s_log(method, route, r.status, s_ms_since(&cs->start));
+    web_form_free(&r.form);
+    web_buf_free(&r.body);
+    return ok;
+}
+
+static enum MHD_Result
+s_access(void *cls, struct MHD_Connection *c, const char *url,
+         const char *method, const char *version, const char *upload_data,
+         size_t *upload_data_size, void **con_cls)
+{
+    (void) version;
+    web_ctx_t *w = cls;
+    s_conn_t *cs = *con_cls;
+    if (!cs) {
+        cs = calloc(1, sizeof *cs);
+        if (!cs)
+            return MHD_NO;
+        clock_gettime(CLOCK_MONOTONIC, &cs->start);
+        *con_cls = cs;
+        if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0) {
+            web_req_t r = {.w = w, .lang = "en", .status = 405};
+            s_error_page(&r, 405, "method-not-allowed");
+            enum MHD_Result ok = s_send(c, &r, false);
+            s_log("OTHER", "(any)", 405, s_ms_since(&cs->start));
+            web_buf_free(&r.body);
+            return ok;
+        }
+        const char *cl =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > WEB_BODY_MAX) {
+            // refused before reading it
+            web_req_t r = {.w = w, .lang = "en", .status = 413};
+            s_error_page(&r, 413, "too-big");
+            enum MHD_Result ok = s_send(c, &r, false);
+            s_log(method, "(any)", 413, s_ms_since(&cs->start));
+            web_buf_free(&r.body);
+            return ok;
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (cs->body.len + *upload_data_size > WEB_BODY_MAX) {
+            cs->too_big = true; // chunked and too long: stop reading
+            web_buf_free(&cs->body);
+            return MHD_NO;
+        }
+        web_buf_addn(&cs->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return cs->body.oom ? MHD_NO : MHD_YES;
+    }
+    return s_handle(w, c, url, method, cs);
+}
+
+static void
+s_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+            enum MHD_RequestTerminationCode toe)
+{
+    (void) cls, (void) c, (void) toe;
+    s_conn_t *cs = *con_cls;
+    if (!cs)
+        return;
+    if (cs->body.data)
+        pl_wipe(cs->body.data, cs->body.cap);
+    web_buf_free(&cs->body);
+    free(cs);
+    *con_cls = NULL;
+}
+
+struct MHD_Daemon *
+web_http_start(web_ctx_t *w, const web_http_opts_t *o)
+{
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (o->tls_key)
+        flags |= MHD_USE_TLS;
+    struct MHD_OptionItem opts[16];
+    int n = 0;
+    opts[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *) o->addr};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
+                                        (intptr_t) o->max_conns, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                        (intptr_t) o->per_ip, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
+                                        (intptr_t) o->timeout_s, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
+                                        (intptr_t) o->threads, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                        (intptr_t) (32 * 1024), NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
+                                        (intptr_t) s_completed, NULL};
+    if (o->tls_key) {
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
+                                            (void *) o->tls_key};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
+                                            (void *) o->tls_cert};
+    }
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    return MHD_start_daemon(flags, 0, NULL, NULL, s_access, w, MHD_OPTION_ARRAY,
+                            opts, MHD_OPTION_END);
+}
