@@ -75,6 +75,12 @@ s_usage(FILE *out)
           "                      after a rotation (default 14), never while "
           "node.cert\n"
           "                      still names them\n"
+          "  --handover-keep-days N  after a handover is accepted, the "
+          "host node erases\n"
+          "                      the rest of the case (crypto-shredding) "
+          "after N days\n"
+          "                      (default 90); its minimal record and "
+          "audit stay\n"
           "  --passphrase-fd N   read the store passphrase from file "
           "descriptor N\n"
           "                      (else PASSERELLE_PASSPHRASE, else "
@@ -198,7 +204,7 @@ main(int argc, char **argv)
 
     const char *home = NULL, *broker = NULL, *level = "info";
     long heartbeat = 0, map_mib = 0, pass_fd = -1;
-    long grace_days = -1, map_max_mib = 0;
+    long grace_days = -1, map_max_mib = 0, keep_days = -1;
     static const struct option opts[] = {
         {"home", required_argument, NULL, 'H'},
         {"broker", required_argument, NULL, 'b'},
@@ -208,6 +214,7 @@ main(int argc, char **argv)
         {"passphrase-fd", required_argument, NULL, 'p'},
         {"box-grace-days", required_argument, NULL, 'g'},
         {"map-max-mib", required_argument, NULL, 'M'},
+        {"handover-keep-days", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -260,6 +267,15 @@ main(int argc, char **argv)
             grace_days = s_number(optarg, 0, 3650);
             if (grace_days < 0) {
                 fputs("passerelle-node: --box-grace-days must be 0..3650\n",
+                      stderr);
+                return 2;
+            }
+            break;
+        case 'K':
+            keep_days = s_number(optarg, 0, 3650);
+            if (keep_days < 0) {
+                fputs("passerelle-node: --handover-keep-days must be "
+                      "0..3650\n",
                       stderr);
                 return 2;
             }
@@ -353,6 +369,9 @@ main(int argc, char **argv)
                           : grace_days == 0 ? -1
                                             : (int) grace_days,
         .map_max_bytes = (size_t) map_max_mib << 20,
+        .handover_keep_days = keep_days < 0    ? 0
+                              : keep_days == 0 ? -1
+                                               : (int) keep_days,
     };
     char err[1024];
     pl_node_t *node = NULL;

@@ -45,10 +45,13 @@ typedef struct {
     int box_grace_days;     // days old box secrets are kept: 0 = default
                             // (14), -1 = none (deleted once uncertified)
     size_t map_max_bytes;   // map growth limit; 0 = max(map, 8 GiB)
+    int handover_keep_days; // days a handed-over case is kept after its
+                            // acceptance: 0 = default (90), -1 = none
 } pl_node_opts_t;
 
-#define PL_NODE_BOX_GRACE_DAYS  14                 // default grace period
-#define PL_NODE_MAP_MAX_DEFAULT ((size_t) 8 << 30) // default growth limit
+#define PL_NODE_BOX_GRACE_DAYS     14                 // default grace period
+#define PL_NODE_HANDOVER_KEEP_DAYS 90                 // DESIGN.md §7.2
+#define PL_NODE_MAP_MAX_DEFAULT    ((size_t) 8 << 30) // default growth limit
 
 // Prepares a node: resolves the home, checks the control path length,
 // takes DIR/daemon.lock (PL_EEXIST when another daemon holds it), refuses

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nodes/pl_handover_cmd.h"
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
 
@@ -28,6 +29,8 @@ static const pl_ctl_cmd_t *const s_tables[] = {
     pl_node_info_cmds,
     pl_node_ops_cmds,
     pl_node_test_cmds,
+    // pl_handover_cmd.c (issue 13)
+    pl_handover_cmds,
 };
 
 const pl_ctl_cmd_t *

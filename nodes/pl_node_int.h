@@ -215,6 +215,8 @@ struct pl_node {
 
     uint64_t overdue_next_ms; // next overdue sweep (issue 8; 0: at start)
     const char *ctl_rid;      // request id of the deferred request being run
+
+    uint32_t handover_keep_days; // --handover-keep-days (issue 13)
 };
 
 // The context of the handlers (pl_node_ctx.h), filled from 'self'

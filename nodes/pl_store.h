@@ -63,6 +63,7 @@ typedef enum {
                         // its history; envelope id -> referral id
     PL_DB_AUDIT,        // "audit": seq -> audit entry (nodes/pl_audit.h)
     PL_DB_CONSENTS,     // "consents": consent id -> sealed consent record
+    PL_DB_HANDOVERS,    // "handovers": handover records (pl_handover_cmd.c)
     PL_DB_COUNT
 } pl_db_t;
 
