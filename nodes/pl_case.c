@@ -158,12 +158,13 @@ pl_case_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     json_object_set_new(cs.doc, "id", json_string(hex));
     json_object_set_new(cs.doc, "created",
                         pl_node_json_time(pl_case_u64(cs.doc, "created")));
-    if (pl_case_u64(cs.doc, "closed"))
-        json_object_set_new(cs.doc, "closed",
-                            pl_node_json_time(pl_case_u64(cs.doc, "closed")));
+    // the status first: "closed" becomes a time string below
     json_object_set_new(
         cs.doc, "status",
         json_string(pl_case_u64(cs.doc, "closed") ? "closed" : "open"));
+    if (pl_case_u64(cs.doc, "closed"))
+        json_object_set_new(cs.doc, "closed",
+                            pl_node_json_time(pl_case_u64(cs.doc, "closed")));
     json_object_set(cs.doc, "consents", c.docs);
     json_object_set_new(cs.doc, "referrals", w.out);
     json_t *bia = json_object_get(cs.doc, "bia");

@@ -213,6 +213,13 @@ pl_handover_transition(pl_handover_state_t from, pl_handover_event_t event,
     return PL_HO_APPLIED;
 }
 
+// arrived and no-show are recorded, not done: "cannot record arrived for"
+static bool
+s_record(pl_handover_event_t event)
+{
+    return event == PL_HE_ARRIVED || event == PL_HE_NO_SHOW;
+}
+
 void
 pl_handover_refusal_text(char *out, size_t size, pl_handover_result_t result,
                          pl_handover_state_t state, pl_handover_event_t event,
@@ -231,13 +238,15 @@ pl_handover_refusal_text(char *out, size_t size, pl_handover_result_t result,
         break;
     case PL_HO_REFUSED_TERMINAL:
         snprintf(out, size,
-                 "handover: cannot %s a handover that is %s (it is closed "
-                 "and never reopens)",
-                 ev, st);
+                 "handover: cannot %s%s%s a handover that is %s (it is "
+                 "closed and never reopens)",
+                 s_record(event) ? "record " : "", ev,
+                 s_record(event) ? " for" : "", st);
         break;
     case PL_HO_REFUSED_STATE:
-        snprintf(out, size, "handover: cannot %s a handover that is %s", ev,
-                 st);
+        snprintf(out, size, "handover: cannot %s%s%s a handover that is %s",
+                 s_record(event) ? "record " : "", ev,
+                 s_record(event) ? " for" : "", st);
         break;
     case PL_HO_WITHDRAW_TOO_LATE:
         snprintf(out, size,

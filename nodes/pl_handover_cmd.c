@@ -455,7 +455,8 @@ s_cmd_send(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     hm.by = (char *) pl_case_by(as);
     hm.what_case = PASSERELLE__V1__HANDOVER__WHAT_PACKAGE;
     hm.package = &p;
-    p.case_data = cd_text;
+    p.case_data.data = (uint8_t *) cd_text;
+    p.case_data.len = cd_text ? strlen(cd_text) : 0;
     p.consent_transfer = true;
     p.legal_basis = "consent";
     p.arrival = (char *) arrival;
@@ -904,7 +905,8 @@ s_on_package(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
     }
     // the recipient re-checks (DESIGN.md §6, as for referrals)
     json_error_t jerr;
-    json_t *cd = json_loads(p->case_data, 0, &jerr);
+    json_t *cd = json_loadb((const char *) p->case_data.data, p->case_data.len,
+                            0, &jerr);
     uint64_t t;
     const char *why = NULL;
     if (strcmp(ctx->me->sector, "agency") != 0)
@@ -990,6 +992,16 @@ s_on_package(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
     return rc;
 }
 
+// Drops the free text (notes) from a record's history.
+static void
+s_strip_notes(json_t *doc)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(doc, "history"), i, e)
+        json_object_del(e, "note");
+}
+
 // Effects of a step of the other side that was taken.
 static int
 s_remote_effect(pl_node_ctx_t *ctx, pl_txn_t *txn, pl_sealed_t *hs,
@@ -1012,6 +1024,8 @@ s_remote_effect(pl_node_ctx_t *ctx, pl_txn_t *txn, pl_sealed_t *hs,
     // the sender withdrew: what this node holds of the case goes
     *rekey = true;
     json_object_del(hs->doc, "package");
+    json_object_del(hs->doc, "escort");
+    s_strip_notes(hs->doc);
     const char *c = pl_case_str(hs->doc, "case");
     if (!c)
         return PL_OK;
@@ -1088,13 +1102,10 @@ s_on_update(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
     int rc = s_track_get(hs->doc, &t);
     if (rc != PL_OK)
         return rc;
-    // the inbox copy (notes) is shredded with the record's personal data
-    json_t *in = json_object_get(hs->doc, "inmsgs");
-    if (!in) {
-        in = json_array();
-        json_object_set_new(hs->doc, "inmsgs", in);
-    }
-    json_array_append_new(in, pl_node_json_hex(h->id, PL_MSG_ID_BYTES));
+    // its note now lives in the record only: the inbox copy is shredded
+    rc = pl_case_shred_inbox(txn, h->id);
+    if (rc != PL_OK)
+        return rc;
     uint64_t rseq = pl_case_u64(hs->doc, "rseq");
     json_t *u = s_update_doc(hm);
     if (!u)
@@ -1317,18 +1328,6 @@ s_purge_one(pl_node_ctx_t *ctx, pl_txn_t *txn, const uint8_t hid[S_ID],
             }
             pl_sealed_release(&hs);
             return rc;
-        }
-    }
-    size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(hs.doc, "inmsgs"), i, e)
-    {
-        uint8_t mid[PL_MSG_ID_BYTES];
-        const char *mh = json_string_value(e);
-        if (rc == PL_OK && mh && strlen(mh) == 2 * PL_MSG_ID_BYTES
-            && pl_unhex(mid, sizeof mid, mh) == PL_OK) {
-            rc = pl_case_shred_inbox(txn, mid);
-            rc = rc == PL_ENOTFOUND ? PL_OK : rc;
         }
     }
     if (rc == PL_OK) {

@@ -35,6 +35,7 @@
 #define S_VERSION       1         // protocol version (PL_PROTO_VERSION)
 #define S_DEPTH_MAX     8         // nesting; the schema is not recursive
 #define S_FIELD_MAX     536870911 // largest protobuf field number, 2^29-1
+#define S_HANDOVER_MAX  (512 * 1024) // HandoverPackage.case_data, bytes
 
 // ---------------------------------------------------------------- allocator
 
@@ -475,8 +476,24 @@ s_check_message(const pl_message_t *m)
         const Passerelle__V1__CpNotification *n = m->cp_notification;
         return s_bytes_ok(&n->referral_id, PL_MSG_ID_BYTES, PL_MSG_ID_BYTES)
                && (strcmp(n->kind, "unaccompanied") == 0
-                   || strcmp(n->kind, "separated") == 0)
+                   || strcmp(n->kind, "separated") == 0
+                   || strcmp(n->kind, "handover") == 0) // issue 13
                && s_text_ok(n->region, PL_NAME_MAX, false);
+    }
+    case PASSERELLE__V1__MESSAGE__BODY_HANDOVER: { // issue 13
+        const Passerelle__V1__Handover *h = m->handover;
+        if (!s_bytes_ok(&h->handover_id, PL_MSG_ID_BYTES, PL_MSG_ID_BYTES))
+            return false;
+        switch (h->what_case) {
+        case PASSERELLE__V1__HANDOVER__WHAT_PACKAGE:
+            return s_bytes_ok(&h->package->case_data, 2, S_HANDOVER_MAX);
+        case PASSERELLE__V1__HANDOVER__WHAT_UPDATE:
+            return s_text_ok(h->update->status, S_STATUS_MAX, false);
+        case PASSERELLE__V1__HANDOVER__WHAT_CP_ACK:
+            return true;
+        default:
+            return false;
+        }
     }
     default:
         return false; // NOT_SET, or a reserved number

@@ -106,3 +106,6 @@ foreach(t test_children test_referral_flow bench_referral pl-testmsg
     target_link_libraries(${t} PRIVATE pl_cli)
   endif()
 endforeach()
+if(TARGET test_handover_flow AND TARGET pl_cli) # issue 13
+  target_link_libraries(test_handover_flow PRIVATE pl_cli)
+endif()
