@@ -335,9 +335,8 @@ s_print_federation(json_t *r)
     {
         char dir[64];
         snprintf(dir, sizeof dir, "%lld certs%s", s_int(o, "directory_certs"),
-                 json_is_true(json_object_get(o, "directory_stale"))
-                     ? " STALE"
-                     : "");
+                 json_is_true(json_object_get(o, "directory_stale")) ? " STALE"
+                                                                     : "");
         printf("%-8s %-14s %-7s %-5s %-20s %7lld %6llds %7lld %7lld %7lld "
                "%4lld %-21s %lld\n",
                s_str(o, "network", "?"), s_str(o, "peer_broker", "?"),
