@@ -360,6 +360,23 @@ s_check_directory(const Passerelle__V1__DirectoryResponse *r)
         && !(s_bytes_ok(&r->revoked->body, 1, PL_PACKET_MAX)
              && s_bytes_ok(&r->revoked->signature, S_SIG_BYTES, S_SIG_BYTES)))
         return false;
+    // issue 13: anchors and foreign certificates (checked for their
+    // signatures by whoever uses them; here only sizes)
+    if (r->n_anchors > S_CERTS_MAX || r->n_foreign > S_CERTS_MAX
+        || r->n_foreign_revoked > S_CERTS_MAX)
+        return false;
+    for (size_t i = 0; i < r->n_anchors; i++)
+        if (!s_bytes_ok(&r->anchors[i]->body, 1, PL_PACKET_MAX)
+            || !s_bytes_ok(&r->anchors[i]->signature, S_SIG_BYTES, S_SIG_BYTES))
+            return false;
+    for (size_t i = 0; i < r->n_foreign; i++)
+        if (!s_check_certificate(r->foreign[i]))
+            return false;
+    for (size_t i = 0; i < r->n_foreign_revoked; i++)
+        if (!s_bytes_ok(&r->foreign_revoked[i]->body, 1, PL_PACKET_MAX)
+            || !s_bytes_ok(&r->foreign_revoked[i]->signature, S_SIG_BYTES,
+                           S_SIG_BYTES))
+            return false;
     return true;
 }
 
@@ -373,6 +390,11 @@ s_check_status_response(const Passerelle__V1__StatusResponse *r)
         if (!s_text_ok(n->address, PL_ADDRESS_MAX, false))
             return false;
     }
+    if (r->n_links > S_NODES_MAX)
+        return false;
+    for (size_t i = 0; i < r->n_links; i++)
+        if (!s_text_ok(r->links[i]->network, PL_NAME_MAX, false))
+            return false;
     return s_text_ok(r->address, PL_ADDRESS_MAX, false);
 }
 
@@ -414,6 +436,10 @@ s_check_packet(const pl_packet_t *p)
         return true;
     case PASSERELLE__V1__PACKET__KIND_STATUS_RESPONSE:
         return s_check_status_response(p->status_response);
+    case PASSERELLE__V1__PACKET__KIND_LINK_HELLO:
+        return p->link_hello->version == S_VERSION
+               && s_text_ok(p->link_hello->network, PL_NAME_MAX, false)
+               && s_text_ok(p->link_hello->peer_network, PL_NAME_MAX, false);
     default:
         return false; // NOT_SET, or a number this build does not know
     }
@@ -495,6 +521,8 @@ s_check_message(const pl_message_t *m)
             return false;
         }
     }
+    case PASSERELLE__V1__MESSAGE__BODY_TRANSIT:
+        return s_bytes_ok(&m->transit->packet, 1, PL_PACKET_MAX);
     default:
         return false; // NOT_SET, or a reserved number
     }
@@ -737,6 +765,8 @@ pl_wire_kind_name(Passerelle__V1__Packet__KindCase kind)
         return "status_request";
     case PASSERELLE__V1__PACKET__KIND_STATUS_RESPONSE:
         return "status_response";
+    case PASSERELLE__V1__PACKET__KIND_LINK_HELLO:
+        return "link_hello";
     default:
         return "unknown";
     }
