@@ -231,6 +231,7 @@ s_owner_moved(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *doc)
     json_object_set_new(cs.doc, "close_reason", json_string("transferred"));
     json_object_set_new(cs.doc, "transferred_to",
                         json_string(pl_case_str(doc, "peer")));
+    json_object_set_new(cs.doc, "closed_by", json_string("handover"));
     rc = pl_sealed_save(&cs, txn, PL_DB_CASES, cid, S_ID);
     pl_sealed_release(&cs);
     return rc;
@@ -255,6 +256,7 @@ s_owner_stays(pl_txn_t *txn, json_t *doc)
         json_object_del(cs.doc, "closed");
         json_object_del(cs.doc, "close_reason");
         json_object_del(cs.doc, "transferred_to");
+        json_object_del(cs.doc, "closed_by");
     }
     rc = pl_sealed_save(&cs, txn, PL_DB_CASES, cid, S_ID);
     pl_sealed_release(&cs);
@@ -1272,9 +1274,9 @@ s_minimal(const json_t *doc, uint64_t now)
 {
     json_t *m = json_object();
     static const char *const keep[] = {
-        "dir",         "peer",      "created",     "updated", "status",
-        "rstate",      "withdrawn", "late",        "myseq",   "rseq",
-        "accepted_at", "arrival",   "purge_after", "child"};
+        "dir",         "peer",      "created",    "updated", "status",
+        "rstate",      "withdrawn", "late",       "myseq",   "rseq",
+        "accepted_at", "arrival",   "purge_after"};
     for (size_t i = 0; i < sizeof keep / sizeof *keep; i++)
         if (json_object_get(doc, keep[i]))
             json_object_set(m, keep[i], json_object_get(doc, keep[i]));
