@@ -1035,13 +1035,14 @@ s_remote_effect(pl_node_ctx_t *ctx, pl_txn_t *txn, pl_sealed_t *hs,
     snprintf(hex, sizeof hex, "%s", c);
     int rc = s_erase_case(ctx, txn, hex);
     if (rc == PL_ESTATE) { // it has open referrals of its own: kept
+        char hh[2 * S_ID + 1];
+        pl_hex(hh, hid, S_ID);
         pl_log_warn(ctx->log,
                     "handover_withdrawn_case_kept id=%s case=%s "
                     "reason=open-referrals",
-                    pl_case_str(hs->doc, "peer"), hex);
+                    hh, hex);
         return PL_OK;
     }
-    (void) hid;
     return rc;
 }
 
