@@ -34,11 +34,13 @@ typedef struct {
     char *home;
     pl_store_t *store;
     pl_keys_t *keys;
-    pl_cert_t me, dir[2]; // this node; the origin agency and an intruder
+    pl_cert_t me, dir[4]; // this node; sorted: a foreign child-protection
+                          // node, ours, an intruder, the origin agency
     pl_node_svc_t svc;
     pl_node_ctx_t ctx;
-    int sent;              // envelopes committed
-    int kinds[S_SENT_MAX]; // their kinds
+    int sent;                                // envelopes committed
+    int kinds[S_SENT_MAX];                   // their kinds
+    char to[S_SENT_MAX][PL_ADDRESS_MAX + 1]; // their recipients
 } s_fake_t;
 
 static int
@@ -59,8 +61,10 @@ s_outbox_add(void *arg, pl_txn_t *txn, const char *to, int kind,
         rc =
             pl_store_put(txn, PL_DB_OUTBOX, id, PL_MSG_ID_BYTES, v.data, v.len);
     pl_buf_free(&v);
-    if (rc == PL_OK)
+    if (rc == PL_OK) {
+        snprintf(f->to[f->sent], sizeof f->to[f->sent], "%s", to);
         f->kinds[f->sent++] = kind;
+    }
     return rc;
 }
 
@@ -68,7 +72,7 @@ static const pl_cert_t *
 s_dir_find(void *arg, const char *address, int *why)
 {
     s_fake_t *f = arg;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 4; i++)
         if (strcmp(address, f->dir[i].address) == 0)
             return &f->dir[i];
     if (why)
@@ -109,11 +113,15 @@ s_setup(void **state)
     assert_int_equal(pl_store_open(dir, &o, &f->store, err, sizeof err), PL_OK);
     assert_int_equal(pl_keys_generate(&f->keys), PL_OK);
     s_cert(&f->me, "host", "agency");
-    s_cert(&f->dir[0], "intruder", "agency");
-    s_cert(&f->dir[1], "origin", "agency");
+    s_cert(&f->dir[0], "cp", "child-protection");
+    snprintf(f->dir[0].network, sizeof f->dir[0].network, "gn");
+    snprintf(f->dir[0].address, sizeof f->dir[0].address, "gn/cp");
+    s_cert(&f->dir[1], "cp", "child-protection");
+    s_cert(&f->dir[2], "intruder", "agency");
+    s_cert(&f->dir[3], "origin", "agency");
     f->svc = (pl_node_svc_t){s_outbox_add, s_dir_find, s_ask_directory};
     f->ctx = (pl_node_ctx_t){NULL, f->keys, &f->me, f->store, f->dir,
-                             2,    &f->svc, f,      NULL};
+                             4,    &f->svc, f,      NULL};
     *state = f;
     return 0;
 }
@@ -363,6 +371,71 @@ test_package_refused(void **state)
     assert_int_equal(f->sent, before + 2);
 }
 
+// A child's package: the receiving node notifies the child-protection
+// node of its own region in its own network, never a foreign node of a
+// region with the same name (federation: both are in the directory).
+static void
+test_child_package_cp(void **state)
+{
+    s_fake_t *f = *state;
+    uint8_t hid[16];
+    pl_random(hid, sizeof hid);
+    Passerelle__V1__Handover hm = PASSERELLE__V1__HANDOVER__INIT;
+    Passerelle__V1__HandoverPackage p = PASSERELLE__V1__HANDOVER_PACKAGE__INIT;
+    const char *cd = "{\"given\":\"Awa\",\"birth\":\"2015-01-01\"}";
+    hm.handover_id.data = hid;
+    hm.handover_id.len = 16;
+    hm.at = pl_now();
+    hm.what_case = PASSERELLE__V1__HANDOVER__WHAT_PACKAGE;
+    hm.package = &p;
+    p.case_data.data = (uint8_t *) cd;
+    p.case_data.len = strlen(cd);
+    p.consent_transfer = true;
+    p.legal_basis = "consent";
+    p.arrival = "2099-01-01";
+    p.has_child = true;
+    p.child = true;
+    p.bid_ref = "BID-1";
+    p.bid_date = "2025-01-01";
+    p.bid_outcome = "return";
+    int before = f->sent;
+    s_inbound(f, "sn/origin", &hm);
+    assert_int_equal(f->sent, before + 1);
+    assert_int_equal(f->kinds[before], S_KIND_CP);
+    assert_string_equal(f->to[before], "sn/cp");
+    char hex[33];
+    pl_hex(hex, hid, 16);
+    bool ok;
+    json_t *r = s_run(f, "handover.act",
+                      json_pack("{s:s, s:s}", "id", hex, "event", "ack"), &ok);
+    assert_true(ok);
+    json_decref(r);
+    r = s_run(f, "handover.act",
+              json_pack("{s:s, s:s}", "id", hex, "event", "accept"), &ok);
+    assert_false(ok); // no cp-ack yet
+    assert_non_null(strstr(s_str(r, "error"), "cp-ack"));
+    json_decref(r);
+    // a cp-ack from the foreign node does not count
+    Passerelle__V1__Handover ack = PASSERELLE__V1__HANDOVER__INIT;
+    Passerelle__V1__HandoverCpAck a = PASSERELLE__V1__HANDOVER_CP_ACK__INIT;
+    ack.handover_id.data = hid;
+    ack.handover_id.len = 16;
+    ack.at = pl_now();
+    ack.what_case = PASSERELLE__V1__HANDOVER__WHAT_CP_ACK;
+    ack.cp_ack = &a;
+    s_inbound(f, "gn/cp", &ack);
+    r = s_run(f, "handover.act",
+              json_pack("{s:s, s:s}", "id", hex, "event", "accept"), &ok);
+    assert_false(ok);
+    json_decref(r);
+    s_inbound(f, "sn/cp", &ack);
+    r = s_run(f, "handover.act",
+              json_pack("{s:s, s:s}", "id", hex, "event", "accept"), &ok);
+    assert_true(ok);
+    assert_int_equal(strlen(s_str(r, "case")), 32);
+    json_decref(r);
+}
+
 int
 main(void)
 {
@@ -371,6 +444,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_withdraw_crossing, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_package_refused, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_child_package_cp, s_setup,
                                         s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
