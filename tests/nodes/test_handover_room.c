@@ -432,7 +432,22 @@ test_child_package_cp(void **state)
     r = s_run(f, "handover.act",
               json_pack("{s:s, s:s}", "id", hex, "event", "accept"), &ok);
     assert_true(ok);
-    assert_int_equal(strlen(s_str(r, "case")), 32);
+    char nc[33];
+    snprintf(nc, sizeof nc, "%s", s_str(r, "case"));
+    assert_int_equal(strlen(nc), 32);
+    json_decref(r);
+    r = s_run(f, "case.show", json_pack("{s:s}", "id", nc), &ok);
+    assert_true(ok && !strcmp(s_str(r, "given"), "Awa"));
+    json_decref(r);
+    // the sender withdraws before the arrival: the new case is erased
+    s_update(f, "sn/origin", hex, 1, "withdrawn");
+    s_want(f, hex, "withdrawn");
+    r = s_run(f, "case.show", json_pack("{s:s}", "id", nc), &ok);
+    assert_true(ok && !strcmp(s_str(r, "status"), "erased"));
+    json_decref(r);
+    r = s_run(f, "handover.act",
+              json_pack("{s:s, s:s}", "id", hex, "event", "arrived"), &ok);
+    assert_false(ok); // withdrawn is final
     json_decref(r);
 }
 
