@@ -554,12 +554,14 @@ pl_fed_route(pl_broker_t *b, const pl_header_t *hdr, const char **detail)
         return PL_EEXPIRED;
     }
     if (!p->dir_at) {
-        *detail = "no directory from that network yet (link never up)";
+        *detail = "no directory from that network yet (link not up since "
+                  "this broker started); retry later";
         return PL_ESTATE;
     }
     if (now > p->dir_at + s_max_age(b)) {
         *detail = "the directory of that network is stale (link down too "
-                  "long); new cross-border sends wait for the link";
+                  "long): new cross-border sends are refused until it is "
+                  "fresh; retry later";
         return PL_ESTATE;
     }
     if (!s_foreign(p, hdr->to, now)) {
