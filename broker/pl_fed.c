@@ -701,6 +701,8 @@ s_on_wrap(pl_broker_t *b, s_peer_t *p, const Passerelle__V1__Envelope *env,
     if (rc == PL_OK || (rc == PL_EEXIST && dup)) {
         if (rc == PL_OK)
             p->received++;
+        pl_log_debug(b->log, "link_committed network=%s dup=%d",
+                     p->a.peer_network, rc != PL_OK);
         pl_buf_t out = {0};
         if (pl_wire_id_packet(PASSERELLE__V1__PACKET__KIND_ACCEPTED, hdr.id,
                               &out)
@@ -738,6 +740,8 @@ s_on_accepted(pl_broker_t *b, s_peer_t *p, const uint8_t *id)
         p->accepted++;
         if (p->inflight)
             p->inflight--;
+        pl_log_debug(b->log, "link_accepted network=%s inflight=%u",
+                     p->a.peer_network, p->inflight);
     } else if (rc != PL_OK) {
         pl_spool_nest_abort(b->spool); // already taken: a duplicate answer
     }
