@@ -272,8 +272,12 @@ s_handle_envelope(pl_broker_t *self, pl_session_t *s,
     const char *fed_why = NULL;
     int fed = to ? PL_ENOTFOUND : pl_fed_route(self, &hdr, &fed_why);
     if (!to && fed != PL_ENOTFOUND && fed != PL_OK) {
+        // no or a stale foreign directory: "retry later" (nothing lost,
+        // the sender keeps it); an unknown or revoked recipient: final
         s_reject(self, s->rid, s->rid_len, hdr.id,
-                 PASSERELLE__V1__REJECT_REASON__REJECT_UNKNOWN_RECIPIENT,
+                 fed == PL_ESTATE
+                     ? PASSERELLE__V1__REJECT_REASON__REJECT_FOREIGN_UNAVAILABLE
+                     : PASSERELLE__V1__REJECT_REASON__REJECT_UNKNOWN_RECIPIENT,
                  fed_why, s->address);
         return;
     }

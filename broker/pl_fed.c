@@ -43,6 +43,8 @@ typedef struct {
     size_t ncerts;            // how many
     pl_revlist_t revoked;     // the foreign authority's list
     uint64_t dir_at;          // Unix seconds of its last directory
+    uint64_t fresh_at;        // ... or of a packet after it: a live link pushes
+                              // every change, so the copy is current while up
     uint64_t dir_sent_ms;     // monotonic ms of our last push
     uint64_t peer_revocation; // the number its hello said
     bool push_dir;            // push ours at the next tick
@@ -304,10 +306,12 @@ s_push_dir(pl_broker_t *b, s_peer_t *p)
         pl_wire_unpacked_free(rl);
     free(certs);
     p->dir_sent_ms = pl_mono_ms();
+    if (p->push_dir) // the periodic refreshes are not worth a line each
+        pl_log_info(b->log,
+                    "directory_sent network=%s certs=%zu revocation=%llu",
+                    p->a.peer_network, d.n_certificates,
+                    (unsigned long long) list->number);
     p->push_dir = false;
-    pl_log_info(b->log, "directory_sent network=%s certs=%zu revocation=%llu",
-                p->a.peer_network, d.n_certificates,
-                (unsigned long long) list->number);
 }
 
 // ------------------------------------------------------------ anchors
@@ -554,12 +558,14 @@ pl_fed_route(pl_broker_t *b, const pl_header_t *hdr, const char **detail)
         return PL_EEXPIRED;
     }
     if (!p->dir_at) {
-        *detail = "no directory from that network yet (link never up)";
+        *detail = "no directory from that network yet (link not up since "
+                  "this broker started); retry later";
         return PL_ESTATE;
     }
-    if (now > p->dir_at + s_max_age(b)) {
+    if (now > p->fresh_at + s_max_age(b)) {
         *detail = "the directory of that network is stale (link down too "
-                  "long); new cross-border sends wait for the link";
+                  "long): new cross-border sends are refused until it is "
+                  "fresh; retry later";
         return PL_ESTATE;
     }
     if (!s_foreign(p, hdr->to, now)) {
@@ -695,6 +701,8 @@ s_on_wrap(pl_broker_t *b, s_peer_t *p, const Passerelle__V1__Envelope *env,
     if (rc == PL_OK || (rc == PL_EEXIST && dup)) {
         if (rc == PL_OK)
             p->received++;
+        pl_log_debug(b->log, "link_committed network=%s dup=%d",
+                     p->a.peer_network, rc != PL_OK);
         pl_buf_t out = {0};
         if (pl_wire_id_packet(PASSERELLE__V1__PACKET__KIND_ACCEPTED, hdr.id,
                               &out)
@@ -732,6 +740,8 @@ s_on_accepted(pl_broker_t *b, s_peer_t *p, const uint8_t *id)
         p->accepted++;
         if (p->inflight)
             p->inflight--;
+        pl_log_debug(b->log, "link_accepted network=%s inflight=%u",
+                     p->a.peer_network, p->inflight);
     } else if (rc != PL_OK) {
         pl_spool_nest_abort(b->spool); // already taken: a duplicate answer
     }
@@ -849,6 +859,7 @@ s_on_directory(pl_broker_t *b, s_peer_t *p,
     p->raws = raws;
     p->ncerts = k;
     p->dir_at = now;
+    p->fresh_at = now;
     pl_log_info(b->log,
                 "foreign_directory network=%s certs=%zu refused=%zu "
                 "revocation=%llu",
@@ -888,6 +899,8 @@ s_on_packet(pl_broker_t *b, s_peer_t *p, const uint8_t *data, size_t len)
         return;
     }
     p->last_rx_ms = pl_mono_ms();
+    if (p->dir_at)
+        p->fresh_at = pl_now();
     bool hello = pkt->kind_case == PASSERELLE__V1__PACKET__KIND_LINK_HELLO;
     if (hello) {
         const Passerelle__V1__LinkHello *h = pkt->link_hello;
@@ -1223,7 +1236,7 @@ pl_fed_json(pl_broker_t *b)
         pl_time_fmt(until, p->a.not_after);
         if (p->dir_at)
             pl_time_fmt(dir_at, p->dir_at);
-        bool stale = !p->dir_at || now > p->dir_at + s_max_age(b);
+        bool stale = !p->dir_at || now > p->fresh_at + s_max_age(b);
         json_t *o = json_object();
         json_object_set_new(o, "network", json_string(p->a.peer_network));
         json_object_set_new(o, "peer_broker",

@@ -800,6 +800,8 @@ pl_wire_reason_name(Passerelle__V1__RejectReason reason)
         return "bad_signature";
     case PASSERELLE__V1__REJECT_REASON__REJECT_REVOKED:
         return "revoked";
+    case PASSERELLE__V1__REJECT_REASON__REJECT_FOREIGN_UNAVAILABLE:
+        return "foreign_unavailable";
     case PASSERELLE__V1__REJECT_REASON__REJECT_STORE_ERROR:
         return "store_error";
     default:

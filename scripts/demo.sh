@@ -99,6 +99,10 @@ if [ -f "$ROOT_DIR/scripts/demo-scenario.sh" ]; then
     . "$ROOT_DIR/scripts/demo-scenario.sh"
 fi
 
+# issue 13: the origin country's network, federated with this one
+. "$ROOT_DIR/scripts/demo-federation.sh"
+demo_federation
+
 if [ "$ONCE" = 1 ]; then
     say "done: stopping every process"
     exit 0
