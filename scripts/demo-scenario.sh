@@ -177,10 +177,15 @@ fi
 # the agency of their region of origin, start to arrival, as the case
 # managers on both sides read it. The receiving side is HO_TO_HOME /
 # HO_TO_ADDR with its child-protection node HO_CP_HOME when a second
-# network is set up; otherwise two nodes of this network in another region
-# (kolda) are enrolled and started here.
+# network is set up (GN_AGENCY and GN_CP of scripts/demo-federation.sh:
+# demo.sh calls this after it); otherwise two nodes of this network in
+# another region (kolda) are enrolled and started here.
 handover_demo() {
     local to_home=${HO_TO_HOME:-} to_addr=${HO_TO_ADDR:-} cp_home=${HO_CP_HOME:-}
+    if [ -z "$to_home" ] && [ -n "${GN_AGENCY:-}" ]; then
+        # the second network of scripts/demo-federation.sh: across the border
+        to_home=$GN_AGENCY to_addr=gn/agency cp_home=$GN_CP
+    fi
     local cm2="Ousmane Faye" cpo="Fatou Ba" spec name sector region display i
     if [ -z "$to_home" ]; then
         say "13. The agency of the region of origin joins (kolda: agency, child protection)"
@@ -258,7 +263,7 @@ handover_demo() {
     say "15. At the origin: acknowledged; child protection of the region told"
     p "$to_home" --as "$cm2" handover ack "$h_m" >/dev/null
     p "$to_home" --as "$cm2" handover ack "$h_c" >/dev/null
-    line "origin ($cm2)" "acknowledges both handovers"
+    line "$to_addr ($cm2)" "acknowledges both handovers"
     for ((i = 0; i < 300; i++)); do
         p "$cp_home" --json notifications 2>/dev/null | grep -q "$h_c" && break
         sleep 0.1
@@ -276,15 +281,15 @@ handover_demo() {
     local nc_m nc_c
     nc_m=$(p "$to_home" --as "$cm2" handover accept "$h_m")
     nc_c=$(p "$to_home" --as "$cm2" handover accept "$h_c")
-    line "origin ($cm2)" "accepts: $nc_m"
-    line "origin ($cm2)" "accepts: $nc_c"
+    line "$to_addr ($cm2)" "accepts: $nc_m"
+    line "$to_addr ($cm2)" "accepts: $nc_c"
     ho_wait "$AG" "$h_c" accepted
     run passerelle --home "$to_home" case show "${nc_c##* }"
 
     say "16. Arrival; the host agency's side"
     p "$to_home" --as "$cm2" handover arrived "$h_m" >/dev/null
     p "$to_home" --as "$cm2" handover arrived "$h_c" >/dev/null
-    line "origin ($cm2)" "the family arrived at the airport: both arrived"
+    line "$to_addr ($cm2)" "the family arrived at the airport: both arrived"
     ho_wait "$AG" "$h_m" arrived
     ho_wait "$AG" "$h_c" arrived
     run passerelle --home "$AG" handovers --direction out
@@ -301,4 +306,3 @@ handover_demo() {
         echo "demo: both handovers arrived"
     fi
 }
-handover_demo
