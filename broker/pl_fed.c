@@ -1183,8 +1183,8 @@ pl_fed_directory(pl_broker_t *b, Passerelle__V1__DirectoryResponse *d,
             own[no++] = m;
             an[d->n_anchors++] = (Passerelle__V1__Anchor *) m;
         }
-        // a stale directory is not served: nodes then refuse new sends
-        // to that network with the reason themselves
+        // served even when stale: the broker refuses new sends with the
+        // reason (pl_fed_route), and replies to what arrived still seal
         for (size_t j = 0; j < p->ncerts; j++) {
             if (pl_cert_check(&p->certs[j], now, &p->revoked) != PL_OK)
                 continue;
