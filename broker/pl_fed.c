@@ -20,8 +20,9 @@
 #define S_REDELIVER_MS 10000   // unconfirmed this long: resend from oldest
 #define S_PRUNE_MS     60000   // fedmap pruning period
 #define S_PEERS_MAX    PL_FED_POLL_MAX
-#define S_NOTICES      32  // expired notices sent to a peer per pass
-#define S_DRAIN_MAX    256 // link packets handled per pass
+#define S_NOTICES      32   // expired notices sent to a peer per pass
+#define S_KEEP_MAX     4096 // expired notices waiting for a link, in memory
+#define S_DRAIN_MAX    256  // link packets handled per pass
 
 typedef struct {
     pl_anchor_t a;                  // the verified anchor
@@ -51,9 +52,12 @@ typedef struct {
 } s_peer_t;
 
 typedef struct {
-    int peer;     // index into peers
     pl_buf_t pkt; // encoded packet
     bool durable; // only after the commit
+    bool keep;    // an expired notice (popped from the store): kept in
+                  // memory and sent again until the link takes it
+    bool done;    // its pass committed (a kept one waits for the link)
+    char net[PL_NAME_MAX + 1]; // the peer's network (peers move on reload)
 } s_answer_t;
 
 struct pl_fed {
@@ -242,9 +246,11 @@ s_answer(pl_broker_t *b, s_peer_t *p, pl_buf_t *pkt, bool durable)
         f->capans = cap;
     }
     s_answer_t *a = &f->ans[f->nans++];
-    a->peer = (int) (p - f->peers);
     a->pkt = *pkt;
     a->durable = durable;
+    a->keep = false;
+    a->done = false;
+    snprintf(a->net, sizeof a->net, "%s", p->a.peer_network);
     memset(pkt, 0, sizeof *pkt);
 }
 
@@ -979,10 +985,14 @@ s_notices(pl_broker_t *b, s_peer_t *p)
         pkt.kind_case = PASSERELLE__V1__PACKET__KIND_EXPIRED;
         pkt.expired = &e;
         pl_buf_t out = {0};
-        if (pl_wire_encode(&pkt, &out) == PL_OK)
+        if (pl_wire_encode(&pkt, &out) == PL_OK) {
+            size_t before = b->fed->nans;
             s_answer(b, p, &out, true);
-        else
+            if (b->fed->nans > before)
+                b->fed->ans[before].keep = true;
+        } else {
             pl_buf_free(&out);
+        }
     }
 }
 
@@ -1053,13 +1063,26 @@ pl_fed_flush(pl_broker_t *b, bool durable)
     pl_fed_t *f = b->fed;
     if (!f)
         return;
+    size_t kept = 0;
     for (size_t i = 0; i < f->nans; i++) {
         s_answer_t *a = &f->ans[i];
-        if ((durable || !a->durable) && a->peer < (int) f->npeers)
-            (void) s_send(b, &f->peers[a->peer], a->pkt.data, a->pkt.len);
+        bool go = durable || !a->durable || a->done;
+        s_peer_t *p = s_peer_by_network(b, a->net);
+        int err = ENOTCONN;
+        if (go && p)
+            err = s_send(b, p, a->pkt.data, a->pkt.len);
+        if (err != 0 && go && a->keep && p && kept < S_KEEP_MAX) {
+            // the link did not take an expired notice whose store record
+            // is gone: it goes again with the next pass
+            a->done = true;
+            f->ans[kept++] = *a;
+            continue;
+        }
+        if (err != 0 && go && a->keep)
+            pl_log_warn(b->log, "link_notice_dropped reason=too_many_waiting");
         pl_buf_free(&a->pkt);
     }
-    f->nans = 0;
+    f->nans = kept;
 }
 
 // ------------------------------------------------------------ the tick
@@ -1183,8 +1206,8 @@ pl_fed_directory(pl_broker_t *b, Passerelle__V1__DirectoryResponse *d,
             own[no++] = m;
             an[d->n_anchors++] = (Passerelle__V1__Anchor *) m;
         }
-        // a stale directory is not served: nodes then refuse new sends
-        // to that network with the reason themselves
+        // served even when stale: the broker refuses new sends with the
+        // reason (pl_fed_route), and replies to what arrived still seal
         for (size_t j = 0; j < p->ncerts; j++) {
             if (pl_cert_check(&p->certs[j], now, &p->revoked) != PL_OK)
                 continue;
