@@ -76,6 +76,15 @@ s_usage(FILE *out)
         "                       default (passerelle-node --heartbeat-ms): "
         "keep MS\n"
         "                       above twice their interval\n"
+        "  --federation-listen ENDPOINT  the federation port: admits only the\n"
+        "                       brokers named in DIR/federation/*.anchor\n"
+        "  --federation-window N  unconfirmed envelopes over a federation "
+        "link\n"
+        "                       (default 256)\n"
+        "  --federation-dir-max-age S  a foreign directory older than S "
+        "seconds\n"
+        "                       refuses new cross-border sends (default "
+        "86400)\n"
         "  --log-level LEVEL    error|warn|info|debug (default info)\n"
         "  --help               this text\n"
         "\n"
@@ -87,7 +96,8 @@ s_usage(FILE *out)
         "nothing of that pass acknowledged: restart it.\n"
         "\n"
         "Signals: SIGTERM/SIGINT stop cleanly; SIGHUP reloads certs/ and\n"
-        "revoked (also: passerelle broker reload --home DIR).\n");
+        "revoked (also: passerelle broker reload --home DIR), and\n"
+        "DIR/federation/*.anchor (federation anchors, docs/federation.md).\n");
 }
 
 int
@@ -104,6 +114,9 @@ main(int argc, char **argv)
         {"verify-signatures", no_argument, NULL, 'v'},
         {"session-ms", required_argument, NULL, 's'},
         {"log-level", required_argument, NULL, 'L'},
+        {"federation-listen", required_argument, NULL, 'F'},
+        {"federation-window", required_argument, NULL, 'W'},
+        {"federation-dir-max-age", required_argument, NULL, 'D'},
 #ifdef PL_TEST_BUILD
         {"test-no-zap", no_argument, NULL, 'Z'}, // test builds only
 #endif
@@ -150,6 +163,20 @@ main(int argc, char **argv)
             break;
         case 'v':
             cfg.verify_outer = true;
+            break;
+        case 'F':
+            cfg.federation_listen = optarg;
+            break;
+        case 'W':
+            if (!s_number("--federation-window", optarg, 1, 10000, &v))
+                return 2;
+            cfg.fed_window = (unsigned) v;
+            break;
+        case 'D':
+            if (!s_number("--federation-dir-max-age", optarg, 5, 90 * 86400,
+                          &v))
+                return 2;
+            cfg.fed_dir_max_age = v;
             break;
         case 's':
             if (!s_number("--session-ms", optarg, 1000, S_MS_MAX, &v))

@@ -15,6 +15,7 @@
 
 #include "broker/pl_broker_int.h"
 #include "broker/pl_door.h"
+#include "broker/pl_fed.h"
 #include "broker/pl_registry.h"
 #include "broker/pl_spool.h"
 #include "proto/pl_cert.h"
@@ -267,7 +268,20 @@ s_handle_envelope(pl_broker_t *self, pl_session_t *s,
         return;
     }
     const pl_reg_entry_t *to = pl_registry_by_address(self->reg, hdr.to, now);
-    if (!to) {
+    // issue 13: a recipient of a federated network goes to its link
+    const char *fed_why = NULL;
+    int fed = to ? PL_ENOTFOUND : pl_fed_route(self, &hdr, &fed_why);
+    if (!to && fed != PL_ENOTFOUND && fed != PL_OK) {
+        // no or a stale foreign directory: "retry later" (nothing lost,
+        // the sender keeps it); an unknown or revoked recipient: final
+        s_reject(self, s->rid, s->rid_len, hdr.id,
+                 fed == PL_ESTATE
+                     ? PASSERELLE__V1__REJECT_REASON__REJECT_FOREIGN_UNAVAILABLE
+                     : PASSERELLE__V1__REJECT_REASON__REJECT_UNKNOWN_RECIPIENT,
+                 fed_why, s->address);
+        return;
+    }
+    if (!to && fed != PL_OK) {
         s_reject(self, s->rid, s->rid_len, hdr.id,
                  PASSERELLE__V1__REJECT_REASON__REJECT_UNKNOWN_RECIPIENT,
                  "recipient not enrolled or not valid", s->address);
@@ -291,8 +305,9 @@ s_handle_envelope(pl_broker_t *self, pl_session_t *s,
     }
     bool dup = false;
     pl_spool_refusal_t why = PL_SPOOL_ROOM;
-    int rc =
-        pl_spool_put(self->spool, &hdr, raw, raw_len, pl_now_ms(), &dup, &why);
+    int rc = fed == PL_OK ? pl_fed_put(self, &hdr, raw, raw_len, &dup, &why)
+                          : pl_spool_put(self->spool, &hdr, raw, raw_len,
+                                         pl_now_ms(), &dup, &why);
     if (rc == PL_OK)
         rc = pl_spool_nest_commit(self->spool);
     else
@@ -324,6 +339,11 @@ s_handle_envelope(pl_broker_t *self, pl_session_t *s,
         } else {
             pl_buf_free(&out);
         }
+    } else if (rc == PL_ETOOBIG) {
+        s_reject(self, s->rid, s->rid_len, hdr.id,
+                 PASSERELLE__V1__REJECT_REASON__REJECT_TOO_LARGE,
+                 "too large to cross the border (the transit wrap)",
+                 s->address);
     } else if (rc == PL_EAUTH) {
         pl_log_error(self->log, "attack_same_id_other_bytes id=%s from=%s", hex,
                      hdr.from);
@@ -729,7 +749,7 @@ pl_broker_store_failed(const pl_broker_t *self)
 int
 pl_broker_run(pl_broker_t *self, int signal_fd)
 {
-    zmq_pollitem_t items[5];
+    zmq_pollitem_t items[5 + PL_FED_POLL_MAX];
     int nitems = 0;
     items[nitems++] = (zmq_pollitem_t){self->router, 0, ZMQ_POLLIN, 0};
     items[nitems++] = (zmq_pollitem_t){self->control, 0, ZMQ_POLLIN, 0};
@@ -747,7 +767,10 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
         items[nitems++] = (zmq_pollitem_t){NULL, signal_fd, ZMQ_POLLIN, 0};
     }
     uint64_t last_reader_check = pl_mono_ms();
+    int base = nitems;
     for (;;) {
+        // the federation sockets (they change on reload)
+        nitems = base + pl_fed_pollitems(self, items + base, PL_FED_POLL_MAX);
         int rc = zmq_poll(items, nitems, 500);
         if (rc < 0) {
             if (errno == EINTR)
@@ -775,9 +798,13 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
 
         uint64_t mono = pl_mono_ms();
         bool sweep = mono - self->last_sweep_ms >= S_SWEEP_MS;
-        if (!(items[0].revents & ZMQ_POLLIN) && !sweep) {
+        bool fed_in = false;
+        for (int i = base; i < nitems; i++)
+            fed_in = fed_in || (items[i].revents & ZMQ_POLLIN);
+        if (!(items[0].revents & ZMQ_POLLIN) && !sweep && !fed_in) {
             s_session_timeouts(self);
             s_deliver(self);
+            pl_fed_tick(self);
             // a read that found the environment broken (MDB_PANIC)
             if (pl_spool_fatal(self->spool))
                 return s_store_failed(self, "read");
@@ -815,6 +842,7 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
             zmq_msg_close(&body);
             zmq_msg_close(&rid);
         }
+        pl_fed_drain(self); // what the federation links brought
         if (sweep) {
             self->last_sweep_ms = mono;
             if (pl_spool_nest(self->spool) == PL_OK) {
@@ -874,8 +902,10 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
             pl_buf_free(&r->packet);
         }
         self->nreplies = 0;
+        pl_fed_flush(self, durable);
         s_session_timeouts(self);
         s_deliver(self);
+        pl_fed_tick(self);
         if (mono - last_reader_check > 3600 * 1000) {
             last_reader_check = mono;
             int dead = pl_spool_reader_check(self->spool);

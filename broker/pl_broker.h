@@ -33,6 +33,9 @@ typedef struct {
     unsigned redeliver_ms;  // redeliver unconfirmed after (default 30 s)
     unsigned session_ms;    // node lost after silence (PL_BROKER_SESSION_MS)
     bool verify_outer;      // also verify outer signatures (~38 µs each)
+    const char *federation_listen; // federation port, or NULL (issue 13)
+    unsigned fed_window;           // unconfirmed over a link (default 256)
+    uint64_t fed_dir_max_age;      // seconds (default 86400)
 #ifdef PL_TEST_BUILD
     bool no_zap; // test builds only (--test-no-zap): no ZAP handler
 #endif

@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "broker/pl_broker_int.h"
+#include "broker/pl_fed.h"
 
 void
 pl_broker_directory(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
@@ -48,6 +49,11 @@ pl_broker_directory(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
                           list->raw.data, list->raw.len, &rl)
                == PL_OK)
         d.revoked = (Passerelle__V1__RevocationList *) rl;
+    // issue 13: the anchors and the foreign directories
+    ProtobufCMessage **fown = NULL;
+    size_t nfown = 0;
+    void *farr[3] = {NULL, NULL, NULL};
+    pl_fed_directory(self, &d, &fown, &nfown, farr);
     Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
     p.kind_case = PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE;
     p.directory_response = &d;
@@ -56,6 +62,11 @@ pl_broker_directory(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
         pl_broker_reply(self, rid, rid_len, &out, false);
     else
         pl_buf_free(&out);
+    for (size_t i = 0; i < nfown; i++)
+        pl_wire_unpacked_free(fown[i]);
+    free(fown);
+    for (int i = 0; i < 3; i++)
+        free(farr[i]);
 done:
     for (size_t i = 0; owned && i < d.n_certificates; i++)
         pl_wire_unpacked_free(owned[i]);
@@ -222,6 +233,8 @@ pl_broker_status(pl_broker_t *self, const uint8_t *rid, size_t rid_len)
     r.has_routed_per_minute = 1;
     r.routed_per_minute = s_routed_per_minute(self);
     r.address = self->address;
+    void *larr[2] = {NULL, NULL};
+    pl_fed_links(self, &r, larr); // issue 13: federation links
     Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
     p.kind_case = PASSERELLE__V1__PACKET__KIND_STATUS_RESPONSE;
     p.status_response = &r;
@@ -230,6 +243,8 @@ pl_broker_status(pl_broker_t *self, const uint8_t *rid, size_t rid_len)
         pl_broker_reply(self, rid, rid_len, &out, false);
     else
         pl_buf_free(&out);
+    free(larr[0]);
+    free(larr[1]);
 done:
     free(f);
     free(ns);
@@ -347,8 +362,6 @@ s_nodes_json(pl_broker_t *self)
     return arr;
 }
 
-static void s_push_directory(pl_broker_t *self);
-
 void
 pl_broker_reload(pl_broker_t *self)
 {
@@ -360,6 +373,8 @@ pl_broker_reload(pl_broker_t *self)
     }
     self->reload_failed = false;
     pl_log_info(self->log, "reloaded certificates=%d", n);
+    pl_fed_reload(self);   // issue 13: federation/*.anchor
+    pl_fed_push_all(self); // our directory to the peers
     pl_door_check_registry(self->door, pl_registry_count(self->reg));
     // connected nodes whose certificate is no longer valid: refuse them now
     uint64_t now = pl_now();
@@ -378,11 +393,11 @@ pl_broker_reload(pl_broker_t *self)
         }
         i++;
     }
-    s_push_directory(self);
+    pl_broker_push_directory(self);
 }
 
-static void
-s_push_directory(pl_broker_t *self)
+void
+pl_broker_push_directory(pl_broker_t *self)
 {
     // every connected node gets the current directory and revocation list;
     // sent now, and only these: replies of a pass (if any were pending)
@@ -522,6 +537,9 @@ s_control_answer(pl_broker_t *self, const char *buf, size_t n, json_t *rep)
         json_object_set_new(r, "nodes", s_figures_json(self));
         json_object_set_new(rep, "ok", json_true());
         json_object_set_new(rep, "result", r);
+    } else if (strcmp(cmd, "federation") == 0) {
+        json_object_set_new(rep, "ok", json_true());
+        json_object_set_new(rep, "result", pl_fed_json(self));
     } else if (strcmp(cmd, "nodes") == 0) {
         json_object_set_new(rep, "ok", json_true());
         json_object_set_new(rep, "result", s_nodes_json(self));

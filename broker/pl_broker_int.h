@@ -33,6 +33,8 @@
 #define S_CONTROL_MAX 65536 // bytes of one control request (ZMQ_MAXMSGSIZE)
 #define S_NOTICES_MAX 32    // expired notices told per pass
 
+typedef struct pl_fed pl_fed_t; // federation (broker/pl_fed.h)
+
 // A connected node (one CurveZMQ connection that said something).
 typedef struct {
     uint8_t rid[S_RID_MAX];           // ROUTER routing id
@@ -108,6 +110,7 @@ struct pl_broker {
     uint64_t full_quiet;              // store-full refusals not logged since
     bool store_failed;                // the store failed for good
     bool reload_failed;               // the last reload kept the registry
+    pl_fed_t *fed;                    // federation (issue 13)
     pl_log_t *log;                    // borrowed
 };
 
@@ -152,6 +155,9 @@ void pl_broker_directory(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
 
 // Queues (not durable) a StatusResponse with every node's figures for rid.
 void pl_broker_status(pl_broker_t *self, const uint8_t *rid, size_t rid_len);
+
+// Sends the current directory to every connected node now.
+void pl_broker_push_directory(pl_broker_t *self);
 
 // Answers one message of the control socket; false when none was waiting.
 bool pl_broker_control(pl_broker_t *self);

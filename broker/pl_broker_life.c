@@ -6,6 +6,7 @@
 #include <zmq.h>
 
 #include "broker/pl_broker_int.h"
+#include "broker/pl_fed.h"
 #include "proto/pl_crypto.h"
 #include "proto/pl_home.h"
 
@@ -154,6 +155,10 @@ pl_broker_new(const pl_broker_config_t *config)
                      zmq_strerror(errno));
         goto fail;
     }
+    // federation (issue 13): anchors, the federation port (its ZAP domain
+    // is answered by the handler above), the links
+    if (pl_fed_open(self) != PL_OK)
+        goto fail;
     pl_log_info(log,
                 "broker_started address=%s listen=%s certificates=%zu "
                 "verify_outer=%d",
@@ -177,6 +182,7 @@ pl_broker_destroy(pl_broker_t **self_p)
     free(self->takes);
     if (self->control)
         zmq_close(self->control);
+    pl_fed_close(self);
     pl_door_close(&self->door);
     if (self->router)
         zmq_close(self->router);

@@ -46,6 +46,7 @@ struct pl_spool {
     MDB_dbi quota;             // 'f'/'t' address -> u64 bytes queued
     MDB_dbi notices;           // sender NUL id -> recipient
     MDB_dbi meta;              // "seq" -> u64, "format" -> u32
+    MDB_dbi fedmap;            // id -> expires | sender NUL recipient NUL
     MDB_txn *pass;             // the pass transaction, or NULL
     MDB_txn *nest;             // the current nested transaction, or NULL
     uint64_t map_bytes;        // map size
@@ -440,6 +441,8 @@ pl_spool_open(const char *dir, size_t map_bytes, pl_log_t *log)
     if (rc == 0)
         rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &self->meta);
     if (rc == 0)
+        rc = mdb_dbi_open(txn, "fedmap", MDB_CREATE, &self->fedmap);
+    if (rc == 0)
         rc = s_migrate(self, txn);
     if (rc == 0)
         rc = mdb_txn_commit(txn);
@@ -724,17 +727,39 @@ s_txn(pl_spool_t *self)
     return self->nest ? self->nest : self->pass;
 }
 
+static int s_put(pl_spool_t *self, const pl_header_t *hdr,
+                 const uint8_t *packet, size_t len, const uint8_t digest[32],
+                 uint64_t now_ms, bool *dup, pl_spool_refusal_t *why);
+
 int
 pl_spool_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
              size_t len, uint64_t now_ms, bool *dup, pl_spool_refusal_t *why)
+{
+    uint8_t digest[32];
+    pl_hash(digest, sizeof digest, packet, len, NULL, 0);
+    return s_put(self, hdr, packet, len, digest, now_ms, dup, why);
+}
+
+int
+pl_spool_put_as(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
+                size_t len, const uint8_t *dedupe, size_t dedupe_len,
+                uint64_t now_ms, bool *dup, pl_spool_refusal_t *why)
+{
+    uint8_t digest[32];
+    pl_hash(digest, sizeof digest, dedupe, dedupe_len, NULL, 0);
+    return s_put(self, hdr, packet, len, digest, now_ms, dup, why);
+}
+
+static int
+s_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
+      size_t len, const uint8_t digest[32], uint64_t now_ms, bool *dup,
+      pl_spool_refusal_t *why)
 {
     MDB_txn *txn = s_txn(self);
     if (!txn)
         return PL_ESTATE;
     *dup = false;
     *why = PL_SPOOL_ROOM;
-    uint8_t digest[32];
-    pl_hash(digest, sizeof digest, packet, len, NULL, 0);
 
     // still queued: the live record has the whole digest
     MDB_val k = {PL_MSG_ID_BYTES, (void *) hdr->id}, v;
@@ -1124,4 +1149,86 @@ pl_spool_notices_pop(pl_spool_t *self, const char *sender, size_t max,
     }
     mdb_cursor_close(cur);
     return (int) n;
+}
+
+// ---- federation (issue 13): who sent what crossed a link
+
+int
+pl_spool_fed_note(pl_spool_t *self, const uint8_t *id, const char *from,
+                  const char *to, uint64_t expires_at)
+{
+    MDB_txn *txn = s_txn(self);
+    if (!txn)
+        return PL_ESTATE;
+    uint8_t v[8 + 2 * (PL_ADDRESS_MAX + 1)];
+    size_t fl = strlen(from), tl = strlen(to);
+    if (fl > PL_ADDRESS_MAX || tl > PL_ADDRESS_MAX)
+        return PL_EINVAL;
+    memcpy(v, &expires_at, 8);
+    memcpy(v + 8, from, fl + 1);
+    memcpy(v + 8 + fl + 1, to, tl + 1);
+    MDB_val k = {PL_MSG_ID_BYTES, (void *) id}, vv = {8 + fl + tl + 2, v};
+    int rc = mdb_put(txn, self->fedmap, &k, &vv, 0);
+    return rc == 0 ? PL_OK : s_err(self, "put_fedmap", rc);
+}
+
+int
+pl_spool_fed_notice(pl_spool_t *self, const uint8_t *id)
+{
+    MDB_txn *txn = s_txn(self);
+    if (!txn)
+        return PL_ESTATE;
+    MDB_val k = {PL_MSG_ID_BYTES, (void *) id}, v;
+    int rc = mdb_get(txn, self->fedmap, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return PL_ENOTFOUND;
+    if (rc != 0)
+        return s_err(self, "get_fedmap", rc);
+    char rec[8 + 2 * (PL_ADDRESS_MAX + 1)];
+    if (v.mv_size < 12 || v.mv_size > sizeof rec)
+        return PL_EIO;
+    memcpy(rec, v.mv_data, v.mv_size);
+    rec[v.mv_size - 1] = 0;
+    const char *from = rec + 8;
+    size_t fl = strnlen(from, v.mv_size - 8);
+    if (8 + fl + 1 >= v.mv_size)
+        return PL_EIO;
+    const char *to = from + fl + 1;
+    uint8_t nk[PL_ADDRESS_MAX + 1 + PL_MSG_ID_BYTES];
+    memcpy(nk, from, fl + 1);
+    memcpy(nk + fl + 1, id, PL_MSG_ID_BYTES);
+    MDB_val nkv = {fl + 1 + PL_MSG_ID_BYTES, nk};
+    MDB_val nvv = {strlen(to) + 1, (void *) to};
+    rc = mdb_put(txn, self->notices, &nkv, &nvv, 0);
+    if (rc == 0)
+        rc = mdb_del(txn, self->fedmap, &k, NULL);
+    return rc == 0 ? PL_OK : s_err(self, "fed_notice", rc);
+}
+
+int
+pl_spool_fed_prune(pl_spool_t *self, uint64_t now, size_t max)
+{
+    MDB_txn *txn = s_txn(self);
+    if (!txn)
+        return PL_ESTATE;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, self->fedmap, &cur);
+    if (rc != 0)
+        return s_err(self, "cursor", rc);
+    MDB_val k, v;
+    int n = 0;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (size_t seen = 0; rc == 0 && seen < max; seen++) {
+        uint64_t exp = 0;
+        if (v.mv_size >= 8)
+            memcpy(&exp, v.mv_data, 8);
+        if (exp + 86400 < now) { // kept until expiry + 1 day
+            if (mdb_cursor_del(cur, 0) != 0)
+                break;
+            n++;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return n;
 }

@@ -111,6 +111,24 @@ PL_MUST_CHECK int pl_spool_put(pl_spool_t *self, const pl_header_t *hdr,
                                const uint8_t *packet, size_t len,
                                uint64_t now_ms, bool *dup,
                                pl_spool_refusal_t *why);
+// As pl_spool_put, but duplicates are recognised by the bytes 'dedupe'
+// (not the stored packet): a transit wrap is stored under the id of the
+// envelope it wraps, and a resend of that envelope is the same message.
+PL_MUST_CHECK int pl_spool_put_as(pl_spool_t *self, const pl_header_t *hdr,
+                                  const uint8_t *packet, size_t len,
+                                  const uint8_t *dedupe, size_t dedupe_len,
+                                  uint64_t now_ms, bool *dup,
+                                  pl_spool_refusal_t *why);
+// Federation (db fedmap: id -> expiry, sender, recipient): notes who sent
+// an envelope that crosses a link, kept until expiry + 1 day, so that an
+// `expired` from the peer reaches the sender; pl_spool_fed_notice turns
+// the note into a notice for that sender (PL_ENOTFOUND when none);
+// pl_spool_fed_prune drops notes past expiry + 1 day (at most 'max' seen).
+PL_MUST_CHECK int pl_spool_fed_note(pl_spool_t *self, const uint8_t *id,
+                                    const char *from, const char *to,
+                                    uint64_t expires_at);
+PL_MUST_CHECK int pl_spool_fed_notice(pl_spool_t *self, const uint8_t *id);
+int pl_spool_fed_prune(pl_spool_t *self, uint64_t now, size_t max);
 // Removes id's envelope from the queue because its recipient 'by' took it
 // (state TAKEN) or refused it (state REFUSED). PL_ENOTFOUND if not queued
 // (already taken: harmless), PL_EPERM if 'by' is not its recipient.

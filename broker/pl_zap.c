@@ -6,6 +6,7 @@
 #include <zmq.h>
 
 #include "broker/pl_broker_int.h"
+#include "broker/pl_fed.h"
 
 // ------------------------------------------------------------ ZAP
 
@@ -48,8 +49,17 @@ pl_broker_zap_handle(pl_broker_t *self)
         && zmq_msg_size(&frames[6]) == 32) {
         const uint8_t *key = zmq_msg_data(&frames[6]);
         pl_key_fingerprint(key, fpr);
-        const pl_reg_entry_t *e = pl_registry_by_curve(self->reg, key);
-        if (!e) {
+        // the federation port has its own domain: only anchored brokers
+        bool fed = pl_fed_is_zap_domain(zmq_msg_data(&frames[2]),
+                                        zmq_msg_size(&frames[2]));
+        const pl_reg_entry_t *e =
+            fed ? NULL : pl_registry_by_curve(self->reg, key);
+        if (fed) {
+            if (pl_fed_zap(self, key, user, sizeof user, &text)) {
+                status = "200";
+                text = "OK";
+            }
+        } else if (!e) {
             text = "unknown key";
         } else {
             int rc = pl_registry_check(self->reg, e, pl_now());
@@ -79,10 +89,15 @@ pl_broker_zap_handle(pl_broker_t *self)
     } else {
         text = "unsupported mechanism";
     }
+    bool fed_door = n >= 3
+                    && pl_fed_is_zap_domain(zmq_msg_data(&frames[2]),
+                                            zmq_msg_size(&frames[2]));
     if (status[0] == '2')
-        pl_log_info(self->log, "door_admitted address=%s key=%s", user, fpr);
+        pl_log_info(self->log, "%s_admitted address=%s key=%s",
+                    fed_door ? "federation_door" : "door", user, fpr);
     else
-        pl_log_warn(self->log, "door_refused key=%s reason=\"%s\"", fpr, text);
+        pl_log_warn(self->log, "%s_refused key=%s reason=\"%s\"",
+                    fed_door ? "federation_door" : "door", fpr, text);
     // reply: version, request id, status code, status text, user id, meta
     zmq_send(self->zap, "1.0", 3, ZMQ_SNDMORE);
     if (n >= 2)

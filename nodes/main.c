@@ -82,6 +82,12 @@ s_usage(FILE *out)
           "                      1..1440 (default 15)\n"
           "  --session-max-hours N  ... and N hours after its login, 1..168 "
           "(default 12)\n"
+          "  --handover-keep-days N  after a handover is accepted, the "
+          "host node erases\n"
+          "                      the rest of the case (crypto-shredding) "
+          "after N days\n"
+          "                      (default 90); its minimal record and "
+          "audit stay\n"
           "  --passphrase-fd N   read the store passphrase from file "
           "descriptor N\n"
           "                      (else PASSERELLE_PASSPHRASE, else "
@@ -207,6 +213,7 @@ main(int argc, char **argv)
     long heartbeat = 0, hb_timeout = 0, map_mib = 0, pass_fd = -1;
     long grace_days = -1, map_max_mib = 0;
     long idle_min = 0, max_hours = 0;
+    long keep_days = -1;
     static const struct option opts[] = {
         {"home", required_argument, NULL, 'H'},
         {"broker", required_argument, NULL, 'b'},
@@ -219,6 +226,7 @@ main(int argc, char **argv)
         {"map-max-mib", required_argument, NULL, 'M'},
         {"session-idle-min", required_argument, NULL, 'I'},
         {"session-max-hours", required_argument, NULL, 'X'},
+        {"handover-keep-days", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -280,6 +288,15 @@ main(int argc, char **argv)
             grace_days = s_number(optarg, 0, 3650);
             if (grace_days < 0) {
                 fputs("passerelle-node: --box-grace-days must be 0..3650\n",
+                      stderr);
+                return 2;
+            }
+            break;
+        case 'K':
+            keep_days = s_number(optarg, 0, 3650);
+            if (keep_days < 0) {
+                fputs("passerelle-node: --handover-keep-days must be "
+                      "0..3650\n",
                       stderr);
                 return 2;
             }
@@ -392,6 +409,9 @@ main(int argc, char **argv)
         .map_max_bytes = (size_t) map_max_mib << 20,
         .session_idle_s = (uint64_t) idle_min * 60,
         .session_max_s = (uint64_t) max_hours * 3600,
+        .handover_keep_days = keep_days < 0    ? 0
+                              : keep_days == 0 ? -1
+                                               : (int) keep_days,
     };
     char err[1024];
     pl_node_t *node = NULL;

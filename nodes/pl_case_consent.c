@@ -161,8 +161,11 @@ pl_case_cp_find(pl_node_ctx_t *ctx, char out[PL_ADDRESS_MAX + 1])
         return PL_ENOTFOUND;
     for (size_t i = 0; i < ctx->ndir; i++) {
         const pl_cert_t *c = &ctx->dir[i];
+        // of this node's own network: a foreign node of a region with the
+        // same name (federation, issue 13) is not this region's
         if (strcmp(c->sector, "child-protection") != 0
             || strcmp(c->region, ctx->me->region) != 0
+            || strcmp(c->network, ctx->me->network) != 0
             || strcmp(c->address, ctx->me->address) == 0)
             continue;
         char addr[PL_ADDRESS_MAX + 1];

@@ -100,7 +100,7 @@ pl_case_test_probe(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
     s_probe_t p = {.txn = txn, .needles = json_object_get(args, "needles")};
     int rc = pl_store_each(txn, PL_DB_KEYS, s_probe_key, &p);
     static const pl_db_t dbs[] = {PL_DB_CASES, PL_DB_CONSENTS, PL_DB_REFERRALS,
-                                  PL_DB_INBOX, PL_DB_REQUESTS};
+                                  PL_DB_INBOX, PL_DB_REQUESTS, PL_DB_HANDOVERS};
     for (size_t i = 0; rc == PL_OK && i < sizeof dbs / sizeof *dbs; i++) {
         p.db = dbs[i];
         rc = pl_store_each(txn, dbs[i], s_probe_rec, &p);

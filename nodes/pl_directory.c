@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nodes/pl_node_int.h"
+#include "proto/pl_anchor.h"
 
 // ---- directory
 
@@ -25,7 +26,12 @@ pl_node_dir_find(pl_node_t *self, const char *address, int *why)
     const pl_cert_t *c = self->ndir ? bsearch(&key, self->dir, self->ndir,
                                               sizeof *self->dir, s_cert_cmp)
                                     : NULL;
-    int rc = c ? pl_cert_check(c, pl_now(), &self->revoked) : PL_ENOTFOUND;
+    // a foreign certificate: its own authority's list was applied when the
+    // broker's directory came (pl_node_dir_foreign); serials are per
+    // authority, so ours says nothing about it
+    const pl_revlist_t *rl =
+        c && strcmp(c->network, self->me.network) != 0 ? NULL : &self->revoked;
+    int rc = c ? pl_cert_check(c, pl_now(), rl) : PL_ENOTFOUND;
     if (why)
         *why = rc;
     return rc == PL_OK ? c : NULL;
@@ -261,6 +267,104 @@ s_dir_save(pl_txn_t *txn, const pl_cert_t *v, const pl_buf_t *raws, size_t n,
     return rc;
 }
 
+// ---- foreign directory entries (issue 13, DESIGN.md §7.1)
+
+// Appends to *v (n used) the foreign brokers of the anchors our authority
+// signed and the foreign certificates each anchor admits (signed by its
+// foreign key, under its prefix, not in its authority's revocation list).
+// Kept in memory only: the broker sends them again on every connect.
+// Returns the new count (the old one when out of memory).
+static size_t
+s_dir_foreign(pl_node_t *self, const Passerelle__V1__DirectoryResponse *r,
+              pl_cert_t **v, size_t n)
+{
+    if (r->n_anchors == 0)
+        return n;
+    size_t cap = n + r->n_anchors + r->n_foreign;
+    pl_cert_t *nv = realloc(*v, (cap ? cap : 1) * sizeof *nv);
+    pl_anchor_t *an = calloc(r->n_anchors, sizeof *an);
+    if (!nv || !an) {
+        if (nv)
+            *v = nv;
+        free(an);
+        return n;
+    }
+    *v = nv;
+    uint64_t now = pl_now();
+    size_t na = 0, nf = 0, refused = 0;
+    for (size_t i = 0; i < r->n_anchors; i++) {
+        pl_buf_t raw = {0};
+        size_t sz = protobuf_c_message_get_packed_size(&r->anchors[i]->base);
+        if (sz > PL_ANCHOR_MAX || pl_buf_reserve(&raw, sz + 1) != PL_OK) {
+            pl_buf_free(&raw);
+            continue;
+        }
+        raw.len = protobuf_c_message_pack(&r->anchors[i]->base, raw.data);
+        int rc =
+            pl_anchor_decode(raw.data, raw.len, self->authority_pk, &an[na]);
+        pl_buf_free(&raw);
+        if (rc == PL_OK && pl_anchor_check(&an[na], now) == PL_OK
+            && strcmp(an[na].network, self->me.network) == 0) {
+            nv[n++] = an[na].peer_broker; // to open its transit wraps
+            na++;
+        } else {
+            if (rc == PL_OK)
+                pl_anchor_free(&an[na]);
+            pl_log_warn(self->log, "anchor_refused reason=%s",
+                        rc == PL_OK ? "expired_or_other_network"
+                                    : pl_strerror(rc));
+        }
+    }
+    for (size_t i = 0; i < r->n_foreign; i++) {
+        pl_buf_t raw = {0};
+        if (s_cert_bytes(r->foreign[i], &raw) != PL_OK) {
+            pl_buf_free(&raw);
+            continue;
+        }
+        int rc = PL_ENOTFOUND;
+        for (size_t j = 0; j < na && rc != PL_OK; j++) {
+            rc = pl_anchor_cert(&an[j], raw.data, raw.len, &nv[n]);
+            if (rc != PL_OK)
+                continue;
+            // that authority's newest list, as the broker passed it on
+            pl_revlist_t rl = {0};
+            for (size_t k = 0; k < r->n_foreign_revoked; k++) {
+                pl_buf_t rb = {0};
+                pl_revlist_t cand;
+                size_t sz = passerelle__v1__revocation_list__get_packed_size(
+                    r->foreign_revoked[k]);
+                if (pl_buf_reserve(&rb, sz + 1) == PL_OK) {
+                    rb.len = passerelle__v1__revocation_list__pack(
+                        r->foreign_revoked[k], rb.data);
+                    if (pl_revlist_decode(rb.data, rb.len,
+                                          an[j].peer_authority_pk, &cand)
+                        == PL_OK) {
+                        if (pl_revlist_replace(&rl, &cand) != PL_OK)
+                            pl_revlist_free(&cand);
+                    }
+                }
+                pl_buf_free(&rb);
+            }
+            rc = pl_cert_check(&nv[n], now, &rl);
+            pl_revlist_free(&rl);
+        }
+        pl_buf_free(&raw);
+        if (rc == PL_OK) {
+            n++;
+            nf++;
+        } else {
+            refused++;
+        }
+    }
+    for (size_t j = 0; j < na; j++)
+        pl_anchor_free(&an[j]);
+    free(an);
+    pl_log_info(self->log,
+                "directory_foreign anchors=%zu certs=%zu refused=%zu", na, nf,
+                refused);
+    return n;
+}
+
 int
 pl_node_dir_on_response(pl_node_t *self, pl_txn_t *txn,
                         const Passerelle__V1__DirectoryResponse *r)
@@ -313,6 +417,7 @@ pl_node_dir_on_response(pl_node_t *self, pl_txn_t *txn,
         free(v);
         return rc;
     }
+    n = s_dir_foreign(self, r, &v, n); // issue 13: across the border
     free(self->dir);
     self->dir = v;
     self->ndir = s_dir_sort(v, n);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "nodes/pl_audit.h"
+#include "nodes/pl_handover_cmd.h"
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
 
@@ -372,6 +373,7 @@ static const struct {
     {S_KIND_WITHDRAWAL, true, s_in_other},
     {S_KIND_ERASURE, true, s_in_other},
     {S_KIND_CP, true, s_in_other},
+    {S_KIND_HANDOVER, true, pl_node_handover_on_msg}, // pl_handover_cmd.c
     {0, true, s_in_other},
 };
 #define S_NKINDS (sizeof s_kinds / sizeof s_kinds[0])
@@ -385,6 +387,96 @@ s_kind_row(const pl_message_t *m)
     while (i + 1 < S_NKINDS && s_kinds[i].kind != kind)
         i++;
     return i;
+}
+
+static int s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
+                         const uint8_t *data, size_t len, bool replayed);
+
+// Is 'cert' a foreign network's broker (admitted through an anchor)?
+static bool
+s_foreign_broker(const pl_node_t *self, const pl_cert_t *cert)
+{
+    return strcmp(cert->sector, "broker") == 0
+           && strcmp(cert->network, self->me.network) != 0;
+}
+
+// A transit wrap (issue 13, DESIGN.md §7.1): an envelope from the sender's
+// home broker, sealed to us, holding the sender's envelope under the same
+// id. Checked: the wrapping broker's signature (its certificate came
+// through an anchor our authority signed), the inner envelope is for us,
+// has the wrap's id and comes from the wrapping broker's own network;
+// then the inner envelope goes through the ordinary path (dedupe, store,
+// receipt of the inner id, taken of the same id).
+static int
+s_on_transit(pl_node_t *self, pl_txn_t *txn, const pl_envelope_t *env,
+             const pl_header_t *h, const pl_cert_t *broker, bool replayed)
+{
+    if (pl_envelope_verify(env, broker->keys.sign) != PL_OK) {
+        s_refuse(self, h->id, h->from,
+                 PASSERELLE__V1__REJECT_REASON__REJECT_BAD_SIGNATURE,
+                 "transit wrap signature does not verify");
+        return PL_OK;
+    }
+    uint8_t pk[32], sk_old[32];
+    const uint8_t *sk = NULL;
+    if (!s_box_key(self, h->key_id, pk, sk_old, &sk)) {
+        pl_store_wipe(sk_old, sizeof sk_old);
+        s_refuse(self, h->id, h->from,
+                 PASSERELLE__V1__REJECT_REASON__REJECT_NOT_RECIPIENT,
+                 "transit wrap not sealed to a key of this node");
+        return PL_OK;
+    }
+    pl_buf_t msg = {0};
+    int rc = pl_envelope_open(env, self->me.address, pk, sk, broker->keys.sign,
+                              NULL, &msg);
+    pl_store_wipe(sk_old, sizeof sk_old);
+    pl_message_t *m = NULL;
+    if (rc == PL_OK)
+        rc = pl_message_decode(msg.data, msg.len, &m);
+    if (rc == PL_OK && m->body_case != PASSERELLE__V1__MESSAGE__BODY_TRANSIT)
+        rc = PL_EPROTO;
+    pl_packet_t *inner = NULL;
+    if (rc == PL_OK)
+        rc = pl_wire_decode(m->transit->packet.data, m->transit->packet.len,
+                            &inner);
+    pl_header_t ih;
+    if (rc == PL_OK
+        && (inner->kind_case != PASSERELLE__V1__PACKET__KIND_ENVELOPE
+            || pl_header_decode(inner->envelope->header.data,
+                                inner->envelope->header.len, &ih)
+                   != PL_OK))
+        rc = PL_EPROTO;
+    const char *why = NULL;
+    if (rc != PL_OK)
+        why = "transit wrap does not open or does not hold an envelope";
+    else if (memcmp(ih.id, h->id, PL_MSG_ID_BYTES) != 0)
+        why = "transit wrap and inner envelope differ in id";
+    else if (strcmp(ih.to, self->me.address) != 0)
+        why = "inner envelope addressed to another node";
+    else if (strncmp(ih.from, broker->network, strlen(broker->network)) != 0
+             || ih.from[strlen(broker->network)] != '/')
+        why = "inner sender outside the wrapping broker's network";
+    if (why) {
+        s_refuse(self, h->id, h->from,
+                 PASSERELLE__V1__REJECT_REASON__REJECT_MALFORMED, why);
+        rc = PL_OK;
+    } else {
+        int iwhy = 0;
+        const pl_cert_t *ic = pl_node_dir_find(self, ih.from, &iwhy);
+        if (ic && strcmp(ic->sector, "broker") == 0) {
+            s_refuse(self, h->id, h->from,
+                     PASSERELLE__V1__REJECT_REASON__REJECT_MALFORMED,
+                     "a transit wrap inside a transit wrap");
+            rc = PL_OK;
+        } else {
+            rc = s_on_envelope(self, txn, inner, m->transit->packet.data,
+                               m->transit->packet.len, replayed);
+        }
+    }
+    pl_wire_free(&inner);
+    pl_message_free(&m);
+    pl_buf_wipe(&msg);
+    return rc;
 }
 
 // One inbound envelope while it goes through the checks.
@@ -576,6 +668,9 @@ s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
     s_in_t in;
     if (!s_env_check(self, pkt, data, len, replayed, &in))
         return PL_OK;
+    if (s_foreign_broker(self, in.cert)) // issue 13: a transit wrap; the
+        // inner envelope (same id) goes through dedupe and the rest
+        return s_on_transit(self, txn, &in.env, &in.h, in.cert, replayed);
     bool done = false;
     int rc = s_env_dedupe(self, txn, &in, &done);
     if (rc != PL_OK || done)

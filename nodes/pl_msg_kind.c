@@ -21,6 +21,7 @@ static const struct {
      "erasure-confirmation"},
     {S_KIND_CP, PASSERELLE__V1__MESSAGE__BODY_CP_NOTIFICATION,
      "cp-notification"},
+    {S_KIND_HANDOVER, PASSERELLE__V1__MESSAGE__BODY_HANDOVER, "handover"},
 };
 #define S_N (sizeof s_kinds / sizeof s_kinds[0])
 

@@ -14,6 +14,7 @@ enum {
     S_KIND_WITHDRAWAL = 6, // consent-withdrawal (issue 8)
     S_KIND_ERASURE = 7,    // erasure-confirmation (issue 8)
     S_KIND_CP = 8,         // cp-notification (issue 8)
+    S_KIND_HANDOVER = 5,   // handover of a case (issue 13)
 };
 
 // "test", "referral", ... ("unknown" for others).

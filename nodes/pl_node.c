@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "nodes/pl_handover_cmd.h"
 #include "nodes/pl_link_state.h"
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
@@ -490,6 +491,7 @@ s_timers(pl_node_t *self)
     pl_node_ops_timers(self); // old box keys, map growth
     if (now >= self->overdue_next_ms) {
         pl_node_case_overdue_sweep(self); // issue 8: log newly overdue
+        pl_node_handover_sweep(self);     // issue 13: purge handed-over cases
         self->overdue_next_ms = now + S_OVERDUE_MS;
     }
 }
@@ -892,6 +894,10 @@ s_start(pl_node_t *self, const pl_node_opts_t *opts)
                            : opts->box_grace_days == 0
                                ? PL_NODE_BOX_GRACE_DAYS
                                : (uint32_t) opts->box_grace_days;
+    self->handover_keep_days = opts->handover_keep_days < 0 ? 0
+                               : opts->handover_keep_days == 0
+                                   ? PL_NODE_HANDOVER_KEEP_DAYS
+                                   : (uint32_t) opts->handover_keep_days;
     self->map_max_bytes =
         opts->map_max_bytes ? opts->map_max_bytes : PL_NODE_MAP_MAX_DEFAULT;
     if (self->map_max_bytes < pl_store_map_size(self->store))

@@ -56,10 +56,13 @@ typedef struct {
 
     // staff sessions (issue 14, pl_session.h); 0: 15 min idle, 12 h in all
     uint64_t session_idle_s, session_max_s;
+    int handover_keep_days; // days a handed-over case is kept after its
+                            // acceptance: 0 = default (90), -1 = none
 } pl_node_opts_t;
 
-#define PL_NODE_BOX_GRACE_DAYS  14                 // default grace period
-#define PL_NODE_MAP_MAX_DEFAULT ((size_t) 8 << 30) // default growth limit
+#define PL_NODE_BOX_GRACE_DAYS     14                 // default grace period
+#define PL_NODE_HANDOVER_KEEP_DAYS 90                 // DESIGN.md §7.2
+#define PL_NODE_MAP_MAX_DEFAULT    ((size_t) 8 << 30) // default growth limit
 
 // Prepares a node: resolves the home, checks the control path length,
 // takes DIR/daemon.lock (PL_EEXIST when another daemon holds it), refuses

@@ -112,6 +112,7 @@ pl_node_ctx(pl_node_t *self)
         .rid = self->ctl_rid,
         .sessions = self->sessions,
         .session = self->ctl_session,
+        .handover_keep_days = &self->handover_keep_days,
     };
     return ctx;
 }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nodes/pl_handover_cmd.h"
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
 #include "nodes/pl_override.h"
@@ -34,6 +35,7 @@ static const pl_ctl_cmd_t *const s_tables[] = {
     pl_case_cmds,     // cases, consent, referrals
     pl_staff_cmds,    // staff accounts and sessions (issue 14)
     pl_override_cmds, // four-eyes overrides (issue 14)
+    pl_handover_cmds, // handovers (issue 13)
 };
 // clang-format on
 

@@ -83,6 +83,8 @@ typedef struct pl_node_ctx {
                      // run (PL_CTL_DEFERRED rows), else NULL
     pl_sessions_t *sessions; // the staff session table (may be NULL)
     const char *session;     // "session" token of the request, or NULL
+    const uint32_t *handover_keep_days; // --handover-keep-days (NULL in a
+                                        // fake: the default)
 } pl_node_ctx_t;
 
 static inline PL_MUST_CHECK int

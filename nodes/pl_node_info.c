@@ -170,6 +170,19 @@ pl_node_ctl_status(pl_node_t *self, const Passerelle__V1__StatusResponse *resp)
         json_array_append_new(nodes, e);
     }
     json_object_set_new(o, "nodes", nodes);
+    // issue 13: the home broker's federation links
+    json_t *links = json_array();
+    for (size_t i = 0; i < resp->n_links; i++) {
+        const Passerelle__V1__FederationLink *l = resp->links[i];
+        json_t *e = json_object();
+        json_object_set_new(e, "network", json_string(l->network));
+        json_object_set_new(e, "up", json_boolean(l->up));
+        if (l->has_since)
+            json_object_set_new(e, "since", pl_node_json_time(l->since));
+        S_OPT_U64(e, "queued", l, queued);
+        json_array_append_new(links, e);
+    }
+    json_object_set_new(o, "federation", links);
     self->ctl_reply = pl_node_ctl_ok(o);
 }
 

@@ -220,8 +220,9 @@ struct pl_node {
     const char *ctl_rid;      // request id of the deferred request being run
 
     // ---- staff sessions (issue 14, pl_staff.c)
-    pl_sessions_t *sessions; // the session table (pl_session.h)
-    const char *ctl_session; // "session" of the request being run, or NULL
+    pl_sessions_t *sessions;     // the session table (pl_session.h)
+    const char *ctl_session;     // "session" of the request being run, or NULL
+    uint32_t handover_keep_days; // --handover-keep-days (issue 13)
 };
 
 // The context of the handlers (pl_node_ctx.h), filled from 'self'

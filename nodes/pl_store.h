@@ -67,6 +67,7 @@ typedef enum {
                         // master key (pl_staff.c)
     PL_DB_OVERRIDES,    // "overrides": override id -> sealed pending
                         // four-eyes override (pl_override.c)
+    PL_DB_HANDOVERS,    // "handovers": handover records (pl_handover_cmd.c)
     PL_DB_COUNT
 } pl_db_t;
 

@@ -675,6 +675,13 @@ pl_authority_next_serial(pl_authority_t *self, uint64_t *serial)
 }
 
 int
+pl_authority_sign(const pl_authority_t *self, const char *tag,
+                  const uint8_t *body, size_t len, uint8_t sig[64])
+{
+    return s_sign(tag, strlen(tag), body, len, self->sk, sig);
+}
+
+int
 pl_authority_issue(pl_authority_t *self, pl_cert_t *fields, pl_buf_t *out)
 {
     if (!fields->network[0])

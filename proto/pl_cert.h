@@ -91,6 +91,11 @@ PL_MUST_CHECK int pl_authority_issue(pl_authority_t *self, pl_cert_t *fields,
 // writes A/revoked. The encoded list is returned in 'out' when not NULL.
 PL_MUST_CHECK int pl_authority_revoke(pl_authority_t *self, uint64_t serial,
                                       pl_buf_t *out);
+// Ed25519 signature by the authority over tag || body (other signed
+// formats of the authority, e.g. federation anchors: proto/pl_anchor.c).
+PL_MUST_CHECK int pl_authority_sign(const pl_authority_t *self, const char *tag,
+                                    const uint8_t *body, size_t len,
+                                    uint8_t sig[64]);
 // Reads an authority.pub file (Z85 Ed25519 public key).
 PL_MUST_CHECK int pl_authority_pub_load(const char *path,
                                         uint8_t pk[PL_SIGN_PK_BYTES]);

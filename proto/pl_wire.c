@@ -35,6 +35,7 @@
 #define S_VERSION       1         // protocol version (PL_PROTO_VERSION)
 #define S_DEPTH_MAX     8         // nesting; the schema is not recursive
 #define S_FIELD_MAX     536870911 // largest protobuf field number, 2^29-1
+#define S_HANDOVER_MAX  (512 * 1024) // HandoverPackage.case_data, bytes
 
 // ---------------------------------------------------------------- allocator
 
@@ -359,6 +360,23 @@ s_check_directory(const Passerelle__V1__DirectoryResponse *r)
         && !(s_bytes_ok(&r->revoked->body, 1, PL_PACKET_MAX)
              && s_bytes_ok(&r->revoked->signature, S_SIG_BYTES, S_SIG_BYTES)))
         return false;
+    // issue 13: anchors and foreign certificates (checked for their
+    // signatures by whoever uses them; here only sizes)
+    if (r->n_anchors > S_CERTS_MAX || r->n_foreign > S_CERTS_MAX
+        || r->n_foreign_revoked > S_CERTS_MAX)
+        return false;
+    for (size_t i = 0; i < r->n_anchors; i++)
+        if (!s_bytes_ok(&r->anchors[i]->body, 1, PL_PACKET_MAX)
+            || !s_bytes_ok(&r->anchors[i]->signature, S_SIG_BYTES, S_SIG_BYTES))
+            return false;
+    for (size_t i = 0; i < r->n_foreign; i++)
+        if (!s_check_certificate(r->foreign[i]))
+            return false;
+    for (size_t i = 0; i < r->n_foreign_revoked; i++)
+        if (!s_bytes_ok(&r->foreign_revoked[i]->body, 1, PL_PACKET_MAX)
+            || !s_bytes_ok(&r->foreign_revoked[i]->signature, S_SIG_BYTES,
+                           S_SIG_BYTES))
+            return false;
     return true;
 }
 
@@ -372,6 +390,11 @@ s_check_status_response(const Passerelle__V1__StatusResponse *r)
         if (!s_text_ok(n->address, PL_ADDRESS_MAX, false))
             return false;
     }
+    if (r->n_links > S_NODES_MAX)
+        return false;
+    for (size_t i = 0; i < r->n_links; i++)
+        if (!s_text_ok(r->links[i]->network, PL_NAME_MAX, false))
+            return false;
     return s_text_ok(r->address, PL_ADDRESS_MAX, false);
 }
 
@@ -413,6 +436,10 @@ s_check_packet(const pl_packet_t *p)
         return true;
     case PASSERELLE__V1__PACKET__KIND_STATUS_RESPONSE:
         return s_check_status_response(p->status_response);
+    case PASSERELLE__V1__PACKET__KIND_LINK_HELLO:
+        return p->link_hello->version == S_VERSION
+               && s_text_ok(p->link_hello->network, PL_NAME_MAX, false)
+               && s_text_ok(p->link_hello->peer_network, PL_NAME_MAX, false);
     default:
         return false; // NOT_SET, or a number this build does not know
     }
@@ -475,9 +502,27 @@ s_check_message(const pl_message_t *m)
         const Passerelle__V1__CpNotification *n = m->cp_notification;
         return s_bytes_ok(&n->referral_id, PL_MSG_ID_BYTES, PL_MSG_ID_BYTES)
                && (strcmp(n->kind, "unaccompanied") == 0
-                   || strcmp(n->kind, "separated") == 0)
+                   || strcmp(n->kind, "separated") == 0
+                   || strcmp(n->kind, "handover") == 0) // issue 13
                && s_text_ok(n->region, PL_NAME_MAX, false);
     }
+    case PASSERELLE__V1__MESSAGE__BODY_HANDOVER: { // issue 13
+        const Passerelle__V1__Handover *h = m->handover;
+        if (!s_bytes_ok(&h->handover_id, PL_MSG_ID_BYTES, PL_MSG_ID_BYTES))
+            return false;
+        switch (h->what_case) {
+        case PASSERELLE__V1__HANDOVER__WHAT_PACKAGE:
+            return s_bytes_ok(&h->package->case_data, 2, S_HANDOVER_MAX);
+        case PASSERELLE__V1__HANDOVER__WHAT_UPDATE:
+            return s_text_ok(h->update->status, S_STATUS_MAX, false);
+        case PASSERELLE__V1__HANDOVER__WHAT_CP_ACK:
+            return true;
+        default:
+            return false;
+        }
+    }
+    case PASSERELLE__V1__MESSAGE__BODY_TRANSIT:
+        return s_bytes_ok(&m->transit->packet, 1, PL_PACKET_MAX);
     default:
         return false; // NOT_SET, or a reserved number
     }
@@ -720,6 +765,8 @@ pl_wire_kind_name(Passerelle__V1__Packet__KindCase kind)
         return "status_request";
     case PASSERELLE__V1__PACKET__KIND_STATUS_RESPONSE:
         return "status_response";
+    case PASSERELLE__V1__PACKET__KIND_LINK_HELLO:
+        return "link_hello";
     default:
         return "unknown";
     }
@@ -753,6 +800,8 @@ pl_wire_reason_name(Passerelle__V1__RejectReason reason)
         return "bad_signature";
     case PASSERELLE__V1__REJECT_REASON__REJECT_REVOKED:
         return "revoked";
+    case PASSERELLE__V1__REJECT_REASON__REJECT_FOREIGN_UNAVAILABLE:
+        return "foreign_unavailable";
     case PASSERELLE__V1__REJECT_REASON__REJECT_STORE_ERROR:
         return "store_error";
     default:

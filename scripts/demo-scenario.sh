@@ -171,3 +171,138 @@ if [ "$ONCE" = 1 ]; then
     [ "$FAIL" = 0 ] || { echo "demo: FINAL STATUSES WRONG" >&2; exit 1; }
     echo "demo: all final statuses as expected"
 fi
+
+# ---- issue 13: the handover of a case (DESIGN.md §7.2)
+# handover_demo: a mother and her son handed over by the host agency to
+# the agency of their region of origin, start to arrival, as the case
+# managers on both sides read it. The receiving side is HO_TO_HOME /
+# HO_TO_ADDR with its child-protection node HO_CP_HOME when a second
+# network is set up (GN_AGENCY and GN_CP of scripts/demo-federation.sh:
+# demo.sh calls this after it); otherwise two nodes of this network in
+# another region (kolda) are enrolled and started here.
+handover_demo() {
+    local to_home=${HO_TO_HOME:-} to_addr=${HO_TO_ADDR:-} cp_home=${HO_CP_HOME:-}
+    if [ -z "$to_home" ] && [ -n "${GN_AGENCY:-}" ]; then
+        # the second network of scripts/demo-federation.sh: across the border
+        to_home=$GN_AGENCY to_addr=gn/agency cp_home=$GN_CP
+    fi
+    local cm2="Ousmane Faye" cpo="Fatou Ba" spec name sector region display i
+    if [ -z "$to_home" ]; then
+        say "13. The agency of the region of origin joins (kolda: agency, child protection)"
+        for spec in "origin agency kolda Agence-de-reinsertion-Kolda" \
+                    "cpkolda child-protection kolda Protection-de-l-enfance-Kolda"; do
+            read -r name sector region display <<<"$spec"
+            passerelle init --home "$DEMO/$name" >/dev/null
+            passerelle authority enroll --home "$A" --node "$DEMO/$name" --name "$name" \
+                --sector "$sector" --country SN --region "$region" \
+                --display-name "${display//-/ }" >/dev/null
+            cp "$DEMO/$name/node.cert" "$B/certs/$name.cert"
+            cp "$B/node.cert" "$DEMO/$name/broker.cert"
+        done
+        passerelle broker reload --home "$B" >/dev/null
+        for name in origin cpkolda; do
+            passerelle-node --home "$DEMO/$name" --broker "$EP" 2>"$DEMO/$name.log" &
+            PIDS+=($!)
+        done
+        for name in origin cpkolda; do
+            for ((i = 0; i < 100; i++)); do [ -S "$DEMO/$name/control" ] && break; sleep 0.1; done
+        done
+        to_home=$DEMO/origin to_addr=sn/origin cp_home=$DEMO/cpkolda
+    fi
+    ho_status() {
+        p "$1" --json handover show "$2" 2>/dev/null \
+            | sed -n 's/^  "status": "\([a-z-]*\)".*/\1/p' | head -n 1
+    }
+    ho_wait() {
+        local s=""
+        for ((i = 0; i < 300; i++)); do
+            s=$(ho_status "$1" "$2")
+            [ "$s" = "$3" ] && return 0
+            sleep 0.1
+        done
+        echo "!! handover ${2:0:12} at $(basename "$1") is '$s', expected '$3'" >&2
+        return 1
+    }
+
+    say "14. Going home: the Bah family (a mother and her son, 9) is handed over"
+    local h_m h_c arrival
+    arrival=$(date -u -d '+14 days' +%Y-%m-%d)
+    local c_m c_c
+    c_m=$(printf '%s' '{"given":"Mariama","family":"Bah","birth":"1990-03-08","sex":"female","language":"ff","needs":"economic,social"}' \
+        | p "$AG" --as "$CM" case add --stdin)
+    c_c=$(printf '%s' '{"given":"Oumar","family":"Bah","birth":"2016-10-21","sex":"male","language":"ff","needs":"social,psychosocial"}' \
+        | p "$AG" --as "$CM" case add --stdin)
+    line "agency: case Mariama (mother)" "$c_m"
+    line "agency: case Oumar (son, 9)" "$c_c"
+    for ((i = 0; i < 100; i++)); do
+        p "$AG" directory 2>/dev/null | grep -q "$to_addr" && break
+        sleep 0.1
+    done
+    echo "  without the consent to transfer, nothing leaves:"
+    if p "$AG" handover --case "$c_m" --to "$to_addr" --arrival "$arrival" 2>&1 | sed 's/^/  /'; then
+        echo "!! a handover without consent was sent" >&2; exit 1
+    fi
+    echo "  a child: not without a best-interests determination recommending return:"
+    if p "$AG" handover --case "$c_c" --to "$to_addr" --arrival "$arrival" \
+        --consent-transfer yes 2>&1 | sed 's/^/  /'; then
+        echo "!! a child's handover without a BID was sent" >&2; exit 1
+    fi
+    h_m=$(printf '%s' '{"escort":"IOM operations, flight HC 404","note":"mother works as a tailor; wants a small-business start-up grant"}' \
+        | p "$AG" --as "$CM" handover --case "$c_m" --to "$to_addr" --arrival "$arrival" \
+            --consent-transfer yes --stdin)
+    h_c=$(printf '%s' '{"escort":"IOM operations, flight HC 404","note":"travels with his mother; school records attached"}' \
+        | p "$AG" --as "$CM" handover --case "$c_c" --to "$to_addr" --arrival "$arrival" \
+            --consent-transfer yes --bid-ref BID-DKR-2025-044 \
+            --bid-date "$(date -u -d '-5 days' +%Y-%m-%d)" --bid-outcome return --stdin)
+    line "agency ($CM) -> $to_addr" "handover ${h_m:0:12} (Mariama) sent"
+    line "agency ($CM) -> $to_addr" "handover ${h_c:0:12} (Oumar, BID: return) sent"
+    ho_wait "$to_home" "$h_c" sent
+    run passerelle --home "$to_home" handovers
+    run passerelle --home "$to_home" handover show "$h_c"
+
+    say "15. At the origin: acknowledged; child protection of the region told"
+    p "$to_home" --as "$cm2" handover ack "$h_m" >/dev/null
+    p "$to_home" --as "$cm2" handover ack "$h_c" >/dev/null
+    line "$to_addr ($cm2)" "acknowledges both handovers"
+    for ((i = 0; i < 300; i++)); do
+        p "$cp_home" --json notifications 2>/dev/null | grep -q "$h_c" && break
+        sleep 0.1
+    done
+    run passerelle --home "$cp_home" notifications
+    echo "  the child's handover cannot be accepted before child protection acknowledges it:"
+    if p "$to_home" handover accept "$h_c" 2>&1 | sed 's/^/  /'; then
+        echo "!! a child's handover was accepted without cp-ack" >&2; exit 1
+    fi
+    p "$cp_home" --as "$cpo" handover cp-ack "$h_c" | sed 's/^/  /'
+    for ((i = 0; i < 300; i++)); do
+        p "$to_home" --json handover show "$h_c" 2>/dev/null | grep -q '"cp_ack"' && break
+        sleep 0.1
+    done
+    local nc_m nc_c
+    nc_m=$(p "$to_home" --as "$cm2" handover accept "$h_m")
+    nc_c=$(p "$to_home" --as "$cm2" handover accept "$h_c")
+    line "$to_addr ($cm2)" "accepts: $nc_m"
+    line "$to_addr ($cm2)" "accepts: $nc_c"
+    ho_wait "$AG" "$h_c" accepted
+    run passerelle --home "$to_home" case show "${nc_c##* }"
+
+    say "16. Arrival; the host agency's side"
+    p "$to_home" --as "$cm2" handover arrived "$h_m" >/dev/null
+    p "$to_home" --as "$cm2" handover arrived "$h_c" >/dev/null
+    line "$to_addr ($cm2)" "the family arrived at the airport: both arrived"
+    ho_wait "$AG" "$h_m" arrived
+    ho_wait "$AG" "$h_c" arrived
+    run passerelle --home "$AG" handovers --direction out
+    run passerelle --home "$AG" handover show "$h_c"
+    run passerelle --home "$AG" case show "$c_c"
+    echo "  (the agency erases the rest of both cases after --handover-keep-days, 90 by default)"
+    run passerelle --home "$to_home" audit verify
+    if [ "$ONCE" = 1 ]; then
+        for h in "$h_m" "$h_c"; do
+            [ "$(ho_status "$AG" "$h")" = arrived ] \
+                && [ "$(ho_status "$to_home" "$h")" = arrived ] \
+                || { echo "demo: HANDOVER ${h:0:12} NOT ARRIVED" >&2; exit 1; }
+        done
+        echo "demo: both handovers arrived"
+    fi
+}

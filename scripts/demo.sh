@@ -101,6 +101,12 @@ fi
 # shellcheck source=demo-web.sh
 [ -f "$ROOT_DIR/scripts/demo-web.sh" ] && . "$ROOT_DIR/scripts/demo-web.sh"
 
+# issue 13: the origin country's network, federated with this one
+. "$ROOT_DIR/scripts/demo-federation.sh"
+demo_federation
+# issue 13: a handover across the border (scripts/demo-scenario.sh)
+if declare -F handover_demo >/dev/null; then handover_demo; fi
+
 if [ "$ONCE" = 1 ]; then
     say "done: stopping every process"
     exit 0

@@ -26,9 +26,10 @@ set(PL_TEST_ENV
   "PL_TEST_BUILD=${PL_TEST_BUILD}"
   "PATH=${CMAKE_BINARY_DIR}:$ENV{PATH}")
 
-foreach(area proto broker nodes adapters integration web)
+foreach(area proto broker nodes adapters integration web federation)
   if(area STREQUAL "proto" OR area STREQUAL "adapters"
-     OR area STREQUAL "integration" OR area STREQUAL "web")
+     OR area STREQUAL "integration" OR area STREQUAL "web"
+     OR area STREQUAL "federation")
     set(lib pl_proto)
   else()
     set(lib pl_${area})
@@ -119,4 +120,7 @@ foreach(t test_children test_referral_flow bench_referral pl-testmsg
 endforeach()
 if(TARGET test_web_unit)
   target_link_libraries(test_web_unit PRIVATE pl_web) # passerelle-web's pieces
+endif()
+if(TARGET test_handover_flow AND TARGET pl_cli) # issue 13
+  target_link_libraries(test_handover_flow PRIVATE pl_cli)
 endif()

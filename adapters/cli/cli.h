@@ -78,6 +78,9 @@ int cli_cmd_show(cli_t *cli, int argc, char **argv);
 int cli_cmd_act(cli_t *cli, int argc, char **argv);
 int cli_cmd_erase(cli_t *cli, int argc, char **argv);         // issue 8
 int cli_cmd_notifications(cli_t *cli, int argc, char **argv); // issue 8
+// cmd_handover.c: handover of a case across the border (issue 13)
+int cli_cmd_handover(cli_t *cli, int argc, char **argv);
+int cli_cmd_handovers(cli_t *cli, int argc, char **argv);
 // cmd_ops.c: keeping a node for years (issue 6); `audit` verify (running
 // or stopped), export and check
 int cli_cmd_backup(cli_t *cli, int argc, char **argv);

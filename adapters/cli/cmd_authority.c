@@ -17,6 +17,7 @@
 
 #include "adapters/cli/cli.h"
 #include "adapters/cli/cli_opts.h"
+#include "proto/pl_anchor.h"
 #include "proto/pl_cert.h"
 #include "proto/pl_home.h"
 #include "proto/pl_keys.h"
@@ -735,6 +736,128 @@ s_list(cli_t *cli, int argc, char **argv)
     return 0;
 }
 
+// ---- authority federate (DESIGN.md §7.1)
+
+static const char s_federate_help[] =
+    "usage: passerelle authority federate --home A --network CODE\n"
+    "         --authority FOREIGN_AUTHORITY.pub --broker-cert "
+    "FOREIGN_BROKER.cert\n"
+    "         [--endpoint tcp://HOST:PORT] [--publish "
+    "agency,child-protection]\n"
+    "         --expires YYYY-MM-DD [--out FILE] [--json]\n"
+    "\n"
+    "Signs a federation anchor with the authority in A: this network trusts\n"
+    "network CODE, whose authority public key is FOREIGN_AUTHORITY.pub (its\n"
+    "authority.pub) and whose broker is FOREIGN_BROKER.cert (that broker's\n"
+    "node.cert, which must be signed by that key, be a broker and be named\n"
+    "CODE/...). With --endpoint, our broker connects to the foreign broker's\n"
+    "federation port there; without, it waits for the foreign broker. The\n"
+    "sectors in --publish (default agency,child-protection) are the ones\n"
+    "our broker shows the foreign network. Writes the anchor to --out\n"
+    "(default A/federation/CODE.anchor) and prints its path. Copy it into\n"
+    "the broker's home (B/federation/) and run `passerelle broker reload`.\n"
+    "The foreign authority does the same for its side. Deleting the anchor\n"
+    "and reloading ends the federation.\n";
+
+static int
+s_federate(cli_t *cli, int argc, char **argv)
+{
+    static const cli_opt_t opts[] = {S_WORD("network"),     S_WORD("authority"),
+                                     S_WORD("broker-cert"), S_WORD("endpoint"),
+                                     S_WORD("publish"),     S_WORD("expires"),
+                                     S_WORD("out")};
+    const char *cmd = "authority federate";
+    cli_opts_t o;
+    int prc = s_parse(cli, cmd, opts, 7, s_federate_help, argc, argv, &o);
+    if (prc >= 0)
+        return prc;
+    const char *network = o.val[0].text, *apub = o.val[1].text;
+    const char *bcert = o.val[2].text, *endpoint = o.val[3].text;
+    const char *publish = o.val[4].text, *expires = o.val[5].text;
+    const char *outp = o.val[6].text;
+    int home_rc;
+    const char *home = cli_need_home(cli, cmd, &home_rc);
+    if (!home)
+        return home_rc;
+    if (!network || !apub || !bcert || !expires)
+        return cli_usage_error(cmd, "--network, --authority, --broker-cert "
+                                    "and --expires are required");
+    uint64_t until;
+    if (pl_date_parse(expires, &until) != PL_OK)
+        return cli_usage_error(cmd, "bad --expires '%s': YYYY-MM-DD", expires);
+    uint8_t fpk[PL_SIGN_PK_BYTES];
+    int rc = pl_authority_pub_load(apub, fpk);
+    if (rc != PL_OK)
+        return cli_error(cmd, "cannot read the foreign authority key %s: %s",
+                         apub, pl_strerror(rc));
+    pl_buf_t cert = {0};
+    rc = pl_file_read(bcert, PL_CERT_MAX, &cert);
+    if (rc != PL_OK)
+        return cli_error(cmd, "cannot read %s: %s", bcert, pl_strerror(rc));
+    pl_authority_t *auth = NULL;
+    rc = s_open(cmd, home, &auth);
+    if (rc != 0) {
+        pl_buf_free(&cert);
+        return rc;
+    }
+    char path[S_PATH_MAX], dir[S_PATH_MAX], name[PL_NAME_MAX + 16];
+    snprintf(name, sizeof name, "federation/%s.anchor", network);
+    if (!outp
+        && (pl_path(path, sizeof path, home, name) != PL_OK
+            || pl_path(dir, sizeof dir, home, "federation") != PL_OK)) {
+        rc = cli_error(cmd, "home path too long: %s", home);
+        goto done;
+    }
+    if (outp)
+        snprintf(path, sizeof path, "%s", outp);
+    pl_anchor_args_t args = {network,  fpk,     cert.data,    cert.len,
+                             endpoint, publish, until + 86399};
+    pl_anchor_t a;
+    pl_buf_t out = {0};
+    char err[256] = "";
+    rc = pl_anchor_issue(auth, &args, &a, &out, err, sizeof err);
+    if (rc != PL_OK) {
+        rc = err[0] ? cli_usage_error(cmd, "%s", err)
+                    : cli_error(cmd, "cannot sign the anchor: %s",
+                                pl_strerror(rc));
+        pl_buf_free(&out);
+        goto done;
+    }
+    if (!outp && pl_mkdirs(dir, 0700) != PL_OK) {
+        rc = cli_error(cmd, "cannot create %s", dir);
+    } else if ((rc = pl_file_write(path, out.data, out.len, 0644, true))
+               != PL_OK) {
+        rc = cli_error(cmd, "cannot write %s: %s", path, pl_strerror(rc));
+    } else {
+        char until_s[21];
+        pl_time_fmt(until_s, a.not_after);
+        if (cli->json) {
+            rc = cli_print_json(json_pack(
+                "{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "path", path,
+                "serial", (json_int_t) a.serial, "network", a.network,
+                "peer_network", a.peer_network, "peer_broker",
+                a.peer_broker.address, "endpoint", a.endpoint, "publish",
+                a.publish, "not_after", until_s));
+        } else {
+            printf("%s\n", path);
+            rc = 0;
+        }
+        fprintf(stderr,
+                "anchor %" PRIu64 ": %s trusts %s (broker %s) until %s, "
+                "publishes %s\n"
+                "next: copy %s into the broker's home (B/federation/) and run "
+                "`passerelle broker reload --home B`\n",
+                a.serial, a.network, a.peer_network, a.peer_broker.address,
+                until_s, a.publish, path);
+    }
+    pl_anchor_free(&a);
+    pl_buf_free(&out);
+done:
+    pl_buf_free(&cert);
+    pl_authority_close(&auth);
+    return rc;
+}
+
 // ---- authority: dispatch to the sub-commands
 
 static const struct subcommand {
@@ -746,6 +869,7 @@ static const struct subcommand {
     {"enroll", s_enroll, "issue a node's certificate (prints the serial)"},
     {"revoke", s_revoke, "revoke a certificate by serial (writes A/revoked)"},
     {"list", s_list, "certificates issued, with their status"},
+    {"federate", s_federate, "sign a federation anchor for a foreign network"},
 };
 
 #define S_NSUBS (sizeof s_subs / sizeof s_subs[0])
@@ -783,8 +907,8 @@ cli_cmd_authority(cli_t *cli, int argc, char **argv)
     int w = argc - o.noperands; // the sub-command word
     if (w >= argc)
         return cli_usage_error("authority",
-                               "missing subcommand: init, enroll, revoke or "
-                               "list");
+                               "missing subcommand: init, enroll, revoke, "
+                               "list or federate");
     for (size_t i = 0; i < S_NSUBS; i++) {
         if (strcmp(argv[w], s_subs[i].name) != 0)
             continue;

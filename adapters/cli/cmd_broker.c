@@ -25,7 +25,8 @@
 #define S_WARN_DAYS 30 // certificates expiring within: warn
 
 static const char s_broker_help[] =
-    "usage: passerelle broker status|nodes|reload --home BROKERDIR [--json]\n"
+    "usage: passerelle broker status|nodes|reload|federation --home BROKERDIR\n"
+    "       [--json]\n"
     "\n"
     "Operator commands for a running passerelle-broker, through its control\n"
     "socket BROKERDIR/control (no node identity needed; access is the\n"
@@ -40,7 +41,12 @@ static const char s_broker_help[] =
     "           days left, status, revoked, online; warns about certificates\n"
     "           expiring within 30 days\n"
     "  reload   re-read BROKERDIR/certs/ and BROKERDIR/revoked (as SIGHUP);\n"
-    "           an older revocation list never replaces a newer one\n"
+    "           an older revocation list never replaces a newer one; and\n"
+    "           BROKERDIR/federation/*.anchor\n"
+    "  federation  per federated network: link state and since when, queued\n"
+    "           envelopes and the oldest one's age, sent/accepted/received\n"
+    "           counts, expired notices, the foreign directory's size, age\n"
+    "           and revocation number\n"
     "\n"
     "  --home BROKERDIR  the broker's home folder\n"
     "  --json            print the broker's answer as one JSON document\n"
@@ -299,10 +305,60 @@ s_print_reload(json_t *r)
         printf("no revocation list\n");
 }
 
+// ---- federation (issue 13)
+
+static const char s_federation_help[] =
+    "usage: passerelle broker federation --home BROKERDIR [--json]\n"
+    "\n"
+    "The broker's federation links (DESIGN.md §7.1), one line per foreign\n"
+    "network named by an anchor in BROKERDIR/federation/:\n"
+    "  state      up or down, and since when\n"
+    "  queued     envelopes committed here for that network, not yet\n"
+    "             accepted by its broker; oldest = age of the oldest one\n"
+    "  sent/acc   wraps sent over the link / accepted (committed) there\n"
+    "  recv       envelopes from that network committed here\n"
+    "  exp        envelopes that expired there or were refused, told to\n"
+    "             their senders\n"
+    "  directory  foreign certificates held, their age, stale or not, and\n"
+    "             the foreign revocation list number\n";
+
+static void
+s_print_federation(json_t *r)
+{
+    json_t *peers = json_object_get(r, "peers");
+    const char *listen = s_str(r, "listen", NULL);
+    printf("federation port: %s\n", listen ? listen : "none (not listening)");
+    if (json_array_size(peers) == 0) {
+        printf("no federation anchors\n");
+        return;
+    }
+    printf("%-8s %-14s %-7s %-5s %-20s %7s %7s %7s %7s %7s %4s %-21s %s\n",
+           "NETWORK", "PEER", "ROLE", "STATE", "SINCE", "QUEUED", "OLDEST",
+           "SENT", "ACC", "RECV", "EXP", "DIRECTORY", "REVOKED#");
+    size_t i;
+    json_t *o;
+    json_array_foreach(peers, i, o)
+    {
+        char dir[64];
+        snprintf(dir, sizeof dir, "%lld certs%s", s_int(o, "directory_certs"),
+                 json_is_true(json_object_get(o, "directory_stale")) ? " STALE"
+                                                                     : "");
+        printf("%-8s %-14s %-7s %-5s %-20s %7lld %6llds %7lld %7lld %7lld "
+               "%4lld %-21s %lld\n",
+               s_str(o, "network", "?"), s_str(o, "peer_broker", "?"),
+               s_str(o, "role", "?"), s_str(o, "state", "?"),
+               s_str(o, "since", "-"), s_int(o, "queued"),
+               s_int(o, "oldest_queued_age_s"), s_int(o, "sent"),
+               s_int(o, "accepted"), s_int(o, "delivered_from_peer"),
+               s_int(o, "expired_back"), dir, s_int(o, "revocation_number"));
+    }
+}
+
 static const s_sub_t s_subs[] = {
     {"status", s_status_help, s_print_status},
     {"nodes", s_nodes_help, s_print_nodes},
     {"reload", s_reload_help, s_print_reload},
+    {"federation", s_federation_help, s_print_federation},
 };
 
 int
@@ -325,7 +381,7 @@ cli_cmd_broker(cli_t *cli, int argc, char **argv)
         if (!sub)
             return cli_usage_error("broker",
                                    "unknown command '%s' (status, "
-                                   "nodes or reload)",
+                                   "nodes, reload or federation)",
                                    o.operands[0]);
     }
     if (help) {
@@ -333,8 +389,8 @@ cli_cmd_broker(cli_t *cli, int argc, char **argv)
         return 0;
     }
     if (!sub)
-        return cli_usage_error("broker", "which command: status, nodes or "
-                                         "reload?");
+        return cli_usage_error("broker", "which command: status, nodes, "
+                                         "reload or federation?");
     char cmd[32];
     snprintf(cmd, sizeof cmd, "broker %s", sub->name);
     if (o.noperands > 1)

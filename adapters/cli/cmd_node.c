@@ -106,7 +106,9 @@ static const char s_network_help[] =
     "the broker did not answer within 5 s.\n"
     "\n"
     "  --json   one object {time, uptime, address, nodes: [{address, online,\n"
-    "           last_seen, queued, oldest_queued_age, ...}], ...}\n";
+    "           last_seen, queued, oldest_queued_age, ...}], federation:\n"
+    "           [{network, up, since, queued}], ...}; federation lists the\n"
+    "           broker's links to federated networks\n";
 
 int
 cli_cmd_network(cli_t *cli, int argc, char **argv)
@@ -139,6 +141,14 @@ cli_cmd_network(cli_t *cli, int argc, char **argv)
                s_str(e, "last_seen"),
                (long long) json_integer_value(json_object_get(e, "queued")),
                age);
+    }
+    json_array_foreach(json_object_get(res, "federation"), i, e)
+    {
+        printf("federation link %s: %s since %s, %lld queued for it\n",
+               s_str(e, "network"),
+               json_is_true(json_object_get(e, "up")) ? "up" : "DOWN",
+               s_str(e, "since"),
+               (long long) json_integer_value(json_object_get(e, "queued")));
     }
     json_decref(res);
     return 0;

@@ -1,0 +1,475 @@
+// test_handover_room - the handover room (nodes/pl_handover_cmd.c) on a
+// fake handler context: a temp store, fresh keys, a fake outbox and
+// directory; no daemon, no broker. What the end-to-end test cannot force:
+// the other side's updates arriving out of order (kept, then applied in
+// their author's order), twice, from a node that is not the peer, for an
+// unknown handover, with a status that is no step; a withdrawal crossing
+// the recipient's acceptance and arrival (the arrival wins and ownership
+// moves); a package refused by a node that is not an agency (answered
+// acknowledged + rejected, nothing of it kept).
+// cmocka.h needs these first, in this order
+// clang-format off
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+// clang-format on
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "nodes/pl_handover_cmd.h"
+#include "nodes/pl_node_case.h"
+#include "proto/pl_crypto.h"
+#include "proto/pl_keys.h"
+#include "tests/lib/pl_test.h"
+
+#define S_SENT_MAX 32
+
+typedef struct {
+    char *home;
+    pl_store_t *store;
+    pl_keys_t *keys;
+    pl_cert_t me, dir[4]; // this node; sorted: a foreign child-protection
+                          // node, ours, an intruder, the origin agency
+    pl_node_svc_t svc;
+    pl_node_ctx_t ctx;
+    int sent;                                // envelopes committed
+    int kinds[S_SENT_MAX];                   // their kinds
+    char to[S_SENT_MAX][PL_ADDRESS_MAX + 1]; // their recipients
+} s_fake_t;
+
+static int
+s_outbox_add(void *arg, pl_txn_t *txn, const char *to, int kind,
+             const uint8_t *msg, size_t msg_len, uint64_t ttl,
+             uint8_t id[PL_MSG_ID_BYTES])
+{
+    (void) msg, (void) ttl;
+    s_fake_t *f = arg;
+    assert_true(msg_len > 0 && f->sent < S_SENT_MAX);
+    pl_outrec_t r = {.state = S_OUT_PENDING, .kind = (uint8_t) kind};
+    snprintf(r.to, sizeof r.to, "%s", to);
+    pl_random(id, PL_MSG_ID_BYTES);
+    memset(r.digest, 0xd0, sizeof r.digest);
+    pl_buf_t v = {0};
+    int rc = pl_outrec_encode(&r, &v);
+    if (rc == PL_OK)
+        rc =
+            pl_store_put(txn, PL_DB_OUTBOX, id, PL_MSG_ID_BYTES, v.data, v.len);
+    pl_buf_free(&v);
+    if (rc == PL_OK) {
+        snprintf(f->to[f->sent], sizeof f->to[f->sent], "%s", to);
+        f->kinds[f->sent++] = kind;
+    }
+    return rc;
+}
+
+static const pl_cert_t *
+s_dir_find(void *arg, const char *address, int *why)
+{
+    s_fake_t *f = arg;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(address, f->dir[i].address) == 0)
+            return &f->dir[i];
+    if (why)
+        *why = PL_ENOTFOUND;
+    return NULL;
+}
+
+static void
+s_ask_directory(void *arg, bool force)
+{
+    (void) arg, (void) force;
+}
+
+static void
+s_cert(pl_cert_t *c, const char *name, const char *sector)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->network, sizeof c->network, "sn");
+    snprintf(c->name, sizeof c->name, "%s", name);
+    snprintf(c->address, sizeof c->address, "sn/%s", name);
+    snprintf(c->sector, sizeof c->sector, "%s", sector);
+    snprintf(c->country, sizeof c->country, "SN");
+    snprintf(c->region, sizeof c->region, "dakar");
+}
+
+static int
+s_setup(void **state)
+{
+    s_fake_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->home = pl_test_tmpdir("horoom");
+    char dir[600], key[600], keys[600], err[256];
+    snprintf(dir, sizeof dir, "%s/store", f->home);
+    snprintf(keys, sizeof keys, "%s/keys", f->home);
+    snprintf(key, sizeof key, "%s/keys/master.secret", f->home);
+    assert_int_equal(mkdir(keys, 0700), 0);
+    pl_store_opts_t o = {.map_bytes = 8u << 20, .master_path = key};
+    assert_int_equal(pl_store_open(dir, &o, &f->store, err, sizeof err), PL_OK);
+    assert_int_equal(pl_keys_generate(&f->keys), PL_OK);
+    s_cert(&f->me, "host", "agency");
+    s_cert(&f->dir[0], "cp", "child-protection");
+    snprintf(f->dir[0].network, sizeof f->dir[0].network, "gn");
+    snprintf(f->dir[0].address, sizeof f->dir[0].address, "gn/cp");
+    s_cert(&f->dir[1], "cp", "child-protection");
+    s_cert(&f->dir[2], "intruder", "agency");
+    s_cert(&f->dir[3], "origin", "agency");
+    f->svc = (pl_node_svc_t){.outbox_add = s_outbox_add,
+                             .dir_find = s_dir_find,
+                             .ask_directory = s_ask_directory};
+    f->ctx = (pl_node_ctx_t){.keys = f->keys,
+                             .me = &f->me,
+                             .store = f->store,
+                             .dir = f->dir,
+                             .ndir = 4,
+                             .svc = &f->svc,
+                             .svc_arg = f};
+    *state = f;
+    return 0;
+}
+
+static int
+s_teardown(void **state)
+{
+    s_fake_t *f = *state;
+    pl_store_close(&f->store);
+    pl_keys_destroy(&f->keys);
+    pl_test_rmrf(f->home);
+    free(f->home);
+    free(f);
+    return 0;
+}
+
+// Runs control command 'cmd' (a case room or handover room row) with
+// 'args' (stolen) in a transaction kept when the handler says so. Returns
+// the reply's result (or the whole reply when it failed).
+static json_t *
+s_run(s_fake_t *f, const char *cmd, json_t *args, bool *ok)
+{
+    pl_txn_t *txn = NULL;
+    assert_int_equal(pl_store_begin(f->store, NULL, true, &txn), PL_OK);
+    int out = PL_OK;
+    char *text = NULL;
+    const pl_ctl_cmd_t *const tables[] = {pl_handover_cmds, pl_case_cmds};
+    for (size_t t = 0; t < 2 && !text; t++)
+        for (const pl_ctl_cmd_t *c = tables[t]; c->name && !text; c++)
+            if (strcmp(c->name, cmd) == 0)
+                text = c->fn(&f->ctx, txn, args, "Awa Diop", &out);
+    assert_non_null(text);
+    if (out == PL_OK)
+        assert_int_equal(pl_store_commit(&txn), PL_OK);
+    else
+        pl_store_abort(&txn);
+    json_decref(args);
+    json_error_t jerr;
+    json_t *reply = json_loads(text, 0, &jerr);
+    free(text);
+    assert_non_null(reply);
+    *ok = json_is_true(json_object_get(reply, "ok"));
+    json_t *res = *ok ? json_incref(json_object_get(reply, "result")) : reply;
+    if (*ok)
+        json_decref(reply);
+    return res;
+}
+
+static const char *
+s_str(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+// An inbound Handover body from 'from', in its own transaction.
+static void
+s_inbound(s_fake_t *f, const char *from, Passerelle__V1__Handover *hm)
+{
+    pl_header_t h = {0};
+    pl_random(h.id, sizeof h.id);
+    snprintf(h.from, sizeof h.from, "%s", from);
+    snprintf(h.to, sizeof h.to, "%s", f->me.address);
+    uint8_t digest[PL_DIGEST_BYTES] = {0};
+    pl_txn_t *txn = NULL;
+    assert_int_equal(pl_store_begin(f->store, NULL, true, &txn), PL_OK);
+    assert_int_equal(pl_handover_on_msg(&f->ctx, txn, &h, digest, hm), PL_OK);
+    assert_int_equal(pl_store_commit(&txn), PL_OK);
+}
+
+// An update of handover 'hex' from 'from'.
+static void
+s_update(s_fake_t *f, const char *from, const char *hex, uint32_t seq,
+         const char *status)
+{
+    uint8_t hid[16];
+    assert_int_equal(pl_unhex(hid, sizeof hid, hex), PL_OK);
+    Passerelle__V1__Handover hm = PASSERELLE__V1__HANDOVER__INIT;
+    Passerelle__V1__HandoverUpdate u = PASSERELLE__V1__HANDOVER_UPDATE__INIT;
+    hm.handover_id.data = hid;
+    hm.handover_id.len = 16;
+    hm.at = pl_now();
+    hm.what_case = PASSERELLE__V1__HANDOVER__WHAT_UPDATE;
+    hm.update = &u;
+    u.seq = seq;
+    u.status = (char *) status;
+    s_inbound(f, from, &hm);
+}
+
+static char *
+s_status(s_fake_t *f, const char *hex)
+{
+    bool ok;
+    json_t *r = s_run(f, "handover.show", json_pack("{s:s}", "id", hex), &ok);
+    assert_true(ok);
+    char *s = strdup(s_str(r, "status"));
+    json_decref(r);
+    return s;
+}
+
+static void
+s_want(s_fake_t *f, const char *hex, const char *want)
+{
+    char *s = s_status(f, hex);
+    if (strcmp(s, want) != 0)
+        fail_msg("handover %s is %s, want %s", hex, s, want);
+    free(s);
+}
+
+// A case and its handover to sn/origin; ids into 'c' and 'h'.
+static void
+s_handover(s_fake_t *f, char c[33], char h[33])
+{
+    bool ok;
+    json_t *r = s_run(f, "case.add",
+                      json_pack("{s:s, s:s, s:s}", "given", "Mamadou", "family",
+                                "Barry", "birth", "1980-01-01"),
+                      &ok);
+    assert_true(ok);
+    snprintf(c, 33, "%s", s_str(r, "id"));
+    json_decref(r);
+    r = s_run(f, "handover",
+              json_pack("{s:s, s:s, s:s, s:s}", "case", c, "to", "sn/origin",
+                        "arrival", "2099-01-01", "consent_transfer", "yes"),
+              &ok);
+    assert_true(ok);
+    snprintf(h, 33, "%s", s_str(r, "id"));
+    json_decref(r);
+}
+
+static bool
+s_case_closed(s_fake_t *f, const char *c)
+{
+    bool ok;
+    json_t *r = s_run(f, "case.show", json_pack("{s:s}", "id", c), &ok);
+    assert_true(ok);
+    bool closed = !strcmp(s_str(r, "status"), "closed")
+                  && !strcmp(s_str(r, "close_reason"), "transferred");
+    json_decref(r);
+    return closed;
+}
+
+static void
+test_out_of_order(void **state)
+{
+    s_fake_t *f = *state;
+    char c[33], h[33];
+    s_handover(f, c, h);
+    s_want(f, h, "sent");
+    // accepted (seq 2) before acknowledged (seq 1): kept until its turn
+    s_update(f, "sn/origin", h, 2, "accepted");
+    s_want(f, h, "sent");
+    assert_false(s_case_closed(f, c));
+    s_update(f, "sn/origin", h, 1, "acknowledged");
+    s_want(f, h, "accepted");
+    assert_true(s_case_closed(f, c)); // ownership moved
+    // twice, from another node, for no handover, no step: nothing changes
+    s_update(f, "sn/origin", h, 1, "acknowledged");
+    s_update(f, "sn/intruder", h, 3, "arrived");
+    s_want(f, h, "accepted");
+    s_update(f, "sn/origin", "00112233445566778899aabbccddeeff", 1,
+             "acknowledged");
+    s_update(f, "sn/origin", h, 3, "sent");
+    s_want(f, h, "accepted");
+    s_update(f, "sn/origin", h, 4, "arrived"); // after the refused seq 3
+    s_want(f, h, "arrived");
+    bool ok;
+    json_t *r = s_run(f, "handover.show", json_pack("{s:s}", "id", h), &ok);
+    assert_true(ok && json_object_get(r, "purge_after"));
+    // sent, acknowledged, accepted, arrived: refusals leave no history
+    assert_int_equal(json_array_size(json_object_get(r, "history")), 4);
+    json_decref(r);
+}
+
+static void
+test_withdraw_crossing(void **state)
+{
+    s_fake_t *f = *state;
+    char c[33], h[33];
+    s_handover(f, c, h);
+    s_update(f, "sn/origin", h, 1, "acknowledged");
+    bool ok;
+    json_t *r = s_run(f, "handover.act",
+                      json_pack("{s:s, s:s, s:s}", "id", h, "event", "withdraw",
+                                "reason", "plans-changed"),
+                      &ok);
+    assert_true(ok);
+    json_decref(r);
+    s_want(f, h, "withdrawn");
+    assert_false(s_case_closed(f, c)); // the case is the host's again
+    // the recipient had accepted, then recorded the arrival: it happened
+    s_update(f, "sn/origin", h, 2, "accepted");
+    s_want(f, h, "withdrawn");
+    assert_false(s_case_closed(f, c));
+    s_update(f, "sn/origin", h, 3, "arrived");
+    s_want(f, h, "arrived");
+    assert_true(s_case_closed(f, c));
+    r = s_run(f, "handover.show", json_pack("{s:s}", "id", h), &ok);
+    json_t *hist = json_object_get(r, "history");
+    assert_int_equal(json_array_size(hist), 5); // sent ack withdrawn acc arr
+    assert_string_equal(s_str(json_array_get(hist, 3), "result"),
+                        "after-withdraw");
+    assert_string_equal(s_str(json_array_get(hist, 4), "result"),
+                        "withdraw-too-late");
+    json_decref(r);
+    // the host may not make the recipient's steps
+    r = s_run(f, "handover.act",
+              json_pack("{s:s, s:s}", "id", h, "event", "no-show"), &ok);
+    assert_false(ok);
+    json_decref(r);
+}
+
+static void
+test_package_refused(void **state)
+{
+    s_fake_t *f = *state;
+    snprintf(f->me.sector, sizeof f->me.sector, "health"); // not an agency
+    uint8_t hid[16];
+    pl_random(hid, sizeof hid);
+    Passerelle__V1__Handover hm = PASSERELLE__V1__HANDOVER__INIT;
+    Passerelle__V1__HandoverPackage p = PASSERELLE__V1__HANDOVER_PACKAGE__INIT;
+    const char *cd = "{\"given\":\"Kadiatou\",\"family\":\"SylxQ\"}";
+    hm.handover_id.data = hid;
+    hm.handover_id.len = 16;
+    hm.at = pl_now();
+    hm.what_case = PASSERELLE__V1__HANDOVER__WHAT_PACKAGE;
+    hm.package = &p;
+    p.case_data.data = (uint8_t *) cd;
+    p.case_data.len = strlen(cd);
+    p.consent_transfer = true;
+    p.legal_basis = "consent";
+    p.arrival = "2099-01-01";
+    int before = f->sent;
+    s_inbound(f, "sn/origin", &hm);
+    assert_int_equal(f->sent, before + 2); // acknowledged, rejected
+    assert_int_equal(f->kinds[before], S_KIND_HANDOVER);
+    char hex[33];
+    pl_hex(hex, hid, 16);
+    bool ok;
+    json_t *r = s_run(f, "handover.show", json_pack("{s:s}", "id", hex), &ok);
+    assert_true(ok);
+    assert_string_equal(s_str(r, "status"), "rejected");
+    assert_null(json_object_get(r, "person"));
+    json_decref(r);
+    assert_int_equal(pl_test_grep_tree(f->home, "SylxQ", 5), 0);
+    // the same handover id again: a duplicate, nothing more sent
+    s_inbound(f, "sn/origin", &hm);
+    assert_int_equal(f->sent, before + 2);
+}
+
+// A child's package: the receiving node notifies the child-protection
+// node of its own region in its own network, never a foreign node of a
+// region with the same name (federation: both are in the directory).
+static void
+test_child_package_cp(void **state)
+{
+    s_fake_t *f = *state;
+    uint8_t hid[16];
+    pl_random(hid, sizeof hid);
+    Passerelle__V1__Handover hm = PASSERELLE__V1__HANDOVER__INIT;
+    Passerelle__V1__HandoverPackage p = PASSERELLE__V1__HANDOVER_PACKAGE__INIT;
+    const char *cd = "{\"given\":\"Awa\",\"birth\":\"2015-01-01\"}";
+    hm.handover_id.data = hid;
+    hm.handover_id.len = 16;
+    hm.at = pl_now();
+    hm.what_case = PASSERELLE__V1__HANDOVER__WHAT_PACKAGE;
+    hm.package = &p;
+    p.case_data.data = (uint8_t *) cd;
+    p.case_data.len = strlen(cd);
+    p.consent_transfer = true;
+    p.legal_basis = "consent";
+    p.arrival = "2099-01-01";
+    p.has_child = true;
+    p.child = true;
+    p.bid_ref = "BID-1";
+    p.bid_date = "2025-01-01";
+    p.bid_outcome = "return";
+    int before = f->sent;
+    s_inbound(f, "sn/origin", &hm);
+    assert_int_equal(f->sent, before + 1);
+    assert_int_equal(f->kinds[before], S_KIND_CP);
+    assert_string_equal(f->to[before], "sn/cp");
+    char hex[33];
+    pl_hex(hex, hid, 16);
+    bool ok;
+    json_t *r = s_run(f, "handover.act",
+                      json_pack("{s:s, s:s}", "id", hex, "event", "ack"), &ok);
+    assert_true(ok);
+    json_decref(r);
+    r = s_run(f, "handover.act",
+              json_pack("{s:s, s:s}", "id", hex, "event", "accept"), &ok);
+    assert_false(ok); // no cp-ack yet
+    assert_non_null(strstr(s_str(r, "error"), "cp-ack"));
+    json_decref(r);
+    // a cp-ack from the foreign node does not count
+    Passerelle__V1__Handover ack = PASSERELLE__V1__HANDOVER__INIT;
+    Passerelle__V1__HandoverCpAck a = PASSERELLE__V1__HANDOVER_CP_ACK__INIT;
+    ack.handover_id.data = hid;
+    ack.handover_id.len = 16;
+    ack.at = pl_now();
+    ack.what_case = PASSERELLE__V1__HANDOVER__WHAT_CP_ACK;
+    ack.cp_ack = &a;
+    s_inbound(f, "gn/cp", &ack);
+    r = s_run(f, "handover.act",
+              json_pack("{s:s, s:s}", "id", hex, "event", "accept"), &ok);
+    assert_false(ok);
+    json_decref(r);
+    s_inbound(f, "sn/cp", &ack);
+    r = s_run(f, "handover.act",
+              json_pack("{s:s, s:s}", "id", hex, "event", "accept"), &ok);
+    assert_true(ok);
+    char nc[33];
+    snprintf(nc, sizeof nc, "%s", s_str(r, "case"));
+    assert_int_equal(strlen(nc), 32);
+    json_decref(r);
+    r = s_run(f, "case.show", json_pack("{s:s}", "id", nc), &ok);
+    assert_true(ok && !strcmp(s_str(r, "given"), "Awa"));
+    json_decref(r);
+    // the sender withdraws before the arrival: the new case is erased
+    s_update(f, "sn/origin", hex, 1, "withdrawn");
+    s_want(f, hex, "withdrawn");
+    r = s_run(f, "case.show", json_pack("{s:s}", "id", nc), &ok);
+    assert_true(ok && !strcmp(s_str(r, "status"), "erased"));
+    json_decref(r);
+    r = s_run(f, "handover.act",
+              json_pack("{s:s, s:s}", "id", hex, "event", "arrived"), &ok);
+    assert_false(ok); // withdrawn is final
+    json_decref(r);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_out_of_order, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_withdraw_crossing, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_package_refused, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_child_package_cp, s_setup,
+                                        s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
