@@ -18,6 +18,7 @@
 
 #include "broker/pl_broker.h"
 #include "proto/pl_home.h"
+#include "proto/pl_notify.h"
 #include "proto/pl_util.h"
 
 #define S_MAP_MIB_MAX ((uint64_t) 1 << 24)  // 16 TiB: MiB << 20 stays exact
@@ -253,7 +254,9 @@ main(int argc, char **argv)
         pl_home_lock_release(&lock);
         return 1;
     }
+    (void) pl_notify("READY=1"); // systemd Type=notify: listening now
     int rc = pl_broker_run(broker, sig_fd);
+    (void) pl_notify("STOPPING=1");
     close(sig_fd);
     bool store_failed = pl_broker_store_failed(broker);
     pl_broker_destroy(&broker);

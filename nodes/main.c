@@ -23,6 +23,7 @@
 #include "nodes/pl_node.h"
 #include "proto/pl_crypto.h"
 #include "proto/pl_home.h"
+#include "proto/pl_notify.h"
 
 #define S_PASSPHRASE_MAX 1024
 
@@ -363,7 +364,9 @@ main(int argc, char **argv)
         fprintf(stderr, "passerelle-node: %s\n", err);
         return 1;
     }
+    (void) pl_notify("READY=1"); // systemd Type=notify: store open
     rc = pl_node_run(node, pipefd[0], &s_stop, &s_reload);
+    (void) pl_notify("STOPPING=1");
     bool store_failed = pl_node_store_failed(node);
     pl_node_destroy(&node);
     s_wake_fd = -1;

@@ -18,9 +18,9 @@ set(PL_TEST_ENV
   "PL_TEST_BUILD=${PL_TEST_BUILD}"
   "PATH=${CMAKE_BINARY_DIR}:$ENV{PATH}")
 
-foreach(area proto broker nodes adapters integration)
+foreach(area proto broker nodes adapters integration packaging)
   if(area STREQUAL "proto" OR area STREQUAL "adapters"
-     OR area STREQUAL "integration")
+     OR area STREQUAL "integration" OR area STREQUAL "packaging")
     set(lib pl_proto)
   else()
     set(lib pl_${area})
