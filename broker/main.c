@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "broker/pl_broker.h"
+#include "proto/pl_conf.h"
 #include "proto/pl_home.h"
 #include "proto/pl_notify.h"
 #include "proto/pl_util.h"
@@ -74,6 +75,12 @@ s_usage(FILE *out)
         "20000,\n"
         "                       1000..86400000)\n"
         "  --log-level LEVEL    error|warn|info|debug (default info)\n"
+        "  --log-format FORMAT  text (key=value lines, default) or json (one\n"
+        "                       object per line)\n"
+        "  --config FILE        read options from FILE, one 'key = value' a\n"
+        "                       line (keys: the long options above; '#'\n"
+        "                       comments); the command line overrides it\n"
+        "  --check-config       print the effective settings and exit\n"
         "  --help               this text\n"
         "\n"
         "Store: new envelopes are refused (store-full, the sender retries\n"
@@ -85,6 +92,28 @@ s_usage(FILE *out)
         "\n"
         "Signals: SIGTERM/SIGINT stop cleanly; SIGHUP reloads certs/ and\n"
         "revoked (also: passerelle broker reload --home DIR).\n");
+}
+
+// --check-config: the effective settings, as a file --config reads
+static void
+s_print_config(const char *home, const char *listen, const char *level,
+               pl_log_format_t format, const pl_broker_config_t *cfg)
+{
+    size_t map = cfg->map_bytes ? cfg->map_bytes >> 20 : 1024;
+    printf("# passerelle-broker: effective settings\n");
+    printf("home = %s\nlisten = %s\n", home, listen);
+    printf("map-size = %zu\n", map);
+    printf("sender-quota = %zu\n",
+           cfg->sender_quota ? cfg->sender_quota >> 20 : map / 4);
+    printf("recipient-quota = %zu\n",
+           cfg->recipient_quota ? cfg->recipient_quota >> 20 : map / 4);
+    printf("window = %u\n", cfg->window ? cfg->window : 64);
+    printf("redeliver-ms = %u\n",
+           cfg->redeliver_ms ? cfg->redeliver_ms : 30000);
+    printf("verify-signatures = %s\n", cfg->verify_outer ? "true" : "false");
+    printf("session-ms = %u\n", cfg->session_ms ? cfg->session_ms : 20000);
+    printf("log-level = %s\n", level);
+    printf("log-format = %s\n", pl_log_format_name(format));
 }
 
 int
@@ -101,6 +130,9 @@ main(int argc, char **argv)
         {"verify-signatures", no_argument, NULL, 'v'},
         {"session-ms", required_argument, NULL, 's'},
         {"log-level", required_argument, NULL, 'L'},
+        {"log-format", required_argument, NULL, 'F'},
+        {"config", required_argument, NULL, 'C'},
+        {"check-config", no_argument, NULL, 'K'},
 #ifdef PL_TEST_BUILD
         {"test-no-zap", no_argument, NULL, 'Z'}, // test builds only
 #endif
@@ -110,6 +142,21 @@ main(int argc, char **argv)
     const char *home = NULL, *listen = NULL, *level = "info";
     pl_broker_config_t cfg = {0};
     uint64_t v = 0;
+    bool check_config = false;
+    pl_log_format_t format = PL_LOG_TEXT;
+    // --config FILE: its lines become options before the command line's
+    // (which so override them); static, so that what optarg points into
+    // lives as long as the process
+    static pl_conf_t conf;
+    char conf_err[512];
+    if (pl_conf_load(&conf, pl_conf_path(argc, argv), opts, argc, argv,
+                     conf_err, sizeof conf_err)
+        != PL_OK) {
+        fprintf(stderr, "passerelle-broker: %s\n", conf_err);
+        return 2;
+    }
+    argc = conf.argc;
+    argv = conf.argv;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -122,27 +169,27 @@ main(int argc, char **argv)
         case 'm':
             // MiB, shifted by 20 below: the bound keeps the shift exact
             if (!s_number("--map-size", optarg, 1, S_MAP_MIB_MAX, &v))
-                return 2;
+                goto bad_option;
             cfg.map_bytes = (size_t) v << 20;
             break;
         case 'S':
             if (!s_number("--sender-quota", optarg, 1, S_MAP_MIB_MAX, &v))
-                return 2;
+                goto bad_option;
             cfg.sender_quota = (size_t) v << 20;
             break;
         case 'R':
             if (!s_number("--recipient-quota", optarg, 1, S_MAP_MIB_MAX, &v))
-                return 2;
+                goto bad_option;
             cfg.recipient_quota = (size_t) v << 20;
             break;
         case 'w':
             if (!s_number("--window", optarg, 1, 10000, &v))
-                return 2;
+                goto bad_option;
             cfg.window = (unsigned) v;
             break;
         case 'r':
             if (!s_number("--redeliver-ms", optarg, 100, S_MS_MAX, &v))
-                return 2;
+                goto bad_option;
             cfg.redeliver_ms = (unsigned) v;
             break;
         case 'v':
@@ -150,7 +197,7 @@ main(int argc, char **argv)
             break;
         case 's':
             if (!s_number("--session-ms", optarg, 1000, S_MS_MAX, &v))
-                return 2;
+                goto bad_option;
             cfg.session_ms = (unsigned) v;
             break;
         case 'L':
@@ -161,7 +208,7 @@ main(int argc, char **argv)
                         "passerelle-broker: --log-level wants "
                         "error|warn|info|debug, not '%s'\n",
                         optarg);
-                return 2;
+                goto bad_option;
             }
             level = optarg;
             break;
@@ -170,12 +217,26 @@ main(int argc, char **argv)
             cfg.no_zap = true;
             break;
 #endif
+        case 'F':
+            if (pl_log_format_parse(optarg, &format) != PL_OK) {
+                fprintf(stderr,
+                        "passerelle-broker: --log-format wants text|json, "
+                        "not '%s'\n",
+                        optarg);
+                goto bad_option;
+            }
+            break;
+        case 'C': // read by pl_conf_load above
+            break;
+        case 'K':
+            check_config = true;
+            break;
         case 'h':
             s_usage(stdout);
             return 0;
         default:
             fprintf(stderr, "try 'passerelle-broker --help'\n");
-            return 2;
+            goto bad_option;
         }
     }
     if (cfg.map_bytes
@@ -189,6 +250,10 @@ main(int argc, char **argv)
         fprintf(stderr, "passerelle-broker: --home and --listen are required\n"
                         "try 'passerelle-broker --help'\n");
         return 2;
+    }
+    if (check_config) {
+        s_print_config(home, listen, level, format, &cfg);
+        return 0;
     }
     char real[PATH_MAX];
     if (!realpath(home, real)) {
@@ -223,6 +288,7 @@ main(int argc, char **argv)
         return 1;
     }
     pl_log_t log = {stderr, pl_log_level_parse(level), "broker"};
+    pl_log_set_format(format);
     cfg.home = real;
     cfg.listen = listen;
     cfg.log = &log;
@@ -267,4 +333,8 @@ main(int argc, char **argv)
     if (store_failed)
         return 74; // EX_IOERR: a supervisor restarts on a clean environment
     return rc == PL_OK ? 0 : 1;
+
+bad_option: // a usage error: name the file line it came from, if any
+    pl_conf_blame(&conf, optind - 1, "passerelle-broker", stderr);
+    return 2;
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "nodes/pl_node.h"
+#include "proto/pl_conf.h"
 #include "proto/pl_crypto.h"
 #include "proto/pl_home.h"
 #include "proto/pl_notify.h"
@@ -80,6 +81,10 @@ s_usage(FILE *out)
           "descriptor N\n"
           "                      (else PASSERELLE_PASSPHRASE, else "
           "DIR/keys/master.secret)\n"
+          "  --log-format F      text (default) or json (an object a line)\n"
+          "  --config FILE       options as 'key = value' lines, '#' comments;"
+          "\n                      the command line overrides the file\n"
+          "  --check-config      print the effective settings and exit\n"
           "  -h, --help          this help\n"
           "\n"
           "signals: SIGTERM/SIGINT stop cleanly; SIGHUP reloads "
@@ -209,9 +214,27 @@ main(int argc, char **argv)
         {"passphrase-fd", required_argument, NULL, 'p'},
         {"box-grace-days", required_argument, NULL, 'g'},
         {"map-max-mib", required_argument, NULL, 'M'},
+        {"log-format", required_argument, NULL, 'F'},
+        {"config", required_argument, NULL, 'C'},
+        {"check-config", no_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    bool check_config = false;
+    pl_log_format_t format = PL_LOG_TEXT;
+    // --config FILE: its lines become options before the command line's
+    // (which so override them); static, so that what optarg points into
+    // lives as long as the process
+    static pl_conf_t conf;
+    char conf_err[512];
+    if (pl_conf_load(&conf, pl_conf_path(argc, argv), opts, argc, argv,
+                     conf_err, sizeof conf_err)
+        != PL_OK) {
+        fprintf(stderr, "passerelle-node: %s\n", conf_err);
+        return 2;
+    }
+    argc = conf.argc;
+    argv = conf.argv;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -229,7 +252,7 @@ main(int argc, char **argv)
                         "passerelle-node: --log-level must be "
                         "error|warn|info|debug, not '%s'\n",
                         level);
-                return 2;
+                goto bad_option;
             }
             break;
         case 'B':
@@ -237,7 +260,7 @@ main(int argc, char **argv)
             if (heartbeat < 0) {
                 fputs("passerelle-node: --heartbeat-ms must be 100..600000\n",
                       stderr);
-                return 2;
+                goto bad_option;
             }
             break;
         case 'm':
@@ -245,7 +268,7 @@ main(int argc, char **argv)
             if (map_mib < 0) {
                 fputs("passerelle-node: --map-mib must be 1..1048576\n",
                       stderr);
-                return 2;
+                goto bad_option;
             }
             break;
         case 'p':
@@ -254,7 +277,7 @@ main(int argc, char **argv)
                 fputs("passerelle-node: --passphrase-fd needs a file "
                       "descriptor number\n",
                       stderr);
-                return 2;
+                goto bad_option;
             }
             break;
         case 'g':
@@ -262,7 +285,7 @@ main(int argc, char **argv)
             if (grace_days < 0) {
                 fputs("passerelle-node: --box-grace-days must be 0..3650\n",
                       stderr);
-                return 2;
+                goto bad_option;
             }
             break;
         case 'M':
@@ -270,8 +293,22 @@ main(int argc, char **argv)
             if (map_max_mib < 0) {
                 fputs("passerelle-node: --map-max-mib must be 1..1048576\n",
                       stderr);
-                return 2;
+                goto bad_option;
             }
+            break;
+        case 'F':
+            if (pl_log_format_parse(optarg, &format) != 0) {
+                fprintf(stderr,
+                        "passerelle-node: --log-format must be text|json, "
+                        "not '%s'\n",
+                        optarg);
+                goto bad_option;
+            }
+            break;
+        case 'C': // read by pl_conf_load above
+            break;
+        case 'K':
+            check_config = true;
             break;
         case 'h':
             s_usage(stdout);
@@ -279,12 +316,12 @@ main(int argc, char **argv)
         case ':':
             fprintf(stderr, "passerelle-node: option '%s' needs a value\n",
                     argv[optind - 1]);
-            return 2;
+            goto bad_option;
         default:
             fprintf(stderr, "passerelle-node: unknown option '%s'\n",
                     argv[optind - 1]);
             s_usage(stderr);
-            return 2;
+            goto bad_option;
         }
     }
     if (optind < argc) {
@@ -305,6 +342,23 @@ main(int argc, char **argv)
         return 2;
     }
 
+    if (check_config) {
+        printf("# passerelle-node: effective settings\n");
+        printf("home = %s\nbroker = %s\n", home, broker);
+        printf("log-level = %s\nlog-format = %s\n", level,
+               pl_log_format_name(format));
+        printf("heartbeat-ms = %ld\n",
+               heartbeat ? heartbeat : (long) PL_NODE_HEARTBEAT_MS);
+        printf("map-mib = %ld\n", map_mib ? map_mib : 1024L);
+        printf("map-max-mib = %ld\n",
+               map_max_mib ? map_max_mib
+                           : (long) (PL_NODE_MAP_MAX_DEFAULT >> 20));
+        printf("box-grace-days = %ld\n",
+               grace_days < 0 ? (long) PL_NODE_BOX_GRACE_DAYS : grace_days);
+        if (pass_fd >= 0)
+            printf("passphrase-fd = %ld\n", pass_fd);
+        return 0;
+    }
     char home_err[4352]; // a home others can write: refused (pl_home)
     if (pl_home_check(home, home_err, sizeof home_err) != PL_OK) {
         fprintf(stderr, "passerelle-node: refusing to start: %s\n", home_err);
@@ -327,6 +381,7 @@ main(int argc, char **argv)
     }
 
     pl_log_t log = {stderr, pl_log_level_parse(level), "node"};
+    pl_log_set_format(format);
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) != 0) {
         fprintf(stderr, "passerelle-node: pipe: %s\n", strerror(errno));
@@ -377,4 +432,8 @@ main(int argc, char **argv)
     if (rc != PL_OK && store_failed)
         return PL_NODE_EXIT_STORE; // a supervisor restarts us
     return rc == PL_OK ? 0 : 1;
+
+bad_option: // a usage error: name the file line it came from, if any
+    pl_conf_blame(&conf, optind - 1, "passerelle-node", stderr);
+    return 2;
 }
