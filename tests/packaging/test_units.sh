@@ -4,7 +4,7 @@
 #     bad value; the ExecStart binary is this build's);
 #  2. `systemd-analyze security --offline=true` rates each at an overall
 #     exposure of at most PL_UNIT_EXPOSURE_MAX (2.0: systemd calls < 4 "OK"
-#     and 1.x "OK"; the units score 1.4 today), and the hardening the issue
+#     and 1.x "OK"; the units score 1.2 today), and the hardening the issue
 #     lists is set in each;
 #  3. Type=notify is real: a broker and a node started with NOTIFY_SOCKET
 #     pointing at a datagram socket of this test send READY=1 (sd_notify(3))
