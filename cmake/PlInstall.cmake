@@ -67,6 +67,13 @@ foreach(c ${PL_COMPONENTS})
           DESTINATION ${PL_DOCDIR}/${c} COMPONENT ${c})
 endforeach()
 
+# the guides (docs/*.md), named by the man pages' SEE ALSO
+file(GLOB PL_GUIDES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/docs/*.md)
+if(PL_GUIDES)
+  install(FILES ${PL_GUIDES} DESTINATION ${PL_DOCDIR}/passerelle
+          COMPONENT passerelle)
+endif()
+
 # man pages (cmake/PlMan.cmake, when scdoc is there)
 if(EXISTS ${CMAKE_SOURCE_DIR}/cmake/PlMan.cmake)
   include(${CMAKE_SOURCE_DIR}/cmake/PlMan.cmake)

@@ -45,6 +45,10 @@ covers() {
 covers passerelle-broker.8 passerelle-broker
 covers passerelle-node.8 passerelle-node
 covers passerelle.1 passerelle
+# passerelle-web (issue 14): checked once its page man/passerelle-web.8.scd exists
+if command -v passerelle-web >/dev/null && [ -f "$T/passerelle-web.8.txt" ]; then
+    covers passerelle-web.8 passerelle-web
+fi
 for s in init enroll revoke list; do
     covers passerelle-authority.1 passerelle authority $s
 done
