@@ -36,7 +36,14 @@ foreach(d passerelle-broker passerelle-node passerelle-web)
   if(TARGET ${d})
     install(TARGETS ${d} RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR}
             COMPONENT ${d})
-    install(FILES ${PL_PKG}/systemd/${d}@.service
+    # the unit names the daemon where this prefix puts it (the sources
+    # say /usr/sbin, the Debian path)
+    file(READ ${PL_PKG}/systemd/${d}@.service unit)
+    string(REPLACE "/usr/sbin/" "${CMAKE_INSTALL_FULL_SBINDIR}/" unit "${unit}")
+    file(WRITE ${CMAKE_BINARY_DIR}/packaging/${d}@.service "${unit}")
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+                 ${PL_PKG}/systemd/${d}@.service)
+    install(FILES ${CMAKE_BINARY_DIR}/packaging/${d}@.service
             DESTINATION ${PL_SYSTEMD_UNITDIR} COMPONENT ${d})
   endif()
 endforeach()
