@@ -46,7 +46,7 @@ for d in broker node; do
     BAD_AT='"info' bad $d "unbalanced quote" "$base" 'log-level = "info'
     BAD_AT="log-level" bad $d "log-level" "$base" "log-level = loud"
     BAD_AT="log-format" bad $d "log-format" "$base" "log-format = xml"
-    BAD_AT=xxxx bad $d "longer than 4096" "$base" "home = /$(head -c 5000 /dev/zero | tr '\0' x)"
+    BAD_AT="home = /" bad $d "longer than 4096" "$base" "home = /$(head -c 5000 /dev/zero | tr '\0' x)"
 done
 BAD_AT=map-size bad broker "map-size" "$B" "map-size = 12x"
 BAD_AT=window bad broker "window" "$B" "window = 0"
