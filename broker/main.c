@@ -22,8 +22,9 @@
 #include "proto/pl_notify.h"
 #include "proto/pl_util.h"
 
-#define S_MAP_MIB_MAX ((uint64_t) 1 << 24)  // 16 TiB: MiB << 20 stays exact
-#define S_MS_MAX      ((uint64_t) 86400000) // one day, fits unsigned
+#define S_MAP_MIB_MAX ((uint64_t) 1 << 24) // 16 TiB: MiB << 20 stays exact
+enum { S_OPT_LOG_FORMAT = 0x1000, S_OPT_CONFIG, S_OPT_CHECK_CONFIG };
+#define S_MS_MAX ((uint64_t) 86400000) // one day, fits unsigned
 
 // Parses a decimal number for 'flag' in [min, max]: digits only (no sign,
 // no space, no suffix), no overflow. Prints a usage error and returns
@@ -94,24 +95,32 @@ s_usage(FILE *out)
         "revoked (also: passerelle broker reload --home DIR).\n");
 }
 
-// --check-config: the effective settings, as a file --config reads
+// --check-config: the effective settings, as a file --config reads; a
+// setting left to the broker's default is a comment (the default is the
+// broker's to choose: see --help)
+static void
+s_setting(const char *key, bool set, unsigned long long value)
+{
+    if (set)
+        printf("%s = %llu\n", key, value);
+    else
+        printf("# %s = default\n", key);
+}
+
 static void
 s_print_config(const char *home, const char *listen, const char *level,
                pl_log_format_t format, const pl_broker_config_t *cfg)
 {
-    size_t map = cfg->map_bytes ? cfg->map_bytes >> 20 : 1024;
     printf("# passerelle-broker: effective settings\n");
     printf("home = %s\nlisten = %s\n", home, listen);
-    printf("map-size = %zu\n", map);
-    printf("sender-quota = %zu\n",
-           cfg->sender_quota ? cfg->sender_quota >> 20 : map / 4);
-    printf("recipient-quota = %zu\n",
-           cfg->recipient_quota ? cfg->recipient_quota >> 20 : map / 4);
-    printf("window = %u\n", cfg->window ? cfg->window : 64);
-    printf("redeliver-ms = %u\n",
-           cfg->redeliver_ms ? cfg->redeliver_ms : 30000);
+    s_setting("map-size", cfg->map_bytes, cfg->map_bytes >> 20);
+    s_setting("sender-quota", cfg->sender_quota, cfg->sender_quota >> 20);
+    s_setting("recipient-quota", cfg->recipient_quota,
+              cfg->recipient_quota >> 20);
+    s_setting("window", cfg->window, cfg->window);
+    s_setting("redeliver-ms", cfg->redeliver_ms, cfg->redeliver_ms);
     printf("verify-signatures = %s\n", cfg->verify_outer ? "true" : "false");
-    printf("session-ms = %u\n", cfg->session_ms ? cfg->session_ms : 20000);
+    s_setting("session-ms", cfg->session_ms, cfg->session_ms);
     printf("log-level = %s\n", level);
     printf("log-format = %s\n", pl_log_format_name(format));
 }
@@ -130,9 +139,10 @@ main(int argc, char **argv)
         {"verify-signatures", no_argument, NULL, 'v'},
         {"session-ms", required_argument, NULL, 's'},
         {"log-level", required_argument, NULL, 'L'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"config", required_argument, NULL, 'C'},
-        {"check-config", no_argument, NULL, 'K'},
+        // long-only codes above the char range: no clash with letters
+        {"log-format", required_argument, NULL, S_OPT_LOG_FORMAT},
+        {"config", required_argument, NULL, S_OPT_CONFIG},
+        {"check-config", no_argument, NULL, S_OPT_CHECK_CONFIG},
 #ifdef PL_TEST_BUILD
         {"test-no-zap", no_argument, NULL, 'Z'}, // test builds only
 #endif
@@ -217,7 +227,7 @@ main(int argc, char **argv)
             cfg.no_zap = true;
             break;
 #endif
-        case 'F':
+        case S_OPT_LOG_FORMAT:
             if (pl_log_format_parse(optarg, &format) != PL_OK) {
                 fprintf(stderr,
                         "passerelle-broker: --log-format wants text|json, "
@@ -226,9 +236,9 @@ main(int argc, char **argv)
                 goto bad_option;
             }
             break;
-        case 'C': // read by pl_conf_load above
+        case S_OPT_CONFIG: // read by pl_conf_load above
             break;
-        case 'K':
+        case S_OPT_CHECK_CONFIG:
             check_config = true;
             break;
         case 'h':

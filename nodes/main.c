@@ -27,6 +27,7 @@
 #include "proto/pl_notify.h"
 
 #define S_PASSPHRASE_MAX 1024
+enum { S_OPT_LOG_FORMAT = 0x1000, S_OPT_CONFIG, S_OPT_CHECK_CONFIG };
 
 // The only process-wide state: what the signal handlers set.
 static volatile sig_atomic_t s_stop;
@@ -214,9 +215,10 @@ main(int argc, char **argv)
         {"passphrase-fd", required_argument, NULL, 'p'},
         {"box-grace-days", required_argument, NULL, 'g'},
         {"map-max-mib", required_argument, NULL, 'M'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"config", required_argument, NULL, 'C'},
-        {"check-config", no_argument, NULL, 'K'},
+        // long-only codes above the char range: no clash with letters
+        {"log-format", required_argument, NULL, S_OPT_LOG_FORMAT},
+        {"config", required_argument, NULL, S_OPT_CONFIG},
+        {"check-config", no_argument, NULL, S_OPT_CHECK_CONFIG},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -296,7 +298,7 @@ main(int argc, char **argv)
                 goto bad_option;
             }
             break;
-        case 'F':
+        case S_OPT_LOG_FORMAT:
             if (pl_log_format_parse(optarg, &format) != 0) {
                 fprintf(stderr,
                         "passerelle-node: --log-format must be text|json, "
@@ -305,9 +307,9 @@ main(int argc, char **argv)
                 goto bad_option;
             }
             break;
-        case 'C': // read by pl_conf_load above
+        case S_OPT_CONFIG: // read by pl_conf_load above
             break;
-        case 'K':
+        case S_OPT_CHECK_CONFIG:
             check_config = true;
             break;
         case 'h':
@@ -343,20 +345,27 @@ main(int argc, char **argv)
     }
 
     if (check_config) {
+        // a setting left to the node's default is a comment (see --help)
         printf("# passerelle-node: effective settings\n");
         printf("home = %s\nbroker = %s\n", home, broker);
         printf("log-level = %s\nlog-format = %s\n", level,
                pl_log_format_name(format));
-        printf("heartbeat-ms = %ld\n",
-               heartbeat ? heartbeat : (long) PL_NODE_HEARTBEAT_MS);
-        printf("map-mib = %ld\n", map_mib ? map_mib : 1024L);
-        printf("map-max-mib = %ld\n",
-               map_max_mib ? map_max_mib
-                           : (long) (PL_NODE_MAP_MAX_DEFAULT >> 20));
-        printf("box-grace-days = %ld\n",
-               grace_days < 0 ? (long) PL_NODE_BOX_GRACE_DAYS : grace_days);
-        if (pass_fd >= 0)
-            printf("passphrase-fd = %ld\n", pass_fd);
+        const struct {
+            const char *key;
+            long v;
+            bool set;
+        } num[] = {
+            {"heartbeat-ms", heartbeat, heartbeat > 0},
+            {"map-mib", map_mib, map_mib > 0},
+            {"map-max-mib", map_max_mib, map_max_mib > 0},
+            {"box-grace-days", grace_days, grace_days >= 0},
+            {"passphrase-fd", pass_fd, pass_fd >= 0},
+        };
+        for (size_t i = 0; i < sizeof num / sizeof num[0]; i++)
+            if (num[i].set)
+                printf("%s = %ld\n", num[i].key, num[i].v);
+            else if (strcmp(num[i].key, "passphrase-fd") != 0)
+                printf("# %s = default\n", num[i].key);
         return 0;
     }
     char home_err[4352]; // a home others can write: refused (pl_home)

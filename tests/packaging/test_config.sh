@@ -93,8 +93,8 @@ log-format = json
 CONF
 passerelle-broker --config "$T/b.conf" --check-config >"$T/out" 2>"$T/err" || fail "good broker config refused"
 for l in "home = $T/bh" "listen = tcp://127.0.0.1:7700" "map-size = 64" \
-    "sender-quota = 16" "window = 10" "verify-signatures = true" \
-    "log-level = debug" "log-format = json" "session-ms = 20000"; do
+    "# sender-quota = default" "window = 10" "verify-signatures = true" \
+    "log-level = debug" "log-format = json" "# session-ms = default"; do
     grep -qxF -- "$l" "$T/out" || fail "broker --check-config lacks '$l'"
     ok
 done
@@ -119,7 +119,7 @@ box-grace-days = 0
 CONF
 passerelle-node --config "$T/n.conf" --check-config >"$T/out" 2>"$T/err" || fail "good node config refused"
 for l in "home = $T/nh" "broker = ipc://$T/b#1/control" "heartbeat-ms = 700" \
-    "map-mib = 1024" "map-max-mib = 2048" "box-grace-days = 0" "log-level = info"; do
+    "# map-mib = default" "map-max-mib = 2048" "box-grace-days = 0" "log-level = info"; do
     grep -qxF -- "$l" "$T/out" || fail "node --check-config lacks '$l'"
     ok
 done
