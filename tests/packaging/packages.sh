@@ -134,6 +134,10 @@ cli() { runuser -u passerelle -- /usr/bin/passerelle --home "$@"; }
 EXP=$(date -u -d '+300 days' +%Y-%m-%d)
 CASE=$(printf '%s' '{"given":"Awa","family":"Ndiaye","birth":"1990-05-06"}' | cli "$H/${P}agency" case add --stdin)
 cli "$H/${P}agency" consent add --case "$CASE" --sectors health --given-by returnee --expires "$EXP" >/dev/null
+for i in $(seq 1 200); do # the broker publishes the directory once connected
+    cli "$H/${P}agency" directory 2>/dev/null | grep -q clinic && break
+    sleep 0.1
+done
 REF=$(cli "$H/${P}agency" refer --case "$CASE" --to clinic --service primary-care)
 got=0
 for i in $(seq 1 300); do

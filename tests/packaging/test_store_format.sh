@@ -2,7 +2,7 @@
 # test_store_format - the stores record their format version (issue 19):
 #  - old format: a node store and a broker spool made by this test, holding
 #    a case and a referral queued for an offline node, are rewritten
-#    without their "format" record (mdb_dump | filter | mdb_load: exactly
+#    without their "format" record (tests/tools/pl_mdb_edit.c: exactly
 #    what the previous release wrote, which had no such record). The
 #    daemons start on them, copy each to <store>.bak-v1/ first (0700, a
 #    data.mdb of 0600), migrate, and everything is still there: the case
@@ -19,29 +19,15 @@ source "$SRC/tests/adapters/cli_net.sh"
 trap 'net_stop; rm -rf "$T"' EXIT
 command -v mdb_dump >/dev/null || fail "mdb_dump missing (lmdb-utils)"
 
-# rewrite DB KEY "" STORE: rewrites STORE with the record KEY of database DB
-# removed (KEY in hex; rewrite DB KEY HEXVALUE STORE: that value instead)
+# rewrite DB KEY "" STORE: deletes the record KEY of database DB in STORE;
+# rewrite DB KEY HEX STORE: sets it to HEX (tests/tools/pl_mdb_edit.c: one
+# LMDB write transaction, every other record and flag as it was)
 rewrite() {
-    local db=$1 key=$2 val=$3 store=$4
-    mdb_dump -a "$store" >"$T/dump"
-    awk -v db="$db" -v key=" $key" -v val="$val" '
-        /^database=/ { cur = substr($0, 10) }
-        /^ / && cur == db && !iskey && $0 == key {
-            getline v
-            if (val != "") { print; print " " val }
-            iskey = 0; next
-        }
-        /^ / { iskey = !iskey }
-        /^DATA=END/ { iskey = 0 }
-        { print }' "$T/dump" >"$T/dump2"
-    cmp -s "$T/dump" "$T/dump2" && [ -z "$val" ] && fail "no $db/$key record in $store"
-    rm -rf "$store.new"
-    mkdir -m 0700 "$store.new"
-    mdb_load -f "$T/dump2" "$store.new"
-    chmod 0600 "$store.new/data.mdb"
-    rm -f "$store.new/lock.mdb"
-    rm -rf "$store"
-    mv "$store.new" "$store"
+    if [ -n "$3" ]; then
+        pl-mdb-edit "$4" "$1" "$2" "$3" || fail "could not set $1/$2 in $4"
+    else
+        pl-mdb-edit "$4" "$1" "$2" || fail "no $1/$2 record in $4"
+    fi
 }
 
 net_setup
@@ -52,15 +38,18 @@ CASE=$(printf '%s' '{"given":"Fatou","family":"Sarr","birth":"1991-03-04"}' \
     | passerelle --home "$T/agency" case add --stdin)
 passerelle --home "$T/agency" consent add --case "$CASE" --sectors health \
     --given-by returnee --expires "$EXP" >/dev/null
+# the broker publishes the directory once the node is connected
+net_until 200 sh -c "passerelle --home '$T/agency' directory 2>/dev/null | grep -q clinic" \
+    || FAIL_LOG=$T/agency.log fail "the clinic never showed in the agency's directory"
 REF=$(passerelle --home "$T/agency" refer --case "$CASE" --to clinic --service primary-care)
 # the referral leaves the outbox: queued at the broker for the offline clinic
-net_until 200 sh -c "passerelle --home '$T/agency' --json referrals | grep -q '\"status\": *\"requested\"'" || true
-sleep 1
+net_until 300 sh -c "passerelle broker status --home '$T/B' --json | grep -q '\"queued\": *[1-9]'" \
+    || FAIL_LOG=$T/broker.log fail "nothing queued at the broker for the offline clinic"
 net_stop
 ok
 
 # the previous release's format: no record in either store
-F=666f726d6174 # "format", as mdb_dump writes keys (hex)
+F=format
 rewrite settings $F "" "$T/agency/store"
 rewrite meta $F "" "$T/B/store"
 mdb_dump -p -s settings "$T/agency/store" | grep -qx ' format' && fail "node store still has a format record"
