@@ -22,6 +22,8 @@ setpriv --pdeathsig KILL passerelle-node --home "$T/agency" --broker "$NET_EP" \
     --heartbeat-ms 500 --log-format json 2>>"$T/agency.log" &
 NET_PID[agency]=$!
 net_until 200 test -S "$T/agency/control" || FAIL_LOG=$T/agency.log fail "node did not start"
+# the broker takes signals once its control socket is there
+net_until 200 test -S "$T/B/control" || FAIL_LOG=$T/broker.log fail "broker did not start"
 kill -HUP "${NET_PID[broker]}" "${NET_PID[agency]}"
 net_until 100 grep -q '"event":"reloaded"' "$T/broker.log" || FAIL_LOG=$T/broker.log fail "broker: no reloaded event on SIGHUP"
 ok
