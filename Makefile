@@ -9,7 +9,7 @@ CLANG      := $(shell command -v clang 2>/dev/null)
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps build asan test test-normal test-asan demo fuzz fuzz-build fuzz-all faults bench soak clean
+.PHONY: all deps build asan test test-normal test-asan demo fuzz fuzz-build fuzz-all faults bench soak clean install deb test-packages
 
 all: build
 
@@ -73,5 +73,27 @@ bench: build
 demo: build
 	@bash scripts/demo.sh $(if $(ONCE),--once)
 
+# issue 19: install (FHS, PREFIX=/usr/local by default; DESTDIR works) and
+# the Debian packages (a product build: no test hooks) in $(DEB_BUILD)/
+PREFIX    ?= /usr/local
+DEB_BUILD ?= build-deb
+install: deps
+	cmake -S . -B $(BUILD)-install -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	      -DPL_TEST_BUILD=OFF -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD)-install -j $(JOBS)
+	cmake --install $(BUILD)-install
+
+deb: deps
+	cmake -S . -B $(DEB_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	      -DPL_TEST_BUILD=OFF -DCMAKE_INSTALL_PREFIX=/usr \
+	      -DPL_SYSTEMD_UNITDIR=/lib/systemd/system >/dev/null
+	cmake --build $(DEB_BUILD) -j $(JOBS)
+	cd $(DEB_BUILD) && cpack -G DEB >/dev/null && ls -l *.deb
+
+# the package test: make deb, install, run a network from /etc/passerelle,
+# purge (tests/packaging/packages.sh; needs root)
+test-packages: deb
+	bash tests/packaging/packages.sh $(DEB_BUILD)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(DEB_BUILD) $(BUILD)-install

@@ -17,11 +17,14 @@
 #include <unistd.h>
 
 #include "broker/pl_broker.h"
+#include "proto/pl_conf.h"
 #include "proto/pl_home.h"
+#include "proto/pl_notify.h"
 #include "proto/pl_util.h"
 
-#define S_MAP_MIB_MAX ((uint64_t) 1 << 24)  // 16 TiB: MiB << 20 stays exact
-#define S_MS_MAX      ((uint64_t) 86400000) // one day, fits unsigned
+#define S_MAP_MIB_MAX ((uint64_t) 1 << 24) // 16 TiB: MiB << 20 stays exact
+enum { S_OPT_LOG_FORMAT = 0x1000, S_OPT_CONFIG, S_OPT_CHECK_CONFIG };
+#define S_MS_MAX ((uint64_t) 86400000) // one day, fits unsigned
 
 // Parses a decimal number for 'flag' in [min, max]: digits only (no sign,
 // no space, no suffix), no overflow. Prints a usage error and returns
@@ -86,6 +89,12 @@ s_usage(FILE *out)
         "                       refuses new cross-border sends (default "
         "86400)\n"
         "  --log-level LEVEL    error|warn|info|debug (default info)\n"
+        "  --log-format FORMAT  text (key=value lines, default) or json (one\n"
+        "                       object per line)\n"
+        "  --config FILE        read options from FILE, one 'key = value' a\n"
+        "                       line (keys: the long options above; '#'\n"
+        "                       comments); the command line overrides it\n"
+        "  --check-config       print the effective settings and exit\n"
         "  --help               this text\n"
         "\n"
         "Store: new envelopes are refused (store-full, the sender retries\n"
@@ -98,6 +107,43 @@ s_usage(FILE *out)
         "Signals: SIGTERM/SIGINT stop cleanly; SIGHUP reloads certs/ and\n"
         "revoked (also: passerelle broker reload --home DIR), and\n"
         "DIR/federation/*.anchor (federation anchors, docs/federation.md).\n");
+}
+
+// --check-config: the effective settings, as a file --config reads; a
+// setting left to the broker's default is a comment (the default is the
+// broker's to choose: see --help)
+static void
+s_setting(const char *key, bool set, unsigned long long value)
+{
+    if (set)
+        printf("%s = %llu\n", key, value);
+    else
+        printf("# %s = default\n", key);
+}
+
+static void
+s_print_config(const char *home, const char *listen, const char *level,
+               pl_log_format_t format, const pl_broker_config_t *cfg)
+{
+    printf("# passerelle-broker: effective settings\n");
+    printf("home = %s\nlisten = %s\n", home, listen);
+    s_setting("map-size", cfg->map_bytes, cfg->map_bytes >> 20);
+    s_setting("sender-quota", cfg->sender_quota, cfg->sender_quota >> 20);
+    s_setting("recipient-quota", cfg->recipient_quota,
+              cfg->recipient_quota >> 20);
+    s_setting("window", cfg->window, cfg->window);
+    s_setting("redeliver-ms", cfg->redeliver_ms, cfg->redeliver_ms);
+    printf("verify-signatures = %s\n", cfg->verify_outer ? "true" : "false");
+    s_setting("session-ms", cfg->session_ms, cfg->session_ms);
+    if (cfg->federation_listen)
+        printf("federation-listen = %s\n", cfg->federation_listen);
+    else
+        printf("# federation-listen = (none)\n");
+    s_setting("federation-window", cfg->fed_window, cfg->fed_window);
+    s_setting("federation-dir-max-age", cfg->fed_dir_max_age,
+              cfg->fed_dir_max_age);
+    printf("log-level = %s\n", level);
+    printf("log-format = %s\n", pl_log_format_name(format));
 }
 
 int
@@ -117,6 +163,10 @@ main(int argc, char **argv)
         {"federation-listen", required_argument, NULL, 'F'},
         {"federation-window", required_argument, NULL, 'W'},
         {"federation-dir-max-age", required_argument, NULL, 'D'},
+        // long-only codes above the char range: no clash with letters
+        {"log-format", required_argument, NULL, S_OPT_LOG_FORMAT},
+        {"config", required_argument, NULL, S_OPT_CONFIG},
+        {"check-config", no_argument, NULL, S_OPT_CHECK_CONFIG},
 #ifdef PL_TEST_BUILD
         {"test-no-zap", no_argument, NULL, 'Z'}, // test builds only
 #endif
@@ -126,6 +176,21 @@ main(int argc, char **argv)
     const char *home = NULL, *listen = NULL, *level = "info";
     pl_broker_config_t cfg = {0};
     uint64_t v = 0;
+    bool check_config = false;
+    pl_log_format_t format = PL_LOG_TEXT;
+    // --config FILE: its lines become options before the command line's
+    // (which so override them); static, so that what optarg points into
+    // lives as long as the process
+    static pl_conf_t conf;
+    char conf_err[512];
+    if (pl_conf_load(&conf, pl_conf_path(argc, argv), opts, argc, argv,
+                     conf_err, sizeof conf_err)
+        != PL_OK) {
+        fprintf(stderr, "passerelle-broker: %s\n", conf_err);
+        return 2;
+    }
+    argc = conf.argc;
+    argv = conf.argv;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -138,27 +203,27 @@ main(int argc, char **argv)
         case 'm':
             // MiB, shifted by 20 below: the bound keeps the shift exact
             if (!s_number("--map-size", optarg, 1, S_MAP_MIB_MAX, &v))
-                return 2;
+                goto bad_option;
             cfg.map_bytes = (size_t) v << 20;
             break;
         case 'S':
             if (!s_number("--sender-quota", optarg, 1, S_MAP_MIB_MAX, &v))
-                return 2;
+                goto bad_option;
             cfg.sender_quota = (size_t) v << 20;
             break;
         case 'R':
             if (!s_number("--recipient-quota", optarg, 1, S_MAP_MIB_MAX, &v))
-                return 2;
+                goto bad_option;
             cfg.recipient_quota = (size_t) v << 20;
             break;
         case 'w':
             if (!s_number("--window", optarg, 1, 10000, &v))
-                return 2;
+                goto bad_option;
             cfg.window = (unsigned) v;
             break;
         case 'r':
             if (!s_number("--redeliver-ms", optarg, 100, S_MS_MAX, &v))
-                return 2;
+                goto bad_option;
             cfg.redeliver_ms = (unsigned) v;
             break;
         case 'v':
@@ -169,18 +234,18 @@ main(int argc, char **argv)
             break;
         case 'W':
             if (!s_number("--federation-window", optarg, 1, 10000, &v))
-                return 2;
+                goto bad_option;
             cfg.fed_window = (unsigned) v;
             break;
         case 'D':
             if (!s_number("--federation-dir-max-age", optarg, 5, 90 * 86400,
                           &v))
-                return 2;
+                goto bad_option;
             cfg.fed_dir_max_age = v;
             break;
         case 's':
             if (!s_number("--session-ms", optarg, 1000, S_MS_MAX, &v))
-                return 2;
+                goto bad_option;
             cfg.session_ms = (unsigned) v;
             break;
         case 'L':
@@ -191,7 +256,7 @@ main(int argc, char **argv)
                         "passerelle-broker: --log-level wants "
                         "error|warn|info|debug, not '%s'\n",
                         optarg);
-                return 2;
+                goto bad_option;
             }
             level = optarg;
             break;
@@ -200,12 +265,26 @@ main(int argc, char **argv)
             cfg.no_zap = true;
             break;
 #endif
+        case S_OPT_LOG_FORMAT:
+            if (pl_log_format_parse(optarg, &format) != PL_OK) {
+                fprintf(stderr,
+                        "passerelle-broker: --log-format wants text|json, "
+                        "not '%s'\n",
+                        optarg);
+                goto bad_option;
+            }
+            break;
+        case S_OPT_CONFIG: // read by pl_conf_load above
+            break;
+        case S_OPT_CHECK_CONFIG:
+            check_config = true;
+            break;
         case 'h':
             s_usage(stdout);
             return 0;
         default:
             fprintf(stderr, "try 'passerelle-broker --help'\n");
-            return 2;
+            goto bad_option;
         }
     }
     if (cfg.map_bytes
@@ -219,6 +298,10 @@ main(int argc, char **argv)
         fprintf(stderr, "passerelle-broker: --home and --listen are required\n"
                         "try 'passerelle-broker --help'\n");
         return 2;
+    }
+    if (check_config) {
+        s_print_config(home, listen, level, format, &cfg);
+        return 0;
     }
     char real[PATH_MAX];
     if (!realpath(home, real)) {
@@ -253,6 +336,7 @@ main(int argc, char **argv)
         return 1;
     }
     pl_log_t log = {stderr, pl_log_level_parse(level), "broker"};
+    pl_log_set_format(format);
     cfg.home = real;
     cfg.listen = listen;
     cfg.log = &log;
@@ -284,7 +368,9 @@ main(int argc, char **argv)
         pl_home_lock_release(&lock);
         return 1;
     }
+    (void) pl_notify("READY=1"); // systemd Type=notify: listening now
     int rc = pl_broker_run(broker, sig_fd);
+    (void) pl_notify("STOPPING=1");
     close(sig_fd);
     bool store_failed = pl_broker_store_failed(broker);
     pl_broker_destroy(&broker);
@@ -295,4 +381,8 @@ main(int argc, char **argv)
     if (store_failed)
         return 74; // EX_IOERR: a supervisor restarts on a clean environment
     return rc == PL_OK ? 0 : 1;
+
+bad_option: // a usage error: name the file line it came from, if any
+    pl_conf_blame(&conf, optind - 1, "passerelle-broker", stderr);
+    return 2;
 }

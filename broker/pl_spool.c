@@ -13,6 +13,7 @@
 
 #include "proto/pl_crypto.h"
 #include "proto/pl_lmdb.h"
+#include "proto/pl_storever.h"
 
 #define S_QUEUE_HDR (8 + 8 + PL_MSG_ID_BYTES) // accepted_ms, expires, id
 #define S_KEEP_IDS  86400                     // seen ids kept past expiry
@@ -387,6 +388,54 @@ s_migrate(pl_spool_t *self, MDB_txn *txn)
     return rc;
 }
 
+// Before the opening transaction (issue 19): a store of a newer format
+// than S_FORMAT is refused untouched; one that s_migrate will change (an
+// older format: no "format" record, but queued or known ids) is first
+// copied to <dir>.bak-vN (proto/pl_storever.h). 0 to go on.
+static int
+s_format_peek(pl_spool_t *self, const char *dir)
+{
+    MDB_txn *txn;
+    MDB_dbi meta, ids;
+    if (mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn) != 0)
+        return 0; // the opening transaction reports it
+    unsigned found = 0;
+    bool data = false;
+    if (mdb_dbi_open(txn, "meta", 0, &meta) == 0) {
+        MDB_val fk = {6, "format"}, fv;
+        if (mdb_get(txn, meta, &fk, &fv) == 0 && fv.mv_size == 4) {
+            uint32_t f;
+            memcpy(&f, fv.mv_data, 4);
+            found = f;
+        }
+    }
+    MDB_stat st;
+    if (mdb_dbi_open(txn, "ids", 0, &ids) == 0 && mdb_stat(txn, ids, &st) == 0)
+        data = st.ms_entries > 0;
+    mdb_txn_abort(txn);
+    char msg[4608];
+    if (found > S_FORMAT) {
+        pl_storever_newer(msg, sizeof msg, "passerelle-broker", dir, found,
+                          S_FORMAT);
+        pl_log_error(self->log, "store_open_failed reason=\"%s\"", msg);
+        return -1;
+    }
+    if (found == S_FORMAT || !data)
+        return 0; // this format, or nothing to migrate
+    unsigned from = found ? found : 1;
+    char bak[4200];
+    int rc = pl_storever_backup(self->env, dir, from, bak, sizeof bak);
+    if (rc != PL_OK) {
+        pl_log_error(self->log,
+                     "store_open_failed reason=\"format %u needs a migration "
+                     "and its backup failed: %s; nothing was changed\"",
+                     from, pl_strerror(rc));
+        return -1;
+    }
+    pl_log_info(self->log, "store_backup from=%u path=%s", from, bak);
+    return 0;
+}
+
 pl_spool_t *
 pl_spool_open(const char *dir, size_t map_bytes, pl_log_t *log)
 {
@@ -425,6 +474,11 @@ pl_spool_open(const char *dir, size_t map_bytes, pl_log_t *log)
     mdb_reader_check(self->env, &dead);
     if (dead)
         pl_log_warn(log, "store_stale_readers_cleared count=%d", dead);
+    if (s_format_peek(self, dir) != 0) { // newer: refused; older: backed up
+        mdb_env_close(self->env);
+        free(self);
+        return NULL;
+    }
     MDB_txn *txn;
     rc = mdb_txn_begin(self->env, NULL, 0, &txn);
     if (rc == 0)

@@ -23,10 +23,13 @@
 #include <unistd.h>
 
 #include "nodes/pl_node.h"
+#include "proto/pl_conf.h"
 #include "proto/pl_crypto.h"
 #include "proto/pl_home.h"
+#include "proto/pl_notify.h"
 
 #define S_PASSPHRASE_MAX 1024
+enum { S_OPT_LOG_FORMAT = 0x1000, S_OPT_CONFIG, S_OPT_CHECK_CONFIG };
 
 // The only process-wide state: what the signal handlers set.
 static volatile sig_atomic_t s_stop;
@@ -92,6 +95,10 @@ s_usage(FILE *out)
           "descriptor N\n"
           "                      (else PASSERELLE_PASSPHRASE, else "
           "DIR/keys/master.secret)\n"
+          "  --log-format F      text (default) or json (an object a line)\n"
+          "  --config FILE       options from FILE, 'key = value' lines "
+          "(see man)\n"
+          "  --check-config      print the effective settings and exit\n"
           "  -h, --help          this help\n"
           "\n"
           "signals: SIGTERM/SIGINT stop cleanly; SIGHUP reloads "
@@ -227,9 +234,28 @@ main(int argc, char **argv)
         {"session-idle-min", required_argument, NULL, 'I'},
         {"session-max-hours", required_argument, NULL, 'X'},
         {"handover-keep-days", required_argument, NULL, 'K'},
+        // long-only codes above the char range: no clash with letters
+        {"log-format", required_argument, NULL, S_OPT_LOG_FORMAT},
+        {"config", required_argument, NULL, S_OPT_CONFIG},
+        {"check-config", no_argument, NULL, S_OPT_CHECK_CONFIG},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    bool check_config = false;
+    pl_log_format_t format = PL_LOG_TEXT;
+    // --config FILE: its lines become options before the command line's
+    // (which so override them); static, so that what optarg points into
+    // lives as long as the process
+    static pl_conf_t conf;
+    char conf_err[512];
+    if (pl_conf_load(&conf, pl_conf_path(argc, argv), opts, argc, argv,
+                     conf_err, sizeof conf_err)
+        != PL_OK) {
+        fprintf(stderr, "passerelle-node: %s\n", conf_err);
+        return 2;
+    }
+    argc = conf.argc;
+    argv = conf.argv;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -247,7 +273,7 @@ main(int argc, char **argv)
                         "passerelle-node: --log-level must be "
                         "error|warn|info|debug, not '%s'\n",
                         level);
-                return 2;
+                goto bad_option;
             }
             break;
         case 'B':
@@ -255,7 +281,7 @@ main(int argc, char **argv)
             if (heartbeat < 0) {
                 fputs("passerelle-node: --heartbeat-ms must be 100..600000\n",
                       stderr);
-                return 2;
+                goto bad_option;
             }
             break;
         case 'T':
@@ -264,7 +290,7 @@ main(int argc, char **argv)
                 fputs("passerelle-node: --heartbeat-timeout-ms must be "
                       "100..600000\n",
                       stderr);
-                return 2;
+                goto bad_option;
             }
             break;
         case 'm':
@@ -272,7 +298,7 @@ main(int argc, char **argv)
             if (map_mib < 0) {
                 fputs("passerelle-node: --map-mib must be 1..1048576\n",
                       stderr);
-                return 2;
+                goto bad_option;
             }
             break;
         case 'p':
@@ -281,7 +307,7 @@ main(int argc, char **argv)
                 fputs("passerelle-node: --passphrase-fd needs a file "
                       "descriptor number\n",
                       stderr);
-                return 2;
+                goto bad_option;
             }
             break;
         case 'g':
@@ -289,7 +315,7 @@ main(int argc, char **argv)
             if (grace_days < 0) {
                 fputs("passerelle-node: --box-grace-days must be 0..3650\n",
                       stderr);
-                return 2;
+                goto bad_option;
             }
             break;
         case 'K':
@@ -298,7 +324,7 @@ main(int argc, char **argv)
                 fputs("passerelle-node: --handover-keep-days must be "
                       "0..3650\n",
                       stderr);
-                return 2;
+                goto bad_option;
             }
             break;
         case 'M':
@@ -306,7 +332,7 @@ main(int argc, char **argv)
             if (map_max_mib < 0) {
                 fputs("passerelle-node: --map-max-mib must be 1..1048576\n",
                       stderr);
-                return 2;
+                goto bad_option;
             }
             break;
         case 'I':
@@ -314,7 +340,7 @@ main(int argc, char **argv)
             if (idle_min < 0) {
                 fputs("passerelle-node: --session-idle-min must be 1..1440\n",
                       stderr);
-                return 2;
+                goto bad_option;
             }
             break;
         case 'X':
@@ -322,8 +348,22 @@ main(int argc, char **argv)
             if (max_hours < 0) {
                 fputs("passerelle-node: --session-max-hours must be 1..168\n",
                       stderr);
-                return 2;
+                goto bad_option;
             }
+            break;
+        case S_OPT_LOG_FORMAT:
+            if (pl_log_format_parse(optarg, &format) != 0) {
+                fprintf(stderr,
+                        "passerelle-node: --log-format must be text|json, "
+                        "not '%s'\n",
+                        optarg);
+                goto bad_option;
+            }
+            break;
+        case S_OPT_CONFIG: // read by pl_conf_load above
+            break;
+        case S_OPT_CHECK_CONFIG:
+            check_config = true;
             break;
         case 'h':
             s_usage(stdout);
@@ -331,12 +371,13 @@ main(int argc, char **argv)
         case ':':
             fprintf(stderr, "passerelle-node: option '%s' needs a value\n",
                     argv[optind - 1]);
-            return 2;
+            goto bad_option;
         default:
-            fprintf(stderr, "passerelle-node: unknown option '%s'\n",
+            fprintf(stderr,
+                    "passerelle-node: unknown option '%s' (passerelle-node "
+                    "--help lists them)\n",
                     argv[optind - 1]);
-            s_usage(stderr);
-            return 2;
+            goto bad_option;
         }
     }
     if (optind < argc) {
@@ -354,9 +395,37 @@ main(int argc, char **argv)
         fputs("passerelle-node: --broker must be tcp://HOST:PORT or "
               "ipc://PATH\n",
               stderr);
-        return 2;
+        goto bad_option;
     }
 
+    if (check_config) {
+        // a setting left to the node's default is a comment (see --help)
+        printf("# passerelle-node: effective settings\n");
+        printf("home = %s\nbroker = %s\n", home, broker);
+        printf("log-level = %s\nlog-format = %s\n", level,
+               pl_log_format_name(format));
+        const struct {
+            const char *key;
+            long v;
+            bool set;
+        } num[] = {
+            {"heartbeat-ms", heartbeat, heartbeat > 0},
+            {"heartbeat-timeout-ms", hb_timeout, hb_timeout > 0},
+            {"session-idle-min", idle_min, idle_min > 0},
+            {"session-max-hours", max_hours, max_hours > 0},
+            {"handover-keep-days", keep_days, keep_days >= 0},
+            {"map-mib", map_mib, map_mib > 0},
+            {"map-max-mib", map_max_mib, map_max_mib > 0},
+            {"box-grace-days", grace_days, grace_days >= 0},
+            {"passphrase-fd", pass_fd, pass_fd >= 0},
+        };
+        for (size_t i = 0; i < sizeof num / sizeof num[0]; i++)
+            if (num[i].set)
+                printf("%s = %ld\n", num[i].key, num[i].v);
+            else if (strcmp(num[i].key, "passphrase-fd") != 0)
+                printf("# %s = default\n", num[i].key);
+        return 0;
+    }
     char home_err[4352]; // a home others can write: refused (pl_home)
     if (pl_home_check(home, home_err, sizeof home_err) != PL_OK) {
         fprintf(stderr, "passerelle-node: refusing to start: %s\n", home_err);
@@ -379,6 +448,7 @@ main(int argc, char **argv)
     }
 
     pl_log_t log = {stderr, pl_log_level_parse(level), "node"};
+    pl_log_set_format(format);
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) != 0) {
         fprintf(stderr, "passerelle-node: pipe: %s\n", strerror(errno));
@@ -422,7 +492,9 @@ main(int argc, char **argv)
         fprintf(stderr, "passerelle-node: %s\n", err);
         return 1;
     }
+    (void) pl_notify("READY=1"); // systemd Type=notify: store open
     rc = pl_node_run(node, pipefd[0], &s_stop, &s_reload);
+    (void) pl_notify("STOPPING=1");
     bool store_failed = pl_node_store_failed(node);
     pl_node_destroy(&node);
     s_wake_fd = -1;
@@ -433,4 +505,8 @@ main(int argc, char **argv)
     if (rc != PL_OK && store_failed)
         return PL_NODE_EXIT_STORE; // a supervisor restarts us
     return rc == PL_OK ? 0 : 1;
+
+bad_option: // a usage error: name the file line it came from, if any
+    pl_conf_blame(&conf, optind - 1, "passerelle-node", stderr);
+    return 2;
 }

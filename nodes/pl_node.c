@@ -583,6 +583,11 @@ pl_node_run(pl_node_t *self, int wake_fd, volatile sig_atomic_t *stop,
         if (*reload) {
             *reload = 0;
             pl_node_reload_revoked(self);
+            // what SIGHUP reloads, and what it found (other settings take
+            // a restart)
+            pl_log_info(
+                self->log, "reloaded what=revoked number=%llu serials=%zu",
+                (unsigned long long) self->revoked.number, self->revoked.count);
         }
         bool din = items[0].revents & ZMQ_POLLIN;
         bool cin = items[1].revents & ZMQ_POLLIN;

@@ -19,6 +19,7 @@
 #include "proto/pl_crypto.h"
 #include "proto/pl_keys.h"
 #include "proto/pl_lmdb.h"
+#include "proto/pl_storever.h"
 #include "proto/pl_util.h"
 
 #define S_MASTER_BYTES 32
@@ -800,6 +801,93 @@ pl_store_map_set(pl_store_t *self, size_t bytes)
     return pl_lmdb_err(mrc);
 }
 
+// ---- store format version (issue 19): settings "format" -> u32 little
+// endian. 1: the stores written before the record existed (no record);
+// 2: the record. A newer store is refused untouched; an older one is
+// copied to <dir>.bak-vN first, then each step below runs in one write
+// transaction that also records the new version.
+#define S_FORMAT 2
+
+typedef int (*s_migrate_fn)(pl_store_t *self, MDB_txn *txn);
+// s_migrations[i] takes a store from format i + 1 to i + 2 (NULL: only
+// the version record changes)
+static const s_migrate_fn s_migrations[S_FORMAT - 1] = {NULL};
+
+static int
+s_format_check(pl_store_t *self, const char *dir, bool read_only, char *err,
+               size_t err_size)
+{
+    MDB_txn *txn;
+    int mrc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    if (mrc != MDB_SUCCESS)
+        return pl_lmdb_err(mrc);
+    MDB_val k = {6, "format"}, v = {0, NULL};
+    unsigned found = 1;
+    bool recorded = false;
+    mrc = mdb_get(txn, self->dbi[PL_DB_SETTINGS], &k, &v);
+    if (mrc == MDB_SUCCESS && v.mv_size == 4) {
+        const uint8_t *b = v.mv_data;
+        found = b[0] | (unsigned) b[1] << 8 | (unsigned) b[2] << 16
+                | (unsigned) b[3] << 24;
+        recorded = true;
+    } else if (mrc == MDB_SUCCESS) {
+        found = 0; // a record of the wrong size
+    } else if (mrc == MDB_NOTFOUND) {
+        MDB_stat st;
+        // an empty settings database: a new store, of this format
+        if (mdb_stat(txn, self->dbi[PL_DB_SETTINGS], &st) == MDB_SUCCESS
+            && st.ms_entries == 0)
+            found = S_FORMAT;
+        mrc = MDB_SUCCESS;
+    }
+    mdb_txn_abort(txn);
+    if (mrc != MDB_SUCCESS || found == 0) {
+        pl_errf(err, err_size, "the store in %s has a bad format record", dir);
+        return PL_EPROTO;
+    }
+    if (found > S_FORMAT) {
+        pl_storever_newer(err, err_size, "passerelle-node", dir, found,
+                          S_FORMAT);
+        return PL_ESTATE;
+    }
+    if (read_only || (found == S_FORMAT && recorded))
+        return PL_OK; // read-only opens read an older format as it is
+    char bak[4200] = "";
+    if (found < S_FORMAT) {
+        int rc = pl_storever_backup(self->env, dir, found, bak, sizeof bak);
+        if (rc != PL_OK) {
+            pl_errf(err, err_size,
+                    "the store in %s (format %u) needs a migration, and its "
+                    "backup could not be made in %s: %s; nothing was changed",
+                    dir, found, bak, pl_strerror(rc));
+            return rc;
+        }
+    }
+    txn = NULL;
+    mrc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    for (unsigned f = found; mrc == MDB_SUCCESS && f < S_FORMAT; f++)
+        if (s_migrations[f - 1])
+            mrc = s_migrations[f - 1](self, txn) == PL_OK ? MDB_SUCCESS : EIO;
+    uint8_t b[4] = {S_FORMAT & 0xff, (S_FORMAT >> 8) & 0xff,
+                    (S_FORMAT >> 16) & 0xff, (unsigned) S_FORMAT >> 24};
+    MDB_val fv = {4, b};
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_put(txn, self->dbi[PL_DB_SETTINGS], &k, &fv, 0);
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_txn_commit(txn);
+    else if (txn)
+        mdb_txn_abort(txn);
+    if (mrc != MDB_SUCCESS) {
+        pl_errf(err, err_size, "the store in %s could not be migrated: %s", dir,
+                mdb_strerror(mrc));
+        return pl_lmdb_err(mrc);
+    }
+    if (found < S_FORMAT)
+        pl_log_info(self->log, "store_migrated from=%u to=%d backup=%s", found,
+                    S_FORMAT, bak);
+    return PL_OK;
+}
+
 int
 pl_store_open(const char *dir, const pl_store_opts_t *opts, pl_store_t **out,
               char *err, size_t err_size)
@@ -829,6 +917,8 @@ pl_store_open(const char *dir, const pl_store_opts_t *opts, pl_store_t **out,
     size_t map = opts->map_bytes ? opts->map_bytes : PL_STORE_MAP_DEFAULT;
     if (opts->read_only) {
         int rrc = s_open_readonly(self, dir, map, err, err_size);
+        if (rrc == PL_OK)
+            rrc = s_format_check(self, dir, true, err, err_size);
         if (rrc != PL_OK) {
             pl_store_close(&self);
             return rrc;
@@ -871,7 +961,9 @@ pl_store_open(const char *dir, const pl_store_opts_t *opts, pl_store_t **out,
         pl_store_close(&self);
         return pl_lmdb_err(mrc);
     }
-    int rc = s_master_setup(self, opts, err, err_size);
+    int rc = s_format_check(self, dir, false, err, err_size);
+    if (rc == PL_OK)
+        rc = s_master_setup(self, opts, err, err_size);
     if (rc != PL_OK) {
         pl_store_close(&self);
         return rc;

@@ -7,6 +7,7 @@
 #ifndef PL_LOG_H
 #define PL_LOG_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 typedef enum {
@@ -16,11 +17,25 @@ typedef enum {
     PL_LOG_DEBUG = 3,
 } pl_log_level_t;
 
+// How a line is written: "TIME LEVEL component event key=value ..." (text,
+// the default), or the same fields as one JSON object per line (json):
+// {"ts":"TIME","level":"INFO","component":"node","event":"...",key:value...}
+// (values are strings; words that are not key=value go to "msg").
+typedef enum {
+    PL_LOG_TEXT = 0,
+    PL_LOG_JSON = 1,
+} pl_log_format_t;
+
 typedef struct pl_log {
     FILE *sink;            // where lines go (borrowed), e.g. stderr
     pl_log_level_t level;  // lines above this level are skipped
     const char *component; // "broker", "node", ... (borrowed, static)
 } pl_log_t;
+
+// The format of every line this process writes: one process-wide setting
+// (not a pl_log_t field, so that every existing pl_log_t initialiser stays
+// as it is), set once by a daemon's main before any thread starts.
+void pl_log_set_format(pl_log_format_t format);
 
 // Writes one line if 'log' is not NULL and 'level' is enabled. Prefer the
 // macros below, which skip formatting for disabled levels.
@@ -37,6 +52,16 @@ void pl_log_write(pl_log_t *log, pl_log_level_t level, const char *fmt, ...)
 #define pl_log_warn(log, ...)  pl_log_at(log, PL_LOG_WARN, __VA_ARGS__)
 #define pl_log_info(log, ...)  pl_log_at(log, PL_LOG_INFO, __VA_ARGS__)
 #define pl_log_debug(log, ...) pl_log_at(log, PL_LOG_DEBUG, __VA_ARGS__)
+
+// "text" or "json" into *out: 0, or -1 for anything else.
+int pl_log_format_parse(const char *text, pl_log_format_t *out);
+const char *pl_log_format_name(pl_log_format_t format);
+
+// Writes the text line 'line' ("event key=value key=\"quoted value\" ...")
+// as the JSON object described above into 'out' (always NUL-terminated;
+// cut at 'n' bytes, still one valid object). For tests and pl_log_write.
+void pl_log_json_line(char *out, size_t n, const char *ts, const char *level,
+                      const char *component, const char *line);
 
 // Parses "error|warn|info|debug"; returns PL_LOG_INFO for anything else.
 pl_log_level_t pl_log_level_parse(const char *text);

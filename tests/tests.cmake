@@ -26,10 +26,10 @@ set(PL_TEST_ENV
   "PL_TEST_BUILD=${PL_TEST_BUILD}"
   "PATH=${CMAKE_BINARY_DIR}:$ENV{PATH}")
 
-foreach(area proto broker nodes adapters integration web federation)
+foreach(area proto broker nodes adapters integration web federation packaging)
   if(area STREQUAL "proto" OR area STREQUAL "adapters"
      OR area STREQUAL "integration" OR area STREQUAL "web"
-     OR area STREQUAL "federation")
+     OR area STREQUAL "federation" OR area STREQUAL "packaging")
     set(lib pl_proto)
   else()
     set(lib pl_${area})
