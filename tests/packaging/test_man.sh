@@ -49,7 +49,7 @@ covers passerelle.1 passerelle
 if command -v passerelle-web >/dev/null && [ -f "$T/passerelle-web.8.txt" ]; then
     covers passerelle-web.8 passerelle-web
 fi
-for s in init enroll revoke list; do
+for s in init enroll revoke list federate; do
     covers passerelle-authority.1 passerelle authority $s
 done
 covers passerelle-authority.1 passerelle authority
@@ -62,6 +62,7 @@ declare -A GROUP=(
     [refer]=referral [referrals]=referral [show]=referral [accept]=referral
     [reject]=referral [start]=referral [hold]=referral [resume]=referral
     [complete]=referral [cancel]=referral [notifications]=referral
+    [handover]=handover [handovers]=handover [staff]=staff
 )
 passerelle --help | sed -n '/^commands:/,/^$/p' | awk 'NR > 1 && NF {print $1}' >"$T/cmds"
 [ "$(wc -l <"$T/cmds")" -ge 20 ] || fail "could not read the command list"
@@ -73,10 +74,14 @@ while read -r c; do
     grep -qE "(^|[^a-z-])$c([^a-z-]|\$)" "$T/passerelle.1.txt" || fail "passerelle(1) does not list '$c'"
     ok
 done <"$T/cmds"
-for s in status nodes reload; do covers passerelle-operations.1 passerelle broker $s; done
+for s in status nodes reload federation; do covers passerelle-operations.1 passerelle broker $s; done
 for s in verify export check; do covers passerelle-operations.1 passerelle audit $s; done
 for s in add show list close bia; do covers passerelle-case.1 passerelle case $s; done
 for s in add withdraw; do covers passerelle-case.1 passerelle consent $s; done
+for s in add list disable enable passwd; do covers passerelle-staff.1 passerelle staff $s; done
+for s in show ack accept reject arrived no-show withdraw cp-ack; do
+    covers passerelle-handover.1 passerelle handover $s
+done
 for d in broker node; do
     for w in SIGHUP SIGTERM "EXIT STATUS" FILES "SEE ALSO" "/etc/passerelle" 74; do
         grep -qF -- "$w" "$T/passerelle-$d.8.txt" || fail "passerelle-$d(8) lacks '$w'"
