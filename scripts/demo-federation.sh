@@ -51,10 +51,10 @@ demo_federation() {
         PIDS+=($!)
     done
     for name in agency cp; do
-        for _ in $(seq 1 100); do [ -S "$GN_DIR/$name/control" ] && break; sleep 0.1; done
+        for _ in $(seq 1 400); do [ -S "$GN_DIR/$name/control" ] && break; sleep 0.1; done
     done
     run passerelle broker reload --home "$B"
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 400); do
         passerelle --home "$DEMO/agency" directory --json 2>/dev/null \
             | grep -q '"gn/agency"' && break
         sleep 0.1
@@ -65,7 +65,7 @@ demo_federation() {
         say "F4. An envelope across the border, receipted back"
         run pl-testmsg --home "$DEMO/agency" send --to gn/agency \
             --payload "demo: bonjour Conakry"
-        for _ in $(seq 1 100); do
+        for _ in $(seq 1 400); do
             pl-testmsg --home "$DEMO/agency" outbox --kind test --state receipted \
                 | grep -q gn/agency && break
             sleep 0.1

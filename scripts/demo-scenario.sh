@@ -22,10 +22,10 @@ status() {
         | sed -n 's/^  "status": "\([a-z-]*\)".*/\1/p' | head -n 1
 }
 
-# wait_status HOME REFERRAL STATUS: polls (at most ~30 s)
+# wait_status HOME REFERRAL STATUS: polls (at most ~90 s: a loaded CI)
 wait_status() {
     local s="" i
-    for ((i = 0; i < 300; i++)); do
+    for ((i = 0; i < 900; i++)); do
         s=$(status "$1" "$2")
         [ "$s" = "$3" ] && return 0
         sleep 0.1

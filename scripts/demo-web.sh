@@ -22,7 +22,7 @@ for node in agency clinic; do
     passerelle-web --home "$DEMO/$node" --listen "127.0.0.1:$port" 2>"$DEMO/web-$node.log" &
     PIDS+=($!)
     WEB_AT[$node]="http://127.0.0.1:$port"
-    for _ in $(seq 1 50); do
+    for _ in $(seq 1 400); do
         curl -s -o /dev/null "${WEB_AT[$node]}/login" && break; sleep 0.1
     done
     curl -s -o /dev/null -f "${WEB_AT[$node]}/login" \

@@ -17,7 +17,7 @@ stop_all() {
     local pid
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        for _ in $(seq 1 400); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
@@ -77,7 +77,7 @@ for spec in "${NODES[@]}"; do
 done
 for spec in "${NODES[@]}"; do
     read -r name _ <<<"$spec"
-    for _ in $(seq 1 100); do [ -S "$DEMO/$name/control" ] && break; sleep 0.1; done
+    for _ in $(seq 1 400); do [ -S "$DEMO/$name/control" ] && break; sleep 0.1; done
 done
 sleep 1
 run passerelle --home "$DEMO/agency" whoami
