@@ -144,7 +144,7 @@ R_UASC=$(p "$AG" --as "$CM" refer --case "$C_UASC" --to clinic \
 line "agency -> sn/clinic  (Lamine)" "mhpss-first-aid    ${R_UASC:0:12}  requested"
 wait_status "$AG" "$R_UASC" received
 echo "  the child-protection unit of the region is notified (no name, no birth date):"
-for ((i = 0; i < 300; i++)); do
+for ((i = 0; i < 900; i++)); do
     p "$DEMO/cpu" --json notifications 2>/dev/null | grep -q "$R_UASC" && break
     sleep 0.1
 done
@@ -205,7 +205,7 @@ handover_demo() {
             PIDS+=($!)
         done
         for name in origin cpkolda; do
-            for ((i = 0; i < 100; i++)); do [ -S "$DEMO/$name/control" ] && break; sleep 0.1; done
+            for ((i = 0; i < 400; i++)); do [ -S "$DEMO/$name/control" ] && break; sleep 0.1; done
         done
         to_home=$DEMO/origin to_addr=sn/origin cp_home=$DEMO/cpkolda
     fi
@@ -215,7 +215,7 @@ handover_demo() {
     }
     ho_wait() {
         local s=""
-        for ((i = 0; i < 300; i++)); do
+        for ((i = 0; i < 900; i++)); do
             s=$(ho_status "$1" "$2")
             [ "$s" = "$3" ] && return 0
             sleep 0.1
@@ -234,7 +234,7 @@ handover_demo() {
         | p "$AG" --as "$CM" case add --stdin)
     line "agency: case Mariama (mother)" "$c_m"
     line "agency: case Oumar (son, 9)" "$c_c"
-    for ((i = 0; i < 100; i++)); do
+    for ((i = 0; i < 400; i++)); do
         p "$AG" directory 2>/dev/null | grep -q "$to_addr" && break
         sleep 0.1
     done
@@ -264,7 +264,7 @@ handover_demo() {
     p "$to_home" --as "$cm2" handover ack "$h_m" >/dev/null
     p "$to_home" --as "$cm2" handover ack "$h_c" >/dev/null
     line "$to_addr ($cm2)" "acknowledges both handovers"
-    for ((i = 0; i < 300; i++)); do
+    for ((i = 0; i < 900; i++)); do
         p "$cp_home" --json notifications 2>/dev/null | grep -q "$h_c" && break
         sleep 0.1
     done
@@ -274,7 +274,7 @@ handover_demo() {
         echo "!! a child's handover was accepted without cp-ack" >&2; exit 1
     fi
     p "$cp_home" --as "$cpo" handover cp-ack "$h_c" | sed 's/^/  /'
-    for ((i = 0; i < 300; i++)); do
+    for ((i = 0; i < 900; i++)); do
         p "$to_home" --json handover show "$h_c" 2>/dev/null | grep -q '"cp_ack"' && break
         sleep 0.1
     done
