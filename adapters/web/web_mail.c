@@ -373,8 +373,8 @@ s_poll(web_mail_t *m, int64_t now, int64_t *next_try, int *backoff)
         json_decref(res);
         return -1;
     }
-    json_t *listed = json_object(), *pend_new = json_object(),
-           *pend_over = json_object();
+    json_t *listed = json_object(), *late = json_object(),
+           *pend_new = json_object(), *pend_over = json_object();
     int cn[S_NPRIO] = {0}, co[S_NPRIO] = {0};
     size_t i;
     json_t *e;
@@ -390,8 +390,10 @@ s_poll(web_mail_t *m, int64_t now, int64_t *next_try, int *backoff)
             json_object_set_new(pend_new, id, json_true());
             cn[p]++;
         }
-        if (json_is_true(json_object_get(e, "overdue"))
-            && !json_object_get(m->seen_overdue, id)) {
+        bool overdue = json_is_true(json_object_get(e, "overdue"));
+        if (overdue)
+            json_object_set_new(late, id, json_true());
+        if (overdue && !json_object_get(m->seen_overdue, id)) {
             json_object_set_new(pend_over, id, json_true());
             co[p]++;
         }
@@ -428,13 +430,16 @@ s_poll(web_mail_t *m, int64_t now, int64_t *next_try, int *backoff)
     size_t before =
         json_object_size(m->seen_new) + json_object_size(m->seen_overdue);
     s_prune(m->seen_new, listed);
-    s_prune(m->seen_overdue, listed);
+    // a referral no longer overdue (a new step moved its deadline) is
+    // notified again when it is late again
+    s_prune(m->seen_overdue, late);
     if (changed
         || before
                != json_object_size(m->seen_new)
                       + json_object_size(m->seen_overdue))
         s_save_state(m);
     json_decref(listed);
+    json_decref(late);
     json_decref(pend_new);
     json_decref(pend_over);
     return waiting;
