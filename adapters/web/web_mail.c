@@ -45,6 +45,7 @@ struct web_mail {
     json_t *seen_overdue; // {id: true} notified as overdue
     pthread_t thread;
     bool started; // the thread runs
+    bool refused; // the daemon refused the service account's login
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool stop;
@@ -161,10 +162,17 @@ s_login(web_mail_t *m)
     web_json_wipe(args, "password");
     json_decref(args);
     if (rc != CLI_CONTROL_OK) {
+        // a wrong password tried again every poll would lock the account
+        // (the daemon's lockout): a refusal stops the polling; no answer
+        // (the daemon restarting) is tried again
+        m->refused = !strcmp(code, "PL_EAUTH") || !strcmp(code, "PL_EPERM");
         fprintf(stderr,
                 "passerelle-web: mail: the service account cannot log in "
-                "(%s)\n",
-                code[0] ? code : "no answer");
+                "(%s)%s\n",
+                code[0] ? code : "no answer",
+                m->refused ? "; notifications stop: fix the account or its "
+                             "password file and restart"
+                           : "");
         return -1;
     }
     const char *t = json_string_value(json_object_get(res, "token"));
@@ -177,7 +185,7 @@ s_login(web_mail_t *m)
 static json_t *
 s_list(web_mail_t *m)
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
+    for (int attempt = 0; attempt < 2 && !m->refused; attempt++) {
         if (!m->token[0] && s_login(m) != 0)
             return NULL;
         json_t *args = json_pack("{s:s}", "direction", "in");

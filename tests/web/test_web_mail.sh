@@ -93,6 +93,20 @@ passerelle-web --home "$T/clinic" --listen 127.0.0.1:0 "${MAILARGS[@]}" \
 [ "$rc" = 1 ] && grep -q 'mode 0600' "$T/err" || fail "a password file readable by others was accepted ($rc)"
 ok
 chmod 600 "$T/notify.pw"
+# a wrong password: one refused login, then no more tries (no lockout)
+(
+    umask 077
+    printf 'not-the-password\n' >"$T/wrong.pw"
+)
+web_start wrong clinic "${MAILARGS[@]}" --notify-password-file "$T/wrong.pw"
+net_until 100 grep -q 'notifications stop' "$T/web-wrong.log" \
+    || FAIL_LOG=$T/web-wrong.log fail "a refused service login not reported"
+ok
+sleep 2
+[ "$(grep -c 'cannot log in' "$T/web-wrong.log")" = 1 ] \
+    || FAIL_LOG=$T/web-wrong.log fail "the refused login was tried again"
+ok
+web_stop wrong
 
 web_start clinic clinic "${MAILARGS[@]}"
 
