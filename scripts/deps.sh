@@ -7,6 +7,7 @@ PKGS="build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev
 protobuf-c-compiler protobuf-compiler liblmdb-dev lmdb-utils libsodium-dev
 libjansson-dev libcmocka-dev python3
 libmicrohttpd-dev chromium curl
+libcurl4-gnutls-dev
 scdoc mandoc lintian systemd adduser dpkg-dev"
 # clang and its runtime are optional (fuzzing); asked for, not required
 OPTIONAL="clang libclang-rt-14-dev"

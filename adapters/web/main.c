@@ -2,6 +2,7 @@
 // DESIGN.md §12): options, TLS, listening address checks, start and stop.
 // Layer: adapters.
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
 #include <microhttpd.h>
@@ -21,6 +22,11 @@ static const char s_help[] =
     "                      [--tls-cert FILE --tls-key FILE]\n"
     "                      [--max-conns N] [--per-ip N] [--timeout S]\n"
     "                      [--assets DIR]\n"
+    "                      [--smtp-url URL --smtp-from ADDR --notify-to ADDR\n"
+    "                       --public-url URL --notify-account NAME\n"
+    "                       --notify-password-file FILE\n"
+    "                       [--smtp-credentials FILE] [--notify-state FILE]\n"
+    "                       [--notify-every S]]\n"
     "\n"
     "Serves the staff application (case managers, providers, supervisors,\n"
     "admins) of the node whose home is DIR, talking to its daemon over the\n"
@@ -36,6 +42,25 @@ static const char s_help[] =
     "  --timeout S         idle connection timeout in seconds (default 15)\n"
     "  --assets DIR        the stylesheet folder (default: next to the\n"
     "                      executable, web-assets/, else the installed one)\n"
+    "\n"
+    "Email notifications (optional; off without --smtp-url): a count, the\n"
+    "priorities and a link to the incoming page when referrals arrive or\n"
+    "become overdue; never a name, an id or a note.\n"
+    "  --smtp-url URL      smtp://HOST:PORT (or smtps://) of the mail server\n"
+    "  --smtp-from ADDR    the sender address\n"
+    "  --notify-to ADDR[,ADDR]  who gets the messages\n"
+    "  --public-url URL    the address staff open (http(s)://HOST[:PORT]);\n"
+    "                      the link is URL/in\n"
+    "  --notify-account NAME  the staff account (a provider) whose session\n"
+    "                      reads the incoming referrals\n"
+    "  --notify-password-file FILE  its password, first line (mode 0600)\n"
+    "  --smtp-credentials FILE  SMTP user (line 1) and password (line 2),\n"
+    "                      mode 0600; sent only over TLS\n"
+    "  --notify-state FILE what was notified (default DIR/web-notify.json,\n"
+    "                      mode 0600): a restart does not resend\n"
+    "  --notify-every S    poll interval in seconds (default 60)\n"
+    "A server that is down is retried after 2, 4, 8 ... up to 300 s; the\n"
+    "count waits, nothing is dropped.\n"
     "\n"
     "Logs one line per request to stderr: method, route, status, duration.\n"
     "Stops cleanly on SIGTERM or SIGINT.\n";
@@ -158,6 +183,7 @@ main(int argc, char **argv)
     const char *home = NULL, *listen = "127.0.0.1:8080", *cert = NULL,
                *key = NULL, *assets = NULL;
     unsigned max_conns = 1024, per_ip = 64, timeout_s = 15;
+    web_mail_opts_t mo = {.every_s = 60};
     bool nums_ok = true;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -185,15 +211,40 @@ main(int argc, char **argv)
             per_ip = s_num(v, 1, 100000, &nums_ok);
         else if (!strcmp(a, "--timeout"))
             timeout_s = s_num(v, 1, 3600, &nums_ok);
+        else if (!strcmp(a, "--smtp-url"))
+            mo.smtp_url = v;
+        else if (!strcmp(a, "--smtp-from"))
+            mo.from = v;
+        else if (!strcmp(a, "--notify-to"))
+            mo.to = v;
+        else if (!strcmp(a, "--public-url"))
+            mo.public_url = v;
+        else if (!strcmp(a, "--smtp-credentials"))
+            mo.cred_file = v;
+        else if (!strcmp(a, "--notify-account"))
+            mo.account = v;
+        else if (!strcmp(a, "--notify-password-file"))
+            mo.account_pass_file = v;
+        else if (!strcmp(a, "--notify-state"))
+            mo.state_file = v;
+        else if (!strcmp(a, "--notify-every"))
+            mo.every_s = s_num(v, 1, 86400, &nums_ok);
         else
             return s_usage("unknown option", a);
     }
     if (!nums_ok)
-        return s_usage("--max-conns, --per-ip and --timeout take a positive "
-                       "number",
+        return s_usage("--max-conns, --per-ip, --timeout and --notify-every "
+                       "take a positive number",
                        NULL);
     if (!home)
         return s_usage("--home DIR is required", NULL);
+    bool mail_flags = mo.from || mo.to || mo.public_url || mo.cred_file
+                      || mo.account || mo.account_pass_file || mo.state_file;
+    if (mail_flags && !mo.smtp_url)
+        return s_usage("the notification flags need --smtp-url", NULL);
+    char mail_err[256];
+    if (mo.smtp_url && web_mail_check(&mo, mail_err, sizeof mail_err) != 0)
+        return s_usage(mail_err, NULL);
     if (!cert != !key)
         return s_usage("--tls-cert and --tls-key go together", NULL);
     struct sockaddr_storage ss;
@@ -281,6 +332,27 @@ main(int argc, char **argv)
         free(tls_key);
         return 1;
     }
+    web_mail_t *mail = NULL;
+    char state_path[PATH_MAX + 32];
+    if (mo.smtp_url) {
+        if (!mo.state_file) {
+            snprintf(state_path, sizeof state_path, "%s/web-notify.json",
+                     home_real);
+            mo.state_file = state_path;
+        }
+        mo.home = home_real;
+        // before any thread uses libcurl (curl_global_init(3))
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        mail = web_mail_start(&mo, mail_err, sizeof mail_err);
+        if (!mail) {
+            fprintf(stderr, "passerelle-web: %s\n", mail_err);
+            MHD_stop_daemon(d);
+            free(tls_cert);
+            free(tls_key);
+            curl_global_cleanup();
+            return 1;
+        }
+    }
     const union MHD_DaemonInfo *di =
         MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     char host[64];
@@ -291,6 +363,9 @@ main(int argc, char **argv)
     int sig = 0;
     sigwait(&set, &sig);
     fprintf(stderr, "passerelle-web: stopping (signal %d)\n", sig);
+    web_mail_stop(mail);
+    if (mo.smtp_url)
+        curl_global_cleanup();
     MHD_stop_daemon(d);
     pl_wipe(w->sess, sizeof w->sess);
     if (tls_key)

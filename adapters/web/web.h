@@ -196,6 +196,34 @@ void web_pg_notifications(web_req_t *r);
 void web_pg_staff(web_req_t *r);
 void web_pg_staff_post(web_req_t *r);
 
+// ---- web_mail: email notifications (issue 14 item 6)
+
+typedef struct {
+    const char *home;              // the node's home
+    const char *smtp_url;          // smtp://HOST:PORT or smtps://
+    const char *from;              // one address
+    const char *to;                // ADDR[,ADDR]
+    const char *public_url;        // http(s)://HOST[:PORT], for the link
+    const char *cred_file;         // SMTP user and password (0600), or NULL
+    const char *account;           // the service staff account
+    const char *account_pass_file; // its password (0600)
+    const char *state_file;        // what was notified (0600)
+    unsigned every_s;              // poll interval
+} web_mail_opts_t;
+
+typedef struct web_mail web_mail_t;
+
+// Checks the options; 0, or -1 with one line in 'err'.
+int web_mail_check(const web_mail_opts_t *o, char *err, size_t n);
+// Reads the secret files and starts the polling thread; NULL with 'err'.
+web_mail_t *web_mail_start(const web_mail_opts_t *o, char *err, size_t n);
+// Stops the thread, logs the service session out, wipes the secrets.
+void web_mail_stop(web_mail_t *m);
+// The message (headers and body, CRLF lines) for counts per priority
+// (emergency, urgent, normal): counts, priorities and the link only.
+void web_mail_compose(web_buf_t *b, const web_mail_opts_t *o,
+                      const int new_by_prio[3], const int overdue_by_prio[3]);
+
 // Helpers the screens share (web_pages.c).
 const char *web_s(json_t *o, const char *key);
 void web_status_badge(web_req_t *r, json_t *ref);
