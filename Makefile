@@ -97,3 +97,11 @@ test-packages: deb
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(DEB_BUILD) $(BUILD)-install
+
+# issue 19: cross build for arm64 (cmake/aarch64-linux-gnu.cmake) in
+# $(ARM64_BUILD), the unit tests under qemu-aarch64 (scripts/arm64.sh; as
+# root it installs the cross toolchain and arm64 libraries when missing)
+ARM64_BUILD ?= build-arm64
+.PHONY: test-arm64
+test-arm64:
+	bash scripts/arm64.sh --build $(ARM64_BUILD) --jobs $(JOBS)
