@@ -37,6 +37,24 @@ pl_node_dir_find(pl_node_t *self, const char *address, int *why)
     return rc == PL_OK ? c : NULL;
 }
 
+bool
+pl_node_dir_has_network(const pl_node_t *self, const char *address)
+{
+    const char *slash = strchr(address, '/');
+    size_t n = slash ? (size_t) (slash - address) : strlen(address);
+    if (strlen(self->me.network) == n
+        && memcmp(self->me.network, address, n) == 0)
+        return true;
+    // a foreign broker comes with its anchor, not with its network's
+    // directory: only a published node shows that directory arrived
+    for (size_t i = 0; i < self->ndir; i++)
+        if (strlen(self->dir[i].network) == n
+            && memcmp(self->dir[i].network, address, n) == 0
+            && strcmp(self->dir[i].sector, "broker") != 0)
+            return true;
+    return false;
+}
+
 // Is 'a' a better certificate for its address than 'b'? One valid now
 // wins over one that is not (yet), then the higher serial: a renewal that
 // starts tomorrow does not hide today's certificate.

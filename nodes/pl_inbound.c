@@ -518,11 +518,18 @@ s_env_check(pl_node_t *self, const pl_packet_t *pkt, const uint8_t *data,
     }
     int why = PL_ENOTFOUND;
     in->cert = pl_node_dir_find(self, h->from, &why);
-    if (!in->cert && why == PL_ENOTFOUND && !replayed) {
+    // a foreign sender whose network has no certificate at all in our copy:
+    // its broker has no foreign directory yet (restarted, link not up), so
+    // a newer directory without it proves nothing; a refusal would be final
+    // (the broker drops what a recipient refuses)
+    bool unverifiable = !in->cert && why == PL_ENOTFOUND
+                        && !pl_node_dir_has_network(self, h->from);
+    if (!in->cert && why == PL_ENOTFOUND && (!replayed || unverifiable)) {
         // maybe enrolled since our last refresh: ask, answer nothing yet
-        pl_log_info(self->log,
-                    "envelope_deferred id=%s from=%s reason=unknown_sender",
-                    in->hex, h->from);
+        pl_log_info(self->log, "envelope_deferred id=%s from=%s reason=%s",
+                    in->hex, h->from,
+                    unverifiable ? "no_directory_of_its_network"
+                                 : "unknown_sender");
         self->n.in_deferred++;
         pl_node_park_add(self, h->id, data, len);
         pl_node_ask_directory(self, false);

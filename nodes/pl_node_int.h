@@ -324,6 +324,9 @@ PL_MUST_CHECK int pl_node_dir_load(pl_node_t *self);
 // 'why' (may be NULL) gets PL_ENOTFOUND, PL_EREVOKED or PL_EEXPIRED.
 const pl_cert_t *pl_node_dir_find(pl_node_t *self, const char *address,
                                   int *why);
+// Whether our directory holds a node certificate (not a broker's) of the
+// network of 'address' ("gn" of "gn/agency"); always true for our own.
+bool pl_node_dir_has_network(const pl_node_t *self, const char *address);
 // Prunes seen ids, old outbox records and request replies (own commit).
 void pl_node_prune(pl_node_t *self);
 // Reloads DIR/revoked (SIGHUP).

@@ -133,6 +133,12 @@ assert set(ids) == sent, (len(set(ids)), len(sent))
 assert all(v == 1 for v in ids.values()), "an envelope stored twice"
 PY
 ok
+# gn's broker drops what gn/agency refuses: a refusal of a sender it could
+# not verify yet (no directory of sn after a restart) is a lost envelope
+if grep -q "envelope_refused.*from=sn/agency" "$T/gagency.log"; then
+    fail "gn/agency refused an envelope of sn/agency"
+fi
+ok
 fed_until 100 bash -c "passerelle broker federation --home '$T/B1' --json \
     | grep -q '\"queued\": 0'" || fail "sn's federation queue not drained"
 ok
