@@ -21,12 +21,14 @@
 #include "nodes/pl_records.h"
 #include "nodes/pl_sealed.h"
 #include "proto/pl_keys.h"
+#include "tests/lib/nodes/pl_teststore.h"
 #include "tests/lib/pl_test.h"
 
 #define S_SENT_MAX 16
 
 // The fake: what the handlers sent, and the directory they see.
 typedef struct {
+    pl_teststore_t ts;                       // the temp store (tests/lib/nodes)
     char *home;                              // temp folder
     pl_store_t *store;                       // home/store
     pl_keys_t *keys;                         // fresh keys
@@ -121,14 +123,9 @@ s_setup(void **state)
 {
     s_fake_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->home = pl_test_tmpdir("handlers");
-    char dir[600], key[600], keys[600], err[256];
-    snprintf(dir, sizeof dir, "%s/store", f->home);
-    snprintf(keys, sizeof keys, "%s/keys", f->home);
-    snprintf(key, sizeof key, "%s/keys/master.secret", f->home);
-    assert_int_equal(mkdir(keys, 0700), 0);
-    pl_store_opts_t o = {.map_bytes = 8u << 20, .master_path = key};
-    assert_int_equal(pl_store_open(dir, &o, &f->store, err, sizeof err), PL_OK);
+    pl_teststore_open(&f->ts, "handlers", 8u << 20);
+    f->home = f->ts.home;
+    f->store = f->ts.store;
     assert_int_equal(pl_keys_generate(&f->keys), PL_OK);
     s_cert(&f->me, "agency", "social");
     s_cert(&f->peer, "clinic", "health");
@@ -152,10 +149,8 @@ static int
 s_teardown(void **state)
 {
     s_fake_t *f = *state;
-    pl_store_close(&f->store);
     pl_keys_destroy(&f->keys);
-    pl_test_rmrf(f->home);
-    free(f->home);
+    pl_teststore_close(&f->ts);
     free(f);
     return 0;
 }

@@ -26,11 +26,13 @@
 #include "nodes/pl_node_case.h"
 #include "proto/pl_crypto.h"
 #include "proto/pl_keys.h"
+#include "tests/lib/nodes/pl_teststore.h"
 #include "tests/lib/pl_test.h"
 
 #define S_SENT_MAX 32
 
 typedef struct {
+    pl_teststore_t ts; // the temp store (tests/lib/nodes)
     char *home;
     pl_store_t *store;
     pl_keys_t *keys;
@@ -103,14 +105,9 @@ s_setup(void **state)
 {
     s_fake_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->home = pl_test_tmpdir("horoom");
-    char dir[600], key[600], keys[600], err[256];
-    snprintf(dir, sizeof dir, "%s/store", f->home);
-    snprintf(keys, sizeof keys, "%s/keys", f->home);
-    snprintf(key, sizeof key, "%s/keys/master.secret", f->home);
-    assert_int_equal(mkdir(keys, 0700), 0);
-    pl_store_opts_t o = {.map_bytes = 8u << 20, .master_path = key};
-    assert_int_equal(pl_store_open(dir, &o, &f->store, err, sizeof err), PL_OK);
+    pl_teststore_open(&f->ts, "horoom", 8u << 20);
+    f->home = f->ts.home;
+    f->store = f->ts.store;
     assert_int_equal(pl_keys_generate(&f->keys), PL_OK);
     s_cert(&f->me, "host", "agency");
     s_cert(&f->dir[0], "cp", "child-protection");
@@ -137,10 +134,8 @@ static int
 s_teardown(void **state)
 {
     s_fake_t *f = *state;
-    pl_store_close(&f->store);
     pl_keys_destroy(&f->keys);
-    pl_test_rmrf(f->home);
-    free(f->home);
+    pl_teststore_close(&f->ts);
     free(f);
     return 0;
 }
