@@ -22,6 +22,7 @@
 #include "nodes/pl_node_int.h"
 #include "nodes/pl_override.h"
 #include "nodes/pl_staff.h"
+#include "nodes/pl_token.h"
 
 // ---- the command table
 
@@ -36,6 +37,7 @@ static const pl_ctl_cmd_t *const s_tables[] = {
     pl_staff_cmds,    // staff accounts and sessions (issue 14)
     pl_override_cmds, // four-eyes overrides (issue 14)
     pl_handover_cmds, // handovers (issue 13)
+    pl_token_cmds,    // API tokens (issue 16)
 };
 // clang-format on
 
@@ -176,10 +178,16 @@ pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
     if (pr.session) {
         // a staff session: its account, if its role may run this command,
         // is who acts ("as" from the client is ignored)
+        // an API token (issue 16, pl_token.h) or else a staff session
         pl_session_info_t who;
-        char *refusal = pl_staff_gate(self->sessions, cmd, args,
-                                      row ? PL_CTL_ROLES_OF(row->flags) : 0,
-                                      pr.session, &who);
+        bool is_token = false;
+        unsigned roles = row ? PL_CTL_ROLES_OF(row->flags) : 0;
+        char *refusal = pl_token_gate(
+            pass, self->sessions ? pl_sessions_now(self->sessions) : pl_now(),
+            cmd, args, roles, pr.session, &who, &is_token);
+        if (!is_token)
+            refusal = pl_staff_gate(self->sessions, cmd, args, roles,
+                                    pr.session, &who);
         if (refusal) {
             self->ctl_reply = refusal;
             json_decref(req);

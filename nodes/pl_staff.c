@@ -572,9 +572,16 @@ pl_staff_gate(pl_sessions_t *ss, const char *cmd, const json_t *args,
         return NULL; // logging in needs no live session
     if (!ss || pl_sessions_resolve(ss, token, true, info) != PL_OK)
         return pl_node_ctl_error(PL_EAUTH, "session expired");
-    if (!(pl_roles_of(cmd, args, row_roles) & info->role))
+    return pl_staff_allow(cmd, args, row_roles, info->role);
+}
+
+char *
+pl_staff_allow(const char *cmd, const json_t *args, unsigned row_roles,
+               unsigned role)
+{
+    if (!(pl_roles_of(cmd, args, row_roles) & role))
         return pl_node_ctl_error(PL_EPERM, "your role (%s) may not do this",
-                                 pl_role_name(info->role));
+                                 pl_role_name(role));
     // four eyes: through a session an override is requested
     // (override.request) and approved by another account, never given
     // straight to refer

@@ -70,4 +70,11 @@ char *pl_staff_gate(pl_sessions_t *ss, const char *cmd, const json_t *args,
                     unsigned row_roles, const char *token,
                     pl_session_info_t *info);
 
+// Whether an account or API token of 'role' (one PL_ROLE_* bit) may run
+// 'cmd' with 'args': NULL, or the error reply (PL_EPERM: the role is not
+// in pl_roles_of(cmd, args, row_roles), or a refer carrying an override,
+// which goes through four eyes).
+char *pl_staff_allow(const char *cmd, const json_t *args, unsigned row_roles,
+                     unsigned role);
+
 #endif

@@ -68,6 +68,8 @@ typedef enum {
     PL_DB_OVERRIDES,    // "overrides": override id -> sealed pending
                         // four-eyes override (pl_override.c)
     PL_DB_HANDOVERS,    // "handovers": handover records (pl_handover_cmd.c)
+    PL_DB_TOKENS,       // "tokens": BLAKE2b-256(API token) -> record sealed
+                        // under the master key (pl_token.c)
     PL_DB_COUNT
 } pl_db_t;
 

@@ -37,7 +37,7 @@ s_node_layer() {
     pl_node.h | pl_node_int.h | pl_link.* | pl_directory.* | pl_outbox.*)
         echo 1 ;;
     pl_node_case.* | pl_case*.* | pl_refer*.* | pl_node_info.* | \
-        pl_node_ops.* | pl_node_test.* | pl_staff.* | pl_override.* | pl_handover_cmd.*)
+        pl_node_ops.* | pl_node_test.* | pl_staff.* | pl_token.* | pl_override.* | pl_handover_cmd.*)
         echo 2 ;;
     pl_node_ctl.* | pl_node_msg.* | pl_inbound.*)
         echo 3 ;;

@@ -87,5 +87,6 @@ int cli_cmd_backup(cli_t *cli, int argc, char **argv);
 int cli_cmd_rotate_box_key(cli_t *cli, int argc, char **argv);
 int cli_cmd_audit_ops(cli_t *cli, int argc, char **argv);
 int cli_cmd_staff(cli_t *cli, int argc, char **argv); // cmd_staff.c, issue 14
+int cli_cmd_token(cli_t *cli, int argc, char **argv); // cmd_token.c, issue 16
 
 #endif

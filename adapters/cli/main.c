@@ -71,6 +71,7 @@ static const struct command {
      "new box (encryption) key; the old one kept for a grace period"},
     {"staff", cli_cmd_staff,
      "staff accounts: add, list, disable, enable, passwd"},
+    {"token", cli_cmd_token, "API tokens for other systems: add, list, revoke"},
     {"help", s_cmd_help, "help on a command: passerelle help COMMAND"},
 };
 
