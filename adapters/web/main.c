@@ -19,9 +19,10 @@
 
 static const char s_help[] =
     "usage: passerelle-web --home DIR [--listen ADDR:PORT]\n"
+    "       passerelle-web --list-routes\n"
     "                      [--tls-cert FILE --tls-key FILE]\n"
     "                      [--max-conns N] [--per-ip N] [--timeout S]\n"
-    "                      [--assets DIR]\n"
+    "                      [--assets DIR] [--api-rate N]\n"
     "                      [--smtp-url URL --smtp-from ADDR --notify-to ADDR\n"
     "                       --public-url URL --notify-account NAME\n"
     "                       --notify-password-file FILE\n"
@@ -42,6 +43,9 @@ static const char s_help[] =
     "  --timeout S         idle connection timeout in seconds (default 15)\n"
     "  --assets DIR        the stylesheet folder (default: next to the\n"
     "                      executable, web-assets/, else the installed one)\n"
+    "  --api-rate N        /api/v1/ requests per token or session a minute\n"
+    "                      (default 600; then 429)\n"
+    "  --list-routes       print the routes (method, path, roles) and exit\n"
     "\n"
     "Email notifications (optional; off without --smtp-url): a count, the\n"
     "priorities and a link to the incoming page when referrals arrive or\n"
@@ -182,7 +186,8 @@ main(int argc, char **argv)
 {
     const char *home = NULL, *listen = "127.0.0.1:8080", *cert = NULL,
                *key = NULL, *assets = NULL;
-    unsigned max_conns = 1024, per_ip = 64, timeout_s = 15;
+    unsigned max_conns = 1024, per_ip = 64, timeout_s = 15,
+             api_rate = WEB_API_RATE;
     web_mail_opts_t mo = {.every_s = 60};
     bool nums_ok = true;
     for (int i = 1; i < argc; i++) {
@@ -190,6 +195,10 @@ main(int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(s_help, stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--list-routes")) {
+            web_http_list_routes(stdout);
             return 0;
         }
         if (!v)
@@ -229,12 +238,14 @@ main(int argc, char **argv)
             mo.state_file = v;
         else if (!strcmp(a, "--notify-every"))
             mo.every_s = s_num(v, 1, 86400, &nums_ok);
+        else if (!strcmp(a, "--api-rate"))
+            api_rate = s_num(v, 1, 1000000, &nums_ok);
         else
             return s_usage("unknown option", a);
     }
     if (!nums_ok)
-        return s_usage("--max-conns, --per-ip, --timeout and --notify-every "
-                       "take a positive number",
+        return s_usage("--max-conns, --per-ip, --timeout, --notify-every and "
+                       "--api-rate take a positive number",
                        NULL);
     if (!home)
         return s_usage("--home DIR is required", NULL);
@@ -292,6 +303,12 @@ main(int argc, char **argv)
                 assets_dir);
         return 1;
     }
+    char api_dir[PATH_MAX + 16], api_err[512];
+    snprintf(api_dir, sizeof api_dir, "%s/openapi", assets_dir);
+    if (web_api_doc_load(api_dir, api_err, sizeof api_err) != 0) {
+        fprintf(stderr, "passerelle-web: the OpenAPI document: %s\n", api_err);
+        return 1;
+    }
     char home_real[PATH_MAX];
     if (!realpath(home, home_real)) {
         fprintf(stderr, "passerelle-web: cannot resolve the home %s: %s\n",
@@ -307,6 +324,8 @@ main(int argc, char **argv)
     // (RFC 6265bis, section 4.1.3.2); browsers accept it only over HTTPS
     w->cookie = w->tls ? "__Host-pl_session" : "pl_session";
     w->idle_s = 15 * 60; // DESIGN.md §12: idle timeout 15 minutes
+    w->api_rate = api_rate;
+    pl_random(w->api_key, sizeof w->api_key);
 
     // signals: handled by sigwait below, blocked in every thread
     sigset_t set;

@@ -12,6 +12,10 @@
 //   web_pages   the screens: login, provider, the case manager's lists
 //   web_case    the case manager's case page: consent, BIA, refer, erase
 //   web_admin   the screens of supervisor, child protection and admin
+//   web_api     the REST/JSON API under /api/v1/ (issue 16): Bearer tokens
+//               (checked by the daemon) or the session cookie, problem
+//               details, Idempotency-Key, rate limit per credential
+//   web_api_doc the OpenAPI document assembled from openapi/*.json
 //   main        options, TLS, start and stop
 #ifndef WEB_H
 #define WEB_H
@@ -29,6 +33,8 @@
 #define WEB_RATE_IPS     256         // login rate-limit slots
 #define WEB_RATE_MAX     10          // failed logins per IP per window
 #define WEB_RATE_WINDOW  60          // seconds
+#define WEB_API_SLOTS    256         // API rate-limit slots (credentials)
+#define WEB_API_RATE     600         // API requests per credential a minute
 
 // ---- web_buf
 
@@ -100,6 +106,14 @@ typedef struct {
     int count;
 } web_rate_t;
 
+// One credential's API requests in the current window (web_api.c); the
+// key is a keyed hash of the credential, never the credential itself.
+typedef struct {
+    char key[33];
+    int64_t start; // window start
+    unsigned count;
+} web_api_rate_t;
+
 typedef struct {
     const char *home;   // the node's home
     bool tls;           // serving HTTPS (Secure, __Host- cookie)
@@ -107,7 +121,10 @@ typedef struct {
     pthread_mutex_t lock;
     web_session_t sess[WEB_SESSIONS_MAX];
     web_rate_t rate[WEB_RATE_IPS];
-    int idle_s; // local idle bound of a session (the daemon's own too)
+    int idle_s;          // local idle bound of a session (the daemon's own too)
+    unsigned api_rate;   // API requests per credential a minute
+    uint8_t api_key[32]; // keys the rate slots' hashes
+    web_api_rate_t api[WEB_API_SLOTS]; // under 'lock'
 } web_ctx_t;
 
 int64_t web_now(void);
@@ -150,6 +167,14 @@ typedef struct {
     char set_cookie[256];     // a Set-Cookie value
     const char *content_type; // NULL: text/html
     bool personal;            // Cache-Control: no-store (always set anyway)
+    // the API (web_api.c)
+    struct MHD_Connection *conn; // headers and query values
+    const char *route;           // the matched route's template
+    bool api_token;              // s.token is a Bearer API token
+    char api_rid[33];            // request id from Idempotency-Key, or ""
+    json_t *api_body;            // a POST's JSON object (owned), or NULL
+    char retry_after[24];        // a 429's Retry-After, or ""
+    char www_auth[64];           // a 401's WWW-Authenticate, or ""
 } web_req_t;
 
 // Calls 'cmd' on the daemon for the request's session (a request id is
@@ -223,6 +248,41 @@ void web_mail_stop(web_mail_t *m);
 // (emergency, urgent, normal): counts, priorities and the link only.
 void web_mail_compose(web_buf_t *b, const web_mail_opts_t *o,
                       const int new_by_prio[3], const int overdue_by_prio[3]);
+
+// ---- web_api: the REST/JSON API (issue 16)
+
+struct MHD_Connection;
+
+// Runs API route handler 'fn' for 'r' after the checks every /api/v1/
+// route shares: a credential (Bearer token or session cookie; with the
+// cookie a POST needs X-CSRF-Token and 'origin_ok'), 'role_ok' (the
+// session's role is in the row's roles; a token's role the daemon checks),
+// the rate limit, a JSON object body for a POST, Idempotency-Key. Every
+// refusal is an RFC 7807 problem.
+void web_api_serve(web_req_t *r, web_handler_t fn, bool role_ok, bool origin_ok,
+                   const char *body, size_t len);
+// An RFC 7807 problem+json answer (replaces the body).
+void web_api_problem(web_req_t *r, int status, const char *detail,
+                     const char *code);
+// Calls daemon command 'cmd' with 'args' (consumed) and answers its
+// result as JSON, or the daemon's refusal as a problem.
+void web_api_reply(web_req_t *r, const char *cmd, json_t *args);
+// The handler of the core routes (cases, consent, refer, referrals and
+// their actions, notifications, directory, network, whoami): a table in
+// web_api.c maps the route to its daemon command.
+void web_api_core(web_req_t *r);
+// GET /api/v1/openapi.json: the assembled document.
+void web_api_openapi(web_req_t *r);
+
+// ---- web_api_doc: the OpenAPI document
+
+// Assembles 'dir'/base.json and every other 'dir'/*.json fragment
+// ({"paths", "components": {"schemas"}}) into one document. Returns 0, or
+// -1 with one line in 'err' (unreadable, malformed, a path+method or a
+// schema defined twice).
+int web_api_doc_load(const char *dir, char *err, size_t err_size);
+// The assembled document's text (static), or NULL before a load.
+const char *web_api_doc_text(void);
 
 // Helpers the screens share (web_pages.c).
 const char *web_s(json_t *o, const char *key);

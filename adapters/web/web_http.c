@@ -54,7 +54,58 @@ static const s_route_t s_routes[] = {
     {"GET", "/notifications", R_CM | R_PROV, web_pg_notifications},
     {"GET", "/staff", R_ADMIN, web_pg_staff},
     {"POST", "/staff", R_ADMIN, web_pg_staff_post},
+// the REST/JSON API (issue 16, web_api*.c): every /api/v1/ row takes a
+// Bearer token or the session cookie (web_api_serve); a row declares
+// method, path and roles, its handler the rest
+#define API "/api/v1"
+    {"GET", API "/openapi.json", R_ANY, web_api_openapi},
+    {"GET", API "/whoami", R_ANY, web_api_core},
+    {"GET", API "/directory", R_ANY, web_api_core},
+    {"GET", API "/network", R_COORD, web_api_core},
+    {"GET", API "/cases", R_CM, web_api_core},
+    {"POST", API "/cases", R_CM, web_api_core},
+    {"POST", API "/cases/search", R_CM, web_api_core},
+    {"GET", API "/cases/:id", R_CM, web_api_core},
+    {"POST", API "/cases/:id/close", R_CM, web_api_core},
+    {"POST", API "/cases/:id/bia", R_CM, web_api_core},
+    {"POST", API "/cases/:id/consent", R_CM, web_api_core},
+    {"POST", API "/cases/:id/consent/withdraw", R_CM, web_api_core},
+    {"POST", API "/cases/:id/refer", R_CM, web_api_core},
+    {"POST", API "/cases/:id/erase", R_CM, web_api_core},
+    {"GET", API "/referrals", R_CM | R_PROV | R_SUP, web_api_core},
+    {"GET", API "/referrals/:id", R_CM | R_PROV | R_SUP, web_api_core},
+    {"POST", API "/referrals/:id/accept", R_PROV, web_api_core},
+    {"POST", API "/referrals/:id/reject", R_PROV, web_api_core},
+    {"POST", API "/referrals/:id/start", R_PROV, web_api_core},
+    {"POST", API "/referrals/:id/hold", R_PROV, web_api_core},
+    {"POST", API "/referrals/:id/resume", R_PROV, web_api_core},
+    {"POST", API "/referrals/:id/complete", R_PROV, web_api_core},
+    {"POST", API "/referrals/:id/cancel", R_CM, web_api_core},
+    {"GET", API "/notifications", R_CM | R_PROV, web_api_core},
+#undef API
 };
+
+static bool
+s_is_api(const char *url)
+{
+    return url && strncmp(url, "/api/v1/", 8) == 0;
+}
+
+void
+web_http_list_routes(FILE *out)
+{
+    static const char *const names[] = {"case-manager", "provider",
+                                        "supervisor", "coordinator", "admin"};
+    for (size_t i = 0; i < sizeof s_routes / sizeof s_routes[0]; i++) {
+        fprintf(out, "%s %s ", s_routes[i].method, s_routes[i].tmpl);
+        if (s_routes[i].roles == R_NONE)
+            fputs("public", out);
+        for (int b = 0, n = 0; b < 5; b++)
+            if (s_routes[i].roles & (1 << b))
+                fprintf(out, "%s%s", n++ ? "," : "", names[b]);
+        fputc('\n', out);
+    }
+}
 
 static int
 s_role_bit(const char *role)
@@ -115,10 +166,10 @@ web_call(web_req_t *r, const char *cmd, json_t *args, bool changes,
 {
     (void) changes; // every call carries a request id (cli_control)
     code[0] = 0;
-    int rc = cli_control_session(CLI_PEER_NODE, r->w->home, NULL, cmd, args,
-                                 NULL, r->has_session ? r->s.token : NULL,
-                                 CLI_CONTROL_TIMEOUT_MS, res, err, err_size,
-                                 code, code_size);
+    int rc = cli_control_session(
+        CLI_PEER_NODE, r->w->home, r->api_rid[0] ? r->api_rid : NULL, cmd, args,
+        NULL, r->has_session || r->api_token ? r->s.token : NULL,
+        CLI_CONTROL_TIMEOUT_MS, res, err, err_size, code, code_size);
     if (rc == CLI_CONTROL_OK)
         return 0;
     if (!strcmp(code, "PL_EAUTH") && r->has_session) {
@@ -225,6 +276,16 @@ web_redirect(web_req_t *r, const char *path)
 static void
 s_error_page(web_req_t *r, int status, const char *key)
 {
+    if (s_is_api(r->path)) {
+        char detail[128];
+        if (status == 413)
+            snprintf(detail, sizeof detail, "a body is at most %d bytes",
+                     WEB_BODY_MAX);
+        else
+            snprintf(detail, sizeof detail, "%s", web_t("en", key));
+        web_api_problem(r, status, detail, status == 413 ? "PL_ETOOBIG" : NULL);
+        return;
+    }
     web_buf_free(&r->body);
     web_page_begin(r, key);
     r->status = status;
@@ -290,6 +351,10 @@ s_send(struct MHD_Connection *c, web_req_t *r, bool asset)
         MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
     if (r->status == 405)
         MHD_add_response_header(resp, "Allow", "GET, POST");
+    if (r->retry_after[0])
+        MHD_add_response_header(resp, "Retry-After", r->retry_after);
+    if (r->www_auth[0])
+        MHD_add_response_header(resp, "WWW-Authenticate", r->www_auth);
     enum MHD_Result ok = MHD_queue_response(c, (unsigned) r->status, resp);
     MHD_destroy_response(resp);
     return ok;
@@ -414,9 +479,17 @@ s_handle(web_ctx_t *w, struct MHD_Connection *c, const char *url,
         goto out;
     }
     route = hit->tmpl;
+    r.route = hit->tmpl;
+    r.conn = c;
     r.arg = arg[0] ? arg : NULL;
     if (cs->too_big) {
         s_error_page(&r, 413, "too-big");
+        goto out;
+    }
+    if (s_is_api(url)) {
+        web_api_serve(&r, hit->fn,
+                      r.has_session && (hit->roles & s_role_bit(r.s.role)),
+                      !post || s_origin_ok(w, c), cs->body.data, cs->body.len);
         goto out;
     }
     if (post) {
@@ -475,6 +548,8 @@ out:;
     enum MHD_Result ok = s_send(c, &r, false);
     s_log(method, route, r.status, s_ms_since(&cs->start));
     web_form_free(&r.form);
+    json_decref(r.api_body);
+    pl_wipe(r.s.token, sizeof r.s.token);
     web_buf_free(&r.body);
     return ok;
 }
@@ -494,7 +569,7 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
         clock_gettime(CLOCK_MONOTONIC, &cs->start);
         *con_cls = cs;
         if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0) {
-            web_req_t r = {.w = w, .lang = "en", .status = 405};
+            web_req_t r = {.w = w, .lang = "en", .status = 405, .path = url};
             s_error_page(&r, 405, "method-not-allowed");
             enum MHD_Result ok = s_send(c, &r, false);
             s_log("OTHER", "(any)", 405, s_ms_since(&cs->start));
@@ -505,7 +580,7 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > WEB_BODY_MAX) {
             // refused before reading it
-            web_req_t r = {.w = w, .lang = "en", .status = 413};
+            web_req_t r = {.w = w, .lang = "en", .status = 413, .path = url};
             s_error_page(&r, 413, "too-big");
             enum MHD_Result ok = s_send(c, &r, false);
             s_log(method, "(any)", 413, s_ms_since(&cs->start));

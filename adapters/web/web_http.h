@@ -4,6 +4,7 @@
 #define WEB_HTTP_H
 
 #include <netinet/in.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "adapters/web/web.h"
@@ -22,6 +23,9 @@ typedef struct {
 
 // Loads the assets of 'assets_dir' (style.css). Returns 0 or -1.
 int web_http_init(const char *assets_dir);
+// Prints the route table, one "METHOD TEMPLATE ROLES" line per row
+// (ROLES: comma-separated role names, or "public"): --list-routes.
+void web_http_list_routes(FILE *out);
 // Starts serving 'w'; NULL on failure (MHD logs why).
 struct MHD_Daemon *web_http_start(web_ctx_t *w, const web_http_opts_t *o);
 
