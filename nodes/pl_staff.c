@@ -55,13 +55,13 @@ pl_staff_name_valid(const char *name)
     return true;
 }
 
-// Reads account 'name' into *doc (new). PL_ENOTFOUND when absent.
-static int
-s_get(pl_txn_t *txn, const char *name, json_t **doc)
+int
+pl_staff_doc_get(pl_txn_t *txn, pl_db_t db, const void *key, size_t klen,
+                 json_t **doc)
 {
     *doc = NULL;
     pl_buf_t pt = {0};
-    int rc = pl_store_get_secret(txn, PL_DB_STAFF, name, strlen(name), &pt);
+    int rc = pl_store_get_secret(txn, db, key, klen, &pt);
     if (rc == PL_OK) {
         json_error_t jerr;
         *doc = json_loadb((const char *) pt.data, pt.len, 0, &jerr);
@@ -75,18 +75,31 @@ s_get(pl_txn_t *txn, const char *name, json_t **doc)
     return rc;
 }
 
-static int
-s_put(pl_txn_t *txn, const char *name, const json_t *doc)
+int
+pl_staff_doc_put(pl_txn_t *txn, pl_db_t db, const void *key, size_t klen,
+                 const json_t *doc)
 {
     char *text = json_dumps(doc, JSON_COMPACT);
     if (!text)
         return PL_ENOMEM;
     size_t len = strlen(text);
-    int rc =
-        pl_store_put_secret(txn, PL_DB_STAFF, name, strlen(name), text, len);
+    int rc = pl_store_put_secret(txn, db, key, klen, text, len);
     pl_wipe(text, len);
     free(text);
     return rc;
+}
+
+// Reads account 'name' into *doc (new). PL_ENOTFOUND when absent.
+static int
+s_get(pl_txn_t *txn, const char *name, json_t **doc)
+{
+    return pl_staff_doc_get(txn, PL_DB_STAFF, name, strlen(name), doc);
+}
+
+static int
+s_put(pl_txn_t *txn, const char *name, const json_t *doc)
+{
+    return pl_staff_doc_put(txn, PL_DB_STAFF, name, strlen(name), doc);
 }
 
 static uint64_t

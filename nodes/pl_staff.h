@@ -70,6 +70,15 @@ char *pl_staff_gate(pl_sessions_t *ss, const char *cmd, const json_t *args,
                     unsigned row_roles, const char *token,
                     pl_session_info_t *info);
 
+// A JSON object sealed under the store's master key in 'db' under 'key'
+// (the staff accounts, the API tokens): read into *doc (new; PL_ENOTFOUND
+// when absent, PL_EPROTO when no object), or written (the text is wiped
+// after sealing).
+int pl_staff_doc_get(pl_txn_t *txn, pl_db_t db, const void *key, size_t klen,
+                     json_t **doc);
+int pl_staff_doc_put(pl_txn_t *txn, pl_db_t db, const void *key, size_t klen,
+                     const json_t *doc);
+
 // Whether an account or API token of 'role' (one PL_ROLE_* bit) may run
 // 'cmd' with 'args': NULL, or the error reply (PL_EPERM: the role is not
 // in pl_roles_of(cmd, args, row_roles), or a refer carrying an override,

@@ -38,32 +38,13 @@ s_digest(const char *hex, uint8_t digest[S_DIGEST])
 static int
 s_get(pl_txn_t *txn, const uint8_t *digest, json_t **doc)
 {
-    *doc = NULL;
-    pl_buf_t pt = {0};
-    int rc = pl_store_get_secret(txn, PL_DB_TOKENS, digest, S_DIGEST, &pt);
-    if (rc == PL_OK) {
-        json_error_t jerr;
-        *doc = json_loadb((const char *) pt.data, pt.len, 0, &jerr);
-        if (!json_is_object(*doc)) {
-            json_decref(*doc);
-            *doc = NULL;
-            rc = PL_EPROTO;
-        }
-    }
-    pl_buf_wipe(&pt);
-    return rc;
+    return pl_staff_doc_get(txn, PL_DB_TOKENS, digest, S_DIGEST, doc);
 }
 
 static int
 s_put(pl_txn_t *txn, const uint8_t *digest, const json_t *doc)
 {
-    char *text = json_dumps(doc, JSON_COMPACT);
-    if (!text)
-        return PL_ENOMEM;
-    int rc = pl_store_put_secret(txn, PL_DB_TOKENS, digest, S_DIGEST, text,
-                                 strlen(text));
-    free(text);
-    return rc;
+    return pl_staff_doc_put(txn, PL_DB_TOKENS, digest, S_DIGEST, doc);
 }
 
 static uint64_t
