@@ -58,6 +58,10 @@ if(TARGET passerelle-web AND EXISTS ${CMAKE_SOURCE_DIR}/adapters/web/assets)
   install(DIRECTORY ${CMAKE_SOURCE_DIR}/adapters/web/assets/
           DESTINATION ${CMAKE_INSTALL_DATADIR}/passerelle/web
           COMPONENT passerelle-web)
+  # the OpenAPI base and fragments (issue 16), assembled at start
+  install(DIRECTORY ${CMAKE_SOURCE_DIR}/adapters/web/openapi/
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/passerelle/web/openapi
+          COMPONENT passerelle-web FILES_MATCHING PATTERN "*.json")
 endif()
 
 # Debian wants /usr/share/doc/PKG/copyright and a compressed changelog in

@@ -84,6 +84,24 @@ json_is 'len(d)' 7
 grep -qa "$EHR" "$T/agency/store/data.mdb" 2>/dev/null && fail "a token in clear in the store"
 ok
 
+# ---- a fragment that defines a route again stops the start, in words
+ASSETS=$(dirname "$(command -v passerelle-web)")/web-assets
+cp -r "$ASSETS" "$T/assets"
+printf '{"paths": {"/api/v1/cases": {"get": {"responses": {}}}}}\n' \
+    >"$T/assets/openapi/zz-twice.json"
+rc=0
+passerelle-web --home "$T/agency" --listen 127.0.0.1:0 --assets "$T/assets" \
+    >"$T/out" 2>"$T/err" || rc=$?
+[ "$rc" = 1 ] && grep -q "zz-twice.json: the operation of 'get' is defined twice" "$T/err" \
+    || fail "a duplicate OpenAPI operation was accepted ($rc)"
+ok
+printf '{"paths": {}, "info": {}}\n' >"$T/assets/openapi/zz-twice.json"
+rc=0
+passerelle-web --home "$T/agency" --assets "$T/assets" >"$T/out" 2>"$T/err" || rc=$?
+[ "$rc" = 1 ] && grep -q "paths and components only, not 'info'" "$T/err" \
+    || fail "a fragment with another key was accepted ($rc)"
+ok
+
 passerelle-web --list-routes >"$T/routes.txt" || fail "--list-routes"
 grep -q '^GET /api/v1/openapi.json ' "$T/routes.txt" || fail "no openapi route listed"
 ok
