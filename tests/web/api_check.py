@@ -221,7 +221,6 @@ st, hd, doc = req(AU, "GET", "/api/v1/cases", headers={"Authorization": "Bearer 
 problem(st, hd, doc, 401, "a malformed token")
 st, hd, doc = req(AU, "GET", "/api/v1/cases", "ab" * 32)
 problem(st, hd, doc, 401, "an unknown token")
-IDS = {"/api/v1/cases/:id": CASE, "/api/v1/referrals/:id": REF}
 BY_ROLE = {"case-manager": TOK["ehr"], "provider": TOK["desk"],
            "supervisor": TOK["sup"], "coordinator": TOK["coord"]}
 
