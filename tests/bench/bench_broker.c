@@ -966,7 +966,7 @@ main(int argc, char **argv)
     // ---- seal 2N envelopes once: N for accepted-only + drain, N for e2e
     s_batch_t b = {0};
     double seal_us = 0, verify_us = 0;
-    s_seal_batch(&net, 2 * n, &b, &seal_us, &verify_us);
+    s_seal_batch(&net, e2e_only ? n : 2 * n, &b, &seal_us, &verify_us);
     if (e2e_only) {
         printf("bench_broker --e2e: %d envelopes a round (%d-byte payload, "
                "%zu-byte CURVE packets), sender window %d, %d rounds\n",
