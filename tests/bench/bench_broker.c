@@ -127,6 +127,7 @@ typedef struct {
     double e2e_s;      // both online
     int rejected;      // rejected replies seen (should be 0)
     int duplicates;    // envelopes the recipient got twice
+    double cpu_us[2];  // e2e only: broker CPU per envelope, main / I/O
 } s_pl_result_t;
 
 // Sender side: send b->pkt[from..from+n) keeping at most 'window'
@@ -354,6 +355,32 @@ s_join2(pthread_t a, pthread_t b)
     pthread_join(b, NULL);
 }
 
+// CPU time (ns) the threads of 'pid' have run: [0] its main thread, [1]
+// the others (ZeroMQ's I/O threads), from /proc/PID/task/*/schedstat.
+static void
+s_cpu_ns(pid_t pid, uint64_t out[2])
+{
+    out[0] = out[1] = 0;
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int) pid);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[400];
+        snprintf(path, sizeof path, "%s/%s/schedstat", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        unsigned long long ns = 0;
+        if (f && fscanf(f, "%llu", &ns) == 1)
+            out[strtol(e->d_name, NULL, 10) == pid ? 0 : 1] += ns;
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+}
+
 // Both online: sender and taker threads on b->pkt[from..from+n).
 static double
 s_e2e(pl_rawclient_t *a, pl_rawclient_t *c, const s_batch_t *b, int from, int n,
@@ -389,7 +416,12 @@ s_passerelle(pl_test_net_t *net, const s_batch_t *b, int n, int window,
     if (e2e_only) {
         if (pl_rawclient_hello(c, 10000) != PL_OK)
             s_die("recipient cannot connect");
+        uint64_t c0[2], c1[2];
+        s_cpu_ns(br.broker, c0);
         r.e2e_s = s_e2e(a, c, b, 0, n, window, lat, &r);
+        s_cpu_ns(br.broker, c1);
+        for (int i = 0; i < 2; i++)
+            r.cpu_us[i] = (double) (c1[i] - c0[i]) / 1e3 / n;
         pl_rawclient_close(&a);
         pl_rawclient_close(&c);
         s_broker_stop(&br);
@@ -833,7 +865,8 @@ s_e2e_mode(pl_test_net_t *net, const s_batch_t *b, int n, int window,
            int rounds)
 {
     double pr[S_ROUNDS_MAX], rr[S_ROUNDS_MAX], p50[S_ROUNDS_MAX],
-        p99[S_ROUNDS_MAX], r50[S_ROUNDS_MAX], r99[S_ROUNDS_MAX];
+        p99[S_ROUNDS_MAX], r50[S_ROUNDS_MAX], r99[S_ROUNDS_MAX],
+        cm[S_ROUNDS_MAX], ci[S_ROUNDS_MAX];
     s_lat_t lat = {.us = calloc((size_t) n, sizeof *lat.us), .cap = n};
     if (!lat.us)
         s_die("out of memory");
@@ -846,13 +879,17 @@ s_e2e_mode(pl_test_net_t *net, const s_batch_t *b, int n, int window,
         p50[i] = s_pct_ms(&lat, 0.50);
         p99[i] = s_pct_ms(&lat, 0.99);
         bad += p.rejected + p.duplicates;
+        cm[i] = p.cpu_us[0];
+        ci[i] = p.cpu_us[1];
         lat.n = 0;
         rr[i] = s_rate(n, s_raw(b, n, window, &lat));
         r50[i] = s_pct_ms(&lat, 0.50);
         r99[i] = s_pct_ms(&lat, 0.99);
-        printf("round %d: passerelle %7.0f env/s (p50 %6.2f ms, p99 %6.2f ms)"
-               "   bare ROUTER %7.0f msg/s (p50 %6.2f ms, p99 %6.2f ms)\n",
-               i + 1, pr[i], p50[i], p99[i], rr[i], r50[i], r99[i]);
+        printf("round %d: passerelle %7.0f env/s (p50 %6.2f ms, p99 %6.2f ms; "
+               "broker CPU %.1f + %.1f us/env)   bare ROUTER %7.0f msg/s (p50 "
+               "%6.2f ms, p99 %6.2f ms)\n",
+               i + 1, pr[i], p50[i], p99[i], cm[i], ci[i], rr[i], r50[i],
+               r99[i]);
         fflush(stdout);
     }
     free(lat.us);
@@ -869,9 +906,10 @@ s_e2e_mode(pl_test_net_t *net, const s_batch_t *b, int n, int window,
         printf("NOTE: %d rejected or duplicate envelopes\n", bad);
     printf("RESULT passerelle=%.0f passerelle_min=%.0f passerelle_max=%.0f "
            "p50_ms=%.2f p99_ms=%.2f raw=%.0f raw_p50_ms=%.2f "
-           "raw_p99_ms=%.2f\n",
+           "raw_p99_ms=%.2f cpu_main_us=%.1f cpu_io_us=%.1f\n",
            pm, pmin, pmax, s_median(p50, rounds), s_median(p99, rounds), rm,
-           s_median(r50, rounds), s_median(r99, rounds));
+           s_median(r50, rounds), s_median(r99, rounds), s_median(cm, rounds),
+           s_median(ci, rounds));
 }
 
 // Seals 'count' envelopes from node 0 to node 1 into b; the cost of one

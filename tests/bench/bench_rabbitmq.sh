@@ -19,9 +19,11 @@
 # skipped and said so.
 # Usage: bench_rabbitmq.sh [ROUNDS] [RABBIT_MSGS] [PASSERELLE_ENVS]
 #        (defaults 5, 20000, 10000; BENCH_WINDOW sets Passerelle's sender
-#        window, default 1000 as RabbitMQ's).
+#        window, default 1000 as RabbitMQ's; BENCH_BEFORE_BROKER=PATH adds
+#        a round of that older passerelle-broker binary to each round, for
+#        a before/after in the same run).
 set -euo pipefail
-if [ "${1:-}" = --help ]; then sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [ "${1:-}" = --help ]; then sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN="${PL_BIN_DIR:-$HERE/../../build}"
 ROUNDS=${1:-5}; RN=${2:-20000}; PN=${3:-10000}
@@ -94,6 +96,13 @@ EOF
     VER=$(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null || echo '?')
 fi
 
+BEFORE=${BENCH_BEFORE_BROKER:-}
+if [ -n "$BEFORE" ]; then
+    # the same programs, with the older broker in their place
+    mkdir -p "$T/before"
+    for f in "$BIN"/*; do [ -f "$f" ] && [ -x "$f" ] && ln -s "$f" "$T/before/"; done
+    rm -f "$T/before/passerelle-broker"; ln -s "$(readlink -f "$BEFORE")" "$T/before/passerelle-broker"
+fi
 echo "bench_rabbitmq: $ROUNDS rounds alternating; RabbitMQ $RN msgs a round, Passerelle $PN envelopes a round, window $BENCH_WINDOW"
 echo "  machine: $(nproc) CPUs, load average $(cut -d' ' -f1 /proc/loadavg) at start; $(date -u '+%Y-%m-%d %H:%M UTC')"
 : >"$T/res"
@@ -104,6 +113,11 @@ for i in $(seq 1 "$ROUNDS"); do
             sed "s/^round 1/round $i/" "$T/out" | grep '^round'
             grep '^RESULT' "$T/out" >>"$T/res"
         done
+    fi
+    if [ -n "$BEFORE" ]; then
+        PL_BIN_DIR=$T/before "$BIN/bench_broker" --e2e --rounds 1 "$PN" >"$T/out" 2>"$T/err" || { echo "bench_broker (before) failed:"; cat "$T/err"; exit 1; }
+        sed "s/^round 1: passerelle/round $i: before    /" "$T/out" | grep '^round' | sed 's/   bare ROUTER.*//'
+        grep '^RESULT' "$T/out" | sed 's/ \([a-z_0-9]*\)=/ before_\1=/g' >>"$T/res"
     fi
     "$BIN/bench_broker" --e2e --rounds 1 "$PN" >"$T/out" 2>"$T/err" || { echo "bench_broker failed:"; cat "$T/err"; exit 1; }
     sed "s/^round 1/round $i/" "$T/out" | grep '^round'
@@ -128,16 +142,19 @@ def line(label, k, unit):
     print(f"  {label:<64} {med(k):8.0f} {unit}  range {min(v):.0f}-{max(v):.0f}")
 print("\nmedians (n rounds: %d)" % len(rows.get("passerelle", [])))
 line("passerelle end to end (CURVE, 4 KiB buckets, fdatasync, taken)", "passerelle", "env/s")
+line("  the same, before (BENCH_BEFORE_BROKER)", "before_passerelle", "env/s")
 line("bare CURVE ROUTER (same frames, forward + ack, no store)", "raw", "msg/s")
 line("RabbitMQ %s quorum queue (1 KiB, confirms, window 1000)" % sys.argv[2], "quorum", "msg/s")
 line("RabbitMQ %s classic durable queue (same)" % sys.argv[2], "classic", "msg/s")
 # latency medians: RESULT lines of each kind carry p50_ms/p99_ms in order
-lat = {"passerelle": [], "quorum": [], "classic": []}
+lat = {"passerelle": [], "before": [], "quorum": [], "classic": []}
 for line_ in open(sys.argv[1]):
     kv = dict(w.split("=") for w in line_.split()[1:])
     for kind in lat:
         if kind in kv:
             lat[kind].append((float(kv["p50_ms"]), float(kv["p99_ms"])))
+    if "before_p50_ms" in kv:
+        lat["before"].append((float(kv["before_p50_ms"]), float(kv["before_p99_ms"])))
     if "raw_p50_ms" in kv:
         lat.setdefault("raw", []).append((float(kv["raw_p50_ms"]), float(kv["raw_p99_ms"])))
 print("  latency at saturation (send -> arrival), median of the rounds' p50 / p99:")
@@ -151,4 +168,13 @@ if p and med("classic"):
     print(f"  ratio passerelle / RabbitMQ classic  {p / med('classic'):5.2f}")
 if p and r:
     print(f"  ratio passerelle / bare ROUTER       {p / r:5.2f}   (goal >= 0.6)")
+b = med("before_passerelle")
+if p and b:
+    print(f"  after / before                       {p / b:5.2f}")
+if "cpu_main_us" in rows:
+    print(f"  broker CPU per envelope (median): main thread {med('cpu_main_us'):.1f} us, "
+          f"ZeroMQ I/O thread {med('cpu_io_us'):.1f} us")
+if "before_cpu_main_us" in rows:
+    print(f"    before: main thread {med('before_cpu_main_us'):.1f} us, "
+          f"ZeroMQ I/O thread {med('before_cpu_io_us'):.1f} us")
 EOF
