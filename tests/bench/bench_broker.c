@@ -20,7 +20,13 @@
 //      signature; the per-envelope difference in µs.
 // Every broker run starts on a fresh store, so the same sealed bytes are
 // routed in every pass. Usage: bench_broker [N] (default 5000); the
-// sender's window is BENCH_WINDOW (default 256).
+// sender's window is BENCH_WINDOW (default 256); BENCH_BROKER_ARGS adds
+// broker flags (space-separated).
+// bench_broker --e2e [--rounds R] [N]: end to end alone, Passerelle and
+// the bare ROUTER alternating for R rounds (default 5), with p50/p99
+// latency (send -> arrival at the recipient) and the broker's CPU per
+// envelope (main thread, ZeroMQ I/O thread), and a RESULT line for
+// tests/bench/bench_rabbitmq.sh.
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -964,7 +970,7 @@ s_batch_free(s_batch_t *b)
 int
 main(int argc, char **argv)
 {
-    // bench_broker [--e2e [ROUNDS]] [N]
+    // bench_broker [--e2e [--rounds R]] [N]
     bool e2e_only = argc > 1 && strcmp(argv[1], "--e2e") == 0;
     int rounds = 5;
     if (e2e_only && argc > 2 && strcmp(argv[2], "--rounds") == 0 && argc > 3) {

@@ -23,7 +23,7 @@
 #        a round of that older passerelle-broker binary to each round, for
 #        a before/after in the same run).
 set -euo pipefail
-if [ "${1:-}" = --help ]; then sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [ "${1:-}" = --help ]; then sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN="${PL_BIN_DIR:-$HERE/../../build}"
 ROUNDS=${1:-5}; RN=${2:-20000}; PN=${3:-10000}
