@@ -1019,7 +1019,7 @@ main(int argc, char **argv)
            "packets on the wire\n",
            n, S_PAYLOAD, wire);
     printf("  sender window %d unanswered, broker defaults otherwise "
-           "(delivery window 64), loopback TCP, CURVE everywhere\n",
+           "(delivery window 256), loopback TCP, CURVE everywhere\n",
            window);
     printf("  sealing (not measured below): %.1f us per envelope\n", seal_us);
     // figures on a shared machine mean little without its load
