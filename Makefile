@@ -9,7 +9,7 @@ CLANG      := $(shell command -v clang 2>/dev/null)
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps build asan test test-normal test-asan demo fuzz fuzz-build fuzz-all faults bench soak clean install deb test-packages
+.PHONY: all deps build asan test test-normal test-asan demo fuzz fuzz-build fuzz-all faults bench bench-broker soak clean install deb test-packages
 
 all: build
 
@@ -69,6 +69,11 @@ faults: build
 bench: build
 	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b || exit 1; done
 	@for s in tests/bench/bench_*.sh; do echo "== $$s"; PL_BIN_DIR=$(CURDIR)/$(BUILD) bash $$s || exit 1; done
+
+# issue 20 item 4: Passerelle, the bare CURVE ROUTER and RabbitMQ (quorum
+# and classic durable queues) in one run, with ratios (make bench runs it too)
+bench-broker: build
+	@PL_BIN_DIR=$(CURDIR)/$(BUILD) bash tests/bench/bench_rabbitmq.sh
 
 demo: build
 	@bash scripts/demo.sh $(if $(ONCE),--once)

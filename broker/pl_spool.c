@@ -50,6 +50,8 @@ struct pl_spool {
     MDB_dbi fedmap;            // id -> expires | sender NUL recipient NUL
     MDB_txn *pass;             // the pass transaction, or NULL
     MDB_txn *nest;             // the current nested transaction, or NULL
+    uint64_t pass_seq;         // next queue seq in this pass (0: not read)
+    uint64_t seq_stored;       // the "seq" meta holds in this pass
     uint64_t map_bytes;        // map size
     uint64_t live_bytes;       // live pages x page size at the pass start
     uint64_t pass_bytes;       // estimated bytes added by this pass
@@ -637,6 +639,38 @@ pl_spool_reader_check(pl_spool_t *self)
 
 // Allocates real blocks up to the high-water page + S_DISK_KEEP (within
 // the map); best effort: on ENOSPC the store-full logic refuses anyway.
+// The next queue sequence number. Read from meta once a pass and counted
+// in memory; pl_spool_commit writes it back once (one meta put a pass, not
+// one an envelope). A nested transaction that aborts leaves a gap: the
+// queue is read by "seq greater than", gaps are harmless.
+static int
+s_next_seq(pl_spool_t *self, MDB_txn *txn, uint64_t *seq)
+{
+    if (!self->pass_seq) {
+        MDB_val mk = {3, "seq"}, mv;
+        int rc = mdb_get(txn, self->meta, &mk, &mv);
+        if (rc == 0 && mv.mv_size == 8)
+            self->pass_seq = s_u64(mv.mv_data);
+        else if (rc != MDB_NOTFOUND && rc != 0)
+            return s_err(self, "get_seq", rc);
+        else
+            self->pass_seq = 1;
+        self->seq_stored = self->pass_seq;
+    }
+    *seq = self->pass_seq++;
+    return PL_OK;
+}
+
+// Writes the pass's next sequence number to meta (in the pass itself).
+static int
+s_seq_flush(pl_spool_t *self)
+{
+    if (!self->pass_seq || self->pass_seq == self->seq_stored)
+        return 0;
+    MDB_val mk = {3, "seq"}, mv = {8, &self->pass_seq};
+    return mdb_put(self->pass, self->meta, &mk, &mv, 0);
+}
+
 static void
 s_prealloc(pl_spool_t *self)
 {
@@ -700,8 +734,13 @@ pl_spool_commit(pl_spool_t *self)
         return PL_ESTATE;
     if (self->nest)
         pl_spool_nest_abort(self);
-    int rc = mdb_txn_commit(self->pass); // the pass's one fsync
+    int rc = s_seq_flush(self);
+    if (rc == 0)
+        rc = mdb_txn_commit(self->pass); // the pass's one fsync
+    else
+        mdb_txn_abort(self->pass);
     self->pass = NULL;
+    self->pass_seq = 0;
     uint64_t pass_bytes = self->pass_bytes;
     self->pass_bytes = 0;
     if (rc == 0)
@@ -730,6 +769,7 @@ pl_spool_abort(pl_spool_t *self)
     if (self->pass)
         mdb_txn_abort(self->pass);
     self->pass = NULL;
+    self->pass_seq = 0;
 }
 
 bool
@@ -877,19 +917,10 @@ s_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
         return PL_EFULL;
     }
 
-    uint64_t seq = 1;
-    MDB_val mk = {3, "seq"}, mv;
-    rc = mdb_get(txn, self->meta, &mk, &mv);
-    if (rc == 0 && mv.mv_size == 8)
-        seq = s_u64(mv.mv_data);
-    else if (rc != MDB_NOTFOUND && rc != 0)
-        return s_err(self, "get_seq", rc);
-    uint64_t next = seq + 1;
-    mv.mv_size = 8;
-    mv.mv_data = &next;
-    rc = mdb_put(txn, self->meta, &mk, &mv, 0);
-    if (rc != 0)
-        goto lmdb_fail;
+    uint64_t seq = 0;
+    rc = s_next_seq(self, txn, &seq);
+    if (rc != PL_OK)
+        return rc;
 
     uint8_t key[PL_ADDRESS_MAX + 10];
     MDB_val qk = {s_qkey(key, hdr->to, seq), key};

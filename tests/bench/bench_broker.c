@@ -20,7 +20,13 @@
 //      signature; the per-envelope difference in µs.
 // Every broker run starts on a fresh store, so the same sealed bytes are
 // routed in every pass. Usage: bench_broker [N] (default 5000); the
-// sender's window is BENCH_WINDOW (default 256).
+// sender's window is BENCH_WINDOW (default 256); BENCH_BROKER_ARGS adds
+// broker flags (space-separated).
+// bench_broker --e2e [--rounds R] [N]: end to end alone, Passerelle and
+// the bare ROUTER alternating for R rounds (default 5), with p50/p99
+// latency (send -> arrival at the recipient) and the broker's CPU per
+// envelope (main thread, ZeroMQ I/O thread), and a RESULT line for
+// tests/bench/bench_rabbitmq.sh.
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -44,6 +50,7 @@
 #define S_VERIFY_REFS 2000  // in-process verifications for the reference
 #define S_REPS        5     // rounds; the table shows medians
 #define S_REPS_TEXT   "5"
+#define S_ROUNDS_MAX  50 // --e2e rounds at most
 
 // ------------------------------------------------------------ helpers
 
@@ -64,11 +71,43 @@ s_die(const char *what)
 
 // The sealed envelopes of a run and their ids (sorted copy for lookups).
 typedef struct {
-    pl_buf_t *pkt;         // encoded Packets
-    uint8_t (*id)[16];     // id of pkt[i]
-    uint8_t (*sorted)[16]; // ids sorted, for s_index
-    int n;                 // envelopes
+    pl_buf_t *pkt;             // encoded Packets
+    uint8_t (*id)[16];         // id of pkt[i]
+    uint8_t (*sorted)[16];     // ids sorted, for s_index
+    int *order;                // order[k]: index in pkt of sorted[k]
+    _Atomic uint64_t *sent_ns; // when pkt[i] was last sent (latency)
+    int n;                     // envelopes
 } s_batch_t;
+
+static uint64_t
+s_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+// Latencies of one pass (send -> arrival at the recipient), microseconds.
+typedef struct {
+    uint32_t *us;
+    int n, cap;
+} s_lat_t;
+
+static void
+s_lat_add(s_lat_t *l, const s_batch_t *b, int i)
+{
+    uint64_t sent = atomic_load_explicit(&b->sent_ns[i], memory_order_relaxed);
+    if (!l->us || l->n >= l->cap || !sent)
+        return;
+    uint64_t d = (s_now_ns() - sent) / 1000;
+    l->us[l->n++] = d > UINT32_MAX ? UINT32_MAX : (uint32_t) d;
+}
+
+// an id and its index in the batch (sorted by id; memcmp on the first 16)
+typedef struct {
+    uint8_t id[16];
+    int i;
+} s_idx_t;
 
 static int
 s_cmp_id(const void *a, const void *b)
@@ -82,7 +121,7 @@ s_index(const s_batch_t *b, const uint8_t *id)
 {
     const uint8_t(*hit)[16] =
         bsearch(id, b->sorted, (size_t) b->n, 16, s_cmp_id);
-    return hit ? (int) (hit - b->sorted) : -1;
+    return hit ? b->order[hit - b->sorted] : -1;
 }
 
 // ------------------------------------------------------------ Passerelle
@@ -94,6 +133,7 @@ typedef struct {
     double e2e_s;      // both online
     int rejected;      // rejected replies seen (should be 0)
     int duplicates;    // envelopes the recipient got twice
+    double cpu_us[2];  // e2e only: broker CPU per envelope, main / I/O
 } s_pl_result_t;
 
 // Sender side: send b->pkt[from..from+n) keeping at most 'window'
@@ -116,6 +156,8 @@ s_sender_run(void *arg)
     while (answered < s->n) {
         while (sent < s->n && sent - answered < s->window) {
             const pl_buf_t *p = &s->b->pkt[s->from + sent];
+            atomic_store_explicit(&s->b->sent_ns[s->from + sent], s_now_ns(),
+                                  memory_order_relaxed);
             if (pl_rawclient_send(s->c, p->data, p->len) != 0) {
                 s->failed = 1;
                 return NULL;
@@ -149,7 +191,8 @@ typedef struct {
     pl_rawclient_t *c;
     const s_batch_t *b;
     int n;
-    bool hello; // say hello first (starts the delivery)
+    bool hello;  // say hello first (starts the delivery)
+    s_lat_t lat; // arrival latencies (us NULL: not kept)
     int duplicates;
     double done;
     int failed;
@@ -195,6 +238,7 @@ s_taker_run(void *arg)
                 if (i >= 0 && !seen[i]) {
                     seen[i] = 1;
                     got++;
+                    s_lat_add(&t->lat, t->b, i);
                 } else {
                     t->duplicates++;
                 }
@@ -260,7 +304,7 @@ s_broker_start(pl_test_net_t *net, const char *flag, const char *strace_out,
     char log[700], bin[1024];
     snprintf(log, sizeof log, "%s/broker-%s.log", net->root, tag);
     snprintf(bin, sizeof bin, "%s", pl_test_bin("passerelle-broker"));
-    const char *argv[24];
+    const char *argv[40];
     int k = 0;
     if (strace_out) {
         argv[k++] = "/usr/bin/strace";
@@ -281,6 +325,12 @@ s_broker_start(pl_test_net_t *net, const char *flag, const char *strace_out,
     argv[k++] = "warn";
     if (flag)
         argv[k++] = flag;
+    // BENCH_BROKER_ARGS: more broker flags, separated by spaces
+    static char extra[256];
+    const char *env = getenv("BENCH_BROKER_ARGS");
+    snprintf(extra, sizeof extra, "%s", env ? env : "");
+    for (char *tok = strtok(extra, " "); tok && k < 39; tok = strtok(NULL, " "))
+        argv[k++] = tok;
     argv[k] = NULL;
     s_broker_t b = {0};
     b.pid = pl_test_spawn(argv, log, NULL);
@@ -311,10 +361,57 @@ s_join2(pthread_t a, pthread_t b)
     pthread_join(b, NULL);
 }
 
-// One full configuration: accepted only, drain, end to end.
+// CPU time (ns) the threads of 'pid' have run: [0] its main thread, [1]
+// the others (ZeroMQ's I/O threads), from /proc/PID/task/*/schedstat.
+static void
+s_cpu_ns(pid_t pid, uint64_t out[2])
+{
+    out[0] = out[1] = 0;
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int) pid);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[400];
+        snprintf(path, sizeof path, "%s/%s/schedstat", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        unsigned long long ns = 0;
+        if (f && fscanf(f, "%llu", &ns) == 1)
+            out[strtol(e->d_name, NULL, 10) == pid ? 0 : 1] += ns;
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+}
+
+// Both online: sender and taker threads on b->pkt[from..from+n).
+static double
+s_e2e(pl_rawclient_t *a, pl_rawclient_t *c, const s_batch_t *b, int from, int n,
+      int window, s_lat_t *lat, s_pl_result_t *r)
+{
+    s_sender_t s = {.c = a, .b = b, .from = from, .n = n, .window = window};
+    s_taker_t t = {.c = c, .b = b, .n = n, .lat = *lat};
+    pthread_t ts, tt;
+    double t0 = s_now_s();
+    pthread_create(&tt, NULL, s_taker_run, &t);
+    pthread_create(&ts, NULL, s_sender_run, &s);
+    s_join2(ts, tt);
+    if (s.failed || t.failed)
+        s_die("end-to-end phase did not finish");
+    r->rejected += s.rejected;
+    r->duplicates += t.duplicates;
+    *lat = t.lat;
+    return (s.done > t.done ? s.done : t.done) - t0;
+}
+
+// One full configuration: accepted only, drain, end to end ('e2e_only':
+// end to end alone, on the first n envelopes, both online from the start).
 static s_pl_result_t
 s_passerelle(pl_test_net_t *net, const s_batch_t *b, int n, int window,
-             const char *flag, const char *tag)
+             const char *flag, const char *tag, bool e2e_only, s_lat_t *lat)
 {
     s_pl_result_t r = {0};
     s_broker_t br = s_broker_start(net, flag, NULL, tag);
@@ -322,9 +419,23 @@ s_passerelle(pl_test_net_t *net, const s_batch_t *b, int n, int window,
     pl_rawclient_t *c = pl_rawclient_open(net->home[1], net->endpoint);
     if (!a || !c || pl_rawclient_hello(a, 10000) != PL_OK)
         s_die("sender cannot connect");
+    if (e2e_only) {
+        if (pl_rawclient_hello(c, 10000) != PL_OK)
+            s_die("recipient cannot connect");
+        uint64_t c0[2], c1[2];
+        s_cpu_ns(br.broker, c0);
+        r.e2e_s = s_e2e(a, c, b, 0, n, window, lat, &r);
+        s_cpu_ns(br.broker, c1);
+        for (int i = 0; i < 2; i++)
+            r.cpu_us[i] = (double) (c1[i] - c0[i]) / 1e3 / n;
+        pl_rawclient_close(&a);
+        pl_rawclient_close(&c);
+        s_broker_stop(&br);
+        return r;
+    }
 
     // accepted only: the recipient has never connected
-    s_sender_t s = {a, b, 0, n, window, 0, 0, 0};
+    s_sender_t s = {.c = a, .b = b, .n = n, .window = window};
     double t0 = s_now_s();
     s_sender_run(&s);
     if (s.failed)
@@ -333,7 +444,7 @@ s_passerelle(pl_test_net_t *net, const s_batch_t *b, int n, int window,
     r.rejected += s.rejected;
 
     // the queue drained: the recipient connects and takes everything
-    s_taker_t t = {c, b, n, true, 0, 0, 0};
+    s_taker_t t = {.c = c, .b = b, .n = n, .hello = true};
     t0 = s_now_s();
     s_taker_run(&t);
     if (t.failed)
@@ -342,18 +453,7 @@ s_passerelle(pl_test_net_t *net, const s_batch_t *b, int n, int window,
     r.duplicates += t.duplicates;
 
     // end to end, both online, the other half of the batch
-    s_sender_t s2 = {a, b, n, n, window, 0, 0, 0};
-    s_taker_t t2 = {c, b, n, false, 0, 0, 0};
-    pthread_t ts, tt;
-    t0 = s_now_s();
-    pthread_create(&tt, NULL, s_taker_run, &t2);
-    pthread_create(&ts, NULL, s_sender_run, &s2);
-    s_join2(ts, tt);
-    if (s2.failed || t2.failed)
-        s_die("end-to-end phase did not finish");
-    r.e2e_s = (s2.done > t2.done ? s2.done : t2.done) - t0;
-    r.rejected += s2.rejected;
-    r.duplicates += t2.duplicates;
+    r.e2e_s = s_e2e(a, c, b, n, n, window, lat, &r);
 
     pl_rawclient_close(&a);
     pl_rawclient_close(&c);
@@ -409,16 +509,9 @@ s_strace_pass(pl_test_net_t *net, const s_batch_t *b, int n, int window,
         || pl_rawclient_hello(c, 10000) != PL_OK)
         s_die("clients cannot connect to the broker under strace");
     if (n > 0) {
-        s_sender_t s = {a, b, 0, n, window, 0, 0, 0};
-        s_taker_t t = {c, b, n, false, 0, 0, 0};
-        pthread_t ts, tt;
-        double t0 = s_now_s();
-        pthread_create(&tt, NULL, s_taker_run, &t);
-        pthread_create(&ts, NULL, s_sender_run, &s);
-        s_join2(ts, tt);
-        if (s.failed || t.failed)
-            s_die("end-to-end phase under strace did not finish");
-        *e2e_s = (s.done > t.done ? s.done : t.done) - t0;
+        s_lat_t none = {0};
+        s_pl_result_t r = {0};
+        *e2e_s = s_e2e(a, c, b, 0, n, window, &none, &r);
     }
     pl_rawclient_close(&a);
     pl_rawclient_close(&c);
@@ -579,6 +672,7 @@ typedef struct {
     const s_batch_t *b;
     int n, window;
     const pl_buf_t *ack; // B's answer (a taken packet)
+    s_lat_t lat;         // B: arrival latencies (frames keep their order)
     double done;
     int failed;
 } s_raw_side_t;
@@ -594,6 +688,8 @@ s_raw_a(void *arg)
     while (acked < s->n) {
         while (sent < s->n && sent - acked < s->window) {
             const pl_buf_t *p = &s->b->pkt[sent];
+            atomic_store_explicit(&s->b->sent_ns[sent], s_now_ns(),
+                                  memory_order_relaxed);
             zmq_send(s->d.sock, p->data, p->len, 0);
             sent++;
         }
@@ -621,6 +717,8 @@ s_raw_b(void *arg)
             zmq_msg_t m;
             zmq_msg_init(&m);
             while (zmq_msg_recv(&m, s->d.sock, ZMQ_DONTWAIT) >= 0) {
+                if (got < s->b->n)
+                    s_lat_add(&s->lat, s->b, got);
                 got++;
                 zmq_send(s->d.sock, s->ack->data, s->ack->len, 0);
             }
@@ -636,7 +734,7 @@ s_raw_b(void *arg)
 }
 
 static double
-s_raw(const s_batch_t *b, int n, int window)
+s_raw(const s_batch_t *b, int n, int window, s_lat_t *lat)
 {
     s_router_t r;
     memset(&r, 0, sizeof r);
@@ -654,8 +752,8 @@ s_raw(const s_batch_t *b, int n, int window)
     if (pl_wire_id_packet(PASSERELLE__V1__PACKET__KIND_TAKEN, id, &ack)
         != PL_OK)
         s_die("cannot encode the ack");
-    s_raw_side_t sa = {s_dealer(&r, 'A'), b, n, window, &ack, 0, 0};
-    s_raw_side_t sb = {s_dealer(&r, 'B'), b, n, window, &ack, 0, 0};
+    s_raw_side_t sa = {.d = s_dealer(&r, 'A'), b, n, window, &ack};
+    s_raw_side_t sb = {.d = s_dealer(&r, 'B'), b, n, window, &ack, *lat};
     pthread_t ta, tb;
     double t0 = s_now_s();
     pthread_create(&tb, NULL, s_raw_b, &sb);
@@ -664,6 +762,7 @@ s_raw(const s_batch_t *b, int n, int window)
     if (sa.failed || sb.failed)
         s_die("raw ZeroMQ pass did not finish");
     double el = (sa.done > sb.done ? sa.done : sb.done) - t0;
+    *lat = sb.lat;
     s_dealer_close(&sa.d);
     s_dealer_close(&sb.d);
     atomic_store(&r.stop, 1);
@@ -732,9 +831,159 @@ s_row(const char *label, s_stat_t st)
            st.min, st.max);
 }
 
+// The q-quantile (0..1) of l's samples in ms (sorts them).
+static int
+s_cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+static double
+s_pct_ms(s_lat_t *l, double q)
+{
+    if (l->n == 0)
+        return 0;
+    qsort(l->us, (size_t) l->n, sizeof *l->us, s_cmp_u32);
+    int k = (int) (q * (l->n - 1) + 0.5);
+    return l->us[k] / 1000.0;
+}
+
+static double
+s_median(double *v, int n)
+{
+    qsort(v, (size_t) n, sizeof *v, s_cmp_double);
+    return v[n / 2];
+}
+
+// --e2e: end to end only, passerelle and the bare ROUTER alternating for
+// 'rounds' rounds, with p50/p99 latency (send -> arrival at the
+// recipient) at saturation; the last line is for scripts (RESULT ...).
+static void
+s_e2e_mode(pl_test_net_t *net, const s_batch_t *b, int n, int window,
+           int rounds)
+{
+    double pr[S_ROUNDS_MAX], rr[S_ROUNDS_MAX], p50[S_ROUNDS_MAX],
+        p99[S_ROUNDS_MAX], r50[S_ROUNDS_MAX], r99[S_ROUNDS_MAX],
+        cm[S_ROUNDS_MAX], ci[S_ROUNDS_MAX];
+    s_lat_t lat = {.us = calloc((size_t) n, sizeof *lat.us), .cap = n};
+    if (!lat.us)
+        s_die("out of memory");
+    int bad = 0;
+    for (int i = 0; i < rounds; i++) {
+        lat.n = 0;
+        s_pl_result_t p =
+            s_passerelle(net, b, n, window, NULL, "e2e", true, &lat);
+        pr[i] = s_rate(n, p.e2e_s);
+        p50[i] = s_pct_ms(&lat, 0.50);
+        p99[i] = s_pct_ms(&lat, 0.99);
+        bad += p.rejected + p.duplicates;
+        cm[i] = p.cpu_us[0];
+        ci[i] = p.cpu_us[1];
+        lat.n = 0;
+        rr[i] = s_rate(n, s_raw(b, n, window, &lat));
+        r50[i] = s_pct_ms(&lat, 0.50);
+        r99[i] = s_pct_ms(&lat, 0.99);
+        printf("round %d: passerelle %7.0f env/s (p50 %6.2f ms, p99 %6.2f ms; "
+               "broker CPU %.1f + %.1f us/env)   bare ROUTER %7.0f msg/s (p50 "
+               "%6.2f ms, p99 %6.2f ms)\n",
+               i + 1, pr[i], p50[i], p99[i], cm[i], ci[i], rr[i], r50[i],
+               r99[i]);
+        fflush(stdout);
+    }
+    free(lat.us);
+    double pmin = pr[0], pmax = pr[0];
+    for (int i = 1; i < rounds; i++) {
+        pmin = pr[i] < pmin ? pr[i] : pmin;
+        pmax = pr[i] > pmax ? pr[i] : pmax;
+    }
+    double pm = s_median(pr, rounds), rm = s_median(rr, rounds);
+    printf("median: passerelle %.0f env/s (range %.0f-%.0f), bare ROUTER %.0f "
+           "msg/s, ratio %.2f\n",
+           pm, pmin, pmax, rm, pm / rm);
+    if (bad)
+        printf("NOTE: %d rejected or duplicate envelopes\n", bad);
+    printf("RESULT passerelle=%.0f passerelle_min=%.0f passerelle_max=%.0f "
+           "p50_ms=%.2f p99_ms=%.2f raw=%.0f raw_p50_ms=%.2f "
+           "raw_p99_ms=%.2f cpu_main_us=%.1f cpu_io_us=%.1f\n",
+           pm, pmin, pmax, s_median(p50, rounds), s_median(p99, rounds), rm,
+           s_median(r50, rounds), s_median(r99, rounds), s_median(cm, rounds),
+           s_median(ci, rounds));
+}
+
+// Seals 'count' envelopes from node 0 to node 1 into b; the cost of one
+// seal and of one outer verification in *seal_us, *verify_us.
+static void
+s_seal_batch(pl_test_net_t *net, int count, s_batch_t *b, double *seal_us,
+             double *verify_us)
+{
+    b->n = count;
+    b->pkt = calloc((size_t) b->n, sizeof *b->pkt);
+    b->id = calloc((size_t) b->n, sizeof *b->id);
+    b->sorted = calloc((size_t) b->n, sizeof *b->sorted);
+    b->order = calloc((size_t) b->n, sizeof *b->order);
+    b->sent_ns = calloc((size_t) b->n, sizeof *b->sent_ns);
+    if (!b->pkt || !b->id || !b->sorted || !b->order || !b->sent_ns)
+        s_die("out of memory");
+    pl_rawclient_t *sealer = pl_rawclient_open(net->home[0], net->endpoint);
+    if (!sealer)
+        s_die("cannot load the sender's keys");
+    uint8_t payload[S_PAYLOAD];
+    randombytes_buf(payload, sizeof payload);
+    double t0 = s_now_s();
+    for (int i = 0; i < b->n; i++)
+        if (pl_rawclient_seal(sealer, net->home[1], NULL, payload,
+                              sizeof payload, 0, b->id[i], &b->pkt[i])
+            != PL_OK)
+            s_die("seal failed");
+    *seal_us = (s_now_s() - t0) * 1e6 / b->n;
+    // sorted ids with their batch index, for s_index
+    s_idx_t *tmp = calloc((size_t) b->n, sizeof *tmp);
+    if (!tmp)
+        s_die("out of memory");
+    for (int i = 0; i < b->n; i++) {
+        memcpy(tmp[i].id, b->id[i], 16);
+        tmp[i].i = i;
+    }
+    qsort(tmp, (size_t) b->n, sizeof *tmp, s_cmp_id);
+    for (int i = 0; i < b->n; i++) {
+        memcpy(b->sorted[i], tmp[i].id, 16);
+        b->order[i] = tmp[i].i;
+    }
+    free(tmp);
+    *verify_us = s_verify_us(sealer, b);
+    pl_rawclient_close(&sealer);
+}
+
+static void
+s_batch_free(s_batch_t *b)
+{
+    for (int i = 0; i < b->n; i++)
+        pl_buf_free(&b->pkt[i]);
+    free(b->pkt);
+    free(b->id);
+    free(b->sorted);
+    free(b->order);
+    free((void *) b->sent_ns);
+}
+
 int
 main(int argc, char **argv)
 {
+    // bench_broker [--e2e [--rounds R]] [N]
+    bool e2e_only = argc > 1 && strcmp(argv[1], "--e2e") == 0;
+    int rounds = 5;
+    if (e2e_only && argc > 2 && strcmp(argv[2], "--rounds") == 0 && argc > 3) {
+        rounds = (int) strtol(argv[3], NULL, 10);
+        argv += 2;
+        argc -= 2;
+    }
+    if (e2e_only) {
+        argv++;
+        argc--;
+    }
+    if (rounds < 1 || rounds > S_ROUNDS_MAX)
+        s_die("--rounds: 1 to 50");
     int n = argc > 1 ? (int) strtol(argv[1], NULL, 10) : 5000;
     if (n <= 0)
         n = 5000;
@@ -753,35 +1002,24 @@ main(int argc, char **argv)
 
     // ---- seal 2N envelopes once: N for accepted-only + drain, N for e2e
     s_batch_t b = {0};
-    b.n = 2 * n;
-    b.pkt = calloc((size_t) b.n, sizeof *b.pkt);
-    b.id = calloc((size_t) b.n, sizeof *b.id);
-    b.sorted = calloc((size_t) b.n, sizeof *b.sorted);
-    if (!b.pkt || !b.id || !b.sorted)
-        s_die("out of memory");
-    pl_rawclient_t *sealer = pl_rawclient_open(net.home[0], net.endpoint);
-    if (!sealer)
-        s_die("cannot load the sender's keys");
-    uint8_t payload[S_PAYLOAD];
-    randombytes_buf(payload, sizeof payload);
-    double t0 = s_now_s();
-    for (int i = 0; i < b.n; i++)
-        if (pl_rawclient_seal(sealer, net.home[1], NULL, payload,
-                              sizeof payload, 0, b.id[i], &b.pkt[i])
-            != PL_OK)
-            s_die("seal failed");
-    double seal_us = (s_now_s() - t0) * 1e6 / b.n;
-    memcpy(b.sorted, b.id, (size_t) b.n * 16);
-    qsort(b.sorted, (size_t) b.n, 16, s_cmp_id);
-    double verify_us = s_verify_us(sealer, &b);
-    pl_rawclient_close(&sealer);
+    double seal_us = 0, verify_us = 0;
+    s_seal_batch(&net, e2e_only ? n : 2 * n, &b, &seal_us, &verify_us);
+    if (e2e_only) {
+        printf("bench_broker --e2e: %d envelopes a round (%d-byte payload, "
+               "%zu-byte CURVE packets), sender window %d, %d rounds\n",
+               n, S_PAYLOAD, b.pkt[0].len, window, rounds);
+        s_e2e_mode(&net, &b, n, window, rounds);
+        s_batch_free(&b);
+        pl_test_net_destroy(&net);
+        return 0;
+    }
     size_t wire = b.pkt[0].len;
 
     printf("bench_broker: %d envelopes per phase, %d-byte payload -> %zu-byte "
            "packets on the wire\n",
            n, S_PAYLOAD, wire);
     printf("  sender window %d unanswered, broker defaults otherwise "
-           "(delivery window 64), loopback TCP, CURVE everywhere\n",
+           "(delivery window 256), loopback TCP, CURVE everywhere\n",
            window);
     printf("  sealing (not measured below): %.1f us per envelope\n", seal_us);
     // figures on a shared machine mean little without its load
@@ -802,10 +1040,12 @@ main(int argc, char **argv)
     double vacc_s[S_REPS], vdr_s[S_REPS], ve2e_s[S_REPS];
     int rejected = 0, duplicates = 0;
     for (int i = 0; i < S_REPS; i++) {
-        s_pl_result_t p = s_passerelle(&net, &b, n, window, NULL, "plain");
-        s_pl_result_t v =
-            s_passerelle(&net, &b, n, window, "--verify-signatures", "verify");
-        raw_s[i] = s_raw(&b, n, window);
+        s_lat_t none = {0};
+        s_pl_result_t p =
+            s_passerelle(&net, &b, n, window, NULL, "plain", false, &none);
+        s_pl_result_t v = s_passerelle(
+            &net, &b, n, window, "--verify-signatures", "verify", false, &none);
+        raw_s[i] = s_raw(&b, n, window, &none);
         acc_s[i] = p.accepted_s;
         dr_s[i] = p.drain_s;
         e2e_s[i] = p.e2e_s;
@@ -883,11 +1123,7 @@ main(int argc, char **argv)
                rejected, duplicates);
     printf("total bench time %.1f s\n", s_now_s() - t_start);
 
-    for (int i = 0; i < b.n; i++)
-        pl_buf_free(&b.pkt[i]);
-    free(b.pkt);
-    free(b.id);
-    free(b.sorted);
+    s_batch_free(&b);
     pl_test_net_destroy(&net);
     return 0;
 }

@@ -1,6 +1,7 @@
 // test_spool - the broker's durable queues (broker/pl_spool) as a unit, on
 // a temp store, no daemon: put, scan, depth, take (only by the recipient,
 // once), dedupe, what a commit keeps and an abort drops across a reopen,
+// the queue sequence across passes, aborts and a reopen,
 // expiry with its notice to the sender, quotas and their release, usage.
 // cmocka.h needs these first, in this order
 // clang-format off
@@ -201,6 +202,75 @@ test_commit_kept_abort_dropped(void **state)
 }
 
 typedef struct {
+    int n;
+    uint64_t seq[8];
+    uint8_t id[8][PL_MSG_ID_BYTES];
+} seqs_t;
+
+static bool
+s_seq_fn(void *arg, const pl_spool_item_t *it)
+{
+    seqs_t *s = arg;
+    if (s->n < 8) {
+        s->seq[s->n] = it->seq;
+        memcpy(s->id[s->n], it->id, PL_MSG_ID_BYTES);
+    }
+    s->n++;
+    return true;
+}
+
+// The queue sequence is counted in memory during a pass and written once
+// at its commit: an aborted nested transaction leaves a gap, an aborted
+// pass writes nothing, and after a reopen the next put continues after the
+// last committed one (a lost write-back would reuse seq 1: a key clash).
+static void
+test_seq_across_passes(void **state)
+{
+    fx_t *f = *state;
+    uint8_t pkt[64];
+    pl_random(pkt, sizeof pkt);
+    pl_header_t a, x, b, c, d;
+    s_hdr(&a, "sn/agency", "sn/clinic", f->now + 3600);
+    s_hdr(&x, "sn/agency", "sn/clinic", f->now + 3600);
+    s_hdr(&b, "sn/agency", "sn/clinic", f->now + 3600);
+    s_hdr(&c, "sn/agency", "sn/clinic", f->now + 3600);
+    s_hdr(&d, "sn/agency", "sn/clinic", f->now + 3600);
+    bool dup;
+    pl_spool_refusal_t why;
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(s_put(f, &a, pkt, sizeof pkt, NULL), PL_OK);
+    assert_int_equal(pl_spool_nest(f->sp), PL_OK);
+    assert_int_equal(
+        pl_spool_put(f->sp, &x, pkt, sizeof pkt, f->now * 1000, &dup, &why),
+        PL_OK);
+    pl_spool_nest_abort(f->sp);
+    assert_int_equal(s_put(f, &b, pkt, sizeof pkt, NULL), PL_OK);
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(s_put(f, &c, pkt, sizeof pkt, NULL), PL_OK);
+    pl_spool_abort(f->sp);
+
+    pl_spool_close(&f->sp);
+    f->sp = pl_spool_open(f->dir, MAP, NULL);
+    assert_non_null(f->sp);
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(s_put(f, &d, pkt, sizeof pkt, NULL), PL_OK);
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+
+    seqs_t s = {0};
+    assert_int_equal(pl_spool_scan(f->sp, "sn/clinic", 0, 10, s_seq_fn, &s), 3);
+    assert_memory_equal(s.id[0], a.id, PL_MSG_ID_BYTES);
+    assert_memory_equal(s.id[1], b.id, PL_MSG_ID_BYTES);
+    assert_memory_equal(s.id[2], d.id, PL_MSG_ID_BYTES);
+    assert_true(s.seq[0] < s.seq[1] && s.seq[1] < s.seq[2]);
+    // scanning after b's seq gives d alone
+    seqs_t t = {0};
+    assert_int_equal(
+        pl_spool_scan(f->sp, "sn/clinic", s.seq[1], 10, s_seq_fn, &t), 1);
+    assert_memory_equal(t.id[0], d.id, PL_MSG_ID_BYTES);
+}
+
+typedef struct {
     int calls;
     char to[PL_ADDRESS_MAX + 1];
 } expired_t;
@@ -297,6 +367,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_put_scan_take, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_commit_kept_abort_dropped, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_seq_across_passes, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_expiry_and_notice, s_setup,
                                         s_teardown),
