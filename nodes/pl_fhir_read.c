@@ -323,7 +323,11 @@ s_performer(s_rd_t *r, const json_t *sr, pl_fhir_import_t *out)
     {
         const char *sys = json_string_value(json_object_get(e, "system"));
         const char *v = json_string_value(json_object_get(e, "value"));
-        if (sys && v && !strcmp(sys, PL_FHIR_SYS_ADDRESS))
+        if (sys && !strcmp(sys, PL_FHIR_SYS_ADDRESS) && !v)
+            s_bad(r, "%s.reference: the Organization's identifier of system "
+                     "%s has no text value",
+                  path, sys);
+        else if (sys && !strcmp(sys, PL_FHIR_SYS_ADDRESS))
             out->to = v;
     }
     if (out->to && !pl_address_valid(out->to))

@@ -166,17 +166,27 @@ static const s_field_t s_address[] = {
     {"region", S_STR, false},        {NULL, 0, false},
 };
 
-// The object 'kind' / 'id' of 'enrich' (made if need be), or NULL when
-// 'id' is none of 'ids'.
+// The ids of the directory (37 bytes each, n of each), and those met in
+// this document already ({id: true}).
+typedef struct {
+    char *sids, *oids, *lids;
+    size_t n;
+    json_t *seen;
+} s_ids_t;
+
+// A fresh object for 'kind' / 'id' in 'enrich', or NULL when 'id' is none
+// of 'ids' or came earlier in the document (an organization nested in two
+// services: its first occurrence is kept).
 static json_t *
 s_slot(json_t *enrich, const char *kind, const char *id, const char *ids,
-       size_t nids)
+       size_t nids, json_t *seen)
 {
     bool known = false;
     for (size_t i = 0; id && i < nids; i++)
         known |= !strcmp(ids + 37 * i, id);
-    if (!known)
+    if (!known || json_object_get(seen, id))
         return NULL;
+    json_object_set_new(seen, id, json_true());
     json_t *k = json_object_get(enrich, kind);
     if (!k) {
         k = json_object();
@@ -186,11 +196,6 @@ s_slot(json_t *enrich, const char *kind, const char *id, const char *ids,
     json_object_set_new(k, id, o);
     return o;
 }
-
-typedef struct {
-    char *sids, *oids, *lids; // 37 bytes each, n of each
-    size_t n;
-} s_ids_t;
 
 static const char *
 s_idof(s_mg_t *m, const json_t *o, const char *base)
@@ -214,7 +219,7 @@ s_location(s_mg_t *m, json_t *enr, const json_t *sal, const char *base,
         return;
     }
     json_t *to = s_slot(enr, "locations", s_idof(m, loc, path), ids->lids,
-                        ids->n);
+                        ids->n, ids->seen);
     *hit += to != NULL;
     s_take(m, to, loc, path, "name", S_STR, false);
     s_take(m, to, loc, path, "description", S_STR, false);
@@ -233,7 +238,8 @@ s_one(s_mg_t *m, json_t *enr, const json_t *s, size_t i, const s_ids_t *ids,
         s_bad(m, "%s: must be an object", base);
         return;
     }
-    json_t *to = s_slot(enr, "services", s_idof(m, s, base), ids->sids, ids->n);
+    json_t *to = s_slot(enr, "services", s_idof(m, s, base), ids->sids, ids->n,
+                         ids->seen);
     *hit += to != NULL;
     s_take(m, to, s, base, "name", S_STR, true);
     s_take(m, to, s, base, "alternate_name", S_STR, false);
@@ -248,7 +254,7 @@ s_one(s_mg_t *m, json_t *enr, const json_t *s, size_t i, const s_ids_t *ids,
         s_bad(m, "%s: must be an object", path);
     if (org && !m->bad) {
         json_t *ot = s_slot(enr, "organizations", s_idof(m, org, path),
-                            ids->oids, ids->n);
+                            ids->oids, ids->n, ids->seen);
         s_take(m, ot, org, path, "name", S_STR, true);
         s_take(m, ot, org, path, "alternate_name", S_STR, false);
         s_take(m, ot, org, path, "description", S_STR, false);
@@ -277,6 +283,7 @@ pl_hsds_merge(json_t *enrich, const json_t *doc, const pl_hsds_svc_t *svcs,
               size_t n)
 {
     s_mg_t m = {.err = err, .n = n};
+    *matched = *ignored = 0;
     const json_t *list = json_is_object(doc) ? json_object_get(doc, "contents")
                                              : doc;
     if (!json_is_array(list)) {
@@ -286,10 +293,11 @@ pl_hsds_merge(json_t *enrich, const json_t *doc, const pl_hsds_svc_t *svcs,
     }
     // the ids of this directory, as the export derives them
     json_t *all = pl_hsds_services(svcs, nsvcs, NULL);
-    s_ids_t ids = {.n = nsvcs};
+    s_ids_t ids = {.n = nsvcs, .seen = json_object()};
     char buf[3 * 37 * 256];
     if (!all || nsvcs > 256) {
         json_decref(all);
+        json_decref(ids.seen);
         s_bad(&m, "(directory): too many services");
         return -1;
     }
@@ -316,6 +324,7 @@ pl_hsds_merge(json_t *enrich, const json_t *doc, const pl_hsds_svc_t *svcs,
     if (!m.bad)
         json_object_update(enrich, work);
     json_decref(work);
+    json_decref(ids.seen);
     *matched = hit;
     return m.bad ? -1 : 0;
 }
