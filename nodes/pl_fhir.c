@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nodes/pl_fhir_map.h"
+#include "proto/pl_util.h"
 
 void
 pl_fhir_uuid(char out[37], const char *kind, const void *key, size_t len)
@@ -133,6 +134,28 @@ s_patient(const json_t *ref, const char *pid)
     return r;
 }
 
+// The due date as the day it was given (YYYY-MM-DD: Period.end of a
+// date is that whole day): a referral's deadline is the midnight that
+// ends that day (pl_referral_due_parse). 0: none.
+static int
+s_due(const char *text, char out[11])
+{
+    uint64_t t;
+    char day[11];
+    if (!text || strlen(text) < 10)
+        return 0;
+    snprintf(day, sizeof day, "%s", text);
+    if (pl_date_parse(day, &t) != PL_OK)
+        return 0;
+    if (!strcmp(text + 10, "T00:00:00Z") && t >= 86400) {
+        char full[32];
+        pl_time_fmt(full, t - 86400);
+        memcpy(day, full, 10);
+    }
+    memcpy(out, day, 11);
+    return 1;
+}
+
 static json_t *
 s_service_request(const json_t *ref, const char *pid, const char *req_id,
                   const char *perf_id)
@@ -155,9 +178,10 @@ s_service_request(const json_t *ref, const char *pid, const char *req_id,
             json_pack("[o]", s_cc(PL_FHIR_SYS_SECTOR, sec->sector, sec->name)));
     s_set(r, "priority", pl_fhir_priority_out(s_s(ref, "priority")));
     s_set(r, "authoredOn", s_s(ref, "created"));
-    if (s_s(ref, "due"))
+    char due[11];
+    if (s_due(s_s(ref, "due"), due))
         json_object_set_new(r, "occurrencePeriod",
-                            json_pack("{s:s}", "end", s_s(ref, "due")));
+                            json_pack("{s:s}", "end", due));
     if (s_s(ref, "purpose"))
         json_object_set_new(
             r, "reasonCode",
