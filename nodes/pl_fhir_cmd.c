@@ -1,5 +1,6 @@
 // pl_fhir_cmd - the control commands of FHIR R4 and HSDS 3.0 (issue 16):
 //   fhir.bundle {id}            a referral as a FHIR Bundle (show --fhir)
+//   fhir.tasks [{status, count}]  the Tasks a session may list (searchset)
 //   fhir.import {doc}           a ServiceRequest (+ Patient): a new case
 //                               and a referral draft in it (fhir import)
 //   hsds.services [{page, per_page}]  the directory as HSDS services
@@ -15,6 +16,8 @@
 #include "nodes/pl_fhir.h"
 #include "nodes/pl_fhir_cmd.h"
 #include "nodes/pl_hsds.h"
+#include "nodes/pl_roles.h"
+#include "nodes/pl_session.h"
 #include "proto/pl_crypto.h"
 
 #define S_ENRICH_KEY   "hsds.enrich"
@@ -68,6 +71,55 @@ s_bundle(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     json_t *b = pl_fhir_bundle(ref, &me, &other);
     json_decref(r);
     return b ? pl_node_ctl_ok(b) : pl_node_ctl_error(PL_ENOMEM, "out of memory");
+}
+
+// The Tasks of the referrals a session may list (a case manager the
+// outgoing, a provider the incoming, a supervisor and the Unix owner
+// every one), of Task.status 'status' if given: a searchset Bundle.
+static char *
+s_tasks(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+        int *rc_out)
+{
+    const char *want = pl_case_str(args, "status");
+    json_int_t count = json_integer_value(json_object_get(args, "count"));
+    count = count > 0 && count <= 500 ? count : 100;
+    pl_session_info_t si;
+    json_t *la = json_object();
+    if (ctx->sessions && ctx->session
+        && pl_sessions_resolve(ctx->sessions, ctx->session, false, &si) == PL_OK
+        && !(si.role & PL_ROLE_SUPERVISOR))
+        json_object_set_new(la, "direction",
+                            json_string(si.role & PL_ROLE_CASE_MANAGER ? "out"
+                                                                       : "in"));
+    json_t *list = s_reply(pl_case_referrals(ctx, txn, la, as, rc_out));
+    json_decref(la);
+    json_t *entries = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(list, "result"), i, e)
+    {
+        if ((json_int_t) json_array_size(entries) >= count)
+            break;
+        json_t *a = json_pack("{s:s}", "id", pl_case_str(e, "id"));
+        json_t *b = s_reply(s_bundle(ctx, txn, a, as, rc_out));
+        json_decref(a);
+        const json_t *t = json_object_get(
+            json_array_get(json_object_get(json_object_get(b, "result"), "entry"),
+                           1),
+            "resource");
+        const char *ts = pl_case_str(t, "status");
+        if (t && (!want || (ts && !strcmp(ts, want))))
+            json_array_append_new(
+                entries, json_pack("{s:O, s:{s:s}}", "resource", t, "search",
+                                   "mode", "match"));
+        json_decref(b);
+    }
+    json_decref(list);
+    *rc_out = PL_OK;
+    return pl_node_ctl_ok(json_pack("{s:s, s:s, s:I, s:o}", "resourceType",
+                                    "Bundle", "type", "searchset", "total",
+                                    (json_int_t) json_array_size(entries),
+                                    "entry", entries));
 }
 
 // The referral draft of an import, in the new case's record ("drafts").
@@ -293,10 +345,16 @@ s_hsds_import(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
                                     (json_int_t) ignored));
 }
 
+// The roles of the rows: as referral.show for a Bundle, case.add for an
+// import, directory for HSDS; the Unix owner only for the HSDS import.
+#define S_READERS                                                              \
+    PL_CTL_ROLES(PL_ROLE_CASE_MANAGER | PL_ROLE_PROVIDER | PL_ROLE_SUPERVISOR)
 const pl_ctl_cmd_t pl_fhir_cmds[] = {
-    {"fhir.bundle", PL_CTL_STAFF, s_bundle},
-    {"fhir.import", PL_CTL_CHANGES | PL_CTL_STAFF, s_import},
-    {"hsds.services", 0, s_hsds},
+    {"fhir.bundle", PL_CTL_STAFF | S_READERS, s_bundle},
+    {"fhir.tasks", PL_CTL_STAFF | S_READERS, s_tasks},
+    {"fhir.import", PL_CTL_CHANGES | PL_CTL_STAFF |
+     PL_CTL_ROLES(PL_ROLE_CASE_MANAGER), s_import},
+    {"hsds.services", PL_CTL_ROLES(PL_ROLE_ALL), s_hsds},
     {"hsds.import", PL_CTL_CHANGES | PL_CTL_STAFF, s_hsds_import},
     {NULL, 0, NULL},
 };

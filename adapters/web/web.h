@@ -150,7 +150,12 @@ typedef struct {
     char set_cookie[256];     // a Set-Cookie value
     const char *content_type; // NULL: text/html
     bool personal;            // Cache-Control: no-store (always set anyway)
+    void *conn;               // the MHD connection (web_query)
 } web_req_t;
+
+// A GET query value of the request (NULL: absent); codes and numbers
+// only, never personal data.
+const char *web_query(web_req_t *r, const char *key);
 
 // Calls 'cmd' on the daemon for the request's session (a request id is
 // added when 'changes'). Returns 0 with '*res' (caller decrefs) or -1 with
@@ -195,6 +200,10 @@ void web_pg_audit(web_req_t *r);
 void web_pg_notifications(web_req_t *r);
 void web_pg_staff(web_req_t *r);
 void web_pg_staff_post(web_req_t *r);
+// FHIR R4 and HSDS 3.0 reads (web_fhir.c, issue 16)
+void web_api_fhir_tasks(web_req_t *r);
+void web_api_fhir_bundle(web_req_t *r);
+void web_api_hsds_services(web_req_t *r);
 
 // ---- web_mail: email notifications (issue 14 item 6)
 

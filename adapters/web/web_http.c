@@ -54,7 +54,20 @@ static const s_route_t s_routes[] = {
     {"GET", "/notifications", R_CM | R_PROV, web_pg_notifications},
     {"GET", "/staff", R_ADMIN, web_pg_staff},
     {"POST", "/staff", R_ADMIN, web_pg_staff_post},
+    // FHIR R4 and HSDS 3.0 (issue 16; adapters/web/openapi/fhir-hsds.json)
+    {"GET", "/api/v1/fhir/Task", R_PROV | R_CM | R_SUP, web_api_fhir_tasks},
+    {"GET", "/api/v1/fhir/Bundle/:id", R_PROV | R_CM | R_SUP,
+     web_api_fhir_bundle},
+    {"GET", "/api/v1/hsds/services", R_ANY, web_api_hsds_services},
 };
+
+const char *
+web_query(web_req_t *r, const char *key)
+{
+    return r->conn ? MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+                                                 key)
+                   : NULL;
+}
 
 static int
 s_role_bit(const char *role)
@@ -386,6 +399,7 @@ s_handle(web_ctx_t *w, struct MHD_Connection *c, const char *url,
     r.q_region =
         MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "region");
     r.q_lang = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "lang");
+    r.conn = c;
 
     if (!strcmp(url, "/assets/style.css") && !post) {
         route = "/assets/style.css";

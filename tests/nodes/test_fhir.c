@@ -299,6 +299,17 @@ test_bundle_of_referral(void **state)
     assert_string_equal(s_at(p, "name.0.family"), "Diallo");
     assert_string_equal(s_at(p, "gender"), "female");
     json_decref(reply);
+    // the Tasks as a FHIR search gives them, and filtered by status
+    json_t *ts = s_ok(f, "fhir.tasks", NULL, &reply);
+    s_save("tasks.json", ts);
+    assert_string_equal(s_at(ts, "type"), "searchset");
+    assert_int_equal(json_integer_value(json_object_get(ts, "total")), 1);
+    assert_string_equal(s_at(ts, "entry.0.resource.resourceType"), "Task");
+    assert_string_equal(s_at(ts, "entry.0.resource.focus.reference"), focus);
+    json_decref(reply);
+    ts = s_ok(f, "fhir.tasks", json_pack("{s:s}", "status", "completed"), &reply);
+    assert_int_equal(json_integer_value(json_object_get(ts, "total")), 0);
+    json_decref(reply);
 }
 
 // A school (education) may not see the phone: neither the referral nor

@@ -13,14 +13,17 @@
 #    and nothing is stored; personal data never in the daemons' logs;
 #  - `directory --hsds` meets HSDS 3.0's service schema
 #    (tests/web/hsds_check.js) and `directory import --hsds` changes its
-#    display fields, never its addresses.
+#    display fields, never its addresses;
+#  - passerelle-web's GET /api/v1/fhir/Task, /api/v1/fhir/Bundle/R and
+#    /api/v1/hsds/services (a session cookie; 401 without, 404 and 400 as
+#    FHIR OperationOutcomes).
 set -euo pipefail
 
 if [ -n "${PL_BIN_DIR:-}" ] && [ -x "$PL_BIN_DIR/passerelle" ]; then
     PATH="$PL_BIN_DIR:$PATH"
 fi
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-for exe in passerelle passerelle-node passerelle-broker node python3 setpriv; do
+for exe in passerelle passerelle-node passerelle-broker passerelle-web curl node python3 setpriv; do
     command -v "$exe" >/dev/null 2>&1 || {
         echo "test_fhir_hsds: FAIL: '$exe' not found on PATH" >&2
         exit 1
@@ -41,9 +44,10 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/pl-fhir.XXXXXX")
 TEST_NAME=test_fhir_hsds
 # shellcheck source=../lib/cli_assert.sh
 . "$HERE/../lib/cli_assert.sh"
-# shellcheck source=../adapters/cli_net.sh
-. "$HERE/../adapters/cli_net.sh"
+# shellcheck source=web_net.sh
+. "$HERE/web_net.sh"
 cleanup() {
+    web_stop_all
     net_stop
     if [ -n "${PL_TEST_KEEP:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
 }
@@ -100,9 +104,6 @@ expect 0 --home "$CL" show "$R2" --fhir
 cp "$T/out" "$T/rejected.json"
 json_is '[e["resource"] for e in d["entry"]][1]["statusReason"]["text"]' "no-capacity: full until March"
 expect 1 --home "$AG" show 00000000000000000000000000000000 --fhir
-node "$HERE/fhir_validate.js" "$T/unit"/bundle-*.json "$T/sent.json" "$T/completed.json" \
-    "$T/rejected.json" >"$T/validate.log" 2>&1 || { cat "$T/validate.log" >&2; fail "FHIR R4 validation"; }
-ok
 
 # ---- fhir import: a case and a draft; refusals store nothing
 n_cases() { passerelle --home "$AG" case list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
@@ -168,8 +169,50 @@ json_is '[(s["name"], s["organization"]["name"], s["organization"]["uri"], s["se
     '["Consultations de m\u00e9decine g\u00e9n\u00e9rale", "Centre de sant\u00e9 de Pikine", "urn:passerelle:address:sn/clinic", "Pikine"]'
 expect 0 --home "$AG" directory --json
 json_is 'sorted((x["address"], x["display_name"], x["sector"]) for x in d)' '[["sn/agency", "agency", "agency"], ["sn/clinic", "clinic", "health"]]'
+
+# ---- the web routes
+staff_add agency amina case-manager
+web_start ag agency
+JAR=$T/jar
+web_login ag amina "$JAR"
+U=${WEB_URL[ag]}
+get() { HTTP=$(curl -s -o "$T/out" -w '%{http_code}' -b "$JAR" "$U$1"); }
+get /api/v1/fhir/Task
+[ "$HTTP" = 200 ] || fail "GET /api/v1/fhir/Task answered $HTTP"
+json_is '[d["type"], d["total"], sorted(e["resource"]["status"] for e in d["entry"])]' \
+    '["searchset", 2, ["completed", "rejected"]]'
+cp "$T/out" "$T/web-tasks.json"
+get "/api/v1/fhir/Task?status=rejected"
+json_is '[d["total"], d["entry"][0]["resource"]["focus"]["reference"]]' "[1, \"ServiceRequest/$R2\"]"
+get "/api/v1/fhir/Bundle/$R1"
+[ "$HTTP" = 200 ] || fail "GET /api/v1/fhir/Bundle answered $HTTP"
+cp "$T/out" "$T/web-bundle.json"
+json_is 'd["entry"][0]["resource"]["id"]' "$R1"
+get /api/v1/fhir/Bundle/00000000000000000000000000000000
+json_is "[$HTTP, d[\"resourceType\"], d[\"issue\"][0][\"code\"]]" '[404, "OperationOutcome", "not-found"]'
+get "/api/v1/fhir/Task?status=NOT%20A%20CODE"
+json_is "[$HTTP, d[\"issue\"][0][\"code\"]]" '[400, "invalid"]'
+get "/api/v1/hsds/services?page=1&per_page=1"
+json_is '[d["total_items"], d["total_pages"], d["page_number"], d["size"], d["first_page"], d["last_page"]]' \
+    '[2, 2, 1, 1, true, false]'
+cp "$T/out" "$T/web-hsds.json"
+HTTP=$(curl -s -o "$T/out" -w '%{http_code}' "$U/api/v1/fhir/Task")
+[ "$HTTP" = 401 ] || fail "GET /api/v1/fhir/Task without a session answered $HTTP"
+ok
+web_stop_checked
+ok
+
+# ---- every FHIR document exported above (the unit test's, the CLI's, the
+# web's) through the offline R4 validators; every HSDS one through the
+# HSDS 3.0 checks (one run each: loading the definitions takes seconds)
+node "$HERE/fhir_validate.js" "$T/unit"/bundle-*.json "$T/unit/tasks.json" \
+    "$T/sent.json" "$T/completed.json" "$T/rejected.json" "$T/web-tasks.json" \
+    "$T/web-bundle.json" >"$T/validate.log" 2>&1 \
+    || { cat "$T/validate.log" >&2; fail "FHIR R4 validation"; }
+grep -q 'fhir_validate: [0-9]* resources, 0 invalid' "$T/validate.log" \
+    || { cat "$T/validate.log" >&2; fail "the FHIR validator gave no count"; }
 node "$HERE/hsds_check.js" "$T/unit"/hsds*.json "$T/hsds.json" "$T/hsds2.json" \
-    >"$T/hsds.log" 2>&1 || { cat "$T/hsds.log" >&2; fail "HSDS 3.0 checks"; }
+    "$T/web-hsds.json" >"$T/hsds.log" 2>&1 || { cat "$T/hsds.log" >&2; fail "HSDS 3.0 checks"; }
 ok
 
 # ---- nothing personal in the daemons' logs
