@@ -4,12 +4,26 @@
 #include "nodes/pl_fhir.h"
 
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "nodes/pl_fhir_map.h"
 #include "proto/pl_util.h"
+
+void
+pl_fhir_fault(pl_fhir_fault_t *f, const char *fmt, ...)
+{
+    if (f->bad)
+        return;
+    f->bad = true;
+    va_list ap;
+    va_start(ap, fmt);
+    if (f->err && f->n)
+        vsnprintf(f->err, f->n, fmt, ap);
+    va_end(ap);
+}
 
 void
 pl_fhir_uuid(char out[37], const char *kind, const void *key, size_t len)
@@ -62,8 +76,8 @@ s_ref(const char *type, const char *id)
 static json_t *
 s_cc(const char *system, const char *code, const char *text)
 {
-    json_t *c = json_pack("{s:[{s:s, s:s}]}", "coding", "system", system,
-                          "code", code);
+    json_t *c =
+        json_pack("{s:[{s:s, s:s}]}", "coding", "system", system, "code", code);
     s_set(c, "text", text);
     return c;
 }
@@ -79,11 +93,11 @@ s_ident(const char *system, const char *value)
 static json_t *
 s_org(const pl_fhir_org_t *o)
 {
-    json_t *r = json_pack("{s:s, s:s, s:o, s:b}", "resourceType",
-                          "Organization", "id", o->uuid, "identifier",
-                          s_ident(PL_FHIR_SYS_ADDRESS, o->address), "active", 1);
-    const char *name = o->display_name && *o->display_name ? o->display_name
-                                                           : o->address;
+    json_t *r = json_pack(
+        "{s:s, s:s, s:o, s:b}", "resourceType", "Organization", "id", o->uuid,
+        "identifier", s_ident(PL_FHIR_SYS_ADDRESS, o->address), "active", 1);
+    const char *name =
+        o->display_name && *o->display_name ? o->display_name : o->address;
     s_set(r, "name", name);
     if (o->organisation && *o->organisation)
         json_object_set_new(r, "alias", json_pack("[s]", o->organisation));
@@ -106,8 +120,8 @@ s_patient(const json_t *ref, const char *pid)
     const json_t *p = json_object_get(ref, "person");
     json_t *r = json_pack("{s:s, s:s}", "resourceType", "Patient", "id", pid);
     if (s_s(ref, "pseudonym"))
-        json_object_set_new(
-            r, "identifier", s_ident(PL_FHIR_SYS_PSEUDO, s_s(ref, "pseudonym")));
+        json_object_set_new(r, "identifier",
+                            s_ident(PL_FHIR_SYS_PSEUDO, s_s(ref, "pseudonym")));
     if (s_s(p, "given") || s_s(p, "family")) {
         json_t *n = json_object();
         s_set(n, "family", s_s(p, "family"));
@@ -183,10 +197,9 @@ s_service_request(const json_t *ref, const char *pid, const char *req_id,
         json_object_set_new(r, "occurrencePeriod",
                             json_pack("{s:s}", "end", due));
     if (s_s(ref, "purpose"))
-        json_object_set_new(
-            r, "reasonCode",
-            json_pack("[o]",
-                      s_cc(PL_FHIR_SYS_PURPOSE, s_s(ref, "purpose"), NULL)));
+        json_object_set_new(r, "reasonCode",
+                            json_pack("[o]", s_cc(PL_FHIR_SYS_PURPOSE,
+                                                  s_s(ref, "purpose"), NULL)));
     if (s_s(ref, "note"))
         json_object_set_new(r, "note",
                             json_pack("[{s:s}]", "text", s_s(ref, "note")));
@@ -275,13 +288,14 @@ pl_fhir_bundle(const json_t *ref, const pl_fhir_org_t *me,
     const char *pseudo = s_s(ref, "pseudonym");
     char pid[64];
     snprintf(pid, sizeof pid, "%s", pseudo ? pseudo : "patient");
-    json_t *entries = json_pack(
-        "[{s:o}, {s:o}, {s:o}, {s:o}]", "resource",
-        s_service_request(ref, pid, req->uuid, own->uuid), "resource",
-        s_task(ref, pid, req->uuid, own->uuid), "resource",
-        s_patient(ref, pid), "resource", s_org(req));
+    json_t *entries =
+        json_pack("[{s:o}, {s:o}, {s:o}, {s:o}]", "resource",
+                  s_service_request(ref, pid, req->uuid, own->uuid), "resource",
+                  s_task(ref, pid, req->uuid, own->uuid), "resource",
+                  s_patient(ref, pid), "resource", s_org(req));
     if (entries && strcmp(req->uuid, own->uuid))
-        json_array_append_new(entries, json_pack("{s:o}", "resource", s_org(own)));
+        json_array_append_new(entries,
+                              json_pack("{s:o}", "resource", s_org(own)));
     char bid[64];
     snprintf(bid, sizeof bid, "bundle-%s", id);
     return json_pack("{s:s, s:s, s:s, s:s*, s:o}", "resourceType", "Bundle",

@@ -12,6 +12,7 @@
 #ifndef PL_FHIR_H
 #define PL_FHIR_H
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,16 @@ typedef struct {
     const char *region;       // region slug
     char uuid[37];            // 8-4-4-4-12, lower case
 } pl_fhir_org_t;
+
+// The first fault of a document check (the FHIR reader, the HSDS merge):
+// its text into 'err' (size 'n'), later ones dropped.
+typedef struct {
+    char *err;
+    size_t n;
+    bool bad; // a fault was found
+} pl_fhir_fault_t;
+void pl_fhir_fault(pl_fhir_fault_t *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 // A stable UUID (version 8, RFC 9562: custom) of 'kind' and 'len' bytes
 // of 'key': the first 16 bytes of BLAKE2b("passerelle:" kind ":" key)
@@ -64,6 +75,5 @@ typedef struct {
 // -1 with 'err' (size n) holding the FHIR path of the first fault and
 // why, e.g. "ServiceRequest.subject.reference: names no Patient of the
 // document".
-int pl_fhir_read(const json_t *doc, pl_fhir_import_t *out, char *err,
-                 size_t n);
+int pl_fhir_read(const json_t *doc, pl_fhir_import_t *out, char *err, size_t n);
 #endif

@@ -8,13 +8,14 @@
 // Layer: nodes, handlers. The documents are pl_fhir.c's and pl_hsds.c's;
 // the person fields of a Bundle are those of referral.show, which holds
 // only the sector table's (pl_sector_data.h).
+#include "nodes/pl_fhir_cmd.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nodes/pl_case_int.h"
 #include "nodes/pl_fhir.h"
-#include "nodes/pl_fhir_cmd.h"
 #include "nodes/pl_hsds.h"
 #include "nodes/pl_roles.h"
 #include "nodes/pl_session.h"
@@ -70,7 +71,8 @@ s_bundle(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
           peer ? peer : "unknown/unknown");
     json_t *b = pl_fhir_bundle(ref, &me, &other);
     json_decref(r);
-    return b ? pl_node_ctl_ok(b) : pl_node_ctl_error(PL_ENOMEM, "out of memory");
+    return b ? pl_node_ctl_ok(b)
+             : pl_node_ctl_error(PL_ENOMEM, "out of memory");
 }
 
 // The Tasks of the referrals a session may list (a case manager the
@@ -88,9 +90,9 @@ s_tasks(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     if (ctx->sessions && ctx->session
         && pl_sessions_resolve(ctx->sessions, ctx->session, false, &si) == PL_OK
         && !(si.role & PL_ROLE_SUPERVISOR))
-        json_object_set_new(la, "direction",
-                            json_string(si.role & PL_ROLE_CASE_MANAGER ? "out"
-                                                                       : "in"));
+        json_object_set_new(
+            la, "direction",
+            json_string(si.role & PL_ROLE_CASE_MANAGER ? "out" : "in"));
     json_t *list = s_reply(pl_case_referrals(ctx, txn, la, as, rc_out));
     json_decref(la);
     json_t *entries = json_array();
@@ -104,22 +106,21 @@ s_tasks(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         json_t *b = s_reply(s_bundle(ctx, txn, a, as, rc_out));
         json_decref(a);
         const json_t *t = json_object_get(
-            json_array_get(json_object_get(json_object_get(b, "result"), "entry"),
-                           1),
+            json_array_get(
+                json_object_get(json_object_get(b, "result"), "entry"), 1),
             "resource");
         const char *ts = pl_case_str(t, "status");
         if (t && (!want || (ts && !strcmp(ts, want))))
-            json_array_append_new(
-                entries, json_pack("{s:O, s:{s:s}}", "resource", t, "search",
-                                   "mode", "match"));
+            json_array_append_new(entries,
+                                  json_pack("{s:O, s:{s:s}}", "resource", t,
+                                            "search", "mode", "match"));
         json_decref(b);
     }
     json_decref(list);
     *rc_out = PL_OK;
-    return pl_node_ctl_ok(json_pack("{s:s, s:s, s:I, s:o}", "resourceType",
-                                    "Bundle", "type", "searchset", "total",
-                                    (json_int_t) json_array_size(entries),
-                                    "entry", entries));
+    return pl_node_ctl_ok(json_pack(
+        "{s:s, s:s, s:I, s:o}", "resourceType", "Bundle", "type", "searchset",
+        "total", (json_int_t) json_array_size(entries), "entry", entries));
 }
 
 // The referral draft of an import, in the new case's record ("drafts").
@@ -129,8 +130,8 @@ s_draft(const pl_fhir_import_t *in, const char *as, char did[33])
     uint8_t id[PL_CASE_ID];
     pl_random(id, sizeof id);
     pl_hex(did, id, sizeof id);
-    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s}", "id", did,
-                          "source", "fhir", "service", in->service, "purpose",
+    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s}", "id", did, "source",
+                          "fhir", "service", in->service, "purpose",
                           in->purpose ? in->purpose : "services", "created",
                           pl_node_json_time(pl_now()), "priority",
                           in->priority ? in->priority : "normal");
@@ -213,9 +214,8 @@ s_import(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot store the draft: %s",
                                  pl_strerror(rc));
-    return pl_node_ctl_ok(
-        json_pack("{s:s, s:s, s:s}", "case", cid, "draft", did, "service",
-                  in.service));
+    return pl_node_ctl_ok(json_pack("{s:s, s:s, s:s}", "case", cid, "draft",
+                                    did, "service", in.service));
 }
 
 // ---- HSDS
@@ -223,8 +223,8 @@ s_import(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
 // The valid certificates of the directory and their service list; the
 // stored enrichment. *svcs malloc'd (free it), *enrich a new reference.
 static int
-s_hsds_load(pl_node_ctx_t *ctx, pl_txn_t *txn, pl_hsds_svc_t **svcs,
-            size_t *n, json_t **enrich)
+s_hsds_load(pl_node_ctx_t *ctx, pl_txn_t *txn, pl_hsds_svc_t **svcs, size_t *n,
+            json_t **enrich)
 {
     const pl_cert_t **certs = calloc(ctx->ndir + 1, sizeof *certs);
     *svcs = calloc(S_SERVICES_MAX, sizeof **svcs);
@@ -268,12 +268,12 @@ s_page(json_t *all, size_t page, size_t per)
     json_t *contents = json_array();
     for (size_t i = (page - 1) * per; i < total && i < page * per; i++)
         json_array_append(contents, json_array_get(all, i));
-    json_t *p = json_pack(
-        "{s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:o}", "total_items",
-        (json_int_t) total, "total_pages", (json_int_t) pages, "page_number",
-        (json_int_t) page, "size", (json_int_t) json_array_size(contents),
-        "first_page", page == 1, "last_page", page >= pages, "empty",
-        total == 0, "contents", contents);
+    json_t *p = json_pack("{s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:o}",
+                          "total_items", (json_int_t) total, "total_pages",
+                          (json_int_t) pages, "page_number", (json_int_t) page,
+                          "size", (json_int_t) json_array_size(contents),
+                          "first_page", page == 1, "last_page", page >= pages,
+                          "empty", total == 0, "contents", contents);
     json_decref(all);
     return p;
 }
@@ -283,7 +283,8 @@ s_hsds(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
        int *rc_out)
 {
     (void) as, (void) rc_out;
-    json_t *jp = json_object_get(args, "page"), *jn = json_object_get(args, "per_page");
+    json_t *jp = json_object_get(args, "page"),
+           *jn = json_object_get(args, "per_page");
     json_int_t page = jp ? json_integer_value(jp) : 0;
     json_int_t per = jn ? json_integer_value(jn) : 50;
     if ((jp && (!json_is_integer(jp) || page < 1 || page > 1000000))
@@ -337,8 +338,9 @@ s_hsds_import(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
                            NULL);
     *rc_out = rc;
     if (rc != PL_OK)
-        return pl_node_ctl_error(rc, "cannot store the directory's display "
-                                     "fields: %s",
+        return pl_node_ctl_error(rc,
+                                 "cannot store the directory's display "
+                                 "fields: %s",
                                  pl_strerror(rc));
     return pl_node_ctl_ok(json_pack("{s:I, s:I}", "matched",
                                     (json_int_t) matched, "ignored",
@@ -352,8 +354,9 @@ s_hsds_import(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
 const pl_ctl_cmd_t pl_fhir_cmds[] = {
     {"fhir.bundle", PL_CTL_STAFF | S_READERS, s_bundle},
     {"fhir.tasks", PL_CTL_STAFF | S_READERS, s_tasks},
-    {"fhir.import", PL_CTL_CHANGES | PL_CTL_STAFF |
-     PL_CTL_ROLES(PL_ROLE_CASE_MANAGER), s_import},
+    {"fhir.import",
+     PL_CTL_CHANGES | PL_CTL_STAFF | PL_CTL_ROLES(PL_ROLE_CASE_MANAGER),
+     s_import},
     {"hsds.services", PL_CTL_ROLES(PL_ROLE_ALL), s_hsds},
     {"hsds.import", PL_CTL_CHANGES | PL_CTL_STAFF, s_hsds_import},
     {NULL, 0, NULL},

@@ -3,7 +3,6 @@
 // ("ServiceRequest.subject.reference: ..."). Layer: nodes, domain. See
 // pl_fhir.h. Only the elements Passerelle keeps are read, and each of
 // them is checked for its FHIR type; other elements are left alone.
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,29 +17,14 @@
 #define S_PAT_MAX   8    // Patients and Organizations kept for references
 
 typedef struct {
-    char *err;
-    size_t n;
-    bool bad;                        // a fault was found (the first is kept)
-    const json_t *pat[S_PAT_MAX];    // candidate Patients
-    const json_t *org[S_PAT_MAX];    // Organizations
-    const char *pat_url[S_PAT_MAX];  // their fullUrl (may be NULL)
-    const char *org_url[S_PAT_MAX];  //
-    size_t npat, norg;               //
-    bool contained;                  // the ServiceRequest came alone
+    pl_fhir_fault_t f;              // the first fault
+    const json_t *pat[S_PAT_MAX];   // candidate Patients
+    const json_t *org[S_PAT_MAX];   // Organizations
+    const char *pat_url[S_PAT_MAX]; // their fullUrl (may be NULL)
+    const char *org_url[S_PAT_MAX]; //
+    size_t npat, norg;              //
+    bool contained;                 // the ServiceRequest came alone
 } s_rd_t;
-
-__attribute__((format(printf, 2, 3))) static void
-s_bad(s_rd_t *r, const char *fmt, ...)
-{
-    if (r->bad)
-        return;
-    r->bad = true;
-    va_list ap;
-    va_start(ap, fmt);
-    if (r->err && r->n)
-        vsnprintf(r->err, r->n, fmt, ap);
-    va_end(ap);
-}
 
 static const char *
 s_tname(json_type t)
@@ -63,21 +47,21 @@ static const json_t *
 s_get(s_rd_t *r, const json_t *o, const char *base, const char *key,
       json_type t, bool req)
 {
-    if (r->bad)
+    if (r->f.bad)
         return NULL;
     const json_t *v = json_object_get(o, key);
     if (!v || json_is_null(v)) {
         if (req)
-            s_bad(r, "%s.%s: is required", base, key);
+            pl_fhir_fault(&r->f, "%s.%s: is required", base, key);
         return NULL;
     }
     bool ok = t == JSON_TRUE ? json_is_boolean(v) : json_typeof(v) == t;
     if (!ok) {
-        s_bad(r, "%s.%s: must be %s", base, key, s_tname(t));
+        pl_fhir_fault(&r->f, "%s.%s: must be %s", base, key, s_tname(t));
         return NULL;
     }
     if (t == JSON_ARRAY && json_array_size(v) == 0) {
-        s_bad(r, "%s.%s: must not be an empty array", base, key);
+        pl_fhir_fault(&r->f, "%s.%s: must not be an empty array", base, key);
         return NULL;
     }
     return v;
@@ -94,16 +78,16 @@ s_str(s_rd_t *r, const json_t *o, const char *base, const char *key, bool req,
     const char *s = json_string_value(v);
     size_t len = json_string_length(v);
     if (len == 0 || strlen(s) != len)
-        s_bad(r, "%s.%s: must be a non-empty string", base, key);
+        pl_fhir_fault(&r->f, "%s.%s: must be a non-empty string", base, key);
     else if (len > max)
-        s_bad(r, "%s.%s: is longer than %zu bytes", base, key, max);
-    return r->bad ? NULL : s;
+        pl_fhir_fault(&r->f, "%s.%s: is longer than %zu bytes", base, key, max);
+    return r->f.bad ? NULL : s;
 }
 
 // Element 0 of array member 'key' as an object; its path into 'path'.
 static const json_t *
-s_first(s_rd_t *r, const json_t *o, const char *base, const char *key,
-        bool req, char *path, size_t n)
+s_first(s_rd_t *r, const json_t *o, const char *base, const char *key, bool req,
+        char *path, size_t n)
 {
     const json_t *a = s_get(r, o, base, key, JSON_ARRAY, req);
     snprintf(path, n, "%s.%s[0]", base, key);
@@ -111,7 +95,7 @@ s_first(s_rd_t *r, const json_t *o, const char *base, const char *key,
         return NULL;
     const json_t *e = json_array_get(a, 0);
     if (!json_is_object(e)) {
-        s_bad(r, "%s: must be an object", path);
+        pl_fhir_fault(&r->f, "%s: must be an object", path);
         return NULL;
     }
     return e;
@@ -119,15 +103,14 @@ s_first(s_rd_t *r, const json_t *o, const char *base, const char *key,
 
 // 'v' is one of the NULL-ended 'codes' (a fault otherwise).
 static void
-s_code_in(s_rd_t *r, const char *v, const char *path,
-          const char *const *codes)
+s_code_in(s_rd_t *r, const char *v, const char *path, const char *const *codes)
 {
-    if (!v || r->bad)
+    if (!v || r->f.bad)
         return;
     for (size_t i = 0; codes[i]; i++)
         if (!strcmp(v, codes[i]))
             return;
-    s_bad(r, "%s: '%s' is not a code of its value set", path, v);
+    pl_fhir_fault(&r->f, "%s: '%s' is not a code of its value set", path, v);
 }
 
 // A FHIR date or dateTime whose date part YYYY-MM-DD is a real date; the
@@ -136,24 +119,26 @@ static void
 s_date(s_rd_t *r, const char *v, const char *path, bool past, char out[11])
 {
     uint64_t t;
-    if (!v || r->bad)
+    if (!v || r->f.bad)
         return;
     snprintf(out, 11, "%s", v);
     if (strlen(v) < 10 || (v[10] && v[10] != 'T')
         || pl_date_parse(out, &t) != PL_OK)
-        s_bad(r, "%s: '%s' is not a full date YYYY-MM-DD", path, v);
+        pl_fhir_fault(&r->f, "%s: '%s' is not a full date YYYY-MM-DD", path, v);
     else if (past && t > pl_now())
-        s_bad(r, "%s: '%s' is in the future", path, v);
+        pl_fhir_fault(&r->f, "%s: '%s' is in the future", path, v);
 }
 
 // A code Passerelle keeps as a slug (service, purpose).
 static void
 s_slug(s_rd_t *r, const char *v, const char *path)
 {
-    if (v && !r->bad && !pl_slug_valid(v))
-        s_bad(r, "%s: '%s' is not a code of lower-case letters, digits and "
-                 "'-'",
-              path, v);
+    if (v && !r->f.bad && !pl_slug_valid(v))
+        pl_fhir_fault(
+            &r->f,
+            "%s: '%s' is not a code of lower-case letters, digits and "
+            "'-'",
+            path, v);
 }
 
 // The coding of 'cc' (path 'base') of 'system', else its first coding.
@@ -171,7 +156,7 @@ s_coding(s_rd_t *r, const json_t *cc, const char *base, const char *system,
     {
         snprintf(path, sizeof path, "%s.coding[%zu]", base, i);
         if (!json_is_object(c)) {
-            s_bad(r, "%s: must be an object", path);
+            pl_fhir_fault(&r->f, "%s: must be an object", path);
             return NULL;
         }
         const char *sys = s_str(r, c, path, "system", false, 512);
@@ -213,7 +198,8 @@ s_resolve(s_rd_t *r, const char *ref, const char *type)
             continue;
         if (ref[0] == '#' && r->contained && !strcmp(ref + 1, id))
             return res;
-        if (!strncmp(ref, type, tl) && ref[tl] == '/' && !strcmp(ref + tl + 1, id))
+        if (!strncmp(ref, type, tl) && ref[tl] == '/'
+            && !strcmp(ref + tl + 1, id))
             return res;
     }
     return NULL;
@@ -224,22 +210,23 @@ s_resolve(s_rd_t *r, const char *ref, const char *type)
 static const json_t *
 s_bundle(s_rd_t *r, const json_t *doc)
 {
-    static const char *const types[] = {
-        "document",   "message",        "transaction", "transaction-response",
-        "batch",      "batch-response", "history",     "searchset",
-        "collection", NULL};
+    static const char *const types[] = {"document",    "message",
+                                        "transaction", "transaction-response",
+                                        "batch",       "batch-response",
+                                        "history",     "searchset",
+                                        "collection",  NULL};
     s_code_in(r, s_str(r, doc, "Bundle", "type", true, 64), "Bundle.type",
               types);
     const json_t *entries = s_get(r, doc, "Bundle", "entry", JSON_ARRAY, true);
     const json_t *sr = NULL;
     char path[96];
     if (json_array_size(entries) > S_ENTRY_MAX)
-        s_bad(r, "Bundle.entry: more than %d entries", S_ENTRY_MAX);
-    for (size_t i = 0; !r->bad && i < json_array_size(entries); i++) {
+        pl_fhir_fault(&r->f, "Bundle.entry: more than %d entries", S_ENTRY_MAX);
+    for (size_t i = 0; !r->f.bad && i < json_array_size(entries); i++) {
         const json_t *e = json_array_get(entries, i);
         snprintf(path, sizeof path, "Bundle.entry[%zu]", i);
         if (!json_is_object(e)) {
-            s_bad(r, "%s: must be an object", path);
+            pl_fhir_fault(&r->f, "%s: must be an object", path);
             break;
         }
         const char *url = s_str(r, e, path, "fullUrl", false, 512);
@@ -249,15 +236,16 @@ s_bundle(s_rd_t *r, const json_t *doc)
         if (!type)
             break;
         if (!strcmp(type, "ServiceRequest") && sr)
-            s_bad(r, "%s: a second ServiceRequest (one referral a document)",
-                  path);
+            pl_fhir_fault(
+                &r->f, "%s: a second ServiceRequest (one referral a document)",
+                path);
         else if (!strcmp(type, "ServiceRequest"))
             sr = res;
         s_keep(r, res, type, url);
     }
-    if (!r->bad && !sr)
-        s_bad(r, "Bundle.entry: holds no ServiceRequest");
-    return r->bad ? NULL : sr;
+    if (!r->f.bad && !sr)
+        pl_fhir_fault(&r->f, "Bundle.entry: holds no ServiceRequest");
+    return r->f.bad ? NULL : sr;
 }
 
 // Patient: names, birth date (required), gender, phone, language.
@@ -271,29 +259,30 @@ s_patient(s_rd_t *r, const json_t *p, pl_fhir_import_t *out)
     out->family = s_str(r, n, path, "family", true, S_TEXT_MAX);
     const json_t *given = s_get(r, n, path, "given", JSON_ARRAY, true);
     if (given && !json_is_string(json_array_get(given, 0)))
-        s_bad(r, "%s.given[0]: must be a string", path);
-    if (given && !r->bad) {
+        pl_fhir_fault(&r->f, "%s.given[0]: must be a string", path);
+    if (given && !r->f.bad) {
         out->given = json_string_value(json_array_get(given, 0));
         if (!*out->given || strlen(out->given) > S_TEXT_MAX)
-            s_bad(r, "%s.given[0]: must be 1 to %d bytes", path, S_TEXT_MAX);
+            pl_fhir_fault(&r->f, "%s.given[0]: must be 1 to %d bytes", path,
+                          S_TEXT_MAX);
     }
     out->birth = s_str(r, p, "Patient", "birthDate", true, 10);
     s_date(r, out->birth, "Patient.birthDate", true, date);
     out->sex = s_str(r, p, "Patient", "gender", false, 16);
     s_code_in(r, out->sex, "Patient.gender", genders);
-    const json_t *x = s_first(r, p, "Patient", "extension", false, path,
-                              sizeof path);
+    const json_t *x =
+        s_first(r, p, "Patient", "extension", false, path, sizeof path);
     const char *url = s_str(r, x, path, "url", x != NULL, 512);
     if (url && !strcmp(url, PL_FHIR_EXT_SEX))
         out->sex = s_str(r, x, path, "valueString", true, S_TEXT_MAX);
-    const json_t *t = s_first(r, p, "Patient", "telecom", false, path,
-                              sizeof path);
+    const json_t *t =
+        s_first(r, p, "Patient", "telecom", false, path, sizeof path);
     const char *sys = s_str(r, t, path, "system", false, 16);
     const char *val = s_str(r, t, path, "value", t != NULL, S_TEXT_MAX);
     if (sys && !strcmp(sys, "phone"))
         out->phone = val;
-    const json_t *c = s_first(r, p, "Patient", "communication", false, path,
-                              sizeof path);
+    const json_t *c =
+        s_first(r, p, "Patient", "communication", false, path, sizeof path);
     const json_t *lang = s_get(r, c, path, "language", JSON_OBJECT, c != NULL);
     strncat(path, ".language", sizeof path - strlen(path) - 1);
     if (lang)
@@ -305,15 +294,16 @@ static void
 s_performer(s_rd_t *r, const json_t *sr, pl_fhir_import_t *out)
 {
     char path[96];
-    const json_t *p = s_first(r, sr, "ServiceRequest", "performer", false,
-                              path, sizeof path);
+    const json_t *p =
+        s_first(r, sr, "ServiceRequest", "performer", false, path, sizeof path);
     const char *ref = s_str(r, p, path, "reference", p != NULL, 512);
     if (!ref)
         return;
     const json_t *org = s_resolve(r, ref, "Organization");
     if (!org) {
-        s_bad(r, "%s.reference: '%s' names no Organization of the document",
-              path, ref);
+        pl_fhir_fault(
+            &r->f, "%s.reference: '%s' names no Organization of the document",
+            path, ref);
         return;
     }
     const json_t *ids = json_object_get(org, "identifier");
@@ -324,16 +314,19 @@ s_performer(s_rd_t *r, const json_t *sr, pl_fhir_import_t *out)
         const char *sys = json_string_value(json_object_get(e, "system"));
         const char *v = json_string_value(json_object_get(e, "value"));
         if (sys && !strcmp(sys, PL_FHIR_SYS_ADDRESS) && !v)
-            s_bad(r, "%s.reference: the Organization's identifier of system "
-                     "%s has no text value",
-                  path, sys);
+            pl_fhir_fault(
+                &r->f,
+                "%s.reference: the Organization's identifier of system "
+                "%s has no text value",
+                path, sys);
         else if (sys && !strcmp(sys, PL_FHIR_SYS_ADDRESS))
             out->to = v;
     }
     if (out->to && !pl_address_valid(out->to))
-        s_bad(r, "%s.reference: the Organization's address '%s' is not a "
-                 "node address",
-              path, out->to);
+        pl_fhir_fault(&r->f,
+                      "%s.reference: the Organization's address '%s' is not a "
+                      "node address",
+                      path, out->to);
 }
 
 // ServiceRequest: status, intent, code, subject (required); priority,
@@ -344,10 +337,11 @@ s_request(s_rd_t *r, const json_t *sr, pl_fhir_import_t *out)
     static const char *const st[] = {"draft",   "active",    "on-hold",
                                      "revoked", "completed", "entered-in-error",
                                      "unknown", NULL};
-    static const char *const in[] = {
-        "proposal",       "plan",          "directive",      "order",
-        "original-order", "reflex-order",  "filler-order",   "instance-order",
-        "option",         NULL};
+    static const char *const in[] = {"proposal",       "plan",
+                                     "directive",      "order",
+                                     "original-order", "reflex-order",
+                                     "filler-order",   "instance-order",
+                                     "option",         NULL};
     static const char *const pr[] = {"routine", "urgent", "asap", "stat", NULL};
     const char *B = "ServiceRequest";
     char path[96];
@@ -362,17 +356,19 @@ s_request(s_rd_t *r, const json_t *sr, pl_fhir_import_t *out)
     const json_t *subj = s_get(r, sr, B, "subject", JSON_OBJECT, true);
     const char *sref = s_str(r, subj, "ServiceRequest.subject", "reference",
                              subj != NULL, 512);
-    const json_t *pat = r->bad ? NULL : s_resolve(r, sref, "Patient");
-    if (!r->bad && !pat)
-        s_bad(r, "ServiceRequest.subject.reference: '%s' names no Patient of "
-                 "the document",
-              sref);
+    const json_t *pat = r->f.bad ? NULL : s_resolve(r, sref, "Patient");
+    if (!r->f.bad && !pat)
+        pl_fhir_fault(
+            &r->f,
+            "ServiceRequest.subject.reference: '%s' names no Patient of "
+            "the document",
+            sref);
     const char *p = s_str(r, sr, B, "priority", false, 16);
     s_code_in(r, p, "ServiceRequest.priority", pr);
     out->priority = pl_fhir_priority_in(p);
     const json_t *per = s_get(r, sr, B, "occurrencePeriod", JSON_OBJECT, false);
-    const char *due = s_str(r, per, "ServiceRequest.occurrencePeriod", "end",
-                            false, 64);
+    const char *due =
+        s_str(r, per, "ServiceRequest.occurrencePeriod", "end", false, 64);
     if (!due)
         due = s_str(r, sr, B, "occurrenceDateTime", false, 64);
     s_date(r, due, "ServiceRequest.occurrence", false, out->due);
@@ -380,15 +376,17 @@ s_request(s_rd_t *r, const json_t *sr, pl_fhir_import_t *out)
         out->due[0] = 0;
     const json_t *note = s_first(r, sr, B, "note", false, path, sizeof path);
     out->note = s_str(r, note, path, "text", note != NULL, S_NOTE_MAX);
-    const json_t *rc = s_first(r, sr, B, "reasonCode", false, path, sizeof path);
-    const char *purpose = rc ? s_coding(r, rc, path, PL_FHIR_SYS_PURPOSE, false)
-                             : NULL;
+    const json_t *rc =
+        s_first(r, sr, B, "reasonCode", false, path, sizeof path);
+    const char *purpose =
+        rc ? s_coding(r, rc, path, PL_FHIR_SYS_PURPOSE, false) : NULL;
     const json_t *c0 = json_array_get(json_object_get(rc, "coding"), 0);
     const char *sys0 = json_string_value(json_object_get(c0, "system"));
     if (purpose && sys0 && !strcmp(sys0, PL_FHIR_SYS_PURPOSE))
         out->purpose = purpose;
     s_slug(r, out->purpose, "ServiceRequest.reasonCode.coding.code");
-    const json_t *id = s_first(r, sr, B, "identifier", false, path, sizeof path);
+    const json_t *id =
+        s_first(r, sr, B, "identifier", false, path, sizeof path);
     out->identifier = s_str(r, id, path, "value", false, S_TEXT_MAX);
     s_performer(r, sr, out);
     return pat;
@@ -397,10 +395,11 @@ s_request(s_rd_t *r, const json_t *sr, pl_fhir_import_t *out)
 int
 pl_fhir_read(const json_t *doc, pl_fhir_import_t *out, char *err, size_t n)
 {
-    s_rd_t r = {.err = err, .n = n};
+    s_rd_t r = {.f = {.err = err, .n = n}};
     memset(out, 0, sizeof *out);
     if (!json_is_object(doc)) {
-        s_bad(&r, "resourceType: the document is not a FHIR resource (a JSON "
+        pl_fhir_fault(
+            &r.f, "resourceType: the document is not a FHIR resource (a JSON "
                   "object)");
         return -1;
     }
@@ -411,25 +410,27 @@ pl_fhir_read(const json_t *doc, pl_fhir_import_t *out, char *err, size_t n)
     } else if (type && !strcmp(type, "ServiceRequest")) {
         sr = doc;
         r.contained = true;
-        const json_t *c = s_get(&r, doc, "ServiceRequest", "contained",
-                                JSON_ARRAY, false);
+        const json_t *c =
+            s_get(&r, doc, "ServiceRequest", "contained", JSON_ARRAY, false);
         size_t i;
         json_t *e;
         json_array_foreach(c, i, e)
         {
-            const char *t = json_string_value(json_object_get(e, "resourceType"));
+            const char *t =
+                json_string_value(json_object_get(e, "resourceType"));
             if (t)
                 s_keep(&r, e, t, NULL);
         }
     } else if (type) {
-        s_bad(&r, "resourceType: '%s' is not taken (a Bundle or a "
-                  "ServiceRequest)",
-              type);
+        pl_fhir_fault(&r.f,
+                      "resourceType: '%s' is not taken (a Bundle or a "
+                      "ServiceRequest)",
+                      type);
     }
     const json_t *pat = sr ? s_request(&r, sr, out) : NULL;
     if (pat)
         s_patient(&r, pat, out);
-    if (r.bad)
+    if (r.f.bad)
         return -1;
     return 0;
 }

@@ -122,9 +122,9 @@ s_attr(const char *sid, const char *taxonomy, const char *code,
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, "
                      "s:s}}",
                      "id", id, "link_id", sid, "link_type", "taxonomy",
-                     "link_entity", "service", "taxonomy_term_id", tid,
-                     "value", code, "taxonomy_term", "id", tid, "code", code,
-                     "name", name, "description", desc, "taxonomy", taxonomy);
+                     "link_entity", "service", "taxonomy_term_id", tid, "value",
+                     code, "taxonomy_term", "id", tid, "code", code, "name",
+                     name, "description", desc, "taxonomy", taxonomy);
 }
 
 static json_t *
@@ -139,9 +139,9 @@ s_org(const pl_cert_t *c, const char *oid, const json_t *enrich)
              sec ? sec->name : c->sector, c->address, c->country,
              c->region[0] ? ", " : "", c->region);
     snprintf(uri, sizeof uri, "%s:%s", PL_FHIR_SYS_ADDRESS, c->address);
-    const char *name = c->organisation[0]    ? c->organisation
+    const char *name = c->organisation[0]   ? c->organisation
                        : c->display_name[0] ? c->display_name
-                                             : c->address;
+                                            : c->address;
     json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "id", oid, "name",
                           s_pick(e, "name", name), "description",
                           s_pick(e, "description", desc), "uri", uri);
@@ -180,12 +180,12 @@ s_service(const pl_hsds_svc_t *s, const json_t *enrich)
     s_id(sid, "service", s->cert, s->code);
     s_id(oid, "organization", s->cert, NULL);
     const json_t *e = s_enr(enrich, "services", sid);
-    const char *dn = s->cert->display_name[0] ? s->cert->display_name
-                                              : s->cert->address;
+    const char *dn =
+        s->cert->display_name[0] ? s->cert->display_name : s->cert->address;
     snprintf(name, sizeof name, "%s (%s)", s->code, dn);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "id", sid, "organization_id",
-                          oid, "name", s_pick(e, "name", name), "status",
-                          "active");
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s}", "id", sid, "organization_id", oid,
+                  "name", s_pick(e, "name", name), "status", "active");
     static const char *const keys[] = {"alternate_name", "description", "email",
                                        "url", NULL};
     s_copy(o, e, keys);

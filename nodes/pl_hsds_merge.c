@@ -5,7 +5,6 @@
 // address's required members); ids, certificates' fields and taxonomy are
 // never taken.
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,24 +15,7 @@
 #define S_TEXT_MAX 1000
 #define S_LIST_MAX 32
 
-typedef struct {
-    char *err;
-    size_t n;
-    bool bad;
-} s_mg_t;
-
-__attribute__((format(printf, 2, 3))) static void
-s_bad(s_mg_t *m, const char *fmt, ...)
-{
-    if (m->bad)
-        return;
-    m->bad = true;
-    va_list ap;
-    va_start(ap, fmt);
-    if (m->err && m->n)
-        vsnprintf(m->err, m->n, fmt, ap);
-    va_end(ap);
-}
+typedef pl_fhir_fault_t s_mg_t; // the first fault (pl_fhir.h)
 
 static bool
 s_uuid_ok(const char *s)
@@ -79,24 +61,27 @@ s_take(s_mg_t *m, json_t *to, const json_t *from, const char *base,
     json_t *v = json_object_get(from, key);
     if (m->bad || !v || json_is_null(v)) {
         if (req && !m->bad)
-            s_bad(m, "%s.%s: is required", base, key);
+            pl_fhir_fault(m, "%s.%s: is required", base, key);
         return;
     }
     if (kind == S_NUM) {
         if (!json_is_number(v))
-            s_bad(m, "%s.%s: must be a number", base, key);
+            pl_fhir_fault(m, "%s.%s: must be a number", base, key);
     } else if (!json_is_string(v)) {
-        s_bad(m, "%s.%s: must be a string", base, key);
+        pl_fhir_fault(m, "%s.%s: must be a string", base, key);
     } else {
         const char *s = json_string_value(v);
-        if (json_string_length(v) > S_TEXT_MAX || strlen(s) != json_string_length(v))
-            s_bad(m, "%s.%s: longer than %d bytes", base, key, S_TEXT_MAX);
+        if (json_string_length(v) > S_TEXT_MAX
+            || strlen(s) != json_string_length(v))
+            pl_fhir_fault(m, "%s.%s: longer than %d bytes", base, key,
+                          S_TEXT_MAX);
         else if (kind == S_UUID && !s_uuid_ok(s))
-            s_bad(m, "%s.%s: '%s' is not a uuid", base, key, s);
+            pl_fhir_fault(m, "%s.%s: '%s' is not a uuid", base, key, s);
         else if (kind == S_EMAIL && !s_email_ok(s))
-            s_bad(m, "%s.%s: '%s' is not an email address", base, key, s);
+            pl_fhir_fault(m, "%s.%s: '%s' is not an email address", base, key,
+                          s);
         else if (kind == S_URI && !s_uri_ok(s))
-            s_bad(m, "%s.%s: '%s' is not a uri", base, key, s);
+            pl_fhir_fault(m, "%s.%s: '%s' is not a uri", base, key, s);
     }
     if (!m->bad && to)
         json_object_set(to, key, v);
@@ -118,8 +103,8 @@ s_take_list(s_mg_t *m, json_t *to, const json_t *from, const char *base,
     if (m->bad || !a || json_is_null(a))
         return;
     if (!json_is_array(a) || json_array_size(a) > S_LIST_MAX) {
-        s_bad(m, "%s.%s: must be an array of at most %d", base, key,
-              S_LIST_MAX);
+        pl_fhir_fault(m, "%s.%s: must be an array of at most %d", base, key,
+                      S_LIST_MAX);
         return;
     }
     json_t *out = json_array();
@@ -130,7 +115,7 @@ s_take_list(s_mg_t *m, json_t *to, const json_t *from, const char *base,
     {
         snprintf(path, sizeof path, "%s.%s[%zu]", base, key, i);
         if (!json_is_object(e)) {
-            s_bad(m, "%s: must be an object", path);
+            pl_fhir_fault(m, "%s: must be an object", path);
             break;
         }
         json_t *c = json_object();
@@ -144,17 +129,26 @@ s_take_list(s_mg_t *m, json_t *to, const json_t *from, const char *base,
 }
 
 static const s_field_t s_schedule[] = {
-    {"opens_at", S_STR, false},    {"closes_at", S_STR, false},
-    {"byday", S_STR, false},       {"freq", S_STR, false},
-    {"wkst", S_STR, false},        {"interval", S_NUM, false},
-    {"valid_from", S_STR, false},  {"valid_to", S_STR, false},
-    {"dtstart", S_STR, false},     {"until", S_STR, false},
-    {"description", S_STR, false}, {"notes", S_STR, false},
-    {"attending_type", S_STR, false}, {"schedule_link", S_URI, false},
+    {"opens_at", S_STR, false},
+    {"closes_at", S_STR, false},
+    {"byday", S_STR, false},
+    {"freq", S_STR, false},
+    {"wkst", S_STR, false},
+    {"interval", S_NUM, false},
+    {"valid_from", S_STR, false},
+    {"valid_to", S_STR, false},
+    {"dtstart", S_STR, false},
+    {"until", S_STR, false},
+    {"description", S_STR, false},
+    {"notes", S_STR, false},
+    {"attending_type", S_STR, false},
+    {"schedule_link", S_URI, false},
     {NULL, 0, false},
 };
 static const s_field_t s_language[] = {
-    {"name", S_STR, false}, {"code", S_STR, false}, {"note", S_STR, false},
+    {"name", S_STR, false},
+    {"code", S_STR, false},
+    {"note", S_STR, false},
     {NULL, 0, false},
 };
 // an address: the members HSDS 3.0 requires, and the optional ones
@@ -215,7 +209,7 @@ s_location(s_mg_t *m, json_t *enr, const json_t *sal, const char *base,
         return;
     snprintf(path, sizeof path, "%s.location", base);
     if (!json_is_object(loc)) {
-        s_bad(m, "%s: must be an object", path);
+        pl_fhir_fault(m, "%s: must be an object", path);
         return;
     }
     json_t *to = s_slot(enr, "locations", s_idof(m, loc, path), ids->lids,
@@ -235,11 +229,11 @@ s_one(s_mg_t *m, json_t *enr, const json_t *s, size_t i, const s_ids_t *ids,
     char base[64], path[160];
     snprintf(base, sizeof base, "[%zu]", i);
     if (!json_is_object(s)) {
-        s_bad(m, "%s: must be an object", base);
+        pl_fhir_fault(m, "%s: must be an object", base);
         return;
     }
     json_t *to = s_slot(enr, "services", s_idof(m, s, base), ids->sids, ids->n,
-                         ids->seen);
+                        ids->seen);
     *hit += to != NULL;
     s_take(m, to, s, base, "name", S_STR, true);
     s_take(m, to, s, base, "alternate_name", S_STR, false);
@@ -251,7 +245,7 @@ s_one(s_mg_t *m, json_t *enr, const json_t *s, size_t i, const s_ids_t *ids,
     const json_t *org = json_object_get(s, "organization");
     snprintf(path, sizeof path, "%s.organization", base);
     if (org && !json_is_object(org))
-        s_bad(m, "%s: must be an object", path);
+        pl_fhir_fault(m, "%s: must be an object", path);
     if (org && !m->bad) {
         json_t *ot = s_slot(enr, "organizations", s_idof(m, org, path),
                             ids->oids, ids->n, ids->seen);
@@ -263,15 +257,16 @@ s_one(s_mg_t *m, json_t *enr, const json_t *s, size_t i, const s_ids_t *ids,
     }
     const json_t *sals = json_object_get(s, "service_at_locations");
     if (sals && (!json_is_array(sals) || json_array_size(sals) > S_LIST_MAX))
-        s_bad(m, "%s.service_at_locations: must be an array of at most %d",
-              base, S_LIST_MAX);
+        pl_fhir_fault(m,
+                      "%s.service_at_locations: must be an array of at most %d",
+                      base, S_LIST_MAX);
     size_t k;
     json_t *e;
     json_array_foreach(sals, k, e)
     {
         snprintf(path, sizeof path, "%s.service_at_locations[%zu]", base, k);
         if (!json_is_object(e))
-            s_bad(m, "%s: must be an object", path);
+            pl_fhir_fault(m, "%s: must be an object", path);
         else
             s_location(m, enr, e, path, ids, hit);
     }
@@ -284,11 +279,12 @@ pl_hsds_merge(json_t *enrich, const json_t *doc, const pl_hsds_svc_t *svcs,
 {
     s_mg_t m = {.err = err, .n = n};
     *matched = *ignored = 0;
-    const json_t *list = json_is_object(doc) ? json_object_get(doc, "contents")
-                                             : doc;
+    const json_t *list =
+        json_is_object(doc) ? json_object_get(doc, "contents") : doc;
     if (!json_is_array(list)) {
-        s_bad(&m, "(document): must be an array of HSDS service objects or a "
-                  "page with \"contents\"");
+        pl_fhir_fault(
+            &m, "(document): must be an array of HSDS service objects or a "
+                "page with \"contents\"");
         return -1;
     }
     // the ids of this directory, as the export derives them
@@ -298,16 +294,20 @@ pl_hsds_merge(json_t *enrich, const json_t *doc, const pl_hsds_svc_t *svcs,
     if (!all || nsvcs > 256) {
         json_decref(all);
         json_decref(ids.seen);
-        s_bad(&m, "(directory): too many services");
+        pl_fhir_fault(&m, "(directory): too many services");
         return -1;
     }
     ids.sids = buf, ids.oids = buf + 37 * 256, ids.lids = buf + 2 * 37 * 256;
     for (size_t i = 0; i < nsvcs; i++) {
         const json_t *s = json_array_get(all, i);
-        const json_t *sal = json_array_get(json_object_get(s, "service_at_locations"), 0);
-        snprintf(ids.sids + 37 * i, 37, "%s", json_string_value(json_object_get(s, "id")));
-        snprintf(ids.oids + 37 * i, 37, "%s", json_string_value(json_object_get(s, "organization_id")));
-        snprintf(ids.lids + 37 * i, 37, "%s", json_string_value(json_object_get(sal, "location_id")));
+        const json_t *sal =
+            json_array_get(json_object_get(s, "service_at_locations"), 0);
+        snprintf(ids.sids + 37 * i, 37, "%s",
+                 json_string_value(json_object_get(s, "id")));
+        snprintf(ids.oids + 37 * i, 37, "%s",
+                 json_string_value(json_object_get(s, "organization_id")));
+        snprintf(ids.lids + 37 * i, 37, "%s",
+                 json_string_value(json_object_get(sal, "location_id")));
     }
     json_decref(all);
     json_t *work = json_deep_copy(enrich);

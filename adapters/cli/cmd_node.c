@@ -66,7 +66,8 @@ int
 cli_cmd_directory(cli_t *cli, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) // issue 16: HSDS (cmd_fhir.c)
-        if (!strcmp(argv[i], "--hsds") || (i == 1 && !strcmp(argv[i], "import")))
+        if (!strcmp(argv[i], "--hsds")
+            || (i == 1 && !strcmp(argv[i], "import")))
             return cli_directory_hsds(cli, argc, argv);
     const char *sector = NULL;
     int rc = s_parse(cli, "directory", s_directory_help, &sector, argc, argv);

@@ -47,10 +47,10 @@ s_json(web_req_t *r, int status, const char *type, json_t *doc)
 static void
 s_fail(web_req_t *r, bool fhir, const char *err, const char *code)
 {
-    int st = !strcmp(code, "PL_ENOTFOUND") ? 404
+    int st = !strcmp(code, "PL_ENOTFOUND")                            ? 404
              : !strcmp(code, "PL_EPERM") || !strcmp(code, "PL_EAUTH") ? 403
-             : !strcmp(code, "PL_EINVAL")                               ? 400
-                                                                        : 502;
+             : !strcmp(code, "PL_EINVAL")                             ? 400
+                                                                      : 502;
     if (!fhir) {
         s_json(r, st, "application/json", json_pack("{s:s}", "error", err));
         return;
@@ -58,9 +58,10 @@ s_fail(web_req_t *r, bool fhir, const char *err, const char *code)
     s_json(r, st, "application/fhir+json",
            json_pack("{s:s, s:[{s:s, s:s, s:s}]}", "resourceType",
                      "OperationOutcome", "issue", "severity", "error", "code",
-                     st == 404 ? "not-found" : st == 400 ? "invalid"
-                                           : st == 403 ? "forbidden"
-                                                       : "exception",
+                     st == 404   ? "not-found"
+                     : st == 400 ? "invalid"
+                     : st == 403 ? "forbidden"
+                                 : "exception",
                      "diagnostics", err));
 }
 
@@ -70,8 +71,8 @@ s_call(web_req_t *r, const char *cmd, json_t *args, bool fhir)
 {
     json_t *res = NULL;
     char err[256], code[32];
-    int rc = web_call(r, cmd, args, false, &res, err, sizeof err, code,
-                      sizeof code);
+    int rc =
+        web_call(r, cmd, args, false, &res, err, sizeof err, code, sizeof code);
     json_decref(args);
     if (rc != 0) {
         s_fail(r, fhir, err, code);

@@ -23,8 +23,8 @@
 #include "nodes/pl_fhir.h"
 #include "nodes/pl_fhir_map.h"
 #include "nodes/pl_hsds.h"
-#include "nodes/pl_node_ctl.h"
 #include "nodes/pl_node_case.h"
+#include "nodes/pl_node_ctl.h"
 #include "proto/pl_keys.h"
 #include "tests/lib/nodes/pl_teststore.h"
 #include "tests/lib/pl_test.h"
@@ -52,7 +52,8 @@ s_outbox_add(void *arg, pl_txn_t *txn, const char *to, int kind,
     pl_buf_t v = {0};
     int rc = pl_outrec_encode(&r, &v);
     if (rc == PL_OK)
-        rc = pl_store_put(txn, PL_DB_OUTBOX, id, PL_MSG_ID_BYTES, v.data, v.len);
+        rc =
+            pl_store_put(txn, PL_DB_OUTBOX, id, PL_MSG_ID_BYTES, v.data, v.len);
     pl_buf_free(&v);
     return rc;
 }
@@ -105,8 +106,9 @@ s_setup(void **state)
     s_cert(&f->dir[0], "agency", "agency", "", 1);
     s_cert(&f->dir[1], "clinic", "health", "primary-care,maternal", 2);
     s_cert(&f->dir[2], "school", "education", "", 3);
-    f->svc = (pl_node_svc_t){
-        .outbox_add = s_outbox_add, .dir_find = s_dir_find, .ask_directory = s_ask};
+    f->svc = (pl_node_svc_t){.outbox_add = s_outbox_add,
+                             .dir_find = s_dir_find,
+                             .ask_directory = s_ask};
     f->ctx = (pl_node_ctx_t){.keys = f->keys,
                              .me = &f->me,
                              .store = f->ts.store,
@@ -231,7 +233,8 @@ s_referral(s_fake_t *f, const char *sectors, const char *to, char rid[33])
                        "+221770001122", "sex", "F", "language", "wo"),
              &reply);
     char cid[33];
-    snprintf(cid, sizeof cid, "%s", json_string_value(json_object_get(r, "id")));
+    snprintf(cid, sizeof cid, "%s",
+             json_string_value(json_object_get(r, "id")));
     json_decref(reply);
     s_ok(f, "consent.add",
          json_pack("{s:s, s:s, s:s, s:s}", "case", cid, "sectors", sectors,
@@ -307,7 +310,8 @@ test_bundle_of_referral(void **state)
     assert_string_equal(s_at(ts, "entry.0.resource.resourceType"), "Task");
     assert_string_equal(s_at(ts, "entry.0.resource.focus.reference"), focus);
     json_decref(reply);
-    ts = s_ok(f, "fhir.tasks", json_pack("{s:s}", "status", "completed"), &reply);
+    ts = s_ok(f, "fhir.tasks", json_pack("{s:s}", "status", "completed"),
+              &reply);
     assert_int_equal(json_integer_value(json_object_get(ts, "total")), 0);
     json_decref(reply);
 }
@@ -346,15 +350,15 @@ test_bundle_every_status(void **state)
             "id", "0123456789abcdef0123456789abcdef", "status", s->status,
             "direction", "in", "peer", "sn/agency", "priority", "emergency",
             "service", "primary-care", "sector", "health", "created",
-            "2026-01-02T03:04:05Z", "updated", "2026-01-03T03:04:05Z",
-            "person", "given", "Awa", "family", "Ndiaye", "birth", "2001-02-03",
+            "2026-01-02T03:04:05Z", "updated", "2026-01-03T03:04:05Z", "person",
+            "given", "Awa", "family", "Ndiaye", "birth", "2001-02-03",
             "history", "status", "received", "at", "2026-01-02T03:04:05Z",
             "status", s->status, "at", "2026-01-03T03:04:05Z", "reason",
-            "no-capacity", "note", "full until March", "outcome",
-            "successful");
+            "no-capacity", "note", "full until March", "outcome", "successful");
         json_t *b = pl_fhir_bundle(ref, &me, &peer);
         assert_non_null(b);
-        const json_t *t = s_res(b, "Task", 0), *sr = s_res(b, "ServiceRequest", 0);
+        const json_t *t = s_res(b, "Task", 0),
+                     *sr = s_res(b, "ServiceRequest", 0);
         assert_string_equal(s_at(t, "status"), s->task_status);
         assert_string_equal(s_at(t, "businessStatus.text"), s->business);
         assert_string_equal(s_at(sr, "status"), s->sr_status);
@@ -448,10 +452,13 @@ static const char s_base[] =
     "\"sn/clinic\"}]}}]}";
 
 // Value sets of a mutation: "-" deletes the member.
-static const char *const s_req_str[] = {"-", "42", "true", "[]", "{}", "\"\"", NULL};
+static const char *const s_req_str[] = {"-",  "42",   "true", "[]",
+                                        "{}", "\"\"", NULL};
 static const char *const s_opt_str[] = {"42", "true", "[]", "{}", "\"\"", NULL};
-static const char *const s_req_arr[] = {"-", "42", "\"s\"", "true", "{}", "[]", NULL};
-static const char *const s_opt_arr[] = {"42", "\"s\"", "true", "{}", "[]", NULL};
+static const char *const s_req_arr[] = {"-",  "42", "\"s\"", "true",
+                                        "{}", "[]", NULL};
+static const char *const s_opt_arr[] = {"42", "\"s\"", "true",
+                                        "{}", "[]",    NULL};
 static const char *const s_req_obj[] = {"-", "42", "\"s\"", "true", "[]", NULL};
 static const char *const s_opt_obj[] = {"42", "\"s\"", "true", "[]", NULL};
 static const char *const s_elem[] = {"42", "\"s\"", "[]", NULL};
@@ -509,8 +516,9 @@ static const s_mut_t s_muts[] = {
     {E1 "id", s_req_str, "\"other\"", NULL, "ServiceRequest.subject.reference"},
     {E1 "resourceType", s_req_str, NULL, NULL,
      "Bundle.entry[1].resource.resourceType"},
-    {E1 "extension", s_opt_arr, "[{\"url\":\"urn:passerelle:sex-as-recorded\"}]",
-     NULL, "Patient.extension"},
+    {E1 "extension", s_opt_arr,
+     "[{\"url\":\"urn:passerelle:sex-as-recorded\"}]", NULL,
+     "Patient.extension"},
     {"entry.2.resource.identifier.0.value", s_opt_str, "\"not an address\"",
      NULL, "ServiceRequest.performer[0].reference"},
     {"resourceType", s_req_str, "\"Observation\"", NULL, "resourceType"},
@@ -531,12 +539,14 @@ s_mutate(json_t *doc, const char *path, const char *value)
         char *save = NULL;
         for (char *k = strtok_r(buf, ".", &save); k && parent;
              k = strtok_r(NULL, ".", &save))
-            parent = json_is_array(parent) ? json_array_get(parent, (size_t) atoi(k))
-                                           : json_object_get(parent, k);
+            parent = json_is_array(parent)
+                         ? json_array_get(parent, (size_t) atoi(k))
+                         : json_object_get(parent, k);
     }
     assert_non_null(parent);
     json_error_t jerr;
-    json_t *v = strcmp(value, "-") ? json_loads(value, JSON_DECODE_ANY, &jerr) : NULL;
+    json_t *v =
+        strcmp(value, "-") ? json_loads(value, JSON_DECODE_ANY, &jerr) : NULL;
     if (json_is_array(parent)) {
         size_t i = (size_t) atoi(key);
         assert_int_equal(v ? json_array_set_new(parent, i, v)
@@ -602,9 +612,8 @@ test_malformed_refused(void **state)
     json_array_append(json_object_get(doc, "entry"),
                       json_array_get(json_object_get(base, "entry"), 0));
     n += s_refused(f, doc, "Bundle.entry[3].resource", "two requests");
-    doc = json_deep_copy(
-        json_object_get(json_array_get(json_object_get(base, "entry"), 0),
-                        "resource"));
+    doc = json_deep_copy(json_object_get(
+        json_array_get(json_object_get(base, "entry"), 0), "resource"));
     n += s_refused(f, doc, "ServiceRequest.subject.reference", "alone");
     n += s_refused(f, json_array(), "resourceType", "array");
     n += s_refused(f, json_integer(7), "resourceType", "number");
@@ -643,10 +652,13 @@ test_hsds_export(void **state)
                  sizeof f->dir[1].keys.sign);
     assert_string_equal(s_at(s, "organization.id"), oid);
     assert_string_equal(s_at(s, "organization_id"), oid);
-    assert_string_equal(s_at(s, "organization.uri"), "urn:passerelle:address:sn/clinic");
-    assert_string_equal(s_at(s, "service_at_locations.0.location.name"), "dakar");
+    assert_string_equal(s_at(s, "organization.uri"),
+                        "urn:passerelle:address:sn/clinic");
+    assert_string_equal(s_at(s, "service_at_locations.0.location.name"),
+                        "dakar");
     assert_string_equal(s_at(s, "attributes.0.taxonomy_term.code"), "health");
-    assert_string_equal(s_at(s, "attributes.1.taxonomy_term.code"), "primary-care");
+    assert_string_equal(s_at(s, "attributes.1.taxonomy_term.code"),
+                        "primary-care");
     // the same ids on every export; two services of one node, one
     // organization and location
     json_t *b = s_hsds(f, NULL, &r2);
@@ -656,7 +668,8 @@ test_hsds_export(void **state)
     assert_string_not_equal(s_at(s2, "id"), s_at(s, "id"));
     json_decref(r1), json_decref(r2);
     // a page as HSDS's API gives it
-    json_t *p = s_hsds(f, json_pack("{s:i, s:i}", "page", 2, "per_page", 3), &r1);
+    json_t *p =
+        s_hsds(f, json_pack("{s:i, s:i}", "page", 2, "per_page", 3), &r1);
     assert_int_equal(json_integer_value(json_object_get(p, "total_items")), 4);
     assert_int_equal(json_integer_value(json_object_get(p, "total_pages")), 2);
     assert_int_equal(json_integer_value(json_object_get(p, "page_number")), 2);
@@ -681,44 +694,53 @@ test_hsds_import(void **state)
     json_t *a = json_deep_copy(s_hsds(f, NULL, &r1));
     json_decref(r1);
     json_t *s = json_array_get(a, 1);
-    json_object_set_new(s, "name", json_string("Consultations de médecine générale"));
+    json_object_set_new(s, "name",
+                        json_string("Consultations de médecine générale"));
     json_object_set_new(s, "email", json_string("accueil@clinic.example.org"));
-    json_object_set_new(s, "languages",
-                        json_pack("[{s:s, s:s}]", "name", "Wolof", "code", "wo"));
+    json_object_set_new(
+        s, "languages",
+        json_pack("[{s:s, s:s}]", "name", "Wolof", "code", "wo"));
     json_t *org = json_object_get(s, "organization");
     json_object_set_new(org, "name", json_string("Centre de santé de Pikine"));
-    json_object_set_new(org, "uri", json_string("urn:passerelle:address:sn/evil"));
+    json_object_set_new(org, "uri",
+                        json_string("urn:passerelle:address:sn/evil"));
     json_t *sal = json_array_get(json_object_get(s, "service_at_locations"), 0);
     json_t *loc = json_object_get(sal, "location");
-    json_object_set_new(
-        loc, "addresses",
-        json_pack("[{s:s, s:s, s:s, s:s, s:s, s:s}]", "address_1",
-                  "Route de Rufisque", "city", "Pikine", "state_province",
-                  "Dakar", "postal_code", "12500", "country", "SN",
-                  "address_type", "physical"));
+    json_object_set_new(loc, "addresses",
+                        json_pack("[{s:s, s:s, s:s, s:s, s:s, s:s}]",
+                                  "address_1", "Route de Rufisque", "city",
+                                  "Pikine", "state_province", "Dakar",
+                                  "postal_code", "12500", "country", "SN",
+                                  "address_type", "physical"));
     json_object_set_new(sal, "schedules",
                         json_pack("[{s:s, s:s, s:s, s:s}]", "freq", "WEEKLY",
                                   "byday", "MO,TU,WE,TH,FR", "opens_at",
                                   "08:00", "closes_at", "17:00"));
     // a bad email first: refused, nothing kept
     json_t *bad = json_deep_copy(a);
-    json_object_set_new(json_array_get(bad, 1), "email", json_string("not-an-email"));
+    json_object_set_new(json_array_get(bad, 1), "email",
+                        json_string("not-an-email"));
     int rc;
     r1 = s_run(f, "hsds.import", json_pack("{s:o}", "doc", bad), &rc);
     assert_int_equal(rc, PL_EINVAL);
-    assert_non_null(strstr(json_string_value(json_object_get(r1, "error")),
-                           "[1].email"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(r1, "error")), "[1].email"));
     json_decref(r1);
     json_t *before = json_deep_copy(s_hsds(f, NULL, &r1));
     json_decref(r1);
     // an address without its city: refused
     bad = json_deep_copy(a);
-    json_object_del(json_array_get(json_object_get(json_object_get(
-                        json_array_get(json_object_get(json_array_get(bad, 1),
-                                                       "service_at_locations"),
-                                       0),
-                        "location"), "addresses"), 0),
-                    "city");
+    json_object_del(
+        json_array_get(
+            json_object_get(
+                json_object_get(
+                    json_array_get(json_object_get(json_array_get(bad, 1),
+                                                   "service_at_locations"),
+                                   0),
+                    "location"),
+                "addresses"),
+            0),
+        "city");
     r1 = s_run(f, "hsds.import", json_pack("{s:o}", "doc", bad), &rc);
     assert_int_equal(rc, PL_EINVAL);
     assert_non_null(strstr(json_string_value(json_object_get(r1, "error")),
@@ -738,7 +760,8 @@ test_hsds_import(void **state)
     assert_string_equal(s_at(e, "name"), "Consultations de médecine générale");
     assert_string_equal(s_at(e, "email"), "accueil@clinic.example.org");
     assert_string_equal(s_at(e, "languages.0.name"), "Wolof");
-    assert_string_equal(s_at(e, "organization.name"), "Centre de santé de Pikine");
+    assert_string_equal(s_at(e, "organization.name"),
+                        "Centre de santé de Pikine");
     assert_string_equal(s_at(e, "organization.uri"),
                         "urn:passerelle:address:sn/clinic");
     assert_string_equal(
