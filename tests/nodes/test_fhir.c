@@ -617,7 +617,21 @@ test_malformed_refused(void **state)
     n += s_refused(f, doc, "Bundle.entry[3].resource", "two requests");
     doc = json_deep_copy(json_object_get(
         json_array_get(json_object_get(base, "entry"), 0), "resource"));
-    n += s_refused(f, doc, "ServiceRequest.subject.reference", "alone");
+    n += s_refused(f, json_deep_copy(doc), "ServiceRequest.subject.reference",
+                   "alone");
+    // ... but taken with its Patient in "contained" ("#p1")
+    json_t *pat = json_deep_copy(json_object_get(
+        json_array_get(json_object_get(base, "entry"), 1), "resource"));
+    json_object_set_new(doc, "contained", json_pack("[o]", pat));
+    json_object_set_new(json_object_get(doc, "subject"), "reference",
+                        json_string("#p1"));
+    json_object_del(doc, "performer");
+    json_t *res =
+        s_ok(f, "fhir.import", json_pack("{s:o}", "doc", doc), &reply);
+    assert_non_null(s_at(res, "case"));
+    json_decref(reply);
+    cases++;
+    audit += 2; // case-add and fhir-import
     n += s_refused(f, json_array(), "resourceType", "array");
     n += s_refused(f, json_integer(7), "resourceType", "number");
     printf("%d malformed documents refused, each with its FHIR path\n", n);
