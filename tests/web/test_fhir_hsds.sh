@@ -199,6 +199,17 @@ cp "$T/out" "$T/web-hsds.json"
 HTTP=$(curl -s -o "$T/out" -w '%{http_code}' "$U/api/v1/fhir/Task")
 [ "$HTTP" = 401 ] || fail "GET /api/v1/fhir/Task without a session answered $HTTP"
 ok
+# a provider sees the incoming referrals' Tasks; an admin none
+staff_add clinic fatou provider
+staff_add clinic root-admin admin
+web_start cl clinic
+web_login cl fatou "$T/jar2"
+HTTP=$(curl -s -o "$T/out" -w '%{http_code}' -b "$T/jar2" "${WEB_URL[cl]}/api/v1/fhir/Task")
+json_is "[$HTTP, d[\"total\"]]" '[200, 2]'
+web_login cl root-admin "$T/jar3"
+HTTP=$(curl -s -o "$T/out" -w '%{http_code}' -b "$T/jar3" "${WEB_URL[cl]}/api/v1/fhir/Bundle/$R1")
+[ "$HTTP" = 403 ] || fail "an admin's GET /api/v1/fhir/Bundle answered $HTTP"
+ok
 web_stop_checked
 ok
 
