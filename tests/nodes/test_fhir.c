@@ -26,6 +26,7 @@
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_ctl.h"
 #include "proto/pl_keys.h"
+#include "tests/lib/nodes/pl_testctl.h"
 #include "tests/lib/nodes/pl_teststore.h"
 #include "tests/lib/pl_test.h"
 
@@ -131,29 +132,12 @@ s_teardown(void **state)
     return 0;
 }
 
-// Runs 'cmd' (args stolen) through the one walker in a nested transaction
-// kept when the handler says so; the parsed reply.
+// Runs 'cmd' (args stolen) as Awa through the one walker
+// (tests/lib/nodes/pl_testctl.h); the parsed reply.
 static json_t *
 s_run(s_fake_t *f, const char *cmd, json_t *args, int *rc)
 {
-    pl_txn_t *txn = NULL;
-    assert_int_equal(pl_store_begin(f->ts.store, NULL, true, &txn), PL_OK);
-    int out = -1;
-    const pl_ctl_cmd_t *row = pl_node_ctl_find(cmd);
-    assert_non_null(row);
-    char *text = pl_node_ctl_run(row, &f->ctx, txn, args, "Awa", &out);
-    if (out == PL_OK)
-        assert_int_equal(pl_store_commit(&txn), PL_OK);
-    else
-        pl_store_abort(&txn);
-    json_decref(args);
-    json_error_t jerr;
-    json_t *reply = json_loads(text, 0, &jerr);
-    free(text);
-    assert_non_null(reply);
-    if (rc)
-        *rc = out;
-    return reply;
+    return pl_testctl_run(f->ts.store, &f->ctx, cmd, args, "Awa", rc);
 }
 
 // The result of a command that must succeed (reference owned by 'reply').
