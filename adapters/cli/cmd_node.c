@@ -49,6 +49,7 @@ s_str(json_t *o, const char *key)
 
 static const char s_directory_help[] =
     "usage: passerelle --home DIR directory [--sector S] [--json]\n"
+    "       passerelle --home DIR directory --hsds | import --hsds FILE\n"
     "\n"
     "Lists the nodes of the network as this node's daemon knows them: the\n"
     "certificates the broker published, each verified against the network\n"
@@ -58,11 +59,16 @@ static const char s_directory_help[] =
     "  --sector S   only nodes of sector S (agency, health, mhpss, ...)\n"
     "  --json       an array of {address, display_name, organisation,\n"
     "               sector, dimension, country, region, services, serial,\n"
-    "               not_after, box_key_id}\n";
+    "               not_after, box_key_id}\n"
+    "  --hsds       Open Referral HSDS 3.0 (see directory --hsds --help)\n";
 
 int
 cli_cmd_directory(cli_t *cli, int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) // issue 16: HSDS (cmd_fhir.c)
+        if (!strcmp(argv[i], "--hsds")
+            || (i == 1 && !strcmp(argv[i], "import")))
+            return cli_directory_hsds(cli, argc, argv);
     const char *sector = NULL;
     int rc = s_parse(cli, "directory", s_directory_help, &sector, argc, argv);
     if (rc >= 0)

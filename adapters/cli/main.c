@@ -48,6 +48,8 @@ static const struct command {
     {"referrals", cli_cmd_referrals,
      "referrals sent and received, with FHIR status and overdue flag"},
     {"show", cli_cmd_show, "one referral: person as far as visible, history"},
+    {"fhir", cli_cmd_fhir,
+     "fhir import FILE: a FHIR ServiceRequest becomes a case and a draft"},
     {"accept", cli_cmd_act, "recipient: accept a received referral"},
     {"reject", cli_cmd_act, "recipient: reject a referral --reason CODE"},
     {"start", cli_cmd_act, "recipient: start an accepted referral"},

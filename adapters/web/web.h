@@ -177,6 +177,10 @@ typedef struct {
     char www_auth[64];           // a 401's WWW-Authenticate, or ""
 } web_req_t;
 
+// A GET query value of the request (NULL: absent); codes and numbers
+// only, never personal data.
+const char *web_query(web_req_t *r, const char *key);
+
 // Calls 'cmd' on the daemon for the request's session (a request id is
 // added when 'changes'). Returns 0 with '*res' (caller decrefs) or -1 with
 // 'err' (the daemon's text) and 'code' ("PL_E…" or ""). A PL_EAUTH answer
@@ -220,6 +224,10 @@ void web_pg_audit(web_req_t *r);
 void web_pg_notifications(web_req_t *r);
 void web_pg_staff(web_req_t *r);
 void web_pg_staff_post(web_req_t *r);
+// FHIR R4 and HSDS 3.0 reads (web_fhir.c, issue 16)
+void web_api_fhir_tasks(web_req_t *r);
+void web_api_fhir_bundle(web_req_t *r);
+void web_api_hsds_services(web_req_t *r);
 
 // ---- web_mail: email notifications (issue 14 item 6)
 

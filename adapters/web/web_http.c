@@ -82,6 +82,11 @@ static const s_route_t s_routes[] = {
     {"POST", API "/referrals/:id/complete", R_PROV, web_api_core},
     {"POST", API "/referrals/:id/cancel", R_CM, web_api_core},
     {"GET", API "/notifications", R_CM | R_PROV, web_api_core},
+    // FHIR R4 and HSDS 3.0 (issue 16; adapters/web/openapi/fhir-hsds.json)
+    {"GET", "/api/v1/fhir/Task", R_PROV | R_CM | R_SUP, web_api_fhir_tasks},
+    {"GET", "/api/v1/fhir/Bundle/:id", R_PROV | R_CM | R_SUP,
+     web_api_fhir_bundle},
+    {"GET", "/api/v1/hsds/services", R_ANY, web_api_hsds_services},
 #undef API
 };
 
@@ -105,6 +110,14 @@ web_http_list_routes(FILE *out)
                 fprintf(out, "%s%s", n++ ? "," : "", names[b]);
         fputc('\n', out);
     }
+}
+
+const char *
+web_query(web_req_t *r, const char *key)
+{
+    return r->conn ? MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+                                                 key)
+                   : NULL;
 }
 
 static int

@@ -64,6 +64,7 @@ declare -A GROUP=(
     [complete]=referral [cancel]=referral [notifications]=referral
     [handover]=handover [handovers]=handover [staff]=staff
     [token]=token
+    [handover]=handover [handovers]=handover [staff]=staff [fhir]=fhir
 )
 passerelle --help | sed -n '/^commands:/,/^$/p' | awk 'NR > 1 && NF {print $1}' >"$T/cmds"
 [ "$(wc -l <"$T/cmds")" -ge 20 ] || fail "could not read the command list"
