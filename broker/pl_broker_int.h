@@ -14,6 +14,7 @@
 
 #include "broker/pl_broker.h"
 #include "broker/pl_door.h"
+#include "broker/pl_index.h"
 #include "broker/pl_registry.h"
 #include "broker/pl_spool.h"
 #include "proto/pl_cert.h"
@@ -96,8 +97,11 @@ struct pl_broker {
     pl_keys_t *keys;                  // own keys
     pl_session_t *sessions;           // connected nodes
     size_t nsessions, capsessions;    // used / allocated
+    pl_index_t session_by_rid;        // sessions by routing id
+    pl_index_t session_by_address;    // sessions by address
     pl_stats_t *stats;                // per address
     size_t nstats, capstats;          // used / allocated
+    pl_index_t stats_by_address;      // stats by address
     pl_reply_t *replies;              // pending replies of this pass
     size_t nreplies, capreplies;      // used / allocated
     pl_take_t *takes;                 // takens of this pass
