@@ -91,6 +91,14 @@ pl_broker_session_by_address(pl_broker_t *self, const char *address)
 }
 
 void
+pl_broker_due(pl_broker_t *self, const char *address)
+{
+    pl_session_t *s = pl_broker_session_by_address(self, address);
+    if (s)
+        s->due = true;
+}
+
+void
 pl_broker_session_drop(pl_broker_t *self, pl_session_t *s, const char *why)
 {
     pl_log_info(self->log, "node_offline address=%s reason=%s", s->address,
@@ -274,6 +282,7 @@ s_session(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
     s->rid_len = rid_len;
     snprintf(s->address, sizeof s->address, "%s", address);
     s->connected_since = pl_now();
+    s->due = true; // what was queued while it was away
     *fresh = true;
     pl_log_info(self->log, "node_online address=%s", address);
     return s;
@@ -376,6 +385,7 @@ s_handle_envelope(pl_broker_t *self, pl_session_t *s,
             if (st)
                 st->accepted++;
             s_routed(self);
+            pl_broker_due(self, hdr.to);
             pl_log_debug(self->log, "accepted id=%s from=%s to=%s bytes=%zu",
                          hex, hdr.from, hdr.to, raw_len);
         } else {
@@ -481,6 +491,7 @@ s_handle_take(pl_broker_t *self, pl_session_t *s, const uint8_t *id,
         // taken for a delivery from before a redelivery reset does not
         if (s->inflight && seq <= s->next_seq)
             s->inflight--;
+        s->due = true; // the window has room again
         // progress: the redelivery timer means "no taken for redeliver_ms",
         // not "the window never emptied" (steady traffic never empties it)
         s->oldest_inflight_ms = pl_mono_ms();
@@ -651,12 +662,16 @@ s_deliver(pl_broker_t *self)
                         s->address, s->inflight);
             s->inflight = 0;
             s->next_seq = 0;
+            s->due = true;
         }
-        if (s->inflight >= self->cfg.window)
+        if (!s->due || s->inflight >= self->cfg.window)
             continue;
         s_deliver_ctx_t c = {self, s, pl_now()};
         pl_spool_scan(self->spool, s->address, s->next_seq,
                       self->cfg.window - s->inflight, s_deliver_one, &c);
+        // sent what there was, or the window is full (a taken sets it
+        // again); blocked: the next round tries again
+        s->due = s->blocked;
     }
     for (size_t i = 0; i < self->nsessions;) {
         if (self->sessions[i].gone) {
@@ -901,6 +916,9 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
         pl_fed_drain(self); // what the federation links brought
         if (sweep) {
             self->last_sweep_ms = mono;
+            // the safety net: every queue is scanned once a sweep
+            for (size_t i = 0; i < self->nsessions; i++)
+                self->sessions[i].due = true;
             if (pl_spool_nest(self->spool) == PL_OK) {
                 int n =
                     pl_spool_sweep(self->spool, pl_now(), s_on_expired, self);

@@ -19,7 +19,6 @@
 #include "proto/pl_util.h"
 
 #define S_MONITOR_EP  "inproc://pl-door-monitor"
-#define S_BACKLOG     64   // listen backlog: below the reserve
 #define S_RESERVE_MIN 256  // descriptors kept for control, LMDB, reload
 #define S_RESERVE_MAX 4096 // (limit / 8 between these bounds)
 #define S_COUNT_MS    100  // recount at least this often
@@ -91,10 +90,10 @@ s_raise_limit(pl_door_t *self)
                 (unsigned long long) rl.rlim_max, self->reserve);
 }
 
-// a listening socket for tcp://HOST:PORT, or -1 (not tcp, or it failed:
-// errno set, 0 for "not tcp")
+// a listening socket for tcp://HOST:PORT with 'backlog', or -1 (not tcp,
+// or it failed: errno set, 0 for "not tcp")
 static int
-s_listen(const char *endpoint)
+s_listen(const char *endpoint, int backlog)
 {
     if (strncmp(endpoint, "tcp://", 6) != 0) {
         errno = 0;
@@ -135,7 +134,7 @@ s_listen(const char *endpoint)
     if (rc == 0)
         rc = bind(fd, res->ai_addr, res->ai_addrlen);
     if (rc == 0)
-        rc = listen(fd, S_BACKLOG);
+        rc = listen(fd, backlog);
     int saved = errno;
     freeaddrinfo(res);
     if (rc != 0) {
@@ -158,7 +157,11 @@ pl_door_open(void *ctx, void *router, const char *endpoint, size_t enrolled,
     self->listen_fd = -1;
     self->log = log;
     s_raise_limit(self);
-    int fd = s_listen(endpoint);
+    // the backlog stays below the reserve (connections the kernel accepts
+    // after the door closes) but is large enough for a crowd: thousands of
+    // nodes reconnecting to a restarted broker overflowed 64, and each
+    // dropped SYN waits for its retransmission (1 s, 3 s, 7 s, 15 s ...)
+    int fd = s_listen(endpoint, (int) (self->reserve / 2));
     if (fd < 0 && errno != 0) {
         pl_log_error(log, "start_failed reason=\"bind %s: %s\"", endpoint,
                      strerror(errno));
