@@ -31,6 +31,7 @@
 #include "proto/pl_crypto.h"
 #include "tests/lib/pl_bench.h"
 #include "tests/lib/pl_test.h"
+#include "tests/lib/pl_testnet.h"
 #include "tests/lib/pl_testnode.h"
 
 enum { AG = 0, CL = 1 };
@@ -257,6 +258,22 @@ s_print_wire(const char *label, const s_wire_t *w, long n)
            w->rcpt / n);
 }
 
+// the envelope sizes the broker accepted (packet bytes, before CurveZMQ)
+static void
+s_sizes(const pl_test_net_t *net)
+{
+    char *o = NULL;
+    PL_CHECK(pl_test_sh(&o,
+                        "grep -o ' accepted id=.* bytes=[0-9]*' '%s/broker.log'"
+                        " | sed 's/.*bytes=//' | sort -n | uniq -c | "
+                        "tr -s ' \\n' ' '",
+                        net->root)
+             == 0);
+    printf("envelope packets accepted by the broker (count, bytes): %s\n",
+           o ? o : "");
+    free(o);
+}
+
 // the case every referral is made from (consent for health)
 static void
 s_case(const pl_test_net_t *net, char *case_id, size_t cap)
@@ -287,7 +304,8 @@ s_referrals(const pl_test_net_t *net, const char *case_id, long n)
     double t0 = pl_bench_now();
     for (long i = 0; i < n; i++)
         s_refer(net, case_id, id);
-    s_wait_status(net, id, "received");
+    if (n > 0)
+        s_wait_status(net, id, "received");
     s_wire_t w;
     s_mark(net, &w);
     return pl_bench_now() - t0;
@@ -303,7 +321,9 @@ main(int argc, char **argv)
     const char *const specs[] = {"agency:agency", "clinic:health"};
     pl_test_net_t net;
     pl_test_net_init(&net, "benchwire", specs, 2);
-    pl_test_net_start_broker(&net, NULL);
+    // debug: its `accepted ... bytes=N` lines give each envelope's size
+    const char *const dbg[] = {"--log-level", "debug", NULL};
+    pl_testnet_start_broker(&net, dbg, NULL);
     pl_testnode_start(&net, AG, NULL, NULL);
     pl_testnode_start(&net, CL, NULL, NULL);
     PL_CHECK(pl_testnode_wait_log(pl_testnode_log(&net, AG),
@@ -333,6 +353,7 @@ main(int argc, char **argv)
     for (int k = 0; k < S_STEPS; k++)
         s_print_wire(s_step_name[k], &step[k], loops);
     s_print_wire("closed loop", &total, loops);
+    s_sizes(&net);
     double crypto = pl_bench_floor(S_PAYLOAD, 300, true);
     double lmdb = s_lmdb_floor(300);
     double per_env = total.env / (double) loops;
