@@ -268,16 +268,18 @@ s_lmdb_floor(int iters)
     return s;
 }
 
+// VmRSS (field "VmRSS:") or its anonymous part, heap and stacks
+// ("RssAnon:"), of a process; the rest is the store's mapped pages
 static double
-s_rss_mib(pid_t pid)
+s_rss_field(pid_t pid, const char *field)
 {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
     FILE *f = fopen(path, "r");
     long kib = -1;
     while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kib = strtol(line + 6, NULL, 10);
+        if (strncmp(line, field, strlen(field)) == 0)
+            kib = strtol(line + strlen(field), NULL, 10);
     if (f)
         fclose(f);
     return (double) kib / 1024;
@@ -368,7 +370,10 @@ main(int argc, char **argv)
     char case_id[64];
     s_case(&net, case_id, sizeof case_id);
     sleep(2); // settled after the start
-    double rss0[2] = {s_rss_mib(net.node_pid[AG]), s_rss_mib(net.node_pid[CL])};
+    double rss0[4] = {s_rss_field(net.node_pid[AG], "VmRSS:"),
+                      s_rss_field(net.node_pid[CL], "VmRSS:"),
+                      s_rss_field(net.node_pid[AG], "RssAnon:"),
+                      s_rss_field(net.node_pid[CL], "RssAnon:")};
     s_wire_t warm[S_STEPS] = {{0}}, step[S_STEPS] = {{0}};
     s_loop(&net, case_id, warm);
     for (long i = 0; i < loops; i++)
@@ -418,10 +423,13 @@ main(int argc, char **argv)
            cpu[1] / floor_side, (double) polls / (double) cloops, poll * 1e6);
     double took = s_referrals(&net, case_id, refs);
     sleep(2);
-    printf("node RSS: agency %.1f MiB idle, %.1f MiB after %ld more "
-           "referrals (%.0f s); clinic %.1f MiB idle, %.1f MiB after\n",
-           rss0[0], s_rss_mib(net.node_pid[AG]), refs, took, rss0[1],
-           s_rss_mib(net.node_pid[CL]));
+    for (int i = 0; i < 2; i++)
+        printf("node RSS, %s: %.1f MiB idle (%.1f anonymous), %.1f MiB after "
+               "%ld more referrals in %.0f s (%.1f anonymous; the rest is "
+               "the store's mapped pages)\n",
+               i == AG ? "agency" : "clinic", rss0[i], rss0[2 + i],
+               s_rss_field(net.node_pid[i], "VmRSS:"), refs, took,
+               s_rss_field(net.node_pid[i], "RssAnon:"));
     pl_test_net_destroy(&net);
     return 0;
 }
