@@ -54,21 +54,6 @@ typedef struct {
     long n;             // C
 } s_gen_t;
 
-static long
-s_rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
-    FILE *f = fopen(path, "r");
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kib = strtol(line + 6, NULL, 10);
-    if (f)
-        fclose(f);
-    return kib;
-}
-
 // certificates n0..n(e-1) issued into the broker's certs/; the first c
 // get key pairs kept in g
 static void
@@ -395,14 +380,15 @@ main(int argc, char **argv)
     s_broker_start(&net, limit);
     double r0 = s_route_fresh(&net); // before the crowd: the same path
     sleep(2);
-    long rss0 = s_rss_kib(net.broker_pid); // with the store's pages mapped
+    long rss0 = pl_bench_proc_kib(net.broker_pid,
+                                  "VmRSS:"); // with the store's pages mapped
     uint8_t spk[32];
     s_broker_key(&net, spk);
     t0 = pl_bench_now();
     s_gen_open(&g, &net, spk);
     double admit = s_gen_admit(&g, t0);
     sleep(3);
-    long rss1 = s_rss_kib(net.broker_pid);
+    long rss1 = pl_bench_proc_kib(net.broker_pid, "VmRSS:");
     printf("connect: %ld clients admitted (hello -> welcome) in %.2f s\n", c,
            admit);
     printf("broker RSS: %.1f MiB with 0 connected, %.1f MiB with %ld: "

@@ -268,21 +268,12 @@ s_lmdb_floor(int iters)
     return s;
 }
 
-// VmRSS (field "VmRSS:") or its anonymous part, heap and stacks
-// ("RssAnon:"), of a process; the rest is the store's mapped pages
+// a field of /proc/PID/status in MiB: VmRSS, or its anonymous part
+// (heap and stacks; the rest is the store's mapped pages)
 static double
 s_rss_field(pid_t pid, const char *field)
 {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
-    FILE *f = fopen(path, "r");
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, field, strlen(field)) == 0)
-            kib = strtol(line + strlen(field), NULL, 10);
-    if (f)
-        fclose(f);
-    return (double) kib / 1024;
+    return (double) pl_bench_proc_kib(pid, field) / 1024;
 }
 
 static void
