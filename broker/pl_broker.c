@@ -25,12 +25,39 @@
 
 // ------------------------------------------------------------ helpers
 
+// eq of the indexes: entry i of the array has this key
+static bool
+s_stats_eq(const void *arg, size_t i, const void *key, size_t len)
+{
+    const pl_broker_t *self = arg;
+    return strlen(self->stats[i].address) == len
+           && memcmp(self->stats[i].address, key, len) == 0;
+}
+
+static bool
+s_session_addr_eq(const void *arg, size_t i, const void *key, size_t len)
+{
+    const pl_broker_t *self = arg;
+    return strlen(self->sessions[i].address) == len
+           && memcmp(self->sessions[i].address, key, len) == 0;
+}
+
+static bool
+s_session_rid_eq(const void *arg, size_t i, const void *key, size_t len)
+{
+    const pl_broker_t *self = arg;
+    return self->sessions[i].rid_len == len
+           && memcmp(self->sessions[i].rid, key, len) == 0;
+}
+
 pl_stats_t *
 pl_broker_stats(pl_broker_t *self, const char *address)
 {
-    for (size_t i = 0; i < self->nstats; i++)
-        if (strcmp(self->stats[i].address, address) == 0)
-            return &self->stats[i];
+    size_t alen = strlen(address);
+    size_t i =
+        pl_index_find(&self->stats_by_address, address, alen, s_stats_eq, self);
+    if (i != PL_INDEX_NONE)
+        return &self->stats[i];
     if (self->nstats == self->capstats) {
         size_t cap = self->capstats ? self->capstats * 2 : 16;
         pl_stats_t *p = realloc(self->stats, cap * sizeof *p);
@@ -39,6 +66,8 @@ pl_broker_stats(pl_broker_t *self, const char *address)
         self->stats = p;
         self->capstats = cap;
     }
+    if (pl_index_put(&self->stats_by_address, address, alen, self->nstats) != 0)
+        return NULL;
     pl_stats_t *st = &self->stats[self->nstats++];
     memset(st, 0, sizeof *st);
     snprintf(st->address, sizeof st->address, "%s", address);
@@ -48,20 +77,25 @@ pl_broker_stats(pl_broker_t *self, const char *address)
 static pl_session_t *
 s_session_by_rid(pl_broker_t *self, const uint8_t *rid, size_t len)
 {
-    for (size_t i = 0; i < self->nsessions; i++)
-        if (self->sessions[i].rid_len == len
-            && memcmp(self->sessions[i].rid, rid, len) == 0)
-            return &self->sessions[i];
-    return NULL;
+    size_t i =
+        pl_index_find(&self->session_by_rid, rid, len, s_session_rid_eq, self);
+    return i == PL_INDEX_NONE ? NULL : &self->sessions[i];
 }
 
 pl_session_t *
 pl_broker_session_by_address(pl_broker_t *self, const char *address)
 {
-    for (size_t i = 0; i < self->nsessions; i++)
-        if (strcmp(self->sessions[i].address, address) == 0)
-            return &self->sessions[i];
-    return NULL;
+    size_t i = pl_index_find(&self->session_by_address, address,
+                             strlen(address), s_session_addr_eq, self);
+    return i == PL_INDEX_NONE ? NULL : &self->sessions[i];
+}
+
+void
+pl_broker_due(pl_broker_t *self, const char *address)
+{
+    pl_session_t *s = pl_broker_session_by_address(self, address);
+    if (s)
+        s->due = true;
 }
 
 void
@@ -69,8 +103,17 @@ pl_broker_session_drop(pl_broker_t *self, pl_session_t *s, const char *why)
 {
     pl_log_info(self->log, "node_offline address=%s reason=%s", s->address,
                 why);
-    size_t i = (size_t) (s - self->sessions);
-    self->sessions[i] = self->sessions[--self->nsessions];
+    size_t i = (size_t) (s - self->sessions), last = self->nsessions - 1;
+    pl_index_del(&self->session_by_rid, s->rid, s->rid_len, i);
+    pl_index_del(&self->session_by_address, s->address, strlen(s->address), i);
+    if (i != last) { // the last session takes the slot
+        pl_session_t *m = &self->sessions[last];
+        pl_index_renumber(&self->session_by_rid, m->rid, m->rid_len, last, i);
+        pl_index_renumber(&self->session_by_address, m->address,
+                          strlen(m->address), last, i);
+        self->sessions[i] = *m;
+    }
+    self->nsessions--;
 }
 
 static void
@@ -190,6 +233,31 @@ s_welcome(pl_broker_t *self, pl_session_t *s)
         pl_buf_free(&out);
 }
 
+// a new slot at the end of the sessions, filed under rid and address in
+// the indexes; NULL when out of memory (nothing changed)
+static pl_session_t *
+s_session_add(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
+              const char *address)
+{
+    if (self->nsessions == self->capsessions) {
+        size_t cap = self->capsessions ? self->capsessions * 2 : 16;
+        pl_session_t *p = realloc(self->sessions, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        self->sessions = p;
+        self->capsessions = cap;
+    }
+    size_t i = self->nsessions, alen = strlen(address);
+    if (pl_index_put(&self->session_by_rid, rid, rid_len, i) != 0)
+        return NULL;
+    if (pl_index_put(&self->session_by_address, address, alen, i) != 0) {
+        pl_index_del(&self->session_by_rid, rid, rid_len, i);
+        return NULL;
+    }
+    self->nsessions++;
+    return &self->sessions[i];
+}
+
 // Finds or creates the session of this connection. A packet from a
 // connection without a session gets a welcome: "(re)synchronise".
 static pl_session_t *
@@ -202,22 +270,19 @@ s_session(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
         return s;
     // a new connection of a node replaces its old one (reconnect)
     s = pl_broker_session_by_address(self, address);
-    if (!s) {
-        if (self->nsessions == self->capsessions) {
-            size_t cap = self->capsessions ? self->capsessions * 2 : 16;
-            pl_session_t *p = realloc(self->sessions, cap * sizeof *p);
-            if (!p)
-                return NULL;
-            self->sessions = p;
-            self->capsessions = cap;
-        }
-        s = &self->sessions[self->nsessions++];
-    }
+    if (s) {
+        size_t i = (size_t) (s - self->sessions);
+        if (pl_index_put(&self->session_by_rid, rid, rid_len, i) != 0)
+            return NULL;
+        pl_index_del(&self->session_by_rid, s->rid, s->rid_len, i);
+    } else if (!(s = s_session_add(self, rid, rid_len, address)))
+        return NULL;
     memset(s, 0, sizeof *s);
     memcpy(s->rid, rid, rid_len);
     s->rid_len = rid_len;
     snprintf(s->address, sizeof s->address, "%s", address);
     s->connected_since = pl_now();
+    s->due = true; // what was queued while it was away
     *fresh = true;
     pl_log_info(self->log, "node_online address=%s", address);
     return s;
@@ -320,6 +385,7 @@ s_handle_envelope(pl_broker_t *self, pl_session_t *s,
             if (st)
                 st->accepted++;
             s_routed(self);
+            pl_broker_due(self, hdr.to);
             pl_log_debug(self->log, "accepted id=%s from=%s to=%s bytes=%zu",
                          hex, hdr.from, hdr.to, raw_len);
         } else {
@@ -425,6 +491,7 @@ s_handle_take(pl_broker_t *self, pl_session_t *s, const uint8_t *id,
         // taken for a delivery from before a redelivery reset does not
         if (s->inflight && seq <= s->next_seq)
             s->inflight--;
+        s->due = true; // the window has room again
         // progress: the redelivery timer means "no taken for redeliver_ms",
         // not "the window never emptied" (steady traffic never empties it)
         s->oldest_inflight_ms = pl_mono_ms();
@@ -595,12 +662,16 @@ s_deliver(pl_broker_t *self)
                         s->address, s->inflight);
             s->inflight = 0;
             s->next_seq = 0;
+            s->due = true;
         }
-        if (s->inflight >= self->cfg.window)
+        if (!s->due || s->inflight >= self->cfg.window)
             continue;
         s_deliver_ctx_t c = {self, s, pl_now()};
         pl_spool_scan(self->spool, s->address, s->next_seq,
                       self->cfg.window - s->inflight, s_deliver_one, &c);
+        // sent what there was, or the window is full (a taken sets it
+        // again); blocked: the next round tries again
+        s->due = s->blocked;
     }
     for (size_t i = 0; i < self->nsessions;) {
         if (self->sessions[i].gone) {
@@ -845,6 +916,9 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
         pl_fed_drain(self); // what the federation links brought
         if (sweep) {
             self->last_sweep_ms = mono;
+            // the safety net: every queue is scanned once a sweep
+            for (size_t i = 0; i < self->nsessions; i++)
+                self->sessions[i].due = true;
             if (pl_spool_nest(self->spool) == PL_OK) {
                 int n =
                     pl_spool_sweep(self->spool, pl_now(), s_on_expired, self);

@@ -14,6 +14,7 @@
 
 #include "broker/pl_broker.h"
 #include "broker/pl_door.h"
+#include "broker/pl_index.h"
 #include "broker/pl_registry.h"
 #include "broker/pl_spool.h"
 #include "proto/pl_cert.h"
@@ -46,7 +47,8 @@ typedef struct {
     uint64_t oldest_inflight_ms;      // monotonic ms of the oldest delivery
     unsigned inflight;                // deliveries awaiting taken
     bool blocked;                     // EAGAIN this pass: stop delivering
-    bool gone;                        // EHOSTUNREACH: drop the session
+    bool due;  // its queue may hold what it has not been sent: scan it
+    bool gone; // EHOSTUNREACH: drop the session
 } pl_session_t;
 
 // Transport figures per address (kept in memory since start).
@@ -96,8 +98,11 @@ struct pl_broker {
     pl_keys_t *keys;                  // own keys
     pl_session_t *sessions;           // connected nodes
     size_t nsessions, capsessions;    // used / allocated
+    pl_index_t session_by_rid;        // sessions by routing id
+    pl_index_t session_by_address;    // sessions by address
     pl_stats_t *stats;                // per address
     size_t nstats, capstats;          // used / allocated
+    pl_index_t stats_by_address;      // stats by address
     pl_reply_t *replies;              // pending replies of this pass
     size_t nreplies, capreplies;      // used / allocated
     pl_take_t *takes;                 // takens of this pass
@@ -124,6 +129,11 @@ pl_stats_t *pl_broker_stats(pl_broker_t *self, const char *address);
 // The connected session of 'address', or NULL.
 pl_session_t *pl_broker_session_by_address(pl_broker_t *self,
                                            const char *address);
+
+// The session of 'address' (if connected) has new envelopes queued: the
+// next delivery round scans its queue. Rounds scan only such sessions
+// (issue 20: thousands connected), and all of them at each sweep.
+void pl_broker_due(pl_broker_t *self, const char *address);
 
 // Logs node_offline for 's' with reason 'why' and removes it (the last
 // session takes its slot: 's' is invalid after).

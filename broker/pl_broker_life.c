@@ -195,6 +195,9 @@ pl_broker_destroy(pl_broker_t **self_p)
     pl_keys_destroy(&self->keys);
     free(self->sessions);
     free(self->stats);
+    pl_index_clear(&self->session_by_rid);
+    pl_index_clear(&self->session_by_address);
+    pl_index_clear(&self->stats_by_address);
     if (self->log)
         pl_log_info(self->log, "broker_stopped");
     free(self);

@@ -19,11 +19,14 @@
 #include "proto/pl_util.h"
 
 #define S_MONITOR_EP  "inproc://pl-door-monitor"
-#define S_BACKLOG     64   // listen backlog: below the reserve
 #define S_RESERVE_MIN 256  // descriptors kept for control, LMDB, reload
 #define S_RESERVE_MAX 4096 // (limit / 8 between these bounds)
-#define S_COUNT_MS    100  // recount at least this often
-#define S_EVENTS_MAX  4096 // monitor events read per tick
+#define S_COUNT_MS    100  // recount this often while connections come and go
+#define S_QUIET_MS                                                             \
+    5000                  // and this often when none did (issue 20: a
+                          // readdir of thousands of descriptors 10 times
+                          // a second was most of an idle broker's CPU)
+#define S_EVENTS_MAX 4096 // monitor events read per tick
 
 struct pl_door {
     void *router;        // borrowed
@@ -35,6 +38,7 @@ struct pl_door {
     _Atomic size_t fds;  // open descriptors at the last count
     uint64_t counted;    // monotonic ms of the last count (watcher's)
     size_t since;        // connections accepted since that count
+    bool changed;        // connections came or went since that count
     _Atomic bool closed; // the drop-everything filter is attached
     _Atomic bool stop;   // asks the watcher to end
     pthread_t watcher;   // reacts to every accept as it happens
@@ -91,10 +95,10 @@ s_raise_limit(pl_door_t *self)
                 (unsigned long long) rl.rlim_max, self->reserve);
 }
 
-// a listening socket for tcp://HOST:PORT, or -1 (not tcp, or it failed:
-// errno set, 0 for "not tcp")
+// a listening socket for tcp://HOST:PORT with 'backlog', or -1 (not tcp,
+// or it failed: errno set, 0 for "not tcp")
 static int
-s_listen(const char *endpoint)
+s_listen(const char *endpoint, int backlog)
 {
     if (strncmp(endpoint, "tcp://", 6) != 0) {
         errno = 0;
@@ -135,7 +139,7 @@ s_listen(const char *endpoint)
     if (rc == 0)
         rc = bind(fd, res->ai_addr, res->ai_addrlen);
     if (rc == 0)
-        rc = listen(fd, S_BACKLOG);
+        rc = listen(fd, backlog);
     int saved = errno;
     freeaddrinfo(res);
     if (rc != 0) {
@@ -158,7 +162,11 @@ pl_door_open(void *ctx, void *router, const char *endpoint, size_t enrolled,
     self->listen_fd = -1;
     self->log = log;
     s_raise_limit(self);
-    int fd = s_listen(endpoint);
+    // the backlog stays below the reserve (connections the kernel accepts
+    // after the door closes) but is large enough for a crowd: thousands of
+    // nodes reconnecting to a restarted broker overflowed 64, and each
+    // dropped SYN waits for its retransmission (1 s, 3 s, 7 s, 15 s ...)
+    int fd = s_listen(endpoint, (int) (self->reserve / 2));
     if (fd < 0 && errno != 0) {
         pl_log_error(log, "start_failed reason=\"bind %s: %s\"", endpoint,
                      strerror(errno));
@@ -299,11 +307,11 @@ s_set_closed(pl_door_t *self, bool closed)
 // Reads the monitor's events (waiting up to 'wait_ms') and closes or
 // opens the door. The count of open descriptors is taken again when
 // connections were accepted and the last count plus them reaches the mark,
-// and at least every S_COUNT_MS.
+// and every S_COUNT_MS while connections come and go (S_QUIET_MS when not).
 static void
 s_step(pl_door_t *self, int wait_ms)
 {
-    size_t accepted = 0;
+    size_t accepted = 0, events = 0;
     zmq_pollitem_t it = {self->monitor, 0, ZMQ_POLLIN, 0};
     if (self->monitor && zmq_poll(&it, 1, wait_ms) > 0)
         for (int i = 0; i < S_EVENTS_MAX; i++) {
@@ -317,6 +325,7 @@ s_step(pl_door_t *self, int wait_ms)
                 uint16_t id;
                 memcpy(&id, zmq_msg_data(&ev), 2);
                 accepted += id == ZMQ_EVENT_ACCEPTED;
+                events++;
             }
             bool more = zmq_msg_more(&ev);
             zmq_msg_close(&ev);
@@ -330,15 +339,18 @@ s_step(pl_door_t *self, int wait_ms)
     size_t low =
         self->limit > 2 * self->reserve ? self->limit - 2 * self->reserve : 0;
     self->since += accepted;
+    self->changed = self->changed || events > 0;
     uint64_t now = pl_mono_ms();
     size_t fds = atomic_load(&self->fds);
-    bool recount = now - self->counted >= S_COUNT_MS
-                   || (accepted && fds + self->since >= high);
+    uint64_t every = self->changed || !self->monitor ? S_COUNT_MS : S_QUIET_MS;
+    bool recount =
+        now - self->counted >= every || (accepted && fds + self->since >= high);
     if (recount) {
         fds = s_count_fds();
         atomic_store(&self->fds, fds);
         self->counted = now;
         self->since = 0;
+        self->changed = false;
     }
     if (!atomic_load(&self->closed) && fds >= high)
         s_set_closed(self, true);

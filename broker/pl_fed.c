@@ -705,8 +705,10 @@ s_on_wrap(pl_broker_t *b, s_peer_t *p, const Passerelle__V1__Envelope *env,
     else
         pl_spool_nest_abort(b->spool);
     if (rc == PL_OK || (rc == PL_EEXIST && dup)) {
-        if (rc == PL_OK)
+        if (rc == PL_OK) {
             p->received++;
+            pl_broker_due(b, hdr.to);
+        }
         pl_log_debug(b->log, "link_committed network=%s dup=%d",
                      p->a.peer_network, rc != PL_OK);
         pl_buf_t out = {0};

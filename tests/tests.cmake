@@ -112,7 +112,7 @@ endforeach()
 
 # issue 12: tests and tools that use the CLI's code link the pl_cli library
 # (no test includes a .c file of the CLI)
-foreach(t test_children test_referral_flow bench_referral pl-testmsg
+foreach(t test_children test_referral_flow bench_referral bench_wire pl-testmsg
           fuzz_stdin_replay fuzz_stdin test_cli_opts pl-ctlbench)
   if(TARGET ${t} AND TARGET pl_cli)
     target_link_libraries(${t} PRIVATE pl_cli)

@@ -31,21 +31,6 @@
 #define S_CLINICS 10
 #define S_BATCH   2000 // envelopes per commit while filling
 
-static long
-s_rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
-    FILE *f = fopen(path, "r");
-    long kib = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kib;
-}
-
 // Starts the broker on the filled store and, at once, a client for
 // clinic 0; prints the times; stops the broker. 'cold': the store's pages
 // are dropped from the page cache first (posix_fadvise DONTNEED on this
@@ -85,7 +70,7 @@ s_restart(pl_test_net_t *net, const char *store, bool cold)
             t_first = pl_bench_now() - t0;
         pl_wire_free(&p);
     }
-    long rss = s_rss_kib(net->broker_pid);
+    long rss = pl_bench_proc_kib(net->broker_pid, "VmRSS:");
     printf("restart (%s page cache): welcome after %.3f s, first delivery "
            "after %.3f s (target < 2 s: %s); broker RSS %.1f MiB\n",
            cold ? "cold" : "warm", t_welcome, t_first,

@@ -136,3 +136,19 @@ pl_bench_now(void)
 {
     return s_wall();
 }
+
+long
+pl_bench_proc_kib(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    size_t n = strlen(field);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0)
+            kib = strtol(line + n, NULL, 10);
+    if (f)
+        fclose(f);
+    return kib;
+}

@@ -16,6 +16,9 @@ double pl_bench_floor(size_t payload_len, int iters, bool cpu_time);
 // CPU seconds (user + system) of a live process, from /proc/PID/stat; 0
 // when it cannot be read.
 double pl_bench_proc_cpu(pid_t pid);
+// A "Field:" of /proc/PID/status in KiB ("VmRSS:", "RssAnon:"); -1 when
+// it cannot be read.
+long pl_bench_proc_kib(pid_t pid, const char *field);
 // Monotonic seconds.
 double pl_bench_now(void);
 
