@@ -32,7 +32,7 @@ s_node_layer() {
     pl_store.* | pl_referral.* | pl_consent.* | pl_sector_data.* | \
         pl_audit.* | pl_audit_tools.* | pl_ctl_reply.* | pl_ctl_cmd.h | \
         pl_node_ctx.h | pl_records.* | pl_sealed.* | pl_outbox_state.* | pl_msg_kind.* | pl_link_state.* | \
-        pl_session.* | pl_roles.* | pl_handover.*)
+        pl_session.* | pl_roles.* | pl_handover.* | pl_rss.* | pl_followup.*)
         echo 0 ;;
     pl_node.h | pl_node_int.h | pl_link.* | pl_directory.* | pl_outbox.*)
         echo 1 ;;
