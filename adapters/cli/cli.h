@@ -87,5 +87,11 @@ int cli_cmd_backup(cli_t *cli, int argc, char **argv);
 int cli_cmd_rotate_box_key(cli_t *cli, int argc, char **argv);
 int cli_cmd_audit_ops(cli_t *cli, int argc, char **argv);
 int cli_cmd_staff(cli_t *cli, int argc, char **argv); // cmd_staff.c, issue 14
+// cmd_casework.c: assessments, plan, follow-up, surveys, timeline (issue 17)
+int cli_cmd_assess(cli_t *cli, int argc, char **argv);
+int cli_cmd_plan(cli_t *cli, int argc, char **argv);
+int cli_cmd_followup(cli_t *cli, int argc, char **argv);
+int cli_cmd_rss(cli_t *cli, int argc, char **argv);
+int cli_cmd_timeline(cli_t *cli, int argc, char **argv);
 
 #endif

@@ -71,6 +71,12 @@ static const struct command {
      "new box (encryption) key; the old one kept for a grace period"},
     {"staff", cli_cmd_staff,
      "staff accounts: add, list, disable, enable, passwd"},
+    {"assess", cli_cmd_assess, "assessments of a case (record on --stdin)"},
+    {"plan", cli_cmd_plan, "the reintegration plan of a case: set (versions)"},
+    {"followup", cli_cmd_followup,
+     "follow-up schedule and records; list due and overdue"},
+    {"rss", cli_cmd_rss, "sustainability survey: add, skip, weights"},
+    {"timeline", cli_cmd_timeline, "a case's casework on one page"},
     {"help", s_cmd_help, "help on a command: passerelle help COMMAND"},
 };
 
