@@ -63,6 +63,8 @@ declare -A GROUP=(
     [reject]=referral [start]=referral [hold]=referral [resume]=referral
     [complete]=referral [cancel]=referral [notifications]=referral
     [handover]=handover [handovers]=handover [staff]=staff
+    [assess]=casework [plan]=casework [followup]=casework [rss]=casework
+    [timeline]=casework
 )
 passerelle --help | sed -n '/^commands:/,/^$/p' | awk 'NR > 1 && NF {print $1}' >"$T/cmds"
 [ "$(wc -l <"$T/cmds")" -ge 20 ] || fail "could not read the command list"
