@@ -83,6 +83,25 @@ RET=$(date -u -d '-70 days' +%F)
 expect 0 "${AG[@]}" followup schedule --case "$C" --return-date "$RET"
 expect 0 "${AG[@]}" --json followup list --overdue
 json_is '[e["months"] for e in d if e["case"] == "'"$C"'"]' '[1]'
+# the daemon logs it once (its sweep runs at start), not again after a
+# restart
+wait_logged() {
+    local i
+    for i in $(seq 1 50); do
+        [ "$(grep -c followup_overdue "$T/agency.log" || true)" -ge 1 ] && return 0
+        sleep 0.1
+    done
+    fail "no followup_overdue line in the log"
+}
+net_stop_node agency
+net_start_node agency
+wait_logged
+net_stop_node agency
+net_start_node agency
+expect 0 "${AG[@]}" whoami
+[ "$(grep -c "followup_overdue case=$C months=1 " "$T/agency.log")" -eq 1 ] \
+    || fail "followup_overdue logged $(grep -c followup_overdue "$T/agency.log") times"
+ok
 echo "{\"mode\": \"phone\", \"contact_made\": true, \"notes\": \"$CN\", \"satisfaction\": 4}" >"$T/in"
 expect 0 "${AG[@]}" --json followup add --case "$C" --stdin <"$T/in"
 json_is 'd["months"]' 1
