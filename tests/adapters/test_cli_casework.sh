@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_casework - a case from arrival to closure through the CLI and a
+# test_cli_casework - a case from arrival to closure through the CLI and a
 # real node daemon (issue 17): survey scores as hand-computed, a follow-up
 # schedule whose first entry is overdue (return date two months ago), a
 # follow-up that answers it, a safeguarding flag that stays open without a
@@ -13,7 +13,7 @@ if [ -n "${PL_BIN_DIR:-}" ] && [ -x "$PL_BIN_DIR/passerelle" ]; then
     PATH="$PL_BIN_DIR:$PATH"
 fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/pl-casework.XXXXXX")
-TEST_NAME=test_casework
+TEST_NAME=test_cli_casework
 # shellcheck source=../lib/cli_assert.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/cli_assert.sh"
 # shellcheck source=cli_net.sh
