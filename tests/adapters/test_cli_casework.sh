@@ -16,9 +16,10 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/pl-casework.XXXXXX")
 TEST_NAME=test_cli_casework
 # shellcheck source=../lib/cli_assert.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/cli_assert.sh"
-# shellcheck source=cli_net.sh
-. "$(dirname "${BASH_SOURCE[0]}")/cli_net.sh"
+# shellcheck source=../web/web_net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../web/web_net.sh"
 cleanup() {
+    web_stop_all
     net_stop
     if [ -n "${PL_TEST_KEEP:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
 }
@@ -127,6 +128,33 @@ json_is 'sorted(set(e["state"] for e in d["schedule"]))' '["closed", "done"]'
 json_is 'd["change"]["to"]' endline
 json_is 'd["change"]["social"]' 368
 json_is 'd["open_safeguarding"]' 1
+
+# the case manager's timeline page in passerelle-web (English, French);
+# a supervisor may not open it
+staff_add agency amina case-manager
+staff_add agency awa case-manager fr
+staff_add agency moussa supervisor
+web_start agency agency
+U=${WEB_URL[agency]}
+web_login agency amina "$T/jar"
+code=$(curl -s -o "$T/page" -w '%{http_code}' -b "$T/jar" "$U/case/$C/timeline")
+[ "$code" = 200 ] || fail "timeline page answered $code"
+for w in "Case timeline" "$CG" "Open: no protection referral" ">overdue<\|>done<" \
+    "PLACEHOLDER" "Change from baseline"; do
+    grep -q -- "$w" "$T/page" || fail "the timeline page lacks '$w'"
+    ok
+done
+! grep -qi "<script" "$T/page" || fail "a script on the timeline page"
+ok
+web_login agency awa "$T/jar-fr"
+curl -s -b "$T/jar-fr" "$U/case/$C/timeline" >"$T/page"
+grep -q "Parcours du dossier" "$T/page" || fail "no French timeline title"
+ok
+web_login agency moussa "$T/jar-m"
+code=$(curl -s -o "$T/page" -w '%{http_code}' -b "$T/jar-m" "$U/case/$C/timeline")
+[ "$code" = 403 ] || fail "a supervisor got the timeline page: $code"
+ok
+web_stop_checked
 
 # no canary in any file: store, logs, request replies
 net_stop
