@@ -170,8 +170,8 @@ s_finish(pl_node_ctx_t *ctx, pl_txn_t *txn, pl_cw_t *w, const char *as,
     return pl_node_ctl_ok(res);
 }
 
-// Appends 'rec' (stolen) to array 'key' of the casework with its id, the
-// staff member and the time recorded; its id into the reply.
+// Appends 'rec' (borrowed) to array 'key' of the casework with its id,
+// the staff member and the time recorded; the reply {id}, NULL: no memory.
 static json_t *
 s_append(pl_cw_t *w, const char *key, json_t *rec, const char *as)
 {
@@ -180,11 +180,37 @@ s_append(pl_cw_t *w, const char *key, json_t *rec, const char *as)
     json_object_set_new(rec, "recorded", json_integer((json_int_t) pl_now()));
     if (pl_case_by(as))
         json_object_set_new(rec, "by", json_string(as));
-    if (!a || json_array_append_new(a, rec) != 0) {
+    if (!a || json_array_append(a, rec) != 0) {
         json_decref(id);
         return NULL;
     }
     return json_pack("{s:o}", "id", id);
+}
+
+// What a change command does once its case and record are open (s_begin):
+// checks the record 'rec' (borrowed) and changes w->doc; NULL with *res
+// the reply, or the refusal's text (nothing is kept).
+typedef const char *(*s_apply_fn)(pl_txn_t *txn, json_t *args, pl_cw_t *w,
+                                  json_t *rec, const char *as, json_t **res);
+
+// A change command: open, apply, save and audit 'event', reply.
+static char *
+s_change(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+         int *rc_out, const char *const *keys, const char *event,
+         s_apply_fn apply)
+{
+    pl_cw_t w = PL_CW_INIT;
+    json_t *rec = NULL, *res = NULL;
+    char *err = s_begin(txn, args, keys, &w, &rec, rc_out);
+    if (err)
+        return err;
+    const char *bad = apply(txn, args, &w, rec, as, &res);
+    if (bad) {
+        json_decref(res);
+        return s_refuse(&w, rec, rc_out, bad);
+    }
+    json_decref(rec);
+    return s_finish(ctx, txn, &w, as, event, res, rc_out);
 }
 
 // ---- assess.add
@@ -245,26 +271,30 @@ s_assess_bad(const pl_cw_t *w, const char *type, const json_t *rec)
     return NULL;
 }
 
+static const char *
+s_assess_apply(pl_txn_t *txn, json_t *args, pl_cw_t *w, json_t *rec,
+               const char *as, json_t **res)
+{
+    (void) txn;
+    const char *type = pl_case_arg(args, "type");
+    uint64_t date;
+    const char *bad = s_assess_bad(w, type, rec);
+    if (!bad && !s_date_ok(json_object_get(args, "date"), pl_now(), &date))
+        bad = "--date is YYYY-MM-DD, not in the future";
+    if (bad)
+        return bad;
+    json_object_set_new(rec, "type", json_string(type));
+    json_object_set_new(rec, "date", json_integer((json_int_t) date));
+    *res = s_append(w, "assessments", rec, as);
+    return NULL;
+}
+
 static char *
 s_assess_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
              int *rc_out)
 {
-    pl_cw_t w = PL_CW_INIT;
-    json_t *rec = NULL;
-    char *err = s_begin(txn, args, s_assess_keys, &w, &rec, rc_out);
-    if (err)
-        return err;
-    const char *type = pl_case_arg(args, "type");
-    uint64_t date;
-    const char *bad = s_assess_bad(&w, type, rec);
-    if (!bad && !s_date_ok(json_object_get(args, "date"), pl_now(), &date))
-        bad = "--date is YYYY-MM-DD, not in the future";
-    if (bad)
-        return s_refuse(&w, rec, rc_out, bad);
-    json_object_set_new(rec, "type", json_string(type));
-    json_object_set_new(rec, "date", json_integer((json_int_t) date));
-    json_t *res = s_append(&w, "assessments", rec, as);
-    return s_finish(ctx, txn, &w, as, "assess-add", res, rc_out);
+    return s_change(ctx, txn, args, as, rc_out, s_assess_keys, "assess-add",
+                    s_assess_apply);
 }
 
 // ---- plan.set
@@ -377,25 +407,29 @@ s_plan_bad(pl_txn_t *txn, const pl_cw_t *w, json_t *rec)
     return NULL;
 }
 
+static const char *
+s_plan_apply(pl_txn_t *txn, json_t *args, pl_cw_t *w, json_t *rec,
+             const char *as, json_t **res)
+{
+    (void) args;
+    const char *bad = s_plan_bad(txn, w, rec);
+    if (bad)
+        return bad;
+    json_t *plans = pl_cw_array(w->doc, "plans");
+    int version = (int) json_array_size(plans) + 1;
+    json_object_set_new(rec, "version", json_integer(version));
+    *res = plans ? s_append(w, "plans", rec, as) : NULL;
+    if (*res)
+        json_object_set_new(*res, "version", json_integer(version));
+    return NULL;
+}
+
 static char *
 s_plan_set(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
            int *rc_out)
 {
-    pl_cw_t w = PL_CW_INIT;
-    json_t *rec = NULL;
-    char *err = s_begin(txn, args, s_plan_keys, &w, &rec, rc_out);
-    if (err)
-        return err;
-    const char *bad = s_plan_bad(txn, &w, rec);
-    if (bad)
-        return s_refuse(&w, rec, rc_out, bad);
-    json_t *plans = pl_cw_array(w.doc, "plans");
-    int version = (int) json_array_size(plans) + 1;
-    json_object_set_new(rec, "version", json_integer(version));
-    json_t *res = plans ? s_append(&w, "plans", rec, as) : NULL;
-    if (res)
-        json_object_set_new(res, "version", json_integer(version));
-    return s_finish(ctx, txn, &w, as, "plan-set", res, rc_out);
+    return s_change(ctx, txn, args, as, rc_out, s_plan_keys, "plan-set",
+                    s_plan_apply);
 }
 
 // ---- followup.months (the programme), followup.schedule, followup.add
@@ -424,17 +458,14 @@ s_fu_months(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     return pl_node_ctl_ok(json_pack("{s:s}", "months", text));
 }
 
-static char *
-s_fu_schedule(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
-              int *rc_out)
+static const char *const s_none[] = {NULL}; // no record
+
+static const char *
+s_sched_apply(pl_txn_t *txn, json_t *args, pl_cw_t *w, json_t *rec,
+              const char *as, json_t **res)
 {
-    static const char *const none[] = {NULL};
-    pl_cw_t w = PL_CW_INIT;
-    json_t *rec = NULL;
-    char *err = s_begin(txn, args, none, &w, &rec, rc_out);
-    if (err)
-        return err;
-    json_decref(rec);
+    (void) rec;
+    (void) as;
     unsigned m[PL_FU_MAX];
     size_t n = 0;
     uint64_t ret = 0;
@@ -443,21 +474,28 @@ s_fu_schedule(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
                   : pl_cw_months(txn, m, &n);
     if (rc != PL_OK || !pl_case_arg(args, "return_date")
         || pl_date_parse(pl_case_arg(args, "return_date"), &ret) != PL_OK)
-        return s_refuse(&w, NULL, rc_out,
-                        "followup schedule needs --return-date YYYY-MM-DD "
-                        "and, if given, --months like " PL_FU_DEFAULT);
+        return "followup schedule needs --return-date YYYY-MM-DD and, if "
+               "given, --months like " PL_FU_DEFAULT;
     json_t *a = json_array();
     for (size_t i = 0; a && i < n; i++)
         json_array_append_new(a, json_integer(m[i]));
-    json_object_set_new(w.doc, "months", a);
-    json_object_set_new(w.doc, "return_date", json_integer((json_int_t) ret));
+    json_object_set_new(w->doc, "months", a);
+    json_object_set_new(w->doc, "return_date", json_integer((json_int_t) ret));
     pl_fu_entry_t e[PL_FU_MAX];
-    size_t ne = pl_cw_schedule(w.doc, e);
-    json_t *res = json_pack("{s:[]}", "due");
-    for (size_t i = 0; res && i < ne; i++)
-        json_array_append_new(json_object_get(res, "due"),
+    size_t ne = pl_cw_schedule(w->doc, e);
+    *res = json_pack("{s:[]}", "due");
+    for (size_t i = 0; *res && i < ne; i++)
+        json_array_append_new(json_object_get(*res, "due"),
                               pl_node_json_time(e[i].due));
-    return s_finish(ctx, txn, &w, as, "followup-schedule", res, rc_out);
+    return NULL;
+}
+
+static char *
+s_fu_schedule(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+              int *rc_out)
+{
+    return s_change(ctx, txn, args, as, rc_out, s_none, "followup-schedule",
+                    s_sched_apply);
 }
 
 static const char *const s_fu_keys[] = {"date",
@@ -535,17 +573,14 @@ s_fu_entry(const json_t *rec, const pl_fu_entry_t *e, size_t n)
     return NULL;
 }
 
-static char *
-s_fu_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
-         int *rc_out)
+static const char *
+s_fu_apply(pl_txn_t *txn, json_t *args, pl_cw_t *w, json_t *rec, const char *as,
+           json_t **res)
 {
-    pl_cw_t w = PL_CW_INIT;
-    json_t *rec = NULL;
-    char *err = s_begin(txn, args, s_fu_keys, &w, &rec, rc_out);
-    if (err)
-        return err;
+    (void) txn;
+    (void) args;
     pl_fu_entry_t e[PL_FU_MAX];
-    size_t n = pl_cw_schedule(w.doc, e);
+    size_t n = pl_cw_schedule(w->doc, e);
     const pl_fu_entry_t *at = s_fu_entry(rec, e, n);
     uint64_t done;
     const char *bad = s_fu_bad(rec);
@@ -558,16 +593,24 @@ s_fu_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     if (!bad && !s_date_ok(json_object_get(rec, "date"), pl_now(), &done))
         bad = "date is YYYY-MM-DD, not in the future";
     if (bad)
-        return s_refuse(&w, rec, rc_out, bad);
+        return bad;
     json_object_del(rec, "date");
     json_object_set_new(rec, "months", json_integer(at->months));
     json_object_set_new(rec, "scheduled_for",
                         json_integer((json_int_t) at->due));
     json_object_set_new(rec, "done_at", json_integer((json_int_t) done));
-    json_t *res = s_append(&w, "followups", rec, as);
-    if (res)
-        json_object_set_new(res, "months", json_integer(at->months));
-    return s_finish(ctx, txn, &w, as, "followup-add", res, rc_out);
+    *res = s_append(w, "followups", rec, as);
+    if (*res)
+        json_object_set_new(*res, "months", json_integer(at->months));
+    return NULL;
+}
+
+static char *
+s_fu_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+         int *rc_out)
+{
+    return s_change(ctx, txn, args, as, rc_out, s_fu_keys, "followup-add",
+                    s_fu_apply);
 }
 
 // ---- rss.add, rss.skip, rss.weights
@@ -606,80 +649,93 @@ s_scores(json_t *o, const pl_rss_score_t *s, const pl_rss_weights_t *wt)
     }
 }
 
-static char *
-s_rss_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
-          int *rc_out)
+// The survey's checks and scores; NULL or why it is refused (static).
+static const char *
+s_rss_check(pl_txn_t *txn, const char *tp, const json_t *rec,
+            pl_rss_weights_t *wt, pl_rss_score_t *sc, uint64_t *at)
 {
-    pl_cw_t w = PL_CW_INIT;
-    json_t *rec = NULL;
-    char *err = s_begin(txn, args, s_rss_keys, &w, &rec, rc_out);
-    if (err)
-        return err;
+    static char why[160];
+    why[0] = 0;
+    if (!s_in(tp, s_tps))
+        return "rss add needs --timepoint baseline, midline, endline or "
+               "ad-hoc";
+    if (pl_cw_weights(txn, wt) != PL_OK)
+        return "the loaded weights table does not parse";
+    if (!s_enum_ok(rec, "respondent", s_resp, false)
+        || !s_enum_ok(rec, "mode", s_rss_modes, false))
+        return "respondent is self or proxy; mode in_person, phone or remote";
+    if (!s_date_ok(json_object_get(rec, "date"), pl_now(), at))
+        return "date is YYYY-MM-DD, not in the future";
+    if (pl_rss_score(wt, json_object_get(rec, "answers"), sc, why, sizeof why)
+        != 0)
+        return why;
+    return NULL;
+}
+
+static const char *
+s_rss_apply(pl_txn_t *txn, json_t *args, pl_cw_t *w, json_t *rec,
+            const char *as, json_t **res)
+{
     const char *tp = pl_case_arg(args, "timepoint");
     pl_rss_weights_t wt;
     pl_rss_score_t sc;
-    char why[160] = "";
     uint64_t at = 0;
-    int rc = pl_cw_weights(txn, &wt);
-    if (!s_in(tp, s_tps))
-        snprintf(why, sizeof why,
-                 "rss add needs --timepoint baseline, "
-                 "midline, endline or ad-hoc");
-    else if (rc != PL_OK)
-        snprintf(why, sizeof why, "the loaded weights table does not parse");
-    else if (!s_enum_ok(rec, "respondent", s_resp, false)
-             || !s_enum_ok(rec, "mode", s_rss_modes, false))
-        snprintf(why, sizeof why,
-                 "respondent is self or proxy; mode "
-                 "in_person, phone or remote");
-    else if (!s_date_ok(json_object_get(rec, "date"), pl_now(), &at))
-        snprintf(why, sizeof why, "date is YYYY-MM-DD, not in the future");
-    else
-        pl_rss_score(&wt, json_object_get(rec, "answers"), &sc, why,
-                     sizeof why);
-    if (*why)
-        return s_refuse(&w, rec, rc_out, why);
-    uint64_t ret = pl_case_u64(w.doc, "return_date");
+    const char *bad = s_rss_check(txn, tp, rec, &wt, &sc, &at);
+    if (bad)
+        return bad;
+    uint64_t ret = pl_case_u64(w->doc, "return_date");
     json_object_set(rec, "responses", json_object_get(rec, "answers"));
     json_object_del(rec, "answers");
     json_object_del(rec, "date");
     json_object_set_new(rec, "timepoint", json_string(tp));
     json_object_set_new(rec, "administered_at", json_integer((json_int_t) at));
-    if (ret && at >= ret)
+    if (ret && at >= ret) // average Gregorian months
         json_object_set_new(rec, "months_since_return",
                             json_integer((json_int_t) ((at - ret) / 2629746)));
     s_scores(rec, &sc, &wt);
-    json_t *res = json_object();
-    s_scores(res, &sc, &wt);
-    json_t *id = s_append(&w, "rss", rec, as);
-    json_object_update(res, id);
+    json_t *id = s_append(w, "rss", rec, as);
+    *res = id ? json_object() : NULL;
+    if (*res) {
+        s_scores(*res, &sc, &wt);
+        json_object_update(*res, id);
+    }
     json_decref(id);
-    return s_finish(ctx, txn, &w, as, "rss-add", id ? res : NULL, rc_out);
+    return NULL;
+}
+
+static char *
+s_rss_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+          int *rc_out)
+{
+    return s_change(ctx, txn, args, as, rc_out, s_rss_keys, "rss-add",
+                    s_rss_apply);
+}
+
+static const char *
+s_skip_apply(pl_txn_t *txn, json_t *args, pl_cw_t *w, json_t *rec,
+             const char *as, json_t **res)
+{
+    (void) txn;
+    (void) rec;
+    const char *reason = pl_case_arg(args, "reason");
+    if (!reason || !pl_slug_valid(reason))
+        return "rss skip needs --reason CODE (a-z, 0-9, -), e.g. "
+               "lost-contact";
+    json_t *o =
+        json_pack("{s:s, s:I}", "reason", reason, "at", (json_int_t) pl_now());
+    if (o && pl_case_by(as))
+        json_object_set_new(o, "by", json_string(as));
+    json_object_set_new(w->doc, "endline_skipped", o);
+    *res = json_pack("{s:s}", "endline_skipped", reason);
+    return NULL;
 }
 
 static char *
 s_rss_skip(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
            int *rc_out)
 {
-    static const char *const none[] = {NULL};
-    pl_cw_t w = PL_CW_INIT;
-    json_t *rec = NULL;
-    char *err = s_begin(txn, args, none, &w, &rec, rc_out);
-    if (err)
-        return err;
-    json_decref(rec);
-    const char *reason = pl_case_arg(args, "reason");
-    if (!reason || !pl_slug_valid(reason))
-        return s_refuse(&w, NULL, rc_out,
-                        "rss skip needs --reason CODE (a-z, 0-9, -), e.g. "
-                        "lost-contact");
-    json_t *o =
-        json_pack("{s:s, s:I}", "reason", reason, "at", (json_int_t) pl_now());
-    if (o && pl_case_by(as))
-        json_object_set_new(o, "by", json_string(as));
-    json_object_set_new(w.doc, "endline_skipped", o);
-    return s_finish(ctx, txn, &w, as, "rss-skip",
-                    json_pack("{s:s}", "endline_skipped", reason), rc_out);
+    return s_change(ctx, txn, args, as, rc_out, s_none, "rss-skip",
+                    s_skip_apply);
 }
 
 static json_t *
