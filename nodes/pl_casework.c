@@ -349,6 +349,31 @@ s_referrals(pl_txn_t *txn, const char *hex, int *rc)
     return w.out;
 }
 
+// The times of the records (Unix seconds in the store) as RFC 3339 text,
+// in place: the timeline's copy of the document is never saved.
+static void
+s_text_times(json_t *doc)
+{
+    static const char *const arrays[] = {"assessments", "plans", "followups",
+                                         "rss", NULL};
+    static const char *const keys[] = {
+        "date", "recorded", "done_at", "scheduled_for", "administered_at",
+        "at",   NULL};
+    json_t *skip = json_object_get(doc, "endline_skipped"), *r;
+    size_t i;
+    for (size_t a = 0; arrays[a]; a++)
+        json_array_foreach(json_object_get(doc, arrays[a]), i, r)
+        {
+            for (size_t k = 0; keys[k]; k++)
+                if (json_is_integer(json_object_get(r, keys[k])))
+                    json_object_set_new(
+                        r, keys[k], pl_node_json_time(pl_case_u64(r, keys[k])));
+        }
+    if (json_is_integer(json_object_get(skip, "at")))
+        json_object_set_new(skip, "at",
+                            pl_node_json_time(pl_case_u64(skip, "at")));
+}
+
 static json_t *
 s_timeline(pl_txn_t *txn, pl_cw_t *w, int *rc)
 {
@@ -357,26 +382,28 @@ s_timeline(pl_txn_t *txn, pl_cw_t *w, int *rc)
     size_t i, open = 0;
     json_array_foreach(sg, i, it) open +=
         json_is_true(json_object_get(it, "open"));
+    json_t *sched = s_schedule_json(d, now),
+           *chg = s_change(json_object_get(d, "rss")),
+           *refs = s_referrals(txn, w->hex, rc);
+    uint64_t ret = pl_case_u64(d, "return_date"),
+             done = pl_case_u64(d, "schedule_done");
+    s_text_times(d); // after everything that reads them as numbers
     json_t *plans = json_object_get(d, "plans");
     json_t *o = json_pack(
-        "{s:s, s:s, s:b, s:O?, s:O?, s:O?, s:o?, s:o, s:O?, s:O?, s:o?, s:o?, "
+        "{s:s, s:s, s:b, s:O?, s:O?, s:O?, s:o?, s:o?, s:O?, s:O?, s:o?, s:o?, "
         "s:i, s:O?}",
         "id", w->hex, "status", w->cs.rec.closed ? "closed" : "open", "child",
         pl_cw_child(&w->cs.rec, now), "assessments",
         json_object_get(d, "assessments"), "plan",
         json_array_get(plans, json_array_size(plans) - 1), "plans", plans,
-        "referrals", s_referrals(txn, w->hex, rc), "schedule",
-        s_schedule_json(d, now), "followups", json_object_get(d, "followups"),
-        "rss", json_object_get(d, "rss"), "change",
-        s_change(json_object_get(d, "rss")), "safeguarding", sg,
-        "open_safeguarding", (int) open, "endline_skipped",
-        json_object_get(d, "endline_skipped"));
-    if (o && pl_case_u64(d, "return_date"))
-        json_object_set_new(o, "return_date",
-                            pl_node_json_time(pl_case_u64(d, "return_date")));
-    if (o && pl_case_u64(d, "schedule_done"))
-        json_object_set_new(o, "schedule_done",
-                            pl_node_json_time(pl_case_u64(d, "schedule_done")));
+        "referrals", refs, "schedule", sched, "followups",
+        json_object_get(d, "followups"), "rss", json_object_get(d, "rss"),
+        "change", chg, "safeguarding", sg, "open_safeguarding", (int) open,
+        "endline_skipped", json_object_get(d, "endline_skipped"));
+    if (o && ret)
+        json_object_set_new(o, "return_date", pl_node_json_time(ret));
+    if (o && done)
+        json_object_set_new(o, "schedule_done", pl_node_json_time(done));
     if (!sg && *rc == PL_OK)
         *rc = PL_ENOMEM;
     return o;

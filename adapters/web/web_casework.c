@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "adapters/web/web.h"
-#include "proto/pl_util.h"
 
 #define S_ERR 512
 
