@@ -85,12 +85,9 @@ s_assessments(web_req_t *r, json_t *t)
     s_head(r, h);
     json_array_foreach(a, i, e)
     {
-        char date[32];
-        pl_time_fmt(date,
-                    (uint64_t) json_integer_value(json_object_get(e, "date")));
         web_buf_add(&r->body, "<tr>");
         s_td(r, e, "type", true);
-        web_buf_addf(&r->body, "<td>%.10s</td>", date);
+        web_buf_addf(&r->body, "<td>%.10s</td>", web_s(e, "date"));
         s_td(r, e, "level", false);
         char *flags = json_dumps(json_object_get(e, "flags"), JSON_COMPACT);
         web_buf_add(&r->body, "<td>");
