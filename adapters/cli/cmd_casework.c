@@ -352,7 +352,12 @@ static int
 s_run(cli_t *cli, const char *word, int argc, char **argv)
 {
     bool help =
-        argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
+        argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    if (argc < 2 && strcmp(word, "timeline") != 0)
+        return cli_usage_error(word,
+                               "which subcommand? (see 'passerelle %s "
+                               "--help')",
+                               word);
     for (size_t i = 0; i < S_NSUBS; i++) {
         const s_sub_t *s = &s_subs[i];
         if (strcmp(s->word, word) != 0)
@@ -370,7 +375,7 @@ s_run(cli_t *cli, const char *word, int argc, char **argv)
         }
     }
     if (help)
-        return argc < 2 ? 2 : 0;
+        return 0;
     return cli_usage_error(word, "unknown subcommand '%s'", argv[1]);
 }
 
