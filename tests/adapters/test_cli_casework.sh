@@ -158,6 +158,9 @@ web_stop_checked
 
 # no canary in any file: store, logs, request replies
 net_stop
+! grep -q 'Sanitizer\|runtime error' "$T"/agency.log "$T"/broker.log \
+    || fail "a sanitizer report in the daemons' logs"
+ok
 for c in "$CG" "$CN" "$CA"; do
     if grep -rqa -- "$c" "$T"/agency "$T"/B "$T"/*.log; then
         fail "canary $c found in $(grep -rla -- "$c" "$T"/agency "$T"/B "$T"/*.log | head -3)"
