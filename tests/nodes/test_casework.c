@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nodes/pl_case_int.h"
 #include "nodes/pl_casework.h"
 #include "nodes/pl_node_ctl.h"
 #include "proto/pl_keys.h"
@@ -191,6 +192,29 @@ test_close_rules(void **state)
            json_pack("{s:s, s:s}", "case", b, "type", "skills"), PL_ESTATE);
 }
 
+// A referral of case 'hex' to a 'sector' node, written as the sender's
+// record would be (sealed under the case key), made now.
+static void
+s_put_referral(s_fake_t *f, const char *hex, const char *sector)
+{
+    uint8_t cid[16], rid[16], hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
+    json_t *doc = NULL;
+    pl_txn_t *txn = NULL;
+    assert_int_equal(pl_unhex(cid, 16, hex), PL_OK);
+    memset(rid, 0x5a, sizeof rid);
+    rid[0] = (uint8_t) sector[0];
+    assert_int_equal(pl_store_begin(f->ts.store, NULL, true, &txn), PL_OK);
+    assert_int_equal(pl_case_get(txn, cid, hdr, dk, &doc), PL_OK);
+    json_decref(doc);
+    doc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "dir", "out", "peer",
+                    "sn/cp", "case", hex, "sector", sector, "created",
+                    (json_int_t) pl_now(), "due", (json_int_t) 0, "status",
+                    "requested");
+    assert_int_equal(pl_case_ref_put(txn, rid, hdr, dk, doc), PL_OK);
+    assert_int_equal(pl_store_commit(&txn), PL_OK);
+    json_decref(doc);
+}
+
 static void
 test_safeguarding(void **state)
 {
@@ -237,6 +261,19 @@ test_safeguarding(void **state)
            PL_EINVAL);
     t = s_timeline(f, c);
     assert_int_equal(json_array_size(json_object_get(t, "followups")), 2);
+    json_decref(t);
+    // a referral to a health node closes nothing; a child-protection
+    // referral made since closes both open items
+    s_put_referral(f, c, "health");
+    t = s_timeline(f, c);
+    assert_int_equal(
+        json_integer_value(json_object_get(t, "open_safeguarding")), 2);
+    json_decref(t);
+    s_put_referral(f, c, "child-protection");
+    t = s_timeline(f, c);
+    assert_int_equal(
+        json_integer_value(json_object_get(t, "open_safeguarding")), 0);
+    assert_int_equal(json_array_size(json_object_get(t, "referrals")), 2);
     json_decref(t);
 }
 
