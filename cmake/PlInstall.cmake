@@ -54,6 +54,10 @@ foreach(d broker node)
             COMPONENT passerelle-${d})
   endif()
 endforeach()
+# the RSS weights table (issue 17): equal PLACEHOLDER weights, the format a
+# programme's own table has (`passerelle rss weights --load FILE`)
+install(FILES ${CMAKE_SOURCE_DIR}/data/rss-weights-v1.json
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/passerelle COMPONENT passerelle)
 if(TARGET passerelle-web AND EXISTS ${CMAKE_SOURCE_DIR}/adapters/web/assets)
   install(DIRECTORY ${CMAKE_SOURCE_DIR}/adapters/web/assets/
           DESTINATION ${CMAKE_INSTALL_DATADIR}/passerelle/web

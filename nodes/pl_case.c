@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "nodes/pl_case_int.h"
+#include "nodes/pl_casework.h"
 #include "proto/pl_crypto.h"
 
 // ---- cases
@@ -314,13 +315,17 @@ pl_case_close(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
                                   "case %s has %zu open referral%s: cancel "
                                   "or complete them before closing it",
                                   hex, w.open, w.open == 1 ? "" : "s");
+    if (!reply) // issue 17: endline survey or its reason, handbook reason
+        reply = pl_casework_close_check(txn, id, reason, &code);
     if (reply) {
         *rc_out = code;
         pl_case_rec_release(&cs);
         return reply;
     }
     cs.rec.closed = pl_now();
-    rc = pl_case_rec_set(&cs.rec.close_reason, reason);
+    rc = pl_casework_close_done(txn, id, cs.rec.closed);
+    if (rc == PL_OK)
+        rc = pl_case_rec_set(&cs.rec.close_reason, reason);
     if (rc == PL_OK)
         rc = pl_case_rec_set(&cs.rec.closed_by, pl_case_by(as));
     if (rc == PL_OK)
@@ -490,6 +495,12 @@ pl_case_erase(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         rc = s_del_case_keys(txn, PL_DB_CONSENTS, 0, id);
     if (rc == PL_OK)
         rc = s_del_case_keys(txn, PL_DB_REFERRALS, 'w', id);
+    if (rc == PL_OK) { // its casework (issue 17)
+        uint8_t kk[1 + PL_CASE_ID];
+        pl_case_rkey(kk, 'k', id);
+        rc = pl_store_del(txn, PL_DB_CASES, kk, sizeof kk);
+        rc = rc == PL_ENOTFOUND ? PL_OK : rc;
+    }
     if (rc == PL_OK) { // crypto-shredding: the case key
         rc = pl_store_datakey_destroy(txn, cs.hdr + 1);
         rc = rc == PL_ENOTFOUND ? PL_OK : rc;

@@ -7,6 +7,7 @@
 #include "nodes/pl_node_case.h"
 
 #include "nodes/pl_case_int.h"
+#include "nodes/pl_casework.h"
 
 // ---- the command rows: registered in s_tables of pl_node_ctl.c, walked
 // by pl_node_ctl_find / pl_node_ctl_run (the --as length check, test rows)
@@ -157,4 +158,5 @@ pl_node_case_overdue_sweep(pl_node_t *self)
 {
     pl_node_ctx_t ctx = pl_node_ctx(self);
     pl_case_overdue_sweep(&ctx);
+    pl_casework_overdue_sweep(&ctx); // follow-ups (issue 17)
 }

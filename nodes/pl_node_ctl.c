@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "nodes/pl_fhir_cmd.h"
+#include "nodes/pl_casework.h"
 #include "nodes/pl_handover_cmd.h"
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
@@ -40,6 +41,7 @@ static const pl_ctl_cmd_t *const s_tables[] = {
     pl_handover_cmds, // handovers (issue 13)
     pl_token_cmds,    // API tokens (issue 16)
     pl_fhir_cmds,     // FHIR R4 and HSDS 3.0 (issue 16)
+    pl_casework_cmds, // assessments, plan, follow-up, RSS (issue 17)
 };
 // clang-format on
 

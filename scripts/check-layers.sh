@@ -33,7 +33,7 @@ s_node_layer() {
         pl_audit.* | pl_audit_tools.* | pl_ctl_reply.* | pl_ctl_cmd.h | \
         pl_node_ctx.h | pl_records.* | pl_sealed.* | pl_outbox_state.* | pl_msg_kind.* | pl_link_state.* | \
         pl_session.* | pl_roles.* | pl_handover.* | pl_fhir.* | pl_fhir_read.* | \
-        pl_fhir_map.* | pl_hsds.* | pl_hsds_merge.*)
+        pl_fhir_map.* | pl_hsds.* | pl_hsds_merge.* | pl_rss.* | pl_followup.*)
         echo 0 ;;
     pl_node.h | pl_node_int.h | pl_link.* | pl_directory.* | pl_outbox.*)
         echo 1 ;;

@@ -93,5 +93,11 @@ int cli_cmd_token(cli_t *cli, int argc, char **argv); // cmd_token.c, issue 16
 int cli_cmd_fhir(cli_t *cli, int argc, char **argv);
 int cli_show_fhir(cli_t *cli, const char *id);
 int cli_directory_hsds(cli_t *cli, int argc, char **argv);
+// cmd_casework.c: assessments, plan, follow-up, surveys, timeline (issue 17)
+int cli_cmd_assess(cli_t *cli, int argc, char **argv);
+int cli_cmd_plan(cli_t *cli, int argc, char **argv);
+int cli_cmd_followup(cli_t *cli, int argc, char **argv);
+int cli_cmd_rss(cli_t *cli, int argc, char **argv);
+int cli_cmd_timeline(cli_t *cli, int argc, char **argv);
 
 #endif

@@ -74,6 +74,12 @@ static const struct command {
     {"staff", cli_cmd_staff,
      "staff accounts: add, list, disable, enable, passwd"},
     {"token", cli_cmd_token, "API tokens for other systems: add, list, revoke"},
+    {"assess", cli_cmd_assess, "assessments of a case (record on --stdin)"},
+    {"plan", cli_cmd_plan, "the reintegration plan of a case: set (versions)"},
+    {"followup", cli_cmd_followup,
+     "follow-up schedule and records; list due and overdue"},
+    {"rss", cli_cmd_rss, "sustainability survey: add, skip, weights"},
+    {"timeline", cli_cmd_timeline, "a case's casework on one page"},
     {"help", s_cmd_help, "help on a command: passerelle help COMMAND"},
 };
 

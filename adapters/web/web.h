@@ -218,6 +218,7 @@ void web_pg_cases_search(web_req_t *r);
 void web_pg_case_new(web_req_t *r);
 void web_pg_case(web_req_t *r);
 void web_pg_case_post(web_req_t *r);
+void web_pg_case_timeline(web_req_t *r); // web_casework.c (issue 17)
 void web_pg_overrides(web_req_t *r);
 void web_pg_override_post(web_req_t *r);
 void web_pg_audit(web_req_t *r);

@@ -408,6 +408,11 @@ s_case_page(web_req_t *r, const char *notice, const char *error, int status)
         web_buf_add(&r->body, "</p>");
     } else {
         s_person(r, res);
+        web_buf_add(&r->body, "<p><a href=\"/case/"); // issue 17
+        web_buf_esc(&r->body, r->arg);
+        web_buf_add(&r->body, "/timeline\">");
+        s_t(r, "cw-timeline");
+        web_buf_add(&r->body, "</a></p>");
         s_consents(r, res);
         s_case_referrals(r, res);
         s_case_forms(r, r->arg, res);

@@ -62,9 +62,10 @@ declare -A GROUP=(
     [refer]=referral [referrals]=referral [show]=referral [accept]=referral
     [reject]=referral [start]=referral [hold]=referral [resume]=referral
     [complete]=referral [cancel]=referral [notifications]=referral
-    [handover]=handover [handovers]=handover [staff]=staff
     [token]=token
     [handover]=handover [handovers]=handover [staff]=staff [fhir]=fhir
+    [assess]=casework [plan]=casework [followup]=casework [rss]=casework
+    [timeline]=casework
 )
 passerelle --help | sed -n '/^commands:/,/^$/p' | awk 'NR > 1 && NF {print $1}' >"$T/cmds"
 [ "$(wc -l <"$T/cmds")" -ge 20 ] || fail "could not read the command list"
