@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nodes/pl_coord.h"
 #include "nodes/pl_handover_cmd.h"
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
@@ -36,6 +37,7 @@ static const pl_ctl_cmd_t *const s_tables[] = {
     pl_staff_cmds,    // staff accounts and sessions (issue 14)
     pl_override_cmds, // four-eyes overrides (issue 14)
     pl_handover_cmds, // handovers (issue 13)
+    pl_coord_cmds,    // aggregate reports, coordination (issue 15)
 };
 // clang-format on
 

@@ -68,6 +68,8 @@ typedef enum {
     PL_DB_OVERRIDES,    // "overrides": override id -> sealed pending
                         // four-eyes override (pl_override.c)
     PL_DB_HANDOVERS,    // "handovers": handover records (pl_handover_cmd.c)
+    PL_DB_REPORTS,      // "reports": node || 0 || period -> sealed aggregate
+                        // report at a coordination node (pl_coord.c)
     PL_DB_COUNT
 } pl_db_t;
 

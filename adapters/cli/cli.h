@@ -87,5 +87,8 @@ int cli_cmd_backup(cli_t *cli, int argc, char **argv);
 int cli_cmd_rotate_box_key(cli_t *cli, int argc, char **argv);
 int cli_cmd_audit_ops(cli_t *cli, int argc, char **argv);
 int cli_cmd_staff(cli_t *cli, int argc, char **argv); // cmd_staff.c, issue 14
+// cmd_report.c: aggregate reports and the coordination view (issue 15)
+int cli_cmd_report(cli_t *cli, int argc, char **argv);
+int cli_cmd_coordination(cli_t *cli, int argc, char **argv);
 
 #endif

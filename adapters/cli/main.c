@@ -71,6 +71,10 @@ static const struct command {
      "new box (encryption) key; the old one kept for a grace period"},
     {"staff", cli_cmd_staff,
      "staff accounts: add, list, disable, enable, passwd"},
+    {"report", cli_cmd_report,
+     "aggregate report: send (now), show [--json] (what would be sent)"},
+    {"coordination", cli_cmd_coordination,
+     "coordination node: the suppressed figures of the reports it keeps"},
     {"help", s_cmd_help, "help on a command: passerelle help COMMAND"},
 };
 
