@@ -11,8 +11,8 @@
 //         "row_totals": [F], "col_totals": [F], "total": F}
 // where F is a count, "<5" or "*" (pl_suppress.h). The tables: status,
 // sector, dimension, priority (month x ..., referrals sent), region
-// (region x status), cases (month x opened/closed), closure (month x
-// reason), node_status (node x status, both directions) and node_overdue
+// (region x status), cases (month x opened), closure (month x
+// reason: its row total is the cases closed), node_status (node x status, both directions) and node_overdue
 // (node x overdue).
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +28,7 @@ static const char *const s_states[] = {"requested", "received",    "accepted",
 static const char *const s_dims[] = {
     "economic", "social", "psychosocial", "protection", "coordination", NULL};
 static const char *const s_prios[] = {"emergency", "urgent", "normal", NULL};
-static const char *const s_case_cols[] = {"opened", "closed", NULL};
+static const char *const s_case_cols[] = {"opened", NULL};
 static const char *const s_overdue[] = {"overdue", NULL};
 static const char *const s_steps[] = {"received", "accepted", "completed",
                                       NULL};
@@ -315,11 +315,10 @@ s_medians(const json_t *m)
 static json_t *
 s_closure(const s_fig_t *f)
 {
-    uint64_t v[4] = {f->closed,
-                     f->sent - (f->closed <= f->sent ? f->closed : f->sent), 0,
-                     0};
-    pl_sup_t mark[4];
-    // closed and still open, with their total: one row of two cells
+    // one row of two cells (closed, still open) and its total (sent)
+    uint64_t closed = f->closed <= f->sent ? f->closed : f->sent;
+    uint64_t v[2 * 3] = {closed, f->sent - closed};
+    pl_sup_t mark[2 * 3];
     pl_suppress_totals(v, 1, 2);
     pl_suppress_table(v, 1, 2, mark);
     json_t *o = json_object();

@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# test_coordination - issue 15, aggregate reports and the coordination
+# view with real processes (an authority, a broker, an agency, a clinic and
+# a coordination node on 127.0.0.1, real LMDB stores and CurveZMQ keys):
+#   * the agency refers 7 cases with canary names, notes and a canary
+#     closure reason to the clinic, which accepts, starts and completes
+#     some; `report show --json` counts them and holds no name, note, id
+#     or free text;
+#   * `report send` at both nodes: the coordination node keeps the reports
+#     and `coordination --json` shows them suppressed (1-4 as "<5", a
+#     second cell hidden where a total would give a small one back);
+#   * no canary and no case or referral id in any report, in the figures,
+#     in any file under the coordination node's home or in its log;
+#   * a node offline for a week (the coordination node restarted with its
+#     clock a week ahead): its last report is still shown, with its date
+#     and its age;
+#   * --report-hours: a daemon flag and a config key; bad values refused.
+set -euo pipefail
+
+if [ -n "${PL_BIN_DIR:-}" ] && [ -x "$PL_BIN_DIR/passerelle" ]; then
+    PATH="$PL_BIN_DIR:$PATH"
+fi
+for exe in passerelle passerelle-node passerelle-broker python3 setpriv; do
+    command -v "$exe" >/dev/null 2>&1 || {
+        echo "test_coordination: FAIL: '$exe' not found on PATH" >&2
+        exit 1
+    }
+done
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/pl-coord.XXXXXX")
+TEST_NAME=test_coordination
+# shellcheck source=../lib/cli_assert.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/cli_assert.sh"
+# shellcheck source=cli_net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/cli_net.sh"
+cleanup() {
+    net_stop
+    if [ -n "${PL_TEST_KEEP:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+if [ -x /usr/bin/python3 ]; then python3() { /usr/bin/python3 "$@"; }; fi
+
+net_setup
+passerelle init --home "$T/coord" >/dev/null
+passerelle authority enroll --home "$T/A" --node "$T/coord" --name coord \
+    --sector coordination --country SN --region dakar >/dev/null
+cp "$T/coord/node.cert" "$T/B/certs/coord.cert"
+cp "$T/B/node.cert" "$T/coord/broker.cert"
+net_start_broker
+net_start_node agency
+net_start_node clinic
+net_start_node coord
+AG=$T/agency
+CL=$T/clinic
+FAIL_LOG=$T/agency.log
+
+# --report-hours: flag and config key
+run_node() { RC=0; passerelle-node "$@" >"$T/out" 2>"$T/err" || RC=$?; }
+run_node --home "$AG" --broker "$NET_EP" --report-hours 6 --check-config
+[ "$RC" -eq 0 ] && grep -q '^report-hours = 6$' "$T/out" || fail "--report-hours 6 not taken"
+ok
+printf 'report-hours = 12\n' >"$T/node.conf"
+run_node --home "$AG" --broker "$NET_EP" --config "$T/node.conf" --check-config
+grep -q '^report-hours = 12$' "$T/out" || fail "report-hours not a config key"
+ok
+run_node --home "$AG" --broker "$NET_EP" --report-hours soon --check-config
+[ "$RC" -eq 2 ] && grep -q 'report-hours' "$T/err" || fail "--report-hours soon not refused"
+ok
+
+# the directory holds the coordination node once the broker sent it
+has_coord() { passerelle --home "$AG" directory --json 2>/dev/null | grep -q '"sn/coord"'; }
+net_until 100 has_coord || fail "the agency's directory has no sn/coord"
+net_until 100 bash -c "passerelle --home '$CL' directory --json 2>/dev/null | grep -q sn/coord" \
+    || fail "the clinic's directory has no sn/coord"
+
+EXP=$(date -u -d '+200 days' +%F)
+CASES=()
+REFS=()
+for i in 1 2 3 4 5 6 7; do
+    c=$(printf '{"given":"Canarygiven%s","family":"Canaryfamily","birth":"1990-01-0%s","phone":"+221 77 999 88 7%s"}' \
+        "$i" "$i" "$i" | passerelle --home "$AG" --as amina case add --stdin)
+    CASES+=("$c")
+    passerelle --home "$AG" --as amina consent add --case "$c" --sectors health \
+        --given-by returnee --expires "$EXP" >/dev/null
+    r=$(passerelle --home "$AG" --as amina refer --case "$c" --to clinic \
+        --service primary-care --note "Canarynote about case $i")
+    REFS+=("$r")
+done
+received() { passerelle --home "$CL" referrals --json 2>/dev/null \
+    | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if len(d)==7 else 1)'; }
+net_until 200 received || fail "the clinic did not receive the 7 referrals"
+for i in 0 1 2 3 4 5; do
+    passerelle --home "$CL" --as fatou accept "${REFS[$i]}" >/dev/null
+done
+for i in 0 1 2 3 4; do
+    passerelle --home "$CL" --as fatou start "${REFS[$i]}" >/dev/null
+    passerelle --home "$CL" --as fatou complete "${REFS[$i]}" --outcome successful >/dev/null
+done
+done_at_agency() { passerelle --home "$AG" referrals --json --status completed 2>/dev/null \
+    | python3 -c 'import json,sys; sys.exit(0 if len(json.load(sys.stdin))==5 else 1)'; }
+net_until 200 done_at_agency || fail "the agency did not see 5 completed"
+passerelle --home "$AG" --as amina case close "${CASES[0]}" --reason plan-completed >/dev/null
+passerelle --home "$AG" --as amina case close "${CASES[1]}" --reason moved-to-canaryplace >/dev/null
+
+# what the agency would send
+MONTH=$(date -u +%Y-%m)
+expect 0 --home "$AG" report show --json
+json_is 'd["period"]' "$MONTH"
+json_is 'd["node"]' sn/agency
+json_is 'd["referrals"]["out"]["total"]' 7
+json_is 'd["referrals"]["out"]["status"]["completed"]' 5
+json_is 'd["referrals"]["out"]["status"]["accepted"]' 1
+json_is 'd["referrals"]["out"]["status"]["received"]' 1
+json_is 'd["referrals"]["out"]["sector"]["health"]' 7
+json_is 'd["referrals"]["out"]["dimension"]["social"]' 7
+json_is 'd["cases"]["opened"]' 7
+json_is 'd["cases"]["closed_by_reason"]["plan-completed"]' 1
+json_is 'd["cases"]["closed_by_reason"]["other"]' 1
+json_is '"received" in d["referrals"]["out"]["median_s"]' true
+json_is '"accepted" in d["referrals"]["out"]["median_s"]' true
+cp "$T/out" "$T/report-agency.json"
+usage --home "$AG" report show --period
+expect 1 --home "$AG" report show --period 2026-13
+err_has "YYYY-MM"
+usage --home "$AG" report frobnicate
+expect 0 --home "$AG" report --help
+out_has "report send"
+
+# sent now, kept at the coordination node
+expect 0 --home "$AG" report send
+out_has "to sn/coord"
+expect 0 --home "$CL" report send
+kept() {
+    passerelle --home "$T/coord" coordination --json >"$T/out" 2>"$T/err" || return 1
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+n=[e for e in d["nodes"]]; t=d["tables"]["status"]
+ok=len(n)==2 and sys.argv[2] in t["rows"] and t["total"]==7
+sys.exit(0 if ok else 1)' "$T/out" "$MONTH"
+}
+FAIL_LOG=$T/coord.log
+net_until 200 kept || fail "the coordination node did not show both reports"
+cp "$T/out" "$T/figures.json"
+# month x status, referrals sent: 5 completed shown, 1 accepted and 1
+# received hidden as "<5"; the total 7 is shown
+row='d["tables"]["status"]["cells"][d["tables"]["status"]["rows"].index("'$MONTH'")]'
+cols='d["tables"]["status"]["cols"]'
+json_is "$row[$cols.index(\"completed\")]" 5
+json_is "$row[$cols.index(\"accepted\")]" "<5"
+json_is "$row[$cols.index(\"received\")]" "<5"
+json_is 'd["tables"]["status"]["total"]' 7
+# the node table: the clinic's in-referrals and the agency's out-referrals
+json_is 'sorted(d["tables"]["node_status"]["rows"])' '["sn/agency", "sn/clinic"]'
+json_is 'd["tables"]["cases"]["col_totals"][0]' 7
+json_is 'd["tables"]["closure"]["row_totals"][0]' '<5'
+json_is 'd["tables"]["closure"]["cols"]' '["other", "plan-completed"]'
+json_is 'd["tables"]["closure"]["cells"][0]' '["<5", "<5"]'
+# no line of any table has exactly one hidden figure
+python3 - "$T/figures.json" <<'EOF' || fail "a table has a line with one hidden figure"
+import json, sys
+d = json.load(open(sys.argv[1]))
+def hidden(v): return isinstance(v, str)
+for name, t in d["tables"].items():
+    rows = [r + [t["row_totals"][i]] for i, r in enumerate(t["cells"])]
+    rows.append(t["col_totals"] + [t["total"]])
+    for line in rows + [list(c) for c in zip(*rows)] if rows and rows[0] else []:
+        n = sum(hidden(v) for v in line)
+        assert n != 1, (name, line)
+        for v in line:
+            assert not (isinstance(v, int) and 1 <= v <= 4), (name, line)
+EOF
+ok
+expect 0 --home "$T/coord" coordination
+out_has "sn/agency"
+out_has "loop closure"
+
+# no canary, no id anywhere at the coordination node or in what left it
+leaks() {
+    local f
+    for f in "$@"; do
+        grep -a -l -i -e canary "$f" && return 0
+        for id in "${CASES[@]}" "${REFS[@]}"; do
+            grep -a -l -e "$id" "$f" && return 0
+        done
+    done
+    return 1
+}
+if leaks "$T/report-agency.json" "$T/figures.json" "$T/coord.log" $(find "$T/coord" -type f); then
+    fail "a canary or an id reached the coordination side"
+fi
+ok
+# the canaries are where they belong (the check can fail)
+passerelle --home "$AG" --as amina case show "${CASES[2]}" | grep -q Canarygiven3 \
+    || fail "the canary is not even in the agency's case"
+ok
+
+# offline for a week: the agency stops; the coordination node, a week
+# later, still shows its last report with its date and age
+LAST=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+print([e for e in d["nodes"] if e["node"]=="sn/agency"][0]["last_report"])' "$T/figures.json")
+net_stop_node agency
+net_stop_node coord
+PASSERELLE_TEST_CLOCK_OFFSET=$((7 * 86400 + 3600)) net_start_node coord
+expect 0 --home "$T/coord" coordination --json
+json_is '[e["last_report"] for e in d["nodes"] if e["node"]=="sn/agency"][0]' "$LAST"
+json_is '[e["age_days"] for e in d["nodes"] if e["node"]=="sn/agency"][0]' 7
+expect 0 --home "$T/coord" coordination
+out_has "sn/agency"
+grep -q "sn/agency .* $(date -u -d "@$LAST" +%F) *7$" "$T/out" \
+    || fail "the text view lacks the agency's date and age"
+ok
+
+echo "$TEST_NAME: $CHECKS checks passed"
