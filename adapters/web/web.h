@@ -195,6 +195,15 @@ void web_pg_audit(web_req_t *r);
 void web_pg_notifications(web_req_t *r);
 void web_pg_staff(web_req_t *r);
 void web_pg_staff_post(web_req_t *r);
+// web_coord.c, web_metrics.c (issue 15)
+void web_pg_coord(web_req_t *r);
+void web_pg_coord_csv(web_req_t *r);
+void web_api_coord_figures(web_req_t *r);
+void web_api_coord_network(web_req_t *r);
+void web_pg_metrics(web_req_t *r);
+// The broker families of /metrics from a `network` (or broker status)
+// reply.
+void web_metrics_broker(web_buf_t *b, const json_t *net);
 
 // ---- web_mail: email notifications (issue 14 item 6)
 

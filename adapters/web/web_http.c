@@ -54,6 +54,12 @@ static const s_route_t s_routes[] = {
     {"GET", "/notifications", R_CM | R_PROV, web_pg_notifications},
     {"GET", "/staff", R_ADMIN, web_pg_staff},
     {"POST", "/staff", R_ADMIN, web_pg_staff_post},
+    // issue 15: the coordination dashboard, its exports, /metrics
+    {"GET", "/coordination", R_COORD, web_pg_coord},
+    {"GET", "/coordination.csv", R_COORD, web_pg_coord_csv},
+    {"GET", "/api/v1/coordination/figures", R_COORD, web_api_coord_figures},
+    {"GET", "/api/v1/coordination/network", R_COORD, web_api_coord_network},
+    {"GET", "/metrics", R_NONE, web_pg_metrics},
 };
 
 static int
@@ -162,6 +168,7 @@ web_page_begin(web_req_t *r, const char *title)
             {R_SUP, "/audit", "audit"},
             {R_CM | R_PROV, "/notifications", "notifications"},
             {R_ADMIN, "/staff", "staff"},
+            {R_COORD, "/coordination", "coordination"},
         };
         for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
             if (!(items[i].roles & bit))

@@ -14,13 +14,19 @@
 #   * a node offline for a week (the coordination node restarted with its
 #     clock a week ahead): its last report is still shown, with its date
 #     and its age;
+#   * the dashboard of the coordination node's passerelle-web: a
+#     coordinator sees the figures (HTML with SVG charts, CSV, JSON API), a
+#     provider is refused (403) on every one of those routes;
+#   * /metrics of that passerelle-web parses with Debian's
+#     python3-prometheus-client (text_string_to_metric_families) and
+#     follows the naming rules (passerelle_ prefix, counters _total, units);
 #   * --report-hours: a daemon flag and a config key; bad values refused.
 set -euo pipefail
 
 if [ -n "${PL_BIN_DIR:-}" ] && [ -x "$PL_BIN_DIR/passerelle" ]; then
     PATH="$PL_BIN_DIR:$PATH"
 fi
-for exe in passerelle passerelle-node passerelle-broker python3 setpriv; do
+for exe in passerelle passerelle-node passerelle-broker passerelle-web curl python3 setpriv; do
     command -v "$exe" >/dev/null 2>&1 || {
         echo "test_coordination: FAIL: '$exe' not found on PATH" >&2
         exit 1
@@ -31,9 +37,10 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/pl-coord.XXXXXX")
 TEST_NAME=test_coordination
 # shellcheck source=../lib/cli_assert.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/cli_assert.sh"
-# shellcheck source=cli_net.sh
-. "$(dirname "${BASH_SOURCE[0]}")/cli_net.sh"
+# shellcheck source=../web/web_net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../web/web_net.sh"
 cleanup() {
+    web_stop_all
     net_stop
     if [ -n "${PL_TEST_KEEP:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
 }
@@ -173,6 +180,62 @@ expect 0 --home "$T/coord" coordination
 out_has "sn/agency"
 out_has "loop closure"
 
+# the dashboard: a coordinator sees it, a provider is refused
+staff_add coord cora coordinator
+staff_add coord pat provider
+web_start coord coord
+U=${WEB_URL[coord]}
+web_login coord cora "$T/jar-co"
+get() { curl -s -o "$T/page" -w '%{http_code}' -b "$1" "$U$2"; }
+[ "$(get "$T/jar-co" /coordination)" = 200 ] || fail "GET /coordination as coordinator"
+grep -q '<svg class="chart"' "$T/page" && grep -q '&lt;5' "$T/page" \
+    && grep -q 'sn/agency' "$T/page" || fail "the dashboard lacks its chart or figures"
+grep -q '<script' "$T/page" && fail "the dashboard has a script"
+cp "$T/page" "$T/dash.html"
+ok
+[ "$(get "$T/jar-co" /coordination.csv)" = 200 ] || fail "GET /coordination.csv"
+grep -q "^status,$MONTH,accepted,<5" "$T/page" || fail "the CSV lacks the suppressed figure"
+cp "$T/page" "$T/dash.csv"
+ok
+[ "$(get "$T/jar-co" /api/v1/coordination/figures)" = 200 ] || fail "GET the JSON figures"
+cp "$T/page" "$T/dash.json"
+cp "$T/page" "$T/out"
+json_is 'd["tables"]["status"]["total"]' 7
+[ "$(get "$T/jar-co" /api/v1/coordination/network)" = 200 ] || fail "GET the JSON network"
+web_login coord pat "$T/jar-pr"
+for path in /coordination /coordination.csv /api/v1/coordination/figures; do
+    [ "$(get "$T/jar-pr" "$path")" = 403 ] || fail "a provider got $path"
+    ok
+done
+[ "$(get /dev/null /coordination)" = 401 ] || fail "no login got /coordination"
+ok
+# /metrics: a real exposition parser and the naming rules
+[ "$(get /dev/null /metrics)" = 200 ] || fail "GET /metrics"
+cp "$T/page" "$T/metrics.txt"
+python3 - "$T/metrics.txt" <<'PY' || fail "/metrics does not parse or breaks the naming rules"
+import re, sys
+from prometheus_client.parser import text_string_to_metric_families
+text = open(sys.argv[1]).read()
+fams = list(text_string_to_metric_families(text))
+names = {f.name for f in fams}
+assert "passerelle_node_envelopes_sent" in names, names  # _total stripped
+assert "passerelle_broker_node_up" in names, names
+for f in fams:
+    assert re.fullmatch(r"passerelle_[a-z0-9_]+", f.name), f.name
+    assert f.documentation, f.name
+    assert f.type in ("counter", "gauge"), (f.name, f.type)
+    for s in f.samples:
+        if f.type == "counter":
+            assert s.name.endswith("_total"), s.name
+        assert set(s.labels) <= {"node", "network"}, s.labels
+for line in text.splitlines():
+    if line.startswith("# TYPE") and line.endswith(" counter"):
+        assert line.split()[2].endswith("_total"), line
+up = [s for f in fams if f.name == "passerelle_broker_node_up" for s in f.samples]
+assert {s.labels["node"] for s in up} >= {"sn/agency", "sn/clinic", "sn/coord"}, up
+PY
+ok
+
 # no canary, no id anywhere at the coordination node or in what left it
 leaks() {
     local f
@@ -184,7 +247,9 @@ leaks() {
     done
     return 1
 }
-if leaks "$T/report-agency.json" "$T/figures.json" "$T/coord.log" $(find "$T/coord" -type f); then
+if leaks "$T/report-agency.json" "$T/figures.json" "$T/coord.log" "$T/dash.html" \
+    "$T/dash.csv" "$T/dash.json" "$T/metrics.txt" "$T/web-coord.log" \
+    $(find "$T/coord" -type f); then
     fail "a canary or an id reached the coordination side"
 fi
 ok
@@ -197,6 +262,7 @@ ok
 # later, still shows its last report with its date and age
 LAST=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
 print([e for e in d["nodes"] if e["node"]=="sn/agency"][0]["last_report"])' "$T/figures.json")
+web_stop_checked
 net_stop_node agency
 net_stop_node coord
 PASSERELLE_TEST_CLOCK_OFFSET=$((7 * 86400 + 3600)) net_start_node coord
