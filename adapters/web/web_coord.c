@@ -146,7 +146,7 @@ s_reporters(web_req_t *r, json_t *fig)
 // (presentation attributes only: no style, no script). A hidden figure
 // is drawn as a short grey bar labelled with its text.
 static void
-s_chart(web_req_t *r, const json_t *t)
+s_chart(web_req_t *r, const char *name, const json_t *t)
 {
     const json_t *cols = json_object_get(t, "cols");
     const json_t *tot = json_object_get(t, "col_totals");
@@ -157,8 +157,12 @@ s_chart(web_req_t *r, const json_t *t)
             max = json_integer_value(json_array_get(tot, j));
     web_buf_addf(&r->body,
                  "<svg class=\"chart\" role=\"img\" width=\"420\" "
-                 "height=\"%zu\" viewBox=\"0 0 420 %zu\">",
+                 "height=\"%zu\" viewBox=\"0 0 420 %zu\" aria-label=\"",
                  n * 22 + 4, n * 22 + 4);
+    s_t(r, name);
+    web_buf_add(&r->body, "\"><title>");
+    s_t(r, name);
+    web_buf_add(&r->body, "</title>");
     for (size_t j = 0; j < n; j++) {
         const json_t *v = json_array_get(tot, j);
         char num[32];
@@ -192,7 +196,7 @@ s_table(web_req_t *r, const char *name, const json_t *t)
         web_buf_add(&r->body, "</p>");
         return;
     }
-    s_chart(r, t);
+    s_chart(r, name, t);
     web_buf_add(&r->body, "<table class=\"list figures\"><thead><tr><th></th>");
     size_t i, j;
     json_t *e;

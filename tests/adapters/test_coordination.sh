@@ -16,7 +16,8 @@
 #     and its age;
 #   * the dashboard of the coordination node's passerelle-web: a
 #     coordinator sees the figures (HTML with SVG charts, CSV, JSON API), a
-#     provider is refused (403) on every one of those routes;
+#     provider is refused (403) on every one of those routes; the same in
+#     a real headless browser (tests/web/coord.js: chromium, axe-core);
 #   * /metrics of that passerelle-web parses with Debian's
 #     python3-prometheus-client (text_string_to_metric_families) and
 #     follows the naming rules (passerelle_ prefix, counters _total, units);
@@ -26,7 +27,7 @@ set -euo pipefail
 if [ -n "${PL_BIN_DIR:-}" ] && [ -x "$PL_BIN_DIR/passerelle" ]; then
     PATH="$PL_BIN_DIR:$PATH"
 fi
-for exe in passerelle passerelle-node passerelle-broker passerelle-web curl python3 setpriv; do
+for exe in passerelle passerelle-node passerelle-broker passerelle-web curl node python3 setpriv; do
     command -v "$exe" >/dev/null 2>&1 || {
         echo "test_coordination: FAIL: '$exe' not found on PATH" >&2
         exit 1
@@ -208,6 +209,15 @@ for path in /coordination /coordination.csv /api/v1/coordination/figures; do
     ok
 done
 [ "$(get /dev/null /coordination)" = 401 ] || fail "no login got /coordination"
+ok
+# the same in a real headless browser (tests/web/coord.js)
+WEBDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../web" && pwd)
+[ -x "${PL_CHROMIUM:-/usr/bin/chromium}" ] && [ -d "$WEBDIR/node_modules/playwright-core" ] \
+    || fail "no chromium or tests/web/node_modules (scripts/deps.sh installs them)"
+SHOTS=${PL_COORD_SHOTS:-$T/shots}
+HOME="$T" node "$WEBDIR/coord.js" "$U" "$WEB_PASS" cora pat "$SHOTS" >"$T/out" 2>"$T/err" \
+    || FAIL_LOG=$T/web-coord.log fail "the browser check of the dashboard failed"
+[ -s "$SHOTS/coordination.png" ] || fail "no screenshot of the dashboard"
 ok
 # /metrics: a real exposition parser and the naming rules
 [ "$(get /dev/null /metrics)" = 200 ] || fail "GET /metrics"
