@@ -107,7 +107,8 @@ typedef struct {
     pthread_mutex_t lock;
     web_session_t sess[WEB_SESSIONS_MAX];
     web_rate_t rate[WEB_RATE_IPS];
-    int idle_s; // local idle bound of a session (the daemon's own too)
+    int idle_s;  // local idle bound of a session (the daemon's own too)
+    bool broker; // --broker-home: the broker's status page and /metrics only
 } web_ctx_t;
 
 int64_t web_now(void);
@@ -201,6 +202,9 @@ void web_pg_coord_csv(web_req_t *r);
 void web_api_coord_figures(web_req_t *r);
 void web_api_coord_network(web_req_t *r);
 void web_pg_metrics(web_req_t *r);
+// --broker-home (web_broker.c): answers GET / and /metrics (true), or
+// false for any other path (404).
+bool web_broker_route(web_req_t *r);
 // The broker families of /metrics from a `network` (or broker status)
 // reply.
 void web_metrics_broker(web_buf_t *b, const json_t *net);

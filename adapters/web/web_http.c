@@ -404,6 +404,14 @@ s_handle(web_ctx_t *w, struct MHD_Connection *c, const char *url,
         return ok;
     }
 
+    if (w->broker) { // issue 15: the broker operator's read-only view
+        route = r.path;
+        if (!web_broker_route(&r)) {
+            route = "(none)";
+            s_error_page(&r, 404, "not-found");
+        }
+        goto out;
+    }
     const s_route_t *hit = NULL;
     bool path_known = false;
     for (size_t i = 0; i < sizeof s_routes / sizeof s_routes[0]; i++) {

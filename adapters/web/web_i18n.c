@@ -252,6 +252,7 @@ static const s_msg_t s_msgs[] = {
     {"admin", "admin", "administrateur"},
     // issue 15: the coordination dashboard (web_coord.c)
     {"coordination", "Coordination", "Coordination"},
+    {"broker-status", "Broker status", "État du broker"},
     {"network-health", "Network health", "État du réseau"},
     {"node", "Node", "Nœud"},
     {"online", "Online", "En ligne"},

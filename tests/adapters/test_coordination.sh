@@ -21,6 +21,8 @@
 #   * /metrics of that passerelle-web parses with Debian's
 #     python3-prometheus-client (text_string_to_metric_families) and
 #     follows the naming rules (passerelle_ prefix, counters _total, units);
+#   * passerelle-web --broker-home: the broker's read-only status page and
+#     its /metrics (parsed the same way); nothing else served;
 #   * --report-hours: a daemon flag and a config key; bad values refused.
 set -euo pipefail
 
@@ -246,6 +248,38 @@ assert {s.labels["node"] for s in up} >= {"sn/agency", "sn/clinic", "sn/coord"},
 PY
 ok
 
+# passerelle-web --broker-home: the operator's read-only page and /metrics
+: >"$T/web-broker.log"
+setpriv --pdeathsig KILL passerelle-web --broker-home "$T/B" --listen 127.0.0.1:0 \
+    2>>"$T/web-broker.log" &
+WEB_PID[broker]=$!
+BU=
+for i in $(seq 1 100); do
+    p=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\) for the broker.*/\1/p' "$T/web-broker.log")
+    [ -n "$p" ] && { BU=http://127.0.0.1:$p; break; }
+    sleep 0.1
+done
+[ -n "$BU" ] || FAIL_LOG=$T/web-broker.log fail "passerelle-web --broker-home did not start"
+[ "$(curl -s -o "$T/page" -w '%{http_code}' "$BU/")" = 200 ] && grep -q 'sn/clinic' "$T/page" \
+    || fail "the broker status page"
+cp "$T/page" "$T/broker.html"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$BU/coordination")" = 404 ] || fail "broker mode serves /coordination"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -d x=1 "$BU/")" = 405 ] || fail "broker mode takes a POST"
+[ "$(curl -s -o "$T/broker-metrics.txt" -w '%{http_code}' "$BU/metrics")" = 200 ] || fail "broker /metrics"
+python3 - "$T/broker-metrics.txt" <<'PY' || fail "the broker's /metrics does not parse"
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+fams = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+assert fams["passerelle_broker_uptime_seconds"].samples[0].value > 0
+up = {s.labels["node"]: s.value for s in fams["passerelle_broker_node_up"].samples}
+assert up.get("sn/coord") == 1, up
+assert "passerelle_broker_node_delivered" in fams  # a counter: _total stripped
+PY
+ok
+usage_web() { RC=0; passerelle-web "$@" >"$T/out" 2>"$T/err" || RC=$?; [ "$RC" = 2 ] || fail "passerelle-web $* exited $RC"; ok; }
+usage_web --home "$T/coord" --broker-home "$T/B"
+usage_web
+
 # no canary, no id anywhere at the coordination node or in what left it
 leaks() {
     local f
@@ -259,6 +293,7 @@ leaks() {
 }
 if leaks "$T/report-agency.json" "$T/figures.json" "$T/coord.log" "$T/dash.html" \
     "$T/dash.csv" "$T/dash.json" "$T/metrics.txt" "$T/web-coord.log" \
+    "$T/broker.html" "$T/broker-metrics.txt" "$T/web-broker.log" \
     $(find "$T/coord" -type f); then
     fail "a canary or an id reached the coordination side"
 fi
