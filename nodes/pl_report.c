@@ -323,12 +323,12 @@ s_count_ok(const json_t *v)
            && json_integer_value(v) <= S_COUNT_MAX;
 }
 
-// Every key of 'o' is in the list (or passes 'key_ok') and every value a
-// count.
+// Every key of 'o' is in the list (or passes 'key_ok'); with 'counts',
+// every value is a count too.
 static int
-s_check_counts(const json_t *o, const char *const *list,
-               bool (*key_ok)(const char *), const char *what, char *err,
-               size_t n)
+s_check_keys(const json_t *o, const char *const *list,
+             bool (*key_ok)(const char *), bool counts, const char *what,
+             char *err, size_t n)
 {
     if (!json_is_object(o)) {
         pl_errf(err, n, "%s is not an object", what);
@@ -339,15 +339,31 @@ s_check_counts(const json_t *o, const char *const *list,
     json_object_foreach((json_t *) o, k, v)
     {
         if (list ? !s_in_list(list, k) : !key_ok(k)) {
-            pl_errf(err, n, "%s has a key outside the schema", what);
+            pl_errf(err, n, "%s has a field outside the schema", what);
             return PL_EPROTO;
         }
-        if (!s_count_ok(v)) {
+        if (counts && !s_count_ok(v)) {
             pl_errf(err, n, "%s.%s is not a count", what, k);
             return PL_EPROTO;
         }
     }
     return PL_OK;
+}
+
+static int
+s_check_counts(const json_t *o, const char *const *list,
+               bool (*key_ok)(const char *), const char *what, char *err,
+               size_t n)
+{
+    return s_check_keys(o, list, key_ok, true, what, err, n);
+}
+
+// Keys of 'o' are only the allowed ones.
+static int
+s_keys_only(const json_t *o, const char *const *allowed, const char *what,
+            char *err, size_t n)
+{
+    return s_check_keys(o, allowed, NULL, false, what, err, n);
 }
 
 static bool
@@ -362,28 +378,6 @@ s_priority_ok(const char *k)
 {
     pl_referral_priority_t p;
     return pl_referral_priority_parse(k, &p) == PL_OK;
-}
-
-// Keys of 'o' are only the allowed ones.
-static int
-s_keys_only(const json_t *o, const char *const *allowed, const char *what,
-            char *err, size_t n)
-{
-    if (!json_is_object(o)) {
-        pl_errf(err, n, "%s is not an object", what);
-        return PL_EPROTO;
-    }
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *) o, k, v)
-    {
-        (void) v;
-        if (!s_in_list(allowed, k)) {
-            pl_errf(err, n, "%s has a field outside the schema", what);
-            return PL_EPROTO;
-        }
-    }
-    return PL_OK;
 }
 
 static int

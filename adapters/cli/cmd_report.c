@@ -39,18 +39,28 @@ static const char s_coord_help[] =
     "figure is hidden so that a <5 cannot be worked out from a total.\n"
     "Also the nodes that reported and the date of their last report.\n";
 
+// Parses the options of 'name' (only 'allowed' of the table) and calls
+// 'ctl': -1 with *res, else the exit code (as cli_node_call).
+static int
+s_call(cli_t *cli, const char *name, const char *ctl, const int *allowed,
+       const char *help, int argc, char **argv, json_t **res)
+{
+    cli_opts_t o;
+    int rc = cli_opts_parse(cli, name, s_table, O_COUNT, allowed, help,
+                            CLI_OPTS_NO_OPERANDS, argc, argv, &o);
+    if (rc < 0)
+        rc = cli_node_call(cli, name, ctl, o.args, res);
+    cli_opts_free(&o);
+    return rc;
+}
+
 static int
 s_show(cli_t *cli, int argc, char **argv)
 {
     static const int allowed[] = {O_PERIOD, O_END};
-    cli_opts_t o;
-    int rc =
-        cli_opts_parse(cli, "report show", s_table, O_COUNT, allowed,
-                       s_report_help, CLI_OPTS_NO_OPERANDS, argc, argv, &o);
     json_t *res = NULL;
-    if (rc < 0)
-        rc = cli_node_call(cli, "report show", "report.show", o.args, &res);
-    cli_opts_free(&o);
+    int rc = s_call(cli, "report show", "report.show", allowed, s_report_help,
+                    argc, argv, &res);
     if (rc >= 0)
         return rc;
     if (cli->json)
@@ -68,14 +78,9 @@ static int
 s_send(cli_t *cli, int argc, char **argv)
 {
     static const int allowed[] = {O_END};
-    cli_opts_t o;
-    int rc =
-        cli_opts_parse(cli, "report send", s_table, O_COUNT, allowed,
-                       s_report_help, CLI_OPTS_NO_OPERANDS, argc, argv, &o);
     json_t *res = NULL;
-    if (rc < 0)
-        rc = cli_node_call(cli, "report send", "report.send", o.args, &res);
-    cli_opts_free(&o);
+    int rc = s_call(cli, "report send", "report.send", allowed, s_report_help,
+                    argc, argv, &res);
     if (rc >= 0)
         return rc;
     if (cli->json)
@@ -145,13 +150,9 @@ int
 cli_cmd_coordination(cli_t *cli, int argc, char **argv)
 {
     static const int allowed[] = {O_END};
-    cli_opts_t o;
-    int rc = cli_opts_parse(cli, "coordination", s_table, O_COUNT, allowed,
-                            s_coord_help, CLI_OPTS_NO_OPERANDS, argc, argv, &o);
     json_t *res = NULL;
-    if (rc < 0)
-        rc = cli_node_call(cli, "coordination", "coordination", o.args, &res);
-    cli_opts_free(&o);
+    int rc = s_call(cli, "coordination", "coordination", allowed, s_coord_help,
+                    argc, argv, &res);
     if (rc >= 0)
         return rc;
     if (cli->json)

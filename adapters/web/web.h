@@ -202,6 +202,10 @@ void web_pg_coord_csv(web_req_t *r);
 void web_api_coord_figures(web_req_t *r);
 void web_api_coord_network(web_req_t *r);
 void web_pg_metrics(web_req_t *r);
+// <table class="list"><thead> with the translated 'keys' (NULL-ended),
+// then <tbody> (web_coord.c); the columns of the network health table.
+void web_table_head(web_req_t *r, const char *const *keys);
+extern const char *const web_health_cols[];
 // --broker-home (web_broker.c): answers GET / and /metrics (true), or
 // false for any other path (404).
 bool web_broker_route(web_req_t *r);

@@ -81,19 +81,10 @@ s_status(web_req_t *r)
         (long long) json_integer_value(json_object_get(st, "uptime_s")),
         (long long) json_integer_value(
             json_object_get(st, "routed_per_minute")));
-    web_buf_add(&r->body, "<table class=\"list\"><thead><tr>");
-    static const char *const cols[] = {
-        "node",           "online", "last_seen", "queued", "oldest_queued_age",
-        "latency_p50_ms", NULL};
+    web_table_head(r, web_health_cols);
     static const char *const keys[] = {
         "address",           "online",         "last_seen", "queued",
         "oldest_queued_age", "latency_p50_ms", NULL};
-    for (size_t i = 0; cols[i]; i++) {
-        web_buf_add(&r->body, "<th>");
-        web_buf_esc(&r->body, web_t(r->lang, cols[i]));
-        web_buf_add(&r->body, "</th>");
-    }
-    web_buf_add(&r->body, "</tr></thead><tbody>");
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(st, "nodes"), i, e)

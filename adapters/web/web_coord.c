@@ -56,6 +56,22 @@ s_get(web_req_t *r, const char *cmd)
 
 // ---- network health
 
+const char *const web_health_cols[] = {
+    "node",           "online", "last_seen", "queued", "oldest_queued_age",
+    "latency_p50_ms", NULL};
+
+void
+web_table_head(web_req_t *r, const char *const *keys)
+{
+    web_buf_add(&r->body, "<table class=\"list\"><thead><tr>");
+    for (size_t i = 0; keys[i]; i++) {
+        web_buf_add(&r->body, "<th>");
+        s_t(r, keys[i]);
+        web_buf_add(&r->body, "</th>");
+    }
+    web_buf_add(&r->body, "</tr></thead><tbody>");
+}
+
 static void
 s_health(web_req_t *r, json_t *net)
 {
@@ -64,16 +80,7 @@ s_health(web_req_t *r, json_t *net)
     web_buf_add(&r->body, "</h2>");
     if (!net)
         return;
-    web_buf_add(&r->body, "<table class=\"list\"><thead><tr>");
-    static const char *const cols[] = {
-        "node",           "online", "last_seen", "queued", "oldest_queued_age",
-        "latency_p50_ms", NULL};
-    for (size_t i = 0; cols[i]; i++) {
-        web_buf_add(&r->body, "<th>");
-        s_t(r, cols[i]);
-        web_buf_add(&r->body, "</th>");
-    }
-    web_buf_add(&r->body, "</tr></thead><tbody>");
+    web_table_head(r, web_health_cols);
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(net, "nodes"), i, e)
@@ -85,8 +92,8 @@ s_health(web_req_t *r, json_t *net)
         s_t(r, json_is_true(json_object_get(e, "online")) ? "yes" : "no");
         web_buf_add(&r->body, "</td><td>");
         web_buf_esc(&r->body, web_s(e, "last_seen"));
-        for (size_t k = 3; cols[k]; k++) {
-            json_t *v = json_object_get(e, cols[k]);
+        for (size_t k = 3; web_health_cols[k]; k++) {
+            json_t *v = json_object_get(e, web_health_cols[k]);
             web_buf_add(&r->body, "</td><td>");
             if (v)
                 web_buf_esc(&r->body, s_fig(v, num, sizeof num));
