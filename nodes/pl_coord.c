@@ -169,6 +169,54 @@ pl_coord_tick(pl_node_ctx_t *ctx, unsigned hours)
     json_decref(sent);
 }
 
+// report.request (at a coordination node): asks every other node of its
+// network in the directory for its reports now.
+static char *
+s_cmd_request(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
+              int *rc_out)
+{
+    (void) args, (void) as;
+    if (strcmp(ctx->me->sector, "coordination") != 0) {
+        *rc_out = PL_ESTATE;
+        return pl_node_ctl_error(PL_ESTATE,
+                                 "only a coordination node asks for reports");
+    }
+    Passerelle__V1__AggregateReport ar = PASSERELLE__V1__AGGREGATE_REPORT__INIT;
+    ar.version = PL_REPORT_SCHEMA;
+    ar.report.data = (uint8_t *) "{}";
+    ar.report.len = 2;
+    ar.has_request = true;
+    ar.request = true;
+    Passerelle__V1__Message m = PASSERELLE__V1__MESSAGE__INIT;
+    m.body_case = PASSERELLE__V1__MESSAGE__BODY_AGGREGATE_REPORT;
+    m.aggregate_report = &ar;
+    pl_buf_t enc = {0};
+    int rc = pl_message_encode(&m, &enc);
+    json_t *asked = json_array();
+    for (size_t i = 0; rc == PL_OK && i < ctx->ndir; i++) {
+        const pl_cert_t *c = &ctx->dir[i];
+        uint8_t id[PL_MSG_ID_BYTES];
+        if (strcmp(c->network, ctx->me->network) != 0
+            || strcmp(c->address, ctx->me->address) == 0
+            || !strcmp(c->sector, "coordination")
+            || !strcmp(c->sector, "broker")
+            || !pl_ctx_dir_find(ctx, c->address, NULL))
+            continue;
+        rc = pl_ctx_outbox_add(ctx, txn, c->address, S_KIND_REPORT, enc.data,
+                               enc.len, 0, id);
+        if (rc == PL_OK)
+            json_array_append_new(asked, json_string(c->address));
+    }
+    pl_buf_free(&enc);
+    if (rc != PL_OK) {
+        json_decref(asked);
+        *rc_out = rc;
+        return pl_node_ctl_error(rc, "cannot ask for the reports: %s",
+                                 pl_strerror(rc));
+    }
+    return pl_node_ctl_ok(asked);
+}
+
 // ---- keeping
 
 static size_t
@@ -219,11 +267,35 @@ s_keep(pl_txn_t *txn, const pl_cert_t *cert, json_t *doc)
     return rc;
 }
 
+// A coordination node of this network asks for the reports now: they go
+// out in the same transaction.
+static int
+s_on_request(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
+             const pl_cert_t *cert, const uint8_t digest[PL_DIGEST_BYTES])
+{
+    json_t *sent = NULL;
+    bool ok = s_is_coordination(cert, ctx->me);
+    int rc = ok ? s_send_all(ctx, txn, pl_now(), &sent) : PL_OK;
+    json_decref(sent);
+    if (rc != PL_OK)
+        return rc;
+    if (!ok)
+        pl_log_warn(ctx->log,
+                    "report_request_refused from=%s reason=\"not a "
+                    "coordination node of this network\"",
+                    h->from);
+    return pl_case_audit(ctx, txn, PL_AUDIT_IN, h->from, h->id, digest,
+                         "aggregate-report", NULL, NULL, "report-request",
+                         ok ? "ok" : "refused", NULL);
+}
+
 static int
 s_on_report(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_header_t *h,
             const pl_cert_t *cert, const uint8_t digest[PL_DIGEST_BYTES],
             const Passerelle__V1__AggregateReport *ar)
 {
+    if (ar->has_request && ar->request)
+        return s_on_request(ctx, txn, h, cert, digest);
     char why[160] = "";
     json_error_t je;
     json_t *doc = NULL;
@@ -291,6 +363,8 @@ s_cmd_coordination(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
 const pl_ctl_cmd_t pl_coord_cmds[] = {
     {"report.show", 0, s_cmd_show},
     {"report.send", PL_CTL_CHANGES, s_cmd_send},
+    {"report.request", PL_CTL_CHANGES | PL_CTL_ROLES(PL_ROLE_COORDINATOR),
+     s_cmd_request},
     {"coordination", PL_CTL_ROLES(PL_ROLE_COORDINATOR), s_cmd_coordination},
     {NULL, 0, NULL},
 };

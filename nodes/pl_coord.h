@@ -1,5 +1,6 @@
 // pl_coord - the coordination room (issue 15, DESIGN.md §8): the control
-// rows `report.show`, `report.send` and `coordination`, the inbound
+// rows `report.show`, `report.send`, `report.request` and `coordination`,
+// the inbound
 // aggregate-report body, and the daily send (--report-hours). Layer:
 // nodes, handlers.
 //
@@ -8,7 +9,10 @@
 // and of the month before (so that last month's late status changes get
 // there), as one aggregate-report envelope each (S_KIND_REPORT, signed and
 // receipted like any other). "report.last" in the settings database is the
-// time of the last send.
+// time of the last send. A coordination node asks for them at once with
+// `report.request` (an aggregate-report with "request" set, to every other
+// node of its network); a node answers a request from a coordination node
+// of its own network only.
 //
 // Keeping (at a node of sector `coordination` only): a report that passes
 // pl_report_check and whose "node" is the envelope's sender is kept in the

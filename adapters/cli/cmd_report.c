@@ -22,6 +22,7 @@ static const cli_opt_t s_table[O_COUNT] = {
 static const char s_report_help[] =
     "usage: passerelle --home DIR report send\n"
     "       passerelle --home DIR report show [--period YYYY-MM] [--json]\n"
+    "       passerelle --home COORD report request\n"
     "\n"
     "send: sends this node's aggregate reports (this month and the one\n"
     "before) now to every coordination node of the network; the daemon\n"
@@ -29,7 +30,9 @@ static const char s_report_help[] =
     "show: the report this node would send for the month (default: this\n"
     "one): counts of referrals by direction, status, peer sector,\n"
     "dimension and priority, overdue, cases opened and closed, medians\n"
-    "over at least 5 referrals. No name, id or free text.\n";
+    "over at least 5 referrals. No name, id or free text.\n"
+    "request: at a coordination node, asks every node of the network to\n"
+    "send its reports now.\n";
 
 static const char s_coord_help[] =
     "usage: passerelle --home COORD coordination [--json]\n"
@@ -98,6 +101,26 @@ s_send(cli_t *cli, int argc, char **argv)
     return 0;
 }
 
+static int
+s_request(cli_t *cli, int argc, char **argv)
+{
+    static const int allowed[] = {O_END};
+    json_t *res = NULL;
+    int rc = s_call(cli, "report request", "report.request", allowed,
+                    s_report_help, argc, argv, &res);
+    if (rc >= 0)
+        return rc;
+    if (cli->json)
+        return cli_print_json(res);
+    size_t i;
+    json_t *e;
+    json_array_foreach(res, i, e) printf("asked %s\n", json_string_value(e));
+    if (!json_array_size(res))
+        printf("no node to ask in the directory\n");
+    json_decref(res);
+    return 0;
+}
+
 int
 cli_cmd_report(cli_t *cli, int argc, char **argv)
 {
@@ -105,11 +128,13 @@ cli_cmd_report(cli_t *cli, int argc, char **argv)
         return s_show(cli, argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "send") == 0)
         return s_send(cli, argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "request") == 0)
+        return s_request(cli, argc - 1, argv + 1);
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         fputs(s_report_help, stdout);
         return 0;
     }
-    return cli_usage_error("report", "expected send or show");
+    return cli_usage_error("report", "expected send, show or request");
 }
 
 static void

@@ -72,7 +72,7 @@ static const struct command {
     {"staff", cli_cmd_staff,
      "staff accounts: add, list, disable, enable, passwd"},
     {"report", cli_cmd_report,
-     "aggregate report: send (now), show [--json] (what would be sent)"},
+     "aggregate report: send (now), show [--json], request (coordination)"},
     {"coordination", cli_cmd_coordination,
      "coordination node: the suppressed figures of the reports it keeps"},
     {"help", s_cmd_help, "help on a command: passerelle help COMMAND"},

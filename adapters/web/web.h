@@ -199,6 +199,7 @@ void web_pg_staff_post(web_req_t *r);
 // web_coord.c, web_metrics.c (issue 15)
 void web_pg_coord(web_req_t *r);
 void web_pg_coord_csv(web_req_t *r);
+void web_pg_coord_request(web_req_t *r);
 void web_api_coord_figures(web_req_t *r);
 void web_api_coord_network(web_req_t *r);
 void web_pg_metrics(web_req_t *r);

@@ -289,6 +289,10 @@ web_pg_coord(web_req_t *r)
     web_buf_add(&r->body, "</a> · <a href=\"/api/v1/coordination/figures\">");
     s_t(r, "export-json");
     web_buf_add(&r->body, "</a></p>");
+    web_form_begin(r, "/coordination/request");
+    web_buf_add(&r->body, "<button type=\"submit\">");
+    s_t(r, "ask-reports");
+    web_buf_add(&r->body, "</button></form>");
     json_t *net = s_get(r, "network");
     s_health(r, net);
     json_decref(net);
@@ -308,6 +312,24 @@ web_pg_coord(web_req_t *r)
     }
     json_decref(fig);
     web_page_end(r);
+}
+
+// POST /coordination/request: report.request, then back to the page.
+void
+web_pg_coord_request(web_req_t *r)
+{
+    json_t *res = NULL;
+    char err[S_ERR], code[32];
+    if (web_call(r, "report.request", NULL, true, &res, err, sizeof err, code,
+                 sizeof code)
+        != 0) {
+        web_page_begin(r, "coordination");
+        web_error(r, !strcmp(code, "PL_EPERM") ? 403 : 502, err);
+        web_page_end(r);
+        return;
+    }
+    json_decref(res);
+    web_redirect(r, "/coordination");
 }
 
 // ---- exports

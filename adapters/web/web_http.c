@@ -57,6 +57,7 @@ static const s_route_t s_routes[] = {
     // issue 15: the coordination dashboard, its exports, /metrics
     {"GET", "/coordination", R_COORD, web_pg_coord},
     {"GET", "/coordination.csv", R_COORD, web_pg_coord_csv},
+    {"POST", "/coordination/request", R_COORD, web_pg_coord_request},
     {"GET", "/api/v1/coordination/figures", R_COORD, web_api_coord_figures},
     {"GET", "/api/v1/coordination/network", R_COORD, web_api_coord_network},
     {"GET", "/metrics", R_NONE, web_pg_metrics},

@@ -253,6 +253,8 @@ static const s_msg_t s_msgs[] = {
     // issue 15: the coordination dashboard (web_coord.c)
     {"coordination", "Coordination", "Coordination"},
     {"broker-status", "Broker status", "État du broker"},
+    {"ask-reports", "Ask every node for its reports now",
+     "Demander maintenant leurs rapports à tous les nœuds"},
     {"network-health", "Network health", "État du réseau"},
     {"node", "Node", "Nœud"},
     {"online", "Online", "En ligne"},

@@ -6,7 +6,8 @@
 #     closure reason to the clinic, which accepts, starts and completes
 #     some; `report show --json` counts them and holds no name, note, id
 #     or free text;
-#   * `report send` at both nodes: the coordination node keeps the reports
+#   * `report send` at the agency, `report request` at the coordination
+#     node (the clinic answers it): the coordination node keeps the reports
 #     and `coordination --json` shows them suppressed (1-4 as "<5", a
 #     second cell hidden where a total would give a small one back);
 #   * no canary and no case or referral id in any report, in the figures,
@@ -139,7 +140,11 @@ out_has "report send"
 # sent now, kept at the coordination node
 expect 0 --home "$AG" report send
 out_has "to sn/coord"
-expect 0 --home "$CL" report send
+# the clinic's comes on the coordination node's request
+expect 0 --home "$T/coord" report request
+out_has "asked sn/clinic"
+expect 1 --home "$CL" report request
+err_has "coordination node"
 kept() {
     passerelle --home "$T/coord" coordination --json >"$T/out" 2>"$T/err" || return 1
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
@@ -205,7 +210,19 @@ cp "$T/page" "$T/dash.json"
 cp "$T/page" "$T/out"
 json_is 'd["tables"]["status"]["total"]' 7
 [ "$(get "$T/jar-co" /api/v1/coordination/network)" = 200 ] || fail "GET the JSON network"
+post() { curl -s -o "$T/page" -w '%{http_code}' -b "$1" -H "Origin: $U" \
+    -H 'Content-Type: application/x-www-form-urlencoded' --data-binary "csrf=$2" "$U$3"; }
+CO_CSRF=$CSRF
+FIRST=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+print([e for e in d["nodes"] if e["node"]=="sn/agency"][0]["last_report"])' "$T/figures.json")
+[ "$(post "$T/jar-co" "$CO_CSRF" /coordination/request)" = 303 ] || fail "the dashboard's request button"
+answered() { passerelle --home "$T/coord" coordination --json 2>/dev/null | python3 -c 'import json,sys
+d=json.load(sys.stdin); sys.exit(0 if [e for e in d["nodes"] if e["node"]=="sn/agency"][0]["last_report"] > int(sys.argv[1]) else 1)' "$FIRST"; }
+net_until 100 answered || fail "the agency did not answer the dashboard's request"
+ok
 web_login coord pat "$T/jar-pr"
+[ "$(post "$T/jar-pr" "$CSRF" /coordination/request)" = 403 ] || fail "a provider asked for the reports"
+ok
 for path in /coordination /coordination.csv /api/v1/coordination/figures; do
     [ "$(get "$T/jar-pr" "$path")" = 403 ] || fail "a provider got $path"
     ok
@@ -305,10 +322,11 @@ ok
 
 # offline for a week: the agency stops; the coordination node, a week
 # later, still shows its last report with its date and age
-LAST=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
-print([e for e in d["nodes"] if e["node"]=="sn/agency"][0]["last_report"])' "$T/figures.json")
 web_stop_checked
 net_stop_node agency
+passerelle --home "$T/coord" coordination --json >"$T/figures2.json"
+LAST=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+print([e for e in d["nodes"] if e["node"]=="sn/agency"][0]["last_report"])' "$T/figures2.json")
 net_stop_node coord
 PASSERELLE_TEST_CLOCK_OFFSET=$((7 * 86400 + 3600)) net_start_node coord
 expect 0 --home "$T/coord" coordination --json

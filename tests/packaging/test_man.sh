@@ -80,7 +80,7 @@ for s in verify export check; do covers passerelle-operations.1 passerelle audit
 for s in add show list close bia; do covers passerelle-case.1 passerelle case $s; done
 for s in add withdraw; do covers passerelle-case.1 passerelle consent $s; done
 for s in add list disable enable passwd; do covers passerelle-staff.1 passerelle staff $s; done
-for s in send show; do covers passerelle-coordination.1 passerelle report $s; done
+for s in send show request; do covers passerelle-coordination.1 passerelle report $s; done
 for s in show ack accept reject arrived no-show withdraw cp-ack; do
     covers passerelle-handover.1 passerelle handover $s
 done
