@@ -135,27 +135,36 @@ s_cmd_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     return pl_node_ctl_ok(doc);
 }
 
-void
-pl_coord_tick(pl_node_ctx_t *ctx, unsigned hours)
+// Whether --report-hours have passed since the last send (a read
+// transaction: the timer's check takes no write lock).
+static bool
+s_due(pl_node_ctx_t *ctx, unsigned hours, uint64_t now)
 {
-    if (!hours)
-        return;
     pl_txn_t *txn = NULL;
-    if (pl_store_begin(ctx->store, NULL, true, &txn) != PL_OK)
-        return;
+    if (pl_store_begin(ctx->store, NULL, false, &txn) != PL_OK)
+        return false;
     const uint8_t *v;
     size_t vl;
-    uint64_t now = pl_now(), last = 0;
+    uint64_t last = 0;
     if (pl_store_get(txn, PL_DB_SETTINGS, s_last_key, sizeof s_last_key - 1, &v,
                      &vl)
             == PL_OK
         && vl == 8)
         last = pl_be64_get(v);
-    json_t *sent = NULL;
-    if (last && last <= now && now - last < (uint64_t) hours * 3600) {
-        pl_store_abort(&txn);
+    pl_store_abort(&txn);
+    return !last || last > now || now - last >= (uint64_t) hours * 3600;
+}
+
+void
+pl_coord_tick(pl_node_ctx_t *ctx, unsigned hours)
+{
+    uint64_t now = pl_now();
+    if (!hours || !s_due(ctx, hours, now))
         return;
-    }
+    pl_txn_t *txn = NULL;
+    if (pl_store_begin(ctx->store, NULL, true, &txn) != PL_OK)
+        return;
+    json_t *sent = NULL;
     int rc = s_send_all(ctx, txn, now, &sent);
     if (rc == PL_OK)
         rc = pl_store_commit(&txn);

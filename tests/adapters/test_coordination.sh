@@ -215,6 +215,7 @@ post() { curl -s -o "$T/page" -w '%{http_code}' -b "$1" -H "Origin: $U" \
 CO_CSRF=$CSRF
 FIRST=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
 print([e for e in d["nodes"] if e["node"]=="sn/agency"][0]["last_report"])' "$T/figures.json")
+sleep 1.1 # reports carry their time in seconds: the answer's must be later
 [ "$(post "$T/jar-co" "$CO_CSRF" /coordination/request)" = 303 ] || fail "the dashboard's request button"
 answered() { passerelle --home "$T/coord" coordination --json 2>/dev/null | python3 -c 'import json,sys
 d=json.load(sys.stdin); sys.exit(0 if [e for e in d["nodes"] if e["node"]=="sn/agency"][0]["last_report"] > int(sys.argv[1]) else 1)' "$FIRST"; }
