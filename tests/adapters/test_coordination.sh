@@ -149,7 +149,8 @@ kept() {
     passerelle --home "$T/coord" coordination --json >"$T/out" 2>"$T/err" || return 1
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
 n=[e for e in d["nodes"]]; t=d["tables"]["status"]
-ok=len(n)==2 and sys.argv[2] in t["rows"] and t["total"]==7
+ok=len(n)==2 and sys.argv[2] in t["rows"] and t["total"]==7 \
+    and "sn/clinic" in d["tables"]["node_status"]["rows"]
 sys.exit(0 if ok else 1)' "$T/out" "$MONTH"
 }
 FAIL_LOG=$T/coord.log
