@@ -91,6 +91,9 @@ s_usage(FILE *out)
           "after N days\n"
           "                      (default 90); its minimal record and "
           "audit stay\n"
+          "  --report-hours N    send the aggregate reports every N hours "
+          "(default 24;\n"
+          "                      0: only on `passerelle report send`)\n"
           "  --passphrase-fd N   read the store passphrase from file "
           "descriptor N\n"
           "                      (else PASSERELLE_PASSPHRASE, else "
@@ -221,6 +224,7 @@ main(int argc, char **argv)
     long grace_days = -1, map_max_mib = 0;
     long idle_min = 0, max_hours = 0;
     long keep_days = -1;
+    long report_hours = -1;
     static const struct option opts[] = {
         {"home", required_argument, NULL, 'H'},
         {"broker", required_argument, NULL, 'b'},
@@ -234,6 +238,7 @@ main(int argc, char **argv)
         {"session-idle-min", required_argument, NULL, 'I'},
         {"session-max-hours", required_argument, NULL, 'X'},
         {"handover-keep-days", required_argument, NULL, 'K'},
+        {"report-hours", required_argument, NULL, 'R'},
         // long-only codes above the char range: no clash with letters
         {"log-format", required_argument, NULL, S_OPT_LOG_FORMAT},
         {"config", required_argument, NULL, S_OPT_CONFIG},
@@ -314,6 +319,15 @@ main(int argc, char **argv)
             grace_days = s_number(optarg, 0, 3650);
             if (grace_days < 0) {
                 fputs("passerelle-node: --box-grace-days must be 0..3650\n",
+                      stderr);
+                goto bad_option;
+            }
+            break;
+        case 'R':
+            report_hours = s_number(optarg, 0, 8760);
+            if (report_hours < 0) {
+                fputs("passerelle-node: --report-hours must be 0..8760 "
+                      "(0: only on 'passerelle report send')\n",
                       stderr);
                 goto bad_option;
             }
@@ -414,6 +428,7 @@ main(int argc, char **argv)
             {"session-idle-min", idle_min, idle_min > 0},
             {"session-max-hours", max_hours, max_hours > 0},
             {"handover-keep-days", keep_days, keep_days >= 0},
+            {"report-hours", report_hours, report_hours >= 0},
             {"map-mib", map_mib, map_mib > 0},
             {"map-max-mib", map_max_mib, map_max_mib > 0},
             {"box-grace-days", grace_days, grace_days >= 0},
@@ -482,6 +497,9 @@ main(int argc, char **argv)
         .handover_keep_days = keep_days < 0    ? 0
                               : keep_days == 0 ? -1
                                                : (int) keep_days,
+        .report_hours = report_hours < 0    ? 0
+                        : report_hours == 0 ? -1
+                                            : (int) report_hours,
     };
     char err[1024];
     pl_node_t *node = NULL;

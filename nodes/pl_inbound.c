@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "nodes/pl_audit.h"
+#include "nodes/pl_coord.h"
 #include "nodes/pl_handover_cmd.h"
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
@@ -374,6 +375,7 @@ static const struct {
     {S_KIND_ERASURE, true, s_in_other},
     {S_KIND_CP, true, s_in_other},
     {S_KIND_HANDOVER, true, pl_node_handover_on_msg}, // pl_handover_cmd.c
+    {S_KIND_REPORT, true, pl_node_coord_on_msg},      // pl_coord.c
     {0, true, s_in_other},
 };
 #define S_NKINDS (sizeof s_kinds / sizeof s_kinds[0])

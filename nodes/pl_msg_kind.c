@@ -22,6 +22,8 @@ static const struct {
     {S_KIND_CP, PASSERELLE__V1__MESSAGE__BODY_CP_NOTIFICATION,
      "cp-notification"},
     {S_KIND_HANDOVER, PASSERELLE__V1__MESSAGE__BODY_HANDOVER, "handover"},
+    {S_KIND_REPORT, PASSERELLE__V1__MESSAGE__BODY_AGGREGATE_REPORT,
+     "aggregate-report"},
 };
 #define S_N (sizeof s_kinds / sizeof s_kinds[0])
 

@@ -15,6 +15,7 @@ enum {
     S_KIND_ERASURE = 7,    // erasure-confirmation (issue 8)
     S_KIND_CP = 8,         // cp-notification (issue 8)
     S_KIND_HANDOVER = 5,   // handover of a case (issue 13)
+    S_KIND_REPORT = 9,     // aggregate-report (issue 15)
 };
 
 // "test", "referral", ... ("unknown" for others).

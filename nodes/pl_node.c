@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "nodes/pl_coord.h"
 #include "nodes/pl_handover_cmd.h"
 #include "nodes/pl_link_state.h"
 #include "nodes/pl_node_case.h"
@@ -494,6 +495,10 @@ s_timers(pl_node_t *self)
         pl_node_handover_sweep(self);     // issue 13: purge handed-over cases
         self->overdue_next_ms = now + S_OVERDUE_MS;
     }
+    if (now >= self->report_next_ms && self->session) {
+        pl_node_coord_tick(self); // issue 15: the daily aggregate reports
+        self->report_next_ms = now + S_OVERDUE_MS;
+    }
 }
 
 // Milliseconds until the next timer, capped at one second.
@@ -903,6 +908,10 @@ s_start(pl_node_t *self, const pl_node_opts_t *opts)
                                : opts->handover_keep_days == 0
                                    ? PL_NODE_HANDOVER_KEEP_DAYS
                                    : (uint32_t) opts->handover_keep_days;
+    self->report_hours = opts->report_hours < 0 ? 0
+                         : opts->report_hours == 0
+                             ? PL_COORD_REPORT_HOURS
+                             : (unsigned) opts->report_hours;
     self->map_max_bytes =
         opts->map_max_bytes ? opts->map_max_bytes : PL_NODE_MAP_MAX_DEFAULT;
     if (self->map_max_bytes < pl_store_map_size(self->store))

@@ -19,6 +19,7 @@
 
 #include "nodes/pl_fhir_cmd.h"
 #include "nodes/pl_casework.h"
+#include "nodes/pl_coord.h"
 #include "nodes/pl_handover_cmd.h"
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
@@ -42,6 +43,7 @@ static const pl_ctl_cmd_t *const s_tables[] = {
     pl_token_cmds,    // API tokens (issue 16)
     pl_fhir_cmds,     // FHIR R4 and HSDS 3.0 (issue 16)
     pl_casework_cmds, // assessments, plan, follow-up, RSS (issue 17)
+    pl_coord_cmds,    // aggregate reports, coordination (issue 15)
 };
 // clang-format on
 

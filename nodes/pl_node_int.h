@@ -223,6 +223,8 @@ struct pl_node {
     pl_sessions_t *sessions;     // the session table (pl_session.h)
     const char *ctl_session;     // "session" of the request being run, or NULL
     uint32_t handover_keep_days; // --handover-keep-days (issue 13)
+    unsigned report_hours;       // --report-hours (issue 15; 0: never)
+    uint64_t report_next_ms;     // next check of the report timer
 };
 
 // The context of the handlers (pl_node_ctx.h), filled from 'self'

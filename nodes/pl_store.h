@@ -70,6 +70,8 @@ typedef enum {
     PL_DB_HANDOVERS,    // "handovers": handover records (pl_handover_cmd.c)
     PL_DB_TOKENS,       // "tokens": BLAKE2b-256(API token) -> record sealed
                         // under the master key (pl_token.c)
+    PL_DB_REPORTS,      // "reports": node || 0 || period -> sealed aggregate
+                        // report at a coordination node (pl_coord.c)
     PL_DB_COUNT
 } pl_db_t;
 

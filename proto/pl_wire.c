@@ -523,6 +523,10 @@ s_check_message(const pl_message_t *m)
     }
     case PASSERELLE__V1__MESSAGE__BODY_TRANSIT:
         return s_bytes_ok(&m->transit->packet, 1, PL_PACKET_MAX);
+    case PASSERELLE__V1__MESSAGE__BODY_AGGREGATE_REPORT: // issue 15
+        return m->aggregate_report->version == 1
+               && s_bytes_ok(&m->aggregate_report->report, 2,
+                             PL_REPORT_MAX_BYTES);
     default:
         return false; // NOT_SET, or a reserved number
     }

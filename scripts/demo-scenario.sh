@@ -216,7 +216,7 @@ handover_demo() {
     ho_wait() {
         local s=""
         for ((i = 0; i < 900; i++)); do
-            s=$(ho_status "$1" "$2")
+            s=$(ho_status "$1" "$2") || s="" # not there yet: wait
             [ "$s" = "$3" ] && return 0
             sleep 0.1
         done

@@ -106,6 +106,8 @@ fi
 demo_federation
 # issue 13: a handover across the border (scripts/demo-scenario.sh)
 if declare -F handover_demo >/dev/null; then handover_demo; fi
+# issue 15: aggregate reports and the coordination dashboard, last
+[ -f "$ROOT_DIR/scripts/demo-coord.sh" ] && . "$ROOT_DIR/scripts/demo-coord.sh"
 
 if [ "$ONCE" = 1 ]; then
     say "done: stopping every process"
@@ -118,6 +120,8 @@ cat <<TXT
   passerelle --home $DEMO/agency directory --sector health
   passerelle --home $DEMO/clinic network
   passerelle broker status --home $B
+  passerelle --home $DEMO/coord coordination
+The coordination dashboard: ${COORD_AT:-?}/coordination (cora / ${DEMO_PASS:-?})
 Press Ctrl-C here to stop everything.
 TXT
 while true; do sleep 3600 & wait $!; done

@@ -5,7 +5,7 @@
 set -eu
 PKGS="build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev
 protobuf-c-compiler protobuf-compiler liblmdb-dev lmdb-utils libsodium-dev
-libjansson-dev libcmocka-dev python3
+libjansson-dev libcmocka-dev python3 python3-prometheus-client
 libmicrohttpd-dev chromium curl
 libcurl4-gnutls-dev
 scdoc mandoc lintian systemd adduser dpkg-dev"

@@ -99,5 +99,8 @@ int cli_cmd_plan(cli_t *cli, int argc, char **argv);
 int cli_cmd_followup(cli_t *cli, int argc, char **argv);
 int cli_cmd_rss(cli_t *cli, int argc, char **argv);
 int cli_cmd_timeline(cli_t *cli, int argc, char **argv);
+// cmd_report.c: aggregate reports and the coordination view (issue 15)
+int cli_cmd_report(cli_t *cli, int argc, char **argv);
+int cli_cmd_coordination(cli_t *cli, int argc, char **argv);
 
 #endif

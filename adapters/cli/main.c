@@ -80,6 +80,10 @@ static const struct command {
      "follow-up schedule and records; list due and overdue"},
     {"rss", cli_cmd_rss, "sustainability survey: add, skip, weights"},
     {"timeline", cli_cmd_timeline, "a case's casework on one page"},
+    {"report", cli_cmd_report,
+     "aggregate report: send (now), show [--json], request (coordination)"},
+    {"coordination", cli_cmd_coordination,
+     "coordination node: the suppressed figures of the reports it keeps"},
     {"help", s_cmd_help, "help on a command: passerelle help COMMAND"},
 };
 

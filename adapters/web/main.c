@@ -20,6 +20,7 @@
 static const char s_help[] =
     "usage: passerelle-web --home DIR [--listen ADDR:PORT]\n"
     "       passerelle-web --list-routes\n"
+    "       passerelle-web --broker-home B [--listen ADDR:PORT]\n"
     "                      [--tls-cert FILE --tls-key FILE]\n"
     "                      [--max-conns N] [--per-ip N] [--timeout S]\n"
     "                      [--assets DIR] [--api-rate N]\n"
@@ -32,8 +33,12 @@ static const char s_help[] =
     "Serves the staff application (case managers, providers, supervisors,\n"
     "admins) of the node whose home is DIR, talking to its daemon over the\n"
     "control socket DIR/control. Accounts are the node's staff accounts\n"
-    "(passerelle --home DIR staff add NAME --role ROLE).\n"
+    "(passerelle --home DIR staff add NAME --role ROLE). A coordinator sees\n"
+    "the coordination dashboard; /metrics has the transport figures.\n"
     "\n"
+    "  --broker-home B     instead of --home: the broker operator's read-only\n"
+    "                      status page (/) and /metrics of the broker whose\n"
+    "                      home is B, from its control socket; no login\n"
     "  --listen ADDR:PORT  IP address and port (default 127.0.0.1:8080; port\n"
     "                      0 picks a free one, printed at start). An address\n"
     "                      other than loopback needs --tls-cert/--tls-key.\n"
@@ -185,7 +190,7 @@ int
 main(int argc, char **argv)
 {
     const char *home = NULL, *listen = "127.0.0.1:8080", *cert = NULL,
-               *key = NULL, *assets = NULL;
+               *key = NULL, *assets = NULL, *broker_home = NULL;
     unsigned max_conns = 1024, per_ip = 64, timeout_s = 15,
              api_rate = WEB_API_RATE;
     web_mail_opts_t mo = {.every_s = 60};
@@ -206,6 +211,8 @@ main(int argc, char **argv)
         i++;
         if (!strcmp(a, "--home"))
             home = v;
+        else if (!strcmp(a, "--broker-home"))
+            broker_home = v;
         else if (!strcmp(a, "--listen"))
             listen = v;
         else if (!strcmp(a, "--tls-cert"))
@@ -247,8 +254,15 @@ main(int argc, char **argv)
         return s_usage("--max-conns, --per-ip, --timeout, --notify-every and "
                        "--api-rate take a positive number",
                        NULL);
-    if (!home)
-        return s_usage("--home DIR is required", NULL);
+    if (home && broker_home)
+        return s_usage("give --home DIR or --broker-home B, not both", NULL);
+    if (!home && !broker_home)
+        return s_usage("--home DIR (or --broker-home B) is required", NULL);
+    if (broker_home && mo.smtp_url)
+        return s_usage("--broker-home serves no notifications (--smtp-url)",
+                       NULL);
+    if (broker_home)
+        home = broker_home;
     bool mail_flags = mo.from || mo.to || mo.public_url || mo.cred_file
                       || mo.account || mo.account_pass_file || mo.state_file;
     if (mail_flags && !mo.smtp_url)
@@ -319,6 +333,7 @@ main(int argc, char **argv)
     web_ctx_t *w = &s_web;
     pthread_mutex_init(&w->lock, NULL);
     w->home = home_real;
+    w->broker = broker_home != NULL; // issue 15: the operator's view
     w->tls = cert != NULL;
     // the __Host- prefix pins the cookie to this origin, path / and Secure
     // (RFC 6265bis, section 4.1.3.2); browsers accept it only over HTTPS
@@ -377,8 +392,9 @@ main(int argc, char **argv)
     char host[64];
     snprintf(host, sizeof host, "%.*s", (int) (strrchr(listen, ':') - listen),
              listen);
-    fprintf(stderr, "passerelle-web: listening on %s://%s:%u for the node %s\n",
-            w->tls ? "https" : "http", host, di ? di->port : 0, home_real);
+    fprintf(stderr, "passerelle-web: listening on %s://%s:%u for the %s %s\n",
+            w->tls ? "https" : "http", host, di ? di->port : 0,
+            w->broker ? "broker" : "node", home_real);
     int sig = 0;
     sigwait(&set, &sig);
     fprintf(stderr, "passerelle-web: stopping (signal %d)\n", sig);

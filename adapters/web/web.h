@@ -125,6 +125,8 @@ typedef struct {
     unsigned api_rate;   // API requests per credential a minute
     uint8_t api_key[32]; // keys the rate slots' hashes
     web_api_rate_t api[WEB_API_SLOTS]; // under 'lock'
+    int idle_s;  // local idle bound of a session (the daemon's own too)
+    bool broker; // --broker-home: the broker's status page and /metrics only
 } web_ctx_t;
 
 int64_t web_now(void);
@@ -229,6 +231,23 @@ void web_pg_staff_post(web_req_t *r);
 void web_api_fhir_tasks(web_req_t *r);
 void web_api_fhir_bundle(web_req_t *r);
 void web_api_hsds_services(web_req_t *r);
+// web_coord.c, web_metrics.c (issue 15)
+void web_pg_coord(web_req_t *r);
+void web_pg_coord_csv(web_req_t *r);
+void web_pg_coord_request(web_req_t *r);
+void web_api_coord_figures(web_req_t *r);
+void web_api_coord_network(web_req_t *r);
+void web_pg_metrics(web_req_t *r);
+// <table class="list"><thead> with the translated 'keys' (NULL-ended),
+// then <tbody> (web_coord.c); the columns of the network health table.
+void web_table_head(web_req_t *r, const char *const *keys);
+extern const char *const web_health_cols[];
+// --broker-home (web_broker.c): answers GET / and /metrics (true), or
+// false for any other path (404).
+bool web_broker_route(web_req_t *r);
+// The broker families of /metrics from a `network` (or broker status)
+// reply.
+void web_metrics_broker(web_buf_t *b, const json_t *net);
 
 // ---- web_mail: email notifications (issue 14 item 6)
 

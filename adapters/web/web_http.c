@@ -89,6 +89,13 @@ static const s_route_t s_routes[] = {
      web_api_fhir_bundle},
     {"GET", "/api/v1/hsds/services", R_ANY, web_api_hsds_services},
 #undef API
+    // issue 15: the coordination dashboard, its exports, /metrics
+    {"GET", "/coordination", R_COORD, web_pg_coord},
+    {"GET", "/coordination.csv", R_COORD, web_pg_coord_csv},
+    {"POST", "/coordination/request", R_COORD, web_pg_coord_request},
+    {"GET", "/api/v1/coordination/figures", R_COORD, web_api_coord_figures},
+    {"GET", "/api/v1/coordination/network", R_COORD, web_api_coord_network},
+    {"GET", "/metrics", R_NONE, web_pg_metrics},
 };
 
 static bool
@@ -227,6 +234,7 @@ web_page_begin(web_req_t *r, const char *title)
             {R_SUP, "/audit", "audit"},
             {R_CM | R_PROV, "/notifications", "notifications"},
             {R_ADMIN, "/staff", "staff"},
+            {R_COORD, "/coordination", "coordination"},
         };
         for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
             if (!(items[i].roles & bit))
@@ -476,6 +484,14 @@ s_handle(web_ctx_t *w, struct MHD_Connection *c, const char *url,
         return ok;
     }
 
+    if (w->broker) { // issue 15: the broker operator's read-only view
+        route = r.path;
+        if (!web_broker_route(&r)) {
+            route = "(none)";
+            s_error_page(&r, 404, "not-found");
+        }
+        goto out;
+    }
     const s_route_t *hit = NULL;
     bool path_known = false;
     for (size_t i = 0; i < sizeof s_routes / sizeof s_routes[0]; i++) {

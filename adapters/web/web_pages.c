@@ -276,6 +276,8 @@ web_pg_home(web_req_t *r)
         web_redirect(r, "/overrides");
     else if (!strcmp(role, "admin"))
         web_redirect(r, "/staff");
+    else if (!strcmp(role, "coordinator"))
+        web_redirect(r, "/coordination");
     else {
         web_page_begin(r, "home");
         web_buf_add(&r->body, "<p>");

@@ -66,6 +66,8 @@ declare -A GROUP=(
     [handover]=handover [handovers]=handover [staff]=staff [fhir]=fhir
     [assess]=casework [plan]=casework [followup]=casework [rss]=casework
     [timeline]=casework
+    [handover]=handover [handovers]=handover [staff]=staff
+    [report]=coordination [coordination]=coordination
 )
 passerelle --help | sed -n '/^commands:/,/^$/p' | awk 'NR > 1 && NF {print $1}' >"$T/cmds"
 [ "$(wc -l <"$T/cmds")" -ge 20 ] || fail "could not read the command list"
@@ -83,6 +85,7 @@ for s in add show list close bia; do covers passerelle-case.1 passerelle case $s
 for s in add withdraw; do covers passerelle-case.1 passerelle consent $s; done
 for s in add list disable enable passwd; do covers passerelle-staff.1 passerelle staff $s; done
 for s in add list revoke; do covers passerelle-token.1 passerelle token $s; done
+for s in send show request; do covers passerelle-coordination.1 passerelle report $s; done
 for s in show ack accept reject arrived no-show withdraw cp-ack; do
     covers passerelle-handover.1 passerelle handover $s
 done
