@@ -125,7 +125,6 @@ typedef struct {
     unsigned api_rate;   // API requests per credential a minute
     uint8_t api_key[32]; // keys the rate slots' hashes
     web_api_rate_t api[WEB_API_SLOTS]; // under 'lock'
-    int idle_s;  // local idle bound of a session (the daemon's own too)
     bool broker; // --broker-home: the broker's status page and /metrics only
 } web_ctx_t;
 
