@@ -404,24 +404,12 @@ web_pg_coord_csv(web_req_t *r)
     json_decref(res);
 }
 
-// GET /api/v1/coordination/figures and .../network: the daemon's JSON.
+// GET /api/v1/coordination/figures and .../network: the daemon's JSON, its
+// errors as RFC 7807 problems (web_api_reply, like every /api/v1/ route).
 static void
 s_api(web_req_t *r, const char *cmd)
 {
-    json_t *res = NULL;
-    char err[S_ERR], code[32];
-    r->content_type = "application/json";
-    if (web_call(r, cmd, NULL, false, &res, err, sizeof err, code, sizeof code)
-        != 0) {
-        r->status = !strcmp(code, "PL_EPERM") ? 403 : 502;
-        res = json_pack("{s:s, s:s}", "error", err, "code", code);
-    }
-    char *text = json_dumps(res, JSON_COMPACT);
-    json_decref(res);
-    if (text)
-        web_buf_add(&r->body, text);
-    web_buf_add(&r->body, "\n");
-    free(text);
+    web_api_reply(r, cmd, NULL);
 }
 
 void
