@@ -20,6 +20,7 @@
 #include "nodes/pl_handover_cmd.h"
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
+#include "nodes/pl_node_svc.h"
 #include "nodes/pl_override.h"
 #include "nodes/pl_staff.h"
 
@@ -36,6 +37,7 @@ static const pl_ctl_cmd_t *const s_tables[] = {
     pl_staff_cmds,    // staff accounts and sessions (issue 14)
     pl_override_cmds, // four-eyes overrides (issue 14)
     pl_handover_cmds, // handovers (issue 13)
+    pl_svc_cmds,      // service catalogue, matching, slips (issue 18)
 };
 // clang-format on
 
