@@ -87,5 +87,8 @@ int cli_cmd_backup(cli_t *cli, int argc, char **argv);
 int cli_cmd_rotate_box_key(cli_t *cli, int argc, char **argv);
 int cli_cmd_audit_ops(cli_t *cli, int argc, char **argv);
 int cli_cmd_staff(cli_t *cli, int argc, char **argv); // cmd_staff.c, issue 14
+// cmd_service.c: service catalogue, matching, referral slips (issue 18)
+int cli_cmd_service(cli_t *cli, int argc, char **argv);
+int cli_cmd_slip(cli_t *cli, int argc, char **argv);
 
 #endif

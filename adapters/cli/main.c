@@ -71,6 +71,9 @@ static const struct command {
      "new box (encryption) key; the old one kept for a grace period"},
     {"staff", cli_cmd_staff,
      "staff accounts: add, list, disable, enable, passwd"},
+    {"service", cli_cmd_service,
+     "services: add, capacity, list, export, import, match"},
+    {"slip", cli_cmd_slip, "the returnee's referral slip: make, check"},
     {"help", s_cmd_help, "help on a command: passerelle help COMMAND"},
 };
 
