@@ -54,6 +54,9 @@ foreach(d broker node)
             COMPONENT passerelle-${d})
   endif()
 endforeach()
+# the feasibility grid of service matching (issue 18), programme data
+install(FILES ${PL_PKG}/data/feasibility-grid.json
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/passerelle COMPONENT passerelle)
 if(TARGET passerelle-web AND EXISTS ${CMAKE_SOURCE_DIR}/adapters/web/assets)
   install(DIRECTORY ${CMAKE_SOURCE_DIR}/adapters/web/assets/
           DESTINATION ${CMAKE_INSTALL_DATADIR}/passerelle/web
