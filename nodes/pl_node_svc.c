@@ -13,40 +13,19 @@
 #include "nodes/pl_roles.h"
 #include "nodes/pl_slip.h"
 #include "nodes/pl_svc.h"
+#include "nodes/pl_svc_store.h"
 
-#define S_OWN  "svc/own"
-#define S_PEER "svc/peer/"
+#define S_OWN  PL_SVC_OWN
+#define S_PEER PL_SVC_PEER
 
 // ---- stored catalogues
-
-// The signed catalogue stored under 'key' (new reference) or NULL.
-static json_t *
-s_get(pl_txn_t *txn, const char *key)
-{
-    const uint8_t *v;
-    size_t n;
-    if (pl_store_get(txn, PL_DB_SETTINGS, key, strlen(key), &v, &n) != PL_OK)
-        return NULL;
-    return json_loadb((const char *) v, n, 0, NULL);
-}
-
-static int
-s_put(pl_txn_t *txn, const char *key, const json_t *signed_doc)
-{
-    char *t = json_dumps(signed_doc, JSON_COMPACT);
-    if (!t)
-        return PL_ENOMEM;
-    int rc = pl_store_put(txn, PL_DB_SETTINGS, key, strlen(key), t, strlen(t));
-    free(t);
-    return rc;
-}
 
 // This node's catalogue document (new reference): the stored one, checked
 // against our own certificate, or an empty one.
 static json_t *
 s_own(pl_node_ctx_t *ctx, pl_txn_t *txn)
 {
-    json_t *s = s_get(txn, S_OWN), *doc = NULL;
+    json_t *s = pl_svc_get(txn, S_OWN), *doc = NULL;
     const char *why;
     if (s && pl_svc_verify(s, ctx->me, &doc, &why) != PL_OK)
         doc = NULL;
@@ -62,11 +41,20 @@ s_own(pl_node_ctx_t *ctx, pl_txn_t *txn)
 static char *
 s_own_save(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *doc, int *rc_out)
 {
+    // the version grows, and is at least the signing time: a version sent
+    // to the broker by a pass whose commit then failed is never reused
     json_int_t v = json_integer_value(json_object_get(doc, "version"));
-    json_object_set_new(doc, "version", json_integer(v + 1));
-    json_object_set_new(doc, "signed_at", json_integer((json_int_t) pl_now()));
+    json_int_t now = (json_int_t) pl_now();
+    v = v + 1 > now ? v + 1 : now;
+    json_object_set_new(doc, "version", json_integer(v));
+    json_object_set_new(doc, "signed_at", json_integer(now));
     json_t *s = pl_svc_sign(doc, ctx->keys);
-    int rc = s ? s_put(txn, S_OWN, s) : PL_ENOMEM;
+    int rc = s ? pl_svc_put(txn, S_OWN, s) : PL_ENOMEM;
+    char *text = rc == PL_OK ? json_dumps(s, JSON_COMPACT) : NULL;
+    if (text) // to the broker's directory (nodes/pl_node_catalog.c)
+        pl_ctx_publish(ctx, (const uint8_t *) text, strlen(text),
+                       (uint64_t) v);
+    free(text);
     json_decref(s);
     *rc_out = rc;
     return rc == PL_OK ? NULL
@@ -196,7 +184,7 @@ s_export(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
          int *rc_out)
 {
     (void) ctx, (void) args, (void) as, (void) rc_out;
-    json_t *s = s_get(txn, S_OWN);
+    json_t *s = pl_svc_get(txn, S_OWN);
     if (!s) {
         *rc_out = PL_ENOTFOUND;
         return pl_node_ctl_error(PL_ENOTFOUND,
@@ -207,63 +195,6 @@ s_export(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
 
 // ---- peers' catalogues
 
-// The address a signed catalogue claims (not yet trusted) into 'out'.
-static bool
-s_claimed(const json_t *s, char out[PL_ADDRESS_MAX + 1])
-{
-    const json_t *t = json_object_get(s, "doc");
-    json_t *d = json_is_string(t) && json_string_length(t) <= PL_SVC_SIGNED_MAX
-                    ? json_loads(json_string_value(t), 0, NULL)
-                    : NULL;
-    const char *a = json_string_value(json_object_get(d, "address"));
-    bool ok = a && pl_address_valid(a);
-    if (ok)
-        snprintf(out, PL_ADDRESS_MAX + 1, "%s", a);
-    json_decref(d);
-    return ok;
-}
-
-// Checks a peer's signed catalogue 's' against the certificate of the
-// address it names, and keeps it if it is newer than the one held.
-// '*doc' (may be NULL) gets the document. PL_EAUTH, PL_EPROTO,
-// PL_ENOTFOUND (no valid certificate), PL_EEXIST (not newer), or PL_OK.
-static int
-s_peer_take(pl_node_ctx_t *ctx, pl_txn_t *txn, const json_t *s, json_t **doc,
-            const char **why)
-{
-    char addr[PL_ADDRESS_MAX + 1], key[sizeof S_PEER + PL_ADDRESS_MAX];
-    *why = "not a signed catalogue";
-    if (!s_claimed(s, addr))
-        return PL_EPROTO;
-    if (!strcmp(addr, ctx->me->address)) {
-        *why = "this is this node's own catalogue";
-        return PL_EINVAL;
-    }
-    const pl_cert_t *cert = pl_ctx_dir_find(ctx, addr, NULL);
-    if (!cert) {
-        *why = "no valid certificate for its address in the directory";
-        return PL_ENOTFOUND;
-    }
-    json_t *d = NULL, *old = NULL, *od = NULL;
-    int rc = pl_svc_verify(s, cert, &d, why);
-    snprintf(key, sizeof key, "%s%s", S_PEER, addr);
-    if (rc == PL_OK && (old = s_get(txn, key))
-        && pl_svc_verify(old, cert, &od, why) == PL_OK
-        && json_integer_value(json_object_get(od, "version"))
-               >= json_integer_value(json_object_get(d, "version"))) {
-        *why = "not newer than the catalogue held";
-        rc = PL_EEXIST;
-    }
-    if (rc == PL_OK)
-        rc = s_put(txn, key, s);
-    json_decref(old), json_decref(od);
-    if (rc == PL_OK && doc)
-        *doc = d;
-    else
-        json_decref(d);
-    return rc;
-}
-
 static char *
 s_import(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
          int *rc_out)
@@ -271,8 +202,11 @@ s_import(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     (void) as;
     json_t *doc = NULL;
     const char *why = NULL;
-    int rc = s_peer_take(ctx, txn, json_object_get(args, "catalogue"), &doc,
-                         &why);
+    const json_t *cat = json_object_get(args, "catalogue");
+    char addr[PL_ADDRESS_MAX + 1] = "";
+    const pl_cert_t *cert =
+        pl_svc_claimed(cat, addr) ? pl_ctx_dir_find(ctx, addr, NULL) : NULL;
+    int rc = pl_svc_peer_take(txn, cert, ctx->me->address, cat, &doc, &why);
     *rc_out = rc;
     if (rc != PL_OK) {
         pl_log_warn(ctx->log, "catalogue_refused reason=%s", pl_strerror(rc));

@@ -30,7 +30,8 @@
 #include "proto/pl_keys.h"
 
 #define PL_SVC_MAX          64    // entries in one catalogue
-#define PL_SVC_SIGNED_MAX   65536 // bytes of one signed catalogue text
+#define PL_SVC_SIGNED_MAX   12288 // bytes of one catalogue text (signed:
+                                  // within PL_CATALOGUE_MAX)
 #define PL_SVC_STALE_S      (14 * 86400) // a capacity signal this old
                                          // counts as unknown
 

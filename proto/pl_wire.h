@@ -23,6 +23,7 @@
 #include "proto/pl_util.h"
 
 #define PL_PACKET_MAX    (1024 * 1024 + 4096) // contract: one packet
+#define PL_CATALOGUE_MAX 16384 // one signed service catalogue (issue 18)
 #define PL_MSG_ID_BYTES  16                   // envelope / referral ids
 #define PL_NONCE_BYTES   24                   // XChaCha20-Poly1305
 #define PL_HEADER_MAX    1024                 // encoded Header

@@ -32,9 +32,9 @@ s_node_layer() {
     pl_store.* | pl_referral.* | pl_consent.* | pl_sector_data.* | \
         pl_audit.* | pl_audit_tools.* | pl_ctl_reply.* | pl_ctl_cmd.h | \
         pl_node_ctx.h | pl_records.* | pl_sealed.* | pl_outbox_state.* | pl_msg_kind.* | pl_link_state.* | \
-        pl_session.* | pl_roles.* | pl_handover.* | pl_svc.* | pl_svc_match.* | pl_slip.*)
+        pl_session.* | pl_roles.* | pl_handover.* | pl_svc.* | pl_svc_match.* | pl_svc_store.* | pl_slip.*)
         echo 0 ;;
-    pl_node.h | pl_node_int.h | pl_link.* | pl_directory.* | pl_outbox.*)
+    pl_node.h | pl_node_int.h | pl_link.* | pl_directory.* | pl_outbox.* | pl_node_catalog.*)
         echo 1 ;;
     pl_node_case.* | pl_case*.* | pl_refer*.* | pl_node_info.* | \
         pl_node_ops.* | pl_node_test.* | pl_staff.* | pl_override.* | pl_handover_cmd.* | pl_node_svc.*)

@@ -208,7 +208,9 @@ test_own_catalogue_capacity(void **state)
                         "limited", "free", 3),
               &rc);
     assert_int_equal(rc, PL_OK);
-    assert_int_equal(json_integer_value(json_object_get(r, "version")), 2);
+    // versions grow, at least the signing time
+    assert_true(json_integer_value(json_object_get(r, "version"))
+                >= (json_int_t) pl_now());
     json_decref(r);
     r = s_run(f, "service.capacity",
               json_pack("{s:s, s:s}", "code", "primary-care", "state", "busy"),
