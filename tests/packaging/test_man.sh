@@ -63,6 +63,7 @@ declare -A GROUP=(
     [reject]=referral [start]=referral [hold]=referral [resume]=referral
     [complete]=referral [cancel]=referral [notifications]=referral
     [handover]=handover [handovers]=handover [staff]=staff
+    [service]=services [slip]=services
 )
 passerelle --help | sed -n '/^commands:/,/^$/p' | awk 'NR > 1 && NF {print $1}' >"$T/cmds"
 [ "$(wc -l <"$T/cmds")" -ge 20 ] || fail "could not read the command list"
@@ -79,6 +80,8 @@ for s in verify export check; do covers passerelle-operations.1 passerelle audit
 for s in add show list close bia; do covers passerelle-case.1 passerelle case $s; done
 for s in add withdraw; do covers passerelle-case.1 passerelle consent $s; done
 for s in add list disable enable passwd; do covers passerelle-staff.1 passerelle staff $s; done
+for s in add remove capacity list export import match; do covers passerelle-services.1 passerelle service $s; done
+covers passerelle-services.1 passerelle slip check
 for s in show ack accept reject arrived no-show withdraw cp-ack; do
     covers passerelle-handover.1 passerelle handover $s
 done
