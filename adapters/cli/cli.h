@@ -90,5 +90,8 @@ int cli_cmd_staff(cli_t *cli, int argc, char **argv); // cmd_staff.c, issue 14
 // cmd_service.c: service catalogue, matching, referral slips (issue 18)
 int cli_cmd_service(cli_t *cli, int argc, char **argv);
 int cli_cmd_slip(cli_t *cli, int argc, char **argv);
+// The installed feasibility grid (share/passerelle/feasibility-grid.json),
+// parsed (new reference), or NULL when it is missing or not JSON.
+struct json_t *cli_grid_installed(void);
 
 #endif

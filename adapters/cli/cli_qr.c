@@ -107,3 +107,15 @@ cli_qr_write(const char *text, const char *format, const char *path,
     QRcode_free(q);
     return rc;
 }
+
+int
+cli_qr_svg(const char *text, FILE *f, int *version)
+{
+    QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    if (!q)
+        return -1;
+    *version = q->version;
+    int rc = s_svg(q, f);
+    QRcode_free(q);
+    return rc;
+}

@@ -12,4 +12,8 @@
 int cli_qr_write(const char *text, const char *format, const char *path,
                  FILE *out, int *version, char *err, size_t n);
 
+// The QR code of 'text' as an SVG document on 'f'; '*version' gets the QR
+// version. 0 or -1.
+int cli_qr_svg(const char *text, FILE *f, int *version);
+
 #endif

@@ -277,6 +277,16 @@ s_json_file(const char *cmd, const char *path, json_t **out)
     return -1;
 }
 
+json_t *
+cli_grid_installed(void)
+{
+    json_t *g = json_load_file(PL_GRID_INSTALLED, JSON_REJECT_DUPLICATES, NULL);
+    if (json_is_object(g))
+        return g;
+    json_decref(g);
+    return NULL;
+}
+
 // One subcommand: its control command, options and operands.
 typedef struct {
     const char *sub, *ctl;

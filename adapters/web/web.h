@@ -12,6 +12,7 @@
 //   web_pages   the screens: login, provider, the case manager's lists
 //   web_case    the case manager's case page: consent, BIA, refer, erase
 //   web_admin   the screens of supervisor, child protection and admin
+//   web_services  services directory, suggestions, the slip (issue 18)
 //   main        options, TLS, start and stop
 #ifndef WEB_H
 #define WEB_H
@@ -195,6 +196,15 @@ void web_pg_audit(web_req_t *r);
 void web_pg_notifications(web_req_t *r);
 void web_pg_staff(web_req_t *r);
 void web_pg_staff_post(web_req_t *r);
+
+// ---- web_services.c: services, suggestions, slips (issue 18)
+
+void web_pg_services(web_req_t *r);
+void web_pg_slip(web_req_t *r);
+void web_pg_slip_form(web_req_t *r);
+void web_pg_slip_check(web_req_t *r);
+// The ranked suggestions of services for case 'case_id' (refer screen).
+void web_svc_suggest(web_req_t *r, const char *case_id);
 
 // ---- web_mail: email notifications (issue 14 item 6)
 

@@ -54,6 +54,10 @@ static const s_route_t s_routes[] = {
     {"GET", "/notifications", R_CM | R_PROV, web_pg_notifications},
     {"GET", "/staff", R_ADMIN, web_pg_staff},
     {"POST", "/staff", R_ADMIN, web_pg_staff_post},
+    {"GET", "/services", R_CM | R_PROV | R_SUP, web_pg_services}, // issue 18
+    {"GET", "/slip/:id", R_CM, web_pg_slip},
+    {"GET", "/slip", R_CM | R_PROV, web_pg_slip_form},
+    {"POST", "/slip", R_CM | R_PROV, web_pg_slip_check},
 };
 
 static int
@@ -162,6 +166,8 @@ web_page_begin(web_req_t *r, const char *title)
             {R_SUP, "/audit", "audit"},
             {R_CM | R_PROV, "/notifications", "notifications"},
             {R_ADMIN, "/staff", "staff"},
+            {R_CM | R_PROV | R_SUP, "/services", "services"},
+            {R_CM | R_PROV, "/slip", "check-slip"},
         };
         for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
             if (!(items[i].roles & bit))

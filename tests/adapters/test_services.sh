@@ -14,7 +14,7 @@ set -euo pipefail
 if [ -n "${PL_BIN_DIR:-}" ] && [ -x "$PL_BIN_DIR/passerelle" ]; then
     PATH="$PL_BIN_DIR:$PATH"
 fi
-for exe in passerelle passerelle-node passerelle-broker python3 setpriv zbarimg; do
+for exe in passerelle passerelle-node passerelle-broker passerelle-web curl python3 setpriv zbarimg; do
     command -v "$exe" >/dev/null 2>&1 || {
         echo "test_services: FAIL: '$exe' not found on PATH" >&2
         exit 1
@@ -29,10 +29,11 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/pl-svc.XXXXXX")
 TEST_NAME=test_services
 # shellcheck source=../lib/cli_assert.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/cli_assert.sh"
-# shellcheck source=cli_net.sh
-. "$(dirname "${BASH_SOURCE[0]}")/cli_net.sh"
+# shellcheck source=../web/web_net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../web/web_net.sh"
 GRID="$(dirname "${BASH_SOURCE[0]}")/../../packaging/data/feasibility-grid.json"
 cleanup() {
+    web_stop_all
     net_stop
     if [ -n "${PL_TEST_KEEP:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
 }
@@ -146,6 +147,32 @@ ok
 expect 0 "${AG[@]}" slip "$REF" --svg "$T/slip.svg"
 grep -q "<svg" "$T/slip.svg" || fail "no SVG written"
 ok
+
+# ---- the staff application: the directory with capacity, suggestions on
+# the refer screen, the slip page, a provider's "check a slip" form
+staff_add agency amina case-manager
+staff_add clinic fatou provider
+web_start ag agency
+web_start cl clinic
+web_login ag amina "$T/jar-ag"
+page() { curl -s -b "$1" "$2" >"$T/page" || fail "GET $2"; }
+page_has() { grep -qF -- "$1" "$T/page" || FAIL_LOG=$T/page fail "the page lacks '$1'"; ok; }
+page "$T/jar-ag" "${WEB_URL[ag]}/services?region=dakar"
+page_has "primary-care"
+page_has "cap-full"
+page "$T/jar-ag" "${WEB_URL[ag]}/case/$CASE"
+page_has "Suggested services"
+page_has "+40 meets the psychosocial need"
+page "$T/jar-ag" "${WEB_URL[ag]}/slip/$REF"
+page_has "<svg"
+page_has "slip-code"
+web_login cl fatou "$T/jar-cl"
+body=$(python3 -c 'import sys, urllib.parse as u; print("csrf=%s&code=%s" % (sys.argv[1], u.quote(sys.argv[2], safe="")))' "$CSRF" "$CODE")
+curl -s -b "$T/jar-cl" -H 'Content-Type: application/x-www-form-urlencoded' \
+    --data-binary "$body" "${WEB_URL[cl]}/slip" >"$T/page" || fail "POST /slip"
+page_has "Valid slip"
+page_has "sn/agency"
+web_stop_checked
 
 # ---- the clinic checks it offline
 net_stop_node broker
