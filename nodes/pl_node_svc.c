@@ -402,9 +402,10 @@ pl_svc_refer_check(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *to,
         *rc_out = PL_ESTATE;
         reply = pl_node_ctl_error(
             PL_ESTATE,
-            "%s of %s is full (signal %lld h old); the provider may still "
+            "%s of %s is full (signal %lld %s old); the provider may still "
             "take an emergency: give --confirm-full to refer anyway",
-            code, addr, (long long) (age / 3600));
+            code, addr, (long long) (age >= 7200 ? age / 3600 : age / 60),
+            age >= 7200 ? "h" : "min");
     }
     json_decref(all);
     return reply;

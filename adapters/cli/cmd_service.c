@@ -210,8 +210,9 @@ s_cap_text(const json_t *c, json_int_t age, char *buf, size_t n)
         pl_time_fmt(t, (uint64_t) json_integer_value(u));
         snprintf(un, sizeof un, " until %.10s", t);
     }
-    snprintf(buf, n, "%s%s%s, %lld h old", s_str(c, "state"), fr, un,
-             (long long) (age / 3600));
+    bool hours = age >= 7200;
+    snprintf(buf, n, "%s%s%s, %lld %s old", s_str(c, "state"), fr, un,
+             (long long) (hours ? age / 3600 : age / 60), hours ? "h" : "min");
 }
 
 static void

@@ -59,7 +59,8 @@ s_capacity(web_req_t *r, const json_t *c, json_int_t age)
         web_buf_addf(b, " %lld ", (long long) json_integer_value(f));
     if (f)
         s_t(r, "free-places");
-    web_buf_addf(b, " · %lld h", (long long) (age / 3600));
+    web_buf_addf(b, " · %lld %s", (long long) (age >= 7200 ? age / 3600 : age / 60),
+                 age >= 7200 ? "h" : "min");
 }
 
 void
