@@ -1,10 +1,11 @@
 // pl_catalog - the broker's in-memory copy of the nodes' signed service
 // catalogues (issue 18). Layer: broker.
+#include "broker/pl_catalog.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker/pl_broker_int.h"
-#include "broker/pl_catalog.h"
 
 typedef struct {
     char address[PL_ADDRESS_MAX + 1];
@@ -72,7 +73,8 @@ pl_catalogs_fill(pl_broker_t *self, Passerelle__V1__DirectoryResponse *d,
     if (!c || !c->n)
         return;
     // one block: the pointers, then the messages
-    void *mem = calloc(c->n, sizeof(void *) + sizeof(Passerelle__V1__Catalogue));
+    void *mem =
+        calloc(c->n, sizeof(void *) + sizeof(Passerelle__V1__Catalogue));
     if (!mem)
         return;
     Passerelle__V1__Catalogue **ptrs = mem;

@@ -72,16 +72,16 @@ pl_node_cat_take(pl_node_t *self, pl_txn_t *txn,
         const Passerelle__V1__Catalogue *c = r->catalogues[i];
         if (!strcmp(c->address, self->me.address))
             continue; // our own, back from the broker
-        json_t *s = json_loadb((const char *) c->signed_.data, c->signed_.len,
-                               0, NULL);
+        json_t *s =
+            json_loadb((const char *) c->signed_.data, c->signed_.len, 0, NULL);
         char addr[PL_ADDRESS_MAX + 1] = "";
         const pl_cert_t *cert = s && pl_svc_claimed(s, addr)
-                                        ? pl_node_dir_find(self, addr, NULL)
-                                        : NULL;
+                                    ? pl_node_dir_find(self, addr, NULL)
+                                    : NULL;
         const char *why = "not JSON";
-        int rc = s ? pl_svc_peer_take(txn, cert, self->me.address, s, NULL,
-                                      &why)
-                   : PL_EPROTO;
+        int rc =
+            s ? pl_svc_peer_take(txn, cert, self->me.address, s, NULL, &why)
+              : PL_EPROTO;
         json_decref(s);
         if (rc == PL_ENOMEM || rc == PL_EFULL)
             return rc;

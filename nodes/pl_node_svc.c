@@ -4,12 +4,13 @@
 // check). Store: "settings" keys "svc/own" (this node's signed catalogue)
 // and "svc/peer/ADDRESS" (a peer's, as it signed it). Nothing personal is
 // kept there. Layer: nodes, handlers.
+#include "nodes/pl_node_svc.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nodes/pl_case_int.h"
-#include "nodes/pl_node_svc.h"
 #include "nodes/pl_roles.h"
 #include "nodes/pl_slip.h"
 #include "nodes/pl_svc.h"
@@ -52,8 +53,7 @@ s_own_save(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *doc, int *rc_out)
     int rc = s ? pl_svc_put(txn, S_OWN, s) : PL_ENOMEM;
     char *text = rc == PL_OK ? json_dumps(s, JSON_COMPACT) : NULL;
     if (text) // to the broker's directory (nodes/pl_node_catalog.c)
-        pl_ctx_publish(ctx, (const uint8_t *) text, strlen(text),
-                       (uint64_t) v);
+        pl_ctx_publish(ctx, (const uint8_t *) text, strlen(text), (uint64_t) v);
     free(text);
     json_decref(s);
     *rc_out = rc;
@@ -68,20 +68,19 @@ s_find(const json_t *doc, const char *code)
 {
     const json_t *a = json_object_get(doc, "services"), *e;
     size_t i;
-    json_array_foreach(a, i, e) if (code
-                                    && !strcmp(json_string_value(
-                                                   json_object_get(e, "code")),
-                                               code)) return (long) i;
+    json_array_foreach(
+        a, i, e) if (code
+                     && !strcmp(json_string_value(json_object_get(e, "code")),
+                                code)) return (long) i;
     return -1;
 }
 
 static char *
 s_reply_entry(json_t *doc, long i)
 {
-    json_t *o = json_pack("{s:O, s:O}", "version",
-                          json_object_get(doc, "version"), "entry",
-                          json_array_get(json_object_get(doc, "services"),
-                                         (size_t) i));
+    json_t *o = json_pack(
+        "{s:O, s:O}", "version", json_object_get(doc, "version"), "entry",
+        json_array_get(json_object_get(doc, "services"), (size_t) i));
     json_decref(doc);
     return pl_node_ctl_ok(o);
 }
@@ -138,10 +137,10 @@ s_remove(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     json_array_remove(json_object_get(doc, "services"), (size_t) i);
     char *err = s_own_save(ctx, txn, doc, rc_out);
     json_t *v = json_object_get(doc, "version");
-    char *ok = err ? err
-                   : pl_node_ctl_ok(json_pack("{s:O, s:s}", "version", v,
-                                              "removed",
-                                              pl_case_arg(args, "code")));
+    char *ok =
+        err ? err
+            : pl_node_ctl_ok(json_pack("{s:O, s:s}", "version", v, "removed",
+                                       pl_case_arg(args, "code")));
     json_decref(doc);
     return ok;
 }
@@ -164,8 +163,8 @@ s_capacity(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     const char *why =
         i < 0 ? "no service with that code"
               : pl_svc_capacity(
-                    json_array_get(json_object_get(doc, "services"), (size_t) i),
-                    pl_case_arg(args, "state"), free_n, until, pl_now());
+                  json_array_get(json_object_get(doc, "services"), (size_t) i),
+                  pl_case_arg(args, "state"), free_n, until, pl_now());
     if (why) {
         json_decref(doc);
         *rc_out = i < 0 ? PL_ENOTFOUND : PL_EINVAL;
@@ -230,14 +229,15 @@ s_append(json_t *out, const json_t *doc, const pl_cert_t *cert, uint64_t now)
     {
         const json_t *at =
             json_object_get(json_object_get(e, "capacity"), "set_at");
-        json_t *o = json_pack(
-            "{s:s, s:s, s:s, s:O, s:O}", "address", cert->address,
-            "organisation", cert->display_name, "node_region", cert->region,
-            "version", json_object_get(doc, "version"), "entry", e);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:O, s:O}", "address",
+                              cert->address, "organisation", cert->display_name,
+                              "node_region", cert->region, "version",
+                              json_object_get(doc, "version"), "entry", e);
         if (at)
             json_object_set_new(
                 o, "capacity_age_s",
-                json_integer((json_int_t) (now - (uint64_t) json_integer_value(at))));
+                json_integer(
+                    (json_int_t) (now - (uint64_t) json_integer_value(at))));
         json_array_append_new(out, o);
     }
 }
@@ -346,7 +346,8 @@ s_match(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     (void) as;
     uint8_t id[PL_CASE_ID];
     pl_case_t cs = PL_CASE_INIT;
-    char *err = pl_case_rec_open(txn, pl_case_arg(args, "case"), id, &cs, rc_out);
+    char *err =
+        pl_case_rec_open(txn, pl_case_arg(args, "case"), id, &cs, rc_out);
     if (err)
         return err;
     uint64_t now = pl_now();
@@ -365,8 +366,8 @@ s_match(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     p.child = p.age >= 0 && p.age < 18;
     pl_case_rec_release(&cs);
     json_t *all = pl_svc_catalogue(ctx, txn);
-    json_t *r = all ? pl_svc_match(all, &p, json_object_get(args, "grid"), now)
-                    : NULL;
+    json_t *r =
+        all ? pl_svc_match(all, &p, json_object_get(args, "grid"), now) : NULL;
     json_decref(all);
     json_decref(p.needs);
     pl_wipe(sex, sizeof sex), pl_wipe(lang, sizeof lang);
@@ -395,10 +396,11 @@ pl_svc_refer_check(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *to,
         if (reply || !st || strcmp(st, "full")
             || strcmp(json_string_value(json_object_get(e, "code")), code))
             continue;
-        if (strcmp(addr, to) && !(strchr(addr, '/')
-                                  && !strcmp(strchr(addr, '/') + 1, to)))
+        if (strcmp(addr, to)
+            && !(strchr(addr, '/') && !strcmp(strchr(addr, '/') + 1, to)))
             continue;
-        json_int_t age = json_integer_value(json_object_get(o, "capacity_age_s"));
+        json_int_t age =
+            json_integer_value(json_object_get(o, "capacity_age_s"));
         *rc_out = PL_ESTATE;
         reply = pl_node_ctl_error(
             PL_ESTATE,
@@ -445,29 +447,32 @@ s_slip_make(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     const char *st = json_string_value(json_object_get(doc, "status"));
     const char *dir = json_string_value(json_object_get(doc, "dir"));
     const char *peer = json_string_value(json_object_get(doc, "peer"));
-    const char *why = rc != PL_OK            ? "cannot read the referral"
-                      : !dir || strcmp(dir, "out") || !peer
-                          ? "a slip is made by the node that referred"
-                      : st && (!strcmp(st, "cancelled") || !strcmp(st, "completed")
-                               || !strcmp(st, "rejected"))
-                          ? "the referral is closed"
-                          : NULL;
+    const char *why =
+        rc != PL_OK ? "cannot read the referral"
+        : !dir || strcmp(dir, "out") || !peer
+            ? "a slip is made by the node that referred"
+        : st
+                && (!strcmp(st, "cancelled") || !strcmp(st, "completed")
+                    || !strcmp(st, "rejected"))
+            ? "the referral is closed"
+            : NULL;
     json_int_t days = json_integer_value(json_object_get(args, "days"));
     pl_slip_t s = {.issued = pl_now()};
     memcpy(s.referral, id, PL_CASE_ID);
-    s.expires = s.issued + (uint64_t) (days > 0 && days <= 365 ? days : 30) * 86400;
+    s.expires =
+        s.issued + (uint64_t) (days > 0 && days <= 365 ? days : 30) * 86400;
     char text[PL_SLIP_TEXT];
     if (!why) {
         pl_slip_addr_hash(peer, s.to_hash);
         if (pl_slip_make(&s, ctx->keys, text) != PL_OK)
             why = "the clock is outside the slip's range";
     }
-    json_t *o = why ? NULL
-                    : json_pack("{s:s, s:o, s:s, s:o, s:o, s:i}", "code", text,
-                                "referral", pl_node_json_hex(id, PL_CASE_ID),
-                                "to", peer, "issued", pl_node_json_time(s.issued),
-                                "expires", pl_node_json_time(s.expires),
-                                "bytes", PL_SLIP_BYTES);
+    json_t *o =
+        why ? NULL
+            : json_pack("{s:s, s:o, s:s, s:o, s:o, s:i}", "code", text,
+                        "referral", pl_node_json_hex(id, PL_CASE_ID), "to",
+                        peer, "issued", pl_node_json_time(s.issued), "expires",
+                        pl_node_json_time(s.expires), "bytes", PL_SLIP_BYTES);
     json_decref(doc);
     if (why) {
         *rc_out = rc != PL_OK ? rc : PL_ESTATE;
@@ -502,15 +507,16 @@ s_verdict(pl_node_ctx_t *ctx, pl_txn_t *txn, const pl_slip_t *s,
     uint8_t me[PL_SLIP_HASH];
     pl_slip_addr_hash(ctx->me->address, me);
     char *st = s_ref_status(txn, s->referral, NULL);
-    bool expired = now >= s->expires, cancelled = st && !strcmp(st, "cancelled");
+    bool expired = now >= s->expires,
+         cancelled = st && !strcmp(st, "cancelled");
     json_t *o = json_pack(
         "{s:b, s:o, s:s, s:s, s:o, s:o, s:b, s:b, s:b}", "valid",
         !expired && !cancelled, "referral",
         pl_node_json_hex(s->referral, PL_CASE_ID), "sender", cert->address,
-        "sender_name", cert->display_name, "issued", pl_node_json_time(s->issued),
-        "expires", pl_node_json_time(s->expires), "expired", expired,
-        "for_this_node", !memcmp(me, s->to_hash, PL_SLIP_HASH), "cancelled",
-        cancelled);
+        "sender_name", cert->display_name, "issued",
+        pl_node_json_time(s->issued), "expires", pl_node_json_time(s->expires),
+        "expired", expired, "for_this_node",
+        !memcmp(me, s->to_hash, PL_SLIP_HASH), "cancelled", cancelled);
     json_object_set_new(o, "status", st ? json_string(st) : json_null());
     free(st);
     return o;
@@ -537,14 +543,16 @@ s_slip_check(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     if (!cert) {
         *rc_out = why != PL_OK ? why : PL_ENOTFOUND;
         return pl_node_ctl_error(*rc_out, "signed by %s",
-                                 why == PL_EREVOKED   ? "a revoked node"
-                                 : why == PL_EEXPIRED ? "a node whose certificate expired"
-                                                      : "a key unknown to this node");
+                                 why == PL_EREVOKED ? "a revoked node"
+                                 : why == PL_EEXPIRED
+                                     ? "a node whose certificate expired"
+                                     : "a key unknown to this node");
     }
     if ((rc = pl_slip_verify(code, cert)) != PL_OK) {
         *rc_out = rc;
-        return pl_node_ctl_error(rc, "the slip's signature does not verify: "
-                                     "it was changed or not made by %s",
+        return pl_node_ctl_error(rc,
+                                 "the slip's signature does not verify: "
+                                 "it was changed or not made by %s",
                                  cert->address);
     }
     return pl_node_ctl_ok(s_verdict(ctx, txn, &s, cert));

@@ -1,9 +1,10 @@
 // pl_slip - the referral slip's token: layout, signature, Base45 text.
 // Layer: nodes, domain.
+#include "nodes/pl_slip.h"
+
 #include <ctype.h>
 #include <string.h>
 
-#include "nodes/pl_slip.h"
 #include "proto/pl_base45.h"
 #include "proto/pl_crypto.h"
 
@@ -40,8 +41,8 @@ s_be32(uint8_t *p, uint64_t v)
 static uint64_t
 s_get32(const uint8_t *p)
 {
-    return (uint64_t) p[0] << 24 | (uint64_t) p[1] << 16
-           | (uint64_t) p[2] << 8 | p[3];
+    return (uint64_t) p[0] << 24 | (uint64_t) p[1] << 16 | (uint64_t) p[2] << 8
+           | p[3];
 }
 
 // The signed part of 's' into 'b' (PL_SLIP_SIGNED bytes).

@@ -25,13 +25,13 @@
 #include "proto/pl_cert.h"
 #include "proto/pl_keys.h"
 
-#define PL_SLIP_VERSION   1
-#define PL_SLIP_ID_BYTES  16
-#define PL_SLIP_HASH      8
-#define PL_SLIP_SIGNED    41
-#define PL_SLIP_BYTES     (PL_SLIP_SIGNED + PL_SIG_BYTES) // 105
-#define PL_SLIP_TEXT      (PL_SLIP_BYTES / 2 * 3 + 2 + 1) // Base45 + NUL
-#define PL_SLIP_TEXT_MAX  512 // longest text slip check reads
+#define PL_SLIP_VERSION  1
+#define PL_SLIP_ID_BYTES 16
+#define PL_SLIP_HASH     8
+#define PL_SLIP_SIGNED   41
+#define PL_SLIP_BYTES    (PL_SLIP_SIGNED + PL_SIG_BYTES) // 105
+#define PL_SLIP_TEXT     (PL_SLIP_BYTES / 2 * 3 + 2 + 1) // Base45 + NUL
+#define PL_SLIP_TEXT_MAX 512 // longest text slip check reads
 
 // What a token says.
 typedef struct {

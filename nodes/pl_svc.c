@@ -1,11 +1,12 @@
 // pl_svc - service catalogue entries, the signed catalogue, capacity and
 // matching. Layer: nodes, domain.
+#include "nodes/pl_svc.h"
+
 #include <math.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "nodes/pl_svc.h"
 #include "proto/pl_crypto.h"
 #include "proto/pl_util.h"
 
@@ -27,8 +28,9 @@ static bool
 s_text_ok(const json_t *e, const char *key, size_t max)
 {
     const json_t *v = json_object_get(e, key);
-    return !v || (json_is_string(v) && json_string_length(v) > 0
-                  && json_string_length(v) <= max);
+    return !v
+           || (json_is_string(v) && json_string_length(v) > 0
+               && json_string_length(v) <= max);
 }
 
 // An array member: absent, or an array of at most 16 short strings.
@@ -62,7 +64,8 @@ s_check_place(const json_t *e)
     const char *region = json_string_value(json_object_get(e, "region"));
     if (json_object_get(e, "region") && (!region || !pl_slug_valid(region)))
         return "region is a slug (a-z, 0-9, -)";
-    const json_t *lat = json_object_get(e, "lat"), *lon = json_object_get(e, "lon");
+    const json_t *lat = json_object_get(e, "lat"),
+                 *lon = json_object_get(e, "lon");
     if (!lat != !lon)
         return "give lat and lon together";
     if (lat
@@ -85,8 +88,8 @@ pl_svc_entry_check(json_t *e)
         return "code is a slug (a-z, 0-9, -)";
     if (!json_object_get(e, "name_fr") && !json_object_get(e, "name_en"))
         return "give a name (name_fr or name_en)";
-    static const char *const texts[] = {"name_fr", "name_en", "cost", "hours",
-                                        "reach", NULL};
+    static const char *const texts[] = {"name_fr", "name_en", "cost",
+                                        "hours",   "reach",   NULL};
     for (const char *const *t = texts; *t; t++)
         if (!s_text_ok(e, *t, 200))
             return "names, cost, hours and reach are texts of 1 to 200 bytes";

@@ -29,11 +29,13 @@
 #include "proto/pl_cert.h"
 #include "proto/pl_keys.h"
 
-#define PL_SVC_MAX          64    // entries in one catalogue
-#define PL_SVC_SIGNED_MAX   12288 // bytes of one catalogue text (signed:
-                                  // within PL_CATALOGUE_MAX)
-#define PL_SVC_STALE_S      (14 * 86400) // a capacity signal this old
-                                         // counts as unknown
+#define PL_SVC_MAX 64 // entries in one catalogue
+#define PL_SVC_SIGNED_MAX                                                      \
+    12288 // bytes of one catalogue text (signed:
+          // within PL_CATALOGUE_MAX)
+#define PL_SVC_STALE_S                                                         \
+    (14 * 86400) // a capacity signal this old
+                 // counts as unknown
 
 // Checks and normalises an entry in place (defaults, dimension). NULL when
 // fine, else a static reason.
@@ -56,13 +58,13 @@ const char *pl_svc_capacity(json_t *e, const char *state, long long free,
 
 // The person and context a match is for.
 typedef struct {
-    json_t *needs;       // array of dimensions (economic, social, ...)
-    const char *lowest;  // lowest survey dimension (issue 17), or NULL
-    const char *region;  // where the person is, or NULL
-    int age;             // years, <0 unknown
-    const char *sex;     // "female" | "male" | NULL
-    const char *language;// or NULL
-    bool child;          // under 18
+    json_t *needs;        // array of dimensions (economic, social, ...)
+    const char *lowest;   // lowest survey dimension (issue 17), or NULL
+    const char *region;   // where the person is, or NULL
+    int age;              // years, <0 unknown
+    const char *sex;      // "female" | "male" | NULL
+    const char *language; // or NULL
+    bool child;           // under 18
 } pl_svc_person_t;
 
 // Ranks the services 'offers' (array of {address, entry}) for 'p' with the

@@ -52,9 +52,9 @@ s_has(const json_t *arr, const char *v)
 {
     const json_t *x;
     size_t i;
-    json_array_foreach(arr, i, x) if (v && json_is_string(x)
-                                      && !strcmp(json_string_value(x), v))
-        return true;
+    json_array_foreach(arr, i,
+                       x) if (v && json_is_string(x)
+                              && !strcmp(json_string_value(x), v)) return true;
     return false;
 }
 
@@ -154,8 +154,7 @@ s_fit(const json_t *e, const pl_svc_person_t *p, const json_t *grid,
     else if (p->region && reg)
         s_why(f, 0, "in another region (%s)", reg);
     const json_t *langs = json_object_get(e, "languages");
-    if (p->language && json_array_size(langs))
-    {
+    if (p->language && json_array_size(langs)) {
         bool sp = s_has(langs, p->language);
         s_why(f, sp ? 10 : -10, "%s %s", sp ? "speaks" : "does not list",
               p->language);
@@ -198,8 +197,8 @@ s_sorted(json_t *a)
 }
 
 json_t *
-pl_svc_match(const json_t *offers, const pl_svc_person_t *p,
-             const json_t *grid, uint64_t now)
+pl_svc_match(const json_t *offers, const pl_svc_person_t *p, const json_t *grid,
+             uint64_t now)
 {
     json_t *ok = json_array(), *out = json_array(), *o;
     size_t i;
@@ -208,13 +207,13 @@ pl_svc_match(const json_t *offers, const pl_svc_person_t *p,
         const json_t *e = json_object_get(o, "entry");
         s_fit_t f = {.reasons = json_array(), .score = 0};
         bool fits = s_fit(e, p, grid, now, &f);
-        json_t *r = json_pack(
-            "{s:O, s:O, s:O?, s:O?, s:O?, s:i, s:o}", "address",
-            json_object_get(o, "address"), "code", json_object_get(e, "code"),
-            "name_fr", json_object_get(e, "name_fr"), "name_en",
-            json_object_get(e, "name_en"), "capacity",
-            json_object_get(e, "capacity"), "score", f.score, "reasons",
-            f.reasons);
+        json_t *r = json_pack("{s:O, s:O, s:O?, s:O?, s:O?, s:i, s:o}",
+                              "address", json_object_get(o, "address"), "code",
+                              json_object_get(e, "code"), "name_fr",
+                              json_object_get(e, "name_fr"), "name_en",
+                              json_object_get(e, "name_en"), "capacity",
+                              json_object_get(e, "capacity"), "score", f.score,
+                              "reasons", f.reasons);
         json_array_append_new(fits ? ok : out, r);
     }
     return json_pack("{s:o, s:o}", "suggestions", s_sorted(ok), "excluded",

@@ -1,11 +1,12 @@
 // pl_svc_store - the service catalogues in the node's store (issue 18).
 // Layer: nodes, domain.
+#include "nodes/pl_svc_store.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nodes/pl_svc.h"
-#include "nodes/pl_svc_store.h"
 #include "proto/pl_wire.h"
 
 // The signed catalogue stored under 'key' (new reference) or NULL.
@@ -85,4 +86,3 @@ pl_svc_peer_take(pl_txn_t *txn, const pl_cert_t *cert, const char *me,
         json_decref(d);
     return rc;
 }
-

@@ -3,9 +3,9 @@
 // makes two characters c d. Decoding reverses it and refuses values out of
 // range. Written from the RFC's text (§4, §6), no code taken from elsewhere.
 // Layer: proto.
-#include <string.h>
-
 #include "proto/pl_base45.h"
+
+#include <string.h>
 
 static const char s_alpha[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
 

@@ -3,6 +3,8 @@
 // libpng (8 pixels a module, a 4-module quiet zone as ISO/IEC 18004
 // asks), SVG (one rect a dark module) or text (two characters a module).
 // Layer: adapters.
+#include "adapters/cli/cli_qr.h"
+
 #include <errno.h>
 #include <png.h>
 #include <qrencode.h>
@@ -10,7 +12,6 @@
 #include <string.h>
 
 #include "adapters/cli/cli.h"
-#include "adapters/cli/cli_qr.h"
 
 #define S_QUIET 4 // modules of white border
 #define S_SCALE 8 // pixels a module (PNG)
@@ -26,8 +27,8 @@ s_dark(const QRcode *q, int x, int y)
 static int
 s_png(const QRcode *q, FILE *f)
 {
-    png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL,
-                                            NULL);
+    png_structp p =
+        png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = p ? png_create_info_struct(p) : NULL;
     int side = (q->width + 2 * S_QUIET) * S_SCALE;
     png_bytep row = malloc((size_t) side);
@@ -81,8 +82,8 @@ s_text(const QRcode *q, FILE *f)
 }
 
 int
-cli_qr_write(const char *text, const char *format, const char *path,
-             FILE *out, int *version, char *err, size_t n)
+cli_qr_write(const char *text, const char *format, const char *path, FILE *out,
+             int *version, char *err, size_t n)
 {
     QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
     if (!q) {
@@ -95,9 +96,7 @@ cli_qr_write(const char *text, const char *format, const char *path,
         s_text(q, out);
     } else {
         FILE *f = fopen(path, "wb");
-        rc = !f                        ? -1
-             : !strcmp(format, "png") ? s_png(q, f)
-                                      : s_svg(q, f);
+        rc = !f ? -1 : !strcmp(format, "png") ? s_png(q, f) : s_svg(q, f);
         if (f && fclose(f) != 0)
             rc = -1;
         if (rc != 0)

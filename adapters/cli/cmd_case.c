@@ -682,10 +682,9 @@ static const char s_refer_help[] =
 int
 cli_cmd_refer(cli_t *cli, int argc, char **argv)
 {
-    static const int allowed[] = {O_CASE,     O_TO,    O_SERVICE, O_PURPOSE,
-                                  O_PRIORITY, O_DUE,   O_NOTE,    O_OVERRIDE,
-                                  O_APPROVED, O_STDIN, O_CONFIRM_FULL,
-                                  O_END};
+    static const int allowed[] = {
+        O_CASE, O_TO,       O_SERVICE,  O_PURPOSE, O_PRIORITY,     O_DUE,
+        O_NOTE, O_OVERRIDE, O_APPROVED, O_STDIN,   O_CONFIRM_FULL, O_END};
     static const char *const keys[] = {
         "case",        "to",  "service", "purpose",
         "priority",    "due", "note",    "override_justification",

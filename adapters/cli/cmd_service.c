@@ -30,10 +30,37 @@
 
 enum {
     O_END = -1,
-    O_CODE = 0, O_SECTOR, O_NAME_FR, O_NAME_EN, O_MIN_AGE, O_MAX_AGE, O_SEX,
-    O_LANGS, O_DOCS, O_COST, O_HOURS, O_REGION, O_LAT, O_LON, O_REACH,
-    O_STATUS, O_STDIN, O_FREE, O_UNTIL, O_DIM, O_ADDRESS, O_CAPACITY, O_OUT,
-    O_CASE, O_LOWEST, O_GRID, O_DAYS, O_PNG, O_SVG, O_TEXT, O_COUNT
+    O_CODE = 0,
+    O_SECTOR,
+    O_NAME_FR,
+    O_NAME_EN,
+    O_MIN_AGE,
+    O_MAX_AGE,
+    O_SEX,
+    O_LANGS,
+    O_DOCS,
+    O_COST,
+    O_HOURS,
+    O_REGION,
+    O_LAT,
+    O_LON,
+    O_REACH,
+    O_STATUS,
+    O_STDIN,
+    O_FREE,
+    O_UNTIL,
+    O_DIM,
+    O_ADDRESS,
+    O_CAPACITY,
+    O_OUT,
+    O_CASE,
+    O_LOWEST,
+    O_GRID,
+    O_DAYS,
+    O_PNG,
+    O_SVG,
+    O_TEXT,
+    O_COUNT
 };
 
 static const char *const s_sexes[] = {"any", "female", "male", NULL};
@@ -42,10 +69,22 @@ static const char *const s_caps[] = {"open", "limited", "full", NULL};
 static const char *const s_dims[] = {"economic", "social", "psychosocial",
                                      "protection", NULL};
 
-#define S_T(n, k) {n, CLI_OPT_TEXT, k, 0, 0, NULL, NULL, NULL}
-#define S_W(n, k) {n, CLI_OPT_WORD, k, 0, 0, NULL, NULL, NULL}
-#define S_E(n, k, c) {n, CLI_OPT_ENUM, k, 0, 0, c, NULL, NULL}
-#define S_U(n, k, lo, hi) {n, CLI_OPT_UINT, k, lo, hi, NULL, NULL, NULL}
+#define S_T(n, k)                                                              \
+    {                                                                          \
+        n, CLI_OPT_TEXT, k, 0, 0, NULL, NULL, NULL                             \
+    }
+#define S_W(n, k)                                                              \
+    {                                                                          \
+        n, CLI_OPT_WORD, k, 0, 0, NULL, NULL, NULL                             \
+    }
+#define S_E(n, k, c)                                                           \
+    {                                                                          \
+        n, CLI_OPT_ENUM, k, 0, 0, c, NULL, NULL                                \
+    }
+#define S_U(n, k, lo, hi)                                                      \
+    {                                                                          \
+        n, CLI_OPT_UINT, k, lo, hi, NULL, NULL, NULL                           \
+    }
 
 static const cli_opt_t s_table[O_COUNT] = {
     [O_CODE] = S_W("code", "code"),
@@ -106,12 +145,13 @@ static const char s_help[] =
     "            as one JSON object instead of the options\n"
     "  capacity  the capacity signal, with its time; a referral to a full\n"
     "            service then needs refer --confirm-full\n"
-    "  export    the signed catalogue (JSON) for other nodes; import takes one\n"
+    "  export    the signed catalogue (JSON) for other nodes; import takes "
+    "one\n"
     "  list      every service known, with the age of its capacity signal\n"
     "  match     services ranked for a case's needs, age, sex, language and\n"
     "            region, each with its reasons; --lowest is the case's lowest\n"
-    "            survey dimension; --grid the feasibility grid (default "
-    PL_GRID_INSTALLED ")\n"
+    "            survey dimension; --grid the feasibility grid "
+    "(default " PL_GRID_INSTALLED ")\n"
     "See docs/services.md.\n";
 
 static const char s_slip_help[] =
@@ -169,15 +209,17 @@ s_entry(cli_opts_t *o, json_t **entry)
         json_t *e = json_loadf(stdin, JSON_REJECT_DUPLICATES, &je);
         if (!json_is_object(e)) {
             json_decref(e);
-            return cli_error("service add", "--stdin: one JSON object, please "
-                                            "(line %d: %s)",
+            return cli_error("service add",
+                             "--stdin: one JSON object, please "
+                             "(line %d: %s)",
                              je.line, je.text);
         }
         *entry = e;
         return -1;
     }
     if (!o->val[O_CODE].given || !o->val[O_SECTOR].given)
-        return cli_usage_error("service add", "--code and --sector are required");
+        return cli_usage_error("service add",
+                               "--code and --sector are required");
     s_split(o->args, "languages");
     s_split(o->args, "documents");
     if (!s_number(o->args, "lat") || !s_number(o->args, "lon"))
@@ -202,9 +244,11 @@ s_cap_text(const json_t *c, json_int_t age, char *buf, size_t n)
         return;
     }
     char fr[32] = "", un[32] = "";
-    const json_t *f = json_object_get(c, "free"), *u = json_object_get(c, "until");
+    const json_t *f = json_object_get(c, "free"),
+                 *u = json_object_get(c, "until");
     if (f)
-        snprintf(fr, sizeof fr, " %lld free", (long long) json_integer_value(f));
+        snprintf(fr, sizeof fr, " %lld free",
+                 (long long) json_integer_value(f));
     if (u) {
         char t[21];
         pl_time_fmt(t, (uint64_t) json_integer_value(u));
@@ -252,10 +296,9 @@ s_print_match(const json_t *res)
     }
     if (i == 0)
         puts("(no service fits)");
-    json_array_foreach(json_object_get(res, "excluded"), i, o)
-        printf("   not suggested: %s %s: %s\n", s_str(o, "address"),
-               s_str(o, "code"),
-               json_string_value(json_array_get(json_object_get(o, "reasons"), 0)));
+    json_array_foreach(json_object_get(res, "excluded"), i, o) printf(
+        "   not suggested: %s %s: %s\n", s_str(o, "address"), s_str(o, "code"),
+        json_string_value(json_array_get(json_object_get(o, "reasons"), 0)));
 }
 
 // Reads a JSON file of at most 1 MiB into '*out'. -1, or the exit code.
@@ -267,7 +310,8 @@ s_json_file(const char *cmd, const char *path, json_t **out)
     if (rc != PL_OK)
         return cli_error(cmd, "cannot read %s: %s", path, pl_strerror(rc));
     json_error_t je;
-    *out = json_loadb((const char *) b.data, b.len, JSON_REJECT_DUPLICATES, &je);
+    *out =
+        json_loadb((const char *) b.data, b.len, JSON_REJECT_DUPLICATES, &je);
     pl_buf_free(&b);
     if (!json_is_object(*out)) {
         json_decref(*out);
@@ -296,14 +340,18 @@ typedef struct {
 } s_sub_t;
 
 static const s_sub_t s_subs[] = {
-    {"add", "service.add", 0, {O_CODE, O_SECTOR, O_NAME_FR, O_NAME_EN,
-                               O_MIN_AGE, O_MAX_AGE, O_SEX, O_LANGS, O_DOCS,
-                               O_COST, O_HOURS, O_REGION, O_LAT, O_LON,
-                               O_REACH, O_STATUS, O_STDIN, O_END}},
+    {"add",
+     "service.add",
+     0,
+     {O_CODE, O_SECTOR, O_NAME_FR, O_NAME_EN, O_MIN_AGE, O_MAX_AGE, O_SEX,
+      O_LANGS, O_DOCS, O_COST, O_HOURS, O_REGION, O_LAT, O_LON, O_REACH,
+      O_STATUS, O_STDIN, O_END}},
     {"remove", "service.remove", 1, {O_END}},
     {"capacity", "service.capacity", 2, {O_FREE, O_UNTIL, O_END}},
-    {"list", "service.list", 0, {O_SECTOR, O_DIM, O_REGION, O_ADDRESS,
-                                 O_CAPACITY, O_CODE, O_END}},
+    {"list",
+     "service.list",
+     0,
+     {O_SECTOR, O_DIM, O_REGION, O_ADDRESS, O_CAPACITY, O_CODE, O_END}},
     {"export", "service.export", 0, {O_OUT, O_END}},
     {"import", "service.import", 1, {O_END}},
     {"match", "service.match", 0, {O_CASE, O_REGION, O_LOWEST, O_GRID, O_END}},
@@ -338,8 +386,8 @@ s_request(const s_sub_t *s, cli_opts_t *o, json_t **args)
     if (!strcmp(name, "match")) {
         if (!o->val[O_CASE].given)
             return cli_usage_error("service match", "--case CASE is required");
-        const char *g = o->val[O_GRID].given ? o->val[O_GRID].text
-                                             : PL_GRID_INSTALLED;
+        const char *g =
+            o->val[O_GRID].given ? o->val[O_GRID].text : PL_GRID_INSTALLED;
         json_t *grid = NULL;
         int rc = s_json_file("service match", g, &grid);
         if (rc >= 0 && o->val[O_GRID].given)
@@ -372,10 +420,11 @@ s_output(cli_t *cli, const s_sub_t *s, const cli_opts_t *o, json_t *res)
     else if (!strcmp(name, "match"))
         s_print_match(res);
     else if (!strcmp(name, "import"))
-        printf("catalogue of %s version %lld imported (%lld services)\n",
-               s_str(res, "address"),
-               (long long) json_integer_value(json_object_get(res, "version")),
-               (long long) json_integer_value(json_object_get(res, "services")));
+        printf(
+            "catalogue of %s version %lld imported (%lld services)\n",
+            s_str(res, "address"),
+            (long long) json_integer_value(json_object_get(res, "version")),
+            (long long) json_integer_value(json_object_get(res, "services")));
     else
         printf("catalogue version %lld: %s %s\n",
                (long long) json_integer_value(json_object_get(res, "version")),
@@ -391,7 +440,8 @@ int
 cli_cmd_service(cli_t *cli, int argc, char **argv)
 {
     if (argc < 2 || argv[1][0] == '-') {
-        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        if (argc >= 2
+            && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
             fputs(s_help, stdout);
             return 0;
         }
@@ -411,9 +461,10 @@ cli_cmd_service(cli_t *cli, int argc, char **argv)
                             s->operands ? 0 : CLI_OPTS_NO_OPERANDS, argc - 1,
                             argv + 1, &o);
     if (rc < 0 && o.noperands != s->operands)
-        rc = cli_usage_error(name, "%s", !strcmp(s->sub, "capacity")
-                                             ? "give CODE and open|limited|full"
-                                             : "give one operand");
+        rc = cli_usage_error(name, "%s",
+                             !strcmp(s->sub, "capacity")
+                                 ? "give CODE and open|limited|full"
+                                 : "give one operand");
     json_t *args = NULL, *res = NULL;
     if (rc < 0)
         rc = s_request(s, &o, &args);
@@ -515,9 +566,9 @@ cli_cmd_slip(cli_t *cli, int argc, char **argv)
     static const int none[] = {O_END};
     bool check = argc >= 2 && !strcmp(argv[1], "check");
     cli_opts_t o;
-    int rc = cli_opts_parse(cli, check ? "slip check" : "slip", s_table,
-                            O_COUNT, check ? none : make_ok, s_slip_help, 0,
-                            argc, argv, &o);
+    int rc =
+        cli_opts_parse(cli, check ? "slip check" : "slip", s_table, O_COUNT,
+                       check ? none : make_ok, s_slip_help, 0, argc, argv, &o);
     if (rc < 0 && o.noperands != (check ? 2 : 1))
         rc = cli_usage_error(check ? "slip check" : "slip",
                              check ? "give the slip's CODE (quote it: it may "

@@ -25,8 +25,8 @@ s_call(web_req_t *r, const char *title, const char *cmd, json_t *args,
 {
     json_t *res = NULL;
     char err[S_ERR], code[32];
-    int rc = web_call(r, cmd, args, false, &res, err, sizeof err, code,
-                      sizeof code);
+    int rc =
+        web_call(r, cmd, args, false, &res, err, sizeof err, code, sizeof code);
     json_decref(args);
     if (rc == 0)
         return res;
@@ -48,10 +48,10 @@ s_capacity(web_req_t *r, const json_t *c, json_int_t age)
         s_t(r, "capacity-unknown");
         return;
     }
-    web_buf_addf(b, "<span class=\"badge cap-%s\">", !strcmp(st, "full") ? "full"
-                                                     : !strcmp(st, "limited")
-                                                         ? "limited"
-                                                         : "open");
+    web_buf_addf(b, "<span class=\"badge cap-%s\">",
+                 !strcmp(st, "full")      ? "full"
+                 : !strcmp(st, "limited") ? "limited"
+                                          : "open");
     s_t(r, st);
     web_buf_add(b, "</span>");
     const json_t *f = json_object_get(c, "free");
@@ -59,7 +59,8 @@ s_capacity(web_req_t *r, const json_t *c, json_int_t age)
         web_buf_addf(b, " %lld ", (long long) json_integer_value(f));
     if (f)
         s_t(r, "free-places");
-    web_buf_addf(b, " · %lld %s", (long long) (age >= 7200 ? age / 3600 : age / 60),
+    web_buf_addf(b, " · %lld %s",
+                 (long long) (age >= 7200 ? age / 3600 : age / 60),
                  age >= 7200 ? "h" : "min");
 }
 
@@ -89,7 +90,7 @@ web_pg_services(web_req_t *r)
     s_t(r, "filter");
     web_buf_add(b, "</button></form><table class=\"list\"><thead><tr><th>");
     static const char *const cols[] = {"service", "provider", "sector",
-                                       "region", "capacity", NULL};
+                                       "region",  "capacity", NULL};
     for (size_t i = 0; cols[i]; i++) {
         if (i)
             web_buf_add(b, "</th><th>");
@@ -152,8 +153,9 @@ web_svc_suggest(web_req_t *r, const char *case_id)
         web_buf_esc(b, web_s(o, "code"));
         web_buf_add(b, "</strong> · ");
         web_buf_esc(b, web_s(o, "address"));
-        web_buf_addf(b, " (%lld)<ul>",
-                     (long long) json_integer_value(json_object_get(o, "score")));
+        web_buf_addf(
+            b, " (%lld)<ul>",
+            (long long) json_integer_value(json_object_get(o, "score")));
         json_array_foreach(json_object_get(o, "reasons"), j, why)
         {
             web_buf_add(b, "<li>");
@@ -191,8 +193,8 @@ s_qr(web_req_t *r, const char *code)
 void
 web_pg_slip(web_req_t *r)
 {
-    json_t *res = s_call(r, "slip", "slip.make",
-                         json_pack("{s:s}", "id", r->arg), true);
+    json_t *res =
+        s_call(r, "slip", "slip.make", json_pack("{s:s}", "id", r->arg), true);
     if (!res)
         return;
     web_buf_t *b = &r->body;
@@ -256,8 +258,9 @@ web_pg_slip_check(web_req_t *r)
         web_buf_addf(b, "<p class=\"big %s\">", valid ? "ok" : "bad");
         s_t(r, valid ? "slip-valid" : "slip-not-valid");
         web_buf_add(b, "</p><dl class=\"facts\">");
-        static const char *const k[] = {"referral", "sender", "sender_name",
-                                        "issued", "expires", "status", NULL};
+        static const char *const k[] = {"referral", "sender",  "sender_name",
+                                        "issued",   "expires", "status",
+                                        NULL};
         for (size_t i = 0; k[i]; i++) {
             web_buf_add(b, "<dt>");
             s_t(r, k[i]);

@@ -46,8 +46,7 @@ s_dir_find(void *arg, const char *address, int *why)
 }
 
 static void
-s_cert(pl_cert_t *c, const char *name, const char *sector,
-       const pl_keys_t *k)
+s_cert(pl_cert_t *c, const char *name, const char *sector, const pl_keys_t *k)
 {
     memset(c, 0, sizeof *c);
     snprintf(c->network, sizeof c->network, "sn");
@@ -132,8 +131,8 @@ s_peer_catalogue(s_fake_t *f, const pl_keys_t *k, int version)
 {
     json_t *doc = json_pack(
         "{s:i, s:s, s:i, s:i, s:[{s:s, s:s, s:s}]}", "v", 1, "address",
-        f->peer.address, "version", version, "signed_at", 1, "services",
-        "code", "case-management", "sector", "agency", "name_en", "Case mgmt");
+        f->peer.address, "version", version, "signed_at", 1, "services", "code",
+        "case-management", "sector", "agency", "name_en", "Case mgmt");
     json_t *s = pl_svc_sign(doc, k);
     json_decref(doc);
     return s;
@@ -146,10 +145,9 @@ test_catalogue_refusals(void **state)
     int rc;
     size_t before = s_settings(f);
     // signed by this node's key though it names the agency: refused
-    json_t *r = s_run(f, "service.import",
-                      json_pack("{s:o}", "catalogue",
-                                s_peer_catalogue(f, f->keys, 1)),
-                      &rc);
+    json_t *r = s_run(
+        f, "service.import",
+        json_pack("{s:o}", "catalogue", s_peer_catalogue(f, f->keys, 1)), &rc);
     assert_int_equal(rc, PL_EAUTH);
     json_decref(r);
     // the agency's own, one character changed: refused
@@ -158,8 +156,8 @@ test_catalogue_refusals(void **state)
     char *p = strstr(t, "Case mgmt");
     assert_non_null(p);
     p[0] = 'K';
-    json_t *changed = json_pack("{s:s, s:O}", "doc", t, "sig",
-                                json_object_get(s, "sig"));
+    json_t *changed =
+        json_pack("{s:s, s:O}", "doc", t, "sig", json_object_get(s, "sig"));
     free(t);
     r = s_run(f, "service.import", json_pack("{s:o}", "catalogue", changed),
               &rc);
@@ -176,9 +174,9 @@ test_catalogue_refusals(void **state)
     r = s_run(f, "service.list", json_object(), &rc);
     assert_int_equal(rc, PL_OK);
     assert_int_equal(json_array_size(r), 1);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_array_get(r, 0), "address")),
-                        "sn/agency");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(r, 0), "address")),
+        "sn/agency");
     json_decref(r);
 }
 
@@ -187,11 +185,11 @@ test_own_catalogue_capacity(void **state)
 {
     s_fake_t *f = *state;
     int rc;
-    json_t *r = s_run(
-        f, "service.add",
-        json_pack("{s:{s:s, s:s, s:s, s:i}}", "entry", "code", "primary-care",
-                  "sector", "health", "name_fr", "Soins", "max_age", 200),
-        &rc);
+    json_t *r = s_run(f, "service.add",
+                      json_pack("{s:{s:s, s:s, s:s, s:i}}", "entry", "code",
+                                "primary-care", "sector", "health", "name_fr",
+                                "Soins", "max_age", 200),
+                      &rc);
     assert_int_equal(rc, PL_EINVAL); // an age over 130
     json_decref(r);
     r = s_run(f, "service.add",
@@ -346,14 +344,18 @@ test_matching_ranking(void **state)
     json_array_append_new(offers, s_offer("sn/f", "primary-care", "health",
                                           "dakar", NULL, "open", now));
     json_t *d = s_offer("sn/d", "youth-tvet", "tvet", "dakar", NULL, NULL, 0);
-    json_object_set_new(json_object_get(d, "entry"), "max_age", json_integer(25));
+    json_object_set_new(json_object_get(d, "entry"), "max_age",
+                        json_integer(25));
     json_array_append_new(offers, d);
-    json_t *e = s_offer("sn/e", "men-jobs", "livelihood", "dakar", NULL, NULL, 0);
-    json_object_set_new(json_object_get(e, "entry"), "sex", json_string("male"));
+    json_t *e =
+        s_offer("sn/e", "men-jobs", "livelihood", "dakar", NULL, NULL, 0);
+    json_object_set_new(json_object_get(e, "entry"), "sex",
+                        json_string("male"));
     json_array_append_new(offers, e);
     json_t *grid = json_loads(
         "{\"rules\": [{\"need\": \"economic\", \"context\": \"adult\", "
-        "\"services\": [\"job-placement\", \"tvet-course\", \"microcredit\"]}]}",
+        "\"services\": [\"job-placement\", \"tvet-course\", "
+        "\"microcredit\"]}]}",
         0, NULL);
     pl_svc_person_t p = {.needs = json_pack("[s]", "economic"),
                          .lowest = "psychosocial",

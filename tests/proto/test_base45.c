@@ -59,9 +59,8 @@ test_round_trip_all_bytes(void **state)
     for (size_t n = 0; n <= sizeof in; n += 37) {
         pl_base45_encode(text, in, n);
         size_t m;
-        assert_int_equal(pl_base45_decode(back, sizeof back, &m, text,
-                                          strlen(text)),
-                         PL_OK);
+        assert_int_equal(
+            pl_base45_decode(back, sizeof back, &m, text, strlen(text)), PL_OK);
         assert_int_equal(m, n);
         assert_memory_equal(back, in, n);
     }
