@@ -85,6 +85,19 @@ s_reply_entry(json_t *doc, long i)
     return pl_node_ctl_ok(o);
 }
 
+// Saves 'doc' (its next version) and replies with its entry 'i'.
+static char *
+s_save_reply(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *doc, long i,
+             int *rc_out)
+{
+    char *err = s_own_save(ctx, txn, doc, rc_out);
+    if (err) {
+        json_decref(doc);
+        return err;
+    }
+    return s_reply_entry(doc, i);
+}
+
 static char *
 s_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
       int *rc_out)
@@ -114,12 +127,7 @@ s_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     else
         json_array_append_new(a, e);
     i = i >= 0 ? i : (long) json_array_size(a) - 1;
-    char *err = s_own_save(ctx, txn, doc, rc_out);
-    if (err) {
-        json_decref(doc);
-        return err;
-    }
-    return s_reply_entry(doc, i);
+    return s_save_reply(ctx, txn, doc, i, rc_out);
 }
 
 static char *
@@ -170,12 +178,7 @@ s_capacity(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         *rc_out = i < 0 ? PL_ENOTFOUND : PL_EINVAL;
         return pl_node_ctl_error(*rc_out, "%s", why);
     }
-    char *err = s_own_save(ctx, txn, doc, rc_out);
-    if (err) {
-        json_decref(doc);
-        return err;
-    }
-    return s_reply_entry(doc, i);
+    return s_save_reply(ctx, txn, doc, i, rc_out);
 }
 
 static char *

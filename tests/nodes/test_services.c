@@ -19,10 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nodes/pl_node_ctl.h"
 #include "nodes/pl_slip.h"
 #include "nodes/pl_svc.h"
 #include "proto/pl_keys.h"
+#include "tests/lib/nodes/pl_testrun.h"
 #include "tests/lib/nodes/pl_teststore.h"
 
 // The fake: this node (a clinic) and one peer (an agency) in its directory.
@@ -91,24 +91,12 @@ s_teardown(void **state)
     return 0;
 }
 
-// Runs 'cmd' through the one walker in a transaction kept when it
-// succeeds; returns "result" (new reference) or NULL, *rc the handler's.
+// Runs 'cmd' (tests/lib/nodes/pl_testrun); returns its "result" (new
+// reference) or NULL, *rc the handler's code.
 static json_t *
 s_run(s_fake_t *f, const char *cmd, json_t *args, int *rc)
 {
-    pl_txn_t *txn = NULL;
-    assert_int_equal(pl_store_begin(f->ts.store, NULL, true, &txn), PL_OK);
-    const pl_ctl_cmd_t *row = pl_node_ctl_find(cmd);
-    assert_non_null(row);
-    *rc = -12345;
-    char *text = pl_node_ctl_run(row, &f->ctx, txn, args, "tester", rc);
-    if (*rc == PL_OK)
-        assert_int_equal(pl_store_commit(&txn), PL_OK);
-    else
-        pl_store_abort(&txn);
-    json_decref(args);
-    json_t *reply = json_loads(text, 0, NULL);
-    free(text);
+    json_t *reply = pl_testrun(&f->ctx, cmd, args, "tester", rc);
     json_t *res = json_incref(json_object_get(reply, "result"));
     json_decref(reply);
     return res;
