@@ -59,7 +59,8 @@ s_svg(const QRcode *q, FILE *f)
     int side = q->width + 2 * S_QUIET;
     fprintf(f,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
-            "width=\"%d\" height=\"%d\" shape-rendering=\"crispEdges\">\n"
+            "width=\"%d\" height=\"%d\" shape-rendering=\"crispEdges\" "
+            "role=\"img\" aria-label=\"QR code\">\n"
             "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n<path d=\"",
             side, side, side * S_SCALE, side * S_SCALE, side, side);
     for (int y = 0; y < side; y++)

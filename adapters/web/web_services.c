@@ -244,11 +244,12 @@ void
 web_pg_slip_check(web_req_t *r)
 {
     const char *code = web_form_get(&r->form, "code");
-    json_t *res = NULL;
+    json_t *res = NULL, *args = code ? json_pack("{s:s}", "code", code) : NULL;
     char err[S_ERR] = "", ecode[32];
-    int rc = code ? web_call(r, "slip.check", json_pack("{s:s}", "code", code),
-                             false, &res, err, sizeof err, ecode, sizeof ecode)
+    int rc = args ? web_call(r, "slip.check", args, false, &res, err,
+                             sizeof err, ecode, sizeof ecode)
                   : -1;
+    json_decref(args);
     web_buf_t *b = &r->body;
     web_page_begin(r, "check-slip");
     if (rc != 0) {
