@@ -70,8 +70,11 @@ pl_node_cat_take(pl_node_t *self, pl_txn_t *txn,
     size_t taken = 0, refused = 0;
     for (size_t i = 0; i < r->n_catalogues; i++) {
         const Passerelle__V1__Catalogue *c = r->catalogues[i];
-        if (!strcmp(c->address, self->me.address))
-            continue; // our own, back from the broker
+        // our own, back from the broker; or one we hold already (no
+        // signature to check again at every directory push)
+        if (!strcmp(c->address, self->me.address)
+            || pl_svc_held_version(txn, c->address) >= c->version)
+            continue;
         json_t *s =
             json_loadb((const char *) c->signed_.data, c->signed_.len, 0, NULL);
         char addr[PL_ADDRESS_MAX + 1] = "";

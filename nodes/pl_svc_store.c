@@ -51,6 +51,20 @@ pl_svc_claimed(const json_t *s, char out[PL_ADDRESS_MAX + 1])
     return ok;
 }
 
+uint64_t
+pl_svc_held_version(pl_txn_t *txn, const char *address)
+{
+    char key[sizeof PL_SVC_PEER + PL_ADDRESS_MAX];
+    snprintf(key, sizeof key, "%s%s", PL_SVC_PEER, address);
+    json_t *s = pl_svc_get(txn, key);
+    const json_t *t = json_object_get(s, "doc");
+    json_t *d =
+        json_is_string(t) ? json_loads(json_string_value(t), 0, NULL) : NULL;
+    json_int_t v = json_integer_value(json_object_get(d, "version"));
+    json_decref(d), json_decref(s);
+    return v > 0 ? (uint64_t) v : 0;
+}
+
 int
 pl_svc_peer_take(pl_txn_t *txn, const pl_cert_t *cert, const char *me,
                  const json_t *s, json_t **doc, const char **why)

@@ -22,6 +22,10 @@ PL_MUST_CHECK int pl_svc_put(pl_txn_t *txn, const char *key,
 // The address a signed catalogue names (not yet trusted) into 'out'.
 bool pl_svc_claimed(const json_t *s, char out[PL_ADDRESS_MAX + 1]);
 
+// The version of the catalogue held for 'address' (0: none). Read from
+// the stored copy, which was checked when it was taken.
+uint64_t pl_svc_held_version(pl_txn_t *txn, const char *address);
+
 // Checks peer catalogue 's' against 'cert' (the certificate of the
 // address it names, found by the caller; NULL: none valid) and keeps it if
 // it is newer than the one held. '*doc' (may be NULL) gets the document.
