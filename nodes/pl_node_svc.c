@@ -224,7 +224,8 @@ s_import(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
 
 // Appends the entries of catalogue 'doc' from 'cert' to 'out'.
 static void
-s_append(json_t *out, const json_t *doc, const pl_cert_t *cert, uint64_t now)
+s_append(json_t *out, const json_t *doc, const pl_cert_t *cert, uint64_t now,
+         bool own)
 {
     const json_t *e;
     size_t i;
@@ -236,6 +237,8 @@ s_append(json_t *out, const json_t *doc, const pl_cert_t *cert, uint64_t now)
                               cert->address, "organisation", cert->display_name,
                               "node_region", cert->region, "version",
                               json_object_get(doc, "version"), "entry", e);
+        if (own)
+            json_object_set_new(o, "own", json_true());
         if (at)
             json_object_set_new(
                 o, "capacity_age_s",
@@ -267,7 +270,7 @@ s_walk_peer(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
     json_t *s = json_loadb((const char *) v, vl, 0, NULL), *doc = NULL;
     const char *why;
     if (cert && s && pl_svc_verify(s, cert, &doc, &why) == PL_OK)
-        s_append(w->out, doc, cert, w->now);
+        s_append(w->out, doc, cert, w->now, false);
     json_decref(s), json_decref(doc);
     return PL_STORE_NEXT;
 }
@@ -277,7 +280,7 @@ pl_svc_catalogue(pl_node_ctx_t *ctx, pl_txn_t *txn)
 {
     s_walk_t w = {.ctx = ctx, .out = json_array(), .now = pl_now()};
     json_t *own = s_own(ctx, txn);
-    s_append(w.out, own, ctx->me, w.now);
+    s_append(w.out, own, ctx->me, w.now, true);
     json_decref(own);
     if (pl_store_each(txn, PL_DB_SETTINGS, s_walk_peer, &w) != PL_OK) {
         json_decref(w.out);
@@ -565,7 +568,7 @@ s_slip_check(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
 const pl_ctl_cmd_t pl_svc_cmds[] = {
     {"service.add", PL_CTL_CHANGES, s_add},
     {"service.remove", PL_CTL_CHANGES, s_remove},
-    {"service.capacity", PL_CTL_CHANGES, s_capacity},
+    {"service.capacity", PL_CTL_CHANGES | PL_CTL_ROLES(PL_ROLE_PROVIDER), s_capacity},
     {"service.export", 0, s_export},
     {"service.import", PL_CTL_CHANGES, s_import},
     {"service.list", PL_CTL_ROLES(PL_ROLE_CASE_MANAGER | PL_ROLE_PROVIDER | PL_ROLE_SUPERVISOR), s_list},

@@ -13,7 +13,8 @@ char *pl_svc_refer_check(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *to,
                          const char *code, bool confirm, int *rc_out);
 
 // Every service this node knows (its own and the peers' it verified), as
-// an array of {address, organisation, version, entry, capacity_age_s}:
+// an array of {address, organisation, node_region, version, entry,
+// capacity_age_s, own (this node's: true)}:
 // the one entry point for an export (HSDS, issue 14). New reference.
 json_t *pl_svc_catalogue(pl_node_ctx_t *ctx, pl_txn_t *txn);
 

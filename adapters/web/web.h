@@ -200,6 +200,7 @@ void web_pg_staff_post(web_req_t *r);
 // ---- web_services.c: services, suggestions, slips (issue 18)
 
 void web_pg_services(web_req_t *r);
+void web_pg_services_post(web_req_t *r);
 void web_pg_slip(web_req_t *r);
 void web_pg_slip_form(web_req_t *r);
 void web_pg_slip_check(web_req_t *r);

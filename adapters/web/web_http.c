@@ -55,6 +55,7 @@ static const s_route_t s_routes[] = {
     {"GET", "/staff", R_ADMIN, web_pg_staff},
     {"POST", "/staff", R_ADMIN, web_pg_staff_post},
     {"GET", "/services", R_CM | R_PROV | R_SUP, web_pg_services}, // issue 18
+    {"POST", "/services", R_PROV, web_pg_services_post},
     {"GET", "/slip/:id", R_CM, web_pg_slip},
     {"GET", "/slip", R_CM | R_PROV, web_pg_slip_form},
     {"POST", "/slip", R_CM | R_PROV, web_pg_slip_check},

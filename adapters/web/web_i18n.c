@@ -257,6 +257,7 @@ static const s_msg_t s_msgs[] = {
     {"limited", "limited", "limitée"},
     {"full", "full", "complet"},
     {"free-places", "free places", "places libres"},
+    {"until", "until", "jusqu'au"},
     {"no-services", "No service known yet.",
      "Aucun service connu pour l'instant."},
     {"suggestions", "Suggested services", "Services suggérés"},

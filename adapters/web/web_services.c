@@ -64,6 +64,69 @@ s_capacity(web_req_t *r, const json_t *c, json_int_t age)
                  age >= 7200 ? "h" : "min");
 }
 
+// A provider's form to set the capacity of its own service 'code'.
+static void
+s_capacity_form(web_req_t *r, const char *code)
+{
+    web_buf_t *b = &r->body;
+    web_form_begin(r, "/services");
+    web_buf_add(b, "<input type=\"hidden\" name=\"code\" value=\"");
+    web_buf_esc(b, code);
+    web_buf_add(b, "\"><label>");
+    s_t(r, "capacity");
+    web_buf_add(b, " <select name=\"state\">");
+    static const char *const st[] = {"open", "limited", "full", NULL};
+    for (size_t i = 0; st[i]; i++) {
+        web_buf_addf(b, "<option value=\"%s\">", st[i]);
+        s_t(r, st[i]);
+        web_buf_add(b, "</option>");
+    }
+    web_buf_add(b, "</select></label><label>");
+    s_t(r, "free-places");
+    web_buf_add(b, " <input name=\"free\" type=\"number\" min=\"0\" "
+                   "max=\"100000\"></label><label>");
+    s_t(r, "until");
+    web_buf_add(b, " <input name=\"until\" type=\"date\"></label>"
+                   "<button type=\"submit\">");
+    s_t(r, "save");
+    web_buf_add(b, "</button></form>");
+}
+
+void
+web_pg_services_post(web_req_t *r)
+{
+    const char *code = web_form_get(&r->form, "code");
+    const char *state = web_form_get(&r->form, "state");
+    const char *free_s = web_form_get(&r->form, "free");
+    const char *until = web_form_get(&r->form, "until");
+    char *end = NULL;
+    long n = free_s && *free_s ? strtol(free_s, &end, 10) : -1;
+    if (!code || !state || (end && (*end || n < 0))) {
+        web_page_begin(r, "services");
+        web_error(r, 400, web_t(r->lang, "bad-form"));
+        web_page_end(r);
+        return;
+    }
+    json_t *args = json_pack("{s:s, s:s}", "code", code, "state", state);
+    if (n >= 0)
+        json_object_set_new(args, "free", json_integer(n));
+    if (until && *until)
+        json_object_set_new(args, "until", json_string(until));
+    json_t *res = NULL;
+    char err[S_ERR], ecode[32];
+    int rc = web_call(r, "service.capacity", args, true, &res, err, sizeof err,
+                      ecode, sizeof ecode);
+    json_decref(args);
+    json_decref(res);
+    if (rc != 0) {
+        web_page_begin(r, "services");
+        web_error(r, 400, err);
+        web_page_end(r);
+        return;
+    }
+    web_redirect(r, "/services");
+}
+
 void
 web_pg_services(web_req_t *r)
 {
@@ -100,6 +163,7 @@ web_pg_services(web_req_t *r)
     size_t i;
     json_t *o;
     bool fr = !strcmp(r->lang, "fr");
+    bool prov = !strcmp(r->s.role, "provider");
     json_array_foreach(res, i, o)
     {
         json_t *e = json_object_get(o, "entry");
@@ -117,6 +181,8 @@ web_pg_services(web_req_t *r)
         web_buf_add(b, "</td><td>");
         s_capacity(r, json_object_get(e, "capacity"),
                    json_integer_value(json_object_get(o, "capacity_age_s")));
+        if (prov && json_is_true(json_object_get(o, "own")))
+            s_capacity_form(r, web_s(e, "code"));
         web_buf_add(b, "</td></tr>");
     }
     if (i == 0) {

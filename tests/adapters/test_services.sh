@@ -172,6 +172,17 @@ curl -s -b "$T/jar-cl" -H 'Content-Type: application/x-www-form-urlencoded' \
     --data-binary "$body" "${WEB_URL[cl]}/slip" >"$T/page" || fail "POST /slip"
 page_has "Valid slip"
 page_has "sn/agency"
+# the provider sets its capacity on the services page
+page "$T/jar-cl" "${WEB_URL[cl]}/services"
+page_has 'name="state"'
+code=$(curl -s -o "$T/page" -w '%{http_code}' -b "$T/jar-cl" \
+    -H 'Content-Type: application/x-www-form-urlencoded' \
+    --data-binary "csrf=$CSRF&code=child-counselling&state=full&free=0" \
+    "${WEB_URL[cl]}/services")
+[ "$code" = 303 ] || fail "POST /services answered $code"
+ok
+expect 0 "${CL[@]}" --json service list --code child-counselling
+json_is 'd[0]["entry"]["capacity"]["state"]' full
 web_stop_checked
 
 # ---- the clinic checks it offline
