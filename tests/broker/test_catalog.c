@@ -20,6 +20,16 @@
 
 static const char *const s_specs[] = {"agency:agency", "clinic:health"};
 
+// Encodes 'p' and sends it from 'c'.
+static void
+s_send(pl_rawclient_t *c, const pl_packet_t *p)
+{
+    pl_buf_t b = {0};
+    assert_int_equal(pl_wire_encode(p, &b), PL_OK);
+    assert_int_equal(pl_rawclient_send(c, b.data, b.len), 0);
+    pl_buf_free(&b);
+}
+
 // Sends a Catalogue packet from 'c'.
 static void
 s_publish(pl_rawclient_t *c, const char *address, uint64_t version,
@@ -33,10 +43,7 @@ s_publish(pl_rawclient_t *c, const char *address, uint64_t version,
     pl_packet_t p = PASSERELLE__V1__PACKET__INIT;
     p.kind_case = PASSERELLE__V1__PACKET__KIND_CATALOGUE;
     p.catalogue = &cat;
-    pl_buf_t b = {0};
-    assert_int_equal(pl_wire_encode(&p, &b), PL_OK);
-    assert_int_equal(pl_rawclient_send(c, b.data, b.len), 0);
-    pl_buf_free(&b);
+    s_send(c, &p);
 }
 
 // Asks for the directory on 'c'; the version of the catalogue of
@@ -49,10 +56,7 @@ s_dir_version(pl_rawclient_t *c, const char *address)
     pl_packet_t p = PASSERELLE__V1__PACKET__INIT;
     p.kind_case = PASSERELLE__V1__PACKET__KIND_DIRECTORY_REQUEST;
     p.directory_request = &req;
-    pl_buf_t b = {0};
-    assert_int_equal(pl_wire_encode(&p, &b), PL_OK);
-    assert_int_equal(pl_rawclient_send(c, b.data, b.len), 0);
-    pl_buf_free(&b);
+    s_send(c, &p);
     pl_packet_t *r = pl_testnet_expect(
         c, PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE, 5000);
     assert_non_null(r);
