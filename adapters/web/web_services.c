@@ -127,19 +127,11 @@ web_pg_services_post(web_req_t *r)
     web_redirect(r, "/services");
 }
 
-void
-web_pg_services(web_req_t *r)
+// The filter form and the table's head of the services page.
+static void
+s_filters(web_req_t *r)
 {
-    json_t *args = json_object();
-    if (r->q_sector && *r->q_sector)
-        json_object_set_new(args, "sector", json_string(r->q_sector));
-    if (r->q_region && *r->q_region)
-        json_object_set_new(args, "region", json_string(r->q_region));
-    json_t *res = s_call(r, "services", "service.list", args, true);
-    if (!res)
-        return;
     web_buf_t *b = &r->body;
-    web_page_begin(r, "services");
     web_buf_add(b, "<form method=\"get\" action=\"/services\" class=\"inline\">"
                    "<label>");
     s_t(r, "sector");
@@ -160,6 +152,22 @@ web_pg_services(web_req_t *r)
         s_t(r, cols[i]);
     }
     web_buf_add(b, "</th></tr></thead><tbody>");
+}
+
+void
+web_pg_services(web_req_t *r)
+{
+    json_t *args = json_object();
+    if (r->q_sector && *r->q_sector)
+        json_object_set_new(args, "sector", json_string(r->q_sector));
+    if (r->q_region && *r->q_region)
+        json_object_set_new(args, "region", json_string(r->q_region));
+    json_t *res = s_call(r, "services", "service.list", args, true);
+    if (!res)
+        return;
+    web_buf_t *b = &r->body;
+    web_page_begin(r, "services");
+    s_filters(r);
     size_t i;
     json_t *o;
     bool fr = !strcmp(r->lang, "fr");
