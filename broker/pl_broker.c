@@ -14,6 +14,7 @@
 #include <zmq.h>
 
 #include "broker/pl_broker_int.h"
+#include "broker/pl_catalog.h"
 #include "broker/pl_door.h"
 #include "broker/pl_fed.h"
 #include "broker/pl_registry.h"
@@ -598,6 +599,10 @@ s_handle_packet(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
         break;
     case PASSERELLE__V1__PACKET__KIND_STATUS_REQUEST:
         pl_broker_status(self, rid, rid_len);
+        break;
+    case PASSERELLE__V1__PACKET__KIND_CATALOGUE: // issue 18
+        if (pl_catalogs_take(self, address, pkt->catalogue))
+            pl_broker_push_directory(self);
         break;
     default:
         s_reject(self, rid, rid_len, NULL,

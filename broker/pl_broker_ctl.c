@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "broker/pl_broker_int.h"
+#include "broker/pl_catalog.h"
 #include "broker/pl_fed.h"
 
 void
@@ -54,6 +55,8 @@ pl_broker_directory(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
     size_t nfown = 0;
     void *farr[3] = {NULL, NULL, NULL};
     pl_fed_directory(self, &d, &fown, &nfown, farr);
+    void *cats = NULL; // issue 18: the catalogues, within half a packet
+    pl_catalogs_fill(self, &d, PL_PACKET_MAX / 2, &cats);
     Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
     p.kind_case = PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE;
     p.directory_response = &d;
@@ -67,6 +70,7 @@ pl_broker_directory(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
     free(fown);
     for (int i = 0; i < 3; i++)
         free(farr[i]);
+    free(cats);
 done:
     for (size_t i = 0; owned && i < d.n_certificates; i++)
         pl_wire_unpacked_free(owned[i]);

@@ -116,6 +116,7 @@ struct pl_broker {
     bool store_failed;                // the store failed for good
     bool reload_failed;               // the last reload kept the registry
     pl_fed_t *fed;                    // federation (issue 13)
+    struct pl_catalogs *cats;         // service catalogues (issue 18)
     pl_log_t *log;                    // borrowed
 };
 

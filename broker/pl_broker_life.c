@@ -6,6 +6,7 @@
 #include <zmq.h>
 
 #include "broker/pl_broker_int.h"
+#include "broker/pl_catalog.h"
 #include "broker/pl_fed.h"
 #include "proto/pl_crypto.h"
 #include "proto/pl_home.h"
@@ -198,6 +199,7 @@ pl_broker_destroy(pl_broker_t **self_p)
     pl_index_clear(&self->session_by_rid);
     pl_index_clear(&self->session_by_address);
     pl_index_clear(&self->stats_by_address);
+    pl_catalogs_destroy(&self->cats);
     if (self->log)
         pl_log_info(self->log, "broker_stopped");
     free(self);

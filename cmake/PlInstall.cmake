@@ -58,6 +58,9 @@ endforeach()
 # programme's own table has (`passerelle rss weights --load FILE`)
 install(FILES ${CMAKE_SOURCE_DIR}/data/rss-weights-v1.json
         DESTINATION ${CMAKE_INSTALL_DATADIR}/passerelle COMPONENT passerelle)
+# the feasibility grid of service matching (issue 18), programme data
+install(FILES ${PL_PKG}/data/feasibility-grid.json
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/passerelle COMPONENT passerelle)
 if(TARGET passerelle-web AND EXISTS ${CMAKE_SOURCE_DIR}/adapters/web/assets)
   install(DIRECTORY ${CMAKE_SOURCE_DIR}/adapters/web/assets/
           DESTINATION ${CMAKE_INSTALL_DATADIR}/passerelle/web

@@ -440,6 +440,9 @@ pl_node_dir_on_response(pl_node_t *self, pl_txn_t *txn,
     self->dir = v;
     self->ndir = s_dir_sort(v, n);
     self->dir_gen++;
+    rc = pl_node_cat_take(self, txn, r); // issue 18: service catalogues
+    if (rc != PL_OK)
+        return rc;
     if (self->npark)
         self->park_replay = true;
     pl_log_info(self->log,
@@ -497,6 +500,8 @@ pl_node_ask_directory(pl_node_t *self, bool force)
         PASSERELLE__V1__DIRECTORY_REQUEST__INIT;
     pkt.kind_case = PASSERELLE__V1__PACKET__KIND_DIRECTORY_REQUEST;
     pkt.directory_request = &req;
+    if (force)
+        pl_node_cat_send(self); // issue 18: before, so the answer has it
     pl_node_send_packet(self, &pkt);
     self->dir_asked_ms = now;
     self->dir_next_ms = now + S_DIR_REFRESH_MS;

@@ -854,6 +854,7 @@ s_open_store(pl_node_t *self, const pl_node_opts_t *opts, char *err,
         return rc;
     }
     s_load_revoked(self);
+    pl_node_cat_load(self); // issue 18
     rc = pl_node_dir_load(self);
     if (rc != PL_OK) {
         pl_errf(err, err_size, "cannot read the directory from the store: %s",
@@ -997,6 +998,7 @@ pl_node_destroy(pl_node_t **self_p)
     pl_keys_destroy(&self->keys);
     pl_revlist_free(&self->revoked);
     free(self->dir);
+    pl_buf_free(&self->cat);
     if (self->lock_fd >= 0)
         pl_home_lock_release(&self->lock_fd);
     free(self);

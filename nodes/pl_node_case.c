@@ -90,9 +90,20 @@ s_svc_park(void *arg, uint64_t deadline_ms)
     self->ctl_deadline_ms = deadline_ms;
 }
 
+static void
+s_svc_publish(void *arg, const uint8_t *blob, size_t len, uint64_t version)
+{
+    pl_node_cat_publish(arg, blob, len, version);
+}
+
 static const pl_node_svc_t s_svc = {
-    s_svc_outbox_add, s_svc_dir_find, s_svc_ask_directory,
-    s_svc_state,      s_svc_send_now, s_svc_park,
+    .outbox_add = s_svc_outbox_add,
+    .dir_find = s_svc_dir_find,
+    .ask_directory = s_svc_ask_directory,
+    .state = s_svc_state,
+    .send_now = s_svc_send_now,
+    .park = s_svc_park,
+    .publish = s_svc_publish, // issue 18
 };
 
 pl_node_ctx_t

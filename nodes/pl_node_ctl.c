@@ -23,6 +23,7 @@
 #include "nodes/pl_handover_cmd.h"
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
+#include "nodes/pl_node_svc.h"
 #include "nodes/pl_override.h"
 #include "nodes/pl_staff.h"
 #include "nodes/pl_token.h"
@@ -44,6 +45,7 @@ static const pl_ctl_cmd_t *const s_tables[] = {
     pl_fhir_cmds,     // FHIR R4 and HSDS 3.0 (issue 16)
     pl_casework_cmds, // assessments, plan, follow-up, RSS (issue 17)
     pl_coord_cmds,    // aggregate reports, coordination (issue 15)
+    pl_svc_cmds,      // service catalogue, matching, slips (issue 18)
 };
 // clang-format on
 

@@ -65,6 +65,11 @@ typedef struct {
     // Parks the control request being run: its reply is given later (the
     // broker's answer), or at 'deadline_ms' (monotonic). May be NULL.
     void (*park)(void *arg, uint64_t deadline_ms);
+    // Issue 18: this node's signed service catalogue changed ('len' bytes,
+    // its 'version'): the daemon keeps a copy, sends it to the broker now
+    // and again whenever its session comes up. May be NULL in a fake.
+    void (*publish)(void *arg, const uint8_t *blob, size_t len,
+                    uint64_t version);
 } pl_node_svc_t;
 
 typedef struct pl_node_ctx {
@@ -121,6 +126,14 @@ pl_ctx_send_now(pl_node_ctx_t *ctx, const uint8_t *data, size_t len)
 {
     return ctx->svc->send_now ? ctx->svc->send_now(ctx->svc_arg, data, len)
                               : PL_ESTATE;
+}
+
+static inline void
+pl_ctx_publish(pl_node_ctx_t *ctx, const uint8_t *blob, size_t len,
+               uint64_t version)
+{
+    if (ctx->svc->publish)
+        ctx->svc->publish(ctx->svc_arg, blob, len, version);
 }
 
 static inline void

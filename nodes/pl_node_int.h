@@ -161,6 +161,8 @@ struct pl_node {
     uint64_t dir_gen;      // directory responses handled
     uint64_t dir_next_ms;  // next periodic refresh
     uint64_t dir_asked_ms; // last request sent
+    pl_buf_t cat;          // this node's signed service catalogue (issue 18)
+    uint64_t cat_version;  // its version
 
     void *zctx;              // ZeroMQ context
     void *dealer;            // to the broker (CURVE client)
@@ -253,6 +255,20 @@ void pl_node_after_flush(pl_node_t *self, bool send);
 // Encodes and sends a control packet now (a failure is not reported: the
 // link-level packets are repeated by their timers).
 void pl_node_send_packet(pl_node_t *self, const pl_packet_t *pkt);
+
+// ---- pl_node_catalog.c: this node's service catalogue and the peers'
+// through the broker's directory (issue 18)
+// Keeps a copy of the signed catalogue and sends it to the broker now.
+void pl_node_cat_publish(pl_node_t *self, const uint8_t *blob, size_t len,
+                         uint64_t version);
+// Sends the copy (when there is one): at every session up.
+void pl_node_cat_send(pl_node_t *self);
+// Loads the copy from the store at start.
+void pl_node_cat_load(pl_node_t *self);
+// Takes the peers' catalogues of a directory response, each checked
+// against its node's certificate; a refused one is logged and skipped.
+PL_MUST_CHECK int pl_node_cat_take(pl_node_t *self, pl_txn_t *txn,
+                                   const Passerelle__V1__DirectoryResponse *r);
 // ---- pl_inbound.c: the inbound dispatch
 // Handles one decoded packet from the broker ('data' its raw bytes) inside
 // the pass transaction 'pass' (each in a nested transaction of its own).

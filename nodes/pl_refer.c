@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "nodes/pl_case_int.h"
+#include "nodes/pl_node_svc.h"
 #include "proto/pl_crypto.h"
 
 char *
@@ -483,6 +484,10 @@ pl_case_refer(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
                                    &st.cs, rc_out);
     if (!reply)
         reply = s_refer_args(ctx, txn, args, &st, rc_out);
+    if (!reply) // issue 18: a full service warns (nodes/pl_node_svc.c)
+        reply = pl_svc_refer_check(
+            ctx, txn, st.addr, st.service,
+            json_is_true(json_object_get(args, "confirm_full")), rc_out);
     if (!reply)
         reply = s_refer_gate(ctx, txn, &st, as, rc_out);
     if (!reply)

@@ -348,6 +348,14 @@ s_check_certificate(const Passerelle__V1__Certificate *c)
            && s_bytes_ok(&c->signature, S_SIG_BYTES, S_SIG_BYTES);
 }
 
+// A service catalogue (issue 18): its address and a bounded blob.
+static bool
+s_check_catalogue(const Passerelle__V1__Catalogue *c)
+{
+    return s_text_ok(c->address, PL_ADDRESS_MAX, false)
+           && s_bytes_ok(&c->signed_, 1, PL_CATALOGUE_MAX);
+}
+
 static bool
 s_check_directory(const Passerelle__V1__DirectoryResponse *r)
 {
@@ -371,6 +379,11 @@ s_check_directory(const Passerelle__V1__DirectoryResponse *r)
             return false;
     for (size_t i = 0; i < r->n_foreign; i++)
         if (!s_check_certificate(r->foreign[i]))
+            return false;
+    if (r->n_catalogues > S_CERTS_MAX)
+        return false;
+    for (size_t i = 0; i < r->n_catalogues; i++)
+        if (!s_check_catalogue(r->catalogues[i]))
             return false;
     for (size_t i = 0; i < r->n_foreign_revoked; i++)
         if (!s_bytes_ok(&r->foreign_revoked[i]->body, 1, PL_PACKET_MAX)
@@ -440,6 +453,8 @@ s_check_packet(const pl_packet_t *p)
         return p->link_hello->version == S_VERSION
                && s_text_ok(p->link_hello->network, PL_NAME_MAX, false)
                && s_text_ok(p->link_hello->peer_network, PL_NAME_MAX, false);
+    case PASSERELLE__V1__PACKET__KIND_CATALOGUE:
+        return s_check_catalogue(p->catalogue);
     default:
         return false; // NOT_SET, or a number this build does not know
     }
@@ -771,6 +786,8 @@ pl_wire_kind_name(Passerelle__V1__Packet__KindCase kind)
         return "status_response";
     case PASSERELLE__V1__PACKET__KIND_LINK_HELLO:
         return "link_hello";
+    case PASSERELLE__V1__PACKET__KIND_CATALOGUE:
+        return "catalogue";
     default:
         return "unknown";
     }

@@ -29,6 +29,9 @@
 #define PL_HEADER_MAX    1024                 // encoded Header
 #define PL_DECODE_BUDGET (4 * 1024 * 1024)    // heap bytes one decode may use
 
+// One signed service catalogue (issue 18, nodes/pl_svc.h).
+#define PL_CATALOGUE_MAX 16384
+
 typedef Passerelle__V1__Packet pl_packet_t;
 typedef Passerelle__V1__Message pl_message_t;
 

@@ -85,7 +85,8 @@ fi
 # ---- 1. packages
 step packages
 arm_dev="libzmq3-dev libprotobuf-c-dev liblmdb-dev libsodium-dev
-libjansson-dev libcmocka-dev libmicrohttpd-dev libcurl4-gnutls-dev"
+libjansson-dev libcmocka-dev libmicrohttpd-dev libcurl4-gnutls-dev
+libqrencode-dev libpng-dev zlib1g-dev"
 host_pkgs="cmake make pkg-config protobuf-c-compiler gcc-aarch64-linux-gnu"
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=""

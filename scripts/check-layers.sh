@@ -33,13 +33,14 @@ s_node_layer() {
         pl_audit.* | pl_audit_tools.* | pl_ctl_reply.* | pl_ctl_cmd.h | \
         pl_node_ctx.h | pl_records.* | pl_sealed.* | pl_outbox_state.* | pl_msg_kind.* | pl_link_state.* | \
         pl_session.* | pl_roles.* | pl_handover.* | pl_fhir.* | pl_fhir_read.* | \
-        pl_fhir_map.* | pl_hsds.* | pl_hsds_merge.* | pl_rss.* | pl_followup.* | pl_suppress.*)
+        pl_fhir_map.* | pl_hsds.* | pl_hsds_merge.* | pl_rss.* | pl_followup.* | pl_suppress.* | \
+        pl_svc.* | pl_svc_match.* | pl_svc_store.* | pl_slip.*)
         echo 0 ;;
-    pl_node.h | pl_node_int.h | pl_link.* | pl_directory.* | pl_outbox.*)
+    pl_node.h | pl_node_int.h | pl_link.* | pl_directory.* | pl_outbox.* | pl_node_catalog.*)
         echo 1 ;;
     pl_node_case.* | pl_case*.* | pl_refer*.* | pl_node_info.* | \
         pl_node_ops.* | pl_node_test.* | pl_staff.* | pl_token.* | pl_override.* | pl_handover_cmd.* | pl_fhir_cmd.* | \
-        pl_report.* | pl_coord.* | pl_coord_fig.*)
+        pl_report.* | pl_coord.* | pl_coord_fig.* | pl_node_svc.*)
         echo 2 ;;
     pl_node_ctl.* | pl_node_msg.* | pl_inbound.*)
         echo 3 ;;

@@ -8,6 +8,7 @@ protobuf-c-compiler protobuf-compiler liblmdb-dev lmdb-utils libsodium-dev
 libjansson-dev libcmocka-dev python3 python3-prometheus-client
 libmicrohttpd-dev chromium curl
 libcurl4-gnutls-dev
+libqrencode-dev libpng-dev zlib1g-dev zbar-tools
 scdoc mandoc lintian systemd adduser dpkg-dev"
 # clang and its runtime are optional (fuzzing); asked for, not required
 OPTIONAL="clang libclang-rt-14-dev"

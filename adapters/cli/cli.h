@@ -102,5 +102,11 @@ int cli_cmd_timeline(cli_t *cli, int argc, char **argv);
 // cmd_report.c: aggregate reports and the coordination view (issue 15)
 int cli_cmd_report(cli_t *cli, int argc, char **argv);
 int cli_cmd_coordination(cli_t *cli, int argc, char **argv);
+// cmd_service.c: service catalogue, matching, referral slips (issue 18)
+int cli_cmd_service(cli_t *cli, int argc, char **argv);
+int cli_cmd_slip(cli_t *cli, int argc, char **argv);
+// The installed feasibility grid (share/passerelle/feasibility-grid.json),
+// parsed (new reference), or NULL when it is missing or not JSON.
+struct json_t *cli_grid_installed(void);
 
 #endif

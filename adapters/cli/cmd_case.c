@@ -56,6 +56,7 @@ enum {
     O_OUTCOME,
     O_REF,
     O_DATE,
+    O_CONFIRM_FULL, // issue 18: refer to a service signalled full
     O_COUNT
 };
 
@@ -192,6 +193,8 @@ static const cli_opt_t s_table[O_COUNT] = {
     [O_OUTCOME] = S_CHECK("outcome", "outcome", s_outcome_check),
     [O_REF] = S_TEXT("ref", "ref"),
     [O_DATE] = S_DATE("date", "date"),
+    [O_CONFIRM_FULL] = {"confirm-full", CLI_OPT_FLAG, "confirm_full", 0, 0,
+                        NULL, NULL, NULL},
 };
 
 // Parses argv with the options listed in 'allowed' (O_END-ended) into
@@ -652,7 +655,7 @@ static const char s_refer_help[] =
     "           [--purpose services] [--priority emergency|urgent|normal] "
     "[--due YYYY-MM-DD]\n"
     "           [--note T] [--override-justification T --approved-by NAME] "
-    "[--stdin] [--json]\n"
+    "[--confirm-full] [--stdin] [--json]\n"
     "\n"
     "Refers the case to another node (ADDRESS is network/name, or name in\n"
     "this network). The consent gate runs first: unless a valid consent of\n"
@@ -667,6 +670,8 @@ static const char s_refer_help[] =
     "Prints the referral id as soon as the referral is committed to the\n"
     "outbox (it never waits for the broker). Priority windows for the next\n"
     "step: emergency 24 h, urgent 72 h, normal 14 days (or --due).\n"
+    "A service its provider signalled full (passerelle service capacity) is\n"
+    "refused with a warning unless --confirm-full is given.\n"
     "With --stdin the options come as one JSON object on stdin, so that a\n"
     "note or a justification never shows in 'ps': keys case, to, service,\n"
     "purpose, priority, due, note, override_justification, approved_by.\n"
@@ -677,9 +682,9 @@ static const char s_refer_help[] =
 int
 cli_cmd_refer(cli_t *cli, int argc, char **argv)
 {
-    static const int allowed[] = {O_CASE,     O_TO,    O_SERVICE, O_PURPOSE,
-                                  O_PRIORITY, O_DUE,   O_NOTE,    O_OVERRIDE,
-                                  O_APPROVED, O_STDIN, O_END};
+    static const int allowed[] = {
+        O_CASE, O_TO,       O_SERVICE,  O_PURPOSE, O_PRIORITY,     O_DUE,
+        O_NOTE, O_OVERRIDE, O_APPROVED, O_STDIN,   O_CONFIRM_FULL, O_END};
     static const char *const keys[] = {
         "case",        "to",  "service", "purpose",
         "priority",    "due", "note",    "override_justification",

@@ -84,6 +84,9 @@ static const struct command {
      "aggregate report: send (now), show [--json], request (coordination)"},
     {"coordination", cli_cmd_coordination,
      "coordination node: the suppressed figures of the reports it keeps"},
+    {"service", cli_cmd_service,
+     "services: add, capacity, list, export, import, match"},
+    {"slip", cli_cmd_slip, "the returnee's referral slip: make, check"},
     {"help", s_cmd_help, "help on a command: passerelle help COMMAND"},
 };
 

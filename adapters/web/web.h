@@ -16,6 +16,7 @@
 //               (checked by the daemon) or the session cookie, problem
 //               details, Idempotency-Key, rate limit per credential
 //   web_api_doc the OpenAPI document assembled from openapi/*.json
+//   web_services  services directory, suggestions, the slip (issue 18)
 //   main        options, TLS, start and stop
 #ifndef WEB_H
 #define WEB_H
@@ -247,6 +248,16 @@ bool web_broker_route(web_req_t *r);
 // The broker families of /metrics from a `network` (or broker status)
 // reply.
 void web_metrics_broker(web_buf_t *b, const json_t *net);
+
+// ---- web_services.c: services, suggestions, slips (issue 18)
+
+void web_pg_services(web_req_t *r);
+void web_pg_services_post(web_req_t *r);
+void web_pg_slip(web_req_t *r);
+void web_pg_slip_form(web_req_t *r);
+void web_pg_slip_check(web_req_t *r);
+// The ranked suggestions of services for case 'case_id' (refer screen).
+void web_svc_suggest(web_req_t *r, const char *case_id);
 
 // ---- web_mail: email notifications (issue 14 item 6)
 

@@ -334,6 +334,7 @@ s_case_forms(web_req_t *r, const char *id, json_t *c)
     web_buf_add(b, "\" pattern=\"[a-z0-9-]*\"></label>");
     s_submit(r, "filter", "secondary");
     web_buf_add(b, "</form>");
+    web_svc_suggest(r, id); // issue 18: ranked services
     web_form_begin(r, action);
     s_hidden_do(r, "refer");
     s_recipients(r);

@@ -96,6 +96,11 @@ static const s_route_t s_routes[] = {
     {"GET", "/api/v1/coordination/figures", R_COORD, web_api_coord_figures},
     {"GET", "/api/v1/coordination/network", R_COORD, web_api_coord_network},
     {"GET", "/metrics", R_NONE, web_pg_metrics},
+    {"GET", "/services", R_CM | R_PROV | R_SUP, web_pg_services}, // issue 18
+    {"POST", "/services", R_PROV, web_pg_services_post},
+    {"GET", "/slip/:id", R_CM, web_pg_slip},
+    {"GET", "/slip", R_CM | R_PROV, web_pg_slip_form},
+    {"POST", "/slip", R_CM | R_PROV, web_pg_slip_check},
 };
 
 static bool
@@ -235,6 +240,8 @@ web_page_begin(web_req_t *r, const char *title)
             {R_CM | R_PROV, "/notifications", "notifications"},
             {R_ADMIN, "/staff", "staff"},
             {R_COORD, "/coordination", "coordination"},
+            {R_CM | R_PROV | R_SUP, "/services", "services"},
+            {R_CM | R_PROV, "/slip", "check-slip"},
         };
         for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
             if (!(items[i].roles & bit))

@@ -319,6 +319,37 @@ static const s_msg_t s_msgs[] = {
      "could be worked out. Months by the date of the referral.",
      "Les effectifs de 1 à 4 sont affichés <5 ; * masque un chiffre qui "
      "permettrait de retrouver un <5. Mois de la date d'orientation."},
+    // services, suggestions, slips (issue 18)
+    {"services", "Services", "Services"},
+    {"capacity", "Capacity", "Capacité"},
+    {"capacity-unknown", "unknown", "inconnue"},
+    {"limited", "limited", "limitée"},
+    {"full", "full", "complet"},
+    {"free-places", "free places", "places libres"},
+    {"until", "until", "jusqu'au"},
+    {"no-services", "No service known yet.",
+     "Aucun service connu pour l'instant."},
+    {"suggestions", "Suggested services", "Services suggérés"},
+    {"no-suggestions", "No service fits this case's needs yet.",
+     "Aucun service ne correspond encore aux besoins de ce dossier."},
+    {"slip", "The returnee's slip", "Le bon d'orientation"},
+    {"print-slip", "Slip to print", "Bon à imprimer"},
+    {"slip-code", "Code of the slip", "Code du bon"},
+    {"slip-help",
+     "The provider checks this code without any network. It holds no "
+     "personal data.",
+     "Le prestataire vérifie ce code sans réseau. Il ne contient aucune "
+     "donnée personnelle."},
+    {"check", "Check", "Vérifier"},
+    {"check-slip", "Check a slip", "Vérifier un bon"},
+    {"slip-valid", "Valid slip", "Bon valide"},
+    {"slip-not-valid", "This slip is not valid", "Ce bon n'est pas valide"},
+    {"slip-expired", "The slip has expired.", "Le bon a expiré."},
+    {"slip-cancelled", "The referral was cancelled.",
+     "L'orientation a été annulée."},
+    {"sender", "Sender", "Expéditeur"},
+    {"sender_name", "Sender's name", "Nom de l'expéditeur"},
+    {"issued", "Issued", "Émis le"},
 };
 
 const char *

@@ -520,6 +520,14 @@ web_pg_referral(web_req_t *r)
     bool prov = !strcmp(r->s.role, "provider");
     bool cm = !strcmp(r->s.role, "case-manager");
     web_buf_add(b, "<div class=\"actions\">");
+    if (!in && cm && !s_is(st, "cancelled") && !s_is(st, "completed")
+        && !s_is(st, "rejected")) { // issue 18: the returnee's slip
+        web_buf_add(b, "<a class=\"button\" href=\"/slip/");
+        web_buf_esc(b, id);
+        web_buf_add(b, "\">");
+        s_t(r, "print-slip");
+        web_buf_add(b, "</a>");
+    }
     if (in && prov) {
         if (s_is(st, "received") || s_is(st, "requested")) {
             s_act_form(r, id, "accept", NULL, false);

@@ -66,8 +66,8 @@ declare -A GROUP=(
     [handover]=handover [handovers]=handover [staff]=staff [fhir]=fhir
     [assess]=casework [plan]=casework [followup]=casework [rss]=casework
     [timeline]=casework
-    [handover]=handover [handovers]=handover [staff]=staff
     [report]=coordination [coordination]=coordination
+    [service]=services [slip]=services
 )
 passerelle --help | sed -n '/^commands:/,/^$/p' | awk 'NR > 1 && NF {print $1}' >"$T/cmds"
 [ "$(wc -l <"$T/cmds")" -ge 20 ] || fail "could not read the command list"
@@ -86,6 +86,8 @@ for s in add withdraw; do covers passerelle-case.1 passerelle consent $s; done
 for s in add list disable enable passwd; do covers passerelle-staff.1 passerelle staff $s; done
 for s in add list revoke; do covers passerelle-token.1 passerelle token $s; done
 for s in send show request; do covers passerelle-coordination.1 passerelle report $s; done
+for s in add remove capacity list export import match; do covers passerelle-services.1 passerelle service $s; done
+covers passerelle-services.1 passerelle slip check
 for s in show ack accept reject arrived no-show withdraw cp-ack; do
     covers passerelle-handover.1 passerelle handover $s
 done
