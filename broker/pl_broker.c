@@ -389,17 +389,30 @@ s_handle_envelope(pl_broker_t *self, pl_session_t *s,
     }
 }
 
-// taken (state TAKEN) or a recipient's refusal (state REFUSED)
+static int
+s_take_or_refuse(pl_broker_t *self, const uint8_t *id, const char *by,
+                 pl_spool_state_t state, int reason, uint64_t *latency,
+                 uint64_t *seq)
+{
+    if (state == PL_SPOOL_REFUSED)
+        return pl_spool_refuse(self->spool, id, by, reason, pl_now_ms(),
+                               latency, seq);
+    return pl_spool_take(self->spool, id, by, state, pl_now_ms(), latency,
+                         seq);
+}
+
+// taken (state TAKEN) or a recipient's refusal for good (state REFUSED,
+// 'reason' its code: a notice for the sender, told like an expiry)
 static void
 s_handle_take(pl_broker_t *self, pl_session_t *s, const uint8_t *id,
-              pl_spool_state_t state)
+              pl_spool_state_t state, int reason)
 {
     if (pl_spool_nest(self->spool) != PL_OK)
         return;
     uint64_t latency = 0;
     uint64_t seq = 0;
-    int rc = pl_spool_take(self->spool, id, s->address, state, pl_now_ms(),
-                           &latency, &seq);
+    int rc = s_take_or_refuse(self, id, s->address, state, reason, &latency,
+                              &seq);
     if (rc == PL_OK)
         rc = pl_spool_nest_commit(self->spool);
     else
@@ -420,6 +433,7 @@ s_handle_take(pl_broker_t *self, pl_session_t *s, const uint8_t *id,
             memcpy(t->id, id, PL_MSG_ID_BYTES);
             snprintf(t->by, sizeof t->by, "%s", s->address);
             t->state = state;
+            t->reason = reason;
         }
         // only what this delivery round sent counts against the window: a
         // taken for a delivery from before a redelivery reset does not
@@ -434,9 +448,15 @@ s_handle_take(pl_broker_t *self, pl_session_t *s, const uint8_t *id,
             st->lat[st->nlat++ % S_LAT_SAMPLES] =
                 latency > UINT32_MAX ? UINT32_MAX : (uint32_t) latency;
         }
-        pl_log_debug(self->log, "%s id=%s by=%s latency_ms=%llu",
-                     state == PL_SPOOL_TAKEN ? "taken" : "refused_by_recipient",
-                     hex, s->address, (unsigned long long) latency);
+        if (state == PL_SPOOL_TAKEN)
+            pl_log_debug(self->log, "taken id=%s by=%s latency_ms=%llu", hex,
+                         s->address, (unsigned long long) latency);
+        else
+            pl_log_info(self->log,
+                        "refused_by_recipient id=%s by=%s reason=%s "
+                        "(the sender is told)",
+                        hex, s->address,
+                        pl_wire_reason_name((Passerelle__V1__RejectReason) reason));
     } else if (rc == PL_EPERM) {
         s_reject(self, s->rid, s->rid_len, id,
                  PASSERELLE__V1__REJECT_REASON__REJECT_NOT_RECIPIENT,
@@ -498,13 +518,17 @@ s_handle_packet(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
         s_handle_envelope(self, s, pkt->envelope, data, len);
         break;
     case PASSERELLE__V1__PACKET__KIND_TAKEN:
-        s_handle_take(self, s, pkt->taken->message_id.data, PL_SPOOL_TAKEN);
+        s_handle_take(self, s, pkt->taken->message_id.data, PL_SPOOL_TAKEN,
+                      0);
         break;
     case PASSERELLE__V1__PACKET__KIND_REJECTED:
-        // a recipient refusing an envelope for good: drop it
-        if (pkt->rejected->has_message_id)
+        // a recipient refusing an envelope for good: dropped, its sender
+        // told (the code only); a temporary refusal leaves it queued for
+        // the next delivery round
+        if (pkt->rejected->has_message_id
+            && !pl_wire_reason_temporary(pkt->rejected->reason))
             s_handle_take(self, s, pkt->rejected->message_id.data,
-                          PL_SPOOL_REFUSED);
+                          PL_SPOOL_REFUSED, pkt->rejected->reason);
         break;
     case PASSERELLE__V1__PACKET__KIND_HELLO:
         pl_log_info(self->log, "hello address=%s clock_skew=%lld", address,
@@ -626,15 +650,18 @@ s_tell_expired(pl_broker_t *self)
 {
     uint8_t ids[S_NOTICES_MAX][PL_MSG_ID_BYTES];
     char tos[S_NOTICES_MAX][PL_ADDRESS_MAX + 1];
+    int why[S_NOTICES_MAX];
     for (size_t i = 0; i < self->nsessions; i++) {
         pl_session_t *s = &self->sessions[i];
         int n = pl_spool_notices_pop(self->spool, s->address, S_NOTICES_MAX,
-                                     ids, tos);
+                                     ids, tos, why);
         for (int j = 0; j < n; j++) {
             Passerelle__V1__Expired e = PASSERELLE__V1__EXPIRED__INIT;
             e.message_id.data = ids[j];
             e.message_id.len = PL_MSG_ID_BYTES;
             e.to = tos[j];
+            e.has_refused = why[j] >= 0;
+            e.refused = (Passerelle__V1__RejectReason) (why[j] >= 0 ? why[j] : 0);
             Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
             p.kind_case = PASSERELLE__V1__PACKET__KIND_EXPIRED;
             p.expired = &e;
@@ -699,8 +726,8 @@ s_retake(pl_broker_t *self)
         // leaves the others (and the pass) committable
         if (pl_spool_nest(self->spool) != PL_OK)
             break;
-        int r = pl_spool_take(self->spool, t->id, t->by, t->state, pl_now_ms(),
-                              NULL, NULL);
+        int r =
+            s_take_or_refuse(self, t->id, t->by, t->state, t->reason, NULL, NULL);
         if (r == PL_OK)
             r = pl_spool_nest_commit(self->spool);
         else

@@ -68,6 +68,7 @@ typedef struct {
     uint8_t id[PL_MSG_ID_BYTES]; // envelope id
     char by[PL_ADDRESS_MAX + 1]; // the recipient that took it
     pl_spool_state_t state;      // TAKEN or REFUSED
+    int reason;                  // REFUSED: the recipient's reason code
 } pl_take_t;
 
 // A reply waiting for the pass's commit.

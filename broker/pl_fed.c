@@ -754,9 +754,12 @@ s_on_accepted(pl_broker_t *b, s_peer_t *p, const uint8_t *id)
 }
 
 // The peer will never deliver it (expired in its queue, or refused for
-// good): the original sender is told `expired`.
+// good): the original sender is told `expired`, with the refusal code
+// 'reason' when it was refused (-1: expired). 'queued': our copy of the
+// wrap is still here (the peer's broker refused it on the link).
 static void
-s_on_gone(pl_broker_t *b, s_peer_t *p, const uint8_t *id, bool queued)
+s_on_gone(pl_broker_t *b, s_peer_t *p, const uint8_t *id, bool queued,
+          int reason)
 {
     if (pl_spool_nest(b->spool) != PL_OK)
         return;
@@ -768,7 +771,7 @@ s_on_gone(pl_broker_t *b, s_peer_t *p, const uint8_t *id, bool queued)
             rc = PL_OK;
     }
     if (rc == PL_OK) {
-        rc = pl_spool_fed_notice(b->spool, id);
+        rc = pl_spool_fed_notice(b->spool, id, reason);
         if (rc == PL_ENOTFOUND)
             rc = PL_OK; // told already
     }
@@ -776,7 +779,8 @@ s_on_gone(pl_broker_t *b, s_peer_t *p, const uint8_t *id, bool queued)
     pl_hex(hex, id, PL_MSG_ID_BYTES);
     if (rc == PL_OK && pl_spool_nest_commit(b->spool) == PL_OK) {
         p->expired_back++;
-        pl_log_info(b->log, "link_expired network=%s id=%s", p->a.peer_network,
+        pl_log_info(b->log, "link_%s network=%s id=%s",
+                    reason >= 0 ? "refused" : "expired", p->a.peer_network,
                     hex);
     } else if (rc != PL_OK) {
         pl_spool_nest_abort(b->spool);
@@ -931,7 +935,10 @@ s_on_packet(pl_broker_t *b, s_peer_t *p, const uint8_t *data, size_t len)
         s_on_accepted(b, p, pkt->accepted->message_id.data);
         break;
     case PASSERELLE__V1__PACKET__KIND_EXPIRED:
-        s_on_gone(b, p, pkt->expired->message_id.data, false);
+        // refused by the recipient's node over there: the code travels on
+        s_on_gone(b, p, pkt->expired->message_id.data, false,
+                  pkt->expired->has_refused ? (int) pkt->expired->refused
+                                            : -1);
         break;
     case PASSERELLE__V1__PACKET__KIND_REJECTED: {
         const Passerelle__V1__Rejected *r = pkt->rejected;
@@ -939,13 +946,12 @@ s_on_packet(pl_broker_t *b, s_peer_t *p, const uint8_t *data, size_t len)
             break;
         // full or busy: our copy stays and goes again; anything else is
         // final and its sender is told
-        if (r->reason == PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL
-            || r->reason == PASSERELLE__V1__REJECT_REASON__REJECT_STORE_ERROR)
+        if (pl_wire_reason_temporary(r->reason))
             break;
         p->refused++;
         pl_log_warn(b->log, "link_refused_by_peer network=%s reason=%s",
                     p->a.peer_network, pl_wire_reason_name(r->reason));
-        s_on_gone(b, p, r->message_id.data, true);
+        s_on_gone(b, p, r->message_id.data, true, -1);
         break;
     }
     case PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE:
@@ -968,10 +974,11 @@ s_notices(pl_broker_t *b, s_peer_t *p)
 {
     uint8_t ids[S_NOTICES][PL_MSG_ID_BYTES];
     char tos[S_NOTICES][PL_ADDRESS_MAX + 1];
+    int why[S_NOTICES];
     if (pl_spool_nest(b->spool) != PL_OK)
         return;
     int n = pl_spool_notices_pop(b->spool, p->a.peer_broker.address, S_NOTICES,
-                                 ids, tos);
+                                 ids, tos, why);
     if (n <= 0 || pl_spool_nest_commit(b->spool) != PL_OK) {
         pl_spool_nest_abort(b->spool);
         return;
@@ -981,6 +988,8 @@ s_notices(pl_broker_t *b, s_peer_t *p)
         e.message_id.data = ids[j];
         e.message_id.len = PL_MSG_ID_BYTES;
         e.to = tos[j];
+        e.has_refused = why[j] >= 0;
+        e.refused = (Passerelle__V1__RejectReason) (why[j] >= 0 ? why[j] : 0);
         Passerelle__V1__Packet pkt = PASSERELLE__V1__PACKET__INIT;
         pkt.kind_case = PASSERELLE__V1__PACKET__KIND_EXPIRED;
         pkt.expired = &e;

@@ -544,6 +544,11 @@ pl_case_summary(const uint8_t id[PL_CASE_ID], const pl_ref_rec_t *r,
         json_object_set_new(o, "due", pl_node_json_time(r->due));
     if (r->case_hex)
         json_object_set_new(o, "case", json_string(r->case_hex));
+    if (r->delivery) { // a delivery problem: the envelope will never arrive
+        json_object_set_new(o, "delivery", json_string(r->delivery));
+        json_object_set_new(o, "delivery_reason",
+                            json_string(r->delivery_reason));
+    }
     return o;
 }
 

@@ -297,7 +297,10 @@ PL_MUST_CHECK int pl_node_outbox_seal(pl_node_t *self, pl_txn_t *txn,
                                       uint8_t id[PL_MSG_ID_BYTES]);
 // A broker answer (packet kind accepted, expired or rejected with
 // 'reason' and 'detail') for outbox entry 'id', in 'txn': the entry moves
-// as pl_outbox_state.h says; "retry later" moves its resend.
+// as pl_outbox_state.h says; "retry later" moves its resend. For expired,
+// 'reason' is -1, or the recipient node's refusal code when that node
+// refused it for good (the entry becomes rejected with that code); either
+// way a referral records the delivery problem and it is audited.
 PL_MUST_CHECK int pl_node_outbox_answer(pl_node_t *self, pl_txn_t *txn,
                                         const uint8_t *id, int kind, int reason,
                                         const char *detail);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nodes/pl_audit.h"
+#include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
 #include "proto/pl_crypto.h"
 
@@ -488,6 +489,20 @@ pl_node_resend_due(pl_node_t *self)
     return more;
 }
 
+// The broker's `expired` for our envelope (reason -1) or the recipient
+// node's refusal for good: a referral records it (audited there), any
+// other kind is audited here.
+static int
+s_undelivered(pl_node_t *self, pl_txn_t *txn, const uint8_t *id,
+              const pl_outrec_t *r, int reason)
+{
+    if (r->kind == S_KIND_REFERRAL)
+        return pl_node_case_on_undelivered(self, txn, id, r->to, reason);
+    return pl_node_audit_env(self, txn, PL_AUDIT_IN, r->to, id, r->kind,
+                             r->digest,
+                             reason >= 0 ? "refused-by-recipient" : "expired");
+}
+
 // Changes the state of an outbox entry after a broker answer.
 int
 pl_node_outbox_answer(pl_node_t *self, pl_txn_t *txn, const uint8_t *id,
@@ -514,7 +529,9 @@ pl_node_outbox_answer(pl_node_t *self, pl_txn_t *txn, const uint8_t *id,
         ev = PL_OUT_EV_ACCEPTED;
         break;
     case PASSERELLE__V1__PACKET__KIND_EXPIRED:
-        ev = PL_OUT_EV_EXPIRED;
+        // reason >= 0: the recipient's node refused it for good (final,
+        // whatever the code: the broker has dropped it)
+        ev = reason >= 0 ? PL_OUT_EV_REJECTED : PL_OUT_EV_EXPIRED;
         break;
     case PASSERELLE__V1__PACKET__KIND_REJECTED:
         ev = pl_outbox_reason_retry(reason) ? PL_OUT_EV_RETRY
@@ -536,13 +553,25 @@ pl_node_outbox_answer(pl_node_t *self, pl_txn_t *txn, const uint8_t *id,
     int next = pl_outbox_next(r.state, ev);
     if (next == 0 || next == r.state)
         return PL_OK; // a late or repeated answer
+    bool by_recipient = kind == PASSERELLE__V1__PACKET__KIND_EXPIRED;
     if (next == S_OUT_EXPIRED)
         pl_log_warn(self->log, "outbox_expired id=%s to=%s", hex, r.to);
-    if (next == S_OUT_REJECTED) {
+    if (next == S_OUT_REJECTED && by_recipient) {
+        r.reason = (uint8_t) reason;
+        pl_log_warn(self->log,
+                    "outbox_refused_by_recipient id=%s to=%s reason=%s", hex,
+                    r.to, pl_wire_reason_name(reason));
+    } else if (next == S_OUT_REJECTED) {
         r.reason = (uint8_t) reason;
         pl_log_warn(self->log,
                     "outbox_rejected id=%s to=%s reason=%s detail=\"%s\"", hex,
                     r.to, pl_wire_reason_name(reason), detail ? detail : "");
+    }
+    if (by_recipient) { // never delivered: the referral shows it, audited
+        rc = s_undelivered(self, txn, id, &r, next == S_OUT_REJECTED ? reason
+                                                                    : -1);
+        if (rc != PL_OK)
+            return rc;
     }
     if (r.state == S_OUT_PENDING)
         pl_node_resend_settled(self, id);

@@ -808,3 +808,11 @@ pl_wire_reason_name(Passerelle__V1__RejectReason reason)
         return "other";
     }
 }
+
+bool
+pl_wire_reason_temporary(int reason)
+{
+    return reason == PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL
+           || reason >= PASSERELLE__V1__REJECT_REASON__REJECT_STORE_ERROR
+           || reason < 0;
+}
