@@ -720,12 +720,12 @@ pl_node_on_packet(pl_node_t *self, pl_txn_t *pass, const pl_packet_t *pkt,
         break;
     case PASSERELLE__V1__PACKET__KIND_EXPIRED:
         // refused set: the recipient's node refused it for good
-        rc = pl_node_outbox_answer(self, c, pkt->expired->message_id.data,
-                                   pkt->kind_case,
-                                   pkt->expired->has_refused
-                                       ? (int) pkt->expired->refused
-                                       : -1,
-                                   NULL);
+        if (pkt->expired->has_refused)
+            rc = pl_node_outbox_refused(self, c, pkt->expired->message_id.data,
+                                        (int) pkt->expired->refused);
+        else
+            rc = pl_node_outbox_answer(self, c, pkt->expired->message_id.data,
+                                       pkt->kind_case, 0, NULL);
         break;
     case PASSERELLE__V1__PACKET__KIND_REJECTED: {
         const Passerelle__V1__Rejected *r = pkt->rejected;
