@@ -397,8 +397,7 @@ s_take_or_refuse(pl_broker_t *self, const uint8_t *id, const char *by,
     if (state == PL_SPOOL_REFUSED)
         return pl_spool_refuse(self->spool, id, by, reason, pl_now_ms(),
                                latency, seq);
-    return pl_spool_take(self->spool, id, by, state, pl_now_ms(), latency,
-                         seq);
+    return pl_spool_take(self->spool, id, by, state, pl_now_ms(), latency, seq);
 }
 
 // taken (state TAKEN) or a recipient's refusal for good (state REFUSED,
@@ -411,8 +410,8 @@ s_handle_take(pl_broker_t *self, pl_session_t *s, const uint8_t *id,
         return;
     uint64_t latency = 0;
     uint64_t seq = 0;
-    int rc = s_take_or_refuse(self, id, s->address, state, reason, &latency,
-                              &seq);
+    int rc =
+        s_take_or_refuse(self, id, s->address, state, reason, &latency, &seq);
     if (rc == PL_OK)
         rc = pl_spool_nest_commit(self->spool);
     else
@@ -451,12 +450,15 @@ s_handle_take(pl_broker_t *self, pl_session_t *s, const uint8_t *id,
         if (state == PL_SPOOL_TAKEN)
             pl_log_debug(self->log, "taken id=%s by=%s latency_ms=%llu", hex,
                          s->address, (unsigned long long) latency);
-        else
-            pl_log_info(self->log,
-                        "refused_by_recipient id=%s by=%s reason=%s "
-                        "(the sender is told)",
-                        hex, s->address,
-                        pl_wire_reason_name((Passerelle__V1__RejectReason) reason));
+        else {
+            self->notices_due = true; // its sender is told in this pass
+            pl_log_info(
+                self->log,
+                "refused_by_recipient id=%s by=%s reason=%s "
+                "(the sender is told)",
+                hex, s->address,
+                pl_wire_reason_name((Passerelle__V1__RejectReason) reason));
+        }
     } else if (rc == PL_EPERM) {
         s_reject(self, s->rid, s->rid_len, id,
                  PASSERELLE__V1__REJECT_REASON__REJECT_NOT_RECIPIENT,
@@ -518,8 +520,7 @@ s_handle_packet(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
         s_handle_envelope(self, s, pkt->envelope, data, len);
         break;
     case PASSERELLE__V1__PACKET__KIND_TAKEN:
-        s_handle_take(self, s, pkt->taken->message_id.data, PL_SPOOL_TAKEN,
-                      0);
+        s_handle_take(self, s, pkt->taken->message_id.data, PL_SPOOL_TAKEN, 0);
         break;
     case PASSERELLE__V1__PACKET__KIND_REJECTED:
         // a recipient refusing an envelope for good: dropped, its sender
@@ -661,7 +662,8 @@ s_tell_expired(pl_broker_t *self)
             e.message_id.len = PL_MSG_ID_BYTES;
             e.to = tos[j];
             e.has_refused = why[j] >= 0;
-            e.refused = (Passerelle__V1__RejectReason) (why[j] >= 0 ? why[j] : 0);
+            e.refused =
+                (Passerelle__V1__RejectReason) (why[j] >= 0 ? why[j] : 0);
             Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
             p.kind_case = PASSERELLE__V1__PACKET__KIND_EXPIRED;
             p.expired = &e;
@@ -726,8 +728,8 @@ s_retake(pl_broker_t *self)
         // leaves the others (and the pass) committable
         if (pl_spool_nest(self->spool) != PL_OK)
             break;
-        int r =
-            s_take_or_refuse(self, t->id, t->by, t->state, t->reason, NULL, NULL);
+        int r = s_take_or_refuse(self, t->id, t->by, t->state, t->reason, NULL,
+                                 NULL);
         if (r == PL_OK)
             r = pl_spool_nest_commit(self->spool);
         else
@@ -882,11 +884,14 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
                     pl_spool_nest_abort(self->spool);
                 }
             }
-            if (pl_spool_nest(self->spool) == PL_OK) {
-                s_tell_expired(self);
-                if (pl_spool_nest_commit(self->spool) != PL_OK)
-                    pl_spool_nest_abort(self->spool);
-            }
+        }
+        // expired notices at each sweep; a recipient's refusal at once
+        if ((sweep || self->notices_due)
+            && pl_spool_nest(self->spool) == PL_OK) {
+            self->notices_due = false;
+            s_tell_expired(self);
+            if (pl_spool_nest_commit(self->spool) != PL_OK)
+                pl_spool_nest_abort(self->spool);
         }
         int crc = pl_spool_commit(self->spool);
         if (crc != PL_OK && crc != PL_EFULL)

@@ -105,6 +105,7 @@ struct pl_broker {
     size_t ntakes, captakes;          // used / allocated
     uint64_t started;                 // Unix seconds
     uint64_t last_sweep_ms;           // monotonic
+    bool notices_due;                 // a refusal this pass: tell now
     uint64_t routed_minute[60];       // envelopes accepted per second slot
     uint64_t routed_slot;             // second of the last slot written
     uint64_t full_log_ms;             // monotonic ms of the last store_full

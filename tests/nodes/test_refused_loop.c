@@ -115,6 +115,18 @@ main(void)
              == 0);
     PL_CHECK(s_history_has(d));
     json_decref(d);
+    char *human = s_out("show %s | grep -c 'NEVER DELIVERED: "
+                        "refused-by-recipient (expired)'",
+                        ref);
+    PL_CHECK(strcmp(human, "1") == 0);
+    free(human);
+    // what the case manager reads (into the test's log)
+    PL_CHECK(pl_test_sh(NULL,
+                        "cd '%s' && '%s' --home agency show %s >&2 && '%s' "
+                        "--home agency referrals >&2",
+                        s_net.root, pl_test_bin("passerelle"), ref,
+                        pl_test_bin("passerelle"))
+             == 0);
     json_t *l = pl_testnode_json(&s_net, AG, "referrals");
     PL_CHECK(json_array_size(l) == 1);
     PL_CHECK(json_object_get(json_array_get(l, 0), "delivery"));
