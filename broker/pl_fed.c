@@ -937,8 +937,7 @@ s_on_packet(pl_broker_t *b, s_peer_t *p, const uint8_t *data, size_t len)
     case PASSERELLE__V1__PACKET__KIND_EXPIRED:
         // refused by the recipient's node over there: the code travels on
         s_on_gone(b, p, pkt->expired->message_id.data, false,
-                  pkt->expired->has_refused ? (int) pkt->expired->refused
-                                            : -1);
+                  pkt->expired->has_refused ? (int) pkt->expired->refused : -1);
         break;
     case PASSERELLE__V1__PACKET__KIND_REJECTED: {
         const Passerelle__V1__Rejected *r = pkt->rejected;

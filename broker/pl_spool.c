@@ -1039,9 +1039,8 @@ pl_spool_take(pl_spool_t *self, const uint8_t *id, const char *by,
 }
 
 int
-pl_spool_refuse(pl_spool_t *self, const uint8_t *id, const char *by,
-                int reason, uint64_t now_ms, uint64_t *latency_ms,
-                uint64_t *seq)
+pl_spool_refuse(pl_spool_t *self, const uint8_t *id, const char *by, int reason,
+                uint64_t now_ms, uint64_t *latency_ms, uint64_t *seq)
 {
     if (reason < 0 || reason >= 255)
         return PL_EINVAL;

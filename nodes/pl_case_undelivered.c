@@ -15,9 +15,9 @@ static void
 s_names(int reason, const char **delivery, const char **code)
 {
     *delivery = reason >= 0 ? "refused-by-recipient" : "expired";
-    *code = reason >= 0 ? pl_wire_reason_name(
-                              (Passerelle__V1__RejectReason) reason)
-                        : "expired";
+    *code = reason >= 0
+                ? pl_wire_reason_name((Passerelle__V1__RejectReason) reason)
+                : "expired";
 }
 
 // Replaces the string *dst by a copy of 'src'.

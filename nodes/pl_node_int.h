@@ -298,13 +298,13 @@ PL_MUST_CHECK int pl_node_outbox_seal(pl_node_t *self, pl_txn_t *txn,
 // A broker answer (packet kind accepted, expired or rejected with
 // 'reason' and 'detail') for outbox entry 'id', in 'txn': the entry moves
 // as pl_outbox_state.h says; "retry later" moves its resend. An expired
-// one is audited and, for a referral, recorded as a delivery problem.
+// one is audited (a referral's by its room, see pl_inbound.c).
 PL_MUST_CHECK int pl_node_outbox_answer(pl_node_t *self, pl_txn_t *txn,
                                         const uint8_t *id, int kind, int reason,
                                         const char *detail);
 // The broker's `expired` with a refusal code: the recipient's node refused
-// 'id' for good ('reason'): the entry becomes rejected with that code,
-// audited, and a referral records the delivery problem.
+// 'id' for good ('reason'): the entry becomes rejected with that code and
+// is audited (a referral's by its room, see pl_inbound.c).
 PL_MUST_CHECK int pl_node_outbox_refused(pl_node_t *self, pl_txn_t *txn,
                                          const uint8_t *id, int reason);
 // Writes outbox record 'rec' under 'id'.

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "nodes/pl_audit.h"
-#include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"
 #include "proto/pl_crypto.h"
 
@@ -490,14 +489,14 @@ pl_node_resend_due(pl_node_t *self)
 }
 
 // The broker's `expired` for our envelope (reason -1) or the recipient
-// node's refusal for good: a referral records it (audited there), any
-// other kind is audited here.
+// node's refusal for good: audited here, except a referral's (its room
+// records and audits it: pl_inbound.c calls it after this).
 static int
 s_undelivered(pl_node_t *self, pl_txn_t *txn, const uint8_t *id,
               const pl_outrec_t *r, int reason)
 {
     if (r->kind == S_KIND_REFERRAL)
-        return pl_node_case_on_undelivered(self, txn, id, r->to, reason);
+        return PL_OK;
     return pl_node_audit_env(self, txn, PL_AUDIT_IN, r->to, id, r->kind,
                              r->digest,
                              reason >= 0 ? "refused-by-recipient" : "expired");
@@ -526,9 +525,8 @@ s_outrec_get(pl_node_t *self, pl_txn_t *txn, const uint8_t *id,
 // recipient's node with 'reason' when ev is rejected): recorded for a
 // referral and audited.
 static int
-s_outrec_move(pl_node_t *self, pl_txn_t *txn, const uint8_t *id,
-              pl_outrec_t *r, pl_out_event_t ev, int reason,
-              const char *detail, bool gone)
+s_outrec_move(pl_node_t *self, pl_txn_t *txn, const uint8_t *id, pl_outrec_t *r,
+              pl_out_event_t ev, int reason, const char *detail, bool gone)
 {
     int next = pl_outbox_next(r->state, ev);
     if (next == 0 || next == r->state)

@@ -234,8 +234,8 @@ test_expiry_and_notice(void **state)
     uint8_t ids[4][PL_MSG_ID_BYTES];
     char tos[4][PL_ADDRESS_MAX + 1];
     int why[4] = {7, 7, 7, 7};
-    assert_int_equal(
-        pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos, why), 1);
+    assert_int_equal(pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos, why),
+                     1);
     assert_memory_equal(ids[0], soon.id, PL_MSG_ID_BYTES);
     assert_string_equal(tos[0], "sn/clinic");
     assert_int_equal(why[0], -1); // expired, not refused
@@ -264,15 +264,14 @@ test_refusal_notice(void **state)
     assert_int_equal(pl_spool_refuse(f->sp, h.id, "sn/school", bad,
                                      f->now * 1000, NULL, NULL),
                      PL_EPERM);
-    assert_int_equal(
-        pl_spool_refuse(f->sp, h.id, "sn/clinic", 255, f->now * 1000, NULL,
-                        NULL),
-        PL_EINVAL);
+    assert_int_equal(pl_spool_refuse(f->sp, h.id, "sn/clinic", 255,
+                                     f->now * 1000, NULL, NULL),
+                     PL_EINVAL);
     uint8_t ids[4][PL_MSG_ID_BYTES];
     char tos[4][PL_ADDRESS_MAX + 1];
     int why[4] = {0};
-    assert_int_equal(
-        pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos, why), 0);
+    assert_int_equal(pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos, why),
+                     0);
     assert_int_equal(pl_spool_refuse(f->sp, h.id, "sn/clinic", bad,
                                      f->now * 1000, NULL, NULL),
                      PL_OK);
@@ -282,8 +281,8 @@ test_refusal_notice(void **state)
                      PL_OK);
     assert_int_equal(count, 0);
     assert_int_equal(pl_spool_begin(f->sp), PL_OK);
-    assert_int_equal(
-        pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos, why), 1);
+    assert_int_equal(pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos, why),
+                     1);
     assert_memory_equal(ids[0], h.id, PL_MSG_ID_BYTES);
     assert_string_equal(tos[0], "sn/clinic");
     assert_int_equal(why[0], bad);
@@ -291,8 +290,8 @@ test_refusal_notice(void **state)
     assert_int_equal(pl_spool_refuse(f->sp, h.id, "sn/clinic", bad,
                                      f->now * 1000, NULL, NULL),
                      PL_ENOTFOUND);
-    assert_int_equal(
-        pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos, why), 0);
+    assert_int_equal(pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos, why),
+                     0);
     assert_int_equal(pl_spool_commit(f->sp), PL_OK);
 }
 

@@ -567,11 +567,11 @@ test_refer_undelivered(void **state)
     char id[33];
     s_case(f, id);
     int rc;
-    json_t *r = s_run(f, "consent.add",
-                      json_pack("{s:s, s:s, s:s, s:s}", "case", id, "sectors",
-                                "health", "given_by", "returnee", "expires",
-                                "2099-12-31"),
-                      "Awa", &rc);
+    json_t *r =
+        s_run(f, "consent.add",
+              json_pack("{s:s, s:s, s:s, s:s}", "case", id, "sectors", "health",
+                        "given_by", "returnee", "expires", "2099-12-31"),
+              "Awa", &rc);
     assert_true(s_ok(r));
     json_decref(r);
     r = s_run(f, "refer",
@@ -580,9 +580,9 @@ test_refer_undelivered(void **state)
               "Awa", &rc);
     assert_true(s_ok(r));
     char ref[33];
-    snprintf(ref, sizeof ref, "%s",
-             json_string_value(
-                 json_object_get(json_object_get(r, "result"), "id")));
+    snprintf(
+        ref, sizeof ref, "%s",
+        json_string_value(json_object_get(json_object_get(r, "result"), "id")));
     json_decref(r);
     assert_int_equal(f->sent, 1);
     uint8_t msg[PL_MSG_ID_BYTES] = {1}; // the fake outbox's first id

@@ -16,11 +16,11 @@
 #include "tests/lib/pl_testnet.h"
 #include "tests/lib/pl_testnode.h"
 
-#define S_BATCH   20
-#define S_BATCHES 15 // 300 messages of about 3 KB
+#define S_BATCH     20
+#define S_BATCHES   15     // 300 messages of about 3 KB
 #define S_REDELIVER "3000" // the broker's --redeliver-ms in this test
-#define S_HOLD_S  12 // full for longer than several broker redeliveries
-#define S_WAIT_MS 120000
+#define S_HOLD_S    12     // full for longer than several broker redeliveries
+#define S_WAIT_MS   120000
 enum { AG = 0, CL = 1 };
 
 static void

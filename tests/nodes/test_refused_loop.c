@@ -132,9 +132,9 @@ main(void)
     PL_CHECK(json_object_get(json_array_get(l, 0), "delivery"));
     json_decref(l);
     // both envelopes are rejected in the outbox, none left to retry
-    PL_CHECK(pl_testnode_wait_stat(s_net.home[AG], "outbox.rejected", 2,
-                                   S_WAIT_MS)
-             == 2);
+    PL_CHECK(
+        pl_testnode_wait_stat(s_net.home[AG], "outbox.rejected", 2, S_WAIT_MS)
+        == 2);
     PL_CHECK(pl_testnode_stat(s_net.home[AG], "outbox.pending") == 0);
     PL_CHECK(pl_testnode_stat(s_net.home[AG], "outbox.accepted") == 0);
     PL_CHECK(
@@ -160,8 +160,9 @@ main(void)
     PL_CHECK(pl_testnet_log_count(&s_net, "reason=expired") >= 2);
     PL_CHECK(pl_testnet_log_count(&s_net, "Ousmane") == 0);
     PL_CHECK(pl_testnet_log_count(&s_net, "probe") == 0);
-    fprintf(stderr, "refused loop: referral %s closed as refused-by-recipient "
-                    "(expired)\n",
+    fprintf(stderr,
+            "refused loop: referral %s closed as refused-by-recipient "
+            "(expired)\n",
             ref);
 
     free(ref);
