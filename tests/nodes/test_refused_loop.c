@@ -83,14 +83,7 @@ main(void)
     pl_test_net_start_broker(&s_net, NULL);
     pl_testnode_start(&s_net, AG, s_fast, NULL);
     pl_testnode_start(&s_net, CL, s_fast, s_ahead);
-    for (int k = 0; k < 300; k++) {
-        json_t *d = pl_testnode_json(&s_net, AG, "directory");
-        size_t n = json_array_size(d);
-        json_decref(d);
-        if (n >= 2)
-            break;
-        pl_test_sh(NULL, "sleep 0.1");
-    }
+    PL_CHECK(pl_testnode_wait_directory(&s_net, AG, 2, 30000));
     char *c = s_out("case add --given Ousmane --family Fall --birth "
                     "1990-01-01");
     free(s_out("consent add --case %s --sectors health --given-by returnee "
