@@ -645,7 +645,34 @@ s_on_expired(void *arg, const char *to)
         st->expired++;
 }
 
-// expired notices for connected senders, inside the pass
+// Sends the notice that envelope 'id' for 'to' will never be delivered
+// ('why' -1: expired, else the recipient's refusal code); 0 or errno.
+static int
+s_notice_send(pl_broker_t *self, const pl_session_t *s, const uint8_t *id,
+              char *to, int why)
+{
+    Passerelle__V1__Expired e = PASSERELLE__V1__EXPIRED__INIT;
+    e.message_id.data = (uint8_t *) id;
+    e.message_id.len = PL_MSG_ID_BYTES;
+    e.to = to;
+    e.has_refused = why >= 0;
+    e.refused = (Passerelle__V1__RejectReason) (why >= 0 ? why : 0);
+    Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
+    p.kind_case = PASSERELLE__V1__PACKET__KIND_EXPIRED;
+    p.expired = &e;
+    pl_buf_t out = {0};
+    int err = pl_wire_encode(&p, &out) == PL_OK
+                  ? pl_broker_send(self, s->rid, s->rid_len, out.data, out.len)
+                  : ENOMEM;
+    pl_buf_free(&out);
+    return err;
+}
+
+// Notices for connected senders, inside the pass. Sent at once and popped
+// only when every one reached its session (its own nested transaction): a
+// session whose connection is gone (the sender went offline and is not
+// yet timed out) keeps them for its next connection; a pass that fails to
+// commit tells them again later (a node ignores a repeated notice).
 static void
 s_tell_expired(pl_broker_t *self)
 {
@@ -654,25 +681,17 @@ s_tell_expired(pl_broker_t *self)
     int why[S_NOTICES_MAX];
     for (size_t i = 0; i < self->nsessions; i++) {
         pl_session_t *s = &self->sessions[i];
+        if (s->gone || pl_spool_nest(self->spool) != PL_OK)
+            continue;
         int n = pl_spool_notices_pop(self->spool, s->address, S_NOTICES_MAX,
                                      ids, tos, why);
-        for (int j = 0; j < n; j++) {
-            Passerelle__V1__Expired e = PASSERELLE__V1__EXPIRED__INIT;
-            e.message_id.data = ids[j];
-            e.message_id.len = PL_MSG_ID_BYTES;
-            e.to = tos[j];
-            e.has_refused = why[j] >= 0;
-            e.refused =
-                (Passerelle__V1__RejectReason) (why[j] >= 0 ? why[j] : 0);
-            Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
-            p.kind_case = PASSERELLE__V1__PACKET__KIND_EXPIRED;
-            p.expired = &e;
-            pl_buf_t out = {0};
-            if (pl_wire_encode(&p, &out) == PL_OK)
-                pl_broker_reply(self, s->rid, s->rid_len, &out, true);
-            else
-                pl_buf_free(&out);
-        }
+        int err = 0;
+        for (int j = 0; j < n && !err; j++)
+            err = s_notice_send(self, s, ids[j], tos[j], why[j]);
+        if (n > 0 && !err && pl_spool_nest_commit(self->spool) == PL_OK)
+            continue;
+        pl_spool_nest_abort(self->spool);
+        s->gone = err == EHOSTUNREACH; // dropped after delivery (s_deliver)
     }
 }
 
@@ -886,12 +905,9 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
             }
         }
         // expired notices at each sweep; a recipient's refusal at once
-        if ((sweep || self->notices_due)
-            && pl_spool_nest(self->spool) == PL_OK) {
+        if (sweep || self->notices_due) {
             self->notices_due = false;
             s_tell_expired(self);
-            if (pl_spool_nest_commit(self->spool) != PL_OK)
-                pl_spool_nest_abort(self->spool);
         }
         int crc = pl_spool_commit(self->spool);
         if (crc != PL_OK && crc != PL_EFULL)
