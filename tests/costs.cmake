@@ -15,7 +15,7 @@ set(PL_TEST_COSTS
   faults/test_broker_iofault 35
   faults/test_diskfull_node 34
   faults/test_storefull_node 33
-  broker/test_broker 33
+  broker/test_broker 40
   federation/test_fed_custody 24
   faults/test_diskfull_broker 22
   nodes/test_node_storm 22
