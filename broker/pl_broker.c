@@ -649,19 +649,10 @@ s_on_expired(void *arg, const char *to)
 // ('why' -1: expired, else the recipient's refusal code); 0 or errno.
 static int
 s_notice_send(pl_broker_t *self, const pl_session_t *s, const uint8_t *id,
-              char *to, int why)
+              const char *to, int why)
 {
-    Passerelle__V1__Expired e = PASSERELLE__V1__EXPIRED__INIT;
-    e.message_id.data = (uint8_t *) id;
-    e.message_id.len = PL_MSG_ID_BYTES;
-    e.to = to;
-    e.has_refused = why >= 0;
-    e.refused = (Passerelle__V1__RejectReason) (why >= 0 ? why : 0);
-    Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
-    p.kind_case = PASSERELLE__V1__PACKET__KIND_EXPIRED;
-    p.expired = &e;
     pl_buf_t out = {0};
-    int err = pl_wire_encode(&p, &out) == PL_OK
+    int err = pl_wire_expired(id, to, why, &out) == PL_OK
                   ? pl_broker_send(self, s->rid, s->rid_len, out.data, out.len)
                   : ENOMEM;
     pl_buf_free(&out);

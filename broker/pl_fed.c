@@ -983,17 +983,8 @@ s_notices(pl_broker_t *b, s_peer_t *p)
         return;
     }
     for (int j = 0; j < n; j++) {
-        Passerelle__V1__Expired e = PASSERELLE__V1__EXPIRED__INIT;
-        e.message_id.data = ids[j];
-        e.message_id.len = PL_MSG_ID_BYTES;
-        e.to = tos[j];
-        e.has_refused = why[j] >= 0;
-        e.refused = (Passerelle__V1__RejectReason) (why[j] >= 0 ? why[j] : 0);
-        Passerelle__V1__Packet pkt = PASSERELLE__V1__PACKET__INIT;
-        pkt.kind_case = PASSERELLE__V1__PACKET__KIND_EXPIRED;
-        pkt.expired = &e;
         pl_buf_t out = {0};
-        if (pl_wire_encode(&pkt, &out) == PL_OK) {
+        if (pl_wire_expired(ids[j], tos[j], why[j], &out) == PL_OK) {
             size_t before = b->fed->nans;
             s_answer(b, p, &out, true);
             if (b->fed->nans > before)

@@ -54,6 +54,11 @@ PL_MUST_CHECK int pl_wire_id_packet(Passerelle__V1__Packet__KindCase kind,
 PL_MUST_CHECK int pl_wire_rejected(const uint8_t *id /* may be NULL */,
                                    Passerelle__V1__RejectReason reason,
                                    const char *detail, pl_buf_t *out);
+// An encoded `expired` packet: envelope 'id' (16 bytes) for 'to' will never
+// be delivered; 'refused' >= 0: the recipient's node refused it for good
+// with that code (-1: it expired). Appended to 'out'.
+PL_MUST_CHECK int pl_wire_expired(const uint8_t *id, const char *to,
+                                  int refused, pl_buf_t *out);
 // Short name of a packet kind and of a reject reason, for logs.
 const char *pl_wire_kind_name(Passerelle__V1__Packet__KindCase kind);
 const char *pl_wire_reason_name(Passerelle__V1__RejectReason reason);

@@ -256,17 +256,8 @@ s_audits(pl_fakenode_t *f)
 static void
 s_expired_in(pl_fakenode_t *f, const uint8_t *id, int refused)
 {
-    Passerelle__V1__Expired e = PASSERELLE__V1__EXPIRED__INIT;
-    e.message_id.data = (uint8_t *) id;
-    e.message_id.len = PL_MSG_ID_BYTES;
-    e.to = "sn/clinic";
-    e.has_refused = refused >= 0;
-    e.refused = (Passerelle__V1__RejectReason) (refused >= 0 ? refused : 0);
-    Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
-    p.kind_case = PASSERELLE__V1__PACKET__KIND_EXPIRED;
-    p.expired = &e;
     pl_buf_t b = {0};
-    assert_int_equal(pl_wire_encode(&p, &b), PL_OK);
+    assert_int_equal(pl_wire_expired(id, "sn/clinic", refused, &b), PL_OK);
     assert_int_equal(pl_fakenode_pass(f, b.data, b.len), PL_OK);
     pl_buf_free(&b);
 }
