@@ -445,6 +445,35 @@ s_refs_known(s_fake_t *f)
     return n;
 }
 
+// `refer` of case 'id' to the clinic as Awa: the reply (owned); ref gets
+// the referral id ("" when none).
+static json_t *
+s_refer_clinic(s_fake_t *f, const char *id, int *rc, char ref[33])
+{
+    json_t *r = s_run(f, "refer",
+                      json_pack("{s:s, s:s, s:s}", "case", id, "to", "clinic",
+                                "service", "svc"),
+                      "Awa", rc);
+    const char *rid =
+        json_string_value(json_object_get(json_object_get(r, "result"), "id"));
+    snprintf(ref, 33, "%s", rid ? rid : "");
+    return r;
+}
+
+// `consent.add` for case 'id' (health, until 2099), which must succeed.
+static void
+s_consent_health(s_fake_t *f, const char *id)
+{
+    int rc;
+    json_t *r =
+        s_run(f, "consent.add",
+              json_pack("{s:s, s:s, s:s, s:s}", "case", id, "sectors", "health",
+                        "given_by", "returnee", "expires", "2099-12-31"),
+              "Awa", &rc);
+    assert_true(s_ok(r));
+    json_decref(r);
+}
+
 static void
 test_refer_gate_and_send(void **state)
 {
@@ -463,12 +492,7 @@ test_refer_gate_and_send(void **state)
     assert_int_equal(f->sent, 0);
     json_decref(r);
     // an unknown recipient: the directory is asked for
-    r = s_run(f, "consent.add",
-              json_pack("{s:s, s:s, s:s, s:s}", "case", id, "sectors", "health",
-                        "given_by", "returnee", "expires", "2099-12-31"),
-              "Awa", &rc);
-    assert_true(s_ok(r));
-    json_decref(r);
+    s_consent_health(f, id);
     r = s_run(f, "refer",
               json_pack("{s:s, s:s, s:s}", "case", id, "to", "nobody",
                         "service", "svc"),
@@ -488,20 +512,14 @@ test_refer_gate_and_send(void **state)
     json_decref(r);
     f->outbox_rc = PL_OK;
     // consent given: one referral envelope to the clinic
-    r = s_run(f, "refer",
-              json_pack("{s:s, s:s, s:s}", "case", id, "to", "clinic",
-                        "service", "svc"),
-              "Awa", &rc);
+    char ref[33];
+    r = s_refer_clinic(f, id, &rc, ref);
     assert_true(s_ok(r));
     assert_int_equal(rc, PL_OK);
     assert_int_equal(f->sent, 1);
     assert_int_equal(f->kinds[0], S_KIND_REFERRAL);
     assert_string_equal(f->to[0], "sn/clinic");
-    const char *rid =
-        json_string_value(json_object_get(json_object_get(r, "result"), "id"));
-    assert_non_null(rid);
-    char ref[33];
-    snprintf(ref, sizeof ref, "%s", rid);
+    assert_true(ref[0] != 0);
     json_decref(r);
     r = s_run(f, "referrals", NULL, NULL, &rc);
     assert_true(s_ok(r));
@@ -567,22 +585,10 @@ test_refer_undelivered(void **state)
     char id[33];
     s_case(f, id);
     int rc;
-    json_t *r =
-        s_run(f, "consent.add",
-              json_pack("{s:s, s:s, s:s, s:s}", "case", id, "sectors", "health",
-                        "given_by", "returnee", "expires", "2099-12-31"),
-              "Awa", &rc);
-    assert_true(s_ok(r));
-    json_decref(r);
-    r = s_run(f, "refer",
-              json_pack("{s:s, s:s, s:s}", "case", id, "to", "clinic",
-                        "service", "svc"),
-              "Awa", &rc);
-    assert_true(s_ok(r));
+    s_consent_health(f, id);
     char ref[33];
-    snprintf(
-        ref, sizeof ref, "%s",
-        json_string_value(json_object_get(json_object_get(r, "result"), "id")));
+    json_t *r = s_refer_clinic(f, id, &rc, ref);
+    assert_true(s_ok(r));
     json_decref(r);
     assert_int_equal(f->sent, 1);
     uint8_t msg[PL_MSG_ID_BYTES] = {1}; // the fake outbox's first id
