@@ -456,17 +456,29 @@ s_handle_envelope(pl_broker_t *self, pl_session_t *s,
     }
 }
 
-// taken (state TAKEN) or a recipient's refusal (state REFUSED)
+static int
+s_take_or_refuse(pl_broker_t *self, const uint8_t *id, const char *by,
+                 pl_spool_state_t state, int reason, uint64_t *latency,
+                 uint64_t *seq)
+{
+    if (state == PL_SPOOL_REFUSED)
+        return pl_spool_refuse(self->spool, id, by, reason, pl_now_ms(),
+                               latency, seq);
+    return pl_spool_take(self->spool, id, by, state, pl_now_ms(), latency, seq);
+}
+
+// taken (state TAKEN) or a recipient's refusal for good (state REFUSED,
+// 'reason' its code: a notice for the sender, told like an expiry)
 static void
 s_handle_take(pl_broker_t *self, pl_session_t *s, const uint8_t *id,
-              pl_spool_state_t state)
+              pl_spool_state_t state, int reason)
 {
     if (pl_spool_nest(self->spool) != PL_OK)
         return;
     uint64_t latency = 0;
     uint64_t seq = 0;
-    int rc = pl_spool_take(self->spool, id, s->address, state, pl_now_ms(),
-                           &latency, &seq);
+    int rc =
+        s_take_or_refuse(self, id, s->address, state, reason, &latency, &seq);
     if (rc == PL_OK)
         rc = pl_spool_nest_commit(self->spool);
     else
@@ -487,6 +499,7 @@ s_handle_take(pl_broker_t *self, pl_session_t *s, const uint8_t *id,
             memcpy(t->id, id, PL_MSG_ID_BYTES);
             snprintf(t->by, sizeof t->by, "%s", s->address);
             t->state = state;
+            t->reason = reason;
         }
         // only what this delivery round sent counts against the window: a
         // taken for a delivery from before a redelivery reset does not
@@ -502,9 +515,18 @@ s_handle_take(pl_broker_t *self, pl_session_t *s, const uint8_t *id,
             st->lat[st->nlat++ % S_LAT_SAMPLES] =
                 latency > UINT32_MAX ? UINT32_MAX : (uint32_t) latency;
         }
-        pl_log_debug(self->log, "%s id=%s by=%s latency_ms=%llu",
-                     state == PL_SPOOL_TAKEN ? "taken" : "refused_by_recipient",
-                     hex, s->address, (unsigned long long) latency);
+        if (state == PL_SPOOL_TAKEN)
+            pl_log_debug(self->log, "taken id=%s by=%s latency_ms=%llu", hex,
+                         s->address, (unsigned long long) latency);
+        else {
+            self->notices_due = true; // its sender is told in this pass
+            pl_log_info(
+                self->log,
+                "refused_by_recipient id=%s by=%s reason=%s "
+                "(the sender is told)",
+                hex, s->address,
+                pl_wire_reason_name((Passerelle__V1__RejectReason) reason));
+        }
     } else if (rc == PL_EPERM) {
         s_reject(self, s->rid, s->rid_len, id,
                  PASSERELLE__V1__REJECT_REASON__REJECT_NOT_RECIPIENT,
@@ -566,13 +588,16 @@ s_handle_packet(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
         s_handle_envelope(self, s, pkt->envelope, data, len);
         break;
     case PASSERELLE__V1__PACKET__KIND_TAKEN:
-        s_handle_take(self, s, pkt->taken->message_id.data, PL_SPOOL_TAKEN);
+        s_handle_take(self, s, pkt->taken->message_id.data, PL_SPOOL_TAKEN, 0);
         break;
     case PASSERELLE__V1__PACKET__KIND_REJECTED:
-        // a recipient refusing an envelope for good: drop it
-        if (pkt->rejected->has_message_id)
+        // a recipient refusing an envelope for good: dropped, its sender
+        // told (the code only); a temporary refusal leaves it queued for
+        // the next delivery round
+        if (pkt->rejected->has_message_id
+            && !pl_wire_reason_temporary(pkt->rejected->reason))
             s_handle_take(self, s, pkt->rejected->message_id.data,
-                          PL_SPOOL_REFUSED);
+                          PL_SPOOL_REFUSED, pkt->rejected->reason);
         break;
     case PASSERELLE__V1__PACKET__KIND_HELLO:
         pl_log_info(self->log, "hello address=%s clock_skew=%lld", address,
@@ -696,30 +721,44 @@ s_on_expired(void *arg, const char *to)
         st->expired++;
 }
 
-// expired notices for connected senders, inside the pass
+// Sends the notice that envelope 'id' for 'to' will never be delivered
+// ('why' -1: expired, else the recipient's refusal code); 0 or errno.
+static int
+s_notice_send(pl_broker_t *self, const pl_session_t *s, const uint8_t *id,
+              const char *to, int why)
+{
+    pl_buf_t out = {0};
+    int err = pl_wire_expired(id, to, why, &out) == PL_OK
+                  ? pl_broker_send(self, s->rid, s->rid_len, out.data, out.len)
+                  : ENOMEM;
+    pl_buf_free(&out);
+    return err;
+}
+
+// Notices for connected senders, inside the pass. Sent at once and popped
+// only when every one reached its session (its own nested transaction): a
+// session whose connection is gone (the sender went offline and is not
+// yet timed out) keeps them for its next connection; a pass that fails to
+// commit tells them again later (a node ignores a repeated notice).
 static void
 s_tell_expired(pl_broker_t *self)
 {
     uint8_t ids[S_NOTICES_MAX][PL_MSG_ID_BYTES];
     char tos[S_NOTICES_MAX][PL_ADDRESS_MAX + 1];
+    int why[S_NOTICES_MAX];
     for (size_t i = 0; i < self->nsessions; i++) {
         pl_session_t *s = &self->sessions[i];
+        if (s->gone || pl_spool_nest(self->spool) != PL_OK)
+            continue;
         int n = pl_spool_notices_pop(self->spool, s->address, S_NOTICES_MAX,
-                                     ids, tos);
-        for (int j = 0; j < n; j++) {
-            Passerelle__V1__Expired e = PASSERELLE__V1__EXPIRED__INIT;
-            e.message_id.data = ids[j];
-            e.message_id.len = PL_MSG_ID_BYTES;
-            e.to = tos[j];
-            Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
-            p.kind_case = PASSERELLE__V1__PACKET__KIND_EXPIRED;
-            p.expired = &e;
-            pl_buf_t out = {0};
-            if (pl_wire_encode(&p, &out) == PL_OK)
-                pl_broker_reply(self, s->rid, s->rid_len, &out, true);
-            else
-                pl_buf_free(&out);
-        }
+                                     ids, tos, why);
+        int err = 0;
+        for (int j = 0; j < n && !err; j++)
+            err = s_notice_send(self, s, ids[j], tos[j], why[j]);
+        if (n > 0 && !err && pl_spool_nest_commit(self->spool) == PL_OK)
+            continue;
+        pl_spool_nest_abort(self->spool);
+        s->gone = err == EHOSTUNREACH; // dropped after delivery (s_deliver)
     }
 }
 
@@ -775,8 +814,8 @@ s_retake(pl_broker_t *self)
         // leaves the others (and the pass) committable
         if (pl_spool_nest(self->spool) != PL_OK)
             break;
-        int r = pl_spool_take(self->spool, t->id, t->by, t->state, pl_now_ms(),
-                              NULL, NULL);
+        int r = s_take_or_refuse(self, t->id, t->by, t->state, t->reason, NULL,
+                                 NULL);
         if (r == PL_OK)
             r = pl_spool_nest_commit(self->spool);
         else
@@ -934,11 +973,11 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
                     pl_spool_nest_abort(self->spool);
                 }
             }
-            if (pl_spool_nest(self->spool) == PL_OK) {
-                s_tell_expired(self);
-                if (pl_spool_nest_commit(self->spool) != PL_OK)
-                    pl_spool_nest_abort(self->spool);
-            }
+        }
+        // expired notices at each sweep; a recipient's refusal at once
+        if (sweep || self->notices_due) {
+            self->notices_due = false;
+            s_tell_expired(self);
         }
         int crc = pl_spool_commit(self->spool);
         if (crc != PL_OK && crc != PL_EFULL)

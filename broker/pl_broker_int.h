@@ -70,6 +70,7 @@ typedef struct {
     uint8_t id[PL_MSG_ID_BYTES]; // envelope id
     char by[PL_ADDRESS_MAX + 1]; // the recipient that took it
     pl_spool_state_t state;      // TAKEN or REFUSED
+    int reason;                  // REFUSED: the recipient's reason code
 } pl_take_t;
 
 // A reply waiting for the pass's commit.
@@ -109,6 +110,7 @@ struct pl_broker {
     size_t ntakes, captakes;          // used / allocated
     uint64_t started;                 // Unix seconds
     uint64_t last_sweep_ms;           // monotonic
+    bool notices_due;                 // a refusal this pass: tell now
     uint64_t routed_minute[60];       // envelopes accepted per second slot
     uint64_t routed_slot;             // second of the last slot written
     uint64_t full_log_ms;             // monotonic ms of the last store_full

@@ -756,9 +756,12 @@ s_on_accepted(pl_broker_t *b, s_peer_t *p, const uint8_t *id)
 }
 
 // The peer will never deliver it (expired in its queue, or refused for
-// good): the original sender is told `expired`.
+// good): the original sender is told `expired`, with the refusal code
+// 'reason' when it was refused (-1: expired). 'queued': our copy of the
+// wrap is still here (the peer's broker refused it on the link).
 static void
-s_on_gone(pl_broker_t *b, s_peer_t *p, const uint8_t *id, bool queued)
+s_on_gone(pl_broker_t *b, s_peer_t *p, const uint8_t *id, bool queued,
+          int reason)
 {
     if (pl_spool_nest(b->spool) != PL_OK)
         return;
@@ -770,7 +773,7 @@ s_on_gone(pl_broker_t *b, s_peer_t *p, const uint8_t *id, bool queued)
             rc = PL_OK;
     }
     if (rc == PL_OK) {
-        rc = pl_spool_fed_notice(b->spool, id);
+        rc = pl_spool_fed_notice(b->spool, id, reason);
         if (rc == PL_ENOTFOUND)
             rc = PL_OK; // told already
     }
@@ -778,7 +781,8 @@ s_on_gone(pl_broker_t *b, s_peer_t *p, const uint8_t *id, bool queued)
     pl_hex(hex, id, PL_MSG_ID_BYTES);
     if (rc == PL_OK && pl_spool_nest_commit(b->spool) == PL_OK) {
         p->expired_back++;
-        pl_log_info(b->log, "link_expired network=%s id=%s", p->a.peer_network,
+        pl_log_info(b->log, "link_%s network=%s id=%s",
+                    reason >= 0 ? "refused" : "expired", p->a.peer_network,
                     hex);
     } else if (rc != PL_OK) {
         pl_spool_nest_abort(b->spool);
@@ -933,7 +937,9 @@ s_on_packet(pl_broker_t *b, s_peer_t *p, const uint8_t *data, size_t len)
         s_on_accepted(b, p, pkt->accepted->message_id.data);
         break;
     case PASSERELLE__V1__PACKET__KIND_EXPIRED:
-        s_on_gone(b, p, pkt->expired->message_id.data, false);
+        // refused by the recipient's node over there: the code travels on
+        s_on_gone(b, p, pkt->expired->message_id.data, false,
+                  pkt->expired->has_refused ? (int) pkt->expired->refused : -1);
         break;
     case PASSERELLE__V1__PACKET__KIND_REJECTED: {
         const Passerelle__V1__Rejected *r = pkt->rejected;
@@ -941,13 +947,12 @@ s_on_packet(pl_broker_t *b, s_peer_t *p, const uint8_t *data, size_t len)
             break;
         // full or busy: our copy stays and goes again; anything else is
         // final and its sender is told
-        if (r->reason == PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL
-            || r->reason == PASSERELLE__V1__REJECT_REASON__REJECT_STORE_ERROR)
+        if (pl_wire_reason_temporary(r->reason))
             break;
         p->refused++;
         pl_log_warn(b->log, "link_refused_by_peer network=%s reason=%s",
                     p->a.peer_network, pl_wire_reason_name(r->reason));
-        s_on_gone(b, p, r->message_id.data, true);
+        s_on_gone(b, p, r->message_id.data, true, -1);
         break;
     }
     case PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE:
@@ -970,24 +975,18 @@ s_notices(pl_broker_t *b, s_peer_t *p)
 {
     uint8_t ids[S_NOTICES][PL_MSG_ID_BYTES];
     char tos[S_NOTICES][PL_ADDRESS_MAX + 1];
+    int why[S_NOTICES];
     if (pl_spool_nest(b->spool) != PL_OK)
         return;
     int n = pl_spool_notices_pop(b->spool, p->a.peer_broker.address, S_NOTICES,
-                                 ids, tos);
+                                 ids, tos, why);
     if (n <= 0 || pl_spool_nest_commit(b->spool) != PL_OK) {
         pl_spool_nest_abort(b->spool);
         return;
     }
     for (int j = 0; j < n; j++) {
-        Passerelle__V1__Expired e = PASSERELLE__V1__EXPIRED__INIT;
-        e.message_id.data = ids[j];
-        e.message_id.len = PL_MSG_ID_BYTES;
-        e.to = tos[j];
-        Passerelle__V1__Packet pkt = PASSERELLE__V1__PACKET__INIT;
-        pkt.kind_case = PASSERELLE__V1__PACKET__KIND_EXPIRED;
-        pkt.expired = &e;
         pl_buf_t out = {0};
-        if (pl_wire_encode(&pkt, &out) == PL_OK) {
+        if (pl_wire_expired(ids[j], tos[j], why[j], &out) == PL_OK) {
             size_t before = b->fed->nans;
             s_answer(b, p, &out, true);
             if (b->fed->nans > before)

@@ -999,16 +999,40 @@ s_unqueue(pl_spool_t *self, MDB_txn *txn, const uint8_t *id,
     return PL_OK;
 }
 
-int
-pl_spool_take(pl_spool_t *self, const uint8_t *id, const char *by,
-              pl_spool_state_t state, uint64_t now_ms, uint64_t *latency_ms,
-              uint64_t *seq)
+// A notice for 'from' that envelope 'id' for 'to' will never be delivered:
+// key sender NUL id, value recipient NUL [reason + 1] (no reason byte:
+// expired; a record of before the byte reads as expired). Told when the
+// sender is next connected.
+static int
+s_notice_put(pl_spool_t *self, MDB_txn *txn, const char *from,
+             const uint8_t *id, const char *to, int reason)
+{
+    uint8_t nk[PL_ADDRESS_MAX + 1 + PL_MSG_ID_BYTES];
+    uint8_t nv[PL_ADDRESS_MAX + 2];
+    size_t fl = strlen(from), tl = strlen(to);
+    if (fl > PL_ADDRESS_MAX || tl > PL_ADDRESS_MAX)
+        return PL_EINVAL;
+    memcpy(nk, from, fl + 1);
+    memcpy(nk + fl + 1, id, PL_MSG_ID_BYTES);
+    memcpy(nv, to, tl + 1);
+    size_t vl = tl + 1;
+    if (reason >= 0 && reason < 255)
+        nv[vl++] = (uint8_t) (reason + 1);
+    MDB_val nkv = {fl + 1 + PL_MSG_ID_BYTES, nk}, nvv = {vl, nv};
+    int rc = mdb_put(txn, self->notices, &nkv, &nvv, 0);
+    return rc == 0 ? PL_OK : s_err(self, "put_notice", rc);
+}
+
+static int
+s_take(pl_spool_t *self, const uint8_t *id, const char *by,
+       pl_spool_state_t state, int reason, uint64_t now_ms,
+       uint64_t *latency_ms, uint64_t *seq)
 {
     MDB_txn *txn = s_txn(self);
     if (!txn)
         return PL_ESTATE;
-    (void) state; // taken or refused: either way it leaves the queue; the
-                  // seen record keeps answering duplicates
+    // taken or refused: either way it leaves the queue; the seen record
+    // keeps answering duplicates; a refusal with a reason leaves a notice
     MDB_val k = {PL_MSG_ID_BYTES, (void *) id}, v;
     int rc = mdb_get(txn, self->ids, &k, &v);
     if (rc == MDB_NOTFOUND)
@@ -1026,6 +1050,8 @@ pl_spool_take(pl_spool_t *self, const uint8_t *id, const char *by,
     if (rec.state != PL_SPOOL_QUEUED)
         return PL_ENOTFOUND;
     rc = s_unqueue(self, txn, id, &rec);
+    if (rc == PL_OK && state == PL_SPOOL_REFUSED && reason >= 0)
+        rc = s_notice_put(self, txn, rec.from, id, rec.to, reason);
     if (rc != PL_OK)
         return rc;
     if (latency_ms)
@@ -1033,6 +1059,24 @@ pl_spool_take(pl_spool_t *self, const uint8_t *id, const char *by,
     if (seq)
         *seq = rec.seq;
     return PL_OK;
+}
+
+int
+pl_spool_take(pl_spool_t *self, const uint8_t *id, const char *by,
+              pl_spool_state_t state, uint64_t now_ms, uint64_t *latency_ms,
+              uint64_t *seq)
+{
+    return s_take(self, id, by, state, -1, now_ms, latency_ms, seq);
+}
+
+int
+pl_spool_refuse(pl_spool_t *self, const uint8_t *id, const char *by, int reason,
+                uint64_t now_ms, uint64_t *latency_ms, uint64_t *seq)
+{
+    if (reason < 0 || reason >= 255)
+        return PL_EINVAL;
+    return s_take(self, id, by, PL_SPOOL_REFUSED, reason, now_ms, latency_ms,
+                  seq);
 }
 
 #define S_SWEEP_BATCH 4096 // expired envelopes handled per sweep
@@ -1108,17 +1152,10 @@ pl_spool_sweep(pl_spool_t *self, uint64_t now,
             return r;
         }
         // a notice for the sender, told when it is next connected
-        uint8_t nk[PL_ADDRESS_MAX + 1 + PL_MSG_ID_BYTES];
-        size_t fl = strlen(rec.from);
-        memcpy(nk, rec.from, fl);
-        nk[fl] = 0;
-        memcpy(nk + fl + 1, gone[i], PL_MSG_ID_BYTES);
-        MDB_val nkv = {fl + 1 + PL_MSG_ID_BYTES, nk};
-        MDB_val nvv = {strlen(rec.to) + 1, rec.to};
-        rc = mdb_put(txn, self->notices, &nkv, &nvv, 0);
-        if (rc != 0) {
+        r = s_notice_put(self, txn, rec.from, gone[i], rec.to, -1);
+        if (r != PL_OK) {
             free(gone);
-            return s_err(self, "put_notice", rc);
+            return r;
         }
         if (on_expired)
             on_expired(arg, rec.to);
@@ -1203,7 +1240,7 @@ pl_spool_depth(pl_spool_t *self, const char *to, uint64_t *count,
 int
 pl_spool_notices_pop(pl_spool_t *self, const char *sender, size_t max,
                      uint8_t (*ids)[PL_MSG_ID_BYTES],
-                     char (*tos)[PL_ADDRESS_MAX + 1])
+                     char (*tos)[PL_ADDRESS_MAX + 1], int *reasons)
 {
     MDB_txn *txn = s_txn(self);
     if (!txn)
@@ -1224,6 +1261,11 @@ pl_spool_notices_pop(pl_spool_t *self, const char *sender, size_t max,
         size_t tl = v.mv_size < PL_ADDRESS_MAX ? v.mv_size : PL_ADDRESS_MAX;
         memcpy(tos[n], v.mv_data, tl);
         tos[n][tl] = 0;
+        size_t sl = strnlen(v.mv_data, v.mv_size);
+        if (reasons)
+            reasons[n] = sl + 2 == v.mv_size
+                             ? ((const uint8_t *) v.mv_data)[sl + 1] - 1
+                             : -1;
         n++;
         if (mdb_cursor_del(cur, 0) != 0)
             break;
@@ -1258,7 +1300,7 @@ pl_spool_fed_note(pl_spool_t *self, const uint8_t *id, const char *from,
 }
 
 int
-pl_spool_fed_notice(pl_spool_t *self, const uint8_t *id)
+pl_spool_fed_notice(pl_spool_t *self, const uint8_t *id, int reason)
 {
     MDB_txn *txn = s_txn(self);
     if (!txn)
@@ -1279,14 +1321,10 @@ pl_spool_fed_notice(pl_spool_t *self, const uint8_t *id)
     if (8 + fl + 1 >= v.mv_size)
         return PL_EIO;
     const char *to = from + fl + 1;
-    uint8_t nk[PL_ADDRESS_MAX + 1 + PL_MSG_ID_BYTES];
-    memcpy(nk, from, fl + 1);
-    memcpy(nk + fl + 1, id, PL_MSG_ID_BYTES);
-    MDB_val nkv = {fl + 1 + PL_MSG_ID_BYTES, nk};
-    MDB_val nvv = {strlen(to) + 1, (void *) to};
-    rc = mdb_put(txn, self->notices, &nkv, &nvv, 0);
-    if (rc == 0)
-        rc = mdb_del(txn, self->fedmap, &k, NULL);
+    rc = s_notice_put(self, txn, from, id, to, reason);
+    if (rc != PL_OK)
+        return rc;
+    rc = mdb_del(txn, self->fedmap, &k, NULL);
     return rc == 0 ? PL_OK : s_err(self, "fed_notice", rc);
 }
 

@@ -10,7 +10,8 @@
 //            until expires + 1 day; the sweep drops a whole day at once)
 //   quota    'f' address / 't' address -> bytes queued from / for it
 //            (kept in the same transactions as the queue)
-//   notices  sender NUL id -> recipient (expired notices not yet told)
+//   notices  sender NUL id -> recipient NUL [reason + 1] (notices not yet
+//            told: expired, or refused by the recipient with that reason)
 //   meta     "seq" -> next queue sequence number, "format" -> 2
 // A store of format 1 (every id kept in `ids` with its full record, no
 // `seen`, no `quota`) is migrated in place when opened: taken, expired and
@@ -127,7 +128,9 @@ PL_MUST_CHECK int pl_spool_put_as(pl_spool_t *self, const pl_header_t *hdr,
 PL_MUST_CHECK int pl_spool_fed_note(pl_spool_t *self, const uint8_t *id,
                                     const char *from, const char *to,
                                     uint64_t expires_at);
-PL_MUST_CHECK int pl_spool_fed_notice(pl_spool_t *self, const uint8_t *id);
+// 'reason': the recipient's refusal code, or -1 (expired).
+PL_MUST_CHECK int pl_spool_fed_notice(pl_spool_t *self, const uint8_t *id,
+                                      int reason);
 int pl_spool_fed_prune(pl_spool_t *self, uint64_t now, size_t max);
 // Removes id's envelope from the queue because its recipient 'by' took it
 // (state TAKEN) or refused it (state REFUSED). PL_ENOTFOUND if not queued
@@ -138,6 +141,12 @@ PL_MUST_CHECK int pl_spool_take(pl_spool_t *self, const uint8_t *id,
                                 const char *by, pl_spool_state_t state,
                                 uint64_t now_ms, uint64_t *latency_ms,
                                 uint64_t *seq);
+// As pl_spool_take with state REFUSED, and leaves a notice for the
+// envelope's sender (told like an expired one) with the recipient's
+// refusal code 'reason' (0..254; PL_EINVAL otherwise).
+PL_MUST_CHECK int pl_spool_refuse(pl_spool_t *self, const uint8_t *id,
+                                  const char *by, int reason, uint64_t now_ms,
+                                  uint64_t *latency_ms, uint64_t *seq);
 // Drops envelopes whose expiry has passed (adding a notice for each
 // sender) and forgets the seen ids of every day past expires + 1 day.
 // 'on_expired' (may be NULL) is called per expired envelope with its recipient.
@@ -155,10 +164,11 @@ int pl_spool_scan(pl_spool_t *self, const char *to, uint64_t after, size_t max,
 // (0 if none).
 int pl_spool_depth(pl_spool_t *self, const char *to, uint64_t *count,
                    uint64_t *oldest_ms);
-// Pops up to 'max' expired notices for 'sender' into ids/tos (tos entries
-// of PL_ADDRESS_MAX+1 bytes). Inside the pass. Returns how many.
+// Pops up to 'max' notices for 'sender' into ids/tos (tos entries of
+// PL_ADDRESS_MAX+1 bytes) and reasons (may be NULL: -1 expired, else the
+// recipient's refusal code). Inside the pass. Returns how many.
 int pl_spool_notices_pop(pl_spool_t *self, const char *sender, size_t max,
                          uint8_t (*ids)[PL_MSG_ID_BYTES],
-                         char (*tos)[PL_ADDRESS_MAX + 1]);
+                         char (*tos)[PL_ADDRESS_MAX + 1], int *reasons);
 
 #endif

@@ -115,6 +115,20 @@ int pl_case_audit(pl_node_ctx_t *ctx, pl_txn_t *txn, pl_audit_dir_t dir,
                   const char *kind, const char *by, const uint8_t *ref,
                   const char *event, const char *result, const char *detail);
 
+// The referral whose envelope is 'msg_id' (the 'm' index of the referrals
+// database) into rid: PL_OK, PL_ENOTFOUND (not a referral of ours) or a
+// store error.
+int pl_case_ref_of_msg(pl_txn_t *txn, const uint8_t msg_id[PL_MSG_ID_BYTES],
+                       uint8_t rid[PL_CASE_ID]);
+
+// pl_case_undelivered.c: our envelope 'msg_id' to 'to' will never be
+// delivered (reason -1: it expired; else the recipient node's refusal
+// code): when it is a referral, the referral records the delivery problem,
+// a history line and an audit entry. PL_OK when it is not a referral.
+PL_MUST_CHECK int pl_case_on_undelivered(pl_node_ctx_t *ctx, pl_txn_t *txn,
+                                         const uint8_t msg_id[PL_MSG_ID_BYTES],
+                                         const char *to, int reason);
+
 // Digest of an envelope we committed to the outbox.
 int pl_case_out_digest(pl_txn_t *txn, const uint8_t id[PL_MSG_ID_BYTES],
                        uint8_t digest[PL_DIGEST_BYTES]);

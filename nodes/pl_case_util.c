@@ -220,6 +220,22 @@ pl_case_audit(pl_node_ctx_t *ctx, pl_txn_t *txn, pl_audit_dir_t dir,
     return pl_audit_append(txn, ctx->keys, &e, pl_now(), NULL);
 }
 
+int
+pl_case_ref_of_msg(pl_txn_t *txn, const uint8_t msg_id[PL_MSG_ID_BYTES],
+                   uint8_t rid[PL_CASE_ID])
+{
+    uint8_t mk[1 + PL_CASE_ID];
+    pl_case_rkey(mk, 'm', msg_id);
+    const uint8_t *v;
+    size_t vlen;
+    int rc = pl_store_get(txn, PL_DB_REFERRALS, mk, sizeof mk, &v, &vlen);
+    if (rc == PL_OK && vlen != PL_CASE_ID)
+        rc = PL_ENOTFOUND;
+    if (rc == PL_OK)
+        memcpy(rid, v, PL_CASE_ID);
+    return rc;
+}
+
 // Digest of an envelope we committed to the outbox.
 int
 pl_case_out_digest(pl_txn_t *txn, const uint8_t id[PL_MSG_ID_BYTES],
@@ -544,6 +560,11 @@ pl_case_summary(const uint8_t id[PL_CASE_ID], const pl_ref_rec_t *r,
         json_object_set_new(o, "due", pl_node_json_time(r->due));
     if (r->case_hex)
         json_object_set_new(o, "case", json_string(r->case_hex));
+    if (r->delivery) { // a delivery problem: the envelope will never arrive
+        json_object_set_new(o, "delivery", json_string(r->delivery));
+        json_object_set_new(o, "delivery_reason",
+                            json_string(r->delivery_reason));
+    }
     return o;
 }
 

@@ -701,6 +701,32 @@ s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
     return rc;
 }
 
+// The broker's `expired`: our envelope will never be delivered (refused
+// set: the recipient's node refused it for good). The outbox entry moves;
+// a referral whose entry did records the delivery problem (its room).
+static int
+s_on_expired(pl_node_t *self, pl_txn_t *txn, const Passerelle__V1__Expired *e)
+{
+    const uint8_t *id = e->message_id.data;
+    int reason = e->has_refused ? (int) e->refused : -1;
+    int rc = reason >= 0
+                 ? pl_node_outbox_refused(self, txn, id, reason)
+                 : pl_node_outbox_answer(self, txn, id,
+                                         PASSERELLE__V1__PACKET__KIND_EXPIRED,
+                                         0, NULL);
+    const uint8_t *v;
+    size_t vlen;
+    pl_outrec_t r;
+    if (rc != PL_OK
+        || pl_store_get(txn, PL_DB_OUTBOX, id, PL_MSG_ID_BYTES, &v, &vlen)
+               != PL_OK
+        || pl_outrec_decode(v, vlen, &r) != PL_OK || r.kind != S_KIND_REFERRAL)
+        return rc;
+    if (r.state != (reason >= 0 ? S_OUT_REJECTED : S_OUT_EXPIRED))
+        return PL_OK; // settled otherwise (receipted, rejected by the broker)
+    return pl_node_case_on_undelivered(self, txn, id, r.to, reason);
+}
+
 void
 pl_node_on_packet(pl_node_t *self, pl_txn_t *pass, const pl_packet_t *pkt,
                   const uint8_t *data, size_t len, bool replayed)
@@ -721,8 +747,7 @@ pl_node_on_packet(pl_node_t *self, pl_txn_t *pass, const pl_packet_t *pkt,
                                    pkt->kind_case, 0, NULL);
         break;
     case PASSERELLE__V1__PACKET__KIND_EXPIRED:
-        rc = pl_node_outbox_answer(self, c, pkt->expired->message_id.data,
-                                   pkt->kind_case, 0, NULL);
+        rc = s_on_expired(self, c, pkt->expired);
         break;
     case PASSERELLE__V1__PACKET__KIND_REJECTED: {
         const Passerelle__V1__Rejected *r = pkt->rejected;

@@ -157,6 +157,15 @@ pl_node_case_on_receipt(pl_node_t *self, pl_txn_t *txn,
 }
 
 int
+pl_node_case_on_undelivered(pl_node_t *self, pl_txn_t *txn,
+                            const uint8_t msg_id[16], const char *to,
+                            int reason)
+{
+    pl_node_ctx_t ctx = pl_node_ctx(self);
+    return pl_case_on_undelivered(&ctx, txn, msg_id, to, reason);
+}
+
+int
 pl_node_case_on_other(pl_node_t *self, pl_txn_t *txn, const pl_header_t *h,
                       const uint8_t digest[32], const pl_message_t *m)
 {

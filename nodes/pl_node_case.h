@@ -56,6 +56,12 @@ PL_MUST_CHECK int pl_node_case_on_receipt(pl_node_t *self, pl_txn_t *txn,
                                           const uint8_t msg_id[16],
                                           const char *from,
                                           uint64_t received_at);
+// Our envelope 'msg_id' to 'to' will never be delivered (reason -1:
+// expired; else the recipient node's refusal code): when it is a
+// referral, the referral shows the delivery problem (pl_case_undelivered).
+PL_MUST_CHECK int pl_node_case_on_undelivered(pl_node_t *self, pl_txn_t *txn,
+                                              const uint8_t msg_id[16],
+                                              const char *to, int reason);
 
 // issue 8: a consent-withdrawal (erase what this node holds of the named
 // referrals, confirm), an erasure-confirmation (the owner records it) or a

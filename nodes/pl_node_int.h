@@ -315,10 +315,16 @@ PL_MUST_CHECK int pl_node_outbox_seal(pl_node_t *self, pl_txn_t *txn,
                                       uint8_t id[PL_MSG_ID_BYTES]);
 // A broker answer (packet kind accepted, expired or rejected with
 // 'reason' and 'detail') for outbox entry 'id', in 'txn': the entry moves
-// as pl_outbox_state.h says; "retry later" moves its resend.
+// as pl_outbox_state.h says; "retry later" moves its resend. An expired
+// one is audited (a referral's by its room, see pl_inbound.c).
 PL_MUST_CHECK int pl_node_outbox_answer(pl_node_t *self, pl_txn_t *txn,
                                         const uint8_t *id, int kind, int reason,
                                         const char *detail);
+// The broker's `expired` with a refusal code: the recipient's node refused
+// 'id' for good ('reason'): the entry becomes rejected with that code and
+// is audited (a referral's by its room, see pl_inbound.c).
+PL_MUST_CHECK int pl_node_outbox_refused(pl_node_t *self, pl_txn_t *txn,
+                                         const uint8_t *id, int reason);
 // Writes outbox record 'rec' under 'id'.
 PL_MUST_CHECK int pl_node_outrec_put(pl_txn_t *txn,
                                      const uint8_t id[PL_MSG_ID_BYTES],

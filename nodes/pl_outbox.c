@@ -488,26 +488,94 @@ pl_node_resend_due(pl_node_t *self)
     return more;
 }
 
+// The broker's `expired` for our envelope (reason -1) or the recipient
+// node's refusal for good: audited here, except a referral's (its room
+// records and audits it: pl_inbound.c calls it after this).
+static int
+s_undelivered(pl_node_t *self, pl_txn_t *txn, const uint8_t *id,
+              const pl_outrec_t *r, int reason)
+{
+    if (r->kind == S_KIND_REFERRAL)
+        return PL_OK;
+    return pl_node_audit_env(self, txn, PL_AUDIT_IN, r->to, id, r->kind,
+                             r->digest,
+                             reason >= 0 ? "refused-by-recipient" : "expired");
+}
+
+// The outbox record of 'id' into *r (its packet borrowed from 'txn'):
+// PL_OK, PL_ENOTFOUND (logged at debug) or a store error.
+static int
+s_outrec_get(pl_node_t *self, pl_txn_t *txn, const uint8_t *id,
+             const char *what, pl_outrec_t *r)
+{
+    const uint8_t *v;
+    size_t vlen;
+    int rc = pl_store_get(txn, PL_DB_OUTBOX, id, PL_MSG_ID_BYTES, &v, &vlen);
+    if (rc == PL_ENOTFOUND) {
+        char hex[33];
+        pl_node_hexid(hex, id);
+        pl_log_debug(self->log, "answer_unknown_id id=%s kind=%s", hex, what);
+        return rc;
+    }
+    return rc == PL_OK ? pl_outrec_decode(v, vlen, r) : rc;
+}
+
+// Moves entry 'id' (record *r) on event 'ev' (not retry). 'gone': the
+// broker says it will never be delivered (expired, or refused by the
+// recipient's node with 'reason' when ev is rejected): recorded for a
+// referral and audited.
+static int
+s_outrec_move(pl_node_t *self, pl_txn_t *txn, const uint8_t *id, pl_outrec_t *r,
+              pl_out_event_t ev, int reason, const char *detail, bool gone)
+{
+    int next = pl_outbox_next(r->state, ev);
+    if (next == 0 || next == r->state)
+        return PL_OK; // a late or repeated answer
+    char hex[33];
+    pl_node_hexid(hex, id);
+    const char *rname = pl_wire_reason_name(reason);
+    if (next == S_OUT_EXPIRED)
+        pl_log_warn(self->log, "outbox_expired id=%s to=%s", hex, r->to);
+    else if (next == S_OUT_REJECTED && gone)
+        pl_log_warn(self->log,
+                    "outbox_refused_by_recipient id=%s to=%s reason=%s", hex,
+                    r->to, rname);
+    else if (next == S_OUT_REJECTED)
+        pl_log_warn(self->log,
+                    "outbox_rejected id=%s to=%s reason=%s detail=\"%s\"", hex,
+                    r->to, rname, detail ? detail : "");
+    if (next == S_OUT_REJECTED)
+        r->reason = (uint8_t) reason;
+    if (gone) { // never delivered: a referral shows it; audited
+        int rc = s_undelivered(self, txn, id, r,
+                               next == S_OUT_REJECTED ? reason : -1);
+        if (rc != PL_OK)
+            return rc;
+    }
+    if (r->state == S_OUT_PENDING)
+        pl_node_resend_settled(self, id);
+    r->state = (uint8_t) next;
+    r->updated_at = pl_now();
+    // a refused or expired test/referral envelope will never be receipted:
+    // its bytes are no longer needed
+    if (!pl_outbox_keeps_packet(next)) {
+        r->packet = NULL;
+        r->packet_len = 0;
+    }
+    pl_log_debug(self->log, "outbox_state id=%s state=%s", hex,
+                 pl_outrec_state_name(next));
+    return pl_node_outrec_put(txn, id, r);
+}
+
 // Changes the state of an outbox entry after a broker answer.
 int
 pl_node_outbox_answer(pl_node_t *self, pl_txn_t *txn, const uint8_t *id,
                       int kind, int reason, const char *detail)
 {
-    const uint8_t *v;
-    size_t vlen;
-    char hex[33];
-    pl_node_hexid(hex, id);
-    int rc = pl_store_get(txn, PL_DB_OUTBOX, id, PL_MSG_ID_BYTES, &v, &vlen);
-    if (rc == PL_ENOTFOUND) {
-        pl_log_debug(self->log, "answer_unknown_id id=%s kind=%s", hex,
-                     pl_wire_kind_name(kind));
-        return PL_OK;
-    }
     pl_outrec_t r;
-    if (rc == PL_OK)
-        rc = pl_outrec_decode(v, vlen, &r);
+    int rc = s_outrec_get(self, txn, id, pl_wire_kind_name(kind), &r);
     if (rc != PL_OK)
-        return rc;
+        return rc == PL_ENOTFOUND ? PL_OK : rc;
     pl_out_event_t ev;
     switch (kind) {
     case PASSERELLE__V1__PACKET__KIND_ACCEPTED:
@@ -526,6 +594,8 @@ pl_node_outbox_answer(pl_node_t *self, pl_txn_t *txn, const uint8_t *id,
     if (ev == PL_OUT_EV_RETRY) {
         // the broker could not take it now: try again later (the entry
         // of this id moves; one summary line per interval)
+        char hex[33];
+        pl_node_hexid(hex, id);
         s_refused_log(self, reason);
         pl_log_debug(self->log, "outbox_retry_later id=%s reason=%s", hex,
                      pl_wire_reason_name(reason));
@@ -533,30 +603,21 @@ pl_node_outbox_answer(pl_node_t *self, pl_txn_t *txn, const uint8_t *id,
             s_rs_refused(self, id);
         return PL_OK;
     }
-    int next = pl_outbox_next(r.state, ev);
-    if (next == 0 || next == r.state)
-        return PL_OK; // a late or repeated answer
-    if (next == S_OUT_EXPIRED)
-        pl_log_warn(self->log, "outbox_expired id=%s to=%s", hex, r.to);
-    if (next == S_OUT_REJECTED) {
-        r.reason = (uint8_t) reason;
-        pl_log_warn(self->log,
-                    "outbox_rejected id=%s to=%s reason=%s detail=\"%s\"", hex,
-                    r.to, pl_wire_reason_name(reason), detail ? detail : "");
-    }
-    if (r.state == S_OUT_PENDING)
-        pl_node_resend_settled(self, id);
-    r.state = (uint8_t) next;
-    r.updated_at = pl_now();
-    // a refused or expired test/referral envelope will never be receipted:
-    // its bytes are no longer needed
-    if (!pl_outbox_keeps_packet(next)) {
-        r.packet = NULL;
-        r.packet_len = 0;
-    }
-    pl_log_debug(self->log, "outbox_state id=%s state=%s", hex,
-                 pl_outrec_state_name(next));
-    return pl_node_outrec_put(txn, id, &r);
+    return s_outrec_move(self, txn, id, &r, ev, reason, detail,
+                         kind == PASSERELLE__V1__PACKET__KIND_EXPIRED);
+}
+
+int
+pl_node_outbox_refused(pl_node_t *self, pl_txn_t *txn, const uint8_t *id,
+                       int reason)
+{
+    pl_outrec_t r;
+    int rc = s_outrec_get(self, txn, id, "expired", &r);
+    if (rc != PL_OK)
+        return rc == PL_ENOTFOUND ? PL_OK : rc;
+    // final whatever the code: the broker has dropped it
+    return s_outrec_move(self, txn, id, &r, PL_OUT_EV_REJECTED, reason, NULL,
+                         true);
 }
 
 // ---- pruning

@@ -411,6 +411,8 @@ static const s_field_t s_ref_fields[] = {
     S_R("updated", S_TIME, updated),
     S_R("pending", S_OBJECT, pending),
     S_R("overdue_logged", S_TIME, overdue_logged),
+    S_R("delivery", S_STR, delivery),
+    S_R("delivery_reason", S_STR, delivery_reason),
 };
 
 int

@@ -122,6 +122,10 @@ typedef struct {
     // outcome, msg, digest}
     json_t *pending;
     uint64_t overdue_logged; // the deadline whose overdue line was written
+    // (out) "refused-by-recipient" | "expired": its envelope will never be
+    // delivered (pl_case_undelivered.c), and the code's name
+    char *delivery;
+    char *delivery_reason;
     // every other key, and a known key of another type: kept as found
     json_t *extra;
 } pl_ref_rec_t;

@@ -1178,18 +1178,11 @@ int
 pl_case_on_receipt(pl_node_ctx_t *ctx, pl_txn_t *txn, const uint8_t msg_id[16],
                    const char *from, uint64_t received_at)
 {
-    uint8_t mk[1 + PL_CASE_ID];
-    pl_case_rkey(mk, 'm', msg_id);
-    const uint8_t *v;
-    size_t vlen;
-    int rc = pl_store_get(txn, PL_DB_REFERRALS, mk, sizeof mk, &v, &vlen);
-    if (rc == PL_ENOTFOUND || (rc == PL_OK && vlen != PL_CASE_ID))
-        return PL_OK; // not a referral of ours
-    if (rc != PL_OK)
-        return rc;
     uint8_t rid[PL_CASE_ID];
+    int rc = pl_case_ref_of_msg(txn, msg_id, rid);
+    if (rc != PL_OK)
+        return rc == PL_ENOTFOUND ? PL_OK : rc; // not a referral of ours
     pl_ref_t rs = PL_REF_INIT;
-    memcpy(rid, v, PL_CASE_ID);
     pl_referral_track_t t;
     rc = pl_case_refrec_open(txn, rid, &rs);
     if (rc == PL_OK)

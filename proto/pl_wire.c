@@ -829,3 +829,26 @@ pl_wire_reason_name(Passerelle__V1__RejectReason reason)
         return "other";
     }
 }
+
+bool
+pl_wire_reason_temporary(int reason)
+{
+    return reason == PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL
+           || reason >= PASSERELLE__V1__REJECT_REASON__REJECT_STORE_ERROR
+           || reason < 0;
+}
+
+int
+pl_wire_expired(const uint8_t *id, const char *to, int refused, pl_buf_t *out)
+{
+    Passerelle__V1__Expired e = PASSERELLE__V1__EXPIRED__INIT;
+    e.message_id.data = (uint8_t *) id;
+    e.message_id.len = PL_MSG_ID_BYTES;
+    e.to = (char *) to;
+    e.has_refused = refused >= 0;
+    e.refused = (Passerelle__V1__RejectReason) (refused >= 0 ? refused : 0);
+    Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
+    p.kind_case = PASSERELLE__V1__PACKET__KIND_EXPIRED;
+    p.expired = &e;
+    return pl_wire_encode(&p, out);
+}

@@ -58,9 +58,18 @@ PL_MUST_CHECK int pl_wire_id_packet(Passerelle__V1__Packet__KindCase kind,
 PL_MUST_CHECK int pl_wire_rejected(const uint8_t *id /* may be NULL */,
                                    Passerelle__V1__RejectReason reason,
                                    const char *detail, pl_buf_t *out);
+// An encoded `expired` packet: envelope 'id' (16 bytes) for 'to' will never
+// be delivered; 'refused' >= 0: the recipient's node refused it for good
+// with that code (-1: it expired). Appended to 'out'.
+PL_MUST_CHECK int pl_wire_expired(const uint8_t *id, const char *to,
+                                  int refused, pl_buf_t *out);
 // Short name of a packet kind and of a reject reason, for logs.
 const char *pl_wire_kind_name(Passerelle__V1__Packet__KindCase kind);
 const char *pl_wire_reason_name(Passerelle__V1__RejectReason reason);
+// True for a refusal that may pass later (store full, store error, a
+// foreign directory not here now, or a code this build does not know):
+// the envelope stays queued and is tried again; false: final.
+bool pl_wire_reason_temporary(int reason);
 
 // Low level, for other proto modules: unpack any message type with the
 // budget allocator and protobuf_c_message_check(); free with

@@ -79,7 +79,14 @@ for spec in "${NODES[@]}"; do
     read -r name _ <<<"$spec"
     for _ in $(seq 1 400); do [ -S "$DEMO/$name/control" ] && break; sleep 0.1; done
 done
-sleep 1
+# the agency refers as soon as it knows every node: wait for its directory
+# (bounded, ~60 s on a loaded machine), not a fixed second
+for _ in $(seq 1 600); do
+    n=$(passerelle --home "$DEMO/agency" --json directory 2>/dev/null \
+        | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' 2>/dev/null || true)
+    [ "${n:-0}" -ge "${#NODES[@]}" ] && break
+    sleep 0.1
+done
 run passerelle --home "$DEMO/agency" whoami
 say "4. What the agency's node sees of the network"
 run passerelle --home "$DEMO/agency" directory

@@ -124,3 +124,6 @@ endif()
 if(TARGET test_handover_flow AND TARGET pl_cli) # issue 13
   target_link_libraries(test_handover_flow PRIVATE pl_cli)
 endif()
+
+# the costliest tests start first (measured durations; tests/costs.cmake)
+include(${CMAKE_SOURCE_DIR}/tests/costs.cmake)

@@ -749,10 +749,16 @@ cli_cmd_referrals(cli_t *cli, int argc, char **argv)
     size_t i;
     json_t *e;
     json_array_foreach(res, i, e)
-        printf("%-32s %-12s %-3s %-20s %-9s %-20s %s%s\n", s_s(e, "id"),
+    {
+        printf("%-32s %-12s %-3s %-20s %-9s %-20s %s%s", s_s(e, "id"),
                s_s(e, "status"), s_s(e, "direction"), s_s(e, "peer"),
                s_s(e, "priority"), s_s(e, "updated"), s_s(e, "service"),
                json_is_true(json_object_get(e, "overdue")) ? "  OVERDUE" : "");
+        if (json_object_get(e, "delivery")) // its envelope will never arrive
+            printf("  UNDELIVERED (%s: %s)", s_s(e, "delivery"),
+                   s_s(e, "delivery_reason"));
+        printf("\n");
+    }
     if (!json_array_size(res))
         printf("(no referrals)\n");
     json_decref(res);
@@ -765,6 +771,8 @@ static const char s_show_help[] =
     "One referral: its status (FHIR code), whether it is overdue, the\n"
     "person as far as this node may see them (the sector table's fields),\n"
     "the service and the history of every status with when and by whom.\n"
+    "A referral whose envelope will never arrive (refused for good by the\n"
+    "recipient's node, or expired at the broker) says so (delivery).\n"
     "REFERRAL is the id or a unique prefix (at least 6 hex digits).\n"
     "  --fhir   a FHIR R4 Bundle: ServiceRequest, Task, Patient (the\n"
     "           sector's fields only), Organizations (docs/fhir-hsds.md)\n";
@@ -813,6 +821,10 @@ cli_cmd_show(cli_t *cli, int argc, char **argv)
         printf("  note      %s\n", s_s(res, "note"));
     printf("  created   %s   updated %s\n", s_s(res, "created"),
            s_s(res, "updated"));
+    if (json_object_get(res, "delivery"))
+        printf("  delivery  NEVER DELIVERED: %s (%s); refer again or call the "
+               "recipient\n",
+               s_s(res, "delivery"), s_s(res, "delivery_reason"));
     printf("history:\n");
     size_t i;
     json_t *e;

@@ -89,7 +89,9 @@ EOF
 
 cases=$(n_cases)
 for kind in raw half-greeting dealer-no-delimiter multipart not-json array too-big; do
-    python3 "$T/garbage.py" "$T/agency/control" "$kind" 3 &
+    # the garbage peer stays connected (at most 30 s) until the CLI has
+    # had its answer, then it is stopped by its PID
+    python3 "$T/garbage.py" "$T/agency/control" "$kind" 30 &
     gp=$!
     sleep 0.5
     t0=$(date +%s)
@@ -99,6 +101,9 @@ for kind in raw half-greeting dealer-no-delimiter multipart not-json array too-b
     cases=$((cases + 1))
     [ "$(n_cases)" = "$cases" ] || fail "after '$kind': $(n_cases) cases, wanted $cases"
     ok
+    kill -0 "$gp" 2>/dev/null || fail "the '$kind' peer was gone before the CLI's answer"
+    ok
+    kill "$gp" 2>/dev/null || true
     wait "$gp" || true
 done
 kill -0 "${NET_PID[agency]}" || fail "the node died of garbage on its control socket"

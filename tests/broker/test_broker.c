@@ -22,6 +22,7 @@
 #include "tests/lib/pl_rawclient.h"
 #include "tests/lib/pl_test.h"
 #include "tests/lib/pl_testnet.h"
+#include "tests/lib/pl_testnode.h"
 
 static const char *const s_specs[] = {"agency:agency", "clinic:health"};
 
@@ -282,6 +283,88 @@ test_identity_and_taken(void **state)
     pl_test_net_destroy(&net);
 }
 
+// ---- a recipient's refusal closes the loop (the refusal notice)
+
+static void
+s_send_rejected(pl_rawclient_t *c, const uint8_t *id, int reason)
+{
+    pl_buf_t out = {0};
+    assert_int_equal(pl_wire_rejected(id, (Passerelle__V1__RejectReason) reason,
+                                      "from the recipient", &out),
+                     0);
+    assert_int_equal(pl_rawclient_send(c, out.data, out.len), 0);
+    pl_buf_free(&out);
+}
+
+// The recipient refuses an envelope: a temporary code (store full) leaves
+// it queued (a new delivery round brings it again) and tells the sender
+// nothing; a final code drops it and the sender, offline at that moment,
+// gets `expired` with the code, the id and the recipient only, once it is
+// back; only the recipient may refuse it.
+static void
+test_recipient_refusal(void **state)
+{
+    (void) state;
+    pl_test_net_t net;
+    s_net(&net, "refusal");
+    s_broker(&net, NULL);
+    pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
+    pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(a, 10000), PL_OK);
+    assert_int_equal(pl_rawclient_hello(b, 10000), PL_OK);
+    uint8_t id[16];
+    pl_buf_t pkt = {0};
+    assert_int_equal(
+        pl_rawclient_seal(a, net.home[1], NULL, "secret-z", 8, 0, id, &pkt), 0);
+    pl_rawclient_send(a, pkt.data, pkt.len);
+    pl_buf_free(&pkt);
+    pl_packet_t *r =
+        pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 10000);
+    assert_non_null(r);
+    pl_wire_free(&r);
+    r = pl_testnet_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 10000);
+    assert_non_null(r);
+    pl_wire_free(&r);
+    // the sender may not refuse it
+    s_send_rejected(a, id, PASSERELLE__V1__REJECT_REASON__REJECT_MALFORMED);
+    r = pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_REJECTED, 10000);
+    assert_non_null(r);
+    assert_int_equal(r->rejected->reason,
+                     PASSERELLE__V1__REJECT_REASON__REJECT_NOT_RECIPIENT);
+    pl_wire_free(&r);
+    // temporary: still queued, delivered again in the next round
+    s_send_rejected(b, id, PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL);
+    assert_int_equal(pl_rawclient_hello(b, 10000), PL_OK);
+    r = pl_testnet_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 10000);
+    assert_non_null(r);
+    pl_wire_free(&r);
+    // final, with the sender offline: the notice waits for it
+    pl_rawclient_close(&a);
+    s_send_rejected(b, id, PASSERELLE__V1__REJECT_REASON__REJECT_BAD_SIGNATURE);
+    char blog[700];
+    snprintf(blog, sizeof blog, "%s/broker.log", net.root);
+    assert_true(pl_testnode_wait_log(blog, "refused_by_recipient", 1, 10000));
+    a = pl_rawclient_open(net.home[0], net.endpoint);
+    assert_int_equal(pl_rawclient_hello(a, 10000), PL_OK);
+    r = pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_EXPIRED, 15000);
+    assert_non_null(r);
+    assert_memory_equal(r->expired->message_id.data, id, 16);
+    assert_string_equal(r->expired->to, net.address[1]);
+    assert_true(r->expired->has_refused);
+    assert_int_equal(r->expired->refused,
+                     PASSERELLE__V1__REJECT_REASON__REJECT_BAD_SIGNATURE);
+    pl_wire_free(&r);
+    // the queue is empty: a new round delivers nothing
+    assert_int_equal(pl_rawclient_hello(b, 10000), PL_OK);
+    assert_null(
+        pl_testnet_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 500));
+    assert_int_equal(pl_testnet_log_count(&net, "refused_by_recipient"), 1);
+    assert_int_equal(pl_testnet_log_count(&net, "secret-z"), 0);
+    pl_rawclient_close(&a);
+    pl_rawclient_close(&b);
+    pl_test_net_destroy(&net);
+}
+
 // ---- offline delivery across a broker restart
 
 static void
@@ -479,8 +562,11 @@ test_kill9_stream(void **state)
 
     // the recipient drains its queue; each accepted id exactly once after
     // dedupe, and nothing else
+    // the welcome of a broker just restarted from a kill -9 with 2000
+    // envelopes queued can take seconds under ASan on a loaded machine:
+    // one hello, awaited up to 30 s (a second one would reset delivery)
     pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
-    assert_int_equal(pl_rawclient_hello(b, 5000), PL_OK);
+    assert_int_equal(pl_rawclient_hello(b, 30000), PL_OK);
     uint8_t(*got)[16] = calloc(S_STREAM * 2, 16);
     int ngot = 0, dups = 0;
     deadline = pl_mono_ms() + 120000;
@@ -655,6 +741,7 @@ main(void)
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_map_full),
         cmocka_unit_test(test_kill9_stream),
+        cmocka_unit_test(test_recipient_refusal),
     };
     return PL_TESTNET_MAIN(tests); // SIGPIPE, crypto, PL_TEST_FILTER
 }

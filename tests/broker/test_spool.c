@@ -303,15 +303,66 @@ test_expiry_and_notice(void **state)
     assert_string_equal(e.to, "sn/clinic");
     uint8_t ids[4][PL_MSG_ID_BYTES];
     char tos[4][PL_ADDRESS_MAX + 1];
-    assert_int_equal(pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos), 1);
+    int why[4] = {7, 7, 7, 7};
+    assert_int_equal(pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos, why),
+                     1);
     assert_memory_equal(ids[0], soon.id, PL_MSG_ID_BYTES);
     assert_string_equal(tos[0], "sn/clinic");
-    assert_int_equal(pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos), 0);
+    assert_int_equal(why[0], -1); // expired, not refused
+    assert_int_equal(
+        pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos, NULL), 0);
     assert_int_equal(pl_spool_commit(f->sp), PL_OK);
     uint64_t count = 0, oldest = 0;
     assert_int_equal(pl_spool_depth(f->sp, "sn/clinic", &count, &oldest),
                      PL_OK);
     assert_int_equal(count, 1);
+}
+
+// The recipient refuses one for good: it leaves the queue and its sender
+// gets a notice with the code (and only the recipient may refuse it).
+static void
+test_refusal_notice(void **state)
+{
+    fx_t *f = *state;
+    uint8_t pkt[64];
+    pl_random(pkt, sizeof pkt);
+    pl_header_t h;
+    s_hdr(&h, "sn/agency", "sn/clinic", f->now + 86400);
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(s_put(f, &h, pkt, sizeof pkt, NULL), PL_OK);
+    int bad = PASSERELLE__V1__REJECT_REASON__REJECT_BAD_SIGNATURE;
+    assert_int_equal(pl_spool_refuse(f->sp, h.id, "sn/school", bad,
+                                     f->now * 1000, NULL, NULL),
+                     PL_EPERM);
+    assert_int_equal(pl_spool_refuse(f->sp, h.id, "sn/clinic", 255,
+                                     f->now * 1000, NULL, NULL),
+                     PL_EINVAL);
+    uint8_t ids[4][PL_MSG_ID_BYTES];
+    char tos[4][PL_ADDRESS_MAX + 1];
+    int why[4] = {0};
+    assert_int_equal(pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos, why),
+                     0);
+    assert_int_equal(pl_spool_refuse(f->sp, h.id, "sn/clinic", bad,
+                                     f->now * 1000, NULL, NULL),
+                     PL_OK);
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+    uint64_t count = 9, oldest = 0;
+    assert_int_equal(pl_spool_depth(f->sp, "sn/clinic", &count, &oldest),
+                     PL_OK);
+    assert_int_equal(count, 0);
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos, why),
+                     1);
+    assert_memory_equal(ids[0], h.id, PL_MSG_ID_BYTES);
+    assert_string_equal(tos[0], "sn/clinic");
+    assert_int_equal(why[0], bad);
+    // a second refusal of the same id: not queued any more, no new notice
+    assert_int_equal(pl_spool_refuse(f->sp, h.id, "sn/clinic", bad,
+                                     f->now * 1000, NULL, NULL),
+                     PL_ENOTFOUND);
+    assert_int_equal(pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos, why),
+                     0);
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
 }
 
 static void
@@ -371,6 +422,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_seq_across_passes, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_expiry_and_notice, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_notice, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_quota_and_usage, s_setup,
                                         s_teardown),

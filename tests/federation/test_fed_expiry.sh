@@ -15,6 +15,8 @@
 #      (retry later, nothing lost) while the 5 stay queued; on SIGCONT the
 #      link comes back by itself, the directory is fresh again, and all of
 #      them -- the refused one too, retried by its node -- arrive.
+#   4. gn/cp (clock 31 days ahead) refuses an envelope for good: the code
+#      comes back over the link and sn/agency's outbox marks it rejected.
 set -euo pipefail
 if [ -n "${PL_BIN_DIR:-}" ] && [ -x "$PL_BIN_DIR/passerelle" ]; then
     PATH="$PL_BIN_DIR:$PATH"
@@ -126,5 +128,35 @@ six_in() {
 }
 # the refused one comes back with the node's resend backoff (10-20 s)
 fed_until 600 six_in || fail "not all 6 arrived once the link came back"
+ok
+# --- 4. refused for good by the recipient's node over there: the refusal
+# code comes back hop by hop (gn's broker -> the link -> sn's broker -> the
+# sender's node), nothing else; gn/cp's clock runs 31 days ahead, so the
+# envelope (30-day TTL) has expired for it and it refuses it
+PASSERELLE_TEST_CLOCK_OFFSET=2678400 fed_start_node gcp
+has_gcp() {
+    passerelle --home "$T/agency" directory --json 2>/dev/null \
+        | grep -q '"gn/cp"'
+}
+fed_until 100 has_gcp || fail "sn/agency never saw gn/cp"
+ok
+pl-testmsg --home "$T/agency" send --to gn/cp --payload refused-x >/dev/null
+refused_back() {
+    pl-testmsg --home "$T/agency" outbox --kind test --json >"$T/ob" \
+        && python3 - "$T/ob" <<'PY'
+import json, sys
+rows = [r for r in json.load(open(sys.argv[1])) if r["to"] == "gn/cp"]
+sys.exit(0 if len(rows) == 1 and rows[0]["state"] == "rejected"
+         and rows[0].get("reason") == "expired" else 1)
+PY
+}
+fed_until 300 refused_back || fail "the sender was not told of the refusal over there"
+ok
+grep -q "refused_by_recipient .*by=gn/cp reason=expired" "$T/B2.log" \
+    || fail "gn's broker did not log the refusal"
+ok
+grep -q "link_refused network=gn" "$T/B1.log" || fail "no link_refused line at sn"
+ok
+grep -q "refused-x" "$T/B1.log" "$T/B2.log" && fail "a payload in a broker log"
 ok
 echo "test_fed_expiry: ok ($CHECKS checks)"

@@ -181,3 +181,17 @@ pl_testnode_json(const pl_test_net_t *net, int i, const char *fmt, ...)
     free(o);
     return doc;
 }
+
+bool
+pl_testnode_wait_directory(const pl_test_net_t *net, int i, size_t n, int ms)
+{
+    for (int waited = 0; waited <= ms; waited += 100) {
+        json_t *d = pl_testnode_json(net, i, "directory");
+        size_t have = json_array_size(d);
+        json_decref(d);
+        if (have >= n)
+            return true;
+        pl_test_sh(NULL, "sleep 0.1");
+    }
+    return false;
+}

@@ -46,6 +46,10 @@ int pl_testnode_cli(char **out, const pl_test_net_t *net, int i,
 // command failed or printed no JSON.
 json_t *pl_testnode_json(const pl_test_net_t *net, int i, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+// Waits (polls `directory`, bounded by 'ms') until node i's directory
+// lists at least 'n' nodes; true when it did.
+bool pl_testnode_wait_directory(const pl_test_net_t *net, int i, size_t n,
+                                int ms);
 // Path of node i's log (root/<name>.log), in a static buffer.
 const char *pl_testnode_log(const pl_test_net_t *net, int i);
 

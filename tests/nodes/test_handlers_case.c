@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "nodes/pl_case_int.h"
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_ctl.h"
 #include "nodes/pl_records.h"
@@ -444,6 +445,35 @@ s_refs_known(s_fake_t *f)
     return n;
 }
 
+// `refer` of case 'id' to the clinic as Awa: the reply (owned); ref gets
+// the referral id ("" when none).
+static json_t *
+s_refer_clinic(s_fake_t *f, const char *id, int *rc, char ref[33])
+{
+    json_t *r = s_run(f, "refer",
+                      json_pack("{s:s, s:s, s:s}", "case", id, "to", "clinic",
+                                "service", "svc"),
+                      "Awa", rc);
+    const char *rid =
+        json_string_value(json_object_get(json_object_get(r, "result"), "id"));
+    snprintf(ref, 33, "%s", rid ? rid : "");
+    return r;
+}
+
+// `consent.add` for case 'id' (health, until 2099), which must succeed.
+static void
+s_consent_health(s_fake_t *f, const char *id)
+{
+    int rc;
+    json_t *r =
+        s_run(f, "consent.add",
+              json_pack("{s:s, s:s, s:s, s:s}", "case", id, "sectors", "health",
+                        "given_by", "returnee", "expires", "2099-12-31"),
+              "Awa", &rc);
+    assert_true(s_ok(r));
+    json_decref(r);
+}
+
 static void
 test_refer_gate_and_send(void **state)
 {
@@ -462,12 +492,7 @@ test_refer_gate_and_send(void **state)
     assert_int_equal(f->sent, 0);
     json_decref(r);
     // an unknown recipient: the directory is asked for
-    r = s_run(f, "consent.add",
-              json_pack("{s:s, s:s, s:s, s:s}", "case", id, "sectors", "health",
-                        "given_by", "returnee", "expires", "2099-12-31"),
-              "Awa", &rc);
-    assert_true(s_ok(r));
-    json_decref(r);
+    s_consent_health(f, id);
     r = s_run(f, "refer",
               json_pack("{s:s, s:s, s:s}", "case", id, "to", "nobody",
                         "service", "svc"),
@@ -487,20 +512,14 @@ test_refer_gate_and_send(void **state)
     json_decref(r);
     f->outbox_rc = PL_OK;
     // consent given: one referral envelope to the clinic
-    r = s_run(f, "refer",
-              json_pack("{s:s, s:s, s:s}", "case", id, "to", "clinic",
-                        "service", "svc"),
-              "Awa", &rc);
+    char ref[33];
+    r = s_refer_clinic(f, id, &rc, ref);
     assert_true(s_ok(r));
     assert_int_equal(rc, PL_OK);
     assert_int_equal(f->sent, 1);
     assert_int_equal(f->kinds[0], S_KIND_REFERRAL);
     assert_string_equal(f->to[0], "sn/clinic");
-    const char *rid =
-        json_string_value(json_object_get(json_object_get(r, "result"), "id"));
-    assert_non_null(rid);
-    char ref[33];
-    snprintf(ref, sizeof ref, "%s", rid);
+    assert_true(ref[0] != 0);
     json_decref(r);
     r = s_run(f, "referrals", NULL, NULL, &rc);
     assert_true(s_ok(r));
@@ -527,6 +546,87 @@ test_refer_gate_and_send(void **state)
     free(t);
     json_decref(r);
     assert_int_equal(pl_test_grep_tree(f->home, "DialloXq7", 9), 0);
+    assert_int_equal(s_refs_known(f), 1);
+}
+
+static size_t
+s_audits(s_fake_t *f)
+{
+    pl_txn_t *t = NULL;
+    size_t n = 0;
+    assert_int_equal(pl_store_begin(f->store, NULL, false, &t), PL_OK);
+    assert_int_equal(pl_store_count(t, PL_DB_AUDIT, &n), PL_OK);
+    pl_store_abort(&t);
+    return n;
+}
+
+// The broker's notice that 'id' will never be delivered, in a pass.
+static int
+s_undelivered(s_fake_t *f, const uint8_t id[PL_MSG_ID_BYTES], int reason)
+{
+    pl_txn_t *t = NULL;
+    assert_int_equal(pl_store_begin(f->store, NULL, true, &t), PL_OK);
+    int rc = pl_case_on_undelivered(&f->ctx, t, id, "sn/clinic", reason);
+    if (rc == PL_OK)
+        rc = pl_store_commit(&t);
+    else
+        pl_store_abort(&t);
+    return rc;
+}
+
+// The sender side of a refusal for good: the referral shows the delivery
+// problem in `referrals` and `show`, gets one history line and one audit
+// entry; a second notice adds nothing; an id that is no referral of ours
+// changes nothing.
+static void
+test_refer_undelivered(void **state)
+{
+    s_fake_t *f = *state;
+    char id[33];
+    s_case(f, id);
+    int rc;
+    s_consent_health(f, id);
+    char ref[33];
+    json_t *r = s_refer_clinic(f, id, &rc, ref);
+    assert_true(s_ok(r));
+    json_decref(r);
+    assert_int_equal(f->sent, 1);
+    uint8_t msg[PL_MSG_ID_BYTES] = {1}; // the fake outbox's first id
+    uint8_t other[PL_MSG_ID_BYTES] = {0x77};
+    size_t audits = s_audits(f);
+    assert_int_equal(s_undelivered(f, other, 10), PL_OK);
+    assert_int_equal(s_audits(f), audits);
+    r = s_run(f, "referral.show", json_pack("{s:s}", "id", ref), NULL, &rc);
+    assert_null(json_object_get(json_object_get(r, "result"), "delivery"));
+    size_t lines = json_array_size(
+        json_object_get(json_object_get(r, "result"), "history"));
+    json_decref(r);
+    int bad = PASSERELLE__V1__REJECT_REASON__REJECT_BAD_SIGNATURE;
+    assert_int_equal(s_undelivered(f, msg, bad), PL_OK);
+    assert_int_equal(s_undelivered(f, msg, bad), PL_OK); // told twice
+    assert_int_equal(s_audits(f), audits + 1);
+    r = s_run(f, "referral.show", json_pack("{s:s}", "id", ref), NULL, &rc);
+    json_t *o = json_object_get(r, "result");
+    assert_string_equal(json_string_value(json_object_get(o, "delivery")),
+                        "refused-by-recipient");
+    assert_string_equal(
+        json_string_value(json_object_get(o, "delivery_reason")),
+        "bad_signature");
+    json_t *h = json_object_get(o, "history");
+    assert_int_equal(json_array_size(h), lines + 1);
+    json_t *last = json_array_get(h, lines);
+    assert_string_equal(json_string_value(json_object_get(last, "status")),
+                        "undelivered");
+    assert_string_equal(json_string_value(json_object_get(last, "result")),
+                        "bad_signature");
+    assert_string_equal(json_string_value(json_object_get(o, "status")),
+                        "requested"); // the business status is not touched
+    json_decref(r);
+    r = s_run(f, "referrals", NULL, NULL, &rc);
+    o = json_array_get(json_object_get(r, "result"), 0);
+    assert_string_equal(json_string_value(json_object_get(o, "delivery")),
+                        "refused-by-recipient");
+    json_decref(r);
     assert_int_equal(s_refs_known(f), 1);
 }
 
@@ -745,6 +845,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_refer_gate_and_send, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_inbound_referral, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_refer_undelivered, s_setup,
                                         s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

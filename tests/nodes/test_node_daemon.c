@@ -248,14 +248,19 @@ main(void)
     s_readers_t r = s_readers(witness);
     fprintf(stderr, "before restart: %d readers, %d dead\n", r.total, r.dead);
     PL_CHECK(r.dead >= 1);
+    // counted while it is stopped: the restart's session_up is the next one
+    long ups = pl_testnode_count_in_file(alog, "session_up");
     pl_testnode_start(&net, A, s_fast, NULL);
     r = s_readers(witness);
     fprintf(stderr, "after restart: %d readers, %d dead\n", r.total, r.dead);
     PL_CHECK(r.dead == 0);
     PL_CHECK(pl_testnode_count_in_file(alog, "store_stale_readers cleared=")
              >= 1);
+    // its session is up before the count below (the control socket comes
+    // first): else that session_up, logged late, would pass for the next
+    PL_CHECK(pl_testnode_wait_log(alog, "session_up", ups + 1, 20000));
     // and the daemon itself killed with -9 restarts fine, no dead reader
-    long ups = pl_testnode_count_in_file(alog, "session_up");
+    ups = pl_testnode_count_in_file(alog, "session_up");
     pl_test_net_stop_node(&net, A, true);
     pl_testnode_start(&net, A, s_fast, NULL);
     r = s_readers(witness);

@@ -13,12 +13,14 @@
 #include <time.h>
 
 #include "tests/lib/pl_test.h"
+#include "tests/lib/pl_testnet.h"
 #include "tests/lib/pl_testnode.h"
 
-#define S_BATCH   20
-#define S_BATCHES 15 // 300 messages of about 3 KB
-#define S_HOLD_S  40 // full for longer than one broker redelivery (30 s)
-#define S_WAIT_MS 120000
+#define S_BATCH     20
+#define S_BATCHES   15     // 300 messages of about 3 KB
+#define S_REDELIVER "3000" // the broker's --redeliver-ms in this test
+#define S_HOLD_S    12     // full for longer than several broker redeliveries
+#define S_WAIT_MS   120000
 enum { AG = 0, CL = 1 };
 
 static void
@@ -39,7 +41,8 @@ main(void)
     const char *specs[] = {"agency:agency", "clinic:health"};
     pl_test_net_t net;
     pl_test_net_init(&net, "mapfull", specs, 2);
-    pl_test_net_start_broker(&net, NULL);
+    const char *const redeliver[] = {"--redeliver-ms", S_REDELIVER, NULL};
+    pl_testnet_start_broker(&net, redeliver, NULL);
     pl_testnode_start(&net, AG, fast, NULL);
     pl_testnode_start(&net, CL, tiny, NULL);
     const char *clog = pl_testnode_log(&net, CL);
@@ -66,8 +69,17 @@ main(void)
         stable = n == first ? stable + 1 : 0;
         first = n;
     }
-    // held full across a broker redelivery
-    s_sleep_ms(S_HOLD_S * 1000L);
+    // held full across broker redeliveries (every 3 s here, 30 s by
+    // default): at least two while full, and S_HOLD_S in all
+    long re0 = pl_testnet_log_count(&net, "redeliver address=");
+    uint64_t held_from = pl_mono_ms();
+    for (int k = 0; k < 100; k++) {
+        if (pl_testnet_log_count(&net, "redeliver address=") >= re0 + 2
+            && pl_mono_ms() - held_from >= S_HOLD_S * 1000L)
+            break;
+        s_sleep_ms(500);
+    }
+    PL_CHECK(pl_testnet_log_count(&net, "redeliver address=") >= re0 + 2);
     long held = pl_testnode_stat(net.home[CL], "inbox");
     long lines = pl_testnode_count_in_file(clog, "store_full");
     long noisy = pl_testnode_count_in_file(clog, "WARN node envelope_deferred")

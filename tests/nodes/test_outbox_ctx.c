@@ -240,6 +240,59 @@ test_answers(void **state)
     assert_int_equal(pl_fakenode_count(f, PL_DB_OUTBOX), 3);
 }
 
+static size_t
+s_audits(pl_fakenode_t *f)
+{
+    pl_txn_t *t = NULL;
+    size_t n = 0;
+    assert_int_equal(pl_store_begin(f->node->store, NULL, false, &t), PL_OK);
+    assert_int_equal(pl_store_count(t, PL_DB_AUDIT, &n), PL_OK);
+    pl_store_abort(&t);
+    return n;
+}
+
+// The broker's `expired` for 'id', with the recipient's refusal code when
+// 'refused' >= 0, through the inbound dispatch as the loop runs it.
+static void
+s_expired_in(pl_fakenode_t *f, const uint8_t *id, int refused)
+{
+    pl_buf_t b = {0};
+    assert_int_equal(pl_wire_expired(id, "sn/clinic", refused, &b), PL_OK);
+    assert_int_equal(pl_fakenode_pass(f, b.data, b.len), PL_OK);
+    pl_buf_free(&b);
+}
+
+// a refusal for good by the recipient's node (the broker's `expired` with
+// a code): rejected with that code, bytes dropped, out of the resend
+// schedule, audited once; a plain `expired` stays expired, audited too;
+// a repeated notice changes nothing
+static void
+test_refused_by_recipient(void **state)
+{
+    pl_fakenode_t *f = *state;
+    uint8_t a[PL_MSG_ID_BYTES], b[PL_MSG_ID_BYTES];
+    assert_int_equal(pl_fakenode_outbox_add(f, "sn/clinic", a), PL_OK);
+    assert_int_equal(pl_fakenode_outbox_add(f, "sn/clinic", b), PL_OK);
+    s_answer(f, a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 0);
+    size_t audits = s_audits(f);
+    int bad = PASSERELLE__V1__REJECT_REASON__REJECT_BAD_SIGNATURE;
+    s_expired_in(f, a, bad);
+    pl_outrec_t r;
+    assert_int_equal(s_rec(f, a, &r), PL_OK);
+    assert_int_equal(r.state, S_OUT_REJECTED);
+    assert_int_equal(r.reason, bad);
+    assert_int_equal(r.packet_len, 0);
+    assert_int_equal(s_audits(f), audits + 1);
+    s_expired_in(f, a, bad); // told twice
+    assert_int_equal(s_audits(f), audits + 1);
+    // a plain expiry of a pending one
+    s_expired_in(f, b, -1);
+    assert_int_equal(s_rec(f, b, &r), PL_OK);
+    assert_int_equal(r.state, S_OUT_EXPIRED);
+    assert_int_equal(s_audits(f), audits + 2);
+    assert_int_equal(pl_node_resend_count(f->node), 0);
+}
+
 int
 main(void)
 {
@@ -254,6 +307,8 @@ main(void)
                                         pl_fakenode_teardown),
         cmocka_unit_test_setup_teardown(test_answers, pl_fakenode_setup,
                                         pl_fakenode_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_refused_by_recipient, pl_fakenode_setup, pl_fakenode_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

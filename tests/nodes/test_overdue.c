@@ -97,14 +97,7 @@ main(void)
     pl_test_net_start_broker(&s_net, NULL);
     pl_testnode_start(&s_net, AG, s_fast, NULL);
     pl_testnode_start(&s_net, CL, s_fast, NULL);
-    for (int k = 0; k < 300; k++) {
-        json_t *d = pl_testnode_json(&s_net, AG, "directory");
-        size_t n = json_array_size(d);
-        json_decref(d);
-        if (n >= 2)
-            break;
-        pl_test_sh(NULL, "sleep 0.1");
-    }
+    PL_CHECK(pl_testnode_wait_directory(&s_net, AG, 2, 30000));
     char *c = NULL;
     PL_CHECK(pl_test_sh(&c,
                         "'%s' --home '%s' case add --given Ousmane --family "
