@@ -17,6 +17,7 @@
 #include "nodes/pl_case_int.h"
 #include "nodes/pl_fhir.h"
 #include "nodes/pl_hsds.h"
+#include "nodes/pl_node_svc.h"
 #include "nodes/pl_roles.h"
 #include "nodes/pl_session.h"
 #include "proto/pl_crypto.h"
@@ -222,10 +223,14 @@ s_import(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
 
 // The valid certificates of the directory and their service list; the
 // stored enrichment. *svcs malloc'd (free it), *enrich a new reference.
+// The export's service list: the certificates' services, the published
+// catalogues in their place (*cat holds them: json_decref it after use),
+// and the stored enrichment.
 static int
 s_hsds_load(pl_node_ctx_t *ctx, pl_txn_t *txn, pl_hsds_svc_t **svcs, size_t *n,
-            json_t **enrich)
+            json_t **enrich, json_t **cat)
 {
+    *cat = NULL;
     const pl_cert_t **certs = calloc(ctx->ndir + 1, sizeof *certs);
     *svcs = calloc(S_SERVICES_MAX, sizeof **svcs);
     if (!certs || !*svcs) {
@@ -243,6 +248,8 @@ s_hsds_load(pl_node_ctx_t *ctx, pl_txn_t *txn, pl_hsds_svc_t **svcs, size_t *n,
     if (*n > S_SERVICES_MAX)
         *n = S_SERVICES_MAX;
     free(certs);
+    *cat = pl_svc_catalogue(ctx, txn); // NULL (unreadable): certificates only
+    *n = pl_hsds_with_catalogue(*svcs, *n, S_SERVICES_MAX, *cat);
     const uint8_t *v;
     size_t vlen;
     json_error_t jerr;
@@ -295,11 +302,12 @@ s_hsds(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
                                  S_PAGE_MAX);
     pl_hsds_svc_t *svcs;
     size_t n;
-    json_t *enrich;
-    if (s_hsds_load(ctx, txn, &svcs, &n, &enrich) != PL_OK)
+    json_t *enrich, *cat;
+    if (s_hsds_load(ctx, txn, &svcs, &n, &enrich, &cat) != PL_OK)
         return pl_node_ctl_error(PL_ENOMEM, "out of memory");
     json_t *all = pl_hsds_services(svcs, n, enrich);
     free(svcs);
+    json_decref(cat);
     json_decref(enrich);
     if (all && jp)
         all = s_page(all, (size_t) page, (size_t) per);
@@ -313,8 +321,8 @@ s_hsds_import(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
 {
     pl_hsds_svc_t *svcs;
     size_t n, matched = 0, ignored = 0;
-    json_t *enrich;
-    if (s_hsds_load(ctx, txn, &svcs, &n, &enrich) != PL_OK) {
+    json_t *enrich, *cat;
+    if (s_hsds_load(ctx, txn, &svcs, &n, &enrich, &cat) != PL_OK) {
         *rc_out = PL_ENOMEM;
         return pl_node_ctl_error(PL_ENOMEM, "out of memory");
     }
@@ -322,6 +330,7 @@ s_hsds_import(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     int bad = pl_hsds_merge(enrich, json_object_get(args, "doc"), svcs, n,
                             &matched, &ignored, why, sizeof why);
     free(svcs);
+    json_decref(cat);
     char *text = bad ? NULL : json_dumps(enrich, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(enrich);
     if (bad) {

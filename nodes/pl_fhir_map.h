@@ -68,4 +68,6 @@ const pl_hsds_sector_t *pl_hsds_sector_table(void);
 // The name of the taxonomy the sector terms belong to.
 #define PL_HSDS_TAXONOMY_SECTOR  "passerelle-sector"
 #define PL_HSDS_TAXONOMY_SERVICE "passerelle-service"
+// the capacity signal of a catalogue entry (issue 18): open, limited, full
+#define PL_HSDS_TAXONOMY_CAPACITY "passerelle-capacity"
 #endif

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nodes/pl_fhir.h"
@@ -35,6 +36,49 @@ pl_hsds_service_list(const pl_cert_t *const *certs, size_t n,
             s += len + (s[len] == ',');
         }
     }
+    return k;
+}
+
+static const pl_cert_t *
+s_cert_of(const pl_hsds_svc_t *svcs, size_t n, const char *address)
+{
+    for (size_t i = 0; address && i < n; i++)
+        if (!strcmp(svcs[i].cert->address, address))
+            return svcs[i].cert;
+    return NULL;
+}
+
+size_t
+pl_hsds_with_catalogue(pl_hsds_svc_t *svcs, size_t n, size_t max,
+                       const json_t *cat)
+{
+    size_t nc = json_array_size(cat), na = 0, k = 0;
+    pl_hsds_svc_t *add = calloc(nc ? nc : 1, sizeof *add);
+    if (!add)
+        return n;
+    for (size_t i = 0; i < nc; i++) {
+        const json_t *o = json_array_get(cat, i);
+        const json_t *e = json_object_get(o, "entry");
+        const char *code = json_string_value(json_object_get(e, "code"));
+        const pl_cert_t *c = s_cert_of(
+            svcs, n, json_string_value(json_object_get(o, "address")));
+        if (!c || !code || !*code || strlen(code) >= sizeof add->code)
+            continue;
+        add[na].cert = c;
+        add[na].entry = e;
+        snprintf(add[na].code, sizeof add[na].code, "%s", code);
+        na++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool listed = false;
+        for (size_t j = 0; j < na && !listed; j++)
+            listed = add[j].cert == svcs[i].cert;
+        if (!listed)
+            svcs[k++] = svcs[i];
+    }
+    for (size_t j = 0; j < na && k < max; j++)
+        svcs[k++] = add[j];
+    free(add);
     return k;
 }
 
@@ -173,6 +217,55 @@ s_sal(const pl_hsds_svc_t *s, const char *sid, const char *oid,
     return sal;
 }
 
+// The fields of catalogue entry 'e' (issue 18) that HSDS 3.0's service
+// has: name, status, fees_description (cost), application_process (how to
+// reach it), minimum_age / maximum_age, languages and schedules (opening
+// hours as a schedule's description) unless the enrichment gave them, and
+// the capacity signal as a "passerelle-capacity" attribute.
+static void
+s_from_entry(json_t *o, const json_t *e, const char *sid, const json_t *enr)
+{
+    const char *name = s_pick(e, "name_en", s_pick(e, "name_fr", NULL));
+    if (name && !json_object_get(enr, "name"))
+        json_object_set_new(o, "name", json_string(name));
+    if (!strcmp(s_pick(e, "status", "active"), "inactive"))
+        json_object_set_new(o, "status", json_string("inactive"));
+    static const char *const map[][2] = {{"cost", "fees_description"},
+                                         {"reach", "application_process"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (s_pick(e, map[i][0], NULL))
+            json_object_set(o, map[i][1], json_object_get(e, map[i][0]));
+    if (json_is_integer(json_object_get(e, "min_age")))
+        json_object_set(o, "minimum_age", json_object_get(e, "min_age"));
+    if (json_is_integer(json_object_get(e, "max_age")))
+        json_object_set(o, "maximum_age", json_object_get(e, "max_age"));
+    json_t *langs = json_object_get(o, "languages");
+    size_t i;
+    json_t *v;
+    char id[37];
+    if (!json_array_size(langs))
+        json_array_foreach(json_object_get(e, "languages"), i, v)
+        {
+            s_sub_id(id, "language", sid, i);
+            json_array_append_new(langs,
+                                  json_pack("{s:s, s:s, s:O}", "id", id,
+                                            "service_id", sid, "code", v));
+        }
+    json_t *sched = json_object_get(o, "schedules");
+    if (!json_array_size(sched) && s_pick(e, "hours", NULL)) {
+        s_sub_id(id, "schedule", sid, 0);
+        json_array_append_new(sched, json_pack("{s:s, s:s, s:O}", "id", id,
+                                               "service_id", sid, "description",
+                                               json_object_get(e, "hours")));
+    }
+    const char *cap = json_string_value(
+        json_object_get(json_object_get(e, "capacity"), "state"));
+    if (cap)
+        json_array_append_new(json_object_get(o, "attributes"),
+                              s_attr(sid, PL_HSDS_TAXONOMY_CAPACITY, cap, cap,
+                                     "Capacity signalled by the provider"));
+}
+
 static json_t *
 s_service(const pl_hsds_svc_t *s, const json_t *enrich)
 {
@@ -203,6 +296,8 @@ s_service(const pl_hsds_svc_t *s, const json_t *enrich)
                           s_attr(sid, PL_HSDS_TAXONOMY_SERVICE, s->code,
                                  s->code, "A service code of a certificate"));
     json_object_set_new(o, "attributes", attrs);
+    if (s->entry)
+        s_from_entry(o, s->entry, sid, e);
     json_object_set_new(o, "organization", s_org(s->cert, oid, enrich));
     json_object_set_new(o, "service_at_locations",
                         json_pack("[o]", s_sal(s, sid, oid, enrich)));

@@ -19,6 +19,7 @@
 typedef struct {
     const pl_cert_t *cert; // the node (borrowed)
     char code[64];         // the service code (a slug)
+    const json_t *entry;   // its catalogue entry (issue 18), or NULL
 } pl_hsds_svc_t;
 
 // THE service list of the export: today the services of each certificate
@@ -28,6 +29,16 @@ typedef struct {
 // many rows the full list has.
 size_t pl_hsds_service_list(const pl_cert_t *const *certs, size_t n,
                             pl_hsds_svc_t *out, size_t max);
+
+// The service catalogues (issue 18) in the list: a node that publishes a
+// catalogue lists its services there, so its certificate's rows give way
+// to its entries (same ids for the same code). 'cat' is the array of
+// pl_svc_catalogue ({address, entry, ...}; borrowed: keep it alive while
+// 'svcs' is used); an entry whose address has no row (no valid
+// certificate) is left out: the certificate stays the source of trust.
+// Returns the new count (at most 'max').
+size_t pl_hsds_with_catalogue(pl_hsds_svc_t *svcs, size_t n, size_t max,
+                              const json_t *cat);
 
 // The HSDS service objects of 'svcs', with the display fields of
 // 'enrich' (the stored enrichment, may be NULL). New reference, NULL when

@@ -684,6 +684,53 @@ test_hsds_export(void **state)
     json_decref(r1);
 }
 
+// The catalogue (issue 18) in the export: a node that publishes one lists
+// its services there (its certificate's rows give way, same id for the
+// same code), with the fields HSDS has; an entry of a node without a
+// certificate in the directory is left out.
+static void
+test_hsds_catalogue(void **state)
+{
+    s_fake_t *f = *state;
+    const pl_cert_t *certs[] = {&f->dir[0], &f->dir[1], &f->dir[2]};
+    pl_hsds_svc_t svcs[16] = {0};
+    size_t n = pl_hsds_service_list(certs, 3, svcs, 16);
+    assert_int_equal(n, 4); // agency, clinic x2, school
+    json_t *before = pl_hsds_services(svcs, n, NULL);
+    json_t *cat = json_pack(
+        "[{s:s, s:{s:s, s:s, s:s, s:i, s:i, s:[s,s], s:s, s:s, s:s, "
+        "s:{s:s}}}, {s:s, s:{s:s, s:s}}]",
+        "address", "sn/clinic", "entry", "code", "primary-care", "name_en",
+        "General practice", "cost", "free", "min_age", 0, "max_age", 120,
+        "languages", "fr", "wo", "hours", "Mon-Fri 8:00-17:00", "reach",
+        "Ask at the front desk", "status", "active", "capacity", "state",
+        "full", "address", "xx/unknown", "entry", "code", "ghost", "name_en",
+        "Not in the directory");
+    n = pl_hsds_with_catalogue(svcs, n, 16, cat);
+    assert_int_equal(n, 3); // agency, school, the clinic's one entry
+    json_t *a = pl_hsds_services(svcs, n, NULL);
+    s_save("hsds-catalogue.json", a);
+    const json_t *s = json_array_get(a, 2);
+    assert_string_equal(s_at(s, "name"), "General practice");
+    assert_string_equal(s_at(s, "fees_description"), "free");
+    assert_string_equal(s_at(s, "application_process"),
+                        "Ask at the front desk");
+    assert_int_equal(json_integer_value(json_object_get(s, "maximum_age")),
+                     120);
+    assert_string_equal(s_at(s, "languages.1.code"), "wo");
+    assert_string_equal(s_at(s, "schedules.0.description"),
+                        "Mon-Fri 8:00-17:00");
+    assert_string_equal(s_at(s, "attributes.2.taxonomy_term.code"), "full");
+    // the same service id as the certificate's row of the same code
+    assert_string_equal(s_at(s, "id"), s_at(json_array_get(before, 1), "id"));
+    for (size_t i = 0; i < n; i++)
+        assert_string_not_equal(s_at(json_array_get(a, i), "name"),
+                                "Not in the directory");
+    json_decref(a);
+    json_decref(before);
+    json_decref(cat);
+}
+
 // The import keeps display fields for the export's ids, never trust: the
 // organization's uri (the address) and the taxonomy stay the
 // certificate's; a bad email is refused with its path, nothing stored.
@@ -789,6 +836,8 @@ main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_hsds_export, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_hsds_import, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_hsds_catalogue, s_setup,
+                                        s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
