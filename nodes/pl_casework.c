@@ -728,3 +728,29 @@ pl_rss_report_figures(pl_txn_t *txn, json_t *out)
     }
     return s_each(txn, s_fig_one, out);
 }
+
+int
+pl_casework_lowest(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], char *out,
+                   size_t n)
+{
+    out[0] = 0;
+    pl_cw_t w = PL_CW_INIT;
+    int rc = pl_cw_load(txn, id, &w);
+    if (rc == PL_ENOTFOUND)
+        return PL_OK;
+    json_int_t best = -1;
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(w.doc, "rss"), i, o)
+    {
+        const char *low = json_string_value(json_object_get(o, "lowest"));
+        json_int_t at =
+            json_integer_value(json_object_get(o, "administered_at"));
+        if (rc == PL_OK && low && at >= best) {
+            best = at;
+            snprintf(out, n, "%s", low);
+        }
+    }
+    pl_cw_release(&w);
+    return rc;
+}

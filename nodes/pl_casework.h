@@ -87,6 +87,13 @@ json_t *pl_cw_safeguarding(pl_txn_t *txn, const pl_cw_t *w);
 // The case is a child (uasc, or under 18 by birth date).
 bool pl_cw_child(const pl_case_rec_t *rec, uint64_t now);
 
+// The lowest dimension ("economic", "social", "psychosocial") of case
+// 'id''s latest survey that has one, into 'out' (size n; "" when none):
+// what service matching (issue 18) weighs when not told otherwise.
+PL_MUST_CHECK int pl_casework_lowest(pl_txn_t *txn,
+                                     const uint8_t id[PL_CASE_ID], char *out,
+                                     size_t n);
+
 // ---- the closure rules, called by case.close (pl_case.c)
 
 // NULL when case 'id' may close with 'reason'; else the reply (*rc its

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "nodes/pl_case_int.h"
+#include "nodes/pl_casework.h"
 #include "nodes/pl_roles.h"
 #include "nodes/pl_slip.h"
 #include "nodes/pl_svc.h"
@@ -357,12 +358,16 @@ s_match(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     if (err)
         return err;
     uint64_t now = pl_now();
-    char sex[16] = "", lang[16] = "";
+    char sex[16] = "", lang[16] = "", low[16] = "";
+    const char *lowest = pl_case_arg(args, "lowest");
+    if (!lowest && pl_casework_lowest(txn, id, low, sizeof low) == PL_OK
+        && *low)
+        lowest = low; // the latest survey's (issue 17)
     snprintf(sex, sizeof sex, "%s", cs.rec.sex ? cs.rec.sex : "");
     snprintf(lang, sizeof lang, "%s", cs.rec.language ? cs.rec.language : "");
     pl_svc_person_t p = {
         .needs = cs.rec.needs ? json_deep_copy(cs.rec.needs) : json_array(),
-        .lowest = pl_case_arg(args, "lowest"),
+        .lowest = lowest,
         .region = pl_case_arg(args, "region") ? pl_case_arg(args, "region")
                                               : ctx->me->region,
         .age = s_age(cs.rec.birth, now),

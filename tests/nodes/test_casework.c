@@ -350,6 +350,20 @@ test_weights_load(void **state)
         json_string_value(json_object_get(r, "suggested_sector")),
         "social-protection");
     json_decref(r);
+    // the latest survey's lowest dimension is what service matching weighs
+    // (issue 18); a case with no survey has none
+    char other[33], low[16];
+    s_case(f, "1990-01-01", other);
+    uint8_t id[PL_CASE_ID], oid[PL_CASE_ID];
+    assert_int_equal(pl_unhex(id, sizeof id, c), PL_OK);
+    assert_int_equal(pl_unhex(oid, sizeof oid, other), PL_OK);
+    pl_txn_t *txn = NULL;
+    assert_int_equal(pl_store_begin(f->ts.store, NULL, false, &txn), PL_OK);
+    assert_int_equal(pl_casework_lowest(txn, id, low, sizeof low), PL_OK);
+    assert_string_equal(low, "social");
+    assert_int_equal(pl_casework_lowest(txn, oid, low, sizeof low), PL_OK);
+    assert_string_equal(low, "");
+    pl_store_abort(&txn);
     // the default answers no longer fit: E1 is not in this table
     s_want(f, "rss.add",
            json_pack("{s:s, s:s, s:{s:{s:i}}}", "case", c, "timepoint",
