@@ -58,8 +58,8 @@ typedef struct {
     uint64_t session_idle_s, session_max_s;
     int handover_keep_days; // days a handed-over case is kept after its
                             // acceptance: 0 = default (90), -1 = none
-    int report_hours; // aggregate reports every N hours (issue 15): 0 =
-                      // default (24), -1 = never by itself
+    int report_hours;       // aggregate reports every N hours (issue 15): 0 =
+                            // default (24), -1 = never by itself
 } pl_node_opts_t;
 
 #define PL_NODE_BOX_GRACE_DAYS     14                 // default grace period

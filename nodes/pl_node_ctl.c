@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nodes/pl_fhir_cmd.h"
 #include "nodes/pl_casework.h"
 #include "nodes/pl_coord.h"
+#include "nodes/pl_fhir_cmd.h"
 #include "nodes/pl_handover_cmd.h"
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_int.h"

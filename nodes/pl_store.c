@@ -42,8 +42,7 @@ static const char *const s_db_names[PL_DB_COUNT] = {
     [PL_DB_REFERRALS] = "referrals", [PL_DB_AUDIT] = "audit",
     [PL_DB_CONSENTS] = "consents",   [PL_DB_STAFF] = "staff",
     [PL_DB_OVERRIDES] = "overrides", [PL_DB_HANDOVERS] = "handovers",
-    [PL_DB_TOKENS] = "tokens",
-    [PL_DB_REPORTS] = "reports",
+    [PL_DB_TOKENS] = "tokens",       [PL_DB_REPORTS] = "reports",
 };
 
 // Settings keys.

@@ -22,12 +22,12 @@
 #include "proto/pl_err.h"
 #include "proto/pl_util.h"
 
-#define PL_PACKET_MAX    (1024 * 1024 + 4096) // contract: one packet
+#define PL_PACKET_MAX       (1024 * 1024 + 4096) // contract: one packet
 #define PL_REPORT_MAX_BYTES (16 * 1024) // an aggregate report's JSON (issue 15)
-#define PL_MSG_ID_BYTES  16                   // envelope / referral ids
-#define PL_NONCE_BYTES   24                   // XChaCha20-Poly1305
-#define PL_HEADER_MAX    1024                 // encoded Header
-#define PL_DECODE_BUDGET (4 * 1024 * 1024)    // heap bytes one decode may use
+#define PL_MSG_ID_BYTES     16          // envelope / referral ids
+#define PL_NONCE_BYTES      24          // XChaCha20-Poly1305
+#define PL_HEADER_MAX       1024        // encoded Header
+#define PL_DECODE_BUDGET    (4 * 1024 * 1024) // heap bytes one decode may use
 
 // One signed service catalogue (issue 18, nodes/pl_svc.h).
 #define PL_CATALOGUE_MAX 16384
