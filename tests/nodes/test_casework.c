@@ -21,6 +21,7 @@
 #include "nodes/pl_casework.h"
 #include "nodes/pl_node_ctl.h"
 #include "proto/pl_keys.h"
+#include "tests/lib/nodes/pl_testctl.h"
 #include "tests/lib/nodes/pl_teststore.h"
 #include "tests/lib/pl_test.h"
 
@@ -66,22 +67,8 @@ s_teardown(void **state)
 static json_t *
 s_run(s_fake_t *f, const char *cmd, json_t *args, int *rc)
 {
-    pl_txn_t *txn = NULL;
-    assert_int_equal(pl_store_begin(f->ts.store, NULL, true, &txn), PL_OK);
-    int out = -1;
-    const pl_ctl_cmd_t *row = pl_node_ctl_find(cmd);
-    assert_non_null(row);
-    char *text = pl_node_ctl_run(row, &f->ctx, txn, args, "fatou", &out);
-    if (out == PL_OK)
-        assert_int_equal(pl_store_commit(&txn), PL_OK);
-    else
-        pl_store_abort(&txn);
-    json_decref(args);
-    json_error_t e;
-    json_t *reply = json_loads(text, 0, &e);
-    free(text);
-    assert_non_null(reply);
-    *rc = out;
+    json_t *reply =
+        pl_testctl_run(f->ts.store, &f->ctx, cmd, args, "fatou", rc);
     if (!json_is_true(json_object_get(reply, "ok")))
         return reply;
     json_t *res = json_incref(json_object_get(reply, "result"));

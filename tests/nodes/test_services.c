@@ -22,7 +22,7 @@
 #include "nodes/pl_slip.h"
 #include "nodes/pl_svc.h"
 #include "proto/pl_keys.h"
-#include "tests/lib/nodes/pl_testrun.h"
+#include "tests/lib/nodes/pl_testctl.h"
 #include "tests/lib/nodes/pl_teststore.h"
 
 // The fake: this node (a clinic) and one peer (an agency) in its directory.
@@ -91,12 +91,13 @@ s_teardown(void **state)
     return 0;
 }
 
-// Runs 'cmd' (tests/lib/nodes/pl_testrun); returns its "result" (new
+// Runs 'cmd' (tests/lib/nodes/pl_testctl); returns its "result" (new
 // reference) or NULL, *rc the handler's code.
 static json_t *
 s_run(s_fake_t *f, const char *cmd, json_t *args, int *rc)
 {
-    json_t *reply = pl_testrun(&f->ctx, cmd, args, "tester", rc);
+    json_t *reply =
+        pl_testctl_run(f->ctx.store, &f->ctx, cmd, args, "tester", rc);
     json_t *res = json_incref(json_object_get(reply, "result"));
     json_decref(reply);
     return res;
