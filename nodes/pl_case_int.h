@@ -123,8 +123,9 @@ int pl_case_ref_of_msg(pl_txn_t *txn, const uint8_t msg_id[PL_MSG_ID_BYTES],
 
 // pl_case_undelivered.c: our envelope 'msg_id' to 'to' will never be
 // delivered (reason -1: it expired; else the recipient node's refusal
-// code): when it is a referral, the referral records the delivery problem,
-// a history line and an audit entry. PL_OK when it is not a referral.
+// code, or the broker's when PL_CASE_BY_BROKER of pl_node_case.h is or'ed
+// in): when it is a referral, the referral records the delivery problem, a
+// history line and an audit entry. PL_OK when it is not a referral.
 PL_MUST_CHECK int pl_case_on_undelivered(pl_node_ctx_t *ctx, pl_txn_t *txn,
                                          const uint8_t msg_id[PL_MSG_ID_BYTES],
                                          const char *to, int reason);

@@ -4,20 +4,25 @@
 // problem (`delivery`, `delivery_reason`, shown by `referrals` and
 // `show`), gets a history line and an audit entry, so that its sender's
 // loop closes instead of waiting. Layer: nodes, handlers.
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nodes/pl_case_int.h"
 #include "proto/pl_wire.h"
 
-// "refused-by-recipient" or "expired"; the code's name ("expired" too).
+// "refused-by-recipient", "refused-by-broker" or "expired"; the code's
+// name ("expired" too).
 static void
 s_names(int reason, const char **delivery, const char **code)
 {
-    *delivery = reason >= 0 ? "refused-by-recipient" : "expired";
-    *code = reason >= 0
-                ? pl_wire_reason_name((Passerelle__V1__RejectReason) reason)
-                : "expired";
+    bool broker = reason >= 0 && (reason & PL_CASE_BY_BROKER);
+    *delivery = reason < 0 ? "expired"
+                : broker   ? "refused-by-broker"
+                           : "refused-by-recipient";
+    *code = reason >= 0 ? pl_wire_reason_name(
+                (Passerelle__V1__RejectReason) (reason & ~PL_CASE_BY_BROKER))
+                        : "expired";
 }
 
 // Replaces the string *dst by a copy of 'src'.

@@ -701,6 +701,22 @@ s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
     return rc;
 }
 
+// When outbox entry 'id' is a referral whose entry is now in 'state' (it
+// will never be delivered), the referral records it (its room).
+static int
+s_ref_undelivered(pl_node_t *self, pl_txn_t *txn, const uint8_t *id, int state,
+                  int reason)
+{
+    const uint8_t *v;
+    size_t vlen;
+    pl_outrec_t r;
+    if (pl_store_get(txn, PL_DB_OUTBOX, id, PL_MSG_ID_BYTES, &v, &vlen) != PL_OK
+        || pl_outrec_decode(v, vlen, &r) != PL_OK || r.kind != S_KIND_REFERRAL
+        || r.state != state)
+        return PL_OK; // not a referral, or settled otherwise (receipted...)
+    return pl_node_case_on_undelivered(self, txn, id, r.to, reason);
+}
+
 // The broker's `expired`: our envelope will never be delivered (refused
 // set: the recipient's node refused it for good). The outbox entry moves;
 // a referral whose entry did records the delivery problem (its room).
@@ -714,17 +730,31 @@ s_on_expired(pl_node_t *self, pl_txn_t *txn, const Passerelle__V1__Expired *e)
                  : pl_node_outbox_answer(self, txn, id,
                                          PASSERELLE__V1__PACKET__KIND_EXPIRED,
                                          0, NULL);
-    const uint8_t *v;
-    size_t vlen;
-    pl_outrec_t r;
-    if (rc != PL_OK
-        || pl_store_get(txn, PL_DB_OUTBOX, id, PL_MSG_ID_BYTES, &v, &vlen)
-               != PL_OK
-        || pl_outrec_decode(v, vlen, &r) != PL_OK || r.kind != S_KIND_REFERRAL)
-        return rc;
-    if (r.state != (reason >= 0 ? S_OUT_REJECTED : S_OUT_EXPIRED))
-        return PL_OK; // settled otherwise (receipted, rejected by the broker)
-    return pl_node_case_on_undelivered(self, txn, id, r.to, reason);
+    return rc != PL_OK
+               ? rc
+               : s_ref_undelivered(self, txn, id,
+                                   reason >= 0 ? S_OUT_REJECTED : S_OUT_EXPIRED,
+                                   reason);
+}
+
+// The broker's `rejected` of our envelope: a referral it refused for good
+// (the outbox entry moved to rejected; a retry leaves it pending) shows
+// the delivery problem too.
+static int
+s_on_rejected(pl_node_t *self, pl_txn_t *txn, const Passerelle__V1__Rejected *r)
+{
+    if (!r->has_message_id) {
+        pl_log_warn(self->log, "broker_rejected reason=%s detail=\"%s\"",
+                    pl_wire_reason_name(r->reason), r->detail ? r->detail : "");
+        return PL_OK;
+    }
+    const uint8_t *id = r->message_id.data;
+    int rc = pl_node_outbox_answer(self, txn, id,
+                                   PASSERELLE__V1__PACKET__KIND_REJECTED,
+                                   r->reason, r->detail);
+    return rc != PL_OK ? rc
+                       : s_ref_undelivered(self, txn, id, S_OUT_REJECTED,
+                                           (int) r->reason | PL_CASE_BY_BROKER);
 }
 
 void
@@ -749,17 +779,9 @@ pl_node_on_packet(pl_node_t *self, pl_txn_t *pass, const pl_packet_t *pkt,
     case PASSERELLE__V1__PACKET__KIND_EXPIRED:
         rc = s_on_expired(self, c, pkt->expired);
         break;
-    case PASSERELLE__V1__PACKET__KIND_REJECTED: {
-        const Passerelle__V1__Rejected *r = pkt->rejected;
-        if (r->has_message_id)
-            rc = pl_node_outbox_answer(self, c, r->message_id.data,
-                                       pkt->kind_case, r->reason, r->detail);
-        else
-            pl_log_warn(self->log, "broker_rejected reason=%s detail=\"%s\"",
-                        pl_wire_reason_name(r->reason),
-                        r->detail ? r->detail : "");
+    case PASSERELLE__V1__PACKET__KIND_REJECTED:
+        rc = s_on_rejected(self, c, pkt->rejected);
         break;
-    }
     case PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE:
         rc = pl_node_dir_on_response(self, c, pkt->directory_response);
         break;

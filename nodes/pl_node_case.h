@@ -57,8 +57,10 @@ PL_MUST_CHECK int pl_node_case_on_receipt(pl_node_t *self, pl_txn_t *txn,
                                           const char *from,
                                           uint64_t received_at);
 // Our envelope 'msg_id' to 'to' will never be delivered (reason -1:
-// expired; else the recipient node's refusal code): when it is a
-// referral, the referral shows the delivery problem (pl_case_undelivered).
+// expired; else the recipient node's refusal code, or the broker's with
+// PL_CASE_BY_BROKER or'ed in): when it is a referral, the referral shows
+// the delivery problem (pl_case_undelivered).
+#define PL_CASE_BY_BROKER 0x100 // the broker refused it for good when sent
 PL_MUST_CHECK int pl_node_case_on_undelivered(pl_node_t *self, pl_txn_t *txn,
                                               const uint8_t msg_id[16],
                                               const char *to, int reason);

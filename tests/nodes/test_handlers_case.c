@@ -630,6 +630,32 @@ test_refer_undelivered(void **state)
     assert_int_equal(s_refs_known(f), 1);
 }
 
+// A referral the broker refused for good when it was sent (PL_CASE_BY_BROKER
+// or'ed into the code) shows that, not a refusal by the recipient.
+static void
+test_refer_refused_by_broker(void **state)
+{
+    s_fake_t *f = *state;
+    char id[33], ref[33];
+    s_case(f, id);
+    int rc;
+    s_consent_health(f, id);
+    json_t *r = s_refer_clinic(f, id, &rc, ref);
+    assert_true(s_ok(r));
+    json_decref(r);
+    uint8_t msg[PL_MSG_ID_BYTES] = {1}; // the fake outbox's first id
+    int code = PASSERELLE__V1__REJECT_REASON__REJECT_UNKNOWN_RECIPIENT;
+    assert_int_equal(s_undelivered(f, msg, code | PL_CASE_BY_BROKER), PL_OK);
+    r = s_run(f, "referral.show", json_pack("{s:s}", "id", ref), NULL, &rc);
+    json_t *o = json_object_get(r, "result");
+    assert_string_equal(json_string_value(json_object_get(o, "delivery")),
+                        "refused-by-broker");
+    assert_string_equal(
+        json_string_value(json_object_get(o, "delivery_reason")),
+        "unknown_recipient");
+    json_decref(r);
+}
+
 // An inbound referral at a clinic (this node: health), from the agency.
 static int
 s_inbound(s_fake_t *f, uint8_t rid_byte, bool with_consent, uint8_t env_byte)
@@ -847,6 +873,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_inbound_referral, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_refer_undelivered, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_refer_refused_by_broker, s_setup,
                                         s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
