@@ -72,6 +72,11 @@ static const s_msg_t s_msgs[] = {
     {"note", "Note", "Note"},
     {"history", "History", "Historique"},
     {"overdue", "overdue", "en retard"},
+    {"undelivered", "never delivered", "jamais remise"},
+    {"refused-by-recipient", "refused by the recipient's node",
+     "refusée par le nœud destinataire"},
+    {"refused-by-broker", "refused by the broker", "refusée par le broker"},
+    {"expired", "expired", "expirée"},
     {"reason", "Reason", "Motif"},
     {"outcome", "Outcome", "Résultat"},
     // statuses (FHIR Task.status codes, DESIGN.md §6)

@@ -131,6 +131,17 @@ web_status_badge(web_req_t *r, json_t *ref)
         s_t(r, "overdue");
         web_buf_add(&r->body, "</strong>");
     }
+    // its envelope will never arrive (refused for good, expired): the
+    // case manager refers again or calls the provider
+    if (json_object_get(ref, "delivery")) {
+        web_buf_add(&r->body, " <strong class=\"overdue\">");
+        s_t(r, "undelivered");
+        web_buf_add(&r->body, " (");
+        s_t(r, web_s(ref, "delivery"));
+        web_buf_add(&r->body, ": ");
+        web_buf_esc(&r->body, web_s(ref, "delivery_reason"));
+        web_buf_add(&r->body, ")</strong>");
+    }
 }
 
 // For a page that needs nothing else from the daemon: whether the session

@@ -1,7 +1,7 @@
 // test_web_unit - passerelle-web's small pieces (issue 14): the one HTML
 // escaping function, the bounded form parser, the constant-time compare,
-// the session table (new, get, drop, idle expiry) and the login rate
-// limit.
+// the session table (new, get, drop, idle expiry), the login rate limit
+// and the status badge of an undelivered referral.
 // clang-format off
 #include <stdarg.h>
 #include <stddef.h>
@@ -163,15 +163,42 @@ test_i18n(void **state)
     assert_string_equal(web_t("fr", "no-such-key"), "no-such-key");
 }
 
+// A referral whose envelope will never arrive says so beside its status,
+// in the reader's language, its code escaped.
+static void
+test_badge_undelivered(void **state)
+{
+    (void) state;
+    web_req_t r = {0};
+    r.lang = "fr";
+    json_t *ref = json_pack("{s:s, s:s, s:s}", "status", "requested",
+                            "delivery", "refused-by-broker", "delivery_reason",
+                            "<unknown_recipient>");
+    web_status_badge(&r, ref);
+    assert_non_null(strstr(r.body.data, "jamais remise"));
+    assert_non_null(strstr(r.body.data, "refusée par le broker"));
+    assert_non_null(strstr(r.body.data, "&lt;unknown_recipient&gt;"));
+    web_buf_free(&r.body);
+    json_object_del(ref, "delivery");
+    web_status_badge(&r, ref);
+    assert_null(strstr(r.body.data, "jamais remise"));
+    web_buf_free(&r.body);
+    json_decref(ref);
+}
+
 int
 main(void)
 {
     if (pl_crypto_init() != 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_escape), cmocka_unit_test(test_form),
-        cmocka_unit_test(test_same),   cmocka_unit_test(test_sessions),
-        cmocka_unit_test(test_rate),   cmocka_unit_test(test_i18n),
+        cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_form),
+        cmocka_unit_test(test_same),
+        cmocka_unit_test(test_sessions),
+        cmocka_unit_test(test_rate),
+        cmocka_unit_test(test_i18n),
+        cmocka_unit_test(test_badge_undelivered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
