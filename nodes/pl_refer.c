@@ -475,6 +475,77 @@ s_refer_record(pl_node_ctx_t *ctx, pl_txn_t *txn, s_refer_t *st, const char *as)
     return rc;
 }
 
+// ---- a referral from a draft (issue 16: a FHIR import's "drafts" in the
+// case record)
+
+// The draft 'did' of the open case 'cs', or NULL.
+static json_t *
+s_draft_find(const pl_case_t *cs, const char *did)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(cs->rec.extra, "drafts"), i, d)
+    {
+        const char *id = json_string_value(json_object_get(d, "id"));
+        if (id && did && !strcmp(id, did))
+            return d;
+    }
+    return NULL;
+}
+
+// With "draft" in 'args': its values fill what the call did not give (to,
+// service, purpose, priority, due, note). NULL, or the error reply.
+static char *
+s_draft_args(const pl_case_t *cs, json_t *args, int *rc_out)
+{
+    const char *did = pl_case_arg(args, "draft");
+    if (!did)
+        return NULL;
+    const json_t *d = s_draft_find(cs, did);
+    *rc_out = d ? PL_OK : PL_ENOTFOUND;
+    if (!d)
+        return pl_node_ctl_error(PL_ENOTFOUND, "the case has no draft %s", did);
+    const char *done = json_string_value(json_object_get(d, "referral"));
+    if (done) {
+        *rc_out = PL_ESTATE;
+        return pl_node_ctl_error(
+            PL_ESTATE, "draft %s was already referred as %s", did, done);
+    }
+    static const char *const keys[] = {"to",  "service", "purpose", "priority",
+                                       "due", "note",    NULL};
+    for (size_t i = 0; keys[i]; i++) {
+        json_t *v = json_object_get(d, keys[i]);
+        if (v && !json_object_get(args, keys[i]))
+            json_object_set(args, keys[i], v);
+    }
+    return NULL;
+}
+
+// After the referral 'rid' went out: draft 'did' of case 'case_id' is
+// marked used, so that it is not referred twice.
+static int
+s_draft_used(pl_txn_t *txn, const uint8_t case_id[PL_CASE_ID], const char *did,
+             const uint8_t rid[PL_CASE_ID])
+{
+    pl_case_t cs = PL_CASE_INIT;
+    char hex[2 * PL_CASE_ID + 1];
+    pl_hex(hex, case_id, PL_CASE_ID);
+    uint8_t id[PL_CASE_ID];
+    int rc;
+    char *err = pl_case_rec_open(txn, hex, id, &cs, &rc);
+    if (err) {
+        free(err);
+        return rc;
+    }
+    json_t *d = s_draft_find(&cs, did);
+    pl_hex(hex, rid, PL_CASE_ID);
+    rc = d && json_object_set_new(d, "referral", json_string(hex)) == 0
+             ? pl_case_rec_save(txn, id, &cs)
+             : PL_OK;
+    pl_case_rec_release(&cs);
+    return rc;
+}
+
 char *
 pl_case_refer(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
               int *rc_out)
@@ -482,6 +553,8 @@ pl_case_refer(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     s_refer_t st = {.cs = PL_CASE_INIT, .now = pl_now()};
     char *reply = pl_case_rec_open(txn, pl_case_arg(args, "case"), st.case_id,
                                    &st.cs, rc_out);
+    if (!reply)
+        reply = s_draft_args(&st.cs, args, rc_out);
     if (!reply)
         reply = s_refer_args(ctx, txn, args, &st, rc_out);
     if (!reply) // issue 18: a full service warns (nodes/pl_node_svc.c)
@@ -506,6 +579,8 @@ pl_case_refer(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     }
     rc = s_refer_record(ctx, txn, &st, as);
     s_refer_free(&st);
+    if (rc == PL_OK && pl_case_arg(args, "draft"))
+        rc = s_draft_used(txn, st.case_id, pl_case_arg(args, "draft"), st.rid);
     *rc_out = rc;
     if (rc != PL_OK)
         return pl_node_ctl_error(rc, "cannot store the referral: %s",

@@ -57,6 +57,7 @@ enum {
     O_REF,
     O_DATE,
     O_CONFIRM_FULL, // issue 18: refer to a service signalled full
+    O_DRAFT,        // issue 16: refer from a FHIR import's draft
     O_COUNT
 };
 
@@ -195,6 +196,7 @@ static const cli_opt_t s_table[O_COUNT] = {
     [O_DATE] = S_DATE("date", "date"),
     [O_CONFIRM_FULL] = {"confirm-full", CLI_OPT_FLAG, "confirm_full", 0, 0,
                         NULL, NULL, NULL},
+    [O_DRAFT] = S_TEXT("draft", "draft"),
 };
 
 // Parses argv with the options listed in 'allowed' (O_END-ended) into
@@ -656,6 +658,8 @@ static const char s_refer_help[] =
     "[--due YYYY-MM-DD]\n"
     "           [--note T] [--override-justification T --approved-by NAME] "
     "[--confirm-full] [--stdin] [--json]\n"
+    "       passerelle --home DIR [--as NAME] refer --case CASE --draft D "
+    "[the options above]\n"
     "\n"
     "Refers the case to another node (ADDRESS is network/name, or name in\n"
     "this network). The consent gate runs first: unless a valid consent of\n"
@@ -672,9 +676,13 @@ static const char s_refer_help[] =
     "step: emergency 24 h, urgent 72 h, normal 14 days (or --due).\n"
     "A service its provider signalled full (passerelle service capacity) is\n"
     "refused with a warning unless --confirm-full is given.\n"
+    "--draft D refers from the case's draft D (fhir import): its recipient,\n"
+    "service, purpose, priority, due date and note, unless given here; a\n"
+    "draft is referred once.\n"
     "With --stdin the options come as one JSON object on stdin, so that a\n"
     "note or a justification never shows in 'ps': keys case, to, service,\n"
-    "purpose, priority, due, note, override_justification, approved_by.\n"
+    "purpose, priority, due, note, override_justification, approved_by,\n"
+    "draft.\n"
     "Values are strings; an unknown key, a key also given as an option, or\n"
     "a document over 64 KiB is refused; \"as\" (the staff member acting)\n"
     "may come this way too, instead of --as.\n";
@@ -683,12 +691,13 @@ int
 cli_cmd_refer(cli_t *cli, int argc, char **argv)
 {
     static const int allowed[] = {
-        O_CASE, O_TO,       O_SERVICE,  O_PURPOSE, O_PRIORITY,     O_DUE,
-        O_NOTE, O_OVERRIDE, O_APPROVED, O_STDIN,   O_CONFIRM_FULL, O_END};
+        O_CASE,         O_TO,    O_SERVICE,  O_PURPOSE,  O_PRIORITY,
+        O_DUE,          O_NOTE,  O_OVERRIDE, O_APPROVED, O_STDIN,
+        O_CONFIRM_FULL, O_DRAFT, O_END};
     static const char *const keys[] = {
-        "case",        "to",  "service", "purpose",
-        "priority",    "due", "note",    "override_justification",
-        "approved_by", NULL};
+        "case",        "to",    "service", "purpose",
+        "priority",    "due",   "note",    "override_justification",
+        "approved_by", "draft", NULL};
     s_opts_t o;
     int rc = s_parse(cli, "refer", s_refer_help, allowed, argc, argv, &o);
     if (rc < 0)
@@ -696,7 +705,8 @@ cli_cmd_refer(cli_t *cli, int argc, char **argv)
     if (rc < 0 && o.npos)
         rc = cli_usage_error("refer", "unexpected argument '%s'", o.pos);
     static const char *const need[] = {"case", "to", "service"};
-    for (size_t i = 0; i < 3 && rc < 0; i++)
+    size_t nneed = json_object_get(o.args, "draft") ? 1 : 3; // the draft's
+    for (size_t i = 0; i < nneed && rc < 0; i++)
         if (!json_object_get(o.args, need[i]))
             rc = cli_usage_error("refer", "--%s is required", need[i]);
     if (rc < 0

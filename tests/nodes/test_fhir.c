@@ -414,6 +414,36 @@ test_round_trip(void **state)
     assert_string_equal(s_at(show, "due"), "2099-07-01T00:00:00Z");
     assert_string_equal(s_at(d, "due"), "2099-06-30");
     assert_string_equal(s_at(d, "identifier"), rid);
+    // the draft becomes a referral once: its recipient, service, priority
+    // and due date, unless the call gives them
+    json_t *r5, *r6, *r7, *r8;
+    s_ok(f, "consent.add",
+         json_pack("{s:s, s:s, s:s, s:s}", "case", cid, "sectors", "health",
+                   "given_by", "returnee", "expires", "2099-12-31"),
+         &r5);
+    json_t *ref = s_ok(f, "refer",
+                       json_pack("{s:s, s:s}", "case", cid, "draft", did), &r6);
+    const char *nid = s_at(ref, "id");
+    json_t *shown =
+        s_ok(f, "referral.show", json_pack("{s:s}", "id", nid), &r7);
+    assert_string_equal(s_at(shown, "service"), s_at(show, "service"));
+    assert_string_equal(s_at(shown, "peer"), s_at(show, "peer"));
+    assert_string_equal(s_at(shown, "priority"), s_at(show, "priority"));
+    assert_string_equal(s_at(shown, "due"), s_at(show, "due"));
+    json_t *c2 = s_ok(f, "case.show", json_pack("{s:s}", "id", cid), &r8);
+    assert_string_equal(
+        s_at(json_array_get(json_object_get(c2, "drafts"), 0), "referral"),
+        nid);
+    int rc;
+    json_t *again = s_run(
+        f, "refer", json_pack("{s:s, s:s}", "case", cid, "draft", did), &rc);
+    assert_int_equal(rc, PL_ESTATE);
+    json_decref(again);
+    again = s_run(f, "refer",
+                  json_pack("{s:s, s:s}", "case", cid, "draft", "00ff"), &rc);
+    assert_int_equal(rc, PL_ENOTFOUND);
+    json_decref(again);
+    json_decref(r5), json_decref(r6), json_decref(r7), json_decref(r8);
     json_decref(r1), json_decref(r2), json_decref(r3), json_decref(r4);
 }
 
