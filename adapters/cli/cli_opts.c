@@ -222,3 +222,47 @@ cli_opts_free(cli_opts_t *o)
     json_decref(o->args);
     o->args = NULL;
 }
+
+static bool
+s_in(const char *const *words, const char *w)
+{
+    for (; *words; words++)
+        if (!strcmp(*words, w))
+            return true;
+    return false;
+}
+
+int
+cli_subcmd_parse(cli_t *cli, const cli_subcmd_t *s, int argc, char **argv,
+                 const char **sub, char name[32], cli_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    if (argc < 2 || argv[1][0] == '-') {
+        if (argc >= 2
+            && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+            fputs(s->help, stdout);
+            return 0;
+        }
+        return cli_usage_error(s->cmd, "%s", s->usage);
+    }
+    *sub = argv[1];
+    if (!s_in(s->subs, *sub))
+        return cli_usage_error(s->cmd, "unknown subcommand '%s'", *sub);
+    snprintf(name, 32, "%s %s", s->cmd, *sub);
+    static const int none[] = {-1};
+    bool with = !strcmp(*sub, s->with), named = strcmp(*sub, s->unnamed) != 0;
+    int rc = cli_opts_parse(
+        cli, name, s->table, s->n, with ? s->with_opts : none, s->help,
+        named ? 0 : CLI_OPTS_NO_OPERANDS, argc - 1, argv + 1, o);
+    if (rc < 0 && named && o->noperands != 1)
+        rc = cli_usage_error(name, "give one %s NAME", s->what);
+    if (rc < 0 && with && s->required >= 0 && !o->val[s->required].given)
+        rc = cli_usage_error(name, "%s is required", s->required_as);
+    if (rc >= 0) {
+        cli_opts_free(o);
+        return rc;
+    }
+    if (named)
+        json_object_set_new(o->args, "name", json_string(o->operands[0]));
+    return -1;
+}

@@ -89,6 +89,30 @@ int cli_opts_parse(cli_t *cli, const char *cmd, const cli_opt_t *table,
                    unsigned flags, int argc, char **argv, cli_opts_t *o);
 void cli_opts_free(cli_opts_t *o);
 
+// A command of subcommands on named things ("staff add NAME --role R",
+// "token list"): 'subs' the words it takes (NULL-ended), 'unnamed' the one
+// that takes no NAME (the list), 'what' what NAME names in errors; the
+// subcommand 'with' takes the options 'with_opts' (O_END-ended: -1), of
+// which row 'required' (-1: none) must be given; the others take none.
+typedef struct {
+    const char *cmd, *usage; // "staff"; "which one: add, list, ...?"
+    const char *const *subs;
+    const char *unnamed, *what, *with;
+    const cli_opt_t *table;
+    size_t n;
+    const char *help;
+    const int *with_opts;
+    int required;            // row that 'with' needs, or -1
+    const char *required_as; // how the error names it: "--role ROLE"
+} cli_subcmd_t;
+
+// Parses argv (argv[0] the command word) as 's' says into 'o', 'name'
+// ("staff add", size 32) and '*sub'; a NAME goes into o->args as "name".
+// Returns -1 to go on (o to free with cli_opts_free), else the exit code
+// (o already freed).
+int cli_subcmd_parse(cli_t *cli, const cli_subcmd_t *s, int argc, char **argv,
+                     const char **sub, char name[32], cli_opts_t *o);
+
 // Checks 'value' against row 'opt': NULL when fine, else what is expected.
 // For CLI_OPT_UINT stores the number in '*num' (may be NULL).
 const char *cli_opt_check(const cli_opt_t *opt, const char *value,

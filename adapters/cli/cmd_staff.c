@@ -153,45 +153,32 @@ s_print_list(const json_t *res)
 int
 cli_cmd_staff(cli_t *cli, int argc, char **argv)
 {
-    if (argc < 2 || argv[1][0] == '-') {
-        if (argc >= 2
-            && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-            fputs(s_help, stdout);
-            return 0;
-        }
-        return cli_usage_error(
-            "staff", "which one: add, list, disable, enable, passwd?");
-    }
-    const char *sub = argv[1];
+    static const char *const subs[] = {"add",    "list",   "disable",
+                                       "enable", "passwd", NULL};
+    static const int add_ok[] = {O_ROLE, O_LANG, O_END};
+    static const cli_subcmd_t sc = {
+        .cmd = "staff",
+        .usage = "which one: add, list, disable, enable, passwd?",
+        .subs = subs,
+        .unnamed = "list",
+        .what = "account",
+        .with = "add",
+        .table = s_table,
+        .n = O_COUNT,
+        .help = s_help,
+        .with_opts = add_ok,
+        .required = O_ROLE,
+        .required_as = "--role ROLE",
+    };
+    const char *sub = NULL;
+    char name[32];
+    cli_opts_t o;
+    int rc = cli_subcmd_parse(cli, &sc, argc, argv, &sub, name, &o);
+    if (rc >= 0)
+        return rc;
     bool add = !strcmp(sub, "add"), list = !strcmp(sub, "list"),
          passwd = !strcmp(sub, "passwd");
-    bool named =
-        add || passwd || !strcmp(sub, "disable") || !strcmp(sub, "enable");
-    if (!list && !named)
-        return cli_usage_error("staff", "unknown subcommand '%s'", sub);
-    char name[32];
-    snprintf(name, sizeof name, "staff %s", sub);
-    static const int add_ok[] = {O_ROLE, O_LANG, O_END};
-    static const int none[] = {O_END};
-    cli_opts_t o;
-    int rc =
-        cli_opts_parse(cli, name, s_table, O_COUNT, add ? add_ok : none, s_help,
-                       list ? CLI_OPTS_NO_OPERANDS : 0, argc - 1, argv + 1, &o);
-    if (rc >= 0) {
-        cli_opts_free(&o);
-        return rc;
-    }
-    if (named && o.noperands != 1) {
-        cli_opts_free(&o);
-        return cli_usage_error(name, "give one account NAME");
-    }
-    if (add && !o.val[O_ROLE].given) {
-        cli_opts_free(&o);
-        return cli_usage_error(name, "--role ROLE is required");
-    }
     json_t *args = o.args;
-    if (named)
-        json_object_set_new(args, "name", json_string(o.operands[0]));
     char pw[S_PASS_MAX + 2];
     if (add || passwd) {
         int home_rc;

@@ -83,41 +83,29 @@ s_print(const char *sub, json_t *res)
 int
 cli_cmd_token(cli_t *cli, int argc, char **argv)
 {
-    if (argc < 2 || argv[1][0] == '-') {
-        if (argc >= 2
-            && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-            fputs(s_help, stdout);
-            return 0;
-        }
-        return cli_usage_error("token", "which one: add, list, revoke?");
-    }
-    const char *sub = argv[1];
-    bool add = !strcmp(sub, "add"), list = !strcmp(sub, "list");
-    bool named = add || !strcmp(sub, "revoke");
-    if (!list && !named)
-        return cli_usage_error("token", "unknown subcommand '%s'", sub);
-    char name[32];
-    snprintf(name, sizeof name, "token %s", sub);
+    static const char *const subs[] = {"add", "list", "revoke", NULL};
     static const int add_ok[] = {O_ROLE, O_EXPIRES, O_END};
-    static const int none[] = {O_END};
+    static const cli_subcmd_t sc = {
+        .cmd = "token",
+        .usage = "which one: add, list, revoke?",
+        .subs = subs,
+        .unnamed = "list",
+        .what = "token",
+        .with = "add",
+        .table = s_table,
+        .n = O_COUNT,
+        .help = s_help,
+        .with_opts = add_ok,
+        .required = O_ROLE,
+        .required_as = "--role ROLE",
+    };
+    const char *sub = NULL;
+    char name[32];
     cli_opts_t o;
-    int rc =
-        cli_opts_parse(cli, name, s_table, O_COUNT, add ? add_ok : none, s_help,
-                       list ? CLI_OPTS_NO_OPERANDS : 0, argc - 1, argv + 1, &o);
-    if (rc >= 0) {
-        cli_opts_free(&o);
+    int rc = cli_subcmd_parse(cli, &sc, argc, argv, &sub, name, &o);
+    if (rc >= 0)
         return rc;
-    }
-    if (named && o.noperands != 1) {
-        cli_opts_free(&o);
-        return cli_usage_error(name, "give one token NAME");
-    }
-    if (add && !o.val[O_ROLE].given) {
-        cli_opts_free(&o);
-        return cli_usage_error(name, "--role ROLE is required");
-    }
-    if (named)
-        json_object_set_new(o.args, "name", json_string(o.operands[0]));
+    bool add = !strcmp(sub, "add"), list = !strcmp(sub, "list");
     json_t *res = NULL;
     rc = cli_node_call(cli, name,
                        add    ? "token.add"
