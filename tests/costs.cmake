@@ -69,8 +69,10 @@ endforeach()
 
 # a test that keeps a core busy (the headless browser: 7 s of CPU in 12 s)
 # takes two of ctest's slots: `ctest -j4` on two cores runs it beside at
-# most two others (a new browser or node.js validator test belongs here)
-foreach(_pl_test web/test_web_flow adapters/test_coordination web/test_fhir_hsds)
+# most two others (a new browser or node.js validator test, or one that
+# holds hundreds of connections, belongs here)
+foreach(_pl_test web/test_web_flow adapters/test_coordination web/test_fhir_hsds
+                 web/test_web_security)
   if(TEST ${_pl_test})
     set_tests_properties(${_pl_test} PROPERTIES PROCESSORS 2)
   endif()

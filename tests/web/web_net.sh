@@ -60,7 +60,9 @@ web_stop() {
     WEB_RC=0
     [ -n "$p" ] || return 0
     kill -TERM "$p" 2>/dev/null || true
-    for i in $(seq 1 200); do
+    # up to 30 s: under ASan on a loaded machine a server that held 500
+    # connections needs more than 10 s to close them and check for leaks
+    for i in $(seq 1 600); do
         kill -0 "$p" 2>/dev/null || break
         sleep 0.05
     done
