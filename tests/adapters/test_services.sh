@@ -187,7 +187,7 @@ web_stop_checked
 
 # ---- the clinic checks it offline
 net_stop_node broker
-expect 0 "${CL[@]}" --json slip check "$CODE"
+expect 0 "${CL[@]}" --json slip check -- "$CODE"
 json_is 'd["valid"] and d["for_this_node"] and d["sender"] == "sn/agency"' true
 json_is 'd["referral"]' "$REF"
 BAD=$(python3 -c 'import sys; c=sys.argv[1]; i=40; print(c[:i] + ("1" if c[i] != "1" else "2") + c[i+1:])' "$CODE")
@@ -203,14 +203,14 @@ net_until 100 cl_has '"received"' \
 expect 0 "${AG[@]}" cancel "$REF" --reason duplicate
 net_until 100 cl_has '"cancelled"' \
     || fail "the clinic never heard of the cancellation"
-expect 1 "${CL[@]}" --json slip check "$CODE"
+expect 1 "${CL[@]}" --json slip check -- "$CODE"
 json_is 'd["cancelled"] and not d["valid"]' true
 
 # ---- moved clock: 11 days later the slip has expired, and the capacity
 # signal's age shows it
 net_stop_node clinic
 PASSERELLE_TEST_CLOCK_OFFSET=$((11 * 86400)) net_start_node clinic
-expect 1 "${CL[@]}" slip check "$CODE"
+expect 1 "${CL[@]}" slip check -- "$CODE"
 out_has "expired"
 net_stop_node agency
 PASSERELLE_TEST_CLOCK_OFFSET=$((15 * 86400)) net_start_node agency
