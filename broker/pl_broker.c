@@ -475,6 +475,16 @@ s_handle_take(pl_broker_t *self, pl_session_t *s, const uint8_t *id,
 {
     if (pl_spool_nest(self->spool) != PL_OK)
         return;
+    if (state == PL_SPOOL_TAKEN && s->acks_notices) {
+        // the sender's taken of a notice it committed: forget the notice
+        int nrc = pl_spool_notice_ack(self->spool, s->address, id);
+        if (nrc == PL_OK && pl_spool_nest_commit(self->spool) == PL_OK)
+            return;
+        if (nrc != PL_ENOTFOUND) {
+            pl_spool_nest_abort(self->spool); // told again at the next sweep
+            return;
+        }
+    }
     uint64_t latency = 0;
     uint64_t seq = 0;
     int rc =
@@ -604,6 +614,10 @@ s_handle_packet(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
                     (long long) pkt->hello->time - (long long) pl_now());
         s->next_seq = 0; // a hello resets delivery: redeliver what is queued
         s->inflight = 0;
+        s->acks_notices =
+            pkt->hello->has_acks_notices && pkt->hello->acks_notices;
+        s->tell = true; // what it has not acknowledged, again
+        self->notices_tell = true;
         s_welcome(self, s);
         break;
     case PASSERELLE__V1__PACKET__KIND_HEARTBEAT: {
@@ -735,23 +749,29 @@ s_notice_send(pl_broker_t *self, const pl_session_t *s, const uint8_t *id,
     return err;
 }
 
-// Notices for connected senders, inside the pass. Sent at once and popped
-// only when every one reached its session (its own nested transaction): a
-// session whose connection is gone (the sender went offline and is not
-// yet timed out) keeps them for its next connection; a pass that fails to
-// commit tells them again later (a node ignores a repeated notice).
+// Notices for connected senders, inside the pass (a node ignores a
+// repeated notice). A node whose hello says acks_notices answers each with
+// a taken once committed: its notices stay in the store until then and
+// are told again at every sweep and on its next connection, so that a
+// notice sent into a connection that was already dead (ZeroMQ accepts
+// the send; the broker has not yet seen the disconnect) is not lost.
+// For an older node they are popped when every one reached its session
+// (its own nested transaction): a session whose connection is known to be
+// gone keeps them for its next connection.
 static void
-s_tell_expired(pl_broker_t *self)
+s_tell_expired(pl_broker_t *self, bool all)
 {
     uint8_t ids[S_NOTICES_MAX][PL_MSG_ID_BYTES];
     char tos[S_NOTICES_MAX][PL_ADDRESS_MAX + 1];
     int why[S_NOTICES_MAX];
     for (size_t i = 0; i < self->nsessions; i++) {
         pl_session_t *s = &self->sessions[i];
-        if (s->gone || pl_spool_nest(self->spool) != PL_OK)
+        bool tell = all || s->tell;
+        s->tell = false;
+        if (!tell || s->gone || pl_spool_nest(self->spool) != PL_OK)
             continue;
-        int n = pl_spool_notices_pop(self->spool, s->address, S_NOTICES_MAX,
-                                     ids, tos, why);
+        int n = pl_spool_notices(self->spool, s->address, S_NOTICES_MAX,
+                                 s->acks_notices, ids, tos, why);
         int err = 0;
         for (int j = 0; j < n && !err; j++)
             err = s_notice_send(self, s, ids[j], tos[j], why[j]);
@@ -975,9 +995,11 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
             }
         }
         // expired notices at each sweep; a recipient's refusal at once
-        if (sweep || self->notices_due) {
+        // and a new connection's at once (it may have missed them)
+        if (sweep || self->notices_due || self->notices_tell) {
+            s_tell_expired(self, sweep || self->notices_due);
             self->notices_due = false;
-            s_tell_expired(self);
+            self->notices_tell = false;
         }
         int crc = pl_spool_commit(self->spool);
         if (crc != PL_OK && crc != PL_EFULL)

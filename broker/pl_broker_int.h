@@ -47,8 +47,10 @@ typedef struct {
     uint64_t oldest_inflight_ms;      // monotonic ms of the oldest delivery
     unsigned inflight;                // deliveries awaiting taken
     bool blocked;                     // EAGAIN this pass: stop delivering
-    bool due;  // its queue may hold what it has not been sent: scan it
-    bool gone; // EHOSTUNREACH: drop the session
+    bool due;          // its queue may hold what it has not been sent: scan it
+    bool gone;         // EHOSTUNREACH: drop the session
+    bool acks_notices; // its hello said so: notices kept until its taken
+    bool tell;         // new connection: tell its notices in this pass
 } pl_session_t;
 
 // Transport figures per address (kept in memory since start).
@@ -111,6 +113,7 @@ struct pl_broker {
     uint64_t started;                 // Unix seconds
     uint64_t last_sweep_ms;           // monotonic
     bool notices_due;                 // a refusal this pass: tell now
+    bool notices_tell;                // a session's tell flag is set
     uint64_t routed_minute[60];       // envelopes accepted per second slot
     uint64_t routed_slot;             // second of the last slot written
     uint64_t full_log_ms;             // monotonic ms of the last store_full

@@ -978,8 +978,8 @@ s_notices(pl_broker_t *b, s_peer_t *p)
     int why[S_NOTICES];
     if (pl_spool_nest(b->spool) != PL_OK)
         return;
-    int n = pl_spool_notices_pop(b->spool, p->a.peer_broker.address, S_NOTICES,
-                                 ids, tos, why);
+    int n = pl_spool_notices(b->spool, p->a.peer_broker.address, S_NOTICES,
+                             false, ids, tos, why);
     if (n <= 0 || pl_spool_nest_commit(b->spool) != PL_OK) {
         pl_spool_nest_abort(b->spool);
         return;

@@ -1238,9 +1238,9 @@ pl_spool_depth(pl_spool_t *self, const char *to, uint64_t *count,
 }
 
 int
-pl_spool_notices_pop(pl_spool_t *self, const char *sender, size_t max,
-                     uint8_t (*ids)[PL_MSG_ID_BYTES],
-                     char (*tos)[PL_ADDRESS_MAX + 1], int *reasons)
+pl_spool_notices(pl_spool_t *self, const char *sender, size_t max, bool keep,
+                 uint8_t (*ids)[PL_MSG_ID_BYTES],
+                 char (*tos)[PL_ADDRESS_MAX + 1], int *reasons)
 {
     MDB_txn *txn = s_txn(self);
     if (!txn)
@@ -1267,6 +1267,10 @@ pl_spool_notices_pop(pl_spool_t *self, const char *sender, size_t max,
                              ? ((const uint8_t *) v.mv_data)[sl + 1] - 1
                              : -1;
         n++;
+        if (keep) { // kept until the sender's taken (pl_spool_notice_ack)
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            continue;
+        }
         if (mdb_cursor_del(cur, 0) != 0)
             break;
         // re-seek rather than rely on the cursor position after a delete
@@ -1276,6 +1280,25 @@ pl_spool_notices_pop(pl_spool_t *self, const char *sender, size_t max,
     }
     mdb_cursor_close(cur);
     return (int) n;
+}
+
+int
+pl_spool_notice_ack(pl_spool_t *self, const char *sender, const uint8_t *id)
+{
+    MDB_txn *txn = s_txn(self);
+    if (!txn)
+        return PL_ESTATE;
+    uint8_t nk[PL_ADDRESS_MAX + 1 + PL_MSG_ID_BYTES];
+    size_t fl = strlen(sender);
+    if (fl > PL_ADDRESS_MAX)
+        return PL_EINVAL;
+    memcpy(nk, sender, fl + 1);
+    memcpy(nk + fl + 1, id, PL_MSG_ID_BYTES);
+    MDB_val k = {fl + 1 + PL_MSG_ID_BYTES, nk};
+    int rc = mdb_del(txn, self->notices, &k, NULL);
+    if (rc == MDB_NOTFOUND)
+        return PL_ENOTFOUND;
+    return rc == 0 ? PL_OK : s_err(self, "del_notice", rc);
 }
 
 // ---- federation (issue 13): who sent what crossed a link

@@ -164,11 +164,18 @@ int pl_spool_scan(pl_spool_t *self, const char *to, uint64_t after, size_t max,
 // (0 if none).
 int pl_spool_depth(pl_spool_t *self, const char *to, uint64_t *count,
                    uint64_t *oldest_ms);
-// Pops up to 'max' notices for 'sender' into ids/tos (tos entries of
+// Reads up to 'max' notices for 'sender' into ids/tos (tos entries of
 // PL_ADDRESS_MAX+1 bytes) and reasons (may be NULL: -1 expired, else the
-// recipient's refusal code). Inside the pass. Returns how many.
-int pl_spool_notices_pop(pl_spool_t *self, const char *sender, size_t max,
-                         uint8_t (*ids)[PL_MSG_ID_BYTES],
-                         char (*tos)[PL_ADDRESS_MAX + 1], int *reasons);
+// recipient's refusal code), oldest id first; deletes them unless 'keep'
+// (then pl_spool_notice_ack does, when the sender says it has them).
+// Inside the pass. Returns how many.
+int pl_spool_notices(pl_spool_t *self, const char *sender, size_t max,
+                     bool keep, uint8_t (*ids)[PL_MSG_ID_BYTES],
+                     char (*tos)[PL_ADDRESS_MAX + 1], int *reasons);
+// Forgets the notice of envelope 'id' for 'sender' (its taken of the
+// notice). Inside the pass. PL_OK, PL_ENOTFOUND (no such notice), or an
+// error.
+int pl_spool_notice_ack(pl_spool_t *self, const char *sender,
+                        const uint8_t *id);
 
 #endif

@@ -720,6 +720,9 @@ s_ref_undelivered(pl_node_t *self, pl_txn_t *txn, const uint8_t *id, int state,
 // The broker's `expired`: our envelope will never be delivered (refused
 // set: the recipient's node refused it for good). The outbox entry moves;
 // a referral whose entry did records the delivery problem (its room).
+// Answered "taken" once the pass commits (our hello says acks_notices):
+// the broker keeps the notice until then; a repeated one changes nothing
+// and is answered again.
 static int
 s_on_expired(pl_node_t *self, pl_txn_t *txn, const Passerelle__V1__Expired *e)
 {
@@ -730,11 +733,13 @@ s_on_expired(pl_node_t *self, pl_txn_t *txn, const Passerelle__V1__Expired *e)
                  : pl_node_outbox_answer(self, txn, id,
                                          PASSERELLE__V1__PACKET__KIND_EXPIRED,
                                          0, NULL);
-    return rc != PL_OK
-               ? rc
-               : s_ref_undelivered(self, txn, id,
-                                   reason >= 0 ? S_OUT_REJECTED : S_OUT_EXPIRED,
-                                   reason);
+    if (rc == PL_OK)
+        rc = s_ref_undelivered(self, txn, id,
+                               reason >= 0 ? S_OUT_REJECTED : S_OUT_EXPIRED,
+                               reason);
+    if (rc == PL_OK)
+        s_taken(self, id);
+    return rc;
 }
 
 // The broker's `rejected` of our envelope: a referral it refused for good

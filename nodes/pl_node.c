@@ -43,6 +43,8 @@ s_send_hello(pl_node_t *self)
     hello.version = PL_PROTO_VERSION;
     hello.time = pl_now();
     hello.agent = "passerelle-node/" PL_VERSION;
+    hello.has_acks_notices = true; // s_on_expired answers a taken
+    hello.acks_notices = true;
     pkt.kind_case = PASSERELLE__V1__PACKET__KIND_HELLO;
     pkt.hello = &hello;
     pl_buf_t buf = {0};

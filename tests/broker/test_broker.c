@@ -296,11 +296,27 @@ s_send_rejected(pl_rawclient_t *c, const uint8_t *id, int reason)
     pl_buf_free(&out);
 }
 
+// A new connection of the sender of 'home' (acks: its hello says it
+// answers notices) and the notice of 'id' it gets within 'ms', or NULL.
+static pl_packet_t *
+s_notice(pl_test_net_t *net, int home, bool acks, pl_rawclient_t **out, int ms)
+{
+    pl_rawclient_t *c = pl_rawclient_open(net->home[home], net->endpoint);
+    assert_non_null(c);
+    pl_rawclient_acks_notices(c, acks);
+    assert_int_equal(pl_rawclient_hello(c, 10000), PL_OK);
+    *out = c;
+    return pl_testnet_expect(c, PASSERELLE__V1__PACKET__KIND_EXPIRED, ms);
+}
+
 // The recipient refuses an envelope: a temporary code (store full) leaves
 // it queued (a new delivery round brings it again) and tells the sender
 // nothing; a final code drops it and the sender, offline at that moment,
 // gets `expired` with the code, the id and the recipient only, once it is
-// back; only the recipient may refuse it.
+// back, and again on every connection until it answers `taken` (a notice
+// sent into a connection that had just died is not lost); a sender whose
+// hello does not say acks_notices is told once. Only the recipient may
+// refuse it.
 static void
 test_recipient_refusal(void **state)
 {
@@ -344,21 +360,52 @@ test_recipient_refusal(void **state)
     char blog[700];
     snprintf(blog, sizeof blog, "%s/broker.log", net.root);
     assert_true(pl_testnode_wait_log(blog, "refused_by_recipient", 1, 10000));
-    a = pl_rawclient_open(net.home[0], net.endpoint);
+    for (int round = 0; round < 2; round++) {
+        // told on this connection; not answered: told again on the next
+        r = s_notice(&net, 0, true, &a, 15000);
+        assert_non_null(r);
+        assert_memory_equal(r->expired->message_id.data, id, 16);
+        assert_string_equal(r->expired->to, net.address[1]);
+        assert_true(r->expired->has_refused);
+        assert_int_equal(r->expired->refused,
+                         PASSERELLE__V1__REJECT_REASON__REJECT_BAD_SIGNATURE);
+        pl_wire_free(&r);
+        if (round == 0)
+            pl_rawclient_close(&a);
+    }
+    // answered: forgotten (a hello on the same connection orders it)
+    s_send_taken(a, id);
     assert_int_equal(pl_rawclient_hello(a, 10000), PL_OK);
-    r = pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_EXPIRED, 15000);
-    assert_non_null(r);
-    assert_memory_equal(r->expired->message_id.data, id, 16);
-    assert_string_equal(r->expired->to, net.address[1]);
-    assert_true(r->expired->has_refused);
-    assert_int_equal(r->expired->refused,
-                     PASSERELLE__V1__REJECT_REASON__REJECT_BAD_SIGNATURE);
-    pl_wire_free(&r);
+    pl_rawclient_close(&a);
+    r = s_notice(&net, 0, true, &a, 2000);
+    assert_null(r);
+    pl_rawclient_close(&a);
     // the queue is empty: a new round delivers nothing
     assert_int_equal(pl_rawclient_hello(b, 10000), PL_OK);
     assert_null(
         pl_testnet_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 500));
-    assert_int_equal(pl_testnet_log_count(&net, "refused_by_recipient"), 1);
+    // an older sender (no acks_notices), connected: told once
+    r = s_notice(&net, 0, false, &a, 300);
+    assert_null(r);
+    assert_int_equal(
+        pl_rawclient_seal(a, net.home[1], NULL, "secret-y", 8, 0, id, &pkt), 0);
+    pl_rawclient_send(a, pkt.data, pkt.len);
+    pl_buf_free(&pkt);
+    r = pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_ACCEPTED, 10000);
+    assert_non_null(r);
+    pl_wire_free(&r);
+    r = pl_testnet_expect(b, PASSERELLE__V1__PACKET__KIND_ENVELOPE, 10000);
+    assert_non_null(r);
+    pl_wire_free(&r);
+    s_send_rejected(b, id, PASSERELLE__V1__REJECT_REASON__REJECT_BAD_SIGNATURE);
+    r = pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_EXPIRED, 10000);
+    assert_non_null(r);
+    assert_memory_equal(r->expired->message_id.data, id, 16);
+    pl_wire_free(&r);
+    pl_rawclient_close(&a);
+    r = s_notice(&net, 0, false, &a, 2000);
+    assert_null(r);
+    assert_int_equal(pl_testnet_log_count(&net, "refused_by_recipient"), 2);
     assert_int_equal(pl_testnet_log_count(&net, "secret-z"), 0);
     pl_rawclient_close(&a);
     pl_rawclient_close(&b);

@@ -304,13 +304,13 @@ test_expiry_and_notice(void **state)
     uint8_t ids[4][PL_MSG_ID_BYTES];
     char tos[4][PL_ADDRESS_MAX + 1];
     int why[4] = {7, 7, 7, 7};
-    assert_int_equal(pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos, why),
-                     1);
+    assert_int_equal(
+        pl_spool_notices(f->sp, "sn/agency", 4, false, ids, tos, why), 1);
     assert_memory_equal(ids[0], soon.id, PL_MSG_ID_BYTES);
     assert_string_equal(tos[0], "sn/clinic");
     assert_int_equal(why[0], -1); // expired, not refused
     assert_int_equal(
-        pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos, NULL), 0);
+        pl_spool_notices(f->sp, "sn/agency", 4, false, ids, tos, NULL), 0);
     assert_int_equal(pl_spool_commit(f->sp), PL_OK);
     uint64_t count = 0, oldest = 0;
     assert_int_equal(pl_spool_depth(f->sp, "sn/clinic", &count, &oldest),
@@ -340,8 +340,8 @@ test_refusal_notice(void **state)
     uint8_t ids[4][PL_MSG_ID_BYTES];
     char tos[4][PL_ADDRESS_MAX + 1];
     int why[4] = {0};
-    assert_int_equal(pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos, why),
-                     0);
+    assert_int_equal(
+        pl_spool_notices(f->sp, "sn/agency", 4, false, ids, tos, why), 0);
     assert_int_equal(pl_spool_refuse(f->sp, h.id, "sn/clinic", bad,
                                      f->now * 1000, NULL, NULL),
                      PL_OK);
@@ -351,8 +351,8 @@ test_refusal_notice(void **state)
                      PL_OK);
     assert_int_equal(count, 0);
     assert_int_equal(pl_spool_begin(f->sp), PL_OK);
-    assert_int_equal(pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos, why),
-                     1);
+    assert_int_equal(
+        pl_spool_notices(f->sp, "sn/agency", 4, false, ids, tos, why), 1);
     assert_memory_equal(ids[0], h.id, PL_MSG_ID_BYTES);
     assert_string_equal(tos[0], "sn/clinic");
     assert_int_equal(why[0], bad);
@@ -360,8 +360,60 @@ test_refusal_notice(void **state)
     assert_int_equal(pl_spool_refuse(f->sp, h.id, "sn/clinic", bad,
                                      f->now * 1000, NULL, NULL),
                      PL_ENOTFOUND);
-    assert_int_equal(pl_spool_notices_pop(f->sp, "sn/agency", 4, ids, tos, why),
-                     0);
+    assert_int_equal(
+        pl_spool_notices(f->sp, "sn/agency", 4, false, ids, tos, why), 0);
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+}
+
+// Notices kept for a sender that acknowledges them: read again and again,
+// across commits, until pl_spool_notice_ack forgets one (only its own).
+static void
+test_notice_kept_until_ack(void **state)
+{
+    fx_t *f = *state;
+    uint8_t pkt[64];
+    pl_random(pkt, sizeof pkt);
+    pl_header_t h1, h2;
+    s_hdr(&h1, "sn/agency", "sn/clinic", f->now + 86400);
+    s_hdr(&h2, "sn/agency", "sn/clinic", f->now + 86400);
+    int bad = PASSERELLE__V1__REJECT_REASON__REJECT_BAD_SIGNATURE;
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(s_put(f, &h1, pkt, sizeof pkt, NULL), PL_OK);
+    assert_int_equal(s_put(f, &h2, pkt, sizeof pkt, NULL), PL_OK);
+    assert_int_equal(pl_spool_refuse(f->sp, h1.id, "sn/clinic", bad,
+                                     f->now * 1000, NULL, NULL),
+                     PL_OK);
+    assert_int_equal(pl_spool_refuse(f->sp, h2.id, "sn/clinic", bad,
+                                     f->now * 1000, NULL, NULL),
+                     PL_OK);
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+    uint8_t ids[4][PL_MSG_ID_BYTES];
+    char tos[4][PL_ADDRESS_MAX + 1];
+    int why[4] = {0};
+    for (int pass = 0; pass < 2; pass++) {
+        assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+        assert_int_equal(
+            pl_spool_notices(f->sp, "sn/agency", 4, true, ids, tos, why), 2);
+        assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+    }
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    // another node cannot forget the agency's notice
+    assert_int_equal(pl_spool_notice_ack(f->sp, "sn/clinic", h1.id),
+                     PL_ENOTFOUND);
+    assert_int_equal(pl_spool_notice_ack(f->sp, "sn/agency", h1.id), PL_OK);
+    assert_int_equal(pl_spool_notice_ack(f->sp, "sn/agency", h1.id),
+                     PL_ENOTFOUND);
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(
+        pl_spool_notices(f->sp, "sn/agency", 4, true, ids, tos, why), 1);
+    assert_memory_equal(ids[0], h2.id, PL_MSG_ID_BYTES);
+    assert_int_equal(why[0], bad);
+    // an older sender's read pops what is left
+    assert_int_equal(
+        pl_spool_notices(f->sp, "sn/agency", 4, false, ids, tos, why), 1);
+    assert_int_equal(
+        pl_spool_notices(f->sp, "sn/agency", 4, true, ids, tos, why), 0);
     assert_int_equal(pl_spool_commit(f->sp), PL_OK);
 }
 
@@ -424,6 +476,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_expiry_and_notice, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_refusal_notice, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_notice_kept_until_ack, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_quota_and_usage, s_setup,
                                         s_teardown),

@@ -7,11 +7,12 @@
 #include <zmq.h>
 
 struct pl_rawclient {
-    void *ctx;       // own context
-    void *sock;      // DEALER
-    pl_keys_t *keys; // when opened from a home
-    pl_cert_t cert;  // own certificate, when opened from a home
-    uint8_t apk[32]; // authority key
+    void *ctx;         // own context
+    void *sock;        // DEALER
+    pl_keys_t *keys;   // when opened from a home
+    pl_cert_t cert;    // own certificate, when opened from a home
+    uint8_t apk[32];   // authority key
+    bool acks_notices; // said in its hello
 };
 
 pl_rawclient_t *
@@ -107,12 +108,20 @@ pl_rawclient_recv(pl_rawclient_t *self, pl_packet_t **out, int timeout_ms)
     return rc;
 }
 
+void
+pl_rawclient_acks_notices(pl_rawclient_t *self, bool on)
+{
+    self->acks_notices = on;
+}
+
 int
 pl_rawclient_send_hello(pl_rawclient_t *self)
 {
     Passerelle__V1__Hello h = PASSERELLE__V1__HELLO__INIT;
     h.version = 1;
     h.time = pl_now();
+    h.has_acks_notices = self->acks_notices;
+    h.acks_notices = self->acks_notices;
     Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
     p.kind_case = PASSERELLE__V1__PACKET__KIND_HELLO;
     p.hello = &h;

@@ -5,6 +5,7 @@
 #ifndef PL_RAWCLIENT_H
 #define PL_RAWCLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,10 @@ int pl_rawclient_send(pl_rawclient_t *self, const void *data, size_t len);
 // Receives one packet within timeout_ms: PL_OK (decoded; free with
 // pl_wire_free), PL_ETIMEOUT, or a decode error.
 int pl_rawclient_recv(pl_rawclient_t *self, pl_packet_t **out, int timeout_ms);
+// What its hellos say of Expired notices: true, it answers each with a
+// taken (as a node does), so the broker keeps them until then; false (the
+// default), the broker tells each once.
+void pl_rawclient_acks_notices(pl_rawclient_t *self, bool on);
 // Sends a hello (not waiting for anything). PL_OK or PL_EINVAL.
 int pl_rawclient_send_hello(pl_rawclient_t *self);
 // Sends a hello and waits for the welcome. PL_OK or PL_ETIMEOUT.
