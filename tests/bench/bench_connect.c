@@ -98,6 +98,19 @@ s_gen_open(s_gen_t *g, const pl_test_net_t *net, const uint8_t *server_pk)
         PL_CHECK(s != NULL);
         int linger = 0;
         zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+        // what a node sets (nodes/pl_node.c, s_dealer_setup): a connect
+        // that gets no answer in 2 s is abandoned and retried after 0.1-2 s
+        // (libzmq adds up to 0.1 s of jitter), rather than waiting for the
+        // kernel's SYN retransmissions (1 s, 3 s, 7 s, 15 s ...) when a
+        // crowd of reconnects overflowed the broker's listen backlog
+        int connect_timeout = 2000, reconnect = 100, reconnect_max = 2000;
+        int handshake = 5000;
+        zmq_setsockopt(s, ZMQ_CONNECT_TIMEOUT, &connect_timeout,
+                       sizeof connect_timeout);
+        zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &reconnect, sizeof reconnect);
+        zmq_setsockopt(s, ZMQ_RECONNECT_IVL_MAX, &reconnect_max,
+                       sizeof reconnect_max);
+        zmq_setsockopt(s, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake);
         zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_pk, 32);
         zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, g->pk[i], 32);
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, g->sk[i], 32);
