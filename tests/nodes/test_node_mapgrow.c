@@ -11,7 +11,8 @@
 //   everything, and the broker (--window 256) then delivers the ~200
 //   queued receipts at once (about 100 fit in one pass at 2 MiB). A pass
 //   the map has no room for is split (halves, down to one packet a pass),
-//   so every receipt that fits alone is taken in the same wakeup. Without
+//   so every receipt that fits alone is taken in the same wakeup (all
+//   receipted, nothing left queued for the sender at the broker). Without
 //   the split the receipts after the first "map full" are deferred, and
 //   the broker's redelivery (--redeliver-ms, set past the deadline) never
 //   brings them back in time: the test fails.
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tests/lib/pl_test.h"
 #include "tests/lib/pl_testnet.h"
@@ -28,6 +30,26 @@
 #define S_BATCH   10
 #define S_MAX     400 // batches: bounded even if the limit never came
 enum { AG = 0, CL = 1 };
+
+// Envelopes the broker holds for node 'i', as node 'asker' reads them in
+// its `network` answer; -1 when it did not answer.
+static long
+s_queued(const pl_test_net_t *net, int asker, int i)
+{
+    json_t *o = pl_testnode_json(net, asker, "network");
+    long n = -1;
+    json_t *e;
+    size_t k;
+    json_array_foreach(json_object_get(o, "nodes"), k, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "address")),
+                   net->address[i])
+            == 0)
+            n = (long) json_integer_value(json_object_get(e, "queued"));
+    }
+    json_decref(o);
+    return n;
+}
 
 int
 main(void)
@@ -85,6 +107,7 @@ main(void)
     PL_CHECK(pl_testnode_wait_stat(net.home[CL], "receipts_out.accepted", acked,
                                    S_WAIT_MS)
              == acked);
+    PL_CHECK(s_queued(&net, CL, AG) == acked);
     // then the sender takes them, a window (256) at once
     pl_testnode_start(&net, AG, small, NULL);
     long got = pl_testnode_wait_stat(net.home[AG], "outbox.receipted", acked,
@@ -92,6 +115,14 @@ main(void)
     fprintf(stderr, "%ld of %ld receipted; %ld split passes\n", got, acked,
             pl_testnode_count_in_file(pl_testnode_log(&net, AG), "pass_split"));
     PL_CHECK(got == acked);
+    // and taken: nothing is left queued for it at the broker
+    long q = s_queued(&net, AG, AG), q0 = q;
+    for (int k = 0; k < S_WAIT_MS / 200 && q != 0; k++) {
+        nanosleep(&(struct timespec){0, 200 * 1000 * 1000}, NULL);
+        q = s_queued(&net, AG, AG);
+    }
+    fprintf(stderr, "queued for it at the broker: %ld, then %ld\n", q0, q);
+    PL_CHECK(q == 0);
     pl_test_net_destroy(&net);
     printf("test_node_mapgrow: ok\n");
     return 0;
