@@ -13,9 +13,9 @@
 //   the map has no room for is split (halves, down to one packet a pass),
 //   so every receipt that fits alone is taken in the same wakeup (all
 //   receipted, nothing left queued for the sender at the broker). Without
-//   the split the receipts after the first "map full" are deferred, and
-//   the broker's redelivery (--redeliver-ms, set past the deadline) never
-//   brings them back in time: the test fails.
+//   the split what the pass held is deferred ("map full"), and the
+//   broker's redelivery (--redeliver-ms, set past the deadline) never
+//   brings it back in time: the test fails (0 of 220 receipted).
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
