@@ -403,33 +403,36 @@ typedef struct {
     size_t lo, hi;
 } s_range_t;
 
-// Runs the batch (and the control request, 'ctl', in its first pass). A
-// pass whose packets the map has no room for (a packet or the commit
-// failed with PL_EFULL) is aborted: nothing of it stays, nothing of it is
-// sent. It is run again whole once the map grew, else split in halves,
-// down to one packet a pass, so that what fits is stored and acknowledged
-// and only a packet that does not fit alone is deferred (the broker keeps
-// it). Bounded: at most 2n - 1 passes and one per map growth. false when
-// the store failed for good.
+// Runs the batch, and the control request ('ctl') after the packets of
+// the first pass not already being split. A pass whose packets the map
+// has no room for (a packet or the commit failed with PL_EFULL) is
+// aborted: nothing of it stays, nothing of it is sent (a request in it
+// is answered "store full", as for any failed commit). It is run again whole
+// once the map grew, else split in halves, down to one packet a pass, so that
+// what fits is stored and acknowledged and only a packet that does not fit
+// alone is deferred (the broker keeps it). Bounded: at most 2n - 1 passes and
+// one per map growth. false when the store failed for good.
 static bool
 s_batch_run(pl_node_t *self, s_batch_t *b, bool ctl)
 {
     s_range_t todo[64]; // halves, depth first: log2(n) + 1 at most
     size_t ntodo = 0, passes = 0, splits = 0, deferred = 0;
     todo[ntodo++] = (s_range_t){0, b->n};
-    bool first = true;
-    while (ntodo > 0) {
-        size_t lo = todo[ntodo - 1].lo, hi = todo[--ntodo].hi;
+    while (ntodo > 0 || ctl) {
+        s_range_t r = ntodo > 0 ? todo[--ntodo] : (s_range_t){0, 0};
+        size_t lo = r.lo, hi = r.hi;
         pl_node_counters_t was = self->n;
         pl_txn_t *pass = NULL;
         bool full = false;
         for (size_t i = lo; i < hi && !(full && hi - lo > 1); i++)
             if (!b->item[i].once)
                 full |= s_handle(self, &pass, &b->item[i]) == PL_EFULL;
-        if (first && ctl)
+        // the request goes in the first pass that is not split already: it
+        // is not run twice, and packets that do not fit do not undo it
+        if (ctl && !(full && hi - lo > 1)) {
             s_ctl_recv(self, &pass);
-        bool had_ctl = first && ctl;
-        first = false;
+            ctl = false;
+        }
         passes++;
         int rc = PL_OK;
         if (!pass) {
@@ -441,8 +444,6 @@ s_batch_run(pl_node_t *self, s_batch_t *b, bool ctl)
             pl_node_resend_settle(self, false);
             pl_node_after_flush(self, false);
             pl_node_full_log(self, "pass");
-            if (had_ctl)
-                s_ctl_undone(self, PL_EFULL, S_FULL_WHY);
         } else if (!s_pass_commit(self, &pass, &rc)) {
             return false;
         } else if (rc == PL_EFULL && hi - lo > 1) {
