@@ -67,7 +67,7 @@ s_usage(FILE *out)
         "                       (default a quarter of the map)\n"
         "  --recipient-quota MIB  bytes queued for one recipient at most\n"
         "                       (default a quarter of the map)\n"
-        "  --window N           unconfirmed deliveries per node (default 64)\n"
+        "  --window N           unconfirmed deliveries per node (default 256)\n"
         "  --redeliver-ms MS    redeliver unconfirmed after MS (default "
         "30000,\n"
         "                       100..86400000)\n"

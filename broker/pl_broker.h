@@ -29,7 +29,7 @@ typedef struct {
     size_t map_bytes;       // LMDB map size (default 1 GiB)
     size_t sender_quota;    // bytes queued from one sender (0: map / 4)
     size_t recipient_quota; // bytes queued for one recipient (0: map / 4)
-    unsigned window;        // unconfirmed deliveries per node (default 64)
+    unsigned window;        // unconfirmed deliveries per node (default 256)
     unsigned redeliver_ms;  // redeliver unconfirmed after (default 30 s)
     unsigned session_ms;    // node lost after silence (PL_BROKER_SESSION_MS)
     bool verify_outer;      // also verify outer signatures (~38 µs each)

@@ -26,7 +26,7 @@ pl_broker_new(const pl_broker_config_t *config)
     if (!self->cfg.map_bytes)
         self->cfg.map_bytes = (size_t) 1 << 30;
     if (!self->cfg.window)
-        self->cfg.window = 64;
+        self->cfg.window = 256;
     if (!self->cfg.redeliver_ms)
         self->cfg.redeliver_ms = 30000;
     if (!self->cfg.session_ms)

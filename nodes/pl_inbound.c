@@ -22,20 +22,29 @@
 
 // ---- nested transactions
 
-// Begins the nested transaction of one packet; notes the after-send mark.
+// What a nested transaction changed outside the store, to undo when it
+// aborts: its after-commit sends and the outbox ids it settled.
+typedef struct {
+    size_t after;   // pl_node_after_mark
+    size_t settled; // bytes of self->settled
+} s_mark_t;
+
+// Begins the nested transaction of one packet; notes the marks.
 static pl_txn_t *
-s_child(pl_node_t *self, pl_txn_t *pass, size_t *mark)
+s_child(pl_node_t *self, pl_txn_t *pass, s_mark_t *mark)
 {
     pl_txn_t *c = NULL;
-    *mark = pl_node_after_mark(self);
+    mark->after = pl_node_after_mark(self);
+    mark->settled = self->settled.len;
     if (pl_store_begin(self->store, pass, true, &c) != PL_OK)
         return NULL;
     return c;
 }
 
-// Ends it: commit into the pass, or abort and forget its sends.
+// Ends it: commit into the pass, or abort and forget its sends and the
+// resends it settled (their outbox entries stay pending).
 static int
-s_child_end(pl_node_t *self, pl_txn_t **c, size_t mark, int rc)
+s_child_end(pl_node_t *self, pl_txn_t **c, const s_mark_t *mark, int rc)
 {
     if (rc == PL_OK) {
         rc = pl_store_commit(c);
@@ -44,7 +53,8 @@ s_child_end(pl_node_t *self, pl_txn_t **c, size_t mark, int rc)
     } else {
         pl_store_abort(c);
     }
-    pl_node_after_truncate(self, mark);
+    pl_node_after_truncate(self, mark->after);
+    self->settled.len = mark->settled;
     return rc;
 }
 
@@ -762,15 +772,15 @@ s_on_rejected(pl_node_t *self, pl_txn_t *txn, const Passerelle__V1__Rejected *r)
                                            (int) r->reason | PL_CASE_BY_BROKER);
 }
 
-void
+int
 pl_node_on_packet(pl_node_t *self, pl_txn_t *pass, const pl_packet_t *pkt,
                   const uint8_t *data, size_t len, bool replayed)
 {
-    size_t mark;
+    s_mark_t mark;
     pl_txn_t *c = s_child(self, pass, &mark);
     if (!c) {
         pl_log_error(self->log, "packet_deferred reason=nested_txn_failed");
-        return;
+        return PL_EIO;
     }
     int rc = PL_OK;
     switch (pkt->kind_case) {
@@ -800,5 +810,5 @@ pl_node_on_packet(pl_node_t *self, pl_txn_t *pass, const pl_packet_t *pkt,
     else if (rc != PL_OK)
         pl_log_error(self->log, "packet_failed kind=%s err=%s",
                      pl_wire_kind_name(pkt->kind_case), pl_strerror(rc));
-    (void) s_child_end(self, &c, mark, rc);
+    return s_child_end(self, &c, &mark, rc);
 }

@@ -183,30 +183,55 @@ s_pass_txn(pl_node_t *self, pl_txn_t **pass)
     return *pass;
 }
 
-// Handles one raw packet from the broker.
-static void
-s_handle(pl_node_t *self, pl_txn_t **pass, const uint8_t *data, size_t len,
-         bool replayed)
+// One packet of a pass, kept in memory until the pass committed: a pass
+// the map has no room for is run again from these, in smaller passes.
+typedef struct {
+    const uint8_t *data; // a received frame or a parked packet
+    size_t len;
+    bool replayed; // a parked envelope, the directory refreshed since
+    bool once;     // a link packet or one that does not decode: handled
+} s_item_t;
+
+// What one pass handles: the parked envelopes, then the broker's frames.
+typedef struct {
+    s_item_t item[S_PARK_MAX + S_PASS_MAX];
+    size_t n;
+    pl_parked_t held[S_PARK_MAX]; // the park, taken out for this pass
+    size_t nheld;
+    zmq_msg_t msg[S_PASS_MAX]; // the frames, closed after the pass
+    size_t nmsg;
+} s_batch_t;
+
+// Handles one packet from the broker: PL_EFULL when the map had no room
+// for it (pl_node_on_packet). A link packet, or one that does not decode,
+// is marked 'once' (it needs no transaction and is not handled again).
+static int
+s_handle(pl_node_t *self, pl_txn_t **pass, s_item_t *it)
 {
     pl_packet_t *pkt = NULL;
-    int rc = pl_wire_decode(data, len, &pkt);
+    int rc = pl_wire_decode(it->data, it->len, &pkt);
     if (rc != PL_OK) {
-        pl_log_warn(self->log, "packet_dropped bytes=%zu reason=%s", len,
+        pl_log_warn(self->log, "packet_dropped bytes=%zu reason=%s", it->len,
                     pl_strerror(rc));
-        return;
+        it->once = true;
+        return PL_OK;
     }
     if (s_on_link_packet(self, pkt)) {
         pl_wire_free(&pkt);
-        return;
+        it->once = true;
+        return PL_OK;
     }
+    rc = PL_OK;
     if (s_pass_txn(self, pass))
-        pl_node_on_packet(self, *pass, pkt, data, len, replayed);
+        rc = pl_node_on_packet(self, *pass, pkt, it->data, it->len,
+                               it->replayed);
     else if (!pl_store_failed(self->store))
         // nothing is acknowledged: the broker redelivers, and "accepted"
         // comes again for a resent envelope (a failed store is said once,
         // by pl_node_run)
         pl_log_error(self->log, "packet_deferred reason=store_unavailable");
     pl_wire_free(&pkt);
+    return rc;
 }
 
 // Receives one control request if there is one and handles it.
@@ -257,14 +282,31 @@ s_ctl_reply_send(pl_node_t *self)
     self->ctl_reply = NULL;
 }
 
+// A pass that did not commit: the request it held did nothing.
+static void
+s_ctl_undone(pl_node_t *self, int rc, const char *why)
+{
+    if (!self->ctl_reply)
+        return; // none, or parked (it changed nothing: it keeps waiting)
+    free(self->ctl_reply);
+    self->ctl_reply = pl_node_ctl_error(rc, "%s (%s); nothing was done", why,
+                                        pl_strerror(rc));
+}
+
+#define S_FULL_WHY                                                             \
+    "the node's store is full (no space on the disk or in the map); retry "    \
+    "once space is freed"
+
 // Commits the pass: then sends what depends on it. A failed commit
 // acknowledges nothing and answers nothing good (a parked status request
-// changed nothing: it keeps waiting). false when the store failed for good
-// (the CLI was told at once; the pass goes no further).
+// changed nothing: it keeps waiting). *rc the commit's result. false when
+// the store failed for good (the CLI was told at once; the pass goes no
+// further).
 static bool
-s_pass_commit(pl_node_t *self, pl_txn_t **pass)
+s_pass_commit(pl_node_t *self, pl_txn_t **pass, int *rc_out)
 {
     int rc = pl_store_commit(pass);
+    *rc_out = rc;
     if (rc == PL_OK) {
         self->n.commits++;
         pl_node_after_flush(self, true);
@@ -280,17 +322,12 @@ s_pass_commit(pl_node_t *self, pl_txn_t **pass)
               "stops and must be restarted";
     } else if (rc == PL_EFULL) {
         pl_node_full_log(self, "commit");
-        why = "the node's store is full (no space on the disk or in "
-              "the map); retry once space is freed";
+        why = S_FULL_WHY;
     } else {
         pl_log_error(self->log, "pass_commit_failed err=%s", pl_strerror(rc));
         why = "the node could not commit to its store";
     }
-    if (self->ctl_reply) {
-        free(self->ctl_reply);
-        self->ctl_reply = pl_node_ctl_error(rc, "%s (%s); nothing was done",
-                                            why, pl_strerror(rc));
-    }
+    s_ctl_undone(self, rc, why);
     if (pl_store_failed(self->store)) {
         s_ctl_reply_send(self); // the CLI is told at once; no more
         return false;
@@ -298,12 +335,150 @@ s_pass_commit(pl_node_t *self, pl_txn_t **pass)
     return true;
 }
 
+// The parked envelopes (taken out of the park: one that is still waiting
+// parks itself again) and up to S_PASS_MAX frames from the broker.
+static void
+s_batch_take(pl_node_t *self, s_batch_t *b, bool dealer_in)
+{
+    b->n = b->nheld = b->nmsg = 0;
+    if (self->park_replay) {
+        self->park_replay = false;
+        b->nheld = self->npark;
+        memcpy(b->held, self->park, b->nheld * sizeof *b->held);
+        self->npark = 0;
+        for (size_t i = 0; i < b->nheld; i++)
+            b->item[b->n++] =
+                (s_item_t){b->held[i].packet.data, b->held[i].packet.len,
+                           b->held[i].dir_gen < self->dir_gen, false};
+    }
+    while (dealer_in && b->nmsg < S_PASS_MAX) {
+        zmq_msg_t *m = &b->msg[b->nmsg];
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, self->dealer, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(m);
+            break;
+        }
+        self->last_rx_ms = pl_mono_ms();
+        if (zmq_msg_more(m)) {
+            // each ZeroMQ message is exactly one frame: drop the rest
+            pl_log_warn(self->log, "packet_dropped reason=multipart");
+            while (zmq_msg_more(m)) {
+                zmq_msg_close(m);
+                zmq_msg_init(m);
+                if (zmq_msg_recv(m, self->dealer, 0) < 0)
+                    break;
+            }
+            zmq_msg_close(m);
+            continue;
+        }
+        b->item[b->n++] =
+            (s_item_t){zmq_msg_data(m), zmq_msg_size(m), false, false};
+        b->nmsg++;
+    }
+}
+
+static void
+s_batch_free(s_batch_t *b)
+{
+    for (size_t i = 0; i < b->nheld; i++)
+        pl_buf_free(&b->held[i].packet);
+    for (size_t i = 0; i < b->nmsg; i++)
+        zmq_msg_close(&b->msg[i]);
+    b->n = b->nheld = b->nmsg = 0;
+}
+
+// The inbound counters as they were before an aborted pass that is run
+// again (its packets would be counted twice).
+static void
+s_counters_back(pl_node_t *self, const pl_node_counters_t *was)
+{
+    self->n.in_envelopes = was->in_envelopes;
+    self->n.in_stored = was->in_stored;
+    self->n.in_duplicates = was->in_duplicates;
+    self->n.in_refused = was->in_refused;
+    self->n.in_deferred = was->in_deferred;
+    self->n.receipts_ok = was->receipts_ok;
+}
+
+// Items [lo, hi) of a batch.
+typedef struct {
+    size_t lo, hi;
+} s_range_t;
+
+// Runs the batch, and the control request ('ctl') after the packets of
+// the first pass not already being split. A pass whose packets the map
+// has no room for (a packet or the commit failed with PL_EFULL) is
+// aborted: nothing of it stays, nothing of it is sent (a request in it
+// is answered "store full", as for any failed commit). It is run again whole
+// once the map grew, else split in halves, down to one packet a pass, so that
+// what fits is stored and acknowledged and only a packet that does not fit
+// alone is deferred (the broker keeps it). Bounded: at most 2n - 1 passes and
+// one per map growth. false when the store failed for good.
+static bool
+s_batch_run(pl_node_t *self, s_batch_t *b, bool ctl)
+{
+    s_range_t todo[64]; // halves, depth first: log2(n) + 1 at most
+    size_t ntodo = 0, passes = 0, splits = 0, deferred = 0;
+    todo[ntodo++] = (s_range_t){0, b->n};
+    while (ntodo > 0 || ctl) {
+        s_range_t r = ntodo > 0 ? todo[--ntodo] : (s_range_t){0, 0};
+        size_t lo = r.lo, hi = r.hi;
+        pl_node_counters_t was = self->n;
+        pl_txn_t *pass = NULL;
+        bool full = false;
+        for (size_t i = lo; i < hi && !(full && hi - lo > 1); i++)
+            if (!b->item[i].once)
+                full |= s_handle(self, &pass, &b->item[i]) == PL_EFULL;
+        // the request goes in the first pass that is not split already: it
+        // is not run twice, and packets that do not fit do not undo it
+        if (ctl && !(full && hi - lo > 1)) {
+            s_ctl_recv(self, &pass);
+            ctl = false;
+        }
+        passes++;
+        int rc = PL_OK;
+        if (!pass) {
+            pl_node_after_flush(self, true); // nothing waits on a commit
+            continue;
+        }
+        if (full && hi - lo > 1) {
+            pl_store_abort(&pass);
+            pl_node_resend_settle(self, false);
+            pl_node_after_flush(self, false);
+            pl_node_full_log(self, "pass");
+        } else if (!s_pass_commit(self, &pass, &rc)) {
+            return false;
+        } else if (rc == PL_EFULL && hi - lo > 1) {
+            full = true;
+        } else {
+            deferred += full || rc == PL_EFULL;
+            continue;
+        }
+        s_counters_back(self, &was);
+        if (pl_node_map_grow(self)) {
+            todo[ntodo++] = (s_range_t){lo, hi}; // whole again
+            continue;
+        }
+        size_t mid = lo + (hi - lo) / 2; // the first half first: in order
+        todo[ntodo++] = (s_range_t){mid, hi};
+        todo[ntodo++] = (s_range_t){lo, mid};
+        splits++;
+    }
+    if (splits)
+        pl_log_warn(self->log,
+                    "pass_split packets=%zu passes=%zu splits=%zu "
+                    "deferred=%zu: the map (at its maximum) had no room for "
+                    "them in one pass",
+                    b->n, passes, splits, deferred);
+    return true;
+}
+
 // One pass: drain the broker socket (bounded), replay parked envelopes,
-// take one control request, commit once, then send what depends on it.
+// take one control request, commit once, then send what depends on it (a
+// pass that does not fit in the map is split: s_batch_run).
 static void
 s_pass(pl_node_t *self, bool dealer_in, bool ctl_in)
 {
-    pl_txn_t *pass = NULL;
     // a request may add work: measure the map first (no transaction may be
     // open for this), so that "full" is decided on a fresh figure
     if (ctl_in && !self->ctl_parked) {
@@ -311,46 +486,12 @@ s_pass(pl_node_t *self, bool dealer_in, bool ctl_in)
         if (pl_store_usage(self->store, &pct) == PL_OK)
             self->usage_pct = pct;
     }
-    if (self->park_replay) {
-        self->park_replay = false;
-        size_t n = self->npark;
-        pl_parked_t held[S_PARK_MAX];
-        memcpy(held, self->park, n * sizeof *held);
-        self->npark = 0;
-        for (size_t i = 0; i < n; i++) {
-            s_handle(self, &pass, held[i].packet.data, held[i].packet.len,
-                     held[i].dir_gen < self->dir_gen);
-            pl_buf_free(&held[i].packet);
-        }
-    }
-    for (int i = 0; dealer_in && i < S_PASS_MAX; i++) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, self->dealer, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
-            break;
-        }
-        self->last_rx_ms = pl_mono_ms();
-        if (zmq_msg_more(&m)) {
-            // each ZeroMQ message is exactly one frame: drop the rest
-            pl_log_warn(self->log, "packet_dropped reason=multipart");
-            while (zmq_msg_more(&m)) {
-                zmq_msg_close(&m);
-                zmq_msg_init(&m);
-                if (zmq_msg_recv(&m, self->dealer, 0) < 0)
-                    break;
-            }
-            zmq_msg_close(&m);
-            continue;
-        }
-        s_handle(self, &pass, zmq_msg_data(&m), zmq_msg_size(&m), false);
-        zmq_msg_close(&m);
-    }
-    if (ctl_in && !self->ctl_parked && !self->ctl_reply)
-        s_ctl_recv(self, &pass);
-    if (!pass)
-        pl_node_after_flush(self, true); // nothing waits on a commit
-    else if (!s_pass_commit(self, &pass))
+    s_batch_t batch; // 43 KB
+    s_batch_take(self, &batch, dealer_in);
+    bool ok = s_batch_run(self, &batch,
+                          ctl_in && !self->ctl_parked && !self->ctl_reply);
+    s_batch_free(&batch);
+    if (!ok)
         return;
     pl_node_ctl_run_deferred(self); // backup, rotation: no txn open now
     s_ctl_reply_send(self);

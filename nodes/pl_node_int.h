@@ -273,9 +273,12 @@ PL_MUST_CHECK int pl_node_cat_take(pl_node_t *self, pl_txn_t *txn,
 // Handles one decoded packet from the broker ('data' its raw bytes) inside
 // the pass transaction 'pass' (each in a nested transaction of its own).
 // 'replayed' marks a parked envelope handled again after a directory
-// refresh.
-void pl_node_on_packet(pl_node_t *self, pl_txn_t *pass, const pl_packet_t *pkt,
-                       const uint8_t *data, size_t len, bool replayed);
+// refresh. Returns what the packet's nested transaction ended with:
+// PL_OK (also for every refusal), PL_EFULL when the map had no room for
+// it (nothing of it stays in the pass, nothing of it is sent), or another
+// store error.
+int pl_node_on_packet(pl_node_t *self, pl_txn_t *pass, const pl_packet_t *pkt,
+                      const uint8_t *data, size_t len, bool replayed);
 // ---- pl_outbox.c: the outbox
 // Map use is at or above PL_STORE_FULL_PCT.
 bool pl_node_store_full(const pl_node_t *self);
@@ -393,6 +396,10 @@ PL_MUST_CHECK int pl_inrec_decode(const uint8_t *v, size_t len,
 // secrets past their grace period, grows the map when it nears full.
 void pl_node_ops_start(pl_node_t *self);
 void pl_node_ops_timers(pl_node_t *self);
+// Grows the map now if it nears full and may still grow (no transaction
+// open): true when it grew. A pass that found the map full is run again
+// whole after a growth, and split only when the map is at its maximum.
+bool pl_node_map_grow(pl_node_t *self);
 
 // ---- pl_node_ctl.c: control requests
 // Handles one control request (JSON text) inside 'pass'. Sets

@@ -361,17 +361,18 @@ const pl_ctl_cmd_t pl_node_ops_cmds[] = {
 
 // ---- map growth
 
-static void
+// true when the map grew
+static bool
 s_map_check(pl_node_t *self)
 {
     unsigned pct;
     if (pl_store_usage(self->store, &pct) != PL_OK)
-        return;
+        return false;
     self->usage_pct = pct;
     size_t map = pl_store_map_size(self->store);
     unsigned hwm = pl_store_highwater(self->store);
     if ((pct < S_GROW_PCT && hwm < S_GROW_PCT) || map == 0)
-        return;
+        return false;
     if (map >= self->map_max_bytes) {
         if (!self->map_at_max_logged && pct >= PL_STORE_FULL_PCT)
             pl_log_error(self->log,
@@ -380,25 +381,33 @@ s_map_check(pl_node_t *self)
                          "refused",
                          pct, map >> 20);
         self->map_at_max_logged = pct >= PL_STORE_FULL_PCT;
-        return;
+        return false;
     }
     size_t grown =
         map > self->map_max_bytes / 2 ? self->map_max_bytes : map * 2;
     if (pl_store_map_set(self->store, grown) != PL_OK)
-        return;
+        return false;
     pl_log_warn(self->log,
                 "store_map_grown use_pct=%u highwater_pct=%u from_mib=%zu "
                 "to_mib=%zu max_mib=%zu",
                 pct, hwm, map >> 20, grown >> 20, self->map_max_bytes >> 20);
     if (pl_store_usage(self->store, &pct) == PL_OK)
         self->usage_pct = pct;
+    return true;
+}
+
+bool
+pl_node_map_grow(pl_node_t *self)
+{
+    return pl_store_map_size(self->store) < self->map_max_bytes
+           && s_map_check(self);
 }
 
 void
 pl_node_ops_start(pl_node_t *self)
 {
     s_box_sweep(self);
-    s_map_check(self);
+    (void) s_map_check(self);
     self->ops_next_ms = pl_mono_ms() + S_SWEEP_MS;
     self->ops_failures = self->n.commit_failures;
 }
@@ -422,5 +431,5 @@ pl_node_ops_timers(pl_node_t *self)
     if (failed || (can_grow && high)
         || (!can_grow && self->usage_pct >= PL_STORE_FULL_PCT
             && !self->map_at_max_logged))
-        s_map_check(self);
+        (void) s_map_check(self);
 }
