@@ -50,6 +50,9 @@ struct pl_spool {
     MDB_dbi fedmap;            // id -> expires | sender NUL recipient NUL
     MDB_txn *pass;             // the pass transaction, or NULL
     MDB_txn *nest;             // the current nested transaction, or NULL
+    bool light;                // a light nest is open (see pl_spool_nest_fast)
+    bool light_dirty;          // ... and it wrote to the pass (or failed)
+    int poison;                // the pass cannot commit: LMDB code, or 0
     uint64_t pass_seq;         // next queue seq in this pass (0: not read)
     uint64_t seq_stored;       // the "seq" meta holds in this pass
     uint64_t map_bytes;        // map size
@@ -77,6 +80,8 @@ static int
 s_err(pl_spool_t *self, const char *what, int rc)
 {
     int code = pl_lmdb_err(rc);
+    if (self->light)
+        self->light_dirty = true; // LMDB marks the pass txn broken
     if (code == PL_EFULL)
         return PL_EFULL;
     if (rc == MDB_PANIC) {
@@ -732,19 +737,25 @@ pl_spool_commit(pl_spool_t *self)
 {
     if (!self->pass)
         return PL_ESTATE;
-    if (self->nest)
+    if (self->nest || self->light)
         pl_spool_nest_abort(self);
-    int rc = s_seq_flush(self);
+    int poison = self->poison;
+    int rc = poison ? poison : s_seq_flush(self);
     if (rc == 0)
         rc = mdb_txn_commit(self->pass); // the pass's one fsync
     else
         mdb_txn_abort(self->pass);
     self->pass = NULL;
     self->pass_seq = 0;
+    self->poison = 0;
     uint64_t pass_bytes = self->pass_bytes;
     self->pass_bytes = 0;
     if (rc == 0)
         return PL_OK;
+    // a light nest failed half-way: the pass is dropped whole, nothing of
+    // it was written; full unless the store itself failed (MDB_PANIC)
+    if (poison)
+        return self->fatal ? PL_EIO : PL_EFULL;
     // a short page write (EIO) while the file system has no room for the
     // pass (plus a MiB of slack) is "full", not a broken disk (pl_lmdb.h)
     rc = pl_lmdb_commit_rc(rc, self->path, pass_bytes + ((uint64_t) 1 << 20));
@@ -764,12 +775,13 @@ pl_spool_commit(pl_spool_t *self)
 void
 pl_spool_abort(pl_spool_t *self)
 {
-    if (self->nest)
+    if (self->nest || self->light)
         pl_spool_nest_abort(self);
     if (self->pass)
         mdb_txn_abort(self->pass);
     self->pass = NULL;
     self->pass_seq = 0;
+    self->poison = 0;
 }
 
 bool
@@ -781,8 +793,10 @@ pl_spool_in_pass(const pl_spool_t *self)
 int
 pl_spool_nest(pl_spool_t *self)
 {
-    if (!self->pass || self->nest)
+    if (!self->pass || self->nest || self->light)
         return PL_ESTATE;
+    if (self->poison)
+        return PL_EFULL; // the pass will not commit: nothing more in it
     int rc = mdb_txn_begin(self->env, self->pass, 0, &self->nest);
     if (rc != 0) {
         self->nest = NULL;
@@ -792,9 +806,57 @@ pl_spool_nest(pl_spool_t *self)
     return PL_OK;
 }
 
+// A light nest: no LMDB child transaction (whose page copies and merges
+// cost more than the packet's own puts), the operations run in the pass.
+// Sound because a put or a take checks every refusal before its first
+// write; what can still fail half-way (an LMDB error: MDB_MAP_FULL before
+// the threshold, ENOMEM, ...) poisons the pass, which then commits nothing
+// (PL_EFULL: every reply of it becomes "retry later", the takens are redone
+// alone). Near the map's threshold, where that could happen, it is a real
+// nested transaction.
+#define S_LIGHT_PCT 75 // a light nest below this use of the map
+int
+pl_spool_nest_fast(pl_spool_t *self)
+{
+    if (!self->pass || self->nest || self->light)
+        return PL_ESTATE;
+    if (self->poison)
+        return PL_EFULL;
+    uint64_t est = self->live_bytes + self->pass_bytes;
+    if (self->map_bytes == 0 || est * 100 >= self->map_bytes * S_LIGHT_PCT)
+        return pl_spool_nest(self);
+    self->light = true;
+    self->light_dirty = false;
+    self->nest_bytes = 0;
+    return PL_OK;
+}
+
+bool
+pl_spool_nest_is_light(const pl_spool_t *self)
+{
+    return self->light;
+}
+
+// the pass transaction for a write: in a light nest, from here on an
+// abort cannot undo what the nest did, so it poisons the pass
+static MDB_txn *
+s_touch(pl_spool_t *self, MDB_txn *txn)
+{
+    if (self->light)
+        self->light_dirty = true;
+    return txn;
+}
+
 int
 pl_spool_nest_commit(pl_spool_t *self)
 {
+    if (self->light) {
+        self->light = false;
+        self->light_dirty = false;
+        self->pass_bytes += self->nest_bytes;
+        self->nest_bytes = 0;
+        return PL_OK;
+    }
     if (!self->nest)
         return PL_ESTATE;
     int rc = mdb_txn_commit(self->nest);
@@ -808,6 +870,10 @@ pl_spool_nest_commit(pl_spool_t *self)
 void
 pl_spool_nest_abort(pl_spool_t *self)
 {
+    if (self->light && self->light_dirty && !self->poison)
+        self->poison = MDB_BAD_TXN; // half a packet in the pass: drop it all
+    self->light = false;
+    self->light_dirty = false;
     if (self->nest)
         mdb_txn_abort(self->nest);
     self->nest = NULL;
@@ -925,7 +991,8 @@ s_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
     uint8_t key[PL_ADDRESS_MAX + 10];
     MDB_val qk = {s_qkey(key, hdr->to, seq), key};
     MDB_val qv = {bytes, NULL};
-    rc = mdb_put(txn, self->queue, &qk, &qv, MDB_RESERVE | MDB_NOOVERWRITE);
+    rc = mdb_put(s_touch(self, txn), self->queue, &qk, &qv,
+                 MDB_RESERVE | MDB_NOOVERWRITE);
     if (rc != 0)
         goto lmdb_fail;
     uint8_t *p = qv.mv_data;
@@ -1049,7 +1116,7 @@ s_take(pl_spool_t *self, const uint8_t *id, const char *by,
         return PL_EPERM; // only the recipient may take it
     if (rec.state != PL_SPOOL_QUEUED)
         return PL_ENOTFOUND;
-    rc = s_unqueue(self, txn, id, &rec);
+    rc = s_unqueue(self, s_touch(self, txn), id, &rec);
     if (rc == PL_OK && state == PL_SPOOL_REFUSED && reason >= 0)
         rc = s_notice_put(self, txn, rec.from, id, rec.to, reason);
     if (rc != PL_OK)
@@ -1085,7 +1152,7 @@ int
 pl_spool_sweep(pl_spool_t *self, uint64_t now,
                void (*on_expired)(void *arg, const char *to), void *arg)
 {
-    MDB_txn *txn = s_txn(self);
+    MDB_txn *txn = s_touch(self, s_txn(self));
     if (!txn)
         return PL_ESTATE;
     // 1. seen days past expires + 1 day: one delete per day
@@ -1242,7 +1309,7 @@ pl_spool_notices_pop(pl_spool_t *self, const char *sender, size_t max,
                      uint8_t (*ids)[PL_MSG_ID_BYTES],
                      char (*tos)[PL_ADDRESS_MAX + 1], int *reasons)
 {
-    MDB_txn *txn = s_txn(self);
+    MDB_txn *txn = s_touch(self, s_txn(self));
     if (!txn)
         return PL_ESTATE;
     MDB_cursor *cur;
@@ -1284,7 +1351,7 @@ int
 pl_spool_fed_note(pl_spool_t *self, const uint8_t *id, const char *from,
                   const char *to, uint64_t expires_at)
 {
-    MDB_txn *txn = s_txn(self);
+    MDB_txn *txn = s_touch(self, s_txn(self));
     if (!txn)
         return PL_ESTATE;
     uint8_t v[8 + 2 * (PL_ADDRESS_MAX + 1)];
@@ -1302,7 +1369,7 @@ pl_spool_fed_note(pl_spool_t *self, const uint8_t *id, const char *from,
 int
 pl_spool_fed_notice(pl_spool_t *self, const uint8_t *id, int reason)
 {
-    MDB_txn *txn = s_txn(self);
+    MDB_txn *txn = s_touch(self, s_txn(self));
     if (!txn)
         return PL_ESTATE;
     MDB_val k = {PL_MSG_ID_BYTES, (void *) id}, v;
@@ -1331,7 +1398,7 @@ pl_spool_fed_notice(pl_spool_t *self, const uint8_t *id, int reason)
 int
 pl_spool_fed_prune(pl_spool_t *self, uint64_t now, size_t max)
 {
-    MDB_txn *txn = s_txn(self);
+    MDB_txn *txn = s_touch(self, s_txn(self));
     if (!txn)
         return PL_ESTATE;
     MDB_cursor *cur;
