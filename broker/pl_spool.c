@@ -11,6 +11,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "broker/pl_spool_quota.h"
 #include "proto/pl_crypto.h"
 #include "proto/pl_lmdb.h"
 #include "proto/pl_storever.h"
@@ -53,6 +54,7 @@ struct pl_spool {
     bool light;                // a light nest is open (see pl_spool_nest_fast)
     bool light_dirty;          // ... and it wrote to the pass (or failed)
     int poison;                // the pass cannot commit: LMDB code, or 0
+    pl_qcache_t qc;            // quota figures of this pass
     uint64_t pass_seq;         // next queue seq in this pass (0: not read)
     uint64_t seq_stored;       // the "seq" meta holds in this pass
     uint64_t map_bytes;        // map size
@@ -236,8 +238,8 @@ s_seen_find(pl_spool_t *self, MDB_txn *txn, const uint8_t *id,
 
 // adds 'delta' (may be negative) to the quota figure 'kind' of 'address'
 static int
-s_quota_add(pl_spool_t *self, MDB_txn *txn, char kind, const char *address,
-            int64_t delta)
+s_quota_add_db(pl_spool_t *self, MDB_txn *txn, char kind, const char *address,
+               int64_t delta)
 {
     uint8_t key[PL_ADDRESS_MAX + 2];
     size_t n = strnlen(address, PL_ADDRESS_MAX);
@@ -267,7 +269,7 @@ s_quota_add(pl_spool_t *self, MDB_txn *txn, char kind, const char *address,
 }
 
 static uint64_t
-s_quota_read(pl_spool_t *self, MDB_txn *txn, char kind, const char *address)
+s_quota_read_db(pl_spool_t *self, MDB_txn *txn, char kind, const char *address)
 {
     uint8_t key[PL_ADDRESS_MAX + 2];
     size_t n = strnlen(address, PL_ADDRESS_MAX);
@@ -277,6 +279,42 @@ s_quota_read(pl_spool_t *self, MDB_txn *txn, char kind, const char *address)
     if (mdb_get(txn, self->quota, &k, &v) == 0 && v.mv_size == 8)
         return s_u64(v.mv_data);
     return 0;
+}
+
+// The pass's in-memory figure of 'kind' 'address' (pl_spool_quota.h), or
+// NULL outside a pass or when the cache is full: then the figure is read
+// and written in LMDB directly, as before.
+static pl_qent_t *
+s_qent(pl_spool_t *self, MDB_txn *txn, char kind, const char *address)
+{
+    if (!self->pass || (txn != self->pass && txn != self->nest))
+        return NULL;
+    uint8_t key[PL_ADDRESS_MAX + 2];
+    size_t n = strnlen(address, PL_ADDRESS_MAX);
+    key[0] = (uint8_t) kind;
+    memcpy(key + 1, address, n);
+    return pl_qcache_get(&self->qc, txn, self->quota, key, n + 1);
+}
+
+static uint64_t
+s_quota_read(pl_spool_t *self, MDB_txn *txn, char kind, const char *address)
+{
+    pl_qent_t *e = s_qent(self, txn, kind, address);
+    return e ? e->cur : s_quota_read_db(self, txn, kind, address);
+}
+
+static int
+s_quota_add(pl_spool_t *self, MDB_txn *txn, char kind, const char *address,
+            int64_t delta)
+{
+    pl_qent_t *e = s_qent(self, txn, kind, address);
+    if (!e)
+        return s_quota_add_db(self, txn, kind, address, delta);
+    if (delta < 0)
+        e->cur = e->cur > (uint64_t) -delta ? e->cur - (uint64_t) -delta : 0;
+    else
+        e->cur += (uint64_t) delta;
+    return PL_OK;
 }
 
 static size_t
@@ -717,6 +755,7 @@ pl_spool_begin(pl_spool_t *self)
         return PL_EIO;
     }
     self->pass_bytes = 0;
+    self->qc.n = 0;
     self->days_ok = false; // days[] is read again inside this pass
     // takens must commit even on a full disk: keep S_DISK_KEEP of real
     // blocks allocated in data.mdb past its high-water page, so a commit
@@ -741,6 +780,9 @@ pl_spool_commit(pl_spool_t *self)
         pl_spool_nest_abort(self);
     int poison = self->poison;
     int rc = poison ? poison : s_seq_flush(self);
+    if (rc == 0)
+        rc = pl_qcache_flush(&self->qc, self->pass, self->quota);
+    self->qc.n = 0;
     if (rc == 0)
         rc = mdb_txn_commit(self->pass); // the pass's one fsync
     else
@@ -782,6 +824,7 @@ pl_spool_abort(pl_spool_t *self)
     self->pass = NULL;
     self->pass_seq = 0;
     self->poison = 0;
+    self->qc.n = 0;
 }
 
 bool
@@ -853,6 +896,7 @@ pl_spool_nest_commit(pl_spool_t *self)
     if (self->light) {
         self->light = false;
         self->light_dirty = false;
+        pl_qcache_nest_end(&self->qc, true);
         self->pass_bytes += self->nest_bytes;
         self->nest_bytes = 0;
         return PL_OK;
@@ -861,6 +905,7 @@ pl_spool_nest_commit(pl_spool_t *self)
         return PL_ESTATE;
     int rc = mdb_txn_commit(self->nest);
     self->nest = NULL;
+    pl_qcache_nest_end(&self->qc, rc == 0);
     if (rc == 0)
         self->pass_bytes += self->nest_bytes;
     self->nest_bytes = 0;
@@ -874,6 +919,7 @@ pl_spool_nest_abort(pl_spool_t *self)
         self->poison = MDB_BAD_TXN; // half a packet in the pass: drop it all
     self->light = false;
     self->light_dirty = false;
+    pl_qcache_nest_end(&self->qc, false);
     if (self->nest)
         mdb_txn_abort(self->nest);
     self->nest = NULL;

@@ -3,7 +3,8 @@
 // once), dedupe, what a commit keeps and an abort drops across a reopen,
 // the queue sequence across passes, aborts and a reopen,
 // expiry with its notice to the sender, quotas and their release, usage;
-// light nests: refusals mid-pass keep the pass, a failure half-way drops it.
+// light nests: refusals mid-pass keep the pass, a failure half-way drops it;
+// quota figures counted in a pass and written once.
 // cmocka.h needs these first, in this order
 // clang-format off
 #include <stdarg.h>
@@ -348,6 +349,65 @@ test_light_refusals_keep_pass(void **state)
     assert_int_equal(from, 2 * (sizeof pkt + 8 + 8 + PL_MSG_ID_BYTES));
 }
 
+// Quota figures are counted in memory during a pass (pl_spool_quota.h) and
+// written once before its commit: an aborted nested transaction's share
+// is dropped, a committed one's kept, a take in the same pass releases it,
+// an aborted pass writes nothing, and the figures survive a reopen (a
+// lost write-back or a kept aborted nest would show here).
+static void
+test_quota_in_pass(void **state)
+{
+    fx_t *f = *state;
+    uint8_t pkt[500];
+    pl_random(pkt, sizeof pkt);
+    const uint64_t rec = sizeof pkt + 8 + 8 + PL_MSG_ID_BYTES;
+    pl_header_t a, b, c, d;
+    s_hdr(&a, "sn/agency", "sn/clinic", f->now + 3600);
+    s_hdr(&b, "sn/agency", "sn/clinic", f->now + 3600);
+    s_hdr(&c, "sn/agency", "sn/clinic", f->now + 3600);
+    s_hdr(&d, "sn/agency", "sn/clinic", f->now + 3600);
+    uint64_t ms = f->now * 1000, from = 0, to = 0;
+    bool dup;
+    pl_spool_refusal_t why;
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(s_put(f, &a, pkt, sizeof pkt, NULL), PL_OK);
+    assert_int_equal(pl_spool_nest(f->sp), PL_OK); // a real nest, aborted
+    assert_int_equal(pl_spool_put(f->sp, &b, pkt, sizeof pkt, ms, &dup, &why),
+                     PL_OK);
+    pl_spool_nest_abort(f->sp);
+    assert_int_equal(s_put_fast(f->sp, &c, pkt, sizeof pkt, ms, NULL), PL_OK);
+    assert_int_equal(pl_spool_quota_get(f->sp, "sn/agency", &from, &to), PL_OK);
+    assert_int_equal(from, 2 * rec);
+    assert_int_equal(pl_spool_nest_fast(f->sp), PL_OK);
+    assert_int_equal(
+        pl_spool_take(f->sp, a.id, "sn/clinic", PL_SPOOL_TAKEN, ms, NULL, NULL),
+        PL_OK);
+    assert_int_equal(pl_spool_nest_commit(f->sp), PL_OK);
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+    // an aborted pass leaves the figures as committed
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(s_put(f, &d, pkt, sizeof pkt, NULL), PL_OK);
+    pl_spool_abort(f->sp);
+
+    pl_spool_close(&f->sp);
+    f->sp = pl_spool_open(f->dir, MAP, NULL);
+    assert_non_null(f->sp);
+    assert_int_equal(pl_spool_quota_get(f->sp, "sn/agency", &from, &to), PL_OK);
+    assert_int_equal(from, rec);
+    assert_int_equal(pl_spool_quota_get(f->sp, "sn/clinic", &from, &to), PL_OK);
+    assert_int_equal(to, rec);
+    // the last one taken: the figure goes (zero is no record)
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(pl_spool_nest_fast(f->sp), PL_OK);
+    assert_int_equal(
+        pl_spool_take(f->sp, c.id, "sn/clinic", PL_SPOOL_TAKEN, ms, NULL, NULL),
+        PL_OK);
+    assert_int_equal(pl_spool_nest_commit(f->sp), PL_OK);
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+    assert_int_equal(pl_spool_quota_get(f->sp, "sn/clinic", &from, &to), PL_OK);
+    assert_int_equal(to, 0);
+}
+
 #define SMALL_MAP (1u << 20)
 #define BIG_PKT   60000
 
@@ -581,6 +641,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_light_refusals_keep_pass, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_light_map_full_drops_pass, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_quota_in_pass, s_setup,
                                         s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
