@@ -363,10 +363,16 @@ s_handle_envelope(pl_broker_t *self, pl_session_t *s,
             return;
         }
     }
-    if (pl_spool_nest(self->spool) != PL_OK) {
-        s_reject(self, s->rid, s->rid_len, hdr.id,
-                 PASSERELLE__V1__REJECT_REASON__REJECT_STORE_ERROR,
-                 "store busy", s->address);
+    int nrc = pl_spool_nest_fast(self->spool);
+    if (nrc != PL_OK) {
+        // PL_EFULL: this pass already failed half-way and will commit
+        // nothing (pl_spool_nest_fast): the sender retries
+        s_reject(
+            self, s->rid, s->rid_len, hdr.id,
+            nrc == PL_EFULL ? PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL
+                            : PASSERELLE__V1__REJECT_REASON__REJECT_STORE_ERROR,
+            nrc == PL_EFULL ? "broker store full; retry later" : "store busy",
+            s->address);
         return;
     }
     bool dup = false;
@@ -473,8 +479,8 @@ static void
 s_handle_take(pl_broker_t *self, pl_session_t *s, const uint8_t *id,
               pl_spool_state_t state, int reason)
 {
-    if (pl_spool_nest(self->spool) != PL_OK)
-        return;
+    if (pl_spool_nest_fast(self->spool) != PL_OK)
+        return; // a failed pass: the envelope is delivered again
     if (state == PL_SPOOL_TAKEN && s->acks_notices) {
         // the sender's taken of a notice it committed: forget the notice
         int nrc = pl_spool_notice_ack(self->spool, s->address, id);

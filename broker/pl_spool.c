@@ -11,6 +11,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "broker/pl_spool_quota.h"
 #include "proto/pl_crypto.h"
 #include "proto/pl_lmdb.h"
 #include "proto/pl_storever.h"
@@ -50,6 +51,10 @@ struct pl_spool {
     MDB_dbi fedmap;            // id -> expires | sender NUL recipient NUL
     MDB_txn *pass;             // the pass transaction, or NULL
     MDB_txn *nest;             // the current nested transaction, or NULL
+    bool light;                // a light nest is open (see pl_spool_nest_fast)
+    bool light_dirty;          // ... and it wrote to the pass (or failed)
+    int poison;                // the pass cannot commit: LMDB code, or 0
+    pl_qcache_t qc;            // quota figures of this pass
     uint64_t pass_seq;         // next queue seq in this pass (0: not read)
     uint64_t seq_stored;       // the "seq" meta holds in this pass
     uint64_t map_bytes;        // map size
@@ -77,6 +82,8 @@ static int
 s_err(pl_spool_t *self, const char *what, int rc)
 {
     int code = pl_lmdb_err(rc);
+    if (self->light)
+        self->light_dirty = true; // LMDB marks the pass txn broken
     if (code == PL_EFULL)
         return PL_EFULL;
     if (rc == MDB_PANIC) {
@@ -231,8 +238,8 @@ s_seen_find(pl_spool_t *self, MDB_txn *txn, const uint8_t *id,
 
 // adds 'delta' (may be negative) to the quota figure 'kind' of 'address'
 static int
-s_quota_add(pl_spool_t *self, MDB_txn *txn, char kind, const char *address,
-            int64_t delta)
+s_quota_add_db(pl_spool_t *self, MDB_txn *txn, char kind, const char *address,
+               int64_t delta)
 {
     uint8_t key[PL_ADDRESS_MAX + 2];
     size_t n = strnlen(address, PL_ADDRESS_MAX);
@@ -262,7 +269,7 @@ s_quota_add(pl_spool_t *self, MDB_txn *txn, char kind, const char *address,
 }
 
 static uint64_t
-s_quota_read(pl_spool_t *self, MDB_txn *txn, char kind, const char *address)
+s_quota_read_db(pl_spool_t *self, MDB_txn *txn, char kind, const char *address)
 {
     uint8_t key[PL_ADDRESS_MAX + 2];
     size_t n = strnlen(address, PL_ADDRESS_MAX);
@@ -272,6 +279,42 @@ s_quota_read(pl_spool_t *self, MDB_txn *txn, char kind, const char *address)
     if (mdb_get(txn, self->quota, &k, &v) == 0 && v.mv_size == 8)
         return s_u64(v.mv_data);
     return 0;
+}
+
+// The pass's in-memory figure of 'kind' 'address' (pl_spool_quota.h), or
+// NULL outside a pass or when the cache is full: then the figure is read
+// and written in LMDB directly, as before.
+static pl_qent_t *
+s_qent(pl_spool_t *self, MDB_txn *txn, char kind, const char *address)
+{
+    if (!self->pass || (txn != self->pass && txn != self->nest))
+        return NULL;
+    uint8_t key[PL_ADDRESS_MAX + 2];
+    size_t n = strnlen(address, PL_ADDRESS_MAX);
+    key[0] = (uint8_t) kind;
+    memcpy(key + 1, address, n);
+    return pl_qcache_get(&self->qc, txn, self->quota, key, n + 1);
+}
+
+static uint64_t
+s_quota_read(pl_spool_t *self, MDB_txn *txn, char kind, const char *address)
+{
+    pl_qent_t *e = s_qent(self, txn, kind, address);
+    return e ? e->cur : s_quota_read_db(self, txn, kind, address);
+}
+
+static int
+s_quota_add(pl_spool_t *self, MDB_txn *txn, char kind, const char *address,
+            int64_t delta)
+{
+    pl_qent_t *e = s_qent(self, txn, kind, address);
+    if (!e)
+        return s_quota_add_db(self, txn, kind, address, delta);
+    if (delta < 0)
+        e->cur = e->cur > (uint64_t) -delta ? e->cur - (uint64_t) -delta : 0;
+    else
+        e->cur += (uint64_t) delta;
+    return PL_OK;
 }
 
 static size_t
@@ -712,6 +755,7 @@ pl_spool_begin(pl_spool_t *self)
         return PL_EIO;
     }
     self->pass_bytes = 0;
+    self->qc.n = 0;
     self->days_ok = false; // days[] is read again inside this pass
     // takens must commit even on a full disk: keep S_DISK_KEEP of real
     // blocks allocated in data.mdb past its high-water page, so a commit
@@ -732,19 +776,28 @@ pl_spool_commit(pl_spool_t *self)
 {
     if (!self->pass)
         return PL_ESTATE;
-    if (self->nest)
+    if (self->nest || self->light)
         pl_spool_nest_abort(self);
-    int rc = s_seq_flush(self);
+    int poison = self->poison;
+    int rc = poison ? poison : s_seq_flush(self);
+    if (rc == 0)
+        rc = pl_qcache_flush(&self->qc, self->pass, self->quota);
+    self->qc.n = 0;
     if (rc == 0)
         rc = mdb_txn_commit(self->pass); // the pass's one fsync
     else
         mdb_txn_abort(self->pass);
     self->pass = NULL;
     self->pass_seq = 0;
+    self->poison = 0;
     uint64_t pass_bytes = self->pass_bytes;
     self->pass_bytes = 0;
     if (rc == 0)
         return PL_OK;
+    // a light nest failed half-way: the pass is dropped whole, nothing of
+    // it was written; full unless the store itself failed (MDB_PANIC)
+    if (poison)
+        return self->fatal ? PL_EIO : PL_EFULL;
     // a short page write (EIO) while the file system has no room for the
     // pass (plus a MiB of slack) is "full", not a broken disk (pl_lmdb.h)
     rc = pl_lmdb_commit_rc(rc, self->path, pass_bytes + ((uint64_t) 1 << 20));
@@ -764,12 +817,14 @@ pl_spool_commit(pl_spool_t *self)
 void
 pl_spool_abort(pl_spool_t *self)
 {
-    if (self->nest)
+    if (self->nest || self->light)
         pl_spool_nest_abort(self);
     if (self->pass)
         mdb_txn_abort(self->pass);
     self->pass = NULL;
     self->pass_seq = 0;
+    self->poison = 0;
+    self->qc.n = 0;
 }
 
 bool
@@ -781,8 +836,10 @@ pl_spool_in_pass(const pl_spool_t *self)
 int
 pl_spool_nest(pl_spool_t *self)
 {
-    if (!self->pass || self->nest)
+    if (!self->pass || self->nest || self->light)
         return PL_ESTATE;
+    if (self->poison)
+        return PL_EFULL; // the pass will not commit: nothing more in it
     int rc = mdb_txn_begin(self->env, self->pass, 0, &self->nest);
     if (rc != 0) {
         self->nest = NULL;
@@ -792,13 +849,63 @@ pl_spool_nest(pl_spool_t *self)
     return PL_OK;
 }
 
+// A light nest: no LMDB child transaction (whose page copies and merges
+// cost more than the packet's own puts), the operations run in the pass.
+// Sound because a put or a take checks every refusal before its first
+// write; what can still fail half-way (an LMDB error: MDB_MAP_FULL before
+// the threshold, ENOMEM, ...) poisons the pass, which then commits nothing
+// (PL_EFULL: every reply of it becomes "retry later", the takens are redone
+// alone). Near the map's threshold, where that could happen, it is a real
+// nested transaction.
+#define S_LIGHT_PCT 75 // a light nest below this use of the map
+int
+pl_spool_nest_fast(pl_spool_t *self)
+{
+    if (!self->pass || self->nest || self->light)
+        return PL_ESTATE;
+    if (self->poison)
+        return PL_EFULL;
+    uint64_t est = self->live_bytes + self->pass_bytes;
+    if (self->map_bytes == 0 || est * 100 >= self->map_bytes * S_LIGHT_PCT)
+        return pl_spool_nest(self);
+    self->light = true;
+    self->light_dirty = false;
+    self->nest_bytes = 0;
+    return PL_OK;
+}
+
+bool
+pl_spool_nest_is_light(const pl_spool_t *self)
+{
+    return self->light;
+}
+
+// the pass transaction for a write: in a light nest, from here on an
+// abort cannot undo what the nest did, so it poisons the pass
+static MDB_txn *
+s_touch(pl_spool_t *self, MDB_txn *txn)
+{
+    if (self->light)
+        self->light_dirty = true;
+    return txn;
+}
+
 int
 pl_spool_nest_commit(pl_spool_t *self)
 {
+    if (self->light) {
+        self->light = false;
+        self->light_dirty = false;
+        pl_qcache_nest_end(&self->qc, true);
+        self->pass_bytes += self->nest_bytes;
+        self->nest_bytes = 0;
+        return PL_OK;
+    }
     if (!self->nest)
         return PL_ESTATE;
     int rc = mdb_txn_commit(self->nest);
     self->nest = NULL;
+    pl_qcache_nest_end(&self->qc, rc == 0);
     if (rc == 0)
         self->pass_bytes += self->nest_bytes;
     self->nest_bytes = 0;
@@ -808,6 +915,11 @@ pl_spool_nest_commit(pl_spool_t *self)
 void
 pl_spool_nest_abort(pl_spool_t *self)
 {
+    if (self->light && self->light_dirty && !self->poison)
+        self->poison = MDB_BAD_TXN; // half a packet in the pass: drop it all
+    self->light = false;
+    self->light_dirty = false;
+    pl_qcache_nest_end(&self->qc, false);
     if (self->nest)
         mdb_txn_abort(self->nest);
     self->nest = NULL;
@@ -925,7 +1037,8 @@ s_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
     uint8_t key[PL_ADDRESS_MAX + 10];
     MDB_val qk = {s_qkey(key, hdr->to, seq), key};
     MDB_val qv = {bytes, NULL};
-    rc = mdb_put(txn, self->queue, &qk, &qv, MDB_RESERVE | MDB_NOOVERWRITE);
+    rc = mdb_put(s_touch(self, txn), self->queue, &qk, &qv,
+                 MDB_RESERVE | MDB_NOOVERWRITE);
     if (rc != 0)
         goto lmdb_fail;
     uint8_t *p = qv.mv_data;
@@ -1049,7 +1162,7 @@ s_take(pl_spool_t *self, const uint8_t *id, const char *by,
         return PL_EPERM; // only the recipient may take it
     if (rec.state != PL_SPOOL_QUEUED)
         return PL_ENOTFOUND;
-    rc = s_unqueue(self, txn, id, &rec);
+    rc = s_unqueue(self, s_touch(self, txn), id, &rec);
     if (rc == PL_OK && state == PL_SPOOL_REFUSED && reason >= 0)
         rc = s_notice_put(self, txn, rec.from, id, rec.to, reason);
     if (rc != PL_OK)
@@ -1085,7 +1198,7 @@ int
 pl_spool_sweep(pl_spool_t *self, uint64_t now,
                void (*on_expired)(void *arg, const char *to), void *arg)
 {
-    MDB_txn *txn = s_txn(self);
+    MDB_txn *txn = s_touch(self, s_txn(self));
     if (!txn)
         return PL_ESTATE;
     // 1. seen days past expires + 1 day: one delete per day
@@ -1242,7 +1355,7 @@ pl_spool_notices(pl_spool_t *self, const char *sender, size_t max, bool keep,
                  uint8_t (*ids)[PL_MSG_ID_BYTES],
                  char (*tos)[PL_ADDRESS_MAX + 1], int *reasons)
 {
-    MDB_txn *txn = s_txn(self);
+    MDB_txn *txn = s_touch(self, s_txn(self));
     if (!txn)
         return PL_ESTATE;
     MDB_cursor *cur;
@@ -1294,10 +1407,14 @@ pl_spool_notice_ack(pl_spool_t *self, const char *sender, const uint8_t *id)
         return PL_EINVAL;
     memcpy(nk, sender, fl + 1);
     memcpy(nk + fl + 1, id, PL_MSG_ID_BYTES);
-    MDB_val k = {fl + 1 + PL_MSG_ID_BYTES, nk};
-    int rc = mdb_del(txn, self->notices, &k, NULL);
+    MDB_val k = {fl + 1 + PL_MSG_ID_BYTES, nk}, v;
+    // looked up first: a taken that is not a notice's (nearly all) writes
+    // nothing, so a light nest stays clean (pl_spool_nest_fast)
+    int rc = mdb_get(txn, self->notices, &k, &v);
     if (rc == MDB_NOTFOUND)
         return PL_ENOTFOUND;
+    if (rc == 0)
+        rc = mdb_del(s_touch(self, txn), self->notices, &k, NULL);
     return rc == 0 ? PL_OK : s_err(self, "del_notice", rc);
 }
 
@@ -1307,7 +1424,7 @@ int
 pl_spool_fed_note(pl_spool_t *self, const uint8_t *id, const char *from,
                   const char *to, uint64_t expires_at)
 {
-    MDB_txn *txn = s_txn(self);
+    MDB_txn *txn = s_touch(self, s_txn(self));
     if (!txn)
         return PL_ESTATE;
     uint8_t v[8 + 2 * (PL_ADDRESS_MAX + 1)];
@@ -1325,7 +1442,7 @@ pl_spool_fed_note(pl_spool_t *self, const uint8_t *id, const char *from,
 int
 pl_spool_fed_notice(pl_spool_t *self, const uint8_t *id, int reason)
 {
-    MDB_txn *txn = s_txn(self);
+    MDB_txn *txn = s_touch(self, s_txn(self));
     if (!txn)
         return PL_ESTATE;
     MDB_val k = {PL_MSG_ID_BYTES, (void *) id}, v;
@@ -1354,7 +1471,7 @@ pl_spool_fed_notice(pl_spool_t *self, const uint8_t *id, int reason)
 int
 pl_spool_fed_prune(pl_spool_t *self, uint64_t now, size_t max)
 {
-    MDB_txn *txn = s_txn(self);
+    MDB_txn *txn = s_touch(self, s_txn(self));
     if (!txn)
         return PL_ESTATE;
     MDB_cursor *cur;

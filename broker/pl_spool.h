@@ -18,7 +18,8 @@
 // refused ids move to `seen`, the quota figures are counted from the
 // queue; nothing queued changes.
 // Writes happen inside one write transaction per event-loop pass (group
-// commit: one fsync per pass), each packet in its own nested transaction.
+// commit: one fsync per pass), each packet in its own nested transaction
+// (a light one far from full: see pl_spool_nest_fast).
 // The environment never uses MDB_NOSYNC, MDB_MAPASYNC or MDB_NOMETASYNC:
 // an `accepted` is sent only after pl_spool_commit() returned PL_OK.
 #ifndef PL_SPOOL_H
@@ -89,6 +90,17 @@ bool pl_spool_in_pass(const pl_spool_t *self);
 PL_MUST_CHECK int pl_spool_nest(pl_spool_t *self);
 PL_MUST_CHECK int pl_spool_nest_commit(pl_spool_t *self);
 void pl_spool_nest_abort(pl_spool_t *self);
+// As pl_spool_nest for one put or take (or a federation put and its note):
+// a light nest (no LMDB child transaction) while the map is below 75 %
+// used, a real one above. pl_spool_nest_commit / _abort close either. An
+// abort of a light nest that had written (an LMDB error half-way) poisons
+// the pass: every nest after fails with PL_EFULL and pl_spool_commit
+// drops the whole pass (PL_EFULL, nothing of it written). Refusals (a
+// duplicate, a quota, the map threshold, not found) write nothing and
+// leave the pass intact.
+PL_MUST_CHECK int pl_spool_nest_fast(pl_spool_t *self);
+// true while a light nest is open (tests)
+bool pl_spool_nest_is_light(const pl_spool_t *self);
 
 // Why pl_spool_put refused with PL_EFULL.
 typedef enum {

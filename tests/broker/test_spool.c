@@ -2,7 +2,9 @@
 // a temp store, no daemon: put, scan, depth, take (only by the recipient,
 // once), dedupe, what a commit keeps and an abort drops across a reopen,
 // the queue sequence across passes, aborts and a reopen,
-// expiry with its notice to the sender, quotas and their release, usage.
+// expiry with its notice to the sender, quotas and their release, usage;
+// light nests: refusals mid-pass keep the pass, a failure half-way drops it;
+// quota figures counted in a pass and written once.
 // cmocka.h needs these first, in this order
 // clang-format off
 #include <stdarg.h>
@@ -270,6 +272,215 @@ test_seq_across_passes(void **state)
     assert_memory_equal(t.id[0], d.id, PL_MSG_ID_BYTES);
 }
 
+// puts in a light nest (pl_spool_nest_fast), as the broker does
+static int
+s_put_fast(pl_spool_t *sp, const pl_header_t *h, const uint8_t *pkt, size_t len,
+           uint64_t now_ms, pl_spool_refusal_t *why)
+{
+    bool dup = false;
+    pl_spool_refusal_t w = PL_SPOOL_ROOM;
+    int rc = pl_spool_nest_fast(sp);
+    if (rc != PL_OK)
+        return rc;
+    rc = pl_spool_put(sp, h, pkt, len, now_ms, &dup, &w);
+    if (rc == PL_OK)
+        assert_int_equal(pl_spool_nest_commit(sp), PL_OK);
+    else
+        pl_spool_nest_abort(sp);
+    if (why)
+        *why = w;
+    return rc;
+}
+
+// Light nests: every refusal in the middle of a pass (a duplicate, the same
+// id with other bytes, a quota, a take of an unknown id or by another
+// node) writes nothing, so the pass's other envelopes commit intact (a
+// refusal that wrote first would poison the pass: its commit PL_EFULL).
+static void
+test_light_refusals_keep_pass(void **state)
+{
+    fx_t *f = *state;
+    pl_spool_set_quotas(f->sp, 2500, 0); // small ones: + 1/8
+    uint8_t pkt[1000], other[1000];
+    pl_random(pkt, sizeof pkt);
+    pl_random(other, sizeof other);
+    pl_header_t a, b, c, big;
+    s_hdr(&a, "sn/agency", "sn/clinic", f->now + 3600);
+    s_hdr(&b, "sn/agency", "sn/clinic", f->now + 3600);
+    s_hdr(&c, "sn/agency", "sn/clinic", f->now + 3600);
+    s_hdr(&big, "sn/agency", "sn/school", f->now + 3600);
+    uint64_t ms = f->now * 1000;
+    pl_spool_refusal_t why = PL_SPOOL_ROOM;
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(pl_spool_nest_fast(f->sp), PL_OK);
+    assert_true(pl_spool_nest_is_light(f->sp));
+    pl_spool_nest_abort(f->sp); // nothing written: no harm
+    assert_int_equal(s_put_fast(f->sp, &a, pkt, sizeof pkt, ms, NULL), PL_OK);
+    assert_int_equal(s_put_fast(f->sp, &a, pkt, sizeof pkt, ms, NULL),
+                     PL_EEXIST);
+    assert_int_equal(s_put_fast(f->sp, &a, other, sizeof other, ms, NULL),
+                     PL_EAUTH);
+    assert_int_equal(s_put_fast(f->sp, &b, pkt, sizeof pkt, ms, NULL), PL_OK);
+    // a third 1,028-byte record would pass the sender's 2,812 bytes
+    assert_int_equal(s_put_fast(f->sp, &big, pkt, sizeof pkt, ms, &why),
+                     PL_EFULL);
+    assert_int_equal(why, PL_SPOOL_SENDER_OVER);
+    assert_int_equal(pl_spool_nest_fast(f->sp), PL_OK);
+    assert_int_equal(
+        pl_spool_take(f->sp, c.id, "sn/clinic", PL_SPOOL_TAKEN, ms, NULL, NULL),
+        PL_ENOTFOUND);
+    pl_spool_nest_abort(f->sp);
+    assert_int_equal(pl_spool_nest_fast(f->sp), PL_OK);
+    assert_int_equal(
+        pl_spool_take(f->sp, a.id, "sn/school", PL_SPOOL_TAKEN, ms, NULL, NULL),
+        PL_EPERM);
+    pl_spool_nest_abort(f->sp);
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+
+    pl_spool_close(&f->sp);
+    f->sp = pl_spool_open(f->dir, MAP, NULL);
+    assert_non_null(f->sp);
+    seqs_t s = {0};
+    assert_int_equal(pl_spool_scan(f->sp, "sn/clinic", 0, 10, s_seq_fn, &s), 2);
+    assert_memory_equal(s.id[0], a.id, PL_MSG_ID_BYTES);
+    assert_memory_equal(s.id[1], b.id, PL_MSG_ID_BYTES);
+    uint64_t from = 0, to = 0;
+    assert_int_equal(pl_spool_quota_get(f->sp, "sn/agency", &from, &to), PL_OK);
+    assert_int_equal(from, 2 * (sizeof pkt + 8 + 8 + PL_MSG_ID_BYTES));
+}
+
+// Quota figures are counted in memory during a pass (pl_spool_quota.h) and
+// written once before its commit: an aborted nested transaction's share
+// is dropped, a committed one's kept, a take in the same pass releases it,
+// an aborted pass writes nothing, and the figures survive a reopen (a
+// lost write-back or a kept aborted nest would show here).
+static void
+test_quota_in_pass(void **state)
+{
+    fx_t *f = *state;
+    uint8_t pkt[500];
+    pl_random(pkt, sizeof pkt);
+    const uint64_t rec = sizeof pkt + 8 + 8 + PL_MSG_ID_BYTES;
+    pl_header_t a, b, c, d;
+    s_hdr(&a, "sn/agency", "sn/clinic", f->now + 3600);
+    s_hdr(&b, "sn/agency", "sn/clinic", f->now + 3600);
+    s_hdr(&c, "sn/agency", "sn/clinic", f->now + 3600);
+    s_hdr(&d, "sn/agency", "sn/clinic", f->now + 3600);
+    uint64_t ms = f->now * 1000, from = 0, to = 0;
+    bool dup;
+    pl_spool_refusal_t why;
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(s_put(f, &a, pkt, sizeof pkt, NULL), PL_OK);
+    assert_int_equal(pl_spool_nest(f->sp), PL_OK); // a real nest, aborted
+    assert_int_equal(pl_spool_put(f->sp, &b, pkt, sizeof pkt, ms, &dup, &why),
+                     PL_OK);
+    pl_spool_nest_abort(f->sp);
+    assert_int_equal(s_put_fast(f->sp, &c, pkt, sizeof pkt, ms, NULL), PL_OK);
+    assert_int_equal(pl_spool_quota_get(f->sp, "sn/agency", &from, &to), PL_OK);
+    assert_int_equal(from, 2 * rec);
+    assert_int_equal(pl_spool_nest_fast(f->sp), PL_OK);
+    assert_int_equal(
+        pl_spool_take(f->sp, a.id, "sn/clinic", PL_SPOOL_TAKEN, ms, NULL, NULL),
+        PL_OK);
+    assert_int_equal(pl_spool_nest_commit(f->sp), PL_OK);
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+    // an aborted pass leaves the figures as committed
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(s_put(f, &d, pkt, sizeof pkt, NULL), PL_OK);
+    pl_spool_abort(f->sp);
+
+    pl_spool_close(&f->sp);
+    f->sp = pl_spool_open(f->dir, MAP, NULL);
+    assert_non_null(f->sp);
+    assert_int_equal(pl_spool_quota_get(f->sp, "sn/agency", &from, &to), PL_OK);
+    assert_int_equal(from, rec);
+    assert_int_equal(pl_spool_quota_get(f->sp, "sn/clinic", &from, &to), PL_OK);
+    assert_int_equal(to, rec);
+    // the last one taken: the figure goes (zero is no record)
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(pl_spool_nest_fast(f->sp), PL_OK);
+    assert_int_equal(
+        pl_spool_take(f->sp, c.id, "sn/clinic", PL_SPOOL_TAKEN, ms, NULL, NULL),
+        PL_OK);
+    assert_int_equal(pl_spool_nest_commit(f->sp), PL_OK);
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+    assert_int_equal(pl_spool_quota_get(f->sp, "sn/clinic", &from, &to), PL_OK);
+    assert_int_equal(to, 0);
+}
+
+#define SMALL_MAP (1u << 20)
+#define BIG_PKT   60000
+
+// Light nests: an LMDB failure half-way through a put (MDB_MAP_FULL under
+// the threshold: the pages the last pass freed are not reusable yet)
+// poisons the pass: the nests after it fail with PL_EFULL, the commit
+// drops the whole pass (PL_EFULL, not fatal), nothing of it is kept, not
+// even the envelopes put before the failure (never half a record), and
+// the next pass works.
+static void
+test_light_map_full_drops_pass(void **state)
+{
+    fx_t *f = *state;
+    char *dir = pl_test_tmpdir("spool-small");
+    pl_spool_t *sp = pl_spool_open(dir, SMALL_MAP, NULL);
+    assert_non_null(sp);
+    pl_spool_set_quotas(sp, 1u << 30, 1u << 30);
+    static uint8_t pkt[BIG_PKT];
+    pl_random(pkt, sizeof pkt);
+    uint64_t ms = f->now * 1000;
+    pl_header_t h[10];
+    // 10 x 60 KB (about 60 % of the map), then all taken
+    assert_int_equal(pl_spool_begin(sp), PL_OK);
+    for (int i = 0; i < 10; i++) {
+        s_hdr(&h[i], "sn/agency", "sn/clinic", f->now + 3600);
+        assert_int_equal(s_put_fast(sp, &h[i], pkt, sizeof pkt, ms, NULL),
+                         PL_OK);
+    }
+    assert_int_equal(pl_spool_commit(sp), PL_OK);
+    assert_int_equal(pl_spool_begin(sp), PL_OK);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(pl_spool_nest_fast(sp), PL_OK);
+        assert_int_equal(pl_spool_take(sp, h[i].id, "sn/clinic", PL_SPOOL_TAKEN,
+                                       ms, NULL, NULL),
+                         PL_OK);
+        assert_int_equal(pl_spool_nest_commit(sp), PL_OK);
+    }
+    assert_int_equal(pl_spool_commit(sp), PL_OK);
+    // the map looks nearly empty, but the freed pages are not reusable in
+    // the next pass: 10 more do not fit, one fails half-way
+    assert_int_equal(pl_spool_begin(sp), PL_OK);
+    int ok = 0, rc = PL_OK;
+    pl_spool_refusal_t why = PL_SPOOL_ROOM;
+    for (int i = 0; i < 10 && rc == PL_OK; i++) {
+        s_hdr(&h[i], "sn/agency", "sn/clinic", f->now + 3600);
+        assert_int_equal(pl_spool_nest_fast(sp), PL_OK);
+        assert_true(pl_spool_nest_is_light(sp));
+        pl_spool_nest_abort(sp);
+        rc = s_put_fast(sp, &h[i], pkt, sizeof pkt, ms, &why);
+        if (rc == PL_OK)
+            ok++;
+    }
+    assert_int_equal(rc, PL_EFULL);
+    assert_int_equal(why, PL_SPOOL_MAP_FULL);
+    assert_true(ok >= 1);
+    assert_int_equal(pl_spool_nest_fast(sp), PL_EFULL);
+    assert_int_equal(pl_spool_nest(sp), PL_EFULL);
+    assert_int_equal(pl_spool_commit(sp), PL_EFULL);
+    assert_int_equal(pl_spool_fatal(sp), 0);
+    uint64_t count = 9, oldest = 0;
+    assert_int_equal(pl_spool_depth(sp, "sn/clinic", &count, &oldest), PL_OK);
+    assert_int_equal(count, 0);
+    // the store goes on: the first of that pass is new to it, not a dup
+    assert_int_equal(pl_spool_begin(sp), PL_OK);
+    assert_int_equal(s_put_fast(sp, &h[0], pkt, 100, ms, NULL), PL_OK);
+    assert_int_equal(pl_spool_commit(sp), PL_OK);
+    assert_int_equal(pl_spool_depth(sp, "sn/clinic", &count, &oldest), PL_OK);
+    assert_int_equal(count, 1);
+    pl_spool_close(&sp);
+    pl_test_rmrf(dir);
+    free(dir);
+}
+
 typedef struct {
     int calls;
     char to[PL_ADDRESS_MAX + 1];
@@ -480,6 +691,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_notice_kept_until_ack, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_quota_and_usage, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_light_refusals_keep_pass, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_light_map_full_drops_pass, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_quota_in_pass, s_setup,
                                         s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
