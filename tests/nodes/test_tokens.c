@@ -22,95 +22,26 @@
 #include "nodes/pl_session.h"
 #include "nodes/pl_token.h"
 #include "proto/pl_keys.h"
-#include "tests/lib/nodes/pl_teststore.h"
+#include "tests/lib/nodes/pl_fakectx.h"
 #include "tests/lib/pl_test.h"
 
-typedef struct {
-    pl_teststore_t ts;       // the temp store (tests/lib/nodes)
-    pl_keys_t *keys;         // fresh keys
-    pl_cert_t me;            // this node
-    pl_sessions_t *sessions; // its clock is the tokens' clock
-    pl_node_ctx_t ctx;       // what the handlers see
-} s_fake_t;
-
-static int
-s_setup(void **state)
-{
-    s_fake_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    pl_teststore_open(&f->ts, "tokens", 8u << 20);
-    assert_int_equal(pl_keys_generate(&f->keys), PL_OK);
-    snprintf(f->me.address, sizeof f->me.address, "sn/agency");
-    f->sessions = pl_sessions_new(0, 0);
-    assert_non_null(f->sessions);
-    f->ctx = (pl_node_ctx_t){.keys = f->keys,
-                             .me = &f->me,
-                             .store = f->ts.store,
-                             .sessions = f->sessions,
-                             .home = f->ts.home};
-    *state = f;
-    return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    s_fake_t *f = *state;
-    pl_sessions_destroy(&f->sessions);
-    pl_keys_destroy(&f->keys);
-    pl_teststore_close(&f->ts);
-    free(f);
-    return 0;
-}
-
-// Runs 'cmd' with 'args' (stolen) through the one walker; the parsed
-// reply; *rc (may be NULL) gets the handler's rc_out.
+// Runs 'cmd' with 'args' (stolen) through the one walker as the owner
+// (tests/lib/nodes/pl_fakectx.h); the parsed reply.
 static json_t *
-s_run(s_fake_t *f, const char *cmd, json_t *args, int *rc)
+s_run(pl_fakectx_t *f, const char *cmd, json_t *args, int *rc)
 {
-    const pl_ctl_cmd_t *row = pl_node_ctl_find(cmd);
-    assert_non_null(row);
-    pl_txn_t *txn = NULL;
-    assert_int_equal(pl_store_begin(f->ts.store, NULL, true, &txn), PL_OK);
-    int out = -12345;
-    char *text = pl_node_ctl_run(row, &f->ctx, txn, args, NULL, &out);
-    if (out == PL_OK)
-        assert_int_equal(pl_store_commit(&txn), PL_OK);
-    else
-        pl_store_abort(&txn);
-    json_decref(args);
-    assert_non_null(text);
-    json_error_t jerr;
-    json_t *reply = json_loads(text, 0, &jerr);
-    free(text);
-    assert_non_null(reply);
-    if (rc)
-        *rc = out;
-    return reply;
-}
-
-static bool
-s_ok(const json_t *r)
-{
-    return json_is_true(json_object_get(r, "ok"));
-}
-
-static const char *
-s_code(const json_t *r)
-{
-    const char *c = json_string_value(json_object_get(r, "code"));
-    return c ? c : "(ok)";
+    return pl_fakectx_run(f, cmd, args, NULL, rc);
 }
 
 // token.add NAME ROLE [DAYS]: the token's text into 'tok'.
 static void
-s_add(s_fake_t *f, const char *name, const char *role, int days, char *tok)
+s_add(pl_fakectx_t *f, const char *name, const char *role, int days, char *tok)
 {
     json_t *args = json_pack("{s:s, s:s}", "name", name, "role", role);
     if (days)
         json_object_set_new(args, "expires_days", json_integer(days));
     json_t *r = s_run(f, "token.add", args, NULL);
-    assert_true(s_ok(r));
+    assert_true(pl_fakectx_ok(r));
     const char *t = json_string_value(
         json_object_get(json_object_get(r, "result"), "token"));
     assert_non_null(t);
@@ -121,10 +52,10 @@ s_add(s_fake_t *f, const char *name, const char *role, int days, char *tok)
 
 // How many tokens token.list shows, and that no row holds a token.
 static size_t
-s_count(s_fake_t *f)
+s_count(pl_fakectx_t *f)
 {
     json_t *r = s_run(f, "token.list", NULL, NULL);
-    assert_true(s_ok(r));
+    assert_true(pl_fakectx_ok(r));
     json_t *list = json_object_get(r, "result");
     size_t i, n = json_array_size(list);
     json_t *row;
@@ -139,7 +70,7 @@ s_count(s_fake_t *f)
 
 // The gate's decision for 'cmd' (with 'args', may be NULL) and 'tok'.
 static char *
-s_gate(s_fake_t *f, const char *cmd, const json_t *args, const char *tok,
+s_gate(pl_fakectx_t *f, const char *cmd, const json_t *args, const char *tok,
        pl_session_info_t *who, bool *is_token)
 {
     pl_txn_t *txn = NULL;
@@ -163,7 +94,7 @@ s_refused(char *reply, const char *code, const char *text)
 static void
 test_add_list_revoke(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     char tok[PL_SESSION_TOKEN_HEX + 1], tok2[PL_SESSION_TOKEN_HEX + 1];
     assert_int_equal(s_count(f), 0);
     s_add(f, "ehr", "case-manager", 0, tok);
@@ -173,7 +104,7 @@ test_add_list_revoke(void **state)
     json_t *r =
         s_run(f, "token.add",
               json_pack("{s:s, s:s}", "name", "ehr", "role", "admin"), &rc);
-    assert_string_equal(s_code(r), "PL_EEXIST");
+    assert_string_equal(pl_fakectx_code(r), "PL_EEXIST");
     json_decref(r);
     assert_int_equal(s_count(f), 1);
     // the store never holds the token's text
@@ -187,10 +118,10 @@ test_add_list_revoke(void **state)
     assert_null(memmem(data, n, tok, PL_SESSION_TOKEN_HEX));
     // revoke, again (no live one), and a new one of that name
     r = s_run(f, "token.revoke", json_pack("{s:s}", "name", "ehr"), &rc);
-    assert_true(s_ok(r));
+    assert_true(pl_fakectx_ok(r));
     json_decref(r);
     r = s_run(f, "token.revoke", json_pack("{s:s}", "name", "ehr"), &rc);
-    assert_string_equal(s_code(r), "PL_ENOTFOUND");
+    assert_string_equal(pl_fakectx_code(r), "PL_ENOTFOUND");
     json_decref(r);
     s_add(f, "ehr", "provider", 0, tok2);
     assert_int_equal(s_count(f), 2);
@@ -200,7 +131,7 @@ test_add_list_revoke(void **state)
 static void
 test_refusals(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     static const char *const bad[][3] = {
         {"Bad Name", "case-manager", NULL},
         {"", "case-manager", NULL},
@@ -213,7 +144,7 @@ test_refusals(void **state)
         if (bad[i][1])
             json_object_set_new(args, "role", json_string(bad[i][1]));
         json_t *r = s_run(f, "token.add", args, NULL);
-        assert_string_equal(s_code(r), "PL_EINVAL");
+        assert_string_equal(pl_fakectx_code(r), "PL_EINVAL");
         json_decref(r);
     }
     json_t *days[] = {json_integer(0), json_integer(PL_TOKEN_DAYS_MAX + 1),
@@ -223,7 +154,7 @@ test_refusals(void **state)
                           json_pack("{s:s, s:s, s:o}", "name", "ok", "role",
                                     "admin", "expires_days", days[i]),
                           NULL);
-        assert_string_equal(s_code(r), "PL_EINVAL");
+        assert_string_equal(pl_fakectx_code(r), "PL_EINVAL");
         json_decref(r);
     }
     char longname[PL_TOKEN_NAME_MAX + 2];
@@ -232,7 +163,7 @@ test_refusals(void **state)
     json_t *r =
         s_run(f, "token.add",
               json_pack("{s:s, s:s}", "name", longname, "role", "admin"), NULL);
-    assert_string_equal(s_code(r), "PL_EINVAL");
+    assert_string_equal(pl_fakectx_code(r), "PL_EINVAL");
     json_decref(r);
     assert_int_equal(s_count(f), 0); // nothing stored
 }
@@ -240,7 +171,7 @@ test_refusals(void **state)
 static void
 test_gate(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     char cm[PL_SESSION_TOKEN_HEX + 1], prov[PL_SESSION_TOKEN_HEX + 1],
         brief[PL_SESSION_TOKEN_HEX + 1];
     s_add(f, "ehr", "case-manager", 0, cm);
@@ -285,7 +216,7 @@ test_gate(void **state)
     assert_null(s_gate(f, "case.add", NULL, cm, &who, &is_token));
     json_t *r =
         s_run(f, "token.revoke", json_pack("{s:s}", "name", "ehr"), NULL);
-    assert_true(s_ok(r));
+    assert_true(pl_fakectx_ok(r));
     json_decref(r);
     assert_true(s_refused(s_gate(f, "case.add", NULL, cm, &who, &is_token),
                           "PL_EAUTH", "revoked"));
@@ -299,10 +230,13 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_add_list_revoke, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_refusals, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_gate, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_add_list_revoke,
+                                        pl_fakectx_setup_sessions,
+                                        pl_fakectx_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_refusals, pl_fakectx_setup_sessions, pl_fakectx_teardown),
+        cmocka_unit_test_setup_teardown(test_gate, pl_fakectx_setup_sessions,
+                                        pl_fakectx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
