@@ -21,64 +21,28 @@
 #include "nodes/pl_casework.h"
 #include "nodes/pl_node_ctl.h"
 #include "proto/pl_keys.h"
-#include "tests/lib/nodes/pl_testctl.h"
-#include "tests/lib/nodes/pl_teststore.h"
+#include "tests/lib/nodes/pl_fakectx.h"
 #include "tests/lib/pl_test.h"
 
-typedef struct {
-    pl_teststore_t ts;
-    pl_keys_t *keys;
-    pl_cert_t me;
-    pl_node_svc_t svc; // every service "nothing there"
-    pl_node_ctx_t ctx;
-} s_fake_t;
-
+// This node: an agency (tests/lib/nodes/pl_fakectx.h), an empty directory.
 static int
 s_setup(void **state)
 {
-    s_fake_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    pl_teststore_open(&f->ts, "casework", 8u << 20);
-    assert_int_equal(pl_keys_generate(&f->keys), PL_OK);
-    snprintf(f->me.address, sizeof f->me.address, "sn/agency");
-    snprintf(f->me.sector, sizeof f->me.sector, "agency");
-    f->ctx = (pl_node_ctx_t){.keys = f->keys,
-                             .me = &f->me,
-                             .store = f->ts.store,
-                             .svc = &f->svc,
-                             .svc_arg = f,
-                             .home = f->ts.home};
-    *state = f;
-    return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    s_fake_t *f = *state;
-    pl_keys_destroy(&f->keys);
-    pl_teststore_close(&f->ts);
-    free(f);
+    *state = pl_fakectx_new("casework", "agency", "agency");
     return 0;
 }
 
 // Runs 'cmd' (args stolen) as the control dispatch does; the reply's
 // "result" (or the whole reply when it failed), *rc the handler's code.
 static json_t *
-s_run(s_fake_t *f, const char *cmd, json_t *args, int *rc)
+s_run(pl_fakectx_t *f, const char *cmd, json_t *args, int *rc)
 {
-    json_t *reply =
-        pl_testctl_run(f->ts.store, &f->ctx, cmd, args, "fatou", rc);
-    if (!json_is_true(json_object_get(reply, "ok")))
-        return reply;
-    json_t *res = json_incref(json_object_get(reply, "result"));
-    json_decref(reply);
-    return res;
+    return pl_fakectx_unwrap(pl_fakectx_run(f, cmd, args, "fatou", rc));
 }
 
 // Runs 'cmd' and checks its code; frees the reply.
 static void
-s_want(s_fake_t *f, const char *cmd, json_t *args, int want)
+s_want(pl_fakectx_t *f, const char *cmd, json_t *args, int want)
 {
     int rc;
     json_t *r = s_run(f, cmd, args, &rc);
@@ -92,7 +56,7 @@ s_want(s_fake_t *f, const char *cmd, json_t *args, int want)
 }
 
 static void
-s_case(s_fake_t *f, const char *birth, char id[33])
+s_case(pl_fakectx_t *f, const char *birth, char id[33])
 {
     int rc;
     json_t *r = s_run(f, "case.add",
@@ -105,7 +69,7 @@ s_case(s_fake_t *f, const char *birth, char id[33])
 }
 
 static json_t *
-s_timeline(s_fake_t *f, const char *id)
+s_timeline(pl_fakectx_t *f, const char *id)
 {
     int rc;
     json_t *t = s_run(f, "case.timeline", json_pack("{s:s}", "case", id), &rc);
@@ -134,7 +98,7 @@ s_answers(int rank)
 }
 
 static void
-s_rss(s_fake_t *f, const char *id, const char *tp, int rank)
+s_rss(pl_fakectx_t *f, const char *id, const char *tp, int rank)
 {
     s_want(f, "rss.add",
            json_pack("{s:s, s:s, s:{s:o}}", "case", id, "timepoint", tp,
@@ -145,7 +109,7 @@ s_rss(s_fake_t *f, const char *id, const char *tp, int rank)
 static void
 test_close_rules(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     char a[33], b[33];
     s_case(f, "1990-01-01", a);
     s_case(f, "1990-01-01", b);
@@ -182,7 +146,7 @@ test_close_rules(void **state)
 // A referral of case 'hex' to a 'sector' node, written as the sender's
 // record would be (sealed under the case key), made now.
 static void
-s_put_referral(s_fake_t *f, const char *hex, const char *sector)
+s_put_referral(pl_fakectx_t *f, const char *hex, const char *sector)
 {
     uint8_t cid[16], rid[16], hdr[PL_CASE_HDR], dk[PL_DATAKEY_BYTES];
     json_t *doc = NULL;
@@ -205,7 +169,7 @@ s_put_referral(s_fake_t *f, const char *hex, const char *sector)
 static void
 test_safeguarding(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     char c[33];
     s_case(f, "1990-01-01", c);
     s_want(f, "assess.add",
@@ -267,7 +231,7 @@ test_safeguarding(void **state)
 static void
 test_plan_versions_child(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     char c[33];
     s_case(f, "2016-03-01", c); // a child
     json_t *plan = json_pack(
@@ -308,7 +272,7 @@ test_plan_versions_child(void **state)
 static void
 test_weights_load(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     char c[33];
     s_case(f, "1990-01-01", c);
     json_t *tab = json_pack(
@@ -361,7 +325,7 @@ test_weights_load(void **state)
 static void
 test_report_figures(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     char a[33], b[33], c[33];
     s_case(f, "1990-01-01", a);
     s_case(f, "1990-01-01", b);
@@ -403,7 +367,7 @@ test_report_figures(void **state)
 static void
 test_sealed_and_erased(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     char c[33];
     s_case(f, "1990-01-01", c);
     const char *goal = "CnryGoalQx81", *note = "CnryNoteQx82",
@@ -445,15 +409,18 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_close_rules, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_safeguarding, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_close_rules, s_setup,
+                                        pl_fakectx_teardown),
+        cmocka_unit_test_setup_teardown(test_safeguarding, s_setup,
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_plan_versions_child, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_weights_load, s_setup, s_teardown),
+                                        pl_fakectx_teardown),
+        cmocka_unit_test_setup_teardown(test_weights_load, s_setup,
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_report_figures, s_setup,
-                                        s_teardown),
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_sealed_and_erased, s_setup,
-                                        s_teardown),
+                                        pl_fakectx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,106 +22,41 @@
 #include "nodes/pl_slip.h"
 #include "nodes/pl_svc.h"
 #include "proto/pl_keys.h"
-#include "tests/lib/nodes/pl_testctl.h"
-#include "tests/lib/nodes/pl_teststore.h"
+#include "tests/lib/nodes/pl_fakectx.h"
 
-// The fake: this node (a clinic) and one peer (an agency) in its directory.
-typedef struct {
-    pl_teststore_t ts;
-    pl_keys_t *keys, *peer_keys;
-    pl_cert_t me, peer;
-    pl_node_svc_t svc;
-    pl_node_ctx_t ctx;
-} s_fake_t;
-
-static const pl_cert_t *
-s_dir_find(void *arg, const char *address, int *why)
-{
-    s_fake_t *f = arg;
-    if (!strcmp(address, f->peer.address))
-        return &f->peer;
-    if (why)
-        *why = PL_ENOTFOUND;
-    return NULL;
-}
-
-static void
-s_cert(pl_cert_t *c, const char *name, const char *sector, const pl_keys_t *k)
-{
-    memset(c, 0, sizeof *c);
-    snprintf(c->network, sizeof c->network, "sn");
-    snprintf(c->name, sizeof c->name, "%s", name);
-    snprintf(c->address, sizeof c->address, "sn/%s", name);
-    snprintf(c->display_name, sizeof c->display_name, "%s", name);
-    snprintf(c->sector, sizeof c->sector, "%s", sector);
-    snprintf(c->region, sizeof c->region, "dakar");
-    c->keys = k->pub;
-}
-
+// The fake (tests/lib/nodes/pl_fakectx.h): this node (a clinic) and one
+// peer (an agency) in its directory, both with fresh keys and a display
+// name.
 static int
 s_setup(void **state)
 {
-    s_fake_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    pl_teststore_open(&f->ts, "services", 8u << 20);
-    assert_int_equal(pl_keys_generate(&f->keys), PL_OK);
-    assert_int_equal(pl_keys_generate(&f->peer_keys), PL_OK);
-    s_cert(&f->me, "clinic", "health", f->keys);
-    s_cert(&f->peer, "agency", "agency", f->peer_keys);
-    f->svc = (pl_node_svc_t){.dir_find = s_dir_find};
-    f->ctx = (pl_node_ctx_t){.keys = f->keys,
-                             .me = &f->me,
-                             .store = f->ts.store,
-                             .dir = &f->peer,
-                             .ndir = 1,
-                             .svc = &f->svc,
-                             .svc_arg = f};
+    pl_fakectx_t *f = pl_fakectx_new("services", "clinic", "health");
+    pl_cert_t *peer = pl_fakectx_peer(f, "agency", "agency", true);
+    snprintf(f->me.display_name, sizeof f->me.display_name, "clinic");
+    snprintf(peer->display_name, sizeof peer->display_name, "agency");
     *state = f;
     return 0;
 }
 
-static int
-s_teardown(void **state)
-{
-    s_fake_t *f = *state;
-    pl_keys_destroy(&f->keys);
-    pl_keys_destroy(&f->peer_keys);
-    pl_teststore_close(&f->ts);
-    free(f);
-    return 0;
-}
-
-// Runs 'cmd' (tests/lib/nodes/pl_testctl); returns its "result" (new
+// Runs 'cmd' (tests/lib/nodes/pl_fakectx); returns its "result" (new
 // reference) or NULL, *rc the handler's code.
 static json_t *
-s_run(s_fake_t *f, const char *cmd, json_t *args, int *rc)
+s_run(pl_fakectx_t *f, const char *cmd, json_t *args, int *rc)
 {
-    json_t *reply =
-        pl_testctl_run(f->ctx.store, &f->ctx, cmd, args, "tester", rc);
+    json_t *reply = pl_fakectx_run(f, cmd, args, "tester", rc);
     json_t *res = json_incref(json_object_get(reply, "result"));
     json_decref(reply);
     return res;
 }
 
-static size_t
-s_settings(s_fake_t *f)
-{
-    pl_txn_t *txn = NULL;
-    size_t n = 0;
-    assert_int_equal(pl_store_begin(f->ts.store, NULL, false, &txn), PL_OK);
-    assert_int_equal(pl_store_count(txn, PL_DB_SETTINGS, &n), PL_OK);
-    pl_store_abort(&txn);
-    return n;
-}
-
 // The agency's signed catalogue: one service, signed with 'k'.
 static json_t *
-s_peer_catalogue(s_fake_t *f, const pl_keys_t *k, int version)
+s_peer_catalogue(pl_fakectx_t *f, const pl_keys_t *k, int version)
 {
     json_t *doc = json_pack(
         "{s:i, s:s, s:i, s:i, s:[{s:s, s:s, s:s}]}", "v", 1, "address",
-        f->peer.address, "version", version, "signed_at", 1, "services", "code",
-        "case-management", "sector", "agency", "name_en", "Case mgmt");
+        f->dir[0].address, "version", version, "signed_at", 1, "services",
+        "code", "case-management", "sector", "agency", "name_en", "Case mgmt");
     json_t *s = pl_svc_sign(doc, k);
     json_decref(doc);
     return s;
@@ -130,9 +65,9 @@ s_peer_catalogue(s_fake_t *f, const pl_keys_t *k, int version)
 static void
 test_catalogue_refusals(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     int rc;
-    size_t before = s_settings(f);
+    size_t before = pl_fakectx_count(f, PL_DB_SETTINGS);
     // signed by this node's key though it names the agency: refused
     json_t *r = s_run(
         f, "service.import",
@@ -140,7 +75,7 @@ test_catalogue_refusals(void **state)
     assert_int_equal(rc, PL_EAUTH);
     json_decref(r);
     // the agency's own, one character changed: refused
-    json_t *s = s_peer_catalogue(f, f->peer_keys, 1);
+    json_t *s = s_peer_catalogue(f, f->dir_keys[0], 1);
     char *t = strdup(json_string_value(json_object_get(s, "doc")));
     char *p = strstr(t, "Case mgmt");
     assert_non_null(p);
@@ -152,7 +87,7 @@ test_catalogue_refusals(void **state)
               &rc);
     assert_int_equal(rc, PL_EAUTH);
     json_decref(r);
-    assert_int_equal(s_settings(f), before);
+    assert_int_equal(pl_fakectx_count(f, PL_DB_SETTINGS), before);
     // as signed: taken, and listed; the same version again: not newer
     r = s_run(f, "service.import", json_pack("{s:O}", "catalogue", s), &rc);
     assert_int_equal(rc, PL_OK);
@@ -172,7 +107,7 @@ test_catalogue_refusals(void **state)
 static void
 test_own_catalogue_capacity(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     int rc;
     json_t *r = s_run(f, "service.add",
                       json_pack("{s:{s:s, s:s, s:s, s:i}}", "entry", "code",
@@ -211,21 +146,21 @@ test_own_catalogue_capacity(void **state)
     const char *why;
     assert_int_equal(pl_svc_verify(r, &f->me, &doc, &why), PL_OK);
     json_decref(doc);
-    assert_int_equal(pl_svc_verify(r, &f->peer, &doc, &why), PL_EAUTH);
+    assert_int_equal(pl_svc_verify(r, &f->dir[0], &doc, &why), PL_EAUTH);
     json_decref(r);
 }
 
 static void
 test_slip_token(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     pl_slip_t s = {.issued = 1790000000, .expires = 1790000000 + 86400};
     memset(s.referral, 0xab, sizeof s.referral);
     pl_slip_addr_hash("sn/clinic", s.to_hash);
     char text[PL_SLIP_TEXT];
-    assert_int_equal(pl_slip_make(&s, f->peer_keys, text), PL_OK);
+    assert_int_equal(pl_slip_make(&s, f->dir_keys[0], text), PL_OK);
     assert_int_equal(strlen(text), 158);
-    assert_int_equal(pl_slip_verify(text, &f->peer), PL_OK);
+    assert_int_equal(pl_slip_verify(text, &f->dir[0]), PL_OK);
     assert_int_equal(pl_slip_verify(text, &f->me), PL_EAUTH);
     // every single changed character is refused
     static const char alpha[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
@@ -233,7 +168,7 @@ test_slip_token(void **state)
         char bad[PL_SLIP_TEXT];
         memcpy(bad, text, sizeof bad);
         bad[i] = alpha[(strchr(alpha, bad[i]) - alpha + 1) % 45];
-        assert_int_not_equal(pl_slip_verify(bad, &f->peer), PL_OK);
+        assert_int_not_equal(pl_slip_verify(bad, &f->dir[0]), PL_OK);
     }
     pl_slip_t back;
     assert_int_equal(pl_slip_parse(text, &back), PL_OK);
@@ -241,20 +176,20 @@ test_slip_token(void **state)
     assert_int_equal(back.expires, s.expires);
     assert_int_equal(pl_slip_parse("BB8", &back), PL_EPROTO);
     s.expires = s.issued;
-    assert_int_equal(pl_slip_make(&s, f->peer_keys, text), PL_EINVAL);
+    assert_int_equal(pl_slip_make(&s, f->dir_keys[0], text), PL_EINVAL);
 }
 
 static void
 test_slip_check_offline(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     int rc;
     uint64_t now = pl_now();
     pl_slip_t s = {.issued = now - 10 * 86400, .expires = now - 86400};
     pl_slip_addr_hash("sn/clinic", s.to_hash);
     char text[PL_SLIP_TEXT];
     // expired: refused, and says so
-    assert_int_equal(pl_slip_make(&s, f->peer_keys, text), PL_OK);
+    assert_int_equal(pl_slip_make(&s, f->dir_keys[0], text), PL_OK);
     json_t *r = s_run(f, "slip.check", json_pack("{s:s}", "code", text), &rc);
     assert_int_equal(rc, PL_OK);
     assert_true(json_is_false(json_object_get(r, "valid")));
@@ -273,7 +208,7 @@ test_slip_check_offline(void **state)
     assert_int_equal(rc, PL_ENOTFOUND);
     json_decref(r);
     // in force
-    assert_int_equal(pl_slip_make(&s, f->peer_keys, text), PL_OK);
+    assert_int_equal(pl_slip_make(&s, f->dir_keys[0], text), PL_OK);
     r = s_run(f, "slip.check", json_pack("{s:s}", "code", text), &rc);
     assert_int_equal(rc, PL_OK);
     assert_true(json_is_true(json_object_get(r, "valid")));
@@ -383,12 +318,13 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_catalogue_refusals, s_setup,
-                                        s_teardown),
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_own_catalogue_capacity, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_slip_token, s_setup, s_teardown),
+                                        pl_fakectx_teardown),
+        cmocka_unit_test_setup_teardown(test_slip_token, s_setup,
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_slip_check_offline, s_setup,
-                                        s_teardown),
+                                        pl_fakectx_teardown),
         cmocka_unit_test(test_matching_ranking),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
