@@ -26,123 +26,49 @@
 #include "nodes/pl_node_case.h"
 #include "nodes/pl_node_ctl.h"
 #include "proto/pl_keys.h"
-#include "tests/lib/nodes/pl_testctl.h"
-#include "tests/lib/nodes/pl_teststore.h"
+#include "tests/lib/nodes/pl_fakectx.h"
 #include "tests/lib/pl_test.h"
 
-typedef struct {
-    pl_teststore_t ts;
-    pl_keys_t *keys;
-    pl_cert_t me, dir[3]; // dir: clinic (health), school (education), me
-    pl_node_svc_t svc;
-    pl_node_ctx_t ctx;
-    int sent;
-} s_fake_t;
-
-static int
-s_outbox_add(void *arg, pl_txn_t *txn, const char *to, int kind,
-             const uint8_t *msg, size_t msg_len, uint64_t ttl,
-             uint8_t id[PL_MSG_ID_BYTES])
-{
-    (void) msg, (void) msg_len, (void) ttl;
-    s_fake_t *f = arg;
-    pl_outrec_t r = {.state = S_OUT_PENDING, .kind = (uint8_t) kind};
-    snprintf(r.to, sizeof r.to, "%s", to);
-    memset(id, 0, PL_MSG_ID_BYTES);
-    id[0] = (uint8_t) (++f->sent);
-    pl_buf_t v = {0};
-    int rc = pl_outrec_encode(&r, &v);
-    if (rc == PL_OK)
-        rc =
-            pl_store_put(txn, PL_DB_OUTBOX, id, PL_MSG_ID_BYTES, v.data, v.len);
-    pl_buf_free(&v);
-    return rc;
-}
-
-static const pl_cert_t *
-s_dir_find(void *arg, const char *address, int *why)
-{
-    s_fake_t *f = arg;
-    for (size_t i = 0; i < 3; i++)
-        if (!strcmp(address, f->dir[i].address))
-            return &f->dir[i];
-    if (why)
-        *why = PL_ENOTFOUND;
-    return NULL;
-}
-
+// What this file's certificates carry beyond the fake's
+// (tests/lib/nodes/pl_fakectx.h): a display name, services, a sign key of
+// one repeated byte (the FHIR Organization ids), a serial and a validity.
 static void
-s_ask(void *arg, bool force)
+s_more(pl_cert_t *c, const char *svcs, uint8_t key)
 {
-    (void) arg, (void) force;
-}
-
-static void
-s_cert(pl_cert_t *c, const char *name, const char *sector, const char *svcs,
-       uint8_t key)
-{
-    memset(c, 0, sizeof *c);
-    snprintf(c->network, sizeof c->network, "sn");
-    snprintf(c->name, sizeof c->name, "%s", name);
-    snprintf(c->address, sizeof c->address, "sn/%s", name);
-    snprintf(c->display_name, sizeof c->display_name, "The %s", name);
-    snprintf(c->sector, sizeof c->sector, "%s", sector);
+    snprintf(c->display_name, sizeof c->display_name, "The %s", c->name);
     snprintf(c->services, sizeof c->services, "%s", svcs);
-    snprintf(c->country, sizeof c->country, "SN");
-    snprintf(c->region, sizeof c->region, "dakar");
     memset(c->keys.sign, key, sizeof c->keys.sign);
     c->serial = key;
     c->not_before = 1;
     c->not_after = (uint64_t) 1 << 40;
 }
 
+// This node, an agency; the directory: itself, a clinic (health), a
+// school (education).
 static int
 s_setup(void **state)
 {
-    s_fake_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    pl_teststore_open(&f->ts, "fhir", 8u << 20);
-    assert_int_equal(pl_keys_generate(&f->keys), PL_OK);
-    s_cert(&f->me, "agency", "agency", "", 1);
-    s_cert(&f->dir[0], "agency", "agency", "", 1);
-    s_cert(&f->dir[1], "clinic", "health", "primary-care,maternal", 2);
-    s_cert(&f->dir[2], "school", "education", "", 3);
-    f->svc = (pl_node_svc_t){.outbox_add = s_outbox_add,
-                             .dir_find = s_dir_find,
-                             .ask_directory = s_ask};
-    f->ctx = (pl_node_ctx_t){.keys = f->keys,
-                             .me = &f->me,
-                             .store = f->ts.store,
-                             .dir = f->dir,
-                             .ndir = 3,
-                             .svc = &f->svc,
-                             .svc_arg = f,
-                             .home = f->ts.home};
+    pl_fakectx_t *f = pl_fakectx_new("fhir", "agency", "agency");
+    pl_fakectx_cert(&f->me, "agency", "agency", NULL);
+    s_more(&f->me, "", 1);
+    s_more(pl_fakectx_peer(f, "agency", "agency", false), "", 1);
+    s_more(pl_fakectx_peer(f, "clinic", "health", false),
+           "primary-care,maternal", 2);
+    s_more(pl_fakectx_peer(f, "school", "education", false), "", 3);
     *state = f;
     return 0;
 }
 
-static int
-s_teardown(void **state)
-{
-    s_fake_t *f = *state;
-    pl_keys_destroy(&f->keys);
-    pl_teststore_close(&f->ts);
-    free(f);
-    return 0;
-}
-
-// Runs 'cmd' (args stolen) as Awa through the one walker
-// (tests/lib/nodes/pl_testctl.h); the parsed reply.
+// Runs 'cmd' (args stolen) as Awa through the one walker; the parsed reply.
 static json_t *
-s_run(s_fake_t *f, const char *cmd, json_t *args, int *rc)
+s_run(pl_fakectx_t *f, const char *cmd, json_t *args, int *rc)
 {
-    return pl_testctl_run(f->ts.store, &f->ctx, cmd, args, "Awa", rc);
+    return pl_fakectx_run(f, cmd, args, "Awa", rc);
 }
 
 // The result of a command that must succeed (reference owned by 'reply').
 static json_t *
-s_ok(s_fake_t *f, const char *cmd, json_t *args, json_t **reply)
+s_ok(pl_fakectx_t *f, const char *cmd, json_t *args, json_t **reply)
 {
     int rc;
     *reply = s_run(f, cmd, args, &rc);
@@ -151,17 +77,6 @@ s_ok(s_fake_t *f, const char *cmd, json_t *args, json_t **reply)
                  json_string_value(json_object_get(*reply, "error")));
     assert_int_equal(rc, PL_OK);
     return json_object_get(*reply, "result");
-}
-
-static size_t
-s_count(s_fake_t *f, pl_db_t db)
-{
-    pl_txn_t *txn = NULL;
-    assert_int_equal(pl_store_begin(f->ts.store, NULL, false, &txn), PL_OK);
-    size_t n = 0;
-    assert_int_equal(pl_store_count(txn, db, &n), PL_OK);
-    pl_store_abort(&txn);
-    return n;
 }
 
 // Writes 'doc' to $PL_FHIR_OUT/name when the variable is set.
@@ -208,7 +123,7 @@ s_at(const json_t *o, const char *path)
 
 // A case, its consent for 'sectors', a referral to 'to': the referral id.
 static void
-s_referral(s_fake_t *f, const char *sectors, const char *to, char rid[33])
+s_referral(pl_fakectx_t *f, const char *sectors, const char *to, char rid[33])
 {
     json_t *reply, *r;
     r = s_ok(f, "case.add",
@@ -235,7 +150,7 @@ s_referral(s_fake_t *f, const char *sectors, const char *to, char rid[33])
 }
 
 static json_t *
-s_bundle(s_fake_t *f, const char *rid, json_t **reply)
+s_bundle(pl_fakectx_t *f, const char *rid, json_t **reply)
 {
     return s_ok(f, "fhir.bundle", json_pack("{s:s}", "id", rid), reply);
 }
@@ -243,7 +158,7 @@ s_bundle(s_fake_t *f, const char *rid, json_t **reply)
 static void
 test_bundle_of_referral(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     char rid[33];
     s_referral(f, "health", "clinic", rid);
     json_t *reply, *b = s_bundle(f, rid, &reply);
@@ -305,7 +220,7 @@ test_bundle_of_referral(void **state)
 static void
 test_bundle_sector_minimum(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     char rid[33];
     s_referral(f, "education", "school", rid);
     json_t *reply, *b = s_bundle(f, rid, &reply);
@@ -381,7 +296,7 @@ test_bundle_every_status(void **state)
 static void
 test_round_trip(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     char rid[33];
     s_referral(f, "health", "clinic", rid);
     json_t *r1, *r2, *r3;
@@ -578,7 +493,7 @@ s_mutate(json_t *doc, const char *path, const char *value)
 
 // One malformed document: refused, naming 'expect'. Returns 1.
 static int
-s_refused(s_fake_t *f, json_t *doc, const char *expect, const char *what)
+s_refused(pl_fakectx_t *f, json_t *doc, const char *expect, const char *what)
 {
     int rc;
     json_t *r = s_run(f, "fhir.import", json_pack("{s:o}", "doc", doc), &rc);
@@ -594,7 +509,7 @@ s_refused(s_fake_t *f, json_t *doc, const char *expect, const char *what)
 static void
 test_malformed_refused(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     json_error_t jerr;
     json_t *base = json_loads(s_base, 0, &jerr);
     assert_non_null(base);
@@ -602,7 +517,8 @@ test_malformed_refused(void **state)
     json_t *reply;
     s_ok(f, "fhir.import", json_pack("{s:O}", "doc", base), &reply);
     json_decref(reply);
-    size_t cases = s_count(f, PL_DB_CASES), audit = s_count(f, PL_DB_AUDIT);
+    size_t cases = pl_fakectx_count(f, PL_DB_CASES),
+           audit = pl_fakectx_count(f, PL_DB_AUDIT);
     int n = 0;
     for (size_t m = 0; m < sizeof s_muts / sizeof *s_muts; m++) {
         const s_mut_t *mu = &s_muts[m];
@@ -650,15 +566,15 @@ test_malformed_refused(void **state)
     n += s_refused(f, json_integer(7), "resourceType", "number");
     printf("%d malformed documents refused, each with its FHIR path\n", n);
     assert_true(n >= 200);
-    assert_int_equal(s_count(f, PL_DB_CASES), cases);
-    assert_int_equal(s_count(f, PL_DB_AUDIT), audit);
+    assert_int_equal(pl_fakectx_count(f, PL_DB_CASES), cases);
+    assert_int_equal(pl_fakectx_count(f, PL_DB_AUDIT), audit);
     json_decref(base);
 }
 
 // ---- HSDS 3.0
 
 static json_t *
-s_hsds(s_fake_t *f, json_t *args, json_t **reply)
+s_hsds(pl_fakectx_t *f, json_t *args, json_t **reply)
 {
     return s_ok(f, "hsds.services", args, reply);
 }
@@ -670,7 +586,7 @@ s_hsds(s_fake_t *f, json_t *args, json_t **reply)
 static void
 test_hsds_export(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     json_t *r1, *r2;
     json_t *a = s_hsds(f, NULL, &r1);
     s_save("hsds.json", a);
@@ -721,7 +637,7 @@ test_hsds_export(void **state)
 static void
 test_hsds_catalogue(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     const pl_cert_t *certs[] = {&f->dir[0], &f->dir[1], &f->dir[2]};
     pl_hsds_svc_t svcs[16] = {0};
     size_t n = pl_hsds_service_list(certs, 3, svcs, 16);
@@ -767,7 +683,7 @@ test_hsds_catalogue(void **state)
 static void
 test_hsds_import(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     json_t *r1, *r2, *r3;
     json_t *a = json_deep_copy(s_hsds(f, NULL, &r1));
     json_decref(r1);
@@ -857,17 +773,20 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bundle_of_referral, s_setup,
-                                        s_teardown),
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_bundle_sector_minimum, s_setup,
-                                        s_teardown),
+                                        pl_fakectx_teardown),
         cmocka_unit_test(test_bundle_every_status),
-        cmocka_unit_test_setup_teardown(test_round_trip, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip, s_setup,
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_malformed_refused, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_hsds_export, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_hsds_import, s_setup, s_teardown),
+                                        pl_fakectx_teardown),
+        cmocka_unit_test_setup_teardown(test_hsds_export, s_setup,
+                                        pl_fakectx_teardown),
+        cmocka_unit_test_setup_teardown(test_hsds_import, s_setup,
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_hsds_catalogue, s_setup,
-                                        s_teardown),
+                                        pl_fakectx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
