@@ -22,77 +22,8 @@
 #include "nodes/pl_records.h"
 #include "nodes/pl_sealed.h"
 #include "proto/pl_keys.h"
-#include "tests/lib/nodes/pl_teststore.h"
+#include "tests/lib/nodes/pl_fakectx.h"
 #include "tests/lib/pl_test.h"
-
-#define S_SENT_MAX 16
-
-// The fake: what the handlers sent, and the directory they see.
-typedef struct {
-    pl_teststore_t ts;                       // the temp store (tests/lib/nodes)
-    char *home;                              // temp folder
-    pl_store_t *store;                       // home/store
-    pl_keys_t *keys;                         // fresh keys
-    pl_cert_t me, peer;                      // this node, a health clinic
-    pl_node_svc_t svc;                       // the fake services
-    pl_node_ctx_t ctx;                       // what the handlers see
-    int outbox_rc;                           // what outbox_add returns
-    int sent;                                // envelopes committed
-    int kinds[S_SENT_MAX];                   // their kinds
-    char to[S_SENT_MAX][PL_ADDRESS_MAX + 1]; // their recipients
-    int asked;                               // directory requests
-} s_fake_t;
-
-static int
-s_outbox_add(void *arg, pl_txn_t *txn, const char *to, int kind,
-             const uint8_t *msg, size_t msg_len, uint64_t ttl,
-             uint8_t id[PL_MSG_ID_BYTES])
-{
-    (void) msg;
-    (void) ttl;
-    s_fake_t *f = arg;
-    if (f->outbox_rc != PL_OK)
-        return f->outbox_rc;
-    assert_true(msg_len > 0);
-    assert_true(f->sent < S_SENT_MAX);
-    // an outbox record as the daemon's would be (the handlers read its
-    // digest back for the audit entry)
-    pl_outrec_t r = {.state = S_OUT_PENDING, .kind = (uint8_t) kind};
-    snprintf(r.to, sizeof r.to, "%s", to);
-    memset(id, 0, PL_MSG_ID_BYTES);
-    id[0] = (uint8_t) (f->sent + 1);
-    memset(r.digest, 0xd0 + f->sent, sizeof r.digest);
-    pl_buf_t v = {0};
-    int rc = pl_outrec_encode(&r, &v);
-    if (rc == PL_OK)
-        rc =
-            pl_store_put(txn, PL_DB_OUTBOX, id, PL_MSG_ID_BYTES, v.data, v.len);
-    pl_buf_free(&v);
-    if (rc == PL_OK) {
-        f->kinds[f->sent] = kind;
-        snprintf(f->to[f->sent], sizeof f->to[f->sent], "%s", to);
-        f->sent++;
-    }
-    return rc;
-}
-
-static const pl_cert_t *
-s_dir_find(void *arg, const char *address, int *why)
-{
-    s_fake_t *f = arg;
-    if (strcmp(address, f->peer.address) == 0)
-        return &f->peer;
-    if (why)
-        *why = PL_ENOTFOUND;
-    return NULL;
-}
-
-static void
-s_ask_directory(void *arg, bool force)
-{
-    (void) force;
-    ((s_fake_t *) arg)->asked++;
-}
 
 // The daemon's state as the fake has it: offline, a skewed clock.
 static void
@@ -107,96 +38,14 @@ s_state(void *arg, pl_node_state_t *out)
     out->n.sent = 7;
 }
 
-static void
-s_cert(pl_cert_t *c, const char *name, const char *sector)
-{
-    memset(c, 0, sizeof *c);
-    snprintf(c->network, sizeof c->network, "sn");
-    snprintf(c->name, sizeof c->name, "%s", name);
-    snprintf(c->address, sizeof c->address, "sn/%s", name);
-    snprintf(c->sector, sizeof c->sector, "%s", sector);
-    snprintf(c->country, sizeof c->country, "SN");
-    snprintf(c->region, sizeof c->region, "dakar");
-}
-
+// The fake of tests/lib/nodes/pl_fakectx.h (an agency, a health clinic in
+// its directory) with the state above.
 static int
 s_setup(void **state)
 {
-    s_fake_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    pl_teststore_open(&f->ts, "handlers", 8u << 20);
-    f->home = f->ts.home;
-    f->store = f->ts.store;
-    assert_int_equal(pl_keys_generate(&f->keys), PL_OK);
-    s_cert(&f->me, "agency", "social");
-    s_cert(&f->peer, "clinic", "health");
-    f->svc = (pl_node_svc_t){.outbox_add = s_outbox_add,
-                             .dir_find = s_dir_find,
-                             .ask_directory = s_ask_directory,
-                             .state = s_state};
-    f->ctx = (pl_node_ctx_t){.keys = f->keys,
-                             .me = &f->me,
-                             .store = f->store,
-                             .dir = &f->peer,
-                             .ndir = 1,
-                             .svc = &f->svc,
-                             .svc_arg = f,
-                             .home = f->home};
-    *state = f;
+    pl_fakectx_setup(state);
+    ((pl_fakectx_t *) *state)->svc.state = s_state;
     return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    s_fake_t *f = *state;
-    pl_keys_destroy(&f->keys);
-    pl_teststore_close(&f->ts);
-    free(f);
-    return 0;
-}
-
-// Runs 'cmd' with 'args' (stolen) in a nested transaction that is kept
-// when the handler says so (as the daemon's control dispatch does): its
-// row found and run by the one walker (pl_node_ctl_find, pl_node_ctl_run),
-// an unknown command answered as the dispatch answers it.
-// Returns the parsed reply; *rc gets the handler's rc_out.
-static json_t *
-s_run(s_fake_t *f, const char *cmd, json_t *args, const char *as, int *rc)
-{
-    pl_txn_t *txn = NULL;
-    assert_int_equal(pl_store_begin(f->store, NULL, true, &txn), PL_OK);
-    int out = -12345;
-    const pl_ctl_cmd_t *row = pl_node_ctl_find(cmd);
-    char *text = row ? pl_node_ctl_run(row, &f->ctx, txn, args, as, &out)
-                     : pl_node_ctl_error(PL_EINVAL, "unknown command");
-    if (!row)
-        out = PL_EINVAL;
-    assert_non_null(text);
-    if (out == PL_OK)
-        assert_int_equal(pl_store_commit(&txn), PL_OK);
-    else
-        pl_store_abort(&txn);
-    json_decref(args);
-    json_error_t jerr;
-    json_t *reply = json_loads(text, 0, &jerr);
-    free(text);
-    assert_non_null(reply);
-    if (rc)
-        *rc = out;
-    return reply;
-}
-
-static bool
-s_ok(const json_t *reply)
-{
-    return json_is_true(json_object_get(reply, "ok"));
-}
-
-static const char *
-s_code(const json_t *reply)
-{
-    return json_string_value(json_object_get(reply, "code"));
 }
 
 // The name of an error code as the replies spell it.
@@ -212,16 +61,16 @@ s_name(int rc)
 
 // Adds a case; its id (hex) into 'id'.
 static void
-s_case(s_fake_t *f, char id[33])
+s_case(pl_fakectx_t *f, char id[33])
 {
     int rc;
-    json_t *r = s_run(f, "case.add",
-                      json_pack("{s:s, s:s, s:s, s:s}", "given", "Aminata",
-                                "family", "DialloXq7", "birth", "1988-04-12",
-                                "phone", "+221770001122"),
-                      "Awa", &rc);
+    json_t *r = pl_fakectx_run(
+        f, "case.add",
+        json_pack("{s:s, s:s, s:s, s:s}", "given", "Aminata", "family",
+                  "DialloXq7", "birth", "1988-04-12", "phone", "+221770001122"),
+        "Awa", &rc);
     assert_int_equal(rc, PL_OK);
-    assert_true(s_ok(r));
+    assert_true(pl_fakectx_ok(r));
     const char *s =
         json_string_value(json_object_get(json_object_get(r, "result"), "id"));
     assert_non_null(s);
@@ -233,58 +82,62 @@ s_case(s_fake_t *f, char id[33])
 static void
 test_case_add_show_list(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     char id[33];
     s_case(f, id);
-    json_t *r = s_run(f, "case.show", json_pack("{s:s}", "id", id), NULL, NULL);
-    assert_true(s_ok(r));
+    json_t *r = pl_fakectx_run(f, "case.show", json_pack("{s:s}", "id", id),
+                               NULL, NULL);
+    assert_true(pl_fakectx_ok(r));
     char *t = json_dumps(r, 0);
     assert_non_null(strstr(t, "DialloXq7"));
     free(t);
     json_decref(r);
-    r = s_run(f, "case.list", json_pack("{s:s}", "search", "dialloxq"), NULL,
-              NULL);
-    assert_true(s_ok(r));
+    r = pl_fakectx_run(f, "case.list", json_pack("{s:s}", "search", "dialloxq"),
+                       NULL, NULL);
+    assert_true(pl_fakectx_ok(r));
     assert_int_equal(json_array_size(json_object_get(r, "result")), 1);
     json_decref(r);
     // a unique prefix names the case; nothing personal in plain at rest
     char prefix[9];
     memcpy(prefix, id, 8);
     prefix[8] = 0;
-    r = s_run(f, "case.show", json_pack("{s:s}", "id", prefix), NULL, NULL);
-    assert_true(s_ok(r));
+    r = pl_fakectx_run(f, "case.show", json_pack("{s:s}", "id", prefix), NULL,
+                       NULL);
+    assert_true(pl_fakectx_ok(r));
     json_decref(r);
-    assert_int_equal(pl_test_grep_tree(f->home, "DialloXq7", 9), 0);
-    assert_int_equal(pl_test_grep_tree(f->home, "+221770001122", 13), 0);
+    assert_int_equal(pl_test_grep_tree(f->ts.home, "DialloXq7", 9), 0);
+    assert_int_equal(pl_test_grep_tree(f->ts.home, "+221770001122", 13), 0);
 }
 
 static void
 test_case_add_refusals(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     int rc;
-    json_t *r =
-        s_run(f, "case.add",
-              json_pack("{s:s, s:s}", "given", "A", "family", "B"), NULL, &rc);
-    assert_false(s_ok(r));
-    assert_string_equal(s_code(r), "PL_EINVAL");
+    json_t *r = pl_fakectx_run(
+        f, "case.add", json_pack("{s:s, s:s}", "given", "A", "family", "B"),
+        NULL, &rc);
+    assert_false(pl_fakectx_ok(r));
+    assert_string_equal(pl_fakectx_code(r), "PL_EINVAL");
     assert_int_equal(rc, PL_EINVAL);
     json_decref(r);
-    r = s_run(f, "case.show", json_pack("{s:s}", "id", "zz"), NULL, &rc);
-    assert_false(s_ok(r));
-    assert_string_equal(s_code(r), "PL_EINVAL");
+    r = pl_fakectx_run(f, "case.show", json_pack("{s:s}", "id", "zz"), NULL,
+                       &rc);
+    assert_false(pl_fakectx_ok(r));
+    assert_string_equal(pl_fakectx_code(r), "PL_EINVAL");
     json_decref(r);
-    r = s_run(f, "case.show", json_pack("{s:s}", "id", "abcdef01"), NULL, &rc);
-    assert_string_equal(s_code(r), "PL_ENOTFOUND");
+    r = pl_fakectx_run(f, "case.show", json_pack("{s:s}", "id", "abcdef01"),
+                       NULL, &rc);
+    assert_string_equal(pl_fakectx_code(r), "PL_ENOTFOUND");
     json_decref(r);
-    r = s_run(f, "no.such", NULL, NULL, &rc);
-    assert_string_equal(s_code(r), "PL_EINVAL");
+    r = pl_fakectx_run(f, "no.such", NULL, NULL, &rc);
+    assert_string_equal(pl_fakectx_code(r), "PL_EINVAL");
     assert_int_equal(rc, PL_EINVAL);
     json_decref(r);
     char as[200];
     memset(as, 'a', sizeof as - 1);
     as[sizeof as - 1] = 0;
-    r = s_run(f, "case.list", NULL, as, &rc);
+    r = pl_fakectx_run(f, "case.list", NULL, as, &rc);
     assert_int_equal(rc, PL_EINVAL);
     json_decref(r);
 }
@@ -294,36 +147,40 @@ test_case_add_refusals(void **state)
 static void
 test_case_close_bia_codes(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     char id[33];
     s_case(f, id);
     int rc;
-    json_t *r = s_run(f, "case.close", json_pack("{s:s}", "id", id), NULL, &rc);
-    assert_false(s_ok(r));
-    assert_string_equal(s_code(r), "PL_EINVAL"); // no --reason
-    assert_string_equal(s_name(rc), s_code(r));
+    json_t *r = pl_fakectx_run(f, "case.close", json_pack("{s:s}", "id", id),
+                               NULL, &rc);
+    assert_false(pl_fakectx_ok(r));
+    assert_string_equal(pl_fakectx_code(r), "PL_EINVAL"); // no --reason
+    assert_string_equal(s_name(rc), pl_fakectx_code(r));
     json_decref(r);
-    r = s_run(f, "case.bia", json_pack("{s:s, s:s}", "case", id, "ref", "B-1"),
-              NULL, &rc);
-    assert_string_equal(s_code(r), "PL_EINVAL"); // no --date
-    assert_string_equal(s_name(rc), s_code(r));
+    r = pl_fakectx_run(f, "case.bia",
+                       json_pack("{s:s, s:s}", "case", id, "ref", "B-1"), NULL,
+                       &rc);
+    assert_string_equal(pl_fakectx_code(r), "PL_EINVAL"); // no --date
+    assert_string_equal(s_name(rc), pl_fakectx_code(r));
     json_decref(r);
-    r = s_run(f, "case.close",
-              json_pack("{s:s, s:s}", "id", id, "reason", "done"), "Awa", &rc);
-    assert_true(s_ok(r));
+    r = pl_fakectx_run(f, "case.close",
+                       json_pack("{s:s, s:s}", "id", id, "reason", "done"),
+                       "Awa", &rc);
+    assert_true(pl_fakectx_ok(r));
     assert_int_equal(rc, PL_OK);
     json_decref(r);
-    r = s_run(f, "case.close",
-              json_pack("{s:s, s:s}", "id", id, "reason", "done"), "Awa", &rc);
-    assert_string_equal(s_code(r), "PL_ESTATE"); // already closed
-    assert_string_equal(s_name(rc), s_code(r));
+    r = pl_fakectx_run(f, "case.close",
+                       json_pack("{s:s, s:s}", "id", id, "reason", "done"),
+                       "Awa", &rc);
+    assert_string_equal(pl_fakectx_code(r), "PL_ESTATE"); // already closed
+    assert_string_equal(s_name(rc), pl_fakectx_code(r));
     json_decref(r);
-    r = s_run(f, "case.bia",
-              json_pack("{s:s, s:s, s:s}", "case", id, "ref", "B-1", "date",
-                        "2026-01-02"),
-              NULL, &rc);
-    assert_string_equal(s_code(r), "PL_ESTATE"); // the case is closed
-    assert_string_equal(s_name(rc), s_code(r));
+    r = pl_fakectx_run(f, "case.bia",
+                       json_pack("{s:s, s:s, s:s}", "case", id, "ref", "B-1",
+                                 "date", "2026-01-02"),
+                       NULL, &rc);
+    assert_string_equal(pl_fakectx_code(r), "PL_ESTATE"); // the case is closed
+    assert_string_equal(s_name(rc), pl_fakectx_code(r));
     json_decref(r);
 }
 
@@ -334,7 +191,7 @@ test_case_close_bia_codes(void **state)
 static void
 test_case_old_record(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     static const char old[] =
         "{\"given\":\"Aminata\",\"family\":\"DialloXq7\",\"birth\":"
         "\"1988-04-12\",\"language\":\"wo\",\"needs\":[\"housing\"],"
@@ -346,7 +203,7 @@ test_case_old_record(void **state)
     uint8_t id[16] = {0x5a, 1, 2, 3}, hdr[PL_SEALED_HDR] = {PL_SEALED_VER};
     uint8_t dk[PL_DATAKEY_BYTES];
     pl_txn_t *txn = NULL;
-    assert_int_equal(pl_store_begin(f->store, NULL, true, &txn), PL_OK);
+    assert_int_equal(pl_store_begin(f->ts.store, NULL, true, &txn), PL_OK);
     assert_int_equal(pl_store_datakey_new(txn, hdr + 1, dk), PL_OK);
     assert_int_equal(pl_sealed_put(txn, PL_DB_CASES, id, 16, hdr, dk, doc),
                      PL_OK);
@@ -355,26 +212,27 @@ test_case_old_record(void **state)
     char hex[33];
     pl_hex(hex, id, 16);
     int rc;
-    json_t *r = s_run(f, "case.show", json_pack("{s:s}", "id", hex), NULL, &rc);
-    assert_true(s_ok(r));
+    json_t *r = pl_fakectx_run(f, "case.show", json_pack("{s:s}", "id", hex),
+                               NULL, &rc);
+    assert_true(pl_fakectx_ok(r));
     json_t *res = json_object_get(r, "result");
     assert_string_equal(json_string_value(json_object_get(res, "language")),
                         "wo");
     assert_string_equal(json_string_value(json_object_get(res, "status")),
                         "open");
     json_decref(r);
-    r = s_run(f, "case.bia",
-              json_pack("{s:s, s:s, s:s}", "case", hex, "ref", "B-9", "date",
-                        "2026-01-02"),
-              "Moussa", &rc);
-    assert_true(s_ok(r));
+    r = pl_fakectx_run(f, "case.bia",
+                       json_pack("{s:s, s:s, s:s}", "case", hex, "ref", "B-9",
+                                 "date", "2026-01-02"),
+                       "Moussa", &rc);
+    assert_true(pl_fakectx_ok(r));
     json_decref(r);
-    r = s_run(f, "case.close",
-              json_pack("{s:s, s:s}", "id", hex, "reason", "moved"), "Moussa",
-              &rc);
-    assert_true(s_ok(r));
+    r = pl_fakectx_run(f, "case.close",
+                       json_pack("{s:s, s:s}", "id", hex, "reason", "moved"),
+                       "Moussa", &rc);
+    assert_true(pl_fakectx_ok(r));
     json_decref(r);
-    assert_int_equal(pl_store_begin(f->store, NULL, false, &txn), PL_OK);
+    assert_int_equal(pl_store_begin(f->ts.store, NULL, false, &txn), PL_OK);
     uint8_t h2[PL_SEALED_HDR];
     json_t *now = NULL;
     assert_int_equal(
@@ -434,10 +292,10 @@ s_ref_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
 }
 
 static int
-s_refs_known(s_fake_t *f)
+s_refs_known(pl_fakectx_t *f)
 {
     pl_txn_t *txn = NULL;
-    assert_int_equal(pl_store_begin(f->store, NULL, false, &txn), PL_OK);
+    assert_int_equal(pl_store_begin(f->ts.store, NULL, false, &txn), PL_OK);
     int n = 0;
     void *a[2] = {txn, &n};
     assert_int_equal(pl_store_each(txn, PL_DB_REFERRALS, s_ref_one, a), PL_OK);
@@ -448,12 +306,12 @@ s_refs_known(s_fake_t *f)
 // `refer` of case 'id' to the clinic as Awa: the reply (owned); ref gets
 // the referral id ("" when none).
 static json_t *
-s_refer_clinic(s_fake_t *f, const char *id, int *rc, char ref[33])
+s_refer_clinic(pl_fakectx_t *f, const char *id, int *rc, char ref[33])
 {
-    json_t *r = s_run(f, "refer",
-                      json_pack("{s:s, s:s, s:s}", "case", id, "to", "clinic",
-                                "service", "svc"),
-                      "Awa", rc);
+    json_t *r = pl_fakectx_run(f, "refer",
+                               json_pack("{s:s, s:s, s:s}", "case", id, "to",
+                                         "clinic", "service", "svc"),
+                               "Awa", rc);
     const char *rid =
         json_string_value(json_object_get(json_object_get(r, "result"), "id"));
     snprintf(ref, 33, "%s", rid ? rid : "");
@@ -462,99 +320,101 @@ s_refer_clinic(s_fake_t *f, const char *id, int *rc, char ref[33])
 
 // `consent.add` for case 'id' (health, until 2099), which must succeed.
 static void
-s_consent_health(s_fake_t *f, const char *id)
+s_consent_health(pl_fakectx_t *f, const char *id)
 {
     int rc;
-    json_t *r =
-        s_run(f, "consent.add",
-              json_pack("{s:s, s:s, s:s, s:s}", "case", id, "sectors", "health",
-                        "given_by", "returnee", "expires", "2099-12-31"),
-              "Awa", &rc);
-    assert_true(s_ok(r));
+    json_t *r = pl_fakectx_run(f, "consent.add",
+                               json_pack("{s:s, s:s, s:s, s:s}", "case", id,
+                                         "sectors", "health", "given_by",
+                                         "returnee", "expires", "2099-12-31"),
+                               "Awa", &rc);
+    assert_true(pl_fakectx_ok(r));
     json_decref(r);
 }
 
 static void
 test_refer_gate_and_send(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     char id[33];
     s_case(f, id);
     int rc;
     // no consent: refused, nothing sent
-    json_t *r = s_run(f, "refer",
-                      json_pack("{s:s, s:s, s:s}", "case", id, "to", "clinic",
-                                "service", "svc"),
-                      "Awa", &rc);
-    assert_false(s_ok(r));
+    json_t *r = pl_fakectx_run(f, "refer",
+                               json_pack("{s:s, s:s, s:s}", "case", id, "to",
+                                         "clinic", "service", "svc"),
+                               "Awa", &rc);
+    assert_false(pl_fakectx_ok(r));
     assert_non_null(
         strstr(json_string_value(json_object_get(r, "error")), "consent"));
     assert_int_equal(f->sent, 0);
     json_decref(r);
     // an unknown recipient: the directory is asked for
     s_consent_health(f, id);
-    r = s_run(f, "refer",
-              json_pack("{s:s, s:s, s:s}", "case", id, "to", "nobody",
-                        "service", "svc"),
-              "Awa", &rc);
-    assert_string_equal(s_code(r), "PL_ENOTFOUND");
+    r = pl_fakectx_run(f, "refer",
+                       json_pack("{s:s, s:s, s:s}", "case", id, "to", "nobody",
+                                 "service", "svc"),
+                       "Awa", &rc);
+    assert_string_equal(pl_fakectx_code(r), "PL_ENOTFOUND");
     assert_true(f->asked > 0);
     assert_int_equal(f->sent, 0);
     json_decref(r);
     // the outbox refuses (store full): the error goes back, nothing kept
     f->outbox_rc = PL_EFULL;
-    r = s_run(f, "refer",
-              json_pack("{s:s, s:s, s:s}", "case", id, "to", "clinic",
-                        "service", "svc"),
-              "Awa", &rc);
-    assert_false(s_ok(r));
+    r = pl_fakectx_run(f, "refer",
+                       json_pack("{s:s, s:s, s:s}", "case", id, "to", "clinic",
+                                 "service", "svc"),
+                       "Awa", &rc);
+    assert_false(pl_fakectx_ok(r));
     assert_int_not_equal(rc, PL_OK);
     json_decref(r);
     f->outbox_rc = PL_OK;
     // consent given: one referral envelope to the clinic
     char ref[33];
     r = s_refer_clinic(f, id, &rc, ref);
-    assert_true(s_ok(r));
+    assert_true(pl_fakectx_ok(r));
     assert_int_equal(rc, PL_OK);
     assert_int_equal(f->sent, 1);
-    assert_int_equal(f->kinds[0], S_KIND_REFERRAL);
-    assert_string_equal(f->to[0], "sn/clinic");
+    assert_int_equal(f->out[0].kind, S_KIND_REFERRAL);
+    assert_string_equal(f->out[0].to, "sn/clinic");
     assert_true(ref[0] != 0);
     json_decref(r);
-    r = s_run(f, "referrals", NULL, NULL, &rc);
-    assert_true(s_ok(r));
+    r = pl_fakectx_run(f, "referrals", NULL, NULL, &rc);
+    assert_true(pl_fakectx_ok(r));
     assert_int_equal(json_array_size(json_object_get(r, "result")), 1);
     json_decref(r);
     // the case cannot be closed while its referral is open
-    r = s_run(f, "case.close",
-              json_pack("{s:s, s:s}", "id", id, "reason", "done"), NULL, &rc);
-    assert_string_equal(s_code(r), "PL_ESTATE");
+    r = pl_fakectx_run(f, "case.close",
+                       json_pack("{s:s, s:s}", "id", id, "reason", "done"),
+                       NULL, &rc);
+    assert_string_equal(pl_fakectx_code(r), "PL_ESTATE");
     json_decref(r);
     // the sender cancels: a status update goes to the clinic
-    r = s_run(f, "referral.act",
-              json_pack("{s:s, s:s, s:s}", "id", ref, "event", "cancel",
-                        "reason", "moved"),
-              "Awa", &rc);
-    assert_true(s_ok(r));
+    r = pl_fakectx_run(f, "referral.act",
+                       json_pack("{s:s, s:s, s:s}", "id", ref, "event",
+                                 "cancel", "reason", "moved"),
+                       "Awa", &rc);
+    assert_true(pl_fakectx_ok(r));
     assert_int_equal(f->sent, 2);
-    assert_int_equal(f->kinds[1], S_KIND_STATUS);
+    assert_int_equal(f->out[1].kind, S_KIND_STATUS);
     json_decref(r);
-    r = s_run(f, "referral.show", json_pack("{s:s}", "id", ref), NULL, &rc);
-    assert_true(s_ok(r));
+    r = pl_fakectx_run(f, "referral.show", json_pack("{s:s}", "id", ref), NULL,
+                       &rc);
+    assert_true(pl_fakectx_ok(r));
     char *t = json_dumps(r, 0);
     assert_non_null(strstr(t, "cancel"));
     free(t);
     json_decref(r);
-    assert_int_equal(pl_test_grep_tree(f->home, "DialloXq7", 9), 0);
+    assert_int_equal(pl_test_grep_tree(f->ts.home, "DialloXq7", 9), 0);
     assert_int_equal(s_refs_known(f), 1);
 }
 
 static size_t
-s_audits(s_fake_t *f)
+s_audits(pl_fakectx_t *f)
 {
     pl_txn_t *t = NULL;
     size_t n = 0;
-    assert_int_equal(pl_store_begin(f->store, NULL, false, &t), PL_OK);
+    assert_int_equal(pl_store_begin(f->ts.store, NULL, false, &t), PL_OK);
     assert_int_equal(pl_store_count(t, PL_DB_AUDIT, &n), PL_OK);
     pl_store_abort(&t);
     return n;
@@ -562,10 +422,10 @@ s_audits(s_fake_t *f)
 
 // The broker's notice that 'id' will never be delivered, in a pass.
 static int
-s_undelivered(s_fake_t *f, const uint8_t id[PL_MSG_ID_BYTES], int reason)
+s_undelivered(pl_fakectx_t *f, const uint8_t id[PL_MSG_ID_BYTES], int reason)
 {
     pl_txn_t *t = NULL;
-    assert_int_equal(pl_store_begin(f->store, NULL, true, &t), PL_OK);
+    assert_int_equal(pl_store_begin(f->ts.store, NULL, true, &t), PL_OK);
     int rc = pl_case_on_undelivered(&f->ctx, t, id, "sn/clinic", reason);
     if (rc == PL_OK)
         rc = pl_store_commit(&t);
@@ -581,14 +441,14 @@ s_undelivered(s_fake_t *f, const uint8_t id[PL_MSG_ID_BYTES], int reason)
 static void
 test_refer_undelivered(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     char id[33];
     s_case(f, id);
     int rc;
     s_consent_health(f, id);
     char ref[33];
     json_t *r = s_refer_clinic(f, id, &rc, ref);
-    assert_true(s_ok(r));
+    assert_true(pl_fakectx_ok(r));
     json_decref(r);
     assert_int_equal(f->sent, 1);
     uint8_t msg[PL_MSG_ID_BYTES] = {1}; // the fake outbox's first id
@@ -596,7 +456,8 @@ test_refer_undelivered(void **state)
     size_t audits = s_audits(f);
     assert_int_equal(s_undelivered(f, other, 10), PL_OK);
     assert_int_equal(s_audits(f), audits);
-    r = s_run(f, "referral.show", json_pack("{s:s}", "id", ref), NULL, &rc);
+    r = pl_fakectx_run(f, "referral.show", json_pack("{s:s}", "id", ref), NULL,
+                       &rc);
     assert_null(json_object_get(json_object_get(r, "result"), "delivery"));
     size_t lines = json_array_size(
         json_object_get(json_object_get(r, "result"), "history"));
@@ -605,7 +466,8 @@ test_refer_undelivered(void **state)
     assert_int_equal(s_undelivered(f, msg, bad), PL_OK);
     assert_int_equal(s_undelivered(f, msg, bad), PL_OK); // told twice
     assert_int_equal(s_audits(f), audits + 1);
-    r = s_run(f, "referral.show", json_pack("{s:s}", "id", ref), NULL, &rc);
+    r = pl_fakectx_run(f, "referral.show", json_pack("{s:s}", "id", ref), NULL,
+                       &rc);
     json_t *o = json_object_get(r, "result");
     assert_string_equal(json_string_value(json_object_get(o, "delivery")),
                         "refused-by-recipient");
@@ -622,7 +484,7 @@ test_refer_undelivered(void **state)
     assert_string_equal(json_string_value(json_object_get(o, "status")),
                         "requested"); // the business status is not touched
     json_decref(r);
-    r = s_run(f, "referrals", NULL, NULL, &rc);
+    r = pl_fakectx_run(f, "referrals", NULL, NULL, &rc);
     o = json_array_get(json_object_get(r, "result"), 0);
     assert_string_equal(json_string_value(json_object_get(o, "delivery")),
                         "refused-by-recipient");
@@ -635,18 +497,19 @@ test_refer_undelivered(void **state)
 static void
 test_refer_refused_by_broker(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     char id[33], ref[33];
     s_case(f, id);
     int rc;
     s_consent_health(f, id);
     json_t *r = s_refer_clinic(f, id, &rc, ref);
-    assert_true(s_ok(r));
+    assert_true(pl_fakectx_ok(r));
     json_decref(r);
     uint8_t msg[PL_MSG_ID_BYTES] = {1}; // the fake outbox's first id
     int code = PASSERELLE__V1__REJECT_REASON__REJECT_UNKNOWN_RECIPIENT;
     assert_int_equal(s_undelivered(f, msg, code | PL_CASE_BY_BROKER), PL_OK);
-    r = s_run(f, "referral.show", json_pack("{s:s}", "id", ref), NULL, &rc);
+    r = pl_fakectx_run(f, "referral.show", json_pack("{s:s}", "id", ref), NULL,
+                       &rc);
     json_t *o = json_object_get(r, "result");
     assert_string_equal(json_string_value(json_object_get(o, "delivery")),
                         "refused-by-broker");
@@ -658,7 +521,8 @@ test_refer_refused_by_broker(void **state)
 
 // An inbound referral at a clinic (this node: health), from the agency.
 static int
-s_inbound(s_fake_t *f, uint8_t rid_byte, bool with_consent, uint8_t env_byte)
+s_inbound(pl_fakectx_t *f, uint8_t rid_byte, bool with_consent,
+          uint8_t env_byte)
 {
     Passerelle__V1__Referral r = PASSERELLE__V1__REFERRAL__INIT;
     Passerelle__V1__Person p = PASSERELLE__V1__PERSON__INIT;
@@ -690,11 +554,11 @@ s_inbound(s_fake_t *f, uint8_t rid_byte, bool with_consent, uint8_t env_byte)
     pl_header_t h;
     memset(&h, 0, sizeof h);
     memset(h.id, env_byte, sizeof h.id);
-    snprintf(h.from, sizeof h.from, "%s", f->peer.address);
+    snprintf(h.from, sizeof h.from, "%s", f->dir[0].address);
     uint8_t digest[32];
     memset(digest, 0x44, sizeof digest);
     pl_txn_t *txn = NULL;
-    assert_int_equal(pl_store_begin(f->store, NULL, true, &txn), PL_OK);
+    assert_int_equal(pl_store_begin(f->ts.store, NULL, true, &txn), PL_OK);
     int rc = pl_case_on_referral(&f->ctx, txn, &h, digest, &r);
     if (rc == PL_OK)
         assert_int_equal(pl_store_commit(&txn), PL_OK);
@@ -706,39 +570,40 @@ s_inbound(s_fake_t *f, uint8_t rid_byte, bool with_consent, uint8_t env_byte)
 static void
 test_inbound_referral(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     // this node is the clinic; the agency is in its directory
-    pl_cert_t clinic = f->peer;
-    s_cert(&f->peer, "agency", "social");
+    pl_cert_t clinic = f->dir[0];
+    pl_fakectx_cert(&f->dir[0], "agency", "social", NULL);
     f->me = clinic;
     assert_int_equal(s_inbound(f, 1, true, 0x51), PL_OK);
     assert_int_equal(f->sent, 0); // accepted: nothing goes back yet
     int rc;
-    json_t *r = s_run(f, "referrals", NULL, NULL, &rc);
+    json_t *r = pl_fakectx_run(f, "referrals", NULL, NULL, &rc);
     assert_int_equal(json_array_size(json_object_get(r, "result")), 1);
     json_decref(r);
     // the same referral id again: refused (audited), nothing added
     assert_int_equal(s_inbound(f, 1, true, 0x52), PL_OK);
-    r = s_run(f, "referrals", NULL, NULL, &rc);
+    r = pl_fakectx_run(f, "referrals", NULL, NULL, &rc);
     assert_int_equal(json_array_size(json_object_get(r, "result")), 1);
     json_decref(r);
     // no consent reference: refused at once with a `rejected` update,
     // nothing personal kept
     assert_int_equal(s_inbound(f, 2, false, 0x53), PL_OK);
     assert_int_equal(f->sent, 1);
-    assert_int_equal(f->kinds[0], S_KIND_STATUS);
-    assert_string_equal(f->to[0], "sn/agency");
+    assert_int_equal(f->out[0].kind, S_KIND_STATUS);
+    assert_string_equal(f->out[0].to, "sn/agency");
     char hex[33];
     uint8_t rid2[16] = {2, 0xee};
     pl_hex(hex, rid2, sizeof rid2);
-    r = s_run(f, "referral.show", json_pack("{s:s}", "id", hex), NULL, &rc);
-    assert_true(s_ok(r));
+    r = pl_fakectx_run(f, "referral.show", json_pack("{s:s}", "id", hex), NULL,
+                       &rc);
+    assert_true(pl_fakectx_ok(r));
     char *t = json_dumps(r, 0);
     assert_null(strstr(t, "DialloXq7"));
     assert_non_null(strstr(t, "no-consent"));
     free(t);
     json_decref(r);
-    assert_int_equal(pl_test_grep_tree(f->home, "DialloXq7", 9), 0);
+    assert_int_equal(pl_test_grep_tree(f->ts.home, "DialloXq7", 9), 0);
     assert_int_equal(s_refs_known(f), 2); // accepted-in and refused-in
 }
 
@@ -749,7 +614,7 @@ test_inbound_referral(void **state)
 static void
 test_one_table(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     const char *cmds[] = {"case.add",     "case.show",   "case.list",
                           "case.close",   "consent.add", "consent.withdraw",
                           "refer",        "referrals",   "referral.show",
@@ -768,18 +633,19 @@ test_one_table(void **state)
     memset(as, 'a', 128);
     as[128] = 0;
     int rc;
-    json_t *r = s_run(f, "case.add",
-                      json_pack("{s:s, s:s, s:s}", "given", "Aminata", "family",
-                                "DialloXq7", "birth", "1988-04-12"),
-                      as, &rc);
-    assert_false(s_ok(r));
+    json_t *r =
+        pl_fakectx_run(f, "case.add",
+                       json_pack("{s:s, s:s, s:s}", "given", "Aminata",
+                                 "family", "DialloXq7", "birth", "1988-04-12"),
+                       as, &rc);
+    assert_false(pl_fakectx_ok(r));
     assert_int_equal(rc, PL_EINVAL);
     assert_non_null(strstr(json_string_value(json_object_get(r, "error")),
                            "--as is too long"));
     json_decref(r);
     as[127] = 0; // 127 bytes: taken
-    r = s_run(f, "case.list", NULL, as, &rc);
-    assert_true(s_ok(r));
+    r = pl_fakectx_run(f, "case.list", NULL, as, &rc);
+    assert_true(pl_fakectx_ok(r));
     assert_int_equal(json_array_size(json_object_get(r, "result")), 0);
     json_decref(r);
 #ifdef PL_TEST_BUILD
@@ -797,14 +663,15 @@ test_one_table(void **state)
 static void
 test_info_on_fake(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     int rc;
-    json_t *r = s_run(f, "whoami", NULL, NULL, &rc);
-    assert_true(s_ok(r));
+    json_t *r = pl_fakectx_run(f, "whoami", NULL, NULL, &rc);
+    assert_true(pl_fakectx_ok(r));
     json_t *o = json_object_get(r, "result");
     assert_string_equal(json_string_value(json_object_get(o, "address")),
                         "sn/agency");
-    assert_string_equal(json_string_value(json_object_get(o, "home")), f->home);
+    assert_string_equal(json_string_value(json_object_get(o, "home")),
+                        f->ts.home);
     assert_string_equal(json_string_value(json_object_get(o, "broker")),
                         "tcp://127.0.0.1:1");
     assert_int_equal(json_integer_value(json_object_get(o, "clock_skew_s")),
@@ -815,13 +682,14 @@ test_info_on_fake(void **state)
     char as[129];
     memset(as, 'a', 128);
     as[128] = 0;
-    r = s_run(f, "directory", json_pack("{s:s}", "sector", "health"), as, &rc);
-    assert_true(s_ok(r));
+    r = pl_fakectx_run(f, "directory", json_pack("{s:s}", "sector", "health"),
+                       as, &rc);
+    assert_true(pl_fakectx_ok(r));
     o = json_object_get(r, "result");
     assert_int_equal(json_array_size(o), 0); // the fake peer has no validity
     json_decref(r);
-    r = s_run(f, "stats", NULL, NULL, &rc);
-    assert_true(s_ok(r));
+    r = pl_fakectx_run(f, "stats", NULL, NULL, &rc);
+    assert_true(pl_fakectx_ok(r));
     o = json_object_get(r, "result");
     assert_int_equal(json_integer_value(json_object_get(o, "map_use_pct")), 42);
     assert_int_equal(json_integer_value(json_object_get(
@@ -829,25 +697,25 @@ test_info_on_fake(void **state)
                      7);
     json_decref(r);
     // network: no broker to send to (the fake has no send_now)
-    r = s_run(f, "network", NULL, NULL, &rc);
-    assert_false(s_ok(r));
+    r = pl_fakectx_run(f, "network", NULL, NULL, &rc);
+    assert_false(pl_fakectx_ok(r));
     assert_non_null(strstr(json_string_value(json_object_get(r, "error")),
                            "tcp://127.0.0.1:1"));
     json_decref(r);
 #ifdef PL_TEST_BUILD
     // test.send through the fake outbox; the skew in the refusal text
-    r = s_run(f, "test.send",
-              json_pack("{s:s, s:s, s:i}", "to", "sn/clinic", "payload", "hi",
-                        "count", 2),
-              NULL, &rc);
-    assert_true(s_ok(r));
+    r = pl_fakectx_run(f, "test.send",
+                       json_pack("{s:s, s:s, s:i}", "to", "sn/clinic",
+                                 "payload", "hi", "count", 2),
+                       NULL, &rc);
+    assert_true(pl_fakectx_ok(r));
     assert_int_equal(f->sent, 2);
     json_decref(r);
     f->outbox_rc = PL_ESTATE;
-    r = s_run(f, "test.send",
-              json_pack("{s:s, s:s}", "to", "sn/clinic", "payload", "hi"), NULL,
-              &rc);
-    assert_false(s_ok(r));
+    r = pl_fakectx_run(
+        f, "test.send",
+        json_pack("{s:s, s:s}", "to", "sn/clinic", "payload", "hi"), NULL, &rc);
+    assert_false(pl_fakectx_ok(r));
     assert_non_null(
         strstr(json_string_value(json_object_get(r, "error")), "off by 400 s"));
     json_decref(r);
@@ -858,24 +726,26 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_info_on_fake, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_one_table, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_info_on_fake, s_setup,
+                                        pl_fakectx_teardown),
+        cmocka_unit_test_setup_teardown(test_one_table, s_setup,
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_case_add_show_list, s_setup,
-                                        s_teardown),
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_case_add_refusals, s_setup,
-                                        s_teardown),
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_case_close_bia_codes, s_setup,
-                                        s_teardown),
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_case_old_record, s_setup,
-                                        s_teardown),
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_refer_gate_and_send, s_setup,
-                                        s_teardown),
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_inbound_referral, s_setup,
-                                        s_teardown),
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_refer_undelivered, s_setup,
-                                        s_teardown),
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_refer_refused_by_broker, s_setup,
-                                        s_teardown),
+                                        pl_fakectx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
