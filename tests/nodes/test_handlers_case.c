@@ -332,6 +332,28 @@ s_consent_health(pl_fakectx_t *f, const char *id)
     json_decref(r);
 }
 
+// The envelope the fake outbox recorded is the referral the handler made:
+// an encoded Message with a Referral body of id 'ref' (hex) for the
+// clinic's sector, by the staff member who referred, the default ttl.
+static void
+s_sent_referral(const pl_fakectx_sent_t *s, const char *ref)
+{
+    pl_message_t *m = NULL;
+    assert_int_equal(pl_message_decode(s->msg, s->msg_len, &m), PL_OK);
+    assert_int_equal(m->body_case, PASSERELLE__V1__MESSAGE__BODY_REFERRAL);
+    const Passerelle__V1__Referral *rf = m->referral;
+    char hex[2 * PL_MSG_ID_BYTES + 1];
+    assert_int_equal(rf->referral_id.len, PL_MSG_ID_BYTES);
+    pl_hex(hex, rf->referral_id.data, PL_MSG_ID_BYTES);
+    assert_string_equal(hex, ref);
+    assert_string_equal(rf->sector, "health");
+    assert_string_equal(rf->service, "svc");
+    assert_string_equal(rf->legal_basis, "consent");
+    assert_string_equal(rf->by, "Awa");
+    assert_int_equal(s->ttl, 0); // the outbox default
+    pl_message_free(&m);
+}
+
 static void
 test_refer_gate_and_send(void **state)
 {
@@ -378,6 +400,7 @@ test_refer_gate_and_send(void **state)
     assert_int_equal(f->out[0].kind, S_KIND_REFERRAL);
     assert_string_equal(f->out[0].to, "sn/clinic");
     assert_true(ref[0] != 0);
+    s_sent_referral(&f->out[0], ref);
     json_decref(r);
     r = pl_fakectx_run(f, "referrals", NULL, NULL, &rc);
     assert_true(pl_fakectx_ok(r));

@@ -17,6 +17,7 @@
 #include "nodes/pl_ctl_reply.h"
 #include "nodes/pl_node_ctl.h"
 #include "nodes/pl_node_int.h"
+#include "proto/pl_crypto.h"
 #include "tests/lib/nodes/pl_testctl.h"
 
 // ---- the fake services
@@ -145,8 +146,10 @@ pl_fakectx_free(pl_fakectx_t **f_p)
     pl_fakectx_t *f = *f_p;
     if (!f)
         return;
-    for (int i = 0; i < f->sent; i++)
+    for (int i = 0; i < f->sent; i++) { // the Messages hold personal data
+        pl_wipe(f->out[i].msg, f->out[i].msg_len);
         free(f->out[i].msg);
+    }
     for (size_t i = 0; i < PL_FAKECTX_DIR_MAX; i++)
         pl_keys_destroy(&f->dir_keys[i]);
     pl_sessions_destroy(&f->sessions);

@@ -25,7 +25,8 @@ typedef struct {
     int kind;                    // S_KIND_* (nodes/pl_msg_kind.h)
     char to[PL_ADDRESS_MAX + 1]; // its recipient
     uint8_t id[PL_MSG_ID_BYTES]; // the id the outbox gave back
-    uint8_t *msg;                // the encoded Message (a copy, owned)
+    uint8_t *msg;                // the encoded Message (a copy, owned,
+                                 // wiped when freed)
     size_t msg_len;              // its bytes
     uint64_t ttl;                // the ttl asked for
 } pl_fakectx_sent_t;
