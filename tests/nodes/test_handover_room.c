@@ -26,150 +26,35 @@
 #include "nodes/pl_node_case.h"
 #include "proto/pl_crypto.h"
 #include "proto/pl_keys.h"
-#include "tests/lib/nodes/pl_teststore.h"
+#include "tests/lib/nodes/pl_fakectx.h"
 #include "tests/lib/pl_test.h"
 
-#define S_SENT_MAX 32
-
-typedef struct {
-    pl_teststore_t ts; // the temp store (tests/lib/nodes)
-    char *home;
-    pl_store_t *store;
-    pl_keys_t *keys;
-    pl_cert_t me, dir[4]; // this node; sorted: a foreign child-protection
-                          // node, ours, an intruder, the origin agency
-    pl_node_svc_t svc;
-    pl_node_ctx_t ctx;
-    int sent;                                // envelopes committed
-    int kinds[S_SENT_MAX];                   // their kinds
-    char to[S_SENT_MAX][PL_ADDRESS_MAX + 1]; // their recipients
-} s_fake_t;
-
-static int
-s_outbox_add(void *arg, pl_txn_t *txn, const char *to, int kind,
-             const uint8_t *msg, size_t msg_len, uint64_t ttl,
-             uint8_t id[PL_MSG_ID_BYTES])
-{
-    (void) msg, (void) ttl;
-    s_fake_t *f = arg;
-    assert_true(msg_len > 0 && f->sent < S_SENT_MAX);
-    pl_outrec_t r = {.state = S_OUT_PENDING, .kind = (uint8_t) kind};
-    snprintf(r.to, sizeof r.to, "%s", to);
-    pl_random(id, PL_MSG_ID_BYTES);
-    memset(r.digest, 0xd0, sizeof r.digest);
-    pl_buf_t v = {0};
-    int rc = pl_outrec_encode(&r, &v);
-    if (rc == PL_OK)
-        rc =
-            pl_store_put(txn, PL_DB_OUTBOX, id, PL_MSG_ID_BYTES, v.data, v.len);
-    pl_buf_free(&v);
-    if (rc == PL_OK) {
-        snprintf(f->to[f->sent], sizeof f->to[f->sent], "%s", to);
-        f->kinds[f->sent++] = kind;
-    }
-    return rc;
-}
-
-static const pl_cert_t *
-s_dir_find(void *arg, const char *address, int *why)
-{
-    s_fake_t *f = arg;
-    for (int i = 0; i < 4; i++)
-        if (strcmp(address, f->dir[i].address) == 0)
-            return &f->dir[i];
-    if (why)
-        *why = PL_ENOTFOUND;
-    return NULL;
-}
-
-static void
-s_ask_directory(void *arg, bool force)
-{
-    (void) arg, (void) force;
-}
-
-static void
-s_cert(pl_cert_t *c, const char *name, const char *sector)
-{
-    memset(c, 0, sizeof *c);
-    snprintf(c->network, sizeof c->network, "sn");
-    snprintf(c->name, sizeof c->name, "%s", name);
-    snprintf(c->address, sizeof c->address, "sn/%s", name);
-    snprintf(c->sector, sizeof c->sector, "%s", sector);
-    snprintf(c->country, sizeof c->country, "SN");
-    snprintf(c->region, sizeof c->region, "dakar");
-}
-
+// The fake (tests/lib/nodes/pl_fakectx.h): this node, an agency; its
+// directory, sorted: a foreign child-protection node, ours, an intruder,
+// the origin agency.
 static int
 s_setup(void **state)
 {
-    s_fake_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    pl_teststore_open(&f->ts, "horoom", 8u << 20);
-    f->home = f->ts.home;
-    f->store = f->ts.store;
-    assert_int_equal(pl_keys_generate(&f->keys), PL_OK);
-    s_cert(&f->me, "host", "agency");
-    s_cert(&f->dir[0], "cp", "child-protection");
-    snprintf(f->dir[0].network, sizeof f->dir[0].network, "gn");
-    snprintf(f->dir[0].address, sizeof f->dir[0].address, "gn/cp");
-    s_cert(&f->dir[1], "cp", "child-protection");
-    s_cert(&f->dir[2], "intruder", "agency");
-    s_cert(&f->dir[3], "origin", "agency");
-    f->svc = (pl_node_svc_t){.outbox_add = s_outbox_add,
-                             .dir_find = s_dir_find,
-                             .ask_directory = s_ask_directory};
-    f->ctx = (pl_node_ctx_t){.keys = f->keys,
-                             .me = &f->me,
-                             .store = f->store,
-                             .dir = f->dir,
-                             .ndir = 4,
-                             .svc = &f->svc,
-                             .svc_arg = f};
+    pl_fakectx_t *f = pl_fakectx_new("horoom", "host", "agency");
+    pl_cert_t *foreign = pl_fakectx_peer(f, "cp", "child-protection", false);
+    snprintf(foreign->network, sizeof foreign->network, "gn");
+    snprintf(foreign->address, sizeof foreign->address, "gn/cp");
+    pl_fakectx_peer(f, "cp", "child-protection", false);
+    pl_fakectx_peer(f, "intruder", "agency", false);
+    pl_fakectx_peer(f, "origin", "agency", false);
     *state = f;
     return 0;
 }
 
-static int
-s_teardown(void **state)
-{
-    s_fake_t *f = *state;
-    pl_keys_destroy(&f->keys);
-    pl_teststore_close(&f->ts);
-    free(f);
-    return 0;
-}
-
 // Runs control command 'cmd' (a case room or handover room row) with
-// 'args' (stolen) in a transaction kept when the handler says so. Returns
-// the reply's result (or the whole reply when it failed).
+// 'args' (stolen) as Awa Diop, in a transaction kept when the handler says
+// so. Returns the reply's result (or the whole reply when it failed).
 static json_t *
-s_run(s_fake_t *f, const char *cmd, json_t *args, bool *ok)
+s_run(pl_fakectx_t *f, const char *cmd, json_t *args, bool *ok)
 {
-    pl_txn_t *txn = NULL;
-    assert_int_equal(pl_store_begin(f->store, NULL, true, &txn), PL_OK);
-    int out = PL_OK;
-    char *text = NULL;
-    const pl_ctl_cmd_t *const tables[] = {pl_handover_cmds, pl_case_cmds};
-    for (size_t t = 0; t < 2 && !text; t++)
-        for (const pl_ctl_cmd_t *c = tables[t]; c->name && !text; c++)
-            if (strcmp(c->name, cmd) == 0)
-                text = c->fn(&f->ctx, txn, args, "Awa Diop", &out);
-    assert_non_null(text);
-    if (out == PL_OK)
-        assert_int_equal(pl_store_commit(&txn), PL_OK);
-    else
-        pl_store_abort(&txn);
-    json_decref(args);
-    json_error_t jerr;
-    json_t *reply = json_loads(text, 0, &jerr);
-    free(text);
-    assert_non_null(reply);
-    *ok = json_is_true(json_object_get(reply, "ok"));
-    json_t *res = *ok ? json_incref(json_object_get(reply, "result")) : reply;
-    if (*ok)
-        json_decref(reply);
-    return res;
+    json_t *reply = pl_fakectx_run(f, cmd, args, "Awa Diop", NULL);
+    *ok = pl_fakectx_ok(reply);
+    return pl_fakectx_unwrap(reply);
 }
 
 static const char *
@@ -181,7 +66,7 @@ s_str(const json_t *o, const char *k)
 
 // An inbound Handover body from 'from', in its own transaction.
 static void
-s_inbound(s_fake_t *f, const char *from, Passerelle__V1__Handover *hm)
+s_inbound(pl_fakectx_t *f, const char *from, Passerelle__V1__Handover *hm)
 {
     pl_header_t h = {0};
     pl_random(h.id, sizeof h.id);
@@ -189,14 +74,14 @@ s_inbound(s_fake_t *f, const char *from, Passerelle__V1__Handover *hm)
     snprintf(h.to, sizeof h.to, "%s", f->me.address);
     uint8_t digest[PL_DIGEST_BYTES] = {0};
     pl_txn_t *txn = NULL;
-    assert_int_equal(pl_store_begin(f->store, NULL, true, &txn), PL_OK);
+    assert_int_equal(pl_store_begin(f->ts.store, NULL, true, &txn), PL_OK);
     assert_int_equal(pl_handover_on_msg(&f->ctx, txn, &h, digest, hm), PL_OK);
     assert_int_equal(pl_store_commit(&txn), PL_OK);
 }
 
 // An update of handover 'hex' from 'from'.
 static void
-s_update(s_fake_t *f, const char *from, const char *hex, uint32_t seq,
+s_update(pl_fakectx_t *f, const char *from, const char *hex, uint32_t seq,
          const char *status)
 {
     uint8_t hid[16];
@@ -214,7 +99,7 @@ s_update(s_fake_t *f, const char *from, const char *hex, uint32_t seq,
 }
 
 static char *
-s_status(s_fake_t *f, const char *hex)
+s_status(pl_fakectx_t *f, const char *hex)
 {
     bool ok;
     json_t *r = s_run(f, "handover.show", json_pack("{s:s}", "id", hex), &ok);
@@ -225,7 +110,7 @@ s_status(s_fake_t *f, const char *hex)
 }
 
 static void
-s_want(s_fake_t *f, const char *hex, const char *want)
+s_want(pl_fakectx_t *f, const char *hex, const char *want)
 {
     char *s = s_status(f, hex);
     if (strcmp(s, want) != 0)
@@ -235,7 +120,7 @@ s_want(s_fake_t *f, const char *hex, const char *want)
 
 // A case and its handover to sn/origin; ids into 'c' and 'h'.
 static void
-s_handover(s_fake_t *f, char c[33], char h[33])
+s_handover(pl_fakectx_t *f, char c[33], char h[33])
 {
     bool ok;
     json_t *r = s_run(f, "case.add",
@@ -255,7 +140,7 @@ s_handover(s_fake_t *f, char c[33], char h[33])
 }
 
 static bool
-s_case_closed(s_fake_t *f, const char *c)
+s_case_closed(pl_fakectx_t *f, const char *c)
 {
     bool ok;
     json_t *r = s_run(f, "case.show", json_pack("{s:s}", "id", c), &ok);
@@ -269,7 +154,7 @@ s_case_closed(s_fake_t *f, const char *c)
 static void
 test_out_of_order(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     char c[33], h[33];
     s_handover(f, c, h);
     s_want(f, h, "sent");
@@ -301,7 +186,7 @@ test_out_of_order(void **state)
 static void
 test_withdraw_crossing(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     char c[33], h[33];
     s_handover(f, c, h);
     s_update(f, "sn/origin", h, 1, "acknowledged");
@@ -339,7 +224,7 @@ test_withdraw_crossing(void **state)
 static void
 test_package_refused(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     snprintf(f->me.sector, sizeof f->me.sector, "health"); // not an agency
     uint8_t hid[16];
     pl_random(hid, sizeof hid);
@@ -359,7 +244,7 @@ test_package_refused(void **state)
     int before = f->sent;
     s_inbound(f, "sn/origin", &hm);
     assert_int_equal(f->sent, before + 2); // acknowledged, rejected
-    assert_int_equal(f->kinds[before], S_KIND_HANDOVER);
+    assert_int_equal(f->out[before].kind, S_KIND_HANDOVER);
     char hex[33];
     pl_hex(hex, hid, 16);
     bool ok;
@@ -368,7 +253,7 @@ test_package_refused(void **state)
     assert_string_equal(s_str(r, "status"), "rejected");
     assert_null(json_object_get(r, "person"));
     json_decref(r);
-    assert_int_equal(pl_test_grep_tree(f->home, "SylxQ", 5), 0);
+    assert_int_equal(pl_test_grep_tree(f->ts.home, "SylxQ", 5), 0);
     // the same handover id again: a duplicate, nothing more sent
     s_inbound(f, "sn/origin", &hm);
     assert_int_equal(f->sent, before + 2);
@@ -380,7 +265,7 @@ test_package_refused(void **state)
 static void
 test_child_package_cp(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     uint8_t hid[16];
     pl_random(hid, sizeof hid);
     Passerelle__V1__Handover hm = PASSERELLE__V1__HANDOVER__INIT;
@@ -404,8 +289,8 @@ test_child_package_cp(void **state)
     int before = f->sent;
     s_inbound(f, "sn/origin", &hm);
     assert_int_equal(f->sent, before + 1);
-    assert_int_equal(f->kinds[before], S_KIND_CP);
-    assert_string_equal(f->to[before], "sn/cp");
+    assert_int_equal(f->out[before].kind, S_KIND_CP);
+    assert_string_equal(f->out[before].to, "sn/cp");
     char hex[33];
     pl_hex(hex, hid, 16);
     bool ok;
@@ -458,13 +343,14 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_out_of_order, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_out_of_order, s_setup,
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_withdraw_crossing, s_setup,
-                                        s_teardown),
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_package_refused, s_setup,
-                                        s_teardown),
+                                        pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_child_package_cp, s_setup,
-                                        s_teardown),
+                                        pl_fakectx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
