@@ -26,111 +26,8 @@
 #include "nodes/pl_staff.h"
 #include "proto/pl_crypto.h"
 #include "proto/pl_keys.h"
-#include "tests/lib/nodes/pl_teststore.h"
+#include "tests/lib/nodes/pl_fakectx.h"
 #include "tests/lib/pl_test.h"
-
-typedef struct {
-    pl_teststore_t ts;       // the temp store (tests/lib/nodes)
-    char *home;              // temp folder
-    pl_store_t *store;       // home/store
-    pl_keys_t *keys;         // fresh keys
-    pl_cert_t me, peer;      // this node, a health clinic
-    pl_node_svc_t svc;       // the fake services
-    pl_sessions_t *sessions; // the context's session table
-    pl_node_ctx_t ctx;       // what the handlers see
-    int sent;                // envelopes committed
-} s_fake_t;
-
-static int
-s_outbox_add(void *arg, pl_txn_t *txn, const char *to, int kind,
-             const uint8_t *msg, size_t msg_len, uint64_t ttl,
-             uint8_t id[PL_MSG_ID_BYTES])
-{
-    (void) msg, (void) msg_len, (void) ttl;
-    s_fake_t *f = arg;
-    pl_outrec_t r = {.state = S_OUT_PENDING, .kind = (uint8_t) kind};
-    snprintf(r.to, sizeof r.to, "%s", to);
-    memset(id, 0, PL_MSG_ID_BYTES);
-    id[0] = (uint8_t) (f->sent + 1);
-    memset(r.digest, 0xd0 + f->sent, sizeof r.digest);
-    pl_buf_t v = {0};
-    int rc = pl_outrec_encode(&r, &v);
-    if (rc == PL_OK)
-        rc =
-            pl_store_put(txn, PL_DB_OUTBOX, id, PL_MSG_ID_BYTES, v.data, v.len);
-    pl_buf_free(&v);
-    if (rc == PL_OK)
-        f->sent++;
-    return rc;
-}
-
-static const pl_cert_t *
-s_dir_find(void *arg, const char *address, int *why)
-{
-    s_fake_t *f = arg;
-    if (strcmp(address, f->peer.address) == 0)
-        return &f->peer;
-    if (why)
-        *why = PL_ENOTFOUND;
-    return NULL;
-}
-
-static void
-s_ask_directory(void *arg, bool force)
-{
-    (void) arg, (void) force;
-}
-
-static void
-s_cert(pl_cert_t *c, const char *name, const char *sector)
-{
-    memset(c, 0, sizeof *c);
-    snprintf(c->network, sizeof c->network, "sn");
-    snprintf(c->name, sizeof c->name, "%s", name);
-    snprintf(c->address, sizeof c->address, "sn/%s", name);
-    snprintf(c->sector, sizeof c->sector, "%s", sector);
-    snprintf(c->country, sizeof c->country, "SN");
-    snprintf(c->region, sizeof c->region, "dakar");
-}
-
-static int
-s_setup(void **state)
-{
-    s_fake_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    pl_teststore_open(&f->ts, "staff", 8u << 20);
-    f->home = f->ts.home;
-    f->store = f->ts.store;
-    assert_int_equal(pl_keys_generate(&f->keys), PL_OK);
-    s_cert(&f->me, "agency", "social");
-    s_cert(&f->peer, "clinic", "health");
-    f->svc = (pl_node_svc_t){.outbox_add = s_outbox_add,
-                             .dir_find = s_dir_find,
-                             .ask_directory = s_ask_directory};
-    f->sessions = pl_sessions_new(0, 0);
-    assert_non_null(f->sessions);
-    f->ctx = (pl_node_ctx_t){.keys = f->keys,
-                             .me = &f->me,
-                             .store = f->store,
-                             .dir = &f->peer,
-                             .ndir = 1,
-                             .svc = &f->svc,
-                             .svc_arg = f,
-                             .sessions = f->sessions};
-    *state = f;
-    return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    s_fake_t *f = *state;
-    pl_sessions_destroy(&f->sessions);
-    pl_keys_destroy(&f->keys);
-    pl_teststore_close(&f->ts);
-    free(f);
-    return 0;
-}
 
 static const pl_ctl_cmd_t *
 s_row(const char *cmd)
@@ -157,65 +54,33 @@ s_case_ctl(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *cmd, json_t *args,
 
 // Runs 'cmd' with 'args' (stolen) as the walker does: behind the session
 // gate when 'token' is given (then as its account), in a transaction kept
-// when the handler says so. Returns the parsed reply.
+// when the handler says so (tests/lib/nodes/pl_fakectx.h). Returns the
+// parsed reply.
 static json_t *
-s_run(s_fake_t *f, const char *cmd, json_t *args, const char *as,
+s_run(pl_fakectx_t *f, const char *cmd, json_t *args, const char *as,
       const char *token)
 {
-    const pl_ctl_cmd_t *row = s_row(cmd);
-    char *text = NULL;
     pl_session_info_t who;
     if (token) {
-        text =
+        const pl_ctl_cmd_t *row = s_row(cmd);
+        char *text =
             pl_staff_gate(f->sessions, cmd, args,
                           row ? PL_CTL_ROLES_OF(row->flags) : 0, token, &who);
-        if (!text && who.name[0])
+        if (text) { // refused by the gate
+            json_decref(args);
+            json_error_t jerr;
+            json_t *reply = json_loads(text, 0, &jerr);
+            free(text);
+            assert_non_null(reply);
+            return reply;
+        }
+        if (who.name[0])
             as = who.name;
     }
-    if (!text) {
-        if (strcmp(cmd, "refer") == 0) {
-            pl_txn_t *txn = NULL;
-            assert_int_equal(pl_store_begin(f->store, NULL, true, &txn), PL_OK);
-            int out = PL_OK;
-            text = s_case_ctl(&f->ctx, txn, cmd, args, as, &out);
-            if (out == PL_OK)
-                assert_int_equal(pl_store_commit(&txn), PL_OK);
-            else
-                pl_store_abort(&txn);
-        } else {
-            assert_non_null(row);
-            pl_txn_t *txn = NULL;
-            assert_int_equal(pl_store_begin(f->store, NULL, true, &txn), PL_OK);
-            int out = PL_OK;
-            f->ctx.session = token;
-            text = row->fn(&f->ctx, txn, args, as, &out);
-            f->ctx.session = NULL;
-            if (out == PL_OK)
-                assert_int_equal(pl_store_commit(&txn), PL_OK);
-            else
-                pl_store_abort(&txn);
-        }
-    }
-    json_decref(args);
-    assert_non_null(text);
-    json_error_t jerr;
-    json_t *reply = json_loads(text, 0, &jerr);
-    free(text);
-    assert_non_null(reply);
+    f->ctx.session = token;
+    json_t *reply = pl_fakectx_run(f, cmd, args, as, NULL);
+    f->ctx.session = NULL;
     return reply;
-}
-
-static bool
-s_ok(const json_t *r)
-{
-    return json_is_true(json_object_get(r, "ok"));
-}
-
-static const char *
-s_code(const json_t *r)
-{
-    const char *c = json_string_value(json_object_get(r, "code"));
-    return c ? c : "(ok)";
 }
 
 static const char *
@@ -226,19 +91,19 @@ s_error(const json_t *r)
 }
 
 static void
-s_add(s_fake_t *f, const char *name, const char *role, const char *pw)
+s_add(pl_fakectx_t *f, const char *name, const char *role, const char *pw)
 {
     json_t *r = s_run(f, "staff.add",
                       json_pack("{s:s, s:s, s:s}", "name", name, "role", role,
                                 "password", pw),
                       NULL, NULL);
-    assert_true(s_ok(r));
+    assert_true(pl_fakectx_ok(r));
     json_decref(r);
 }
 
 // Logs in; the token (64 hex) into 'tok'. Returns the reply's code.
 static const char *
-s_login(s_fake_t *f, const char *name, const char *pw,
+s_login(pl_fakectx_t *f, const char *name, const char *pw,
         char tok[PL_SESSION_TOKEN_HEX + 1], char *err, size_t n)
 {
     static char code[32];
@@ -251,7 +116,7 @@ s_login(s_fake_t *f, const char *name, const char *pw,
         snprintf(tok, PL_SESSION_TOKEN_HEX + 1, "%s", t ? t : "");
     if (err)
         snprintf(err, n, "%s", s_error(r));
-    snprintf(code, sizeof code, "%s", s_code(r));
+    snprintf(code, sizeof code, "%s", pl_fakectx_code(r));
     json_decref(r);
     return code;
 }
@@ -417,7 +282,7 @@ test_pwhash(void **state)
 static void
 test_staff_accounts(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     const char *pw = "Canary-Pass-4471";
     s_add(f, "amina.k", "case-manager", pw);
     // refusals: name, role, lang, password, a second account of that name
@@ -438,11 +303,11 @@ test_staff_accounts(void **state)
                                     "role", bad[i].role, "lang", bad[i].lang,
                                     "password", bad[i].pw),
                           NULL, NULL);
-        assert_string_equal(s_code(r), bad[i].code);
+        assert_string_equal(pl_fakectx_code(r), bad[i].code);
         json_decref(r);
     }
     json_t *r = s_run(f, "staff.list", NULL, NULL, NULL);
-    assert_true(s_ok(r));
+    assert_true(pl_fakectx_ok(r));
     json_t *list = json_object_get(r, "result");
     assert_int_equal(json_array_size(list), 1);
     json_t *a = json_array_get(list, 0);
@@ -456,15 +321,15 @@ test_staff_accounts(void **state)
     json_decref(r);
     // neither the password nor its hash lies in clear on disk (the account
     // record is sealed; the audit names the account and its role only)
-    assert_int_equal(pl_test_grep_tree(f->home, pw, strlen(pw)), 0);
-    assert_int_equal(pl_test_grep_tree(f->home, "argon2id", 8), 0);
-    assert_int_equal(pl_test_grep_tree(f->home, "\"hash\"", 6), 0);
+    assert_int_equal(pl_test_grep_tree(f->ts.home, pw, strlen(pw)), 0);
+    assert_int_equal(pl_test_grep_tree(f->ts.home, "argon2id", 8), 0);
+    assert_int_equal(pl_test_grep_tree(f->ts.home, "\"hash\"", 6), 0);
 }
 
 static void
 test_login_lockout_disable(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     s_add(f, "prov", "provider", "provider-pass");
     char tok[PL_SESSION_TOKEN_HEX + 1], err[128];
     assert_string_equal(s_login(f, "prov", "provider-pass", tok, err, 128),
@@ -506,17 +371,17 @@ test_login_lockout_disable(void **state)
     json_decref(r);
     // session.check, then disable: the session ends, logins are refused
     r = s_run(f, "session.check", NULL, NULL, tok);
-    assert_true(s_ok(r));
+    assert_true(pl_fakectx_ok(r));
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(r, "result"), "role")),
                         "provider");
     json_decref(r);
     r = s_run(f, "staff.disable", json_pack("{s:s}", "name", "prov"), NULL,
               NULL);
-    assert_true(s_ok(r));
+    assert_true(pl_fakectx_ok(r));
     json_decref(r);
     r = s_run(f, "session.check", NULL, NULL, tok);
-    assert_string_equal(s_code(r), "PL_EAUTH");
+    assert_string_equal(pl_fakectx_code(r), "PL_EAUTH");
     assert_string_equal(s_error(r), "session expired");
     json_decref(r);
     assert_string_equal(s_login(f, "prov", "provider-pass", NULL, err, 128),
@@ -532,13 +397,13 @@ test_login_lockout_disable(void **state)
         f, "staff.passwd",
         json_pack("{s:s, s:s}", "name", "prov", "password", "another-pass"),
         NULL, NULL);
-    assert_true(s_ok(r));
+    assert_true(pl_fakectx_ok(r));
     assert_int_equal(json_integer_value(json_object_get(
                          json_object_get(r, "result"), "sessions_ended")),
                      1);
     json_decref(r);
     r = s_run(f, "session.check", NULL, NULL, tok);
-    assert_string_equal(s_code(r), "PL_EAUTH");
+    assert_string_equal(pl_fakectx_code(r), "PL_EAUTH");
     json_decref(r);
     assert_string_equal(s_login(f, "prov", "provider-pass", NULL, err, 128),
                         "PL_EAUTH");
@@ -546,16 +411,16 @@ test_login_lockout_disable(void **state)
                         "(ok)");
     // logout ends the token
     r = s_run(f, "session.logout", NULL, NULL, tok);
-    assert_true(s_ok(r));
+    assert_true(pl_fakectx_ok(r));
     json_decref(r);
     r = s_run(f, "session.check", NULL, NULL, tok);
-    assert_string_equal(s_code(r), "PL_EAUTH");
+    assert_string_equal(pl_fakectx_code(r), "PL_EAUTH");
     json_decref(r);
     r = s_run(
         f, "staff.passwd",
         json_pack("{s:s, s:s}", "name", "ghost", "password", "0123456789"),
         NULL, NULL);
-    assert_string_equal(s_code(r), "PL_ENOTFOUND");
+    assert_string_equal(pl_fakectx_code(r), "PL_ENOTFOUND");
     json_decref(r);
 }
 
@@ -564,7 +429,7 @@ test_login_lockout_disable(void **state)
 static void
 test_gate(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     s_add(f, "prov", "provider", "provider-pass");
     char tok[PL_SESSION_TOKEN_HEX + 1];
     assert_string_equal(s_login(f, "prov", "provider-pass", tok, NULL, 0),
@@ -609,7 +474,7 @@ test_gate(void **state)
 static void
 test_override_four_eyes(void **state)
 {
-    s_fake_t *f = *state;
+    pl_fakectx_t *f = *state;
     s_add(f, "cm", "case-manager", "case-manager-pass");
     s_add(f, "sup1", "supervisor", "supervisor-one");
     s_add(f, "sup2", "supervisor", "supervisor-two");
@@ -622,7 +487,7 @@ test_override_four_eyes(void **state)
                         "(ok)");
     // a case without consent: refer alone is refused by the gate
     pl_txn_t *txn = NULL;
-    assert_int_equal(pl_store_begin(f->store, NULL, true, &txn), PL_OK);
+    assert_int_equal(pl_store_begin(f->ts.store, NULL, true, &txn), PL_OK);
     int out = PL_OK;
     json_t *cargs = json_pack("{s:s, s:s, s:s}", "given", "Awa", "family",
                               "Ndiaye", "birth", "1980-01-01");
@@ -641,7 +506,7 @@ test_override_four_eyes(void **state)
               json_pack("{s:s, s:s, s:s}", "case", case_id, "to", "sn/clinic",
                         "service", "primary-care"),
               NULL, tcm);
-    assert_false(s_ok(r));
+    assert_false(pl_fakectx_ok(r));
     json_decref(r);
     assert_int_equal(f->sent, 0);
     const char *just = "Canary-Justif-9931";
@@ -651,15 +516,15 @@ test_override_four_eyes(void **state)
                         "override_justification", just, "note",
                         "Canary-Note-1188"),
               NULL, tcm);
-    assert_true(s_ok(r));
+    assert_true(pl_fakectx_ok(r));
     char id[33];
     snprintf(
         id, sizeof id, "%s",
         json_string_value(json_object_get(json_object_get(r, "result"), "id")));
     json_decref(r);
     assert_int_equal(f->sent, 0); // nothing sealed before approval
-    assert_int_equal(pl_test_grep_tree(f->home, just, strlen(just)), 0);
-    assert_int_equal(pl_test_grep_tree(f->home, "Canary-Note-1188", 16), 0);
+    assert_int_equal(pl_test_grep_tree(f->ts.home, just, strlen(just)), 0);
+    assert_int_equal(pl_test_grep_tree(f->ts.home, "Canary-Note-1188", 16), 0);
     // refusals: an approver named in advance, an unknown argument, no
     // justification, a bad id, a case manager approving
     r = s_run(f, "override.request",
@@ -667,30 +532,30 @@ test_override_four_eyes(void **state)
                         "sn/clinic", "service", "x", "override_justification",
                         "j", "approved_by", "sup1"),
               NULL, tcm);
-    assert_string_equal(s_code(r), "PL_EINVAL");
+    assert_string_equal(pl_fakectx_code(r), "PL_EINVAL");
     json_decref(r);
     r = s_run(f, "override.request",
               json_pack("{s:s, s:s, s:s, s:s, s:s}", "case", case_id, "to",
                         "sn/clinic", "service", "x", "override_justification",
                         "j", "colour", "red"),
               NULL, tcm);
-    assert_string_equal(s_code(r), "PL_EINVAL");
+    assert_string_equal(pl_fakectx_code(r), "PL_EINVAL");
     json_decref(r);
     r = s_run(f, "override.request",
               json_pack("{s:s, s:s, s:s}", "case", case_id, "to", "sn/clinic",
                         "service", "x"),
               NULL, tcm);
-    assert_string_equal(s_code(r), "PL_EINVAL");
+    assert_string_equal(pl_fakectx_code(r), "PL_EINVAL");
     json_decref(r);
     r = s_run(f, "override.approve", json_pack("{s:s}", "id", "zz"), NULL, ts1);
-    assert_string_equal(s_code(r), "PL_EINVAL");
+    assert_string_equal(pl_fakectx_code(r), "PL_EINVAL");
     json_decref(r);
     r = s_run(f, "override.approve", json_pack("{s:s}", "id", id), NULL, tcm);
     assert_string_equal(s_error(r), "your role (case-manager) may not do this");
     json_decref(r);
     // the list, for a supervisor
     r = s_run(f, "override.list", NULL, NULL, ts1);
-    assert_true(s_ok(r));
+    assert_true(pl_fakectx_ok(r));
     json_t *l = json_object_get(r, "result");
     assert_int_equal(json_array_size(l), 1);
     json_t *e = json_array_get(l, 0);
@@ -713,7 +578,7 @@ test_override_four_eyes(void **state)
         json_string_value(json_object_get(json_object_get(r, "result"), "id")));
     json_decref(r);
     r = s_run(f, "override.approve", json_pack("{s:s}", "id", id2), NULL, ts1);
-    assert_string_equal(s_code(r), "PL_EPERM");
+    assert_string_equal(pl_fakectx_code(r), "PL_EPERM");
     assert_string_equal(s_error(r),
                         "an override must be approved by another account");
     json_decref(r);
@@ -731,28 +596,28 @@ test_override_four_eyes(void **state)
         json_string_value(json_object_get(json_object_get(r, "result"), "id")));
     json_decref(r);
     r = s_run(f, "override.approve", json_pack("{s:s}", "id", id3), NULL, NULL);
-    assert_string_equal(s_code(r), "PL_EPERM");
+    assert_string_equal(pl_fakectx_code(r), "PL_EPERM");
     json_decref(r);
     // another supervisor approves: the referral is sealed, approved by sup2
     r = s_run(f, "override.approve", json_pack("{s:s}", "id", id), NULL, ts2);
-    assert_true(s_ok(r));
+    assert_true(pl_fakectx_ok(r));
     assert_int_equal(f->sent, 1);
     json_decref(r);
     r = s_run(f, "override.approve", json_pack("{s:s}", "id", id), NULL, ts2);
-    assert_string_equal(s_code(r), "PL_ENOTFOUND");
+    assert_string_equal(pl_fakectx_code(r), "PL_ENOTFOUND");
     json_decref(r);
     // reject the second: gone, nothing sent
     r = s_run(f, "override.reject",
               json_pack("{s:s, s:s}", "id", id2, "reason", "not-justified"),
               NULL, ts2);
-    assert_true(s_ok(r));
+    assert_true(pl_fakectx_ok(r));
     json_decref(r);
     r = s_run(f, "override.list", NULL, NULL, ts2);
     assert_int_equal(json_array_size(json_object_get(r, "result")), 1);
     json_decref(r);
     assert_int_equal(f->sent, 1);
     // the referral records the requester and the approver
-    assert_int_equal(pl_store_begin(f->store, NULL, true, &txn), PL_OK);
+    assert_int_equal(pl_store_begin(f->ts.store, NULL, true, &txn), PL_OK);
     cargs = json_pack("{s:s}", "direction", "out");
     text = s_case_ctl(&f->ctx, txn, "referrals", cargs, NULL, &out);
     json_decref(cargs);
@@ -770,13 +635,17 @@ main(void)
         cmocka_unit_test(test_sessions_table),
         cmocka_unit_test(test_roles),
         cmocka_unit_test(test_pwhash),
-        cmocka_unit_test_setup_teardown(test_staff_accounts, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_login_lockout_disable, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_gate, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_override_four_eyes, s_setup,
-                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_staff_accounts,
+                                        pl_fakectx_setup_sessions,
+                                        pl_fakectx_teardown),
+        cmocka_unit_test_setup_teardown(test_login_lockout_disable,
+                                        pl_fakectx_setup_sessions,
+                                        pl_fakectx_teardown),
+        cmocka_unit_test_setup_teardown(test_gate, pl_fakectx_setup_sessions,
+                                        pl_fakectx_teardown),
+        cmocka_unit_test_setup_teardown(test_override_four_eyes,
+                                        pl_fakectx_setup_sessions,
+                                        pl_fakectx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
