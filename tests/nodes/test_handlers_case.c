@@ -432,17 +432,6 @@ test_refer_gate_and_send(void **state)
     assert_int_equal(s_refs_known(f), 1);
 }
 
-static size_t
-s_audits(pl_fakectx_t *f)
-{
-    pl_txn_t *t = NULL;
-    size_t n = 0;
-    assert_int_equal(pl_store_begin(f->ts.store, NULL, false, &t), PL_OK);
-    assert_int_equal(pl_store_count(t, PL_DB_AUDIT, &n), PL_OK);
-    pl_store_abort(&t);
-    return n;
-}
-
 // The broker's notice that 'id' will never be delivered, in a pass.
 static int
 s_undelivered(pl_fakectx_t *f, const uint8_t id[PL_MSG_ID_BYTES], int reason)
@@ -476,9 +465,9 @@ test_refer_undelivered(void **state)
     assert_int_equal(f->sent, 1);
     uint8_t msg[PL_MSG_ID_BYTES] = {1}; // the fake outbox's first id
     uint8_t other[PL_MSG_ID_BYTES] = {0x77};
-    size_t audits = s_audits(f);
+    size_t audits = pl_fakectx_count(f, PL_DB_AUDIT);
     assert_int_equal(s_undelivered(f, other, 10), PL_OK);
-    assert_int_equal(s_audits(f), audits);
+    assert_int_equal(pl_fakectx_count(f, PL_DB_AUDIT), audits);
     r = pl_fakectx_run(f, "referral.show", json_pack("{s:s}", "id", ref), NULL,
                        &rc);
     assert_null(json_object_get(json_object_get(r, "result"), "delivery"));
@@ -488,7 +477,7 @@ test_refer_undelivered(void **state)
     int bad = PASSERELLE__V1__REJECT_REASON__REJECT_BAD_SIGNATURE;
     assert_int_equal(s_undelivered(f, msg, bad), PL_OK);
     assert_int_equal(s_undelivered(f, msg, bad), PL_OK); // told twice
-    assert_int_equal(s_audits(f), audits + 1);
+    assert_int_equal(pl_fakectx_count(f, PL_DB_AUDIT), audits + 1);
     r = pl_fakectx_run(f, "referral.show", json_pack("{s:s}", "id", ref), NULL,
                        &rc);
     json_t *o = json_object_get(r, "result");

@@ -27,6 +27,7 @@
 #include "proto/pl_crypto.h"
 #include "proto/pl_keys.h"
 #include "tests/lib/nodes/pl_fakectx.h"
+#include "tests/lib/nodes/pl_testctl.h"
 #include "tests/lib/pl_test.h"
 
 static const pl_ctl_cmd_t *
@@ -39,17 +40,6 @@ s_row(const char *cmd)
             if (strcmp(c->name, cmd) == 0)
                 return c;
     return NULL;
-}
-
-// Runs a case-room row ('case.add', 'refer', ...) as the walker does.
-static char *
-s_case_ctl(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *cmd, json_t *args,
-           const char *as, int *out)
-{
-    const pl_ctl_cmd_t *row = s_row(cmd);
-    assert_non_null(row);
-    *out = PL_OK;
-    return row->fn(ctx, txn, args, as, out);
 }
 
 // Runs 'cmd' with 'args' (stolen) as the walker does: behind the session
@@ -68,11 +58,7 @@ s_run(pl_fakectx_t *f, const char *cmd, json_t *args, const char *as,
                           row ? PL_CTL_ROLES_OF(row->flags) : 0, token, &who);
         if (text) { // refused by the gate
             json_decref(args);
-            json_error_t jerr;
-            json_t *reply = json_loads(text, 0, &jerr);
-            free(text);
-            assert_non_null(reply);
-            return reply;
+            return pl_testctl_reply(text);
         }
         if (who.name[0])
             as = who.name;
@@ -486,17 +472,11 @@ test_override_four_eyes(void **state)
     assert_string_equal(s_login(f, "sup2", "supervisor-two", ts2, NULL, 0),
                         "(ok)");
     // a case without consent: refer alone is refused by the gate
-    pl_txn_t *txn = NULL;
-    assert_int_equal(pl_store_begin(f->ts.store, NULL, true, &txn), PL_OK);
-    int out = PL_OK;
-    json_t *cargs = json_pack("{s:s, s:s, s:s}", "given", "Awa", "family",
-                              "Ndiaye", "birth", "1980-01-01");
-    char *text = s_case_ctl(&f->ctx, txn, "case.add", cargs, "cm", &out);
-    json_decref(cargs);
-    assert_int_equal(pl_store_commit(&txn), PL_OK);
-    json_error_t jerr;
-    json_t *r = json_loads(text, 0, &jerr);
-    free(text);
+    json_t *r = s_run(f, "case.add",
+                      json_pack("{s:s, s:s, s:s}", "given", "Awa", "family",
+                                "Ndiaye", "birth", "1980-01-01"),
+                      "cm", NULL);
+    assert_true(pl_fakectx_ok(r));
     char case_id[33];
     snprintf(
         case_id, sizeof case_id, "%s",
@@ -617,13 +597,8 @@ test_override_four_eyes(void **state)
     json_decref(r);
     assert_int_equal(f->sent, 1);
     // the referral records the requester and the approver
-    assert_int_equal(pl_store_begin(f->ts.store, NULL, true, &txn), PL_OK);
-    cargs = json_pack("{s:s}", "direction", "out");
-    text = s_case_ctl(&f->ctx, txn, "referrals", cargs, NULL, &out);
-    json_decref(cargs);
-    pl_store_abort(&txn);
-    r = json_loads(text, 0, &jerr);
-    free(text);
+    r = s_run(f, "referrals", json_pack("{s:s}", "direction", "out"), NULL,
+              NULL);
     assert_int_equal(json_array_size(json_object_get(r, "result")), 1);
     json_decref(r);
 }

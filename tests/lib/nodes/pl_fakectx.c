@@ -194,15 +194,9 @@ pl_fakectx_run(pl_fakectx_t *f, const char *cmd, json_t *args, const char *as,
     if (pl_node_ctl_find(cmd))
         return pl_testctl_run(f->ts.store, &f->ctx, cmd, args, as, rc);
     json_decref(args);
-    char *text = pl_node_ctl_error(PL_EINVAL, "unknown command");
-    assert_non_null(text);
-    json_error_t jerr;
-    json_t *reply = json_loads(text, 0, &jerr);
-    free(text);
-    assert_non_null(reply);
     if (rc)
         *rc = PL_EINVAL;
-    return reply;
+    return pl_testctl_reply(pl_node_ctl_error(PL_EINVAL, "unknown command"));
 }
 
 json_t *

@@ -29,11 +29,19 @@ pl_testctl_run(pl_store_t *store, pl_node_ctx_t *ctx, const char *cmd,
     else
         pl_store_abort(&txn);
     json_decref(args);
+    json_t *reply = pl_testctl_reply(text);
+    if (rc)
+        *rc = out;
+    return reply;
+}
+
+json_t *
+pl_testctl_reply(char *text)
+{
+    assert_non_null(text);
     json_error_t jerr;
     json_t *reply = json_loads(text, 0, &jerr);
     free(text);
     assert_non_null(reply);
-    if (rc)
-        *rc = out;
     return reply;
 }

@@ -15,4 +15,7 @@
 // handler's rc_out. An unknown command fails the test.
 json_t *pl_testctl_run(pl_store_t *store, pl_node_ctx_t *ctx, const char *cmd,
                        json_t *args, const char *as, int *rc);
+// A reply's text (malloc'd, freed here) parsed (json_decref it); a NULL
+// or unparsable text fails the test.
+json_t *pl_testctl_reply(char *text);
 #endif
