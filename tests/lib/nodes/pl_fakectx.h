@@ -41,7 +41,7 @@ typedef struct {
                                              // set more: state, publish)
     pl_node_ctx_t ctx;                       // what the handlers see
     pl_sessions_t *sessions;                 // NULL until pl_fakectx_sessions
-    int outbox_rc;                           // not PL_OK: outbox_add fails so
+    int outbox_rc;                           // outbox_add returns it if not OK
     int sent;                                // envelopes committed
     pl_fakectx_sent_t out[PL_FAKECTX_SENT_MAX]; // what they were
     int asked;                                  // directory requests
