@@ -16,6 +16,8 @@
 //               (checked by the daemon) or the session cookie, problem
 //               details, Idempotency-Key, rate limit per credential
 //   web_api_doc the OpenAPI document assembled from openapi/*.json
+//   web_casework  a case's timeline (issue 17); web_casework_forms its
+//               entry forms, web_casework_map their fields to commands
 //   web_services  services directory, suggestions, the slip (issue 18)
 //   main        options, TLS, start and stop
 #ifndef WEB_H
@@ -248,6 +250,28 @@ bool web_broker_route(web_req_t *r);
 // The broker families of /metrics from a `network` (or broker status)
 // reply.
 void web_metrics_broker(web_buf_t *b, const json_t *net);
+
+// ---- web_casework*.c: the case timeline and its entry forms (issues 17, 20)
+
+#define WEB_CW_ROWS 3 // plan item rows of the plan form
+
+// The timeline page of case r->arg; 'error' (text, or NULL) is shown next
+// to the form of the request's "do" with the values typed kept.
+void web_cw_page(web_req_t *r, const char *error, int status);
+// The entry form 'what' (assess, plan, schedule, followup, rss, rss-skip,
+// close) of the timeline 't', with 'error' inside it when the request
+// posted that form.
+void web_cw_form(web_req_t *r, json_t *t, const char *what, const char *error,
+                 int status);
+// POST /case/:id/timeline: one form, to its daemon command; success
+// redirects back to the timeline.
+void web_pg_case_timeline_post(web_req_t *r);
+// Maps the fields of a casework form 'f' (its "do") for case 'case_id' to
+// the daemon command '*cmd' and its args '*args' (new; personal text only
+// in args "record"). Returns 0, or -1 with '*why' a message key (an
+// unknown "do", a number field that holds no whole number).
+int web_cw_map(const web_form_t *f, const char *case_id, const char **cmd,
+               json_t **args, const char **why);
 
 // ---- web_services.c: services, suggestions, slips (issue 18)
 
