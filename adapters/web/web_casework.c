@@ -110,7 +110,7 @@ s_plan(web_req_t *r, json_t *t)
     json_t *p = json_object_get(t, "plan"), *e;
     size_t i;
     s_h2(r, "cw-plan");
-    if (!p) {
+    if (!json_is_object(p)) { // none yet (the timeline says null)
         s_empty(r, NULL);
         return;
     }
@@ -229,7 +229,7 @@ s_scores(web_req_t *r, json_t *t)
         s_td(r, e, "suggested_sector", true);
         web_buf_add(&r->body, "</tr>");
     }
-    if (c) {
+    if (json_is_object(c)) {
         web_buf_add(&r->body, "<tr><th scope=\"row\">");
         s_t(r, "cw-change");
         web_buf_add(&r->body, "</th>");
@@ -301,7 +301,7 @@ static void
 s_skipped(web_req_t *r, json_t *t)
 {
     json_t *k = json_object_get(t, "endline_skipped");
-    if (!k)
+    if (!json_is_object(k))
         return;
     web_buf_add(&r->body, "<p>");
     s_t(r, "cw-endline-skipped");

@@ -148,7 +148,7 @@ s_submit(web_req_t *r, const char *key, bool danger)
     web_buf_addf(&r->body, "<button type=\"submit\"%s>",
                  danger ? " class=\"danger\"" : "");
     s_t(r, key);
-    web_buf_add(&r->body, "</button></form></section>");
+    web_buf_add(&r->body, "</button></form></details></section>");
 }
 
 static const char *const s_types[] = {"rapid_vuln", "health", "mhpss", "risk",
@@ -214,7 +214,7 @@ s_plan_item(web_req_t *r, json_t *t, size_t i)
 {
     const char *w = "plan";
     char n[32];
-    web_buf_add(&r->body, "<fieldset><legend>");
+    web_buf_add(&r->body, "<fieldset class=\"row\"><legend>");
     s_t(r, "cw-item");
     web_buf_addf(&r->body, " %zu</legend>", i + 1);
     snprintf(n, sizeof n, "i%zu_dimension", i);
@@ -333,7 +333,7 @@ s_rss(web_req_t *r)
     if (rc != 0) {
         web_buf_add(&r->body, "<p class=\"error\">");
         web_buf_esc(&r->body, err);
-        web_buf_add(&r->body, "</p></form></section>");
+        web_buf_add(&r->body, "</p></form></details></section>");
         return;
     }
     s_select(r, w, "cw-timepoint", "timepoint", s_tps, false);
@@ -385,11 +385,16 @@ web_cw_form(web_req_t *r, json_t *t, const char *what, const char *error,
             f = &s_forms[i];
     if (!f || strcmp(web_s(t, "status"), "open") != 0)
         return;
-    web_buf_addf(&r->body, "<section class=\"card%s\" id=\"form-%s\"><h2>",
-                 f->danger ? " danger" : "", what);
+    // folded, so that the timeline reads first; the form just refused
+    // comes back open, its error inside
+    bool mine = error && s_kept(r, what, "do");
+    web_buf_addf(&r->body,
+                 "<section class=\"card%s\" id=\"form-%s\"><details%s>"
+                 "<summary><h2>",
+                 f->danger ? " danger" : "", what, mine ? " open" : "");
     s_t(r, f->title);
-    web_buf_add(&r->body, "</h2>");
-    if (error && s_kept(r, what, "do"))
+    web_buf_add(&r->body, "</h2></summary>");
+    if (mine)
         web_error(r, status, error);
     char action[128];
     snprintf(action, sizeof action, "/case/%s/timeline", web_s(t, "id"));
