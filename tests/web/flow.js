@@ -98,7 +98,11 @@ async function casework(a, c, caseUrl) {
     const tl = `${caseUrl}/timeline`;
     const base = new URL(caseUrl).origin;
     await a.goto(tl);
+    // every form unfolded, so that axe sees each field and its label
+    for (const what of ['assess', 'plan', 'schedule', 'followup', 'rss', 'rss-skip', 'close'])
+        await unfold(a, what);
     await axe(a, 'timeline-forms');
+    await a.goto(tl);
 
     // a risk assessment without its level: 400, the error beside the
     // form, the notes typed kept
