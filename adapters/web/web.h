@@ -346,6 +346,8 @@ int web_api_doc_load(const char *dir, char *err, size_t err_size);
 // The assembled document's text (static), or NULL before a load.
 const char *web_api_doc_text(void);
 
+// The referral sectors, NULL-ended (web_case.c).
+extern const char *const web_sectors[];
 // Helpers the screens share (web_pages.c).
 const char *web_s(json_t *o, const char *key);
 void web_status_badge(web_req_t *r, json_t *ref);

@@ -167,13 +167,6 @@ static const char *const s_fu_modes[] = {"home_visit", "office",      "phone",
                                          "remote",     "third_party", NULL};
 static const char *const s_yesno[] = {"yes", "no", NULL};
 static const char *const s_sat[] = {"1", "2", "3", "4", "5", NULL};
-static const char *const s_sectors[] = {"health",      "mhpss",
-                                        "education",   "tvet",
-                                        "housing",     "child-protection",
-                                        "gbv",         "legal",
-                                        "livelihood",  "social-protection",
-                                        "basic-needs", "family-tracing",
-                                        NULL};
 static const char *const s_tps[] = {"baseline", "midline", "endline", "ad-hoc",
                                     NULL};
 static const char *const s_resp[] = {"self", "proxy", NULL};
@@ -275,8 +268,8 @@ s_followup(web_req_t *r)
     s_select(r, w, "cw-mode", "mode", s_fu_modes, false);
     s_select(r, w, "cw-contact-made", "contact_made", s_yesno, false);
     s_select(r, w, "cw-satisfied", "satisfaction", s_sat, true);
-    s_checks(r, w, "cw-services-received", "services_received", s_sectors);
-    s_checks(r, w, "cw-new-needs", "new_needs", s_sectors);
+    s_checks(r, w, "cw-services-received", "services_received", web_sectors);
+    s_checks(r, w, "cw-new-needs", "new_needs", web_sectors);
     web_buf_addf(&r->body,
                  "<label class=\"check\"><input type=\"checkbox\" "
                  "name=\"safeguarding_concern\" value=\"yes\"%s> ",
