@@ -29,8 +29,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// fields of one form, at most: a survey form has up to 64 items
+// (PL_RSS_ITEMS) and 6 other fields
+#define WEB_FORM_FIELDS  96
 #define WEB_BODY_MAX     (64 * 1024) // request bodies above: 413
-#define WEB_FORM_FIELDS  64          // fields of one form, at most
 #define WEB_SESSIONS_MAX 1024        // sessions held by one process
 #define WEB_TOKEN_HEX    64          // 256-bit random ids, in hex
 #define WEB_RATE_IPS     256         // login rate-limit slots
