@@ -745,6 +745,16 @@ s_weights_json(const pl_rss_weights_t *w)
                           w->version, "instrument_version", w->instrument,
                           "placeholder", w->placeholder, "missing_max_permille",
                           (int) w->missing_max, "items", (int) w->n);
+    json_t *q = json_array(); // the items, for a form (passerelle-web)
+    for (size_t i = 0; q && i < w->n; i++)
+        json_array_append_new(q, json_pack("{s:s, s:s, s:i}", "code",
+                                           w->items[i].code, "dimension",
+                                           pl_rss_dim_name(w->items[i].dim),
+                                           "scale", (int) w->items[i].scale));
+    if (o)
+        json_object_set_new(o, "questions", q);
+    else
+        json_decref(q);
     if (o && w->placeholder)
         json_object_set_new(o, "warning",
                             json_string("placeholder equal weights: not "

@@ -16,6 +16,8 @@
 //               (checked by the daemon) or the session cookie, problem
 //               details, Idempotency-Key, rate limit per credential
 //   web_api_doc the OpenAPI document assembled from openapi/*.json
+//   web_casework  a case's timeline (issue 17); web_casework_forms its
+//               entry forms, web_casework_map their fields to commands
 //   web_services  services directory, suggestions, the slip (issue 18)
 //   main        options, TLS, start and stop
 #ifndef WEB_H
@@ -27,8 +29,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// fields of one form, at most: a survey form has up to 64 items
+// (PL_RSS_ITEMS) and 6 other fields
+#define WEB_FORM_FIELDS  96
 #define WEB_BODY_MAX     (64 * 1024) // request bodies above: 413
-#define WEB_FORM_FIELDS  64          // fields of one form, at most
 #define WEB_SESSIONS_MAX 1024        // sessions held by one process
 #define WEB_TOKEN_HEX    64          // 256-bit random ids, in hex
 #define WEB_RATE_IPS     256         // login rate-limit slots
@@ -249,6 +253,28 @@ bool web_broker_route(web_req_t *r);
 // reply.
 void web_metrics_broker(web_buf_t *b, const json_t *net);
 
+// ---- web_casework*.c: the case timeline and its entry forms (issues 17, 20)
+
+#define WEB_CW_ROWS 3 // plan item rows of the plan form
+
+// The timeline page of case r->arg; 'error' (text, or NULL) is shown next
+// to the form of the request's "do" with the values typed kept.
+void web_cw_page(web_req_t *r, const char *error, int status);
+// The entry form 'what' (assess, plan, schedule, followup, rss, rss-skip,
+// close) of the timeline 't', with 'error' inside it when the request
+// posted that form.
+void web_cw_form(web_req_t *r, json_t *t, const char *what, const char *error,
+                 int status);
+// POST /case/:id/timeline: one form, to its daemon command; success
+// redirects back to the timeline.
+void web_pg_case_timeline_post(web_req_t *r);
+// Maps the fields of a casework form 'f' (its "do") for case 'case_id' to
+// the daemon command '*cmd' and its args '*args' (new; personal text only
+// in args "record"). Returns 0, or -1 with '*why' a message key (an
+// unknown "do", a number field that holds no whole number).
+int web_cw_map(const web_form_t *f, const char *case_id, const char **cmd,
+               json_t **args, const char **why);
+
 // ---- web_services.c: services, suggestions, slips (issue 18)
 
 void web_pg_services(web_req_t *r);
@@ -322,6 +348,8 @@ int web_api_doc_load(const char *dir, char *err, size_t err_size);
 // The assembled document's text (static), or NULL before a load.
 const char *web_api_doc_text(void);
 
+// The referral sectors, NULL-ended (web_case.c).
+extern const char *const web_sectors[];
 // Helpers the screens share (web_pages.c).
 const char *web_s(json_t *o, const char *key);
 void web_status_badge(web_req_t *r, json_t *ref);

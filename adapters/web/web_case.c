@@ -16,13 +16,15 @@ s_t(web_req_t *r, const char *key)
     web_buf_esc(&r->body, web_t(r->lang, key));
 }
 
-static const char *const s_sectors[] = {"health",      "mhpss",
-                                        "education",   "tvet",
-                                        "housing",     "child-protection",
-                                        "gbv",         "legal",
-                                        "livelihood",  "social-protection",
-                                        "basic-needs", "family-tracing",
-                                        NULL};
+// The referral sectors (codes; message keys too); the casework forms
+// use them as well.
+const char *const web_sectors[] = {"health",      "mhpss",
+                                   "education",   "tvet",
+                                   "housing",     "child-protection",
+                                   "gbv",         "legal",
+                                   "livelihood",  "social-protection",
+                                   "basic-needs", "family-tracing",
+                                   NULL};
 
 static void
 s_label_input(web_req_t *r, const char *key, const char *name, const char *type,
@@ -277,12 +279,12 @@ s_case_forms(web_req_t *r, const char *id, json_t *c)
     web_buf_add(b, "<fieldset><legend>");
     s_t(r, "sectors");
     web_buf_add(b, "</legend>");
-    for (size_t i = 0; s_sectors[i]; i++) {
+    for (size_t i = 0; web_sectors[i]; i++) {
         web_buf_addf(b,
                      "<label class=\"check\"><input type=\"checkbox\" "
                      "name=\"sectors\" value=\"%s\"> ",
-                     s_sectors[i]);
-        s_t(r, s_sectors[i]);
+                     web_sectors[i]);
+        s_t(r, web_sectors[i]);
         web_buf_add(b, "</label>");
     }
     web_buf_add(b, "</fieldset>");
@@ -320,11 +322,11 @@ s_case_forms(web_req_t *r, const char *id, json_t *c)
     web_buf_add(b, " <select name=\"sector\"><option value=\"\">");
     s_t(r, "all");
     web_buf_add(b, "</option>");
-    for (size_t i = 0; s_sectors[i]; i++) {
-        bool sel = r->q_sector && !strcmp(r->q_sector, s_sectors[i]);
-        web_buf_addf(b, "<option value=\"%s\"%s>", s_sectors[i],
+    for (size_t i = 0; web_sectors[i]; i++) {
+        bool sel = r->q_sector && !strcmp(r->q_sector, web_sectors[i]);
+        web_buf_addf(b, "<option value=\"%s\"%s>", web_sectors[i],
                      sel ? " selected" : "");
-        s_t(r, s_sectors[i]);
+        s_t(r, web_sectors[i]);
         web_buf_add(b, "</option>");
     }
     web_buf_add(b, "</select></label><label>");

@@ -1,9 +1,10 @@
 // web_casework - the case manager's timeline of one case (issue 17):
 // assessments, the plan in force, referrals, the follow-up schedule and
 // records, survey scores with the change from baseline, and the
-// safeguarding items, on one page (GET /case/:id/timeline). It reads the
-// daemon's case.timeline; no script (CSP), every value escaped. Layer:
-// adapters.
+// safeguarding items, on one page (GET /case/:id/timeline), with the
+// entry forms of web_casework_forms.c next to each part (issue 20). It
+// reads the daemon's case.timeline; no script (CSP), every value escaped.
+// Layer: adapters.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,7 +110,7 @@ s_plan(web_req_t *r, json_t *t)
     json_t *p = json_object_get(t, "plan"), *e;
     size_t i;
     s_h2(r, "cw-plan");
-    if (!p) {
+    if (!json_is_object(p)) { // none yet (the timeline says null)
         s_empty(r, NULL);
         return;
     }
@@ -228,7 +229,7 @@ s_scores(web_req_t *r, json_t *t)
         s_td(r, e, "suggested_sector", true);
         web_buf_add(&r->body, "</tr>");
     }
-    if (c) {
+    if (json_is_object(c)) {
         web_buf_add(&r->body, "<tr><th scope=\"row\">");
         s_t(r, "cw-change");
         web_buf_add(&r->body, "</th>");
@@ -264,33 +265,107 @@ s_safeguarding(web_req_t *r, json_t *t)
     }
 }
 
+// The follow-up records: month answered, when, how, contact made.
+static void
+s_followups(web_req_t *r, json_t *t)
+{
+    static const char *const h[] = {
+        "cw-month",     "date", "cw-mode", "cw-contact-made",
+        "cw-satisfied", "by",   NULL};
+    json_t *a = json_object_get(t, "followups"), *e;
+    size_t i;
+    if (!json_array_size(a))
+        return;
+    web_buf_add(&r->body, "<h3>");
+    s_t(r, "cw-followups");
+    web_buf_add(&r->body, "</h3>");
+    s_head(r, h);
+    json_array_foreach(a, i, e)
+    {
+        web_buf_add(&r->body, "<tr>");
+        s_td_num(r, e, "months");
+        web_buf_addf(&r->body, "<td>%.10s</td>", web_s(e, "done_at"));
+        s_td(r, e, "mode", true);
+        web_buf_add(&r->body, "<td>");
+        s_t(r, json_is_true(json_object_get(e, "contact_made")) ? "yes" : "no");
+        web_buf_add(&r->body, "</td>");
+        s_td_num(r, e, "satisfaction");
+        s_td(r, e, "by", false);
+        web_buf_add(&r->body, "</tr>");
+    }
+    web_buf_add(&r->body, "</tbody></table>");
+}
+
+// Why there is no endline survey, when recorded.
+static void
+s_skipped(web_req_t *r, json_t *t)
+{
+    json_t *k = json_object_get(t, "endline_skipped");
+    if (!json_is_object(k))
+        return;
+    web_buf_add(&r->body, "<p>");
+    s_t(r, "cw-endline-skipped");
+    web_buf_add(&r->body, ": ");
+    s_t(r, web_s(k, "reason"));
+    web_buf_addf(&r->body, " (%.10s)</p>", web_s(k, "at"));
+}
+
+// The forms this page has (web_casework_forms.c).
+static const char *const s_forms[] = {
+    "assess", "plan", "schedule", "followup", "rss", "rss-skip", "close", NULL};
+
 void
-web_pg_case_timeline(web_req_t *r)
+web_cw_page(web_req_t *r, const char *error, int status)
 {
     json_t *args = json_pack("{s:s}", "case", r->arg), *t = NULL;
     char err[S_ERR], code[32];
     int rc = web_call(r, "case.timeline", args, false, &t, err, sizeof err,
                       code, sizeof code);
     json_decref(args);
+    web_buf_free(&r->body);
     web_page_begin(r, "cw-timeline");
     if (rc != 0) {
         web_error(r, !strcmp(code, "PL_ENOTFOUND") ? 404 : 502, err);
         web_page_end(r);
         return;
     }
+    // an error no form of the page can show: above everything
+    const char *what = web_form_get(&r->form, "do");
+    bool shown = false;
+    for (size_t i = 0; what && s_forms[i]; i++)
+        shown |= !strcmp(what, s_forms[i]);
+    if (error && (!shown || strcmp(web_s(t, "status"), "open") != 0)) {
+        web_error(r, status, error);
+        error = NULL;
+    }
     web_buf_add(&r->body, "<p><a href=\"/case/");
     web_buf_esc(&r->body, web_s(t, "id"));
     web_buf_add(&r->body, "\">");
     s_t(r, "case");
-    web_buf_add(&r->body, "</a> — ");
+    web_buf_add(&r->body, "</a> — <span class=\"case-status\">");
     s_t(r, web_s(t, "status"));
-    web_buf_add(&r->body, "</p>");
+    web_buf_add(&r->body, "</span></p>");
     s_safeguarding(r, t);
     s_assessments(r, t);
+    web_cw_form(r, t, "assess", error, status);
     s_plan(r, t);
+    web_cw_form(r, t, "plan", error, status);
     s_referrals(r, t);
     s_schedule(r, t);
+    web_cw_form(r, t, "schedule", error, status);
+    s_followups(r, t);
+    web_cw_form(r, t, "followup", error, status);
     s_scores(r, t);
+    s_skipped(r, t);
+    web_cw_form(r, t, "rss", error, status);
+    web_cw_form(r, t, "rss-skip", error, status);
+    web_cw_form(r, t, "close", error, status);
     web_page_end(r);
     json_decref(t);
+}
+
+void
+web_pg_case_timeline(web_req_t *r)
+{
+    web_cw_page(r, NULL, 200);
 }

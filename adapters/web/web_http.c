@@ -48,7 +48,8 @@ static const s_route_t s_routes[] = {
     {"POST", "/cases/new", R_CM, web_pg_case_new},
     {"GET", "/case/:id", R_CM, web_pg_case},
     {"POST", "/case/:id", R_CM, web_pg_case_post},
-    {"GET", "/case/:id/timeline", R_CM, web_pg_case_timeline}, // issue 17
+    {"GET", "/case/:id/timeline", R_CM, web_pg_case_timeline},       // issue 17
+    {"POST", "/case/:id/timeline", R_CM, web_pg_case_timeline_post}, // 20
     {"GET", "/overrides", R_SUP, web_pg_overrides},
     {"POST", "/overrides", R_SUP, web_pg_override_post},
     {"GET", "/audit", R_SUP, web_pg_audit},

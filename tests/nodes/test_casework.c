@@ -286,6 +286,17 @@ test_weights_load(void **state)
            json_pack("{s:{s:s}}", "table", "weights_version", "x"), PL_EINVAL);
     s_want(f, "rss.weights.load", json_pack("{s:o}", "table", tab), PL_OK);
     int rc;
+    // the items of the table in force, for the web form (issue 20)
+    json_t *wq = s_run(f, "rss.weights", json_object(), &rc);
+    assert_int_equal(rc, PL_OK);
+    char *qs = json_dumps(json_object_get(wq, "questions"),
+                          JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(qs, "[{\"code\":\"X1\",\"dimension\":\"economic\","
+                            "\"scale\":3},{\"code\":\"Y1\",\"dimension\":"
+                            "\"social\",\"scale\":5},{\"code\":\"Z1\","
+                            "\"dimension\":\"psychosocial\",\"scale\":2}]");
+    free(qs);
+    json_decref(wq);
     json_t *r = s_run(f, "rss.add",
                       json_pack("{s:s, s:s, s:{s:{s:i, s:i, s:s}}}", "case", c,
                                 "timepoint", "baseline", "record", "answers",

@@ -2,7 +2,8 @@
 // chromium driven by playwright-core; no browser download): the agency's
 // case manager registers a case, records consent and refers to the
 // clinic; the clinic's provider accepts, starts and completes; the agency
-// sees "completed". A screenshot of every step goes to OUT; every screen
+// sees "completed"; then the case manager fills the casework forms of the
+// case's timeline (issue 20) and closes the case. A screenshot of every step goes to OUT; every screen
 // is checked with axe-core (no serious or critical violation); every URL
 // the browsers asked for is written to OUT/urls.txt for the canary check.
 //
@@ -68,6 +69,142 @@ async function until(page, text, tries) {
         await page.reload();
     }
     fail(`"${text}" never showed on ${page.url()}`);
+}
+
+// Unfolds form '#form-WHAT' of 'page' (a <details>).
+async function unfold(page, what) {
+    if (!(await page.$eval(`#form-${what} details`, (d) => d.open)))
+        await page.click(`#form-${what} summary`);
+}
+
+// Submits form '#form-WHAT' of 'page'; returns the final response.
+async function submit(page, what) {
+    const [resp] = await Promise.all([page.waitForNavigation(),
+        page.click(`#form-${what} button[type=submit]`)]);
+    return resp;
+}
+
+// Expects the timeline at 'tl' after a form of 'what', with 'text' in main.
+async function recorded(page, tl, what, text) {
+    const main = await page.textContent('main');
+    if (page.url() !== tl || !main.includes(text))
+        fail(`${what}: not on the timeline (${page.url()}): ${main.slice(0, 600)}`);
+}
+
+// The case manager fills every casework form of the timeline; a refused
+// form keeps what was typed; a provider may not see the page; a POST
+// without the CSRF token changes nothing.
+async function casework(a, c, caseUrl) {
+    const tl = `${caseUrl}/timeline`;
+    const base = new URL(caseUrl).origin;
+    await a.goto(tl);
+    // every form unfolded, so that axe sees each field and its label
+    for (const what of ['assess', 'plan', 'schedule', 'followup', 'rss', 'rss-skip', 'close'])
+        await unfold(a, what);
+    await axe(a, 'timeline-forms');
+    await a.goto(tl);
+
+    // a risk assessment without its level: 400, the error beside the
+    // form, the notes typed kept
+    const typed = `${canary} risk notes <i>kept</i>`;
+    await unfold(a, 'assess');
+    await a.selectOption('#form-assess select[name=type]', 'risk');
+    await a.fill('#form-assess textarea[name=notes]', typed);
+    let resp = await submit(a, 'assess');
+    if (resp.status() !== 400)
+        fail(`a risk assessment without level answered ${resp.status()}`);
+    const err = await a.textContent('#form-assess .error');
+    if (!err.includes('level'))
+        fail(`no level error beside the form: ${err}`);
+    if (await a.inputValue('#form-assess textarea[name=notes]') !== typed)
+        fail('the notes typed were lost');
+    if (await a.inputValue('#form-assess select[name=type]') !== 'risk')
+        fail('the type chosen was lost');
+    await shot(a, 'assessment-refused');
+    await unfold(a, 'assess');
+    await a.selectOption('#form-assess select[name=level]', 'high');
+    await a.check('#form-assess input[name=flags][value=trafficking]');
+    await submit(a, 'assess');
+    await recorded(a, tl, 'assessment', '["trafficking"]');
+
+    // the plan: goals and one direct item
+    await unfold(a, 'plan');
+    await a.fill('#form-plan textarea[name=goal_economic]', `${canary} opens a shop`);
+    await a.fill('#form-plan textarea[name=own_goals]', `${canary} own words`);
+    await a.selectOption('#form-plan select[name=i0_dimension]', 'economic');
+    await a.selectOption('#form-plan select[name=i0_assistance]', 'cash');
+    await a.fill('#form-plan input[name=i0_amount]', '15000');
+    await a.fill('#form-plan input[name=i0_currency]', 'XOF');
+    await submit(a, 'plan');
+    await recorded(a, tl, 'plan', 'v1');
+    await recorded(a, tl, 'plan item', '15000 XOF');
+
+    // the schedule: returned 40 days ago, follow-ups at 1 and 3 months
+    const ret = new Date(Date.now() - 40 * 86400e3).toISOString().slice(0, 10);
+    await unfold(a, 'schedule');
+    await a.fill('#form-schedule input[name=return_date]', ret);
+    await a.fill('#form-schedule input[name=months]', '1,3');
+    await submit(a, 'schedule');
+    await recorded(a, tl, 'schedule', 'Month after return');
+
+    // a follow-up by phone
+    await unfold(a, 'followup');
+    await a.selectOption('#form-followup select[name=mode]', 'phone');
+    await a.selectOption('#form-followup select[name=contact_made]', 'yes');
+    await a.selectOption('#form-followup select[name=satisfaction]', '4');
+    await a.check('#form-followup input[name=services_received][value=tvet]');
+    await a.fill('#form-followup textarea[name=notes]', `${canary} follow-up notes`);
+    await submit(a, 'followup');
+    await recorded(a, tl, 'follow-up', 'Follow-ups recorded');
+
+    // a baseline survey: every item of the daemon's table answered
+    await unfold(a, 'rss');
+    const items = await a.$$eval('#form-rss select[name^=a_]', (ss) =>
+        ss.map((s) => [s.name, [...s.options].map((o) => o.value)]));
+    if (items.length < 10)
+        fail(`the survey form has ${items.length} items`);
+    for (const [name, values] of items)
+        await a.selectOption(`#form-rss select[name=${name}]`, 
+            values.includes('4') ? '4' : values.includes('yes') ? 'yes' : values[1]);
+    await submit(a, 'rss');
+    await recorded(a, tl, 'survey', 'Composite');
+    await shot(a, 'timeline-recorded');
+
+    // closing without an endline survey: refused, 409
+    await unfold(a, 'close');
+    await a.selectOption('#form-close select[name=reason]', 'plan-completed');
+    resp = await submit(a, 'close');
+    if (resp.status() !== 409 || !(await a.textContent('#form-close .error')).includes('endline'))
+        fail(`close without endline answered ${resp.status()}`);
+
+    // a POST without the CSRF token: 403, nothing recorded
+    resp = await a.request.post(tl, {
+        form: { do: 'rss-skip', reason: 'moved-away' },
+        headers: { Origin: base }, maxRedirects: 0,
+    });
+    if (resp.status() !== 403 || !(await resp.text()).includes('form has expired'))
+        fail(`a POST without CSRF token answered ${resp.status()}`);
+    await a.goto(tl);
+    if ((await a.textContent('main')).includes('No endline survey: moved away'))
+        fail('the CSRF-less POST was recorded');
+
+    // a provider may not see a case's timeline
+    resp = await c.goto(tl.replace(base, new URL(c.url()).origin));
+    if (resp.status() !== 403)
+        fail(`a provider got ${resp.status()} for a timeline`);
+
+    // why no endline survey, then close with the handbook reason
+    await unfold(a, 'rss-skip');
+    await a.selectOption('#form-rss-skip select[name=reason]', 'lost-contact');
+    await submit(a, 'rss-skip');
+    await recorded(a, tl, 'endline skipped', 'No endline survey: contact lost');
+    await unfold(a, 'close');
+    await a.selectOption('#form-close select[name=reason]', 'plan-completed');
+    await submit(a, 'close');
+    if ((await a.textContent('.case-status')) !== 'closed')
+        fail(`the case did not close: ${await a.textContent('main')}`);
+    if (await a.$('#form-assess'))
+        fail('a closed case still shows the forms');
 }
 
 async function main() {
@@ -173,6 +310,9 @@ async function main() {
         await until(a, 'completed', 60);
         await shot(a, 'outgoing-completed');
         await axe(a, 'outgoing');
+
+        // ---- casework entry forms on the case's timeline (issue 20)
+        await casework(a, c, caseUrl);
 
         // ---- the other roles' screens: supervisor, admin, notifications
         await a.goto(`${agencyUrl}/notifications`);

@@ -6,7 +6,8 @@
 # refused even with the right one, in words; an admin adds and disables
 # an account through the pages (CSRF token included) and the disabled
 # account can no longer log in; an account with lang fr gets French
-# screens; the supervisor's audit page shows the chain verified; four
+# screens, and a casework form's refusals in French beside the form with
+# the text typed kept (issue 20); the supervisor's audit page shows the chain verified; four
 # eyes: an override requested by a case manager is approved by a
 # supervisor, one a supervisor requested is refused to that supervisor.
 set -euo pipefail
@@ -60,6 +61,18 @@ web_login agency awa "$T/jar-fr"
 is "$(code GET "$AU/cases" -b "$T/jar-fr")" 200 "awa's cases"
 has 'Ouvrir un dossier' "French screen"
 has 'lang="fr"' "French page language"
+# a casework form refused by the daemon, in French (issue 20): the
+# refusal beside the form, the notes typed kept (escaped)
+FCSRF=$CSRF
+expect 0 --home "$T/agency" case add --given Awa --family Form --birth 1980-02-02
+CF=$(cat "$T/out")
+is "$(code POST "$AU/case/$CF/timeline" -b "$T/jar-fr" "${FORM[@]}" --data-binary \
+    "do=assess&type=risk&notes=mes+notes+%3Cb%3E&csrf=$FCSRF")" 400 "a risk assessment without level"
+has 'Non enregistré : une évaluation du risque demande un niveau' "the refusal in French"
+has 'mes notes &lt;b&gt;</textarea>' "the notes typed kept"
+is "$(code POST "$AU/case/$CF/timeline" -b "$T/jar-fr" "${FORM[@]}" --data-binary \
+    "do=followup&mode=phone&contact_made=yes&csrf=$FCSRF")" 400 "a follow-up with no schedule"
+has 'le dossier n&#39;a pas de calendrier de suivi' "the state refusal in French"
 
 # ---- an expired session: the daemon's clock past the idle timeout
 web_login agency amina "$T/jar"

@@ -1,7 +1,8 @@
 // test_web_unit - passerelle-web's small pieces (issue 14): the one HTML
 // escaping function, the bounded form parser, the constant-time compare,
 // the session table (new, get, drop, idle expiry), the login rate limit
-// and the status badge of an undelivered referral.
+// and the status badge of an undelivered referral; the casework forms'
+// fields to the daemon's commands (issue 20).
 // clang-format off
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <cmocka.h>
 // clang-format on
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "adapters/web/web.h"
@@ -186,6 +188,96 @@ test_badge_undelivered(void **state)
     json_decref(ref);
 }
 
+// The casework forms' fields as the daemon's commands (issue 20): the
+// personal text in args "record" only, numbers as numbers, checkboxes as
+// lists, empty fields and unused plan rows left out; a number field that
+// holds text and an unknown form are refused.
+static void
+s_map(const char *body, const char *cmd, const char *args)
+{
+    web_form_t f;
+    const char *c = NULL, *why = "x";
+    json_t *a = NULL;
+    assert_int_equal(web_form_parse(&f, body, strlen(body)), 0);
+    assert_int_equal(web_cw_map(&f, "c0ffee", &c, &a, &why), 0);
+    assert_null(why);
+    assert_string_equal(c, cmd);
+    char *got = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(got, args);
+    free(got);
+    json_decref(a);
+    web_form_free(&f);
+}
+
+static void
+s_map_bad(const char *body, const char *why_want)
+{
+    web_form_t f;
+    const char *c = NULL, *why = NULL;
+    json_t *a = NULL;
+    assert_int_equal(web_form_parse(&f, body, strlen(body)), 0);
+    assert_int_equal(web_cw_map(&f, "c0ffee", &c, &a, &why), -1);
+    assert_null(a);
+    assert_string_equal(why, why_want);
+    web_form_free(&f);
+}
+
+static void
+test_cw_map(void **state)
+{
+    (void) state;
+    s_map("csrf=x&do=assess&type=risk&date=2026-11-02&level=high&flags="
+          "trafficking&flags=abuse&notes=N%C3%B4te+%3Cb%3E&outcome=&"
+          "protection_referral=",
+          "assess.add",
+          "{\"case\":\"c0ffee\",\"date\":\"2026-11-02\",\"record\":{"
+          "\"flags\":[\"trafficking\",\"abuse\"],\"level\":\"high\","
+          "\"notes\":\"Nôte <b>\"},\"type\":\"risk\"}");
+    s_map("do=plan&goal_economic=Shop&goal_social=&own_goals=Mine&"
+          "i0_dimension=economic&i0_kind=direct&i0_assistance=cash&"
+          "i0_amount=15000&i0_currency=XOF&i0_status=planned&i0_referral=&"
+          "i1_dimension=&i1_kind=direct&i1_amount=&i2_dimension="
+          "psychosocial&i2_kind=referral&i2_referral=abcd&i2_status=planned",
+          "plan.set",
+          "{\"case\":\"c0ffee\",\"record\":{\"goals\":{\"economic\":\"Shop\"},"
+          "\"items\":[{\"amount\":15000,\"assistance\":\"cash\",\"currency\":"
+          "\"XOF\",\"dimension\":\"economic\",\"kind\":\"direct\",\"status\":"
+          "\"planned\"},{\"dimension\":\"psychosocial\",\"kind\":\"referral\","
+          "\"referral\":\"abcd\",\"status\":\"planned\"}],\"own_goals\":"
+          "\"Mine\"}}");
+    s_map("do=schedule&return_date=2026-09-23&months=1%2C3",
+          "followup.schedule",
+          "{\"case\":\"c0ffee\",\"months\":\"1,3\",\"return_date\":"
+          "\"2026-09-23\"}");
+    s_map("do=followup&mode=phone&contact_made=yes&satisfaction=4&"
+          "services_received=tvet&new_needs=housing&new_needs=health&notes=ok",
+          "followup.add",
+          "{\"case\":\"c0ffee\",\"record\":{\"contact_made\":true,\"mode\":"
+          "\"phone\",\"new_needs\":[\"housing\",\"health\"],\"notes\":\"ok\","
+          "\"safeguarding_concern\":false,\"satisfaction\":4,"
+          "\"services_received\":[\"tvet\"]}}");
+    s_map("do=followup&mode=office&contact_made=no&satisfaction=&"
+          "safeguarding_concern=yes",
+          "followup.add",
+          "{\"case\":\"c0ffee\",\"record\":{\"contact_made\":false,\"mode\":"
+          "\"office\",\"safeguarding_concern\":true}}");
+    s_map("do=rss&timepoint=baseline&respondent=self&mode=in_person&a_E1=4&"
+          "a_E3=yes&a_P5=refused&a_S1=&a_=3",
+          "rss.add",
+          "{\"case\":\"c0ffee\",\"record\":{\"answers\":{\"E1\":4,\"E3\":"
+          "\"yes\",\"P5\":\"refused\"},\"mode\":\"in_person\",\"respondent\":"
+          "\"self\"},\"timepoint\":\"baseline\"}");
+    s_map("do=rss-skip&reason=lost-contact", "rss.skip",
+          "{\"case\":\"c0ffee\",\"reason\":\"lost-contact\"}");
+    s_map("do=close&reason=plan-completed", "case.close",
+          "{\"id\":\"c0ffee\",\"reason\":\"plan-completed\"}");
+    s_map_bad("do=plan&i0_dimension=economic&i0_amount=150.00",
+              "cw-bad-number");
+    s_map_bad("do=followup&mode=phone&satisfaction=four", "cw-bad-number");
+    s_map_bad("do=nothing", "bad-form");
+    s_map_bad("notes=x", "bad-form");
+}
+
 int
 main(void)
 {
@@ -199,6 +291,7 @@ main(void)
         cmocka_unit_test(test_rate),
         cmocka_unit_test(test_i18n),
         cmocka_unit_test(test_badge_undelivered),
+        cmocka_unit_test(test_cw_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
