@@ -22,6 +22,7 @@
 #include "proto/pl_cert.h"
 #include "proto/pl_envelope.h"
 #include "proto/pl_keys.h"
+#include "proto/pl_peek.h"
 #include "proto/pl_wire.h"
 
 // ------------------------------------------------------------ helpers
@@ -307,12 +308,10 @@ s_store_full_log(pl_broker_t *self, const char *why)
 }
 
 static void
-s_handle_envelope(pl_broker_t *self, pl_session_t *s,
-                  const Passerelle__V1__Envelope *env, const uint8_t *raw,
-                  size_t raw_len)
+s_handle_envelope(pl_broker_t *self, pl_session_t *s, const pl_envelope_t *env,
+                  const uint8_t *raw, size_t raw_len)
 {
-    pl_envelope_t view;
-    pl_envelope_view(env, &view);
+    const pl_envelope_t view = *env;
     pl_header_t hdr;
     if (pl_header_decode(view.header, view.header_len, &hdr) != PL_OK) {
         s_reject(self, s->rid, s->rid_len, NULL,
@@ -580,17 +579,27 @@ s_handle_packet(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
     }
     const uint8_t *data = zmq_msg_data(body);
     size_t len = zmq_msg_size(body);
+    // an envelope as nodes encode it is read in place (pl_peek.h: no
+    // unpack, no copy of its body); any other packet is decoded in full
+    pl_envelope_t env;
+    int peek = pl_envelope_peek(data, len, &env);
     pl_packet_t *pkt = NULL;
-    int rc = pl_wire_decode(data, len, &pkt);
+    int rc = peek == PL_ENOTFOUND ? pl_wire_decode(data, len, &pkt) : peek;
     bool fresh = false;
     pl_session_t *s = s_session(self, rid, rid_len, address, &fresh);
-    if (!s)
+    if (!s) {
+        pl_wire_free(&pkt);
         return;
+    }
     s->last_seen_ms = pl_now_ms();
     if (fresh
-        && !(rc == PL_OK
+        && !(rc == PL_OK && pkt
              && pkt->kind_case == PASSERELLE__V1__PACKET__KIND_HELLO))
         s_welcome(self, s); // unknown session: tell the node to resync
+    if (peek == PL_OK) {
+        s_handle_envelope(self, s, &env, data, len);
+        return;
+    }
     if (rc != PL_OK) {
         s_reject(self, rid, rid_len, NULL,
                  rc == PL_ETOOBIG
@@ -601,7 +610,8 @@ s_handle_packet(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
     }
     switch (pkt->kind_case) {
     case PASSERELLE__V1__PACKET__KIND_ENVELOPE:
-        s_handle_envelope(self, s, pkt->envelope, data, len);
+        pl_envelope_view(pkt->envelope, &env);
+        s_handle_envelope(self, s, &env, data, len);
         break;
     case PASSERELLE__V1__PACKET__KIND_TAKEN:
         s_handle_take(self, s, pkt->taken->message_id.data, PL_SPOOL_TAKEN, 0);

@@ -215,18 +215,21 @@ s_taker_run(void *arg)
     int got = 0;
     double deadline = s_now_s() + S_DEADLINE_MS / 1000.0;
     while (got < t->n) {
+        // lean (third round): an envelope is read in place, as the broker
+        // reads it, not unpacked with a copy of its 4 KB body
         pl_packet_t *pkt = NULL;
-        if (pl_rawclient_recv(t->c, &pkt, 100) != PL_OK) {
+        pl_envelope_t v;
+        if (pl_rawclient_recv_peek(t->c, &v, &pkt, 100) != PL_OK) {
             if (s_now_s() > deadline) {
                 t->failed = 1;
                 break;
             }
             continue;
         }
-        if (pkt->kind_case == PASSERELLE__V1__PACKET__KIND_ENVELOPE) {
-            pl_envelope_t v;
-            pl_header_t h;
+        if (pkt && pkt->kind_case == PASSERELLE__V1__PACKET__KIND_ENVELOPE)
             pl_envelope_view(pkt->envelope, &v);
+        if (v.header) {
+            pl_header_t h;
             if (pl_header_decode(v.header, v.header_len, &h) == PL_OK) {
                 pl_buf_t out = {0};
                 if (pl_wire_id_packet(PASSERELLE__V1__PACKET__KIND_TAKEN, h.id,

@@ -8,7 +8,15 @@
 //      through pl_header_decode, pl_envelope_verify and pl_envelope_open
 //      with the fixed fuzz keys below, and an opened message is decoded
 //      and round-tripped too;
-//   2. decodes the same bytes as an inner Message, with the same round trip.
+//   2. reads the same bytes with pl_envelope_peek (the broker's in-place
+//      reader) and aborts unless both decoders agree: what the peek takes,
+//      the full decode takes as the same envelope (same header, nonce,
+//      ciphertext and signature bytes); what the full decode refuses, the
+//      peek does not take (and it says PL_ETOOBIG exactly when the full
+//      decode does); and a packet that is its own canonical encoding,
+//      without unknown fields, is taken by the peek (so the broker's fast path
+//      is the usual one);
+//   3. decodes the same bytes as an inner Message, with the same round trip.
 // Any error other than the documented ones aborts, so it shows as a crash.
 //
 // Fixed keys: a sender (sign) and the recipient "sn/fuzz" (box), derived
@@ -22,6 +30,7 @@
 
 #include "proto/pl_envelope.h"
 #include "proto/pl_keys.h"
+#include "proto/pl_peek.h"
 #include "proto/pl_wire.h"
 
 #define FUZZ_ME   "sn/fuzz"        // recipient of the seed envelopes
@@ -157,11 +166,59 @@ s_envelope(const Passerelle__V1__Envelope *e)
     pl_buf_wipe(&plain);
 }
 
+static bool
+s_same(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+{
+    return a && b && a_len == b_len && memcmp(a, b, a_len) == 0;
+}
+
+// Step 2: the in-place reader against the full decode ('rc', 'pkt').
+static void
+s_peek_agrees(const uint8_t *data, size_t size, int rc, const pl_packet_t *pkt)
+{
+    pl_envelope_t v;
+    int prc = pl_envelope_peek(data, size, &v);
+    if ((prc == PL_ETOOBIG) != (rc == PL_ETOOBIG))
+        abort();
+    if (prc != PL_OK && prc != PL_ENOTFOUND && prc != PL_ETOOBIG)
+        abort();
+    if (prc != PL_OK) {
+        if (v.header || v.nonce || v.ct || v.sig)
+            abort(); // zeroed unless PL_OK
+        if (rc == PL_OK
+            && pkt->kind_case == PASSERELLE__V1__PACKET__KIND_ENVELOPE
+            && pkt->base.n_unknown_fields == 0
+            && pkt->envelope->base.n_unknown_fields == 0) {
+            // left to the full decode: only if not in the canonical layout
+            // (protobuf-c keeps unknown fields and writes them back)
+            pl_buf_t again = {0};
+            if (pl_wire_encode(pkt, &again) != PL_OK)
+                abort();
+            if (s_same(again.data, again.len, data, size))
+                abort();
+            pl_buf_free(&again);
+        }
+        return;
+    }
+    if (rc != PL_OK || pkt->kind_case != PASSERELLE__V1__PACKET__KIND_ENVELOPE)
+        abort(); // taken in place, refused (or another kind) in full
+    const Passerelle__V1__Envelope *e = pkt->envelope;
+    if (!s_same(v.header, v.header_len, e->header.data, e->header.len)
+        || !s_same(v.nonce, PL_NONCE_BYTES, e->nonce.data, e->nonce.len)
+        || !s_same(v.ct, v.ct_len, e->ciphertext.data, e->ciphertext.len)
+        || !s_same(v.sig, PL_SIG_BYTES, e->signature.data, e->signature.len))
+        abort();
+    // in place means inside the input
+    if (v.header < data || v.sig + PL_SIG_BYTES > data + size)
+        abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     pl_packet_t *pkt = NULL;
     int rc = pl_wire_decode(data, size, &pkt);
+    s_peek_agrees(data, size, rc, pkt);
     if (rc == PL_OK) {
         s_roundtrip_packet(pkt);
         if (pkt->kind_case == PASSERELLE__V1__PACKET__KIND_ENVELOPE)

@@ -13,6 +13,8 @@ struct pl_rawclient {
     pl_cert_t cert;    // own certificate, when opened from a home
     uint8_t apk[32];   // authority key
     bool acks_notices; // said in its hello
+    zmq_msg_t last;    // pl_rawclient_recv_peek's frame, until the next
+    bool has_last;
 };
 
 pl_rawclient_t *
@@ -76,6 +78,8 @@ pl_rawclient_close(pl_rawclient_t **self_p)
     if (!self_p || !*self_p)
         return;
     pl_rawclient_t *self = *self_p;
+    if (self->has_last)
+        zmq_msg_close(&self->last);
     if (self->sock)
         zmq_close(self->sock);
     if (self->ctx)
@@ -106,6 +110,27 @@ pl_rawclient_recv(pl_rawclient_t *self, pl_packet_t **out, int timeout_ms)
     int rc = pl_wire_decode(zmq_msg_data(&m), zmq_msg_size(&m), out);
     zmq_msg_close(&m);
     return rc;
+}
+
+int
+pl_rawclient_recv_peek(pl_rawclient_t *self, pl_envelope_t *env,
+                       pl_packet_t **other, int timeout_ms)
+{
+    *other = NULL;
+    memset(env, 0, sizeof *env);
+    zmq_pollitem_t it = {self->sock, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, timeout_ms) <= 0)
+        return PL_ETIMEOUT;
+    if (!self->has_last) {
+        zmq_msg_init(&self->last);
+        self->has_last = true;
+    }
+    if (zmq_msg_recv(&self->last, self->sock, 0) < 0)
+        return PL_EIO;
+    const uint8_t *data = zmq_msg_data(&self->last);
+    size_t len = zmq_msg_size(&self->last);
+    int rc = pl_envelope_peek(data, len, env);
+    return rc == PL_ENOTFOUND ? pl_wire_decode(data, len, other) : rc;
 }
 
 void

@@ -12,6 +12,7 @@
 #include "proto/pl_cert.h"
 #include "proto/pl_envelope.h"
 #include "proto/pl_keys.h"
+#include "proto/pl_peek.h"
 #include "proto/pl_wire.h"
 
 typedef struct pl_rawclient pl_rawclient_t;
@@ -31,6 +32,13 @@ int pl_rawclient_send(pl_rawclient_t *self, const void *data, size_t len);
 // Receives one packet within timeout_ms: PL_OK (decoded; free with
 // pl_wire_free), PL_ETIMEOUT, or a decode error.
 int pl_rawclient_recv(pl_rawclient_t *self, pl_packet_t **out, int timeout_ms);
+// The same, lean (the benchmark's recipient): an envelope in the usual
+// layout is read in place (pl_envelope_peek), PL_OK with 'env' pointing
+// into the frame, valid until the next call or the close; *other NULL.
+// Any other packet is decoded in full: PL_OK with *other set (free it
+// with pl_wire_free) and 'env' zeroed. PL_ETIMEOUT, or a decode error.
+int pl_rawclient_recv_peek(pl_rawclient_t *self, pl_envelope_t *env,
+                           pl_packet_t **other, int timeout_ms);
 // What its hellos say of Expired notices: true, it answers each with a
 // taken (as a node does), so the broker keeps them until then; false (the
 // default), the broker tells each once.
