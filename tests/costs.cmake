@@ -28,6 +28,7 @@ set(PL_TEST_COSTS
   web/test_web_flow 13
   adapters/test_cli_broker_ctl 13
   nodes/test_node_daemon 12
+  nodes/test_broker_refused 12
   integration/test_operations 11
   faults/test_mapfull_broker 11
   broker/test_broker_ops 11

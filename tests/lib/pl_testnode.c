@@ -165,6 +165,23 @@ pl_testnode_cli(char **out, const pl_test_net_t *net, int i, const char *fmt,
     return rc;
 }
 
+char *
+pl_testnode_line(const pl_test_net_t *net, int i, const char *fmt, ...)
+{
+    char args[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    char *o = NULL;
+    PL_CHECK(pl_test_sh(&o, "'%s' --home '%s' %s", pl_test_bin("passerelle"),
+                        net->home[i], args)
+                 == 0
+             && o);
+    o[strcspn(o, "\n")] = 0;
+    return o;
+}
+
 json_t *
 pl_testnode_json(const pl_test_net_t *net, int i, const char *fmt, ...)
 {
@@ -194,4 +211,89 @@ pl_testnode_wait_directory(const pl_test_net_t *net, int i, size_t n, int ms)
         pl_test_sh(NULL, "sleep 0.1");
     }
     return false;
+}
+
+json_t *
+pl_testnode_wait_delivery(const pl_test_net_t *net, int i, const char *id,
+                          int ms)
+{
+    for (int waited = 0; waited <= ms; waited += 100) {
+        json_t *d = pl_testnode_json(net, i, "show %s", id);
+        if (json_object_get(d, "delivery"))
+            return d;
+        json_decref(d);
+        pl_test_sh(NULL, "sleep 0.1");
+    }
+    return NULL;
+}
+
+bool
+pl_testnode_history_has(const json_t *show, const char *status,
+                        const char *reason)
+{
+    size_t k;
+    const json_t *e;
+    json_array_foreach(json_object_get(show, "history"), k, e)
+    {
+        const char *st = json_string_value(json_object_get(e, "status"));
+        const char *re = json_string_value(json_object_get(e, "reason"));
+        if (st && re && strcmp(st, status) == 0 && strcmp(re, reason) == 0)
+            return true;
+    }
+    return false;
+}
+
+// true when string member 'key' of 'o' is 'want'
+static bool
+s_is(const json_t *o, const char *key, const char *want)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v && strcmp(v, want) == 0;
+}
+
+void
+pl_testnode_expect_undelivered(const pl_test_net_t *net, int i, const char *ref,
+                               const char *delivery, const char *code, int ms)
+{
+    json_t *d = pl_testnode_wait_delivery(net, i, ref, ms);
+    PL_CHECK(d != NULL);
+    PL_CHECK(s_is(d, "delivery", delivery));
+    PL_CHECK(s_is(d, "delivery_reason", code));
+    PL_CHECK(pl_testnode_history_has(d, "undelivered", delivery));
+    json_decref(d);
+    char *n =
+        pl_testnode_line(net, i, "show %s | grep -c 'NEVER DELIVERED: %s (%s)'",
+                         ref, delivery, code);
+    PL_CHECK(strcmp(n, "1") == 0);
+    free(n);
+    char *a = NULL;
+    PL_CHECK(pl_test_sh(&a, "'%s' --home '%s' audit export --json",
+                        pl_test_bin("passerelle"), net->home[i])
+             == 0);
+    PL_CHECK(a && strstr(a, delivery) && strstr(a, code));
+    free(a);
+    json_t *v = pl_testnode_json(net, i, "audit verify");
+    PL_CHECK(json_is_true(json_object_get(v, "ok")));
+    json_decref(v);
+}
+
+void
+pl_testnode_revoke(const pl_test_net_t *net, int i, const char *to_home)
+{
+    char *out = NULL;
+    PL_CHECK(pl_test_sh(&out, "'%s' --home '%s' whoami --json",
+                        pl_test_bin("passerelle"), net->home[i])
+             == 0);
+    json_error_t je;
+    json_t *who = out ? json_loads(out, 0, &je) : NULL;
+    free(out);
+    json_int_t serial = json_integer_value(json_object_get(who, "serial"));
+    json_decref(who);
+    PL_CHECK(serial > 0);
+    PL_CHECK(pl_test_sh(NULL,
+                        "'%s' authority revoke --home '%s' --serial %lld "
+                        ">/dev/null && cp '%s/revoked' '%s/revoked'",
+                        pl_test_bin("passerelle"), net->auth,
+                        (long long) serial, net->auth, to_home)
+             == 0);
 }

@@ -46,10 +46,35 @@ int pl_testnode_cli(char **out, const pl_test_net_t *net, int i,
 // command failed or printed no JSON.
 json_t *pl_testnode_json(const pl_test_net_t *net, int i, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+// Runs `passerelle --home HOME(i) ARGS` (ARGS as above; stderr left to the
+// test's), which must exit 0 (else the test fails); its first stdout line,
+// without the newline (malloc'd).
+char *pl_testnode_line(const pl_test_net_t *net, int i, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+// Polls `show ID` at node i (bounded by 'ms') until the referral has a
+// delivery problem ("delivery"); that document (json_decref), or NULL.
+json_t *pl_testnode_wait_delivery(const pl_test_net_t *net, int i,
+                                  const char *id, int ms);
+// true when the history of a `show --json` document has a line of
+// 'status' with 'reason'.
+bool pl_testnode_history_has(const json_t *show, const char *status,
+                             const char *reason);
+// Checks, at node i, that referral 'ref' closed its loop as never
+// delivered (waiting up to 'ms' for it): `show --json` has 'delivery'
+// ("refused-by-broker", ...) and 'code' (delivery_reason), its history the
+// "undelivered" line, `show` the NEVER DELIVERED line, the audit export an
+// entry naming both, and `audit verify` is ok. Fails the test otherwise.
+void pl_testnode_expect_undelivered(const pl_test_net_t *net, int i,
+                                    const char *ref, const char *delivery,
+                                    const char *code, int ms);
 // Waits (polls `directory`, bounded by 'ms') until node i's directory
 // lists at least 'n' nodes; true when it did.
 bool pl_testnode_wait_directory(const pl_test_net_t *net, int i, size_t n,
                                 int ms);
+// Revokes node i's certificate at the authority of 'net' and copies the
+// new revocation list to 'to_home'/revoked (a broker's or a node's home:
+// it takes it when it starts or reloads). Fails the test otherwise.
+void pl_testnode_revoke(const pl_test_net_t *net, int i, const char *to_home);
 // Path of node i's log (root/<name>.log), in a static buffer.
 const char *pl_testnode_log(const pl_test_net_t *net, int i);
 

@@ -273,22 +273,7 @@ main(void)
 
     // 6. the sender is revoked mid-run: B learns it (SIGHUP), the broker
     // does not (so the envelope reaches B, which must refuse it)
-    char *out = NULL;
-    PL_CHECK(pl_test_sh(&out, "'%s' --home '%s' whoami --json",
-                        pl_test_bin("passerelle"), net.home[A])
-             == 0);
-    json_error_t jerr;
-    json_t *who = json_loads(out, 0, &jerr);
-    free(out);
-    json_int_t serial = json_integer_value(json_object_get(who, "serial"));
-    PL_CHECK(serial > 0);
-    json_decref(who);
-    PL_CHECK(pl_test_sh(NULL,
-                        "'%s' authority revoke --home '%s' --serial %lld "
-                        ">/dev/null && cp '%s/revoked' '%s/revoked'",
-                        pl_test_bin("passerelle"), net.auth, (long long) serial,
-                        net.auth, net.home[B])
-             == 0);
+    pl_testnode_revoke(&net, A, net.home[B]);
     PL_CHECK(kill(net.node_pid[B], SIGHUP) == 0);
     PL_CHECK(pl_testnode_wait_log(blog_copy, "revocation_updated", 1, 10000));
     s_seal(&x, ka, pb.box, NULL, "revoked", id, &p);
@@ -297,6 +282,8 @@ main(void)
     pl_buf_free(&p);
     s_nothing_stored(&x, 1, seen0);
     // and B no longer lists A in its directory
+    char *out = NULL;
+    json_error_t jerr;
     json_t *dir = NULL;
     PL_CHECK(pl_test_sh(&out, "'%s' --home '%s' directory --json",
                         pl_test_bin("passerelle"), net.home[B])
