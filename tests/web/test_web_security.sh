@@ -164,6 +164,9 @@ web_start wide agency --per-ip 1000
 web_login wide amina "$T/jar-w"
 slow() {
     local url=$1 jar=$2 i start ms
+    # the background job truncates slow.out only once it runs: remove the
+    # last call's file first, so the wait below cannot read its old figures
+    rm -f "$T/slow.out"
     python3 - "$url" 500 >"$T/slow.out" 2>&1 <<'EOF' &
 import socket, sys, time
 url, n = sys.argv[1], int(sys.argv[2])
@@ -193,8 +196,8 @@ print("open", len(socks), "refused", refused, "held", held, flush=True)
 time.sleep(20)  # bounded; the test stops this process by its PID
 EOF
     SLOW_PID=$!
-    for i in $(seq 1 150); do grep -q held "$T/slow.out" && break; sleep 0.1; done
-    grep -q held "$T/slow.out" || fail "the slow clients did not start"
+    for i in $(seq 1 150); do grep -qs held "$T/slow.out" && break; sleep 0.1; done
+    grep -qs held "$T/slow.out" || fail "the slow clients did not start"
     ok
     start=$(date +%s%N)
     is "$(code GET "$url/out" -b "$jar" --max-time 10)" 200 "a page during 500 slow connections"
