@@ -910,6 +910,7 @@ s_revoked_pass(pl_node_t *self)
         rc = pl_store_commit(&t);
     else
         pl_store_abort(&t);
+    pl_node_resend_settle(self, rc == PL_OK); // what it refused: not resent
     if (rc != PL_OK)
         pl_log_error(self->log, "revoked_pass_failed err=%s", pl_strerror(rc));
 }
