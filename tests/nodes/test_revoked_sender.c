@@ -9,7 +9,10 @@
 // referral shows `"delivery": "refused-by-broker"`, `"delivery_reason":
 // "revoked"` (show, history, audit, the chain verifies), `stats` says
 // `"revoked": true`, and a new `refer` is refused with a clear error; a
-// restart changes nothing more. Layer: tests.
+// restart changes nothing more. Then the clinic, connected, is revoked at
+// the broker: the broker's reload sends it the list before dropping it,
+// and it says `"revoked": true` without any step at its own home. Layer:
+// tests.
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +39,22 @@ s_revoked(int i)
     bool v = json_is_true(json_object_get(w, "revoked"));
     json_decref(w);
     return v;
+}
+
+// pl_test_wait predicates: the broker's log has more clinic sessions than
+// *(long *) arg (the clinic's session is up again); node *(int *) arg is
+// revoked (its daemon's stats).
+static bool
+s_clinic_online(void *arg)
+{
+    return pl_testnet_log_count(&s_net, "node_online address=sn/clinic")
+           > *(long *) arg;
+}
+
+static bool
+s_is_revoked(void *arg)
+{
+    return s_revoked(*(int *) arg);
 }
 
 // The audit chain of node i verifies; its length.
@@ -121,6 +140,21 @@ main(void)
     PL_CHECK(s_audit_count(AG) == audits);
     PL_CHECK(s_history(ref) == lines);
     PL_CHECK(pl_testnode_stat(s_net.home[AG], "outbox.rejected") == 1);
+
+    // a node revoked while it is connected learns it from the broker: the
+    // broker's reload sends the list to each session it drops, before the
+    // door refuses the node for good (no SIGHUP at the clinic)
+    long seen = pl_testnet_log_count(&s_net, "node_online address=sn/clinic");
+    pl_testnet_start_broker(&s_net, NULL, NULL);
+    int cl = CL;
+    PL_CHECK(pl_test_wait(s_clinic_online, &seen, S_WAIT_MS));
+    PL_CHECK(!s_revoked(CL));
+    pl_testnode_revoke(&s_net, CL, s_net.broker);
+    PL_CHECK(kill(s_net.broker_pid, SIGHUP) == 0);
+    PL_CHECK(pl_test_wait(s_is_revoked, &cl, S_WAIT_MS));
+    PL_CHECK(pl_testnode_count_in_file(pl_testnode_log(&s_net, CL),
+                                       "node_revoked serial=")
+             == 1);
 
     pl_test_net_stop_node(&s_net, AG, false);
     pl_test_net_stop_node(&s_net, CL, false);
