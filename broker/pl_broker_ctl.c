@@ -366,6 +366,35 @@ s_nodes_json(pl_broker_t *self)
     return arr;
 }
 
+// Sends the revocation list alone (a directory response with no
+// certificate) to a session about to be dropped: a node revoked while
+// connected learns it from the authority's own signed list and closes the
+// loop of what it still holds (nodes/pl_inbound.c, pl_node_self_revoked);
+// the door would refuse it every time it reconnected, telling it nothing.
+// Nothing in it is new to the node: every node receives the list.
+static void
+s_send_revoked_list(pl_broker_t *self, const pl_session_t *s)
+{
+    const pl_revlist_t *list = pl_registry_revoked(self->reg);
+    ProtobufCMessage *rl = NULL;
+    if (list->number == 0 || !list->raw.len
+        || pl_wire_unpack(&passerelle__v1__revocation_list__descriptor,
+                          list->raw.data, list->raw.len, &rl)
+               != PL_OK)
+        return;
+    Passerelle__V1__DirectoryResponse d =
+        PASSERELLE__V1__DIRECTORY_RESPONSE__INIT;
+    d.revoked = (Passerelle__V1__RevocationList *) rl;
+    Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
+    p.kind_case = PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE;
+    p.directory_response = &d;
+    pl_buf_t out = {0};
+    if (pl_wire_encode(&p, &out) == PL_OK)
+        pl_broker_send(self, s->rid, s->rid_len, out.data, out.len);
+    pl_buf_free(&out);
+    pl_wire_unpacked_free(rl);
+}
+
 void
 pl_broker_reload(pl_broker_t *self)
 {
@@ -385,6 +414,7 @@ pl_broker_reload(pl_broker_t *self)
     for (size_t i = 0; i < self->nsessions;) {
         pl_session_t *s = &self->sessions[i];
         if (!pl_registry_by_address(self->reg, s->address, now)) {
+            s_send_revoked_list(self, s);
             pl_buf_t out = {0};
             if (pl_wire_rejected(NULL,
                                  PASSERELLE__V1__REJECT_REASON__REJECT_REVOKED,

@@ -162,29 +162,23 @@ s_take_revlist(pl_node_t *self, pl_revlist_t *cand, const char *source)
     return taken;
 }
 
-void
-pl_node_reload_revoked(pl_node_t *self)
+int
+pl_node_reload_revoked(pl_node_t *self, pl_txn_t *txn)
 {
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/revoked", self->home);
     pl_revlist_t cand;
     int rc = pl_revlist_load(path, self->authority_pk, &cand);
     if (rc == PL_ENOTFOUND)
-        return;
+        return PL_OK;
     if (rc != PL_OK) {
         pl_log_warn(self->log, "revoked_file_refused path=%s reason=%s", path,
                     pl_strerror(rc));
-        return;
+        return PL_OK;
     }
     if (!s_take_revlist(self, &cand, "file"))
-        return;
-    pl_txn_t *t = NULL;
-    if (pl_store_begin(self->store, NULL, true, &t) != PL_OK)
-        return;
-    if (s_store_revlist(self, t) == PL_OK)
-        PL_IGNORE(pl_store_commit(&t));
-    else
-        pl_store_abort(&t);
+        return PL_OK;
+    return s_store_revlist(self, txn);
 }
 
 // Re-encodes a Certificate message to the bytes pl_cert_decode reads (the

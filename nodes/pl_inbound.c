@@ -752,9 +752,21 @@ s_on_expired(pl_node_t *self, pl_txn_t *txn, const Passerelle__V1__Expired *e)
     return rc;
 }
 
-// The broker's `rejected` of our envelope: a referral it refused for good
-// (the outbox entry moved to rejected; a retry leaves it pending) shows
-// the delivery problem too.
+// The broker's refusal of our envelope 'id': a referral it refused for
+// good (the outbox entry moved to rejected; a retry leaves it pending)
+// shows the delivery problem too.
+static int
+s_refused_id(pl_node_t *self, pl_txn_t *txn, const uint8_t *id, int reason,
+             const char *detail)
+{
+    int rc = pl_node_outbox_answer(
+        self, txn, id, PASSERELLE__V1__PACKET__KIND_REJECTED, reason, detail);
+    return rc != PL_OK ? rc
+                       : s_ref_undelivered(self, txn, id, S_OUT_REJECTED,
+                                           reason | PL_CASE_BY_BROKER);
+}
+
+// The broker's `rejected`: of our envelope, or of the session (no id).
 static int
 s_on_rejected(pl_node_t *self, pl_txn_t *txn, const Passerelle__V1__Rejected *r)
 {
@@ -763,13 +775,79 @@ s_on_rejected(pl_node_t *self, pl_txn_t *txn, const Passerelle__V1__Rejected *r)
                     pl_wire_reason_name(r->reason), r->detail ? r->detail : "");
         return PL_OK;
     }
-    const uint8_t *id = r->message_id.data;
-    int rc = pl_node_outbox_answer(self, txn, id,
-                                   PASSERELLE__V1__PACKET__KIND_REJECTED,
-                                   r->reason, r->detail);
-    return rc != PL_OK ? rc
-                       : s_ref_undelivered(self, txn, id, S_OUT_REJECTED,
-                                           (int) r->reason | PL_CASE_BY_BROKER);
+    return s_refused_id(self, txn, r->message_id.data, (int) r->reason,
+                        r->detail);
+}
+
+// ---- this node's own certificate revoked
+
+#define S_SELF_REVOKED "self_revoked" // settings key: the serial audited
+
+// Appends the id of a pending outbox entry to the buffer 'arg'.
+static int
+s_pending_id(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+             void *arg)
+{
+    pl_outrec_t r;
+    if (kl == PL_MSG_ID_BYTES && pl_outrec_decode(v, vl, &r) == PL_OK
+        && r.state == S_OUT_PENDING && pl_buf_append(arg, k, kl) != PL_OK)
+        return PL_ENOMEM;
+    return PL_STORE_NEXT;
+}
+
+// The audit entry of our revocation, once per certificate serial.
+static int
+s_self_revoked_audit(pl_node_t *self, pl_txn_t *txn)
+{
+    const size_t klen = sizeof S_SELF_REVOKED - 1;
+    const uint8_t *v;
+    size_t vlen;
+    int rc = pl_store_get(txn, PL_DB_SETTINGS, S_SELF_REVOKED, klen, &v, &vlen);
+    if (rc == PL_OK && vlen == 8 && pl_node_get64(v) == self->me.serial)
+        return PL_OK; // audited already
+    if (rc != PL_OK && rc != PL_ENOTFOUND)
+        return rc;
+    pl_audit_entry_t e = {.dir = PL_AUDIT_LOCAL,
+                          .kind = "certificate",
+                          .by = "system",
+                          .event = "node-revoked",
+                          .result = "applied",
+                          .detail = "revoked"};
+    rc = pl_audit_append(txn, self->keys, &e, pl_now(), NULL);
+    uint8_t mark[8];
+    pl_node_put64(mark, self->me.serial);
+    return rc == PL_OK ? pl_store_put(txn, PL_DB_SETTINGS, S_SELF_REVOKED, klen,
+                                      mark, sizeof mark)
+                       : rc;
+}
+
+int
+pl_node_self_revoked(pl_node_t *self, pl_txn_t *txn)
+{
+    if (!pl_revlist_contains(&self->revoked, self->me.serial))
+        return PL_OK;
+    if (!self->revoked_told)
+        pl_log_error(self->log,
+                     "node_revoked serial=%llu revocation=%llu: this node's "
+                     "certificate is revoked; the broker refuses it, its "
+                     "waiting envelopes are refused and new referrals too; "
+                     "enrol again",
+                     (unsigned long long) self->me.serial,
+                     (unsigned long long) self->revoked.number);
+    self->revoked_told = true;
+    int rc = s_self_revoked_audit(self, txn);
+    pl_buf_t ids = {0};
+    if (rc == PL_OK) // collected first: the walk does not write
+        rc = pl_store_each(txn, PL_DB_OUTBOX, s_pending_id, &ids);
+    for (size_t i = 0; rc == PL_OK && i < ids.len; i += PL_MSG_ID_BYTES)
+        rc = s_refused_id(self, txn, ids.data + i,
+                          PASSERELLE__V1__REJECT_REASON__REJECT_REVOKED,
+                          "this node's certificate is revoked");
+    if (rc == PL_OK && ids.len)
+        pl_log_warn(self->log, "node_revoked_refused envelopes=%zu",
+                    ids.len / PL_MSG_ID_BYTES);
+    pl_buf_free(&ids);
+    return rc;
 }
 
 int
@@ -799,6 +877,8 @@ pl_node_on_packet(pl_node_t *self, pl_txn_t *pass, const pl_packet_t *pkt,
         break;
     case PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE:
         rc = pl_node_dir_on_response(self, c, pkt->directory_response);
+        if (rc == PL_OK) // its revocation list may list us
+            rc = pl_node_self_revoked(self, c);
         break;
     default:
         pl_log_warn(self->log, "packet_unexpected kind=%s",

@@ -691,6 +691,8 @@ s_failed(pl_node_t *self)
     return true;
 }
 
+static void s_revoked_pass(pl_node_t *self);
+
 int
 pl_node_run(pl_node_t *self, int wake_fd, volatile sig_atomic_t *stop,
             volatile sig_atomic_t *reload)
@@ -730,7 +732,7 @@ pl_node_run(pl_node_t *self, int wake_fd, volatile sig_atomic_t *stop,
         }
         if (*reload) {
             *reload = 0;
-            pl_node_reload_revoked(self);
+            s_revoked_pass(self);
             // what SIGHUP reloads, and what it found (other settings take
             // a restart)
             pl_log_info(
@@ -892,6 +894,27 @@ s_load_certs(pl_node_t *self, char *err, size_t n)
     return PL_OK;
 }
 
+// DIR/revoked and what the list we hold then says of this node, in one
+// transaction: a revoked node's waiting envelopes are refused with it,
+// all or nothing.
+static void
+s_revoked_pass(pl_node_t *self)
+{
+    pl_txn_t *t = NULL;
+    if (pl_store_begin(self->store, NULL, true, &t) != PL_OK)
+        return;
+    int rc = pl_node_reload_revoked(self, t);
+    if (rc == PL_OK)
+        rc = pl_node_self_revoked(self, t);
+    if (rc == PL_OK)
+        rc = pl_store_commit(&t);
+    else
+        pl_store_abort(&t);
+    pl_node_resend_settle(self, rc == PL_OK); // what it refused: not resent
+    if (rc != PL_OK)
+        pl_log_error(self->log, "revoked_pass_failed err=%s", pl_strerror(rc));
+}
+
 // Loads the newest revocation list: the store's, then DIR/revoked.
 static void
 s_load_revoked(pl_node_t *self)
@@ -908,7 +931,7 @@ s_load_revoked(pl_node_t *self)
         }
         pl_store_abort(&t);
     }
-    pl_node_reload_revoked(self);
+    s_revoked_pass(self);
 }
 
 // The home: resolved, its control endpoint within the ipc limit, safe

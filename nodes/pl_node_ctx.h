@@ -92,6 +92,15 @@ typedef struct pl_node_ctx {
                                         // fake: the default)
 } pl_node_ctx_t;
 
+// This node's own certificate is in the newest revocation list: the
+// broker refuses it, nothing it seals can be delivered (enrol again).
+static inline bool
+pl_ctx_me_revoked(const pl_node_ctx_t *ctx)
+{
+    return ctx->revoked && ctx->me
+           && pl_revlist_contains(ctx->revoked, ctx->me->serial);
+}
+
 static inline PL_MUST_CHECK int
 pl_ctx_outbox_add(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *to, int kind,
                   const uint8_t *msg, size_t msg_len, uint64_t ttl,

@@ -60,6 +60,7 @@ s_whoami(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     json_object_set_new(o, "online", json_boolean(st.online));
     json_object_set_new(o, "clock_skew_s", json_integer(st.skew));
     json_object_set_new(o, "clock_ok", json_boolean(!st.skewed));
+    json_object_set_new(o, "revoked", json_boolean(pl_ctx_me_revoked(ctx)));
     pl_key_fingerprint(ctx->keys->pub.sign, fp);
     json_object_set_new(o, "sign_key", json_string(fp));
     json_object_set_new(
@@ -293,6 +294,7 @@ s_stats(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     json_object_set_new(o, "requests", json_integer((json_int_t) reqs));
     json_object_set_new(o, "online", json_boolean(st.online));
     json_object_set_new(o, "clock_ok", json_boolean(!st.skewed));
+    json_object_set_new(o, "revoked", json_boolean(pl_ctx_me_revoked(ctx)));
     json_object_set_new(o, "map_use_pct", json_integer(st.usage_pct));
     json_object_set_new(o, "resend_queue",
                         json_integer((json_int_t) st.resend_queue));

@@ -155,6 +155,7 @@ struct pl_node {
     pl_cert_t broker;                       // home broker's certificate
     pl_store_t *store;                      // DIR/store
     pl_revlist_t revoked;                   // newest revocation list
+    bool revoked_told; // node_revoked logged (our own serial is listed)
 
     pl_cert_t *dir;        // directory cache, sorted by address
     size_t ndir;           // entries
@@ -279,6 +280,14 @@ PL_MUST_CHECK int pl_node_cat_take(pl_node_t *self, pl_txn_t *txn,
 // store error.
 int pl_node_on_packet(pl_node_t *self, pl_txn_t *pass, const pl_packet_t *pkt,
                       const uint8_t *data, size_t len, bool replayed);
+// When the revocation list we hold lists this node's own certificate (the
+// broker refuses it at the door from then on, so no answer will ever
+// come): logs node_revoked once per process, audits it once per
+// certificate (the store remembers), and refuses every pending outbox
+// entry in 'txn' as the broker's refusal would (rejected, reason revoked;
+// a referral shows refused-by-broker). A second call changes nothing.
+// PL_OK when the node is not revoked; else a store error or PL_OK.
+PL_MUST_CHECK int pl_node_self_revoked(pl_node_t *self, pl_txn_t *txn);
 // ---- pl_outbox.c: the outbox
 // Map use is at or above PL_STORE_FULL_PCT.
 bool pl_node_store_full(const pl_node_t *self);
@@ -356,8 +365,9 @@ const pl_cert_t *pl_node_dir_find(pl_node_t *self, const char *address,
 bool pl_node_dir_has_network(const pl_node_t *self, const char *address);
 // Prunes seen ids, old outbox records and request replies (own commit).
 void pl_node_prune(pl_node_t *self);
-// Reloads DIR/revoked (SIGHUP).
-void pl_node_reload_revoked(pl_node_t *self);
+// Reads DIR/revoked (SIGHUP, start): a newer verified list is taken and
+// stored in 'txn'. An error only when the store fails.
+PL_MUST_CHECK int pl_node_reload_revoked(pl_node_t *self, pl_txn_t *txn);
 // Drops parked envelopes older than S_PARK_MS.
 void pl_node_park_expire(pl_node_t *self);
 // Parks an envelope from a sender not in the directory (a copy of 'data').

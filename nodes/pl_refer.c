@@ -161,6 +161,10 @@ s_refer_args(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, s_refer_t *st,
         reply = pl_node_ctl_error(PL_ESTATE, "the case is closed");
     else if (strcmp(st->addr, ctx->me->address) == 0)
         reply = pl_node_ctl_error(PL_EINVAL, "a node cannot refer to itself");
+    else if (pl_ctx_me_revoked(ctx))
+        reply = pl_node_ctl_error(PL_EREVOKED,
+                                  "this node's certificate is revoked: enrol "
+                                  "again");
     else if (!(st->cert = pl_ctx_dir_find(ctx, st->addr, &why)))
         reply = pl_case_outbox_error(ctx, why, st->addr);
     else if ((*rc_out =
