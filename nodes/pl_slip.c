@@ -82,17 +82,32 @@ pl_slip_make(pl_slip_t *s, const pl_keys_t *keys, char text[PL_SLIP_TEXT])
     return PL_OK;
 }
 
-// The token bytes of 'text' (trimmed) into 'tok'.
+// The token bytes of 'text' into 'tok'. The space is a Base45 digit (RFC
+// 9285, value 36), and about one token in 45 begins with it: a page or a
+// copy by hand easily loses it. So only line breaks and tabs are trimmed
+// at the start; spaces before a text longer than a token's are dropped,
+// and a text one character short gets its leading space back. At the end
+// any whitespace goes: a token of odd length ends in a two-digit group
+// whose last digit is at most 5 (byte / 45), never a space.
 static int
 s_decode(const char *text, uint8_t tok[PL_SLIP_BYTES])
 {
-    while (*text == ' ' || *text == '\t' || *text == '\n' || *text == '\r')
+    const size_t want = PL_SLIP_TEXT - 1;
+    while (*text == '\t' || *text == '\n' || *text == '\r')
         text++;
     size_t n = strnlen(text, PL_SLIP_TEXT_MAX + 1);
     if (n > PL_SLIP_TEXT_MAX)
         return PL_EPROTO;
     while (n && isspace((unsigned char) text[n - 1]))
         n--;
+    while (n > want && *text == ' ')
+        text++, n--;
+    char fixed[PL_SLIP_TEXT];
+    if (n == want - 1) { // its leading space lost
+        fixed[0] = ' ';
+        memcpy(fixed + 1, text, n);
+        text = fixed, n = want;
+    }
     uint8_t buf[PL_SLIP_TEXT_MAX];
     size_t len;
     int rc = pl_base45_decode(buf, sizeof buf, &len, text, n);

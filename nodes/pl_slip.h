@@ -54,7 +54,9 @@ PL_MUST_CHECK int pl_slip_make(pl_slip_t *s, const pl_keys_t *keys,
                                char text[PL_SLIP_TEXT]);
 
 // Reads the text of a slip into 's' without checking the signature (so
-// that the key id can be looked up). Spaces at either end are ignored.
+// that the key id can be looked up). Line breaks and tabs at either end
+// are ignored, and so are spaces where they cannot be the token's (a
+// leading space the token needs is restored when it was lost).
 // PL_EINVAL: not Base45, PL_EPROTO: wrong length or version.
 PL_MUST_CHECK int pl_slip_parse(const char *text, pl_slip_t *s);
 

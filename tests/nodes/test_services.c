@@ -15,6 +15,7 @@
 // clang-format on
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,23 @@ test_slip_token(void **state)
     assert_memory_equal(back.referral, s.referral, sizeof s.referral);
     assert_int_equal(back.expires, s.expires);
     assert_int_equal(pl_slip_parse("BB8", &back), PL_EPROTO);
+    // a token whose text begins with a space (a Base45 digit): checked as
+    // made, with the space lost (as a page shows it), with one too many,
+    // and with line breaks around it
+    bool spaced = false;
+    for (int b = 0; b < 256 && !spaced; b++) {
+        s.referral[0] = (uint8_t) b;
+        assert_int_equal(pl_slip_make(&s, f->dir_keys[0], text), PL_OK);
+        spaced = text[0] == ' ';
+    }
+    assert_true(spaced);
+    assert_int_equal(pl_slip_verify(text, &f->dir[0]), PL_OK);
+    assert_int_equal(pl_slip_verify(text + 1, &f->dir[0]), PL_OK);
+    char around[PL_SLIP_TEXT + 8];
+    snprintf(around, sizeof around, "\r\n %s \n", text);
+    assert_int_equal(pl_slip_verify(around, &f->dir[0]), PL_OK);
+    snprintf(around, sizeof around, "%s", text + 2); // two short: refused
+    assert_int_not_equal(pl_slip_verify(around, &f->dir[0]), PL_OK);
     s.expires = s.issued;
     assert_int_equal(pl_slip_make(&s, f->dir_keys[0], text), PL_EINVAL);
 }
