@@ -12,6 +12,13 @@ export PATH="$BIN:$PATH"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NREF=${1:-30}
 N=${2:-2000}
+# ab (ApacheBench, Debian's apache2-utils) for this benchmark only, as
+# bench_rabbitmq.sh installs RabbitMQ: `make bench` needs nothing first
+if ! command -v ab >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "bench_web: installing apache2-utils (Debian, for this benchmark only)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        apache2-utils >/dev/null 2>&1 || true
+fi
 for exe in passerelle-web pl-ctlbench ab curl; do
     command -v "$exe" >/dev/null || { echo "bench_web: '$exe' missing (ab: apache2-utils)" >&2; exit 1; }
 done
