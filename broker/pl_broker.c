@@ -376,9 +376,10 @@ s_handle_envelope(pl_broker_t *self, pl_session_t *s, const pl_envelope_t *env,
     }
     bool dup = false;
     pl_spool_refusal_t why = PL_SPOOL_ROOM;
-    int rc = fed == PL_OK ? pl_fed_put(self, &hdr, raw, raw_len, &dup, &why)
-                          : pl_spool_put(self->spool, &hdr, raw, raw_len,
-                                         pl_now_ms(), &dup, &why);
+    int rc = fed == PL_OK
+                 ? pl_fed_put(self, &hdr, raw, raw_len, &dup, &why)
+                 : pl_spool_put_signed(self->spool, &hdr, &view, raw, raw_len,
+                                       pl_now_ms(), &dup, &why);
     if (rc == PL_OK)
         rc = pl_spool_nest_commit(self->spool);
     else

@@ -124,6 +124,22 @@ PL_MUST_CHECK int pl_spool_put(pl_spool_t *self, const pl_header_t *hdr,
                                const uint8_t *packet, size_t len,
                                uint64_t now_ms, bool *dup,
                                pl_spool_refusal_t *why);
+// As pl_spool_put for an envelope a node sent on its own connection ('env'
+// its view of 'packet'), with less hashing: the digest kept for dedupe
+// covers its header and outer signature, not all its bytes. While the id
+// is queued a resend is compared in full with the queued bytes. Once it is
+// taken, its `seen` record holds 4 bytes of that digest: a resend under
+// the same header and signature is a duplicate. (The signature covers the
+// header and BLAKE2b(nonce || ciphertext), DESIGN.md section 3: only the
+// sender itself, forging a signature its recipient refuses, can send
+// other bytes under them; a re-seal has another signature and is refused.)
+// Ids from stores written before, seen under the digest of all their
+// bytes, are still duplicates of the same bytes.
+PL_MUST_CHECK int pl_spool_put_signed(pl_spool_t *self, const pl_header_t *hdr,
+                                      const pl_envelope_t *env,
+                                      const uint8_t *packet, size_t len,
+                                      uint64_t now_ms, bool *dup,
+                                      pl_spool_refusal_t *why);
 // As pl_spool_put, but duplicates are recognised by the bytes 'dedupe'
 // (not the stored packet): a transit wrap is stored under the id of the
 // envelope it wraps, and a resend of that envelope is the same message.

@@ -23,6 +23,8 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "pl_machine_cpu.h"
+
 #define S_ROUNDS_MAX 50
 #define S_WAIT_S     60 // a round longer than this: give up
 
@@ -158,6 +160,7 @@ s_pct_ms(uint32_t *v, int n, double q)
 
 typedef struct {
     double rate, p50, p99;
+    double machine_us, busy; // the machine's busy CPU per message, share
 } s_round_t;
 
 static void
@@ -204,6 +207,8 @@ s_round(int port, int quorum, int n, int size, int window)
         ._flags = AMQP_BASIC_DELIVERY_MODE_FLAG,
         .delivery_mode = 2, // persistent
     };
+    pl_machine_cpu_t m0, m1;
+    pl_machine_cpu(&m0);
     uint64_t t0 = s_now_ns(), deadline = t0 + (uint64_t) S_WAIT_S * 1000000000u;
     uint64_t sent = 0, confirmed = 0;
     while (confirmed < (uint64_t) n && s_now_ns() < deadline) {
@@ -222,12 +227,14 @@ s_round(int port, int quorum, int n, int size, int window)
     }
     uint64_t pub_done = s_now_ns();
     pthread_join(th, NULL);
+    pl_machine_cpu(&m1);
     if (confirmed < (uint64_t) n || k.got < n)
         s_die("a round did not finish in time");
     uint64_t end = k.done_ns > pub_done ? k.done_ns : pub_done;
     s_round_t r = {.rate = n / ((double) (end - t0) / 1e9),
                    .p50 = s_pct_ms(k.lat_us, n, 0.50),
                    .p99 = s_pct_ms(k.lat_us, n, 0.99)};
+    r.machine_us = pl_machine_cpu_us(&m0, &m1, n, &r.busy);
     s_close(k.c);
     s_close(pub);
     free(k.lat_us);
@@ -265,21 +272,27 @@ main(int argc, char **argv)
         || window < 1 || window > 65535)
         s_die("bad arguments (see --help)");
     double rate[S_ROUNDS_MAX], p50[S_ROUNDS_MAX], p99[S_ROUNDS_MAX];
+    double mus[S_ROUNDS_MAX], busy[S_ROUNDS_MAX];
     double lo = 0, hi = 0;
     for (int i = 0; i < rounds; i++) {
         s_round_t r = s_round(port, quorum, n, size, window);
         rate[i] = r.rate;
         p50[i] = r.p50;
         p99[i] = r.p99;
+        mus[i] = r.machine_us;
+        busy[i] = r.busy;
         lo = i == 0 || r.rate < lo ? r.rate : lo;
         hi = i == 0 || r.rate > hi ? r.rate : hi;
         printf("round %d: rabbitmq %s %7.0f msg/s (p50 %6.2f ms, p99 %6.2f "
-               "ms)\n",
-               i + 1, argv[2], r.rate, r.p50, r.p99);
+               "ms; machine %.1f us/msg, %.0f %% busy)\n",
+               i + 1, argv[2], r.rate, r.p50, r.p99, r.machine_us,
+               100 * r.busy);
         fflush(stdout);
     }
-    printf("RESULT %s=%.0f %s_min=%.0f %s_max=%.0f p50_ms=%.2f p99_ms=%.2f\n",
+    printf("RESULT %s=%.0f %s_min=%.0f %s_max=%.0f p50_ms=%.2f p99_ms=%.2f "
+           "%s_machine_us=%.1f %s_busy=%.3f\n",
            argv[2], s_median(rate, rounds), argv[2], lo, argv[2], hi,
-           s_median(p50, rounds), s_median(p99, rounds));
+           s_median(p50, rounds), s_median(p99, rounds), argv[2],
+           s_median(mus, rounds), argv[2], s_median(busy, rounds));
     return 0;
 }

@@ -42,6 +42,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "tests/bench/pl_machine_cpu.h"
 #include "tests/lib/pl_rawclient.h"
 #include "tests/lib/pl_test.h"
 
@@ -134,6 +135,8 @@ typedef struct {
     int rejected;      // rejected replies seen (should be 0)
     int duplicates;    // envelopes the recipient got twice
     double cpu_us[2];  // e2e only: broker CPU per envelope, main / I/O
+    double machine_us; // e2e only: the machine's busy CPU per envelope
+    double busy;       // ... and its busy share of all CPUs
 } s_pl_result_t;
 
 // Sender side: send b->pkt[from..from+n) keeping at most 'window'
@@ -426,9 +429,13 @@ s_passerelle(pl_test_net_t *net, const s_batch_t *b, int n, int window,
         if (pl_rawclient_hello(c, 10000) != PL_OK)
             s_die("recipient cannot connect");
         uint64_t c0[2], c1[2];
+        pl_machine_cpu_t m0, m1;
         s_cpu_ns(br.broker, c0);
+        pl_machine_cpu(&m0);
         r.e2e_s = s_e2e(a, c, b, 0, n, window, lat, &r);
+        pl_machine_cpu(&m1);
         s_cpu_ns(br.broker, c1);
+        r.machine_us = pl_machine_cpu_us(&m0, &m1, n, &r.busy);
         for (int i = 0; i < 2; i++)
             r.cpu_us[i] = (double) (c1[i] - c0[i]) / 1e3 / n;
         pl_rawclient_close(&a);
@@ -737,7 +744,8 @@ s_raw_b(void *arg)
 }
 
 static double
-s_raw(const s_batch_t *b, int n, int window, s_lat_t *lat)
+s_raw(const s_batch_t *b, int n, int window, s_lat_t *lat, double *machine_us,
+      double *busy)
 {
     s_router_t r;
     memset(&r, 0, sizeof r);
@@ -758,10 +766,14 @@ s_raw(const s_batch_t *b, int n, int window, s_lat_t *lat)
     s_raw_side_t sa = {.d = s_dealer(&r, 'A'), b, n, window, &ack};
     s_raw_side_t sb = {.d = s_dealer(&r, 'B'), b, n, window, &ack, *lat};
     pthread_t ta, tb;
+    pl_machine_cpu_t m0, m1;
+    pl_machine_cpu(&m0);
     double t0 = s_now_s();
     pthread_create(&tb, NULL, s_raw_b, &sb);
     pthread_create(&ta, NULL, s_raw_a, &sa);
     s_join2(ta, tb);
+    pl_machine_cpu(&m1);
+    *machine_us = pl_machine_cpu_us(&m0, &m1, n, busy);
     if (sa.failed || sb.failed)
         s_die("raw ZeroMQ pass did not finish");
     double el = (sa.done > sb.done ? sa.done : sb.done) - t0;
@@ -868,7 +880,8 @@ s_e2e_mode(pl_test_net_t *net, const s_batch_t *b, int n, int window,
 {
     double pr[S_ROUNDS_MAX], rr[S_ROUNDS_MAX], p50[S_ROUNDS_MAX],
         p99[S_ROUNDS_MAX], r50[S_ROUNDS_MAX], r99[S_ROUNDS_MAX],
-        cm[S_ROUNDS_MAX], ci[S_ROUNDS_MAX];
+        cm[S_ROUNDS_MAX], ci[S_ROUNDS_MAX], pm_us[S_ROUNDS_MAX],
+        rm_us[S_ROUNDS_MAX], pbusy[S_ROUNDS_MAX], rbusy[S_ROUNDS_MAX];
     s_lat_t lat = {.us = calloc((size_t) n, sizeof *lat.us), .cap = n};
     if (!lat.us)
         s_die("out of memory");
@@ -883,15 +896,18 @@ s_e2e_mode(pl_test_net_t *net, const s_batch_t *b, int n, int window,
         bad += p.rejected + p.duplicates;
         cm[i] = p.cpu_us[0];
         ci[i] = p.cpu_us[1];
+        pm_us[i] = p.machine_us;
+        pbusy[i] = p.busy;
         lat.n = 0;
-        rr[i] = s_rate(n, s_raw(b, n, window, &lat));
+        rr[i] = s_rate(n, s_raw(b, n, window, &lat, &rm_us[i], &rbusy[i]));
         r50[i] = s_pct_ms(&lat, 0.50);
         r99[i] = s_pct_ms(&lat, 0.99);
         printf("round %d: passerelle %7.0f env/s (p50 %6.2f ms, p99 %6.2f ms; "
-               "broker CPU %.1f + %.1f us/env)   bare ROUTER %7.0f msg/s (p50 "
-               "%6.2f ms, p99 %6.2f ms)\n",
-               i + 1, pr[i], p50[i], p99[i], cm[i], ci[i], rr[i], r50[i],
-               r99[i]);
+               "broker CPU %.1f + %.1f us/env; machine %.1f us/env, %.0f %% "
+               "busy)   bare ROUTER %7.0f msg/s (p50 %6.2f ms, p99 %6.2f ms; "
+               "machine %.1f us/msg, %.0f %% busy)\n",
+               i + 1, pr[i], p50[i], p99[i], cm[i], ci[i], pm_us[i],
+               100 * pbusy[i], rr[i], r50[i], r99[i], rm_us[i], 100 * rbusy[i]);
         fflush(stdout);
     }
     free(lat.us);
@@ -908,10 +924,14 @@ s_e2e_mode(pl_test_net_t *net, const s_batch_t *b, int n, int window,
         printf("NOTE: %d rejected or duplicate envelopes\n", bad);
     printf("RESULT passerelle=%.0f passerelle_min=%.0f passerelle_max=%.0f "
            "p50_ms=%.2f p99_ms=%.2f raw=%.0f raw_p50_ms=%.2f "
-           "raw_p99_ms=%.2f cpu_main_us=%.1f cpu_io_us=%.1f\n",
+           "raw_p99_ms=%.2f cpu_main_us=%.1f cpu_io_us=%.1f "
+           "passerelle_machine_us=%.1f passerelle_busy=%.3f "
+           "raw_machine_us=%.1f raw_busy=%.3f\n",
            pm, pmin, pmax, s_median(p50, rounds), s_median(p99, rounds), rm,
            s_median(r50, rounds), s_median(r99, rounds), s_median(cm, rounds),
-           s_median(ci, rounds));
+           s_median(ci, rounds), s_median(pm_us, rounds),
+           s_median(pbusy, rounds), s_median(rm_us, rounds),
+           s_median(rbusy, rounds));
 }
 
 // Seals 'count' envelopes from node 0 to node 1 into b; the cost of one
@@ -1048,7 +1068,8 @@ main(int argc, char **argv)
             s_passerelle(&net, &b, n, window, NULL, "plain", false, &none);
         s_pl_result_t v = s_passerelle(
             &net, &b, n, window, "--verify-signatures", "verify", false, &none);
-        raw_s[i] = s_raw(&b, n, window, &none);
+        double unused_us, unused_busy;
+        raw_s[i] = s_raw(&b, n, window, &none, &unused_us, &unused_busy);
         acc_s[i] = p.accepted_s;
         dr_s[i] = p.drain_s;
         e2e_s[i] = p.e2e_s;

@@ -175,6 +175,20 @@ if p and r:
 b = med("before_passerelle")
 if p and b:
     print(f"  after / before                       {p / b:5.2f}")
+# the whole machine's busy CPU per message (every process: clients,
+# broker, kernel) and how busy the 2 CPUs were: a CPU-bound rate is at
+# most (CPUs x 1 s) / (CPU per message)
+mc = [(k, label) for k, label in (("passerelle", "passerelle"), ("before_passerelle", "before"),
+                                  ("raw", "bare ROUTER"), ("quorum", "quorum"), ("classic", "classic"))
+      if med(k + "_machine_us")]
+if mc:
+    import os
+    ncpu = os.cpu_count() or 1
+    print(f"  machine CPU per message (every process, median) and busy share of {ncpu} CPUs:")
+    for k, label in mc:
+        us, busy = med(k + "_machine_us"), med(k + "_busy")
+        print(f"    {label:<12} {us:6.1f} us   {100 * busy:3.0f} % busy   "
+              f"CPU-bound ceiling {ncpu * 1e6 / us:7.0f}/s")
 if "cpu_main_us" in rows:
     print(f"  broker CPU per envelope (median): main thread {med('cpu_main_us'):.1f} us, "
           f"ZeroMQ I/O thread {med('cpu_io_us'):.1f} us")

@@ -1,6 +1,7 @@
 // test_spool - the broker's durable queues (broker/pl_spool) as a unit, on
 // a temp store, no daemon: put, scan, depth, take (only by the recipient,
-// once), dedupe, what a commit keeps and an abort drops across a reopen,
+// once), dedupe (of all the bytes, or of a node's header and signature),
+// what a commit keeps and an abort drops across a reopen,
 // the queue sequence across passes, aborts and a reopen,
 // expiry with its notice to the sender, quotas and their release, usage;
 // light nests: refusals mid-pass keep the pass, a failure half-way drops it;
@@ -163,6 +164,97 @@ test_put_scan_take(void **state)
         pl_spool_put(f->sp, &a, pkt, sizeof pkt, f->now * 1000, &dup, &why),
         PL_EAUTH);
     pl_spool_abort(f->sp);
+}
+
+// pl_spool_put_signed on 'pkt' with a view whose header is pkt[10..60)
+// and outer signature pkt[200..264): what the spool hashes for dedupe
+static int
+s_put_signed(fx_t *f, const pl_header_t *h, const uint8_t *pkt, size_t len)
+{
+    pl_envelope_t env = {.header = pkt + 10,
+                         .header_len = 50,
+                         .nonce = pkt + 60,
+                         .ct = pkt + 84,
+                         .ct_len = 116,
+                         .sig = pkt + 200};
+    bool dup = false;
+    pl_spool_refusal_t why = PL_SPOOL_ROOM;
+    int rc = pl_spool_put_signed(f->sp, h, &env, pkt, len, f->now * 1000, &dup,
+                                 &why);
+    assert_true(rc != PL_EEXIST || dup);
+    return rc;
+}
+
+static bool
+s_first_bytes(void *arg, const pl_spool_item_t *it)
+{
+    memcpy(arg, it->packet, it->packet_len);
+    return false;
+}
+
+// Duplicates of a node's envelope are known by its header and outer
+// signature; ids stored under the digest of all their bytes (stores from
+// before) are still duplicates of the same bytes, queued and taken.
+static void
+test_signed_dedupe(void **state)
+{
+    fx_t *f = *state;
+    uint8_t old[300], pkt[300], first[300];
+    pl_random(old, sizeof old);
+    pl_random(pkt, sizeof pkt);
+    pl_header_t a, b;
+    s_hdr(&a, "sn/agency", "sn/clinic", f->now + 3600);
+    s_hdr(&b, "sn/agency", "sn/clinic", f->now + 3600);
+    assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+    assert_int_equal(s_put(f, &a, old, sizeof old, NULL), PL_OK); // before
+    assert_int_equal(s_put_signed(f, &b, pkt, sizeof pkt), PL_OK);
+    assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+
+    for (int taken = 0; taken < 2; taken++) {
+        assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+        // an id of a store from before, resent as it was: a duplicate
+        assert_int_equal(s_put_signed(f, &a, old, sizeof old), PL_EEXIST);
+        old[100] ^= 1; // other bytes (header and signature alike): conflict
+        assert_int_equal(s_put_signed(f, &a, old, sizeof old), PL_EAUTH);
+        old[100] ^= 1;
+        // resent as sent: a duplicate; other bytes under the same header
+        // and signature (a forgery of its own sender): refused while
+        // queued (compared in full), a duplicate once taken
+        assert_int_equal(s_put_signed(f, &b, pkt, sizeof pkt), PL_EEXIST);
+        pkt[100] ^= 1;
+        assert_int_equal(s_put_signed(f, &b, pkt, sizeof pkt),
+                         taken ? PL_EEXIST : PL_EAUTH);
+        pkt[100] ^= 1;
+        // shorter or longer under the same header and signature: the same
+        assert_int_equal(s_put_signed(f, &b, pkt, sizeof pkt - 1),
+                         taken ? PL_EEXIST : PL_EAUTH);
+        // another signature (sealed again) or another header: a conflict
+        pkt[230] ^= 1;
+        assert_int_equal(s_put_signed(f, &b, pkt, sizeof pkt), PL_EAUTH);
+        pkt[230] ^= 1;
+        pkt[20] ^= 1;
+        assert_int_equal(s_put_signed(f, &b, pkt, sizeof pkt), PL_EAUTH);
+        pkt[20] ^= 1;
+        assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+        if (taken)
+            break;
+        // the first bytes are what is queued, then both are taken
+        assert_int_equal(
+            pl_spool_scan(f->sp, "sn/clinic", 1, 1, s_first_bytes, first), 1);
+        assert_memory_equal(first, pkt, sizeof pkt);
+        assert_int_equal(pl_spool_begin(f->sp), PL_OK);
+        assert_int_equal(pl_spool_take(f->sp, a.id, "sn/clinic", PL_SPOOL_TAKEN,
+                                       f->now * 1000, NULL, NULL),
+                         PL_OK);
+        assert_int_equal(pl_spool_take(f->sp, b.id, "sn/clinic", PL_SPOOL_TAKEN,
+                                       f->now * 1000, NULL, NULL),
+                         PL_OK);
+        assert_int_equal(pl_spool_commit(f->sp), PL_OK);
+    }
+    uint64_t count = 9, oldest = 0;
+    assert_int_equal(pl_spool_depth(f->sp, "sn/clinic", &count, &oldest),
+                     PL_OK);
+    assert_int_equal(count, 0); // no duplicate was queued
 }
 
 static void
@@ -679,6 +771,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_put_scan_take, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_signed_dedupe, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_commit_kept_abort_dropped, s_setup,
                                         s_teardown),
