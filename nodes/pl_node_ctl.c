@@ -28,11 +28,19 @@
 #include "nodes/pl_staff.h"
 #include "nodes/pl_token.h"
 
-// A request refused because the store has no room (the request record or
-// the commit did not fit): the same words as a refusal before the work.
-#define S_FULL_UNDONE                                                          \
-    "the node's store is full (no space on the disk or in the map); nothing "  \
-    "was done; retry once space is freed"
+// The reply to a request whose record or commit failed with 'rc' ('what'
+// could not be done): a full store (the request record or the commit did
+// not fit) in the same words as a refusal before the work.
+static char *
+s_undone(int rc, const char *what)
+{
+    if (rc == PL_EFULL)
+        return pl_node_ctl_error(rc, "the node's store is full (no space on "
+                                     "the disk or in the map); nothing was "
+                                     "done; retry once space is freed");
+    return pl_node_ctl_error(rc, "the node could not %s (%s); nothing was done",
+                             what, pl_strerror(rc));
+}
 
 // ---- the command table
 
@@ -266,12 +274,7 @@ pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
         arc = pl_store_request_put(c, rid, pl_now(), reply, strlen(reply));
         if (arc != PL_OK) {
             free(reply);
-            reply = arc == PL_EFULL
-                        ? pl_node_ctl_error(arc, "%s", S_FULL_UNDONE)
-                        : pl_node_ctl_error(arc,
-                                            "the node could not record the "
-                                            "request (%s); nothing was done",
-                                            pl_strerror(arc));
+            reply = s_undone(arc, "record the request");
         }
     }
     if (commits && arc == PL_OK) {
@@ -279,12 +282,7 @@ pl_node_ctl_request(pl_node_t *self, pl_txn_t *pass, const char *text,
         if (rc != PL_OK) {
             pl_node_after_truncate(self, mark);
             free(reply);
-            reply = rc == PL_EFULL
-                        ? pl_node_ctl_error(rc, "%s", S_FULL_UNDONE)
-                        : pl_node_ctl_error(rc,
-                                            "the node could not commit (%s); "
-                                            "nothing was done",
-                                            pl_strerror(rc));
+            reply = s_undone(rc, "commit");
         }
     } else {
         // read commands change nothing; a failed action leaves no trace
