@@ -4,8 +4,8 @@
 # hits all alike:
 #   - RabbitMQ quorum queue, then classic durable queue: tests/bench/
 #     amqp_peer.c (librabbitmq): 1 KiB persistent messages, publisher
-#     confirms with at most 1,000 unconfirmed, the consumer acks each one
-#     (prefetch 1,000), publisher and consumer on their own connections;
+#     confirms with at most WINDOW unconfirmed, the consumer acks each one
+#     (prefetch WINDOW), publisher and consumer on their own connections;
 #   - Passerelle and the bare CURVE ROUTER: build/bench_broker --e2e, one
 #     round each: 1 KiB payloads in 4 KiB buckets (4,315-byte CURVE
 #     packets), fdatasync before `accepted`, accepted -> delivered -> taken.
@@ -18,16 +18,29 @@
 # scripts/deps.sh); without root or a package mirror the RabbitMQ part is
 # skipped and said so.
 # Usage: bench_rabbitmq.sh [ROUNDS] [RABBIT_MSGS] [PASSERELLE_ENVS]
-#        (defaults 5, 20000, 10000; BENCH_WINDOW sets Passerelle's sender
-#        window, default 1000 as RabbitMQ's; BENCH_BEFORE_BROKER=PATH adds
+#        (defaults 5, 20000, 10000). Three runs by default, each with
+#        its summary: both at window 1000 (the issue's figure for
+#        RabbitMQ), Passerelle's sender at 256 (the broker's delivery
+#        window) against RabbitMQ at 1000, both at 256; BENCH_PAIRS
+#        ("1000:1000 256:1000 256:256") sets the pairs, BENCH_WINDOW (Passerelle's
+#        sender window) and RABBIT_WINDOW (RabbitMQ's unconfirmed
+#        publishes and prefetch) one pair; BENCH_BEFORE_BROKER=PATH adds
 #        a round of that older passerelle-broker binary to each round, for
 #        a before/after in the same run).
 set -euo pipefail
-if [ "${1:-}" = --help ]; then sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [ "${1:-}" = --help ]; then sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN="${PL_BIN_DIR:-$HERE/../../build}"
 ROUNDS=${1:-5}; RN=${2:-20000}; PN=${3:-10000}
-export BENCH_WINDOW=${BENCH_WINDOW:-1000}
+# window pairs (Passerelle's sender : RabbitMQ's), each a whole run with
+# its own summary: the issue's 1,000 for both, Passerelle at 256 (the
+# broker's delivery window) against RabbitMQ at 1,000, both at 256;
+# BENCH_WINDOW / RABBIT_WINDOW alone: one
+if [ -n "${BENCH_WINDOW:-}${RABBIT_WINDOW:-}" ]; then
+    PAIRS="${BENCH_WINDOW:-1000}:${RABBIT_WINDOW:-1000}"
+else
+    PAIRS="${BENCH_PAIRS:-1000:1000 256:1000 256:256}"
+fi
 T=$(mktemp -d /tmp/pl-rabbit-XXXXXX)
 PIDS=()
 BEAM=
@@ -107,13 +120,17 @@ if [ -n "$BEFORE" ]; then
     for f in "$BIN"/*; do [ -f "$f" ] && [ -x "$f" ] && ln -s "$f" "$T/before/"; done
     rm -f "$T/before/passerelle-broker"; ln -s "$(readlink -f "$BEFORE")" "$T/before/passerelle-broker"
 fi
-echo "bench_rabbitmq: $ROUNDS rounds alternating; RabbitMQ $RN msgs a round, Passerelle $PN envelopes a round, window $BENCH_WINDOW"
+# one window pair: rounds alternating, then the medians and ratios
+s_run() {
+export BENCH_WINDOW=$1
+RABBIT_WINDOW=$2
+echo "bench_rabbitmq: $ROUNDS rounds alternating; RabbitMQ $RN msgs a round, Passerelle $PN envelopes a round, window $BENCH_WINDOW (RabbitMQ $RABBIT_WINDOW)"
 echo "  machine: $(nproc) CPUs, load average $(cut -d' ' -f1 /proc/loadavg) at start; $(date -u '+%Y-%m-%d %H:%M UTC')"
 : >"$T/res"
 for i in $(seq 1 "$ROUNDS"); do
     if [ $RABBIT = 1 ]; then
         for q in quorum classic; do
-            "$PEER" "$AMQP" $q "$RN" 1 1024 1000 >"$T/out" || { echo "amqp_peer failed"; exit 1; }
+            "$PEER" "$AMQP" $q "$RN" 1 1024 "$RABBIT_WINDOW" >"$T/out" || { echo "amqp_peer failed"; exit 1; }
             sed "s/^round 1/round $i/" "$T/out" | grep '^round'
             grep '^RESULT' "$T/out" >>"$T/res"
         done
@@ -129,7 +146,7 @@ for i in $(seq 1 "$ROUNDS"); do
     grep '^RESULT' "$T/out" >>"$T/res"
 done
 
-python3 - "$T/res" "${VER:-}" <<'EOF'
+python3 - "$T/res" "${VER:-}" "$RABBIT_WINDOW" <<'EOF'
 import sys, statistics as st
 rows = {}
 for line in open(sys.argv[1]):
@@ -148,7 +165,7 @@ print("\nmedians (n rounds: %d)" % len(rows.get("passerelle", [])))
 line("passerelle end to end (CURVE, 4 KiB buckets, fdatasync, taken)", "passerelle", "env/s")
 line("  the same, before (BENCH_BEFORE_BROKER)", "before_passerelle", "env/s")
 line("bare CURVE ROUTER (same frames, forward + ack, no store)", "raw", "msg/s")
-line("RabbitMQ %s quorum queue (1 KiB, confirms, window 1000)" % sys.argv[2], "quorum", "msg/s")
+line("RabbitMQ %s quorum queue (1 KiB, confirms, window %s)" % (sys.argv[2], sys.argv[3]), "quorum", "msg/s")
 line("RabbitMQ %s classic durable queue (same)" % sys.argv[2], "classic", "msg/s")
 # latency medians: RESULT lines of each kind carry p50_ms/p99_ms in order
 lat = {"passerelle": [], "before": [], "quorum": [], "classic": []}
@@ -196,3 +213,8 @@ if "before_cpu_main_us" in rows:
     print(f"    before: main thread {med('before_cpu_main_us'):.1f} us, "
           f"ZeroMQ I/O thread {med('before_cpu_io_us'):.1f} us")
 EOF
+}
+
+for pair in $PAIRS; do
+    s_run "${pair%%:*}" "${pair##*:}"
+done
