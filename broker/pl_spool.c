@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "broker/pl_spool_quota.h"
+#include "broker/pl_spool_seen.h"
 #include "proto/pl_crypto.h"
 #include "proto/pl_lmdb.h"
 #include "proto/pl_storever.h"
@@ -20,12 +21,8 @@
 #define S_KEEP_IDS  86400                     // seen ids kept past expiry
 #define S_FULL_PCT  90                        // refuse new envelopes above
 #define S_SMALL_PCT 95                        // ... small ones above this
-#define S_SEEN_ID   12                        // id bytes kept in `seen`
-#define S_SEEN_DIG  4                         // digest bytes kept in `seen`
-#define S_SEEN_REC  (S_SEEN_ID + S_SEEN_DIG)  // one `seen` record
 #define S_FORMAT    2                         // store layout (see header)
 #define S_DISK_KEEP ((uint64_t) 2 << 20)      // disk left free by new envelopes
-#define S_DAYS_MAX  512 // day keys of `seen` tracked (92 live at most)
 #define S_REC_SLACK 256 // tree bytes per put on top of its value (estimate)
 
 // Value of the ids database (fixed size, native endianness: local file).
@@ -41,37 +38,34 @@ typedef struct {
 } s_idrec_t;
 
 struct pl_spool {
-    MDB_env *env;              // one environment
-    MDB_dbi queue;             // recipient NUL seq -> item
-    MDB_dbi ids;               // id -> s_idrec_t (queued ids only)
-    MDB_dbi seen;              // day -> id prefix | digest prefix (dedupe)
-    MDB_dbi quota;             // 'f'/'t' address -> u64 bytes queued
-    MDB_dbi notices;           // sender NUL id -> recipient
-    MDB_dbi meta;              // "seq" -> u64, "format" -> u32
-    MDB_dbi fedmap;            // id -> expires | sender NUL recipient NUL
-    MDB_txn *pass;             // the pass transaction, or NULL
-    MDB_txn *nest;             // the current nested transaction, or NULL
-    bool light;                // a light nest is open (see pl_spool_nest_fast)
-    bool light_dirty;          // ... and it wrote to the pass (or failed)
-    int poison;                // the pass cannot commit: LMDB code, or 0
-    pl_qcache_t qc;            // quota figures of this pass
-    uint64_t pass_seq;         // next queue seq in this pass (0: not read)
-    uint64_t seq_stored;       // the "seq" meta holds in this pass
-    uint64_t map_bytes;        // map size
-    uint64_t live_bytes;       // live pages x page size at the pass start
-    uint64_t pass_bytes;       // estimated bytes added by this pass
-    uint64_t nest_bytes;       // ... by the open nested transaction
-    uint64_t file_bytes;       // data.mdb size at the pass start
-    uint64_t disk_avail;       // free bytes of its file system then
-    uint64_t quota_sender;     // bytes one sender may have queued
-    uint64_t quota_recipient;  // bytes one recipient may have queued
-    uint32_t days[S_DAYS_MAX]; // the day keys of `seen`, ascending
-    size_t ndays;              // days[] used
-    bool days_ok;              // days[] read in this pass
-    int fatal;                 // LMDB/errno code once failed for good
-    int data_fd;               // data.mdb, for preallocation only
-    char path[4096];           // store folder
-    pl_log_t *log;             // borrowed
+    MDB_env *env;             // one environment
+    MDB_dbi queue;            // recipient NUL seq -> item
+    MDB_dbi ids;              // id -> s_idrec_t (queued ids only)
+    MDB_dbi quota;            // 'f'/'t' address -> u64 bytes queued
+    MDB_dbi notices;          // sender NUL id -> recipient
+    MDB_dbi meta;             // "seq" -> u64, "format" -> u32
+    MDB_dbi fedmap;           // id -> expires | sender NUL recipient NUL
+    MDB_txn *pass;            // the pass transaction, or NULL
+    MDB_txn *nest;            // the current nested transaction, or NULL
+    bool light;               // a light nest is open (see pl_spool_nest_fast)
+    bool light_dirty;         // ... and it wrote to the pass (or failed)
+    int poison;               // the pass cannot commit: LMDB code, or 0
+    pl_qcache_t qc;           // quota figures of this pass
+    uint64_t pass_seq;        // next queue seq in this pass (0: not read)
+    uint64_t seq_stored;      // the "seq" meta holds in this pass
+    uint64_t map_bytes;       // map size
+    uint64_t live_bytes;      // live pages x page size at the pass start
+    uint64_t pass_bytes;      // estimated bytes added by this pass
+    uint64_t nest_bytes;      // ... by the open nested transaction
+    uint64_t file_bytes;      // data.mdb size at the pass start
+    uint64_t disk_avail;      // free bytes of its file system then
+    uint64_t quota_sender;    // bytes one sender may have queued
+    uint64_t quota_recipient; // bytes one recipient may have queued
+    pl_seen_t seen;           // `seen` (dedupe) and its day index
+    int fatal;                // LMDB/errno code once failed for good
+    int data_fd;              // data.mdb, for preallocation only
+    char path[4096];          // store folder
+    pl_log_t *log;            // borrowed
 };
 
 // Maps an LMDB/errno code to PL_E* (pl_lmdb_err, the map the node's store
@@ -105,135 +99,13 @@ s_u64(const uint8_t *p)
     return v;
 }
 
-static void
-s_day_key(uint8_t key[4], uint64_t expires_at)
-{
-    uint64_t day = expires_at / 86400;
-    uint32_t d = day > UINT32_MAX ? UINT32_MAX : (uint32_t) day;
-    key[0] = (uint8_t) (d >> 24);
-    key[1] = (uint8_t) (d >> 16);
-    key[2] = (uint8_t) (d >> 8);
-    key[3] = (uint8_t) d;
-}
-
-static uint32_t
-s_day_get(const uint8_t *key)
-{
-    return (uint32_t) key[0] << 24 | (uint32_t) key[1] << 16
-           | (uint32_t) key[2] << 8 | key[3];
-}
-
-static void s_days_add(pl_spool_t *self, uint32_t d);
-
-// records id/digest as seen, under its expiry day
+// records id/digest as seen (pl_spool_seen), LMDB codes mapped
 static int
 s_seen_put(pl_spool_t *self, MDB_txn *txn, const uint8_t *id,
            const uint8_t *digest, uint64_t expires_at)
 {
-    uint8_t dk[4], rec[S_SEEN_REC];
-    s_day_key(dk, expires_at);
-    memcpy(rec, id, S_SEEN_ID);
-    memcpy(rec + S_SEEN_ID, digest, S_SEEN_DIG);
-    MDB_val k = {4, dk}, v = {S_SEEN_REC, rec};
-    int rc = mdb_put(txn, self->seen, &k, &v, MDB_NODUPDATA);
-    if (rc == 0 || rc == MDB_KEYEXIST)
-        s_days_add(self, s_day_get(dk));
-    if (rc == MDB_KEYEXIST)
-        return PL_OK;
+    int rc = pl_seen_put(&self->seen, txn, id, digest, expires_at);
     return rc == 0 ? PL_OK : s_err(self, "put_seen", rc);
-}
-
-// Reads the day keys of `seen` into days[] (once per pass, and after a
-// sweep dropped some): the lookups then cost one cursor operation a day.
-static int
-s_days_load(pl_spool_t *self, MDB_txn *txn)
-{
-    self->ndays = 0;
-    self->days_ok = false;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, self->seen, &cur);
-    if (rc != 0)
-        return s_err(self, "cursor", rc);
-    MDB_val k, v;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    while (rc == 0 && self->ndays < S_DAYS_MAX) {
-        if (k.mv_size == 4)
-            self->days[self->ndays++] = s_day_get(k.mv_data);
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP);
-    }
-    mdb_cursor_close(cur);
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return s_err(self, "days", rc);
-    self->days_ok = true;
-    return PL_OK;
-}
-
-// notes day 'd' in days[] (kept sorted)
-static void
-s_days_add(pl_spool_t *self, uint32_t d)
-{
-    size_t i = 0;
-    while (i < self->ndays && self->days[i] < d)
-        i++;
-    if (i < self->ndays && self->days[i] == d)
-        return;
-    if (self->ndays == S_DAYS_MAX) {
-        self->days_ok = false; // more days than tracked: reload next time
-        return;
-    }
-    memmove(&self->days[i + 1], &self->days[i],
-            (self->ndays - i) * sizeof self->days[0]);
-    self->days[i] = d;
-    self->ndays++;
-}
-
-// Looks 'id' up in every live day of `seen` (its own expiry day first: a
-// resend of the same bytes is there). PL_OK with *found and
-// 'digest_prefix' filled, or a negative PL_E*.
-static int
-s_seen_find(pl_spool_t *self, MDB_txn *txn, const uint8_t *id,
-            uint64_t expires_at, bool *found, uint8_t digest_prefix[S_SEEN_DIG])
-{
-    *found = false;
-    if (!self->days_ok || self->ndays == S_DAYS_MAX) {
-        int r = s_days_load(self, txn);
-        if (r != PL_OK)
-            return r;
-    }
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, self->seen, &cur);
-    if (rc != 0)
-        return s_err(self, "cursor", rc);
-    uint8_t own[4];
-    s_day_key(own, expires_at);
-    uint32_t own_day = s_day_get(own);
-    rc = MDB_NOTFOUND;
-    // i == -1: the envelope's own day; then every other tracked day
-    for (long i = -1; i < (long) self->ndays && !*found; i++) {
-        uint32_t d = i < 0 ? own_day : self->days[i];
-        if (i >= 0 && d == own_day)
-            continue;
-        uint8_t dk[4] = {(uint8_t) (d >> 24), (uint8_t) (d >> 16),
-                         (uint8_t) (d >> 8), (uint8_t) d};
-        uint8_t probe[S_SEEN_REC];
-        memcpy(probe, id, S_SEEN_ID);
-        memset(probe + S_SEEN_ID, 0, S_SEEN_DIG);
-        MDB_val k = {4, dk}, v = {S_SEEN_REC, probe};
-        rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
-        if (rc == 0 && v.mv_size == S_SEEN_REC
-            && memcmp(v.mv_data, id, S_SEEN_ID) == 0) {
-            memcpy(digest_prefix, (uint8_t *) v.mv_data + S_SEEN_ID,
-                   S_SEEN_DIG);
-            *found = true;
-        } else if (rc != 0 && rc != MDB_NOTFOUND) {
-            break;
-        }
-        rc = 0;
-    }
-    mdb_cursor_close(cur);
-    if (*found || rc == 0 || rc == MDB_NOTFOUND)
-        return PL_OK;
-    return s_err(self, "get_seen", rc);
 }
 
 // adds 'delta' (may be negative) to the quota figure 'kind' of 'address'
@@ -532,7 +404,7 @@ pl_spool_open(const char *dir, size_t map_bytes, pl_log_t *log)
         rc = mdb_dbi_open(txn, "ids", MDB_CREATE, &self->ids);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "seen", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
-                          &self->seen);
+                          &self->seen.dbi);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "quota", MDB_CREATE, &self->quota);
     if (rc == 0)
@@ -756,7 +628,7 @@ pl_spool_begin(pl_spool_t *self)
     }
     self->pass_bytes = 0;
     self->qc.n = 0;
-    self->days_ok = false; // days[] is read again inside this pass
+    self->seen.ok = false; // days[] is read again inside this pass
     // takens must commit even on a full disk: keep S_DISK_KEEP of real
     // blocks allocated in data.mdb past its high-water page, so a commit
     // that finds no reusable page (LMDB reuses freed pages two commits
@@ -952,20 +824,8 @@ pl_spool_put_signed(pl_spool_t *self, const pl_header_t *hdr,
                     const pl_envelope_t *env, const uint8_t *packet, size_t len,
                     uint64_t now_ms, bool *dup, pl_spool_refusal_t *why)
 {
-    // ~300 bytes hashed instead of the whole packet (4,315 for a 4 KiB
-    // bucket): the BLAKE2b of every packet was ~14 % of the broker's
-    // main thread (docs/performance.md, fourth round)
-    static const char tag[] = "passerelle/v1/broker-dedupe";
-    uint8_t hlen[8]; // the header's length: header || sig is unambiguous
-    pl_be64_put(hlen, env->header_len);
-    pl_hash_state_t st;
-    pl_hash_init(&st, 32);
-    pl_hash_update(&st, tag, sizeof tag);
-    pl_hash_update(&st, hlen, sizeof hlen);
-    pl_hash_update(&st, env->header, env->header_len);
-    pl_hash_update(&st, env->sig, PL_SIG_BYTES);
     uint8_t digest[32];
-    pl_hash_final(&st, digest);
+    pl_seen_signed_digest(env, digest);
     return s_put(self, hdr, packet, len, digest, true, now_ms, dup, why);
 }
 
@@ -977,21 +837,6 @@ pl_spool_put_as(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
     uint8_t digest[32];
     pl_hash(digest, sizeof digest, dedupe, dedupe_len, NULL, 0);
     return s_put(self, hdr, packet, len, digest, false, now_ms, dup, why);
-}
-
-// A known id whose digest differs: with 'legacy', the digest of all its
-// bytes (what stores written before pl_spool_put_signed kept) may match.
-static bool
-s_same(const uint8_t *stored, const uint8_t digest[32], size_t n, bool legacy,
-       const uint8_t *packet, size_t len)
-{
-    if (pl_ct_equal(stored, digest, n))
-        return true;
-    if (!legacy)
-        return false;
-    uint8_t whole[32];
-    pl_hash(whole, sizeof whole, packet, len, NULL, 0);
-    return pl_ct_equal(stored, whole, n);
 }
 
 // A node's envelope whose id is still queued (live record 'rec'): the
@@ -1006,7 +851,7 @@ s_same_queued(pl_spool_t *self, MDB_txn *txn, const s_idrec_t *rec,
     snprintf(to, sizeof to, "%.*s", PL_ADDRESS_MAX, rec->to);
     MDB_val qk = {s_qkey(key, to, rec->seq), key}, qv;
     if (mdb_get(txn, self->queue, &qk, &qv) != 0)
-        return s_same(rec->digest, digest, 32, true, packet, len);
+        return pl_seen_same(rec->digest, digest, 32, true, packet, len);
     return qv.mv_size == S_QUEUE_HDR + len
            && memcmp((const uint8_t *) qv.mv_data + S_QUEUE_HDR, packet, len)
                   == 0;
@@ -1042,12 +887,12 @@ s_put(pl_spool_t *self, const pl_header_t *hdr, const uint8_t *packet,
     // taken, refused or expired: the seen prefix (12 id bytes: a false
     // match among 27 M ids a month is ~1e-14 likely)
     bool found = false;
-    uint8_t dp[S_SEEN_DIG];
-    rc = s_seen_find(self, txn, hdr->id, hdr->expires_at, &found, dp);
-    if (rc != PL_OK)
-        return rc;
+    uint8_t dp[PL_SEEN_DIG];
+    rc = pl_seen_find(&self->seen, txn, hdr->id, hdr->expires_at, &found, dp);
+    if (rc != 0)
+        return s_err(self, "get_seen", rc);
     if (found) {
-        if (!s_same(dp, digest, S_SEEN_DIG, legacy, packet, len))
+        if (!pl_seen_same(dp, digest, PL_SEEN_DIG, legacy, packet, len))
             return PL_EAUTH;
         *dup = true;
         return PL_EEXIST;
@@ -1260,7 +1105,7 @@ pl_spool_sweep(pl_spool_t *self, uint64_t now,
         return PL_ESTATE;
     // 1. seen days past expires + 1 day: one delete per day
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, self->seen, &cur);
+    int rc = mdb_cursor_open(txn, self->seen.dbi, &cur);
     if (rc != 0)
         return s_err(self, "cursor", rc);
     MDB_val k, v;
@@ -1268,14 +1113,14 @@ pl_spool_sweep(pl_spool_t *self, uint64_t now,
         rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
         if (rc != 0 || k.mv_size != 4)
             break;
-        uint64_t day = s_day_get(k.mv_data);
+        uint64_t day = pl_seen_day(k.mv_data);
         // every record of the day expires before (day + 1) * 86400
         if ((day + 1) * 86400 + S_KEEP_IDS > now)
             break;
         rc = mdb_cursor_del(cur, MDB_NODUPDATA);
         if (rc != 0)
             break;
-        self->days_ok = false;
+        self->seen.ok = false;
     }
     mdb_cursor_close(cur);
     if (rc != 0 && rc != MDB_NOTFOUND)
