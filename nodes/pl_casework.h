@@ -94,6 +94,27 @@ PL_MUST_CHECK int pl_casework_lowest(pl_txn_t *txn,
                                      const uint8_t id[PL_CASE_ID], char *out,
                                      size_t n);
 
+// ---- a handover (pl_handover_cmd.c; DESIGN.md §7.2)
+
+// What a handover of case 'id' carries of its casework: {"assessments":
+// [...], "plan": its latest version}, without the host's staff names and
+// the host's own referral ids (an assessment's protection_referral); the
+// follow-ups, surveys and schedule stay at the host. NULL with *rc PL_OK
+// when the case has no assessment and no plan; NULL with *rc set on
+// failure. (pl_casework_cmd.c)
+json_t *pl_casework_handover_out(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
+                                 int *rc);
+// Receiving side, on acceptance: the casework 'cw' a handover from 'peer'
+// (handover 'hid', hex) carried becomes new case 'id''s: each assessment
+// that passes the checks of `assess add` and the plan (as version 1, its
+// referral items' ids kept as "sending_referral"), each marked
+// "received": {from, handover}. What fails the checks is left out
+// (*dropped counts it). PL_OK with nothing done when 'cw' is not an object.
+PL_MUST_CHECK int pl_casework_handover_in(pl_txn_t *txn,
+                                          const uint8_t id[PL_CASE_ID],
+                                          const json_t *cw, const char *peer,
+                                          const char *hid, size_t *dropped);
+
 // ---- the closure rules, called by case.close (pl_case.c)
 
 // NULL when case 'id' may close with 'reason'; else the reply (*rc its

@@ -810,6 +810,232 @@ s_rss_weights_load(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args,
 #define S_CM  (PL_CTL_STAFF | PL_CTL_ROLES(PL_ROLE_CASE_MANAGER))
 #define S_SUP (PL_CTL_STAFF | PL_CTL_ROLES(PL_ROLE_SUPERVISOR))
 
+// ---- a handover (pl_handover_cmd.c; DESIGN.md §7.2)
+
+// A copy of 'rec' with the keys of 'keys' only (NULL: no memory).
+static json_t *
+s_only(const json_t *rec, const char *const *keys)
+{
+    json_t *c = json_object();
+    for (size_t i = 0; c && keys[i]; i++) {
+        json_t *v = json_object_get(rec, keys[i]);
+        if (v && json_object_set_new(c, keys[i], json_deep_copy(v)) != 0) {
+            json_decref(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+json_t *
+pl_casework_handover_out(pl_txn_t *txn, const uint8_t id[PL_CASE_ID], int *rc)
+{
+    pl_cw_t w = PL_CW_INIT;
+    *rc = pl_cw_load(txn, id, &w);
+    if (*rc != PL_OK)
+        return NULL;
+    json_t *as = json_object_get(w.doc, "assessments"),
+           *plans = json_object_get(w.doc, "plans"), *e;
+    json_t *plan = json_array_get(plans, json_array_size(plans) - 1);
+    json_t *out = NULL;
+    if (json_array_size(as) || plan) {
+        out = json_pack("{s:[]}", "assessments");
+        json_t *a = json_object_get(out, "assessments");
+        size_t i;
+        json_array_foreach(as, i, e)
+        {
+            // the host's staff and its own referral ids stay at the host
+            json_t *c = json_deep_copy(e);
+            json_object_del(c, "by");
+            json_object_del(c, "protection_referral");
+            if (!c || json_array_append_new(a, c) != 0)
+                *rc = PL_ENOMEM;
+        }
+        json_t *c = plan ? json_deep_copy(plan) : NULL;
+        json_object_del(c, "by");
+        if (plan && (!c || json_object_set_new(out, "plan", c) != 0))
+            *rc = PL_ENOMEM;
+        if (!out)
+            *rc = PL_ENOMEM;
+    }
+    pl_cw_release(&w);
+    if (*rc != PL_OK) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+// A record id from the other side: the 16 hex digits of s_new_id.
+static bool
+s_rec_id_ok(const char *s)
+{
+    uint8_t b[8];
+    return s && strlen(s) == 16 && pl_unhex(b, sizeof b, s) == PL_OK;
+}
+
+// A received assessment, checked as `assess add` checks one (against the
+// records already taken in); NULL when it is not one.
+static json_t *
+s_assess_received(pl_cw_t *w, const json_t *e, const json_t *from)
+{
+    const char *type = pl_case_str(e, "type");
+    json_t *date = json_object_get(e, "date");
+    if (!json_is_object(e) || !s_in(type, s_assess_types)
+        || !json_is_integer(date) || json_integer_value(date) < 0
+        || !s_rec_id_ok(pl_case_str(e, "id"))
+        || s_has_id(json_object_get(w->doc, "assessments"),
+                    pl_case_str(e, "id"), NULL))
+        return NULL;
+    json_t *rec = s_only(e, s_assess_keys);
+    json_object_del(rec, "protection_referral"); // an id of the other side
+    if (!rec || s_assess_bad(w, type, rec)) {
+        json_decref(rec);
+        return NULL;
+    }
+    json_t *rt = json_object_get(e, "recorded");
+    json_object_set_new(rec, "id", json_string(pl_case_str(e, "id")));
+    json_object_set_new(rec, "type", json_string(type));
+    json_object_set(rec, "date", date);
+    json_object_set_new(rec, "recorded",
+                        json_is_integer(rt)
+                            ? json_copy(rt)
+                            : json_integer((json_int_t) pl_now()));
+    json_object_set(rec, "received", (json_t *) from);
+    return rec;
+}
+
+// A received plan item: its own keys, checked as `plan set` checks them,
+// a referral item's id (a referral of the other side) kept apart as
+// "sending_referral"; NULL when it is not one.
+static json_t *
+s_item_received(const json_t *e)
+{
+    if (!json_is_object(e))
+        return NULL;
+    json_t *it = s_only(e, s_item_keys);
+    if (!it)
+        return NULL;
+    bool referral = !strcmp(pl_case_str(it, "kind"), "referral");
+    const char *ref = pl_case_str(it, "referral");
+    char keep[2 * PL_CASE_ID + 1] = "";
+    if (referral && s_hexid(ref))
+        snprintf(keep, sizeof keep, "%s", ref);
+    json_object_del(it, "referral");
+    json_t *none = json_array(); // referral items: none of ours to name
+    const char *bad = referral ? NULL : s_item_bad(it, none);
+    json_decref(none);
+    if (referral
+        && (!s_enum_ok(it, "dimension", s_dims, true)
+            || !s_enum_ok(it, "status", s_istatus, false)
+            || !s_text_ok(it, "description", false)))
+        bad = "bad item";
+    if (bad) {
+        json_decref(it);
+        return NULL;
+    }
+    if (!json_object_get(it, "status"))
+        json_object_set_new(it, "status", json_string("planned"));
+    if (*keep)
+        json_object_set_new(it, "sending_referral", json_string(keep));
+    return it;
+}
+
+// The received plan, version 1 of the new case's plan (a draft its
+// agency revises with `plan set`); NULL when it holds nothing usable.
+static json_t *
+s_plan_received(const json_t *p, const json_t *from)
+{
+    if (!json_is_object(p))
+        return NULL;
+    json_t *rec = s_only(p, s_plan_keys),
+           *goals = json_object_get(rec, "goals");
+    if (!rec)
+        return NULL;
+    bool goals_ok = json_is_object(goals) && !s_keys(goals, s_dims);
+    for (size_t d = 0; goals_ok && s_dims[d]; d++)
+        goals_ok = s_text_ok(goals, s_dims[d], false);
+    if (!goals_ok)
+        json_object_del(rec, "goals");
+    static const char *const texts[] = {"own_goals", "child_participation",
+                                        NULL};
+    for (size_t i = 0; texts[i]; i++)
+        if (!s_text_ok(rec, texts[i], false))
+            json_object_del(rec, texts[i]);
+    uint64_t t;
+    if (!s_date_ok(json_object_get(rec, "bia_revisited"), 0, &t))
+        json_object_del(rec, "bia_revisited");
+    json_t *items = json_object_get(p, "items"), *e, *kept = json_array();
+    size_t i;
+    json_array_foreach(items, i, e)
+    {
+        json_t *it = i < S_ITEMS ? s_item_received(e) : NULL;
+        if (it)
+            json_array_append_new(kept, it);
+    }
+    json_object_set_new(rec, "items", kept);
+    if (!kept
+        || (!json_object_size(json_object_get(rec, "goals"))
+            && !json_array_size(kept))) {
+        json_decref(rec);
+        return NULL;
+    }
+    json_t *rt = json_object_get(p, "recorded");
+    const char *pid = pl_case_str(p, "id");
+    json_object_set_new(rec, "id",
+                        s_rec_id_ok(pid) ? json_string(pid) : s_new_id());
+    json_object_set_new(rec, "version", json_integer(1));
+    json_object_set_new(rec, "recorded",
+                        json_is_integer(rt)
+                            ? json_copy(rt)
+                            : json_integer((json_int_t) pl_now()));
+    json_object_set(rec, "received", (json_t *) from);
+    return rec;
+}
+
+int
+pl_casework_handover_in(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
+                        const json_t *cw, const char *peer, const char *hid,
+                        size_t *dropped)
+{
+    *dropped = 0;
+    if (!json_is_object(cw))
+        return PL_OK;
+    pl_cw_t w = PL_CW_INIT;
+    int rc = pl_cw_load(txn, id, &w);
+    if (rc != PL_OK)
+        return rc;
+    json_t *from = json_pack("{s:s, s:s}", "from", peer, "handover", hid);
+    json_t *as = json_object_get(cw, "assessments"), *e;
+    size_t i, added = 0;
+    json_array_foreach(as, i, e)
+    {
+        json_t *rec = from ? s_assess_received(&w, e, from) : NULL;
+        json_t *a = rec ? pl_cw_array(w.doc, "assessments") : NULL;
+        if (a && json_array_append_new(a, rec) == 0)
+            added++;
+        else {
+            json_decref(rec);
+            ++*dropped;
+        }
+    }
+    json_t *p = json_object_get(cw, "plan");
+    if (p) {
+        json_t *rec = from ? s_plan_received(p, from) : NULL;
+        json_t *a = rec ? pl_cw_array(w.doc, "plans") : NULL;
+        if (a && json_array_append_new(a, rec) == 0)
+            added++;
+        else {
+            json_decref(rec);
+            ++*dropped;
+        }
+    }
+    json_decref(from);
+    rc = !from ? PL_ENOMEM : added ? pl_cw_save(txn, &w) : PL_OK;
+    pl_cw_release(&w);
+    return rc;
+}
+
 const pl_ctl_cmd_t pl_casework_cmds[] = {
     {"assess.add", PL_CTL_CHANGES | S_CM, s_assess_add},
     {"plan.set", PL_CTL_CHANGES | S_CM, s_plan_set},

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "nodes/pl_case_int.h"
+#include "nodes/pl_casework.h"
 #include "nodes/pl_handover.h"
 #include "proto/pl_crypto.h"
 
@@ -275,8 +276,8 @@ s_case_from_package(pl_node_ctx_t *ctx, pl_txn_t *txn, pl_sealed_t *hs,
     if (!doc)
         return PL_ENOMEM;
     static const char *const drop[] = {
-        "closed",      "close_reason", "handover",      "by",
-        "withdrawals", "created",      "transferred_to"};
+        "closed",      "close_reason", "handover",       "by",
+        "withdrawals", "created",      "transferred_to", "casework"};
     for (size_t i = 0; i < sizeof drop / sizeof *drop; i++)
         json_object_del(doc, drop[i]);
     uint64_t now = pl_now();
@@ -298,10 +299,23 @@ s_case_from_package(pl_node_ctx_t *ctx, pl_txn_t *txn, pl_sealed_t *hs,
     if (rc == PL_OK)
         rc = pl_sealed_save(&cs, txn, PL_DB_CASES, cid, S_ID);
     pl_sealed_release(&cs);
+    pl_hex(out, cid, S_ID);
+    // its assessments and draft plan, into the new case's casework
+    size_t dropped = 0;
+    char hhex[2 * S_ID + 1];
+    pl_hex(hhex, hid, S_ID);
+    if (rc == PL_OK)
+        rc = pl_casework_handover_in(txn, cid, json_object_get(cd, "casework"),
+                                     pl_case_str(hs->doc, "peer"), hhex,
+                                     &dropped);
+    if (rc == PL_OK && dropped)
+        pl_log_warn(ctx->log,
+                    "handover_casework_dropped id=%s count=%zu (records that "
+                    "fail this node's checks)",
+                    hhex, dropped);
     if (rc == PL_OK)
         rc = pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL, "case",
                            as, cid, "case-add", "applied", "handover");
-    pl_hex(out, cid, S_ID);
     if (rc == PL_OK) {
         json_object_set_new(hs->doc, "case", json_string(out));
         json_object_del(hs->doc, "package");
@@ -369,7 +383,8 @@ s_history(json_t *doc, const char *status, uint64_t at, const char *by,
     json_object_set_new(doc, "updated", json_integer((json_int_t) at));
 }
 
-// own (its staff, its closing), plus the open referrals.
+// own (its staff, its closing), plus the open referrals and the casework
+// a handover carries (pl_casework_handover_out). NULL on failure.
 static json_t *
 s_case_data(pl_txn_t *txn, const uint8_t cid[S_ID], const json_t *cdoc)
 {
@@ -390,6 +405,15 @@ s_case_data(pl_txn_t *txn, const uint8_t cid[S_ID], const json_t *cdoc)
                               refs.v[i].peer, "priority", refs.v[i].priority));
     free(refs.v);
     json_object_set_new(d, "pending_referrals", pend);
+    // the assessments and the draft plan (DESIGN.md §7.2)
+    int rc = PL_OK;
+    json_t *cw = pl_casework_handover_out(txn, cid, &rc);
+    if (cw)
+        json_object_set_new(d, "casework", cw);
+    if (rc != PL_OK) {
+        json_decref(d);
+        return NULL;
+    }
     return d;
 }
 
@@ -896,8 +920,8 @@ s_cmd_show(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
             if (json_object_get(cd, pk[i]))
                 json_object_set(person, pk[i], json_object_get(cd, pk[i]));
         json_object_set_new(o, "person", person);
-        static const char *const ck[] = {"uasc", "needs", "flags", "bia",
-                                         "pending_referrals"};
+        static const char *const ck[] = {
+            "uasc", "needs", "flags", "bia", "pending_referrals", "casework"};
         for (size_t i = 0; i < sizeof ck / sizeof *ck; i++)
             if (json_object_get(cd, ck[i]))
                 json_object_set(o, ck[i], json_object_get(cd, ck[i]));

@@ -226,6 +226,20 @@ s_adult(const char *m1, char **c1_out, char **h1_out)
              c1, s_net.address[OR]);
     s_refused(HO, 1, "today or later", cmd);
 
+    // casework the handover carries (DESIGN.md §7.2): an assessment and
+    // the draft plan, personal text on stdin as the staff would give it
+    PL_CHECK(pl_test_sh(NULL,
+                        "printf '%%s' '{\"notes\":\"Zq9 sleeps badly\"}' | "
+                        "'%s' --home '%s' --as 'Awa Diop' assess add --case %s "
+                        "--type mhpss --stdin",
+                        pl_test_bin("passerelle"), s_net.home[HO], c1)
+             == 0);
+    PL_CHECK(pl_test_sh(NULL,
+                        "printf '%%s' '{\"goals\":{\"economic\":\"Zq9 "
+                        "market stall\"}}' | '%s' --home '%s' plan set "
+                        "--case %s --stdin",
+                        pl_test_bin("passerelle"), s_net.home[HO], c1)
+             == 0);
     char *h1 = s_send(c1, "--escort 'IOM escort'");
     json_t *l = pl_testnode_json(&s_net, HO, "handovers --direction out");
     PL_CHECK(json_array_size(l) == 1
@@ -279,6 +293,17 @@ s_adult(const char *m1, char **c1_out, char **h1_out)
     PL_CHECK(!strcmp(s_str(json_object_get(cs, "handed_over"), "from"),
                      s_net.address[HO]));
     json_decref(cs);
+    json_t *tl = pl_testnode_json(&s_net, OR, "timeline %s", nc);
+    json_t *as0 = json_array_get(json_object_get(tl, "assessments"), 0);
+    PL_CHECK(!strcmp(s_str(as0, "notes"), "Zq9 sleeps badly")
+             && !strcmp(s_str(json_object_get(as0, "received"), "from"),
+                        s_net.address[HO])
+             && !json_object_get(as0, "by"));
+    PL_CHECK(
+        !strcmp(s_str(json_object_get(json_object_get(tl, "plan"), "goals"),
+                      "economic"),
+                "Zq9 market stall"));
+    json_decref(tl);
     d = s_show(OR, h1);
     PL_CHECK(!json_object_get(d, "person")); // the package left the record
     PL_CHECK(!strcmp(s_str(d, "case"), nc));

@@ -339,6 +339,162 @@ test_child_package_cp(void **state)
     json_decref(r);
 }
 
+// The casework a handover carries (DESIGN.md §7.2): the assessments and
+// the latest plan, without the host's staff names, follow-ups or surveys;
+// on acceptance they become the new case's, each marked received, and
+// what fails this node's checks is left out.
+static void
+test_casework_carried(void **state)
+{
+    pl_fakectx_t *f = *state;
+    bool ok;
+    json_t *r = s_run(f, "case.add",
+                      json_pack("{s:s, s:s, s:s}", "given", "Mamadou", "family",
+                                "Barry", "birth", "1980-01-01"),
+                      &ok);
+    assert_true(ok);
+    char c[33];
+    snprintf(c, sizeof c, "%s", s_str(r, "id"));
+    json_decref(r);
+    r = s_run(f, "assess.add",
+              json_pack("{s:s, s:s, s:{s:s, s:s, s:[s]}}", "case", c, "type",
+                        "risk", "record", "level", "high", "notes",
+                        "NoteQx7 threats at home", "flags", "threat"),
+              &ok);
+    assert_true(ok);
+    json_decref(r);
+    for (int v = 1; v <= 2; v++) { // two versions: the latest goes
+        r = s_run(f, "plan.set",
+                  json_pack("{s:s, s:{s:{s:s}, s:[{s:s, s:s, s:s, s:i, s:s}]}}",
+                            "case", c, "record", "goals", "economic",
+                            v == 1 ? "GoalOld" : "GoalNew", "items",
+                            "dimension", "economic", "kind", "direct",
+                            "assistance", "cash", "amount", 50000 * v,
+                            "currency", "XOF"),
+                  &ok);
+        assert_true(ok);
+        json_decref(r);
+    }
+    r = s_run(f, "followup.schedule",
+              json_pack("{s:s, s:s}", "case", c, "return_date", "2026-01-10"),
+              &ok);
+    assert_true(ok);
+    json_decref(r);
+    int before = f->sent;
+    r = s_run(f, "handover",
+              json_pack("{s:s, s:s, s:s, s:s}", "case", c, "to", "sn/origin",
+                        "arrival", "2099-01-01", "consent_transfer", "yes"),
+              &ok);
+    assert_true(ok);
+    json_decref(r);
+    assert_int_equal(f->sent, before + 1);
+    assert_int_equal(f->out[before].kind, S_KIND_HANDOVER);
+    Passerelle__V1__Message *m = passerelle__v1__message__unpack(
+        NULL, f->out[before].msg_len, f->out[before].msg);
+    assert_non_null(m);
+    assert_non_null(m->handover);
+    assert_non_null(m->handover->package);
+    ProtobufCBinaryData *cdb = &m->handover->package->case_data;
+    json_t *cd = json_loadb((const char *) cdb->data, cdb->len, 0, NULL);
+    passerelle__v1__message__free_unpacked(m, NULL);
+    assert_non_null(cd);
+    json_t *cw = json_object_get(cd, "casework");
+    json_t *as = json_object_get(cw, "assessments");
+    assert_int_equal(json_array_size(as), 1);
+    json_t *a0 = json_array_get(as, 0);
+    assert_string_equal(s_str(a0, "notes"), "NoteQx7 threats at home");
+    assert_null(json_object_get(a0, "by")); // the host's staff stay home
+    json_t *plan = json_object_get(cw, "plan");
+    assert_string_equal(s_str(json_object_get(plan, "goals"), "economic"),
+                        "GoalNew");
+    assert_null(json_object_get(plan, "by"));
+    assert_int_equal(json_object_size(cw), 2); // no follow-ups, surveys
+    char *text = json_dumps(cd, JSON_COMPACT);
+    assert_null(strstr(text, "Awa Diop"));
+    assert_null(strstr(text, "GoalOld"));
+    free(text);
+
+    // what the origin makes of it: a record that fails its checks and
+    // an unknown key are left out, a referral item keeps its id apart
+    json_array_append_new(as,
+                          json_pack("{s:s, s:s, s:i}", "id", "00112233445566ff",
+                                    "type", "bogus", "date", 1700000000));
+    json_object_set_new(a0, "evil", json_string("x"));
+    json_array_append_new(json_object_get(plan, "items"),
+                          json_pack("{s:s, s:s, s:s, s:s}", "dimension",
+                                    "social", "kind", "referral", "referral",
+                                    "0123456789abcdef0123456789abcdef",
+                                    "description", "school enrolment"));
+    text = json_dumps(cd, JSON_COMPACT);
+    json_decref(cd);
+    uint8_t hid[16];
+    pl_random(hid, sizeof hid);
+    Passerelle__V1__Handover hm = PASSERELLE__V1__HANDOVER__INIT;
+    Passerelle__V1__HandoverPackage p = PASSERELLE__V1__HANDOVER_PACKAGE__INIT;
+    hm.handover_id.data = hid;
+    hm.handover_id.len = 16;
+    hm.at = pl_now();
+    hm.what_case = PASSERELLE__V1__HANDOVER__WHAT_PACKAGE;
+    hm.package = &p;
+    p.case_data.data = (uint8_t *) text;
+    p.case_data.len = strlen(text);
+    p.consent_transfer = true;
+    p.legal_basis = "consent";
+    p.arrival = "2099-01-01";
+    s_inbound(f, "sn/origin", &hm);
+    free(text);
+    char hex[33];
+    pl_hex(hex, hid, 16);
+    r = s_run(f, "handover.show", json_pack("{s:s}", "id", hex), &ok);
+    assert_true(ok); // before deciding: what was sent, casework included
+    assert_int_equal(json_array_size(json_object_get(
+                         json_object_get(r, "casework"), "assessments")),
+                     2);
+    json_decref(r);
+    for (int k = 0; k < 2; k++) {
+        r = s_run(
+            f, "handover.act",
+            json_pack("{s:s, s:s}", "id", hex, "event", k ? "accept" : "ack"),
+            &ok);
+        assert_true(ok);
+        if (k)
+            snprintf(c, sizeof c, "%s", s_str(r, "case"));
+        json_decref(r);
+    }
+    json_t *t = s_run(f, "case.timeline", json_pack("{s:s}", "case", c), &ok);
+    assert_true(ok);
+    as = json_object_get(t, "assessments");
+    assert_int_equal(json_array_size(as), 1);
+    a0 = json_array_get(as, 0);
+    assert_string_equal(s_str(a0, "type"), "risk");
+    assert_string_equal(s_str(a0, "notes"), "NoteQx7 threats at home");
+    assert_null(json_object_get(a0, "evil"));
+    assert_string_equal(s_str(json_object_get(a0, "received"), "from"),
+                        "sn/origin");
+    assert_string_equal(s_str(json_object_get(a0, "received"), "handover"),
+                        hex);
+    plan = json_object_get(t, "plan");
+    assert_int_equal(json_integer_value(json_object_get(plan, "version")), 1);
+    assert_string_equal(s_str(json_object_get(plan, "goals"), "economic"),
+                        "GoalNew");
+    json_t *items = json_object_get(plan, "items");
+    assert_int_equal(json_array_size(items), 2);
+    json_t *ri = json_array_get(items, 1);
+    assert_null(json_object_get(ri, "referral"));
+    assert_string_equal(s_str(ri, "sending_referral"),
+                        "0123456789abcdef0123456789abcdef");
+    assert_int_equal(json_array_size(json_object_get(t, "followups")), 0);
+    json_decref(t);
+    // the new case's agency revises the received draft as its own
+    r = s_run(f, "plan.set",
+              json_pack("{s:s, s:{s:{s:s}}}", "case", c, "record", "goals",
+                        "social", "GoalOrigin"),
+              &ok);
+    assert_true(ok);
+    assert_int_equal(json_integer_value(json_object_get(r, "version")), 2);
+    json_decref(r);
+}
+
 int
 main(void)
 {
@@ -350,6 +506,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_package_refused, s_setup,
                                         pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_child_package_cp, s_setup,
+                                        pl_fakectx_teardown),
+        cmocka_unit_test_setup_teardown(test_casework_carried, s_setup,
                                         pl_fakectx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
