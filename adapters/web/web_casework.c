@@ -95,7 +95,9 @@ s_assessments(web_req_t *r, json_t *t)
         web_buf_esc(&r->body, flags ? flags : "");
         web_buf_add(&r->body, "</td>");
         free(flags);
-        s_td(r, e, "by", false);
+        // received with a handover: the sending node, not a staff member
+        json_t *got = json_object_get(e, "received");
+        s_td(r, got ? got : e, got ? "from" : "by", false);
         web_buf_add(&r->body, "</tr>");
     }
     web_buf_add(&r->body, "</tbody></table>");
@@ -114,8 +116,14 @@ s_plan(web_req_t *r, json_t *t)
         s_empty(r, NULL);
         return;
     }
-    web_buf_addf(&r->body, "<p>v%lld</p><dl>",
+    web_buf_addf(&r->body, "<p>v%lld",
                  (long long) json_integer_value(json_object_get(p, "version")));
+    json_t *got = json_object_get(p, "received");
+    if (got) { // the draft a handover brought
+        web_buf_add(&r->body, " &middot; ");
+        web_buf_esc(&r->body, web_s(got, "from"));
+    }
+    web_buf_add(&r->body, "</p><dl>");
     for (size_t d = 0; d < 3; d++) {
         const char *g = web_s(json_object_get(p, "goals"), dims[d]);
         if (!*g)
