@@ -51,6 +51,13 @@ static const pl_role_row_t s_matrix[] = {
     {"erase", NULL, NULL, CM},
     {"referrals", "direction", "out", CM},
     {"referral.act", "event", "cancel", CM},
+    // case managers: the handover of a case across the border (§7.2),
+    // both sides, and a child-protection node's cp-ack
+    {"handover", NULL, NULL, CM},
+    {"handovers", NULL, NULL, CM},
+    {"handover.show", NULL, NULL, CM},
+    {"handover.act", NULL, NULL, CM},
+    {"handover.cp-ack", NULL, NULL, CM},
     // case managers and providers
     {"referral.show", NULL, NULL, CM | PRV | SUP},
     {"notifications", NULL, NULL, CM | PRV},

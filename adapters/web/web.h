@@ -19,6 +19,7 @@
 //   web_casework  a case's timeline (issue 17); web_casework_forms its
 //               entry forms, web_casework_map their fields to commands
 //   web_services  services directory, suggestions, the slip (issue 18)
+//   web_handover  handovers: the list, one handover and its steps
 //   main        options, TLS, start and stop
 #ifndef WEB_H
 #define WEB_H
@@ -275,6 +276,10 @@ void web_pg_case_timeline_post(web_req_t *r);
 int web_cw_map(const web_form_t *f, const char *case_id, const char **cmd,
                json_t **args, const char **why);
 
+// ---- web_handover.c: handovers of a case (DESIGN.md §7.2, §12)
+void web_pg_handovers(web_req_t *r);
+void web_pg_handover(web_req_t *r);
+void web_pg_handover_act(web_req_t *r);
 // ---- web_services.c: services, suggestions, slips (issue 18)
 
 void web_pg_services(web_req_t *r);

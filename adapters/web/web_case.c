@@ -358,6 +358,38 @@ s_case_forms(web_req_t *r, const char *id, json_t *c)
     s_submit(r, "refer", NULL);
     web_buf_add(b, "</form></section>");
 
+    // the handover to the country of origin (DESIGN.md §7.2); the daemon
+    // refuses a child's without the determination, a second one, a
+    // recipient that is not an agency
+    web_buf_add(b, "<section class=\"card\"><h2>");
+    s_t(r, "hand-over");
+    web_buf_add(b, "</h2>");
+    web_form_begin(r, action);
+    s_hidden_do(r, "handover");
+    web_buf_add(b, "<label>");
+    s_t(r, "ho-to");
+    web_buf_add(
+        b, " <input name=\"to\" required pattern=\"[a-z0-9-]+/[a-z0-9-]+\">"
+           "</label>");
+    s_label_input(r, "arrival", "arrival", "date", true);
+    s_label_input(r, "escort", "escort", "text", false);
+    web_buf_add(b, "<label>");
+    s_t(r, "note");
+    web_buf_add(b, " <textarea name=\"note\" rows=\"2\" maxlength=\"2000\">"
+                   "</textarea></label><details><summary>");
+    s_t(r, "ho-child");
+    web_buf_add(b, "</summary>");
+    s_label_input(r, "ho-bid-ref", "bid_ref", "text", false);
+    s_label_input(r, "bid-date", "bid_date", "date", false);
+    static const char *const outcomes[] = {"return", "reunification", NULL};
+    s_label_select(r, "bid-outcome", "bid_outcome", outcomes);
+    web_buf_add(b, "</details><label class=\"check\"><input type=\"checkbox\" "
+                   "name=\"consent_transfer\" value=\"yes\" required> ");
+    s_t(r, "consent-transfer");
+    web_buf_add(b, "</label>");
+    s_submit(r, "send-handover", NULL);
+    web_buf_add(b, "</form></section>");
+
     // withdrawal and erasure
     web_buf_add(b, "<section class=\"card danger\"><h2>");
     s_t(r, "withdraw-erase");
@@ -474,6 +506,15 @@ web_pg_case_post(web_req_t *r)
         cmd = json_object_get(args, "override_justification")
                   ? "override.request"
                   : "refer";
+    } else if (!strcmp(what, "handover")) {
+        static const char *const keys[] = {
+            "to",      "arrival",  "escort",           "note",
+            "bid_ref", "bid_date", "consent_transfer", NULL};
+        for (size_t i = 0; keys[i]; i++)
+            s_arg(args, r, keys[i]);
+        if (json_object_get(args, "bid_ref"))
+            s_arg(args, r, "bid_outcome"); // the select always sends one
+        cmd = "handover";
     } else if (!strcmp(what, "withdraw")) {
         cmd = "consent.withdraw";
     } else if (!strcmp(what, "erase")) {
@@ -511,6 +552,9 @@ web_pg_case_post(web_req_t *r)
     char to[160];
     if (!strcmp(cmd, "refer")) {
         snprintf(to, sizeof to, "/referral/%s", web_s(res, "id"));
+        web_redirect(r, to);
+    } else if (!strcmp(cmd, "handover")) {
+        snprintf(to, sizeof to, "/handover/%s", web_s(res, "id"));
         web_redirect(r, to);
     } else if (!strcmp(cmd, "erase")) {
         web_redirect(r, "/cases");

@@ -48,6 +48,9 @@ static const s_route_t s_routes[] = {
     {"POST", "/cases/new", R_CM, web_pg_case_new},
     {"GET", "/case/:id", R_CM, web_pg_case},
     {"POST", "/case/:id", R_CM, web_pg_case_post},
+    {"GET", "/handovers", R_CM, web_pg_handovers}, // DESIGN.md §7.2, §12
+    {"GET", "/handover/:id", R_CM, web_pg_handover},
+    {"POST", "/handover/:id", R_CM, web_pg_handover_act},
     {"GET", "/case/:id/timeline", R_CM, web_pg_case_timeline},       // issue 17
     {"POST", "/case/:id/timeline", R_CM, web_pg_case_timeline_post}, // 20
     {"GET", "/overrides", R_SUP, web_pg_overrides},
@@ -236,6 +239,7 @@ web_page_begin(web_req_t *r, const char *title)
             {R_PROV, "/in", "incoming"},
             {R_CM, "/cases", "cases"},
             {R_CM, "/out", "outgoing"},
+            {R_CM, "/handovers", "handovers"},
             {R_SUP, "/overrides", "overrides"},
             {R_SUP, "/audit", "audit"},
             {R_CM | R_PROV, "/notifications", "notifications"},

@@ -227,6 +227,11 @@ test_roles(void **state)
     assert_int_equal(pl_roles_of("backup", NULL, 0), 0);
     assert_int_equal(pl_roles_of("stats", NULL, 0), 0);
     assert_int_equal(pl_roles_of("case.add", NULL, 0), PL_ROLE_CASE_MANAGER);
+    // DESIGN.md §12: case-manager = cases, consent, referrals, handovers
+    static const char *const ho[] = {"handover", "handovers", "handover.show",
+                                     "handover.act", "handover.cp-ack"};
+    for (size_t i = 0; i < sizeof ho / sizeof *ho; i++)
+        assert_int_equal(pl_roles_of(ho[i], NULL, 0), PL_ROLE_CASE_MANAGER);
     assert_int_equal(pl_roles_of("case.add", NULL, PL_ROLE_ADMIN),
                      PL_ROLE_CASE_MANAGER | PL_ROLE_ADMIN);
     // every matrix row names one known role bit at least, and the rows of

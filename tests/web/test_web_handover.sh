@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# test_web_handover - a case handed over in passerelle-web (DESIGN.md §7.2,
+# §12: a case manager's work on both sides), on a real network: broker,
+# sn/agency (the host) and sn/origin (the receiving agency, region thies)
+# on 127.0.0.1 with real keys and stores, passerelle-web for each. The
+# host's case manager sends the case from the case page (refused without
+# the consent to transfer, nothing sent); the origin's case manager (in
+# French) sees it at /handovers with what was sent, a step out of order is
+# refused in the daemon's words, ack then accept open the new case; the
+# host sees "accepted"; a provider may not see /handovers; no personal data
+# in the web logs, and the web processes exit cleanly.
+set -euo pipefail
+
+if [ -n "${PL_BIN_DIR:-}" ] && [ -x "$PL_BIN_DIR/passerelle" ]; then
+    PATH="$PL_BIN_DIR:$PATH"
+fi
+for exe in passerelle passerelle-node passerelle-broker passerelle-web curl python3 setpriv; do
+    command -v "$exe" >/dev/null 2>&1 || {
+        echo "test_web_handover: FAIL: '$exe' not found on PATH" >&2
+        exit 1
+    }
+done
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/pl-webho.XXXXXX")
+TEST_NAME=test_web_handover
+# shellcheck source=../lib/cli_assert.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/cli_assert.sh"
+# shellcheck source=web_net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/web_net.sh"
+cleanup() {
+    web_stop_all
+    net_stop
+    if [ -n "${PL_TEST_KEEP:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+
+net_setup
+# the receiving agency: a third node of the network
+passerelle init --home "$T/origin" >/dev/null
+passerelle authority enroll --home "$T/A" --node "$T/origin" --name origin \
+    --sector agency --country SN --region thies >/dev/null
+cp "$T/origin/node.cert" "$T/B/certs/origin.cert"
+cp "$T/B/node.cert" "$T/origin/broker.cert"
+net_start_broker
+net_start_node agency
+net_start_node origin
+FAIL_LOG=$T/agency.log
+
+staff_add agency amina case-manager
+staff_add agency fatou provider
+staff_add origin omar case-manager fr
+CASE=$(printf '%s' '{"given":"Aminata","family":"Kqzv","birth":"1990-02-03","language":"wo"}' \
+    | passerelle --home "$T/agency" case add --stdin)
+[ ${#CASE} = 32 ] || fail "case add printed '$CASE'"
+
+web_start ag agency
+web_start or origin
+page() { curl -s -b "$1" "$2" >"$T/page" || fail "GET $2"; }
+page_has() { grep -qF -- "$1" "$T/page" || FAIL_LOG=$T/page fail "the page lacks '$1'"; ok; }
+# post JAR URL BODY: the status in CODE, the redirect in LOC
+post() {
+    local out
+    out=$(curl -s -o "$T/page" -w '%{http_code} %{redirect_url}' -b "$1" \
+        -H 'Content-Type: application/x-www-form-urlencoded' \
+        --data-binary "$3" "$2") || fail "POST $2"
+    CODE=${out%% *}
+    LOC=${out#* }
+}
+
+# ---- the host sends it from the case page
+web_login ag amina "$T/jar-ag"
+page "$T/jar-ag" "${WEB_URL[ag]}/case/$CASE"
+page_has 'name="consent_transfer"'
+page_has 'Hand the case over'
+base="csrf=$CSRF&do=handover&to=sn%2Forigin&arrival=2099-06-01&escort=IOM"
+post "$T/jar-ag" "${WEB_URL[ag]}/case/$CASE" "$base"
+[ "$CODE" = 409 ] || fail "a handover without consent answered $CODE"
+page_has "consent-transfer yes"
+expect 0 --home "$T/agency" --json handovers
+json_is 'len(d)' 0
+post "$T/jar-ag" "${WEB_URL[ag]}/case/$CASE" "$base&consent_transfer=yes"
+[ "$CODE" = 303 ] || fail "the handover answered $CODE"
+H=${LOC##*/handover/}
+[ ${#H} = 32 ] || fail "redirected to '$LOC'"
+ok
+page "$T/jar-ag" "${WEB_URL[ag]}/handover/$H"
+page_has "Withdraw the handover"
+page_has "sn/origin"
+
+# ---- the receiving agency, in French
+web_login or omar "$T/jar-or"
+got=0
+for i in $(seq 1 100); do
+    page "$T/jar-or" "${WEB_URL[or]}/handovers"
+    if grep -qF "/handover/$H" "$T/page"; then got=1; break; fi
+    sleep 0.2
+done
+[ "$got" = 1 ] || FAIL_LOG=$T/origin.log fail "the handover never reached /handovers at the origin"
+page_has "Transferts de dossier"
+page "$T/jar-or" "${WEB_URL[or]}/handover/$H"
+page_has "Kqzv"            # what was sent, before deciding
+page_has "Accuser réception"
+page_has "IOM"
+post "$T/jar-or" "${WEB_URL[or]}/handover/$H" "csrf=$CSRF&event=accept"
+[ "$CODE" = 409 ] || fail "accept before ack answered $CODE"
+page_has "cannot accept a handover that is sent"
+post "$T/jar-or" "${WEB_URL[or]}/handover/$H" "csrf=$CSRF&event=fly"
+[ "$CODE" = 400 ] || fail "an unknown step answered $CODE"
+post "$T/jar-or" "${WEB_URL[or]}/handover/$H" "event=ack"
+[ "$CODE" = 403 ] || fail "a step without the CSRF token answered $CODE"
+post "$T/jar-or" "${WEB_URL[or]}/handover/$H" "csrf=$CSRF&event=ack"
+[ "$CODE" = 303 ] || fail "ack answered $CODE"
+page "$T/jar-or" "${WEB_URL[or]}/handover/$H"
+page_has "Accepter le dossier"
+post "$T/jar-or" "${WEB_URL[or]}/handover/$H" "csrf=$CSRF&event=accept"
+[ "$CODE" = 303 ] || fail "accept answered $CODE"
+page "$T/jar-or" "${WEB_URL[or]}/handover/$H"
+NEW=$(sed -n 's/.*href="\/case\/\([0-9a-f]\{32\}\)".*/\1/p' "$T/page" | head -n 1)
+[ -n "$NEW" ] && [ "$NEW" != "$CASE" ] || FAIL_LOG=$T/page fail "no new case linked after accept"
+ok
+page "$T/jar-or" "${WEB_URL[or]}/case/$NEW"
+page_has "Kqzv"
+expect 0 --home "$T/origin" --json handover show "$H"
+json_is 'd["status"]' accepted
+json_is '[e["by"] for e in d["history"] if e["status"] == "accepted"][0]' omar
+
+# ---- the host learns it
+net_until 100 sh -c "passerelle --home '$T/agency' --json handover show $H | grep -q '\"status\": *\"accepted\"'" \
+    || fail "the host never saw the acceptance"
+ok
+
+# ---- a provider has no handover screens
+web_login ag fatou "$T/jar-pr"
+code=$(curl -s -o /dev/null -w '%{http_code}' -b "$T/jar-pr" "${WEB_URL[ag]}/handovers")
+[ "$code" = 403 ] || fail "a provider got $code for /handovers"
+ok
+
+web_stop_checked
+for f in "$T"/web-*.log; do
+    ! grep -q "Kqzv\|Aminata" "$f" || FAIL_LOG=$f fail "personal data in $f"
+done
+ok
+echo "test_web_handover: $CHECKS checks passed"
