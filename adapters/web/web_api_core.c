@@ -52,6 +52,16 @@ static const s_bind_t s_binds[] = {
      NULL},
     {"POST", A "/referrals/:id/cancel", "referral.act", "id", "cancel", NULL},
     {"GET", A "/notifications", "notifications", NULL, NULL, NULL},
+    {"POST", A "/cases/:id/handover", "handover", "case", NULL, NULL},
+    {"GET", A "/handovers", "handovers", NULL, NULL, "direction,status"},
+    {"GET", A "/handovers/:id", "handover.show", "id", NULL, NULL},
+    {"POST", A "/handovers/:id/ack", "handover.act", "id", "ack", NULL},
+    {"POST", A "/handovers/:id/accept", "handover.act", "id", "accept", NULL},
+    {"POST", A "/handovers/:id/reject", "handover.act", "id", "reject", NULL},
+    {"POST", A "/handovers/:id/arrived", "handover.act", "id", "arrived", NULL},
+    {"POST", A "/handovers/:id/no-show", "handover.act", "id", "no-show", NULL},
+    {"POST", A "/handovers/:id/withdraw", "handover.act", "id", "withdraw", NULL},
+    {"POST", A "/handovers/:id/cp-ack", "handover.cp-ack", "id", NULL, NULL},
 };
 // clang-format on
 

@@ -87,6 +87,17 @@ static const s_route_t s_routes[] = {
     {"POST", API "/referrals/:id/complete", R_PROV, web_api_core},
     {"POST", API "/referrals/:id/cancel", R_CM, web_api_core},
     {"GET", API "/notifications", R_CM | R_PROV, web_api_core},
+    // handovers of a case (DESIGN.md §7.2, §12): a case manager's
+    {"POST", API "/cases/:id/handover", R_CM, web_api_core},
+    {"GET", API "/handovers", R_CM, web_api_core},
+    {"GET", API "/handovers/:id", R_CM, web_api_core},
+    {"POST", API "/handovers/:id/ack", R_CM, web_api_core},
+    {"POST", API "/handovers/:id/accept", R_CM, web_api_core},
+    {"POST", API "/handovers/:id/reject", R_CM, web_api_core},
+    {"POST", API "/handovers/:id/arrived", R_CM, web_api_core},
+    {"POST", API "/handovers/:id/no-show", R_CM, web_api_core},
+    {"POST", API "/handovers/:id/withdraw", R_CM, web_api_core},
+    {"POST", API "/handovers/:id/cp-ack", R_CM, web_api_core},
     // FHIR R4 and HSDS 3.0 (issue 16; adapters/web/openapi/fhir-hsds.json)
     {"GET", "/api/v1/fhir/Task", R_PROV | R_CM | R_SUP, web_api_fhir_tasks},
     {"GET", "/api/v1/fhir/Bundle/:id", R_PROV | R_CM | R_SUP,

@@ -7,8 +7,9 @@
 # the consent to transfer, nothing sent); the origin's case manager (in
 # French) sees it at /handovers with what was sent, a step out of order is
 # refused in the daemon's words, ack then accept open the new case; the
-# host sees "accepted"; a provider may not see /handovers; no personal data
-# in the web logs, and the web processes exit cleanly.
+# arrival is recorded through the JSON API (session cookie, CSRF token) and
+# the host sees it; a provider may not see /handovers; no personal data in
+# the web logs, and the web processes exit cleanly.
 set -euo pipefail
 
 if [ -n "${PL_BIN_DIR:-}" ] && [ -x "$PL_BIN_DIR/passerelle" ]; then
@@ -124,9 +125,26 @@ expect 0 --home "$T/origin" --json handover show "$H"
 json_is 'd["status"]' accepted
 json_is '[e["by"] for e in d["history"] if e["status"] == "accepted"][0]' omar
 
+# ---- the same through the JSON API (the session cookie and its token)
+COOKIE=$(awk '$6 == "pl_session" {print "pl_session=" $7}' "$T/jar-or")
+[ -n "$COOKIE" ] || fail "no session cookie in the jar"
+curl -s -H "Cookie: $COOKIE" "${WEB_URL[or]}/api/v1/handovers?direction=in" >"$T/out" \
+    || fail "GET /api/v1/handovers"
+json_is "[h['status'] for h in d if h['id'] == '$H']" '["accepted"]'
+code=$(curl -s -o "$T/out" -w '%{http_code}' -H "Cookie: $COOKIE" -X POST \
+    "${WEB_URL[or]}/api/v1/handovers/$H/arrived")
+[ "$code" = 403 ] || fail "a cookie POST without X-CSRF-Token answered $code"
+code=$(curl -s -o "$T/out" -w '%{http_code}' -H "Cookie: $COOKIE" \
+    -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' \
+    --data-binary '{}' "${WEB_URL[or]}/api/v1/handovers/$H/arrived")
+[ "$code" = 200 ] || fail "POST /api/v1/handovers/H/arrived answered $code: $(cat "$T/out")"
+ok
+expect 0 --home "$T/origin" --json handover show "$H"
+json_is 'd["status"]' arrived
+
 # ---- the host learns it
-net_until 100 sh -c "passerelle --home '$T/agency' --json handover show $H | grep -q '\"status\": *\"accepted\"'" \
-    || fail "the host never saw the acceptance"
+net_until 100 sh -c "passerelle --home '$T/agency' --json handover show $H | grep -q '\"status\": *\"arrived\"'" \
+    || fail "the host never saw the arrival"
 ok
 
 # ---- a provider has no handover screens
