@@ -448,6 +448,24 @@ s_case_page(web_req_t *r, const char *notice, const char *error, int status)
         web_buf_add(&r->body, "/timeline\">");
         s_t(r, "cw-timeline");
         web_buf_add(&r->body, "</a></p>");
+        // its handover: sent from here, or the one it came with
+        const char *ho = web_s(res, "handover");
+        json_t *from = json_object_get(res, "handed_over");
+        if (!*ho)
+            ho = web_s(from, "id");
+        if (*ho) {
+            web_buf_add(&r->body, "<p><a href=\"/handover/");
+            web_buf_esc(&r->body, ho);
+            web_buf_add(&r->body, "\">");
+            s_t(r, "handover");
+            web_buf_add(&r->body, "</a>");
+            if (from) {
+                web_buf_add(&r->body, " (");
+                web_buf_esc(&r->body, web_s(from, "from"));
+                web_buf_add(&r->body, ")");
+            }
+            web_buf_add(&r->body, "</p>");
+        }
         s_consents(r, res);
         s_case_referrals(r, res);
         s_case_forms(r, r->arg, res);

@@ -84,6 +84,8 @@ post "$T/jar-ag" "${WEB_URL[ag]}/case/$CASE" "$base&consent_transfer=yes"
 H=${LOC##*/handover/}
 [ ${#H} = 32 ] || fail "redirected to '$LOC'"
 ok
+page "$T/jar-ag" "${WEB_URL[ag]}/case/$CASE"
+page_has "href=\"/handover/$H\""
 page "$T/jar-ag" "${WEB_URL[ag]}/handover/$H"
 page_has "Withdraw the handover"
 page_has "sn/origin"
@@ -121,6 +123,7 @@ NEW=$(sed -n 's/.*href="\/case\/\([0-9a-f]\{32\}\)".*/\1/p' "$T/page" | head -n 
 ok
 page "$T/jar-or" "${WEB_URL[or]}/case/$NEW"
 page_has "Kqzv"
+page_has "href=\"/handover/$H\""   # the case says where it came from
 expect 0 --home "$T/origin" --json handover show "$H"
 json_is 'd["status"]' accepted
 json_is '[e["by"] for e in d["history"] if e["status"] == "accepted"][0]' omar
