@@ -192,7 +192,7 @@ s_notifications(web_req_t *r, json_t *list)
         s_t(r, cols[i]);
         web_buf_add(&r->body, "</th>");
     }
-    web_buf_add(&r->body, "</tr></thead><tbody>");
+    web_buf_add(&r->body, "<th></th></tr></thead><tbody>");
     size_t i;
     json_t *e;
     json_array_foreach(list, i, e)
@@ -205,7 +205,21 @@ s_notifications(web_req_t *r, json_t *list)
                         !strcmp(cols[k], "kind") ? web_t(r->lang, v) : v);
             web_buf_add(&r->body, "</td>");
         }
-        web_buf_add(&r->body, "</tr>");
+        // a child's handover, at a child-protection node: its cp-ack
+        // (DESIGN.md §7.2; the daemon refuses it anywhere else, and twice)
+        web_buf_add(&r->body, "<td>");
+        if (!strcmp(web_s(e, "kind"), "handover") && *web_s(e, "referral")
+            && !strcmp(r->s.role, "case-manager")) {
+            char action[96];
+            snprintf(action, sizeof action, "/handover/%s",
+                     web_s(e, "referral"));
+            web_form_begin(r, action);
+            web_buf_add(&r->body, "<input type=\"hidden\" name=\"event\" "
+                                  "value=\"cp-ack\"><button type=\"submit\">");
+            s_t(r, "ho-ev-cp-ack");
+            web_buf_add(&r->body, "</button></form>");
+        }
+        web_buf_add(&r->body, "</td></tr>");
     }
     web_buf_add(&r->body, "</tbody></table>");
 }

@@ -352,14 +352,32 @@ web_pg_handover(web_req_t *r)
 void
 web_pg_handover_act(web_req_t *r)
 {
-    static const char *const events[] = {
-        "ack", "accept", "reject", "arrived", "no-show", "withdraw", NULL};
+    static const char *const events[] = {"ack",     "accept",  "reject",
+                                         "arrived", "no-show", "withdraw",
+                                         "cp-ack",  NULL};
     const char *ev = web_form_get(&r->form, "event");
     bool known = false;
     for (size_t i = 0; ev && events[i]; i++)
         known = known || !strcmp(ev, events[i]);
     if (!known) {
         s_page(r, web_t(r->lang, "bad-form"), 400);
+        return;
+    }
+    if (!strcmp(ev, "cp-ack")) { // a child-protection node: no record here
+        json_t *res = NULL;
+        char err[S_ERR], code[32];
+        json_t *a = json_pack("{s:s}", "id", r->arg);
+        int rc = web_call(r, "handover.cp-ack", a, true, &res, err, sizeof err,
+                          code, sizeof code);
+        json_decref(a);
+        json_decref(res);
+        if (rc != 0) {
+            web_page_begin(r, "notifications");
+            web_error(r, !strcmp(code, "PL_EPERM") ? 403 : 409, err);
+            web_page_end(r);
+            return;
+        }
+        web_redirect(r, "/notifications");
         return;
     }
     json_t *args = json_pack("{s:s, s:s}", "id", r->arg, "event", ev);

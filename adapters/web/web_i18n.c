@@ -521,6 +521,8 @@ static const s_msg_t s_msgs[] = {
     {"ho-ev-arrived", "Arrived", "Arrivé·e"},
     {"ho-ev-no-show", "Did not arrive", "Pas arrivé·e"},
     {"ho-ev-withdraw", "Withdraw the handover", "Retirer le transfert"},
+    {"ho-ev-cp-ack", "Acknowledge the child's handover",
+     "Accuser réception du transfert de l'enfant"},
     {"ho-st-sent", "sent", "envoyé"},
     {"ho-st-acknowledged", "acknowledged", "reçu"},
     {"ho-st-accepted", "accepted", "accepté"},

@@ -8,8 +8,11 @@
 # French) sees it at /handovers with what was sent, a step out of order is
 # refused in the daemon's words, ack then accept open the new case; the
 # arrival is recorded through the JSON API (session cookie, CSRF token) and
-# the host sees it; a provider may not see /handovers; no personal data in
-# the web logs, and the web processes exit cleanly.
+# the host sees it; a provider may not see /handovers; a child's handover
+# is refused without the best-interests determination, and accepted only
+# after the child-protection node of the origin's region acknowledged it
+# from its notifications page (no name there); no personal data in the web
+# logs, and the web processes exit cleanly.
 set -euo pipefail
 
 if [ -n "${PL_BIN_DIR:-}" ] && [ -x "$PL_BIN_DIR/passerelle" ]; then
@@ -42,20 +45,29 @@ passerelle authority enroll --home "$T/A" --node "$T/origin" --name origin \
     --sector agency --country SN --region thies >/dev/null
 cp "$T/origin/node.cert" "$T/B/certs/origin.cert"
 cp "$T/B/node.cert" "$T/origin/broker.cert"
+# and the child-protection authority of its region
+passerelle init --home "$T/cpt" >/dev/null
+passerelle authority enroll --home "$T/A" --node "$T/cpt" --name cpt \
+    --sector child-protection --country SN --region thies >/dev/null
+cp "$T/cpt/node.cert" "$T/B/certs/cpt.cert"
+cp "$T/B/node.cert" "$T/cpt/broker.cert"
 net_start_broker
 net_start_node agency
 net_start_node origin
+net_start_node cpt
 FAIL_LOG=$T/agency.log
 
 staff_add agency amina case-manager
 staff_add agency fatou provider
 staff_add origin omar case-manager fr
+staff_add cpt khady case-manager
 CASE=$(printf '%s' '{"given":"Aminata","family":"Kqzv","birth":"1990-02-03","language":"wo"}' \
     | passerelle --home "$T/agency" case add --stdin)
 [ ${#CASE} = 32 ] || fail "case add printed '$CASE'"
 
 web_start ag agency
 web_start or origin
+web_start cp cpt
 page() { curl -s -b "$1" "$2" >"$T/page" || fail "GET $2"; }
 page_has() { grep -qF -- "$1" "$T/page" || FAIL_LOG=$T/page fail "the page lacks '$1'"; ok; }
 # post JAR URL BODY: the status in CODE, the redirect in LOC
@@ -70,6 +82,7 @@ post() {
 
 # ---- the host sends it from the case page
 web_login ag amina "$T/jar-ag"
+CSRF_AG=$CSRF
 page "$T/jar-ag" "${WEB_URL[ag]}/case/$CASE"
 page_has 'name="consent_transfer"'
 page_has 'Hand the case over'
@@ -92,6 +105,7 @@ page_has "sn/origin"
 
 # ---- the receiving agency, in French
 web_login or omar "$T/jar-or"
+CSRF_OR=$CSRF
 got=0
 for i in $(seq 1 100); do
     page "$T/jar-or" "${WEB_URL[or]}/handovers"
@@ -156,9 +170,60 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -b "$T/jar-pr" "${WEB_URL[ag]}/han
 [ "$code" = 403 ] || fail "a provider got $code for /handovers"
 ok
 
+# ---- a child: the determination, then child protection's cp-ack
+CHILD=$(printf '%s' '{"given":"Moussa","family":"Wqxr","birth":"2014-05-06","uasc":"unaccompanied"}' \
+    | passerelle --home "$T/agency" case add --stdin)
+net_until 100 sh -c "passerelle --home '$T/origin' --json directory | grep -q sn/cpt" \
+    || fail "the origin's directory never listed sn/cpt"
+cbase="csrf=$CSRF_AG&do=handover&to=sn%2Forigin&arrival=2099-07-01&consent_transfer=yes"
+post "$T/jar-ag" "${WEB_URL[ag]}/case/$CHILD" "$cbase"
+[ "$CODE" = 409 ] || fail "a child's handover without the determination answered $CODE"
+page_has "best-interests determination"
+post "$T/jar-ag" "${WEB_URL[ag]}/case/$CHILD" \
+    "$cbase&bid_ref=BID-77&bid_date=2026-11-02&bid_outcome=reunification"
+[ "$CODE" = 303 ] || fail "the child's handover answered $CODE"
+H2=${LOC##*/handover/}
+got=0
+for i in $(seq 1 100); do
+    post "$T/jar-or" "${WEB_URL[or]}/handover/$H2" "csrf=$CSRF_OR&event=ack"
+    [ "$CODE" = 303 ] && { got=1; break; }
+    sleep 0.2
+done
+[ "$got" = 1 ] || fail "the child's handover could not be acknowledged ($CODE)"
+page "$T/jar-or" "${WEB_URL[or]}/handover/$H2"
+page_has "nœud de protection de"
+page_has "BID-77"
+post "$T/jar-or" "${WEB_URL[or]}/handover/$H2" "csrf=$CSRF_OR&event=accept"
+[ "$CODE" = 409 ] || fail "accept before the cp-ack answered $CODE"
+page_has "cp-ack"
+web_login cp khady "$T/jar-cp"
+got=0
+for i in $(seq 1 100); do
+    page "$T/jar-cp" "${WEB_URL[cp]}/notifications"
+    if grep -qF "action=\"/handover/$H2\"" "$T/page"; then got=1; break; fi
+    sleep 0.2
+done
+[ "$got" = 1 ] || FAIL_LOG=$T/cpt.log fail "no cp-ack button on the child-protection node's notifications"
+page_has "Acknowledge the child"
+! grep -q "Wqxr\|Moussa" "$T/page" || fail "the child's name on the child-protection notifications"
+ok
+post "$T/jar-cp" "${WEB_URL[cp]}/handover/$H2" "csrf=$CSRF&event=cp-ack"
+[ "$CODE" = 303 ] || fail "cp-ack answered $CODE"
+post "$T/jar-cp" "${WEB_URL[cp]}/handover/$H2" "csrf=$CSRF&event=cp-ack"
+[ "$CODE" = 409 ] || fail "a second cp-ack answered $CODE"
+page_has "already acknowledged"
+got=0
+for i in $(seq 1 100); do
+    post "$T/jar-or" "${WEB_URL[or]}/handover/$H2" "csrf=$CSRF_OR&event=accept"
+    [ "$CODE" = 303 ] && { got=1; break; }
+    sleep 0.2
+done
+[ "$got" = 1 ] || FAIL_LOG=$T/origin.log fail "the child's handover was never accepted after the cp-ack ($CODE)"
+ok
+
 web_stop_checked
 for f in "$T"/web-*.log; do
-    ! grep -q "Kqzv\|Aminata" "$f" || FAIL_LOG=$f fail "personal data in $f"
+    ! grep -q "Kqzv\|Aminata\|Wqxr\|Moussa" "$f" || FAIL_LOG=$f fail "personal data in $f"
 done
 ok
 echo "test_web_handover: $CHECKS checks passed"
