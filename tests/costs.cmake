@@ -48,7 +48,7 @@ set(PL_TEST_COSTS
   integration/test_demo 4
   nodes/test_inbound 4
   web/test_web_sessions 4
-  web/test_web_handover 4
+  web/test_web_handover 6
   federation/test_fed_handover 4
   nodes/test_node_chaos 4
   packaging/test_man 3
