@@ -92,6 +92,13 @@ bool web_same(const char *a, const char *b);
 // the key itself when the table has none (a missing entry shows, never
 // crashes).
 const char *web_t(const char *lang, const char *key);
+// The text of code 'key' in namespace 'ns' (message "NS-KEY"), else of
+// 'key' itself: a code whose plain key means something else ("family", an
+// assessment type, against the family name's label).
+const char *web_t_ns(const char *lang, const char *ns, const char *key);
+// The first key the message table holds twice (the later one would never
+// show), or NULL (tests/web/test_web_unit.c).
+const char *web_i18n_duplicate(void);
 
 // ---- web_sess
 

@@ -86,9 +86,9 @@ s_assessments(web_req_t *r, json_t *t)
     s_head(r, h);
     json_array_foreach(a, i, e)
     {
-        web_buf_add(&r->body, "<tr>");
-        s_td(r, e, "type", true);
-        web_buf_addf(&r->body, "<td>%.10s</td>", web_s(e, "date"));
+        web_buf_add(&r->body, "<tr><td>");
+        web_buf_esc(&r->body, web_t_ns(r->lang, "cw-type", web_s(e, "type")));
+        web_buf_addf(&r->body, "</td><td>%.10s</td>", web_s(e, "date"));
         s_td(r, e, "level", false);
         char *flags = json_dumps(json_object_get(e, "flags"), JSON_COMPACT);
         web_buf_add(&r->body, "<td>");

@@ -71,7 +71,8 @@ s_textarea(web_req_t *r, const char *what, const char *key, const char *name,
 // <option>s of codes (translated), the kept one selected; an empty first
 // option when 'blank'.
 static void
-s_options(web_req_t *r, const char *kept, const char *const *opts, bool blank)
+s_options_ns(web_req_t *r, const char *kept, const char *const *opts,
+             bool blank, const char *ns)
 {
     if (blank)
         web_buf_add(&r->body, "<option value=\"\">—</option>");
@@ -80,9 +81,16 @@ s_options(web_req_t *r, const char *kept, const char *const *opts, bool blank)
         web_buf_esc(&r->body, opts[i]);
         web_buf_addf(&r->body, "\"%s>",
                      kept && !strcmp(kept, opts[i]) ? " selected" : "");
-        s_t(r, opts[i]);
+        web_buf_esc(&r->body, ns ? web_t_ns(r->lang, ns, opts[i])
+                                 : web_t(r->lang, opts[i]));
         web_buf_add(&r->body, "</option>");
     }
+}
+
+static void
+s_options(web_req_t *r, const char *kept, const char *const *opts, bool blank)
+{
+    s_options_ns(r, kept, opts, blank, NULL);
 }
 
 static void
@@ -190,7 +198,11 @@ static void
 s_assess(web_req_t *r, json_t *t)
 {
     const char *w = "assess";
-    s_select(r, w, "kind", "type", s_types, false);
+    web_buf_add(&r->body, "<label>"); // the types: "cw-type-" messages
+    s_t(r, "kind");
+    web_buf_add(&r->body, " <select name=\"type\">");
+    s_options_ns(r, s_kept(r, w, "type"), s_types, false, "cw-type");
+    web_buf_add(&r->body, "</select></label>");
     s_input(r, w, "date", "date", "date", NULL);
     s_select(r, w, "cw-level", "level", s_levels, true);
     s_checks(r, w, "cw-flags", "flags", s_flags);

@@ -173,7 +173,7 @@ s_package(web_req_t *r, json_t *h)
         json_array_foreach(as, i, e)
         {
             web_buf_add(b, "<li>");
-            s_t(r, web_s(e, "type"));
+            web_buf_esc(b, web_t_ns(r->lang, "cw-type", web_s(e, "type")));
             if (*web_s(e, "level")) {
                 web_buf_add(b, " &middot; ");
                 s_t(r, web_s(e, "level"));

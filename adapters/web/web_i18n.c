@@ -1,6 +1,7 @@
 // web_i18n - the one message table of passerelle-web: every text a page
 // shows, in English and French, looked up by key (codes such as statuses,
 // sectors and reasons are keys too). Layer: adapters.
+#include <stdio.h>
 #include <string.h>
 
 #include "adapters/web/web.h"
@@ -160,7 +161,6 @@ static const s_msg_t s_msgs[] = {
     {"sectors", "Sectors the person agrees to share with",
      "Secteurs avec lesquels la personne accepte le partage"},
     {"purpose", "Purpose", "Finalité"},
-    {"services", "services", "services"},
     {"given-by", "Given by", "Donné par"},
     {"returnee", "the person", "la personne"},
     {"guardian", "the guardian", "le tuteur"},
@@ -288,7 +288,7 @@ static const s_msg_t s_msgs[] = {
     {"rapid_vuln", "rapid vulnerability screening",
      "dépistage rapide de la vulnérabilité"},
     {"risk", "risk", "risque"},
-    {"family", "family", "famille"},
+    {"cw-type-family", "family", "famille"}, // "family" is the name's label
     {"skills", "skills", "compétences"},
     {"low", "low", "faible"},
     {"medium", "medium", "moyen"},
@@ -553,6 +553,25 @@ static const s_msg_t s_msgs[] = {
     {"ho-bid-ref", "Determination reference", "Référence de la détermination"},
     {"send-handover", "Send the handover", "Envoyer le transfert"},
 };
+
+const char *
+web_t_ns(const char *lang, const char *ns, const char *key)
+{
+    char k[96];
+    snprintf(k, sizeof k, "%s-%s", ns, key ? key : "");
+    const char *t = web_t(lang, k);
+    return t == k ? web_t(lang, key) : t;
+}
+
+const char *
+web_i18n_duplicate(void)
+{
+    for (size_t i = 0; i < sizeof s_msgs / sizeof s_msgs[0]; i++)
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(s_msgs[i].key, s_msgs[j].key))
+                return s_msgs[i].key;
+    return NULL;
+}
 
 const char *
 web_t(const char *lang, const char *key)

@@ -163,6 +163,13 @@ test_i18n(void **state)
     assert_string_equal(web_t("fr", "login"), "Se connecter");
     assert_string_equal(web_t(NULL, "login"), "Log in");
     assert_string_equal(web_t("fr", "no-such-key"), "no-such-key");
+    // a key held twice would show its first text only ("family": the
+    // name's label, not the assessment type)
+    assert_null(web_i18n_duplicate());
+    assert_string_equal(web_t("en", "family"), "Family name");
+    assert_string_equal(web_t_ns("fr", "cw-type", "family"), "famille");
+    assert_string_equal(web_t_ns("en", "cw-type", "risk"), "risk");
+    assert_string_equal(web_t("en", "services"), "Services");
 }
 
 // A referral whose envelope will never arrive says so beside its status,
