@@ -874,6 +874,20 @@ s_rec_id_ok(const char *s)
     return s && strlen(s) == 16 && pl_unhex(b, sizeof b, s) == PL_OK;
 }
 
+// Marks 'rec' (returned) received with a handover 'from' ({from,
+// handover}): recorded when the other side recorded 'src', else now.
+static json_t *
+s_received(json_t *rec, const json_t *src, const json_t *from)
+{
+    json_t *rt = json_object_get(src, "recorded");
+    json_object_set_new(rec, "recorded",
+                        json_is_integer(rt)
+                            ? json_copy(rt)
+                            : json_integer((json_int_t) pl_now()));
+    json_object_set(rec, "received", (json_t *) from);
+    return rec;
+}
+
 // A received assessment, checked as `assess add` checks one (against the
 // records already taken in); NULL when it is not one.
 static json_t *
@@ -893,16 +907,10 @@ s_assess_received(pl_cw_t *w, const json_t *e, const json_t *from)
         json_decref(rec);
         return NULL;
     }
-    json_t *rt = json_object_get(e, "recorded");
     json_object_set_new(rec, "id", json_string(pl_case_str(e, "id")));
     json_object_set_new(rec, "type", json_string(type));
     json_object_set(rec, "date", date);
-    json_object_set_new(rec, "recorded",
-                        json_is_integer(rt)
-                            ? json_copy(rt)
-                            : json_integer((json_int_t) pl_now()));
-    json_object_set(rec, "received", (json_t *) from);
-    return rec;
+    return s_received(rec, e, from);
 }
 
 // A received plan item: its own keys, checked as `plan set` checks them,
@@ -980,17 +988,11 @@ s_plan_received(const json_t *p, const json_t *from)
         json_decref(rec);
         return NULL;
     }
-    json_t *rt = json_object_get(p, "recorded");
     const char *pid = pl_case_str(p, "id");
     json_object_set_new(rec, "id",
                         s_rec_id_ok(pid) ? json_string(pid) : s_new_id());
     json_object_set_new(rec, "version", json_integer(1));
-    json_object_set_new(rec, "recorded",
-                        json_is_integer(rt)
-                            ? json_copy(rt)
-                            : json_integer((json_int_t) pl_now()));
-    json_object_set(rec, "received", (json_t *) from);
-    return rec;
+    return s_received(rec, p, from);
 }
 
 int
