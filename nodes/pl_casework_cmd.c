@@ -924,7 +924,8 @@ s_item_received(const json_t *e)
     json_t *it = s_only(e, s_item_keys);
     if (!it)
         return NULL;
-    bool referral = !strcmp(pl_case_str(it, "kind"), "referral");
+    const char *kind = pl_case_str(it, "kind"); // NULL: checked below
+    bool referral = kind && !strcmp(kind, "referral");
     const char *ref = pl_case_str(it, "referral");
     char keep[2 * PL_CASE_ID + 1] = "";
     if (referral && s_hexid(ref))

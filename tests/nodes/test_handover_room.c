@@ -425,6 +425,12 @@ test_casework_carried(void **state)
                                     "social", "kind", "referral", "referral",
                                     "0123456789abcdef0123456789abcdef",
                                     "description", "school enrolment"));
+    // items the other side could send that are none: no kind, not an
+    // object (left out, nothing crashes)
+    json_array_append_new(json_object_get(plan, "items"),
+                          json_pack("{s:s}", "dimension", "social"));
+    json_array_append_new(json_object_get(plan, "items"), json_string("x"));
+    json_array_append_new(as, json_pack("{s:s}", "notes", "no type"));
     text = json_dumps(cd, JSON_COMPACT);
     json_decref(cd);
     uint8_t hid[16];
@@ -449,7 +455,7 @@ test_casework_carried(void **state)
     assert_true(ok); // before deciding: what was sent, casework included
     assert_int_equal(json_array_size(json_object_get(
                          json_object_get(r, "casework"), "assessments")),
-                     2);
+                     3);
     json_decref(r);
     for (int k = 0; k < 2; k++) {
         r = s_run(
