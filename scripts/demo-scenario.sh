@@ -234,6 +234,12 @@ handover_demo() {
         | p "$AG" --as "$CM" case add --stdin)
     line "agency: case Mariama (mother)" "$c_m"
     line "agency: case Oumar (son, 9)" "$c_c"
+    # casework the handover carries (DESIGN.md §7.2): an assessment, a plan
+    printf '%s' '{"outcome":"tailor, 12 years of trade; no savings left","notes":"wants to restart her workshop"}' \
+        | p "$AG" --as "$CM" assess add --case "$c_m" --type skills --stdin >/dev/null
+    printf '%s' '{"goals":{"economic":"reopen the tailoring workshop within 3 months"},"own_goals":"my own workshop again"}' \
+        | p "$AG" --as "$CM" plan set --case "$c_m" --stdin >/dev/null
+    line "agency ($CM)" "skills assessment and a draft plan for Mariama"
     for ((i = 0; i < 400; i++)); do
         p "$AG" directory 2>/dev/null | grep -q "$to_addr" && break
         sleep 0.1
@@ -285,6 +291,8 @@ handover_demo() {
     line "$to_addr ($cm2)" "accepts: $nc_c"
     ho_wait "$AG" "$h_c" accepted
     run passerelle --home "$to_home" case show "${nc_c##* }"
+    echo "  Mariama's new case starts with the assessment and the draft plan it was sent:"
+    run passerelle --home "$to_home" timeline "${nc_m##* }"
 
     say "16. Arrival; the host agency's side"
     p "$to_home" --as "$cm2" handover arrived "$h_m" >/dev/null

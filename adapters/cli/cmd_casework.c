@@ -244,14 +244,24 @@ s_print_timeline(const json_t *t)
     printf("case %s (%s)%s\n", s_s(t, "id"), s_s(t, "status"),
            json_is_true(json_object_get(t, "child")) ? "  child" : "");
     printf("assessments:\n");
-    json_array_foreach(json_object_get(t, "assessments"), i, e) printf(
-        "  %s  %-10s by %s\n", s_s(e, "id"), s_s(e, "type"), s_s(e, "by"));
+    json_array_foreach(json_object_get(t, "assessments"), i, e)
+    {
+        // a record received with a handover names the node it came from
+        json_t *got = json_object_get(e, "received");
+        printf("  %s  %-10s %s %s\n", s_s(e, "id"), s_s(e, "type"),
+               got ? "received from" : "by",
+               got ? s_s(got, "from") : s_s(e, "by"));
+    }
     json_t *p = json_object_get(t, "plan");
     printf("plan: %s\n", p ? "" : "(none)");
     if (p)
-        printf("  version %lld, %zu item(s)\n",
+        printf("  version %lld, %zu item(s)%s%s\n",
                (long long) json_integer_value(json_object_get(p, "version")),
-               json_array_size(json_object_get(p, "items")));
+               json_array_size(json_object_get(p, "items")),
+               json_object_get(p, "received") ? ", received from " : "",
+               json_object_get(p, "received")
+                   ? s_s(json_object_get(p, "received"), "from")
+                   : "");
     printf("referrals:\n");
     json_array_foreach(json_object_get(t, "referrals"), i, e)
         printf("  %.12s  %-12s %s\n", s_s(e, "id"), s_s(e, "status"),

@@ -17,4 +17,7 @@ grep -q '^final .* rejected expected=rejected$' "$OUT" || fail "housing rejectio
 grep -q '^final .* cancelled expected=cancelled$' "$OUT" || fail "cancellation"
 grep -q "audit chain verifies" "$OUT" || fail "audit chain"
 grep -q "consent: no consent record covers" "$OUT" || fail "consent gate"
+# the handover carried Mariama's assessment and draft plan (DESIGN.md §7.2)
+grep -q "skills     received from" "$OUT" || fail "the handover's assessment"
+grep -q "version 1, 0 item(s), received from" "$OUT" || fail "the handover's plan"
 echo "ok: demo scenario"
