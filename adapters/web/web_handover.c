@@ -64,6 +64,16 @@ s_dd_list(web_req_t *r, const char *key, json_t *a)
     web_buf_add(&r->body, "</dd>");
 }
 
+// The HTTP status of a refused step, from the daemon's code.
+static int
+s_refused(const char *code)
+{
+    return !strcmp(code, "PL_EPERM")       ? 403
+           : !strcmp(code, "PL_EINVAL")    ? 400
+           : !strcmp(code, "PL_ENOTFOUND") ? 404
+                                           : 409;
+}
+
 // The daemon's answer to 'cmd' (args stolen), or NULL after an error page.
 static json_t *
 s_call(web_req_t *r, const char *cmd, json_t *args)
@@ -373,7 +383,7 @@ web_pg_handover_act(web_req_t *r)
         json_decref(res);
         if (rc != 0) {
             web_page_begin(r, "notifications");
-            web_error(r, !strcmp(code, "PL_EPERM") ? 403 : 409, err);
+            web_error(r, s_refused(code), err);
             web_page_end(r);
             return;
         }
@@ -394,7 +404,7 @@ web_pg_handover_act(web_req_t *r)
     json_decref(args);
     json_decref(res);
     if (rc != 0) {
-        s_page(r, err, !strcmp(code, "PL_EPERM") ? 403 : 409);
+        s_page(r, err, s_refused(code));
         return;
     }
     char to[96];
