@@ -48,7 +48,7 @@ set(PL_TEST_COSTS
   integration/test_demo 4
   nodes/test_inbound 4
   web/test_web_sessions 4
-  web/test_web_handover 6
+  web/test_web_handover 12
   federation/test_fed_handover 4
   nodes/test_node_chaos 4
   packaging/test_man 3
@@ -74,7 +74,7 @@ endforeach()
 # most two others (a new browser or node.js validator test, or one that
 # holds hundreds of connections, belongs here)
 foreach(_pl_test web/test_web_flow adapters/test_coordination web/test_fhir_hsds
-                 web/test_web_security)
+                 web/test_web_security web/test_web_handover)
   if(TEST ${_pl_test})
     set_tests_properties(${_pl_test} PROPERTIES PROCESSORS 2)
   endif()

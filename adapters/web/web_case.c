@@ -358,37 +358,40 @@ s_case_forms(web_req_t *r, const char *id, json_t *c)
     s_submit(r, "refer", NULL);
     web_buf_add(b, "</form></section>");
 
-    // the handover to the country of origin (DESIGN.md §7.2); the daemon
-    // refuses a child's without the determination, a second one, a
-    // recipient that is not an agency
-    web_buf_add(b, "<section class=\"card\"><h2>");
-    s_t(r, "hand-over");
-    web_buf_add(b, "</h2>");
-    web_form_begin(r, action);
-    s_hidden_do(r, "handover");
-    web_buf_add(b, "<label>");
-    s_t(r, "ho-to");
-    web_buf_add(
-        b, " <input name=\"to\" required pattern=\"[a-z0-9-]+/[a-z0-9-]+\">"
-           "</label>");
-    s_label_input(r, "arrival", "arrival", "date", true);
-    s_label_input(r, "escort", "escort", "text", false);
-    web_buf_add(b, "<label>");
-    s_t(r, "note");
-    web_buf_add(b, " <textarea name=\"note\" rows=\"2\" maxlength=\"2000\">"
-                   "</textarea></label><details><summary>");
-    s_t(r, "ho-child");
-    web_buf_add(b, "</summary>");
-    s_label_input(r, "ho-bid-ref", "bid_ref", "text", false);
-    s_label_input(r, "bid-date", "bid_date", "date", false);
-    static const char *const outcomes[] = {"return", "reunification", NULL};
-    s_label_select(r, "bid-outcome", "bid_outcome", outcomes);
-    web_buf_add(b, "</details><label class=\"check\"><input type=\"checkbox\" "
-                   "name=\"consent_transfer\" value=\"yes\" required> ");
-    s_t(r, "consent-transfer");
-    web_buf_add(b, "</label>");
-    s_submit(r, "send-handover", NULL);
-    web_buf_add(b, "</form></section>");
+    // the handover to the country of origin (DESIGN.md §7.2), unless one
+    // is under way (linked above); the daemon refuses a child's without
+    // the determination, a second one, a recipient that is not an agency
+    if (!*web_s(c, "handover")) {
+        web_buf_add(b, "<section class=\"card\"><h2>");
+        s_t(r, "hand-over");
+        web_buf_add(b, "</h2>");
+        web_form_begin(r, action);
+        s_hidden_do(r, "handover");
+        web_buf_add(b, "<label>");
+        s_t(r, "ho-to");
+        web_buf_add(
+            b, " <input name=\"to\" required pattern=\"[a-z0-9-]+/[a-z0-9-]+\">"
+               "</label>");
+        s_label_input(r, "arrival", "arrival", "date", true);
+        s_label_input(r, "escort", "escort", "text", false);
+        web_buf_add(b, "<label>");
+        s_t(r, "note");
+        web_buf_add(b, " <textarea name=\"note\" rows=\"2\" maxlength=\"2000\">"
+                       "</textarea></label><details><summary>");
+        s_t(r, "ho-child");
+        web_buf_add(b, "</summary>");
+        s_label_input(r, "ho-bid-ref", "bid_ref", "text", false);
+        s_label_input(r, "bid-date", "bid_date", "date", false);
+        static const char *const outcomes[] = {"return", "reunification", NULL};
+        s_label_select(r, "bid-outcome", "bid_outcome", outcomes);
+        web_buf_add(b,
+                    "</details><label class=\"check\"><input type=\"checkbox\" "
+                    "name=\"consent_transfer\" value=\"yes\" required> ");
+        s_t(r, "consent-transfer");
+        web_buf_add(b, "</label>");
+        s_submit(r, "send-handover", NULL);
+        web_buf_add(b, "</form></section>");
+    }
 
     // withdrawal and erasure
     web_buf_add(b, "<section class=\"card danger\"><h2>");

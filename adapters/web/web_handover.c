@@ -143,7 +143,7 @@ s_package(web_req_t *r, json_t *h)
     json_t *p = json_object_get(h, "person");
     web_buf_add(b, "<section class=\"card\"><h2>");
     s_t(r, "ho-sent");
-    web_buf_add(b, "</h2><dl>");
+    web_buf_add(b, "</h2><dl class=\"facts\">");
     static const char *const pk[][2] = {{"given", "given"},
                                         {"family", "family"},
                                         {"birth", "birth"},
@@ -200,7 +200,7 @@ s_package(web_req_t *r, json_t *h)
     if (json_object_size(goals)) {
         web_buf_add(b, "<h3>");
         s_t(r, "cw-plan");
-        web_buf_add(b, "</h3><dl>");
+        web_buf_add(b, "</h3><dl class=\"facts\">");
         static const char *const dims[] = {"economic", "social",
                                            "psychosocial"};
         for (size_t d = 0; d < 3; d++)
@@ -243,8 +243,14 @@ s_step(web_req_t *r, const char *id, const char *event, bool reasoned,
        const char *cls)
 {
     web_buf_t *b = &r->body;
-    char action[96];
+    char action[96], key[48];
     snprintf(action, sizeof action, "/handover/%s", id);
+    snprintf(key, sizeof key, "ho-ev-%s", event);
+    if (reasoned) { // folded: its fields are not mistaken for another's
+        web_buf_add(b, "<details><summary>");
+        s_t(r, key);
+        web_buf_add(b, "</summary>");
+    }
     web_form_begin(r, action);
     web_buf_addf(b, "<input type=\"hidden\" name=\"event\" value=\"%s\">",
                  event);
@@ -259,10 +265,10 @@ s_step(web_req_t *r, const char *id, const char *event, bool reasoned,
     }
     web_buf_addf(b, "<button type=\"submit\"%s%s%s>", cls ? " class=\"" : "",
                  cls ? cls : "", cls ? "\"" : "");
-    char key[48];
-    snprintf(key, sizeof key, "ho-ev-%s", event);
     s_t(r, key);
     web_buf_add(b, "</button></form>");
+    if (reasoned)
+        web_buf_add(b, "</details>");
 }
 
 // The steps this side may take in this state (the daemon checks again).
@@ -321,7 +327,7 @@ s_page(web_req_t *r, const char *error, int status)
     }
     web_buf_t *b = &r->body;
     bool in = !strcmp(web_s(res, "direction"), "in");
-    web_buf_add(b, "<dl>");
+    web_buf_add(b, "<dl class=\"facts\">");
     s_dd(r, "direction", web_t(r->lang, in ? "ho-in" : "ho-out"));
     s_dd(r, "peer", web_s(res, "peer"));
     s_dd(r, "status", s_st(r, web_s(res, "status")));

@@ -8,7 +8,8 @@
 # French) sees it at /handovers with what was sent, a step out of order is
 # refused in the daemon's words, ack then accept open the new case; the
 # arrival is recorded through the JSON API (session cookie, CSRF token) and
-# the host sees it; a provider may not see /handovers; a child's handover
+# the host sees it; the screens pass axe-core in chromium (phone and desk
+# widths); a provider may not see /handovers; a child's handover
 # is refused without the best-interests determination, and accepted only
 # after the child-protection node of the origin's region acknowledged it
 # from its notifications page (no name there); no personal data in the web
@@ -18,12 +19,17 @@ set -euo pipefail
 if [ -n "${PL_BIN_DIR:-}" ] && [ -x "$PL_BIN_DIR/passerelle" ]; then
     PATH="$PL_BIN_DIR:$PATH"
 fi
-for exe in passerelle passerelle-node passerelle-broker passerelle-web curl python3 setpriv; do
+for exe in passerelle passerelle-node passerelle-broker passerelle-web curl python3 setpriv node; do
     command -v "$exe" >/dev/null 2>&1 || {
         echo "test_web_handover: FAIL: '$exe' not found on PATH" >&2
         exit 1
     }
 done
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+[ -x "${PL_CHROMIUM:-/usr/bin/chromium}" ] && [ -d "$HERE/node_modules/axe-core" ] || {
+    echo "test_web_handover: FAIL: no chromium or tests/web/node_modules (scripts/deps.sh installs them)" >&2
+    exit 1
+}
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/pl-webho.XXXXXX")
 TEST_NAME=test_web_handover
@@ -99,6 +105,8 @@ H=${LOC##*/handover/}
 ok
 page "$T/jar-ag" "${WEB_URL[ag]}/case/$CASE"
 page_has "href=\"/handover/$H\""
+! grep -q 'name="consent_transfer"' "$T/page" || fail "the handover form shows while one is under way"
+ok
 page "$T/jar-ag" "${WEB_URL[ag]}/handover/$H"
 page_has "Withdraw the handover"
 page_has "sn/origin"
@@ -118,6 +126,19 @@ page "$T/jar-or" "${WEB_URL[or]}/handover/$H"
 page_has "Kqzv"            # what was sent, before deciding
 page_has "Accuser réception"
 page_has "IOM"
+# the screens a case manager reads, in a real browser: no serious or
+# critical accessibility violation, at a phone's width and a desk's
+a11y() { # a11y JAR OUT URL...
+    local jar=$1 out=$2 c
+    shift 2
+    c=$(awk '$6 ~ /pl_session$/ {print $6 "=" $7; exit}' "$jar")
+    node "$HERE/a11y.js" "$c" "$out" "$@" >"$T/a11y.out" 2>&1 \
+        || FAIL_LOG=$T/a11y.out fail "accessibility of $*"
+    ok
+}
+ART=${PL_BIN_DIR:-$T}/web-artifacts/handover
+a11y "$T/jar-or" "$ART/origin" "${WEB_URL[or]}/handovers" "${WEB_URL[or]}/handover/$H"
+a11y "$T/jar-ag" "$ART/host" "${WEB_URL[ag]}/case/$CASE" "${WEB_URL[ag]}/handover/$H"
 post "$T/jar-or" "${WEB_URL[or]}/handover/$H" "csrf=$CSRF&event=accept"
 [ "$CODE" = 409 ] || fail "accept before ack answered $CODE"
 page_has "cannot accept a handover that is sent"
