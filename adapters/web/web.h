@@ -287,6 +287,9 @@ int web_cw_map(const web_form_t *f, const char *case_id, const char **cmd,
 void web_pg_handovers(web_req_t *r);
 void web_pg_handover(web_req_t *r);
 void web_pg_handover_act(web_req_t *r);
+// "N handovers received wait for a decision" (a link to /handovers) when
+// there are any; nothing otherwise (the case manager's /cases page).
+void web_ho_waiting(web_req_t *r);
 // ---- web_services.c: services, suggestions, slips (issue 18)
 
 void web_pg_services(web_req_t *r);

@@ -132,6 +132,35 @@ web_pg_handovers(web_req_t *r)
     web_page_end(r);
 }
 
+// ---- what waits for this agency (the case manager's landing page)
+
+void
+web_ho_waiting(web_req_t *r)
+{
+    json_t *res = NULL;
+    char err[S_ERR], code[32];
+    json_t *args = json_pack("{s:s}", "direction", "in");
+    int rc = web_call(r, "handovers", args, false, &res, err, sizeof err, code,
+                      sizeof code);
+    json_decref(args);
+    size_t i, n = 0;
+    json_t *h;
+    json_array_foreach(rc == 0 ? res : NULL, i, h)
+    {
+        const char *st = web_s(h, "status");
+        n += !strcmp(st, "sent") || !strcmp(st, "acknowledged");
+    }
+    json_decref(res);
+    if (!n)
+        return; // none, or the list cannot be read: the page goes on
+    web_buf_addf(&r->body,
+                 "<p class=\"notice\" role=\"status\"><a href=\"/handovers\">"
+                 "%zu ",
+                 n);
+    s_t(r, "ho-waiting");
+    web_buf_add(&r->body, "</a></p>");
+}
+
 // ---- GET /handover/:id
 
 // What was sent, while the receiving agency has not decided (the package

@@ -500,6 +500,8 @@ static const s_msg_t s_msgs[] = {
     {"arrival", "Expected arrival", "Arrivée prévue"},
     {"child", "Child", "Enfant"},
     {"no-handovers", "No handover yet.", "Aucun transfert pour l'instant."},
+    {"ho-waiting", "handover(s) received wait for your decision",
+     "transfert(s) reçu(s) en attente de votre décision"},
     {"ho-sent", "What the sending agency sent",
      "Ce que l'agence d'envoi a transmis"},
     {"sending-country", "Sending country", "Pays d'envoi"},

@@ -648,6 +648,7 @@ web_pg_cases(web_req_t *r)
     if (!s_session_alive(r, "cases"))
         return;
     web_page_begin(r, "cases");
+    web_ho_waiting(r); // a case coming from abroad (DESIGN.md §7.2)
     s_cases_forms(r);
     web_page_end(r);
 }

@@ -122,6 +122,8 @@ for i in $(seq 1 100); do
 done
 [ "$got" = 1 ] || FAIL_LOG=$T/origin.log fail "the handover never reached /handovers at the origin"
 page_has "Transferts de dossier"
+page "$T/jar-or" "${WEB_URL[or]}/cases"       # where a case manager lands
+page_has "1 transfert(s) reçu(s) en attente"
 page "$T/jar-or" "${WEB_URL[or]}/handover/$H"
 page_has "Kqzv"            # what was sent, before deciding
 page_has "Accuser réception"
@@ -158,6 +160,9 @@ post "$T/jar-or" "${WEB_URL[or]}/handover/$H" "csrf=$CSRF&event=accept"
 page "$T/jar-or" "${WEB_URL[or]}/handover/$H"
 NEW=$(sed -n 's/.*href="\/case\/\([0-9a-f]\{32\}\)".*/\1/p' "$T/page" | head -n 1)
 [ -n "$NEW" ] && [ "$NEW" != "$CASE" ] || FAIL_LOG=$T/page fail "no new case linked after accept"
+ok
+page "$T/jar-or" "${WEB_URL[or]}/cases"
+! grep -q "en attente de votre" "$T/page" || fail "a decided handover still waits on /cases"
 ok
 page "$T/jar-or" "${WEB_URL[or]}/case/$NEW"
 page_has "Kqzv"
