@@ -12,8 +12,9 @@
 # widths); a provider may not see /handovers; a child's handover
 # is refused without the best-interests determination, and accepted only
 # after the child-protection node of the origin's region acknowledged it
-# from its notifications page (no name there); no personal data in the web
-# logs, and the web processes exit cleanly.
+# from its notifications page (no name there); the host withdraws a third
+# one (a reason needed) and may send the case again; no personal data in
+# the web logs, and the web processes exit cleanly.
 set -euo pipefail
 
 if [ -n "${PL_BIN_DIR:-}" ] && [ -x "$PL_BIN_DIR/passerelle" ]; then
@@ -250,9 +251,32 @@ done
 [ "$got" = 1 ] || FAIL_LOG=$T/origin.log fail "the child's handover was never accepted after the cp-ack ($CODE)"
 ok
 
+# ---- the host withdraws one before arrival; the case is its own again
+C3=$(printf '%s' '{"given":"Awa","family":"Pqzt","birth":"1988-01-01"}' \
+    | passerelle --home "$T/agency" case add --stdin)
+post "$T/jar-ag" "${WEB_URL[ag]}/case/$C3" \
+    "csrf=$CSRF_AG&do=handover&to=sn%2Forigin&arrival=2099-08-01&consent_transfer=yes"
+[ "$CODE" = 303 ] || fail "the third handover answered $CODE"
+H3=${LOC##*/handover/}
+post "$T/jar-ag" "${WEB_URL[ag]}/handover/$H3" "csrf=$CSRF_AG&event=withdraw"
+[ "$CODE" = 400 ] || fail "a withdrawal without its reason answered $CODE"
+post "$T/jar-ag" "${WEB_URL[ag]}/handover/$H3" \
+    "csrf=$CSRF_AG&event=withdraw&reason=plans-changed&note=the+family+stays"
+[ "$CODE" = 303 ] || fail "the withdrawal answered $CODE"
+page "$T/jar-ag" "${WEB_URL[ag]}/handover/$H3"
+page_has "plans-changed"
+page_has "the family stays"
+! grep -q "Withdraw the handover" "$T/page" || fail "a withdrawn handover still offers steps"
+ok
+page "$T/jar-ag" "${WEB_URL[ag]}/case/$C3"
+page_has 'name="consent_transfer"'      # the case may be handed over again
+net_until 100 sh -c "passerelle --home '$T/origin' --json handover show $H3 2>/dev/null | grep -q '\"status\": *\"withdrawn\"'" \
+    || fail "the origin never saw the withdrawal"
+ok
+
 web_stop_checked
 for f in "$T"/web-*.log; do
-    ! grep -q "Kqzv\|Aminata\|Wqxr\|Moussa" "$f" || FAIL_LOG=$f fail "personal data in $f"
+    ! grep -q "Kqzv\|Aminata\|Wqxr\|Moussa\|Pqzt" "$f" || FAIL_LOG=$f fail "personal data in $f"
 done
 ok
 echo "test_web_handover: $CHECKS checks passed"
