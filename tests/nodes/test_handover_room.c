@@ -79,6 +79,33 @@ s_inbound(pl_fakectx_t *f, const char *from, Passerelle__V1__Handover *hm)
     assert_int_equal(pl_store_commit(&txn), PL_OK);
 }
 
+// A package from sn/origin with case data 'cd' (a child's with a
+// determination when 'child') under handover id 'hid'.
+static void
+s_package_in(pl_fakectx_t *f, const char *cd, bool child, const uint8_t hid[16])
+{
+    Passerelle__V1__Handover hm = PASSERELLE__V1__HANDOVER__INIT;
+    Passerelle__V1__HandoverPackage p = PASSERELLE__V1__HANDOVER_PACKAGE__INIT;
+    hm.handover_id.data = (uint8_t *) hid;
+    hm.handover_id.len = 16;
+    hm.at = pl_now();
+    hm.what_case = PASSERELLE__V1__HANDOVER__WHAT_PACKAGE;
+    hm.package = &p;
+    p.case_data.data = (uint8_t *) cd;
+    p.case_data.len = strlen(cd);
+    p.consent_transfer = true;
+    p.legal_basis = "consent";
+    p.arrival = "2099-01-01";
+    if (child) {
+        p.has_child = true;
+        p.child = true;
+        p.bid_ref = "BID-1";
+        p.bid_date = "2025-01-01";
+        p.bid_outcome = "return";
+    }
+    s_inbound(f, "sn/origin", &hm);
+}
+
 // An update of handover 'hex' from 'from'.
 static void
 s_update(pl_fakectx_t *f, const char *from, const char *hex, uint32_t seq,
@@ -227,22 +254,10 @@ test_package_refused(void **state)
     pl_fakectx_t *f = *state;
     snprintf(f->me.sector, sizeof f->me.sector, "health"); // not an agency
     uint8_t hid[16];
-    pl_random(hid, sizeof hid);
-    Passerelle__V1__Handover hm = PASSERELLE__V1__HANDOVER__INIT;
-    Passerelle__V1__HandoverPackage p = PASSERELLE__V1__HANDOVER_PACKAGE__INIT;
     const char *cd = "{\"given\":\"Kadiatou\",\"family\":\"SylxQ\"}";
-    hm.handover_id.data = hid;
-    hm.handover_id.len = 16;
-    hm.at = pl_now();
-    hm.what_case = PASSERELLE__V1__HANDOVER__WHAT_PACKAGE;
-    hm.package = &p;
-    p.case_data.data = (uint8_t *) cd;
-    p.case_data.len = strlen(cd);
-    p.consent_transfer = true;
-    p.legal_basis = "consent";
-    p.arrival = "2099-01-01";
     int before = f->sent;
-    s_inbound(f, "sn/origin", &hm);
+    pl_random(hid, sizeof hid);
+    s_package_in(f, cd, false, hid);
     assert_int_equal(f->sent, before + 2); // acknowledged, rejected
     assert_int_equal(f->out[before].kind, S_KIND_HANDOVER);
     char hex[33];
@@ -255,7 +270,7 @@ test_package_refused(void **state)
     json_decref(r);
     assert_int_equal(pl_test_grep_tree(f->ts.home, "SylxQ", 5), 0);
     // the same handover id again: a duplicate, nothing more sent
-    s_inbound(f, "sn/origin", &hm);
+    s_package_in(f, cd, false, hid);
     assert_int_equal(f->sent, before + 2);
 }
 
@@ -267,27 +282,10 @@ test_child_package_cp(void **state)
 {
     pl_fakectx_t *f = *state;
     uint8_t hid[16];
-    pl_random(hid, sizeof hid);
-    Passerelle__V1__Handover hm = PASSERELLE__V1__HANDOVER__INIT;
-    Passerelle__V1__HandoverPackage p = PASSERELLE__V1__HANDOVER_PACKAGE__INIT;
     const char *cd = "{\"given\":\"Awa\",\"birth\":\"2015-01-01\"}";
-    hm.handover_id.data = hid;
-    hm.handover_id.len = 16;
-    hm.at = pl_now();
-    hm.what_case = PASSERELLE__V1__HANDOVER__WHAT_PACKAGE;
-    hm.package = &p;
-    p.case_data.data = (uint8_t *) cd;
-    p.case_data.len = strlen(cd);
-    p.consent_transfer = true;
-    p.legal_basis = "consent";
-    p.arrival = "2099-01-01";
-    p.has_child = true;
-    p.child = true;
-    p.bid_ref = "BID-1";
-    p.bid_date = "2025-01-01";
-    p.bid_outcome = "return";
     int before = f->sent;
-    s_inbound(f, "sn/origin", &hm);
+    pl_random(hid, sizeof hid);
+    s_package_in(f, cd, true, hid);
     assert_int_equal(f->sent, before + 1);
     assert_int_equal(f->out[before].kind, S_KIND_CP);
     assert_string_equal(f->out[before].to, "sn/cp");
@@ -435,19 +433,7 @@ test_casework_carried(void **state)
     json_decref(cd);
     uint8_t hid[16];
     pl_random(hid, sizeof hid);
-    Passerelle__V1__Handover hm = PASSERELLE__V1__HANDOVER__INIT;
-    Passerelle__V1__HandoverPackage p = PASSERELLE__V1__HANDOVER_PACKAGE__INIT;
-    hm.handover_id.data = hid;
-    hm.handover_id.len = 16;
-    hm.at = pl_now();
-    hm.what_case = PASSERELLE__V1__HANDOVER__WHAT_PACKAGE;
-    hm.package = &p;
-    p.case_data.data = (uint8_t *) text;
-    p.case_data.len = strlen(text);
-    p.consent_transfer = true;
-    p.legal_basis = "consent";
-    p.arrival = "2099-01-01";
-    s_inbound(f, "sn/origin", &hm);
+    s_package_in(f, text, false, hid);
     free(text);
     char hex[33];
     pl_hex(hex, hid, 16);
