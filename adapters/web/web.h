@@ -202,6 +202,10 @@ const char *web_query(web_req_t *r, const char *key);
 int web_call(web_req_t *r, const char *cmd, json_t *args, bool changes,
              json_t **res, char *err, size_t err_size, char *code,
              size_t code_size);
+// A read-only call of 'cmd' (args stolen): its answer, or NULL; then, when
+// 'page', an error page titled 'title' (404 for PL_ENOTFOUND, else 400).
+json_t *web_read(web_req_t *r, const char *title, const char *cmd, json_t *args,
+                 bool page);
 
 // Page frame: header with the account and the role's menu, then the body
 // the caller adds, then web_page_end. 'title' is a message key.

@@ -74,29 +74,12 @@ s_refused(const char *code)
                                            : 409;
 }
 
-// The daemon's answer to 'cmd' (args stolen), or NULL after an error page.
-static json_t *
-s_call(web_req_t *r, const char *cmd, json_t *args)
-{
-    json_t *res = NULL;
-    char err[S_ERR], code[32];
-    int rc =
-        web_call(r, cmd, args, false, &res, err, sizeof err, code, sizeof code);
-    json_decref(args);
-    if (rc == 0)
-        return res;
-    web_page_begin(r, "handovers");
-    web_error(r, !strcmp(code, "PL_ENOTFOUND") ? 404 : 400, err);
-    web_page_end(r);
-    return NULL;
-}
-
 // ---- GET /handovers
 
 void
 web_pg_handovers(web_req_t *r)
 {
-    json_t *res = s_call(r, "handovers", json_object());
+    json_t *res = web_read(r, "handovers", "handovers", json_object(), true);
     if (!res)
         return;
     static const char *const cols[] = {

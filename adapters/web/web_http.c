@@ -220,6 +220,25 @@ web_call(web_req_t *r, const char *cmd, json_t *args, bool changes,
     return -1;
 }
 
+json_t *
+web_read(web_req_t *r, const char *title, const char *cmd, json_t *args,
+         bool page)
+{
+    json_t *res = NULL;
+    char err[512], code[32];
+    int rc =
+        web_call(r, cmd, args, false, &res, err, sizeof err, code, sizeof code);
+    json_decref(args);
+    if (rc == 0)
+        return res;
+    if (page) {
+        web_page_begin(r, title);
+        web_error(r, strcmp(code, "PL_ENOTFOUND") ? 400 : 404, err);
+        web_page_end(r);
+    }
+    return NULL;
+}
+
 // ---- page frame
 
 void

@@ -18,26 +18,6 @@ s_t(web_req_t *r, const char *key)
     web_buf_esc(&r->body, web_t(r->lang, key));
 }
 
-// The daemon's answer to 'cmd', or NULL after an error page.
-static json_t *
-s_call(web_req_t *r, const char *title, const char *cmd, json_t *args,
-       bool page)
-{
-    json_t *res = NULL;
-    char err[S_ERR], code[32];
-    int rc =
-        web_call(r, cmd, args, false, &res, err, sizeof err, code, sizeof code);
-    json_decref(args);
-    if (rc == 0)
-        return res;
-    if (page) {
-        web_page_begin(r, title);
-        web_error(r, strcmp(code, "PL_ENOTFOUND") ? 400 : 404, err);
-        web_page_end(r);
-    }
-    return NULL;
-}
-
 // "full, 3 free · 5 h" for a capacity object and its age.
 static void
 s_capacity(web_req_t *r, const json_t *c, json_int_t age)
@@ -162,7 +142,7 @@ web_pg_services(web_req_t *r)
         json_object_set_new(args, "sector", json_string(r->q_sector));
     if (r->q_region && *r->q_region)
         json_object_set_new(args, "region", json_string(r->q_region));
-    json_t *res = s_call(r, "services", "service.list", args, true);
+    json_t *res = web_read(r, "services", "service.list", args, true);
     if (!res)
         return;
     web_buf_t *b = &r->body;
@@ -210,7 +190,7 @@ web_svc_suggest(web_req_t *r, const char *case_id)
     json_t *grid = cli_grid_installed();
     if (grid)
         json_object_set_new(args, "grid", grid);
-    json_t *res = s_call(r, "refer", "service.match", args, false);
+    json_t *res = web_read(r, "refer", "service.match", args, false);
     if (!res)
         return;
     web_buf_t *b = &r->body;
@@ -267,8 +247,8 @@ s_qr(web_req_t *r, const char *code)
 void
 web_pg_slip(web_req_t *r)
 {
-    json_t *res =
-        s_call(r, "slip", "slip.make", json_pack("{s:s}", "id", r->arg), true);
+    json_t *res = web_read(r, "slip", "slip.make",
+                           json_pack("{s:s}", "id", r->arg), true);
     if (!res)
         return;
     web_buf_t *b = &r->body;
