@@ -87,6 +87,27 @@ post() {
     LOC=${out#* }
 }
 
+# page_until JAR URL TEXT: GET until the page holds TEXT (20 s at most)
+page_until() {
+    local i
+    for i in $(seq 1 100); do
+        page "$1" "$2"
+        grep -qF -- "$3" "$T/page" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+# post_until JAR URL BODY: POST until it answers 303 (20 s at most)
+post_until() {
+    local i
+    for i in $(seq 1 100); do
+        post "$1" "$2" "$3"
+        [ "$CODE" = 303 ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
 # ---- the host sends it from the case page
 web_login ag amina "$T/jar-ag"
 CSRF_AG=$CSRF
@@ -115,13 +136,8 @@ page_has "sn/origin"
 # ---- the receiving agency, in French
 web_login or omar "$T/jar-or"
 CSRF_OR=$CSRF
-got=0
-for i in $(seq 1 100); do
-    page "$T/jar-or" "${WEB_URL[or]}/handovers"
-    if grep -qF "/handover/$H" "$T/page"; then got=1; break; fi
-    sleep 0.2
-done
-[ "$got" = 1 ] || FAIL_LOG=$T/origin.log fail "the handover never reached /handovers at the origin"
+page_until "$T/jar-or" "${WEB_URL[or]}/handovers" "/handover/$H" \
+    || FAIL_LOG=$T/origin.log fail "the handover never reached /handovers at the origin"
 page_has "Transferts de dossier"
 page "$T/jar-or" "${WEB_URL[or]}/cases"       # where a case manager lands
 page_has "1 transfert(s) reçu(s) en attente"
@@ -213,13 +229,8 @@ post "$T/jar-ag" "${WEB_URL[ag]}/case/$CHILD" \
     "$cbase&bid_ref=BID-77&bid_date=2026-11-02&bid_outcome=reunification"
 [ "$CODE" = 303 ] || fail "the child's handover answered $CODE"
 H2=${LOC##*/handover/}
-got=0
-for i in $(seq 1 100); do
-    post "$T/jar-or" "${WEB_URL[or]}/handover/$H2" "csrf=$CSRF_OR&event=ack"
-    [ "$CODE" = 303 ] && { got=1; break; }
-    sleep 0.2
-done
-[ "$got" = 1 ] || fail "the child's handover could not be acknowledged ($CODE)"
+post_until "$T/jar-or" "${WEB_URL[or]}/handover/$H2" "csrf=$CSRF_OR&event=ack" \
+    || fail "the child's handover could not be acknowledged ($CODE)"
 page "$T/jar-or" "${WEB_URL[or]}/handover/$H2"
 page_has "nœud de protection de"
 page_has "BID-77"
@@ -227,13 +238,8 @@ post "$T/jar-or" "${WEB_URL[or]}/handover/$H2" "csrf=$CSRF_OR&event=accept"
 [ "$CODE" = 409 ] || fail "accept before the cp-ack answered $CODE"
 page_has "cp-ack"
 web_login cp khady "$T/jar-cp"
-got=0
-for i in $(seq 1 100); do
-    page "$T/jar-cp" "${WEB_URL[cp]}/notifications"
-    if grep -qF "action=\"/handover/$H2\"" "$T/page"; then got=1; break; fi
-    sleep 0.2
-done
-[ "$got" = 1 ] || FAIL_LOG=$T/cpt.log fail "no cp-ack button on the child-protection node's notifications"
+page_until "$T/jar-cp" "${WEB_URL[cp]}/notifications" "action=\"/handover/$H2\"" \
+    || FAIL_LOG=$T/cpt.log fail "no cp-ack button on the child-protection node's notifications"
 page_has "Acknowledge the child"
 ! grep -q "Wqxr\|Moussa" "$T/page" || fail "the child's name on the child-protection notifications"
 ok
@@ -242,13 +248,8 @@ post "$T/jar-cp" "${WEB_URL[cp]}/handover/$H2" "csrf=$CSRF&event=cp-ack"
 post "$T/jar-cp" "${WEB_URL[cp]}/handover/$H2" "csrf=$CSRF&event=cp-ack"
 [ "$CODE" = 409 ] || fail "a second cp-ack answered $CODE"
 page_has "already acknowledged"
-got=0
-for i in $(seq 1 100); do
-    post "$T/jar-or" "${WEB_URL[or]}/handover/$H2" "csrf=$CSRF_OR&event=accept"
-    [ "$CODE" = 303 ] && { got=1; break; }
-    sleep 0.2
-done
-[ "$got" = 1 ] || FAIL_LOG=$T/origin.log fail "the child's handover was never accepted after the cp-ack ($CODE)"
+post_until "$T/jar-or" "${WEB_URL[or]}/handover/$H2" "csrf=$CSRF_OR&event=accept" \
+    || FAIL_LOG=$T/origin.log fail "the child's handover was never accepted after the cp-ack ($CODE)"
 ok
 
 # ---- the host withdraws one before arrival; the case is its own again
