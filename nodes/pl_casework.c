@@ -595,11 +595,24 @@ pl_casework_overdue_sweep(pl_node_ctx_t *ctx)
 
 // ---- closure
 
+// The handbook's closure reasons (DOMAIN.md, case closure 2.7, and a
+// lost contact); the coordination report counts these by name
+// (nodes/pl_report.c) and any other code as "other".
 static const char *const s_reasons[] = {
     "plan-completed",     "support-period-ended", "criteria-not-met",
     "client-withdrew",    "moved-away",           "re-migrated",
     "deceased",           "lost-contact",         "transferred",
     "funding-or-security"};
+
+bool
+pl_casework_reason_known(const char *reason)
+{
+    for (size_t i = 0; reason && i < sizeof s_reasons / sizeof s_reasons[0];
+         i++)
+        if (!strcmp(reason, s_reasons[i]))
+            return true;
+    return false;
+}
 
 static bool
 s_has_endline(const json_t *doc)
@@ -624,10 +637,9 @@ pl_casework_close_check(pl_txn_t *txn, const uint8_t id[PL_CASE_ID],
     if (*rc != PL_OK)
         return pl_node_ctl_error(*rc, "cannot read the casework: %s",
                                  pl_strerror(*rc));
-    bool found = w.found, endline = s_has_endline(w.doc), known = false;
+    bool found = w.found, endline = s_has_endline(w.doc);
+    bool known = pl_casework_reason_known(reason);
     pl_cw_release(&w);
-    for (size_t i = 0; i < sizeof s_reasons / sizeof s_reasons[0]; i++)
-        known = known || (reason && !strcmp(reason, s_reasons[i]));
     *rc = PL_EINVAL;
     if (found && !known)
         return pl_node_ctl_error(

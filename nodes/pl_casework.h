@@ -117,6 +117,8 @@ PL_MUST_CHECK int pl_casework_handover_in(pl_txn_t *txn,
 
 // ---- the closure rules, called by case.close (pl_case.c)
 
+// Whether 'reason' (may be NULL) is one of the handbook's closure reasons.
+bool pl_casework_reason_known(const char *reason);
 // NULL when case 'id' may close with 'reason'; else the reply (*rc its
 // code): a case with casework needs a handbook closure reason and an
 // endline survey or a recorded reason for its absence.

@@ -12,19 +12,6 @@
 #include "nodes/pl_casework.h"
 #include "nodes/pl_suppress.h"
 
-// closure reasons counted by name (DOMAIN.md, case closure); any other
-// code a case was closed with counts as "other" (a code is free text)
-static const char *const s_reasons[] = {"plan-completed",
-                                        "support-period-ended",
-                                        "criteria-not-met",
-                                        "client-withdrew",
-                                        "moved-away",
-                                        "re-migrated",
-                                        "deceased",
-                                        "transferred",
-                                        "funding-or-security",
-                                        "other",
-                                        NULL};
 static const char *const s_dims[] = {
     "economic", "social", "psychosocial", "protection", "coordination", NULL};
 static const char *const s_rss_dims[] = {"economic", "social", "psychosocial",
@@ -272,7 +259,7 @@ s_case_one(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
         s_bump(w->cases, "closed");
         const char *why = pl_case_str(doc, "close_reason");
         s_bump(s_sub(w->cases, "closed_by_reason"),
-               s_in_list(s_reasons, why) ? why : "other");
+               pl_casework_reason_known(why) ? why : "other");
     }
     json_decref(doc);
     return PL_STORE_NEXT;
@@ -472,6 +459,13 @@ s_check_rss(const json_t *r, char *err, size_t n)
     return rc;
 }
 
+// A closure reason key: the handbook's (pl_casework_reason_known) or "other".
+static bool
+s_reason_ok(const char *k)
+{
+    return pl_casework_reason_known(k) || !strcmp(k, "other");
+}
+
 static int
 s_check_cases(const json_t *c, char *err, size_t n)
 {
@@ -485,7 +479,7 @@ s_check_cases(const json_t *c, char *err, size_t n)
             rc = PL_EPROTO;
         }
     if (rc == PL_OK && (v = json_object_get(c, "closed_by_reason")))
-        rc = s_check_counts(v, s_reasons, NULL, "closed_by_reason", err, n);
+        rc = s_check_counts(v, NULL, s_reason_ok, "closed_by_reason", err, n);
     return rc;
 }
 
