@@ -215,6 +215,15 @@ void web_page_end(web_req_t *r);
 void web_form_begin(web_req_t *r, const char *action);
 // An error box (escaped text) and the status.
 void web_error(web_req_t *r, int status, const char *msg);
+// The HTTP status of a daemon error code, one table for every page and the
+// API (docs/api.md): PL_EINVAL/PL_EPROTO 400, PL_EAUTH 401, PL_EPERM 403,
+// PL_ENOTFOUND 404, PL_EEXIST/PL_ESTATE/PL_EEXPIRED/PL_EREVOKED 409,
+// PL_ETOOBIG 413, PL_EFULL 503, PL_ETIMEOUT 504, no code (the daemon did
+// not answer) 503, any other 500.
+int web_status_of(const char *code);
+// A failed daemon call inside a page: web_error with the code's status;
+// an ended session (PL_EAUTH) says so and links to the login.
+void web_fail(web_req_t *r, const char *err, const char *code);
 // A 303 redirect to 'path'.
 void web_redirect(web_req_t *r, const char *path);
 

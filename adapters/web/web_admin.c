@@ -19,13 +19,7 @@ s_t(web_req_t *r, const char *key)
 static void
 s_fail(web_req_t *r, const char *err, const char *code)
 {
-    int st = !strcmp(code, "PL_EPERM")       ? 403
-             : !strcmp(code, "PL_EAUTH")     ? 401
-             : !strcmp(code, "PL_ENOTFOUND") ? 404
-             : !strcmp(code, "PL_EINVAL")    ? 400
-             : !strcmp(code, "PL_ESTATE")    ? 409
-                                             : 502;
-    web_error(r, st, st == 401 ? web_t(r->lang, "session-ended") : err);
+    web_fail(r, err, code);
 }
 
 // The scalar fields of 'o' as <dt>/<dd> pairs (keys translated when the

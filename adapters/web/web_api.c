@@ -78,25 +78,6 @@ web_api_problem(web_req_t *r, int status, const char *detail, const char *code)
     free(text);
 }
 
-// The HTTP status of a daemon error code.
-static int
-s_status_of(const char *code)
-{
-    static const struct {
-        const char *code;
-        int status;
-    } map[] = {
-        {"PL_EINVAL", 400},  {"PL_EPROTO", 400},    {"PL_EAUTH", 401},
-        {"PL_EPERM", 403},   {"PL_ENOTFOUND", 404}, {"PL_EEXIST", 409},
-        {"PL_ESTATE", 409},  {"PL_EEXPIRED", 409},  {"PL_EREVOKED", 409},
-        {"PL_ETOOBIG", 413}, {"PL_EFULL", 503},     {"PL_ETIMEOUT", 504},
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (!strcmp(code, map[i].code))
-            return map[i].status;
-    return code[0] ? 500 : 503; // no code: the daemon did not answer
-}
-
 void
 web_api_reply(web_req_t *r, const char *cmd, json_t *args)
 {
@@ -106,7 +87,7 @@ web_api_reply(web_req_t *r, const char *cmd, json_t *args)
         web_call(r, cmd, args, true, &res, err, sizeof err, code, sizeof code);
     json_decref(args);
     if (rc != 0) {
-        web_api_problem(r, s_status_of(code), err, code);
+        web_api_problem(r, web_status_of(code), err, code);
         if (r->status == 401)
             snprintf(r->www_auth, sizeof r->www_auth,
                      "Bearer error=\"invalid_token\"");

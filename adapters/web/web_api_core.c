@@ -119,7 +119,7 @@ web_api_openapi(web_req_t *r)
     if (web_call(r, "whoami", NULL, false, &res, err, sizeof err, code,
                  sizeof code)
         != 0) {
-        web_api_problem(r, !strcmp(code, "PL_EAUTH") ? 401 : 503, err, code);
+        web_api_problem(r, web_status_of(code), err, code);
         return;
     }
     json_decref(res);

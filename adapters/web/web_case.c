@@ -83,7 +83,7 @@ s_recipients(web_req_t *r)
                       sizeof code);
     json_decref(args);
     if (rc != 0) {
-        web_error(r, 502, err);
+        web_fail(r, err, code);
         return;
     }
     web_buf_add(&r->body, "<label>");
@@ -436,7 +436,7 @@ s_case_page(web_req_t *r, const char *notice, const char *error, int status)
         web_buf_add(&r->body, "</p>");
     }
     if (rc != 0) {
-        web_error(r, !strcmp(code, "PL_ENOTFOUND") ? 404 : 502, err);
+        web_fail(r, err, code);
         web_page_end(r);
         return;
     }
@@ -558,7 +558,7 @@ web_pg_case_post(web_req_t *r)
         web_call(r, cmd, args, true, &res, err, sizeof err, code, sizeof code);
     json_decref(args);
     if (rc != 0) {
-        int st = !strcmp(code, "PL_EPERM") ? 403 : 409;
+        int st = web_status_of(code);
         if (!strncmp(err, "consent", 7)) {
             // a refusal of the consent gate, in a case worker's words
             char msg[S_ERR + 256];

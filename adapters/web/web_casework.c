@@ -333,7 +333,7 @@ web_cw_page(web_req_t *r, const char *error, int status)
     web_buf_free(&r->body);
     web_page_begin(r, "cw-timeline");
     if (rc != 0) {
-        web_error(r, !strcmp(code, "PL_ENOTFOUND") ? 404 : 502, err);
+        web_fail(r, err, code);
         web_page_end(r);
         return;
     }

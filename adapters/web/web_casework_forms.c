@@ -447,10 +447,7 @@ web_pg_case_timeline_post(web_req_t *r)
         char msg[S_ERR + 128];
         snprintf(msg, sizeof msg, "%s %s", web_t(r->lang, "cw-not-recorded"),
                  web_t(r->lang, err));
-        web_cw_page(r, msg,
-                    !strcmp(code, "PL_EPERM")    ? 403
-                    : !strcmp(code, "PL_EINVAL") ? 400
-                                                 : 409);
+        web_cw_page(r, msg, web_status_of(code));
         return;
     }
     json_decref(res);

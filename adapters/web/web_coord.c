@@ -325,7 +325,7 @@ web_pg_coord_request(web_req_t *r)
                  sizeof code)
         != 0) {
         web_page_begin(r, "coordination");
-        web_error(r, !strcmp(code, "PL_EPERM") ? 403 : 502, err);
+        web_fail(r, err, code);
         web_page_end(r);
         return;
     }
@@ -372,7 +372,7 @@ web_pg_coord_csv(web_req_t *r)
     if (web_call(r, "coordination", NULL, false, &res, err, sizeof err, code,
                  sizeof code)
         != 0) {
-        r->status = !strcmp(code, "PL_EPERM") ? 403 : 502;
+        r->status = web_status_of(code);
         r->content_type = "text/plain; charset=utf-8";
         web_buf_add(&r->body, err);
         return;

@@ -47,11 +47,7 @@ s_json(web_req_t *r, int status, const char *type, json_t *doc)
 static void
 s_fail(web_req_t *r, bool fhir, const char *err, const char *code)
 {
-    int st = !strcmp(code, "PL_ENOTFOUND") ? 404
-             : !strcmp(code, "PL_EAUTH")   ? 401
-             : !strcmp(code, "PL_EPERM")   ? 403
-             : !strcmp(code, "PL_EINVAL")  ? 400
-                                           : 502;
+    int st = web_status_of(code);
     if (st == 401 || st == 403) { // who may call: the API's answer
         web_api_problem(r, st, err, code);
         if (st == 401) // RFC 6750, as web_api_reply answers

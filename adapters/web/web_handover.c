@@ -64,16 +64,6 @@ s_dd_list(web_req_t *r, const char *key, json_t *a)
     web_buf_add(&r->body, "</dd>");
 }
 
-// The HTTP status of a refused step, from the daemon's code.
-static int
-s_refused(const char *code)
-{
-    return !strcmp(code, "PL_EPERM")       ? 403
-           : !strcmp(code, "PL_EINVAL")    ? 400
-           : !strcmp(code, "PL_ENOTFOUND") ? 404
-                                           : 409;
-}
-
 // ---- GET /handovers
 
 void
@@ -333,7 +323,7 @@ s_page(web_req_t *r, const char *error, int status)
     if (error)
         web_error(r, status, error);
     if (rc != 0) {
-        web_error(r, !strcmp(code, "PL_ENOTFOUND") ? 404 : 400, err);
+        web_fail(r, err, code);
         web_page_end(r);
         return;
     }
@@ -401,7 +391,7 @@ web_pg_handover_act(web_req_t *r)
         json_decref(res);
         if (rc != 0) {
             web_page_begin(r, "notifications");
-            web_error(r, s_refused(code), err);
+            web_error(r, web_status_of(code), err);
             web_page_end(r);
             return;
         }
@@ -422,7 +412,7 @@ web_pg_handover_act(web_req_t *r)
     json_decref(args);
     json_decref(res);
     if (rc != 0) {
-        s_page(r, err, s_refused(code));
+        s_page(r, err, web_status_of(code));
         return;
     }
     char to[96];

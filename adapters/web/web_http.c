@@ -233,7 +233,7 @@ web_read(web_req_t *r, const char *title, const char *cmd, json_t *args,
         return res;
     if (page) {
         web_page_begin(r, title);
-        web_error(r, strcmp(code, "PL_ENOTFOUND") ? 400 : 404, err);
+        web_fail(r, err, code);
         web_page_end(r);
     }
     return NULL;
@@ -326,6 +326,40 @@ web_error(web_req_t *r, int status, const char *msg)
     web_buf_add(&r->body, "<p class=\"error\" role=\"alert\">");
     web_buf_esc(&r->body, msg);
     web_buf_add(&r->body, "</p>");
+}
+
+int
+web_status_of(const char *code)
+{
+    static const struct {
+        const char *code;
+        int status;
+    } map[] = {
+        {"PL_EINVAL", 400},  {"PL_EPROTO", 400},    {"PL_EAUTH", 401},
+        {"PL_EPERM", 403},   {"PL_ENOTFOUND", 404}, {"PL_EEXIST", 409},
+        {"PL_ESTATE", 409},  {"PL_EEXPIRED", 409},  {"PL_EREVOKED", 409},
+        {"PL_ETOOBIG", 413}, {"PL_EFULL", 503},     {"PL_ETIMEOUT", 504},
+    };
+    if (!code || !code[0])
+        return 503;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(code, map[i].code))
+            return map[i].status;
+    return 500;
+}
+
+void
+web_fail(web_req_t *r, const char *err, const char *code)
+{
+    int st = web_status_of(code);
+    if (st != 401) {
+        web_error(r, st, err);
+        return;
+    }
+    web_error(r, 401, web_t(r->lang, "session-ended"));
+    web_buf_add(&r->body, "<p><a href=\"/login\">");
+    web_buf_esc(&r->body, web_t(r->lang, "login"));
+    web_buf_add(&r->body, "</a></p>");
 }
 
 void

@@ -25,37 +25,13 @@ s_t(web_req_t *r, const char *key)
     web_buf_esc(&r->body, web_t(r->lang, key));
 }
 
-// The HTTP status for a daemon error code.
-static int
-s_status_of(const char *code)
-{
-    if (!strcmp(code, "PL_EPERM"))
-        return 403;
-    if (!strcmp(code, "PL_EAUTH"))
-        return 401;
-    if (!strcmp(code, "PL_ENOTFOUND"))
-        return 404;
-    if (!strcmp(code, "PL_EINVAL") || !strcmp(code, "PL_EEXPIRED"))
-        return 400;
-    if (!strcmp(code, "PL_ESTATE") || !strcmp(code, "PL_EEXIST"))
-        return 409;
-    return 502;
-}
-
 // A failed daemon call as a whole page.
 static void
 s_fail_page(web_req_t *r, const char *title, const char *err, const char *code)
 {
     web_buf_free(&r->body);
     web_page_begin(r, title);
-    if (!strcmp(code, "PL_EAUTH")) {
-        web_error(r, 401, web_t(r->lang, "session-ended"));
-        web_buf_add(&r->body, "<p><a href=\"/login\">");
-        s_t(r, "login");
-        web_buf_add(&r->body, "</a></p>");
-    } else {
-        web_error(r, s_status_of(code), err);
-    }
+    web_fail(r, err, code);
     web_page_end(r);
 }
 
@@ -235,12 +211,13 @@ web_pg_login_post(web_req_t *r)
     if (rc != 0) {
         web_rate_fail(r->w, r->ip);
         bool locked = strstr(err, "lock") != NULL;
-        s_login_form(
-            r,
-            !strcmp(code, "PL_EAUTH") || !strcmp(code, "PL_EPERM")
-                ? web_t(r->lang, locked ? "locked" : "bad-login")
-                : err,
-            strcmp(code, "PL_EAUTH") && strcmp(code, "PL_EPERM") ? 502 : 401);
+        s_login_form(r,
+                     !strcmp(code, "PL_EAUTH") || !strcmp(code, "PL_EPERM")
+                         ? web_t(r->lang, locked ? "locked" : "bad-login")
+                         : err,
+                     strcmp(code, "PL_EAUTH") && strcmp(code, "PL_EPERM")
+                         ? web_status_of(code)
+                         : 401);
         return;
     }
     web_session_t s;

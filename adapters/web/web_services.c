@@ -100,7 +100,7 @@ web_pg_services_post(web_req_t *r)
     json_decref(res);
     if (rc != 0) {
         web_page_begin(r, "services");
-        web_error(r, 400, err);
+        web_fail(r, err, ecode);
         web_page_end(r);
         return;
     }

@@ -135,6 +135,20 @@ expect 0 --home "$T/agency" --json audit export
 grep -q 'api:ehr' "$T/out" || fail "the audit does not name api:ehr"
 ok
 
+# ---- the node daemon down: every page and the API answer 503 (one table,
+# web_status_of), not 400 or 502 as pages once did, nor a 409 a client
+# would not retry
+net_stop_node agency
+for path in / /cases /handovers /services /case/0123456789abcdef0123456789abcdef \
+    /case/0123456789abcdef0123456789abcdef/timeline /out; do
+    CODE=$(curl -s -o "$T/page" -w '%{http_code}' -b "$COOKIE" "$AU$path")
+    [ "$CODE" = 503 ] || FAIL_LOG=$T/web-agency.log fail "GET $path with the daemon down answered $CODE"
+    ok
+done
+CODE=$(curl -s -o "$T/page" -w '%{http_code}' -H "Authorization: Bearer $EHR" "$AU/api/v1/cases")
+[ "$CODE" = 503 ] || fail "the API with the daemon down answered $CODE"
+ok
+
 # ---- no token and no personal data in any log
 for f in "$T"/web-*.log "$T"/agency.log "$T"/clinic.log "$T"/broker.log; do
     for secret in $(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1])).values()))' "$T/tokens.json") \
