@@ -354,7 +354,6 @@ s_refuse_child(pl_node_ctx_t *ctx, pl_txn_t *txn, const uint8_t cid[S_ID],
         what);
 }
 
-// The case as it travels: the case document without what is the host's
 // Appends {status, at, by, ...} to the handover document's history and
 // sets its 'updated' (the referral record's history has its typed form in
 // pl_records.h; a handover record is a JSON document of its own).
@@ -383,34 +382,43 @@ s_history(json_t *doc, const char *status, uint64_t at, const char *by,
     json_object_set_new(doc, "updated", json_integer((json_int_t) at));
 }
 
+// The case as it travels: the case document without what is the host's
 // own (its staff, its closing), plus the open referrals and the casework
-// a handover carries (pl_casework_handover_out). NULL on failure.
+// a handover carries (pl_casework_handover_out). NULL on failure, *rc
+// saying which: a store error reading the case's referrals or casework
+// sends nothing (a package without its pending referrals would hand the
+// case over incomplete), PL_ENOMEM.
 static json_t *
-s_case_data(pl_txn_t *txn, const uint8_t cid[S_ID], const json_t *cdoc)
+s_case_data(pl_txn_t *txn, const uint8_t cid[S_ID], const json_t *cdoc, int *rc)
 {
-    json_t *d = json_deep_copy(cdoc);
+    json_t *d = json_deep_copy(cdoc), *pend = json_array();
+    pl_case_crefs_t refs = {0};
+    *rc = d && pend ? pl_case_refs(txn, cid, &refs) : PL_ENOMEM;
+    for (size_t i = 0; *rc == PL_OK && i < refs.n; i++)
+        if (refs.v[i].open
+            && json_array_append_new(
+                   pend,
+                   json_pack("{s:o, s:s, s:s}", "id",
+                             pl_node_json_hex(refs.v[i].id, S_ID), "peer",
+                             refs.v[i].peer, "priority", refs.v[i].priority))
+                   != 0)
+            *rc = PL_ENOMEM;
+    free(refs.v);
+    if (*rc != PL_OK) {
+        json_decref(pend);
+        json_decref(d);
+        return NULL;
+    }
     json_object_del(d, "by");
     json_object_del(d, "handover");
     json_object_del(d, "withdrawals");
     json_object_set_new(d, "sending_case", pl_node_json_hex(cid, S_ID));
-    pl_case_crefs_t refs = {0};
-    json_t *pend = json_array();
-    if (pl_case_refs(txn, cid, &refs) == PL_OK)
-        for (size_t i = 0; i < refs.n; i++)
-            if (refs.v[i].open)
-                json_array_append_new(
-                    pend,
-                    json_pack("{s:o, s:s, s:s}", "id",
-                              pl_node_json_hex(refs.v[i].id, S_ID), "peer",
-                              refs.v[i].peer, "priority", refs.v[i].priority));
-    free(refs.v);
     json_object_set_new(d, "pending_referrals", pend);
     // the assessments and the draft plan (DESIGN.md §7.2)
-    int rc = PL_OK;
-    json_t *cw = pl_casework_handover_out(txn, cid, &rc);
+    json_t *cw = pl_casework_handover_out(txn, cid, rc);
     if (cw)
         json_object_set_new(d, "casework", cw);
-    if (rc != PL_OK) {
+    if (*rc != PL_OK) {
         json_decref(d);
         return NULL;
     }
@@ -498,9 +506,12 @@ s_cmd_send(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
     }
     uint8_t hid[S_ID], msgid[PL_MSG_ID_BYTES];
     pl_random(hid, sizeof hid);
-    json_t *cd = s_case_data(txn, cid, cs.doc);
+    int cd_rc;
+    json_t *cd = s_case_data(txn, cid, cs.doc, &cd_rc);
     char *cd_text = cd ? pl_case_dump(cd) : NULL;
     json_decref(cd);
+    if (cd && !cd_text)
+        cd_rc = PL_ENOMEM;
     Passerelle__V1__Handover hm = PASSERELLE__V1__HANDOVER__INIT;
     Passerelle__V1__HandoverPackage p = PASSERELLE__V1__HANDOVER_PACKAGE__INIT;
     hm.handover_id.data = hid;
@@ -525,9 +536,17 @@ s_cmd_send(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         p.bid_outcome = (char *) bid_out;
     }
     p.sending_country = (char *) ctx->me->country;
-    int rc = cd_text ? s_send(ctx, txn, to, &hm, "handover-send",
-                              child ? "child" : NULL, msgid)
-                     : PL_ENOMEM;
+    if (!cd_text) {
+        pl_sealed_release(&cs);
+        *rc_out = cd_rc;
+        return pl_node_ctl_error(cd_rc,
+                                 "cannot read the case's referrals or "
+                                 "casework for the package: %s; nothing was "
+                                 "sent",
+                                 pl_strerror(cd_rc));
+    }
+    int rc = s_send(ctx, txn, to, &hm, "handover-send", child ? "child" : NULL,
+                    msgid);
     pl_case_wipe_free(cd_text);
     if (rc != PL_OK) {
         pl_sealed_release(&cs);

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "nodes/pl_case_int.h"
 #include "nodes/pl_handover_cmd.h"
 #include "nodes/pl_node_case.h"
 #include "proto/pl_crypto.h"
@@ -487,6 +488,48 @@ test_casework_carried(void **state)
     json_decref(r);
 }
 
+// A case whose casework cannot be read (a damaged record): the handover
+// is refused with the store's error, not "out of memory", and nothing is
+// sent or recorded; the host keeps the case and may try again.
+static void
+test_casework_unreadable(void **state)
+{
+    pl_fakectx_t *f = *state;
+    bool ok;
+    json_t *r = s_run(f, "case.add",
+                      json_pack("{s:s, s:s, s:s}", "given", "Mariama", "family",
+                                "Sow", "birth", "1985-03-04"),
+                      &ok);
+    assert_true(ok);
+    char c[33];
+    snprintf(c, sizeof c, "%s", s_str(r, "id"));
+    json_decref(r);
+    uint8_t id[16], k[17];
+    assert_int_equal(pl_unhex(id, 16, c), PL_OK);
+    pl_case_rkey(k, 'k', id);
+    pl_txn_t *txn = NULL;
+    static const uint8_t junk[40] = {1, 2, 3};
+    assert_int_equal(pl_store_begin(f->ts.store, NULL, true, &txn), PL_OK);
+    assert_int_equal(
+        pl_store_put(txn, PL_DB_CASES, k, sizeof k, junk, sizeof junk), PL_OK);
+    assert_int_equal(pl_store_commit(&txn), PL_OK);
+    int before = f->sent;
+    size_t handovers = pl_fakectx_count(f, PL_DB_HANDOVERS);
+    json_t *reply = pl_fakectx_run(
+        f, "handover",
+        json_pack("{s:s, s:s, s:s, s:s}", "case", c, "to", "sn/origin",
+                  "arrival", "2099-01-01", "consent_transfer", "yes"),
+        "Awa Diop", NULL);
+    assert_false(pl_fakectx_ok(reply));
+    assert_string_not_equal(pl_fakectx_code(reply), "PL_ENOMEM");
+    const char *err = s_str(reply, "error");
+    assert_non_null(strstr(err, "cannot read"));
+    assert_null(strstr(err, "memory"));
+    json_decref(reply);
+    assert_int_equal(f->sent, before);
+    assert_int_equal(pl_fakectx_count(f, PL_DB_HANDOVERS), handovers);
+}
+
 int
 main(void)
 {
@@ -498,6 +541,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_package_refused, s_setup,
                                         pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_child_package_cp, s_setup,
+                                        pl_fakectx_teardown),
+        cmocka_unit_test_setup_teardown(test_casework_unreadable, s_setup,
                                         pl_fakectx_teardown),
         cmocka_unit_test_setup_teardown(test_casework_carried, s_setup,
                                         pl_fakectx_teardown),
