@@ -337,9 +337,11 @@ web_mail_t *web_mail_start(const web_mail_opts_t *o, char *err, size_t n);
 // Stops the thread, logs the service session out, wipes the secrets.
 void web_mail_stop(web_mail_t *m);
 // The message (headers and body, CRLF lines) for counts per priority
-// (emergency, urgent, normal): counts, priorities and the link only.
+// (emergency, urgent, normal) and a count of handovers: counts,
+// priorities and the links only.
 void web_mail_compose(web_buf_t *b, const web_mail_opts_t *o,
-                      const int new_by_prio[3], const int overdue_by_prio[3]);
+                      const int new_by_prio[3], const int overdue_by_prio[3],
+                      int handovers);
 
 // ---- web_api: the REST/JSON API (issue 16)
 

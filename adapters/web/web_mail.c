@@ -1,17 +1,21 @@
 // web_mail - optional email notifications of passerelle-web (issue 14 item
 // 6): a thread polls the daemon's incoming referrals under a service
 // session and mails the providers a count, the priorities and a link to
-// the incoming page when referrals arrive or become overdue. Layer:
-// adapters.
+// the incoming page when referrals arrive or become overdue; and, when the
+// account is a case manager's, the handovers of a case sent to this node
+// and not yet acknowledged (a count and the link to the handovers page).
+// Layer: adapters.
 //
 // What a message holds: counts per priority and the link, nothing else
 // (no name, no case or referral id, no service, no note): a mailbox is
 // outside the node's sealed store and outside its erasure.
 //
 // Privilege: the thread logs in as a staff account given by the operator
-// (--notify-account, password from a 0600 file), normally a provider: the
-// daemon then checks its role for the one call it makes ("referrals"
-// direction in), as for any page, instead of the Unix owner's full access.
+// (--notify-account, password from a 0600 file): the daemon checks its
+// role for the calls it makes ("referrals" direction in: a provider;
+// "handovers" direction in: a case manager), as for any page, instead of
+// the Unix owner's full access. A call the role may not make is logged
+// once and not made again.
 //
 // What was notified is kept in a 0600 state file (referral ids, which are
 // random and never leave this machine): a restart does not resend. Ids are
@@ -43,6 +47,9 @@ struct web_mail {
     char token[WEB_TOKEN_HEX + 1];
     json_t *seen_new;     // {id: true} notified as new
     json_t *seen_overdue; // {id: true} notified as overdue
+    json_t *seen_ho;      // {id: true} handovers notified as new
+    bool no_refs;         // the account may not list incoming referrals
+    bool no_ho;           // ... nor incoming handovers
     pthread_t thread;
     bool started; // the thread runs
     bool refused; // the daemon refused the service account's login
@@ -115,8 +122,10 @@ s_load_state(web_mail_t *m)
     json_t *doc = json_load_file(m->o.state_file, 0, NULL);
     json_t *a = json_object_get(doc, "new");
     json_t *b = json_object_get(doc, "overdue");
+    json_t *h = json_object_get(doc, "handovers");
     m->seen_new = json_is_object(a) ? json_incref(a) : json_object();
     m->seen_overdue = json_is_object(b) ? json_incref(b) : json_object();
+    m->seen_ho = json_is_object(h) ? json_incref(h) : json_object();
     json_decref(doc);
 }
 
@@ -126,8 +135,8 @@ s_save_state(web_mail_t *m)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", m->o.state_file);
-    json_t *doc =
-        json_pack("{s:O, s:O}", "new", m->seen_new, "overdue", m->seen_overdue);
+    json_t *doc = json_pack("{s:O, s:O, s:O}", "new", m->seen_new, "overdue",
+                            m->seen_overdue, "handovers", m->seen_ho);
     char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(doc);
     int fd =
@@ -181,32 +190,62 @@ s_login(web_mail_t *m)
     return m->token[0] ? 0 : -1;
 }
 
-// The incoming referrals (new reference), or NULL.
+// The daemon's answer to 'cmd' with 'args' (stolen) under the service
+// session (new reference), or NULL; 'code' gets the error's code ("" when
+// the daemon did not answer). An expired session is logged in again.
 static json_t *
-s_list(web_mail_t *m)
+s_call(web_mail_t *m, const char *cmd, json_t *args, char code[32])
 {
+    code[0] = 0;
     for (int attempt = 0; attempt < 2 && !m->refused; attempt++) {
         if (!m->token[0] && s_login(m) != 0)
-            return NULL;
-        json_t *args = json_pack("{s:s}", "direction", "in");
+            break;
         json_t *res = NULL;
-        char err[256], code[32];
-        int rc = cli_control_session(
-            CLI_PEER_NODE, m->o.home, NULL, "referrals", args, NULL, m->token,
-            CLI_CONTROL_TIMEOUT_MS, &res, err, sizeof err, code, sizeof code);
-        json_decref(args);
-        if (rc == CLI_CONTROL_OK)
+        char err[256];
+        int rc = cli_control_session(CLI_PEER_NODE, m->o.home, NULL, cmd, args,
+                                     NULL, m->token, CLI_CONTROL_TIMEOUT_MS,
+                                     &res, err, sizeof err, code, 32);
+        if (rc == CLI_CONTROL_OK) {
+            json_decref(args);
             return res;
-        if (strcmp(code, "PL_EAUTH") != 0) {
-            fprintf(stderr,
-                    "passerelle-web: mail: the referrals call failed "
-                    "(%s)\n",
-                    code[0] ? code : "no answer");
-            return NULL;
         }
+        if (strcmp(code, "PL_EAUTH") != 0)
+            break;
         pl_wipe(m->token, sizeof m->token); // expired: log in again
     }
+    json_decref(args);
     return NULL;
+}
+
+// The incoming items one source lists (a referral or handover list,
+// new reference), or NULL: then '*off' is set, with one log line, when
+// the account's role may not list them.
+static json_t *
+s_list(web_mail_t *m, const char *cmd, json_t *args, bool *off,
+       const char *what)
+{
+    if (*off) {
+        json_decref(args);
+        return NULL;
+    }
+    char code[32];
+    json_t *res = s_call(m, cmd, args, code);
+    if (!res && !strcmp(code, "PL_EPERM")) {
+        *off = true;
+        fprintf(stderr,
+                "passerelle-web: mail: the account %s may not list %s: "
+                "they are not notified\n",
+                m->o.account, what);
+    } else if (!res && !m->refused) {
+        fprintf(stderr, "passerelle-web: mail: the %s call failed (%s)\n", cmd,
+                code[0] ? code : "no answer");
+    }
+    json_t *list = json_object_get(res, cmd);
+    if (!json_is_array(list))
+        list = json_is_array(res) ? res : NULL;
+    json_incref(list);
+    json_decref(res);
+    return list;
 }
 
 // ---- the message
@@ -234,7 +273,8 @@ s_counts(web_buf_t *b, const int c[S_NPRIO])
 
 void
 web_mail_compose(web_buf_t *b, const web_mail_opts_t *o,
-                 const int new_by_prio[3], const int overdue_by_prio[3])
+                 const int new_by_prio[3], const int overdue_by_prio[3],
+                 int handovers)
 {
     int nn = 0, no = 0;
     for (int i = 0; i < S_NPRIO; i++) {
@@ -256,6 +296,9 @@ web_mail_compose(web_buf_t *b, const web_mail_opts_t *o,
         web_buf_addf(b, " %d new referral%s", nn, nn > 1 ? "s" : "");
     if (no)
         web_buf_addf(b, "%s %d overdue", nn ? "," : "", no);
+    if (handovers)
+        web_buf_addf(b, "%s %d case handover%s", nn || no ? "," : "", handovers,
+                     handovers > 1 ? "s" : "");
     web_buf_add(b, "\r\nMIME-Version: 1.0\r\n"
                    "Content-Type: text/plain; charset=utf-8\r\n\r\n");
     if (nn) {
@@ -270,9 +313,22 @@ web_mail_compose(web_buf_t *b, const web_mail_opts_t *o,
         s_counts(b, overdue_by_prio);
         web_buf_add(b, ").\r\n");
     }
-    web_buf_addf(b, "\r\nIncoming referrals: %s/in\r\n", o->public_url);
-    web_buf_add(b, "\r\nThis message holds no personal data: log in to "
-                   "see the referrals.\r\n");
+    if (handovers)
+        web_buf_addf(b,
+                     "%d case%s handed over to this node, to acknowledge "
+                     "and decide.\r\n",
+                     handovers, handovers > 1 ? "s were" : " was");
+    if (nn || no)
+        web_buf_addf(b, "\r\nIncoming referrals: %s/in\r\n", o->public_url);
+    if (handovers)
+        web_buf_addf(b, "%sHandovers: %s/handovers\r\n", nn || no ? "" : "\r\n",
+                     o->public_url);
+    web_buf_addf(b,
+                 "\r\nThis message holds no personal data: log in to "
+                 "see the %s.\r\n",
+                 !handovers ? "referrals"
+                 : nn || no ? "referrals and handovers"
+                            : "handovers");
 }
 
 typedef struct {
@@ -369,20 +425,23 @@ s_prune(json_t *seen, json_t *listed)
 }
 
 // Polls once; sends when something waits and the backoff allows. Returns
-// the number of referrals waiting to be notified after this pass.
+// the number of referrals and handovers waiting to be notified after this
+// pass, -1 when no source answered. A source that did not answer keeps
+// its notified ids (nothing is pruned from a list that was not read).
 static int
 s_poll(web_mail_t *m, int64_t now, int64_t *next_try, int *backoff)
 {
-    json_t *res = s_list(m);
-    json_t *list = json_object_get(res, "referrals");
-    if (!json_is_array(list))
-        list = json_is_array(res) ? res : NULL;
-    if (!list) {
-        json_decref(res);
+    json_t *list = s_list(m, "referrals", json_pack("{s:s}", "direction", "in"),
+                          &m->no_refs, "incoming referrals");
+    json_t *hos =
+        s_list(m, "handovers",
+               json_pack("{s:s, s:s}", "direction", "in", "status", "sent"),
+               &m->no_ho, "incoming handovers");
+    if (!list && !hos)
         return -1;
-    }
     json_t *listed = json_object(), *late = json_object(),
-           *pend_new = json_object(), *pend_over = json_object();
+           *pend_new = json_object(), *pend_over = json_object(),
+           *ho_listed = json_object(), *pend_ho = json_object();
     int cn[S_NPRIO] = {0}, co[S_NPRIO] = {0};
     size_t i;
     json_t *e;
@@ -406,20 +465,31 @@ s_poll(web_mail_t *m, int64_t now, int64_t *next_try, int *backoff)
             co[p]++;
         }
     }
-    json_decref(res);
+    json_array_foreach(hos, i, e)
+    {
+        const char *id = web_s(e, "id");
+        if (!*id)
+            continue;
+        json_object_set_new(ho_listed, id, json_true());
+        if (!json_object_get(m->seen_ho, id))
+            json_object_set_new(pend_ho, id, json_true());
+    }
+    int nh = (int) json_object_size(pend_ho);
     int waiting =
-        (int) (json_object_size(pend_new) + json_object_size(pend_over));
+        (int) (json_object_size(pend_new) + json_object_size(pend_over)) + nh;
     bool changed = false;
     if (waiting && now >= *next_try) {
         web_buf_t b = {0};
-        web_mail_compose(&b, &m->o, cn, co);
+        web_mail_compose(&b, &m->o, cn, co, nh);
         if (!b.oom && s_send(m, b.data) == 0) {
             json_object_update(m->seen_new, pend_new);
             json_object_update(m->seen_overdue, pend_over);
+            json_object_update(m->seen_ho, pend_ho);
             fprintf(stderr,
                     "passerelle-web: mail: sent a notification (%zu new, "
-                    "%zu overdue)\n",
-                    json_object_size(pend_new), json_object_size(pend_over));
+                    "%zu overdue, %d handover%s)\n",
+                    json_object_size(pend_new), json_object_size(pend_over), nh,
+                    nh == 1 ? "" : "s");
             waiting = 0;
             *backoff = 0;
             changed = true;
@@ -435,21 +505,31 @@ s_poll(web_mail_t *m, int64_t now, int64_t *next_try, int *backoff)
         }
         web_buf_free(&b);
     }
-    size_t before =
-        json_object_size(m->seen_new) + json_object_size(m->seen_overdue);
-    s_prune(m->seen_new, listed);
-    // a referral no longer overdue (a new step moved its deadline) is
-    // notified again when it is late again
-    s_prune(m->seen_overdue, late);
+    size_t before = json_object_size(m->seen_new)
+                    + json_object_size(m->seen_overdue)
+                    + json_object_size(m->seen_ho);
+    if (list) {
+        s_prune(m->seen_new, listed);
+        // a referral no longer overdue (a new step moved its deadline) is
+        // notified again when it is late again
+        s_prune(m->seen_overdue, late);
+    }
+    if (hos) // acknowledged (or withdrawn): no longer listed as "sent"
+        s_prune(m->seen_ho, ho_listed);
     if (changed
         || before
                != json_object_size(m->seen_new)
-                      + json_object_size(m->seen_overdue))
+                      + json_object_size(m->seen_overdue)
+                      + json_object_size(m->seen_ho))
         s_save_state(m);
+    json_decref(list);
+    json_decref(hos);
     json_decref(listed);
     json_decref(late);
     json_decref(pend_new);
     json_decref(pend_over);
+    json_decref(ho_listed);
+    json_decref(pend_ho);
     return waiting;
 }
 
@@ -527,7 +607,8 @@ web_mail_check(const web_mail_opts_t *o, char *err, size_t n)
     if (!o->account || !o->account_pass_file) {
         snprintf(err, n,
                  "email notifications need --notify-account NAME and "
-                 "--notify-password-file FILE (a provider account)");
+                 "--notify-password-file FILE (a provider account for "
+                 "referrals, a case manager's for handovers)");
         return -1;
     }
     return 0;
@@ -601,6 +682,7 @@ web_mail_stop(web_mail_t *m)
     s_free_secret(m->pass);
     json_decref(m->seen_new);
     json_decref(m->seen_overdue);
+    json_decref(m->seen_ho);
     pthread_cond_destroy(&m->cond);
     pthread_mutex_destroy(&m->lock);
     free(m);

@@ -7,7 +7,11 @@
 # restart of passerelle-web sends nothing again (its state file, 0600);
 # with the SMTP server down a new referral's email waits and arrives once
 # the server is back; the clinic's clock moved past the emergency window
-# gives an overdue email. Bad options are refused with a message.
+# gives an overdue email; a case handed over agency -> origin gives the
+# origin's web process (a case manager's account) one email with the count
+# and the handovers link, nothing personal, not again once acknowledged;
+# an account whose role may not list a source says so once. Bad options
+# are refused with a message.
 set -euo pipefail
 
 if [ -n "${PL_BIN_DIR:-}" ] && [ -x "$PL_BIN_DIR/passerelle" ]; then
@@ -60,10 +64,18 @@ mail_lacks() { ! grep -qiF -- "$2" "$1" || FAIL_LOG=$1 fail "the email holds '$2
 
 mkdir -p "$T/mail"
 net_setup
+# the receiving agency of a handover: a third node of the network
+passerelle init --home "$T/origin" >/dev/null
+passerelle authority enroll --home "$T/A" --node "$T/origin" --name origin \
+    --sector agency --country SN --region thies >/dev/null
+cp "$T/origin/node.cert" "$T/B/certs/origin.cert"
+cp "$T/B/node.cert" "$T/origin/broker.cert"
 net_start_broker
 net_start_node agency
 net_start_node clinic
+net_start_node origin
 staff_add clinic notifier provider
+staff_add origin omar case-manager
 (
     umask 077
     printf '%s\n' "$WEB_PASS" >"$T/notify.pw"
@@ -178,6 +190,51 @@ mail_has "$M" "1 referral is overdue (priority: emergency 1)"
 mail_has "$M" "Subject: Passerelle: 1 overdue"
 mail_lacks "$M" "new referral"
 mail_lacks "$M" "$CANARY_G"
+
+# ---- a case handed over to the origin agency: its case manager hears of it
+grep -q 'account notifier may not list incoming handovers' "$T/web-clinic.log" \
+    || FAIL_LOG=$T/web-clinic.log fail "the provider account's refused handover list not said"
+ok
+[ "$(grep -c 'may not list incoming handovers' "$T/web-clinic.log")" = 1 ] \
+    || FAIL_LOG=$T/web-clinic.log fail "the refused handover list was logged more than once"
+ok
+web_start origin origin --smtp-url "smtp://127.0.0.1:$SMTP_PORT" \
+    --smtp-from passerelle@origin.test --notify-to omar@origin.test \
+    --public-url http://origin.example:8443 --notify-account omar \
+    --notify-password-file "$T/notify.pw" --notify-every 1
+net_until 100 grep -q 'account omar may not list incoming referrals' "$T/web-origin.log" \
+    || FAIL_LOG=$T/web-origin.log fail "the case manager's refused referral list not said"
+ok
+CANARY_H=Ozymandiasz
+expect 0 --home "$T/agency" case add --given "$CANARY_H" --family Returnee --birth 1988-08-08
+C3=$(cat "$T/out")
+expect 0 --home "$T/agency" handover --case "$C3" --to sn/origin --arrival 2099-06-01 \
+    --consent-transfer yes
+wait_mails 4 || FAIL_LOG=$T/web-origin.log fail "no email for the handover"
+ok
+M=$(last_mail)
+mail_has "$M" "Subject: Passerelle: 1 case handover"
+mail_has "$M" "1 case was handed over to this node, to acknowledge and decide."
+mail_has "$M" "Handovers: http://origin.example:8443/handovers"
+mail_has "$M" "X-Envelope-To: omar@origin.test"
+mail_lacks "$M" "$CANARY_H"
+mail_lacks "$M" "$C3"
+mail_lacks "$M" "Incoming referrals"
+passerelle --home "$T/origin" --json handovers >"$T/out"
+H1=$(json 'd[0]["id"]')
+mail_lacks "$M" "$H1"
+grep -q "$H1" "$T/origin/web-notify.json" || fail "the handover is not in the state file"
+ok
+sleep 3
+[ "$(mails)" = 4 ] || fail "the same handover was notified again ($(mails) emails)"
+ok
+# acknowledged: no longer waiting, forgotten by the state file, no email
+expect 0 --home "$T/origin" --as omar handover ack "$H1"
+net_until 100 sh -c "! grep -q '$H1' '$T/origin/web-notify.json'" \
+    || fail "an acknowledged handover stays in the state file"
+ok
+[ "$(mails)" = 4 ] || fail "an email after the acknowledgement ($(mails) emails)"
+ok
 
 web_stop_checked
 echo "$TEST_NAME: ok ($CHECKS checks)"
