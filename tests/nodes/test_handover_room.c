@@ -147,18 +147,28 @@ s_want(pl_fakectx_t *f, const char *hex, const char *want)
 }
 
 // A case and its handover to sn/origin; ids into 'c' and 'h'.
+// A new case of an adult 'given' (a fixed family name and birth date);
+// its id in 'c'.
 static void
-s_handover(pl_fakectx_t *f, char c[33], char h[33])
+s_new_case(pl_fakectx_t *f, const char *given, char c[33])
 {
     bool ok;
     json_t *r = s_run(f, "case.add",
-                      json_pack("{s:s, s:s, s:s}", "given", "Mamadou", "family",
+                      json_pack("{s:s, s:s, s:s}", "given", given, "family",
                                 "Barry", "birth", "1980-01-01"),
                       &ok);
     assert_true(ok);
     snprintf(c, 33, "%s", s_str(r, "id"));
     json_decref(r);
-    r = s_run(f, "handover",
+}
+
+static void
+s_handover(pl_fakectx_t *f, char c[33], char h[33])
+{
+    bool ok;
+    s_new_case(f, "Mamadou", c);
+    json_t *r =
+        s_run(f, "handover",
               json_pack("{s:s, s:s, s:s, s:s}", "case", c, "to", "sn/origin",
                         "arrival", "2099-01-01", "consent_transfer", "yes"),
               &ok);
@@ -347,15 +357,10 @@ test_casework_carried(void **state)
 {
     pl_fakectx_t *f = *state;
     bool ok;
-    json_t *r = s_run(f, "case.add",
-                      json_pack("{s:s, s:s, s:s}", "given", "Mamadou", "family",
-                                "Barry", "birth", "1980-01-01"),
-                      &ok);
-    assert_true(ok);
     char c[33];
-    snprintf(c, sizeof c, "%s", s_str(r, "id"));
-    json_decref(r);
-    r = s_run(f, "assess.add",
+    s_new_case(f, "Mamadou", c);
+    json_t *r =
+        s_run(f, "assess.add",
               json_pack("{s:s, s:s, s:{s:s, s:s, s:[s]}}", "case", c, "type",
                         "risk", "record", "level", "high", "notes",
                         "NoteQx7 threats at home", "flags", "threat"),
@@ -495,15 +500,8 @@ static void
 test_casework_unreadable(void **state)
 {
     pl_fakectx_t *f = *state;
-    bool ok;
-    json_t *r = s_run(f, "case.add",
-                      json_pack("{s:s, s:s, s:s}", "given", "Mariama", "family",
-                                "Sow", "birth", "1985-03-04"),
-                      &ok);
-    assert_true(ok);
     char c[33];
-    snprintf(c, sizeof c, "%s", s_str(r, "id"));
-    json_decref(r);
+    s_new_case(f, "Mariama", c);
     uint8_t id[16], k[17];
     assert_int_equal(pl_unhex(id, 16, c), PL_OK);
     pl_case_rkey(k, 'k', id);
