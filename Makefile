@@ -14,7 +14,7 @@ CLANG      := $(shell command -v clang 2>/dev/null)
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps build asan test test-normal test-asan demo fuzz fuzz-build fuzz-all faults bench bench-broker soak clean install deb test-packages
+.PHONY: all deps build asan test test-normal test-asan demo fuzz fuzz-build fuzz-all faults bench bench-readme bench-broker soak clean install deb test-packages
 
 all: build
 
@@ -72,8 +72,15 @@ faults: build
 	 exit $$rc
 
 bench: build
+	@python3 scripts/bench-readme.py --header
 	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b || exit 1; done
 	@for s in tests/bench/bench_*.sh; do echo "== $$s"; PL_BIN_DIR=$(CURDIR)/$(BUILD) bash $$s || exit 1; done
+
+# issue 20: make bench into $(BUILD)/bench.log, then the README's block of
+# figures (between its bench-readme markers) rewritten from that log
+bench-readme: build
+	@bash -c 'set -o pipefail; $(MAKE) --no-print-directory bench 2>&1 | tee $(BUILD)/bench.log'
+	@python3 scripts/bench-readme.py $(BUILD)/bench.log README.md
 
 # issue 20 item 4: Passerelle, the bare CURVE ROUTER and RabbitMQ (quorum
 # and classic durable queues) in one run, with ratios (make bench runs it too)

@@ -26,7 +26,7 @@ set(PL_TEST_ENV
   "PL_TEST_BUILD=${PL_TEST_BUILD}"
   "PATH=${CMAKE_BINARY_DIR}:$ENV{PATH}")
 
-foreach(area proto broker nodes adapters integration web federation packaging)
+foreach(area proto broker nodes adapters integration web federation packaging bench)
   if(area STREQUAL "proto" OR area STREQUAL "adapters"
      OR area STREQUAL "integration" OR area STREQUAL "web"
      OR area STREQUAL "federation" OR area STREQUAL "packaging")
