@@ -137,13 +137,22 @@ cli_cmd_report(cli_t *cli, int argc, char **argv)
     return cli_usage_error("report", "expected send, show or request");
 }
 
+// A column's width: its whole name, at least 8 (a code is never cut).
+static int
+s_width(const json_t *cols, size_t j)
+{
+    const char *c = json_string_value(json_array_get(cols, j));
+    size_t n = c ? strlen(c) : 0;
+    return n > 8 ? (int) (n > 40 ? 40 : n) : 8;
+}
+
 static void
-s_cell(const json_t *v)
+s_cell(const json_t *v, int w)
 {
     if (json_is_string(v))
-        printf(" %8s", json_string_value(v));
+        printf(" %*s", w, json_string_value(v));
     else
-        printf(" %8lld", (long long) json_integer_value(v));
+        printf(" %*lld", w, (long long) json_integer_value(v));
 }
 
 static void
@@ -154,20 +163,22 @@ s_print_table(const char *name, const json_t *t)
     printf("\n%s\n%-24s", name, "");
     size_t i, j;
     json_t *e;
-    json_array_foreach(cols, j, e) printf(" %8.8s", json_string_value(e));
+    json_array_foreach(cols, j, e) printf(
+        " %*.*s", s_width(cols, j), s_width(cols, j), json_string_value(e));
     printf(" %8s\n", "total");
     json_array_foreach(rows, i, e)
     {
         printf("%-24.24s", json_string_value(e));
         const json_t *row = json_array_get(json_object_get(t, "cells"), i);
         for (j = 0; j < json_array_size(row); j++)
-            s_cell(json_array_get(row, j));
-        s_cell(json_array_get(json_object_get(t, "row_totals"), i));
+            s_cell(json_array_get(row, j), s_width(cols, j));
+        s_cell(json_array_get(json_object_get(t, "row_totals"), i), 8);
         printf("\n");
     }
     printf("%-24s", "total");
-    json_array_foreach(json_object_get(t, "col_totals"), j, e) s_cell(e);
-    s_cell(json_object_get(t, "total"));
+    json_array_foreach(json_object_get(t, "col_totals"), j, e)
+        s_cell(e, s_width(cols, j));
+    s_cell(json_object_get(t, "total"), 8);
     printf("\n");
 }
 
@@ -204,9 +215,9 @@ cli_cmd_coordination(cli_t *cli, int argc, char **argv)
     const json_t *lc = json_object_get(res, "loop_closure");
     const json_t *rate = json_object_get(lc, "rate");
     printf("\nloop closure:");
-    s_cell(json_object_get(lc, "closed"));
+    s_cell(json_object_get(lc, "closed"), 8);
     printf(" of");
-    s_cell(json_object_get(lc, "sent"));
+    s_cell(json_object_get(lc, "sent"), 8);
     if (json_is_real(rate))
         printf(" (%.0f%%)", 100.0 * json_real_value(rate));
     printf("\n");

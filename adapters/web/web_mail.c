@@ -236,7 +236,8 @@ s_list(web_mail_t *m, const char *cmd, json_t *args, bool *off,
                 "passerelle-web: mail: the account %s may not list %s: "
                 "they are not notified\n",
                 m->o.account, what);
-    } else if (!res && !m->refused) {
+    } else if (!res && !m->refused && m->token[0]) {
+        // (a failed login, no token, was logged by s_login)
         fprintf(stderr, "passerelle-web: mail: the %s call failed (%s)\n", cmd,
                 code[0] ? code : "no answer");
     }

@@ -191,6 +191,27 @@ ok
 expect 0 --home "$T/coord" coordination
 out_has "sn/agency"
 out_has "loop closure"
+# every column named whole (they were cut at 8: "in-progr", "cancelle"),
+# and each figure under its name: the status table's header and rows align
+out_has " in-progress "
+out_has " lost-contact "
+python3 - "$T/out" <<'EOF' || fail "a table's figures do not end under their column names"
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+rows = 0
+for i, line in enumerate(lines):
+    if line.startswith(" " * 24) and line.strip().endswith("total"):
+        ends = [j + 1 for j in range(len(line)) if line[j] != " " and (j + 1 == len(line) or line[j + 1] == " ")]
+        k = i + 1
+        while k < len(lines) and lines[k] and not lines[k].startswith(" " * 24):
+            row = lines[k]
+            got = [j + 1 for j in range(24, len(row)) if row[j] != " " and (j + 1 == len(row) or row[j + 1] == " ")]
+            assert got == ends, (line, row)
+            k += 1
+            rows += 1
+assert rows >= 10, rows  # the status, region, cases, closure ... tables
+EOF
+ok
 
 # the dashboard: a coordinator sees it, a provider is refused
 staff_add coord cora coordinator
