@@ -160,22 +160,29 @@ s_print_table(const char *name, const json_t *t)
 {
     const json_t *cols = json_object_get(t, "cols");
     const json_t *rows = json_object_get(t, "rows");
-    printf("\n%s\n%-24s", name, "");
     size_t i, j;
     json_t *e;
+    int lw = 24; // the row names' column: the longest name, whole
+    json_array_foreach(rows, i, e)
+    {
+        const char *r = json_string_value(e);
+        if (r && (int) strlen(r) > lw)
+            lw = strlen(r) > 80 ? 80 : (int) strlen(r);
+    }
+    printf("\n%s\n%-*s", name, lw, "");
     json_array_foreach(cols, j, e) printf(
         " %*.*s", s_width(cols, j), s_width(cols, j), json_string_value(e));
     printf(" %8s\n", "total");
     json_array_foreach(rows, i, e)
     {
-        printf("%-24.24s", json_string_value(e));
+        printf("%-*.*s", lw, lw, json_string_value(e));
         const json_t *row = json_array_get(json_object_get(t, "cells"), i);
         for (j = 0; j < json_array_size(row); j++)
             s_cell(json_array_get(row, j), s_width(cols, j));
         s_cell(json_array_get(json_object_get(t, "row_totals"), i), 8);
         printf("\n");
     }
-    printf("%-24s", "total");
+    printf("%-*s", lw, "total");
     json_array_foreach(json_object_get(t, "col_totals"), j, e)
         s_cell(e, s_width(cols, j));
     s_cell(json_object_get(t, "total"), 8);

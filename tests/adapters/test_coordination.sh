@@ -201,11 +201,12 @@ lines = open(sys.argv[1]).read().split("\n")
 rows = 0
 for i, line in enumerate(lines):
     if line.startswith(" " * 24) and line.strip().endswith("total"):
+        lw = len(line) - len(line.lstrip())  # past the row names' column
         ends = [j + 1 for j in range(len(line)) if line[j] != " " and (j + 1 == len(line) or line[j + 1] == " ")]
         k = i + 1
         while k < len(lines) and lines[k] and not lines[k].startswith(" " * 24):
             row = lines[k]
-            got = [j + 1 for j in range(24, len(row)) if row[j] != " " and (j + 1 == len(row) or row[j + 1] == " ")]
+            got = [j + 1 for j in range(lw, len(row)) if row[j] != " " and (j + 1 == len(row) or row[j + 1] == " ")]
             assert got == ends, (line, row)
             k += 1
             rows += 1
