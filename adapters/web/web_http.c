@@ -328,6 +328,15 @@ web_error(web_req_t *r, int status, const char *msg)
     web_buf_add(&r->body, "</p>");
 }
 
+// A paragraph with the link to the login page (a session ended or none).
+static void
+s_login_link(web_req_t *r)
+{
+    web_buf_add(&r->body, "<p><a href=\"/login\">");
+    web_buf_esc(&r->body, web_t(r->lang, "login"));
+    web_buf_add(&r->body, "</a></p>");
+}
+
 int
 web_status_of(const char *code)
 {
@@ -357,9 +366,7 @@ web_fail(web_req_t *r, const char *err, const char *code)
         return;
     }
     web_error(r, 401, web_t(r->lang, "session-ended"));
-    web_buf_add(&r->body, "<p><a href=\"/login\">");
-    web_buf_esc(&r->body, web_t(r->lang, "login"));
-    web_buf_add(&r->body, "</a></p>");
+    s_login_link(r);
 }
 
 void
@@ -387,11 +394,8 @@ s_error_page(web_req_t *r, int status, const char *key)
     web_buf_free(&r->body);
     web_page_begin(r, key);
     r->status = status;
-    if (status == 401 || status == 403) {
-        web_buf_add(&r->body, "<p><a href=\"/login\">");
-        web_buf_esc(&r->body, web_t(r->lang, "login"));
-        web_buf_add(&r->body, "</a></p>");
-    }
+    if (status == 401 || status == 403)
+        s_login_link(r);
     web_page_end(r);
 }
 

@@ -425,6 +425,14 @@ s_prune(json_t *seen, json_t *listed)
     }
 }
 
+// The ids the state file holds (a change in it is saved).
+static size_t
+s_seen_size(const web_mail_t *m)
+{
+    return json_object_size(m->seen_new) + json_object_size(m->seen_overdue)
+           + json_object_size(m->seen_ho);
+}
+
 // Polls once; sends when something waits and the backoff allows. Returns
 // the number of referrals and handovers waiting to be notified after this
 // pass, -1 when no source answered. A source that did not answer keeps
@@ -506,9 +514,7 @@ s_poll(web_mail_t *m, int64_t now, int64_t *next_try, int *backoff)
         }
         web_buf_free(&b);
     }
-    size_t before = json_object_size(m->seen_new)
-                    + json_object_size(m->seen_overdue)
-                    + json_object_size(m->seen_ho);
+    size_t before = s_seen_size(m);
     if (list) {
         s_prune(m->seen_new, listed);
         // a referral no longer overdue (a new step moved its deadline) is
@@ -517,11 +523,7 @@ s_poll(web_mail_t *m, int64_t now, int64_t *next_try, int *backoff)
     }
     if (hos) // acknowledged (or withdrawn): no longer listed as "sent"
         s_prune(m->seen_ho, ho_listed);
-    if (changed
-        || before
-               != json_object_size(m->seen_new)
-                      + json_object_size(m->seen_overdue)
-                      + json_object_size(m->seen_ho))
+    if (changed || before != s_seen_size(m))
         s_save_state(m);
     json_decref(list);
     json_decref(hos);

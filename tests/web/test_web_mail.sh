@@ -58,6 +58,12 @@ mails() { find "$T/mail" -name '*.eml' | wc -l; }
 # wait_mails N: at most 25 s for N messages in the sink
 mails_ge() { [ "$(mails)" -ge "$1" ]; }
 wait_mails() { net_until 250 mails_ge "$1"; }
+# next_mail N LOG WHAT: the Nth message in M, or fail (WHAT, with LOG)
+next_mail() {
+    wait_mails "$1" || FAIL_LOG=$2 fail "$3"
+    ok
+    M=$(last_mail)
+}
 last_mail() { find "$T/mail" -name '*.eml' | sort | tail -n 1; }
 mail_has() { grep -qF -- "$2" "$1" || FAIL_LOG=$1 fail "the email lacks '$2'"; ok; }
 mail_lacks() { ! grep -qiF -- "$2" "$1" || FAIL_LOG=$1 fail "the email holds '$2'"; ok; }
@@ -131,9 +137,7 @@ expect 0 --home "$T/agency" consent add --case "$C1" --sectors health \
     --given-by returnee --expires 2031-01-01
 expect 0 --home "$T/agency" refer --case "$C1" --to sn/clinic --service dental \
     --priority emergency
-wait_mails 1 || FAIL_LOG=$T/web-clinic.log fail "no email for the new referral"
-ok
-M=$(last_mail)
+next_mail 1 "$T/web-clinic.log" "no email for the new referral"
 mail_has "$M" "1 new referral arrived (priority: emergency 1)"
 mail_has "$M" "Incoming referrals: http://clinic.example:8443/in"
 mail_has "$M" "X-Envelope-To: nurse@clinic.test,desk@clinic.test"
@@ -174,18 +178,14 @@ net_until 250 grep -q 'next attempt in' "$T/web-clinic.log" \
 ok
 [ "$(mails)" = 1 ] || fail "an email with the server down?"
 sink_start "$SMTP_PORT"
-wait_mails 2 || FAIL_LOG=$T/web-clinic.log fail "the email did not arrive after the server came back"
-ok
-M=$(last_mail)
+next_mail 2 "$T/web-clinic.log" "the email did not arrive after the server came back"
 mail_has "$M" "1 new referral arrived (priority: normal 1)"
 mail_lacks "$M" "Second"
 
 # ---- overdue: the clinic's clock past the emergency window (24 h)
 net_stop_node clinic
 PASSERELLE_TEST_CLOCK_OFFSET=90000 net_start_node clinic
-wait_mails 3 || FAIL_LOG=$T/web-clinic.log fail "no overdue email"
-ok
-M=$(last_mail)
+next_mail 3 "$T/web-clinic.log" "no overdue email"
 mail_has "$M" "1 referral is overdue (priority: emergency 1)"
 mail_has "$M" "Subject: Passerelle: 1 overdue"
 mail_lacks "$M" "new referral"
@@ -210,9 +210,7 @@ expect 0 --home "$T/agency" case add --given "$CANARY_H" --family Returnee --bir
 C3=$(cat "$T/out")
 expect 0 --home "$T/agency" handover --case "$C3" --to sn/origin --arrival 2099-06-01 \
     --consent-transfer yes
-wait_mails 4 || FAIL_LOG=$T/web-origin.log fail "no email for the handover"
-ok
-M=$(last_mail)
+next_mail 4 "$T/web-origin.log" "no email for the handover"
 mail_has "$M" "Subject: Passerelle: 1 case handover"
 mail_has "$M" "1 case was handed over to this node, to acknowledge and decide."
 mail_has "$M" "Handovers: http://origin.example:8443/handovers"
