@@ -32,6 +32,9 @@ pl_node_dir_find(pl_node_t *self, const char *address, int *why)
     const pl_revlist_t *rl =
         c && strcmp(c->network, self->me.network) != 0 ? NULL : &self->revoked;
     int rc = c ? pl_cert_check(c, pl_now(), rl) : PL_ENOTFOUND;
+    for (size_t i = 0; !c && i < self->ngone; i++)
+        if (strcmp(self->gone[i], address) == 0)
+            rc = PL_EREVOKED;
     if (why)
         *why = rc;
     return rc == PL_OK ? c : NULL;
@@ -377,6 +380,49 @@ s_dir_foreign(pl_node_t *self, const Passerelle__V1__DirectoryResponse *r,
     return n;
 }
 
+#define S_GONE_MAX 256 // revoked addresses remembered (the oldest go first)
+
+// Before the directory becomes 'v' (n entries, sorted): an address of our
+// network whose certificate the old one had, revoked in our newest list,
+// and that 'v' lacks, is remembered as gone; one that 'v' has (enrolled
+// again) is forgotten.
+static void
+s_dir_gone(pl_node_t *self, const pl_cert_t *v, size_t n)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < self->ngone; i++) {
+        pl_cert_t key;
+        snprintf(key.address, sizeof key.address, "%s", self->gone[i]);
+        if (!n || !bsearch(&key, v, n, sizeof *v, s_cert_cmp))
+            memmove(self->gone[w++], self->gone[i], sizeof *self->gone);
+    }
+    self->ngone = w;
+    for (size_t i = 0; i < self->ndir; i++) {
+        const pl_cert_t *c = &self->dir[i];
+        if (strcmp(c->network, self->me.network) != 0
+            || !pl_revlist_contains(&self->revoked, c->serial)
+            || (n && bsearch(c, v, n, sizeof *v, s_cert_cmp)))
+            continue;
+        bool known = false;
+        for (size_t j = 0; !known && j < self->ngone; j++)
+            known = strcmp(self->gone[j], c->address) == 0;
+        if (known)
+            continue;
+        if (!self->gone) {
+            self->gone = calloc(S_GONE_MAX, sizeof *self->gone);
+            if (!self->gone)
+                return; // only the refusal's reason is less precise
+        }
+        if (self->ngone == S_GONE_MAX) {
+            memmove(self->gone[0], self->gone[1],
+                    (S_GONE_MAX - 1) * sizeof *self->gone);
+            self->ngone--;
+        }
+        snprintf(self->gone[self->ngone++], sizeof *self->gone, "%s",
+                 c->address);
+    }
+}
+
 int
 pl_node_dir_on_response(pl_node_t *self, pl_txn_t *txn,
                         const Passerelle__V1__DirectoryResponse *r)
@@ -430,6 +476,7 @@ pl_node_dir_on_response(pl_node_t *self, pl_txn_t *txn,
         return rc;
     }
     n = s_dir_foreign(self, r, &v, n); // issue 13: across the border
+    s_dir_gone(self, v, n);
     free(self->dir);
     self->dir = v;
     self->ndir = s_dir_sort(v, n);
@@ -437,6 +484,7 @@ pl_node_dir_on_response(pl_node_t *self, pl_txn_t *txn,
     rc = pl_node_cat_take(self, txn, r); // issue 18: service catalogues
     if (rc != PL_OK)
         return rc;
+    self->dir_gate_ms = 0; // the list is as fresh as the broker's now
     if (self->npark)
         self->park_replay = true;
     pl_log_info(self->log,

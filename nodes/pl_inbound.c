@@ -528,6 +528,20 @@ s_env_check(pl_node_t *self, const pl_packet_t *pkt, const uint8_t *data,
                  "envelope expired");
         return false;
     }
+    // a new session's first deliveries may be envelopes queued while we
+    // were away, from a sender revoked meanwhile: they wait (parked, not
+    // acknowledged) for the directory response the welcome asked for, so
+    // that the sender is checked against the broker's newest revocation
+    // list (DESIGN.md §2: refused at the receiving node too); at most
+    // S_DIR_GATE_MS, then they are checked against the list we hold
+    if (!replayed && self->dir_gate_ms && pl_mono_ms() < self->dir_gate_ms) {
+        pl_log_info(self->log,
+                    "envelope_deferred id=%s from=%s reason=directory_refresh",
+                    in->hex, h->from);
+        self->n.in_deferred++;
+        pl_node_park_add(self, h->id, data, len);
+        return false;
+    }
     int why = PL_ENOTFOUND;
     in->cert = pl_node_dir_find(self, h->from, &why);
     // a foreign sender whose network has no certificate at all in our copy:

@@ -118,6 +118,9 @@ s_link_event(pl_node_t *self, pl_link_event_t ev, uint64_t broker_time,
     if (step.actions & PL_LINK_A_RESYNC) {
         self->resync = true; // after this pass: resend everything pending
         pl_node_ask_directory(self, true);
+        // what the broker delivers before the answer waits for it: the
+        // revocation list may have grown while we were away (pl_inbound.c)
+        self->dir_gate_ms = now + S_DIR_GATE_MS;
     }
     if (step.actions & PL_LINK_A_HELLO) {
         self->hello_next_ms = now;
@@ -698,6 +701,7 @@ pl_node_run(pl_node_t *self, int wake_fd, volatile sig_atomic_t *stop,
             volatile sig_atomic_t *reload)
 {
     self->hello_next_ms = pl_mono_ms();
+    self->dir_gate_ms = self->hello_next_ms + S_DIR_GATE_MS;
     pl_log_info(self->log,
                 "node_started home=%s address=%s broker=%s heartbeat_ms=%d "
                 "heartbeat_timeout_ms=%d",
@@ -1164,6 +1168,7 @@ pl_node_destroy(pl_node_t **self_p)
     pl_keys_destroy(&self->keys);
     pl_revlist_free(&self->revoked);
     free(self->dir);
+    free(self->gone);
     pl_buf_free(&self->cat);
     if (self->lock_fd >= 0)
         pl_home_lock_release(&self->lock_fd);

@@ -88,6 +88,7 @@ pl_node_hexid(char out[2 * PL_MSG_ID_BYTES + 1], const uint8_t *id)
 #define S_OUTBOX_KEEP       (30 * 86400) // final outbox records kept
 #define S_SEND_COUNT_MAX    10000        // test.send count limit
 #define S_OVERDUE_MS        10000        // overdue sweep period
+#define S_DIR_GATE_MS       10000        // longest wait for a fresh list
 
 // A decoded outbox record. 'packet' is borrowed from LMDB (or NULL).
 typedef struct {
@@ -157,8 +158,13 @@ struct pl_node {
     pl_revlist_t revoked;                   // newest revocation list
     bool revoked_told; // node_revoked logged (our own serial is listed)
 
-    pl_cert_t *dir;        // directory cache, sorted by address
-    size_t ndir;           // entries
+    pl_cert_t *dir; // directory cache, sorted by address
+    size_t ndir;    // entries
+    // addresses of our network whose certificate a directory response
+    // dropped as revoked (the broker lists no revoked certificate): an
+    // envelope from one is refused as revoked, not as not enrolled
+    char (*gone)[PL_ADDRESS_MAX + 1];
+    size_t ngone;
     uint64_t dir_gen;      // directory responses handled
     uint64_t dir_next_ms;  // next periodic refresh
     uint64_t dir_asked_ms; // last request sent
@@ -184,6 +190,8 @@ struct pl_node {
     bool skewed;               // |skew| > S_CLOCK_SKEW_MAX: no sealing
     uint64_t skew_logged_ms;   // last clock_skew error line
     bool resync;               // resend all pending after this pass
+    uint64_t dir_gate_ms;      // until then (monotonic; 0: open) envelopes
+                               // wait for the session's directory response
 
     pl_resend_t *rs;            // resend schedule (pl_outbox.c)
     size_t nrs, caprs;          // used, allocated

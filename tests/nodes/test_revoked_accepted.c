@@ -1,0 +1,150 @@
+// test_revoked_accepted - the loop of a referral the broker had already
+// accepted when its SENDER was revoked, with real processes: a broker, an
+// agency and a clinic. The clinic is down; the agency refers a case to it
+// and the broker accepts (queued for the clinic). The authority revokes
+// the agency at the broker (reload): the broker sends the agency the list
+// and drops it, and the agency says revoked. The clinic comes up, gets the
+// queued envelope, and refuses it (its sender is revoked); the broker keeps
+// the notice for the agency's address. The agency, enrolled again (new
+// certificate, same address) and restarted, connects and gets the notice:
+// its referral shows `"delivery": "refused-by-recipient"`, `"delivery_
+// reason": "revoked"`, so the loop closes and the case manager knows to
+// refer again; the chain verifies and the case's name is in no file in
+// clear. Layer: tests.
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/pl_crypto.h"
+#include "tests/lib/pl_test.h"
+#include "tests/lib/pl_testnet.h"
+#include "tests/lib/pl_testnode.h"
+
+#define S_WAIT_MS 30000
+#define S_CANARY  "Qzrevaccvx" // the case's given name: in no file in clear
+enum { AG = 0, CL = 1 };
+static pl_test_net_t s_net;
+static const char *const s_fast[] = {"--heartbeat-ms", "1000", NULL};
+
+static bool
+s_revoked(int i)
+{
+    json_t *w = pl_testnode_stats(s_net.home[i]);
+    PL_CHECK(w != NULL);
+    bool v = json_is_true(json_object_get(w, "revoked"));
+    json_decref(w);
+    return v;
+}
+
+static bool
+s_is_revoked(void *arg)
+{
+    return s_revoked(*(int *) arg);
+}
+
+// "delivery" of referral 'ref' at the agency (a copy).
+static char *
+s_delivery(const char *ref)
+{
+    json_t *d = pl_testnode_json(&s_net, AG, "show %s", ref);
+    PL_CHECK(d != NULL);
+    const char *v = json_string_value(json_object_get(d, "delivery"));
+    char *copy = strdup(v ? v : "");
+    json_decref(d);
+    return copy;
+}
+
+int
+main(void)
+{
+    PL_CHECK(pl_crypto_init() == 0);
+    const char *const specs[] = {"agency:agency", "clinic:health"};
+    pl_test_net_init(&s_net, "revokedaccepted", specs, 2);
+    pl_testnet_start_broker(&s_net, NULL, NULL);
+    pl_testnode_start(&s_net, AG, s_fast, NULL);
+    pl_testnode_start(&s_net, CL, s_fast, NULL);
+    PL_CHECK(pl_testnode_wait_directory(&s_net, AG, 2, S_WAIT_MS));
+    PL_CHECK(pl_testnode_wait_directory(&s_net, CL, 2, S_WAIT_MS));
+    char *c = pl_testnode_line(
+        &s_net, AG, "case add --given %s --family Fall --birth 1990-01-01",
+        S_CANARY);
+    free(pl_testnode_line(&s_net, AG,
+                          "consent add --case %s --sectors health --given-by "
+                          "returnee --expires 2099-12-31; echo",
+                          c));
+
+    // the clinic is down: the broker accepts the referral and queues it
+    pl_test_net_stop_node(&s_net, CL, false);
+    char *ref = pl_testnode_line(
+        &s_net, AG, "refer --case %s --to clinic --service svc", c);
+    PL_CHECK(
+        pl_testnode_wait_stat(s_net.home[AG], "outbox.accepted", 1, S_WAIT_MS)
+        == 1);
+
+    // the authority revokes the agency at the broker: it is told and dropped
+    pl_testnode_revoke(&s_net, AG, s_net.broker);
+    PL_CHECK(kill(s_net.broker_pid, SIGHUP) == 0);
+    int ag = AG;
+    PL_CHECK(pl_test_wait(s_is_revoked, &ag, S_WAIT_MS));
+    char *before = s_delivery(ref);
+    fprintf(stderr, "accepted, then its sender revoked: delivery \"%s\"\n",
+            before);
+    PL_CHECK(strstr(before, "refused") == NULL); // nothing has answered yet
+    PL_CHECK(pl_testnode_stat(s_net.home[AG], "outbox.accepted") == 1);
+    free(before);
+
+    // the clinic comes up: the queued envelope's sender is revoked, refused
+    pl_testnode_start(&s_net, CL, s_fast, NULL);
+    PL_CHECK(pl_testnode_wait_stat(s_net.home[CL], "counters.in_refused", 1,
+                                   S_WAIT_MS)
+             == 1);
+    PL_CHECK(pl_testnode_stat(s_net.home[CL], "inbox") == 0);
+    // it waited for the broker's newer list, then refused: as revoked
+    const char *cll = pl_testnode_log(&s_net, CL);
+    PL_CHECK(pl_testnode_count_in_file(cll, "reason=directory_refresh") >= 1);
+    PL_CHECK(pl_testnode_count_in_file(cll, "envelope_refused") == 1);
+    PL_CHECK(pl_testnode_count_in_file(cll, "reason=revoked detail=\"sender "
+                                            "certificate revoked\"")
+             == 1);
+
+    // the agency enrolled again (same address, new certificate), restarted
+    pl_test_net_stop_node(&s_net, AG, false);
+    PL_CHECK(pl_test_sh(NULL,
+                        "'%s' authority enroll --home '%s' --node '%s' "
+                        "--name agency --sector agency --country SN "
+                        "--region dakar >/dev/null && cp '%s/node.cert' "
+                        "'%s/certs/agency-again.cert'",
+                        pl_test_bin("passerelle"), s_net.auth, s_net.home[AG],
+                        s_net.home[AG], s_net.broker)
+             == 0);
+    PL_CHECK(kill(s_net.broker_pid, SIGHUP) == 0);
+    char blog[1100];
+    snprintf(blog, sizeof blog, "%s/broker.log", s_net.root);
+    PL_CHECK(
+        pl_testnode_wait_log(blog, "reloaded certificates=", 2, S_WAIT_MS));
+    pl_testnode_start(&s_net, AG, s_fast, NULL);
+
+    // the notice reaches it: the referral's loop closes as refused, revoked
+    pl_testnode_expect_undelivered(&s_net, AG, ref, "refused-by-recipient",
+                                   "revoked", S_WAIT_MS);
+    PL_CHECK(!s_revoked(AG));
+    PL_CHECK(pl_testnode_stat(s_net.home[AG], "outbox.accepted") == 0);
+    json_t *v = pl_testnode_json(&s_net, AG, "audit verify");
+    PL_CHECK(json_is_true(json_object_get(v, "ok")));
+    json_decref(v);
+
+    pl_test_net_stop_node(&s_net, AG, false);
+    pl_test_net_stop_node(&s_net, CL, false);
+    PL_CHECK(pl_test_grep_tree(s_net.root, S_CANARY, strlen(S_CANARY)) == 0);
+    fprintf(stderr,
+            "revoked after accepted: referral %s closed as "
+            "refused-by-recipient (revoked)\n",
+            ref);
+    free(ref);
+    free(c);
+    pl_test_net_destroy(&s_net);
+    printf("ok: revoked_accepted\n");
+    return 0;
+}
