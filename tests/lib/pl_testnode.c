@@ -297,3 +297,28 @@ pl_testnode_revoke(const pl_test_net_t *net, int i, const char *to_home)
                         (long long) serial, net->auth, to_home)
              == 0);
 }
+
+void
+pl_testnode_enrol_again(const pl_test_net_t *net, int i, const char *sector,
+                        const char *cert_name)
+{
+    PL_CHECK(pl_test_sh(NULL,
+                        "'%s' authority enroll --home '%s' --node '%s' "
+                        "--name '%s' --sector '%s' --country SN "
+                        "--region dakar >/dev/null && cp '%s/node.cert' "
+                        "'%s/certs/%s'",
+                        pl_test_bin("passerelle"), net->auth, net->home[i],
+                        net->name[i], sector, net->home[i], net->broker,
+                        cert_name)
+             == 0);
+}
+
+bool
+pl_testnode_revoked(const char *home)
+{
+    json_t *w = pl_testnode_stats(home);
+    PL_CHECK(w != NULL);
+    bool v = json_is_true(json_object_get(w, "revoked"));
+    json_decref(w);
+    return v;
+}

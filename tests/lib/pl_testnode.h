@@ -75,6 +75,13 @@ bool pl_testnode_wait_directory(const pl_test_net_t *net, int i, size_t n,
 // new revocation list to 'to_home'/revoked (a broker's or a node's home:
 // it takes it when it starts or reloads). Fails the test otherwise.
 void pl_testnode_revoke(const pl_test_net_t *net, int i, const char *to_home);
+// Enrols node i again at the authority of 'net' (a new certificate for
+// the same address and keys, sector 'sector') and puts it in the broker's
+// certs/ as 'cert_name' (the broker takes it on reload). Fails otherwise.
+void pl_testnode_enrol_again(const pl_test_net_t *net, int i,
+                             const char *sector, const char *cert_name);
+// The `stats` of the node at 'home' say "revoked": true.
+bool pl_testnode_revoked(const char *home);
 // Path of node i's log (root/<name>.log), in a static buffer.
 const char *pl_testnode_log(const pl_test_net_t *net, int i);
 

@@ -122,14 +122,7 @@ main(void)
 
     // re-enrol: a new certificate (new serial, same address, new key) next
     // to the old one in the broker's certs/, then a reload
-    PL_CHECK(pl_test_sh(NULL,
-                        "'%s' authority enroll --home '%s' --node '%s' "
-                        "--name clinic --sector health --country SN "
-                        "--region dakar >/dev/null && cp '%s/node.cert' "
-                        "'%s/certs/clinic-rotated.cert'",
-                        pl_test_bin("passerelle"), net.auth, net.home[CL],
-                        net.home[CL], net.broker)
-             == 0);
+    pl_testnode_enrol_again(&net, CL, "health", "clinic-rotated.cert");
     PL_CHECK(s_cli(NULL, "broker reload --home '%s' >/dev/null", net.broker)
              == 0);
     // the agency refreshes its directory (a restart asks at once)

@@ -29,19 +29,9 @@ static pl_test_net_t s_net;
 static const char *const s_fast[] = {"--heartbeat-ms", "1000", NULL};
 
 static bool
-s_revoked(int i)
-{
-    json_t *w = pl_testnode_stats(s_net.home[i]);
-    PL_CHECK(w != NULL);
-    bool v = json_is_true(json_object_get(w, "revoked"));
-    json_decref(w);
-    return v;
-}
-
-static bool
 s_is_revoked(void *arg)
 {
-    return s_revoked(*(int *) arg);
+    return pl_testnode_revoked(s_net.home[*(int *) arg]);
 }
 
 // "delivery" of referral 'ref' at the agency (a copy).
@@ -111,14 +101,7 @@ main(void)
 
     // the agency enrolled again (same address, new certificate), restarted
     pl_test_net_stop_node(&s_net, AG, false);
-    PL_CHECK(pl_test_sh(NULL,
-                        "'%s' authority enroll --home '%s' --node '%s' "
-                        "--name agency --sector agency --country SN "
-                        "--region dakar >/dev/null && cp '%s/node.cert' "
-                        "'%s/certs/agency-again.cert'",
-                        pl_test_bin("passerelle"), s_net.auth, s_net.home[AG],
-                        s_net.home[AG], s_net.broker)
-             == 0);
+    pl_testnode_enrol_again(&s_net, AG, "agency", "agency-again.cert");
     PL_CHECK(kill(s_net.broker_pid, SIGHUP) == 0);
     char blog[1100];
     snprintf(blog, sizeof blog, "%s/broker.log", s_net.root);
@@ -129,7 +112,7 @@ main(void)
     // the notice reaches it: the referral's loop closes as refused, revoked
     pl_testnode_expect_undelivered(&s_net, AG, ref, "refused-by-recipient",
                                    "revoked", S_WAIT_MS);
-    PL_CHECK(!s_revoked(AG));
+    PL_CHECK(!pl_testnode_revoked(s_net.home[AG]));
     PL_CHECK(pl_testnode_stat(s_net.home[AG], "outbox.accepted") == 0);
     json_t *v = pl_testnode_json(&s_net, AG, "audit verify");
     PL_CHECK(json_is_true(json_object_get(v, "ok")));

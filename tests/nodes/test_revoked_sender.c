@@ -31,16 +31,6 @@ static pl_test_net_t s_net;
 static const char *const s_fast[] = {"--heartbeat-ms", "1000", NULL};
 
 // stats.revoked of node i
-static bool
-s_revoked(int i)
-{
-    json_t *w = pl_testnode_stats(s_net.home[i]);
-    PL_CHECK(w != NULL);
-    bool v = json_is_true(json_object_get(w, "revoked"));
-    json_decref(w);
-    return v;
-}
-
 // pl_test_wait predicates: the broker's log has more clinic sessions than
 // *(long *) arg (the clinic's session is up again); node *(int *) arg is
 // revoked (its daemon's stats).
@@ -54,7 +44,7 @@ s_clinic_online(void *arg)
 static bool
 s_is_revoked(void *arg)
 {
-    return s_revoked(*(int *) arg);
+    return pl_testnode_revoked(s_net.home[*(int *) arg]);
 }
 
 // The audit chain of node i verifies; its length.
@@ -89,7 +79,7 @@ main(void)
     pl_testnode_start(&s_net, AG, s_fast, NULL);
     pl_testnode_start(&s_net, CL, s_fast, NULL);
     PL_CHECK(pl_testnode_wait_directory(&s_net, AG, 2, S_WAIT_MS));
-    PL_CHECK(!s_revoked(AG));
+    PL_CHECK(!pl_testnode_revoked(s_net.home[AG]));
     char *c = pl_testnode_line(
         &s_net, AG, "case add --given %s --family Fall --birth 1990-01-01",
         S_CANARY);
@@ -114,7 +104,7 @@ main(void)
                                    "revoked", S_WAIT_MS);
     PL_CHECK(pl_testnode_stat(s_net.home[AG], "outbox.pending") == 0);
     PL_CHECK(pl_testnode_stat(s_net.home[AG], "outbox.rejected") == 1);
-    PL_CHECK(s_revoked(AG));
+    PL_CHECK(pl_testnode_revoked(s_net.home[AG]));
     const char *agl = pl_testnode_log(&s_net, AG);
     PL_CHECK(pl_testnode_count_in_file(agl, "node_revoked serial=") == 1);
 
@@ -136,7 +126,7 @@ main(void)
     pl_test_net_stop_node(&s_net, AG, false);
     pl_testnode_start(&s_net, AG, s_fast, NULL);
     PL_CHECK(pl_testnode_wait_log(agl, "node_revoked serial=", 2, S_WAIT_MS));
-    PL_CHECK(s_revoked(AG));
+    PL_CHECK(pl_testnode_revoked(s_net.home[AG]));
     PL_CHECK(s_audit_count(AG) == audits);
     PL_CHECK(s_history(ref) == lines);
     PL_CHECK(pl_testnode_stat(s_net.home[AG], "outbox.rejected") == 1);
@@ -148,7 +138,7 @@ main(void)
     pl_testnet_start_broker(&s_net, NULL, NULL);
     int cl = CL;
     PL_CHECK(pl_test_wait(s_clinic_online, &seen, S_WAIT_MS));
-    PL_CHECK(!s_revoked(CL));
+    PL_CHECK(!pl_testnode_revoked(s_net.home[CL]));
     pl_testnode_revoke(&s_net, CL, s_net.broker);
     PL_CHECK(kill(s_net.broker_pid, SIGHUP) == 0);
     PL_CHECK(pl_test_wait(s_is_revoked, &cl, S_WAIT_MS));
