@@ -563,26 +563,52 @@ s_idle(const pl_node_t *self, pl_link_idle_cfg_t *cfg, pl_link_clock_t *clk)
 
 // ---- timers
 
+// Our own certificate revoked (a verified list names its serial): no
+// session can ever come with it, and every hello, every new link and each
+// of ZeroMQ's reconnects would cost the link's data and a line in the
+// broker's log for nothing. The node stops dialling (the connection is
+// closed once) until it is started again with a new certificate; its
+// control socket, the web and its sweeps go on. True while so.
+static bool
+s_undialled(pl_node_t *self)
+{
+    if (!pl_revlist_contains(&self->revoked, self->me.serial))
+        return false;
+    if (!self->undialled) {
+        self->undialled = true;
+        self->session = false;
+        if (zmq_disconnect(self->dealer, self->broker_ep) != 0)
+            pl_log_debug(self->log, "link_disconnect err=\"%s\"",
+                         zmq_strerror(errno));
+        pl_log_warn(self->log,
+                    "link_closed reason=revoked: this node no longer dials "
+                    "its broker; enrol it again and restart it");
+    }
+    return true;
+}
+
 static void
 s_timers(pl_node_t *self)
 {
     uint64_t now = pl_mono_ms();
+    bool dial = !s_undialled(self);
     pl_link_idle_cfg_t icfg;
     pl_link_clock_t iclk;
     s_idle(self, &icfg, &iclk);
-    pl_link_idle_t idle =
-        self->session ? pl_link_idle(&icfg, &iclk, now) : PL_LINK_IDLE_NOTHING;
+    pl_link_idle_t idle = self->session && dial
+                              ? pl_link_idle(&icfg, &iclk, now)
+                              : PL_LINK_IDLE_NOTHING;
     if (idle == PL_LINK_IDLE_SILENT) {
         pl_log_warn(self->log, "session_down silence_ms=%llu ping_ms_ago=%llu",
                     (unsigned long long) (now - self->last_rx_ms),
                     (unsigned long long) (now - self->ping_ms));
         s_link_event(self, PL_LINK_EV_SILENT, 0, now);
-    } else if (!self->session
+    } else if (!self->session && dial
                && now - self->link_since_ms > s_relink_after(self)
                && now - self->last_rx_ms > s_relink_after(self)) {
         s_link_event(self, PL_LINK_EV_NO_WELCOME, 0, now);
     }
-    if (!self->session && now >= self->hello_next_ms) {
+    if (!self->session && dial && now >= self->hello_next_ms) {
         if (s_send_hello(self) == PL_EFULL) {
             // no connection yet (ZMQ_IMMEDIATE): try again shortly; ZeroMQ
             // itself reconnects with its own backoff

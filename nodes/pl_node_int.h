@@ -181,6 +181,7 @@ struct pl_node {
 
     bool session;              // a welcome was seen and the broker is alive
     bool welcomed;             // at least one welcome since start
+    bool undialled;            // own certificate revoked: link closed
     uint64_t last_rx_ms;       // last packet from the broker
     uint64_t last_tx_ms;       // last packet sent (pl_node_send_now)
     uint64_t ping_ms;          // last idle ping (0: none this session)

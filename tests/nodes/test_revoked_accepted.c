@@ -3,7 +3,8 @@
 // agency and a clinic. The clinic is down; the agency refers a case to it
 // and the broker accepts (queued for the clinic). The authority revokes
 // the agency at the broker (reload): the broker sends the agency the list
-// and drops it, and the agency says revoked. The clinic comes up, gets the
+// and drops it, and the agency says revoked and stops dialling (the
+// broker hears nothing more from it). The clinic comes up, gets the
 // queued envelope, and refuses it (its sender is revoked); the broker keeps
 // the notice for the agency's address. The agency, enrolled again (new
 // certificate, same address) and restarted, connects and gets the notice:
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proto/pl_crypto.h"
 #include "tests/lib/pl_test.h"
@@ -78,6 +80,13 @@ main(void)
     PL_CHECK(kill(s_net.broker_pid, SIGHUP) == 0);
     int ag = AG;
     PL_CHECK(pl_test_wait(s_is_revoked, &ag, S_WAIT_MS));
+    // and it stops dialling: the broker hears nothing more from it (it
+    // said "rejected ... revoked" to each of its hellos, once a second here)
+    PL_CHECK(pl_testnode_wait_log(pl_testnode_log(&s_net, AG),
+                                  "link_closed reason=revoked", 1, S_WAIT_MS));
+    long heard = pl_testnet_log_count(&s_net, "rejected from=sn/agency");
+    sleep(3);
+    PL_CHECK(pl_testnet_log_count(&s_net, "rejected from=sn/agency") == heard);
     char *before = s_delivery(ref);
     fprintf(stderr, "accepted, then its sender revoked: delivery \"%s\"\n",
             before);
