@@ -145,6 +145,15 @@ s_on_link_packet(pl_node_t *self, const pl_packet_t *pkt)
                          w->address, self->me.address);
         bool was = self->session;
         s_link_event(self, PL_LINK_EV_WELCOME, w->time, pl_mono_ms());
+        // the broker's list is no newer than ours: what was held for the
+        // directory response goes on now (pl_inbound.c)
+        if (self->dir_gate_ms
+            && !(w->has_revocation_number
+                 && w->revocation_number > self->revoked.number)) {
+            self->dir_gate_ms = 0;
+            if (self->npark)
+                self->park_replay = true;
+        }
         pl_log_info(self->log,
                     "session_up broker=%s skew_s=%lld revocation=%llu "
                     "resumed=%d",
@@ -532,6 +541,7 @@ s_relink(pl_node_t *self, const char *reason, uint64_t now)
     zmq_close(self->dealer);
     self->dealer = d;
     self->link_since_ms = now;
+    self->dir_gate_ms = now + S_DIR_GATE_MS; // a new connection (pl_inbound.c)
     self->relinks++;
     self->hello_next_ms = now;
     self->hello_backoff_ms = 0;

@@ -127,6 +127,20 @@ main(void)
     PL_CHECK(json_is_true(json_object_get(v, "ok")));
     json_decref(v);
 
+    // the broker's list no newer than the clinic's: at its next start its
+    // first deliveries go on at the welcome, and a referral queued while it
+    // was down (from the agency's new certificate) reaches it
+    pl_test_net_stop_node(&s_net, CL, false);
+    char *ref2 = pl_testnode_line(
+        &s_net, AG, "refer --case %s --to clinic --service svc", c);
+    PL_CHECK(
+        pl_testnode_wait_stat(s_net.home[AG], "outbox.accepted", 1, S_WAIT_MS)
+        == 1);
+    pl_testnode_start(&s_net, CL, s_fast, NULL);
+    PL_CHECK(pl_testnode_wait_log(cll, "referral_received", 1, S_WAIT_MS));
+    PL_CHECK(pl_testnode_count_in_file(cll, "envelope_refused") == 1);
+    free(ref2);
+
     pl_test_net_stop_node(&s_net, AG, false);
     pl_test_net_stop_node(&s_net, CL, false);
     PL_CHECK(pl_test_grep_tree(s_net.root, S_CANARY, strlen(S_CANARY)) == 0);
