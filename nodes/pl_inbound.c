@@ -528,11 +528,12 @@ s_env_check(pl_node_t *self, const pl_packet_t *pkt, const uint8_t *data,
                  "envelope expired");
         return false;
     }
-    // a new session's first deliveries may be envelopes queued while we
-    // were away, from a sender revoked meanwhile: they wait (parked, not
-    // acknowledged) for the directory response the welcome asked for, so
-    // that the sender is checked against the broker's newest revocation
-    // list (DESIGN.md §2: refused at the receiving node too); at most
+    // a new connection's first deliveries may be envelopes queued while
+    // we were away, from a sender revoked meanwhile: they wait (parked, not
+    // acknowledged) for the welcome and, when it names a newer revocation
+    // list than ours (pl_node.c), for the directory response it asked for,
+    // so that the sender is checked against the broker's newest list
+    // (DESIGN.md §2: refused at the receiving node too); at most
     // S_DIR_GATE_MS, then they are checked against the list we hold
     if (!replayed && self->dir_gate_ms && pl_mono_ms() < self->dir_gate_ms) {
         pl_log_info(self->log,
