@@ -322,3 +322,15 @@ pl_testnode_revoked(const char *home)
     json_decref(w);
     return v;
 }
+
+char *
+pl_testnode_case_for_health(const pl_test_net_t *net, int i, const char *given)
+{
+    char *c = pl_testnode_line(
+        net, i, "case add --given %s --family Fall --birth 1990-01-01", given);
+    free(pl_testnode_line(net, i,
+                          "consent add --case %s --sectors health --given-by "
+                          "returnee --expires 2099-12-31; echo",
+                          c));
+    return c;
+}

@@ -80,6 +80,11 @@ void pl_testnode_revoke(const pl_test_net_t *net, int i, const char *to_home);
 // certs/ as 'cert_name' (the broker takes it on reload). Fails otherwise.
 void pl_testnode_enrol_again(const pl_test_net_t *net, int i,
                              const char *sector, const char *cert_name);
+// A new case at node i (given name 'given', family Fall, born
+// 1990-01-01) with the returnee's consent for the health sector; its id
+// (owned by the caller).
+char *pl_testnode_case_for_health(const pl_test_net_t *net, int i,
+                                  const char *given);
 // The `stats` of the node at 'home' say "revoked": true.
 bool pl_testnode_revoked(const char *home);
 // Path of node i's log (root/<name>.log), in a static buffer.

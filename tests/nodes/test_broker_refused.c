@@ -98,15 +98,7 @@ s_no_delivery(const char *id)
 static char *
 s_case(void)
 {
-    char *c = pl_testnode_line(
-        &s_net, AG, "case add --given %s --family Fall --birth 1990-01-01",
-        S_CANARY);
-    free(pl_testnode_line(
-        &s_net, AG,
-        "consent add --case %s --sectors health --given-by returnee "
-        "--expires 2099-12-31; echo",
-        c));
-    return c;
+    return pl_testnode_case_for_health(&s_net, AG, S_CANARY);
 }
 
 // Fills the clinic's broker quota (1 MiB, and the reserve of small

@@ -33,14 +33,7 @@ main(void)
     pl_testnode_start(&s_net, AG, s_fast, NULL);
     pl_testnode_start(&s_net, CL, s_fast, s_ahead);
     PL_CHECK(pl_testnode_wait_directory(&s_net, AG, 2, 30000));
-    char *c = pl_testnode_line(&s_net, AG,
-                               "case add --given Ousmane --family Fall --birth "
-                               "1990-01-01");
-    free(pl_testnode_line(
-        &s_net, AG,
-        "consent add --case %s --sectors health --given-by returnee "
-        "--expires 2099-12-31; echo",
-        c));
+    char *c = pl_testnode_case_for_health(&s_net, AG, "Ousmane");
     char *ref = pl_testnode_line(
         &s_net, AG, "refer --case %s --to clinic --service svc", c);
     json_t *r = NULL;

@@ -48,6 +48,20 @@ s_delivery(const char *ref)
     return copy;
 }
 
+// With the clinic down, the agency refers case 'c' to it and the broker
+// accepts (queued for the clinic); the referral's id (owned).
+static char *
+s_refer_while_down(const char *c)
+{
+    pl_test_net_stop_node(&s_net, CL, false);
+    char *ref = pl_testnode_line(
+        &s_net, AG, "refer --case %s --to clinic --service svc", c);
+    PL_CHECK(
+        pl_testnode_wait_stat(s_net.home[AG], "outbox.accepted", 1, S_WAIT_MS)
+        == 1);
+    return ref;
+}
+
 int
 main(void)
 {
@@ -59,21 +73,10 @@ main(void)
     pl_testnode_start(&s_net, CL, s_fast, NULL);
     PL_CHECK(pl_testnode_wait_directory(&s_net, AG, 2, S_WAIT_MS));
     PL_CHECK(pl_testnode_wait_directory(&s_net, CL, 2, S_WAIT_MS));
-    char *c = pl_testnode_line(
-        &s_net, AG, "case add --given %s --family Fall --birth 1990-01-01",
-        S_CANARY);
-    free(pl_testnode_line(&s_net, AG,
-                          "consent add --case %s --sectors health --given-by "
-                          "returnee --expires 2099-12-31; echo",
-                          c));
+    char *c = pl_testnode_case_for_health(&s_net, AG, S_CANARY);
 
     // the clinic is down: the broker accepts the referral and queues it
-    pl_test_net_stop_node(&s_net, CL, false);
-    char *ref = pl_testnode_line(
-        &s_net, AG, "refer --case %s --to clinic --service svc", c);
-    PL_CHECK(
-        pl_testnode_wait_stat(s_net.home[AG], "outbox.accepted", 1, S_WAIT_MS)
-        == 1);
+    char *ref = s_refer_while_down(c);
 
     // the authority revokes the agency at the broker: it is told and dropped
     pl_testnode_revoke(&s_net, AG, s_net.broker);
@@ -130,12 +133,7 @@ main(void)
     // the broker's list no newer than the clinic's: at its next start its
     // first deliveries go on at the welcome, and a referral queued while it
     // was down (from the agency's new certificate) reaches it
-    pl_test_net_stop_node(&s_net, CL, false);
-    char *ref2 = pl_testnode_line(
-        &s_net, AG, "refer --case %s --to clinic --service svc", c);
-    PL_CHECK(
-        pl_testnode_wait_stat(s_net.home[AG], "outbox.accepted", 1, S_WAIT_MS)
-        == 1);
+    char *ref2 = s_refer_while_down(c);
     pl_testnode_start(&s_net, CL, s_fast, NULL);
     PL_CHECK(pl_testnode_wait_log(cll, "referral_received", 1, S_WAIT_MS));
     PL_CHECK(pl_testnode_count_in_file(cll, "envelope_refused") == 1);

@@ -30,7 +30,6 @@ enum { AG = 0, CL = 1 };
 static pl_test_net_t s_net;
 static const char *const s_fast[] = {"--heartbeat-ms", "1000", NULL};
 
-// stats.revoked of node i
 // pl_test_wait predicates: the broker's log has more clinic sessions than
 // *(long *) arg (the clinic's session is up again); node *(int *) arg is
 // revoked (its daemon's stats).
@@ -80,13 +79,7 @@ main(void)
     pl_testnode_start(&s_net, CL, s_fast, NULL);
     PL_CHECK(pl_testnode_wait_directory(&s_net, AG, 2, S_WAIT_MS));
     PL_CHECK(!pl_testnode_revoked(s_net.home[AG]));
-    char *c = pl_testnode_line(
-        &s_net, AG, "case add --given %s --family Fall --birth 1990-01-01",
-        S_CANARY);
-    free(pl_testnode_line(&s_net, AG,
-                          "consent add --case %s --sectors health --given-by "
-                          "returnee --expires 2099-12-31; echo",
-                          c));
+    char *c = pl_testnode_case_for_health(&s_net, AG, S_CANARY);
 
     // the broker goes down; the referral waits in the agency's outbox
     pl_test_net_stop_broker(&s_net, false);
