@@ -633,6 +633,10 @@ s_handle_packet(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
         s->inflight = 0;
         s->acks_notices =
             pkt->hello->has_acks_notices && pkt->hello->acks_notices;
+        s->dir_pages =
+            pkt->hello->has_directory_pages && pkt->hello->directory_pages;
+        s->dir_sent_set = false; // a restarted node may hold none
+        s->dir_too_big_told = false;
         s->tell = true; // what it has not acknowledged, again
         self->notices_tell = true;
         s_welcome(self, s);
@@ -651,7 +655,7 @@ s_handle_packet(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
         break;
     }
     case PASSERELLE__V1__PACKET__KIND_DIRECTORY_REQUEST:
-        pl_broker_directory(self, rid, rid_len, pkt->directory_request->sector);
+        pl_broker_directory(self, s, pkt->directory_request);
         break;
     case PASSERELLE__V1__PACKET__KIND_STATUS_REQUEST:
         pl_broker_status(self, rid, rid_len);

@@ -1,7 +1,7 @@
 // pl_broker_ctl - the broker's operator surface: the control socket and its
 // JSON (status, nodes, reload), the per-node figures (percentiles, routed
-// per minute) also sent as a StatusResponse, the directory and its push on
-// reload. Layer: broker.
+// per minute) also sent as a StatusResponse, the reload. Layer: broker.
+// (The directory and its push: pl_broker_dir.c.)
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -11,74 +11,6 @@
 #include "broker/pl_broker_int.h"
 #include "broker/pl_catalog.h"
 #include "broker/pl_fed.h"
-
-void
-pl_broker_directory(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
-                    const char *sector)
-{
-    Passerelle__V1__DirectoryResponse d =
-        PASSERELLE__V1__DIRECTORY_RESPONSE__INIT;
-    size_t n = pl_registry_count(self->reg);
-    Passerelle__V1__Certificate **certs = calloc(n + 1, sizeof *certs);
-    ProtobufCMessage **owned = calloc(n + 1, sizeof *owned);
-    ProtobufCMessage *rl = NULL;
-    uint64_t now = pl_now();
-    if (!certs || !owned)
-        goto done;
-    for (size_t i = 0; i < n; i++) {
-        const pl_reg_entry_t *e = pl_registry_at(self->reg, i);
-        if (pl_registry_check(self->reg, e, now) != PL_OK)
-            continue;
-        // only the newest valid certificate of each address (a re-enrolled
-        // node, e.g. after a box key rotation, has two in certs/)
-        if (pl_registry_by_address(self->reg, e->cert.address, now) != e)
-            continue;
-        if (sector && *sector && strcmp(e->cert.sector, sector) != 0)
-            continue;
-        ProtobufCMessage *m = NULL;
-        if (pl_wire_unpack(&passerelle__v1__certificate__descriptor,
-                           e->raw.data, e->raw.len, &m)
-            != PL_OK)
-            continue;
-        owned[d.n_certificates] = m;
-        certs[d.n_certificates++] = (Passerelle__V1__Certificate *) m;
-    }
-    d.certificates = certs;
-    const pl_revlist_t *list = pl_registry_revoked(self->reg);
-    if (list->number > 0 && list->raw.len
-        && pl_wire_unpack(&passerelle__v1__revocation_list__descriptor,
-                          list->raw.data, list->raw.len, &rl)
-               == PL_OK)
-        d.revoked = (Passerelle__V1__RevocationList *) rl;
-    // issue 13: the anchors and the foreign directories
-    ProtobufCMessage **fown = NULL;
-    size_t nfown = 0;
-    void *farr[3] = {NULL, NULL, NULL};
-    pl_fed_directory(self, &d, &fown, &nfown, farr);
-    void *cats = NULL; // issue 18: the catalogues, within half a packet
-    pl_catalogs_fill(self, &d, PL_PACKET_MAX / 2, &cats);
-    Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
-    p.kind_case = PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE;
-    p.directory_response = &d;
-    pl_buf_t out = {0};
-    if (pl_wire_encode(&p, &out) == PL_OK)
-        pl_broker_reply(self, rid, rid_len, &out, false);
-    else
-        pl_buf_free(&out);
-    for (size_t i = 0; i < nfown; i++)
-        pl_wire_unpacked_free(fown[i]);
-    free(fown);
-    for (int i = 0; i < 3; i++)
-        free(farr[i]);
-    free(cats);
-done:
-    for (size_t i = 0; owned && i < d.n_certificates; i++)
-        pl_wire_unpacked_free(owned[i]);
-    if (rl)
-        pl_wire_unpacked_free(rl);
-    free(certs);
-    free(owned);
-}
 
 static int
 s_cmp_u32(const void *a, const void *b)
@@ -428,24 +360,6 @@ pl_broker_reload(pl_broker_t *self)
         i++;
     }
     pl_broker_push_directory(self);
-}
-
-void
-pl_broker_push_directory(pl_broker_t *self)
-{
-    // every connected node gets the current directory and revocation list;
-    // sent now, and only these: replies of a pass (if any were pending)
-    // still wait for their commit
-    size_t mark = self->nreplies;
-    for (size_t i = 0; i < self->nsessions; i++)
-        pl_broker_directory(self, self->sessions[i].rid,
-                            self->sessions[i].rid_len, NULL);
-    for (size_t i = mark; i < self->nreplies; i++) {
-        pl_reply_t *r = &self->replies[i];
-        pl_broker_send(self, r->rid, r->rid_len, r->packet.data, r->packet.len);
-        pl_buf_free(&r->packet);
-    }
-    self->nreplies = mark;
 }
 
 #define S_CONTROL_FRAMES 8 // frames read of one control message at most

@@ -35,6 +35,7 @@
 #define S_NOTICES_MAX 32    // expired notices told per pass
 
 typedef struct pl_fed pl_fed_t; // federation (broker/pl_fed.h)
+typedef struct pl_dir pl_dir_t; // the directory, kept (pl_broker_dir.c)
 
 // A connected node (one CurveZMQ connection that said something).
 typedef struct {
@@ -51,6 +52,10 @@ typedef struct {
     bool gone;         // EHOSTUNREACH: drop the session
     bool acks_notices; // its hello said so: notices kept until its taken
     bool tell;         // new connection: tell its notices in this pass
+    bool dir_pages;    // its hello said it takes a directory in pages
+    bool dir_too_big_told; // logged: a paged directory it cannot take
+    bool dir_sent_set;     // dir_sent holds what it was last sent
+    uint8_t dir_sent[32];  // digest of the directory it was last sent
 } pl_session_t;
 
 // Transport figures per address (kept in memory since start).
@@ -122,6 +127,8 @@ struct pl_broker {
     bool reload_failed;               // the last reload kept the registry
     pl_fed_t *fed;                    // federation (issue 13)
     struct pl_catalogs *cats;         // service catalogues (issue 18)
+    pl_dir_t *dir;                    // the directory as last built
+    size_t dir_npages_told;           // its pages, as last logged
     pl_log_t *log;                    // borrowed
 };
 
@@ -163,20 +170,28 @@ void pl_broker_zap_handle(pl_broker_t *self);
 
 // Defined in pl_broker_ctl.c.
 
-// Queues (not durable) a DirectoryResponse for rid: the newest valid
-// certificate of each address, of 'sector' only when given, and the
-// revocation list.
-void pl_broker_directory(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
-                         const char *sector);
-
 // Queues (not durable) a StatusResponse with every node's figures for rid.
 void pl_broker_status(pl_broker_t *self, const uint8_t *rid, size_t rid_len);
 
-// Sends the current directory to every connected node now.
-void pl_broker_push_directory(pl_broker_t *self);
-
 // Answers one message of the control socket; false when none was waiting.
 bool pl_broker_control(pl_broker_t *self);
+
+// Defined in pl_broker_dir.c.
+
+// Sends s the directory now (not queued: it waits for no commit): the
+// newest valid certificate of each address, of req's sector only when
+// given, the revocation list, anchors, foreign directories, catalogues;
+// in pages when larger than a packet (to a node whose hello takes them);
+// only "unchanged" when req's digest is the current one. req may be NULL.
+void pl_broker_directory(pl_broker_t *self, pl_session_t *s,
+                         const Passerelle__V1__DirectoryRequest *req);
+
+// Something in the directory changed: built again, and sent now to every
+// connected node that was not last sent this very one.
+void pl_broker_push_directory(pl_broker_t *self);
+
+// Frees the kept directory.
+void pl_broker_dir_destroy(pl_broker_t *self);
 
 // Reloads certs/ and the revocation list, drops the sessions no longer
 // valid and pushes the directory to every connected node; on a failed read

@@ -200,6 +200,7 @@ pl_broker_destroy(pl_broker_t **self_p)
     pl_index_clear(&self->session_by_address);
     pl_index_clear(&self->stats_by_address);
     pl_catalogs_destroy(&self->cats);
+    pl_broker_dir_destroy(self);
     if (self->log)
         pl_log_info(self->log, "broker_stopped");
     free(self);

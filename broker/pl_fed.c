@@ -305,7 +305,14 @@ s_push_dir(pl_broker_t *b, s_peer_t *p)
     Passerelle__V1__Packet pkt = PASSERELLE__V1__PACKET__INIT;
     pkt.kind_case = PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE;
     pkt.directory_response = &d;
-    s_send_packet(b, p, &pkt);
+    pl_buf_t out = {0};
+    int rc = pl_wire_encode(&pkt, &out);
+    if (rc == PL_OK)
+        (void) s_send(b, p, out.data, out.len);
+    else // the link carries one packet: more than 3,000 published nodes
+        pl_log_error(b->log, "directory_not_sent network=%s certs=%zu err=%s",
+                     p->a.peer_network, d.n_certificates, pl_strerror(rc));
+    pl_buf_free(&out);
     for (size_t i = 0; i < d.n_certificates; i++)
         pl_wire_unpacked_free((ProtobufCMessage *) certs[i]);
     if (rl)

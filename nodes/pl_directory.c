@@ -542,6 +542,12 @@ pl_node_ask_directory(pl_node_t *self, bool force)
         PASSERELLE__V1__DIRECTORY_REQUEST__INIT;
     pkt.kind_case = PASSERELLE__V1__PACKET__KIND_DIRECTORY_REQUEST;
     pkt.directory_request = &req;
+    req.has_directory_pages = req.directory_pages = true; // pl_dir_pages.c
+    if (self->dir_digest_set) { // "unchanged" is enough when it is
+        req.has_have = true;
+        req.have =
+            (ProtobufCBinaryData){sizeof self->dir_digest, self->dir_digest};
+    }
     if (force)
         pl_node_cat_send(self); // issue 18: before, so the answer has it
     pl_node_send_packet(self, &pkt);

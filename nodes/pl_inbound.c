@@ -891,7 +891,7 @@ pl_node_on_packet(pl_node_t *self, pl_txn_t *pass, const pl_packet_t *pkt,
         rc = s_on_rejected(self, c, pkt->rejected);
         break;
     case PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE:
-        rc = pl_node_dir_on_response(self, c, pkt->directory_response);
+        rc = pl_node_dir_on_packet(self, c, pkt->directory_response, data, len);
         if (rc == PL_OK) // its revocation list may list us
             rc = pl_node_self_revoked(self, c);
         break;

@@ -45,6 +45,8 @@ s_send_hello(pl_node_t *self)
     hello.agent = "passerelle-node/" PL_VERSION;
     hello.has_acks_notices = true; // s_on_expired answers a taken
     hello.acks_notices = true;
+    hello.has_directory_pages = true; // pl_dir_pages.c
+    hello.directory_pages = true;
     pkt.kind_case = PASSERELLE__V1__PACKET__KIND_HELLO;
     pkt.hello = &hello;
     pl_buf_t buf = {0};
@@ -1205,6 +1207,7 @@ pl_node_destroy(pl_node_t **self_p)
     pl_revlist_free(&self->revoked);
     free(self->dir);
     free(self->gone);
+    pl_node_dir_pages_free(self);
     pl_buf_free(&self->cat);
     if (self->lock_fd >= 0)
         pl_home_lock_release(&self->lock_fd);

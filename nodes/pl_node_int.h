@@ -165,11 +165,16 @@ struct pl_node {
     // envelope from one is refused as revoked, not as not enrolled
     char (*gone)[PL_ADDRESS_MAX + 1];
     size_t ngone;
-    uint64_t dir_gen;      // directory responses handled
-    uint64_t dir_next_ms;  // next periodic refresh
-    uint64_t dir_asked_ms; // last request sent
-    pl_buf_t cat;          // this node's signed service catalogue (issue 18)
-    uint64_t cat_version;  // its version
+    uint64_t dir_gen;           // directory responses handled
+    uint64_t dir_next_ms;       // next periodic refresh
+    uint64_t dir_asked_ms;      // last request sent
+    bool dir_digest_set;        // dir_digest is the broker's digest of the
+    uint8_t dir_digest[32];     // directory last taken in full (memory only)
+    pl_buf_t *dirpg;            // pages of a directory being received
+    size_t dirpg_got, dirpg_of; // kept, expected
+    uint8_t dirpg_digest[32];   // their directory's digest
+    pl_buf_t cat;         // this node's signed service catalogue (issue 18)
+    uint64_t cat_version; // its version
 
     void *zctx;              // ZeroMQ context
     void *dealer;            // to the broker (CURVE client)
@@ -387,6 +392,16 @@ void pl_node_park_add(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES],
 PL_MUST_CHECK int
 pl_node_dir_on_response(pl_node_t *self, pl_txn_t *txn,
                         const Passerelle__V1__DirectoryResponse *resp);
+// A DirectoryResponse packet ('data', 'len': its bytes), in 'txn':
+// "unchanged" keeps ours; a page is kept until the last, then all are
+// taken as one response (pl_node_dir_on_response); one response is taken
+// at once (pl_dir_pages.c).
+PL_MUST_CHECK int
+pl_node_dir_on_packet(pl_node_t *self, pl_txn_t *txn,
+                      const Passerelle__V1__DirectoryResponse *r,
+                      const uint8_t *data, size_t len);
+// Frees the pages kept of a directory being received.
+void pl_node_dir_pages_free(pl_node_t *self);
 
 // Outbox record codec.
 PL_MUST_CHECK int pl_outrec_decode(const uint8_t *v, size_t len,

@@ -390,6 +390,14 @@ s_check_directory(const Passerelle__V1__DirectoryResponse *r)
             || !s_bytes_ok(&r->foreign_revoked[i]->signature, S_SIG_BYTES,
                            S_SIG_BYTES))
             return false;
+    // a digest is BLAKE2b-256; pages: 'page' within 'pages', both or none
+    if (r->has_digest && !s_bytes_ok(&r->digest, 32, 32))
+        return false;
+    if (r->has_page != r->has_pages
+        || (r->has_pages
+            && (r->pages == 0 || r->pages > PL_DIR_PAGES_MAX
+                || r->page >= r->pages)))
+        return false;
     return true;
 }
 
@@ -442,7 +450,9 @@ s_check_packet(const pl_packet_t *p)
                           PL_MSG_ID_BYTES)
                && s_text_ok(p->expired->to, PL_ADDRESS_MAX, false);
     case PASSERELLE__V1__PACKET__KIND_DIRECTORY_REQUEST:
-        return s_text_ok(p->directory_request->sector, PL_NAME_MAX, true);
+        return s_text_ok(p->directory_request->sector, PL_NAME_MAX, true)
+               && (!p->directory_request->has_have
+                   || s_bytes_ok(&p->directory_request->have, 32, 32));
     case PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE:
         return s_check_directory(p->directory_response);
     case PASSERELLE__V1__PACKET__KIND_STATUS_REQUEST:

@@ -28,6 +28,7 @@
 #define PL_NONCE_BYTES      24          // XChaCha20-Poly1305
 #define PL_HEADER_MAX       1024        // encoded Header
 #define PL_DECODE_BUDGET    (4 * 1024 * 1024) // heap bytes one decode may use
+#define PL_DIR_PAGES_MAX    64 // pages of one directory (DirectoryResponse)
 
 // One signed service catalogue (issue 18, nodes/pl_svc.h).
 #define PL_CATALOGUE_MAX 16384

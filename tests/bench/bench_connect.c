@@ -54,39 +54,6 @@ typedef struct {
     long n;             // C
 } s_gen_t;
 
-// certificates n0..n(e-1) issued into the broker's certs/; the first c
-// get key pairs kept in g
-static void
-s_enrol(const pl_test_net_t *net, long e, s_gen_t *g)
-{
-    pl_authority_t *a = NULL;
-    PL_CHECK(pl_authority_open(net->auth, &a) == PL_OK);
-    uint64_t now = (uint64_t) time(NULL);
-    char path[800];
-    for (long i = 0; i < e; i++) {
-        pl_cert_t c;
-        memset(&c, 0, sizeof c);
-        c.serial = 100000 + (uint64_t) i;
-        snprintf(c.name, sizeof c.name, "n%ld", i);
-        snprintf(c.display_name, sizeof c.display_name, "Node %ld", i);
-        snprintf(c.sector, sizeof c.sector, "health");
-        snprintf(c.country, sizeof c.country, "SN");
-        randombytes_buf(&c.keys, sizeof c.keys);
-        if (i < g->n) {
-            PL_CHECK(crypto_box_keypair(g->pk[i], g->sk[i]) == 0);
-            memcpy(c.keys.curve, g->pk[i], 32);
-        }
-        c.not_before = now - 86400;
-        c.not_after = now + 365 * 86400ULL;
-        pl_buf_t raw = {0};
-        PL_CHECK(pl_authority_issue(a, &c, &raw) == PL_OK);
-        snprintf(path, sizeof path, "%s/certs/n%ld.cert", net->broker, i);
-        PL_CHECK(pl_file_write(path, raw.data, raw.len, 0644, false) == PL_OK);
-        pl_buf_free(&raw);
-    }
-    pl_authority_close(&a);
-}
-
 static void
 s_gen_open(s_gen_t *g, const pl_test_net_t *net, const uint8_t *server_pk)
 {
@@ -386,7 +353,7 @@ main(int argc, char **argv)
     s_gen_t g = {0};
     s_gen_alloc(&g, c);
     double t0 = pl_bench_now();
-    s_enrol(&net, e - 2, &g);
+    pl_testnet_issue(&net, e - 2, g.n, g.pk, g.sk);
     printf("bench_connect: %ld certificates enrolled (%ld issued in %.1f s), "
            "%ld CURVE clients in one process\n",
            e, e - 2, pl_bench_now() - t0, c);

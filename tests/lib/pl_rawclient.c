@@ -13,6 +13,7 @@ struct pl_rawclient {
     pl_cert_t cert;    // own certificate, when opened from a home
     uint8_t apk[32];   // authority key
     bool acks_notices; // said in its hello
+    bool dir_pages;    // said in its hello
     zmq_msg_t last;    // pl_rawclient_recv_peek's frame, until the next
     bool has_last;
 };
@@ -139,6 +140,12 @@ pl_rawclient_acks_notices(pl_rawclient_t *self, bool on)
     self->acks_notices = on;
 }
 
+void
+pl_rawclient_dir_pages(pl_rawclient_t *self, bool on)
+{
+    self->dir_pages = on;
+}
+
 int
 pl_rawclient_send_hello(pl_rawclient_t *self)
 {
@@ -147,6 +154,8 @@ pl_rawclient_send_hello(pl_rawclient_t *self)
     h.time = pl_now();
     h.has_acks_notices = self->acks_notices;
     h.acks_notices = self->acks_notices;
+    h.has_directory_pages = self->dir_pages;
+    h.directory_pages = self->dir_pages;
     Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
     p.kind_case = PASSERELLE__V1__PACKET__KIND_HELLO;
     p.hello = &h;

@@ -43,6 +43,10 @@ int pl_rawclient_recv_peek(pl_rawclient_t *self, pl_envelope_t *env,
 // taken (as a node does), so the broker keeps them until then; false (the
 // default), the broker tells each once.
 void pl_rawclient_acks_notices(pl_rawclient_t *self, bool on);
+// What its hellos say of a directory in pages: true, it takes one (as a
+// node does); false (the default), a directory larger than a packet is
+// not sent to it.
+void pl_rawclient_dir_pages(pl_rawclient_t *self, bool on);
 // Sends a hello (not waiting for anything). PL_OK or PL_EINVAL.
 int pl_rawclient_send_hello(pl_rawclient_t *self);
 // Sends a hello and waits for the welcome. PL_OK or PL_ETIMEOUT.

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto/pl_cert.h"
 #include "proto/pl_crypto.h"
 #include "proto/pl_util.h"
 
@@ -199,4 +201,36 @@ pl_testnet_main(const struct CMUnitTest *tests, size_t n)
     if (getenv("PL_TEST_FILTER"))
         cmocka_set_test_filter(getenv("PL_TEST_FILTER"));
     return _cmocka_run_group_tests("tests", tests, n, NULL, NULL);
+}
+
+void
+pl_testnet_issue(const pl_test_net_t *net, long n, long nkeys,
+                 uint8_t (*pk)[32], uint8_t (*sk)[32])
+{
+    pl_authority_t *a = NULL;
+    PL_CHECK(pl_authority_open(net->auth, &a) == PL_OK);
+    uint64_t now = (uint64_t) time(NULL);
+    char path[800];
+    for (long i = 0; i < n; i++) {
+        pl_cert_t c;
+        memset(&c, 0, sizeof c);
+        c.serial = 100000 + (uint64_t) i;
+        snprintf(c.name, sizeof c.name, "n%ld", i);
+        snprintf(c.display_name, sizeof c.display_name, "Node %ld", i);
+        snprintf(c.sector, sizeof c.sector, "health");
+        snprintf(c.country, sizeof c.country, "SN");
+        randombytes_buf(&c.keys, sizeof c.keys);
+        if (i < nkeys) {
+            PL_CHECK(crypto_box_keypair(pk[i], sk[i]) == 0);
+            memcpy(c.keys.curve, pk[i], 32);
+        }
+        c.not_before = now - 86400;
+        c.not_after = now + 365 * 86400ULL;
+        pl_buf_t raw = {0};
+        PL_CHECK(pl_authority_issue(a, &c, &raw) == PL_OK);
+        snprintf(path, sizeof path, "%s/certs/n%ld.cert", net->broker, i);
+        PL_CHECK(pl_file_write(path, raw.data, raw.len, 0644, false) == PL_OK);
+        pl_buf_free(&raw);
+    }
+    pl_authority_close(&a);
 }

@@ -52,6 +52,13 @@ bool pl_testnet_served(pl_rawclient_t *c, const char *to_home,
 int pl_testnet_offer(pl_rawclient_t *c, const char *to_home, size_t len,
                      uint8_t id[PL_MSG_ID_BYTES], int ms);
 
+// The authority of 'net' issues 'n' more certificates (serials 100000
+// on, names n0, n1, ..., sector health) straight into the broker's certs/
+// (taken at its start or reload); the first 'nkeys' get CurveZMQ key pairs
+// written to pk[i], sk[i] (NULL when nkeys is 0). Aborts on failure.
+void pl_testnet_issue(const pl_test_net_t *net, long n, long nkeys,
+                      uint8_t (*pk)[32], uint8_t (*sk)[32]);
+
 // The main of a broker test: SIGPIPE ignored, the crypto library started,
 // PL_TEST_FILTER (a cmocka test filter) applied, then the tests run.
 struct CMUnitTest;

@@ -865,6 +865,40 @@ m_detail_257(fixture_t *f)
     memset(d, 'd', 257);
     f->rejected.detail = d;
 }
+static void
+m_dir_digest31(fixture_t *f)
+{
+    static uint8_t d[32];
+    f->dresp.has_digest = true;
+    f->dresp.digest = (ProtobufCBinaryData){31, d};
+}
+static void
+m_dir_page_only(fixture_t *f)
+{
+    f->dresp.has_page = true; // 'pages' missing
+    f->dresp.page = 0;
+}
+static void
+m_dir_page_past(fixture_t *f)
+{
+    f->dresp.has_page = f->dresp.has_pages = true;
+    f->dresp.page = 3;
+    f->dresp.pages = 3;
+}
+static void
+m_dir_pages_65(fixture_t *f)
+{
+    f->dresp.has_page = f->dresp.has_pages = true;
+    f->dresp.page = 0;
+    f->dresp.pages = PL_DIR_PAGES_MAX + 1;
+}
+static void
+m_dir_have33(fixture_t *f)
+{
+    static uint8_t d[33];
+    f->dreq.has_have = true;
+    f->dreq.have = (ProtobufCBinaryData){33, d};
+}
 
 static void
 test_wrong_lengths_and_values(void **state)
@@ -898,6 +932,13 @@ test_wrong_lengths_and_values(void **state)
                      "hello v2");
     s_expect_invalid(PASSERELLE__V1__PACKET__KIND_HELLO, m_hello_v0,
                      "hello v0");
+    const kind_t DIR = PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE;
+    s_expect_invalid(DIR, m_dir_digest31, "directory digest 31");
+    s_expect_invalid(DIR, m_dir_page_only, "page without pages");
+    s_expect_invalid(DIR, m_dir_page_past, "page 3 of 3");
+    s_expect_invalid(DIR, m_dir_pages_65, "65 pages");
+    s_expect_invalid(PASSERELLE__V1__PACKET__KIND_DIRECTORY_REQUEST,
+                     m_dir_have33, "have 33");
     s_expect_invalid(PASSERELLE__V1__PACKET__KIND_HELLO, m_agent_4097,
                      "agent 4097");
     s_expect_invalid(PASSERELLE__V1__PACKET__KIND_WELCOME, m_bad_utf8,

@@ -1,0 +1,353 @@
+// pl_broker_dir - the directory a node is sent: the newest valid
+// certificate of each address, the revocation list, the federation's
+// anchors and foreign directories, the service catalogues. Built once and
+// kept (encoded, shared by every send) until it changes or S_DIR_KEEP_MS
+// have passed; larger than one packet, it goes in pages; its digest lets a
+// node that already holds it be told "unchanged" in a few dozen bytes
+// (issue 20: the directory of a national network is megabytes, and every
+// reconnect asked for it). Layer: broker.
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "broker/pl_broker_int.h"
+#include "broker/pl_catalog.h"
+#include "broker/pl_fed.h"
+
+// A kept directory is built again after this long even when nothing said
+// it changed: certificates become valid or expire with the clock.
+#define S_DIR_KEEP_MS 30000
+// Bytes of the certificates one page may carry (the rest of a packet is
+// room for the page's other fields, counted apart for page 0).
+#define S_DIR_PAGE_BYTES (PL_PACKET_MAX - 65536)
+
+struct pl_dir {
+    zmq_msg_t *pages;   // encoded Packets, in order
+    size_t npages;      // 1 unless paged
+    uint8_t digest[32]; // BLAKE2b-256 of the whole DirectoryResponse
+    size_t ncerts;      // certificates (own network's and foreign)
+    size_t bytes;       // all pages
+    uint64_t built_ms;  // monotonic
+};
+
+static void
+s_dir_free(pl_dir_t **p)
+{
+    if (!*p)
+        return;
+    for (size_t i = 0; i < (*p)->npages; i++)
+        zmq_msg_close(&(*p)->pages[i]);
+    free((*p)->pages);
+    free(*p);
+    *p = NULL;
+}
+
+void
+pl_broker_dir_destroy(pl_broker_t *self)
+{
+    s_dir_free(&self->dir);
+}
+
+// one page: encoded into a ZeroMQ message of its own
+static int
+s_page(pl_dir_t *dir, Passerelle__V1__DirectoryResponse *pg)
+{
+    Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
+    p.kind_case = PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE;
+    p.directory_response = pg;
+    pl_buf_t out = {0};
+    int rc = pl_wire_encode(&p, &out);
+    if (rc == PL_OK) {
+        zmq_msg_t *m = &dir->pages[dir->npages];
+        if (zmq_msg_init_size(m, out.len) != 0)
+            rc = PL_ENOMEM;
+        else {
+            memcpy(zmq_msg_data(m), out.data, out.len);
+            dir->npages++;
+            dir->bytes += out.len;
+        }
+    }
+    pl_buf_free(&out);
+    return rc;
+}
+
+// Splits d into pages (d's fields other than the certificates in page 0)
+// and encodes them. PL_ETOOBIG: more than PL_DIR_PAGES_MAX pages.
+static int
+s_paginate(pl_dir_t *dir, const Passerelle__V1__DirectoryResponse *d)
+{
+    // [first certificate, count, first foreign, count] of each page
+    size_t(*at)[4] = calloc(PL_DIR_PAGES_MAX, sizeof *at);
+    dir->pages = calloc(PL_DIR_PAGES_MAX, sizeof *dir->pages);
+    if (!at || !dir->pages) {
+        free(at);
+        return PL_ENOMEM;
+    }
+    Passerelle__V1__DirectoryResponse head = *d;
+    head.n_certificates = head.n_foreign = 0;
+    size_t npg = 1, used = protobuf_c_message_get_packed_size(&head.base);
+    size_t total = d->n_certificates + d->n_foreign;
+    for (size_t i = 0; i < total; i++) {
+        bool foreign = i >= d->n_certificates;
+        const ProtobufCMessage *c =
+            foreign ? &d->foreign[i - d->n_certificates]->base
+                    : &d->certificates[i]->base;
+        size_t sz = protobuf_c_message_get_packed_size(c) + 8; // tag, length
+        if (used + sz > S_DIR_PAGE_BYTES) {
+            if (npg == PL_DIR_PAGES_MAX) {
+                free(at);
+                return PL_ETOOBIG;
+            }
+            npg++;
+            used = 0;
+        }
+        size_t *a = at[npg - 1];
+        if (!foreign) {
+            if (!a[1])
+                a[0] = i;
+            a[1]++;
+        } else {
+            if (!a[3])
+                a[2] = i - d->n_certificates;
+            a[3]++;
+        }
+        used += sz;
+    }
+    int rc = PL_OK;
+    for (size_t k = 0; rc == PL_OK && k < npg; k++) {
+        Passerelle__V1__DirectoryResponse pg =
+            PASSERELLE__V1__DIRECTORY_RESPONSE__INIT;
+        if (k == 0)
+            pg = head; // revocation list, anchors, catalogues
+        pg.certificates = d->certificates + at[k][0];
+        pg.n_certificates = at[k][1];
+        pg.foreign = d->foreign + at[k][2];
+        pg.n_foreign = at[k][3];
+        pg.has_digest = true;
+        pg.digest = (ProtobufCBinaryData){32, dir->digest};
+        if (npg > 1) {
+            pg.has_page = pg.has_pages = true;
+            pg.page = (uint32_t) k;
+            pg.pages = (uint32_t) npg;
+        }
+        rc = s_page(dir, &pg);
+    }
+    free(at);
+    return rc;
+}
+
+// The directory as it is now, of 'sector' only when given.
+static int
+s_build(pl_broker_t *self, const char *sector, pl_dir_t **out)
+{
+    *out = NULL;
+    pl_dir_t *dir = calloc(1, sizeof *dir);
+    Passerelle__V1__DirectoryResponse d =
+        PASSERELLE__V1__DIRECTORY_RESPONSE__INIT;
+    size_t n = pl_registry_count(self->reg);
+    Passerelle__V1__Certificate **certs = calloc(n + 1, sizeof *certs);
+    ProtobufCMessage *rl = NULL;
+    uint64_t now = pl_now();
+    int rc = PL_ENOMEM;
+    if (!dir || !certs)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        const pl_reg_entry_t *e = pl_registry_at(self->reg, i);
+        if (pl_registry_check(self->reg, e, now) != PL_OK)
+            continue;
+        // only the newest valid certificate of each address (a re-enrolled
+        // node, e.g. after a box key rotation, has two in certs/)
+        if (pl_registry_by_address(self->reg, e->cert.address, now) != e)
+            continue;
+        if (sector && *sector && strcmp(e->cert.sector, sector) != 0)
+            continue;
+        ProtobufCMessage *m = NULL;
+        if (pl_wire_unpack(&passerelle__v1__certificate__descriptor,
+                           e->raw.data, e->raw.len, &m)
+            != PL_OK)
+            continue;
+        certs[d.n_certificates++] = (Passerelle__V1__Certificate *) m;
+    }
+    d.certificates = certs;
+    const pl_revlist_t *list = pl_registry_revoked(self->reg);
+    if (list->number > 0 && list->raw.len
+        && pl_wire_unpack(&passerelle__v1__revocation_list__descriptor,
+                          list->raw.data, list->raw.len, &rl)
+               == PL_OK)
+        d.revoked = (Passerelle__V1__RevocationList *) rl;
+    // issue 13: the anchors and the foreign directories
+    ProtobufCMessage **fown = NULL;
+    size_t nfown = 0;
+    void *farr[3] = {NULL, NULL, NULL};
+    pl_fed_directory(self, &d, &fown, &nfown, farr);
+    void *cats = NULL; // issue 18: the catalogues, within half a packet
+    pl_catalogs_fill(self, &d, PL_PACKET_MAX / 2, &cats);
+    // the digest covers the whole directory, as one response without it
+    size_t size = protobuf_c_message_get_packed_size(&d.base);
+    uint8_t *whole = malloc(size ? size : 1);
+    if (whole) {
+        protobuf_c_message_pack(&d.base, whole);
+        crypto_generichash(dir->digest, sizeof dir->digest, whole, size, NULL,
+                           0);
+        free(whole);
+        dir->ncerts = d.n_certificates + d.n_foreign;
+        rc = s_paginate(dir, &d);
+    }
+    for (size_t i = 0; i < nfown; i++)
+        pl_wire_unpacked_free(fown[i]);
+    free(fown);
+    for (int i = 0; i < 3; i++)
+        free(farr[i]);
+    free(cats);
+done:
+    for (size_t i = 0; certs && i < d.n_certificates; i++)
+        pl_wire_unpacked_free((ProtobufCMessage *) certs[i]);
+    if (rl)
+        pl_wire_unpacked_free(rl);
+    free(certs);
+    if (rc != PL_OK) {
+        pl_log_error(self->log, "directory_unavailable certs=%zu err=%s%s", n,
+                     pl_strerror(rc),
+                     rc == PL_ETOOBIG ? " reason=\"more than the pages a "
+                                        "directory may have\""
+                                      : "");
+        s_dir_free(&dir);
+        return rc;
+    }
+    dir->built_ms = pl_mono_ms();
+    *out = dir;
+    return PL_OK;
+}
+
+// The kept directory, built again when it is missing or old; NULL when it
+// cannot be built (logged).
+static pl_dir_t *
+s_current(pl_broker_t *self)
+{
+    if (self->dir && pl_mono_ms() - self->dir->built_ms < S_DIR_KEEP_MS)
+        return self->dir;
+    pl_dir_t *dir = NULL;
+    if (s_build(self, NULL, &dir) != PL_OK)
+        return self->dir; // the last one rather than none
+    if (dir->npages > 1 && dir->npages != self->dir_npages_told)
+        pl_log_info(self->log, "directory_paged certs=%zu pages=%zu bytes=%zu",
+                    dir->ncerts, dir->npages, dir->bytes);
+    self->dir_npages_told = dir->npages;
+    s_dir_free(&self->dir);
+    self->dir = dir;
+    return dir;
+}
+
+// one kept page to rid, without copying it (ZeroMQ shares its bytes)
+static int
+s_send_page(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
+            zmq_msg_t *page)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_copy(&m, page) != 0)
+        return errno;
+    if (zmq_send(self->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+        || zmq_msg_send(&m, self->router, ZMQ_DONTWAIT) < 0) {
+        int e = errno;
+        zmq_msg_close(&m);
+        return e;
+    }
+    return 0;
+}
+
+// "unchanged": the digest alone
+static void
+s_send_unchanged(pl_broker_t *self, pl_session_t *s, const pl_dir_t *dir)
+{
+    Passerelle__V1__DirectoryResponse d =
+        PASSERELLE__V1__DIRECTORY_RESPONSE__INIT;
+    d.has_digest = d.has_unchanged = d.unchanged = true;
+    d.digest = (ProtobufCBinaryData){32, (uint8_t *) dir->digest};
+    Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
+    p.kind_case = PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE;
+    p.directory_response = &d;
+    pl_buf_t out = {0};
+    if (pl_wire_encode(&p, &out) == PL_OK
+        && pl_broker_send(self, s->rid, s->rid_len, out.data, out.len) == 0) {
+        memcpy(s->dir_sent, dir->digest, sizeof s->dir_sent);
+        s->dir_sent_set = true;
+    }
+    pl_buf_free(&out);
+}
+
+static void
+s_send_dir(pl_broker_t *self, pl_session_t *s, pl_dir_t *dir)
+{
+    if (dir->npages > 1 && !s->dir_pages) {
+        if (!s->dir_too_big_told) // once a session, not every request
+            pl_log_error(self->log,
+                         "directory_not_sent address=%s pages=%zu "
+                         "reason=\"the node's version cannot take a "
+                         "directory in pages: upgrade it\"",
+                         s->address, dir->npages);
+        s->dir_too_big_told = true;
+        return;
+    }
+    for (size_t i = 0; i < dir->npages; i++) {
+        int e = s_send_page(self, s->rid, s->rid_len, &dir->pages[i]);
+        if (e != 0) {
+            // the node asks again (a page missing: it keeps its directory)
+            pl_log_warn(self->log,
+                        "directory_send_failed address=%s page=%zu of %zu "
+                        "err=%s",
+                        s->address, i, dir->npages, zmq_strerror(e));
+            s->dir_sent_set = false;
+            return;
+        }
+    }
+    memcpy(s->dir_sent, dir->digest, sizeof s->dir_sent);
+    s->dir_sent_set = true;
+}
+
+void
+pl_broker_directory(pl_broker_t *self, pl_session_t *s,
+                    const Passerelle__V1__DirectoryRequest *req)
+{
+    const char *sector = req ? req->sector : NULL;
+    if (req && req->has_directory_pages && req->directory_pages)
+        s->dir_pages = true; // and for the pushes of this session
+    if (sector && *sector) { // a filtered one is built for this request
+        pl_dir_t *dir = NULL;
+        if (s_build(self, sector, &dir) == PL_OK) {
+            s_send_dir(self, s, dir);
+            s->dir_sent_set = false; // not the whole directory
+        }
+        s_dir_free(&dir);
+        return;
+    }
+    pl_dir_t *dir = s_current(self);
+    if (!dir)
+        return;
+    if (req && req->has_have && req->have.len == sizeof dir->digest
+        && sodium_memcmp(req->have.data, dir->digest, sizeof dir->digest)
+               == 0) {
+        s_send_unchanged(self, s, dir);
+        return;
+    }
+    s_send_dir(self, s, dir);
+}
+
+void
+pl_broker_push_directory(pl_broker_t *self)
+{
+    // something changed: built again now, sent now to every connected node
+    // that does not hold this one (an unchanged one goes to nobody)
+    s_dir_free(&self->dir);
+    pl_dir_t *dir = s_current(self);
+    if (!dir)
+        return;
+    for (size_t i = 0; i < self->nsessions; i++) {
+        pl_session_t *s = &self->sessions[i];
+        if (s->dir_sent_set
+            && memcmp(s->dir_sent, dir->digest, sizeof dir->digest) == 0)
+            continue;
+        s_send_dir(self, s, dir);
+    }
+}

@@ -1,0 +1,122 @@
+// bench_dir - what the directory costs a node on the wire (issue 20): a
+// real broker with N certificates enrolled (default 1,000, then 10,000)
+// and one real node on 127.0.0.1. The kernel's counters of the node's TCP
+// connection (`ss -tin`: bytes_sent + bytes_received are TCP payload;
+// IP+TCP headers added per segment, 52 bytes with timestamps, as
+// bench_idle.sh) are read once its first session has settled (CURVE
+// handshake, hello, welcome, the whole directory, in pages when it is
+// larger than a packet), and again on the new connection after a broker
+// restart, when the node, holding the directory, is told "unchanged".
+// Before this change every new session carried the whole directory (and a
+// directory larger than one packet was never sent). Also printed: the
+// time from the broker's start to the node holding the directory, and
+// what a broker restart sends to 5,000 connected nodes either way. Layer:
+// tests (run by hand: `make bench`; prints figures, asserts none).
+// Usage: bench_dir [enrolled ...]     default 1000 10000
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proto/pl_crypto.h"
+#include "tests/lib/pl_bench.h"
+#include "tests/lib/pl_test.h"
+#include "tests/lib/pl_testnet.h"
+#include "tests/lib/pl_testnode.h"
+
+#define S_FLEET 5000 // nodes a national broker has connected (item 3)
+
+static const char *const s_fast[] = {"--heartbeat-ms", "1000", NULL};
+
+// bytes on the node's connection to 'port' so far, IP+TCP headers counted;
+// -1 when ss shows none
+static long
+s_wire_bytes(int port)
+{
+    char cmd[200];
+    snprintf(cmd, sizeof cmd,
+             "ss -tinH state established '( dport = :%d )' 2>/dev/null", port);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, p);
+    pclose(p);
+    buf[n] = 0;
+    const char *keys[] = {
+        "bytes_sent:", "bytes_received:", "segs_out:", "segs_in:"};
+    long v[4] = {0, 0, 0, 0};
+    for (int i = 0; i < 4; i++) {
+        const char *at = strstr(buf, keys[i]);
+        if (!at)
+            return -1;
+        v[i] = strtol(at + strlen(keys[i]), NULL, 10);
+    }
+    long hdr = 40;
+    FILE *ts = fopen("/proc/sys/net/ipv4/tcp_timestamps", "r");
+    if (ts) {
+        if (fgetc(ts) != '0')
+            hdr = 52;
+        fclose(ts);
+    }
+    return v[0] + v[1] + (v[2] + v[3]) * hdr;
+}
+
+static void
+s_run(long enrolled)
+{
+    const char *const specs[] = {"agency:agency", "clinic:health"};
+    pl_test_net_t net;
+    pl_test_net_init(&net, "benchdir", specs, 2);
+    if (enrolled > 2)
+        pl_testnet_issue(&net, enrolled - 2, 0, NULL, NULL);
+    double t0 = pl_bench_now();
+    pl_testnet_start_broker(&net, NULL, NULL);
+    pl_testnode_start(&net, 0, s_fast, NULL);
+    const char *log = pl_testnode_log(&net, 0);
+    if (!pl_testnode_wait_log(log, "directory_updated", 1, 60000)) {
+        printf("directory of %ld: never arrived\n", enrolled);
+        pl_test_net_destroy(&net);
+        return;
+    }
+    double took = pl_bench_now() - t0;
+    sleep(1); // settled: nothing more than a ping after the directory
+    long first = s_wire_bytes(net.port);
+    pl_test_net_stop_broker(&net, false);
+    pl_testnet_start_broker(&net, NULL, NULL);
+    long again = -1;
+    if (pl_testnode_wait_log(log, "directory_unchanged", 1, 60000)) {
+        sleep(1);
+        again = s_wire_bytes(net.port);
+    }
+    long pages = pl_testnode_count_in_file(log, "directory_pages pages=");
+    printf("directory of %5ld nodes: first session %9ld B (%s), taken %.2f s "
+           "after the broker's start\n",
+           enrolled, first, pages ? "in pages" : "one packet", took);
+    if (again < 0) {
+        printf("  after a broker restart: no \"unchanged\" seen\n");
+    } else {
+        printf("  after a broker restart (\"unchanged\"): %ld B, %.4f of the "
+               "first; before: the whole directory again\n",
+               again, first > 0 ? (double) again / (double) first : 0.0);
+        printf("  a broker restart with %d such nodes connected sends them "
+               "%.1f MB now, %.1f MB before\n",
+               S_FLEET, (double) again * S_FLEET / 1e6,
+               (double) first * S_FLEET / 1e6);
+    }
+    pl_test_net_destroy(&net);
+}
+
+int
+main(int argc, char **argv)
+{
+    PL_CHECK(pl_crypto_init() == 0);
+    printf("the directory on the wire, node side, IP+TCP headers counted:\n");
+    if (argc < 2) {
+        s_run(1000);
+        s_run(10000);
+    }
+    for (int i = 1; i < argc; i++)
+        s_run(strtol(argv[i], NULL, 10));
+    return 0;
+}

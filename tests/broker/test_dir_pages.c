@@ -1,0 +1,171 @@
+// test_dir_pages - a directory larger than one packet (issue 20: a
+// national network), on a real broker with raw clients of two enrolled
+// nodes and 6,000 more certificates in its certs/. A client whose hello
+// takes pages gets them all, in order, each within a packet, with one
+// digest, every certificate once; asked again with that digest it is told
+// "unchanged" and nothing more; a client whose hello does not take pages
+// gets nothing and the broker says why in its log; a reload that changes
+// the directory pushes the new one, a reload that changes nothing pushes
+// nothing.
+// cmocka.h needs these first, in this order
+// clang-format off
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+// clang-format on
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/lib/pl_rawclient.h"
+#include "tests/lib/pl_test.h"
+#include "tests/lib/pl_testnet.h"
+
+#define S_MORE 6000 // certificates beyond the two nodes: about 1.6 MB
+
+static const char *const s_specs[] = {"agency:agency", "clinic:health"};
+
+static void
+s_ask(pl_rawclient_t *c, const uint8_t *have)
+{
+    Passerelle__V1__DirectoryRequest req =
+        PASSERELLE__V1__DIRECTORY_REQUEST__INIT;
+    if (have) {
+        req.has_have = true;
+        req.have = (ProtobufCBinaryData){32, (uint8_t *) have};
+    }
+    pl_packet_t p = PASSERELLE__V1__PACKET__INIT;
+    p.kind_case = PASSERELLE__V1__PACKET__KIND_DIRECTORY_REQUEST;
+    p.directory_request = &req;
+    pl_buf_t b = {0};
+    assert_int_equal(pl_wire_encode(&p, &b), PL_OK);
+    assert_int_equal(pl_rawclient_send(c, b.data, b.len), 0);
+    pl_buf_free(&b);
+}
+
+static int
+s_sig_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, 64);
+}
+
+// Receives one whole directory on 'c' (waiting up to 'ms' for its first
+// page): its pages checked, its digest into 'digest'; returns the number
+// of certificates (distinct addresses checked), or -1 when none came.
+static long
+s_receive(pl_rawclient_t *c, uint8_t digest[32], int ms)
+{
+    pl_packet_t *r = pl_testnet_expect(
+        c, PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE, ms);
+    if (!r)
+        return -1;
+    const Passerelle__V1__DirectoryResponse *d = r->directory_response;
+    assert_false(d->has_unchanged && d->unchanged);
+    assert_true(d->has_digest && d->digest.len == 32);
+    memcpy(digest, d->digest.data, 32);
+    assert_true(d->has_pages && d->pages >= 2);
+    assert_int_equal(d->page, 0);
+    uint32_t pages = d->pages;
+    long certs = 0;
+    // every certificate's signature, to find one sent twice
+    uint8_t(*sigs)[64] = calloc(S_MORE + 16, sizeof *sigs);
+    assert_non_null(sigs);
+    for (uint32_t k = 0; k < pages; k++) {
+        if (k > 0) {
+            r = pl_testnet_expect(
+                c, PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE, 5000);
+            assert_non_null(r);
+            d = r->directory_response;
+            assert_int_equal(d->page, k);
+            assert_int_equal(d->pages, pages);
+            assert_memory_equal(d->digest.data, digest, 32);
+            assert_null(d->revoked); // page 0 only
+        }
+        assert_true(d->n_certificates > 0);
+        for (size_t i = 0; i < d->n_certificates; i++) {
+            assert_true(certs < S_MORE + 16);
+            assert_int_equal(d->certificates[i]->signature.len, 64);
+            memcpy(sigs[certs++], d->certificates[i]->signature.data, 64);
+        }
+        pl_wire_free(&r);
+    }
+    qsort(sigs, (size_t) certs, sizeof *sigs, s_sig_cmp);
+    for (long i = 1; i < certs; i++)
+        assert_memory_not_equal(sigs[i - 1], sigs[i], 64);
+    free(sigs);
+    print_message("directory: %u pages, %ld certificates\n", pages, certs);
+    return certs;
+}
+
+static void
+test_pages(void **state)
+{
+    (void) state;
+    pl_test_net_t net;
+    pl_test_net_init(&net, "dirpages", s_specs, 2);
+    pl_testnet_issue(&net, S_MORE, 0, NULL, NULL);
+    pl_testnet_start_broker(&net, NULL, NULL);
+    pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
+    assert_non_null(a);
+    pl_rawclient_dir_pages(a, true);
+    assert_int_equal(pl_rawclient_hello(a, 10000), PL_OK);
+    pl_rawclient_t *b = pl_testnet_client(&net, 1, 20); // no pages
+    assert_non_null(b);
+
+    uint8_t digest[32], again[32];
+    s_ask(a, NULL);
+    assert_int_equal(s_receive(a, digest, 10000), S_MORE + 2);
+    // asked with its digest: "unchanged" alone
+    s_ask(a, digest);
+    pl_packet_t *r = pl_testnet_expect(
+        a, PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE, 5000);
+    assert_non_null(r);
+    assert_true(r->directory_response->has_unchanged
+                && r->directory_response->unchanged);
+    assert_memory_equal(r->directory_response->digest.data, digest, 32);
+    assert_int_equal(r->directory_response->n_certificates, 0);
+    pl_wire_free(&r);
+    // a wrong digest: the whole directory
+    uint8_t wrong[32];
+    memset(wrong, 7, sizeof wrong);
+    s_ask(a, wrong);
+    assert_int_equal(s_receive(a, again, 10000), S_MORE + 2);
+    assert_memory_equal(again, digest, 32);
+
+    // a client that does not take pages gets nothing, and the log says why
+    s_ask(b, NULL);
+    assert_null(pl_testnet_expect(
+        b, PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE, 1500));
+    assert_true(pl_testnet_log_count(&net, "directory_not_sent") >= 1);
+
+    // a reload that changes nothing pushes nothing to a client that holds
+    // the directory
+    kill(net.broker_pid, SIGHUP);
+    assert_null(pl_testnet_expect(
+        a, PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE, 1500));
+    assert_true(pl_testnet_log_count(&net, "reloaded certificates=") >= 1);
+    // one that drops a certificate pushes the new directory
+    char path[700];
+    snprintf(path, sizeof path, "%s/certs/n0.cert", net.broker);
+    assert_int_equal(remove(path), 0);
+    kill(net.broker_pid, SIGHUP);
+    assert_int_equal(s_receive(a, again, 10000), S_MORE + 1);
+    assert_memory_not_equal(again, digest, 32);
+
+    pl_rawclient_close(&a);
+    pl_rawclient_close(&b);
+    pl_test_net_destroy(&net);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pages),
+    };
+    return PL_TESTNET_MAIN(tests);
+}
