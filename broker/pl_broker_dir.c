@@ -228,11 +228,15 @@ s_current(pl_broker_t *self)
     if (self->dir && pl_mono_ms() - self->dir->built_ms < S_DIR_KEEP_MS)
         return self->dir;
     pl_dir_t *dir = NULL;
+    uint64_t t0 = pl_mono_ms();
     if (s_build(self, NULL, &dir) != PL_OK)
         return self->dir; // the last one rather than none
     if (dir->npages > 1 && dir->npages != self->dir_npages_told)
-        pl_log_info(self->log, "directory_paged certs=%zu pages=%zu bytes=%zu",
-                    dir->ncerts, dir->npages, dir->bytes);
+        pl_log_info(self->log,
+                    "directory_paged certs=%zu pages=%zu bytes=%zu "
+                    "built_ms=%llu",
+                    dir->ncerts, dir->npages, dir->bytes,
+                    (unsigned long long) (pl_mono_ms() - t0));
     self->dir_npages_told = dir->npages;
     s_dir_free(&self->dir);
     self->dir = dir;

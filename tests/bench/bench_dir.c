@@ -90,19 +90,32 @@ s_run(long enrolled)
         again = s_wire_bytes(net.port);
     }
     long pages = pl_testnode_count_in_file(log, "directory_pages pages=");
-    printf("directory of %5ld nodes: first session %9ld B (%s), taken %.2f s "
+    printf("directory of %5ld nodes, first session: %9ld B (%s), taken %.2f s "
            "after the broker's start\n",
            enrolled, first, pages ? "in pages" : "one packet", took);
     if (again < 0) {
-        printf("  after a broker restart: no \"unchanged\" seen\n");
+        printf("directory of %5ld nodes, after a broker restart: no "
+               "\"unchanged\" seen\n",
+               enrolled);
     } else {
-        printf("  after a broker restart (\"unchanged\"): %ld B, %.4f of the "
-               "first; before: the whole directory again\n",
-               again, first > 0 ? (double) again / (double) first : 0.0);
-        printf("  a broker restart with %d such nodes connected sends them "
-               "%.1f MB now, %.1f MB before\n",
-               S_FLEET, (double) again * S_FLEET / 1e6,
-               (double) first * S_FLEET / 1e6);
+        printf("directory of %5ld nodes, after a broker restart "
+               "(\"unchanged\"): %ld B, %.4f of the first; before: %s\n",
+               enrolled, again,
+               first > 0 ? (double) again / (double) first : 0.0,
+               pages ? "no directory at all (larger than one packet: "
+                       "never sent)"
+                     : "the whole directory again");
+        if (pages)
+            printf("  a broker restart with %d such nodes connected sends "
+                   "them %.1f MB (\"unchanged\"); a first session of each "
+                   "would be %.1f MB\n",
+                   S_FLEET, (double) again * S_FLEET / 1e6,
+                   (double) first * S_FLEET / 1e6);
+        else
+            printf("  a broker restart with %d such nodes connected sends "
+                   "them %.1f MB now, %.1f MB before\n",
+                   S_FLEET, (double) again * S_FLEET / 1e6,
+                   (double) first * S_FLEET / 1e6);
     }
     pl_test_net_destroy(&net);
 }
