@@ -120,10 +120,10 @@ s_paginate(pl_dir_t *dir, const Passerelle__V1__DirectoryResponse *d)
             PASSERELLE__V1__DIRECTORY_RESPONSE__INIT;
         if (k == 0)
             pg = head; // revocation list, anchors, catalogues
-        pg.certificates = d->certificates + at[k][0];
         pg.n_certificates = at[k][1];
-        pg.foreign = d->foreign + at[k][2];
+        pg.certificates = at[k][1] ? d->certificates + at[k][0] : NULL;
         pg.n_foreign = at[k][3];
+        pg.foreign = at[k][3] ? d->foreign + at[k][2] : NULL;
         pg.has_digest = true;
         pg.digest = (ProtobufCBinaryData){32, dir->digest};
         if (npg > 1) {

@@ -66,11 +66,13 @@ s_pages_take(pl_node_t *self, pl_txn_t *txn)
         for (size_t i = 0; i < n; i++) {
             const Passerelle__V1__DirectoryResponse *p =
                 pk[i]->directory_response;
-            memcpy(certs + whole.n_certificates, p->certificates,
-                   p->n_certificates * sizeof *certs);
+            if (p->n_certificates) // (memcpy from NULL is undefined)
+                memcpy(certs + whole.n_certificates, p->certificates,
+                       p->n_certificates * sizeof *certs);
             whole.n_certificates += p->n_certificates;
-            memcpy(foreign + whole.n_foreign, p->foreign,
-                   p->n_foreign * sizeof *foreign);
+            if (p->n_foreign)
+                memcpy(foreign + whole.n_foreign, p->foreign,
+                       p->n_foreign * sizeof *foreign);
             whole.n_foreign += p->n_foreign;
         }
         whole.certificates = certs;
