@@ -3,9 +3,11 @@
 // anchors and foreign directories, the service catalogues. Built once and
 // kept (encoded, shared by every send) until it changes or S_DIR_KEEP_MS
 // have passed; larger than one packet, it goes in pages; its digest lets a
-// node that already holds it be told "unchanged" in a few dozen bytes
-// (issue 20: the directory of a national network is megabytes, and every
-// reconnect asked for it). Layer: broker.
+// node that already holds it be told "unchanged" in a few dozen bytes, and
+// one that holds one of the S_HIST directories before it be sent a delta:
+// the items removed and added since (issue 20: the directory of a national
+// network is megabytes, and every reconnect and every enrolment sent all
+// of it to every node). Layer: broker.
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "broker/pl_broker_int.h"
 #include "broker/pl_catalog.h"
 #include "broker/pl_fed.h"
+#include "proto/pl_dirset.h"
 
 // A kept directory is built again after this long even when nothing said
 // it changed: certificates become valid or expire with the clock.
@@ -21,15 +24,41 @@
 // Bytes of the certificates one page may carry (the rest of a packet is
 // room for the page's other fields, counted apart for page 0).
 #define S_DIR_PAGE_BYTES (PL_PACKET_MAX - 65536)
+// Earlier directories a delta may start from (a node that missed more
+// changes than this, or whose directory is from before the broker's start,
+// is sent the whole directory).
+#define S_HIST 8
+
+// an earlier directory: its digest and its items' names, and the delta
+// from it to the current one once a node has needed it
+typedef struct {
+    uint8_t digest[PL_DIRSET_DIGEST];
+    uint8_t (*names)[PL_DIRSET_NAME]; // sorted
+    size_t n;
+    zmq_msg_t delta; // an encoded Packet, when delta_state is 1
+    int delta_state; // 0 not built yet, 1 built, -1 whole is as small
+} s_base_t;
 
 struct pl_dir {
-    zmq_msg_t *pages;   // encoded Packets, in order
-    size_t npages;      // 1 unless paged
-    uint8_t digest[32]; // BLAKE2b-256 of the whole DirectoryResponse
-    size_t ncerts;      // certificates (own network's and foreign)
-    size_t bytes;       // all pages
-    uint64_t built_ms;  // monotonic
+    zmq_msg_t *pages;                 // encoded Packets, in order
+    size_t npages;                    // 1 unless paged
+    uint8_t digest[PL_DIRSET_DIGEST]; // of the set (pl_dirset_digest)
+    size_t ncerts;                    // certificates (own and foreign)
+    size_t bytes;                     // all pages
+    uint64_t built_ms;                // monotonic
+    pl_dirset_t set;                  // its items, packed, by name
+    s_base_t hist[S_HIST];            // the directories before, newest first
+    size_t nhist;
 };
+
+static void
+s_base_clear(s_base_t *b)
+{
+    free(b->names);
+    if (b->delta_state == 1)
+        zmq_msg_close(&b->delta);
+    memset(b, 0, sizeof *b);
+}
 
 static void
 s_dir_free(pl_dir_t **p)
@@ -39,8 +68,39 @@ s_dir_free(pl_dir_t **p)
     for (size_t i = 0; i < (*p)->npages; i++)
         zmq_msg_close(&(*p)->pages[i]);
     free((*p)->pages);
+    for (size_t i = 0; i < (*p)->nhist; i++)
+        s_base_clear(&(*p)->hist[i]);
+    pl_dirset_free(&(*p)->set);
     free(*p);
     *p = NULL;
+}
+
+// 'dir' replaces 'old': old and the directories before it become dir's
+// history (their names moved, not copied; their deltas were to old)
+static void
+s_hist_take(pl_dir_t *dir, pl_dir_t *old)
+{
+    if (!old)
+        return;
+    s_base_t *h = &dir->hist[0];
+    h->names = malloc(old->set.n ? old->set.n * PL_DIRSET_NAME : 1);
+    if (!h->names)
+        return; // no deltas this time: the whole directory is sent
+    for (size_t i = 0; i < old->set.n; i++)
+        memcpy(h->names[i], old->set.v[i].name, PL_DIRSET_NAME);
+    h->n = old->set.n;
+    memcpy(h->digest, old->digest, sizeof h->digest);
+    dir->nhist = 1;
+    for (size_t k = 0; k < old->nhist && dir->nhist < S_HIST; k++) {
+        s_base_t *o = &old->hist[k];
+        if (memcmp(o->digest, dir->digest, sizeof o->digest) == 0)
+            continue; // a directory that came back: "unchanged" for it
+        s_base_t *b = &dir->hist[dir->nhist++];
+        memcpy(b->digest, o->digest, sizeof b->digest);
+        b->names = o->names;
+        b->n = o->n;
+        o->names = NULL;
+    }
 }
 
 void
@@ -183,14 +243,10 @@ s_build(pl_broker_t *self, const char *sector, pl_dir_t **out)
     pl_fed_directory(self, &d, &fown, &nfown, farr);
     void *cats = NULL; // issue 18: the catalogues, within half a packet
     pl_catalogs_fill(self, &d, PL_PACKET_MAX / 2, &cats);
-    // the digest covers the whole directory, as one response without it
-    size_t size = protobuf_c_message_get_packed_size(&d.base);
-    uint8_t *whole = malloc(size ? size : 1);
-    if (whole) {
-        protobuf_c_message_pack(&d.base, whole);
-        crypto_generichash(dir->digest, sizeof dir->digest, whole, size, NULL,
-                           0);
-        free(whole);
+    // the digest: of the set of its items, whatever their order
+    rc = pl_dirset_from_response(&d, &dir->set);
+    if (rc == PL_OK) {
+        pl_dirset_digest(&dir->set, dir->digest);
         dir->ncerts = d.n_certificates + d.n_foreign;
         rc = s_paginate(dir, &d);
     }
@@ -220,17 +276,23 @@ done:
     return PL_OK;
 }
 
-// The kept directory, built again when it is missing or old; NULL when it
-// cannot be built (logged).
+// The kept directory, built again when it is missing or old, or when
+// 'now' (something changed); NULL when it cannot be built (logged).
 static pl_dir_t *
-s_current(pl_broker_t *self)
+s_current(pl_broker_t *self, bool now)
 {
-    if (self->dir && pl_mono_ms() - self->dir->built_ms < S_DIR_KEEP_MS)
+    if (!now && self->dir && pl_mono_ms() - self->dir->built_ms < S_DIR_KEEP_MS)
         return self->dir;
     pl_dir_t *dir = NULL;
     uint64_t t0 = pl_mono_ms();
     if (s_build(self, NULL, &dir) != PL_OK)
         return self->dir; // the last one rather than none
+    if (self->dir && memcmp(dir->digest, self->dir->digest, 32) == 0) {
+        self->dir->built_ms = dir->built_ms; // the same: keep its deltas
+        s_dir_free(&dir);
+        return self->dir;
+    }
+    s_hist_take(dir, self->dir);
     if (dir->npages > 1 && dir->npages != self->dir_npages_told)
         pl_log_info(self->log,
                     "directory_paged certs=%zu pages=%zu bytes=%zu "
@@ -281,6 +343,101 @@ s_send_unchanged(pl_broker_t *self, pl_session_t *s, const pl_dir_t *dir)
     pl_buf_free(&out);
 }
 
+// The delta from b to dir, built the first time a node needs it: 1 when
+// b->delta holds it, -1 when the whole directory is to be sent instead
+// (the delta would be as large, or larger than a packet).
+static int
+s_delta(pl_broker_t *self, pl_dir_t *dir, s_base_t *b)
+{
+    if (b->delta_state)
+        return b->delta_state;
+    b->delta_state = -1;
+    const pl_dirset_t *set = &dir->set;
+    bool *pick = calloc(set->n + 1, sizeof *pick);
+    ProtobufCBinaryData *rm = calloc(b->n + 1, sizeof *rm);
+    if (!pick || !rm) {
+        free(pick);
+        free(rm);
+        return -1;
+    }
+    size_t i = 0, j = 0, nrm = 0, nadd = 0; // both sorted: one walk
+    while (i < set->n || j < b->n) {
+        int c = i == set->n ? 1
+                : j == b->n
+                    ? -1
+                    : memcmp(set->v[i].name, b->names[j], PL_DIRSET_NAME);
+        if (c == 0) {
+            i++;
+            j++;
+        } else if (c < 0) {
+            pick[i++] = true;
+            nadd++;
+        } else {
+            rm[nrm++] = (ProtobufCBinaryData){PL_DIRSET_NAME, b->names[j++]};
+        }
+    }
+    Passerelle__V1__DirectoryResponse d =
+        PASSERELLE__V1__DIRECTORY_RESPONSE__INIT;
+    if (pl_dirset_response(set, pick, &d) == PL_OK) {
+        d.has_digest = d.has_delta_from = true;
+        d.digest = (ProtobufCBinaryData){32, dir->digest};
+        d.delta_from = (ProtobufCBinaryData){32, b->digest};
+        d.n_removed = nrm;
+        d.removed = rm;
+        Passerelle__V1__Packet p = PASSERELLE__V1__PACKET__INIT;
+        p.kind_case = PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE;
+        p.directory_response = &d;
+        pl_buf_t out = {0};
+        if (pl_wire_encode(&p, &out) == PL_OK && out.len <= S_DIR_PAGE_BYTES
+            && out.len * 2 < dir->bytes
+            && zmq_msg_init_size(&b->delta, out.len) == 0) {
+            memcpy(zmq_msg_data(&b->delta), out.data, out.len);
+            b->delta_state = 1;
+        }
+        pl_log_info(self->log,
+                    "directory_delta removed=%zu added=%zu bytes=%zu "
+                    "whole=%zu%s",
+                    nrm, nadd, out.len, dir->bytes,
+                    b->delta_state == 1 ? "" : " sent=whole");
+        pl_buf_free(&out);
+        d.removed = NULL;
+        d.n_removed = 0;
+        pl_dirset_response_free(&d);
+    }
+    free(pick);
+    free(rm);
+    return b->delta_state;
+}
+
+// A delta from the directory of digest 'base' when s takes deltas and
+// dir's history has it; false when none was sent.
+static bool
+s_send_delta(pl_broker_t *self, pl_session_t *s, pl_dir_t *dir,
+             const uint8_t *base)
+{
+    if (!base || !s->dir_deltas)
+        return false;
+    for (size_t k = 0; k < dir->nhist; k++) {
+        s_base_t *b = &dir->hist[k];
+        if (memcmp(b->digest, base, sizeof b->digest) != 0)
+            continue;
+        if (s_delta(self, dir, b) != 1)
+            return false;
+        int e = s_send_page(self, s->rid, s->rid_len, &b->delta);
+        if (e != 0) {
+            pl_log_warn(self->log,
+                        "directory_send_failed address=%s delta err=%s",
+                        s->address, zmq_strerror(e));
+            s->dir_sent_set = false;
+            return true; // the node asks again
+        }
+        memcpy(s->dir_sent, dir->digest, sizeof s->dir_sent);
+        s->dir_sent_set = true;
+        return true;
+    }
+    return false;
+}
+
 static void
 s_send_dir(pl_broker_t *self, pl_session_t *s, pl_dir_t *dir)
 {
@@ -317,6 +474,8 @@ pl_broker_directory(pl_broker_t *self, pl_session_t *s,
     const char *sector = req ? req->sector : NULL;
     if (req && req->has_directory_pages && req->directory_pages)
         s->dir_pages = true; // and for the pushes of this session
+    if (req && req->has_deltas && req->deltas)
+        s->dir_deltas = true;
     if (sector && *sector) { // a filtered one is built for this request
         pl_dir_t *dir = NULL;
         if (s_build(self, sector, &dir) == PL_OK) {
@@ -326,25 +485,28 @@ pl_broker_directory(pl_broker_t *self, pl_session_t *s,
         s_dir_free(&dir);
         return;
     }
-    pl_dir_t *dir = s_current(self);
+    pl_dir_t *dir = s_current(self, false);
     if (!dir)
         return;
-    if (req && req->has_have && req->have.len == sizeof dir->digest
-        && sodium_memcmp(req->have.data, dir->digest, sizeof dir->digest)
-               == 0) {
+    const uint8_t *have =
+        req && req->has_have && req->have.len == sizeof dir->digest
+            ? req->have.data
+            : NULL;
+    if (have && sodium_memcmp(have, dir->digest, sizeof dir->digest) == 0) {
         s_send_unchanged(self, s, dir);
         return;
     }
-    s_send_dir(self, s, dir);
+    if (!s_send_delta(self, s, dir, have))
+        s_send_dir(self, s, dir);
 }
 
 void
 pl_broker_push_directory(pl_broker_t *self)
 {
     // something changed: built again now, sent now to every connected node
-    // that does not hold this one (an unchanged one goes to nobody)
-    s_dir_free(&self->dir);
-    pl_dir_t *dir = s_current(self);
+    // that does not hold this one (an unchanged one goes to nobody), as a
+    // delta from the one it was last sent when it can
+    pl_dir_t *dir = s_current(self, true);
     if (!dir)
         return;
     for (size_t i = 0; i < self->nsessions; i++) {
@@ -352,6 +514,7 @@ pl_broker_push_directory(pl_broker_t *self)
         if (s->dir_sent_set
             && memcmp(s->dir_sent, dir->digest, sizeof dir->digest) == 0)
             continue;
-        s_send_dir(self, s, dir);
+        if (!s_send_delta(self, s, dir, s->dir_sent_set ? s->dir_sent : NULL))
+            s_send_dir(self, s, dir);
     }
 }

@@ -53,6 +53,7 @@ typedef struct {
     bool acks_notices; // its hello said so: notices kept until its taken
     bool tell;         // new connection: tell its notices in this pass
     bool dir_pages;    // its hello said it takes a directory in pages
+    bool dir_deltas;   // its request said it takes a change as a delta
     bool dir_too_big_told; // logged: a paged directory it cannot take
     bool dir_sent_set;     // dir_sent holds what it was last sent
     uint8_t dir_sent[32];  // digest of the directory it was last sent

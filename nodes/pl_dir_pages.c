@@ -1,9 +1,9 @@
 // pl_dir_pages - a directory response as the broker sends it now (issue
-// 20): "unchanged" (the digest we sent is current: keep ours), one
-// response, or a directory in pages, kept until the last has come and then
-// taken as one response. The digest of the last directory taken in full is
-// kept in memory only: after a restart the first request asks for all of
-// it. Layer: services.
+// 20): "unchanged" (the digest we sent is current: keep ours), a delta
+// (pl_dir_delta.c), one response, or a directory in pages, kept until the
+// last has come and then taken as one response. What was taken is kept in
+// DIRSET, and its digest is sent in the next request, after a restart too.
+// Layer: services.
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +26,6 @@ void
 pl_node_dir_pages_free(pl_node_t *self)
 {
     s_pages_drop(self);
-}
-
-// the directory just taken is r's: its digest is what we hold now
-static void
-s_keep_digest(pl_node_t *self, const Passerelle__V1__DirectoryResponse *r)
-{
-    self->dir_digest_set = r->has_digest && r->digest.len == 32;
-    if (self->dir_digest_set)
-        memcpy(self->dir_digest, r->digest.data, 32);
 }
 
 // every page kept, decoded and taken as one response
@@ -78,8 +69,8 @@ s_pages_take(pl_node_t *self, pl_txn_t *txn)
         whole.certificates = certs;
         whole.foreign = foreign;
         rc = pl_node_dir_on_response(self, txn, &whole);
-        if (rc == PL_OK)
-            s_keep_digest(self, &whole);
+        if (rc == PL_OK) // what we hold now, and its digest
+            rc = pl_node_dirset_keep(self, txn, &whole);
         pl_log_info(self->log, "directory_pages pages=%zu certs=%zu rc=%s", n,
                     ncerts + nforeign, pl_strerror(rc));
     }
@@ -107,17 +98,32 @@ pl_node_dir_on_packet(pl_node_t *self, pl_txn_t *txn,
             self->dir_next_ms = now + S_DIR_MIN_GAP_MS;
             return PL_OK;
         }
+        // after a restart, what the broker sent us last is in DIRSET (our
+        // foreign certificates are not in DIRECTORY)
+        int rc = pl_node_dirset_take(self, txn);
+        if (rc == PL_EPROTO) {
+            pl_log_warn(self->log, "directory_set_unusable");
+            self->dir_digest_set = false;
+            self->dir_next_ms = now + S_DIR_MIN_GAP_MS;
+            return PL_OK;
+        }
+        if (rc != PL_OK)
+            return rc;
         pl_log_info(self->log, "directory_unchanged certs=%zu", self->ndir);
         self->dir_gate_ms = 0; // our list is as fresh as the broker's
         if (self->npark)
             self->park_replay = true;
         return PL_OK;
     }
+    if (r->has_delta_from) {
+        s_pages_drop(self);
+        return pl_node_dir_on_delta(self, txn, r);
+    }
     if (!r->has_pages || r->pages == 1) {
         s_pages_drop(self); // a whole one replaces any half-kept
         int rc = pl_node_dir_on_response(self, txn, r);
         if (rc == PL_OK)
-            s_keep_digest(self, r);
+            rc = pl_node_dirset_keep(self, txn, r);
         return rc;
     }
     // a page: kept in order, every page of one digest

@@ -543,6 +543,7 @@ pl_node_ask_directory(pl_node_t *self, bool force)
     pkt.kind_case = PASSERELLE__V1__PACKET__KIND_DIRECTORY_REQUEST;
     pkt.directory_request = &req;
     req.has_directory_pages = req.directory_pages = true; // pl_dir_pages.c
+    req.has_deltas = req.deltas = true; // pl_dir_delta.c
     if (self->dir_digest_set) { // "unchanged" is enough when it is
         req.has_have = true;
         req.have =

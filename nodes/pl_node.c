@@ -1069,6 +1069,7 @@ s_open_store(pl_node_t *self, const pl_node_opts_t *opts, char *err,
                 pl_strerror(rc));
         return rc;
     }
+    pl_node_dirset_open(self); // issue 20: what to name in the request
     PL_IGNORE(pl_store_usage(self->store, &self->usage_pct));
     return PL_OK;
 }

@@ -168,8 +168,10 @@ struct pl_node {
     uint64_t dir_gen;           // directory responses handled
     uint64_t dir_next_ms;       // next periodic refresh
     uint64_t dir_asked_ms;      // last request sent
-    bool dir_digest_set;        // dir_digest is the broker's digest of the
-    uint8_t dir_digest[32];     // directory last taken in full (memory only)
+    bool dir_digest_set;        // dir_digest is the digest of the
+    uint8_t dir_digest[32];     // directory last taken (DIRSET's at start)
+    bool dir_taken;             // self->dir is from a directory taken since
+                                // the start (not only DIRECTORY's records)
     pl_buf_t *dirpg;            // pages of a directory being received
     size_t dirpg_got, dirpg_of; // kept, expected
     uint8_t dirpg_digest[32];   // their directory's digest
@@ -402,6 +404,20 @@ pl_node_dir_on_packet(pl_node_t *self, pl_txn_t *txn,
                       const uint8_t *data, size_t len);
 // Frees the pages kept of a directory being received.
 void pl_node_dir_pages_free(pl_node_t *self);
+// DIRSET (pl_dir_delta.c): the broker's directory as last taken. At the
+// start: its digest, for the first request. Keep: r (just taken) becomes
+// DIRSET and its digest ours. Take: after a restart, DIRSET taken as the
+// directory (nothing when one was taken since). On delta: r applied to
+// DIRSET, checked against r's digest, taken; refused (logged, the whole
+// asked for) when it does not fit.
+void pl_node_dirset_open(pl_node_t *self);
+PL_MUST_CHECK int
+pl_node_dirset_keep(pl_node_t *self, pl_txn_t *txn,
+                    const Passerelle__V1__DirectoryResponse *r);
+PL_MUST_CHECK int pl_node_dirset_take(pl_node_t *self, pl_txn_t *txn);
+PL_MUST_CHECK int
+pl_node_dir_on_delta(pl_node_t *self, pl_txn_t *txn,
+                     const Passerelle__V1__DirectoryResponse *r);
 
 // Outbox record codec.
 PL_MUST_CHECK int pl_outrec_decode(const uint8_t *v, size_t len,

@@ -43,6 +43,7 @@ static const char *const s_db_names[PL_DB_COUNT] = {
     [PL_DB_CONSENTS] = "consents",   [PL_DB_STAFF] = "staff",
     [PL_DB_OVERRIDES] = "overrides", [PL_DB_HANDOVERS] = "handovers",
     [PL_DB_TOKENS] = "tokens",       [PL_DB_REPORTS] = "reports",
+    [PL_DB_DIRSET] = "dirset",
 };
 
 // Settings keys.
@@ -717,8 +718,8 @@ s_open_readonly(pl_store_t *self, const char *dir, size_t map, char *err,
     for (int i = 0; mrc == MDB_SUCCESS && i < PL_DB_COUNT; i++) {
         mrc = mdb_dbi_open(txn, s_db_names[i], 0, &self->dbi[i]);
         if (mrc == MDB_NOTFOUND && i >= PL_DB_HANDOVERS) {
-            // added by issues 13, 15: a store last written by an older daemon
-            // has none yet, and a read-only reader never needs it
+            // added by issues 13, 15, 20: a store last written by an older
+            // daemon has none yet, and a read-only reader never needs it
             self->dbi[i] = 0;
             mrc = MDB_SUCCESS;
         }

@@ -72,6 +72,8 @@ typedef enum {
                         // under the master key (pl_token.c)
     PL_DB_REPORTS,      // "reports": node || 0 || period -> sealed aggregate
                         // report at a coordination node (pl_coord.c)
+    PL_DB_DIRSET,       // "dirset": item name -> field || item, the
+                        // broker's directory as last taken (pl_dir_delta.c)
     PL_DB_COUNT
 } pl_db_t;
 

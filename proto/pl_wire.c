@@ -26,6 +26,7 @@
 #define S_DETAIL_MAX    256       // Rejected.detail, bytes
 #define S_STATUS_MAX    32        // StatusUpdate.status, bytes (a FHIR code)
 #define S_CERTS_MAX     10000     // certificates in one DirectoryResponse
+#define S_REMOVED_MAX   65536     // items a directory delta removes
 #define S_IDS_MAX       1024      // referral ids in one withdrawal/confirmation
 #define S_NODES_MAX     10000     // nodes in one StatusResponse
 #define S_CERT_BODY_MAX 16384     // one serialized CertificateBody
@@ -398,6 +399,17 @@ s_check_directory(const Passerelle__V1__DirectoryResponse *r)
             && (r->pages == 0 || r->pages > PL_DIR_PAGES_MAX
                 || r->page >= r->pages)))
         return false;
+    // a delta: from a digest to another, in one response, names of 16
+    // bytes; only a delta names removed items
+    if (r->has_delta_from
+        && (!s_bytes_ok(&r->delta_from, 32, 32) || !r->has_digest
+            || r->has_pages || (r->has_unchanged && r->unchanged)))
+        return false;
+    if (r->n_removed && (!r->has_delta_from || r->n_removed > S_REMOVED_MAX))
+        return false;
+    for (size_t i = 0; i < r->n_removed; i++)
+        if (!s_bytes_ok(&r->removed[i], 16, 16))
+            return false;
     return true;
 }
 

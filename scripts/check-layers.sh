@@ -36,7 +36,7 @@ s_node_layer() {
         pl_fhir_map.* | pl_hsds.* | pl_hsds_merge.* | pl_rss.* | pl_followup.* | pl_suppress.* | \
         pl_svc.* | pl_svc_match.* | pl_svc_store.* | pl_slip.*)
         echo 0 ;;
-    pl_node.h | pl_node_int.h | pl_link.* | pl_directory.* | pl_dir_pages.* | pl_outbox.* | pl_node_catalog.*)
+    pl_node.h | pl_node_int.h | pl_link.* | pl_directory.* | pl_dir_pages.* | pl_dir_delta.* | pl_outbox.* | pl_node_catalog.*)
         echo 1 ;;
     pl_node_case.* | pl_case*.* | pl_refer*.* | pl_node_info.* | \
         pl_node_ops.* | pl_node_test.* | pl_staff.* | pl_token.* | pl_override.* | pl_handover_cmd.* | pl_fhir_cmd.* | \

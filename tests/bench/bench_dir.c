@@ -13,6 +13,7 @@
 // what a broker restart sends to 5,000 connected nodes either way. Layer:
 // tests (run by hand: `make bench`; prints figures, asserts none).
 // Usage: bench_dir [enrolled ...]     default 1000 10000
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,33 @@ s_run(long enrolled)
         again = s_wire_bytes(net.port);
     }
     long pages = pl_testnode_count_in_file(log, "directory_pages pages=");
+    // a certificate leaves (as much to send as one that comes): what the
+    // connected node is sent for it
+    long changed = -1;
+    char path[700];
+    snprintf(path, sizeof path, "%s/certs/n0.cert", net.broker);
+    long taken = pl_testnode_count_in_file(log, "directory_updated");
+    if (again >= 0 && remove(path) == 0 && kill(net.broker_pid, SIGHUP) == 0
+        && pl_testnode_wait_log(log, "directory_updated", taken + 1, 60000)) {
+        sleep(1);
+        changed = s_wire_bytes(net.port) - again;
+    }
+    // the node restarts (a laptop switched off for the night): its first
+    // session again
+    long restarted = -1;
+    long unch = pl_testnode_count_in_file(log, "directory_unchanged");
+    taken = pl_testnode_count_in_file(log, "directory_updated");
+    pl_test_net_stop_node(&net, 0, false);
+    pl_testnode_start(&net, 0, s_fast, NULL);
+    for (int i = 0; i < 600 && restarted < 0; i++) {
+        if (pl_testnode_count_in_file(log, "directory_unchanged") > unch
+            || pl_testnode_count_in_file(log, "directory_updated") > taken) {
+            sleep(1);
+            restarted = s_wire_bytes(net.port);
+        } else {
+            usleep(100 * 1000);
+        }
+    }
     printf("directory of %5ld nodes, first session: %9ld B (%s), taken %.2f s "
            "after the broker's start\n",
            enrolled, first, pages ? "in pages" : "one packet", took);
@@ -117,6 +145,26 @@ s_run(long enrolled)
                    S_FLEET, (double) again * S_FLEET / 1e6,
                    (double) first * S_FLEET / 1e6);
     }
+    if (changed >= 0)
+        printf("directory of %5ld nodes, one certificate changed: %ld B sent "
+               "to each connected node, %.4f of the first session; %.1f MB "
+               "to %d connected\n",
+               enrolled, changed,
+               first > 0 ? (double) changed / (double) first : 0.0,
+               (double) changed * S_FLEET / 1e6, S_FLEET);
+    else
+        printf("directory of %5ld nodes, one certificate changed: the node "
+               "never took the new directory\n",
+               enrolled);
+    if (restarted >= 0)
+        printf("directory of %5ld nodes, the node restarted: %ld B for its "
+               "new session, %.4f of the first\n",
+               enrolled, restarted,
+               first > 0 ? (double) restarted / (double) first : 0.0);
+    else
+        printf("directory of %5ld nodes, the node restarted: no directory "
+               "seen\n",
+               enrolled);
     pl_test_net_destroy(&net);
 }
 

@@ -5,7 +5,10 @@
 // clinic: both nodes take the directory in pages, and a referral from the
 // agency reaches the clinic. The broker restarts: both reconnect and are
 // told "unchanged" (no directory sent again). A reload that drops a
-// certificate: the new directory comes to both. Layer: tests.
+// certificate: the change comes to both as a delta (one name removed, not
+// the directory again). The agency restarts: it names the directory it
+// stored, is told "unchanged", takes it from its store and its referral
+// still reaches the clinic. Layer: tests.
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -78,7 +81,25 @@ main(void)
     PL_CHECK(kill(s_net.broker_pid, SIGHUP) == 0);
     PL_CHECK(s_directory_is(AG, S_MORE + 1));
     PL_CHECK(s_directory_is(CL, S_MORE + 1));
-    PL_CHECK(pl_testnode_count_in_file(agl, "directory_pages pages=") == 2);
+    PL_CHECK(pl_testnode_wait_log(agl, "directory_delta removed=1 added=0", 1,
+                                  S_WAIT_MS));
+    PL_CHECK(pl_testnode_wait_log(cll, "directory_delta removed=1 added=0", 1,
+                                  S_WAIT_MS));
+    PL_CHECK(pl_testnode_count_in_file(agl, "directory_pages pages=") == 1);
+    PL_CHECK(pl_testnode_count_in_file(cll, "directory_pages pages=") == 1);
+    PL_CHECK(pl_testnet_log_count(&s_net, "directory_delta removed=1") == 1);
+    PL_CHECK(pl_testnode_count_in_file(agl, "directory_delta_refused") == 0);
+
+    // the agency restarts: "unchanged", taken from its store
+    pl_test_net_stop_node(&s_net, AG, false);
+    pl_testnode_start(&s_net, AG, s_fast, NULL);
+    PL_CHECK(pl_testnode_wait_log(agl, "directory_unchanged", 2, S_WAIT_MS));
+    PL_CHECK(pl_testnode_count_in_file(agl, "directory_pages pages=") == 1);
+    PL_CHECK(s_directory_is(AG, S_MORE + 1));
+    char *ref2 = pl_testnode_line(
+        &s_net, AG, "refer --case %s --to clinic --service svc", c);
+    PL_CHECK(pl_testnode_wait_log(cll, "referral_received", 2, S_WAIT_MS));
+    free(ref2);
 
     pl_test_net_stop_node(&s_net, AG, false);
     pl_test_net_stop_node(&s_net, CL, false);
