@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proto/pl_dirset.h"
 #include "tests/lib/pl_rawclient.h"
 #include "tests/lib/pl_test.h"
 #include "tests/lib/pl_testnet.h"
@@ -31,10 +32,11 @@
 static const char *const s_specs[] = {"agency:agency", "clinic:health"};
 
 static void
-s_ask(pl_rawclient_t *c, const uint8_t *have)
+s_ask_d(pl_rawclient_t *c, const uint8_t *have, bool deltas)
 {
     Passerelle__V1__DirectoryRequest req =
         PASSERELLE__V1__DIRECTORY_REQUEST__INIT;
+    req.has_deltas = req.deltas = deltas;
     if (have) {
         req.has_have = true;
         req.have = (ProtobufCBinaryData){32, (uint8_t *) have};
@@ -48,6 +50,12 @@ s_ask(pl_rawclient_t *c, const uint8_t *have)
     pl_buf_free(&b);
 }
 
+static void
+s_ask(pl_rawclient_t *c, const uint8_t *have)
+{
+    s_ask_d(c, have, false);
+}
+
 static int
 s_sig_cmp(const void *a, const void *b)
 {
@@ -55,11 +63,14 @@ s_sig_cmp(const void *a, const void *b)
 }
 
 // Receives one whole directory on 'c' (waiting up to 'ms' for its first
-// page): its pages checked, its digest into 'digest'; returns the number
+// page): its pages checked, its digest into 'digest', its items into
+// 'set' (when not NULL; checked against the digest); returns the number
 // of certificates (distinct addresses checked), or -1 when none came.
 static long
-s_receive(pl_rawclient_t *c, uint8_t digest[32], int ms)
+s_receive_set(pl_rawclient_t *c, uint8_t digest[32], int ms, pl_dirset_t *set)
 {
+    if (set)
+        memset(set, 0, sizeof *set);
     pl_packet_t *r = pl_testnet_expect(
         c, PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE, ms);
     if (!r)
@@ -87,6 +98,13 @@ s_receive(pl_rawclient_t *c, uint8_t digest[32], int ms)
             assert_null(d->revoked); // page 0 only
         }
         assert_true(d->n_certificates > 0);
+        pl_dirset_t pg;
+        assert_int_equal(pl_dirset_from_response(d, &pg), PL_OK);
+        for (size_t i = 0; set && i < pg.n; i++)
+            assert_int_equal(
+                pl_dirset_add(set, pg.v[i].field, pg.v[i].data, pg.v[i].len),
+                PL_OK);
+        pl_dirset_free(&pg);
         for (size_t i = 0; i < d->n_certificates; i++) {
             assert_true(certs < S_MORE + 16);
             assert_int_equal(d->certificates[i]->signature.len, 64);
@@ -98,8 +116,63 @@ s_receive(pl_rawclient_t *c, uint8_t digest[32], int ms)
     for (long i = 1; i < certs; i++)
         assert_memory_not_equal(sigs[i - 1], sigs[i], 64);
     free(sigs);
+    if (set) { // the digest is of the set of its items
+        uint8_t mine[32];
+        pl_dirset_finish(set);
+        pl_dirset_digest(set, mine);
+        assert_memory_equal(mine, digest, 32);
+    }
     print_message("directory: %u pages, %ld certificates\n", pages, certs);
     return certs;
+}
+
+static long
+s_receive(pl_rawclient_t *c, uint8_t digest[32], int ms)
+{
+    return s_receive_set(c, digest, ms, NULL);
+}
+
+// Receives a delta from 'from' on 'c' removing 'nremoved' items and adding
+// none; applied to 'set' (when not NULL), whose digest then is the delta's
+static void
+s_receive_delta(pl_rawclient_t *c, pl_dirset_t *set, const uint8_t from[32],
+                size_t nremoved, uint8_t digest[32])
+{
+    pl_packet_t *r = pl_testnet_expect(
+        c, PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE, 10000);
+    assert_non_null(r);
+    const Passerelle__V1__DirectoryResponse *d = r->directory_response;
+    assert_true(d->has_delta_from && d->has_digest);
+    assert_false(d->has_pages);
+    assert_memory_equal(d->delta_from.data, from, 32);
+    assert_int_equal(d->n_removed, nremoved);
+    assert_int_equal(d->n_certificates, 0);
+    for (size_t i = 0; set && i < d->n_removed; i++) {
+        pl_dirset_item_t *it = pl_dirset_find(set, d->removed[i].data);
+        assert_non_null(it);
+        it->gone = true;
+    }
+    if (set) {
+        pl_dirset_finish(set);
+        uint8_t mine[32];
+        pl_dirset_digest(set, mine);
+        assert_memory_equal(mine, d->digest.data, 32);
+    }
+    memcpy(digest, d->digest.data, 32);
+    pl_wire_free(&r);
+}
+
+// the next directory response on c is "unchanged" for 'digest'
+static void
+s_expect_unchanged(pl_rawclient_t *c, const uint8_t digest[32])
+{
+    pl_packet_t *r = pl_testnet_expect(
+        c, PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE, 5000);
+    assert_non_null(r);
+    assert_true(r->directory_response->has_unchanged
+                && r->directory_response->unchanged);
+    assert_memory_equal(r->directory_response->digest.data, digest, 32);
+    pl_wire_free(&r);
 }
 
 // waits (30 s at most: 6,000 certificates under ASan) until the broker
@@ -170,8 +243,41 @@ test_pages(void **state)
     assert_int_equal(remove(path), 0);
     kill(net.broker_pid, SIGHUP);
     s_wait_reloads(&net, 2);
-    assert_int_equal(s_receive(a, again, 10000), S_MORE + 1);
+    pl_dirset_t set;
+    assert_int_equal(s_receive_set(a, again, 10000, &set), S_MORE + 1);
     assert_memory_not_equal(again, digest, 32);
+
+    // a client that takes deltas: the next change is the name removed
+    // (pushed), and one that holds an earlier directory is sent the delta
+    // from it when it asks
+    s_ask_d(a, again, true);
+    s_expect_unchanged(a, again);
+    snprintf(path, sizeof path, "%s/certs/n1.cert", net.broker);
+    assert_int_equal(remove(path), 0);
+    kill(net.broker_pid, SIGHUP);
+    s_wait_reloads(&net, 3);
+    uint8_t third[32];
+    s_receive_delta(a, &set, again, 1, third);
+    assert_memory_not_equal(third, again, 32);
+    s_ask_d(a, third, true);
+    s_expect_unchanged(a, third);
+    s_ask_d(a, again, true); // one back: the same delta
+    uint8_t same[32];
+    s_receive_delta(a, NULL, again, 1, same);
+    assert_memory_equal(same, third, 32);
+    pl_dirset_free(&set);
+    // two back, from the first directory: two names removed
+    s_ask_d(a, digest, true);
+    pl_packet_t *dl = pl_testnet_expect(
+        a, PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE, 10000);
+    assert_non_null(dl);
+    assert_true(dl->directory_response->has_delta_from);
+    assert_memory_equal(dl->directory_response->delta_from.data, digest, 32);
+    assert_int_equal(dl->directory_response->n_removed, 2);
+    assert_memory_equal(dl->directory_response->digest.data, third, 32);
+    pl_wire_free(&dl);
+    assert_int_equal(pl_testnet_log_count(&net, "directory_delta removed=1 "),
+                     1); // built once, sent twice
 
     pl_rawclient_close(&a);
     pl_rawclient_close(&b);

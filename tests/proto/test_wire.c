@@ -892,6 +892,57 @@ m_dir_pages_65(fixture_t *f)
     f->dresp.page = 0;
     f->dresp.pages = PL_DIR_PAGES_MAX + 1;
 }
+// a valid delta: from a digest to another, one name removed
+static void
+m_dir_delta_ok(fixture_t *f)
+{
+    static uint8_t from[32], to[32], name[16];
+    static ProtobufCBinaryData rm[1];
+    rm[0] = (ProtobufCBinaryData){16, name};
+    f->dresp.has_digest = f->dresp.has_delta_from = true;
+    f->dresp.digest = (ProtobufCBinaryData){32, to};
+    f->dresp.delta_from = (ProtobufCBinaryData){32, from};
+    f->dresp.n_removed = 1;
+    f->dresp.removed = rm;
+}
+static void
+m_dir_delta_from31(fixture_t *f)
+{
+    m_dir_delta_ok(f);
+    f->dresp.delta_from.len = 31;
+}
+static void
+m_dir_delta_no_digest(fixture_t *f)
+{
+    m_dir_delta_ok(f);
+    f->dresp.has_digest = false;
+}
+static void
+m_dir_delta_paged(fixture_t *f)
+{
+    m_dir_delta_ok(f);
+    f->dresp.has_page = f->dresp.has_pages = true;
+    f->dresp.page = 0;
+    f->dresp.pages = 2;
+}
+static void
+m_dir_delta_unchanged(fixture_t *f)
+{
+    m_dir_delta_ok(f);
+    f->dresp.has_unchanged = f->dresp.unchanged = true;
+}
+static void
+m_dir_removed_alone(fixture_t *f)
+{
+    m_dir_delta_ok(f);
+    f->dresp.has_delta_from = false;
+}
+static void
+m_dir_removed15(fixture_t *f)
+{
+    m_dir_delta_ok(f);
+    f->dresp.removed[0].len = 15;
+}
 static void
 m_dir_have33(fixture_t *f)
 {
@@ -937,6 +988,23 @@ test_wrong_lengths_and_values(void **state)
     s_expect_invalid(DIR, m_dir_page_only, "page without pages");
     s_expect_invalid(DIR, m_dir_page_past, "page 3 of 3");
     s_expect_invalid(DIR, m_dir_pages_65, "65 pages");
+    s_expect_invalid(DIR, m_dir_delta_from31, "delta from 31");
+    s_expect_invalid(DIR, m_dir_delta_no_digest, "delta without digest");
+    s_expect_invalid(DIR, m_dir_delta_paged, "delta in pages");
+    s_expect_invalid(DIR, m_dir_delta_unchanged, "delta and unchanged");
+    s_expect_invalid(DIR, m_dir_removed_alone, "removed without delta");
+    s_expect_invalid(DIR, m_dir_removed15, "removed name 15");
+    {
+        fixture_t f; // and the valid delta they are made from decodes
+        s_fixture(&f, DIR);
+        m_dir_delta_ok(&f);
+        pl_buf_t raw = s_pack_raw(&f.pkt.base);
+        pl_packet_t *pkt = NULL;
+        assert_int_equal(pl_wire_decode(raw.data, raw.len, &pkt), PL_OK);
+        assert_int_equal(pkt->directory_response->n_removed, 1);
+        pl_wire_free(&pkt);
+        pl_buf_free(&raw);
+    }
     s_expect_invalid(PASSERELLE__V1__PACKET__KIND_DIRECTORY_REQUEST,
                      m_dir_have33, "have 33");
     s_expect_invalid(PASSERELLE__V1__PACKET__KIND_HELLO, m_agent_4097,
