@@ -262,23 +262,45 @@ s_dir_cert(pl_node_t *self, const pl_buf_t *raw, uint64_t now, pl_cert_t *c)
     return crc;
 }
 
+typedef struct {
+    const char *address;
+    size_t i; // index in the array saved
+} s_by_addr_t;
+
+// by address, then by index (qsort is not stable)
+static int
+s_by_addr_cmp(const void *a, const void *b)
+{
+    const s_by_addr_t *x = a, *y = b;
+    int c = strcmp(x->address, y->address);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
 // Replaces the store's directory with the kept certificates 'v' (their
-// bytes 'raws'), one record per address: the one s_dir_sort keeps.
+// bytes 'raws'), one record per address: the best (s_cert_better), of
+// equals the last. Sorted, not compared pairwise: a national directory
+// has 10,000 entries (issue 20).
 static int
 s_dir_save(pl_txn_t *txn, const pl_cert_t *v, const pl_buf_t *raws, size_t n,
            uint64_t now)
 {
     int rc = pl_store_each(txn, PL_DB_DIRECTORY, s_clear_dir, NULL);
-    for (size_t i = 0; rc == PL_OK && i < n; i++) {
-        bool skip = false;
-        for (size_t j = 0; !skip && j < n; j++)
-            skip = j != i && strcmp(v[i].address, v[j].address) == 0
-                   && (s_cert_better(&v[j], &v[i], now)
-                       || (j > i && !s_cert_better(&v[i], &v[j], now)));
-        if (!skip)
-            rc = pl_store_put(txn, PL_DB_DIRECTORY, v[i].address,
-                              strlen(v[i].address), raws[i].data, raws[i].len);
+    s_by_addr_t *idx = calloc(n ? n : 1, sizeof *idx);
+    if (!idx)
+        return rc == PL_OK ? PL_ENOMEM : rc;
+    for (size_t i = 0; i < n; i++)
+        idx[i] = (s_by_addr_t){v[i].address, i};
+    qsort(idx, n, sizeof *idx, s_by_addr_cmp);
+    for (size_t k = 0; rc == PL_OK && k < n;) {
+        size_t best = idx[k++].i;
+        for (; k < n && strcmp(idx[k].address, v[best].address) == 0; k++)
+            if (!s_cert_better(&v[best], &v[idx[k].i], now))
+                best = idx[k].i;
+        rc = pl_store_put(txn, PL_DB_DIRECTORY, v[best].address,
+                          strlen(v[best].address), raws[best].data,
+                          raws[best].len);
     }
+    free(idx);
     return rc;
 }
 
@@ -543,7 +565,7 @@ pl_node_ask_directory(pl_node_t *self, bool force)
     pkt.kind_case = PASSERELLE__V1__PACKET__KIND_DIRECTORY_REQUEST;
     pkt.directory_request = &req;
     req.has_directory_pages = req.directory_pages = true; // pl_dir_pages.c
-    req.has_deltas = req.deltas = true; // pl_dir_delta.c
+    req.has_deltas = req.deltas = true;                   // pl_dir_delta.c
     if (self->dir_digest_set) { // "unchanged" is enough when it is
         req.has_have = true;
         req.have =
