@@ -16,17 +16,6 @@
 #include "proto/pl_dirset.h"
 
 static int
-s_clear(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
-{
-    (void) k;
-    (void) kl;
-    (void) v;
-    (void) vl;
-    (void) arg;
-    return PL_STORE_DELETE;
-}
-
-static int
 s_put(pl_txn_t *txn, const pl_dirset_item_t *it)
 {
     uint8_t *val = malloc(it->len + 1);
@@ -44,7 +33,7 @@ s_put(pl_txn_t *txn, const pl_dirset_item_t *it)
 static int
 s_save(pl_txn_t *txn, const pl_dirset_t *s)
 {
-    int rc = pl_store_each(txn, PL_DB_DIRSET, s_clear, NULL);
+    int rc = pl_store_clear(txn, PL_DB_DIRSET);
     for (size_t i = 0; rc == PL_OK && i < s->n; i++)
         rc = s_put(txn, &s->v[i]);
     return rc;

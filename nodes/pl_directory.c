@@ -199,17 +199,6 @@ s_cert_bytes(const Passerelle__V1__Certificate *c, pl_buf_t *out)
     return PL_OK;
 }
 
-static int
-s_clear_dir(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *arg)
-{
-    (void) k;
-    (void) kl;
-    (void) v;
-    (void) vl;
-    (void) arg;
-    return PL_STORE_DELETE;
-}
-
 // The revocation list of a directory response, when newer than ours: taken
 // and stored in 'txn'. An error only when the store fails.
 static int
@@ -284,7 +273,7 @@ static int
 s_dir_save(pl_txn_t *txn, const pl_cert_t *v, const pl_buf_t *raws, size_t n,
            uint64_t now)
 {
-    int rc = pl_store_each(txn, PL_DB_DIRECTORY, s_clear_dir, NULL);
+    int rc = pl_store_clear(txn, PL_DB_DIRECTORY);
     s_by_addr_t *idx = calloc(n ? n : 1, sizeof *idx);
     if (!idx)
         return rc == PL_OK ? PL_ENOMEM : rc;

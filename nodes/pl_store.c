@@ -285,6 +285,13 @@ pl_store_del(pl_txn_t *txn, pl_db_t db, const void *key, size_t klen)
 }
 
 int
+pl_store_clear(pl_txn_t *txn, pl_db_t db)
+{
+    assert(txn->write);
+    return pl_lmdb_err(mdb_drop(txn->txn, txn->store->dbi[db], 0));
+}
+
+int
 pl_store_count(pl_txn_t *txn, pl_db_t db, size_t *n)
 {
     MDB_stat st;

@@ -166,6 +166,8 @@ PL_MUST_CHECK int pl_store_put(pl_txn_t *txn, pl_db_t db, const void *key,
 // PL_ENOTFOUND when absent.
 PL_MUST_CHECK int pl_store_del(pl_txn_t *txn, pl_db_t db, const void *key,
                                size_t klen);
+// Deletes every record of 'db' (write transactions only).
+PL_MUST_CHECK int pl_store_clear(pl_txn_t *txn, pl_db_t db);
 // Number of records in 'db'.
 PL_MUST_CHECK int pl_store_count(pl_txn_t *txn, pl_db_t db, size_t *n);
 

@@ -53,30 +53,17 @@ s_pass(pl_fakenode_t *f, uint32_t page, uint32_t pages, uint8_t d,
     pl_buf_free(&out);
 }
 
+static bool s_asked(pl_fakenode_t *f, uint8_t have[32]);
+
 // The node's next directory request: whether it names a digest, which
 // (its first byte).
 static bool
 s_asks_with(pl_fakenode_t *f, uint8_t *first)
 {
-    pl_fakenode_drain(f);
-    pl_node_ask_directory(f->node, true);
-    pl_packet_t *p = NULL;
-    for (int i = 0; i < 5; i++) { // a catalogue may go first
-        p = pl_fakenode_sent(f, 1000);
-        assert_non_null(p);
-        if (p->kind_case == PASSERELLE__V1__PACKET__KIND_DIRECTORY_REQUEST)
-            break;
-        pl_wire_free(&p);
-    }
-    assert_non_null(p);
-    const Passerelle__V1__DirectoryRequest *q = p->directory_request;
-    assert_true(q->has_directory_pages && q->directory_pages);
-    bool with = q->has_have;
-    if (with) {
-        assert_int_equal(q->have.len, 32);
-        *first = q->have.data[0];
-    }
-    pl_wire_free(&p);
+    uint8_t have[32];
+    bool with = s_asked(f, have);
+    if (with)
+        *first = have[0];
     return with;
 }
 
@@ -176,6 +163,7 @@ s_asked(pl_fakenode_t *f, uint8_t have[32])
     }
     assert_non_null(p);
     const Passerelle__V1__DirectoryRequest *q = p->directory_request;
+    assert_true(q->has_directory_pages && q->directory_pages);
     assert_true(q->has_deltas && q->deltas);
     bool with = q->has_have && q->have.len == 32;
     if (with)
