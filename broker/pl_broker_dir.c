@@ -21,9 +21,13 @@
 // A kept directory is built again after this long even when nothing said
 // it changed: certificates become valid or expire with the clock.
 #define S_DIR_KEEP_MS 30000
-// Bytes of the certificates one page may carry (the rest of a packet is
-// room for the page's other fields, counted apart for page 0).
+// Bytes of the certificates and catalogues one page may carry (the rest
+// of a packet is room for the page's other fields, counted apart for
+// page 0).
 #define S_DIR_PAGE_BYTES (PL_PACKET_MAX - 65536)
+// Bytes of catalogues a directory carries: half of its pages (before issue
+// 20's pages, half of one packet: a few hundred catalogues)
+#define S_DIR_CATALOGUE_BYTES (S_DIR_PAGE_BYTES * (PL_DIR_PAGES_MAX / 2))
 // Earlier directories a delta may start from (a node that missed more
 // changes than this, or whose directory is from before the broker's start,
 // is sent the whole directory).
@@ -132,58 +136,57 @@ s_page(pl_dir_t *dir, Passerelle__V1__DirectoryResponse *pg)
     return rc;
 }
 
-// Splits d into pages (d's fields other than the certificates in page 0)
-// and encodes them. PL_ETOOBIG: more than PL_DIR_PAGES_MAX pages.
+// Splits d into pages (d's fields other than the certificates, foreign
+// certificates and catalogues in page 0; those spread over the pages, in
+// order) and encodes them. PL_ETOOBIG: more than PL_DIR_PAGES_MAX pages.
 static int
 s_paginate(pl_dir_t *dir, const Passerelle__V1__DirectoryResponse *d)
 {
-    // [first certificate, count, first foreign, count] of each page
-    size_t(*at)[4] = calloc(PL_DIR_PAGES_MAX, sizeof *at);
+    // [first, count] of each page's certificates, foreign, catalogues
+    size_t(*at)[3][2] = calloc(PL_DIR_PAGES_MAX, sizeof *at);
     dir->pages = calloc(PL_DIR_PAGES_MAX, sizeof *dir->pages);
     if (!at || !dir->pages) {
         free(at);
         return PL_ENOMEM;
     }
     Passerelle__V1__DirectoryResponse head = *d;
-    head.n_certificates = head.n_foreign = 0;
+    head.n_certificates = head.n_foreign = head.n_catalogues = 0;
     size_t npg = 1, used = protobuf_c_message_get_packed_size(&head.base);
-    size_t total = d->n_certificates + d->n_foreign;
-    for (size_t i = 0; i < total; i++) {
-        bool foreign = i >= d->n_certificates;
-        const ProtobufCMessage *c =
-            foreign ? &d->foreign[i - d->n_certificates]->base
-                    : &d->certificates[i]->base;
-        size_t sz = protobuf_c_message_get_packed_size(c) + 8; // tag, length
-        if (used + sz > S_DIR_PAGE_BYTES) {
-            if (npg == PL_DIR_PAGES_MAX) {
-                free(at);
-                return PL_ETOOBIG;
+    ProtobufCMessage **const lists[3] = {(ProtobufCMessage **) d->certificates,
+                                         (ProtobufCMessage **) d->foreign,
+                                         (ProtobufCMessage **) d->catalogues};
+    const size_t counts[3] = {d->n_certificates, d->n_foreign, d->n_catalogues};
+    for (int f = 0; f < 3; f++) {
+        for (size_t i = 0; i < counts[f]; i++) {
+            // the item, its tag and length
+            size_t sz = protobuf_c_message_get_packed_size(lists[f][i]) + 8;
+            if (used + sz > S_DIR_PAGE_BYTES) {
+                if (npg == PL_DIR_PAGES_MAX) {
+                    free(at);
+                    return PL_ETOOBIG;
+                }
+                npg++;
+                used = 0;
             }
-            npg++;
-            used = 0;
-        }
-        size_t *a = at[npg - 1];
-        if (!foreign) {
+            size_t *a = at[npg - 1][f];
             if (!a[1])
                 a[0] = i;
             a[1]++;
-        } else {
-            if (!a[3])
-                a[2] = i - d->n_certificates;
-            a[3]++;
+            used += sz;
         }
-        used += sz;
     }
     int rc = PL_OK;
     for (size_t k = 0; rc == PL_OK && k < npg; k++) {
         Passerelle__V1__DirectoryResponse pg =
             PASSERELLE__V1__DIRECTORY_RESPONSE__INIT;
         if (k == 0)
-            pg = head; // revocation list, anchors, catalogues
-        pg.n_certificates = at[k][1];
-        pg.certificates = at[k][1] ? d->certificates + at[k][0] : NULL;
-        pg.n_foreign = at[k][3];
-        pg.foreign = at[k][3] ? d->foreign + at[k][2] : NULL;
+            pg = head; // revocation list, anchors, foreign lists
+        pg.n_certificates = at[k][0][1];
+        pg.certificates = at[k][0][1] ? d->certificates + at[k][0][0] : NULL;
+        pg.n_foreign = at[k][1][1];
+        pg.foreign = at[k][1][1] ? d->foreign + at[k][1][0] : NULL;
+        pg.n_catalogues = at[k][2][1];
+        pg.catalogues = at[k][2][1] ? d->catalogues + at[k][2][0] : NULL;
         pg.has_digest = true;
         pg.digest = (ProtobufCBinaryData){32, dir->digest};
         if (npg > 1) {
@@ -241,8 +244,14 @@ s_build(pl_broker_t *self, const char *sector, pl_dir_t **out)
     size_t nfown = 0;
     void *farr[3] = {NULL, NULL, NULL};
     pl_fed_directory(self, &d, &fown, &nfown, farr);
-    void *cats = NULL; // issue 18: the catalogues, within half a packet
-    pl_catalogs_fill(self, &d, PL_PACKET_MAX / 2, &cats);
+    void *cats = NULL; // issue 18: the catalogues, within half the pages
+    size_t left = pl_catalogs_fill(self, &d, S_DIR_CATALOGUE_BYTES, &cats);
+    if (left && left != self->dir_cats_left_told)
+        pl_log_error(self->log,
+                     "catalogues_not_sent count=%zu reason=\"more than half "
+                     "of the directory's pages\"",
+                     left);
+    self->dir_cats_left_told = left;
     // the digest: of the set of its items, whatever their order
     rc = pl_dirset_from_response(&d, &dir->set);
     if (rc == PL_OK) {

@@ -64,29 +64,32 @@ pl_catalogs_take(pl_broker_t *self, const char *address,
     return true;
 }
 
-void
+size_t
 pl_catalogs_fill(pl_broker_t *self, Passerelle__V1__DirectoryResponse *d,
                  size_t budget, void **arr)
 {
     *arr = NULL;
     pl_catalogs_t *c = self->cats;
     if (!c || !c->n)
-        return;
+        return 0;
     // one block: the pointers, then the messages
     void *mem =
         calloc(c->n, sizeof(void *) + sizeof(Passerelle__V1__Catalogue));
     if (!mem)
-        return;
+        return c->n;
     Passerelle__V1__Catalogue **ptrs = mem;
     Passerelle__V1__Catalogue *msgs = (void *) (ptrs + c->n);
     uint64_t now = pl_now();
-    size_t used = 0, n = 0;
+    size_t used = 0, n = 0, left = 0;
     for (size_t i = 0; i < c->n; i++) {
         const s_cat_t *s = &c->v[i];
         // only nodes valid now: a revoked node's services are not offered
-        if (!pl_registry_by_address(self->reg, s->address, now)
-            || used + s->blob.len > budget)
+        if (!pl_registry_by_address(self->reg, s->address, now))
             continue;
+        if (used + s->blob.len > budget) {
+            left++;
+            continue;
+        }
         passerelle__v1__catalogue__init(&msgs[n]);
         msgs[n].address = (char *) s->address;
         msgs[n].version = s->version;
@@ -99,6 +102,7 @@ pl_catalogs_fill(pl_broker_t *self, Passerelle__V1__DirectoryResponse *d,
     d->catalogues = ptrs;
     d->n_catalogues = n;
     *arr = mem;
+    return left;
 }
 
 void

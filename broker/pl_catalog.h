@@ -23,10 +23,11 @@ bool pl_catalogs_take(struct pl_broker *self, const char *address,
                       const Passerelle__V1__Catalogue *c);
 
 // Fills d->catalogues with those of nodes valid now, up to 'budget' bytes;
-// '*arr' gets what the caller frees (free()) after encoding.
-void pl_catalogs_fill(struct pl_broker *self,
-                      Passerelle__V1__DirectoryResponse *d, size_t budget,
-                      void **arr);
+// '*arr' gets what the caller frees (free()) after encoding. Returns how
+// many were left out for the budget.
+size_t pl_catalogs_fill(struct pl_broker *self,
+                        Passerelle__V1__DirectoryResponse *d, size_t budget,
+                        void **arr);
 
 // Frees every copy. NULL-safe.
 void pl_catalogs_destroy(pl_catalogs_t **p);

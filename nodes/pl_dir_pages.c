@@ -32,7 +32,7 @@ pl_node_dir_pages_free(pl_node_t *self)
 static int
 s_pages_take(pl_node_t *self, pl_txn_t *txn)
 {
-    size_t n = self->dirpg_of, ncerts = 0, nforeign = 0;
+    size_t n = self->dirpg_of, ncerts = 0, nforeign = 0, ncats = 0;
     pl_packet_t **pk = calloc(n, sizeof *pk);
     if (!pk)
         return PL_ENOMEM;
@@ -42,18 +42,21 @@ s_pages_take(pl_node_t *self, pl_txn_t *txn)
         if (rc == PL_OK) {
             ncerts += pk[i]->directory_response->n_certificates;
             nforeign += pk[i]->directory_response->n_foreign;
+            ncats += pk[i]->directory_response->n_catalogues;
         }
     }
     Passerelle__V1__Certificate **certs = NULL, **foreign = NULL;
+    Passerelle__V1__Catalogue **cats = NULL;
     if (rc == PL_OK) {
         certs = calloc(ncerts + 1, sizeof *certs);
         foreign = calloc(nforeign + 1, sizeof *foreign);
-        if (!certs || !foreign)
+        cats = calloc(ncats + 1, sizeof *cats);
+        if (!certs || !foreign || !cats)
             rc = PL_ENOMEM;
     }
     if (rc == PL_OK) {
         Passerelle__V1__DirectoryResponse whole = *pk[0]->directory_response;
-        whole.n_certificates = whole.n_foreign = 0;
+        whole.n_certificates = whole.n_foreign = whole.n_catalogues = 0;
         for (size_t i = 0; i < n; i++) {
             const Passerelle__V1__DirectoryResponse *p =
                 pk[i]->directory_response;
@@ -65,9 +68,14 @@ s_pages_take(pl_node_t *self, pl_txn_t *txn)
                 memcpy(foreign + whole.n_foreign, p->foreign,
                        p->n_foreign * sizeof *foreign);
             whole.n_foreign += p->n_foreign;
+            if (p->n_catalogues) // spread over the pages too (issue 20)
+                memcpy(cats + whole.n_catalogues, p->catalogues,
+                       p->n_catalogues * sizeof *cats);
+            whole.n_catalogues += p->n_catalogues;
         }
         whole.certificates = certs;
         whole.foreign = foreign;
+        whole.catalogues = cats;
         rc = pl_node_dir_on_response(self, txn, &whole);
         if (rc == PL_OK) // what we hold now, and its digest
             rc = pl_node_dirset_keep(self, txn, &whole);
@@ -76,6 +84,7 @@ s_pages_take(pl_node_t *self, pl_txn_t *txn)
     }
     free(certs);
     free(foreign);
+    free(cats);
     for (size_t i = 0; i < n; i++)
         pl_wire_free(&pk[i]);
     free(pk);

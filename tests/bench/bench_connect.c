@@ -295,19 +295,6 @@ s_broker_start(pl_test_net_t *net, long limit)
 }
 
 static void
-s_broker_key(const pl_test_net_t *net, uint8_t pk[32])
-{
-    char path[800];
-    uint8_t apk[32];
-    pl_cert_t c;
-    snprintf(path, sizeof path, "%s/authority.pub", net->broker);
-    PL_CHECK(pl_authority_pub_load(path, apk) == PL_OK);
-    snprintf(path, sizeof path, "%s/node.cert", net->broker);
-    PL_CHECK(pl_cert_load(path, apk, &c, NULL) == PL_OK);
-    memcpy(pk, c.keys.curve, 32);
-}
-
-static void
 s_gen_alloc(s_gen_t *g, long c)
 {
     g->n = c;
@@ -363,7 +350,7 @@ main(int argc, char **argv)
     long rss0 = pl_bench_proc_kib(net.broker_pid,
                                   "VmRSS:"); // with the store's pages mapped
     uint8_t spk[32];
-    s_broker_key(&net, spk);
+    pl_testnet_broker_key(&net, spk);
     t0 = pl_bench_now();
     s_gen_open(&g, &net, spk);
     double admit = s_gen_admit(&g, t0);

@@ -284,11 +284,95 @@ test_pages(void **state)
     pl_test_net_destroy(&net);
 }
 
+// Catalogues beyond half a packet (issue 18's limit before the pages):
+// S_CATS nodes of 2 KiB catalogues each, sent by raw clients with their
+// own keys; a client that takes pages receives every one of them, spread
+// over the pages (before: those within 512 KiB, about 250).
+#define S_CATS     700
+#define S_CAT_SIZE 2048
+
+static void
+test_catalogues(void **state)
+{
+    (void) state;
+    pl_test_net_t net;
+    pl_test_net_init(&net, "dircats", s_specs, 2);
+    uint8_t(*pk)[32] = calloc(S_CATS, 32), (*sk)[32] = calloc(S_CATS, 32);
+    assert_true(pk && sk);
+    pl_testnet_issue(&net, S_CATS, S_CATS, pk, sk);
+    pl_testnet_start_broker(&net, NULL, NULL);
+    uint8_t spk[32];
+    pl_testnet_broker_key(&net, spk);
+    static uint8_t blob[S_CAT_SIZE];
+    memset(blob, 'c', sizeof blob);
+    for (int i = 0; i < S_CATS; i++) {
+        pl_rawclient_t *c =
+            pl_rawclient_open_keys(net.endpoint, spk, pk[i], sk[i]);
+        assert_non_null(c);
+        assert_int_equal(pl_rawclient_hello(c, 10000), PL_OK);
+        char addr[32];
+        snprintf(addr, sizeof addr, "sn/n%d", i);
+        Passerelle__V1__Catalogue cat = PASSERELLE__V1__CATALOGUE__INIT;
+        cat.address = addr;
+        cat.version = 1;
+        cat.signed_ = (ProtobufCBinaryData){sizeof blob, blob};
+        pl_packet_t p = PASSERELLE__V1__PACKET__INIT;
+        p.kind_case = PASSERELLE__V1__PACKET__KIND_CATALOGUE;
+        p.catalogue = &cat;
+        pl_buf_t b = {0};
+        assert_int_equal(pl_wire_encode(&p, &b), PL_OK);
+        assert_int_equal(pl_rawclient_send(c, b.data, b.len), 0);
+        pl_buf_free(&b);
+        // a ping answered: the catalogue before it was taken
+        Passerelle__V1__Heartbeat h = PASSERELLE__V1__HEARTBEAT__INIT;
+        h.time = pl_now();
+        p.kind_case = PASSERELLE__V1__PACKET__KIND_HEARTBEAT;
+        p.heartbeat = &h;
+        assert_int_equal(pl_wire_encode(&p, &b), PL_OK);
+        assert_int_equal(pl_rawclient_send(c, b.data, b.len), 0);
+        pl_buf_free(&b);
+        pl_packet_t *r =
+            pl_testnet_expect(c, PASSERELLE__V1__PACKET__KIND_HEARTBEAT, 10000);
+        assert_non_null(r);
+        pl_wire_free(&r);
+        pl_rawclient_close(&c);
+    }
+    pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
+    assert_non_null(a);
+    pl_rawclient_dir_pages(a, true);
+    assert_int_equal(pl_rawclient_hello(a, 10000), PL_OK);
+    s_ask(a, NULL);
+    pl_packet_t *r = pl_testnet_expect(
+        a, PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE, 10000);
+    assert_non_null(r);
+    uint32_t pages =
+        r->directory_response->has_pages ? r->directory_response->pages : 1;
+    assert_true(pages >= 2);
+    size_t cats = 0;
+    for (uint32_t k = 0; k < pages; k++) {
+        if (k > 0)
+            r = pl_testnet_expect(
+                a, PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE, 5000);
+        assert_non_null(r);
+        assert_int_equal(r->directory_response->page, k);
+        cats += r->directory_response->n_catalogues;
+        pl_wire_free(&r);
+    }
+    print_message("%zu catalogues in %u pages\n", cats, pages);
+    assert_int_equal(cats, S_CATS);
+    assert_int_equal(pl_testnet_log_count(&net, "catalogues_not_sent"), 0);
+    pl_rawclient_close(&a);
+    free(pk);
+    free(sk);
+    pl_test_net_destroy(&net);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pages),
+        cmocka_unit_test(test_catalogues),
     };
     return PL_TESTNET_MAIN(tests);
 }

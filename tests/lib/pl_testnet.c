@@ -234,3 +234,16 @@ pl_testnet_issue(const pl_test_net_t *net, long n, long nkeys,
     }
     pl_authority_close(&a);
 }
+
+void
+pl_testnet_broker_key(const pl_test_net_t *net, uint8_t pk[32])
+{
+    char path[800];
+    uint8_t apk[32];
+    pl_cert_t c;
+    snprintf(path, sizeof path, "%s/authority.pub", net->broker);
+    PL_CHECK(pl_authority_pub_load(path, apk) == PL_OK);
+    snprintf(path, sizeof path, "%s/node.cert", net->broker);
+    PL_CHECK(pl_cert_load(path, apk, &c, NULL) == PL_OK);
+    memcpy(pk, c.keys.curve, 32);
+}

@@ -59,6 +59,11 @@ int pl_testnet_offer(pl_rawclient_t *c, const char *to_home, size_t len,
 void pl_testnet_issue(const pl_test_net_t *net, long n, long nkeys,
                       uint8_t (*pk)[32], uint8_t (*sk)[32]);
 
+// The broker's CurveZMQ public key (its node.cert, checked against its
+// authority.pub), for raw clients with keys of their own. Aborts on
+// failure.
+void pl_testnet_broker_key(const pl_test_net_t *net, uint8_t pk[32]);
+
 // The main of a broker test: SIGPIPE ignored, the crypto library started,
 // PL_TEST_FILTER (a cmocka test filter) applied, then the tests run.
 struct CMUnitTest;

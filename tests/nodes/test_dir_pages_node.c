@@ -290,6 +290,35 @@ test_delta(void **state)
     assert_int_equal(n->dir_gen, gen + 1);
 }
 
+// catalogues spread over the pages (issue 20): the directory taken has
+// every page's, not only page 0's
+static void
+test_pages_catalogues(void **state)
+{
+    pl_fakenode_t *f = *state;
+    uint8_t d[32], blob[2][8];
+    memset(d, 0x5a, sizeof d);
+    for (int k = 0; k < 2; k++) {
+        memset(blob[k], 'a' + k, sizeof blob[k]);
+        Passerelle__V1__Catalogue c = PASSERELLE__V1__CATALOGUE__INIT;
+        Passerelle__V1__Catalogue *cv[1] = {&c};
+        c.address = k ? "sn/two" : "sn/one";
+        c.version = 1;
+        c.signed_ = (ProtobufCBinaryData){sizeof blob[k], blob[k]};
+        Passerelle__V1__DirectoryResponse r =
+            PASSERELLE__V1__DIRECTORY_RESPONSE__INIT;
+        r.has_digest = r.has_page = r.has_pages = true;
+        r.digest = (ProtobufCBinaryData){32, d};
+        r.page = (uint32_t) k;
+        r.pages = 2;
+        r.n_catalogues = 1;
+        r.catalogues = cv;
+        s_pass_r(f, &r);
+    }
+    assert_null(f->node->dirpg); // taken
+    assert_int_equal(pl_fakenode_count(f, PL_DB_DIRSET), 2);
+}
+
 int
 main(void)
 {
@@ -298,6 +327,8 @@ main(void)
             test_pages_and_unchanged, pl_fakenode_setup, pl_fakenode_teardown),
         cmocka_unit_test_setup_teardown(test_delta, pl_fakenode_setup,
                                         pl_fakenode_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_pages_catalogues, pl_fakenode_setup, pl_fakenode_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
