@@ -115,7 +115,11 @@ s_dir_load_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
         d->cap = cap;
     }
     // certificates are verified again: the store is not a trust anchor
-    if (pl_cert_decode(val, vlen, d->node->authority_pk, &d->v[d->n]) == PL_OK)
+    // (and remembered: the first directory taken then checks only what
+    // changed)
+    if (pl_cert_decode_memo(val, vlen, d->node->authority_pk, NULL,
+                            &d->node->dir_memo, &d->v[d->n])
+        == PL_OK)
         d->n++;
     return PL_STORE_NEXT;
 }
@@ -137,6 +141,7 @@ pl_node_dir_load(pl_node_t *self)
     free(self->dir);
     self->dir = d.v;
     self->ndir = s_dir_sort(d.v, d.n);
+    pl_cert_memo_finish(&self->dir_memo);
     pl_log_info(self->log, "directory_loaded certs=%zu", self->ndir);
     return PL_OK;
 }
@@ -226,10 +231,15 @@ s_dir_revlist(pl_node_t *self, pl_txn_t *txn,
 // Decodes and checks one certificate of a response into 'c': PL_OK when
 // it is kept (valid, or not valid yet by our clock), else why it is
 // dropped (logged).
+// One certificate of a directory response: its signature checked unless
+// the last directory had these very bytes (self->dir_memo); added to
+// 'next' when it decodes.
 static int
-s_dir_cert(pl_node_t *self, const pl_buf_t *raw, uint64_t now, pl_cert_t *c)
+s_dir_cert(pl_node_t *self, const pl_buf_t *raw, uint64_t now, pl_cert_t *c,
+           pl_cert_memo_t *next)
 {
-    int crc = pl_cert_decode(raw->data, raw->len, self->authority_pk, c);
+    int crc = pl_cert_decode_memo(raw->data, raw->len, self->authority_pk,
+                                  &self->dir_memo, next, c);
     if (crc == PL_OK)
         crc = pl_cert_check(c, now, &self->revoked);
     if (crc == PL_EEXPIRED && now < c->not_before) {
@@ -455,6 +465,7 @@ pl_node_dir_on_response(pl_node_t *self, pl_txn_t *txn,
         return PL_ENOMEM;
     }
     size_t n = 0, dropped = 0;
+    pl_cert_memo_t memo = {0}; // this directory's, for the next one
     for (size_t i = 0; rc == PL_OK && i < r->n_certificates; i++) {
         pl_buf_t raw = {0};
         rc = s_cert_bytes(r->certificates[i], &raw);
@@ -468,7 +479,7 @@ pl_node_dir_on_response(pl_node_t *self, pl_txn_t *txn,
             pl_buf_free(&raw);
             break;
         }
-        if (s_dir_cert(self, &raw, now, &v[n]) != PL_OK) {
+        if (s_dir_cert(self, &raw, now, &v[n], &memo) != PL_OK) {
             dropped++;
             pl_buf_free(&raw);
             continue;
@@ -482,6 +493,10 @@ pl_node_dir_on_response(pl_node_t *self, pl_txn_t *txn,
     for (size_t i = 0; i < n; i++)
         pl_buf_free(&raws[i]);
     free(raws);
+    // (only bytes whose signature verified: true whatever happens next)
+    pl_cert_memo_free(&self->dir_memo);
+    pl_cert_memo_finish(&memo);
+    self->dir_memo = memo;
     if (rc != PL_OK) {
         free(v);
         return rc;

@@ -1208,6 +1208,7 @@ pl_node_destroy(pl_node_t **self_p)
     pl_revlist_free(&self->revoked);
     free(self->dir);
     free(self->gone);
+    pl_cert_memo_free(&self->dir_memo);
     pl_node_dir_pages_free(self);
     pl_buf_free(&self->cat);
     if (self->lock_fd >= 0)

@@ -158,8 +158,9 @@ struct pl_node {
     pl_revlist_t revoked;                   // newest revocation list
     bool revoked_told; // node_revoked logged (our own serial is listed)
 
-    pl_cert_t *dir; // directory cache, sorted by address
-    size_t ndir;    // entries
+    pl_cert_t *dir;          // directory cache, sorted by address
+    pl_cert_memo_t dir_memo; // certificates whose signature verified
+    size_t ndir;             // entries
     // addresses of our network whose certificate a directory response
     // dropped as revoked (the broker lists no revoked certificate): an
     // envelope from one is refused as revoked, not as not enrolled

@@ -208,8 +208,9 @@ s_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
     return PL_OK;
 }
 
-// Unpacks a {body, signature} wrapper and verifies it; on success *body
-// points into *outer (free with pl_wire_unpacked_free).
+// Unpacks a {body, signature} wrapper and verifies it (pk NULL: the
+// caller verified these very bytes before); on success *body points into
+// *outer (free with pl_wire_unpacked_free).
 static int
 s_open_signed(const ProtobufCMessageDescriptor *desc, const char *tag,
               size_t tag_len, const uint8_t *data, size_t len,
@@ -231,7 +232,8 @@ s_open_signed(const ProtobufCMessageDescriptor *desc, const char *tag,
         b = r->body;
         sig = r->signature;
     }
-    rc = s_verify(tag, tag_len, b.data, b.len, sig.data, sig.len, pk);
+    if (pk)
+        rc = s_verify(tag, tag_len, b.data, b.len, sig.data, sig.len, pk);
     if (rc != PL_OK) {
         pl_wire_unpacked_free(*outer);
         *outer = NULL;
@@ -243,9 +245,12 @@ s_open_signed(const ProtobufCMessageDescriptor *desc, const char *tag,
 
 // ---- certificates
 
-int
-pl_cert_decode(const uint8_t *data, size_t len,
-               const uint8_t authority_pk[PL_SIGN_PK_BYTES], pl_cert_t *out)
+// pl_cert_decode; 'verify' false: the signature is not checked (the
+// caller checked these very bytes under this key before)
+static int
+s_cert_decode(const uint8_t *data, size_t len,
+              const uint8_t authority_pk[PL_SIGN_PK_BYTES], bool verify,
+              pl_cert_t *out)
 {
     memset(out, 0, sizeof *out);
     if (pl_crypto_init() != PL_OK)
@@ -255,8 +260,8 @@ pl_cert_decode(const uint8_t *data, size_t len,
     ProtobufCMessage *outer = NULL, *inner = NULL;
     ProtobufCBinaryData body;
     int rc = s_open_signed(&passerelle__v1__certificate__descriptor, s_cert_tag,
-                           sizeof s_cert_tag - 1, data, len, authority_pk,
-                           &outer, &body);
+                           sizeof s_cert_tag - 1, data, len,
+                           verify ? authority_pk : NULL, &outer, &body);
     if (rc != PL_OK)
         return rc;
     rc = s_unpack(&passerelle__v1__certificate_body__descriptor, body.data,
@@ -324,6 +329,75 @@ pl_cert_decode(const uint8_t *data, size_t len,
     pl_wire_unpacked_free(inner);
     pl_wire_unpacked_free(outer);
     return rc;
+}
+
+int
+pl_cert_decode(const uint8_t *data, size_t len,
+               const uint8_t authority_pk[PL_SIGN_PK_BYTES], pl_cert_t *out)
+{
+    return s_cert_decode(data, len, authority_pk, true, out);
+}
+
+// the memo's name of 'data' under 'pk'
+static void
+s_memo_name(const uint8_t *data, size_t len, const uint8_t pk[32],
+            uint8_t h[PL_CERT_MEMO_HASH])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, PL_CERT_MEMO_HASH);
+    crypto_generichash_update(&st, pk, PL_SIGN_PK_BYTES);
+    crypto_generichash_update(&st, data, len);
+    crypto_generichash_final(&st, h, PL_CERT_MEMO_HASH);
+}
+
+static int
+s_memo_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, PL_CERT_MEMO_HASH);
+}
+
+int
+pl_cert_decode_memo(const uint8_t *data, size_t len,
+                    const uint8_t authority_pk[PL_SIGN_PK_BYTES],
+                    const pl_cert_memo_t *seen, pl_cert_memo_t *next,
+                    pl_cert_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (pl_crypto_init() != PL_OK)
+        return PL_EIO;
+    if (!data || len == 0 || len > PL_CERT_MAX)
+        return PL_EPROTO;
+    uint8_t h[PL_CERT_MEMO_HASH];
+    s_memo_name(data, len, authority_pk, h);
+    bool known = seen && seen->n
+                 && bsearch(h, seen->h, seen->n, PL_CERT_MEMO_HASH, s_memo_cmp);
+    int rc = s_cert_decode(data, len, authority_pk, !known, out);
+    if (rc != PL_OK || !next)
+        return rc;
+    if (next->n == next->cap) {
+        size_t cap = next->cap ? next->cap * 2 : 64;
+        uint8_t(*v)[PL_CERT_MEMO_HASH] = realloc(next->h, cap * sizeof *v);
+        if (!v)
+            return PL_OK; // only the next decode is slower
+        next->h = v;
+        next->cap = cap;
+    }
+    memcpy(next->h[next->n++], h, PL_CERT_MEMO_HASH);
+    return PL_OK;
+}
+
+void
+pl_cert_memo_finish(pl_cert_memo_t *m)
+{
+    if (m->n)
+        qsort(m->h, m->n, PL_CERT_MEMO_HASH, s_memo_cmp);
+}
+
+void
+pl_cert_memo_free(pl_cert_memo_t *m)
+{
+    free(m->h);
+    memset(m, 0, sizeof *m);
 }
 
 int
