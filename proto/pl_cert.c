@@ -362,14 +362,12 @@ pl_cert_decode_memo(const uint8_t *data, size_t len,
                     const pl_cert_memo_t *seen, pl_cert_memo_t *next,
                     pl_cert_t *out)
 {
-    memset(out, 0, sizeof *out);
-    if (pl_crypto_init() != PL_OK)
-        return PL_EIO;
-    if (!data || len == 0 || len > PL_CERT_MAX)
-        return PL_EPROTO;
+    // (bytes s_cert_decode refuses are never named, nor remembered)
+    bool sane = data && len > 0 && len <= PL_CERT_MAX;
     uint8_t h[PL_CERT_MEMO_HASH];
-    s_memo_name(data, len, authority_pk, h);
-    bool known = seen && seen->n
+    if (sane)
+        s_memo_name(data, len, authority_pk, h);
+    bool known = sane && seen && seen->n
                  && bsearch(h, seen->h, seen->n, PL_CERT_MEMO_HASH, s_memo_cmp);
     int rc = s_cert_decode(data, len, authority_pk, !known, out);
     if (rc != PL_OK || !next)
