@@ -279,6 +279,23 @@ test_pages(void **state)
     assert_int_equal(pl_testnet_log_count(&net, "directory_delta removed=1 "),
                      1); // built once, sent twice
 
+    // a change larger than half of the new directory goes whole: 5,400
+    // names removed (about 97 KB) against 600 certificates left
+    for (int i = 2; i < 5402; i++) {
+        snprintf(path, sizeof path, "%s/certs/n%d.cert", net.broker, i);
+        assert_int_equal(remove(path), 0);
+    }
+    kill(net.broker_pid, SIGHUP);
+    s_wait_reloads(&net, 4);
+    r = pl_testnet_expect(a, PASSERELLE__V1__PACKET__KIND_DIRECTORY_RESPONSE,
+                          10000);
+    assert_non_null(r);
+    assert_false(r->directory_response->has_delta_from);
+    assert_false(r->directory_response->has_pages);
+    assert_int_equal(r->directory_response->n_certificates, S_MORE - 5400);
+    pl_wire_free(&r);
+    assert_int_equal(pl_testnet_log_count(&net, "sent=whole"), 1);
+
     pl_rawclient_close(&a);
     pl_rawclient_close(&b);
     pl_test_net_destroy(&net);
