@@ -86,6 +86,20 @@ s_reply_entry(json_t *doc, long i)
     return pl_node_ctl_ok(o);
 }
 
+// Audits a change of this node's catalogue by 'as' (NULL: the Unix
+// owner): kind "catalogue", the service's code as detail (a code, never
+// personal data). PL_OK or the store's error.
+static int
+s_audit(pl_node_ctx_t *ctx, pl_txn_t *txn, const char *as, const char *event,
+        const char *code)
+{
+    char detail[96];
+    snprintf(detail, sizeof detail, "code=%s", code ? code : "");
+    return pl_case_audit(ctx, txn, PL_AUDIT_LOCAL, NULL, NULL, NULL,
+                         "catalogue", as ? as : "owner", NULL, event, "ok",
+                         detail);
+}
+
 // Saves 'doc' (its next version) and replies with its entry 'i'.
 static char *
 s_save_reply(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *doc, long i,
@@ -103,7 +117,6 @@ static char *
 s_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
       int *rc_out)
 {
-    (void) as;
     json_t *e = json_deep_copy(json_object_get(args, "entry"));
     const char *why = pl_svc_entry_check(e);
     if (why) {
@@ -118,10 +131,23 @@ s_add(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
         if (c)
             json_object_set(e, "capacity", c);
     }
+    if (i >= 0 && json_is_true(json_object_get(args, "new"))) {
+        json_decref(e), json_decref(doc);
+        *rc_out = PL_EEXIST;
+        return pl_node_ctl_error(PL_EEXIST,
+                                 "a service with this code exists: change it");
+    }
     if (i < 0 && json_array_size(a) >= PL_SVC_MAX) {
         json_decref(e), json_decref(doc);
         *rc_out = PL_EFULL;
         return pl_node_ctl_error(PL_EFULL, "at most %d services", PL_SVC_MAX);
+    }
+    int rc = s_audit(ctx, txn, as, i >= 0 ? "service-change" : "service-add",
+                     json_string_value(json_object_get(e, "code")));
+    if (rc != PL_OK) {
+        json_decref(e), json_decref(doc);
+        *rc_out = rc;
+        return pl_node_ctl_error(rc, "cannot audit: %s", pl_strerror(rc));
     }
     if (i >= 0)
         json_array_set_new(a, (size_t) i, e);
@@ -135,13 +161,18 @@ static char *
 s_remove(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
          int *rc_out)
 {
-    (void) as;
     json_t *doc = s_own(ctx, txn);
     long i = s_find(doc, pl_case_arg(args, "code"));
     if (i < 0) {
         json_decref(doc);
         *rc_out = PL_ENOTFOUND;
         return pl_node_ctl_error(PL_ENOTFOUND, "no service with that code");
+    }
+    int rc = s_audit(ctx, txn, as, "service-remove", pl_case_arg(args, "code"));
+    if (rc != PL_OK) {
+        json_decref(doc);
+        *rc_out = rc;
+        return pl_node_ctl_error(rc, "cannot audit: %s", pl_strerror(rc));
     }
     json_array_remove(json_object_get(doc, "services"), (size_t) i);
     char *err = s_own_save(ctx, txn, doc, rc_out);
@@ -571,8 +602,9 @@ s_slip_check(pl_node_ctx_t *ctx, pl_txn_t *txn, json_t *args, const char *as,
 
 // clang-format off
 const pl_ctl_cmd_t pl_svc_cmds[] = {
-    {"service.add", PL_CTL_CHANGES, s_add},
-    {"service.remove", PL_CTL_CHANGES, s_remove},
+    // a supervisor keeps the node's catalogue from the staff application
+    {"service.add", PL_CTL_CHANGES | PL_CTL_STAFF | PL_CTL_ROLES(PL_ROLE_SUPERVISOR), s_add},
+    {"service.remove", PL_CTL_CHANGES | PL_CTL_STAFF | PL_CTL_ROLES(PL_ROLE_SUPERVISOR), s_remove},
     {"service.capacity", PL_CTL_CHANGES | PL_CTL_ROLES(PL_ROLE_PROVIDER), s_capacity},
     {"service.export", 0, s_export},
     {"service.import", PL_CTL_CHANGES, s_import},

@@ -19,6 +19,8 @@
 //   web_casework  a case's timeline (issue 17); web_casework_forms its
 //               entry forms, web_casework_map their fields to commands
 //   web_services  services directory, suggestions, the slip (issue 18)
+//   web_service_form  a supervisor adds, changes, removes this node's
+//               services
 //   web_handover  handovers: the list, one handover and its steps
 //   main        options, TLS, start and stop
 #ifndef WEB_H
@@ -307,6 +309,11 @@ void web_ho_waiting(web_req_t *r);
 
 void web_pg_services(web_req_t *r);
 void web_pg_services_post(web_req_t *r);
+// ---- web_service_form.c: a supervisor keeps this node's catalogue
+void web_pg_service_new(web_req_t *r);
+void web_pg_service_edit(web_req_t *r);
+void web_pg_service_save(web_req_t *r);
+void web_pg_service_remove(web_req_t *r);
 void web_pg_slip(web_req_t *r);
 void web_pg_slip_form(web_req_t *r);
 void web_pg_slip_check(web_req_t *r);

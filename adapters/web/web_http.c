@@ -113,6 +113,10 @@ static const s_route_t s_routes[] = {
     {"GET", "/metrics", R_NONE, web_pg_metrics},
     {"GET", "/services", R_CM | R_PROV | R_SUP, web_pg_services}, // issue 18
     {"POST", "/services", R_PROV, web_pg_services_post},
+    {"GET", "/services/new", R_SUP, web_pg_service_new},
+    {"GET", "/services/edit/:code", R_SUP, web_pg_service_edit},
+    {"POST", "/services/save", R_SUP, web_pg_service_save},
+    {"POST", "/services/remove", R_SUP, web_pg_service_remove},
     {"GET", "/slip/:id", R_CM, web_pg_slip},
     {"GET", "/slip", R_CM | R_PROV, web_pg_slip_form},
     {"POST", "/slip", R_CM | R_PROV, web_pg_slip_check},

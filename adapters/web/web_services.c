@@ -152,6 +152,12 @@ web_pg_services(web_req_t *r)
     json_t *o;
     bool fr = !strcmp(r->lang, "fr");
     bool prov = !strcmp(r->s.role, "provider");
+    bool sup = !strcmp(r->s.role, "supervisor");
+    if (sup) {
+        web_buf_add(b, "<p><a class=\"button\" href=\"/services/new\">");
+        s_t(r, "svc-add");
+        web_buf_add(b, "</a></p>");
+    }
     json_array_foreach(res, i, o)
     {
         json_t *e = json_object_get(o, "entry");
@@ -171,6 +177,13 @@ web_pg_services(web_req_t *r)
                    json_integer_value(json_object_get(o, "capacity_age_s")));
         if (prov && json_is_true(json_object_get(o, "own")))
             s_capacity_form(r, web_s(e, "code"));
+        if (sup && json_is_true(json_object_get(o, "own"))) {
+            web_buf_add(b, " <a href=\"/services/edit/");
+            web_buf_esc(b, web_s(e, "code"));
+            web_buf_add(b, "\">");
+            s_t(r, "svc-edit");
+            web_buf_add(b, "</a>");
+        }
         web_buf_add(b, "</td></tr>");
     }
     if (i == 0) {

@@ -183,6 +183,104 @@ code=$(curl -s -o "$T/page" -w '%{http_code}' -b "$T/jar-cl" \
 ok
 expect 0 "${CL[@]}" --json service list --code child-counselling
 json_is 'd[0]["entry"]["capacity"]["state"]' full
+CSRF_PRV=$CSRF
+
+# ---- a supervisor keeps the clinic's catalogue from the staff application
+staff_add clinic moussa supervisor
+web_login cl moussa "$T/jar-sup"
+CSRF_SUP=$CSRF
+# post JAR PATH BODY: the status code; the page in $T/page
+post() {
+    curl -s -o "$T/page" -w '%{http_code}' -b "$1" \
+        -H 'Content-Type: application/x-www-form-urlencoded' \
+        --data-binary "$3" "${WEB_URL[cl]}$2"
+}
+svc_version() {
+    passerelle "${CL[@]}" service export >"$T/cat.json" || fail "service export"
+    python3 -c 'import json,sys; print(json.loads(json.load(open(sys.argv[1]))["doc"])["version"])' "$T/cat.json"
+}
+page "$T/jar-sup" "${WEB_URL[cl]}/services"
+page_has 'href="/services/new"'
+page_has 'href="/services/edit/primary-care"'
+page "$T/jar-sup" "${WEB_URL[cl]}/services/new"
+page_has 'name="code" required'
+page_has '<option value="legal">'
+code=$(post "$T/jar-sup" /services/save "csrf=$CSRF_SUP&mode=new&code=legal-aid&sector=legal&name_en=Legal+aid&languages=fr%2C+wo%2C&min_age=18&hours=Tue+9-12&region=dakar&sex=any&status=active")
+[ "$code" = 303 ] || FAIL_LOG=$T/page fail "POST /services/save answered $code"
+ok
+expect 0 "${CL[@]}" --json service list --code legal-aid
+json_is 'd[0]["own"], d[0]["entry"]["languages"], d[0]["entry"]["min_age"], d[0]["entry"]["name_en"], d[0]["entry"]["sector"]' \
+    '[true, ["fr", "wo"], 18, "Legal aid", "legal"]'
+V1=$(svc_version)
+# refused forms change nothing and come back as they were typed
+code=$(post "$T/jar-sup" /services/save "csrf=$CSRF_SUP&mode=new&code=legal-aid&sector=legal&name_en=Other+legal+aid")
+[ "$code" = 409 ] || FAIL_LOG=$T/page fail "a second legal-aid answered $code, not 409"
+page_has "exists"
+page_has 'value="Other legal aid"'
+code=$(post "$T/jar-sup" /services/save "csrf=$CSRF_SUP&mode=new&code=Bad+Code&sector=legal&name_en=X")
+[ "$code" = 400 ] || FAIL_LOG=$T/page fail "a bad code answered $code, not 400"
+page_has "code is a slug"
+code=$(post "$T/jar-sup" /services/save "csrf=$CSRF_SUP&mode=new&code=night-shelter&sector=housing&name_en=Shelter&max_age=old")
+[ "$code" = 400 ] || FAIL_LOG=$T/page fail "a bad age answered $code, not 400"
+page_has "whole years"
+page_has 'value="night-shelter"'
+code=$(post "$T/jar-sup" /services/save "csrf=$CSRF_SUP&mode=new&code=night-shelter&sector=housing")
+[ "$code" = 400 ] || FAIL_LOG=$T/page fail "a service without a name answered $code, not 400"
+page_has "give a name"
+[ "$(svc_version)" = "$V1" ] || fail "a refused form changed the catalogue"
+ok
+expect 0 "${CL[@]}" --json service list --code night-shelter
+json_is 'len(d)' 0
+# a provider may set capacity, not change the catalogue
+code=$(post "$T/jar-cl" /services/save "csrf=$CSRF_PRV&mode=new&code=x-ray&sector=health&name_en=X-ray")
+[ "$code" = 403 ] || fail "a provider's POST /services/save answered $code, not 403"
+code=$(curl -s -o /dev/null -w '%{http_code}' -b "$T/jar-cl" "${WEB_URL[cl]}/services/new")
+[ "$code" = 403 ] || fail "a provider's GET /services/new answered $code, not 403"
+ok
+# a change keeps the capacity signal; the form shows the stored values
+expect 0 "${CL[@]}" service capacity legal-aid limited --free 3
+page "$T/jar-sup" "${WEB_URL[cl]}/services/edit/legal-aid"
+page_has 'value="Legal aid"'
+page_has 'value="fr, wo"'
+page_has 'value="18"'
+page_has 'name="confirm"'
+code=$(post "$T/jar-sup" /services/save "csrf=$CSRF_SUP&mode=edit&code=legal-aid&sector=legal&name_en=Legal+aid+and+papers&name_fr=Aide+juridique&languages=fr&region=dakar&sex=any&status=active")
+[ "$code" = 303 ] || FAIL_LOG=$T/page fail "the change answered $code"
+expect 0 "${CL[@]}" --json service list --code legal-aid
+json_is 'd[0]["entry"]["name_en"], d[0]["entry"]["name_fr"], d[0]["entry"]["languages"], "min_age" in d[0]["entry"], d[0]["entry"]["capacity"]["state"]' \
+    '["Legal aid and papers", "Aide juridique", ["fr"], false, "limited"]'
+code=$(curl -s -o "$T/page" -w '%{http_code}' -b "$T/jar-sup" "${WEB_URL[cl]}/services/edit/no-such")
+[ "$code" = 404 ] || fail "the edit page of an unknown code answered $code"
+ok
+# the change reaches the agency through the broker's directory
+ag_sees() { passerelle "${AG[@]}" --json service list --code legal-aid 2>/dev/null | grep -q "$1"; }
+net_until 150 ag_sees '"Legal aid and papers"' \
+    || fail "the agency never saw the supervisor's change"
+ok
+# removal needs the confirmation box
+code=$(post "$T/jar-sup" /services/remove "csrf=$CSRF_SUP&code=legal-aid")
+[ "$code" = 400 ] || fail "a removal without confirmation answered $code"
+expect 0 "${CL[@]}" --json service list --code legal-aid
+json_is 'len(d)' 1
+code=$(post "$T/jar-sup" /services/remove "csrf=$CSRF_SUP&code=legal-aid&confirm=yes")
+[ "$code" = 303 ] || FAIL_LOG=$T/page fail "the removal answered $code"
+expect 0 "${CL[@]}" --json service list --code legal-aid
+json_is 'len(d)' 0
+ag_gone() { ! passerelle "${AG[@]}" --json service list --code legal-aid 2>/dev/null | grep -q legal-aid; }
+net_until 150 ag_gone || fail "the agency still offers the removed service"
+ok
+# each change is audited under the supervisor's name
+expect 0 "${CL[@]}" audit export --json
+python3 -c 'import json, sys
+for e in json.load(open(sys.argv[1]))["entries"]:
+    t = json.loads(e["text"])
+    if t.get("kind") == "catalogue":
+        print(t.get("by"), t.get("event"), t.get("detail"))' "$T/out" >"$T/audit"
+grep -qx "moussa service-add code=legal-aid" "$T/audit" || FAIL_LOG=$T/audit fail "no audit of the supervisor's add"
+grep -qx "moussa service-change code=legal-aid" "$T/audit" || FAIL_LOG=$T/audit fail "no audit of the change"
+grep -qx "moussa service-remove code=legal-aid" "$T/audit" || FAIL_LOG=$T/audit fail "no audit of the removal"
+grep -qx "owner service-add code=primary-care" "$T/audit" || FAIL_LOG=$T/audit fail "no audit of the owner's add"
+ok
 web_stop_checked
 
 # ---- the clinic checks it offline
