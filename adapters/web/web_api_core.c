@@ -62,6 +62,10 @@ static const s_bind_t s_binds[] = {
     {"POST", A "/handovers/:id/no-show", "handover.act", "id", "no-show", NULL},
     {"POST", A "/handovers/:id/withdraw", "handover.act", "id", "withdraw", NULL},
     {"POST", A "/handovers/:id/cp-ack", "handover.cp-ack", "id", NULL, NULL},
+    {"GET", A "/services", "service.list", NULL, NULL,
+     "sector,dimension,region,code,address,capacity"},
+    {"POST", A "/services", "service.add", NULL, NULL, NULL},
+    {"POST", A "/services/:id/remove", "service.remove", "code", NULL, NULL},
 };
 // clang-format on
 

@@ -98,6 +98,10 @@ static const s_route_t s_routes[] = {
     {"POST", API "/handovers/:id/no-show", R_CM, web_api_core},
     {"POST", API "/handovers/:id/withdraw", R_CM, web_api_core},
     {"POST", API "/handovers/:id/cp-ack", R_CM, web_api_core},
+    // this node's service catalogue and the services it knows (issue 18)
+    {"GET", API "/services", R_CM | R_PROV | R_SUP, web_api_core},
+    {"POST", API "/services", R_SUP, web_api_core},
+    {"POST", API "/services/:id/remove", R_SUP, web_api_core},
     // FHIR R4 and HSDS 3.0 (issue 16; adapters/web/openapi/fhir-hsds.json)
     {"GET", "/api/v1/fhir/Task", R_PROV | R_CM | R_SUP, web_api_fhir_tasks},
     {"GET", "/api/v1/fhir/Bundle/:id", R_PROV | R_CM | R_SUP,

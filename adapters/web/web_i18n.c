@@ -476,6 +476,7 @@ static const s_msg_t s_msgs[] = {
     // a supervisor's catalogue form (web_service_form.c)
     {"svc-add", "Add a service", "Ajouter un service"},
     {"svc-edit", "Change the service", "Modifier le service"},
+    {"change", "Change", "Modifier"},
     {"svc-remove", "Remove this service", "Retirer ce service"},
     {"svc-remove-confirm",
      "Yes: no one will be able to refer to it any more.",

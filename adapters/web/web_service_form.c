@@ -149,7 +149,7 @@ s_form(web_req_t *r, const json_t *e, const char *code)
     web_buf_add(b, "</button></form>");
     if (!code)
         return;
-    web_buf_add(b, "<h3>");
+    web_buf_add(b, "<section class=\"card danger\"><h3>");
     s_t(r, "svc-remove");
     web_buf_add(b, "</h3>");
     web_form_begin(r, "/services/remove");
@@ -160,7 +160,7 @@ s_form(web_req_t *r, const json_t *e, const char *code)
     s_t(r, "svc-remove-confirm");
     web_buf_add(b, "</label><button type=\"submit\" class=\"danger\">");
     s_t(r, "svc-remove");
-    web_buf_add(b, "</button></form>");
+    web_buf_add(b, "</button></form></section>");
 }
 
 void

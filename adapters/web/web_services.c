@@ -166,7 +166,15 @@ web_pg_services(web_req_t *r)
         web_buf_esc(b, *name ? name : web_s(e, fr ? "name_en" : "name_fr"));
         web_buf_add(b, " <code>");
         web_buf_esc(b, web_s(e, "code"));
-        web_buf_add(b, "</code></td><td>");
+        web_buf_add(b, "</code>");
+        if (sup && json_is_true(json_object_get(o, "own"))) {
+            web_buf_add(b, "<br><a href=\"/services/edit/");
+            web_buf_esc(b, web_s(e, "code"));
+            web_buf_add(b, "\">");
+            s_t(r, "change");
+            web_buf_add(b, "</a>");
+        }
+        web_buf_add(b, "</td><td>");
         web_buf_esc(b, web_s(o, "address"));
         web_buf_add(b, "</td><td>");
         s_t(r, web_s(e, "sector"));
@@ -177,13 +185,7 @@ web_pg_services(web_req_t *r)
                    json_integer_value(json_object_get(o, "capacity_age_s")));
         if (prov && json_is_true(json_object_get(o, "own")))
             s_capacity_form(r, web_s(e, "code"));
-        if (sup && json_is_true(json_object_get(o, "own"))) {
-            web_buf_add(b, " <a href=\"/services/edit/");
-            web_buf_esc(b, web_s(e, "code"));
-            web_buf_add(b, "\">");
-            s_t(r, "svc-edit");
-            web_buf_add(b, "</a>");
-        }
+
         web_buf_add(b, "</td></tr>");
     }
     if (i == 0) {

@@ -14,12 +14,17 @@ set -euo pipefail
 if [ -n "${PL_BIN_DIR:-}" ] && [ -x "$PL_BIN_DIR/passerelle" ]; then
     PATH="$PL_BIN_DIR:$PATH"
 fi
-for exe in passerelle passerelle-node passerelle-broker passerelle-web curl python3 setpriv zbarimg; do
+for exe in passerelle passerelle-node passerelle-broker passerelle-web curl python3 setpriv zbarimg node; do
     command -v "$exe" >/dev/null 2>&1 || {
         echo "test_services: FAIL: '$exe' not found on PATH" >&2
         exit 1
     }
 done
+WEBT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../web" && pwd)
+[ -x "${PL_CHROMIUM:-/usr/bin/chromium}" ] && [ -d "$WEBT/node_modules/axe-core" ] || {
+    echo "test_services: FAIL: no chromium or tests/web/node_modules (scripts/deps.sh installs them)" >&2
+    exit 1
+}
 if [ "${PL_TEST_BUILD:-ON}" != "ON" ]; then
     echo "test_services: skipped (needs a test build: moved clock)"
     exit 0
@@ -256,6 +261,14 @@ ok
 ag_sees() { passerelle "${AG[@]}" --json service list --code legal-aid 2>/dev/null | grep -q "$1"; }
 net_until 150 ag_sees '"Legal aid and papers"' \
     || fail "the agency never saw the supervisor's change"
+ok
+# the supervisor's screens in a real browser: no serious or critical
+# accessibility violation, at a phone's width and a desk's
+c=$(awk '$6 ~ /pl_session$/ {print $6 "=" $7; exit}' "$T/jar-sup")
+node "$WEBT/a11y.js" "$c" "${PL_BIN_DIR:-$T}/web-artifacts/services" \
+    "${WEB_URL[cl]}/services" "${WEB_URL[cl]}/services/new" \
+    "${WEB_URL[cl]}/services/edit/legal-aid" >"$T/a11y.out" 2>&1 \
+    || FAIL_LOG=$T/a11y.out fail "accessibility of the catalogue screens"
 ok
 # removal needs the confirmation box
 code=$(post "$T/jar-sup" /services/remove "csrf=$CSRF_SUP&code=legal-aid")

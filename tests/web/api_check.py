@@ -184,6 +184,27 @@ good(*req(AU, "POST", "/api/v1/cases/%s/close" % CASE, ehr,
 st, hd, c2 = req(AU, "POST", "/api/v1/cases", ehr, {"given": "Erasable", "family": "Person", "birth": "1985-01-01"})
 good(st, c2, "case add 2")
 good(*req(AU, "POST", "/api/v1/cases/%s/erase" % c2["id"], ehr, {})[::2], what="erase")
+# ---- a supervisor keeps the agency's catalogue (issue 18's services)
+sup = TOK["sup"]
+svc = {"new": True, "entry": {"code": "intake-desk", "sector": "legal",
+                              "name_en": "Intake desk", "languages": ["fr"]}}
+st, hd, a = req(AU, "POST", "/api/v1/services", sup, svc)
+good(st, a, "service add")
+check(a.get("entry", {}).get("code") == "intake-desk", "service add: %s" % a)
+st, hd, doc = req(AU, "POST", "/api/v1/services", sup, svc)
+problem(st, hd, doc, 409, "a second service of the same code with new")
+st, hd, doc = req(AU, "POST", "/api/v1/services", sup,
+                  {"entry": {"code": "Bad Code", "sector": "legal", "name_en": "X"}})
+problem(st, hd, doc, 400, "a service with a bad code")
+st, hd, lst = req(AU, "GET", "/api/v1/services?code=intake-desk", ehr)
+check(st == 200 and len(lst) == 1 and lst[0].get("own") is True,
+      "the case manager does not see the new service: %s" % lst)
+good(*req(AU, "POST", "/api/v1/services/intake-desk/remove", sup, {})[::2],
+     what="service remove")
+st, hd, doc = req(AU, "POST", "/api/v1/services/intake-desk/remove", sup, {})
+problem(st, hd, doc, 404, "removing a service twice")
+st, hd, lst = req(AU, "GET", "/api/v1/services?code=intake-desk", ehr)
+check(st == 200 and lst == [], "the removed service is still listed: %s" % lst)
 print("test_web_api: valid tokens, every route, replays act once: ok")
 
 # ---- bad bodies leave every store intact
