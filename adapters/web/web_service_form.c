@@ -22,12 +22,12 @@ static const struct {
     const char *label; // message key
     s_kind_t kind;
 } s_fields[] = {
-    {"name_fr", "svc-name-fr", F_TEXT},   {"name_en", "svc-name-en", F_TEXT},
-    {"region", "region", F_SLUG},         {"languages", "svc-languages", F_LIST},
-    {"min_age", "svc-min-age", F_AGE},    {"max_age", "svc-max-age", F_AGE},
-    {"cost", "svc-cost", F_TEXT},         {"hours", "svc-hours", F_TEXT},
-    {"reach", "svc-reach", F_TEXT},       {"documents", "svc-documents", F_LIST},
-    {"lat", "svc-lat", F_DEGREES},        {"lon", "svc-lon", F_DEGREES},
+    {"name_fr", "svc-name-fr", F_TEXT}, {"name_en", "svc-name-en", F_TEXT},
+    {"region", "region", F_SLUG},       {"languages", "svc-languages", F_LIST},
+    {"min_age", "svc-min-age", F_AGE},  {"max_age", "svc-max-age", F_AGE},
+    {"cost", "svc-cost", F_TEXT},       {"hours", "svc-hours", F_TEXT},
+    {"reach", "svc-reach", F_TEXT},     {"documents", "svc-documents", F_LIST},
+    {"lat", "svc-lat", F_DEGREES},      {"lon", "svc-lon", F_DEGREES},
 };
 #define S_NFIELDS (sizeof s_fields / sizeof s_fields[0])
 
@@ -121,8 +121,11 @@ s_form(web_req_t *r, const json_t *e, const char *code)
             web_buf_add(b, " type=\"number\" min=\"0\" max=\"130\"");
             break;
         case F_DEGREES:
-            web_buf_add(b, " type=\"number\" step=\"any\" min=\"-180\" "
-                           "max=\"180\"");
+            web_buf_addf(b,
+                         " type=\"number\" step=\"any\" min=\"-%d\" "
+                         "max=\"%d\"",
+                         !strcmp(s_fields[i].key, "lat") ? 90 : 180,
+                         !strcmp(s_fields[i].key, "lat") ? 90 : 180);
             break;
         case F_SLUG:
             web_buf_add(b, " maxlength=\"64\" pattern=\"[a-z0-9-]*\"");
@@ -237,8 +240,7 @@ static json_t *
 s_entry(web_req_t *r, const char **why)
 {
     json_t *e = json_object();
-    static const char *const base[] = {"code", "sector", "sex", "status",
-                                       NULL};
+    static const char *const base[] = {"code", "sector", "sex", "status", NULL};
     for (const char *const *k = base; *k; k++) {
         const char *v = web_form_get(&r->form, *k);
         if (v && *v)
@@ -315,8 +317,8 @@ web_pg_service_save(web_req_t *r)
         return;
     }
     // a new service never replaces one of the same code by surprise
-    json_t *args = json_pack("{s:o, s:b}", "entry", e, "new",
-                             !strcmp(mode, "new"));
+    json_t *args =
+        json_pack("{s:o, s:b}", "entry", e, "new", !strcmp(mode, "new"));
     json_t *res = NULL;
     char err[S_ERR], ecode[32];
     int rc = web_call(r, "service.add", args, true, &res, err, sizeof err,
