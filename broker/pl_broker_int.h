@@ -59,6 +59,17 @@ typedef struct {
     uint8_t dir_sent[32];  // digest of the directory it was last sent
 } pl_session_t;
 
+// How many lines of one kind a source may write in a window: a node that
+// sends a storm of bad packets must not fill the broker's disk with WARN
+// lines (each refusal is still counted and answered).
+#define S_REJECT_LOG_LINES  20    // "rejected" lines per source and window
+#define S_REJECT_LOG_WINDOW 60000 // ms
+typedef struct {
+    uint64_t start_ms; // monotonic start of the window
+    uint32_t lines;    // lines written in it
+    uint64_t quiet;    // refusals not logged since the last line
+} pl_log_budget_t;
+
 // Transport figures per address (kept in memory since start).
 typedef struct {
     char address[PL_ADDRESS_MAX + 1];                       // node address
@@ -68,6 +79,7 @@ typedef struct {
     size_t nlat;                 // samples written
     uint64_t quota_log_ms;       // monotonic ms of the last quota line
     uint64_t quota_quiet;        // quota refusals not logged since
+    pl_log_budget_t reject_log;  // its "rejected" lines
     bool lost;                   // its session ended for silence
 } pl_stats_t;
 
@@ -124,6 +136,7 @@ struct pl_broker {
     uint64_t routed_slot;             // second of the last slot written
     uint64_t full_log_ms;             // monotonic ms of the last store_full
     uint64_t full_quiet;              // store-full refusals not logged since
+    pl_log_budget_t reject_log;       // "rejected" lines of unknown senders
     bool store_failed;                // the store failed for good
     bool reload_failed;               // the last reload kept the registry
     pl_fed_t *fed;                    // federation (issue 13)

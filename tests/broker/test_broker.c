@@ -748,6 +748,12 @@ test_garbage(void **state)
     // some random bytes are valid packets (a heartbeat, say); most are not
     fprintf(stderr, "garbage: rejected=%d of 500\n", rejected);
     assert_true(rejected >= 400);
+    // each refusal is answered, but the log holds a budget of them per
+    // sender and window, and says once that the rest are only counted
+    long lines = pl_testnet_log_count(&net, "rejected from=");
+    fprintf(stderr, "garbage: %ld rejected lines in the broker's log\n", lines);
+    assert_true(lines >= 1 && lines <= 20);
+    assert_int_equal(pl_testnet_log_count(&net, "rejected_quiet from="), 1);
     // oversized: ZMQ_MAXMSGSIZE drops the connection; the broker survives
     size_t big = PL_PACKET_MAX + 1;
     uint8_t *huge = calloc(1, big);
