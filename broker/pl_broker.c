@@ -168,28 +168,6 @@ pl_broker_send(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
     return 0;
 }
 
-// Whether budget 'b' allows one more line now; else counts it as quiet.
-// The line that opens a window says how many were left out before it
-// (*quiet), and the one that ends a window's budget says that the next
-// refusals are counted, not logged (*last).
-static bool
-s_log_budget(pl_log_budget_t *b, uint64_t *quiet, bool *last)
-{
-    uint64_t mono = pl_mono_ms();
-    if (!b->start_ms || mono - b->start_ms >= S_REJECT_LOG_WINDOW) {
-        b->start_ms = mono ? mono : 1;
-        b->lines = 0;
-    }
-    if (b->lines >= S_REJECT_LOG_LINES) {
-        b->quiet++;
-        return false;
-    }
-    *quiet = b->quiet;
-    b->quiet = 0;
-    *last = ++b->lines == S_REJECT_LOG_LINES;
-    return true;
-}
-
 static void
 s_reject(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
          const uint8_t *id, Passerelle__V1__RejectReason reason,
@@ -207,8 +185,9 @@ s_reject(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
     // quota_exceeded); the others have a budget per sender: a refusal
     // storm must not become a log storm
     if (reason != PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL
-        && s_log_budget(st ? &st->reject_log : &self->reject_log, &quiet,
-                        &last)) {
+        && pl_log_budget(st ? &st->reject_log : &self->reject_log, pl_mono_ms(),
+                         S_REJECT_LOG_LINES, S_REJECT_LOG_WINDOW, &quiet,
+                         &last)) {
         char more[48] = "";
         if (quiet)
             snprintf(more, sizeof more, " left_out_before=%llu",

@@ -64,11 +64,6 @@ typedef struct {
 // lines (each refusal is still counted and answered).
 #define S_REJECT_LOG_LINES  20    // "rejected" lines per source and window
 #define S_REJECT_LOG_WINDOW 60000 // ms
-typedef struct {
-    uint64_t start_ms; // monotonic start of the window
-    uint32_t lines;    // lines written in it
-    uint64_t quiet;    // refusals not logged since the last line
-} pl_log_budget_t;
 
 // Transport figures per address (kept in memory since start).
 typedef struct {

@@ -69,18 +69,48 @@ s_taken(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES])
     pl_buf_free(&b);
 }
 
-// Refuses an envelope for good: logged, counted, answered "rejected" so the
-// broker drops it. Nothing is stored.
+#define S_LOG_LINES  20    // envelope_refused (or _deferred) lines a window
+#define S_LOG_WINDOW 60000 // ms
+
+// Whether an inbound line of budget 'b' may be written; " left_out_before=N"
+// into 'more' when some were not. The window's last line is followed by one
+// "EVENT_quiet" line.
+static bool
+s_log_budget(pl_node_t *self, pl_log_budget_t *b, const char *event, char *more,
+             size_t n)
+{
+    uint64_t quiet = 0;
+    bool last = false;
+    *more = '\0';
+    if (!pl_log_budget(b, pl_mono_ms(), S_LOG_LINES, S_LOG_WINDOW, &quiet,
+                       &last))
+        return false;
+    if (quiet)
+        snprintf(more, n, " left_out_before=%llu", (unsigned long long) quiet);
+    if (last)
+        pl_log_warn(self->log,
+                    "%s_quiet lines=%d window_s=%d: the next ones in this "
+                    "window are counted, not logged",
+                    event, S_LOG_LINES, S_LOG_WINDOW / 1000);
+    return true;
+}
+
+// Refuses an envelope for good: logged (within a budget: a peer's storm of
+// bad envelopes must not fill the disk), counted, answered "rejected" so
+// the broker drops it. Nothing is stored.
 static void
 s_refuse(pl_node_t *self, const uint8_t *id, const char *from,
          Passerelle__V1__RejectReason reason, const char *detail)
 {
-    char hex[2 * PL_MSG_ID_BYTES + 1] = "-";
+    char hex[2 * PL_MSG_ID_BYTES + 1] = "-", more[48];
     if (id)
         pl_node_hexid(hex, id);
-    pl_log_warn(self->log,
-                "envelope_refused id=%s from=%s reason=%s detail=\"%s\"", hex,
-                from ? from : "-", pl_wire_reason_name(reason), detail);
+    if (s_log_budget(self, &self->refuse_log, "envelope_refused", more,
+                     sizeof more))
+        pl_log_warn(self->log,
+                    "envelope_refused id=%s from=%s reason=%s detail=\"%s\"%s",
+                    hex, from ? from : "-", pl_wire_reason_name(reason), detail,
+                    more);
     self->n.in_refused++;
     pl_buf_t b = {0};
     if (pl_wire_rejected(id, reason, detail, &b) == PL_OK)
@@ -711,9 +741,12 @@ s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
         return rc;
     if (self->skewed) {
         // a receipt would carry a wrong time: wait for a good clock
-        pl_log_warn(self->log,
-                    "envelope_deferred id=%s from=%s reason=clock_skew", in.hex,
-                    in.h.from);
+        char more[48];
+        if (s_log_budget(self, &self->defer_log, "envelope_deferred", more,
+                         sizeof more))
+            pl_log_warn(self->log,
+                        "envelope_deferred id=%s from=%s reason=clock_skew%s",
+                        in.hex, in.h.from, more);
         self->n.in_deferred++;
         return PL_OK;
     }

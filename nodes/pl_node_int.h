@@ -187,20 +187,22 @@ struct pl_node {
     uint64_t full_logged_ms; // last "store_full" line (own store)
     uint64_t full_n;         // full commits/refusals since that line
 
-    bool session;              // a welcome was seen and the broker is alive
-    bool welcomed;             // at least one welcome since start
-    bool undialled;            // own certificate revoked: link closed
-    uint64_t last_rx_ms;       // last packet from the broker
-    uint64_t last_tx_ms;       // last packet sent (pl_node_send_now)
-    uint64_t ping_ms;          // last idle ping (0: none this session)
-    uint64_t hello_next_ms;    // next hello while offline
-    uint32_t hello_backoff_ms; // current hello backoff
-    int64_t skew;              // broker time - our time, seconds
-    bool skewed;               // |skew| > S_CLOCK_SKEW_MAX: no sealing
-    uint64_t skew_logged_ms;   // last clock_skew error line
-    bool resync;               // resend all pending after this pass
-    uint64_t dir_gate_ms;      // until then (monotonic; 0: open) envelopes
-                               // wait for the session's directory response
+    bool session;               // a welcome was seen and the broker is alive
+    bool welcomed;              // at least one welcome since start
+    bool undialled;             // own certificate revoked: link closed
+    uint64_t last_rx_ms;        // last packet from the broker
+    uint64_t last_tx_ms;        // last packet sent (pl_node_send_now)
+    uint64_t ping_ms;           // last idle ping (0: none this session)
+    uint64_t hello_next_ms;     // next hello while offline
+    uint32_t hello_backoff_ms;  // current hello backoff
+    int64_t skew;               // broker time - our time, seconds
+    bool skewed;                // |skew| > S_CLOCK_SKEW_MAX: no sealing
+    pl_log_budget_t refuse_log; // envelope_refused lines (pl_inbound.c)
+    pl_log_budget_t defer_log;  // envelope_deferred lines
+    uint64_t skew_logged_ms;    // last clock_skew error line
+    bool resync;                // resend all pending after this pass
+    uint64_t dir_gate_ms;       // until then (monotonic; 0: open) envelopes
+                                // wait for the session's directory response
 
     pl_resend_t *rs;            // resend schedule (pl_outbox.c)
     size_t nrs, caprs;          // used, allocated

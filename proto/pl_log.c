@@ -232,3 +232,21 @@ pl_log_level_parse(const char *text)
         return PL_LOG_WARN;
     return PL_LOG_INFO;
 }
+
+bool
+pl_log_budget(pl_log_budget_t *b, uint64_t now_ms, uint32_t lines,
+              uint64_t window_ms, uint64_t *quiet, bool *last)
+{
+    if (!b->start_ms || now_ms - b->start_ms >= window_ms) {
+        b->start_ms = now_ms ? now_ms : 1;
+        b->lines = 0;
+    }
+    if (b->lines >= lines) {
+        b->quiet++;
+        return false;
+    }
+    *quiet = b->quiet;
+    b->quiet = 0;
+    *last = ++b->lines == lines;
+    return true;
+}

@@ -7,7 +7,9 @@
 #ifndef PL_LOG_H
 #define PL_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 typedef enum {
@@ -65,5 +67,21 @@ void pl_log_json_line(char *out, size_t n, const char *ts, const char *level,
 
 // Parses "error|warn|info|debug"; returns PL_LOG_INFO for anything else.
 pl_log_level_t pl_log_level_parse(const char *text);
+
+// A budget of lines of one kind: a peer that sends a storm of bad packets
+// must not fill a disk with one WARN line each. Zero-initialised.
+typedef struct {
+    uint64_t start_ms; // monotonic start of the window (0: none yet)
+    uint32_t lines;    // lines written in it
+    uint64_t quiet;    // events not logged since the last line
+} pl_log_budget_t;
+
+// Whether one more line fits in 'b' at monotonic time 'now_ms': at most
+// 'lines' a window of 'window_ms'. Else the event is counted as quiet. On
+// true, *quiet is how many were left out before this line (to be said in
+// it), and *last is true when it uses the window's last line (the caller
+// then says that the next ones are counted, not logged).
+bool pl_log_budget(pl_log_budget_t *b, uint64_t now_ms, uint32_t lines,
+                   uint64_t window_ms, uint64_t *quiet, bool *last);
 
 #endif

@@ -298,6 +298,28 @@ main(void)
     json_decref(dir);
     fprintf(stderr, "revoked sender: refused\n");
 
+    // 7. a storm of bad envelopes: each is refused and counted, the log
+    // holds 20 lines of them and says once that the rest are counted only
+    long ref0 = pl_testnode_stat(net.home[B], "counters.in_refused");
+    long lines0 = pl_testnode_count_in_file(blog_copy, "envelope_refused id=");
+    PL_CHECK(lines0 >= 1);
+    for (int k = 0; k < 60; k++) {
+        s_seal(&x, ka, pc.box, NULL, "storm", id, &p);
+        s_inject(&x, &p, id);
+        pl_buf_free(&p);
+    }
+    PL_CHECK(pl_testnode_wait_stat(net.home[B], "counters.in_refused",
+                                   ref0 + 60, 30000)
+             == ref0 + 60);
+    long lines =
+        pl_testnode_count_in_file(blog_copy, "envelope_refused id=") - lines0;
+    fprintf(stderr, "storm of 60 refused envelopes: %ld lines\n", lines);
+    // at most 20 a minute (the storm may straddle two windows)
+    PL_CHECK(lines <= 40);
+    PL_CHECK(pl_testnode_count_in_file(blog_copy, "envelope_refused_quiet")
+             >= 1);
+    s_nothing_stored(&x, 1, seen0);
+
     // the good message is the only one B holds
     json_t *list = NULL;
     PL_CHECK(pl_testnode_tool(&list, NULL, net.home[B], "list --json") == 0);

@@ -147,6 +147,37 @@ test_write_both(void **state)
     assert_int_equal(pl_log_format_parse("", &fmt), -1);
 }
 
+// pl_log_budget: 3 lines a window of 1000 ms; the 3rd is the last, the
+// rest are counted; the next window's first line says how many.
+static void
+test_budget(void **state)
+{
+    (void) state;
+    pl_log_budget_t b = {0};
+    uint64_t quiet = 99;
+    bool last = true;
+    assert_true(pl_log_budget(&b, 5000, 3, 1000, &quiet, &last));
+    assert_int_equal(quiet, 0);
+    assert_false(last);
+    assert_true(pl_log_budget(&b, 5001, 3, 1000, &quiet, &last));
+    assert_false(last);
+    assert_true(pl_log_budget(&b, 5002, 3, 1000, &quiet, &last));
+    assert_true(last);
+    for (int i = 0; i < 7; i++)
+        assert_false(
+            pl_log_budget(&b, 5500 + (uint64_t) i, 3, 1000, &quiet, &last));
+    assert_true(pl_log_budget(&b, 6000, 3, 1000, &quiet, &last));
+    assert_int_equal(quiet, 7);
+    assert_false(last);
+    assert_true(pl_log_budget(&b, 6001, 3, 1000, &quiet, &last));
+    assert_int_equal(quiet, 0);
+    // a clock at 0 still opens a window
+    pl_log_budget_t z = {0};
+    assert_true(pl_log_budget(&z, 0, 1, 1000, &quiet, &last));
+    assert_true(last);
+    assert_false(pl_log_budget(&z, 10, 1, 1000, &quiet, &last));
+}
+
 int
 main(void)
 {
@@ -154,6 +185,7 @@ main(void)
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_escapes_and_cuts),
         cmocka_unit_test(test_write_both),
+        cmocka_unit_test(test_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
