@@ -8,9 +8,13 @@
 // the items removed and added since (issue 20: the directory of a national
 // network is megabytes, and every reconnect and every enrolment sent all
 // of it to every node). Layer: broker.
+#include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "broker/pl_broker_int.h"
@@ -107,9 +111,148 @@ s_hist_take(pl_dir_t *dir, pl_dir_t *old)
     }
 }
 
+// ---- the history across a restart: STORE/dirhist
+//
+// At a clean stop the broker writes the names of its directory and of its
+// history; at its first build after the start it reads them back, so that
+// a node holding one of them is sent a delta, not the whole directory (a
+// change made while the broker was down, or by its restart). A cache, not
+// state: names of public items (certificates, lists, catalogues), each
+// set checked against its digest when read; a missing, short or changed
+// file only means whole directories, as before. Format: "PLDHIST1", u32
+// count, then per directory its digest, u32 n and n sorted names (little
+// endian).
+#define S_HIST_FILE     "dirhist"
+#define S_HIST_NAME_MAX 8000000 // names of one directory, at most
+static const char s_hist_magic[8] = {'P', 'L', 'D', 'H', 'I', 'S', 'T', '1'};
+
+static void
+s_u32_put(uint8_t b[4], uint32_t v)
+{
+    b[0] = (uint8_t) v, b[1] = (uint8_t) (v >> 8), b[2] = (uint8_t) (v >> 16),
+    b[3] = (uint8_t) (v >> 24);
+}
+
+static uint32_t
+s_u32_get(const uint8_t b[4])
+{
+    return (uint32_t) b[0] | (uint32_t) b[1] << 8 | (uint32_t) b[2] << 16
+           | (uint32_t) b[3] << 24;
+}
+
+static bool
+s_hist_write_one(FILE *f, const uint8_t digest[PL_DIRSET_DIGEST],
+                 const uint8_t (*names)[PL_DIRSET_NAME], size_t n)
+{
+    uint8_t nb[4];
+    s_u32_put(nb, (uint32_t) n);
+    return fwrite(digest, PL_DIRSET_DIGEST, 1, f) == 1
+           && fwrite(nb, 4, 1, f) == 1
+           && (n == 0 || fwrite(names, PL_DIRSET_NAME, n, f) == n);
+}
+
+static void
+s_hist_save(pl_broker_t *self)
+{
+    pl_dir_t *d = self->dir;
+    if (!d || d->set.n > S_HIST_NAME_MAX)
+        return;
+    char path[sizeof self->home + 32], tmp[sizeof path + 8];
+    snprintf(path, sizeof path, "%s/store/" S_HIST_FILE, self->home);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
+        pl_log_warn(self->log, "directory_history_not_kept err=\"%s\"",
+                    strerror(errno));
+        return;
+    }
+    uint8_t(*names)[PL_DIRSET_NAME] =
+        malloc(d->set.n ? d->set.n * PL_DIRSET_NAME : 1);
+    uint8_t cb[4];
+    s_u32_put(cb, (uint32_t) (1 + d->nhist));
+    bool ok = names && fwrite(s_hist_magic, sizeof s_hist_magic, 1, f) == 1
+              && fwrite(cb, 4, 1, f) == 1;
+    for (size_t i = 0; ok && i < d->set.n; i++)
+        memcpy(names[i], d->set.v[i].name, PL_DIRSET_NAME);
+    ok = ok && s_hist_write_one(f, d->digest, names, d->set.n);
+    for (size_t k = 0; ok && k < d->nhist; k++)
+        ok = s_hist_write_one(f, d->hist[k].digest, d->hist[k].names,
+                              d->hist[k].n);
+    free(names);
+    ok = fflush(f) == 0 && ok;
+    ok = fclose(f) == 0 && ok;
+    if (ok && rename(tmp, path) == 0) {
+        pl_log_info(self->log, "directory_history_kept directories=%zu",
+                    1 + d->nhist);
+        return;
+    }
+    pl_log_warn(self->log, "directory_history_not_kept err=\"%s\"",
+                strerror(errno ? errno : EIO));
+    unlink(tmp);
+}
+
+// Reads STORE/dirhist into the history of 'dir', the first directory built
+// since the start: every kept directory but 'dir' itself, newest first.
+static void
+s_hist_load(pl_broker_t *self, pl_dir_t *dir)
+{
+    char path[sizeof self->home + 32];
+    snprintf(path, sizeof path, "%s/store/" S_HIST_FILE, self->home);
+    FILE *f = fopen(path, "rbe");
+    if (!f)
+        return; // none: a first start, or a broker that did not stop cleanly
+    uint8_t magic[8], cb[4];
+    size_t bad = 0;
+    if (fread(magic, 8, 1, f) != 1 || memcmp(magic, s_hist_magic, 8) != 0
+        || fread(cb, 4, 1, f) != 1) {
+        fclose(f);
+        pl_log_warn(self->log, "directory_history_ignored reason=format");
+        return;
+    }
+    uint32_t count = s_u32_get(cb);
+    for (uint32_t k = 0; k < count && dir->nhist < S_HIST; k++) {
+        s_base_t b = {0};
+        uint8_t nb[4];
+        if (fread(b.digest, PL_DIRSET_DIGEST, 1, f) != 1
+            || fread(nb, 4, 1, f) != 1) {
+            bad++;
+            break;
+        }
+        b.n = s_u32_get(nb);
+        b.names = b.n <= S_HIST_NAME_MAX
+                      ? malloc(b.n ? b.n * PL_DIRSET_NAME : 1)
+                      : NULL;
+        if (!b.names
+            || (b.n && fread(b.names, PL_DIRSET_NAME, b.n, f) != b.n)) {
+            free(b.names);
+            bad++;
+            break;
+        }
+        uint8_t check[PL_DIRSET_DIGEST];
+        pl_dirset_digest_names((const uint8_t(*)[PL_DIRSET_NAME]) b.names, b.n,
+                               check);
+        bool dup = memcmp(b.digest, dir->digest, PL_DIRSET_DIGEST) == 0;
+        for (size_t j = 0; !dup && j < dir->nhist; j++)
+            dup = memcmp(b.digest, dir->hist[j].digest, PL_DIRSET_DIGEST) == 0;
+        if (dup || memcmp(check, b.digest, PL_DIRSET_DIGEST) != 0) {
+            bad += !dup;
+            free(b.names);
+            continue;
+        }
+        dir->hist[dir->nhist++] = b;
+    }
+    fclose(f);
+    pl_log_info(self->log, "directory_history_loaded directories=%zu%s",
+                dir->nhist, bad ? " ignored=some" : "");
+}
+
 void
 pl_broker_dir_destroy(pl_broker_t *self)
 {
+    s_hist_save(self);
     s_dir_free(&self->dir);
 }
 
@@ -302,6 +445,10 @@ s_current(pl_broker_t *self, bool now)
         return self->dir;
     }
     s_hist_take(dir, self->dir);
+    if (!self->dir_hist_loaded) {
+        self->dir_hist_loaded = true;
+        s_hist_load(self, dir);
+    }
     if (dir->npages > 1 && dir->npages != self->dir_npages_told)
         pl_log_info(self->log,
                     "directory_paged certs=%zu pages=%zu bytes=%zu "

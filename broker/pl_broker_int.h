@@ -138,6 +138,7 @@ struct pl_broker {
     struct pl_catalogs *cats;         // service catalogues (issue 18)
     pl_dir_t *dir;                    // the directory as last built
     size_t dir_npages_told;           // its pages, as last logged
+    bool dir_hist_loaded;             // STORE/dirhist read (first build)
     size_t dir_cats_left_told;        // catalogues left out, as logged
     pl_log_t *log;                    // borrowed
 };

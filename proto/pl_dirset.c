@@ -158,6 +158,18 @@ pl_dirset_digest(const pl_dirset_t *s, uint8_t out[PL_DIRSET_DIGEST])
     crypto_generichash_final(&st, out, PL_DIRSET_DIGEST);
 }
 
+void
+pl_dirset_digest_names(const uint8_t (*names)[PL_DIRSET_NAME], size_t n,
+                       uint8_t out[PL_DIRSET_DIGEST])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, PL_DIRSET_DIGEST);
+    crypto_generichash_update(&st, (const uint8_t *) s_domain, sizeof s_domain);
+    for (size_t i = 0; i < n; i++)
+        crypto_generichash_update(&st, names[i], PL_DIRSET_NAME);
+    crypto_generichash_final(&st, out, PL_DIRSET_DIGEST);
+}
+
 int
 pl_dirset_response(const pl_dirset_t *s, const bool *pick,
                    Passerelle__V1__DirectoryResponse *out)

@@ -49,6 +49,9 @@ pl_dirset_item_t *pl_dirset_find(const pl_dirset_t *s,
                                  const uint8_t name[PL_DIRSET_NAME]);
 
 void pl_dirset_digest(const pl_dirset_t *s, uint8_t out[PL_DIRSET_DIGEST]);
+// The same digest from 'n' sorted names alone (a kept history).
+void pl_dirset_digest_names(const uint8_t (*names)[PL_DIRSET_NAME], size_t n,
+                            uint8_t out[PL_DIRSET_DIGEST]);
 
 // The items of s (those with pick[i] set, all when pick is NULL) unpacked
 // into out's fields 1-6 (out's other fields untouched). Free with

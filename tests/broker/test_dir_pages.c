@@ -384,12 +384,79 @@ test_catalogues(void **state)
     pl_test_net_destroy(&net);
 }
 
+// A client connected with deltas and pages, after its hello.
+static pl_rawclient_t *
+s_client(pl_test_net_t *net)
+{
+    pl_rawclient_t *c = pl_rawclient_open(net->home[0], net->endpoint);
+    assert_non_null(c);
+    pl_rawclient_dir_pages(c, true);
+    assert_int_equal(pl_rawclient_hello(c, 10000), PL_OK);
+    return c;
+}
+
+// The history survives a clean restart (STORE/dirhist): a change made
+// while the broker was down still comes as a delta; a changed file is
+// ignored (logged) and the whole directory goes, as without one.
+static void
+test_history_restart(void **state)
+{
+    (void) state;
+    pl_test_net_t net;
+    pl_test_net_init(&net, "dirhist", s_specs, 2);
+    pl_testnet_issue(&net, S_MORE, 0, NULL, NULL);
+    pl_testnet_start_broker(&net, NULL, NULL);
+    pl_rawclient_t *a = s_client(&net);
+    uint8_t d1[32], d2[32], d3[32];
+    pl_dirset_t set = {0};
+    s_ask_d(a, NULL, true);
+    assert_int_equal(s_receive_set(a, d1, 10000, &set), S_MORE + 2);
+    pl_rawclient_close(&a);
+
+    pl_test_net_stop_broker(&net, false);
+    assert_int_equal(pl_testnet_log_count(&net, "directory_history_kept"), 1);
+    char path[700];
+    snprintf(path, sizeof path, "%s/certs/n0.cert", net.broker);
+    assert_int_equal(remove(path), 0);
+    pl_testnet_start_broker(&net, NULL, NULL);
+    a = s_client(&net);
+    s_ask_d(a, d1, true);
+    s_receive_delta(a, &set, d1, 1, d2);
+    assert_true(pl_testnet_log_count(&net, "directory_history_loaded "
+                                           "directories=1")
+                >= 1);
+    pl_rawclient_close(&a);
+
+    // one bit of a kept name changed: that directory is not used
+    pl_test_net_stop_broker(&net, false);
+    snprintf(path, sizeof path, "%s/store/dirhist", net.broker);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 8 + 4 + 32 + 4, SEEK_SET), 0);
+    int ch = fgetc(f);
+    assert_int_equal(fseek(f, 8 + 4 + 32 + 4, SEEK_SET), 0);
+    fputc(ch ^ 1, f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/certs/n1.cert", net.broker);
+    assert_int_equal(remove(path), 0);
+    pl_testnet_start_broker(&net, NULL, NULL);
+    a = s_client(&net);
+    s_ask_d(a, d2, true);
+    assert_int_equal(s_receive(a, d3, 10000), S_MORE);
+    assert_memory_not_equal(d3, d2, 32);
+    assert_true(pl_testnet_log_count(&net, "ignored=some") >= 1);
+    pl_rawclient_close(&a);
+    pl_dirset_free(&set);
+    pl_test_net_destroy(&net);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pages),
         cmocka_unit_test(test_catalogues),
+        cmocka_unit_test(test_history_restart),
     };
     return PL_TESTNET_MAIN(tests);
 }

@@ -8,7 +8,9 @@
 // certificate: the change comes to both as a delta (one name removed, not
 // the directory again). The agency restarts: it names the directory it
 // stored, is told "unchanged", takes it from its store and its referral
-// still reaches the clinic. Layer: tests.
+// still reaches the clinic. A certificate leaves while the broker is down:
+// after its restart the change still comes as a delta (the broker kept
+// its directories' names in STORE/dirhist). Layer: tests.
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -100,6 +102,26 @@ main(void)
         &s_net, AG, "refer --case %s --to clinic --service svc", c);
     PL_CHECK(pl_testnode_wait_log(cll, "referral_received", 2, S_WAIT_MS));
     free(ref2);
+
+    // a certificate leaves while the broker is down: the broker kept the
+    // names of its directories (STORE/dirhist), so after its restart both
+    // nodes get the change as a delta, not the whole directory again
+    pl_test_net_stop_broker(&s_net, false);
+    PL_CHECK(pl_testnet_log_count(&s_net, "directory_history_kept") >= 1);
+    snprintf(path, sizeof path, "%s/certs/n1.cert", s_net.broker);
+    PL_CHECK(remove(path) == 0);
+    pl_testnet_start_broker(&s_net, NULL, NULL);
+    PL_CHECK(s_directory_is(AG, S_MORE));
+    PL_CHECK(s_directory_is(CL, S_MORE));
+    PL_CHECK(pl_testnode_wait_log(agl, "directory_delta removed=1 added=0", 2,
+                                  S_WAIT_MS));
+    PL_CHECK(pl_testnode_wait_log(cll, "directory_delta removed=1 added=0", 2,
+                                  S_WAIT_MS));
+    PL_CHECK(pl_testnode_count_in_file(agl, "directory_pages pages=") == 1);
+    PL_CHECK(pl_testnode_count_in_file(cll, "directory_pages pages=") == 1);
+    PL_CHECK(pl_testnet_log_count(&s_net, "directory_history_loaded") >= 1);
+    PL_CHECK(pl_testnode_count_in_file(agl, "directory_delta_refused") == 0);
+    PL_CHECK(pl_testnode_count_in_file(cll, "directory_delta_refused") == 0);
 
     pl_test_net_stop_node(&s_net, AG, false);
     pl_test_net_stop_node(&s_net, CL, false);
