@@ -120,6 +120,19 @@ s_run(long enrolled)
             usleep(100 * 1000);
         }
     }
+    // a certificate leaves while the broker is down (an upgrade, a
+    // reboot): what the node is sent on its new connection
+    long down = -1;
+    taken = pl_testnode_count_in_file(log, "directory_updated");
+    pl_test_net_stop_broker(&net, false);
+    snprintf(path, sizeof path, "%s/certs/n1.cert", net.broker);
+    if (restarted >= 0 && remove(path) == 0) {
+        pl_testnet_start_broker(&net, NULL, NULL);
+        if (pl_testnode_wait_log(log, "directory_updated", taken + 1, 60000)) {
+            sleep(1);
+            down = s_wire_bytes(net.port);
+        }
+    }
     printf("directory of %5ld nodes, first session: %9ld B (%s), taken %.2f s "
            "after the broker's start\n",
            enrolled, first, pages ? "in pages" : "one packet", took);
@@ -170,6 +183,16 @@ s_run(long enrolled)
     else
         printf("directory of %5ld nodes, the node restarted: no directory "
                "seen\n",
+               enrolled);
+    if (down >= 0)
+        printf("directory of %5ld nodes, one certificate changed while the "
+               "broker was down: %ld B for the node's new session, %.4f of "
+               "the first; %.1f MB to %d connected\n",
+               enrolled, down, first > 0 ? (double) down / (double) first : 0.0,
+               (double) down * S_FLEET / 1e6, S_FLEET);
+    else
+        printf("directory of %5ld nodes, one certificate changed while the "
+               "broker was down: the node never took it\n",
                enrolled);
     pl_test_net_destroy(&net);
 }
