@@ -74,13 +74,15 @@ FIGURES = [
       r"^broker CPU at idle", r"^routing agency -> clinic",
       r"^restart: broker listening"]),
     ("the directory (10,000 enrolled: in pages) on a first session, a "
-     "reconnect, a change (a delta) and the node's restart",
+     "reconnect, a change (a delta), the node's restart and a change "
+     "while the broker was down",
      "bench_dir",
      [r"^directory of 10000 nodes, first session",
       r"^directory of 10000 nodes, after a broker restart",
       r"^directory of 10000 nodes, one certificate changed: \d+ B",
       r"^directory of 10000 nodes, one certificate changed: the node spent",
-      r"^directory of 10000 nodes, the node restarted"]),
+      r"^directory of 10000 nodes, the node restarted",
+      r"^directory of 10000 nodes, one certificate changed while"]),
     ("broker restart with 100,000 envelopes queued", "bench_restart",
      [r"^restart \(cold page cache\)", r"^restart \(warm page cache\)"]),
     ("broker routing, full bench_broker", "bench_broker",
