@@ -73,26 +73,28 @@ s_taken(pl_node_t *self, const uint8_t id[PL_MSG_ID_BYTES])
 #define S_LOG_WINDOW 60000 // ms
 
 // Whether an inbound line of budget 'b' may be written; " left_out_before=N"
-// into 'more' when some were not. The window's last line is followed by one
-// "EVENT_quiet" line.
+// into 'more' when some were not; *last when it is the window's last (the
+// caller then writes s_log_quiet after it).
 static bool
-s_log_budget(pl_node_t *self, pl_log_budget_t *b, const char *event, char *more,
-             size_t n)
+s_log_budget(pl_log_budget_t *b, char *more, size_t n, bool *last)
 {
     uint64_t quiet = 0;
-    bool last = false;
     *more = '\0';
     if (!pl_log_budget(b, pl_mono_ms(), S_LOG_LINES, S_LOG_WINDOW, &quiet,
-                       &last))
+                       last))
         return false;
     if (quiet)
         snprintf(more, n, " left_out_before=%llu", (unsigned long long) quiet);
-    if (last)
-        pl_log_warn(self->log,
-                    "%s_quiet lines=%d window_s=%d: the next ones in this "
-                    "window are counted, not logged",
-                    event, S_LOG_LINES, S_LOG_WINDOW / 1000);
     return true;
+}
+
+static void
+s_log_quiet(pl_node_t *self, const char *event)
+{
+    pl_log_warn(self->log,
+                "%s_quiet lines=%d window_s=%d: the next ones in this window "
+                "are counted, not logged",
+                event, S_LOG_LINES, S_LOG_WINDOW / 1000);
 }
 
 // Refuses an envelope for good: logged (within a budget: a peer's storm of
@@ -105,12 +107,15 @@ s_refuse(pl_node_t *self, const uint8_t *id, const char *from,
     char hex[2 * PL_MSG_ID_BYTES + 1] = "-", more[48];
     if (id)
         pl_node_hexid(hex, id);
-    if (s_log_budget(self, &self->refuse_log, "envelope_refused", more,
-                     sizeof more))
+    bool last = false;
+    if (s_log_budget(&self->refuse_log, more, sizeof more, &last)) {
         pl_log_warn(self->log,
                     "envelope_refused id=%s from=%s reason=%s detail=\"%s\"%s",
                     hex, from ? from : "-", pl_wire_reason_name(reason), detail,
                     more);
+        if (last)
+            s_log_quiet(self, "envelope_refused");
+    }
     self->n.in_refused++;
     pl_buf_t b = {0};
     if (pl_wire_rejected(id, reason, detail, &b) == PL_OK)
@@ -742,11 +747,14 @@ s_on_envelope(pl_node_t *self, pl_txn_t *txn, const pl_packet_t *pkt,
     if (self->skewed) {
         // a receipt would carry a wrong time: wait for a good clock
         char more[48];
-        if (s_log_budget(self, &self->defer_log, "envelope_deferred", more,
-                         sizeof more))
+        bool last = false;
+        if (s_log_budget(&self->defer_log, more, sizeof more, &last)) {
             pl_log_warn(self->log,
                         "envelope_deferred id=%s from=%s reason=clock_skew%s",
                         in.hex, in.h.from, more);
+            if (last)
+                s_log_quiet(self, "envelope_deferred");
+        }
         self->n.in_deferred++;
         return PL_OK;
     }
