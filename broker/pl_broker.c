@@ -154,6 +154,10 @@ pl_broker_reply(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
     r->durable = durable;
     r->accepted = false;
     memset(pkt, 0, sizeof *pkt);
+    // no early delivery overtakes it (a welcome must come first)
+    pl_session_t *s = s_session_by_rid(self, rid, rid_len);
+    if (s)
+        s->replied = true;
 }
 
 // sends one frame pair now; returns 0, or errno (EAGAIN, EHOSTUNREACH)
@@ -729,13 +733,21 @@ s_deliver_one(void *arg, const pl_spool_item_t *item)
     return true;
 }
 
+// 'early': inside the pass, before its commit (see the pass below)
 static void
-s_deliver(pl_broker_t *self)
+s_deliver(pl_broker_t *self, bool early)
 {
     uint64_t mono = pl_mono_ms();
     for (size_t i = 0; i < self->nsessions; i++) {
         pl_session_t *s = &self->sessions[i];
         s->blocked = false;
+        if (early && s->replied)
+            continue; // after its replies, once the pass committed
+        if (early) {
+            s->early = true;
+            s->early_next_seq = s->next_seq;
+            s->early_inflight = s->inflight;
+        }
         // unconfirmed for too long: start again from the oldest queued
         if (s->inflight
             && mono - s->oldest_inflight_ms > self->cfg.redeliver_ms) {
@@ -975,7 +987,7 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
             fed_in = fed_in || (items[i].revents & ZMQ_POLLIN);
         if (!(items[0].revents & ZMQ_POLLIN) && !sweep && !fed_in) {
             s_session_timeouts(self);
-            s_deliver(self);
+            s_deliver(self, false);
             pl_fed_tick(self);
             // a read that found the environment broken (MDB_PANIC)
             if (pl_spool_fatal(self->spool))
@@ -1038,12 +1050,29 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
             self->notices_due = false;
             self->notices_tell = false;
         }
+        // Deliver what the pass queued before its commit, so that CURVE,
+        // the wire and the recipient's own work run while this thread
+        // waits for the fsync. Deliveries are not acknowledgements: an
+        // envelope whose pass then fails is sent again (the sender had
+        // no accepted, the recipient dedupes by id).
+        s_deliver(self, true);
         int crc = pl_spool_commit(self->spool);
         if (crc != PL_OK && crc != PL_EFULL)
             return s_store_failed(self, "commit");
         if (pl_spool_fatal(self->spool))
             return s_store_failed(self, "pass");
         bool durable = crc == PL_OK;
+        for (size_t i = 0; i < self->nsessions; i++) {
+            pl_session_t *s = &self->sessions[i];
+            if (s->early && !durable) {
+                // the queue positions sent early may be given again
+                s->next_seq = s->early_next_seq;
+                s->inflight = s->early_inflight;
+                s->due = true;
+            }
+            s->early = false;
+            s->replied = false; // its replies go out next, below
+        }
         if (!durable) {
             s_store_full_log(self, "commit");
             if (s_retake(self) != PL_OK)
@@ -1081,7 +1110,7 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
         self->nreplies = 0;
         pl_fed_flush(self, durable);
         s_session_timeouts(self);
-        s_deliver(self);
+        s_deliver(self, false);
         pl_fed_tick(self);
         if (mono - last_reader_check > 3600 * 1000) {
             last_reader_check = mono;

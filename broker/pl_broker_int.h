@@ -47,6 +47,10 @@ typedef struct {
     uint64_t next_seq;                // deliver queue items with seq > this
     uint64_t oldest_inflight_ms;      // monotonic ms of the oldest delivery
     unsigned inflight;                // deliveries awaiting taken
+    uint64_t early_next_seq;          // next_seq before the pass's early
+    unsigned early_inflight;          // delivery, and inflight: put back
+    bool early;                       // if the pass does not commit
+    bool replied;                     // a reply to it waits for the commit
     bool blocked;                     // EAGAIN this pass: stop delivering
     bool due;          // its queue may hold what it has not been sent: scan it
     bool gone;         // EHOSTUNREACH: drop the session
