@@ -92,12 +92,34 @@ pl_broker_session_by_address(pl_broker_t *self, const char *address)
     return i == PL_INDEX_NONE ? NULL : &self->sessions[i];
 }
 
+// 's' may have something new to deliver; noted for the pass's early
+// delivery, so that it visits these sessions only, not every connected one
+static void
+s_mark_due(pl_broker_t *self, pl_session_t *s)
+{
+    s->due = true;
+    if (s->marked_pass == self->pass_no)
+        return;
+    s->marked_pass = self->pass_no;
+    if (self->nmarked == self->capmarked) {
+        size_t cap = self->capmarked ? self->capmarked * 2 : 64;
+        size_t *p = realloc(self->marked, cap * sizeof *p);
+        if (!p) {
+            self->marked_stale = true; // delivered after the commit
+            return;
+        }
+        self->marked = p;
+        self->capmarked = cap;
+    }
+    self->marked[self->nmarked++] = (size_t) (s - self->sessions);
+}
+
 void
 pl_broker_due(pl_broker_t *self, const char *address)
 {
     pl_session_t *s = pl_broker_session_by_address(self, address);
     if (s)
-        s->due = true;
+        s_mark_due(self, s);
 }
 
 void
@@ -106,6 +128,7 @@ pl_broker_session_drop(pl_broker_t *self, pl_session_t *s, const char *why)
     pl_log_info(self->log, "node_offline address=%s reason=%s", s->address,
                 why);
     size_t i = (size_t) (s - self->sessions), last = self->nsessions - 1;
+    self->marked_stale = true; // the pass's early delivery is skipped
     pl_index_del(&self->session_by_rid, s->rid, s->rid_len, i);
     pl_index_del(&self->session_by_address, s->address, strlen(s->address), i);
     if (i != last) { // the last session takes the slot
@@ -541,7 +564,7 @@ s_handle_take(pl_broker_t *self, pl_session_t *s, const uint8_t *id,
         // taken for a delivery from before a redelivery reset does not
         if (s->inflight && seq <= s->next_seq)
             s->inflight--;
-        s->due = true; // the window has room again
+        s_mark_due(self, s); // the window has room again
         // progress: the redelivery timer means "no taken for redeliver_ms",
         // not "the window never emptied" (steady traffic never empties it)
         s->oldest_inflight_ms = pl_mono_ms();
@@ -733,39 +756,35 @@ s_deliver_one(void *arg, const pl_spool_item_t *item)
     return true;
 }
 
-// 'early': inside the pass, before its commit (see the pass below)
+// One session's delivery round: what its window has room for.
 static void
-s_deliver(pl_broker_t *self, bool early)
+s_deliver_session(pl_broker_t *self, pl_session_t *s, uint64_t mono)
+{
+    s->blocked = false;
+    // unconfirmed for too long: start again from the oldest queued
+    if (s->inflight && mono - s->oldest_inflight_ms > self->cfg.redeliver_ms) {
+        pl_log_info(self->log, "redeliver address=%s unconfirmed=%u",
+                    s->address, s->inflight);
+        s->inflight = 0;
+        s->next_seq = 0;
+        s->due = true;
+    }
+    if (!s->due || s->inflight >= self->cfg.window)
+        return;
+    s_deliver_ctx_t c = {self, s, pl_now()};
+    pl_spool_scan(self->spool, s->address, s->next_seq,
+                  self->cfg.window - s->inflight, s_deliver_one, &c);
+    // sent what there was, or the window is full (a taken sets it
+    // again); blocked: the next round tries again
+    s->due = s->blocked;
+}
+
+static void
+s_deliver(pl_broker_t *self)
 {
     uint64_t mono = pl_mono_ms();
-    for (size_t i = 0; i < self->nsessions; i++) {
-        pl_session_t *s = &self->sessions[i];
-        s->blocked = false;
-        if (early && s->replied)
-            continue; // after its replies, once the pass committed
-        if (early) {
-            s->early = true;
-            s->early_next_seq = s->next_seq;
-            s->early_inflight = s->inflight;
-        }
-        // unconfirmed for too long: start again from the oldest queued
-        if (s->inflight
-            && mono - s->oldest_inflight_ms > self->cfg.redeliver_ms) {
-            pl_log_info(self->log, "redeliver address=%s unconfirmed=%u",
-                        s->address, s->inflight);
-            s->inflight = 0;
-            s->next_seq = 0;
-            s->due = true;
-        }
-        if (!s->due || s->inflight >= self->cfg.window)
-            continue;
-        s_deliver_ctx_t c = {self, s, pl_now()};
-        pl_spool_scan(self->spool, s->address, s->next_seq,
-                      self->cfg.window - s->inflight, s_deliver_one, &c);
-        // sent what there was, or the window is full (a taken sets it
-        // again); blocked: the next round tries again
-        s->due = s->blocked;
-    }
+    for (size_t i = 0; i < self->nsessions; i++)
+        s_deliver_session(self, &self->sessions[i], mono);
     for (size_t i = 0; i < self->nsessions;) {
         if (self->sessions[i].gone) {
             pl_broker_session_drop(self, &self->sessions[i], "unreachable");
@@ -773,6 +792,50 @@ s_deliver(pl_broker_t *self, bool early)
         }
         i++;
     }
+}
+
+// Inside the pass, before its commit: the sessions this pass made due,
+// from the pass's own transaction (see the pass below). Their positions
+// are kept so that s_early_settle can put them back; a session whose
+// connection is gone is dropped by the s_deliver after the commit.
+static void
+s_deliver_early(pl_broker_t *self)
+{
+    if (self->marked_stale)
+        return; // a session moved in this pass: after the commit only
+    uint64_t mono = pl_mono_ms();
+    for (size_t k = 0; k < self->nmarked; k++) {
+        if (self->marked[k] >= self->nsessions)
+            continue;
+        pl_session_t *s = &self->sessions[self->marked[k]];
+        if (s->replied || s->gone)
+            continue; // after its replies, once the pass committed
+        s->early = true;
+        s->early_next_seq = s->next_seq;
+        s->early_inflight = s->inflight;
+        s_deliver_session(self, s, mono);
+    }
+}
+
+// After the pass's commit: if it failed, the queue positions sent early
+// may be given again, so each session goes back to where it was.
+static void
+s_early_settle(pl_broker_t *self, bool durable)
+{
+    if (!self->marked_stale)
+        for (size_t k = 0; k < self->nmarked; k++) {
+            if (self->marked[k] >= self->nsessions)
+                continue;
+            pl_session_t *s = &self->sessions[self->marked[k]];
+            if (s->early && !durable) {
+                s->next_seq = s->early_next_seq;
+                s->inflight = s->early_inflight;
+                s->due = true;
+            }
+            s->early = false;
+        }
+    self->nmarked = 0;
+    self->marked_stale = false;
 }
 
 static void
@@ -987,7 +1050,7 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
             fed_in = fed_in || (items[i].revents & ZMQ_POLLIN);
         if (!(items[0].revents & ZMQ_POLLIN) && !sweep && !fed_in) {
             s_session_timeouts(self);
-            s_deliver(self, false);
+            s_deliver(self);
             pl_fed_tick(self);
             // a read that found the environment broken (MDB_PANIC)
             if (pl_spool_fatal(self->spool))
@@ -997,6 +1060,9 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
         // ---- one pass: one write transaction, one commit, then replies
         if (pl_spool_begin(self->spool) != PL_OK)
             return s_store_failed(self, "begin");
+        self->pass_no++;
+        self->nmarked = 0; // what was marked between passes is delivered
+        self->marked_stale = false; // by s_deliver already
         for (int k = 0; k < S_PASS_MAX; k++) {
             zmq_msg_t rid, body;
             zmq_msg_init(&rid);
@@ -1055,24 +1121,14 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
         // waits for the fsync. Deliveries are not acknowledgements: an
         // envelope whose pass then fails is sent again (the sender had
         // no accepted, the recipient dedupes by id).
-        s_deliver(self, true);
+        s_deliver_early(self);
         int crc = pl_spool_commit(self->spool);
         if (crc != PL_OK && crc != PL_EFULL)
             return s_store_failed(self, "commit");
         if (pl_spool_fatal(self->spool))
             return s_store_failed(self, "pass");
         bool durable = crc == PL_OK;
-        for (size_t i = 0; i < self->nsessions; i++) {
-            pl_session_t *s = &self->sessions[i];
-            if (s->early && !durable) {
-                // the queue positions sent early may be given again
-                s->next_seq = s->early_next_seq;
-                s->inflight = s->early_inflight;
-                s->due = true;
-            }
-            s->early = false;
-            s->replied = false; // its replies go out next, below
-        }
+        s_early_settle(self, durable);
         if (!durable) {
             s_store_full_log(self, "commit");
             if (s_retake(self) != PL_OK)
@@ -1095,22 +1151,21 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
                     pl_buf_free(&out);
                 r->durable = false;
             }
+            pl_session_t *rs = s_session_by_rid(self, r->rid, r->rid_len);
+            if (rs)
+                rs->replied = false; // early deliveries again, next pass
             if ((durable || !r->durable) && r->packet.data) {
                 int err = pl_broker_send(self, r->rid, r->rid_len,
                                          r->packet.data, r->packet.len);
-                if (err == EHOSTUNREACH) {
-                    pl_session_t *s =
-                        s_session_by_rid(self, r->rid, r->rid_len);
-                    if (s)
-                        pl_broker_session_drop(self, s, "unreachable");
-                }
+                if (err == EHOSTUNREACH && rs)
+                    pl_broker_session_drop(self, rs, "unreachable");
             }
             pl_buf_free(&r->packet);
         }
         self->nreplies = 0;
         pl_fed_flush(self, durable);
         s_session_timeouts(self);
-        s_deliver(self, false);
+        s_deliver(self);
         pl_fed_tick(self);
         if (mono - last_reader_check > 3600 * 1000) {
             last_reader_check = mono;

@@ -51,6 +51,7 @@ typedef struct {
     unsigned early_inflight;          // delivery, and inflight: put back
     bool early;                       // if the pass does not commit
     bool replied;                     // a reply to it waits for the commit
+    uint64_t marked_pass;             // pass_no when last put on 'marked'
     bool blocked;                     // EAGAIN this pass: stop delivering
     bool due;          // its queue may hold what it has not been sent: scan it
     bool gone;         // EHOSTUNREACH: drop the session
@@ -127,6 +128,10 @@ struct pl_broker {
     size_t nreplies, capreplies;      // used / allocated
     pl_take_t *takes;                 // takens of this pass
     size_t ntakes, captakes;          // used / allocated
+    size_t *marked;                   // sessions made due in this pass
+    size_t nmarked, capmarked;        // (indexes) / allocated
+    bool marked_stale;                // a session moved: indexes unsafe
+    uint64_t pass_no;                 // passes begun
     uint64_t started;                 // Unix seconds
     uint64_t last_sweep_ms;           // monotonic
     bool notices_due;                 // a refusal this pass: tell now

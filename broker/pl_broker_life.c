@@ -181,6 +181,7 @@ pl_broker_destroy(pl_broker_t **self_p)
         pl_buf_free(&self->replies[i].packet);
     free(self->replies);
     free(self->takes);
+    free(self->marked);
     if (self->control)
         zmq_close(self->control);
     pl_fed_close(self);
