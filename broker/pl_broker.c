@@ -801,8 +801,8 @@ s_deliver(pl_broker_t *self)
 static void
 s_deliver_early(pl_broker_t *self)
 {
-    if (self->marked_stale)
-        return; // a session moved in this pass: after the commit only
+    if (self->marked_stale || pl_spool_doomed(self->spool))
+        return; // a session moved, or the pass will not commit
     uint64_t mono = pl_mono_ms();
     for (size_t k = 0; k < self->nmarked; k++) {
         if (self->marked[k] >= self->nsessions)

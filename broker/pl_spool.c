@@ -535,6 +535,12 @@ pl_spool_fatal(const pl_spool_t *self)
     return self->fatal;
 }
 
+bool
+pl_spool_doomed(const pl_spool_t *self)
+{
+    return self->pass && self->poison;
+}
+
 uint64_t
 pl_spool_file_bytes(pl_spool_t *self)
 {

@@ -72,6 +72,9 @@ int pl_spool_quota_get(pl_spool_t *self, const char *address, uint64_t *from,
 // failed sync, an I/O error on commit, MDB_PANIC. Nothing may be
 // acknowledged any more; the process must exit and be restarted.
 int pl_spool_fatal(const pl_spool_t *self);
+// true when the open pass can no longer commit (poisoned half-way: LMDB
+// has marked its transaction broken, reads in it fail)
+bool pl_spool_doomed(const pl_spool_t *self);
 // Bytes of the data file on disk.
 uint64_t pl_spool_file_bytes(pl_spool_t *self);
 // Clears readers left by dead processes; returns how many.
