@@ -796,46 +796,43 @@ s_deliver(pl_broker_t *self)
 
 // Inside the pass, before its commit: the sessions this pass made due,
 // from the pass's own transaction (see the pass below). Their positions
-// are kept so that s_early_settle can put them back; a session whose
+// are kept so that s_early_undo can put them back; a session whose
 // connection is gone is dropped by the s_deliver after the commit.
 static void
 s_deliver_early(pl_broker_t *self)
 {
-    if (self->marked_stale || pl_spool_doomed(self->spool))
-        return; // a session moved, or the pass will not commit
+    if (pl_spool_doomed(self->spool))
+        self->marked_stale = true; // the pass will not commit: send nothing
+    if (self->marked_stale)
+        return; // (or a session moved): after the commit only
     uint64_t mono = pl_mono_ms();
     for (size_t k = 0; k < self->nmarked; k++) {
         if (self->marked[k] >= self->nsessions)
             continue;
         pl_session_t *s = &self->sessions[self->marked[k]];
-        if (s->replied || s->gone)
-            continue; // after its replies, once the pass committed
-        s->early = true;
         s->early_next_seq = s->next_seq;
         s->early_inflight = s->inflight;
-        s_deliver_session(self, s, mono);
+        if (!s->replied && !s->gone) // else after its replies, committed
+            s_deliver_session(self, s, mono);
     }
 }
 
-// After the pass's commit: if it failed, the queue positions sent early
-// may be given again, so each session goes back to where it was.
+// After a pass that did not commit: the queue positions sent early may be
+// given again, so each marked session goes back to where it was (a
+// session not sent to gets the position it already has).
 static void
-s_early_settle(pl_broker_t *self, bool durable)
+s_early_undo(pl_broker_t *self)
 {
-    if (!self->marked_stale)
-        for (size_t k = 0; k < self->nmarked; k++) {
-            if (self->marked[k] >= self->nsessions)
-                continue;
-            pl_session_t *s = &self->sessions[self->marked[k]];
-            if (s->early && !durable) {
-                s->next_seq = s->early_next_seq;
-                s->inflight = s->early_inflight;
-                s->due = true;
-            }
-            s->early = false;
-        }
-    self->nmarked = 0;
-    self->marked_stale = false;
+    if (self->marked_stale)
+        return; // nothing was sent early
+    for (size_t k = 0; k < self->nmarked; k++) {
+        if (self->marked[k] >= self->nsessions)
+            continue;
+        pl_session_t *s = &self->sessions[self->marked[k]];
+        s->next_seq = s->early_next_seq;
+        s->inflight = s->early_inflight;
+        s->due = true;
+    }
 }
 
 static void
@@ -1061,8 +1058,8 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
         if (pl_spool_begin(self->spool) != PL_OK)
             return s_store_failed(self, "begin");
         self->pass_no++;
-        self->nmarked = 0; // what was marked between passes is delivered
-        self->marked_stale = false; // by s_deliver already
+        self->nmarked = 0; // the sessions this pass makes due
+        self->marked_stale = false;
         for (int k = 0; k < S_PASS_MAX; k++) {
             zmq_msg_t rid, body;
             zmq_msg_init(&rid);
@@ -1128,8 +1125,8 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
         if (pl_spool_fatal(self->spool))
             return s_store_failed(self, "pass");
         bool durable = crc == PL_OK;
-        s_early_settle(self, durable);
         if (!durable) {
+            s_early_undo(self);
             s_store_full_log(self, "commit");
             if (s_retake(self) != PL_OK)
                 return s_store_failed(self, "commit");

@@ -49,7 +49,7 @@ typedef struct {
     unsigned inflight;                // deliveries awaiting taken
     uint64_t early_next_seq;          // next_seq before the pass's early
     unsigned early_inflight;          // delivery, and inflight: put back
-    bool early;                       // if the pass does not commit
+                                      // if the pass does not commit
     bool replied;                     // a reply to it waits for the commit
     uint64_t marked_pass;             // pass_no when last put on 'marked'
     bool blocked;                     // EAGAIN this pass: stop delivering
@@ -130,7 +130,8 @@ struct pl_broker {
     size_t ntakes, captakes;          // used / allocated
     size_t *marked;                   // sessions made due in this pass
     size_t nmarked, capmarked;        // (indexes) / allocated
-    bool marked_stale;                // a session moved: indexes unsafe
+    bool marked_stale;                // not used in this pass (a session
+                                      // moved, or the pass is doomed)
     uint64_t pass_no;                 // passes begun
     uint64_t started;                 // Unix seconds
     uint64_t last_sweep_ms;           // monotonic
