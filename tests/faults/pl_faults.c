@@ -124,8 +124,8 @@ pl_faults_stream_close(pl_faults_stream_t *s)
     memset(s, 0, sizeof *s);
 }
 
-static pl_faults_item_t *
-s_find(pl_faults_stream_t *s, const uint8_t *id, size_t len)
+pl_faults_item_t *
+pl_faults_find(pl_faults_stream_t *s, const uint8_t *id, size_t len)
 {
     if (len != PL_MSG_ID_BYTES)
         return NULL;
@@ -150,8 +150,8 @@ pl_faults_stream_pump(pl_faults_stream_t *s, int burst, int ms)
         if (pl_rawclient_recv(s->c, &r, 20) != PL_OK)
             continue;
         if (r->kind_case == PASSERELLE__V1__PACKET__KIND_ACCEPTED) {
-            pl_faults_item_t *it = s_find(s, r->accepted->message_id.data,
-                                          r->accepted->message_id.len);
+            pl_faults_item_t *it = pl_faults_find(
+                s, r->accepted->message_id.data, r->accepted->message_id.len);
             if (it && !it->accepted) {
                 it->accepted = true;
                 s->accepted++;
@@ -161,8 +161,9 @@ pl_faults_stream_pump(pl_faults_stream_t *s, int burst, int ms)
             if (r->rejected->reason
                 == PASSERELLE__V1__REJECT_REASON__REJECT_STORE_FULL) {
                 s->refused_full++;
-                pl_faults_item_t *it = s_find(s, r->rejected->message_id.data,
-                                              r->rejected->message_id.len);
+                pl_faults_item_t *it =
+                    pl_faults_find(s, r->rejected->message_id.data,
+                                   r->rejected->message_id.len);
                 if (it)
                     it->refused = true;
             } else {
@@ -176,8 +177,8 @@ pl_faults_stream_pump(pl_faults_stream_t *s, int burst, int ms)
 
 // ---- draining recipient
 
-static void
-s_taken(pl_rawclient_t *c, const uint8_t *id)
+void
+pl_faults_taken(pl_rawclient_t *c, const uint8_t *id)
 {
     pl_buf_t out = {0};
     PL_CHECK(pl_wire_id_packet(PASSERELLE__V1__PACKET__KIND_TAKEN, id, &out)
@@ -218,7 +219,7 @@ pl_faults_drain(const pl_test_net_t *net, int to, pl_faults_stream_t *s,
                 ndup++;
             else if (ngot < cap)
                 memcpy(got[ngot++], h.id, PL_MSG_ID_BYTES);
-            s_taken(b, h.id);
+            pl_faults_taken(b, h.id);
             last = pl_mono_ms();
         }
         pl_wire_free(&r);

@@ -70,6 +70,12 @@ int pl_faults_stream_pump(pl_faults_stream_t *s, int burst, int ms);
 void pl_faults_drain(const pl_test_net_t *net, int to, pl_faults_stream_t *s,
                      int want, int idle_ms, int *unique, int *dups, int *lost);
 
+// The stream's item of message 'id' (len bytes), or NULL.
+pl_faults_item_t *pl_faults_find(pl_faults_stream_t *s, const uint8_t *id,
+                                 size_t len);
+// Answers 'taken' for message 'id' on 'c' (a recipient's raw client).
+void pl_faults_taken(pl_rawclient_t *c, const uint8_t *id);
+
 // ---- node daemons of 'net' (node 0 sends, node 1 receives)
 // One batch of 'count' test messages from node 0 to node 1 through
 // pl-testmsg; appends the ids node 0 committed to 'ids' (a JSON array).
