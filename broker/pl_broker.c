@@ -276,6 +276,7 @@ s_welcome(pl_broker_t *self, pl_session_t *s)
         pl_broker_reply(self, s->rid, s->rid_len, &out, false);
     else
         pl_buf_free(&out);
+    s->welcome_pass = self->pass_no; // nothing goes out before it
 }
 
 // a new slot at the end of the sessions, filed under rid and address in
@@ -866,18 +867,23 @@ s_notice_send(pl_broker_t *self, const pl_session_t *s, const uint8_t *id,
 // the send; the broker has not yet seen the disconnect) is not lost.
 // For an older node they are popped when every one reached its session
 // (its own nested transaction): a session whose connection is known to be
-// gone keeps them for its next connection.
-static void
+// gone keeps them for its next connection. A session welcomed in this
+// pass is told in the next one: the welcome is a reply, sent after the
+// commit, and a node drops what comes before its welcome. True when such
+// a session waits (the loop then runs the next pass at once).
+static bool
 s_tell_expired(pl_broker_t *self, bool all)
 {
     uint8_t ids[S_NOTICES_MAX][PL_MSG_ID_BYTES];
     char tos[S_NOTICES_MAX][PL_ADDRESS_MAX + 1];
     int why[S_NOTICES_MAX];
+    bool later = false;
     for (size_t i = 0; i < self->nsessions; i++) {
         pl_session_t *s = &self->sessions[i];
         bool tell = all || s->tell;
-        s->tell = false;
-        if (!tell || s->gone || pl_spool_nest(self->spool) != PL_OK)
+        s->tell = tell && s->welcome_pass == self->pass_no;
+        later = later || s->tell;
+        if (!tell || s->tell || s->gone || pl_spool_nest(self->spool) != PL_OK)
             continue;
         int n = pl_spool_notices(self->spool, s->address, S_NOTICES_MAX,
                                  s->acks_notices, ids, tos, why);
@@ -889,6 +895,7 @@ s_tell_expired(pl_broker_t *self, bool all)
         pl_spool_nest_abort(self->spool);
         s->gone = err == EHOSTUNREACH; // dropped after delivery (s_deliver)
     }
+    return later;
 }
 
 // Reads every pending signal of the signalfd 'fd' (SIGHUP: reload now).
@@ -1015,7 +1022,7 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
     for (;;) {
         // the federation sockets (they change on reload)
         nitems = base + pl_fed_pollitems(self, items + base, PL_FED_POLL_MAX);
-        int rc = zmq_poll(items, nitems, 500);
+        int rc = zmq_poll(items, nitems, self->notices_tell ? 0 : 500);
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
@@ -1045,7 +1052,8 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
         bool fed_in = false;
         for (int i = base; i < nitems; i++)
             fed_in = fed_in || (items[i].revents & ZMQ_POLLIN);
-        if (!(items[0].revents & ZMQ_POLLIN) && !sweep && !fed_in) {
+        if (!(items[0].revents & ZMQ_POLLIN) && !sweep && !fed_in
+            && !self->notices_tell) {
             s_session_timeouts(self);
             s_deliver(self);
             pl_fed_tick(self);
@@ -1109,9 +1117,9 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
         // expired notices at each sweep; a recipient's refusal at once
         // and a new connection's at once (it may have missed them)
         if (sweep || self->notices_due || self->notices_tell) {
-            s_tell_expired(self, sweep || self->notices_due);
+            self->notices_tell =
+                s_tell_expired(self, sweep || self->notices_due);
             self->notices_due = false;
-            self->notices_tell = false;
         }
         // Deliver what the pass queued before its commit, so that CURVE,
         // the wire and the recipient's own work run while this thread

@@ -52,11 +52,13 @@ typedef struct {
                                       // if the pass does not commit
     bool replied;                     // a reply to it waits for the commit
     uint64_t marked_pass;             // pass_no when last put on 'marked'
+    uint64_t welcome_pass;            // pass_no of its last welcome: its
+                                      // notices wait for the next pass
     bool blocked;                     // EAGAIN this pass: stop delivering
     bool due;          // its queue may hold what it has not been sent: scan it
     bool gone;         // EHOSTUNREACH: drop the session
     bool acks_notices; // its hello said so: notices kept until its taken
-    bool tell;         // new connection: tell its notices in this pass
+    bool tell;         // new connection: tell its notices (after welcome)
     bool dir_pages;    // its hello said it takes a directory in pages
     bool dir_deltas;   // its request said it takes a change as a delta
     bool dir_too_big_told; // logged: a paged directory it cannot take
@@ -136,7 +138,8 @@ struct pl_broker {
     uint64_t started;                 // Unix seconds
     uint64_t last_sweep_ms;           // monotonic
     bool notices_due;                 // a refusal this pass: tell now
-    bool notices_tell;                // a session's tell flag is set
+    bool notices_tell;                // a session's tell flag is set (the
+                                      // loop runs a pass for it at once)
     uint64_t routed_minute[60];       // envelopes accepted per second slot
     uint64_t routed_slot;             // second of the last slot written
     uint64_t full_log_ms;             // monotonic ms of the last store_full

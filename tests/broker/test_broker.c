@@ -306,6 +306,7 @@ s_notice(pl_test_net_t *net, int home, bool acks, pl_rawclient_t **out, int ms)
     assert_non_null(c);
     pl_rawclient_acks_notices(c, acks);
     assert_int_equal(pl_rawclient_hello(c, 10000), PL_OK);
+    assert_int_equal(pl_rawclient_before_welcome(c), 0); // welcome first
     *out = c;
     return pl_testnet_expect(c, PASSERELLE__V1__PACKET__KIND_EXPIRED, ms);
 }
@@ -327,6 +328,10 @@ test_recipient_refusal(void **state)
     s_broker(&net, NULL);
     pl_rawclient_t *a = pl_rawclient_open(net.home[0], net.endpoint);
     pl_rawclient_t *b = pl_rawclient_open(net.home[1], net.endpoint);
+    // a node of today: the broker may not have seen its connection close
+    // when the refusal comes, and only a node that acks notices has them
+    // kept past a send into a dead connection
+    pl_rawclient_acks_notices(a, true);
     assert_int_equal(pl_rawclient_hello(a, 10000), PL_OK);
     assert_int_equal(pl_rawclient_hello(b, 10000), PL_OK);
     uint8_t id[16];

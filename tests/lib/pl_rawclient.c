@@ -16,6 +16,7 @@ struct pl_rawclient {
     bool dir_pages;    // said in its hello
     zmq_msg_t last;    // pl_rawclient_recv_peek's frame, until the next
     bool has_last;
+    unsigned before_welcome; // packets the last pl_rawclient_hello dropped
 };
 
 pl_rawclient_t *
@@ -173,6 +174,7 @@ pl_rawclient_hello(pl_rawclient_t *self, int timeout_ms)
     if (pl_rawclient_send_hello(self) != PL_OK)
         return PL_EINVAL;
     uint64_t deadline = pl_mono_ms() + (uint64_t) timeout_ms;
+    self->before_welcome = 0;
     while (pl_mono_ms() < deadline) {
         pl_packet_t *pkt = NULL;
         int rc =
@@ -183,8 +185,15 @@ pl_rawclient_hello(pl_rawclient_t *self, int timeout_ms)
         pl_wire_free(&pkt);
         if (welcome)
             return PL_OK;
+        self->before_welcome++;
     }
     return PL_ETIMEOUT;
+}
+
+unsigned
+pl_rawclient_before_welcome(const pl_rawclient_t *self)
+{
+    return self->before_welcome;
 }
 
 const pl_keys_t *

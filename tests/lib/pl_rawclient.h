@@ -51,6 +51,9 @@ void pl_rawclient_dir_pages(pl_rawclient_t *self, bool on);
 int pl_rawclient_send_hello(pl_rawclient_t *self);
 // Sends a hello and waits for the welcome. PL_OK or PL_ETIMEOUT.
 int pl_rawclient_hello(pl_rawclient_t *self, int timeout_ms);
+// How many packets the last pl_rawclient_hello dropped because they came
+// before the welcome.
+unsigned pl_rawclient_before_welcome(const pl_rawclient_t *self);
 // The node's keys and certificate (loaded by pl_rawclient_open).
 const pl_keys_t *pl_rawclient_keys(const pl_rawclient_t *self);
 const pl_cert_t *pl_rawclient_cert(const pl_rawclient_t *self);
