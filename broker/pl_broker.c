@@ -177,10 +177,6 @@ pl_broker_reply(pl_broker_t *self, const uint8_t *rid, size_t rid_len,
     r->durable = durable;
     r->accepted = false;
     memset(pkt, 0, sizeof *pkt);
-    // no early delivery overtakes it (a welcome must come first)
-    pl_session_t *s = s_session_by_rid(self, rid, rid_len);
-    if (s)
-        s->replied = true;
 }
 
 // sends one frame pair now; returns 0, or errno (EAGAIN, EHOSTUNREACH)
@@ -813,7 +809,9 @@ s_deliver_early(pl_broker_t *self)
         pl_session_t *s = &self->sessions[self->marked[k]];
         s->early_next_seq = s->next_seq;
         s->early_inflight = s->inflight;
-        if (!s->replied && !s->gone) // else after its replies, committed
+        // a session welcomed in this pass: after its welcome (a reply,
+        // sent after the commit), which a node must see first
+        if (s->welcome_pass != self->pass_no && !s->gone)
             s_deliver_session(self, s, mono);
     }
 }
@@ -1156,14 +1154,15 @@ pl_broker_run(pl_broker_t *self, int signal_fd)
                     pl_buf_free(&out);
                 r->durable = false;
             }
-            pl_session_t *rs = s_session_by_rid(self, r->rid, r->rid_len);
-            if (rs)
-                rs->replied = false; // early deliveries again, next pass
             if ((durable || !r->durable) && r->packet.data) {
                 int err = pl_broker_send(self, r->rid, r->rid_len,
                                          r->packet.data, r->packet.len);
-                if (err == EHOSTUNREACH && rs)
-                    pl_broker_session_drop(self, rs, "unreachable");
+                pl_session_t *s =
+                    err == EHOSTUNREACH
+                        ? s_session_by_rid(self, r->rid, r->rid_len)
+                        : NULL;
+                if (s)
+                    pl_broker_session_drop(self, s, "unreachable");
             }
             pl_buf_free(&r->packet);
         }

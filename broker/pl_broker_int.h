@@ -50,7 +50,6 @@ typedef struct {
     uint64_t early_next_seq;          // next_seq before the pass's early
     unsigned early_inflight;          // delivery, and inflight: put back
                                       // if the pass does not commit
-    bool replied;                     // a reply to it waits for the commit
     uint64_t marked_pass;             // pass_no when last put on 'marked'
     uint64_t welcome_pass;            // pass_no of its last welcome: its
                                       // notices wait for the next pass
