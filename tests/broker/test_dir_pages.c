@@ -32,6 +32,20 @@
 
 static const char *const s_specs[] = {"agency:agency", "clinic:health"};
 
+// the whole of the file at 'path' in a new buffer (free it); 0 or -1
+static int
+s_slurp(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    struct stat st;
+    *out = fstat(fileno(f), &st) == 0 ? malloc((size_t) st.st_size + 1) : NULL;
+    *len = *out ? fread(*out, 1, (size_t) st.st_size, f) : 0;
+    fclose(f);
+    return *out && *len == (size_t) st.st_size ? 0 : -1;
+}
+
 static void
 s_ask_d(pl_rawclient_t *c, const uint8_t *have, bool deltas)
 {
@@ -466,6 +480,37 @@ test_history_restart(void **state)
     uint8_t d4[32];
     s_receive_delta(a, &set, d3, 1, d4);
     assert_int_equal(pl_testnet_log_count(&net, "ignored=some"), 2);
+    pl_rawclient_close(&a);
+
+    // the write fails at the stop (a full disk: the new file is /dev/full):
+    // the file before it is kept whole and no half-written one is left,
+    // so the next start still knows d3 (a delta) and not d4 (never kept)
+    snprintf(path, sizeof path, "%s/store/dirhist", net.broker);
+    char tmp[720], *before = NULL, *after = NULL;
+    size_t nbefore = 0, nafter = 0;
+    assert_int_equal(s_slurp(path, &before, &nbefore), 0);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    assert_int_equal(symlink("/dev/full", tmp), 0);
+    pl_test_net_stop_broker(&net, false);
+    assert_int_equal(pl_testnet_log_count(&net, "directory_history_not_kept"),
+                     1);
+    assert_int_equal(lstat(tmp, &st), -1);
+    assert_int_equal(s_slurp(path, &after, &nafter), 0);
+    assert_int_equal(nafter, nbefore);
+    assert_memory_equal(after, before, nbefore);
+    free(before);
+    free(after);
+    snprintf(path, sizeof path, "%s/certs/n3.cert", net.broker);
+    assert_int_equal(remove(path), 0);
+    pl_testnet_start_broker(&net, NULL, NULL);
+    a = s_client(&net);
+    s_ask_d(a, d3, true);
+    uint8_t d5[32];
+    s_receive_delta(a, NULL, d3, 2, d5);
+    s_ask_d(a, d4, true);
+    pl_dirset_free(&set);
+    assert_int_equal(s_receive_set(a, d3, 10000, &set), S_MORE - 2);
+    assert_memory_equal(d3, d5, 32);
     pl_rawclient_close(&a);
     pl_dirset_free(&set);
     pl_test_net_destroy(&net);
