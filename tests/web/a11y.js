@@ -1,9 +1,10 @@
 // a11y.js - axe-core on pages a logged-in staff member sees, in Debian's
 // chromium through playwright-core (no browser download): each URL is
 // opened with the session cookie, at a phone's width and at a desk's,
-// and must have no serious or critical violation; a full-page screenshot
-// of each goes to OUT. Used by test_web_handover.sh for the handover
-// screens (flow.js and coord.js check the others).
+// and must have no serious or critical violation and nothing wider than
+// the screen; a full-page screenshot of each goes to OUT. Used by
+// test_web_handover.sh for the handover screens and test_services.sh for
+// the services pages (flow.js and coord.js check the others).
 //
 // usage: node a11y.js COOKIE_NAME=VALUE OUT URL...
 'use strict';
@@ -58,6 +59,14 @@ async function main() {
                 for (const v of serious) {
                     console.error(`${u} (${width} px): ${v.impact} ${v.id}: ${v.help} `
                         + `(${v.nodes.map((n) => n.target).join(' ')})`);
+                    bad++;
+                }
+                // nothing wider than the screen: a phone must not scroll
+                // sideways to read a row
+                const wider = await page.evaluate(() =>
+                    document.documentElement.scrollWidth - window.innerWidth);
+                if (wider > 0) {
+                    console.error(`${u} (${width} px): ${wider} px wider than the screen`);
                     bad++;
                 }
                 await page.screenshot({
