@@ -266,8 +266,11 @@ void web_api_coord_figures(web_req_t *r);
 void web_api_coord_network(web_req_t *r);
 void web_pg_metrics(web_req_t *r);
 // <table class="list"><thead> with the translated 'keys' (NULL-ended),
-// then <tbody> (web_coord.c); the columns of the network health table.
-void web_table_head(web_req_t *r, const char *const *keys);
+// then <tbody> (web_coord.c), inside a region named by the translated
+// 'label' that scrolls sideways on a narrow screen, not the whole page;
+// web_table_end closes both. The columns of the network health table.
+void web_table_head(web_req_t *r, const char *label, const char *const *keys);
+void web_table_end(web_req_t *r);
 extern const char *const web_health_cols[];
 // --broker-home (web_broker.c): answers GET / and /metrics (true), or
 // false for any other path (404).

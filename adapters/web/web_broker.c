@@ -81,7 +81,7 @@ s_status(web_req_t *r)
         (long long) json_integer_value(json_object_get(st, "uptime_s")),
         (long long) json_integer_value(
             json_object_get(st, "routed_per_minute")));
-    web_table_head(r, web_health_cols);
+    web_table_head(r, "network-health", web_health_cols);
     static const char *const keys[] = {
         "address",           "online",         "last_seen", "queued",
         "oldest_queued_age", "latency_p50_ms", NULL};
@@ -105,8 +105,8 @@ s_status(web_req_t *r)
         }
         web_buf_add(&r->body, "</tr>");
     }
-    web_buf_add(&r->body, "</tbody></table><p><a href=\"/metrics\">"
-                          "/metrics</a></p>");
+    web_table_end(r);
+    web_buf_add(&r->body, "<p><a href=\"/metrics\">/metrics</a></p>");
     json_decref(st);
     web_page_end(r);
 }

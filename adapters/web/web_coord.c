@@ -60,9 +60,21 @@ const char *const web_health_cols[] = {
     "node",           "online", "last_seen", "queued", "oldest_queued_age",
     "latency_p50_ms", NULL};
 
-void
-web_table_head(web_req_t *r, const char *const *keys)
+// a region of its own that scrolls sideways on a phone (focusable, so
+// that a keyboard can scroll it), named by the translated 'label'
+static void
+s_wide_open(web_req_t *r, const char *label)
 {
+    web_buf_add(&r->body, "<div class=\"wide\" role=\"region\" tabindex=\"0\" "
+                          "aria-label=\"");
+    s_t(r, label);
+    web_buf_add(&r->body, "\">");
+}
+
+void
+web_table_head(web_req_t *r, const char *label, const char *const *keys)
+{
+    s_wide_open(r, label);
     web_buf_add(&r->body, "<table class=\"list\"><thead><tr>");
     for (size_t i = 0; keys[i]; i++) {
         web_buf_add(&r->body, "<th>");
@@ -70,6 +82,12 @@ web_table_head(web_req_t *r, const char *const *keys)
         web_buf_add(&r->body, "</th>");
     }
     web_buf_add(&r->body, "</tr></thead><tbody>");
+}
+
+void
+web_table_end(web_req_t *r)
+{
+    web_buf_add(&r->body, "</tbody></table></div>");
 }
 
 static void
@@ -80,7 +98,7 @@ s_health(web_req_t *r, json_t *net)
     web_buf_add(&r->body, "</h2>");
     if (!net)
         return;
-    web_table_head(r, web_health_cols);
+    web_table_head(r, "network-health", web_health_cols);
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(net, "nodes"), i, e)
@@ -100,7 +118,7 @@ s_health(web_req_t *r, json_t *net)
         }
         web_buf_add(&r->body, "</td></tr>");
     }
-    web_buf_add(&r->body, "</tbody></table>");
+    web_table_end(r);
     json_array_foreach(json_object_get(net, "federation"), i, e)
     {
         web_buf_add(&r->body, "<p>");
@@ -120,7 +138,9 @@ s_reporters(web_req_t *r, json_t *fig)
 {
     web_buf_add(&r->body, "<h2>");
     s_t(r, "reports");
-    web_buf_add(&r->body, "</h2><table class=\"list\"><thead><tr><th>");
+    web_buf_add(&r->body, "</h2>");
+    s_wide_open(r, "reports");
+    web_buf_add(&r->body, "<table class=\"list\"><thead><tr><th>");
     s_t(r, "node");
     web_buf_add(&r->body, "</th><th>");
     s_t(r, "region");
@@ -146,7 +166,7 @@ s_reporters(web_req_t *r, json_t *fig)
         web_buf_esc(&r->body, day);
         web_buf_addf(&r->body, "</td><td>%lld</td></tr>", (long long) age);
     }
-    web_buf_add(&r->body, "</tbody></table>");
+    web_table_end(r);
 }
 
 // A horizontal bar chart of a table's column totals, as inline SVG
@@ -204,6 +224,7 @@ s_table(web_req_t *r, const char *name, const json_t *t)
         return;
     }
     s_chart(r, name, t);
+    s_wide_open(r, name);
     web_buf_add(&r->body, "<table class=\"list figures\"><thead><tr><th></th>");
     size_t i, j;
     json_t *e;
@@ -247,7 +268,7 @@ s_table(web_req_t *r, const char *name, const json_t *t)
     }
     web_buf_add(&r->body, "<td>");
     web_buf_esc(&r->body, s_fig(json_object_get(t, "total"), num, sizeof num));
-    web_buf_add(&r->body, "</td></tr></tbody></table>");
+    web_buf_add(&r->body, "</td></tr></tbody></table></div>");
 }
 
 static void

@@ -76,7 +76,7 @@ web_pg_handovers(web_req_t *r)
         "direction", "peer", "status", "arrival", "child", "updated", NULL};
     web_page_begin(r, "handovers");
     web_buf_t *b = &r->body;
-    web_table_head(r, cols);
+    web_table_head(r, "handovers", cols);
     size_t i;
     json_t *h;
     json_array_foreach(res, i, h)
@@ -100,7 +100,7 @@ web_pg_handovers(web_req_t *r)
         s_t(r, "no-handovers");
         web_buf_add(b, "</td></tr>");
     }
-    web_buf_add(b, "</tbody></table>");
+    web_table_end(r);
     json_decref(res);
     web_page_end(r);
 }
@@ -220,7 +220,7 @@ s_history(web_req_t *r, json_t *h)
     web_buf_add(&r->body, "<h2>");
     s_t(r, "history");
     web_buf_add(&r->body, "</h2>");
-    web_table_head(r, cols);
+    web_table_head(r, "history", cols);
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(h, "history"), i, e)
@@ -235,7 +235,7 @@ s_history(web_req_t *r, json_t *h)
         web_buf_esc(&r->body, web_s(e, "note"));
         web_buf_add(&r->body, "</td></tr>");
     }
-    web_buf_add(&r->body, "</tbody></table>");
+    web_table_end(r);
 }
 
 // One step's form: POST /handover/ID with "event" (and a reason and a

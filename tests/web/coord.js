@@ -2,7 +2,8 @@
 // (Debian's chromium driven by playwright-core, issue 15): a coordinator
 // logs in on the coordination node's passerelle-web and sees the figures
 // (the charts, a suppressed "<5", the reporting nodes); the page passes
-// axe-core (no serious or critical violation); a provider account of the
+// axe-core (no serious or critical violation) and is no wider than a
+// 390 px phone's screen; a provider account of the
 // same node is refused the dashboard (403). Screenshots go to OUT
 // (OUT/coordination.png is the README's picture).
 //
@@ -59,6 +60,18 @@ async function main() {
         const bad = res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
         if (bad.length)
             fail(`axe: ${bad.map((v) => `${v.impact} ${v.id}: ${v.help}`).join('; ')}`);
+        // and on a phone: nothing wider than its screen
+        await p.setViewportSize({ width: 390, height: 844 });
+        const wider = await p.evaluate(() =>
+            document.documentElement.scrollWidth - window.innerWidth);
+        // what sticks out, for the message
+        const over = await p.evaluate(() => [...document.querySelectorAll('main *')]
+            .filter((e) => e.getBoundingClientRect().right > window.innerWidth)
+            .slice(0, 3).map((e) => `${e.tagName.toLowerCase()}.${e.className}`)
+            .join(', '));
+        await p.screenshot({ path: path.join(out, 'coordination-390.png'), fullPage: true });
+        if (wider > 0)
+            fail(`the dashboard is ${wider} px wider than a 390 px screen (${over})`);
 
         const ctx2 = await browser.newContext({ viewport: { width: 390, height: 844 } });
         const q = await ctx2.newPage();

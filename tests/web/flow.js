@@ -4,7 +4,8 @@
 // clinic; the clinic's provider accepts, starts and completes; the agency
 // sees "completed"; then the case manager fills the casework forms of the
 // case's timeline (issue 20) and closes the case. A screenshot of every step goes to OUT; every screen
-// is checked with axe-core (no serious or critical violation); every URL
+// is checked with axe-core (no serious or critical violation) and must be
+// no wider than the browser's screen (the clinic's is 390 px); every URL
 // the browsers asked for is written to OUT/urls.txt for the canary check.
 //
 // usage: node flow.js AGENCY_URL CLINIC_URL PASSWORD CANARY OUT
@@ -46,6 +47,11 @@ async function axe(page, name) {
     a11y.push({ screen: name, violations: res.violations.map((v) => `${v.impact}:${v.id}`) });
     if (bad.length)
         fail(`axe: ${name}: ${bad.map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(' ')})`).join('; ')}`);
+    // nothing wider than the screen (the clinic's browser is a phone's)
+    const wider = await page.evaluate(() =>
+        document.documentElement.scrollWidth - window.innerWidth);
+    if (wider > 0)
+        fail(`${name}: ${wider} px wider than the screen`);
 }
 
 async function login(page, base, name) {

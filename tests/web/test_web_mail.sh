@@ -9,7 +9,8 @@
 # the server is back; the clinic's clock moved past the emergency window
 # gives an overdue email; a case handed over agency -> origin gives the
 # origin's web process (a case manager's account) one email with the count
-# and the handovers link, nothing personal, not again once acknowledged;
+# and the handovers link, nothing personal, not again once acknowledged,
+# and with the SMTP server down the next handover's email waits for it;
 # an account whose role may not list a source says so once. Bad options
 # are refused with a message.
 set -euo pipefail
@@ -233,6 +234,24 @@ net_until 100 sh -c "! grep -q '$H1' '$T/origin/web-notify.json'" \
 ok
 [ "$(mails)" = 4 ] || fail "an email after the acknowledgement ($(mails) emails)"
 ok
+
+# ---- SMTP down for a handover: its email waits, then arrives once back
+sink_stop
+tries=$(grep -c 'next attempt in' "$T/web-origin.log" || true)
+expect 0 --home "$T/agency" case add --given "$CANARY_H" --family Second --birth 1989-09-09
+C4=$(cat "$T/out")
+expect 0 --home "$T/agency" handover --case "$C4" --to sn/origin --arrival 2099-07-01 \
+    --consent-transfer yes
+net_until 250 sh -c "[ \$(grep -c 'next attempt in' '$T/web-origin.log') -gt $tries ]" \
+    || FAIL_LOG=$T/web-origin.log fail "no failed attempt logged for the handover with the server down"
+ok
+[ "$(mails)" = 4 ] || fail "an email with the server down?"
+ok
+sink_start "$SMTP_PORT"
+next_mail 5 "$T/web-origin.log" "the handover's email did not arrive after the server came back"
+mail_has "$M" "Subject: Passerelle: 1 case handover"
+mail_lacks "$M" "$CANARY_H"
+mail_lacks "$M" "$C4"
 
 web_stop_checked
 echo "$TEST_NAME: ok ($CHECKS checks)"
