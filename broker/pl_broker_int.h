@@ -51,8 +51,8 @@ typedef struct {
     unsigned early_inflight;          // delivery, and inflight: put back
                                       // if the pass does not commit
     uint64_t marked_pass;             // pass_no when last put on 'marked'
-    uint64_t welcome_pass;            // pass_no of its last welcome: its
-                                      // notices wait for the next pass
+    uint64_t welcome_pass;            // pass_no of its last welcome: no
+                                      // early delivery, notices next pass
     bool blocked;                     // EAGAIN this pass: stop delivering
     bool due;          // its queue may hold what it has not been sent: scan it
     bool gone;         // EHOSTUNREACH: drop the session
